@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:
+#   make up     installs Fireside into .venv and starts it on 127.0.0.1:4566
+#   make test   installs the dev tools and runs lint, type checks and the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: up test install dev lint bench clean
+
+$(BIN)/fireside: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+install: $(BIN)/fireside
+
+$(VENV)/.dev: $(BIN)/fireside
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+dev: $(VENV)/.dev
+
+up: install
+	$(BIN)/fireside up $(ARGS)
+
+lint: dev
+	$(BIN)/ruff check fireside tests bench
+	$(BIN)/ruff format --check fireside tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/invoke.py
+
+clean:
+	rm -rf $(VENV) .fireside .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,252 @@
+"""Benchmark: warm invoke latency and throughput, cold starts, and the floors beside them.
+
+Starts its own Fireside (random port, temporary data dir), deploys a tiny Python function and
+measures, in one run so the ratios are meaningful on a shared machine:
+
+- echo floor: a bare HTTP POST answered by the same server stack (`/_fireside/echo`);
+- warm Invoke over raw HTTP and through boto3, with 1 and 8 concurrent clients;
+- the handler called in-process (the cost of the function itself);
+- cold start (first invoke of a fresh environment) beside a bare `python -c "import app"`.
+
+Prints a table and writes JSON (default bench/results/invoke.json).
+Usage: python bench/invoke.py [--seconds 5] [--cold 10] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLER = "def handler(event, context):\n    return event\n"
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_server(data_dir: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", data_dir],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "FIRESIDE_MAX_ENVIRONMENTS": "64"},
+    )
+    assert process.stdout is not None
+    for line in process.stdout:
+        match = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if match:
+            threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
+            return process, int(match[1])
+    raise RuntimeError("fireside did not start")
+
+
+def zip_of(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "requests": len(ordered),
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        "throughput_rps": len(ordered) / elapsed,
+    }
+
+
+async def raw_http(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict[str, float]:
+    """Keep-alive raw HTTP/1.1 clients, each sending one request at a time."""
+    request = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+
+    async def client() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        sock = writer.get_extra_info("socket")
+        import socket
+
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
+            await reader.readexactly(length)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+            latencies.append(time.perf_counter() - started)
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return summarize(latencies, time.perf_counter() - started)
+
+
+def boto3_invoke(endpoint: str, name: str, clients: int, seconds: float) -> dict[str, float]:
+    lam = new_client(endpoint, max_pool=clients)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def worker(_: int) -> None:
+        local: list[float] = []
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            out = lam.invoke(FunctionName=name, Payload=b'{"k": 1}')
+            out["Payload"].read()
+            local.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(local)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(worker, range(clients)))
+    return summarize(latencies, time.perf_counter() - started)
+
+
+def new_client(endpoint: str, max_pool: int = 10) -> Any:
+    return boto3.client(
+        "lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=max_pool),
+    )
+
+
+def in_process(seconds: float) -> dict[str, float]:
+    namespace: dict[str, Any] = {}
+    exec(HANDLER, namespace)
+    handler: Callable[[Any, Any], Any] = namespace["handler"]
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds / 5
+    started = time.perf_counter()
+    while time.perf_counter() < stop_at:
+        t0 = time.perf_counter()
+        json.dumps(handler(json.loads(b'{"k": 1}'), None))
+        latencies.append(time.perf_counter() - t0)
+    return summarize(latencies, time.perf_counter() - started)
+
+
+def cold_starts(lam: Any, name: str, rounds: int) -> list[float]:
+    """First invoke after a configuration change (which retires warm environments)."""
+    times = []
+    for i in range(rounds):
+        lam.update_function_configuration(FunctionName=name, Description=f"round {i}")
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        started = time.perf_counter()
+        lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def bare_import(rounds: int) -> list[float]:
+    """`python3.11 -c "import app"` with the real interpreter (not a pyenv shim)."""
+    from fireside.runtimes.registry import find_python
+
+    python = find_python("3.11") or sys.executable
+    with tempfile.TemporaryDirectory() as code:
+        Path(code, "app.py").write_text(HANDLER)
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            subprocess.run([python, "-c", "import app"], cwd=code, check=True)
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
+    parser.add_argument("--cold", type=int, default=10, help="cold starts to measure")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "invoke.json")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir)
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            lam = new_client(endpoint)
+            lam.create_function(
+                FunctionName="bench", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                Code={"ZipFile": zip_of(HANDLER)},
+            )
+            lam.get_waiter("function_active_v2").wait(FunctionName="bench", WaiterConfig={"Delay": 0.05})
+            invoke_path = "/2015-03-31/functions/bench/invocations"
+            body = b'{"k": 1}'
+            log("warming up...")
+            asyncio.run(raw_http(port, invoke_path, body, 8, 1.0))
+            results: dict[str, Any] = {}
+            for clients in (1, 8):
+                log(f"echo floor, {clients} client(s)...")
+                results[f"echo_raw_c{clients}"] = asyncio.run(
+                    raw_http(port, "/_fireside/echo", body, clients, args.seconds)
+                )
+                log(f"invoke raw HTTP, {clients} client(s)...")
+                results[f"invoke_raw_c{clients}"] = asyncio.run(
+                    raw_http(port, invoke_path, body, clients, args.seconds)
+                )
+                log(f"invoke boto3, {clients} client(s)...")
+                results[f"invoke_boto3_c{clients}"] = boto3_invoke(endpoint, "bench", clients, args.seconds)
+            results["handler_in_process"] = in_process(args.seconds)
+            log(f"cold starts x{args.cold}...")
+            cold = cold_starts(lam, "bench", args.cold)
+            bare = bare_import(args.cold)
+        finally:
+            process.terminate()
+            process.wait(20)
+
+    cold_p50 = statistics.median(cold) * 1000
+    bare_p50 = statistics.median(bare) * 1000
+    results["cold_start"] = {"p50_ms": cold_p50, "min_ms": min(cold) * 1000, "rounds": len(cold)}
+    results["bare_python_import"] = {"p50_ms": bare_p50, "min_ms": min(bare) * 1000}
+    overhead = results["invoke_raw_c1"]["p50_ms"] - results["echo_raw_c1"]["p50_ms"]
+    targets = {
+        "overhead_p50_ms (target <= 1.0)": overhead,
+        "raw_c8_throughput_rps (target >= 2000)": results["invoke_raw_c8"]["throughput_rps"],
+        "cold_vs_bare_import (target <= 1.5)": cold_p50 / bare_p50,
+    }
+    results["targets"] = targets
+
+    print(f"{'measurement':<28}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>12}")
+    for key, value in results.items():
+        if "throughput_rps" in value:
+            print(f"{key:<28}{value['p50_ms']:>10.3f}{value['p99_ms']:>10.3f}{value['throughput_rps']:>12.0f}")
+    print(f"{'cold_start (p50)':<28}{cold_p50:>10.2f}")
+    print(f"{'bare python import (p50)':<28}{bare_p50:>10.2f}")
+    for key, value in targets.items():
+        print(f"{key:<44}{value:>10.2f}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+import sys
+
+from fireside.cli import main
+
+sys.exit(main())

@@ -1,0 +1,177 @@
+"""Assembles a Fireside server from settings and runs it until told to stop.
+
+Owns every long-lived piece (store, environment manager, async dispatcher, reaper, listener) and
+their lifetimes: `run()` starts them, serves until the stop event, then stops every environment,
+cancels the background tasks and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fireside import __version__
+from fireside.aws.auth import Authenticator
+from fireside.aws.model import load_service
+from fireside.aws.protocol import protocol_for
+from fireside.compute.async_queue import AsyncQueue
+from fireside.compute.invoker import Invoker
+from fireside.compute.logs import LogStore
+from fireside.compute.pool import EnvironmentManager
+from fireside.compute.provider import LambdaProvider
+from fireside.compute.registry import FunctionRegistry
+from fireside.config import Settings
+from fireside.edge import Edge, Service, json_response
+from fireside.http.server import HttpServer
+from fireside.http.types import Request, Response
+from fireside.sandbox import SandboxMode, create_backend
+from fireside.store.blobs import BlobStore
+from fireside.store.database import Database
+
+log = logging.getLogger(__name__)
+
+_CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
+
+
+@dataclass(slots=True)
+class Started:
+    """What a caller of `run()` learns once the server is listening."""
+
+    host: str
+    port: int
+    data_dir: Path
+    sandbox: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Fireside:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        data = settings.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.db = Database(data / "fireside.sqlite")
+        self.blobs = BlobStore(data)
+        self.logs = LogStore(data / "logs")
+        self.sandbox_mode = SandboxMode.parse(settings.sandbox)
+        self.manager = EnvironmentManager(
+            create_backend(self.sandbox_mode),
+            self.logs,
+            max_environments=settings.max_environments,
+            idle_timeout=settings.idle_timeout,
+        )
+        self.queue = AsyncQueue(
+            self.db,
+            retry_delays=settings.async_retry_delays,
+            max_event_age=settings.max_event_age,
+            concurrency=settings.max_environments,
+        )
+        # Functions sign their calls back to Fireside with per-account keys this server made.
+        self._env_secret = secrets.token_bytes(32)
+        self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
+        self.functions = FunctionRegistry(self.db)
+        self._http = HttpServer(self._handle)
+        self._edge: Edge | None = None
+        self._invoker: Invoker | None = None
+        self._provider: LambdaProvider | None = None
+
+    def credentials_for(self, account: str) -> tuple[str, str, str]:
+        """Temporary credentials handed to an execution environment of `account`."""
+        secret = hmac.new(self._env_secret, account.encode(), hashlib.sha256).hexdigest()
+        if self.settings.credentials:
+            self.authenticator.add_credentials(account, secret)
+        return account, secret, secrets.token_urlsafe(24)
+
+    def _build(self, endpoint_url: str) -> Edge:
+        self._invoker = Invoker(
+            self.functions,
+            self.blobs,
+            self.manager,
+            self.queue,
+            endpoint_url=endpoint_url,
+            work_root=self.settings.data_dir / "envs",
+            credentials_for=self.credentials_for,
+        )
+        self._provider = LambdaProvider(self.functions, self.blobs, self._invoker)
+        lambda_model = load_service("lambda")
+        services = [
+            Service(
+                "lambda",
+                protocol_for(lambda_model),
+                dict(self._provider.operations()),
+                path_prefixes=("/2015-03-31/", "/2016-08-19/", "/2017-03-31/", "/2017-10-31/",
+                               "/2018-10-31/", "/2019-09-25/", "/2019-09-30/", "/2020-04-22/",
+                               "/2020-06-30/", "/2021-10-31/", "/2021-11-15/", "/2014-11-13/"),
+            )
+        ]
+        return Edge(self.authenticator, services, self._internal, endpoint_url)
+
+    async def _handle(self, request: Request) -> Response:
+        assert self._edge is not None
+        return await self._edge(request)
+
+    async def _internal(self, request: Request) -> Response:
+        path = request.path
+        if path == "/_fireside/health":
+            return json_response(200, self.health())
+        if path == "/_fireside/echo":
+            return Response(200, [("Content-Type", "application/json")], request.body)
+        match = _CODE_PATH.match(path)
+        if match and request.method == "GET":
+            archive = self.blobs.archive_path(match[1])
+            if archive.exists():
+                data = await asyncio.to_thread(archive.read_bytes)
+                return Response(200, [("Content-Type", "application/zip")], data)
+        return json_response(404, {"message": f"No such Fireside resource: {path}"})
+
+    def health(self) -> dict[str, object]:
+        return {
+            "status": "running",
+            "version": __version__,
+            "sandbox": self.sandbox_mode.value,
+            "services": {"lambda": "running"},
+            "environments": self.manager.stats(),
+            "pending_async_events": self.queue.pending(),
+        }
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        on_started: Callable[[Started], None] | None = None,
+    ) -> None:
+        settings = self.settings
+        port = await self._http.listen(settings.host, settings.port)
+        settings.port = port
+        self._edge = self._build(settings.endpoint_url)
+        assert self._provider is not None and self._invoker is not None
+        self._provider.resume()
+        background = [
+            asyncio.create_task(self.manager.reap_forever(), name="reaper"),
+            asyncio.create_task(self.queue.run(self._invoker.deliver), name="async-dispatch"),
+        ]
+        if on_started is not None:
+            on_started(Started(settings.host, port, settings.data_dir, self.sandbox_mode.value))
+        try:
+            await stop.wait()
+        finally:
+            await self._shutdown(background)
+
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+        await self._http.close()
+        for task in background:
+            task.cancel()
+        for task in background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._provider is not None:
+            await self._provider.close()
+        await self.manager.close()
+        self.logs.close()
+        self.db.close()

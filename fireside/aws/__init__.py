@@ -1,0 +1,1 @@
+"""The AWS wire layer: botocore service models, protocols, SigV4 and AWS-shaped errors."""

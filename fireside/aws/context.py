@@ -1,0 +1,14 @@
+"""Who is calling and where: what a provider method learns about a request besides its params."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    account_id: str
+    region: str
+    request_id: str
+    #: The endpoint clients use to reach this server (for URLs handed back, e.g. code locations).
+    endpoint_url: str

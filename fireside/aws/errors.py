@@ -1,0 +1,58 @@
+"""Errors that travel to AWS clients.
+
+Exception tree:
+
+    FiresideError                      anything Fireside raises on purpose
+    └── ServiceError                   an AWS error: code, HTTP status, sender fault, fields
+        (created by providers, the wire layer and auth; serialized in one place, the
+         protocol's `serialize_error`)
+
+A provider raises `ServiceError(code, message, status, **modelled_fields)`; the protocol looks up
+the error shape of that code in the service model and writes the message and fields the way the
+model names them (Lambda uses `message` for most errors and `Message` for a few). Anything that is
+not a `ServiceError` reaching the edge is a bug: it becomes a 500 `ServiceException` with the
+request id, and is logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FiresideError(Exception):
+    """Base of every exception Fireside raises deliberately."""
+
+
+class ServiceError(FiresideError):
+    """An error with AWS wire metadata: `code` (e.g. `ResourceNotFoundException`), `status`."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        status: int = 400,
+        *,
+        sender_fault: bool = True,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+        self.sender_fault = sender_fault
+        #: Extra HTTP headers to send with the error (e.g. `Retry-After`).
+        self.headers = headers or {}
+        #: Modelled members of the error shape besides the message (e.g. `Type`, `Reason`).
+        self.fields = fields
+
+
+def validation_error(problems: list[str]) -> ServiceError:
+    """AWS's constraint-validation error: `1 validation error detected: Value ... at ...`."""
+    count = len(problems)
+    noun = "error" if count == 1 else "errors"
+    return ServiceError(
+        "ValidationException",
+        f"{count} validation {noun} detected: " + "; ".join(problems),
+        400,
+    )

@@ -1,0 +1,246 @@
+"""The rest-json protocol (Lambda; later API Gateway, Kafka...), driven by the service model.
+
+A request is routed by method and path (`rest.Router`), its located members are read from
+labels, query and headers (`bindings.InputBinding`), the rest from the JSON body
+(`jsoncodec.JsonCodec`) or, for a blob `payload` member such as Invoke's `Payload`, the raw
+body; then the params are checked against the model's constraints (`validation.Validator`).
+Results and errors go back the way botocore's `RestJSONParser` reads them.
+
+Everything per operation is compiled when the protocol is built, so parsing a Lambda Invoke
+is a route match, a few header lookups and one regex check on the function name.
+
+    proto = RestJsonProtocol(load_service("lambda"))
+    parsed = proto.parse(request)
+    response = proto.serialize_result("Invoke", {"StatusCode": 200, "Payload": b"{}"}, rid)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fireside.aws.bindings import InputBinding, OutputBinding
+from fireside.aws.errors import ServiceError
+from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec
+from fireside.aws.model import Operation, ServiceModel, Shape
+from fireside.aws.protocol import DecodeError, ParsedRequest
+from fireside.aws.rest import Router, parse_query
+from fireside.aws.validation import Validator
+from fireside.http.types import Request, Response
+
+__all__ = ["RestJsonProtocol"]
+
+_JSON: Final = ("Content-Type", "application/json")
+_EMPTY_QUERY: Final[dict[str, list[str]]] = {}
+# How a payload member travels: the raw body (blob/string) or a JSON document (structure).
+_RAW, _DOCUMENT, _EVENTS = "raw", "document", "events"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _payload_kind(shape: Shape) -> str:
+    if shape.event_stream:
+        return _EVENTS
+    return _RAW if shape.type_name in ("blob", "string") else _DOCUMENT
+
+
+def _has_body_members(shape: Shape) -> bool:
+    return any(member.location is None for member in shape.members.values())
+
+
+class _InputPlan:
+    __slots__ = ("binding", "body", "payload", "payload_kind", "payload_required", "validator")
+
+    def __init__(self, operation: Operation, codec: JsonCodec, literal_keys: frozenset[str]):
+        shape = operation.input
+        self.binding = InputBinding(operation, literal_keys)
+        self.payload: str | None = shape.payload if shape is not None else None
+        self.payload_kind: str | None = None
+        self.payload_required = False
+        #: Decodes the JSON body: the payload member's document, or the body members.
+        self.body: Decoder | None = None
+        self.validator: Validator | None = None
+        if shape is None:
+            return
+        if self.payload is not None:
+            member = shape.members[self.payload]
+            self.payload_kind = _payload_kind(member)
+            # A required raw payload is present even when empty (InvokeAsync's InvokeArgs).
+            self.payload_required = self.payload in shape.required
+            if self.payload_kind == _DOCUMENT:
+                self.body = codec.decoder(member)
+        elif _has_body_members(shape):
+            self.body = codec.decoder(shape)
+        self.validator = Validator(shape)
+
+
+class _OutputPlan:
+    __slots__ = ("binding", "body", "payload", "payload_kind", "status")
+
+    def __init__(self, operation: Operation, codec: JsonCodec):
+        shape = operation.output
+        self.status = operation.response_code
+        self.binding = OutputBinding(shape)
+        self.payload: str | None = shape.payload if shape is not None else None
+        self.payload_kind: str | None = None
+        #: Encodes the JSON body: the payload member's document, or the body members.
+        self.body: Encoder | None = None
+        if shape is None:
+            return
+        if self.payload is not None:
+            member = shape.members[self.payload]
+            self.payload_kind = _payload_kind(member)
+            if self.payload_kind == _DOCUMENT:
+                self.body = codec.encoder(member)
+        elif _has_body_members(shape):
+            self.body = codec.encoder(shape)
+
+
+class _ErrorPlan:
+    __slots__ = ("binding", "fields", "has_type", "message_key")
+
+    def __init__(self, shape: Shape | None, codec: JsonCodec):
+        members = shape.members if shape is not None else {}
+        # Lambda alone uses both spellings (`Message` for ResourceNotFoundException...).
+        self.message_key = (
+            "Message" if "Message" in members and "message" not in members else "message"
+        )
+        self.has_type = "Type" in members
+        self.binding = OutputBinding(shape)
+        self.fields: dict[str, tuple[str, Encoder]] = {
+            name: (member.location_name or name, codec.encoder(member))
+            for name, member in members.items()
+            if member.location is None
+        }
+
+
+class RestJsonProtocol:
+    """rest-json parsing and serialization for one service (implements `WireProtocol`)."""
+
+    def __init__(
+        self,
+        service: ServiceModel,
+        *,
+        content_error_code: str = "InvalidRequestContentException",
+    ) -> None:
+        """`content_error_code`: the error for undecodable content (Lambda's by default)."""
+        self._service = service
+        self._content_error_code = content_error_code
+        self._router = Router(service)
+        codec = JsonCodec("unixTimestamp")
+        self._inputs: dict[str, _InputPlan] = {}
+        self._outputs: dict[str, _OutputPlan] = {}
+        for route in self._router.routes:
+            op = route.operation
+            literal_keys = frozenset(key for key, _ in route.query_literals)
+            self._inputs[op.name] = _InputPlan(op, codec, literal_keys)
+            self._outputs[op.name] = _OutputPlan(op, codec)
+        self._errors = {s.error_code: _ErrorPlan(s, codec) for s in service.error_shapes()}
+        self._unmodelled_error = _ErrorPlan(None, codec)
+
+    @property
+    def service(self) -> ServiceModel:
+        return self._service
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def parse(self, request: Request) -> ParsedRequest:
+        query = parse_query(request.query) if request.query else _EMPTY_QUERY
+        operation, labels = self._router.match(request.method, request.path, query)
+        plan = self._inputs[operation.name]
+        params: dict[str, Any] = {}
+        try:
+            plan.binding.bind(labels, query, request.headers, params)
+        except DecodeError as exc:
+            raise self._content_error(f"Could not parse request parameters: {exc}") from None
+        body = request.body
+        payload = plan.payload
+        if payload is None:
+            if plan.body is not None and body:
+                params.update(self._decode_body(body, plan.body))
+        elif plan.payload_kind == _RAW:
+            if body or plan.payload_required:
+                params[payload] = body
+        elif plan.body is not None and body:
+            params[payload] = self._decode_body(body, plan.body)
+        if plan.validator is not None:
+            plan.validator.validate(params)
+        return ParsedRequest(operation.name, params)
+
+    def _decode_body(self, body: bytes, decode: Decoder) -> Any:
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise self._content_error(f"Could not parse request body into json: {exc}") from None
+        try:
+            return decode(document)
+        except DecodeError as exc:
+            raise self._content_error(f"Could not parse request body into json: {exc}") from None
+
+    def _content_error(self, message: str) -> ServiceError:
+        return ServiceError(self._content_error_code, message, 400, Type="User")
+
+    # -- responses --------------------------------------------------------------------------
+
+    def serialize_result(
+        self, operation_name: str, result: Mapping[str, Any], request_id: str
+    ) -> Response:
+        plan = self._outputs[operation_name]
+        headers: list[tuple[str, str]] = [("x-amzn-RequestId", request_id)]
+        status = plan.binding.render(result, headers) or plan.status
+        body = b""
+        if plan.payload is None:
+            if plan.body is not None:
+                body = _dumps(plan.body(result))
+                headers.append(_JSON)
+        else:
+            value = result.get(plan.payload)
+            if plan.payload_kind == _DOCUMENT:
+                if value is not None and plan.body is not None:
+                    body = _dumps(plan.body(value))
+                    headers.append(_JSON)
+            else:
+                if value is not None:
+                    body = value.encode() if isinstance(value, str) else bytes(value)
+                # Invoke's payload is the function's JSON unless the model says otherwise
+                # (InvokeWithResponseStream carries a Content-Type member).
+                if not any(name.lower() == "content-type" for name, _ in headers):
+                    headers.append(
+                        ("Content-Type", "application/vnd.amazon.eventstream")
+                        if plan.payload_kind == _EVENTS
+                        else _JSON
+                    )
+        if status == 204:
+            # No body may follow a 204; drop what a provider may have filled in.
+            return Response(status, [h for h in headers if h[0] != "Content-Type"], b"")
+        return Response(status, headers, body)
+
+    def serialize_error(self, error: ServiceError, request_id: str) -> Response:
+        plan = self._errors.get(error.code, self._unmodelled_error)
+        headers: list[tuple[str, str]] = [
+            ("x-amzn-RequestId", request_id),
+            # botocore's RestJSONParser takes the code from this header.
+            ("x-amzn-ErrorType", error.code),
+            _JSON,
+        ]
+        fields = error.fields
+        body: dict[str, Any] = {}
+        if plan.has_type and "Type" not in fields:
+            body["Type"] = "User" if error.sender_fault else "Service"
+        body[plan.message_key] = error.message
+        if fields:
+            plan.binding.render(fields, headers)
+            for name, value in fields.items():
+                if value is None or name in plan.binding.located:
+                    continue
+                entry = plan.fields.get(name)
+                if entry is None:
+                    body[name] = value
+                else:
+                    body[entry[0]] = entry[1](value)
+        present = {name.lower() for name, _ in headers}
+        headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
+        return Response(error.status, headers, json.dumps(body, default=str).encode())

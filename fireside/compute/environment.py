@@ -1,0 +1,356 @@
+"""An execution environment: one sandboxed runtime process, its Runtime API, its log stream.
+
+Lifecycle, as on Lambda: Init (the runtime starts and calls `/next` for the first time), then
+Invokes served one at a time, until it is stopped (idle, retired after an update, shut down) or
+dies (timeout, crash, init failure). The invoke path is: `invoke()` queues the event, the
+runtime's pending `/next` returns it, its `/response` or `/error` completes the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import enum
+import json
+import logging
+import math
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fireside.compute.functions import FunctionConfig
+from fireside.compute.invocation import (
+    Invocation,
+    Outcome,
+    error_payload,
+    exit_outcome,
+    response_too_large_outcome,
+    timeout_outcome,
+)
+from fireside.compute.logs import FunctionLog, LineSplitter, TailBuffer
+from fireside.compute.runtime_api import RuntimeApi
+from fireside.http.server import HttpServer
+from fireside.runtimes.registry import RuntimeCommand
+from fireside.sandbox import Sandbox, SandboxBackend, SandboxSpec
+
+log = logging.getLogger(__name__)
+
+INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DEAD = "dead"
+
+
+class InitFailed(Exception):
+    """Init did not complete; `outcome` is what the waiting invoke returns."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.payload.decode(errors="replace"))
+        self.outcome = outcome
+
+
+@dataclass(slots=True)
+class Launch:
+    """Everything an environment needs to start, resolved by the pool."""
+
+    config: FunctionConfig
+    command: RuntimeCommand
+    task_root: Path
+    work_root: Path
+    endpoint_url: str
+    runtime_path: list[str]
+    credentials: tuple[str, str, str]
+
+
+def stream_name(version: str) -> str:
+    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{version}]{secrets.token_hex(16)}"
+
+
+class Environment:
+    def __init__(self, launch: Launch, backend: SandboxBackend, log_sink: FunctionLog) -> None:
+        self.launch = launch
+        self.config = launch.config
+        self.id = secrets.token_hex(8)
+        self.stream = stream_name(self.config.version)
+        self.state = State.STARTING
+        self.last_used = time.monotonic()
+        self._backend = backend
+        self._log = log_sink
+        self._server = HttpServer(RuntimeApi(self), max_body=16 * 1024 * 1024)
+        self._sandbox: Sandbox | None = None
+        self._work_dir = launch.work_root / self.id
+        self._splitter = LineSplitter()
+        self._tail: TailBuffer | None = None
+        self._init_done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._started_at = 0.0
+        self._queued: Invocation | None = None
+        self._current: Invocation | None = None
+        self._next_waiter: asyncio.Future[Invocation] | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        port = await self._server.listen("127.0.0.1", 0)
+        (self._work_dir / "tmp").mkdir(parents=True, exist_ok=True)
+        spec = SandboxSpec(
+            argv=[arg.replace("{task_root}", str(self.launch.task_root)) for arg in self.launch.command.argv],
+            env=self._environment(f"127.0.0.1:{port}"),
+            task_root=self.launch.task_root,
+            work_dir=self._work_dir,
+            memory_mb=self.config.memory_size,
+        )
+        self._started_at = time.monotonic()
+        self._log.write(self.stream, f"INIT_START Runtime Version: {self.config.runtime}".encode())
+        try:
+            self._sandbox = await self._backend.start(spec)
+        except OSError as exc:
+            await self._server.close()
+            outcome = Outcome(
+                error_payload(
+                    "Runtime.InvalidEntrypoint",
+                    f"RequestId: Error: Couldn't find valid bootstrap(s): {spec.argv[:1]} ({exc.strerror})",
+                ),
+                "Unhandled",
+                fatal=True,
+            )
+            self._fail_init(outcome)
+            self.state = State.DEAD
+            return
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._sandbox.output_fd, self._read_output)
+        self._exit_task = loop.create_task(self._watch_exit(self._sandbox))
+
+    def _environment(self, runtime_api: str) -> dict[str, str]:
+        config, launch = self.config, self.launch
+        key, secret, token = launch.credentials
+        tmp = str(self._work_dir / "tmp")
+        env = dict(config.environment)
+        env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": runtime_api,
+                "_HANDLER": config.handler,
+                "LAMBDA_TASK_ROOT": str(launch.task_root),
+                "LAMBDA_RUNTIME_DIR": str(Path(launch.command.argv[-1]).parent),
+                "AWS_LAMBDA_FUNCTION_NAME": config.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
+                "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
+                "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
+                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_REGION": config.region,
+                "AWS_DEFAULT_REGION": config.region,
+                "AWS_ACCESS_KEY_ID": key,
+                "AWS_SECRET_ACCESS_KEY": secret,
+                "AWS_SESSION_TOKEN": token,
+                "AWS_ENDPOINT_URL": launch.endpoint_url,
+                "FIRESIDE_RUNTIME_PATH": os.pathsep.join(launch.runtime_path),
+                "FIRESIDE_OPT_ROOT": str(self._work_dir / "opt"),
+                "TMPDIR": tmp,
+                "HOME": tmp,
+                "TZ": ":UTC",
+                "LANG": env.get("LANG", "en_US.UTF-8"),
+                "PATH": env.get("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+            }
+        )
+        if launch.command.execution_env:
+            env["AWS_EXECUTION_ENV"] = launch.command.execution_env
+        return env
+
+    async def stop(self) -> None:
+        """Stop the environment now (any in-flight invoke ends as a runtime exit)."""
+        self.state = State.DEAD
+        if self._sandbox is not None:
+            self._sandbox.kill()
+        if self._exit_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._exit_task), 5)
+        await self._server.close()
+        await asyncio.to_thread(shutil.rmtree, self._work_dir, True)
+
+    async def _watch_exit(self, sandbox: Sandbox) -> None:
+        status = await sandbox.wait()
+        loop = asyncio.get_running_loop()
+        self._read_output()
+        loop.remove_reader(sandbox.output_fd)
+        for line in self._splitter.flush():
+            self._emit(line)
+        os.close(sandbox.output_fd)
+        self.state = State.DEAD
+        current = self._current or self._queued
+        request_id = current.request_id if current else ""
+        outcome = exit_outcome(request_id, status)
+        self._fail_init(outcome)
+        if current is not None:
+            current.finish(outcome)
+        if self._next_waiter is not None and not self._next_waiter.done():
+            self._next_waiter.cancel()
+        self._log.flush()
+
+    # -- output --------------------------------------------------------------------------------
+    def _read_output(self) -> None:
+        if self._sandbox is None:
+            return
+        fd = self._sandbox.output_fd
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not chunk:
+                return
+            for line in self._splitter.feed(chunk):
+                self._emit(line)
+
+    def _emit(self, line: bytes) -> None:
+        self._log.write(self.stream, line)
+        if self._tail is not None:
+            self._tail.add(line + b"\n")
+
+    def _platform_line(self, text: str) -> None:
+        self._emit(text.encode())
+
+    # -- RuntimeSession (called by the Runtime API) ---------------------------------------------
+    async def next_invocation(self) -> Invocation:
+        if not self._init_done.done():
+            self._init_done.set_result(time.monotonic() - self._started_at)
+        # The previous invoke is over once the runtime asks for the next one.
+        if self._queued is not None:
+            invocation, self._queued = self._queued, None
+            return self._deliver(invocation)
+        waiter = asyncio.get_running_loop().create_future()
+        self._next_waiter = waiter
+        try:
+            invocation = await waiter
+        finally:
+            if self._next_waiter is waiter:
+                self._next_waiter = None
+        return self._deliver(invocation)
+
+    def _deliver(self, invocation: Invocation) -> Invocation:
+        invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
+        self._current = invocation
+        return invocation
+
+    def respond(self, request_id: str, body: bytes, content_type: str) -> str | None:
+        current = self._current
+        if current is None or current.request_id != request_id:
+            return "InvalidRequestID"
+        if content_type == "too-large":
+            current.finish(response_too_large_outcome())
+        else:
+            current.finish(Outcome(body, None, content_type))
+        return None
+
+    def fail(self, request_id: str, body: bytes, error_type: str | None) -> str | None:
+        current = self._current
+        if current is None or current.request_id != request_id:
+            return "InvalidRequestID"
+        try:
+            json.loads(body)
+        except ValueError:
+            body = error_payload(error_type or "Unhandled", body.decode(errors="replace"))
+        current.finish(Outcome(body, "Unhandled"))
+        return None
+
+    def fail_init(self, body: bytes, error_type: str | None) -> None:
+        try:
+            json.loads(body)
+        except ValueError:
+            body = error_payload(error_type or "Runtime.Unknown", body.decode(errors="replace"))
+        self._fail_init(Outcome(body, "Unhandled", fatal=True))
+
+    def _fail_init(self, outcome: Outcome) -> None:
+        if not self._init_done.done():
+            self._init_done.set_exception(InitFailed(outcome))
+            self._init_done.exception()  # mark retrieved: a failed init may have no waiter
+
+    # -- invoke --------------------------------------------------------------------------------
+    async def invoke(self, invocation: Invocation) -> tuple[Outcome, str]:
+        """Run one invocation; returns its outcome and the base64 tail of its log."""
+        self.state = State.BUSY
+        init_duration: float | None = None
+        cold = not self._init_done.done()
+        try:
+            init_duration = await asyncio.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT)
+        except InitFailed as failure:
+            self._frame_failed_init(invocation, failure.outcome)
+            await self.stop()
+            return failure.outcome, self._log_tail()
+        except TimeoutError:
+            outcome = timeout_outcome(invocation.request_id, INIT_TIMEOUT)
+            self._frame_failed_init(invocation, outcome)
+            await self.stop()
+            return outcome, self._log_tail()
+        if not cold:
+            init_duration = None
+        self._tail = TailBuffer()
+        self._platform_line(f"START RequestId: {invocation.request_id} Version: {self.config.version}")
+        started = time.monotonic()
+        if self._next_waiter is not None and not self._next_waiter.done():
+            self._next_waiter.set_result(invocation)
+        else:
+            self._queued = invocation
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(invocation.outcome), invocation.timeout)
+        except TimeoutError:
+            outcome = timeout_outcome(invocation.request_id, invocation.timeout)
+            invocation.finish(outcome)
+        duration = (time.monotonic() - started) * 1000
+        self._read_output()  # whatever the runtime printed before responding is in the pipe now
+        if outcome.fatal and self._sandbox is not None:
+            self._sandbox.kill()
+        self._finish_log(invocation, outcome, duration, init_duration)
+        self._current = None
+        if outcome.fatal or self.state is State.DEAD:
+            await self.stop()
+        else:
+            self.state = State.IDLE
+            self.last_used = time.monotonic()
+        return outcome, self._log_tail()
+
+    def _frame_failed_init(self, invocation: Invocation, outcome: Outcome) -> None:
+        self._tail = TailBuffer()
+        self._read_output()
+        self._platform_line(f"START RequestId: {invocation.request_id} Version: {self.config.version}")
+        try:
+            error = json.loads(outcome.payload)
+            self._platform_line(
+                f"INIT_REPORT Status: error\tError Type: {error.get('errorType', 'Runtime.Unknown')}"
+            )
+        except ValueError:
+            pass
+        self._finish_log(invocation, outcome, 0.0, time.monotonic() - self._started_at)
+
+    def _finish_log(
+        self, invocation: Invocation, outcome: Outcome, duration_ms: float, init: float | None
+    ) -> None:
+        request_id = invocation.request_id
+        if outcome.fatal and outcome.function_error:
+            with contextlib.suppress(ValueError, AttributeError):
+                error = json.loads(outcome.payload)
+                if error.get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
+                    self._platform_line(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {error['errorMessage']}")
+        memory = self._sandbox.peak_memory_mb() if self._sandbox else 0
+        self._platform_line(f"END RequestId: {request_id}")
+        report = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
+            f"Memory Size: {self.config.memory_size} MB\tMax Memory Used: {memory} MB\t"
+        )
+        if init is not None:
+            report += f"Init Duration: {init * 1000:.2f} ms\t"
+        self._platform_line(report)
+        self._log.flush()
+
+    def _log_tail(self) -> str:
+        return base64.b64encode(self._tail.value() if self._tail else b"").decode()

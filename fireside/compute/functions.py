@@ -1,0 +1,118 @@
+"""A function version's configuration as Fireside stores it, and its wire form.
+
+`FunctionConfig` is the single record of a function version (`$LATEST` for now): persisted as
+JSON in the metadata store, turned into Lambda's `FunctionConfiguration` by `to_wire()`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+def now_iso() -> str:
+    """Lambda's LastModified format: `2026-11-26T08:53:48.123+0000`."""
+    seconds = time.time()
+    millis = int(seconds * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}+0000"
+
+
+def new_revision() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(slots=True)
+class FunctionConfig:
+    account: str
+    region: str
+    name: str
+    runtime: str
+    handler: str
+    role: str
+    code_sha256: str  # base64 of the sha256, as Lambda reports it
+    code_digest: str  # hex sha256: the blob key
+    code_size: int
+    version: str = LATEST
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    environment: dict[str, str] = field(default_factory=dict)
+    architectures: list[str] = field(default_factory=lambda: ["x86_64"])
+    ephemeral_storage: int = 512
+    tags: dict[str, str] = field(default_factory=dict)
+    revision_id: str = field(default_factory=new_revision)
+    last_modified: str = field(default_factory=now_iso)
+    state: str = "Pending"
+    state_reason: str | None = "The function is being created."
+    state_reason_code: str | None = "Creating"
+    last_update_status: str | None = None
+    last_update_status_reason: str | None = None
+    last_update_status_reason_code: str | None = None
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.arn}:{self.version}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> FunctionConfig:
+        data = json.loads(text)
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def evolve(self, **changes: Any) -> FunctionConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_wire(self) -> dict[str, Any]:
+        """Lambda's FunctionConfiguration."""
+        wire: dict[str, Any] = {
+            "FunctionName": self.name,
+            "FunctionArn": self.arn,
+            "Runtime": self.runtime,
+            "Role": self.role,
+            "Handler": self.handler,
+            "CodeSize": self.code_size,
+            "Description": self.description,
+            "Timeout": self.timeout,
+            "MemorySize": self.memory_size,
+            "LastModified": self.last_modified,
+            "CodeSha256": self.code_sha256,
+            "Version": self.version,
+            "TracingConfig": {"Mode": "PassThrough"},
+            "RevisionId": self.revision_id,
+            "State": self.state,
+            "PackageType": "Zip",
+            "Architectures": list(self.architectures),
+            "EphemeralStorage": {"Size": self.ephemeral_storage},
+            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
+        }
+        if self.environment:
+            wire["Environment"] = {"Variables": dict(self.environment)}
+        if self.state_reason:
+            wire["StateReason"] = self.state_reason
+        if self.state_reason_code:
+            wire["StateReasonCode"] = self.state_reason_code
+        if self.last_update_status:
+            wire["LastUpdateStatus"] = self.last_update_status
+        if self.last_update_status_reason:
+            wire["LastUpdateStatusReason"] = self.last_update_status_reason
+        if self.last_update_status_reason_code:
+            wire["LastUpdateStatusReasonCode"] = self.last_update_status_reason_code
+        return wire

@@ -1,0 +1,85 @@
+"""One invocation on its way through an execution environment, and the errors the platform reports.
+
+The platform-made error payloads (timeout, runtime exit, oversized response) follow the shapes
+AWS returns in the Invoke response body, with `X-Amz-Function-Error: Unhandled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes, both directions
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the caller gets back: the payload and, on failure, the function error kind."""
+
+    payload: bytes
+    function_error: str | None = None
+    content_type: str = "application/json"
+    #: The environment cannot serve another invoke (timeout, crash, init failure).
+    fatal: bool = False
+
+
+@dataclass(slots=True)
+class Invocation:
+    request_id: str
+    payload: bytes
+    invoked_arn: str
+    timeout: float
+    trace_id: str
+    client_context: str | None = None
+    content_type: str = "application/json"
+    deadline_ms: int = 0
+    outcome: asyncio.Future[Outcome] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def finish(self, outcome: Outcome) -> bool:
+        if self.outcome.done():
+            return False
+        self.outcome.set_result(outcome)
+        return True
+
+
+def error_payload(error_type: str, message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+
+
+def timeout_outcome(request_id: str, timeout: float) -> Outcome:
+    message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
+    return Outcome(error_payload("Sandbox.Timedout", message), "Unhandled", fatal=True)
+
+
+def exit_outcome(request_id: str, status: int) -> Outcome:
+    if status == 0:
+        reason = "Runtime exited without providing a reason"
+    elif status < 0:
+        reason = f"Runtime exited with error: signal: {_signal_name(-status)}"
+    else:
+        reason = f"Runtime exited with error: exit status {status}"
+    return Outcome(
+        error_payload("Runtime.ExitError", f"RequestId: {request_id} Error: {reason}"),
+        "Unhandled",
+        fatal=True,
+    )
+
+
+def response_too_large_outcome() -> Outcome:
+    message = (
+        f"Response payload size exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD} bytes)."
+    )
+    return Outcome(error_payload("Function.ResponseSizeTooLarge", message), "Unhandled")
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted"}
+    try:
+        return names.get(signal.Signals(number), signal.Signals(number).name.lower())
+    except ValueError:
+        return f"signal {number}"

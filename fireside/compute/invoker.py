@@ -1,0 +1,190 @@
+"""The Invoke operation: RequestResponse, Event and DryRun, on top of the environment pool.
+
+Invokes run the function's *active* configuration: the newest one whose code is unpacked and
+ready. While an update is in progress, callers keep getting the previous code, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.compute.async_queue import AsyncQueue, QueuedEvent
+from fireside.compute.environment import Launch
+from fireside.compute.functions import LATEST, FunctionConfig
+from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
+from fireside.compute.pool import EnvironmentManager
+from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
+from fireside.runtimes import registry as runtimes
+from fireside.store.blobs import BlobStore
+
+MAX_ASYNC_PAYLOAD = 1_048_576  # 1 MB for Event invokes
+
+ActiveKey = tuple[str, str, str]
+
+
+def _too_large(limit: int) -> ServiceError:
+    return ServiceError(
+        "RequestTooLargeException",
+        f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
+        413,
+        Type="User",
+    )
+
+
+def _check_json(payload: bytes) -> None:
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise ServiceError(
+            "InvalidRequestContentException",
+            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+            400,
+            Type="User",
+        ) from exc
+
+
+def trace_id() -> str:
+    return (
+        f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
+        f"Parent={secrets.token_hex(8)};Sampled=0"
+    )
+
+
+class Invoker:
+    def __init__(
+        self,
+        functions: FunctionRegistry,
+        blobs: BlobStore,
+        manager: EnvironmentManager,
+        queue: AsyncQueue,
+        *,
+        endpoint_url: str,
+        work_root: Path,
+        credentials_for: Callable[[str], tuple[str, str, str]],
+    ) -> None:
+        self._functions = functions
+        self._blobs = blobs
+        self._manager = manager
+        self.queue = queue
+        self._endpoint_url = endpoint_url
+        self._work_root = work_root
+        self._credentials_for = credentials_for
+        self._active: dict[ActiveKey, FunctionConfig] = {}
+        self._runtime_path = runtimes.sdk_paths()
+
+    # -- which configuration runs --------------------------------------------------------------
+    def activate(self, config: FunctionConfig) -> None:
+        key = (config.account, config.region, config.name)
+        previous = self._active.get(key)
+        self._active[key] = config
+        if previous is not None and previous.revision_id != config.revision_id:
+            self._manager.retire(previous.arn)
+
+    def deactivate(self, config: FunctionConfig) -> None:
+        self._active.pop((config.account, config.region, config.name), None)
+        self._manager.retire(config.arn)
+
+    def _runnable(self, account: str, region: str, name: str) -> FunctionConfig:
+        active = self._active.get((account, region, name))
+        if active is None:
+            config = self._functions.require(account, region, name)
+            raise ServiceError(
+                "ResourceConflictException",
+                "The operation cannot be performed at this time. The function is currently in "
+                f"the following state: {config.state}",
+                409,
+                Type="User",
+            )
+        return active
+
+    # -- the operation -------------------------------------------------------------------------
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, qualifier = parse_function_name(
+            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
+        )
+        config = self._runnable(ctx.account_id, ctx.region, name)
+        if qualifier not in (None, LATEST):
+            raise not_found(f"{config.arn}:{qualifier}")
+        kind = params.get("InvocationType", "RequestResponse")
+        payload: bytes = params.get("Payload") or b"{}"
+        if kind == "DryRun":
+            return {"StatusCode": 204}
+        if kind == "Event":
+            if len(payload) > MAX_ASYNC_PAYLOAD:
+                raise _too_large(MAX_ASYNC_PAYLOAD)
+            _check_json(payload)
+            self.queue.enqueue(ctx.account_id, ctx.region, name, LATEST, ctx.request_id, payload)
+            return {"StatusCode": 202}
+        if len(payload) > MAX_SYNC_PAYLOAD:
+            raise _too_large(MAX_SYNC_PAYLOAD)
+        _check_json(payload)
+        client_context = None
+        if params.get("ClientContext"):
+            try:
+                client_context = base64.b64decode(params["ClientContext"], validate=True).decode()
+            except ValueError as exc:
+                raise ServiceError(
+                    "InvalidRequestContentException",
+                    "Client context must be a valid Base64-encoded JSON object.",
+                    400,
+                    Type="User",
+                ) from exc
+        invocation = Invocation(
+            request_id=ctx.request_id,
+            payload=payload,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
+            timeout=float(config.timeout),
+            trace_id=trace_id(),
+            client_context=client_context,
+        )
+        outcome, tail = await self._run(config, invocation)
+        result: dict[str, Any] = {
+            "StatusCode": 200,
+            "Payload": outcome.payload,
+            "ExecutedVersion": config.version,
+        }
+        if outcome.function_error:
+            result["FunctionError"] = outcome.function_error
+        if params.get("LogType") == "Tail":
+            result["LogResult"] = tail
+        return result
+
+    async def _run(self, config: FunctionConfig, invocation: Invocation) -> tuple[Outcome, str]:
+        def launch() -> Launch:
+            return Launch(
+                config=config,
+                command=runtimes.resolve(config.runtime),
+                task_root=self._blobs.tree(config.code_digest),
+                work_root=self._work_root,
+                endpoint_url=self._endpoint_url,
+                runtime_path=self._runtime_path,
+                credentials=self._credentials_for(config.account),
+            )
+
+        return await self._manager.invoke(launch, (config.qualified_arn, config.revision_id), invocation)
+
+    async def deliver(self, event: QueuedEvent) -> Outcome:
+        """Run one queued Event invoke (called by the async queue's dispatcher)."""
+        config = self._active.get((event.account, event.region, event.function))
+        if config is None:
+            if self._functions.get(event.account, event.region, event.function) is None:
+                raise not_found(f"arn:aws:lambda:{event.region}:{event.account}:function:{event.function}")
+            # Not ready yet (e.g. still being prepared after a restart): try again shortly.
+            raise ServiceError("TooManyRequestsException", "function not ready", 429)
+        invocation = Invocation(
+            request_id=event.request_id,
+            payload=event.payload,
+            invoked_arn=config.arn,
+            timeout=float(config.timeout),
+            trace_id=trace_id(),
+        )
+        outcome, _tail = await self._run(config, invocation)
+        return outcome

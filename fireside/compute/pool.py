@@ -1,0 +1,172 @@
+"""Execution environments per function version: reuse warm ones, start new ones, bound, reap.
+
+Environments are grouped by a function's (qualified ARN, RevisionId): an update changes the
+revision, so new invokes start fresh environments while the old ones finish what they are doing
+and are retired. The number of environments alive at once is bounded; past the bound an invoke
+gets Lambda's 429 `TooManyRequestsException` at once instead of waiting in an unbounded queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fireside.aws.errors import ServiceError
+from fireside.compute.environment import Environment, Launch, State
+from fireside.compute.invocation import Invocation, Outcome
+from fireside.compute.logs import LogStore
+from fireside.sandbox import SandboxBackend
+
+log = logging.getLogger(__name__)
+
+PoolKey = tuple[str, str]  # (qualified function ARN, revision id)
+
+
+@dataclass(slots=True)
+class _Pool:
+    idle: list[Environment] = field(default_factory=list)
+    members: set[Environment] = field(default_factory=set)
+
+
+def throttled() -> ServiceError:
+    return ServiceError(
+        "TooManyRequestsException",
+        "Rate Exceeded.",
+        429,
+        headers={"Retry-After": "1"},
+        Type="User",
+        Reason="ConcurrentInvocationLimitExceeded",
+    )
+
+
+class EnvironmentManager:
+    def __init__(
+        self,
+        backend: SandboxBackend,
+        logs: LogStore,
+        *,
+        max_environments: int,
+        idle_timeout: float,
+    ) -> None:
+        self.backend = backend
+        self._logs = logs
+        self.max_environments = max_environments
+        self.idle_timeout = idle_timeout
+        self._pools: dict[PoolKey, _Pool] = {}
+        self._all: set[Environment] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def active(self) -> int:
+        return len(self._all)
+
+    def stats(self) -> dict[str, int]:
+        idle = sum(len(pool.idle) for pool in self._pools.values())
+        return {"environments": len(self._all), "idle": idle, "busy": len(self._all) - idle}
+
+    async def invoke(
+        self, launch_for: Callable[[], Launch], key: PoolKey, invocation: Invocation
+    ) -> tuple[Outcome, str]:
+        """Run `invocation` in a warm environment of `key`, or a new one built from `launch_for()`."""
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool()
+        environment = pool.idle.pop() if pool.idle else None
+        if environment is None:
+            if len(self._all) >= self.max_environments:
+                self._evict_idle_elsewhere(key)
+            if len(self._all) >= self.max_environments:
+                raise throttled()
+            launch = launch_for()
+            environment = Environment(
+                launch,
+                self.backend,
+                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
+            )
+            self._all.add(environment)
+            pool.members.add(environment)
+            try:
+                await environment.start()
+            except BaseException:
+                self._forget(key, environment)
+                await environment.stop()
+                raise
+        try:
+            outcome, tail = await environment.invoke(invocation)
+        except BaseException:
+            self._forget(key, environment)
+            self._spawn(environment.stop())
+            raise
+        if environment.state is State.IDLE and self._pools.get(key) is pool:
+            pool.idle.append(environment)
+        else:
+            self._forget(key, environment)
+            if environment.state is not State.DEAD:
+                self._spawn(environment.stop())
+        return outcome, tail
+
+    def _forget(self, key: PoolKey, environment: Environment) -> None:
+        self._all.discard(environment)
+        pool = self._pools.get(key)
+        if pool is not None and environment in pool.members:
+            pool.members.discard(environment)
+            with contextlib.suppress(ValueError):
+                pool.idle.remove(environment)
+            if not pool.members:
+                del self._pools[key]
+
+    def _evict_idle_elsewhere(self, key: PoolKey) -> None:
+        """At the bound, an idle environment of another function makes room (oldest first)."""
+        candidates = [
+            (env.last_used, pool_key, env)
+            for pool_key, pool in self._pools.items()
+            if pool_key != key
+            for env in pool.idle
+        ]
+        if candidates:
+            _, pool_key, env = min(candidates, key=lambda item: item[0])
+            self._forget(pool_key, env)
+            self._spawn(env.stop())
+
+    def retire(self, function_arn: str) -> None:
+        """Stop serving new invokes from every environment of a function (all revisions).
+
+        Idle environments stop now; busy ones finish their invoke, find their pool gone and
+        are stopped then (see `invoke`).
+        """
+        for key in [k for k in self._pools if k[0].rsplit(":", 1)[0] == function_arn]:
+            pool = self._pools.pop(key)
+            for env in pool.idle:
+                self._all.discard(env)
+                self._spawn(env.stop())
+
+    async def reap_forever(self) -> None:
+        """Stop environments idle for longer than `idle_timeout`."""
+        while True:
+            await asyncio.sleep(min(5.0, max(0.5, self.idle_timeout / 4)))
+            self.reap()
+
+    def reap(self) -> None:
+        deadline = time.monotonic() - self.idle_timeout
+        for key, pool in list(self._pools.items()):
+            for env in [env for env in pool.idle if env.last_used < deadline]:
+                self._forget(key, env)
+                self._spawn(env.stop())
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        """Stop every environment (shutdown)."""
+        environments = list(self._all)
+        self._pools.clear()
+        self._all.clear()
+        await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,366 @@
+"""The Lambda service: one method per operation, typed params in, result dict or ServiceError out.
+
+No HTTP here: the wire layer parses requests from botocore's model into `params` and serializes
+what these methods return. Invocation itself lives in `fireside.compute.invoker`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError, validation_error
+from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
+from fireside.compute.invoker import Invoker
+from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
+from fireside.runtimes import registry as runtimes
+from fireside.store.blobs import BlobStore, inspect_zip
+
+log = logging.getLogger(__name__)
+
+MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload
+MAX_CREATE_REQUEST = 70_167_211  # what AWS's message quotes for the whole request
+MAX_ENVIRONMENT_BYTES = 4096
+MAX_TIMEOUT = 900
+MAX_MEMORY = 10_240
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError("ResourceConflictException", message, 409, Type="User")
+
+
+def _unsupported(what: str) -> ServiceError:
+    return invalid(f"Fireside does not support {what} yet.")
+
+
+class LambdaProvider:
+    def __init__(self, functions: FunctionRegistry, blobs: BlobStore, invoker: Invoker) -> None:
+        self._functions = functions
+        self._blobs = blobs
+        self._invoker = invoker
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def operations(self) -> dict[str, Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]]:
+        return {
+            "CreateFunction": self.create_function,
+            "GetFunction": self.get_function,
+            "GetFunctionConfiguration": self.get_function_configuration,
+            "ListFunctions": self.list_functions,
+            "UpdateFunctionCode": self.update_function_code,
+            "UpdateFunctionConfiguration": self.update_function_configuration,
+            "DeleteFunction": self.delete_function,
+            "Invoke": self._invoker.invoke,
+        }
+
+    # -- start-up ------------------------------------------------------------------------------
+    def resume(self) -> None:
+        """Finish preparing functions a previous run left Pending or InProgress."""
+        for config in self._functions.all():
+            if config.state == "Pending" or config.last_update_status == "InProgress":
+                self._prepare_later(config)
+            elif config.state == "Active":
+                self._invoker.activate(config)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _lookup(self, ctx: RequestContext, params: dict[str, Any]) -> FunctionConfig:
+        name, qualifier = parse_function_name(
+            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
+        )
+        config = self._functions.require(ctx.account_id, ctx.region, name)
+        if qualifier not in (None, LATEST):
+            raise not_found(f"{config.arn}:{qualifier}")
+        return config
+
+    @staticmethod
+    def _check_revision(config: FunctionConfig, params: dict[str, Any]) -> None:
+        revision = params.get("RevisionId")
+        if revision is not None and revision != config.revision_id:
+            raise ServiceError(
+                "PreconditionFailedException",
+                "The Revision Id provided does not match the latest Revision Id. "
+                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+                412,
+                Type="User",
+            )
+
+    @staticmethod
+    def _check_not_updating(config: FunctionConfig) -> None:
+        if config.last_update_status == "InProgress" or config.state == "Pending":
+            raise conflict(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {config.arn}"
+            )
+
+    @staticmethod
+    def _check_limits(params: dict[str, Any]) -> None:
+        problems = []
+        if params.get("Timeout", 0) > MAX_TIMEOUT:
+            problems.append(
+                f"Value '{params['Timeout']}' at 'timeout' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {MAX_TIMEOUT}"
+            )
+        if params.get("MemorySize", 0) > MAX_MEMORY:
+            problems.append(
+                f"Value '{params['MemorySize']}' at 'memorySize' failed to satisfy constraint: "
+                f"Member must have value less than or equal to {MAX_MEMORY}"
+            )
+        if problems:
+            raise validation_error(problems)
+        variables = (params.get("Environment") or {}).get("Variables")
+        if variables:
+            reserved = sorted(RESERVED_ENV_KEYS.intersection(variables))
+            if reserved:
+                raise invalid(
+                    "Lambda was unable to configure your environment variables because the "
+                    "environment variables you have provided contains reserved keys that are "
+                    f"currently not supported for modification. Reserved keys used in this "
+                    f"request: {', '.join(reserved)}"
+                )
+            size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
+            if size > MAX_ENVIRONMENT_BYTES:
+                raise invalid(
+                    "Lambda was unable to configure your environment variables because the "
+                    "environment variables you have provided exceeded the 4KB limit. "
+                    f"String measured: {size} bytes"
+                )
+        for unsupported, what in (
+            ("Layers", "Layers (they arrive with the layers work)"),
+            ("SnapStart", "SnapStart"),
+        ):
+            value = params.get(unsupported)
+            if value and not (unsupported == "SnapStart" and value.get("ApplyOn") == "None"):
+                raise _unsupported(what)
+
+    @staticmethod
+    def _check_runtime(runtime: str) -> None:
+        try:
+            runtimes.resolve(runtime)
+        except runtimes.RuntimeUnavailable as exc:
+            raise invalid(str(exc)) from exc
+
+    def _store_code(self, code: dict[str, Any]) -> tuple[str, str, int]:
+        """Validate and durably store a deployment package; returns (sha256 b64, hex, size)."""
+        if "ImageUri" in code:
+            raise _unsupported("container image functions")
+        if "S3Bucket" in code or "S3Key" in code:
+            raise invalid(
+                f"Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
+                f"The specified bucket does not exist (Fireside has no S3 yet: upload the zip "
+                f"in ZipFile). Bucket: {code.get('S3Bucket')}"
+            )
+        data = code.get("ZipFile")
+        if not isinstance(data, bytes):
+            raise invalid("Please provide a source for function code.")
+        if len(data) > MAX_ZIP_BYTES:
+            raise ServiceError(
+                "RequestTooLargeException",
+                f"Request must be smaller than {MAX_CREATE_REQUEST} bytes for the "
+                "CreateFunction operation",
+                413,
+                Type="User",
+            )
+        info = inspect_zip(data)
+        self._blobs.put(data, info.sha256_hex)
+        digest_b64 = base64.b64encode(bytes.fromhex(info.sha256_hex)).decode()
+        return digest_b64, info.sha256_hex, info.size
+
+    def _prepare_later(self, config: FunctionConfig) -> None:
+        task = asyncio.get_running_loop().create_task(self._prepare(config))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _prepare(self, config: FunctionConfig) -> None:
+        """Unpack the code (once per archive) and make the function Active / Successful."""
+        error: str | None = None
+        try:
+            await asyncio.to_thread(self._blobs.unpack, config.code_digest)
+            runtimes.resolve(config.runtime)
+        except (OSError, runtimes.RuntimeUnavailable, ValueError) as exc:
+            error = str(exc)
+        current = self._functions.get(config.account, config.region, config.name)
+        if current is None or current.revision_id != config.revision_id:
+            return  # deleted or replaced meanwhile
+        if error is None:
+            ready = current.evolve(
+                state="Active",
+                state_reason=None,
+                state_reason_code=None,
+                last_update_status="Successful",
+                last_update_status_reason=None,
+                last_update_status_reason_code=None,
+            )
+        elif current.state == "Pending":
+            ready = current.evolve(
+                state="Failed", state_reason=error, state_reason_code="InternalError",
+                last_update_status="Failed",
+            )
+        else:
+            ready = current.evolve(
+                last_update_status="Failed",
+                last_update_status_reason=error,
+                last_update_status_reason_code="InternalError",
+            )
+        self._functions.put(ready)
+        if error is None:
+            self._invoker.activate(ready)
+        else:
+            log.error("function %s could not be prepared: %s", config.arn, error)
+
+    # -- operations ----------------------------------------------------------------------------
+    async def create_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name, qualifier = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        if qualifier:
+            raise invalid(f"Function name {params['FunctionName']} must not include a qualifier.")
+        if params.get("PackageType", "Zip") == "Image":
+            raise _unsupported("container image functions")
+        runtime, handler = params.get("Runtime"), params.get("Handler")
+        if not runtime or not handler:
+            raise invalid(
+                "Runtime and Handler are mandatory parameters for functions created with "
+                "deployment packages."
+            )
+        self._check_limits(params)
+        if params.get("Publish"):
+            raise _unsupported("Publish=True (versions arrive with the versions work)")
+        self._check_runtime(runtime)
+        if self._functions.get(ctx.account_id, ctx.region, name) is not None:
+            raise conflict(f"Function already exist: {name}")
+        code_sha256, digest, size = self._store_code(params["Code"])
+        config = FunctionConfig(
+            account=ctx.account_id,
+            region=ctx.region,
+            name=name,
+            runtime=runtime,
+            handler=handler,
+            role=params["Role"],
+            code_sha256=code_sha256,
+            code_digest=digest,
+            code_size=size,
+            description=params.get("Description", ""),
+            timeout=params.get("Timeout", 3),
+            memory_size=params.get("MemorySize", 128),
+            environment=dict((params.get("Environment") or {}).get("Variables") or {}),
+            architectures=list(params.get("Architectures") or ["x86_64"]),
+            ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
+            tags=dict(params.get("Tags") or {}),
+        )
+        self._functions.put(config)
+        self._prepare_later(config)
+        return config.to_wire()
+
+    async def get_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        config = self._lookup(ctx, params)
+        result: dict[str, Any] = {
+            "Configuration": config.to_wire(),
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": f"{ctx.endpoint_url}/_fireside/code/{config.code_digest}.zip",
+            },
+        }
+        if config.tags:
+            result["Tags"] = dict(config.tags)
+        return result
+
+    async def get_function_configuration(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._lookup(ctx, params).to_wire()
+
+    async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("FunctionVersion") not in (None, "ALL"):
+            raise invalid("FunctionVersion must be ALL.")
+        configs = self._functions.list(ctx.account_id, ctx.region)
+        marker = params.get("Marker")
+        if marker:
+            try:
+                after = base64.urlsafe_b64decode(marker.encode()).decode()
+            except ValueError as exc:
+                raise invalid("Invalid marker.") from exc
+            configs = [c for c in configs if c.name > after]
+        limit = params.get("MaxItems", 50)
+        page = configs[:limit]
+        result: dict[str, Any] = {"Functions": [c.to_wire() for c in page]}
+        if len(configs) > limit:
+            result["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+        return result
+
+    async def update_function_code(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        config = self._lookup(ctx, params)
+        self._check_revision(config, params)
+        self._check_not_updating(config)
+        if params.get("Publish"):
+            raise _unsupported("Publish=True (versions arrive with the versions work)")
+        if params.get("ImageUri"):
+            raise _unsupported("container image functions")
+        code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key") if k in params}
+        code_sha256, digest, size = self._store_code(code)
+        if params.get("DryRun"):
+            return config.evolve(code_sha256=code_sha256, code_size=size).to_wire()
+        updated = self._begin_update(config, code_sha256=code_sha256, code_digest=digest, code_size=size)
+        return updated.to_wire()
+
+    async def update_function_configuration(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        config = self._lookup(ctx, params)
+        self._check_revision(config, params)
+        self._check_limits(params)
+        self._check_not_updating(config)
+        changes: dict[str, Any] = {}
+        simple = {"Handler": "handler", "Timeout": "timeout", "MemorySize": "memory_size",
+                  "Description": "description", "Role": "role", "Runtime": "runtime"}
+        for key, attr in simple.items():
+            if key in params:
+                changes[attr] = params[key]
+        if "Runtime" in params:
+            self._check_runtime(params["Runtime"])
+        if "Environment" in params:
+            changes["environment"] = dict((params["Environment"] or {}).get("Variables") or {})
+        if "EphemeralStorage" in params:
+            changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        return self._begin_update(config, **changes).to_wire()
+
+    def _begin_update(self, config: FunctionConfig, **changes: Any) -> FunctionConfig:
+        updated = config.evolve(
+            **changes,
+            revision_id=new_revision(),
+            last_modified=now_iso(),
+            last_update_status="InProgress",
+            last_update_status_reason="The function is being created.",
+            last_update_status_reason_code="Creating",
+        )
+        self._functions.put(updated)
+        self._prepare_later(updated)
+        return updated
+
+    async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        config = self._lookup(ctx, params)
+        self._functions.delete(config)
+        self._invoker.deactivate(config)
+        return {}
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)

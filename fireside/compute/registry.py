@@ -1,0 +1,96 @@
+"""Functions on disk and in memory: the metadata store's `functions` table behind a cache.
+
+Reads (every invoke) hit the in-memory map; writes commit to SQLite first, then update the map,
+so what a caller was told is durable and what the engine sees is never ahead of the disk.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fireside.aws.errors import ServiceError
+from fireside.compute.functions import LATEST, FunctionConfig
+from fireside.store.database import Database
+
+FunctionKey = tuple[str, str, str]  # (account, region, name)
+
+_ARN = re.compile(
+    r"^(?:arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):)?(?:(?P<account>\d{12}):function:)?"
+    r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
+)
+
+
+def not_found(arn: str) -> ServiceError:
+    return ServiceError(
+        "ResourceNotFoundException", f"Function not found: {arn}", 404, Type="User"
+    )
+
+
+def parse_function_name(
+    value: str, account: str, region: str, qualifier: str | None = None
+) -> tuple[str, str | None]:
+    """Split a FunctionName (name, partial ARN or ARN, maybe qualified) into name and qualifier.
+
+    An ARN naming another account or region cannot be found from this caller.
+    """
+    match = _ARN.match(value)
+    if match is None:
+        raise not_found(f"arn:aws:lambda:{region}:{account}:function:{value}")
+    name = match["name"]
+    if (match["account"] and match["account"] != account) or (
+        match["region"] and match["region"] != region
+    ):
+        raise not_found(value)
+    found_qualifier = match["qualifier"]
+    if qualifier and found_qualifier and qualifier != found_qualifier:
+        raise ServiceError(
+            "InvalidParameterValueException",
+            "The derived qualifier from the function name does not match the specified qualifier.",
+            400,
+            Type="User",
+        )
+    return name, qualifier or found_qualifier
+
+
+class FunctionRegistry:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._cache: dict[FunctionKey, FunctionConfig] = {}
+        for (text,) in db.query("SELECT config FROM functions WHERE version = ?", (LATEST,)):
+            config = FunctionConfig.from_json(str(text))
+            self._cache[(config.account, config.region, config.name)] = config
+
+    def get(self, account: str, region: str, name: str) -> FunctionConfig | None:
+        return self._cache.get((account, region, name))
+
+    def require(self, account: str, region: str, name: str) -> FunctionConfig:
+        config = self._cache.get((account, region, name))
+        if config is None:
+            raise not_found(f"arn:aws:lambda:{region}:{account}:function:{name}")
+        return config
+
+    def list(self, account: str, region: str) -> list[FunctionConfig]:
+        return sorted(
+            (c for (a, r, _), c in self._cache.items() if a == account and r == region),
+            key=lambda c: c.name,
+        )
+
+    def all(self) -> list[FunctionConfig]:
+        return list(self._cache.values())
+
+    def put(self, config: FunctionConfig) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO functions (account, region, name, version, config) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (config.account, config.region, config.name, config.version, config.to_json()),
+            )
+        self._cache[(config.account, config.region, config.name)] = config
+
+    def delete(self, config: FunctionConfig) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM functions WHERE account = ? AND region = ? AND name = ?",
+                (config.account, config.region, config.name),
+            )
+        self._cache.pop((config.account, config.region, config.name), None)

@@ -1,0 +1,96 @@
+"""The Lambda Runtime API (2018-06-01) of one execution environment.
+
+Each environment listens on its own `host:port` (the official runtime clients accept nothing
+else) and this handler serves it: `GET /runtime/invocation/next` long-polls for the next event,
+`POST .../{id}/response` and `.../{id}/error` finish it, `POST /runtime/init/error` fails init.
+The state lives in the environment (`RuntimeSession`); this module only speaks HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Protocol
+
+from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation
+from fireside.http.types import Request, Response
+
+PREFIX = "/2018-06-01"
+_INVOCATION = re.compile(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$")
+_JSON = ("Content-Type", "application/json")
+_ACCEPTED = Response(202, [_JSON], b'{"status":"OK"}')
+
+
+class RuntimeSession(Protocol):
+    """What the Runtime API needs from its environment."""
+
+    async def next_invocation(self) -> Invocation: ...
+
+    def respond(self, request_id: str, body: bytes, content_type: str) -> str | None:
+        """Finish the invocation with a result; returns an error type when the id is wrong."""
+
+    def fail(self, request_id: str, body: bytes, error_type: str | None) -> str | None: ...
+
+    def fail_init(self, body: bytes, error_type: str | None) -> None: ...
+
+
+def _error(status: int, error_type: str, message: str) -> Response:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    return Response(status, [_JSON], body)
+
+
+def next_response(invocation: Invocation) -> Response:
+    headers = [
+        ("Content-Type", invocation.content_type),
+        ("Lambda-Runtime-Aws-Request-Id", invocation.request_id),
+        ("Lambda-Runtime-Deadline-Ms", str(invocation.deadline_ms)),
+        ("Lambda-Runtime-Invoked-Function-Arn", invocation.invoked_arn),
+        ("Lambda-Runtime-Trace-Id", invocation.trace_id),
+    ]
+    if invocation.client_context:
+        headers.append(("Lambda-Runtime-Client-Context", invocation.client_context))
+    return Response(200, headers, invocation.payload)
+
+
+class RuntimeApi:
+    """HTTP handler of one environment's Runtime API."""
+
+    def __init__(self, session: RuntimeSession) -> None:
+        self._session = session
+
+    async def __call__(self, request: Request) -> Response:
+        path = request.path
+        if path == f"{PREFIX}/runtime/invocation/next":
+            if request.method != "GET":
+                return _error(405, "MethodNotAllowed", "use GET")
+            invocation = await self._session.next_invocation()
+            return next_response(invocation)
+        if request.method != "POST":
+            if path == "/ping" or path == f"{PREFIX}/ping":
+                return Response(200, [], b"")
+            return _error(404, "NotFound", f"no route for {request.method} {path}")
+        error_type = request.headers.get("lambda-runtime-function-error-type")
+        match = _INVOCATION.match(path)
+        if match is not None:
+            request_id, action = match.groups()
+            if action == "response":
+                if len(request.body) > MAX_SYNC_PAYLOAD:
+                    problem = self._session.respond(request_id, b"", "too-large")
+                    if problem is None:
+                        return _error(
+                            413,
+                            "RequestEntityTooLarge",
+                            f"Exceeded maximum allowed payload size ({MAX_SYNC_PAYLOAD} bytes).",
+                        )
+                else:
+                    content_type = request.headers.get("content-type", "application/json")
+                    problem = self._session.respond(request_id, request.body, content_type)
+            else:
+                problem = self._session.fail(request_id, request.body, error_type)
+            if problem is not None:
+                return _error(400, problem, f"Invalid request ID: {request_id}")
+            return _ACCEPTED
+        if path == f"{PREFIX}/runtime/init/error":
+            self._session.fail_init(request.body, error_type)
+            return _ACCEPTED
+        return _error(404, "NotFound", f"no route for {request.method} {path}")

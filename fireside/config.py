@@ -1,0 +1,124 @@
+"""Settings: command-line flags over `FIRESIDE_*` environment variables over `fireside.toml`.
+
+`fireside.toml` lives in the data directory. Example:
+
+    [server]
+    max_environments = 64        # execution environments alive at once, across functions
+    idle_timeout = 600           # seconds before an idle environment is stopped
+
+    [[credentials]]              # when any are set, every request must be signed by one of them
+    access_key_id = "AKIDEXAMPLE"
+    secret_access_key = "secret"
+
+`FIRESIDE_CREDENTIALS="AKID1:SECRET1,AKID2:SECRET2"` adds credentials from the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fireside.aws.credentials import parse_credentials_env
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+DEFAULT_DATA_DIR = Path(".fireside")
+CONFIG_FILE = "fireside.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+@dataclass(slots=True)
+class Settings:
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    data_dir: Path = DEFAULT_DATA_DIR
+    sandbox: str = "process"
+    region: str = "us-east-1"
+    #: access key id -> secret access key; empty means "accept any well-formed signature".
+    credentials: dict[str, str] = field(default_factory=dict)
+    max_environments: int = 64
+    idle_timeout: float = 600.0
+    #: Seconds before the 1st and 2nd retry of a failed asynchronous invoke (AWS: ~1 and ~2 min).
+    async_retry_delays: tuple[float, ...] = (60.0, 120.0)
+    max_event_age: float = 6 * 3600.0
+
+    @property
+    def endpoint_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def _from_toml(path: Path, settings: Settings) -> None:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    server = data.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(f"{path}: [server] must be a table")
+    for key in ("max_environments", "idle_timeout", "region", "max_event_age"):
+        if key in server:
+            current = getattr(settings, key)
+            try:
+                setattr(settings, key, type(current)(server[key]))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{path}: server.{key}: {exc}") from exc
+    if "async_retry_delays" in server:
+        settings.async_retry_delays = tuple(float(x) for x in server["async_retry_delays"])
+    for entry in data.get("credentials", []):
+        try:
+            settings.credentials[str(entry["access_key_id"])] = str(entry["secret_access_key"])
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}: each [[credentials]] needs access_key_id and secret_access_key"
+            ) from exc
+
+
+def load_settings(
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    data_dir: Path | None = None,
+    sandbox: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    settings.data_dir = Path(data_dir or env.get("FIRESIDE_DATA_DIR") or DEFAULT_DATA_DIR)
+    config_path = settings.data_dir / CONFIG_FILE
+    if config_path.exists():
+        _from_toml(config_path, settings)
+    if "FIRESIDE_CREDENTIALS" in env:
+        try:
+            settings.credentials.update(parse_credentials_env(env["FIRESIDE_CREDENTIALS"]))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    numeric = {"FIRESIDE_MAX_ENVIRONMENTS": "max_environments", "FIRESIDE_IDLE_TIMEOUT": "idle_timeout"}
+    for var, attr in numeric.items():
+        if var in env:
+            try:
+                setattr(settings, attr, type(getattr(settings, attr))(env[var]))
+            except ValueError as exc:
+                raise ConfigError(f"{var}: {exc}") from exc
+    if "FIRESIDE_ASYNC_RETRY_DELAYS" in env:
+        raw = env["FIRESIDE_ASYNC_RETRY_DELAYS"]
+        try:
+            settings.async_retry_delays = tuple(float(x) for x in raw.split(",") if x.strip())
+        except ValueError as exc:
+            raise ConfigError(f"FIRESIDE_ASYNC_RETRY_DELAYS: {exc}") from exc
+    settings.region = env.get("FIRESIDE_REGION", settings.region)
+    settings.host = host or env.get("FIRESIDE_HOST") or settings.host
+    if port is not None:
+        settings.port = port
+    elif "FIRESIDE_PORT" in env:
+        settings.port = int(env["FIRESIDE_PORT"])
+    settings.sandbox = sandbox or env.get("FIRESIDE_SANDBOX") or settings.sandbox
+    if settings.max_environments < 1:
+        raise ConfigError("max_environments must be at least 1")
+    return settings

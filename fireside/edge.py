@@ -1,0 +1,113 @@
+"""The edge: every request to Fireside's one endpoint enters here and is routed to a service.
+
+Routing: the SigV4 credential scope names the service (as on AWS, where each service has its
+own host); unsigned requests (allowed only when no credentials are configured) are routed by
+path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
+not a `ServiceError` is a Fireside bug: a 500 `ServiceException` with the request id, logged.
+Fireside's own endpoints live under `/_fireside/` and unknown paths get a 404 JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fireside.aws.auth import Authenticator
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.aws.protocol import WireProtocol, not_implemented
+from fireside.http.types import Handler, Request, Response
+
+log = logging.getLogger(__name__)
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(slots=True)
+class Service:
+    #: SigV4 signing name, e.g. "lambda".
+    name: str
+    protocol: WireProtocol
+    operations: dict[str, Operation]
+    #: Path prefixes that identify the service in unsigned requests.
+    path_prefixes: tuple[str, ...] = ()
+
+
+def json_response(status: int, body: object, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(
+        status,
+        [("Content-Type", "application/json"), *(headers or [])],
+        json.dumps(body).encode(),
+    )
+
+
+class Edge:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        services: list[Service],
+        internal: Handler,
+        endpoint_url: str,
+    ) -> None:
+        self._auth = authenticator
+        self._by_name = {service.name: service for service in services}
+        self._by_prefix = [(p, s) for s in services for p in s.path_prefixes]
+        self._internal = internal
+        self._endpoint_url = endpoint_url
+
+    def _route_unsigned(self, request: Request) -> Service | None:
+        for prefix, service in self._by_prefix:
+            if request.path.startswith(prefix):
+                return service
+        return None
+
+    async def __call__(self, request: Request) -> Response:
+        if request.path.startswith("/_fireside/"):
+            return await self._internal(request)
+        request_id = str(uuid.uuid4())
+        service = None
+        try:
+            caller = self._auth.authenticate(request)
+            if caller.service is not None:
+                service = self._by_name.get(caller.service)
+            else:
+                service = self._route_unsigned(request)
+            if service is None:
+                return json_response(
+                    404,
+                    {
+                        "message": f"No service at {request.method} {request.path}"
+                        + (f" (signed for service {caller.service!r})" if caller.service else ""),
+                        "__type": "UnknownServiceException",
+                    },
+                    [("x-amzn-RequestId", request_id)],
+                )
+            parsed = service.protocol.parse(request)
+            operation = service.operations.get(parsed.operation_name)
+            if operation is None:
+                raise not_implemented(parsed.operation_name, service.protocol.service)
+            ctx = RequestContext(caller.account_id, caller.region, request_id, self._endpoint_url)
+            result = await operation(ctx, parsed.params)
+            return service.protocol.serialize_result(parsed.operation_name, result, request_id)
+        except ServiceError as error:
+            return self._error(service, error, request_id)
+        except Exception:
+            log.exception("internal error (request id %s) on %s %s", request_id, request.method, request.path)
+            error = ServiceError(
+                "ServiceException",
+                f"Internal error in Fireside (request id {request_id}); see the server log.",
+                500,
+                sender_fault=False,
+            )
+            return self._error(service, error, request_id)
+
+    def _error(self, service: Service | None, error: ServiceError, request_id: str) -> Response:
+        if service is not None:
+            return service.protocol.serialize_error(error, request_id)
+        headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code)]
+        headers += list(error.headers.items())
+        return json_response(error.status, {"__type": error.code, "message": error.message}, headers)

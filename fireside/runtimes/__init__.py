@@ -1,0 +1,1 @@
+"""Language runtimes that Fireside runs inside execution environments, one subpackage each."""

@@ -1,0 +1,532 @@
+"""Fireside's runtime for ``python3.x`` functions: the process inside each execution environment.
+
+Started as ``<python3.X> -S -u -B bootstrap.py``, it loads the function's handler, then serves
+invocations over the Lambda Runtime API 2018-06-01 at ``$AWS_LAMBDA_RUNTIME_API``, and behaves for
+the function author like AWS's managed Python runtime: the same ``sys.path`` layout, ``context``
+object, log line format, error types and messages, error bodies and stack traces.
+
+Two constraints shape this file. It runs on the function's own interpreter (Python 3.9 to 3.14)
+without ``site``, so it uses only the standard library and never imports ``fireside``. And it is
+on every cold start's path, so it keeps imports down: no http.client (which drags in email), no
+urllib or datetime, not even the ``socket`` module (its enum set-up costs milliseconds); it speaks
+HTTP/1.1 over a raw ``_socket`` itself.
+"""
+
+from __future__ import annotations
+
+import _socket
+import importlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+    from typing import NoReturn
+
+    Handler = Callable[[object, "LambdaContext"], object]
+    Frame = tuple[str, int, str, "str | None"]
+
+_RUNTIME = "/2018-06-01/runtime"
+_ERROR_TYPE = "Lambda-Runtime-Function-Error-Type"
+_UNHANDLED_WARNING = (
+    "LAMBDA_WARNING: Unhandled exception. The most likely cause is an issue in the function code. "
+    "However, in rare cases, a Lambda runtime update can cause unexpected function behavior. "
+    "For functions using managed runtimes, runtime updates can be triggered by a function change, "
+    "or can be applied automatically. To determine if the runtime has been updated, check the "
+    "runtime version in the INIT_START log entry. If this error correlates with a change in the "
+    "runtime version, you may be able to mitigate this error by temporarily rolling back to the "
+    "previous runtime version. For more information, see "
+    "https://docs.aws.amazon.com/lambda/latest/dg/runtimes-update.html\r"
+)
+
+# The invocation being served, stamped on every log record (module state, as in AWS's runtime,
+# because log calls from anywhere in the function must see it).
+_request_id = ""
+_tenant_id: str | None = None
+
+
+class _Fault(Exception):
+    """An error the runtime reports under its own ``Runtime.*`` type rather than the user's."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+def _die(message: str) -> NoReturn:
+    sys.stderr.write(f"fireside bootstrap: {message}\n")
+    # os._exit rather than sys.exit: a non-daemon thread left by the function must not keep a
+    # runtime that can no longer serve alive.
+    os._exit(1)
+
+
+# --- HTTP -------------------------------------------------------------------------------------
+
+
+class _RuntimeApi:
+    """A minimal HTTP/1.1 keep-alive client for the Runtime API on a raw socket."""
+
+    def __init__(self, address: str) -> None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            _die(f"bad AWS_LAMBDA_RUNTIME_API {address!r}")
+        self._address = (host.strip("[]"), int(port))
+        version = ".".join(map(str, sys.version_info[:3]))
+        self._common = f"Host: {address}\r\nUser-Agent: fireside-python/{version}\r\n"
+        self._sock: _socket.socket | None = None
+        self._buf = bytearray()
+        self._answered = False
+
+    def _connect(self) -> _socket.socket:
+        host, port = self._address
+        error: OSError = ConnectionRefusedError(f"no address for {host}")
+        for family, kind, proto, _, addr in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+            sock = _socket.socket(family, kind, proto)
+            try:
+                # Explicitly blocking: /next waits as long as it takes, whatever default timeout
+                # the function's code may have set with socket.setdefaulttimeout().
+                sock.settimeout(None)
+                sock.connect(addr)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            # Each request leaves in one send; Nagle plus delayed ACKs could still stall it 40 ms.
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+            return sock
+        raise error
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock = None
+        self._buf.clear()
+
+    def request(
+        self, method: str, path: str, body: bytes = b"", headers: str = ""
+    ) -> tuple[int, dict[str, str], bytes]:
+        head = f"{method} {path} HTTP/1.1\r\n{self._common}{headers}"
+        if method != "GET":
+            head += f"Content-Length: {len(body)}\r\n"
+        message = (head + "\r\n").encode("latin-1") + body
+        retried = False
+        while True:
+            fresh = self._sock is None
+            try:
+                if self._sock is None:
+                    self._sock = self._connect()
+                self._answered = False
+                self._sock.sendall(message)
+                return self._read_response()
+            except OSError:
+                self._close()
+                # A kept-alive connection the server has since dropped fails before any byte of
+                # the answer arrives: only that is retried, once, on a new connection.
+                if fresh or retried or self._answered:
+                    raise
+                retried = True
+
+    def _recv(self) -> bool:
+        assert self._sock is not None
+        data = self._sock.recv(262144)
+        if data:
+            self._answered = True
+            self._buf += data
+        return bool(data)
+
+    def _fill(self, size: int) -> None:
+        while len(self._buf) < size:
+            if not self._recv():
+                raise ConnectionAbortedError("the Runtime API closed the connection")
+
+    def _take(self, size: int) -> bytes:
+        self._fill(size)
+        data = bytes(self._buf[:size])
+        del self._buf[:size]
+        return data
+
+    def _line(self, separator: bytes = b"\r\n") -> bytes:
+        end = self._buf.find(separator)
+        while end < 0:
+            start = max(0, len(self._buf) - len(separator) + 1)
+            self._fill(len(self._buf) + 1)
+            end = self._buf.find(separator, start)
+        line = bytes(self._buf[:end])
+        del self._buf[: end + len(separator)]
+        return line
+
+    def _read_response(self) -> tuple[int, dict[str, str], bytes]:
+        lines = self._line(b"\r\n\r\n").decode("latin-1").split("\r\n")
+        version, status = lines[0][:8], int(lines[0].split(None, 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        connection = headers.get("connection", "").lower()
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            chunks = []
+            size = int(self._line().split(b";")[0], 16)
+            while size:
+                chunks.append(self._take(size))
+                self._take(2)
+                size = int(self._line().split(b";")[0], 16)
+            while self._line():  # trailers, up to the blank line
+                pass
+            body = b"".join(chunks)
+        elif "content-length" in headers:
+            body = self._take(int(headers["content-length"]))
+        elif status < 200 or status in (204, 304):
+            body = b""
+        else:  # no length given: the body runs to the end of the connection
+            while self._recv():
+                pass
+            body, connection = bytes(self._buf), "close"
+        if connection == "close" or (version == "HTTP/1.0" and connection != "keep-alive"):
+            self._close()
+        return status, headers, body
+
+
+def _call(
+    api: _RuntimeApi, method: str, path: str, body: bytes = b"", headers: str = ""
+) -> tuple[dict[str, str], bytes]:
+    try:
+        status, response_headers, response_body = api.request(method, path, body, headers)
+    except (OSError, ValueError, IndexError) as exc:
+        _die(f"{method} {path} failed: {exc!r}")
+    if not 200 <= status < 300:
+        # AWS's runtime also gives up on any non-2xx answer: the platform is tearing it down.
+        _die(f"{method} {path}: HTTP {status} {response_body[:500]!r}")
+    return response_headers, response_body
+
+
+# --- Logging ----------------------------------------------------------------------------------
+
+
+def _stamp(record: logging.LogRecord) -> bool:
+    # A handler filter, not a logger one, so records from every logger that reaches the root
+    # handler carry the request id.
+    record.__dict__["aws_request_id"] = _request_id
+    record.__dict__["tenant_id"] = _tenant_id
+    return True
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes each formatted record to stdout, where the platform collects the function's logs."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # No try/except, as in AWS's handler: a record that cannot be formatted raises in the
+        # caller instead of printing "--- Logging error ---".
+        sys.stdout.write(self.format(record))
+
+
+def _setup_logging() -> None:
+    logging.Formatter.converter = time.gmtime
+    handler = _StdoutHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_stamp)
+    root = logging.getLogger()
+    # Only an explicit AWS_LAMBDA_LOG_LEVEL changes the level: by default the root logger stays
+    # at WARNING, so logger.info() prints nothing, exactly as on AWS.
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    level = "DEBUG" if level == "TRACE" else level
+    if level in logging._nameToLevel:
+        root.setLevel(level)
+    root.addHandler(handler)
+
+
+def _log_error(error_type: str, message: str, trace: list[str]) -> None:
+    description = "[ERROR]"
+    if error_type:
+        description += " " + error_type
+    if message:
+        description += (":" if error_type else "") + " " + message
+    lines = [description, "Traceback (most recent call last):"]
+    for entry in trace:
+        for line in entry.splitlines() or [""]:
+            stripped = line.lstrip(" ")
+            lines.append("\u00a0" * (len(line) - len(stripped)) + stripped)
+    # AWS's format for a runtime without a telemetry pipe: one stdout line, the trace's lines
+    # joined by carriage returns and indented with no-break spaces, so a collector that splits
+    # on newlines keeps the whole error in one log event.
+    sys.stdout.write("\r".join(lines) + "\n")
+
+
+# --- The context object -----------------------------------------------------------------------
+
+
+class _Fields:
+    """Attributes filled from a JSON object sent with the invocation, missing keys as None."""
+
+    __slots__: tuple[str, ...] = ()
+    _KEYS: tuple[str, ...] = ()  # the JSON keys, in slot order, where they differ from them
+
+    def __init__(self, data: dict[str, object]) -> None:
+        for i, name in enumerate(self.__slots__):
+            setattr(self, name, data.get(self._KEYS[i] if self._KEYS else name))
+
+    def __repr__(self) -> str:
+        return _describe(self, self.__slots__)
+
+
+def _describe(obj: object, fields: tuple[str, ...]) -> str:
+    values = ",".join(f"{name}={getattr(obj, name)}" for name in fields)
+    return f"{type(obj).__name__}([{values}])"
+
+
+class CognitoIdentity(_Fields):
+    """The Amazon Cognito identity that invoked the function (attributes None without one)."""
+
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+    _KEYS = ("cognitoIdentityId", "cognitoIdentityPoolId")
+
+
+class Client(_Fields):
+    """The client application that invoked the function through the AWS Mobile SDK."""
+
+    __slots__ = (
+        "app_package_name",
+        "app_title",
+        "app_version_code",
+        "app_version_name",
+        "installation_id",
+    )
+
+
+class ClientContext(_Fields):
+    """The client context the caller passed with the invocation."""
+
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, data: dict[str, object]) -> None:
+        super().__init__(data)
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else client
+
+
+def _parse_header(value: str, name: str) -> dict[str, object]:
+    try:
+        data: dict[str, object] = json.loads(value)
+    except Exception as exc:
+        raise _Fault(
+            "Runtime.LambdaContextUnmarshalError", f"Unable to parse {name} JSON: {exc}"
+        ) from None
+    return data
+
+
+class LambdaContext:
+    """The handler's ``context``: details of the invocation, the function and its environment."""
+
+    def __init__(self, request_id: str, headers: dict[str, str]) -> None:
+        env = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        # A string, as AWS's runtime passes the environment variable through unconverted.
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn")
+        self.tenant_id = headers.get("lambda-runtime-aws-tenant-id") or None
+        client_context = headers.get("lambda-runtime-client-context")
+        self.client_context = (
+            ClientContext(_parse_header(client_context, "Client Context"))
+            if client_context
+            else None
+        )
+        identity = headers.get("lambda-runtime-cognito-identity")
+        self.identity = CognitoIdentity(
+            _parse_header(identity, "Cognito Identity") if identity else {}
+        )
+        deadline = headers.get("lambda-runtime-deadline-ms", "")
+        self._deadline_ms = int(deadline) if deadline.isdigit() else 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, msg: object) -> None:
+        sys.stdout.write(str(msg))
+
+    def __repr__(self) -> str:
+        return _describe(self, tuple(name for name in vars(self) if name[0] != "_"))
+
+
+# --- Errors and payloads ----------------------------------------------------------------------
+
+
+def _user_frames(tb: TracebackType | None) -> list[Frame]:
+    # Plain tuples rather than FrameSummary objects, so Python 3.11+ prints no ^^^^ position
+    # markers: the trace entries read exactly as AWS's.
+    frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
+    # Drop the runtime's own leading frames; for an init error the trace then starts inside
+    # importlib, as AWS's does.
+    for i, frame in enumerate(frames):
+        if "/bootstrap.py" not in frame[0]:
+            return frames[i:]
+    return frames
+
+
+def _explain(exc: BaseException) -> tuple[str, str, list[str]]:
+    """The errorType, errorMessage and stackTrace AWS's runtime reports for an exception."""
+    if isinstance(exc, _Fault):
+        return exc.error_type, exc.message, exc.trace
+    return type(exc).__name__, str(exc), traceback.format_list(_user_frames(exc.__traceback__))
+
+
+def _jsonable(obj: object) -> object:
+    # Decimals (from DynamoDB via boto3) serialize on AWS, whose runtime uses simplejson. Only
+    # look for the class if the module is loaded: otherwise obj cannot be a Decimal.
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(obj, decimal.Decimal):
+        exponent = obj.as_tuple().exponent
+        if obj.is_nan():
+            return float("nan")
+        return int(obj) if isinstance(exponent, int) and exponent >= 0 else float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+# AWS's python3.12 and later runtimes keep non-ASCII characters as they are; older ones escape.
+_encoder = json.JSONEncoder(ensure_ascii=sys.version_info < (3, 12), default=_jsonable)
+
+
+def _error_json(error_type: str, message: str, trace: list[str], request_id: str) -> bytes:
+    body = {
+        "errorMessage": message,
+        "errorType": error_type,
+        "requestId": request_id,
+        "stackTrace": trace,
+    }
+    return _encoder.encode(body).encode("utf-8", "replace")
+
+
+def _unmarshal(body: bytes, content_type: str | None) -> object:
+    # Like AWS's runtime, an event declared as anything but JSON is handed over as raw bytes.
+    if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+        return body
+    try:
+        return json.loads(body)
+    except Exception as exc:
+        raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}") from None
+
+
+def _marshal(result: object) -> tuple[bytes, str]:
+    if isinstance(result, bytes):
+        return result, "application/unknown"
+    try:
+        return _encoder.encode(result).encode("utf-8"), "application/json"
+    except Exception as exc:
+        raise _Fault("Runtime.MarshalError", f"Unable to marshal response: {exc}") from None
+
+
+# --- Start-up and the invocation loop ---------------------------------------------------------
+
+
+def _setup_sys_path() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    opt = os.environ.get("FIRESIDE_OPT_ROOT") or "/opt"
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    front = [
+        os.environ.get("LAMBDA_TASK_ROOT") or "/var/task",
+        f"{opt}/python/lib/{version}/site-packages",
+        f"{opt}/python",
+    ]
+    back = [p for p in os.environ.get("FIRESIDE_RUNTIME_PATH", "").split(os.pathsep) if p]
+    # Keep the standard library's entries; drop this script's directory, which Python put first.
+    stdlib = [p for p in sys.path if p and os.path.abspath(p) != here]
+    sys.path[:] = front + stdlib + back
+
+
+def _load_handler(spec: str) -> Handler:
+    try:
+        module_name, function_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise _Fault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise _Fault(
+                "Runtime.BuiltInModuleConflict",
+                f"Cannot use built-in module {module_name} as a handler module",
+            )
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        message = f"Unable to import module '{module_name}': {exc}"
+        raise _Fault("Runtime.ImportModuleError", message) from None
+    except SyntaxError as exc:
+        message = f"Syntax error in module '{module_name}': {exc}"
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise _Fault("Runtime.UserCodeSyntaxError", message, trace) from None
+    try:
+        handler: Handler = getattr(module, function_name)
+    except AttributeError:
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        raise _Fault("Runtime.HandlerNotFound", message) from None
+    return handler
+
+
+def _invoke(api: _RuntimeApi, handler: Handler) -> None:
+    global _request_id, _tenant_id
+    headers, body = _call(api, "GET", f"{_RUNTIME}/invocation/next")
+    request_id = headers.get("lambda-runtime-aws-request-id")
+    if not request_id:
+        _die("/next answered without a Lambda-Runtime-Aws-Request-Id")
+    _request_id = request_id
+    _tenant_id = headers.get("lambda-runtime-aws-tenant-id") or None
+    trace_id = headers.get("lambda-runtime-trace-id")
+    if trace_id:
+        os.environ["_X_AMZN_TRACE_ID"] = trace_id
+    else:
+        os.environ.pop("_X_AMZN_TRACE_ID", None)
+    path = f"{_RUNTIME}/invocation/{request_id}"
+    try:
+        context = LambdaContext(request_id, headers)
+        result = handler(_unmarshal(body, headers.get("content-type")), context)
+        payload, content_type = _marshal(result)
+    except Exception as exc:
+        error_type, message, trace = _explain(exc)
+        _log_error(error_type, message, trace)
+        # The function's own exceptions go out as "Unhandled" (the Runtime API's usual value);
+        # the runtime's faults keep their Runtime.* type.
+        kind = error_type if isinstance(exc, _Fault) else "Unhandled"
+        extra = f"{_ERROR_TYPE}: {kind}\r\nContent-Type: application/json\r\n"
+        error = _error_json(error_type, message, trace, request_id)
+        _call(api, "POST", f"{path}/error", error, extra)
+    else:
+        _call(api, "POST", f"{path}/response", payload, f"Content-Type: {content_type}\r\n")
+
+
+def main() -> None:
+    _setup_sys_path()
+    _setup_logging()
+    address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        _die("AWS_LAMBDA_RUNTIME_API is not set")
+    api = _RuntimeApi(address)
+    try:
+        handler = _load_handler(os.environ.get("_HANDLER", ""))
+    except Exception as exc:
+        error_type, message, trace = _explain(exc)
+        logging.warning(_UNHANDLED_WARNING)
+        _log_error(error_type, message, trace)
+        headers = f"{_ERROR_TYPE}: {error_type}\r\nContent-Type: application/json\r\n"
+        body = _error_json(error_type, message, trace, "")
+        _call(api, "POST", f"{_RUNTIME}/init/error", body, headers)
+        sys.stdout.flush()
+        os._exit(1)
+    while True:
+        _invoke(api, handler)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The `process` backend: the runtime is a plain child process in its own session.
+
+No isolation beyond a private working directory and its own process group (so a kill takes its
+children too). Exit is watched through a pidfd on the event loop: no thread, no SIGCHLD handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+
+from fireside.sandbox.base import Sandbox, SandboxBackend, SandboxMode, SandboxSpec
+
+
+class ProcessSandbox(Sandbox):
+    def __init__(self, process: subprocess.Popen[bytes], output_fd: int) -> None:
+        self._process = process
+        self.pid = process.pid
+        self.output_fd = output_fd
+        self._status: int | None = None
+        self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._watch()
+
+    def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            pidfd = os.pidfd_open(self.pid)
+        except (AttributeError, OSError):
+            loop.create_task(self._poll_exit())
+            return
+
+        def on_exit() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._reap()
+
+        loop.add_reader(pidfd, on_exit)
+
+    async def _poll_exit(self) -> None:
+        while self._process.poll() is None:
+            await asyncio.sleep(0.05)
+        self._reap()
+
+    def _reap(self) -> None:
+        status = self._process.wait()
+        if not self._exited.done():
+            self._exited.set_result(status)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    def kill(self) -> None:
+        if self._exited.done():
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def peak_memory_mb(self) -> int:
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"VmHWM:"):
+                        return max(1, round(int(line.split()[1]) / 1024))
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+
+class ProcessBackend(SandboxBackend):
+    mode = SandboxMode.PROCESS
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        read_fd, write_fd = os.pipe()
+        try:
+            process = subprocess.Popen(
+                spec.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                env=spec.env,
+                cwd=spec.task_root,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        os.set_blocking(read_fd, False)
+        return ProcessSandbox(process, read_fd)

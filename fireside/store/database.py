@@ -1,0 +1,82 @@
+"""The metadata store: one SQLite database in WAL mode inside the data directory.
+
+A write that acknowledges a user's request commits with `synchronous=FULL`, so it is on disk
+before the reply leaves. Calls are made from the event loop thread: each statement is a point
+read or a single-row write (tens of microseconds), cheaper than a hop to a thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    version   TEXT NOT NULL,
+    config    TEXT NOT NULL,           -- JSON of fireside.compute.functions.FunctionConfig
+    PRIMARY KEY (account, region, name, version)
+);
+CREATE TABLE IF NOT EXISTS async_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    account     TEXT NOT NULL,
+    region      TEXT NOT NULL,
+    function    TEXT NOT NULL,
+    qualifier   TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    payload     BLOB NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    created     REAL NOT NULL,
+    not_before  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before);
+"""
+
+
+class Database:
+    """A SQLite connection with the schema applied; `transaction()` commits or rolls back."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer Fireside (schema {version} > {SCHEMA_VERSION})"
+            )
+        with self.transaction() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed (durably) on exit, rolled back on an exception."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        else:
+            self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return list(self._conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        self._conn.close()

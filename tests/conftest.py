@@ -1,0 +1,167 @@
+"""Fixtures: a live Fireside server in a subprocess, boto3 clients for it, function factories."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+
+
+@dataclass
+class Server:
+    """A `fireside up` process on a random port with its own data dir."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+    port: int = 0
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> Server:
+        env = {**os.environ, **self.env}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("fireside exited early:\n" + "".join(self.output))
+            self.output.append(line)
+            match = re.search(r"listening on http://[^:]+:(\d+)", line)
+            if match:
+                self.port = int(match[1])
+                break
+        else:
+            raise RuntimeError("fireside did not start:\n" + "".join(self.output))
+        threading.Thread(target=self._drain, daemon=True).start()
+        return self
+
+    def _drain(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def client(self, service: str = "lambda", **kwargs: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=kwargs.pop("region_name", "us-east-1"),
+            aws_access_key_id=kwargs.pop("aws_access_key_id", "test"),
+            aws_secret_access_key=kwargs.pop("aws_secret_access_key", "test"),
+            config=Config(retries={"max_attempts": 1}, read_timeout=120, **kwargs),
+        )
+
+
+def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644) | 0o100000) << 16
+            data = content.encode() if isinstance(content, str) else content
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+def python_zip(source: str, module: str = "app") -> bytes:
+    return make_zip({f"{module}.py": textwrap.dedent(source)})
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("fireside-data")
+    srv = Server(data_dir, env={"FIRESIDE_ASYNC_RETRY_DELAYS": "0.2,0.2"}).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture()
+def fresh_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """Factory for servers of one test (restarts, credentials); all stopped at the end."""
+    started: list[Server] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> Server:
+        srv = Server(data_dir or tmp_path / "data", env=env).start()
+        started.append(srv)
+        return srv
+
+    yield make
+    for srv in started:
+        if srv.process is not None and srv.process.poll() is None:
+            srv.stop(signal.SIGKILL)
+
+
+@pytest.fixture()
+def lam(server: Server) -> Any:
+    return server.client()
+
+
+FunctionFactory = Callable[..., str]
+
+
+@pytest.fixture()
+def make_function(lam: Any) -> Iterator[FunctionFactory]:
+    """Create (and later delete) a Python function from source; waits until it is Active."""
+    created: list[str] = []
+
+    def make(source: str, *, client: Any = None, wait: bool = True, **kwargs: Any) -> str:
+        client = client or lam
+        name = kwargs.pop("FunctionName", f"fn-{uuid.uuid4().hex[:10]}")
+        params = {
+            "FunctionName": name,
+            "Runtime": "python3.11",
+            "Handler": "app.handler",
+            "Role": ROLE,
+            "Code": {"ZipFile": python_zip(source)},
+            **kwargs,
+        }
+        client.create_function(**params)
+        created.append(name)
+        if wait:
+            client.get_waiter("function_active_v2").wait(
+                FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+            )
+        return name
+
+    yield make
+    for name in created:
+        try:
+            lam.delete_function(FunctionName=name)
+        except lam.exceptions.ResourceNotFoundException:
+            pass

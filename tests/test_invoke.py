@@ -1,0 +1,222 @@
+"""Invoke through boto3 against a live server: results, errors, logs, limits, concurrency."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROLE, FunctionFactory, Server, make_zip
+
+ECHO = """
+import os
+def handler(event, context):
+    print("got", event)
+    return {
+        "event": event,
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "memory": context.memory_limit_in_mb,
+        "remaining": context.get_remaining_time_in_millis(),
+        "arn": context.invoked_function_arn,
+        "region": os.environ["AWS_REGION"],
+        "endpoint": os.environ["AWS_ENDPOINT_URL"],
+        "pid": os.getpid(),
+    }
+"""
+
+
+def payload(out: dict[str, Any]) -> Any:
+    return json.loads(out["Payload"].read())
+
+
+def test_request_response(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(ECHO)
+    out = lam.invoke(FunctionName=name, Payload=b'{"name": "x"}', LogType="Tail")
+    assert out["StatusCode"] == 200
+    assert out["ExecutedVersion"] == "$LATEST"
+    assert "FunctionError" not in out
+    body = payload(out)
+    assert body["event"] == {"name": "x"}
+    assert body["request_id"] == out["ResponseMetadata"]["RequestId"]
+    assert body["function_name"] == name
+    assert body["memory"] == 128
+    assert 0 < body["remaining"] <= 3000
+    assert body["arn"].endswith(f":function:{name}")
+    log = base64.b64decode(out["LogResult"]).decode()
+    assert f"START RequestId: {body['request_id']} Version: $LATEST" in log
+    assert "got {'name': 'x'}" in log
+    assert f"END RequestId: {body['request_id']}" in log
+    assert "REPORT RequestId:" in log and "Init Duration:" in log
+    # A second invoke reuses the warm environment: no Init Duration.
+    again = lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
+    assert payload(again)["pid"] == body["pid"]
+    assert "Init Duration" not in base64.b64decode(again["LogResult"]).decode()
+
+
+def test_handler_error(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function("def handler(event, context):\n    raise ValueError('boom')\n")
+    out = lam.invoke(FunctionName=name)
+    assert out["StatusCode"] == 200
+    assert out["FunctionError"] == "Unhandled"
+    body = payload(out)
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "boom"
+    assert any("raise ValueError('boom')" in line for line in body["stackTrace"])
+
+
+@pytest.mark.parametrize(
+    ("source", "handler", "error_type", "message"),
+    [
+        ("x = 1\n", "missing.handler", "Runtime.ImportModuleError",
+         "Unable to import module 'missing': No module named 'missing'"),
+        ("x = 1\n", "app.handler", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'app'"),
+        ("def handler(:\n", "app.handler", "Runtime.UserCodeSyntaxError", None),
+    ],
+)
+def test_init_errors(
+    lam: Any, make_function: FunctionFactory, source: str, handler: str, error_type: str,
+    message: str | None,
+) -> None:
+    name = make_function(source, Handler=handler)
+    out = lam.invoke(FunctionName=name)
+    assert out["FunctionError"] == "Unhandled"
+    body = payload(out)
+    assert body["errorType"] == error_type
+    if message:
+        assert body["errorMessage"] == message
+
+
+def test_timeout(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function("import time\ndef handler(e, c):\n    time.sleep(30)\n", Timeout=1)
+    started = time.monotonic()
+    out = lam.invoke(FunctionName=name)
+    assert time.monotonic() - started < 10
+    assert out["FunctionError"] == "Unhandled"
+    body = payload(out)
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert body["errorMessage"].endswith("Task timed out after 1.00 seconds")
+    # The environment was replaced: the next invoke works again (and times out again).
+    assert lam.invoke(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+
+
+def test_runtime_exit(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function("import os\ndef handler(e, c):\n    os._exit(3)\n")
+    out = lam.invoke(FunctionName=name)
+    body = payload(out)
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"] == (
+        f"RequestId: {out['ResponseMetadata']['RequestId']} Error: Runtime exited with error: exit status 3"
+    )
+
+
+def test_dry_run_and_event(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(ECHO)
+    dry = lam.invoke(FunctionName=name, InvocationType="DryRun")
+    assert dry["StatusCode"] == 204
+    event = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"async": true}')
+    assert event["StatusCode"] == 202
+
+
+def test_event_invoke_runs(server: Server, lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(ECHO)
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"marker": "evt-1"}')
+    log_path = server.data_dir / "logs" / "000000000000" / "us-east-1" / f"{name}.log"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if log_path.exists() and "evt-1" in log_path.read_text():
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the Event invoke never ran")
+
+
+def test_payload_limits(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(ECHO)
+    big = b'"' + b"x" * (6 * 1024 * 1024) + b'"'
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName=name, Payload=big)
+    err = excinfo.value.response
+    assert err["Error"]["Code"] == "RequestTooLargeException"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName=name, Payload=b"{not json")
+    assert excinfo.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    # Oversized result.
+    big_out = make_function("def handler(e, c):\n    return 'x' * (7 * 1024 * 1024)\n")
+    out = lam.invoke(FunctionName=big_out)
+    assert out["FunctionError"] == "Unhandled"
+    assert payload(out)["errorType"] == "Function.ResponseSizeTooLarge"
+
+
+def test_big_print_does_not_hurt(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(
+        "import sys\ndef handler(e, c):\n    sys.stdout.write('y' * (10 * 1024 * 1024))\n"
+        "    print()\n    return 'ok'\n"
+    )
+    out = lam.invoke(FunctionName=name, LogType="Tail")
+    assert payload(out) == "ok"
+    assert len(base64.b64decode(out["LogResult"])) <= 4096
+    assert lam.invoke(FunctionName=name)["StatusCode"] == 200
+
+
+def test_unknown_function(lam: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName="does-not-exist")
+    assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_concurrent_invokes_use_separate_environments(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function("import time, os\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n")
+    with ThreadPoolExecutor(4) as pool:
+        started = time.monotonic()
+        pids = list(pool.map(lambda _: payload(lam.invoke(FunctionName=name)), range(4)))
+        elapsed = time.monotonic() - started
+    assert len(set(pids)) == 4
+    assert elapsed < 1.9  # in parallel, not one after another
+
+
+def test_overload_is_throttled(fresh_server: Any) -> None:
+    srv = fresh_server(FIRESIDE_MAX_ENVIRONMENTS="1")
+    client = srv.client()
+    client.create_function(
+        FunctionName="slow", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(1)\n"})},
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="slow", WaiterConfig={"Delay": 0.1})
+
+    def call(_: int) -> str:
+        try:
+            client.invoke(FunctionName="slow")
+            return "ok"
+        except ClientError as exc:
+            assert exc.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+            assert exc.response["Reason"] == "ConcurrentInvocationLimitExceeded"
+            return exc.response["Error"]["Code"]
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(call, range(3)))
+    assert results.count("ok") >= 1
+    assert "TooManyRequestsException" in results
+
+
+def test_health(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.endpoint}/_fireside/health") as response:
+        health = json.loads(response.read())
+    assert health["services"]["lambda"] == "running"
+    assert health["sandbox"] == "process"
+
+
+def test_unknown_path_is_json_404(server: Server) -> None:
+    request = urllib.request.Request(f"{server.endpoint}/nothing/here")
+    with pytest.raises(urllib.error.HTTPError) as excinfo:
+        urllib.request.urlopen(request)
+    assert excinfo.value.code == 404
+    assert "message" in json.loads(excinfo.value.read())

@@ -1,0 +1,174 @@
+"""Lambda control plane through boto3 against a live server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROLE, FunctionFactory, make_zip, python_zip
+
+HELLO = """
+def handler(event, context):
+    return {"hello": event.get("name", "world")}
+"""
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
+    err = excinfo.value.response
+    return err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"], err["Error"]["Message"]
+
+
+def test_create_get_update_delete(lam: Any) -> None:
+    name = f"life-{uuid.uuid4().hex[:8]}"
+    code = python_zip(HELLO)
+    created = lam.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": code}, Description="first", Timeout=5, MemorySize=256,
+        Environment={"Variables": {"A": "1"}},
+    )
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert created["FunctionArn"] == f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(code).digest()).decode()
+    assert created["CodeSize"] == len(code)
+    assert created["State"] == "Pending"
+    assert created["Version"] == "$LATEST"
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+
+    got = lam.get_function(FunctionName=name)
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Configuration"]["LastUpdateStatus"] == "Successful"
+    assert got["Configuration"]["Environment"] == {"Variables": {"A": "1"}}
+    with urllib.request.urlopen(got["Code"]["Location"]) as download:
+        assert download.read() == code
+
+    config = lam.update_function_configuration(
+        FunctionName=name, Timeout=7, MemorySize=512, Description="second", Handler="app.handler",
+        Environment={"Variables": {"B": "2"}},
+    )
+    assert config["LastUpdateStatus"] == "InProgress"
+    assert config["RevisionId"] != got["Configuration"]["RevisionId"]
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    conf = lam.get_function_configuration(FunctionName=name)
+    assert (conf["Timeout"], conf["MemorySize"], conf["Description"]) == (7, 512, "second")
+    assert conf["Environment"]["Variables"] == {"B": "2"}
+
+    new_code = python_zip(HELLO.replace("hello", "hi"))
+    updated = lam.update_function_code(FunctionName=name, ZipFile=new_code)
+    assert updated["CodeSha256"] == base64.b64encode(hashlib.sha256(new_code).digest()).decode()
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    out = lam.invoke(FunctionName=name, Payload=b'{"name": "x"}')
+    assert json.loads(out["Payload"].read()) == {"hi": "x"}
+
+    deleted = lam.delete_function(FunctionName=name)
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as excinfo:
+        lam.get_function(FunctionName=name)
+    code_, status, message = error_of(excinfo)
+    assert (code_, status) == ("ResourceNotFoundException", 404)
+    assert message == f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}"
+
+
+def test_list_functions_paginates(lam: Any, make_function: FunctionFactory) -> None:
+    names = {make_function(HELLO, wait=False) for _ in range(5)}
+    seen: list[str] = []
+    for page in lam.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2}):
+        assert len(page["Functions"]) <= 2
+        seen += [f["FunctionName"] for f in page["Functions"]]
+    assert names <= set(seen)
+    assert len(seen) == len(set(seen))
+
+
+def test_arn_and_partial_arn_names(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO)
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    assert lam.get_function(FunctionName=arn)["Configuration"]["FunctionName"] == name
+    partial = f"000000000000:function:{name}"
+    assert lam.get_function_configuration(FunctionName=partial)["FunctionName"] == name
+    assert lam.get_function(FunctionName=f"{name}:$LATEST")["Configuration"]["Version"] == "$LATEST"
+
+
+def test_accounts_and_regions_are_separate(server: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO)
+    other_account = server.client(aws_access_key_id="111122223333")
+    other_region = server.client(region_name="eu-west-1")
+    for client in (other_account, other_region):
+        with pytest.raises(ClientError) as excinfo:
+            client.get_function(FunctionName=name)
+        assert error_of(excinfo)[0] == "ResourceNotFoundException"
+    created = other_account.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": python_zip(HELLO)},
+    )
+    assert created["FunctionArn"].startswith("arn:aws:lambda:us-east-1:111122223333:function:")
+    other_account.delete_function(FunctionName=name)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code", "status", "message"),
+    [
+        ({"Code": {"ZipFile": b"not a zip"}}, "InvalidParameterValueException", 400,
+         "Could not unzip uploaded file. Please check your file, then try to upload again."),
+        ({"Code": {"ZipFile": make_zip({"../evil.py": "x"})}}, "InvalidParameterValueException",
+         400, "Could not unzip uploaded file. Please check your file, then try to upload again."),
+        ({"Code": {"ZipFile": make_zip({"/abs.py": "x"})}}, "InvalidParameterValueException",
+         400, "Could not unzip uploaded file. Please check your file, then try to upload again."),
+        ({"Timeout": 901}, "ValidationException", 400,
+         "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+         "Member must have value less than or equal to 900"),
+        ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException", 400,
+         "Lambda was unable to configure your environment variables because the environment "
+         "variables you have provided contains reserved keys that are currently not supported "
+         "for modification. Reserved keys used in this request: AWS_REGION"),
+        ({"Runtime": "nodejs4.3"}, None, 400, None),
+    ],
+)
+def test_create_function_rejects_bad_input(
+    lam: Any, kwargs: dict[str, Any], code: str | None, status: int, message: str | None
+) -> None:
+    params = {
+        "FunctionName": f"bad-{uuid.uuid4().hex[:8]}", "Runtime": "python3.11",
+        "Handler": "app.handler", "Role": ROLE, "Code": {"ZipFile": python_zip(HELLO)},
+        **kwargs,
+    }
+    with pytest.raises(ClientError) as excinfo:
+        lam.create_function(**params)
+    got_code, got_status, got_message = error_of(excinfo)
+    assert got_status == status
+    if code is not None:
+        assert got_code == code
+        assert got_message == message
+    assert lam.list_functions()["ResponseMetadata"]["HTTPStatusCode"] == 200  # still serving
+
+
+def test_create_twice_conflicts(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO)
+    with pytest.raises(ClientError) as excinfo:
+        lam.create_function(
+            FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+            Code={"ZipFile": python_zip(HELLO)},
+        )
+    assert error_of(excinfo) == ("ResourceConflictException", 409, f"Function already exist: {name}")
+
+
+def test_revision_id_precondition(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO)
+    with pytest.raises(ClientError) as excinfo:
+        lam.update_function_configuration(FunctionName=name, Timeout=4, RevisionId="nope")
+    assert error_of(excinfo)[:2] == ("PreconditionFailedException", 412)
+    revision = lam.get_function(FunctionName=name)["Configuration"]["RevisionId"]
+    lam.update_function_configuration(FunctionName=name, Timeout=4, RevisionId=revision)
+
+
+def test_unimplemented_operation_is_named(lam: Any) -> None:
+    with pytest.raises(ClientError) as excinfo:
+        lam.list_layers()
+    code, status, message = error_of(excinfo)
+    assert status == 501
+    assert "ListLayers" in message
