@@ -68,14 +68,16 @@ class Server:
 
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self.output.append(line)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout)
+        status = self.process.wait(timeout)
+        return status
 
     def client(self, service: str = "lambda", **kwargs: Any) -> Any:
         return boto3.client(

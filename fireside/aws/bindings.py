@@ -126,7 +126,8 @@ class OutputBinding:
         """Append header members of `values` to `out`; return the statusCode member, if set."""
         for name, wire, encode in self.headers:
             value = values.get(name)
-            if value is not None:
+            # An empty list is no header at all (as botocore does for requests).
+            if value is not None and (value or not isinstance(value, list | tuple)):
                 out.append((wire, encode(value)))
         for name, prefix in self.header_maps:
             for key, value in (values.get(name) or {}).items():
