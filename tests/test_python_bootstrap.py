@@ -81,7 +81,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def _reply(self, status: int, body: bytes, headers: dict[str, str], chunked: bool = False) -> None:
+    def _reply(
+        self, status: int, body: bytes, headers: dict[str, str], chunked: bool = False
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -267,7 +269,6 @@ def test_success_result_and_context(tmp_path: Path) -> None:
 
 def test_sys_path_layout(tmp_path: Path) -> None:
     opt = tmp_path / "opt"
-    version = "python{}.{}".format(*sys.version_info[:2]) if PYTHON == sys.executable else None
     (opt / "python").mkdir(parents=True)
     (opt / "python" / "layer_mod.py").write_text("VALUE = 'layer'\n")
     runtime_dir = tmp_path / "runtime"
@@ -277,7 +278,8 @@ def test_sys_path_layout(tmp_path: Path) -> None:
         import sys, layer_mod, runtime_mod
 
         def handler(event, context):
-            return {"path": sys.path, "values": [layer_mod.VALUE, runtime_mod.VALUE]}
+            version = "python%d.%d" % sys.version_info[:2]
+            return {"path": sys.path, "version": version, "values": [layer_mod.VALUE, runtime_mod.VALUE]}
     """
     env = {"FIRESIDE_RUNTIME_PATH": os.pathsep.join([str(runtime_dir), "/nonexistent"])}
     run = run_function(tmp_path, {"app.py": code}, [Event("r")], env=env)
@@ -287,8 +289,7 @@ def test_sys_path_layout(tmp_path: Path) -> None:
     path = result["path"]
     assert isinstance(path, list)
     assert path[0] == str(tmp_path / "task")
-    if version:
-        assert path[1] == f"{opt}/python/lib/{version}/site-packages"
+    assert path[1] == f"{opt}/python/lib/{result['version']}/site-packages"
     assert path[2] == f"{opt}/python"
     assert path[-2:] == [str(runtime_dir), "/nonexistent"]
     assert str(BOOTSTRAP_PATH.parent) not in path
@@ -467,7 +468,7 @@ def test_init_errors(
     app = tmp_path / "task" / "app.py"
     if error_type == "RuntimeError":
         assert trace[-1] == (
-            f'  File "{app}", line 2, in <module>\n    raise RuntimeError(\'no config\')\n'
+            f"  File \"{app}\", line 2, in <module>\n    raise RuntimeError('no config')\n"
         )
         assert not any("/bootstrap.py" in entry for entry in trace)
     elif error_type == "Runtime.UserCodeSyntaxError":
@@ -536,7 +537,9 @@ COUNTER = """
 @pytest.mark.parametrize("close_after_post", [False, True], ids=["keep-alive", "reconnect"])
 def test_sequential_invokes(tmp_path: Path, close_after_post: bool) -> None:
     events = [Event(f"seq-{i}", json.dumps({"i": i}).encode()) for i in range(5)]
-    events.append(Event("chunked", b'{"chunked": true, "pad": "' + b"x" * 5000 + b'"}', chunked=True))
+    events.append(
+        Event("chunked", b'{"chunked": true, "pad": "' + b"x" * 5000 + b'"}', chunked=True)
+    )
     run = run_function(tmp_path, {"app.py": COUNTER}, events, close_after_post=close_after_post)
 
     assert run.returncode == 1

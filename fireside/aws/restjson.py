@@ -165,7 +165,10 @@ class RestJsonProtocol:
             if body or plan.payload_required:
                 params[payload] = body
         elif plan.body is not None and body:
-            params[payload] = self._decode_body(body, plan.body)
+            document = self._decode_body(body, plan.body)
+            # botocore sends `{}` when the payload structure is absent.
+            if document != {}:
+                params[payload] = document
         if plan.validator is not None:
             plan.validator.validate(params)
         return ParsedRequest(operation.name, params)

@@ -1,0 +1,160 @@
+"""Server lifecycle: persistence across restarts, durable Event invokes, shutdown, auth, CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import ROLE, ROOT, Server, python_zip
+
+RECORDER = """
+import json, os, time
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    with open(os.environ["OUT"], "a") as out:
+        out.write(json.dumps(event) + "\\n")
+    return "ok"
+"""
+
+
+def create(client: Any, name: str, source: str, **kwargs: Any) -> None:
+    client.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": python_zip(source)}, **kwargs,
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail("condition not met in time")
+
+
+def test_functions_survive_restart(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    srv = fresh_server()
+    client = srv.client()
+    create(client, "keep", "def handler(e, c):\n    return 'still here'\n", Description="d")
+    before = client.get_function(FunctionName="keep")["Configuration"]
+    assert srv.stop() == 0
+    again = fresh_server(srv.data_dir)
+    client = again.client()
+    after = client.get_function(FunctionName="keep")["Configuration"]
+    assert after["CodeSha256"] == before["CodeSha256"]
+    assert after["RevisionId"] == before["RevisionId"]
+    assert json.loads(client.invoke(FunctionName="keep")["Payload"].read()) == "still here"
+
+
+def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    srv = fresh_server()
+    client = srv.client()
+    create(client, "rec", RECORDER, Environment={"Variables": {"OUT": str(out)}}, Timeout=10)
+    for i in range(5):
+        accepted = client.invoke(
+            FunctionName="rec", InvocationType="Event", Payload=json.dumps({"i": i, "sleep": 2}).encode()
+        )
+        assert accepted["StatusCode"] == 202
+    srv.stop(signal.SIGKILL)  # accepted, maybe running, none finished: nothing may be lost
+    again = fresh_server(srv.data_dir)
+
+    def delivered() -> set[int]:
+        if not out.exists():
+            return set()
+        return {json.loads(line)["i"] for line in out.read_text().splitlines()}
+
+    wait_for(lambda: delivered() == set(range(5)), timeout=60)
+    with urllib.request.urlopen(f"{again.endpoint}/_fireside/health") as response:
+        wait_for(lambda: True)
+        assert json.loads(response.read())["status"] == "running"
+
+
+def test_sigterm_stops_environments(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    srv = fresh_server()
+    client = srv.client()
+    create(client, "pid", "import os\ndef handler(e, c):\n    return os.getpid()\n")
+    pid = json.loads(client.invoke(FunctionName="pid")["Payload"].read())
+    os.kill(pid, 0)  # alive while warm
+    assert srv.stop(signal.SIGTERM) == 0
+    assert any("Fireside stopped." in line for line in srv.output)
+    wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=5)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_credentials_are_enforced(fresh_server: Callable[..., Server]) -> None:
+    srv = fresh_server(FIRESIDE_CREDENTIALS="AKIDGOOD:goodsecret")
+    good = srv.client(aws_access_key_id="AKIDGOOD", aws_secret_access_key="goodsecret")
+    assert good.list_functions()["Functions"] == []
+    for key, secret, code in (
+        ("AKIDGOOD", "wrong", "InvalidSignatureException"),
+        ("AKIDBAD", "whatever", "UnrecognizedClientException"),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            srv.client(aws_access_key_id=key, aws_secret_access_key=secret).list_functions()
+        assert excinfo.value.response["Error"]["Code"] == code
+        assert excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    with pytest.raises(urllib.error.HTTPError) as unsigned:
+        urllib.request.urlopen(f"{srv.endpoint}/2015-03-31/functions/")
+    assert unsigned.value.code == 403
+    # A function calls Fireside back with the temporary credentials it was given.
+    create(
+        good,
+        "caller",
+        "import boto3\ndef handler(e, c):\n"
+        "    return [f['FunctionName'] for f in boto3.client('lambda').list_functions()['Functions']]\n",
+        Timeout=30,
+    )
+    out = good.invoke(FunctionName="caller")
+    assert "FunctionError" not in out, out["Payload"].read()
+    assert json.loads(out["Payload"].read()) == ["caller"]
+
+
+def test_logs_command(fresh_server: Callable[..., Server]) -> None:
+    srv = fresh_server()
+    client = srv.client()
+    create(client, "talk", "def handler(e, c):\n    print('hello from the function')\n")
+    request_id = client.invoke(FunctionName="talk")["ResponseMetadata"]["RequestId"]
+    result = subprocess.run(
+        [sys.executable, "-m", "fireside", "logs", "talk", "--data-dir", str(srv.data_dir)],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )
+    assert f"START RequestId: {request_id}" in result.stdout
+    assert "hello from the function" in result.stdout
+    assert "REPORT RequestId:" in result.stdout
+
+
+def test_aws_cli(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    srv = fresh_server()
+    create(srv.client(), "cli", "def handler(e, c):\n    return {'cli': e}\n")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    aws = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", srv.endpoint, "lambda"]
+    listed = subprocess.run(aws + ["list-functions"], capture_output=True, text=True, env=env, check=True)
+    assert json.loads(listed.stdout)["Functions"][0]["FunctionName"] == "cli"
+    outfile = tmp_path / "out.json"
+    subprocess.run(
+        aws + ["invoke", "--function-name", "cli", "--payload", '{"a": 1}', str(outfile)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    assert json.loads(outfile.read_text()) == {"cli": {"a": 1}}
