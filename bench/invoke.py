@@ -57,7 +57,9 @@ def start_server(data_dir: str) -> tuple[subprocess.Popen[str], int]:
     for line in process.stdout:
         match = re.search(r"listening on http://[^:]+:(\d+)", line)
         if match:
-            threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
+            threading.Thread(
+                target=lambda: [None for _ in process.stdout or []], daemon=True
+            ).start()
             return process, int(match[1])
     raise RuntimeError("fireside did not start")
 
@@ -79,7 +81,9 @@ def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
     }
 
 
-async def raw_http(port: int, path: str, body: bytes, clients: int, seconds: float) -> dict[str, float]:
+async def raw_http(
+    port: int, path: str, body: bytes, clients: int, seconds: float
+) -> dict[str, float]:
     """Keep-alive raw HTTP/1.1 clients, each sending one request at a time."""
     request = (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
@@ -135,7 +139,10 @@ def boto3_invoke(endpoint: str, name: str, clients: int, seconds: float) -> dict
 
 def new_client(endpoint: str, max_pool: int = 10) -> Any:
     return boto3.client(
-        "lambda", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
         aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1}, max_pool_connections=max_pool),
     )
@@ -195,10 +202,15 @@ def main() -> None:
         try:
             lam = new_client(endpoint)
             lam.create_function(
-                FunctionName="bench", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                FunctionName="bench",
+                Runtime="python3.11",
+                Handler="app.handler",
+                Role=ROLE,
                 Code={"ZipFile": zip_of(HANDLER)},
             )
-            lam.get_waiter("function_active_v2").wait(FunctionName="bench", WaiterConfig={"Delay": 0.05})
+            lam.get_waiter("function_active_v2").wait(
+                FunctionName="bench", WaiterConfig={"Delay": 0.05}
+            )
             invoke_path = "/2015-03-31/functions/bench/invocations"
             body = b'{"k": 1}'
             log("warming up...")
@@ -214,7 +226,9 @@ def main() -> None:
                     raw_http(port, invoke_path, body, clients, args.seconds)
                 )
                 log(f"invoke boto3, {clients} client(s)...")
-                results[f"invoke_boto3_c{clients}"] = boto3_invoke(endpoint, "bench", clients, args.seconds)
+                results[f"invoke_boto3_c{clients}"] = boto3_invoke(
+                    endpoint, "bench", clients, args.seconds
+                )
             results["handler_in_process"] = in_process(args.seconds)
             log(f"cold starts x{args.cold}...")
             cold = cold_starts(lam, "bench", args.cold)
@@ -238,7 +252,9 @@ def main() -> None:
     print(f"{'measurement':<28}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>12}")
     for key, value in results.items():
         if "throughput_rps" in value:
-            print(f"{key:<28}{value['p50_ms']:>10.3f}{value['p99_ms']:>10.3f}{value['throughput_rps']:>12.0f}")
+            print(
+                f"{key:<28}{value['p50_ms']:>10.3f}{value['p99_ms']:>10.3f}{value['throughput_rps']:>12.0f}"
+            )
     print(f"{'cold_start (p50)':<28}{cold_p50:>10.2f}")
     print(f"{'bare python import (p50)':<28}{bare_p50:>10.2f}")
     for key, value in targets.items():

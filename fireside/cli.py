@@ -34,7 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", default=None, help=f"address to listen on (default {DEFAULT_HOST})")
     up.add_argument(
-        "--port", type=int, default=None, help=f"port to listen on, 0 for any (default {DEFAULT_PORT})"
+        "--port",
+        type=int,
+        default=None,
+        help=f"port to listen on, 0 for any (default {DEFAULT_PORT})",
     )
     up.add_argument(
         "--data-dir",

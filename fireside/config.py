@@ -99,7 +99,10 @@ def load_settings(
             settings.credentials.update(parse_credentials_env(env["FIRESIDE_CREDENTIALS"]))
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-    numeric = {"FIRESIDE_MAX_ENVIRONMENTS": "max_environments", "FIRESIDE_IDLE_TIMEOUT": "idle_timeout"}
+    numeric = {
+        "FIRESIDE_MAX_ENVIRONMENTS": "max_environments",
+        "FIRESIDE_IDLE_TIMEOUT": "idle_timeout",
+    }
     for var, attr in numeric.items():
         if var in env:
             try:

@@ -37,7 +37,9 @@ class Service:
     path_prefixes: tuple[str, ...] = ()
 
 
-def json_response(status: int, body: object, headers: list[tuple[str, str]] | None = None) -> Response:
+def json_response(
+    status: int, body: object, headers: list[tuple[str, str]] | None = None
+) -> Response:
     return Response(
         status,
         [("Content-Type", "application/json"), *(headers or [])],
@@ -96,18 +98,22 @@ class Edge:
         except ServiceError as error:
             return self._error(service, error, request_id)
         except Exception:
-            log.exception("internal error (request id %s) on %s %s", request_id, request.method, request.path)
-            error = ServiceError(
+            log.exception(
+                "internal error (request id %s) on %s %s", request_id, request.method, request.path
+            )
+            bug = ServiceError(
                 "ServiceException",
                 f"Internal error in Fireside (request id {request_id}); see the server log.",
                 500,
                 sender_fault=False,
             )
-            return self._error(service, error, request_id)
+            return self._error(service, bug, request_id)
 
     def _error(self, service: Service | None, error: ServiceError, request_id: str) -> Response:
         if service is not None:
             return service.protocol.serialize_error(error, request_id)
         headers = [("x-amzn-RequestId", request_id), ("x-amzn-ErrorType", error.code)]
         headers += list(error.headers.items())
-        return json_response(error.status, {"__type": error.code, "message": error.message}, headers)
+        return json_response(
+            error.status, {"__type": error.code, "message": error.message}, headers
+        )

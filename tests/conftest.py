@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -43,7 +44,16 @@ class Server:
     def start(self, timeout: float = 30) -> Server:
         env = {**os.environ, **self.env}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", str(self.data_dir)],
+            [
+                sys.executable,
+                "-m",
+                "fireside",
+                "up",
+                "--port",
+                "0",
+                "--data-dir",
+                str(self.data_dir),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -163,7 +173,5 @@ def make_function(lam: Any) -> Iterator[FunctionFactory]:
 
     yield make
     for name in created:
-        try:
+        with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             lam.delete_function(FunctionName=name)
-        except lam.exceptions.ResourceNotFoundException:
-            pass

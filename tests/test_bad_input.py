@@ -15,9 +15,14 @@ from tests.conftest import Server
 CREATE = "/2015-03-31/functions"
 
 
-def call(server: Server, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+def call(
+    server: Server, method: str, path: str, body: bytes | None = None
+) -> tuple[int, dict[str, str], Any]:
     request = urllib.request.Request(
-        server.endpoint + path, data=body, method=method, headers={"Content-Type": "application/json"}
+        server.endpoint + path,
+        data=body,
+        method=method,
+        headers={"Content-Type": "application/json"},
     )
     try:
         with urllib.request.urlopen(request) as response:
@@ -32,9 +37,16 @@ def call(server: Server, method: str, path: str, body: bytes | None = None) -> t
         (b"{not json", "InvalidRequestContentException", "Could not parse request body into json"),
         (b"[1, 2]", "InvalidRequestContentException", "Could not parse request body into json"),
         (
-            json.dumps({"FunctionName": "x", "Runtime": "python3.11", "Handler": "a.b",
-                        "Role": "arn:aws:iam::000000000000:role/r", "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
-                        "Timeout": "soon"}).encode(),
+            json.dumps(
+                {
+                    "FunctionName": "x",
+                    "Runtime": "python3.11",
+                    "Handler": "a.b",
+                    "Role": "arn:aws:iam::000000000000:role/r",
+                    "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+                    "Timeout": "soon",
+                }
+            ).encode(),
             "InvalidRequestContentException",
             "Could not parse request body into json",
         ),
@@ -45,8 +57,13 @@ def call(server: Server, method: str, path: str, body: bytes | None = None) -> t
             "Member must not be null",
         ),
         (
-            json.dumps({"FunctionName": "bad name!", "Role": "arn:aws:iam::000000000000:role/r",
-                        "Code": {}}).encode(),
+            json.dumps(
+                {
+                    "FunctionName": "bad name!",
+                    "Role": "arn:aws:iam::000000000000:role/r",
+                    "Code": {},
+                }
+            ).encode(),
             "ValidationException",
             "1 validation error detected: Value 'bad name!' at 'functionName' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern",

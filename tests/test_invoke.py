@@ -74,14 +74,27 @@ def test_handler_error(lam: Any, make_function: FunctionFactory) -> None:
 @pytest.mark.parametrize(
     ("source", "handler", "error_type", "message"),
     [
-        ("x = 1\n", "missing.handler", "Runtime.ImportModuleError",
-         "Unable to import module 'missing': No module named 'missing'"),
-        ("x = 1\n", "app.handler", "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'app'"),
+        (
+            "x = 1\n",
+            "missing.handler",
+            "Runtime.ImportModuleError",
+            "Unable to import module 'missing': No module named 'missing'",
+        ),
+        (
+            "x = 1\n",
+            "app.handler",
+            "Runtime.HandlerNotFound",
+            "Handler 'handler' missing on module 'app'",
+        ),
         ("def handler(:\n", "app.handler", "Runtime.UserCodeSyntaxError", None),
     ],
 )
 def test_init_errors(
-    lam: Any, make_function: FunctionFactory, source: str, handler: str, error_type: str,
+    lam: Any,
+    make_function: FunctionFactory,
+    source: str,
+    handler: str,
+    error_type: str,
     message: str | None,
 ) -> None:
     name = make_function(source, Handler=handler)
@@ -173,8 +186,12 @@ def test_unknown_function(lam: Any) -> None:
     assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_concurrent_invokes_use_separate_environments(lam: Any, make_function: FunctionFactory) -> None:
-    name = make_function("import time, os\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n")
+def test_concurrent_invokes_use_separate_environments(
+    lam: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(
+        "import time, os\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n"
+    )
     with ThreadPoolExecutor(4) as pool:
         started = time.monotonic()
         pids = list(pool.map(lambda _: payload(lam.invoke(FunctionName=name)), range(4)))
@@ -187,8 +204,13 @@ def test_overload_is_throttled(fresh_server: Any) -> None:
     srv = fresh_server(FIRESIDE_MAX_ENVIRONMENTS="1")
     client = srv.client()
     client.create_function(
-        FunctionName="slow", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-        Code={"ZipFile": make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(1)\n"})},
+        FunctionName="slow",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={
+            "ZipFile": make_zip({"app.py": "import time\ndef handler(e, c):\n    time.sleep(1)\n"})
+        },
     )
     client.get_waiter("function_active_v2").wait(FunctionName="slow", WaiterConfig={"Delay": 0.1})
 

@@ -29,8 +29,14 @@ def test_create_get_update_delete(lam: Any) -> None:
     name = f"life-{uuid.uuid4().hex[:8]}"
     code = python_zip(HELLO)
     created = lam.create_function(
-        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
-        Code={"ZipFile": code}, Description="first", Timeout=5, MemorySize=256,
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": code},
+        Description="first",
+        Timeout=5,
+        MemorySize=256,
         Environment={"Variables": {"AA": "1"}},
     )
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -49,7 +55,11 @@ def test_create_get_update_delete(lam: Any) -> None:
         assert download.read() == code
 
     config = lam.update_function_configuration(
-        FunctionName=name, Timeout=7, MemorySize=512, Description="second", Handler="app.handler",
+        FunctionName=name,
+        Timeout=7,
+        MemorySize=512,
+        Description="second",
+        Handler="app.handler",
         Environment={"Variables": {"BB": "2"}},
     )
     assert config["LastUpdateStatus"] == "InProgress"
@@ -103,7 +113,10 @@ def test_accounts_and_regions_are_separate(server: Any, make_function: FunctionF
             client.get_function(FunctionName=name)
         assert error_of(excinfo)[0] == "ResourceNotFoundException"
     created = other_account.create_function(
-        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
         Code={"ZipFile": python_zip(HELLO)},
     )
     assert created["FunctionArn"].startswith("arn:aws:lambda:us-east-1:111122223333:function:")
@@ -113,19 +126,39 @@ def test_accounts_and_regions_are_separate(server: Any, make_function: FunctionF
 @pytest.mark.parametrize(
     ("kwargs", "code", "status", "message"),
     [
-        ({"Code": {"ZipFile": b"not a zip"}}, "InvalidParameterValueException", 400,
-         "Could not unzip uploaded file. Please check your file, then try to upload again."),
-        ({"Code": {"ZipFile": make_zip({"../evil.py": "x"})}}, "InvalidParameterValueException",
-         400, "Could not unzip uploaded file. Please check your file, then try to upload again."),
-        ({"Code": {"ZipFile": make_zip({"/abs.py": "x"})}}, "InvalidParameterValueException",
-         400, "Could not unzip uploaded file. Please check your file, then try to upload again."),
-        ({"Timeout": 901}, "ValidationException", 400,
-         "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
-         "Member must have value less than or equal to 900"),
-        ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException", 400,
-         "Lambda was unable to configure your environment variables because the environment "
-         "variables you have provided contains reserved keys that are currently not supported "
-         "for modification. Reserved keys used in this request: AWS_REGION"),
+        (
+            {"Code": {"ZipFile": b"not a zip"}},
+            "InvalidParameterValueException",
+            400,
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        ),
+        (
+            {"Code": {"ZipFile": make_zip({"../evil.py": "x"})}},
+            "InvalidParameterValueException",
+            400,
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        ),
+        (
+            {"Code": {"ZipFile": make_zip({"/abs.py": "x"})}},
+            "InvalidParameterValueException",
+            400,
+            "Could not unzip uploaded file. Please check your file, then try to upload again.",
+        ),
+        (
+            {"Timeout": 901},
+            "ValidationException",
+            400,
+            "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+            "Member must have value less than or equal to 900",
+        ),
+        (
+            {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+            "InvalidParameterValueException",
+            400,
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            "for modification. Reserved keys used in this request: AWS_REGION",
+        ),
         ({"Runtime": "nodejs4.3"}, None, 400, None),
     ],
 )
@@ -133,8 +166,11 @@ def test_create_function_rejects_bad_input(
     lam: Any, kwargs: dict[str, Any], code: str | None, status: int, message: str | None
 ) -> None:
     params = {
-        "FunctionName": f"bad-{uuid.uuid4().hex[:8]}", "Runtime": "python3.11",
-        "Handler": "app.handler", "Role": ROLE, "Code": {"ZipFile": python_zip(HELLO)},
+        "FunctionName": f"bad-{uuid.uuid4().hex[:8]}",
+        "Runtime": "python3.11",
+        "Handler": "app.handler",
+        "Role": ROLE,
+        "Code": {"ZipFile": python_zip(HELLO)},
         **kwargs,
     }
     with pytest.raises(ClientError) as excinfo:
@@ -151,10 +187,17 @@ def test_create_twice_conflicts(lam: Any, make_function: FunctionFactory) -> Non
     name = make_function(HELLO)
     with pytest.raises(ClientError) as excinfo:
         lam.create_function(
-            FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+            FunctionName=name,
+            Runtime="python3.11",
+            Handler="app.handler",
+            Role=ROLE,
             Code={"ZipFile": python_zip(HELLO)},
         )
-    assert error_of(excinfo) == ("ResourceConflictException", 409, f"Function already exist: {name}")
+    assert error_of(excinfo) == (
+        "ResourceConflictException",
+        409,
+        f"Function already exist: {name}",
+    )
 
 
 def test_revision_id_precondition(lam: Any, make_function: FunctionFactory) -> None:
@@ -169,6 +212,6 @@ def test_revision_id_precondition(lam: Any, make_function: FunctionFactory) -> N
 def test_unimplemented_operation_is_named(lam: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
         lam.list_layers()
-    code, status, message = error_of(excinfo)
+    _code, status, message = error_of(excinfo)
     assert status == 501
     assert "ListLayers" in message

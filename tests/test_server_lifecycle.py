@@ -31,8 +31,12 @@ def handler(event, context):
 
 def create(client: Any, name: str, source: str, **kwargs: Any) -> None:
     client.create_function(
-        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
-        Code={"ZipFile": python_zip(source)}, **kwargs,
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(source)},
+        **kwargs,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
 
@@ -67,7 +71,9 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
     create(client, "rec", RECORDER, Environment={"Variables": {"OUT": str(out)}}, Timeout=10)
     for i in range(5):
         accepted = client.invoke(
-            FunctionName="rec", InvocationType="Event", Payload=json.dumps({"i": i, "sleep": 2}).encode()
+            FunctionName="rec",
+            InvocationType="Event",
+            Payload=json.dumps({"i": i, "sleep": 2}).encode(),
         )
         assert accepted["StatusCode"] == 202
     srv.stop(signal.SIGKILL)  # accepted, maybe running, none finished: nothing may be lost
@@ -137,7 +143,10 @@ def test_logs_command(fresh_server: Callable[..., Server]) -> None:
     request_id = client.invoke(FunctionName="talk")["ResponseMetadata"]["RequestId"]
     result = subprocess.run(
         [sys.executable, "-m", "fireside", "logs", "talk", "--data-dir", str(srv.data_dir)],
-        capture_output=True, text=True, cwd=ROOT, check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
     )
     assert f"START RequestId: {request_id}" in result.stdout
     assert "hello from the function" in result.stdout
@@ -147,14 +156,23 @@ def test_logs_command(fresh_server: Callable[..., Server]) -> None:
 def test_aws_cli(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
     srv = fresh_server()
     create(srv.client(), "cli", "def handler(e, c):\n    return {'cli': e}\n")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     aws = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", srv.endpoint, "lambda"]
-    listed = subprocess.run(aws + ["list-functions"], capture_output=True, text=True, env=env, check=True)
+    listed = subprocess.run(
+        [*aws, "list-functions"], capture_output=True, text=True, env=env, check=True
+    )
     assert json.loads(listed.stdout)["Functions"][0]["FunctionName"] == "cli"
     outfile = tmp_path / "out.json"
     subprocess.run(
-        aws + ["invoke", "--function-name", "cli", "--payload", '{"a": 1}', str(outfile)],
-        capture_output=True, text=True, env=env, check=True,
+        [*aws, "invoke", "--function-name", "cli", "--payload", '{"a": 1}', str(outfile)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert json.loads(outfile.read_text()) == {"cli": {"a": 1}}

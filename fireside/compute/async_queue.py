@@ -10,6 +10,7 @@ retried without using up an attempt; events older than `max_event_age` are dropp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -113,10 +114,8 @@ class AsyncQueue:
                 timeout = None if next_at is None else max(0.0, next_at - time.time())
                 if due:
                     timeout = 0.05 if timeout is None else min(timeout, 0.05)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
         finally:
             for task in list(self._tasks):
                 task.cancel()
@@ -126,7 +125,12 @@ class AsyncQueue:
     async def _deliver(self, event: QueuedEvent, deliver: Deliver) -> None:
         try:
             if time.time() - event.created > self._max_age:
-                log.warning("dropping event %s for %s: older than %ss", event.request_id, event.function, self._max_age)
+                log.warning(
+                    "dropping event %s for %s: older than %ss",
+                    event.request_id,
+                    event.function,
+                    self._max_age,
+                )
                 self._delete(event)
                 return
             try:

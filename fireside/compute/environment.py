@@ -101,7 +101,10 @@ class Environment:
         port = await self._server.listen("127.0.0.1", 0)
         (self._work_dir / "tmp").mkdir(parents=True, exist_ok=True)
         spec = SandboxSpec(
-            argv=[arg.replace("{task_root}", str(self.launch.task_root)) for arg in self.launch.command.argv],
+            argv=[
+                arg.replace("{task_root}", str(self.launch.task_root))
+                for arg in self.launch.command.argv
+            ],
             env=self._environment(f"127.0.0.1:{port}"),
             task_root=self.launch.task_root,
             work_dir=self._work_dir,
@@ -294,7 +297,9 @@ class Environment:
         if not cold:
             init_duration = None
         self._tail = TailBuffer()
-        self._platform_line(f"START RequestId: {invocation.request_id} Version: {self.config.version}")
+        self._platform_line(
+            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
+        )
         started = time.monotonic()
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.set_result(invocation)
@@ -321,7 +326,9 @@ class Environment:
     def _frame_failed_init(self, invocation: Invocation, outcome: Outcome) -> None:
         self._tail = TailBuffer()
         self._read_output()
-        self._platform_line(f"START RequestId: {invocation.request_id} Version: {self.config.version}")
+        self._platform_line(
+            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
+        )
         try:
             error = json.loads(outcome.payload)
             self._platform_line(
@@ -339,7 +346,9 @@ class Environment:
             with contextlib.suppress(ValueError, AttributeError):
                 error = json.loads(outcome.payload)
                 if error.get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
-                    self._platform_line(f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {error['errorMessage']}")
+                    self._platform_line(
+                        f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {error['errorMessage']}"
+                    )
         memory = self._sandbox.peak_memory_mb() if self._sandbox else 0
         self._platform_line(f"END RequestId: {request_id}")
         report = (

@@ -78,7 +78,11 @@ def response_too_large_outcome() -> Outcome:
 def _signal_name(number: int) -> str:
     import signal
 
-    names = {signal.SIGKILL: "killed", signal.SIGSEGV: "segmentation fault", signal.SIGABRT: "aborted"}
+    names = {
+        signal.SIGKILL: "killed",
+        signal.SIGSEGV: "segmentation fault",
+        signal.SIGABRT: "aborted",
+    }
     try:
         return names.get(signal.Signals(number), signal.Signals(number).name.lower())
     except ValueError:

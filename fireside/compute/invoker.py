@@ -169,14 +169,18 @@ class Invoker:
                 credentials=self._credentials_for(config.account),
             )
 
-        return await self._manager.invoke(launch, (config.qualified_arn, config.revision_id), invocation)
+        return await self._manager.invoke(
+            launch, (config.qualified_arn, config.revision_id), invocation
+        )
 
     async def deliver(self, event: QueuedEvent) -> Outcome:
         """Run one queued Event invoke (called by the async queue's dispatcher)."""
         config = self._active.get((event.account, event.region, event.function))
         if config is None:
             if self._functions.get(event.account, event.region, event.function) is None:
-                raise not_found(f"arn:aws:lambda:{event.region}:{event.account}:function:{event.function}")
+                raise not_found(
+                    f"arn:aws:lambda:{event.region}:{event.account}:function:{event.function}"
+                )
             # Not ready yet (e.g. still being prepared after a restart): try again shortly.
             raise ServiceError("TooManyRequestsException", "function not ready", 429)
         invocation = Invocation(

@@ -30,11 +30,24 @@ MAX_TIMEOUT = 900
 MAX_MEMORY = 10_240
 RESERVED_ENV_KEYS = frozenset(
     {
-        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
-        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
     }
 )
 
@@ -58,7 +71,9 @@ class LambdaProvider:
         self._invoker = invoker
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def operations(self) -> dict[str, Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]]:
+    def operations(
+        self,
+    ) -> dict[str, Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]]:
         return {
             "CreateFunction": self.create_function,
             "GetFunction": self.get_function,
@@ -73,7 +88,7 @@ class LambdaProvider:
     # -- start-up ------------------------------------------------------------------------------
     def resume(self) -> None:
         """Finish preparing functions a previous run left Pending or InProgress."""
-        for config in self._functions.all():
+        for config in self._functions.every():
             if config.state == "Pending" or config.last_update_status == "InProgress":
                 self._prepare_later(config)
             elif config.state == "Active":
@@ -209,7 +224,9 @@ class LambdaProvider:
             )
         elif current.state == "Pending":
             ready = current.evolve(
-                state="Failed", state_reason=error, state_reason_code="InternalError",
+                state="Failed",
+                state_reason=error,
+                state_reason_code="InternalError",
                 last_update_status="Failed",
             )
         else:
@@ -287,7 +304,7 @@ class LambdaProvider:
     async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if params.get("FunctionVersion") not in (None, "ALL"):
             raise invalid("FunctionVersion must be ALL.")
-        configs = self._functions.list(ctx.account_id, ctx.region)
+        configs = self._functions.in_region(ctx.account_id, ctx.region)
         marker = params.get("Marker")
         if marker:
             try:
@@ -312,11 +329,15 @@ class LambdaProvider:
             raise _unsupported("Publish=True (versions arrive with the versions work)")
         if params.get("ImageUri"):
             raise _unsupported("container image functions")
-        code = {k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key") if k in params}
+        code: dict[str, Any] = {
+            k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key") if k in params
+        }
         code_sha256, digest, size = self._store_code(code)
         if params.get("DryRun"):
             return config.evolve(code_sha256=code_sha256, code_size=size).to_wire()
-        updated = self._begin_update(config, code_sha256=code_sha256, code_digest=digest, code_size=size)
+        updated = self._begin_update(
+            config, code_sha256=code_sha256, code_digest=digest, code_size=size
+        )
         return updated.to_wire()
 
     async def update_function_configuration(
@@ -327,8 +348,14 @@ class LambdaProvider:
         self._check_limits(params)
         self._check_not_updating(config)
         changes: dict[str, Any] = {}
-        simple = {"Handler": "handler", "Timeout": "timeout", "MemorySize": "memory_size",
-                  "Description": "description", "Role": "role", "Runtime": "runtime"}
+        simple = {
+            "Handler": "handler",
+            "Timeout": "timeout",
+            "MemorySize": "memory_size",
+            "Description": "description",
+            "Role": "role",
+            "Runtime": "runtime",
+        }
         for key, attr in simple.items():
             if key in params:
                 changes[attr] = params[key]

@@ -21,9 +21,7 @@ _ARN = re.compile(
 
 
 def not_found(arn: str) -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException", f"Function not found: {arn}", 404, Type="User"
-    )
+    return ServiceError("ResourceNotFoundException", f"Function not found: {arn}", 404, Type="User")
 
 
 def parse_function_name(
@@ -69,13 +67,13 @@ class FunctionRegistry:
             raise not_found(f"arn:aws:lambda:{region}:{account}:function:{name}")
         return config
 
-    def list(self, account: str, region: str) -> list[FunctionConfig]:
+    def in_region(self, account: str, region: str) -> list[FunctionConfig]:
         return sorted(
             (c for (a, r, _), c in self._cache.items() if a == account and r == region),
             key=lambda c: c.name,
         )
 
-    def all(self) -> list[FunctionConfig]:
+    def every(self) -> list[FunctionConfig]:
         return list(self._cache.values())
 
     def put(self, config: FunctionConfig) -> None:

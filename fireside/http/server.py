@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections import deque
@@ -188,7 +189,7 @@ class _Connection(asyncio.Protocol):
 
     def _reject(self, status: int, message: str) -> None:
         if self._transport is not None and not self._transport.is_closing():
-            body = ('{"message": "%s"}' % message).encode()
+            body = json.dumps({"message": message}).encode()
             response = Response(status, [("Content-Type", "application/json")], body)
             self._transport.write(encode_response(response, keep_alive=False))
             self._transport.close()
@@ -217,9 +218,7 @@ class HttpServer:
         if sock is not None:
             server = await loop.create_server(factory, sock=sock, backlog=1024)
         else:
-            server = await loop.create_server(
-                factory, host, port, backlog=1024, reuse_address=True
-            )
+            server = await loop.create_server(factory, host, port, backlog=1024, reuse_address=True)
         self._servers.append(server)
         bound: int = server.sockets[0].getsockname()[1]
         return bound

@@ -29,7 +29,7 @@ class ProcessSandbox(Sandbox):
         try:
             pidfd = os.pidfd_open(self.pid)
         except (AttributeError, OSError):
-            loop.create_task(self._poll_exit())
+            self._poller = loop.create_task(self._poll_exit())
             return
 
         def on_exit() -> None:
