@@ -141,6 +141,7 @@ def test_logs_command(fresh_server: Callable[..., Server]) -> None:
     client = srv.client()
     create(client, "talk", "def handler(e, c):\n    print('hello from the function')\n")
     request_id = client.invoke(FunctionName="talk")["ResponseMetadata"]["RequestId"]
+    time.sleep(0.3)  # log files are flushed within 50 ms of an invoke
     result = subprocess.run(
         [sys.executable, "-m", "fireside", "logs", "talk", "--data-dir", str(srv.data_dir)],
         capture_output=True,

@@ -135,6 +135,10 @@ def strategy(shape: Shape, where: str = "body", depth: int = 0) -> st.SearchStra
         }
         if depth == 0:
             required = {n: strategy(members[n], where_of(members[n]), 1) for n in shape.required}
+            for n in shape.required:
+                if members[n].location and members[n].type_name in ("list", "map"):
+                    # An empty required list is not on the wire at all, so it is "missing".
+                    required[n] = required[n].filter(bool)
         return st.fixed_dictionaries(required, optional=optional)  # type: ignore[arg-type]
     if kind == "list":
         hi = min(int(shape.max) if shape.max is not None else lo + 3, lo + 3)

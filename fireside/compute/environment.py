@@ -359,7 +359,7 @@ class Environment:
         if init is not None:
             report += f"Init Duration: {init * 1000:.2f} ms\t"
         self._platform_line(report)
-        self._log.flush()
+        self._log.flush_soon()
 
     def _log_tail(self) -> str:
         return base64.b64encode(self._tail.value() if self._tail else b"").decode()

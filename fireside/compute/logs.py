@@ -11,6 +11,7 @@ that prints without newlines cannot grow Fireside's memory.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Iterator
@@ -46,12 +47,23 @@ class FunctionLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 (kept open across writes)
+        self._flush_pending = False
 
     def write(self, stream: str, line: bytes) -> None:
         stamp = str(int(time.time() * 1000)).encode()
         self._file.write(stamp + b"\t" + stream.encode() + b"\t" + line + b"\n")
 
+    def flush_soon(self, delay: float = 0.05) -> None:
+        """Flush within `delay` seconds: one write for many invokes on a busy function."""
+        if self._flush_pending:
+            return
+        self._flush_pending = True
+        asyncio.get_running_loop().call_later(delay, self.flush)
+
     def flush(self) -> None:
+        self._flush_pending = False
+        if self._file.closed:
+            return
         self._file.flush()
         if self._file.tell() > ROTATE_BYTES:
             self._file.close()

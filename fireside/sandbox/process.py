@@ -20,7 +20,7 @@ class ProcessSandbox(Sandbox):
         self._process = process
         self.pid = process.pid
         self.output_fd = output_fd
-        self._status: int | None = None
+        self._status_fd: int | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._watch()
 
@@ -45,6 +45,7 @@ class ProcessSandbox(Sandbox):
         self._reap()
 
     def _reap(self) -> None:
+        self._close_status()
         status = self._process.wait()
         if not self._exited.done():
             self._exited.set_result(status)
@@ -59,14 +60,22 @@ class ProcessSandbox(Sandbox):
             os.killpg(self.pid, signal.SIGKILL)
 
     def peak_memory_mb(self) -> int:
+        # Read on every invoke for the REPORT line: keep the procfs file open and pread it.
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"VmHWM:"):
-                        return max(1, round(int(line.split()[1]) / 1024))
-        except (OSError, ValueError, IndexError):
-            pass
-        return 0
+            if self._status_fd is None:
+                self._status_fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY)
+            data = os.pread(self._status_fd, 4096, 0)
+            start = data.index(b"VmHWM:") + 6
+            kilobytes = int(data[start : data.index(b"kB", start)])
+        except (OSError, ValueError):
+            return 0
+        return max(1, round(kilobytes / 1024))
+
+    def _close_status(self) -> None:
+        if self._status_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._status_fd)
+            self._status_fd = None
 
 
 class ProcessBackend(SandboxBackend):

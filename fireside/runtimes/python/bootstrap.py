@@ -88,7 +88,9 @@ class _RuntimeApi:
     def _connect(self) -> _socket.socket:
         host, port = self._address
         error: OSError = ConnectionRefusedError(f"no address for {host}")
-        for family, kind, proto, _, addr in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        # The host as bytes: given a str, getaddrinfo imports the idna codec (a millisecond).
+        found = _socket.getaddrinfo(host.encode(), port, 0, _socket.SOCK_STREAM)
+        for family, kind, proto, _, addr in found:
             sock = _socket.socket(family, kind, proto)
             try:
                 # Explicitly blocking: /next waits as long as it takes, whatever default timeout
