@@ -110,8 +110,9 @@ def string_strategy(shape: Shape, where: str) -> st.SearchStrategy[Any]:
     regex = compile_pattern(shape.pattern) if shape.pattern else None
     if regex is None:
         return st.text(alphabet, min_size=lo, max_size=min(hi, lo + 12))
+    top = int(shape.max) if shape.max is not None else 10**6
     return st.from_regex(regex, fullmatch=True, alphabet=alphabet).filter(
-        lambda s: lo <= len(s) <= hi
+        lambda s: lo <= len(s) <= top
     )
 
 

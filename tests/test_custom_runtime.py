@@ -1,0 +1,83 @@
+"""Custom runtimes (`provided.al2023`): a shell `bootstrap` and AWS's own Python runtime client."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROLE, make_zip
+
+SHELL_BOOTSTRAP = r"""#!/bin/sh
+# The AWS tutorial's custom runtime: a curl loop against the Runtime API.
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"
+  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  echo "handling $REQUEST_ID"
+  curl -sS -X POST "$API/$REQUEST_ID/response" -d "{\"echo\": $EVENT}" > /dev/null
+done
+"""
+
+
+def deploy(lam: Any, name: str, files: dict[str, str], modes: dict[str, int], handler: str) -> None:
+    lam.create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Handler=handler,
+        Role=ROLE,
+        Code={"ZipFile": make_zip(files, modes)},
+        Timeout=30,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+
+
+def test_shell_bootstrap(lam: Any) -> None:
+    deploy(lam, "shell-rt", {"bootstrap": SHELL_BOOTSTRAP}, {"bootstrap": 0o755}, "unused")
+    try:
+        for i in range(3):
+            out = lam.invoke(FunctionName="shell-rt", Payload=json.dumps({"n": i}).encode())
+            assert json.loads(out["Payload"].read()) == {"echo": {"n": i}}
+    finally:
+        lam.delete_function(FunctionName="shell-rt")
+
+
+def test_missing_bootstrap_is_invalid_entrypoint(lam: Any) -> None:
+    deploy(lam, "no-bootstrap", {"README": "nothing to run"}, {}, "unused")
+    try:
+        out = lam.invoke(FunctionName="no-bootstrap")
+        assert out["FunctionError"] == "Unhandled"
+        assert json.loads(out["Payload"].read())["errorType"] == "Runtime.InvalidEntrypoint"
+    finally:
+        lam.delete_function(FunctionName="no-bootstrap")
+
+
+def test_awslambdaric_unmodified(lam: Any) -> None:
+    pytest.importorskip("awslambdaric")
+    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
+    app = textwrap.dedent(
+        """
+        def handler(event, context):
+            if event.get("fail"):
+                raise RuntimeError("ric failure")
+            return {"ric": event, "request_id": context.aws_request_id}
+        """
+    )
+    deploy(lam, "ric", {"bootstrap": bootstrap, "app.py": app}, {"bootstrap": 0o755}, "app.handler")
+    try:
+        out = lam.invoke(FunctionName="ric", Payload=b'{"x": 1}')
+        body = json.loads(out["Payload"].read())
+        assert body["ric"] == {"x": 1}
+        assert body["request_id"] == out["ResponseMetadata"]["RequestId"]
+        failed = lam.invoke(FunctionName="ric", Payload=b'{"fail": true}')
+        assert failed["FunctionError"] == "Unhandled"
+        error = json.loads(failed["Payload"].read())
+        assert error["errorType"] == "RuntimeError"
+        assert error["errorMessage"] == "ric failure"
+    finally:
+        lam.delete_function(FunctionName="ric")
