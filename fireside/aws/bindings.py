@@ -198,10 +198,9 @@ def text_encoder(shape: Shape, default_timestamp_format: str) -> Callable[[Any],
         ).decode("ascii")
     if kind == "list":
         element = text_encoder(shape.member, default_timestamp_format)
-        quote = shape.member.type_name == "string"
-        return lambda value: ",".join(
-            _quote_list_item(element(v)) if quote else element(v) for v in value if v is not None
-        )
+        # Plain comma join: botocore's response parser splits on commas without unquoting,
+        # so RFC 7230 quoting would reach boto3 users as literal quotes.
+        return lambda value: ",".join(element(v) for v in value if v is not None)
     return str
 
 
@@ -252,24 +251,18 @@ def _encode_double(value: float) -> str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def _quote_list_item(text: str) -> str:
-    # RFC 7230 list syntax, as botocore writes it: quote items holding a comma or a quote.
-    if '"' in text or "," in text:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return text
-
-
 def _split_header_list(text: str) -> list[str]:
     if '"' not in text:
         return [item.strip() for item in text.split(",")]
     items: list[str] = []
     current: list[str] = []
     quoted = escaped = False
-    for char in text:
+    # botocore quotes items holding a comma or quote and escapes only the quotes (`\"`).
+    for index, char in enumerate(text):
         if escaped:
             current.append(char)
             escaped = False
-        elif quoted and char == "\\":
+        elif quoted and char == "\\" and text[index + 1 : index + 2] == '"':
             escaped = True
         elif char == '"':
             quoted = not quoted

@@ -62,7 +62,11 @@ class Route:
                 pieces.append(f"(?P<{group}>.+)")
             else:
                 pieces.append(f"(?P<{group}>[^/]+)")
-        self.regex = re.compile("".join(pieces))
+        # Older models (and SDKs) put a trailing slash on some URIs (`/functions/`): accept both.
+        pattern = "".join(pieces)
+        if pattern.endswith("/") and len(pattern) > 1:
+            pattern = pattern[:-1]
+        self.regex = re.compile(pattern + "/?")
         #: Template label names in group order (`l0`, `l1`...).
         self.labels: tuple[str, ...] = tuple(labels)
         segment = path.split("/", 2)[1] if path.count("/") >= 1 else ""

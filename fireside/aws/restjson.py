@@ -104,10 +104,10 @@ class _ErrorPlan:
 
     def __init__(self, shape: Shape | None, codec: JsonCodec):
         members = shape.members if shape is not None else {}
-        # Lambda alone uses both spellings (`Message` for ResourceNotFoundException...).
-        self.message_key = (
-            "Message" if "Message" in members and "message" not in members else "message"
-        )
+        # The message goes under the member name the model uses; Lambda mixes `message` and
+        # `Message` (ResourceNotFoundException...), botocore reads either.
+        message = next((m for m in ("message", "Message") if m in members), None)
+        self.message_key = (members[message].location_name or message) if message else "message"
         self.has_type = "Type" in members
         self.binding = OutputBinding(shape)
         self.fields: dict[str, tuple[str, Encoder]] = {

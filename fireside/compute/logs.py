@@ -149,4 +149,7 @@ def _format(handle: IO[bytes]) -> Iterator[str]:
         except ValueError:
             yield raw.decode(errors="replace").rstrip("\n")
             continue
-        yield f"{when}.{millis:03d}Z {stream.decode()} {line.decode(errors='replace')}"
+        # Lambda's runtimes join a traceback's lines with "\r" so it stays one log event;
+        # a terminal would overprint them, so show each on its own line.
+        text = line.decode(errors="replace").replace("\r", "\n    ")
+        yield f"{when}.{millis:03d}Z {stream.decode()} {text}"
