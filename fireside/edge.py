@@ -2,7 +2,7 @@
 
 Routing: the SigV4 credential scope names the service (as on AWS, where each service has its
 own host); unsigned requests (allowed only when no credentials are configured) are routed by
-path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
+`X-Amz-Target` (json protocols) or path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
 not a `ServiceError` is a Fireside bug: a 500 `ServiceException` with the request id, logged.
 Fireside's own endpoints live under `/_fireside/` and unknown paths get a 404 JSON body.
 """
@@ -35,6 +35,8 @@ class Service:
     operations: dict[str, Operation]
     #: Path prefixes that identify the service in unsigned requests.
     path_prefixes: tuple[str, ...] = ()
+    #: `X-Amz-Target` prefix of json-protocol services (e.g. "DynamoDB_20120810").
+    target_prefix: str | None = None
 
 
 def json_response(
@@ -58,10 +60,14 @@ class Edge:
         self._auth = authenticator
         self._by_name = {service.name: service for service in services}
         self._by_prefix = [(p, s) for s in services for p in s.path_prefixes]
+        self._by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self._internal = internal
         self._endpoint_url = endpoint_url
 
     def _route_unsigned(self, request: Request) -> Service | None:
+        target = request.headers.get("x-amz-target")
+        if target:
+            return self._by_target.get(target.partition(".")[0])
         for prefix, service in self._by_prefix:
             if request.path.startswith(prefix):
                 return service

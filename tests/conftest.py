@@ -118,7 +118,9 @@ def python_zip(source: str, module: str = "app") -> bytes:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("fireside-data")
-    srv = Server(data_dir, env={"FIRESIDE_ASYNC_RETRY_DELAYS": "0.2,0.2"}).start()
+    srv = Server(
+        data_dir, env={"FIRESIDE_ASYNC_RETRY_DELAYS": "0.2,0.2", "FIRESIDE_SECRET_OF_SERVER": "x"}
+    ).start()
     yield srv
     srv.stop()
 

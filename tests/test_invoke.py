@@ -242,3 +242,86 @@ def test_unknown_path_is_json_404(server: Server) -> None:
         urllib.request.urlopen(request)
     assert excinfo.value.code == 404
     assert "message" in json.loads(excinfo.value.read())
+
+
+ENV_DUMP = """
+import os, sys
+def handler(event, context):
+    keys = ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_RUNTIME_API",
+            "AWS_EXECUTION_ENV", "AWS_LAMBDA_INITIALIZATION_TYPE", "_HANDLER", "LAMBDA_TASK_ROOT",
+            "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+            "AWS_SESSION_TOKEN", "TZ", "MY_SETTING", "_X_AMZN_TRACE_ID", "FIRESIDE_SECRET_OF_SERVER"]
+    return {"env": {k: os.environ.get(k) for k in keys}, "cwd": os.getcwd(), "path": sys.path[0]}
+"""
+
+
+def test_environment_variables(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(ENV_DUMP, MemorySize=256, Environment={"Variables": {"MY_SETTING": "on"}})
+    body = payload(lam.invoke(FunctionName=name))
+    env = body["env"]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}"
+    assert "[$LATEST]" in env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+    assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"
+    assert env["_HANDLER"] == "app.handler"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == "000000000000"
+    assert env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SESSION_TOKEN"]
+    assert env["AWS_SECRET_ACCESS_KEY"] != "test"  # never the caller's or the server's own
+    assert env["MY_SETTING"] == "on"
+    assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")
+    assert env["FIRESIDE_SECRET_OF_SERVER"] is None  # the server's environment does not leak
+    assert body["cwd"] == env["LAMBDA_TASK_ROOT"] == body["path"]
+
+
+def test_update_retires_old_environments(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(
+        "import os\ndef handler(e, c):\n    return [os.getpid(), os.environ.get('VV')]\n"
+    )
+    first = payload(lam.invoke(FunctionName=name))
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"VV": "2"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    second = payload(lam.invoke(FunctionName=name))
+    assert second[1] == "2"
+    assert second[0] != first[0]
+    time.sleep(0.5)
+    assert not _alive(first[0])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_idle_environments_are_reaped(fresh_server: Any) -> None:
+    srv = fresh_server(FIRESIDE_IDLE_TIMEOUT="1")
+    client = srv.client()
+    client.create_function(
+        FunctionName="idle",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={
+            "ZipFile": make_zip(
+                {"app.py": "import os\ndef handler(e, c):\n    return os.getpid()\n"}
+            )
+        },
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName="idle", WaiterConfig={"Delay": 0.1})
+    pid = payload(client.invoke(FunctionName="idle"))
+    assert _alive(pid)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid)
+    with urllib.request.urlopen(f"{srv.endpoint}/_fireside/health") as response:
+        assert json.loads(response.read())["environments"]["environments"] == 0
+    assert payload(client.invoke(FunctionName="idle")) != pid  # a cold start brings a new one

@@ -177,3 +177,39 @@ def test_aws_cli(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(outfile.read_text()) == {"cli": {"a": 1}}
+
+
+def test_logs_follow(fresh_server: Callable[..., Server]) -> None:
+    srv = fresh_server()
+    client = srv.client()
+    create(client, "chatty", "def handler(e, c):\n    print('line', e['n'])\n")
+    client.invoke(FunctionName="chatty", Payload=b'{"n": 1}')
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fireside",
+            "logs",
+            "chatty",
+            "--follow",
+            "--data-dir",
+            str(srv.data_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert follower.stdout is not None
+        client.invoke(FunctionName="chatty", Payload=b'{"n": 2}')
+        seen = []
+        for line in follower.stdout:
+            seen.append(line)
+            if "line 2" in line:
+                break
+        assert any("line 1" in line for line in seen)
+    finally:
+        follower.kill()
+        follower.wait()
+        if follower.stdout:
+            follower.stdout.close()
