@@ -116,11 +116,9 @@ class Environment:
             self._sandbox = await self._backend.start(spec)
         except OSError as exc:
             await self._server.close()
+            message = f"Couldn't find valid bootstrap(s): [{spec.argv[0]}]: {exc.strerror}"
             outcome = Outcome(
-                error_payload(
-                    "Runtime.InvalidEntrypoint",
-                    f"RequestId: Error: Couldn't find valid bootstrap(s): {spec.argv[:1]} ({exc.strerror})",
-                ),
+                error_payload("Runtime.InvalidEntrypoint", f"RequestId: Error: {message}"),
                 "Unhandled",
                 fatal=True,
             )
@@ -347,7 +345,7 @@ class Environment:
                 error = json.loads(outcome.payload)
                 if error.get("errorType") in ("Sandbox.Timedout", "Runtime.ExitError"):
                     self._platform_line(
-                        f"{time.strftime('%Y-%m-%dT%H:%M:%S')}Z {request_id} {error['errorMessage']}"
+                        f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} {error['errorMessage']}"
                     )
         memory = self._sandbox.peak_memory_mb() if self._sandbox else 0
         self._platform_line(f"END RequestId: {request_id}")
