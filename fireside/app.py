@@ -32,7 +32,8 @@ from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
-from fireside.sandbox import SandboxMode, create_backend
+from fireside.sandbox import SandboxMode, create_backend, default_mode
+from fireside.sandbox.share import choose_share_root, prepare_share_root
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 
@@ -57,12 +58,20 @@ class Fireside:
         self.settings = settings
         data = settings.data_dir
         data.mkdir(parents=True, exist_ok=True)
+        self.sandbox_warning: str | None = None
+        if settings.sandbox:
+            self.sandbox_mode = SandboxMode.parse(settings.sandbox)
+        else:
+            self.sandbox_mode, reason = default_mode()
+            if reason is not None:
+                self.sandbox_warning = f"no isolation between functions and the host: {reason}"
+        self.share_root = prepare_share_root(choose_share_root(data))
+        self.backend = create_backend(self.sandbox_mode, self.share_root)
         self.db = Database(data / "fireside.sqlite")
-        self.blobs = BlobStore(data)
+        self.blobs = BlobStore(data, self.share_root / "code")
         self.logs = LogStore(data / "logs")
-        self.sandbox_mode = SandboxMode.parse(settings.sandbox)
         self.manager = EnvironmentManager(
-            create_backend(self.sandbox_mode),
+            self.backend,
             self.logs,
             max_environments=settings.max_environments,
             idle_timeout=settings.idle_timeout,
@@ -98,6 +107,8 @@ class Fireside:
             endpoint_url=endpoint_url,
             work_root=self.settings.data_dir / "envs",
             credentials_for=self.credentials_for,
+            serve_endpoint=self._http.adopt,
+            egress=self.settings.egress,
         )
         self._provider = LambdaProvider(self.functions, self.blobs, self._invoker)
         lambda_model = load_service("lambda")
@@ -147,6 +158,7 @@ class Fireside:
             "status": "running",
             "version": __version__,
             "sandbox": self.sandbox_mode.value,
+            "sandbox_detail": self.backend.describe(),
             "services": {"lambda": "running"},
             "environments": self.manager.stats(),
             "pending_async_events": self.queue.pending(),
@@ -168,7 +180,7 @@ class Fireside:
             asyncio.create_task(self.queue.run(self._invoker.deliver), name="async-dispatch"),
         ]
         if on_started is not None:
-            on_started(Started(settings.host, port, settings.data_dir, self.sandbox_mode.value))
+            on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
         try:
             await stop.wait()
         finally:

@@ -13,6 +13,7 @@ from fireside import __version__
 from fireside.app import Fireside, Started
 from fireside.compute.logs import LogStore, read_records
 from fireside.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_settings
+from fireside.sandbox import SandboxMode
 
 DEFAULT_ACCOUNT = "000000000000"
 
@@ -48,7 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--sandbox",
         default=None,
-        help="how execution environments are contained: process (default)",
+        choices=[mode.value for mode in SandboxMode],
+        help="how execution environments are contained: namespace (Linux namespaces, "
+        "seccomp and cgroup limits; the default where the host supports it) or process "
+        "(plain child processes, no isolation)",
     )
     up.add_argument("--verbose", "-v", action="store_true", help="log debug details")
 
@@ -89,6 +93,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  data dir: {info.data_dir.resolve()}", flush=True)
         print(f"  sandbox:  {info.sandbox}", flush=True)
         print(f"  auth:     {auth}", flush=True)
+        if server.sandbox_warning:
+            print(f"  warning:  {server.sandbox_warning}", flush=True)
         print("  Ctrl-C to stop.", flush=True)
 
     async def main() -> None:

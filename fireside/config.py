@@ -38,7 +38,10 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     data_dir: Path = DEFAULT_DATA_DIR
-    sandbox: str = "process"
+    #: "" picks the strongest backend the host supports.
+    sandbox: str = ""
+    #: Functions may reach networks beyond Fireside (a function tag `fireside:egress=off` opts out).
+    egress: bool = True
     region: str = "us-east-1"
     #: access key id -> secret access key; empty means "accept any well-formed signature".
     credentials: dict[str, str] = field(default_factory=dict)
@@ -116,6 +119,8 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"FIRESIDE_ASYNC_RETRY_DELAYS: {exc}") from exc
     settings.region = env.get("FIRESIDE_REGION", settings.region)
+    if "FIRESIDE_EGRESS" in env:
+        settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.host = host or env.get("FIRESIDE_HOST") or settings.host
     if port is not None:
         settings.port = port

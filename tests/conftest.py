@@ -177,3 +177,26 @@ def make_function(lam: Any) -> Iterator[FunctionFactory]:
     for name in created:
         with contextlib.suppress(lam.exceptions.ResourceNotFoundException):
             lam.delete_function(FunctionName=name)
+
+
+def processes_with(marker: str) -> list[int]:
+    """Host pids whose environment holds `FIRESIDE_TEST_MARKER=<marker>` (works across pid
+    namespaces: a function cannot tell us its host pid)."""
+    needle = f"FIRESIDE_TEST_MARKER={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read().split(b"\0"):
+                    with open(f"/proc/{entry}/stat") as stat:
+                        if stat.read().split()[2] != "Z":
+                            found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+#: Function code whose handler returns an id unique to its execution environment.
+ENV_TOKEN = "import uuid, time\nTOKEN = uuid.uuid4().hex\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0) if isinstance(e, dict) else 0)\n    return TOKEN\n"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import shutil
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +28,9 @@ done
 """
 
 
-def deploy(lam: Any, name: str, files: dict[str, str], modes: dict[str, int], handler: str) -> None:
+def deploy(
+    lam: Any, name: str, files: dict[str, str | bytes], modes: dict[str, int], handler: str
+) -> None:
     lam.create_function(
         FunctionName=name,
         Runtime="provided.al2023",
@@ -57,9 +62,24 @@ def test_missing_bootstrap_is_invalid_entrypoint(lam: Any) -> None:
         lam.delete_function(FunctionName="no-bootstrap")
 
 
+def packaged(*names: str) -> dict[str, bytes]:
+    """The installed files of some distributions, as zip entries (how users vendor a RIC)."""
+    files: dict[str, bytes] = {}
+    for name in names:
+        dist = importlib.metadata.distribution(name)
+        for file in dist.files or []:
+            path = Path(str(dist.locate_file(file)))
+            if path.is_file() and not str(file).startswith(".."):
+                files[str(file)] = path.read_bytes()
+    return files
+
+
 def test_awslambdaric_unmodified(lam: Any) -> None:
     pytest.importorskip("awslambdaric")
-    bootstrap = f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n"
+    interpreter = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    if not shutil.which(interpreter, path="/usr/local/bin:/usr/bin:/bin"):
+        pytest.skip(f"no system {interpreter} for a custom runtime to use")
+    bootstrap = f"#!/bin/sh\nexec {interpreter} -m awslambdaric app.handler\n"
     app = textwrap.dedent(
         """
         def handler(event, context):
@@ -68,7 +88,9 @@ def test_awslambdaric_unmodified(lam: Any) -> None:
             return {"ric": event, "request_id": context.aws_request_id}
         """
     )
-    deploy(lam, "ric", {"bootstrap": bootstrap, "app.py": app}, {"bootstrap": 0o755}, "app.handler")
+    files = {"bootstrap": bootstrap, "app.py": app}
+    files.update(packaged("awslambdaric", "simplejson", "snapshot-restore-py"))
+    deploy(lam, "ric", files, {"bootstrap": 0o755}, "app.handler")
     try:
         out = lam.invoke(FunctionName="ric", Payload=b'{"x": 1}')
         body = json.loads(out["Payload"].read())

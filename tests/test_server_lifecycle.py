@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, ROOT, Server, python_zip
+from tests.conftest import ROLE, ROOT, Server, processes_with, python_zip
 
 RECORDER = """
-import json, os, time
+import json, time
 def handler(event, context):
     time.sleep(event.get("sleep", 0))
-    with open(os.environ["OUT"], "a") as out:
-        out.write(json.dumps(event) + "\\n")
+    print("delivered", json.dumps(event))
     return "ok"
 """
 
@@ -65,10 +65,10 @@ def test_functions_survive_restart(fresh_server: Callable[..., Server], tmp_path
 
 
 def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
-    out = tmp_path / "events.jsonl"
     srv = fresh_server()
     client = srv.client()
-    create(client, "rec", RECORDER, Environment={"Variables": {"OUT": str(out)}}, Timeout=10)
+    create(client, "rec", RECORDER, Timeout=10)
+    log = srv.data_dir / "logs" / "000000000000" / "us-east-1" / "rec.log"
     for i in range(5):
         accepted = client.invoke(
             FunctionName="rec",
@@ -80,9 +80,14 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
     again = fresh_server(srv.data_dir)
 
     def delivered() -> set[int]:
-        if not out.exists():
+        if not log.exists():
             return set()
-        return {json.loads(line)["i"] for line in out.read_text().splitlines()}
+        lines = [
+            line.split("delivered ", 1)[1]
+            for line in log.read_text().splitlines()
+            if "\tdelivered " in line
+        ]
+        return {json.loads(line)["i"] for line in lines}
 
     wait_for(lambda: delivered() == set(range(5)), timeout=60)
     with urllib.request.urlopen(f"{again.endpoint}/_fireside/health") as response:
@@ -93,19 +98,18 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
 def test_sigterm_stops_environments(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
     srv = fresh_server()
     client = srv.client()
-    create(client, "pid", "import os\ndef handler(e, c):\n    return os.getpid()\n")
-    pid = json.loads(client.invoke(FunctionName="pid")["Payload"].read())
-    os.kill(pid, 0)  # alive while warm
+    marker = uuid.uuid4().hex
+    create(
+        client,
+        "warm",
+        "def handler(e, c):\n    return 1\n",
+        Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}},
+    )
+    client.invoke(FunctionName="warm")
+    assert processes_with(marker)  # alive while warm
     assert srv.stop(signal.SIGTERM) == 0
     assert any("Fireside stopped." in line for line in srv.output)
-    wait_for(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), timeout=5)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except OSError:
-        return True
+    assert processes_with(marker) == []
 
 
 def test_credentials_are_enforced(fresh_server: Callable[..., Server]) -> None:

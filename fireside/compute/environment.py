@@ -18,7 +18,9 @@ import math
 import os
 import secrets
 import shutil
+import socket
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from fireside.compute.logs import FunctionLog, LineSplitter, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import RuntimeCommand
-from fireside.sandbox import Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,9 @@ class InitFailed(Exception):
         self.outcome = outcome
 
 
+EndpointCloser = Callable[[], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class Launch:
     """Everything an environment needs to start, resolved by the pool."""
@@ -68,6 +73,20 @@ class Launch:
     endpoint_url: str
     runtime_path: list[str]
     credentials: tuple[str, str, str]
+    #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
+    serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
+    egress: bool = True
+
+    @property
+    def endpoint_port(self) -> int:
+        return int(self.endpoint_url.rsplit(":", 1)[1].split("/")[0])
+
+
+RUNTIME_API_PORT = 9001  # where Lambda's Runtime API listens inside an environment
+
+
+def backend_remaps(layout: Layout) -> bool:
+    return layout.task_root == "/var/task"
 
 
 def stream_name(version: str) -> str:
@@ -95,51 +114,80 @@ class Environment:
         self._current: Invocation | None = None
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
+        self._endpoint_closer: EndpointCloser | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
-        port = await self._server.listen("127.0.0.1", 0)
-        (self._work_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        spec = SandboxSpec(
-            argv=[
-                arg.replace("{task_root}", str(self.launch.task_root))
-                for arg in self.launch.command.argv
-            ],
-            env=self._environment(f"127.0.0.1:{port}"),
-            task_root=self.launch.task_root,
+        launch, backend = self.launch, self._backend
+        host = HostPaths(
+            task_root=launch.task_root,
+            interpreter=launch.command.interpreter,
+            interpreter_version=launch.command.version,
+            sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
-            memory_mb=self.config.memory_size,
         )
+        layout = backend.layout(host)
         self._started_at = time.monotonic()
         self._log.write(self.stream, f"INIT_START Runtime Version: {self.config.runtime}".encode())
-        try:
-            self._sandbox = await self._backend.start(spec)
-        except OSError as exc:
-            await self._server.close()
-            message = f"Couldn't find valid bootstrap(s): [{spec.argv[0]}]: {exc.strerror}"
-            outcome = Outcome(
-                error_payload("Runtime.InvalidEntrypoint", f"RequestId: Error: {message}"),
-                "Unhandled",
-                fatal=True,
-            )
-            self._fail_init(outcome)
-            self.state = State.DEAD
+        if launch.command.interpreter is None and not os.access(
+            launch.task_root / "bootstrap", os.X_OK
+        ):
+            message = f"Couldn't find valid bootstrap(s): [{layout.task_root}/bootstrap]"
+            self._abort_start("Runtime.InvalidEntrypoint", message)
             return
-        loop = asyncio.get_running_loop()
-        loop.add_reader(self._sandbox.output_fd, self._read_output)
-        self._exit_task = loop.create_task(self._watch_exit(self._sandbox))
+        if backend.private_network:
+            runtime_api = f"127.0.0.1:{RUNTIME_API_PORT}"
+            endpoint = f"http://127.0.0.1:{launch.endpoint_port}"
+        else:
+            runtime_api = f"127.0.0.1:{await self._server.listen('127.0.0.1', 0)}"
+            endpoint = launch.endpoint_url
+        spec = SandboxSpec(
+            argv=launch.command.argv(layout),
+            env=self._environment(runtime_api, endpoint, layout),
+            host=host,
+            memory_mb=self.config.memory_size,
+            tmp_mb=self.config.ephemeral_storage,
+            egress=launch.egress,
+        )
+        try:
+            self._sandbox = sandbox = await backend.start(spec)
+            loop = asyncio.get_running_loop()
+            loop.add_reader(sandbox.output_fd, self._read_output)
+            self._exit_task = loop.create_task(self._watch_exit(sandbox))
+            if backend.private_network:
+                await self._server.listen("", 0, sock=sandbox.socket_inside(RUNTIME_API_PORT))
+                if launch.serve_endpoint is not None:
+                    inside = sandbox.socket_inside(launch.endpoint_port)
+                    self._endpoint_closer = await launch.serve_endpoint(inside)
+            sandbox.release()
+        except Exception as exc:
+            log.exception("could not start an environment of %s", self.config.arn)
+            if self._sandbox is not None:
+                self._sandbox.kill()
+            self._abort_start("Runtime.Unknown", f"Fireside could not start the sandbox: {exc}")
 
-    def _environment(self, runtime_api: str) -> dict[str, str]:
+    def _abort_start(self, error_type: str, message: str) -> None:
+        outcome = Outcome(
+            error_payload(error_type, f"RequestId: Error: {message}"), "Unhandled", fatal=True
+        )
+        self._fail_init(outcome)
+        self.state = State.DEAD
+
+    def _environment(self, runtime_api: str, endpoint: str, layout: Layout) -> dict[str, str]:
         config, launch = self.config, self.launch
         key, secret, token = launch.credentials
-        tmp = str(self._work_dir / "tmp")
+        task, runtime, opt = layout.task_root, layout.runtime_dir, layout.opt_root
+        library_path = [
+            *layout.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
+            f"{task}/lib", f"{opt}/lib",
+        ]  # fmt: skip
         env = dict(config.environment)
         env.update(
             {
                 "AWS_LAMBDA_RUNTIME_API": runtime_api,
                 "_HANDLER": config.handler,
-                "LAMBDA_TASK_ROOT": str(launch.task_root),
-                "LAMBDA_RUNTIME_DIR": str(Path(launch.command.argv[-1]).parent),
+                "LAMBDA_TASK_ROOT": task,
+                "LAMBDA_RUNTIME_DIR": runtime,
                 "AWS_LAMBDA_FUNCTION_NAME": config.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": config.version,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
@@ -151,16 +199,18 @@ class Environment:
                 "AWS_ACCESS_KEY_ID": key,
                 "AWS_SECRET_ACCESS_KEY": secret,
                 "AWS_SESSION_TOKEN": token,
-                "AWS_ENDPOINT_URL": launch.endpoint_url,
-                "FIRESIDE_RUNTIME_PATH": os.pathsep.join(launch.runtime_path),
-                "FIRESIDE_OPT_ROOT": str(self._work_dir / "opt"),
-                "TMPDIR": tmp,
-                "HOME": tmp,
+                "AWS_ENDPOINT_URL": endpoint,
+                "FIRESIDE_RUNTIME_PATH": os.pathsep.join(layout.sdk_paths),
+                "FIRESIDE_OPT_ROOT": opt,
+                "TMPDIR": layout.tmp_dir,
                 "TZ": ":UTC",
                 "LANG": env.get("LANG", "en_US.UTF-8"),
-                "PATH": env.get("PATH", "/usr/local/bin:/usr/bin/:/bin:/opt/bin"),
+                "PATH": env.get("PATH", f"/usr/local/bin:/usr/bin/:/bin:{opt}/bin"),
+                "LD_LIBRARY_PATH": env.get("LD_LIBRARY_PATH", ":".join(library_path)),
             }
         )
+        if not backend_remaps(layout):
+            env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
         return env
@@ -174,6 +224,11 @@ class Environment:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(asyncio.shield(self._exit_task), 5)
         await self._server.close()
+        if self._endpoint_closer is not None:
+            await self._endpoint_closer()
+            self._endpoint_closer = None
+        if self._sandbox is not None:
+            await self._sandbox.close()
         await asyncio.to_thread(shutil.rmtree, self._work_dir, True)
 
     async def _watch_exit(self, sandbox: Sandbox) -> None:
@@ -187,7 +242,7 @@ class Environment:
         self.state = State.DEAD
         current = self._current or self._queued
         request_id = current.request_id if current else ""
-        outcome = exit_outcome(request_id, status)
+        outcome = exit_outcome(request_id, status, out_of_memory=sandbox.out_of_memory())
         self._fail_init(outcome)
         if current is not None:
             current.finish(outcome)
@@ -224,6 +279,8 @@ class Environment:
     async def next_invocation(self) -> Invocation:
         if not self._init_done.done():
             self._init_done.set_result(time.monotonic() - self._started_at)
+            if self._sandbox is not None:
+                self._sandbox.end_of_init()
         # The previous invoke is over once the runtime asks for the next one.
         if self._queued is not None:
             invocation, self._queued = self._queued, None

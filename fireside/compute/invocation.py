@@ -54,7 +54,10 @@ def timeout_outcome(request_id: str, timeout: float) -> Outcome:
     return Outcome(error_payload("Sandbox.Timedout", message), "Unhandled", fatal=True)
 
 
-def exit_outcome(request_id: str, status: int) -> Outcome:
+def exit_outcome(request_id: str, status: int, *, out_of_memory: bool = False) -> Outcome:
+    if out_of_memory:
+        message = f"RequestId: {request_id} Error: Runtime exited with error: signal: killed"
+        return Outcome(error_payload("Runtime.OutOfMemory", message), "Unhandled", fatal=True)
     if status == 0:
         reason = "Runtime exited without providing a reason"
     elif status < 0:

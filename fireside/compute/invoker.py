@@ -9,15 +9,16 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, QueuedEvent
-from fireside.compute.environment import Launch
+from fireside.compute.environment import EndpointCloser, Launch
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
 from fireside.compute.pool import EnvironmentManager
@@ -69,6 +70,8 @@ class Invoker:
         endpoint_url: str,
         work_root: Path,
         credentials_for: Callable[[str], tuple[str, str, str]],
+        serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
+        egress: bool = True,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -77,6 +80,8 @@ class Invoker:
         self._endpoint_url = endpoint_url
         self._work_root = work_root
         self._credentials_for = credentials_for
+        self._serve_endpoint = serve_endpoint
+        self._egress = egress
         self._active: dict[ActiveKey, FunctionConfig] = {}
         self._runtime_path = runtimes.sdk_paths()
 
@@ -167,6 +172,8 @@ class Invoker:
                 endpoint_url=self._endpoint_url,
                 runtime_path=self._runtime_path,
                 credentials=self._credentials_for(config.account),
+                serve_endpoint=self._serve_endpoint,
+                egress=self._egress and config.tags.get("fireside:egress", "on") != "off",
             )
 
         return await self._manager.invoke(

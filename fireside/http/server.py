@@ -19,6 +19,7 @@ import json
 import logging
 import socket
 from collections import deque
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import cast
 
@@ -222,6 +223,23 @@ class HttpServer:
         self._servers.append(server)
         bound: int = server.sockets[0].getsockname()[1]
         return bound
+
+    async def adopt(self, sock: socket.socket) -> Callable[[], Awaitable[None]]:
+        """Serve an already listening socket too; returns a function that stops serving it."""
+        loop = asyncio.get_running_loop()
+
+        def factory() -> _Connection:
+            return _Connection(self._handler, self._max_body, self._connections)
+
+        server = await loop.create_server(factory, sock=sock)
+        self._servers.append(server)
+
+        async def stop() -> None:
+            if server in self._servers:
+                self._servers.remove(server)
+            server.close()
+
+        return stop
 
     async def close(self) -> None:
         for server in self._servers:

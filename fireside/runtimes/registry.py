@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from fireside.runtimes.python import BOOTSTRAP_PATH
+from fireside.sandbox.base import Layout
 
 CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
 
@@ -28,10 +28,18 @@ class RuntimeUnavailable(Exception):
 @dataclass(frozen=True, slots=True)
 class RuntimeCommand:
     runtime: str
-    #: argv of the runtime process; `{task_root}` is filled per environment.
-    argv: tuple[str, ...]
+    #: Host path of the interpreter (python3.x runtimes); None for custom runtimes.
+    interpreter: str | None
+    #: "3.11" for python3.11.
+    version: str | None
     #: AWS_EXECUTION_ENV value (unset for custom runtimes, as on Lambda).
     execution_env: str | None
+
+    def argv(self, layout: Layout) -> list[str]:
+        """The runtime process's command line, in the paths the sandbox shows it."""
+        if layout.interpreter is not None:
+            return [layout.interpreter, "-S", "-u", "-B", layout.bootstrap]
+        return [f"{layout.task_root}/bootstrap"]
 
 
 def _is_shim(path: str) -> bool:
@@ -74,10 +82,9 @@ def resolve(runtime: str) -> RuntimeCommand:
                 f"none was found (looked in pyenv, /usr/bin, /usr/local/bin and PATH; set "
                 f"FIRESIDE_PYTHON_{version.replace('.', '_')} to its path)."
             )
-        argv = (python, "-S", "-u", "-B", str(BOOTSTRAP_PATH))
-        return RuntimeCommand(runtime, argv, f"AWS_Lambda_{runtime}")
+        return RuntimeCommand(runtime, python, version, f"AWS_Lambda_{runtime}")
     if runtime in CUSTOM_RUNTIMES:
-        return RuntimeCommand(runtime, ("{task_root}/bootstrap",), None)
+        return RuntimeCommand(runtime, None, None, None)
     raise RuntimeUnavailable(
         f"Fireside cannot run the runtime {runtime} yet: this build runs python3.x and "
         f"custom (provided.*) runtimes."

@@ -1,13 +1,47 @@
 """Sandboxes that contain execution environments, behind one small interface."""
 
-from fireside.sandbox.base import Sandbox, SandboxBackend, SandboxMode, SandboxSpec
+from pathlib import Path
+
+from fireside.sandbox.base import (
+    HostPaths,
+    Layout,
+    Sandbox,
+    SandboxBackend,
+    SandboxMode,
+    SandboxSpec,
+)
 from fireside.sandbox.process import ProcessBackend
 
 
-def create_backend(mode: SandboxMode) -> SandboxBackend:
-    """The backend for a mode (one per mode; the set grows with the isolation work)."""
-    backends: dict[SandboxMode, type[SandboxBackend]] = {SandboxMode.PROCESS: ProcessBackend}
-    return backends[mode]()
+def default_mode() -> tuple[SandboxMode, str | None]:
+    """The strongest fast backend this host supports, and why a stronger one is not used."""
+    from fireside.sandbox.namespace import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is None:
+        return SandboxMode.NAMESPACE, None
+    return SandboxMode.PROCESS, reason
 
 
-__all__ = ["Sandbox", "SandboxBackend", "SandboxMode", "SandboxSpec", "create_backend"]
+def create_backend(mode: SandboxMode, share_root: Path) -> SandboxBackend:
+    """The backend for a mode; raises ValueError when this host cannot run it."""
+    if mode is SandboxMode.PROCESS:
+        return ProcessBackend()
+    from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        raise ValueError(f"the {mode.value} sandbox is not available: {reason}")
+    return NamespaceBackend(share_root)
+
+
+__all__ = [
+    "HostPaths",
+    "Layout",
+    "Sandbox",
+    "SandboxBackend",
+    "SandboxMode",
+    "SandboxSpec",
+    "create_backend",
+    "default_mode",
+]

@@ -8,6 +8,7 @@ microVMs) plugs in without touching the invoke path.
 from __future__ import annotations
 
 import enum
+import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 
 class SandboxMode(enum.Enum):
     PROCESS = "process"
+    NAMESPACE = "namespace"
 
     @classmethod
     def parse(cls, value: str) -> SandboxMode:
@@ -26,17 +28,44 @@ class SandboxMode(enum.Enum):
 
 
 @dataclass(slots=True)
+class HostPaths:
+    """Where an environment's pieces are on the host, before any remapping."""
+
+    task_root: Path
+    #: The runtime's interpreter (python3.x) or None for custom runtimes.
+    interpreter: str | None
+    interpreter_version: str | None
+    #: Directories appended to a Python function's sys.path (the AWS SDK).
+    sdk_paths: list[str]
+    #: Private scratch directory for this environment on the host.
+    work_dir: Path
+
+
+@dataclass(slots=True)
+class Layout:
+    """The same pieces as the runtime process sees them (remapped by sandboxes that can)."""
+
+    task_root: str
+    runtime_dir: str
+    interpreter: str | None
+    bootstrap: str
+    sdk_paths: list[str]
+    opt_root: str
+    tmp_dir: str
+    library_path: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class SandboxSpec:
     """What to run and with which limits."""
 
     argv: list[str]
     env: dict[str, str]
-    #: The function's code, read-only (seen as /var/task where the backend can remap paths).
-    task_root: Path
-    #: Private scratch directory for this environment (its /tmp).
-    work_dir: Path
+    host: HostPaths
     memory_mb: int = 128
-    extra_paths: list[Path] = field(default_factory=list)
+    tmp_mb: int = 512
+    #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
+    egress: bool = True
 
 
 class Sandbox(ABC):
@@ -57,9 +86,36 @@ class Sandbox(ABC):
     def peak_memory_mb(self) -> int:
         """Peak resident memory of the environment so far, in MB."""
 
+    def out_of_memory(self) -> bool:
+        """Whether the environment was killed for exceeding its memory limit."""
+        return False
+
+    def socket_inside(self, port: int) -> socket.socket:
+        """A socket listening on 127.0.0.1:`port` of the environment's private network."""
+        raise NotImplementedError("this sandbox shares the host network")
+
+    def end_of_init(self) -> None:
+        """Init is over: apply limits that Lambda lifts during Init (burst CPU)."""
+        return None
+
+    def release(self) -> None:
+        """Let the runtime start (backends that hold it until Fireside is listening)."""
+        return None
+
+    async def close(self) -> None:
+        """Release what the sandbox holds on the host (after the process is gone)."""
+        return None
+
 
 class SandboxBackend(ABC):
     mode: SandboxMode
+    #: Each environment has its own network namespace: the Runtime API and Fireside's
+    #: endpoint are served on sockets inside it (`Sandbox.socket_inside`).
+    private_network: bool = False
+
+    @abstractmethod
+    def layout(self, host: HostPaths) -> Layout:
+        """How the runtime process sees the paths of `host`."""
 
     @abstractmethod
     async def start(self, spec: SandboxSpec) -> Sandbox: ...

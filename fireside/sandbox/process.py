@@ -12,7 +12,15 @@ import os
 import signal
 import subprocess
 
-from fireside.sandbox.base import Sandbox, SandboxBackend, SandboxMode, SandboxSpec
+from fireside.runtimes.python import BOOTSTRAP_PATH
+from fireside.sandbox.base import (
+    HostPaths,
+    Layout,
+    Sandbox,
+    SandboxBackend,
+    SandboxMode,
+    SandboxSpec,
+)
 
 
 class ProcessSandbox(Sandbox):
@@ -79,9 +87,23 @@ class ProcessSandbox(Sandbox):
 
 
 class ProcessBackend(SandboxBackend):
+    """No isolation: paths are the host's (the code is not remapped to /var/task)."""
+
     mode = SandboxMode.PROCESS
 
+    def layout(self, host: HostPaths) -> Layout:
+        return Layout(
+            task_root=str(host.task_root),
+            runtime_dir=str(BOOTSTRAP_PATH.parent),
+            interpreter=host.interpreter,
+            bootstrap=str(BOOTSTRAP_PATH),
+            sdk_paths=list(host.sdk_paths),
+            opt_root=str(host.work_dir / "opt"),
+            tmp_dir=str(host.work_dir / "tmp"),
+        )
+
     async def start(self, spec: SandboxSpec) -> Sandbox:
+        (spec.host.work_dir / "tmp").mkdir(parents=True, exist_ok=True)
         read_fd, write_fd = os.pipe()
         try:
             process = subprocess.Popen(
@@ -90,7 +112,7 @@ class ProcessBackend(SandboxBackend):
                 stdout=write_fd,
                 stderr=write_fd,
                 env=spec.env,
-                cwd=spec.task_root,
+                cwd=spec.host.task_root,
                 start_new_session=True,
                 close_fds=True,
             )

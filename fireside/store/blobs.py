@@ -85,10 +85,11 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, code_root: Path | None = None) -> None:
         self.root = root
         self._blobs = root / "blobs"
-        self._code = root / "code"
+        # Unpacked trees may live elsewhere: sandboxes mount them as an unprivileged user.
+        self._code = code_root or root / "code"
         self._blobs.mkdir(parents=True, exist_ok=True)
         self._code.mkdir(parents=True, exist_ok=True)
 

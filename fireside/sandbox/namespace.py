@@ -1,0 +1,328 @@
+"""The `namespace` backend: each environment in its own Linux namespaces, under bubblewrap.
+
+What the runtime process gets:
+- user, PID, mount, network, IPC, UTS (and cgroup) namespaces; it runs as `nobody` on the host,
+  cannot create further user namespaces, and dies with Fireside;
+- a read-only root holding only `/usr` (and its `/bin`, `/lib` links), a few files of `/etc`,
+  `/var/task` (its code), `/var/runtime` (bootstrap and AWS SDK), `/var/lang` (its interpreter),
+  an empty `/opt`, a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
+  `EphemeralStorage` size; no view of the data directory, other functions or host processes;
+- a seccomp filter denying system calls a function never needs (`fireside.sandbox.seccomp`);
+- memory, CPU and process limits from `fireside.sandbox.limits` (cgroups);
+- its own loopback: Fireside opens the Runtime API (127.0.0.1:9001) and its own endpoint
+  (127.0.0.1:<port>) *inside* the environment's network namespace and serves them from its event
+  loop, so every environment sees Lambda's addresses and none can reach another's.
+
+bubblewrap holds the runtime (`--block-fd`) until those sockets exist, then `release()` lets it
+run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
+(`fireside.sandbox.share`) that `nobody` can reach.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+from pathlib import Path
+
+from fireside.sandbox import limits, seccomp, share
+from fireside.sandbox.base import (
+    HostPaths,
+    Layout,
+    Sandbox,
+    SandboxBackend,
+    SandboxMode,
+    SandboxSpec,
+)
+from fireside.sandbox.process import ProcessSandbox
+
+log = logging.getLogger(__name__)
+
+NOBODY = 65534
+CLONE_NEWNET = 0x40000000
+_ETC = (
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/localtime",
+    "/etc/ld.so.cache",
+    "/etc/ssl",
+    "/etc/ca-certificates",
+    "/etc/alternatives",
+    "/etc/mime.types",
+    "/etc/protocols",
+    "/etc/services",
+    "/etc/host.conf",
+)
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def unavailable_reason() -> str | None:
+    """Why this host cannot run the namespace backend, or None when it can."""
+    if not os.path.exists("/proc/self/ns/user"):
+        return "this kernel has no user namespaces"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    try:
+        result = subprocess.run(
+            ["bwrap", "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"],
+            capture_output=True,
+            timeout=10,
+            user=NOBODY if os.geteuid() == 0 else None,
+            group=NOBODY if os.geteuid() == 0 else None,
+            extra_groups=[] if os.geteuid() == 0 else None,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bubblewrap does not run here: {exc}"
+    if result.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {result.stderr.decode().strip()}"
+    return None
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns: {os.strerror(err)}")
+
+
+class NamespaceSandbox(ProcessSandbox):
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        output_fd: int,
+        child_pid: int,
+        block_fd: int,
+        group: limits.ResourceGroup,
+    ) -> None:
+        super().__init__(process, output_fd)
+        self._child_pid = child_pid
+        self._block_fd: int | None = block_fd
+        self._group = group
+        self._sockets: list[socket.socket] = []
+
+    def socket_inside(self, port: int) -> socket.socket:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(f"/proc/{self._child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(target)
+            try:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    sock.bind(("127.0.0.1", port))
+                    sock.listen(64)
+                    sock.setblocking(False)
+                except BaseException:
+                    sock.close()
+                    raise
+            finally:
+                _setns(own)  # the event loop thread must never stay in a sandbox's network
+        finally:
+            os.close(own)
+            os.close(target)
+        self._sockets.append(sock)
+        return sock
+
+    def release(self) -> None:
+        if self._block_fd is not None:
+            with contextlib.suppress(OSError):
+                os.write(self._block_fd, b"1")
+            os.close(self._block_fd)
+            self._block_fd = None
+
+    def end_of_init(self) -> None:
+        self._group.throttle_cpu()
+
+    def peak_memory_mb(self) -> int:
+        return self._group.peak_memory_mb()
+
+    def out_of_memory(self) -> bool:
+        return self._group.oom_killed()
+
+    def kill(self) -> None:
+        super().kill()  # bubblewrap's own process group; --die-with-parent takes the rest
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self._child_pid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        self.release()
+        for sock in self._sockets:
+            sock.close()
+        await asyncio.to_thread(self._group.close)
+
+
+class NamespaceBackend(SandboxBackend):
+    mode = SandboxMode.NAMESPACE
+    private_network = True
+
+    def __init__(self, share_root: Path) -> None:
+        self._share = share.prepare_share_root(share_root)
+        self._seccomp = seccomp.build_filter()
+        self._limits = limits.detect()
+        self._runtime_dir: Path | None = None
+        self._images: dict[str, Path] = {}
+        self._etc = [path for path in _ETC if os.path.exists(path)]
+        self._root_links = [
+            (os.readlink(path), path) if os.path.islink(path) else (None, path)
+            for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+            if os.path.lexists(path)
+        ]
+
+    @property
+    def share_root(self) -> Path:
+        return self._share
+
+    def describe(self) -> str:
+        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits)"
+
+    @staticmethod
+    def _needs_image(interpreter: str) -> bool:
+        return not os.path.realpath(interpreter).startswith("/usr/")
+
+    def layout(self, host: HostPaths) -> Layout:
+        interpreter = host.interpreter
+        library_path: list[str] = []
+        if interpreter is not None and self._needs_image(interpreter):
+            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
+            library_path.append("/var/lang/lib")
+        return Layout(
+            task_root="/var/task",
+            runtime_dir="/var/runtime",
+            interpreter=interpreter,
+            bootstrap="/var/runtime/bootstrap.py",
+            sdk_paths=["/var/runtime/sdk"],
+            opt_root="/opt",
+            tmp_dir="/tmp",
+            library_path=library_path,
+        )
+
+    def _prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
+        """The runtime dir and interpreter image for `host` (built on first use; blocking)."""
+        if self._runtime_dir is None:
+            self._runtime_dir = share.runtime_dir(self._share)
+        image = None
+        if host.interpreter is not None and self._needs_image(host.interpreter):
+            image = self._images.get(host.interpreter)
+            if image is None:
+                assert host.interpreter_version is not None
+                image = share.python_image(self._share, host.interpreter, host.interpreter_version)
+                self._images[host.interpreter] = image
+        return self._runtime_dir, image
+
+    def _argv(
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, fds: dict[str, int]
+    ) -> list[str]:
+        argv = [
+            "bwrap",
+            "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session",
+            "--ro-bind", "/usr", "/usr",
+        ]  # fmt: skip
+        for target, path in self._root_links:
+            argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
+        for path in self._etc:
+            argv += ["--ro-bind", path, path]
+        argv += [
+            "--proc", "/proc",
+            "--dev", "/dev",
+            "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
+            "--dir", "/opt",
+            "--ro-bind", str(spec.host.task_root), "/var/task",
+            "--ro-bind", str(runtime_dir), "/var/runtime",
+        ]  # fmt: skip
+        if image is not None:
+            argv += ["--ro-bind", str(image), "/var/lang"]
+        argv += [
+            "--chdir", "/var/task",
+            "--seccomp", str(fds["seccomp"]),
+            "--info-fd", str(fds["info"]),
+            "--block-fd", str(fds["block"]),
+            "--remount-ro", "/",
+            "--",
+            *spec.argv,
+        ]  # fmt: skip
+        return argv
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
+        group = await asyncio.to_thread(
+            limits.ResourceGroup.create,
+            os.path.basename(spec.host.work_dir),
+            limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
+            self._limits,
+        )
+        join = group.preexec()
+        as_root = os.geteuid() == 0
+
+        def preexec() -> None:
+            join()  # under the limits before anything runs, so nothing can slip out
+            if as_root:
+                os.setgroups([])
+                os.setresgid(NOBODY, NOBODY, NOBODY)
+                os.setresuid(NOBODY, NOBODY, NOBODY)
+
+        output_r, output_w = os.pipe()
+        info_r, info_w = os.pipe()
+        block_r, block_w = os.pipe()
+        seccomp_fd = seccomp.filter_fd(self._seccomp)
+        fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
+        try:
+            process = subprocess.Popen(
+                self._argv(spec, runtime_dir, image, fds),
+                stdin=subprocess.DEVNULL,
+                stdout=output_w,
+                stderr=output_w,
+                env=spec.env,
+                pass_fds=tuple(fds.values()),
+                preexec_fn=preexec,
+                start_new_session=True,
+            )
+        except BaseException:
+            for fd in (output_r, info_r, block_w):
+                os.close(fd)
+            await asyncio.to_thread(group.close)
+            raise
+        finally:
+            for fd in (output_w, info_w, block_r, seccomp_fd):
+                os.close(fd)
+        os.set_blocking(output_r, False)
+        try:
+            info = await asyncio.to_thread(_read_info, info_r)
+        finally:
+            os.close(info_r)
+        if info is None:
+            # bubblewrap failed before the sandbox existed; its message is in the output pipe.
+            os.close(block_w)
+            sandbox = NamespaceSandbox(process, output_r, process.pid, -1, group)
+            sandbox._block_fd = None
+            return sandbox
+        group.add(process.pid)  # cheap: already a member (keeps the rlimit fallback informed)
+        child_pid = info.get("child-pid")
+        assert isinstance(child_pid, int), info
+        return NamespaceSandbox(process, output_r, child_pid, block_w, group)
+
+
+def _read_info(fd: int) -> dict[str, object] | None:
+    """bubblewrap's `--info-fd` JSON (it holds `child-pid`), or None if it exited first."""
+    data = b""
+    while True:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    return None

@@ -1,0 +1,204 @@
+"""The shared tree: what unprivileged sandboxes may mount, in a place they can reach.
+
+Sandboxes run as an unprivileged user (`nobody`), and bubblewrap resolves every bind source with
+that user's permissions. A pyenv interpreter under `/root`, or a data directory under a private
+temporary directory, is out of its reach. So everything an environment mounts lives under one
+directory that `nobody` can traverse but not list (mode 0711):
+
+    <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
+    <share>/runtimes/<name>/         an interpreter's prefix (bin, lib, stdlib), seen as /var/lang
+    <share>/runtime/                 Fireside's bootstrap and the AWS SDK, seen as /var/runtime
+
+Runtime images are built once, with hard links where the file system allows (no copy, no space),
+atomically (a temporary name, then a rename), and reused across restarts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from fireside.runtimes.python import BOOTSTRAP_PATH
+
+log = logging.getLogger(__name__)
+
+#: Packages a Python function can import without packaging them, as on Lambda.
+SDK_DISTRIBUTIONS = ("boto3",)
+
+
+def reachable_by_others(path: Path) -> bool:
+    """True when every ancestor of `path` can be traversed by any user."""
+    current = path.resolve()
+    for part in [current, *current.parents]:
+        try:
+            if not os.stat(part).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def choose_share_root(data_dir: Path) -> Path:
+    """`<data_dir>/share` when unprivileged users can reach it, else a per-data-dir /var/tmp dir."""
+    preferred = data_dir.resolve() / "share"
+    if reachable_by_others(data_dir):
+        return preferred
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return Path("/var/tmp") / f"fireside-share-{digest}"
+
+
+def prepare_share_root(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    os.chmod(root, 0o711)
+    for sub in ("code", "runtimes"):
+        (root / sub).mkdir(exist_ok=True)
+        os.chmod(root / sub, 0o711)
+    return root
+
+
+def _link_tree(source: Path, target: Path, *, skip: re.Pattern[str] | None = None) -> None:
+    """Mirror `source` into `target` with hard links (copies across file systems)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        if skip is None:
+            return set()
+        return {n for n in names if skip.search(os.path.join(directory, n))}
+
+    shutil.copytree(
+        source, target, symlinks=True, copy_function=link, ignore=ignore, dirs_exist_ok=True
+    )
+
+
+def _publish(staging: Path, final: Path) -> Path:
+    """Make a finished image world-readable and move it into place (losing a race is fine)."""
+    for dirpath, dirnames, filenames in os.walk(staging):
+        os.chmod(dirpath, 0o755)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                mode = os.stat(path).st_mode
+                # Hard links share the inode with the original: only ever add read bits.
+                if mode & 0o444 != 0o444:
+                    with contextlib.suppress(OSError):
+                        os.chmod(path, mode | 0o444)
+        del dirnames  # walked anyway
+    try:
+        staging.rename(final)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not final.exists():
+            raise
+    return final
+
+
+def python_prefix(interpreter: str) -> Path:
+    """The installation prefix of a CPython executable (`<prefix>/bin/pythonX.Y`)."""
+    return Path(os.path.realpath(interpreter)).parent.parent
+
+
+def python_image(root: Path, interpreter: str, version: str) -> Path:
+    """An image of a CPython installation without its site-packages, to mount at /var/lang."""
+    prefix = python_prefix(interpreter)
+    name = f"python{version}-" + hashlib.sha256(str(prefix).encode()).hexdigest()[:12]
+    final = root / "runtimes" / name
+    if final.exists():
+        return final
+    log.info("building the %s runtime image from %s (once)", version, prefix)
+    staging = Path(tempfile.mkdtemp(dir=root / "runtimes", prefix=".build-"))
+    (staging / "bin").mkdir()
+    executable = Path(os.path.realpath(interpreter))
+    _link_tree(executable.parent, staging / "bin", skip=re.compile(r"/bin/(?!python)[^/]*$"))
+    lib = prefix / "lib"
+    (staging / "lib").mkdir()
+    for entry in lib.iterdir():
+        if entry.name.startswith("libpython"):
+            target = staging / "lib" / entry.name
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry), target)
+            else:
+                _link_tree_file(entry, target)
+    stdlib = lib / f"python{version}"
+    _link_tree(
+        stdlib,
+        staging / "lib" / f"python{version}",
+        skip=re.compile(r"/(site-packages|test|idlelib|tkinter|turtledemo|ensurepip)$"),
+    )
+    (staging / "lib" / f"python{version}" / "site-packages").mkdir(exist_ok=True)
+    return _publish(staging, final)
+
+
+def _link_tree_file(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:
+    seen: dict[str, importlib.metadata.Distribution] = {}
+    pending = list(names)
+    while pending:
+        name = pending.pop()
+        key = re.sub(r"[-_.]+", "-", name).lower()
+        if key in seen:
+            continue
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        seen[key] = dist
+        for requirement in dist.requires or []:
+            if ";" in requirement and "extra" in requirement.split(";", 1)[1]:
+                continue
+            match = re.match(r"[A-Za-z0-9_.\-]+", requirement)
+            if match:
+                pending.append(match[0])
+    return list(seen.values())
+
+
+def runtime_dir(root: Path) -> Path:
+    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
+    dists = _distribution_closure(SDK_DISTRIBUTIONS)
+    fingerprint = hashlib.sha256(
+        (BOOTSTRAP_PATH.read_bytes())
+        + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
+        + sys.version.encode()
+    ).hexdigest()[:16]
+    final = root / f"runtime-{fingerprint}"
+    if final.exists():
+        return final
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
+    shutil.copy2(BOOTSTRAP_PATH, staging / "bootstrap.py")
+    sdk = staging / "sdk"
+    sdk.mkdir()
+    for dist in dists:
+        for file in dist.files or []:
+            parts = Path(str(file)).parts
+            if (
+                not parts
+                or parts[0].endswith((".dist-info", ".egg-info"))
+                or parts[0] in ("..", "bin")
+            ):
+                continue
+            source = Path(str(dist.locate_file(file)))
+            if not source.is_file():
+                continue
+            target = sdk.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_tree_file(source, target)
+    return _publish(staging, final)
