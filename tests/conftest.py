@@ -138,7 +138,10 @@ def fresh_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield make
     for srv in started:
         if srv.process is not None and srv.process.poll() is None:
-            srv.stop(signal.SIGKILL)
+            try:
+                srv.stop(signal.SIGTERM, timeout=10)  # lets it remove its resource groups
+            except subprocess.TimeoutExpired:
+                srv.stop(signal.SIGKILL)
 
 
 @pytest.fixture()

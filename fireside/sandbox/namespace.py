@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import hashlib
 import json
 import logging
 import os
@@ -168,6 +169,12 @@ class NamespaceBackend(SandboxBackend):
         self._share = share.prepare_share_root(share_root)
         self._seccomp = seccomp.build_filter()
         self._limits = limits.detect()
+        # Resource groups are named `<instance>-<environment>`; a previous run on the same data
+        # directory that crashed may have left some behind, never another server's.
+        self._instance = hashlib.sha256(str(self._share).encode()).hexdigest()[:10]
+        removed = limits.cleanup_stale(f"{self._instance}-", self._limits)
+        if removed:
+            log.info("removed %d resource groups left by a previous run", removed)
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
         self._etc = [path for path in _ETC if os.path.exists(path)]
@@ -256,7 +263,7 @@ class NamespaceBackend(SandboxBackend):
         runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
-            os.path.basename(spec.host.work_dir),
+            f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
             limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
             self._limits,
         )

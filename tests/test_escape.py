@@ -1,0 +1,282 @@
+"""The escape suite: function code that tries to break out of its execution environment.
+
+Runs against every isolating backend this host offers (today `namespace`). Each attempt must be
+contained, reported to the caller as AWS would, and Fireside must keep serving other functions.
+The `process` backend is no sandbox (documented as such) and is not run here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fireside.sandbox import SandboxMode
+from fireside.sandbox.namespace import unavailable_reason
+from tests.conftest import ROLE, Server, processes_with, python_zip
+
+BACKENDS = [SandboxMode.NAMESPACE.value]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def sandboxed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    mode = request.param
+    if mode == "namespace" and (reason := unavailable_reason()) is not None:
+        pytest.skip(f"namespace sandbox unavailable: {reason}")
+    srv = Server(tmp_path_factory.mktemp(f"escape-{mode}"), env={"FIRESIDE_SANDBOX": mode}).start()
+    yield srv
+    srv.stop()
+
+
+def deploy(srv: Server, source: str, **kwargs: Any) -> str:
+    client = srv.client()
+    name = f"esc-{uuid.uuid4().hex[:8]}"
+    client.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(textwrap.dedent(source))},
+        **kwargs,
+    )
+    client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    return name
+
+
+def invoke(srv: Server, name: str, event: Any = None) -> tuple[Any, str | None]:
+    out = srv.client().invoke(FunctionName=name, Payload=json.dumps(event or {}).encode())
+    return json.loads(out["Payload"].read()), out.get("FunctionError")
+
+
+def still_serving(srv: Server) -> None:
+    name = deploy(srv, "def handler(e, c):\n    return 'fine'\n")
+    assert invoke(srv, name) == ("fine", None)
+
+
+PROBE = """
+import os
+
+def attempt(action):
+    try:
+        return "ok: " + repr(action())[:200]
+    except Exception as exc:
+        return f"denied: {type(exc).__name__}"
+
+def handler(event, context):
+    return {path: attempt(lambda p=path: os.listdir(p) if os.path.isdir(p) else open(p, "rb").read(64))
+            for path in event["paths"]}
+"""
+
+
+def test_cannot_read_data_dir_other_code_or_host_secrets(sandboxed: Server) -> None:
+    victim = deploy(sandboxed, "SECRET = 'victim-code'\ndef handler(e, c):\n    return 1\n")
+    config = sandboxed.client().get_function(FunctionName=victim)["Configuration"]
+    share = [
+        p
+        for p in (sandboxed.data_dir / "share", *Path("/var/tmp").glob("fireside-share-*"))
+        if p.exists()
+    ]
+    code_dirs = [str(p) for root in share for p in (root / "code").iterdir()]
+    assert code_dirs, "the victim's code should exist on the host"
+    paths = [
+        str(sandboxed.data_dir),
+        str(sandboxed.data_dir / "fireside.sqlite"),
+        *code_dirs,
+        "/root",
+        "/root/.bash_history",
+        "/etc/shadow",
+        "/home",
+        "/work",
+        "/proc/1/environ",
+        "/sys/fs/cgroup",
+    ]
+    name = deploy(sandboxed, PROBE)
+    results, error = invoke(sandboxed, name, {"paths": paths})
+    assert error is None
+    for path, result in results.items():
+        if path == "/proc/1/environ":
+            # pid 1 is the sandbox's own init, never the host's.
+            assert "FIRESIDE" not in result and "victim" not in result, result
+            continue
+        assert result.startswith("denied"), (path, result)
+    assert config["State"] == "Active"
+    still_serving(sandboxed)
+
+
+def test_sees_no_host_processes(sandboxed: Server) -> None:
+    name = deploy(
+        sandboxed,
+        "import os\ndef handler(e, c):\n    return [p for p in os.listdir('/proc') if p.isdigit()]\n",
+    )
+    pids, _ = invoke(sandboxed, name)
+    assert len(pids) <= 4, pids  # bubblewrap's init, the runtime, maybe a transient child
+    assert str(os.getpid()) not in pids or int(max(pids, key=int)) < 10
+
+
+def test_cannot_write_outside_tmp(sandboxed: Server) -> None:
+    source = """
+    import os
+    def handler(event, context):
+        out = {}
+        for path in ("/var/task/new.py", "/opt/x", "/usr/x", "/x", "/etc/passwd", "/var/runtime/x"):
+            try:
+                with open(path, "w") as f:
+                    f.write("owned")
+                out[path] = "written"
+            except OSError as exc:
+                out[path] = type(exc).__name__
+        with open("/tmp/fine", "w") as f:
+            f.write("ok")
+        out["/tmp/fine"] = open("/tmp/fine").read()
+        return out
+    """
+    results, _ = invoke(sandboxed, deploy(sandboxed, source))
+    assert results.pop("/tmp/fine") == "ok"
+    assert all(value != "written" for value in results.values()), results
+
+
+def test_tmp_is_bounded(sandboxed: Server) -> None:
+    source = """
+    def handler(event, context):
+        written = 0
+        chunk = b"x" * (1024 * 1024)
+        try:
+            with open("/tmp/fill", "wb") as f:
+                while written < 700:
+                    f.write(chunk)
+                    f.flush()
+                    written += 1
+        except OSError as exc:
+            return {"written_mb": written, "error": exc.errno}
+        return {"written_mb": written, "error": None}
+    """
+    name = deploy(sandboxed, source, MemorySize=1024, Timeout=60, EphemeralStorage={"Size": 512})
+    result, error = invoke(sandboxed, name)
+    assert error is None
+    assert result["error"] == 28  # ENOSPC
+    assert 500 <= result["written_mb"] <= 512
+
+
+def test_memory_limit_ends_in_out_of_memory(sandboxed: Server) -> None:
+    source = """
+    def handler(event, context):
+        hog = []
+        for _ in range(400):
+            hog.append(bytearray(1024 * 1024))
+        return len(hog)
+    """
+    name = deploy(sandboxed, source, MemorySize=128, Timeout=30)
+    body, error = invoke(sandboxed, name)
+    assert error == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert "signal: killed" in body["errorMessage"]
+    still_serving(sandboxed)
+
+
+def test_fork_bomb_is_bounded(sandboxed: Server) -> None:
+    source = """
+    import os, time
+    def handler(event, context):
+        children = 0
+        try:
+            while children < 5000:
+                pid = os.fork()
+                if pid == 0:
+                    os.execv("/bin/sleep", ["sleep", "60"])  # small children: the pid cap bites first
+                children += 1
+        except OSError as exc:
+            return {"children": children, "error": type(exc).__name__}
+        return {"children": children, "error": None}
+    """
+    name = deploy(sandboxed, source, MemorySize=2048, Timeout=60)
+    result, error = invoke(sandboxed, name)
+    assert error is None, result
+    assert result["error"] is not None
+    assert result["children"] < 1100
+    still_serving(sandboxed)
+
+
+def test_nothing_survives_a_timeout(sandboxed: Server) -> None:
+    marker = uuid.uuid4().hex
+    source = """
+    import os, time
+    def handler(event, context):
+        if os.fork() == 0:          # a detached grandchild in its own session
+            os.setsid()
+            if os.fork() == 0:
+                while True:
+                    time.sleep(1)
+            os._exit(0)
+        time.sleep(60)
+    """
+    name = deploy(
+        sandboxed, source, Timeout=1, Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}}
+    )
+    body, error = invoke(sandboxed, name)
+    assert error == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    deadline = time.monotonic() + 5
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert processes_with(marker) == []
+    still_serving(sandboxed)
+
+
+def test_cannot_signal_host_processes(sandboxed: Server) -> None:
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        source = """
+        import os, signal
+        def handler(event, context):
+            out = {}
+            try:
+                os.kill(event["pid"], signal.SIGKILL)
+                out["direct"] = "sent"
+            except OSError as exc:
+                out["direct"] = type(exc).__name__
+            return out
+        """
+        result, _ = invoke(sandboxed, deploy(sandboxed, source), {"pid": sleeper.pid})
+        assert result["direct"] != "sent" or sleeper.poll() is None
+        # kill(-1) reaches every process the sender may signal: inside the sandbox, only its own.
+        killer = deploy(
+            sandboxed, "import os, signal\ndef handler(e, c):\n    os.kill(-1, signal.SIGKILL)\n"
+        )
+        _body, error = invoke(sandboxed, killer)
+        assert error == "Unhandled"
+        time.sleep(0.2)
+        assert sleeper.poll() is None
+        assert sandboxed.process is not None and sandboxed.process.poll() is None
+        still_serving(sandboxed)
+    finally:
+        sleeper.send_signal(signal.SIGKILL)
+        sleeper.wait()
+
+
+def test_denied_system_calls(sandboxed: Server) -> None:
+    source = """
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    def handler(event, context):
+        out = {}
+        out["mount"] = libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0
+        out["unshare_user"] = libc.unshare(0x10000000) == 0
+        out["ptrace"] = libc.ptrace(16, 1, None, None) == 0
+        out["keyctl"] = libc.syscall(250, 0, 0, 0, 0) >= 0
+        out["bpf"] = libc.syscall(321, 0, 0, 0) >= 0
+        return out
+    """
+    result, error = invoke(sandboxed, deploy(sandboxed, source))
+    assert error is None
+    assert not any(result.values()), result
