@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install dev lint bench clean
+.PHONY: up test install system-deps dev lint bench clean
 
 $(BIN)/fireside: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,9 +13,12 @@ $(BIN)/fireside: pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-install: $(BIN)/fireside
+install: $(BIN)/fireside system-deps
 
-$(VENV)/.dev: $(BIN)/fireside
+system-deps:
+	@scripts/system-deps.sh
+
+$(VENV)/.dev: $(BIN)/fireside | system-deps
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 

@@ -280,3 +280,44 @@ def test_denied_system_calls(sandboxed: Server) -> None:
     result, error = invoke(sandboxed, deploy(sandboxed, source))
     assert error is None
     assert not any(result.values()), result
+
+
+NETWORK_PROBE = """
+import socket
+def handler(event, context):
+    out = {"routes": [line.split()[0] for line in open("/proc/net/route").read().splitlines()[1:]]}
+    for name, (host, port) in event["targets"].items():
+        try:
+            socket.create_connection((host, port), timeout=2).close()
+            out[name] = "connected"
+        except OSError as exc:
+            out[name] = type(exc).__name__
+    return out
+"""
+
+
+def test_network_reaches_fireside_but_not_the_host_loopback(sandboxed: Server) -> None:
+    targets = {
+        "fireside": ["127.0.0.1", sandboxed.port],
+        "host_loopback": ["10.0.2.2", sandboxed.port],
+    }
+    on = deploy(sandboxed, NETWORK_PROBE)
+    result, _ = invoke(sandboxed, on, {"targets": targets})
+    assert result["fireside"] == "connected"
+    assert result["host_loopback"] != "connected"
+    off = deploy(sandboxed, NETWORK_PROBE, Tags={"fireside:egress": "off"})
+    result, _ = invoke(sandboxed, off, {"targets": targets})
+    assert result["fireside"] == "connected"
+    assert result["routes"] == []  # loopback only: no way out
+
+
+def test_environments_cannot_reach_each_other(sandboxed: Server) -> None:
+    # Every environment has its own 127.0.0.1:9001; a neighbour's Runtime API is unreachable.
+    source = """
+    import json, os, urllib.request
+    def handler(event, context):
+        return os.environ["AWS_LAMBDA_RUNTIME_API"]
+    """
+    first = deploy(sandboxed, source)
+    second = deploy(sandboxed, source)
+    assert invoke(sandboxed, first)[0] == invoke(sandboxed, second)[0] == "127.0.0.1:9001"

@@ -109,6 +109,8 @@ class NamespaceSandbox(ProcessSandbox):
         self._block_fd: int | None = block_fd
         self._group = group
         self._sockets: list[socket.socket] = []
+        #: The user-mode network stack giving this environment egress (None: loopback only).
+        self.network: subprocess.Popen[bytes] | None = None
 
     def socket_inside(self, port: int) -> socket.socket:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -158,6 +160,9 @@ class NamespaceSandbox(ProcessSandbox):
         self.release()
         for sock in self._sockets:
             sock.close()
+        if self.network is not None:
+            self.network.kill()
+            await asyncio.to_thread(self.network.wait)
         await asyncio.to_thread(self._group.close)
 
 
@@ -177,7 +182,14 @@ class NamespaceBackend(SandboxBackend):
             log.info("removed %d resource groups left by a previous run", removed)
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
-        self._etc = [path for path in _ETC if os.path.exists(path)]
+        self._slirp = shutil.which("slirp4netns")
+        if self._slirp is None:
+            log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
+        # Inside, DNS goes to slirp4netns's resolver; the host's may sit on its own loopback.
+        self._resolv = self._share / "resolv.conf"
+        self._resolv.write_text("nameserver 10.0.2.3\n")
+        os.chmod(self._resolv, 0o644)
+        self._etc = [path for path in _ETC if os.path.exists(path) and path != "/etc/resolv.conf"]
         self._root_links = [
             (os.readlink(path), path) if os.path.islink(path) else (None, path)
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -189,7 +201,8 @@ class NamespaceBackend(SandboxBackend):
         return self._share
 
     def describe(self) -> str:
-        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits)"
+        network = "egress via slirp4netns" if self._slirp else "no egress"
+        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network})"
 
     @staticmethod
     def _needs_image(interpreter: str) -> bool:
@@ -238,6 +251,8 @@ class NamespaceBackend(SandboxBackend):
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
         for path in self._etc:
             argv += ["--ro-bind", path, path]
+        if spec.egress and self._slirp is not None:
+            argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
         argv += [
             "--proc", "/proc",
             "--dev", "/dev",
@@ -315,7 +330,39 @@ class NamespaceBackend(SandboxBackend):
         group.add(process.pid)  # cheap: already a member (keeps the rlimit fallback informed)
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
-        return NamespaceSandbox(process, output_r, child_pid, block_w, group)
+        sandbox = NamespaceSandbox(process, output_r, child_pid, block_w, group)
+        if spec.egress and self._slirp is not None:
+            try:
+                sandbox.network = await asyncio.to_thread(self._connect_network, child_pid)
+            except OSError:
+                sandbox.kill()
+                await sandbox.close()
+                raise
+        return sandbox
+
+    def _connect_network(self, child_pid: int) -> subprocess.Popen[bytes]:
+        """Give the environment's network namespace a route out through slirp4netns (a
+        user-mode TCP/IP stack: no bridge, no NAT rules, no host loopback)."""
+        assert self._slirp is not None
+        ready_r, ready_w = os.pipe()
+        try:
+            network = subprocess.Popen(
+                [self._slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
+                 "--ready-fd", str(ready_w), str(child_pid), "tap0"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(ready_w,), start_new_session=True,
+            )  # fmt: skip
+            os.close(ready_w)
+            ready_w = -1
+            if os.read(ready_r, 1) != b"1":
+                network.kill()
+                network.wait()
+                raise OSError("slirp4netns could not configure the environment's network")
+            return network
+        finally:
+            os.close(ready_r)
+            if ready_w >= 0:
+                os.close(ready_w)
 
 
 def _read_info(fd: int) -> dict[str, object] | None:

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Fireside's sandboxes use, when they are missing.
+# Never fails the build: it says what it could not install and what that costs.
+set -u
+wanted=(bubblewrap slirp4netns)
+missing=()
+for pkg in "${wanted[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root=(sudo -n)
+  else
+    echo "fireside: cannot install ${missing[*]} (not root, no sudo)." >&2
+    echo "fireside: without bubblewrap, functions run in the 'process' sandbox (no isolation)." >&2
+    exit 0
+  fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "fireside: no apt-get here; please install: ${missing[*]}" >&2
+  exit 0
+fi
+echo "fireside: installing ${missing[*]} from Debian..."
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -qq >/dev/null 2>&1 || true
+if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap," >&2
+  echo "fireside: and slirp4netns gives functions network egress. Fireside still runs." >&2
+fi
+exit 0
