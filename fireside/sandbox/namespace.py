@@ -347,17 +347,25 @@ class NamespaceBackend(SandboxBackend):
         ready_r, ready_w = os.pipe()
         try:
             network = subprocess.Popen(
+                # By path, not pid: given a pid, slirp4netns joins that process's (nested,
+                # --disable-userns) user namespace and then may not enter its network.
                 [self._slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-                 "--ready-fd", str(ready_w), str(child_pid), "tap0"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                 "--netns-type=path", "--ready-fd", str(ready_w), f"/proc/{child_pid}/ns/net",
+                 "tap0"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 pass_fds=(ready_w,), start_new_session=True,
             )  # fmt: skip
             os.close(ready_w)
             ready_w = -1
             if os.read(ready_r, 1) != b"1":
                 network.kill()
-                network.wait()
-                raise OSError("slirp4netns could not configure the environment's network")
+                _, errors = network.communicate()
+                detail = errors.decode(errors="replace").strip()[-500:]
+                raise OSError(
+                    f"slirp4netns could not configure the environment's network: {detail}"
+                )
+            assert network.stderr is not None
+            network.stderr.close()  # nothing more to read; it must never block on a full pipe
             return network
         finally:
             os.close(ready_r)
