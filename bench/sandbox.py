@@ -1,0 +1,245 @@
+"""Benchmark: cold start and idle memory of an execution environment, per sandbox backend.
+
+For each backend this host offers, starts a Fireside (random port, temporary data dir), deploys
+a tiny Python function and measures cold starts (first invoke after a configuration change) and
+the memory an idle environment holds besides its runtime process (bubblewrap's processes, the
+network stack). Floors measured in the same run: a bare `python3 -S -c pass` of the same
+interpreter, and a fork of a warm Python process.
+
+Prints a table and writes JSON (default bench/results/sandbox.json).
+Usage: python bench/sandbox.py [--cold 15] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+HANDLER = "def handler(event, context):\n    return event\n"
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_server(data_dir: str, sandbox: str) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fireside",
+            "up",
+            "--port",
+            "0",
+            "--data-dir",
+            data_dir,
+            "--sandbox",
+            sandbox,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+    )
+    stream = process.stdout
+    assert stream is not None
+    for line in stream:
+        match = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if match:
+            threading.Thread(target=stream.read, daemon=True).start()  # keep the pipe drained
+            return process, int(match[1])
+    raise RuntimeError(f"fireside --sandbox {sandbox} did not start")
+
+
+def client(port: int) -> Any:
+    return boto3.client(
+        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )  # fmt: skip
+
+
+def zip_of(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def status_kb(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def with_marker(marker: str) -> list[int]:
+    needle = f"FIRESIDE_BENCH_MARKER={marker}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as environ:
+                    if needle in environ.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as raw:
+        return raw.read().replace(b"\0", b" ").decode(errors="replace")
+
+
+def idle_memory(server_pid: int, marker: str) -> dict[str, float]:
+    """RSS/PSS of the runtime process and of everything else the environment holds."""
+    pids = with_marker(marker)
+    runtime = [
+        p for p in pids if "bootstrap.py" in cmdline(p) and not cmdline(p).startswith("bwrap")
+    ]
+    others = [p for p in pids if p not in runtime]
+    inner = {str(p) for p in pids}
+    for entry in os.listdir("/proc"):  # slirp4netns names the environment's network namespace
+        if entry.isdigit():
+            try:
+                line = cmdline(int(entry))
+            except OSError:
+                continue
+            if line.startswith("slirp4netns") and any(f"/proc/{p}/ns/net" in line for p in inner):
+                others.append(int(entry))
+    return {
+        "runtime_rss_mib": sum(status_kb(p, "VmRSS") for p in runtime) / 1024,
+        "overhead_rss_mib": sum(status_kb(p, "VmRSS") for p in others) / 1024,
+        "overhead_pss_mib": sum(pss_kb(p) for p in others) / 1024,
+        "overhead_processes": len(others),
+    }
+
+
+def measure_backend(sandbox: str, rounds: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir, sandbox)
+        try:
+            lam = client(port)
+            marker = uuid.uuid4().hex
+            lam.create_function(
+                FunctionName="cold", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                Code={"ZipFile": zip_of(HANDLER)}, MemorySize=128,
+                Environment={"Variables": {"FIRESIDE_BENCH_MARKER": marker}},
+            )  # fmt: skip
+            waiter = lam.get_waiter("function_updated_v2")
+            lam.get_waiter("function_active_v2").wait(
+                FunctionName="cold", WaiterConfig={"Delay": 0.05}
+            )
+            lam.invoke(FunctionName="cold")  # first use builds runtime images: not a cold start
+            times = []
+            for i in range(rounds):
+                lam.update_function_configuration(FunctionName="cold", Description=str(i))
+                waiter.wait(FunctionName="cold", WaiterConfig={"Delay": 0.05})
+                time.sleep(0.2)  # let the retired environment go
+                started = time.perf_counter()
+                lam.invoke(FunctionName="cold")["Payload"].read()
+                times.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.3)
+            memory = idle_memory(process.pid, marker)
+        finally:
+            process.terminate()
+            process.wait(30)
+    return {"cold_p50_ms": statistics.median(times), "cold_min_ms": min(times), **memory}
+
+
+def bare_interpreter(rounds: int) -> float:
+    from fireside.runtimes.registry import find_python
+
+    python = find_python("3.11") or sys.executable
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run([python, "-S", "-c", "pass"], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def warm_fork(rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--cold", type=int, default=15, help="cold starts per backend")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "sandbox.json")
+    args = parser.parse_args()
+
+    from fireside.sandbox.namespace import unavailable_reason
+
+    backends = ["process"]
+    if (reason := unavailable_reason()) is None:
+        backends.append("namespace")
+    else:
+        log(f"namespace backend skipped: {reason}")
+    results: dict[str, Any] = {}
+    for backend in backends:
+        log(f"{backend}: {args.cold} cold starts...")
+        results[backend] = measure_backend(backend, args.cold)
+    floors = {
+        "python_S_pass_ms": bare_interpreter(args.cold),
+        "warm_fork_ms": warm_fork(args.cold * 4),
+    }
+    results["floors"] = floors
+
+    print(f"{'backend':<12}{'cold p50 ms':>13}{'cold min ms':>13}{'x bare -S':>11}"
+          f"{'runtime RSS':>13}{'extra RSS':>11}{'extra PSS':>11}")  # fmt: skip
+    for backend in backends:
+        r = results[backend]
+        print(
+            f"{backend:<12}{r['cold_p50_ms']:>13.1f}{r['cold_min_ms']:>13.1f}"
+            f"{r['cold_p50_ms'] / floors['python_S_pass_ms']:>11.2f}"
+            f"{r['runtime_rss_mib']:>12.1f}M{r['overhead_rss_mib']:>10.1f}M{r['overhead_pss_mib']:>10.1f}M"
+        )
+    print(f"floors: python3 -S -c pass {floors['python_S_pass_ms']:.1f} ms, "
+          f"fork of a warm process {floors['warm_fork_ms']:.2f} ms")  # fmt: skip
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
