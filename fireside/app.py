@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import re
 import secrets
@@ -82,8 +80,6 @@ class Fireside:
             max_event_age=settings.max_event_age,
             concurrency=settings.max_environments,
         )
-        # Functions sign their calls back to Fireside with per-account keys this server made.
-        self._env_secret = secrets.token_bytes(32)
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.functions = FunctionRegistry(self.db)
         self._http = HttpServer(self._handle)
@@ -92,11 +88,18 @@ class Fireside:
         self._provider: LambdaProvider | None = None
 
     def credentials_for(self, account: str) -> tuple[str, str, str]:
-        """Temporary credentials handed to an execution environment of `account`."""
-        secret = hmac.new(self._env_secret, account.encode(), hashlib.sha256).hexdigest()
-        if self.settings.credentials:
-            self.authenticator.add_credentials(account, secret)
-        return account, secret, secrets.token_urlsafe(24)
+        """Fresh temporary credentials for one execution environment of `account`.
+
+        The key is accepted for that account only, and only until the environment stops
+        (`revoke_credentials`); it is never one of the server's own configured keys.
+        """
+        key = "ASIA" + secrets.token_hex(8).upper()
+        secret = secrets.token_urlsafe(30)
+        self.authenticator.add_temporary(key, secret, account)
+        return key, secret, secrets.token_urlsafe(48)
+
+    def revoke_credentials(self, access_key_id: str) -> None:
+        self.authenticator.revoke(access_key_id)
 
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
@@ -107,6 +110,7 @@ class Fireside:
             endpoint_url=endpoint_url,
             work_root=self.settings.data_dir / "envs",
             credentials_for=self.credentials_for,
+            revoke_credentials=self.revoke_credentials,
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
         )

@@ -41,13 +41,13 @@ def create(client: Any, name: str, source: str, **kwargs: Any) -> None:
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 30, context: object = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.1)
-    pytest.fail("condition not met in time")
+    pytest.fail(f"condition not met in time; {context or ''}")
 
 
 def test_functions_survive_restart(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
         ]
         return {json.loads(line)["i"] for line in lines}
 
-    wait_for(lambda: delivered() == set(range(5)), timeout=60)
+    wait_for(lambda: delivered() == set(range(5)), timeout=60, context=again.output)
     with urllib.request.urlopen(f"{again.endpoint}/_fireside/health") as response:
         wait_for(lambda: True)
         assert json.loads(response.read())["status"] == "running"
@@ -138,6 +138,31 @@ def test_credentials_are_enforced(fresh_server: Callable[..., Server]) -> None:
     out = good.invoke(FunctionName="caller")
     assert "FunctionError" not in out, out["Payload"].read()
     assert json.loads(out["Payload"].read()) == ["caller"]
+    # The same code in another account sees that account's functions: credentials are scoped.
+    other = srv.client(aws_access_key_id="AKIDOTHER", aws_secret_access_key="othersecret")
+    with pytest.raises(ClientError):
+        other.list_functions()  # not a configured key
+
+
+def test_function_credentials_are_scoped_to_its_account(
+    fresh_server: Callable[..., Server],
+) -> None:
+    srv = fresh_server()
+    source = (
+        "import boto3, os\ndef handler(e, c):\n"
+        "    names = [f['FunctionName'] for f in boto3.client('lambda').list_functions()['Functions']]\n"
+        "    return [os.environ['AWS_ACCESS_KEY_ID'], names]\n"
+    )
+    for account, name in (("111122223333", "in-a"), ("444455556666", "in-b")):
+        create(srv.client(aws_access_key_id=account), name, source, Timeout=30)
+    key_a, seen_a = json.loads(
+        srv.client(aws_access_key_id="111122223333").invoke(FunctionName="in-a")["Payload"].read()
+    )
+    key_b, seen_b = json.loads(
+        srv.client(aws_access_key_id="444455556666").invoke(FunctionName="in-b")["Payload"].read()
+    )
+    assert seen_a == ["in-a"] and seen_b == ["in-b"]
+    assert key_a != key_b
 
 
 def test_logs_command(fresh_server: Callable[..., Server]) -> None:

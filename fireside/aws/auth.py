@@ -131,13 +131,26 @@ class Authenticator:
     ) -> None:
         #: Access key id -> secret access key. Empty means "accept everything".
         self._credentials = dict(credentials)
+        #: Temporary keys handed to execution environments: key -> (secret, account).
+        self._temporary: dict[str, tuple[str, str]] = {}
         self._default_region = default_region
         self._clock = clock
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
-    def add_credentials(self, access_key_id: str, secret: str) -> None:
-        """Accept one more key (the temporary keys Fireside hands to execution environments)."""
-        self._credentials[access_key_id] = secret
+    def add_temporary(self, access_key_id: str, secret: str, account_id: str) -> None:
+        """Accept a temporary key of one account (what an execution environment is given)."""
+        self._temporary[access_key_id] = (secret, account_id)
+
+    def revoke(self, access_key_id: str) -> None:
+        self._temporary.pop(access_key_id, None)
+
+    def _account(self, access_key_id: str) -> str:
+        temporary = self._temporary.get(access_key_id)
+        return temporary[1] if temporary else account_for_access_key(access_key_id)
+
+    def _secret(self, access_key_id: str) -> str | None:
+        temporary = self._temporary.get(access_key_id)
+        return temporary[0] if temporary else self._credentials.get(access_key_id)
 
     def authenticate(self, request: Request) -> Caller:
         """Who sent `request`; raises `ServiceError` (403) if it may not be served."""
@@ -163,14 +176,14 @@ class Authenticator:
 
         caller = Caller(
             signature.access_key_id,
-            account_for_access_key(signature.access_key_id),
+            self._account(signature.access_key_id),
             signature.region,
             signature.service,
             True,
         )
         if not self._credentials:
             return caller
-        secret = self._credentials.get(signature.access_key_id)
+        secret = self._secret(signature.access_key_id)
         if secret is None:
             raise ServiceError(
                 "UnrecognizedClientException",

@@ -76,6 +76,8 @@ class Launch:
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
     egress: bool = True
+    #: Called with the environment's access key id when it stops.
+    revoke_credentials: Callable[[str], None] | None = None
 
     @property
     def endpoint_port(self) -> int:
@@ -229,6 +231,8 @@ class Environment:
             self._endpoint_closer = None
         if self._sandbox is not None:
             await self._sandbox.close()
+        if self.launch.revoke_credentials is not None:
+            self.launch.revoke_credentials(self.launch.credentials[0])
         await asyncio.to_thread(shutil.rmtree, self._work_dir, True)
 
     async def _watch_exit(self, sandbox: Sandbox) -> None:

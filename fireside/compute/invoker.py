@@ -70,6 +70,7 @@ class Invoker:
         endpoint_url: str,
         work_root: Path,
         credentials_for: Callable[[str], tuple[str, str, str]],
+        revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
         egress: bool = True,
     ) -> None:
@@ -80,6 +81,7 @@ class Invoker:
         self._endpoint_url = endpoint_url
         self._work_root = work_root
         self._credentials_for = credentials_for
+        self._revoke_credentials = revoke_credentials
         self._serve_endpoint = serve_endpoint
         self._egress = egress
         self._active: dict[ActiveKey, FunctionConfig] = {}
@@ -172,6 +174,7 @@ class Invoker:
                 endpoint_url=self._endpoint_url,
                 runtime_path=self._runtime_path,
                 credentials=self._credentials_for(config.account),
+                revoke_credentials=self._revoke_credentials,
                 serve_endpoint=self._serve_endpoint,
                 egress=self._egress and config.tags.get("fireside:egress", "on") != "off",
             )

@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 from pathlib import Path
 
 from fireside.sandbox import limits, seccomp, share
@@ -182,6 +183,7 @@ class NamespaceBackend(SandboxBackend):
             log.info("removed %d resource groups left by a previous run", removed)
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
+        self._prepare_lock = threading.Lock()
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
@@ -227,6 +229,10 @@ class NamespaceBackend(SandboxBackend):
 
     def _prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
         """The runtime dir and interpreter image for `host` (built on first use; blocking)."""
+        with self._prepare_lock:  # concurrent cold starts build each image once
+            return self._prepare_locked(host)
+
+    def _prepare_locked(self, host: HostPaths) -> tuple[Path, Path | None]:
         if self._runtime_dir is None:
             self._runtime_dir = share.runtime_dir(self._share)
         image = None
