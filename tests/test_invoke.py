@@ -324,3 +324,11 @@ def test_idle_environments_are_reaped(fresh_server: Any) -> None:
     with urllib.request.urlopen(f"{srv.endpoint}/_fireside/health") as response:
         assert json.loads(response.read())["environments"]["environments"] == 0
     assert payload(client.invoke(FunctionName="idle")) != token  # a cold start brings a new one
+
+
+def test_many_concurrent_cold_starts(lam: Any, make_function: FunctionFactory) -> None:
+    names = [make_function(ENV_TOKEN) for _ in range(12)]
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda name: lam.invoke(FunctionName=name), names))
+    errors = [json.loads(r["Payload"].read()) for r in results if "FunctionError" in r]
+    assert errors == []

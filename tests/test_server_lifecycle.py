@@ -77,7 +77,7 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
         )
         assert accepted["StatusCode"] == 202
     srv.stop(signal.SIGKILL)  # accepted, maybe running, none finished: nothing may be lost
-    again = fresh_server(srv.data_dir)
+    again = fresh_server(srv.data_dir, FIRESIDE_ASYNC_RETRY_DELAYS="0.5,0.5")
 
     def delivered() -> set[int]:
         if not log.exists():

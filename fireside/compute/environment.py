@@ -117,6 +117,8 @@ class Environment:
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self._endpoint_closer: EndpointCloser | None = None
+        #: The request id of the invoke waiting for Init (named in an Init failure).
+        self._initializing_for = ""
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -245,7 +247,7 @@ class Environment:
         os.close(sandbox.output_fd)
         self.state = State.DEAD
         current = self._current or self._queued
-        request_id = current.request_id if current else ""
+        request_id = current.request_id if current else self._initializing_for
         outcome = exit_outcome(request_id, status, out_of_memory=sandbox.out_of_memory())
         self._fail_init(outcome)
         if current is not None:
@@ -340,6 +342,7 @@ class Environment:
     async def invoke(self, invocation: Invocation) -> tuple[Outcome, str]:
         """Run one invocation; returns its outcome and the base64 tail of its log."""
         self.state = State.BUSY
+        self._initializing_for = invocation.request_id
         init_duration: float | None = None
         cold = not self._init_done.done()
         try:

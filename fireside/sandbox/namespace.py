@@ -106,7 +106,7 @@ class NamespaceSandbox(ProcessSandbox):
         group: limits.ResourceGroup,
     ) -> None:
         super().__init__(process, output_fd)
-        self._child_pid = child_pid
+        self.child_pid = child_pid
         self._block_fd: int | None = block_fd
         self._group = group
         self._sockets: list[socket.socket] = []
@@ -115,7 +115,7 @@ class NamespaceSandbox(ProcessSandbox):
 
     def socket_inside(self, port: int) -> socket.socket:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        target = os.open(f"/proc/{self._child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        target = os.open(f"/proc/{self.child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             _setns(target)
             try:
@@ -155,7 +155,7 @@ class NamespaceSandbox(ProcessSandbox):
     def kill(self) -> None:
         super().kill()  # bubblewrap's own process group; --die-with-parent takes the rest
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self._child_pid, signal.SIGKILL)
+            os.kill(self.child_pid, signal.SIGKILL)
 
     async def close(self) -> None:
         self.release()
@@ -282,6 +282,27 @@ class NamespaceBackend(SandboxBackend):
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
+        # Creating many network namespaces at once, bubblewrap occasionally fails to set up
+        # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
+        for attempt in range(3):
+            sandbox, failure = await self._spawn(spec, runtime_dir, image)
+            if sandbox is not None:
+                break
+            log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
+        else:
+            raise OSError(f"bubblewrap could not create the sandbox: {failure}")
+        if spec.egress and self._slirp is not None:
+            try:
+                sandbox.network = await asyncio.to_thread(self._connect_network, sandbox.child_pid)
+            except OSError:
+                sandbox.kill()
+                await sandbox.close()
+                raise
+        return sandbox
+
+    async def _spawn(
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+    ) -> tuple[NamespaceSandbox | None, str]:
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
             f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
@@ -322,29 +343,23 @@ class NamespaceBackend(SandboxBackend):
         finally:
             for fd in (output_w, info_w, block_r, seccomp_fd):
                 os.close(fd)
-        os.set_blocking(output_r, False)
         try:
             info = await asyncio.to_thread(_read_info, info_r)
         finally:
             os.close(info_r)
         if info is None:
-            # bubblewrap failed before the sandbox existed; its message is in the output pipe.
+            # bubblewrap exited before the sandbox existed; its message is in the output pipe.
+            await asyncio.to_thread(process.wait)
             os.close(block_w)
-            sandbox = NamespaceSandbox(process, output_r, process.pid, -1, group)
-            sandbox._block_fd = None
-            return sandbox
+            message = _drain(output_r)
+            os.close(output_r)
+            await asyncio.to_thread(group.close)
+            return None, message or f"bubblewrap exited with status {process.returncode}"
+        os.set_blocking(output_r, False)
         group.add(process.pid)  # cheap: already a member (keeps the rlimit fallback informed)
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
-        sandbox = NamespaceSandbox(process, output_r, child_pid, block_w, group)
-        if spec.egress and self._slirp is not None:
-            try:
-                sandbox.network = await asyncio.to_thread(self._connect_network, child_pid)
-            except OSError:
-                sandbox.kill()
-                await sandbox.close()
-                raise
-        return sandbox
+        return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
 
     def _connect_network(self, child_pid: int) -> subprocess.Popen[bytes]:
         """Give the environment's network namespace a route out through slirp4netns (a
@@ -377,6 +392,17 @@ class NamespaceBackend(SandboxBackend):
             os.close(ready_r)
             if ready_w >= 0:
                 os.close(ready_w)
+
+
+def _drain(fd: int) -> str:
+    """Whatever a dead process left in a pipe (bounded)."""
+    data = b""
+    while len(data) < 65536:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace").strip()
 
 
 def _read_info(fd: int) -> dict[str, object] | None:
