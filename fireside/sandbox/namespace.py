@@ -32,6 +32,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 from fireside.sandbox import limits, seccomp, share
@@ -365,6 +366,7 @@ class NamespaceBackend(SandboxBackend):
         """Give the environment's network namespace a route out through slirp4netns (a
         user-mode TCP/IP stack: no bridge, no NAT rules, no host loopback)."""
         assert self._slirp is not None
+        _wait_for_loopback(child_pid)
         ready_r, ready_w = os.pipe()
         try:
             network = subprocess.Popen(
@@ -392,6 +394,23 @@ class NamespaceBackend(SandboxBackend):
             os.close(ready_r)
             if ready_w >= 0:
                 os.close(ready_w)
+
+
+def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:
+    """Wait until bubblewrap has configured the sandbox's loopback.
+
+    bubblewrap sets up `lo` over netlink after it reports the child's pid; a second netlink
+    client configuring the same namespace meanwhile (slirp4netns) makes its RTM_NEWADDR fail.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{child_pid}/net/fib_trie", "rb") as trie:
+                if b"127.0.0.1" in trie.read():
+                    return
+        except OSError:
+            return  # the sandbox is gone: starting slirp4netns will report it
+        time.sleep(0.001)
 
 
 def _drain(fd: int) -> str:
