@@ -64,7 +64,7 @@ class Fireside:
             if reason is not None:
                 self.sandbox_warning = f"no isolation between functions and the host: {reason}"
         self.share_root = prepare_share_root(choose_share_root(data))
-        self.backend = create_backend(self.sandbox_mode, self.share_root)
+        self.backend = create_backend(self.sandbox_mode, self.share_root, data)
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
         self.logs = LogStore(data / "logs")

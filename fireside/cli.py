@@ -51,7 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         choices=[mode.value for mode in SandboxMode],
         help="how execution environments are contained: namespace (Linux namespaces, "
-        "seccomp and cgroup limits; the default where the host supports it) or process "
+        "seccomp and cgroup limits; the default where the host supports it), gvisor (the same "
+        "under gVisor's runsc: a stronger boundary, ~0.3 s more per cold start) or process "
         "(plain child processes, no isolation)",
     )
     up.add_argument("--verbose", "-v", action="store_true", help="log debug details")

@@ -152,6 +152,9 @@ class Environment:
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
             egress=launch.egress,
+            inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
+            if backend.private_network
+            else [],
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)

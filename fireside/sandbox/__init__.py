@@ -23,10 +23,17 @@ def default_mode() -> tuple[SandboxMode, str | None]:
     return SandboxMode.PROCESS, reason
 
 
-def create_backend(mode: SandboxMode, share_root: Path) -> SandboxBackend:
+def create_backend(mode: SandboxMode, share_root: Path, state_dir: Path) -> SandboxBackend:
     """The backend for a mode; raises ValueError when this host cannot run it."""
     if mode is SandboxMode.PROCESS:
         return ProcessBackend()
+    if mode is SandboxMode.GVISOR:
+        from fireside.sandbox import gvisor
+
+        reason = gvisor.unavailable_reason()
+        if reason is not None:
+            raise ValueError(f"the gvisor sandbox is not available: {reason}")
+        return gvisor.GvisorBackend(share_root, state_dir / "runsc")
     from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
 
     reason = unavailable_reason()

@@ -17,6 +17,7 @@ from pathlib import Path
 class SandboxMode(enum.Enum):
     PROCESS = "process"
     NAMESPACE = "namespace"
+    GVISOR = "gvisor"
 
     @classmethod
     def parse(cls, value: str) -> SandboxMode:
@@ -64,8 +65,9 @@ class SandboxSpec:
     host: HostPaths
     memory_mb: int = 128
     tmp_mb: int = 512
-    #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     egress: bool = True
+    #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
+    inside_ports: list[int] = field(default_factory=list)
 
 
 class Sandbox(ABC):

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 
 NOBODY = 65534
 CLONE_NEWNET = 0x40000000
-_ETC = (
+ETC_FILES = (
     "/etc/hosts",
     "/etc/resolv.conf",
     "/etc/nsswitch.conf",
@@ -67,6 +67,44 @@ _ETC = (
     "/etc/host.conf",
 )
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+def connect_network(
+    slirp: str, netns_path: str, wait_for_pid: int | None
+) -> subprocess.Popen[bytes]:
+    """Give a network namespace a route out through slirp4netns (a user-mode TCP/IP stack: no
+    bridge, no NAT rules, no access to the host's loopback). Blocking: run in a thread."""
+    if wait_for_pid is not None:
+        _wait_for_loopback(wait_for_pid)
+    ready_r, ready_w = os.pipe()
+    try:
+        network = subprocess.Popen(
+            # By path, not pid: given a pid, slirp4netns joins that process's (nested,
+            # --disable-userns) user namespace and then may not enter its network.
+            [slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
+             "--netns-type=path", "--ready-fd", str(ready_w), netns_path, "tap0"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            pass_fds=(ready_w,), start_new_session=True,
+        )  # fmt: skip
+        os.close(ready_w)
+        ready_w = -1
+        if os.read(ready_r, 1) != b"1":
+            network.kill()
+            _, errors = network.communicate()
+            detail = errors.decode(errors="replace").strip()[-500:]
+            raise OSError(f"slirp4netns could not configure the environment's network: {detail}")
+        assert network.stderr is not None
+        network.stderr.close()  # nothing more to read; it must never block on a full pipe
+        return network
+    finally:
+        os.close(ready_r)
+        if ready_w >= 0:
+            os.close(ready_w)
+
+
+def needs_image(interpreter: str) -> bool:
+    """Interpreters outside /usr (pyenv's, say) are mounted from a runtime image at /var/lang."""
+    return not os.path.realpath(interpreter).startswith("/usr/")
 
 
 def unavailable_reason() -> str | None:
@@ -192,7 +230,9 @@ class NamespaceBackend(SandboxBackend):
         self._resolv = self._share / "resolv.conf"
         self._resolv.write_text("nameserver 10.0.2.3\n")
         os.chmod(self._resolv, 0o644)
-        self._etc = [path for path in _ETC if os.path.exists(path) and path != "/etc/resolv.conf"]
+        self._etc = [
+            path for path in ETC_FILES if os.path.exists(path) and path != "/etc/resolv.conf"
+        ]
         self._root_links = [
             (os.readlink(path), path) if os.path.islink(path) else (None, path)
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -207,14 +247,10 @@ class NamespaceBackend(SandboxBackend):
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network})"
 
-    @staticmethod
-    def _needs_image(interpreter: str) -> bool:
-        return not os.path.realpath(interpreter).startswith("/usr/")
-
     def layout(self, host: HostPaths) -> Layout:
         interpreter = host.interpreter
         library_path: list[str] = []
-        if interpreter is not None and self._needs_image(interpreter):
+        if interpreter is not None and needs_image(interpreter):
             interpreter = f"/var/lang/bin/python{host.interpreter_version}"
             library_path.append("/var/lang/lib")
         return Layout(
@@ -237,7 +273,7 @@ class NamespaceBackend(SandboxBackend):
         if self._runtime_dir is None:
             self._runtime_dir = share.runtime_dir(self._share)
         image = None
-        if host.interpreter is not None and self._needs_image(host.interpreter):
+        if host.interpreter is not None and needs_image(host.interpreter):
             image = self._images.get(host.interpreter)
             if image is None:
                 assert host.interpreter_version is not None
@@ -294,7 +330,12 @@ class NamespaceBackend(SandboxBackend):
             raise OSError(f"bubblewrap could not create the sandbox: {failure}")
         if spec.egress and self._slirp is not None:
             try:
-                sandbox.network = await asyncio.to_thread(self._connect_network, sandbox.child_pid)
+                sandbox.network = await asyncio.to_thread(
+                    connect_network,
+                    self._slirp,
+                    f"/proc/{sandbox.child_pid}/ns/net",
+                    sandbox.child_pid,
+                )
             except OSError:
                 sandbox.kill()
                 await sandbox.close()
@@ -361,39 +402,6 @@ class NamespaceBackend(SandboxBackend):
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
         return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
-
-    def _connect_network(self, child_pid: int) -> subprocess.Popen[bytes]:
-        """Give the environment's network namespace a route out through slirp4netns (a
-        user-mode TCP/IP stack: no bridge, no NAT rules, no host loopback)."""
-        assert self._slirp is not None
-        _wait_for_loopback(child_pid)
-        ready_r, ready_w = os.pipe()
-        try:
-            network = subprocess.Popen(
-                # By path, not pid: given a pid, slirp4netns joins that process's (nested,
-                # --disable-userns) user namespace and then may not enter its network.
-                [self._slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-                 "--netns-type=path", "--ready-fd", str(ready_w), f"/proc/{child_pid}/ns/net",
-                 "tap0"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                pass_fds=(ready_w,), start_new_session=True,
-            )  # fmt: skip
-            os.close(ready_w)
-            ready_w = -1
-            if os.read(ready_r, 1) != b"1":
-                network.kill()
-                _, errors = network.communicate()
-                detail = errors.decode(errors="replace").strip()[-500:]
-                raise OSError(
-                    f"slirp4netns could not configure the environment's network: {detail}"
-                )
-            assert network.stderr is not None
-            network.stderr.close()  # nothing more to read; it must never block on a full pipe
-            return network
-        finally:
-            os.close(ready_r)
-            if ready_w >= 0:
-                os.close(ready_w)
 
 
 def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:

@@ -1,0 +1,341 @@
+"""The `gvisor` backend: the namespace backend's environment, run under gVisor's `runsc`.
+
+gVisor's Sentry implements the Linux system call interface in user space, so function code never
+talks to the host kernel directly: a stronger boundary than namespaces alone, at a start cost of
+a few hundred milliseconds (ptrace platform; this host's KVM cannot run it).
+
+Each environment is an OCI bundle (`config.json` and an empty, read-only root with mount points)
+that binds the same trees as the namespace backend: `/usr`, a few `/etc` files, `/var/task`,
+`/var/runtime`, `/var/lang`, and a sized tmpfs at `/tmp`. Networking uses `--network=host`
+inside a network namespace Fireside creates first: its loopback carries the Runtime API
+(127.0.0.1:9001) and Fireside's endpoint, both opened by Fireside before runsc starts, and
+slirp4netns gives it egress. runsc and everything it starts run in the environment's resource
+group, so the Sentry's own memory counts as well: it gets `SENTRY_ALLOWANCE_MB` on top of
+`MemorySize`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import fcntl
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import struct
+import subprocess
+from pathlib import Path
+
+from fireside.sandbox import limits, share
+from fireside.sandbox.base import (
+    HostPaths,
+    Layout,
+    Sandbox,
+    SandboxBackend,
+    SandboxMode,
+    SandboxSpec,
+)
+from fireside.sandbox.namespace import ETC_FILES, NOBODY, connect_network, needs_image
+from fireside.sandbox.process import ProcessSandbox
+
+log = logging.getLogger(__name__)
+
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+SENTRY_ALLOWANCE_MB = 96
+SENTRY_PIDS = 16384
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def unavailable_reason() -> str | None:
+    if shutil.which("runsc") is None:
+        return "gVisor (runsc) is not installed: apt-get install runsc"
+    if os.geteuid() != 0:
+        return "runsc needs root here"
+    return None
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+
+
+def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
+    """A fresh network namespace (loopback up) and sockets listening on its 127.0.0.1:ports.
+
+    Runs on the event loop thread, which enters the namespace and always returns to its own.
+    """
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    sockets: dict[int, socket.socket] = {}
+    try:
+        _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        try:
+            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
+            _loopback_up()
+            for port in ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(64)
+                sock.setblocking(False)
+                sockets[port] = sock
+        finally:
+            _check(_libc.setns(own, CLONE_NEWNET), "setns back")
+    except BaseException:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    finally:
+        os.close(own)
+    return netns, sockets
+
+
+class GvisorSandbox(ProcessSandbox):
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        output_fd: int,
+        netns: int,
+        sockets: dict[int, socket.socket],
+        group: limits.ResourceGroup,
+        runsc: list[str],
+        bundle: Path,
+    ) -> None:
+        super().__init__(process, output_fd)
+        self._netns = netns
+        self._sockets = sockets
+        self._group = group
+        self._runsc = runsc
+        self._bundle = bundle
+        self.network: subprocess.Popen[bytes] | None = None
+
+    def socket_inside(self, port: int) -> socket.socket:
+        return self._sockets[port]
+
+    def end_of_init(self) -> None:
+        self._group.throttle_cpu()
+
+    def peak_memory_mb(self) -> int:
+        return self._group.peak_memory_mb()
+
+    def out_of_memory(self) -> bool:
+        return self._group.oom_killed()
+
+    def kill(self) -> None:
+        super().kill()
+        self._group.kill_all()
+
+    async def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        if self.network is not None:
+            self.network.kill()
+            await asyncio.to_thread(self.network.wait)
+        with contextlib.suppress(OSError):
+            os.close(self._netns)
+        await asyncio.to_thread(self._group.close)
+        await asyncio.to_thread(
+            subprocess.run,
+            [*self._runsc, "delete", "--force", self._bundle.name],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+        await asyncio.to_thread(shutil.rmtree, self._bundle, True)
+
+
+class GvisorBackend(SandboxBackend):
+    mode = SandboxMode.GVISOR
+    private_network = True
+
+    def __init__(self, share_root: Path, state_dir: Path) -> None:
+        self._share = share.prepare_share_root(share_root)
+        self._state = state_dir
+        self._state.mkdir(parents=True, exist_ok=True)
+        os.chmod(self._state, 0o700)
+        self._runsc = ["runsc", "--root", str(self._state), "--network=host", "--ignore-cgroups",
+                       "--platform=ptrace"]  # fmt: skip
+        # Extra runsc flags for diagnosis, e.g. "--debug --debug-log=/tmp/runsc/".
+        self._runsc += os.environ.get("FIRESIDE_RUNSC_FLAGS", "").split()
+        self._limits = limits.detect()
+        self._slirp = shutil.which("slirp4netns")
+        self._runtime_dir: Path | None = None
+        self._images: dict[str, Path] = {}
+
+    def describe(self) -> str:
+        network = "egress via slirp4netns" if self._slirp else "no egress"
+        return f"gvisor (runsc, ptrace platform, {self._limits.value} limits, {network})"
+
+    def layout(self, host: HostPaths) -> Layout:
+        interpreter = host.interpreter
+        library_path: list[str] = []
+        if interpreter is not None and needs_image(interpreter):
+            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
+            library_path.append("/var/lang/lib")
+        return Layout(
+            task_root="/var/task",
+            runtime_dir="/var/runtime",
+            interpreter=interpreter,
+            bootstrap="/var/runtime/bootstrap.py",
+            sdk_paths=["/var/runtime/sdk"],
+            opt_root="/opt",
+            tmp_dir="/tmp",
+            library_path=library_path,
+        )
+
+    def _prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
+        if self._runtime_dir is None:
+            self._runtime_dir = share.runtime_dir(self._share)
+        image = None
+        if host.interpreter is not None and needs_image(host.interpreter):
+            image = self._images.get(host.interpreter)
+            if image is None:
+                assert host.interpreter_version is not None
+                image = share.python_image(self._share, host.interpreter, host.interpreter_version)
+                self._images[host.interpreter] = image
+        return self._runtime_dir, image
+
+    def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path, image: Path | None) -> Path:
+        bundle = spec.host.work_dir / f"gvisor-{secrets.token_hex(6)}"
+        rootfs = bundle / "rootfs"
+        for directory in (
+            "usr",
+            "proc",
+            "dev",
+            "tmp",
+            "etc",
+            "opt",
+            "var/task",
+            "var/runtime",
+            "var/lang",
+        ):
+            (rootfs / directory).mkdir(parents=True, exist_ok=True)
+        for name in ("bin", "sbin", "lib", "lib64"):
+            if os.path.lexists(f"/{name}"):
+                os.symlink(f"usr/{name}", rootfs / name)
+
+        def bind(source: str | Path, target: str) -> dict[str, object]:
+            return {
+                "destination": target,
+                "type": "bind",
+                "source": str(source),
+                "options": ["rbind", "ro"],
+            }
+
+        mounts: list[dict[str, object]] = [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {
+                "destination": "/tmp",
+                "type": "tmpfs",
+                "source": "tmpfs",
+                "options": [f"size={spec.tmp_mb}m"],
+            },
+            bind("/usr", "/usr"),
+            bind(spec.host.task_root, "/var/task"),
+            bind(runtime_dir, "/var/runtime"),
+        ]
+        if image is not None:
+            mounts.append(bind(image, "/var/lang"))
+        for path in ETC_FILES:
+            if os.path.exists(path) and path != "/etc/resolv.conf":
+                mounts.append(bind(path, path))
+        if spec.egress and self._slirp is not None:
+            resolv = self._share / "resolv.conf"
+            if not resolv.exists():
+                resolv.write_text("nameserver 10.0.2.3\n")
+            mounts.append(bind(resolv, "/etc/resolv.conf"))
+        config = {
+            "ociVersion": "1.0.0",
+            "process": {
+                "terminal": False,
+                "user": {"uid": NOBODY, "gid": NOBODY},
+                "args": spec.argv,
+                "env": [f"{key}={value}" for key, value in spec.env.items()],
+                "cwd": "/var/task",
+                "noNewPrivileges": True,
+                # Lambda's limits, enforced by the Sentry: 1,024 processes and open files.
+                "rlimits": [
+                    {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024},
+                    {"type": "RLIMIT_NPROC", "hard": 1024, "soft": 1024},
+                ],
+            },
+            "root": {"path": "rootfs", "readonly": True},
+            "hostname": "sandbox",
+            "mounts": mounts,
+            "linux": {
+                "namespaces": [
+                    {"type": "pid"},
+                    {"type": "ipc"},
+                    {"type": "uts"},
+                    {"type": "mount"},
+                    {"type": "network", "path": f"/proc/{os.getpid()}/fd/{netns}"},
+                ]
+            },
+        }
+        (bundle / "config.json").write_text(json.dumps(config))
+        return bundle
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
+        netns, sockets = new_network(spec.inside_ports)
+        try:
+            bundle = self._bundle(spec, netns, runtime_dir, image)
+            group = await asyncio.to_thread(
+                limits.ResourceGroup.create,
+                f"gvisor-{bundle.name}",
+                limits.Limits(
+                    memory_mb=spec.memory_mb + SENTRY_ALLOWANCE_MB,
+                    # On the ptrace platform each guest process is a host process too: the
+                    # host cap is a backstop above the Sentry's own RLIMIT_NPROC of 1,024.
+                    pids=SENTRY_PIDS,
+                    burst_until_throttled=True,
+                ),
+                self._limits,
+            )
+        except BaseException:
+            os.close(netns)
+            for sock in sockets.values():
+                sock.close()
+            raise
+        output_r, output_w = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [*self._runsc, "run", "--bundle", str(bundle), bundle.name],
+                stdin=subprocess.DEVNULL,
+                stdout=output_w,
+                stderr=output_w,
+                pass_fds=(netns,),
+                preexec_fn=group.preexec(),
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(output_r)
+            os.close(netns)
+            await asyncio.to_thread(group.close)
+            raise
+        finally:
+            os.close(output_w)
+        os.set_blocking(output_r, False)
+        sandbox = GvisorSandbox(process, output_r, netns, sockets, group, self._runsc, bundle)
+        if spec.egress and self._slirp is not None:
+            try:
+                sandbox.network = await asyncio.to_thread(
+                    connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
+                )
+            except OSError:
+                sandbox.kill()
+                await sandbox.close()
+                raise
+        return sandbox
