@@ -37,6 +37,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/invoke.py
+	$(BIN)/python bench/sandbox.py
 
 clean:
 	rm -rf $(VENV) .fireside .mypy_cache .pytest_cache .ruff_cache

@@ -44,9 +44,10 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_server(data_dir: str) -> tuple[subprocess.Popen[str], int]:
+def start_server(data_dir: str, sandbox: str | None) -> tuple[subprocess.Popen[str], int]:
+    extra = ["--sandbox", sandbox] if sandbox else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", data_dir],
+        [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", data_dir, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -194,10 +195,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load phase")
     parser.add_argument("--cold", type=int, default=10, help="cold starts to measure")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "invoke.json")
+    parser.add_argument("--sandbox", default=None, help="sandbox backend (default: the server's)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data_dir:
-        process, port = start_server(data_dir)
+        process, port = start_server(data_dir, args.sandbox)
         endpoint = f"http://127.0.0.1:{port}"
         try:
             lam = new_client(endpoint)
@@ -248,6 +250,7 @@ def main() -> None:
         "cold_vs_bare_import (target <= 1.5)": cold_p50 / bare_p50,
     }
     results["targets"] = targets
+    results["sandbox"] = args.sandbox or "default"
 
     print(f"{'measurement':<28}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>12}")
     for key, value in results.items():

@@ -122,9 +122,19 @@ def cmdline(pid: int) -> str:
         return raw.read().replace(b"\0", b" ").decode(errors="replace")
 
 
-def idle_memory(server_pid: int, marker: str) -> dict[str, float]:
-    """RSS/PSS of the runtime process and of everything else the environment holds."""
+def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]:
+    """RSS/PSS of the runtime process and of everything else the environment holds.
+
+    Under gVisor the runtime lives inside the Sentry: its memory is in the runsc processes
+    (counted as overhead here, so that column includes the function itself)."""
     pids = with_marker(marker)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if f"{data_dir}/runsc" in cmdline(int(entry)):
+                    pids.append(int(entry))
+            except OSError:
+                continue
     runtime = [
         p for p in pids if "bootstrap.py" in cmdline(p) and not cmdline(p).startswith("bwrap")
     ]
@@ -136,7 +146,9 @@ def idle_memory(server_pid: int, marker: str) -> dict[str, float]:
                 line = cmdline(int(entry))
             except OSError:
                 continue
-            if line.startswith("slirp4netns") and any(f"/proc/{p}/ns/net" in line for p in inner):
+            if line.startswith("slirp4netns") and (
+                any(f"/proc/{p}/ns/net" in line for p in inner) or f"/proc/{server_pid}/fd/" in line
+            ):
                 others.append(int(entry))
     return {
         "runtime_rss_mib": sum(status_kb(p, "VmRSS") for p in runtime) / 1024,
@@ -171,7 +183,7 @@ def measure_backend(sandbox: str, rounds: int) -> dict[str, Any]:
                 lam.invoke(FunctionName="cold")["Payload"].read()
                 times.append((time.perf_counter() - started) * 1000)
             time.sleep(0.3)
-            memory = idle_memory(process.pid, marker)
+            memory = idle_memory(process.pid, marker, data_dir)
         finally:
             process.terminate()
             process.wait(30)
@@ -208,13 +220,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "sandbox.json")
     args = parser.parse_args()
 
-    from fireside.sandbox.namespace import unavailable_reason
+    from fireside.sandbox import gvisor, namespace
 
     backends = ["process"]
-    if (reason := unavailable_reason()) is None:
-        backends.append("namespace")
-    else:
-        log(f"namespace backend skipped: {reason}")
+    for name, check in (
+        ("namespace", namespace.unavailable_reason),
+        ("gvisor", gvisor.unavailable_reason),
+    ):
+        if (reason := check()) is None:
+            backends.append(name)
+        else:
+            log(f"{name} backend skipped: {reason}")
     results: dict[str, Any] = {}
     for backend in backends:
         log(f"{backend}: {args.cold} cold starts...")

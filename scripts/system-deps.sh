@@ -2,7 +2,7 @@
 # Installs the Debian packages Fireside's sandboxes use, when they are missing.
 # Never fails the build: it says what it could not install and what that costs.
 set -u
-wanted=(bubblewrap slirp4netns)
+wanted=(bubblewrap slirp4netns runsc)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -27,7 +27,7 @@ echo "fireside: installing ${missing[*]} from Debian..."
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null 2>&1 || true
 if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-  echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap," >&2
+  echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap, gvisor needs runsc," >&2
   echo "fireside: and slirp4netns gives functions network egress. Fireside still runs." >&2
 fi
 exit 0
