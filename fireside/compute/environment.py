@@ -143,8 +143,9 @@ class Environment:
             runtime_api = f"127.0.0.1:{RUNTIME_API_PORT}"
             endpoint = f"http://127.0.0.1:{launch.endpoint_port}"
         else:
-            runtime_api = f"127.0.0.1:{await self._server.listen('127.0.0.1', 0)}"
-            endpoint = launch.endpoint_url
+            port = await self._server.listen("127.0.0.1", 0)
+            runtime_api = f"{layout.host_address}:{port}"
+            endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
         spec = SandboxSpec(
             argv=launch.command.argv(layout),
             env=self._environment(runtime_api, endpoint, layout),

@@ -54,6 +54,9 @@ class Layout:
     opt_root: str
     tmp_dir: str
     library_path: list[str] = field(default_factory=list)
+    #: How the runtime reaches listeners on the host's loopback (backends without a private
+    #: network): 127.0.0.1 for a process, the gateway address for a VM.
+    host_address: str = "127.0.0.1"
 
 
 @dataclass(slots=True)
