@@ -52,8 +52,10 @@ def _parser() -> argparse.ArgumentParser:
         choices=[mode.value for mode in SandboxMode],
         help="how execution environments are contained: namespace (Linux namespaces, "
         "seccomp and cgroup limits; the default where the host supports it), gvisor (the same "
-        "under gVisor's runsc: a stronger boundary, ~0.3 s more per cold start) or process "
-        "(plain child processes, no isolation)",
+        "under gVisor's runsc: a stronger boundary, ~0.3 s more per cold start), microvm "
+        "(each environment in a QEMU microvm guest with its own kernel: the strongest boundary; "
+        "seconds per cold start, slow without working KVM) or process (plain child processes, "
+        "no isolation)",
     )
     up.add_argument("--verbose", "-v", action="store_true", help="log debug details")
 

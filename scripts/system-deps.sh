@@ -2,7 +2,7 @@
 # Installs the Debian packages Fireside's sandboxes use, when they are missing.
 # Never fails the build: it says what it could not install and what that costs.
 set -u
-wanted=(bubblewrap slirp4netns runsc)
+wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

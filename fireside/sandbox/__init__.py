@@ -34,6 +34,13 @@ def create_backend(mode: SandboxMode, share_root: Path, state_dir: Path) -> Sand
         if reason is not None:
             raise ValueError(f"the gvisor sandbox is not available: {reason}")
         return gvisor.GvisorBackend(share_root, state_dir / "runsc")
+    if mode is SandboxMode.MICROVM:
+        from fireside.sandbox import microvm
+
+        reason = microvm.unavailable_reason()
+        if reason is not None:
+            raise ValueError(f"the microvm sandbox is not available: {reason}")
+        return microvm.MicrovmBackend(share_root)
     from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
 
     reason = unavailable_reason()

@@ -18,6 +18,7 @@ class SandboxMode(enum.Enum):
     PROCESS = "process"
     NAMESPACE = "namespace"
     GVISOR = "gvisor"
+    MICROVM = "microvm"
 
     @classmethod
     def parse(cls, value: str) -> SandboxMode:

@@ -1,0 +1,615 @@
+"""The `microvm` backend: each environment in its own QEMU `microvm` guest (a Linux kernel of its own).
+
+The strongest boundary Fireside offers: function code runs on a guest kernel, and only QEMU's
+device models (virtio-mmio 9p, net and a serial port) face the host.
+
+Assets, built once under `<share>/microvm/` (blocking, in a thread, under a lock):
+- Debian's *generic* 6.1 kernel (`linux-image-amd64`'s versioned package, via `apt-get download`
+  and `dpkg-deb -x`: nothing is installed). Not the faster-booting `-cloud-amd64` flavour: it is
+  built without 9p (`# CONFIG_NET_9P is not set`), and 9p is how the guest sees host trees.
+- an initramfs written here in the newc cpio format: a static busybox (from `busybox-static`),
+  the virtio/9p kernel modules (load order computed from their `depends=` tags, as there is no
+  modules.dep), and `/init`.
+
+Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
+`GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
+`/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, bootstrap and
+SDK at `/var/runtime`, the interpreter image at `/var/lang`, a copy of a few `/etc` files at
+`/etc`, and a per-environment directory at `/guest` holding `boot.sh` (mounts, network, limits)
+and `run.sh` (the runtime's environment and command). `/tmp` is a guest tmpfs of
+`EphemeralStorage` size. Inside, the runtime runs in a cgroup whose `memory.max` is `MemorySize`,
+so the guest kernel's OOM killer enforces Lambda's memory limit.
+
+Network: QEMU user-mode networking (slirp). The guest is 10.0.2.15 and reaches the host's
+loopback as 10.0.2.2, where Fireside listens for the Runtime API. Without egress, slirp runs with
+`restrict=on` and only the two ports Fireside serves are forwarded (`guestfwd`, one relay
+process per connection).
+
+Output: the serial console is the runtime's stdout and stderr (kernel messages are silenced).
+A forwarder thread copies it to `output_fd`, except for marker lines from `/init` carrying the
+runtime's exit status and whether the guest OOM-killed it.
+
+Acceleration: KVM when a probe boot succeeds with it, else TCG (binary translation, about 15x
+slower guest CPU). `FIRESIDE_MICROVM_ACCEL=kvm|tcg` skips the probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import logging
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from fireside.sandbox import share
+from fireside.sandbox.base import (
+    HostPaths,
+    Layout,
+    Sandbox,
+    SandboxBackend,
+    SandboxMode,
+    SandboxSpec,
+)
+from fireside.sandbox.namespace import ETC_FILES, needs_image
+from fireside.sandbox.process import ProcessSandbox
+
+log = logging.getLogger(__name__)
+
+QEMU = "qemu-system-x86_64"
+#: Guest RAM on top of MemorySize: the guest kernel, the initramfs and 9p's page cache.
+GUEST_ALLOWANCE_MB = 96
+#: The smallest guest the generic kernel boots in comfortably.
+MIN_GUEST_MB = 192
+#: Under TCG the kernel cannot always calibrate its TSC against the emulated PIT (about 1 boot
+#: in 20 hangs); giving it a frequency skips the calibration. Any plausible value works: TCG's
+#: TSC is virtual.
+TCG_TSC_KHZ = 2600000
+#: The guest kernel's package: the meta package names the current versioned one.
+KERNEL_META = "linux-image-amd64"
+BUSYBOX_PACKAGE = "busybox-static"
+#: Modules the guest needs (their dependencies are added from the modules' own tags).
+MODULES = ("virtio_mmio", "virtio_net", "9pnet_virtio", "9p")
+#: Busybox applets /init and the generated scripts use.
+APPLETS = (
+    "sh", "mount", "umount", "insmod", "ip", "mkdir", "cat", "echo", "grep", "poweroff",
+    "stty", "sleep", "ln", "rm", "env", "hostname", "dmesg", "true", "test", "[",
+)  # fmt: skip
+GUEST_ADDRESS, GATEWAY = "10.0.2.15", "10.0.2.2"
+MARKER = b"FIRESIDE-"
+
+INIT_SCRIPT = """#!/fireside/bin/sh
+# Fireside microvm init: base mounts and modules here; the rest is per environment (boot.sh).
+export PATH=/fireside/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for module in $(cat /fireside/modules/order); do
+  insmod /fireside/modules/$module.ko
+done
+if grep -q fireside.probe /proc/cmdline; then
+  echo FIRESIDE-PROBE ok
+  poweroff -f
+fi
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 guest /guest
+. /guest/boot.sh
+poweroff -f
+"""
+
+#: Copies a guest connection (stdin/stdout, from QEMU's guestfwd) to a host port: how a guest
+#: without egress still reaches the Runtime API and Fireside's endpoint.
+RELAY_SCRIPT = """import os, selectors, socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+sel = selectors.DefaultSelector()
+sel.register(0, selectors.EVENT_READ)
+sel.register(sock, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj == 0:
+            data = os.read(0, 65536)
+            if not data:
+                sys.exit(0)
+            sock.sendall(data)
+        else:
+            data = sock.recv(65536)
+            if not data:
+                sys.exit(0)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(1, view):]
+"""
+
+
+def unavailable_reason() -> str | None:
+    if shutil.which(QEMU) is None:
+        return f"QEMU is not installed ({QEMU}): apt-get install qemu-system-x86"
+    if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
+        return "building the guest kernel needs apt-get and dpkg-deb (Debian)"
+    return None
+
+
+# -- the initramfs ----------------------------------------------------------------------------
+
+
+class Cpio:
+    """A writer of the `newc` cpio format the kernel unpacks as its initramfs."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._inode = 1
+
+    def _entry(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
+        encoded = name.encode() + b"\0"
+        fields = (
+            self._inode, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(encoded), 0,
+        )  # fmt: skip
+        self._inode += 1
+        header = b"070701" + b"".join(b"%08X" % value for value in fields)
+        self._parts.append(header + encoded + _pad(len(header) + len(encoded)))
+        self._parts.append(data + _pad(len(data)))
+
+    def directory(self, name: str) -> None:
+        self._entry(name, 0o040755)
+
+    def file(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        self._entry(name, 0o100000 | mode, data)
+
+    def symlink(self, name: str, target: str) -> None:
+        self._entry(name, 0o120777, target.encode())
+
+    def char_device(self, name: str, major: int, minor: int) -> None:
+        self._entry(name, 0o020600, rdev=(major, minor))
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0)
+        return b"".join(self._parts)
+
+
+def _pad(length: int) -> bytes:
+    return b"\0" * (-length % 4)
+
+
+def module_depends(data: bytes) -> list[str]:
+    """A kernel module's `depends=` tag (from its .modinfo section, found in the raw bytes)."""
+    match = re.search(rb"\0depends=([^\0]*)\0", data)
+    if match is None or not match[1]:
+        return []
+    return match[1].decode().split(",")
+
+
+def load_order(modules: dict[str, bytes], wanted: tuple[str, ...]) -> list[str]:
+    """`wanted` and everything they depend on, dependencies first."""
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise ValueError(f"kernel module dependency cycle: {' -> '.join(path)}")
+        if name not in modules:
+            raise ValueError(f"kernel module {name} is missing from the kernel package")
+        for dependency in module_depends(modules[name]):
+            visit(dependency, (*path, name))
+        order.append(name)
+
+    for name in wanted:
+        visit(name, ())
+    return order
+
+
+def build_initramfs(busybox: bytes, modules: dict[str, bytes], wanted: tuple[str, ...]) -> bytes:
+    order = load_order(modules, wanted)
+    cpio = Cpio()
+    for directory in (
+        "dev", "proc", "sys", "tmp", "usr", "etc", "opt", "run", "guest", "var", "var/task",
+        "var/runtime", "var/lang", "fireside", "fireside/bin", "fireside/modules",
+    ):  # fmt: skip
+        cpio.directory(directory)
+    # The kernel opens /dev/console for init before anything is mounted.
+    cpio.char_device("dev/console", 5, 1)
+    # The host's merged-/usr links, so paths under /bin and /lib resolve once /usr is mounted.
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        if os.path.islink(f"/{name}"):
+            cpio.symlink(name, os.readlink(f"/{name}"))
+        elif os.path.isdir(f"/{name}"):
+            cpio.symlink(name, f"usr/{name}")
+    cpio.file("fireside/bin/busybox", busybox, 0o755)
+    for applet in APPLETS:
+        cpio.symlink(f"fireside/bin/{applet}", "busybox")
+    for name in order:
+        cpio.file(f"fireside/modules/{name}.ko", modules[name])
+    cpio.file("fireside/modules/order", ("\n".join(order) + "\n").encode())
+    cpio.file("init", INIT_SCRIPT.encode(), 0o755)
+    return gzip.compress(cpio.finish(), compresslevel=6)
+
+
+# -- assets -----------------------------------------------------------------------------------
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> str:
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ValueError(f"{' '.join(argv)} failed: {result.stderr.strip()[-500:]}")
+    return result.stdout
+
+
+def kernel_package() -> str:
+    """The versioned package `linux-image-amd64` depends on (linux-image-6.1.0-N-amd64)."""
+    output = _run(["apt-cache", "depends", KERNEL_META])
+    match = re.search(r"Depends: (linux-image-[0-9][^\s]*)", output)
+    if match is None:
+        raise ValueError(f"cannot tell which kernel {KERNEL_META} stands for")
+    return match[1]
+
+
+def build_assets(root: Path) -> tuple[Path, Path]:
+    """The guest kernel and initramfs under `root`, downloading and building them if missing."""
+    root.mkdir(parents=True, exist_ok=True)
+    current = root / "current"
+    if current.exists():
+        asset_dir = root / current.read_text().strip()
+        if (asset_dir / "initrd.cpio.gz").exists():
+            return asset_dir / "vmlinuz", asset_dir / "initrd.cpio.gz"
+    package = kernel_package()
+    log.info("building the microvm guest from %s and %s (once)", package, BUSYBOX_PACKAGE)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".build-") as scratch:
+        work = Path(scratch)
+        os.chmod(work, 0o755)  # apt-get download drops privileges to _apt where it can
+        _run(["apt-get", "download", "-q", package, BUSYBOX_PACKAGE], cwd=work)
+        tree = work / "tree"
+        for deb in sorted(work.glob("*.deb")):
+            _run(["dpkg-deb", "-x", str(deb), str(tree)])
+        kernels = sorted((tree / "boot").glob("vmlinuz-*"))
+        busybox = tree / "bin" / "busybox"
+        if not kernels or not busybox.exists():
+            raise ValueError("the downloaded packages hold no kernel or no busybox")
+        modules = {
+            path.name.removesuffix(".ko"): path.read_bytes()
+            for path in (tree / "lib" / "modules").rglob("*.ko")
+        }
+        initramfs = build_initramfs(busybox.read_bytes(), modules, MODULES)
+        version = kernels[-1].name.removeprefix("vmlinuz-")
+        staging = work / "out"
+        staging.mkdir()
+        shutil.copy2(kernels[-1], staging / "vmlinuz")
+        (staging / "initrd.cpio.gz").write_bytes(initramfs)
+        final = root / version
+        if final.exists():
+            shutil.rmtree(final)
+        staging.rename(final)
+    (root / ".current").write_text(version)
+    (root / ".current").rename(current)
+    return final / "vmlinuz", final / "initrd.cpio.gz"
+
+
+def copy_etc(target: Path) -> None:
+    """The guest's /etc: copies of the host files the namespace backend shows (no resolv.conf:
+    the guest's resolver is slirp's)."""
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".etc-"))
+    for path in ETC_FILES:
+        if path == "/etc/resolv.conf" or not os.path.exists(path):
+            continue
+        destination = staging / os.path.basename(path)
+        if os.path.isdir(path):
+            shutil.copytree(path, destination, symlinks=True)
+        else:
+            shutil.copy2(path, destination)
+    (staging / "resolv.conf").write_text("nameserver 10.0.2.3\n")
+    (staging / "hostname").write_text("sandbox\n")
+    os.chmod(staging, 0o755)
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    staging.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# -- the sandbox ------------------------------------------------------------------------------
+
+
+class MicrovmSandbox(ProcessSandbox):
+    """QEMU as the process; the guest's exit status comes from /init's marker line."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        console_fd: int,
+        output_fd: int,
+        forward_fd: int,
+        nonce: str,
+        guest_dir: Path,
+    ) -> None:
+        super().__init__(process, output_fd)
+        self._guest_dir = guest_dir
+        self._marker = MARKER + nonce.encode() + b" "
+        self._status: int | None = None
+        self._oom = False
+        self._forwarder = threading.Thread(
+            target=self._forward, args=(console_fd, forward_fd), daemon=True
+        )
+        self._forwarder.start()
+
+    def _forward(self, console_fd: int, forward_fd: int) -> None:
+        """Copy the console to `output_fd`, keeping /init's marker lines out of the log."""
+        pending = b""
+        try:
+            while True:
+                try:
+                    chunk = os.read(console_fd, 65536)
+                except InterruptedError:
+                    continue
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                pending += chunk
+                out, pending = self._take_markers(pending)
+                if out:
+                    _write_all(forward_fd, out)
+            if pending:
+                _write_all(forward_fd, pending)
+        finally:
+            os.close(console_fd)
+            os.close(forward_fd)
+
+    def _take_markers(self, data: bytes) -> tuple[bytes, bytes]:
+        """Split `data` into output to forward now and a tail that may begin a marker line."""
+        out = bytearray()
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            line = data[start:] if newline < 0 else data[start : newline + 1]
+            if newline < 0:
+                # An unfinished line is held back only while it could still become a marker.
+                if line and (self._marker.startswith(line) or line.startswith(self._marker)):
+                    return bytes(out), line
+                out += line
+                return bytes(out), b""
+            if line.startswith(self._marker):
+                self._on_marker(line[len(self._marker) :].strip().decode(errors="replace"))
+            else:
+                out += line
+            start = newline + 1
+
+    def _on_marker(self, text: str) -> None:
+        kind, _, value = text.partition(" ")
+        if kind == "EXIT":
+            with contextlib.suppress(ValueError):
+                status = int(value)
+                # The guest shell reports a signal as 128+n; the interface wants -n.
+                self._status = -(status - 128) if status > 128 else status
+        elif kind == "OOM":
+            self._oom = True
+
+    async def wait(self) -> int:
+        status = await super().wait()
+        # The forwarder ends at EOF once QEMU is gone: all output is in the pipe before we return.
+        await asyncio.to_thread(self._forwarder.join, 5)
+        if self._status is not None:
+            return self._status
+        return status if status != 0 else -9  # QEMU ended without the runtime's status
+
+    def out_of_memory(self) -> bool:
+        return self._oom
+
+    async def close(self) -> None:
+        await asyncio.to_thread(shutil.rmtree, self._guest_dir, True)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except InterruptedError:
+            continue
+        except OSError:
+            return  # the reader is gone: the environment is being torn down
+
+
+class MicrovmBackend(SandboxBackend):
+    mode = SandboxMode.MICROVM
+    private_network = False
+
+    def __init__(self, share_root: Path) -> None:
+        self._share = share.prepare_share_root(share_root)
+        self._root = self._share / "microvm"
+        self._root.mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        self._assets: tuple[Path, Path] | None = None
+        self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
+        self._runtime_dir: Path | None = None
+        self._images: dict[str, Path] = {}
+        self._etc = self._root / "etc"
+        self._relay = self._root / "relay.py"
+
+    def describe(self) -> str:
+        accel = self._accel or "kvm if it works, else tcg"
+        return f"microvm (QEMU microvm guests, {accel})"
+
+    def layout(self, host: HostPaths) -> Layout:
+        interpreter = host.interpreter
+        library_path: list[str] = []
+        if interpreter is not None and needs_image(interpreter):
+            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
+            library_path.append("/var/lang/lib")
+        return Layout(
+            task_root="/var/task",
+            runtime_dir="/var/runtime",
+            interpreter=interpreter,
+            bootstrap="/var/runtime/bootstrap.py",
+            sdk_paths=["/var/runtime/sdk"],
+            opt_root="/opt",
+            tmp_dir="/tmp",
+            library_path=library_path,
+            host_address=GATEWAY,
+        )
+
+    # -- one-time preparation (blocking: called in a thread) -----------------------------------
+    def _prepare(self, host: HostPaths) -> tuple[tuple[Path, Path], str, Path, Path | None]:
+        with self._lock:
+            if self._assets is None:
+                self._assets = build_assets(self._root)
+                copy_etc(self._etc)
+                self._relay.write_text(RELAY_SCRIPT)
+            if self._accel is None:
+                self._accel = self._probe_kvm(*self._assets)
+                log.info("microvm guests use %s", self._accel)
+            if self._runtime_dir is None:
+                self._runtime_dir = share.runtime_dir(self._share)
+            image = None
+            if host.interpreter is not None and needs_image(host.interpreter):
+                image = self._images.get(host.interpreter)
+                if image is None:
+                    assert host.interpreter_version is not None
+                    image = share.python_image(
+                        self._share, host.interpreter, host.interpreter_version
+                    )
+                    self._images[host.interpreter] = image
+            return self._assets, self._accel, self._runtime_dir, image
+
+    def _probe_kvm(self, kernel: Path, initrd: Path, timeout: float = 20.0) -> str:
+        """"kvm" when a guest boots to userspace under KVM in `timeout` seconds, else "tcg".
+
+        KVM can be present yet useless (nested or emulated virtualization: guests abort on an
+        MSR or crawl at instruction-emulation speed), so it is tried, not assumed."""
+        if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+            return "tcg"
+        argv = self._qemu_argv("kvm", kernel, initrd, 256, "fireside.probe=1")
+        try:
+            result = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return "tcg"
+        return "kvm" if b"FIRESIDE-PROBE ok" in result.stdout else "tcg"
+
+    def _qemu_argv(
+        self, accel: str, kernel: Path, initrd: Path, memory_mb: int, extra_cmdline: str = ""
+    ) -> list[str]:
+        cmdline = "console=ttyS0 panic=-1 quiet loglevel=0 printk.devkmsg=off"
+        if accel == "kvm":
+            cpu, accelerator = "host", "kvm"
+        else:
+            # A bounded translation cache: the default (1 GB) would let QEMU's RSS grow far past
+            # the guest's own memory.
+            cpu, accelerator = "max", "tcg,tb-size=64"
+            cmdline += f" tsc_early_khz={TCG_TSC_KHZ}"
+        return [
+            QEMU, "-accel", accelerator, "-cpu", cpu, "-M", "microvm", "-m", str(memory_mb),
+            "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", f"{cmdline} {extra_cmdline}".strip(),
+        ]  # fmt: skip
+
+    # -- per environment -------------------------------------------------------------------------
+    def _write_guest(self, spec: SandboxSpec, guest: Path, nonce: str, lang: bool) -> None:
+        mounts = [("usr", "/usr"), ("task", "/var/task"), ("runtime", "/var/runtime"),
+                  ("etc", "/etc")]  # fmt: skip
+        if lang:
+            mounts.append(("lang", "/var/lang"))
+        options = "trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000"
+        marker = f"FIRESIDE-{nonce}"
+        lines = ["# Generated by Fireside for one environment; sourced by /init."]
+        lines += [f"mount -t 9p -o {options} {tag} {path}" for tag, path in mounts]
+        lines += [
+            f"mount -t tmpfs -o size={spec.tmp_mb}m,mode=1777 tmpfs /tmp",
+            "hostname sandbox",
+            "ip link set lo up",
+            f"ip addr add {GUEST_ADDRESS}/24 dev eth0",
+            "ip link set eth0 up",
+            f"ip route add default via {GATEWAY}",
+            # Lambda's memory limit, enforced by the guest kernel on the runtime's cgroup.
+            "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
+            "echo +memory > /sys/fs/cgroup/cgroup.subtree_control",
+            "mkdir /sys/fs/cgroup/function",
+            f"echo {spec.memory_mb}M > /sys/fs/cgroup/function/memory.max",
+            "echo 0 > /sys/fs/cgroup/function/memory.swap.max 2>/dev/null",
+            # The console is the log: no CR added before each LF.
+            "stty -opost",
+            "sh /guest/run.sh </dev/null",
+            "status=$?",
+            "if grep -q '^oom_kill [1-9]' /sys/fs/cgroup/function/memory.events; then",
+            f"  echo {marker} OOM",
+            "fi",
+            f"echo {marker} EXIT $status",
+        ]
+        (guest / "boot.sh").write_text("\n".join(lines) + "\n")
+        env = {"HOME": "/tmp", **spec.env}
+        run = [
+            "# The runtime: its cgroup, its working directory, its environment and command.",
+            "echo $$ > /sys/fs/cgroup/function/cgroup.procs",
+            "cd /var/task",
+            "exec env -i "
+            + " ".join(shlex.quote(f"{key}={value}") for key, value in env.items())
+            + " "
+            + shlex.join(spec.argv),
+        ]
+        (guest / "run.sh").write_text("\n".join(run) + "\n")
+
+    def _netdev(self, spec: SandboxSpec) -> str:
+        netdev = "user,id=n0"
+        if spec.egress:
+            return netdev
+        # No egress: slirp drops everything but the forwarded ports Fireside serves.
+        ports = sorted(
+            {int(match[1]) for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL")
+             if (match := re.search(r":(\d+)$", spec.env.get(key, "").rstrip("/")))}
+        )  # fmt: skip
+        netdev += ",restrict=on"
+        for port in ports:
+            netdev += (
+                f",guestfwd=tcp:{GATEWAY}:{port}-cmd:{sys.executable} -I -S {self._relay} {port}"
+            )
+        return netdev
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        (kernel, initrd), accel, runtime_dir, image = await asyncio.to_thread(
+            self._prepare, spec.host
+        )
+        guest = spec.host.work_dir / "guest"
+        guest.mkdir(parents=True, exist_ok=True)
+        nonce = secrets.token_hex(8)
+        self._write_guest(spec, guest, nonce, image is not None)
+        shares = [("guest", guest), ("usr", Path("/usr")), ("task", spec.host.task_root),
+                  ("runtime", runtime_dir), ("etc", self._etc)]  # fmt: skip
+        if image is not None:
+            shares.append(("lang", image))
+        memory = max(MIN_GUEST_MB, spec.memory_mb + GUEST_ALLOWANCE_MB)
+        argv = self._qemu_argv(accel, kernel, initrd, memory)
+        for tag, path in shares:
+            argv += [
+                "-fsdev", f"local,id={tag},path={path},security_model=none,readonly=on",
+                "-device", f"virtio-9p-device,fsdev={tag},mount_tag={tag}",
+            ]  # fmt: skip
+        argv += ["-netdev", self._netdev(spec), "-device", "virtio-net-device,netdev=n0"]
+        console_r, console_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=console_w,
+                stderr=console_w,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except BaseException:
+            for fd in (console_r, output_r, output_w):
+                os.close(fd)
+            raise
+        finally:
+            os.close(console_w)
+        os.set_blocking(output_r, False)
+        return MicrovmSandbox(process, console_r, output_r, output_w, nonce, guest)
+
