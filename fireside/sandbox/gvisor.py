@@ -39,7 +39,7 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.namespace import ETC_FILES, NOBODY, connect_network, needs_image
+from fireside.sandbox.namespace import ETC_FILES, NOBODY, connect_network
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,6 @@ class GvisorBackend(SandboxBackend):
     private_network = True
 
     def __init__(self, share_root: Path, state_dir: Path) -> None:
-        self._share = share.prepare_share_root(share_root)
         self._state = state_dir
         self._state.mkdir(parents=True, exist_ok=True)
         os.chmod(self._state, 0o700)
@@ -171,41 +170,14 @@ class GvisorBackend(SandboxBackend):
         self._runsc += os.environ.get("FIRESIDE_RUNSC_FLAGS", "").split()
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
-        self._runtime_dir: Path | None = None
-        self._images: dict[str, Path] = {}
+        self._trees = share.RuntimeTrees(share_root)
 
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"gvisor (runsc, ptrace platform, {self._limits.value} limits, {network})"
 
     def layout(self, host: HostPaths) -> Layout:
-        interpreter = host.interpreter
-        library_path: list[str] = []
-        if interpreter is not None and needs_image(interpreter):
-            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
-            library_path.append("/var/lang/lib")
-        return Layout(
-            task_root="/var/task",
-            runtime_dir="/var/runtime",
-            interpreter=interpreter,
-            bootstrap="/var/runtime/bootstrap.py",
-            sdk_paths=["/var/runtime/sdk"],
-            opt_root="/opt",
-            tmp_dir="/tmp",
-            library_path=library_path,
-        )
-
-    def _prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
-        if self._runtime_dir is None:
-            self._runtime_dir = share.runtime_dir(self._share)
-        image = None
-        if host.interpreter is not None and needs_image(host.interpreter):
-            image = self._images.get(host.interpreter)
-            if image is None:
-                assert host.interpreter_version is not None
-                image = share.python_image(self._share, host.interpreter, host.interpreter_version)
-                self._images[host.interpreter] = image
-        return self._runtime_dir, image
+        return self._trees.layout(host)
 
     def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path, image: Path | None) -> Path:
         bundle = spec.host.work_dir / f"gvisor-{secrets.token_hex(6)}"
@@ -252,7 +224,7 @@ class GvisorBackend(SandboxBackend):
             if os.path.exists(path) and path != "/etc/resolv.conf":
                 mounts.append(bind(path, path))
         if spec.egress and self._slirp is not None:
-            resolv = self._share / "resolv.conf"
+            resolv = self._trees.root / "resolv.conf"
             if not resolv.exists():
                 resolv.write_text("nameserver 10.0.2.3\n")
             mounts.append(bind(resolv, "/etc/resolv.conf"))
@@ -288,7 +260,7 @@ class GvisorBackend(SandboxBackend):
         return bundle
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
+        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
         netns, sockets = new_network(spec.inside_ports)
         try:
             bundle = self._bundle(spec, netns, runtime_dir, image)

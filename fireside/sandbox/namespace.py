@@ -31,7 +31,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -47,6 +46,8 @@ from fireside.sandbox.base import (
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
+
+needs_image = share.needs_image  # re-exported for the microvm backend
 
 NOBODY = 65534
 CLONE_NEWNET = 0x40000000
@@ -100,11 +101,6 @@ def connect_network(
         os.close(ready_r)
         if ready_w >= 0:
             os.close(ready_w)
-
-
-def needs_image(interpreter: str) -> bool:
-    """Interpreters outside /usr (pyenv's, say) are mounted from a runtime image at /var/lang."""
-    return not os.path.realpath(interpreter).startswith("/usr/")
 
 
 def unavailable_reason() -> str | None:
@@ -211,23 +207,20 @@ class NamespaceBackend(SandboxBackend):
     private_network = True
 
     def __init__(self, share_root: Path) -> None:
-        self._share = share.prepare_share_root(share_root)
+        self._trees = share.RuntimeTrees(share_root)
         self._seccomp = seccomp.build_filter()
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
-        self._instance = hashlib.sha256(str(self._share).encode()).hexdigest()[:10]
+        self._instance = hashlib.sha256(str(self._trees.root).encode()).hexdigest()[:10]
         removed = limits.cleanup_stale(f"{self._instance}-", self._limits)
         if removed:
             log.info("removed %d resource groups left by a previous run", removed)
-        self._runtime_dir: Path | None = None
-        self._images: dict[str, Path] = {}
-        self._prepare_lock = threading.Lock()
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
         # Inside, DNS goes to slirp4netns's resolver; the host's may sit on its own loopback.
-        self._resolv = self._share / "resolv.conf"
+        self._resolv = self._trees.root / "resolv.conf"
         self._resolv.write_text("nameserver 10.0.2.3\n")
         os.chmod(self._resolv, 0o644)
         self._etc = [
@@ -241,45 +234,14 @@ class NamespaceBackend(SandboxBackend):
 
     @property
     def share_root(self) -> Path:
-        return self._share
+        return self._trees.root
 
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network})"
 
     def layout(self, host: HostPaths) -> Layout:
-        interpreter = host.interpreter
-        library_path: list[str] = []
-        if interpreter is not None and needs_image(interpreter):
-            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
-            library_path.append("/var/lang/lib")
-        return Layout(
-            task_root="/var/task",
-            runtime_dir="/var/runtime",
-            interpreter=interpreter,
-            bootstrap="/var/runtime/bootstrap.py",
-            sdk_paths=["/var/runtime/sdk"],
-            opt_root="/opt",
-            tmp_dir="/tmp",
-            library_path=library_path,
-        )
-
-    def _prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
-        """The runtime dir and interpreter image for `host` (built on first use; blocking)."""
-        with self._prepare_lock:  # concurrent cold starts build each image once
-            return self._prepare_locked(host)
-
-    def _prepare_locked(self, host: HostPaths) -> tuple[Path, Path | None]:
-        if self._runtime_dir is None:
-            self._runtime_dir = share.runtime_dir(self._share)
-        image = None
-        if host.interpreter is not None and needs_image(host.interpreter):
-            image = self._images.get(host.interpreter)
-            if image is None:
-                assert host.interpreter_version is not None
-                image = share.python_image(self._share, host.interpreter, host.interpreter_version)
-                self._images[host.interpreter] = image
-        return self._runtime_dir, image
+        return self._trees.layout(host)
 
     def _argv(
         self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, fds: dict[str, int]
@@ -318,7 +280,7 @@ class NamespaceBackend(SandboxBackend):
         return argv
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._prepare, spec.host)
+        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):

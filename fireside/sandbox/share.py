@@ -25,9 +25,11 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from fireside.runtimes.python import BOOTSTRAP_PATH
+from fireside.sandbox.base import HostPaths, Layout
 
 log = logging.getLogger(__name__)
 
@@ -202,3 +204,54 @@ def runtime_dir(root: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_tree_file(source, target)
     return _publish(staging, final)
+
+
+def needs_image(interpreter: str) -> bool:
+    """Interpreters outside /usr (pyenv's, say) are mounted from a runtime image at /var/lang."""
+    return not os.path.realpath(interpreter).startswith("/usr/")
+
+
+class RuntimeTrees:
+    """What every isolating backend mounts, and the paths the runtime sees them at.
+
+    /var/task is the code, /var/runtime Fireside's bootstrap and the AWS SDK, /var/lang the
+    interpreter's image (when it does not live in the host's /usr, which is mounted as is).
+    """
+
+    def __init__(self, share_root: Path) -> None:
+        self.root = prepare_share_root(share_root)
+        self._runtime_dir: Path | None = None
+        self._images: dict[str, Path] = {}
+        self._lock = threading.Lock()
+
+    def layout(self, host: HostPaths, host_address: str = "127.0.0.1") -> Layout:
+        interpreter = host.interpreter
+        library_path: list[str] = []
+        if interpreter is not None and needs_image(interpreter):
+            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
+            library_path.append("/var/lang/lib")
+        return Layout(
+            task_root="/var/task",
+            runtime_dir="/var/runtime",
+            interpreter=interpreter,
+            bootstrap="/var/runtime/bootstrap.py",
+            sdk_paths=["/var/runtime/sdk"],
+            opt_root="/opt",
+            tmp_dir="/tmp",
+            library_path=library_path,
+            host_address=host_address,
+        )
+
+    def prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
+        """The runtime dir and interpreter image for `host`, built once (blocking: a thread)."""
+        with self._lock:  # concurrent cold starts build each image once
+            if self._runtime_dir is None:
+                self._runtime_dir = runtime_dir(self.root)
+            image = None
+            if host.interpreter is not None and needs_image(host.interpreter):
+                image = self._images.get(host.interpreter)
+                if image is None:
+                    assert host.interpreter_version is not None
+                    image = python_image(self.root, host.interpreter, host.interpreter_version)
+                    self._images[host.interpreter] = image
+            return self._runtime_dir, image
