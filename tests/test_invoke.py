@@ -238,7 +238,7 @@ def test_health(server: Server) -> None:
     with urllib.request.urlopen(f"{server.endpoint}/_fireside/health") as response:
         health = json.loads(response.read())
     assert health["services"]["lambda"] == "running"
-    assert health["sandbox"] in ("namespace", "gvisor", "process")
+    assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 
 def test_unknown_path_is_json_404(server: Server) -> None:

@@ -20,7 +20,7 @@ needs_qemu = pytest.mark.skipif(
 )
 
 SOURCE = """
-import json, os, uuid
+import json, os, time, uuid
 import boto3
 
 ENVIRONMENT = str(uuid.uuid4())
@@ -30,7 +30,12 @@ def handler(event, context):
     if event.get("fail"):
         raise ValueError("asked to fail")
     result = {"event": event, "request_id": context.aws_request_id, "environment": ENVIRONMENT,
-              "task_root": os.environ["LAMBDA_TASK_ROOT"]}
+              "task_root": os.environ["LAMBDA_TASK_ROOT"], "time": time.time(),
+              "remaining": context.get_remaining_time_in_millis()}
+    if event.get("allocate_mb"):
+        block = bytearray(event["allocate_mb"] * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
     if event.get("list"):
         names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
         result["functions"] = names
@@ -113,6 +118,9 @@ def test_functions_run_in_microvm_guests(vm_server: Server) -> None:
     warm_seconds = time.monotonic() - started
     assert warm["environment"] == body["environment"]
     assert warm["event"] == {"n": 2}
+    # The guest's clock follows the host's (deadlines are host times).
+    assert abs(warm["time"] - (started + warm_seconds - time.monotonic() + time.time())) < 0.5
+    assert 0 < warm["remaining"] <= 60000
 
     failed = lam.invoke(FunctionName=name, Payload=json.dumps({"fail": True}))
     assert failed["FunctionError"] == "Unhandled"
@@ -122,6 +130,16 @@ def test_functions_run_in_microvm_guests(vm_server: Server) -> None:
 
     listed = _payload(lam.invoke(FunctionName=name, Payload=json.dumps({"list": True})))
     assert name in listed["functions"]
+    # REPORT shows the runtime's own peak in the guest, not QEMU's: well under MemorySize here.
+    report = base64.b64decode(
+        lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")["LogResult"]
+    ).decode()
+    used = int(report.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert 0 < used < 128, report
+
+    # Beyond MemorySize (128 MB) the guest kernel kills the runtime: Runtime.OutOfMemory.
+    oom = lam.invoke(FunctionName=name, Payload=json.dumps({"allocate_mb": 160}))
+    assert oom["FunctionError"] == "Unhandled"
+    assert _payload(oom)["errorType"] == "Runtime.OutOfMemory"
     print(f"microvm cold invoke {cold:.2f} s, warm invoke {warm_seconds * 1000:.0f} ms")
     lam.delete_function(FunctionName=name)
-

@@ -47,8 +47,6 @@ from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
 
-needs_image = share.needs_image  # re-exported for the microvm backend
-
 NOBODY = 65534
 CLONE_NEWNET = 0x40000000
 ETC_FILES = (
