@@ -20,10 +20,11 @@ and `run.sh` (the runtime's environment and command). `/tmp` is a guest tmpfs of
 `EphemeralStorage` size. Inside, the runtime runs in a cgroup whose `memory.max` is `MemorySize`,
 so the guest kernel's OOM killer enforces Lambda's memory limit.
 
-Network: QEMU user-mode networking (slirp). The guest is 10.0.2.15 and reaches the host's
-loopback as 10.0.2.2, where Fireside listens for the Runtime API. Without egress, slirp runs with
-`restrict=on` and only the two ports Fireside serves are forwarded (`guestfwd`, one relay
-process per connection).
+Network: QEMU user-mode networking (slirp), always with `restrict=on`: the guest is 10.0.2.15
+and reaches only the two ports Fireside serves for it (the Runtime API and Fireside's endpoint),
+forwarded from 10.0.2.2 (`guestfwd`, one relay process per connection). Unrestricted slirp would
+expose the host's whole loopback, other environments' Runtime APIs included, so microVM guests
+have no egress yet.
 
 Output: a virtio console (QEMU's stdout, which is `output_fd`) is the runtime's stdout and stderr
 (kernel messages are silenced; the emulated UART, a byte per I/O exit, was far too slow for big
@@ -479,7 +480,7 @@ class MicrovmBackend(SandboxBackend):
 
     def describe(self) -> str:
         accel = self._accel or "kvm if it works, else tcg"
-        return f"microvm (QEMU microvm guests, {accel})"
+        return f"microvm (QEMU microvm guests, {accel}, no egress)"
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host, host_address=GATEWAY)
@@ -613,9 +614,9 @@ class MicrovmBackend(SandboxBackend):
 
     def _netdev(self, spec: SandboxSpec) -> str:
         netdev = "user,id=n0"
-        if spec.egress:
-            return netdev
-        # No egress: slirp drops everything but the forwarded ports Fireside serves.
+        # Always restricted: unrestricted slirp maps 10.0.2.2 to the host's whole loopback, where
+        # other environments' Runtime APIs listen, and it has no way to exclude it. So guests
+        # get no egress (yet): slirp drops everything but the forwarded ports Fireside serves.
         ports = sorted(
             {int(match[1]) for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL")
              if (match := re.search(r":(\d+)$", spec.env.get(key, "").rstrip("/")))}
