@@ -574,9 +574,11 @@ class MicrovmBackend(SandboxBackend):
             f"ip route add default via {GATEWAY}",
             # Lambda's memory limit, enforced by the guest kernel on the runtime's cgroup.
             "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
-            "echo +memory > /sys/fs/cgroup/cgroup.subtree_control",
+            "echo +memory +pids > /sys/fs/cgroup/cgroup.subtree_control",
             "mkdir /sys/fs/cgroup/function",
             f"echo {spec.memory_mb}M > /sys/fs/cgroup/function/memory.max",
+            # Lambda's process cap (1,024), as in the other backends.
+            "echo 1024 > /sys/fs/cgroup/function/pids.max",
             "echo 0 > /sys/fs/cgroup/function/memory.swap.max 2>/dev/null",
             "wait $clock",
             "sh /guest/run.sh </dev/null &",
