@@ -8,7 +8,6 @@ The `process` backend is no sandbox (documented as such) and is not run here.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import textwrap
@@ -146,7 +145,6 @@ def test_sees_no_host_processes(sandboxed: Server) -> None:
     )
     pids, _ = invoke(sandboxed, name)
     assert len(pids) <= 4, pids  # bubblewrap's init, the runtime, maybe a transient child
-    assert str(os.getpid()) not in pids or int(max(pids, key=int)) < 10
 
 
 def test_cannot_write_outside_tmp(sandboxed: Server) -> None:

@@ -61,10 +61,6 @@ class EnvironmentManager:
         self._all: set[Environment] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def active(self) -> int:
-        return len(self._all)
-
     def stats(self) -> dict[str, int]:
         idle = sum(len(pool.idle) for pool in self._pools.values())
         return {"environments": len(self._all), "idle": idle, "busy": len(self._all) - idle}

@@ -230,10 +230,6 @@ class NamespaceBackend(SandboxBackend):
             if os.path.lexists(path)
         ]
 
-    @property
-    def share_root(self) -> Path:
-        return self._trees.root
-
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network})"

@@ -104,9 +104,6 @@ class BlobStore:
             _fsync_write(path, data)
         return path
 
-    def read(self, digest: str) -> bytes:
-        return self.archive_path(digest).read_bytes()
-
     def tree(self, digest: str) -> Path:
         return self._code / digest
 
