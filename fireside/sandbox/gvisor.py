@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -39,16 +38,20 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.namespace import ETC_FILES, NOBODY, connect_network
+from fireside.sandbox.namespace import (
+    ETC_FILES,
+    NOBODY,
+    connect_network,
+    setns_net,
+    unshare_net,
+)
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
 
-CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 SENTRY_ALLOWANCE_MB = 96
 SENTRY_PIDS = 16384
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def unavailable_reason() -> str | None:
@@ -57,12 +60,6 @@ def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "runsc needs root here"
     return None
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
 def _loopback_up() -> None:
@@ -80,7 +77,7 @@ def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     sockets: dict[int, socket.socket] = {}
     try:
-        _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+        unshare_net()
         try:
             netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
             _loopback_up()
@@ -92,7 +89,7 @@ def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
                 sock.setblocking(False)
                 sockets[port] = sock
         finally:
-            _check(_libc.setns(own, CLONE_NEWNET), "setns back")
+            setns_net(own)
     except BaseException:
         for sock in sockets.values():
             sock.close()

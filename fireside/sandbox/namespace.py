@@ -123,10 +123,20 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _setns(fd: int) -> None:
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
+def _net_syscall(result: int, what: str) -> None:
+    if result != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def setns_net(fd: int) -> None:
+    """Move the calling thread into the network namespace behind `fd`."""
+    _net_syscall(_libc.setns(fd, CLONE_NEWNET), "setns(CLONE_NEWNET)")
+
+
+def unshare_net() -> None:
+    """Move the calling thread into a new, empty network namespace."""
+    _net_syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
 
 
 class NamespaceSandbox(ProcessSandbox):
@@ -150,7 +160,7 @@ class NamespaceSandbox(ProcessSandbox):
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         target = os.open(f"/proc/{self.child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            _setns(target)
+            setns_net(target)
             try:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 try:
@@ -162,7 +172,7 @@ class NamespaceSandbox(ProcessSandbox):
                     sock.close()
                     raise
             finally:
-                _setns(own)  # the event loop thread must never stay in a sandbox's network
+                setns_net(own)  # the event loop thread must never stay in a sandbox's network
         finally:
             os.close(own)
             os.close(target)
