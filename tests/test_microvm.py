@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fireside.sandbox.microvm import Cpio, load_order, module_depends
+from fireside.sandbox.microvm_assets import Cpio, load_order, module_depends
 from tests.conftest import ROLE, Server, python_zip
 
 needs_qemu = pytest.mark.skipif(
