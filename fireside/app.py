@@ -64,7 +64,13 @@ class Fireside:
             if reason is not None:
                 self.sandbox_warning = f"no isolation between functions and the host: {reason}"
         self.share_root = prepare_share_root(choose_share_root(data))
-        self.backend = create_backend(self.sandbox_mode, self.share_root, data)
+        self.backend = create_backend(
+            self.sandbox_mode,
+            self.share_root,
+            data,
+            warm_spares=settings.warm_spares,
+            warm_lifetime=settings.idle_timeout,
+        )
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
         self.logs = LogStore(data / "logs")
@@ -165,6 +171,7 @@ class Fireside:
             "sandbox_detail": self.backend.describe(),
             "services": {"lambda": "running"},
             "environments": self.manager.stats(),
+            "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
         }
 
@@ -200,5 +207,6 @@ class Fireside:
         if self._provider is not None:
             await self._provider.close()
         await self.manager.close()
+        await self.backend.close()
         self.logs.close()
         self.db.close()

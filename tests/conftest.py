@@ -182,9 +182,16 @@ def make_function(lam: Any) -> Iterator[FunctionFactory]:
             lam.delete_function(FunctionName=name)
 
 
+def marked(source: str) -> str:
+    """Function code that starts, at Init, a long `sleep` holding the function's environment
+    (so `FIRESIDE_TEST_MARKER`). Tests find an environment's processes through it: a runtime
+    started warm keeps the `/proc/<pid>/environ` of the spare it was, without the marker."""
+    return "import subprocess as _sp\n_CHILD = _sp.Popen(['sleep', '600'])\n" + source
+
+
 def processes_with(marker: str) -> list[int]:
     """Host pids whose environment holds `FIRESIDE_TEST_MARKER=<marker>` (works across pid
-    namespaces: a function cannot tell us its host pid)."""
+    namespaces: a function cannot tell us its host pid). See `marked`."""
     needle = f"FIRESIDE_TEST_MARKER={marker}".encode()
     found = []
     for entry in os.listdir("/proc"):

@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ENV_TOKEN, ROLE, FunctionFactory, Server, make_zip, processes_with
+from tests.conftest import (
+    ENV_TOKEN,
+    ROLE,
+    FunctionFactory,
+    Server,
+    make_zip,
+    marked,
+    processes_with,
+)
 
 ECHO = """
 import os, uuid
@@ -286,7 +294,9 @@ def test_environment_variables(lam: Any, make_function: FunctionFactory) -> None
 
 def test_update_retires_old_environments(lam: Any, make_function: FunctionFactory) -> None:
     marker = uuid.uuid4().hex
-    name = make_function(ENV_TOKEN, Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}})
+    name = make_function(
+        marked(ENV_TOKEN), Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}}
+    )
     first = payload(lam.invoke(FunctionName=name))
     assert len(processes_with(marker)) >= 1
     lam.update_function_configuration(
@@ -311,7 +321,7 @@ def test_idle_environments_are_reaped(fresh_server: Any) -> None:
         Runtime="python3.11",
         Handler="app.handler",
         Role=ROLE,
-        Code={"ZipFile": make_zip({"app.py": ENV_TOKEN})},
+        Code={"ZipFile": make_zip({"app.py": marked(ENV_TOKEN)})},
         Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}},
     )
     client.get_waiter("function_active_v2").wait(FunctionName="idle", WaiterConfig={"Delay": 0.1})

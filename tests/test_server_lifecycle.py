@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, ROOT, Server, processes_with, python_zip
+from tests.conftest import ROLE, ROOT, Server, marked, processes_with, python_zip
 
 RECORDER = """
 import json, time
@@ -102,7 +102,7 @@ def test_sigterm_stops_environments(fresh_server: Callable[..., Server], tmp_pat
     create(
         client,
         "warm",
-        "def handler(e, c):\n    return 1\n",
+        marked("def handler(e, c):\n    return 1\n"),
         Environment={"Variables": {"FIRESIDE_TEST_MARKER": marker}},
     )
     client.invoke(FunctionName="warm")

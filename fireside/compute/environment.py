@@ -156,6 +156,7 @@ class Environment:
             inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
             if backend.private_network
             else [],
+            warm_handoff=launch.command.interpreter is not None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)

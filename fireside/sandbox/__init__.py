@@ -23,7 +23,14 @@ def default_mode() -> tuple[SandboxMode, str | None]:
     return SandboxMode.PROCESS, reason
 
 
-def create_backend(mode: SandboxMode, share_root: Path, state_dir: Path) -> SandboxBackend:
+def create_backend(
+    mode: SandboxMode,
+    share_root: Path,
+    state_dir: Path,
+    *,
+    warm_spares: int = 1,
+    warm_lifetime: float = 600.0,
+) -> SandboxBackend:
     """The backend for a mode; raises ValueError when this host cannot run it."""
     if mode is SandboxMode.PROCESS:
         return ProcessBackend()
@@ -46,7 +53,7 @@ def create_backend(mode: SandboxMode, share_root: Path, state_dir: Path) -> Sand
     reason = unavailable_reason()
     if reason is not None:
         raise ValueError(f"the {mode.value} sandbox is not available: {reason}")
-    return NamespaceBackend(share_root)
+    return NamespaceBackend(share_root, warm_spares, warm_lifetime)
 
 
 __all__ = [

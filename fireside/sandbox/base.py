@@ -72,6 +72,9 @@ class SandboxSpec:
     egress: bool = True
     #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     inside_ports: list[int] = field(default_factory=list)
+    #: The runtime can be started before its function is known and take its environment later
+    #: (Fireside's Python bootstrap, `FIRESIDE_WARM_FD`), so backends may use a warm spare.
+    warm_handoff: bool = False
 
 
 class Sandbox(ABC):
@@ -128,3 +131,11 @@ class SandboxBackend(ABC):
 
     def describe(self) -> str:
         return self.mode.value
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /_fireside/health (warm spares, hits and misses)."""
+        return {}
+
+    async def close(self) -> None:
+        """Stop what the backend keeps between environments (spares)."""
+        return None

@@ -346,6 +346,26 @@ class ResourceGroup:
             elif self.backend is LimitsBackend.CGROUP1:
                 _write(os.path.join(cpu, "cpu.cfs_quota_us"), str(self.limits.cpu_quota_us))
 
+    def raise_memory(self, memory_mb: int) -> None:
+        """Raise the memory limit of a live group (a spare environment taken by a function).
+
+        Only upwards, so the members never find themselves over the limit; the CPU quota that
+        `throttle_cpu` applies follows the new size."""
+        if memory_mb <= self.limits.memory_mb:
+            return
+        if self.backend is LimitsBackend.RLIMIT:
+            raise LimitsError("rlimits of a running process are not raised here")
+        self.limits = Limits(
+            memory_mb, self.limits.pids, burst_until_throttled=self.limits.burst_until_throttled
+        )
+        mem, d = str(memory_mb * MIB), self._dirs["memory"]
+        if self.backend is LimitsBackend.CGROUP2:
+            _write(os.path.join(d, "memory.max"), mem)
+        else:  # v1 requires memory+swap >= memory at every step: raise it first
+            with contextlib.suppress(FileNotFoundError):
+                _write(os.path.join(d, "memory.memsw.limit_in_bytes"), mem)
+            _write(os.path.join(d, "memory.limit_in_bytes"), mem)
+
     def add(self, pid: int) -> None:
         """Move a process, and so its future children, into the group (idempotent).
 

@@ -16,6 +16,14 @@ What the runtime process gets:
 bubblewrap holds the runtime (`--block-fd`) until those sockets exist, then `release()` lets it
 run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
 (`fireside.sandbox.share`) that `nobody` can reach.
+
+Warm starts (`fireside.sandbox.warm`): for runtimes that can take their environment after they
+start (Fireside's Python bootstrap, `SandboxSpec.warm_handoff`), spare sandboxes are made ahead
+of demand, with the interpreter started and the bootstrap imported, waiting on stdin. Taking
+one for a function mounts its code on the spare's `/var/task` (`fireside.sandbox.mounts`),
+raises the memory limit to `MemorySize`, and writes the function's environment to the spare's
+stdin. Variables read only at process start (`PYTHON*`, `LD_*`, locale, `TZ`) are part of the
+pool's key, so a function that sets them gets a spare started with them, or a cold start.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from fireside.sandbox import limits, seccomp, share
+from fireside.sandbox import limits, mounts, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -44,6 +53,7 @@ from fireside.sandbox.base import (
     SandboxSpec,
 )
 from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,16 @@ ETC_FILES = (
     "/etc/host.conf",
 )
 _libc = ctypes.CDLL(None, use_errno=True)
+#: Environment variables a process reads only when it starts (the dynamic loader, CPython's
+#: start-up, libc's locale and time zone): a spare must be started with the function's values.
+STARTUP_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_", "GLIBC_")
+STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ"})
+#: Spares wait with a small limit; taking one raises it to the function's MemorySize.
+SPARE_MEMORY_MB = 128
+
+
+def read_at_startup(name: str) -> bool:
+    return name in STARTUP_NAMES or name.startswith(STARTUP_PREFIXES)
 
 
 def connect_network(
@@ -155,6 +175,15 @@ class NamespaceSandbox(ProcessSandbox):
         self._sockets: list[socket.socket] = []
         #: The user-mode network stack giving this environment egress (None: loopback only).
         self.network: subprocess.Popen[bytes] | None = None
+        #: A spare: its `/var/task` slot on the host, and the pipe its runtime waits on for the
+        #: function's environment (written by `release()` once the spare is taken).
+        self.slot: Path | None = None
+        self.launch_fd: int | None = None
+        self.launch_env: dict[str, str] | None = None
+
+    @property
+    def group(self) -> limits.ResourceGroup:
+        return self._group
 
     def socket_inside(self, port: int) -> socket.socket:
         own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
@@ -185,6 +214,13 @@ class NamespaceSandbox(ProcessSandbox):
                 os.write(self._block_fd, b"1")
             os.close(self._block_fd)
             self._block_fd = None
+        if self.launch_fd is not None and self.launch_env is not None:
+            message = json.dumps({"env": self.launch_env}).encode()
+            with contextlib.suppress(OSError):  # a dead runtime shows up as its exit
+                while message:
+                    message = message[os.write(self.launch_fd, message) :]
+            os.close(self.launch_fd)
+            self.launch_fd = None
 
     def end_of_init(self) -> None:
         self._group.throttle_cpu()
@@ -202,19 +238,37 @@ class NamespaceSandbox(ProcessSandbox):
 
     async def close(self) -> None:
         self.release()
+        if self.launch_fd is not None:  # a spare never taken: EOF tells its runtime to exit
+            os.close(self.launch_fd)
+            self.launch_fd = None
         for sock in self._sockets:
             sock.close()
         if self.network is not None:
             self.network.kill()
             await asyncio.to_thread(self.network.wait)
         await asyncio.to_thread(self._group.close)
+        if self.slot is not None:
+            await asyncio.to_thread(mounts.release_slot, self.slot)
+            self.slot = None
+
+
+@dataclass(frozen=True, slots=True)
+class WarmKey:
+    """What every environment served by one kind of spare has in common."""
+
+    argv: tuple[str, ...]
+    startup_env: frozenset[tuple[str, str]]
+    runtime_dir: str
+    image: str | None
+    egress: bool
+    tmp_mb: int
 
 
 class NamespaceBackend(SandboxBackend):
     mode = SandboxMode.NAMESPACE
     private_network = True
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, warm_spares: int = 1, warm_lifetime: float = 600) -> None:
         self._trees = share.RuntimeTrees(share_root)
         self._seccomp = seccomp.build_filter()
         self._limits = limits.detect()
@@ -239,10 +293,38 @@ class NamespaceBackend(SandboxBackend):
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
             if os.path.lexists(path)
         ]
+        self._slots = self._trees.root / "slots"
+        self._slots.mkdir(mode=0o711, exist_ok=True)
+        if mounts.cleanup(self._slots):
+            log.info("released code mounts left by a previous run")
+        self._warm_off = self._warm_unavailable(warm_spares)
+        if self._warm_off and warm_spares > 0:
+            log.warning("no warm starts: %s", self._warm_off)
+        self._warm: WarmPool[WarmKey, NamespaceSandbox] = WarmPool(
+            self._make_spare,
+            self._discard_spare,
+            lambda spare: spare.running(),
+            spares=0 if self._warm_off else warm_spares,
+            lifetime=warm_lifetime,
+        )
+
+    def _warm_unavailable(self, spares: int) -> str | None:
+        if spares <= 0:
+            return "disabled (warm_spares = 0)"
+        if self._limits is limits.LimitsBackend.RLIMIT:
+            return "memory limits here are rlimits, which cannot be raised for a spare"
+        return mounts.available(self._slots)
 
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
-        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network})"
+        warm = "no warm starts" if self._warm_off else f"{self._warm.spares} warm spare(s)"
+        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network}, {warm})"
+
+    def stats(self) -> dict[str, int]:
+        return self._warm.stats()
+
+    async def close(self) -> None:
+        await self._warm.close()
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
@@ -285,10 +367,81 @@ class NamespaceBackend(SandboxBackend):
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
+        if spec.warm_handoff:
+            key = WarmKey(
+                tuple(spec.argv),
+                frozenset((k, v) for k, v in spec.env.items() if read_at_startup(k)),
+                str(runtime_dir),
+                str(image) if image else None,
+                spec.egress,
+                spec.tmp_mb,
+            )
+            spare = self._warm.take(key)
+            if spare is not None:
+                try:
+                    return self._take(spare, spec)
+                except OSError:
+                    log.warning("could not use a spare environment", exc_info=True)
+                    await self._discard_spare(spare)
+        return await self._start(spec, runtime_dir, image)
+
+    def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:
+        """Give a spare to a function: its code on /var/task, its memory limit, its
+        environment (sent by `release()`, once Fireside listens inside)."""
+        assert spare.slot is not None
+        mounts.bind_readonly(spec.host.task_root, spare.slot)
+        spare.group.raise_memory(spec.memory_mb)
+        spare.launch_env = spec.env
+        return spare
+
+    async def _make_spare(self, key: WarmKey) -> NamespaceSandbox:
+        name = "warm-" + os.urandom(6).hex()
+        slot = self._slots / name
+        await asyncio.to_thread(mounts.make_slot, slot)
+        env = dict(key.startup_env)
+        env["FIRESIDE_WARM_FD"] = "0"
+        spec = SandboxSpec(
+            argv=list(key.argv),
+            env=env,
+            host=HostPaths(slot, None, None, [], Path(name)),
+            memory_mb=SPARE_MEMORY_MB,
+            tmp_mb=key.tmp_mb,
+            egress=key.egress,
+        )
+        launch_r, launch_w = os.pipe()
+        try:
+            sandbox = await self._start(
+                spec,
+                Path(key.runtime_dir),
+                Path(key.image) if key.image else None,
+                stdin=launch_r,
+            )
+        except BaseException:
+            os.close(launch_w)
+            await asyncio.to_thread(mounts.release_slot, slot)
+            raise
+        finally:
+            os.close(launch_r)
+        sandbox.slot = slot
+        sandbox.launch_fd = launch_w
+        sandbox.release()  # the runtime starts and imports now, then waits on its stdin
+        return sandbox
+
+    async def _discard_spare(self, spare: NamespaceSandbox) -> None:
+        spare.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(spare.wait(), 5)
+        with contextlib.suppress(OSError):
+            os.close(spare.output_fd)
+        await spare.close()
+
+    async def _start(
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, stdin: int | None = None
+    ) -> NamespaceSandbox:
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, image)
+            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin)
             if sandbox is not None:
                 break
             log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
@@ -309,7 +462,7 @@ class NamespaceBackend(SandboxBackend):
         return sandbox
 
     async def _spawn(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, stdin: int | None
     ) -> tuple[NamespaceSandbox | None, str]:
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
@@ -335,7 +488,7 @@ class NamespaceBackend(SandboxBackend):
         try:
             process = subprocess.Popen(
                 self._argv(spec, runtime_dir, image, fds),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
                 env=spec.env,

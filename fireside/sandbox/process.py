@@ -61,6 +61,9 @@ class ProcessSandbox(Sandbox):
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
 
+    def running(self) -> bool:
+        return not self._exited.done()
+
     def kill(self) -> None:
         if self._exited.done():
             return

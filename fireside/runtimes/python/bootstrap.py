@@ -530,5 +530,26 @@ def main() -> None:
         _invoke(api, handler)
 
 
+def _await_launch(fd: int) -> None:
+    """A warm spare: wait for the function's environment (JSON on `fd`), then become its runtime.
+
+    The interpreter started and this module's imports ran before the function was known; only
+    variables that a process reads after start-up may differ, which Fireside guarantees.
+    """
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    if not data:  # Fireside discarded the spare
+        os._exit(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, fd)
+    os.close(null)
+    os.environ.clear()
+    os.environ.update(json.loads(data)["env"])
+    os.chdir(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
+
+
 if __name__ == "__main__":
+    if "FIRESIDE_WARM_FD" in os.environ:
+        _await_launch(int(os.environ["FIRESIDE_WARM_FD"]))
     main()
