@@ -15,11 +15,12 @@ and `run.sh` (the runtime's environment and command). `/tmp` is a guest tmpfs of
 `EphemeralStorage` size. Inside, the runtime runs in a cgroup whose `memory.max` is `MemorySize`,
 so the guest kernel's OOM killer enforces Lambda's memory limit.
 
-Network: QEMU user-mode networking (slirp), always with `restrict=on`: the guest is 10.0.2.15
-and reaches only the two ports Fireside serves for it (the Runtime API and Fireside's endpoint),
-forwarded from 10.0.2.2 (`guestfwd`, one relay process per connection). Unrestricted slirp would
-expose the host's whole loopback, other environments' Runtime APIs included, so microVM guests
-have no egress yet.
+Network: each QEMU process runs in a network namespace of its own, where Fireside listens on
+127.0.0.1 for the Runtime API (9001) and its endpoint, as for the namespace backend. QEMU's
+user-mode networking (slirp) makes the guest 10.0.2.15 and maps its host address, 10.0.2.2, to
+that namespace's loopback: never the host's, where other environments' listeners could be. With
+egress, slirp4netns (`--disable-host-loopback`) routes the namespace out; without, the namespace
+has loopback only and the guest has no default route.
 
 Output: a virtio console (QEMU's stdout, which is `output_fd`) is the runtime's stdout and stderr
 (kernel messages are silenced; the emulated UART, a byte per I/O exit, was far too slow for big
@@ -36,13 +37,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
-import re
 import shlex
 import shutil
+import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -56,7 +57,9 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
+from fireside.sandbox.gvisor import new_network
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
+from fireside.sandbox.namespace import connect_network, setns_net
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
@@ -75,35 +78,9 @@ TCG_TSC_KHZ = 2600000
 #: behind (a clock behind the host's would show more remaining time than the invoke has).
 TIME_LEAD_S = 0.1
 GUEST_ADDRESS, GATEWAY = "10.0.2.15", "10.0.2.2"
-#: slirp's own address when the guest has no egress (see `MicrovmBackend._netdev`).
-RESTRICTED_HOST = "10.0.2.99"
 #: The guest side of the status port (the second port of the virtio-serial device): /init's
 #: reports (exit status, OOM kill, peak memory, a request for the time) never mix with the log.
 STATUS_PORT = "/dev/vport0p1"
-
-#: Copies a guest connection (stdin/stdout, from QEMU's guestfwd) to a host port: how a guest
-#: without egress still reaches the Runtime API and Fireside's endpoint.
-RELAY_SCRIPT = """import os, selectors, socket, sys
-sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-sel = selectors.DefaultSelector()
-sel.register(0, selectors.EVENT_READ)
-sel.register(sock, selectors.EVENT_READ)
-while True:
-    for key, _ in sel.select():
-        if key.fileobj == 0:
-            data = os.read(0, 65536)
-            if not data:
-                sys.exit(0)
-            sock.sendall(data)
-        else:
-            data = sock.recv(65536)
-            if not data:
-                sys.exit(0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(1, view):]
-"""
 
 
 def host_tsc_khz() -> int:
@@ -124,20 +101,45 @@ def unavailable_reason() -> str | None:
         return f"QEMU is not installed ({QEMU}): apt-get install qemu-system-x86"
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         return "building the guest kernel needs apt-get and dpkg-deb (Debian)"
+    if os.geteuid() != 0:
+        return "each guest gets a network namespace of its own, which needs root here"
     return None
+
+
+def guest_env(env: dict[str, str]) -> dict[str, str]:
+    """The runtime's environment as the guest sees it: Fireside's listeners are on 127.0.0.1 of
+    QEMU's network namespace, which the guest reaches at slirp's host address."""
+    guest = dict(env)
+    for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL"):
+        if key in guest:
+            guest[key] = guest[key].replace("127.0.0.1:", f"{GATEWAY}:", 1)
+    return guest
 
 
 # -- the sandbox ------------------------------------------------------------------------------
 
 
 class MicrovmSandbox(ProcessSandbox):
-    """QEMU as the process; its stdout is the guest's console, its status port a second pipe."""
+    """QEMU as the process; its stdout is the guest's console, its status port a second pipe.
+
+    It runs in its own network namespace (`netns`), whose loopback holds Fireside's listeners
+    (`sockets`) and whose way out, if any, is `network` (slirp4netns)."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], output_fd: int, status_fd: int, guest_dir: Path
+        self,
+        process: subprocess.Popen[bytes],
+        output_fd: int,
+        status_fd: int,
+        guest_dir: Path,
+        netns: int,
+        sockets: dict[int, socket.socket],
+        network: subprocess.Popen[bytes] | None,
     ) -> None:
         super().__init__(process, output_fd)
         self._guest_dir = guest_dir
+        self._netns = netns
+        self._sockets = sockets
+        self._network = network
         self._status: int | None = None
         self._oom = False
         self._peak_mb = 0
@@ -205,16 +207,32 @@ class MicrovmSandbox(ProcessSandbox):
     def out_of_memory(self) -> bool:
         return self._oom
 
+    def socket_inside(self, port: int) -> socket.socket:
+        return self._sockets[port]
+
     async def close(self) -> None:
         if self._process.stdin is not None:
             with contextlib.suppress(OSError):
                 self._process.stdin.close()
+        await close_network(self._netns, self._sockets, self._network)
         await asyncio.to_thread(shutil.rmtree, self._guest_dir, True)
+
+
+async def close_network(
+    netns: int, sockets: dict[int, socket.socket], network: subprocess.Popen[bytes] | None
+) -> None:
+    for sock in sockets.values():
+        sock.close()
+    if network is not None:
+        network.kill()
+        await asyncio.to_thread(network.wait)
+    with contextlib.suppress(OSError):
+        os.close(netns)
 
 
 class MicrovmBackend(SandboxBackend):
     mode = SandboxMode.MICROVM
-    private_network = False
+    private_network = True
 
     def __init__(self, share_root: Path) -> None:
         self._share = share.prepare_share_root(share_root)
@@ -225,14 +243,17 @@ class MicrovmBackend(SandboxBackend):
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
         self._trees = share.RuntimeTrees(share_root)
         self._etc = self._root / "etc"
-        self._relay = self._root / "relay.py"
+        self._slirp = shutil.which("slirp4netns")
+        if self._slirp is None:
+            log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
         # The first build downloads and unpacks a kernel (seconds): start it now rather than in
         # the first cold start. Failures surface again, with their message, in `start`.
         threading.Thread(target=self._prepare_assets, daemon=True).start()
 
     def describe(self) -> str:
         accel = self._accel or "kvm if it works, else tcg"
-        return f"microvm (QEMU microvm guests, {accel}, no egress)"
+        network = "egress via slirp4netns" if self._slirp else "no egress"
+        return f"microvm (QEMU microvm guests, {accel}, {network})"
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host, host_address=GATEWAY)
@@ -250,7 +271,6 @@ class MicrovmBackend(SandboxBackend):
                 if self._assets is None:
                     self._assets = build_assets(self._root)
                     copy_etc(self._etc)
-                    self._relay.write_text(RELAY_SCRIPT)
                 if self._accel is None:
                     self._accel = self._probe_kvm(*self._assets)
                     log.info("microvm guests use %s", self._accel)
@@ -299,7 +319,7 @@ class MicrovmBackend(SandboxBackend):
         ]  # fmt: skip
 
     # -- per environment -------------------------------------------------------------------------
-    def _write_guest(self, spec: SandboxSpec, guest: Path, lang: bool) -> None:
+    def _write_guest(self, spec: SandboxSpec, guest: Path, lang: bool, egress: bool) -> None:
         mounts = [("usr", "/usr"), ("task", "/var/task"), ("runtime", "/var/runtime"),
                   ("etc", "/etc")]  # fmt: skip
         if lang:
@@ -323,7 +343,10 @@ class MicrovmBackend(SandboxBackend):
             "ip link set lo up",
             f"ip addr add {GUEST_ADDRESS}/24 dev eth0",
             "ip link set eth0 up",
-            f"ip route add default via {GATEWAY}",
+        ]
+        if egress:  # without, only slirp's own 10.0.2.0/24 (Fireside, at 10.0.2.2) is reachable
+            lines.append(f"ip route add default via {GATEWAY}")
+        lines += [
             # Lambda's memory limit, enforced by the guest kernel on the runtime's cgroup.
             "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
             "echo +memory +pids > /sys/fs/cgroup/cgroup.subtree_control",
@@ -354,7 +377,7 @@ class MicrovmBackend(SandboxBackend):
             f"echo EXIT $status > {STATUS_PORT}",
         ]
         (guest / "boot.sh").write_text("\n".join(lines) + "\n")
-        env = {"HOME": "/tmp", **spec.env}
+        env = {"HOME": "/tmp", **guest_env(spec.env)}
         run = [
             "# The runtime: its cgroup, its working directory, its environment and command.",
             "echo $$ > /sys/fs/cgroup/function/cgroup.procs",
@@ -366,23 +389,21 @@ class MicrovmBackend(SandboxBackend):
         ]
         (guest / "run.sh").write_text("\n".join(run) + "\n")
 
-    def _netdev(self, spec: SandboxSpec) -> str:
-        netdev = "user,id=n0"
-        # Always restricted: unrestricted slirp maps 10.0.2.2 to the host's whole loopback, where
-        # other environments' Runtime APIs listen, and it has no way to exclude it. So guests
-        # get no egress (yet): slirp drops everything but the forwarded ports Fireside serves.
-        ports = sorted(
-            {int(match[1]) for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL")
-             if (match := re.search(r":(\d+)$", spec.env.get(key, "").rstrip("/")))}
-        )  # fmt: skip
-        # slirp refuses a forwarding rule on its own host address, so that moves aside (the
-        # guest cannot reach it under restrict=on anyway) and 10.0.2.2 becomes the forwards'.
-        netdev += f",restrict=on,host={RESTRICTED_HOST}"
-        for port in ports:
-            netdev += (
-                f",guestfwd=tcp:{GATEWAY}:{port}-cmd:{sys.executable} -I -S {self._relay} {port}"
+    async def _network(
+        self, spec: SandboxSpec
+    ) -> tuple[int, dict[int, socket.socket], subprocess.Popen[bytes] | None]:
+        """QEMU's network namespace, Fireside's listeners on its loopback, and its way out."""
+        netns, sockets = new_network(spec.inside_ports)
+        if not spec.egress or self._slirp is None:
+            return netns, sockets, None
+        try:
+            network = await asyncio.to_thread(
+                connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
             )
-        return netdev
+        except BaseException:
+            await close_network(netns, sockets, None)
+            raise
+        return netns, sockets, network
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         (kernel, initrd), accel, runtime_dir, image = await asyncio.to_thread(
@@ -390,7 +411,8 @@ class MicrovmBackend(SandboxBackend):
         )
         guest = spec.host.work_dir / "guest"
         guest.mkdir(parents=True, exist_ok=True)
-        self._write_guest(spec, guest, image is not None)
+        egress = spec.egress and self._slirp is not None
+        self._write_guest(spec, guest, image is not None, egress)
         shares = [("guest", guest), ("usr", Path("/usr")), ("task", spec.host.task_root),
                   ("runtime", runtime_dir), ("etc", self._etc)]  # fmt: skip
         if image is not None:
@@ -402,7 +424,10 @@ class MicrovmBackend(SandboxBackend):
                 "-fsdev", f"local,id={tag},path={path},security_model=none,readonly=on",
                 "-device", f"virtio-9p-device,fsdev={tag},mount_tag={tag}",
             ]  # fmt: skip
-        argv += ["-netdev", self._netdev(spec), "-device", "virtio-net-device,netdev=n0"]
+        # Unrestricted slirp: its host address, 10.0.2.2, is the loopback of QEMU's own network
+        # namespace (only Fireside's listeners), and other traffic goes where that namespace
+        # routes it. No IPv6: the namespace has no IPv6 way out.
+        argv += ["-netdev", "user,id=n0,ipv6=off", "-device", "virtio-net-device,netdev=n0"]
         output_r, output_w = os.pipe()
         status_r, status_w = os.pipe()
         # The status port's host side: QEMU opens the pipe it inherits by its /proc path.
@@ -411,20 +436,28 @@ class MicrovmBackend(SandboxBackend):
             "-device", "virtserialport,chardev=status,name=fireside.status",
         ]  # fmt: skip
         try:
+            netns, sockets, network = await self._network(spec)
+        except BaseException:
+            for fd in (output_r, output_w, status_r, status_w):
+                os.close(fd)
+            raise
+        try:
             process = subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,  # the guest's clock arrives on the console (_send_time)
                 stdout=output_w,
                 stderr=output_w,
                 pass_fds=(status_w,),
+                preexec_fn=functools.partial(setns_net, netns),
                 start_new_session=True,
             )
         except BaseException:
             for fd in (output_r, status_r):
                 os.close(fd)
+            await close_network(netns, sockets, network)
             raise
         finally:
             os.close(output_w)
             os.close(status_w)
         os.set_blocking(output_r, False)
-        return MicrovmSandbox(process, output_r, status_r, guest)
+        return MicrovmSandbox(process, output_r, status_r, guest, netns, sockets, network)
