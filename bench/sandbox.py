@@ -1,9 +1,12 @@
 """Benchmark: cold start and idle memory of an execution environment, per sandbox backend.
 
 For each backend this host offers, starts a Fireside (random port, temporary data dir), deploys
-a tiny Python function and measures cold starts (first invoke after a configuration change) and
-the memory an idle environment holds besides its runtime process (bubblewrap's processes, the
-network stack). Floors measured in the same run: a bare `python3 -S -c pass` of the same
+a tiny Python function and measures cold starts (first invoke after a configuration change,
+timed at the client, so an invoke's own round trip is included) and the memory an idle
+environment holds besides its runtime process (bubblewrap's processes, the network stack).
+`namespace` is measured twice: with warm spares (the default: the cold start takes a
+pre-started sandbox) and without (`FIRESIDE_WARM_SPARES=0`: bubblewrap and the interpreter
+start on demand). Floors measured in the same run: a bare `python3 -S -c pass` of the same
 interpreter, and a fork of a warm Python process.
 
 Prints a table and writes JSON (default bench/results/sandbox.json).
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -40,7 +44,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def start_server(data_dir: str, sandbox: str) -> tuple[subprocess.Popen[str], int]:
+def start_server(
+    data_dir: str, sandbox: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[str], int]:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -58,6 +64,7 @@ def start_server(data_dir: str, sandbox: str) -> tuple[subprocess.Popen[str], in
         stderr=subprocess.STDOUT,
         text=True,
         cwd=ROOT,
+        env={**os.environ, **env},
     )
     stream = process.stdout
     assert stream is not None
@@ -158,9 +165,48 @@ def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]
     }
 
 
-def measure_backend(sandbox: str, rounds: int) -> dict[str, Any]:
+def spares(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fireside/health") as response:
+        return int(json.loads(response.read()).get("warm", {}).get("spares", 0))
+
+
+def children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    return children
+
+
+def spare_memory(server_pid: int) -> float:
+    """RSS (MiB) of the processes of the server's spare sandboxes, per spare: bubblewrap, the
+    waiting runtime, and the spare's slirp4netns."""
+    children = children_map()
+    tops = [p for p in children.get(server_pid, []) if "slots/warm-" in cmdline(p)]
+    pids, frontier = set(tops), list(tops)
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, []):
+            if child not in pids:
+                pids.add(child)
+                frontier.append(child)
+    for pid in children.get(server_pid, []):
+        line = cmdline(pid)
+        if line.startswith("slirp4netns") and any(f"/proc/{p}/ns/net" in line for p in pids):
+            pids.add(pid)
+    total = sum(status_kb(p, "VmRSS") for p in pids) / 1024
+    return total / max(1, len(tops))
+
+
+def measure_backend(sandbox: str, rounds: int, warm: bool) -> dict[str, Any]:
+    env = {} if warm else {"FIRESIDE_WARM_SPARES": "0"}
     with tempfile.TemporaryDirectory() as data_dir:
-        process, port = start_server(data_dir, sandbox)
+        process, port = start_server(data_dir, sandbox, env)
         try:
             lam = client(port)
             marker = uuid.uuid4().hex
@@ -179,11 +225,20 @@ def measure_backend(sandbox: str, rounds: int) -> dict[str, Any]:
                 lam.update_function_configuration(FunctionName="cold", Description=str(i))
                 waiter.wait(FunctionName="cold", WaiterConfig={"Delay": 0.05})
                 time.sleep(0.2)  # let the retired environment go
+                deadline = time.monotonic() + 5
+                while warm and spares(port) < 1 and time.monotonic() < deadline:
+                    time.sleep(0.02)
                 started = time.perf_counter()
                 lam.invoke(FunctionName="cold")["Payload"].read()
                 times.append((time.perf_counter() - started) * 1000)
             time.sleep(0.3)
-            memory = idle_memory(process.pid, marker, data_dir)
+            # A warm-started runtime keeps its spare's /proc/<pid>/environ (no marker): its
+            # memory is measured in the run without spares.
+            memory = (
+                {"spare_rss_mib": spare_memory(process.pid)}
+                if warm
+                else idle_memory(process.pid, marker, data_dir)
+            )
         finally:
             process.terminate()
             process.wait(30)
@@ -222,33 +277,40 @@ def main() -> None:
 
     from fireside.sandbox import gvisor, namespace
 
-    backends = ["process"]
-    for name, check in (
-        ("namespace", namespace.unavailable_reason),
-        ("gvisor", gvisor.unavailable_reason),
-    ):
-        if (reason := check()) is None:
-            backends.append(name)
-        else:
-            log(f"{name} backend skipped: {reason}")
+    runs = {"process": ("process", False)}
+    if (reason := namespace.unavailable_reason()) is None:
+        runs["namespace"] = ("namespace", True)
+        runs["namespace-nospare"] = ("namespace", False)
+    else:
+        log(f"namespace backend skipped: {reason}")
+    if (reason := gvisor.unavailable_reason()) is None:
+        runs["gvisor"] = ("gvisor", False)
+    else:
+        log(f"gvisor backend skipped: {reason}")
     results: dict[str, Any] = {}
-    for backend in backends:
-        log(f"{backend}: {args.cold} cold starts...")
-        results[backend] = measure_backend(backend, args.cold)
+    for name, (backend, warm) in runs.items():
+        log(f"{name}: {args.cold} cold starts...")
+        results[name] = measure_backend(backend, args.cold, warm)
+    backends = list(runs)
     floors = {
         "python_S_pass_ms": bare_interpreter(args.cold),
         "warm_fork_ms": warm_fork(args.cold * 4),
     }
     results["floors"] = floors
 
-    print(f"{'backend':<12}{'cold p50 ms':>13}{'cold min ms':>13}{'x bare -S':>11}"
+    print(f"{'backend':<19}{'cold p50 ms':>12}{'cold min ms':>12}{'x bare -S':>10}"
           f"{'runtime RSS':>13}{'extra RSS':>11}{'extra PSS':>11}")  # fmt: skip
     for backend in backends:
         r = results[backend]
+        memory = (
+            f"{r['runtime_rss_mib']:>12.1f}M{r['overhead_rss_mib']:>10.1f}M"
+            f"{r['overhead_pss_mib']:>10.1f}M"
+            if "runtime_rss_mib" in r
+            else f"{'(see -nospare); each spare':>27} {r['spare_rss_mib']:.1f}M"
+        )
         print(
-            f"{backend:<12}{r['cold_p50_ms']:>13.1f}{r['cold_min_ms']:>13.1f}"
-            f"{r['cold_p50_ms'] / floors['python_S_pass_ms']:>11.2f}"
-            f"{r['runtime_rss_mib']:>12.1f}M{r['overhead_rss_mib']:>10.1f}M{r['overhead_pss_mib']:>10.1f}M"
+            f"{backend:<19}{r['cold_p50_ms']:>12.1f}{r['cold_min_ms']:>12.1f}"
+            f"{r['cold_p50_ms'] / floors['python_S_pass_ms']:>10.2f}{memory}"
         )
     print(f"floors: python3 -S -c pass {floors['python_S_pass_ms']:.1f} ms, "
           f"fork of a warm process {floors['warm_fork_ms']:.2f} ms")  # fmt: skip
