@@ -8,6 +8,9 @@ What the runtime process gets:
   an empty `/opt`, a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
   `EphemeralStorage` size; no view of the data directory, other functions or host processes;
 - a seccomp filter denying system calls a function never needs (`fireside.sandbox.seccomp`);
+- Landlock where the kernel has it (`fireside_landlock`): the runtime process restricts itself
+  before any function code runs (Fireside's Python bootstrap does it itself; a custom runtime's
+  `bootstrap` is started through a shim on the host's `/usr/bin/python3`);
 - memory, CPU and process limits from `fireside.sandbox.limits` (cgroups);
 - its own loopback: Fireside opens the Runtime API (127.0.0.1:9001) and its own endpoint
   (127.0.0.1:<port>) *inside* the environment's network namespace and serves them from its event
@@ -43,6 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fireside.runtimes.python import LANDLOCK_PATH, fireside_landlock
 from fireside.sandbox import limits, mounts, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
@@ -293,6 +297,8 @@ class NamespaceBackend(SandboxBackend):
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
             if os.path.lexists(path)
         ]
+        self._landlock = fireside_landlock.abi_version()
+        self._landlock_shim = _system_python() if self._landlock else None
         self._slots = self._trees.root / "slots"
         self._slots.mkdir(mode=0o711, exist_ok=True)
         if mounts.cleanup(self._slots):
@@ -318,7 +324,11 @@ class NamespaceBackend(SandboxBackend):
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
         warm = "no warm starts" if self._warm_off else f"{self._warm.spares} warm spare(s)"
-        return f"namespace (bubblewrap, seccomp, {self._limits.value} limits, {network}, {warm})"
+        landlock = f"Landlock ABI {self._landlock}" if self._landlock else "no Landlock"
+        return (
+            f"namespace (bubblewrap, seccomp, {landlock}, {self._limits.value} limits, "
+            f"{network}, {warm})"
+        )
 
     def stats(self) -> dict[str, int]:
         return self._warm.stats()
@@ -361,9 +371,24 @@ class NamespaceBackend(SandboxBackend):
             "--block-fd", str(fds["block"]),
             "--remount-ro", "/",
             "--",
-            *spec.argv,
+            *self._runtime_argv(spec),
         ]  # fmt: skip
         return argv
+
+    def _runtime_argv(self, spec: SandboxSpec) -> list[str]:
+        if self._landlock_shim and not self._is_python_bootstrap(spec):
+            shim = f"/var/runtime/{LANDLOCK_PATH.name}"
+            return [self._landlock_shim, "-S", "-B", "-I", shim, *spec.argv]
+        return spec.argv
+
+    def _runtime_env(self, spec: SandboxSpec) -> dict[str, str]:
+        if self._landlock and self._is_python_bootstrap(spec):
+            return {**spec.env, "FIRESIDE_LANDLOCK": "1"}
+        return spec.env
+
+    @staticmethod
+    def _is_python_bootstrap(spec: SandboxSpec) -> bool:
+        return spec.argv[-1] == "/var/runtime/bootstrap.py"
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
@@ -491,7 +516,7 @@ class NamespaceBackend(SandboxBackend):
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
-                env=spec.env,
+                env=self._runtime_env(spec),
                 pass_fds=tuple(fds.values()),
                 preexec_fn=preexec,
                 start_new_session=True,
@@ -521,6 +546,16 @@ class NamespaceBackend(SandboxBackend):
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
         return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
+
+
+def _system_python() -> str | None:
+    """A real Python 3 in the host's /usr (which every sandbox mounts), for the Landlock shim."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        real = os.path.realpath(candidate)
+        if real.startswith("/usr/") and os.access(real, os.X_OK):
+            return real
+    log.warning("no python3 in /usr: custom runtimes run without Landlock")
+    return None
 
 
 def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:

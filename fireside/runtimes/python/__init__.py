@@ -9,5 +9,7 @@ from __future__ import annotations
 import pathlib
 
 BOOTSTRAP_PATH: pathlib.Path = pathlib.Path(__file__).resolve().with_name("bootstrap.py")
+#: Landlock for runtime processes in sandboxes (imported by the bootstrap; a shim for others).
+LANDLOCK_PATH: pathlib.Path = BOOTSTRAP_PATH.with_name("fireside_landlock.py")
 
-__all__ = ["BOOTSTRAP_PATH"]
+__all__ = ["BOOTSTRAP_PATH", "LANDLOCK_PATH"]

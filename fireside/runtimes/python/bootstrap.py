@@ -550,6 +550,12 @@ def _await_launch(fd: int) -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.pop("FIRESIDE_LANDLOCK", "") == "1":
+        # Before any function code runs (in a spare: before it waits). The module sits beside
+        # this file, first on sys.path until _setup_sys_path().
+        import fireside_landlock  # type: ignore[import-not-found]  # beside this file at run time
+
+        fireside_landlock.restrict()
     if "FIRESIDE_WARM_FD" in os.environ:
         _await_launch(int(os.environ["FIRESIDE_WARM_FD"]))
     main()
