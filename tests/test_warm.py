@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fireside.sandbox.warm import WarmPool
-from tests.conftest import ROLE, FunctionFactory, Server, python_zip
+from tests.conftest import ROLE, FunctionFactory, Server, make_zip, python_zip
 
 PROBE = """
 import os, sys
@@ -49,8 +49,9 @@ def warm_enabled(srv: Server) -> bool:
 
 
 def wait_for_spare(srv: Server, timeout: float = 10) -> None:
+    """Until every kind of environment started so far has a spare ready."""
     deadline = time.monotonic() + timeout
-    while health(srv)["warm"]["spares"] < 1:
+    while (warm := health(srv)["warm"])["kinds_ready"] < warm["kinds"]:
         assert time.monotonic() < deadline, "no spare was made"
         time.sleep(0.05)
 
@@ -92,7 +93,7 @@ def test_pool_hands_out_each_spare_once_and_refills() -> None:
         assert pool.take("b") is None  # a second key evicts the first (max_keys=1)
         await asyncio.sleep(0.01)
         await pool.close()
-        assert pool.stats() == {"spares": 0, "hits": 1, "misses": 3}
+        assert pool.stats() == {"spares": 0, "kinds": 0, "kinds_ready": 0, "hits": 1, "misses": 3}
 
     asyncio.run(scenario())
     assert made == [0, 1, 2, 3]
@@ -120,6 +121,40 @@ def test_warm_start_runs_the_function_as_its_own(
     assert body["tmp_before"] == []
     assert body["stdin"] == ""  # stdin is /dev/null again, as on a cold start
     assert body["hash_randomization"] == 1
+
+
+SHELL_BOOTSTRAP = r"""#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS="$(mktemp)"
+  curl -sS -LD "$HEADERS" "$API/next" > /dev/null
+  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  BODY="{\"mine\": \"$MINE\", \"cwd\": \"$(pwd)\", \"warm\": \"${FIRESIDE_WARM_FD:-}\"}"
+  curl -sS -X POST "$API/$REQUEST_ID/response" -d "$BODY" > /dev/null
+done
+"""
+
+
+def test_custom_runtime_starts_from_a_spare(server: Server, lam: Any) -> None:
+    if not warm_enabled(server):
+        pytest.skip("this backend or host has no warm starts")
+    lam.create_function(
+        FunctionName="warm-shell", Runtime="provided.al2023", Handler="unused", Role=ROLE,
+        Code={"ZipFile": make_zip({"bootstrap": SHELL_BOOTSTRAP}, {"bootstrap": 0o755})},
+        Environment={"Variables": {"MINE": "shell"}},
+    )  # fmt: skip
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName="warm-shell")
+        expected = {"mine": "shell", "cwd": "/var/task", "warm": ""}
+        assert invoke(lam, "warm-shell") == expected
+        wait_for_spare(server)
+        hits = health(server)["warm"]["hits"]
+        new_environment(lam, "warm-shell", 1)
+        assert invoke(lam, "warm-shell") == expected
+        assert health(server)["warm"]["hits"] == hits + 1
+    finally:
+        lam.delete_function(FunctionName="warm-shell")
 
 
 def test_spare_code_mount_is_read_only(

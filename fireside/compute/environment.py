@@ -156,7 +156,6 @@ class Environment:
             inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
             if backend.private_network
             else [],
-            warm_handoff=launch.command.interpreter is not None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)

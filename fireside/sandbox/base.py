@@ -72,9 +72,6 @@ class SandboxSpec:
     egress: bool = True
     #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     inside_ports: list[int] = field(default_factory=list)
-    #: The runtime can be started before its function is known and take its environment later
-    #: (Fireside's Python bootstrap, `FIRESIDE_WARM_FD`), so backends may use a warm spare.
-    warm_handoff: bool = False
 
 
 class Sandbox(ABC):

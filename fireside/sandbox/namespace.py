@@ -9,8 +9,8 @@ What the runtime process gets:
   `EphemeralStorage` size; no view of the data directory, other functions or host processes;
 - a seccomp filter denying system calls a function never needs (`fireside.sandbox.seccomp`);
 - Landlock where the kernel has it (`fireside_landlock`): the runtime process restricts itself
-  before any function code runs (Fireside's Python bootstrap does it itself; a custom runtime's
-  `bootstrap` is started through a shim on the host's `/usr/bin/python3`);
+  before any function code runs (Fireside's Python bootstrap does it itself; every other runtime
+  is started by `fireside_exec`, on the host's `/usr/bin/python3`, which restricts, then execs);
 - memory, CPU and process limits from `fireside.sandbox.limits` (cgroups);
 - its own loopback: Fireside opens the Runtime API (127.0.0.1:9001) and its own endpoint
   (127.0.0.1:<port>) *inside* the environment's network namespace and serves them from its event
@@ -20,13 +20,14 @@ bubblewrap holds the runtime (`--block-fd`) until those sockets exist, then `rel
 run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
 (`fireside.sandbox.share`) that `nobody` can reach.
 
-Warm starts (`fireside.sandbox.warm`): for runtimes that can take their environment after they
-start (Fireside's Python bootstrap, `SandboxSpec.warm_handoff`), spare sandboxes are made ahead
-of demand, with the interpreter started and the bootstrap imported, waiting on stdin. Taking
-one for a function mounts its code on the spare's `/var/task` (`fireside.sandbox.mounts`),
-raises the memory limit to `MemorySize`, and writes the function's environment to the spare's
-stdin. Variables read only at process start (`PYTHON*`, `LD_*`, locale, `TZ`) are part of the
-pool's key, so a function that sets them gets a spare started with them, or a cold start.
+Warm starts (`fireside.sandbox.warm`): spare sandboxes are made ahead of demand, waiting on
+stdin: for Python functions with the interpreter started and the bootstrap imported, for every
+other runtime with `fireside_exec` ready to exec it. Taking one for a function mounts its code on
+the spare's `/var/task` (`fireside.sandbox.mounts`), raises the memory limit to `MemorySize`,
+and writes the function's environment (and command) to the spare's stdin. Variables a Python
+process reads only at start-up (`PYTHON*`, `LD_*`, locale, `TZ`) are part of the pool's key, so
+a function that sets them gets a spare started with them, or a cold start; an exec'd runtime
+reads them itself.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fireside.runtimes.python import LANDLOCK_PATH, fireside_landlock
+from fireside.runtimes.python import EXEC_PATH, fireside_landlock
 from fireside.sandbox import limits, mounts, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
@@ -184,6 +185,7 @@ class NamespaceSandbox(ProcessSandbox):
         self.slot: Path | None = None
         self.launch_fd: int | None = None
         self.launch_env: dict[str, str] | None = None
+        self.launch_argv: list[str] = []
 
     @property
     def group(self) -> limits.ResourceGroup:
@@ -219,7 +221,7 @@ class NamespaceSandbox(ProcessSandbox):
             os.close(self._block_fd)
             self._block_fd = None
         if self.launch_fd is not None and self.launch_env is not None:
-            message = json.dumps({"env": self.launch_env}).encode()
+            message = json.dumps({"env": self.launch_env, "argv": self.launch_argv}).encode()
             with contextlib.suppress(OSError):  # a dead runtime shows up as its exit
                 while message:
                     message = message[os.write(self.launch_fd, message) :]
@@ -298,7 +300,8 @@ class NamespaceBackend(SandboxBackend):
             if os.path.lexists(path)
         ]
         self._landlock = fireside_landlock.abi_version()
-        self._landlock_shim = _system_python() if self._landlock else None
+        #: Starts runtimes other than the Python bootstrap (Landlock, warm handoff, exec).
+        self._launcher = _system_python()
         self._slots = self._trees.root / "slots"
         self._slots.mkdir(mode=0o711, exist_ok=True)
         if mounts.cleanup(self._slots):
@@ -376,31 +379,20 @@ class NamespaceBackend(SandboxBackend):
         return argv
 
     def _runtime_argv(self, spec: SandboxSpec) -> list[str]:
-        if self._landlock_shim and not self._is_python_bootstrap(spec):
-            shim = f"/var/runtime/{LANDLOCK_PATH.name}"
-            return [self._landlock_shim, "-S", "-B", "-I", shim, *spec.argv]
+        if self._launcher and not _is_python_bootstrap(spec.argv):
+            launcher = f"/var/runtime/{EXEC_PATH.name}"
+            return [self._launcher, "-E", "-S", "-B", launcher, *spec.argv]
         return spec.argv
 
     def _runtime_env(self, spec: SandboxSpec) -> dict[str, str]:
-        if self._landlock and self._is_python_bootstrap(spec):
+        if self._landlock and (self._launcher or _is_python_bootstrap(spec.argv)):
             return {**spec.env, "FIRESIDE_LANDLOCK": "1"}
         return spec.env
 
-    @staticmethod
-    def _is_python_bootstrap(spec: SandboxSpec) -> bool:
-        return spec.argv[-1] == "/var/runtime/bootstrap.py"
-
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
-        if spec.warm_handoff:
-            key = WarmKey(
-                tuple(spec.argv),
-                frozenset((k, v) for k, v in spec.env.items() if read_at_startup(k)),
-                str(runtime_dir),
-                str(image) if image else None,
-                spec.egress,
-                spec.tmp_mb,
-            )
+        key = self._warm_key(spec, runtime_dir, image)
+        if key is not None:
             spare = self._warm.take(key)
             if spare is not None:
                 try:
@@ -410,6 +402,17 @@ class NamespaceBackend(SandboxBackend):
                     await self._discard_spare(spare)
         return await self._start(spec, runtime_dir, image)
 
+    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path, image: Path | None) -> WarmKey | None:
+        if _is_python_bootstrap(spec.argv):
+            argv = tuple(spec.argv)
+            startup = frozenset((k, v) for k, v in spec.env.items() if read_at_startup(k))
+        elif self._launcher:  # any command: the spare learns it when taken
+            argv, startup = (), frozenset()
+        else:
+            return None
+        image_path = str(image) if image else None
+        return WarmKey(argv, startup, str(runtime_dir), image_path, spec.egress, spec.tmp_mb)
+
     def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:
         """Give a spare to a function: its code on /var/task, its memory limit, its
         environment (sent by `release()`, once Fireside listens inside)."""
@@ -417,6 +420,7 @@ class NamespaceBackend(SandboxBackend):
         mounts.bind_readonly(spec.host.task_root, spare.slot)
         spare.group.raise_memory(spec.memory_mb)
         spare.launch_env = spec.env
+        spare.launch_argv = spec.argv
         return spare
 
     async def _make_spare(self, key: WarmKey) -> NamespaceSandbox:
@@ -548,13 +552,17 @@ class NamespaceBackend(SandboxBackend):
         return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
 
 
+def _is_python_bootstrap(argv: list[str]) -> bool:
+    return bool(argv) and argv[-1] == "/var/runtime/bootstrap.py"
+
+
 def _system_python() -> str | None:
-    """A real Python 3 in the host's /usr (which every sandbox mounts), for the Landlock shim."""
+    """A real Python 3 in the host's /usr (which every sandbox mounts), for `fireside_exec`."""
     for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
         real = os.path.realpath(candidate)
         if real.startswith("/usr/") and os.access(real, os.X_OK):
             return real
-    log.warning("no python3 in /usr: custom runtimes run without Landlock")
+    log.warning("no python3 in /usr: custom runtimes start without Landlock or warm spares")
     return None
 
 

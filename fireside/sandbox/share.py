@@ -28,7 +28,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from fireside.runtimes.python import BOOTSTRAP_PATH, LANDLOCK_PATH
+from fireside.runtimes.python import RUNTIME_FILES
 from fireside.sandbox.base import HostPaths, Layout
 
 log = logging.getLogger(__name__)
@@ -177,8 +177,7 @@ def runtime_dir(root: Path) -> Path:
     """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
     fingerprint = hashlib.sha256(
-        BOOTSTRAP_PATH.read_bytes()
-        + LANDLOCK_PATH.read_bytes()
+        b"".join(path.read_bytes() for path in RUNTIME_FILES)
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
     ).hexdigest()[:16]
@@ -186,8 +185,8 @@ def runtime_dir(root: Path) -> Path:
     if final.exists():
         return final
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
-    shutil.copy2(BOOTSTRAP_PATH, staging / "bootstrap.py")
-    shutil.copy2(LANDLOCK_PATH, staging / LANDLOCK_PATH.name)
+    for path in RUNTIME_FILES:
+        shutil.copy2(path, staging / path.name)
     sdk = staging / "sdk"
     sdk.mkdir()
     for dist in dists:

@@ -74,6 +74,9 @@ class WarmPool(Generic[K, S]):
     def stats(self) -> dict[str, int]:
         return {
             "spares": sum(len(v) for v in self._ready.values()),
+            #: Kinds of environment with demand, and how many of them have a spare ready.
+            "kinds": len(self._wanted),
+            "kinds_ready": sum(1 for key in self._wanted if self._ready.get(key)),
             "hits": self.hits,
             "misses": self.misses,
         }

@@ -9,7 +9,11 @@ from __future__ import annotations
 import pathlib
 
 BOOTSTRAP_PATH: pathlib.Path = pathlib.Path(__file__).resolve().with_name("bootstrap.py")
-#: Landlock for runtime processes in sandboxes (imported by the bootstrap; a shim for others).
+#: Landlock for runtime processes in sandboxes (imported by the bootstrap and by the launcher).
 LANDLOCK_PATH: pathlib.Path = BOOTSTRAP_PATH.with_name("fireside_landlock.py")
+#: The launcher of every other runtime in a sandbox (Landlock, warm handoff, then exec).
+EXEC_PATH: pathlib.Path = BOOTSTRAP_PATH.with_name("fireside_exec.py")
+#: What sandboxes mount at /var/runtime besides the AWS SDK.
+RUNTIME_FILES = (BOOTSTRAP_PATH, LANDLOCK_PATH, EXEC_PATH)
 
-__all__ = ["BOOTSTRAP_PATH", "LANDLOCK_PATH"]
+__all__ = ["BOOTSTRAP_PATH", "EXEC_PATH", "LANDLOCK_PATH", "RUNTIME_FILES"]

@@ -7,16 +7,15 @@ and inherited by everything it starts, confines what it may do with it:
 - with Landlock ABI 6 and later, no signals to processes outside its domain (the sandbox's
   init) and no abstract unix sockets outside it.
 
-Runs inside the sandbox on the function's interpreter, so standard library only (the
-bootstrap imports it before loading the handler), and as a shim for custom runtimes:
-``python3 -S -B fireside_landlock.py /var/task/bootstrap`` restricts itself, then execs the bootstrap.
+Runs inside the sandbox, so standard library only: Fireside's Python bootstrap imports it
+before loading the handler, and `fireside_exec` (which starts every other runtime) before it
+execs the runtime.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
-import sys
 
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 _CREATE_RULESET_VERSION = 1
@@ -110,11 +109,3 @@ def _allow(libc: ctypes.CDLL, ruleset: int, path: str, allowed: int) -> None:
             raise OSError(ctypes.get_errno(), f"landlock_add_rule({path}) failed")
     finally:
         os.close(fd)
-
-
-if __name__ == "__main__":
-    # The shim for custom runtimes: restrict, then become the runtime.
-    if len(sys.argv) < 2:
-        sys.exit("usage: fireside_landlock.py PROGRAM [ARG...]")
-    restrict()
-    os.execv(sys.argv[1], sys.argv[1:])
