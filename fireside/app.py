@@ -31,6 +31,7 @@ from fireside.edge import Edge, Service, json_response
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.sandbox import SandboxMode, create_backend, default_mode
+from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
@@ -73,6 +74,7 @@ class Fireside:
         )
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
+        self.opt_trees = OptTrees(self.share_root / "opt")
         self.logs = LogStore(data / "logs")
         self.manager = EnvironmentManager(
             self.backend,
@@ -119,6 +121,7 @@ class Fireside:
             revoke_credentials=self.revoke_credentials,
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
+            opt_trees=self.opt_trees,
         )
         self._provider = LambdaProvider(self.functions, self.blobs, self._invoker)
         lambda_model = load_service("lambda")
@@ -208,5 +211,6 @@ class Fireside:
             await self._provider.close()
         await self.manager.close()
         await self.backend.close()
+        self.opt_trees.close()
         self.logs.close()
         self.db.close()

@@ -21,7 +21,7 @@ import shutil
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fireside.compute.functions import FunctionConfig
@@ -36,7 +36,7 @@ from fireside.compute.invocation import (
 from fireside.compute.logs import FunctionLog, LineSplitter, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
-from fireside.runtimes.registry import RuntimeCommand
+from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
 from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,9 @@ class Launch:
     egress: bool = True
     #: Called with the environment's access key id when it stops.
     revoke_credentials: Callable[[str], None] | None = None
+    #: The function's unpacked layers, in the order listed, and what merges them for /opt.
+    layers: list[Path] = field(default_factory=list)
+    compose_opt: Callable[[list[Path]], Path | None] | None = None
 
     @property
     def endpoint_port(self) -> int:
@@ -123,22 +126,39 @@ class Environment:
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
         launch, backend = self.launch, self._backend
+        self._started_at = time.monotonic()
+        self._log.write(self.stream, f"INIT_START Runtime Version: {self.config.runtime}".encode())
+        opt_root = None
+        if launch.layers and launch.compose_opt is not None:
+            try:  # cached after the first environment with the same layers
+                opt_root = await asyncio.to_thread(launch.compose_opt, launch.layers)
+            except OSError as exc:
+                log.exception("could not assemble /opt for %s", self.config.arn)
+                self._abort_start("Runtime.Unknown", f"Fireside could not assemble /opt: {exc}")
+                return
         host = HostPaths(
             task_root=launch.task_root,
             interpreter=launch.command.interpreter,
             interpreter_version=launch.command.version,
             sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
+            opt_root=opt_root,
         )
         layout = backend.layout(host)
-        self._started_at = time.monotonic()
-        self._log.write(self.stream, f"INIT_START Runtime Version: {self.config.runtime}".encode())
-        if launch.command.interpreter is None and not os.access(
-            launch.task_root / "bootstrap", os.X_OK
-        ):
-            message = f"Couldn't find valid bootstrap(s): [{layout.task_root}/bootstrap]"
-            self._abort_start("Runtime.InvalidEntrypoint", message)
-            return
+        argv = launch.command.argv(layout)
+        if launch.command.runtime in CUSTOM_RUNTIMES:
+            # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
+            if os.access(launch.task_root / "bootstrap", os.X_OK):
+                pass
+            elif opt_root is not None and os.access(opt_root / "bootstrap", os.X_OK):
+                argv = [f"{layout.opt_root}/bootstrap"]
+            else:
+                message = (
+                    f"Couldn't find valid bootstrap(s): "
+                    f"[{layout.task_root}/bootstrap {layout.opt_root}/bootstrap]"
+                )
+                self._abort_start("Runtime.InvalidEntrypoint", message)
+                return
         if backend.private_network:
             runtime_api = f"127.0.0.1:{RUNTIME_API_PORT}"
             endpoint = f"http://127.0.0.1:{launch.endpoint_port}"
@@ -147,7 +167,7 @@ class Environment:
             runtime_api = f"{layout.host_address}:{port}"
             endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
         spec = SandboxSpec(
-            argv=launch.command.argv(layout),
+            argv=argv,
             env=self._environment(runtime_api, endpoint, layout),
             host=host,
             memory_mb=self.config.memory_size,

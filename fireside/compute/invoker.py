@@ -24,6 +24,7 @@ from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 from fireside.runtimes import registry as runtimes
+from fireside.sandbox.opt import OptTrees
 from fireside.store.blobs import BlobStore
 
 MAX_ASYNC_PAYLOAD = 1_048_576  # 1 MB for Event invokes
@@ -73,6 +74,7 @@ class Invoker:
         revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
         egress: bool = True,
+        opt_trees: OptTrees | None = None,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -84,6 +86,7 @@ class Invoker:
         self._revoke_credentials = revoke_credentials
         self._serve_endpoint = serve_endpoint
         self._egress = egress
+        self._opt_trees = opt_trees
         self._active: dict[ActiveKey, FunctionConfig] = {}
         self._runtime_path = runtimes.sdk_paths()
 
@@ -177,6 +180,11 @@ class Invoker:
                 revoke_credentials=self._revoke_credentials,
                 serve_endpoint=self._serve_endpoint,
                 egress=self._egress and config.tags.get("fireside:egress", "on") != "off",
+                # TODO(layers): config.layers once FunctionConfig has it (layer API in progress).
+                layers=[
+                    self._blobs.tree(layer["digest"]) for layer in getattr(config, "layers", [])
+                ],
+                compose_opt=self._opt_trees.merged if self._opt_trees else None,
             )
 
         return await self._manager.invoke(

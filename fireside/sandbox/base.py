@@ -41,6 +41,8 @@ class HostPaths:
     sdk_paths: list[str]
     #: Private scratch directory for this environment on the host.
     work_dir: Path
+    #: The function's layers, merged (`fireside.sandbox.opt`); None when it has none.
+    opt_root: Path | None = None
 
 
 @dataclass(slots=True)

@@ -217,6 +217,8 @@ class GvisorBackend(SandboxBackend):
         ]
         if image is not None:
             mounts.append(bind(image, "/var/lang"))
+        if spec.host.opt_root is not None:
+            mounts.append(bind(spec.host.opt_root, "/opt"))
         for path in ETC_FILES:
             if os.path.exists(path) and path != "/etc/resolv.conf":
                 mounts.append(bind(path, path))

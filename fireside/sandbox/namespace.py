@@ -183,6 +183,7 @@ class NamespaceSandbox(ProcessSandbox):
         #: A spare: its `/var/task` slot on the host, and the pipe its runtime waits on for the
         #: function's environment (written by `release()` once the spare is taken).
         self.slot: Path | None = None
+        self.opt_slot: Path | None = None
         self.launch_fd: int | None = None
         self.launch_env: dict[str, str] | None = None
         self.launch_argv: list[str] = []
@@ -253,9 +254,10 @@ class NamespaceSandbox(ProcessSandbox):
             self.network.kill()
             await asyncio.to_thread(self.network.wait)
         await asyncio.to_thread(self._group.close)
-        if self.slot is not None:
-            await asyncio.to_thread(mounts.release_slot, self.slot)
-            self.slot = None
+        for slot in (self.slot, self.opt_slot):
+            if slot is not None:
+                await asyncio.to_thread(mounts.release_slot, slot)
+        self.slot = self.opt_slot = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +363,8 @@ class NamespaceBackend(SandboxBackend):
             "--proc", "/proc",
             "--dev", "/dev",
             "--size", str(spec.tmp_mb * 1024 * 1024), "--tmpfs", "/tmp",
-            "--dir", "/opt",
+            *(["--ro-bind", str(spec.host.opt_root), "/opt"] if spec.host.opt_root
+              else ["--dir", "/opt"]),
             "--ro-bind", str(spec.host.task_root), "/var/task",
             "--ro-bind", str(runtime_dir), "/var/runtime",
         ]  # fmt: skip
@@ -416,8 +419,10 @@ class NamespaceBackend(SandboxBackend):
     def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:
         """Give a spare to a function: its code on /var/task, its memory limit, its
         environment (sent by `release()`, once Fireside listens inside)."""
-        assert spare.slot is not None
+        assert spare.slot is not None and spare.opt_slot is not None
         mounts.bind_readonly(spec.host.task_root, spare.slot)
+        if spec.host.opt_root is not None:
+            mounts.bind_readonly(spec.host.opt_root, spare.opt_slot)
         spare.group.raise_memory(spec.memory_mb)
         spare.launch_env = spec.env
         spare.launch_argv = spec.argv
@@ -425,14 +430,23 @@ class NamespaceBackend(SandboxBackend):
 
     async def _make_spare(self, key: WarmKey) -> NamespaceSandbox:
         name = "warm-" + os.urandom(6).hex()
-        slot = self._slots / name
-        await asyncio.to_thread(mounts.make_slot, slot)
+        slot, opt_slot = self._slots / name, self._slots / f"{name}-opt"
+
+        def make_slots() -> None:
+            mounts.make_slot(slot)
+            try:
+                mounts.make_slot(opt_slot)
+            except OSError:
+                mounts.release_slot(slot)
+                raise
+
+        await asyncio.to_thread(make_slots)
         env = dict(key.startup_env)
         env["FIRESIDE_WARM_FD"] = "0"
         spec = SandboxSpec(
             argv=list(key.argv),
             env=env,
-            host=HostPaths(slot, None, None, [], Path(name)),
+            host=HostPaths(slot, None, None, [], Path(name), opt_root=opt_slot),
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
@@ -448,10 +462,11 @@ class NamespaceBackend(SandboxBackend):
         except BaseException:
             os.close(launch_w)
             await asyncio.to_thread(mounts.release_slot, slot)
+            await asyncio.to_thread(mounts.release_slot, opt_slot)
             raise
         finally:
             os.close(launch_r)
-        sandbox.slot = slot
+        sandbox.slot, sandbox.opt_slot = slot, opt_slot
         sandbox.launch_fd = launch_w
         sandbox.release()  # the runtime starts and imports now, then waits on its stdin
         return sandbox

@@ -101,7 +101,7 @@ class ProcessBackend(SandboxBackend):
             interpreter=host.interpreter,
             bootstrap=str(BOOTSTRAP_PATH),
             sdk_paths=list(host.sdk_paths),
-            opt_root=str(host.work_dir / "opt"),
+            opt_root=str(host.opt_root or host.work_dir / "opt"),
             tmp_dir=str(host.work_dir / "tmp"),
         )
 
