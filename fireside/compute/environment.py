@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fireside.compute.extensions import SHUTDOWN_GRACE, ExtensionHub, external_extensions
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.invocation import (
     Invocation,
@@ -122,6 +123,20 @@ class Environment:
         self._endpoint_closer: EndpointCloser | None = None
         #: The request id of the invoke waiting for Init (named in an Init failure).
         self._initializing_for = ""
+        self.extensions = ExtensionHub(
+            [],
+            {
+                "functionName": self.config.name,
+                "functionVersion": self.config.version,
+                "handler": self.config.handler,
+                "accountId": self.config.account,
+            },
+        )
+        #: Set while extensions still handle the last invoke (its caller has the response).
+        self.settling: asyncio.Task[None] | None = None
+        self._extensions_busy = False
+        self._runtime_ready = False
+        self._init_waiter: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -145,6 +160,8 @@ class Environment:
             opt_root=opt_root,
         )
         layout = backend.layout(host)
+        if opt_root is not None:
+            self.extensions.expected = await asyncio.to_thread(external_extensions, opt_root)
         argv = launch.command.argv(layout)
         if launch.command.runtime in CUSTOM_RUNTIMES:
             # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
@@ -166,6 +183,8 @@ class Environment:
             port = await self._server.listen("127.0.0.1", 0)
             runtime_api = f"{layout.host_address}:{port}"
             endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
+        if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
+            argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
         spec = SandboxSpec(
             argv=argv,
             env=self._environment(runtime_api, endpoint, layout),
@@ -241,11 +260,21 @@ class Environment:
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
+        if self.extensions.expected:  # started by the runtime's launcher, inside the sandbox
+            paths = [f"{opt}/extensions/{name}" for name in self.extensions.expected]
+            env["FIRESIDE_EXTENSIONS"] = ":".join(paths)
         return env
 
     async def stop(self) -> None:
-        """Stop the environment now (any in-flight invoke ends as a runtime exit)."""
-        self.state = State.DEAD
+        """Stop the environment now (any in-flight invoke ends as a runtime exit).
+
+        An idle environment's extensions subscribed to SHUTDOWN get it first, and up to 2 s."""
+        idle, self.state = self.state is State.IDLE, State.DEAD
+        if idle and self.extensions.send_shutdown():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.extensions.until_ready(), SHUTDOWN_GRACE)
+        if self._init_waiter is not None:
+            self._init_waiter.cancel()
         if self._sandbox is not None:
             self._sandbox.kill()
         if self._exit_task is not None:
@@ -307,10 +336,12 @@ class Environment:
 
     # -- RuntimeSession (called by the Runtime API) ---------------------------------------------
     async def next_invocation(self) -> Invocation:
-        if not self._init_done.done():
-            self._init_done.set_result(time.monotonic() - self._started_at)
-            if self._sandbox is not None:
-                self._sandbox.end_of_init()
+        if not self._init_done.done() and not self._runtime_ready:
+            self._runtime_ready = True
+            if self.extensions.ready():
+                self._end_init()
+            else:  # Init also waits for every extension to register and call /event/next
+                self._init_waiter = asyncio.get_running_loop().create_task(self._await_extensions())
         # The previous invoke is over once the runtime asks for the next one.
         if self._queued is not None:
             invocation, self._queued = self._queued, None
@@ -324,9 +355,33 @@ class Environment:
                 self._next_waiter = None
         return self._deliver(invocation)
 
+    def _end_init(self) -> None:
+        if self._init_done.done():
+            return
+        self.extensions.close_registration()
+        self._init_done.set_result(time.monotonic() - self._started_at)
+        if self._sandbox is not None:
+            self._sandbox.end_of_init()
+
+    async def _await_extensions(self) -> None:
+        await self.extensions.until_ready()
+        error = self.extensions.init_error
+        if error is None:
+            self._end_init()
+            return
+        message = f"RequestId: {self._initializing_for} Error: an extension failed Init ({error})"
+        outcome = Outcome(error_payload("Extension.InitError", message), "Unhandled", fatal=True)
+        self._fail_init(outcome)
+
     def _deliver(self, invocation: Invocation) -> Invocation:
         invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
         self._current = invocation
+        self._extensions_busy = self.extensions.send_invoke(
+            invocation.request_id,
+            invocation.deadline_ms,
+            invocation.invoked_arn,
+            invocation.trace_id,
+        )
         return invocation
 
     def respond(self, request_id: str, body: bytes, content_type: str) -> str | None:
@@ -404,10 +459,30 @@ class Environment:
         self._current = None
         if outcome.fatal or self.state is State.DEAD:
             await self.stop()
+        elif self._extensions_busy:
+            # The caller gets its response now; the environment is free once its extensions are.
+            remaining = max(0.0, invocation.deadline_ms / 1000 - time.time())
+            loop = asyncio.get_running_loop()
+            self.settling = loop.create_task(self._settle(invocation, remaining))
         else:
             self.state = State.IDLE
             self.last_used = time.monotonic()
         return outcome, self._log_tail()
+
+    async def _settle(self, invocation: Invocation, remaining: float) -> None:
+        try:
+            await asyncio.wait_for(self.extensions.until_ready(), remaining)
+        except TimeoutError:
+            self._platform_line(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {invocation.request_id} "
+                f"Task timed out after {invocation.timeout:.2f} seconds (extensions still busy)"
+            )
+            await self.stop()
+            return
+        self._extensions_busy = False
+        if self.state is State.BUSY:
+            self.state = State.IDLE
+            self.last_used = time.monotonic()
 
     def _frame_failed_init(self, invocation: Invocation, outcome: Outcome) -> None:
         self._tail = TailBuffer()

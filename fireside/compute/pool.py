@@ -98,13 +98,25 @@ class EnvironmentManager:
             self._forget(key, environment)
             self._spawn(environment.stop())
             raise
+        if environment.settling is not None:  # its extensions are still at work
+            self._spawn(self._after_settling(key, pool, environment))
+        else:
+            self._put_back(key, pool, environment)
+        return outcome, tail
+
+    async def _after_settling(self, key: PoolKey, pool: _Pool, environment: Environment) -> None:
+        settling, environment.settling = environment.settling, None
+        if settling is not None:
+            await settling
+        self._put_back(key, pool, environment)
+
+    def _put_back(self, key: PoolKey, pool: _Pool, environment: Environment) -> None:
         if environment.state is State.IDLE and self._pools.get(key) is pool:
             pool.idle.append(environment)
         else:
             self._forget(key, environment)
             if environment.state is not State.DEAD:
                 self._spawn(environment.stop())
-        return outcome, tail
 
     def _forget(self, key: PoolKey, environment: Environment) -> None:
         self._all.discard(environment)

@@ -1,8 +1,9 @@
-"""The Lambda Runtime API (2018-06-01) of one execution environment.
+"""The Lambda Runtime API (2018-06-01) and Extensions API (2020-01-01) of one environment.
 
 Each environment listens on its own `host:port` (the official runtime clients accept nothing
 else) and this handler serves it: `GET /runtime/invocation/next` long-polls for the next event,
-`POST .../{id}/response` and `.../{id}/error` finish it, `POST /runtime/init/error` fails init.
+`POST .../{id}/response` and `.../{id}/error` finish it, `POST /runtime/init/error` fails init;
+`/2020-01-01/extension/...` is the extensions' side (`fireside.compute.extensions`).
 The state lives in the environment (`RuntimeSession`); this module only speaks HTTP.
 """
 
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from typing import Protocol
 
+from fireside.compute.extensions import ExtensionError, ExtensionHub
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation
 from fireside.http.types import Request, Response
 
 PREFIX = "/2018-06-01"
+EXTENSION_PREFIX = "/2020-01-01/extension"
 _INVOCATION = re.compile(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$")
 _JSON = ("Content-Type", "application/json")
 _ACCEPTED = Response(202, [_JSON], b'{"status":"OK"}')
@@ -23,6 +27,8 @@ _ACCEPTED = Response(202, [_JSON], b'{"status":"OK"}')
 
 class RuntimeSession(Protocol):
     """What the Runtime API needs from its environment."""
+
+    extensions: ExtensionHub
 
     async def next_invocation(self) -> Invocation: ...
 
@@ -60,6 +66,11 @@ class RuntimeApi:
 
     async def __call__(self, request: Request) -> Response:
         path = request.path
+        if path.startswith(EXTENSION_PREFIX):
+            try:
+                return await self._extension(request)
+            except ExtensionError as exc:
+                return _error(exc.status, exc.error_type, exc.message)
         if path == f"{PREFIX}/runtime/invocation/next":
             if request.method != "GET":
                 return _error(405, "MethodNotAllowed", "use GET")
@@ -92,5 +103,32 @@ class RuntimeApi:
             return _ACCEPTED
         if path == f"{PREFIX}/runtime/init/error":
             self._session.fail_init(request.body, error_type)
+            return _ACCEPTED
+        return _error(404, "NotFound", f"no route for {request.method} {path}")
+
+    async def _extension(self, request: Request) -> Response:
+        hub, path, headers = self._session.extensions, request.path, request.headers
+        identifier = headers.get("lambda-extension-identifier")
+        if path == f"{EXTENSION_PREFIX}/register" and request.method == "POST":
+            try:
+                body = json.loads(request.body or b"{}")
+            except ValueError as exc:
+                raise ExtensionError("InvalidRequestFormat", str(exc)) from None
+            if not isinstance(body, dict):
+                raise ExtensionError("InvalidRequestFormat", "the body must be a JSON object")
+            extension_id, metadata = hub.register(headers.get("lambda-extension-name", ""), body)
+            features = headers.get("lambda-extension-accept-feature", "")
+            if "accountId" not in [f.strip() for f in features.split(",")]:
+                metadata.pop("accountId", None)
+            reply = [_JSON, ("Lambda-Extension-Identifier", extension_id)]
+            return Response(200, reply, json.dumps(metadata).encode())
+        if path == f"{EXTENSION_PREFIX}/event/next" and request.method == "GET":
+            event = await hub.next_event(identifier)
+            reply = [_JSON, ("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))]
+            return Response(200, reply, json.dumps(event).encode())
+        errors = (f"{EXTENSION_PREFIX}/init/error", f"{EXTENSION_PREFIX}/exit/error")
+        if path in errors and request.method == "POST":
+            error_type = headers.get("lambda-extension-function-error-type")
+            hub.report_error(identifier, error_type, init=path.endswith("/init/error"))
             return _ACCEPTED
         return _error(404, "NotFound", f"no route for {request.method} {path}")

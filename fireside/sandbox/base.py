@@ -60,6 +60,9 @@ class Layout:
     #: How the runtime reaches listeners on the host's loopback (backends without a private
     #: network): 127.0.0.1 for a process, the gateway address for a VM.
     host_address: str = "127.0.0.1"
+    #: The command that starts a runtime through `fireside_exec` (extensions, Landlock, warm
+    #: handoff) in this sandbox; empty when no Python is there to run it.
+    launcher: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -303,7 +303,7 @@ class NamespaceBackend(SandboxBackend):
         ]
         self._landlock = fireside_landlock.abi_version()
         #: Starts runtimes other than the Python bootstrap (Landlock, warm handoff, exec).
-        self._launcher = _system_python()
+        self._launcher = share.system_python()
         self._slots = self._trees.root / "slots"
         self._slots.mkdir(mode=0o711, exist_ok=True)
         if mounts.cleanup(self._slots):
@@ -382,6 +382,8 @@ class NamespaceBackend(SandboxBackend):
         return argv
 
     def _runtime_argv(self, spec: SandboxSpec) -> list[str]:
+        if spec.argv[:1] == [self._launcher]:
+            return spec.argv  # the environment already starts it through fireside_exec
         if self._launcher and not _is_python_bootstrap(spec.argv):
             launcher = f"/var/runtime/{EXEC_PATH.name}"
             return [self._launcher, "-E", "-S", "-B", launcher, *spec.argv]
@@ -569,16 +571,6 @@ class NamespaceBackend(SandboxBackend):
 
 def _is_python_bootstrap(argv: list[str]) -> bool:
     return bool(argv) and argv[-1] == "/var/runtime/bootstrap.py"
-
-
-def _system_python() -> str | None:
-    """A real Python 3 in the host's /usr (which every sandbox mounts), for `fireside_exec`."""
-    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
-        real = os.path.realpath(candidate)
-        if real.startswith("/usr/") and os.access(real, os.X_OK):
-            return real
-    log.warning("no python3 in /usr: custom runtimes start without Landlock or warm spares")
-    return None
 
 
 def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:

@@ -11,8 +11,9 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 
-from fireside.runtimes.python import BOOTSTRAP_PATH
+from fireside.runtimes.python import BOOTSTRAP_PATH, EXEC_PATH
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -102,6 +103,7 @@ class ProcessBackend(SandboxBackend):
             bootstrap=str(BOOTSTRAP_PATH),
             sdk_paths=list(host.sdk_paths),
             opt_root=str(host.opt_root or host.work_dir / "opt"),
+            launcher=[sys.executable, "-E", "-S", "-B", str(EXEC_PATH)],
             tmp_dir=str(host.work_dir / "tmp"),
         )
 

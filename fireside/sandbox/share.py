@@ -28,7 +28,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from fireside.runtimes.python import RUNTIME_FILES
+from fireside.runtimes.python import EXEC_PATH, RUNTIME_FILES
 from fireside.sandbox.base import HostPaths, Layout
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,15 @@ def runtime_dir(root: Path) -> Path:
     return _publish(staging, final)
 
 
+def system_python() -> str | None:
+    """A real Python 3 in the host's /usr (which every sandbox mounts), for `fireside_exec`."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        real = os.path.realpath(candidate)
+        if real.startswith("/usr/") and os.access(real, os.X_OK):
+            return real
+    return None
+
+
 def needs_image(interpreter: str) -> bool:
     """Interpreters outside /usr (pyenv's, say) are mounted from a runtime image at /var/lang."""
     return not os.path.realpath(interpreter).startswith("/usr/")
@@ -224,6 +233,10 @@ class RuntimeTrees:
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
         self._lock = threading.Lock()
+        python = system_python()
+        self.launcher = (
+            [python, "-E", "-S", "-B", f"/var/runtime/{EXEC_PATH.name}"] if python else []
+        )
 
     def layout(self, host: HostPaths, host_address: str = "127.0.0.1") -> Layout:
         interpreter = host.interpreter
@@ -241,6 +254,7 @@ class RuntimeTrees:
             tmp_dir="/tmp",
             library_path=library_path,
             host_address=host_address,
+            launcher=self.launcher,
         )
 
     def prepare(self, host: HostPaths) -> tuple[Path, Path | None]:

@@ -558,4 +558,10 @@ if __name__ == "__main__":
         fireside_landlock.restrict()
     if "FIRESIDE_WARM_FD" in os.environ:
         _await_launch(int(os.environ["FIRESIDE_WARM_FD"]))
+    if os.environ.get("FIRESIDE_EXTENSIONS"):
+        import fireside_exec  # type: ignore[import-not-found]  # beside this file at run time
+
+        environ = dict(os.environ)
+        fireside_exec.start_extensions(environ)
+        os.environ.pop("FIRESIDE_EXTENSIONS")
     main()

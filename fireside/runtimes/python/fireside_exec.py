@@ -6,7 +6,8 @@
    are confined before any function code runs;
 2. in a warm spare (`FIRESIDE_WARM_FD`), waits for the function's environment and command as
    JSON on that descriptor, then changes to its task root;
-3. becomes the runtime with ``execve``: nothing of this script stays behind.
+3. starts the function's external extensions (`FIRESIDE_EXTENSIONS`, from its layers);
+4. becomes the runtime with ``execve``: nothing of this script stays behind.
 
 Standard library only: it runs inside the sandbox, never importing `fireside`.
 """
@@ -15,6 +16,17 @@ from __future__ import annotations
 
 import os
 import sys
+
+
+def start_extensions(env: dict[str, str]) -> None:
+    """Start each executable listed in `FIRESIDE_EXTENSIONS` (removed from `env`), as Lambda
+    starts `/opt/extensions/*` before the runtime; they register with the Extensions API."""
+    for path in env.pop("FIRESIDE_EXTENSIONS", "").split(":"):
+        if path:
+            try:
+                os.posix_spawn(path, [path], env)
+            except OSError as exc:
+                sys.stderr.write(f"fireside: cannot start extension {path}: {exc.strerror}\n")
 
 
 def main() -> None:
@@ -40,6 +52,7 @@ def main() -> None:
         os.chdir(env.get("LAMBDA_TASK_ROOT") or "/var/task")
     if not argv:
         sys.exit("usage: fireside_exec.py PROGRAM [ARG...]")
+    start_extensions(env)
     try:
         os.execve(argv[0], argv, env)
     except OSError as exc:
