@@ -1,4 +1,5 @@
-"""The `fireside` command: `up` starts the server, `logs` prints a function's logs."""
+"""The `fireside` command: `up` starts the server, `logs` prints a function's logs, `layers`
+lists layers, `layer build` makes a layer zip from a folder or a requirements.txt."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from fireside import __version__
 from fireside.app import Fireside, Started
@@ -69,7 +71,112 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     logs.add_argument("--region", default="us-east-1")
     logs.add_argument("--account", default=DEFAULT_ACCOUNT)
+
+    layers = commands.add_parser(
+        "layers",
+        help="list the layers of an account",
+        description="List layers (ListLayers on a running Fireside): name, latest version, "
+        "compatible runtimes and description.",
+    )
+    _client_options(layers)
+
+    layer = commands.add_parser(
+        "layer",
+        help="build or publish a layer",
+        description="Build a layer zip, or publish one to a running Fireside.",
+    )
+    actions = layer.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser(
+        "build",
+        help="make a layer zip from a folder or a requirements.txt",
+        description="Make a layer zip. From a folder, its contents become /opt (use --prefix "
+        "python, nodejs or ruby/gems/3.2.0 when the folder holds just the packages). From a "
+        "requirements.txt, pip installs it with the --runtime's interpreter under python/.",
+    )
+    build.add_argument("source", type=Path, help="a folder, or a requirements.txt")
+    build.add_argument("-o", "--output", type=Path, required=True, help="the zip to write")
+    build.add_argument("--prefix", default="", help="folder inside the zip for a folder's files")
+    build.add_argument("--runtime", default="python3.11", help="python3.X for a requirements.txt")
+    publish = actions.add_parser(
+        "publish",
+        help="publish a layer zip (PublishLayerVersion)",
+        description="Publish a zip as the next version of a layer and print its version ARN.",
+    )
+    publish.add_argument("name", help="layer name")
+    publish.add_argument("zip", type=Path, help="the layer zip")
+    publish.add_argument("--runtime", action="append", default=[], help="compatible runtime")
+    publish.add_argument("--description", default="")
+    _client_options(publish)
     return parser
+
+
+def _client_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        default=f"http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help="Fireside's endpoint (default http://127.0.0.1:4566)",
+    )
+    parser.add_argument("--region", default="us-east-1")
+
+
+def _lambda_client(args: argparse.Namespace) -> Any:
+    import boto3
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    return session.client(
+        "lambda",
+        endpoint_url=args.endpoint_url,
+        region_name=args.region,
+        aws_access_key_id=credentials.access_key if credentials else DEFAULT_ACCOUNT,
+        aws_secret_access_key=credentials.secret_key if credentials else "fireside",
+    )
+
+
+def _layers(args: argparse.Namespace) -> int:
+    client = _lambda_client(args)
+    rows = []
+    for page in client.get_paginator("list_layers").paginate():
+        for item in page["Layers"]:
+            latest = item["LatestMatchingVersion"]
+            runtimes = ",".join(latest.get("CompatibleRuntimes", [])) or "-"
+            rows.append((item["LayerName"], str(latest["Version"]), runtimes,
+                         latest.get("Description", "")))  # fmt: skip
+    if not rows:
+        print("no layers", file=sys.stderr)
+        return 0
+    widths = [max(len(row[i]) for row in [("NAME", "VERSION", "RUNTIMES", ""), *rows])
+              for i in range(3)]  # fmt: skip
+    for row in [("NAME", "VERSION", "RUNTIMES", "DESCRIPTION"), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+              + "  " + row[3])  # fmt: skip
+    return 0
+
+
+def _layer(args: argparse.Namespace) -> int:
+    from fireside.layer_build import BuildError, install_requirements, zip_folder
+
+    if args.action == "publish":
+        client = _lambda_client(args)
+        params: dict[str, Any] = {
+            "LayerName": args.name,
+            "Content": {"ZipFile": args.zip.read_bytes()},
+            "Description": args.description,
+        }
+        if args.runtime:
+            params["CompatibleRuntimes"] = args.runtime
+        print(client.publish_layer_version(**params)["LayerVersionArn"])
+        return 0
+    try:
+        if args.source.is_file():
+            count = install_requirements(args.source, args.output, args.runtime)
+        else:
+            count = zip_folder(args.source, args.output, args.prefix)
+    except (BuildError, OSError) as exc:
+        print(f"fireside: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.output} ({count} files, {args.output.stat().st_size} bytes)")
+    return 0
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -134,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "up":
         return _up(args)
+    if args.command == "layers":
+        return _layers(args)
+    if args.command == "layer":
+        return _layer(args)
     return _logs(args)
 
 
