@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -26,7 +24,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,42 +31,9 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from common import ROLE, ROOT, log, start_server, zip_of
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDLER = "def handler(event, context):\n    return event\n"
-ROLE = "arn:aws:iam::000000000000:role/bench"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def start_server(data_dir: str, sandbox: str | None) -> tuple[subprocess.Popen[str], int]:
-    extra = ["--sandbox", sandbox] if sandbox else []
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", data_dir, *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "FIRESIDE_MAX_ENVIRONMENTS": "64"},
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        match = re.search(r"listening on http://[^:]+:(\d+)", line)
-        if match:
-            threading.Thread(
-                target=lambda: [None for _ in process.stdout or []], daemon=True
-            ).start()
-            return process, int(match[1])
-    raise RuntimeError("fireside did not start")
-
-
-def zip_of(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:

@@ -16,79 +16,21 @@ Usage: python bench/sandbox.py [--cold 15] [--json PATH]
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from common import ROLE, ROOT, client, log, start_server, zip_of
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDLER = "def handler(event, context):\n    return event\n"
-ROLE = "arn:aws:iam::000000000000:role/bench"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def start_server(
-    data_dir: str, sandbox: str, env: dict[str, str]
-) -> tuple[subprocess.Popen[str], int]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fireside",
-            "up",
-            "--port",
-            "0",
-            "--data-dir",
-            data_dir,
-            "--sandbox",
-            sandbox,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    stream = process.stdout
-    assert stream is not None
-    for line in stream:
-        match = re.search(r"listening on http://[^:]+:(\d+)", line)
-        if match:
-            threading.Thread(target=stream.read, daemon=True).start()  # keep the pipe drained
-            return process, int(match[1])
-    raise RuntimeError(f"fireside --sandbox {sandbox} did not start")
-
-
-def client(port: int) -> Any:
-    return boto3.client(
-        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
-    )  # fmt: skip
-
-
-def zip_of(source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", source)
-    return buffer.getvalue()
 
 
 def status_kb(pid: int, field: str) -> int:

@@ -1,0 +1,62 @@
+"""What the benchmarks share: a Fireside server of their own, clients, code zips, tables."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+ROLE = "arn:aws:iam::000000000000:role/bench"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def start_server(
+    data_dir: str, sandbox: str | None = None, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], int]:
+    """`fireside up` on a free port; returns the process and its port (output drained)."""
+    extra = ["--sandbox", sandbox] if sandbox else []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fireside", "up", "--port", "0", "--data-dir", data_dir, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+    stream = process.stdout
+    assert stream is not None
+    for line in stream:
+        match = re.search(r"listening on http://[^:]+:(\d+)", line)
+        if match:
+            threading.Thread(target=stream.read, daemon=True).start()  # keep the pipe drained
+            return process, int(match[1])
+    raise RuntimeError(f"fireside (sandbox {sandbox or 'default'}) did not start")
+
+
+def client(port: int, max_pool: int = 10) -> Any:
+    return boto3.client(
+        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=max_pool,
+                      read_timeout=120),
+    )  # fmt: skip
+
+
+def zip_of(source: str, name: str = "app.py") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, source)
+    return buffer.getvalue()
