@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from fireside.aws.errors import ServiceError
 
 MAX_UNZIPPED_BYTES = 262_144_000  # 250 MB, code and layers together, as on Lambda
+MAX_LINK_BYTES = 4096  # PATH_MAX: a symlink's target
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +49,65 @@ def _safe_member(name: str) -> bool:
     return not path.is_absolute() and ".." not in path.parts and not name.startswith("/")
 
 
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return (info.external_attr >> 16) & 0o170000 == stat.S_IFLNK
+
+
+def _key(name: str) -> str:
+    return "/".join(PurePosixPath(name).parts)
+
+
+def _link_stays_inside(member: str, links: dict[str, str]) -> bool:
+    """Whether the link `member`, followed through any links of the archive it passes, stays in
+    the tree. Resolving lexically is not enough: `a -> x/..` is harmless until `x` is a link."""
+    parts = member.split("/")[:-1]
+    pending = links[member].split("/")[::-1]  # a stack: the next component is last
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                return False
+            parts.pop()
+            continue
+        parts.append(part)
+        target = links.get("/".join(parts))
+        if target is not None:
+            hops += 1
+            if hops > 40 or target.startswith("/"):  # 40: the kernel's own ELOOP limit
+                return False
+            parts.pop()
+            pending.extend(target.split("/")[::-1])
+    return True
+
+
 def inspect_zip(data: bytes) -> ArchiveInfo:
-    """Check that `data` is a zip Lambda would accept; raise AWS's error when it is not."""
+    """Check that `data` is a zip Lambda would accept; raise AWS's error when it is not.
+
+    Besides unreadable archives, members that would land outside the tree (`../`, absolute
+    paths) and symlinks that point outside it are refused here, before anything is stored.
+    """
+    links: dict[str, str] = {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            for info in infos:
+                if _is_symlink(info) and _safe_member(info.filename):
+                    if info.file_size > MAX_LINK_BYTES:  # not a path: refuse, never inflate it
+                        raise _invalid_zip()
+                    links[_key(info.filename)] = archive.read(info).decode()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise _invalid_zip() from exc
     unzipped = 0
     for info in infos:
         if not _safe_member(info.filename):
             raise _invalid_zip()
         unzipped += info.file_size
+    for member, target in links.items():
+        if target.startswith("/") or not _link_stays_inside(member, links):
+            raise _invalid_zip()
     if unzipped > MAX_UNZIPPED_BYTES:
         raise ServiceError(
             "InvalidParameterValueException",
@@ -103,6 +151,11 @@ class BlobStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             _fsync_write(path, data)
         return path
+
+    def unzipped_size(self, digest: str) -> int:
+        """The unpacked size of a stored archive, from its central directory alone."""
+        with zipfile.ZipFile(self.archive_path(digest)) as archive:
+            return sum(info.file_size for info in archive.infolist())
 
     def tree(self, digest: str) -> Path:
         return self._code / digest
