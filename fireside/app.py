@@ -22,6 +22,7 @@ from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
 from fireside.compute.async_queue import AsyncQueue
 from fireside.compute.invoker import Invoker
+from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider
@@ -90,6 +91,7 @@ class Fireside:
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.functions = FunctionRegistry(self.db)
+        self.layers = LayerStore(self.db)
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
@@ -123,7 +125,7 @@ class Fireside:
             egress=self.settings.egress,
             opt_trees=self.opt_trees,
         )
-        self._provider = LambdaProvider(self.functions, self.blobs, self._invoker)
+        self._provider = LambdaProvider(self.functions, self.blobs, self._invoker, self.layers)
         lambda_model = load_service("lambda")
         services = [
             Service(

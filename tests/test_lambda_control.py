@@ -211,7 +211,7 @@ def test_revision_id_precondition(lam: Any, make_function: FunctionFactory) -> N
 
 def test_unimplemented_operation_is_named(lam: Any) -> None:
     with pytest.raises(ClientError) as excinfo:
-        lam.list_layers()
+        lam.list_code_signing_configs()
     _code, status, message = error_of(excinfo)
     assert status == 501
-    assert "ListLayers" in message
+    assert "ListCodeSigningConfigs" in message

@@ -46,6 +46,8 @@ class FunctionConfig:
     architectures: list[str] = field(default_factory=lambda: ["x86_64"])
     ephemeral_storage: int = 512
     tags: dict[str, str] = field(default_factory=dict)
+    #: Layer versions in the order listed: {"arn", "code_size", "digest" (the blob key)}.
+    layers: list[dict[str, Any]] = field(default_factory=list)
     revision_id: str = field(default_factory=new_revision)
     last_modified: str = field(default_factory=now_iso)
     state: str = "Pending"
@@ -103,6 +105,8 @@ class FunctionConfig:
             "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
         }
+        if self.layers:  # absent, not empty, when there are none (as on AWS)
+            wire["Layers"] = [{"Arn": x["arn"], "CodeSize": x["code_size"]} for x in self.layers]
         if self.environment:
             wire["Environment"] = {"Variables": dict(self.environment)}
         if self.state_reason:

@@ -17,6 +17,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
 from fireside.compute.invoker import Invoker
+from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 from fireside.runtimes import registry as runtimes
 from fireside.store.blobs import BlobStore, inspect_zip
@@ -65,10 +66,14 @@ def _unsupported(what: str) -> ServiceError:
 
 
 class LambdaProvider:
-    def __init__(self, functions: FunctionRegistry, blobs: BlobStore, invoker: Invoker) -> None:
+    def __init__(
+        self, functions: FunctionRegistry, blobs: BlobStore, invoker: Invoker, layers: LayerStore
+    ) -> None:
         self._functions = functions
         self._blobs = blobs
         self._invoker = invoker
+        self._layers = layers
+        self._layer_api = LayerApi(layers, blobs)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def operations(
@@ -83,6 +88,7 @@ class LambdaProvider:
             "UpdateFunctionConfiguration": self.update_function_configuration,
             "DeleteFunction": self.delete_function,
             "Invoke": self._invoker.invoke,
+            **self._layer_api.operations(),
         }
 
     # -- start-up ------------------------------------------------------------------------------
@@ -156,13 +162,9 @@ class LambdaProvider:
                     "environment variables you have provided exceeded the 4KB limit. "
                     f"String measured: {size} bytes"
                 )
-        for unsupported, what in (
-            ("Layers", "Layers (they arrive with the layers work)"),
-            ("SnapStart", "SnapStart"),
-        ):
-            value = params.get(unsupported)
-            if value and not (unsupported == "SnapStart" and value.get("ApplyOn") == "None"):
-                raise _unsupported(what)
+        snap_start = params.get("SnapStart")
+        if snap_start and snap_start.get("ApplyOn") != "None":
+            raise _unsupported("SnapStart")
 
     @staticmethod
     def _check_runtime(runtime: str) -> None:
@@ -171,8 +173,12 @@ class LambdaProvider:
         except runtimes.RuntimeUnavailable as exc:
             raise invalid(str(exc)) from exc
 
-    def _store_code(self, code: dict[str, Any]) -> tuple[str, str, int]:
-        """Validate and durably store a deployment package; returns (sha256 b64, hex, size)."""
+    def _store_code(self, code: dict[str, Any], layers_size: int = 0) -> tuple[str, str, int]:
+        """Validate and durably store a deployment package; returns (sha256 b64, hex, size).
+
+        `layers_size` is the unzipped size of the function's layers, which counts toward the
+        same limit as the code's own.
+        """
         if "ImageUri" in code:
             raise _unsupported("container image functions")
         if "S3Bucket" in code or "S3Key" in code:
@@ -193,9 +199,14 @@ class LambdaProvider:
                 Type="User",
             )
         info = inspect_zip(data)
+        if layers_size:
+            check_combined_size(info.unzipped_size + layers_size)
         self._blobs.put(data, info.sha256_hex)
         digest_b64 = base64.b64encode(bytes.fromhex(info.sha256_hex)).decode()
         return digest_b64, info.sha256_hex, info.size
+
+    def _layers_size(self, layers: list[dict[str, Any]]) -> int:
+        return sum(self._blobs.unzipped_size(layer["digest"]) for layer in layers)
 
     def _prepare_later(self, config: FunctionConfig) -> None:
         task = asyncio.get_running_loop().create_task(self._prepare(config))
@@ -203,10 +214,13 @@ class LambdaProvider:
         task.add_done_callback(self._tasks.discard)
 
     async def _prepare(self, config: FunctionConfig) -> None:
-        """Unpack the code (once per archive) and make the function Active / Successful."""
+        """Unpack the code and layers (once per archive) and make the function Active /
+        Successful, so that no invoke ever waits for an unpack."""
         error: str | None = None
         try:
             await asyncio.to_thread(self._blobs.unpack, config.code_digest)
+            for layer in config.layers:
+                await asyncio.to_thread(self._blobs.unpack, layer["digest"])
             runtimes.resolve(config.runtime)
         except (OSError, runtimes.RuntimeUnavailable, ValueError) as exc:
             error = str(exc)
@@ -260,7 +274,10 @@ class LambdaProvider:
         self._check_runtime(runtime)
         if self._functions.get(ctx.account_id, ctx.region, name) is not None:
             raise conflict(f"Function already exist: {name}")
-        code_sha256, digest, size = self._store_code(params["Code"])
+        layers = self._layers.resolve(params.get("Layers") or [], ctx.account_id, ctx.region)
+        code_sha256, digest, size = self._store_code(
+            params["Code"], sum(layer.unzipped_size for layer in layers)
+        )
         config = FunctionConfig(
             account=ctx.account_id,
             region=ctx.region,
@@ -278,6 +295,7 @@ class LambdaProvider:
             architectures=list(params.get("Architectures") or ["x86_64"]),
             ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
             tags=dict(params.get("Tags") or {}),
+            layers=[reference(layer) for layer in layers],
         )
         self._functions.put(config)
         self._prepare_later(config)
@@ -332,7 +350,7 @@ class LambdaProvider:
         code: dict[str, Any] = {
             k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key") if k in params
         }
-        code_sha256, digest, size = self._store_code(code)
+        code_sha256, digest, size = self._store_code(code, self._layers_size(config.layers))
         if params.get("DryRun"):
             return config.evolve(code_sha256=code_sha256, code_size=size).to_wire()
         updated = self._begin_update(
@@ -365,6 +383,13 @@ class LambdaProvider:
             changes["environment"] = dict((params["Environment"] or {}).get("Variables") or {})
         if "EphemeralStorage" in params:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        if "Layers" in params:  # the whole list is replaced
+            layers = self._layers.resolve(params["Layers"] or [], ctx.account_id, ctx.region)
+            check_combined_size(
+                self._blobs.unzipped_size(config.code_digest)
+                + sum(layer.unzipped_size for layer in layers)
+            )
+            changes["layers"] = [reference(layer) for layer in layers]
         return self._begin_update(config, **changes).to_wire()
 
     def _begin_update(self, config: FunctionConfig, **changes: Any) -> FunctionConfig:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+# Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
+# to date by running them all. 2: layers.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -36,6 +38,22 @@ CREATE TABLE IF NOT EXISTS async_events (
     not_before  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before);
+CREATE TABLE IF NOT EXISTS layers (
+    account      TEXT NOT NULL,
+    region       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    last_version INTEGER NOT NULL,     -- kept after every version is deleted: never reused
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS layer_versions (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    deleted   INTEGER NOT NULL DEFAULT 0,  -- hidden from the API, still used by functions
+    record    TEXT NOT NULL,           -- JSON of fireside.compute.layers.LayerVersion
+    PRIMARY KEY (account, region, name, version)
+);
 """
 
 
