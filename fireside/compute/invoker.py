@@ -180,10 +180,7 @@ class Invoker:
                 revoke_credentials=self._revoke_credentials,
                 serve_endpoint=self._serve_endpoint,
                 egress=self._egress and config.tags.get("fireside:egress", "on") != "off",
-                # TODO(layers): config.layers once FunctionConfig has it (layer API in progress).
-                layers=[
-                    self._blobs.tree(layer["digest"]) for layer in getattr(config, "layers", [])
-                ],
+                layers=[self._blobs.tree(layer["digest"]) for layer in config.layers],
                 compose_opt=self._opt_trees.merged if self._opt_trees else None,
             )
 
