@@ -80,7 +80,12 @@ class Edge:
         service = None
         try:
             caller = self._auth.authenticate(request)
-            if caller.service is not None:
+            # Services sharing a signing name (dynamodb and dynamodbstreams both sign as
+            # "dynamodb") are told apart by their X-Amz-Target prefix.
+            target = request.headers.get("x-amz-target")
+            if target and target.partition(".")[0] in self._by_target:
+                service = self._by_target[target.partition(".")[0]]
+            elif caller.service is not None:
                 service = self._by_name.get(caller.service)
             else:
                 service = self._route_unsigned(request)

@@ -95,6 +95,12 @@ def protocol_for(service: ServiceModel) -> WireProtocol:
         from fireside.aws.restjson import RestJsonProtocol
 
         return RestJsonProtocol(service)
+    if service.protocol == "json":
+        from fireside.aws.jsonproto import JsonProtocol
+
+        # DynamoDB's clients verify x-amz-crc32 when it is present (botocore retries on a
+        # mismatch); sending it keeps that protection working end to end.
+        return JsonProtocol(service, checksum=service.signing_name == "dynamodb")
     raise NotImplementedError(
         f"Fireside has no implementation of the {service.protocol} protocol "
         f"(needed by {service.service_id})"

@@ -1,0 +1,186 @@
+"""The json 1.0/1.1 protocol (DynamoDB, DynamoDB Streams; later SQS-json, Kinesis...).
+
+Every call is `POST /` with the operation named by `X-Amz-Target: <targetPrefix>.<Operation>`
+and the whole input as one JSON object (`jsoncodec.JsonCodec`), checked against the model's
+constraints (`validation.Validator`). Results are one JSON object; errors are
+
+    {"__type": "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException", "message": "..."}
+
+with the modelled error members beside the message. botocore takes the code from the part of
+`__type` after `#`. Errors every Coral service shares (validation, serialization, unknown
+operation, throttling) carry Coral's own namespaces, as AWS sends them.
+
+Services whose clients verify `x-amz-crc32` (DynamoDB) get it on every response.
+
+    proto = JsonProtocol(load_service("dynamodb"), checksum=True)
+    parsed = proto.parse(request)            # ParsedRequest("PutItem", {"TableName": ...})
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fireside.aws.errors import ServiceError
+from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec
+from fireside.aws.model import ServiceModel, Shape
+from fireside.aws.protocol import DecodeError, ParsedRequest
+from fireside.aws.validation import Validator
+from fireside.http.types import Request, Response
+
+__all__ = ["JsonProtocol", "coral_namespace"]
+
+# Coral's shared errors and the namespaces AWS reports them under.
+_CORAL_NAMESPACES: Final = {
+    "ValidationException": "com.amazon.coral.validate",
+    "SerializationException": "com.amazon.coral.service",
+    "UnknownOperationException": "com.amazon.coral.service",
+    "AccessDeniedException": "com.amazon.coral.service",
+    "UnrecognizedClientException": "com.amazon.coral.service",
+    "IncompleteSignatureException": "com.amazon.coral.service",
+    "InvalidSignatureException": "com.amazon.coral.service",
+    "MissingAuthenticationTokenException": "com.amazon.coral.service",
+    "ThrottlingException": "com.amazon.coral.availability",
+}
+
+
+def coral_namespace(service: ServiceModel) -> str:
+    """The namespace of a service's own errors: `com.amazonaws.<signing name>.v<apiVersion>`.
+
+    By signing name, so DynamoDB Streams reports its errors under DynamoDB's namespace, as AWS
+    does.
+    """
+    return f"com.amazonaws.{service.signing_name}.v{service.api_version.replace('-', '')}"
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _ErrorPlan:
+    __slots__ = ("fields", "message_key", "type_name")
+
+    def __init__(self, code: str, shape: Shape | None, namespace: str, codec: JsonCodec):
+        members = shape.members if shape is not None else {}
+        # DynamoDB mixes `message` and `Message` (TransactionCanceledException); botocore
+        # reads either, and boto3 users read `e.response["Error"]["Message"]` regardless.
+        message = next((m for m in ("message", "Message") if m in members), None)
+        self.message_key = (members[message].location_name or message) if message else "message"
+        self.type_name = f"{_CORAL_NAMESPACES.get(code, namespace)}#{code}"
+        self.fields: dict[str, tuple[str, Encoder]] = {
+            name: (member.location_name or name, codec.encoder(member))
+            for name, member in members.items()
+        }
+
+
+class JsonProtocol:
+    """json-protocol parsing and serialization for one service (implements `WireProtocol`)."""
+
+    def __init__(
+        self,
+        service: ServiceModel,
+        *,
+        checksum: bool = False,
+        error_namespace: str | None = None,
+    ) -> None:
+        """`checksum`: send `x-amz-crc32` (DynamoDB's clients verify it when present).
+
+        `error_namespace`: the `__type` prefix of the service's own errors (by default
+        `coral_namespace`).
+        """
+        self._service = service
+        self._checksum = checksum
+        self._namespace = error_namespace or coral_namespace(service)
+        version = service.json_version or "1.0"
+        self._content_type: Final = ("Content-Type", f"application/x-amz-json-{version}")
+        self._prefix = f"{service.target_prefix}."
+        codec = JsonCodec("unixTimestamp")
+        self._decoders: dict[str, Decoder | None] = {}
+        self._validators: dict[str, Validator | None] = {}
+        self._encoders: dict[str, Encoder | None] = {}
+        for op in service.operations():
+            self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
+            self._validators[op.name] = Validator(op.input) if op.input is not None else None
+            self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
+        self._codec = codec
+        self._errors = {
+            s.error_code: _ErrorPlan(s.error_code, s, self._namespace, codec)
+            for s in service.error_shapes()
+        }
+        self._unmodelled: dict[str, _ErrorPlan] = {}
+
+    @property
+    def service(self) -> ServiceModel:
+        return self._service
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def parse(self, request: Request) -> ParsedRequest:
+        target = request.headers.get("x-amz-target", "")
+        name = target[len(self._prefix) :] if target.startswith(self._prefix) else ""
+        if request.method != "POST" or name not in self._decoders:
+            raise ServiceError(
+                "UnknownOperationException",
+                f"No {self._service.service_id} operation {target or '(no X-Amz-Target)'}",
+                400,
+            )
+        body = request.body
+        try:
+            document = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _serialization(f"Could not parse request body into json: {exc}") from None
+        if type(document) is not dict:
+            raise _serialization("Start of structure or map found where not expected.")
+        decode = self._decoders[name]
+        try:
+            params: dict[str, Any] = decode(document) if decode is not None else {}
+        except DecodeError as exc:
+            raise _serialization(str(exc)) from None
+        validator = self._validators[name]
+        if validator is not None:
+            validator.validate(params)
+        return ParsedRequest(name, params)
+
+    # -- responses --------------------------------------------------------------------------
+
+    def serialize_result(
+        self, operation_name: str, result: Mapping[str, Any], request_id: str
+    ) -> Response:
+        encode = self._encoders[operation_name]
+        body = _dumps(encode(result) if encode is not None else {})
+        return Response(200, self._headers(request_id, body), body)
+
+    def serialize_error(self, error: ServiceError, request_id: str) -> Response:
+        plan = self._errors.get(error.code) or self._unmodelled_plan(error.code)
+        body: dict[str, Any] = {"__type": plan.type_name, plan.message_key: error.message}
+        for name, value in error.fields.items():
+            if value is None:
+                continue
+            entry = plan.fields.get(name)
+            if entry is None:
+                body[name] = value
+            else:
+                body[entry[0]] = entry[1](value)
+        raw = json.dumps(body, default=str, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = self._headers(request_id, raw)
+        present = {name.lower() for name, _ in headers}
+        headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
+        return Response(error.status, headers, raw)
+
+    def _unmodelled_plan(self, code: str) -> _ErrorPlan:
+        plan = self._unmodelled.get(code)
+        if plan is None:
+            plan = self._unmodelled[code] = _ErrorPlan(code, None, self._namespace, self._codec)
+        return plan
+
+    def _headers(self, request_id: str, body: bytes) -> list[tuple[str, str]]:
+        headers = [("x-amzn-RequestId", request_id), self._content_type]
+        if self._checksum:
+            headers.append(("x-amz-crc32", str(zlib.crc32(body))))
+        return headers
+
+
+def _serialization(message: str) -> ServiceError:
+    return ServiceError("SerializationException", message, 400)
