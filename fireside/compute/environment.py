@@ -425,7 +425,12 @@ class Environment:
         init_duration: float | None = None
         cold = not self._init_done.done()
         try:
-            init_duration = await asyncio.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT)
+            if cold:
+                init_duration = await asyncio.wait_for(
+                    asyncio.shield(self._init_done), INIT_TIMEOUT
+                )
+            else:  # no await: a runtime that exits meanwhile would leave it queued, unanswered
+                init_duration = self._init_done.result()
         except InitFailed as failure:
             self._frame_failed_init(invocation, failure.outcome)
             await self.stop()

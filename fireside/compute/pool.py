@@ -69,10 +69,10 @@ class EnvironmentManager:
         self, launch_for: Callable[[], Launch], key: PoolKey, invocation: Invocation
     ) -> tuple[Outcome, str]:
         """Run `invocation` in a warm environment of `key`, or a new one built from `launch_for()`."""
+        environment = self._take_idle(key)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = _Pool()
-        environment = pool.idle.pop() if pool.idle else None
         if environment is None:
             if len(self._all) >= self.max_environments:
                 self._evict_idle_elsewhere(key)
@@ -103,6 +103,18 @@ class EnvironmentManager:
         else:
             self._put_back(key, pool, environment)
         return outcome, tail
+
+    def _take_idle(self, key: PoolKey) -> Environment | None:
+        """A warm environment of `key`. One whose runtime exited since its last invoke (Ruby's and
+        Node's runtimes exit after reporting a fatal error) is dropped, not handed an event."""
+        pool = self._pools.get(key)
+        while pool is not None and pool.idle:
+            environment = pool.idle.pop()
+            if environment.state is not State.DEAD:
+                return environment
+            self._forget(key, environment)
+            self._spawn(environment.stop())
+        return None
 
     async def _after_settling(self, key: PoolKey, pool: _Pool, environment: Environment) -> None:
         settling, environment.settling = environment.settling, None
