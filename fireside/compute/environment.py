@@ -162,7 +162,7 @@ class Environment:
         layout = backend.layout(host)
         if opt_root is not None:
             self.extensions.expected = await asyncio.to_thread(external_extensions, opt_root)
-        argv = launch.command.argv(layout)
+        argv = launch.command.argv(layout, self.config.memory_size, self.config.environment)
         if launch.command.runtime in CUSTOM_RUNTIMES:
             # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
             if os.access(launch.task_root / "bootstrap", os.X_OK):
@@ -260,6 +260,8 @@ class Environment:
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
+        for name, value in launch.command.environment(layout).items():
+            env.setdefault(name, value)  # NODE_PATH, GEM_PATH...: the function's own values win
         if self.extensions.expected:  # started by the runtime's launcher, inside the sandbox
             paths = [f"{opt}/extensions/{name}" for name in self.extensions.expected]
             env["FIRESIDE_EXTENSIONS"] = ":".join(paths)

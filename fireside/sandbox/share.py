@@ -28,7 +28,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from fireside.runtimes.python import EXEC_PATH, RUNTIME_FILES
+from fireside.runtimes.files import RUNTIME_FILES
+from fireside.runtimes.python import EXEC_PATH
 from fireside.sandbox.base import HostPaths, Layout
 
 log = logging.getLogger(__name__)
@@ -177,7 +178,7 @@ def runtime_dir(root: Path) -> Path:
     """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
     fingerprint = hashlib.sha256(
-        b"".join(path.read_bytes() for path in RUNTIME_FILES)
+        b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
     ).hexdigest()[:16]
@@ -185,8 +186,9 @@ def runtime_dir(root: Path) -> Path:
     if final.exists():
         return final
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
-    for path in RUNTIME_FILES:
-        shutil.copy2(path, staging / path.name)
+    for name, path in RUNTIME_FILES.items():
+        (staging / name).parent.mkdir(exist_ok=True)
+        shutil.copy2(path, staging / name)
     sdk = staging / "sdk"
     sdk.mkdir()
     for dist in dists:

@@ -1,0 +1,293 @@
+# frozen_string_literal: true
+
+# Fireside's runtime for ruby3.x functions: the process inside each execution environment.
+#
+# Started as `ruby bootstrap.rb`, it requires the function's handler file, then serves
+# invocations over the Lambda Runtime API at $AWS_LAMBDA_RUNTIME_API, and behaves for the
+# function author like AWS's managed Ruby runtime: handlers `file.method` and
+# `file.Module::Class.method` called with `event:` and `context:`, the same `context` object,
+# error types (`Function<ArgumentError>`, `Init<LoadError>`), error bodies and log lines, and
+# Logger lines carrying the request id.
+#
+# Standard library only, and on every cold start's path: it speaks HTTP/1.1 over a TCPSocket
+# itself, because net/http (with uri) takes about 20 ms to require and socket about 2.
+
+require 'json'
+require 'logger'
+require 'socket'
+
+$stdout.sync = true
+
+# The handler's `context`: details of the invocation, the function and its environment.
+class LambdaContext
+  attr_reader :aws_request_id, :invoked_function_arn, :log_group_name, :log_stream_name,
+              :function_name, :memory_limit_in_mb, :function_version, :identity, :tenant_id,
+              :client_context, :deadline_ms
+
+  def initialize(headers)
+    @deadline_ms = headers['lambda-runtime-deadline-ms'].to_i
+    @aws_request_id = headers['lambda-runtime-aws-request-id']
+    @invoked_function_arn = headers['lambda-runtime-invoked-function-arn']
+    @log_group_name = ENV['AWS_LAMBDA_LOG_GROUP_NAME']
+    @log_stream_name = ENV['AWS_LAMBDA_LOG_STREAM_NAME']
+    @function_name = ENV['AWS_LAMBDA_FUNCTION_NAME']
+    # A string, as AWS's runtime passes the environment variable through unconverted.
+    @memory_limit_in_mb = ENV['AWS_LAMBDA_FUNCTION_MEMORY_SIZE']
+    @function_version = ENV['AWS_LAMBDA_FUNCTION_VERSION']
+    @identity = parse(headers['lambda-runtime-cognito-identity'])
+    @tenant_id = present(headers['lambda-runtime-aws-tenant-id'])
+    @client_context = parse(headers['lambda-runtime-client-context'])
+  end
+
+  def get_remaining_time_in_millis
+    remaining = @deadline_ms - Process.clock_gettime(Process::CLOCK_REALTIME, :millisecond)
+    remaining.positive? ? remaining : 0
+  end
+
+  private
+
+  def present(value)
+    value.nil? || value.empty? ? nil : value
+  end
+
+  def parse(value)
+    present(value) && JSON.parse(value)
+  end
+end
+
+module FiresideRuntime
+  RUNTIME = '/2018-06-01/runtime'
+  ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type'
+  HERE = __dir__
+  # Exception classes whose name AWS's runtime puts in the error-type header; any other is
+  # reported there as `Function<UserException>` (the body always names the real class).
+  NAMED_IN_HEADER = %w[ArgumentError NoMethodError Exception StandardError NameError LoadError
+                       SystemExit SystemStackError].freeze
+
+  # A minimal HTTP/1.1 keep-alive client for the Runtime API, on one TCPSocket.
+  class RuntimeApi
+    def initialize(address)
+      host, _, port = address.rpartition(':')
+      raise ArgumentError, "bad AWS_LAMBDA_RUNTIME_API #{address.inspect}" unless
+        !host.empty? && port.match?(/\A\d+\z/)
+
+      @host = host.delete_prefix('[').delete_suffix(']')
+      @port = port.to_i
+      @common = "Host: #{address}\r\nUser-Agent: fireside-ruby/#{RUBY_VERSION}\r\n"
+      @socket = nil
+      @buffer = String.new(encoding: Encoding::BINARY)
+    end
+
+    # [status, headers (lower-case names), body]
+    def request(method, path, body = nil, headers = {})
+      head = +"#{method} #{path} HTTP/1.1\r\n#{@common}"
+      headers.each { |name, value| head << "#{name}: #{value}\r\n" }
+      head << "Content-Length: #{body.bytesize}\r\n" if body
+      message = (head << "\r\n").b
+      message << body.b if body
+      begin
+        fresh = @socket.nil?
+        @socket ||= connect
+        @answered = false
+        @socket.write(message)
+        read_response
+      rescue SystemCallError, IOError
+        close
+        # A kept-alive connection the server has since dropped fails before any byte of the
+        # answer arrives: only that is retried, once, on a new connection.
+        raise if fresh || @answered
+
+        retry
+      end
+    end
+
+    private
+
+    def connect
+      socket = TCPSocket.new(@host, @port)
+      # Each request leaves in one write; Nagle plus delayed ACKs could still stall it 40 ms.
+      socket.setsockopt(Socket::IPPROTO_TCP, Socket::TCP_NODELAY, 1)
+      socket
+    end
+
+    def close
+      @socket&.close
+      @socket = nil
+      @buffer.clear
+    end
+
+    def fill
+      @buffer << @socket.readpartial(262_144) # EOFError (an IOError) when the peer closes
+      @answered = true
+    end
+
+    def take(size)
+      fill while @buffer.bytesize < size
+      @buffer.slice!(0, size)
+    end
+
+    def line(separator = "\r\n")
+      fill until (index = @buffer.index(separator))
+      text = @buffer.slice!(0, index)
+      @buffer.slice!(0, separator.bytesize)
+      text
+    end
+
+    def read_response
+      status_line, *lines = line("\r\n\r\n").split("\r\n")
+      status = status_line.split(' ', 3)[1].to_i
+      headers = lines.to_h do |header|
+        name, value = header.split(':', 2)
+        [name.strip.downcase, value.to_s.strip]
+      end
+      body = if headers['transfer-encoding'].to_s.downcase.include?('chunked')
+               read_chunks
+             else
+               take(headers['content-length'].to_i)
+             end
+      close if headers['connection'].to_s.casecmp?('close')
+      [status, headers, body]
+    end
+
+    def read_chunks
+      body = String.new(encoding: Encoding::BINARY)
+      while (size = line.split(';').first.to_i(16)).positive?
+        body << take(size)
+        take(2)
+      end
+      nil until line.empty? # trailers, up to the blank line
+      body
+    end
+  end
+
+  # Logger lines as AWS's runtime formats them for a logger on stdout or stderr: with the
+  # current request id. (AWS's frames each line; here a line ends with a newline.)
+  class LogFormatter < Logger::Formatter
+    FORMAT = "%<sev>s, [%<datetime>s #%<process>d] %<severity>5s %<request_id>s -- %<progname>s: %<msg>s\n"
+
+    def call(severity, time, progname, msg)
+      format(FORMAT, sev: severity[0], datetime: format_datetime(time), process: Process.pid,
+                     severity: severity, request_id: $_global_aws_request_id, progname: progname,
+                     msg: msg2str(msg)).encode('UTF-8')
+    end
+  end
+
+  module LoggerPatch
+    def initialize(logdev, *args, **options)
+      options[:formatter] ||= LogFormatter.new if logdev.nil? || [$stdout, $stderr].include?(logdev)
+      super
+    end
+  end
+  Logger.prepend(LoggerPatch)
+
+  # An error as AWS's runtime reports it: `<phase><ExceptionClass>` and its frames up to the
+  # runtime's own.
+  class Failure
+    attr_reader :body, :header_type
+
+    def initialize(error, phase)
+      type = "#{phase}<#{error.class}>"
+      frames = (error.backtrace_locations || []).first(100).map(&:to_s)
+      @body = { errorMessage: error.message, errorType: type,
+                stackTrace: frames.take_while { |frame| !frame.start_with?(HERE) } }
+      @header_type = NAMED_IN_HEADER.include?(error.class.to_s) ? type : 'Function<UserException>'
+    end
+
+    def log(heading)
+      $stdout.puts heading
+      $stdout.puts JSON.pretty_generate(@body)
+    end
+  end
+
+  # `file.method` or `file.Module::Class.method`.
+  class Handler
+    attr_reader :file
+
+    def initialize(spec)
+      parts = spec.split('.')
+      case parts.size
+      when 2 then @file, @method = parts
+      when 3 then @file, @class, @method = parts
+      else
+        raise ArgumentError, "Invalid handler #{parts}, must be of form FILENAME.METHOD or " \
+                             'FILENAME.CLASS.METHOD where FILENAME corresponds with an existing ' \
+                             'Ruby source file FILENAME.rb, CLASS is an optional module/class ' \
+                             'namespace and METHOD is a callable method. If using CLASS, ' \
+                             'METHOD must be a class-level method.'
+      end
+    end
+
+    def call(event, context)
+      target = @class ? Kernel.const_get(@class) : TOPLEVEL_BINDING.receiver
+      target.__send__(@method, event: event, context: context)
+    end
+  end
+
+  module_function
+
+  def die(message)
+    warn "fireside bootstrap: #{message}"
+    exit!(1)
+  end
+
+  def exchange(api, method, path, body = nil, headers = {})
+    status, response_headers, response_body = api.request(method, path, body, headers)
+    # 413: the response was too large; Fireside has already failed the invocation.
+    die("#{path}: HTTP #{status} #{response_body[0, 500]}") unless (200..299).cover?(status) || status == 413
+    [response_headers, response_body]
+  rescue SystemCallError, IOError => e
+    die("#{path} failed: #{e.inspect}")
+  end
+
+  def marshal(result)
+    return [result.read, 'application/unknown'] if result.is_a?(IO) || (defined?(StringIO) && result.is_a?(StringIO))
+
+    [result.to_json, 'application/json']
+  end
+
+  # Serves one invocation; false once the runtime must stop (after a critical error).
+  def invoke(api, handler)
+    headers, body = exchange(api, 'GET', "#{RUNTIME}/invocation/next")
+    request_id = headers['lambda-runtime-aws-request-id'] or die('/next answered without a request id')
+    $_global_aws_request_id = request_id
+    trace_id = headers['lambda-runtime-trace-id']
+    ENV['_X_AMZN_TRACE_ID'] = trace_id if trace_id
+    path = "#{RUNTIME}/invocation/#{request_id}"
+    begin
+      event = headers['content-type'] == 'application/json' ? JSON.parse(body.force_encoding('UTF-8')) : body
+      payload, content_type = marshal(handler.call(event, LambdaContext.new(headers)))
+    rescue Exception => e # exit, stack overflow... are the handler's errors too
+      # As in AWS's runtime, anything but a StandardError ends the runtime, and so does a
+      # NameError (a missing handler method among them).
+      critical = !e.is_a?(StandardError) || e.is_a?(NameError)
+      failure = Failure.new(e, 'Function')
+      failure.log(critical ? 'Critical exception from handler' : 'Error raised from handler method')
+      exchange(api, 'POST', "#{path}/error", JSON.generate(failure.body), ERROR_TYPE => failure.header_type)
+      return !critical
+    end
+    exchange(api, 'POST', "#{path}/response", payload, 'Content-Type' => content_type)
+    true
+  end
+
+  def main
+    address = ENV['AWS_LAMBDA_RUNTIME_API'] or die('AWS_LAMBDA_RUNTIME_API is not set')
+    api = RuntimeApi.new(address)
+    task_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
+    $LOAD_PATH.unshift(task_root) unless $LOAD_PATH.include?(task_root)
+    begin
+      handler = Handler.new(ENV['_HANDLER'].to_s)
+      require handler.file
+    rescue Exception => e # a handler file may raise anything
+      failure = Failure.new(e, 'Init')
+      # AWS's runtime names no handler here (its variable is never set): the same line.
+      failure.log('Init error when loading handler ')
+      exchange(api, 'POST', "#{RUNTIME}/init/error", JSON.generate(failure.body),
+               ERROR_TYPE => failure.header_type)
+      exit(-4)
+    end
+    nil while invoke(api, handler)
+    exit(-1) # after a critical error, as AWS's runtime
+  end
+end
+
+FiresideRuntime.main
