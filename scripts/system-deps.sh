@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Fireside's sandboxes use, when they are missing.
+# Installs the Debian packages Fireside's sandboxes and runtimes use, when they are missing.
 # Never fails the build: it says what it could not install and what that costs.
 set -u
-wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static)
+wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby)
 missing=()
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -28,6 +28,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null 2>&1 || true
 if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
   echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap, gvisor needs runsc," >&2
-  echo "fireside: and slirp4netns gives functions network egress. Fireside still runs." >&2
+  echo "fireside: slirp4netns gives functions network egress, ruby runs ruby3.x functions. Fireside still runs." >&2
 fi
 exit 0
