@@ -36,6 +36,9 @@ from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
+from fireside.tables.provider import TablesProvider
+from fireside.tables.service import Tables
+from fireside.tables.sqlite import SqliteEngine
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +99,7 @@ class Fireside:
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None
+        self.tables = TablesProvider(Tables(SqliteEngine(data / "tables.sqlite")))
 
     def credentials_for(self, account: str) -> tuple[str, str, str]:
         """Fresh temporary credentials for one execution environment of `account`.
@@ -148,6 +152,14 @@ class Fireside:
                 ),
             )
         ]
+        services.append(
+            Service(
+                "dynamodb",
+                protocol_for(load_service("dynamodb")),
+                self.tables.operations(),
+                target_prefix="DynamoDB_20120810",
+            )
+        )
         return Edge(self.authenticator, services, self._internal, endpoint_url)
 
     async def _handle(self, request: Request) -> Response:
@@ -174,7 +186,7 @@ class Fireside:
             "version": __version__,
             "sandbox": self.sandbox_mode.value,
             "sandbox_detail": self.backend.describe(),
-            "services": {"lambda": "running"},
+            "services": {"lambda": "running", "dynamodb": "running"},
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
@@ -215,4 +227,5 @@ class Fireside:
         await self.backend.close()
         self.opt_trees.close()
         self.logs.close()
+        await self.tables.close()
         self.db.close()

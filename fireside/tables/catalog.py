@@ -1,0 +1,98 @@
+"""The in-memory catalog of tables, loaded from the engine at start and kept in step by writes.
+
+Control-plane jobs change it from inside their write transaction (on the writer thread) and
+register how to undo the change if that transaction rolls back, so item writes that follow
+in the same commit group already see the new table definition.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from fireside.tables.engine import TableRow
+from fireside.tables.errors import not_found, validation
+from fireside.tables.schema import TableInfo
+
+__all__ = ["Catalog", "check_table_name", "table_name_of"]
+
+_NAME = re.compile(r"[a-zA-Z0-9_.-]+")
+_ARN = re.compile(r"arn:[^:]+:dynamodb:([^:]*):([0-9]*):table/([^/]+)")
+
+
+def check_table_name(name: str, member: str = "tableName") -> None:
+    """DynamoDB's constraints on a table name, with Coral's validation wording."""
+    problems = []
+    if len(name) < 3:
+        problems.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: Member must have length "
+            "greater than or equal to 3"
+        )
+    if len(name) > 255:
+        problems.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: Member must have length "
+            "less than or equal to 255"
+        )
+    if not _NAME.fullmatch(name):
+        problems.append(
+            f"Value '{name}' at '{member}' failed to satisfy constraint: Member must satisfy "
+            "regular expression pattern: [a-zA-Z0-9_.-]+"
+        )
+    if problems:
+        count = len(problems)
+        noun = "error" if count == 1 else "errors"
+        raise validation(f"{count} validation {noun} detected: " + "; ".join(problems))
+
+
+def table_name_of(name_or_arn: str) -> str:
+    """A table name from a `TableName` parameter, which may also be the table's ARN."""
+    match = _ARN.fullmatch(name_or_arn)
+    return match[3] if match else name_or_arn
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self._by_name: dict[tuple[str, str, str], TableInfo] = {}
+        self._by_id: dict[int, TableInfo] = {}
+
+    def load(self, rows: Iterable[TableRow]) -> None:
+        self._by_name.clear()
+        self._by_id.clear()
+        for _, _, _, _, meta in rows:
+            self.put(TableInfo.from_json(meta))
+
+    def put(self, table: TableInfo) -> None:
+        self._by_name[(table.account, table.region, table.name)] = table
+        self._by_id[table.table_id] = table
+
+    def remove(self, table: TableInfo) -> None:
+        self._by_name.pop((table.account, table.region, table.name), None)
+        self._by_id.pop(table.table_id, None)
+
+    def get(self, account: str, region: str, name: str) -> TableInfo | None:
+        return self._by_name.get((account, region, table_name_of(name)))
+
+    def by_id(self, table_id: int) -> TableInfo | None:
+        return self._by_id.get(table_id)
+
+    def require(self, account: str, region: str, name: str) -> TableInfo:
+        """The table for an item operation; DynamoDB's terse not-found error otherwise."""
+        table = self._by_name.get((account, region, table_name_of(name)))
+        if table is None:
+            if not name.startswith("arn:"):
+                check_table_name(name)
+            raise not_found()
+        return table
+
+    def live(self, table_id: int) -> TableInfo:
+        """The current definition of a table inside a write job (it may have been deleted)."""
+        table = self._by_id.get(table_id)
+        if table is None:
+            raise not_found()
+        return table
+
+    def names(self, account: str, region: str) -> list[str]:
+        return sorted(n for (a, r, n) in self._by_name if a == account and r == region)
+
+    def all(self) -> list[TableInfo]:
+        return list(self._by_id.values())

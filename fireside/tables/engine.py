@@ -1,0 +1,161 @@
+"""The storage engine interface: what the table logic needs from a database.
+
+An engine stores rows, not DynamoDB semantics: items under (table id, partition bytes, sort
+bytes) as stored JSON, secondary-index entries under (index id, index partition, index sort,
+table partition, table sort), table metadata as JSON, idempotency tokens and stream records.
+Keys are byte strings whose `memcmp` order is DynamoDB's order (see `keys.py`), so every
+engine answers range reads with its ordinary B-tree.
+
+Everything above this interface (conditions, updates, indexes, transactions) is shared, which
+is what lets one conformance suite run against every engine.
+
+Work is submitted as a function of a transaction:
+
+    old = await engine.write(lambda txn: txn.get(tid, pk, sk))
+
+`write` runs the function inside a serializable read-write transaction and returns once the
+commit is durable; if the function raises, its effects are rolled back and the exception is
+re-raised to the caller. An engine may run the function more than once (to retry a
+serialization failure), so it must only act through `txn`. `read` gives a consistent snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+__all__ = ["Bound", "Engine", "ReadTxn", "WriteTxn"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One end of a key range: the key bytes and whether the end itself is included."""
+
+    key: bytes
+    inclusive: bool = True
+
+
+#: A stored table row: (table id, account, region, name, metadata JSON).
+TableRow = tuple[int, str, str, str, str]
+
+
+class ReadTxn(Protocol):
+    def get(self, tid: int, pk: bytes, sk: bytes) -> str | None:
+        """The stored item, or None."""
+        ...
+
+    def query(
+        self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
+    ) -> Iterator[tuple[bytes, str]]:
+        """(sort bytes, item) of one partition within [low, high], in sort order."""
+        ...
+
+    def scan(
+        self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes, str]]:
+        """(partition, sort, item) in storage order, after `after`, partitions in [start, end)."""
+        ...
+
+    def index_query(
+        self,
+        iid: int,
+        pk: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: tuple[bytes, bytes, bytes] | None,
+    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
+        """(index sort, table partition, table sort, projected item) of one index partition.
+
+        `after` is an exclusive (index sort, table partition, table sort) position to resume
+        from in the direction of travel.
+        """
+        ...
+
+    def index_scan(
+        self,
+        iid: int,
+        after: tuple[bytes, bytes, bytes, bytes] | None,
+        start: bytes | None,
+        end: bytes | None,
+    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
+        """(index partition, index sort, table partition, table sort, item) in index order."""
+        ...
+
+    def stats(self, tid: int) -> tuple[int, int]:
+        """(item count, total item bytes) of a table."""
+        ...
+
+    def index_stats(self, iid: int) -> tuple[int, int]: ...
+
+    def tables(self) -> list[TableRow]: ...
+
+    def token(self, account: str, region: str, token: str) -> tuple[str, str, float] | None:
+        """An idempotency token's (request digest, response JSON, completion time)."""
+        ...
+
+    def expired(self, tid: int, now: float, limit: int) -> list[tuple[bytes, bytes]]:
+        """Keys of up to `limit` items whose TTL time is at or before `now`."""
+        ...
+
+
+class WriteTxn(ReadTxn, Protocol):
+    #: Run after the transaction commits / to undo in-memory changes if it rolls back.
+    after_commit: list[Callable[[], None]]
+    on_rollback: list[Callable[[], None]]
+
+    def put(
+        self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
+    ) -> None:
+        """Insert or replace an item."""
+        ...
+
+    def delete(self, tid: int, pk: bytes, sk: bytes) -> None: ...
+
+    def index_put(
+        self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes, item: str, size: int
+    ) -> None: ...
+
+    def index_delete(self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes) -> None: ...
+
+    def drop_index(self, iid: int) -> None:
+        """Remove every entry of an index."""
+        ...
+
+    def new_table(self, account: str, region: str, name: str, meta: str) -> int:
+        """Store a new table's metadata; returns its id (never reused)."""
+        ...
+
+    def new_index_id(self, tid: int) -> int: ...
+
+    def save_table(self, tid: int, meta: str) -> None: ...
+
+    def drop_table(self, tid: int, index_ids: list[int]) -> None:
+        """Remove a table's metadata, items and index entries."""
+        ...
+
+    def set_expiry(self, tid: int, pk: bytes, sk: bytes, expires: float | None) -> None: ...
+
+    def save_token(
+        self, account: str, region: str, token: str, digest: str, response: str, at: float
+    ) -> None: ...
+
+    def forget_tokens(self, before: float) -> None: ...
+
+
+class Engine(Protocol):
+    #: Short name for messages and `fireside tables` ("sqlite", "postgresql").
+    name: str
+
+    async def write(self, job: Callable[[WriteTxn], T]) -> T: ...
+
+    async def read(self, job: Callable[[ReadTxn], T]) -> T: ...
+
+    def read_now(self, job: Callable[[ReadTxn], T]) -> T:
+        """`read` on the calling thread (for start-up and small synchronous callers)."""
+        ...
+
+    def close(self) -> None: ...

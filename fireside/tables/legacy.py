@@ -1,0 +1,215 @@
+"""DynamoDB's legacy (pre-expression) parameters, translated into bound expressions.
+
+`Expected`, `QueryFilter`, `ScanFilter` and `KeyConditions` become conditions,
+`AttributesToGet` a projection, `AttributeUpdates` an update, so the rest of the code knows
+only one form. A request may not mix the two styles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fireside.tables.errors import INVALID, validation
+from fireside.tables.expressions.ast import (
+    And,
+    Between,
+    Compare,
+    Condition,
+    Function,
+    In,
+    Literal,
+    Not,
+    Or,
+    Path,
+    SetValue,
+    Update,
+    UpdateAction,
+)
+from fireside.tables.values import normalize_value, value_type
+
+__all__ = [
+    "attribute_updates",
+    "attributes_to_get",
+    "expected_condition",
+    "filter_condition",
+    "reject_mixed",
+]
+
+_LEGACY = (
+    "AttributesToGet",
+    "AttributeUpdates",
+    "Expected",
+    "KeyConditions",
+    "QueryFilter",
+    "ScanFilter",
+    "ConditionalOperator",
+)
+_EXPRESSIONS = (
+    "ProjectionExpression",
+    "UpdateExpression",
+    "ConditionExpression",
+    "KeyConditionExpression",
+    "FilterExpression",
+)
+_ARGUMENTS = {
+    "EQ": 1,
+    "NE": 1,
+    "LE": 1,
+    "LT": 1,
+    "GE": 1,
+    "GT": 1,
+    "NOT_NULL": 0,
+    "NULL": 0,
+    "CONTAINS": 1,
+    "NOT_CONTAINS": 1,
+    "BEGINS_WITH": 1,
+    "BETWEEN": 2,
+}
+_COMPARATORS = {"EQ": "=", "NE": "<>", "LE": "<=", "LT": "<", "GE": ">=", "GT": ">"}
+
+
+def reject_mixed(params: Mapping[str, Any], prefix: str = "") -> None:
+    legacy = [name for name in _LEGACY if params.get(name) is not None]
+    modern = [name for name in _EXPRESSIONS if params.get(name) is not None]
+    if legacy and modern:
+        raise validation(
+            f"{prefix}Can not use both expression and non-expression parameters in the same "
+            f"request: Non-expression parameters: {{{', '.join(legacy)}}} Expression "
+            f"parameters: {{{', '.join(modern)}}}"
+        )
+
+
+def attributes_to_get(names: list[str]) -> list[Path]:
+    if len(set(names)) != len(names):
+        raise validation(
+            f"{INVALID}Duplicate value in attribute name: {next(n for n in names if names.count(n) > 1)}"
+        )
+    return [Path((name,)) for name in names]
+
+
+def comparison(name: str, condition: Mapping[str, Any]) -> Condition:
+    """One legacy `Condition` ({ComparisonOperator, AttributeValueList}) on attribute `name`."""
+    operator = condition["ComparisonOperator"]
+    values = [normalize_value(v) for v in condition.get("AttributeValueList") or []]
+    expected = _ARGUMENTS.get(operator)
+    if operator == "IN":
+        if not values:
+            raise validation(
+                f"{INVALID}Invalid number of argument(s) for the IN ComparisonOperator"
+            )
+    elif expected is None or len(values) != expected:
+        raise validation(
+            f"{INVALID}Invalid number of argument(s) for the {operator} ComparisonOperator"
+        )
+    path = Path((name,))
+    literals = [Literal(v) for v in values]
+    if operator in _COMPARATORS:
+        if operator not in ("EQ", "NE") and value_type(values[0]) not in ("S", "N", "B"):
+            raise validation(
+                f"{INVALID}ComparisonOperator {operator} is not valid for {value_type(values[0])} "
+                "AttributeValue type"
+            )
+        return Compare(_COMPARATORS[operator], path, literals[0])
+    if operator == "NOT_NULL":
+        return Function("attribute_exists", (path,))
+    if operator == "NULL":
+        return Function("attribute_not_exists", (path,))
+    if operator == "CONTAINS":
+        return Function("contains", (path, literals[0]))
+    if operator == "NOT_CONTAINS":
+        return And(
+            Function("attribute_exists", (path,)), Not(Function("contains", (path, literals[0])))
+        )
+    if operator == "BEGINS_WITH":
+        return Function("begins_with", (path, literals[0]))
+    if operator == "BETWEEN":
+        return Between(path, literals[0], literals[1])
+    return In(path, tuple(literals))
+
+
+def _combine(parts: list[Condition], operator: str | None) -> Condition:
+    result = parts[0]
+    for part in parts[1:]:
+        result = Or(result, part) if operator == "OR" else And(result, part)
+    return result
+
+
+def expected_condition(expected: Mapping[str, Any], operator: str | None) -> Condition:
+    parts: list[Condition] = []
+    for name, entry in expected.items():
+        if entry.get("ComparisonOperator") is not None:
+            if entry.get("Value") is not None:
+                raise validation(
+                    f"{INVALID}Value and ComparisonOperator cannot be used together for "
+                    f"Attribute: {name}"
+                )
+            parts.append(comparison(name, entry))
+            continue
+        exists = entry.get("Exists", True)
+        value = entry.get("Value")
+        if exists is False:
+            if value is not None:
+                raise validation(
+                    f"{INVALID}Value cannot be used when Exists is false for Attribute: {name}"
+                )
+            parts.append(Function("attribute_not_exists", (Path((name,)),)))
+        else:
+            if value is None:
+                raise validation(
+                    f"{INVALID}Value must be provided when Exists is true for Attribute: {name}"
+                )
+            parts.append(Compare("=", Path((name,)), Literal(normalize_value(value))))
+    return _combine(parts, operator)
+
+
+def filter_condition(conditions: Mapping[str, Any], operator: str | None) -> Condition:
+    """QueryFilter / ScanFilter / KeyConditions."""
+    return _combine([comparison(name, c) for name, c in conditions.items()], operator)
+
+
+def attribute_updates(updates: Mapping[str, Any]) -> Update:
+    sets: list[SetValue] = []
+    removes: list[UpdateAction] = []
+    adds: list[UpdateAction] = []
+    deletes: list[UpdateAction] = []
+    for name, update in updates.items():
+        action = update.get("Action", "PUT")
+        raw = update.get("Value")
+        value = normalize_value(raw) if raw is not None else None
+        path = Path((name,))
+        if action == "PUT":
+            if value is None:
+                raise validation(
+                    f"{INVALID}Only DELETE action is allowed when no attribute value is "
+                    f"specified: {name}"
+                )
+            sets.append(SetValue(path, Literal(value)))
+        elif action == "DELETE":
+            if value is None:
+                removes.append(UpdateAction("REMOVE", path))
+            else:
+                if value_type(value) not in ("SS", "NS", "BS"):
+                    raise validation(
+                        f"{INVALID}DELETE action with value is not supported for the type "
+                        f"{value_type(value)}"
+                    )
+                deletes.append(UpdateAction("DELETE", path, Literal(value)))
+        else:  # ADD
+            if value is None:
+                raise validation(
+                    f"{INVALID}Only DELETE action is allowed when no attribute value is "
+                    f"specified: {name}"
+                )
+            tag = value_type(value)
+            if tag == "L":
+                empty = Literal({"L": []})
+                appended = Function(
+                    "list_append", (Function("if_not_exists", (path, empty)), Literal(value))
+                )
+                sets.append(SetValue(path, appended))
+            elif tag in ("N", "SS", "NS", "BS"):
+                adds.append(UpdateAction("ADD", path, Literal(value)))
+            else:
+                raise validation(f"{INVALID}ADD action is not supported for the type {tag}")
+    return Update(tuple(sets), tuple(removes), tuple(adds), tuple(deletes))

@@ -1,0 +1,342 @@
+"""Query and Scan: paged reads of a table or index, with filters, projections and Select.
+
+A page stops at `Limit` items read or at 1 MB read, whichever comes first, and both are
+counted before the FilterExpression is applied (so a page may come back empty with a
+`LastEvaluatedKey`, as on DynamoDB). Each page is read from one snapshot.
+
+Parallel Scan divides the partition-hash space: items are stored partition hash first (see
+`keys.py`), so segment i of n is a contiguous key range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.tables.engine import Bound, ReadTxn
+from fireside.tables.errors import INVALID, validation
+from fireside.tables.expressions import matches, project
+from fireside.tables.expressions.ast import (
+    And,
+    Between,
+    Compare,
+    Condition,
+    Function,
+    In,
+    Not,
+    Or,
+    Path,
+)
+from fireside.tables.keycond import key_range
+from fireside.tables.keys import KeySchema
+from fireside.tables.legacy import attributes_to_get, filter_condition, reject_mixed
+from fireside.tables.requests import CODED_PREFIX, RequestExpressions, capacity, read_units
+from fireside.tables.schema import IndexInfo, TableInfo
+from fireside.tables.service import Tables
+from fireside.tables.storage import load
+from fireside.tables.values import Item, item_size, load_item
+
+__all__ = ["query", "scan"]
+
+PAGE_BYTES = 1024 * 1024
+_HASH_SPACE = 2**32
+
+
+@dataclass(slots=True)
+class _Plan:
+    table: TableInfo
+    index: IndexInfo | None
+    select: str
+    paths: list[Path] | None
+    filter: Condition | None
+    limit: int | None
+    #: LSI reads of attributes the index does not hold fetch the table's item.
+    fetch: bool
+
+
+def _index(table: TableInfo, name: str | None) -> IndexInfo | None:
+    if name is None:
+        return None
+    index = table.indexes.get(name)
+    if index is None or index.status == "DELETING":
+        raise validation(f"The table does not have the specified index: {name}")
+    return index
+
+
+def _select(
+    params: Mapping[str, Any],
+    index: IndexInfo | None,
+    paths: list[Path] | None,
+    prefix: str,
+) -> str:
+    select = params.get("Select")
+    attributes_given = params.get("AttributesToGet") is not None
+    if select is None:
+        if paths is not None:
+            return "SPECIFIC_ATTRIBUTES"
+        return "ALL_PROJECTED_ATTRIBUTES" if index is not None else "ALL_ATTRIBUTES"
+    if select != "SPECIFIC_ATTRIBUTES" and paths is not None:
+        what = {"COUNT": "only the Count"}.get(select, select)
+        member = "AttributesToGet" if attributes_given else "ProjectionExpression"
+        raise validation(f"{prefix}Cannot specify the {member} when choosing to get {what}")
+    if select == "SPECIFIC_ATTRIBUTES" and paths is None:
+        raise validation(
+            f"{prefix}Must specify the AttributesToGet or ProjectionExpression when choosing to "
+            "get SPECIFIC_ATTRIBUTES"
+        )
+    if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+        raise validation(
+            f"{prefix}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+        )
+    if (
+        select == "ALL_ATTRIBUTES"
+        and index is not None
+        and index.kind == "GSI"
+        and index.projection_type != "ALL"
+    ):
+        raise validation(
+            f"{INVALID}Select type ALL_ATTRIBUTES is not supported for global secondary index "
+            f"{index.name} because its projection type is not ALL"
+        )
+    return str(select)
+
+
+def _plan(
+    tables: Tables,
+    ctx: RequestContext,
+    params: Mapping[str, Any],
+    exprs: RequestExpressions,
+    legacy_filter: str,
+    select_prefix: str,
+) -> tuple[_Plan, Condition | None]:
+    """Everything but the key condition; returns the plan and the bound KeyConditionExpression."""
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    index = _index(table, params.get("IndexName"))
+    if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
+        raise validation("Consistent reads are not supported on global secondary indexes")
+    reject_mixed(params)
+    paths = exprs.projection(params.get("ProjectionExpression"))
+    if paths is None and params.get("AttributesToGet"):
+        paths = attributes_to_get(params["AttributesToGet"])
+    key_condition = exprs.condition(params.get("KeyConditionExpression"), "KeyCondition")
+    condition = exprs.condition(params.get("FilterExpression"), "Filter")
+    if condition is None and params.get(legacy_filter):
+        condition = filter_condition(params[legacy_filter], params.get("ConditionalOperator"))
+    exprs.finish()
+    select = _select(params, index, paths, select_prefix)
+    fetch = (
+        index is not None
+        and index.kind == "LSI"
+        and index.projection_type != "ALL"
+        and (select == "ALL_ATTRIBUTES" or paths is not None)
+    )
+    plan = _Plan(table, index, select, paths, condition, params.get("Limit"), fetch)
+    return plan, key_condition
+
+
+def _key_paths(condition: Condition) -> Iterator[Path]:
+    if isinstance(condition, And | Or):
+        yield from _key_paths(condition.left)
+        yield from _key_paths(condition.right)
+    elif isinstance(condition, Not):
+        yield from _key_paths(condition.operand)
+    elif isinstance(condition, Compare):
+        yield from (o for o in (condition.left, condition.right) if isinstance(o, Path))
+    elif isinstance(condition, Between):
+        yield from (
+            o for o in (condition.operand, condition.low, condition.high) if isinstance(o, Path)
+        )
+    elif isinstance(condition, In):
+        yield from (o for o in (condition.operand, *condition.choices) if isinstance(o, Path))
+    elif isinstance(condition, Function):
+        for arg in condition.args:
+            if isinstance(arg, Path):
+                yield arg
+            elif isinstance(arg, Function):
+                yield from (a for a in arg.args if isinstance(a, Path))
+
+
+def _start_key(
+    plan: _Plan, start: Mapping[str, Any] | None
+) -> tuple[bytes, bytes, bytes, bytes] | None:
+    """ExclusiveStartKey as (index pk, index sk, table pk, table sk); index parts b"" for tables."""
+    if start is None:
+        return None
+    table_key = plan.table.key
+    names = set(table_key.names)
+    if plan.index is not None:
+        names |= set(plan.index.key.names)
+    if set(start) != names:
+        raise validation(
+            "The provided starting key is invalid: The provided key element does not match the schema"
+        )
+    try:
+        tpk, tsk = table_key.lookup_key({n: start[n] for n in table_key.names})
+        if plan.index is None:
+            return b"", b"", tpk, tsk
+        found = plan.index.key.index_key(start, plan.index.name)
+    except Exception:
+        raise validation(
+            "The provided starting key is invalid: The provided key element does not match the "
+            "schema"
+        ) from None
+    if found is None:
+        raise validation("The provided starting key is invalid")
+    return found[0], found[1], tpk, tsk
+
+
+class _Page:
+    """Collects one page: counts, the 1 MB cap, filter and projection."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self.plan = plan
+        self.items: list[Item] = []
+        self.count = 0
+        self.scanned = 0
+        self.bytes = 0
+        self.last: Item | None = None
+
+    def add(self, txn: ReadTxn, stored: Item, tpk: bytes, tsk: bytes) -> bool:
+        """Take one stored item; False once the page is full."""
+        plan = self.plan
+        self.scanned += 1
+        self.bytes += item_size(stored)
+        item = stored
+        if plan.fetch:
+            item = load(txn, plan.table, tpk, tsk) or stored
+        if plan.filter is None or matches(plan.filter, item):
+            self.count += 1
+            if plan.select != "COUNT":
+                self.items.append(project(item, plan.paths) if plan.paths is not None else item)
+        full = (plan.limit is not None and self.scanned >= plan.limit) or self.bytes >= PAGE_BYTES
+        if full:
+            self.last = item
+        return not full
+
+    def result(self, mode: str | None, consistent: bool) -> dict[str, Any]:
+        plan = self.plan
+        out: dict[str, Any] = {"Count": self.count, "ScannedCount": self.scanned}
+        if plan.select != "COUNT":
+            out["Items"] = self.items
+        if self.last is not None:
+            names = list(plan.table.key.names)
+            if plan.index is not None:
+                names += [n for n in plan.index.key.names if n not in names]
+            out["LastEvaluatedKey"] = {n: self.last[n] for n in names if n in self.last}
+        index = plan.index.name if plan.index is not None else None
+        consumed = capacity(mode, plan.table, read_units(self.bytes, consistent), index)
+        if consumed:
+            out["ConsumedCapacity"] = consumed
+        return out
+
+
+def _after(bound: Bound | None, start: bytes, forward: bool) -> Bound:
+    """Tighten a range end with an exclusive start position."""
+    if bound is None:
+        return Bound(start, False)
+    if forward:
+        return bound if bound.key > start else Bound(start, False)
+    return bound if bound.key < start else Bound(start, False)
+
+
+async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    exprs = RequestExpressions(
+        params,
+        expressions=("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
+    )
+    plan, key_condition = _plan(tables, ctx, params, exprs, "QueryFilter", CODED_PREFIX)
+    if key_condition is None:
+        if not params.get("KeyConditions"):
+            raise validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+                "in the request."
+            )
+        key_condition = filter_condition(params["KeyConditions"], None)
+    index = plan.index
+    key: KeySchema = index.key if index is not None else plan.table.key
+    ranged = key_range(key_condition, key)
+    if plan.filter is not None:
+        for path in _key_paths(plan.filter):
+            if path.elements[0] in key.names:
+                raise validation(
+                    "Filter Expression can only contain non-primary key attributes: Primary key "
+                    f"attribute: {path.elements[0]}"
+                )
+    forward = params.get("ScanIndexForward", True) is not False
+    start = _start_key(plan, params.get("ExclusiveStartKey"))
+
+    def job(txn: ReadTxn) -> _Page:
+        page = _Page(plan)
+        low, high = ranged.low, ranged.high
+        if index is None:
+            if start is not None:
+                if forward:
+                    low = _after(low, start[3], True)
+                else:
+                    high = _after(high, start[3], False)
+            for sk, text in txn.query(plan.table.table_id, ranged.pk, low, high, forward):
+                if not page.add(txn, load_item(text), ranged.pk, bytes(sk)):
+                    break
+        else:
+            after = (start[1], start[2], start[3]) if start is not None else None
+            rows = txn.index_query(index.index_id, ranged.pk, low, high, forward, after)
+            for _, tpk, tsk, text in rows:
+                if not page.add(txn, load_item(text), bytes(tpk), bytes(tsk)):
+                    break
+        return page
+
+    page = await tables.engine.read(job)
+    return page.result(params.get("ReturnConsumedCapacity"), bool(params.get("ConsistentRead")))
+
+
+def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
+    segment, total = params.get("Segment"), params.get("TotalSegments")
+    if segment is None and total is None:
+        return None, None
+    if total is None:
+        raise validation(
+            "The TotalSegments parameter is required but was not present in the request when "
+            "Segment parameter is present"
+        )
+    if segment is None:
+        raise validation(
+            "The Segment parameter is required but was not present in the request when "
+            "parameter TotalSegments is present"
+        )
+    if segment >= total:
+        raise validation(
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
+            f"Segment: {segment} is not less than TotalSegments: {total}"
+        )
+    low = segment * _HASH_SPACE // total
+    high = (segment + 1) * _HASH_SPACE // total
+    return (
+        low.to_bytes(4, "big") if segment > 0 else None,
+        high.to_bytes(4, "big") if segment + 1 < total else None,
+    )
+
+
+async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
+    plan, _ = _plan(tables, ctx, params, exprs, "ScanFilter", "")
+    begin, end = _segment(params)
+    start = _start_key(plan, params.get("ExclusiveStartKey"))
+    index = plan.index
+
+    def job(txn: ReadTxn) -> _Page:
+        page = _Page(plan)
+        if index is None:
+            after = (start[2], start[3]) if start is not None else None
+            for pk, sk, text in txn.scan(plan.table.table_id, after, begin, end):
+                if not page.add(txn, load_item(text), bytes(pk), bytes(sk)):
+                    break
+        else:
+            for _, _, tpk, tsk, text in txn.index_scan(index.index_id, start, begin, end):
+                if not page.add(txn, load_item(text), bytes(tpk), bytes(tsk)):
+                    break
+        return page
+
+    page = await tables.engine.read(job)
+    return page.result(params.get("ReturnConsumedCapacity"), bool(params.get("ConsistentRead")))

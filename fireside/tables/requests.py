@@ -1,0 +1,153 @@
+"""What every item-plane request shares: its expressions, return-value modes and capacity.
+
+`RequestExpressions` binds all the expressions of one request to its placeholders and then
+reports unused ones, with DynamoDB's messages. PutItem, UpdateItem and DeleteItem report
+these problems with Coral's "1 validation error detected: " lead, the read operations and
+transactions without it (as DynamoDB does today).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fireside.aws.errors import ServiceError
+from fireside.tables.errors import validation
+from fireside.tables.expressions import (
+    Binder,
+    ExpressionError,
+    parse_condition,
+    parse_projection,
+    parse_update,
+)
+from fireside.tables.expressions.ast import Condition, Path, Update
+from fireside.tables.schema import TableInfo
+from fireside.tables.values import AttributeValue, names_of, normalize_item
+
+__all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
+
+CODED_PREFIX = "1 validation error detected: "
+
+
+class RequestExpressions:
+    """The expressions of one request, bound to its ExpressionAttributeNames/Values."""
+
+    def __init__(
+        self, params: Mapping[str, Any], *, prefix: str = "", expressions: tuple[str, ...] = ()
+    ) -> None:
+        """`expressions`: the expression members this operation has (to reject stray maps)."""
+        self.prefix = prefix
+        names = params.get("ExpressionAttributeNames")
+        values = params.get("ExpressionAttributeValues")
+        used = [e for e in expressions if params.get(e) is not None]
+        if names is not None and not used:
+            raise self.error(
+                "ExpressionAttributeNames can only be specified when using expressions"
+            )
+        if values is not None and not used:
+            raise self.error(
+                "ExpressionAttributeValues can only be specified when using expressions"
+            )
+        if names is not None and not names:
+            raise self.error("ExpressionAttributeNames must not be empty")
+        if values is not None and not values:
+            raise self.error("ExpressionAttributeValues must not be empty")
+        normalized = normalize_item(values, prefix) if values else None
+        self.binder = Binder(names, normalized)
+
+    def error(self, message: str) -> ServiceError:
+        return validation(self.prefix + message)
+
+    def _invalid(self, kind: str, exc: ExpressionError) -> ServiceError:
+        return self.error(f"Invalid {kind}Expression: {exc.detail}")
+
+    def condition(self, text: str | None, kind: str = "Condition") -> Condition | None:
+        if text is None:
+            return None
+        try:
+            return self.binder.condition(parse_condition(text))
+        except ExpressionError as exc:
+            raise self._invalid(kind, exc) from None
+
+    def update(self, text: str) -> Update:
+        try:
+            return self.binder.update(parse_update(text))
+        except ExpressionError as exc:
+            raise self._invalid("Update", exc) from None
+
+    def projection(self, text: str | None) -> list[Path] | None:
+        if text is None:
+            return None
+        try:
+            return self.binder.projection(parse_projection(text))
+        except ExpressionError as exc:
+            raise self._invalid("Projection", exc) from None
+
+    def finish(self) -> None:
+        """Reject placeholders no expression used."""
+        unused = self.binder.unused_names()
+        if unused:
+            raise self.error(
+                f"Value provided in ExpressionAttributeNames unused in expressions: keys: "
+                f"{names_of(unused)}"
+            )
+        unused = self.binder.unused_values()
+        if unused:
+            raise self.error(
+                f"Value provided in ExpressionAttributeValues unused in expressions: keys: "
+                f"{names_of(unused)}"
+            )
+
+
+def check_return_values(value: str | None, allowed: tuple[str, ...], prefix: str = "") -> str:
+    value = value or "NONE"
+    if value not in allowed:
+        if allowed == ("NONE", "ALL_OLD"):
+            raise validation(prefix + "ReturnValues can only be ALL_OLD or NONE")
+        raise validation(prefix + "Return values set to invalid value")
+    return value
+
+
+def write_units(size: int) -> float:
+    return float(max(1, math.ceil(size / 1024)))
+
+
+def read_units(size: int, consistent: bool) -> float:
+    units = max(1, math.ceil(size / 4096))
+    return float(units) if consistent else units / 2
+
+
+def capacity(
+    mode: str | None, table: TableInfo, units: float, index: str | None = None
+) -> dict[str, Any] | None:
+    """`ConsumedCapacity` for ReturnConsumedCapacity TOTAL or INDEXES (None for NONE)."""
+    if mode not in ("TOTAL", "INDEXES"):
+        return None
+    out: dict[str, Any] = {"TableName": table.name, "CapacityUnits": units}
+    if mode == "INDEXES":
+        if index is None:
+            out["Table"] = {"CapacityUnits": units}
+        else:
+            out["Table"] = {"CapacityUnits": 0.0}
+            member = (
+                "GlobalSecondaryIndexes"
+                if table.indexes[index].kind == "GSI"
+                else "LocalSecondaryIndexes"
+            )
+            out[member] = {index: {"CapacityUnits": units}}
+    return out
+
+
+def key_attributes_touched(update: Update, key_names: tuple[str, ...]) -> str | None:
+    paths = [s.path for s in update.sets]
+    paths += [a.path for a in (*update.removes, *update.adds, *update.deletes)]
+    for path in paths:
+        first = path.elements[0]
+        if first in key_names:
+            return str(first)
+    return None
+
+
+def item_from_key(key: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
+    return dict(key)

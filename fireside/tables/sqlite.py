@@ -1,0 +1,425 @@
+"""The embedded storage engine: one SQLite file (`<data dir>/tables.sqlite`), WAL, fsync on commit.
+
+Writes: one writer thread owns the only read-write connection, so writes are serialized
+(that is what makes transactions and conditional writes serializable) and never block the
+event loop. It commits in groups: the jobs waiting when a commit starts share it, each inside
+its own SAVEPOINT so a failing job (a condition that does not hold) rolls back alone. With
+`synchronous=FULL` every commit is fsynced before any job in it is answered, so an
+acknowledged write survives `kill -9` and power loss, and many concurrent writers share one
+fsync instead of paying one each.
+
+Reads: a small pool of threads, each with its own connection. A read job runs inside one
+read transaction, so it sees a single committed snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fireside.tables.engine import Bound, ReadTxn, TableRow, WriteTxn
+
+__all__ = ["SqliteEngine"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tables (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    meta      TEXT NOT NULL,               -- JSON of fireside.tables.schema.TableInfo
+    UNIQUE (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS index_ids (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tid       INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    tid       INTEGER NOT NULL,
+    pk        BLOB NOT NULL,               -- crc32(partition key) || encoded partition key
+    sk        BLOB NOT NULL,               -- encoded sort key, or x'' without one
+    item      TEXT NOT NULL,               -- DynamoDB JSON
+    size      INTEGER NOT NULL,
+    expires   REAL,                        -- TTL attribute value, when TTL is enabled
+    PRIMARY KEY (tid, pk, sk)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_expiry ON items (tid, expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS index_items (
+    iid       INTEGER NOT NULL,
+    pk        BLOB NOT NULL,
+    sk        BLOB NOT NULL,
+    tpk       BLOB NOT NULL,
+    tsk       BLOB NOT NULL,
+    item      TEXT NOT NULL,               -- the projected item
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (iid, pk, sk, tpk, tsk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS tokens (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    token     TEXT NOT NULL,
+    digest    TEXT NOT NULL,
+    response  TEXT NOT NULL,
+    at        REAL NOT NULL,
+    PRIMARY KEY (account, region, token)
+);
+CREATE INDEX IF NOT EXISTS tokens_age ON tokens (at);
+"""
+
+_BATCH_LIMIT = 256
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+def _range_sql(column: str, low: Bound | None, high: Bound | None, args: list[Any]) -> str:
+    sql = ""
+    if low is not None:
+        sql += f" AND {column} {'>=' if low.inclusive else '>'} ?"
+        args.append(low.key)
+    if high is not None:
+        sql += f" AND {column} {'<=' if high.inclusive else '<'} ?"
+        args.append(high.key)
+    return sql
+
+
+class _Txn:
+    """`ReadTxn`/`WriteTxn` over one connection (the writer's, or a reader's)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.after_commit: list[Callable[[], None]] = []
+        self.on_rollback: list[Callable[[], None]] = []
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get(self, tid: int, pk: bytes, sk: bytes) -> str | None:
+        row = self._conn.execute(
+            "SELECT item FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def query(
+        self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
+    ) -> Iterator[tuple[bytes, str]]:
+        args: list[Any] = [tid, pk]
+        sql = "SELECT sk, item FROM items WHERE tid = ? AND pk = ?"
+        sql += _range_sql("sk", low, high, args)
+        sql += " ORDER BY sk" + ("" if forward else " DESC")
+        return iter(self._conn.execute(sql, args))
+
+    def scan(
+        self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
+    ) -> Iterator[tuple[bytes, bytes, str]]:
+        args: list[Any] = [tid]
+        sql = "SELECT pk, sk, item FROM items WHERE tid = ?"
+        if after is not None:
+            sql += " AND (pk, sk) > (?, ?)"
+            args += after
+        if start is not None:
+            sql += " AND pk >= ?"
+            args.append(start)
+        if end is not None:
+            sql += " AND pk < ?"
+            args.append(end)
+        return iter(self._conn.execute(sql + " ORDER BY pk, sk", args))
+
+    def index_query(
+        self,
+        iid: int,
+        pk: bytes,
+        low: Bound | None,
+        high: Bound | None,
+        forward: bool,
+        after: tuple[bytes, bytes, bytes] | None,
+    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
+        args: list[Any] = [iid, pk]
+        sql = "SELECT sk, tpk, tsk, item FROM index_items WHERE iid = ? AND pk = ?"
+        sql += _range_sql("sk", low, high, args)
+        if after is not None:
+            sql += f" AND (sk, tpk, tsk) {'>' if forward else '<'} (?, ?, ?)"
+            args += after
+        order = "" if forward else " DESC"
+        sql += f" ORDER BY sk{order}, tpk{order}, tsk{order}"
+        return iter(self._conn.execute(sql, args))
+
+    def index_scan(
+        self,
+        iid: int,
+        after: tuple[bytes, bytes, bytes, bytes] | None,
+        start: bytes | None,
+        end: bytes | None,
+    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
+        args: list[Any] = [iid]
+        sql = "SELECT pk, sk, tpk, tsk, item FROM index_items WHERE iid = ?"
+        if after is not None:
+            sql += " AND (pk, sk, tpk, tsk) > (?, ?, ?, ?)"
+            args += after
+        if start is not None:
+            sql += " AND pk >= ?"
+            args.append(start)
+        if end is not None:
+            sql += " AND pk < ?"
+            args.append(end)
+        return iter(self._conn.execute(sql + " ORDER BY pk, sk, tpk, tsk", args))
+
+    def stats(self, tid: int) -> tuple[int, int]:
+        count, size = self._conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM items WHERE tid = ?", (tid,)
+        ).fetchone()
+        return int(count), int(size)
+
+    def index_stats(self, iid: int) -> tuple[int, int]:
+        count, size = self._conn.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM index_items WHERE iid = ?", (iid,)
+        ).fetchone()
+        return int(count), int(size)
+
+    def tables(self) -> list[TableRow]:
+        rows = self._conn.execute("SELECT id, account, region, name, meta FROM tables ORDER BY id")
+        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+    def token(self, account: str, region: str, token: str) -> tuple[str, str, float] | None:
+        row = self._conn.execute(
+            "SELECT digest, response, at FROM tokens WHERE account = ? AND region = ? AND token = ?",
+            (account, region, token),
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
+
+    def expired(self, tid: int, now: float, limit: int) -> list[tuple[bytes, bytes]]:
+        rows = self._conn.execute(
+            "SELECT pk, sk FROM items WHERE tid = ? AND expires IS NOT NULL AND expires <= ? "
+            "LIMIT ?",
+            (tid, now, limit),
+        )
+        return [(bytes(r[0]), bytes(r[1])) for r in rows]
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(
+        self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
+    ) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO items (tid, pk, sk, item, size, expires) VALUES (?, ?, ?, ?, ?, ?)",
+            (tid, pk, sk, item, size, expires),
+        )
+
+    def delete(self, tid: int, pk: bytes, sk: bytes) -> None:
+        self._conn.execute("DELETE FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk))
+
+    def index_put(
+        self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes, item: str, size: int
+    ) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (iid, pk, sk, tpk, tsk, item, size),
+        )
+
+    def index_delete(self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes) -> None:
+        self._conn.execute(
+            "DELETE FROM index_items WHERE iid = ? AND pk = ? AND sk = ? AND tpk = ? AND tsk = ?",
+            (iid, pk, sk, tpk, tsk),
+        )
+
+    def drop_index(self, iid: int) -> None:
+        self._conn.execute("DELETE FROM index_items WHERE iid = ?", (iid,))
+
+    def new_table(self, account: str, region: str, name: str, meta: str) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO tables (account, region, name, meta) VALUES (?, ?, ?, ?)",
+            (account, region, name, meta),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def new_index_id(self, tid: int) -> int:
+        cursor = self._conn.execute("INSERT INTO index_ids (tid) VALUES (?)", (tid,))
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def save_table(self, tid: int, meta: str) -> None:
+        self._conn.execute("UPDATE tables SET meta = ? WHERE id = ?", (meta, tid))
+
+    def drop_table(self, tid: int, index_ids: list[int]) -> None:
+        self._conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
+        self._conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
+        for iid in index_ids:
+            self.drop_index(iid)
+
+    def set_expiry(self, tid: int, pk: bytes, sk: bytes, expires: float | None) -> None:
+        self._conn.execute(
+            "UPDATE items SET expires = ? WHERE tid = ? AND pk = ? AND sk = ?",
+            (expires, tid, pk, sk),
+        )
+
+    def save_token(
+        self, account: str, region: str, token: str, digest: str, response: str, at: float
+    ) -> None:
+        self._conn.execute(
+            "INSERT OR REPLACE INTO tokens (account, region, token, digest, response, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (account, region, token, digest, response, at),
+        )
+
+    def forget_tokens(self, before: float) -> None:
+        self._conn.execute("DELETE FROM tokens WHERE at < ?", (before,))
+
+
+_Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+class SqliteEngine:
+    """See the module docstring. Implements `fireside.tables.engine.Engine`."""
+
+    name = "sqlite"
+
+    def __init__(self, path: Path, *, readers: int = 3) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = _connect(path)
+        self._migrate()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="tables-read")
+        self._writer = threading.Thread(target=self._write_loop, name="tables-writer", daemon=True)
+        self._writer.start()
+
+    def _migrate(self) -> None:
+        (version,) = self._conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{self.path} was written by a newer Fireside (schema {version} > {SCHEMA_VERSION})"
+            )
+        self._conn.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._conn.execute("COMMIT")
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def write(self, job: Callable[[WriteTxn], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((job, future, loop))
+        return await future
+
+    def _write_loop(self) -> None:
+        conn = self._conn
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stopping = False
+            while len(batch) < _BATCH_LIMIT:
+                try:
+                    following = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if following is None:
+                    stopping = True
+                    break
+                batch.append(following)
+            self._run_batch(conn, batch)
+            if stopping:
+                return
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        committed: list[Callable[[], None]] = []
+        undo: list[Callable[[], None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, future, _ in batch:
+                txn = _Txn(conn)
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = job(txn)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    for callback in reversed(txn.on_rollback):
+                        callback()
+                    outcomes.append((future, False, exc))
+                else:
+                    conn.execute("RELEASE job")
+                    committed.extend(txn.after_commit)
+                    undo.extend(txn.on_rollback)
+                    outcomes.append((future, True, value))
+            conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("tables: a write batch of %d jobs failed to commit", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for callback in reversed(undo):
+                callback()
+            outcomes = [(future, False, exc) for _, future, _ in batch]
+        else:
+            for callback in committed:
+                callback()
+        loops = {id(loop): loop for _, _, loop in batch}
+        for loop in loops.values():
+            mine = [o for o, (_, _, lp) in zip(outcomes, batch, strict=True) if lp is loop]
+            # A closed loop means nobody is waiting any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, mine)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self.read_now, job)
+
+    def read_now(self, job: Callable[[ReadTxn], T]) -> T:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = _connect(self.path)
+            with self._reader_lock:
+                self._reader_conns.append(conn)
+        conn.execute("BEGIN")
+        try:
+            return job(_Txn(conn))
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join(timeout=30)
+        self._readers.shutdown(wait=True)
+        with self._reader_lock:
+            for conn in self._reader_conns:
+                conn.close()
+        self._conn.close()
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in outcomes:
+        if future.done():  # the caller went away (cancelled); the write stands regardless
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
