@@ -20,13 +20,16 @@ from fireside import __version__
 from fireside.aws.auth import Authenticator
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
+from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
+from fireside.compute.concurrency import Concurrency
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider
 from fireside.compute.registry import FunctionRegistry
+from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.http.server import HttpServer
@@ -94,6 +97,8 @@ class Fireside:
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.functions = FunctionRegistry(self.db)
+        self.versions = Versions(self.functions, AliasStore(self.db))
+        self.concurrency = Concurrency(self.functions, settings.account_concurrency)
         self.layers = LayerStore(self.db)
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
@@ -128,8 +133,12 @@ class Fireside:
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
             opt_trees=self.opt_trees,
+            versions=self.versions,
+            concurrency=self.concurrency,
         )
-        self._provider = LambdaProvider(self.functions, self.blobs, self._invoker, self.layers)
+        self._provider = LambdaProvider(
+            self.functions, self.blobs, self._invoker, self.layers, self.versions, self.concurrency
+        )
         lambda_model = load_service("lambda")
         services = [
             Service(

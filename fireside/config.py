@@ -49,6 +49,8 @@ class Settings:
     idle_timeout: float = 600.0
     #: Pre-started spare sandboxes kept per kind of environment, for fast cold starts (0: none).
     warm_spares: int = 1
+    #: Invokes an account may run at once in a region (Lambda's default quota).
+    account_concurrency: int = 1000
     #: Seconds before the 1st and 2nd retry of a failed asynchronous invoke (AWS: ~1 and ~2 min).
     async_retry_delays: tuple[float, ...] = (60.0, 120.0)
     max_event_age: float = 6 * 3600.0
@@ -67,7 +69,10 @@ def _from_toml(path: Path, settings: Settings) -> None:
     server = data.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError(f"{path}: [server] must be a table")
-    for key in ("max_environments", "idle_timeout", "region", "max_event_age", "warm_spares"):
+    for key in (
+        "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
+        "account_concurrency",
+    ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
             try:
@@ -108,6 +113,7 @@ def load_settings(
         "FIRESIDE_MAX_ENVIRONMENTS": "max_environments",
         "FIRESIDE_IDLE_TIMEOUT": "idle_timeout",
         "FIRESIDE_WARM_SPARES": "warm_spares",
+        "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -132,6 +138,8 @@ def load_settings(
     settings.sandbox = sandbox or env.get("FIRESIDE_SANDBOX") or settings.sandbox
     if settings.max_environments < 1:
         raise ConfigError("max_environments must be at least 1")
+    if settings.account_concurrency < 1:
+        raise ConfigError("account_concurrency must be at least 1")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
     return settings

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LATEST = "$LATEST"
+#: Fields a version does not freeze: identity, state and bookkeeping.
+_NOT_FROZEN = frozenset(
+    {
+        "version", "revision_id", "last_modified", "state", "state_reason", "state_reason_code",
+        "last_update_status", "last_update_status_reason", "last_update_status_reason_code",
+        "last_published", "reserved_concurrency", "published_from", "tags",
+    }
+)  # fmt: skip
 
 
 def now_iso() -> str:
@@ -56,6 +64,13 @@ class FunctionConfig:
     last_update_status: str | None = None
     last_update_status_reason: str | None = None
     last_update_status_reason_code: str | None = None
+    #: $LATEST only: the number of the last published version (never reused).
+    last_published: int = 0
+    #: $LATEST only: the function's reserved concurrency (None: it draws on the unreserved pool).
+    reserved_concurrency: int | None = None
+    #: Fingerprint of the code and configuration a version was published from (PublishVersion
+    #: returns the last version again when $LATEST has not changed since).
+    published_from: str | None = None
 
     @property
     def arn(self) -> str:
@@ -64,6 +79,17 @@ class FunctionConfig:
     @property
     def qualified_arn(self) -> str:
         return f"{self.arn}:{self.version}"
+
+    @property
+    def is_latest(self) -> bool:
+        return self.version == LATEST
+
+    def fingerprint(self) -> str:
+        """What a published version freezes: code and configuration (not state or ids)."""
+        frozen = {
+            key: value for key, value in dataclasses.asdict(self).items() if key not in _NOT_FROZEN
+        }
+        return json.dumps(frozen, sort_keys=True)
 
     @property
     def log_group(self) -> str:
@@ -85,7 +111,7 @@ class FunctionConfig:
         """Lambda's FunctionConfiguration."""
         wire: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": self.arn,
+            "FunctionArn": self.arn if self.is_latest else self.qualified_arn,
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,

@@ -18,11 +18,13 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, QueuedEvent
+from fireside.compute.concurrency import Concurrency
 from fireside.compute.environment import EndpointCloser, Launch
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
 from fireside.compute.pool import EnvironmentManager
-from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
+from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.versions import Versions
 from fireside.runtimes import registry as runtimes
 from fireside.sandbox.opt import OptTrees
 from fireside.store.blobs import BlobStore
@@ -75,6 +77,8 @@ class Invoker:
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
         egress: bool = True,
         opt_trees: OptTrees | None = None,
+        versions: Versions,
+        concurrency: Concurrency,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -87,6 +91,8 @@ class Invoker:
         self._serve_endpoint = serve_endpoint
         self._egress = egress
         self._opt_trees = opt_trees
+        self._versions = versions
+        self._concurrency = concurrency
         self._active: dict[ActiveKey, FunctionConfig] = {}
         self._runtime_path = runtimes.sdk_paths()
 
@@ -96,33 +102,49 @@ class Invoker:
         previous = self._active.get(key)
         self._active[key] = config
         if previous is not None and previous.revision_id != config.revision_id:
-            self._manager.retire(previous.arn)
+            self._manager.retire(previous.arn, LATEST)  # published versions keep theirs
 
     def deactivate(self, config: FunctionConfig) -> None:
         self._active.pop((config.account, config.region, config.name), None)
         self._manager.retire(config.arn)
 
-    def _runnable(self, account: str, region: str, name: str) -> FunctionConfig:
-        active = self._active.get((account, region, name))
-        if active is None:
+    def retire_version(self, version: FunctionConfig) -> None:
+        self._manager.retire(version.arn, version.version)
+
+    def _runnable(
+        self, account: str, region: str, name: str, qualifier: str | None
+    ) -> FunctionConfig:
+        """The configuration an invoke of `qualifier` runs now (an alias picks its version)."""
+        if qualifier in (None, LATEST):
+            active = self._active.get((account, region, name))
+            if active is not None:
+                return active
             config = self._functions.require(account, region, name)
-            raise ServiceError(
-                "ResourceConflictException",
-                "The operation cannot be performed at this time. The function is currently in "
-                f"the following state: {config.state}",
-                409,
-                Type="User",
-            )
-        return active
+        else:
+            config, alias = self._versions.resolve(account, region, name, qualifier)
+            if alias is not None:
+                picked = alias.pick_version()
+                if picked != config.version:
+                    found = self._functions.version(account, region, name, picked)
+                    config = found or config
+                if config.is_latest:  # an alias may point at $LATEST
+                    return self._runnable(account, region, name, None)
+            if config.state == "Active":
+                return config
+        raise ServiceError(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. The function is currently in "
+            f"the following state: {config.state}",
+            409,
+            Type="User",
+        )
 
     # -- the operation -------------------------------------------------------------------------
     async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name, qualifier = parse_function_name(
             params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
         )
-        config = self._runnable(ctx.account_id, ctx.region, name)
-        if qualifier not in (None, LATEST):
-            raise not_found(f"{config.arn}:{qualifier}")
+        config = self._runnable(ctx.account_id, ctx.region, name, qualifier)
         kind = params.get("InvocationType", "RequestResponse")
         payload: bytes = params.get("Payload") or b"{}"
         if kind == "DryRun":
@@ -131,7 +153,9 @@ class Invoker:
             if len(payload) > MAX_ASYNC_PAYLOAD:
                 raise _too_large(MAX_ASYNC_PAYLOAD)
             _check_json(payload)
-            self.queue.enqueue(ctx.account_id, ctx.region, name, LATEST, ctx.request_id, payload)
+            self.queue.enqueue(
+                ctx.account_id, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
+            )
             return {"StatusCode": 202}
         if len(payload) > MAX_SYNC_PAYLOAD:
             raise _too_large(MAX_SYNC_PAYLOAD)
@@ -168,6 +192,13 @@ class Invoker:
         return result
 
     async def _run(self, config: FunctionConfig, invocation: Invocation) -> tuple[Outcome, str]:
+        latest = self._functions.require(config.account, config.region, config.name)
+        with self._concurrency.slot(latest):
+            return await self._run_in_slot(config, invocation)
+
+    async def _run_in_slot(
+        self, config: FunctionConfig, invocation: Invocation
+    ) -> tuple[Outcome, str]:
         def launch() -> Launch:
             return Launch(
                 config=config,
@@ -190,18 +221,18 @@ class Invoker:
 
     async def deliver(self, event: QueuedEvent) -> Outcome:
         """Run one queued Event invoke (called by the async queue's dispatcher)."""
-        config = self._active.get((event.account, event.region, event.function))
-        if config is None:
-            if self._functions.get(event.account, event.region, event.function) is None:
-                raise not_found(
-                    f"arn:aws:lambda:{event.region}:{event.account}:function:{event.function}"
-                )
+        qualifier = None if event.qualifier == LATEST else event.qualifier
+        try:
+            config = self._runnable(event.account, event.region, event.function, qualifier)
+        except ServiceError as exc:
+            if exc.code != "ResourceConflictException":
+                raise  # gone: the queue drops the event
             # Not ready yet (e.g. still being prepared after a restart): try again shortly.
-            raise ServiceError("TooManyRequestsException", "function not ready", 429)
+            raise ServiceError("TooManyRequestsException", "function not ready", 429) from exc
         invocation = Invocation(
             request_id=event.request_id,
             payload=event.payload,
-            invoked_arn=config.arn,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
             timeout=float(config.timeout),
             trace_id=trace_id(),
         )

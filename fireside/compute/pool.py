@@ -153,13 +153,19 @@ class EnvironmentManager:
             self._forget(pool_key, env)
             self._spawn(env.stop())
 
-    def retire(self, function_arn: str) -> None:
-        """Stop serving new invokes from every environment of a function (all revisions).
+    def retire(self, function_arn: str, qualifier: str | None = None) -> None:
+        """Stop serving new invokes from every environment of a function (all revisions), or
+        of one of its versions.
 
         Idle environments stop now; busy ones finish their invoke, find their pool gone and
         are stopped then (see `invoke`).
         """
-        for key in [k for k in self._pools if k[0].rsplit(":", 1)[0] == function_arn]:
+        wanted = f"{function_arn}:{qualifier}" if qualifier else None
+        for key in [
+            k
+            for k in self._pools
+            if (k[0] == wanted if wanted else k[0].rsplit(":", 1)[0] == function_arn)
+        ]:
             pool = self._pools.pop(key)
             for env in pool.idle:
                 self._all.discard(env)

@@ -15,10 +15,12 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
-from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
+from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.functions import FunctionConfig, new_revision, now_iso
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
-from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
+from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
 from fireside.store.blobs import BlobStore, inspect_zip
 
@@ -67,13 +69,22 @@ def _unsupported(what: str) -> ServiceError:
 
 class LambdaProvider:
     def __init__(
-        self, functions: FunctionRegistry, blobs: BlobStore, invoker: Invoker, layers: LayerStore
+        self,
+        functions: FunctionRegistry,
+        blobs: BlobStore,
+        invoker: Invoker,
+        layers: LayerStore,
+        versions: Versions,
+        concurrency: Concurrency,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
         self._invoker = invoker
         self._layers = layers
         self._layer_api = LayerApi(layers, blobs)
+        self._versions = versions
+        self._version_api = VersionApi(versions)
+        self._concurrency_api = ConcurrencyApi(concurrency, functions)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def operations(
@@ -89,6 +100,8 @@ class LambdaProvider:
             "DeleteFunction": self.delete_function,
             "Invoke": self._invoker.invoke,
             **self._layer_api.operations(),
+            **self._version_api.operations(),
+            **self._concurrency_api.operations(),
         }
 
     # -- start-up ------------------------------------------------------------------------------
@@ -102,12 +115,17 @@ class LambdaProvider:
 
     # -- helpers -------------------------------------------------------------------------------
     def _lookup(self, ctx: RequestContext, params: dict[str, Any]) -> FunctionConfig:
+        """`$LATEST`, or the version a `Qualifier` (version or alias) names."""
         name, qualifier = parse_function_name(
             params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
         )
-        config = self._functions.require(ctx.account_id, ctx.region, name)
-        if qualifier not in (None, LATEST):
-            raise not_found(f"{config.arn}:{qualifier}")
+        return self._versions.resolve(ctx.account_id, ctx.region, name, qualifier)[0]
+
+    def _lookup_latest(self, ctx: RequestContext, params: dict[str, Any]) -> FunctionConfig:
+        """`$LATEST`, for operations that change a function (a qualifier must be `$LATEST`)."""
+        config = self._lookup(ctx, params)
+        if not config.is_latest:
+            raise invalid("Updating a published version is not supported; use $LATEST.")
         return config
 
     @staticmethod
@@ -249,7 +267,18 @@ class LambdaProvider:
                 last_update_status_reason=error,
                 last_update_status_reason_code="InternalError",
             )
-        self._functions.put(ready)
+        # Versions published with this code (Publish=True) are ready or failed with it.
+        fingerprint = config.fingerprint()
+        pending = [
+            version.evolve(
+                state="Active" if error is None else "Failed",
+                state_reason=None if error is None else error,
+                state_reason_code=None if error is None else "InternalError",
+            )
+            for version in self._functions.versions(config.account, config.region, config.name)
+            if version.state == "Pending" and version.published_from == fingerprint
+        ]
+        self._functions.put(ready, *pending)
         if error is None:
             self._invoker.activate(ready)
         else:
@@ -269,8 +298,6 @@ class LambdaProvider:
                 "deployment packages."
             )
         self._check_limits(params)
-        if params.get("Publish"):
-            raise _unsupported("Publish=True (versions arrive with the versions work)")
         self._check_runtime(runtime)
         if self._functions.get(ctx.account_id, ctx.region, name) is not None:
             raise conflict(f"Function already exist: {name}")
@@ -299,6 +326,8 @@ class LambdaProvider:
         )
         self._functions.put(config)
         self._prepare_later(config)
+        if params.get("Publish"):  # version 1, Active once $LATEST is
+            return self._versions.publish(config, state="Pending").to_wire()
         return config.to_wire()
 
     async def get_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -340,11 +369,9 @@ class LambdaProvider:
     async def update_function_code(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        config = self._lookup(ctx, params)
+        config = self._lookup_latest(ctx, params)
         self._check_revision(config, params)
         self._check_not_updating(config)
-        if params.get("Publish"):
-            raise _unsupported("Publish=True (versions arrive with the versions work)")
         if params.get("ImageUri"):
             raise _unsupported("container image functions")
         code: dict[str, Any] = {
@@ -356,12 +383,14 @@ class LambdaProvider:
         updated = self._begin_update(
             config, code_sha256=code_sha256, code_digest=digest, code_size=size
         )
+        if params.get("Publish"):  # a version of the new code, Active once $LATEST is
+            return self._versions.publish(updated, state="Pending").to_wire()
         return updated.to_wire()
 
     async def update_function_configuration(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        config = self._lookup(ctx, params)
+        config = self._lookup_latest(ctx, params)
         self._check_revision(config, params)
         self._check_limits(params)
         self._check_not_updating(config)
@@ -406,9 +435,17 @@ class LambdaProvider:
         return updated
 
     async def delete_function(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        config = self._lookup(ctx, params)
-        self._functions.delete(config)
-        self._invoker.deactivate(config)
+        name, qualifier = parse_function_name(
+            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
+        )
+        latest = self._functions.require(ctx.account_id, ctx.region, name)
+        if qualifier is not None:  # one version only
+            version = self._version_api.delete_version(latest, qualifier)
+            self._invoker.retire_version(version)
+            return {}
+        self._functions.delete(latest)
+        self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
+        self._invoker.deactivate(latest)
         return {}
 
     async def close(self) -> None:

@@ -51,12 +51,22 @@ def parse_function_name(
 
 
 class FunctionRegistry:
+    """Every version of every function: `$LATEST` and the published ones."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[FunctionKey, FunctionConfig] = {}
-        for (text,) in db.query("SELECT config FROM functions WHERE version = ?", (LATEST,)):
+        self._versions: dict[FunctionKey, dict[str, FunctionConfig]] = {}
+        for (text,) in db.query("SELECT config FROM functions"):
             config = FunctionConfig.from_json(str(text))
-            self._cache[(config.account, config.region, config.name)] = config
+            self._remember(config)
+
+    def _remember(self, config: FunctionConfig) -> None:
+        key = (config.account, config.region, config.name)
+        if config.is_latest:
+            self._cache[key] = config
+        else:
+            self._versions.setdefault(key, {})[config.version] = config
 
     def get(self, account: str, region: str, name: str) -> FunctionConfig | None:
         return self._cache.get((account, region, name))
@@ -67,6 +77,16 @@ class FunctionRegistry:
             raise not_found(f"arn:aws:lambda:{region}:{account}:function:{name}")
         return config
 
+    def version(self, account: str, region: str, name: str, version: str) -> FunctionConfig | None:
+        if version == LATEST:
+            return self.get(account, region, name)
+        return self._versions.get((account, region, name), {}).get(version)
+
+    def versions(self, account: str, region: str, name: str) -> list[FunctionConfig]:
+        """Published versions, oldest first (without `$LATEST`)."""
+        found = self._versions.get((account, region, name), {})
+        return [found[v] for v in sorted(found, key=int)]
+
     def in_region(self, account: str, region: str) -> list[FunctionConfig]:
         return sorted(
             (c for (a, r, _), c in self._cache.items() if a == account and r == region),
@@ -74,21 +94,40 @@ class FunctionRegistry:
         )
 
     def every(self) -> list[FunctionConfig]:
+        """`$LATEST` of every function."""
         return list(self._cache.values())
 
-    def put(self, config: FunctionConfig) -> None:
+    def every_version(self) -> list[FunctionConfig]:
+        return [config for found in self._versions.values() for config in found.values()]
+
+    def put(self, *configs: FunctionConfig) -> None:
+        """Store versions of one or more functions in one transaction."""
         with self._db.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT OR REPLACE INTO functions (account, region, name, version, config) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (config.account, config.region, config.name, config.version, config.to_json()),
+                [(c.account, c.region, c.name, c.version, c.to_json()) for c in configs],
             )
-        self._cache[(config.account, config.region, config.name)] = config
+        for config in configs:
+            self._remember(config)
 
     def delete(self, config: FunctionConfig) -> None:
+        """Delete the function: every version (and, in the same transaction, its aliases)."""
+        key = (config.account, config.region, config.name)
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM functions WHERE account = ? AND region = ? AND name = ?", key)
+            conn.execute(
+                "DELETE FROM aliases WHERE account = ? AND region = ? AND function = ?", key
+            )
+        self._cache.pop(key, None)
+        self._versions.pop(key, None)
+
+    def delete_version(self, config: FunctionConfig) -> None:
+        key = (config.account, config.region, config.name)
         with self._db.transaction() as conn:
             conn.execute(
-                "DELETE FROM functions WHERE account = ? AND region = ? AND name = ?",
-                (config.account, config.region, config.name),
+                "DELETE FROM functions WHERE account = ? AND region = ? AND name = ? "
+                "AND version = ?",
+                (*key, config.version),
             )
-        self._cache.pop((config.account, config.region, config.name), None)
+        self._versions.get(key, {}).pop(config.version, None)

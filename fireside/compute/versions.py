@@ -1,0 +1,316 @@
+"""Versions and aliases: PublishVersion, ListVersionsByFunction and the alias operations, and
+how a `Qualifier` (`$LATEST`, a version number or an alias) names the configuration that runs.
+
+A version is an immutable copy of `$LATEST`'s code and configuration, numbered from 1 per
+function, never reused. Publishing when nothing changed since the last version returns that
+version again, as AWS does. Versions share `$LATEST`'s unpacked code, so they are Active at
+once (or when `$LATEST` finishes preparing, for `Publish=True` on a create or code update).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError, validation_error
+from fireside.compute.aliases import Alias, AliasStore
+from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
+from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+_VERSION = re.compile(r"^[0-9]+$")
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError("ResourceConflictException", message, 409, Type="User")
+
+
+def precondition_failed() -> ServiceError:
+    return ServiceError(
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
+        412,
+        Type="User",
+    )
+
+
+def alias_not_found(arn: str) -> ServiceError:
+    return ServiceError(
+        "ResourceNotFoundException", f"Cannot find alias arn: {arn}", 404, Type="User"
+    )
+
+
+def is_version(qualifier: str) -> bool:
+    return bool(_VERSION.match(qualifier))
+
+
+class Versions:
+    """Resolves qualifiers and publishes versions (used by the provider and the invoker)."""
+
+    def __init__(self, functions: FunctionRegistry, aliases: AliasStore) -> None:
+        self.functions = functions
+        self.aliases = aliases
+
+    def resolve(
+        self, account: str, region: str, name: str, qualifier: str | None
+    ) -> tuple[FunctionConfig, Alias | None]:
+        """The configuration `qualifier` names (an alias: the version it points at), and the
+        alias if it was one. Raises AWS's not-found errors."""
+        latest = self.functions.require(account, region, name)
+        if qualifier in (None, LATEST):
+            return latest, None
+        assert qualifier is not None
+        if is_version(qualifier):
+            config = self.functions.version(account, region, name, qualifier)
+            if config is None:
+                raise not_found(f"{latest.arn}:{qualifier}")
+            return config, None
+        alias = self.aliases.get(account, region, name, qualifier)
+        if alias is None:
+            raise alias_not_found(f"{latest.arn}:{qualifier}")
+        config = self.functions.version(account, region, name, alias.function_version)
+        if config is None:  # its version was deleted under it: cannot happen through the API
+            raise not_found(f"{latest.arn}:{alias.function_version}")
+        return config, alias
+
+    def publish(
+        self, latest: FunctionConfig, description: str | None = None, *, state: str = "Active"
+    ) -> FunctionConfig:
+        """Publish `latest` as the next version (or return the last one if nothing changed)."""
+        fingerprint = latest.fingerprint()
+        published = self.functions.versions(latest.account, latest.region, latest.name)
+        if published and published[-1].published_from == fingerprint:
+            return published[-1]
+        number = latest.last_published + 1
+        version = latest.evolve(
+            version=str(number),
+            revision_id=new_revision(),
+            last_modified=now_iso(),
+            description=latest.description if description is None else description,
+            state=state,
+            state_reason=None if state == "Active" else "The function is being created.",
+            state_reason_code=None if state == "Active" else "Creating",
+            last_update_status=None,
+            last_update_status_reason=None,
+            last_update_status_reason_code=None,
+            last_published=0,
+            reserved_concurrency=None,
+            published_from=fingerprint,
+        )
+        self.functions.put(latest.evolve(last_published=number), version)
+        return version
+
+
+class VersionApi:
+    """The operations on versions and aliases."""
+
+    def __init__(self, versions: Versions) -> None:
+        self._versions = versions
+        self._functions = versions.functions
+        self._aliases = versions.aliases
+
+    def operations(self) -> dict[str, Operation]:
+        return {
+            "PublishVersion": self.publish_version,
+            "ListVersionsByFunction": self.list_versions_by_function,
+            "CreateAlias": self.create_alias,
+            "GetAlias": self.get_alias,
+            "UpdateAlias": self.update_alias,
+            "DeleteAlias": self.delete_alias,
+            "ListAliases": self.list_aliases,
+        }
+
+    def _latest(self, ctx: RequestContext, params: dict[str, Any]) -> FunctionConfig:
+        name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        return self._functions.require(ctx.account_id, ctx.region, name)
+
+    # -- versions ------------------------------------------------------------------------------
+    async def publish_version(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        latest = self._latest(ctx, params)
+        if params.get("RevisionId") not in (None, latest.revision_id):
+            raise precondition_failed()
+        code = params.get("CodeSha256")
+        if code is not None and code != latest.code_sha256:
+            raise invalid(
+                f"CodeSHA256 ({code}) is different from current CodeSHA256 in $LATEST "
+                f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        if latest.state != "Active" or latest.last_update_status == "InProgress":
+            raise conflict(
+                "The operation cannot be performed at this time. An update is in progress for "
+                f"resource: {latest.arn}"
+            )
+        return self._versions.publish(latest, params.get("Description")).to_wire()
+
+    async def list_versions_by_function(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        latest = self._latest(ctx, params)
+        every = [latest, *self._functions.versions(ctx.account_id, ctx.region, latest.name)]
+        page, marker = _page(every, params, lambda c: c.version)
+        result: dict[str, Any] = {"Versions": [c.to_wire() for c in page]}
+        if marker:
+            result["NextMarker"] = marker
+        return result
+
+    # -- aliases -------------------------------------------------------------------------------
+    def _check_target(self, latest: FunctionConfig, version: str) -> None:
+        if version != LATEST and (
+            not is_version(version)
+            or self._functions.version(latest.account, latest.region, latest.name, version) is None
+        ):
+            raise not_found(f"{latest.arn}:{version}")
+
+    def _weights(
+        self, latest: FunctionConfig, params: dict[str, Any], target: str
+    ) -> dict[str, float]:
+        weights = (params.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+        if len(weights) > 1:
+            raise invalid("Number of items in AdditionalVersionWeights cannot be greater than 1")
+        for version, weight in weights.items():
+            if not 0.0 <= weight < 1.0:
+                raise validation_error(
+                    [
+                        f"Value '{{{version}={weight}}}' at 'routingConfig.additionalVersionWeights' "
+                        "failed to satisfy constraint: Map value must satisfy constraint: [Member "
+                        "must have value less than or equal to 1.0, Member must have value "
+                        "greater than or equal to 0.0, Member must not be null]"
+                    ]
+                )
+            if version == target:
+                raise invalid(
+                    f"Invalid function version {target}. Function version {target} is already "
+                    "included in routing configuration."
+                )
+            if target == LATEST:
+                raise invalid(
+                    "$LATEST is not supported for an alias pointing to more than 1 version"
+                )
+            if not is_version(version):
+                raise validation_error(
+                    [
+                        f"Value '{{{version}={weight}}}' at 'routingConfig.additionalVersionWeights' "
+                        "failed to satisfy constraint: Map keys must satisfy constraint: [Member "
+                        "must have length less than or equal to 1024, Member must have length "
+                        "greater than or equal to 1, Member must satisfy regular expression "
+                        "pattern: [0-9]+]"
+                    ]
+                )
+            self._check_target(latest, version)
+        return {version: float(weight) for version, weight in weights.items()}
+
+    def _alias(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[FunctionConfig, Alias]:
+        latest = self._latest(ctx, params)
+        alias = self._aliases.get(ctx.account_id, ctx.region, latest.name, params["Name"])
+        if alias is None:
+            raise alias_not_found(f"{latest.arn}:{params['Name']}")
+        return latest, alias
+
+    async def create_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        latest = self._latest(ctx, params)
+        name, target = params["Name"], params["FunctionVersion"]
+        self._check_target(latest, target)
+        weights = self._weights(latest, params, target)
+        if self._aliases.get(ctx.account_id, ctx.region, latest.name, name) is not None:
+            raise conflict(f"Alias already exists: {latest.arn}:{name}")
+        alias = Alias(
+            ctx.account_id, ctx.region, latest.name, name, target,
+            params.get("Description", ""), weights,
+        )  # fmt: skip
+        self._aliases.put(alias)
+        return alias.to_wire()
+
+    async def get_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._alias(ctx, params)[1].to_wire()
+
+    async def update_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        latest, alias = self._alias(ctx, params)
+        if params.get("RevisionId") not in (None, alias.revision_id):
+            raise precondition_failed()
+        target = params.get("FunctionVersion", alias.function_version)
+        self._check_target(latest, target)
+        weights = (
+            self._weights(latest, params, target) if "RoutingConfig" in params else alias.weights
+        )
+        if target in weights:
+            raise invalid(
+                f"Invalid function version {target}. Function version {target} is already "
+                "included in routing configuration."
+            )
+        updated = alias.evolve(
+            function_version=target,
+            description=params.get("Description", alias.description),
+            weights=weights,
+            revision_id=new_revision(),
+        )
+        self._aliases.put(updated)
+        return updated.to_wire()
+
+    async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        latest = self._latest(ctx, params)
+        alias = self._aliases.get(ctx.account_id, ctx.region, latest.name, params["Name"])
+        if alias is not None:  # deleting a missing alias succeeds, as on AWS
+            self._aliases.delete(alias)
+        return {}
+
+    async def list_aliases(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        latest = self._latest(ctx, params)
+        aliases = self._aliases.of_function(ctx.account_id, ctx.region, latest.name)
+        if params.get("FunctionVersion"):
+            wanted = params["FunctionVersion"]
+            aliases = [a for a in aliases if a.function_version == wanted]
+        page, marker = _page(aliases, params, lambda a: a.name)
+        result: dict[str, Any] = {"Aliases": [a.to_wire() for a in page]}
+        if marker:
+            result["NextMarker"] = marker
+        return result
+
+    # -- deleting a version (DeleteFunction with a version Qualifier) --------------------------
+    def delete_version(self, latest: FunctionConfig, qualifier: str) -> FunctionConfig:
+        if qualifier == LATEST:
+            raise invalid("$LATEST version cannot be deleted without deleting the function.")
+        if not is_version(qualifier):
+            raise invalid("Deletion of aliases is not supported.")
+        version = self._functions.version(latest.account, latest.region, latest.name, qualifier)
+        if version is None:
+            raise not_found(f"{latest.arn}:{qualifier}")
+        users = [
+            a.name
+            for a in self._aliases.of_function(latest.account, latest.region, latest.name)
+            if a.function_version == qualifier or qualifier in a.weights
+        ]
+        if users:
+            raise conflict(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(users)}]"
+            )
+        self._functions.delete_version(version)
+        return version
+
+
+def _page(
+    items: list[Any], params: dict[str, Any], key: Callable[[Any], str]
+) -> tuple[list[Any], str | None]:
+    """Marker/MaxItems paging over `items` in order; the marker encodes the last key given."""
+    marker = params.get("Marker")
+    if marker:
+        try:
+            after = base64.urlsafe_b64decode(marker.encode()).decode()
+        except ValueError as exc:
+            raise invalid("Invalid marker.") from exc
+        keys = [key(item) for item in items]
+        items = items[keys.index(after) + 1 :] if after in keys else []
+    limit = params.get("MaxItems", 50)
+    page = items[:limit]
+    next_marker = None
+    if len(items) > limit:
+        next_marker = base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
+    return page, next_marker
