@@ -104,7 +104,12 @@ class Fireside:
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None
-        self.tables = TablesProvider(Tables(SqliteEngine(data / "tables.sqlite")))
+        self.tables = TablesProvider(
+            Tables(
+                SqliteEngine(data / "tables.sqlite"),
+                ttl_interval=settings.tables_ttl_interval,
+            )
+        )
 
     def credentials_for(self, account: str) -> tuple[str, str, str]:
         """Fresh temporary credentials for one execution environment of `account`.
@@ -215,6 +220,7 @@ class Fireside:
         background = [
             asyncio.create_task(self.manager.reap_forever(), name="reaper"),
             asyncio.create_task(self.queue.run(self._invoker.deliver), name="async-dispatch"),
+            asyncio.create_task(self.tables.run(), name="tables"),
         ]
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))

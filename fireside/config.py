@@ -54,6 +54,8 @@ class Settings:
     #: Seconds before the 1st and 2nd retry of a failed asynchronous invoke (AWS: ~1 and ~2 min).
     async_retry_delays: tuple[float, ...] = (60.0, 120.0)
     max_event_age: float = 6 * 3600.0
+    #: Seconds between DynamoDB TTL sweeps (expired items are deleted within one interval).
+    tables_ttl_interval: float = 60.0
 
     @property
     def endpoint_url(self) -> str:
@@ -113,6 +115,7 @@ def load_settings(
         "FIRESIDE_MAX_ENVIRONMENTS": "max_environments",
         "FIRESIDE_IDLE_TIMEOUT": "idle_timeout",
         "FIRESIDE_WARM_SPARES": "warm_spares",
+        "FIRESIDE_TABLES_TTL_INTERVAL": "tables_ttl_interval",
         "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
     }
     for var, attr in numeric.items():

@@ -97,8 +97,10 @@ class ReadTxn(Protocol):
         """An idempotency token's (request digest, response JSON, completion time)."""
         ...
 
-    def expired(self, tid: int, now: float, limit: int) -> list[tuple[bytes, bytes]]:
-        """Keys of up to `limit` items whose TTL time is at or before `now`."""
+    def expired(
+        self, tid: int, not_before: float, now: float, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """Keys of up to `limit` items whose TTL time lies in [not_before, now]."""
         ...
 
 
@@ -138,6 +140,10 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def set_expiry(self, tid: int, pk: bytes, sk: bytes, expires: float | None) -> None: ...
+
+    def clear_expiry(self, tid: int) -> None:
+        """Forget every item's TTL time (TTL was turned off)."""
+        ...
 
     def save_token(
         self, account: str, region: str, token: str, digest: str, response: str, at: float

@@ -9,13 +9,12 @@ names them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.tables import control, itemops, reads
+from fireside.tables import batch, control, itemops, reads, tags, transact, ttl, update_table
 from fireside.tables.service import Tables
 
 __all__ = ["TablesProvider"]
@@ -38,13 +37,22 @@ _OPERATIONS: dict[str, Handler] = {
     "DeleteItem": itemops.delete_item,
     "Query": reads.query,
     "Scan": reads.scan,
+    "BatchGetItem": batch.batch_get_item,
+    "BatchWriteItem": batch.batch_write_item,
+    "TransactWriteItems": transact.transact_write_items,
+    "TransactGetItems": transact.transact_get_items,
+    "UpdateTable": update_table.update_table,
+    "DescribeTimeToLive": ttl.describe_time_to_live,
+    "UpdateTimeToLive": ttl.update_time_to_live,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsOfResource": tags.list_tags_of_resource,
 }
 
 
 class TablesProvider:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
-        self._tasks: list[asyncio.Task[None]] = []
 
     def operations(self) -> dict[str, Operation]:
         tables = self.tables
@@ -57,10 +65,19 @@ class TablesProvider:
 
         return {name: bind(handler) for name, handler in _OPERATIONS.items()}
 
+    async def run(self) -> None:
+        """The service's background work, until cancelled: resumes index backfills that a
+        restart interrupted, then sweeps expired items every `ttl_interval` seconds."""
+        tables = self.tables
+        for table in tables.catalog.all():
+            for index in table.indexes.values():
+                if index.status == "CREATING":
+                    tables.spawn(
+                        update_table.backfill(tables, table.table_id, index.name),
+                        f"backfill {table.name}/{index.name}",
+                    )
+        await ttl.sweep_forever(tables, tables.ttl_interval)
+
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.tables.stop_tasks()
         await asyncio.to_thread(self.tables.close)

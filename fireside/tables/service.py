@@ -6,8 +6,10 @@ Operation modules (`control`, `itemops`, `reads`, `batch`, `transact`) are funct
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fireside.tables.catalog import Catalog
@@ -17,6 +19,8 @@ from fireside.tables.values import Item
 
 __all__ = ["StreamRecorder", "Tables"]
 
+log = logging.getLogger(__name__)
+
 
 class StreamRecorder:
     """Where item changes go when a table has a stream.
@@ -25,17 +29,53 @@ class StreamRecorder:
     recorder is the single place every item write passes through, ready for stream records.
     """
 
-    def record(self, txn: Any, table: TableInfo, old: Item | None, new: Item | None) -> None:
+    def record(
+        self,
+        txn: Any,
+        table: TableInfo,
+        old: Item | None,
+        new: Item | None,
+        *,
+        expired: bool = False,
+    ) -> None:
         return None
 
 
 class Tables:
-    def __init__(self, engine: Engine, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], float] = time.time,
+        ttl_interval: float = 60.0,
+    ) -> None:
         self.engine = engine
+        #: Seconds between TTL expiry sweeps.
+        self.ttl_interval = ttl_interval
         self.clock = clock
         self.catalog = Catalog()
         self.catalog.load(engine.read_now(lambda txn: txn.tables()))
         self.streams = StreamRecorder()
+        #: ClientRequestTokens of TransactWriteItems calls being executed right now.
+        self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run background work (an index backfill...) owned by this service until `close`."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tables: %s failed", task.get_name(), exc_info=task.exception())
+
+    async def stop_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def close(self) -> None:
         self.engine.close()

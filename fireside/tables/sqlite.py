@@ -204,11 +204,12 @@ class _Txn:
         ).fetchone()
         return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
 
-    def expired(self, tid: int, now: float, limit: int) -> list[tuple[bytes, bytes]]:
+    def expired(
+        self, tid: int, not_before: float, now: float, limit: int
+    ) -> list[tuple[bytes, bytes]]:
         rows = self._conn.execute(
-            "SELECT pk, sk FROM items WHERE tid = ? AND expires IS NOT NULL AND expires <= ? "
-            "LIMIT ?",
-            (tid, now, limit),
+            "SELECT pk, sk FROM items WHERE tid = ? AND expires BETWEEN ? AND ? LIMIT ?",
+            (tid, not_before, now, limit),
         )
         return [(bytes(r[0]), bytes(r[1])) for r in rows]
 
@@ -269,6 +270,11 @@ class _Txn:
         self._conn.execute(
             "UPDATE items SET expires = ? WHERE tid = ? AND pk = ? AND sk = ?",
             (expires, tid, pk, sk),
+        )
+
+    def clear_expiry(self, tid: int) -> None:
+        self._conn.execute(
+            "UPDATE items SET expires = NULL WHERE tid = ? AND expires IS NOT NULL", (tid,)
         )
 
     def save_token(
