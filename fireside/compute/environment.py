@@ -177,8 +177,10 @@ class Environment:
                 self._abort_start("Runtime.InvalidEntrypoint", message)
                 return
         if backend.private_network:
-            runtime_api = f"127.0.0.1:{RUNTIME_API_PORT}"
-            endpoint = f"http://127.0.0.1:{launch.endpoint_port}"
+            # Fireside listens on the sandbox network's own 127.0.0.1, which a VM guest reaches
+            # at its gateway address (`Layout.host_address`).
+            runtime_api = f"{layout.host_address}:{RUNTIME_API_PORT}"
+            endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
         else:
             port = await self._server.listen("127.0.0.1", 0)
             runtime_api = f"{layout.host_address}:{port}"

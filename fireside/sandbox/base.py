@@ -57,8 +57,8 @@ class Layout:
     opt_root: str
     tmp_dir: str
     library_path: list[str] = field(default_factory=list)
-    #: How the runtime reaches listeners on the host's loopback (backends without a private
-    #: network): 127.0.0.1 for a process, the gateway address for a VM.
+    #: The address at which the runtime reaches Fireside's listeners (the Runtime API and the
+    #: endpoint): 127.0.0.1 for a process or a namespace, the gateway address for a VM guest.
     host_address: str = "127.0.0.1"
     #: The command that starts a runtime through `fireside_exec` (extensions, Landlock, warm
     #: handoff) in this sandbox; empty when no Python is there to run it.

@@ -111,16 +111,6 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def guest_env(env: dict[str, str]) -> dict[str, str]:
-    """The runtime's environment as the guest sees it: Fireside's listeners are on 127.0.0.1 of
-    QEMU's network namespace, which the guest reaches at slirp's host address."""
-    guest = dict(env)
-    for key in ("AWS_LAMBDA_RUNTIME_API", "AWS_ENDPOINT_URL"):
-        if key in guest:
-            guest[key] = guest[key].replace("127.0.0.1:", f"{GATEWAY}:", 1)
-    return guest
-
-
 # -- the sandbox ------------------------------------------------------------------------------
 
 
@@ -388,7 +378,7 @@ class MicrovmBackend(SandboxBackend):
             f"echo EXIT $status > {STATUS_PORT}",
         ]
         (guest / "boot.sh").write_text("\n".join(lines) + "\n")
-        env = {"HOME": "/tmp", **guest_env(spec.env)}
+        env = {"HOME": "/tmp", **spec.env}
         run = [
             "# The runtime: its cgroup, its working directory, its environment and command.",
             "echo $$ > /sys/fs/cgroup/function/cgroup.procs",
