@@ -28,6 +28,7 @@ from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider
+from fireside.compute.provisioned import Provisioner
 from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
@@ -99,6 +100,7 @@ class Fireside:
         self.functions = FunctionRegistry(self.db)
         self.versions = Versions(self.functions, AliasStore(self.db))
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
+        self.provisioner = Provisioner(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
@@ -142,7 +144,13 @@ class Fireside:
             concurrency=self.concurrency,
         )
         self._provider = LambdaProvider(
-            self.functions, self.blobs, self._invoker, self.layers, self.versions, self.concurrency
+            self.functions,
+            self.blobs,
+            self._invoker,
+            self.layers,
+            self.versions,
+            self.concurrency,
+            self.provisioner,
         )
         lambda_model = load_service("lambda")
         services = [
@@ -217,6 +225,7 @@ class Fireside:
         self._edge = self._build(settings.endpoint_url)
         assert self._provider is not None and self._invoker is not None
         self._provider.resume()
+        self.provisioner.start(self._invoker.provision, self._invoker.release_provisioned)
         background = [
             asyncio.create_task(self.manager.reap_forever(), name="reaper"),
             asyncio.create_task(self.queue.run(self._invoker.deliver), name="async-dispatch"),
@@ -238,6 +247,7 @@ class Fireside:
                 await task
         if self._provider is not None:
             await self._provider.close()
+        await self.provisioner.close()
         await self.manager.close()
         await self.backend.close()
         self.opt_trees.close()

@@ -79,6 +79,8 @@ class Launch:
     egress: bool = True
     #: Called with the environment's access key id when it stops.
     revoke_credentials: Callable[[str], None] | None = None
+    #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, or provisioned-concurrency.
+    initialization_type: str = "on-demand"
     #: The function's unpacked layers, in the order listed, and what merges them for /opt.
     layers: list[Path] = field(default_factory=list)
     compose_opt: Callable[[list[Path]], Path | None] | None = None
@@ -215,6 +217,21 @@ class Environment:
                 self._sandbox.kill()
             self._abort_start("Runtime.Unknown", f"Fireside could not start the sandbox: {exc}")
 
+    async def initialize(self) -> bool:
+        """Run Init ahead of any invoke (provisioned concurrency); True once it succeeded.
+
+        The environment is then idle and its first invoke is not a cold start."""
+        try:
+            await asyncio.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT)
+        except (InitFailed, TimeoutError):
+            self._read_output()
+            await self.stop()
+            return False
+        if self.state is State.STARTING:
+            self.state = State.IDLE
+            self.last_used = time.monotonic()
+        return self.state is State.IDLE
+
     def _abort_start(self, error_type: str, message: str) -> None:
         outcome = Outcome(
             error_payload(error_type, f"RequestId: Error: {message}"), "Unhandled", fatal=True
@@ -242,7 +259,7 @@ class Environment:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
                 "AWS_LAMBDA_LOG_GROUP_NAME": config.log_group,
                 "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": launch.initialization_type,
                 "AWS_REGION": config.region,
                 "AWS_DEFAULT_REGION": config.region,
                 "AWS_ACCESS_KEY_ID": key,

@@ -199,25 +199,41 @@ class Invoker:
     async def _run_in_slot(
         self, config: FunctionConfig, invocation: Invocation
     ) -> tuple[Outcome, str]:
-        def launch() -> Launch:
-            return Launch(
-                config=config,
-                command=runtimes.resolve(config.runtime),
-                task_root=self._blobs.tree(config.code_digest),
-                work_root=self._work_root,
-                endpoint_url=self._endpoint_url,
-                runtime_path=self._runtime_path,
-                credentials=self._credentials_for(config.account),
-                revoke_credentials=self._revoke_credentials,
-                serve_endpoint=self._serve_endpoint,
-                egress=self._egress and config.tags.get("fireside:egress", "on") != "off",
-                layers=[self._blobs.tree(layer["digest"]) for layer in config.layers],
-                compose_opt=self._opt_trees.merged if self._opt_trees else None,
-            )
-
         return await self._manager.invoke(
-            launch, (config.qualified_arn, config.revision_id), invocation
+            lambda: self._launch(config), (config.qualified_arn, config.revision_id), invocation
         )
+
+    def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
+        """Everything a new environment of `config` needs (fresh credentials included)."""
+        latest = self._functions.get(config.account, config.region, config.name) or config
+        return Launch(
+            config=config,
+            command=runtimes.resolve(config.runtime),
+            task_root=self._blobs.tree(config.code_digest),
+            work_root=self._work_root,
+            endpoint_url=self._endpoint_url,
+            runtime_path=self._runtime_path,
+            credentials=self._credentials_for(config.account),
+            revoke_credentials=self._revoke_credentials,
+            serve_endpoint=self._serve_endpoint,
+            # Tags belong to the function, not to a version.
+            egress=self._egress and latest.tags.get("fireside:egress", "on") != "off",
+            initialization_type=initialization_type,
+            layers=[self._blobs.tree(layer["digest"]) for layer in config.layers],
+            compose_opt=self._opt_trees.merged if self._opt_trees else None,
+        )
+
+    # -- provisioned concurrency ---------------------------------------------------------------
+    async def provision(self, version: FunctionConfig, count: int) -> int:
+        """Keep `count` initialised environments of `version`; returns how many are ready."""
+        return await self._manager.provision(
+            lambda: self._launch(version, "provisioned-concurrency"),
+            (version.qualified_arn, version.revision_id),
+            count,
+        )
+
+    def release_provisioned(self, version: FunctionConfig) -> None:
+        self._manager.release_provisioned((version.qualified_arn, version.revision_id))
 
     async def deliver(self, event: QueuedEvent) -> Outcome:
         """Run one queued Event invoke (called by the async queue's dispatcher)."""

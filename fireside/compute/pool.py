@@ -31,6 +31,8 @@ PoolKey = tuple[str, str]  # (qualified function ARN, revision id)
 class _Pool:
     idle: list[Environment] = field(default_factory=list)
     members: set[Environment] = field(default_factory=set)
+    #: Environments kept initialised for provisioned concurrency: never reaped when idle.
+    provisioned: set[Environment] = field(default_factory=set)
 
 
 def throttled() -> ServiceError:
@@ -135,6 +137,7 @@ class EnvironmentManager:
         pool = self._pools.get(key)
         if pool is not None and environment in pool.members:
             pool.members.discard(environment)
+            pool.provisioned.discard(environment)
             with contextlib.suppress(ValueError):
                 pool.idle.remove(environment)
             if not pool.members:
@@ -147,6 +150,7 @@ class EnvironmentManager:
             for pool_key, pool in self._pools.items()
             if pool_key != key
             for env in pool.idle
+            if env not in pool.provisioned  # paid-for capacity is not evicted
         ]
         if candidates:
             _, pool_key, env = min(candidates, key=lambda item: item[0])
@@ -177,10 +181,48 @@ class EnvironmentManager:
             await asyncio.sleep(min(5.0, max(0.5, self.idle_timeout / 4)))
             self.reap()
 
+    async def provision(self, launch_for: Callable[[], Launch], key: PoolKey, count: int) -> int:
+        """Keep `count` initialised environments for `key` (provisioned concurrency), starting
+        what is missing, one at a time; returns how many are ready. Extra ones are released
+        to the idle reaper."""
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool()
+        pool.provisioned = {env for env in pool.provisioned if env.state is not State.DEAD}
+        while len(pool.provisioned) > count:
+            pool.provisioned.pop()
+        while len(pool.provisioned) < count and self._pools.get(key) is pool:
+            if len(self._all) >= self.max_environments:
+                self._evict_idle_elsewhere(key)
+            if len(self._all) >= self.max_environments:
+                break  # the machine's bound: the rest stays unallocated (status says so)
+            launch = launch_for()
+            environment = Environment(
+                launch,
+                self.backend,
+                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
+            )
+            self._all.add(environment)
+            pool.members.add(environment)
+            await environment.start()
+            if not await environment.initialize():
+                self._forget(key, environment)
+                break
+            pool.provisioned.add(environment)
+            pool.idle.append(environment)
+        return len(pool.provisioned)
+
+    def release_provisioned(self, key: PoolKey) -> None:
+        pool = self._pools.get(key)
+        if pool is not None:
+            pool.provisioned.clear()
+
     def reap(self) -> None:
         deadline = time.monotonic() - self.idle_timeout
         for key, pool in list(self._pools.items()):
-            for env in [env for env in pool.idle if env.last_used < deadline]:
+            for env in [
+                env for env in pool.idle if env.last_used < deadline and env not in pool.provisioned
+            ]:
                 self._forget(key, env)
                 self._spawn(env.stop())
 

@@ -19,6 +19,7 @@ from fireside.compute.concurrency import Concurrency, ConcurrencyApi
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
+from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
@@ -76,6 +77,7 @@ class LambdaProvider:
         layers: LayerStore,
         versions: Versions,
         concurrency: Concurrency,
+        provisioner: Provisioner,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -85,6 +87,8 @@ class LambdaProvider:
         self._versions = versions
         self._version_api = VersionApi(versions)
         self._concurrency_api = ConcurrencyApi(concurrency, functions)
+        self._provisioner = provisioner
+        self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def operations(
@@ -102,6 +106,7 @@ class LambdaProvider:
             **self._layer_api.operations(),
             **self._version_api.operations(),
             **self._concurrency_api.operations(),
+            **self._provisioned_api.operations(),
         }
 
     # -- start-up ------------------------------------------------------------------------------
@@ -443,6 +448,7 @@ class LambdaProvider:
             version = self._version_api.delete_version(latest, qualifier)
             self._invoker.retire_version(version)
             return {}
+        self._provisioner.forget_function(ctx.account_id, ctx.region, name)
         self._functions.delete(latest)
         self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
         self._invoker.deactivate(latest)

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
-# to date by running them all. 2: layers. 3: aliases.
-SCHEMA_VERSION = 3
+# to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS async_events (
     not_before  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before);
+CREATE TABLE IF NOT EXISTS provisioned (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    function  TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    record    TEXT NOT NULL,           -- JSON of fireside.compute.provisioned.ProvisionedConfig
+    PRIMARY KEY (account, region, function, qualifier)
+);
 CREATE TABLE IF NOT EXISTS aliases (
     account   TEXT NOT NULL,
     region    TEXT NOT NULL,
