@@ -1,0 +1,164 @@
+"""Benchmark: invocation at scale. Throughput and latency at 1, 8, 32 and 128 concurrent clients,
+and cold starts from scratch, from a warm spare and with provisioned concurrency, beside the
+floors measured in the same run (spawning a process, forking a warm Python process).
+
+Starts its own Fireside (random port, temporary data dir, default sandbox, room for 160
+environments). Clients are keep-alive raw HTTP/1.1 connections on one asyncio loop (boto3's
+own cost would dominate at 128 clients on 2 cores); each level is warmed up before it is
+measured, so its environments exist. Cold starts are the first invoke after a configuration
+change; "from scratch" runs a second server with `FIRESIDE_WARM_SPARES=0`. The provisioned row
+is the first invoke an initialised environment serves.
+
+Prints a table and writes JSON (default bench/results/concurrency.json).
+Usage: python bench/concurrency.py [--seconds 5] [--cold 10] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from common import ROLE, ROOT, client, log, raw_http, start_server, zip_of
+
+HANDLER = (
+    "import time\ndef handler(event, context):\n"
+    "    time.sleep(event.get('sleep', 0))\n    return event\n"
+)
+LEVELS = (1, 8, 32, 128)
+
+
+def deploy(lam: Any, name: str) -> None:
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": zip_of(HANDLER)}, MemorySize=128, Timeout=30,
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+
+
+def cold_starts(lam: Any, name: str, rounds: int) -> list[float]:
+    times = []
+    for i in range(rounds):
+        lam.update_function_configuration(FunctionName=name, Description=f"round {i}")
+        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
+        time.sleep(0.3)  # the retired environment goes, a spare is made
+        started = time.perf_counter()
+        lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def provisioned_first_invokes(lam: Any, name: str, count: int) -> list[float]:
+    """Latency of the first invoke of each of `count` provisioned environments: `count`
+    concurrent invokes that each hold their environment for 0.5 s (subtracted)."""
+    lam.publish_version(FunctionName=name)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=count
+    )
+    deadline = time.monotonic() + 120
+    while (
+        lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")["Status"]
+        != "READY"
+    ):
+        if time.monotonic() > deadline:
+            raise RuntimeError("provisioned concurrency did not become READY")
+        time.sleep(0.2)
+
+    def one(_: int) -> float:
+        started = time.perf_counter()
+        lam.invoke(FunctionName=name, Qualifier="1", Payload=b'{"sleep": 0.5}')["Payload"].read()
+        return (time.perf_counter() - started) * 1000 - 500
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def spawn_floor(rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(["/bin/true"], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def fork_floor(rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level")
+    parser.add_argument("--cold", type=int, default=10, help="cold starts per kind")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "bench" / "results" / "concurrency.json"
+    )
+    args = parser.parse_args()
+    results: dict[str, Any] = {"levels": {}, "cold_ms": {}}
+    path = "/2015-03-31/functions/echo/invocations"
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir, env={"FIRESIDE_MAX_ENVIRONMENTS": "160"})
+        try:
+            lam = client(port, max_pool=16)
+            deploy(lam, "echo")
+            for clients in LEVELS:
+                log(f"{clients} clients: warming up, then {args.seconds:.0f} s measured...")
+                asyncio.run(raw_http(port, path, b'{"k": 1}', clients, 2.0))
+                results["levels"][clients] = asyncio.run(
+                    raw_http(port, path, b'{"k": 1}', clients, args.seconds)
+                )
+            deploy(lam, "cold")
+            log(f"{args.cold} cold starts from a warm spare...")
+            results["cold_ms"]["warm spare"] = cold_starts(lam, "cold", args.cold)
+            deploy(lam, "provisioned")
+            log(f"{args.cold} provisioned environments...")
+            results["cold_ms"]["provisioned"] = provisioned_first_invokes(
+                lam, "provisioned", args.cold
+            )
+        finally:
+            process.terminate()
+            process.wait(30)
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir, env={"FIRESIDE_WARM_SPARES": "0"})
+        try:
+            lam = client(port)
+            deploy(lam, "cold")
+            lam.invoke(FunctionName="cold")  # builds the runtime image once
+            log(f"{args.cold} cold starts from scratch...")
+            results["cold_ms"]["from scratch"] = cold_starts(lam, "cold", args.cold)
+        finally:
+            process.terminate()
+            process.wait(30)
+    floors = {"spawn /bin/true": spawn_floor(args.cold * 3), "fork": fork_floor(args.cold * 3)}
+    results["floors_ms"] = floors
+
+    print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for clients, r in results["levels"].items():
+        print(f"{clients:>8}{r['throughput_rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+    print(f"\n{'cold start':<16}{'p50 ms':>10}{'min ms':>10}")
+    for kind, times in results["cold_ms"].items():
+        print(f"{kind:<16}{statistics.median(times):>10.1f}{min(times):>10.1f}")
+    print("floors: " + ", ".join(f"{k} {v:.2f} ms" for k, v in floors.items()))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2))
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
