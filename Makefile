@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install system-deps dev lint bench clean
+.PHONY: up test install system-deps dev-system-deps dev lint bench clean
 
 $(BIN)/fireside: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,10 @@ install: $(BIN)/fireside system-deps
 system-deps:
 	@scripts/system-deps.sh
 
-$(VENV)/.dev: $(BIN)/fireside | system-deps
+dev-system-deps:
+	@scripts/system-deps.sh --dev
+
+$(VENV)/.dev: $(BIN)/fireside | dev-system-deps
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
