@@ -25,7 +25,7 @@ from fireside.aws.model import Shape
 from fireside.aws.protocol import DecodeError
 from fireside.aws.timestamps import format_timestamp, parse_timestamp
 
-__all__ = ["Decoder", "Encoder", "JsonCodec", "json_type"]
+__all__ = ["Decoder", "Encoder", "JsonCodec", "encode_blob", "json_type"]
 
 #: Converts one JSON value to its Python form; raises DecodeError.
 Decoder = Callable[[Any], Any]
@@ -68,11 +68,18 @@ def _identity(value: Any) -> Any:
 class JsonCodec:
     """Compiled JSON decoders and encoders for the shapes of one service."""
 
-    def __init__(self, timestamp_format: str = "unixTimestamp") -> None:
+    def __init__(
+        self, timestamp_format: str = "unixTimestamp", *, blobs_by_default: bool = False
+    ) -> None:
+        """`blobs_by_default`: the caller serializes with `json.dumps(default=encode_blob)`,
+        so subtrees whose only conversion is blob -> base64 (DynamoDB's AttributeValue) are
+        passed through untouched instead of being walked (see `_passes_through`)."""
         #: The protocol's default for body timestamps without a `timestampFormat` trait.
         self.timestamp_format = timestamp_format
+        self._blobs_by_default = blobs_by_default
         self._decoders: dict[int, Decoder] = {}
         self._encoders: dict[int, Encoder] = {}
+        self._passthrough: dict[int, bool] = {}
 
     # -- decoding ---------------------------------------------------------------------------
 
@@ -154,6 +161,8 @@ class JsonCodec:
         return _memoized(self._encoders, shape, self._build_encoder)
 
     def _build_encoder(self, shape: Shape) -> Encoder:
+        if self._blobs_by_default and self._passes_through(shape, set()):
+            return _identity
         kind = shape.type_name
         if kind == "structure":
             return _identity if shape.is_document else self._encode_structure(shape)
@@ -175,6 +184,42 @@ class JsonCodec:
         if kind in ("double", "float"):
             return _encode_double
         return _identity
+
+    def _passes_through(self, shape: Shape, visiting: set[int]) -> bool:
+        """Whether a value of `shape` is already its JSON form, but for blobs left as bytes.
+
+        True for trees of strings, booleans, integers, blobs, lists, maps and structures
+        whose members keep their names and stay in the body. The answer assumes well-formed
+        values (no None members, no extra keys), which is what providers produce for these
+        data shapes; timestamps and doubles (non-finite values) always need the walk.
+        """
+        key = id(shape)
+        known = self._passthrough.get(key)
+        if known is not None:
+            return known
+        if key in visiting:
+            return True  # a cycle: decided by the rest of the shape
+        visiting.add(key)
+        kind = shape.type_name
+        if kind in ("string", "boolean", "blob", *_INT_LIMITS):
+            result = True
+        elif kind == "list":
+            result = self._passes_through(shape.member, visiting)
+        elif kind == "map":
+            result = self._passes_through(shape.value, visiting)
+        elif kind == "structure" and not shape.is_document:
+            result = all(
+                member.location is None
+                and member.location_name in (None, name)
+                and self._passes_through(member, visiting)
+                for name, member in shape.members.items()
+            )
+        else:
+            result = False
+        visiting.discard(key)
+        if not visiting or not result:
+            self._passthrough[key] = result
+        return result
 
     def _encode_structure(self, shape: Shape) -> Encoder:
         fields: dict[str, tuple[str, Encoder]] = {}
@@ -284,6 +329,13 @@ _SCALAR_DECODERS: dict[str, Decoder] = {
     "blob": _decode_blob,
     "timestamp": _decode_timestamp,
 }
+
+
+def encode_blob(value: Any) -> str:
+    """`json.dumps(default=...)` for codecs made with `blobs_by_default`."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _encode_blob(value: bytes | str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fireside.aws.errors import ServiceError
-from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec
+from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, encode_blob
 from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.validation import Validator
@@ -56,7 +56,9 @@ def coral_namespace(service: ServiceModel) -> str:
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        value, separators=(",", ":"), ensure_ascii=False, default=encode_blob
+    ).encode()
 
 
 class _ErrorPlan:
@@ -96,7 +98,9 @@ class JsonProtocol:
         version = service.json_version or "1.0"
         self._content_type: Final = ("Content-Type", f"application/x-amz-json-{version}")
         self._prefix = f"{service.target_prefix}."
-        codec = JsonCodec("unixTimestamp")
+        # Item values (AttributeValue trees) are already in wire form but for binaries, which
+        # `_dumps` encodes: the codec leaves such subtrees alone instead of walking them.
+        codec = JsonCodec("unixTimestamp", blobs_by_default=True)
         self._decoders: dict[str, Decoder | None] = {}
         self._validators: dict[str, Validator | None] = {}
         self._encoders: dict[str, Encoder | None] = {}
@@ -163,7 +167,9 @@ class JsonProtocol:
                 body[name] = value
             else:
                 body[entry[0]] = entry[1](value)
-        raw = json.dumps(body, default=str, separators=(",", ":"), ensure_ascii=False).encode()
+        raw = json.dumps(
+            body, default=_error_default, separators=(",", ":"), ensure_ascii=False
+        ).encode()
         headers = self._headers(request_id, raw)
         present = {name.lower() for name, _ in headers}
         headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
@@ -180,6 +186,13 @@ class JsonProtocol:
         if self._checksum:
             headers.append(("x-amz-crc32", str(zlib.crc32(body))))
         return headers
+
+
+def _error_default(value: Any) -> str:
+    # Unmodelled error fields may hold anything; binaries still travel as base64.
+    if isinstance(value, bytes | bytearray | memoryview):
+        return encode_blob(value)
+    return str(value)
 
 
 def _serialization(message: str) -> ServiceError:

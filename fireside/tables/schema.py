@@ -31,6 +31,21 @@ def _key_from_wire(schema: list[dict[str, str]], types: Mapping[str, str]) -> Ke
     )
 
 
+def _cached_key(schema: list[dict[str, str]], types: Mapping[str, str]) -> KeySchema:
+    # Every item operation asks for its table's key: build each distinct one once.
+    names = tuple(e["AttributeName"] for e in schema)
+    signature = tuple(
+        (e["AttributeName"], e["KeyType"], types.get(e["AttributeName"], "")) for e in schema
+    )
+    found = _KEYS.get(signature)
+    if found is None:
+        found = _KEYS[signature] = _key_from_wire(schema, {n: types[n] for n in names})
+    return found
+
+
+_KEYS: dict[tuple[tuple[str, str, str], ...], KeySchema] = {}
+
+
 @dataclass(slots=True)
 class IndexInfo:
     name: str
@@ -47,7 +62,7 @@ class IndexInfo:
 
     @property
     def key(self) -> KeySchema:
-        return _key_from_wire(self.key_schema, self.types)
+        return _cached_key(self.key_schema, self.types)
 
     @property
     def projection_type(self) -> str:
@@ -126,7 +141,7 @@ class TableInfo:
 
     @property
     def key(self) -> KeySchema:
-        return _key_from_wire(self.key_schema, self.types)
+        return _cached_key(self.key_schema, self.types)
 
     @property
     def arn(self) -> str:
