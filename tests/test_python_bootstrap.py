@@ -291,8 +291,9 @@ def test_sys_path_layout(tmp_path: Path) -> None:
     assert path[0] == str(tmp_path / "task")
     assert path[1] == f"{opt}/python/lib/{result['version']}/site-packages"
     assert path[2] == f"{opt}/python"
-    assert path[-2:] == [str(runtime_dir), "/nonexistent"]
-    assert str(BOOTSTRAP_PATH.parent) not in path
+    # Then the SDK's directories, and last the runtime's own (Lambda's /var/runtime), which
+    # holds `snapshot_restore_py`; it is no longer first, as Python put it.
+    assert path[-3:] == [str(runtime_dir), "/nonexistent", str(BOOTSTRAP_PATH.parent)]
     assert not any("site-packages" in p for p in path[3:-2])  # no interpreter site-packages
 
 

@@ -79,8 +79,11 @@ class Launch:
     egress: bool = True
     #: Called with the environment's access key id when it stops.
     revoke_credentials: Callable[[str], None] | None = None
-    #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, or provisioned-concurrency.
+    #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
     initialization_type: str = "on-demand"
+    #: Snapshot starts: the template's key, and credentials for its Init (kept for its life).
+    snapshot_key: str | None = None
+    template_credentials: tuple[str, str, str] | None = None
     #: The function's unpacked layers, in the order listed, and what merges them for /opt.
     layers: list[Path] = field(default_factory=list)
     compose_opt: Callable[[list[Path]], Path | None] | None = None
@@ -189,9 +192,18 @@ class Environment:
             endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
         if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
             argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
+        env = self._environment(runtime_api, endpoint, layout)
+        template_env = None
+        if launch.snapshot_key is not None and launch.template_credentials is not None:
+            template_env = dict(env)
+            (
+                template_env["AWS_ACCESS_KEY_ID"],
+                template_env["AWS_SECRET_ACCESS_KEY"],
+                template_env["AWS_SESSION_TOKEN"],
+            ) = launch.template_credentials
         spec = SandboxSpec(
             argv=argv,
-            env=self._environment(runtime_api, endpoint, layout),
+            env=env,
             host=host,
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
@@ -199,6 +211,8 @@ class Environment:
             inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
             if backend.private_network
             else [],
+            snapshot_key=launch.snapshot_key,
+            template_env=template_env,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)

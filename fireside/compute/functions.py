@@ -64,6 +64,8 @@ class FunctionConfig:
     last_update_status: str | None = None
     last_update_status_reason: str | None = None
     last_update_status_reason_code: str | None = None
+    #: SnapStart's ApplyOn: "None", or "PublishedVersions" (versions start from a snapshot).
+    snap_start: str = "None"
     #: $LATEST only: the number of the last published version (never reused).
     last_published: int = 0
     #: $LATEST only: the function's reserved concurrency (None: it draws on the unreserved pool).
@@ -83,6 +85,11 @@ class FunctionConfig:
     @property
     def is_latest(self) -> bool:
         return self.version == LATEST
+
+    @property
+    def snapshot_starts(self) -> bool:
+        """This version's environments start from a snapshot of its initialised runtime."""
+        return self.snap_start == "PublishedVersions" and not self.is_latest
 
     def fingerprint(self) -> str:
         """What a published version freezes: code and configuration (not state or ids)."""
@@ -128,7 +135,10 @@ class FunctionConfig:
             "PackageType": "Zip",
             "Architectures": list(self.architectures),
             "EphemeralStorage": {"Size": self.ephemeral_storage},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+            "SnapStart": {
+                "ApplyOn": self.snap_start,
+                "OptimizationStatus": "On" if self.snapshot_starts else "Off",
+            },
             "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
         }
         if self.layers:  # absent, not empty, when there are none (as on AWS)

@@ -92,6 +92,7 @@ class Invoker:
         self._egress = egress
         self._opt_trees = opt_trees
         self._versions = versions
+        self._template_credentials: dict[str, tuple[str, str, str]] = {}
         self._concurrency = concurrency
         self._active: dict[ActiveKey, FunctionConfig] = {}
         self._runtime_path = runtimes.sdk_paths()
@@ -206,6 +207,16 @@ class Invoker:
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
         latest = self._functions.get(config.account, config.region, config.name) or config
+        snapshot_key = template_credentials = None
+        if config.snapshot_starts and initialization_type == "on-demand":
+            initialization_type = "snap-start"
+            snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
+            # The template's Init keeps credentials of its own for as long as Fireside runs:
+            # clients it creates are used by every environment made from it.
+            template_credentials = self._template_credentials.get(snapshot_key)
+            if template_credentials is None:
+                template_credentials = self._credentials_for(config.account)
+                self._template_credentials[snapshot_key] = template_credentials
         return Launch(
             config=config,
             command=runtimes.resolve(config.runtime),
@@ -219,6 +230,8 @@ class Invoker:
             # Tags belong to the function, not to a version.
             egress=self._egress and latest.tags.get("fireside:egress", "on") != "off",
             initialization_type=initialization_type,
+            snapshot_key=snapshot_key,
+            template_credentials=template_credentials,
             layers=[self._blobs.tree(layer["digest"]) for layer in config.layers],
             compose_opt=self._opt_trees.merged if self._opt_trees else None,
         )

@@ -185,9 +185,15 @@ class LambdaProvider:
                     "environment variables you have provided exceeded the 4KB limit. "
                     f"String measured: {size} bytes"
                 )
-        snap_start = params.get("SnapStart")
-        if snap_start and snap_start.get("ApplyOn") != "None":
-            raise _unsupported("SnapStart")
+
+
+    @staticmethod
+    def _snap_start(params: dict[str, Any], runtime: str) -> str:
+        """SnapStart's ApplyOn; snapshot starts are built for Fireside's Python runtime."""
+        apply_on = str((params.get("SnapStart") or {}).get("ApplyOn", "None"))
+        if apply_on == "PublishedVersions" and not runtime.startswith("python3."):
+            raise invalid(f"{runtime} is not supported for SnapStart enabled functions.")
+        return apply_on
 
     @staticmethod
     def _check_runtime(runtime: str) -> None:
@@ -328,6 +334,7 @@ class LambdaProvider:
             ephemeral_storage=(params.get("EphemeralStorage") or {}).get("Size", 512),
             tags=dict(params.get("Tags") or {}),
             layers=[reference(layer) for layer in layers],
+            snap_start=self._snap_start(params, runtime),
         )
         self._functions.put(config)
         self._prepare_later(config)
@@ -417,6 +424,12 @@ class LambdaProvider:
             changes["environment"] = dict((params["Environment"] or {}).get("Variables") or {})
         if "EphemeralStorage" in params:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        if "SnapStart" in params or "Runtime" in params:
+            runtime = params.get("Runtime", config.runtime)
+            merged = (
+                params if "SnapStart" in params else {"SnapStart": {"ApplyOn": config.snap_start}}
+            )
+            changes["snap_start"] = self._snap_start(merged, runtime)
         if "Layers" in params:  # the whole list is replaced
             layers = self._layers.resolve(params["Layers"] or [], ctx.account_id, ctx.region)
             check_combined_size(

@@ -77,6 +77,10 @@ class SandboxSpec:
     egress: bool = True
     #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     inside_ports: list[int] = field(default_factory=list)
+    #: Snapshot starts: environments with the same key are forked from one initialised
+    #: template (backends that cannot ignore it); `template_env` is the template's Init env.
+    snapshot_key: str | None = None
+    template_env: dict[str, str] | None = None
 
 
 class Sandbox(ABC):

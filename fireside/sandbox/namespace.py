@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
 import json
 import logging
@@ -58,11 +59,18 @@ from fireside.sandbox.base import (
     SandboxSpec,
 )
 from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.snapshot import (
+    ForkedSandbox,
+    TemplateError,
+    request_fork,
+    wait_template_ready,
+)
 from fireside.sandbox.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
 NOBODY = 65534
+TEMPLATE_INIT_TIMEOUT = 10.0  # seconds a snapshot template's Init may take, as Lambda's Init
 CLONE_NEWNET = 0x40000000
 ETC_FILES = (
     "/etc/hosts",
@@ -164,6 +172,30 @@ def unshare_net() -> None:
     _net_syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
 
 
+def listen_inside(pid: int, port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns_net(target)
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(64)
+                sock.setblocking(False)
+            except BaseException:
+                sock.close()
+                raise
+        finally:
+            setns_net(own)  # the event loop thread must never stay in a sandbox's network
+    finally:
+        os.close(own)
+        os.close(target)
+    return sock
+
+
 class NamespaceSandbox(ProcessSandbox):
     def __init__(
         self,
@@ -193,25 +225,7 @@ class NamespaceSandbox(ProcessSandbox):
         return self._group
 
     def socket_inside(self, port: int) -> socket.socket:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        target = os.open(f"/proc/{self.child_pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            setns_net(target)
-            try:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    sock.bind(("127.0.0.1", port))
-                    sock.listen(64)
-                    sock.setblocking(False)
-                except BaseException:
-                    sock.close()
-                    raise
-            finally:
-                setns_net(own)  # the event loop thread must never stay in a sandbox's network
-        finally:
-            os.close(own)
-            os.close(target)
+        sock = listen_inside(self.child_pid, port)
         self._sockets.append(sock)
         return sock
 
@@ -260,6 +274,20 @@ class NamespaceSandbox(ProcessSandbox):
         self.slot = self.opt_slot = None
 
 
+@dataclass(slots=True)
+class Template:
+    """A snapshot template: its sandbox, Fireside's end of its control socket, and when an
+    environment was last made from it (templates unused for the idle timeout are stopped)."""
+
+    sandbox: NamespaceSandbox
+    control: socket.socket
+    ready: asyncio.Future[None]
+    last_used: float = 0.0
+
+
+MAX_TEMPLATES = 8
+
+
 @dataclass(frozen=True, slots=True)
 class WarmKey:
     """What every environment served by one kind of spare has in common."""
@@ -279,6 +307,13 @@ class NamespaceBackend(SandboxBackend):
     def __init__(self, share_root: Path, warm_spares: int = 1, warm_lifetime: float = 600) -> None:
         self._trees = share.RuntimeTrees(share_root)
         self._seccomp = seccomp.build_filter()
+        # Snapshot starts: the template may unshare and mount (for its children); each child
+        # then loads the full list plus a ban on new user namespaces.
+        self._template_seccomp = seccomp.build_filter(
+            [name for name in seccomp.DENIED_SYSCALLS if name not in ("unshare", "mount")]
+        )
+        self._forked_seccomp = seccomp.build_filter(no_new_user_namespaces=True)
+        self._templates: dict[str, Template] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
@@ -340,17 +375,26 @@ class NamespaceBackend(SandboxBackend):
 
     async def close(self) -> None:
         await self._warm.close()
+        for key in list(self._templates):
+            await self._drop_template(key)
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
 
     def _argv(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, fds: dict[str, int]
+        self,
+        spec: SandboxSpec,
+        runtime_dir: Path,
+        image: Path | None,
+        fds: dict[str, int],
+        template: bool = False,
     ) -> list[str]:
         argv = [
             "bwrap",
             "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-            "--unshare-cgroup-try", "--disable-userns", "--die-with-parent", "--new-session",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+            # A snapshot template's children nest user namespaces of their own.
+            *([] if template else ["--disable-userns"]),
             "--ro-bind", "/usr", "/usr",
         ]  # fmt: skip
         for target, path in self._root_links:
@@ -396,6 +440,13 @@ class NamespaceBackend(SandboxBackend):
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
+        if spec.snapshot_key is not None and _is_python_bootstrap(spec.argv):
+            try:
+                return await self._start_forked(spec, runtime_dir, image)
+            except (TemplateError, OSError) as exc:
+                log.warning(
+                    "no snapshot start for %s (%s): starting from scratch", spec.snapshot_key, exc
+                )
         key = self._warm_key(spec, runtime_dir, image)
         if key is not None:
             spare = self._warm.take(key)
@@ -417,6 +468,114 @@ class NamespaceBackend(SandboxBackend):
             return None
         image_path = str(image) if image else None
         return WarmKey(argv, startup, str(runtime_dir), image_path, spec.egress, spec.tmp_mb)
+
+    # -- snapshot starts -------------------------------------------------------------------------
+    async def _start_forked(
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+    ) -> ForkedSandbox:
+        assert spec.snapshot_key is not None
+        template = await self._template_for(spec, runtime_dir, image)
+        template.last_used = time.monotonic()
+        pid, output_fd, own = await asyncio.to_thread(
+            request_fork, template.control, spec.tmp_mb, self._forked_seccomp
+        )
+        try:
+            group = await asyncio.to_thread(
+                limits.ResourceGroup.create,
+                f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
+                limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
+                self._limits,
+            )
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            own.close()
+            os.close(output_fd)
+            raise
+        sandbox = ForkedSandbox(pid, output_fd, own, group, env=spec.env)
+        try:
+            group.add(pid)
+            if spec.egress and self._slirp is not None:
+                sandbox.network = await asyncio.to_thread(
+                    connect_network, self._slirp, f"/proc/{pid}/ns/net", pid
+                )
+        except BaseException:
+            sandbox.kill()
+            await sandbox.close()
+            raise
+        return sandbox
+
+    async def _template_for(
+        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+    ) -> Template:
+        """The running template of `spec.snapshot_key`, made (once, however many environments
+        ask at the same time) if needed."""
+        key = spec.snapshot_key
+        assert key is not None
+        template = self._templates.get(key)
+        if template is not None and not template.sandbox.running():
+            await self._drop_template(key)
+            template = None
+        if template is None:
+            await self._expire_templates()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            name = "snap-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+            template_spec = dataclasses.replace(
+                spec,
+                env=dict(spec.template_env or spec.env),
+                host=dataclasses.replace(spec.host, work_dir=Path(name)),
+                snapshot_key=None,
+            )
+            try:
+                sandbox = await self._start(
+                    template_spec, runtime_dir, image, template_fd=theirs.fileno()
+                )
+            except BaseException:
+                ours.close()
+                raise
+            finally:
+                theirs.close()
+            sandbox.release()
+            asyncio.get_running_loop().add_reader(
+                sandbox.output_fd, _drain_quietly, sandbox.output_fd
+            )
+            template = Template(sandbox, ours, ready, time.monotonic())
+            self._templates[key] = template
+            try:
+                await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
+            except BaseException as exc:
+                ready.set_exception(TemplateError(str(exc)))
+                ready.exception()
+                await self._drop_template(key)
+                raise
+            ready.set_result(None)
+        await asyncio.shield(template.ready)
+        return template
+
+    async def _drop_template(self, key: str) -> None:
+        template = self._templates.pop(key, None)
+        if template is None:
+            return
+        with contextlib.suppress(ValueError, OSError):
+            asyncio.get_running_loop().remove_reader(template.sandbox.output_fd)
+        template.control.close()  # EOF: the template exits; its environments keep running
+        template.sandbox.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(template.sandbox.wait(), 5)
+        with contextlib.suppress(OSError):
+            os.close(template.sandbox.output_fd)
+        await template.sandbox.close()
+
+    async def _expire_templates(self) -> None:
+        """Stop templates unused for the idle timeout, and the oldest beyond MAX_TEMPLATES."""
+        now = time.monotonic()
+        for key, template in list(self._templates.items()):
+            if now - template.last_used > self._warm.lifetime:
+                await self._drop_template(key)
+        while len(self._templates) >= MAX_TEMPLATES:
+            oldest = min(self._templates, key=lambda k: self._templates[k].last_used)
+            await self._drop_template(oldest)
 
     def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:
         """Give a spare to a function: its code on /var/task, its memory limit, its
@@ -482,12 +641,17 @@ class NamespaceBackend(SandboxBackend):
         await spare.close()
 
     async def _start(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, stdin: int | None = None
+        self,
+        spec: SandboxSpec,
+        runtime_dir: Path,
+        image: Path | None,
+        stdin: int | None = None,
+        template_fd: int | None = None,
     ) -> NamespaceSandbox:
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin)
+            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin, template_fd)
             if sandbox is not None:
                 break
             log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
@@ -508,7 +672,12 @@ class NamespaceBackend(SandboxBackend):
         return sandbox
 
     async def _spawn(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None, stdin: int | None
+        self,
+        spec: SandboxSpec,
+        runtime_dir: Path,
+        image: Path | None,
+        stdin: int | None,
+        template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
@@ -529,16 +698,20 @@ class NamespaceBackend(SandboxBackend):
         output_r, output_w = os.pipe()
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()
-        seccomp_fd = seccomp.filter_fd(self._seccomp)
+        template = template_fd is not None
+        seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
+        env = self._runtime_env(spec)
+        if template_fd is not None:
+            env["FIRESIDE_SNAPSHOT_FD"] = str(template_fd)
         try:
             process = subprocess.Popen(
-                self._argv(spec, runtime_dir, image, fds),
+                self._argv(spec, runtime_dir, image, fds, template),
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
-                env=self._runtime_env(spec),
-                pass_fds=tuple(fds.values()),
+                env=env,
+                pass_fds=(*fds.values(), *([template_fd] if template_fd is not None else [])),
                 preexec_fn=preexec,
                 start_new_session=True,
             )
@@ -567,6 +740,15 @@ class NamespaceBackend(SandboxBackend):
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
         return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
+
+
+def _drain_quietly(fd: int) -> None:
+    """A template's own output (Init's prints) is read and dropped: its environments each
+    have a pipe of their own."""
+    with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
+        while os.read(fd, 65536):
+            pass
+        asyncio.get_running_loop().remove_reader(fd)  # end of file: the template is gone
 
 
 def _is_python_bootstrap(argv: list[str]) -> bool:

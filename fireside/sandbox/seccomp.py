@@ -35,6 +35,11 @@ _JMP_JA = 0x05 | 0x00  # BPF_JMP | BPF_JA
 _JMP_JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
 _JMP_JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
 _RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
+_JMP_JSET_K = 0x05 | 0x40 | 0x00  # BPF_JMP | BPF_JSET | BPF_K
+_OFFSET_ARG0_LOW = 16  # offsetof(struct seccomp_data, args[0]), low word on little-endian
+_CLONE_NEWUSER = 0x10000000
+_CLONE = {"x86_64": 56, "aarch64": 220}
+_CLONE3 = 435  # the same on both: in the generic range
 
 _RET_KILL_PROCESS = 0x80000000
 _RET_ERRNO = 0x00050000
@@ -117,9 +122,16 @@ _Item = _Insn | str
 
 
 def build_filter(
-    denied: Iterable[str] = DENIED_SYSCALLS, *, errno: int = errno_codes.EPERM
+    denied: Iterable[str] = DENIED_SYSCALLS,
+    *,
+    errno: int = errno_codes.EPERM,
+    no_new_user_namespaces: bool = False,
 ) -> bytes:
     """The compiled program: denied syscalls fail with `errno`, everything else is allowed.
+
+    `no_new_user_namespaces` also refuses `clone` with CLONE_NEWUSER, and `clone3` with ENOSYS
+    (its flags live in memory a filter cannot read; libc then falls back to `clone`), for
+    processes bubblewrap's `--disable-userns` does not cover (snapshot starts).
 
     Raises ValueError for a name neither table knows (a typo must not silently allow a syscall)
     or an errno outside 1..4095. Pure and cheap, but callers should still build once and cache.
@@ -145,7 +157,22 @@ def build_filter(
         program += [arch, (_LD_W_ABS, 0, 0, _OFFSET_NR)]
         if arch == "x86_64":
             program.append((_JMP_JGE_K, f"{arch}.deny0", 0, _X32_SYSCALL_BIT))
+        if no_new_user_namespaces:
+            program += [
+                (_JMP_JEQ_K, f"{arch}.clone", 0, _CLONE[arch]),
+                (_JMP_JEQ_K, f"{arch}.enosys", 0, _CLONE3),
+            ]
         program += _compare_blocks(arch, numbers, deny)
+        if no_new_user_namespaces:
+            program += [
+                f"{arch}.clone",
+                (_LD_W_ABS, 0, 0, _OFFSET_ARG0_LOW),
+                (_JMP_JSET_K, 0, 1, _CLONE_NEWUSER),
+                (_RET_K, 0, 0, deny),
+                (_RET_K, 0, 0, _RET_ALLOW),
+                f"{arch}.enosys",
+                (_RET_K, 0, 0, _RET_ERRNO | errno_codes.ENOSYS),
+            ]
 
     insns = _assemble(program)
     if len(insns) > _MAX_INSNS:

@@ -13,7 +13,12 @@ BOOTSTRAP_PATH: pathlib.Path = pathlib.Path(__file__).resolve().with_name("boots
 LANDLOCK_PATH: pathlib.Path = BOOTSTRAP_PATH.with_name("fireside_landlock.py")
 #: The launcher of every other runtime in a sandbox (Landlock, warm handoff, then exec).
 EXEC_PATH: pathlib.Path = BOOTSTRAP_PATH.with_name("fireside_exec.py")
+#: Snapshot starts: the template's fork loop, and AWS's hook API for function code.
+SNAPSHOT_PATHS = (
+    BOOTSTRAP_PATH.with_name("fireside_snapshot.py"),
+    BOOTSTRAP_PATH.with_name("snapshot_restore_py.py"),
+)
 #: What sandboxes mount at /var/runtime besides the AWS SDK.
-RUNTIME_FILES = (BOOTSTRAP_PATH, LANDLOCK_PATH, EXEC_PATH)
+RUNTIME_FILES = (BOOTSTRAP_PATH, LANDLOCK_PATH, EXEC_PATH, *SNAPSHOT_PATHS)
 
 __all__ = ["BOOTSTRAP_PATH", "EXEC_PATH", "LANDLOCK_PATH", "RUNTIME_FILES"]

@@ -447,7 +447,8 @@ def _setup_sys_path() -> None:
     back = [p for p in os.environ.get("FIRESIDE_RUNTIME_PATH", "").split(os.pathsep) if p]
     # Keep the standard library's entries; drop this script's directory, which Python put first.
     stdlib = [p for p in sys.path if p and os.path.abspath(p) != here]
-    sys.path[:] = front + stdlib + back
+    # This directory last, as Lambda has /var/runtime: it holds `snapshot_restore_py`.
+    sys.path[:] = front + stdlib + back + [here]
 
 
 def _load_handler(spec: str) -> Handler:
@@ -549,7 +550,49 @@ def _await_launch(fd: int) -> None:
     os.chdir(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
 
 
+def _snapshot_template(fd: int) -> NoReturn:
+    """SnapStart: run Init once, then make environments from this process on request."""
+    import socket
+
+    import fireside_snapshot  # type: ignore[import-not-found]  # beside this file at run time
+
+    control = socket.socket(fileno=fd)
+    _setup_sys_path()
+    _setup_logging()
+    try:
+        handler = _load_handler(os.environ.get("_HANDLER", ""))
+        import snapshot_restore_py  # type: ignore[import-untyped, import-not-found, unused-ignore]
+
+        for hook, args, kwargs in snapshot_restore_py.get_before_snapshot():
+            hook(*args, **kwargs)
+    except Exception as exc:
+        error_type, message, _trace = _explain(exc)
+        report = {"init_error": {"errorType": error_type, "errorMessage": message}}
+        control.sendall(json.dumps(report).encode() + b"\n")
+        os._exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    control.sendall(b'{"ready": true}\n')
+
+    def become(env: dict[str, str]) -> None:
+        os.environ.clear()
+        os.environ.update(env)
+        time.tzset()
+        import snapshot_restore_py
+
+        for hook, args, kwargs in snapshot_restore_py.get_after_restore():
+            hook(*args, **kwargs)
+        api = _RuntimeApi(os.environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        while True:
+            _invoke(api, handler)
+
+    fireside_snapshot.serve_forks(control, become)
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    if "FIRESIDE_SNAPSHOT_FD" in os.environ:
+        _snapshot_template(int(os.environ.pop("FIRESIDE_SNAPSHOT_FD")))
     if os.environ.pop("FIRESIDE_LANDLOCK", "") == "1":
         # Before any function code runs (in a spare: before it waits). The module sits beside
         # this file, first on sys.path until _setup_sys_path().

@@ -1,0 +1,142 @@
+"""Snapshot starts (SnapStart): environments of a published version forked from a template that
+ran Init once, each in namespaces of its own, with the restore hooks run and state re-created."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import FunctionFactory, Server
+
+SOURCE = """
+import ctypes, json, os, random, time, uuid
+time.sleep(0.5)  # an expensive Init, paid once per version
+INIT_TOKEN = uuid.uuid4().hex
+INIT_RANDOM = random.random()
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+HOOKS = []
+register_before_snapshot(lambda: HOOKS.append("before"))
+@register_after_restore
+def restored():
+    HOOKS.append("after")
+libc = ctypes.CDLL(None, use_errno=True)
+def attempt(call):
+    return "allowed" if call() == 0 else os.strerror(ctypes.get_errno())
+def handler(event, context):
+    mark = f"/tmp/{context.aws_request_id}"
+    seen = sorted(os.listdir("/tmp"))
+    open(mark, "w").close()
+    time.sleep(event.get("sleep", 0))
+    if event.get("allocate_mb"):
+        block = bytearray(event["allocate_mb"] * 1024 * 1024)
+    return {
+        "init_token": INIT_TOKEN, "init_random": INIT_RANDOM, "random": random.random(),
+        "uuid": uuid.uuid4().hex, "hooks": HOOKS, "pid": os.getpid(),
+        "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+        "tmp_before": seen, "key": os.environ["AWS_ACCESS_KEY_ID"],
+        "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+        "userns": attempt(lambda: libc.unshare(0x10000000)),
+        "mount": attempt(lambda: libc.mount(b"none", b"/tmp", b"tmpfs", 0, None)),
+    }
+"""
+
+
+def snapstart_available(server: Server) -> bool:
+    with urllib.request.urlopen(f"{server.endpoint}/_fireside/health") as response:
+        detail = json.loads(response.read())["sandbox_detail"]
+    return "namespace" in detail and "no warm starts" not in detail
+
+
+def invoke(lam: Any, name: str, event: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    out = lam.invoke(FunctionName=name, Qualifier="1", Payload=json.dumps(event), LogType="Tail")
+    body = json.loads(out["Payload"].read())
+    assert "FunctionError" not in out, body
+    return body, base64.b64decode(out["LogResult"]).decode()
+
+
+def init_duration(log: str) -> float | None:
+    match = re.search(r"Init Duration: ([0-9.]+) ms", log)
+    return float(match[1]) if match else None
+
+
+def test_snapstart_configuration(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"})
+    latest = lam.get_function_configuration(FunctionName=name)
+    assert latest["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+    version = lam.publish_version(FunctionName=name)
+    assert version["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+    with pytest.raises(ClientError) as caught:
+        lam.update_function_configuration(FunctionName=name, Runtime="provided.al2023")
+    assert caught.value.response["Error"]["Message"] == (
+        "provided.al2023 is not supported for SnapStart enabled functions."
+    )
+
+
+def test_environments_fork_from_one_initialised_template(
+    server: Server, lam: Any, make_function: FunctionFactory
+) -> None:
+    if not snapstart_available(server):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, Timeout=15)
+    lam.publish_version(FunctionName=name)
+    first, _ = invoke(lam, name, {})  # makes the template (Init runs here, once)
+    with ThreadPoolExecutor(3) as pool:  # three at once: three new environments
+        results = list(pool.map(lambda _: invoke(lam, name, {"sleep": 1.0}), range(3)))
+    bodies = [first, *(body for body, _ in results)]
+    for body in bodies:
+        assert body["type"] == "snap-start"
+        assert body["hooks"] == ["before", "after"]  # after_restore ran once, in this copy
+        assert body["pid"] == 1 and body["processes"] == ["1"]  # its own PID namespace
+        assert body["userns"] == "Operation not permitted"
+        assert body["mount"] == "Operation not permitted"
+    assert len({b["init_token"] for b in bodies}) == 1  # one Init, copied
+    assert len({b["init_random"] for b in bodies}) == 1
+    new = [body for body, log in results if init_duration(log) is not None]
+    assert len(new) >= 2
+    assert len({b["random"] for b in new}) == len(new)  # reseeded after the copy
+    assert len({b["uuid"] for b in new}) == len(new)
+    assert len({b["key"] for b in new}) == len(new)  # credentials of their own
+    assert all(b["tmp_before"] == [] for b in new)  # a fresh /tmp each
+    for _, log in results:
+        duration = init_duration(log)
+        assert duration is None or duration < 400  # a fork, not the 500 ms Init
+
+
+def test_forked_environment_memory_limit(
+    server: Server, lam: Any, make_function: FunctionFactory
+) -> None:
+    if not snapstart_available(server):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, MemorySize=128)
+    lam.publish_version(FunctionName=name)
+    out = lam.invoke(FunctionName=name, Qualifier="1", Payload=b'{"allocate_mb": 400}')
+    body = json.loads(out["Payload"].read())
+    assert out.get("FunctionError") == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    ok, _ = invoke(lam, name, {})  # Fireside and the template keep serving
+    assert ok["type"] == "snap-start"
+
+
+def test_failed_init_is_reported_as_without_snapshot(
+    lam: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(
+        "raise ValueError('no snapshot for me')\ndef handler(e, c):\n    return 1\n",
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    lam.publish_version(FunctionName=name)
+    started = time.monotonic()
+    out = lam.invoke(FunctionName=name, Qualifier="1")
+    body = json.loads(out["Payload"].read())
+    assert out.get("FunctionError") == "Unhandled"
+    assert body["errorType"] == "ValueError"
+    assert body["errorMessage"] == "no snapshot for me"
+    assert time.monotonic() - started < 10
