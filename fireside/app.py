@@ -23,6 +23,7 @@ from fireside.aws.protocol import protocol_for
 from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
 from fireside.compute.concurrency import Concurrency
+from fireside.compute.event_config import EventConfigs
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
@@ -101,6 +102,7 @@ class Fireside:
         self.versions = Versions(self.functions, AliasStore(self.db))
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
         self.provisioner = Provisioner(self.db, self.versions)
+        self.event_configs = EventConfigs(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
@@ -151,6 +153,7 @@ class Fireside:
             self.versions,
             self.concurrency,
             self.provisioner,
+            self.event_configs,
         )
         lambda_model = load_service("lambda")
         services = [
@@ -228,7 +231,10 @@ class Fireside:
         self.provisioner.start(self._invoker.provision, self._invoker.release_provisioned)
         background = [
             asyncio.create_task(self.manager.reap_forever(), name="reaper"),
-            asyncio.create_task(self.queue.run(self._invoker.deliver), name="async-dispatch"),
+            asyncio.create_task(
+                self.queue.run(self._invoker.deliver, self.event_configs.policy),
+                name="async-dispatch",
+            ),
             asyncio.create_task(self.tables.run(), name="tables"),
         ]
         if on_started is not None:

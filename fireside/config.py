@@ -53,6 +53,8 @@ class Settings:
     account_concurrency: int = 1000
     #: Seconds before the 1st and 2nd retry of a failed asynchronous invoke (AWS: ~1 and ~2 min).
     async_retry_delays: tuple[float, ...] = (60.0, 120.0)
+    #: Seconds an Event invoke may wait for delivery when its function's event invoke
+    #: configuration does not set MaximumEventAgeInSeconds (AWS: 6 hours).
     max_event_age: float = 6 * 3600.0
     #: Seconds between DynamoDB TTL sweeps (expired items are deleted within one interval).
     tables_ttl_interval: float = 60.0
@@ -117,6 +119,7 @@ def load_settings(
         "FIRESIDE_WARM_SPARES": "warm_spares",
         "FIRESIDE_TABLES_TTL_INTERVAL": "tables_ttl_interval",
         "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
+        "FIRESIDE_MAX_EVENT_AGE": "max_event_age",
     }
     for var, attr in numeric.items():
         if var in env:

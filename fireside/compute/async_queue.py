@@ -3,8 +3,20 @@
 An Event invoke is inserted into the `async_events` table (committed with fsync) before the 202
 goes out. A dispatcher task delivers due events with bounded concurrency and deletes each row only
 after its invoke has finished, so a crash or `kill -9` at any moment re-delivers instead of losing.
-A function error is retried after `async_retry_delays` (two retries, as on Lambda); throttling is
-retried without using up an attempt; events older than `max_event_age` are dropped with a log line.
+
+What happens after a run follows the function's event invoke configuration (`AsyncPolicy`, from
+`fireside.compute.event_config`), as on Lambda:
+
+- a function error is retried after `async_retry_delays` (1st, 2nd retry), up to
+  `MaximumRetryAttempts` (default 2); if the next retry would come after the event's
+  `MaximumEventAgeInSeconds` (default `max_event_age`), the event fails at once, as AWS does;
+- throttling (and Fireside's own errors) are retried with exponential backoff (1 s doubling to
+  5 min) without using an attempt, until the event's age runs out;
+- reserved concurrency 0 fails the event at once, without running it.
+
+A finished event's invocation record goes to its `OnSuccess` or `OnFailure` destination as a new
+Event invoke of the destination function, inserted *in the transaction that deletes the source
+event*: a crash leaves either the source (to be re-delivered) or the record, never neither.
 """
 
 from __future__ import annotations
@@ -12,17 +24,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fireside.aws.errors import ServiceError
+from fireside.compute import destinations
+from fireside.compute.destinations import Response, Target
 from fireside.compute.invocation import Outcome
 from fireside.store.database import Database
 
 log = logging.getLogger(__name__)
 
-THROTTLE_RETRY = 1.0
+DEFAULT_RETRIES = 2
+THROTTLE_BACKOFF_MAX = 300.0
+#: Records go to the destination as an Event invoke, which has this payload limit.
+MAX_RECORD = 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +53,44 @@ class QueuedEvent:
     qualifier: str
     request_id: str
     payload: bytes
+    #: Runs that ended in a function error so far.
     attempts: int
     created: float
 
+    @property
+    def function_arn(self) -> str:
+        """The ARN the event was sent to, qualified (`$LATEST`, a version or an alias)."""
+        return (
+            f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function}:{self.qualifier}"
+        )
 
-Deliver = Callable[[QueuedEvent], Awaitable[Outcome]]
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One run of a queued event: what the function answered, and which version ran."""
+
+    outcome: Outcome
+    executed_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncPolicy:
+    """The event invoke configuration that applies to one event (None: Lambda's default)."""
+
+    max_retries: int | None = None
+    max_age: float | None = None
+    on_success: Target | None = None
+    on_failure: Target | None = None
+    #: The function's reserved concurrency is 0: events fail without running.
+    zero_concurrency: bool = False
+
+
+Deliver = Callable[[QueuedEvent], Awaitable[Delivery]]
+PolicyFor = Callable[[QueuedEvent], AsyncPolicy]
+
+
+def _default_policy(event: QueuedEvent) -> AsyncPolicy:
+    return AsyncPolicy()
 
 
 class AsyncQueue:
@@ -56,7 +108,9 @@ class AsyncQueue:
         self._limit = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
+        self._throttles: dict[int, int] = {}  # event id -> throttles in a row (not durable)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._policy: PolicyFor = _default_policy
 
     def enqueue(
         self,
@@ -67,14 +121,18 @@ class AsyncQueue:
         request_id: str,
         payload: bytes,
     ) -> None:
-        now = time.time()
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO async_events (account, region, function, qualifier, request_id, "
-                "payload, attempts, created, not_before) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                (account, region, function, qualifier, request_id, payload, now, now),
-            )
+            self._insert(conn, Target(account, region, function, qualifier), request_id, payload)
         self._wake.set()
+
+    @staticmethod
+    def _insert(conn: sqlite3.Connection, to: Target, request_id: str, payload: bytes) -> None:
+        now = time.time()
+        conn.execute(
+            "INSERT INTO async_events (account, region, function, qualifier, request_id, "
+            "payload, attempts, created, not_before) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            (to.account, to.region, to.function, to.qualifier, request_id, payload, now, now),
+        )
 
     def pending(self) -> int:
         (count,) = self._db.query("SELECT COUNT(*) FROM async_events")[0]
@@ -99,8 +157,9 @@ class AsyncQueue:
                 next_at = not_before
         return due, next_at
 
-    async def run(self, deliver: Deliver) -> None:
+    async def run(self, deliver: Deliver, policy: PolicyFor = _default_policy) -> None:
         """Dispatch forever (cancel to stop; undelivered events stay on disk)."""
+        self._policy = policy
         try:
             while True:
                 self._wake.clear()
@@ -122,61 +181,157 @@ class AsyncQueue:
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    # -- one event -----------------------------------------------------------------------------
     async def _deliver(self, event: QueuedEvent, deliver: Deliver) -> None:
         try:
-            if time.time() - event.created > self._max_age:
-                log.warning(
-                    "dropping event %s for %s: older than %ss",
-                    event.request_id,
-                    event.function,
-                    self._max_age,
-                )
-                self._delete(event)
-                return
-            try:
-                outcome = await deliver(event)
-            except ServiceError as error:
-                if error.status == 429:
-                    self._reschedule(event, event.attempts, THROTTLE_RETRY)
-                elif error.status == 404:
-                    log.warning("dropping event %s: %s", event.request_id, error.message)
-                    self._delete(event)
-                else:
-                    self._retry_or_drop(event, error.message)
-                return
-            except Exception:
-                log.exception("delivering event %s failed", event.request_id)
-                self._retry_or_drop(event, "internal error")
-                return
-            if outcome.function_error:
-                self._retry_or_drop(event, outcome.payload[:200].decode(errors="replace"))
+            policy = self._policy(event)
+            deadline = event.created + (self._max_age if policy.max_age is None else policy.max_age)
+            if time.time() > deadline:
+                self._finish(event, policy, destinations.EVENT_AGE_EXCEEDED, None)
+            elif policy.zero_concurrency:
+                self._finish(event, policy, destinations.ZERO_RESERVED_CONCURRENCY, None)
             else:
-                self._delete(event)
+                await self._run(event, policy, deadline, deliver)
+        except Exception:  # the dispatcher must outlive any one event: keep it for later
+            log.exception("handling event %s failed", event.request_id)
+            with contextlib.suppress(Exception):
+                self._reschedule(event, event.attempts, THROTTLE_BACKOFF_MAX)
         finally:
             self._in_flight.discard(event.id)
             self._limit.release()
             self._wake.set()
 
-    def _retry_or_drop(self, event: QueuedEvent, reason: str) -> None:
-        if event.attempts < len(self._retry_delays):
-            self._reschedule(event, event.attempts + 1, self._retry_delays[event.attempts])
-        else:
-            log.warning(
-                "event %s for %s failed after %d attempts: %s",
-                event.request_id,
-                event.function,
-                event.attempts + 1,
-                reason,
-            )
-            self._delete(event)
+    async def _run(
+        self, event: QueuedEvent, policy: AsyncPolicy, deadline: float, deliver: Deliver
+    ) -> None:
+        try:
+            delivery = await deliver(event)
+        except ServiceError as error:
+            if error.status == 404:  # the function (or its alias) is gone, and its config
+                log.warning("dropping event %s: %s", event.request_id, error.message)
+                self._finish(event, AsyncPolicy(), None, None)
+            else:  # throttled, not ready yet, or a Fireside error: no attempt used
+                self._back_off(event, policy, deadline)
+            return
+        except Exception:
+            log.exception("delivering event %s failed", event.request_id)
+            self._back_off(event, policy, deadline)
+            return
+        self._throttles.pop(event.id, None)
+        outcome = delivery.outcome
+        response = Response(delivery.executed_version, outcome.payload, outcome.function_error)
+        if not outcome.function_error:
+            self._finish(event, policy, destinations.SUCCESS, response)
+            return
+        retries = DEFAULT_RETRIES if policy.max_retries is None else policy.max_retries
+        if event.attempts >= retries:
+            self._finish(event, policy, destinations.RETRIES_EXHAUSTED, response)
+            return
+        delay = self._retry_delay(event.attempts)
+        if time.time() + delay > deadline:  # no time left for the next retry: fail now
+            self._finish(event, policy, destinations.EVENT_AGE_EXCEEDED, response)
+            return
+        self._reschedule(event, event.attempts + 1, delay, response)
 
-    def _reschedule(self, event: QueuedEvent, attempts: int, delay: float) -> None:
+    def _retry_delay(self, retry: int) -> float:
+        if not self._retry_delays:
+            return 0.0
+        return self._retry_delays[min(retry, len(self._retry_delays) - 1)]
+
+    def _back_off(self, event: QueuedEvent, policy: AsyncPolicy, deadline: float) -> None:
+        """Try again later without using an attempt: 1 s, doubling up to 5 min, and never
+        past the event's maximum age (then it fails as too old)."""
+        now = time.time()
+        if now >= deadline:
+            self._finish(event, policy, destinations.EVENT_AGE_EXCEEDED, None)
+            return
+        count = self._throttles.get(event.id, 0)
+        self._throttles[event.id] = count + 1
+        delay = min(2.0**count, THROTTLE_BACKOFF_MAX, deadline - now)
+        self._reschedule(event, event.attempts, delay)
+
+    # -- durable state changes -----------------------------------------------------------------
+    def _reschedule(
+        self, event: QueuedEvent, attempts: int, delay: float, failure: Response | None = None
+    ) -> None:
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE async_events SET attempts = ?, not_before = ? WHERE id = ?",
                 (attempts, time.time() + delay, event.id),
             )
+            if failure is not None:  # kept for a record sent if the event later ages out
+                conn.execute(
+                    "INSERT OR REPLACE INTO async_event_failures (event_id, executed_version, "
+                    "function_error, response) VALUES (?, ?, ?, ?)",
+                    (event.id, failure.executed_version, failure.function_error, failure.payload),
+                )
 
-    def _delete(self, event: QueuedEvent) -> None:
+    def _last_failure(self, event: QueuedEvent) -> Response | None:
+        rows = self._db.query(
+            "SELECT executed_version, function_error, response FROM async_event_failures "
+            "WHERE event_id = ?",
+            (event.id,),
+        )
+        if not rows:
+            return None
+        version, error, payload = rows[0]
+        assert isinstance(payload, bytes)
+        return Response(str(version), payload, None if error is None else str(error))
+
+    def _finish(
+        self,
+        event: QueuedEvent,
+        policy: AsyncPolicy,
+        condition: str | None,
+        response: Response | None,
+    ) -> None:
+        """Delete the event and, in the same transaction, queue its record for the
+        destination its `condition` calls for (None: just drop it)."""
+        self._throttles.pop(event.id, None)
+        target = policy.on_success if condition == destinations.SUCCESS else policy.on_failure
+        record = None
+        if condition is not None and target is not None:
+            record = self._record(event, condition, response)
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM async_events WHERE id = ?", (event.id,))
+            conn.execute("DELETE FROM async_event_failures WHERE event_id = ?", (event.id,))
+            if record is not None and target is not None:
+                self._insert(conn, target, str(uuid.uuid4()), record)
+        if condition not in (None, destinations.SUCCESS):
+            log.warning(
+                "event %s for %s failed (%s) after %d run(s)%s",
+                event.request_id,
+                event.function_arn,
+                condition,
+                event.attempts + (response is not None),
+                "; its record goes to the OnFailure destination" if record else "",
+            )
+
+    def _record(
+        self, event: QueuedEvent, condition: str, response: Response | None
+    ) -> bytes | None:
+        if condition == destinations.ZERO_RESERVED_CONCURRENCY:
+            response, count = None, event.attempts
+        elif response is not None:  # this run's answer
+            count = event.attempts + 1
+        else:  # never ran since its last failure (throttled): that failure's answer, if any
+            response, count = self._last_failure(event), event.attempts
+        record = destinations.invocation_record(
+            request_id=event.request_id,
+            function_arn=event.function_arn,
+            condition=condition,
+            invoke_count=count,
+            request_payload=event.payload,
+            response=response,
+        )
+        if len(record) > MAX_RECORD:
+            log.warning(
+                "the %s record of event %s is %d bytes, over the %d-byte Event payload limit: "
+                "not sent to its destination",
+                condition,
+                event.request_id,
+                len(record),
+                MAX_RECORD,
+            )
+            return None
+        return record

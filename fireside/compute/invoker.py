@@ -17,7 +17,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.compute.async_queue import AsyncQueue, QueuedEvent
+from fireside.compute.async_queue import AsyncQueue, Delivery, QueuedEvent
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.environment import EndpointCloser, Launch
 from fireside.compute.functions import LATEST, FunctionConfig
@@ -248,7 +248,7 @@ class Invoker:
     def release_provisioned(self, version: FunctionConfig) -> None:
         self._manager.release_provisioned((version.qualified_arn, version.revision_id))
 
-    async def deliver(self, event: QueuedEvent) -> Outcome:
+    async def deliver(self, event: QueuedEvent) -> Delivery:
         """Run one queued Event invoke (called by the async queue's dispatcher)."""
         qualifier = None if event.qualifier == LATEST else event.qualifier
         try:
@@ -266,4 +266,4 @@ class Invoker:
             trace_id=trace_id(),
         )
         outcome, _tail = await self._run(config, invocation)
-        return outcome
+        return Delivery(outcome, config.version)

@@ -16,6 +16,8 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.event_config import EventConfigs
+from fireside.compute.event_config_api import EventConfigApi
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
@@ -78,6 +80,7 @@ class LambdaProvider:
         versions: Versions,
         concurrency: Concurrency,
         provisioner: Provisioner,
+        event_configs: EventConfigs,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -89,6 +92,8 @@ class LambdaProvider:
         self._concurrency_api = ConcurrencyApi(concurrency, functions)
         self._provisioner = provisioner
         self._provisioned_api = ProvisionedApi(provisioner, versions)
+        self._event_configs = event_configs
+        self._event_config_api = EventConfigApi(event_configs, versions)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def operations(
@@ -107,6 +112,8 @@ class LambdaProvider:
             **self._version_api.operations(),
             **self._concurrency_api.operations(),
             **self._provisioned_api.operations(),
+            **self._event_config_api.operations(),
+            "DeleteAlias": self.delete_alias,
         }
 
     # -- start-up ------------------------------------------------------------------------------
@@ -460,12 +467,21 @@ class LambdaProvider:
         if qualifier is not None:  # one version only
             version = self._version_api.delete_version(latest, qualifier)
             self._invoker.retire_version(version)
+            self._event_configs.forget(ctx.account_id, ctx.region, name, version.version)
             return {}
         self._provisioner.forget_function(ctx.account_id, ctx.region, name)
+        self._event_configs.forget_function(ctx.account_id, ctx.region, name)
         self._functions.delete(latest)
         self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
         self._invoker.deactivate(latest)
         return {}
+
+    async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """DeleteAlias, and the alias's event invoke configuration with it."""
+        result = await self._version_api.delete_alias(ctx, params)
+        name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        self._event_configs.forget(ctx.account_id, ctx.region, name, params["Name"])
+        return result
 
     async def close(self) -> None:
         for task in list(self._tasks):

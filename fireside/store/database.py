@@ -14,7 +14,8 @@ from pathlib import Path
 
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
 # to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
-SCHEMA_VERSION = 4
+# 5: event invoke configs and the last failure of retried Event invokes.
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -38,6 +39,20 @@ CREATE TABLE IF NOT EXISTS async_events (
     not_before  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS async_events_due ON async_events (not_before);
+CREATE TABLE IF NOT EXISTS async_event_failures (
+    event_id         INTEGER PRIMARY KEY,  -- async_events.id, deleted with it
+    executed_version TEXT NOT NULL,
+    function_error   TEXT,
+    response         BLOB NOT NULL         -- the last failed run's answer, for a later record
+);
+CREATE TABLE IF NOT EXISTS event_invoke_configs (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    function  TEXT NOT NULL,
+    qualifier TEXT NOT NULL,           -- $LATEST, a version or an alias
+    record    TEXT NOT NULL,           -- JSON of fireside.compute.event_config.EventInvokeConfig
+    PRIMARY KEY (account, region, function, qualifier)
+);
 CREATE TABLE IF NOT EXISTS provisioned (
     account   TEXT NOT NULL,
     region    TEXT NOT NULL,
