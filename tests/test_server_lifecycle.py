@@ -27,6 +27,13 @@ def handler(event, context):
     print("delivered", json.dumps(event))
     return "ok"
 """
+SLOW_SINK = """
+import json, time
+def handler(event, context):
+    time.sleep(1)
+    print("RECORD " + json.dumps(event))
+"""
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 
 
 def create(client: Any, name: str, source: str, **kwargs: Any) -> None:
@@ -65,33 +72,53 @@ def test_functions_survive_restart(fresh_server: Callable[..., Server], tmp_path
 
 
 def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    """kill -9 with Event invokes queued, running, finished with their destination record
+    queued or running: after a restart every accepted event runs, and its OnSuccess record
+    reaches the destination, at least once."""
     srv = fresh_server()
     client = srv.client()
     create(client, "rec", RECORDER, Timeout=10)
-    log = srv.data_dir / "logs" / "000000000000" / "us-east-1" / "rec.log"
+    create(client, "sink", SLOW_SINK, Timeout=10)
+    client.put_function_event_invoke_config(
+        FunctionName="rec",
+        DestinationConfig={"OnSuccess": {"Destination": f"{FUNCTION_ARN}sink"}},
+    )
+    logs = srv.data_dir / "logs" / "000000000000" / "us-east-1"
+    accepted = set()
     for i in range(5):
-        accepted = client.invoke(
+        out = client.invoke(
             FunctionName="rec",
             InvocationType="Event",
-            Payload=json.dumps({"i": i, "sleep": 2}).encode(),
+            Payload=json.dumps({"i": i, "sleep": i * 0.5}).encode(),
         )
-        assert accepted["StatusCode"] == 202
-    srv.stop(signal.SIGKILL)  # accepted, maybe running, none finished: nothing may be lost
+        assert out["StatusCode"] == 202
+        accepted.add(out["ResponseMetadata"]["RequestId"])
+
+    def lines(function: str, marker: str) -> list[Any]:
+        path = logs / f"{function}.log"
+        if not path.exists():
+            return []
+        text = path.read_text().splitlines()
+        return [json.loads(line.split(marker, 1)[1]) for line in text if marker in line]
+
+    # Once the first has finished (its record queued, or in the 1 s sink), the last still runs.
+    wait_for(lambda: bool(lines("rec", "\tdelivered ")), context=srv.output)
+    srv.stop(signal.SIGKILL)
     again = fresh_server(srv.data_dir, FIRESIDE_ASYNC_RETRY_DELAYS="0.5,0.5")
+    wait_for(
+        lambda: {e["i"] for e in lines("rec", "\tdelivered ")} == set(range(5)),
+        timeout=60,
+        context=again.output,
+    )
 
-    def delivered() -> set[int]:
-        if not log.exists():
-            return set()
-        lines = [
-            line.split("delivered ", 1)[1]
-            for line in log.read_text().splitlines()
-            if "\tdelivered " in line
-        ]
-        return {json.loads(line)["i"] for line in lines}
+    def recorded() -> set[str]:
+        return {r["requestContext"]["requestId"] for r in lines("sink", "\tRECORD ")}
 
-    wait_for(lambda: delivered() == set(range(5)), timeout=60, context=again.output)
+    wait_for(lambda: recorded() == accepted, timeout=60, context=again.output)
+    for record in lines("sink", "\tRECORD "):
+        assert record["requestContext"]["condition"] == "Success"
+        assert record["responsePayload"] == "ok"
     with urllib.request.urlopen(f"{again.endpoint}/_fireside/health") as response:
-        wait_for(lambda: True)
         assert json.loads(response.read())["status"] == "running"
 
 
