@@ -1,0 +1,172 @@
+"""Compatibility: moto's own DynamoDB test suite, unmodified, against a Fireside server.
+
+moto's tests run in "server mode" (`TEST_SERVER_MODE=true`), where its `mock_aws` decorator
+sends every boto3 call to `TEST_SERVER_MODE_ENDPOINT` instead of mocking. The suite comes from
+the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto`, see
+`bench/tables.py`); its files are not changed. The only addition is a pytest plugin that
+deletes every table before each test module (what moto's `/moto-api/reset` does for its own
+server), so tests that reuse fixed table names start clean.
+
+Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
+real AWS), and writes the per-test outcomes to bench/results/moto_compat.json.
+Usage: python bench/moto_compat.py [-k EXPR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+from common import ROOT, log, start_server
+
+MOTO_VENV = ROOT / ".bench-venvs" / "moto"
+CACHE = ROOT / ".bench-venvs" / "moto-suite"
+RESET_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1", "ap-south-1", "ca-central-1"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fireside_reset():
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client(
+            "dynamodb", endpoint_url=endpoint, region_name=region,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )
+        for page in client.get_paginator("list_tables").paginate():
+            for name in page["TableNames"]:
+                try:
+                    client.update_table(TableName=name, DeletionProtectionEnabled=False)
+                except Exception:
+                    pass
+                client.delete_table(TableName=name)
+    yield
+"""
+
+
+def ensure_suite() -> Path:
+    """The moto sdist's tests for the installed moto version (downloaded once)."""
+    if not (MOTO_VENV / "bin" / "moto_server").exists():
+        raise SystemExit("run bench/tables.py once first: it installs moto into .bench-venvs/moto")
+    version = subprocess.run(
+        [str(MOTO_VENV / "bin" / "python"), "-c", "import moto; print(moto.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    root = CACHE / f"moto-{version}"
+    if not root.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        log(f"downloading the moto {version} sdist...")
+        subprocess.run(
+            [str(MOTO_VENV / "bin" / "pip"), "download", "--quiet", "--no-binary", ":all:",
+             "--no-deps", f"moto=={version}", "-d", str(CACHE)],
+            check=True,
+        )  # fmt: skip
+        with tarfile.open(CACHE / f"moto-{version}.tar.gz") as archive:
+            archive.extractall(CACHE, filter="data")
+        subprocess.run(
+            [str(MOTO_VENV / "bin" / "pip"), "install", "--quiet", "pytest", "freezegun"],
+            check=True,
+        )
+    return root
+
+
+def verified_tests(root: Path, env: dict[str, str]) -> set[str]:
+    out = subprocess.run(
+        [str(MOTO_VENV / "bin" / "python"), "-m", "pytest", "tests/test_dynamodb",
+         "-m", "aws_verified", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=root, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    return {line.strip() for line in out.stdout.splitlines() if "::" in line}
+
+
+def outcomes(report: Path) -> dict[str, str]:
+    """Per-test outcome by pytest node id, from a junit report in the xunit1 family."""
+    results: dict[str, str] = {}
+    for case in ElementTree.parse(report).getroot().iter("testcase"):
+        file_path = case.get("file", "")
+        module = file_path[: -len(".py")].replace("/", ".")
+        classname = case.get("classname", "")
+        owner = classname[len(module) + 1 :] if classname.startswith(module + ".") else ""
+        name = "::".join(part for part in (file_path, owner, case.get("name", "")) if part)
+        if case.find("skipped") is not None:
+            results[name] = "skipped"
+        elif case.find("failure") is not None or case.find("error") is not None:
+            results[name] = "failed"
+        else:
+            results[name] = "passed"
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", default=None, help="pytest -k expression")
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "moto_compat.json"))
+    args = parser.parse_args()
+    root = ensure_suite()
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as plugin_dir:
+        Path(plugin_dir, "fireside_reset.py").write_text(RESET_PLUGIN)
+        process, port = start_server(data, sandbox="process")
+        try:
+            env = {
+                **os.environ,
+                "TEST_SERVER_MODE": "true",
+                "TEST_SERVER_MODE_ENDPOINT": f"http://127.0.0.1:{port}",
+                "MOTO_CALL_RESET_API": "false",
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "PYTHONPATH": plugin_dir,
+            }
+            verified = verified_tests(root, env)
+            report = Path(data) / "report.xml"
+            command = [
+                str(MOTO_VENV / "bin" / "python"), "-m", "pytest", "tests/test_dynamodb",
+                "-p", "fireside_reset", "-p", "no:cacheprovider", "-q",
+                f"--junitxml={report}", "-o", "junit_family=xunit1",
+            ]  # fmt: skip
+            if args.k:
+                command += ["-k", args.k]
+            log("running moto's tests/test_dynamodb against Fireside...")
+            subprocess.run(command, cwd=root, env=env, stdout=sys.stderr)
+            results = outcomes(report)
+        finally:
+            process.terminate()
+            process.wait(20)
+    ran = {n: r for n, r in results.items() if r != "skipped"}
+    passed = sum(1 for r in ran.values() if r == "passed")
+    in_verified = {n: r for n, r in ran.items() if n in verified}
+    verified_passed = sum(1 for r in in_verified.values() if r == "passed")
+    summary = {
+        "run": len(ran),
+        "passed": passed,
+        "skipped": len(results) - len(ran),
+        "aws_verified_run": len(in_verified),
+        "aws_verified_passed": verified_passed,
+    }
+    print(f"all tests:          {passed}/{len(ran)} passed ({summary['skipped']} skipped)")
+    if in_verified:
+        share = 100 * verified_passed / len(in_verified)
+        print(f"aws_verified tests: {verified_passed}/{len(in_verified)} passed ({share:.1f}%)")
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"summary": summary, "tests": results}, indent=1, sort_keys=True))
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
