@@ -7,7 +7,11 @@ environments). Clients are keep-alive raw HTTP/1.1 connections on one asyncio lo
 own cost would dominate at 128 clients on 2 cores); each level is warmed up before it is
 measured, so its environments exist. Cold starts are the first invoke after a configuration
 change; "from scratch" runs a second server with `FIRESIDE_WARM_SPARES=0`. The provisioned row
-is the first invoke an initialised environment serves.
+is the first invoke an initialised environment serves. The snapshot rows use a function whose
+Init imports boto3 and makes a client (about 30 MB of modules, ~0.3 s): its environments start
+once from a warm spare (Init runs each time) and once from a SnapStart snapshot of a published
+version (Init ran once, in the template), on a server with a 1 s idle timeout so that every
+measured invoke finds no environment left.
 
 Prints a table and writes JSON (default bench/results/concurrency.json).
 Usage: python bench/concurrency.py [--seconds 5] [--cold 10] [--json PATH]
@@ -34,6 +38,11 @@ HANDLER = (
     "    time.sleep(event.get('sleep', 0))\n    return event\n"
 )
 LEVELS = (1, 8, 32, 128)
+HEAVY = (
+    "import boto3, email, http.client, decimal, xml.etree.ElementTree\n"
+    "CLIENT = boto3.client('s3', region_name='us-east-1')\n"
+    "def handler(event, context):\n    return 1\n"
+)
 
 
 def deploy(lam: Any, name: str) -> None:
@@ -79,6 +88,21 @@ def provisioned_first_invokes(lam: Any, name: str, count: int) -> list[float]:
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(one, range(count)))
+
+
+def heavy_starts(lam: Any, rounds: int, qualifier: str | None) -> list[float]:
+    """Invokes that each find no environment (the 1 s idle timeout reaped the last one)."""
+    times = []
+    kwargs = {"Qualifier": qualifier} if qualifier else {}
+    for _ in range(rounds):
+        time.sleep(2.0)
+        started = time.perf_counter()
+        out = lam.invoke(FunctionName="heavy", **kwargs)
+        out["Payload"].read()
+        times.append((time.perf_counter() - started) * 1000)
+        if "FunctionError" in out:
+            raise RuntimeError("the heavy function failed")
+    return times
 
 
 def spawn_floor(rounds: int) -> float:
@@ -145,15 +169,34 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(30)
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir, env={"FIRESIDE_IDLE_TIMEOUT": "1"})
+        try:
+            lam = client(port)
+            lam.create_function(
+                FunctionName="heavy", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+                Code={"ZipFile": zip_of(HEAVY)}, MemorySize=512, Timeout=30,
+                SnapStart={"ApplyOn": "PublishedVersions"},
+            )  # fmt: skip
+            lam.get_waiter("function_active_v2").wait(FunctionName="heavy")
+            lam.publish_version(FunctionName="heavy")
+            lam.invoke(FunctionName="heavy")  # builds the runtime image once
+            lam.invoke(FunctionName="heavy", Qualifier="1")  # makes the snapshot (Init once)
+            log(f"{args.cold} starts of a 30 MB Init, from a warm spare and from a snapshot...")
+            results["cold_ms"]["30 MB Init, spare"] = heavy_starts(lam, args.cold, None)
+            results["cold_ms"]["30 MB Init, snapshot"] = heavy_starts(lam, args.cold, "1")
+        finally:
+            process.terminate()
+            process.wait(30)
     floors = {"spawn /bin/true": spawn_floor(args.cold * 3), "fork": fork_floor(args.cold * 3)}
     results["floors_ms"] = floors
 
     print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for clients, r in results["levels"].items():
         print(f"{clients:>8}{r['throughput_rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
-    print(f"\n{'cold start':<16}{'p50 ms':>10}{'min ms':>10}")
+    print(f"\n{'cold start':<24}{'p50 ms':>10}{'min ms':>10}")
     for kind, times in results["cold_ms"].items():
-        print(f"{kind:<16}{statistics.median(times):>10.1f}{min(times):>10.1f}")
+        print(f"{kind:<24}{statistics.median(times):>10.1f}{min(times):>10.1f}")
     print("floors: " + ", ".join(f"{k} {v:.2f} ms" for k, v in floors.items()))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

@@ -193,7 +193,6 @@ class LambdaProvider:
                     f"String measured: {size} bytes"
                 )
 
-
     @staticmethod
     def _snap_start(params: dict[str, Any], runtime: str) -> str:
         """SnapStart's ApplyOn; snapshot starts are built for Fireside's Python runtime."""

@@ -314,6 +314,7 @@ class NamespaceBackend(SandboxBackend):
         )
         self._forked_seccomp = seccomp.build_filter(no_new_user_namespaces=True)
         self._templates: dict[str, Template] = {}
+        self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
@@ -353,6 +354,23 @@ class NamespaceBackend(SandboxBackend):
             spares=0 if self._warm_off else warm_spares,
             lifetime=warm_lifetime,
         )
+        # Snapshot starts keep a spare fork per version too: its namespaces, cgroup and network
+        # are ready, so taking it leaves only the restore itself.
+        self._forks: WarmPool[str, ForkedSandbox] = WarmPool(
+            self._fork,
+            self._discard_fork,
+            lambda forked: forked.running(),
+            spares=0 if self._warm_off else warm_spares,
+            lifetime=warm_lifetime,
+        )
+
+    async def _discard_fork(self, forked: ForkedSandbox) -> None:
+        forked.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(forked.wait(), 5)
+        with contextlib.suppress(OSError):
+            os.close(forked.output_fd)
+        await forked.close()
 
     def _warm_unavailable(self, spares: int) -> str | None:
         if spares <= 0:
@@ -375,6 +393,7 @@ class NamespaceBackend(SandboxBackend):
 
     async def close(self) -> None:
         await self._warm.close()
+        await self._forks.close()
         for key in list(self._templates):
             await self._drop_template(key)
 
@@ -473,7 +492,19 @@ class NamespaceBackend(SandboxBackend):
     async def _start_forked(
         self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
     ) -> ForkedSandbox:
-        assert spec.snapshot_key is not None
+        """An environment from the version's snapshot: a spare fork made ahead (namespaces,
+        cgroup and network ready) when there is one, else a fork made now."""
+        key = spec.snapshot_key
+        assert key is not None
+        self._fork_specs[key] = (spec, runtime_dir, image)
+        forked = self._forks.take(key)
+        if forked is None:
+            forked = await self._fork(key)
+        forked.set_env(spec.env)
+        return forked
+
+    async def _fork(self, key: str) -> ForkedSandbox:
+        spec, runtime_dir, image = self._fork_specs[key]
         template = await self._template_for(spec, runtime_dir, image)
         template.last_used = time.monotonic()
         pid, output_fd, own = await asyncio.to_thread(
@@ -482,7 +513,7 @@ class NamespaceBackend(SandboxBackend):
         try:
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
-                f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
+                f"{self._instance}-fork-{os.urandom(6).hex()}",
                 limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
                 self._limits,
             )
@@ -492,7 +523,7 @@ class NamespaceBackend(SandboxBackend):
             own.close()
             os.close(output_fd)
             raise
-        sandbox = ForkedSandbox(pid, output_fd, own, group, env=spec.env)
+        sandbox = ForkedSandbox(pid, output_fd, own, group)
         try:
             group.add(pid)
             if spec.egress and self._slirp is not None:

@@ -105,6 +105,10 @@ class ForkedSandbox(Sandbox):
         self._sockets.append(sock)
         return sock
 
+    def set_env(self, env: dict[str, str]) -> None:
+        """The environment's variables, sent by `release()` (a spare fork has none yet)."""
+        self._env = env
+
     def release(self) -> None:
         if self._env is not None:
             message = json.dumps({"env": self._env}).encode() + b"\n"
