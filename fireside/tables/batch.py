@@ -50,13 +50,13 @@ async def batch_get_item(
         raise validation("Too many items requested for the BatchGetItem call")
     plans: list[tuple[str, TableInfo, list[tuple[dict[str, Any], bytes, bytes]], Any, bool]] = []
     for name, request in requests.items():
-        table = tables.catalog.require(ctx.account_id, ctx.region, name)
         exprs = RequestExpressions(request, expressions=("ProjectionExpression",))
         reject_mixed(request)
         paths = exprs.projection(request.get("ProjectionExpression"))
         if paths is None and request.get("AttributesToGet"):
             paths = attributes_to_get(request["AttributesToGet"])
         exprs.finish()
+        table = tables.catalog.require(ctx.account_id, ctx.region, name)
         keys = []
         seen: set[tuple[bytes, bytes]] = set()
         for key in request["Keys"]:

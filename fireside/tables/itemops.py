@@ -53,12 +53,12 @@ def _on_failure(params: Mapping[str, Any]) -> bool:
 
 
 async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
     item = normalize_item(params["Item"], CODED_PREFIX)
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.item_key(item)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
@@ -87,13 +87,13 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
 
 async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
     if paths is None and params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(params["Key"])
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
     out: dict[str, Any] = {}
@@ -114,11 +114,11 @@ async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 async def delete_item(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(params["Key"])
     on_failure = _on_failure(params)
     tid = table.table_id
@@ -177,7 +177,6 @@ def returned_attributes(
 async def update_item(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     returns = check_return_values(
         params.get("ReturnValues"),
         ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"),
@@ -192,6 +191,7 @@ async def update_item(
     else:
         update = attribute_updates(params.get("AttributeUpdates") or {})
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     key = params["Key"]
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names

@@ -112,10 +112,6 @@ def _plan(
     select_prefix: str,
 ) -> tuple[_Plan, Condition | None]:
     """Everything but the key condition; returns the plan and the bound KeyConditionExpression."""
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    index = _index(table, params.get("IndexName"))
-    if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
-        raise validation("Consistent reads are not supported on global secondary indexes")
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
     if paths is None and params.get("AttributesToGet"):
@@ -125,6 +121,10 @@ def _plan(
     if condition is None and params.get(legacy_filter):
         condition = filter_condition(params[legacy_filter], params.get("ConditionalOperator"))
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    index = _index(table, params.get("IndexName"))
+    if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
+        raise validation("Consistent reads are not supported on global secondary indexes")
     select = _select(params, index, paths, select_prefix)
     fetch = (
         index is not None

@@ -9,6 +9,7 @@ transactions without it (as DynamoDB does today).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +29,7 @@ from fireside.tables.values import AttributeValue, names_of, normalize_item
 __all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
 
 CODED_PREFIX = "1 validation error detected: "
+_PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
 
 
 class RequestExpressions:
@@ -53,6 +55,11 @@ class RequestExpressions:
             raise self.error("ExpressionAttributeNames must not be empty")
         if values is not None and not values:
             raise self.error("ExpressionAttributeValues must not be empty")
+        for given, member, lead in ((names, "ExpressionAttributeNames", "#"),
+                                    (values, "ExpressionAttributeValues", ":")):  # fmt: skip
+            for key in given or ():
+                if not _PLACEHOLDER.fullmatch(key) or not key.startswith(lead):
+                    raise self.error(f'{member} contains invalid key: Syntax error; key: "{key}"')
         normalized = normalize_item(values, prefix) if values else None
         self.binder = Binder(names, normalized)
 

@@ -69,7 +69,6 @@ def _prepare(tables: Tables, ctx: RequestContext, entry: Mapping[str, Any]) -> _
         raise validation("TransactItems can only contain one of Check, Put, Update or Delete")
     kind = present[0]
     spec = entry[kind]
-    table = tables.catalog.require(ctx.account_id, ctx.region, spec["TableName"])
     names = (
         ("ConditionExpression", "UpdateExpression")
         if kind == "Update"
@@ -80,6 +79,7 @@ def _prepare(tables: Tables, ctx: RequestContext, entry: Mapping[str, Any]) -> _
     condition = exprs.condition(spec.get("ConditionExpression"))
     update = exprs.update(spec["UpdateExpression"]) if kind == "Update" else None
     exprs.finish()
+    table = tables.catalog.require(ctx.account_id, ctx.region, spec["TableName"])
     item: Item | None = None
     if kind == "Put":
         item = normalize_item(spec["Item"])
@@ -249,10 +249,10 @@ async def transact_get_items(
     gets: list[tuple[Any, bytes, bytes, list[Path] | None]] = []
     for entry in params["TransactItems"]:
         spec = entry["Get"]
-        table = tables.catalog.require(ctx.account_id, ctx.region, spec["TableName"])
         exprs = RequestExpressions(spec, expressions=("ProjectionExpression",))
         paths = exprs.projection(spec.get("ProjectionExpression"))
         exprs.finish()
+        table = tables.catalog.require(ctx.account_id, ctx.region, spec["TableName"])
         pk, sk = table.key.lookup_key(spec["Key"])
         gets.append((table, pk, sk, paths))
     seen = {(t.table_id, pk, sk) for t, pk, sk, _ in gets}

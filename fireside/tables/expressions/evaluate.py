@@ -151,6 +151,9 @@ class Binder:
         if isinstance(condition, Between):
             operand = self.operand(condition.operand)
             low, high = self.operand(condition.low), self.operand(condition.high)
+            for side in (operand, low, high):
+                if isinstance(side, Literal) and value_type(side.value) not in _ORDERED:
+                    raise incorrect_operand("BETWEEN", value_type(side.value))
             if isinstance(low, Literal) and isinstance(high, Literal):
                 lo, hi = scalar_key(low.value), scalar_key(high.value)
                 if lo is not None and hi is not None and lo[0] == hi[0] and lo[1] > hi[1]:
