@@ -185,6 +185,14 @@ class Fireside:
                 target_prefix="DynamoDB_20120810",
             )
         )
+        services.append(
+            Service(
+                "dynamodbstreams",
+                protocol_for(load_service("dynamodbstreams")),
+                self.tables.stream_operations(),
+                target_prefix="DynamoDBStreams_20120810",
+            )
+        )
         return Edge(self.authenticator, services, self._internal, endpoint_url)
 
     async def _handle(self, request: Request) -> Response:

@@ -103,6 +103,20 @@ class ReadTxn(Protocol):
         """Keys of up to `limit` items whose TTL time lies in [not_before, now]."""
         ...
 
+    def stream_records(
+        self, tid: int, label: str, after: int, limit: int
+    ) -> list[tuple[int, float, str]]:
+        """Up to `limit` (sequence, time, record JSON) of one stream, after sequence `after`."""
+        ...
+
+    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
+        """The first and last retained sequence numbers of a stream, None when it has none."""
+        ...
+
+    def stream_position(self, tid: int, label: str, before: float) -> int:
+        """The last sequence number of a stream written before time `before` (0 if none)."""
+        ...
+
 
 class WriteTxn(ReadTxn, Protocol):
     #: Run after the transaction commits / to undo in-memory changes if it rolls back.
@@ -143,6 +157,14 @@ class WriteTxn(ReadTxn, Protocol):
 
     def clear_expiry(self, tid: int) -> None:
         """Forget every item's TTL time (TTL was turned off)."""
+        ...
+
+    def append_stream(self, tid: int, label: str, at: float, record: str) -> int:
+        """Add a stream record; returns its sequence number (increasing in commit order)."""
+        ...
+
+    def trim_streams(self, before: float) -> None:
+        """Forget stream records written before `before` (the 24-hour retention)."""
         ...
 
     def save_token(

@@ -14,7 +14,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.tables import batch, control, itemops, reads, tags, transact, ttl, update_table
+from fireside.tables import (
+    batch,
+    control,
+    itemops,
+    reads,
+    streams,
+    tags,
+    transact,
+    ttl,
+    update_table,
+)
 from fireside.tables.service import Tables
 
 __all__ = ["TablesProvider"]
@@ -64,6 +74,18 @@ class TablesProvider:
             return call
 
         return {name: bind(handler) for name, handler in _OPERATIONS.items()}
+
+    def stream_operations(self) -> dict[str, Operation]:
+        """The DynamoDB Streams API (service `dynamodbstreams`)."""
+        tables = self.tables
+
+        def bind(handler: Handler) -> Operation:
+            async def call(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+                return await handler(tables, ctx, params)
+
+            return call
+
+        return {name: bind(handler) for name, handler in streams.OPERATIONS.items()}
 
     async def run(self) -> None:
         """The service's background work, until cancelled: resumes index backfills that a

@@ -14,31 +14,11 @@ from typing import Any
 
 from fireside.tables.catalog import Catalog
 from fireside.tables.engine import Engine
-from fireside.tables.schema import TableInfo
-from fireside.tables.values import Item
+from fireside.tables.streamlog import StreamRecorder
 
-__all__ = ["StreamRecorder", "Tables"]
+__all__ = ["Tables"]
 
 log = logging.getLogger(__name__)
-
-
-class StreamRecorder:
-    """Where item changes go when a table has a stream.
-
-    Streams are not stored yet: tables accept and report a StreamSpecification, and this
-    recorder is the single place every item write passes through, ready for stream records.
-    """
-
-    def record(
-        self,
-        txn: Any,
-        table: TableInfo,
-        old: Item | None,
-        new: Item | None,
-        *,
-        expired: bool = False,
-    ) -> None:
-        return None
 
 
 class Tables:
@@ -55,7 +35,7 @@ class Tables:
         self.clock = clock
         self.catalog = Catalog()
         self.catalog.load(engine.read_now(lambda txn: txn.tables()))
-        self.streams = StreamRecorder()
+        self.streams = StreamRecorder(clock)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()

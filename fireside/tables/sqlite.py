@@ -77,6 +77,15 @@ CREATE TABLE IF NOT EXISTS tokens (
     PRIMARY KEY (account, region, token)
 );
 CREATE INDEX IF NOT EXISTS tokens_age ON tokens (at);
+CREATE TABLE IF NOT EXISTS stream_records (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,   -- commit order: the sequence number
+    tid       INTEGER NOT NULL,
+    label     TEXT NOT NULL,                       -- the stream (a table's StreamLabel)
+    at        REAL NOT NULL,
+    record    TEXT NOT NULL                        -- the record's JSON, without its number
+);
+CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
+CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
 """
 
 _BATCH_LIMIT = 256
@@ -213,6 +222,30 @@ class _Txn:
         )
         return [(bytes(r[0]), bytes(r[1])) for r in rows]
 
+    def stream_records(
+        self, tid: int, label: str, after: int, limit: int
+    ) -> list[tuple[int, float, str]]:
+        rows = self._conn.execute(
+            "SELECT seq, at, record FROM stream_records WHERE tid = ? AND label = ? AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            (tid, label, after, limit),
+        )
+        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
+
+    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
+        low, high = self._conn.execute(
+            "SELECT min(seq), max(seq) FROM stream_records WHERE tid = ? AND label = ?",
+            (tid, label),
+        ).fetchone()
+        return None if low is None else (int(low), int(high))
+
+    def stream_position(self, tid: int, label: str, before: float) -> int:
+        (found,) = self._conn.execute(
+            "SELECT max(seq) FROM stream_records WHERE tid = ? AND label = ? AND at < ?",
+            (tid, label, before),
+        ).fetchone()
+        return int(found or 0)
+
     # -- writes --------------------------------------------------------------------------------
 
     def put(
@@ -263,6 +296,7 @@ class _Txn:
     def drop_table(self, tid: int, index_ids: list[int]) -> None:
         self._conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
         self._conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
+        self._conn.execute("DELETE FROM stream_records WHERE tid = ?", (tid,))
         for iid in index_ids:
             self.drop_index(iid)
 
@@ -276,6 +310,17 @@ class _Txn:
         self._conn.execute(
             "UPDATE items SET expires = NULL WHERE tid = ? AND expires IS NOT NULL", (tid,)
         )
+
+    def append_stream(self, tid: int, label: str, at: float, record: str) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO stream_records (tid, label, at, record) VALUES (?, ?, ?, ?)",
+            (tid, label, at, record),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def trim_streams(self, before: float) -> None:
+        self._conn.execute("DELETE FROM stream_records WHERE at < ?", (before,))
 
     def save_token(
         self, account: str, region: str, token: str, digest: str, response: str, at: float

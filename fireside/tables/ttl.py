@@ -30,6 +30,9 @@ from fireside.tables.values import load_item
 
 __all__ = ["describe_time_to_live", "sweep_forever", "update_time_to_live"]
 
+#: How long stream records are kept (as on DynamoDB).
+STREAM_RETENTION = 24 * 3600.0
+
 log = logging.getLogger(__name__)
 
 _FIVE_YEARS = 5 * 365 * 24 * 3600.0
@@ -158,8 +161,10 @@ async def sweep_forever(tables: Tables, interval: float) -> None:
                 continue
             if count:
                 log.info("tables: TTL deleted %d item(s) from %s", count, table.name)
-        await tables.engine.write(functools.partial(_forget_tokens, before=now - TOKEN_LIFETIME))
+        await tables.engine.write(functools.partial(_forget, now=now))
 
 
-def _forget_tokens(txn: WriteTxn, before: float) -> None:
-    txn.forget_tokens(before)
+def _forget(txn: WriteTxn, now: float) -> None:
+    """Drop idempotency tokens past their 10 minutes and stream records past 24 hours."""
+    txn.forget_tokens(now - TOKEN_LIFETIME)
+    txn.trim_streams(now - STREAM_RETENTION)

@@ -217,7 +217,10 @@ def test_unimplemented_operation_is_named(ddb: Any) -> None:
 def test_time_to_live_expires_items(fresh_server: Any) -> None:
     server: Server = fresh_server(FIRESIDE_TABLES_TTL_INTERVAL="0.2")
     ddb = server.client("dynamodb")
-    ddb.create_table(**table_params("ttl-table"))
+    ddb.create_table(
+        **table_params("ttl-table"),
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
+    )
     now = int(time.time())
     ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "before"}, "exp": {"N": str(now - 5)}})
     ddb.update_time_to_live(
@@ -240,6 +243,22 @@ def test_time_to_live_expires_items(fresh_server: Any) -> None:
             break
         time.sleep(0.1)
     assert keys == {"future", "ancient", "text"}
+    # TTL deletions reach the stream as the service's REMOVEs.
+    streams = server.client("dynamodbstreams")
+    arn = ddb.describe_table(TableName="ttl-table")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    removes = [
+        r for r in streams.get_records(ShardIterator=iterator)["Records"]
+        if r["eventName"] == "REMOVE"
+    ]  # fmt: skip
+    assert {r["dynamodb"]["Keys"]["pk"]["S"] for r in removes} == {"before", "after"}
+    assert all(
+        r["userIdentity"] == {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+        for r in removes
+    )
     assert error_of(
         ddb.update_time_to_live,
         TableName="ttl-table",

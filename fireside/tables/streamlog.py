@@ -1,0 +1,87 @@
+"""Writing DynamoDB Streams records: one per item change, in the item's own transaction.
+
+Every item write ends in `StreamRecorder.record` (single-item writes, batches, transactions,
+TTL deletions). When the table has a stream enabled, the change becomes a record stored in the
+same write transaction as the item, so a committed change always has its record and a rolled
+back one never does, and records are numbered in commit order. As on DynamoDB, a write that
+changes nothing (a PutItem of an identical item, a DeleteItem of an absent one) makes no
+record, and the images kept depend on the stream's view type.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fireside.tables.engine import WriteTxn
+from fireside.tables.schema import TableInfo
+from fireside.tables.values import AttributeValue, Item, dump_item, equal, item_size, load_item
+
+__all__ = ["StreamRecorder", "decode_record", "encode_record"]
+
+
+def _same(old: Item, new: Item) -> bool:
+    return old.keys() == new.keys() and all(equal(old[k], new[k]) for k in old)
+
+
+def encode_record(record: Mapping[str, Any]) -> str:
+    # Binaries inside the images are stored as base64, as items are.
+    return dump_item(record)
+
+
+class StreamRecorder:
+    def __init__(self, clock: Any) -> None:
+        self._clock = clock
+
+    def record(
+        self,
+        txn: WriteTxn,
+        table: TableInfo,
+        old: Item | None,
+        new: Item | None,
+        *,
+        expired: bool = False,
+    ) -> None:
+        view = table.stream_view
+        if view is None or table.stream_label is None:
+            return
+        if old is None and new is None:
+            return
+        if old is not None and new is not None and _same(old, new):
+            return
+        event = "INSERT" if old is None else ("REMOVE" if new is None else "MODIFY")
+        source = new if new is not None else old
+        assert source is not None
+        keys: dict[str, AttributeValue] = table.key.key_of(source)
+        dynamodb: dict[str, Any] = {"Keys": keys, "StreamViewType": view}
+        size = item_size(keys)
+        if view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES") and new is not None:
+            dynamodb["NewImage"] = new
+            size += item_size(new)
+        if view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES") and old is not None:
+            dynamodb["OldImage"] = old
+            size += item_size(old)
+        dynamodb["SizeBytes"] = size
+        record: dict[str, Any] = {
+            "eventID": uuid.uuid4().hex,
+            "eventName": event,
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": table.region,
+            "dynamodb": dynamodb,
+        }
+        if expired:
+            record["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
+        txn.append_stream(table.table_id, table.stream_label, self._clock(), encode_record(record))
+
+
+def decode_record(text: str) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(text)
+    if '"B' in text:
+        dynamodb = decoded["dynamodb"]
+        for image in ("Keys", "NewImage", "OldImage"):
+            if image in dynamodb:
+                dynamodb[image] = load_item(json.dumps(dynamodb[image]))
+    return decoded

@@ -1,0 +1,97 @@
+"""DynamoDB Streams through boto3's `dynamodbstreams` client against a live server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server
+from tests.tables.conftest import TableFactory
+from tests.tables.test_tables_items import error_of
+
+
+@pytest.fixture()
+def streams(server: Server) -> Any:
+    return server.client("dynamodbstreams")
+
+
+def read_all(streams: Any, arn: str, kind: str = "TRIM_HORIZON", **extra: Any) -> list[Any]:
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType=kind, **extra
+    )["ShardIterator"]
+    records: list[Any] = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=2)
+        records += page["Records"]
+        if not page["Records"]:
+            break
+        iterator = page.get("NextShardIterator")
+    return records
+
+
+@pytest.mark.parametrize("view", ["KEYS_ONLY", "NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES"])
+def test_records_follow_commits(
+    ddb: Any, streams: Any, make_table: TableFactory, view: str
+) -> None:
+    table = make_table(StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    key = {"pk": {"S": "a"}}
+    ddb.put_item(TableName=table, Item={**key, "v": {"N": "1"}, "b": {"B": b"\x00"}})
+    ddb.put_item(TableName=table, Item={**key, "v": {"N": "1"}, "b": {"B": b"\x00"}})  # no change
+    ddb.update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET v = :two",
+        ExpressionAttributeValues={":two": {"N": "2"}},
+    )
+    ddb.delete_item(TableName=table, Key=key)
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "absent"}})  # no change
+    ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": table, "Item": {"pk": {"S": "t"}}}}]
+    )
+    records = read_all(streams, arn)
+    assert [r["eventName"] for r in records] == ["INSERT", "MODIFY", "REMOVE", "INSERT"]
+    numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 4
+    modify = records[1]["dynamodb"]
+    assert modify["Keys"] == key and modify["StreamViewType"] == view
+    assert ("NewImage" in modify) == (view in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"))
+    assert ("OldImage" in modify) == (view in ("OLD_IMAGE", "NEW_AND_OLD_IMAGES"))
+    if "OldImage" in modify:
+        assert modify["OldImage"]["v"] == {"N": "1"}
+        assert modify["OldImage"]["b"] == {"B": b"\x00"}
+    if "NewImage" in modify:
+        assert modify["NewImage"]["v"] == {"N": "2"}
+    assert records[0]["eventSource"] == "aws:dynamodb" and records[0]["awsRegion"] == "us-east-1"
+
+
+def test_iterator_types_and_listing(ddb: Any, streams: Any, make_table: TableFactory) -> None:
+    table = make_table(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    assert any(s["StreamArn"] == arn for s in streams.list_streams(TableName=table)["Streams"])
+    for i in range(4):
+        ddb.put_item(TableName=table, Item={"pk": {"S": f"k{i}"}})
+    records = read_all(streams, arn)
+    second = records[1]["dynamodb"]["SequenceNumber"]
+    at = read_all(streams, arn, "AT_SEQUENCE_NUMBER", SequenceNumber=second)
+    after = read_all(streams, arn, "AFTER_SEQUENCE_NUMBER", SequenceNumber=second)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in at] == ["k1", "k2", "k3"]
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in after] == ["k2", "k3"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    latest = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")[
+        "ShardIterator"
+    ]
+    ddb.put_item(TableName=table, Item={"pk": {"S": "later"}})
+    page = streams.get_records(ShardIterator=latest)
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]] == ["later"]
+    # Disabling closes the shard: reading to its end returns no next iterator.
+    ddb.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
+    description = streams.describe_stream(StreamArn=arn)["StreamDescription"]
+    assert description["StreamStatus"] == "DISABLED"
+    assert "EndingSequenceNumber" in description["Shards"][0]["SequenceNumberRange"]
+    page = streams.get_records(ShardIterator=page["NextShardIterator"])
+    assert page["Records"] == [] and "NextShardIterator" not in page
+    assert error_of(streams.describe_stream, StreamArn=arn + "x")[0] == "ResourceNotFoundException"
+    assert error_of(streams.get_records, ShardIterator="bogus")[0] == "ValidationException"
