@@ -1,5 +1,6 @@
 """The `fireside` command: `up` starts the server, `logs` prints a function's logs, `layers`
-lists layers, `layer build` makes a layer zip from a folder or a requirements.txt."""
+lists layers, `layer build` makes a layer zip from a folder or a requirements.txt, `tables`
+lists DynamoDB tables and `tables scan NAME` prints one's items."""
 
 from __future__ import annotations
 
@@ -80,6 +81,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     _client_options(layers)
 
+    tables = commands.add_parser(
+        "tables",
+        help="list DynamoDB tables, or print a table's items",
+        description="List the tables of a running Fireside (items, size, key, indexes, "
+        "stream), or with `scan NAME` print a table's items as a grid.",
+    )
+    _client_options(tables)
+    table_actions = tables.add_subparsers(dest="action", metavar="ACTION")
+    scan = table_actions.add_parser("scan", help="print a table's items")
+    scan.add_argument("name", help="table name")
+    scan.add_argument("--limit", type=int, default=100, help="items to show (default 100)")
+    _client_options(scan)
+
     layer = commands.add_parser(
         "layer",
         help="build or publish a layer",
@@ -150,6 +164,32 @@ def _layers(args: argparse.Namespace) -> int:
     for row in [("NAME", "VERSION", "RUNTIMES", "DESCRIPTION"), *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
               + "  " + row[3])  # fmt: skip
+    return 0
+
+
+def _tables(args: argparse.Namespace) -> int:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from fireside.tables.console import list_tables, scan_table
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    client = session.client(
+        "dynamodb",
+        endpoint_url=args.endpoint_url,
+        region_name=args.region,
+        aws_access_key_id=credentials.access_key if credentials else DEFAULT_ACCOUNT,
+        aws_secret_access_key=credentials.secret_key if credentials else "fireside",
+    )
+    try:
+        if args.action == "scan":
+            print(scan_table(client, args.name, args.limit))
+        else:
+            print(list_tables(client))
+    except (BotoCoreError, ClientError) as exc:
+        print(f"fireside: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -243,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         return _up(args)
     if args.command == "layers":
         return _layers(args)
+    if args.command == "tables":
+        return _tables(args)
     if args.command == "layer":
         return _layer(args)
     return _logs(args)
