@@ -79,7 +79,8 @@ class Fireside:
             self.share_root,
             data,
             warm_spares=settings.warm_spares,
-            warm_lifetime=settings.idle_timeout,
+            # Spares of a kind outlive idle environments: keeping one costs ~16 MB.
+            warm_lifetime=max(settings.idle_timeout, 600.0),
         )
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
