@@ -140,3 +140,18 @@ def test_failed_init_is_reported_as_without_snapshot(
     assert body["errorType"] == "ValueError"
     assert body["errorMessage"] == "no snapshot for me"
     assert time.monotonic() - started < 10
+
+
+def test_concurrent_first_starts_share_one_init(
+    server: Server, lam: Any, make_function: FunctionFactory
+) -> None:
+    if not snapstart_available(server):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, Timeout=15)
+    lam.publish_version(FunctionName=name)
+    with ThreadPoolExecutor(4) as pool:  # four cold starts at once, before any snapshot exists
+        results = list(pool.map(lambda _: invoke(lam, name, {"sleep": 0.5}), range(4)))
+    bodies = [body for body, _ in results]
+    assert {b["type"] for b in bodies} == {"snap-start"}
+    assert len({b["init_token"] for b in bodies}) == 1  # they waited for one template's Init
+    assert len({b["uuid"] for b in bodies}) == 4

@@ -276,12 +276,17 @@ class NamespaceSandbox(ProcessSandbox):
 
 @dataclass(slots=True)
 class Template:
-    """A snapshot template: its sandbox, Fireside's end of its control socket, and when an
-    environment was last made from it (templates unused for the idle timeout are stopped)."""
+    """A snapshot template: its sandbox and Fireside's end of its control socket (None until
+    made), the environments alive that were forked from it, and when one was last made.
 
-    sandbox: NamespaceSandbox
-    control: socket.socket
+    Environments live in namespaces nested in the template's sandbox, so they die with it: a
+    template is stopped only when none is left (and it was unused for the spares' lifetime,
+    or more than MAX_TEMPLATES exist)."""
+
     ready: asyncio.Future[None]
+    sandbox: NamespaceSandbox | None = None
+    control: socket.socket | None = None
+    users: int = 0
     last_used: float = 0.0
 
 
@@ -395,7 +400,7 @@ class NamespaceBackend(SandboxBackend):
         await self._warm.close()
         await self._forks.close()
         for key in list(self._templates):
-            await self._drop_template(key)
+            await self._drop_template(key, force=True)
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
@@ -507,9 +512,16 @@ class NamespaceBackend(SandboxBackend):
         spec, runtime_dir, image = self._fork_specs[key]
         template = await self._template_for(spec, runtime_dir, image)
         template.last_used = time.monotonic()
+        assert template.control is not None
         pid, output_fd, own = await asyncio.to_thread(
             request_fork, template.control, spec.tmp_mb, self._forked_seccomp
         )
+        template.users += 1
+
+        def released() -> None:
+            template.users -= 1
+            template.last_used = time.monotonic()
+
         try:
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
@@ -522,8 +534,9 @@ class NamespaceBackend(SandboxBackend):
                 os.kill(pid, signal.SIGKILL)
             own.close()
             os.close(output_fd)
+            released()
             raise
-        sandbox = ForkedSandbox(pid, output_fd, own, group)
+        sandbox = ForkedSandbox(pid, output_fd, own, group, on_close=released)
         try:
             group.add(pid)
             if spec.egress and self._slirp is not None:
@@ -539,73 +552,89 @@ class NamespaceBackend(SandboxBackend):
     async def _template_for(
         self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
     ) -> Template:
-        """The running template of `spec.snapshot_key`, made (once, however many environments
-        ask at the same time) if needed."""
+        """The running template of `spec.snapshot_key`, made if needed: once, however many
+        environments ask at the same time (they all wait for the one Init)."""
         key = spec.snapshot_key
         assert key is not None
         template = self._templates.get(key)
-        if template is not None and not template.sandbox.running():
-            await self._drop_template(key)
+        if template is not None and template.sandbox is not None and not template.sandbox.running():
+            await self._drop_template(key, force=True)
             template = None
         if template is None:
             await self._expire_templates()
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            name = "snap-" + hashlib.sha256(key.encode()).hexdigest()[:12]
-            template_spec = dataclasses.replace(
-                spec,
-                env=dict(spec.template_env or spec.env),
-                host=dataclasses.replace(spec.host, work_dir=Path(name)),
-                snapshot_key=None,
+            template = Template(
+                asyncio.get_running_loop().create_future(), last_used=time.monotonic()
             )
-            try:
-                sandbox = await self._start(
-                    template_spec, runtime_dir, image, template_fd=theirs.fileno()
-                )
-            except BaseException:
-                ours.close()
-                raise
-            finally:
-                theirs.close()
-            sandbox.release()
-            asyncio.get_running_loop().add_reader(
-                sandbox.output_fd, _drain_quietly, sandbox.output_fd
-            )
-            template = Template(sandbox, ours, ready, time.monotonic())
             self._templates[key] = template
             try:
-                await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
+                await self._make_template(template, spec, runtime_dir, image)
             except BaseException as exc:
-                ready.set_exception(TemplateError(str(exc)))
-                ready.exception()
-                await self._drop_template(key)
+                template.ready.set_exception(TemplateError(str(exc)))
+                template.ready.exception()
+                await self._drop_template(key, force=True)
                 raise
-            ready.set_result(None)
+            template.ready.set_result(None)
         await asyncio.shield(template.ready)
         return template
 
-    async def _drop_template(self, key: str) -> None:
-        template = self._templates.pop(key, None)
-        if template is None:
+    async def _make_template(
+        self, template: Template, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+    ) -> None:
+        assert spec.snapshot_key is not None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        template.control = ours
+        name = "snap-" + hashlib.sha256(spec.snapshot_key.encode()).hexdigest()[:12]
+        template_spec = dataclasses.replace(
+            spec,
+            env=dict(spec.template_env or spec.env),
+            host=dataclasses.replace(spec.host, work_dir=Path(name)),
+            snapshot_key=None,
+        )
+        try:
+            sandbox = await self._start(
+                template_spec, runtime_dir, image, template_fd=theirs.fileno()
+            )
+        finally:
+            theirs.close()
+        template.sandbox = sandbox
+        sandbox.release()
+        asyncio.get_running_loop().add_reader(sandbox.output_fd, _drain_quietly, sandbox.output_fd)
+        await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
+
+    async def _drop_template(self, key: str, *, force: bool = False) -> None:
+        """Stop a template: only once no environment forked from it is alive, unless forced
+        (it is broken, or Fireside is stopping)."""
+        template = self._templates.get(key)
+        if template is None or (template.users > 0 and not force):
+            return
+        del self._templates[key]
+        if template.control is not None:
+            template.control.close()  # EOF: the template's process exits
+        sandbox = template.sandbox
+        if sandbox is None:
             return
         with contextlib.suppress(ValueError, OSError):
-            asyncio.get_running_loop().remove_reader(template.sandbox.output_fd)
-        template.control.close()  # EOF: the template exits; its environments keep running
-        template.sandbox.kill()
+            asyncio.get_running_loop().remove_reader(sandbox.output_fd)
+        sandbox.kill()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(template.sandbox.wait(), 5)
+            await asyncio.wait_for(sandbox.wait(), 5)
         with contextlib.suppress(OSError):
-            os.close(template.sandbox.output_fd)
-        await template.sandbox.close()
+            os.close(sandbox.output_fd)
+        await sandbox.close()
 
     async def _expire_templates(self) -> None:
-        """Stop templates unused for the idle timeout, and the oldest beyond MAX_TEMPLATES."""
+        """Stop templates unused for the spares' lifetime, and the oldest unused ones beyond
+        MAX_TEMPLATES; never one with live environments."""
         now = time.monotonic()
-        for key, template in list(self._templates.items()):
+        idle = {k: t for k, t in self._templates.items() if t.users == 0 and t.ready.done()}
+        for key, template in idle.items():
             if now - template.last_used > self._warm.lifetime:
                 await self._drop_template(key)
         while len(self._templates) >= MAX_TEMPLATES:
-            oldest = min(self._templates, key=lambda k: self._templates[k].last_used)
+            candidates = [k for k, t in self._templates.items() if t.users == 0 and t.ready.done()]
+            if not candidates:
+                break
+            oldest = min(candidates, key=lambda k: self._templates[k].last_used)
             await self._drop_template(oldest)
 
     def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:

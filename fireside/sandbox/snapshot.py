@@ -26,6 +26,7 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
@@ -48,8 +49,10 @@ class ForkedSandbox(Sandbox):
         own: socket.socket,
         group: limits.ResourceGroup,
         env: dict[str, str] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.pid = pid
+        self._on_close = on_close
         self.output_fd = output_fd
         self._own = own
         self._group = group
@@ -125,6 +128,9 @@ class ForkedSandbox(Sandbox):
         self._group.throttle_cpu()
 
     async def close(self) -> None:
+        if self._on_close is not None:  # the template may stop once none of its own is left
+            self._on_close()
+            self._on_close = None
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self._own.fileno())
         self._own.close()
