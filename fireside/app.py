@@ -41,9 +41,9 @@ from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
+from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
 from fireside.tables.service import Tables
-from fireside.tables.sqlite import SqliteEngine
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Fireside:
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
             Tables(
-                SqliteEngine(data / "tables.sqlite"),
+                open_engine(settings.tables_backend, data),
                 ttl_interval=settings.tables_ttl_interval,
             )
         )

@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "seconds per cold start, slow without working KVM) or process (plain child processes, "
         "no isolation)",
     )
+    up.add_argument(
+        "--tables-backend",
+        default=None,
+        metavar="URL",
+        help="where DynamoDB tables live: sqlite (the default, <data dir>/tables.sqlite) or a "
+        "postgresql://user:password@host/db URL shared by several Fireside nodes",
+    )
     up.add_argument("--verbose", "-v", action="store_true", help="log debug details")
 
     logs = commands.add_parser(
@@ -226,7 +233,11 @@ def _up(args: argparse.Namespace) -> int:
     )
     try:
         settings = load_settings(
-            host=args.host, port=args.port, data_dir=args.data_dir, sandbox=args.sandbox
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            sandbox=args.sandbox,
+            tables_backend=args.tables_backend,
         )
         server = Fireside(settings)
     except (ConfigError, ValueError) as exc:

@@ -58,6 +58,8 @@ class Settings:
     max_event_age: float = 6 * 3600.0
     #: Seconds between DynamoDB TTL sweeps (expired items are deleted within one interval).
     tables_ttl_interval: float = 60.0
+    #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
+    tables_backend: str = ""
 
     @property
     def endpoint_url(self) -> str:
@@ -101,6 +103,7 @@ def load_settings(
     data_dir: Path | None = None,
     sandbox: str | None = None,
     environ: dict[str, str] | None = None,
+    tables_backend: str | None = None,
 ) -> Settings:
     env = dict(os.environ if environ is None else environ)
     settings = Settings()
@@ -142,6 +145,9 @@ def load_settings(
     elif "FIRESIDE_PORT" in env:
         settings.port = int(env["FIRESIDE_PORT"])
     settings.sandbox = sandbox or env.get("FIRESIDE_SANDBOX") or settings.sandbox
+    settings.tables_backend = (
+        tables_backend or env.get("FIRESIDE_TABLES_BACKEND") or settings.tables_backend
+    )
     if settings.max_environments < 1:
         raise ConfigError("max_environments must be at least 1")
     if settings.account_concurrency < 1:

@@ -2,10 +2,11 @@
 # Installs the Debian packages Fireside's sandboxes and runtimes use, when they are missing.
 # Never fails the build: it says what it could not install and what that costs.
 # `--dev` (make test) adds the tools that build aws-lambda-ric's native addon for the tests of
-# the official runtime interface clients (tests/test_official_clients.py).
+# the official runtime interface clients (tests/test_official_clients.py), and PostgreSQL, which
+# the tables conformance suite runs against too (tests/tables; it starts the local cluster).
 set -u
 wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby)
-dev_tools=(g++ make cmake autoconf automake libtool)
+dev_tools=(g++ make cmake autoconf automake libtool postgresql)
 [ "${1:-}" = "--dev" ] && wanted+=("${dev_tools[@]}")
 missing=()
 for pkg in "${wanted[@]}"; do
@@ -33,6 +34,6 @@ export DEBIAN_FRONTEND=noninteractive
 if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
   echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap, gvisor needs runsc," >&2
   echo "fireside: slirp4netns gives functions network egress, ruby runs ruby3.x functions. Fireside still runs." >&2
-  [ "${1:-}" = "--dev" ] && echo "fireside: ${dev_tools[*]} build aws-lambda-ric for its tests." >&2
+  [ "${1:-}" = "--dev" ] && echo "fireside: ${dev_tools[*]} build aws-lambda-ric for its tests; postgresql runs the tables suite on PostgreSQL." >&2
 fi
 exit 0

@@ -139,6 +139,7 @@ async def batch_write_item(
             used[name] = used.get(name, 0.0) + write_units(size)
 
     def job(txn: WriteTxn) -> None:
+        txn.lock_items([(tid, pk, sk) for tid, pk, sk, _ in writes])
         for tid, pk, sk, item in writes:
             table = tables.catalog.live(tid)
             old = load(txn, table, pk, sk)

@@ -8,13 +8,13 @@ in the same commit group already see the new table definition.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from fireside.tables.engine import TableRow
+from fireside.tables.engine import TableRow, WriteTxn
 from fireside.tables.errors import not_found, validation
 from fireside.tables.schema import TableInfo
 
-__all__ = ["Catalog", "check_table_name", "table_name_of"]
+__all__ = ["Catalog", "check_table_name", "locked_table", "table_name_of"]
 
 _NAME = re.compile(r"[a-zA-Z0-9_.-]+")
 _ARN = re.compile(r"arn:[^:]+:dynamodb:([^:]*):([0-9]*):table/([^/]+)")
@@ -50,16 +50,30 @@ def table_name_of(name_or_arn: str) -> str:
     return match[3] if match else name_or_arn
 
 
+def locked_table(txn: WriteTxn, tid: int) -> TableInfo | None:
+    """A table's stored definition, locked until the transaction ends (control-plane jobs
+    change definitions from this copy, never from a node's possibly stale cache)."""
+    meta = txn.lock_table(tid)
+    return None if meta is None else TableInfo.from_json(meta)
+
+
 class Catalog:
-    def __init__(self) -> None:
+    def __init__(self, reload: Callable[[], Iterable[TableRow]] | None = None) -> None:
+        """`reload`: where to read the tables again when a name is not known here (engines
+        shared by several nodes: another node may have created it)."""
         self._by_name: dict[tuple[str, str, str], TableInfo] = {}
         self._by_id: dict[int, TableInfo] = {}
+        self._reload = reload
 
     def load(self, rows: Iterable[TableRow]) -> None:
-        self._by_name.clear()
-        self._by_id.clear()
+        by_name: dict[tuple[str, str, str], TableInfo] = {}
+        by_id: dict[int, TableInfo] = {}
         for _, _, _, _, meta in rows:
-            self.put(TableInfo.from_json(meta))
+            table = TableInfo.from_json(meta)
+            by_name[(table.account, table.region, table.name)] = table
+            by_id[table.table_id] = table
+        # Swapped whole: readers on other threads never see a half-loaded catalog.
+        self._by_name, self._by_id = by_name, by_id
 
     def put(self, table: TableInfo) -> None:
         self._by_name[(table.account, table.region, table.name)] = table
@@ -70,14 +84,19 @@ class Catalog:
         self._by_id.pop(table.table_id, None)
 
     def get(self, account: str, region: str, name: str) -> TableInfo | None:
-        return self._by_name.get((account, region, table_name_of(name)))
+        key = (account, region, table_name_of(name))
+        found = self._by_name.get(key)
+        if found is None and self._reload is not None:
+            self.load(self._reload())
+            found = self._by_name.get(key)
+        return found
 
     def by_id(self, table_id: int) -> TableInfo | None:
         return self._by_id.get(table_id)
 
     def require(self, account: str, region: str, name: str) -> TableInfo:
         """The table for an item operation; DynamoDB's terse not-found error otherwise."""
-        table = self._by_name.get((account, region, table_name_of(name)))
+        table = self.get(account, region, name)
         if table is None:
             if not name.startswith("arn:"):
                 check_table_name(name)

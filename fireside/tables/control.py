@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fireside.aws.context import RequestContext
-from fireside.tables.catalog import check_table_name, table_name_of
+from fireside.tables.catalog import check_table_name, locked_table, table_name_of
 from fireside.tables.engine import ReadTxn, WriteTxn
 from fireside.tables.errors import INVALID, in_use, table_not_found, validation
 from fireside.tables.schema import IndexInfo, TableInfo
@@ -317,7 +317,7 @@ async def delete_table(
     tid = table.table_id
 
     def job(txn: WriteTxn) -> dict[str, Any]:
-        live = tables.catalog.by_id(tid)
+        live = locked_table(txn, tid)
         if live is None:
             raise table_not_found(table.name)
         description = describe_with_stats(txn, live)

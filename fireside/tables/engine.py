@@ -123,6 +123,19 @@ class WriteTxn(ReadTxn, Protocol):
     after_commit: list[Callable[[], None]]
     on_rollback: list[Callable[[], None]]
 
+    def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
+        """Hold these items (table id, pk, sk) until the transaction ends.
+
+        Every write job locks the items it will read and write before reading them, all at
+        once, so engines that run jobs concurrently serialize jobs touching the same items
+        (strict two-phase locking). A single-writer engine needs nothing here.
+        """
+        ...
+
+    def lock_table(self, tid: int) -> str | None:
+        """Hold a table's definition until the transaction ends; returns its stored metadata."""
+        ...
+
     def put(
         self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
     ) -> None:

@@ -69,6 +69,7 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
     def job(txn: WriteTxn) -> Item | None:
         live = tables.catalog.live(tid)
+        txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)
@@ -125,6 +126,7 @@ async def delete_item(
 
     def job(txn: WriteTxn) -> Item | None:
         live = tables.catalog.live(tid)
+        txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)
@@ -206,6 +208,7 @@ async def update_item(
 
     def job(txn: WriteTxn) -> tuple[Item | None, Item]:
         live = tables.catalog.live(tid)
+        txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)

@@ -91,6 +91,8 @@ class TablesProvider:
         """The service's background work, until cancelled: resumes index backfills that a
         restart interrupted, then sweeps expired items every `ttl_interval` seconds."""
         tables = self.tables
+        if tables.engine.name != "sqlite":
+            tables.spawn(tables.refresh_catalog_forever(), "catalog refresh")
         for table in tables.catalog.all():
             for index in table.indexes.values():
                 if index.status == "CREATING":

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fireside.tables.catalog import Catalog
-from fireside.tables.engine import Engine
+from fireside.tables.engine import Engine, TableRow
 from fireside.tables.streamlog import StreamRecorder
 
 __all__ = ["Tables"]
@@ -33,12 +33,23 @@ class Tables:
         #: Seconds between TTL expiry sweeps.
         self.ttl_interval = ttl_interval
         self.clock = clock
-        self.catalog = Catalog()
-        self.catalog.load(engine.read_now(lambda txn: txn.tables()))
+        shared = engine.name != "sqlite"  # other nodes may change tables behind our back
+        self.catalog = Catalog(reload=self._tables if shared else None)
+        self.catalog.load(self._tables())
         self.streams = StreamRecorder(clock)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _tables(self) -> list[TableRow]:
+        return self.engine.read_now(lambda txn: txn.tables())
+
+    async def refresh_catalog_forever(self, interval: float = 1.0) -> None:
+        """Keep a shared engine's catalog in step with the other nodes' changes."""
+        while True:
+            await asyncio.sleep(interval)
+            rows = await self.engine.read(lambda txn: txn.tables())
+            self.catalog.load(rows)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run background work (an index backfill...) owned by this service until `close`."""

@@ -248,6 +248,13 @@ class _Txn:
 
     # -- writes --------------------------------------------------------------------------------
 
+    def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
+        return None  # one writer: jobs never overlap
+
+    def lock_table(self, tid: int) -> str | None:
+        row = self._conn.execute("SELECT meta FROM tables WHERE id = ?", (tid,)).fetchone()
+        return None if row is None else str(row[0])
+
     def put(
         self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
     ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.tables.catalog import locked_table
 from fireside.tables.engine import WriteTxn
 from fireside.tables.errors import not_found, validation
 from fireside.tables.schema import TableInfo
@@ -31,7 +32,9 @@ async def _change(tables: Tables, table: TableInfo, add: dict[str, str], remove:
     tid = table.table_id
 
     def job(txn: WriteTxn) -> None:
-        live = tables.catalog.live(tid)
+        live = locked_table(txn, tid)
+        if live is None:
+            raise not_found()
         changed = TableInfo.from_json(live.to_json())
         changed.tags.update(add)
         for key in remove:

@@ -185,6 +185,7 @@ async def transact_write_items(
                         "request.",
                     )
                 return  # already applied: succeed without applying again
+        txn.lock_items([(a.table_id, a.pk, a.sk) for a in actions])
         olds: list[Item | None] = []
         news: list[Item | None] = []
         reasons: list[dict[str, Any]] = []
@@ -238,6 +239,15 @@ async def transact_write_items(
         tables.tokens_in_flight.add(flight)
     try:
         await tables.engine.write(job)
+    except ServiceError as exc:
+        if exc.code != "TransactionConflictException":
+            raise
+        # A transaction that lost its race reports it per action, as DynamoDB does.
+        conflict = {
+            "Code": "TransactionConflict",
+            "Message": "Transaction is ongoing for the item.",
+        }
+        raise _cancelled([dict(conflict) for _ in actions]) from None
     finally:
         tables.tokens_in_flight.discard(flight)
     return response

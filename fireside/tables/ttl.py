@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.tables.catalog import locked_table
 from fireside.tables.control import control_table
 from fireside.tables.engine import WriteTxn
-from fireside.tables.errors import validation
+from fireside.tables.errors import not_found, validation
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import expiry_of, load, store
 from fireside.tables.transact import TOKEN_LIFETIME
-from fireside.tables.values import load_item
 
 __all__ = ["describe_time_to_live", "sweep_forever", "update_time_to_live"]
 
@@ -70,7 +71,9 @@ async def update_time_to_live(
     tid = table.table_id
 
     def job(txn: WriteTxn) -> TableInfo:
-        live = tables.catalog.live(tid)
+        live = locked_table(txn, tid)
+        if live is None:
+            raise not_found()
         changed = TableInfo.from_json(live.to_json())
         changed.ttl_enabled = enabled
         changed.ttl_attribute = attribute if enabled else None
@@ -99,15 +102,17 @@ async def _fill_expiry(tables: Tables, tid: int) -> None:
             table = tables.catalog.by_id(tid)
             if table is None or not table.ttl_enabled:
                 return None
-            last = None
-            for count, (pk, sk, text) in enumerate(txn.scan(tid, start, None, None)):
-                expires = expiry_of(table, load_item(text))
+            keys = [(bytes(pk), bytes(sk)) for pk, sk, _ in itertools.islice(
+                txn.scan(tid, start, None, None), _CHUNK
+            )]  # fmt: skip
+            # Locked, then read again: a concurrent write cannot slip in between.
+            txn.lock_items([(tid, pk, sk) for pk, sk in keys])
+            for pk, sk in keys:
+                item = load(txn, table, pk, sk)
+                expires = expiry_of(table, item) if item is not None else None
                 if expires is not None:
-                    txn.set_expiry(tid, bytes(pk), bytes(sk), expires)
-                last = (bytes(pk), bytes(sk))
-                if count + 1 >= _CHUNK:
-                    return last
-            return None
+                    txn.set_expiry(tid, pk, sk, expires)
+            return keys[-1] if len(keys) == _CHUNK else None
 
         after = await tables.engine.write(chunk)
         if after is None:
@@ -131,6 +136,7 @@ async def expire(tables: Tables, table: TableInfo, now: float) -> int:
             if live is None or not live.ttl_enabled:
                 return 0
             count = 0
+            txn.lock_items([(tid, pk, sk) for pk, sk in batch])
             for pk, sk in batch:
                 old = load(txn, live, pk, sk)
                 expires = expiry_of(live, old) if old is not None else None

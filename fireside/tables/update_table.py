@@ -10,11 +10,13 @@ interrupted by a restart starts again from the beginning (entries are idempotent
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.tables.catalog import locked_table
 from fireside.tables.control import (
     control_table,
     describe_with_stats,
@@ -26,8 +28,7 @@ from fireside.tables.engine import WriteTxn
 from fireside.tables.errors import INVALID, limit_exceeded, not_found, validation
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
-from fireside.tables.storage import write_index_entry
-from fireside.tables.values import load_item
+from fireside.tables.storage import load, write_index_entry
 
 __all__ = ["backfill", "update_table"]
 
@@ -123,7 +124,7 @@ async def update_table(
     now = tables.clock()
 
     def job(txn: WriteTxn) -> tuple[TableInfo, list[str], dict[str, Any]]:
-        live = tables.catalog.by_id(tid)
+        live = locked_table(txn, tid)
         if live is None:
             raise not_found()
         table = _copy(live)
@@ -180,13 +181,16 @@ async def backfill(tables: Tables, tid: int, name: str) -> None:
             if table is None or name not in table.indexes:
                 return None
             index = table.indexes[name]
-            last = None
-            for count, (pk, sk, text) in enumerate(txn.scan(tid, start, None, None)):
-                write_index_entry(txn, table, index, bytes(pk), bytes(sk), load_item(text))
-                last = (bytes(pk), bytes(sk))
-                if count + 1 >= _BACKFILL_CHUNK:
-                    return last
-            return None
+            keys = [(bytes(pk), bytes(sk)) for pk, sk, _ in itertools.islice(
+                txn.scan(tid, start, None, None), _BACKFILL_CHUNK
+            )]  # fmt: skip
+            # Locked, then read again: a concurrent write cannot slip in between.
+            txn.lock_items([(tid, pk, sk) for pk, sk in keys])
+            for pk, sk in keys:
+                item = load(txn, table, pk, sk)
+                if item is not None:
+                    write_index_entry(txn, table, index, pk, sk, item)
+            return keys[-1] if len(keys) == _BACKFILL_CHUNK else None
 
         after = await tables.engine.write(chunk)
         if after is None:
@@ -194,7 +198,7 @@ async def backfill(tables: Tables, tid: int, name: str) -> None:
         await asyncio.sleep(0)
 
     def activate(txn: WriteTxn) -> None:
-        live = tables.catalog.by_id(tid)
+        live = locked_table(txn, tid)
         if live is None or name not in live.indexes:
             return
         table = _copy(live)

@@ -23,18 +23,18 @@ def fireside(server: Server, *args: str) -> str:
     return done.stdout
 
 
-def test_list_and_scan(server: Server, ddb: Any, make_table: TableFactory) -> None:
+def test_list_and_scan(tables_server: Server, ddb: Any, make_table: TableFactory) -> None:
     table = make_table(range_key=("sk", "N"))
     ddb.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "name": {"S": "Ada"}})
     ddb.put_item(
         TableName=table,
         Item={"pk": {"S": "b"}, "sk": {"N": "2"}, "tags": {"SS": ["x", "y"]}, "ok": {"BOOL": True}},
     )
-    listing = fireside(server, "tables")
+    listing = fireside(tables_server, "tables")
     row = next(line for line in listing.splitlines() if line.startswith(table))
     assert row.split()[1] == "2"  # item count
     assert listing.splitlines()[0].split()[:3] == ["NAME", "ITEMS", "SIZE"]
-    grid = fireside(server, "tables", "scan", table).splitlines()
+    grid = fireside(tables_server, "tables", "scan", table).splitlines()
     assert grid[0].split() == ["pk", "sk", "name", "ok", "tags"]
     assert any(line.split()[:3] == ["a", "1", "Ada"] for line in grid[1:])
     assert any("{x, y}" in line and "true" in line for line in grid[1:])

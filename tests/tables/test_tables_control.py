@@ -214,38 +214,38 @@ def test_unimplemented_operation_is_named(ddb: Any) -> None:
     assert message == "Fireside does not implement the DynamoDB operation ListBackups yet"
 
 
-def test_time_to_live_expires_items(fresh_server: Any) -> None:
-    server: Server = fresh_server(FIRESIDE_TABLES_TTL_INTERVAL="0.2")
+def test_time_to_live_expires_items(fresh_server: Any, engine_env: dict[str, str]) -> None:
+    server: Server = fresh_server(FIRESIDE_TABLES_TTL_INTERVAL="0.2", **engine_env)
     ddb = server.client("dynamodb")
     ddb.create_table(
-        **table_params("ttl-table"),
+        **table_params(ttl_table := f"ttl-{uuid.uuid4().hex[:8]}"),
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"},
     )
     now = int(time.time())
-    ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "before"}, "exp": {"N": str(now - 5)}})
+    ddb.put_item(TableName=ttl_table, Item={"pk": {"S": "before"}, "exp": {"N": str(now - 5)}})
     ddb.update_time_to_live(
-        TableName="ttl-table",
+        TableName=ttl_table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"},
     )
-    ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "after"}, "exp": {"N": str(now - 1)}})
-    ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "future"}, "exp": {"N": str(now + 3600)}})
+    ddb.put_item(TableName=ttl_table, Item={"pk": {"S": "after"}, "exp": {"N": str(now - 1)}})
+    ddb.put_item(TableName=ttl_table, Item={"pk": {"S": "future"}, "exp": {"N": str(now + 3600)}})
     ancient = str(now - 6 * 365 * 24 * 3600)
-    ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "ancient"}, "exp": {"N": ancient}})
-    ddb.put_item(TableName="ttl-table", Item={"pk": {"S": "text"}, "exp": {"S": "soon"}})
-    assert ddb.describe_time_to_live(TableName="ttl-table")["TimeToLiveDescription"] == {
+    ddb.put_item(TableName=ttl_table, Item={"pk": {"S": "ancient"}, "exp": {"N": ancient}})
+    ddb.put_item(TableName=ttl_table, Item={"pk": {"S": "text"}, "exp": {"S": "soon"}})
+    assert ddb.describe_time_to_live(TableName=ttl_table)["TimeToLiveDescription"] == {
         "TimeToLiveStatus": "ENABLED",
         "AttributeName": "exp",
     }
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        keys = {i["pk"]["S"] for i in ddb.scan(TableName="ttl-table")["Items"]}
+        keys = {i["pk"]["S"] for i in ddb.scan(TableName=ttl_table)["Items"]}
         if keys == {"future", "ancient", "text"}:
             break
         time.sleep(0.1)
     assert keys == {"future", "ancient", "text"}
     # TTL deletions reach the stream as the service's REMOVEs.
     streams = server.client("dynamodbstreams")
-    arn = ddb.describe_table(TableName="ttl-table")["Table"]["LatestStreamArn"]
+    arn = ddb.describe_table(TableName=ttl_table)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(
         StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
@@ -261,6 +261,6 @@ def test_time_to_live_expires_items(fresh_server: Any) -> None:
     )
     assert error_of(
         ddb.update_time_to_live,
-        TableName="ttl-table",
+        TableName=ttl_table,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"},
     ) == ("ValidationException", "TimeToLive is already enabled")

@@ -239,9 +239,9 @@ class TableMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture()
-def machine(server: Server) -> type[TableMachine]:
-    TableMachine.server = server
-    return TableMachine
+def machine(tables_server: Server) -> type[TableMachine]:
+    # A subclass per engine: Hypothesis settings are applied to it, once.
+    return type("BoundTableMachine", (TableMachine,), {"server": tables_server})
 
 
 def test_store_matches_a_dict_model(machine: type[TableMachine]) -> None:

@@ -12,8 +12,8 @@ from tests.tables.test_tables_items import error_of
 
 
 @pytest.fixture()
-def streams(server: Server) -> Any:
-    return server.client("dynamodbstreams")
+def streams(tables_server: Server) -> Any:
+    return tables_server.client("dynamodbstreams")
 
 
 def read_all(streams: Any, arn: str, kind: str = "TRIM_HORIZON", **extra: Any) -> list[Any]:

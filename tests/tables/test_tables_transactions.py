@@ -191,12 +191,12 @@ def test_batches(ddb: Any, make_table: TableFactory) -> None:
     ) == ("ValidationException", "Provided list of item keys contains duplicates")
 
 
-def test_bank_transfers_keep_the_total(server: Server, make_table: TableFactory) -> None:
+def test_bank_transfers_keep_the_total(tables_server: Server, make_table: TableFactory) -> None:
     """Many threads move money between a few accounts with transactions (and retry them with
     the same ClientRequestToken): the total never changes and no transfer applies twice."""
     table = make_table()
     accounts = [f"acct-{i}" for i in range(6)]
-    client = server.client("dynamodb")
+    client = tables_server.client("dynamodb")
     for account in accounts:
         client.put_item(TableName=table, Item={"pk": {"S": account}, "balance": {"N": "100"}})
     applied: list[tuple[str, str, str, int]] = []
@@ -205,7 +205,7 @@ def test_bank_transfers_keep_the_total(server: Server, make_table: TableFactory)
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
-        ddb = server.client("dynamodb")
+        ddb = tables_server.client("dynamodb")
         try:
             for _ in range(20):
                 source, target = rng.sample(accounts, 2)
@@ -277,13 +277,13 @@ def test_bank_transfers_keep_the_total(server: Server, make_table: TableFactory)
 
 
 def test_hot_items_under_contention_lose_no_update(
-    server: Server, make_table: TableFactory
+    tables_server: Server, make_table: TableFactory
 ) -> None:
     table = make_table()
     writers, rounds, hot = 16, 15, 10
 
     def worker(seed: int) -> None:
-        ddb = server.client("dynamodb")
+        ddb = tables_server.client("dynamodb")
         rng = random.Random(seed)
         for _ in range(rounds):
             keys = rng.sample(range(hot), 4)
@@ -306,14 +306,17 @@ def test_hot_items_under_contention_lose_no_update(
         thread.start()
     for thread in threads:
         thread.join()
-    items = server.client("dynamodb").scan(TableName=table)["Items"]
+    items = tables_server.client("dynamodb").scan(TableName=table)["Items"]
     assert sum(int(i["n"]["N"]) for i in items) == writers * rounds * 4
 
 
-def test_kill_9_loses_no_acknowledged_write(fresh_server: Any, tmp_path: Any) -> None:
+def test_kill_9_loses_no_acknowledged_write(
+    fresh_server: Any, tmp_path: Any, engine_env: dict[str, str]
+) -> None:
     data = tmp_path / "durable"
-    server: Server = fresh_server(data)
-    server.client("dynamodb").create_table(**table_params("durable"))
+    server: Server = fresh_server(data, **engine_env)
+    name = f"durable-{uuid.uuid4().hex[:8]}"
+    server.client("dynamodb").create_table(**table_params(name))
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -324,7 +327,7 @@ def test_kill_9_loses_no_acknowledged_write(fresh_server: Any, tmp_path: Any) ->
         while not stop.is_set():
             key = f"w{worker}-{count}"
             try:
-                ddb.put_item(TableName="durable", Item={"pk": {"S": key}, "v": {"N": str(count)}})
+                ddb.put_item(TableName=name, Item={"pk": {"S": key}, "v": {"N": str(count)}})
             except Exception:
                 return  # the server died mid-request: not acknowledged
             with lock:
@@ -340,12 +343,12 @@ def test_kill_9_loses_no_acknowledged_write(fresh_server: Any, tmp_path: Any) ->
     for thread in threads:
         thread.join()
     assert len(acknowledged) > 50
-    restarted: Server = fresh_server(data)
+    restarted: Server = fresh_server(data, **engine_env)
     ddb = restarted.client("dynamodb")
     found: set[str] = set()
     kwargs: dict[str, Any] = {}
     while True:
-        page = ddb.scan(TableName="durable", **kwargs)
+        page = ddb.scan(TableName=name, **kwargs)
         found |= {i["pk"]["S"] for i in page["Items"]}
         if "LastEvaluatedKey" not in page:
             break
