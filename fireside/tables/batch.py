@@ -75,13 +75,14 @@ async def batch_get_item(
         for name, table, keys, paths, consistent in plans:
             found = responses.setdefault(name, [])
             for position, (_, pk, sk) in enumerate(keys):
-                if total > _MAX_RESPONSE_BYTES:
+                item = load(txn, table, pk, sk)
+                size = item_size(item) if item is not None else 0
+                if total + size > _MAX_RESPONSE_BYTES:
+                    # This one and the rest wait for the caller's next request.
                     rest = {k: v for k, v in requests[name].items() if k != "Keys"}
                     rest["Keys"] = [k for k, _, _ in keys[position:]]
                     unprocessed[name] = rest
                     break
-                item = load(txn, table, pk, sk)
-                size = item_size(item) if item is not None else 0
                 used[name] = used.get(name, 0.0) + read_units(size, consistent)
                 if item is None:
                     continue

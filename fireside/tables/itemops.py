@@ -213,7 +213,7 @@ async def update_item(
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)
         new = updated_item(update, key_item, old, key_names)
-        check_index_keys(live, new)
+        check_index_keys(live, new, updating=True)
         store(txn, live, pk, sk, old, new)
         tables.streams.record(txn, live, old, new)
         return old, new

@@ -117,6 +117,10 @@ class KeySchema:
             raise validation(
                 f"{INVALID}Type mismatch for key {name} expected: {kind} actual: {actual}"
             )
+        if kind in ("S", "B") and _raw_size(value) == 0:
+            raise validation(
+                f"{INVALID}An AttributeValue may not contain an empty string. Key: {name}"
+            )
         return self._checked(value, name, kind, limit)
 
     def lookup_key(self, key: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -158,7 +162,9 @@ class KeySchema:
 
     # -- index keys ----------------------------------------------------------------------------
 
-    def index_key(self, item: Mapping[str, Any], index_name: str) -> tuple[bytes, bytes] | None:
+    def index_key(
+        self, item: Mapping[str, Any], index_name: str, *, updating: bool = False
+    ) -> tuple[bytes, bytes] | None:
         """An item's storage key in a secondary index, or None when the index skips it.
 
         Items lacking an index key attribute are not indexed (sparse indexes); one holding a
@@ -179,6 +185,13 @@ class KeySchema:
                     f"{actual} IndexName: {index_name}"
                 )
             if kind in ("S", "B") and _raw_size(value) == 0:
+                if updating:
+                    raise validation(
+                        "One or more parameter values are not valid. The update expression "
+                        "attempted to update a secondary index key to a value that is not "
+                        "supported. The AttributeValue for a key attribute cannot contain an "
+                        "empty string value."
+                    )
                 raise validation(
                     "One or more parameter values are not valid. A value specified for a "
                     "secondary index key is not supported. The AttributeValue for a key "

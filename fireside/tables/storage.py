@@ -39,10 +39,11 @@ def expiry_of(table: TableInfo, item: Mapping[str, Any]) -> float | None:
         return None
 
 
-def check_index_keys(table: TableInfo, item: Mapping[str, Any]) -> None:
-    """Raise DynamoDB's error when an item cannot be indexed (wrong key type, empty key)."""
+def check_index_keys(table: TableInfo, item: Mapping[str, Any], *, updating: bool = False) -> None:
+    """Raise DynamoDB's error when an item cannot be indexed (wrong key type, empty key);
+    `updating`: the item comes from an UpdateItem, which DynamoDB words differently."""
     for index in table.live_indexes():
-        index.key.index_key(item, index.name)
+        index.key.index_key(item, index.name, updating=updating)
 
 
 def _index_key(index: IndexInfo, item: Mapping[str, Any] | None) -> tuple[bytes, bytes] | None:

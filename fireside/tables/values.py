@@ -65,7 +65,7 @@ def value_type(value: AttributeValue) -> str:
 def parse_number(text: str) -> Decimal:
     """A number attribute's value, checked against DynamoDB's range and precision."""
     if type(text) is not str or _NUMBER.fullmatch(text) is None:
-        raise validation("A value provided cannot be converted into a number")
+        raise validation(f"The parameter cannot be converted to a numeric value: {text}")
     return check_number(_WIDE.create_decimal(text))
 
 

@@ -197,8 +197,8 @@ def test_projection_expression(ddb: Any, make_table: TableFactory) -> None:
         ),
         (
             {"Item": {"pk": {"S": ""}}},
-            "One or more parameter values are not valid. The AttributeValue for a key attribute "
-            "cannot contain an empty string value. Key: pk",
+            "One or more parameter values were invalid: An AttributeValue may not contain an "
+            "empty string. Key: pk",
         ),
         (
             {"Item": {"pk": {"S": "a"}, "s": {"SS": []}}},
@@ -225,7 +225,7 @@ def test_projection_expression(ddb: Any, make_table: TableFactory) -> None:
         ),
         (
             {"Item": {"pk": {"S": "a"}, "n": {"N": "x1"}}},
-            "A value provided cannot be converted into a number",
+            "The parameter cannot be converted to a numeric value: x1",
         ),
         (
             {"Item": {"pk": {"S": "a"}, "big": {"S": "x" * 410_000}}},
@@ -365,6 +365,11 @@ def test_key_validation(ddb: Any, make_table: TableFactory) -> None:
     assert error_of(ddb.get_item, TableName="no-such-table", Key={"pk": {"S": "a"}}) == (
         "ResourceNotFoundException",
         "Requested resource not found",
+    )
+    assert error_of(ddb.get_item, TableName=table, Key={"pk": {"S": ""}}) == (
+        "ValidationException",
+        "One or more parameter values are not valid. The AttributeValue for a key attribute "
+        "cannot contain an empty string value. Key: pk",
     )
     long_key = {"pk": {"S": "x" * 2049}}
     assert error_of(ddb.put_item, TableName=table, Item=long_key) == (
