@@ -18,6 +18,7 @@ from fireside.tables import (
     batch,
     control,
     itemops,
+    partiql,
     reads,
     streams,
     tags,
@@ -57,6 +58,7 @@ _OPERATIONS: dict[str, Handler] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsOfResource": tags.list_tags_of_resource,
+    **partiql.OPERATIONS,
 }
 
 
