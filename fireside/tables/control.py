@@ -42,7 +42,30 @@ def _sorted(names: Sequence[str]) -> str:
     return "[" + ", ".join(sorted(names)) + "]"
 
 
-def _check_key_schema(schema: Sequence[Mapping[str, str]], what: str = "KeySchema") -> None:
+def _check_key_schema(
+    schema: Sequence[Mapping[str, str]], what: str = "KeySchema", *, multi: bool = False
+) -> None:
+    """`multi`: a GSI, whose key may have up to four HASH then up to four RANGE attributes."""
+    if multi and len(schema) > 2:
+        kinds = [e["KeyType"] for e in schema]
+        hashes = kinds.count("HASH")
+        if kinds != ["HASH"] * hashes + ["RANGE"] * (len(kinds) - hashes) or hashes == 0:
+            raise validation(
+                f"Invalid {what}: HASH key attributes must come before RANGE key attributes"
+            )
+        if hashes > 4 or len(kinds) - hashes > 4:
+            raise validation(
+                f"Invalid {what}: A key may have at most 4 HASH and 4 RANGE attributes"
+            )
+        names = [e["AttributeName"] for e in schema]
+        if len(set(names)) != len(names):
+            raise validation(f"Invalid {what}: Duplicate attribute names in KeySchema")
+        return
+    if len(schema) > 2:
+        raise validation(
+            f"1 validation error detected: Value '{list(schema)}' at 'keySchema' failed to "
+            "satisfy constraint: Member must have length less than or equal to 2"
+        )
     if schema[0]["KeyType"] != "HASH":
         raise validation(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
     if len(schema) > 1 and schema[1]["KeyType"] != "RANGE":
@@ -169,7 +192,7 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
         if name in seen:
             raise validation(f"{INVALID}Duplicate index name: {name}")
         seen.add(name)
-        _check_key_schema(spec["KeySchema"], "KeySchema")
+        _check_key_schema(spec["KeySchema"], "KeySchema", multi=spec in gsis)
         _check_projection(name, spec["Projection"])
     for spec in gsis:
         _check_throughput(spec, billing, spec["IndexName"])

@@ -20,7 +20,13 @@ from fireside.tables.expressions.ast import (
     Literal,
     Path,
 )
-from fireside.tables.keys import KeySchema, encode_value, partition_bytes
+from fireside.tables.keys import (
+    KeySchema,
+    encode_component,
+    encode_value,
+    escape_prefix,
+    partition_bytes,
+)
 from fireside.tables.values import AttributeValue, value_type
 
 __all__ = ["KeyRange", "key_range"]
@@ -104,13 +110,15 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 
 def key_range(condition: Condition, key: KeySchema) -> KeyRange:
     parts = _parts(condition)
-    if len(parts) > 2:
+    if len(parts) > (len(key.names) if key.composite else 2):
         raise _invalid("Conditions can be of length 1 or 2 only")
     split = [_split(p) for p in parts]
     names = [s[0] for s in split]
     if len(set(names)) != len(names):
         raise _invalid("KeyConditionExpressions must only contain one condition per key")
     by_name = {s[0]: s for s in split}
+    if key.composite:
+        return _composite_range(by_name, key)
     if key.hash_name not in by_name:
         raise validation(f"Query condition missed key schema element: {key.hash_name}")
     for name in names:
@@ -156,3 +164,81 @@ def key_range(condition: Condition, key: KeySchema) -> KeyRange:
             end = _prefix_end(encoded[0])
             high = Bound(end, False) if end is not None else None
     return KeyRange(pk, low, high, partition)
+
+
+def _bounds_for(
+    op: str, prefix: bytes, values: list[AttributeValue]
+) -> tuple[Bound | None, Bound | None]:
+    """The byte range of the last sort attribute's condition, after an equality `prefix`."""
+    whole = _prefix_end(prefix) if prefix else None
+    floor = Bound(prefix) if prefix else None
+    ceiling = Bound(whole, False) if whole is not None else None
+    if op == "begins_with":
+        start = prefix + escape_prefix(values[0])
+        end = _prefix_end(start)
+        return Bound(start), (Bound(end, False) if end is not None else ceiling)
+    first = prefix + encode_component(values[0])
+    after_first = _prefix_end(first)
+    if op == "=":
+        return Bound(first), (Bound(after_first, False) if after_first is not None else ceiling)
+    if op == "<":
+        return floor, Bound(first, False)
+    if op == "<=":
+        return floor, (Bound(after_first, False) if after_first is not None else ceiling)
+    if op == ">":
+        return (Bound(after_first) if after_first is not None else Bound(first, False)), ceiling
+    if op == ">=":
+        return Bound(first), ceiling
+    # BETWEEN
+    last = prefix + encode_component(values[1])
+    after_last = _prefix_end(last)
+    return Bound(first), (Bound(after_last, False) if after_last is not None else ceiling)
+
+
+def _composite_range(
+    by_name: dict[str, tuple[str, str, list[AttributeValue]]], key: KeySchema
+) -> KeyRange:
+    """A multi-attribute (GSI) key: every partition attribute by equality, then a leading run
+    of sort attributes, all by equality but the last given, which may use any operator."""
+    partition = b""
+    for name, kind in key.hashes:
+        if name not in by_name:
+            raise validation(f"Query condition missed key schema element: {name}")
+        _, op, values = by_name[name]
+        if op != "=":
+            raise validation("Query key condition not supported")
+        if value_type(values[0]) != kind:
+            raise validation(f"{INVALID}Condition parameter type does not match schema type")
+        partition += encode_component(values[0])
+    known = {name for name, _ in (*key.hashes, *key.ranges)}
+    for name in by_name:
+        if name not in known:
+            raise validation("Query key condition not supported")
+    given = [(name, kind) for name, kind in key.ranges if name in by_name]
+    for position, (name, _) in enumerate(key.ranges[: len(given)]):
+        if name not in by_name:
+            raise validation(f"Query condition missed key schema element: {name}")
+        if position < len(given) - 1 and by_name[name][1] != "=":
+            raise _invalid(
+                "Only the last sort key attribute in a condition may use a range operator; "
+                f"sort key: {name}"
+            )
+    prefix = b""
+    low: Bound | None = None
+    high: Bound | None = None
+    for position, (name, kind) in enumerate(given):
+        _, op, values = by_name[name]
+        for value in values:
+            if value_type(value) != kind:
+                raise validation(f"{INVALID}Condition parameter type does not match schema type")
+        if op == "begins_with" and kind == "N":
+            raise _invalid(
+                "Incorrect operand type for operator or function; operator or function: "
+                "begins_with, operand type: N"
+            )
+        if position < len(given) - 1:
+            prefix += encode_component(values[0])
+        else:
+            low, high = _bounds_for(op, prefix, values)
+    pk = partition_bytes(partition)
+    return KeyRange(pk, low, high, {"S": ""})

@@ -10,6 +10,11 @@ Storage keeps each item under two byte strings that the database compares with `
   the encoding of `encode_number`, which sorts by numeric value.
 
 A table without a sort key stores b"" in its place.
+
+Global secondary indexes may have multi-attribute keys (up to four partition and four sort
+attributes). Their parts are joined with `encode_component`, an encoding that is prefix-free
+(strings and binaries escape 0x00 and end with 0x00 0x00; the number encoding already ends in
+a terminator), so the joined bytes sort like the tuple of values.
 """
 
 from __future__ import annotations
@@ -58,6 +63,19 @@ def encode_value(value: AttributeValue) -> bytes:
     return bytes(inner)
 
 
+def encode_component(value: AttributeValue) -> bytes:
+    """A key value as one part of a multi-attribute key (see the module docstring)."""
+    raw = encode_value(value)
+    if value_type(value) == "N":
+        return raw
+    return raw.replace(b"\x00", b"\x00\xff") + b"\x00\x00"
+
+
+def escape_prefix(value: AttributeValue) -> bytes:
+    """A string or binary as the prefix every component starting with it begins with."""
+    return encode_value(value).replace(b"\x00", b"\x00\xff")
+
+
 def partition_bytes(encoded: bytes) -> bytes:
     """A partition key's stored form: its hash first, so partitions spread in hash order."""
     return zlib.crc32(encoded).to_bytes(4, "big") + encoded
@@ -80,18 +98,27 @@ class KeySchema:
     hash_type: str
     range_name: str | None = None
     range_type: str | None = None
+    #: The partition and sort attributes after the first, in order (multi-attribute GSI keys).
+    more_hashes: tuple[tuple[str, str], ...] = ()
+    more_ranges: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def hashes(self) -> tuple[tuple[str, str], ...]:
+        return ((self.hash_name, self.hash_type), *self.more_hashes)
+
+    @property
+    def ranges(self) -> tuple[tuple[str, str], ...]:
+        if self.range_name is None or self.range_type is None:
+            return ()
+        return ((self.range_name, self.range_type), *self.more_ranges)
+
+    @property
+    def composite(self) -> bool:
+        return bool(self.more_hashes or self.more_ranges)
 
     @property
     def names(self) -> tuple[str, ...]:
-        if self.range_name is None:
-            return (self.hash_name,)
-        return (self.hash_name, self.range_name)
-
-    def to_wire(self) -> list[dict[str, str]]:
-        out = [{"AttributeName": self.hash_name, "KeyType": "HASH"}]
-        if self.range_name is not None:
-            out.append({"AttributeName": self.range_name, "KeyType": "RANGE"})
-        return out
+        return tuple(name for name, _ in (*self.hashes, *self.ranges))
 
     def key_of(self, item: Mapping[str, Any]) -> dict[str, AttributeValue]:
         """The key attributes of an item that is known to have them."""
@@ -170,6 +197,8 @@ class KeySchema:
         Items lacking an index key attribute are not indexed (sparse indexes); one holding a
         key attribute of the wrong type or an empty value cannot be written at all.
         """
+        if self.composite:
+            return self._composite_key(item, index_name, updating)
         parts: list[bytes] = []
         for name, kind in ((self.hash_name, self.hash_type), (self.range_name, self.range_type)):
             if name is None:
@@ -200,3 +229,18 @@ class KeySchema:
                 )
             parts.append(encode_value(value))
         return partition_bytes(parts[0]), parts[1]
+
+    def _composite_key(
+        self, item: Mapping[str, Any], index_name: str, updating: bool
+    ) -> tuple[bytes, bytes] | None:
+        encoded: list[list[bytes]] = [[], []]
+        for side, attributes in enumerate((self.hashes, self.ranges)):
+            for name, kind in attributes:
+                value = item.get(name)
+                if value is None:
+                    return None
+                # One attribute at a time: the same checks as a single-attribute key.
+                single = KeySchema(name, kind)
+                single.index_key({name: value}, index_name, updating=updating)
+                encoded[side].append(encode_component(value))
+        return partition_bytes(b"".join(encoded[0])), b"".join(encoded[1])

@@ -21,13 +21,20 @@ __all__ = ["IndexInfo", "TableInfo"]
 
 
 def _key_from_wire(schema: list[dict[str, str]], types: Mapping[str, str]) -> KeySchema:
-    hash_name = next(e["AttributeName"] for e in schema if e["KeyType"] == "HASH")
-    range_name = next((e["AttributeName"] for e in schema if e["KeyType"] == "RANGE"), None)
+    hashes = [
+        (e["AttributeName"], types[e["AttributeName"]]) for e in schema if e["KeyType"] == "HASH"
+    ]
+    ranges = [
+        (e["AttributeName"], types[e["AttributeName"]]) for e in schema if e["KeyType"] == "RANGE"
+    ]
+    first_range = ranges[0] if ranges else (None, None)
     return KeySchema(
-        hash_name,
-        types[hash_name],
-        range_name,
-        types[range_name] if range_name is not None else None,
+        hashes[0][0],
+        hashes[0][1],
+        first_range[0],
+        first_range[1],
+        more_hashes=tuple(hashes[1:]),
+        more_ranges=tuple(ranges[1:]),
     )
 
 
