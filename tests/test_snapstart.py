@@ -6,15 +6,17 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.conftest import FunctionFactory, Server
+from tests.conftest import ROLE, FunctionFactory, Server, make_zip
+
+NODE_RUNTIME = "nodejs20.x"
 
 SOURCE = """
 import ctypes, json, os, random, time, uuid
@@ -73,11 +75,8 @@ def test_snapstart_configuration(lam: Any, make_function: FunctionFactory) -> No
     assert latest["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
     version = lam.publish_version(FunctionName=name)
     assert version["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
-    with pytest.raises(ClientError) as caught:
-        lam.update_function_configuration(FunctionName=name, Runtime="provided.al2023")
-    assert caught.value.response["Error"]["Message"] == (
-        "provided.al2023 is not supported for SnapStart enabled functions."
-    )
+    off = lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "None"})
+    assert off["SnapStart"] == {"ApplyOn": "None", "OptimizationStatus": "Off"}
 
 
 def test_environments_fork_from_one_initialised_template(
@@ -155,3 +154,48 @@ def test_concurrent_first_starts_share_one_init(
     assert {b["type"] for b in bodies} == {"snap-start"}
     assert len({b["init_token"] for b in bodies}) == 1  # they waited for one template's Init
     assert len({b["uuid"] for b in bodies}) == 4
+
+
+NODE = """
+const started = Date.now();
+const INIT_TOKEN = Math.random().toString(36);
+while (Date.now() - started < 500) {}  // an expensive Init
+exports.handler = async (event) => ({
+  type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, init: started, now: Date.now(),
+  token: INIT_TOKEN,
+});
+"""
+
+
+def test_runtimes_that_cannot_fork_start_from_an_initialised_spare(
+    server: Server, lam: Any
+) -> None:
+    """Node.js cannot be forked: a version's next environment is initialised ahead instead."""
+    if shutil.which("node") is None:
+        pytest.skip("no Node.js here")
+    name = f"snap-node-{time.monotonic_ns()}"
+    lam.create_function(
+        FunctionName=name, Runtime=NODE_RUNTIME, Handler="index.handler", Role=ROLE,
+        Code={"ZipFile": make_zip({"index.js": NODE})}, Timeout=15,
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )  # fmt: skip
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        lam.publish_version(FunctionName=name)
+        lam.invoke(FunctionName=name, Qualifier="1")  # a cold start; a spare starts its Init
+        time.sleep(2.0)
+        with ThreadPoolExecutor(2) as pool:  # one finds the used environment, one the spare
+            outs = list(
+                pool.map(
+                    lambda _: lam.invoke(FunctionName=name, Qualifier="1", LogType="Tail"), range(2)
+                )
+            )
+        bodies = [json.loads(out["Payload"].read()) for out in outs]
+        assert {b["type"] for b in bodies} == {"snap-start"}
+        assert len({b["token"] for b in bodies}) == 2
+        logs = [base64.b64decode(out["LogResult"]).decode() for out in outs]
+        assert all("Init Duration" not in log for log in logs)  # neither waited for an Init
+        fresh = [b for b in bodies if b["now"] - b["init"] > 1500]
+        assert fresh  # the spare's Init ran long before its first invoke
+    finally:
+        lam.delete_function(FunctionName=name)

@@ -200,9 +200,11 @@ class Invoker:
     async def _run_in_slot(
         self, config: FunctionConfig, invocation: Invocation
     ) -> tuple[Outcome, str]:
-        return await self._manager.invoke(
-            lambda: self._launch(config), (config.qualified_arn, config.revision_id), invocation
-        )
+        key = (config.qualified_arn, config.revision_id)
+        if config.snapshot_starts and not self._manager.backend.forks_snapshots(config.runtime):
+            # Snapshot starts where the runtime cannot be forked: an initialised spare.
+            self._manager.prepare_spare(lambda: self._launch(config), key)
+        return await self._manager.invoke(lambda: self._launch(config), key, invocation)
 
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
@@ -210,6 +212,7 @@ class Invoker:
         snapshot_key = template_credentials = None
         if config.snapshot_starts and initialization_type == "on-demand":
             initialization_type = "snap-start"
+        if config.snapshot_starts and self._manager.backend.forks_snapshots(config.runtime):
             snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
             # The template's Init keeps credentials of its own for as long as Fireside runs:
             # clients it creates are used by every environment made from it.

@@ -33,6 +33,10 @@ class _Pool:
     members: set[Environment] = field(default_factory=set)
     #: Environments kept initialised for provisioned concurrency: never reaped when idle.
     provisioned: set[Environment] = field(default_factory=set)
+    #: Snapshot starts by initialised spares (runtimes that cannot be forked): an environment
+    #: that ran Init ahead and has served nothing yet; a new one is made when it is taken.
+    spare: Environment | None = None
+    refilling: bool = False
 
 
 def throttled() -> ServiceError:
@@ -112,6 +116,8 @@ class EnvironmentManager:
         pool = self._pools.get(key)
         while pool is not None and pool.idle:
             environment = pool.idle.pop()
+            if pool.spare is environment:
+                pool.spare = None  # an ordinary environment from now on
             if environment.state is not State.DEAD:
                 return environment
             self._forget(key, environment)
@@ -138,6 +144,8 @@ class EnvironmentManager:
         if pool is not None and environment in pool.members:
             pool.members.discard(environment)
             pool.provisioned.discard(environment)
+            if pool.spare is environment:
+                pool.spare = None
             with contextlib.suppress(ValueError):
                 pool.idle.remove(environment)
             if not pool.members:
@@ -212,6 +220,49 @@ class EnvironmentManager:
             pool.idle.append(environment)
         return len(pool.provisioned)
 
+    async def keep_spare(self, launch_for: Callable[[], Launch], key: PoolKey) -> None:
+        """Keep one initialised spare environment for `key` (snapshot starts of runtimes that
+        cannot be forked): Init runs ahead, so the next start that needs a new environment
+        finds one ready."""
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = _Pool()
+        if pool.refilling or (pool.spare is not None and pool.spare.state is not State.DEAD):
+            return
+        if len(self._all) >= self.max_environments:
+            return  # spares never take an invoke's place
+        pool.refilling = True
+        try:
+            launch = launch_for()
+            environment = Environment(
+                launch,
+                self.backend,
+                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
+            )
+            self._all.add(environment)
+            pool.members.add(environment)
+            await environment.start()
+            if not await environment.initialize():
+                self._forget(key, environment)
+                return
+            if self._pools.get(key) is not pool:  # retired meanwhile
+                self._forget(key, environment)
+                await environment.stop()
+                return
+            pool.spare = environment
+            pool.idle.insert(0, environment)  # taken only when no used one is idle
+        finally:
+            pool.refilling = False
+
+    def prepare_spare(self, launch_for: Callable[[], Launch], key: PoolKey) -> None:
+        """Start making a spare for `key` in the background, unless one exists or is coming."""
+        pool = self._pools.get(key)
+        if pool is not None and (
+            pool.refilling or (pool.spare is not None and pool.spare.state is not State.DEAD)
+        ):
+            return
+        self._spawn(self.keep_spare(launch_for, key))
+
     def release_provisioned(self, key: PoolKey) -> None:
         pool = self._pools.get(key)
         if pool is not None:
@@ -221,7 +272,11 @@ class EnvironmentManager:
         deadline = time.monotonic() - self.idle_timeout
         for key, pool in list(self._pools.items()):
             for env in [
-                env for env in pool.idle if env.last_used < deadline and env not in pool.provisioned
+                env
+                for env in pool.idle
+                if env.last_used < deadline
+                and env not in pool.provisioned
+                and env is not pool.spare
             ]:
                 self._forget(key, env)
                 self._spawn(env.stop())

@@ -142,6 +142,11 @@ class SandboxBackend(ABC):
         """Counters for /_fireside/health (warm spares, hits and misses)."""
         return {}
 
+    def forks_snapshots(self, runtime: str) -> bool:
+        """Whether snapshot starts of `runtime` fork from an initialised template here (else
+        the platform keeps initialised spare environments instead)."""
+        return False
+
     async def close(self) -> None:
         """Stop what the backend keeps between environments (spares)."""
         return None

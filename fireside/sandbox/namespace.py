@@ -396,6 +396,9 @@ class NamespaceBackend(SandboxBackend):
     def stats(self) -> dict[str, int]:
         return self._warm.stats()
 
+    def forks_snapshots(self, runtime: str) -> bool:
+        return runtime.startswith("python3.") and not self._warm_off
+
     async def close(self) -> None:
         await self._warm.close()
         await self._forks.close()
