@@ -24,7 +24,7 @@ from fireside.tables.expressions import (
 )
 from fireside.tables.expressions.ast import Condition, Path, Update
 from fireside.tables.schema import TableInfo
-from fireside.tables.values import AttributeValue, names_of, normalize_item
+from fireside.tables.values import names_of, normalize_item
 
 __all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
 
@@ -154,7 +154,3 @@ def key_attributes_touched(update: Update, key_names: tuple[str, ...]) -> str | 
         if first in key_names:
             return str(first)
     return None
-
-
-def item_from_key(key: Mapping[str, AttributeValue]) -> dict[str, AttributeValue]:
-    return dict(key)
