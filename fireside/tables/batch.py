@@ -140,9 +140,11 @@ async def batch_write_item(
             used[name] = used.get(name, 0.0) + write_units(size)
 
     def job(txn: WriteTxn) -> None:
+        # Definitions first, then items: every write job takes its locks in that order.
+        definitions = {tid: tables.catalog.for_write(txn, tid) for tid, _, _, _ in writes}
         txn.lock_items([(tid, pk, sk) for tid, pk, sk, _ in writes])
         for tid, pk, sk, item in writes:
-            table = tables.catalog.live(tid)
+            table = definitions[tid]
             old = load(txn, table, pk, sk)
             store(txn, table, pk, sk, old, item)
             tables.streams.record(txn, table, old, item)

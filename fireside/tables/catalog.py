@@ -64,6 +64,9 @@ class Catalog:
         self._by_name: dict[tuple[str, str, str], TableInfo] = {}
         self._by_id: dict[int, TableInfo] = {}
         self._reload = reload
+        #: Shared engines: the last stored definition parsed per table (parsing costs more
+        #: than comparing the text).
+        self._parsed: dict[int, tuple[str, TableInfo]] = {}
 
     def load(self, rows: Iterable[TableRow]) -> None:
         by_name: dict[tuple[str, str, str], TableInfo] = {}
@@ -108,6 +111,22 @@ class Catalog:
         table = self._by_id.get(table_id)
         if table is None:
             raise not_found()
+        return table
+
+    def for_write(self, txn: WriteTxn, table_id: int) -> TableInfo:
+        """The definition an item write must follow. On a shared engine that is the stored one,
+        held unchanged until the write commits (another node may have just added an index);
+        on a single-writer engine this node's catalog is authoritative."""
+        if self._reload is None:
+            return self.live(table_id)
+        meta = txn.share_table(table_id)
+        if meta is None:
+            raise not_found()
+        cached = self._parsed.get(table_id)
+        if cached is not None and cached[0] == meta:
+            return cached[1]
+        table = TableInfo.from_json(meta)
+        self._parsed[table_id] = (meta, table)
         return table
 
     def names(self, account: str, region: str) -> list[str]:

@@ -136,6 +136,12 @@ class WriteTxn(ReadTxn, Protocol):
         """Hold a table's definition until the transaction ends; returns its stored metadata."""
         ...
 
+    def share_table(self, tid: int) -> str | None:
+        """A table's stored metadata, kept from changing (shared lock) until the transaction
+        ends; None when the table is gone. Item writes of shared engines use it, so a write
+        never misses an index another node has just added."""
+        ...
+
     def put(
         self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
     ) -> None:

@@ -68,7 +68,7 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     tid = table.table_id
 
     def job(txn: WriteTxn) -> Item | None:
-        live = tables.catalog.live(tid)
+        live = tables.catalog.for_write(txn, tid)
         txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):
@@ -125,7 +125,7 @@ async def delete_item(
     tid = table.table_id
 
     def job(txn: WriteTxn) -> Item | None:
-        live = tables.catalog.live(tid)
+        live = tables.catalog.for_write(txn, tid)
         txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):
@@ -207,7 +207,7 @@ async def update_item(
     tid = table.table_id
 
     def job(txn: WriteTxn) -> tuple[Item | None, Item]:
-        live = tables.catalog.live(tid)
+        live = tables.catalog.for_write(txn, tid)
         txn.lock_items([(tid, pk, sk)])
         old = load(txn, live, pk, sk)
         if condition is not None and not matches(condition, old or {}):

@@ -281,6 +281,10 @@ class _Txn:
         for lock in sorted({_item_lock(tid, pk, sk) for tid, pk, sk in keys}):
             self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
 
+    def share_table(self, tid: int) -> str | None:
+        row = self._one("SELECT meta FROM tables WHERE id = %s FOR SHARE", (tid,))
+        return None if row is None else str(row[0])
+
     def lock_table(self, tid: int) -> str | None:
         row = self._one("SELECT meta FROM tables WHERE id = %s FOR UPDATE", (tid,))
         return None if row is None else str(row[0])

@@ -251,6 +251,9 @@ class _Txn:
     def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
         return None  # one writer: jobs never overlap
 
+    def share_table(self, tid: int) -> str | None:
+        return self.lock_table(tid)  # one writer: reading is enough
+
     def lock_table(self, tid: int) -> str | None:
         row = self._conn.execute("SELECT meta FROM tables WHERE id = ?", (tid,)).fetchone()
         return None if row is None else str(row[0])

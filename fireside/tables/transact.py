@@ -185,13 +185,15 @@ async def transact_write_items(
                         "request.",
                     )
                 return  # already applied: succeed without applying again
+        # Definitions first, then items: every write job takes its locks in that order.
+        definitions = {a.table_id: tables.catalog.for_write(txn, a.table_id) for a in actions}
         txn.lock_items([(a.table_id, a.pk, a.sk) for a in actions])
         olds: list[Item | None] = []
         news: list[Item | None] = []
         reasons: list[dict[str, Any]] = []
         failed = False
         for action in actions:
-            table = tables.catalog.live(action.table_id)
+            table = definitions[action.table_id]
             old = load(txn, table, action.pk, action.sk)
             olds.append(old)
             reason: dict[str, Any] = {"Code": "None"}
@@ -223,7 +225,7 @@ async def transact_write_items(
         for action, old, new in zip(actions, olds, news, strict=True):
             if action.kind == "ConditionCheck":
                 continue
-            table = tables.catalog.live(action.table_id)
+            table = definitions[action.table_id]
             store(txn, table, action.pk, action.sk, old, new)
             tables.streams.record(txn, table, old, new)
         if token is not None:

@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
 from fireside.tables.catalog import locked_table
 from fireside.tables.control import control_table
 from fireside.tables.engine import WriteTxn
@@ -132,8 +133,11 @@ async def expire(tables: Tables, table: TableInfo, now: float) -> int:
             return deleted
 
         def job(txn: WriteTxn, batch: list[tuple[bytes, bytes]] = keys) -> int:
-            live = tables.catalog.by_id(tid)
-            if live is None or not live.ttl_enabled:
+            try:
+                live = tables.catalog.for_write(txn, tid)
+            except ServiceError:
+                return 0  # deleted since the sweep began
+            if not live.ttl_enabled:
                 return 0
             count = 0
             txn.lock_items([(tid, pk, sk) for pk, sk in batch])
