@@ -7,6 +7,7 @@ import io
 import os
 import re
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -105,3 +106,26 @@ async def raw_http(
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
     return summarize(latencies, time.perf_counter() - started)
+
+
+def spawn_floor(rounds: int) -> float:
+    """Median ms to spawn and reap /bin/true."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        subprocess.run(["/bin/true"], check=True)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def fork_floor(rounds: int) -> float:
+    """Median ms to fork this (warm) Python process and reap the child."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)

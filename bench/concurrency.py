@@ -22,16 +22,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROLE, ROOT, client, log, raw_http, start_server, zip_of
+from common import (
+    ROLE,
+    ROOT,
+    client,
+    fork_floor,
+    log,
+    raw_http,
+    spawn_floor,
+    start_server,
+    zip_of,
+)
 
 HANDLER = (
     "import time\ndef handler(event, context):\n"
@@ -103,27 +111,6 @@ def heavy_starts(lam: Any, rounds: int, qualifier: str | None) -> list[float]:
         if "FunctionError" in out:
             raise RuntimeError("the heavy function failed")
     return times
-
-
-def spawn_floor(rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        subprocess.run(["/bin/true"], check=True)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
-
-
-def fork_floor(rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import ROLE, ROOT, client, log, start_server, zip_of
+from common import ROLE, ROOT, client, fork_floor, log, start_server, zip_of
 
 HANDLER = "def handler(event, context):\n    return event\n"
 
@@ -199,18 +199,6 @@ def bare_interpreter(rounds: int) -> float:
     return statistics.median(times)
 
 
-def warm_fork(rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--cold", type=int, default=15, help="cold starts per backend")
@@ -236,7 +224,7 @@ def main() -> None:
     backends = list(runs)
     floors = {
         "python_S_pass_ms": bare_interpreter(args.cold),
-        "warm_fork_ms": warm_fork(args.cold * 4),
+        "warm_fork_ms": fork_floor(args.cold * 4),
     }
     results["floors"] = floors
 

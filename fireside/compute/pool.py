@@ -84,14 +84,7 @@ class EnvironmentManager:
                 self._evict_idle_elsewhere(key)
             if len(self._all) >= self.max_environments:
                 raise throttled()
-            launch = launch_for()
-            environment = Environment(
-                launch,
-                self.backend,
-                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
-            )
-            self._all.add(environment)
-            pool.members.add(environment)
+            environment = self._new_environment(launch_for, pool)
             try:
                 await environment.start()
             except BaseException:
@@ -109,6 +102,18 @@ class EnvironmentManager:
         else:
             self._put_back(key, pool, environment)
         return outcome, tail
+
+    def _new_environment(self, launch_for: Callable[[], Launch], pool: _Pool) -> Environment:
+        """A new (not yet started) environment, counted toward the bound and its pool."""
+        launch = launch_for()
+        environment = Environment(
+            launch,
+            self.backend,
+            self._logs.get(launch.config.account, launch.config.region, launch.config.name),
+        )
+        self._all.add(environment)
+        pool.members.add(environment)
+        return environment
 
     def _take_idle(self, key: PoolKey) -> Environment | None:
         """A warm environment of `key`. One whose runtime exited since its last invoke (Ruby's and
@@ -204,14 +209,7 @@ class EnvironmentManager:
                 self._evict_idle_elsewhere(key)
             if len(self._all) >= self.max_environments:
                 break  # the machine's bound: the rest stays unallocated (status says so)
-            launch = launch_for()
-            environment = Environment(
-                launch,
-                self.backend,
-                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
-            )
-            self._all.add(environment)
-            pool.members.add(environment)
+            environment = self._new_environment(launch_for, pool)
             await environment.start()
             if not await environment.initialize():
                 self._forget(key, environment)
@@ -233,14 +231,7 @@ class EnvironmentManager:
             return  # spares never take an invoke's place
         pool.refilling = True
         try:
-            launch = launch_for()
-            environment = Environment(
-                launch,
-                self.backend,
-                self._logs.get(launch.config.account, launch.config.region, launch.config.name),
-            )
-            self._all.add(environment)
-            pool.members.add(environment)
+            environment = self._new_environment(launch_for, pool)
             await environment.start()
             if not await environment.initialize():
                 self._forget(key, environment)
