@@ -199,3 +199,54 @@ def test_runtimes_that_cannot_fork_start_from_an_initialised_spare(
         assert fresh  # the spare's Init ran long before its first invoke
     finally:
         lam.delete_function(FunctionName=name)
+
+
+RUBY = """
+require 'fiddle'
+require 'securerandom'
+sleep 0.5  # an expensive Init, paid once per version
+INIT_TOKEN = SecureRandom.hex(8)
+UNSHARE = Fiddle::Function.new(Fiddle.dlopen(nil)['unshare'], [Fiddle::TYPE_INT], Fiddle::TYPE_INT)
+def handler(event:, context:)
+  sleep(event['sleep'] || 0)
+  {
+    'type' => ENV['AWS_LAMBDA_INITIALIZATION_TYPE'], 'pid' => Process.pid, 'token' => INIT_TOKEN,
+    'random' => SecureRandom.hex(8), 'key' => ENV['AWS_ACCESS_KEY_ID'], 'tmp' => Dir.children('/tmp'),
+    'processes' => Dir.children('/proc').grep(/\\A\\d+\\z/),
+    'userns' => UNSHARE.call(0x10000000).zero? ? 'allowed' : 'denied',
+  }
+end
+"""
+
+
+def test_ruby_environments_fork_from_one_template(fresh_server: Any) -> None:
+    ruby = shutil.which("ruby")
+    if ruby is None:
+        pytest.skip("no Ruby here")
+    srv: Server = fresh_server(FIRESIDE_RUBY_3_2=ruby)
+    if not snapstart_available(srv):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    lam = srv.client()
+    lam.create_function(
+        FunctionName="snap-ruby", Runtime="ruby3.2", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": make_zip({"app.rb": RUBY})}, Timeout=15,
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName="snap-ruby")
+    lam.publish_version(FunctionName="snap-ruby")
+    first, _ = invoke(lam, "snap-ruby", {})
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: invoke(lam, "snap-ruby", {"sleep": 1.0}), range(3)))
+    bodies = [first, *(body for body, _ in results)]
+    for body in bodies:
+        assert body["type"] == "snap-start"
+        assert body["pid"] == 1 and body["processes"] == ["1"]
+        assert body["tmp"] == []
+        assert body["userns"] == "denied"
+    assert len({b["token"] for b in bodies}) == 1  # one Init, copied
+    new = [body for body, log in results if init_duration(log) is not None]
+    assert len(new) >= 2
+    assert len({b["random"] for b in new}) == len(new)
+    assert len({b["key"] for b in new}) == len(new)
+    durations = [init_duration(log) for _, log in results]
+    assert all(d is None or d < 400 for d in durations)  # forks, not the 500 ms Init

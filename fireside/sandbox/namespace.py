@@ -397,7 +397,7 @@ class NamespaceBackend(SandboxBackend):
         return self._warm.stats()
 
     def forks_snapshots(self, runtime: str) -> bool:
-        return runtime.startswith("python3.") and not self._warm_off
+        return runtime.startswith(("python3.", "ruby")) and not self._warm_off
 
     async def close(self) -> None:
         await self._warm.close()
@@ -467,7 +467,7 @@ class NamespaceBackend(SandboxBackend):
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
-        if spec.snapshot_key is not None and _is_python_bootstrap(spec.argv):
+        if spec.snapshot_key is not None and _forkable(spec.argv):
             try:
                 return await self._start_forked(spec, runtime_dir, image)
             except (TemplateError, OSError) as exc:
@@ -812,6 +812,11 @@ def _drain_quietly(fd: int) -> None:
         while os.read(fd, 65536):
             pass
         asyncio.get_running_loop().remove_reader(fd)  # end of file: the template is gone
+
+
+def _forkable(argv: list[str]) -> bool:
+    """Runtimes whose bootstrap can serve as a snapshot template: Python's and Ruby's."""
+    return _is_python_bootstrap(argv) or (bool(argv) and argv[-1].endswith("/ruby/bootstrap.rb"))
 
 
 def _is_python_bootstrap(argv: list[str]) -> bool:

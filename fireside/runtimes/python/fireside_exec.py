@@ -30,7 +30,8 @@ def start_extensions(env: dict[str, str]) -> None:
 
 
 def main() -> None:
-    if os.environ.pop("FIRESIDE_LANDLOCK", "") == "1":
+    # A snapshot template's children still mount; they apply Landlock themselves.
+    if "FIRESIDE_SNAPSHOT_FD" not in os.environ and os.environ.pop("FIRESIDE_LANDLOCK", "") == "1":
         import fireside_landlock  # type: ignore[import-not-found]  # beside this file at run time
 
         fireside_landlock.restrict()

@@ -269,7 +269,32 @@ module FiresideRuntime
     true
   end
 
+  # SnapStart: run Init once, then make environments from this process on request.
+  def template(fd)
+    require_relative 'fireside_snapshot'
+    control = UNIXSocket.for_fd(fd)
+    task_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
+    $LOAD_PATH.unshift(task_root) unless $LOAD_PATH.include?(task_root)
+    begin
+      handler = Handler.new(ENV['_HANDLER'].to_s)
+      require handler.file
+    rescue Exception => e # a handler file may raise anything
+      control.write(JSON.generate('init_error' => Failure.new(e, 'Init').body) + "\n")
+      exit!(1)
+    end
+    $stdout.flush
+    control.write("{\"ready\": true}\n")
+    FiresideSnapshot.serve_forks(control) do |env|
+      ENV.replace(env)
+      api = RuntimeApi.new(ENV['AWS_LAMBDA_RUNTIME_API'])
+      nil while invoke(api, handler)
+      exit(-1)
+    end
+  end
+
   def main
+    snapshot_fd = ENV.delete('FIRESIDE_SNAPSHOT_FD')
+    template(Integer(snapshot_fd)) if snapshot_fd
     address = ENV['AWS_LAMBDA_RUNTIME_API'] or die('AWS_LAMBDA_RUNTIME_API is not set')
     api = RuntimeApi.new(address)
     task_root = ENV['LAMBDA_TASK_ROOT'] || Dir.pwd
