@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import secrets
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
-from fireside.sandbox.share import choose_share_root, prepare_share_root
+from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_orphans
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.tables.engines import open_engine
@@ -73,7 +74,11 @@ class Fireside:
             self.sandbox_mode, reason = default_mode()
             if reason is not None:
                 self.sandbox_warning = f"no isolation between functions and the host: {reason}"
-        self.share_root = prepare_share_root(choose_share_root(data))
+        if os.geteuid() == 0:  # only root leaves mounts behind
+            swept = sweep_orphans()
+            if swept:
+                log.info("removed %d shared trees left by servers whose data dir is gone", swept)
+        self.share_root = prepare_share_root(choose_share_root(data), data)
         self.backend = create_backend(
             self.sandbox_mode,
             self.share_root,

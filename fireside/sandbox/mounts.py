@@ -106,7 +106,9 @@ def cleanup(root: Path) -> int:
     """Release slots left under `root` by a previous run that crashed; returns how many."""
     points = mounts_under(root)
     for point in points:
-        _libc.umount2(str(point).encode(), MNT_DETACH)
+        for _ in range(8):  # mounts stack (a slot's own bind, the code bound on it)
+            if _libc.umount2(str(point).encode(), MNT_DETACH) != 0:
+                break
     if root.is_dir():
         for entry in root.iterdir():
             with contextlib.suppress(OSError):

@@ -59,13 +59,40 @@ def choose_share_root(data_dir: Path) -> Path:
     return Path("/var/tmp") / f"fireside-share-{digest}"
 
 
-def prepare_share_root(root: Path) -> Path:
+def prepare_share_root(root: Path, data_dir: Path | None = None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     os.chmod(root, 0o711)
     for sub in ("code", "runtimes"):
         (root / sub).mkdir(exist_ok=True)
         os.chmod(root / sub, 0o711)
+    if data_dir is not None:  # lets a later run tell an orphaned tree (its data dir is gone)
+        (root / OWNER_FILE).write_text(str(data_dir.resolve()))
     return root
+
+
+OWNER_FILE = "data-dir"
+
+
+def sweep_orphans(base: Path = Path("/var/tmp")) -> int:
+    """Remove shared trees under `base` whose data directory no longer exists, with the mounts
+    left in them by a server that was killed (warm slots, /opt overlays); returns how many.
+
+    Trees under /var/tmp outlive a killed server, and its slot mounts outlive it too; nothing
+    else would ever release them once their data directory is gone."""
+    from fireside.sandbox import mounts
+
+    removed = 0
+    for root in base.glob("fireside-share-*"):
+        try:
+            owner = Path((root / OWNER_FILE).read_text().strip())
+        except OSError:
+            continue  # not ours to judge
+        if owner.exists():
+            continue
+        mounts.cleanup(root)
+        shutil.rmtree(root, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 def _link_tree(source: Path, target: Path, *, skip: re.Pattern[str] | None = None) -> None:
