@@ -21,6 +21,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.compute.errors import throttled
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 
@@ -30,17 +31,6 @@ CODE_SIZE_UNZIPPED = 262_144_000
 CODE_SIZE_ZIPPED = 52_428_800
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-def throttled(reason: str) -> ServiceError:
-    return ServiceError(
-        "TooManyRequestsException",
-        "Rate Exceeded.",
-        429,
-        headers={"Retry-After": "1"},
-        Type="User",
-        Reason=reason,
-    )
 
 
 class Concurrency:

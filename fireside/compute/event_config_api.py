@@ -18,6 +18,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.destinations import NOT_IN_FIRESIDE, function_target, service_of
+from fireside.compute.errors import invalid
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
 from fireside.compute.registry import parse_function_name
@@ -25,10 +26,6 @@ from fireside.compute.versions import Versions
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
 
 
 def function_missing() -> ServiceError:

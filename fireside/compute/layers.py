@@ -23,6 +23,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.compute.errors import invalid, precondition_failed
 from fireside.compute.functions import now_iso
 from fireside.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, inspect_zip
 from fireside.store.database import Database
@@ -44,10 +45,6 @@ def _layer_arn(region: str, account: str, name: str) -> str:
 
 
 # -- errors, worded as AWS words them ----------------------------------------------------------
-def _invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
-
-
 def _not_found(message: str = "The resource you requested does not exist.") -> ServiceError:
     return ServiceError("ResourceNotFoundException", message, 404, Type="User")
 
@@ -69,7 +66,7 @@ def _access_denied(account: str, action: str, arn: str) -> ServiceError:
 def check_combined_size(total: int) -> None:
     """AWS's limit on a function's unzipped code and layers together."""
     if total > MAX_UNZIPPED_BYTES:
-        raise _invalid(
+        raise invalid(
             "Function code combined with layers exceeds the maximum allowed size of "
             f"{MAX_UNZIPPED_BYTES} bytes. The actual size is {total} bytes."
         )
@@ -230,11 +227,11 @@ class LayerStore:
     def resolve(self, arns: list[str], account: str, region: str) -> list[LayerVersion]:
         """The versions a function of `account` in `region` asks for in `Layers`, checked."""
         if len(arns) > MAX_LAYERS:
-            raise _invalid(f"Cannot reference more than {MAX_LAYERS} layers.")
+            raise invalid(f"Cannot reference more than {MAX_LAYERS} layers.")
         matches = [(arn, _VERSION_ARN.match(arn)) for arn in arns]
         for _arn, match in matches:
             if match is not None and match["region"] != region:
-                raise _invalid(
+                raise invalid(
                     "Layers are not in the same region as the function. Layers are expected "
                     f"to be in region {region}."
                 )
@@ -244,7 +241,7 @@ class LayerStore:
                 continue
             layer = (match["account"], match["name"])
             if layer in first_of:
-                raise _invalid(
+                raise invalid(
                     "Two different versions of the same layer are not allowed to be referenced "
                     f"in the same function. {first_of[layer]} and {arn} are versions of the "
                     "same layer."
@@ -258,7 +255,7 @@ class LayerStore:
                 else None
             )
             if record is None:
-                raise _invalid(f"Layer version {arn} does not exist.")
+                raise invalid(f"Layer version {arn} does not exist.")
             if not record.readable_by(account):
                 raise _access_denied(account, "lambda:GetLayerVersion", arn)
             records.append(record)
@@ -289,7 +286,7 @@ def _target(ctx: RequestContext, layer_name: str) -> _Target:
 def _version_of(params: dict[str, Any]) -> int:
     version = int(params["VersionNumber"])
     if version < 1:
-        raise _invalid("Layer Version Cannot be less than 1")
+        raise invalid("Layer Version Cannot be less than 1")
     return version
 
 
@@ -301,7 +298,7 @@ def _marker(params: dict[str, Any]) -> str | None:
     try:
         return base64.urlsafe_b64decode(marker.encode()).decode()
     except ValueError as exc:
-        raise _invalid("Invalid marker.") from exc
+        raise invalid("Invalid marker.") from exc
 
 
 def _cut(
@@ -317,14 +314,14 @@ def _cut(
 
 def _content_zip(content: dict[str, Any]) -> bytes:
     if "S3Bucket" in content or "S3Key" in content:
-        raise _invalid(
+        raise invalid(
             "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
             "The specified bucket does not exist (Fireside has no S3 yet: upload the zip in "
             f"ZipFile). Bucket: {content.get('S3Bucket')}"
         )
     data = content.get("ZipFile")
     if not isinstance(data, bytes):
-        raise _invalid("Missing Content")
+        raise invalid("Missing Content")
     if len(data) > MAX_ZIP_BYTES:
         raise ServiceError(
             "RequestTooLargeException",
@@ -388,13 +385,7 @@ class LayerApi:
     def _check_policy_revision(record: LayerVersion, params: dict[str, Any]) -> None:
         revision = params.get("RevisionId")
         if revision is not None and revision != record.policy_revision:
-            raise ServiceError(
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetLayerPolicy API to retrieve the latest Revision Id",
-                412,
-                Type="User",
-            )
+            raise precondition_failed("GetLayerPolicy")
 
     # -- versions ------------------------------------------------------------------------------
     async def publish_layer_version(
@@ -491,7 +482,7 @@ class LayerApi:
             try:
                 records = [r for r in records if r.version < int(after)]
             except ValueError as exc:
-                raise _invalid("Invalid marker.") from exc
+                raise invalid("Invalid marker.") from exc
         page, marker = _cut(records, params, lambda r: str(r.version))
         result: dict[str, Any] = {"LayerVersions": [r.list_item() for r in page]}
         if marker:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from fireside.aws.errors import ServiceError
 from fireside.compute.environment import Environment, Launch, State
+from fireside.compute.errors import throttled
 from fireside.compute.invocation import Invocation, Outcome
 from fireside.compute.logs import LogStore
 from fireside.sandbox import SandboxBackend
@@ -37,17 +37,6 @@ class _Pool:
     #: that ran Init ahead and has served nothing yet; a new one is made when it is taken.
     spare: Environment | None = None
     refilling: bool = False
-
-
-def throttled() -> ServiceError:
-    return ServiceError(
-        "TooManyRequestsException",
-        "Rate Exceeded.",
-        429,
-        headers={"Retry-After": "1"},
-        Type="User",
-        Reason="ConcurrentInvocationLimitExceeded",
-    )
 
 
 class EnvironmentManager:
@@ -83,7 +72,7 @@ class EnvironmentManager:
             if len(self._all) >= self.max_environments:
                 self._evict_idle_elsewhere(key)
             if len(self._all) >= self.max_environments:
-                raise throttled()
+                raise throttled("ConcurrentInvocationLimitExceeded")
             environment = self._new_environment(launch_for, pool)
             try:
                 await environment.start()

@@ -16,6 +16,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso
@@ -56,14 +57,6 @@ RESERVED_ENV_KEYS = frozenset(
         "LAMBDA_RUNTIME_DIR",
     }
 )
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
-
-
-def conflict(message: str) -> ServiceError:
-    return ServiceError("ResourceConflictException", message, 409, Type="User")
 
 
 def _unsupported(what: str) -> ServiceError:
@@ -144,21 +137,12 @@ class LambdaProvider:
     def _check_revision(config: FunctionConfig, params: dict[str, Any]) -> None:
         revision = params.get("RevisionId")
         if revision is not None and revision != config.revision_id:
-            raise ServiceError(
-                "PreconditionFailedException",
-                "The Revision Id provided does not match the latest Revision Id. "
-                "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-                412,
-                Type="User",
-            )
+            raise precondition_failed()
 
     @staticmethod
     def _check_not_updating(config: FunctionConfig) -> None:
         if config.last_update_status == "InProgress" or config.state == "Pending":
-            raise conflict(
-                "The operation cannot be performed at this time. An update is in progress for "
-                f"resource: {config.arn}"
-            )
+            raise update_in_progress(config.arn)
 
     @staticmethod
     def _check_limits(params: dict[str, Any]) -> None:

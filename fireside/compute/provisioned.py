@@ -22,6 +22,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.compute.errors import invalid
 from fireside.compute.functions import LATEST, FunctionConfig, now_iso
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions, is_version
@@ -35,10 +36,6 @@ ConfigKey = tuple[str, str, str, str]  # (account, region, function, qualifier)
 Provision = Callable[[FunctionConfig, int], Awaitable[int]]
 Release = Callable[[FunctionConfig], None]
 CHECK_INTERVAL = 1.0  # seconds between checks that every provisioned environment is alive
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
 
 
 @dataclass(slots=True)

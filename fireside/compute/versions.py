@@ -17,29 +17,12 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.aliases import Alias, AliasStore
+from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
 from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _VERSION = re.compile(r"^[0-9]+$")
-
-
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
-
-
-def conflict(message: str) -> ServiceError:
-    return ServiceError("ResourceConflictException", message, 409, Type="User")
-
-
-def precondition_failed() -> ServiceError:
-    return ServiceError(
-        "PreconditionFailedException",
-        "The Revision Id provided does not match the latest Revision Id. "
-        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id",
-        412,
-        Type="User",
-    )
 
 
 def alias_not_found(arn: str) -> ServiceError:
@@ -144,10 +127,7 @@ class VersionApi:
                 f"({latest.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
             )
         if latest.state != "Active" or latest.last_update_status == "InProgress":
-            raise conflict(
-                "The operation cannot be performed at this time. An update is in progress for "
-                f"resource: {latest.arn}"
-            )
+            raise update_in_progress(latest.arn)
         return self._versions.publish(latest, params.get("Description")).to_wire()
 
     async def list_versions_by_function(

@@ -1,0 +1,43 @@
+"""The Lambda service's recurring errors, worded as AWS words them, made in one place."""
+
+from __future__ import annotations
+
+from fireside.aws.errors import ServiceError
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError("ResourceConflictException", message, 409, Type="User")
+
+
+def update_in_progress(arn: str) -> ServiceError:
+    return conflict(
+        f"The operation cannot be performed at this time. An update is in progress for resource: {arn}"
+    )
+
+
+def precondition_failed(api: str = "GetFunction/GetAlias") -> ServiceError:
+    """A stale RevisionId; `api` is the call AWS's message tells the caller to make."""
+    return ServiceError(
+        "PreconditionFailedException",
+        "The Revision Id provided does not match the latest Revision Id. "
+        f"Call the {api} API to retrieve the latest Revision Id",
+        412,
+        Type="User",
+    )
+
+
+def throttled(reason: str) -> ServiceError:
+    """429 with AWS's `Reason`: ReservedFunctionConcurrentInvocationLimitExceeded or
+    ConcurrentInvocationLimitExceeded."""
+    return ServiceError(
+        "TooManyRequestsException",
+        "Rate Exceeded.",
+        429,
+        headers={"Retry-After": "1"},
+        Type="User",
+        Reason=reason,
+    )
