@@ -60,7 +60,11 @@ class Concurrency:
         if reserved is not None:
             if self._in_flight[key] >= reserved:
                 raise throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
-        elif self._unreserved_in_flight[pool] >= self.account_limit - self.reserved_total(*pool):
+        elif (running := self._unreserved_in_flight[pool]) >= self.unreserved_minimum and (
+            running >= self.account_limit - self.reserved_total(*pool)
+        ):
+            # Reservations always leave the minimum unreserved, so below it no invoke can be
+            # over the limit: the sum over the region's functions is made only near it.
             raise throttled("ConcurrentInvocationLimitExceeded")
         self._in_flight[key] += 1
         if reserved is None:
