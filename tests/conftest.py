@@ -210,3 +210,21 @@ def processes_with(marker: str) -> list[int]:
 
 #: Function code whose handler returns an id unique to its execution environment.
 ENV_TOKEN = "import uuid, time\nTOKEN = uuid.uuid4().hex\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0) if isinstance(e, dict) else 0)\n    return TOKEN\n"
+
+
+def curl_bootstrap(respond: str) -> str:
+    """A custom runtime in the style of AWS's tutorial: a shell loop of curl calls against the
+    Runtime API. `respond` is shell code that sets BODY from $EVENT and $REQUEST_ID."""
+    return (
+        "#!/bin/sh\n"
+        "set -eu\n"
+        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"\n'
+        "while true; do\n"
+        '  HEADERS="$(mktemp)"\n'
+        '  EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"\n'
+        '  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d \'[:space:]\''
+        ' | cut -d: -f2)"\n'
+        f"  {respond}\n"
+        '  curl -sS -X POST "$API/$REQUEST_ID/response" -d "$BODY" > /dev/null\n'
+        "done\n"
+    )

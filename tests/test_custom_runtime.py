@@ -12,20 +12,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, make_zip
+from tests.conftest import ROLE, curl_bootstrap, make_zip
 
-SHELL_BOOTSTRAP = r"""#!/bin/sh
 # The AWS tutorial's custom runtime: a curl loop against the Runtime API.
-set -eu
-API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
-while true; do
-  HEADERS="$(mktemp)"
-  EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"
-  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
-  echo "handling $REQUEST_ID"
-  curl -sS -X POST "$API/$REQUEST_ID/response" -d "{\"echo\": $EVENT}" > /dev/null
-done
-"""
+SHELL_BOOTSTRAP = curl_bootstrap('echo "handling $REQUEST_ID"; BODY="{\\"echo\\": $EVENT}"')
 
 
 def deploy(

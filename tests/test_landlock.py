@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fireside.runtimes.python import fireside_landlock
-from tests.conftest import ROLE, FunctionFactory, Server, make_zip
+from tests.conftest import ROLE, FunctionFactory, Server, curl_bootstrap, make_zip
 
 # Signal scoping (Landlock ABI 6) is what a function can observe: pid 1 of its sandbox is
 # bubblewrap's init, outside the runtime's Landlock domain, though owned by the same user.
@@ -33,17 +33,9 @@ def handler(event, context):
     }
 """
 
-SHELL_BOOTSTRAP = r"""#!/bin/sh
-set -eu
-API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
-while true; do
-  HEADERS="$(mktemp)"
-  curl -sS -LD "$HEADERS" "$API/next" > /dev/null
-  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
-  if kill -0 1 2>/dev/null; then RESULT=allowed; else RESULT=denied; fi
-  curl -sS -X POST "$API/$REQUEST_ID/response" -d "\"$RESULT\"" > /dev/null
-done
-"""
+SHELL_BOOTSTRAP = curl_bootstrap(
+    "if kill -0 1 2>/dev/null; then BODY='\"allowed\"'; else BODY='\"denied\"'; fi"
+)
 
 
 def landlocked(server: Server) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, Server, make_zip
+from tests.conftest import ROLE, Server, curl_bootstrap, make_zip
 
 PROBE = """
 import os, shutil, subprocess, sys
@@ -39,16 +39,7 @@ SECOND = {
     "bin/layer-tool": "#!/bin/sh\necho from-layer\n",
     "data.txt": "second",
 }
-SHELL_BOOTSTRAP = r"""#!/bin/sh
-set -eu
-API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
-while true; do
-  HEADERS="$(mktemp)"
-  curl -sS -LD "$HEADERS" "$API/next" > /dev/null
-  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
-  curl -sS -X POST "$API/$REQUEST_ID/response" -d "\"bootstrap from a layer\"" > /dev/null
-done
-"""
+SHELL_BOOTSTRAP = curl_bootstrap("BODY='\"bootstrap from a layer\"'")
 # An external extension: registers for INVOKE and SHUTDOWN and prints what it receives (its
 # output goes to the function's log, as on Lambda).
 EXTENSION = """#!/usr/bin/python3

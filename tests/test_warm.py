@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from fireside.sandbox.warm import WarmPool
-from tests.conftest import ROLE, FunctionFactory, Server, make_zip, python_zip
+from tests.conftest import (
+    ROLE,
+    FunctionFactory,
+    Server,
+    curl_bootstrap,
+    make_zip,
+    python_zip,
+)
 
 PROBE = """
 import os, sys
@@ -123,17 +130,10 @@ def test_warm_start_runs_the_function_as_its_own(
     assert body["hash_randomization"] == 1
 
 
-SHELL_BOOTSTRAP = r"""#!/bin/sh
-set -eu
-API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
-while true; do
-  HEADERS="$(mktemp)"
-  curl -sS -LD "$HEADERS" "$API/next" > /dev/null
-  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
-  BODY="{\"mine\": \"$MINE\", \"cwd\": \"$(pwd)\", \"warm\": \"${FIRESIDE_WARM_FD:-}\"}"
-  curl -sS -X POST "$API/$REQUEST_ID/response" -d "$BODY" > /dev/null
-done
-"""
+SHELL_BOOTSTRAP = curl_bootstrap(
+    'BODY="{\\"mine\\": \\"$MINE\\", \\"cwd\\": \\"$(pwd)\\", '
+    '\\"warm\\": \\"${FIRESIDE_WARM_FD:-}\\"}"'
+)
 
 
 def test_custom_runtime_starts_from_a_spare(server: Server, lam: Any) -> None:
