@@ -44,6 +44,7 @@ class Shape:
         "error_sender_fault",
         "error_status",
         "event_stream",
+        "flattened",
         "is_document",
         "is_error",
         "is_union",
@@ -56,6 +57,7 @@ class Shape:
         "pattern",
         "payload",
         "required",
+        "result_wrapper",
         "sensitive",
         "streaming",
         "timestamp_format",
@@ -81,6 +83,10 @@ class Shape:
         self.event_stream: bool = bool(ser.get("eventstream", False))
         self.timestamp_format: str | None = _opt_str(ser.get("timestampFormat"))
         self.json_value: bool = bool(ser.get("jsonvalue", False))
+        #: XML and query protocols: a list or map written without its wrapping element.
+        self.flattened: bool = bool(ser.get("flattened", False))
+        #: Query protocol outputs: the element wrapping the result (`GetCallerIdentityResult`).
+        self.result_wrapper: str | None = _opt_str(ser.get("resultWrapper"))
         self.min: int | float | None = _opt_number(meta.get("min"))
         self.max: int | float | None = _opt_number(meta.get("max"))
         self.pattern: str | None = _opt_str(meta.get("pattern"))
@@ -194,6 +200,8 @@ class ServiceModel:
         #: json protocols: the X-Amz-Target prefix and the content-type version.
         self.target_prefix: str | None = _opt_str(meta.get("targetPrefix"))
         self.json_version: str | None = _opt_str(meta.get("jsonVersion"))
+        #: XML protocols: the namespace of response documents.
+        self.xml_namespace: str | None = _opt_str(meta.get("xmlNamespace"))
         self.operation_names: tuple[str, ...] = tuple(str(n) for n in boto.operation_names)
         # Shapes referenced without member traits are shared, so every use of (say)
         # `FunctionConfiguration` is the same object and per-shape compilers can memoize on it.
