@@ -60,6 +60,17 @@ class Validator:
             raise validation_error(out)
 
 
+# AWS lists most enums in the model's order, but some in its own (its validator iterates a
+# set). Orders recorded from AWS's answers, keyed by the enum's values.
+_AWS_ENUM_ORDER: dict[frozenset[str], tuple[str, ...]] = {
+    frozenset(order): order
+    for order in (
+        # DynamoDB Select (moto's AWS-verified test_select_values_are_case_sensitive)
+        ("SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES"),
+    )
+}
+
+
 def lower_camel(name: str) -> str:
     """Coral's spelling of a member name in error paths: `FunctionName` -> `functionName`."""
     return name[:1].lower() + name[1:]
@@ -156,10 +167,11 @@ def _rule(shape: Shape) -> Rule | None:
                 )
         if shape.enum is not None:
             allowed = frozenset(shape.enum)
+            listed = _AWS_ENUM_ORDER.get(allowed, shape.enum)
             tests.append(
                 (
                     lambda v: v not in allowed,
-                    f"Member must satisfy enum value set: [{', '.join(shape.enum)}]",
+                    f"Member must satisfy enum value set: [{', '.join(listed)}]",
                 )
             )
     if not tests:

@@ -69,8 +69,9 @@ def _select(
     params: Mapping[str, Any],
     index: IndexInfo | None,
     paths: list[Path] | None,
-    prefix: str,
 ) -> str:
+    # Query and Scan both lead these with Coral's count (moto 5.2.5's AWS-verified tests; its
+    # 5.2.3 had Scan without it).
     select = params.get("Select")
     attributes_given = params.get("AttributesToGet") is not None
     if select is None:
@@ -80,15 +81,15 @@ def _select(
     if select != "SPECIFIC_ATTRIBUTES" and paths is not None:
         what = {"COUNT": "only the Count"}.get(select, select)
         member = "AttributesToGet" if attributes_given else "ProjectionExpression"
-        raise validation(f"{prefix}Cannot specify the {member} when choosing to get {what}")
+        raise validation(f"{CODED_PREFIX}Cannot specify the {member} when choosing to get {what}")
     if select == "SPECIFIC_ATTRIBUTES" and paths is None:
         raise validation(
-            f"{prefix}Must specify the AttributesToGet or ProjectionExpression when choosing to "
+            f"{CODED_PREFIX}Must specify the AttributesToGet or ProjectionExpression when choosing to "
             "get SPECIFIC_ATTRIBUTES"
         )
     if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
         raise validation(
-            f"{prefix}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
+            f"{CODED_PREFIX}ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
         )
     if (
         select == "ALL_ATTRIBUTES"
@@ -109,7 +110,6 @@ def _plan(
     params: Mapping[str, Any],
     exprs: RequestExpressions,
     legacy_filter: str,
-    select_prefix: str,
 ) -> tuple[_Plan, Condition | None]:
     """Everything but the key condition; returns the plan and the bound KeyConditionExpression."""
     reject_mixed(params)
@@ -125,7 +125,7 @@ def _plan(
     index = _index(table, params.get("IndexName"))
     if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
         raise validation("Consistent reads are not supported on global secondary indexes")
-    select = _select(params, index, paths, select_prefix)
+    select = _select(params, index, paths)
     fetch = (
         index is not None
         and index.kind == "LSI"
@@ -246,7 +246,7 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
         params,
         expressions=("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
     )
-    plan, key_condition = _plan(tables, ctx, params, exprs, "QueryFilter", CODED_PREFIX)
+    plan, key_condition = _plan(tables, ctx, params, exprs, "QueryFilter")
     if key_condition is None:
         if not params.get("KeyConditions"):
             raise validation(
@@ -307,8 +307,7 @@ def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
         )
     if segment >= total:
         raise validation(
-            "The Segment parameter is zero-based and must be less than parameter TotalSegments: "
-            f"Segment: {segment} is not less than TotalSegments: {total}"
+            "The Segment parameter is zero-based and must be less than parameter TotalSegments"
         )
     low = segment * _HASH_SPACE // total
     high = (segment + 1) * _HASH_SPACE // total
@@ -320,7 +319,7 @@ def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
 
 async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
-    plan, _ = _plan(tables, ctx, params, exprs, "ScanFilter", "")
+    plan, _ = _plan(tables, ctx, params, exprs, "ScanFilter")
     begin, end = _segment(params)
     start = _start_key(plan, params.get("ExclusiveStartKey"))
     index = plan.index
