@@ -49,6 +49,7 @@ _SET_ELEMENT = {"SS": "S", "NS": "N", "BS": "B"}
 # precision checks see the exact result, never a rounded one.
 _WIDE = decimal.Context(prec=400, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}")  # at most 38 digits, no zeros to trim
 _MAX_DEPTH = 32
 
 
@@ -97,6 +98,8 @@ def format_number(number: Decimal) -> str:
 
 
 def normalize_number(text: str) -> str:
+    if type(text) is str and _PLAIN_INTEGER.fullmatch(text):
+        return text  # already canonical and in range: the common case, without Decimal
     return format_number(parse_number(text))
 
 
