@@ -49,7 +49,7 @@ _SET_ELEMENT = {"SS": "S", "NS": "N", "BS": "B"}
 # precision checks see the exact result, never a rounded one.
 _WIDE = decimal.Context(prec=400, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_PLAIN_INTEGER = re.compile(r"-?[1-9][0-9]{0,37}")  # at most 38 digits, no zeros to trim
+_PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,37}")  # canonical already: at most 38 digits
 _MAX_DEPTH = 32
 
 
