@@ -37,6 +37,8 @@ from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.s3.access import StoredObjects
+from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_orphans
@@ -45,6 +47,7 @@ from fireside.store.database import Database
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
 from fireside.tables.service import Tables
+from fireside.tables.transfers import Transfers, TransferStore
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,14 @@ class Fireside:
             Tables(
                 open_engine(settings.tables_backend, data),
                 ttl_interval=settings.tables_ttl_interval,
+            )
+        )
+        self.s3 = S3Provider.open(data / "s3")
+        self.tables.attach_transfers(
+            Transfers(
+                self.tables.tables,
+                TransferStore(data / "tables-transfers.sqlite"),
+                StoredObjects(self.s3.store),
             )
         )
 
@@ -199,6 +210,7 @@ class Fireside:
                 target_prefix="DynamoDBStreams_20120810",
             )
         )
+        services.append(Service("s3", s3_protocol(), self.s3.operations()))
         return Edge(self.authenticator, services, self._internal, endpoint_url)
 
     async def _handle(self, request: Request) -> Response:
@@ -225,7 +237,7 @@ class Fireside:
             "version": __version__,
             "sandbox": self.sandbox_mode.value,
             "sandbox_detail": self.backend.describe(),
-            "services": {"lambda": "running", "dynamodb": "running"},
+            "services": {"lambda": "running", "dynamodb": "running", "s3": "running"},
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
@@ -273,4 +285,5 @@ class Fireside:
         self.opt_trees.close()
         self.logs.close()
         await self.tables.close()
+        self.s3.close()
         self.db.close()

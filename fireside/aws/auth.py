@@ -12,8 +12,9 @@ Two modes:
 * credentials configured: every request must carry a valid signature by one of them, made
   within 5 minutes of the server clock (or within `X-Amz-Expires` of a presigned URL's date).
 
-The canonical request is rebuilt exactly as botocore's `SigV4Auth` builds it for non-S3 services:
-the path is normalized and percent-encoded a second time, the query is decoded and re-encoded,
+The canonical request is rebuilt exactly as botocore's `SigV4Auth` builds it: for services
+other than S3 the path is normalized and percent-encoded a second time (S3 signs it as sent),
+the query is decoded and re-encoded,
 and the payload hash is `x-amz-content-sha256` when sent, else the body's SHA-256. Session tokens
 (`X-Amz-Security-Token`) are signed like any header or parameter but not validated.
 
@@ -478,7 +479,9 @@ def _canonical_head(
     return "\n".join(
         (
             request.method.upper(),
-            _canonical_uri(request.path),
+            _s3_canonical_uri(request.path)
+            if signature.service == "s3"
+            else _canonical_uri(request.path),
             _canonical_query(query, signature.presigned),
             "".join(lines),
             signature.signed_headers,
@@ -495,6 +498,11 @@ def _canonical_uri(path: str) -> str:
     arrive over and over.
     """
     return quote(_wire_bytes(_normalize_path(path)), safe="/~")
+
+
+def _s3_canonical_uri(path: str) -> str:
+    """S3 signs the path exactly as sent: no dot-segment removal, no second encoding."""
+    return path or "/"
 
 
 def _normalize_path(path: str) -> str:

@@ -62,6 +62,8 @@ class Shape:
         "streaming",
         "timestamp_format",
         "type_name",
+        "xml_attribute",
+        "xml_namespace",
     )
 
     def __init__(self, boto: Any, service: ServiceModel) -> None:
@@ -83,6 +85,13 @@ class Shape:
         self.event_stream: bool = bool(ser.get("eventstream", False))
         self.timestamp_format: str | None = _opt_str(ser.get("timestampFormat"))
         self.json_value: bool = bool(ser.get("jsonvalue", False))
+        #: rest-xml: the member travels as an attribute of its parent element.
+        self.xml_attribute: bool = bool(ser.get("xmlAttribute", False))
+        namespace = ser.get("xmlNamespace")
+        #: rest-xml: the namespace URI declared on this element, if the model names one.
+        self.xml_namespace: str | None = (
+            _opt_str(namespace.get("uri")) if isinstance(namespace, Mapping) else None
+        )
         #: XML and query protocols: a list or map written without its wrapping element.
         self.flattened: bool = bool(ser.get("flattened", False))
         #: Query protocol outputs: the element wrapping the result (`GetCallerIdentityResult`).

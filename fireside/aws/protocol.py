@@ -101,6 +101,10 @@ def protocol_for(service: ServiceModel) -> WireProtocol:
         # DynamoDB's clients verify x-amz-crc32 when it is present (botocore retries on a
         # mismatch); sending it keeps that protection working end to end.
         return JsonProtocol(service, checksum=service.signing_name == "dynamodb")
+    if service.protocol == "rest-xml":
+        from fireside.aws.restxml import RestXmlProtocol
+
+        return RestXmlProtocol(service)
     raise NotImplementedError(
         f"Fireside has no implementation of the {service.protocol} protocol "
         f"(needed by {service.service_id})"

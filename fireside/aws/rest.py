@@ -1,4 +1,4 @@
-"""Request routing for the REST protocols (rest-json now, rest-xml later).
+"""Request routing for the REST protocols (rest-json and rest-xml).
 
 REST services identify the operation by method and path: `requestUri` templates such as
 `/2015-03-31/functions/{FunctionName}/invocations` (labels, greedy `{Key+}` labels, literal
@@ -13,7 +13,7 @@ characters, including literal query parameters such as `?find=LayerVersion`) win
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import parse_qsl
 
 from fireside.aws.errors import ServiceError
@@ -112,18 +112,29 @@ class Router:
         self, method: str, path: str, query: Mapping[str, list[str]]
     ) -> tuple[Operation, dict[str, str]]:
         """The operation and its raw label values; raises UnknownOperationException (404)."""
+        for route, labels in self.matches(method, path, query):
+            return route.operation, labels
+        raise ServiceError(
+            "UnknownOperationException",
+            f"No {self.service.service_id} operation matches {method} {path}",
+            404,
+        )
+
+    def matches(
+        self, method: str, path: str, query: Mapping[str, list[str]]
+    ) -> Iterator[tuple[Route, dict[str, str]]]:
+        """Every matching route with its raw label values, most specific first.
+
+        S3 has operations that share a method and URI and differ only by a header
+        (`PutObject` and `CopyObject`, with `x-amz-copy-source`); its protocol picks among them.
+        """
         parts = path.split("/", 2)
         segment = parts[1] if len(parts) > 1 else ""
         candidates = self._buckets.get((method, segment)) or self._fallback.get(method, ())
         for route in candidates:
             labels = route.match(path, query)
             if labels is not None:
-                return route.operation, labels
-        raise ServiceError(
-            "UnknownOperationException",
-            f"No {self.service.service_id} operation matches {method} {path}",
-            404,
-        )
+                yield route, labels
 
 
 def _sort_key(route: Route) -> tuple[int, int, str]:

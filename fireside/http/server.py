@@ -183,7 +183,12 @@ class _Connection(asyncio.Protocol):
                     )
             if self._transport is None or self._transport.is_closing():
                 return
-            self._transport.write(encode_response(response, keep_alive))
+            if isinstance(item, Request) and item.method == "HEAD":
+                # A HEAD answer carries the headers a GET would (Content-Length included)
+                # and never a body: the client reads none, so one would corrupt the stream.
+                self._transport.write(_head(response, keep_alive))
+            else:
+                self._transport.write(encode_response(response, keep_alive))
             if not keep_alive:
                 self._transport.close()
                 return

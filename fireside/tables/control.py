@@ -19,6 +19,7 @@ from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 
 __all__ = [
+    "check_table_definition",
     "create_table",
     "delete_table",
     "describe_endpoints",
@@ -239,6 +240,17 @@ def sse_description(spec: Mapping[str, Any] | None, ctx: RequestContext) -> dict
         return None
     key = spec.get("KMSMasterKeyId") or f"arn:aws:kms:{ctx.region}:{ctx.account_id}:key/default"
     return {"Status": "ENABLED", "SSEType": spec.get("SSEType", "KMS"), "KMSMasterKeyArn": key}
+
+
+def check_table_definition(params: Mapping[str, Any]) -> None:
+    """CreateTable's checks of a table definition, for callers that create the table later
+    (ImportTable validates before it answers and creates the table in the background)."""
+    check_table_name(params["TableName"])
+    billing = params.get("BillingMode") or "PROVISIONED"
+    _check_key_schema(params["KeySchema"])
+    _check_definitions(params)
+    _check_throughput(params, billing)
+    _check_indexes(params, billing)
 
 
 async def create_table(

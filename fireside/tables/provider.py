@@ -15,8 +15,11 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.tables import (
+    backups,
     batch,
     control,
+    exports,
+    imports,
     itemops,
     partiql,
     reads,
@@ -27,6 +30,7 @@ from fireside.tables import (
     update_table,
 )
 from fireside.tables.service import Tables
+from fireside.tables.transfers import Transfers
 
 __all__ = ["TablesProvider"]
 
@@ -58,13 +62,34 @@ _OPERATIONS: dict[str, Handler] = {
     "TagResource": tags.tag_resource,
     "UntagResource": tags.untag_resource,
     "ListTagsOfResource": tags.list_tags_of_resource,
+    "UpdateContinuousBackups": backups.update_continuous_backups,
+    "DescribeContinuousBackups": backups.describe_continuous_backups,
     **partiql.OPERATIONS,
+}
+
+
+TransferHandler = Callable[[Transfers, RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+#: Operations that read or write S3 (available once `attach_transfers` is called).
+_TRANSFER_OPERATIONS: dict[str, TransferHandler] = {
+    "ExportTableToPointInTime": exports.export_table_to_point_in_time,
+    "DescribeExport": exports.describe_export,
+    "ListExports": exports.list_exports,
+    "ImportTable": imports.import_table,
+    "DescribeImport": imports.describe_import,
+    "ListImports": imports.list_imports,
 }
 
 
 class TablesProvider:
     def __init__(self, tables: Tables) -> None:
         self.tables = tables
+        self.transfers: Transfers | None = None
+
+    def attach_transfers(self, transfers: Transfers) -> None:
+        """Enable exports to and imports from S3 (through `transfers`)."""
+        transfers.runners.update({"export": exports.run_export, "import": imports.run_import})
+        self.transfers = transfers
 
     def operations(self) -> dict[str, Operation]:
         tables = self.tables
@@ -75,7 +100,19 @@ class TablesProvider:
 
             return call
 
-        return {name: bind(handler) for name, handler in _OPERATIONS.items()}
+        operations = {name: bind(handler) for name, handler in _OPERATIONS.items()}
+        transfers = self.transfers
+        if transfers is not None:
+
+            def bind_transfer(handler: TransferHandler) -> Operation:
+                async def call(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+                    return await handler(transfers, ctx, params)
+
+                return call
+
+            for name, transfer in _TRANSFER_OPERATIONS.items():
+                operations[name] = bind_transfer(transfer)
+        return operations
 
     def stream_operations(self) -> dict[str, Operation]:
         """The DynamoDB Streams API (service `dynamodbstreams`)."""
@@ -93,6 +130,8 @@ class TablesProvider:
         """The service's background work, until cancelled: resumes index backfills that a
         restart interrupted, then sweeps expired items every `ttl_interval` seconds."""
         tables = self.tables
+        if self.transfers is not None:
+            self.transfers.resume()
         if tables.engine.name != "sqlite":
             tables.spawn(tables.refresh_catalog_forever(), "catalog refresh")
         for table in tables.catalog.all():
@@ -107,3 +146,5 @@ class TablesProvider:
     async def close(self) -> None:
         await self.tables.stop_tasks()
         await asyncio.to_thread(self.tables.close)
+        if self.transfers is not None:
+            self.transfers.close()

@@ -136,6 +136,9 @@ class TableInfo:
     deletion_protection: bool = False
     table_class: str | None = None
     sse: dict[str, Any] | None = None
+    #: Point-in-time recovery (UpdateContinuousBackups): on since `pitr_since` (epoch seconds).
+    pitr_enabled: bool = False
+    pitr_since: float | None = None
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
     #: Bumped on every metadata change (used to detect stale cached copies).
     version: int = 1

@@ -1,0 +1,85 @@
+"""S3's errors, with the codes, statuses and wording S3 uses.
+
+Each is a `ServiceError`; the rest-xml protocol writes it as `<Error><Code>..</Code>
+<Message>..</Message>...</Error>`, extra fields (`BucketName`, `Key`) included.
+"""
+
+from __future__ import annotations
+
+from fireside.aws.errors import ServiceError
+
+__all__ = [
+    "access_denied",
+    "bucket_already_exists",
+    "bucket_already_owned",
+    "bucket_not_empty",
+    "invalid_argument",
+    "invalid_bucket_name",
+    "invalid_request",
+    "no_such_bucket",
+    "no_such_key",
+    "not_implemented",
+]
+
+
+def no_such_bucket(bucket: str) -> ServiceError:
+    return ServiceError(
+        "NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket
+    )
+
+
+def no_such_key(key: str) -> ServiceError:
+    return ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+
+
+def bucket_already_owned(bucket: str) -> ServiceError:
+    return ServiceError(
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        409,
+        BucketName=bucket,
+    )
+
+
+def bucket_already_exists(bucket: str) -> ServiceError:
+    return ServiceError(
+        "BucketAlreadyExists",
+        "The requested bucket name is not available. The bucket namespace is shared by all "
+        "users of the system. Please select a different name and try again.",
+        409,
+        BucketName=bucket,
+    )
+
+
+def bucket_not_empty(bucket: str) -> ServiceError:
+    return ServiceError(
+        "BucketNotEmpty", "The bucket you tried to delete is not empty", 409, BucketName=bucket
+    )
+
+
+def invalid_bucket_name(bucket: str) -> ServiceError:
+    return ServiceError(
+        "InvalidBucketName", "The specified bucket is not valid.", 400, BucketName=bucket
+    )
+
+
+def access_denied() -> ServiceError:
+    return ServiceError("AccessDenied", "Access Denied", 403)
+
+
+def invalid_argument(message: str, name: str, value: str) -> ServiceError:
+    return ServiceError("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
+
+
+def invalid_request(message: str) -> ServiceError:
+    return ServiceError("InvalidRequest", message, 400)
+
+
+def not_implemented(what: str) -> ServiceError:
+    # S3's own code for a feature it lacks; 501 is not retried by the SDKs.
+    return ServiceError(
+        "NotImplemented",
+        f"Fireside does not implement {what} yet",
+        501,
+        sender_fault=False,
+    )

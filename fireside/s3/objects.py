@@ -1,0 +1,297 @@
+"""Object operations: PutObject, GetObject (ranges, conditions), HeadObject, DeleteObject,
+DeleteObjects, CopyObject.
+
+Buckets are unversioned: the only version id S3 would report is "null", which is accepted
+wherever a `VersionId` is given. Bodies are read and written in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.s3.buckets import Buckets
+from fireside.s3.errors import (
+    invalid_argument,
+    invalid_request,
+    no_such_bucket,
+    no_such_key,
+    not_implemented,
+)
+from fireside.s3.store import ObjectRecord, S3Store
+
+__all__ = ["Objects"]
+
+#: Request members stored with an object and returned by GetObject/HeadObject as they came.
+_STORED = (
+    "ContentType",
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+    "WebsiteRedirectLocation",
+    "Metadata",
+)
+_CHECKSUMS = (
+    "ChecksumCRC32",
+    "ChecksumCRC32C",
+    "ChecksumCRC64NVME",
+    "ChecksumSHA1",
+    "ChecksumSHA256",
+)
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_DEFAULT_TYPE = "binary/octet-stream"
+_NULL_VERSION = "null"
+
+
+def _when(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
+
+
+def _check_version(version: str | None) -> None:
+    if version is not None and version != _NULL_VERSION:
+        raise invalid_argument("Invalid version id specified", "versionId", version)
+
+
+def _check_md5(params: dict[str, Any], body: bytes) -> None:
+    sent = params.get("ContentMD5")
+    if sent is None:
+        return
+    try:
+        digest = base64.b64decode(sent, validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise ServiceError("InvalidDigest", "The Content-MD5 you specified was invalid.", 400)
+    if digest != hashlib.md5(body).digest():
+        raise ServiceError(
+            "BadDigest", "The Content-MD5 you specified did not match what we received.", 400
+        )
+
+
+def _stored_headers(params: dict[str, Any]) -> dict[str, Any]:
+    headers = {name: params[name] for name in (*_STORED, *_CHECKSUMS) if params.get(name)}
+    headers.setdefault("ContentType", _DEFAULT_TYPE)
+    return headers
+
+
+def _range(header: str, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single `bytes=` range; None when the header asks for no valid range
+    S3 would honour (it then serves the whole object). InvalidRange when unsatisfiable."""
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        start, end = max(size - int(last), 0), size
+    else:
+        start = int(first)
+        end = size if last == "" else min(int(last) + 1, size)
+        if last != "" and int(last) < start:
+            return None
+    if start >= size or size == 0:
+        raise ServiceError(
+            "InvalidRange",
+            "The requested range is not satisfiable",
+            416,
+            RangeRequested=header,
+            ActualObjectSize=str(size),
+        )
+    return start, end
+
+
+class Objects:
+    def __init__(self, store: S3Store, buckets: Buckets, clock: Any) -> None:
+        self.store = store
+        self.buckets = buckets
+        self.clock = clock
+
+    def _object(self, bucket: str, key: str) -> ObjectRecord:
+        record = self.store.head(bucket, key)
+        if record is None:
+            raise no_such_key(key)
+        return record
+
+    async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.buckets.require(ctx, params["Bucket"])
+        key = params["Key"]
+        body: bytes = params.get("Body") or b""
+        _check_md5(params, body)
+        if params.get("IfMatch") is not None or params.get("IfNoneMatch") is not None:
+            self._check_write_conditions(bucket.name, key, params)
+        headers = _stored_headers(params)
+        record = await self._store(bucket.name, key, body, headers)
+        out: dict[str, Any] = {"ETag": record.etag}
+        out.update({name: headers[name] for name in _CHECKSUMS if name in headers})
+        return out
+
+    def _check_write_conditions(self, bucket: str, key: str, params: dict[str, Any]) -> None:
+        current = self.store.head(bucket, key)
+        if params.get("IfNoneMatch") == "*" and current is not None:
+            raise _precondition_failed("If-None-Match")
+        if_match = params.get("IfMatch")
+        if if_match is not None:
+            if current is None:
+                raise no_such_key(key)
+            if if_match not in ("*", current.etag):
+                raise _precondition_failed("If-Match")
+
+    async def _store(
+        self, bucket: str, key: str, body: bytes, headers: dict[str, Any]
+    ) -> ObjectRecord:
+        try:
+            return await asyncio.to_thread(self.store.put, bucket, key, body, headers, self.clock())
+        except KeyError:  # the bucket was deleted while the body was being written
+            raise no_such_bucket(bucket) from None
+
+    def _describe(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ETag": record.etag,
+            "LastModified": _when(record.modified),
+            "ContentLength": record.size,
+            "AcceptRanges": "bytes",
+        }
+        for name in _STORED:
+            if name in record.headers:
+                out[name] = record.headers[name]
+        if params.get("ChecksumMode") == "ENABLED":
+            out.update({n: record.headers[n] for n in _CHECKSUMS if n in record.headers})
+        # GetObject's response-* query parameters override the stored headers.
+        for name in ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
+                     "ContentType"):  # fmt: skip
+            override = params.get(f"Response{name}")
+            if override is not None:
+                out[name] = override
+        return out
+
+    def _check_read_conditions(self, record: ObjectRecord, params: dict[str, Any]) -> None:
+        if_match = params.get("IfMatch")
+        if if_match is not None and if_match not in ("*", record.etag):
+            raise _precondition_failed("If-Match")
+        if_none_match = params.get("IfNoneMatch")
+        if if_none_match is not None and if_none_match in ("*", record.etag):
+            raise ServiceError("NotModified", "Not Modified", 304)
+        modified = _when(record.modified)
+        since = params.get("IfModifiedSince")
+        if if_none_match is None and since is not None and modified <= since:
+            raise ServiceError("NotModified", "Not Modified", 304)
+        before = params.get("IfUnmodifiedSince")
+        if if_match is None and before is not None and modified > before:
+            raise _precondition_failed("If-Unmodified-Since")
+
+    async def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._get(ctx, params, with_body=True)
+
+    async def head_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return await self._get(ctx, params, with_body=False)
+
+    async def _get(
+        self, ctx: RequestContext, params: dict[str, Any], *, with_body: bool
+    ) -> dict[str, Any]:
+        bucket = self.buckets.require(ctx, params["Bucket"])
+        _check_version(params.get("VersionId"))
+        if params.get("PartNumber") is not None:
+            raise not_implemented("GetObject/HeadObject by PartNumber (multipart uploads)")
+        record = self._object(bucket.name, params["Key"])
+        self._check_read_conditions(record, params)
+        out = self._describe(record, params)
+        span = _range(params["Range"], record.size) if params.get("Range") else None
+        start, end = span if span is not None else (0, record.size)
+        if span is not None:
+            out["ContentRange"] = f"bytes {start}-{end - 1}/{record.size}"
+            out["ContentLength"] = end - start
+            # The stored checksums cover the whole object, not this part (S3 omits them too).
+            for name in _CHECKSUMS:
+                out.pop(name, None)
+        if with_body:
+            out["Body"] = await asyncio.to_thread(self.store.read, record, start, end)
+        return out
+
+    async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.buckets.require(ctx, params["Bucket"])
+        _check_version(params.get("VersionId"))
+        await asyncio.to_thread(self.store.delete, bucket.name, params["Key"])
+        return {}
+
+    async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.buckets.require(ctx, params["Bucket"])
+        request = params["Delete"]
+        entries = request.get("Objects") or []
+        if len(entries) > 1000:
+            raise ServiceError(
+                "MalformedXML", "You have attempted to delete more than 1000 objects", 400
+            )
+        deleted: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for entry in entries:
+            key = entry.get("Key", "")
+            version = entry.get("VersionId")
+            if version is not None and version != _NULL_VERSION:
+                errors.append(
+                    {"Key": key, "VersionId": version, "Code": "NoSuchVersion",
+                     "Message": "The specified version does not exist."}
+                )  # fmt: skip
+                continue
+            await asyncio.to_thread(self.store.delete, bucket.name, key)
+            done: dict[str, Any] = {"Key": key}
+            if version is not None:
+                done["VersionId"] = version
+            deleted.append(done)
+        out: dict[str, Any] = {}
+        if deleted and not request.get("Quiet"):
+            out["Deleted"] = deleted
+        if errors:
+            out["Errors"] = errors
+        return out
+
+    async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        bucket = self.buckets.require(ctx, params["Bucket"])
+        key = params["Key"]
+        source_bucket, source_key, version = _copy_source(params["CopySource"])
+        _check_version(version)
+        source = self._object(self.buckets.require(ctx, source_bucket).name, source_key)
+        replace = params.get("MetadataDirective") == "REPLACE"
+        if (source_bucket, source_key) == (bucket.name, key) and not replace:
+            raise invalid_request(
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes."
+            )
+        if_match = params.get("CopySourceIfMatch")
+        if if_match is not None and if_match not in ("*", source.etag):
+            raise _precondition_failed("x-amz-copy-source-If-Match")
+        if_none_match = params.get("CopySourceIfNoneMatch")
+        if if_none_match is not None and if_none_match in ("*", source.etag):
+            raise _precondition_failed("x-amz-copy-source-If-None-Match")
+        headers = _stored_headers(params) if replace else dict(source.headers)
+        body = await asyncio.to_thread(self.store.read, source)
+        record = await self._store(bucket.name, key, body, headers)
+        return {"CopyObjectResult": {"ETag": record.etag, "LastModified": _when(record.modified)}}
+
+
+def _copy_source(value: str) -> tuple[str, str, str | None]:
+    """(bucket, key, version id) of an `x-amz-copy-source` header (`bucket/key?versionId=`)."""
+    path, _, query = value.partition("?")
+    path = unquote(path).lstrip("/")
+    bucket, slash, key = path.partition("/")
+    if not slash or not bucket or not key:
+        raise invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
+    version = query[len("versionId=") :] if query.startswith("versionId=") else None
+    return bucket, key, version
+
+
+def _precondition_failed(condition: str) -> ServiceError:
+    return ServiceError(
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold",
+        412,
+        Condition=condition,
+    )

@@ -1,0 +1,96 @@
+"""The S3 provider: one method per operation, the wire protocol that carries them, and the
+operation table the edge routes to.
+
+Every operation in S3's model is in the table: the implemented ones call the bucket, object
+and listing modules; every other one answers S3's `NotImplemented` (501) naming itself, so a
+client never mistakes a missing feature for a success.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.aws.model import load_service
+from fireside.aws.protocol import WireProtocol
+from fireside.aws.restxml import RestXmlProtocol
+from fireside.s3.buckets import Buckets
+from fireside.s3.errors import not_implemented
+from fireside.s3.listing import Listing
+from fireside.s3.objects import Objects
+from fireside.s3.store import S3Store
+
+__all__ = ["S3Provider", "s3_protocol"]
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+#: The root element of each response document, as S3 names it (the model does not).
+_ROOTS = {
+    "ListBuckets": "ListAllMyBucketsResult",
+    "ListObjects": "ListBucketResult",
+    "ListObjectsV2": "ListBucketResult",
+    "ListObjectVersions": "ListVersionsResult",
+    "GetBucketLocation": "LocationConstraint",
+    "GetBucketTagging": "Tagging",
+    "GetBucketVersioning": "VersioningConfiguration",
+    "DeleteObjects": "DeleteResult",
+}
+
+
+def s3_protocol() -> WireProtocol:
+    return RestXmlProtocol(load_service("s3"), namespace=NAMESPACE, root_names=_ROOTS)
+
+
+class S3Provider:
+    def __init__(self, store: S3Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.buckets = Buckets(store, clock)
+        self.objects = Objects(store, self.buckets, clock)
+        self.listing = Listing(store, self.buckets)
+
+    @classmethod
+    def open(cls, root: Path) -> S3Provider:
+        store = S3Store(root)
+        store.sweep()
+        return cls(store)
+
+    def operations(self) -> dict[str, Operation]:
+        buckets, objects, listing = self.buckets, self.objects, self.listing
+        implemented: dict[str, Operation] = {
+            "CreateBucket": buckets.create_bucket,
+            "HeadBucket": buckets.head_bucket,
+            "DeleteBucket": buckets.delete_bucket,
+            "ListBuckets": buckets.list_buckets,
+            "GetBucketLocation": buckets.get_bucket_location,
+            "PutBucketTagging": buckets.put_bucket_tagging,
+            "GetBucketTagging": buckets.get_bucket_tagging,
+            "DeleteBucketTagging": buckets.delete_bucket_tagging,
+            "GetBucketVersioning": buckets.get_bucket_versioning,
+            "GetObjectLockConfiguration": buckets.get_object_lock_configuration,
+            "PutObject": objects.put_object,
+            "GetObject": objects.get_object,
+            "HeadObject": objects.head_object,
+            "DeleteObject": objects.delete_object,
+            "DeleteObjects": objects.delete_objects,
+            "CopyObject": objects.copy_object,
+            "ListObjects": listing.list_objects,
+            "ListObjectsV2": listing.list_objects_v2,
+            "ListObjectVersions": listing.list_object_versions,
+        }
+        table = {name: _missing(name) for name in load_service("s3").operation_names}
+        table.update(implemented)
+        return table
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _missing(name: str) -> Operation:
+    async def call(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise not_implemented(f"the S3 operation {name}")
+
+    return call

@@ -1,0 +1,275 @@
+"""Where S3 keeps buckets and objects: SQLite metadata plus one file per object body.
+
+Layout under `<data dir>/s3/`:
+
+    s3.sqlite               buckets and object metadata (WAL, synchronous=FULL)
+    objects/<aa>/<id>       object bodies, one file per stored version of a key
+
+A put writes the body to a temporary file, fsyncs it and renames it to a fresh name, then
+commits the metadata row that points at it; only then is the file of the replaced version
+removed. A crash at any point leaves either the old object or the new one, never a torn body
+(at worst an orphan file, removed by `sweep()` at start-up).
+
+Methods are synchronous and thread-safe (one connection behind a lock); the provider runs the
+ones that touch bodies in a worker thread. Bucket names are global, as on S3.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BucketRecord", "ObjectRecord", "S3Store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    name     TEXT PRIMARY KEY,
+    account  TEXT NOT NULL,
+    region   TEXT NOT NULL,
+    created  REAL NOT NULL,
+    tags     TEXT                       -- JSON object, NULL when the bucket has no tag set
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    etag     TEXT NOT NULL,             -- quoted hex MD5
+    modified REAL NOT NULL,
+    file     TEXT NOT NULL,             -- body file name under objects/
+    headers  TEXT NOT NULL,             -- JSON: content type, encoding... and user metadata
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(slots=True)
+class BucketRecord:
+    name: str
+    account: str
+    region: str
+    created: float
+    tags: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class ObjectRecord:
+    key: str
+    size: int
+    etag: str
+    modified: float
+    file: str
+    #: Stored response headers as params: ContentType, ContentEncoding... and Metadata.
+    headers: dict[str, Any] = field(default_factory=dict)
+
+
+class S3Store:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._objects = root / "objects"
+        self._objects.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            root / "s3.sqlite", isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        with self._write() as conn:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    def bucket(self, name: str) -> BucketRecord | None:
+        rows = self._read(
+            "SELECT name, account, region, created, tags FROM buckets WHERE name = ?", (name,)
+        )
+        return _bucket(rows[0]) if rows else None
+
+    def buckets(self, account: str) -> list[BucketRecord]:
+        rows = self._read(
+            "SELECT name, account, region, created, tags FROM buckets WHERE account = ? "
+            "ORDER BY name",
+            (account,),
+        )
+        return [_bucket(row) for row in rows]
+
+    def create_bucket(self, record: BucketRecord) -> BucketRecord | None:
+        """Store a new bucket; returns the existing one instead if the name is taken."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT name, account, region, created, tags FROM buckets WHERE name = ?",
+                (record.name,),
+            ).fetchone()
+            if row is not None:
+                return _bucket(row)
+            conn.execute(
+                "INSERT INTO buckets VALUES (?, ?, ?, ?, NULL)",
+                (record.name, record.account, record.region, record.created),
+            )
+        return None
+
+    def delete_bucket(self, name: str) -> bool:
+        """Remove an empty bucket; False when it still holds objects."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
+                return False
+            conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+        return True
+
+    def set_tags(self, name: str, tags: dict[str, str] | None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE buckets SET tags = ? WHERE name = ?",
+                (None if tags is None else json.dumps(tags), name),
+            )
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def head(self, bucket: str, key: str) -> ObjectRecord | None:
+        rows = self._read(
+            "SELECT key, size, etag, modified, file, headers FROM objects "
+            "WHERE bucket = ? AND key = ?",
+            (bucket, key),
+        )
+        return _object(rows[0]) if rows else None
+
+    def read(self, record: ObjectRecord, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes [start, end) of an object's body (`end` None: to the end)."""
+        with open(self._path(record.file), "rb") as body:
+            body.seek(start)
+            return body.read(-1 if end is None else end - start)
+
+    def put(
+        self, bucket: str, key: str, data: bytes, headers: dict[str, Any], modified: float
+    ) -> ObjectRecord:
+        """Store an object durably (replacing any object of that key) and return its record."""
+        file = uuid.uuid4().hex
+        path = self._path(file)
+        path.parent.mkdir(exist_ok=True)
+        temporary = path.with_name(f".{file}.tmp")
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+        _fsync_dir(path.parent)
+        record = ObjectRecord(
+            key, len(data), f'"{hashlib.md5(data).hexdigest()}"', modified, file, headers
+        )
+        try:
+            with self._write() as conn:
+                old = conn.execute(
+                    "SELECT file FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+                ).fetchone()
+                if (
+                    conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone()
+                    is None
+                ):
+                    raise KeyError(bucket)
+                conn.execute(
+                    "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        bucket,
+                        key,
+                        record.size,
+                        record.etag,
+                        modified,
+                        file,
+                        json.dumps(headers, separators=(",", ":")),
+                    ),
+                )
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        if old is not None:
+            self._path(old[0]).unlink(missing_ok=True)
+        return record
+
+    def delete(self, bucket: str, key: str) -> bool:
+        """Remove an object; False when there was none."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT file FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+        self._path(row[0]).unlink(missing_ok=True)
+        return True
+
+    def scan(self, bucket: str, after: str | None, prefix: str, limit: int) -> list[ObjectRecord]:
+        """Up to `limit` objects whose key starts with `prefix`, after `after`, in key order."""
+        sql = "SELECT key, size, etag, modified, file, headers FROM objects WHERE bucket = ?"
+        params: list[Any] = [bucket]
+        if after is not None:
+            sql += " AND key > ?"
+            params.append(after)
+        if prefix:
+            # A range on the key (an index seek), then an exact check for the prefix.
+            sql += " AND key >= ? AND substr(key, 1, ?) = ?"
+            params += [prefix, len(prefix), prefix]
+        sql += " ORDER BY key LIMIT ?"
+        params.append(limit)
+        return [_object(row) for row in self._read(sql, tuple(params))]
+
+    def sweep(self) -> int:
+        """Remove body files no object points at (left by a crash mid-put); returns how many."""
+        known = {row[0] for row in self._read("SELECT file FROM objects")}
+        removed = 0
+        for path in self._objects.glob("*/*"):
+            name = path.name
+            if name.startswith(".") or name not in known:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def _path(self, file: str) -> Path:
+        return self._objects / file[:2] / file
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _bucket(row: tuple[Any, ...]) -> BucketRecord:
+    name, account, region, created, tags = row
+    return BucketRecord(name, account, region, created, None if tags is None else json.loads(tags))
+
+
+def _object(row: tuple[Any, ...]) -> ObjectRecord:
+    key, size, etag, modified, file, headers = row
+    return ObjectRecord(key, size, etag, modified, file, json.loads(headers))
