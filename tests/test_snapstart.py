@@ -167,37 +167,120 @@ exports.handler = async (event) => ({
 """
 
 
-def test_runtimes_that_cannot_fork_start_from_an_initialised_spare(
-    server: Server, lam: Any
-) -> None:
-    """Node.js cannot be forked: a version's next environment is initialised ahead instead."""
-    if shutil.which("node") is None:
-        pytest.skip("no Node.js here")
-    name = f"snap-node-{time.monotonic_ns()}"
+def create_node_function(lam: Any, name: str, source: str, **kwargs: Any) -> None:
     lam.create_function(
         FunctionName=name, Runtime=NODE_RUNTIME, Handler="index.handler", Role=ROLE,
-        Code={"ZipFile": make_zip({"index.js": NODE})}, Timeout=15,
-        SnapStart={"ApplyOn": "PublishedVersions"},
+        Code={"ZipFile": make_zip({"index.js": source})}, Timeout=15,
+        SnapStart={"ApplyOn": "PublishedVersions"}, **kwargs,
     )  # fmt: skip
-    try:
-        lam.get_waiter("function_active_v2").wait(FunctionName=name)
-        lam.publish_version(FunctionName=name)
-        lam.invoke(FunctionName=name, Qualifier="1")  # a cold start; a spare starts its Init
-        time.sleep(2.0)
-        sent_ms = time.time() * 1000
-        with ThreadPoolExecutor(2) as pool:  # one finds the used environment, one the spare
-            outs = list(
-                pool.map(
-                    lambda _: lam.invoke(FunctionName=name, Qualifier="1", LogType="Tail"), range(2)
-                )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.publish_version(FunctionName=name)
+
+
+def test_node_without_a_compiler_starts_from_an_initialised_spare(fresh_server: Any) -> None:
+    """Without a C compiler for its fork addon, a version's next Node.js environment is
+    initialised ahead instead."""
+    if shutil.which("node") is None:
+        pytest.skip("no Node.js here")
+    srv: Server = fresh_server(CC="/nonexistent/cc")
+    lam = srv.client()
+    create_node_function(lam, "snap-node-spare", NODE)
+    lam.invoke(FunctionName="snap-node-spare", Qualifier="1")  # a cold start; a spare's Init
+    time.sleep(2.0)
+    sent_ms = time.time() * 1000
+    with ThreadPoolExecutor(2) as pool:  # one finds the used environment, one the spare
+        outs = list(
+            pool.map(
+                lambda _: lam.invoke(FunctionName="snap-node-spare", Qualifier="1", LogType="Tail"),
+                range(2),
             )
-        bodies = [json.loads(out["Payload"].read()) for out in outs]
-        assert {b["type"] for b in bodies} == {"snap-start"}
-        assert len({b["token"] for b in bodies}) == 2
-        logs = [base64.b64decode(out["LogResult"]).decode() for out in outs]
-        assert all("Init Duration" not in log for log in logs)  # neither waited for an Init
-        # Both Inits ran before these invokes were sent: the spare's was not started by them.
-        assert all(b["init"] < sent_ms for b in bodies)
+        )
+    bodies = [json.loads(out["Payload"].read()) for out in outs]
+    assert {b["type"] for b in bodies} == {"snap-start"}
+    assert len({b["token"] for b in bodies}) == 2
+    logs = [base64.b64decode(out["LogResult"]).decode() for out in outs]
+    assert all("Init Duration" not in log for log in logs)  # neither waited for an Init
+    # Both Inits ran before these invokes were sent: the spare's was not started by them.
+    assert all(b["init"] < sent_ms for b in bodies)
+    if snapstart_available(srv):
+        assert any("initialised spare, not a fork: no C compiler" in line for line in srv.output)
+
+
+NODE_FORKED = """
+const crypto = require('crypto');
+const fs = require('fs');
+const { execFileSync } = require('child_process');
+const started = Date.now();
+while (Date.now() - started < 500) {}  // an expensive Init, paid once per version
+const INIT = { token: crypto.randomUUID(), random: Math.random(), int: crypto.randomInt(2 ** 40) };
+let invokes = 0;
+const attempt = (action) => {
+  try { action(); return 'allowed'; } catch (error) { return error.code || 'failed'; }
+};
+exports.handler = async (event, context) => {
+  invokes += 1;
+  if (event.crash) {
+    setTimeout(() => { throw new Error('this environment ends here'); }, 10);
+    return new Promise(() => {});
+  }
+  await new Promise((resolve) => setTimeout(resolve, (event.sleep || 0) * 1000));
+  const tmp = fs.readdirSync('/tmp');
+  fs.writeFileSync(`/tmp/${context.awsRequestId}`, '');
+  return {
+    type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, init: INIT, invokes, pid: process.pid,
+    random: Math.random(), uuid: crypto.randomUUID(), int: crypto.randomInt(2 ** 40),
+    bytes: crypto.randomBytes(8).toString('hex'), key: process.env.AWS_ACCESS_KEY_ID,
+    mine: process.env.MINE, tmp, processes: fs.readdirSync('/proc').filter((p) => /^\\d+$/.test(p)),
+    userns: attempt(() => execFileSync('unshare', ['--user', 'true'], { stdio: 'ignore' })),
+    writeDev: attempt(() => fs.writeFileSync('/dev/fireside-probe', 'x')),
+    writeTask: attempt(() => fs.writeFileSync('/var/task/probe', 'x')),
+  };
+};
+"""
+
+
+def test_node_environments_fork_from_one_template(
+    server: Server, lam: Any, make_function: FunctionFactory
+) -> None:
+    if shutil.which("node") is None or shutil.which("cc") is None:
+        pytest.skip("no Node.js or no C compiler here")
+    if not snapstart_available(server):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    name = f"snap-node-{time.monotonic_ns()}"
+    create_node_function(lam, name, NODE_FORKED, Environment={"Variables": {"MINE": "yes"}})
+    try:
+        first, _ = invoke(lam, name, {})  # makes the template (Init runs here, once)
+        with ThreadPoolExecutor(3) as pool:  # three at once: three new environments
+            results = list(pool.map(lambda _: invoke(lam, name, {"sleep": 1.0}), range(3)))
+        bodies = [first, *(body for body, _ in results)]
+        for body in bodies:
+            assert body["type"] == "snap-start"
+            assert body["pid"] == 1 and body["processes"] == ["1"]  # its own PID namespace
+            assert body["mine"] == "yes"
+            assert body["userns"] != "allowed"  # seccomp: no new user namespaces
+            assert body["writeDev"] == "EACCES"  # Landlock: no new files outside /tmp
+            assert body["writeTask"] == "EROFS"
+        assert len({json.dumps(b["init"]) for b in bodies}) == 1  # one Init, copied
+        new = [body for body, log in results if init_duration(log) is not None]
+        assert len(new) >= 2
+        assert all(b["tmp"] == [] for b in new)  # a fresh /tmp each
+        for field in ("random", "uuid", "int", "bytes", "key"):  # made again in each copy
+            assert len({b[field] for b in new}) == len(new), field
+        durations = [init_duration(log) for _, log in results]
+        assert all(d is None or d < 400 for d in durations)  # forks, not the 500 ms Init
+
+        # A crash ends its own environment only: the template and the others keep serving.
+        out = lam.invoke(FunctionName=name, Qualifier="1", Payload=b'{"crash": true}')
+        crashed = json.loads(out["Payload"].read())
+        assert out.get("FunctionError") == "Unhandled"
+        assert crashed["errorMessage"] == "this environment ends here"
+        # It exits just after posting the error; until Fireside sees that exit (a few ms), the
+        # environment looks idle and could be handed the next invoke, as any runtime's would.
+        time.sleep(0.5)
+        with ThreadPoolExecutor(3) as pool:
+            after = list(pool.map(lambda _: invoke(lam, name, {"sleep": 0.5}), range(3)))
+        assert {json.dumps(body["init"]) for body, _ in after} == {json.dumps(first["init"])}
+        assert any(body["invokes"] > 1 for body, _ in after)  # the survivors kept their state
     finally:
         lam.delete_function(FunctionName=name)
 

@@ -48,6 +48,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fireside.runtimes.node import fork_addon
 from fireside.runtimes.python import EXEC_PATH, fireside_landlock
 from fireside.sandbox import limits, mounts, seccomp, share
 from fireside.sandbox.base import (
@@ -319,6 +320,7 @@ class NamespaceBackend(SandboxBackend):
         )
         self._forked_seccomp = seccomp.build_filter(no_new_user_namespaces=True)
         self._templates: dict[str, Template] = {}
+        self._node_fork = fork_addon.ForkAddon(self._trees.root / "native")
         self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
@@ -397,7 +399,11 @@ class NamespaceBackend(SandboxBackend):
         return self._warm.stats()
 
     def forks_snapshots(self, runtime: str) -> bool:
-        return runtime.startswith(("python3.", "ruby")) and not self._warm_off
+        if self._warm_off:
+            return False
+        if runtime.startswith("nodejs"):  # with a fork server that Fireside builds
+            return self._node_fork.available()
+        return runtime.startswith(("python3.", "ruby"))
 
     async def close(self) -> None:
         await self._warm.close()
@@ -439,6 +445,8 @@ class NamespaceBackend(SandboxBackend):
             "--ro-bind", str(spec.host.task_root), "/var/task",
             "--ro-bind", str(runtime_dir), "/var/runtime",
         ]  # fmt: skip
+        if template and "FIRESIDE_NODE_FORK" in spec.env and self._node_fork.built is not None:
+            argv += ["--ro-bind", str(self._node_fork.built), fork_addon.SANDBOX_PATH]
         if image is not None:
             argv += ["--ro-bind", str(image), "/var/lang"]
         argv += [
@@ -593,6 +601,10 @@ class NamespaceBackend(SandboxBackend):
             host=dataclasses.replace(spec.host, work_dir=Path(name)),
             snapshot_key=None,
         )
+        if fork_addon.is_bootstrap(spec.argv):  # Node.js forks through an addon built here
+            await asyncio.to_thread(self._node_fork.build)
+            template_spec.argv = fork_addon.template_argv(spec.argv)
+            template_spec.env["FIRESIDE_NODE_FORK"] = fork_addon.SANDBOX_PATH
         try:
             sandbox = await self._start(
                 template_spec, runtime_dir, image, template_fd=theirs.fileno()
@@ -815,8 +827,13 @@ def _drain_quietly(fd: int) -> None:
 
 
 def _forkable(argv: list[str]) -> bool:
-    """Runtimes whose bootstrap can serve as a snapshot template: Python's and Ruby's."""
-    return _is_python_bootstrap(argv) or (bool(argv) and argv[-1].endswith("/ruby/bootstrap.rb"))
+    """Runtimes whose bootstrap can serve as a snapshot template: Python's, Ruby's and (with
+    its addon, see `forks_snapshots`) Node.js's."""
+    return (
+        _is_python_bootstrap(argv)
+        or fork_addon.is_bootstrap(argv)
+        or (bool(argv) and argv[-1].endswith("/ruby/bootstrap.rb"))
+    )
 
 
 def _is_python_bootstrap(argv: list[str]) -> bool:

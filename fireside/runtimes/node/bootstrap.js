@@ -10,6 +10,9 @@
  *
  * It runs on the host's Node.js with its standard library only, and it is on every cold
  * start's path, so it requires little (`http` is the biggest, about 3 ms).
+ *
+ * With $FIRESIDE_SNAPSHOT_FD it is a snapshot template (`snapshot.js`): Init runs once, then
+ * each environment Fireside asks for is a fork of this process that serves invokes.
  */
 
 const errors = require('./errors.js');
@@ -31,6 +34,8 @@ const CALLBACK_REMOVED =
 
 const noop = () => {};
 let api;
+/** The snapshot template's control socket, until this process becomes an environment. */
+let template = null;
 /** What runs when the event loop has nothing left to do (set per invocation). */
 let onEmptyEventLoop = noop;
 /** The invocation being served; an uncaught error is reported against it (before: Init's). */
@@ -45,6 +50,9 @@ const dieOf = (error) => die(String(error?.message ?? error));
 
 /** An uncaught error ends the runtime, reported as Init's error or the invocation's. */
 function crash(error, exitCode) {
+  if (template) {
+    template.initError(errors.toRapidResponse(error));
+  }
   if (!api) {
     die(String(error?.stack ?? error));
   }
@@ -202,13 +210,25 @@ function uncaught(error) {
   crash(error, 129);
 }
 
-async function main() {
-  logging.patchConsole();
+function connect() {
   const address = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!address) {
     die('AWS_LAMBDA_RUNTIME_API is not set');
   }
   api = new RuntimeApi(address);
+}
+
+async function main() {
+  logging.patchConsole();
+  const snapshotFd = process.env.FIRESIDE_SNAPSHOT_FD;
+  if (snapshotFd !== undefined) {
+    const { Template } = require('./snapshot.js');
+    template = new Template(Number(snapshotFd), process.env.FIRESIDE_NODE_FORK);
+    delete process.env.FIRESIDE_SNAPSHOT_FD;
+    delete process.env.FIRESIDE_NODE_FORK;
+  } else {
+    connect();
+  }
   process.on('uncaughtException', uncaught);
   process.on('unhandledRejection', (reason, promise) => {
     const error = new errors.UnhandledPromiseRejection(reason);
@@ -220,13 +240,17 @@ async function main() {
 
   const handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
   const isAsync = handler.constructor?.name === 'AsyncFunction';
-  if (handler.length === 3 && !isAsync) {
-    if (runtimeMajor() >= 24) {
-      throw new errors.CallbackHandlerDeprecated(CALLBACK_REMOVED);
-    }
-    if (process.env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined) {
-      console.warn(CALLBACK_WARNING);
-    }
+  const callbackHandler = handler.length === 3 && !isAsync;
+  if (callbackHandler && runtimeMajor() >= 24) {
+    throw new errors.CallbackHandlerDeprecated(CALLBACK_REMOVED);
+  }
+  if (template) {
+    await template.forked(); // from here on, one environment of many, with its own variables
+    template = null;
+    connect();
+  }
+  if (callbackHandler && process.env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined) {
+    console.warn(CALLBACK_WARNING);
   }
   setImmediate(() => serve(handler, isAsync).catch(dieOf));
 }

@@ -1,0 +1,114 @@
+"""The fork server of Node.js snapshot templates: a native addon built on the host.
+
+Node.js cannot fork from JavaScript, so its templates (`snapshot.js`) load
+`fork/fireside_fork.c`, a small Node-API addon that needs no Node.js headers. Fireside compiles
+it with the host's C compiler (``$CC``, else ``cc``) the first time a Node.js template is made,
+into ``<cache>/fireside_fork-<hash of the source>.node``, and reuses it while the source is
+unchanged. Sandboxes see it read-only at `SANDBOX_PATH`. Without a compiler (or when the build
+fails) Node.js snapshot starts keep an initialised spare instead, with one warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).resolve().parent / "fork" / "fireside_fork.c"
+FLAGS = ("-O2", "-shared", "-fPIC")
+#: Where a template finds the addon (bound there by the namespace backend).
+SANDBOX_PATH = "/var/snapshot/fireside_fork.node"
+#: V8 flags of a template: a fork keeps only the forking thread, so no background tasks.
+TEMPLATE_FLAGS = ("--single-threaded",)
+BUILD_TIMEOUT = 120.0
+
+
+def template_argv(argv: list[str]) -> list[str]:
+    """A Node.js runtime's command line as a template's: V8's flags before the script."""
+    return [*argv[:-1], *TEMPLATE_FLAGS, argv[-1]]
+
+
+def is_bootstrap(argv: list[str]) -> bool:
+    return bool(argv) and argv[-1].endswith("/node/bootstrap.js")
+
+
+class ForkAddon:
+    """The addon for one cache directory: whether it can exist, and its built file."""
+
+    def __init__(self, cache_dir: Path) -> None:
+        self._cache_dir = cache_dir
+        self._lock = threading.Lock()
+        self._warned = False
+        self.built: Path | None = None
+        command = shlex.split(os.environ.get("CC") or "cc")
+        found = shutil.which(command[0]) if command else None
+        self._compiler = [found, *command[1:]] if found else None
+        self._failure = None if found else f"no C compiler ({' '.join(command) or 'cc'})"
+
+    def available(self) -> bool:
+        """False when it cannot be built here (says why once, as a warning)."""
+        if self._failure is not None and not self._warned:
+            self._warned = True
+            log.warning(
+                "Node.js snapshot starts use an initialised spare, not a fork: %s "
+                "(install gcc and libc6-dev: scripts/system-deps.sh)",
+                self._failure,
+            )
+        return self._failure is None
+
+    def build(self) -> Path:
+        """The built addon, compiled now if needed (blocking: run in a thread).
+
+        Raises OSError when it cannot be built; later calls of `available()` say False."""
+        with self._lock:
+            if self.built is not None:
+                return self.built
+            if self._compiler is None:
+                raise OSError(self._failure)
+            source = SOURCE.read_bytes()
+            digest = hashlib.sha256(source + " ".join(FLAGS).encode()).hexdigest()[:16]
+            target = self._cache_dir / f"fireside_fork-{digest}.node"
+            if not target.exists():
+                try:
+                    self._compile(target)
+                except OSError as exc:
+                    self._failure = str(exc)
+                    raise
+            self.built = target
+            return target
+
+    def _compile(self, target: Path) -> None:
+        assert self._compiler is not None
+        self._cache_dir.mkdir(mode=0o711, parents=True, exist_ok=True)
+        fd, staging = tempfile.mkstemp(dir=self._cache_dir, prefix=".build-", suffix=".node")
+        os.close(fd)
+        try:
+            result = subprocess.run(
+                [*self._compiler, *FLAGS, "-o", staging, str(SOURCE)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT,
+                check=False,
+            )
+            if result.returncode != 0:
+                lines = result.stderr.strip().splitlines()
+                errors = [line for line in lines if "error" in line] or lines
+                detail = errors[0] if errors else f"status {result.returncode}"
+                raise OSError(f"cannot build the Node.js fork addon: {detail}")
+            os.chmod(staging, 0o644)  # sandboxes run as nobody
+            os.replace(staging, target)
+        except subprocess.TimeoutExpired as exc:
+            raise OSError("building the Node.js fork addon timed out") from exc
+        finally:
+            if os.path.exists(staging):
+                os.unlink(staging)
+        log.info("built the Node.js fork addon %s", target.name)

@@ -1,0 +1,108 @@
+'use strict';
+/**
+ * Snapshot starts (SnapStart) for Node.js: the bootstrap as a template. After Init (the handler
+ * loaded) it tells Fireside it is ready and hands its thread to the fork server, a native addon
+ * built by Fireside (`fork/fireside_fork.c`, at $FIRESIDE_NODE_FORK). The addon returns to
+ * JavaScript only in each forked environment, already in namespaces of its own, restricted
+ * (capabilities, seccomp, Landlock) and with libuv's kernel state re-created; here that process
+ * then re-creates what a copy must not share before it serves invokes.
+ *
+ * The template runs V8 with `--single-threaded` (Fireside adds it): a fork keeps only the
+ * calling thread, so background tasks posted in a copy would never run, and a copy's first
+ * garbage collection would wait on them for ever.
+ */
+
+const crypto = require('crypto');
+const fs = require('fs');
+
+/** The addon's `serve` and `exit`, loaded before Init so that a missing one costs no Init. */
+function loadAddon(file) {
+  const module = { exports: {} };
+  process.dlopen(module, file);
+  return module.exports;
+}
+
+/** The template's control socket: Init's outcome goes there. */
+class Template {
+  constructor(fd, addonFile) {
+    this.fd = fd;
+    try {
+      this.addon = loadAddon(addonFile);
+    } catch (error) {
+      this.initError({
+        errorType: 'Runtime.SnapshotUnavailable',
+        errorMessage: `cannot load ${addonFile}: ${error.message}`,
+      });
+    }
+  }
+
+  /** Init failed: Fireside starts an environment from scratch, which reports it as usual. */
+  initError(response) {
+    fs.writeSync(this.fd, JSON.stringify({ init_error: response }) + '\n');
+    process.exit(1);
+  }
+
+  /**
+   * Init is done: serve forks. Never settles in the template (it exits when Fireside closes
+   * the socket); in each environment, resolves with that environment's variables.
+   */
+  forked() {
+    fs.writeSync(this.fd, '{"ready": true}\n');
+    return new Promise((resolve) => {
+      // From a check-phase callback: libuv is between polls, with no events half-dispatched
+      // when the copy re-creates its epoll instance.
+      setImmediate(() => resolve(restore(this.addon, JSON.parse(this.addon.serve(this.fd)).env)));
+    });
+  }
+}
+
+/** What a copy must not share with the template or its other copies. */
+function restore(addon, env) {
+  for (const name of Object.keys(process.env)) {
+    delete process.env[name];
+  }
+  Object.assign(process.env, env);
+  // Node reads its pid once, at start-up: the template's. This is PID 1 of its namespace.
+  const pid = Number(fs.readlinkSync('/proc/self'));
+  Object.defineProperty(process, 'pid', { value: pid, enumerable: true, configurable: true });
+  process.ppid = Number(fs.readFileSync('/proc/self/stat', 'latin1').split(') ')[1].split(' ')[1]);
+  // Node's own exit joins V8's worker threads, which a copy does not have.
+  process.reallyExit = (code) => addon.exit(Number(code) | 0);
+  reseedRandom();
+  return env;
+}
+
+const POOL = 1024;
+const TWO_26 = 2 ** 26;
+const TWO_53 = 2 ** 53;
+
+/**
+ * V8's Math.random state is copied by the fork (every copy would draw the same numbers) and
+ * cannot be reseeded from JavaScript: Math.random is replaced by draws from the OS's generator
+ * (OpenSSL reseeds after a fork), 53 random bits per double, made 1,024 at a time. Node also
+ * keeps random bytes made ahead in JavaScript (128 randomUUID values, 1,024 randomInt draws):
+ * those made in the template are drawn past, so what follows was made in this process.
+ */
+function reseedRandom() {
+  const words = new Uint32Array(2 * POOL);
+  const pool = new Float64Array(POOL);
+  let next = POOL;
+  Math.random = function random() {
+    if (next === POOL) {
+      crypto.randomFillSync(words);
+      for (let i = 0; i < POOL; i++) {
+        pool[i] = ((words[2 * i] >>> 5) * TWO_26 + (words[2 * i + 1] >>> 6)) / TWO_53;
+      }
+      next = 0;
+    }
+    return pool[next++];
+  };
+  for (let i = 0; i < 128; i++) {
+    crypto.randomUUID();
+  }
+  for (let i = 0; i < 1024; i++) {
+    crypto.randomInt(1);
+  }
+}
+
+module.exports = { Template };
