@@ -285,6 +285,83 @@ def test_node_environments_fork_from_one_template(
         lam.delete_function(FunctionName=name)
 
 
+def test_node_failed_init_is_reported_as_without_snapshot(server: Server, lam: Any) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("no Node.js here")
+    name = f"snap-node-broken-{time.monotonic_ns()}"
+    create_node_function(lam, name, "throw new TypeError('no snapshot for me');\n")
+    try:
+        started = time.monotonic()
+        out = lam.invoke(FunctionName=name, Qualifier="1")
+        body = json.loads(out["Payload"].read())
+        assert out.get("FunctionError") == "Unhandled"
+        assert body["errorType"] == "TypeError"
+        assert body["errorMessage"] == "no snapshot for me"
+        assert time.monotonic() - started < 10
+        if snapstart_available(server) and shutil.which("cc") is not None:
+            # The template reported it on its control socket, then the start from scratch did.
+            assert any("Init failed: TypeError: no snapshot for me" in x for x in server.output)
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
+NODE_BUSY = """
+const crypto = require('crypto');
+const fs = require('fs');
+const zlib = require('zlib');
+const { promisify } = require('util');
+const { PerformanceObserver } = require('perf_hooks');
+let gcs = 0;
+new PerformanceObserver((list) => { gcs += list.getEntries().length; }).observe({ type: 'gc' });
+const hot = (n) => { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; };
+hot(1e6);  // optimised during Init
+exports.handler = async () => {
+  const before = gcs;
+  let kept = [];
+  for (let round = 0; round < 20; round++) {  // young and old generation collections
+    const batch = [];
+    for (let i = 0; i < 20000; i++) batch.push({ round, i, pad: new Array(8).fill(i) });
+    kept.push(batch);
+    if (kept.length > 4) kept.shift();
+  }
+  kept = null;
+  let total = 0;
+  for (let k = 0; k < 20; k++) total += hot(1e5);
+  const files = await Promise.all([1, 2, 3, 4].map(() => fs.promises.readFile('/etc/passwd')));
+  const packed = await promisify(zlib.gzip)(Buffer.alloc(1 << 18, 7));
+  const unpacked = await promisify(zlib.gunzip)(packed);
+  const key = await promisify(crypto.pbkdf2)('pw', 'salt', 1000, 16, 'sha256');
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return { gcs: gcs - before, total, files: files.length, unpacked: unpacked.length,
+           key: key.toString('hex') };
+};
+"""
+
+
+def test_node_forked_environments_keep_working(server: Server, lam: Any) -> None:
+    """Copies have only the forking thread: garbage collection, the libuv thread pool (fs, zlib,
+    crypto), timers and optimised code must still work in each, invoke after invoke."""
+    if shutil.which("node") is None or shutil.which("cc") is None:
+        pytest.skip("no Node.js or no C compiler here")
+    if not snapstart_available(server):
+        pytest.skip("snapshot starts need the namespace sandbox as root")
+    name = f"snap-node-busy-{time.monotonic_ns()}"
+    create_node_function(lam, name, NODE_BUSY, MemorySize=256)
+    try:
+        invoke(lam, name, {})  # makes the template
+        with ThreadPoolExecutor(3) as pool:  # three environments, eight invokes each
+            runs = list(pool.map(lambda _: [invoke(lam, name, {}) for _ in range(8)], range(3)))
+        results = [result for run in runs for result in run]
+        for body, _ in results:
+            assert body["gcs"] > 0
+            assert body["files"] == 4 and body["unpacked"] == 1 << 18
+        assert len({(body["total"], body["key"]) for body, _ in results}) == 1
+        forks = [init_duration(log) for _, log in results if init_duration(log) is not None]
+        assert len(forks) >= 2 and all(duration < 400 for duration in forks)
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
 RUBY = """
 require 'fiddle'
 require 'securerandom'
