@@ -11,10 +11,13 @@ is the first invoke an initialised environment serves. The snapshot rows use a f
 Init imports boto3 and makes a client (about 30 MB of modules, ~0.3 s): its environments start
 once from a warm spare (Init runs each time) and once from a SnapStart snapshot of a published
 version (Init ran once, in the template), on a server with a 1 s idle timeout so that every
-measured invoke finds no environment left.
+measured invoke finds no environment left. The Node.js rows do the same with a function whose
+Init loads Node's network, crypto and compression modules and builds a 200,000-entry table:
+a normal cold start (Node.js starts and runs Init) against a start forked from its template.
+`--snapshots-only` runs just those rows.
 
 Prints a table and writes JSON (default bench/results/concurrency.json).
-Usage: python bench/concurrency.py [--seconds 5] [--cold 10] [--json PATH]
+Usage: python bench/concurrency.py [--seconds 5] [--cold 10] [--snapshots-only] [--json PATH]
 """
 
 from __future__ import annotations
@@ -51,6 +54,13 @@ HEAVY = (
     "CLIENT = boto3.client('s3', region_name='us-east-1')\n"
     "def handler(event, context):\n    return 1\n"
 )
+HEAVY_NODE = """
+const modules = ['http', 'https', 'zlib', 'crypto', 'stream', 'url', 'dns', 'tls', 'util'];
+const loaded = modules.map((name) => require(name));
+const TABLE = new Map();
+for (let i = 0; i < 200000; i++) TABLE.set(`key-${i}`, { i, name: `value ${i}` });
+exports.handler = async () => TABLE.size + loaded.length;
+"""
 
 
 def deploy(lam: Any, name: str) -> None:
@@ -100,30 +110,54 @@ def provisioned_first_invokes(lam: Any, name: str, count: int) -> list[float]:
         return list(pool.map(one, range(count)))
 
 
-def heavy_starts(lam: Any, rounds: int, qualifier: str | None) -> list[float]:
+def heavy_starts(lam: Any, rounds: int, qualifier: str | None, name: str = "heavy") -> list[float]:
     """Invokes that each find no environment (the 1 s idle timeout reaped the last one)."""
     times = []
     kwargs = {"Qualifier": qualifier} if qualifier else {}
     for _ in range(rounds):
         time.sleep(2.0)
         started = time.perf_counter()
-        out = lam.invoke(FunctionName="heavy", **kwargs)
+        out = lam.invoke(FunctionName=name, **kwargs)
         out["Payload"].read()
         times.append((time.perf_counter() - started) * 1000)
         if "FunctionError" in out:
-            raise RuntimeError("the heavy function failed")
+            raise RuntimeError(f"the {name} function failed")
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level")
-    parser.add_argument("--cold", type=int, default=10, help="cold starts per kind")
-    parser.add_argument(
-        "--json", type=Path, default=ROOT / "bench" / "results" / "concurrency.json"
-    )
-    args = parser.parse_args()
-    results: dict[str, Any] = {"levels": {}, "cold_ms": {}}
+def snapshot_starts(rounds: int) -> dict[str, list[float]]:
+    """Starts of a heavy Init (Python, Node.js): normal, and from a snapshot's template."""
+    results: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as data_dir:
+        process, port = start_server(data_dir, env={"FIRESIDE_IDLE_TIMEOUT": "1"})
+        try:
+            lam = client(port)
+            functions = (
+                ("heavy", "python3.11", "app.handler", zip_of(HEAVY), "30 MB Init"),
+                ("heavy-node", "nodejs20.x", "index.handler",
+                 zip_of(HEAVY_NODE, "index.js"), "Node.js Init"),
+            )  # fmt: skip
+            for name, runtime, handler, code, label in functions:
+                lam.create_function(
+                    FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                    Code={"ZipFile": code}, MemorySize=512, Timeout=30,
+                    SnapStart={"ApplyOn": "PublishedVersions"},
+                )  # fmt: skip
+                lam.get_waiter("function_active_v2").wait(FunctionName=name)
+                lam.publish_version(FunctionName=name)
+                lam.invoke(FunctionName=name)  # builds the runtime image once
+                lam.invoke(FunctionName=name, Qualifier="1")  # makes the snapshot (Init once)
+                log(f"{rounds} starts of a {label}, from a warm spare and from a snapshot...")
+                results[f"{label}, spare"] = heavy_starts(lam, rounds, None, name)
+                results[f"{label}, snapshot"] = heavy_starts(lam, rounds, "1", name)
+        finally:
+            process.terminate()
+            process.wait(30)
+    return results
+
+
+def normal_starts(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Throughput levels, and cold starts from a spare, provisioned and from scratch."""
     path = "/2015-03-31/functions/echo/invocations"
     with tempfile.TemporaryDirectory() as data_dir:
         process, port = start_server(data_dir, env={"FIRESIDE_MAX_ENVIRONMENTS": "160"})
@@ -158,25 +192,21 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(30)
-    with tempfile.TemporaryDirectory() as data_dir:
-        process, port = start_server(data_dir, env={"FIRESIDE_IDLE_TIMEOUT": "1"})
-        try:
-            lam = client(port)
-            lam.create_function(
-                FunctionName="heavy", Runtime="python3.11", Handler="app.handler", Role=ROLE,
-                Code={"ZipFile": zip_of(HEAVY)}, MemorySize=512, Timeout=30,
-                SnapStart={"ApplyOn": "PublishedVersions"},
-            )  # fmt: skip
-            lam.get_waiter("function_active_v2").wait(FunctionName="heavy")
-            lam.publish_version(FunctionName="heavy")
-            lam.invoke(FunctionName="heavy")  # builds the runtime image once
-            lam.invoke(FunctionName="heavy", Qualifier="1")  # makes the snapshot (Init once)
-            log(f"{args.cold} starts of a 30 MB Init, from a warm spare and from a snapshot...")
-            results["cold_ms"]["30 MB Init, spare"] = heavy_starts(lam, args.cold, None)
-            results["cold_ms"]["30 MB Init, snapshot"] = heavy_starts(lam, args.cold, "1")
-        finally:
-            process.terminate()
-            process.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per level")
+    parser.add_argument("--cold", type=int, default=10, help="cold starts per kind")
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "bench" / "results" / "concurrency.json"
+    )
+    parser.add_argument("--snapshots-only", action="store_true", help="only the snapshot rows")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"levels": {}, "cold_ms": {}}
+    if not args.snapshots_only:
+        normal_starts(args, results)
+    results["cold_ms"].update(snapshot_starts(args.cold))
     floors = {"spawn /bin/true": spawn_floor(args.cold * 3), "fork": fork_floor(args.cold * 3)}
     results["floors_ms"] = floors
 
