@@ -12,7 +12,6 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +43,7 @@ from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_orphans
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
+from fireside.sts import StsProvider, assumed_role, new_access_key
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
 from fireside.tables.service import Tables
@@ -132,16 +132,18 @@ class Fireside:
             )
         )
 
-    def credentials_for(self, account: str) -> tuple[str, str, str]:
+    def credentials_for(self, account: str, role: str, function: str) -> tuple[str, str, str]:
         """Fresh temporary credentials for one execution environment of `account`.
 
         The key is accepted for that account only, and only until the environment stops
-        (`revoke_credentials`); it is never one of the server's own configured keys.
+        (`revoke_credentials`); it is never one of the server's own configured keys. It acts
+        as a session of the function's execution role named after the function (as on
+        Lambda), which is what STS GetCallerIdentity reports for it.
         """
-        key = "ASIA" + secrets.token_hex(8).upper()
-        secret = secrets.token_urlsafe(30)
-        self.authenticator.add_temporary(key, secret, account)
-        return key, secret, secrets.token_urlsafe(48)
+        key, secret, token = new_access_key()
+        identity = assumed_role(account, role, function)
+        self.authenticator.add_temporary(key, secret, account, identity=identity)
+        return key, secret, token
 
     def revoke_credentials(self, access_key_id: str) -> None:
         self.authenticator.revoke(access_key_id)
@@ -210,6 +212,13 @@ class Fireside:
                 target_prefix="DynamoDBStreams_20120810",
             )
         )
+        services.append(
+            Service(
+                "sts",
+                protocol_for(load_service("sts")),
+                StsProvider(self.authenticator).operations(),
+            )
+        )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
         return Edge(self.authenticator, services, self._internal, endpoint_url)
 
@@ -237,7 +246,12 @@ class Fireside:
             "version": __version__,
             "sandbox": self.sandbox_mode.value,
             "sandbox_detail": self.backend.describe(),
-            "services": {"lambda": "running", "dynamodb": "running", "s3": "running"},
+            "services": {
+                "lambda": "running",
+                "dynamodb": "running",
+                "s3": "running",
+                "sts": "running",
+            },
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from fireside.aws.auth import Authenticator
 from fireside.aws.context import RequestContext
@@ -23,6 +25,9 @@ from fireside.aws.protocol import WireProtocol, not_implemented
 from fireside.http.types import Handler, Request, Response
 
 log = logging.getLogger(__name__)
+
+# `Credential=AKID/20260101/us-east-1/<service>/aws4_request` (X-Amz-Credential in a URL).
+_SCOPE = re.compile(r"Credential=[^/,&\s]*/[0-9]{8}/[^/,&\s]+/([^/,&\s]+)/aws4_request")
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -103,11 +108,19 @@ class Edge:
             operation = service.operations.get(parsed.operation_name)
             if operation is None:
                 raise not_implemented(parsed.operation_name, service.protocol.service)
-            ctx = RequestContext(caller.account_id, caller.region, request_id, self._endpoint_url)
+            ctx = RequestContext(
+                caller.account_id,
+                caller.region,
+                request_id,
+                self._endpoint_url,
+                caller.access_key_id,
+            )
             result = await operation(ctx, parsed.params)
             return service.protocol.serialize_result(parsed.operation_name, result, request_id)
         except ServiceError as error:
-            return self._error(service, error, request_id)
+            # A failed signature check comes before routing: answer in the protocol of the
+            # service the credential scope names, which is the one the client can parse.
+            return self._error(service or self._scoped(request), error, request_id)
         except Exception:
             log.exception(
                 "internal error (request id %s) on %s %s", request_id, request.method, request.path
@@ -119,6 +132,11 @@ class Edge:
                 sender_fault=False,
             )
             return self._error(service, bug, request_id)
+
+    def _scoped(self, request: Request) -> Service | None:
+        """The service named by a request's credential scope (header or presigned URL)."""
+        match = _SCOPE.search(request.headers.get("authorization") or unquote(request.query))
+        return self._by_name.get(match[1]) if match else None
 
     def _error(self, service: Service | None, error: ServiceError, request_id: str) -> Response:
         if service is not None:

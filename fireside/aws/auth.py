@@ -12,6 +12,10 @@ Two modes:
 * credentials configured: every request must carry a valid signature by one of them, made
   within 5 minutes of the server clock (or within `X-Amz-Expires` of a presigned URL's date).
 
+Besides the configured keys, temporary ones are accepted: those given to execution
+environments (until the environment stops) and STS sessions (until they expire). Each carries
+its account and the `Identity` GetCallerIdentity reports.
+
 The canonical request is rebuilt exactly as botocore's `SigV4Auth` builds it: for services
 other than S3 the path is normalized and percent-encoded a second time (S3 signs it as sent),
 the query is decoded and re-encoded,
@@ -48,6 +52,8 @@ MAX_SKEW_SECONDS = 300
 #: AWS's limit on a presigned URL's lifetime: one week.
 MAX_PRESIGN_EXPIRES = 604800
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+#: How many temporary keys may be held before expired ones are swept out.
+_SWEEP_THRESHOLD = 1024
 
 _EMPTY_SHA256 = sha256(b"").hexdigest()
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
@@ -91,6 +97,32 @@ class Caller:
     signed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a key acts as, the way STS GetCallerIdentity reports it."""
+
+    account_id: str
+    #: `arn:aws:iam::<account>:root`, or `arn:aws:sts::<account>:assumed-role/<role>/<session>`.
+    arn: str
+    #: The account id for the root; `<role id>:<session name>` for an assumed role.
+    user_id: str
+
+
+def root_identity(account_id: str) -> Identity:
+    """A configured (long-term) key: without IAM users, each acts as its account's root."""
+    return Identity(account_id, f"arn:aws:iam::{account_id}:root", account_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Temporary:
+    secret: str
+    account_id: str
+    #: None: the key acts as its account's root.
+    identity: Identity | None
+    #: Epoch seconds after which the key is refused; None: until revoked.
+    expires: float | None
+
+
 def account_for_access_key(access_key_id: str) -> str:
     """The account an access key belongs to: a 12-digit key *is* that account id.
 
@@ -132,26 +164,47 @@ class Authenticator:
     ) -> None:
         #: Access key id -> secret access key. Empty means "accept everything".
         self._credentials = dict(credentials)
-        #: Temporary keys handed to execution environments: key -> (secret, account).
-        self._temporary: dict[str, tuple[str, str]] = {}
+        #: Temporary keys: those handed to execution environments, and STS sessions.
+        self._temporary: dict[str, _Temporary] = {}
+        self._sweep_at = _SWEEP_THRESHOLD
         self._default_region = default_region
         self._clock = clock
         self._signing_keys: dict[tuple[str, str, str, str], bytes] = {}
 
-    def add_temporary(self, access_key_id: str, secret: str, account_id: str) -> None:
-        """Accept a temporary key of one account (what an execution environment is given)."""
-        self._temporary[access_key_id] = (secret, account_id)
+    def add_temporary(
+        self,
+        access_key_id: str,
+        secret: str,
+        account_id: str,
+        *,
+        identity: Identity | None = None,
+        expires: float | None = None,
+    ) -> None:
+        """Accept a temporary key of one account, until `expires` (epoch seconds) if given.
+
+        `identity`: who the key acts as (an assumed role...); by default its account's root.
+        """
+        if len(self._temporary) >= self._sweep_at:
+            # Expired sessions are forgotten in bulk, so lookups stay one dict access.
+            now = self._clock()
+            self._temporary = {
+                key: t for key, t in self._temporary.items() if t.expires is None or t.expires > now
+            }
+            self._sweep_at = max(_SWEEP_THRESHOLD, 2 * len(self._temporary))
+        self._temporary[access_key_id] = _Temporary(secret, account_id, identity, expires)
 
     def revoke(self, access_key_id: str) -> None:
         self._temporary.pop(access_key_id, None)
 
-    def _account(self, access_key_id: str) -> str:
+    def identity(self, access_key_id: str, account_id: str) -> Identity:
+        """Who a request signed by `access_key_id` (of `account_id`) acts as."""
         temporary = self._temporary.get(access_key_id)
-        return temporary[1] if temporary else account_for_access_key(access_key_id)
+        if temporary is not None and temporary.identity is not None:
+            return temporary.identity
+        return root_identity(account_id)
 
-    def _secret(self, access_key_id: str) -> str | None:
-        temporary = self._temporary.get(access_key_id)
-        return temporary[0] if temporary else self._credentials.get(access_key_id)
+    def is_temporary(self, access_key_id: str) -> bool:
+        return access_key_id in self._temporary
 
     def authenticate(self, request: Request) -> Caller:
         """Who sent `request`; raises `ServiceError` (403) if it may not be served."""
@@ -175,16 +228,32 @@ class Authenticator:
         else:
             return Caller("", DEFAULT_ACCOUNT, self._default_region, None, False)
 
+        temporary = self._temporary.get(signature.access_key_id)
+        expires = temporary.expires if temporary is not None else None
+        if expires is not None and expires <= self._clock():
+            if self._credentials:
+                raise ServiceError(
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                    400,
+                )
+            temporary = None
         caller = Caller(
             signature.access_key_id,
-            self._account(signature.access_key_id),
+            temporary.account_id
+            if temporary is not None
+            else account_for_access_key(signature.access_key_id),
             signature.region,
             signature.service,
             True,
         )
         if not self._credentials:
             return caller
-        secret = self._secret(signature.access_key_id)
+        secret = (
+            temporary.secret
+            if temporary is not None
+            else self._credentials.get(signature.access_key_id)
+        )
         if secret is None:
             raise ServiceError(
                 "UnrecognizedClientException",

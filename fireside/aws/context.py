@@ -12,3 +12,5 @@ class RequestContext:
     request_id: str
     #: The endpoint clients use to reach this server (for URLs handed back, e.g. code locations).
     endpoint_url: str
+    #: The access key that signed the request ("" when unsigned): who the caller is, for STS.
+    access_key_id: str = ""

@@ -105,6 +105,10 @@ def protocol_for(service: ServiceModel) -> WireProtocol:
         from fireside.aws.restxml import RestXmlProtocol
 
         return RestXmlProtocol(service)
+    if service.protocol == "query":
+        from fireside.aws.query import QueryProtocol
+
+        return QueryProtocol(service)
     raise NotImplementedError(
         f"Fireside has no implementation of the {service.protocol} protocol "
         f"(needed by {service.service_id})"

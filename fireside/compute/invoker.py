@@ -72,7 +72,7 @@ class Invoker:
         *,
         endpoint_url: str,
         work_root: Path,
-        credentials_for: Callable[[str], tuple[str, str, str]],
+        credentials_for: Callable[[str, str, str], tuple[str, str, str]],
         revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
         egress: bool = True,
@@ -218,7 +218,9 @@ class Invoker:
             # clients it creates are used by every environment made from it.
             template_credentials = self._template_credentials.get(snapshot_key)
             if template_credentials is None:
-                template_credentials = self._credentials_for(config.account)
+                template_credentials = self._credentials_for(
+                    config.account, config.role, config.name
+                )
                 self._template_credentials[snapshot_key] = template_credentials
         return Launch(
             config=config,
@@ -227,7 +229,7 @@ class Invoker:
             work_root=self._work_root,
             endpoint_url=self._endpoint_url,
             runtime_path=self._runtime_path,
-            credentials=self._credentials_for(config.account),
+            credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,
             # Tags belong to the function, not to a version.

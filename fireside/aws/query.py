@@ -1,0 +1,550 @@
+"""The AWS query protocol (STS; later SNS, IAM, CloudFormation...), driven by the service model.
+
+A call is `POST /` with a form-encoded body, or a GET carrying the same pairs in its query
+string: `Action=AssumeRole&Version=2011-06-15&RoleArn=...&Tags.member.1.Key=team`. Nested
+members are flattened into dotted keys: structure members by their wire name, list elements
+as `Name.member.N` (`Name.N` when the list is flattened), map entries as `Name.entry.N.key`
+and `Name.entry.N.value`; an empty list is `Name=`. The pairs are folded back into a tree and
+decoded shape by shape, then checked against the model's constraints.
+
+Results are XML, the result members inside the operation's `resultWrapper`:
+
+    <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+      <AssumeRoleResult>...</AssumeRoleResult>
+      <ResponseMetadata><RequestId>...</RequestId></ResponseMetadata>
+    </AssumeRoleResponse>
+
+and errors are
+
+    <ErrorResponse xmlns="...">
+      <Error><Type>Sender</Type><Code>...</Code><Message>...</Message></Error>
+      <RequestId>...</RequestId>
+    </ErrorResponse>
+
+Errors shared by every Coral service are reported under the codes query clients know
+(`ValidationError`, not json's `ValidationException`).
+
+    proto = QueryProtocol(load_service("sts"))
+    parsed = proto.parse(request)            # ParsedRequest("GetCallerIdentity", {})
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape
+
+from fireside.aws.errors import ServiceError
+from fireside.aws.model import ServiceModel, Shape
+from fireside.aws.protocol import DecodeError, ParsedRequest
+from fireside.aws.timestamps import format_timestamp, parse_timestamp
+from fireside.aws.validation import Validator
+from fireside.http.types import Request, Response
+
+__all__ = ["QueryProtocol"]
+
+_XML: Final = ("Content-Type", "text/xml")
+#: More pairs than any modelled input needs; a bound on what one request may make us build.
+_MAX_PAIRS = 10_000
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+# The json protocol's names for Coral's shared errors -> the query protocol's.
+_QUERY_CODES: Final = {
+    "ValidationException": "ValidationError",
+    "SerializationException": "MalformedQueryString",
+    "UnknownOperationException": "InvalidAction",
+    "ThrottlingException": "Throttling",
+    "UnrecognizedClientException": "InvalidClientTokenId",
+    "InvalidSignatureException": "SignatureDoesNotMatch",
+    "IncompleteSignatureException": "IncompleteSignature",
+    "MissingAuthenticationTokenException": "MissingAuthenticationToken",
+    "AccessDeniedException": "AccessDenied",
+}
+# Text escapes beyond &, < and >: a carriage return would be read back as a newline.
+_ENTITIES: Final = {"\r": "&#13;"}
+
+
+class _Node:
+    """One dotted key segment: its value (if the key ended here) and deeper segments."""
+
+    __slots__ = ("children", "value")
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+        self.children: dict[str, _Node] = {}
+
+
+def _tree(pairs: list[tuple[str, str]]) -> _Node:
+    root = _Node()
+    for key, value in pairs:
+        node = root
+        for part in key.split("."):
+            child = node.children.get(part)
+            if child is None:
+                child = node.children[part] = _Node()
+            node = child
+        node.value = value
+    return root
+
+
+def _indexed(node: _Node) -> list[tuple[str, _Node]]:
+    """A list's or map's numbered children (`.1`, `.2`...) in index order, with their keys."""
+    numbered: list[tuple[int, str, _Node]] = []
+    for key, child in node.children.items():
+        if not (key.isascii() and key.isdigit()) or int(key) < 1:
+            raise DecodeError(f"'{key}' is not a list index (1, 2, ...)").at(key)
+        numbered.append((int(key), key, child))
+    numbered.sort(key=lambda entry: entry[0])
+    return [(key, child) for _, key, child in numbered]
+
+
+Decoder = Callable[[_Node], Any]
+#: Writes one value as an element named by the second argument into the output parts.
+Encoder = Callable[[Any, str, list[str]], None]
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+class _Decoders:
+    """Compiles (once per shape) functions from a key tree to boto3-shaped values."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Shape, Decoder]] = {}
+
+    def decoder(self, shape: Shape) -> Decoder:
+        found = self._memo.get(id(shape))
+        if found is not None:
+            return found[1]
+        # A placeholder first, so recursive shapes find themselves while being built.
+        cell: list[Decoder] = []
+        self._memo[id(shape)] = (shape, lambda node: cell[0](node))
+        built = self._build(shape)
+        cell.append(built)
+        self._memo[id(shape)] = (shape, built)
+        return built
+
+    def _build(self, shape: Shape) -> Decoder:
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(shape)
+        if kind == "list":
+            return self._list(shape)
+        if kind == "map":
+            return self._map(shape)
+        return _scalar(_CONVERTERS.get(kind, str))
+
+    def _structure(self, shape: Shape) -> Decoder:
+        fields = [
+            (name, _member_key(name, member), self.decoder(member))
+            for name, member in shape.members.items()
+        ]
+
+        def decode(node: _Node) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, key, decode_member in fields:
+                child = node.children.get(key)
+                if child is None:
+                    continue
+                try:
+                    out[name] = decode_member(child)
+                except DecodeError as exc:
+                    raise exc.at(key) from None
+            return out
+
+        return decode
+
+    def _list(self, shape: Shape) -> Decoder:
+        decode_item = self.decoder(shape.member)
+        wrapper = None if shape.flattened else (shape.member.location_name or "member")
+
+        def decode(node: _Node) -> list[Any]:
+            holder = node if wrapper is None else node.children.get(wrapper)
+            if holder is None:
+                if node.children:
+                    raise DecodeError(f"expected list elements as '{wrapper}.N'")
+                return []  # `Name=`: an empty list
+            out = []
+            try:
+                for key, child in _indexed(holder):
+                    try:
+                        out.append(decode_item(child))
+                    except DecodeError as exc:
+                        raise exc.at(key) from None
+            except DecodeError as exc:
+                raise (exc if wrapper is None else exc.at(wrapper)) from None
+            return out
+
+        return decode
+
+    def _map(self, shape: Shape) -> Decoder:
+        decode_key = self.decoder(shape.key)
+        decode_value = self.decoder(shape.value)
+        key_name = shape.key.location_name or "key"
+        value_name = shape.value.location_name or "value"
+        wrapper = None if shape.flattened else "entry"
+
+        def decode(node: _Node) -> dict[Any, Any]:
+            holder = node if wrapper is None else node.children.get(wrapper)
+            if holder is None:
+                if node.children:
+                    raise DecodeError(f"expected map entries as '{wrapper}.N'")
+                return {}
+            out: dict[Any, Any] = {}
+            try:
+                for index, entry in _indexed(holder):
+                    key, value = entry.children.get(key_name), entry.children.get(value_name)
+                    if key is None or value is None:
+                        missing = key_name if key is None else value_name
+                        raise DecodeError(f"map entry has no '{missing}'").at(index)
+                    try:
+                        out[decode_key(key)] = decode_value(value)
+                    except DecodeError as exc:
+                        raise exc.at(index) from None
+            except DecodeError as exc:
+                raise (exc if wrapper is None else exc.at(wrapper)) from None
+            return out
+
+        return decode
+
+
+def _member_key(name: str, member: Shape) -> str:
+    """The key segment a structure member travels under (as botocore's serializer names it)."""
+    # A flattened list whose elements are named travels under the element name.
+    if member.type_name == "list" and member.flattened and member.member.location_name:
+        return member.member.location_name
+    return member.location_name or name
+
+
+def _scalar(convert: Callable[[str], Any]) -> Decoder:
+    def decode(node: _Node) -> Any:
+        if node.value is None:
+            raise DecodeError("expected a value, not nested parameters")
+        return convert(node.value)
+
+    return decode
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise DecodeError(f"'{text}' is not an integer")
+    return int(text)
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.lower()
+    if lowered not in ("true", "false"):
+        raise DecodeError(f"'{text}' is not a boolean (true or false)")
+    return lowered == "true"
+
+
+def _double(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise DecodeError(f"'{text}' is not a number") from None
+
+
+def _timestamp(text: str) -> Any:
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise DecodeError(f"'{text}' is not a timestamp") from None
+
+
+def _blob(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DecodeError("not valid base64") from None
+
+
+_CONVERTERS: Final[dict[str, Callable[[str], Any]]] = {
+    "integer": _integer,
+    "long": _integer,
+    "boolean": _boolean,
+    "double": _double,
+    "float": _double,
+    "timestamp": _timestamp,
+    "blob": _blob,
+}
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    return escape(value, _ENTITIES)
+
+
+class _Encoders:
+    """Compiles (once per shape) functions writing boto3-shaped values as XML elements."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[Shape, Encoder]] = {}
+        self._members: dict[int, tuple[Shape, Callable[[Mapping[str, Any], list[str]], None]]] = {}
+
+    def encoder(self, shape: Shape) -> Encoder:
+        found = self._memo.get(id(shape))
+        if found is not None:
+            return found[1]
+        cell: list[Encoder] = []
+        self._memo[id(shape)] = (shape, lambda value, tag, out: cell[0](value, tag, out))
+        built = self._build(shape)
+        cell.append(built)
+        self._memo[id(shape)] = (shape, built)
+        return built
+
+    def members(self, shape: Shape) -> Callable[[Mapping[str, Any], list[str]], None]:
+        """Writes a structure's members (without an element of its own)."""
+        found = self._members.get(id(shape))
+        if found is not None:
+            return found[1]
+        fields: list[tuple[str, str, Encoder]] = []
+        for name, member in shape.members.items():
+            if member.location is not None:
+                continue
+            key = _member_key(name, member)
+            if member.flattened and member.type_name == "list":
+                fields.append((name, key, self._flat_list(member)))
+            elif member.flattened and member.type_name == "map":
+                fields.append((name, key, self._map(member, flattened=True)))
+            else:
+                fields.append((name, key, self.encoder(member)))
+
+        def write(value: Mapping[str, Any], out: list[str]) -> None:
+            for name, key, encode in fields:
+                item = value.get(name)
+                if item is not None:
+                    encode(item, key, out)
+
+        self._members[id(shape)] = (shape, write)
+        return write
+
+    def _build(self, shape: Shape) -> Encoder:
+        kind = shape.type_name
+        if kind == "structure":
+            return self._structure(shape)
+        if kind == "list":
+            return self._list(shape)
+        if kind == "map":
+            return self._map(shape, flattened=False)
+        return _scalar_encoder(shape)
+
+    def _structure(self, shape: Shape) -> Encoder:
+        cell: list[Callable[[Mapping[str, Any], list[str]], None]] = []
+
+        def encode(value: Mapping[str, Any], tag: str, out: list[str]) -> None:
+            if not cell:  # built on first use: recursive shapes would loop otherwise
+                cell.append(self.members(shape))
+            out.append(f"<{tag}>")
+            cell[0](value, out)
+            out.append(f"</{tag}>")
+
+        return encode
+
+    def _list(self, shape: Shape) -> Encoder:
+        encode_item = self.encoder(shape.member)
+        item_tag = shape.member.location_name or "member"
+
+        def encode(value: list[Any], tag: str, out: list[str]) -> None:
+            out.append(f"<{tag}>")
+            for item in value:
+                encode_item(item, item_tag, out)
+            out.append(f"</{tag}>")
+
+        return encode
+
+    def _flat_list(self, shape: Shape) -> Encoder:
+        encode_item = self.encoder(shape.member)
+
+        def encode(value: list[Any], tag: str, out: list[str]) -> None:
+            for item in value:
+                encode_item(item, tag, out)
+
+        return encode
+
+    def _map(self, shape: Shape, *, flattened: bool) -> Encoder:
+        encode_key = self.encoder(shape.key)
+        encode_value = self.encoder(shape.value)
+        key_tag = shape.key.location_name or "key"
+        value_tag = shape.value.location_name or "value"
+
+        def encode(value: Mapping[Any, Any], tag: str, out: list[str]) -> None:
+            entry = tag if flattened else "entry"
+            if not flattened:
+                out.append(f"<{tag}>")
+            for key, item in value.items():
+                out.append(f"<{entry}>")
+                encode_key(key, key_tag, out)
+                encode_value(item, value_tag, out)
+                out.append(f"</{entry}>")
+            if not flattened:
+                out.append(f"</{tag}>")
+
+        return encode
+
+
+def _scalar_encoder(shape: Shape) -> Encoder:
+    kind = shape.type_name
+    if kind == "boolean":
+        convert: Callable[[Any], str] = lambda v: "true" if v else "false"  # noqa: E731
+    elif kind in ("integer", "long"):
+        convert = lambda v: str(int(v))  # noqa: E731
+    elif kind in ("double", "float"):
+        convert = _format_double
+    elif kind == "timestamp":
+        fmt = shape.timestamp_format or "iso8601"
+        convert = lambda v: str(format_timestamp(v, fmt))  # noqa: E731
+    elif kind == "blob":
+        convert = _format_blob
+    else:
+        convert = lambda v: _text(str(v))  # noqa: E731
+
+    def encode(value: Any, tag: str, out: list[str]) -> None:
+        out.append(f"<{tag}>{convert(value)}</{tag}>")
+
+    return encode
+
+
+def _format_double(value: Any) -> str:
+    number = float(value)
+    if number != number:
+        return "NaN"
+    if number in (float("inf"), float("-inf")):
+        return "Infinity" if number > 0 else "-Infinity"
+    return repr(number)
+
+
+def _format_blob(value: Any) -> str:
+    raw = value.encode() if isinstance(value, str) else bytes(value)
+    return base64.b64encode(raw).decode()
+
+
+# -- the protocol ---------------------------------------------------------------------------
+
+
+class _InputPlan:
+    __slots__ = ("decode", "validator")
+
+    def __init__(self, shape: Shape | None, decoders: _Decoders) -> None:
+        self.decode: Decoder | None = decoders.decoder(shape) if shape is not None else None
+        self.validator: Validator | None = Validator(shape) if shape is not None else None
+
+
+class _OutputPlan:
+    __slots__ = ("response_tag", "result_tag", "write")
+
+    def __init__(self, name: str, shape: Shape | None, encoders: _Encoders) -> None:
+        self.response_tag = f"{name}Response"
+        self.result_tag = shape.result_wrapper if shape is not None else None
+        self.write = encoders.members(shape) if shape is not None else None
+
+
+class QueryProtocol:
+    """query-protocol parsing and serialization for one service (implements `WireProtocol`)."""
+
+    def __init__(self, service: ServiceModel) -> None:
+        self._service = service
+        namespace = service.xml_namespace
+        self._xmlns = f' xmlns="{_text(namespace)}"' if namespace else ""
+        decoders = _Decoders()
+        self._encoders = encoders = _Encoders()
+        self._inputs: dict[str, _InputPlan] = {}
+        self._outputs: dict[str, _OutputPlan] = {}
+        for op in service.operations():
+            self._inputs[op.name] = _InputPlan(op.input, decoders)
+            self._outputs[op.name] = _OutputPlan(op.name, op.output, encoders)
+
+    @property
+    def service(self) -> ServiceModel:
+        return self._service
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def parse(self, request: Request) -> ParsedRequest:
+        pairs = _pairs(request.query) if request.query else []
+        if request.body:
+            try:
+                text = request.body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _malformed("The request body is not UTF-8 form data") from None
+            pairs += _pairs(text)
+        fields = dict(pairs)
+        name = fields.get("Action")
+        if not name:
+            raise ServiceError("MissingAction", "Missing Action", 400)
+        version = fields.get("Version") or self._service.api_version
+        plan = self._inputs.get(name)
+        if plan is None or version != self._service.api_version:
+            raise ServiceError(
+                "InvalidAction", f"Could not find operation {name} for version {version}", 400
+            )
+        params: dict[str, Any] = {}
+        if plan.decode is not None:
+            tree = _tree([(k, v) for k, v in pairs if k not in ("Action", "Version")])
+            try:
+                params = plan.decode(tree)
+            except DecodeError as exc:
+                where = f"Invalid value for parameter {exc.where}: " if exc.path else ""
+                raise ServiceError("InvalidParameterValue", where + exc.detail, 400) from None
+        if plan.validator is not None:
+            try:
+                plan.validator.validate(params)
+            except ServiceError as exc:
+                raise ServiceError(_QUERY_CODES.get(exc.code, exc.code), exc.message, 400) from None
+        return ParsedRequest(name, params)
+
+    # -- responses --------------------------------------------------------------------------
+
+    def serialize_result(
+        self, operation_name: str, result: Mapping[str, Any], request_id: str
+    ) -> Response:
+        plan = self._outputs[operation_name]
+        out = [f"<{plan.response_tag}{self._xmlns}>"]
+        if plan.write is not None:
+            if plan.result_tag is not None:
+                out.append(f"<{plan.result_tag}>")
+            plan.write(result, out)
+            if plan.result_tag is not None:
+                out.append(f"</{plan.result_tag}>")
+        out.append(f"<ResponseMetadata><RequestId>{_text(request_id)}</RequestId>")
+        out.append(f"</ResponseMetadata></{plan.response_tag}>")
+        return Response(200, self._headers(request_id), "".join(out).encode())
+
+    def serialize_error(self, error: ServiceError, request_id: str) -> Response:
+        shape = self._service.error_shape(error.code)
+        code = shape.error_code if shape is not None else _QUERY_CODES.get(error.code, error.code)
+        kind = "Sender" if error.sender_fault else "Receiver"
+        out = [
+            f"<ErrorResponse{self._xmlns}><Error><Type>{kind}</Type>",
+            f"<Code>{_text(code)}</Code><Message>{_text(error.message)}</Message>",
+        ]
+        fields = {k: v for k, v in error.fields.items() if k.lower() != "message"}
+        if fields:
+            if shape is not None:
+                self._encoders.members(shape)(fields, out)
+            else:
+                out += (f"<{k}>{_text(str(v))}</{k}>" for k, v in fields.items() if v is not None)
+        out.append(f"</Error><RequestId>{_text(request_id)}</RequestId></ErrorResponse>")
+        headers = self._headers(request_id)
+        present = {name.lower() for name, _ in headers}
+        headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
+        return Response(error.status, headers, "".join(out).encode())
+
+    def _headers(self, request_id: str) -> list[tuple[str, str]]:
+        return [("x-amzn-RequestId", request_id), _XML]
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=_MAX_PAIRS)
+    except ValueError:
+        raise _malformed(f"More than {_MAX_PAIRS} parameters in one request") from None
+
+
+def _malformed(message: str) -> ServiceError:
+    return ServiceError("MalformedQueryString", message, 400)
