@@ -15,6 +15,7 @@ from fireside.aws.context import RequestContext
 from fireside.tables.catalog import check_table_name, locked_table, table_name_of
 from fireside.tables.engine import ReadTxn, WriteTxn
 from fireside.tables.errors import INVALID, in_use, table_not_found, validation
+from fireside.tables.policies import check_policy, new_revision
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 
@@ -266,6 +267,9 @@ async def create_table(
     stream = _stream(params.get("StreamSpecification"))
     types = {d["AttributeName"]: d["AttributeType"] for d in params["AttributeDefinitions"]}
     now = tables.clock()
+    policy = params.get("ResourcePolicy")
+    if policy is not None:
+        check_policy(policy)
     info = TableInfo(
         table_id=0,
         account=ctx.account_id,
@@ -284,6 +288,7 @@ async def create_table(
         deletion_protection=bool(params.get("DeletionProtectionEnabled")),
         table_class=params.get("TableClass"),
         sse=sse_description(params.get("SSESpecification"), ctx),
+        policies={"": {"Policy": policy, "RevisionId": new_revision(now)}} if policy else {},
     )
 
     def job(txn: WriteTxn) -> TableInfo:

@@ -139,6 +139,9 @@ class TableInfo:
     #: Point-in-time recovery (UpdateContinuousBackups): on since `pitr_since` (epoch seconds).
     pitr_enabled: bool = False
     pitr_since: float | None = None
+    #: Resource-based policies ({"Policy": ..., "RevisionId": ...}): the table's under "",
+    #: its stream's under the stream label (see `policies.py`).
+    policies: dict[str, dict[str, str]] = field(default_factory=dict)
     uid: str = field(default_factory=lambda: str(uuid.uuid4()))
     #: Bumped on every metadata change (used to detect stale cached copies).
     version: int = 1
