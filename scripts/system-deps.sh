@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Fireside's sandboxes and runtimes use, when they are missing.
 # Never fails the build: it says what it could not install and what that costs.
+# gcc and libc6-dev build the Node.js fork addon (fireside/runtimes/node/fork_addon.py), without
+# which Node.js snapshot starts keep an initialised spare instead of forking.
 # `--dev` (make test) adds the tools that build aws-lambda-ric's native addon for the tests of
 # the official runtime interface clients (tests/test_official_clients.py), and PostgreSQL, which
 # the tables conformance suite runs against too (tests/tables; it starts the local cluster).
 set -u
-wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby)
+wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby gcc libc6-dev)
 dev_tools=(g++ make cmake autoconf automake libtool postgresql)
 [ "${1:-}" = "--dev" ] && wanted+=("${dev_tools[@]}")
 missing=()
@@ -33,7 +35,8 @@ export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq >/dev/null 2>&1 || true
 if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
   echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap, gvisor needs runsc," >&2
-  echo "fireside: slirp4netns gives functions network egress, ruby runs ruby3.x functions. Fireside still runs." >&2
+  echo "fireside: slirp4netns gives functions network egress, ruby runs ruby3.x functions, gcc and libc6-dev" >&2
+  echo "fireside: let Node.js snapshot starts fork. Fireside still runs." >&2
   [ "${1:-}" = "--dev" ] && echo "fireside: ${dev_tools[*]} build aws-lambda-ric for its tests; postgresql runs the tables suite on PostgreSQL." >&2
 fi
 exit 0

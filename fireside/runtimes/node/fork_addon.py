@@ -26,8 +26,10 @@ SOURCE = Path(__file__).resolve().parent / "fork" / "fireside_fork.c"
 FLAGS = ("-O2", "-shared", "-fPIC")
 #: Where a template finds the addon (bound there by the namespace backend).
 SANDBOX_PATH = "/var/snapshot/fireside_fork.node"
-#: V8 flags of a template: a fork keeps only the forking thread, so no background tasks.
-TEMPLATE_FLAGS = ("--single-threaded",)
+#: V8 flags of a template (and so of its copies). A fork keeps only the forking thread: no
+#: background tasks. The memory reducer's delayed collection, pending in the template, would
+#: run in every copy once the template is 8 s old (about 18 ms and 4 MB more per restore).
+TEMPLATE_FLAGS = ("--single-threaded", "--no-memory-reducer")
 BUILD_TIMEOUT = 120.0
 
 

@@ -9,7 +9,8 @@
  *
  * The template runs V8 with `--single-threaded` (Fireside adds it): a fork keeps only the
  * calling thread, so background tasks posted in a copy would never run, and a copy's first
- * garbage collection would wait on them for ever.
+ * garbage collection would wait on them for ever. It also runs with `--no-memory-reducer`
+ * (see fork_addon.py).
  */
 
 const crypto = require('crypto');
@@ -83,6 +84,10 @@ async function warmUp() {
   }
   reseedRandom(); // each copy makes its own again
   Math.random();
+  // Init's garbage collected once here, not in every copy (each would copy the pages it frees).
+  if (typeof globalThis.gc === 'function') {
+    globalThis.gc();
+  }
 }
 
 /** What a copy must not share with the template or its other copies. */

@@ -16,9 +16,12 @@
  * No Node.js headers are needed (none are installed, and node-gyp would download them): the
  * few Node-API and libuv functions used are declared below. Both are stable ABIs that the node
  * binary exports, so the undefined symbols of this library resolve against it when Node
- * dlopens it. Built by Fireside on the host: cc -O2 -shared -fPIC.
+ * dlopens it. Two things a fork of Node needs are not in those APIs and are found by symbol
+ * (see allow_fork_copies and run_worker_tasks_inline). Built by Fireside on the host:
+ * cc -O2 -shared -fPIC.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -229,6 +232,67 @@ static int allow_fork_copies(void) {
     return 0;
 }
 
+/* V8 still posts some work to Node's worker threads under --single-threaded (V8 11's full
+ * collections hand weak-reference clearing to a job). A copy has no worker threads: such a task
+ * never runs, Node then waits for it for ever when the event loop empties (DrainTasks), and the
+ * queue's condition variable still counts the template's waiting threads, so signalling it can
+ * block too. The template therefore makes Node's platform run worker tasks at once, on the
+ * posting thread, by replacing NodePlatform::CallOnWorkerThread in its virtual table (node
+ * exports both symbols). A job's work is meant to run beside the thread that posts it, so
+ * running it first is one of the orders V8 already allows. */
+static const char VTABLE[] = "_ZTVN4node12NodePlatformE";
+static const char CALL_ON_WORKER[] =
+    "_ZN4node12NodePlatform18CallOnWorkerThreadESt10unique_ptrIN2v84TaskESt14default_deleteIS3_EE";
+
+/* The unique_ptr<v8::Task> arrives by reference (Itanium C++ ABI: it has a destructor) and its
+ * owner, the caller, deletes the task afterwards. Run() follows the two destructors. */
+static void run_worker_task_now(void *platform, void **task) {
+    (void)platform;
+    if (*task != NULL) (*(void (***)(void *))*task)[2](*task);
+}
+
+/* The protection of the mapping holding `address` (to put it back as it was), or -1. */
+static int protection_of(const void *address) {
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL) return -1;
+    char line[512], perms[8];
+    unsigned long start, end;
+    int protection = -1;
+    while (protection < 0 && fgets(line, sizeof line, maps) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+            start <= (uintptr_t)address && (uintptr_t)address < end)
+            protection = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+                         (perms[2] == 'x' ? PROT_EXEC : 0);
+    }
+    fclose(maps);
+    return protection;
+}
+
+static int run_worker_tasks_inline(void) {
+    const char *stage = "serve snapshots";
+    void **vtable = dlsym(RTLD_DEFAULT, VTABLE);
+    void *original = dlsym(RTLD_DEFAULT, CALL_ON_WORKER);
+    if (vtable == NULL || original == NULL) {
+        errno = ENOENT;
+        return fail(stage, "find node::NodePlatform (a node built without its symbols?)");
+    }
+    for (size_t i = 2; i < 64; i++) {
+        if (vtable[i] != original) continue;
+        long page = sysconf(_SC_PAGESIZE);
+        void *start = (void *)((uintptr_t)&vtable[i] & ~(uintptr_t)(page - 1));
+        int protection = protection_of(&vtable[i]);
+        if (protection < 0) return fail(stage, "read /proc/self/maps");
+        if (mprotect(start, (size_t)page, protection | PROT_WRITE) != 0)
+            return fail(stage, "mprotect(NodePlatform's vtable)");
+        vtable[i] = (void *)run_worker_task_now;
+        if (mprotect(start, (size_t)page, protection) != 0)
+            return fail(stage, "mprotect(NodePlatform's vtable)");
+        return 0;
+    }
+    errno = ENOENT;
+    return fail(stage, "find CallOnWorkerThread in NodePlatform's vtable");
+}
+
 /* The template's own SIGCHLD handling (libuv's, if Init started a child process): the
  * environment gets it back; the template itself ignores SIGCHLD so the kernel reaps the
  * intermediates. */
@@ -394,7 +458,7 @@ static napi_value serve(napi_env env, napi_callback_info info) {
         fail("serve snapshots", "sigaction(SIGCHLD)");
         _exit(1);
     }
-    if (allow_fork_copies() != 0) _exit(1);
+    if (allow_fork_copies() != 0 || run_worker_tasks_inline() != 0) _exit(1);
     static char request[65537];
     for (;;) {
         char control_buffer[CMSG_SPACE(2 * sizeof(int))];
