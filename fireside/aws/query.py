@@ -7,7 +7,8 @@ as `Name.member.N` (`Name.N` when the list is flattened), map entries as `Name.e
 and `Name.entry.N.value`; an empty list is `Name=`. The pairs are folded back into a tree and
 decoded shape by shape, then checked against the model's constraints.
 
-Results are XML, the result members inside the operation's `resultWrapper`:
+Results are XML written by `xmlcodec.XmlWriter`, the result members inside the operation's
+`resultWrapper`:
 
     <AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
       <AssumeRoleResult>...</AssumeRoleResult>
@@ -36,13 +37,13 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import escape
 
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
-from fireside.aws.timestamps import format_timestamp, parse_timestamp
+from fireside.aws.timestamps import parse_timestamp
 from fireside.aws.validation import Validator
+from fireside.aws.xmlcodec import XmlWriter, escape_attribute, escape_text
 from fireside.http.types import Request, Response
 
 __all__ = ["QueryProtocol"]
@@ -63,8 +64,6 @@ _QUERY_CODES: Final = {
     "MissingAuthenticationTokenException": "MissingAuthenticationToken",
     "AccessDeniedException": "AccessDenied",
 }
-# Text escapes beyond &, < and >: a carriage return would be read back as a newline.
-_ENTITIES: Final = {"\r": "&#13;"}
 
 
 class _Node:
@@ -102,8 +101,6 @@ def _indexed(node: _Node) -> list[tuple[str, _Node]]:
 
 
 Decoder = Callable[[_Node], Any]
-#: Writes one value as an element named by the second argument into the output parts.
-Encoder = Callable[[Any, str, list[str]], None]
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -273,157 +270,6 @@ _CONVERTERS: Final[dict[str, Callable[[str], Any]]] = {
 }
 
 
-# -- responses ------------------------------------------------------------------------------
-
-
-def _text(value: str) -> str:
-    return escape(value, _ENTITIES)
-
-
-class _Encoders:
-    """Compiles (once per shape) functions writing boto3-shaped values as XML elements."""
-
-    def __init__(self) -> None:
-        self._memo: dict[int, tuple[Shape, Encoder]] = {}
-        self._members: dict[int, tuple[Shape, Callable[[Mapping[str, Any], list[str]], None]]] = {}
-
-    def encoder(self, shape: Shape) -> Encoder:
-        found = self._memo.get(id(shape))
-        if found is not None:
-            return found[1]
-        cell: list[Encoder] = []
-        self._memo[id(shape)] = (shape, lambda value, tag, out: cell[0](value, tag, out))
-        built = self._build(shape)
-        cell.append(built)
-        self._memo[id(shape)] = (shape, built)
-        return built
-
-    def members(self, shape: Shape) -> Callable[[Mapping[str, Any], list[str]], None]:
-        """Writes a structure's members (without an element of its own)."""
-        found = self._members.get(id(shape))
-        if found is not None:
-            return found[1]
-        fields: list[tuple[str, str, Encoder]] = []
-        for name, member in shape.members.items():
-            if member.location is not None:
-                continue
-            key = _member_key(name, member)
-            if member.flattened and member.type_name == "list":
-                fields.append((name, key, self._flat_list(member)))
-            elif member.flattened and member.type_name == "map":
-                fields.append((name, key, self._map(member, flattened=True)))
-            else:
-                fields.append((name, key, self.encoder(member)))
-
-        def write(value: Mapping[str, Any], out: list[str]) -> None:
-            for name, key, encode in fields:
-                item = value.get(name)
-                if item is not None:
-                    encode(item, key, out)
-
-        self._members[id(shape)] = (shape, write)
-        return write
-
-    def _build(self, shape: Shape) -> Encoder:
-        kind = shape.type_name
-        if kind == "structure":
-            return self._structure(shape)
-        if kind == "list":
-            return self._list(shape)
-        if kind == "map":
-            return self._map(shape, flattened=False)
-        return _scalar_encoder(shape)
-
-    def _structure(self, shape: Shape) -> Encoder:
-        cell: list[Callable[[Mapping[str, Any], list[str]], None]] = []
-
-        def encode(value: Mapping[str, Any], tag: str, out: list[str]) -> None:
-            if not cell:  # built on first use: recursive shapes would loop otherwise
-                cell.append(self.members(shape))
-            out.append(f"<{tag}>")
-            cell[0](value, out)
-            out.append(f"</{tag}>")
-
-        return encode
-
-    def _list(self, shape: Shape) -> Encoder:
-        encode_item = self.encoder(shape.member)
-        item_tag = shape.member.location_name or "member"
-
-        def encode(value: list[Any], tag: str, out: list[str]) -> None:
-            out.append(f"<{tag}>")
-            for item in value:
-                encode_item(item, item_tag, out)
-            out.append(f"</{tag}>")
-
-        return encode
-
-    def _flat_list(self, shape: Shape) -> Encoder:
-        encode_item = self.encoder(shape.member)
-
-        def encode(value: list[Any], tag: str, out: list[str]) -> None:
-            for item in value:
-                encode_item(item, tag, out)
-
-        return encode
-
-    def _map(self, shape: Shape, *, flattened: bool) -> Encoder:
-        encode_key = self.encoder(shape.key)
-        encode_value = self.encoder(shape.value)
-        key_tag = shape.key.location_name or "key"
-        value_tag = shape.value.location_name or "value"
-
-        def encode(value: Mapping[Any, Any], tag: str, out: list[str]) -> None:
-            entry = tag if flattened else "entry"
-            if not flattened:
-                out.append(f"<{tag}>")
-            for key, item in value.items():
-                out.append(f"<{entry}>")
-                encode_key(key, key_tag, out)
-                encode_value(item, value_tag, out)
-                out.append(f"</{entry}>")
-            if not flattened:
-                out.append(f"</{tag}>")
-
-        return encode
-
-
-def _scalar_encoder(shape: Shape) -> Encoder:
-    kind = shape.type_name
-    if kind == "boolean":
-        convert: Callable[[Any], str] = lambda v: "true" if v else "false"  # noqa: E731
-    elif kind in ("integer", "long"):
-        convert = lambda v: str(int(v))  # noqa: E731
-    elif kind in ("double", "float"):
-        convert = _format_double
-    elif kind == "timestamp":
-        fmt = shape.timestamp_format or "iso8601"
-        convert = lambda v: str(format_timestamp(v, fmt))  # noqa: E731
-    elif kind == "blob":
-        convert = _format_blob
-    else:
-        convert = lambda v: _text(str(v))  # noqa: E731
-
-    def encode(value: Any, tag: str, out: list[str]) -> None:
-        out.append(f"<{tag}>{convert(value)}</{tag}>")
-
-    return encode
-
-
-def _format_double(value: Any) -> str:
-    number = float(value)
-    if number != number:
-        return "NaN"
-    if number in (float("inf"), float("-inf")):
-        return "Infinity" if number > 0 else "-Infinity"
-    return repr(number)
-
-
-def _format_blob(value: Any) -> str:
-    raw = value.encode() if isinstance(value, str) else bytes(value)
-    return base64.b64encode(raw).decode()
-
-
 # -- the protocol ---------------------------------------------------------------------------
 
 
@@ -436,12 +282,13 @@ class _InputPlan:
 
 
 class _OutputPlan:
-    __slots__ = ("response_tag", "result_tag", "write")
+    __slots__ = ("response_tag", "result_tag", "shape", "write")
 
-    def __init__(self, name: str, shape: Shape | None, encoders: _Encoders) -> None:
+    def __init__(self, name: str, shape: Shape | None, writer: XmlWriter) -> None:
         self.response_tag = f"{name}Response"
+        self.shape = shape
         self.result_tag = shape.result_wrapper if shape is not None else None
-        self.write = encoders.members(shape) if shape is not None else None
+        self.write = writer.members(shape) if shape is not None else None
 
 
 class QueryProtocol:
@@ -449,15 +296,15 @@ class QueryProtocol:
 
     def __init__(self, service: ServiceModel) -> None:
         self._service = service
-        namespace = service.xml_namespace
-        self._xmlns = f' xmlns="{_text(namespace)}"' if namespace else ""
+        self._namespace = namespace = service.xml_namespace
+        self._xmlns = f' xmlns="{escape_attribute(namespace)}"' if namespace else ""
         decoders = _Decoders()
-        self._encoders = encoders = _Encoders()
+        self._writer = writer = XmlWriter()
         self._inputs: dict[str, _InputPlan] = {}
         self._outputs: dict[str, _OutputPlan] = {}
         for op in service.operations():
             self._inputs[op.name] = _InputPlan(op.input, decoders)
-            self._outputs[op.name] = _OutputPlan(op.name, op.output, encoders)
+            self._outputs[op.name] = _OutputPlan(op.name, op.output, writer)
 
     @property
     def service(self) -> ServiceModel:
@@ -504,15 +351,19 @@ class QueryProtocol:
         self, operation_name: str, result: Mapping[str, Any], request_id: str
     ) -> Response:
         plan = self._outputs[operation_name]
-        out = [f"<{plan.response_tag}{self._xmlns}>"]
-        if plan.write is not None:
-            if plan.result_tag is not None:
-                out.append(f"<{plan.result_tag}>")
+        shape, tag = plan.shape, plan.response_tag
+        if shape is None or plan.write is None:
+            out = [f"<{tag}{self._xmlns}>"]
+        elif plan.result_tag is None:
+            # No wrapper: the result's members are the response element's own.
+            out = [self._writer.start_tag(tag, shape, result, self._namespace)]
             plan.write(result, out)
-            if plan.result_tag is not None:
-                out.append(f"</{plan.result_tag}>")
-        out.append(f"<ResponseMetadata><RequestId>{_text(request_id)}</RequestId>")
-        out.append(f"</ResponseMetadata></{plan.response_tag}>")
+        else:
+            out = [f"<{tag}{self._xmlns}>", self._writer.start_tag(plan.result_tag, shape, result)]
+            plan.write(result, out)
+            out.append(f"</{plan.result_tag}>")
+        out.append(f"<ResponseMetadata><RequestId>{escape_text(request_id)}</RequestId>")
+        out.append(f"</ResponseMetadata></{tag}>")
         return Response(200, self._headers(request_id), "".join(out).encode())
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
@@ -521,15 +372,17 @@ class QueryProtocol:
         kind = "Sender" if error.sender_fault else "Receiver"
         out = [
             f"<ErrorResponse{self._xmlns}><Error><Type>{kind}</Type>",
-            f"<Code>{_text(code)}</Code><Message>{_text(error.message)}</Message>",
+            f"<Code>{escape_text(code)}</Code><Message>{escape_text(error.message)}</Message>",
         ]
         fields = {k: v for k, v in error.fields.items() if k.lower() != "message"}
         if fields:
             if shape is not None:
-                self._encoders.members(shape)(fields, out)
+                self._writer.members(shape)(fields, out)
             else:
-                out += (f"<{k}>{_text(str(v))}</{k}>" for k, v in fields.items() if v is not None)
-        out.append(f"</Error><RequestId>{_text(request_id)}</RequestId></ErrorResponse>")
+                out += (
+                    f"<{k}>{escape_text(str(v))}</{k}>" for k, v in fields.items() if v is not None
+                )
+        out.append(f"</Error><RequestId>{escape_text(request_id)}</RequestId></ErrorResponse>")
         headers = self._headers(request_id)
         present = {name.lower() for name, _ in headers}
         headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)

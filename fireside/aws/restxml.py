@@ -6,7 +6,7 @@ share a method and URI (S3's `PutObject` and `CopyObject`, `DeleteObject` and
 most numerous, wins. Located members come from labels, query and headers
 (`bindings.InputBinding`); a blob `payload` member (PutObject's `Body`) is the raw body, after
 undoing `aws-chunked` framing; a structure payload (`Tagging`, `Delete`...) is an XML document
-read with `xmlcodec`. Results go back as botocore's `RestXMLParser` reads them: header members
+read with `xmlcodec`, which also writes the XML results. Results go back as botocore's `RestXMLParser` reads them: header members
 as headers, the payload as the raw body or an XML document, other members under a root element.
 Errors are S3's `<Error><Code/><Message/>...<RequestId/></Error>`.
 
@@ -29,7 +29,14 @@ from fireside.aws.model import Operation, ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.rest import Router, parse_query
 from fireside.aws.validation import Validator
-from fireside.aws.xmlcodec import decode, encode, member_tag
+from fireside.aws.xmlcodec import (
+    DECLARATION,
+    XmlWriter,
+    decode,
+    escape_attribute,
+    escape_text,
+    member_tag,
+)
 from fireside.http.types import Request, Response
 
 __all__ = ["RestXmlProtocol"]
@@ -130,6 +137,7 @@ class RestXmlProtocol:
         `<Operation>Result`)."""
         self._service = service
         self._namespace = namespace or service.xml_namespace
+        self._writer = XmlWriter()
         self._router = Router(service)
         roots = dict(root_names or {})
         self._inputs: dict[str, _InputPlan] = {}
@@ -248,33 +256,33 @@ class RestXmlProtocol:
             value = result.get(plan.payload)
             if value is not None:
                 member = shape.members[plan.payload]
-                body = _document(encode(plan.root, member, value, self._namespace))
+                body = self._writer.document(plan.root, member, value, self._namespace)
                 headers.append(_XML)
         elif plan.root_text is not None:
-            element = ElementTree.Element(plan.root)
-            if self._namespace:
-                element.set("xmlns", self._namespace)
             value = result.get(plan.root_text)
-            if value is not None:
-                element.text = str(value)
-            body = _document(element)
+            text = escape_text(str(value)) if value is not None else ""
+            xmlns = f' xmlns="{escape_attribute(self._namespace)}"' if self._namespace else ""
+            body = f"{DECLARATION}<{plan.root}{xmlns}>{text}</{plan.root}>".encode()
             headers.append(_XML)
         elif any(result.get(name) is not None for name in _body_members(shape)):
-            body = _document(encode(plan.root, shape, result, self._namespace))
+            body = self._writer.document(plan.root, shape, result, self._namespace)
             headers.append(_XML)
         if status in (204, 304):
             return Response(status, [h for h in headers if h[0] != "Content-Type"], b"")
         return Response(status, headers, body)
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
-        root = ElementTree.Element("Error")
-        ElementTree.SubElement(root, "Code").text = error.code
-        ElementTree.SubElement(root, "Message").text = error.message
-        for name, value in error.fields.items():
-            if value is not None:
-                ElementTree.SubElement(root, name).text = str(value)
-        ElementTree.SubElement(root, "RequestId").text = request_id
-        ElementTree.SubElement(root, "HostId").text = request_id
+        out = [
+            f"{DECLARATION}<Error><Code>{escape_text(error.code)}</Code>",
+            f"<Message>{escape_text(error.message)}</Message>",
+        ]
+        out += (
+            f"<{name}>{escape_text(str(value))}</{name}>"
+            for name, value in error.fields.items()
+            if value is not None
+        )
+        request = escape_text(request_id)
+        out.append(f"<RequestId>{request}</RequestId><HostId>{request}</HostId></Error>")
         headers = [
             ("x-amz-request-id", request_id),
             ("x-amz-id-2", request_id),
@@ -283,9 +291,4 @@ class RestXmlProtocol:
         ]
         if error.status == 304:
             return Response(error.status, headers[:2], b"")
-        return Response(error.status, headers, _document(root))
-
-
-def _document(root: ElementTree.Element) -> bytes:
-    document: bytes = ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
-    return document
+        return Response(error.status, headers, "".join(out).encode())
