@@ -17,6 +17,7 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
+from botocore.handlers import set_list_objects_encoding_type_url
 
 from tests.conftest import Server
 
@@ -217,6 +218,21 @@ def test_listing_prefix_delimiter_and_pages(s3: Any, bucket: str) -> None:
     assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in versions] == [
         ("readme.txt", "null", True)
     ]
+
+
+def test_keys_with_carriage_returns_list_intact(s3: Any, bucket: str) -> None:
+    key = 'line\r\nbreak\r & <tag> "q"\t.txt'
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    # boto3 asks for URL-encoded keys by default; without that they travel as XML text, where
+    # a raw carriage return would be read back as a newline.
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == [key]
+    s3.meta.events.unregister(
+        "before-parameter-build.s3.ListObjectsV2", set_list_objects_encoding_type_url
+    )
+    listed = s3.list_objects_v2(Bucket=bucket)
+    assert "EncodingType" not in listed
+    assert [o["Key"] for o in listed["Contents"]] == [key]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"x"
 
 
 def _chunked_put(
