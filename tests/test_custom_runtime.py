@@ -42,6 +42,41 @@ def test_shell_bootstrap(lam: Any) -> None:
         lam.delete_function(FunctionName="shell-rt")
 
 
+# Posts an error for events asking for it, then lingers and exits without asking for the next
+# event (as Node's and Ruby's runtimes exit after an uncaught error, only slower).
+EXITING_BOOTSTRAP = """#!/bin/sh
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"
+  REQUEST_ID="$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  case "$EVENT" in
+    *crash*)
+      curl -sS -X POST "$API/$REQUEST_ID/error" -d '{"errorType": "Crash", "errorMessage": "x"}'
+      sleep 1
+      exit 3;;
+  esac
+  curl -sS -X POST "$API/$REQUEST_ID/response" -d '{"ok": true}' > /dev/null
+done
+"""
+
+
+def test_event_sent_while_the_runtime_exits_runs_elsewhere(lam: Any) -> None:
+    """The next event, handed over after the error was posted but before the runtime's exit
+    was seen, is not failed with the exit of a runtime that never took it."""
+    deploy(lam, "exiting-rt", {"bootstrap": EXITING_BOOTSTRAP}, {"bootstrap": 0o755}, "unused")
+    try:
+        crashed = lam.invoke(FunctionName="exiting-rt", Payload=b'"crash"')
+        assert crashed["FunctionError"] == "Unhandled"
+        assert json.loads(crashed["Payload"].read())["errorType"] == "Crash"
+        out = lam.invoke(FunctionName="exiting-rt", Payload=b'"fine"')  # during the sleep
+        assert "FunctionError" not in out, out["Payload"].read()
+        assert json.loads(out["Payload"].read()) == {"ok": True}
+    finally:
+        lam.delete_function(FunctionName="exiting-rt")
+
+
 def test_missing_bootstrap_is_invalid_entrypoint(lam: Any) -> None:
     deploy(lam, "no-bootstrap", {"README": "nothing to run"}, {}, "unused")
     try:

@@ -338,7 +338,9 @@ class Environment:
         request_id = current.request_id if current else self._initializing_for
         outcome = exit_outcome(request_id, status, out_of_memory=sandbox.out_of_memory())
         self._fail_init(outcome)
-        if current is not None:
+        if current is not None and current is not self._current:
+            current.finish(Outcome(b"", fatal=True, undelivered=True))
+        elif current is not None:
             current.finish(outcome)
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.cancel()
@@ -390,6 +392,11 @@ class Environment:
                 self._next_waiter = None
         return self._deliver(invocation)
 
+    def _start_line(self, invocation: Invocation) -> None:
+        self._platform_line(
+            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
+        )
+
     def _end_init(self) -> None:
         if self._init_done.done():
             return
@@ -409,6 +416,7 @@ class Environment:
         self._fail_init(outcome)
 
     def _deliver(self, invocation: Invocation) -> Invocation:
+        self._start_line(invocation)
         invocation.deadline_ms = int((time.time() + invocation.timeout) * 1000)
         self._current = invocation
         self._extensions_busy = self.extensions.send_invoke(
@@ -478,9 +486,6 @@ class Environment:
         if not cold:
             init_duration = None
         self._tail = TailBuffer()
-        self._platform_line(
-            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
-        )
         started = time.monotonic()
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.set_result(invocation)
@@ -491,6 +496,12 @@ class Environment:
         except TimeoutError:
             outcome = timeout_outcome(invocation.request_id, invocation.timeout)
             invocation.finish(outcome)
+            if self._current is not invocation:  # the runtime never asked for it
+                self._start_line(invocation)
+        if outcome.undelivered:
+            self._current = None
+            await self.stop()
+            return outcome, ""
         duration = (time.monotonic() - started) * 1000
         self._read_output()  # whatever the runtime printed before responding is in the pipe now
         if outcome.fatal and self._sandbox is not None:

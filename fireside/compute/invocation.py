@@ -22,6 +22,10 @@ class Outcome:
     content_type: str = "application/json"
     #: The environment cannot serve another invoke (timeout, crash, init failure).
     fatal: bool = False
+    #: The runtime exited before it took the invocation (it had posted its last result, then
+    #: exited, as Node's and Ruby's do after an uncaught error): nothing ran, so the
+    #: invocation goes to another environment instead of failing.
+    undelivered: bool = False
 
 
 @dataclass(slots=True)

@@ -18,13 +18,14 @@ from typing import Any
 
 from fireside.compute.environment import Environment, Launch, State
 from fireside.compute.errors import throttled
-from fireside.compute.invocation import Invocation, Outcome
+from fireside.compute.invocation import Invocation, Outcome, error_payload
 from fireside.compute.logs import LogStore
 from fireside.sandbox import SandboxBackend
 
 log = logging.getLogger(__name__)
 
 PoolKey = tuple[str, str]  # (qualified function ARN, revision id)
+_DELIVERY_ATTEMPTS = 3  # environments an invocation may be handed to before it fails
 
 
 @dataclass(slots=True)
@@ -63,7 +64,24 @@ class EnvironmentManager:
     async def invoke(
         self, launch_for: Callable[[], Launch], key: PoolKey, invocation: Invocation
     ) -> tuple[Outcome, str]:
-        """Run `invocation` in a warm environment of `key`, or a new one built from `launch_for()`."""
+        """Run `invocation` in a warm environment of `key`, or a new one built from `launch_for()`.
+
+        An environment whose runtime exits before taking the invocation (its exit not yet seen
+        when it was picked) never ran it: the invocation goes to another one.
+        """
+        for _ in range(_DELIVERY_ATTEMPTS):
+            outcome, tail = await self._invoke_once(launch_for, key, invocation)
+            if not outcome.undelivered:
+                return outcome, tail
+            invocation.outcome = asyncio.get_running_loop().create_future()
+        message = (
+            f"RequestId: {invocation.request_id} Error: Runtime exited before taking the event"
+        )
+        return Outcome(error_payload("Runtime.ExitError", message), "Unhandled", fatal=True), ""
+
+    async def _invoke_once(
+        self, launch_for: Callable[[], Launch], key: PoolKey, invocation: Invocation
+    ) -> tuple[Outcome, str]:
         environment = self._take_idle(key)
         pool = self._pools.get(key)
         if pool is None:
