@@ -38,13 +38,8 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.namespace import (
-    ETC_FILES,
-    NOBODY,
-    connect_network,
-    setns_net,
-    unshare_net,
-)
+from fireside.sandbox.namespace import ETC_FILES, NOBODY
+from fireside.sandbox.netns import connect_network, setns_net, unshare_net
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)

@@ -59,7 +59,7 @@ from fireside.sandbox.base import (
 )
 from fireside.sandbox.gvisor import new_network
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
-from fireside.sandbox.namespace import connect_network, setns_net
+from fireside.sandbox.netns import connect_network, setns_net
 from fireside.sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)

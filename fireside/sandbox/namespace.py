@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import dataclasses
 import hashlib
 import json
@@ -59,6 +58,7 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
+from fireside.sandbox.netns import connect_network, listen_inside
 from fireside.sandbox.process import ProcessSandbox
 from fireside.sandbox.snapshot import (
     ForkedSandbox,
@@ -72,7 +72,6 @@ log = logging.getLogger(__name__)
 
 NOBODY = 65534
 TEMPLATE_INIT_TIMEOUT = 10.0  # seconds a snapshot template's Init may take, as Lambda's Init
-CLONE_NEWNET = 0x40000000
 ETC_FILES = (
     "/etc/hosts",
     "/etc/resolv.conf",
@@ -89,7 +88,6 @@ ETC_FILES = (
     "/etc/services",
     "/etc/host.conf",
 )
-_libc = ctypes.CDLL(None, use_errno=True)
 #: Environment variables a process reads only when it starts (the dynamic loader, CPython's
 #: start-up, libc's locale and time zone): a spare must be started with the function's values.
 STARTUP_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_", "GLIBC_")
@@ -100,39 +98,6 @@ SPARE_MEMORY_MB = 128
 
 def read_at_startup(name: str) -> bool:
     return name in STARTUP_NAMES or name.startswith(STARTUP_PREFIXES)
-
-
-def connect_network(
-    slirp: str, netns_path: str, wait_for_pid: int | None
-) -> subprocess.Popen[bytes]:
-    """Give a network namespace a route out through slirp4netns (a user-mode TCP/IP stack: no
-    bridge, no NAT rules, no access to the host's loopback). Blocking: run in a thread."""
-    if wait_for_pid is not None:
-        _wait_for_loopback(wait_for_pid)
-    ready_r, ready_w = os.pipe()
-    try:
-        network = subprocess.Popen(
-            # By path, not pid: given a pid, slirp4netns joins that process's (nested,
-            # --disable-userns) user namespace and then may not enter its network.
-            [slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-             "--netns-type=path", "--ready-fd", str(ready_w), netns_path, "tap0"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(ready_w,), start_new_session=True,
-        )  # fmt: skip
-        os.close(ready_w)
-        ready_w = -1
-        if os.read(ready_r, 1) != b"1":
-            network.kill()
-            _, errors = network.communicate()
-            detail = errors.decode(errors="replace").strip()[-500:]
-            raise OSError(f"slirp4netns could not configure the environment's network: {detail}")
-        assert network.stderr is not None
-        network.stderr.close()  # nothing more to read; it must never block on a full pipe
-        return network
-    finally:
-        os.close(ready_r)
-        if ready_w >= 0:
-            os.close(ready_w)
 
 
 def unavailable_reason() -> str | None:
@@ -155,46 +120,6 @@ def unavailable_reason() -> str | None:
     if result.returncode != 0:
         return f"bubblewrap cannot create namespaces here: {result.stderr.decode().strip()}"
     return None
-
-
-def _net_syscall(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def setns_net(fd: int) -> None:
-    """Move the calling thread into the network namespace behind `fd`."""
-    _net_syscall(_libc.setns(fd, CLONE_NEWNET), "setns(CLONE_NEWNET)")
-
-
-def unshare_net() -> None:
-    """Move the calling thread into a new, empty network namespace."""
-    _net_syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-
-
-def listen_inside(pid: int, port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns_net(target)
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-                sock.setblocking(False)
-            except BaseException:
-                sock.close()
-                raise
-        finally:
-            setns_net(own)  # the event loop thread must never stay in a sandbox's network
-    finally:
-        os.close(own)
-        os.close(target)
-    return sock
 
 
 class NamespaceSandbox(ProcessSandbox):
@@ -838,23 +763,6 @@ def _forkable(argv: list[str]) -> bool:
 
 def _is_python_bootstrap(argv: list[str]) -> bool:
     return bool(argv) and argv[-1] == "/var/runtime/bootstrap.py"
-
-
-def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:
-    """Wait until bubblewrap has configured the sandbox's loopback.
-
-    bubblewrap sets up `lo` over netlink after it reports the child's pid; a second netlink
-    client configuring the same namespace meanwhile (slirp4netns) makes its RTM_NEWADDR fail.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{child_pid}/net/fib_trie", "rb") as trie:
-                if b"127.0.0.1" in trie.read():
-                    return
-        except OSError:
-            return  # the sandbox is gone: starting slirp4netns will report it
-        time.sleep(0.001)
 
 
 def _drain(fd: int) -> str:

@@ -30,6 +30,7 @@ from collections.abc import Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
+from fireside.sandbox.netns import listen_inside
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,6 @@ class ForkedSandbox(Sandbox):
         return self._group.oom_killed()
 
     def socket_inside(self, port: int) -> socket.socket:
-        from fireside.sandbox.namespace import listen_inside
-
         sock = listen_inside(self.pid, port)
         self._sockets.append(sock)
         return sock
