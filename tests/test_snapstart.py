@@ -177,6 +177,16 @@ def create_node_function(lam: Any, name: str, source: str, **kwargs: Any) -> Non
     lam.publish_version(FunctionName=name)
 
 
+def wait_for_idle_environments(srv: Server, count: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{srv.endpoint}/_fireside/health") as response:
+            if json.load(response)["environments"]["idle"] >= count:
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {count} idle environments after {timeout} s")
+
+
 def test_node_without_a_compiler_starts_from_an_initialised_spare(fresh_server: Any) -> None:
     """Without a C compiler for its fork addon, a version's next Node.js environment is
     initialised ahead instead."""
@@ -186,7 +196,7 @@ def test_node_without_a_compiler_starts_from_an_initialised_spare(fresh_server: 
     lam = srv.client()
     create_node_function(lam, "snap-node-spare", NODE)
     lam.invoke(FunctionName="snap-node-spare", Qualifier="1")  # a cold start; a spare's Init
-    time.sleep(2.0)
+    wait_for_idle_environments(srv, 2)  # the used one and the spare, initialised
     sent_ms = time.time() * 1000
     with ThreadPoolExecutor(2) as pool:  # one finds the used environment, one the spare
         outs = list(
