@@ -87,7 +87,15 @@ class Catalog:
         self._by_id.pop(table.table_id, None)
 
     def get(self, account: str, region: str, name: str) -> TableInfo | None:
-        key = (account, region, table_name_of(name))
+        """The table a `TableName` parameter names: a name, or the table's ARN. An ARN of
+        another account or region names no table here (Fireside evaluates no resource
+        policies, so it grants no cross-account access)."""
+        match = _ARN.fullmatch(name)
+        if match is not None:
+            if (match[1], match[2]) != (region, account):
+                return None
+            name = match[3]
+        key = (account, region, name)
         found = self._by_name.get(key)
         if found is None and self._reload is not None:
             self.load(self._reload())
