@@ -48,7 +48,7 @@ def pitr_description(table: TableInfo, now: float) -> dict[str, Any]:
         "PointInTimeRecoveryStatus": "ENABLED",
         "EarliestRestorableDateTime": datetime.fromtimestamp(table.pitr_since, UTC),
         "LatestRestorableDateTime": datetime.fromtimestamp(now, UTC),
-        "RecoveryPeriodInDays": RECOVERY_DAYS,
+        "RecoveryPeriodInDays": table.pitr_days or RECOVERY_DAYS,
     }
 
 
@@ -74,9 +74,14 @@ async def update_continuous_backups(
     enabled = bool(spec["PointInTimeRecoveryEnabled"])
     days = spec.get("RecoveryPeriodInDays")
     if days is not None and not 1 <= days <= RECOVERY_DAYS:
+        bound = (
+            "greater than or equal to 1" if days < 1 else f"less than or equal to {RECOVERY_DAYS}"
+        )
         raise ServiceError(
             "ValidationException",
-            f"RecoveryPeriodInDays must be between 1 and {RECOVERY_DAYS}",
+            f"1 validation error detected: Value '{days}' at "
+            "'pointInTimeRecoverySpecification.recoveryPeriodInDays' failed to satisfy "
+            f"constraint: Member must have value {bound}",
             400,
         )
     tid = table.table_id
@@ -91,6 +96,10 @@ async def update_continuous_backups(
             changed.pitr_since = now
         elif not enabled:
             changed.pitr_since = None
+        if not enabled:
+            changed.pitr_days = None
+        elif days is not None:
+            changed.pitr_days = int(days)
         changed.pitr_enabled = enabled
         changed.version += 1
         txn.save_table(tid, changed.to_json())

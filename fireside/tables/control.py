@@ -18,6 +18,7 @@ from fireside.tables.errors import INVALID, in_use, table_not_found, validation
 from fireside.tables.policies import check_policy, new_revision
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
+from fireside.tables.warm import check_initial, requested
 
 __all__ = [
     "check_table_definition",
@@ -127,6 +128,7 @@ def index_from_request(
         if spec.get("ProvisionedThroughput")
         else None,
         types={e["AttributeName"]: types[e["AttributeName"]] for e in schema},
+        warm=requested(spec.get("WarmThroughput")) or None if kind == "GSI" else None,
     )
 
 
@@ -198,6 +200,12 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
         _check_projection(name, spec["Projection"])
     for spec in gsis:
         _check_throughput(spec, billing, spec["IndexName"])
+        check_initial(
+            spec.get("WarmThroughput"),
+            billing,
+            spec.get("ProvisionedThroughput"),
+            spec["IndexName"],
+        )
     for spec in lsis:
         name = spec["IndexName"]
         if len(schema) < 2:
@@ -251,6 +259,7 @@ def check_table_definition(params: Mapping[str, Any]) -> None:
     _check_key_schema(params["KeySchema"])
     _check_definitions(params)
     _check_throughput(params, billing)
+    check_initial(params.get("WarmThroughput"), billing, params.get("ProvisionedThroughput"))
     _check_indexes(params, billing)
 
 
@@ -258,12 +267,8 @@ async def create_table(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
     name = params["TableName"]
-    check_table_name(name)
+    check_table_definition(params)
     billing = params.get("BillingMode") or "PROVISIONED"
-    _check_key_schema(params["KeySchema"])
-    _check_definitions(params)
-    _check_throughput(params, billing)
-    _check_indexes(params, billing)
     stream = _stream(params.get("StreamSpecification"))
     types = {d["AttributeName"]: d["AttributeType"] for d in params["AttributeDefinitions"]}
     now = tables.clock()
@@ -289,6 +294,7 @@ async def create_table(
         table_class=params.get("TableClass"),
         sse=sse_description(params.get("SSESpecification"), ctx),
         policies={"": {"Policy": policy, "RevisionId": new_revision(now)}} if policy else {},
+        warm=requested(params.get("WarmThroughput")) or None,
     )
 
     def job(txn: WriteTxn) -> TableInfo:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-__all__ = ["Bound", "Engine", "ReadTxn", "WriteTxn"]
+__all__ = ["BackupRow", "Bound", "Engine", "ReadTxn", "TableRow", "WriteTxn"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,9 @@ class Bound:
 
 #: A stored table row: (table id, account, region, name, metadata JSON).
 TableRow = tuple[int, str, str, str, str]
+
+#: A stored on-demand backup: (backup id, ARN, metadata JSON).
+BackupRow = tuple[int, str, str]
 
 
 class ReadTxn(Protocol):
@@ -117,6 +120,12 @@ class ReadTxn(Protocol):
         """The last sequence number of a stream written before time `before` (0 if none)."""
         ...
 
+    def backups(self, account: str, region: str) -> list[BackupRow]:
+        """An account's on-demand backups in one region, oldest first."""
+        ...
+
+    def backup(self, account: str, region: str, arn: str) -> BackupRow | None: ...
+
 
 class WriteTxn(ReadTxn, Protocol):
     #: Run after the transaction commits / to undo in-memory changes if it rolls back.
@@ -191,6 +200,26 @@ class WriteTxn(ReadTxn, Protocol):
     ) -> None: ...
 
     def forget_tokens(self, before: float) -> None: ...
+
+    def new_backup(self, account: str, region: str, arn: str, meta: str) -> int:
+        """Store a new backup's metadata; returns its id (never reused)."""
+        ...
+
+    def save_backup(self, bid: int, meta: str) -> None: ...
+
+    def copy_to_backup(self, bid: int, tid: int, index_ids: list[int]) -> None:
+        """Copy a table's items and these indexes' entries into a backup, as this transaction
+        sees them (one consistent copy, whatever commits meanwhile)."""
+        ...
+
+    def restore_backup(self, bid: int, tid: int, index_ids: dict[int, int]) -> None:
+        """Copy a backup's items into (empty) table `tid`, without TTL times, and the entries
+        of the backed-up index `old` into index `new` for each `old: new` of `index_ids`."""
+        ...
+
+    def drop_backup(self, bid: int) -> None:
+        """Remove a backup's metadata, items and index entries."""
+        ...
 
 
 class Engine(Protocol):

@@ -40,7 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fireside.aws.errors import ServiceError
-from fireside.tables.engine import Bound, ReadTxn, TableRow, WriteTxn
+from fireside.tables.engine import BackupRow, Bound, ReadTxn, TableRow, WriteTxn
 
 __all__ = ["PostgresEngine"]
 
@@ -100,6 +100,33 @@ CREATE TABLE IF NOT EXISTS stream_records (
 );
 CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
 CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
+CREATE TABLE IF NOT EXISTS backups (
+    id        BIGSERIAL PRIMARY KEY,
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    arn       TEXT NOT NULL,
+    meta      TEXT NOT NULL,
+    UNIQUE (account, region, arn)
+);
+CREATE TABLE IF NOT EXISTS backup_items (
+    bid       BIGINT NOT NULL REFERENCES backups (id) ON DELETE CASCADE,
+    pk        BYTEA NOT NULL,
+    sk        BYTEA NOT NULL,
+    item      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (bid, pk, sk)
+);
+CREATE TABLE IF NOT EXISTS backup_index_items (
+    bid       BIGINT NOT NULL REFERENCES backups (id) ON DELETE CASCADE,
+    iid       BIGINT NOT NULL,
+    pk        BYTEA NOT NULL,
+    sk        BYTEA NOT NULL,
+    tpk       BYTEA NOT NULL,
+    tsk       BYTEA NOT NULL,
+    item      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (bid, iid, pk, sk, tpk, tsk)
+);
 """
 
 #: Serialization failures a job is retried after, before answering a conflict.
@@ -274,6 +301,20 @@ class _Txn:
         )
         return int(found or 0)
 
+    def backups(self, account: str, region: str) -> list[BackupRow]:
+        rows = self._conn.execute(
+            "SELECT id, arn, meta FROM backups WHERE account = %s AND region = %s ORDER BY id",
+            (account, region),
+        )
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def backup(self, account: str, region: str, arn: str) -> BackupRow | None:
+        row = self._one(
+            "SELECT id, arn, meta FROM backups WHERE account = %s AND region = %s AND arn = %s",
+            (account, region, arn),
+        )
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
     # -- writes --------------------------------------------------------------------------------
 
     def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
@@ -380,6 +421,48 @@ class _Txn:
 
     def forget_tokens(self, before: float) -> None:
         self._conn.execute("DELETE FROM tokens WHERE at < %s", (before,))
+
+    def new_backup(self, account: str, region: str, arn: str, meta: str) -> int:
+        (bid,) = self._one(
+            "INSERT INTO backups (account, region, arn, meta) VALUES (%s, %s, %s, %s) RETURNING id",
+            (account, region, arn, meta),
+        )
+        return int(bid)
+
+    def save_backup(self, bid: int, meta: str) -> None:
+        self._conn.execute("UPDATE backups SET meta = %s WHERE id = %s", (meta, bid))
+
+    def copy_to_backup(self, bid: int, tid: int, index_ids: list[int]) -> None:
+        # One statement per source: each reads a single snapshot. The caller holds the table's
+        # row lock and item writes share it, so no write commits between the statements.
+        self._conn.execute(
+            "INSERT INTO backup_items (bid, pk, sk, item, size) "
+            "SELECT %s, pk, sk, item, size FROM items WHERE tid = %s",
+            (bid, tid),
+        )
+        for iid in index_ids:
+            self._conn.execute(
+                "INSERT INTO backup_index_items (bid, iid, pk, sk, tpk, tsk, item, size) "
+                "SELECT %s, iid, pk, sk, tpk, tsk, item, size FROM index_items WHERE iid = %s",
+                (bid, iid),
+            )
+
+    def restore_backup(self, bid: int, tid: int, index_ids: dict[int, int]) -> None:
+        self._conn.execute(
+            "INSERT INTO items (tid, pk, sk, item, size, expires) "
+            "SELECT %s, pk, sk, item, size, NULL FROM backup_items WHERE bid = %s",
+            (tid, bid),
+        )
+        for old, new in index_ids.items():
+            self._conn.execute(
+                "INSERT INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
+                "SELECT %s, pk, sk, tpk, tsk, item, size FROM backup_index_items "
+                "WHERE bid = %s AND iid = %s",
+                (new, bid, old),
+            )
+
+    def drop_backup(self, bid: int) -> None:
+        self._conn.execute("DELETE FROM backups WHERE id = %s", (bid,))  # entries cascade
 
 
 class PostgresEngine:

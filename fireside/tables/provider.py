@@ -21,6 +21,7 @@ from fireside.tables import (
     exports,
     imports,
     itemops,
+    ondemand,
     partiql,
     policies,
     reads,
@@ -68,6 +69,12 @@ _OPERATIONS: dict[str, Handler] = {
     "ListTagsOfResource": tags.list_tags_of_resource,
     "UpdateContinuousBackups": backups.update_continuous_backups,
     "DescribeContinuousBackups": backups.describe_continuous_backups,
+    "CreateBackup": ondemand.create_backup,
+    "DescribeBackup": ondemand.describe_backup,
+    "ListBackups": ondemand.list_backups,
+    "DeleteBackup": ondemand.delete_backup,
+    "RestoreTableFromBackup": ondemand.restore_table_from_backup,
+    "RestoreTableToPointInTime": ondemand.restore_table_to_point_in_time,
     **partiql.OPERATIONS,
 }
 

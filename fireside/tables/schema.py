@@ -16,6 +16,7 @@ from typing import Any
 
 from fireside.tables.keys import KeySchema
 from fireside.tables.values import AttributeValue
+from fireside.tables.warm import describe_warm
 
 __all__ = ["IndexInfo", "TableInfo"]
 
@@ -66,6 +67,8 @@ class IndexInfo:
     throughput: dict[str, int] | None = None
     #: Attribute types of the index key (copied from the table's definitions).
     types: dict[str, str] = field(default_factory=dict)
+    #: GSIs: pre-warmed throughput ({"ReadUnitsPerSecond": ..., ...}), see `warm.py`.
+    warm: dict[str, int] | None = None
 
     @property
     def key(self) -> KeySchema:
@@ -101,6 +104,7 @@ class IndexInfo:
             out["ProvisionedThroughput"] = _throughput(self.throughput, billing)
             if billing == "PAY_PER_REQUEST":
                 out["OnDemandThroughput"] = {"MaxReadRequestUnits": -1, "MaxWriteRequestUnits": -1}
+            out["WarmThroughput"] = describe_warm(self.warm, billing, self.throughput, self.status)
         return out
 
 
@@ -139,6 +143,12 @@ class TableInfo:
     #: Point-in-time recovery (UpdateContinuousBackups): on since `pitr_since` (epoch seconds).
     pitr_enabled: bool = False
     pitr_since: float | None = None
+    #: Point-in-time recovery's RecoveryPeriodInDays (None: DynamoDB's default, 35).
+    pitr_days: int | None = None
+    #: Pre-warmed throughput ({"ReadUnitsPerSecond": ..., ...}), see `warm.py`.
+    warm: dict[str, int] | None = None
+    #: Tables restored from a backup: their RestoreSummary (RestoreDateTime in epoch seconds).
+    restore: dict[str, Any] | None = None
     #: Resource-based policies ({"Policy": ..., "RevisionId": ...}): the table's under "",
     #: its stream's under the stream label (see `policies.py`).
     policies: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -235,4 +245,10 @@ class TableInfo:
             out["TableClassSummary"] = {"TableClass": self.table_class}
         if self.sse is not None:
             out["SSEDescription"] = self.sse
+        out["WarmThroughput"] = describe_warm(self.warm, self.billing_mode, self.throughput)
+        if self.restore is not None:
+            out["RestoreSummary"] = {
+                **self.restore,
+                "RestoreDateTime": datetime.fromtimestamp(self.restore["RestoreDateTime"], UTC),
+            }
         return out

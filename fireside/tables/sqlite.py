@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fireside.tables.engine import Bound, ReadTxn, TableRow, WriteTxn
+from fireside.tables.engine import BackupRow, Bound, ReadTxn, TableRow, WriteTxn
 
 __all__ = ["SqliteEngine"]
 
@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+#: 1: tables, items, indexes, tokens, streams. 2: on-demand backups (tables added; a
+#: version 1 file is migrated by creating them).
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tables (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +88,33 @@ CREATE TABLE IF NOT EXISTS stream_records (
 );
 CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
 CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
+CREATE TABLE IF NOT EXISTS backups (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    arn       TEXT NOT NULL,
+    meta      TEXT NOT NULL,               -- JSON: the backup's details and its table's definition
+    UNIQUE (account, region, arn)
+);
+CREATE TABLE IF NOT EXISTS backup_items (
+    bid       INTEGER NOT NULL,
+    pk        BLOB NOT NULL,
+    sk        BLOB NOT NULL,
+    item      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (bid, pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS backup_index_items (
+    bid       INTEGER NOT NULL,
+    iid       INTEGER NOT NULL,            -- the index's id in the backed-up table
+    pk        BLOB NOT NULL,
+    sk        BLOB NOT NULL,
+    tpk       BLOB NOT NULL,
+    tsk       BLOB NOT NULL,
+    item      TEXT NOT NULL,
+    size      INTEGER NOT NULL,
+    PRIMARY KEY (bid, iid, pk, sk, tpk, tsk)
+) WITHOUT ROWID;
 """
 
 _BATCH_LIMIT = 256
@@ -246,6 +275,20 @@ class _Txn:
         ).fetchone()
         return int(found or 0)
 
+    def backups(self, account: str, region: str) -> list[BackupRow]:
+        rows = self._conn.execute(
+            "SELECT id, arn, meta FROM backups WHERE account = ? AND region = ? ORDER BY id",
+            (account, region),
+        )
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def backup(self, account: str, region: str, arn: str) -> BackupRow | None:
+        row = self._conn.execute(
+            "SELECT id, arn, meta FROM backups WHERE account = ? AND region = ? AND arn = ?",
+            (account, region, arn),
+        ).fetchone()
+        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
     # -- writes --------------------------------------------------------------------------------
 
     def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
@@ -343,6 +386,49 @@ class _Txn:
 
     def forget_tokens(self, before: float) -> None:
         self._conn.execute("DELETE FROM tokens WHERE at < ?", (before,))
+
+    def new_backup(self, account: str, region: str, arn: str, meta: str) -> int:
+        cursor = self._conn.execute(
+            "INSERT INTO backups (account, region, arn, meta) VALUES (?, ?, ?, ?)",
+            (account, region, arn, meta),
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def save_backup(self, bid: int, meta: str) -> None:
+        self._conn.execute("UPDATE backups SET meta = ? WHERE id = ?", (meta, bid))
+
+    def copy_to_backup(self, bid: int, tid: int, index_ids: list[int]) -> None:
+        self._conn.execute(
+            "INSERT INTO backup_items (bid, pk, sk, item, size) "
+            "SELECT ?, pk, sk, item, size FROM items WHERE tid = ?",
+            (bid, tid),
+        )
+        for iid in index_ids:
+            self._conn.execute(
+                "INSERT INTO backup_index_items (bid, iid, pk, sk, tpk, tsk, item, size) "
+                "SELECT ?, iid, pk, sk, tpk, tsk, item, size FROM index_items WHERE iid = ?",
+                (bid, iid),
+            )
+
+    def restore_backup(self, bid: int, tid: int, index_ids: dict[int, int]) -> None:
+        self._conn.execute(
+            "INSERT INTO items (tid, pk, sk, item, size, expires) "
+            "SELECT ?, pk, sk, item, size, NULL FROM backup_items WHERE bid = ?",
+            (tid, bid),
+        )
+        for old, new in index_ids.items():
+            self._conn.execute(
+                "INSERT INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
+                "SELECT ?, pk, sk, tpk, tsk, item, size FROM backup_index_items "
+                "WHERE bid = ? AND iid = ?",
+                (new, bid, old),
+            )
+
+    def drop_backup(self, bid: int) -> None:
+        self._conn.execute("DELETE FROM backups WHERE id = ?", (bid,))
+        self._conn.execute("DELETE FROM backup_items WHERE bid = ?", (bid,))
+        self._conn.execute("DELETE FROM backup_index_items WHERE bid = ?", (bid,))
 
 
 _Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]

@@ -29,6 +29,7 @@ from fireside.tables.errors import INVALID, limit_exceeded, not_found, validatio
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load, write_index_entry
+from fireside.tables.warm import check_increase, check_initial
 
 __all__ = ["backfill", "update_table"]
 
@@ -71,6 +72,12 @@ def _apply_gsi_updates(
             )
         if table.billing_mode == "PROVISIONED" and not spec.get("ProvisionedThroughput"):
             raise validation(f"{INVALID}ProvisionedThroughput must be specified for index: {name}")
+        check_initial(
+            spec.get("WarmThroughput"),
+            table.billing_mode,
+            spec.get("ProvisionedThroughput"),
+            name,
+        )
         index = index_from_request(spec, "GSI", types, txn.new_index_id(table.table_id))
         index.status = "CREATING"
         table.indexes[name] = index
@@ -93,7 +100,17 @@ def _apply_gsi_updates(
         changed = table.indexes.get(spec["IndexName"])
         if changed is None:
             raise not_found(f"Requested resource not found: Index: {spec['IndexName']} not found")
-        changed.throughput = dict(spec["ProvisionedThroughput"])
+        if spec.get("ProvisionedThroughput"):
+            changed.throughput = dict(spec["ProvisionedThroughput"])
+        warm = check_increase(
+            spec.get("WarmThroughput"),
+            changed.warm,
+            table.billing_mode,
+            changed.throughput,
+            changed.name,
+        )
+        if warm is not None:
+            changed.warm = warm
     return backfill
 
 
@@ -144,6 +161,11 @@ async def update_table(
             raise validation(
                 f"{INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED"
             )
+        warm = check_increase(
+            params.get("WarmThroughput"), table.warm, table.billing_mode, table.throughput
+        )
+        if warm is not None:
+            table.warm = warm
         backfill = _apply_gsi_updates(
             txn,
             table,

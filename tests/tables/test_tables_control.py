@@ -209,9 +209,9 @@ def test_tags(ddb: Any, make_table: TableFactory) -> None:
 
 
 def test_unimplemented_operation_is_named(ddb: Any) -> None:
-    code, message = error_of(ddb.list_backups)
+    code, message = error_of(ddb.list_global_tables)
     assert code == "NotImplementedException"
-    assert message == "Fireside does not implement the DynamoDB operation ListBackups yet"
+    assert message == "Fireside does not implement the DynamoDB operation ListGlobalTables yet"
 
 
 def test_time_to_live_expires_items(fresh_server: Any, engine_env: dict[str, str]) -> None:
