@@ -4,8 +4,8 @@ moto's tests run in "server mode" (`TEST_SERVER_MODE=true`), where its `mock_aws
 sends every boto3 call to `TEST_SERVER_MODE_ENDPOINT` instead of mocking. The suite comes from
 the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto`, see
 `bench/tables.py`); its files are not changed. The only addition is a pytest plugin that
-deletes every table before each test module (what moto's `/moto-api/reset` does for its own
-server), so tests that reuse fixed table names start clean.
+deletes every table and backup before each test module (what moto's `/moto-api/reset` does
+for its own server), so tests that reuse fixed table names start clean.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat.json.
@@ -38,8 +38,7 @@ REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-
            "ap-southeast-1", "ap-northeast-1", "ap-south-1", "ca-central-1"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _fireside_reset():
+def _reset():
     endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
     for region in REGIONS:
         client = boto3.client(
@@ -53,6 +52,22 @@ def _fireside_reset():
                 except Exception:
                     pass
                 client.delete_table(TableName=name)
+        for page in client.get_paginator("list_backups").paginate(BackupType="ALL"):
+            for backup in page["BackupSummaries"]:
+                client.delete_backup(BackupArn=backup["BackupArn"])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fireside_reset():
+    _reset()
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate(request):
+    # moto resets its whole state for every test; these tests count what the account holds.
+    if request.node.get_closest_marker("requires_clean_slate"):
+        _reset()
     yield
 """
 
