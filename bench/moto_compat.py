@@ -151,7 +151,7 @@ def main() -> None:
             report = Path(data) / "report.xml"
             command = [
                 str(MOTO_VENV / "bin" / "python"), "-m", "pytest", "tests/test_dynamodb",
-                "-p", "fireside_reset", "-p", "no:cacheprovider", "-q",
+                "-p", "fireside_reset", "-p", "no:cacheprovider", "-q", "-rf", "--tb=line",
                 f"--junitxml={report}", "-o", "junit_family=xunit1",
             ]  # fmt: skip
             if args.k:
