@@ -124,11 +124,13 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
+        #: In-process S3 for the other services: table exports, code from S3, destinations.
+        self.objects = StoredObjects(self.s3.store)
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
                 TransferStore(data / "tables-transfers.sqlite"),
-                StoredObjects(self.s3.store),
+                self.objects,
             )
         )
 
@@ -173,6 +175,7 @@ class Fireside:
             self.concurrency,
             self.provisioner,
             self.event_configs,
+            self.objects,
         )
         lambda_model = load_service("lambda")
         services = [

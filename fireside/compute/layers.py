@@ -23,6 +23,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.errors import invalid, precondition_failed
 from fireside.compute.functions import now_iso
 from fireside.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, inspect_zip
@@ -312,31 +313,11 @@ def _cut(
     return page, base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
 
 
-def _content_zip(content: dict[str, Any]) -> bytes:
-    if "S3Bucket" in content or "S3Key" in content:
-        raise invalid(
-            "Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
-            "The specified bucket does not exist (Fireside has no S3 yet: upload the zip in "
-            f"ZipFile). Bucket: {content.get('S3Bucket')}"
-        )
-    data = content.get("ZipFile")
-    if not isinstance(data, bytes):
-        raise invalid("Missing Content")
-    if len(data) > MAX_ZIP_BYTES:
-        raise ServiceError(
-            "RequestTooLargeException",
-            f"Request must be smaller than {MAX_PUBLISH_REQUEST} bytes for the "
-            "PublishLayerVersion operation",
-            413,
-            Type="User",
-        )
-    return data
-
-
 class LayerApi:
-    def __init__(self, store: LayerStore, blobs: BlobStore) -> None:
+    def __init__(self, store: LayerStore, blobs: BlobStore, objects: ObjectReader) -> None:
         self._store = store
         self._blobs = blobs
+        self._objects = objects
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -395,7 +376,21 @@ class LayerApi:
         self._own(ctx, target, "PublishLayerVersion")
         if target.region != ctx.region:
             raise _not_found()
-        data = _content_zip(params["Content"])
+        data, from_s3 = await read_package(
+            self._objects,
+            ctx,
+            params["Content"],
+            missing="Missing Content",
+            both="Please do not provide other Content parameters when providing a ZipFile.",
+        )
+        if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 content: 250 MB unzipped only
+            raise ServiceError(
+                "RequestTooLargeException",
+                f"Request must be smaller than {MAX_PUBLISH_REQUEST} bytes for the "
+                "PublishLayerVersion operation",
+                413,
+                Type="User",
+            )
         # Validated before anything is stored: a refused archive leaves no blob and no row.
         info = await asyncio.to_thread(inspect_zip, data)
         await asyncio.to_thread(self._blobs.put, data, info.sha256_hex)

@@ -15,6 +15,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
 from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
 from fireside.compute.event_config import EventConfigs
@@ -74,12 +75,14 @@ class LambdaProvider:
         concurrency: Concurrency,
         provisioner: Provisioner,
         event_configs: EventConfigs,
+        objects: ObjectReader,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
+        self._objects = objects
         self._invoker = invoker
         self._layers = layers
-        self._layer_api = LayerApi(layers, blobs)
+        self._layer_api = LayerApi(layers, blobs, objects)
         self._versions = versions
         self._version_api = VersionApi(versions)
         self._concurrency_api = ConcurrencyApi(concurrency, functions)
@@ -191,24 +194,21 @@ class LambdaProvider:
         except runtimes.RuntimeUnavailable as exc:
             raise invalid(str(exc)) from exc
 
-    def _store_code(self, code: dict[str, Any], layers_size: int = 0) -> tuple[str, str, int]:
-        """Validate and durably store a deployment package; returns (sha256 b64, hex, size).
+    async def _store_code(
+        self, ctx: RequestContext, code: dict[str, Any], layers_size: int = 0
+    ) -> tuple[str, str, int]:
+        """Validate and durably store a deployment package, uploaded (`ZipFile`) or named by
+        an S3 object; returns (sha256 b64, hex, size).
 
         `layers_size` is the unzipped size of the function's layers, which counts toward the
         same limit as the code's own.
         """
         if "ImageUri" in code:
             raise _unsupported("container image functions")
-        if "S3Bucket" in code or "S3Key" in code:
-            raise invalid(
-                f"Error occurred while GetObject. S3 Error Code: NoSuchBucket. S3 Error Message: "
-                f"The specified bucket does not exist (Fireside has no S3 yet: upload the zip "
-                f"in ZipFile). Bucket: {code.get('S3Bucket')}"
-            )
-        data = code.get("ZipFile")
-        if not isinstance(data, bytes):
-            raise invalid("Please provide a source for function code.")
-        if len(data) > MAX_ZIP_BYTES:
+        data, from_s3 = await read_package(
+            self._objects, ctx, code, missing="Please provide a source for function code."
+        )
+        if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 packages: 250 MB unzipped only
             raise ServiceError(
                 "RequestTooLargeException",
                 f"Request must be smaller than {MAX_CREATE_REQUEST} bytes for the "
@@ -302,9 +302,12 @@ class LambdaProvider:
         if self._functions.get(ctx.account_id, ctx.region, name) is not None:
             raise conflict(f"Function already exist: {name}")
         layers = self._layers.resolve(params.get("Layers") or [], ctx.account_id, ctx.region)
-        code_sha256, digest, size = self._store_code(
-            params["Code"], sum(layer.unzipped_size for layer in layers)
+        code_sha256, digest, size = await self._store_code(
+            ctx, params["Code"], sum(layer.unzipped_size for layer in layers)
         )
+        if self._functions.get(ctx.account_id, ctx.region, name) is not None:
+            # Created by another request while the code was read from S3.
+            raise conflict(f"Function already exist: {name}")
         config = FunctionConfig(
             account=ctx.account_id,
             region=ctx.region,
@@ -376,9 +379,15 @@ class LambdaProvider:
         if params.get("ImageUri"):
             raise _unsupported("container image functions")
         code: dict[str, Any] = {
-            k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key") if k in params
+            k: params[k] for k in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion") if k in params
         }
-        code_sha256, digest, size = self._store_code(code, self._layers_size(config.layers))
+        code_sha256, digest, size = await self._store_code(
+            ctx, code, self._layers_size(config.layers)
+        )
+        if "S3Bucket" in code:  # the read from S3 let other requests in: check again
+            config = self._lookup_latest(ctx, params)
+            self._check_revision(config, params)
+            self._check_not_updating(config)
         if params.get("DryRun"):
             return config.evolve(code_sha256=code_sha256, code_size=size).to_wire()
         updated = self._begin_update(

@@ -1,8 +1,10 @@
-"""In-process access to S3 objects for other Fireside services (DynamoDB exports and imports).
+"""In-process access to S3 objects for other Fireside services: DynamoDB exports and imports,
+Lambda code and layers named by an S3 object, Lambda's S3 on-failure destinations.
 
 Calls go straight to the store, not over HTTP, and are synchronous (callers run them in a
-worker thread). Bucket ownership is not checked: the caller is trusted server code acting for
-the account that asked it to.
+worker thread). The `ObjectStorage` methods DynamoDB uses do not check bucket ownership: the
+caller is trusted server code acting for the account that asked it to. `get_object_as` and
+`put_object_as` act *as* an account and answer what S3 would answer that account.
 """
 
 from __future__ import annotations
@@ -10,7 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fireside.s3.store import S3Store
+from fireside.s3.errors import (
+    access_denied,
+    invalid_argument,
+    no_such_bucket,
+    no_such_key,
+    permanent_redirect,
+)
+from fireside.s3.store import BucketRecord, S3Store
 
 __all__ = ["StoredObjects"]
 
@@ -49,3 +58,40 @@ class StoredObjects:
         except KeyError:
             return False
         return True
+
+    # -- acting as an account ------------------------------------------------------------------
+    def _bucket_as(self, account: str, bucket: str, region: str | None) -> BucketRecord:
+        record = self._store.bucket(bucket)
+        if record is None:
+            raise no_such_bucket(bucket)
+        if region is not None and record.region != region:
+            raise permanent_redirect(bucket, record.region)
+        if record.account != account:  # Fireside has no bucket policies that could allow it
+            raise access_denied()
+        return record
+
+    def get_object_as(
+        self, account: str, region: str, bucket: str, key: str, version: str | None = None
+    ) -> bytes:
+        """GetObject by `account` through `region`'s endpoint, with S3's errors in S3's order:
+        NoSuchBucket; PermanentRedirect for a bucket of another region (its region in the
+        `x-amz-bucket-region` header); AccessDenied for another account's bucket;
+        InvalidArgument for a version other than "null" (buckets are unversioned); NoSuchKey.
+        """
+        self._bucket_as(account, bucket, region)
+        if version is not None and version != "null":
+            raise invalid_argument("Invalid version id specified", "versionId", version)
+        record = self._store.head(bucket, key)
+        if record is None:
+            raise no_such_key(key)
+        return self._store.read(record)
+
+    def put_object_as(
+        self, account: str, bucket: str, key: str, data: bytes, content_type: str
+    ) -> None:
+        """PutObject by `account` (any region): NoSuchBucket, AccessDenied as S3 answers."""
+        self._bucket_as(account, bucket, None)
+        try:
+            self._store.put(bucket, key, data, {"ContentType": content_type}, self._clock())
+        except KeyError as exc:  # deleted between the check and the put
+            raise no_such_bucket(bucket) from exc

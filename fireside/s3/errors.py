@@ -19,6 +19,7 @@ __all__ = [
     "no_such_bucket",
     "no_such_key",
     "not_implemented",
+    "permanent_redirect",
 ]
 
 
@@ -30,6 +31,20 @@ def no_such_bucket(bucket: str) -> ServiceError:
 
 def no_such_key(key: str) -> ServiceError:
     return ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+
+
+def permanent_redirect(bucket: str, region: str) -> ServiceError:
+    """A bucket addressed through another region's endpoint; S3 names the right region in the
+    `x-amz-bucket-region` header, which is where in-process callers read it too."""
+    return ServiceError(
+        "PermanentRedirect",
+        "The bucket you are attempting to access must be addressed using the specified "
+        "endpoint. Please send all future requests to this endpoint.",
+        301,
+        headers={"x-amz-bucket-region": region},
+        Bucket=bucket,
+        Endpoint=f"{bucket}.s3.{region}.amazonaws.com",
+    )
 
 
 def bucket_already_owned(bucket: str) -> ServiceError:
