@@ -30,6 +30,7 @@ from fireside.compute.logs import LogStore
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider
 from fireside.compute.provisioned import Provisioner
+from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
@@ -100,11 +101,13 @@ class Fireside:
             max_environments=settings.max_environments,
             idle_timeout=settings.idle_timeout,
         )
+        self.records = RecordOutbox(self.db)
         self.queue = AsyncQueue(
             self.db,
             retry_delays=settings.async_retry_delays,
             max_event_age=settings.max_event_age,
             concurrency=settings.max_environments,
+            records=self.records,
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.functions = FunctionRegistry(self.db)
@@ -258,6 +261,7 @@ class Fireside:
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
+            "pending_s3_records": self.records.pending(),
         }
 
     async def run(
@@ -278,6 +282,7 @@ class Fireside:
                 self.queue.run(self._invoker.deliver, self.event_configs.policy),
                 name="async-dispatch",
             ),
+            asyncio.create_task(self.records.run(self.objects), name="async-records"),
             asyncio.create_task(self.tables.run(), name="tables"),
         ]
         if on_started is not None:

@@ -1,5 +1,6 @@
 """Asynchronous invocation as configured: retries counted exactly, event age, reserved concurrency
-0, and invocation records delivered to Lambda function destinations in AWS's format.
+0, and invocation records delivered in AWS's format to Lambda function destinations and to S3
+bucket (OnFailure) destinations, under the object key AWS documents.
 
 The session server retries after 0.2 s; tests that need the event age to run out use a server
 of their own whose retries come later than the model's smallest MaximumEventAgeInSeconds (60 s),
@@ -8,17 +9,26 @@ so an event fails as too old at once, as AWS's own test of that case shows.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fireside.aws.errors import ServiceError
+from fireside.compute.async_queue import AsyncPolicy, AsyncQueue, Delivery, QueuedEvent
+from fireside.compute.destinations import BucketTarget
+from fireside.compute.invocation import Outcome
+from fireside.compute.record_outbox import RecordOutbox
+from fireside.store.database import Database
 from tests.conftest import ROLE, FunctionFactory, Server, python_zip
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -260,3 +270,147 @@ def test_event_age_exceeded(fresh_server: Callable[..., Server]) -> None:
     }
     assert attempts(srv, "busy", throttled) == 0
     holder.join(10)
+
+
+# -- S3 bucket destinations (OnFailure only) ---------------------------------------------------
+RECORD_KEY = (
+    r"aws/lambda/async/{name}/(\d{{4}})/(\d\d)/(\d\d)/\1-\2-\3T\d\d\.\d\d\.\d\d-[0-9a-f-]{{36}}"
+)
+
+
+@pytest.fixture()
+def records_bucket(server: Server) -> Iterator[tuple[Any, str]]:
+    s3 = server.client("s3")
+    name = f"records-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    yield s3, name
+    for entry in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=entry["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+def stored_records(s3: Any, bucket: str, function: str, count: int) -> list[dict[str, Any]]:
+    """The first `count` objects under the function's prefix (waits for them)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"aws/lambda/async/{function}/")
+        entries = listed.get("Contents", [])
+        if len(entries) >= count:
+            return [
+                {"Key": e["Key"], **s3.get_object(Bucket=bucket, Key=e["Key"])} for e in entries
+            ]
+        time.sleep(0.1)
+    pytest.fail(f"fewer than {count} records of {function} reached s3://{bucket}")
+
+
+def test_failure_record_stored_in_s3_bucket(
+    server: Server, lam: Any, make_function: FunctionFactory, records_bucket: tuple[Any, str]
+) -> None:
+    s3, bucket = records_bucket
+    name = make_function(FLAKY)
+    lam.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}},
+    )
+    failed = send(lam, name, {"fail": True})
+    succeeded = send(lam, name, {"n": 1})  # no OnSuccess: nothing stored for it
+    (stored,) = stored_records(s3, bucket, name, 1)
+    assert re.fullmatch(RECORD_KEY.format(name=name), stored["Key"]), stored["Key"]
+    assert stored["ContentType"] == "application/json"
+    got = json.loads(stored["Body"].read())
+    assert TIMESTAMP.match(got.pop("timestamp"))
+    response = got.pop("responsePayload")
+    assert response["errorMessage"] == "failing on purpose"
+    assert got == {
+        "version": "1.0",
+        "requestContext": {
+            "requestId": failed,
+            "functionArn": f"{ARN}{name}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": 2,
+        },
+        "requestPayload": {"fail": True},
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        },
+    }
+    deadline = time.monotonic() + 20
+    while attempts(server, name, succeeded) < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert len(stored_records(s3, bucket, name, 1)) == 1
+
+
+def test_s3_records_survive_a_crash_and_transient_failures(tmp_path: Path) -> None:
+    """A failed event's record is on disk in the transaction that drops the event; a new
+    server (a reopened database) stores it; a failed put is retried, a missing bucket drops
+    the record (as a failed delivery does on AWS)."""
+    db = Database(tmp_path / "fireside.sqlite")
+    outbox = RecordOutbox(db)
+    queue = AsyncQueue(db, retry_delays=(0.0,), max_event_age=60, concurrency=1, records=outbox)
+    bucket = BucketTarget("records")
+    missing = BucketTarget("gone")
+    targets = {"fn": bucket, "other": missing}
+
+    async def failing(event: QueuedEvent) -> Delivery:
+        return Delivery(Outcome(b'{"errorMessage": "no"}', "Unhandled"), "$LATEST")
+
+    def policy(event: QueuedEvent) -> AsyncPolicy:
+        return AsyncPolicy(max_retries=0, on_failure=targets[event.function])
+
+    async def run_queue() -> None:
+        task = asyncio.create_task(queue.run(failing, policy))
+        deadline = time.monotonic() + 10
+        while queue.pending():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    queue.enqueue("000000000000", "us-east-1", "fn", "$LATEST", "req-1", b'{"a": 1}')
+    queue.enqueue("000000000000", "us-east-1", "other", "$LATEST", "req-2", b"{}")
+    asyncio.run(run_queue())  # events done; their records are queued, never put (a crash)
+    assert outbox.pending() == 2
+    db.close()
+
+    reopened = Database(tmp_path / "fireside.sqlite")
+    outbox = RecordOutbox(reopened)
+    stored: dict[tuple[str, str], bytes] = {}
+    calls: list[str] = []
+
+    class Writer:
+        def put_object_as(
+            self, account: str, bucket: str, key: str, data: bytes, content_type: str
+        ) -> None:
+            calls.append(bucket)
+            if bucket == "gone":
+                raise ServiceError("NoSuchBucket", "The specified bucket does not exist", 404)
+            if calls.count(bucket) == 1:
+                raise OSError("disk full")  # the first put fails: retried after 1 s
+            assert (account, content_type) == ("000000000000", "application/json")
+            stored[(bucket, key)] = data
+
+    async def run_outbox() -> None:
+        task = asyncio.create_task(outbox.run(Writer()))
+        deadline = time.monotonic() + 10
+        while outbox.pending():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run_outbox())
+    reopened.close()
+    assert sorted(calls) == ["gone", "records", "records"]
+    ((where, key), data) = next(iter(stored.items()))
+    assert where == "records" and re.fullmatch(RECORD_KEY.format(name="fn"), key), key
+    record = json.loads(data)
+    assert record["requestContext"]["requestId"] == "req-1"
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"a": 1}

@@ -239,12 +239,34 @@ def test_destinations(raw: Any, make_function: FunctionFactory) -> None:
         "((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\\d{1})?:(\\d{12})?:(.*)",
         400,
     )
+    # An S3 bucket is a destination for failures only; AWS calls it invalid as OnSuccess.
+    bucket = "arn:aws:s3:::some-records-bucket"
+    on_failure = destination(None, bucket)
+    assert on_failure["DestinationConfig"] == {
+        "OnSuccess": {},
+        "OnFailure": {"Destination": bucket},
+    }
+    assert error(destination, bucket) == (
+        "InvalidParameterValueException",
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="
+        f"{bucket}), onFailure=null) is invalid.",
+        400,
+    )
+    assert error(destination, bucket, bucket)[1] == (
+        f"The provided destination config DestinationConfig(onSuccess=OnSuccess(destination="
+        f"{bucket}), onFailure=OnFailure(destination={bucket})) is invalid."
+    )
+    for not_a_bucket in (f"{bucket}/records", "arn:aws:s3:::Bad_Name"):
+        assert error(destination, None, not_a_bucket) == (
+            "InvalidParameterValueException",
+            f"The destination ARN {not_a_bucket} is invalid.",
+            400,
+        )
     # Valid on AWS, not deliverable in Fireside yet: refused, naming what is missing.
     for service, missing in (
         ("sqs", "Amazon SQS"),
         ("sns", "Amazon SNS"),
         ("events", "Amazon EventBridge"),
-        ("s3", "Amazon S3"),
     ):
         target = f"arn:aws:{service}:us-east-1:000000000000:somewhere"
         code, message, status = error(destination, None, target)

@@ -14,9 +14,11 @@ What happens after a run follows the function's event invoke configuration (`Asy
   5 min) without using an attempt, until the event's age runs out;
 - reserved concurrency 0 fails the event at once, without running it.
 
-A finished event's invocation record goes to its `OnSuccess` or `OnFailure` destination as a new
-Event invoke of the destination function, inserted *in the transaction that deletes the source
-event*: a crash leaves either the source (to be re-delivered) or the record, never neither.
+A finished event's invocation record goes to its `OnSuccess` or `OnFailure` destination, inserted
+*in the transaction that deletes the source event*: a crash leaves either the source (to be
+re-delivered) or the record, never neither. For a Lambda function destination the record is a
+new Event invoke of it, in this queue; for an S3 bucket (OnFailure only) it is a row of the
+record outbox (`fireside.compute.record_outbox`), which puts it into the bucket.
 """
 
 from __future__ import annotations
@@ -32,15 +34,17 @@ from dataclasses import dataclass
 
 from fireside.aws.errors import ServiceError
 from fireside.compute import destinations
-from fireside.compute.destinations import Response, Target
+from fireside.compute.destinations import BucketTarget, Destination, Response, Target
 from fireside.compute.invocation import Outcome
+from fireside.compute.record_outbox import RecordOutbox
 from fireside.store.database import Database
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRIES = 2
 THROTTLE_BACKOFF_MAX = 300.0
-#: Records go to the destination as an Event invoke, which has this payload limit.
+#: Records go to a function destination as an Event invoke, which has this payload limit (an
+#: S3 destination takes records of any size).
 MAX_RECORD = 1_048_576
 
 
@@ -80,7 +84,7 @@ class AsyncPolicy:
     max_retries: int | None = None
     max_age: float | None = None
     on_success: Target | None = None
-    on_failure: Target | None = None
+    on_failure: Destination | None = None
     #: The function's reserved concurrency is 0: events fail without running.
     zero_concurrency: bool = False
 
@@ -101,8 +105,10 @@ class AsyncQueue:
         retry_delays: tuple[float, ...],
         max_event_age: float,
         concurrency: int,
+        records: RecordOutbox | None = None,
     ) -> None:
         self._db = db
+        self._records = records
         self._retry_delays = retry_delays
         self._max_age = max_event_age
         self._limit = asyncio.Semaphore(concurrency)
@@ -288,15 +294,28 @@ class AsyncQueue:
         """Delete the event and, in the same transaction, queue its record for the
         destination its `condition` calls for (None: just drop it)."""
         self._throttles.pop(event.id, None)
-        target = policy.on_success if condition == destinations.SUCCESS else policy.on_failure
+        target: Destination | None = (
+            policy.on_success if condition == destinations.SUCCESS else policy.on_failure
+        )
+        if isinstance(target, BucketTarget) and self._records is None:
+            log.warning("no S3 to store the record of event %s in", event.request_id)
+            target = None
         record = None
+        now = time.time()
         if condition is not None and target is not None:
-            record = self._record(event, condition, response)
+            limit = None if isinstance(target, BucketTarget) else MAX_RECORD
+            record = self._record(event, condition, response, now, limit)
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM async_events WHERE id = ?", (event.id,))
             conn.execute("DELETE FROM async_event_failures WHERE event_id = ?", (event.id,))
-            if record is not None and target is not None:
+            if record is not None and isinstance(target, Target):
                 self._insert(conn, target, str(uuid.uuid4()), record)
+            elif record is not None and isinstance(target, BucketTarget):
+                assert self._records is not None
+                key = destinations.record_key(event.function, now, str(uuid.uuid4()))
+                self._records.insert(conn, event.account, target.bucket, key, record)
+        if record is not None and isinstance(target, BucketTarget) and self._records:
+            self._records.wake()
         if condition not in (None, destinations.SUCCESS):
             log.warning(
                 "event %s for %s failed (%s) after %d run(s)%s",
@@ -308,7 +327,12 @@ class AsyncQueue:
             )
 
     def _record(
-        self, event: QueuedEvent, condition: str, response: Response | None
+        self,
+        event: QueuedEvent,
+        condition: str,
+        response: Response | None,
+        now: float,
+        limit: int | None,
     ) -> bytes | None:
         if condition == destinations.ZERO_RESERVED_CONCURRENCY:
             response, count = None, event.attempts
@@ -323,8 +347,9 @@ class AsyncQueue:
             invoke_count=count,
             request_payload=event.payload,
             response=response,
+            at=now,
         )
-        if len(record) > MAX_RECORD:
+        if limit is not None and len(record) > limit:
             log.warning(
                 "the %s record of event %s is %d bytes, over the %d-byte Event payload limit: "
                 "not sent to its destination",

@@ -18,8 +18,15 @@ function's reserved concurrency is 0), Lambda sends an *invocation record* to th
 A record for an event that never ran (`ZeroReservedConcurrency`, or too old while throttled)
 has no `responseContext` or `responsePayload`, as AWS sends it for reserved concurrency 0.
 
-Fireside delivers records to Lambda function destinations only: an Event invoke of the
-destination function, through the same durable queue.
+Fireside delivers records to two kinds of destination:
+
+- a Lambda function (OnSuccess or OnFailure): an Event invoke of it, through the same durable
+  queue (`fireside.compute.async_queue`);
+- an S3 bucket (OnFailure only, as on AWS), `arn:aws:s3:::<bucket>`: the record is stored as a
+  JSON object named as AWS names it,
+  `aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>` (UTC), through a
+  durable outbox (`fireside.compute.record_outbox`). The bucket must be the function's
+  account's; a missing or foreign bucket loses the record, as a failed delivery does on AWS.
 """
 
 from __future__ import annotations
@@ -42,12 +49,15 @@ _FUNCTION_ARN = re.compile(
     r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 
+_BUCKET_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:s3:::(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$")
+#: Where S3 destinations put records: the prefix, then `<function>/YYYY/MM/DD/`.
+RECORD_PREFIX = "aws/lambda/async/"
+
 #: Destination services AWS accepts that Fireside cannot deliver to yet: ARN service -> name.
 NOT_IN_FIRESIDE = {
     "sqs": "Amazon SQS",
     "sns": "Amazon SNS",
     "events": "Amazon EventBridge",
-    "s3": "Amazon S3",
 }
 
 
@@ -59,6 +69,16 @@ class Target:
     region: str
     function: str
     qualifier: str = LATEST
+
+
+@dataclass(frozen=True, slots=True)
+class BucketTarget:
+    """An S3 bucket destination (OnFailure only): records become objects in `bucket`."""
+
+    bucket: str
+
+
+Destination = Target | BucketTarget
 
 
 def service_of(arn: str) -> str:
@@ -74,6 +94,27 @@ def function_target(arn: str) -> Target | None:
     if match is None:
         return None
     return Target(match["account"], match["region"], match["name"], match["qualifier"] or LATEST)
+
+
+def bucket_target(arn: str) -> BucketTarget | None:
+    """The bucket an S3 destination ARN (`arn:aws:s3:::<bucket>`, no key) names, or None."""
+    match = _BUCKET_ARN.match(arn)
+    return None if match is None else BucketTarget(match["bucket"])
+
+
+def destination(arn: str) -> Destination | None:
+    """What a configured destination ARN delivers to (None: nothing Fireside can deliver to)."""
+    return function_target(arn) or bucket_target(arn)
+
+
+def record_key(function: str, seconds: float, unique: str) -> str:
+    """The object key of a record in an S3 destination, as AWS documents it:
+    `aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>`, in UTC."""
+    when = time.gmtime(seconds)
+    return (
+        f"{RECORD_PREFIX}{function}/{time.strftime('%Y/%m/%d', when)}/"
+        f"{time.strftime('%Y-%m-%dT%H.%M.%S', when)}-{unique}"
+    )
 
 
 def timestamp(seconds: float | None = None) -> str:
@@ -107,10 +148,11 @@ def invocation_record(
     invoke_count: int,
     request_payload: bytes,
     response: Response | None,
+    at: float | None = None,
 ) -> bytes:
     record: dict[str, Any] = {
         "version": "1.0",
-        "timestamp": timestamp(),
+        "timestamp": timestamp(at),
         "requestContext": {
             "requestId": request_id,
             "functionArn": function_arn,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireside.compute.async_queue import AsyncPolicy, QueuedEvent
-from fireside.compute.destinations import function_target
+from fireside.compute.destinations import destination, function_target
 from fireside.compute.functions import LATEST
 from fireside.compute.versions import Versions, is_version
 from fireside.store.database import Database
@@ -143,6 +143,6 @@ class EventConfigs:
             max_retries=config.maximum_retry_attempts,
             max_age=None if config.maximum_event_age is None else float(config.maximum_event_age),
             on_success=None if config.on_success is None else function_target(config.on_success),
-            on_failure=None if config.on_failure is None else function_target(config.on_failure),
+            on_failure=None if config.on_failure is None else destination(config.on_failure),
             zero_concurrency=zero,
         )

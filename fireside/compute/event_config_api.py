@@ -4,8 +4,12 @@ ListFunctionEventInvokeConfigs, with AWS's errors and messages.
 Messages were checked against LocalStack's AWS-validated snapshots
 (`tests/aws/services/lambda_/test_lambda_api.snapshot.json`, TestLambdaEventInvokeConfig).
 Destinations: a Lambda function (of any account and region Fireside holds, not the function
-itself) is accepted; SQS, SNS, EventBridge and S3 are valid on AWS but not in Fireside yet,
-so they are refused with a message that says so; anything else gets AWS's "invalid" message.
+itself) is accepted on either side; an S3 bucket, `arn:aws:s3:::<bucket>`, is accepted as
+OnFailure only, as on AWS (as OnSuccess it gets AWS's "invalid" message); SQS, SNS and
+EventBridge are valid on AWS but not in Fireside yet, so they are refused with a message that
+says so; anything else gets AWS's "invalid" message. A bucket is not checked here (AWS checks
+the execution role's permissions, which Fireside does not model): a missing one, or one of
+another account, loses the records sent to it, as a failed delivery does on AWS.
 """
 
 from __future__ import annotations
@@ -17,7 +21,12 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.compute.destinations import NOT_IN_FIRESIDE, function_target, service_of
+from fireside.compute.destinations import (
+    NOT_IN_FIRESIDE,
+    bucket_target,
+    function_target,
+    service_of,
+)
 from fireside.compute.errors import invalid
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
@@ -112,12 +121,15 @@ class EventConfigApi:
             if side in given:
                 found[attr] = (given[side] or {}).get("Destination") or None
         rejected = False
-        for arn in found.values():
+        for attr, arn in found.items():
             if arn is None:
                 continue
             service = service_of(arn)
             if service == "lambda":
                 self._check_function_destination(ctx, name, arn)
+            elif service == "s3" and attr == "on_failure":
+                if bucket_target(arn) is None:
+                    raise invalid(f"The destination ARN {arn} is invalid.")
             elif service in NOT_IN_FIRESIDE:
                 raise invalid(
                     f"Fireside does not support {NOT_IN_FIRESIDE[service]} destinations yet: "

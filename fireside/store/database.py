@@ -15,7 +15,8 @@ from pathlib import Path
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
 # to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
 # 5: event invoke configs and the last failure of retried Event invokes.
-SCHEMA_VERSION = 5
+# 6: invocation records bound for S3 destinations.
+SCHEMA_VERSION = 6
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -44,6 +45,14 @@ CREATE TABLE IF NOT EXISTS async_event_failures (
     executed_version TEXT NOT NULL,
     function_error   TEXT,
     response         BLOB NOT NULL         -- the last failed run's answer, for a later record
+);
+CREATE TABLE IF NOT EXISTS async_records (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    account    TEXT NOT NULL,          -- the function's account: the bucket must be its
+    bucket     TEXT NOT NULL,
+    key        TEXT NOT NULL,          -- chosen when queued: a re-delivery overwrites, never adds
+    record     BLOB NOT NULL,          -- the invocation record (JSON)
+    not_before REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS event_invoke_configs (
     account   TEXT NOT NULL,
