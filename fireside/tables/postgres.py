@@ -29,6 +29,7 @@ another node deleted fails on the foreign key and answers ResourceNotFoundExcept
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import itertools
 import logging
@@ -40,7 +41,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fireside.aws.errors import ServiceError
-from fireside.tables.engine import BackupRow, Bound, ReadTxn, TableRow, WriteTxn
+from fireside.tables.engine import ReadTxn, WriteTxn
+from fireside.tables.sqltxn import SqlTxn
 
 __all__ = ["PostgresEngine"]
 
@@ -144,325 +146,42 @@ def _item_lock(tid: int, pk: bytes, sk: bytes) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _range_sql(column: str, low: Bound | None, high: Bound | None, args: list[Any]) -> str:
-    sql = ""
-    if low is not None:
-        sql += f" AND {column} {'>=' if low.inclusive else '>'} %s"
-        args.append(low.key)
-    if high is not None:
-        sql += f" AND {column} {'<=' if high.inclusive else '<'} %s"
-        args.append(high.key)
-    return sql
+@functools.lru_cache(maxsize=256)
+def _placeholders(sql: str) -> str:
+    """psycopg's `%s` for the shared statements' `?` (none of them holds a literal `?` or `%`)."""
+    return sql.replace("?", "%s")
 
 
-class _Txn:
+class _Txn(SqlTxn):
     """`ReadTxn`/`WriteTxn` over one psycopg connection inside an open transaction."""
 
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
-        self.after_commit: list[Callable[[], None]] = []
-        self.on_rollback: list[Callable[[], None]] = []
-
-    def _one(self, sql: str, args: tuple[Any, ...]) -> Any:
-        return self._conn.execute(sql, args).fetchone()
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        return self._conn.execute(_placeholders(sql), args)
 
     def _stream(self, sql: str, args: list[Any]) -> Iterator[Any]:
         # A server-side cursor: rows arrive in batches as the caller iterates.
         cursor = self._conn.cursor(name=f"fireside_{next(_cursor_names)}")
         cursor.itersize = 200
-        cursor.execute(sql, args)
+        cursor.execute(_placeholders(sql), args)
         return iter(cursor)
-
-    # -- reads ---------------------------------------------------------------------------------
-
-    def get(self, tid: int, pk: bytes, sk: bytes) -> str | None:
-        row = self._one(
-            "SELECT item FROM items WHERE tid = %s AND pk = %s AND sk = %s", (tid, pk, sk)
-        )
-        return None if row is None else str(row[0])
-
-    def query(
-        self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
-    ) -> Iterator[tuple[bytes, str]]:
-        args: list[Any] = [tid, pk]
-        sql = "SELECT sk, item FROM items WHERE tid = %s AND pk = %s" + _range_sql(
-            "sk", low, high, args
-        )
-        return self._stream(sql + " ORDER BY sk" + ("" if forward else " DESC"), args)
-
-    def scan(
-        self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
-    ) -> Iterator[tuple[bytes, bytes, str]]:
-        args: list[Any] = [tid]
-        sql = "SELECT pk, sk, item FROM items WHERE tid = %s"
-        if after is not None:
-            sql += " AND (pk, sk) > (%s, %s)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= %s"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < %s"
-            args.append(end)
-        return self._stream(sql + " ORDER BY pk, sk", args)
-
-    def index_query(
-        self,
-        iid: int,
-        pk: bytes,
-        low: Bound | None,
-        high: Bound | None,
-        forward: bool,
-        after: tuple[bytes, bytes, bytes] | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
-        args: list[Any] = [iid, pk]
-        sql = "SELECT sk, tpk, tsk, item FROM index_items WHERE iid = %s AND pk = %s"
-        sql += _range_sql("sk", low, high, args)
-        if after is not None:
-            sql += f" AND (sk, tpk, tsk) {'>' if forward else '<'} (%s, %s, %s)"
-            args += after
-        order = "" if forward else " DESC"
-        return self._stream(sql + f" ORDER BY sk{order}, tpk{order}, tsk{order}", args)
-
-    def index_scan(
-        self,
-        iid: int,
-        after: tuple[bytes, bytes, bytes, bytes] | None,
-        start: bytes | None,
-        end: bytes | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
-        args: list[Any] = [iid]
-        sql = "SELECT pk, sk, tpk, tsk, item FROM index_items WHERE iid = %s"
-        if after is not None:
-            sql += " AND (pk, sk, tpk, tsk) > (%s, %s, %s, %s)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= %s"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < %s"
-            args.append(end)
-        return self._stream(sql + " ORDER BY pk, sk, tpk, tsk", args)
-
-    def stats(self, tid: int) -> tuple[int, int]:
-        count, size = self._one(
-            "SELECT count(*), coalesce(sum(size), 0) FROM items WHERE tid = %s", (tid,)
-        )
-        return int(count), int(size)
-
-    def index_stats(self, iid: int) -> tuple[int, int]:
-        count, size = self._one(
-            "SELECT count(*), coalesce(sum(size), 0) FROM index_items WHERE iid = %s", (iid,)
-        )
-        return int(count), int(size)
-
-    def tables(self) -> list[TableRow]:
-        rows = self._conn.execute("SELECT id, account, region, name, meta FROM tables ORDER BY id")
-        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
-
-    def token(self, account: str, region: str, token: str) -> tuple[str, str, float] | None:
-        row = self._one(
-            "SELECT digest, response, at FROM tokens WHERE account = %s AND region = %s "
-            "AND token = %s",
-            (account, region, token),
-        )
-        return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
-
-    def expired(
-        self, tid: int, not_before: float, now: float, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        rows = self._conn.execute(
-            "SELECT pk, sk FROM items WHERE tid = %s AND expires BETWEEN %s AND %s LIMIT %s",
-            (tid, not_before, now, limit),
-        )
-        return [(bytes(r[0]), bytes(r[1])) for r in rows]
-
-    def stream_records(
-        self, tid: int, label: str, after: int, limit: int
-    ) -> list[tuple[int, float, str]]:
-        rows = self._conn.execute(
-            "SELECT seq, at, record FROM stream_records WHERE tid = %s AND label = %s "
-            "AND seq > %s ORDER BY seq LIMIT %s",
-            (tid, label, after, limit),
-        )
-        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
-
-    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
-        low, high = self._one(
-            "SELECT min(seq), max(seq) FROM stream_records WHERE tid = %s AND label = %s",
-            (tid, label),
-        )
-        return None if low is None else (int(low), int(high))
-
-    def stream_position(self, tid: int, label: str, before: float) -> int:
-        (found,) = self._one(
-            "SELECT max(seq) FROM stream_records WHERE tid = %s AND label = %s AND at < %s",
-            (tid, label, before),
-        )
-        return int(found or 0)
-
-    def backups(self, account: str, region: str) -> list[BackupRow]:
-        rows = self._conn.execute(
-            "SELECT id, arn, meta FROM backups WHERE account = %s AND region = %s ORDER BY id",
-            (account, region),
-        )
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-    def backup(self, account: str, region: str, arn: str) -> BackupRow | None:
-        row = self._one(
-            "SELECT id, arn, meta FROM backups WHERE account = %s AND region = %s AND arn = %s",
-            (account, region, arn),
-        )
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
-
-    # -- writes --------------------------------------------------------------------------------
 
     def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
         # In one global order (the lock ids), so two jobs never wait on each other in a cycle.
         for lock in sorted({_item_lock(tid, pk, sk) for tid, pk, sk in keys}):
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+            self._execute("SELECT pg_advisory_xact_lock(?)", (lock,))
 
     def share_table(self, tid: int) -> str | None:
-        row = self._one("SELECT meta FROM tables WHERE id = %s FOR SHARE", (tid,))
+        row = self._one("SELECT meta FROM tables WHERE id = ? FOR SHARE", (tid,))
         return None if row is None else str(row[0])
 
     def lock_table(self, tid: int) -> str | None:
-        row = self._one("SELECT meta FROM tables WHERE id = %s FOR UPDATE", (tid,))
+        row = self._one("SELECT meta FROM tables WHERE id = ? FOR UPDATE", (tid,))
         return None if row is None else str(row[0])
-
-    def put(
-        self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO items (tid, pk, sk, item, size, expires) VALUES (%s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (tid, pk, sk) DO UPDATE SET item = EXCLUDED.item, size = EXCLUDED.size, "
-            "expires = EXCLUDED.expires",
-            (tid, pk, sk, item, size, expires),
-        )
-
-    def delete(self, tid: int, pk: bytes, sk: bytes) -> None:
-        self._conn.execute(
-            "DELETE FROM items WHERE tid = %s AND pk = %s AND sk = %s", (tid, pk, sk)
-        )
-
-    def index_put(
-        self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes, item: str, size: int
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (iid, pk, sk, tpk, tsk) "
-            "DO UPDATE SET item = EXCLUDED.item, size = EXCLUDED.size",
-            (iid, pk, sk, tpk, tsk, item, size),
-        )
-
-    def index_delete(self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes) -> None:
-        self._conn.execute(
-            "DELETE FROM index_items WHERE iid = %s AND pk = %s AND sk = %s AND tpk = %s "
-            "AND tsk = %s",
-            (iid, pk, sk, tpk, tsk),
-        )
-
-    def drop_index(self, iid: int) -> None:
-        self._conn.execute("DELETE FROM index_items WHERE iid = %s", (iid,))
-
-    def new_table(self, account: str, region: str, name: str, meta: str) -> int:
-        (tid,) = self._one(
-            "INSERT INTO tables (account, region, name, meta) VALUES (%s, %s, %s, %s) RETURNING id",
-            (account, region, name, meta),
-        )
-        return int(tid)
-
-    def new_index_id(self, tid: int) -> int:
-        (iid,) = self._one("INSERT INTO index_ids (tid) VALUES (%s) RETURNING id", (tid,))
-        return int(iid)
-
-    def save_table(self, tid: int, meta: str) -> None:
-        self._conn.execute("UPDATE tables SET meta = %s WHERE id = %s", (meta, tid))
-
-    def drop_table(self, tid: int, index_ids: list[int]) -> None:
-        self._conn.execute("DELETE FROM tables WHERE id = %s", (tid,))  # items cascade
-        self._conn.execute("DELETE FROM stream_records WHERE tid = %s", (tid,))
-        for iid in index_ids:
-            self.drop_index(iid)
-
-    def set_expiry(self, tid: int, pk: bytes, sk: bytes, expires: float | None) -> None:
-        self._conn.execute(
-            "UPDATE items SET expires = %s WHERE tid = %s AND pk = %s AND sk = %s",
-            (expires, tid, pk, sk),
-        )
-
-    def clear_expiry(self, tid: int) -> None:
-        self._conn.execute(
-            "UPDATE items SET expires = NULL WHERE tid = %s AND expires IS NOT NULL", (tid,)
-        )
 
     def append_stream(self, tid: int, label: str, at: float, record: str) -> int:
         # Held to commit: a table's records are numbered in the order their writes commit.
-        self._conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_STREAM_LOCK, tid))
-        (seq,) = self._one(
-            "INSERT INTO stream_records (tid, label, at, record) VALUES (%s, %s, %s, %s) "
-            "RETURNING seq",
-            (tid, label, at, record),
-        )
-        return int(seq)
-
-    def trim_streams(self, before: float) -> None:
-        self._conn.execute("DELETE FROM stream_records WHERE at < %s", (before,))
-
-    def save_token(
-        self, account: str, region: str, token: str, digest: str, response: str, at: float
-    ) -> None:
-        self._conn.execute(
-            "INSERT INTO tokens (account, region, token, digest, response, at) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (account, region, token) "
-            "DO UPDATE SET digest = EXCLUDED.digest, response = EXCLUDED.response, at = EXCLUDED.at",
-            (account, region, token, digest, response, at),
-        )
-
-    def forget_tokens(self, before: float) -> None:
-        self._conn.execute("DELETE FROM tokens WHERE at < %s", (before,))
-
-    def new_backup(self, account: str, region: str, arn: str, meta: str) -> int:
-        (bid,) = self._one(
-            "INSERT INTO backups (account, region, arn, meta) VALUES (%s, %s, %s, %s) RETURNING id",
-            (account, region, arn, meta),
-        )
-        return int(bid)
-
-    def save_backup(self, bid: int, meta: str) -> None:
-        self._conn.execute("UPDATE backups SET meta = %s WHERE id = %s", (meta, bid))
-
-    def copy_to_backup(self, bid: int, tid: int, index_ids: list[int]) -> None:
-        # One statement per source: each reads a single snapshot. The caller holds the table's
-        # row lock and item writes share it, so no write commits between the statements.
-        self._conn.execute(
-            "INSERT INTO backup_items (bid, pk, sk, item, size) "
-            "SELECT %s, pk, sk, item, size FROM items WHERE tid = %s",
-            (bid, tid),
-        )
-        for iid in index_ids:
-            self._conn.execute(
-                "INSERT INTO backup_index_items (bid, iid, pk, sk, tpk, tsk, item, size) "
-                "SELECT %s, iid, pk, sk, tpk, tsk, item, size FROM index_items WHERE iid = %s",
-                (bid, iid),
-            )
-
-    def restore_backup(self, bid: int, tid: int, index_ids: dict[int, int]) -> None:
-        self._conn.execute(
-            "INSERT INTO items (tid, pk, sk, item, size, expires) "
-            "SELECT %s, pk, sk, item, size, NULL FROM backup_items WHERE bid = %s",
-            (tid, bid),
-        )
-        for old, new in index_ids.items():
-            self._conn.execute(
-                "INSERT INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
-                "SELECT %s, pk, sk, tpk, tsk, item, size FROM backup_index_items "
-                "WHERE bid = %s AND iid = %s",
-                (new, bid, old),
-            )
-
-    def drop_backup(self, bid: int) -> None:
-        self._conn.execute("DELETE FROM backups WHERE id = %s", (bid,))  # entries cascade
+        self._execute("SELECT pg_advisory_xact_lock(?, ?)", (_STREAM_LOCK, tid))
+        return super().append_stream(tid, label, at, record)
 
 
 class PostgresEngine:

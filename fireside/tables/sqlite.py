@@ -20,12 +20,13 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fireside.tables.engine import BackupRow, Bound, ReadTxn, TableRow, WriteTxn
+from fireside.tables.engine import ReadTxn, WriteTxn
+from fireside.tables.sqltxn import SqlTxn
 
 __all__ = ["SqliteEngine"]
 
@@ -128,168 +129,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _range_sql(column: str, low: Bound | None, high: Bound | None, args: list[Any]) -> str:
-    sql = ""
-    if low is not None:
-        sql += f" AND {column} {'>=' if low.inclusive else '>'} ?"
-        args.append(low.key)
-    if high is not None:
-        sql += f" AND {column} {'<=' if high.inclusive else '<'} ?"
-        args.append(high.key)
-    return sql
-
-
-class _Txn:
+class _Txn(SqlTxn):
     """`ReadTxn`/`WriteTxn` over one connection (the writer's, or a reader's)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self.after_commit: list[Callable[[], None]] = []
-        self.on_rollback: list[Callable[[], None]] = []
-
-    # -- reads ---------------------------------------------------------------------------------
-
-    def get(self, tid: int, pk: bytes, sk: bytes) -> str | None:
-        row = self._conn.execute(
-            "SELECT item FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def query(
-        self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
-    ) -> Iterator[tuple[bytes, str]]:
-        args: list[Any] = [tid, pk]
-        sql = "SELECT sk, item FROM items WHERE tid = ? AND pk = ?"
-        sql += _range_sql("sk", low, high, args)
-        sql += " ORDER BY sk" + ("" if forward else " DESC")
-        return iter(self._conn.execute(sql, args))
-
-    def scan(
-        self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
-    ) -> Iterator[tuple[bytes, bytes, str]]:
-        args: list[Any] = [tid]
-        sql = "SELECT pk, sk, item FROM items WHERE tid = ?"
-        if after is not None:
-            sql += " AND (pk, sk) > (?, ?)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= ?"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < ?"
-            args.append(end)
-        return iter(self._conn.execute(sql + " ORDER BY pk, sk", args))
-
-    def index_query(
-        self,
-        iid: int,
-        pk: bytes,
-        low: Bound | None,
-        high: Bound | None,
-        forward: bool,
-        after: tuple[bytes, bytes, bytes] | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
-        args: list[Any] = [iid, pk]
-        sql = "SELECT sk, tpk, tsk, item FROM index_items WHERE iid = ? AND pk = ?"
-        sql += _range_sql("sk", low, high, args)
-        if after is not None:
-            sql += f" AND (sk, tpk, tsk) {'>' if forward else '<'} (?, ?, ?)"
-            args += after
-        order = "" if forward else " DESC"
-        sql += f" ORDER BY sk{order}, tpk{order}, tsk{order}"
-        return iter(self._conn.execute(sql, args))
-
-    def index_scan(
-        self,
-        iid: int,
-        after: tuple[bytes, bytes, bytes, bytes] | None,
-        start: bytes | None,
-        end: bytes | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
-        args: list[Any] = [iid]
-        sql = "SELECT pk, sk, tpk, tsk, item FROM index_items WHERE iid = ?"
-        if after is not None:
-            sql += " AND (pk, sk, tpk, tsk) > (?, ?, ?, ?)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= ?"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < ?"
-            args.append(end)
-        return iter(self._conn.execute(sql + " ORDER BY pk, sk, tpk, tsk", args))
-
-    def stats(self, tid: int) -> tuple[int, int]:
-        count, size = self._conn.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM items WHERE tid = ?", (tid,)
-        ).fetchone()
-        return int(count), int(size)
-
-    def index_stats(self, iid: int) -> tuple[int, int]:
-        count, size = self._conn.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM index_items WHERE iid = ?", (iid,)
-        ).fetchone()
-        return int(count), int(size)
-
-    def tables(self) -> list[TableRow]:
-        rows = self._conn.execute("SELECT id, account, region, name, meta FROM tables ORDER BY id")
-        return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
-
-    def token(self, account: str, region: str, token: str) -> tuple[str, str, float] | None:
-        row = self._conn.execute(
-            "SELECT digest, response, at FROM tokens WHERE account = ? AND region = ? AND token = ?",
-            (account, region, token),
-        ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]), float(row[2]))
-
-    def expired(
-        self, tid: int, not_before: float, now: float, limit: int
-    ) -> list[tuple[bytes, bytes]]:
-        rows = self._conn.execute(
-            "SELECT pk, sk FROM items WHERE tid = ? AND expires BETWEEN ? AND ? LIMIT ?",
-            (tid, not_before, now, limit),
-        )
-        return [(bytes(r[0]), bytes(r[1])) for r in rows]
-
-    def stream_records(
-        self, tid: int, label: str, after: int, limit: int
-    ) -> list[tuple[int, float, str]]:
-        rows = self._conn.execute(
-            "SELECT seq, at, record FROM stream_records WHERE tid = ? AND label = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (tid, label, after, limit),
-        )
-        return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
-
-    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
-        low, high = self._conn.execute(
-            "SELECT min(seq), max(seq) FROM stream_records WHERE tid = ? AND label = ?",
-            (tid, label),
-        ).fetchone()
-        return None if low is None else (int(low), int(high))
-
-    def stream_position(self, tid: int, label: str, before: float) -> int:
-        (found,) = self._conn.execute(
-            "SELECT max(seq) FROM stream_records WHERE tid = ? AND label = ? AND at < ?",
-            (tid, label, before),
-        ).fetchone()
-        return int(found or 0)
-
-    def backups(self, account: str, region: str) -> list[BackupRow]:
-        rows = self._conn.execute(
-            "SELECT id, arn, meta FROM backups WHERE account = ? AND region = ? ORDER BY id",
-            (account, region),
-        )
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-    def backup(self, account: str, region: str, arn: str) -> BackupRow | None:
-        row = self._conn.execute(
-            "SELECT id, arn, meta FROM backups WHERE account = ? AND region = ? AND arn = ?",
-            (account, region, arn),
-        ).fetchone()
-        return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
-
-    # -- writes --------------------------------------------------------------------------------
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        return self._conn.execute(sql, args)
 
     def lock_items(self, keys: list[tuple[int, bytes, bytes]]) -> None:
         return None  # one writer: jobs never overlap
@@ -298,137 +142,8 @@ class _Txn:
         return self.lock_table(tid)  # one writer: reading is enough
 
     def lock_table(self, tid: int) -> str | None:
-        row = self._conn.execute("SELECT meta FROM tables WHERE id = ?", (tid,)).fetchone()
+        row = self._one("SELECT meta FROM tables WHERE id = ?", (tid,))
         return None if row is None else str(row[0])
-
-    def put(
-        self, tid: int, pk: bytes, sk: bytes, item: str, size: int, expires: float | None
-    ) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO items (tid, pk, sk, item, size, expires) VALUES (?, ?, ?, ?, ?, ?)",
-            (tid, pk, sk, item, size, expires),
-        )
-
-    def delete(self, tid: int, pk: bytes, sk: bytes) -> None:
-        self._conn.execute("DELETE FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk))
-
-    def index_put(
-        self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes, item: str, size: int
-    ) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (iid, pk, sk, tpk, tsk, item, size),
-        )
-
-    def index_delete(self, iid: int, pk: bytes, sk: bytes, tpk: bytes, tsk: bytes) -> None:
-        self._conn.execute(
-            "DELETE FROM index_items WHERE iid = ? AND pk = ? AND sk = ? AND tpk = ? AND tsk = ?",
-            (iid, pk, sk, tpk, tsk),
-        )
-
-    def drop_index(self, iid: int) -> None:
-        self._conn.execute("DELETE FROM index_items WHERE iid = ?", (iid,))
-
-    def new_table(self, account: str, region: str, name: str, meta: str) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO tables (account, region, name, meta) VALUES (?, ?, ?, ?)",
-            (account, region, name, meta),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def new_index_id(self, tid: int) -> int:
-        cursor = self._conn.execute("INSERT INTO index_ids (tid) VALUES (?)", (tid,))
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def save_table(self, tid: int, meta: str) -> None:
-        self._conn.execute("UPDATE tables SET meta = ? WHERE id = ?", (meta, tid))
-
-    def drop_table(self, tid: int, index_ids: list[int]) -> None:
-        self._conn.execute("DELETE FROM tables WHERE id = ?", (tid,))
-        self._conn.execute("DELETE FROM items WHERE tid = ?", (tid,))
-        self._conn.execute("DELETE FROM stream_records WHERE tid = ?", (tid,))
-        for iid in index_ids:
-            self.drop_index(iid)
-
-    def set_expiry(self, tid: int, pk: bytes, sk: bytes, expires: float | None) -> None:
-        self._conn.execute(
-            "UPDATE items SET expires = ? WHERE tid = ? AND pk = ? AND sk = ?",
-            (expires, tid, pk, sk),
-        )
-
-    def clear_expiry(self, tid: int) -> None:
-        self._conn.execute(
-            "UPDATE items SET expires = NULL WHERE tid = ? AND expires IS NOT NULL", (tid,)
-        )
-
-    def append_stream(self, tid: int, label: str, at: float, record: str) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO stream_records (tid, label, at, record) VALUES (?, ?, ?, ?)",
-            (tid, label, at, record),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def trim_streams(self, before: float) -> None:
-        self._conn.execute("DELETE FROM stream_records WHERE at < ?", (before,))
-
-    def save_token(
-        self, account: str, region: str, token: str, digest: str, response: str, at: float
-    ) -> None:
-        self._conn.execute(
-            "INSERT OR REPLACE INTO tokens (account, region, token, digest, response, at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (account, region, token, digest, response, at),
-        )
-
-    def forget_tokens(self, before: float) -> None:
-        self._conn.execute("DELETE FROM tokens WHERE at < ?", (before,))
-
-    def new_backup(self, account: str, region: str, arn: str, meta: str) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO backups (account, region, arn, meta) VALUES (?, ?, ?, ?)",
-            (account, region, arn, meta),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
-
-    def save_backup(self, bid: int, meta: str) -> None:
-        self._conn.execute("UPDATE backups SET meta = ? WHERE id = ?", (meta, bid))
-
-    def copy_to_backup(self, bid: int, tid: int, index_ids: list[int]) -> None:
-        self._conn.execute(
-            "INSERT INTO backup_items (bid, pk, sk, item, size) "
-            "SELECT ?, pk, sk, item, size FROM items WHERE tid = ?",
-            (bid, tid),
-        )
-        for iid in index_ids:
-            self._conn.execute(
-                "INSERT INTO backup_index_items (bid, iid, pk, sk, tpk, tsk, item, size) "
-                "SELECT ?, iid, pk, sk, tpk, tsk, item, size FROM index_items WHERE iid = ?",
-                (bid, iid),
-            )
-
-    def restore_backup(self, bid: int, tid: int, index_ids: dict[int, int]) -> None:
-        self._conn.execute(
-            "INSERT INTO items (tid, pk, sk, item, size, expires) "
-            "SELECT ?, pk, sk, item, size, NULL FROM backup_items WHERE bid = ?",
-            (tid, bid),
-        )
-        for old, new in index_ids.items():
-            self._conn.execute(
-                "INSERT INTO index_items (iid, pk, sk, tpk, tsk, item, size) "
-                "SELECT ?, pk, sk, tpk, tsk, item, size FROM backup_index_items "
-                "WHERE bid = ? AND iid = ?",
-                (new, bid, old),
-            )
-
-    def drop_backup(self, bid: int) -> None:
-        self._conn.execute("DELETE FROM backups WHERE id = ?", (bid,))
-        self._conn.execute("DELETE FROM backup_items WHERE bid = ?", (bid,))
-        self._conn.execute("DELETE FROM backup_index_items WHERE bid = ?", (bid,))
 
 
 _Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
