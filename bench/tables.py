@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -190,6 +191,8 @@ async def call(port: int, operation: str, payload: dict[str, Any]) -> dict[str, 
 
 
 async def prepare(port: int) -> None:
+    with contextlib.suppress(RuntimeError):  # a PostgreSQL database keeps an earlier run's
+        await call(port, "DeleteTable", {"TableName": TABLE})
     await call(port, "CreateTable", {
         "TableName": TABLE,
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
