@@ -259,8 +259,8 @@ async def describe_export(
     transfers: Transfers, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
     arn = params["ExportArn"]
-    description = transfers.store.get("export", arn)
-    if description is None or f":{ctx.account_id}:" not in arn:
+    description = transfers.store.owned("export", ctx.account_id, arn)
+    if description is None:
         raise ServiceError("ExportNotFoundException", f"Export not found: {arn}", 400)
     return {"ExportDescription": description}
 
@@ -268,10 +268,10 @@ async def describe_export(
 async def list_exports(
     transfers: Transfers, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
-    records = transfers.store.records("export", ctx.account_id, ctx.region, params.get("TableArn"))
-    start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
     limit = params.get("MaxResults") or _MAX_RESULTS
-    page = records[start : start + limit]
+    page, next_token = transfers.store.page(
+        "export", ctx, params.get("TableArn"), params.get("NextToken"), limit
+    )
     out: dict[str, Any] = {
         "ExportSummaries": [
             {
@@ -282,6 +282,6 @@ async def list_exports(
             for r in page
         ]
     }
-    if start + limit < len(records):
-        out["NextToken"] = str(start + limit)
+    if next_token is not None:
+        out["NextToken"] = next_token
     return out

@@ -254,8 +254,8 @@ async def describe_import(
     transfers: Transfers, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
     arn = params["ImportArn"]
-    description = transfers.store.get("import", arn)
-    if description is None or f":{ctx.account_id}:" not in arn:
+    description = transfers.store.owned("import", ctx.account_id, arn)
+    if description is None:
         raise ServiceError("ImportNotFoundException", f"Import not found: {arn}", 400)
     return {"ImportTableDescription": description}
 
@@ -263,10 +263,10 @@ async def describe_import(
 async def list_imports(
     transfers: Transfers, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
-    records = transfers.store.records("import", ctx.account_id, ctx.region, params.get("TableArn"))
-    start = int(params["NextToken"]) if str(params.get("NextToken", "")).isdigit() else 0
     limit = params.get("PageSize") or _PAGE_SIZE
-    page = records[start : start + limit]
+    page, next_token = transfers.store.page(
+        "import", ctx, params.get("TableArn"), params.get("NextToken"), limit
+    )
     summaries = []
     for record in page:
         summary = {
@@ -277,6 +277,6 @@ async def list_imports(
         }  # fmt: skip
         summaries.append(summary)
     out: dict[str, Any] = {"ImportSummaryList": summaries}
-    if start + limit < len(records):
-        out["NextToken"] = str(start + limit)
+    if next_token is not None:
+        out["NextToken"] = next_token
     return out

@@ -30,6 +30,28 @@ def range_sql(column: str, low: Bound | None, high: Bound | None, args: list[Any
     return sql
 
 
+def _scan_bounds(
+    key: tuple[str, ...],
+    after: tuple[bytes, ...] | None,
+    start: bytes | None,
+    end: bytes | None,
+    args: list[Any],
+) -> str:
+    """A Scan page's bounds: past `after` (the last key returned, in `key`'s columns) and
+    inside the segment's partition-hash range [`start`, `end`)."""
+    sql = ""
+    if after is not None:
+        sql += f" AND ({', '.join(key)}) > ({', '.join('?' * len(key))})"
+        args += after
+    if start is not None:
+        sql += " AND pk >= ?"
+        args.append(start)
+    if end is not None:
+        sql += " AND pk < ?"
+        args.append(end)
+    return sql
+
+
 class SqlTxn:
     """A transaction's reads and writes; subclasses run the statements (see the module)."""
 
@@ -73,15 +95,7 @@ class SqlTxn:
     ) -> Iterator[tuple[bytes, bytes, str]]:
         args: list[Any] = [tid]
         sql = "SELECT pk, sk, item FROM items WHERE tid = ?"
-        if after is not None:
-            sql += " AND (pk, sk) > (?, ?)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= ?"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < ?"
-            args.append(end)
+        sql += _scan_bounds(("pk", "sk"), after, start, end, args)
         return self._stream(sql + " ORDER BY pk, sk", args)
 
     def index_query(
@@ -111,15 +125,7 @@ class SqlTxn:
     ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
         args: list[Any] = [iid]
         sql = "SELECT pk, sk, tpk, tsk, item FROM index_items WHERE iid = ?"
-        if after is not None:
-            sql += " AND (pk, sk, tpk, tsk) > (?, ?, ?, ?)"
-            args += after
-        if start is not None:
-            sql += " AND pk >= ?"
-            args.append(start)
-        if end is not None:
-            sql += " AND pk < ?"
-            args.append(end)
+        sql += _scan_bounds(("pk", "sk", "tpk", "tsk"), after, start, end, args)
         return self._stream(sql + " ORDER BY pk, sk, tpk, tsk", args)
 
     def stats(self, tid: int) -> tuple[int, int]:

@@ -140,6 +140,25 @@ class TransferStore:
             rows = self._conn.execute(sql + " ORDER BY started, arn", params).fetchall()
         return [from_record(row[0]) for row in rows]
 
+    def owned(self, kind: str, account: str, arn: str) -> dict[str, Any] | None:
+        """The record of `arn`, if it is there and belongs to `account`."""
+        record = self.get(kind, arn)
+        return record if record is not None and f":{account}:" in arn else None
+
+    def page(
+        self,
+        kind: str,
+        ctx: RequestContext,
+        table_arn: str | None,
+        token: object,
+        limit: int,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of the caller's records (oldest first) and the token of the next, if any."""
+        records = self.records(kind, ctx.account_id, ctx.region, table_arn)
+        start = int(token) if isinstance(token, str) and token.isdigit() else 0
+        more = start + limit < len(records)
+        return records[start : start + limit], str(start + limit) if more else None
+
     def unfinished(self) -> list[tuple[str, str, str, dict[str, Any]]]:
         """(kind, account, region, description) of every job still IN_PROGRESS."""
         with self._lock:
