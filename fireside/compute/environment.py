@@ -23,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fireside.compute.extensions import SHUTDOWN_GRACE, ExtensionHub, external_extensions
 from fireside.compute.functions import FunctionConfig
@@ -43,6 +44,7 @@ from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, Sandbox
 log = logging.getLogger(__name__)
 
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
+BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
 
 
 class State(enum.Enum):
@@ -236,7 +238,7 @@ class Environment:
 
         The environment is then idle and its first invoke is not a cold start."""
         try:
-            await asyncio.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT)
+            await self._until_initialized()
         except (InitFailed, TimeoutError):
             self._read_output()
             await self.stop()
@@ -245,6 +247,21 @@ class Environment:
             self.state = State.IDLE
             self.last_used = time.monotonic()
         return self.state is State.IDLE
+
+    async def _until_initialized(self) -> float:
+        """Init's duration, once it succeeded, within Lambda's Init time limit. The limit
+        counts from the runtime's start: a VM's boot (microvm) is the sandbox's, not Init."""
+        sandbox = self._sandbox
+        if sandbox is not None and not self._init_done.done():
+            booting = asyncio.ensure_future(sandbox.runtime_started())
+            either: set[asyncio.Future[Any]] = {booting, self._init_done}
+            try:
+                await asyncio.wait(
+                    either, timeout=BOOT_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                booting.cancel()
+        return await asyncio.wait_for(asyncio.shield(self._init_done), INIT_TIMEOUT)
 
     def _abort_start(self, error_type: str, message: str) -> None:
         outcome = Outcome(
@@ -469,9 +486,7 @@ class Environment:
         cold = not self._init_done.done()
         try:
             if cold:
-                init_duration = await asyncio.wait_for(
-                    asyncio.shield(self._init_done), INIT_TIMEOUT
-                )
+                init_duration = await self._until_initialized()
             else:  # no await: a runtime that exits meanwhile would leave it queued, unanswered
                 init_duration = self._init_done.result()
         except InitFailed as failure:

@@ -113,6 +113,11 @@ class Sandbox(ABC):
         """Init is over: apply limits that Lambda lifts during Init (burst CPU)."""
         return None
 
+    async def runtime_started(self) -> None:
+        """Returns once the runtime process has been started: at once, except where the
+        sandbox boots first (a VM), whose boot is not the function's Init."""
+        return None
+
     def release(self) -> None:
         """Let the runtime start (backends that hold it until Fireside is listening)."""
         return None
