@@ -160,10 +160,13 @@ NODE = """
 const started = Date.now();
 const INIT_TOKEN = Math.random().toString(36);
 while (Date.now() - started < 500) {}  // an expensive Init
-exports.handler = async (event) => ({
-  type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, init: started, now: Date.now(),
-  token: INIT_TOKEN,
-});
+exports.handler = async (event) => {
+  await new Promise((resolve) => setTimeout(resolve, (event && event.hold) || 0));
+  return {
+    type: process.env.AWS_LAMBDA_INITIALIZATION_TYPE, init: started, now: Date.now(),
+    token: INIT_TOKEN,
+  };
+};
 """
 
 
@@ -201,7 +204,13 @@ def test_node_without_a_compiler_starts_from_an_initialised_spare(fresh_server: 
     with ThreadPoolExecutor(2) as pool:  # one finds the used environment, one the spare
         outs = list(
             pool.map(
-                lambda _: lam.invoke(FunctionName="snap-node-spare", Qualifier="1", LogType="Tail"),
+                # Each holds its environment for a second, so the two overlap.
+                lambda _: lam.invoke(
+                    FunctionName="snap-node-spare",
+                    Qualifier="1",
+                    LogType="Tail",
+                    Payload=b'{"hold": 1000}',
+                ),
                 range(2),
             )
         )

@@ -48,7 +48,11 @@ class Tables:
         """Keep a shared engine's catalog in step with the other nodes' changes."""
         while True:
             await asyncio.sleep(interval)
-            rows = await self.engine.read(lambda txn: txn.tables())
+            try:
+                rows = await self.engine.read(lambda txn: txn.tables())
+            except Exception:  # one failed read (a lost connection) must not end the loop
+                log.warning("tables: could not refresh the catalog", exc_info=True)
+                continue
             self.catalog.load(rows)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
