@@ -14,7 +14,6 @@ S3 is reached through `ObjectStorage`, Fireside's own S3 store called in-process
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 
 from fireside.aws.context import RequestContext
 from fireside.aws.timestamps import epoch_seconds, parse_timestamp
+from fireside.store.database import open_durable
 from fireside.tables.service import Tables
 
 __all__ = ["ObjectStorage", "TransferStore", "Transfers", "from_record", "to_record"]
@@ -81,11 +81,8 @@ class TransferStore:
     """The records, in a small SQLite database (WAL, synchronous=FULL, one locked connection)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn = open_durable(path)
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
