@@ -1,8 +1,10 @@
 """The edge: every request to Fireside's one endpoint enters here and is routed to a service.
 
-Routing: the SigV4 credential scope names the service (as on AWS, where each service has its
-own host); unsigned requests (allowed only when no credentials are configured) are routed by
-`X-Amz-Target` (json protocols) or path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
+Routing: a signed request goes to the service its SigV4 credential scope names (as on AWS,
+where each service has its own host); an unsigned header such as `X-Amz-Target` never moves it
+to another service: it only tells apart services that share a signing name (DynamoDB and
+DynamoDB Streams). Unsigned requests (allowed only when no credentials are configured) are
+routed by `X-Amz-Target` (json protocols) or path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
 not a `ServiceError` is a Fireside bug: a 500 `ServiceException` with the request id, logged.
 Fireside's own endpoints live under `/_fireside/` and unknown paths get a 404 JSON body.
 """
@@ -63,11 +65,27 @@ class Edge:
         endpoint_url: str,
     ) -> None:
         self._auth = authenticator
-        self._by_name = {service.name: service for service in services}
+        #: Signing name (from the model: dynamodbstreams signs as "dynamodb") -> the services
+        #: signed with it, the first being the default.
+        self._by_signing: dict[str, list[Service]] = {}
+        for service in services:
+            self._by_signing.setdefault(service.protocol.service.signing_name, []).append(service)
         self._by_prefix = [(p, s) for s in services for p in s.path_prefixes]
         self._by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self._internal = internal
         self._endpoint_url = endpoint_url
+
+    def _route_signed(self, request: Request, signing_name: str) -> Service | None:
+        candidates = self._by_signing.get(signing_name)
+        if not candidates:
+            return None
+        target = request.headers.get("x-amz-target")
+        if target and len(candidates) > 1:
+            prefix = target.partition(".")[0]
+            for service in candidates:
+                if service.target_prefix == prefix:
+                    return service
+        return candidates[0]
 
     def _route_unsigned(self, request: Request) -> Service | None:
         target = request.headers.get("x-amz-target")
@@ -85,13 +103,8 @@ class Edge:
         service = None
         try:
             caller = self._auth.authenticate(request)
-            # Services sharing a signing name (dynamodb and dynamodbstreams both sign as
-            # "dynamodb") are told apart by their X-Amz-Target prefix.
-            target = request.headers.get("x-amz-target")
-            if target and target.partition(".")[0] in self._by_target:
-                service = self._by_target[target.partition(".")[0]]
-            elif caller.service is not None:
-                service = self._by_name.get(caller.service)
+            if caller.service is not None:
+                service = self._route_signed(request, caller.service)
             else:
                 service = self._route_unsigned(request)
             if service is None:
@@ -136,7 +149,8 @@ class Edge:
     def _scoped(self, request: Request) -> Service | None:
         """The service named by a request's credential scope (header or presigned URL)."""
         match = _SCOPE.search(request.headers.get("authorization") or unquote(request.query))
-        return self._by_name.get(match[1]) if match else None
+        candidates = self._by_signing.get(match[1]) if match else None
+        return candidates[0] if candidates else None
 
     def _error(self, service: Service | None, error: ServiceError, request_id: str) -> Response:
         if service is not None:
