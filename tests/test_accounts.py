@@ -15,6 +15,7 @@ At a glance:
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -114,3 +115,93 @@ def test_a_signed_streams_request_still_reaches_streams(two_accounts: Server) ->
     """DynamoDB Streams signs as "dynamodb": its target header picks it among the two."""
     streams = client(two_accounts, A, "dynamodbstreams")
     assert "Streams" in streams.list_streams()
+
+
+# -- S3 reached by other services ---------------------------------------------------------------
+
+
+def wait_for(read: Any, status_key: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        description: dict[str, Any] = read()
+        if description[status_key] != "IN_PROGRESS" or time.monotonic() > deadline:
+            return description
+        time.sleep(0.05)
+
+
+def test_import_cannot_read_another_accounts_bucket(two_accounts: Server) -> None:
+    """A imported B's private CSV into a table of its own and scanned it."""
+    s3_b = client(two_accounts, B, "s3")
+    private = new_name("private")
+    s3_b.create_bucket(Bucket=private)
+    s3_b.put_object(Bucket=private, Key="people.csv", Body=b"pk,secret\nalice,hunter2\n")
+    ddb_a = client(two_accounts, A, "dynamodb")
+    table = new_name("stolen")
+    arn = ddb_a.import_table(
+        S3BucketSource={"S3Bucket": private},
+        InputFormat="CSV",
+        TableCreationParameters={
+            "TableName": table,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )["ImportTableDescription"]["ImportArn"]
+    done = wait_for(
+        lambda: ddb_a.describe_import(ImportArn=arn)["ImportTableDescription"], "ImportStatus"
+    )
+    assert done["ImportStatus"] == "FAILED"
+    assert done["FailureCode"] == "S3AccessDenied"
+    assert "Access Denied" in done["FailureMessage"]
+    assert table not in ddb_a.list_tables()["TableNames"]  # no table, as for a missing bucket
+    # B's own import of the same object works: the check is about who asks.
+    ddb_b = client(two_accounts, B, "dynamodb")
+    arn_b = ddb_b.import_table(
+        S3BucketSource={"S3Bucket": private},
+        InputFormat="CSV",
+        TableCreationParameters={
+            "TableName": table,
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "BillingMode": "PAY_PER_REQUEST",
+        },
+    )["ImportTableDescription"]["ImportArn"]
+    done_b = wait_for(
+        lambda: ddb_b.describe_import(ImportArn=arn_b)["ImportTableDescription"], "ImportStatus"
+    )
+    assert done_b["ImportStatus"] == "COMPLETED", done_b
+
+
+def test_export_cannot_write_into_another_accounts_bucket(two_accounts: Server) -> None:
+    """A exported its table into B's bucket under a prefix A chose."""
+    s3_b = client(two_accounts, B, "s3")
+    victim = new_name("victim")
+    s3_b.create_bucket(Bucket=victim)
+    ddb_a = client(two_accounts, A, "dynamodb")
+    table = make_table(ddb_a)
+    ddb_a.put_item(TableName=table, Item={"pk": {"S": "planted"}})
+    ddb_a.update_continuous_backups(
+        TableName=table,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+    table_arn = ddb_a.describe_table(TableName=table)["Table"]["TableArn"]
+    arn = ddb_a.export_table_to_point_in_time(
+        TableArn=table_arn, S3Bucket=victim, S3Prefix="planted-by-a"
+    )["ExportDescription"]["ExportArn"]
+    done = wait_for(
+        lambda: ddb_a.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus"
+    )
+    assert done["ExportStatus"] == "FAILED"
+    assert done["FailureCode"] == "S3AccessDenied"
+    assert s3_b.list_objects_v2(Bucket=victim)["KeyCount"] == 0
+    # Into A's own bucket, the same export completes.
+    s3_a = client(two_accounts, A, "s3")
+    own = new_name("own")
+    s3_a.create_bucket(Bucket=own)
+    arn = ddb_a.export_table_to_point_in_time(TableArn=table_arn, S3Bucket=own)[
+        "ExportDescription"
+    ]["ExportArn"]
+    done = wait_for(
+        lambda: ddb_a.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus"
+    )
+    assert done["ExportStatus"] == "COMPLETED", done

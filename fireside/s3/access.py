@@ -2,9 +2,10 @@
 Lambda code and layers named by an S3 object, Lambda's S3 on-failure destinations.
 
 Calls go straight to the store, not over HTTP, and are synchronous (callers run them in a
-worker thread). The `ObjectStorage` methods DynamoDB uses do not check bucket ownership: the
-caller is trusted server code acting for the account that asked it to. `get_object_as` and
-`put_object_as` act *as* an account and answer what S3 would answer that account.
+worker thread). Every method acts *as* an account, the one on whose behalf the other service
+works, and answers what S3 would answer that account: there is no unchecked way in, so a
+service cannot read or write another account's bucket by forgetting a check. Fireside has no
+bucket policies, so a bucket is reachable by its owner only.
 """
 
 from __future__ import annotations
@@ -33,33 +34,6 @@ class StoredObjects:
         self._store = store
         self._clock = clock
 
-    def bucket_exists(self, bucket: str) -> bool:
-        return self._store.bucket(bucket) is not None
-
-    def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, int]] | None:
-        if self._store.bucket(bucket) is None:
-            return None
-        found: list[tuple[str, int]] = []
-        after: str | None = None
-        while True:
-            batch = self._store.scan(bucket, after, prefix, _BATCH)
-            found.extend((record.key, record.size) for record in batch)
-            if len(batch) < _BATCH:
-                return found
-            after = batch[-1].key
-
-    def read_object(self, bucket: str, key: str) -> bytes | None:
-        record = self._store.head(bucket, key)
-        return None if record is None else self._store.read(record)
-
-    def write_object(self, bucket: str, key: str, data: bytes, content_type: str) -> bool:
-        try:
-            self._store.put(bucket, key, data, {"ContentType": content_type}, self._clock())
-        except KeyError:
-            return False
-        return True
-
-    # -- acting as an account ------------------------------------------------------------------
     def _bucket_as(self, account: str, bucket: str, region: str | None) -> BucketRecord:
         record = self._store.bucket(bucket)
         if record is None:
@@ -70,12 +44,33 @@ class StoredObjects:
             raise access_denied()
         return record
 
+    def head_bucket_as(self, account: str, bucket: str) -> None:
+        """HeadBucket by `account` (any region): NoSuchBucket, AccessDenied as S3 answers."""
+        self._bucket_as(account, bucket, None)
+
+    def list_objects_as(self, account: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
+        """(key, size) of every object under `prefix` in key order, listed by `account`."""
+        self._bucket_as(account, bucket, None)
+        found: list[tuple[str, int]] = []
+        after: str | None = None
+        while True:
+            batch = self._store.scan(bucket, after, prefix, _BATCH)
+            found.extend((record.key, record.size) for record in batch)
+            if len(batch) < _BATCH:
+                return found
+            after = batch[-1].key
+
     def get_object_as(
-        self, account: str, region: str, bucket: str, key: str, version: str | None = None
+        self,
+        account: str,
+        region: str | None,
+        bucket: str,
+        key: str,
+        version: str | None = None,
     ) -> bytes:
-        """GetObject by `account` through `region`'s endpoint, with S3's errors in S3's order:
-        NoSuchBucket; PermanentRedirect for a bucket of another region (its region in the
-        `x-amz-bucket-region` header); AccessDenied for another account's bucket;
+        """GetObject by `account` through `region`'s endpoint (None: any region), with S3's
+        errors in S3's order: NoSuchBucket; PermanentRedirect for a bucket of another region
+        (its region in the `x-amz-bucket-region` header); AccessDenied for another account's bucket;
         InvalidArgument for a version other than "null" (buckets are unversioned); NoSuchKey.
         """
         self._bucket_as(account, bucket, region)

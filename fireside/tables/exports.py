@@ -10,7 +10,8 @@ An export writes the table to S3 the way DynamoDB lays it out, in DYNAMODB_JSON:
 
 The table is read in one consistent snapshot when the job runs (Fireside keeps no history, so
 an `ExportTime` in the past cannot be honoured). A missing bucket ends the export FAILED with
-S3's own wording, as on DynamoDB; ION and incremental exports are not implemented.
+S3's own wording, as on DynamoDB. S3 is written as the account that asked for the export, so a
+bucket of another account fails it with S3AccessDenied (Fireside has no bucket policies); ION and incremental exports are not implemented.
 """
 
 from __future__ import annotations
@@ -40,12 +41,17 @@ _ARN_TABLE = "table/"
 _MAX_RESULTS = 25
 
 
-def no_such_bucket_message(request_id: str) -> str:
-    """S3's NoSuchBucket, as DynamoDB reports it for exports and imports."""
-    return (
-        "The specified bucket does not exist (Service: Amazon S3; Status Code: 404; "
-        f"Error Code: NoSuchBucket; Request ID: {request_id}; Proxy: null)"
-    )
+def s3_failure(error: ServiceError) -> dict[str, str]:
+    """How DynamoDB reports S3's refusal of an export or import (made as the calling account):
+    `S3<S3's code>` and S3's message with the AWS SDK's details, e.g. S3NoSuchBucket with
+    "The specified bucket does not exist (Service: Amazon S3; Status Code: 404; ...)"."""
+    return {
+        "FailureCode": f"S3{error.code}",
+        "FailureMessage": (
+            f"{error.message} (Service: Amazon S3; Status Code: {error.status}; "
+            f"Error Code: {error.code}; Request ID: {uuid.uuid4()}; Proxy: null)"
+        ),
+    }
 
 
 def _table_for_arn(transfers: Transfers, ctx: RequestContext, arn: str) -> TableInfo:
@@ -164,16 +170,12 @@ async def run_export(
     base = f"{prefix}/AWSDynamoDB/{export_id}" if prefix else f"AWSDynamoDB/{export_id}"
     outcome: dict[str, Any]
     try:
-        if not await asyncio.to_thread(storage.bucket_exists, bucket):
-            outcome = {
-                "ExportStatus": "FAILED",
-                "FailureCode": "S3NoSuchBucket",
-                "FailureMessage": no_such_bucket_message(str(uuid.uuid4())),
-            }
-        else:
-            outcome = await _write_export(transfers, description, base)
+        await asyncio.to_thread(storage.head_bucket_as, ctx.account_id, bucket)
+        outcome = await _write_export(transfers, ctx.account_id, description, base)
     except asyncio.CancelledError:
         raise
+    except ServiceError as error:  # only S3 raises them here
+        outcome = {"ExportStatus": "FAILED", **s3_failure(error)}
     except Exception as exc:
         outcome = {"ExportStatus": "FAILED", "FailureCode": "UNKNOWN", "FailureMessage": str(exc)}
     description.update(outcome)
@@ -182,7 +184,7 @@ async def run_export(
 
 
 async def _write_export(
-    transfers: Transfers, description: dict[str, Any], base: str
+    transfers: Transfers, account: str, description: dict[str, Any], base: str
 ) -> dict[str, Any]:
     tables = transfers.tables
     storage = transfers.storage
@@ -194,18 +196,12 @@ async def _write_export(
             "FailureCode": "UNKNOWN",
             "FailureMessage": f"Table not found: {description['TableArn']}",
         }
-    await asyncio.to_thread(storage.write_object, bucket, f"{base}/_started", b"", "text/plain")
+    put = storage.put_object_as
+    await asyncio.to_thread(put, account, bucket, f"{base}/_started", b"", "text/plain")
     tid = table.table_id
     data, count, size = await tables.engine.read(lambda txn: _snapshot(txn, tid))
     data_key = f"{base}/data/{secrets.token_hex(13)}.json.gz"
-    if not await asyncio.to_thread(
-        storage.write_object, bucket, data_key, data, "application/gzip"
-    ):
-        return {
-            "ExportStatus": "FAILED",
-            "FailureCode": "S3NoSuchBucket",
-            "FailureMessage": no_such_bucket_message(str(uuid.uuid4())),
-        }
+    await asyncio.to_thread(put, account, bucket, data_key, data, "application/gzip")
     files = (
         json.dumps(
             {
@@ -246,7 +242,7 @@ async def _write_export(
         (summary_key, summary, "application/json"),
         (f"{base}/manifest-summary.md5", _md5(summary).encode(), "text/plain"),
     ):
-        await asyncio.to_thread(storage.write_object, bucket, key, body, kind)
+        await asyncio.to_thread(put, account, bucket, key, body, kind)
     return {
         "ExportStatus": "COMPLETED",
         "ExportManifest": summary_key,

@@ -1,8 +1,8 @@
 """ImportTable, DescribeImport, ListImports, and the import job.
 
 ImportTable checks the new table's definition as CreateTable would and answers at once; the
-job then checks the bucket (a missing one fails the import and creates no table, as on
-DynamoDB), creates the table, and puts every item of every object under `S3KeyPrefix` (all
+job then lists the bucket as the calling account (a missing bucket, or one of another
+account, fails the import and creates no table, as on DynamoDB), creates the table, and puts every item of every object under `S3KeyPrefix` (all
 objects of the bucket without one) through the ordinary PutItem path, so items are validated
 exactly as PutItem validates them. Items that fail are counted in `ErrorCount`; an import with
 errors ends FAILED, keeping the items that did go in.
@@ -33,7 +33,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.protocol import not_implemented
 from fireside.tables import control, itemops
 from fireside.tables.errors import in_use
-from fireside.tables.exports import no_such_bucket_message
+from fireside.tables.exports import s3_failure
 from fireside.tables.transfers import Transfers
 
 __all__ = ["describe_import", "import_table", "list_imports", "run_import"]
@@ -144,13 +144,11 @@ async def _import(
     storage = transfers.storage
     source = description["S3BucketSource"]
     bucket = source["S3Bucket"]
-    listed = await asyncio.to_thread(storage.list_objects, bucket, source.get("S3KeyPrefix") or "")
-    if listed is None:
-        return {
-            "ImportStatus": "FAILED",
-            "FailureCode": "S3NoSuchBucket",
-            "FailureMessage": no_such_bucket_message(str(uuid.uuid4())),
-        }
+    prefix = source.get("S3KeyPrefix") or ""
+    try:
+        listed = await asyncio.to_thread(storage.list_objects_as, ctx.account_id, bucket, prefix)
+    except ServiceError as error:  # S3 refused the caller: no table is created
+        return {"ImportStatus": "FAILED", **s3_failure(error)}
     creation = description["TableCreationParameters"]
     name = creation["TableName"]
     existing = transfers.tables.catalog.get(ctx.account_id, ctx.region, name)
@@ -161,9 +159,12 @@ async def _import(
         description["TableId"] = existing.uid
     types = {d["AttributeName"]: d["AttributeType"] for d in creation["AttributeDefinitions"]}
     for key, size in listed:
-        data = await asyncio.to_thread(storage.read_object, bucket, key)
-        if data is None:
-            continue
+        try:
+            data = await asyncio.to_thread(storage.get_object_as, ctx.account_id, None, bucket, key)
+        except ServiceError as error:
+            if error.code == "NoSuchKey":  # deleted since it was listed
+                continue
+            return {"ImportStatus": "FAILED", **s3_failure(error)}
         counts.size += size
         for item in _items(data, description, types):
             counts.processed += 1

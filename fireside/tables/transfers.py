@@ -46,19 +46,23 @@ _TIMES = ("StartTime", "EndTime", "ExportTime")
 
 
 class ObjectStorage(Protocol):
-    """The S3 operations exports and imports need (synchronous; run in a worker thread)."""
+    """The S3 operations exports and imports need (synchronous; run in a worker thread).
 
-    def bucket_exists(self, bucket: str) -> bool: ...
+    Each acts as `account`, the account that asked for the export or import, and raises S3's
+    `ServiceError` (NoSuchBucket, AccessDenied, NoSuchKey) as S3 would answer that account.
+    """
 
-    def list_objects(self, bucket: str, prefix: str) -> list[tuple[str, int]] | None:
-        """(key, size) of every object under `prefix`, in key order; None: no such bucket."""
+    def head_bucket_as(self, account: str, bucket: str) -> None: ...
+
+    def list_objects_as(self, account: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
+        """(key, size) of every object under `prefix`, in key order."""
         ...
 
-    def read_object(self, bucket: str, key: str) -> bytes | None: ...
+    def get_object_as(self, account: str, region: str | None, bucket: str, key: str) -> bytes: ...
 
-    def write_object(self, bucket: str, key: str, data: bytes, content_type: str) -> bool:
-        """Store an object; False when the bucket does not exist."""
-        ...
+    def put_object_as(
+        self, account: str, bucket: str, key: str, data: bytes, content_type: str
+    ) -> None: ...
 
 
 def to_record(description: dict[str, Any]) -> str:
