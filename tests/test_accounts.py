@@ -15,17 +15,19 @@ At a glance:
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import Server, python_zip
 
 A = "111111111111"
 B = "222222222222"
@@ -205,3 +207,98 @@ def test_export_cannot_write_into_another_accounts_bucket(two_accounts: Server) 
         lambda: ddb_a.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus"
     )
     assert done["ExportStatus"] == "COMPLETED", done
+
+
+# -- Lambda destinations --------------------------------------------------------------------------
+
+SINK = "def handler(e, c):\n    print('RAN', flush=True)\n"
+
+
+def make_function(lam: Any, account: str, source: str = SINK) -> str:
+    name = new_name("fn")
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=f"arn:aws:iam::{account}:role/r",
+        Code={"ZipFile": python_zip(source)},
+    )
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    return name
+
+
+def test_destination_in_another_account_is_refused_alike_whether_it_exists(
+    two_accounts: Server,
+) -> None:
+    """A made B's function run with a payload A chose, and learnt from the error wording
+    whether a function name exists in B."""
+    lam_a = client(two_accounts, A, "lambda")
+    lam_b = client(two_accounts, B, "lambda")
+    source = make_function(lam_a, A)
+    victim = make_function(lam_b, B)
+    messages = []
+    for name in (victim, "no-such-function-in-b"):
+        arn = f"arn:aws:lambda:us-east-1:{B}:function:{name}"
+        for side in ("OnSuccess", "OnFailure"):
+            with pytest.raises(ClientError) as caught:
+                lam_a.put_function_event_invoke_config(
+                    FunctionName=source, DestinationConfig={side: {"Destination": arn}}
+                )
+            assert error_code(caught) == "InvalidParameterValueException"
+            messages.append(caught.value.response["Error"]["Message"].replace(name, "<name>"))
+    assert set(messages) == {
+        "The provided execution role does not have permissions to call InvokeFunction on Lambda"
+    }
+    # A's own functions remain valid destinations, in any region of A's.
+    own = make_function(lam_a, A)
+    lam_a.put_function_event_invoke_config(
+        FunctionName=source,
+        DestinationConfig={
+            "OnSuccess": {
+                "Destination": lam_a.get_function(FunctionName=own)["Configuration"]["FunctionArn"]
+            }
+        },
+    )
+
+
+def test_a_stored_destination_in_another_account_is_not_invoked(
+    fresh_server: Any, tmp_path: Path
+) -> None:
+    """A configuration naming another account's function (stored before the check existed)
+    is checked again when its record is sent: the record is dropped, not delivered."""
+    credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
+    data = tmp_path / "data"
+    server = fresh_server(data, FIRESIDE_CREDENTIALS=credentials)
+    lam_a = client(server, A, "lambda")
+    source = make_function(lam_a, A)
+    own = make_function(lam_a, A)
+    victim = make_function(client(server, B, "lambda"), B)
+    lam_a.put_function_event_invoke_config(
+        FunctionName=source,
+        DestinationConfig={
+            "OnSuccess": {"Destination": f"arn:aws:lambda:us-east-1:{A}:function:{own}"}
+        },
+    )
+    server.stop()
+    with sqlite3.connect(data / "fireside.sqlite") as db:
+        db.execute(
+            "UPDATE event_invoke_configs SET record = replace(record, ?, ?)",
+            (f"{A}:function:{own}", f"{B}:function:{victim}"),
+        )
+    server = fresh_server(data, FIRESIDE_CREDENTIALS=credentials)
+    lam_a = client(server, A, "lambda")
+    assert lam_a.invoke(FunctionName=source, InvocationType="Event")["StatusCode"] == 202
+
+    def queued() -> int:
+        with sqlite3.connect(data / "fireside.sqlite") as db:
+            return int(db.execute("SELECT count(*) FROM async_events").fetchone()[0])
+
+    source_log = data / "logs" / A / "us-east-1" / f"{source}.log"
+    deadline = time.monotonic() + 30
+    while not (source_log.exists() and "REPORT" in source_log.read_text() and queued() == 0):
+        assert time.monotonic() < deadline, "the event was not delivered"
+        time.sleep(0.05)
+    assert not (data / "logs" / B / "us-east-1" / f"{victim}.log").exists()
+    assert any("may not invoke its destination" in line for line in server.output)

@@ -36,6 +36,7 @@ from fireside.aws.errors import ServiceError
 from fireside.compute import destinations
 from fireside.compute.destinations import BucketTarget, Destination, Response, Target
 from fireside.compute.invocation import Outcome
+from fireside.compute.permissions import invoke_allowed
 from fireside.compute.record_outbox import RecordOutbox
 from fireside.store.database import Database
 
@@ -299,6 +300,16 @@ class AsyncQueue:
         )
         if isinstance(target, BucketTarget) and self._records is None:
             log.warning("no S3 to store the record of event %s in", event.request_id)
+            target = None
+        if isinstance(target, Target) and not invoke_allowed(event.account, target):
+            # Checked when configured too; a configuration stored before that check (or a
+            # grant since revoked) must not invoke another account's function either.
+            log.warning(
+                "event %s: account %s may not invoke its destination %s; record dropped",
+                event.request_id,
+                event.account,
+                target.function,
+            )
             target = None
         record = None
         now = time.time()

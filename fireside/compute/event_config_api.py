@@ -3,8 +3,8 @@ ListFunctionEventInvokeConfigs, with AWS's errors and messages.
 
 Messages were checked against LocalStack's AWS-validated snapshots
 (`tests/aws/services/lambda_/test_lambda_api.snapshot.json`, TestLambdaEventInvokeConfig).
-Destinations: a Lambda function (of any account and region Fireside holds, not the function
-itself) is accepted on either side; an S3 bucket, `arn:aws:s3:::<bucket>`, is accepted as
+Destinations: a Lambda function the caller may invoke (`fireside.compute.permissions`: its
+own, in any region; not the function itself) is accepted on either side; an S3 bucket, `arn:aws:s3:::<bucket>`, is accepted as
 OnFailure only, as on AWS (as OnSuccess it gets AWS's "invalid" message); SQS, SNS and
 EventBridge are valid on AWS but not in Fireside yet, so they are refused with a message that
 says so; anything else gets AWS's "invalid" message. A bucket is not checked here (AWS checks
@@ -30,6 +30,7 @@ from fireside.compute.destinations import (
 from fireside.compute.errors import invalid
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
+from fireside.compute.permissions import check_invoke
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions
 
@@ -152,6 +153,9 @@ class EventConfigApi:
         target = function_target(arn)
         if target is None:
             raise invalid(f"The destination ARN {arn} is invalid.")
+        # Before looking the function up: whether another account's function exists is not
+        # the caller's to learn.
+        check_invoke(ctx.account_id, target)
         try:
             self._versions.resolve(target.account, target.region, target.function, target.qualifier)
         except ServiceError as exc:
