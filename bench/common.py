@@ -38,7 +38,8 @@ def start_server(
         stderr=subprocess.STDOUT,
         text=True,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        # The echo endpoint is the HTTP floor the benchmarks measure; servers serve it on request.
+        env={**os.environ, "FIRESIDE_BENCH_ECHO": "1", **(env or {})},
     )
     stream = process.stdout
     assert stream is not None

@@ -18,10 +18,12 @@ from pathlib import Path
 
 from fireside import __version__
 from fireside.aws.auth import Authenticator
+from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
 from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
+from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.invoker import Invoker
@@ -116,6 +118,7 @@ class Fireside:
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
         self.layers = LayerStore(self.db)
+        self.code_links = CodeLinks()
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
@@ -179,6 +182,7 @@ class Fireside:
             self.provisioner,
             self.event_configs,
             self.objects,
+            self.code_links,
         )
         lambda_model = load_service("lambda")
         services = [
@@ -235,16 +239,38 @@ class Fireside:
     async def _internal(self, request: Request) -> Response:
         path = request.path
         if path == "/_fireside/health":
-            return json_response(200, self.health())
-        if path == "/_fireside/echo":
+            if self._may_see_details(request):
+                return json_response(200, self.health())
+            return json_response(200, {"status": "running"})
+        if path == "/_fireside/echo" and self.settings.bench_echo:
             return Response(200, [("Content-Type", "application/json")], request.body)
         match = _CODE_PATH.match(path)
-        if match and request.method == "GET":
+        if match and request.method in ("GET", "HEAD"):
+            refused = self.code_links.check(match[1], request.query)
+            if refused is not None:  # as S3 refuses a presigned URL
+                return Response(
+                    403,
+                    [("Content-Type", "application/xml")],
+                    f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                    f"<Message>{refused}</Message></Error>".encode(),
+                )
             archive = self.blobs.archive_path(match[1])
             if archive.exists():
                 data = await asyncio.to_thread(archive.read_bytes)
                 return Response(200, [("Content-Type", "application/zip")], data)
         return json_response(404, {"message": f"No such Fireside resource: {path}"})
+
+    def _may_see_details(self, request: Request) -> bool:
+        """Health details (functions' counts, queues, the sandbox) are for the operator: anyone
+        on a server without credentials, else a request signed by a configured key (not a
+        function's or an STS session's)."""
+        if not self.settings.credentials:
+            return True
+        try:
+            caller = self.authenticator.authenticate(request)
+        except ServiceError:
+            return False
+        return caller.signed and not self.authenticator.is_temporary(caller.access_key_id)
 
     def health(self) -> dict[str, object]:
         return {

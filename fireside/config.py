@@ -60,6 +60,8 @@ class Settings:
     tables_ttl_interval: float = 60.0
     #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
     tables_backend: str = ""
+    #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
+    bench_echo: bool = False
 
     @property
     def endpoint_url(self) -> str:
@@ -139,6 +141,7 @@ def load_settings(
     settings.region = env.get("FIRESIDE_REGION", settings.region)
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
+    settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
     settings.host = host or env.get("FIRESIDE_HOST") or settings.host
     if port is not None:
         settings.port = port

@@ -15,6 +15,7 @@ At a glance:
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 import urllib.error
@@ -25,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from fireside.compute.code_links import LINK_LIFETIME, CodeLinks
 from tests.conftest import Server, python_zip
 
 A = "111111111111"
@@ -302,3 +307,51 @@ def test_a_stored_destination_in_another_account_is_not_invoked(
         time.sleep(0.05)
     assert not (data / "logs" / B / "us-east-1" / f"{victim}.log").exists()
     assert any("may not invoke its destination" in line for line in server.output)
+
+
+# -- the server's own endpoints -------------------------------------------------------------------
+
+
+def test_code_downloads_need_a_signed_unexpired_link(two_accounts: Server) -> None:
+    """`GET /_fireside/code/<sha256>.zip` served any account's code to anyone, forever."""
+    lam_b = client(two_accounts, B, "lambda")
+    name = make_function(lam_b, B)
+    location = lam_b.get_function(FunctionName=name)["Code"]["Location"]
+    status, body = send(location)
+    assert status == 200 and body.startswith(b"PK")
+    bare = location.split("?", 1)[0]
+    assert send(bare)[0] == 403  # the digest alone opens nothing
+    tampered = location[:-1] + ("0" if location[-1] != "0" else "1")
+    assert send(tampered)[0] == 403
+    later = re.sub(r"Expires=(\d+)", lambda m: f"Expires={int(m[1]) + 3600}", location)
+    assert send(later)[0] == 403  # the expiry is signed too
+
+
+def test_code_links_expire() -> None:
+    now = [1_000_000.0]
+    links = CodeLinks(clock=lambda: now[0])
+    url = links.url("http://h", "ab" * 32)
+    query = url.split("?", 1)[1]
+    assert links.check("ab" * 32, query) is None
+    assert links.check("cd" * 32, query) is not None  # a link opens one archive only
+    now[0] += LINK_LIFETIME + 1
+    assert links.check("ab" * 32, query) == "Request has expired"
+
+
+def test_health_tells_strangers_nothing(two_accounts: Server) -> None:
+    status, body = send(f"{two_accounts.endpoint}/_fireside/health")
+    assert status == 200 and json.loads(body) == {"status": "running"}
+
+
+def test_health_details_for_a_configured_key(two_accounts: Server) -> None:
+    """The operator signs the request with one of the server's keys (any service scope)."""
+    request = AWSRequest(method="GET", url=f"{two_accounts.endpoint}/_fireside/health")
+    SigV4Auth(Credentials(A, SECRETS[A]), "fireside", "us-east-1").add_auth(request)
+    status, body = send(request.url, headers=dict(request.headers))
+    assert status == 200
+    assert "environments" in json.loads(body)
+
+
+def test_no_echo_endpoint_in_a_production_server(two_accounts: Server) -> None:
+    status, _ = send(f"{two_accounts.endpoint}/_fireside/echo", method="POST", body=b"{}")
+    assert status == 404

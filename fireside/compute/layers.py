@@ -23,6 +23,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.errors import invalid, precondition_failed
 from fireside.compute.functions import now_iso
@@ -127,13 +128,14 @@ class LayerVersion:
             item["LicenseInfo"] = self.license_info
         return item
 
-    def to_wire(self, endpoint_url: str) -> dict[str, Any]:
-        """Lambda's GetLayerVersionResponse (also PublishLayerVersion's)."""
+    def to_wire(self, location: str) -> dict[str, Any]:
+        """Lambda's GetLayerVersionResponse (also PublishLayerVersion's); `location` is the
+        archive's download link."""
         return {
             **self.list_item(),
             "LayerArn": self.layer_arn,
             "Content": {
-                "Location": f"{endpoint_url}/_fireside/code/{self.digest}.zip",
+                "Location": location,
                 "CodeSha256": self.code_sha256,
                 "CodeSize": self.code_size,
             },
@@ -314,8 +316,11 @@ def _cut(
 
 
 class LayerApi:
-    def __init__(self, store: LayerStore, blobs: BlobStore, objects: ObjectReader) -> None:
+    def __init__(
+        self, store: LayerStore, blobs: BlobStore, objects: ObjectReader, links: CodeLinks
+    ) -> None:
         self._store = store
+        self._links = links
         self._blobs = blobs
         self._objects = objects
 
@@ -411,14 +416,14 @@ class LayerApi:
             compatible_architectures=None if architectures is None else list(architectures),
             license_info=params.get("LicenseInfo"),
         )
-        return record.to_wire(ctx.endpoint_url)
+        return record.to_wire(self._links.url(ctx.endpoint_url, record.digest))
 
     async def get_layer_version(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         target = _target(ctx, params["LayerName"])
         record = self._readable(ctx, target, _version_of(params))
-        return record.to_wire(ctx.endpoint_url)
+        return record.to_wire(self._links.url(ctx.endpoint_url, record.digest))
 
     async def get_layer_version_by_arn(
         self, ctx: RequestContext, params: dict[str, Any]
@@ -428,7 +433,7 @@ class LayerApi:
             raise _not_found()
         target = _Target(match["account"], match["region"], match["name"])
         record = self._readable(ctx, target, int(match["version"]))
-        return record.to_wire(ctx.endpoint_url)
+        return record.to_wire(self._links.url(ctx.endpoint_url, record.digest))
 
     async def list_layers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         runtime, architecture = (

@@ -15,6 +15,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
 from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
@@ -76,13 +77,15 @@ class LambdaProvider:
         provisioner: Provisioner,
         event_configs: EventConfigs,
         objects: ObjectReader,
+        links: CodeLinks,
     ) -> None:
         self._functions = functions
+        self._links = links
         self._blobs = blobs
         self._objects = objects
         self._invoker = invoker
         self._layers = layers
-        self._layer_api = LayerApi(layers, blobs, objects)
+        self._layer_api = LayerApi(layers, blobs, objects, links)
         self._versions = versions
         self._version_api = VersionApi(versions)
         self._concurrency_api = ConcurrencyApi(concurrency, functions)
@@ -340,7 +343,7 @@ class LambdaProvider:
             "Configuration": config.to_wire(),
             "Code": {
                 "RepositoryType": "S3",
-                "Location": f"{ctx.endpoint_url}/_fireside/code/{config.code_digest}.zip",
+                "Location": self._links.url(ctx.endpoint_url, config.code_digest),
             },
         }
         if config.tags:
