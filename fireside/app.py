@@ -8,7 +8,6 @@ cancels the background tasks and closes the store.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -47,6 +46,7 @@ from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider, assumed_role, new_access_key
+from fireside.supervisor import Supervisor, close_all
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
 from fireside.tables.service import Tables
@@ -119,6 +119,7 @@ class Fireside:
         self.event_configs = EventConfigs(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
+        self.supervisor = Supervisor()
         self._http = HttpServer(self._handle)
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
@@ -278,12 +279,7 @@ class Fireside:
             "version": __version__,
             "sandbox": self.sandbox_mode.value,
             "sandbox_detail": self.backend.describe(),
-            "services": {
-                "lambda": "running",
-                "dynamodb": "running",
-                "s3": "running",
-                "sts": "running",
-            },
+            "services": self.supervisor.health(),
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
@@ -302,36 +298,39 @@ class Fireside:
         assert self._provider is not None and self._invoker is not None
         self._provider.resume()
         self.provisioner.start(self._invoker.provision, self._invoker.release_provisioned)
-        background = [
-            asyncio.create_task(self.manager.reap_forever(), name="reaper"),
-            asyncio.create_task(
-                self.queue.run(self._invoker.deliver, self.event_configs.policy),
-                name="async-dispatch",
-            ),
-            asyncio.create_task(self.records.run(self.objects), name="async-records"),
-            asyncio.create_task(self.tables.run(), name="tables"),
-        ]
+        self.tables.start()
+        invoker, supervisor = self._invoker, self.supervisor
+        supervisor.start("lambda", "reaper", self.manager.reap_forever)
+        supervisor.start(
+            "lambda",
+            "async-dispatch",
+            lambda: self.queue.run(invoker.deliver, self.event_configs.policy),
+        )
+        supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
+        supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
+        for service in ("s3", "sts"):
+            supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
         try:
             await stop.wait()
         finally:
-            await self._shutdown(background)
+            await self._shutdown()
 
-    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
-        await self._http.close()
-        for task in background:
-            task.cancel()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self._provider is not None:
-            await self._provider.close()
-        await self.provisioner.close()
-        await self.manager.close()
-        await self.backend.close()
-        self.opt_trees.close()
-        self.logs.close()
-        await self.tables.close()
-        self.s3.close()
-        self.db.close()
+    async def _shutdown(self) -> None:
+        provider = self._provider
+        await close_all(
+            [
+                ("the HTTP listener", self._http.close),
+                ("background loops", self.supervisor.close),
+                ("Lambda", provider.close if provider is not None else lambda: None),
+                ("provisioned concurrency", self.provisioner.close),
+                ("execution environments", self.manager.close),
+                ("the sandbox backend", self.backend.close),
+                ("layer trees", self.opt_trees.close),
+                ("logs", self.logs.close),
+                ("tables", self.tables.close),
+                ("S3", self.s3.close),
+                ("the Lambda store", self.db.close),
+            ]
+        )

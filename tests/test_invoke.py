@@ -245,7 +245,13 @@ def test_overload_is_throttled(fresh_server: Any) -> None:
 def test_health(server: Server) -> None:
     with urllib.request.urlopen(f"{server.endpoint}/_fireside/health") as response:
         health = json.loads(response.read())
-    assert health["services"]["lambda"] == "running"
+    # Each service's state is its loops' state, not a constant.
+    services = health["services"]
+    assert set(services) == {"lambda", "dynamodb", "s3", "sts"}
+    assert services["lambda"]["status"] == "running"
+    assert set(services["lambda"]["loops"]) == {"reaper", "async-dispatch", "async-records"}
+    assert all(loop["state"] == "running" for loop in services["lambda"]["loops"].values())
+    assert services["dynamodb"]["loops"]["ttl-sweep"]["state"] == "running"
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 

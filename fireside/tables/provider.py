@@ -137,9 +137,9 @@ class TablesProvider:
 
         return {name: bind(handler) for name, handler in streams.OPERATIONS.items()}
 
-    async def run(self) -> None:
-        """The service's background work, until cancelled: resumes index backfills that a
-        restart interrupted, then sweeps expired items every `ttl_interval` seconds."""
+    def start(self) -> None:
+        """Resume what a restart interrupted (exports, imports, index backfills) and, on a
+        shared engine, keep the catalog in step with the other nodes."""
         tables = self.tables
         if self.transfers is not None:
             self.transfers.resume()
@@ -152,7 +152,10 @@ class TablesProvider:
                         update_table.backfill(tables, table.table_id, index.name),
                         f"backfill {table.name}/{index.name}",
                     )
-        await ttl.sweep_forever(tables, tables.ttl_interval)
+
+    async def sweep_forever(self) -> None:
+        """Delete expired items every `ttl_interval` seconds, until cancelled."""
+        await ttl.sweep_forever(self.tables, self.tables.ttl_interval)
 
     async def close(self) -> None:
         await self.tables.stop_tasks()
