@@ -7,6 +7,10 @@ to a minute, reset once it has run for a minute), so a bug costs a delay, never 
 of Event delivery or TTL expiry. Health reports each loop's real state and each service's:
 `running`, or `degraded` while one of its loops is waiting to restart.
 
+Short-lived work (stopping an environment, unpacking code, delivering one event) is spawned
+into a `TaskSet`: the set holds a reference until the task ends (so it is never collected
+mid-flight), logs a failure instead of dropping it, and cancels what is left on `close`.
+
 `close_all` runs shutdown steps in order and goes on past one that fails, so every part gets
 its chance to close (and the failure is logged).
 """
@@ -21,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Supervisor", "close_all"]
+__all__ = ["Supervisor", "TaskSet", "close_all"]
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +109,40 @@ class Supervisor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class TaskSet:
+    """Tasks owned by one component: each logged if it fails, all cancelled on `close`."""
+
+    def __init__(self, owner: str) -> None:
+        self._owner = owner
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str | None = None) -> None:
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "%s: background task %s failed", self._owner, task.get_name(),
+                exc_info=task.exception(),
+            )  # fmt: skip
+
+    async def wait(self) -> None:
+        """Wait for the tasks running now to end (their failures are logged, not raised)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.wait()
 
 
 async def close_all(steps: list[tuple[str, Callable[[], object]]]) -> None:

@@ -39,6 +39,7 @@ from fireside.compute.invocation import Outcome
 from fireside.compute.permissions import invoke_allowed
 from fireside.compute.record_outbox import RecordOutbox
 from fireside.store.database import Database
+from fireside.supervisor import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class AsyncQueue:
         self._wake = asyncio.Event()
         self._in_flight: set[int] = set()
         self._throttles: dict[int, int] = {}  # event id -> throttles in a row (not durable)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("async-dispatch")
         self._policy: PolicyFor = _default_policy
 
     def enqueue(
@@ -174,19 +175,14 @@ class AsyncQueue:
                 for event in due:
                     await self._limit.acquire()
                     self._in_flight.add(event.id)
-                    task = asyncio.get_running_loop().create_task(self._deliver(event, deliver))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    self._tasks.spawn(self._deliver(event, deliver), f"deliver {event.request_id}")
                 timeout = None if next_at is None else max(0.0, next_at - time.time())
                 if due:
                     timeout = 0.05 if timeout is None else min(timeout, 0.05)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
-            for task in list(self._tasks):
-                task.cancel()
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._tasks.close()
 
     # -- one event -----------------------------------------------------------------------------
     async def _deliver(self, event: QueuedEvent, deliver: Deliver) -> None:

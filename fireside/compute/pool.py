@@ -21,6 +21,7 @@ from fireside.compute.errors import throttled
 from fireside.compute.invocation import Invocation, Outcome, error_payload
 from fireside.compute.logs import LogStore
 from fireside.sandbox import SandboxBackend
+from fireside.supervisor import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class EnvironmentManager:
         self.idle_timeout = idle_timeout
         self._pools: dict[PoolKey, _Pool] = {}
         self._all: set[Environment] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("environments")
 
     def stats(self) -> dict[str, int]:
         idle = sum(len(pool.idle) for pool in self._pools.values())
@@ -280,9 +281,7 @@ class EnvironmentManager:
                 self._spawn(env.stop())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(coro)
 
     async def close(self) -> None:
         """Stop every environment (shutdown)."""
@@ -290,5 +289,4 @@ class EnvironmentManager:
         self._pools.clear()
         self._all.clear()
         await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.wait()

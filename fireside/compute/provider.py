@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,6 +28,7 @@ from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
 from fireside.store.blobs import BlobStore, inspect_zip
+from fireside.supervisor import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class LambdaProvider:
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
         self._event_config_api = EventConfigApi(event_configs, versions)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("lambda")
 
     def operations(
         self,
@@ -230,9 +230,7 @@ class LambdaProvider:
         return sum(self._blobs.unzipped_size(layer["digest"]) for layer in layers)
 
     def _prepare_later(self, config: FunctionConfig) -> None:
-        task = asyncio.get_running_loop().create_task(self._prepare(config))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._prepare(config), f"prepare {config.name}")
 
     async def _prepare(self, config: FunctionConfig) -> None:
         """Unpack the code and layers (once per archive) and make the function Active /
@@ -478,7 +476,4 @@ class LambdaProvider:
         return result
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
