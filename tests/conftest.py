@@ -17,13 +17,19 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import boto3
 import pytest
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Backends whose absence fails the run instead of skipping the tests that need them, e.g.
+#: `FIRESIDE_TEST_REQUIRE=namespace,gvisor,microvm,postgresql` (CI sets it: a skipped test
+#: proves nothing, and a missing sandbox must not pass as a green run).
+REQUIRED = frozenset(
+    name.strip() for name in os.environ.get("FIRESIDE_TEST_REQUIRE", "").split(",") if name.strip()
+)
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
 
@@ -98,6 +104,13 @@ class Server:
             aws_secret_access_key=kwargs.pop("aws_secret_access_key", "test"),
             config=Config(retries={"max_attempts": 1}, read_timeout=120, **kwargs),
         )
+
+
+def unavailable(backend: str, reason: str) -> NoReturn:
+    """Skip a test whose `backend` this host lacks, or fail it if the run requires it."""
+    if backend in REQUIRED:
+        pytest.fail(f"{backend} is required (FIRESIDE_TEST_REQUIRE) but unavailable: {reason}")
+    pytest.skip(f"{backend} unavailable: {reason}")
 
 
 def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:

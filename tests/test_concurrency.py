@@ -20,8 +20,9 @@ import time
 def handler(event, context):
     started = time.time()
     time.sleep(event.get("sleep", 1.0))
-    print("ran", context.aws_request_id)
-    return [started, time.time()]
+    ended = time.time()
+    print("ran", context.aws_request_id, started, ended)
+    return [started, ended]
 """
 
 
@@ -130,3 +131,10 @@ def test_throttled_events_wait_and_are_delivered(server: Server, lam: Any) -> No
         assert time.monotonic() < deadline, log
         time.sleep(0.2)
         log = "".join(p.read_text() for p in Path(server.data_dir, "logs").rglob(f"{name}.log"))
+    # With reserved concurrency 1 the throttled events waited: they never overlapped.
+    spans = [
+        [float(x) for x in line.split("\tran ", 1)[1].split()[1:3]]
+        for line in log.splitlines()
+        if "\tran " in line
+    ]
+    assert len(spans) == 3 and most_at_once(spans) == 1, spans

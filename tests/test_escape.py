@@ -30,7 +30,7 @@ import pytest
 
 from fireside.sandbox import SandboxMode, gvisor, microvm
 from fireside.sandbox.namespace import unavailable_reason
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip, unavailable
 
 #: In the server's environment only: no function may ever read it.
 SERVER_SECRET = uuid.uuid4().hex
@@ -52,7 +52,7 @@ def sandboxed(
         "microvm": microvm.unavailable_reason,
     }[mode]()
     if reason is not None:
-        pytest.skip(f"{mode} sandbox unavailable: {reason}")
+        unavailable(mode, reason)
     env = {"FIRESIDE_SANDBOX": mode, "SERVER_ONLY_SECRET": SERVER_SECRET}
     if mode == "microvm":
         env["FIRESIDE_IDLE_TIMEOUT"] = "20"  # each idle guest holds a QEMU: free them between tests

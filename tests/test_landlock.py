@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fireside.runtimes.python import fireside_landlock
-from tests.conftest import ROLE, FunctionFactory, Server, curl_bootstrap, make_zip
+from tests.conftest import ROLE, FunctionFactory, Server, curl_bootstrap, make_zip, unavailable
 
 # Signal scoping (Landlock ABI 6) is what a function can observe: pid 1 of its sandbox is
 # bubblewrap's init, outside the runtime's Landlock domain, though owned by the same user.
@@ -48,7 +48,7 @@ def test_python_runtime_is_landlocked(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not landlocked(server):
-        pytest.skip("no namespace sandbox with Landlock ABI 6 here")
+        unavailable("namespace", "no namespace sandbox with Landlock ABI 6 here")
     name = make_function(PROBE)
     for _ in range(2):  # the cold start, then a warm one
         body = json.loads(lam.invoke(FunctionName=name)["Payload"].read())
@@ -64,7 +64,7 @@ def test_python_runtime_is_landlocked(
 
 def test_custom_runtime_is_landlocked(server: Server, lam: Any) -> None:
     if not landlocked(server):
-        pytest.skip("no namespace sandbox with Landlock ABI 6 here")
+        unavailable("namespace", "no namespace sandbox with Landlock ABI 6 here")
     lam.create_function(
         FunctionName="landlocked-shell", Runtime="provided.al2023", Handler="unused", Role=ROLE,
         Code={"ZipFile": make_zip({"bootstrap": SHELL_BOOTSTRAP}, {"bootstrap": 0o755})},

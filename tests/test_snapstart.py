@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, FunctionFactory, Server, make_zip
+from tests.conftest import ROLE, FunctionFactory, Server, make_zip, unavailable
 
 NODE_RUNTIME = "nodejs20.x"
 
@@ -83,7 +83,7 @@ def test_environments_fork_from_one_initialised_template(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not snapstart_available(server):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, Timeout=15)
     lam.publish_version(FunctionName=name)
     first, _ = invoke(lam, name, {})  # makes the template (Init runs here, once)
@@ -113,7 +113,7 @@ def test_forked_environment_memory_limit(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not snapstart_available(server):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, MemorySize=128)
     lam.publish_version(FunctionName=name)
     out = lam.invoke(FunctionName=name, Qualifier="1", Payload=b'{"allocate_mb": 400}')
@@ -145,7 +145,7 @@ def test_concurrent_first_starts_share_one_init(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not snapstart_available(server):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     name = make_function(SOURCE, SnapStart={"ApplyOn": "PublishedVersions"}, Timeout=15)
     lam.publish_version(FunctionName=name)
     with ThreadPoolExecutor(4) as pool:  # four cold starts at once, before any snapshot exists
@@ -264,7 +264,7 @@ def test_node_environments_fork_from_one_template(
     if shutil.which("node") is None or shutil.which("cc") is None:
         pytest.skip("no Node.js or no C compiler here")
     if not snapstart_available(server):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     name = f"snap-node-{time.monotonic_ns()}"
     create_node_function(lam, name, NODE_FORKED, Environment={"Variables": {"MINE": "yes"}})
     try:
@@ -363,7 +363,7 @@ def test_node_forked_environments_keep_working(server: Server, lam: Any) -> None
     if shutil.which("node") is None or shutil.which("cc") is None:
         pytest.skip("no Node.js or no C compiler here")
     if not snapstart_available(server):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     name = f"snap-node-busy-{time.monotonic_ns()}"
     create_node_function(lam, name, NODE_BUSY, MemorySize=256)
     try:
@@ -405,7 +405,7 @@ def test_ruby_environments_fork_from_one_template(fresh_server: Any) -> None:
         pytest.skip("no Ruby here")
     srv: Server = fresh_server(FIRESIDE_RUBY_3_2=ruby)
     if not snapstart_available(srv):
-        pytest.skip("snapshot starts need the namespace sandbox as root")
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
     lam = srv.client()
     lam.create_function(
         FunctionName="snap-ruby", Runtime="ruby3.2", Handler="app.handler", Role=ROLE,

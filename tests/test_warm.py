@@ -11,8 +11,6 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
 from fireside.sandbox.warm import WarmPool
 from tests.conftest import (
     ROLE,
@@ -21,6 +19,7 @@ from tests.conftest import (
     curl_bootstrap,
     make_zip,
     python_zip,
+    unavailable,
 )
 
 PROBE = """
@@ -111,7 +110,7 @@ def test_warm_start_runs_the_function_as_its_own(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not warm_enabled(server):
-        pytest.skip("this backend or host has no warm starts")
+        unavailable("namespace", "this backend or host has no warm starts")
     name = make_function(PROBE, MemorySize=512, Environment={"Variables": {"MINE": "yes"}})
     invoke(lam, name)
     wait_for_spare(server)
@@ -138,7 +137,7 @@ SHELL_BOOTSTRAP = curl_bootstrap(
 
 def test_custom_runtime_starts_from_a_spare(server: Server, lam: Any) -> None:
     if not warm_enabled(server):
-        pytest.skip("this backend or host has no warm starts")
+        unavailable("namespace", "this backend or host has no warm starts")
     lam.create_function(
         FunctionName="warm-shell", Runtime="provided.al2023", Handler="unused", Role=ROLE,
         Code={"ZipFile": make_zip({"bootstrap": SHELL_BOOTSTRAP}, {"bootstrap": 0o755})},
@@ -161,7 +160,7 @@ def test_spare_code_mount_is_read_only(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not warm_enabled(server):
-        pytest.skip("this backend or host has no warm starts")
+        unavailable("namespace", "this backend or host has no warm starts")
     source = (
         "import os\ndef handler(e, c):\n    try:\n        open('/var/task/new', 'w')\n"
         "    except OSError as exc:\n        return exc.strerror\n    return 'written'\n"
@@ -178,7 +177,7 @@ def test_start_up_variables_are_honoured(
     server: Server, lam: Any, make_function: FunctionFactory
 ) -> None:
     if not warm_enabled(server):
-        pytest.skip("this backend or host has no warm starts")
+        unavailable("namespace", "this backend or host has no warm starts")
     name = make_function(PROBE, Environment={"Variables": {"PYTHONHASHSEED": "0"}})
     for n in range(3):  # cold, then from a spare started with PYTHONHASHSEED=0
         assert invoke(lam, name)["hash_randomization"] == 0
@@ -232,7 +231,7 @@ def alive(pid: int) -> bool:
 def test_shutdown_removes_spares_and_their_mounts(fresh_server: Callable[..., Server]) -> None:
     srv = fresh_server()
     if not warm_enabled(srv):
-        pytest.skip("this backend or host has no warm starts")
+        unavailable("namespace", "this backend or host has no warm starts")
     lam = srv.client()
     lam.create_function(
         FunctionName="f", Runtime="python3.11", Handler="app.handler", Role=ROLE,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, unavailable
 
 TableFactory = Callable[..., str]
 ENGINES = ["sqlite", "postgresql"]
@@ -81,7 +81,7 @@ def engine_env(request: pytest.FixtureRequest, postgresql_url: str | None) -> di
     if request.param == "sqlite":
         return {}
     if postgresql_url is None:
-        pytest.skip("no PostgreSQL reachable (set FIRESIDE_TEST_POSTGRESQL to an admin URL)")
+        unavailable("postgresql", "none reachable (set FIRESIDE_TEST_POSTGRESQL to an admin URL)")
     return {"FIRESIDE_TABLES_BACKEND": postgresql_url}
 
 

@@ -81,7 +81,11 @@ def test_two_nodes_share_tables_and_transactions(
             "Projection": {"ProjectionType": "ALL"},
         }}],
     )  # fmt: skip
-    time.sleep(2.5)  # the other node's catalog refreshes every second
+    # The other node's catalog refreshes every second (a loaded machine runs late).
+    deadline = time.monotonic() + 15
+    while not second.describe_table(TableName=name)["Table"].get("GlobalSecondaryIndexes"):
+        assert time.monotonic() < deadline, "the other node never saw the new index"
+        time.sleep(0.1)
     second.put_item(TableName=name, Item={"pk": {"S": "painted"}, "colour": {"S": "red"}})
     page = first.query(
         TableName=name,
