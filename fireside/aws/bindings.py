@@ -254,16 +254,28 @@ def _encode_double(value: float) -> str:
 def _split_header_list(text: str) -> list[str]:
     if '"' not in text:
         return [item.strip() for item in text.split(",")]
+    # botocore quotes items holding a comma or quote and escapes only the quotes (`\"`), so
+    # an item ending in a backslash (`,\` -> `",\"`) reads the same as an escaped quote. Read
+    # `\"` as an escaped quote first; if that leaves a quote open, the backslashes before a
+    # quote that ends an item were the item's own.
+    items = _split_quoted(text, literal_backslash_at_end=False)
+    return items if items is not None else _split_quoted(text, literal_backslash_at_end=True) or []
+
+
+def _split_quoted(text: str, *, literal_backslash_at_end: bool) -> list[str] | None:
     items: list[str] = []
     current: list[str] = []
     quoted = escaped = False
-    # botocore quotes items holding a comma or quote and escapes only the quotes (`\"`).
     for index, char in enumerate(text):
         if escaped:
             current.append(char)
             escaped = False
         elif quoted and char == "\\" and text[index + 1 : index + 2] == '"':
-            escaped = True
+            ends_item = text[index + 2 :].lstrip()[:1] in ("", ",")
+            if literal_backslash_at_end and ends_item:
+                current.append(char)
+            else:
+                escaped = True
         elif char == '"':
             quoted = not quoted
         elif char == "," and not quoted:
@@ -272,4 +284,4 @@ def _split_header_list(text: str) -> list[str]:
         else:
             current.append(char)
     items.append("".join(current).strip())
-    return items
+    return None if quoted else items

@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.aws.errors import ServiceError
-from fireside.compute.errors import throttled
+from fireside.compute.errors import lambda_error, throttled
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 
@@ -108,11 +107,10 @@ class ConcurrencyApi:
         others = self._concurrency.reserved_total(ctx.account_id, ctx.region, besides=latest.name)
         limit, minimum = self._concurrency.account_limit, self._concurrency.unreserved_minimum
         if limit - others - wanted < minimum:
-            raise ServiceError(
+            raise lambda_error(
                 "InvalidParameterValueException",
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
-                400,
                 Type="User",
             )
         self._functions.put(latest.evolve(reserved_concurrency=wanted))

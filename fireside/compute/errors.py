@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from fireside.aws.errors import ServiceError
+from fireside.aws.errors import ModelledErrors, ServiceError
+
+#: Errors the model declares, with its status and fault.
+lambda_error = ModelledErrors("lambda")
 
 
 def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidParameterValueException", message, 400, Type="User")
+    return lambda_error("InvalidParameterValueException", message, Type="User")
 
 
 def conflict(message: str) -> ServiceError:
-    return ServiceError("ResourceConflictException", message, 409, Type="User")
+    return lambda_error("ResourceConflictException", message, Type="User")
 
 
 def update_in_progress(arn: str) -> ServiceError:
@@ -21,11 +24,10 @@ def update_in_progress(arn: str) -> ServiceError:
 
 def precondition_failed(api: str = "GetFunction/GetAlias") -> ServiceError:
     """A stale RevisionId; `api` is the call AWS's message tells the caller to make."""
-    return ServiceError(
+    return lambda_error(
         "PreconditionFailedException",
         "The Revision Id provided does not match the latest Revision Id. "
         f"Call the {api} API to retrieve the latest Revision Id",
-        412,
         Type="User",
     )
 
@@ -33,10 +35,9 @@ def precondition_failed(api: str = "GetFunction/GetAlias") -> ServiceError:
 def throttled(reason: str) -> ServiceError:
     """429 with AWS's `Reason`: ReservedFunctionConcurrentInvocationLimitExceeded or
     ConcurrentInvocationLimitExceeded."""
-    return ServiceError(
+    return lambda_error(
         "TooManyRequestsException",
         "Rate Exceeded.",
-        429,
         headers={"Retry-After": "1"},
         Type="User",
         Reason=reason,

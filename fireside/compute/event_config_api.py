@@ -27,7 +27,7 @@ from fireside.compute.destinations import (
     function_target,
     service_of,
 )
-from fireside.compute.errors import invalid
+from fireside.compute.errors import invalid, lambda_error
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
 from fireside.compute.permissions import check_invoke
@@ -39,16 +39,13 @@ _SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationCon
 
 
 def function_missing() -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException", "The function doesn't exist.", 404, Type="User"
-    )
+    return lambda_error("ResourceNotFoundException", "The function doesn't exist.", Type="User")
 
 
 def no_config(arn: str) -> ServiceError:
-    return ServiceError(
+    return lambda_error(
         "ResourceNotFoundException",
         f"The function {arn} doesn't have an EventInvokeConfig",
-        404,
         Type="User",
     )
 

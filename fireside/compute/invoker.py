@@ -20,6 +20,7 @@ from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, Delivery, QueuedEvent
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.environment import EndpointCloser, Launch
+from fireside.compute.errors import lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
 from fireside.compute.pool import EnvironmentManager
@@ -35,10 +36,9 @@ ActiveKey = tuple[str, str, str]
 
 
 def _too_large(limit: int) -> ServiceError:
-    return ServiceError(
+    return lambda_error(
         "RequestTooLargeException",
         f"Request must be smaller than {limit} bytes for the InvokeFunction operation",
-        413,
         Type="User",
     )
 
@@ -47,10 +47,9 @@ def _check_json(payload: bytes) -> None:
     try:
         json.loads(payload)
     except ValueError as exc:
-        raise ServiceError(
+        raise lambda_error(
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {exc}",
-            400,
             Type="User",
         ) from exc
 
@@ -132,11 +131,10 @@ class Invoker:
                     return self._runnable(account, region, name, None)
             if config.state == "Active":
                 return config
-        raise ServiceError(
+        raise lambda_error(
             "ResourceConflictException",
             "The operation cannot be performed at this time. The function is currently in "
             f"the following state: {config.state}",
-            409,
             Type="User",
         )
 
@@ -166,10 +164,9 @@ class Invoker:
             try:
                 client_context = base64.b64decode(params["ClientContext"], validate=True).decode()
             except ValueError as exc:
-                raise ServiceError(
+                raise lambda_error(
                     "InvalidRequestContentException",
                     "Client context must be a valid Base64-encoded JSON object.",
-                    400,
                     Type="User",
                 ) from exc
         invocation = Invocation(
@@ -262,7 +259,7 @@ class Invoker:
             if exc.code != "ResourceConflictException":
                 raise  # gone: the queue drops the event
             # Not ready yet (e.g. still being prepared after a restart): try again shortly.
-            raise ServiceError("TooManyRequestsException", "function not ready", 429) from exc
+            raise lambda_error("TooManyRequestsException", "function not ready") from exc
         invocation = Invocation(
             request_id=event.request_id,
             payload=event.payload,

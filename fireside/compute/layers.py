@@ -25,7 +25,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
-from fireside.compute.errors import invalid, precondition_failed
+from fireside.compute.errors import invalid, lambda_error, precondition_failed
 from fireside.compute.functions import now_iso
 from fireside.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, inspect_zip
 from fireside.store.database import Database
@@ -48,7 +48,7 @@ def _layer_arn(region: str, account: str, name: str) -> str:
 
 # -- errors, worded as AWS words them ----------------------------------------------------------
 def _not_found(message: str = "The resource you requested does not exist.") -> ServiceError:
-    return ServiceError("ResourceNotFoundException", message, 404, Type="User")
+    return lambda_error("ResourceNotFoundException", message, Type="User")
 
 
 def _no_such_version(arn: str) -> ServiceError:
@@ -389,11 +389,10 @@ class LayerApi:
             both="Please do not provide other Content parameters when providing a ZipFile.",
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 content: 250 MB unzipped only
-            raise ServiceError(
+            raise lambda_error(
                 "RequestTooLargeException",
                 f"Request must be smaller than {MAX_PUBLISH_REQUEST} bytes for the "
                 "PublishLayerVersion operation",
-                413,
                 Type="User",
             )
         # Validated before anything is stored: a refused archive leaves no blob and no row.
@@ -512,11 +511,10 @@ class LayerApi:
         self._check_policy_revision(record, params)
         sid = params["StatementId"]
         if any(s["Sid"] == sid for s in record.statements):
-            raise ServiceError(
+            raise lambda_error(
                 "ResourceConflictException",
                 f"The statement id ({sid}) provided already exists. Please provide a new "
                 "statement id, or remove the existing statement.",
-                409,
                 Type="User",
             )
         principal: str = params["Principal"]  # the model allows `*`, an account or its root

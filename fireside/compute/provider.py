@@ -17,7 +17,13 @@ from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
-from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
+from fireside.compute.errors import (
+    conflict,
+    invalid,
+    lambda_error,
+    precondition_failed,
+    update_in_progress,
+)
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso
@@ -212,11 +218,10 @@ class LambdaProvider:
             self._objects, ctx, code, missing="Please provide a source for function code."
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 packages: 250 MB unzipped only
-            raise ServiceError(
+            raise lambda_error(
                 "RequestTooLargeException",
                 f"Request must be smaller than {MAX_CREATE_REQUEST} bytes for the "
                 "CreateFunction operation",
-                413,
                 Type="User",
             )
         info = inspect_zip(data)

@@ -22,7 +22,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.compute.errors import invalid
+from fireside.compute.errors import invalid, lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig, now_iso
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions, is_version
@@ -220,21 +220,19 @@ class ProvisionedApi:
         others = self._provisioner.of_function(*key[:3])
         if not is_version(qualifier):
             if any(c.qualifier == version.version for c in others):
-                raise ServiceError(
+                raise lambda_error(
                     "ResourceConflictException",
                     "Alias can't be used for Provisioned Concurrency configuration on an "
                     "already Provisioned version",
-                    409,
                     Type="User",
                 )
         else:
             aliases = self._versions.aliases.of_function(*key[:3])
             pointing = {a.name for a in aliases if a.function_version == qualifier}
             if any(c.qualifier in pointing for c in others):
-                raise ServiceError(
+                raise lambda_error(
                     "ResourceConflictException",
                     "Version is pointed by a Provisioned Concurrency alias",
-                    409,
                     Type="User",
                 )
         latest = self._versions.functions.require(*key[:3])
@@ -255,10 +253,9 @@ class ProvisionedApi:
         )
         config = self._provisioner.get(key)
         if config is None:
-            raise ServiceError(
+            raise lambda_error(
                 "ProvisionedConcurrencyConfigNotFoundException",
                 "No Provisioned Concurrency Config found for this function",
-                404,
                 Type="User",
             )
         return config.to_wire()

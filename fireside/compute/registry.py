@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from fireside.aws.errors import ServiceError
+from fireside.compute.errors import lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.store.database import Database
 
@@ -21,7 +22,7 @@ _ARN = re.compile(
 
 
 def not_found(arn: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"Function not found: {arn}", 404, Type="User")
+    return lambda_error("ResourceNotFoundException", f"Function not found: {arn}", Type="User")
 
 
 def parse_function_name(
@@ -41,10 +42,9 @@ def parse_function_name(
         raise not_found(value)
     found_qualifier = match["qualifier"]
     if qualifier and found_qualifier and qualifier != found_qualifier:
-        raise ServiceError(
+        raise lambda_error(
             "InvalidParameterValueException",
             "The derived qualifier from the function name does not match the specified qualifier.",
-            400,
             Type="User",
         )
     return name, qualifier or found_qualifier

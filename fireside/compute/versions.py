@@ -17,7 +17,13 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.aliases import Alias, AliasStore
-from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
+from fireside.compute.errors import (
+    conflict,
+    invalid,
+    lambda_error,
+    precondition_failed,
+    update_in_progress,
+)
 from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 
@@ -26,9 +32,7 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 
 def alias_not_found(arn: str) -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException", f"Cannot find alias arn: {arn}", 404, Type="User"
-    )
+    return lambda_error("ResourceNotFoundException", f"Cannot find alias arn: {arn}", Type="User")
 
 
 def is_version(qualifier: str) -> bool:

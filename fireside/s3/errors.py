@@ -6,7 +6,11 @@ Each is a `ServiceError`; the rest-xml protocol writes it as `<Error><Code>..</C
 
 from __future__ import annotations
 
-from fireside.aws.errors import ServiceError
+from fireside.aws.errors import ModelledErrors, ServiceError
+
+#: Errors the model declares, with its status and fault.
+s3_error = ModelledErrors("s3")
+
 
 __all__ = [
     "access_denied",
@@ -24,13 +28,11 @@ __all__ = [
 
 
 def no_such_bucket(bucket: str) -> ServiceError:
-    return ServiceError(
-        "NoSuchBucket", "The specified bucket does not exist", 404, BucketName=bucket
-    )
+    return s3_error("NoSuchBucket", "The specified bucket does not exist", BucketName=bucket)
 
 
 def no_such_key(key: str) -> ServiceError:
-    return ServiceError("NoSuchKey", "The specified key does not exist.", 404, Key=key)
+    return s3_error("NoSuchKey", "The specified key does not exist.", Key=key)
 
 
 def permanent_redirect(bucket: str, region: str) -> ServiceError:
@@ -48,20 +50,18 @@ def permanent_redirect(bucket: str, region: str) -> ServiceError:
 
 
 def bucket_already_owned(bucket: str) -> ServiceError:
-    return ServiceError(
+    return s3_error(
         "BucketAlreadyOwnedByYou",
         "Your previous request to create the named bucket succeeded and you already own it.",
-        409,
         BucketName=bucket,
     )
 
 
 def bucket_already_exists(bucket: str) -> ServiceError:
-    return ServiceError(
+    return s3_error(
         "BucketAlreadyExists",
         "The requested bucket name is not available. The bucket namespace is shared by all "
         "users of the system. Please select a different name and try again.",
-        409,
         BucketName=bucket,
     )
 
@@ -79,7 +79,7 @@ def invalid_bucket_name(bucket: str) -> ServiceError:
 
 
 def access_denied() -> ServiceError:
-    return ServiceError("AccessDenied", "Access Denied", 403)
+    return s3_error("AccessDenied", "Access Denied")
 
 
 def invalid_argument(message: str, name: str, value: str) -> ServiceError:
@@ -87,7 +87,7 @@ def invalid_argument(message: str, name: str, value: str) -> ServiceError:
 
 
 def invalid_request(message: str) -> ServiceError:
-    return ServiceError("InvalidRequest", message, 400)
+    return s3_error("InvalidRequest", message)
 
 
 def not_implemented(what: str) -> ServiceError:

@@ -15,6 +15,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.tables.catalog import locked_table, table_name_of
 from fireside.tables.engine import WriteTxn
+from fireside.tables.errors import dynamodb_error
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 
@@ -31,7 +32,7 @@ RECOVERY_DAYS = 35
 
 def table_not_found_by_name(name: str) -> ServiceError:
     """The backup and export APIs' own not-found error (not ResourceNotFoundException)."""
-    return ServiceError("TableNotFoundException", f"Table not found: {name}", 400)
+    return dynamodb_error("TableNotFoundException", f"Table not found: {name}")
 
 
 def _table(tables: Tables, ctx: RequestContext, name: str) -> TableInfo:

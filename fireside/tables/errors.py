@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fireside.aws.errors import ServiceError
+from fireside.aws.errors import ModelledErrors, ServiceError
+
+#: Errors the model declares, with its status and fault.
+dynamodb_error = ModelledErrors("dynamodb")
+streams_error = ModelledErrors("dynamodbstreams")
+
 
 __all__ = [
     "INVALID",
@@ -29,7 +34,7 @@ def validation(message: str) -> ServiceError:
 
 
 def not_found(message: str = "Requested resource not found") -> ServiceError:
-    return ServiceError("ResourceNotFoundException", message, 400)
+    return dynamodb_error("ResourceNotFoundException", message)
 
 
 def table_not_found(name: str) -> ServiceError:
@@ -38,17 +43,17 @@ def table_not_found(name: str) -> ServiceError:
 
 
 def in_use(message: str) -> ServiceError:
-    return ServiceError("ResourceInUseException", message, 400)
+    return dynamodb_error("ResourceInUseException", message)
 
 
 def limit_exceeded(message: str) -> ServiceError:
-    return ServiceError("LimitExceededException", message, 400)
+    return dynamodb_error("LimitExceededException", message)
 
 
 def conditional_check_failed(item: dict[str, Any] | None = None) -> ServiceError:
     """A failed ConditionExpression; `item` is the old item (ReturnValuesOnConditionCheckFailure)."""
     if item is None:
-        return ServiceError("ConditionalCheckFailedException", "The conditional request failed")
-    return ServiceError(
+        return dynamodb_error("ConditionalCheckFailedException", "The conditional request failed")
+    return dynamodb_error(
         "ConditionalCheckFailedException", "The conditional request failed", Item=item
     )

@@ -32,6 +32,7 @@ from fireside.aws.protocol import not_implemented
 from fireside.aws.timestamps import epoch_seconds
 from fireside.tables.backups import table_not_found_by_name
 from fireside.tables.engine import ReadTxn
+from fireside.tables.errors import dynamodb_error
 from fireside.tables.schema import TableInfo
 from fireside.tables.transfers import Transfers
 
@@ -78,20 +79,18 @@ async def export_table_to_point_in_time(
             "ExportTableToPointInTime with ExportType INCREMENTAL_EXPORT", "DynamoDB"
         )
     if not table.pitr_enabled or table.pitr_since is None:
-        raise ServiceError(
+        raise dynamodb_error(
             "PointInTimeRecoveryUnavailableException",
             f"Point in time recovery is not enabled for table '{table.name}'",
-            400,
         )
     now = transfers.tables.clock()
     export_time = params.get("ExportTime")
     if export_time is not None:
         at = float(epoch_seconds(export_time))
         if at > now + 1 or at < table.pitr_since:
-            raise ServiceError(
+            raise dynamodb_error(
                 "InvalidExportTimeException",
                 "ExportTime must be within the table's point in time recovery window",
-                400,
             )
         if at < now - 60:
             raise not_implemented("ExportTableToPointInTime at a past ExportTime", "DynamoDB")
@@ -103,10 +102,9 @@ async def export_table_to_point_in_time(
                 earlier.get("TableArn") != table.arn
                 or earlier.get("S3Bucket") != params["S3Bucket"]
             ):
-                raise ServiceError(
+                raise dynamodb_error(
                     "ExportConflictException",
                     "There was a conflict when writing to the specified S3 bucket.",
-                    400,
                 )
             return {"ExportDescription": earlier}
     export_id = f"{int(now * 1000):014d}-{secrets.token_hex(4)}"
@@ -257,7 +255,7 @@ async def describe_export(
     arn = params["ExportArn"]
     description = transfers.store.owned("export", ctx.account_id, arn)
     if description is None:
-        raise ServiceError("ExportNotFoundException", f"Export not found: {arn}", 400)
+        raise dynamodb_error("ExportNotFoundException", f"Export not found: {arn}")
     return {"ExportDescription": description}
 
 

@@ -32,7 +32,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.protocol import not_implemented
 from fireside.tables import control, itemops
-from fireside.tables.errors import in_use
+from fireside.tables.errors import dynamodb_error, in_use
 from fireside.tables.exports import s3_failure
 from fireside.tables.transfers import Transfers
 
@@ -257,7 +257,7 @@ async def describe_import(
     arn = params["ImportArn"]
     description = transfers.store.owned("import", ctx.account_id, arn)
     if description is None:
-        raise ServiceError("ImportNotFoundException", f"Import not found: {arn}", 400)
+        raise dynamodb_error("ImportNotFoundException", f"Import not found: {arn}")
     return {"ImportTableDescription": description}
 
 

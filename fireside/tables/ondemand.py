@@ -39,6 +39,7 @@ from fireside.tables.control import (
     sse_description,
 )
 from fireside.tables.engine import BackupRow, WriteTxn
+from fireside.tables.errors import dynamodb_error
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.update_table import backfill
@@ -56,11 +57,11 @@ _LIST_LIMIT = 100
 
 
 def backup_not_found(arn: str) -> ServiceError:
-    return ServiceError("BackupNotFoundException", f"Backup not found: {arn}", 400)
+    return dynamodb_error("BackupNotFoundException", f"Backup not found: {arn}")
 
 
 def table_exists(name: str) -> ServiceError:
-    return ServiceError("TableAlreadyExistsException", f"Table already exists: {name}", 400)
+    return dynamodb_error("TableAlreadyExistsException", f"Table already exists: {name}")
 
 
 def _when(epoch: float) -> datetime:

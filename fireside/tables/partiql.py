@@ -17,7 +17,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.tables import itemops, reads, transact
-from fireside.tables.errors import not_found, validation
+from fireside.tables.errors import dynamodb_error, not_found, validation
 from fireside.tables.expressions.ast import (
     And,
     Between,
@@ -264,7 +264,7 @@ async def _write(tables: Tables, ctx: RequestContext, compiled: _Compiled) -> No
         await _WRITES[operation](tables, ctx, params)
     except ServiceError as exc:
         if exc.code == "ConditionalCheckFailedException" and operation == "PutItem":
-            raise ServiceError(
+            raise dynamodb_error(
                 "DuplicateItemException", "Duplicate primary key exists in table"
             ) from None
         raise

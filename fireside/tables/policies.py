@@ -24,7 +24,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.tables.catalog import locked_table
 from fireside.tables.engine import WriteTxn
-from fireside.tables.errors import not_found, table_not_found, validation
+from fireside.tables.errors import dynamodb_error, not_found, table_not_found, validation
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 
@@ -49,10 +49,9 @@ _ARN: Final = re.compile(
 
 
 def _policy_not_found(detail: str) -> ServiceError:
-    return ServiceError(
+    return dynamodb_error(
         "PolicyNotFoundException",
         f"Resource-based policy not found for the provided ResourceArn: {detail}",
-        400,
     )
 
 

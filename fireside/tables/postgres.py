@@ -40,8 +40,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from fireside.aws.errors import ServiceError
 from fireside.tables.engine import ReadTxn, WriteTxn
+from fireside.tables.errors import dynamodb_error
 from fireside.tables.sqltxn import SqlTxn
 
 __all__ = ["PostgresEngine"]
@@ -237,7 +237,7 @@ class PostgresEngine:
                 continue
             except errors.ForeignKeyViolation:
                 self._abandon(conn, txn)
-                raise ServiceError(
+                raise dynamodb_error(
                     "ResourceNotFoundException", "Requested resource not found"
                 ) from None
             except BaseException:
@@ -246,7 +246,7 @@ class PostgresEngine:
             for callback in txn.after_commit:
                 callback()
             return result
-        raise ServiceError("TransactionConflictException", "Transaction is ongoing for the item")
+        raise dynamodb_error("TransactionConflictException", "Transaction is ongoing for the item")
 
     @staticmethod
     def _abandon(conn: Any, txn: _Txn) -> None:

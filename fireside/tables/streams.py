@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.aws.errors import ServiceError
 from fireside.tables.engine import ReadTxn
-from fireside.tables.errors import not_found, validation
+from fireside.tables.errors import not_found, streams_error, validation
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.streamlog import decode_record
@@ -134,7 +133,7 @@ async def get_shard_iterator(
     else:
         number = _number(params.get("SequenceNumber"), kind)
         if bounds is not None and number < first:
-            raise ServiceError(
+            raise streams_error(
                 "TrimmedDataAccessException",
                 "The operation attempted to read past the oldest stream record in a shard.",
             )
@@ -158,7 +157,7 @@ async def get_records(
     tid, label, position, issued, account, region = _decode_iterator(params["ShardIterator"])
     now = tables.clock()
     if now - issued > _ITERATOR_LIFETIME:
-        raise ServiceError(
+        raise streams_error(
             "ExpiredIteratorException", "Iterator expired. The iterator was created at time "
             f"{datetime.fromtimestamp(issued, UTC).isoformat()} while right now it is "
             f"{datetime.fromtimestamp(now, UTC).isoformat()} which is further in the future "
@@ -178,7 +177,7 @@ async def get_records(
 
     rows, bounds = await tables.engine.read(job)
     if bounds is not None and position < bounds[0] - 1 and rows and rows[0][0] > position + 1:
-        raise ServiceError(
+        raise streams_error(
             "TrimmedDataAccessException",
             "The operation attempted to read past the oldest stream record in a shard.",
         )

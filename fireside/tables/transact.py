@@ -31,7 +31,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.tables.engine import ReadTxn, WriteTxn
-from fireside.tables.errors import INVALID, validation
+from fireside.tables.errors import INVALID, dynamodb_error, validation
 from fireside.tables.expressions import matches, project
 from fireside.tables.expressions.ast import Condition, Path, Update
 from fireside.tables.itemops import updated_item
@@ -129,7 +129,7 @@ def _digest(items: Any) -> str:
 
 def _cancelled(reasons: list[dict[str, Any]]) -> ServiceError:
     codes = ", ".join(r["Code"] for r in reasons)
-    return ServiceError(
+    return dynamodb_error(
         "TransactionCanceledException",
         f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
         CancellationReasons=reasons,
@@ -179,7 +179,7 @@ async def transact_write_items(
             known = txn.token(ctx.account_id, ctx.region, token)
             if known is not None and known[2] >= now - TOKEN_LIFETIME:
                 if known[0] != digest:
-                    raise ServiceError(
+                    raise dynamodb_error(
                         "IdempotentParameterMismatchException",
                         "The request uses the same client token as a previous, but non-identical "
                         "request.",
@@ -234,7 +234,7 @@ async def transact_write_items(
     flight = (ctx.account_id, ctx.region, token)
     if token is not None:
         if flight in tables.tokens_in_flight:
-            raise ServiceError(
+            raise dynamodb_error(
                 "TransactionInProgressException",
                 "Transaction from previous request is still in progress",
             )
