@@ -94,7 +94,7 @@ class Fireside:
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
         self.opt_trees = OptTrees(self.share_root / "opt")
-        self.logs = LogStore(data / "logs")
+        self.logs = LogStore(data / "logs", settings.log_function_bytes, settings.log_invoke_bytes)
         self.manager = EnvironmentManager(
             self.backend,
             self.logs,
