@@ -40,6 +40,7 @@ from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
 from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox.base import TemplateSession
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,9 @@ class Launch:
     revoke_credentials: Callable[[str], None] | None = None
     #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
     initialization_type: str = "on-demand"
-    #: Snapshot starts: the template's key, and credentials for its Init (kept for its life).
+    #: Snapshot starts: the template's key, and what issues credentials for its Init.
     snapshot_key: str | None = None
-    template_credentials: tuple[str, str, str] | None = None
+    template_session: Callable[[], TemplateSession] | None = None
     #: The function's unpacked layers, in the order listed, and what merges them for /opt.
     layers: list[Path] = field(default_factory=list)
     compose_opt: Callable[[list[Path]], Path | None] | None = None
@@ -116,7 +117,7 @@ class Environment:
         self.id = secrets.token_hex(8)
         self.stream = stream_name(self.config.version)
         self.state = State.STARTING
-        self.last_used = time.monotonic()
+        self.last_used = self.created = time.monotonic()
         self._backend = backend
         self._log = log_sink
         self._server = HttpServer(RuntimeApi(self), max_body=16 * 1024 * 1024)
@@ -200,14 +201,6 @@ class Environment:
         if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
             argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
         env = self._environment(runtime_api, endpoint, layout)
-        template_env = None
-        if launch.snapshot_key is not None and launch.template_credentials is not None:
-            template_env = dict(env)
-            (
-                template_env["AWS_ACCESS_KEY_ID"],
-                template_env["AWS_SECRET_ACCESS_KEY"],
-                template_env["AWS_SESSION_TOKEN"],
-            ) = launch.template_credentials
         spec = SandboxSpec(
             argv=argv,
             env=env,
@@ -219,7 +212,7 @@ class Environment:
             if backend.private_network
             else [],
             snapshot_key=launch.snapshot_key,
-            template_env=template_env,
+            template_session=launch.template_session,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
