@@ -6,6 +6,7 @@ ready. While an update is in progress, callers keep getting the previous code, a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -201,11 +202,19 @@ class Invoker:
     async def _run_in_slot(
         self, config: FunctionConfig, invocation: Invocation
     ) -> tuple[Outcome, str]:
+        await self._code_ready(config)
         key = (config.qualified_arn, config.revision_id)
         if config.snapshot_starts and not self._manager.backend.forks_snapshots(config.runtime):
             # Snapshot starts where the runtime cannot be forked: an initialised spare.
             self._manager.prepare_spare(lambda: self._launch(config), key)
         return await self._manager.invoke(lambda: self._launch(config), key, invocation)
+
+    async def _code_ready(self, config: FunctionConfig) -> None:
+        """The code and layer trees, checked once per run (made again if damaged: a tree left
+        by a power loss is not trusted because it exists); a set lookup after the first."""
+        for digest in (config.code_digest, *(layer["digest"] for layer in config.layers)):
+            if not self._blobs.verified(digest):
+                await asyncio.to_thread(self._blobs.unpack, digest)
 
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
@@ -259,6 +268,7 @@ class Invoker:
     # -- provisioned concurrency ---------------------------------------------------------------
     async def provision(self, version: FunctionConfig, count: int) -> int:
         """Keep `count` initialised environments of `version`; returns how many are ready."""
+        await self._code_ready(version)
         return await self._manager.provision(
             lambda: self._launch(version, "provisioned-concurrency"),
             (version.qualified_arn, version.revision_id),

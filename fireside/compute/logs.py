@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from fireside.store.durable import replace_durably
+
 MAX_LINE = 256 * 1024
 TAIL_BYTES = 4096
 #: Defaults of the `log_invoke_bytes` and `log_function_bytes` settings.
@@ -108,7 +110,7 @@ class FunctionLog:
 
     def _rotate(self) -> None:
         self._file.close()
-        os.replace(self.path, self.path.with_suffix(".log.1"))
+        replace_durably(self.path, self.path.with_suffix(".log.1"))
         self._file = open(self.path, "ab")  # noqa: SIM115
         self._size = 0
 
