@@ -17,6 +17,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import conflict, invalid, precondition_failed, update_in_progress
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
@@ -27,7 +28,7 @@ from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
-from fireside.store.blobs import BlobStore, inspect_zip
+from fireside.store.blobs import ArchiveError, BlobStore, inspect_zip
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,10 @@ class LambdaProvider:
                 413,
                 Type="User",
             )
-        info = inspect_zip(data)
+        try:
+            info = inspect_zip(data)
+        except ArchiveError as exc:
+            raise archive_error(exc) from exc
         if layers_size:
             check_combined_size(info.unzipped_size + layers_size)
         self._blobs.put(data, info.sha256_hex)

@@ -29,7 +29,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from fireside.aws.errors import ServiceError
 from fireside.store.durable import fsync_dir, mkdirs_durably, publish_tree, write_durably
 
 MAX_UNZIPPED_BYTES = 262_144_000  # 250 MB, code and layers together, as on Lambda
@@ -43,13 +42,24 @@ class ArchiveInfo:
     unzipped_size: int
 
 
-def _invalid_zip() -> ServiceError:
-    return ServiceError(
-        "InvalidParameterValueException",
-        "Could not unzip uploaded file. Please check your file, then try to upload again.",
-        400,
-        Type="User",
-    )
+class ArchiveError(ValueError):
+    """An archive the store refuses; the Lambda service words it (`compute.errors.archive`)."""
+
+
+class InvalidArchive(ArchiveError):
+    """Not a zip Lambda would accept: unreadable, or a member or link leaving the tree."""
+
+
+class ArchiveTooLarge(ArchiveError):
+    """Unpacked, the archive would exceed `limit` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"unzipped size over {limit} bytes")
+        self.limit = limit
+
+
+def _invalid_zip() -> InvalidArchive:
+    return InvalidArchive("not a zip Lambda would accept")
 
 
 def _safe_member(name: str) -> bool:
@@ -92,7 +102,7 @@ def _link_stays_inside(member: str, links: dict[str, str]) -> bool:
 
 
 def inspect_zip(data: bytes) -> ArchiveInfo:
-    """Check that `data` is a zip Lambda would accept; raise AWS's error when it is not.
+    """Check that `data` is a zip Lambda would accept; raise `ArchiveError` when it is not.
 
     Besides unreadable archives, members that would land outside the tree (`../`, absolute
     paths) and symlinks that point outside it are refused here, before anything is stored.
@@ -117,12 +127,7 @@ def inspect_zip(data: bytes) -> ArchiveInfo:
         if target.startswith("/") or not _link_stays_inside(member, links):
             raise _invalid_zip()
     if unzipped > MAX_UNZIPPED_BYTES:
-        raise ServiceError(
-            "InvalidParameterValueException",
-            f"Unzipped size must be smaller than {MAX_UNZIPPED_BYTES} bytes",
-            400,
-            Type="User",
-        )
+        raise ArchiveTooLarge(MAX_UNZIPPED_BYTES)
     return ArchiveInfo(hashlib.sha256(data).hexdigest(), len(data), unzipped)
 
 
