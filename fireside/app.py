@@ -24,6 +24,7 @@ from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
+from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
@@ -45,7 +46,7 @@ from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_orphans
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
-from fireside.sts import StsProvider, assumed_role, new_access_key
+from fireside.sts import StsProvider
 from fireside.supervisor import Supervisor, close_all
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
@@ -96,7 +97,7 @@ class Fireside:
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")
         self.opt_trees = OptTrees(self.share_root / "opt")
-        self.logs = LogStore(data / "logs")
+        self.logs = LogStore(data / "logs", settings.log_function_bytes, settings.log_invoke_bytes)
         self.manager = EnvironmentManager(
             self.backend,
             self.logs,
@@ -112,6 +113,7 @@ class Fireside:
             records=self.records,
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
+        self.environment_credentials = EnvironmentCredentials(self.authenticator)
         self.functions = FunctionRegistry(self.db)
         self.versions = Versions(self.functions, AliasStore(self.db))
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
@@ -141,22 +143,6 @@ class Fireside:
             )
         )
 
-    def credentials_for(self, account: str, role: str, function: str) -> tuple[str, str, str]:
-        """Fresh temporary credentials for one execution environment of `account`.
-
-        The key is accepted for that account only, and only until the environment stops
-        (`revoke_credentials`); it is never one of the server's own configured keys. It acts
-        as a session of the function's execution role named after the function (as on
-        Lambda), which is what STS GetCallerIdentity reports for it.
-        """
-        key, secret, token = new_access_key()
-        identity = assumed_role(account, role, function)
-        self.authenticator.add_temporary(key, secret, account, identity=identity)
-        return key, secret, token
-
-    def revoke_credentials(self, access_key_id: str) -> None:
-        self.authenticator.revoke(access_key_id)
-
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
             self.functions,
@@ -165,8 +151,8 @@ class Fireside:
             self.queue,
             endpoint_url=endpoint_url,
             work_root=self.settings.data_dir / "envs",
-            credentials_for=self.credentials_for,
-            revoke_credentials=self.revoke_credentials,
+            credentials_for=self.environment_credentials.issue,
+            revoke_credentials=self.environment_credentials.revoke,
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
             opt_trees=self.opt_trees,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from fireside.aws.credentials import parse_credentials_env
+from fireside.compute.logs import FUNCTION_BYTES, INVOKE_BYTES, MAX_LINE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -62,6 +63,10 @@ class Settings:
     tables_backend: str = ""
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
     bench_echo: bool = False
+    #: Bytes of its own output an invocation (or an Init) may log; the rest is dropped.
+    log_invoke_bytes: int = INVOKE_BYTES
+    #: Bytes of log records kept on disk per function (the oldest half is dropped past it).
+    log_function_bytes: int = FUNCTION_BYTES
 
     @property
     def endpoint_url(self) -> str:
@@ -79,7 +84,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
         raise ConfigError(f"{path}: [server] must be a table")
     for key in (
         "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
-        "account_concurrency",
+        "account_concurrency", "log_invoke_bytes", "log_function_bytes",
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -125,6 +130,8 @@ def load_settings(
         "FIRESIDE_TABLES_TTL_INTERVAL": "tables_ttl_interval",
         "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
         "FIRESIDE_MAX_EVENT_AGE": "max_event_age",
+        "FIRESIDE_LOG_INVOKE_BYTES": "log_invoke_bytes",
+        "FIRESIDE_LOG_FUNCTION_BYTES": "log_function_bytes",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -155,6 +162,10 @@ def load_settings(
         raise ConfigError("max_environments must be at least 1")
     if settings.account_concurrency < 1:
         raise ConfigError("account_concurrency must be at least 1")
+    if settings.log_invoke_bytes < 1:
+        raise ConfigError("log_invoke_bytes must be at least 1")
+    if settings.log_function_bytes < 4 * MAX_LINE:
+        raise ConfigError(f"log_function_bytes must be at least {4 * MAX_LINE} (1 MiB)")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
     return settings

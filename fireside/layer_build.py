@@ -22,6 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from fireside.store.durable import fsync_file, replace_durably
+
 
 class BuildError(Exception):
     """The layer cannot be built; the message says why."""
@@ -49,7 +51,8 @@ def zip_folder(folder: Path, output: Path, prefix: str = "") -> int:
                     info.compress_type = zipfile.ZIP_DEFLATED
                     archive.writestr(info, path.read_bytes())
                 count += 1
-    os.replace(staging, output)
+    fsync_file(staging)
+    replace_durably(staging, output)
     return count
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -21,7 +23,10 @@ from typing import Any, NoReturn
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Backends whose absence fails the run instead of skipping the tests that need them, e.g.
@@ -94,6 +99,19 @@ class Server:
             self.process.send_signal(sig)
         status = self.process.wait(timeout)
         return status
+
+    def health(self) -> dict[str, Any]:
+        """`/_fireside/health` with its details: signed by the server's first configured key
+        when it has credentials (unsigned callers then see only the status)."""
+        request = AWSRequest(method="GET", url=f"{self.endpoint}/_fireside/health")
+        configured = self.env.get("FIRESIDE_CREDENTIALS", "").split(",")[0]
+        if configured:
+            key, _, secret = configured.partition(":")
+            SigV4Auth(Credentials(key, secret), "fireside", "us-east-1").add_auth(request)
+        prepared = urllib.request.Request(request.url, headers=dict(request.headers))
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            found: dict[str, Any] = json.loads(response.read())
+        return found
 
     def client(self, service: str = "lambda", **kwargs: Any) -> Any:
         return boto3.client(

@@ -52,8 +52,7 @@ def handler(event, context):
 
 
 def snapstart_available(server: Server) -> bool:
-    with urllib.request.urlopen(f"{server.endpoint}/_fireside/health") as response:
-        detail = json.loads(response.read())["sandbox_detail"]
+    detail = server.health()["sandbox_detail"]
     return "namespace" in detail and "no warm starts" not in detail
 
 

@@ -35,13 +35,17 @@ from fireside.compute.invocation import (
     response_too_large_outcome,
     timeout_outcome,
 )
-from fireside.compute.logs import FunctionLog, LineSplitter, TailBuffer
+from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
 from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox.base import TemplateSession
 
 log = logging.getLogger(__name__)
+
+#: Reads of the output pipe per call (64 KB each): see `_read_output`.
+_READS_PER_CALL = 64
 
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
 BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
@@ -83,9 +87,9 @@ class Launch:
     revoke_credentials: Callable[[str], None] | None = None
     #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
     initialization_type: str = "on-demand"
-    #: Snapshot starts: the template's key, and credentials for its Init (kept for its life).
+    #: Snapshot starts: the template's key, and what issues credentials for its Init.
     snapshot_key: str | None = None
-    template_credentials: tuple[str, str, str] | None = None
+    template_session: Callable[[], TemplateSession] | None = None
     #: The function's unpacked layers, in the order listed, and what merges them for /opt.
     layers: list[Path] = field(default_factory=list)
     compose_opt: Callable[[list[Path]], Path | None] | None = None
@@ -113,7 +117,7 @@ class Environment:
         self.id = secrets.token_hex(8)
         self.stream = stream_name(self.config.version)
         self.state = State.STARTING
-        self.last_used = time.monotonic()
+        self.last_used = self.created = time.monotonic()
         self._backend = backend
         self._log = log_sink
         self._server = HttpServer(RuntimeApi(self), max_body=16 * 1024 * 1024)
@@ -121,6 +125,8 @@ class Environment:
         self._work_dir = launch.work_root / self.id
         self._splitter = LineSplitter()
         self._tail: TailBuffer | None = None
+        #: The function's own output kept for Init, then for each invocation (Lambda truncates).
+        self._budget = OutputBudget(log_sink.invoke_bytes)
         self._init_done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._started_at = 0.0
         self._queued: Invocation | None = None
@@ -195,14 +201,6 @@ class Environment:
         if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
             argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
         env = self._environment(runtime_api, endpoint, layout)
-        template_env = None
-        if launch.snapshot_key is not None and launch.template_credentials is not None:
-            template_env = dict(env)
-            (
-                template_env["AWS_ACCESS_KEY_ID"],
-                template_env["AWS_SECRET_ACCESS_KEY"],
-                template_env["AWS_SESSION_TOKEN"],
-            ) = launch.template_credentials
         spec = SandboxSpec(
             argv=argv,
             env=env,
@@ -214,7 +212,7 @@ class Environment:
             if backend.private_network
             else [],
             snapshot_key=launch.snapshot_key,
-            template_env=template_env,
+            template_session=launch.template_session,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -368,7 +366,9 @@ class Environment:
         if self._sandbox is None:
             return
         fd = self._sandbox.output_fd
-        while True:
+        # Bounded: a runtime printing as fast as it can must not hold the event loop; the
+        # reader callback fires again for the rest.
+        for _ in range(_READS_PER_CALL):
             try:
                 chunk = os.read(fd, 65536)
             except (BlockingIOError, InterruptedError):
@@ -377,16 +377,29 @@ class Environment:
                 return
             if not chunk:
                 return
+            if self._budget.exhausted():
+                continue  # drained so the runtime never blocks on a full pipe, not kept
             for line in self._splitter.feed(chunk):
                 self._emit(line)
 
     def _emit(self, line: bytes) -> None:
+        """One line of the function's own output, kept while the invocation's budget lasts."""
+        budget = self._budget
+        if budget.exhausted():
+            return
+        if budget.admit(len(line) + 1):
+            self._write(line)
+            return
+        self._splitter.flush()  # a partial line is part of what is dropped
+        self._write(budget.marker())  # once: the budget is exhausted from now on
+
+    def _write(self, line: bytes) -> None:
         self._log.write(self.stream, line)
         if self._tail is not None:
             self._tail.add(line + b"\n")
 
     def _platform_line(self, text: str) -> None:
-        self._emit(text.encode())
+        self._write(text.encode())
 
     # -- RuntimeSession (called by the Runtime API) ---------------------------------------------
     async def next_invocation(self) -> Invocation:
@@ -501,6 +514,7 @@ class Environment:
         if not cold:
             init_duration = None
         self._tail = TailBuffer()
+        self._budget.reset()
         started = time.monotonic()
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.set_result(invocation)

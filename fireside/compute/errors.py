@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.store.blobs import ArchiveError, ArchiveTooLarge
 
 #: Errors the model declares, with its status and fault.
 lambda_error = ModelledErrors("lambda")
@@ -41,4 +42,13 @@ def throttled(reason: str) -> ServiceError:
         headers={"Retry-After": "1"},
         Type="User",
         Reason=reason,
+    )
+
+
+def archive(exc: ArchiveError) -> ServiceError:
+    """The blob store's refusal of an uploaded archive, as Lambda words it."""
+    if isinstance(exc, ArchiveTooLarge):
+        return invalid(f"Unzipped size must be smaller than {exc.limit} bytes")
+    return invalid(
+        "Could not unzip uploaded file. Please check your file, then try to upload again."
     )

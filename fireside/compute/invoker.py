@@ -6,6 +6,7 @@ ready. While an update is in progress, callers keep getting the previous code, a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -19,6 +20,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, Delivery, QueuedEvent
 from fireside.compute.concurrency import Concurrency
+from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import EndpointCloser, Launch
 from fireside.compute.errors import lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig
@@ -27,6 +29,7 @@ from fireside.compute.pool import EnvironmentManager
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import Versions
 from fireside.runtimes import registry as runtimes
+from fireside.sandbox.base import TemplateSession
 from fireside.sandbox.opt import OptTrees
 from fireside.store.blobs import BlobStore
 
@@ -91,7 +94,6 @@ class Invoker:
         self._egress = egress
         self._opt_trees = opt_trees
         self._versions = versions
-        self._template_credentials: dict[str, tuple[str, str, str]] = {}
         self._concurrency = concurrency
         self._active: dict[ActiveKey, FunctionConfig] = {}
         self._runtime_path = runtimes.sdk_paths()
@@ -197,28 +199,30 @@ class Invoker:
     async def _run_in_slot(
         self, config: FunctionConfig, invocation: Invocation
     ) -> tuple[Outcome, str]:
+        await self._code_ready(config)
         key = (config.qualified_arn, config.revision_id)
         if config.snapshot_starts and not self._manager.backend.forks_snapshots(config.runtime):
             # Snapshot starts where the runtime cannot be forked: an initialised spare.
             self._manager.prepare_spare(lambda: self._launch(config), key)
         return await self._manager.invoke(lambda: self._launch(config), key, invocation)
 
+    async def _code_ready(self, config: FunctionConfig) -> None:
+        """The code and layer trees, checked once per run (made again if damaged: a tree left
+        by a power loss is not trusted because it exists); a set lookup after the first."""
+        for digest in (config.code_digest, *(layer["digest"] for layer in config.layers)):
+            if not self._blobs.verified(digest):
+                await asyncio.to_thread(self._blobs.unpack, digest)
+
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
         latest = self._functions.get(config.account, config.region, config.name) or config
-        snapshot_key = template_credentials = None
+        snapshot_key = template_session = None
         if config.snapshot_starts and initialization_type == "on-demand":
             initialization_type = "snap-start"
         if config.snapshot_starts and self._manager.backend.forks_snapshots(config.runtime):
+            # The pool retires a version's templates by this prefix (`EnvironmentManager.retire`).
             snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
-            # The template's Init keeps credentials of its own for as long as Fireside runs:
-            # clients it creates are used by every environment made from it.
-            template_credentials = self._template_credentials.get(snapshot_key)
-            if template_credentials is None:
-                template_credentials = self._credentials_for(
-                    config.account, config.role, config.name
-                )
-                self._template_credentials[snapshot_key] = template_credentials
+            template_session = self._template_session(config)
         return Launch(
             config=config,
             command=runtimes.resolve(config.runtime),
@@ -233,14 +237,35 @@ class Invoker:
             egress=self._egress and latest.tags.get("fireside:egress", "on") != "off",
             initialization_type=initialization_type,
             snapshot_key=snapshot_key,
-            template_credentials=template_credentials,
+            template_session=template_session,
             layers=[self._blobs.tree(layer["digest"]) for layer in config.layers],
             compose_opt=self._opt_trees.merged if self._opt_trees else None,
         )
 
+    def _template_session(self, config: FunctionConfig) -> Callable[[], TemplateSession]:
+        """What issues the credentials of a template's Init: clients it creates keep them in
+        every environment forked from it, so they are revoked with the template (or when its
+        version is deleted) and expire like any environment's."""
+
+        def issue() -> TemplateSession:
+            key, secret, token = self._credentials_for(config.account, config.role, config.name)
+            revoke = self._revoke_credentials
+            return TemplateSession(
+                env={
+                    "AWS_ACCESS_KEY_ID": key,
+                    "AWS_SECRET_ACCESS_KEY": secret,
+                    "AWS_SESSION_TOKEN": token,
+                },
+                revoke=(lambda: revoke(key)) if revoke is not None else lambda: None,
+                fork_for=REUSE_AGE,
+            )
+
+        return issue
+
     # -- provisioned concurrency ---------------------------------------------------------------
     async def provision(self, version: FunctionConfig, count: int) -> int:
         """Keep `count` initialised environments of `version`; returns how many are ready."""
+        await self._code_ready(version)
         return await self._manager.provision(
             lambda: self._launch(version, "provisioned-concurrency"),
             (version.qualified_arn, version.revision_id),

@@ -25,9 +25,10 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
+from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import invalid, lambda_error, precondition_failed
 from fireside.compute.functions import now_iso
-from fireside.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, inspect_zip
+from fireside.store.blobs import MAX_UNZIPPED_BYTES, ArchiveError, BlobStore, inspect_zip
 from fireside.store.database import Database
 
 MAX_LAYERS = 5
@@ -396,7 +397,10 @@ class LayerApi:
                 Type="User",
             )
         # Validated before anything is stored: a refused archive leaves no blob and no row.
-        info = await asyncio.to_thread(inspect_zip, data)
+        try:
+            info = await asyncio.to_thread(inspect_zip, data)
+        except ArchiveError as exc:
+            raise archive_error(exc) from exc
         await asyncio.to_thread(self._blobs.put, data, info.sha256_hex)
         runtimes, architectures = (
             params.get("CompatibleRuntimes"),

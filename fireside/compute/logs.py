@@ -7,6 +7,12 @@ Each invocation also keeps the last 4 KB of its own lines for `LogType=Tail`.
 
 Lines longer than 256 KB are split, as CloudWatch Logs caps an event at 256 KB, so a function
 that prints without newlines cannot grow Fireside's memory.
+
+Log volume is bounded while it is written, not after an invoke (a function printing as fast as
+it can wrote 2 GB in 8 s): each invocation keeps at most `invoke_bytes` of its own output (one
+marker line says the rest was dropped; the pipe is still drained, so the function never blocks
+on it), and each function's records on disk stay within `function_bytes`: the file is rotated
+to `.log.1` (replacing the older half) whenever it reaches half of that.
 """
 
 from __future__ import annotations
@@ -18,9 +24,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from fireside.store.durable import replace_durably
+
 MAX_LINE = 256 * 1024
 TAIL_BYTES = 4096
-ROTATE_BYTES = 64 * 1024 * 1024
+#: Defaults of the `log_invoke_bytes` and `log_function_bytes` settings.
+INVOKE_BYTES = 4 * 1024 * 1024
+FUNCTION_BYTES = 128 * 1024 * 1024
 
 
 class TailBuffer:
@@ -40,18 +50,69 @@ class TailBuffer:
         return bytes(self._data[-TAIL_BYTES:])
 
 
-class FunctionLog:
-    """Append-only log file of one function (all its streams)."""
+class OutputBudget:
+    """How much more of its own output one invocation (or Init) may still log."""
 
-    def __init__(self, path: Path) -> None:
+    __slots__ = ("limit", "truncated", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.truncated = False
+
+    def reset(self) -> None:
+        self.used = 0
+        self.truncated = False
+
+    def admit(self, size: int) -> bool:
+        """Whether a line of `size` bytes is kept; False once the budget is spent."""
+        if self.truncated:
+            return False
+        if self.used + size > self.limit:
+            self.truncated = True
+            return False
+        self.used += size
+        return True
+
+    def exhausted(self) -> bool:
+        return self.truncated
+
+    def marker(self) -> bytes:
+        return (
+            f"[fireside] log output truncated: this invocation printed more than "
+            f"{self.limit} bytes (log_invoke_bytes); the rest was discarded"
+        ).encode()
+
+
+class FunctionLog:
+    """Append-only log file of one function (all its streams), at most `max_bytes` on disk
+    with its rotated half."""
+
+    def __init__(
+        self, path: Path, max_bytes: int = FUNCTION_BYTES, invoke_bytes: int = INVOKE_BYTES
+    ) -> None:
         self.path = path
+        self.invoke_bytes = invoke_bytes
+        # Two halves (the file and `.log.1`), so dropping the older one keeps recent records.
+        self._rotate_at = max(max_bytes // 2, 2 * MAX_LINE)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 (kept open across writes)
+        self._size = self._file.tell()
         self._flush_pending = False
 
     def write(self, stream: str, line: bytes) -> None:
         stamp = str(int(time.time() * 1000)).encode()
-        self._file.write(stamp + b"\t" + stream.encode() + b"\t" + line + b"\n")
+        record = stamp + b"\t" + stream.encode() + b"\t" + line + b"\n"
+        if self._size + len(record) > self._rotate_at:
+            self._rotate()
+        self._file.write(record)
+        self._size += len(record)
+
+    def _rotate(self) -> None:
+        self._file.close()
+        replace_durably(self.path, self.path.with_suffix(".log.1"))
+        self._file = open(self.path, "ab")  # noqa: SIM115
+        self._size = 0
 
     def flush_soon(self, delay: float = 0.05) -> None:
         """Flush within `delay` seconds: one write for many invokes on a busy function."""
@@ -65,10 +126,6 @@ class FunctionLog:
         if self._file.closed:
             return
         self._file.flush()
-        if self._file.tell() > ROTATE_BYTES:
-            self._file.close()
-            os.replace(self.path, self.path.with_suffix(".log.1"))
-            self._file = open(self.path, "ab")  # noqa: SIM115
 
     def close(self) -> None:
         self._file.close()
@@ -77,8 +134,12 @@ class FunctionLog:
 class LogStore:
     """Opens each function's log file once; `path()` is shared with the `fireside logs` reader."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, function_bytes: int = FUNCTION_BYTES, invoke_bytes: int = INVOKE_BYTES
+    ) -> None:
         self.root = root
+        self._function_bytes = function_bytes
+        self._invoke_bytes = invoke_bytes
         self._open: dict[tuple[str, str, str], FunctionLog] = {}
 
     def path(self, account: str, region: str, function: str) -> Path:
@@ -88,7 +149,9 @@ class LogStore:
         key = (account, region, function)
         log = self._open.get(key)
         if log is None:
-            log = self._open[key] = FunctionLog(self.path(account, region, function))
+            path = self.path(account, region, function)
+            log = FunctionLog(path, self._function_bytes, self._invoke_bytes)
+            self._open[key] = log
         return log
 
     def close(self) -> None:
@@ -125,15 +188,28 @@ def read_records(path: Path, follow: bool = False, poll: float = 0.25) -> Iterat
     for source in ([rotated] if rotated.exists() else []) + [path]:
         if not source.exists():
             continue
-        with open(source, "rb") as handle:
+        handle = open(source, "rb")  # noqa: SIM115 (reopened when the file is rotated)
+        try:
             yield from _format(handle)
-            if follow and source == path:
-                while True:
-                    chunk = list(_format(handle))
-                    if chunk:
-                        yield from chunk
-                    else:
-                        time.sleep(poll)
+            while follow and source == path:
+                chunk = list(_format(handle))
+                if chunk:
+                    yield from chunk
+                elif _rotated_away(path, handle):
+                    yield from _format(handle)  # the rest of the file that was rotated
+                    handle.close()
+                    handle = open(path, "rb")  # noqa: SIM115
+                else:
+                    time.sleep(poll)
+        finally:
+            handle.close()
+
+
+def _rotated_away(path: Path, handle: IO[bytes]) -> bool:
+    try:
+        return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False  # between the rename and the new file: look again next poll
 
 
 def _format(handle: IO[bytes]) -> Iterator[str]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import Environment, Launch, State
 from fireside.compute.errors import throttled
 from fireside.compute.invocation import Invocation, Outcome, error_payload
@@ -131,7 +132,7 @@ class EnvironmentManager:
             environment = pool.idle.pop()
             if pool.spare is environment:
                 pool.spare = None  # an ordinary environment from now on
-            if environment.state is not State.DEAD:
+            if environment.state is not State.DEAD and not _too_old(environment):
                 return environment
             self._forget(key, environment)
             self._spawn(environment.stop())
@@ -195,6 +196,9 @@ class EnvironmentManager:
             for env in pool.idle:
                 self._all.discard(env)
                 self._spawn(env.stop())
+        # Snapshot templates of what was retired, and the credentials baked into them.
+        prefix = f"{wanted}#" if wanted else f"{function_arn}:"
+        self._spawn(self.backend.forget_snapshots(prefix))
 
     async def reap_forever(self) -> None:
         """Stop environments idle for longer than `idle_timeout`."""
@@ -273,9 +277,12 @@ class EnvironmentManager:
             for env in [
                 env
                 for env in pool.idle
-                if env.last_used < deadline
-                and env not in pool.provisioned
-                and env is not pool.spare
+                if _too_old(env)  # provisioned ones too: the provisioner starts a new one
+                or (
+                    env.last_used < deadline
+                    and env not in pool.provisioned
+                    and env is not pool.spare
+                )
             ]:
                 self._forget(key, env)
                 self._spawn(env.stop())
@@ -290,3 +297,8 @@ class EnvironmentManager:
         self._all.clear()
         await asyncio.gather(*(env.stop() for env in environments), return_exceptions=True)
         await self._tasks.wait()
+
+
+def _too_old(environment: Environment) -> bool:
+    """Past the age after which an invoke could outlive the environment's credentials."""
+    return time.monotonic() - environment.created > REUSE_AGE

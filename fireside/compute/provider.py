@@ -17,6 +17,7 @@ from fireside.aws.errors import ServiceError, validation_error
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import (
     conflict,
     invalid,
@@ -33,7 +34,7 @@ from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
-from fireside.store.blobs import BlobStore, inspect_zip
+from fireside.store.blobs import ArchiveError, BlobStore, inspect_zip
 from fireside.supervisor import TaskSet
 
 log = logging.getLogger(__name__)
@@ -224,7 +225,10 @@ class LambdaProvider:
                 "CreateFunction operation",
                 Type="User",
             )
-        info = inspect_zip(data)
+        try:
+            info = inspect_zip(data)
+        except ArchiveError as exc:
+            raise archive_error(exc) from exc
         if layers_size:
             check_combined_size(info.unzipped_size + layers_size)
         self._blobs.put(data, info.sha256_hex)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fireside.store.database import open_durable, write_transaction
+from fireside.store.durable import mkdirs_durably, replace_durably
 
 __all__ = ["BucketRecord", "ObjectRecord", "S3Store"]
 
@@ -77,7 +78,7 @@ class S3Store:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._objects = root / "objects"
-        self._objects.mkdir(parents=True, exist_ok=True)
+        mkdirs_durably(self._objects)
         self._lock = threading.Lock()
         self._conn = open_durable(root / "s3.sqlite")
         with self._write() as conn:
@@ -166,14 +167,13 @@ class S3Store:
         """Store an object durably (replacing any object of that key) and return its record."""
         file = uuid.uuid4().hex
         path = self._path(file)
-        path.parent.mkdir(exist_ok=True)
+        mkdirs_durably(path.parent)  # a new fan-out directory is fsynced into objects/
         temporary = path.with_name(f".{file}.tmp")
         with open(temporary, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(temporary, path)
-        _fsync_dir(path.parent)
+        replace_durably(temporary, path)
         record = ObjectRecord(
             key, len(data), f'"{hashlib.md5(data).hexdigest()}"', modified, file, headers
         )
@@ -246,14 +246,6 @@ class S3Store:
 
     def _path(self, file: str) -> Path:
         return self._objects / file[:2] / file
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _bucket(row: tuple[Any, ...]) -> BucketRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import socket
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,9 +79,24 @@ class SandboxSpec:
     #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     inside_ports: list[int] = field(default_factory=list)
     #: Snapshot starts: environments with the same key are forked from one initialised
-    #: template (backends that cannot ignore it); `template_env` is the template's Init env.
+    #: template (backends that cannot ignore it); `template_session` is called once per
+    #: template made, for the credentials its Init runs with.
     snapshot_key: str | None = None
-    template_env: dict[str, str] | None = None
+    template_session: Callable[[], TemplateSession] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateSession:
+    """Credentials a snapshot template's Init runs with. Clients made at Init keep them, in the
+    template and in every environment forked from it, so they live and die with the template."""
+
+    #: Variables that replace the environment's own for the template's Init.
+    env: dict[str, str]
+    #: Called once the template is stopped or its version deleted (idempotent).
+    revoke: Callable[[], None]
+    #: Seconds after its Init during which environments may be forked from the template: the
+    #: last of them must be done before these credentials expire. A new template is made then.
+    fork_for: float
 
 
 class Sandbox(ABC):
@@ -151,6 +167,11 @@ class SandboxBackend(ABC):
         """Whether snapshot starts of `runtime` fork from an initialised template here (else
         the platform keeps initialised spare environments instead)."""
         return False
+
+    async def forget_snapshots(self, prefix: str) -> None:
+        """Versions whose snapshot keys start with `prefix` are gone: revoke their templates'
+        credentials now and stop the templates once none of their environments is left."""
+        return None
 
     async def close(self) -> None:
         """Stop what the backend keeps between environments (spares)."""

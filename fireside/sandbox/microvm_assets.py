@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from fireside.sandbox.namespace import ETC_FILES
+from fireside.store.durable import publish_tree, replace_durably, write_durably
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +241,8 @@ def build_assets(root: Path) -> tuple[Path, Path]:
         final = root / version
         if final.exists():
             shutil.rmtree(final)
-        staging.rename(final)
-    (root / ".current").write_text(version)
-    (root / ".current").rename(current)
+        publish_tree(staging, final)
+    write_durably(current, version.encode())
     return final / "kernel", final / "initrd.cpio.gz"
 
 
@@ -264,6 +264,6 @@ def copy_etc(target: Path) -> None:
     old = target.with_name(target.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
-        target.rename(old)
-    staging.rename(target)
+        replace_durably(target, old)
+    publish_tree(staging, target)
     shutil.rmtree(old, ignore_errors=True)

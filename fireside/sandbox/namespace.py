@@ -38,6 +38,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import signal
@@ -57,6 +58,7 @@ from fireside.sandbox.base import (
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
+    TemplateSession,
 )
 from fireside.sandbox.netns import connect_network, listen_inside
 from fireside.sandbox.process import ProcessSandbox
@@ -200,7 +202,7 @@ class NamespaceSandbox(ProcessSandbox):
         self.slot = self.opt_slot = None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # eq=False: hashed by identity (`_retired`)
 class Template:
     """A snapshot template: its sandbox and Fireside's end of its control socket (None until
     made), the environments alive that were forked from it, and when one was last made.
@@ -214,6 +216,12 @@ class Template:
     control: socket.socket | None = None
     users: int = 0
     last_used: float = 0.0
+    #: The credentials its Init ran with (revoked when it stops).
+    session: TemplateSession | None = None
+    #: When (monotonic) it stops forking environments: see `TemplateSession.fork_for`.
+    fork_until: float = math.inf
+    #: No longer forks: stopped once its last environment is gone.
+    retired: bool = False
 
 
 MAX_TEMPLATES = 8
@@ -245,6 +253,9 @@ class NamespaceBackend(SandboxBackend):
         )
         self._forked_seccomp = seccomp.build_filter(no_new_user_namespaces=True)
         self._templates: dict[str, Template] = {}
+        #: Retired templates whose environments still run; and their pending stops.
+        self._retired: set[Template] = set()
+        self._stops: set[asyncio.Task[None]] = set()
         self._node_fork = fork_addon.ForkAddon(self._trees.root / "native")
         self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
         self._limits = limits.detect()
@@ -335,6 +346,19 @@ class NamespaceBackend(SandboxBackend):
         await self._forks.close()
         for key in list(self._templates):
             await self._drop_template(key, force=True)
+        for template in list(self._retired):
+            await self._stop_template(template)
+        if self._stops:
+            await asyncio.gather(*self._stops, return_exceptions=True)
+
+    async def forget_snapshots(self, prefix: str) -> None:
+        for key in [k for k in self._templates if k.startswith(prefix)]:
+            self._forks.forget(key)
+            self._fork_specs.pop(key, None)
+            template = self._templates[key]
+            if template.session is not None:
+                template.session.revoke()  # now, even while its environments finish
+            self._retire(key)
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
@@ -457,6 +481,8 @@ class NamespaceBackend(SandboxBackend):
         def released() -> None:
             template.users -= 1
             template.last_used = time.monotonic()
+            if template.retired and template.users == 0:
+                self._spawn_stop(template)
 
         try:
             group = await asyncio.to_thread(
@@ -496,6 +522,9 @@ class NamespaceBackend(SandboxBackend):
         if template is not None and template.sandbox is not None and not template.sandbox.running():
             await self._drop_template(key, force=True)
             template = None
+        elif template is not None and time.monotonic() > template.fork_until:
+            self._retire(key)  # its credentials expire soon: a new template, new credentials
+            template = None
         if template is None:
             await self._expire_templates()
             template = Template(
@@ -520,11 +549,17 @@ class NamespaceBackend(SandboxBackend):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         template.control = ours
         name = "snap-" + hashlib.sha256(spec.snapshot_key.encode()).hexdigest()[:12]
+        env = dict(spec.env)
+        if spec.template_session is not None:
+            template.session = spec.template_session()
+            env.update(template.session.env)
+            template.fork_until = time.monotonic() + template.session.fork_for
         template_spec = dataclasses.replace(
             spec,
-            env=dict(spec.template_env or spec.env),
+            env=env,
             host=dataclasses.replace(spec.host, work_dir=Path(name)),
             snapshot_key=None,
+            template_session=None,
         )
         if fork_addon.is_bootstrap(spec.argv):  # Node.js forks through an addon built here
             await asyncio.to_thread(self._node_fork.build)
@@ -548,6 +583,26 @@ class NamespaceBackend(SandboxBackend):
         if template is None or (template.users > 0 and not force):
             return
         del self._templates[key]
+        await self._stop_template(template)
+
+    def _retire(self, key: str) -> None:
+        """No more environments from this template; it stops with the last one it made."""
+        template = self._templates.pop(key)
+        template.retired = True
+        if template.users == 0 and template.ready.done():
+            self._spawn_stop(template)
+        else:
+            self._retired.add(template)
+
+    def _spawn_stop(self, template: Template) -> None:
+        task = asyncio.get_running_loop().create_task(self._stop_template(template))
+        self._stops.add(task)
+        task.add_done_callback(self._stops.discard)
+
+    async def _stop_template(self, template: Template) -> None:
+        self._retired.discard(template)
+        if template.session is not None:
+            template.session.revoke()
         if template.control is not None:
             template.control.close()  # EOF: the template's process exits
         sandbox = template.sandbox

@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 
 from fireside.sandbox import mounts
+from fireside.store.durable import publish_tree
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ def _link_merge(layers: tuple[Path, ...], target: Path) -> None:
         for layer in layers:
             _link_tree(layer, staging)
         staging.chmod(0o755)
-        os.rename(staging, target)
+        publish_tree(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

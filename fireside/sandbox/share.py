@@ -31,6 +31,7 @@ from pathlib import Path
 from fireside.runtimes.files import RUNTIME_FILES
 from fireside.runtimes.python import EXEC_PATH
 from fireside.sandbox.base import HostPaths, Layout
+from fireside.store.durable import publish_tree
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _publish(staging: Path, final: Path) -> Path:
                         os.chmod(path, mode | 0o444)
         del dirnames  # walked anyway
     try:
-        staging.rename(final)
+        publish_tree(staging, final)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
         if not final.exists():

@@ -106,6 +106,10 @@ class WarmPool(Generic[K, S]):
             oldest = next(iter(self._wanted))
             self._drop(oldest)
 
+    def forget(self, key: K) -> None:
+        """No more spares for `key` (its version is gone); those made are discarded."""
+        self._drop(key)
+
     def _drop(self, key: K) -> None:
         self._wanted.pop(key, None)
         for spare in self._ready.pop(key, []):

@@ -20,6 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from fireside.store.durable import fsync_file, replace_durably
+
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).resolve().parent / "fork" / "fireside_fork.c"
@@ -107,7 +109,8 @@ class ForkAddon:
                 detail = errors[0] if errors else f"status {result.returncode}"
                 raise OSError(f"cannot build the Node.js fork addon: {detail}")
             os.chmod(staging, 0o644)  # sandboxes run as nobody
-            os.replace(staging, target)
+            fsync_file(Path(staging))
+            replace_durably(Path(staging), target)
         except subprocess.TimeoutExpired as exc:
             raise OSError("building the Node.js fork addon timed out") from exc
         finally:
