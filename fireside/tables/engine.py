@@ -17,6 +17,11 @@ Work is submitted as a function of a transaction:
 commit is durable; if the function raises, its effects are rolled back and the exception is
 re-raised to the caller. An engine may run the function more than once (to retry a
 serialization failure), so it must only act through `txn`. `read` gives a consistent snapshot.
+
+An engine raises its own `EngineError`s, never a service's wire error: `WriteConflict` for a
+job that kept losing to concurrent ones, `TableGone` for a write to a table another node
+deleted. The Tables service maps them to DynamoDB's errors where it holds the engine
+(`fireside.tables.service.MappedEngine`).
 """
 
 from __future__ import annotations
@@ -25,9 +30,31 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-__all__ = ["BackupRow", "Bound", "Engine", "ReadTxn", "TableRow", "WriteTxn"]
+__all__ = [
+    "BackupRow",
+    "Bound",
+    "Engine",
+    "EngineError",
+    "ReadTxn",
+    "TableGone",
+    "TableRow",
+    "WriteConflict",
+    "WriteTxn",
+]
 
 T = TypeVar("T")
+
+
+class EngineError(Exception):
+    """A storage engine's refusal of a job (not a bug: the service maps it to its error)."""
+
+
+class WriteConflict(EngineError):
+    """The job kept losing to concurrent jobs on the same items and was given up."""
+
+
+class TableGone(EngineError):
+    """The job wrote to a table that was deleted meanwhile (by another node)."""
 
 
 @dataclass(frozen=True, slots=True)

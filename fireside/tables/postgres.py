@@ -12,8 +12,8 @@ hence serializable, without the aborts optimistic serializable isolation would p
 items. Table definitions change under a row lock (`lock_table`). A job that fails on a
 deadlock or serialization error anyway runs again from the start, a few times with jittered
 backoff; one that keeps losing answers as DynamoDB does for a write that hits an item in an
-ongoing transaction: TransactionConflictException (transactions turn it into a
-`TransactionConflict` cancellation reason). Commits are acknowledged after PostgreSQL's WAL
+ongoing transaction: `WriteConflict`, which the service answers with TransactionConflictException
+(transactions turn it into a `TransactionConflict` cancellation reason). Commits are acknowledged after PostgreSQL's WAL
 flush (`synchronous_commit` on), so an acknowledged write is durable.
 
 Stream records must be numbered in commit order, which a sequence alone does not give under
@@ -23,7 +23,8 @@ lock on the table, held until commit.
 Reads use `REPEATABLE READ READ ONLY` transactions (one snapshot per request) and server-side
 cursors, so a 1 MB page never fetches more rows than it reads. Table metadata is cached per
 node and refreshed from the database every second and on a miss; an item write to a table
-another node deleted fails on the foreign key and answers ResourceNotFoundException.
+another node deleted fails on the foreign key (`TableGone`, answered with
+ResourceNotFoundException).
 """
 
 from __future__ import annotations
@@ -40,8 +41,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from fireside.tables.engine import ReadTxn, WriteTxn
-from fireside.tables.errors import dynamodb_error
+from fireside.tables.engine import ReadTxn, TableGone, WriteConflict, WriteTxn
 from fireside.tables.sqltxn import SqlTxn
 
 __all__ = ["PostgresEngine"]
@@ -237,16 +237,14 @@ class PostgresEngine:
                 continue
             except errors.ForeignKeyViolation:
                 self._abandon(conn, txn)
-                raise dynamodb_error(
-                    "ResourceNotFoundException", "Requested resource not found"
-                ) from None
+                raise TableGone() from None
             except BaseException:
                 self._abandon(conn, txn)
                 raise
             for callback in txn.after_commit:
                 callback()
             return result
-        raise dynamodb_error("TransactionConflictException", "Transaction is ongoing for the item")
+        raise WriteConflict()
 
     @staticmethod
     def _abandon(conn: Any, txn: _Txn) -> None:

@@ -10,15 +10,64 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
+from fireside.aws.errors import ServiceError
 from fireside.tables.catalog import Catalog
-from fireside.tables.engine import Engine, TableRow
+from fireside.tables.engine import (
+    Engine,
+    EngineError,
+    ReadTxn,
+    TableGone,
+    TableRow,
+    WriteConflict,
+    WriteTxn,
+)
+from fireside.tables.errors import dynamodb_error
 from fireside.tables.streamlog import StreamRecorder
 
-__all__ = ["Tables"]
+__all__ = ["MappedEngine", "Tables"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+class MappedEngine:
+    """The engine as the service sees it: the engine's own errors become DynamoDB's."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.name = engine.name
+
+    async def write(self, job: Callable[[WriteTxn], T]) -> T:
+        try:
+            return await self._engine.write(job)
+        except EngineError as exc:
+            raise _wire_error(exc) from None
+
+    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+        try:
+            return await self._engine.read(job)
+        except EngineError as exc:
+            raise _wire_error(exc) from None
+
+    def read_now(self, job: Callable[[ReadTxn], T]) -> T:
+        try:
+            return self._engine.read_now(job)
+        except EngineError as exc:
+            raise _wire_error(exc) from None
+
+    def close(self) -> None:
+        self._engine.close()
+
+
+def _wire_error(exc: EngineError) -> ServiceError:
+    if isinstance(exc, TableGone):
+        return dynamodb_error("ResourceNotFoundException", "Requested resource not found")
+    if isinstance(exc, WriteConflict):
+        return dynamodb_error("TransactionConflictException", "Transaction is ongoing for the item")
+    raise exc  # an engine error the service does not know: a bug, reported as one
 
 
 class Tables:
@@ -29,7 +78,7 @@ class Tables:
         clock: Callable[[], float] = time.time,
         ttl_interval: float = 60.0,
     ) -> None:
-        self.engine = engine
+        self.engine: Engine = MappedEngine(engine)
         #: Seconds between TTL expiry sweeps.
         self.ttl_interval = ttl_interval
         self.clock = clock
