@@ -79,14 +79,18 @@ def new_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+def table_definition(name: str) -> dict[str, Any]:
+    return {
+        "TableName": name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
 def make_table(ddb: Any) -> str:
     name = new_name("t")
-    ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    ddb.create_table(**table_definition(name))
     return name
 
 
@@ -147,12 +151,7 @@ def test_import_cannot_read_another_accounts_bucket(two_accounts: Server) -> Non
     arn = ddb_a.import_table(
         S3BucketSource={"S3Bucket": private},
         InputFormat="CSV",
-        TableCreationParameters={
-            "TableName": table,
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
+        TableCreationParameters=table_definition(table),
     )["ImportTableDescription"]["ImportArn"]
     done = wait_for(
         lambda: ddb_a.describe_import(ImportArn=arn)["ImportTableDescription"], "ImportStatus"
@@ -166,12 +165,7 @@ def test_import_cannot_read_another_accounts_bucket(two_accounts: Server) -> Non
     arn_b = ddb_b.import_table(
         S3BucketSource={"S3Bucket": private},
         InputFormat="CSV",
-        TableCreationParameters={
-            "TableName": table,
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        },
+        TableCreationParameters=table_definition(table),
     )["ImportTableDescription"]["ImportArn"]
     done_b = wait_for(
         lambda: ddb_b.describe_import(ImportArn=arn_b)["ImportTableDescription"], "ImportStatus"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from fireside.aws.errors import ServiceError
+from fireside.supervisor import TaskSet
 from fireside.tables.catalog import Catalog
 from fireside.tables.engine import (
     Engine,
@@ -88,7 +89,7 @@ class Tables:
         self.streams = StreamRecorder(clock)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("tables")
 
     def _tables(self) -> list[TableRow]:
         return self.engine.read_now(lambda txn: txn.tables())
@@ -106,20 +107,10 @@ class Tables:
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run background work (an index backfill...) owned by this service until `close`."""
-        task = asyncio.get_running_loop().create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("tables: %s failed", task.get_name(), exc_info=task.exception())
+        self._tasks.spawn(work, name)
 
     async def stop_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.close()
 
     def close(self) -> None:
         self.engine.close()
