@@ -165,6 +165,7 @@ class Fireside:
             revoke_credentials=self.revoke_credentials,
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
+            private_egress=self.settings.egress_private,
             opt_trees=self.opt_trees,
             versions=self.versions,
             concurrency=self.concurrency,

@@ -13,7 +13,10 @@ processes alive, host listeners unreachable).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
 import shutil
 import signal
 import socket
@@ -446,19 +449,28 @@ def test_io_uring_is_unavailable(sandboxed: Server) -> None:
 
 
 NETWORK_PROBE = """
-import os, socket
+import os, socket, subprocess, time
 def handler(event, context):
+    out = {}
+    # First try to lift the block from inside: the function has no say over its routes.
+    try:
+        done = subprocess.run(["ip", "route", "flush", "type", "prohibit"], capture_output=True)
+        out["flush"] = done.returncode
+    except OSError as exc:
+        out["flush"] = type(exc).__name__
     routes = [line.split() for line in open("/proc/net/route").read().splitlines()[1:]]
-    out = {"routes": [route[0] for route in routes],
-           "default_route": any(route[1] == "00000000" for route in routes)}
+    out["routes"] = [route[0] for route in routes]
+    out["default_route"] = any(route[1] == "00000000" for route in routes)
     endpoint = os.environ["AWS_ENDPOINT_URL"].split("//")[1].split(":")
     targets = {"fireside": [endpoint[0], int(endpoint[1])], **event["targets"]}
     for name, (host, port) in targets.items():
+        start = time.monotonic()
         try:
-            socket.create_connection((host, port), timeout=2).close()
+            socket.create_connection((host, port), timeout=5).close()
             out[name] = "connected"
         except OSError as exc:
             out[name] = type(exc).__name__
+        out[name + ".seconds"] = time.monotonic() - start
     return out
 """
 
@@ -474,42 +486,86 @@ def host_address() -> str | None:
     return None if address.startswith("127.") else address
 
 
-def test_network_reaches_fireside_but_not_the_host_loopback(sandboxed: Server) -> None:
-    # Listeners of the host's own: one on its loopback, one on its outside address.
-    loopback = socket.create_server(("127.0.0.1", 0))
-    outside_address = host_address()
-    outside = socket.create_server((outside_address, 0)) if outside_address else None
+@contextlib.contextmanager
+def link_local_address() -> Iterator[str | None]:
+    """A link-local address of the host's own (on its loopback device, as root), where cloud
+    metadata would be; None where it cannot be added."""
+    address = f"169.254.{secrets.randbelow(250) + 1}.{secrets.randbelow(250) + 1}"
+    added = os.geteuid() == 0 and shutil.which("ip") is not None
+    if added:
+        done = subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=False)
+        added = done.returncode == 0
     try:
+        yield address if added else None
+    finally:
+        if added:
+            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False)
+
+
+def test_egress_reaches_no_private_or_host_address(sandboxed: Server) -> None:
+    # Listeners of the host's own: on its loopback, on its outside address, on a link-local
+    # address (where cloud metadata lives). By default a function reaches none of them; with
+    # private egress allowed it reaches the last two; the host's loopback never.
+    with contextlib.ExitStack() as stack:
+        link_local = stack.enter_context(link_local_address())
+        loopback = stack.enter_context(socket.create_server(("127.0.0.1", 0)))
         port = loopback.getsockname()[1]
         targets = {
             "host_loopback": ["10.0.2.2", port],
             "host_loopback_direct": ["127.0.0.1", port],
+            "metadata": ["169.254.169.254", 80],
         }
         if not in_vm(sandboxed):
             # slirp4netns's gateway, were it the host's loopback, would reach Fireside's port.
             # (A guest's 10.0.2.2 is its own network namespace's loopback: "fireside" itself.)
             targets["fireside_on_host_loopback"] = ["10.0.2.2", sandboxed.port]
-        if outside is not None:
-            targets["outside"] = [outside_address, outside.getsockname()[1]]
+        reachable_if_private = []
+        for name, address in (("outside", host_address()), ("link_local", link_local)):
+            if address is not None:
+                server = stack.enter_context(socket.create_server((address, 0)))
+                targets[name] = [address, server.getsockname()[1]]
+                reachable_if_private.append(name)
+        assert reachable_if_private, "no host address to test with"
         egress = shutil.which("slirp4netns") is not None
-        on = deploy(sandboxed, NETWORK_PROBE)
-        result, _ = invoke(sandboxed, on, {"targets": targets})
-        assert result.pop("fireside") == "connected", result
-        if outside is not None and egress:
-            assert result.pop("outside") == "connected", result  # egress, as on Lambda
-        assert not [k for k, v in result.items() if k in targets and v == "connected"], result
+
+        def connected(result: dict[str, Any]) -> list[str]:
+            assert result.pop("fireside") == "connected", result
+            return sorted(name for name in targets if result.get(name) == "connected")
+
+        result, _ = invoke(sandboxed, deploy(sandboxed, NETWORK_PROBE), {"targets": targets})
+        assert connected(result) == [], result
+        if not in_vm(sandboxed):  # a guest's root flushes its own kernel's routes, in vain
+            assert result["flush"] != 0, result  # no capability over its namespace's routes
+        for name in ("metadata", *reachable_if_private):
+            # Refused at once by the environment's own routes, not left to time out.
+            assert result[f"{name}.seconds"] < 2, result
+            if not in_vm(sandboxed):  # a guest sees slirp's answer to QEMU's refusal
+                assert result[name] == "PermissionError", result
+        assert result["default_route"] == egress, result  # public addresses: egress, as on Lambda
+
+        tagged = deploy(sandboxed, NETWORK_PROBE, Tags={"fireside:egress": "private"})
+        result, _ = invoke(sandboxed, tagged, {"targets": targets})
+        reached = [name for name in connected(result) if name != "metadata"]  # if the host has it
+        assert reached == (sorted(reachable_if_private) if egress else []), result
 
         off = deploy(sandboxed, NETWORK_PROBE, Tags={"fireside:egress": "off"})
         result, _ = invoke(sandboxed, off, {"targets": targets})
-        assert result.pop("fireside") == "connected", result
-        assert not [k for k, v in result.items() if k in targets and v == "connected"], result
+        assert connected(result) == [], result
         assert not result["default_route"], result
         if not in_vm(sandboxed):
             assert result["routes"] == []  # loopback only: no way out
-    finally:
-        loopback.close()
-        if outside is not None:
-            outside.close()
+
+        if sandboxed.env["FIRESIDE_SANDBOX"] == "namespace" and egress:
+            # The server-wide setting allows the same for every function.
+            data = sandboxed.data_dir.parent / f"{sandboxed.data_dir.name}-private"
+            env = {**sandboxed.env, "FIRESIDE_EGRESS_PRIVATE": "allow"}
+            server = Server(data, env=env).start()
+            try:
+                result, _ = invoke(server, deploy(server, NETWORK_PROBE), {"targets": targets})
+                reached = [name for name in connected(result) if name != "metadata"]
+                assert reached == sorted(reachable_if_private), result
+            finally:
+                server.stop()
 
 
 def test_environments_cannot_reach_each_other(sandboxed: Server) -> None:

@@ -79,6 +79,8 @@ class Launch:
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
     egress: bool = True
+    #: Egress may reach private, link-local and the host's own addresses too.
+    private_egress: bool = False
     #: Called with the environment's access key id when it stops.
     revoke_credentials: Callable[[str], None] | None = None
     #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
@@ -210,6 +212,7 @@ class Environment:
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
             egress=launch.egress,
+            private_egress=launch.private_egress,
             inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
             if backend.private_network
             else [],

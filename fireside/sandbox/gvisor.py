@@ -312,7 +312,11 @@ class GvisorBackend(SandboxBackend):
         if spec.egress and self._slirp is not None:
             try:
                 sandbox.network = await asyncio.to_thread(
-                    connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
+                    connect_network,
+                    self._slirp,
+                    f"/proc/{os.getpid()}/fd/{netns}",
+                    None,
+                    allow_private=spec.private_egress,
                 )
             except OSError:
                 sandbox.kill()

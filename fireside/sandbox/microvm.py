@@ -426,7 +426,11 @@ class MicrovmBackend(SandboxBackend):
             return netns, sockets, None
         try:
             network = await asyncio.to_thread(
-                connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
+                connect_network,
+                self._slirp,
+                f"/proc/{os.getpid()}/fd/{netns}",
+                None,
+                allow_private=spec.private_egress,
             )
         except BaseException:
             await close_network(netns, sockets, None)

@@ -228,6 +228,7 @@ class WarmKey:
     runtime_dir: str
     image: str | None
     egress: bool
+    private_egress: bool
     tmp_mb: int
 
 
@@ -427,7 +428,10 @@ class NamespaceBackend(SandboxBackend):
         else:
             return None
         image_path = str(image) if image else None
-        return WarmKey(argv, startup, str(runtime_dir), image_path, spec.egress, spec.tmp_mb)
+        return WarmKey(
+            argv, startup, str(runtime_dir), image_path, spec.egress, spec.private_egress,
+            spec.tmp_mb,
+        )  # fmt: skip
 
     # -- snapshot starts -------------------------------------------------------------------------
     async def _start_forked(
@@ -477,7 +481,11 @@ class NamespaceBackend(SandboxBackend):
             group.add(pid)
             if spec.egress and self._slirp is not None:
                 sandbox.network = await asyncio.to_thread(
-                    connect_network, self._slirp, f"/proc/{pid}/ns/net", pid
+                    connect_network,
+                    self._slirp,
+                    f"/proc/{pid}/ns/net",
+                    pid,
+                    allow_private=spec.private_egress,
                 )
         except BaseException:
             sandbox.kill()
@@ -611,6 +619,7 @@ class NamespaceBackend(SandboxBackend):
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
+            private_egress=key.private_egress,
         )
         launch_r, launch_w = os.pipe()
         try:
@@ -664,6 +673,7 @@ class NamespaceBackend(SandboxBackend):
                     self._slirp,
                     f"/proc/{sandbox.child_pid}/ns/net",
                     sandbox.child_pid,
+                    allow_private=spec.private_egress,
                 )
             except OSError:
                 sandbox.kill()
