@@ -30,7 +30,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from fireside.sandbox import limits, seccomp, share
+from fireside.sandbox import lifeline, limits, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -164,6 +164,10 @@ class GvisorBackend(SandboxBackend):
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
         self._trees = share.RuntimeTrees(share_root)
+        # Resource groups are `<instance>-gvisor-<bundle>`: a crashed run's (runsc, its Sentry
+        # and gofer, all in the group) are killed now, never another server's.
+        self._instance = lifeline.instance_of(share_root)
+        limits.cleanup_stale(f"{self._instance}-", self._limits)
 
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
@@ -274,7 +278,7 @@ class GvisorBackend(SandboxBackend):
             bundle = self._bundle(spec, netns, runtime_dir, image)
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
-                f"gvisor-{bundle.name}",
+                f"{self._instance}-gvisor-{bundle.name}",
                 limits.Limits(
                     memory_mb=spec.memory_mb + SENTRY_ALLOWANCE_MB,
                     # On the ptrace platform each guest process is a host process too: the
@@ -297,7 +301,8 @@ class GvisorBackend(SandboxBackend):
                 stdout=output_w,
                 stderr=output_w,
                 pass_fds=(netns,),
-                preexec_fn=group.preexec(),
+                env=lifeline.helper_env(self._instance),
+                preexec_fn=lifeline.die_with_server(group.preexec()),
                 start_new_session=True,
             )
         except BaseException:
@@ -316,6 +321,7 @@ class GvisorBackend(SandboxBackend):
                     self._slirp,
                     f"/proc/{os.getpid()}/fd/{netns}",
                     None,
+                    owner=self._instance,
                     allow_private=spec.private_egress,
                 )
             except OSError:

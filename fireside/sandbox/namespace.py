@@ -49,7 +49,7 @@ from pathlib import Path
 
 from fireside.runtimes.node import fork_addon
 from fireside.runtimes.python import EXEC_PATH, fireside_landlock
-from fireside.sandbox import limits, mounts, seccomp, share
+from fireside.sandbox import lifeline, limits, mounts, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -251,7 +251,7 @@ class NamespaceBackend(SandboxBackend):
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
-        self._instance = hashlib.sha256(str(self._trees.root).encode()).hexdigest()[:10]
+        self._instance = lifeline.instance_of(share_root)
         removed = limits.cleanup_stale(f"{self._instance}-", self._limits)
         if removed:
             log.info("removed %d resource groups left by a previous run", removed)
@@ -485,6 +485,7 @@ class NamespaceBackend(SandboxBackend):
                     self._slirp,
                     f"/proc/{pid}/ns/net",
                     pid,
+                    owner=self._instance,
                     allow_private=spec.private_egress,
                 )
         except BaseException:
@@ -673,6 +674,7 @@ class NamespaceBackend(SandboxBackend):
                     self._slirp,
                     f"/proc/{sandbox.child_pid}/ns/net",
                     sandbox.child_pid,
+                    owner=self._instance,
                     allow_private=spec.private_egress,
                 )
             except OSError:
@@ -722,7 +724,9 @@ class NamespaceBackend(SandboxBackend):
                 stderr=output_w,
                 env=env,
                 pass_fds=(*fds.values(), *([template_fd] if template_fd is not None else [])),
-                preexec_fn=preexec,
+                # bubblewrap's --die-with-parent covers the sandbox once bubblewrap runs; this
+                # covers bubblewrap itself (set after the uid change, which would clear it).
+                preexec_fn=lifeline.die_with_server(preexec),
                 start_new_session=True,
             )
         except BaseException:

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 
-from fireside.sandbox import egress
+from fireside.sandbox import egress, lifeline
 
 __all__ = ["connect_network", "listen_inside", "setns_net", "socket_in", "unshare_net"]
 
@@ -23,23 +23,33 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def connect_network(
-    slirp: str, netns_path: str, wait_for_pid: int | None, *, allow_private: bool = False
+    slirp: str,
+    netns_path: str,
+    wait_for_pid: int | None,
+    *,
+    owner: str,
+    allow_private: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Give a network namespace a route out through slirp4netns (a user-mode TCP/IP stack: no
     bridge, no NAT rules, no access to the host's loopback), to public addresses only unless
-    `allow_private` (`fireside.sandbox.egress`). Blocking: run in a thread."""
+    `allow_private` (`fireside.sandbox.egress`). It ends when the server does (`--exit-fd`),
+    and carries the `owner` instance's marker for the next start's sweep (`lifeline`).
+    Blocking: run in a thread."""
     blocked = egress.blocked_networks(allow_private)  # in this thread: the host's namespace
     if wait_for_pid is not None:
         _wait_for_loopback(wait_for_pid)
     ready_r, ready_w = os.pipe()
+    server_alive = lifeline.exit_fd()
     try:
         network = subprocess.Popen(
             # By path, not pid: given a pid, slirp4netns joins that process's (nested,
             # --disable-userns) user namespace and then may not enter its network.
             [slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-             "--netns-type=path", "--ready-fd", str(ready_w), netns_path, "tap0"],
+             "--netns-type=path", "--ready-fd", str(ready_w), "--exit-fd", str(server_alive),
+             netns_path, "tap0"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(ready_w,), start_new_session=True,
+            pass_fds=(ready_w, server_alive), start_new_session=True,
+            env=lifeline.helper_env(owner),
         )  # fmt: skip
         os.close(ready_w)
         ready_w = -1
