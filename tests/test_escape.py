@@ -33,7 +33,7 @@ import pytest
 
 from fireside.sandbox import SandboxMode, gvisor, microvm
 from fireside.sandbox.namespace import unavailable_reason
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, make_zip, python_zip
 
 #: In the server's environment only: no function may ever read it.
 SERVER_SECRET = uuid.uuid4().hex
@@ -413,6 +413,38 @@ def test_denied_system_calls(sandboxed: Server) -> None:
         # gVisor implements user namespaces itself: a new one stays inside its Sentry.
         result.pop("unshare_user")
     assert not any(result.values()), result
+
+
+def test_layer_links_keep_host_reads_inside_opt(sandboxed: Server) -> None:
+    # Each layer's links stay inside that layer, so each is accepted; merged, the first one's
+    # `extensions` passes through the second one's `link` (to /opt) and climbs out of it:
+    # on the host, up from the merged view to `/`, then down into a directory of the host's.
+    # Fireside lists /opt/extensions on the host to know which extensions to wait for.
+    bait = sandboxed.data_dir / f"bait-{uuid.uuid4().hex[:8]}"
+    bait.mkdir()
+    tool = bait / f"host-tool-{uuid.uuid4().hex[:8]}"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    depth = 20  # deeper than any host path to the merged view: the climb ends at `/`
+    inner = "/".join(f"d{i}" for i in range(depth))
+    links = {"extensions": 0o120777, f"{inner}/link": 0o120777}
+    first = make_zip(
+        {"extensions": f"{inner}/link/" + "../" * depth + str(bait).lstrip("/")},
+        links,
+    )
+    second = make_zip({f"{inner}/link": "/".join([".."] * depth)}, links)
+    client = sandboxed.client()
+    arns = [
+        client.publish_layer_version(
+            LayerName=f"esc-{uuid.uuid4().hex[:8]}", Content={"ZipFile": z}
+        )["LayerVersionArn"]
+        for z in (first, second)
+    ]
+    name = deploy(sandboxed, "def handler(e, c):\n    return 'fine'\n", Layers=arns, Timeout=15)
+    result, error = invoke(sandboxed, name)
+    log = sandboxed.data_dir / "logs" / "000000000000" / "us-east-1" / f"{name}.log"
+    assert tool.name not in (log.read_text() if log.exists() else ""), "the host's file was listed"
+    assert (result, error) == ("fine", None)
 
 
 def test_io_uring_is_unavailable(sandboxed: Server) -> None:

@@ -39,7 +39,7 @@ from fireside.compute.logs import FunctionLog, LineSplitter, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
-from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec, opt
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class Environment:
             # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
             if os.access(launch.task_root / "bootstrap", os.X_OK):
                 pass
-            elif opt_root is not None and os.access(opt_root / "bootstrap", os.X_OK):
+            elif opt_root is not None and opt.is_executable_in(opt_root, "bootstrap"):
                 argv = [f"{layout.opt_root}/bootstrap"]
             else:
                 message = (
