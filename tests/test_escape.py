@@ -33,6 +33,7 @@ import pytest
 
 from fireside.sandbox import SandboxMode, gvisor, microvm
 from fireside.sandbox.namespace import unavailable_reason
+from fireside.sandbox.share import choose_share_root
 from tests.conftest import ROLE, Server, make_zip, python_zip
 
 #: In the server's environment only: no function may ever read it.
@@ -199,6 +200,30 @@ def test_sees_no_host_processes(sandboxed: Server) -> None:
         assert "/init" in seen["1"], seen
     else:
         assert len(seen) <= 4, seen  # bubblewrap's init, the runtime, maybe a transient child
+
+
+def test_process_command_lines_hold_no_host_paths(sandboxed: Server) -> None:
+    # PID 1 of a namespace sandbox is a copy of bubblewrap: its command line used to list
+    # every bind source (the share tree, code digests, and the data directory when the share
+    # tree lives in it). What remains visible in /proc/self/mountinfo is in docs/sandbox.md.
+    source = """
+    import os
+    def handler(event, context):
+        seen = {}
+        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    seen[pid] = cmdline.read().decode(errors="replace")
+            except OSError:
+                pass
+        return seen
+    """
+    seen, error = invoke(sandboxed, deploy(sandboxed, source))
+    assert error is None, seen
+    share_root = str(choose_share_root(sandboxed.data_dir))
+    for pid, cmdline in seen.items():
+        for host_path in (share_root, str(sandboxed.data_dir), "fireside-share-", "/code/"):
+            assert host_path not in cmdline, (pid, cmdline)
 
 
 def test_cannot_write_outside_tmp(sandboxed: Server) -> None:

@@ -713,17 +713,26 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
+        argv = self._argv(spec, runtime_dir, image, fds, template)
+        command = argv.index("--")  # bubblewrap takes options from --args, not the command
+        args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)
         if template_fd is not None:
             env["FIRESIDE_SNAPSHOT_FD"] = str(template_fd)
         try:
             process = subprocess.Popen(
-                self._argv(spec, runtime_dir, image, fds, template),
+                # PID 1 inside is a copy of bubblewrap, whose command line the function can
+                # read: its options (host paths) come from a memfd instead.
+                ["bwrap", "--args", str(args_fd), *argv[command:]],
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
                 env=env,
-                pass_fds=(*fds.values(), *([template_fd] if template_fd is not None else [])),
+                pass_fds=(
+                    *fds.values(),
+                    args_fd,
+                    *([template_fd] if template_fd is not None else []),
+                ),
                 # bubblewrap's --die-with-parent covers the sandbox once bubblewrap runs; this
                 # covers bubblewrap itself (set after the uid change, which would clear it).
                 preexec_fn=lifeline.die_with_server(preexec),
@@ -735,7 +744,7 @@ class NamespaceBackend(SandboxBackend):
             await asyncio.to_thread(group.close)
             raise
         finally:
-            for fd in (output_w, info_w, block_r, seccomp_fd):
+            for fd in (output_w, info_w, block_r, seccomp_fd, args_fd):
                 os.close(fd)
         try:
             info = await asyncio.to_thread(_read_info, info_r)
@@ -788,6 +797,20 @@ def _drain(fd: int) -> str:
             break
         data += chunk
     return data.decode(errors="replace").strip()
+
+
+def _args_fd(args: list[str]) -> int:
+    """A close-on-exec memfd holding `args` NUL-separated, for `bwrap --args FD`."""
+    fd = os.memfd_create("fireside-bwrap-args", os.MFD_CLOEXEC)
+    try:
+        data = memoryview(b"".join(arg.encode() + b"\0" for arg in args))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _read_info(fd: int) -> dict[str, object] | None:
