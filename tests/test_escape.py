@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -23,9 +24,10 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -625,15 +627,106 @@ def test_egress_reaches_no_private_or_host_address(sandboxed: Server) -> None:
                 server.stop()
 
 
-def test_environments_cannot_reach_each_other(sandboxed: Server) -> None:
-    # Every environment has its own 127.0.0.1:9001 (a guest: its network namespace's, which it
-    # reaches at 10.0.2.2:9001); a neighbour's Runtime API is unreachable.
-    source = """
+def wait_for(condition: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    return condition()
+
+
+def log_of(srv: Server, name: str) -> str:
+    path = srv.data_dir / "logs" / "000000000000" / "us-east-1" / f"{name}.log"
+    return path.read_text() if path.exists() else ""
+
+
+def test_cannot_answer_a_neighbours_invoke(sandboxed: Server) -> None:
+    # Every environment has its own Runtime API at 127.0.0.1:9001 (a guest: 10.0.2.2:9001),
+    # in its own network namespace. A function that knows a neighbour's in-flight request id
+    # tries every way to that neighbour's listener to post a forged response for it.
+    victim = deploy(
+        sandboxed,
+        "import time\ndef handler(e, c):\n    time.sleep(4)\n    return 'real'\n",
+        Timeout=30,
+    )
+    attacker_source = """
     import json, os, urllib.request
     def handler(event, context):
-        return os.environ["AWS_LAMBDA_RUNTIME_API"]
+        out = {}
+        for host, port in event["targets"]:
+            url = f"http://{host}:{port}/2018-06-01/runtime/invocation/{event['id']}/response"
+            request = urllib.request.Request(url, data=json.dumps("forged").encode())
+            try:
+                out[f"{host}:{port}"] = urllib.request.urlopen(request, timeout=3).status
+            except urllib.error.HTTPError as exc:
+                out[f"{host}:{port}"] = exc.code
+            except OSError as exc:
+                out[f"{host}:{port}"] = type(exc).__name__
+        return out
     """
-    first = deploy(sandboxed, source)
-    second = deploy(sandboxed, source)
-    expected = "10.0.2.2:9001" if in_vm(sandboxed) else "127.0.0.1:9001"
-    assert invoke(sandboxed, first)[0] == invoke(sandboxed, second)[0] == expected
+    attacker = deploy(sandboxed, attacker_source)
+    invoke(sandboxed, attacker, {"id": "warm-up", "targets": []})  # its environment exists
+    outcome: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: outcome.update(answer=invoke(sandboxed, victim)))
+    thread.start()
+    try:
+        started = wait_for(
+            lambda: re.search(r"START RequestId: (\S+)", log_of(sandboxed, victim)), 60
+        )
+        assert started, "the victim's invoke did not start"
+        targets = [["127.0.0.1", 9001], ["10.0.2.2", 9001], ["10.0.2.2", sandboxed.port]]
+        address = host_address()
+        if address is not None:
+            targets.append([address, 9001])
+        tried, error = invoke(sandboxed, attacker, {"id": started[1], "targets": targets})
+        assert error is None, tried
+    finally:
+        thread.join(60)
+    # Only its own Runtime API answered (which knows no such request), and the victim's
+    # invoke returned its own response.
+    assert outcome["answer"] == ("real", None), (outcome, tried)
+    assert all(status != 202 for status in tried.values()), tried
+
+
+def test_cannot_see_another_environments_tmp(sandboxed: Server) -> None:
+    # One environment leaves a secret in its /tmp and stays warm; another function's
+    # environment looks for it everywhere it can: its own /tmp, every visible process's root
+    # and working directory, and a walk of its whole file system.
+    secret = f"secret-{uuid.uuid4().hex}"
+    writer_source = f"""
+    def handler(event, context):
+        if event.get("check"):
+            return open("/tmp/{secret}").read()
+        open("/tmp/{secret}", "w").write("{secret}")
+        return "written"
+    """
+    writer = deploy(sandboxed, writer_source)
+    assert invoke(sandboxed, writer) == ("written", None)
+    reader_source = """
+    import os
+    def handler(event, context):
+        name, found = event["name"], []
+        places = ["/tmp", "/var/tmp", "/dev/shm"]
+        for pid in [p for p in os.listdir("/proc") if p.isdigit()]:
+            places += [f"/proc/{pid}/root/tmp", f"/proc/{pid}/cwd", f"/proc/{pid}/root"]
+        for place in places:
+            try:
+                if os.path.exists(os.path.join(place, name)):
+                    found.append(place)
+            except OSError:
+                pass
+        for directory, subdirs, files in os.walk("/"):
+            skip = ("/proc", "/sys", "/usr", "/var/lang")
+            subdirs[:] = [d for d in subdirs if os.path.join(directory, d) not in skip]
+            if name in files:
+                found.append(directory)
+        return found
+    """
+    reader = deploy(sandboxed, reader_source, Timeout=60)
+    found, error = invoke(sandboxed, reader, {"name": secret})
+    assert error is None, found
+    assert found == []
+    # Meanwhile the writer's environment stayed alive, the secret in its /tmp.
+    assert invoke(sandboxed, writer, {"check": True}) == (secret, None)
