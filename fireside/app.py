@@ -155,6 +155,7 @@ class Fireside:
             revoke_credentials=self.environment_credentials.revoke,
             serve_endpoint=self._http.adopt,
             egress=self.settings.egress,
+            private_egress=self.settings.egress_private,
             opt_trees=self.opt_trees,
             versions=self.versions,
             concurrency=self.concurrency,

@@ -43,6 +43,9 @@ class Settings:
     sandbox: str = ""
     #: Functions may reach networks beyond Fireside (a function tag `fireside:egress=off` opts out).
     egress: bool = True
+    #: Egress may reach private, link-local (cloud metadata) and the host's own addresses
+    #: (`FIRESIDE_EGRESS_PRIVATE=allow`; per function, the tag `fireside:egress=private`).
+    egress_private: bool = False
     region: str = "us-east-1"
     #: access key id -> secret access key; empty means "accept any well-formed signature".
     credentials: dict[str, str] = field(default_factory=dict)
@@ -92,6 +95,10 @@ def _from_toml(path: Path, settings: Settings) -> None:
                 setattr(settings, key, type(current)(server[key]))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{path}: server.{key}: {exc}") from exc
+    if "egress_private" in server:
+        if server["egress_private"] not in ("allow", "deny"):
+            raise ConfigError(f'{path}: server.egress_private: expected "allow" or "deny"')
+        settings.egress_private = server["egress_private"] == "allow"
     if "async_retry_delays" in server:
         settings.async_retry_delays = tuple(float(x) for x in server["async_retry_delays"])
     for entry in data.get("credentials", []):
@@ -149,6 +156,11 @@ def load_settings(
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
+    if "FIRESIDE_EGRESS_PRIVATE" in env:
+        value = env["FIRESIDE_EGRESS_PRIVATE"].lower()
+        if value not in ("allow", "deny"):
+            raise ConfigError(f"FIRESIDE_EGRESS_PRIVATE: expected allow or deny, got {value!r}")
+        settings.egress_private = value == "allow"
     settings.host = host or env.get("FIRESIDE_HOST") or settings.host
     if port is not None:
         settings.port = port

@@ -26,7 +26,12 @@ from pathlib import Path
 import pytest
 
 from fireside.sandbox import seccomp
-from fireside.sandbox.seccomp import DENIED_SYSCALLS, build_filter, filter_fd
+from fireside.sandbox.seccomp import (
+    DENIED_SYSCALLS,
+    UNSUPPORTED_SYSCALLS,
+    build_filter,
+    filter_fd,
+)
 
 pytestmark = pytest.mark.skipif(
     sys.platform != "linux" or platform.machine() != "x86_64", reason="Linux x86_64 only"
@@ -81,9 +86,13 @@ def test_structure() -> None:
 def test_semantics_every_number(arch: str) -> None:
     table = {"x86_64": seccomp._X86_64, "aarch64": seccomp._AARCH64}[arch]
     denied = {table[name] for name in DENIED_SYSCALLS if name in table}
+    unsupported = {table[name] for name in UNSUPPORTED_SYSCALLS}
+    assert unsupported == {425, 426, 427}  # io_uring: the same numbers on both
     program = build_filter(errno=errno.EDOM)
     for nr in range(1024):
         expected = 0x00050000 | errno.EDOM if nr in denied else ALLOW
+        if nr in unsupported:
+            expected = 0x00050000 | errno.ENOSYS
         assert run_bpf(program, ARCHES[arch], nr) == expected, (arch, nr)
     x32_getpid = 0x40000000 | 39
     x32 = run_bpf(program, ARCHES[arch], x32_getpid)
@@ -104,13 +113,25 @@ def test_long_lists_are_split_into_blocks(monkeypatch: pytest.MonkeyPatch) -> No
     denied = {seccomp._X86_64[n] for n in DENIED_SYSCALLS if n in seccomp._X86_64}
     for nr in range(512):
         expected = 0x00050000 | errno.EPERM if nr in denied else ALLOW
+        if nr in (425, 426, 427):
+            expected = 0x00050000 | errno.ENOSYS
         assert run_bpf(program, ARCHES["x86_64"], nr) == expected
 
 
 def test_empty_list_allows_everything_but_x32() -> None:
-    program = build_filter([])
+    program = build_filter([], unsupported=[])
     assert run_bpf(program, ARCHES["x86_64"], 165) == ALLOW
+    assert run_bpf(program, ARCHES["x86_64"], 425) == ALLOW
     assert run_bpf(program, ARCHES["x86_64"], 0x40000000) == 0x00050000 | errno.EPERM
+
+
+def test_io_uring_answers_enosys_with_any_deny_errno() -> None:
+    # Runtimes that probe io_uring (libuv, Tokio) fall back when the kernel "lacks" it: ENOSYS,
+    # whatever errno the deny list uses, and also in the snapshot children's variant.
+    for program in (build_filter(errno=errno.EDOM), build_filter(no_new_user_namespaces=True)):
+        for arch in ARCHES.values():
+            for nr in (425, 426, 427):
+                assert run_bpf(program, arch, nr) == 0x00050000 | errno.ENOSYS
 
 
 def test_rejects_bad_input() -> None:
@@ -145,6 +166,7 @@ def test_numbers_match_kernel_headers(header: str, table: dict[str, int]) -> Non
     assert {name: defined.get(name) for name in table} == table
     # Every denied name missing from a table must really be absent on that architecture.
     assert all(name not in defined for name in DENIED_SYSCALLS if name not in table)
+    assert all(name in table for name in UNSUPPORTED_SYSCALLS)
 
 
 @pytest.mark.parametrize("use_pipe", [False, True])
@@ -212,6 +234,8 @@ PROBE = textwrap.dedent(
         "x32_getpid": lambda: err(libc.syscall(L(0x40000000 | 39))),
     }
     report = {"denied": {name: probe() for name, probe in denied.items()}}
+    # io_uring_setup(1, NULL): EFAULT from a kernel that has it, ENOSYS from the filter.
+    report["io_uring_setup"] = err(libc.syscall(L(425), L(1), None))
 
     def work():
         with tempfile.TemporaryDirectory() as tmp:
@@ -251,6 +275,7 @@ def check_report(stdout: str, expected_errno: int) -> None:
     report = json.loads(stdout.strip().splitlines()[-1])
     assert report["work"] == "ok"
     assert report["denied"] == dict.fromkeys(report["denied"], expected_errno)
+    assert report["io_uring_setup"] == errno.ENOSYS
 
 
 # EPERM is what functions see; EDOM is something no probe returns on its own.

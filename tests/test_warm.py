@@ -211,9 +211,13 @@ def descendants(root: int) -> set[int]:
     return found
 
 
-def cmdline(pid: int) -> bytes:
+def sandbox_mounts(pid: int) -> bytes:
+    """The mount table of `pid` if it lives in a mount namespace other than ours (a sandbox:
+    a spare's shows its slot, bound at /var/task), else nothing."""
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as raw:
+        if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            return b""
+        with open(f"/proc/{pid}/mountinfo", "rb") as raw:
             return raw.read()
     except OSError:
         return b""
@@ -241,13 +245,18 @@ def test_shutdown_removes_spares_and_their_mounts(fresh_server: Callable[..., Se
     invoke(lam, "f")
     wait_for_spare(srv)
     assert srv.process is not None
-    spares = {pid for pid in descendants(srv.process.pid) if b"slots/warm-" in cmdline(pid)}
+    spares = {pid for pid in descendants(srv.process.pid) if b"/warm-" in sandbox_mounts(pid)}
     assert spares
     with open("/proc/self/mountinfo") as table:
         mounted = {line.split()[4] for line in table if "/slots/warm-" in line}
-    slots = {point for point in mounted for pid in spares if point.encode() in cmdline(pid)}
+    slots = {
+        point
+        for point in mounted
+        for pid in spares
+        if f"/{os.path.basename(point)} /var/task ".encode() in sandbox_mounts(pid)
+    }
     assert slots
     assert srv.stop(signal.SIGTERM) == 0
-    assert not [pid for pid in spares if alive(pid)], [cmdline(pid) for pid in spares]
+    assert not [pid for pid in spares if alive(pid)], spares
     with open("/proc/self/mountinfo") as table:
         assert not slots & {line.split()[4] for line in table}

@@ -39,7 +39,7 @@ from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailB
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
-from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec, opt
 from fireside.sandbox.base import TemplateSession
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ class Launch:
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
     egress: bool = True
+    #: Egress may reach private, link-local and the host's own addresses too.
+    private_egress: bool = False
     #: Called with the environment's access key id when it stops.
     revoke_credentials: Callable[[str], None] | None = None
     #: AWS_LAMBDA_INITIALIZATION_TYPE: on-demand, provisioned-concurrency or snap-start.
@@ -180,7 +182,7 @@ class Environment:
             # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
             if os.access(launch.task_root / "bootstrap", os.X_OK):
                 pass
-            elif opt_root is not None and os.access(opt_root / "bootstrap", os.X_OK):
+            elif opt_root is not None and opt.is_executable_in(opt_root, "bootstrap"):
                 argv = [f"{layout.opt_root}/bootstrap"]
             else:
                 message = (
@@ -208,6 +210,7 @@ class Environment:
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
             egress=launch.egress,
+            private_egress=launch.private_egress,
             inside_ports=[RUNTIME_API_PORT, launch.endpoint_port]
             if backend.private_network
             else [],

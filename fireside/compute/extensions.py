@@ -18,12 +18,13 @@ Errors are AWS's: 403 with `Extension.*` error types (the Runtime Interface Emul
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from fireside.sandbox import opt
 
 MAX_EXTENSIONS = 10
 SHUTDOWN_GRACE = 2.0  # seconds extensions get to handle SHUTDOWN
@@ -31,17 +32,9 @@ EVENTS = frozenset({"INVOKE", "SHUTDOWN"})
 
 
 def external_extensions(opt_root: Path) -> list[str]:
-    """File names of the executables in `<opt>/extensions/`, in name order (blocking)."""
-    directory = opt_root / "extensions"
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError:
-        return []
-    return [
-        name
-        for name in names
-        if os.access(directory / name, os.X_OK) and (directory / name).is_file()
-    ]
+    """File names of the executables in `<opt>/extensions/`, in name order (blocking).
+    Resolved inside the function's `/opt`, as the sandbox will resolve them."""
+    return opt.executables_in(opt_root, "extensions")
 
 
 class ExtensionError(Exception):

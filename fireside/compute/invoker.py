@@ -78,6 +78,7 @@ class Invoker:
         revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
         egress: bool = True,
+        private_egress: bool = False,
         opt_trees: OptTrees | None = None,
         versions: Versions,
         concurrency: Concurrency,
@@ -92,6 +93,7 @@ class Invoker:
         self._revoke_credentials = revoke_credentials
         self._serve_endpoint = serve_endpoint
         self._egress = egress
+        self._private_egress = private_egress
         self._opt_trees = opt_trees
         self._versions = versions
         self._concurrency = concurrency
@@ -216,6 +218,8 @@ class Invoker:
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
         latest = self._functions.get(config.account, config.region, config.name) or config
+        # Tags belong to the function, not to a version: off, or private (and public) addresses.
+        egress_tag = latest.tags.get("fireside:egress", "on")
         snapshot_key = template_session = None
         if config.snapshot_starts and initialization_type == "on-demand":
             initialization_type = "snap-start"
@@ -233,8 +237,8 @@ class Invoker:
             credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,
-            # Tags belong to the function, not to a version.
-            egress=self._egress and latest.tags.get("fireside:egress", "on") != "off",
+            egress=self._egress and egress_tag != "off",
+            private_egress=self._private_egress or egress_tag == "private",
             initialization_type=initialization_type,
             snapshot_key=snapshot_key,
             template_session=template_session,

@@ -1,7 +1,9 @@
 """Sandboxes that contain execution environments, behind one small interface."""
 
+import logging
 from pathlib import Path
 
+from fireside.sandbox import lifeline
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -11,6 +13,8 @@ from fireside.sandbox.base import (
     SandboxSpec,
 )
 from fireside.sandbox.process import ProcessBackend
+
+log = logging.getLogger(__name__)
 
 
 def default_mode() -> tuple[SandboxMode, str | None]:
@@ -32,6 +36,9 @@ def create_backend(
     warm_lifetime: float = 600.0,
 ) -> SandboxBackend:
     """The backend for a mode; raises ValueError when this host cannot run it."""
+    swept = lifeline.sweep(lifeline.instance_of(share_root))
+    if swept:
+        log.info("killed %d helper processes left by a previous run", swept)
     if mode is SandboxMode.PROCESS:
         return ProcessBackend()
     if mode is SandboxMode.GVISOR:

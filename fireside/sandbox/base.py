@@ -76,6 +76,9 @@ class SandboxSpec:
     memory_mb: int = 128
     tmp_mb: int = 512
     egress: bool = True
+    #: With egress: may it reach private, link-local and the host's own addresses
+    #: (`fireside.sandbox.egress`)?
+    private_egress: bool = False
     #: Ports on the environment's own 127.0.0.1 that Fireside will listen on (private networks).
     inside_ports: list[int] = field(default_factory=list)
     #: Snapshot starts: environments with the same key are forked from one initialised

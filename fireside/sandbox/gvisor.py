@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -29,7 +30,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from fireside.sandbox import limits, share
+from fireside.sandbox import lifeline, limits, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -157,12 +158,16 @@ class GvisorBackend(SandboxBackend):
         self._state.mkdir(parents=True, exist_ok=True)
         os.chmod(self._state, 0o700)
         self._runsc = ["runsc", "--root", str(self._state), "--network=host", "--ignore-cgroups",
-                       "--platform=ptrace"]  # fmt: skip
+                       "--platform=ptrace", "--oci-seccomp"]  # fmt: skip
         # Extra runsc flags for diagnosis, e.g. "--debug --debug-log=/tmp/runsc/".
         self._runsc += os.environ.get("FIRESIDE_RUNSC_FLAGS", "").split()
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
         self._trees = share.RuntimeTrees(share_root)
+        # Resource groups are `<instance>-gvisor-<bundle>`: a crashed run's (runsc, its Sentry
+        # and gofer, all in the group) are killed now, never another server's.
+        self._instance = lifeline.instance_of(share_root)
+        limits.cleanup_stale(f"{self._instance}-", self._limits)
 
     def describe(self) -> str:
         network = "egress via slirp4netns" if self._slirp else "no egress"
@@ -247,7 +252,20 @@ class GvisorBackend(SandboxBackend):
                     {"type": "uts"},
                     {"type": "mount"},
                     {"type": "network", "path": f"/proc/{os.getpid()}/fd/{netns}"},
-                ]
+                ],
+                # The Sentry has an io_uring of its own; as in the other backends, runtimes
+                # find none and fall back (enforced by the Sentry: `--oci-seccomp`).
+                "seccomp": {
+                    "defaultAction": "SCMP_ACT_ALLOW",
+                    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+                    "syscalls": [
+                        {
+                            "names": list(seccomp.UNSUPPORTED_SYSCALLS),
+                            "action": "SCMP_ACT_ERRNO",
+                            "errnoRet": errno.ENOSYS,
+                        }
+                    ],
+                },
             },
         }
         (bundle / "config.json").write_text(json.dumps(config))
@@ -260,7 +278,7 @@ class GvisorBackend(SandboxBackend):
             bundle = self._bundle(spec, netns, runtime_dir, image)
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
-                f"gvisor-{bundle.name}",
+                f"{self._instance}-gvisor-{bundle.name}",
                 limits.Limits(
                     memory_mb=spec.memory_mb + SENTRY_ALLOWANCE_MB,
                     # On the ptrace platform each guest process is a host process too: the
@@ -283,7 +301,8 @@ class GvisorBackend(SandboxBackend):
                 stdout=output_w,
                 stderr=output_w,
                 pass_fds=(netns,),
-                preexec_fn=group.preexec(),
+                env=lifeline.helper_env(self._instance),
+                preexec_fn=lifeline.die_with_server(group.preexec()),
                 start_new_session=True,
             )
         except BaseException:
@@ -298,7 +317,12 @@ class GvisorBackend(SandboxBackend):
         if spec.egress and self._slirp is not None:
             try:
                 sandbox.network = await asyncio.to_thread(
-                    connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
+                    connect_network,
+                    self._slirp,
+                    f"/proc/{os.getpid()}/fd/{netns}",
+                    None,
+                    owner=self._instance,
+                    allow_private=spec.private_egress,
                 )
             except OSError:
                 sandbox.kill()

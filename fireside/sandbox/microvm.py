@@ -48,7 +48,7 @@ import threading
 import time
 from pathlib import Path
 
-from fireside.sandbox import share
+from fireside.sandbox import lifeline, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -267,6 +267,7 @@ class MicrovmBackend(SandboxBackend):
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
+        self._instance = lifeline.instance_of(share_root)
         # The first build downloads and unpacks a kernel (seconds): start it now rather than in
         # the first cold start. Failures surface again, with their message, in `start`.
         threading.Thread(target=self._prepare_assets, daemon=True).start()
@@ -426,7 +427,12 @@ class MicrovmBackend(SandboxBackend):
             return netns, sockets, None
         try:
             network = await asyncio.to_thread(
-                connect_network, self._slirp, f"/proc/{os.getpid()}/fd/{netns}", None
+                connect_network,
+                self._slirp,
+                f"/proc/{os.getpid()}/fd/{netns}",
+                None,
+                owner=self._instance,
+                allow_private=spec.private_egress,
             )
         except BaseException:
             await close_network(netns, sockets, None)
@@ -478,7 +484,8 @@ class MicrovmBackend(SandboxBackend):
                 stdout=output_w,
                 stderr=output_w,
                 pass_fds=(status_w,),
-                preexec_fn=functools.partial(setns_net, netns),
+                env=lifeline.helper_env(self._instance),
+                preexec_fn=lifeline.die_with_server(functools.partial(setns_net, netns)),
                 start_new_session=True,
             )
         except BaseException:

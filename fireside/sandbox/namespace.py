@@ -50,7 +50,7 @@ from pathlib import Path
 
 from fireside.runtimes.node import fork_addon
 from fireside.runtimes.python import EXEC_PATH, fireside_landlock
-from fireside.sandbox import limits, mounts, seccomp, share
+from fireside.sandbox import lifeline, limits, mounts, seccomp, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
@@ -236,6 +236,7 @@ class WarmKey:
     runtime_dir: str
     image: str | None
     egress: bool
+    private_egress: bool
     tmp_mb: int
 
 
@@ -261,7 +262,7 @@ class NamespaceBackend(SandboxBackend):
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
-        self._instance = hashlib.sha256(str(self._trees.root).encode()).hexdigest()[:10]
+        self._instance = lifeline.instance_of(share_root)
         removed = limits.cleanup_stale(f"{self._instance}-", self._limits)
         if removed:
             log.info("removed %d resource groups left by a previous run", removed)
@@ -451,7 +452,10 @@ class NamespaceBackend(SandboxBackend):
         else:
             return None
         image_path = str(image) if image else None
-        return WarmKey(argv, startup, str(runtime_dir), image_path, spec.egress, spec.tmp_mb)
+        return WarmKey(
+            argv, startup, str(runtime_dir), image_path, spec.egress, spec.private_egress,
+            spec.tmp_mb,
+        )  # fmt: skip
 
     # -- snapshot starts -------------------------------------------------------------------------
     async def _start_forked(
@@ -503,7 +507,12 @@ class NamespaceBackend(SandboxBackend):
             group.add(pid)
             if spec.egress and self._slirp is not None:
                 sandbox.network = await asyncio.to_thread(
-                    connect_network, self._slirp, f"/proc/{pid}/ns/net", pid
+                    connect_network,
+                    self._slirp,
+                    f"/proc/{pid}/ns/net",
+                    pid,
+                    owner=self._instance,
+                    allow_private=spec.private_egress,
                 )
         except BaseException:
             sandbox.kill()
@@ -666,6 +675,7 @@ class NamespaceBackend(SandboxBackend):
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
+            private_egress=key.private_egress,
         )
         launch_r, launch_w = os.pipe()
         try:
@@ -719,6 +729,8 @@ class NamespaceBackend(SandboxBackend):
                     self._slirp,
                     f"/proc/{sandbox.child_pid}/ns/net",
                     sandbox.child_pid,
+                    owner=self._instance,
+                    allow_private=spec.private_egress,
                 )
             except OSError:
                 sandbox.kill()
@@ -756,18 +768,29 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
+        argv = self._argv(spec, runtime_dir, image, fds, template)
+        command = argv.index("--")  # bubblewrap takes options from --args, not the command
+        args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)
         if template_fd is not None:
             env["FIRESIDE_SNAPSHOT_FD"] = str(template_fd)
         try:
             process = subprocess.Popen(
-                self._argv(spec, runtime_dir, image, fds, template),
+                # PID 1 inside is a copy of bubblewrap, whose command line the function can
+                # read: its options (host paths) come from a memfd instead.
+                ["bwrap", "--args", str(args_fd), *argv[command:]],
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
                 env=env,
-                pass_fds=(*fds.values(), *([template_fd] if template_fd is not None else [])),
-                preexec_fn=preexec,
+                pass_fds=(
+                    *fds.values(),
+                    args_fd,
+                    *([template_fd] if template_fd is not None else []),
+                ),
+                # bubblewrap's --die-with-parent covers the sandbox once bubblewrap runs; this
+                # covers bubblewrap itself (set after the uid change, which would clear it).
+                preexec_fn=lifeline.die_with_server(preexec),
                 start_new_session=True,
             )
         except BaseException:
@@ -776,7 +799,7 @@ class NamespaceBackend(SandboxBackend):
             await asyncio.to_thread(group.close)
             raise
         finally:
-            for fd in (output_w, info_w, block_r, seccomp_fd):
+            for fd in (output_w, info_w, block_r, seccomp_fd, args_fd):
                 os.close(fd)
         try:
             info = await asyncio.to_thread(_read_info, info_r)
@@ -829,6 +852,20 @@ def _drain(fd: int) -> str:
             break
         data += chunk
     return data.decode(errors="replace").strip()
+
+
+def _args_fd(args: list[str]) -> int:
+    """A close-on-exec memfd holding `args` NUL-separated, for `bwrap --args FD`."""
+    fd = os.memfd_create("fireside-bwrap-args", os.MFD_CLOEXEC)
+    try:
+        data = memoryview(b"".join(arg.encode() + b"\0" for arg in args))
+        while data:
+            data = data[os.write(fd, data) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _read_info(fd: int) -> dict[str, object] | None:

@@ -14,28 +14,42 @@ import socket
 import subprocess
 import time
 
-__all__ = ["connect_network", "listen_inside", "setns_net", "unshare_net"]
+from fireside.sandbox import egress, lifeline
+
+__all__ = ["connect_network", "listen_inside", "setns_net", "socket_in", "unshare_net"]
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def connect_network(
-    slirp: str, netns_path: str, wait_for_pid: int | None
+    slirp: str,
+    netns_path: str,
+    wait_for_pid: int | None,
+    *,
+    owner: str,
+    allow_private: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Give a network namespace a route out through slirp4netns (a user-mode TCP/IP stack: no
-    bridge, no NAT rules, no access to the host's loopback). Blocking: run in a thread."""
+    bridge, no NAT rules, no access to the host's loopback), to public addresses only unless
+    `allow_private` (`fireside.sandbox.egress`). It ends when the server does (`--exit-fd`),
+    and carries the `owner` instance's marker for the next start's sweep (`lifeline`).
+    Blocking: run in a thread."""
+    blocked = egress.blocked_networks(allow_private)  # in this thread: the host's namespace
     if wait_for_pid is not None:
         _wait_for_loopback(wait_for_pid)
     ready_r, ready_w = os.pipe()
+    server_alive = lifeline.exit_fd()
     try:
         network = subprocess.Popen(
             # By path, not pid: given a pid, slirp4netns joins that process's (nested,
             # --disable-userns) user namespace and then may not enter its network.
             [slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
-             "--netns-type=path", "--ready-fd", str(ready_w), netns_path, "tap0"],
+             "--netns-type=path", "--ready-fd", str(ready_w), "--exit-fd", str(server_alive),
+             netns_path, "tap0"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            pass_fds=(ready_w,), start_new_session=True,
+            pass_fds=(ready_w, server_alive), start_new_session=True,
+            env=lifeline.helper_env(owner),
         )  # fmt: skip
         os.close(ready_w)
         ready_w = -1
@@ -46,6 +60,12 @@ def connect_network(
             raise OSError(f"slirp4netns could not configure the environment's network: {detail}")
         assert network.stderr is not None
         network.stderr.close()  # nothing more to read; it must never block on a full pipe
+        try:
+            egress.prohibit_routes(socket_in(netns_path, *_NETLINK_ROUTE), blocked)
+        except BaseException:
+            network.kill()
+            network.wait()
+            raise
         return network
     finally:
         os.close(ready_r)
@@ -69,27 +89,36 @@ def unshare_net() -> None:
     _net_syscall(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
 
 
-def listen_inside(pid: int, port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
+_NETLINK_ROUTE = (socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+
+
+def socket_in(netns_path: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A new socket in the network namespace at `netns_path` (a socket keeps the namespace it
+    was made in); the calling thread returns to its own namespace."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         setns_net(target)
         try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-                sock.setblocking(False)
-            except BaseException:
-                sock.close()
-                raise
+            return socket.socket(family, kind, proto)
         finally:
             setns_net(own)  # the event loop thread must never stay in a sandbox's network
     finally:
         os.close(own)
         os.close(target)
+
+
+def listen_inside(pid: int, port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
+    sock = socket_in(f"/proc/{pid}/ns/net", socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(64)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 

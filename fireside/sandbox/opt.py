@@ -10,15 +10,22 @@ Each layer is unpacked once (content-addressed, read-only, by the blob store). A
   built once (layers are immutable, so links are as good as copies).
 Merged views live under `<share>/opt/`; overlays are unmounted when Fireside stops, and any left
 by a crash are released at the next start.
+
+Host code that reads a function's `/opt` (the extension scan, the custom runtime's bootstrap)
+resolves paths *inside* it (`open_in`): each layer's links are checked to stay in that layer,
+but a merged view joins them, and two links harmless alone (`extensions -> a/link/../..` in
+one layer, `a/link -> ..` in another) can lead out of `/opt` into the host's directories.
 """
 
 from __future__ import annotations
 
 import ctypes
+import errno
 import hashlib
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -29,6 +36,79 @@ from fireside.store.durable import publish_tree
 log = logging.getLogger(__name__)
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_SYS_OPENAT2 = {"x86_64": 437, "aarch64": 437}.get(os.uname().machine)
+_RESOLVE_NO_MAGICLINKS, _RESOLVE_IN_ROOT = 0x02, 0x10
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def open_in(root: Path, relative: str, flags: int = os.O_PATH) -> int:
+    """An fd for `relative` resolved with `root` as `/`: links, absolute or `..`, never leave
+    it (openat2 with RESOLVE_IN_ROOT, as a chroot would resolve them). Without openat2
+    (Linux < 5.6), links are refused instead (ELOOP). The caller closes the fd."""
+    root_fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if _SYS_OPENAT2 is not None:
+            how = _OpenHow(flags | os.O_CLOEXEC, 0, _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS)
+            fd = _libc.syscall(_SYS_OPENAT2, root_fd, relative.encode(), ctypes.byref(how),
+                               ctypes.sizeof(how))  # fmt: skip
+            if fd >= 0:
+                return int(fd)
+            err = ctypes.get_errno()
+            if err != errno.ENOSYS:
+                raise OSError(err, os.strerror(err), relative)
+        return _open_without_links(root_fd, relative, flags)
+    finally:
+        os.close(root_fd)
+
+
+def _open_without_links(root_fd: int, relative: str, flags: int) -> int:
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise OSError(errno.EXDEV, "'..' in a path inside /opt", relative)
+    current = os.dup(root_fd)
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            mode = (flags if last else os.O_PATH | os.O_DIRECTORY) | os.O_NOFOLLOW | os.O_CLOEXEC
+            following = os.open(part, mode, dir_fd=current)
+            os.close(current)
+            current = following
+        result, current = current, -1
+        return result
+    finally:
+        if current >= 0:
+            os.close(current)
+
+
+def executables_in(root: Path, directory: str) -> list[str]:
+    """Names of the executable regular files in `root`/`directory`, resolved inside `root`,
+    in name order (blocking)."""
+    try:
+        fd = open_in(root, directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return []
+    try:
+        names = sorted(os.listdir(fd))
+    finally:
+        os.close(fd)
+    return [name for name in names if is_executable_in(root, f"{directory}/{name}")]
+
+
+def is_executable_in(root: Path, relative: str) -> bool:
+    """Whether `root`/`relative`, resolved inside `root`, is a regular file with an execute bit."""
+    try:
+        fd = open_in(root, relative)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+    finally:
+        os.close(fd)
+    return stat.S_ISREG(info.st_mode) and bool(info.st_mode & 0o111)
 
 
 class OptTrees:

@@ -13,8 +13,9 @@ running the filter for them altogether (the seccomp action cache).
 Layout (offsets are resolved by a tiny label assembler, so no jump can silently overflow u8):
 
     ld arch; jeq X86_64 -> x86; jeq AARCH64 -> arm; ret KILL_PROCESS
-    x86: ld nr; jge 0x40000000 -> deny; jeq n... -> deny; ret ALLOW; deny: ret ERRNO
-    arm: ld nr;                         jeq n... -> deny; ret ALLOW; deny: ret ERRNO
+    x86: ld nr; jge 0x40000000 -> deny; jeq u... -> nosys; ja 1; nosys: ret ENOSYS;
+         jeq n... -> deny; ret ALLOW; deny: ret ERRNO
+    arm: ld nr; (the same without the x32 test)
 
 Long deny lists are cut into blocks that each end in their own `ret ERRNO`, so every conditional
 jump stays short however many syscalls are listed.
@@ -27,7 +28,7 @@ import os
 import struct
 from collections.abc import Iterable
 
-__all__ = ["DENIED_SYSCALLS", "build_filter", "filter_fd"]
+__all__ = ["DENIED_SYSCALLS", "UNSUPPORTED_SYSCALLS", "build_filter", "filter_fd"]
 
 # Classic BPF opcodes (linux/bpf_common.h) and seccomp constants (linux/seccomp.h, linux/audit.h).
 _LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
@@ -86,6 +87,12 @@ DENIED_SYSCALLS: tuple[str, ...] = (
     "unshare", "setns", "open_by_handle_at", "name_to_handle_at",
 )  # fmt: skip
 
+# Answered ENOSYS whatever `errno` the deny list uses: io_uring is a large kernel surface with a
+# long record of privilege escalations, and runtimes probe it (libuv on Node.js, Tokio, liburing
+# users) and fall back to epoll and threads when the kernel "lacks" it. ENOSYS is what a kernel
+# built without io_uring answers, the one case every such runtime must already handle.
+UNSUPPORTED_SYSCALLS: tuple[str, ...] = ("io_uring_setup", "io_uring_enter", "io_uring_register")
+
 # Syscall numbers, only for names the filter may deny. x86_64 from asm/unistd_64.h; aarch64 uses
 # the asm-generic table. Names missing from a table do not exist on that architecture (iopl,
 # uselib, ...), so there is nothing to deny there.
@@ -101,6 +108,7 @@ _X86_64: dict[str, int] = {
     "kcmp": 312, "finit_module": 313, "kexec_file_load": 320, "bpf": 321, "userfaultfd": 323,
     "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
     "fspick": 433, "pidfd_getfd": 438, "mount_setattr": 442, "quotactl_fd": 443,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
 }  # fmt: skip
 _AARCH64: dict[str, int] = {
     "lookup_dcookie": 18, "umount2": 39, "mount": 40, "pivot_root": 41, "nfsservctl": 42,
@@ -112,7 +120,8 @@ _AARCH64: dict[str, int] = {
     "process_vm_readv": 270, "process_vm_writev": 271, "kcmp": 272, "finit_module": 273,
     "bpf": 280, "userfaultfd": 282, "kexec_file_load": 294, "open_tree": 428, "move_mount": 429,
     "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_getfd": 438,
-    "mount_setattr": 442, "quotactl_fd": 443,
+    "mount_setattr": 442, "quotactl_fd": 443, "io_uring_setup": 425, "io_uring_enter": 426,
+    "io_uring_register": 427,
 }  # fmt: skip
 
 # An instruction whose jump fields (or a `ja`'s k) may name a label; a bare string in a program
@@ -126,8 +135,10 @@ def build_filter(
     *,
     errno: int = errno_codes.EPERM,
     no_new_user_namespaces: bool = False,
+    unsupported: Iterable[str] = UNSUPPORTED_SYSCALLS,
 ) -> bytes:
-    """The compiled program: denied syscalls fail with `errno`, everything else is allowed.
+    """The compiled program: denied syscalls fail with `errno`, `unsupported` ones with ENOSYS
+    (as if the kernel lacked them), everything else is allowed.
 
     `no_new_user_namespaces` also refuses `clone` with CLONE_NEWUSER, and `clone3` with ENOSYS
     (its flags live in memory a filter cannot read; libc then falls back to `clone`), for
@@ -138,8 +149,8 @@ def build_filter(
     """
     if not 1 <= errno <= 4095:  # the kernel clamps larger values to MAX_ERRNO anyway
         raise ValueError(f"errno must be in 1..4095, got {errno}")
-    names = set(denied)
-    unknown = sorted(name for name in names if name not in _X86_64 and name not in _AARCH64)
+    names, absent = set(denied), set(unsupported)
+    unknown = sorted(n for n in names | absent if n not in _X86_64 and n not in _AARCH64)
     if unknown:
         raise ValueError(f"unknown syscall name(s): {', '.join(unknown)}")
     deny = _RET_ERRNO | errno
@@ -153,15 +164,19 @@ def build_filter(
         (_RET_K, 0, 0, _RET_KILL_PROCESS),  # i386 compat, arm32 compat, anything unknown
     ]
     for arch, table in (("x86_64", _X86_64), ("aarch64", _AARCH64)):
-        numbers = sorted({table[name] for name in names if name in table})
+        missing = sorted({table[name] for name in absent if name in table})
+        numbers = sorted({table[name] for name in names - absent if name in table})
         program += [arch, (_LD_W_ABS, 0, 0, _OFFSET_NR)]
         if arch == "x86_64":
             program.append((_JMP_JGE_K, f"{arch}.deny0", 0, _X32_SYSCALL_BIT))
+        # ENOSYS answers first, with their return right behind them: every jump stays short.
+        enosys = missing + ([_CLONE3] if no_new_user_namespaces else [])
+        if enosys:
+            program += [(_JMP_JEQ_K, f"{arch}.enosys", 0, number) for number in enosys]
+            program += [(_JMP_JA, 0, 0, 1), f"{arch}.enosys"]
+            program.append((_RET_K, 0, 0, _RET_ERRNO | errno_codes.ENOSYS))
         if no_new_user_namespaces:
-            program += [
-                (_JMP_JEQ_K, f"{arch}.clone", 0, _CLONE[arch]),
-                (_JMP_JEQ_K, f"{arch}.enosys", 0, _CLONE3),
-            ]
+            program.append((_JMP_JEQ_K, f"{arch}.clone", 0, _CLONE[arch]))
         program += _compare_blocks(arch, numbers, deny)
         if no_new_user_namespaces:
             program += [
@@ -170,8 +185,6 @@ def build_filter(
                 (_JMP_JSET_K, 0, 1, _CLONE_NEWUSER),
                 (_RET_K, 0, 0, deny),
                 (_RET_K, 0, 0, _RET_ALLOW),
-                f"{arch}.enosys",
-                (_RET_K, 0, 0, _RET_ERRNO | errno_codes.ENOSYS),
             ]
 
     insns = _assemble(program)
