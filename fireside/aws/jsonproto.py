@@ -133,7 +133,7 @@ class JsonProtocol:
         body = request.body
         try:
             document = json.loads(body) if body else {}
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _serialization(f"Could not parse request body into json: {exc}") from None
         if type(document) is not dict:
             raise _serialization("Start of structure or map found where not expected.")
@@ -142,6 +142,8 @@ class JsonProtocol:
             params: dict[str, Any] = decode(document) if decode is not None else {}
         except DecodeError as exc:
             raise _serialization(str(exc)) from None
+        except RecursionError:
+            raise _serialization("The request's JSON is nested too deeply.") from None
         validator = self._validators[name]
         if validator is not None:
             validator.validate(params)

@@ -46,7 +46,7 @@ def _too_large(limit: int) -> ServiceError:
 def _check_json(payload: bytes) -> None:
     try:
         json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ServiceError(
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {exc}",
