@@ -178,12 +178,13 @@ def put_signed(signed_server: Server, bucket: str) -> PutSigned:
 def test_a_negative_chunk_size_is_refused_promptly_and_the_server_still_serves(
     signed_server: Server, put_signed: PutSigned
 ) -> None:
-    """`-2`: int(..., 16) took it, the decoder stepped back onto the size line's own CRLF and
-    looped on the event loop forever (every client of the server froze)."""
+    """`-6` after a 1-byte chunk: int(..., 16) took it, the decoder stepped back onto the
+    previous chunk's CRLF, to the same size line, forever, on the event loop (every client of
+    the server froze)."""
     started = time.monotonic()
     status, answer = put_signed(
         "neg",
-        lambda signer: b"-2\r\n0\r\n\r\n",
+        lambda signer: b"1\r\nA\r\n-6\r\n0\r\n\r\n",
         content_sha256="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
         decoded_length=0,
     )

@@ -55,10 +55,15 @@ def coral_namespace(service: ServiceModel) -> str:
     return f"com.amazonaws.{service.signing_name}.v{service.api_version.replace('-', '')}"
 
 
+# A lone surrogate (a client may send "\\ud800") has no UTF-8 form; it can only sit inside a
+# JSON string, where backslashreplace writes it as the very escape it arrived as.
+_SURROGATES = "backslashreplace"
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, default=encode_blob
-    ).encode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=encode_blob).encode(
+        "utf-8", _SURROGATES
+    )
 
 
 class _ErrorPlan:
@@ -171,7 +176,7 @@ class JsonProtocol:
                 body[entry[0]] = entry[1](value)
         raw = json.dumps(
             body, default=_error_default, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        ).encode("utf-8", _SURROGATES)
         headers = self._headers(request_id, raw)
         present = {name.lower() for name, _ in headers}
         headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
