@@ -8,6 +8,7 @@ memory stays flat, and that the server still answers a normal request afterwards
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import threading
 import time
@@ -305,3 +306,35 @@ def test_past_the_connection_cap_with_none_idle_a_new_connection_gets_503(
             sock.close()
     # Their slots come back as soon as they close.
     wait_for(lambda: serves(capped), 10, "a free connection slot")
+
+
+def socket_count(server: Server) -> int:
+    assert server.process is not None
+    fds = Path(f"/proc/{server.process.pid}/fd")
+    count = 0
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            count += os.readlink(fd).startswith("socket:")
+    return count
+
+
+def test_a_client_that_never_reads_its_answers_is_cut_off_after_the_send_timeout(
+    fresh_server: Callable[..., Server],
+) -> None:
+    srv = fresh_server(FIRESIDE_HTTP_SEND_TIMEOUT="1")
+    s3 = srv.client("s3")
+    s3.create_bucket(Bucket="unread")
+    s3.put_object(Bucket="unread", Key="k", Body=b"x" * (1 << 20))
+    request = (
+        b"GET /unread/k HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Date: 20260101T000000Z\r\n"
+        b"X-Amz-Content-SHA256: UNSIGNED-PAYLOAD\r\nAuthorization: AWS4-HMAC-SHA256 "
+        b"Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, "
+        b"Signature=00\r\n\r\n"
+    )
+    baseline = socket_count(srv)
+    with connect(srv) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(request * 64)  # 64 MB of answers, none read
+        wait_for(lambda: socket_count(srv) > baseline, 10, "the server to hold the connection")
+        wait_for(lambda: socket_count(srv) == baseline, 15, "the unread connection to be cut")
+    assert serves(srv)

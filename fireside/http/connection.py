@@ -70,13 +70,15 @@ class Connection(asyncio.Protocol):
         # Per-request parse state.
         self._url = b""
         self._headers: dict[str, str] = {}
-        self._head_size = 0
+        #: Header fields merged into an earlier one of the same name (not in `_headers`' size).
+        self._repeats = 0
         self._body: list[bytes] = []
         self._body_size = 0
         self._body_cap = 0
-        #: Bytes received while a head was incomplete (bounds what httptools buffers).
+        #: Bytes received while a head was incomplete (bounds what httptools buffers), and
+        #: the size of the last chunk received while not in a body.
         self._head_bytes = 0
-        self._in_head = True
+        self._chunk = 0
         self._in_body = False
         #: Between a request's first byte and its last.
         self._started = False
@@ -85,6 +87,8 @@ class Connection(asyncio.Protocol):
         #: When the connection is closed unless it makes progress (inf: a request is being
         #: answered, which may take as long as a Lambda timeout).
         self.deadline = math.inf
+        #: When the connection is aborted unless the client reads some of its answers.
+        self.write_deadline = math.inf
         # Requests are handled one at a time per connection, in arrival order.
         self._pending: deque[Request | Response] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -134,8 +138,10 @@ class Connection(asyncio.Protocol):
     def pause_writing(self) -> None:
         if self._writable is None:
             self._writable = asyncio.get_running_loop().create_future()
+        self.write_deadline = self._shared.now + self._limits.send_timeout
 
     def resume_writing(self) -> None:
+        self.write_deadline = math.inf
         writable, self._writable = self._writable, None
         if writable is not None and not writable.done():
             writable.set_result(None)
@@ -143,14 +149,15 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._last is not None or self._transport is None or self._transport.is_closing():
             return
-        if self._in_head:
+        if self._in_body:
+            self.deadline = self._shared.now + self._limits.body_timeout
+        else:
             # Only chunks that continue a head already begun count: the chunk a head starts
             # in may also hold whole requests before it (pipelining), so it is not counted,
             # which lets httptools buffer at most one read more than `max_head`.
+            self._chunk = len(data)
             if self._started:
-                self._head_bytes += len(data)
-        elif self._in_body:
-            self.deadline = self._shared.now + self._limits.body_timeout
+                self._head_bytes += self._chunk
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -161,7 +168,7 @@ class Connection(asyncio.Protocol):
             status, message = self._problem or (400, "malformed HTTP request")
             self._refuse(status, message)
             return
-        if self._in_head and self._started and self._head_bytes > self._limits.max_head:
+        if self._started and not self._in_body and self._head_bytes > self._limits.max_head:
             # The head is still arriving: refuse before httptools buffers any more of it.
             if len(self._url) > self._limits.max_url:
                 self._refuse(414, "URI too long")
@@ -172,10 +179,9 @@ class Connection(asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._url = b""
         self._headers = {}
-        self._head_size = 0
+        self._repeats = 0
         self._body = []
         self._body_size = 0
-        self._in_head = True
         self._started = True
         self._shared.idle.pop(self, None)
         if not self._read_paused:  # while we hold the client back, its head cannot finish
@@ -188,21 +194,29 @@ class Connection(asyncio.Protocol):
             raise _Refused
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        if (
-            self._head_size > self._limits.max_head
-            or len(self._headers) >= self._limits.max_headers
-        ):
+        # Sizes are checked once the head is complete (or while it is still arriving, in
+        # data_received); only the field count is checked here, cheaply, as fields arrive.
+        headers = self._headers
+        if len(headers) + self._repeats >= self._limits.max_headers:
             self._problem = (431, "Request header fields too large")
             raise _Refused
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
-        previous = self._headers.get(key)
-        self._headers[key] = text if previous is None else f"{previous},{text}"
+        previous = headers.get(key)
+        if previous is None:
+            headers[key] = text
+        else:
+            self._repeats += 1
+            headers[key] = f"{previous},{text}"
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
         self._in_body = True
+        if self._head_bytes + self._chunk > self._limits.max_head:
+            # The head may have outgrown the bound within one read: measure it exactly.
+            size = len(self._url) + sum(len(k) + len(v) + 4 for k, v in self._headers.items())
+            if size > self._limits.max_head:
+                self._problem = (431, "Request header fields too large")
+                raise _Refused
         self._head_bytes = 0
         if not self._read_paused:
             self.deadline = self._shared.now + self._limits.body_timeout
@@ -230,7 +244,6 @@ class Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
-        self._in_head = True
         self._started = False
         self.deadline = math.inf
         raw = self._url.decode("latin-1")
@@ -245,7 +258,6 @@ class Connection(asyncio.Protocol):
                 client=self._client,
             )
         )
-        self._body = []
         if (
             len(self._pending) >= self._limits.max_pipelined
             and not self._read_paused
@@ -271,7 +283,15 @@ class Connection(asyncio.Protocol):
                 keep_alive = item is not self._last
             else:
                 keep_alive = self._parser.should_keep_alive() or bool(pending)
-                response = await self._answer(item)
+                # Inline rather than a helper coroutine: one frame less per request.
+                try:
+                    response = await self._shared.handler(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The edge turns every error into a response; reaching here is a bug.
+                    log.exception("unhandled error serving %s %s", item.method, item.path)
+                    response = error_response(500, "Internal server error")
             if self._transport is None or self._transport.is_closing():
                 return
             if isinstance(item, Request) and item.method == "HEAD":
@@ -297,21 +317,11 @@ class Connection(asyncio.Protocol):
             timeout = self._limits.body_timeout if self._in_body else self._limits.header_timeout
             self.deadline = self._shared.now + timeout
 
-    async def _answer(self, request: Request) -> Response:
-        try:
-            return await self._shared.handler(request)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The edge turns every error into a response; reaching here is a bug.
-            log.exception("unhandled error serving %s %s", request.method, request.path)
-            return error_response(500, "Internal server error")
-
     def _refuse(self, status: int, message: str) -> None:
         """Answer `status` after the requests already read, then close; read nothing more."""
         if self._transport is None or self._transport.is_closing() or self._last is not None:
             return
-        self._in_head = self._in_body = self._started = False
+        self._in_body = self._started = False
         self._body = []
         self.deadline = math.inf
         self._shared.idle.pop(self, None)
@@ -321,9 +331,14 @@ class Connection(asyncio.Protocol):
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
 
-    def expire(self) -> None:
-        """The deadline passed: 408 if a request was partly sent, else close quietly."""
-        if self._started:
+    def expire(self, now: float) -> None:
+        """A deadline passed: abort if the client left its answers unread; else 408 if a
+        request was partly sent, or close quietly."""
+        if self.write_deadline <= now:
+            self._forget()
+            if self._transport is not None:
+                self._transport.abort()  # close() would wait for the client to read
+        elif self._started:
             self._refuse(408, "Request timeout")
         else:
             self.drop()
@@ -337,7 +352,7 @@ class Connection(asyncio.Protocol):
     def _forget(self) -> None:
         self._shared.connections.pop(self, None)
         self._shared.idle.pop(self, None)
-        self.deadline = math.inf
+        self.deadline = self.write_deadline = math.inf
 
 
 def head_bytes(response: Response, keep_alive: bool) -> bytes:

@@ -37,6 +37,9 @@ class HttpLimits:
     body_timeout: float = 60.0
     #: Seconds a keep-alive connection may sit between requests before it is closed.
     keepalive_timeout: float = 60.0
+    #: Seconds a client may leave answers unread (the write buffer full) before the
+    #: connection is aborted, dropping what it has not read.
+    send_timeout: float = 60.0
     #: Connections open at once per server (its listeners together). Past it the longest-idle
     #: connection is closed to make room, or, with none idle, the new one is answered 503.
     max_connections: int = 10_000
@@ -74,7 +77,10 @@ class HttpLimits:
     @property
     def tick(self) -> float:
         """How often deadlines are checked: often enough for the shortest timeout's accuracy."""
-        return min(1.0, self.header_timeout / 4, self.body_timeout / 4, self.keepalive_timeout / 4)
+        shortest = min(
+            self.header_timeout, self.body_timeout, self.keepalive_timeout, self.send_timeout
+        )
+        return min(1.0, shortest / 4)
 
 
 _FIELDS = frozenset(field.name for field in dataclasses.fields(HttpLimits))

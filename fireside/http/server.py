@@ -79,8 +79,10 @@ class HttpServer:
         while True:
             await asyncio.sleep(tick)
             now = shared.now = loop.time()
-            for connection in [c for c in shared.connections if c.deadline <= now]:
-                connection.expire()
+            for connection in [
+                c for c in shared.connections if c.deadline <= now or c.write_deadline <= now
+            ]:
+                connection.expire(now)
 
     async def listen(self, host: str, port: int, *, sock: socket.socket | None = None) -> int:
         """Start listening; returns the bound port (useful with port 0)."""
