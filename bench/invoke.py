@@ -6,7 +6,10 @@ measures, in one run so the ratios are meaningful on a shared machine:
 - echo floor: a bare HTTP POST answered by the same server stack (`/_fireside/echo`);
 - warm Invoke over raw HTTP and through boto3, with 1 and 8 concurrent clients;
 - the handler called in-process (the cost of the function itself);
-- cold start (first invoke of a fresh environment) beside a bare `python -c "import app"`.
+- cold start (first invoke of a fresh environment) beside a bare `python -c "import app"`;
+- slow clients: the 8-client raw invoke again while 2,000 idle keep-alive connections are held
+  open (each made one request, then went quiet), within the server's default connection cap
+  (10,000) and keep-alive timeout (60 s), so none is evicted or timed out during the phase.
 
 Prints a table and writes JSON (default bench/results/invoke.json).
 Usage: python bench/invoke.py [--seconds 5] [--cold 10] [--json PATH]
@@ -17,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +38,48 @@ from botocore.config import Config
 from common import ROLE, ROOT, log, raw_http, start_server, summarize, zip_of
 
 HANDLER = "def handler(event, context):\n    return event\n"
+IDLE_CONNECTIONS = 2000
+
+
+def open_idle(port: int, count: int) -> list[socket.socket]:
+    """`count` keep-alive connections that each made one request and now sit idle."""
+    request = b"GET /_fireside/health HTTP/1.1\r\nHost: bench\r\n\r\n"
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the server closed an idle connection at its first request")
+            answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"health answered {answer[:40]!r}")
+        held.append(sock)
+    return held
+
+
+def still_open(held: list[socket.socket]) -> int:
+    """How many of `held` the server has not closed (a closed one reads as EOF at once)."""
+    count = 0
+    for sock in held:
+        sock.setblocking(False)
+        try:
+            count += sock.recv(65536, socket.MSG_PEEK) != b""
+        except BlockingIOError:
+            count += 1  # nothing to read: still open
+        except OSError:
+            pass
+    return count
+
+
+def raise_nofile(wanted: int) -> None:
+    """This process (and the server it starts) needs a descriptor per held connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 def boto3_invoke(endpoint: str, name: str, clients: int, seconds: float) -> dict[str, float]:
@@ -116,6 +163,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "invoke.json")
     parser.add_argument("--sandbox", default=None, help="sandbox backend (default: the server's)")
     args = parser.parse_args()
+    raise_nofile(IDLE_CONNECTIONS + 1024)
 
     with tempfile.TemporaryDirectory() as data_dir:
         process, port = start_server(data_dir, args.sandbox)
@@ -153,6 +201,18 @@ def main() -> None:
                 results[f"invoke_boto3_c{clients}"] = boto3_invoke(
                     endpoint, "bench", clients, args.seconds
                 )
+            log(f"invoke raw HTTP, 8 clients, {IDLE_CONNECTIONS} idle connections held...")
+            held = open_idle(port, IDLE_CONNECTIONS)
+            try:
+                results[f"invoke_raw_c8_idle{IDLE_CONNECTIONS}"] = asyncio.run(
+                    raw_http(port, invoke_path, body, 8, args.seconds)
+                )
+                results[f"invoke_raw_c8_idle{IDLE_CONNECTIONS}"]["idle_still_open"] = still_open(
+                    held
+                )
+            finally:
+                for sock in held:
+                    sock.close()
             results["handler_in_process"] = in_process(args.seconds)
             log(f"cold starts x{args.cold}...")
             cold = cold_starts(lam, "bench", args.cold)
@@ -170,6 +230,10 @@ def main() -> None:
         "overhead_p50_ms (target <= 1.0)": overhead,
         "raw_c8_throughput_rps (target >= 2000)": results["invoke_raw_c8"]["throughput_rps"],
         "cold_vs_bare_import (target <= 1.5)": cold_p50 / bare_p50,
+        f"idle{IDLE_CONNECTIONS}_vs_c8_throughput (target >= 0.9)": results[
+            f"invoke_raw_c8_idle{IDLE_CONNECTIONS}"
+        ]["throughput_rps"]
+        / results["invoke_raw_c8"]["throughput_rps"],
     }
     results["targets"] = targets
     results["sandbox"] = args.sandbox or "default"
@@ -180,6 +244,8 @@ def main() -> None:
             print(
                 f"{key:<28}{value['p50_ms']:>10.3f}{value['p99_ms']:>10.3f}{value['throughput_rps']:>12.0f}"
             )
+    idle = results[f"invoke_raw_c8_idle{IDLE_CONNECTIONS}"]["idle_still_open"]
+    print(f"{'idle connections kept':<28}{idle:>10.0f} of {IDLE_CONNECTIONS}")
     print(f"{'cold_start (p50)':<28}{cold_p50:>10.2f}")
     print(f"{'bare python import (p50)':<28}{bare_p50:>10.2f}")
     for key, value in targets.items():

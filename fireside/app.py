@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +37,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
+from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.s3.access import StoredObjects
@@ -56,6 +57,12 @@ from fireside.tables.transfers import Transfers, TransferStore
 log = logging.getLogger(__name__)
 
 _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
+# Request bodies per service: DynamoDB's documented 16 MB request limit (BatchWriteItem),
+# plus slack so near-limit requests still get the service's own validation error; STS and
+# DynamoDB Streams requests are a few KB. Lambda and S3 take the server's `max_body`.
+_DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
+_BODY_SLACK = 1024 * 1024
+_SMALL_REQUEST = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -122,7 +129,7 @@ class Fireside:
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
-        self._http = HttpServer(self._handle)
+        self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
         self._edge: Edge | None = None
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None
@@ -200,6 +207,7 @@ class Fireside:
                 protocol_for(load_service("dynamodb")),
                 self.tables.operations(),
                 target_prefix="DynamoDB_20120810",
+                max_body=_DYNAMODB_MAX_REQUEST + _BODY_SLACK,
             )
         )
         services.append(
@@ -208,6 +216,7 @@ class Fireside:
                 protocol_for(load_service("dynamodbstreams")),
                 self.tables.stream_operations(),
                 target_prefix="DynamoDBStreams_20120810",
+                max_body=_SMALL_REQUEST,
             )
         )
         services.append(
@@ -215,10 +224,14 @@ class Fireside:
                 "sts",
                 protocol_for(load_service("sts")),
                 StsProvider(self.authenticator).operations(),
+                max_body=_SMALL_REQUEST,
             )
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
         return Edge(self.authenticator, services, self._internal, endpoint_url)
+
+    def _body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:
+        return self._edge.body_limit(path, headers) if self._edge is not None else None
 
     async def _handle(self, request: Request) -> Response:
         assert self._edge is not None
@@ -279,6 +292,8 @@ class Fireside:
         on_started: Callable[[Started], None] | None = None,
     ) -> None:
         settings = self.settings
+        # One descriptor per connection: the cap, not the default soft limit, should bind.
+        raise_open_file_limit(settings.http.max_connections + 1024)
         port = await self._http.listen(settings.host, settings.port)
         settings.port = port
         self._edge = self._build(settings.endpoint_url)

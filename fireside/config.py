@@ -6,6 +6,9 @@
     max_environments = 64        # execution environments alive at once, across functions
     idle_timeout = 600           # seconds before an idle environment is stopped
 
+    [http]                       # bounds on HTTP clients (fireside/http/limits.py)
+    keepalive_timeout = 60
+
     [[credentials]]              # when any are set, every request must be signed by one of them
     access_key_id = "AKIDEXAMPLE"
     secret_access_key = "secret"
@@ -23,6 +26,7 @@ from typing import Any
 
 from fireside.aws.credentials import parse_credentials_env
 from fireside.compute.logs import FUNCTION_BYTES, INVOKE_BYTES, MAX_LINE
+from fireside.http.limits import HttpLimits
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -70,6 +74,8 @@ class Settings:
     log_invoke_bytes: int = INVOKE_BYTES
     #: Bytes of log records kept on disk per function (the oldest half is dropped past it).
     log_function_bytes: int = FUNCTION_BYTES
+    #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
+    http: HttpLimits = field(default_factory=HttpLimits)
 
     @property
     def endpoint_url(self) -> str:
@@ -99,6 +105,13 @@ def _from_toml(path: Path, settings: Settings) -> None:
         if server["egress_private"] not in ("allow", "deny"):
             raise ConfigError(f'{path}: server.egress_private: expected "allow" or "deny"')
         settings.egress_private = server["egress_private"] == "allow"
+    http = data.get("http", {})
+    if not isinstance(http, dict):
+        raise ConfigError(f"{path}: [http] must be a table")
+    try:
+        settings.http = HttpLimits.from_mapping(http)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: [http]: {exc}") from exc
     if "async_retry_delays" in server:
         settings.async_retry_delays = tuple(float(x) for x in server["async_retry_delays"])
     for entry in data.get("credentials", []):
@@ -146,6 +159,10 @@ def load_settings(
                 setattr(settings, attr, type(getattr(settings, attr))(env[var]))
             except ValueError as exc:
                 raise ConfigError(f"{var}: {exc}") from exc
+    try:
+        settings.http = HttpLimits.from_env(env, settings.http)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     if "FIRESIDE_ASYNC_RETRY_DELAYS" in env:
         raw = env["FIRESIDE_ASYNC_RETRY_DELAYS"]
         try:

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
@@ -44,6 +44,9 @@ class Service:
     path_prefixes: tuple[str, ...] = ()
     #: `X-Amz-Target` prefix of json-protocol services (e.g. "DynamoDB_20120810").
     target_prefix: str | None = None
+    #: Largest request body in bytes, when lower than the server's `max_body` (AWS's own
+    #: limit plus slack, so the service still answers near-limit requests with its error).
+    max_body: int | None = None
 
 
 def json_response(
@@ -74,6 +77,25 @@ class Edge:
         self._by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self._internal = internal
         self._endpoint_url = endpoint_url
+        self._capped = [s for s in services if s.max_body is not None]
+
+    def body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:
+        """The body bound of the service a request head names, if it has its own.
+
+        Read before the body arrives, so it routes by the head alone: `X-Amz-Target` or the
+        credential scope's service (a presigned URL's scope is not looked at: the server's
+        `max_body` applies)."""
+        if not self._capped:
+            return None
+        target = headers.get("x-amz-target")
+        if target:
+            service = self._by_target.get(target.partition(".")[0])
+            return service.max_body if service is not None else None
+        authorization = headers.get("authorization", "")
+        for service in self._capped:
+            if f"/{service.name}/aws4_request" in authorization:
+                return service.max_body
+        return None
 
     def _route_signed(self, request: Request, signing_name: str) -> Service | None:
         candidates = self._by_signing.get(signing_name)

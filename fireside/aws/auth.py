@@ -20,7 +20,8 @@ The canonical request is rebuilt exactly as botocore's `SigV4Auth` builds it: fo
 other than S3 the path is normalized and percent-encoded a second time (S3 signs it as sent),
 the query is decoded and re-encoded,
 and the payload hash is `x-amz-content-sha256` when sent, else the body's SHA-256. Session tokens
-(`X-Amz-Security-Token`) are signed like any header or parameter but not validated.
+(`X-Amz-Security-Token`) are signed like any header or parameter but not validated. A
+`STREAMING-AWS4-HMAC-SHA256-PAYLOAD` body's chunk signatures are checked too (`aws/chunked.py`).
 
 This runs on every request (including the Lambda Invoke hot path), so the HMAC chain's result,
 the signing key, is cached per (secret, date, region, service) and canonical paths are memoized.
@@ -40,6 +41,7 @@ from functools import lru_cache
 from hashlib import sha256
 from urllib.parse import quote, unquote_to_bytes
 
+from fireside.aws.chunked import SIGNED_STREAMING, ChunkSigner, verify_chunk_signatures
 from fireside.aws.errors import ServiceError
 from fireside.http.types import Request
 
@@ -264,6 +266,15 @@ class Authenticator:
         _check_form(signature)
         self._check_time(signature)
         self._check_signature(request, query, signature, secret)
+        declared = headers.get("x-amz-content-sha256", "")
+        if declared in SIGNED_STREAMING:
+            # The request's signature covers its head only; each chunk signs its own bytes.
+            key = self._signing_key(
+                secret, signature.scope_date, signature.region, signature.service
+            )
+            scope = f"{signature.scope_date}/{signature.region}/{signature.service}/{_TERMINATOR}"
+            signer = ChunkSigner(key, signature.amz_date, scope, signature.signature)
+            verify_chunk_signatures(request.body, signer, trailer=declared.endswith("-TRAILER"))
         return caller
 
     def _check_time(self, signature: _Signature) -> None:

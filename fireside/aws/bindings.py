@@ -211,7 +211,7 @@ def _identity(text: str) -> str:
 def _decode_json_value(text: str) -> Any:
     try:
         return json.loads(base64.b64decode(text, validate=True))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DecodeError("expected base64-encoded JSON") from None
 
 

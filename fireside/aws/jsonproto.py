@@ -55,10 +55,15 @@ def coral_namespace(service: ServiceModel) -> str:
     return f"com.amazonaws.{service.signing_name}.v{service.api_version.replace('-', '')}"
 
 
+# A lone surrogate (a client may send "\\ud800") has no UTF-8 form; it can only sit inside a
+# JSON string, where backslashreplace writes it as the very escape it arrived as.
+_SURROGATES = "backslashreplace"
+
+
 def _dumps(value: Any) -> bytes:
-    return json.dumps(
-        value, separators=(",", ":"), ensure_ascii=False, default=encode_blob
-    ).encode()
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=encode_blob).encode(
+        "utf-8", _SURROGATES
+    )
 
 
 class _ErrorPlan:
@@ -133,7 +138,7 @@ class JsonProtocol:
         body = request.body
         try:
             document = json.loads(body) if body else {}
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _serialization(f"Could not parse request body into json: {exc}") from None
         if type(document) is not dict:
             raise _serialization("Start of structure or map found where not expected.")
@@ -142,6 +147,8 @@ class JsonProtocol:
             params: dict[str, Any] = decode(document) if decode is not None else {}
         except DecodeError as exc:
             raise _serialization(str(exc)) from None
+        except RecursionError:
+            raise _serialization("The request's JSON is nested too deeply.") from None
         validator = self._validators[name]
         if validator is not None:
             validator.validate(params)
@@ -169,7 +176,7 @@ class JsonProtocol:
                 body[entry[0]] = entry[1](value)
         raw = json.dumps(
             body, default=_error_default, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        ).encode("utf-8", _SURROGATES)
         headers = self._headers(request_id, raw)
         present = {name.lower() for name, _ in headers}
         headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)

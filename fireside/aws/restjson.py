@@ -176,12 +176,16 @@ class RestJsonProtocol:
     def _decode_body(self, body: bytes, decode: Decoder) -> Any:
         try:
             document = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise self._content_error(f"Could not parse request body into json: {exc}") from None
         try:
             return decode(document)
         except DecodeError as exc:
             raise self._content_error(f"Could not parse request body into json: {exc}") from None
+        except RecursionError:
+            raise self._content_error(
+                "Could not parse request body into json: nested too deeply"
+            ) from None
 
     def _content_error(self, message: str) -> ServiceError:
         return ServiceError(self._content_error_code, message, 400, Type="User")

@@ -221,6 +221,9 @@ class RestXmlProtocol:
 
     @staticmethod
     def _decode_xml(body: bytes, shape: Shape) -> Any:
+        # S3's documents need no DTD; refusing one rules out entity tricks of every kind.
+        if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+            raise ServiceError("MalformedXML", _MALFORMED_XML, 400)
         try:
             root = ElementTree.fromstring(body)
         except ElementTree.ParseError:
@@ -229,6 +232,10 @@ class RestXmlProtocol:
             return decode(root, shape)
         except DecodeError as exc:
             raise ServiceError("MalformedXML", f"{_MALFORMED_XML} ({exc})", 400) from None
+        except RecursionError:
+            raise ServiceError(
+                "MalformedXML", f"{_MALFORMED_XML} (nested too deeply)", 400
+            ) from None
 
     # -- responses --------------------------------------------------------------------------
 

@@ -476,7 +476,7 @@ class Environment:
             return "InvalidRequestID"
         try:
             json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = error_payload(error_type or "Unhandled", body.decode(errors="replace"))
         current.finish(Outcome(body, "Unhandled"))
         return None
@@ -484,7 +484,7 @@ class Environment:
     def fail_init(self, body: bytes, error_type: str | None) -> None:
         try:
             json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             body = error_payload(error_type or "Runtime.Unknown", body.decode(errors="replace"))
         self._fail_init(Outcome(body, "Unhandled", fatal=True))
 

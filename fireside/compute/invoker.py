@@ -49,7 +49,7 @@ def _too_large(limit: int) -> ServiceError:
 def _check_json(payload: bytes) -> None:
     try:
         json.loads(payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise lambda_error(
             "InvalidRequestContentException",
             f"Could not parse request body into json: Could not parse payload into json: {exc}",

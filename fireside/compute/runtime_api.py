@@ -112,7 +112,7 @@ class RuntimeApi:
         if path == f"{EXTENSION_PREFIX}/register" and request.method == "POST":
             try:
                 body = json.loads(request.body or b"{}")
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise ExtensionError("InvalidRequestFormat", str(exc)) from None
             if not isinstance(body, dict):
                 raise ExtensionError("InvalidRequestFormat", "the body must be a JSON object")

@@ -1,0 +1,375 @@
+"""One client connection of `HttpServer`: parse requests, run the handler, answer in order.
+
+Everything a client sends is bounded (`HttpLimits`): the request target (414), the head's bytes
+and field count (431, counted while the head is still arriving, because httptools buffers a
+header until it ends), the body (413, with a per-service bound from the edge), and the time a
+head, a body or an idle keep-alive connection may take. Times are deadlines on the server's
+coarse clock (`Shared.now`), checked by one sweep per server rather than a timer per request.
+Reading pauses while `max_pipelined` requests wait, and answering pauses while the transport's
+write buffer is full, so a client that sends without reading holds a bounded amount of memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import socket
+from collections import deque
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import cast
+
+import httptools
+
+from fireside.http.limits import HttpLimits
+from fireside.http.types import Handler, Request, Response
+
+log = logging.getLogger(__name__)
+
+#: The largest body the edge accepts for a request, given its path and headers.
+BodyLimit = Callable[[str, Mapping[str, str]], int | None]
+
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+
+
+def error_response(status: int, message: str) -> Response:
+    body = json.dumps({"message": message}).encode()
+    return Response(status, [("Content-Type", "application/json")], body)
+
+
+class Shared:
+    """What every connection of one server shares: its bounds, clock and connection sets."""
+
+    __slots__ = ("body_limit", "connections", "handler", "idle", "limits", "now")
+
+    def __init__(self, handler: Handler, limits: HttpLimits, body_limit: BodyLimit | None) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.body_limit = body_limit
+        #: loop.time() as of the last sweep: deadlines need no fresher clock than the sweep.
+        self.now = 0.0
+        #: Insertion-ordered sets (dicts), so the longest-idle connection is the first key.
+        self.connections: dict[Connection, None] = {}
+        self.idle: dict[Connection, None] = {}
+
+
+class _Refused(Exception):
+    """Raised from a parser callback to stop parsing a request that broke a limit."""
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, shared: Shared) -> None:
+        self._shared = shared
+        self._limits = shared.limits
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._client: tuple[str, int] | None = None
+        # Per-request parse state.
+        self._url = b""
+        self._headers: dict[str, str] = {}
+        #: Header fields merged into an earlier one of the same name (not in `_headers`' size).
+        self._repeats = 0
+        self._body: list[bytes] = []
+        self._body_size = 0
+        self._body_cap = 0
+        #: Bytes received while a head was incomplete (bounds what httptools buffers), and
+        #: the size of the last chunk received while not in a body.
+        self._head_bytes = 0
+        self._chunk = 0
+        self._in_body = False
+        #: Between a request's first byte and its last.
+        self._started = False
+        #: Set by a callback that refuses the request: (status, message).
+        self._problem: tuple[int, str] | None = None
+        #: When the connection is closed unless it makes progress (inf: a request is being
+        #: answered, which may take as long as a Lambda timeout).
+        self.deadline = math.inf
+        #: When the connection is aborted unless the client reads some of its answers.
+        self.write_deadline = math.inf
+        # Requests are handled one at a time per connection, in arrival order.
+        self._pending: deque[Request | Response] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        #: The answer after which the connection closes (a refusal).
+        self._last: Response | None = None
+        self._read_paused = False
+        self._writable: asyncio.Future[None] | None = None
+        self._closing = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but have the same API.
+        self._transport = cast(asyncio.Transport, transport)
+        shared = self._shared
+        if len(shared.connections) >= self._limits.max_connections and not self._make_room():
+            self._transport.write(
+                _encode(error_response(503, "Too many connections; try again later"), False)
+            )
+            self._transport.close()
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        if isinstance(peer, tuple) and len(peer) >= 2:
+            self._client = (str(peer[0]), int(peer[1]))
+        shared.connections[self] = None
+        # A new connection is evictable like an idle one, but must send its head in time.
+        shared.idle[self] = None
+        self.deadline = shared.now + self._limits.header_timeout
+
+    def _make_room(self) -> bool:
+        """Close the longest-idle connection; False when every connection is mid-request."""
+        victim = next(iter(self._shared.idle), None)
+        if victim is None:
+            return False
+        victim.drop()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+        self._closing = True
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = asyncio.get_running_loop().create_future()
+        self.write_deadline = self._shared.now + self._limits.send_timeout
+
+    def resume_writing(self) -> None:
+        self.write_deadline = math.inf
+        writable, self._writable = self._writable, None
+        if writable is not None and not writable.done():
+            writable.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._last is not None or self._transport is None or self._transport.is_closing():
+            return
+        if self._in_body:
+            self.deadline = self._shared.now + self._limits.body_timeout
+        else:
+            # Only chunks that continue a head already begun count: the chunk a head starts
+            # in may also hold whole requests before it (pipelining), so it is not counted,
+            # which lets httptools buffer at most one read more than `max_head`.
+            self._chunk = len(data)
+            if self._started:
+                self._head_bytes += self._chunk
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._refuse(400, "upgrade not supported here")
+            return
+        except httptools.HttpParserError:
+            # A callback's refusal surfaces as HttpParserCallbackError, which parsing stops at.
+            status, message = self._problem or (400, "malformed HTTP request")
+            self._refuse(status, message)
+            return
+        if self._started and not self._in_body and self._head_bytes > self._limits.max_head:
+            # The head is still arriving: refuse before httptools buffers any more of it.
+            if len(self._url) > self._limits.max_url:
+                self._refuse(414, "URI too long")
+            else:
+                self._refuse(431, "Request header fields too large")
+
+    # -- httptools callbacks ----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = {}
+        self._repeats = 0
+        self._body = []
+        self._body_size = 0
+        self._started = True
+        self._shared.idle.pop(self, None)
+        if not self._read_paused:  # while we hold the client back, its head cannot finish
+            self.deadline = self._shared.now + self._limits.header_timeout
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        if len(self._url) > self._limits.max_url:
+            self._problem = (414, "URI too long")
+            raise _Refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # Sizes are checked once the head is complete (or while it is still arriving, in
+        # data_received); only the field count is checked here, cheaply, as fields arrive.
+        headers = self._headers
+        if len(headers) + self._repeats >= self._limits.max_headers:
+            self._problem = (431, "Request header fields too large")
+            raise _Refused
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = headers.get(key)
+        if previous is None:
+            headers[key] = text
+        else:
+            self._repeats += 1
+            headers[key] = f"{previous},{text}"
+
+    def on_headers_complete(self) -> None:
+        self._in_body = True
+        if self._head_bytes + self._chunk > self._limits.max_head:
+            # The head may have outgrown the bound within one read: measure it exactly.
+            size = len(self._url) + sum(len(k) + len(v) + 4 for k, v in self._headers.items())
+            if size > self._limits.max_head:
+                self._problem = (431, "Request header fields too large")
+                raise _Refused
+        self._head_bytes = 0
+        if not self._read_paused:
+            self.deadline = self._shared.now + self._limits.body_timeout
+        body_limit = self._shared.body_limit
+        cap = self._limits.max_body
+        if body_limit is not None:
+            bound = body_limit(self._url.decode("latin-1"), self._headers)
+            if bound is not None and bound < cap:
+                cap = bound
+        self._body_cap = cap
+        length = self._headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            # Answer at once and hang up rather than read (and discard) a huge body.
+            self._problem = (413, "Request entity too large")
+            raise _Refused
+        if self._headers.get("expect", "").lower() == "100-continue" and self._transport:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_size += len(body)
+        if self._body_size > self._body_cap:  # a chunked body announces no length
+            self._problem = (413, "Request entity too large")
+            raise _Refused
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        self._started = False
+        self.deadline = math.inf
+        raw = self._url.decode("latin-1")
+        path, _, query = raw.partition("?")
+        self._pending.append(
+            Request(
+                method=self._parser.get_method().decode("latin-1"),
+                path=path,
+                query=query,
+                headers=self._headers,
+                body=b"".join(self._body),
+                client=self._client,
+            )
+        )
+        if (
+            len(self._pending) >= self._limits.max_pipelined
+            and not self._read_paused
+            and self._transport is not None
+        ):
+            self._transport.pause_reading()
+            self._read_paused = True
+            self.deadline = math.inf
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
+
+    # -- answering ------------------------------------------------------------------------
+    async def _serve_pending(self) -> None:
+        pending = self._pending
+        while pending and not self._closing:
+            if self._writable is not None:
+                await self._writable  # the client is not reading: produce no more for now
+            item = pending.popleft()
+            if self._read_paused and len(pending) <= self._limits.max_pipelined // 2:
+                self._resume_reading()
+            if isinstance(item, Response):
+                response = item
+                keep_alive = item is not self._last
+            else:
+                keep_alive = self._parser.should_keep_alive() or bool(pending)
+                # Inline rather than a helper coroutine: one frame less per request.
+                try:
+                    response = await self._shared.handler(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    # The edge turns every error into a response; reaching here is a bug.
+                    log.exception("unhandled error serving %s %s", item.method, item.path)
+                    response = error_response(500, "Internal server error")
+            if self._transport is None or self._transport.is_closing():
+                return
+            if isinstance(item, Request) and item.method == "HEAD":
+                # A HEAD answer carries the headers a GET would (Content-Length included)
+                # and never a body: the client reads none, so one would corrupt the stream.
+                self._transport.write(head_bytes(response, keep_alive))
+            else:
+                self._transport.write(_encode(response, keep_alive))
+            if not keep_alive:
+                self.drop()
+                return
+        if not self._started and not self._closing and self._last is None:
+            # Nothing is arriving or waiting: the keep-alive clock starts.
+            self._shared.idle[self] = None
+            self.deadline = self._shared.now + self._limits.keepalive_timeout
+
+    def _resume_reading(self) -> None:
+        self._read_paused = False
+        if self._transport is None or self._last is not None:
+            return
+        self._transport.resume_reading()
+        if self._started:  # a request cut off by the pause: its clock starts again
+            timeout = self._limits.body_timeout if self._in_body else self._limits.header_timeout
+            self.deadline = self._shared.now + timeout
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer `status` after the requests already read, then close; read nothing more."""
+        if self._transport is None or self._transport.is_closing() or self._last is not None:
+            return
+        self._in_body = self._started = False
+        self._body = []
+        self.deadline = math.inf
+        self._shared.idle.pop(self, None)
+        self._transport.pause_reading()
+        self._last = error_response(status, message)
+        self._pending.append(self._last)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
+
+    def expire(self, now: float) -> None:
+        """A deadline passed: abort if the client left its answers unread; else 408 if a
+        request was partly sent, or close quietly."""
+        if self.write_deadline <= now:
+            self._forget()
+            if self._transport is not None:
+                self._transport.abort()  # close() would wait for the client to read
+        elif self._started:
+            self._refuse(408, "Request timeout")
+        else:
+            self.drop()
+
+    def drop(self) -> None:
+        """Close now (buffered answers are still flushed by the transport)."""
+        self._forget()
+        if self._transport is not None:
+            self._transport.close()
+
+    def _forget(self) -> None:
+        self._shared.connections.pop(self, None)
+        self._shared.idle.pop(self, None)
+        self.deadline = self.write_deadline = math.inf
+
+
+def head_bytes(response: Response, keep_alive: bool) -> bytes:
+    reason = _REASONS.get(response.status, "Unknown")
+    lines = [f"HTTP/1.1 {response.status} {reason}"]
+    has_length = False
+    for name, value in response.headers:
+        if name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}")
+    if not has_length:
+        lines.append(f"Content-Length: {len(response.body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def _encode(response: Response, keep_alive: bool) -> bytes:
+    return head_bytes(response, keep_alive) + response.body
