@@ -109,4 +109,5 @@ def test_two_nodes_share_tables_and_transactions(
             break
         time.sleep(0.2)
     else:
-        raise AssertionError("the other node still describes the deleted table")
+        log = "".join(line for line in tables_server.output[-200:] if "tables" in line)
+        raise AssertionError(f"the other node still describes the deleted table; its log:\n{log}")
