@@ -310,6 +310,8 @@ class Fireside:
         )
         supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
+        if self.tables.shared:
+            supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         for service in ("s3", "sts"):
             supervisor.declare(service)
         if on_started is not None:

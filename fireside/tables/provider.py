@@ -138,13 +138,10 @@ class TablesProvider:
         return {name: bind(handler) for name, handler in streams.OPERATIONS.items()}
 
     def start(self) -> None:
-        """Resume what a restart interrupted (exports, imports, index backfills) and, on a
-        shared engine, keep the catalog in step with the other nodes."""
+        """Resume what a restart interrupted (exports, imports, index backfills)."""
         tables = self.tables
         if self.transfers is not None:
             self.transfers.resume()
-        if tables.engine.name != "sqlite":
-            tables.spawn(tables.refresh_catalog_forever(), "catalog refresh")
         for table in tables.catalog.all():
             for index in table.indexes.values():
                 if index.status == "CREATING":
@@ -152,6 +149,15 @@ class TablesProvider:
                         update_table.backfill(tables, table.table_id, index.name),
                         f"backfill {table.name}/{index.name}",
                     )
+
+    @property
+    def shared(self) -> bool:
+        """Whether other nodes share the engine (their changes reach us by `refresh_forever`)."""
+        return self.tables.engine.name != "sqlite"
+
+    async def refresh_forever(self) -> None:
+        """Keep the catalog in step with the other nodes' changes, until cancelled."""
+        await self.tables.refresh_catalog_forever()
 
     async def sweep_forever(self) -> None:
         """Delete expired items every `ttl_interval` seconds, until cancelled."""

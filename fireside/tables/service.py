@@ -99,7 +99,9 @@ class Tables:
         while True:
             await asyncio.sleep(interval)
             try:
-                rows = await self.engine.read(lambda txn: txn.tables())
+                # Bounded: a read stuck on its connection must not stop the refreshes (the
+                # next one runs on another reader).
+                rows = await asyncio.wait_for(self.engine.read(lambda txn: txn.tables()), 10)
             except Exception:  # one failed read (a lost connection) must not end the loop
                 log.warning("tables: could not refresh the catalog", exc_info=True)
                 continue

@@ -24,6 +24,11 @@ def test_two_nodes_share_tables_and_transactions(
     first, second = tables_server.client("dynamodb"), other.client("dynamodb")
     name = f"shared-{random.randrange(1 << 30):x}"
     first.create_table(**table_params(name))
+    # Each node keeps its catalog in step with the others by a supervised loop.
+    assert tables_server.health()["services"]["dynamodb"]["loops"]["catalog-refresh"] == {
+        "state": "running",
+        "restarts": 0,
+    }
     # A table created on one node is usable on the other at once (its catalog reloads on a miss).
     accounts = [f"acct-{i}" for i in range(5)]
     for account in accounts:
@@ -110,4 +115,7 @@ def test_two_nodes_share_tables_and_transactions(
         time.sleep(0.2)
     else:
         log = "".join(line for line in tables_server.output[-200:] if "tables" in line)
-        raise AssertionError(f"the other node still describes the deleted table; its log:\n{log}")
+        loops = tables_server.health()["services"]["dynamodb"]["loops"]
+        raise AssertionError(
+            f"the other node still describes the deleted table; its loops: {loops}; log:\n{log}"
+        )
