@@ -11,6 +11,7 @@ Fireside's own endpoints live under `/_fireside/` and unknown paths get a 404 JS
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -23,7 +24,8 @@ from urllib.parse import unquote
 from fireside.aws.auth import Authenticator
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.aws.protocol import WireProtocol, not_implemented
+from fireside.aws.model import load_service, services_signed_as
+from fireside.aws.protocol import WireProtocol, not_implemented, protocol_for
 from fireside.http.types import Handler, Request, Response
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,8 @@ class Edge:
         self._by_prefix = [(p, s) for s in services for p in s.path_prefixes]
         self._by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self._internal = internal
+        #: Protocols of services Fireside does not provide, by signing name.
+        self._unserved_protocols: dict[tuple[str, bool], tuple[WireProtocol, ...]] = {}
         self._endpoint_url = endpoint_url
         self._capped = [s for s in services if s.max_body is not None]
 
@@ -130,15 +134,7 @@ class Edge:
             else:
                 service = self._route_unsigned(request)
             if service is None:
-                return json_response(
-                    404,
-                    {
-                        "message": f"No service at {request.method} {request.path}"
-                        + (f" (signed for service {caller.service!r})" if caller.service else ""),
-                        "__type": "UnknownServiceException",
-                    },
-                    [("x-amzn-RequestId", request_id)],
-                )
+                return await self._unserved(request, caller.service, request_id)
             parsed = service.protocol.parse(request)
             operation = service.operations.get(parsed.operation_name)
             if operation is None:
@@ -167,6 +163,71 @@ class Edge:
                 sender_fault=False,
             )
             return self._error(service, bug, request_id)
+
+    async def _unserved(
+        self, request: Request, signing_name: str | None, request_id: str
+    ) -> Response:
+        """A request for a service Fireside does not provide: answered in that service's own
+        protocol when botocore knows it (so its clients can parse the refusal), naming the
+        operation; otherwise a JSON 404."""
+        if signing_name is None:
+            return self._unknown_service(request, None, request_id)
+        found = await self._parse_unserved(request, signing_name, every=False)
+        if found is None or found[1] is None:  # others may sign so too: try every one
+            found = await self._parse_unserved(request, signing_name, every=True) or found
+        if found is None:
+            return self._unknown_service(request, signing_name, request_id)
+        chosen, parsed = found
+        operation = parsed or "(unknown)"
+        error = not_implemented(operation, chosen.service)
+        error.message = (
+            f"Fireside does not provide {chosen.service.service_id} yet ({operation} was called)"
+        )
+        return chosen.serialize_error(error, request_id)
+
+    async def _parse_unserved(
+        self, request: Request, signing_name: str, *, every: bool
+    ) -> tuple[WireProtocol, str | None] | None:
+        """The first protocol of the services signed as `signing_name` that parses the request,
+        with its operation; else the first protocol with None; None when there is none.
+        Services sharing a signing name (elb and elbv2) are told apart this way."""
+        protocols = await self._protocols_of_unserved(signing_name, every)
+        for protocol in protocols:
+            try:
+                return protocol, protocol.parse(request).operation_name
+            except ServiceError:
+                continue
+        return (protocols[0], None) if protocols else None
+
+    async def _protocols_of_unserved(
+        self, signing_name: str, every: bool
+    ) -> tuple[WireProtocol, ...]:
+        key = (signing_name, every)
+        found = self._unserved_protocols.get(key)
+        if found is not None:
+            return found
+        protocols = []
+        for name in await asyncio.to_thread(services_signed_as, signing_name, every=every):
+            try:
+                protocols.append(protocol_for(load_service(name)))
+            except NotImplementedError:  # a protocol Fireside has no codec for (ec2)
+                continue
+        if len(self._unserved_protocols) < 1024:  # bounded: signing names come from clients
+            self._unserved_protocols[key] = tuple(protocols)
+        return tuple(protocols)
+
+    def _unknown_service(
+        self, request: Request, signing_name: str | None, request_id: str
+    ) -> Response:
+        return json_response(
+            404,
+            {
+                "message": f"No service at {request.method} {request.path}"
+                + (f" (signed for service {signing_name!r})" if signing_name else ""),
+                "__type": "UnknownServiceException",
+            },
+            [("x-amzn-RequestId", request_id)],
+        )
 
     def _scoped(self, request: Request) -> Service | None:
         """The service named by a request's credential scope (header or presigned URL)."""

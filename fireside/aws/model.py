@@ -277,6 +277,32 @@ def load_service(name: str, api_version: str | None = None) -> ServiceModel:
     return ServiceModel(_BotoServiceModel(description, service_name=name))
 
 
+@functools.cache
+def _by_signing_name() -> dict[str, tuple[str, ...]]:
+    """Every service botocore ships, by the name in its credential scope (several services
+    may share one: apigateway and apigatewayv2). Reads all models: seconds, once."""
+    loader = _loader()
+    index: dict[str, list[str]] = {}
+    for name in loader.list_available_services("service-2"):
+        meta = loader.load_service_model(name, "service-2")["metadata"]
+        index.setdefault(str(meta.get("signingName") or meta["endpointPrefix"]), []).append(name)
+    return {key: tuple(names) for key, names in index.items()}
+
+
+def services_signed_as(signing_name: str, *, every: bool = False) -> tuple[str, ...]:
+    """The botocore services whose requests are signed for `signing_name`: by default the
+    cheap guess, the service of that very name if it signs so; with `every`, all of them
+    (the full index: apigateway and apigatewayv2 share one name, elb and elbv2 another)."""
+    if every:
+        return _by_signing_name().get(signing_name, ())
+    try:
+        if load_service(signing_name).signing_name == signing_name:
+            return (signing_name,)
+    except Exception:  # botocore's UnknownServiceError, or a malformed name
+        pass
+    return _by_signing_name().get(signing_name, ())
+
+
 def service_from_description(description: Mapping[str, Any], name: str) -> ServiceModel:
     """Build a model from a service description dict (custom or test services; not cached)."""
     return ServiceModel(_BotoServiceModel(dict(description), service_name=name))

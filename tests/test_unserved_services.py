@@ -1,0 +1,36 @@
+"""A service Fireside does not provide answers in its own protocol, so its clients can read
+the refusal (before, a CloudFormation or SQS client got JSON it could not parse)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import Server
+
+CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
+    ("cloudformation", "ListStacks", lambda c: c.list_stacks()),  # query (XML)
+    ("sqs", "ListQueues", lambda c: c.list_queues()),  # json 1.0
+    ("sns", "ListTopics", lambda c: c.list_topics()),  # query
+    ("events", "ListRules", lambda c: c.list_rules()),  # json 1.1
+    ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
+    ("apigatewayv2", "GetApis", lambda c: c.get_apis()),  # rest-json, signs as apigateway
+    ("elbv2", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # signs as
+    # elasticloadbalancing: found through the index of signing names
+]
+
+
+@pytest.mark.parametrize(("service", "operation", "call"), CALLS, ids=[c[0] for c in CALLS])
+def test_an_unserved_service_answers_in_its_protocol(
+    server: Server, service: str, operation: str, call: Callable[[Any], Any]
+) -> None:
+    with pytest.raises(ClientError) as caught:
+        call(server.client(service))
+    error = caught.value.response["Error"]
+    assert error["Code"] == "NotImplementedException", caught.value.response
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert "Fireside does not provide" in error["Message"]
+    assert f"({operation} was called)" in error["Message"]
