@@ -177,6 +177,17 @@ def test_payload_limits(lam: Any, make_function: FunctionFactory) -> None:
     err = excinfo.value.response
     assert err["Error"]["Code"] == "RequestTooLargeException"
     assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
+    # Over the Event limit: AWS's own code and wording, which code falling back to S3 catches.
+    event = b'"' + b"x" * (1024 * 1024) + b'"'
+    with pytest.raises(ClientError) as excinfo:
+        lam.invoke(FunctionName=name, Payload=event, InvocationType="Event")
+    err = excinfo.value.response
+    assert err["Error"]["Code"] == "RequestEntityTooLargeException"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert err["Error"]["Message"] == (
+        f"{len(event)} byte payload is too large for the Event invocation type "
+        "(limit 1048576 bytes)"
+    )
     with pytest.raises(ClientError) as excinfo:
         lam.invoke(FunctionName=name, Payload=b"{not json")
     assert excinfo.value.response["Error"]["Code"] == "InvalidRequestContentException"

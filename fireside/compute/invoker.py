@@ -46,6 +46,19 @@ def _too_large(limit: int) -> ServiceError:
     )
 
 
+def _event_too_large(size: int) -> ServiceError:
+    """AWS's answer to an Event invoke over the async limit. Its code is not in Lambda's
+    model (the sync limit's is RequestTooLargeException), but it is what AWS sends and what
+    code falling back to S3 catches."""
+    return ServiceError(
+        "RequestEntityTooLargeException",
+        f"{size} byte payload is too large for the Event invocation type "
+        f"(limit {MAX_ASYNC_PAYLOAD} bytes)",
+        413,
+        Type="User",
+    )
+
+
 def _check_json(payload: bytes) -> None:
     try:
         json.loads(payload)
@@ -154,7 +167,7 @@ class Invoker:
             return {"StatusCode": 204}
         if kind == "Event":
             if len(payload) > MAX_ASYNC_PAYLOAD:
-                raise _too_large(MAX_ASYNC_PAYLOAD)
+                raise _event_too_large(len(payload))
             _check_json(payload)
             self.queue.enqueue(
                 ctx.account_id, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
