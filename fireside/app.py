@@ -228,7 +228,9 @@ class Fireside:
             )
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
-        return Edge(self.authenticator, services, self._internal, endpoint_url)
+        return Edge(
+            self.authenticator, services, self._internal, endpoint_url, self.settings.region
+        )
 
     def _body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:
         return self._edge.body_limit(path, headers) if self._edge is not None else None

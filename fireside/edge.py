@@ -51,6 +51,10 @@ class Service:
     max_body: int | None = None
 
 
+def _unsigned(request: Request) -> bool:
+    return "authorization" not in request.headers and "X-Amz-" not in request.query
+
+
 def json_response(
     status: int, body: object, headers: list[tuple[str, str]] | None = None
 ) -> Response:
@@ -68,8 +72,10 @@ class Edge:
         services: list[Service],
         internal: Handler,
         endpoint_url: str,
+        region: str = "us-east-1",
     ) -> None:
         self._auth = authenticator
+        self._region = region
         #: Signing name (from the model: dynamodbstreams signs as "dynamodb") -> the services
         #: signed with it, the first being the default.
         self._by_signing: dict[str, list[Service]] = {}
@@ -125,6 +131,14 @@ class Edge:
     async def __call__(self, request: Request) -> Response:
         if request.path.startswith("/_fireside/"):
             return await self._internal(request)
+        if request.path == "/" and request.method == "GET" and _unsigned(request):
+            # DynamoDB answers an unsigned `GET /` as a health check, and some clients and
+            # load balancers probe the endpoint so. (A signed `GET /` is S3's ListBuckets.)
+            return Response(
+                200,
+                [("Content-Type", "text/plain")],
+                f"healthy: dynamodb.{self._region}.amazonaws.com ".encode(),
+            )
         request_id = str(uuid.uuid4())
         service = None
         try:

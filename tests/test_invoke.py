@@ -274,6 +274,14 @@ def test_health(server: Server) -> None:
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 
+def test_unsigned_get_of_the_root_is_dynamodbs_health_check(server: Server) -> None:
+    with urllib.request.urlopen(f"{server.endpoint}/") as response:
+        assert response.status == 200
+        assert response.read() == b"healthy: dynamodb.us-east-1.amazonaws.com "
+    # Signed, the same request is S3's ListBuckets.
+    assert "Buckets" in server.client("s3").list_buckets()
+
+
 def test_unknown_path_is_json_404(server: Server) -> None:
     request = urllib.request.Request(f"{server.endpoint}/nothing/here")
     with pytest.raises(urllib.error.HTTPError) as excinfo:

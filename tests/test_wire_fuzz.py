@@ -135,7 +135,7 @@ HTTP_GARBAGE = [
     b"ffffffffffffffff\r\nabc",
     b"GET /" + b"%" * 20_000 + b" HTTP/1.1\r\n\r\n",
     b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 500 + b"\r\n",
-    b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+    b"GET /nowhere HTTP/1.1\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",  # / is a health check
     b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: a",  # cut off: the header timeout answers
 ]
