@@ -102,6 +102,18 @@ CREATE TABLE IF NOT EXISTS stream_records (
 );
 CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
 CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
+CREATE TABLE IF NOT EXISTS stream_shards (
+    tid       BIGINT NOT NULL,
+    label     TEXT NOT NULL,
+    shard     TEXT NOT NULL,
+    parent    TEXT,
+    start_seq BIGINT NOT NULL,
+    end_seq   BIGINT,
+    opened    DOUBLE PRECISION NOT NULL,
+    closed    DOUBLE PRECISION,
+    trimmed_seq BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tid, label, shard)
+);
 CREATE TABLE IF NOT EXISTS backups (
     id        BIGSERIAL PRIMARY KEY,
     account   TEXT NOT NULL,

@@ -26,6 +26,7 @@ from fireside.tables.engine import (
 )
 from fireside.tables.errors import dynamodb_error
 from fireside.tables.streamlog import StreamRecorder
+from fireside.tables.streamshards import SHARD_LIFETIME
 
 __all__ = ["MappedEngine", "Tables"]
 
@@ -78,6 +79,7 @@ class Tables:
         *,
         clock: Callable[[], float] = time.time,
         ttl_interval: float = 60.0,
+        shard_lifetime: float = SHARD_LIFETIME,
     ) -> None:
         self.engine: Engine = MappedEngine(engine)
         #: Seconds between TTL expiry sweeps.
@@ -86,7 +88,7 @@ class Tables:
         shared = engine.name != "sqlite"  # other nodes may change tables behind our back
         self.catalog = Catalog(reload=self._tables if shared else None)
         self.catalog.load(self._tables())
-        self.streams = StreamRecorder(clock)
+        self.streams = StreamRecorder(clock, shard_lifetime)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
         self._tasks = TaskSet("tables")

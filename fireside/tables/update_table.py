@@ -29,6 +29,7 @@ from fireside.tables.errors import INVALID, limit_exceeded, not_found, validatio
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load, write_index_entry
+from fireside.tables.streamshards import close_stream, open_stream
 from fireside.tables.warm import check_increase, check_initial
 
 __all__ = ["backfill", "update_table"]
@@ -114,7 +115,9 @@ def _apply_gsi_updates(
     return backfill
 
 
-def _apply_stream(table: TableInfo, spec: Mapping[str, Any] | None, now: float) -> None:
+def _apply_stream(
+    txn: WriteTxn, table: TableInfo, spec: Mapping[str, Any] | None, now: float
+) -> None:
     if spec is None:
         return
     enabled = bool(spec.get("StreamEnabled"))
@@ -127,10 +130,12 @@ def _apply_stream(table: TableInfo, spec: Mapping[str, Any] | None, now: float) 
             )
         table.stream = {"StreamEnabled": True, "StreamViewType": spec["StreamViewType"]}
         table.stream_label = stream_label(now)
+        open_stream(txn, table, table.stream_label, now)
     else:
-        if table.stream_view is None:
+        if table.stream_view is None or table.stream_label is None:
             raise validation("Table already has no stream enabled")
         table.stream = {"StreamEnabled": False}
+        close_stream(txn, table, table.stream_label, now)
 
 
 async def update_table(
@@ -172,7 +177,7 @@ async def update_table(
             list(params.get("GlobalSecondaryIndexUpdates") or ()),
             params.get("AttributeDefinitions"),
         )
-        _apply_stream(table, params.get("StreamSpecification"), now)
+        _apply_stream(txn, table, params.get("StreamSpecification"), now)
         if params.get("DeletionProtectionEnabled") is not None:
             table.deletion_protection = bool(params["DeletionProtectionEnabled"])
         if params.get("TableClass") is not None:
