@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from fireside.tables.engine import ReadTxn, TableGone, WriteConflict, WriteTxn
 from fireside.tables.sqltxn import SqlTxn
+from fireside.tables.streamshards import backfill
 
 __all__ = ["PostgresEngine"]
 
@@ -214,9 +215,12 @@ class PostgresEngine:
         conn = self._connection()
         conn.execute("BEGIN")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        (shards,) = conn.execute("SELECT to_regclass('stream_shards')").fetchone()
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if shards is None:  # a database from before streams had stored shards
+            backfill(_Txn(conn), time.time())
         conn.execute("COMMIT")
 
     def _connection(self) -> Any:

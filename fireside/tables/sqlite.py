@@ -20,6 +20,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from fireside.tables.engine import ReadTxn, WriteTxn
 from fireside.tables.sqltxn import SqlTxn
+from fireside.tables.streamshards import backfill
 
 __all__ = ["SqliteEngine"]
 
@@ -190,6 +192,8 @@ class SqliteEngine:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        if version < 3:
+            backfill(_Txn(self._conn), time.time())
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._conn.execute("COMMIT")
 

@@ -316,17 +316,20 @@ class SqlTxn:
         )
 
     def trim_streams(self, before: float) -> None:
-        # A shard's records are trimmed oldest first, so the highest trimmed number is the
-        # shard's trim horizon: an iterator before it has lost records.
-        trimmed = (
-            "FROM stream_records r WHERE r.tid = s.tid AND r.label = s.label AND r.at < ? "
-            "AND r.seq >= s.start_seq AND (s.end_seq IS NULL OR r.seq <= s.end_seq)"
-        )
-        self._execute(
-            f"UPDATE stream_shards AS s SET trimmed_seq = (SELECT max(r.seq) {trimmed}) "
-            f"WHERE EXISTS (SELECT 1 {trimmed})",
-            (before, before),
-        )
+        # Only the records about to go are read (through the `at` index). A stream's records
+        # are trimmed oldest first, so the highest number trimmed from a stream is every
+        # shard's trim horizon up to it: an iterator before it has lost records.
+        gone = self._execute(
+            "SELECT tid, label, max(seq) FROM stream_records WHERE at < ? GROUP BY tid, label",
+            (before,),
+        ).fetchall()
+        for tid, label, high in gone:
+            self._execute(
+                "UPDATE stream_shards SET trimmed_seq = CASE WHEN end_seq IS NOT NULL AND "
+                "end_seq < ? THEN end_seq ELSE ? END "
+                "WHERE tid = ? AND label = ? AND start_seq <= ? AND trimmed_seq < ?",
+                (high, high, tid, label, high, high),
+            )
         self._execute("DELETE FROM stream_records WHERE at < ?", (before,))
         # Every record of a shard closed 24 hours ago is gone: so is the shard, as on DynamoDB.
         self._execute("DELETE FROM stream_shards WHERE closed < ?", (before,))

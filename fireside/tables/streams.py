@@ -71,13 +71,17 @@ def _check_arn(arn: str) -> None:
         raise validation("Invalid StreamArn")
 
 
+def _stream_gone(arn: str | None) -> ServiceError:
+    return not_found(f"Requested resource not found: Stream: {arn} not found")
+
+
 def _stream_of(tables: Tables, ctx: RequestContext, arn: str) -> tuple[TableInfo, str]:
     _check_arn(arn)
     table_arn, _, label = arn.partition("/stream/")
     name = table_arn.rpartition(":table/")[2]
     table = tables.catalog.get(ctx.account_id, ctx.region, name)
     if table is None or table.arn != table_arn or table.stream_label != label:
-        raise not_found(f"Requested resource not found: Stream: {arn} not found")
+        raise _stream_gone(arn)
     return table, label
 
 
@@ -93,16 +97,27 @@ async def list_streams(
         _check_arn(start)
     # In ARN order, and a page starts after the last ARN given, so streams created or deleted
     # between pages never make one repeat or go missing.
-    streams = sorted(
+    listed = sorted(
         (
-            {"StreamArn": t.stream_arn, "TableName": t.name, "StreamLabel": t.stream_label}
-            for t in tables.catalog.all()
+            t for t in tables.catalog.all()
             if t.account == ctx.account_id and t.region == ctx.region
             and t.stream_arn is not None and (wanted is None or t.name == wanted)
             and (start is None or t.stream_arn > start)
         ),
-        key=lambda s: str(s["StreamArn"]),
+        key=lambda t: str(t.stream_arn),
     )  # fmt: skip
+
+    def kept(txn: ReadTxn) -> list[TableInfo]:
+        # A disabled stream lasts until its shards are dropped, 24 hours after it closed.
+        return [
+            t for t in listed
+            if t.stream_view is not None or txn.stream_shards(t.table_id, str(t.stream_label))
+        ]  # fmt: skip
+
+    streams = [
+        {"StreamArn": t.stream_arn, "TableName": t.name, "StreamLabel": t.stream_label}
+        for t in await tables.engine.read(kept)
+    ]
     out: dict[str, Any] = {"Streams": streams[:limit]}
     if len(streams) > limit:
         out["LastEvaluatedStreamArn"] = streams[limit - 1]["StreamArn"]
@@ -125,6 +140,8 @@ async def describe_stream(
     table, label = _stream_of(tables, ctx, params["StreamArn"])
     limit = _limit(params, 100, 100)
     shards = await tables.engine.read(lambda txn: shards_of(txn, table, label))
+    if not shards:
+        raise _stream_gone(table.stream_arn)
     shards = sorted(shards, key=lambda s: s.shard_id)
     start = params.get("ExclusiveStartShardId")
     if start is not None:
@@ -211,7 +228,10 @@ async def get_shard_iterator(
     wanted = params["ShardId"]
 
     def job(txn: ReadTxn) -> tuple[ShardRow, int] | None:
-        shard = next((s for s in shards_of(txn, table, label) if s.shard_id == wanted), None)
+        shards = shards_of(txn, table, label)
+        if not shards:
+            raise _stream_gone(table.stream_arn)
+        shard = next((s for s in shards if s.shard_id == wanted), None)
         return None if shard is None else (shard, _position(txn, table, label, shard, params))
 
     found = await tables.engine.read(job)

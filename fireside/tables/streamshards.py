@@ -15,8 +15,10 @@ As on DynamoDB, an open shard is closed and a child opened once it is older than
 after that, inside the write's transaction, so it is serialized like the records are). Shards
 are stored (`stream_shards`), so their ids and ranges survive restarts.
 
-Streams written before shards were stored (SQLite schema 2) have no shard rows: they read as
-one shard from their first record, and their first write stores it.
+Streams written before shards were stored (SQLite schema 2, or a PostgreSQL database without
+`stream_shards`) get their one shard when the engine first opens the database (`backfill`).
+A stream without shards is gone: every shard of a disabled stream is dropped 24 hours after
+it closed, and then the stream is, as on DynamoDB.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fireside.tables.schema import TableInfo
 
 __all__ = [
     "SHARD_LIFETIME",
+    "backfill",
     "close_stream",
     "open_stream",
     "roll_over",
@@ -61,15 +64,13 @@ def open_stream(txn: WriteTxn, table: TableInfo, label: str, now: float) -> None
 def close_stream(txn: WriteTxn, table: TableInfo, label: str, now: float) -> None:
     """Close the open shard of a stream being disabled."""
     tid = table.table_id
-    if not txn.stream_shards(tid, label):  # a stream from before shards were stored
-        (legacy,) = shards_of(txn, table, label, enabled=True)
-        txn.open_shard(tid, label, legacy.shard_id, None, legacy.start, legacy.opened)
-    current = txn.stream_shards(tid, label)[-1]
-    if current.end is None:
-        last = txn.stream_last(tid, label, current.start - 1, None)
-        # An empty shard ends where it starts: no record of this stream will ever be numbered
-        # inside it.
-        txn.close_shard(tid, label, current.shard_id, current.start if last is None else last, now)
+    shards = txn.stream_shards(tid, label)
+    if not shards or shards[-1].end is not None:
+        return
+    current = shards[-1]
+    last = txn.stream_last(tid, label, current.start - 1, None)
+    # An empty shard ends where it starts: no record of this stream will be numbered inside it.
+    txn.close_shard(tid, label, current.shard_id, current.start if last is None else last, now)
 
 
 def roll_over(
@@ -79,9 +80,8 @@ def roll_over(
     open its child from `number` when the shard has outlived `lifetime`."""
     tid = table.table_id
     shards = txn.stream_shards(tid, label)
-    if not shards:  # a stream from before shards were stored: store its one shard
-        first = txn.stream_records(tid, label, 0, None, 1)[0][0]
-        txn.open_shard(tid, label, first_shard_id(table, label), None, first, label_time(label))
+    if not shards:  # cannot happen once backfilled; a record must still have a shard
+        txn.open_shard(tid, label, first_shard_id(table, label), None, number, now)
         return
     current = shards[-1]
     if current.end is not None or now - current.opened < lifetime:
@@ -93,19 +93,26 @@ def roll_over(
     txn.open_shard(tid, label, _shard_id(now, number), current.shard_id, number, now)
 
 
-def shards_of(
-    txn: ReadTxn, table: TableInfo, label: str, *, enabled: bool | None = None
-) -> list[ShardRow]:
-    """A stream's shards, oldest first (ids in the same order)."""
-    tid = table.table_id
-    rows = txn.stream_shards(tid, label)
-    if rows:
-        return rows
-    # A stream from before shards were stored: one shard from its first record.
-    first = txn.stream_records(tid, label, 0, None, 1)
-    start = first[0][0] if first else txn.next_sequence()
-    if enabled is None:
-        enabled = table.stream_view is not None and table.stream_label == label
-    end = None if enabled else (txn.stream_last(tid, label, 0, None) or start)
-    opened = label_time(label)
-    return [ShardRow(first_shard_id(table, label), None, start, end, opened, None, 0)]
+def backfill(txn: WriteTxn, now: float) -> int:
+    """Give every stream stored without shards its one shard (from its first record, closed
+    at its last if the stream is disabled); returns how many were given one."""
+    count = 0
+    for _, _, _, _, meta in txn.tables():
+        table = TableInfo.from_json(meta)
+        label = table.stream_label
+        if label is None or txn.stream_shards(table.table_id, label):
+            continue
+        tid = table.table_id
+        first = txn.stream_records(tid, label, 0, None, 1)
+        start = first[0][0] if first else txn.next_sequence()
+        shard = first_shard_id(table, label)
+        txn.open_shard(tid, label, shard, None, start, label_time(label))
+        if table.stream_view is None:
+            txn.close_shard(tid, label, shard, txn.stream_last(tid, label, 0, None) or start, now)
+        count += 1
+    return count
+
+
+def shards_of(txn: ReadTxn, table: TableInfo, label: str) -> list[ShardRow]:
+    """A stream's shards, oldest first (ids in the same order); none once it is gone."""
+    return txn.stream_shards(table.table_id, label)
