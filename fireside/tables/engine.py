@@ -80,6 +80,8 @@ class ShardRow:
 
     shard_id: str
     parent: str | None
+    #: The stream's view type (kept here: a disabled stream's table no longer says it).
+    view: str
     #: No record of the shard is numbered below this (its StartingSequenceNumber).
     start: int
     #: The last number of a closed shard (its EndingSequenceNumber); None while open.
@@ -174,6 +176,10 @@ class ReadTxn(Protocol):
         """A stream's shards, oldest first."""
         ...
 
+    def stream_labels(self) -> list[tuple[int, str]]:
+        """Every stream that has shards: (table id, stream label)."""
+        ...
+
     def backups(self, account: str, region: str) -> list[BackupRow]:
         """An account's on-demand backups in one region, oldest first."""
         ...
@@ -250,7 +256,14 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def open_shard(
-        self, tid: int, label: str, shard_id: str, parent: str | None, start: int, at: float
+        self,
+        tid: int,
+        label: str,
+        shard_id: str,
+        parent: str | None,
+        view: str,
+        start: int,
+        at: float,
     ) -> None: ...
 
     def close_shard(self, tid: int, label: str, shard_id: str, end: int, at: float) -> None: ...

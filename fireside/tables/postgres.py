@@ -108,6 +108,7 @@ CREATE TABLE IF NOT EXISTS stream_shards (
     label     TEXT NOT NULL,
     shard     TEXT NOT NULL,
     parent    TEXT,
+    view      TEXT NOT NULL,
     start_seq BIGINT NOT NULL,
     end_seq   BIGINT,
     opened    DOUBLE PRECISION NOT NULL,

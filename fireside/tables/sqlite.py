@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS stream_shards (
     label     TEXT NOT NULL,
     shard     TEXT NOT NULL,                       -- the ShardId
     parent    TEXT,                                -- the ParentShardId
+    view      TEXT NOT NULL,                       -- the stream's StreamViewType
     start_seq INTEGER NOT NULL,                    -- no record of the shard is numbered lower
     end_seq   INTEGER,                             -- the last number, once closed
     opened    REAL NOT NULL,

@@ -189,7 +189,7 @@ class SqlTxn:
 
     def stream_shards(self, tid: int, label: str) -> list[ShardRow]:
         rows = self._execute(
-            "SELECT shard, parent, start_seq, end_seq, opened, closed, trimmed_seq "
+            "SELECT shard, parent, view, start_seq, end_seq, opened, closed, trimmed_seq "
             "FROM stream_shards WHERE tid = ? AND label = ? ORDER BY start_seq, opened",
             (tid, label),
         )
@@ -197,11 +197,12 @@ class SqlTxn:
             ShardRow(
                 str(r[0]),
                 None if r[1] is None else str(r[1]),
-                int(r[2]),
-                None if r[3] is None else int(r[3]),
-                float(r[4]),
-                None if r[5] is None else float(r[5]),
-                int(r[6]),
+                str(r[2]),
+                int(r[3]),
+                None if r[4] is None else int(r[4]),
+                float(r[5]),
+                None if r[6] is None else float(r[6]),
+                int(r[7]),
             )
             for r in rows
         ]
@@ -294,18 +295,29 @@ class SqlTxn:
         )
         return int(seq)
 
+    def stream_labels(self) -> list[tuple[int, str]]:
+        rows = self._execute("SELECT DISTINCT tid, label FROM stream_shards", ())
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     def next_sequence(self) -> int:
         # Numbers only grow, so one past the highest kept bounds every later one from below.
         (high,) = self._one("SELECT max(seq) FROM stream_records", ())
         return int(high or 0) + 1
 
     def open_shard(
-        self, tid: int, label: str, shard_id: str, parent: str | None, start: int, at: float
+        self,
+        tid: int,
+        label: str,
+        shard_id: str,
+        parent: str | None,
+        view: str,
+        start: int,
+        at: float,
     ) -> None:
         self._execute(
-            "INSERT INTO stream_shards (tid, label, shard, parent, start_seq, opened) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (tid, label, shard_id, parent, start, at),
+            "INSERT INTO stream_shards (tid, label, shard, parent, view, start_seq, opened) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tid, label, shard_id, parent, view, start, at),
         )
 
     def close_shard(self, tid: int, label: str, shard_id: str, end: int, at: float) -> None:

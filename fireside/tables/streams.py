@@ -2,7 +2,8 @@
 
 Each stream (a table's StreamLabel) is a lineage of shards (`streamshards.py`): one open while
 the stream is enabled, its closed ancestors before it; disabling the stream closes the open one
-(it gets an EndingSequenceNumber); re-enabling makes a new stream. Records are numbered in
+(it gets an EndingSequenceNumber); re-enabling makes a new stream, and the old one stays
+readable until its shards are dropped, 24 hours after it closed. Records are numbered in
 commit order, so a consumer reading a shard and then its child sees every item's changes in
 the order they were committed. Records are kept 24 hours (trimmed by the TTL sweep, `ttl.py`).
 
@@ -76,13 +77,20 @@ def _stream_gone(arn: str | None) -> ServiceError:
 
 
 def _stream_of(tables: Tables, ctx: RequestContext, arn: str) -> tuple[TableInfo, str]:
+    """The table and label an ARN names. Any of the table's streams that still has shards
+    exists (its latest, and earlier ones disabled less than 24 hours ago): the callers look
+    at the shards, and answer ResourceNotFoundException when there are none."""
     _check_arn(arn)
     table_arn, _, label = arn.partition("/stream/")
     name = table_arn.rpartition(":table/")[2]
     table = tables.catalog.get(ctx.account_id, ctx.region, name)
-    if table is None or table.arn != table_arn or table.stream_label != label:
+    if table is None or table.arn != table_arn:
         raise _stream_gone(arn)
     return table, label
+
+
+def _enabled(table: TableInfo, label: str) -> bool:
+    return table.stream_label == label and table.stream_view is not None
 
 
 async def list_streams(
@@ -95,29 +103,23 @@ async def list_streams(
     start = params.get("ExclusiveStartStreamArn")
     if start is not None:
         _check_arn(start)
-    # In ARN order, and a page starts after the last ARN given, so streams created or deleted
-    # between pages never make one repeat or go missing.
-    listed = sorted(
-        (
-            t for t in tables.catalog.all()
-            if t.account == ctx.account_id and t.region == ctx.region
-            and t.stream_arn is not None and (wanted is None or t.name == wanted)
-            and (start is None or t.stream_arn > start)
-        ),
-        key=lambda t: str(t.stream_arn),
-    )  # fmt: skip
-
-    def kept(txn: ReadTxn) -> list[TableInfo]:
-        # A disabled stream lasts until its shards are dropped, 24 hours after it closed.
-        return [
-            t for t in listed
-            if t.stream_view is not None or txn.stream_shards(t.table_id, str(t.stream_label))
-        ]  # fmt: skip
-
-    streams = [
-        {"StreamArn": t.stream_arn, "TableName": t.name, "StreamLabel": t.stream_label}
-        for t in await tables.engine.read(kept)
-    ]
+    # Every stream with shards: a table's latest, and earlier ones until their shards are
+    # dropped, 24 hours after they closed.
+    labels = await tables.engine.read(lambda txn: txn.stream_labels())
+    streams = []
+    for tid, label in labels:
+        table = tables.catalog.by_id(tid)
+        if (
+            table is None or table.account != ctx.account_id or table.region != ctx.region
+            or (wanted is not None and table.name != wanted)
+        ):  # fmt: skip
+            continue
+        arn = f"{table.arn}/stream/{label}"
+        # In ARN order, and a page starts after the last ARN given, so streams created or
+        # deleted between pages never make one repeat or go missing.
+        if start is None or arn > start:
+            streams.append({"StreamArn": arn, "TableName": table.name, "StreamLabel": label})
+    streams.sort(key=lambda s: s["StreamArn"])
     out: dict[str, Any] = {"Streams": streams[:limit]}
     if len(streams) > limit:
         out["LastEvaluatedStreamArn"] = streams[limit - 1]["StreamArn"]
@@ -141,7 +143,8 @@ async def describe_stream(
     limit = _limit(params, 100, 100)
     shards = await tables.engine.read(lambda txn: shards_of(txn, table, label))
     if not shards:
-        raise _stream_gone(table.stream_arn)
+        raise _stream_gone(params["StreamArn"])
+    view = shards[0].view
     shards = sorted(shards, key=lambda s: s.shard_id)
     start = params.get("ExclusiveStartShardId")
     if start is not None:
@@ -150,10 +153,10 @@ async def describe_stream(
     if wanted is not None:  # CHILD_SHARDS, the only type: the shards opened from this one
         shards = [s for s in shards if s.parent is not None and s.parent == wanted.get("ShardId")]
     description: dict[str, Any] = {
-        "StreamArn": table.stream_arn,
+        "StreamArn": params["StreamArn"],
         "StreamLabel": label,
-        "StreamStatus": "ENABLED" if table.stream_view is not None else "DISABLED",
-        "StreamViewType": (table.stream or {}).get("StreamViewType") or "KEYS_ONLY",
+        "StreamStatus": "ENABLED" if _enabled(table, label) else "DISABLED",
+        "StreamViewType": view,
         "CreationRequestDateTime": datetime.fromtimestamp(label_time(label), UTC),
         "TableName": table.name,
         "KeySchema": table.key_schema,
@@ -166,7 +169,8 @@ async def describe_stream(
 
 def _iterator(table: TableInfo, label: str, shard: str, position: int, now: float) -> str:
     token = json.dumps([table.table_id, label, shard, position, now, table.account, table.region])
-    return f"{table.stream_arn}|1|{base64.urlsafe_b64encode(token.encode()).decode()}"
+    arn = f"{table.arn}/stream/{label}"
+    return f"{arn}|1|{base64.urlsafe_b64encode(token.encode()).decode()}"
 
 
 def _number(text: str | None, kind: str) -> int | None:
@@ -230,7 +234,7 @@ async def get_shard_iterator(
     def job(txn: ReadTxn) -> tuple[ShardRow, int] | None:
         shards = shards_of(txn, table, label)
         if not shards:
-            raise _stream_gone(table.stream_arn)
+            raise _stream_gone(params["StreamArn"])
         shard = next((s for s in shards if s.shard_id == wanted), None)
         return None if shard is None else (shard, _position(txn, table, label, shard, params))
 
@@ -270,15 +274,15 @@ async def get_records(
             "than the tolerated delay of 900000 milliseconds.",
         )  # fmt: skip
     table = tables.catalog.by_id(tid)
-    if (
-        table is None
-        or (account, region) != (ctx.account_id, ctx.region)
-        or table.stream_label != label
-    ):
-        raise not_found("Requested resource not found: Stream does not exist")
+    stream_gone = not_found("Requested resource not found: Stream does not exist")
+    if table is None or (account, region) != (ctx.account_id, ctx.region):
+        raise stream_gone
 
     def job(txn: ReadTxn) -> tuple[ShardRow | None, list[tuple[int, float, str]]]:
-        shard = next((s for s in shards_of(txn, table, label) if s.shard_id == wanted), None)
+        shards = shards_of(txn, table, label)
+        if not shards:
+            raise stream_gone
+        shard = next((s for s in shards if s.shard_id == wanted), None)
         if shard is None or position < shard.trimmed:
             return shard, []
         return shard, txn.stream_records(tid, label, position, shard.end, limit)

@@ -23,6 +23,7 @@ it closed, and then the stream is, as on DynamoDB.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from fireside.tables.engine import ReadTxn, ShardRow, WriteTxn
@@ -58,7 +59,8 @@ def first_shard_id(table: TableInfo, label: str) -> str:
 def open_stream(txn: WriteTxn, table: TableInfo, label: str, now: float) -> None:
     """Open a newly enabled stream's first shard."""
     shard = first_shard_id(table, label)
-    txn.open_shard(table.table_id, label, shard, None, txn.next_sequence(), now)
+    view = str(table.stream_view)
+    txn.open_shard(table.table_id, label, shard, None, view, txn.next_sequence(), now)
 
 
 def close_stream(txn: WriteTxn, table: TableInfo, label: str, now: float) -> None:
@@ -81,7 +83,8 @@ def roll_over(
     tid = table.table_id
     shards = txn.stream_shards(tid, label)
     if not shards:  # cannot happen once backfilled; a record must still have a shard
-        txn.open_shard(tid, label, first_shard_id(table, label), None, number, now)
+        shard = first_shard_id(table, label)
+        txn.open_shard(tid, label, shard, None, str(table.stream_view), number, now)
         return
     current = shards[-1]
     if current.end is not None or now - current.opened < lifetime:
@@ -90,7 +93,8 @@ def roll_over(
     if last is None:  # nothing in it yet: an empty shard is not worth a child
         return
     txn.close_shard(tid, label, current.shard_id, last, now)
-    txn.open_shard(tid, label, _shard_id(now, number), current.shard_id, number, now)
+    child = _shard_id(now, number)
+    txn.open_shard(tid, label, child, current.shard_id, current.view, number, now)
 
 
 def backfill(txn: WriteTxn, now: float) -> int:
@@ -105,8 +109,12 @@ def backfill(txn: WriteTxn, now: float) -> int:
         tid = table.table_id
         first = txn.stream_records(tid, label, 0, None, 1)
         start = first[0][0] if first else txn.next_sequence()
+        # A disabled stream's table no longer names its view type; its records do.
+        view = table.stream_view or (
+            json.loads(first[0][2])["dynamodb"]["StreamViewType"] if first else "KEYS_ONLY"
+        )
         shard = first_shard_id(table, label)
-        txn.open_shard(tid, label, shard, None, start, label_time(label))
+        txn.open_shard(tid, label, shard, None, view, start, label_time(label))
         if table.stream_view is None:
             txn.close_shard(tid, label, shard, txn.stream_last(tid, label, 0, None) or start, now)
         count += 1

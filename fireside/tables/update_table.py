@@ -129,7 +129,10 @@ def _apply_stream(
                 f"{INVALID}You must specify a StreamViewType when enabling a DynamoDB Stream"
             )
         table.stream = {"StreamEnabled": True, "StreamViewType": spec["StreamViewType"]}
+        earlier = table.stream_label
         table.stream_label = stream_label(now)
+        if table.stream_label == earlier:  # re-enabled within the millisecond it was disabled
+            table.stream_label = stream_label(now + 0.001)
         open_stream(txn, table, table.stream_label, now)
     else:
         if table.stream_view is None or table.stream_label is None:

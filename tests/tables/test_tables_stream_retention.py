@@ -147,14 +147,23 @@ def test_a_disabled_stream_ends_a_day_after_it_closed(tmp_path: Path) -> None:
                 TableName="ending",
                 StreamSpecification={"StreamEnabled": False},
             )
-            clock.now += 23 * HOUR
+            clock.now += HOUR
+            enabled = await call(
+                tables,
+                update_table.update_table,
+                TableName="ending",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+            )
+            latest = enabled["TableDescription"]["LatestStreamArn"]
+            clock.now += 22 * HOUR
             await sweep(tables)
             listed = await call(tables, streams.list_streams, TableName="ending")
-            assert [s["StreamArn"] for s in listed["Streams"]] == [arn]
+            assert [s["StreamArn"] for s in listed["Streams"]] == [arn, latest]
             assert await keys(tables, await iterator(tables, arn, "TRIM_HORIZON")) == ["a"]
             clock.now += 2 * HOUR
             await sweep(tables)
-            assert (await call(tables, streams.list_streams, TableName="ending"))["Streams"] == []
+            listed = await call(tables, streams.list_streams, TableName="ending")
+            assert [s["StreamArn"] for s in listed["Streams"]] == [latest]
             gone = (
                 "ResourceNotFoundException",
                 f"Requested resource not found: Stream: {arn} not found",

@@ -471,3 +471,44 @@ def test_shard_lineage_survives_a_restart(
     assert all("EndingSequenceNumber" in s["SequenceNumberRange"] for s in final)
     assert read_lineage()[0] == written
     ddb.delete_table(TableName=table)
+
+
+def test_a_re_enabled_table_keeps_its_earlier_stream_readable(
+    ddb: Any, streams: Any, make_table: TableFactory
+) -> None:
+    table = make_table(StreamSpecification={"StreamEnabled": True, "StreamViewType": "OLD_IMAGE"})
+    old = stream_of(ddb, table)
+    ddb.put_item(TableName=table, Item={"pk": {"S": "a"}})
+    ddb.update_table(TableName=table, StreamSpecification={"StreamEnabled": False})
+    ddb.update_table(
+        TableName=table, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    )
+    new = stream_of(ddb, table)
+    assert new != old
+    ddb.put_item(TableName=table, Item={"pk": {"S": "b"}})
+    listed = streams.list_streams(TableName=table)["Streams"]
+    assert [s["StreamArn"] for s in listed] == sorted([old, new])
+    described = {
+        arn: streams.describe_stream(StreamArn=arn)["StreamDescription"] for arn in (old, new)
+    }
+    assert (described[old]["StreamStatus"], described[old]["StreamViewType"]) == (
+        "DISABLED",
+        "OLD_IMAGE",
+    )
+    assert (described[new]["StreamStatus"], described[new]["StreamViewType"]) == (
+        "ENABLED",
+        "NEW_IMAGE",
+    )
+    for arn, key in ((old, "a"), (new, "b")):
+        shard = described[arn]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        assert iterator.startswith(f"{arn}|")
+        page = streams.get_records(ShardIterator=iterator)
+        assert [key_of(r) for r in page["Records"]] == [key]
+        assert ("NextShardIterator" in page) == (arn == new)
+    # Deleting the table deletes its streams.
+    ddb.delete_table(TableName=table)
+    for arn in (old, new):
+        assert error_of(streams.describe_stream, StreamArn=arn)[0] == "ResourceNotFoundException"
