@@ -1,12 +1,15 @@
 """DynamoDB Streams over time: the 24-hour trim, expired iterators, streams that end, and
-streams stored before shards were. In process, on a SQLite engine with a clock the test moves
-(a live server would take a day)."""
+streams stored before shards were. In process, with a clock the test moves (a live server
+would take a day): on SQLite, and the migration on both engines."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +18,12 @@ import pytest
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.tables import control, itemops, streams, ttl, update_table
+from fireside.tables.engine import Engine
+from fireside.tables.postgres import PostgresEngine
 from fireside.tables.service import Tables
 from fireside.tables.sqlite import SqliteEngine
-from tests.tables.conftest import table_params
+from tests.conftest import unavailable
+from tests.tables.conftest import ENGINES, _local_cluster, table_params
 
 CTX = RequestContext("123456789012", "us-east-1", "request", "http://127.0.0.1")
 HOUR = 3600.0
@@ -175,11 +181,52 @@ def test_a_disabled_stream_ends_a_day_after_it_closed(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_streams_stored_before_shards_get_one(tmp_path: Path) -> None:
-    path = tmp_path / "tables.sqlite"
+@pytest.fixture(params=ENGINES)
+def stored_engine(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[Callable[[], Engine], Callable[[], None]]]:
+    """Opens an engine on one store of this test, and takes that store back to before
+    stream shards (SQLite: schema 2; PostgreSQL: no stream_shards table)."""
+    if request.param == "sqlite":
+        path = tmp_path / "tables.sqlite"
+
+        def back_sqlite() -> None:
+            conn = sqlite3.connect(path)
+            conn.execute("DROP TABLE stream_shards")
+            conn.execute("PRAGMA user_version=2")
+            conn.commit()
+            conn.close()
+
+        yield (lambda: SqliteEngine(path)), back_sqlite
+        return
+    import psycopg
+
+    admin = os.environ.get("FIRESIDE_TEST_POSTGRESQL") or _local_cluster()
+    if admin is None:
+        unavailable("postgresql", "none reachable (set FIRESIDE_TEST_POSTGRESQL to an admin URL)")
+    name = f"fireside_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    url = f"{admin.rpartition('/')[0]}/{name}"
+
+    def back_postgresql() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP TABLE stream_shards")
+
+    try:
+        yield (lambda: PostgresEngine(url)), back_postgresql
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_streams_stored_before_shards_get_one(
+    stored_engine: tuple[Callable[[], Engine], Callable[[], None]],
+) -> None:
+    open_engine, back = stored_engine
 
     async def write(clock: Clock) -> tuple[str, list[dict[str, Any]]]:
-        tables = Tables(SqliteEngine(path), clock=clock)
+        tables = Tables(open_engine(), clock=clock)
         try:
             arn = await new_stream(tables, "legacy")
             await put(tables, "legacy", "a")
@@ -198,15 +245,10 @@ def test_streams_stored_before_shards_get_one(tmp_path: Path) -> None:
 
     clock = Clock()
     arn, before = asyncio.run(write(clock))
-    # Back to schema 2: no shard rows.
-    conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE stream_shards")
-    conn.execute("PRAGMA user_version=2")
-    conn.commit()
-    conn.close()
+    back()
 
     async def read() -> None:
-        tables = Tables(SqliteEngine(path), clock=clock)
+        tables = Tables(open_engine(), clock=clock)
         try:
             legacy = await shards(tables, arn)
             closed_arn = arn.replace("table/legacy/", "table/closed/").rpartition("/stream/")[0]
