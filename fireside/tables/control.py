@@ -309,7 +309,7 @@ async def create_table(
         txn.save_table(info.table_id, info.to_json())
         if info.stream_label is not None:
             open_stream(txn, info, info.stream_label, now)
-        tables.catalog.put(info)
+        tables.catalog.put(info, txn)
         txn.on_rollback.append(lambda: tables.catalog.remove(info))
         return info
 
@@ -371,7 +371,7 @@ async def delete_table(
             raise table_not_found(table.name)
         description = describe_with_stats(txn, live)
         txn.drop_table(tid, [i.index_id for i in live.indexes.values()])
-        tables.catalog.remove(live)
+        tables.catalog.remove(live, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return description
 

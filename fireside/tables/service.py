@@ -100,6 +100,7 @@ class Tables:
         """Keep a shared engine's catalog in step with the other nodes' changes."""
         while True:
             await asyncio.sleep(interval)
+            since = self.catalog.changes
             try:
                 # Bounded: a read stuck on its connection must not stop the refreshes (the
                 # next one runs on another reader).
@@ -107,7 +108,8 @@ class Tables:
             except Exception:  # one failed read (a lost connection) must not end the loop
                 log.warning("tables: could not refresh the catalog", exc_info=True)
                 continue
-            self.catalog.load(rows)
+            # Not over a change this node made meanwhile (the next refresh has it).
+            self.catalog.load(rows, since)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run background work (an index backfill...) owned by this service until `close`."""

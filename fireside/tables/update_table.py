@@ -189,7 +189,7 @@ async def update_table(
             table.sse = sse_description(params["SSESpecification"], ctx)
         table.version += 1
         txn.save_table(tid, table.to_json())
-        tables.catalog.put(table)
+        tables.catalog.put(table, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return table, backfill, describe_with_stats(txn, table)
 
@@ -235,7 +235,7 @@ async def backfill(tables: Tables, tid: int, name: str) -> None:
         table.indexes[name].status = "ACTIVE"
         table.version += 1
         txn.save_table(tid, table.to_json())
-        tables.catalog.put(table)
+        tables.catalog.put(table, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
 
     await tables.engine.write(activate)
