@@ -13,6 +13,11 @@ def invalid(message: str) -> ServiceError:
     return lambda_error("InvalidParameterValueException", message, Type="User")
 
 
+def invalid_marker() -> ServiceError:
+    """A Marker this listing did not issue (AWS refuses markers it did not issue, 400)."""
+    return invalid("Invalid marker.")
+
+
 def conflict(message: str) -> ServiceError:
     return lambda_error("ResourceConflictException", message, Type="User")
 

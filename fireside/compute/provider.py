@@ -14,6 +14,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.pagination import marker_page
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
@@ -21,13 +22,14 @@ from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import (
     conflict,
     invalid,
+    invalid_marker,
     lambda_error,
     precondition_failed,
     update_in_progress,
 )
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
-from fireside.compute.functions import FunctionConfig, new_revision, now_iso
+from fireside.compute.functions import FunctionConfig, new_revision, now_iso, version_order
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
@@ -363,21 +365,27 @@ class LambdaProvider:
         return self._lookup(ctx, params).to_wire()
 
     async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("FunctionVersion") not in (None, "ALL"):
-            raise invalid("FunctionVersion must be ALL.")
         configs = self._functions.in_region(ctx.account_id, ctx.region)
-        marker = params.get("Marker")
+        every = params.get("FunctionVersion") == "ALL"  # the model allows ALL only
+        if every:  # each function's $LATEST, then its published versions
+            configs = [
+                version
+                for latest in configs
+                for version in (
+                    latest,
+                    *self._functions.versions(latest.account, latest.region, latest.name),
+                )
+            ]
+        page, marker = marker_page(
+            configs,
+            lambda c: (c.name, *version_order(c.version)),
+            params,
+            scope=f"ListFunctions:{'ALL' if every else ''}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {"Functions": [c.to_wire(qualified=every) for c in page]}
         if marker:
-            try:
-                after = base64.urlsafe_b64decode(marker.encode()).decode()
-            except ValueError as exc:
-                raise invalid("Invalid marker.") from exc
-            configs = [c for c in configs if c.name > after]
-        limit = params.get("MaxItems", 50)
-        page = configs[:limit]
-        result: dict[str, Any] = {"Functions": [c.to_wire() for c in page]}
-        if len(configs) > limit:
-            result["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+            result["NextMarker"] = marker
         return result
 
     async def update_function_code(

@@ -22,7 +22,8 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.compute.errors import invalid, lambda_error
+from fireside.aws.pagination import marker_page
+from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig, now_iso
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions, is_version
@@ -273,8 +274,18 @@ class ProvisionedApi:
         name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         latest = self._versions.functions.require(ctx.account_id, ctx.region, name)
         configs = self._provisioner.of_function(ctx.account_id, ctx.region, name)
-        return {
+        page, marker = marker_page(
+            configs,
+            lambda c: (c.qualifier,),
+            params,
+            scope=f"ListProvisionedConcurrencyConfigs:{latest.arn}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {
             "ProvisionedConcurrencyConfigs": [
-                c.to_wire(f"{latest.arn}:{c.qualifier}") for c in configs
+                c.to_wire(f"{latest.arn}:{c.qualifier}") for c in page
             ]
         }
+        if marker:
+            result["NextMarker"] = marker
+        return result

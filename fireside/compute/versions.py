@@ -9,22 +9,29 @@ once (or when `$LATEST` finishes preparing, for `Publish=True` on a create or co
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.pagination import marker_page
 from fireside.compute.aliases import Alias, AliasStore
 from fireside.compute.errors import (
     conflict,
     invalid,
+    invalid_marker,
     lambda_error,
     precondition_failed,
     update_in_progress,
 )
-from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
+from fireside.compute.functions import (
+    LATEST,
+    FunctionConfig,
+    new_revision,
+    now_iso,
+    version_order,
+)
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -139,8 +146,14 @@ class VersionApi:
     ) -> dict[str, Any]:
         latest = self._latest(ctx, params)
         every = [latest, *self._functions.versions(ctx.account_id, ctx.region, latest.name)]
-        page, marker = _page(every, params, lambda c: c.version)
-        result: dict[str, Any] = {"Versions": [c.to_wire() for c in page]}
+        page, marker = marker_page(
+            every,
+            lambda c: version_order(c.version),
+            params,
+            scope=f"ListVersionsByFunction:{latest.arn}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {"Versions": [c.to_wire(qualified=True) for c in page]}
         if marker:
             result["NextMarker"] = marker
         return result
@@ -251,7 +264,15 @@ class VersionApi:
         if params.get("FunctionVersion"):
             wanted = params["FunctionVersion"]
             aliases = [a for a in aliases if a.function_version == wanted]
-        page, marker = _page(aliases, params, lambda a: a.name)
+        # ListAliases is not documented as capped at 50 a page: MaxItems (to 10000) rules.
+        page, marker = marker_page(
+            aliases,
+            lambda a: (a.name,),
+            params,
+            scope=f"ListAliases:{latest.arn}:{params.get('FunctionVersion') or ''}",
+            invalid=invalid_marker,
+            cap=None,
+        )
         result: dict[str, Any] = {"Aliases": [a.to_wire() for a in page]}
         if marker:
             result["NextMarker"] = marker
@@ -278,23 +299,3 @@ class VersionApi:
             )
         self._functions.delete_version(version)
         return version
-
-
-def _page(
-    items: list[Any], params: dict[str, Any], key: Callable[[Any], str]
-) -> tuple[list[Any], str | None]:
-    """Marker/MaxItems paging over `items` in order; the marker encodes the last key given."""
-    marker = params.get("Marker")
-    if marker:
-        try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
-        except ValueError as exc:
-            raise invalid("Invalid marker.") from exc
-        keys = [key(item) for item in items]
-        items = items[keys.index(after) + 1 :] if after in keys else []
-    limit = params.get("MaxItems", 50)
-    page = items[:limit]
-    next_marker = None
-    if len(items) > limit:
-        next_marker = base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
-    return page, next_marker

@@ -9,6 +9,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.s3 import tokens
 from fireside.s3.errors import (
     access_denied,
     bucket_already_exists,
@@ -95,14 +96,29 @@ class Buckets:
     async def list_buckets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("Prefix") or ""
         region = params.get("BucketRegion")
-        buckets = [
-            {"Name": b.name, "CreationDate": _when(b.created), "BucketRegion": b.region}
-            for b in self.store.buckets(ctx.account_id)
-            if b.name.startswith(prefix) and (region is None or b.region == region)
+        token = params.get("ContinuationToken")
+        after = tokens.decode(token) if token else None
+        listed = [
+            b
+            for b in self.store.buckets(ctx.account_id)  # in name order
+            if b.name.startswith(prefix)
+            and (region is None or b.region == region)
+            and (after is None or b.name > after)
         ]
-        out: dict[str, Any] = {"Buckets": buckets, "Owner": owner(ctx.account_id)}
+        # Without MaxBuckets S3 lists every bucket (the model bounds it to 1..10000).
+        limit = params.get("MaxBuckets") or len(listed)
+        page = listed[:limit]
+        out: dict[str, Any] = {
+            "Buckets": [
+                {"Name": b.name, "CreationDate": _when(b.created), "BucketRegion": b.region}
+                for b in page
+            ],
+            "Owner": owner(ctx.account_id),
+        }
         if prefix:
             out["Prefix"] = prefix
+        if len(listed) > limit:
+            out["ContinuationToken"] = tokens.encode(page[-1].name)
         return out
 
     async def get_bucket_location(
