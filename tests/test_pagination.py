@@ -536,3 +536,51 @@ def _limit(listing: Listing) -> str:
 
 def _camel(snake: str) -> str:
     return "".join("V2" if part == "v2" else part.title() for part in snake.split("_"))
+
+
+@pytest.mark.parametrize("name", sorted(LAMBDA_LISTINGS))
+def test_max_items_out_of_the_models_bounds(server: Server, name: str) -> None:
+    """MaxItems outside the model's range is refused before anything is listed, with the
+    constraint AWS names (botocore itself refuses 0, so it is sent unchecked here)."""
+    client = _client(server, "lambda", parameter_validation=False)
+    operation = name.partition("(")[0]
+    model = client.meta.service_model.operation_model(operation)
+    bound = model.input_shape.members["MaxItems"].metadata["max"]
+    params = {m: "pg-none" for m in model.input_shape.required_members}
+    call = getattr(client, xform_name(operation))
+    for value, rule in (
+        (0, "greater than or equal to 1"),
+        (bound + 1, f"less than or equal to {bound}"),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call(**params, MaxItems=value)
+        assert caught.value.response["Error"] == {
+            "Code": "ValidationException",
+            "Message": f"1 validation error detected: Value '{value}' at 'maxItems' failed to "
+            f"satisfy constraint: Member must have value {rule}",
+        }
+
+
+def test_pages_hold_50_by_default_and_at_most_50_where_aws_caps_them(server: Server) -> None:
+    """ListFunctions and ListVersionsByFunction return at most 50 a page whatever MaxItems
+    says (as their documentation says); ListAliases, not so documented, honours MaxItems."""
+    functions = list_functions(server, 53)
+    listing = next(functions)
+    versions = list_versions_by_function(server, 52)
+    version_listing = next(versions)
+    aliases = list_aliases(server, 53)
+    alias_listing = next(aliases)
+    try:
+        for asked in (None, 51, 10000):
+            page = listing.call(**({"MaxItems": asked} if asked else {}))
+            assert len(page["Functions"]) == 50 and page["NextMarker"]
+            page = version_listing.call(**({"MaxItems": asked} if asked else {}))
+            assert len(page["Versions"]) == 50 and page["NextMarker"]
+        default = alias_listing.call()
+        assert len(default["Aliases"]) == 50 and default["NextMarker"]
+        everything = alias_listing.call(MaxItems=100)
+        assert len(everything["Aliases"]) == 53 and "NextMarker" not in everything
+    finally:
+        functions.close()
+        versions.close()
+        aliases.close()
