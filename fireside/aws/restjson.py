@@ -237,7 +237,8 @@ class RestJsonProtocol:
         body: dict[str, Any] = {}
         if plan.has_type and "Type" not in fields:
             body["Type"] = "User" if error.sender_fault else "Service"
-        body[plan.message_key] = error.message
+        # AWS sends some errors with a null message (Lambda's cross-account AccessDenied).
+        body[plan.message_key] = error.message or None
         if fields:
             plan.binding.render(fields, headers)
             for name, value in fields.items():

@@ -136,7 +136,7 @@ class Invoker:
             active = self._active.get((account, region, name))
             if active is not None:
                 return active
-            config = self._functions.require(account, region, name)
+            config = self._versions.resolve(account, region, name, qualifier)[0]
         else:
             config, alias = self._versions.resolve(account, region, name, qualifier)
             if alias is not None:

@@ -27,14 +27,19 @@ from fireside.aws.pagination import marker_page
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.errors import archive as archive_error
-from fireside.compute.errors import invalid, invalid_marker, lambda_error, precondition_failed
+from fireside.compute.errors import (
+    entity_too_large,
+    invalid,
+    invalid_marker,
+    lambda_error,
+    precondition_failed,
+)
 from fireside.compute.functions import now_iso
 from fireside.store.blobs import MAX_UNZIPPED_BYTES, ArchiveError, BlobStore, inspect_zip
 from fireside.store.database import Database
 
 MAX_LAYERS = 5
 MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload, as for function code
-MAX_PUBLISH_REQUEST = 70_167_211  # what AWS's message quotes for the whole request
 
 _ARN_HEAD = r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
 _LAYER_ARN = re.compile(_ARN_HEAD + r"(?P<name>[a-zA-Z0-9_-]+)$")
@@ -369,12 +374,8 @@ class LayerApi:
             both="Please do not provide other Content parameters when providing a ZipFile.",
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 content: 250 MB unzipped only
-            raise lambda_error(
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_PUBLISH_REQUEST} bytes for the "
-                "PublishLayerVersion operation",
-                Type="User",
-            )
+            # As CreateFunction answers an oversized upload (AWS's answer recorded there).
+            raise entity_too_large(f"Zipped size must be smaller than {MAX_ZIP_BYTES} bytes")
         # Validated before anything is stored: a refused archive leaves no blob and no row.
         try:
             info = await asyncio.to_thread(inspect_zip, data)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,9 +22,9 @@ from fireside.compute.concurrency import Concurrency, ConcurrencyApi
 from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import (
     conflict,
+    entity_too_large,
     invalid,
     invalid_marker,
-    lambda_error,
     precondition_failed,
     update_in_progress,
 )
@@ -42,8 +43,20 @@ from fireside.supervisor import TaskSet
 log = logging.getLogger(__name__)
 
 MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload
-MAX_CREATE_REQUEST = 70_167_211  # what AWS's message quotes for the whole request
 MAX_ENVIRONMENT_BYTES = 4096
+MAX_NAME = 64  # a function name's length
+#: Runtimes in the model that AWS no longer lets a function be created with or updated to
+#: (its deprecation table's "block function create/update" dates have passed). AWS's refusal
+#: was recorded on 2026-01-12 for dotnetcore3.1, go1.x, java8, nodejs12.x, nodejs14.x,
+#: provided, python3.7 and ruby2.7; the others were deprecated before those.
+BLOCKED_RUNTIMES = frozenset(
+    {
+        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
+        "nodejs12.x", "nodejs14.x", "java8", "python2.7", "python3.6", "python3.7",
+        "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "go1.x",
+        "ruby2.5", "ruby2.7", "provided",
+    }
+)  # fmt: skip
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10_240
 RESERVED_ENV_KEYS = frozenset(
@@ -97,7 +110,13 @@ class LambdaProvider:
         self._layer_api = LayerApi(layers, blobs, objects, links)
         self._versions = versions
         self._version_api = VersionApi(versions)
-        self._concurrency_api = ConcurrencyApi(concurrency, functions)
+        self._concurrency_api = ConcurrencyApi(
+            concurrency,
+            functions,
+            lambda account, region, name: sum(
+                c.requested for c in provisioner.of_function(account, region, name)
+            ),
+        )
         self._provisioner = provisioner
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
@@ -184,12 +203,13 @@ class LambdaProvider:
                     f"currently not supported for modification. Reserved keys used in this "
                     f"request: {', '.join(reserved)}"
                 )
-            size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
-            if size > MAX_ENVIRONMENT_BYTES:
+            # AWS measures the variables as one compact JSON object, and quotes it.
+            measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+            if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
                 raise invalid(
                     "Lambda was unable to configure your environment variables because the "
                     "environment variables you have provided exceeded the 4KB limit. "
-                    f"String measured: {size} bytes"
+                    f"String measured: {measured}"
                 )
 
     @staticmethod
@@ -201,6 +221,12 @@ class LambdaProvider:
 
     @staticmethod
     def _check_runtime(runtime: str) -> None:
+        if runtime in BLOCKED_RUNTIMES:
+            raise invalid(
+                f"The runtime parameter of {runtime} is no longer supported for creating or "
+                "updating AWS Lambda functions. We recommend you use a supported runtime while "
+                "creating or updating functions."
+            )
         try:
             runtimes.resolve(runtime)
         except runtimes.RuntimeUnavailable as exc:
@@ -221,12 +247,7 @@ class LambdaProvider:
             self._objects, ctx, code, missing="Please provide a source for function code."
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 packages: 250 MB unzipped only
-            raise lambda_error(
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_CREATE_REQUEST} bytes for the "
-                "CreateFunction operation",
-                Type="User",
-            )
+            raise entity_too_large(f"Zipped size must be smaller than {MAX_ZIP_BYTES} bytes")
         try:
             info = inspect_zip(data)
         except ArchiveError as exc:
@@ -301,6 +322,13 @@ class LambdaProvider:
         name, qualifier = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         if qualifier:
             raise invalid(f"Function name {params['FunctionName']} must not include a qualifier.")
+        if name == params["FunctionName"] and len(name) > MAX_NAME:
+            # The model allows 140 (an ARN's length); a bare name is held to 64, and AWS says so
+            # with a validation message under InvalidParameterValueException.
+            raise invalid(
+                f"1 validation error detected: Value '{name}' at 'functionName' failed to "
+                f"satisfy constraint: Member must have length less than or equal to {MAX_NAME}"
+            )
         if params.get("PackageType", "Zip") == "Image":
             raise _unsupported("container image functions")
         runtime, handler = params.get("Runtime"), params.get("Handler")

@@ -42,6 +42,11 @@ def alias_not_found(arn: str) -> ServiceError:
     return lambda_error("ResourceNotFoundException", f"Cannot find alias arn: {arn}", Type="User")
 
 
+def alias_missing_for_update(arn: str) -> ServiceError:
+    """UpdateAlias words a missing alias differently from GetAlias (as recorded on AWS)."""
+    return lambda_error("ResourceNotFoundException", f"Alias not found: {arn}", Type="User")
+
+
 def is_version(qualifier: str) -> bool:
     return bool(_VERSION.match(qualifier))
 
@@ -54,11 +59,26 @@ class Versions:
         self.aliases = aliases
 
     def resolve(
-        self, account: str, region: str, name: str, qualifier: str | None
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        missing_alias: Callable[[str], ServiceError] = not_found,
     ) -> tuple[FunctionConfig, Alias | None]:
         """The configuration `qualifier` names (an alias: the version it points at), and the
-        alias if it was one. Raises AWS's not-found errors."""
-        latest = self.functions.require(account, region, name)
+        alias if it was one. Raises AWS's not-found errors, which name the qualifier asked for:
+        `Function not found: <arn>:<qualifier>` (GetFunction, Invoke), or `missing_alias`'s
+        message for an alias that is not there (the provisioned-concurrency operations say
+        `Cannot find alias arn: ...`), whether or not the function itself exists."""
+        latest = self.functions.get(account, region, name)
+        arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        if latest is None:
+            if qualifier is None:
+                raise not_found(arn)
+            if qualifier == LATEST or is_version(qualifier):
+                raise not_found(f"{arn}:{qualifier}")
+            raise missing_alias(f"{arn}:{qualifier}")
         if qualifier in (None, LATEST):
             return latest, None
         assert qualifier is not None
@@ -69,7 +89,7 @@ class Versions:
             return config, None
         alias = self.aliases.get(account, region, name, qualifier)
         if alias is None:
-            raise alias_not_found(f"{latest.arn}:{qualifier}")
+            raise missing_alias(f"{latest.arn}:{qualifier}")
         config = self.functions.version(account, region, name, alias.function_version)
         if config is None:  # its version was deleted under it: cannot happen through the API
             raise not_found(f"{latest.arn}:{alias.function_version}")
@@ -204,11 +224,16 @@ class VersionApi:
             self._check_target(latest, version)
         return {version: float(weight) for version, weight in weights.items()}
 
-    def _alias(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[FunctionConfig, Alias]:
+    def _alias(
+        self,
+        ctx: RequestContext,
+        params: dict[str, Any],
+        missing: Callable[[str], ServiceError] = alias_not_found,
+    ) -> tuple[FunctionConfig, Alias]:
         latest = self._latest(ctx, params)
         alias = self._aliases.get(ctx.account_id, ctx.region, latest.name, params["Name"])
         if alias is None:
-            raise alias_not_found(f"{latest.arn}:{params['Name']}")
+            raise missing(f"{latest.arn}:{params['Name']}")
         return latest, alias
 
     async def create_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -229,7 +254,7 @@ class VersionApi:
         return self._alias(ctx, params)[1].to_wire()
 
     async def update_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        latest, alias = self._alias(ctx, params)
+        latest, alias = self._alias(ctx, params, alias_missing_for_update)
         if params.get("RevisionId") not in (None, alias.revision_id):
             raise precondition_failed()
         target = params.get("FunctionVersion", alias.function_version)
