@@ -40,8 +40,10 @@ _NUMBER_TYPES = frozenset({"integer", "long", "double", "float"})
 class Validator:
     """The compiled constraints of one (input) structure shape."""
 
-    def __init__(self, shape: Shape) -> None:
-        self._check: Check | None = _Compiler().check(shape)
+    def __init__(self, shape: Shape, *, constraints: bool = True) -> None:
+        """`constraints=False` checks `required` only: S3 is no Coral service and refuses
+        bad values in its own words, parameter by parameter, never as a ValidationException."""
+        self._check: Check | None = _Compiler(constraints).check(shape)
 
     def problems(self, value: Any) -> list[str]:
         """Every constraint `value` breaks, as AWS phrases them (empty when valid)."""
@@ -192,10 +194,15 @@ def _rule(shape: Shape) -> Rule | None:
     return many
 
 
+def _no_rule(shape: Shape) -> Rule | None:
+    return None
+
+
 class _Compiler:
     """Builds `Check` closures, memoized per shape so recursive shapes compile finitely."""
 
-    def __init__(self) -> None:
+    def __init__(self, constraints: bool = True) -> None:
+        self._rule = _rule if constraints else _no_rule
         self._checks: dict[int, Check | None] = {}
         self._constrained: dict[int, bool] = {}
 
@@ -227,7 +234,7 @@ class _Compiler:
         visiting.add(key)
         if shape.is_document:
             found = False
-        elif _rule(shape) is not None or shape.required:
+        elif self._rule(shape) is not None or shape.required:
             found = True
         elif shape.type_name == "structure":
             found = any(self._has_constraints(m, visiting) for m in shape.members.values())
@@ -255,7 +262,7 @@ class _Compiler:
         return self._scalar(shape)
 
     def _scalar(self, shape: Shape) -> Check:
-        rule = _rule(shape)
+        rule = self._rule(shape)
         assert rule is not None  # only constrained scalars are compiled
 
         def check(value: Any, path: str, out: list[str]) -> None:
@@ -289,7 +296,7 @@ class _Compiler:
         return check
 
     def _list(self, shape: Shape) -> Check:
-        own = _rule(shape)
+        own = self._rule(shape)
         element = self.check(shape.member)
 
         def check(value: list[Any], path: str, out: list[str]) -> None:
@@ -305,11 +312,11 @@ class _Compiler:
         return check
 
     def _map(self, shape: Shape) -> Check:
-        own = _rule(shape)
-        key_rule = _rule(shape.key)
+        own = self._rule(shape)
+        key_rule = self._rule(shape.key)
         value_shape = shape.value
         scalar_value = value_shape.type_name not in ("structure", "list", "map")
-        value_rule = _rule(value_shape) if scalar_value else None
+        value_rule = self._rule(value_shape) if scalar_value else None
         value_check = None if scalar_value else self.check(value_shape)
 
         def check(value: dict[str, Any], path: str, out: list[str]) -> None:

@@ -20,6 +20,8 @@ __all__ = [
     "invalid_argument",
     "invalid_bucket_name",
     "invalid_request",
+    "invalid_tag",
+    "malformed_xml",
     "no_such_bucket",
     "no_such_key",
     "not_implemented",
@@ -82,8 +84,21 @@ def access_denied() -> ServiceError:
     return s3_error("AccessDenied", "Access Denied")
 
 
-def invalid_argument(message: str, name: str, value: str) -> ServiceError:
+def invalid_argument(message: str, name: str, value: str | None) -> ServiceError:
     return ServiceError("InvalidArgument", message, 400, ArgumentName=name, ArgumentValue=value)
+
+
+def invalid_tag(message: str, key: str, value: str | None = None) -> ServiceError:
+    """A tag S3 refuses: `TagKey` names it (and `TagValue`, when the value is the fault)."""
+    return ServiceError("InvalidTag", message, 400, TagKey=key, TagValue=value)
+
+
+def malformed_xml() -> ServiceError:
+    return ServiceError(
+        "MalformedXML",
+        "The XML you provided was not well-formed or did not validate against our published schema",
+        400,
+    )
 
 
 def invalid_request(message: str) -> ServiceError:

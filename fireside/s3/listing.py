@@ -190,6 +190,13 @@ class Listing:
         max_keys = _max_keys(params)
         delimiter = params.get("Delimiter") or ""
         key_marker = params.get("KeyMarker")
+        version_marker = params.get("VersionIdMarker")
+        if version_marker and not key_marker:
+            raise invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                version_marker,
+            )
         page = _walk(
             self.store, bucket.name, params.get("Prefix") or "", delimiter,
             _after_marker(key_marker, delimiter), max_keys,

@@ -42,7 +42,9 @@ _ROOTS = {
 
 
 def s3_protocol() -> WireProtocol:
-    return RestXmlProtocol(load_service("s3"), namespace=NAMESPACE, root_names=_ROOTS)
+    return RestXmlProtocol(
+        load_service("s3"), namespace=NAMESPACE, root_names=_ROOTS, model_constraints=False
+    )
 
 
 class S3Provider:
