@@ -8,7 +8,7 @@ as a `ValidationException`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -158,4 +158,29 @@ def test_an_unknown_storage_class(s3: Any, bucket: str) -> None:
     assert error(s3.put_object, Bucket=bucket, Key="k", Body=b"x", StorageClass="FOO") == (
         400,
         {"Code": "InvalidStorageClass", "Message": "The storage class you specified is not valid"},
+    )
+
+
+def test_signature_refusals_in_s3_terms(fresh_server: Callable[..., Server]) -> None:
+    """The signature checks are shared by every service, but S3 words their refusals its
+    own way (Lambda keeps Coral's InvalidSignatureException, test_auth.py)."""
+    server = fresh_server(FIRESIDE_CREDENTIALS="AKIDS3TEST:right-secret")
+    wrong = server.client("s3", aws_access_key_id="AKIDS3TEST", aws_secret_access_key="wrong")
+    assert error(wrong.list_buckets) == (
+        403,
+        {
+            "Code": "SignatureDoesNotMatch",
+            "Message": "The request signature we calculated does not match the signature you "
+            "provided. Check your key and signing method.",
+            "AWSAccessKeyId": "AKIDS3TEST",
+        },
+    )
+    unknown = server.client("s3", aws_access_key_id="AKIDNOBODY", aws_secret_access_key="x")
+    assert error(unknown.list_buckets) == (
+        403,
+        {
+            "Code": "InvalidAccessKeyId",
+            "Message": "The AWS Access Key Id you provided does not exist in our records.",
+            "AWSAccessKeyId": "AKIDNOBODY",
+        },
     )

@@ -18,7 +18,7 @@ like its root element is written as that element's text (GetBucketLocation's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from xml.etree import ElementTree
 
@@ -134,14 +134,18 @@ class RestXmlProtocol:
         namespace: str | None = None,
         root_names: Mapping[str, str] | None = None,
         model_constraints: bool = True,
+        error_filter: Callable[[ServiceError], ServiceError] | None = None,
     ) -> None:
         """`namespace`: the xmlns of response documents; `root_names`: the root element of
         each operation's response document (the model does not name them; the default is
         `<Operation>Result`); `model_constraints=False`: check only that required members
         are there (S3, which refuses bad values in its own words, never as Coral's
-        ValidationException), answering a missing one as S3 does, MalformedXML."""
+        ValidationException), answering a missing one as S3 does, MalformedXML;
+        `error_filter`: rewords errors made outside the service (signature checks) in its own
+        terms before they are written."""
         self._service = service
         self._model_constraints = model_constraints
+        self._error_filter = error_filter
         self._namespace = namespace or service.xml_namespace
         self._writer = XmlWriter()
         self._router = Router(service)
@@ -293,6 +297,8 @@ class RestXmlProtocol:
         return Response(status, headers, body)
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
+        if self._error_filter is not None:
+            error = self._error_filter(error)
         out = [
             f"{DECLARATION}<Error><Code>{escape_text(error.code)}</Code>",
             f"<Message>{escape_text(error.message)}</Message>",

@@ -6,6 +6,7 @@ Each is a `ServiceError`; the rest-xml protocol writes it as `<Error><Code>..</C
 
 from __future__ import annotations
 
+from fireside.aws.auth import SignatureError
 from fireside.aws.errors import ModelledErrors, ServiceError
 
 #: Errors the model declares, with its status and fault.
@@ -17,6 +18,7 @@ __all__ = [
     "bucket_already_exists",
     "bucket_already_owned",
     "bucket_not_empty",
+    "in_s3_terms",
     "invalid_argument",
     "invalid_bucket_name",
     "invalid_request",
@@ -103,6 +105,40 @@ def malformed_xml() -> ServiceError:
 
 def invalid_request(message: str) -> ServiceError:
     return s3_error("InvalidRequest", message)
+
+
+#: S3's code, status and words for each kind of refused signature (`SignatureError.reason`).
+_AUTH: dict[str, tuple[str, int, str]] = {
+    "mismatch": (
+        "SignatureDoesNotMatch",
+        403,
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+    ),
+    "unknown-key": (
+        "InvalidAccessKeyId",
+        403,
+        "The AWS Access Key Id you provided does not exist in our records.",
+    ),
+    "presign-expired": ("AccessDenied", 403, "Request has expired"),
+    "skewed": (
+        "RequestTimeTooSkewed",
+        403,
+        "The difference between the request time and the current time is too large.",
+    ),
+    "missing": ("AccessDenied", 403, "Access Denied"),  # S3 takes it as an anonymous request
+    "expired-token": ("ExpiredToken", 400, "The provided token has expired."),
+}
+
+
+def in_s3_terms(error: ServiceError) -> ServiceError:
+    """A signature check's refusal as S3 words it (Coral's words otherwise: the checks are
+    shared by every service); any other error as it is."""
+    if not isinstance(error, SignatureError) or error.reason not in _AUTH:
+        return error
+    code, status, message = _AUTH[error.reason]
+    key = error.access_key_id or None
+    return ServiceError(code, message, status, AWSAccessKeyId=key)
 
 
 def not_implemented(what: str) -> ServiceError:
