@@ -99,6 +99,10 @@ def test_a_missing_qualifier_is_named_as_a_function(lam: Any, published: tuple[s
         404,
         f"Function not found: {arn('doesnotexist')}:$LATEST",
     )
+    # CreateAlias on a missing function names the version asked for
+    assert error(
+        lam.create_alias, FunctionName=f"{name}-unknown", Name="custom", FunctionVersion="1"
+    ) == ("ResourceNotFoundException", 404, f"Function not found: {arn(name)}-unknown:1")
     # GetAlias keeps its own words; UpdateAlias has others again
     assert error(lam.get_alias, FunctionName=name, Name="non-existent")[2] == (
         f"Cannot find alias arn: {arn(name)}:non-existent"
@@ -244,4 +248,28 @@ def test_an_oversized_upload_is_request_entity_too_large(lam: Any) -> None:
         "RequestEntityTooLargeException",
         413,
         "Zipped size must be smaller than 52428800 bytes",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        # What the AWS CLI v2 sends for an inline --payload without raw-in-base64-out, and
+        # AWS's answers (LocalStack's test_lambda_invoke_payload_encoding_error).
+        (b"n\x87r\x9e\xe9\xb5\xd7I\xee\x9bmt", "Invalid UTF-8 start byte 0x87"),
+        (
+            b"\x99\xeb,j\x07\xa1zYh",
+            "Unexpected character ((CTRL-CHAR, code 153)): expected a valid value (JSON "
+            "String, Number, Array, Object or token 'null', 'true' or 'false')",
+        ),
+    ],
+)
+def test_a_payload_that_is_not_json(
+    lam: Any, published: tuple[str, str], payload: bytes, words: str
+) -> None:
+    name, _ = published
+    assert error(lam.invoke, FunctionName=name, Payload=payload) == (
+        "InvalidRequestContentException",
+        400,
+        f"Could not parse request body into json: Could not parse payload into json: {words}",
     )

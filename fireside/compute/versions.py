@@ -237,8 +237,13 @@ class VersionApi:
         return latest, alias
 
     async def create_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        latest = self._latest(ctx, params)
         name, target = params["Name"], params["FunctionVersion"]
+        function, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        found = self._functions.get(ctx.account_id, ctx.region, function)
+        if found is None:  # named with the version the alias was to point at, as on AWS
+            arn = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{function}"
+            raise not_found(f"{arn}:{target}")
+        latest = found
         self._check_target(latest, target)
         weights = self._weights(latest, params, target)
         if self._aliases.get(ctx.account_id, ctx.region, latest.name, name) is not None:
