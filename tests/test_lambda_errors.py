@@ -206,6 +206,15 @@ def test_create_function_refusals(lam: Any) -> None:
         f"1 validation error detected: Value '{long}' at 'functionName' failed to satisfy "
         "constraint: Member must have length less than or equal to 64",
     )
+    assert _create(lam, Runtime="non-existent-runtime") == (
+        "InvalidParameterValueException",
+        400,
+        "Value non-existent-runtime at 'runtime' failed to satisfy constraint: Member must "
+        "satisfy enum value set: [nodejs20.x, python3.14, provided.al2023, python3.12, "
+        "python3.13, nodejs24.x, nodejs22.x, java25, python3.10, python3.11, java21, ruby3.3, "
+        "ruby3.4, ruby3.2, python3.8, python3.9, java17, nodejs16.x, dotnet10, dotnet8, "
+        "java11, dotnet6, nodejs18.x, provided.al2, java8.al2] or be a valid ARN",
+    )
     for runtime in ("python3.7", "nodejs14.x", "provided"):
         assert _create(lam, Runtime=runtime) == (
             "InvalidParameterValueException",

@@ -40,10 +40,22 @@ _NUMBER_TYPES = frozenset({"integer", "long", "double", "float"})
 class Validator:
     """The compiled constraints of one (input) structure shape."""
 
-    def __init__(self, shape: Shape, *, constraints: bool = True) -> None:
+    def __init__(
+        self,
+        shape: Shape,
+        *,
+        constraints: bool = True,
+        unchecked: frozenset[str] = frozenset(),
+    ) -> None:
         """`constraints=False` checks `required` only: S3 is no Coral service and refuses
-        bad values in its own words, parameter by parameter, never as a ValidationException."""
-        self._check: Check | None = _Compiler(constraints).check(shape)
+        bad values in its own words, parameter by parameter, never as a ValidationException.
+        `unchecked` names members of `shape` whose values the provider checks itself,
+        because AWS refuses them otherwise than Coral would (Lambda's Runtime)."""
+        compiler = _Compiler(constraints)
+        if unchecked and shape.type_name == "structure":
+            self._check: Check | None = compiler.structure(shape, unchecked)
+        else:
+            self._check = compiler.check(shape)
 
     def problems(self, value: Any) -> list[str]:
         """Every constraint `value` breaks, as AWS phrases them (empty when valid)."""
@@ -254,7 +266,7 @@ class _Compiler:
 
     def _build(self, shape: Shape) -> Check:
         if shape.type_name == "structure":
-            return self._structure(shape)
+            return self.structure(shape)
         if shape.type_name == "list":
             return self._list(shape)
         if shape.type_name == "map":
@@ -272,11 +284,11 @@ class _Compiler:
 
         return check
 
-    def _structure(self, shape: Shape) -> Check:
+    def structure(self, shape: Shape, unchecked: frozenset[str] = frozenset()) -> Check:
         required = set(shape.required)
         entries: list[tuple[str, str, bool, Check | None]] = []
         for name, member in shape.members.items():
-            child = self.check(member)
+            child = None if name in unchecked else self.check(member)
             if child is not None or name in required:
                 entries.append((name, lower_camel(name), name in required, child))
         frozen = tuple(entries)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,7 +16,9 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.model import load_service
 from fireside.aws.pagination import marker_page
+from fireside.aws.restjson import RestJsonProtocol
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
@@ -45,6 +48,23 @@ log = logging.getLogger(__name__)
 MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload
 MAX_ENVIRONMENT_BYTES = 4096
 MAX_NAME = 64  # a function name's length
+#: The runtimes AWS's refusal of an unknown one lists, in its order (recorded 2026-01-12;
+#: AWS's list changes as runtimes come and go).
+AWS_RUNTIMES = (
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x",
+    "nodejs22.x", "java25", "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4",
+    "ruby3.2", "python3.8", "python3.9", "java17", "nodejs16.x", "dotnet10", "dotnet8",
+    "java11", "dotnet6", "nodejs18.x", "provided.al2", "java8.al2",
+)  # fmt: skip
+
+
+@functools.cache
+def _model_runtimes() -> frozenset[str]:
+    shape = load_service("lambda").operation("CreateFunction").input
+    assert shape is not None
+    return frozenset(shape.members["Runtime"].enum or ())
+
+
 #: Runtimes in the model that AWS no longer lets a function be created with or updated to
 #: (its deprecation table's "block function create/update" dates have passed). AWS's refusal
 #: was recorded on 2026-01-12 for dotnetcore3.1, go1.x, java8, nodejs12.x, nodejs14.x,
@@ -81,6 +101,19 @@ RESERVED_ENV_KEYS = frozenset(
         "LAMBDA_RUNTIME_DIR",
     }
 )
+
+
+def lambda_protocol() -> RestJsonProtocol:
+    """Lambda's wire protocol. The model's enum of Runtime is checked here, not by the model
+    validator: AWS refuses an unknown runtime as InvalidParameterValueException listing the
+    runtimes it accepts (`_check_runtime`), not with Coral's ValidationException."""
+    return RestJsonProtocol(
+        load_service("lambda"),
+        unchecked={
+            "CreateFunction": frozenset({"Runtime"}),
+            "UpdateFunctionConfiguration": frozenset({"Runtime"}),
+        },
+    )
 
 
 def _unsupported(what: str) -> ServiceError:
@@ -221,6 +254,11 @@ class LambdaProvider:
 
     @staticmethod
     def _check_runtime(runtime: str) -> None:
+        if runtime not in _model_runtimes():
+            raise invalid(
+                f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must "
+                f"satisfy enum value set: [{', '.join(AWS_RUNTIMES)}] or be a valid ARN"
+            )
         if runtime in BLOCKED_RUNTIMES:
             raise invalid(
                 f"The runtime parameter of {runtime} is no longer supported for creating or "
