@@ -206,6 +206,25 @@ def _rule(shape: Shape) -> Rule | None:
     return many
 
 
+def _all_constraints(shape: Shape) -> list[str]:
+    """Every constraint of a scalar shape, worded and ordered as Coral lists them inside
+    `Member must satisfy constraint: [...]` (the upper bound first, a zero minimum too)."""
+    found: list[str] = []
+    if shape.type_name in _LENGTH_TYPES or shape.type_name in _NUMBER_TYPES:
+        what = "length" if shape.type_name in _LENGTH_TYPES else "value"
+        if shape.max is not None:
+            found.append(f"Member must have {what} less than or equal to {_bound(shape.max)}")
+        if shape.min is not None:
+            found.append(f"Member must have {what} greater than or equal to {_bound(shape.min)}")
+    if shape.type_name == "string":
+        if shape.pattern is not None:
+            found.append(f"Member must satisfy regular expression pattern: {shape.pattern}")
+        if shape.enum is not None:
+            listed = _AWS_ENUM_ORDER.get(frozenset(shape.enum), shape.enum)
+            found.append(f"Member must satisfy enum value set: [{', '.join(listed)}]")
+    return found
+
+
 def _no_rule(shape: Shape) -> Rule | None:
     return None
 
@@ -309,14 +328,27 @@ class _Compiler:
 
     def _list(self, shape: Shape) -> Check:
         own = self._rule(shape)
-        element = self.check(shape.member)
+        member = shape.member
+        scalar_rule = None
+        if member.type_name not in ("structure", "list", "map"):
+            scalar_rule = self._rule(member)
+        element = None if scalar_rule is not None else self.check(member)
+        # Coral reports bad scalar elements once, for the whole list, naming every constraint
+        # of the element (Lambda's recorded answers: `Value '[X86_64]' at 'architectures'
+        # failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy
+        # enum value set: [x86_64, arm64], Member must not be null]`).
+        every = ", ".join([*_all_constraints(member), "Member must not be null"])
+        elements = f"Member must satisfy constraint: [{every}]"
 
         def check(value: list[Any], path: str, out: list[str]) -> None:
             if own is not None:
                 failed = own(value)
                 if failed:
                     out.extend(_problem(value, path, shape, message) for message in failed)
-            if element is not None:
+            if scalar_rule is not None:
+                if any(item is None or scalar_rule(item) for item in value):
+                    out.append(_problem(value, path, shape, elements))
+            elif element is not None:
                 for index, item in enumerate(value, 1):
                     if item is not None:
                         element(item, f"{path}.{index}.member", out)
