@@ -282,3 +282,23 @@ def test_a_payload_that_is_not_json(
         400,
         f"Could not parse request body into json: Could not parse payload into json: {words}",
     )
+
+
+def test_bad_list_elements_are_reported_for_the_list(lam: Any) -> None:
+    """Coral names the list and every constraint of its elements (AWS's recorded answers in
+    LocalStack's test_create_lambda_exceptions and test_invalid_vpc_config_subnet)."""
+    assert _create(lam, Architectures=["X86_64"]) == (
+        "ValidationException",
+        400,
+        "1 validation error detected: Value '[X86_64]' at 'architectures' failed to satisfy "
+        "constraint: Member must satisfy constraint: [Member must satisfy enum value set: "
+        "[x86_64, arm64], Member must not be null]",
+    )
+    assert _create(lam, VpcConfig={"SubnetIds": ["sg-123"], "SecurityGroupIds": []}) == (
+        "ValidationException",
+        400,
+        "1 validation error detected: Value '[sg-123]' at 'vpcConfig.subnetIds' failed to "
+        "satisfy constraint: Member must satisfy constraint: [Member must have length less "
+        "than or equal to 1024, Member must have length greater than or equal to 0, Member "
+        "must satisfy regular expression pattern: subnet-[0-9a-z]*]",
+    )

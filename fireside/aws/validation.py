@@ -336,9 +336,12 @@ class _Compiler:
         # Coral reports bad scalar elements once, for the whole list, naming every constraint
         # of the element (Lambda's recorded answers: `Value '[X86_64]' at 'architectures'
         # failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy
-        # enum value set: [x86_64, arm64], Member must not be null]`).
-        every = ", ".join([*_all_constraints(member), "Member must not be null"])
-        elements = f"Member must satisfy constraint: [{every}]"
+        # enum value set: [x86_64, arm64], Member must not be null]`). "Must not be null"
+        # was recorded for lists that are members of the request itself, and not for those
+        # of a nested structure (vpcConfig.subnetIds): the rule is inferred from those cases.
+        every = _all_constraints(member)
+        nested = f"Member must satisfy constraint: [{', '.join(every)}]"
+        top = f"Member must satisfy constraint: [{', '.join([*every, 'Member must not be null'])}]"
 
         def check(value: list[Any], path: str, out: list[str]) -> None:
             if own is not None:
@@ -347,7 +350,7 @@ class _Compiler:
                     out.extend(_problem(value, path, shape, message) for message in failed)
             if scalar_rule is not None:
                 if any(item is None or scalar_rule(item) for item in value):
-                    out.append(_problem(value, path, shape, elements))
+                    out.append(_problem(value, path, shape, nested if "." in path else top))
             elif element is not None:
                 for index, item in enumerate(value, 1):
                     if item is not None:
