@@ -30,7 +30,7 @@ from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
 from fireside.compute.pool import EnvironmentManager
-from fireside.compute.provider import LambdaProvider
+from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
 from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
@@ -180,11 +180,10 @@ class Fireside:
             self.objects,
             self.code_links,
         )
-        lambda_model = load_service("lambda")
         services = [
             Service(
                 "lambda",
-                protocol_for(lambda_model),
+                lambda_protocol(),
                 dict(self._provider.operations()),
                 path_prefixes=(
                     "/2015-03-31/",

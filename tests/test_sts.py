@@ -353,6 +353,31 @@ def test_unimplemented_operations_say_so(sts: Any) -> None:
     )
 
 
+def test_malformed_role_arns_are_invalid(server: Server) -> None:
+    """AWS's recorded answers (LocalStack's AWS-validated test_sts_invalid_parameters)."""
+    sts = server.client("sts")
+    for arn in (
+        "arn::b:::something/test-role",
+        "arn:a::::something/test-role",
+        "arn:a:::something/test-role",
+        "arn:a:a::aaaaaaaaaa:",
+        "nothing-valid-in-here",
+    ):
+        with pytest.raises(ClientError) as caught:
+            sts.assume_role(RoleArn=arn, RoleSessionName="session")
+        assert caught.value.response["Error"] == {
+            "Type": "Sender",
+            "Code": "ValidationError",
+            "Message": f"{arn} is invalid",
+        }
+    with pytest.raises(ClientError) as caught:
+        sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/r", RoleSessionName="Session1:2")
+    assert caught.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value 'Session1:2' at 'roleSessionName' failed to "
+        "satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
+    )
+
+
 def test_function_sees_its_execution_role(make_function: FunctionFactory, lam: Any) -> None:
     name = make_function(
         "import boto3\n"

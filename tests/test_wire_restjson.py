@@ -510,8 +510,13 @@ def test_undecodable_bodies(body: Any, detail: str) -> None:
             "pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
         ),
         (
+            # Coral names the list, not the element, and every constraint of an element
+            # (AWS's recorded answer for a layer ARN without a version).
             {**GOOD, "Layers": ["not-an-arn"]},
-            "1 validation error detected: Value 'not-an-arn' at 'layers.1.member' failed to satisfy",
+            "1 validation error detected: Value '[not-an-arn]' at 'layers' failed to satisfy "
+            "constraint: Member must satisfy constraint: [Member must have length less than or "
+            "equal to 2048, Member must have length greater than or equal to 1, Member must "
+            "satisfy regular expression pattern: ",
         ),
         (
             {**GOOD, "EphemeralStorage": {}},

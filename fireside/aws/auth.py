@@ -83,6 +83,20 @@ _SIGNATURE_MISMATCH = (
 )
 
 
+class SignatureError(ServiceError):
+    """A refused request signature. Coral services word these alike (the code and message
+    here); S3 has its own codes and words for each, so `reason` says which failure it was:
+    `missing`, `expired-token`, `unknown-key`, `skewed`, `presign-expired`, `mismatch` or
+    `malformed`, and `access_key_id` whose."""
+
+    def __init__(
+        self, code: str, message: str, status: int, reason: str, access_key_id: str = ""
+    ) -> None:
+        super().__init__(code, message, status)
+        self.reason = reason
+        self.access_key_id = access_key_id
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who sent a request, according to its signature."""
@@ -224,8 +238,11 @@ class Authenticator:
         elif presign_params is not None:
             signature = _parse_presigned(presign_params)
         elif self._credentials:
-            raise ServiceError(
-                "MissingAuthenticationTokenException", "Missing Authentication Token", 403
+            raise SignatureError(
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+                403,
+                "missing",
             )
         else:
             return Caller("", DEFAULT_ACCOUNT, self._default_region, None, False)
@@ -234,10 +251,12 @@ class Authenticator:
         expires = temporary.expires if temporary is not None else None
         if expires is not None and expires <= self._clock():
             if self._credentials:
-                raise ServiceError(
+                raise SignatureError(
                     "ExpiredTokenException",
                     "The security token included in the request is expired",
                     400,
+                    "expired-token",
+                    signature.access_key_id,
                 )
             temporary = None
         caller = Caller(
@@ -257,10 +276,12 @@ class Authenticator:
             else self._credentials.get(signature.access_key_id)
         )
         if secret is None:
-            raise ServiceError(
+            raise SignatureError(
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
                 403,
+                "unknown-key",
+                signature.access_key_id,
             )
         # Cheap checks first: a stale or malformed request costs no hashing.
         _check_form(signature)
@@ -283,19 +304,22 @@ class Authenticator:
         if signed_at > now + MAX_SKEW_SECONDS:
             raise _invalid(
                 f"Signature not yet current: {signature.amz_date} is still later than "
-                f"{_format(now + MAX_SKEW_SECONDS)} ({_format(now)} + 5 min.)"
+                f"{_format(now + MAX_SKEW_SECONDS)} ({_format(now)} + 5 min.)",
+                "skewed",
             )
         if signature.expires is None:
             if signed_at < now - MAX_SKEW_SECONDS:
                 raise _invalid(
                     f"Signature expired: {signature.amz_date} is now earlier than "
-                    f"{_format(now - MAX_SKEW_SECONDS)} ({_format(now)} - 5 min.)"
+                    f"{_format(now - MAX_SKEW_SECONDS)} ({_format(now)} - 5 min.)",
+                    "skewed",
                 )
         elif now > signed_at + signature.expires:
             raise _invalid(
                 f"Signature expired: the presigned URL signed at {signature.amz_date} was valid "
                 f"for {signature.expires} seconds (X-Amz-Expires), until "
-                f"{_format(signed_at + signature.expires)}; it is now {_format(now)}."
+                f"{_format(signed_at + signature.expires)}; it is now {_format(now)}.",
+                "presign-expired",
             )
 
     def _check_signature(
@@ -325,7 +349,7 @@ class Authenticator:
             head,
             payload_hash,
         )
-        raise _invalid(_SIGNATURE_MISMATCH)
+        raise _invalid(_SIGNATURE_MISMATCH, "mismatch", signature.access_key_id)
 
     def _signing_key(self, secret: str, date: str, region: str, service: str) -> bytes:
         cache_key = (secret, date, region, service)
@@ -678,8 +702,8 @@ def _bad_date(raw: str) -> ServiceError:
 
 
 def _incomplete(message: str) -> ServiceError:
-    return ServiceError("IncompleteSignatureException", message, 403)
+    return SignatureError("IncompleteSignatureException", message, 403, "malformed")
 
 
-def _invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidSignatureException", message, 403)
+def _invalid(message: str, reason: str = "malformed", access_key_id: str = "") -> ServiceError:
+    return SignatureError("InvalidSignatureException", message, 403, reason, access_key_id)

@@ -42,6 +42,7 @@ _MAX_SIZE_LINE = 4096
 _SIZE = re.compile(rb"[0-9a-fA-F]{1,16}")
 _CHUNK_SIGNATURE = re.compile(rb"chunk-signature=([0-9a-fA-F]{64})")
 _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# S3's words (aws-chunked bodies are S3's), not Coral's "Check your AWS Secret Access Key...".
 _SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your key and signing method."

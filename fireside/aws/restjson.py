@@ -54,7 +54,13 @@ def _has_body_members(shape: Shape) -> bool:
 class _InputPlan:
     __slots__ = ("binding", "body", "payload", "payload_kind", "payload_required", "validator")
 
-    def __init__(self, operation: Operation, codec: JsonCodec, literal_keys: frozenset[str]):
+    def __init__(
+        self,
+        operation: Operation,
+        codec: JsonCodec,
+        literal_keys: frozenset[str],
+        unchecked: frozenset[str] = frozenset(),
+    ):
         shape = operation.input
         self.binding = InputBinding(operation, literal_keys)
         self.payload: str | None = shape.payload if shape is not None else None
@@ -74,7 +80,7 @@ class _InputPlan:
                 self.body = codec.decoder(member)
         elif _has_body_members(shape):
             self.body = codec.decoder(shape)
-        self.validator = Validator(shape)
+        self.validator = Validator(shape, unchecked=unchecked)
 
 
 class _OutputPlan:
@@ -125,8 +131,11 @@ class RestJsonProtocol:
         service: ServiceModel,
         *,
         content_error_code: str = "InvalidRequestContentException",
+        unchecked: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
-        """`content_error_code`: the error for undecodable content (Lambda's by default)."""
+        """`content_error_code`: the error for undecodable content (Lambda's by default);
+        `unchecked`: per operation, the input members whose values the provider checks
+        itself instead of the model validator (see `Validator`)."""
         self._service = service
         self._content_error_code = content_error_code
         self._router = Router(service)
@@ -136,7 +145,9 @@ class RestJsonProtocol:
         for route in self._router.routes:
             op = route.operation
             literal_keys = frozenset(key for key, _ in route.query_literals)
-            self._inputs[op.name] = _InputPlan(op, codec, literal_keys)
+            self._inputs[op.name] = _InputPlan(
+                op, codec, literal_keys, (unchecked or {}).get(op.name, frozenset())
+            )
             self._outputs[op.name] = _OutputPlan(op, codec)
         self._errors = {s.error_code: _ErrorPlan(s, codec) for s in service.error_shapes()}
         self._unmodelled_error = _ErrorPlan(None, codec)
@@ -237,7 +248,8 @@ class RestJsonProtocol:
         body: dict[str, Any] = {}
         if plan.has_type and "Type" not in fields:
             body["Type"] = "User" if error.sender_fault else "Service"
-        body[plan.message_key] = error.message
+        # AWS sends some errors with a null message (Lambda's cross-account AccessDenied).
+        body[plan.message_key] = error.message or None
         if fields:
             plan.binding.render(fields, headers)
             for name, value in fields.items():

@@ -18,7 +18,7 @@ like its root element is written as that element's text (GetBucketLocation's
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 from xml.etree import ElementTree
 
@@ -65,7 +65,9 @@ class _InputPlan:
         "validator",
     )
 
-    def __init__(self, operation: Operation, literal_keys: frozenset[str]) -> None:
+    def __init__(
+        self, operation: Operation, literal_keys: frozenset[str], constraints: bool = True
+    ) -> None:
         shape = operation.input
         self.binding = InputBinding(operation, literal_keys)
         self.payload: str | None = shape.payload if shape is not None else None
@@ -94,7 +96,7 @@ class _InputPlan:
             for name in shape.required
             if shape.members[name].location == "querystring"
         )
-        self.validator = Validator(shape)
+        self.validator = Validator(shape, constraints=constraints)
 
 
 class _OutputPlan:
@@ -131,11 +133,19 @@ class RestXmlProtocol:
         *,
         namespace: str | None = None,
         root_names: Mapping[str, str] | None = None,
+        model_constraints: bool = True,
+        error_filter: Callable[[ServiceError], ServiceError] | None = None,
     ) -> None:
         """`namespace`: the xmlns of response documents; `root_names`: the root element of
         each operation's response document (the model does not name them; the default is
-        `<Operation>Result`)."""
+        `<Operation>Result`); `model_constraints=False`: check only that required members
+        are there (S3, which refuses bad values in its own words, never as Coral's
+        ValidationException), answering a missing one as S3 does, MalformedXML;
+        `error_filter`: rewords errors made outside the service (signature checks) in its own
+        terms before they are written."""
         self._service = service
+        self._model_constraints = model_constraints
+        self._error_filter = error_filter
         self._namespace = namespace or service.xml_namespace
         self._writer = XmlWriter()
         self._router = Router(service)
@@ -145,7 +155,7 @@ class RestXmlProtocol:
         for route in self._router.routes:
             op = route.operation
             literal_keys = frozenset(key for key, _ in route.query_literals)
-            self._inputs[op.name] = _InputPlan(op, literal_keys)
+            self._inputs[op.name] = _InputPlan(op, literal_keys, model_constraints)
             self._outputs[op.name] = _OutputPlan(op, roots.get(op.name, f"{op.name}Result"))
 
     @property
@@ -188,7 +198,15 @@ class RestXmlProtocol:
             else:
                 params.update(document)
         if plan.validator is not None:
-            plan.validator.validate(params)
+            if self._model_constraints:
+                plan.validator.validate(params)
+            elif plan.validator.problems(params):
+                raise ServiceError(
+                    "MalformedXML",
+                    "The XML you provided was not well-formed or did not validate against our "
+                    "published schema",
+                    400,
+                )
         return ParsedRequest(operation.name, params)
 
     def _route(
@@ -279,6 +297,8 @@ class RestXmlProtocol:
         return Response(status, headers, body)
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
+        if self._error_filter is not None:
+            error = self._error_filter(error)
         out = [
             f"{DECLARATION}<Error><Code>{escape_text(error.code)}</Code>",
             f"<Message>{escape_text(error.message)}</Message>",

@@ -40,8 +40,22 @@ _NUMBER_TYPES = frozenset({"integer", "long", "double", "float"})
 class Validator:
     """The compiled constraints of one (input) structure shape."""
 
-    def __init__(self, shape: Shape) -> None:
-        self._check: Check | None = _Compiler().check(shape)
+    def __init__(
+        self,
+        shape: Shape,
+        *,
+        constraints: bool = True,
+        unchecked: frozenset[str] = frozenset(),
+    ) -> None:
+        """`constraints=False` checks `required` only: S3 is no Coral service and refuses
+        bad values in its own words, parameter by parameter, never as a ValidationException.
+        `unchecked` names members of `shape` whose values the provider checks itself,
+        because AWS refuses them otherwise than Coral would (Lambda's Runtime)."""
+        compiler = _Compiler(constraints)
+        if unchecked and shape.type_name == "structure":
+            self._check: Check | None = compiler.structure(shape, unchecked)
+        else:
+            self._check = compiler.check(shape)
 
     def problems(self, value: Any) -> list[str]:
         """Every constraint `value` breaks, as AWS phrases them (empty when valid)."""
@@ -192,10 +206,34 @@ def _rule(shape: Shape) -> Rule | None:
     return many
 
 
+def _all_constraints(shape: Shape) -> list[str]:
+    """Every constraint of a scalar shape, worded and ordered as Coral lists them inside
+    `Member must satisfy constraint: [...]` (the upper bound first, a zero minimum too)."""
+    found: list[str] = []
+    if shape.type_name in _LENGTH_TYPES or shape.type_name in _NUMBER_TYPES:
+        what = "length" if shape.type_name in _LENGTH_TYPES else "value"
+        if shape.max is not None:
+            found.append(f"Member must have {what} less than or equal to {_bound(shape.max)}")
+        if shape.min is not None:
+            found.append(f"Member must have {what} greater than or equal to {_bound(shape.min)}")
+    if shape.type_name == "string":
+        if shape.pattern is not None:
+            found.append(f"Member must satisfy regular expression pattern: {shape.pattern}")
+        if shape.enum is not None:
+            listed = _AWS_ENUM_ORDER.get(frozenset(shape.enum), shape.enum)
+            found.append(f"Member must satisfy enum value set: [{', '.join(listed)}]")
+    return found
+
+
+def _no_rule(shape: Shape) -> Rule | None:
+    return None
+
+
 class _Compiler:
     """Builds `Check` closures, memoized per shape so recursive shapes compile finitely."""
 
-    def __init__(self) -> None:
+    def __init__(self, constraints: bool = True) -> None:
+        self._rule = _rule if constraints else _no_rule
         self._checks: dict[int, Check | None] = {}
         self._constrained: dict[int, bool] = {}
 
@@ -227,7 +265,7 @@ class _Compiler:
         visiting.add(key)
         if shape.is_document:
             found = False
-        elif _rule(shape) is not None or shape.required:
+        elif self._rule(shape) is not None or shape.required:
             found = True
         elif shape.type_name == "structure":
             found = any(self._has_constraints(m, visiting) for m in shape.members.values())
@@ -247,7 +285,7 @@ class _Compiler:
 
     def _build(self, shape: Shape) -> Check:
         if shape.type_name == "structure":
-            return self._structure(shape)
+            return self.structure(shape)
         if shape.type_name == "list":
             return self._list(shape)
         if shape.type_name == "map":
@@ -255,7 +293,7 @@ class _Compiler:
         return self._scalar(shape)
 
     def _scalar(self, shape: Shape) -> Check:
-        rule = _rule(shape)
+        rule = self._rule(shape)
         assert rule is not None  # only constrained scalars are compiled
 
         def check(value: Any, path: str, out: list[str]) -> None:
@@ -265,11 +303,11 @@ class _Compiler:
 
         return check
 
-    def _structure(self, shape: Shape) -> Check:
+    def structure(self, shape: Shape, unchecked: frozenset[str] = frozenset()) -> Check:
         required = set(shape.required)
         entries: list[tuple[str, str, bool, Check | None]] = []
         for name, member in shape.members.items():
-            child = self.check(member)
+            child = None if name in unchecked else self.check(member)
             if child is not None or name in required:
                 entries.append((name, lower_camel(name), name in required, child))
         frozen = tuple(entries)
@@ -289,15 +327,31 @@ class _Compiler:
         return check
 
     def _list(self, shape: Shape) -> Check:
-        own = _rule(shape)
-        element = self.check(shape.member)
+        own = self._rule(shape)
+        member = shape.member
+        scalar_rule = None
+        if member.type_name not in ("structure", "list", "map"):
+            scalar_rule = self._rule(member)
+        element = None if scalar_rule is not None else self.check(member)
+        # Coral reports bad scalar elements once, for the whole list, naming every constraint
+        # of the element (Lambda's recorded answers: `Value '[X86_64]' at 'architectures'
+        # failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy
+        # enum value set: [x86_64, arm64], Member must not be null]`). "Must not be null"
+        # was recorded for lists that are members of the request itself, and not for those
+        # of a nested structure (vpcConfig.subnetIds): the rule is inferred from those cases.
+        every = _all_constraints(member)
+        nested = f"Member must satisfy constraint: [{', '.join(every)}]"
+        top = f"Member must satisfy constraint: [{', '.join([*every, 'Member must not be null'])}]"
 
         def check(value: list[Any], path: str, out: list[str]) -> None:
             if own is not None:
                 failed = own(value)
                 if failed:
                     out.extend(_problem(value, path, shape, message) for message in failed)
-            if element is not None:
+            if scalar_rule is not None:
+                if any(item is None or scalar_rule(item) for item in value):
+                    out.append(_problem(value, path, shape, nested if "." in path else top))
+            elif element is not None:
                 for index, item in enumerate(value, 1):
                     if item is not None:
                         element(item, f"{path}.{index}.member", out)
@@ -305,11 +359,11 @@ class _Compiler:
         return check
 
     def _map(self, shape: Shape) -> Check:
-        own = _rule(shape)
-        key_rule = _rule(shape.key)
+        own = self._rule(shape)
+        key_rule = self._rule(shape.key)
         value_shape = shape.value
         scalar_value = value_shape.type_name not in ("structure", "list", "map")
-        value_rule = _rule(value_shape) if scalar_value else None
+        value_rule = self._rule(value_shape) if scalar_value else None
         value_check = None if scalar_value else self.check(value_shape)
 
         def check(value: dict[str, Any], path: str, out: list[str]) -> None:

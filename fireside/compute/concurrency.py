@@ -20,9 +20,9 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.compute.errors import lambda_error, throttled
+from fireside.compute.errors import invalid, lambda_error, throttled
 from fireside.compute.functions import FunctionConfig
-from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 
 UNRESERVED_MINIMUM = 100
 CODE_STORAGE_LIMIT = 80_530_636_800  # 75 GB per region
@@ -83,9 +83,16 @@ class ConcurrencyApi:
     """PutFunctionConcurrency, GetFunctionConcurrency, DeleteFunctionConcurrency and
     GetAccountSettings."""
 
-    def __init__(self, concurrency: Concurrency, functions: FunctionRegistry) -> None:
+    def __init__(
+        self,
+        concurrency: Concurrency,
+        functions: FunctionRegistry,
+        provisioned_total: Callable[[str, str, str], int],
+    ) -> None:
         self._concurrency = concurrency
         self._functions = functions
+        #: The provisioned concurrency a function's versions and aliases ask for, together.
+        self._provisioned_total = provisioned_total
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -102,7 +109,16 @@ class ConcurrencyApi:
     async def put_function_concurrency(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        latest = self._latest(ctx, params)
+        name, qualifier = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        if qualifier is not None:
+            raise invalid(
+                "This operation is permitted on Lambda functions only. Aliases and versions do "
+                "not support this operation. Please specify either a function name or an "
+                "unqualified function ARN."
+            )
+        latest = self._functions.get(ctx.account_id, ctx.region, name)
+        if latest is None:  # AWS names $LATEST here
+            raise not_found(f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{name}:$LATEST")
         wanted = params["ReservedConcurrentExecutions"]
         others = self._concurrency.reserved_total(ctx.account_id, ctx.region, besides=latest.name)
         limit, minimum = self._concurrency.account_limit, self._concurrency.unreserved_minimum
@@ -112,6 +128,12 @@ class ConcurrencyApi:
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{minimum}].",
                 Type="User",
+            )
+        provisioned = self._provisioned_total(ctx.account_id, ctx.region, name)
+        if provisioned > wanted:
+            raise invalid(  # AWS's spacing, two spaces and all
+                f" ReservedConcurrentExecutions  {wanted} should not be lower than function's "
+                f"total provisioned concurrency [{provisioned}]."
             )
         self._functions.put(latest.evolve(reserved_concurrency=wanted))
         return {"ReservedConcurrentExecutions": wanted}

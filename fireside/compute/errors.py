@@ -13,6 +13,24 @@ def invalid(message: str) -> ServiceError:
     return lambda_error("InvalidParameterValueException", message, Type="User")
 
 
+def entity_too_large(message: str) -> ServiceError:
+    """413 RequestEntityTooLargeException. Lambda's model does not declare it (only Invoke's
+    RequestTooLargeException), but it is what AWS sends for an oversized upload or Event
+    payload, and what callers catch."""
+    return ServiceError("RequestEntityTooLargeException", message, 413, Type="User")
+
+
+def access_denied() -> ServiceError:
+    """Another account's function, which no resource-based policy here can open: AWS answers
+    403 AccessDeniedException, with a null message (recorded for CreateFunction)."""
+    return ServiceError("AccessDeniedException", "", 403, Type="User")
+
+
+def invalid_marker() -> ServiceError:
+    """A Marker this listing did not issue (AWS refuses markers it did not issue, 400)."""
+    return invalid("Invalid marker.")
+
+
 def conflict(message: str) -> ServiceError:
     return lambda_error("ResourceConflictException", message, Type="User")
 

@@ -14,20 +14,20 @@ another account, loses the records sent to it, as a failed delivery does on AWS.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.aws.pagination import marker_page
 from fireside.compute.destinations import (
     NOT_IN_FIRESIDE,
     bucket_target,
     function_target,
     service_of,
 )
-from fireside.compute.errors import invalid, lambda_error
+from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
 from fireside.compute.permissions import check_invoke
@@ -220,16 +220,14 @@ class EventConfigApi:
         if self._versions.functions.get(ctx.account_id, ctx.region, name) is None:
             raise function_missing()
         configs = self._configs.of_function(ctx.account_id, ctx.region, name)
-        marker = params.get("Marker")
-        if marker:
-            try:
-                after = base64.urlsafe_b64decode(marker.encode()).decode()
-            except ValueError as exc:
-                raise invalid("Invalid marker.") from exc
-            configs = [c for c in configs if c.function_arn > after]
-        limit = params.get("MaxItems") or 50
-        page = configs[:limit]
+        page, marker = marker_page(
+            configs,
+            lambda c: (c.function_arn,),
+            params,
+            scope=f"ListFunctionEventInvokeConfigs:{ctx.account_id}:{ctx.region}:{name}",
+            invalid=invalid_marker,
+        )
         result: dict[str, Any] = {"FunctionEventInvokeConfigs": [c.to_wire() for c in page]}
-        if len(configs) > limit:
-            result["NextMarker"] = base64.urlsafe_b64encode(page[-1].function_arn.encode()).decode()
+        if marker:
+            result["NextMarker"] = marker
         return result

@@ -35,6 +35,11 @@ def new_revision() -> str:
     return str(uuid.uuid4())
 
 
+def version_order(version: str) -> tuple[int, int]:
+    """Where a version sorts in Lambda's listings: `$LATEST` first, then by number."""
+    return (0, 0) if version == LATEST else (1, int(version))
+
+
 @dataclass(slots=True)
 class FunctionConfig:
     account: str
@@ -114,11 +119,13 @@ class FunctionConfig:
     def evolve(self, **changes: Any) -> FunctionConfig:
         return dataclasses.replace(self, **changes)
 
-    def to_wire(self) -> dict[str, Any]:
-        """Lambda's FunctionConfiguration."""
+    def to_wire(self, *, qualified: bool = False) -> dict[str, Any]:
+        """Lambda's FunctionConfiguration. `$LATEST` has the unqualified ARN, except in the
+        listings of versions (ListVersionsByFunction, ListFunctions of ALL versions), where
+        AWS qualifies it (`...:function:name:$LATEST`) like the numbered versions."""
         wire: dict[str, Any] = {
             "FunctionName": self.name,
-            "FunctionArn": self.arn if self.is_latest else self.qualified_arn,
+            "FunctionArn": self.qualified_arn if qualified or not self.is_latest else self.arn,
             "Runtime": self.runtime,
             "Role": self.role,
             "Handler": self.handler,

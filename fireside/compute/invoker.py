@@ -65,9 +65,42 @@ def _check_json(payload: bytes) -> None:
     except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise lambda_error(
             "InvalidRequestContentException",
-            f"Could not parse request body into json: Could not parse payload into json: {exc}",
+            "Could not parse request body into json: Could not parse payload into json: "
+            + _parser_words(payload, exc),
             Type="User",
         ) from exc
+
+
+def _unexpected(char: str) -> str:
+    code = ord(char)
+    if code < 0x20 or 0x7F <= code <= 0x9F:
+        return f"Unexpected character ((CTRL-CHAR, code {code})): {_VALUE_EXPECTED}"
+    return f"Unexpected character ('{char}' (code {code})): {_VALUE_EXPECTED}"
+
+
+_VALUE_EXPECTED = (
+    "expected a valid value (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+)
+
+
+def _parser_words(payload: bytes, exc: Exception) -> str:
+    """What AWS's (Jackson) parser says about a payload that is not JSON, for the cases its
+    words are recorded: a character that cannot start a value, and a byte that cannot start
+    a UTF-8 character inside one. Python's own words otherwise."""
+    if isinstance(exc, UnicodeDecodeError):
+        first = len(payload) - len(payload.lstrip(b" \t\r\n"))
+        if exc.start == first:  # Jackson looks at the first byte before decoding anything
+            return _unexpected(chr(payload[first]))
+        if exc.reason == "invalid start byte":
+            return f"Invalid UTF-8 start byte 0x{payload[exc.start]:02x}"
+    if (
+        isinstance(exc, json.JSONDecodeError)
+        and exc.msg == "Expecting value"
+        and exc.pos < len(exc.doc)
+        and not exc.doc[exc.pos].isalnum()  # a letter starts a token, worded otherwise
+    ):
+        return _unexpected(exc.doc[exc.pos])
+    return str(exc)
 
 
 def trace_id() -> str:
@@ -136,7 +169,7 @@ class Invoker:
             active = self._active.get((account, region, name))
             if active is not None:
                 return active
-            config = self._functions.require(account, region, name)
+            config = self._versions.resolve(account, region, name, qualifier)[0]
         else:
             config, alias = self._versions.resolve(account, region, name, qualifier)
             if alias is not None:

@@ -23,17 +23,23 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.aws.pagination import marker_page
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.errors import archive as archive_error
-from fireside.compute.errors import invalid, lambda_error, precondition_failed
+from fireside.compute.errors import (
+    entity_too_large,
+    invalid,
+    invalid_marker,
+    lambda_error,
+    precondition_failed,
+)
 from fireside.compute.functions import now_iso
 from fireside.store.blobs import MAX_UNZIPPED_BYTES, ArchiveError, BlobStore, inspect_zip
 from fireside.store.database import Database
 
 MAX_LAYERS = 5
 MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload, as for function code
-MAX_PUBLISH_REQUEST = 70_167_211  # what AWS's message quotes for the whole request
 
 _ARN_HEAD = r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):layer:"
 _LAYER_ARN = re.compile(_ARN_HEAD + r"(?P<name>[a-zA-Z0-9_-]+)$")
@@ -294,28 +300,6 @@ def _version_of(params: dict[str, Any]) -> int:
     return version
 
 
-def _marker(params: dict[str, Any]) -> str | None:
-    """The last key the previous page ended with (Markers are opaque to clients)."""
-    marker = params.get("Marker")
-    if not marker:
-        return None
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except ValueError as exc:
-        raise invalid("Invalid marker.") from exc
-
-
-def _cut(
-    items: list[LayerVersion], params: dict[str, Any], key: Callable[[LayerVersion], str]
-) -> tuple[list[LayerVersion], str | None]:
-    """One page of `items` and the Marker of the next, if any."""
-    limit = params.get("MaxItems", 50)
-    page = items[:limit]
-    if len(items) <= limit:
-        return page, None
-    return page, base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
-
-
 class LayerApi:
     def __init__(
         self, store: LayerStore, blobs: BlobStore, objects: ObjectReader, links: CodeLinks
@@ -390,12 +374,8 @@ class LayerApi:
             both="Please do not provide other Content parameters when providing a ZipFile.",
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 content: 250 MB unzipped only
-            raise lambda_error(
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_PUBLISH_REQUEST} bytes for the "
-                "PublishLayerVersion operation",
-                Type="User",
-            )
+            # As CreateFunction answers an oversized upload (AWS's answer recorded there).
+            raise entity_too_large(f"Zipped size must be smaller than {MAX_ZIP_BYTES} bytes")
         # Validated before anything is stored: a refused archive leaves no blob and no row.
         try:
             info = await asyncio.to_thread(inspect_zip, data)
@@ -447,9 +427,13 @@ class LayerApi:
         for record in self._store.versions(ctx.account_id, ctx.region):
             if record.name not in latest and record.matches(runtime, architecture):
                 latest[record.name] = record  # newest first within a name
-        after = _marker(params)
-        names = [r for r in latest.values() if after is None or r.name > after]
-        page, marker = _cut(names, params, lambda r: r.name)
+        page, marker = marker_page(
+            list(latest.values()),
+            lambda r: (r.name,),
+            params,
+            scope=f"ListLayers:{runtime or ''}:{architecture or ''}",
+            invalid=invalid_marker,
+        )
         result: dict[str, Any] = {
             "Layers": [
                 {
@@ -480,13 +464,14 @@ class LayerApi:
                 for r in self._store.versions(target.account, target.region, target.name)
                 if r.matches(runtime, architecture)
             ]
-        after = _marker(params)
-        if after is not None:
-            try:
-                records = [r for r in records if r.version < int(after)]
-            except ValueError as exc:
-                raise invalid("Invalid marker.") from exc
-        page, marker = _cut(records, params, lambda r: str(r.version))
+        page, marker = marker_page(  # newest first, as AWS lists them
+            records,
+            lambda r: (-r.version,),
+            params,
+            scope=f"ListLayerVersions:{_layer_arn(target.region, target.account, target.name)}:"
+            f"{runtime or ''}:{architecture or ''}",
+            invalid=invalid_marker,
+        )
         result: dict[str, Any] = {"LayerVersions": [r.list_item() for r in page]}
         if marker:
             result["NextMarker"] = marker

@@ -8,26 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.model import load_service
+from fireside.aws.pagination import marker_page
+from fireside.aws.restjson import RestJsonProtocol
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
 from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import (
     conflict,
+    entity_too_large,
     invalid,
-    lambda_error,
+    invalid_marker,
     precondition_failed,
     update_in_progress,
 )
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
-from fireside.compute.functions import FunctionConfig, new_revision, now_iso
+from fireside.compute.functions import FunctionConfig, new_revision, now_iso, version_order
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
@@ -40,8 +46,37 @@ from fireside.supervisor import TaskSet
 log = logging.getLogger(__name__)
 
 MAX_ZIP_BYTES = 52_428_800  # 50 MB direct upload
-MAX_CREATE_REQUEST = 70_167_211  # what AWS's message quotes for the whole request
 MAX_ENVIRONMENT_BYTES = 4096
+MAX_NAME = 64  # a function name's length
+#: The runtimes AWS's refusal of an unknown one lists, in its order (recorded 2026-01-12;
+#: AWS's list changes as runtimes come and go).
+AWS_RUNTIMES = (
+    "nodejs20.x", "python3.14", "provided.al2023", "python3.12", "python3.13", "nodejs24.x",
+    "nodejs22.x", "java25", "python3.10", "python3.11", "java21", "ruby3.3", "ruby3.4",
+    "ruby3.2", "python3.8", "python3.9", "java17", "nodejs16.x", "dotnet10", "dotnet8",
+    "java11", "dotnet6", "nodejs18.x", "provided.al2", "java8.al2",
+)  # fmt: skip
+
+
+@functools.cache
+def _model_runtimes() -> frozenset[str]:
+    shape = load_service("lambda").operation("CreateFunction").input
+    assert shape is not None
+    return frozenset(shape.members["Runtime"].enum or ())
+
+
+#: Runtimes in the model that AWS no longer lets a function be created with or updated to
+#: (its deprecation table's "block function create/update" dates have passed). AWS's refusal
+#: was recorded on 2026-01-12 for dotnetcore3.1, go1.x, java8, nodejs12.x, nodejs14.x,
+#: provided, python3.7 and ruby2.7; the others were deprecated before those.
+BLOCKED_RUNTIMES = frozenset(
+    {
+        "nodejs", "nodejs4.3", "nodejs4.3-edge", "nodejs6.10", "nodejs8.10", "nodejs10.x",
+        "nodejs12.x", "nodejs14.x", "java8", "python2.7", "python3.6", "python3.7",
+        "dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "go1.x",
+        "ruby2.5", "ruby2.7", "provided",
+    }
+)  # fmt: skip
 MAX_TIMEOUT = 900
 MAX_MEMORY = 10_240
 RESERVED_ENV_KEYS = frozenset(
@@ -66,6 +101,19 @@ RESERVED_ENV_KEYS = frozenset(
         "LAMBDA_RUNTIME_DIR",
     }
 )
+
+
+def lambda_protocol() -> RestJsonProtocol:
+    """Lambda's wire protocol. The model's enum of Runtime is checked here, not by the model
+    validator: AWS refuses an unknown runtime as InvalidParameterValueException listing the
+    runtimes it accepts (`_check_runtime`), not with Coral's ValidationException."""
+    return RestJsonProtocol(
+        load_service("lambda"),
+        unchecked={
+            "CreateFunction": frozenset({"Runtime"}),
+            "UpdateFunctionConfiguration": frozenset({"Runtime"}),
+        },
+    )
 
 
 def _unsupported(what: str) -> ServiceError:
@@ -95,7 +143,13 @@ class LambdaProvider:
         self._layer_api = LayerApi(layers, blobs, objects, links)
         self._versions = versions
         self._version_api = VersionApi(versions)
-        self._concurrency_api = ConcurrencyApi(concurrency, functions)
+        self._concurrency_api = ConcurrencyApi(
+            concurrency,
+            functions,
+            lambda account, region, name: sum(
+                c.requested for c in provisioner.of_function(account, region, name)
+            ),
+        )
         self._provisioner = provisioner
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
@@ -182,12 +236,13 @@ class LambdaProvider:
                     f"currently not supported for modification. Reserved keys used in this "
                     f"request: {', '.join(reserved)}"
                 )
-            size = sum(len(k.encode()) + len(v.encode()) for k, v in variables.items())
-            if size > MAX_ENVIRONMENT_BYTES:
+            # AWS measures the variables as one compact JSON object, and quotes it.
+            measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+            if len(measured.encode()) > MAX_ENVIRONMENT_BYTES:
                 raise invalid(
                     "Lambda was unable to configure your environment variables because the "
                     "environment variables you have provided exceeded the 4KB limit. "
-                    f"String measured: {size} bytes"
+                    f"String measured: {measured}"
                 )
 
     @staticmethod
@@ -199,6 +254,17 @@ class LambdaProvider:
 
     @staticmethod
     def _check_runtime(runtime: str) -> None:
+        if runtime not in _model_runtimes():
+            raise invalid(
+                f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must "
+                f"satisfy enum value set: [{', '.join(AWS_RUNTIMES)}] or be a valid ARN"
+            )
+        if runtime in BLOCKED_RUNTIMES:
+            raise invalid(
+                f"The runtime parameter of {runtime} is no longer supported for creating or "
+                "updating AWS Lambda functions. We recommend you use a supported runtime while "
+                "creating or updating functions."
+            )
         try:
             runtimes.resolve(runtime)
         except runtimes.RuntimeUnavailable as exc:
@@ -219,12 +285,7 @@ class LambdaProvider:
             self._objects, ctx, code, missing="Please provide a source for function code."
         )
         if not from_s3 and len(data) > MAX_ZIP_BYTES:  # S3 packages: 250 MB unzipped only
-            raise lambda_error(
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_CREATE_REQUEST} bytes for the "
-                "CreateFunction operation",
-                Type="User",
-            )
+            raise entity_too_large(f"Zipped size must be smaller than {MAX_ZIP_BYTES} bytes")
         try:
             info = inspect_zip(data)
         except ArchiveError as exc:
@@ -299,6 +360,13 @@ class LambdaProvider:
         name, qualifier = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         if qualifier:
             raise invalid(f"Function name {params['FunctionName']} must not include a qualifier.")
+        if name == params["FunctionName"] and len(name) > MAX_NAME:
+            # The model allows 140 (an ARN's length); a bare name is held to 64, and AWS says so
+            # with a validation message under InvalidParameterValueException.
+            raise invalid(
+                f"1 validation error detected: Value '{name}' at 'functionName' failed to "
+                f"satisfy constraint: Member must have length less than or equal to {MAX_NAME}"
+            )
         if params.get("PackageType", "Zip") == "Image":
             raise _unsupported("container image functions")
         runtime, handler = params.get("Runtime"), params.get("Handler")
@@ -363,21 +431,27 @@ class LambdaProvider:
         return self._lookup(ctx, params).to_wire()
 
     async def list_functions(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        if params.get("FunctionVersion") not in (None, "ALL"):
-            raise invalid("FunctionVersion must be ALL.")
         configs = self._functions.in_region(ctx.account_id, ctx.region)
-        marker = params.get("Marker")
+        every = params.get("FunctionVersion") == "ALL"  # the model allows ALL only
+        if every:  # each function's $LATEST, then its published versions
+            configs = [
+                version
+                for latest in configs
+                for version in (
+                    latest,
+                    *self._functions.versions(latest.account, latest.region, latest.name),
+                )
+            ]
+        page, marker = marker_page(
+            configs,
+            lambda c: (c.name, *version_order(c.version)),
+            params,
+            scope=f"ListFunctions:{'ALL' if every else ''}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {"Functions": [c.to_wire(qualified=every) for c in page]}
         if marker:
-            try:
-                after = base64.urlsafe_b64decode(marker.encode()).decode()
-            except ValueError as exc:
-                raise invalid("Invalid marker.") from exc
-            configs = [c for c in configs if c.name > after]
-        limit = params.get("MaxItems", 50)
-        page = configs[:limit]
-        result: dict[str, Any] = {"Functions": [c.to_wire() for c in page]}
-        if len(configs) > limit:
-            result["NextMarker"] = base64.urlsafe_b64encode(page[-1].name.encode()).decode()
+            result["NextMarker"] = marker
         return result
 
     async def update_function_code(

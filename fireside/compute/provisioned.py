@@ -22,10 +22,11 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.compute.errors import invalid, lambda_error
+from fireside.aws.pagination import marker_page
+from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig, now_iso
 from fireside.compute.registry import parse_function_name
-from fireside.compute.versions import Versions, is_version
+from fireside.compute.versions import Versions, alias_not_found, is_version
 from fireside.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,9 @@ class ProvisionedApi:
         if qualifier in (None, LATEST):
             raise invalid(on_latest)
         assert qualifier is not None
-        version, _ = self._versions.resolve(ctx.account_id, ctx.region, name, qualifier)
+        version, _ = self._versions.resolve(
+            ctx.account_id, ctx.region, name, qualifier, missing_alias=alias_not_found
+        )
         return version, (ctx.account_id, ctx.region, name, qualifier)
 
     async def put(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -238,10 +241,13 @@ class ProvisionedApi:
         latest = self._versions.functions.require(*key[:3])
         reserved = latest.reserved_concurrency
         wanted = params["ProvisionedConcurrentExecutions"]
-        if reserved is not None and wanted > reserved:
+        if (
+            reserved is not None
+            and sum(c.requested for c in others if c.key != key) + wanted > reserved
+        ):  # all versions count, as on AWS
             raise invalid(
-                f"Requested Provisioned Concurrency should not be greater than the "
-                f"reservedConcurrentExecution for function {latest.name}"
+                "Requested Provisioned Concurrency should not be greater than the "
+                "reservedConcurrentExecution for function"
             )
         config = ProvisionedConfig(*key, requested=wanted)
         self._provisioner.put(config)
@@ -273,8 +279,18 @@ class ProvisionedApi:
         name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         latest = self._versions.functions.require(ctx.account_id, ctx.region, name)
         configs = self._provisioner.of_function(ctx.account_id, ctx.region, name)
-        return {
+        page, marker = marker_page(
+            configs,
+            lambda c: (c.qualifier,),
+            params,
+            scope=f"ListProvisionedConcurrencyConfigs:{latest.arn}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {
             "ProvisionedConcurrencyConfigs": [
-                c.to_wire(f"{latest.arn}:{c.qualifier}") for c in configs
+                c.to_wire(f"{latest.arn}:{c.qualifier}") for c in page
             ]
         }
+        if marker:
+            result["NextMarker"] = marker
+        return result

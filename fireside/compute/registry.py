@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from fireside.aws.errors import ServiceError
-from fireside.compute.errors import lambda_error
+from fireside.compute.errors import access_denied, lambda_error
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.store.database import Database
 
@@ -30,16 +30,21 @@ def parse_function_name(
 ) -> tuple[str, str | None]:
     """Split a FunctionName (name, partial ARN or ARN, maybe qualified) into name and qualifier.
 
-    An ARN naming another account or region cannot be found from this caller.
+    An ARN naming another region is not reachable from this one; one naming another account
+    is refused (Fireside has no resource-based policies that could open it), as on AWS.
     """
     match = _ARN.match(value)
     if match is None:
         raise not_found(f"arn:aws:lambda:{region}:{account}:function:{value}")
     name = match["name"]
-    if (match["account"] and match["account"] != account) or (
-        match["region"] and match["region"] != region
-    ):
-        raise not_found(value)
+    if match["account"] and match["account"] != account:
+        raise access_denied()
+    if match["region"] and match["region"] != region:
+        raise lambda_error(
+            "ResourceNotFoundException",
+            f"Functions from '{match['region']}' are not reachable in this region ('{region}')",
+            Type="User",
+        )
     found_qualifier = match["qualifier"]
     if qualifier and found_qualifier and qualifier != found_qualifier:
         raise lambda_error(

@@ -9,22 +9,29 @@ once (or when `$LATEST` finishes preparing, for `Publish=True` on a create or co
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.pagination import marker_page
 from fireside.compute.aliases import Alias, AliasStore
 from fireside.compute.errors import (
     conflict,
     invalid,
+    invalid_marker,
     lambda_error,
     precondition_failed,
     update_in_progress,
 )
-from fireside.compute.functions import LATEST, FunctionConfig, new_revision, now_iso
+from fireside.compute.functions import (
+    LATEST,
+    FunctionConfig,
+    new_revision,
+    now_iso,
+    version_order,
+)
 from fireside.compute.registry import FunctionRegistry, not_found, parse_function_name
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -33,6 +40,11 @@ _VERSION = re.compile(r"^[0-9]+$")
 
 def alias_not_found(arn: str) -> ServiceError:
     return lambda_error("ResourceNotFoundException", f"Cannot find alias arn: {arn}", Type="User")
+
+
+def alias_missing_for_update(arn: str) -> ServiceError:
+    """UpdateAlias words a missing alias differently from GetAlias (as recorded on AWS)."""
+    return lambda_error("ResourceNotFoundException", f"Alias not found: {arn}", Type="User")
 
 
 def is_version(qualifier: str) -> bool:
@@ -47,11 +59,26 @@ class Versions:
         self.aliases = aliases
 
     def resolve(
-        self, account: str, region: str, name: str, qualifier: str | None
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        missing_alias: Callable[[str], ServiceError] = not_found,
     ) -> tuple[FunctionConfig, Alias | None]:
         """The configuration `qualifier` names (an alias: the version it points at), and the
-        alias if it was one. Raises AWS's not-found errors."""
-        latest = self.functions.require(account, region, name)
+        alias if it was one. Raises AWS's not-found errors, which name the qualifier asked for:
+        `Function not found: <arn>:<qualifier>` (GetFunction, Invoke), or `missing_alias`'s
+        message for an alias that is not there (the provisioned-concurrency operations say
+        `Cannot find alias arn: ...`), whether or not the function itself exists."""
+        latest = self.functions.get(account, region, name)
+        arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+        if latest is None:
+            if qualifier is None:
+                raise not_found(arn)
+            if qualifier == LATEST or is_version(qualifier):
+                raise not_found(f"{arn}:{qualifier}")
+            raise missing_alias(f"{arn}:{qualifier}")
         if qualifier in (None, LATEST):
             return latest, None
         assert qualifier is not None
@@ -62,7 +89,7 @@ class Versions:
             return config, None
         alias = self.aliases.get(account, region, name, qualifier)
         if alias is None:
-            raise alias_not_found(f"{latest.arn}:{qualifier}")
+            raise missing_alias(f"{latest.arn}:{qualifier}")
         config = self.functions.version(account, region, name, alias.function_version)
         if config is None:  # its version was deleted under it: cannot happen through the API
             raise not_found(f"{latest.arn}:{alias.function_version}")
@@ -139,8 +166,14 @@ class VersionApi:
     ) -> dict[str, Any]:
         latest = self._latest(ctx, params)
         every = [latest, *self._functions.versions(ctx.account_id, ctx.region, latest.name)]
-        page, marker = _page(every, params, lambda c: c.version)
-        result: dict[str, Any] = {"Versions": [c.to_wire() for c in page]}
+        page, marker = marker_page(
+            every,
+            lambda c: version_order(c.version),
+            params,
+            scope=f"ListVersionsByFunction:{latest.arn}",
+            invalid=invalid_marker,
+        )
+        result: dict[str, Any] = {"Versions": [c.to_wire(qualified=True) for c in page]}
         if marker:
             result["NextMarker"] = marker
         return result
@@ -191,16 +224,26 @@ class VersionApi:
             self._check_target(latest, version)
         return {version: float(weight) for version, weight in weights.items()}
 
-    def _alias(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[FunctionConfig, Alias]:
+    def _alias(
+        self,
+        ctx: RequestContext,
+        params: dict[str, Any],
+        missing: Callable[[str], ServiceError] = alias_not_found,
+    ) -> tuple[FunctionConfig, Alias]:
         latest = self._latest(ctx, params)
         alias = self._aliases.get(ctx.account_id, ctx.region, latest.name, params["Name"])
         if alias is None:
-            raise alias_not_found(f"{latest.arn}:{params['Name']}")
+            raise missing(f"{latest.arn}:{params['Name']}")
         return latest, alias
 
     async def create_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        latest = self._latest(ctx, params)
         name, target = params["Name"], params["FunctionVersion"]
+        function, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
+        found = self._functions.get(ctx.account_id, ctx.region, function)
+        if found is None:  # named with the version the alias was to point at, as on AWS
+            arn = f"arn:aws:lambda:{ctx.region}:{ctx.account_id}:function:{function}"
+            raise not_found(f"{arn}:{target}")
+        latest = found
         self._check_target(latest, target)
         weights = self._weights(latest, params, target)
         if self._aliases.get(ctx.account_id, ctx.region, latest.name, name) is not None:
@@ -216,7 +259,7 @@ class VersionApi:
         return self._alias(ctx, params)[1].to_wire()
 
     async def update_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        latest, alias = self._alias(ctx, params)
+        latest, alias = self._alias(ctx, params, alias_missing_for_update)
         if params.get("RevisionId") not in (None, alias.revision_id):
             raise precondition_failed()
         target = params.get("FunctionVersion", alias.function_version)
@@ -251,7 +294,15 @@ class VersionApi:
         if params.get("FunctionVersion"):
             wanted = params["FunctionVersion"]
             aliases = [a for a in aliases if a.function_version == wanted]
-        page, marker = _page(aliases, params, lambda a: a.name)
+        # ListAliases is not documented as capped at 50 a page: MaxItems (to 10000) rules.
+        page, marker = marker_page(
+            aliases,
+            lambda a: (a.name,),
+            params,
+            scope=f"ListAliases:{latest.arn}:{params.get('FunctionVersion') or ''}",
+            invalid=invalid_marker,
+            cap=None,
+        )
         result: dict[str, Any] = {"Aliases": [a.to_wire() for a in page]}
         if marker:
             result["NextMarker"] = marker
@@ -278,23 +329,3 @@ class VersionApi:
             )
         self._functions.delete_version(version)
         return version
-
-
-def _page(
-    items: list[Any], params: dict[str, Any], key: Callable[[Any], str]
-) -> tuple[list[Any], str | None]:
-    """Marker/MaxItems paging over `items` in order; the marker encodes the last key given."""
-    marker = params.get("Marker")
-    if marker:
-        try:
-            after = base64.urlsafe_b64decode(marker.encode()).decode()
-        except ValueError as exc:
-            raise invalid("Invalid marker.") from exc
-        keys = [key(item) for item in items]
-        items = items[keys.index(after) + 1 :] if after in keys else []
-    limit = params.get("MaxItems", 50)
-    page = items[:limit]
-    next_marker = None
-    if len(items) > limit:
-        next_marker = base64.urlsafe_b64encode(key(page[-1]).encode()).decode()
-    return page, next_marker

@@ -8,14 +8,13 @@ keys and common prefixes together, as on S3.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
 from fireside.aws.context import RequestContext
+from fireside.s3 import tokens
 from fireside.s3.buckets import Buckets, owner
 from fireside.s3.errors import invalid_argument
 from fireside.s3.store import ObjectRecord, S3Store
@@ -165,7 +164,7 @@ class Listing:
         max_keys = _max_keys(params)
         token = params.get("ContinuationToken")
         start_after = params.get("StartAfter")
-        after = _decode_token(token) if token is not None else start_after
+        after = tokens.decode(token) if token is not None else start_after
         page = _walk(
             self.store, bucket.name, params.get("Prefix") or "", params.get("Delimiter") or "",
             after, max_keys,
@@ -180,7 +179,7 @@ class Listing:
         if start_after is not None:
             out["StartAfter"] = encode(start_after)
         if page.truncated and page.resume is not None:
-            out["NextContinuationToken"] = _encode_token(page.resume)
+            out["NextContinuationToken"] = tokens.encode(page.resume)
         return out
 
     async def list_object_versions(
@@ -191,6 +190,13 @@ class Listing:
         max_keys = _max_keys(params)
         delimiter = params.get("Delimiter") or ""
         key_marker = params.get("KeyMarker")
+        version_marker = params.get("VersionIdMarker")
+        if version_marker and not key_marker:
+            raise invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                version_marker,
+            )
         page = _walk(
             self.store, bucket.name, params.get("Prefix") or "", delimiter,
             _after_marker(key_marker, delimiter), max_keys,
@@ -207,16 +213,3 @@ class Listing:
             out["NextKeyMarker"] = encode(page.last)
             out["NextVersionIdMarker"] = "null"
         return out
-
-
-def _encode_token(after: str) -> str:
-    return base64.urlsafe_b64encode(after.encode("utf-8")).decode("ascii")
-
-
-def _decode_token(token: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
-        raise invalid_argument(
-            "The continuation token provided is incorrect", "continuation-token", token
-        ) from None

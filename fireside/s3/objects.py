@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from urllib.parse import unquote
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.aws.model import load_service
 from fireside.s3.buckets import Buckets
 from fireside.s3.errors import (
     invalid_argument,
@@ -59,6 +61,22 @@ def _when(seconds: float) -> datetime:
 def _check_version(version: str | None) -> None:
     if version is not None and version != _NULL_VERSION:
         raise invalid_argument("Invalid version id specified", "versionId", version)
+
+
+def _check_storage_class(params: dict[str, Any]) -> None:
+    # Objects are stored one way here; a class S3 does not know is refused as S3 refuses it.
+    wanted = params.get("StorageClass")
+    if wanted is not None and wanted not in _storage_classes():
+        raise ServiceError(
+            "InvalidStorageClass", "The storage class you specified is not valid", 400
+        )
+
+
+@functools.cache
+def _storage_classes() -> frozenset[str]:
+    shape = load_service("s3").operation("PutObject").input
+    assert shape is not None
+    return frozenset(shape.members["StorageClass"].enum or ())
 
 
 def _check_md5(params: dict[str, Any], body: bytes) -> None:
@@ -124,6 +142,7 @@ class Objects:
         bucket = self.buckets.require(ctx, params["Bucket"])
         key = params["Key"]
         body: bytes = params.get("Body") or b""
+        _check_storage_class(params)
         _check_md5(params, body)
         if params.get("IfMatch") is not None or params.get("IfNoneMatch") is not None:
             self._check_write_conditions(bucket.name, key, params)
@@ -255,6 +274,7 @@ class Objects:
     async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets.require(ctx, params["Bucket"])
         key = params["Key"]
+        _check_storage_class(params)
         source_bucket, source_key, version = _copy_source(params["CopySource"])
         _check_version(version)
         source = self._object(self.buckets.require(ctx, source_bucket).name, source_key)

@@ -18,7 +18,7 @@ from fireside.aws.model import load_service
 from fireside.aws.protocol import WireProtocol
 from fireside.aws.restxml import RestXmlProtocol
 from fireside.s3.buckets import Buckets
-from fireside.s3.errors import not_implemented
+from fireside.s3.errors import in_s3_terms, not_implemented
 from fireside.s3.listing import Listing
 from fireside.s3.objects import Objects
 from fireside.s3.store import S3Store
@@ -42,7 +42,13 @@ _ROOTS = {
 
 
 def s3_protocol() -> WireProtocol:
-    return RestXmlProtocol(load_service("s3"), namespace=NAMESPACE, root_names=_ROOTS)
+    return RestXmlProtocol(
+        load_service("s3"),
+        namespace=NAMESPACE,
+        root_names=_ROOTS,
+        model_constraints=False,
+        error_filter=in_s3_terms,
+    )
 
 
 class S3Provider:
