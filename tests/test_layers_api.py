@@ -78,7 +78,13 @@ def publish(lam: Any) -> Iterator[Publisher]:
 
 
 def without_metadata(response: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    """The response without its metadata, and with Content.Location's signed, expiring query
+    left out: two calls a second apart sign different expiry times."""
+    kept = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    if "Location" in kept.get("Content", {}):
+        location = kept["Content"]["Location"].split("?", 1)[0]
+        kept["Content"] = {**kept["Content"], "Location": location}
+    return kept
 
 
 def blob_files(server: Server) -> set[Path]:
