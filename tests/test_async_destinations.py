@@ -237,8 +237,9 @@ def test_event_age_exceeded(fresh_server: Callable[..., Server]) -> None:
     failed = send(lam, "failing", {"fail": True})
     started = time.monotonic()
 
-    too_old = record(srv, "sink", failed)
-    assert time.monotonic() - started < 10  # not after the 90 s retry delay
+    too_old = record(srv, "sink", failed, timeout=45)
+    # Well before the 90 s retry delay (not a speed check: loaded CI hosts took 13 s)
+    assert time.monotonic() - started < 45
     response = too_old.pop("responsePayload")
     assert response["errorMessage"] == "failing on purpose"
     assert too_old == {
