@@ -215,3 +215,54 @@ def test_unimplemented_operation_is_named(lam: Any) -> None:
     _code, status, message = error_of(excinfo)
     assert status == 501
     assert "ListCodeSigningConfigs" in message
+
+
+ENVIRONMENT = """
+import os
+def handler(event, context):
+    return {k: os.environ.get(k) for k in event}
+"""
+LOG_VARIABLES = ["AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_LOG_GROUP_NAME"]
+
+
+def test_tracing_and_logging_config_are_kept(lam: Any, make_function: FunctionFactory) -> None:
+    """TracingConfig and LoggingConfig read back as set (IaC tools compare them), and JSON
+    logging reaches the runtime as AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL."""
+    logging = {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "WARN",
+               "LogGroup": "/custom/orders"}  # fmt: skip
+    name = make_function(ENVIRONMENT, TracingConfig={"Mode": "Active"}, LoggingConfig=logging)
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["TracingConfig"] == {"Mode": "Active"}
+    assert config["LoggingConfig"] == logging
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(LOG_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/orders",
+    }  # fmt: skip
+
+    lam.update_function_configuration(
+        FunctionName=name,
+        TracingConfig={"Mode": "PassThrough"},
+        LoggingConfig={"LogFormat": "Text"},
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["TracingConfig"] == {"Mode": "PassThrough"}
+    assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/custom/orders"}
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(LOG_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_LAMBDA_LOG_FORMAT": None, "AWS_LAMBDA_LOG_LEVEL": None,
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/orders",
+    }  # fmt: skip
+
+
+def test_json_logging_defaults_to_info(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO, LoggingConfig={"LogFormat": "JSON"})
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+        "LogGroup": f"/aws/lambda/{name}",
+    }  # fmt: skip
+    default = make_function(HELLO)
+    assert lam.get_function_configuration(FunctionName=default)["TracingConfig"] == {
+        "Mode": "PassThrough"
+    }

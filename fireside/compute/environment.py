@@ -307,6 +307,10 @@ class Environment:
                 "LD_LIBRARY_PATH": env.get("LD_LIBRARY_PATH", ":".join(library_path)),
             }
         )
+        logging = config.logging_config()
+        if logging["LogFormat"] == "JSON":  # how Lambda tells runtimes of its logging controls
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
         if not backend_remaps(layout):
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
