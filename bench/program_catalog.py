@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from common import log
 from program_deploy import Deployer, debian_gems, npm_install, pip_target, zip_tree
 
 DEV_GUIDE = "awsdocs+aws-lambda-developer-guide"
 SLS = "serverless+examples"
 PATTERNS = "aws-samples+serverless-patterns"
 POWERTOOLS_PY = "aws-powertools+powertools-lambda-python"
+POWERTOOLS_TS = "aws-powertools+powertools-lambda-typescript"
 
 
 @dataclass
@@ -181,6 +184,59 @@ def lambda_s3(d: Deployer, repo: Path) -> list[Call]:
     return [Call("{}", fn, {}, ok(stored, "true and s3://<bucket>/filename.txt = Hello World"))]
 
 
+def one_page_pdf() -> bytes:
+    """A minimal valid PDF (one empty page), with its cross-reference table."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]  # fmt: skip
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def file_processing(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/file-processing-python"
+    source = d.bucket(d.name("pdf-source").lower())
+    d.bucket(f"{source}-encrypted")  # the template's EncryptedPDFBucket: <source>-encrypted
+    folder = pip_target(
+        (app / "requirements.txt").read_text().split(), "3.12"
+    )  # sam build: into the function
+    code = d.folder()
+    shutil.copytree(folder, code, dirs_exist_ok=True)
+    shutil.copy(app / "lambda_function.py", code)
+    fn = d.function(d.name("encrypt-pdf"), "python3.12", "lambda_function.lambda_handler", zip_tree(code),
+                    timeout=15, memory=256, log_format="JSON")  # fmt: skip
+    d.s3.put_object(Bucket=source, Key="test.pdf", Body=one_page_pdf())
+    event = {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-12-07T00:00:00.000Z",
+        "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "S3Event",
+        "bucket": {"name": source, "arn": f"arn:aws:s3:::{source}"}, "object": {"key": "test.pdf", "size": len(one_page_pdf())}},
+    }]}  # fmt: skip
+
+    def encrypted(p: Any) -> bool:
+        data = d.s3.get_object(Bucket=f"{source}-encrypted", Key="test_encrypted.pdf")[
+            "Body"
+        ].read()
+        return p is None and data.startswith(b"%PDF") and b"/Encrypt" in data
+
+    return [
+        Call(
+            "s3 ObjectCreated event",
+            fn,
+            event,
+            ok(encrypted, "null, and test_encrypted.pdf in <bucket>-encrypted"),
+        )
+    ]
+
+
 POWERTOOLS = "aws-lambda-powertools[tracer]==3.2.0"
 
 
@@ -314,6 +370,136 @@ def lambda_dynamodb_v2(d: Deployer, repo: Path) -> list[Call]:
     ]
 
 
+def rest_api_event(
+    method: str, path: str, body_json: Any = None, params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST API (proxy integration, payload 1.0) event."""
+    return {
+        "resource": "/{id}" if params else "/", "path": path, "httpMethod": method,
+        "headers": {"content-type": "application/json"}, "multiValueHeaders": {},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": params, "stageVariables": None,
+        "requestContext": {"accountId": "000000000000", "apiId": "abc123", "httpMethod": method,
+                           "requestId": str(uuid.uuid4()), "stage": "prod", "path": f"/prod{path}",
+                           "identity": {"sourceIp": "192.0.2.1"}, "resourcePath": "/"},
+        "body": None if body_json is None else json.dumps(body_json), "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def powertools_ts_bundle(
+    d: Deployer, app: Path, entry: str, esm: bool, external: list[str]
+) -> bytes:
+    """What the example's CDK stack (`NodejsFunction`) builds: esbuild bundles the entry with
+    the stack's options into `index.mjs` (ESM) or `index.js` (CommonJS), handler `index.handler`."""
+    manifest = json.loads((app / "package.json").read_text())
+    wanted = ("@aws-lambda-powertools/", "@aws-sdk/", "@middy/", "esbuild")
+    modules = npm_install(
+        {
+            "dependencies": {
+                k: v for k, v in manifest["dependencies"].items() if k.startswith(wanted)
+            }
+        }
+    )
+    work = d.folder()
+    shutil.copytree(app / "functions", work / "functions")
+    for name in ("package.json", "tsconfig.json"):  # `#imports` and decorators come from these
+        shutil.copy(app / name, work)
+    (work / "node_modules").symlink_to(modules)
+    out = d.folder()
+    command = [
+        str(modules / ".bin/esbuild"), f"functions/{entry}.ts", "--bundle", "--platform=node",
+        "--target=node22", f"--format={'esm' if esm else 'cjs'}", "--minify", "--keep-names",
+        "--sourcemap", "--sources-content=true", f"--main-fields={'module,main' if esm else 'main'}",
+        f"--outfile={out}/index.{'mjs' if esm else 'js'}", *[f"--external:{e}" for e in external],
+    ]  # fmt: skip
+    if esm:
+        command += ["--tree-shaking=true", "--banner:js=import { createRequire } from \"module\";"
+                    "const require = createRequire(import.meta.url);"]  # fmt: skip
+    subprocess.run(command, cwd=work, check=True, capture_output=True)
+    return zip_tree(out)
+
+
+def powertools_ts_layer(d: Deployer, app: Path) -> str:
+    """Powertools' public TypeScript layer, rebuilt from npm: its packages under nodejs/node_modules."""
+    manifest = json.loads((app / "package.json").read_text())
+    deps = {
+        k: v for k, v in manifest["dependencies"].items() if k.startswith("@aws-lambda-powertools/")
+    }
+    return d.layer(
+        d.name("powertools-ts"),
+        zip_tree(npm_install({"dependencies": deps}), "nodejs/node_modules/"),
+        ["nodejs22.x"],
+    )
+
+
+POWERTOOLS_TS_ENV = {"NODE_OPTIONS": "--enable-source-maps"}
+
+
+def powertools_ts_get_by_id(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table = d.table(d.name("items"), "id")
+    d.dynamodb.put_item(
+        TableName=table, Item={"id": {"S": "myseconditem"}, "name": {"S": "Second"}}
+    )
+    fn = d.function(d.name("pt-ts-get-by-id"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "get-by-id", False, []),
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
+    item = {"id": "myseconditem", "name": "Second"}
+    return [
+        Call("GET /myseconditem", fn, rest_api_event("GET", "/myseconditem", params={"id": "myseconditem"}),
+             ok(lambda p: p.get("statusCode") == 200 and body(p)["item"] == item, json.dumps(item))),
+        Call("GET /missing", fn, rest_api_event("GET", "/missing", params={"id": "missing"}),
+             ok(lambda p: p.get("statusCode") == 404, "404 item not found")),
+    ]  # fmt: skip
+
+
+def powertools_ts_get_all(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table = d.table(d.name("items"), "id")
+    for n in ("myfirstitem", "myseconditem"):
+        d.dynamodb.put_item(TableName=table, Item={"id": {"S": n}, "name": {"S": n}})
+    code = powertools_ts_bundle(
+        d, app, "get-all-items", True, ["@aws-sdk/*", "@aws-lambda-powertools/*"]
+    )
+    fn = d.function(d.name("pt-ts-get-all"), "nodejs22.x", "index.handler", code, layers=[powertools_ts_layer(d, app)],
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
+    return [
+        Call(
+            "GET /",
+            fn,
+            rest_api_event("GET", "/"),
+            ok(
+                lambda p: p.get("statusCode") == 200 and len(body(p)["items"]) == 2,
+                "200 with both items",
+            ),
+        )
+    ]
+
+
+def powertools_ts_put_item(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table, idempotency = (
+        d.table(d.name("items"), "id"),
+        d.table(d.name("idempotency"), "id", ttl="expiration"),
+    )
+    ssm = d.session.client("ssm", endpoint_url=d.endpoint)
+    try:  # the stack's AWS::SSM::Parameter, which Fireside does not serve yet
+        ssm.put_parameter(
+            Name="/items-store/idempotency-table-name",
+            Type="String",
+            Value=idempotency,
+            Overwrite=True,
+        )
+    except Exception as error:
+        log(f"    SSM PutParameter: {error}")
+    fn = d.function(d.name("pt-ts-put-item"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "put-item", True, []),
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table, "SSM_PARAMETER_NAME": "/items-store/idempotency-table-name"},
+                    timeout=30, tracing=True)  # fmt: skip
+    event = rest_api_event(
+        "POST", "/", {"id": "myfirstitem", "name": "Some Name for the first item"}
+    )
+    return [Call("POST /", fn, event, ok(lambda p: p.get("statusCode") == 200, "200 success"))]
+
+
 # --- Ruby --------------------------------------------------------------------------------
 
 
@@ -373,6 +559,7 @@ def ruby_cron_dynamodb(d: Deployer, repo: Path) -> list[Call]:
 
 
 SAM = "SAM template's resources created by hand (CreateFunction, PublishLayerVersion, CreateTable/CreateBucket)"
+CDK = "the CDK stack (examples/app/cdk) by hand: tables, functions (nodejs22.x, tracing Active, NODE_OPTIONS)"
 SLS_HOW = "serverless.yml's resources created by hand (`serverless deploy` packaging: the service folder zipped)"
 PROGRAMS = [
     Program("dev-guide/blank-python", "python", "python3.11", DEV_GUIDE, "sample-apps/blank-python", blank_python,
@@ -380,6 +567,9 @@ PROGRAMS = [
     Program("serverless/aws-python-http-api-with-dynamodb", "python", "python3.9", SLS, "aws-python-http-api-with-dynamodb",
             todos_python, SLS_HOW + "; 5 functions and the table; HTTP API events built as API Gateway sends them"),
     Program("serverless-patterns/lambda-s3", "python", "python3.14", PATTERNS, "lambda-s3", lambda_s3, SAM),
+    Program("dev-guide/file-processing-python", "python", "python3.12", DEV_GUIDE, "sample-apps/file-processing-python",
+            file_processing, SAM + " (two buckets; requirements.txt packaged into the function as sam build does; "
+            "LoggingConfig LogFormat JSON); the S3 notification built by hand (S3 does not invoke functions yet)"),
     Program("powertools-python/idempotency", "python", "python3.12", POWERTOOLS_PY,
             "examples/idempotency/src/getting_started_with_idempotency.py", powertools_idempotency,
             "examples/idempotency/templates/sam.yaml by hand (table with TTL); " + POWERTOOLS + " from PyPI in a layer"),
@@ -396,6 +586,13 @@ PROGRAMS = [
     Program("serverless-patterns/lambda-dynamodb (CJS, SDK v2)", "nodejs", "nodejs24.x", PATTERNS, "lambda-dynamodb",
             lambda_dynamodb_v2, SAM + " (moment from npm); requires 'aws-sdk' v2, which no nodejs18.x+ image has",
             on_aws="Runtime.ImportModuleError: Cannot find module 'aws-sdk'"),
+    Program("powertools-typescript/get-by-id (CJS bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-by-id.ts",
+            powertools_ts_get_by_id, CDK + "; esbuild CommonJS bundle with every dependency (npm), as the stack's bundling sets"),
+    Program("powertools-typescript/get-all-items (ESM + layer)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-all-items.ts",
+            powertools_ts_get_all, CDK + "; esbuild ESM bundle, @aws-sdk/* and @aws-lambda-powertools/* external: Powertools' "
+            "public layer rebuilt from npm, the SDK the runtime's"),
+    Program("powertools-typescript/put-item (ESM bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/put-item.ts",
+            powertools_ts_put_item, CDK + "; esbuild ESM bundle with every dependency; the stack's SSM parameter put first"),
     Program("serverless/aws-ruby-simple-http-endpoint", "ruby", "ruby3.2", SLS, "aws-ruby-simple-http-endpoint",
             ruby_http_endpoint, SLS_HOW + "; serverless.yml says ruby2.7, which Lambda no longer accepts: ruby3.2"),
     Program("dev-guide/layer-ruby", "ruby", "ruby3.3", DEV_GUIDE, "sample-apps/layer-ruby", layer_ruby,

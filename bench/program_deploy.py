@@ -183,7 +183,7 @@ class Deployer:
     def function(
         self, name: str, runtime: str, handler: str, code: bytes,
         layers: list[str] | None = None, env: dict[str, str] | None = None,
-        timeout: int = 3, memory: int = 128, tracing: bool = False,
+        timeout: int = 3, memory: int = 128, tracing: bool = False, log_format: str = "Text",
     ) -> str:  # fmt: skip
         """CreateFunction with what the template's function resource sets."""
         self.lam.create_function(
@@ -191,6 +191,7 @@ class Deployer:
             Code={"ZipFile": code}, Layers=layers or [], Timeout=timeout, MemorySize=memory,
             Environment={"Variables": env or {}},
             TracingConfig={"Mode": "Active" if tracing else "PassThrough"},
+            LoggingConfig={"LogFormat": log_format},
         )  # fmt: skip
         self.functions.append(name)
         self.lam.get_waiter("function_active_v2").wait(FunctionName=name)
