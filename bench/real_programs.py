@@ -2,9 +2,11 @@
 
 The programs (`bench/program_catalog.py`) are published Lambda examples: AWS's Lambda developer
 guide sample apps, serverless/examples, aws-samples/serverless-patterns and Powertools for AWS
-Lambda (Python). Their code comes from those repositories, fetched beforehand into one folder
-(`--repos`, each as `owner+name`); their dependencies from PyPI, npm and Debian's Ruby gems
-(cached in `.bench-venvs/programs`). Nothing of theirs is copied into this repository.
+Lambda (Python and TypeScript). Their code comes from those repositories, fetched beforehand
+into one folder (`--repos`: a clone of awsdocs/aws-lambda-developer-guide goes in
+DIR/awsdocs+aws-lambda-developer-guide, and so on; the JSON records each one's commit). Their
+dependencies come from PyPI, npm and Debian's Ruby gems (cached in `.bench-venvs/programs`; the
+Ruby ones need `apt-get install ruby-tzinfo ruby-faker`). Nothing of theirs is copied here.
 
 Starts its own Fireside (random port, temporary data dir, default sandbox). A runtime the host
 lacks (e.g. `nodejs22.x` on a host with Node.js 20) is run on the nearest host interpreter
@@ -59,6 +61,14 @@ def overrides(programs: list[Program]) -> dict[str, str]:
                 newest[-1] if newest else "python3"
             )
     return env
+
+
+def commit_of(repo: Path) -> str | None:
+    """The commit a fetched repository is at, to say which version of each program ran."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    return out.stdout.strip() or None
 
 
 def invoke(d: Deployer, call: Call) -> Result:
@@ -138,12 +148,19 @@ def main() -> None:
             process.wait(20)
     print(f"{'program':<52} {'runtime':<11} {'result':<10} why not")
     for r in reports:
-        print(f"{r['program']:<52} {r['runtime']:<11} {r['outcome']:<10} {r['reason'][:150]}")
+        print(
+            f"{r['program']:<52} {r['runtime']:<11} {r['outcome']:<10} {' '.join(r['reason'].split())[:150]}"
+        )
     same = sum(1 for r in reports if r["outcome"] == "as on AWS")
     print(f"{same}/{len(reports)} programs behave as on AWS")
+    commits = {
+        repo: commit_of(Path(args.repos) / repo) for repo in sorted({p.repo for p in programs})
+    }
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"overrides": env, "programs": reports}, indent=1))
+    path.write_text(
+        json.dumps({"repositories": commits, "overrides": env, "programs": reports}, indent=1)
+    )
     log(f"wrote {path}")
 
 
