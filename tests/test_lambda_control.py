@@ -266,3 +266,25 @@ def test_json_logging_defaults_to_info(lam: Any, make_function: FunctionFactory)
     assert lam.get_function_configuration(FunctionName=default)["TracingConfig"] == {
         "Mode": "PassThrough"
     }
+
+
+XRAY_VARIABLES = ["AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
+                  "_AWS_XRAY_DAEMON_PORT"]  # fmt: skip
+
+
+def test_xray_variables_as_lambda_sets_them(lam: Any, make_function: FunctionFactory) -> None:
+    """Lambda sets AWS_XRAY_CONTEXT_MISSING=LOG_ERROR in every environment, so that X-Ray SDKs
+    whose default is RUNTIME_ERROR (aws-xray-sdk 2.4.3 for Python, which the developer guide's
+    blank-python pins) log instead of raising
+    outside a segment; the function's own value wins."""
+    name = make_function(ENVIRONMENT)
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(XRAY_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1", "_AWS_XRAY_DAEMON_PORT": "2000",
+    }  # fmt: skip
+    own = make_function(
+        ENVIRONMENT, Environment={"Variables": {"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}}
+    )
+    out = lam.invoke(FunctionName=own, Payload=json.dumps(XRAY_VARIABLES[:1]))
+    assert json.loads(out["Payload"].read()) == {"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
