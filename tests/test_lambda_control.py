@@ -275,8 +275,7 @@ XRAY_VARIABLES = ["AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_X
 def test_xray_variables_as_lambda_sets_them(lam: Any, make_function: FunctionFactory) -> None:
     """Lambda sets AWS_XRAY_CONTEXT_MISSING=LOG_ERROR in every environment, so that X-Ray SDKs
     whose default is RUNTIME_ERROR (aws-xray-sdk 2.4.3 for Python, which the developer guide's
-    blank-python pins) log instead of raising
-    outside a segment; the function's own value wins."""
+    blank-python pins) log instead of raising outside a segment; a function's own value wins."""
     name = make_function(ENVIRONMENT)
     out = lam.invoke(FunctionName=name, Payload=json.dumps(XRAY_VARIABLES))
     assert json.loads(out["Payload"].read()) == {
