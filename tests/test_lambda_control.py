@@ -215,3 +215,75 @@ def test_unimplemented_operation_is_named(lam: Any) -> None:
     _code, status, message = error_of(excinfo)
     assert status == 501
     assert "ListCodeSigningConfigs" in message
+
+
+ENVIRONMENT = """
+import os
+def handler(event, context):
+    return {k: os.environ.get(k) for k in event}
+"""
+LOG_VARIABLES = ["AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_LOG_GROUP_NAME"]
+
+
+def test_tracing_and_logging_config_are_kept(lam: Any, make_function: FunctionFactory) -> None:
+    """TracingConfig and LoggingConfig read back as set (IaC tools compare them), and JSON
+    logging reaches the runtime as AWS_LAMBDA_LOG_FORMAT / AWS_LAMBDA_LOG_LEVEL."""
+    logging = {"LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "WARN",
+               "LogGroup": "/custom/orders"}  # fmt: skip
+    name = make_function(ENVIRONMENT, TracingConfig={"Mode": "Active"}, LoggingConfig=logging)
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["TracingConfig"] == {"Mode": "Active"}
+    assert config["LoggingConfig"] == logging
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(LOG_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "DEBUG",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/orders",
+    }  # fmt: skip
+
+    lam.update_function_configuration(
+        FunctionName=name,
+        TracingConfig={"Mode": "PassThrough"},
+        LoggingConfig={"LogFormat": "Text"},
+    )
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["TracingConfig"] == {"Mode": "PassThrough"}
+    assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/custom/orders"}
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(LOG_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_LAMBDA_LOG_FORMAT": None, "AWS_LAMBDA_LOG_LEVEL": None,
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/orders",
+    }  # fmt: skip
+
+
+def test_json_logging_defaults_to_info(lam: Any, make_function: FunctionFactory) -> None:
+    name = make_function(HELLO, LoggingConfig={"LogFormat": "JSON"})
+    assert lam.get_function_configuration(FunctionName=name)["LoggingConfig"] == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "INFO", "SystemLogLevel": "INFO",
+        "LogGroup": f"/aws/lambda/{name}",
+    }  # fmt: skip
+    default = make_function(HELLO)
+    assert lam.get_function_configuration(FunctionName=default)["TracingConfig"] == {
+        "Mode": "PassThrough"
+    }
+
+
+XRAY_VARIABLES = ["AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS",
+                  "_AWS_XRAY_DAEMON_PORT"]  # fmt: skip
+
+
+def test_xray_variables_as_lambda_sets_them(lam: Any, make_function: FunctionFactory) -> None:
+    """Lambda sets AWS_XRAY_CONTEXT_MISSING=LOG_ERROR in every environment, so that X-Ray SDKs
+    whose default is RUNTIME_ERROR (aws-xray-sdk 2.4.3 for Python, which the developer guide's
+    blank-python pins) log instead of raising outside a segment; a function's own value wins."""
+    name = make_function(ENVIRONMENT)
+    out = lam.invoke(FunctionName=name, Payload=json.dumps(XRAY_VARIABLES))
+    assert json.loads(out["Payload"].read()) == {
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "_AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1", "_AWS_XRAY_DAEMON_PORT": "2000",
+    }  # fmt: skip
+    own = make_function(
+        ENVIRONMENT, Environment={"Variables": {"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}}
+    )
+    out = lam.invoke(FunctionName=own, Payload=json.dumps(XRAY_VARIABLES[:1]))
+    assert json.loads(out["Payload"].read()) == {"AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}

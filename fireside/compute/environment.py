@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 _READS_PER_CALL = 64
 
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
+XRAY_DAEMON_PORT = 2000
 BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
 
 
@@ -307,6 +308,17 @@ class Environment:
                 "LD_LIBRARY_PATH": env.get("LD_LIBRARY_PATH", ":".join(library_path)),
             }
         )
+        # Lambda sets these in every environment (unreserved: a function's own values win).
+        # Its daemon is outside the sandbox at 169.254.79.129; Fireside runs none, and a daemon
+        # run as an extension listens on the environment's loopback, so that is the address.
+        env.setdefault("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR")
+        env.setdefault("AWS_XRAY_DAEMON_ADDRESS", f"127.0.0.1:{XRAY_DAEMON_PORT}")
+        env["_AWS_XRAY_DAEMON_ADDRESS"] = "127.0.0.1"
+        env["_AWS_XRAY_DAEMON_PORT"] = str(XRAY_DAEMON_PORT)
+        logging = config.logging_config()
+        if logging["LogFormat"] == "JSON":  # how Lambda tells runtimes of its logging controls
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = logging["ApplicationLogLevel"]
         if not backend_remaps(layout):
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:

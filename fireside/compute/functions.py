@@ -71,6 +71,10 @@ class FunctionConfig:
     last_update_status_reason_code: str | None = None
     #: SnapStart's ApplyOn: "None", or "PublishedVersions" (versions start from a snapshot).
     snap_start: str = "None"
+    #: TracingConfig's Mode, "PassThrough" or "Active": kept and reported (there is no X-Ray).
+    tracing_mode: str = "PassThrough"
+    #: LoggingConfig as set (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup).
+    logging: dict[str, str] = field(default_factory=dict)
     #: $LATEST only: the number of the last published version (never reused).
     last_published: int = 0
     #: $LATEST only: the function's reserved concurrency (None: it draws on the unreserved pool).
@@ -105,7 +109,16 @@ class FunctionConfig:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        return self.logging.get("LogGroup") or f"/aws/lambda/{self.name}"
+
+    def logging_config(self) -> dict[str, str]:
+        """Lambda's LoggingConfig: log levels apply to JSON logs only, and are INFO unless set."""
+        log_format = self.logging.get("LogFormat", "Text")
+        wire = {"LogFormat": log_format, "LogGroup": self.log_group}
+        if log_format == "JSON":
+            wire["ApplicationLogLevel"] = self.logging.get("ApplicationLogLevel", "INFO")
+            wire["SystemLogLevel"] = self.logging.get("SystemLogLevel", "INFO")
+        return wire
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -136,7 +149,7 @@ class FunctionConfig:
             "LastModified": self.last_modified,
             "CodeSha256": self.code_sha256,
             "Version": self.version,
-            "TracingConfig": {"Mode": "PassThrough"},
+            "TracingConfig": {"Mode": self.tracing_mode},
             "RevisionId": self.revision_id,
             "State": self.state,
             "PackageType": "Zip",
@@ -146,7 +159,7 @@ class FunctionConfig:
                 "ApplyOn": self.snap_start,
                 "OptimizationStatus": "On" if self.snapshot_starts else "Off",
             },
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": self.log_group},
+            "LoggingConfig": self.logging_config(),
         }
         if self.layers:  # absent, not empty, when there are none (as on AWS)
             wire["Layers"] = [{"Arn": x["arn"], "CodeSize": x["code_size"]} for x in self.layers]

@@ -405,6 +405,8 @@ class LambdaProvider:
             tags=dict(params.get("Tags") or {}),
             layers=[reference(layer) for layer in layers],
             snap_start=self._snap_start(params, runtime),
+            tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
+            logging=dict(params.get("LoggingConfig") or {}),
         )
         self._functions.put(config)
         self._prepare_later(config)
@@ -506,6 +508,10 @@ class LambdaProvider:
             changes["environment"] = dict((params["Environment"] or {}).get("Variables") or {})
         if "EphemeralStorage" in params:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
+        if "Mode" in (params.get("TracingConfig") or {}):
+            changes["tracing_mode"] = params["TracingConfig"]["Mode"]
+        if "LoggingConfig" in params:  # the members given replace those set before
+            changes["logging"] = {**config.logging, **(params["LoggingConfig"] or {})}
         if "SnapStart" in params or "Runtime" in params:
             runtime = params.get("Runtime", config.runtime)
             merged = (

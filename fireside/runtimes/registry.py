@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 
 from fireside.runtimes import node, python, ruby
+from fireside.runtimes.interpreters import probe
 from fireside.sandbox.base import Layout
 
 CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -44,7 +45,8 @@ class RuntimeCommand:
     #: Host path of the CPython interpreter (python3.x only: isolating sandboxes mount an image
     #: of its installation); None for every other runtime.
     interpreter: str | None
-    #: "3.11" for python3.11; the interpreter's full version ("20.20.2") for node and ruby.
+    #: The interpreter's version: "3.11" (X.Y) for Python, which is the runtime id's unless an
+    #: override names another; the full version ("20.20.2") for node and ruby.
     version: str | None
     #: AWS_EXECUTION_ENV value (unset for custom runtimes, as on Lambda).
     execution_env: str | None
@@ -141,7 +143,11 @@ def resolve(runtime: str) -> RuntimeCommand:
                 f"none was found (looked in pyenv, /usr/bin, /usr/local/bin and PATH; set "
                 f"FIRESIDE_PYTHON_{version.replace('.', '_')} to its path)."
             )
-        return RuntimeCommand(runtime, python, version, f"AWS_Lambda_{runtime}")
+        # An override is used whatever its version, so the interpreter's own X.Y names its
+        # stdlib and executable in the image mounted at /var/lang, not the runtime id's.
+        found = probe(python, r"Python (\d+)\.(\d+)")
+        actual = found.version_text if found else version
+        return RuntimeCommand(runtime, python, actual, f"AWS_Lambda_{runtime}")
     if runtime in CUSTOM_RUNTIMES:
         return RuntimeCommand(runtime, None, None, None, Language.CUSTOM)
     if match := _NODE.fullmatch(runtime):

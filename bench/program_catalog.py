@@ -1,0 +1,635 @@
+"""The real programs `bench/real_programs.py` deploys: published Lambda examples nobody here
+wrote, each deployed as its instructions say (templates done by hand, see `program_deploy`),
+invoked with its own sample events where it ships them, and checked against what the program
+returns on AWS. Their code is read from fetched repositories and never copied into this one.
+
+Repositories (pass the folder holding them as `--repos`, each as `owner+name`):
+awsdocs/aws-lambda-developer-guide, serverless/examples, aws-samples/serverless-patterns,
+aws-powertools/powertools-lambda-python.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common import log
+from program_deploy import Deployer, debian_gems, npm_install, pip_target, zip_tree
+
+DEV_GUIDE = "awsdocs+aws-lambda-developer-guide"
+SLS = "serverless+examples"
+PATTERNS = "aws-samples+serverless-patterns"
+POWERTOOLS_PY = "aws-powertools+powertools-lambda-python"
+POWERTOOLS_TS = "aws-powertools+powertools-lambda-typescript"
+
+
+@dataclass
+class Result:
+    error: str | None  # X-Amz-Function-Error
+    payload: Any  # the response, parsed as JSON where it is JSON
+    log: str
+
+
+Check = Callable[[Result], str | None]  # None when the result is AWS's, else what differs
+
+
+@dataclass
+class Call:
+    label: str
+    function: str
+    event: Any
+    check: Check
+
+
+@dataclass
+class Program:
+    key: str
+    language: str
+    runtime: str
+    repo: str
+    path: str
+    deploy: Callable[[Deployer, Path], list[Call]]
+    how: str  # how it was deployed, and what a template would have done
+    on_aws: str = "runs"  # what AWS does with it: "runs", or the error it gives there too
+    notes: list[str] = field(default_factory=list)
+
+
+def ok(predicate: Callable[[Any], bool], expected: str) -> Check:
+    """A check for a successful invoke whose payload satisfies `predicate`."""
+
+    def check(result: Result) -> str | None:
+        if result.error:
+            return f"{result.error}: {describe(result.payload)}"
+        return (
+            None
+            if predicate(result.payload)
+            else f"expected {expected}, got {describe(result.payload)}"
+        )
+
+    return check
+
+
+def fails_with(error_type: str, text: str) -> Check:
+    """A check for an invoke that fails on AWS too, with this error type and message."""
+
+    def check(result: Result) -> str | None:
+        payload = result.payload if isinstance(result.payload, dict) else {}
+        if (
+            result.error
+            and payload.get("errorType") == error_type
+            and text in str(payload.get("errorMessage"))
+        ):
+            return None
+        return f"expected {error_type} ({text}), got {result.error}: {describe(result.payload)}"
+
+    return check
+
+
+def describe(payload: Any) -> str:
+    if isinstance(payload, dict) and "errorType" in payload:
+        return f"{payload['errorType']}: {str(payload.get('errorMessage'))[:300]}"
+    return json.dumps(payload)[:300] if not isinstance(payload, str) else payload[:300]
+
+
+def body(payload: Any) -> Any:
+    """The JSON body of an API Gateway proxy response."""
+    return (
+        json.loads(payload["body"]) if isinstance(payload, dict) and payload.get("body") else None
+    )
+
+
+def http_api_event(
+    method: str, path: str, body_json: Any = None, params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as API Gateway sends it to a function."""
+    return {
+        "version": "2.0", "routeKey": f"{method} {path}", "rawPath": path, "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "abc123", "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "curl/8"},
+            "requestId": str(uuid.uuid4()), "routeKey": f"{method} {path}", "stage": "$default",
+            "time": "07/Dec/2026:00:00:00 +0000", "timeEpoch": 1796601600000,
+        },
+        "pathParameters": params or {},
+        "body": None if body_json is None else json.dumps(body_json),
+        "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+# --- Python ------------------------------------------------------------------------------
+
+
+def blank_python(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/blank-python"
+    requirements = (app / "function/requirements.txt").read_text().split()
+    layer = d.layer(
+        d.name("blank-python-lib"),
+        zip_tree(pip_target(requirements, "3.11"), "python/"),
+        ["python3.11"],
+    )
+    fn = d.function(d.name("blank-python"), "python3.11", "lambda_function.lambda_handler",
+                    zip_tree(app / "function"), layers=[layer], timeout=10, tracing=True)  # fmt: skip
+    event = json.loads((app / "event.json").read_text())
+    usage = ok(lambda p: isinstance(p, dict) and "FunctionCount" in p, "AccountUsage")
+    return [Call("event.json", fn, event, usage)]
+
+
+def todos_python(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "aws-python-http-api-with-dynamodb"
+    table = d.table(d.name("todos"), "id")
+    code = zip_tree(app, skip=("package.json", "serverless.yml", ".gitignore", "README"))
+    env = {"DYNAMODB_TABLE": table}
+    fns = {op: d.function(d.name(f"todos-py-{op}"), "python3.9", f"todos/{op}.{op}", code, env=env, timeout=6)
+           for op in ("create", "list", "get", "update", "delete")}  # fmt: skip
+    state: dict[str, str] = {}
+
+    def created(p: Any) -> bool:
+        item = body(p)
+        state["id"] = item["id"] if isinstance(item, dict) else ""
+        return bool(p.get("statusCode") == 200 and item.get("text") == "Learn Serverless")
+
+    def with_id(method: str, payload: Any = None) -> Callable[[], dict[str, Any]]:
+        return lambda: http_api_event(method, "/todos/" + state["id"], payload, {"id": state["id"]})
+
+    return [
+        Call("create", fns["create"], http_api_event("POST", "/todos", {"text": "Learn Serverless"}), ok(created, "the new todo")),
+        Call("list", fns["list"], http_api_event("GET", "/todos"), ok(lambda p: len(body(p)) == 1, "one todo")),
+        Call("get", fns["get"], with_id("GET"), ok(lambda p: body(p)["id"] == state["id"], "the todo")),
+        Call("update", fns["update"], with_id("PUT", {"text": "Done", "checked": True}),
+             ok(lambda p: body(p)["checked"] is True and body(p)["text"] == "Done", "the updated todo")),
+        Call("delete", fns["delete"], with_id("DELETE"), ok(lambda p: p == {"statusCode": 200}, '{"statusCode": 200}')),
+        Call("list after delete", fns["list"], http_api_event("GET", "/todos"), ok(lambda p: body(p) == [], "[]")),
+    ]  # fmt: skip
+
+
+#: What serverless-python-requirements leaves out of a package by default (its `noDeploy`): the
+#: runtime provides them.
+NO_DEPLOY = ("boto3", "botocore", "docutils", "jmespath", "pip", "python_dateutil", "dateutil",
+             "s3transfer", "setuptools", "six", "urllib3")  # fmt: skip
+
+
+def todos_pynamodb(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "aws-python-http-api-with-pynamodb"
+    table = d.table(d.name("todos-pynamodb"), "todo_id")
+    requirements = [line.split("#")[0].strip() for line in (app / "requirements.txt").read_text().splitlines()
+                    if line.strip() and "no-deploy" not in line]  # fmt: skip
+    folder = d.folder()
+    shutil.copytree(pip_target(requirements, "3.9"), folder, dirs_exist_ok=True,
+                    ignore=lambda _, names: [n for n in names if n.split("-")[0].lower() in NO_DEPLOY])  # fmt: skip
+    shutil.copytree(app / "todos", folder / "todos")
+    create = d.function(d.name("pynamodb-create"), "python3.9", "todos/create.create", zip_tree(folder),
+                        env={"DYNAMODB_TABLE": table}, timeout=6)  # fmt: skip
+    # pynamodb 4.3.1 calls a private botocore method whose signature botocore 1.28 changed
+    # (pynamodb issues 1089, 1090; fixed in 4.4.0): with the botocore of AWS's python3.9 image
+    # the example fails there, and must fail the same way here.
+    broken = fails_with(
+        "TypeError", "_convert_to_request_dict() missing 1 required positional argument"
+    )
+    return [
+        Call("create", create, http_api_event("POST", "/todos", {"text": "Learn PynamoDB"}), broken)
+    ]
+
+
+def lambda_s3(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "lambda-s3"
+    bucket = d.bucket(d.name("destination").lower())
+    fn = d.function(d.name("lambda-s3"), "python3.14", "app.lambda_handler", zip_tree(app / "src"),
+                    env={"DestinationBucketName": bucket})  # fmt: skip
+
+    def stored(p: Any) -> bool:
+        return (
+            p is True
+            and d.s3.get_object(Bucket=bucket, Key="filename.txt")["Body"].read() == b"Hello World"
+        )
+
+    return [Call("{}", fn, {}, ok(stored, "true and s3://<bucket>/filename.txt = Hello World"))]
+
+
+def one_page_pdf() -> bytes:
+    """A minimal valid PDF (one empty page), with its cross-reference table."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"]  # fmt: skip
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, obj in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def file_processing(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/file-processing-python"
+    source = d.bucket(d.name("pdf-source").lower())
+    d.bucket(f"{source}-encrypted")  # the template's EncryptedPDFBucket: <source>-encrypted
+    folder = pip_target(
+        (app / "requirements.txt").read_text().split(), "3.12"
+    )  # sam build: into the function
+    code = d.folder()
+    shutil.copytree(folder, code, dirs_exist_ok=True)
+    shutil.copy(app / "lambda_function.py", code)
+    fn = d.function(d.name("encrypt-pdf"), "python3.12", "lambda_function.lambda_handler", zip_tree(code),
+                    timeout=15, memory=256, log_format="JSON")  # fmt: skip
+    d.s3.put_object(Bucket=source, Key="test.pdf", Body=one_page_pdf())
+    event = {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-12-07T00:00:00.000Z",
+        "eventName": "ObjectCreated:Put", "s3": {"s3SchemaVersion": "1.0", "configurationId": "S3Event",
+        "bucket": {"name": source, "arn": f"arn:aws:s3:::{source}"}, "object": {"key": "test.pdf", "size": len(one_page_pdf())}},
+    }]}  # fmt: skip
+
+    def encrypted(p: Any) -> bool:
+        data = d.s3.get_object(Bucket=f"{source}-encrypted", Key="test_encrypted.pdf")[
+            "Body"
+        ].read()
+        return p is None and data.startswith(b"%PDF") and b"/Encrypt" in data
+
+    return [
+        Call(
+            "s3 ObjectCreated event",
+            fn,
+            event,
+            ok(encrypted, "null, and test_encrypted.pdf in <bucket>-encrypted"),
+        )
+    ]
+
+
+POWERTOOLS = "aws-lambda-powertools[tracer]==3.2.0"
+
+
+def powertools_layer(d: Deployer) -> str:
+    """What Powertools' docs install (`pip install "aws-lambda-powertools[tracer]"` into a
+    layer), at the release of the examples' commit."""
+    content = zip_tree(pip_target([POWERTOOLS], "3.12"), "python/")
+    return d.layer(d.name("powertools"), content, ["python3.12"])
+
+
+def powertools_idempotency(d: Deployer, repo: Path) -> list[Call]:
+    src = repo / "examples/idempotency/src"
+    table = d.table(d.name("idempotency"), "id", ttl="expiration")
+    folder = d.folder()
+    shutil.copy(
+        src / "getting_started_with_idempotency.py", folder / "app.py"
+    )  # the template's Handler: app
+    fn = d.function(d.name("pt-idempotency"), "python3.12", "app.lambda_handler", zip_tree(folder),
+                    layers=[powertools_layer(d)], env={"IDEMPOTENCY_TABLE": table})  # fmt: skip
+    event = json.loads((src / "getting_started_with_idempotency_payload.json").read_text())
+    first: dict[str, str] = {}
+
+    def paid(p: Any) -> bool:
+        first.setdefault("id", p.get("payment_id", ""))
+        return bool(p.get("message") == "success" and p["payment_id"] == first["id"])
+
+    def one_record(p: Any) -> bool:
+        return paid(p) and d.dynamodb.scan(TableName=table)["Count"] == 1
+
+    return [
+        Call("payload", fn, event, ok(paid, "a payment")),
+        Call("same payload again", fn, event, ok(one_record, "the same payment_id, one record")),
+    ]
+
+
+def powertools_batch(d: Deployer, repo: Path) -> list[Call]:
+    src = repo / "examples/batch_processing/src"
+    folder = d.folder()
+    shutil.copy(src / "getting_started_sqs.py", folder)
+    fn = d.function(d.name("pt-batch"), "python3.12", "getting_started_sqs.lambda_handler", zip_tree(folder),
+                    layers=[powertools_layer(d)], env={"POWERTOOLS_SERVICE_NAME": "example"})  # fmt: skip
+    event = json.loads((src / "getting_started_sqs_event.json").read_text())
+    expected = json.loads((src / "getting_started_sqs_response.json").read_text())
+    return [Call("sqs event", fn, event, ok(lambda p: p == expected, json.dumps(expected)))]
+
+
+# --- Node.js -----------------------------------------------------------------------------
+
+
+def blank_nodejs(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/blank-nodejs"
+    modules = npm_install(json.loads((app / "package.json").read_text()))
+    layer = d.layer(
+        d.name("blank-nodejs-lib"), zip_tree(modules, "nodejs/node_modules/"), ["nodejs20.x"]
+    )
+    fn = d.function(d.name("blank-nodejs"), "nodejs20.x", "index.handler", zip_tree(app / "function"),
+                    layers=[layer], timeout=10, tracing=True)  # fmt: skip
+    event = json.loads((app / "event.json").read_text())
+    return [
+        Call(
+            "event.json",
+            fn,
+            event,
+            ok(lambda p: isinstance(p, dict) and "AccountUsage" in p, "GetAccountSettings' output"),
+        )
+    ]
+
+
+def layer_nodejs(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/layer-nodejs"
+    modules = npm_install(json.loads((app / "layer/package.json").read_text()))
+    layer = d.layer(
+        d.name("lodash"), zip_tree(modules, "nodejs/node20/node_modules/"), ["nodejs20.x"]
+    )
+    fn = d.function(d.name("layer-nodejs"), "nodejs20.x", "index.handler", zip_tree(app / "function-js"),
+                    layers=[layer])  # fmt: skip
+    expected = {"statusCode": 200, "body": json.dumps("2, Pat")}
+    return [Call("{}", fn, {}, ok(lambda p: p == expected, json.dumps(expected)))]
+
+
+def nodejs_apig(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/nodejs-apig"
+    fn = d.function(
+        d.name("nodejs-apig"), "nodejs22.x", "index.handler", zip_tree(app / "function")
+    )
+    event = json.loads((app / "event.json").read_text())
+    usage = ok(
+        lambda p: p.get("statusCode") == 200 and "FunctionCount" in body(p), "200 with AccountUsage"
+    )
+    return [Call("event.json", fn, event, usage)]
+
+
+def express_dynamodb(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "aws-node-express-dynamodb-api"
+    table = d.table(d.name("users-table"), "userId")
+    modules = npm_install(json.loads((app / "package.json").read_text()))
+    folder = d.folder()
+    shutil.copy(app / "index.js", folder)
+    shutil.copytree(modules, folder / "node_modules")  # `serverless deploy` packages node_modules
+    fn = d.function(d.name("express-api"), "nodejs18.x", "index.handler", zip_tree(folder),
+                    env={"USERS_TABLE": table}, timeout=6)  # fmt: skip
+    user = {"userId": "u-1", "name": "Ada"}
+    return [
+        Call("POST /users", fn, http_api_event("POST", "/users", user), ok(lambda p: body(p) == user, json.dumps(user))),
+        Call("GET /users/u-1", fn, http_api_event("GET", "/users/u-1"), ok(lambda p: body(p) == user, json.dumps(user))),
+        Call("GET /users/none", fn, http_api_event("GET", "/users/none"), ok(lambda p: p.get("statusCode") == 404, "404")),
+    ]  # fmt: skip
+
+
+def lambda_dynamodb_v2(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "lambda-dynamodb"
+    table = d.table(d.name("dynamo-table"), "ID")
+    modules = npm_install(json.loads((app / "src/package.json").read_text()))
+    folder = d.folder()
+    shutil.copytree(app / "src", folder, dirs_exist_ok=True)
+    shutil.copytree(modules, folder / "node_modules")
+    fn = d.function(
+        d.name("lambda-dynamodb"),
+        "nodejs24.x",
+        "app.handler",
+        zip_tree(folder),
+        env={"DatabaseTable": table},
+    )
+    return [
+        Call(
+            "{}",
+            fn,
+            {"hello": "world"},
+            fails_with("Runtime.ImportModuleError", "Cannot find module 'aws-sdk'"),
+        )
+    ]
+
+
+def rest_api_event(
+    method: str, path: str, body_json: Any = None, params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An API Gateway REST API (proxy integration, payload 1.0) event."""
+    return {
+        "resource": "/{id}" if params else "/", "path": path, "httpMethod": method,
+        "headers": {"content-type": "application/json"}, "multiValueHeaders": {},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": params, "stageVariables": None,
+        "requestContext": {"accountId": "000000000000", "apiId": "abc123", "httpMethod": method,
+                           "requestId": str(uuid.uuid4()), "stage": "prod", "path": f"/prod{path}",
+                           "identity": {"sourceIp": "192.0.2.1"}, "resourcePath": "/"},
+        "body": None if body_json is None else json.dumps(body_json), "isBase64Encoded": False,
+    }  # fmt: skip
+
+
+def powertools_ts_bundle(
+    d: Deployer, app: Path, entry: str, esm: bool, external: list[str]
+) -> bytes:
+    """What the example's CDK stack (`NodejsFunction`) builds: esbuild bundles the entry with
+    the stack's options into `index.mjs` (ESM) or `index.js` (CommonJS), handler `index.handler`."""
+    manifest = json.loads((app / "package.json").read_text())
+    wanted = ("@aws-lambda-powertools/", "@aws-sdk/", "@middy/", "esbuild")
+    modules = npm_install(
+        {
+            "dependencies": {
+                k: v for k, v in manifest["dependencies"].items() if k.startswith(wanted)
+            }
+        }
+    )
+    work = d.folder()
+    shutil.copytree(app / "functions", work / "functions")
+    for name in ("package.json", "tsconfig.json"):  # `#imports` and decorators come from these
+        shutil.copy(app / name, work)
+    (work / "node_modules").symlink_to(modules)
+    out = d.folder()
+    command = [
+        str(modules / ".bin/esbuild"), f"functions/{entry}.ts", "--bundle", "--platform=node",
+        "--target=node22", f"--format={'esm' if esm else 'cjs'}", "--minify", "--keep-names",
+        "--sourcemap", "--sources-content=true", f"--main-fields={'module,main' if esm else 'main'}",
+        f"--outfile={out}/index.{'mjs' if esm else 'js'}", *[f"--external:{e}" for e in external],
+    ]  # fmt: skip
+    if esm:
+        command += ["--tree-shaking=true", "--banner:js=import { createRequire } from \"module\";"
+                    "const require = createRequire(import.meta.url);"]  # fmt: skip
+    subprocess.run(command, cwd=work, check=True, capture_output=True)
+    return zip_tree(out)
+
+
+def powertools_ts_layer(d: Deployer, app: Path) -> str:
+    """Powertools' public TypeScript layer, rebuilt from npm: its packages under nodejs/node_modules."""
+    manifest = json.loads((app / "package.json").read_text())
+    deps = {
+        k: v for k, v in manifest["dependencies"].items() if k.startswith("@aws-lambda-powertools/")
+    }
+    return d.layer(
+        d.name("powertools-ts"),
+        zip_tree(npm_install({"dependencies": deps}), "nodejs/node_modules/"),
+        ["nodejs22.x"],
+    )
+
+
+POWERTOOLS_TS_ENV = {"NODE_OPTIONS": "--enable-source-maps"}
+
+
+def powertools_ts_get_by_id(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table = d.table(d.name("items"), "id")
+    d.dynamodb.put_item(
+        TableName=table, Item={"id": {"S": "myseconditem"}, "name": {"S": "Second"}}
+    )
+    fn = d.function(d.name("pt-ts-get-by-id"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "get-by-id", False, []),
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
+    item = {"id": "myseconditem", "name": "Second"}
+    return [
+        Call("GET /myseconditem", fn, rest_api_event("GET", "/myseconditem", params={"id": "myseconditem"}),
+             ok(lambda p: p.get("statusCode") == 200 and body(p)["item"] == item, json.dumps(item))),
+        Call("GET /missing", fn, rest_api_event("GET", "/missing", params={"id": "missing"}),
+             ok(lambda p: p.get("statusCode") == 404, "404 item not found")),
+    ]  # fmt: skip
+
+
+def powertools_ts_get_all(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table = d.table(d.name("items"), "id")
+    for n in ("myfirstitem", "myseconditem"):
+        d.dynamodb.put_item(TableName=table, Item={"id": {"S": n}, "name": {"S": n}})
+    code = powertools_ts_bundle(
+        d, app, "get-all-items", True, ["@aws-sdk/*", "@aws-lambda-powertools/*"]
+    )
+    fn = d.function(d.name("pt-ts-get-all"), "nodejs22.x", "index.handler", code, layers=[powertools_ts_layer(d, app)],
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
+    return [
+        Call(
+            "GET /",
+            fn,
+            rest_api_event("GET", "/"),
+            ok(
+                lambda p: p.get("statusCode") == 200 and len(body(p)["items"]) == 2,
+                "200 with both items",
+            ),
+        )
+    ]
+
+
+def powertools_ts_put_item(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "examples/app"
+    table, idempotency = (
+        d.table(d.name("items"), "id"),
+        d.table(d.name("idempotency"), "id", ttl="expiration"),
+    )
+    ssm = d.session.client("ssm", endpoint_url=d.endpoint)
+    try:  # the stack's AWS::SSM::Parameter, which Fireside does not serve yet
+        ssm.put_parameter(
+            Name="/items-store/idempotency-table-name",
+            Type="String",
+            Value=idempotency,
+            Overwrite=True,
+        )
+    except Exception as error:
+        log(f"    SSM PutParameter: {error}")
+    fn = d.function(d.name("pt-ts-put-item"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "put-item", True, []),
+                    env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table, "SSM_PARAMETER_NAME": "/items-store/idempotency-table-name"},
+                    timeout=30, tracing=True)  # fmt: skip
+    event = rest_api_event(
+        "POST", "/", {"id": "myfirstitem", "name": "Some Name for the first item"}
+    )
+    return [Call("POST /", fn, event, ok(lambda p: p.get("statusCode") == 200, "200 success"))]
+
+
+# --- Ruby --------------------------------------------------------------------------------
+
+
+def ruby_http_endpoint(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "aws-ruby-simple-http-endpoint"
+    fn = d.function(
+        d.name("ruby-time"),
+        "ruby3.2",
+        "handler.endpoint",
+        zip_tree(app, skip=("package.json", "serverless.yml", ".gitignore", "README")),
+    )
+    return [
+        Call(
+            "GET /time",
+            fn,
+            http_api_event("GET", "/time"),
+            ok(lambda p: "date" in body(p), "200 with a date"),
+        )
+    ]
+
+
+def layer_ruby(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "sample-apps/layer-ruby"
+    folder = d.folder()
+    debian_gems(["tzinfo"], folder / "ruby/gems/3.3.0")  # 2-package.sh: ruby/gems/3.3.0/
+    layer = d.layer(d.name("tzinfo"), zip_tree(folder), ["ruby3.3"])
+    fn = d.function(
+        d.name("layer-ruby"),
+        "ruby3.3",
+        "lambda_function.lambda_handler",
+        zip_tree(app / "function"),
+        layers=[layer],
+    )
+    expected = {"statusCode": 200, "body": "2018-02-01 07:30:00 -0500"}
+    return [Call("{}", fn, {}, ok(lambda p: p == expected, json.dumps(expected)))]
+
+
+def ruby_cron_dynamodb(d: Deployer, repo: Path) -> list[Call]:
+    app = repo / "aws-ruby-cron-with-dynamodb"
+    table = d.table(d.name("meal-orders"), "id")
+    folder = d.folder()
+    shutil.copytree(app / "src", folder / "src")
+    debian_gems(["faker"], folder / "vendor/bundle/ruby/3.2.0")  # aws-sdk-dynamodb: the runtime's
+    fn = d.function(d.name("ruby-cron"), "ruby3.2", "src/handlers/create_meal_order/handler.run", zip_tree(folder),
+                    env={"tableName": table}, timeout=10, memory=256)  # fmt: skip
+    scheduled = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "000000000000", "time": "2026-12-07T00:00:00Z", "region": "us-east-1",
+                 "resources": ["arn:aws:events:us-east-1:000000000000:rule/create-meal-order"], "detail": {}}  # fmt: skip
+    return [
+        Call(
+            "scheduled event",
+            fn,
+            scheduled,
+            ok(lambda p: d.dynamodb.scan(TableName=table)["Count"] == 1, "one order in the table"),
+        )
+    ]
+
+
+SAM = "SAM template's resources created by hand (CreateFunction, PublishLayerVersion, CreateTable/CreateBucket)"
+CDK = "the CDK stack (examples/app/cdk) by hand: tables, functions (nodejs22.x, tracing Active, NODE_OPTIONS)"
+SLS_HOW = "serverless.yml's resources created by hand (`serverless deploy` packaging: the service folder zipped)"
+PROGRAMS = [
+    Program("dev-guide/blank-python", "python", "python3.11", DEV_GUIDE, "sample-apps/blank-python", blank_python,
+            SAM + "; layer from 2-build-layer.sh (pip --target of requirements.txt, PyPI); X-Ray tracing Active"),
+    Program("serverless/aws-python-http-api-with-dynamodb", "python", "python3.9", SLS, "aws-python-http-api-with-dynamodb",
+            todos_python, SLS_HOW + "; 5 functions and the table; HTTP API events built as API Gateway sends them"),
+    Program("serverless/aws-python-http-api-with-pynamodb", "python", "python3.9", SLS, "aws-python-http-api-with-pynamodb",
+            todos_pynamodb, SLS_HOW + " with serverless-python-requirements (pynamodb 4.3.1 from PyPI, its noDeploy list left "
+            "out); the model's Meta.host is https://dynamodb.us-east-1.amazonaws.com",
+            on_aws="TypeError: _convert_to_request_dict() missing 1 required positional argument: 'endpoint_url'"),
+    Program("serverless-patterns/lambda-s3", "python", "python3.14", PATTERNS, "lambda-s3", lambda_s3, SAM),
+    Program("dev-guide/file-processing-python", "python", "python3.12", DEV_GUIDE, "sample-apps/file-processing-python",
+            file_processing, SAM + " (two buckets; requirements.txt packaged into the function as sam build does; "
+            "LoggingConfig LogFormat JSON); the S3 notification built by hand (S3 does not invoke functions yet)"),
+    Program("powertools-python/idempotency", "python", "python3.12", POWERTOOLS_PY,
+            "examples/idempotency/src/getting_started_with_idempotency.py", powertools_idempotency,
+            "examples/idempotency/templates/sam.yaml by hand (table with TTL); " + POWERTOOLS + " from PyPI in a layer"),
+    Program("powertools-python/batch-sqs", "python", "python3.12", POWERTOOLS_PY, "examples/batch_processing/src/getting_started_sqs.py",
+            powertools_batch, "function by hand; " + POWERTOOLS + " from PyPI in a layer; the example's SQS event"),
+    Program("dev-guide/blank-nodejs (CJS)", "nodejs", "nodejs20.x", DEV_GUIDE, "sample-apps/blank-nodejs", blank_nodejs,
+            SAM + "; layer from 2-build-layer.sh (npm install --omit=dev into nodejs/node_modules); X-Ray tracing Active"),
+    Program("dev-guide/layer-nodejs (ESM)", "nodejs", "nodejs20.x", DEV_GUIDE, "sample-apps/layer-nodejs/function-js", layer_nodejs,
+            "layer/1-install.sh and 2-package.sh (lodash into nodejs/node20/node_modules), function-js/index.mjs"),
+    Program("dev-guide/nodejs-apig (ESM)", "nodejs", "nodejs22.x", DEV_GUIDE, "sample-apps/nodejs-apig", nodejs_apig,
+            SAM + "; no dependencies packaged (the runtime's AWS SDK v3)"),
+    Program("serverless/aws-node-express-dynamodb-api (CJS)", "nodejs", "nodejs18.x", SLS, "aws-node-express-dynamodb-api",
+            express_dynamodb, SLS_HOW + " with node_modules (express, serverless-http from npm); the runtime's AWS SDK v3"),
+    Program("serverless-patterns/lambda-dynamodb (CJS, SDK v2)", "nodejs", "nodejs24.x", PATTERNS, "lambda-dynamodb",
+            lambda_dynamodb_v2, SAM + " (moment from npm); requires 'aws-sdk' v2, which no nodejs18.x+ image has",
+            on_aws="Runtime.ImportModuleError: Cannot find module 'aws-sdk'"),
+    Program("powertools-typescript/get-by-id (CJS bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-by-id.ts",
+            powertools_ts_get_by_id, CDK + "; esbuild CommonJS bundle with every dependency (npm), as the stack's bundling sets"),
+    Program("powertools-typescript/get-all-items (ESM + layer)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-all-items.ts",
+            powertools_ts_get_all, CDK + "; esbuild ESM bundle, @aws-sdk/* and @aws-lambda-powertools/* external: Powertools' "
+            "public layer rebuilt from npm, the SDK the runtime's"),
+    Program("powertools-typescript/put-item (ESM bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/put-item.ts",
+            powertools_ts_put_item, CDK + "; esbuild ESM bundle with every dependency; the stack's SSM parameter put first"),
+    Program("serverless/aws-ruby-simple-http-endpoint", "ruby", "ruby3.2", SLS, "aws-ruby-simple-http-endpoint",
+            ruby_http_endpoint, SLS_HOW + "; serverless.yml says ruby2.7, which Lambda no longer accepts: ruby3.2"),
+    Program("dev-guide/layer-ruby", "ruby", "ruby3.3", DEV_GUIDE, "sample-apps/layer-ruby", layer_ruby,
+            "layer as 2-package.sh lays it out (ruby/gems/3.3.0), tzinfo from Debian's ruby-tzinfo (rubygems.org unreachable)"),
+    Program("serverless/aws-ruby-cron-with-dynamodb", "ruby", "ruby3.2", SLS, "aws-ruby-cron-with-dynamodb", ruby_cron_dynamodb,
+            SLS_HOW + "; faker vendored from Debian's ruby-faker; aws-sdk-dynamodb left to the runtime, as Lambda's "
+            "Ruby images ship it; serverless.yml says ruby2.7: ruby3.2; the schedule's event built as EventBridge sends it"),
+]  # fmt: skip
