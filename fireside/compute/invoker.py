@@ -111,7 +111,6 @@ class Invoker:
         self._versions = versions
         self._concurrency = concurrency
         self._active: dict[ActiveKey, FunctionConfig] = {}
-        self._runtime_path = runtimes.sdk_paths()
 
     # -- which configuration runs --------------------------------------------------------------
     def activate(self, config: FunctionConfig) -> None:
@@ -240,13 +239,14 @@ class Invoker:
             # The pool retires a version's templates by this prefix (`EnvironmentManager.retire`).
             snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
             template_session = self._template_session(config)
+        command = runtimes.resolve(config.runtime)
         return Launch(
             config=config,
-            command=runtimes.resolve(config.runtime),
+            command=command,
             task_root=self._blobs.tree(config.code_digest),
             work_root=self._work_root,
             endpoint_url=self._endpoint_url,
-            runtime_path=self._runtime_path,
+            runtime_path=runtimes.sdk_paths(command),
             credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from fireside.runtimes import node, python, ruby
+from fireside.runtimes import node, python, ruby, sdks
 from fireside.sandbox.base import Layout
 
 CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -77,10 +77,10 @@ class RuntimeCommand:
     def environment(self, layout: Layout) -> dict[str, str]:
         """Runtime-specific variables (NODE_PATH, GEM_PATH...): defaults a function may override."""
         if self.language is Language.NODE:
-            return node.environment(self.id_version[0], layout)
+            return node.environment(self.id_version[0], layout, sdk_dir(layout, "nodejs"))
         if self.language is Language.RUBY:
             major, minor = self.id_version[:2]
-            return ruby.environment((major, minor), layout)
+            return ruby.environment((major, minor), layout, sdk_dir(layout, "ruby"))
         return {}
 
     @property
@@ -94,6 +94,14 @@ def runtime_files(layout: Layout) -> str:
     runtime dir, or this package itself under the `process` backend, which shows host paths."""
     if layout.bootstrap == str(python.BOOTSTRAP_PATH):
         return str(Path(__file__).resolve().parent)
+    return layout.runtime_dir
+
+
+def sdk_dir(layout: Layout, tree: str) -> str:
+    """Where the runtime sees an SDK tree of `fireside.runtimes.sdks`: in the sandbox's
+    runtime dir, or in the SDK cache itself under the `process` backend."""
+    if layout.bootstrap == str(python.BOOTSTRAP_PATH):
+        return str(sdks.cache_root() / tree)
     return layout.runtime_dir
 
 
@@ -206,8 +214,20 @@ def _resolve_ruby(runtime: str, version: tuple[int, int]) -> RuntimeCommand:
     )
 
 
-def sdk_paths() -> list[str]:
-    """Directories that give functions `import boto3` without packaging it, as on Lambda."""
-    import boto3
-
-    return [str(Path(boto3.__file__).resolve().parent.parent)]
+@cache
+def sdk_paths(command: RuntimeCommand) -> list[str]:
+    """Host directories that give a Python function `import boto3` without packaging it, as
+    on Lambda (the `process` sandbox uses them as they are; the others show the same trees
+    under /var/runtime). Logs, once, which runtime's SDK is missing."""
+    if command.language is Language.PYTHON and command.version is not None:
+        found = sdks.python_sdk_dirs(command.version)
+        if found:
+            return [str(path) for path in found]
+        sdks.warn_missing(f"The AWS SDK for Python (boto3) for {command.runtime}")
+        if command.version == sdks.host_minor():
+            return [str(path) for path in sdks.host_boto3_dirs()]
+    elif command.language is Language.NODE and sdks.tree("nodejs") is None:
+        sdks.warn_missing(f"The AWS SDK for JavaScript v3 for {command.runtime}")
+    elif command.language is Language.RUBY and sdks.tree("ruby") is None:
+        sdks.warn_missing(f"The AWS SDK for Ruby for {command.runtime}")
+    return []

@@ -7,7 +7,12 @@ directory that `nobody` can traverse but not list (mode 0711):
 
     <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
     <share>/runtimes/<name>/         an interpreter's prefix (bin, lib, stdlib), seen as /var/lang
-    <share>/runtime/                 Fireside's bootstrap and the AWS SDK, seen as /var/runtime
+    <share>/runtime-<id>/            Fireside's bootstraps and the AWS SDKs, seen as /var/runtime:
+        python3.X/runtime/           boto3 for Python 3.X; python3.X/site-packages/ setuptools
+        node_modules/                the AWS SDK for JavaScript v3 (on NODE_PATH)
+        gems/, specifications/       the AWS SDK for Ruby (/var/runtime is on GEM_PATH)
+        sdk/                         the server's own boto3, for its own Python version when
+                                     the SDK cache has none (`fireside.runtimes.sdks`)
 
 Runtime images are built once, with hard links where the file system allows (no copy, no space),
 atomically (a temporary name, then a rename), and reused across restarts.
@@ -28,6 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from fireside.runtimes import sdks
 from fireside.runtimes.files import RUNTIME_FILES
 from fireside.runtimes.python import EXEC_PATH
 from fireside.sandbox.base import HostPaths, Layout
@@ -202,13 +208,30 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
-def runtime_dir(root: Path) -> Path:
-    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
+def _link_sdks(staging: Path, cache: Path) -> None:
+    """The SDK cache's trees, hard-linked where each runtime looks for them."""
+    for tree in sdks.installed(cache):
+        if tree.name.startswith("python"):
+            for part in ("runtime", "site-packages"):
+                _link_tree(tree.path / part, staging / tree.name / part)
+        elif tree.name == "nodejs":
+            _link_tree(tree.path / "node_modules", staging / "node_modules")
+        elif tree.name == "ruby":
+            for part in ("gems", "specifications", "extensions"):
+                if (tree.path / part).is_dir():
+                    _link_tree(tree.path / part, staging / part)
+
+
+def runtime_dir(root: Path, cache: Path | None = None) -> Path:
+    """Fireside's bootstraps plus the AWS SDKs, to mount at /var/runtime (see the module's
+    docstring for where each SDK goes)."""
+    cache = cache or sdks.cache_root()
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
     fingerprint = hashlib.sha256(
         b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
+        + f"{cache}:{sdks.fingerprint(cache)}".encode()
     ).hexdigest()[:16]
     final = root / f"runtime-{fingerprint}"
     if final.exists():
@@ -234,6 +257,7 @@ def runtime_dir(root: Path) -> Path:
             target = sdk.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_tree_file(source, target)
+    _link_sdks(staging, cache)
     return _publish(staging, final)
 
 
@@ -263,6 +287,8 @@ class RuntimeTrees:
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
         self._lock = threading.Lock()
+        #: The SDK trees installed when the server started, which /var/runtime will hold.
+        self._sdk_trees = {tree.name for tree in sdks.installed()}
         python = system_python()
         self.launcher = (
             [python, "-E", "-S", "-B", f"/var/runtime/{EXEC_PATH.name}"] if python else []
@@ -274,12 +300,19 @@ class RuntimeTrees:
         if interpreter is not None and needs_image(interpreter):
             interpreter = f"/var/lang/bin/python{host.interpreter_version}"
             library_path.append("/var/lang/lib")
+        sdk_paths = []
+        if host.interpreter_version is not None and host.interpreter is not None:
+            name = sdks.python_tree_name(host.interpreter_version)
+            if name in self._sdk_trees:
+                sdk_paths = [f"/var/runtime/{name}/site-packages", f"/var/runtime/{name}/runtime"]
+            elif host.interpreter_version == sdks.host_minor():
+                sdk_paths = ["/var/runtime/sdk"]
         return Layout(
             task_root="/var/task",
             runtime_dir="/var/runtime",
             interpreter=interpreter,
             bootstrap="/var/runtime/bootstrap.py",
-            sdk_paths=["/var/runtime/sdk"],
+            sdk_paths=sdk_paths,
             opt_root="/opt",
             tmp_dir="/tmp",
             library_path=library_path,

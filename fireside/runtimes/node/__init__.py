@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
 #: What sandboxes copy to /var/runtime/node/.
-RUNTIME_FILES: tuple[Path, ...] = tuple(sorted(PACKAGE_DIR.glob("*.js")))
+RUNTIME_FILES: tuple[Path, ...] = tuple(
+    sorted([*PACKAGE_DIR.glob("*.js"), *PACKAGE_DIR.glob("*.mjs")])
+)
 BOOTSTRAP = "bootstrap.js"
 VERSION_PATTERN = r"^v(\d+)\.(\d+)\.(\d+)"
 
@@ -63,13 +65,14 @@ def argv(
     return [*args, f"{files}/node/{BOOTSTRAP}"]
 
 
-def environment(major: int, layout: Layout) -> dict[str, str]:
-    """Variables the runtime gets unless the function sets them itself."""
+def environment(major: int, layout: Layout, sdk: str) -> dict[str, str]:
+    """Variables the runtime gets unless the function sets them itself; `sdk` holds the AWS
+    SDK's `node_modules` (the runtime dir, where sandboxes show it)."""
     opt, runtime, task = layout.opt_root, layout.runtime_dir, layout.task_root
     paths = [
         f"{opt}/nodejs/node{major}/node_modules",
         f"{opt}/nodejs/node_modules",
-        f"{runtime}/node_modules",
+        f"{sdk}/node_modules",
         runtime,
         task,
     ]

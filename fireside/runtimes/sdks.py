@@ -1,0 +1,183 @@
+"""The AWS SDKs Lambda's images preinstall, kept once per machine for every environment.
+
+AWS pins an SDK per runtime image: boto3 and botocore for Python (plus setuptools on the images
+whose interpreter bundles it, python3.9 to python3.11), the AWS SDK for JavaScript v3 for
+Node.js, and the AWS SDK for Ruby. Fireside installs the same from the package registries once
+(`fireside sdks install`, which `make up` and `make test` run) into a cache that works offline
+afterwards, and shows it in every sandbox at `/var/runtime` (`fireside.sandbox.share`):
+
+    <cache>/python3.X/runtime/        boto3, botocore and their dependencies, for Python 3.X
+    <cache>/python3.X/site-packages/  setuptools, as in the image's /var/lang site-packages
+    <cache>/nodejs/node_modules/      @aws-sdk/* (and @smithy/*), seen as /var/runtime/node_modules
+    <cache>/ruby/                     gems/ and specifications/ of aws-sdk-*, on GEM_PATH
+
+Each tree carries `manifest.json` with what it holds and is published whole (a temporary name,
+then a rename), so a tree that exists is complete. What is missing is named in the log when an
+environment starts, and the runtime starts without it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: Python minor versions Lambda runs (python3.9 and later).
+PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+
+#: What `npm install` puts under /var/runtime/node_modules: the clients functions use most and
+#: the libraries Lambda's images carry beside them (AWS preinstalls every client; see
+#: docs/runtimes.md). More with FIRESIDE_NODE_SDK_PACKAGES="@aws-sdk/client-x ...".
+NODE_PACKAGES = (
+    "@aws-sdk/client-apigatewaymanagementapi",
+    "@aws-sdk/client-cloudwatch",
+    "@aws-sdk/client-cloudwatch-logs",
+    "@aws-sdk/client-dynamodb",
+    "@aws-sdk/client-dynamodb-streams",
+    "@aws-sdk/client-eventbridge",
+    "@aws-sdk/client-kafka",
+    "@aws-sdk/client-kinesis",
+    "@aws-sdk/client-kms",
+    "@aws-sdk/client-lambda",
+    "@aws-sdk/client-s3",
+    "@aws-sdk/client-secrets-manager",
+    "@aws-sdk/client-ses",
+    "@aws-sdk/client-sns",
+    "@aws-sdk/client-sqs",
+    "@aws-sdk/client-ssm",
+    "@aws-sdk/client-sts",
+    "@aws-sdk/credential-providers",
+    "@aws-sdk/lib-dynamodb",
+    "@aws-sdk/lib-storage",
+    "@aws-sdk/s3-request-presigner",
+    "@aws-sdk/util-dynamodb",
+)
+
+#: The AWS SDK for Ruby: its core and the service gems functions here use most.
+RUBY_GEMS = (
+    "aws-sdk-core",
+    "aws-sdk-apigatewaymanagementapi",
+    "aws-sdk-dynamodb",
+    "aws-sdk-dynamodbstreams",
+    "aws-sdk-kms",
+    "aws-sdk-lambda",
+    "aws-sdk-s3",
+    "aws-sdk-sns",
+    "aws-sdk-sqs",
+)
+
+#: Where RubyGems is out of reach: the part of the SDK that Debian packages (the core, S3 and
+#: KMS, with their dependencies), unpacked into the same layout.
+RUBY_DEBIAN_PACKAGES = (
+    "ruby-aws-eventstream",
+    "ruby-aws-partitions",
+    "ruby-aws-sdk-core",
+    "ruby-aws-sdk-kms",
+    "ruby-aws-sdk-s3",
+    "ruby-aws-sigv4",
+    "ruby-jmespath",
+)
+
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    """`FIRESIDE_SDK_CACHE`, else `$XDG_CACHE_HOME/fireside/sdks` (`~/.cache/...`)."""
+    configured = os.environ.get("FIRESIDE_SDK_CACHE")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "fireside" / "sdks"
+
+
+@dataclass(frozen=True, slots=True)
+class Tree:
+    """One installed SDK tree and what its manifest says it holds."""
+
+    name: str
+    path: Path
+    contents: dict[str, str]
+
+    def describe(self) -> str:
+        return ", ".join(f"{key} {value}" for key, value in sorted(self.contents.items()))
+
+
+def tree(name: str, root: Path | None = None) -> Tree | None:
+    """The installed tree `name` (`python3.9`, `nodejs`, `ruby`), or None when missing."""
+    path = (root or cache_root()) / name
+    try:
+        contents = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return Tree(name, path, {str(k): str(v) for k, v in contents.items()})
+
+
+def python_tree_name(version: str) -> str:
+    return f"python{version}"
+
+
+def python_sdk(version: str, root: Path | None = None) -> Tree | None:
+    return tree(python_tree_name(version), root)
+
+
+def installed(root: Path | None = None) -> list[Tree]:
+    """Every complete tree in the cache, by name."""
+    names = [python_tree_name(v) for v in PYTHON_VERSIONS] + ["nodejs", "ruby"]
+    return [found for name in names if (found := tree(name, root)) is not None]
+
+
+def fingerprint(root: Path | None = None) -> str:
+    """What the cache holds, for naming the runtime trees built from it."""
+    return ";".join(f"{t.name}:{t.describe()}" for t in installed(root))
+
+
+def python_sdk_dirs(version: str, root: Path | None = None) -> list[Path]:
+    """The host directories that give a Python `version` function `import boto3` (and
+    `pkg_resources` where AWS's image has setuptools), in AWS's sys.path order: the
+    interpreter's site-packages, then the runtime's directory."""
+    found = python_sdk(version, root)
+    if found is None:
+        return []
+    return [found.path / "site-packages", found.path / "runtime"]
+
+
+def host_boto3_dirs() -> list[Path]:
+    """The server's own boto3 (a fallback for functions on the server's Python version)."""
+    import boto3
+
+    return [Path(boto3.__file__).resolve().parent.parent]
+
+
+def host_minor() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+_warned: set[str] = set()
+
+
+def warn_missing(what: str) -> str:
+    """Say once per process that an SDK is missing, and how to get it; returns the message."""
+    message = (
+        f"{what} is not installed, so functions run without it; `fireside sdks install` "
+        f"installs it into {cache_root()} (make up and make test run it)"
+    )
+    if what not in _warned:
+        _warned.add(what)
+        log.warning("%s", message)
+    return message
+
+
+def dist_versions(directory: Path) -> dict[str, str]:
+    """`{name: version}` of the distributions pip installed into `directory`."""
+    found: dict[str, str] = {}
+    for info in directory.glob("*.dist-info"):
+        match = re.fullmatch(r"(.+?)-([^-]+)\.dist-info", info.name)
+        if match:
+            found[match[1].lower().replace("_", "-")] = match[2]
+    return found
