@@ -263,6 +263,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  data dir: {info.data_dir.resolve()}", flush=True)
         print(f"  sandbox:  {info.sandbox}", flush=True)
         print(f"  auth:     {auth}", flush=True)
+        print(f"  sdks:     {_sdk_summary()}", flush=True)
         if server.sandbox_warning:
             print(f"  warning:  {server.sandbox_warning}", flush=True)
         print("  Ctrl-C to stop.", flush=True)
@@ -310,6 +311,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "sdks":
         return _sdks(args)
     return _logs(args)
+
+
+def _sdk_summary() -> str:
+    """Which AWS SDKs functions get, or how to get them (`make up` installs them first)."""
+    from fireside.runtimes import sdks
+
+    names = [tree.name for tree in sdks.installed()]
+    if not names:
+        return f"none installed in {sdks.cache_root()}: run `fireside sdks install`"
+    return ", ".join(names) + " (`fireside sdks` lists versions)"
 
 
 def _sdks(args: argparse.Namespace) -> int:

@@ -61,7 +61,10 @@ def _run(argv: list[str], say: Say, cwd: Path | None = None) -> None:
 
 
 def _staging(root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
+    if not root.is_dir():
+        root.mkdir(parents=True)
+        for made in (root, root.parent):  # sandboxes mount the trees from here as `nobody`
+            os.chmod(made, 0o755)
     return Path(tempfile.mkdtemp(dir=root, prefix=".install-"))
 
 

@@ -88,10 +88,14 @@ MANIFEST = "manifest.json"
 
 
 def cache_root() -> Path:
-    """`FIRESIDE_SDK_CACHE`, else `$XDG_CACHE_HOME/fireside/sdks` (`~/.cache/...`)."""
+    """`FIRESIDE_SDK_CACHE`; else, for root, `/var/cache/fireside/sdks`, which the sandboxes'
+    unprivileged user can reach (they mount its trees as they are); else
+    `$XDG_CACHE_HOME/fireside/sdks` (`~/.cache/...`)."""
     configured = os.environ.get("FIRESIDE_SDK_CACHE")
     if configured:
         return Path(configured)
+    if os.geteuid() == 0:
+        return Path("/var/cache/fireside/sdks")
     base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
     return Path(base) / "fireside" / "sdks"
 

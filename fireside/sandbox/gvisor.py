@@ -214,6 +214,7 @@ class GvisorBackend(SandboxBackend):
             bind("/usr", "/usr"),
             bind(spec.host.task_root, "/var/task"),
             bind(runtime_dir, "/var/runtime"),
+            *(bind(source, target) for source, target in self._trees.sdk_binds),
         ]
         if image is not None:
             mounts.append(bind(image, "/var/lang"))

@@ -262,7 +262,7 @@ class MicrovmBackend(SandboxBackend):
         self._lock = threading.Lock()
         self._assets: tuple[Path, Path] | None = None
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
-        self._trees = share.RuntimeTrees(share_root)
+        self._trees = share.RuntimeTrees(share_root, mount_sdks=False)
         self._etc = self._root / "etc"
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:

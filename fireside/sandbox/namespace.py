@@ -395,6 +395,8 @@ class NamespaceBackend(SandboxBackend):
             "--ro-bind", str(spec.host.task_root), "/var/task",
             "--ro-bind", str(runtime_dir), "/var/runtime",
         ]  # fmt: skip
+        for source, target in self._trees.sdk_binds:  # the AWS SDKs, inside /var/runtime
+            argv += ["--ro-bind", str(source), target]
         if template and "FIRESIDE_NODE_FORK" in spec.env and self._node_fork.built is not None:
             argv += ["--ro-bind", str(self._node_fork.built), fork_addon.SANDBOX_PATH]
         if image is not None:

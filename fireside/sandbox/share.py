@@ -7,12 +7,17 @@ directory that `nobody` can traverse but not list (mode 0711):
 
     <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
     <share>/runtimes/<name>/         an interpreter's prefix (bin, lib, stdlib), seen as /var/lang
-    <share>/runtime-<id>/            Fireside's bootstraps and the AWS SDKs, seen as /var/runtime:
-        python3.X/runtime/           boto3 for Python 3.X; python3.X/site-packages/ setuptools
-        node_modules/                the AWS SDK for JavaScript v3 (on NODE_PATH)
-        gems/, specifications/       the AWS SDK for Ruby (/var/runtime is on GEM_PATH)
+    <share>/runtime-<id>/            Fireside's bootstraps, seen as /var/runtime, with
         sdk/                         the server's own boto3, for its own Python version when
-                                     the SDK cache has none (`fireside.runtimes.sdks`)
+                                     the SDK cache has none
+        python3.X/, node_modules/,   empty: where backends mount the SDK cache's trees
+        gems/, specifications/       (`fireside.runtimes.sdks`, `RuntimeTrees.sdk_binds`)
+
+The AWS SDKs are mounted from the machine-wide SDK cache as they are, read-only: /var/runtime/
+python3.X/ (boto3 for Python 3.X, setuptools where AWS's image has it), /var/runtime/node_modules
+(the AWS SDK for JavaScript v3, on NODE_PATH) and /var/runtime/gems and specifications (the
+AWS SDK for Ruby; /var/runtime is on GEM_PATH). Copying them into each share tree would mean
+tens of thousands of links per data directory.
 
 Runtime images are built once, with hard links where the file system allows (no copy, no space),
 atomically (a temporary name, then a rename), and reused across restarts.
@@ -208,30 +213,33 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
-def _link_sdks(staging: Path, cache: Path) -> None:
-    """The SDK cache's trees, hard-linked where each runtime looks for them."""
+def sdk_binds(cache: Path) -> list[tuple[Path, str]]:
+    """The SDK cache's trees and where the runtime finds them, for backends to mount
+    read-only; none when the sandbox's user could not reach the cache."""
+    if not reachable_by_others(cache):
+        return []
+    binds: list[tuple[Path, str]] = []
     for tree in sdks.installed(cache):
         if tree.name.startswith("python"):
-            for part in ("runtime", "site-packages"):
-                _link_tree(tree.path / part, staging / tree.name / part)
+            binds.append((tree.path, f"/var/runtime/{tree.name}"))
         elif tree.name == "nodejs":
-            _link_tree(tree.path / "node_modules", staging / "node_modules")
+            binds.append((tree.path / "node_modules", "/var/runtime/node_modules"))
         elif tree.name == "ruby":
-            for part in ("gems", "specifications", "extensions"):
-                if (tree.path / part).is_dir():
-                    _link_tree(tree.path / part, staging / part)
+            for part in ("gems", "specifications"):
+                binds.append((tree.path / part, f"/var/runtime/{part}"))
+    return binds
 
 
-def runtime_dir(root: Path, cache: Path | None = None) -> Path:
-    """Fireside's bootstraps plus the AWS SDKs, to mount at /var/runtime (see the module's
-    docstring for where each SDK goes)."""
-    cache = cache or sdks.cache_root()
+def runtime_dir(root: Path, binds: list[tuple[Path, str]] | None = None) -> Path:
+    """Fireside's bootstraps plus the server's boto3, to mount at /var/runtime, with a mount
+    point for each of `binds` (the SDK cache's trees: see the module's docstring)."""
+    mount_points = sorted(target.removeprefix("/var/runtime/") for _, target in binds or [])
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
     fingerprint = hashlib.sha256(
         b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
-        + f"{cache}:{sdks.fingerprint(cache)}".encode()
+        + ";".join(mount_points).encode()
     ).hexdigest()[:16]
     final = root / f"runtime-{fingerprint}"
     if final.exists():
@@ -257,7 +265,8 @@ def runtime_dir(root: Path, cache: Path | None = None) -> Path:
             target = sdk.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_tree_file(source, target)
-    _link_sdks(staging, cache)
+    for mount_point in mount_points:
+        (staging / mount_point).mkdir()
     return _publish(staging, final)
 
 
@@ -282,13 +291,24 @@ class RuntimeTrees:
     interpreter's image (when it does not live in the host's /usr, which is mounted as is).
     """
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, *, mount_sdks: bool = True) -> None:
+        """`mount_sdks`: whether the backend mounts `sdk_binds` (a microVM's guest has one
+        share per mount point, and none for them yet: its functions get the fallback boto3)."""
         self.root = prepare_share_root(share_root)
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
         self._lock = threading.Lock()
-        #: The SDK trees installed when the server started, which /var/runtime will hold.
-        self._sdk_trees = {tree.name for tree in sdks.installed()}
+        #: The SDK cache's trees as the server found them at start, for backends to mount
+        #: (read-only, after /var/runtime itself) where the runtimes look for them.
+        self.sdk_binds = sdk_binds(sdks.cache_root()) if mount_sdks else []
+        self._sdk_trees = {target.removeprefix("/var/runtime/") for _, target in self.sdk_binds}
+        if mount_sdks and not self.sdk_binds and sdks.installed():
+            log.warning(
+                "the AWS SDKs in %s are out of reach of the sandboxes' user, so functions run "
+                "without them; set FIRESIDE_SDK_CACHE to a directory every user can traverse "
+                "and run `fireside sdks install`",
+                sdks.cache_root(),
+            )
         python = system_python()
         self.launcher = (
             [python, "-E", "-S", "-B", f"/var/runtime/{EXEC_PATH.name}"] if python else []
@@ -324,7 +344,7 @@ class RuntimeTrees:
         """The runtime dir and interpreter image for `host`, built once (blocking: a thread)."""
         with self._lock:  # concurrent cold starts build each image once
             if self._runtime_dir is None:
-                self._runtime_dir = runtime_dir(self.root)
+                self._runtime_dir = runtime_dir(self.root, self.sdk_binds)
             image = None
             if host.interpreter is not None and needs_image(host.interpreter):
                 image = self._images.get(host.interpreter)
