@@ -19,33 +19,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
 import socket
-import struct
 import subprocess
 from pathlib import Path
 
 from fireside.sandbox import lifeline, limits, seccomp, share
 from fireside.sandbox.base import (
+    ETC_FILES,
+    NOBODY,
     HostPaths,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.namespace import ETC_FILES, NOBODY
-from fireside.sandbox.netns import connect_network, setns_net, unshare_net
-from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.netns import connect_network, new_network
 
 log = logging.getLogger(__name__)
 
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 SENTRY_ALLOWANCE_MB = 96
 SENTRY_PIDS = 16384
 
@@ -56,43 +55,6 @@ def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "runsc needs root here"
     return None
-
-
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
-
-
-def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
-    """A fresh network namespace (loopback up) and sockets listening on its 127.0.0.1:ports.
-
-    Runs on the event loop thread, which enters the namespace and always returns to its own.
-    """
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    sockets: dict[int, socket.socket] = {}
-    try:
-        unshare_net()
-        try:
-            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
-            _loopback_up()
-            for port in ports:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-                sock.setblocking(False)
-                sockets[port] = sock
-        finally:
-            setns_net(own)
-    except BaseException:
-        for sock in sockets.values():
-            sock.close()
-        raise
-    finally:
-        os.close(own)
-    return netns, sockets
 
 
 class GvisorSandbox(ProcessSandbox):
@@ -153,7 +115,7 @@ class GvisorBackend(SandboxBackend):
     mode = SandboxMode.GVISOR
     private_network = True
 
-    def __init__(self, share_root: Path, state_dir: Path) -> None:
+    def __init__(self, share_root: Path, state_dir: Path, files: RuntimeFiles) -> None:
         self._state = state_dir
         self._state.mkdir(parents=True, exist_ok=True)
         os.chmod(self._state, 0o700)
@@ -163,7 +125,7 @@ class GvisorBackend(SandboxBackend):
         self._runsc += os.environ.get("FIRESIDE_RUNSC_FLAGS", "").split()
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
-        self._trees = share.RuntimeTrees(share_root)
+        self._trees = share.RuntimeTrees(share_root, files)
         # Resource groups are `<instance>-gvisor-<bundle>`: a crashed run's (runsc, its Sentry
         # and gofer, all in the group) are killed now, never another server's.
         self._instance = lifeline.instance_of(share_root)
@@ -219,6 +181,8 @@ class GvisorBackend(SandboxBackend):
             mounts.append(bind(image, "/var/lang"))
         if spec.host.opt_root is not None:
             mounts.append(bind(spec.host.opt_root, "/opt"))
+        for extra in spec.binds:  # the runtime's own (runsc makes their mount points)
+            mounts.append(bind(extra.source, extra.target))
         for path in ETC_FILES:
             if os.path.exists(path) and path != "/etc/resolv.conf":
                 mounts.append(bind(path, path))

@@ -52,15 +52,15 @@ from fireside.sandbox import lifeline, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.gvisor import new_network
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
-from fireside.sandbox.netns import connect_network, setns_net
-from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.netns import connect_network, new_network, setns_net
 
 log = logging.getLogger(__name__)
 
@@ -255,14 +255,14 @@ class MicrovmBackend(SandboxBackend):
     mode = SandboxMode.MICROVM
     private_network = True
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
         self._share = share.prepare_share_root(share_root)
         self._root = self._share / "microvm"
         self._root.mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._assets: tuple[Path, Path] | None = None
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
-        self._trees = share.RuntimeTrees(share_root)
+        self._trees = share.RuntimeTrees(share_root, files)
         self._etc = self._root / "etc"
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
@@ -356,6 +356,19 @@ class MicrovmBackend(SandboxBackend):
             f"echo TIME > {STATUS_PORT}",
         ]
         lines += [f"mount -t 9p -o {options} {tag} {path}" for tag, path in mounts]
+        for index, bind in enumerate(spec.binds):  # the runtime's own: 9p shares directories
+            tag, target = f"bind{index}", shlex.quote(bind.target)
+            if bind.source.is_dir():
+                lines += [f"mkdir -p {target}", f"mount -t 9p -o {options} {tag} {target}"]
+            else:  # its directory is shared aside, then the file is bound on its own
+                aside = f"/run/binds/{index}"
+                name = shlex.quote(bind.source.name)
+                lines += [
+                    f"mkdir -p {aside} {shlex.quote(os.path.dirname(bind.target))}",
+                    f"mount -t 9p -o {options} {tag} {aside}",
+                    f": > {target}",
+                    f"mount -o bind {aside}/{name} {target}",
+                ]
         program = shlex.quote(spec.argv[0])
         libraries = shlex.quote(spec.env.get("LD_LIBRARY_PATH", ""))
         lines += [
@@ -452,6 +465,9 @@ class MicrovmBackend(SandboxBackend):
             shares.append(("lang", image))
         if spec.host.opt_root is not None:  # the function's layers
             shares.append(("opt", spec.host.opt_root))
+        for index, bind in enumerate(spec.binds):
+            source = bind.source if bind.source.is_dir() else bind.source.parent
+            shares.append((f"bind{index}", source))
         self._write_guest(spec, guest, [tag for tag, _ in shares], egress)
         memory = max(MIN_GUEST_MB, spec.memory_mb + GUEST_ALLOWANCE_MB)
         argv = self._qemu_argv(accel, kernel, initrd, memory)

@@ -28,9 +28,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from fireside.runtimes.files import RUNTIME_FILES
-from fireside.runtimes.python import EXEC_PATH
-from fireside.sandbox.base import HostPaths, Layout
+from fireside.sandbox.base import HostPaths, Layout, RuntimeFiles
 from fireside.store.durable import publish_tree
 
 log = logging.getLogger(__name__)
@@ -202,11 +200,11 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
-def runtime_dir(root: Path) -> Path:
+def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
     """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
     fingerprint = hashlib.sha256(
-        b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
+        b"".join(name.encode() + path.read_bytes() for name, path in files.files.items())
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
     ).hexdigest()[:16]
@@ -214,7 +212,7 @@ def runtime_dir(root: Path) -> Path:
     if final.exists():
         return final
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
-    for name, path in RUNTIME_FILES.items():
+    for name, path in files.files.items():
         (staging / name).parent.mkdir(exist_ok=True)
         shutil.copy2(path, staging / name)
     sdk = staging / "sdk"
@@ -258,15 +256,18 @@ class RuntimeTrees:
     interpreter's image (when it does not live in the host's /usr, which is mounted as is).
     """
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
         self.root = prepare_share_root(share_root)
+        self.files = files
         self._runtime_dir: Path | None = None
         self._images: dict[str, Path] = {}
         self._lock = threading.Lock()
         python = system_python()
         self.launcher = (
-            [python, "-E", "-S", "-B", f"/var/runtime/{EXEC_PATH.name}"] if python else []
+            [python, "-E", "-S", "-B", f"/var/runtime/{files.launcher}"] if python else []
         )
+        #: What runtimes build once and bind (`SnapshotHooks`, `Program.binds`).
+        self.cache = self.root / "native"
 
     def layout(self, host: HostPaths, host_address: str = "127.0.0.1") -> Layout:
         interpreter = host.interpreter
@@ -278,20 +279,21 @@ class RuntimeTrees:
             task_root="/var/task",
             runtime_dir="/var/runtime",
             interpreter=interpreter,
-            bootstrap="/var/runtime/bootstrap.py",
+            bootstrap=f"/var/runtime/{self.files.bootstrap}",
             sdk_paths=["/var/runtime/sdk"],
             opt_root="/opt",
             tmp_dir="/tmp",
             library_path=library_path,
             host_address=host_address,
             launcher=self.launcher,
+            cache=self.cache,
         )
 
     def prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
         """The runtime dir and interpreter image for `host`, built once (blocking: a thread)."""
         with self._lock:  # concurrent cold starts build each image once
             if self._runtime_dir is None:
-                self._runtime_dir = runtime_dir(self.root)
+                self._runtime_dir = runtime_dir(self.root, self.files)
             image = None
             if host.interpreter is not None and needs_image(host.interpreter):
                 image = self._images.get(host.interpreter)
