@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from fireside.runtimes import node, python, ruby
-from fireside.runtimes.node import fork_addon
+from fireside.runtimes.node import fork_addon, module_paths
 from fireside.sandbox import opt
 from fireside.sandbox.base import HostPaths, Launcher, Layout, Program, SnapshotHooks
 
@@ -114,10 +114,17 @@ class RuntimeCommand:
         assert self.program_path is not None and self.version is not None
         version = tuple(int(part) for part in self.version.split("."))
         major = self.id_version[0]
+        # ES modules search NODE_PATH's layer directories as on AWS's runtimes: through a bind
+        # at /node_modules, or a resolution hook where nothing can be bound (`module_paths`).
+        dirs = module_paths.layer_dirs(major, host.opt_root, layout.opt_root)
+        found = module_paths.bind(dirs, layout.cache) if layout.binds else None
+        binds = [found] if found is not None else []
+        hook = not layout.binds and bool(module_paths.packages(tuple(dirs)))
         argv = node.argv(
-            self.program_path, version, major, runtime_files(layout), memory_mb, variables
-        )
-        return Program(argv, node.environment(major, layout), snapshot=_NODE_SNAPSHOT)
+            self.program_path, version, major, runtime_files(layout), memory_mb, variables,
+            node_path_hook=hook,
+        )  # fmt: skip
+        return Program(argv, node.environment(major, layout), binds, snapshot=_NODE_SNAPSHOT)
 
     @property
     def id_version(self) -> tuple[int, ...]:
