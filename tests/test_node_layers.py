@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fireside.sandbox import gvisor
 from tests import runtime_helpers
 from tests.conftest import unavailable
 from tests.runtime_helpers import BOTH_SANDBOXES, Servers, invoke, publish_layer
@@ -148,6 +149,26 @@ def test_es_module_imports_packages_from_layers(servers: Servers, sandbox: str, 
         }
         lam.update_function_configuration(FunctionName=name, Description=f"round {round_}")
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+
+
+def test_es_module_imports_packages_from_layers_under_gvisor(servers: Servers) -> None:
+    """gVisor shows the same bind (runsc mounts it on a point made in the bundle's root)."""
+    reason = gvisor.unavailable_reason()
+    if reason is not None:
+        unavailable("gvisor", reason)
+    srv = servers("gvisor")
+    name = runtime_helpers.deploy(
+        srv, {"index.mjs": ES_MODULE}, "index.handler", "nodejs20.x",
+        Layers=layers(servers, "gvisor", 20),
+    )  # fmt: skip
+    body, tail, out = invoke(srv, name)
+    assert "FunctionError" not in out, (body, tail)
+    assert (body["dual"], body["joins"], body["twice"], body["required"]) == (
+        "dual as an ES module",
+        "joins dual as an ES module",
+        "node20",
+        "dual as CommonJS",
+    )
 
 
 @BOTH_SANDBOXES

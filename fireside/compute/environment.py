@@ -168,8 +168,6 @@ class Environment:
                 return
         host = HostPaths(
             task_root=launch.task_root,
-            interpreter=launch.command.interpreter,
-            interpreter_version=launch.command.version,
             sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
             opt_root=opt_root,
@@ -284,7 +282,7 @@ class Environment:
         key, secret, token = launch.credentials
         task, runtime, opt = layout.task_root, layout.runtime_dir, layout.opt_root
         library_path = [
-            *layout.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
+            *program.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
             f"{task}/lib", f"{opt}/lib",
         ]  # fmt: skip
         env = dict(config.environment)

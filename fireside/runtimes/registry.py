@@ -26,6 +26,7 @@ from pathlib import Path
 
 from fireside.runtimes import node, python, ruby
 from fireside.runtimes.node import fork_addon, module_paths
+from fireside.runtimes.python import image
 from fireside.sandbox import opt
 from fireside.sandbox.base import HostPaths, Launcher, Layout, Program, SnapshotHooks
 
@@ -99,9 +100,20 @@ class RuntimeCommand:
             )
         if self.language is Language.CUSTOM:
             return Program([_custom_bootstrap(layout, host)])
-        assert layout.interpreter is not None
+        return self._python(layout)
+
+    def _python(self, layout: Layout) -> Program:
+        assert self.interpreter is not None and self.version is not None
+        interpreter, binds, libraries = self.interpreter, [], []
+        if layout.binds and layout.cache is not None and image.needs_image(interpreter):
+            # Outside the host's /usr, which sandboxes show as it is: an image at /var/lang.
+            binds = [image.bind(interpreter, self.version, layout.cache)]
+            interpreter = f"{image.TARGET}/bin/python{self.version}"
+            libraries = [f"{image.TARGET}/lib"]
         return Program(
-            [layout.interpreter, "-S", "-u", "-B", layout.bootstrap],
+            [interpreter, "-S", "-u", "-B", layout.bootstrap],
+            binds=binds,
+            library_path=libraries,
             launcher=Launcher.SELF,
             snapshot=_FORKS_AS_IS,
             startup_prefixes=python.STARTUP_PREFIXES,

@@ -67,9 +67,6 @@ class HostPaths:
     """Where an environment's pieces are on the host, before any remapping."""
 
     task_root: Path
-    #: The runtime's interpreter (python3.x) or None for custom runtimes.
-    interpreter: str | None
-    interpreter_version: str | None
     #: Directories appended to a Python function's sys.path (the AWS SDK).
     sdk_paths: list[str]
     #: Private scratch directory for this environment on the host.
@@ -84,12 +81,10 @@ class Layout:
 
     task_root: str
     runtime_dir: str
-    interpreter: str | None
     bootstrap: str
     sdk_paths: list[str]
     opt_root: str
     tmp_dir: str
-    library_path: list[str] = field(default_factory=list)
     #: The address at which the runtime reaches Fireside's listeners (the Runtime API and the
     #: endpoint): 127.0.0.1 for a process or a namespace, the gateway address for a VM guest.
     host_address: str = "127.0.0.1"
@@ -165,6 +160,8 @@ class Program:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     binds: list[Bind] = field(default_factory=list)
+    #: Directories put first in LD_LIBRARY_PATH (an interpreter's own libraries).
+    library_path: list[str] = field(default_factory=list)
     launcher: Launcher = Launcher.EXEC
     #: None: the runtime cannot be a snapshot template (custom runtimes).
     snapshot: SnapshotHooks | None = None

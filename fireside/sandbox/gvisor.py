@@ -138,7 +138,7 @@ class GvisorBackend(SandboxBackend):
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
 
-    def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path, image: Path | None) -> Path:
+    def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path) -> Path:
         bundle = spec.host.work_dir / f"gvisor-{secrets.token_hex(6)}"
         rootfs = bundle / "rootfs"
         for directory in (
@@ -150,7 +150,6 @@ class GvisorBackend(SandboxBackend):
             "opt",
             "var/task",
             "var/runtime",
-            "var/lang",
         ):
             (rootfs / directory).mkdir(parents=True, exist_ok=True)
         for name in ("bin", "sbin", "lib", "lib64"):
@@ -177,11 +176,15 @@ class GvisorBackend(SandboxBackend):
             bind(spec.host.task_root, "/var/task"),
             bind(runtime_dir, "/var/runtime"),
         ]
-        if image is not None:
-            mounts.append(bind(image, "/var/lang"))
         if spec.host.opt_root is not None:
             mounts.append(bind(spec.host.opt_root, "/opt"))
-        for extra in spec.binds:  # the runtime's own (runsc makes their mount points)
+        for extra in spec.binds:  # the runtime's own, on mount points made in the root
+            point = rootfs / extra.target.lstrip("/")
+            if extra.source.is_dir():
+                point.mkdir(parents=True, exist_ok=True)
+            else:
+                point.parent.mkdir(parents=True, exist_ok=True)
+                point.touch()
             mounts.append(bind(extra.source, extra.target))
         for path in ETC_FILES:
             if os.path.exists(path) and path != "/etc/resolv.conf":
@@ -236,10 +239,10 @@ class GvisorBackend(SandboxBackend):
         return bundle
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
+        runtime_dir = await asyncio.to_thread(self._trees.prepare)
         netns, sockets = new_network(spec.inside_ports)
         try:
-            bundle = self._bundle(spec, netns, runtime_dir, image)
+            bundle = self._bundle(spec, netns, runtime_dir)
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
                 f"{self._instance}-gvisor-{bundle.name}",

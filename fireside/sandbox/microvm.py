@@ -85,7 +85,7 @@ TIME_LEAD_S = 0.1
 GUEST_ADDRESS, GATEWAY = "10.0.2.15", "10.0.2.2"
 #: Where the guest mounts each 9p share (`guest`, the environment's own directory, is /init's).
 MOUNT_POINTS = {"usr": "/usr", "task": "/var/task", "runtime": "/var/runtime", "etc": "/etc",
-                "lang": "/var/lang", "opt": "/opt"}  # fmt: skip
+                "opt": "/opt"}  # fmt: skip
 #: The host's dynamic loader, as the guest sees it (the host's /lib64 link is in the initramfs).
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 #: The guest side of the status port (the second port of the virtio-serial device): /init's
@@ -281,10 +281,9 @@ class MicrovmBackend(SandboxBackend):
         return self._trees.layout(host, host_address=GATEWAY)
 
     # -- one-time preparation (blocking: called in a thread) -----------------------------------
-    def _prepare(self, host: HostPaths) -> tuple[tuple[Path, Path], str, Path, Path | None]:
+    def _prepare(self) -> tuple[tuple[Path, Path], str, Path]:
         assets, accel = self._prepare_assets(quiet=False)
-        runtime_dir, image = self._trees.prepare(host)
-        return assets, accel, runtime_dir, image
+        return assets, accel, self._trees.prepare()
 
     def _prepare_assets(self, quiet: bool = True) -> tuple[tuple[Path, Path], str]:
         """Kernel, initramfs, /etc copy and the accelerator choice, made once."""
@@ -453,16 +452,12 @@ class MicrovmBackend(SandboxBackend):
         return netns, sockets, network
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        (kernel, initrd), accel, runtime_dir, image = await asyncio.to_thread(
-            self._prepare, spec.host
-        )
+        (kernel, initrd), accel, runtime_dir = await asyncio.to_thread(self._prepare)
         guest = spec.host.work_dir / "guest"
         guest.mkdir(parents=True, exist_ok=True)
         egress = spec.egress and self._slirp is not None
         shares = [("guest", guest), ("usr", Path("/usr")), ("task", spec.host.task_root),
                   ("runtime", runtime_dir), ("etc", self._etc)]  # fmt: skip
-        if image is not None:
-            shares.append(("lang", image))
         if spec.host.opt_root is not None:  # the function's layers
             shares.append(("opt", spec.host.opt_root))
         for index, bind in enumerate(spec.binds):

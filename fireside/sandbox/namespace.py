@@ -218,7 +218,6 @@ class WarmKey:
     startup_env: frozenset[tuple[str, str]]
     binds: tuple[Bind, ...]
     runtime_dir: str
-    image: str | None
     egress: bool
     private_egress: bool
     tmp_mb: int
@@ -247,7 +246,7 @@ class NamespaceBackend(SandboxBackend):
         #: Retired templates whose environments still run; and their pending stops.
         self._retired: set[Template] = set()
         self._stops: set[asyncio.Task[None]] = set()
-        self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
+        self._fork_specs: dict[str, tuple[SandboxSpec, Path]] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
@@ -355,7 +354,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         fds: dict[str, int],
         template: bool = False,
     ) -> list[str]:
@@ -384,8 +382,6 @@ class NamespaceBackend(SandboxBackend):
         ]  # fmt: skip
         for bind in spec.binds:
             argv += ["--ro-bind", str(bind.source), bind.target]
-        if image is not None:
-            argv += ["--ro-bind", str(image), "/var/lang"]
         argv += [
             "--chdir", "/var/task",
             "--seccomp", str(fds["seccomp"]),
@@ -410,15 +406,15 @@ class NamespaceBackend(SandboxBackend):
         return spec.env
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
+        runtime_dir = await asyncio.to_thread(self._trees.prepare)
         if spec.snapshot_key is not None and spec.snapshot is not None:
             try:
-                return await self._start_forked(spec, runtime_dir, image)
+                return await self._start_forked(spec, runtime_dir)
             except (TemplateError, OSError) as exc:
                 log.warning(
                     "no snapshot start for %s (%s): starting from scratch", spec.snapshot_key, exc
                 )
-        key = self._warm_key(spec, runtime_dir, image)
+        key = self._warm_key(spec, runtime_dir)
         if key is not None:
             spare = self._warm.take(key)
             if spare is not None:
@@ -427,30 +423,27 @@ class NamespaceBackend(SandboxBackend):
                 except OSError:
                     log.warning("could not use a spare environment", exc_info=True)
                     await self._discard_spare(spare)
-        return await self._start(spec, runtime_dir, image)
+        return await self._start(spec, runtime_dir)
 
-    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path, image: Path | None) -> WarmKey | None:
+    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path) -> WarmKey | None:
         if spec.launcher is Launcher.SELF:  # started in the spare: its command and start-up
             argv, startup = tuple(spec.argv), frozenset(spec.startup_env.items())
         elif self._launcher:  # any command: the spare learns it when taken
             argv, startup = (), frozenset()
         else:
             return None
-        image_path = str(image) if image else None
         return WarmKey(
-            spec.launcher, argv, startup, tuple(spec.binds), str(runtime_dir), image_path,
-            spec.egress, spec.private_egress, spec.tmp_mb,
+            spec.launcher, argv, startup, tuple(spec.binds), str(runtime_dir), spec.egress,
+            spec.private_egress, spec.tmp_mb,
         )  # fmt: skip
 
     # -- snapshot starts -------------------------------------------------------------------------
-    async def _start_forked(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> ForkedSandbox:
+    async def _start_forked(self, spec: SandboxSpec, runtime_dir: Path) -> ForkedSandbox:
         """An environment from the version's snapshot: a spare fork made ahead (namespaces,
         cgroup and network ready) when there is one, else a fork made now."""
         key = spec.snapshot_key
         assert key is not None
-        self._fork_specs[key] = (spec, runtime_dir, image)
+        self._fork_specs[key] = (spec, runtime_dir)
         forked = self._forks.take(key)
         if forked is None:
             forked = await self._fork(key)
@@ -458,8 +451,8 @@ class NamespaceBackend(SandboxBackend):
         return forked
 
     async def _fork(self, key: str) -> ForkedSandbox:
-        spec, runtime_dir, image = self._fork_specs[key]
-        template = await self._template_for(spec, runtime_dir, image)
+        spec, runtime_dir = self._fork_specs[key]
+        template = await self._template_for(spec, runtime_dir)
         template.last_used = time.monotonic()
         assert template.control is not None
         pid, output_fd, own = await asyncio.to_thread(
@@ -505,9 +498,7 @@ class NamespaceBackend(SandboxBackend):
             raise
         return sandbox
 
-    async def _template_for(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> Template:
+    async def _template_for(self, spec: SandboxSpec, runtime_dir: Path) -> Template:
         """The running template of `spec.snapshot_key`, made if needed: once, however many
         environments ask at the same time (they all wait for the one Init)."""
         key = spec.snapshot_key
@@ -526,7 +517,7 @@ class NamespaceBackend(SandboxBackend):
             )
             self._templates[key] = template
             try:
-                await self._make_template(template, spec, runtime_dir, image)
+                await self._make_template(template, spec, runtime_dir)
             except BaseException as exc:
                 template.ready.set_exception(TemplateError(str(exc)))
                 template.ready.exception()
@@ -537,7 +528,7 @@ class NamespaceBackend(SandboxBackend):
         return template
 
     async def _make_template(
-        self, template: Template, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+        self, template: Template, spec: SandboxSpec, runtime_dir: Path
     ) -> None:
         assert spec.snapshot_key is not None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -561,9 +552,7 @@ class NamespaceBackend(SandboxBackend):
             template_spec.env.update(plan.env)
             template_spec.binds = [*spec.binds, *plan.binds]
         try:
-            sandbox = await self._start(
-                template_spec, runtime_dir, image, template_fd=theirs.fileno()
-            )
+            sandbox = await self._start(template_spec, runtime_dir, template_fd=theirs.fileno())
         finally:
             theirs.close()
         template.sandbox = sandbox
@@ -657,7 +646,7 @@ class NamespaceBackend(SandboxBackend):
         spec = SandboxSpec(
             argv=list(key.argv),
             env=env,
-            host=HostPaths(slot, None, None, [], Path(name), opt_root=opt_slot),
+            host=HostPaths(slot, [], Path(name), opt_root=opt_slot),
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
@@ -670,7 +659,6 @@ class NamespaceBackend(SandboxBackend):
             sandbox = await self._start(
                 spec,
                 Path(key.runtime_dir),
-                Path(key.image) if key.image else None,
                 stdin=launch_r,
             )
         except BaseException:
@@ -697,14 +685,13 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None = None,
         template_fd: int | None = None,
     ) -> NamespaceSandbox:
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin, template_fd)
+            sandbox, failure = await self._spawn(spec, runtime_dir, stdin, template_fd)
             if sandbox is not None:
                 break
             log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
@@ -730,7 +717,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
@@ -756,7 +742,7 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
-        argv = self._argv(spec, runtime_dir, image, fds, template)
+        argv = self._argv(spec, runtime_dir, fds, template)
         command = argv.index("--")  # bubblewrap takes options from --args, not the command
         args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)

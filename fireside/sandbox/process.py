@@ -36,7 +36,6 @@ class ProcessBackend(SandboxBackend):
         return Layout(
             task_root=str(host.task_root),
             runtime_dir=str(self._bootstrap.parent),
-            interpreter=host.interpreter,
             bootstrap=str(self._bootstrap),
             sdk_paths=list(host.sdk_paths),
             opt_root=str(host.opt_root or host.work_dir / "opt"),

@@ -45,11 +45,11 @@ class NodeSnapshot(SnapshotHooks):
     """Node.js templates: V8's template flags, and the addon, built once per cache
     directory, bound at `SANDBOX_PATH` and named by $FIRESIDE_NODE_FORK."""
 
-    def _addon(self, cache_dir: Path) -> ForkAddon:
+    def _addon(self, cache: Path) -> ForkAddon:
         with _ADDONS_LOCK:
-            addon = _ADDONS.get(cache_dir)
+            addon = _ADDONS.get(cache)
             if addon is None:
-                addon = _ADDONS[cache_dir] = ForkAddon(cache_dir)
+                addon = _ADDONS[cache] = ForkAddon(cache / "native")
             return addon
 
     def available(self, cache_dir: Path) -> bool:
