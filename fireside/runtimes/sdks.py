@@ -18,11 +18,12 @@ environment starts, and the runtime starts without it.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import logging
 import os
 import re
-import sys
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,12 @@ RUBY_DEBIAN_PACKAGES = (
 
 MANIFEST = "manifest.json"
 
+#: The Ruby tree's parts, bound at /var/runtime/<part> (/var/runtime is on GEM_PATH).
+RUBY_PARTS = ("gems", "specifications")
+
+#: Where runtimes bind the SDK trees under /var/runtime (empty directories there).
+MOUNT_POINTS = (*(f"python{v}" for v in PYTHON_VERSIONS), "node_modules", *RUBY_PARTS)
+
 
 def cache_root() -> Path:
     """`FIRESIDE_SDK_CACHE`; else, for root, `/var/cache/fireside/sdks`, which the sandboxes'
@@ -126,43 +133,49 @@ def python_tree_name(version: str) -> str:
     return f"python{version}"
 
 
-def python_sdk(version: str, root: Path | None = None) -> Tree | None:
-    return tree(python_tree_name(version), root)
-
-
 def installed(root: Path | None = None) -> list[Tree]:
     """Every complete tree in the cache, by name."""
     names = [python_tree_name(v) for v in PYTHON_VERSIONS] + ["nodejs", "ruby"]
     return [found for name in names if (found := tree(name, root)) is not None]
 
 
-def fingerprint(root: Path | None = None) -> str:
-    """What the cache holds, for naming the runtime trees built from it."""
-    return ";".join(f"{t.name}:{t.describe()}" for t in installed(root))
+def host_boto3_supports(version: str) -> bool:
+    """Whether the server's own boto3 (the fallback when the cache has none for `version`)
+    declares support for Python `version` (its Requires-Python floor)."""
+    try:
+        requires = importlib.metadata.metadata("boto3")["Requires-Python"] or ""
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    floor = re.search(r">=\s*3\.(\d+)", requires)
+    minor = int(version.split(".")[1])
+    return floor is None or minor >= int(floor[1])
 
 
-def python_sdk_dirs(version: str, root: Path | None = None) -> list[Path]:
-    """The host directories that give a Python `version` function `import boto3` (and
-    `pkg_resources` where AWS's image has setuptools), in AWS's sys.path order: the
-    interpreter's site-packages, then the runtime's directory."""
-    found = python_sdk(version, root)
-    if found is None:
-        return []
-    return [found.path / "site-packages", found.path / "runtime"]
-
-
-def host_boto3_dirs() -> list[Path]:
-    """The server's own boto3 (a fallback for functions on the server's Python version)."""
-    import boto3
-
-    return [Path(boto3.__file__).resolve().parent.parent]
-
-
-def host_minor() -> str:
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
+def reachable(path: Path) -> bool:
+    """Whether the sandboxes' unprivileged user can reach `path` (every ancestor traversable
+    by others): bubblewrap resolves bind sources as that user."""
+    current = path.resolve()
+    for part in [current, *current.parents]:
+        try:
+            if not os.stat(part).st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
 
 
 _warned: set[str] = set()
+
+
+def warn_unreachable(path: Path) -> None:
+    warning = (
+        f"the AWS SDKs in {path.parent} are out of reach of the sandboxes' user, so functions "
+        f"run without them; set FIRESIDE_SDK_CACHE to a directory every user can traverse and "
+        f"run `fireside sdks install`"
+    )
+    if warning not in _warned:
+        _warned.add(warning)
+        log.warning("%s", warning)
 
 
 def warn_missing(what: str) -> str:

@@ -17,7 +17,7 @@
 
 const errors = require('./errors.js');
 const logging = require('./logging.js');
-const loader = require('./loader.js');
+const { load } = require('./loader.js');
 const { RuntimeApi } = require('./rapid.js');
 
 const CALLBACK_WARNING =
@@ -224,7 +224,6 @@ async function main() {
   if (snapshotFd !== undefined) {
     const { Template } = require('./snapshot.js');
     template = new Template(Number(snapshotFd), process.env.FIRESIDE_NODE_FORK);
-    loader.snapshotTemplate = true;
     delete process.env.FIRESIDE_SNAPSHOT_FD;
     delete process.env.FIRESIDE_NODE_FORK;
   } else {
@@ -239,7 +238,7 @@ async function main() {
   });
   process.on('beforeExit', () => onEmptyEventLoop());
 
-  const handler = await loader.load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
+  const handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
   const isAsync = handler.constructor?.name === 'AsyncFunction';
   const callbackHandler = handler.length === 3 && !isAsync;
   if (callbackHandler && runtimeMajor() >= 24) {

@@ -11,7 +11,6 @@
 
 const fs = require('fs');
 const path = require('path');
-const { pathToFileURL } = require('url');
 const errors = require('./errors.js');
 
 function split(handlerString) {
@@ -31,35 +30,7 @@ function split(handlerString) {
 }
 
 const requireIfExists = (file) => (fs.existsSync(file) ? require(file) : undefined);
-
-let esmPathsRegistered = false;
-
-/**
- * ES modules search NODE_PATH too (`esm_paths.mjs`), as on Lambda. Registered only before an
- * ES module is loaded, since Node runs resolve hooks on a thread of their own: never in a
- * snapshot template (`FIRESIDE_SNAPSHOT_FD`), whose forks keep only the calling thread.
- */
-function registerEsmPaths() {
-  if (esmPathsRegistered || module.exports.snapshotTemplate) {
-    return;
-  }
-  esmPathsRegistered = true;
-  const { register } = require('module');
-  const roots = (process.env.NODE_PATH || '')
-    .split(':')
-    .filter((dir) => dir.endsWith('/node_modules'));
-  if (register && roots.length > 0) {
-    register('./esm_paths.mjs', { parentURL: pathToFileURL(__filename), data: { roots } });
-  }
-}
-
-const importIfExists = async (file) => {
-  if (!fs.existsSync(file)) {
-    return undefined;
-  }
-  registerEsmPaths();
-  return import(file);
-};
+const importIfExists = async (file) => (fs.existsSync(file) ? import(file) : undefined);
 
 // Whether the nearest package.json above `directory` declares ES modules; a node_modules
 // directory on the way up ends the search (as in AWS's runtime).
