@@ -304,7 +304,11 @@ class Environment:
                 "AWS_SECRET_ACCESS_KEY": secret,
                 "AWS_SESSION_TOKEN": token,
                 "AWS_ENDPOINT_URL": endpoint,
-                "FIRESIDE_RUNTIME_PATH": os.pathsep.join(layout.sdk_paths),
+                # The AWS SDK on sys.path: the runtime's own (boto3 for its Python version),
+                # else the server's.
+                "FIRESIDE_RUNTIME_PATH": program.env.get(
+                    "FIRESIDE_RUNTIME_PATH", os.pathsep.join(layout.sdk_paths)
+                ),
                 "FIRESIDE_OPT_ROOT": opt,
                 "TMPDIR": layout.tmp_dir,
                 "TZ": ":UTC",
