@@ -49,7 +49,7 @@ def installed() -> dict[str, sdks.Tree]:
 def servers(
     installed: dict[str, sdks.Tree], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Servers]:
-    """Servers started after the install (a server sees the SDKs there when it starts)."""
+    """Servers for the SDK tests (each environment binds the SDK trees the cache has then)."""
     env: dict[str, str] = {}
     ruby = shutil.which("ruby")
     if ruby and registry.ruby.find((3, 2)).chosen is None:
@@ -203,3 +203,14 @@ def test_ruby_requires_the_aws_sdk(
     assert body["core"] == tree.contents["aws-sdk-core"]
     assert body["s3"] == tree.contents["aws-sdk-s3"]
     assert bucket in body["buckets"]
+
+
+def test_a_failed_install_leaves_no_tree(tmp_path: Any) -> None:
+    """An installer that fails (here `false` in npm's place) leaves neither a tree nor its
+    temporary directory, and says which command failed; the next install starts afresh."""
+    said: list[str] = []
+    with pytest.raises(sdk_install.InstallFailed, match="exited with 1"):
+        sdk_install.install_node("/bin/false", tmp_path, said.append, ("@aws-sdk/client-s3",))
+    assert sdks.tree("nodejs", tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    assert any(line.startswith("  $ /bin/false install") for line in said)

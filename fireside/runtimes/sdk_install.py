@@ -43,20 +43,20 @@ class InstallFailed(Exception):
 
 def _run(argv: list[str], say: Say, cwd: Path | None = None) -> None:
     say("  $ " + " ".join(argv))
-    process = subprocess.Popen(
+    tail: list[str] = []
+    with subprocess.Popen(
         argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         cwd=cwd,
         text=True,
-    )
-    assert process.stdout is not None
-    tail: list[str] = []
-    for line in process.stdout:
-        say("    " + line.rstrip())
-        tail = [*tail[-19:], line.rstrip()]
-    if process.wait() != 0:
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            say("    " + line.rstrip())
+            tail = [*tail[-19:], line.rstrip()]
+    if process.returncode != 0:
         raise InstallFailed(f"{argv[0]} exited with {process.returncode}: " + "\n".join(tail))
 
 
