@@ -335,6 +335,8 @@ def _sdks(args: argparse.Namespace) -> int:
     print(f"AWS SDKs in {sdks.cache_root()}:")
     for tree in sdks.installed():
         print(f"  {tree.name}: {tree.describe()}")
+    if not sdks.installed():
+        print("  none: `fireside sdks install` downloads them")
     return 0
 
 

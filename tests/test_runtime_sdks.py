@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -214,3 +215,29 @@ def test_a_failed_install_leaves_no_tree(tmp_path: Any) -> None:
     assert sdks.tree("nodejs", tmp_path) is None
     assert list(tmp_path.iterdir()) == []
     assert any(line.startswith("  $ /bin/false install") for line in said)
+
+
+NO_SDK_PROBE = """
+import importlib.util
+def handler(event, context):
+    return {"boto3": importlib.util.find_spec("boto3") is not None}
+"""
+
+
+def test_without_the_sdks_runtimes_start_and_the_log_says_what_is_missing(
+    fresh_server: Any, tmp_path: Any
+) -> None:
+    """An empty SDK cache (nothing could be downloaded): python3.9 functions run without
+    boto3 (the server's needs Python 3.10), and the server's log names what is missing and
+    the command that installs it."""
+    srv = fresh_server(FIRESIDE_SDK_CACHE=str(tmp_path / "empty"))
+    assert any("sdks:     none installed" in line for line in srv.output)
+    name = deploy(srv, {"app.py": NO_SDK_PROBE}, "app.handler", "python3.9")
+    body, tail, out = invoke(srv, name)
+    assert "FunctionError" not in out, (body, tail)
+    assert body == {"boto3": False}
+    deadline = time.monotonic() + 10
+    expected = "The AWS SDK for Python (boto3) for python3.9 is not installed"
+    while not any(expected in line for line in srv.output) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert any(expected in line and "fireside sdks install" in line for line in srv.output)

@@ -93,7 +93,7 @@ class RuntimeCommand:
         if self.language is Language.RUBY:
             assert self.program_path is not None
             major, minor = self.id_version[:2]
-            binds = sdk_binds(layout, "ruby", self.runtime, "the AWS SDK for Ruby")
+            binds = sdk_binds(layout, "ruby", self.runtime, "The AWS SDK for Ruby")
             # /var/runtime (gems/, specifications/) is on GEM_PATH, as on Lambda.
             gems = str(Path(layout.path_of(binds[0])).parent) if binds else layout.runtime_dir
             return Program(
@@ -117,7 +117,12 @@ class RuntimeCommand:
         # boto3 for this Python version (and setuptools where AWS's image has it), in AWS's
         # sys.path order: the interpreter's site-packages, then the runtime's directory. Without
         # one, the server's own boto3 serves its own Python version (`Layout.sdk_paths`).
-        found = sdk_binds(layout, sdks.python_tree_name(self.version), self.runtime, "boto3")
+        found = sdk_binds(
+            layout,
+            sdks.python_tree_name(self.version),
+            self.runtime,
+            "The AWS SDK for Python (boto3)",
+        )
         sdk_paths = layout.sdk_paths if sdks.host_boto3_supports(self.version) else []
         if found:
             binds += [bind for bind in found if layout.binds]
@@ -144,7 +149,7 @@ class RuntimeCommand:
         # at /node_modules, or a resolution hook where nothing can be bound (`module_paths`).
         dirs = module_paths.layer_dirs(major, host.opt_root, layout.opt_root)
         # The AWS SDK for JavaScript v3 comes after the layers, as on NODE_PATH.
-        sdk = sdk_binds(layout, "nodejs", self.runtime, "the AWS SDK for JavaScript v3")
+        sdk = sdk_binds(layout, "nodejs", self.runtime, "The AWS SDK for JavaScript v3")
         sdk_modules = f"{layout.runtime_dir}/node_modules"
         if sdk:
             sdk_modules = layout.path_of(sdk[0])

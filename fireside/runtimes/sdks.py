@@ -178,8 +178,8 @@ def warn_unreachable(path: Path) -> None:
         log.warning("%s", warning)
 
 
-def warn_missing(what: str) -> str:
-    """Say once per process that an SDK is missing, and how to get it; returns the message."""
+def warn_missing(what: str) -> None:
+    """Say once per process that an SDK is missing, and how to get it."""
     message = (
         f"{what} is not installed, so functions run without it; `fireside sdks install` "
         f"installs it into {cache_root()} (make up and make test run it)"
@@ -187,7 +187,6 @@ def warn_missing(what: str) -> str:
     if what not in _warned:
         _warned.add(what)
         log.warning("%s", message)
-    return message
 
 
 def dist_versions(directory: Path) -> dict[str, str]:
