@@ -139,6 +139,7 @@ class Fireside:
             Tables(
                 open_engine(settings.tables_backend, data),
                 ttl_interval=settings.tables_ttl_interval,
+                shard_lifetime=settings.tables_shard_lifetime,
             )
         )
         self.s3 = S3Provider.open(data / "s3")

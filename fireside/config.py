@@ -66,6 +66,8 @@ class Settings:
     max_event_age: float = 6 * 3600.0
     #: Seconds between DynamoDB TTL sweeps (expired items are deleted within one interval).
     tables_ttl_interval: float = 60.0
+    #: Seconds a DynamoDB stream shard stays open before a write rolls it over (DynamoDB: ~4 h).
+    tables_shard_lifetime: float = 4 * 3600.0
     #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
     tables_backend: str = ""
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
@@ -148,6 +150,7 @@ def load_settings(
         "FIRESIDE_IDLE_TIMEOUT": "idle_timeout",
         "FIRESIDE_WARM_SPARES": "warm_spares",
         "FIRESIDE_TABLES_TTL_INTERVAL": "tables_ttl_interval",
+        "FIRESIDE_TABLES_SHARD_LIFETIME": "tables_shard_lifetime",
         "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
         "FIRESIDE_MAX_EVENT_AGE": "max_event_age",
         "FIRESIDE_LOG_INVOKE_BYTES": "log_invoke_bytes",

@@ -104,7 +104,7 @@ async def update_continuous_backups(
         changed.pitr_enabled = enabled
         changed.version += 1
         txn.save_table(tid, changed.to_json())
-        tables.catalog.put(changed)
+        tables.catalog.put(changed, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return changed
 

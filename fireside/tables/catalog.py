@@ -7,6 +7,7 @@ in the same commit group already see the new table definition.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable
 
@@ -67,24 +68,47 @@ class Catalog:
         #: Shared engines: the last stored definition parsed per table (parsing costs more
         #: than comparing the text).
         self._parsed: dict[int, tuple[str, TableInfo]] = {}
+        #: Counts this node's changes, when made and again when committed (see `load`); a
+        #: counter shared by threads (the writer's, the event loop's), so it never loses one.
+        self._counter = itertools.count(1)
+        self.changes = 0
 
-    def load(self, rows: Iterable[TableRow]) -> None:
+    def load(self, rows: Iterable[TableRow], since: int | None = None) -> bool:
+        """Replace the catalog with the stored tables; returns whether it did.
+
+        `since`: the `changes` count taken before `rows` were read. If this node changed a
+        table since (or committed a change), `rows` may be older than that change and would
+        undo it here until the next load: they are dropped instead."""
         by_name: dict[tuple[str, str, str], TableInfo] = {}
         by_id: dict[int, TableInfo] = {}
         for _, _, _, _, meta in rows:
             table = TableInfo.from_json(meta)
             by_name[(table.account, table.region, table.name)] = table
             by_id[table.table_id] = table
+        if since is not None and since != self.changes:
+            return False
         # Swapped whole: readers on other threads never see a half-loaded catalog.
         self._by_name, self._by_id = by_name, by_id
+        return True
 
-    def put(self, table: TableInfo) -> None:
+    def _changed(self, txn: WriteTxn | None) -> None:
+        self.changes = next(self._counter)
+        if txn is not None:
+            txn.after_commit.append(self._committed)
+
+    def _committed(self) -> None:
+        self.changes = next(self._counter)
+
+    def put(self, table: TableInfo, txn: WriteTxn | None = None) -> None:
+        """Add or replace a table; `txn`: the write that stores the change."""
         self._by_name[(table.account, table.region, table.name)] = table
         self._by_id[table.table_id] = table
+        self._changed(txn)
 
-    def remove(self, table: TableInfo) -> None:
+    def remove(self, table: TableInfo, txn: WriteTxn | None = None) -> None:
         self._by_name.pop((table.account, table.region, table.name), None)
         self._by_id.pop(table.table_id, None)
+        self._changed(txn)
 
     def get(self, account: str, region: str, name: str) -> TableInfo | None:
         """The table a `TableName` parameter names: a name, or the table's ARN. An ARN of
@@ -98,7 +122,10 @@ class Catalog:
         key = (account, region, name)
         found = self._by_name.get(key)
         if found is None and self._reload is not None:
-            self.load(self._reload())
+            for _ in range(3):  # again if this node changed a table meanwhile
+                since = self.changes
+                if self.load(self._reload(), since):
+                    break
             found = self._by_name.get(key)
         return found
 

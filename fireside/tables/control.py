@@ -18,6 +18,7 @@ from fireside.tables.errors import INVALID, in_use, table_not_found, validation
 from fireside.tables.policies import check_policy, new_revision
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
+from fireside.tables.streamshards import open_stream
 from fireside.tables.warm import check_initial, requested
 
 __all__ = [
@@ -306,7 +307,9 @@ async def create_table(
                 index = index_from_request(spec, kind, types, txn.new_index_id(info.table_id))
                 info.indexes[index.name] = index
         txn.save_table(info.table_id, info.to_json())
-        tables.catalog.put(info)
+        if info.stream_label is not None:
+            open_stream(txn, info, info.stream_label, now)
+        tables.catalog.put(info, txn)
         txn.on_rollback.append(lambda: tables.catalog.remove(info))
         return info
 
@@ -368,7 +371,7 @@ async def delete_table(
             raise table_not_found(table.name)
         description = describe_with_stats(txn, live)
         txn.drop_table(tid, [i.index_id for i in live.indexes.values()])
-        tables.catalog.remove(live)
+        tables.catalog.remove(live, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return description
 

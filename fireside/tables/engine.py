@@ -36,6 +36,7 @@ __all__ = [
     "Engine",
     "EngineError",
     "ReadTxn",
+    "ShardRow",
     "TableGone",
     "TableRow",
     "WriteConflict",
@@ -70,6 +71,25 @@ TableRow = tuple[int, str, str, str, str]
 
 #: A stored on-demand backup: (backup id, ARN, metadata JSON).
 BackupRow = tuple[int, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ShardRow:
+    """One shard of a stream (a table's stream label): its records are the stream's records
+    numbered from `start` to `end` (open-ended while `end` is None)."""
+
+    shard_id: str
+    parent: str | None
+    #: The stream's view type (kept here: a disabled stream's table no longer says it).
+    view: str
+    #: No record of the shard is numbered below this (its StartingSequenceNumber).
+    start: int
+    #: The last number of a closed shard (its EndingSequenceNumber); None while open.
+    end: int | None
+    opened: float
+    closed: float | None
+    #: The highest number trimmed away by the 24-hour retention (0: none yet).
+    trimmed: int
 
 
 class ReadTxn(Protocol):
@@ -134,17 +154,30 @@ class ReadTxn(Protocol):
         ...
 
     def stream_records(
-        self, tid: int, label: str, after: int, limit: int
+        self, tid: int, label: str, after: int, until: int | None, limit: int
     ) -> list[tuple[int, float, str]]:
-        """Up to `limit` (sequence, time, record JSON) of one stream, after sequence `after`."""
+        """Up to `limit` (sequence, time, record JSON) of one stream numbered in
+        (`after`, `until`] (no upper bound when `until` is None), in order."""
         ...
 
-    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
-        """The first and last retained sequence numbers of a stream, None when it has none."""
+    def stream_last(self, tid: int, label: str, after: int, until: int | None) -> int | None:
+        """The highest number of a stream's retained records in (`after`, `until`], or None."""
         ...
 
     def stream_position(self, tid: int, label: str, before: float) -> int:
         """The last sequence number of a stream written before time `before` (0 if none)."""
+        ...
+
+    def next_sequence(self) -> int:
+        """A lower bound of every sequence number appended from now on."""
+        ...
+
+    def stream_shards(self, tid: int, label: str) -> list[ShardRow]:
+        """A stream's shards, oldest first."""
+        ...
+
+    def stream_labels(self) -> list[tuple[int, str]]:
+        """Every stream that has shards: (table id, stream label)."""
         ...
 
     def backups(self, account: str, region: str) -> list[BackupRow]:
@@ -215,11 +248,29 @@ class WriteTxn(ReadTxn, Protocol):
         ...
 
     def append_stream(self, tid: int, label: str, at: float, record: str) -> int:
-        """Add a stream record; returns its sequence number (increasing in commit order)."""
+        """Add a stream record; returns its sequence number (increasing in commit order).
+
+        Numbers are the engine's, shared by every stream: a stream's numbers increase but are
+        not consecutive. A table's appends are serialized until commit, so what a job reads of
+        its table's stream after appending is final."""
         ...
 
+    def open_shard(
+        self,
+        tid: int,
+        label: str,
+        shard_id: str,
+        parent: str | None,
+        view: str,
+        start: int,
+        at: float,
+    ) -> None: ...
+
+    def close_shard(self, tid: int, label: str, shard_id: str, end: int, at: float) -> None: ...
+
     def trim_streams(self, before: float) -> None:
-        """Forget stream records written before `before` (the 24-hour retention)."""
+        """Forget stream records written before `before` (the 24-hour retention), remembering
+        in each shard how far it was trimmed, and the shards closed before `before`."""
         ...
 
     def save_token(

@@ -392,7 +392,7 @@ async def restore_table_from_backup(
                 info.indexes[index.name] = index
         txn.save_table(info.table_id, info.to_json())
         txn.restore_backup(backup.bid, info.table_id, mapping)
-        tables.catalog.put(info)
+        tables.catalog.put(info, txn)
         txn.on_rollback.append(lambda: tables.catalog.remove(info))
         return info, pending, describe_with_stats(txn, info)
 

@@ -180,7 +180,7 @@ async def _change(
             revision = new_revision(now, previous)
             changed.policies[key] = {"Policy": policy, "RevisionId": revision}
         txn.save_table(tid, changed.to_json())
-        tables.catalog.put(changed)
+        tables.catalog.put(changed, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return revision
 

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 from fireside.tables.engine import ReadTxn, TableGone, WriteConflict, WriteTxn
 from fireside.tables.sqltxn import SqlTxn
+from fireside.tables.streamshards import backfill
 
 __all__ = ["PostgresEngine"]
 
@@ -102,6 +103,19 @@ CREATE TABLE IF NOT EXISTS stream_records (
 );
 CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
 CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
+CREATE TABLE IF NOT EXISTS stream_shards (
+    tid       BIGINT NOT NULL,
+    label     TEXT NOT NULL,
+    shard     TEXT NOT NULL,
+    parent    TEXT,
+    view      TEXT NOT NULL,
+    start_seq BIGINT NOT NULL,
+    end_seq   BIGINT,
+    opened    DOUBLE PRECISION NOT NULL,
+    closed    DOUBLE PRECISION,
+    trimmed_seq BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (tid, label, shard)
+);
 CREATE TABLE IF NOT EXISTS backups (
     id        BIGSERIAL PRIMARY KEY,
     account   TEXT NOT NULL,
@@ -202,9 +216,12 @@ class PostgresEngine:
         conn = self._connection()
         conn.execute("BEGIN")
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        (shards,) = conn.execute("SELECT to_regclass('stream_shards')").fetchone()
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if shards is None:  # a database from before streams had stored shards
+            backfill(_Txn(conn), time.time())
         conn.execute("COMMIT")
 
     def _connection(self) -> Any:

@@ -26,6 +26,7 @@ from fireside.tables.engine import (
 )
 from fireside.tables.errors import dynamodb_error
 from fireside.tables.streamlog import StreamRecorder
+from fireside.tables.streamshards import SHARD_LIFETIME
 
 __all__ = ["MappedEngine", "Tables"]
 
@@ -78,6 +79,7 @@ class Tables:
         *,
         clock: Callable[[], float] = time.time,
         ttl_interval: float = 60.0,
+        shard_lifetime: float = SHARD_LIFETIME,
     ) -> None:
         self.engine: Engine = MappedEngine(engine)
         #: Seconds between TTL expiry sweeps.
@@ -86,7 +88,7 @@ class Tables:
         shared = engine.name != "sqlite"  # other nodes may change tables behind our back
         self.catalog = Catalog(reload=self._tables if shared else None)
         self.catalog.load(self._tables())
-        self.streams = StreamRecorder(clock)
+        self.streams = StreamRecorder(clock, shard_lifetime)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
         self._tasks = TaskSet("tables")
@@ -98,6 +100,7 @@ class Tables:
         """Keep a shared engine's catalog in step with the other nodes' changes."""
         while True:
             await asyncio.sleep(interval)
+            since = self.catalog.changes
             try:
                 # Bounded: a read stuck on its connection must not stop the refreshes (the
                 # next one runs on another reader).
@@ -105,7 +108,8 @@ class Tables:
             except Exception:  # one failed read (a lost connection) must not end the loop
                 log.warning("tables: could not refresh the catalog", exc_info=True)
                 continue
-            self.catalog.load(rows)
+            # Not over a change this node made meanwhile (the next refresh has it).
+            self.catalog.load(rows, since)
 
     def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run background work (an index backfill...) owned by this service until `close`."""

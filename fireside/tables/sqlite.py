@@ -20,6 +20,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 
 from fireside.tables.engine import ReadTxn, WriteTxn
 from fireside.tables.sqltxn import SqlTxn
+from fireside.tables.streamshards import backfill
 
 __all__ = ["SqliteEngine"]
 
@@ -35,8 +37,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: 1: tables, items, indexes, tokens, streams. 2: on-demand backups (tables added; a
-#: version 1 file is migrated by creating them).
-SCHEMA_VERSION = 2
+#: version 1 file is migrated by creating them). 3: stream shards (`stream_shards` added; a
+#: stream without shard rows is read as one shard, see `streamshards.py`).
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tables (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -89,6 +92,19 @@ CREATE TABLE IF NOT EXISTS stream_records (
 );
 CREATE INDEX IF NOT EXISTS stream_records_stream ON stream_records (tid, label, seq);
 CREATE INDEX IF NOT EXISTS stream_records_age ON stream_records (at);
+CREATE TABLE IF NOT EXISTS stream_shards (
+    tid       INTEGER NOT NULL,
+    label     TEXT NOT NULL,
+    shard     TEXT NOT NULL,                       -- the ShardId
+    parent    TEXT,                                -- the ParentShardId
+    view      TEXT NOT NULL,                       -- the stream's StreamViewType
+    start_seq INTEGER NOT NULL,                    -- no record of the shard is numbered lower
+    end_seq   INTEGER,                             -- the last number, once closed
+    opened    REAL NOT NULL,
+    closed    REAL,
+    trimmed_seq INTEGER NOT NULL DEFAULT 0,        -- the highest number trimmed away
+    PRIMARY KEY (tid, label, shard)
+);
 CREATE TABLE IF NOT EXISTS backups (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     account   TEXT NOT NULL,
@@ -177,6 +193,8 @@ class SqliteEngine:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 self._conn.execute(statement)
+        if version < 3:
+            backfill(_Txn(self._conn), time.time())
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         self._conn.execute("COMMIT")
 

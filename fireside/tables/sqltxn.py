@@ -1,7 +1,7 @@
 """The statements both storage engines run alike, written once.
 
 SQLite and PostgreSQL hold the same tables (`items`, `index_items`, `stream_records`,
-`tokens`, `backups`...) and answer the same queries, so `SqlTxn` implements
+`stream_shards`, `tokens`, `backups`...) and answer the same queries, so `SqlTxn` implements
 `fireside.tables.engine.ReadTxn`/`WriteTxn` with SQL in `?` placeholder style, using
 upserts and `RETURNING`, which both databases have. Each engine's subclass says how a
 statement runs on its driver (`_execute`, `_stream`) and keeps what really differs: how
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fireside.tables.engine import BackupRow, Bound, TableRow
+from fireside.tables.engine import BackupRow, Bound, ShardRow, TableRow
 
 __all__ = ["SqlTxn", "range_sql"]
 
@@ -161,21 +161,24 @@ class SqlTxn:
         return [(bytes(r[0]), bytes(r[1])) for r in rows]
 
     def stream_records(
-        self, tid: int, label: str, after: int, limit: int
+        self, tid: int, label: str, after: int, until: int | None, limit: int
     ) -> list[tuple[int, float, str]]:
-        rows = self._execute(
-            "SELECT seq, at, record FROM stream_records WHERE tid = ? AND label = ? AND seq > ? "
-            "ORDER BY seq LIMIT ?",
-            (tid, label, after, limit),
-        )
+        args: list[Any] = [tid, label, after]
+        sql = "SELECT seq, at, record FROM stream_records WHERE tid = ? AND label = ? AND seq > ?"
+        if until is not None:
+            sql += " AND seq <= ?"
+            args.append(until)
+        rows = self._execute(sql + " ORDER BY seq LIMIT ?", [*args, limit])
         return [(int(r[0]), float(r[1]), str(r[2])) for r in rows]
 
-    def stream_bounds(self, tid: int, label: str) -> tuple[int, int] | None:
-        low, high = self._one(
-            "SELECT min(seq), max(seq) FROM stream_records WHERE tid = ? AND label = ?",
-            (tid, label),
-        )
-        return None if low is None else (int(low), int(high))
+    def stream_last(self, tid: int, label: str, after: int, until: int | None) -> int | None:
+        args: list[Any] = [tid, label, after]
+        sql = "SELECT max(seq) FROM stream_records WHERE tid = ? AND label = ? AND seq > ?"
+        if until is not None:
+            sql += " AND seq <= ?"
+            args.append(until)
+        (found,) = self._one(sql, tuple(args))
+        return None if found is None else int(found)
 
     def stream_position(self, tid: int, label: str, before: float) -> int:
         (found,) = self._one(
@@ -183,6 +186,26 @@ class SqlTxn:
             (tid, label, before),
         )
         return int(found or 0)
+
+    def stream_shards(self, tid: int, label: str) -> list[ShardRow]:
+        rows = self._execute(
+            "SELECT shard, parent, view, start_seq, end_seq, opened, closed, trimmed_seq "
+            "FROM stream_shards WHERE tid = ? AND label = ? ORDER BY start_seq, opened",
+            (tid, label),
+        )
+        return [
+            ShardRow(
+                str(r[0]),
+                None if r[1] is None else str(r[1]),
+                str(r[2]),
+                int(r[3]),
+                None if r[4] is None else int(r[4]),
+                float(r[5]),
+                None if r[6] is None else float(r[6]),
+                int(r[7]),
+            )
+            for r in rows
+        ]
 
     def backups(self, account: str, region: str) -> list[BackupRow]:
         rows = self._execute(
@@ -250,6 +273,7 @@ class SqlTxn:
         self._execute("DELETE FROM tables WHERE id = ?", (tid,))
         self._execute("DELETE FROM items WHERE tid = ?", (tid,))
         self._execute("DELETE FROM stream_records WHERE tid = ?", (tid,))
+        self._execute("DELETE FROM stream_shards WHERE tid = ?", (tid,))
         for iid in index_ids:
             self.drop_index(iid)
 
@@ -271,8 +295,56 @@ class SqlTxn:
         )
         return int(seq)
 
+    def stream_labels(self) -> list[tuple[int, str]]:
+        rows = self._execute("SELECT DISTINCT tid, label FROM stream_shards", ())
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    def next_sequence(self) -> int:
+        # Numbers only grow, so one past the highest kept bounds every later one from below.
+        (high,) = self._one("SELECT max(seq) FROM stream_records", ())
+        return int(high or 0) + 1
+
+    def open_shard(
+        self,
+        tid: int,
+        label: str,
+        shard_id: str,
+        parent: str | None,
+        view: str,
+        start: int,
+        at: float,
+    ) -> None:
+        self._execute(
+            "INSERT INTO stream_shards (tid, label, shard, parent, view, start_seq, opened) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tid, label, shard_id, parent, view, start, at),
+        )
+
+    def close_shard(self, tid: int, label: str, shard_id: str, end: int, at: float) -> None:
+        self._execute(
+            "UPDATE stream_shards SET end_seq = ?, closed = ? "
+            "WHERE tid = ? AND label = ? AND shard = ?",
+            (end, at, tid, label, shard_id),
+        )
+
     def trim_streams(self, before: float) -> None:
+        # Only the records about to go are read (through the `at` index). A stream's records
+        # are trimmed oldest first, so the highest number trimmed from a stream is every
+        # shard's trim horizon up to it: an iterator before it has lost records.
+        gone = self._execute(
+            "SELECT tid, label, max(seq) FROM stream_records WHERE at < ? GROUP BY tid, label",
+            (before,),
+        ).fetchall()
+        for tid, label, high in gone:
+            self._execute(
+                "UPDATE stream_shards SET trimmed_seq = CASE WHEN end_seq IS NOT NULL AND "
+                "end_seq < ? THEN end_seq ELSE ? END "
+                "WHERE tid = ? AND label = ? AND start_seq <= ? AND trimmed_seq < ?",
+                (high, high, tid, label, high, high),
+            )
         self._execute("DELETE FROM stream_records WHERE at < ?", (before,))
+        # Every record of a shard closed 24 hours ago is gone: so is the shard, as on DynamoDB.
+        self._execute("DELETE FROM stream_shards WHERE closed < ?", (before,))
 
     def save_token(
         self, account: str, region: str, token: str, digest: str, response: str, at: float

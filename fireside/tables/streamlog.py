@@ -5,7 +5,8 @@ TTL deletions). When the table has a stream enabled, the change becomes a record
 same write transaction as the item, so a committed change always has its record and a rolled
 back one never does, and records are numbered in commit order. As on DynamoDB, a write that
 changes nothing (a PutItem of an identical item, a DeleteItem of an absent one) makes no
-record, and the images kept depend on the stream's view type.
+record, and the images kept depend on the stream's view type. A record that finds its
+shard old enough rolls it over (`streamshards.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from fireside.tables.engine import WriteTxn
 from fireside.tables.schema import TableInfo
+from fireside.tables.streamshards import SHARD_LIFETIME, roll_over
 from fireside.tables.values import AttributeValue, Item, dump_item, equal, item_size, load_item
 
 __all__ = ["StreamRecorder", "decode_record", "encode_record"]
@@ -32,8 +34,10 @@ def encode_record(record: Mapping[str, Any]) -> str:
 
 
 class StreamRecorder:
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Any, shard_lifetime: float = SHARD_LIFETIME) -> None:
         self._clock = clock
+        #: Seconds a shard stays open before a write rolls it over (see `streamshards.py`).
+        self.shard_lifetime = shard_lifetime
 
     def record(
         self,
@@ -74,7 +78,10 @@ class StreamRecorder:
         }
         if expired:
             record["userIdentity"] = {"PrincipalId": "dynamodb.amazonaws.com", "Type": "Service"}
-        txn.append_stream(table.table_id, table.stream_label, self._clock(), encode_record(record))
+        now = self._clock()
+        label = table.stream_label
+        number = txn.append_stream(table.table_id, label, now, encode_record(record))
+        roll_over(txn, table, label, number, now, self.shard_lifetime)
 
 
 def decode_record(text: str) -> dict[str, Any]:

@@ -45,7 +45,7 @@ async def _change(tables: Tables, table: TableInfo, add: dict[str, str], remove:
                 f"limit of {_MAX_TAGS}"
             )
         txn.save_table(tid, changed.to_json())
-        tables.catalog.put(changed)
+        tables.catalog.put(changed, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
 
     await tables.engine.write(job)

@@ -82,7 +82,7 @@ async def update_time_to_live(
         txn.save_table(tid, changed.to_json())
         if not enabled:
             txn.clear_expiry(tid)
-        tables.catalog.put(changed)
+        tables.catalog.put(changed, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return changed
 

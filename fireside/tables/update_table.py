@@ -29,6 +29,7 @@ from fireside.tables.errors import INVALID, limit_exceeded, not_found, validatio
 from fireside.tables.schema import TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load, write_index_entry
+from fireside.tables.streamshards import close_stream, open_stream
 from fireside.tables.warm import check_increase, check_initial
 
 __all__ = ["backfill", "update_table"]
@@ -114,7 +115,9 @@ def _apply_gsi_updates(
     return backfill
 
 
-def _apply_stream(table: TableInfo, spec: Mapping[str, Any] | None, now: float) -> None:
+def _apply_stream(
+    txn: WriteTxn, table: TableInfo, spec: Mapping[str, Any] | None, now: float
+) -> None:
     if spec is None:
         return
     enabled = bool(spec.get("StreamEnabled"))
@@ -126,11 +129,16 @@ def _apply_stream(table: TableInfo, spec: Mapping[str, Any] | None, now: float) 
                 f"{INVALID}You must specify a StreamViewType when enabling a DynamoDB Stream"
             )
         table.stream = {"StreamEnabled": True, "StreamViewType": spec["StreamViewType"]}
+        earlier = table.stream_label
         table.stream_label = stream_label(now)
+        if table.stream_label == earlier:  # re-enabled within the millisecond it was disabled
+            table.stream_label = stream_label(now + 0.001)
+        open_stream(txn, table, table.stream_label, now)
     else:
-        if table.stream_view is None:
+        if table.stream_view is None or table.stream_label is None:
             raise validation("Table already has no stream enabled")
         table.stream = {"StreamEnabled": False}
+        close_stream(txn, table, table.stream_label, now)
 
 
 async def update_table(
@@ -172,7 +180,7 @@ async def update_table(
             list(params.get("GlobalSecondaryIndexUpdates") or ()),
             params.get("AttributeDefinitions"),
         )
-        _apply_stream(table, params.get("StreamSpecification"), now)
+        _apply_stream(txn, table, params.get("StreamSpecification"), now)
         if params.get("DeletionProtectionEnabled") is not None:
             table.deletion_protection = bool(params["DeletionProtectionEnabled"])
         if params.get("TableClass") is not None:
@@ -181,7 +189,7 @@ async def update_table(
             table.sse = sse_description(params["SSESpecification"], ctx)
         table.version += 1
         txn.save_table(tid, table.to_json())
-        tables.catalog.put(table)
+        tables.catalog.put(table, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return table, backfill, describe_with_stats(txn, table)
 
@@ -227,7 +235,7 @@ async def backfill(tables: Tables, tid: int, name: str) -> None:
         table.indexes[name].status = "ACTIVE"
         table.version += 1
         txn.save_table(tid, table.to_json())
-        tables.catalog.put(table)
+        tables.catalog.put(table, txn)
         txn.on_rollback.append(lambda: tables.catalog.put(live))
 
     await tables.engine.write(activate)

@@ -93,5 +93,52 @@ def test_iterator_types_and_listing(ddb: Any, streams: Any, make_table: TableFac
     assert "EndingSequenceNumber" in description["Shards"][0]["SequenceNumberRange"]
     page = streams.get_records(ShardIterator=page["NextShardIterator"])
     assert page["Records"] == [] and "NextShardIterator" not in page
-    assert error_of(streams.describe_stream, StreamArn=arn + "x")[0] == "ResourceNotFoundException"
+    missing = arn[:-3] + ("000" if not arn.endswith("000") else "001")  # another label
+    assert error_of(streams.describe_stream, StreamArn=missing)[0] == "ResourceNotFoundException"
+    assert error_of(streams.describe_stream, StreamArn=arn + "x") == (
+        "ValidationException",
+        "Invalid StreamArn",
+    )
     assert error_of(streams.get_records, ShardIterator="bogus")[0] == "ValidationException"
+
+
+def first_shard(streams: Any, arn: str) -> str:
+    shard: str = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    return shard
+
+
+@pytest.mark.parametrize("kind", ["LATEST", "TRIM_HORIZON", "AT_SEQUENCE_NUMBER"])
+def test_iterator_on_an_empty_stream_reads_its_first_record(
+    ddb: Any, streams: Any, make_table: TableFactory, kind: str
+) -> None:
+    # Sequence numbers are shared by every stream of the server, so another table's records
+    # make a fresh stream's first number large: an iterator taken before it must still read it
+    # (it was answered TrimmedDataAccessException).
+    spec = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    other = make_table(StreamSpecification=spec)
+    for i in range(3):
+        ddb.put_item(TableName=other, Item={"pk": {"S": f"o{i}"}})
+    table = make_table(StreamSpecification=spec)
+    arn = ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    extra = {}
+    if kind == "AT_SEQUENCE_NUMBER":
+        extra = {"SequenceNumber": shard["SequenceNumberRange"]["StartingSequenceNumber"]}
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType=kind, **extra
+    )["ShardIterator"]
+    ddb.put_item(TableName=other, Item={"pk": {"S": "between"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "new"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "1"}},
+    )
+    page = streams.get_records(ShardIterator=iterator)
+    assert [r["eventName"] for r in page["Records"]] == ["INSERT"]
+    record = page["Records"][0]["dynamodb"]
+    assert record["NewImage"] == {"pk": {"S": "new"}, "v": {"N": "1"}}
+    assert "OldImage" not in record
+    start = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    assert start["SequenceNumberRange"] == shard["SequenceNumberRange"]  # fixed at creation
+    assert record["SequenceNumber"] >= shard["SequenceNumberRange"]["StartingSequenceNumber"]
