@@ -231,13 +231,22 @@ def test_without_the_sdks_runtimes_start_and_the_log_says_what_is_missing(
     boto3 (the server's needs Python 3.10), and the server's log names what is missing and
     the command that installs it."""
     srv = fresh_server(FIRESIDE_SDK_CACHE=str(tmp_path / "empty"))
-    assert any("sdks:     none installed" in line for line in srv.output)
+    assert "fireside sdks install" in printed(srv, "sdks:     none installed")  # the banner
     name = deploy(srv, {"app.py": NO_SDK_PROBE}, "app.handler", "python3.9")
     body, tail, out = invoke(srv, name)
     assert "FunctionError" not in out, (body, tail)
     assert body == {"boto3": False}
-    deadline = time.monotonic() + 10
-    expected = "The AWS SDK for Python (boto3) for python3.9 is not installed"
-    while not any(expected in line for line in srv.output) and time.monotonic() < deadline:
+    line = printed(srv, "The AWS SDK for Python (boto3) for python3.9 is not installed")
+    assert "`fireside sdks install` installs it" in line
+
+
+def printed(srv: Any, needle: str, timeout: float = 10) -> str:
+    """The server's output line holding `needle`, once it has printed it (its output is read
+    by a thread: a line printed after start-up arrives a little later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(srv.output):
+            if needle in line:
+                return str(line)
         time.sleep(0.05)
-    assert any(expected in line and "fireside sdks install" in line for line in srv.output)
+    raise AssertionError(f"{needle!r} not in the server's output:\n" + "".join(srv.output))
