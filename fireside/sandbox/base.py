@@ -128,6 +128,11 @@ class Sandbox(ABC):
         """A socket listening on 127.0.0.1:`port` of the environment's private network."""
         raise NotImplementedError("this sandbox shares the host network")
 
+    def network_socket(self, kind: int) -> socket.socket:
+        """A new, unbound IPv4 socket of `kind` (SOCK_STREAM, SOCK_DGRAM) in the environment's
+        private network: Fireside's own listeners there, and its DNS forwarding out of it."""
+        raise NotImplementedError("this sandbox shares the host network")
+
     def end_of_init(self) -> None:
         """Init is over: apply limits that Lambda lifts during Init (burst CPU)."""
         return None

@@ -7,7 +7,9 @@ directory that `nobody` can traverse but not list (mode 0711):
 
     <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
     <share>/runtimes/<name>/         an interpreter's prefix (bin, lib, stdlib), seen as /var/lang
-    <share>/runtime/                 Fireside's bootstrap and the AWS SDK, seen as /var/runtime
+    <share>/runtime-<fingerprint>/   Fireside's bootstrap and the AWS SDK, seen as /var/runtime
+    <share>/trust/                   the certificates environments trust, copied into the
+                                     runtime directory as /var/runtime/trust (written by the app)
 
 Runtime images are built once, with hard links where the file system allows (no copy, no space),
 atomically (a temporary name, then a rename), and reused across restarts.
@@ -202,11 +204,17 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
+TRUST_DIR = "trust"
+
+
 def runtime_dir(root: Path) -> Path:
-    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
+    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`), and
+    the installation's trusted certificates from `<root>/trust` (under `trust/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
+    trust = sorted((root / TRUST_DIR).glob("*.pem")) if (root / TRUST_DIR).is_dir() else []
     fingerprint = hashlib.sha256(
         b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
+        + b"".join(path.name.encode() + path.read_bytes() for path in trust)
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
     ).hexdigest()[:16]
@@ -217,6 +225,10 @@ def runtime_dir(root: Path) -> Path:
     for name, path in RUNTIME_FILES.items():
         (staging / name).parent.mkdir(exist_ok=True)
         shutil.copy2(path, staging / name)
+    if trust:
+        (staging / TRUST_DIR).mkdir()
+        for path in trust:
+            shutil.copy2(path, staging / TRUST_DIR / path.name)
     sdk = staging / "sdk"
     sdk.mkdir()
     for dist in dists:
