@@ -24,6 +24,7 @@ from cryptography import x509
 from tests import runtime_helpers
 from tests.conftest import Server, python_zip, unavailable
 from tests.runtime_helpers import Servers
+from tests.test_snapstart import snapstart_available
 
 #: Runs inside the function: an SDK client with no endpoint (AWS_ENDPOINT_URL removed, as an
 #: SDK that predates it ignores it), the certificate it was shown, and name resolution.
@@ -35,6 +36,8 @@ def resolve(name):
         return sorted({info[4][0] for info in socket.getaddrinfo(name, 443, socket.AF_INET)})
     except OSError as exc:
         return f"error: {exc}"
+
+INIT_RESOLVED = resolve("dynamodb.us-east-1.amazonaws.com")
 
 def handler(event, context):
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -69,6 +72,8 @@ def handler(event, context):
         "issuer": issuer["commonName"],
         "foreign_tls": foreign_tls,
         "resolved": {name: resolve(name) for name in event["names"]},
+        "init_resolved": INIT_RESOLVED,
+        "type": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         "trust": {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "AWS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")},
     }
 """
@@ -129,9 +134,11 @@ def _python(srv: Server, **kwargs: Any) -> str:
     return name
 
 
-def _probe(srv: Server, name: str, names: list[str]) -> dict[str, Any]:
+def _probe(srv: Server, name: str, names: list[str], **kwargs: Any) -> dict[str, Any]:
     out = srv.client().invoke(
-        FunctionName=name, Payload=json.dumps({"api": "a1b2c3d4e5", "names": names}).encode()
+        FunctionName=name,
+        Payload=json.dumps({"api": "a1b2c3d4e5", "names": names}).encode(),
+        **kwargs,
     )
     payload: dict[str, Any] = json.loads(out["Payload"].read())
     assert "FunctionError" not in out, payload
@@ -187,6 +194,22 @@ def test_aws_names_need_no_egress(servers: Servers) -> None:
     assert isinstance(result["tables"], list)
     assert result["resolved"]["dynamodb.us-east-1.amazonaws.com"] == ["127.0.0.1"]
     assert isinstance(result["resolved"]["example.com"], str), result["resolved"]
+
+
+def test_snapshot_starts_resolve_and_reach_aws_names(servers: Servers) -> None:
+    """A SnapStart version's template runs Init with the resolver its copies use, and each
+    copy is served AWS's names on its own network."""
+    srv = servers("namespace")
+    if not snapstart_available(srv):
+        unavailable("namespace", "snapshot starts need the namespace sandbox as root")
+    name = _python(srv, SnapStart={"ApplyOn": "PublishedVersions"})
+    srv.client().publish_version(FunctionName=name)
+    result = _probe(srv, name, ["dynamodb.us-east-1.amazonaws.com"], Qualifier="1")
+    assert result["type"] == "snap-start"
+    assert result["init_resolved"] == ["127.0.0.1"]
+    assert result["resolved"]["dynamodb.us-east-1.amazonaws.com"] == ["127.0.0.1"]
+    assert result["endpoint"] == "https://dynamodb.us-east-1.amazonaws.com"
+    assert result["connections"] == ["NotImplementedException", 501]
 
 
 def test_node_fetch_of_execute_api_host_reaches_fireside(servers: Servers) -> None:

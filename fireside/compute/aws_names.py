@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from fireside.dns.resolver import SandboxResolver
 from fireside.sandbox import Sandbox
 
-__all__ = ["DNS_PORT", "HTTPS_PORT", "HTTP_PORT", "AwsNames", "trust_environment"]
+__all__ = ["HTTPS_PORT", "HTTP_PORT", "AwsNames", "trust_environment"]
 
-HTTPS_PORT, HTTP_PORT, DNS_PORT = 443, 80, 53
+HTTPS_PORT, HTTP_PORT = 443, 80
 #: Where, under the runtime directory every isolating backend mounts, the trust files are.
 TRUST_DIR = "trust"
 
@@ -63,15 +63,7 @@ class AwsNames:
         try:
             for port, tls in ((HTTPS_PORT, self.tls), (HTTP_PORT, None)):
                 closers.append(await self.adopt(_listening(sandbox, port), tls))
-            dns = sandbox.network_socket(socket.SOCK_DGRAM)
-            try:
-                dns.bind(("127.0.0.1", DNS_PORT))
-                dns.setblocking(False)
-            except BaseException:
-                dns.close()
-                raise
-            upstream = (lambda: sandbox.network_socket(socket.SOCK_DGRAM)) if egress else None
-            resolver = await SandboxResolver.serve(dns, address, upstream)
+            resolver = await SandboxResolver.serve_inside(sandbox.network_socket, address, egress)
         except BaseException:
             for closer in closers:
                 await closer()

@@ -25,11 +25,12 @@ from typing import cast
 from fireside.dns import message
 from fireside.http.certificates import served_name
 
-__all__ = ["UPSTREAM", "SandboxResolver"]
+__all__ = ["PORT", "UPSTREAM", "SandboxResolver"]
 
 log = logging.getLogger(__name__)
 
-#: slirp4netns's (and QEMU's) DNS forwarder on an environment's network.
+PORT = 53
+#: slirp4netns's DNS forwarder on an environment's network namespace.
 UPSTREAM = ("10.0.2.3", 53)
 #: Forwarded queries awaiting an answer, per environment; past it the oldest is dropped (its
 #: client retries, as a resolver does after a lost datagram).
@@ -54,11 +55,17 @@ class _Upstream(asyncio.DatagramProtocol):
 class SandboxResolver(asyncio.DatagramProtocol):
     """Answers one environment's queries on a UDP socket bound inside its network."""
 
-    def __init__(self, address: str, upstream: Callable[[], socket.socket] | None) -> None:
+    def __init__(
+        self,
+        address: str,
+        upstream: Callable[[], socket.socket] | None,
+        upstream_address: Address = UPSTREAM,
+    ) -> None:
         #: The A record for served names: where the environment reaches Fireside.
         self._address = address
         #: Makes a UDP socket in the environment's network (None: it has no way out).
         self._make_upstream = upstream
+        self._upstream_address = upstream_address
         self._transport: asyncio.DatagramTransport | None = None
         self._upstream: asyncio.DatagramTransport | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -69,13 +76,33 @@ class SandboxResolver(asyncio.DatagramProtocol):
 
     @classmethod
     async def serve(
-        cls, sock: socket.socket, address: str, upstream: Callable[[], socket.socket] | None
+        cls,
+        sock: socket.socket,
+        address: str,
+        upstream: Callable[[], socket.socket] | None,
+        upstream_address: Address = UPSTREAM,
     ) -> SandboxResolver:
         """Serve queries arriving on `sock` (bound inside the environment) until `close()`."""
         loop = asyncio.get_running_loop()
-        resolver = cls(address, upstream)
+        resolver = cls(address, upstream, upstream_address)
         await loop.create_datagram_endpoint(lambda: resolver, sock=sock)
         return resolver
+
+    @classmethod
+    async def serve_inside(
+        cls, network_socket: Callable[[int], socket.socket], address: str, egress: bool
+    ) -> SandboxResolver:
+        """Serve on port 53 of an environment's loopback; `network_socket(kind)` makes a
+        socket in its network (`Sandbox.network_socket`), for the listener and the upstream."""
+        sock = network_socket(socket.SOCK_DGRAM)
+        try:
+            sock.bind(("127.0.0.1", PORT))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        upstream = (lambda: network_socket(socket.SOCK_DGRAM)) if egress else None
+        return await cls.serve(sock, address, upstream)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.DatagramTransport, transport)
@@ -123,7 +150,7 @@ class SandboxResolver(asyncio.DatagramProtocol):
         try:
             sock = self._make_upstream()
             sock.setblocking(False)
-            sock.connect(UPSTREAM)
+            sock.connect(self._upstream_address)
             loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Upstream(self._reply), sock=sock

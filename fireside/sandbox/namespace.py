@@ -48,6 +48,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fireside.dns.resolver import SandboxResolver
 from fireside.runtimes.node import fork_addon
 from fireside.runtimes.python import EXEC_PATH, fireside_landlock
 from fireside.sandbox import lifeline, limits, mounts, seccomp, share
@@ -233,6 +234,8 @@ class Template:
     fork_until: float = math.inf
     #: No longer forks: stopped once its last environment is gone.
     retired: bool = False
+    #: Answers its Init's DNS queries (`fireside.dns.resolver`).
+    resolver: SandboxResolver | None = None
 
 
 MAX_TEMPLATES = 8
@@ -590,6 +593,11 @@ class NamespaceBackend(SandboxBackend):
         finally:
             theirs.close()
         template.sandbox = sandbox
+        # Its Init resolves names as environments do (the resolver their resolv.conf names);
+        # only environments forked from it are served AWS's names over TLS.
+        template.resolver = await SandboxResolver.serve_inside(
+            sandbox.network_socket, "127.0.0.1", spec.egress and self._slirp is not None
+        )
         sandbox.release()
         asyncio.get_running_loop().add_reader(sandbox.output_fd, _drain_quietly, sandbox.output_fd)
         await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
@@ -623,6 +631,8 @@ class NamespaceBackend(SandboxBackend):
             template.session.revoke()
         if template.control is not None:
             template.control.close()  # EOF: the template's process exits
+        if template.resolver is not None:
+            template.resolver.close()
         sandbox = template.sandbox
         if sandbox is None:
             return
