@@ -6,11 +6,12 @@ Functions that build `https://dynamodb.us-east-1.amazonaws.com` or
 `*.localhost`) with Fireside's address, Fireside terminates TLS with the installation's
 authority, which every runtime trusts, and routes as for any request. Other names are not
 touched, and an environment without egress still reaches AWS's names (nothing leaves the
-machine for them). Run under the namespace sandbox (the default here) and gVisor.
+machine for them). Run under the namespace sandbox (the default here), gVisor and microvm.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import ssl
@@ -18,7 +19,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from cryptography import x509
 
 from tests import runtime_helpers
@@ -105,12 +108,11 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 def _server(servers: Servers, sandbox: str) -> Server:
-    if sandbox == "gvisor":
-        from fireside.sandbox import gvisor
-
-        reason = gvisor.unavailable_reason()
+    if sandbox in ("gvisor", "microvm"):
+        module = importlib.import_module(f"fireside.sandbox.{sandbox}")
+        reason = module.unavailable_reason()
         if reason is not None:
-            unavailable("gvisor", reason)
+            unavailable(sandbox, reason)
     return servers(sandbox)
 
 
@@ -118,7 +120,7 @@ def _authority(srv: Server) -> x509.Certificate:
     return x509.load_pem_x509_certificate((srv.data_dir / "tls" / "ca.pem").read_bytes())
 
 
-def _python(srv: Server, **kwargs: Any) -> str:
+def _python(srv: Server, timeout: int = 30, **kwargs: Any) -> str:
     lam = srv.client()
     name = f"names-{uuid.uuid4().hex[:10]}"
     lam.create_function(
@@ -127,7 +129,7 @@ def _python(srv: Server, **kwargs: Any) -> str:
         Handler="app.handler",
         Role="arn:aws:iam::000000000000:role/lambda-role",
         Code={"ZipFile": python_zip(PYTHON_PROBE)},
-        Timeout=30,
+        Timeout=timeout,
         **kwargs,
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
@@ -135,7 +137,16 @@ def _python(srv: Server, **kwargs: Any) -> str:
 
 
 def _probe(srv: Server, name: str, names: list[str], **kwargs: Any) -> dict[str, Any]:
-    out = srv.client().invoke(
+    lam = boto3.client(
+        "lambda",
+        endpoint_url=srv.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        # A microvm's cold start under TCG (boot, then boto3's import) outlasts 120 s at times.
+        config=Config(retries={"max_attempts": 1}, read_timeout=600),
+    )
+    out = lam.invoke(
         FunctionName=name,
         Payload=json.dumps({"api": "a1b2c3d4e5", "names": names}).encode(),
         **kwargs,
@@ -145,7 +156,11 @@ def _probe(srv: Server, name: str, names: list[str], **kwargs: Any) -> dict[str,
     return payload
 
 
-@pytest.mark.parametrize("sandbox", ["namespace", "gvisor"])
+@pytest.mark.parametrize(
+    "sandbox",
+    # A microvm under TCG boots, then imports boto3, for minutes (the first also builds its guest).
+    ["namespace", "gvisor", pytest.param("microvm", marks=pytest.mark.timeout(600))],
+)
 def test_sdk_without_endpoint_reaches_fireside_over_tls(servers: Servers, sandbox: str) -> None:
     srv = _server(servers, sandbox)
     table = f"t-{uuid.uuid4().hex[:8]}"
@@ -157,7 +172,7 @@ def test_sdk_without_endpoint_reaches_fireside_over_tls(servers: Servers, sandbo
     )
     result = _probe(
         srv,
-        _python(srv),
+        _python(srv, timeout=180 if sandbox == "microvm" else 30),  # boto3 under TCG: ~30 s
         ["dynamodb.us-east-1.amazonaws.com", "my-bucket.s3.amazonaws.com",
          "abc.lambda-url.us-east-1.localhost", "example.invalid"],
     )  # fmt: skip
@@ -172,9 +187,10 @@ def test_sdk_without_endpoint_reaches_fireside_over_tls(servers: Servers, sandbo
     assert result["issuer"] == authority[0].value
     assert result["foreign_tls"] != "accepted"  # no certificate for names Fireside does not serve
     resolved = result["resolved"]
-    assert resolved["dynamodb.us-east-1.amazonaws.com"] == ["127.0.0.1"]
-    assert resolved["my-bucket.s3.amazonaws.com"] == ["127.0.0.1"]
-    assert resolved["abc.lambda-url.us-east-1.localhost"] == ["127.0.0.1"]
+    fireside = ["10.0.2.2" if sandbox == "microvm" else "127.0.0.1"]  # a guest's gateway
+    assert resolved["dynamodb.us-east-1.amazonaws.com"] == fireside
+    assert resolved["my-bucket.s3.amazonaws.com"] == fireside
+    assert resolved["abc.lambda-url.us-east-1.localhost"] == fireside
     # Other names are not Fireside's: forwarded upstream, where this one does not exist.
     assert isinstance(resolved["example.invalid"], str), resolved
     assert result["trust"]["SSL_CERT_FILE"] == "/var/runtime/trust/ca-bundle.pem"
