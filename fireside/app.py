@@ -42,6 +42,7 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
@@ -99,6 +100,7 @@ class Fireside:
             self.sandbox_mode,
             self.share_root,
             data,
+            runtime_files(),
             warm_spares=settings.warm_spares,
             # Spares of a kind outlive idle environments: keeping one costs ~16 MB.
             warm_lifetime=max(settings.idle_timeout, 600.0),

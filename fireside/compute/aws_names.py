@@ -77,6 +77,13 @@ class AwsNames:
         return stop
 
 
+async def serve_template_resolver(sandbox: Sandbox, egress: bool) -> Callable[[], None]:
+    """A snapshot template's Init resolves names as its copies will: the resolver only (its
+    copies, each on a network of its own, are served the rest)."""
+    resolver = await SandboxResolver.serve_inside(sandbox.network_socket, "127.0.0.1", egress)
+    return resolver.close
+
+
 def _listening(sandbox: Sandbox, port: int) -> socket.socket:
     sock = sandbox.network_socket(socket.SOCK_STREAM)
     try:

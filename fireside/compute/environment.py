@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import enum
+import functools
 import json
 import logging
 import math
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fireside.compute.aws_names import AwsNames, trust_environment
+from fireside.compute.aws_names import AwsNames, serve_template_resolver, trust_environment
 from fireside.compute.extensions import SHUTDOWN_GRACE, ExtensionHub, external_extensions
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.invocation import (
@@ -39,9 +40,9 @@ from fireside.compute.invocation import (
 from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
-from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
-from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec, opt
-from fireside.sandbox.base import TemplateSession
+from fireside.runtimes.registry import InvalidEntrypoint, RuntimeCommand
+from fireside.sandbox import HostPaths, Launcher, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox.base import Program, TemplateSession
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +173,6 @@ class Environment:
                 return
         host = HostPaths(
             task_root=launch.task_root,
-            interpreter=launch.command.interpreter,
-            interpreter_version=launch.command.version,
             sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
             opt_root=opt_root,
@@ -181,20 +180,22 @@ class Environment:
         layout = backend.layout(host)
         if opt_root is not None:
             self.extensions.expected = await asyncio.to_thread(external_extensions, opt_root)
-        argv = launch.command.argv(layout, self.config.memory_size, self.config.environment)
-        if launch.command.runtime in CUSTOM_RUNTIMES:
-            # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
-            if os.access(launch.task_root / "bootstrap", os.X_OK):
-                pass
-            elif opt_root is not None and opt.is_executable_in(opt_root, "bootstrap"):
-                argv = [f"{layout.opt_root}/bootstrap"]
-            else:
-                message = (
-                    f"Couldn't find valid bootstrap(s): "
-                    f"[{layout.task_root}/bootstrap {layout.opt_root}/bootstrap]"
-                )
-                self._abort_start("Runtime.InvalidEntrypoint", message)
-                return
+        try:
+            program = await asyncio.to_thread(
+                launch.command.program,
+                layout,
+                host,
+                self.config.memory_size,
+                self.config.environment,
+            )
+        except InvalidEntrypoint as exc:
+            self._abort_start("Runtime.InvalidEntrypoint", str(exc))
+            return
+        except OSError as exc:
+            log.exception("could not prepare the runtime of %s", self.config.arn)
+            self._abort_start("Runtime.Unknown", f"Fireside could not prepare the runtime: {exc}")
+            return
+        argv = program.argv
         if backend.private_network:
             # Fireside listens on the sandbox network's own 127.0.0.1, which a VM guest reaches
             # at its gateway address (`Layout.host_address`).
@@ -204,13 +205,17 @@ class Environment:
             port = await self._server.listen("127.0.0.1", 0)
             runtime_api = f"{layout.host_address}:{port}"
             endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
-        if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
+        if self.extensions.expected and program.launcher is Launcher.EXEC and layout.launcher:
             argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
-        env = self._environment(runtime_api, endpoint, layout)
+        env = self._environment(runtime_api, endpoint, layout, program)
         spec = SandboxSpec(
             argv=argv,
             env=env,
             host=host,
+            binds=program.binds,
+            launcher=program.launcher,
+            snapshot=program.snapshot,
+            startup_env={k: v for k, v in env.items() if program.read_at_startup(k)},
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
             egress=launch.egress,
@@ -220,6 +225,9 @@ class Environment:
             else [],
             snapshot_key=launch.snapshot_key,
             template_session=launch.template_session,
+            template_network=functools.partial(serve_template_resolver, egress=launch.egress)
+            if launch.aws_names is not None
+            else None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -279,12 +287,14 @@ class Environment:
         self._fail_init(outcome)
         self.state = State.DEAD
 
-    def _environment(self, runtime_api: str, endpoint: str, layout: Layout) -> dict[str, str]:
+    def _environment(
+        self, runtime_api: str, endpoint: str, layout: Layout, program: Program
+    ) -> dict[str, str]:
         config, launch = self.config, self.launch
         key, secret, token = launch.credentials
         task, runtime, opt = layout.task_root, layout.runtime_dir, layout.opt_root
         library_path = [
-            *layout.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
+            *program.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
             f"{task}/lib", f"{opt}/lib",
         ]  # fmt: skip
         env = dict(config.environment)
@@ -319,7 +329,7 @@ class Environment:
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
-        for name, value in launch.command.environment(layout).items():
+        for name, value in program.env.items():
             env.setdefault(name, value)  # NODE_PATH, GEM_PATH...: the function's own values win
         if launch.aws_names is not None and self._backend.private_network:
             for name, value in trust_environment(runtime).items():

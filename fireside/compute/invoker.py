@@ -219,7 +219,7 @@ class Invoker:
     ) -> tuple[Outcome, str]:
         await self._code_ready(config)
         key = (config.qualified_arn, config.revision_id)
-        if config.snapshot_starts and not self._manager.backend.forks_snapshots(config.runtime):
+        if config.snapshot_starts and not self._forks_snapshots(config):
             # Snapshot starts where the runtime cannot be forked: an initialised spare.
             self._manager.prepare_spare(lambda: self._launch(config), key)
         return await self._manager.invoke(lambda: self._launch(config), key, invocation)
@@ -231,6 +231,14 @@ class Invoker:
             if not self._blobs.verified(digest):
                 await asyncio.to_thread(self._blobs.unpack, digest)
 
+    def _forks_snapshots(self, config: FunctionConfig) -> bool:
+        """Whether the sandbox forks this function's snapshot starts from a template."""
+        try:
+            snapshot = runtimes.resolve(config.runtime).snapshot
+        except runtimes.RuntimeUnavailable:
+            return False  # the start itself reports it
+        return self._manager.backend.forks_snapshots(snapshot)
+
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
         latest = self._functions.get(config.account, config.region, config.name) or config
@@ -239,7 +247,7 @@ class Invoker:
         snapshot_key = template_session = None
         if config.snapshot_starts and initialization_type == "on-demand":
             initialization_type = "snap-start"
-        if config.snapshot_starts and self._manager.backend.forks_snapshots(config.runtime):
+        if config.snapshot_starts and self._forks_snapshots(config):
             # The pool retires a version's templates by this prefix (`EnvironmentManager.retire`).
             snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
             template_session = self._template_session(config)

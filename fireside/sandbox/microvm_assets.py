@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fireside.sandbox.namespace import ETC_FILES
+from fireside.sandbox.base import ETC_FILES
 from fireside.store.durable import publish_tree, replace_durably, write_durably
 
 log = logging.getLogger(__name__)

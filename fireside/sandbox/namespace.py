@@ -21,13 +21,16 @@ run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tre
 (`fireside.sandbox.share`) that `nobody` can reach.
 
 Warm starts (`fireside.sandbox.warm`): spare sandboxes are made ahead of demand, waiting on
-stdin: for Python functions with the interpreter started and the bootstrap imported, for every
-other runtime with `fireside_exec` ready to exec it. Taking one for a function mounts its code on
-the spare's `/var/task` (`fireside.sandbox.mounts`), raises the memory limit to `MemorySize`,
-and writes the function's environment (and command) to the spare's stdin. Variables a Python
-process reads only at start-up (`PYTHON*`, `LD_*`, locale, `TZ`) are part of the pool's key, so
-a function that sets them gets a spare started with them, or a cold start; an exec'd runtime
-reads them itself.
+stdin: a runtime that launches itself (`Launcher.SELF`: Python's bootstrap) started and ready,
+every other one with `fireside_exec` ready to exec it. Taking one for a function mounts its
+code on the spare's `/var/task` (`fireside.sandbox.mounts`), raises the memory limit to
+`MemorySize`, and writes the function's environment (and command) to the spare's stdin. The
+variables a self-launching runtime reads only at start-up (`SandboxSpec.startup_env`) and the
+runtime's binds are part of the pool's key, so a function that sets them gets a spare started
+with them, or a cold start; an exec'd runtime reads them itself.
+
+What runs, and how it becomes a snapshot template, is the runtime's (`SandboxSpec.launcher`,
+`binds`, `snapshot`): this module knows no language.
 """
 
 from __future__ import annotations
@@ -45,24 +48,28 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fireside.dns.resolver import SandboxResolver
-from fireside.runtimes.node import fork_addon
-from fireside.runtimes.python import EXEC_PATH, fireside_landlock
 from fireside.sandbox import lifeline, limits, mounts, seccomp, share
 from fireside.sandbox.base import (
+    ETC_FILES,
+    NOBODY,
+    Bind,
     HostPaths,
+    Launcher,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
+    SnapshotHooks,
     TemplateSession,
 )
-from fireside.sandbox.netns import connect_network, listen_inside, socket_in
-from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
 from fireside.sandbox.snapshot import (
     ForkedSandbox,
     TemplateError,
@@ -73,42 +80,9 @@ from fireside.sandbox.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
-NOBODY = 65534
 TEMPLATE_INIT_TIMEOUT = 10.0  # seconds a snapshot template's Init may take, as Lambda's Init
-ETC_FILES = (
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/etc/nsswitch.conf",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/localtime",
-    "/etc/ld.so.cache",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/alternatives",
-    "/etc/mime.types",
-    "/etc/protocols",
-    "/etc/services",
-    "/etc/host.conf",
-)
-#: Environment variables a process reads only when it starts (the dynamic loader, CPython's
-#: start-up, libc's locale and time zone): a spare must be started with the function's values.
-STARTUP_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_", "GLIBC_")
-STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ"})
 #: Spares wait with a small limit; taking one raises it to the function's MemorySize.
 SPARE_MEMORY_MB = 128
-
-
-def resolver_conf(root: Path, address: str) -> Path:
-    """A resolv.conf naming the resolver Fireside serves on each environment's network."""
-    path = root / f"resolv-{address}.conf"
-    path.write_text(f"nameserver {address}\noptions timeout:2 attempts:2\n")
-    os.chmod(path, 0o644)
-    return path
-
-
-def read_at_startup(name: str) -> bool:
-    return name in STARTUP_NAMES or name.startswith(STARTUP_PREFIXES)
 
 
 def unavailable_reason() -> str | None:
@@ -234,8 +208,8 @@ class Template:
     fork_until: float = math.inf
     #: No longer forks: stopped once its last environment is gone.
     retired: bool = False
-    #: Answers its Init's DNS queries (`fireside.dns.resolver`).
-    resolver: SandboxResolver | None = None
+    #: Stops what Fireside serves on its network (`SandboxSpec.template_network`).
+    stop_network: Callable[[], None] | None = None
 
 
 MAX_TEMPLATES = 8
@@ -245,10 +219,11 @@ MAX_TEMPLATES = 8
 class WarmKey:
     """What every environment served by one kind of spare has in common."""
 
+    launcher: Launcher
     argv: tuple[str, ...]
     startup_env: frozenset[tuple[str, str]]
+    binds: tuple[Bind, ...]
     runtime_dir: str
-    image: str | None
     egress: bool
     private_egress: bool
     tmp_mb: int
@@ -258,8 +233,14 @@ class NamespaceBackend(SandboxBackend):
     mode = SandboxMode.NAMESPACE
     private_network = True
 
-    def __init__(self, share_root: Path, warm_spares: int = 1, warm_lifetime: float = 600) -> None:
-        self._trees = share.RuntimeTrees(share_root)
+    def __init__(
+        self,
+        share_root: Path,
+        files: RuntimeFiles,
+        warm_spares: int = 1,
+        warm_lifetime: float = 600,
+    ) -> None:
+        self._trees = share.RuntimeTrees(share_root, files)
         self._seccomp = seccomp.build_filter()
         # Snapshot starts: the template may unshare and mount (for its children); each child
         # then loads the full list plus a ban on new user namespaces.
@@ -271,8 +252,7 @@ class NamespaceBackend(SandboxBackend):
         #: Retired templates whose environments still run; and their pending stops.
         self._retired: set[Template] = set()
         self._stops: set[asyncio.Task[None]] = set()
-        self._node_fork = fork_addon.ForkAddon(self._trees.root / "native")
-        self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
+        self._fork_specs: dict[str, tuple[SandboxSpec, Path]] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
@@ -294,7 +274,7 @@ class NamespaceBackend(SandboxBackend):
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
             if os.path.lexists(path)
         ]
-        self._landlock = fireside_landlock.abi_version()
+        self._landlock = files.landlock_abi
         #: Starts runtimes other than the Python bootstrap (Landlock, warm handoff, exec).
         self._launcher = share.system_python()
         self._slots = self._trees.root / "slots"
@@ -348,12 +328,10 @@ class NamespaceBackend(SandboxBackend):
     def stats(self) -> dict[str, int]:
         return self._warm.stats()
 
-    def forks_snapshots(self, runtime: str) -> bool:
-        if self._warm_off:
+    def forks_snapshots(self, snapshot: SnapshotHooks | None) -> bool:
+        if self._warm_off or snapshot is None:
             return False
-        if runtime.startswith("nodejs"):  # with a fork server that Fireside builds
-            return self._node_fork.available()
-        return runtime.startswith(("python3.", "ruby"))
+        return snapshot.available(self._trees.cache)
 
     async def close(self) -> None:
         await self._warm.close()
@@ -381,7 +359,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         fds: dict[str, int],
         template: bool = False,
     ) -> list[str]:
@@ -407,10 +384,8 @@ class NamespaceBackend(SandboxBackend):
             "--ro-bind", str(spec.host.task_root), "/var/task",
             "--ro-bind", str(runtime_dir), "/var/runtime",
         ]  # fmt: skip
-        if template and "FIRESIDE_NODE_FORK" in spec.env and self._node_fork.built is not None:
-            argv += ["--ro-bind", str(self._node_fork.built), fork_addon.SANDBOX_PATH]
-        if image is not None:
-            argv += ["--ro-bind", str(image), "/var/lang"]
+        for bind in spec.binds:
+            argv += ["--ro-bind", str(bind.source), bind.target]
         argv += [
             "--chdir", "/var/task",
             "--seccomp", str(fds["seccomp"]),
@@ -425,26 +400,25 @@ class NamespaceBackend(SandboxBackend):
     def _runtime_argv(self, spec: SandboxSpec) -> list[str]:
         if spec.argv[:1] == [self._launcher]:
             return spec.argv  # the environment already starts it through fireside_exec
-        if self._launcher and not _is_python_bootstrap(spec.argv):
-            launcher = f"/var/runtime/{EXEC_PATH.name}"
-            return [self._launcher, "-E", "-S", "-B", launcher, *spec.argv]
+        if self._launcher and spec.launcher is Launcher.EXEC:
+            return [*self._trees.launcher, *spec.argv]
         return spec.argv
 
     def _runtime_env(self, spec: SandboxSpec) -> dict[str, str]:
-        if self._landlock and (self._launcher or _is_python_bootstrap(spec.argv)):
+        if self._landlock and (self._launcher or spec.launcher is Launcher.SELF):
             return {**spec.env, "FIRESIDE_LANDLOCK": "1"}
         return spec.env
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
-        if spec.snapshot_key is not None and _forkable(spec.argv):
+        runtime_dir = await asyncio.to_thread(self._trees.prepare)
+        if spec.snapshot_key is not None and spec.snapshot is not None:
             try:
-                return await self._start_forked(spec, runtime_dir, image)
+                return await self._start_forked(spec, runtime_dir)
             except (TemplateError, OSError) as exc:
                 log.warning(
                     "no snapshot start for %s (%s): starting from scratch", spec.snapshot_key, exc
                 )
-        key = self._warm_key(spec, runtime_dir, image)
+        key = self._warm_key(spec, runtime_dir)
         if key is not None:
             spare = self._warm.take(key)
             if spare is not None:
@@ -453,31 +427,27 @@ class NamespaceBackend(SandboxBackend):
                 except OSError:
                     log.warning("could not use a spare environment", exc_info=True)
                     await self._discard_spare(spare)
-        return await self._start(spec, runtime_dir, image)
+        return await self._start(spec, runtime_dir)
 
-    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path, image: Path | None) -> WarmKey | None:
-        if _is_python_bootstrap(spec.argv):
-            argv = tuple(spec.argv)
-            startup = frozenset((k, v) for k, v in spec.env.items() if read_at_startup(k))
+    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path) -> WarmKey | None:
+        if spec.launcher is Launcher.SELF:  # started in the spare: its command and start-up
+            argv, startup = tuple(spec.argv), frozenset(spec.startup_env.items())
         elif self._launcher:  # any command: the spare learns it when taken
             argv, startup = (), frozenset()
         else:
             return None
-        image_path = str(image) if image else None
         return WarmKey(
-            argv, startup, str(runtime_dir), image_path, spec.egress, spec.private_egress,
-            spec.tmp_mb,
+            spec.launcher, argv, startup, tuple(spec.binds), str(runtime_dir), spec.egress,
+            spec.private_egress, spec.tmp_mb,
         )  # fmt: skip
 
     # -- snapshot starts -------------------------------------------------------------------------
-    async def _start_forked(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> ForkedSandbox:
+    async def _start_forked(self, spec: SandboxSpec, runtime_dir: Path) -> ForkedSandbox:
         """An environment from the version's snapshot: a spare fork made ahead (namespaces,
         cgroup and network ready) when there is one, else a fork made now."""
         key = spec.snapshot_key
         assert key is not None
-        self._fork_specs[key] = (spec, runtime_dir, image)
+        self._fork_specs[key] = (spec, runtime_dir)
         forked = self._forks.take(key)
         if forked is None:
             forked = await self._fork(key)
@@ -485,8 +455,8 @@ class NamespaceBackend(SandboxBackend):
         return forked
 
     async def _fork(self, key: str) -> ForkedSandbox:
-        spec, runtime_dir, image = self._fork_specs[key]
-        template = await self._template_for(spec, runtime_dir, image)
+        spec, runtime_dir = self._fork_specs[key]
+        template = await self._template_for(spec, runtime_dir)
         template.last_used = time.monotonic()
         assert template.control is not None
         pid, output_fd, own = await asyncio.to_thread(
@@ -532,9 +502,7 @@ class NamespaceBackend(SandboxBackend):
             raise
         return sandbox
 
-    async def _template_for(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> Template:
+    async def _template_for(self, spec: SandboxSpec, runtime_dir: Path) -> Template:
         """The running template of `spec.snapshot_key`, made if needed: once, however many
         environments ask at the same time (they all wait for the one Init)."""
         key = spec.snapshot_key
@@ -553,7 +521,7 @@ class NamespaceBackend(SandboxBackend):
             )
             self._templates[key] = template
             try:
-                await self._make_template(template, spec, runtime_dir, image)
+                await self._make_template(template, spec, runtime_dir)
             except BaseException as exc:
                 template.ready.set_exception(TemplateError(str(exc)))
                 template.ready.exception()
@@ -564,7 +532,7 @@ class NamespaceBackend(SandboxBackend):
         return template
 
     async def _make_template(
-        self, template: Template, spec: SandboxSpec, runtime_dir: Path, image: Path | None
+        self, template: Template, spec: SandboxSpec, runtime_dir: Path
     ) -> None:
         assert spec.snapshot_key is not None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -581,23 +549,20 @@ class NamespaceBackend(SandboxBackend):
             host=dataclasses.replace(spec.host, work_dir=Path(name)),
             snapshot_key=None,
             template_session=None,
+            template_network=None,
         )
-        if fork_addon.is_bootstrap(spec.argv):  # Node.js forks through an addon built here
-            await asyncio.to_thread(self._node_fork.build)
-            template_spec.argv = fork_addon.template_argv(spec.argv)
-            template_spec.env["FIRESIDE_NODE_FORK"] = fork_addon.SANDBOX_PATH
+        if spec.snapshot is not None:  # what the runtime's template needs (a fork server...)
+            plan = await asyncio.to_thread(spec.snapshot.template, spec.argv, self._trees.cache)
+            template_spec.argv = plan.argv
+            template_spec.env.update(plan.env)
+            template_spec.binds = [*spec.binds, *plan.binds]
         try:
-            sandbox = await self._start(
-                template_spec, runtime_dir, image, template_fd=theirs.fileno()
-            )
+            sandbox = await self._start(template_spec, runtime_dir, template_fd=theirs.fileno())
         finally:
             theirs.close()
         template.sandbox = sandbox
-        # Its Init resolves names as environments do (the resolver their resolv.conf names);
-        # only environments forked from it are served AWS's names over TLS.
-        template.resolver = await SandboxResolver.serve_inside(
-            sandbox.network_socket, "127.0.0.1", spec.egress and self._slirp is not None
-        )
+        if spec.template_network is not None:
+            template.stop_network = await spec.template_network(sandbox)
         sandbox.release()
         asyncio.get_running_loop().add_reader(sandbox.output_fd, _drain_quietly, sandbox.output_fd)
         await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
@@ -631,8 +596,8 @@ class NamespaceBackend(SandboxBackend):
             template.session.revoke()
         if template.control is not None:
             template.control.close()  # EOF: the template's process exits
-        if template.resolver is not None:
-            template.resolver.close()
+        if template.stop_network is not None:
+            template.stop_network()
         sandbox = template.sandbox
         if sandbox is None:
             return
@@ -690,18 +655,19 @@ class NamespaceBackend(SandboxBackend):
         spec = SandboxSpec(
             argv=list(key.argv),
             env=env,
-            host=HostPaths(slot, None, None, [], Path(name), opt_root=opt_slot),
+            host=HostPaths(slot, [], Path(name), opt_root=opt_slot),
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
             private_egress=key.private_egress,
+            binds=list(key.binds),
+            launcher=key.launcher,
         )
         launch_r, launch_w = os.pipe()
         try:
             sandbox = await self._start(
                 spec,
                 Path(key.runtime_dir),
-                Path(key.image) if key.image else None,
                 stdin=launch_r,
             )
         except BaseException:
@@ -728,14 +694,13 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None = None,
         template_fd: int | None = None,
     ) -> NamespaceSandbox:
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin, template_fd)
+            sandbox, failure = await self._spawn(spec, runtime_dir, stdin, template_fd)
             if sandbox is not None:
                 break
             log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
@@ -761,7 +726,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
@@ -787,7 +751,7 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
-        argv = self._argv(spec, runtime_dir, image, fds, template)
+        argv = self._argv(spec, runtime_dir, fds, template)
         command = argv.index("--")  # bubblewrap takes options from --args, not the command
         args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)
@@ -846,20 +810,6 @@ def _drain_quietly(fd: int) -> None:
         while os.read(fd, 65536):
             pass
         asyncio.get_running_loop().remove_reader(fd)  # end of file: the template is gone
-
-
-def _forkable(argv: list[str]) -> bool:
-    """Runtimes whose bootstrap can serve as a snapshot template: Python's, Ruby's and (with
-    its addon, see `forks_snapshots`) Node.js's."""
-    return (
-        _is_python_bootstrap(argv)
-        or fork_addon.is_bootstrap(argv)
-        or (bool(argv) and argv[-1].endswith("/ruby/bootstrap.rb"))
-    )
-
-
-def _is_python_bootstrap(argv: list[str]) -> bool:
-    return bool(argv) and argv[-1] == "/var/runtime/bootstrap.py"
 
 
 def _drain(fd: int) -> str:
