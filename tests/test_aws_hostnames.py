@@ -25,7 +25,7 @@ from botocore.config import Config
 from cryptography import x509
 
 from tests import runtime_helpers
-from tests.conftest import Server, python_zip, unavailable
+from tests.conftest import ROLE, Server, curl_bootstrap, make_zip, python_zip, unavailable
 from tests.runtime_helpers import Servers
 from tests.test_snapstart import snapstart_available
 
@@ -96,12 +96,30 @@ export const handler = async (event) => {
 """
 
 
+RUBY_PROBE = """
+require 'net/http'
+
+def handler(event:, context:)
+  Net::HTTP.get(URI('https://dynamodb.us-east-1.amazonaws.com/'))
+end
+"""
+
+#: A custom runtime in the style of AWS's tutorial (`curl_bootstrap`) whose handler is curl
+#: against an AWS hostname: curl (OpenSSL) trusts the authority through SSL_CERT_FILE.
+CURL_BOOTSTRAP = curl_bootstrap(
+    'BODY="\\"$(curl -sS https://dynamodb.us-east-1.amazonaws.com/ 2>&1 || true)\\""'
+)
+
+
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     env = {}
     node = shutil.which("node")
     if node is not None:
         env["FIRESIDE_NODE_20"] = node
+    ruby = shutil.which("ruby")
+    if ruby is not None:
+        env["FIRESIDE_RUBY_3_2"] = ruby
     found = Servers(tmp_path_factory.mktemp("aws-hostnames"), env)
     yield found
     found.stop()
@@ -127,7 +145,7 @@ def _python(srv: Server, timeout: int = 60, **kwargs: Any) -> str:
         FunctionName=name,
         Runtime="python3.11",
         Handler="app.handler",
-        Role="arn:aws:iam::000000000000:role/lambda-role",
+        Role=ROLE,
         Code={"ZipFile": python_zip(PYTHON_PROBE)},
         Timeout=timeout,
         **kwargs,
@@ -245,6 +263,27 @@ def test_node_fetch_of_execute_api_host_reaches_fireside(servers: Servers) -> No
     assert payload["requestId"], payload
     assert "No service at POST /prod/@connections/abc" in payload["body"], payload
     assert payload["health"] == "healthy: dynamodb.us-east-1.amazonaws.com ", payload
+
+
+def test_ruby_and_curl_trust_the_authority(servers: Servers) -> None:
+    srv = servers("namespace")
+    healthy = "healthy: dynamodb.us-east-1.amazonaws.com "
+    if shutil.which("ruby") is not None:
+        name = runtime_helpers.deploy(srv, {"app.rb": RUBY_PROBE}, "app.handler", "ruby3.2")
+        payload, _, out = runtime_helpers.invoke(srv, name)
+        assert "FunctionError" not in out, payload
+        assert payload == healthy
+    name = f"curl-{uuid.uuid4().hex[:8]}"
+    srv.client().create_function(
+        FunctionName=name,
+        Runtime="provided.al2023",
+        Handler="none",
+        Role=ROLE,
+        Code={"ZipFile": make_zip({"bootstrap": CURL_BOOTSTRAP}, {"bootstrap": 0o755})},
+    )
+    srv.client().get_waiter("function_active_v2").wait(FunctionName=name)
+    payload, _, out = runtime_helpers.invoke(srv, name)
+    assert payload == healthy, payload
 
 
 def test_authority_is_made_once_with_a_private_key(servers: Servers) -> None:
