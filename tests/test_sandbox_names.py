@@ -16,7 +16,7 @@ import pytest
 
 from fireside.dns import message
 from fireside.dns.resolver import SandboxResolver
-from fireside.http.certificates import CertificateAuthority, served_name
+from fireside.http.certificates import CertificateAuthority, certificate_name, served_name
 
 
 def _query(name: str, qtype: int = message.TYPE_A, ident: int = 0x1234) -> bytes:
@@ -59,12 +59,10 @@ def test_authority_is_made_once_and_kept(tmp_path: Path) -> None:
     assert CertificateAuthority(tmp_path / "tls").pem != first.pem
 
 
-def test_leaf_per_name_verified_by_openssl(tmp_path: Path) -> None:
-    authority = CertificateAuthority(tmp_path / "tls")
-    authority.write_trust(tmp_path / "trust")
-    bundle = (tmp_path / "trust" / "ca-bundle.pem").read_bytes()
-    assert bundle.endswith(authority.pem) and len(bundle) > len(authority.pem)  # host roots too
-    client = ssl.create_default_context(cafile=str(tmp_path / "trust" / "ca.pem"))
+def _handshakes(authority: CertificateAuthority, cafile: Path, names: list[str]) -> list[str]:
+    """For each name, the DNS name of the certificate a TLS client verified by OpenSSL was
+    shown, or the error that ended its handshake."""
+    client = ssl.create_default_context(cafile=str(cafile))
 
     async def main() -> list[str]:
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -73,28 +71,63 @@ def test_leaf_per_name_verified_by_openssl(tmp_path: Path) -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=authority.server_context())
         port = server.sockets[0].getsockname()[1]
         outcomes = []
-        for name in ("dynamodb.us-east-1.amazonaws.com", "a1b2.execute-api.eu-west-1.amazonaws.com",
-                     "example.com"):  # fmt: skip
+        for name in names:
             try:
                 _, writer = await asyncio.open_connection(
                     "127.0.0.1", port, ssl=client, server_hostname=name
                 )
-                peer = writer.get_extra_info("peercert")
-                outcomes.append(dict(peer["subjectAltName"])["DNS"])
+                outcomes.append(dict(writer.get_extra_info("peercert")["subjectAltName"])["DNS"])
                 writer.close()
             except (ssl.SSLError, ConnectionError) as exc:
                 outcomes.append(type(exc).__name__)
         server.close()
         return outcomes
 
+    return asyncio.run(main())
+
+
+def test_leaf_per_name_verified_by_openssl(tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path / "tls")
+    authority.write_trust(tmp_path / "trust")
+    bundle = (tmp_path / "trust" / "ca-bundle.pem").read_bytes()
+    assert bundle.endswith(authority.pem) and len(bundle) > len(authority.pem)  # host roots too
     minted = authority.minted
-    outcomes = asyncio.run(main())
-    assert outcomes[:2] == [
-        "dynamodb.us-east-1.amazonaws.com",
-        "a1b2.execute-api.eu-west-1.amazonaws.com",
+    outcomes = _handshakes(
+        authority,
+        tmp_path / "trust" / "ca.pem",
+        ["dynamodb.us-east-1.amazonaws.com", "a1b2.execute-api.eu-west-1.amazonaws.com",
+         "c3d4.execute-api.eu-west-1.amazonaws.com", "sts.amazonaws.com", "example.com"],
+    )  # fmt: skip
+    assert outcomes[:4] == [
+        "*.us-east-1.amazonaws.com",
+        "*.execute-api.eu-west-1.amazonaws.com",
+        "*.execute-api.eu-west-1.amazonaws.com",  # one certificate for every API id
+        "sts.amazonaws.com",
     ]
-    assert outcomes[2] in ("SSLError", "ConnectionResetError"), outcomes  # refused, not minted
-    assert authority.minted == minted + 2
+    assert outcomes[4] in ("SSLError", "ConnectionResetError"), outcomes  # refused, not minted
+    assert authority.minted == minted + 3
+
+
+def test_minting_is_rate_limited(tmp_path: Path) -> None:
+    """A client cycling through made-up names gets a burst of certificates, then refusals:
+    minting runs on Fireside's event loop. Names already minted are still served."""
+    authority = CertificateAuthority(tmp_path / "tls")
+    authority.write_trust(tmp_path / "trust")
+    names = [f"x.p{i}.amazonaws.com" for i in range(64)] + ["x.p0.amazonaws.com"]
+    outcomes = _handshakes(authority, tmp_path / "trust" / "ca.pem", names)
+    served = [o for o in outcomes[:-1] if o.startswith("*.")]
+    assert 32 <= len(served) < 64, outcomes
+    assert outcomes[-1] == "*.p0.amazonaws.com"
+
+
+def test_certificate_names() -> None:
+    assert certificate_name("dynamodb.us-east-1.amazonaws.com") == "*.us-east-1.amazonaws.com"
+    assert certificate_name("b.s3.amazonaws.com") == "*.s3.amazonaws.com"
+    assert certificate_name("sts.amazonaws.com") == "sts.amazonaws.com"
+    assert (
+        certificate_name("x.lambda-url.us-east-1.localhost") == "*.lambda-url.us-east-1.localhost"
+    )
+    assert certificate_name("localhost") == "localhost"
 
 
 @pytest.mark.parametrize("egress", [False, True])

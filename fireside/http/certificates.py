@@ -5,12 +5,13 @@ Functions reach `https://dynamodb.us-east-1.amazonaws.com` or
 to Fireside (`fireside.dns`), which must then present a certificate the function's runtime
 accepts. So each installation has its own certificate authority, made once and kept in the data
 directory (`tls/ca-key.pem`, mode 0600: whoever holds it can mint certificates that every
-function trusts), and every runtime in a sandbox is told to trust it (`trust_env`).
+function trusts), and every runtime in a sandbox is told to trust it
+(`fireside.compute.aws_names.trust_environment`).
 
-Leaf certificates are minted on demand, one per name a client asks for by SNI (a wildcard covers
-one label only, and execute-api hosts have an id label of their own), kept in memory, signed
-with one ECDSA P-256 key made at start-up (signing costs about a millisecond; RSA would cost
-tens). The authority itself is name-constrained to `amazonaws.com`, `amazonaws.com.cn` and
+Leaf certificates are minted on demand for the names clients ask for by SNI, kept in memory,
+signed with one ECDSA P-256 key made at start-up (milliseconds each; RSA would cost tens). A
+wildcard covers one label only, so a name gets a wildcard for its parent
+(`*.execute-api.us-east-1.amazonaws.com` serves every API id) and minting is rate-limited. The authority itself is name-constrained to `amazonaws.com`, `amazonaws.com.cn` and
 `localhost`: even its key, if it leaked, could not vouch for any other site, and Fireside refuses
 to mint for other names.
 """
@@ -26,6 +27,7 @@ import re
 import ssl
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from cryptography import x509
@@ -33,7 +35,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = ["SERVED_DOMAINS", "CertificateAuthority", "served_name", "system_bundle"]
+__all__ = [
+    "SERVED_DOMAINS",
+    "CertificateAuthority",
+    "certificate_name",
+    "served_name",
+    "system_bundle",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,12 @@ SERVED_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "localhost")
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _CA_YEARS = 10
 _LEAF_DAYS = 90
-#: Leaf certificates kept in memory (one per hostname seen); the least recently used go first.
+#: Leaf certificates kept in memory (one per `certificate_name`); least recently used go first.
 _LEAF_CACHE = 4096
+#: Minting runs on the event loop (in the TLS handshake's SNI callback) and costs milliseconds:
+#: a burst of 32 new names, then 4 a second; a handshake past that is refused, so a function
+#: cycling through made-up names cannot stall Fireside.
+_MINT_BURST, _MINT_RATE = 32, 4.0
 #: Where Debian, Fedora/Amazon Linux, SUSE and Alpine keep the system's trusted roots.
 _SYSTEM_BUNDLES = (
     "/etc/ssl/certs/ca-certificates.crt",
@@ -63,6 +75,39 @@ def served_name(name: str) -> str | None:
     if any(name == domain or name.endswith("." + domain) for domain in SERVED_DOMAINS):
         return name
     return None
+
+
+def certificate_name(name: str) -> str:
+    """The name a certificate for served `name` is minted for: a wildcard for its parent when
+    that is below a served domain (`*.execute-api.us-east-1.amazonaws.com`, one certificate for
+    every API id; `*.us-east-1.amazonaws.com` for every regional service), else `name` itself
+    (`sts.amazonaws.com`: a wildcard right under a domain is refused by some clients)."""
+    parent = name.partition(".")[2]
+    if any(parent.endswith("." + domain) for domain in SERVED_DOMAINS):
+        return "*." + parent
+    return name
+
+
+class _Busy(Exception):
+    """A certificate would be minted faster than `_MINT_RATE` allows."""
+
+
+class _TokenBucket:
+    """At most `capacity` at once, refilled at `rate` per second (monotonic clock)."""
+
+    def __init__(self, capacity: int, rate: float) -> None:
+        self._capacity, self._rate = capacity, rate
+        self._tokens = float(capacity)
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def system_bundle() -> bytes:
@@ -128,6 +173,7 @@ class CertificateAuthority:
         self._lock = threading.Lock()
         #: Leaf certificates minted so far (each name once while it stays cached).
         self.minted = 0
+        self._bucket = _TokenBucket(_MINT_BURST, _MINT_RATE)
         self._default = self._context_for("localhost")
 
     # -- the authority --------------------------------------------------------------------------
@@ -247,14 +293,28 @@ class CertificateAuthority:
         )
         return certificate.public_bytes(serialization.Encoding.PEM), expires
 
-    def _context_for(self, name: str) -> ssl.SSLContext:
+    def _context_for(self, name: str, *, throttled: bool = False) -> ssl.SSLContext:
+        """The server context holding the certificate for `name` (a `certificate_name`),
+        minted on first use; with `throttled`, a mint beyond the rate is refused (`_Busy`)."""
         with self._lock:
             found = self._contexts.get(name)
             if found is not None and found[1] > _now() + datetime.timedelta(days=1):
                 self._contexts.move_to_end(name)
                 return found[0]
+            if throttled and not self._bucket.take():
+                raise _Busy(name)
         chain, expires = self._leaf(name)
         context = self._new_context()
+        self._load(context, chain)
+        with self._lock:
+            self.minted += 1
+            self._contexts[name] = (context, expires)
+            self._contexts.move_to_end(name)
+            while len(self._contexts) > _LEAF_CACHE:
+                self._contexts.popitem(last=False)
+        return context
+
+    def _load(self, context: ssl.SSLContext, chain: bytes) -> None:
         # The ssl module loads certificates from files only: a private file, gone at once.
         fd, path = tempfile.mkstemp(dir=self.directory, prefix=".leaf-")
         try:
@@ -263,13 +323,6 @@ class CertificateAuthority:
             context.load_cert_chain(path)
         finally:
             os.unlink(path)
-        with self._lock:
-            self.minted += 1
-            self._contexts[name] = (context, expires)
-            self._contexts.move_to_end(name)
-            while len(self._contexts) > _LEAF_CACHE:
-                self._contexts.popitem(last=False)
-        return context
 
     @staticmethod
     def _new_context() -> ssl.SSLContext:
@@ -286,14 +339,7 @@ class CertificateAuthority:
         context.sni_callback = self._choose
         # Never used for a handshake (the callback swaps in a leaf's context first), but a
         # server context must hold a certificate before it accepts connections.
-        chain, _ = self._leaf("localhost")
-        fd, path = tempfile.mkstemp(dir=self.directory, prefix=".leaf-")
-        try:
-            os.write(fd, chain + self._leaf_key_pem)
-            os.close(fd)
-            context.load_cert_chain(path)
-        finally:
-            os.unlink(path)
+        self._load(context, self._leaf("localhost")[0])
         return context
 
     def _choose(
@@ -306,7 +352,10 @@ class CertificateAuthority:
         if name is None:
             return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
         try:
-            connection.context = self._context_for(name)
+            connection.context = self._context_for(certificate_name(name), throttled=True)
+        except _Busy:
+            log.warning("refused a TLS handshake for %s: certificates minted too fast", name)
+            return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
         except Exception:  # a bug here must not kill the event loop: refuse the handshake
             log.exception("could not mint a certificate for %s", name)
             return ssl.ALERT_DESCRIPTION_INTERNAL_ERROR
