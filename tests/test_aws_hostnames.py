@@ -286,6 +286,22 @@ def test_ruby_and_curl_trust_the_authority(servers: Servers) -> None:
     assert payload == healthy, payload
 
 
+def test_process_sandbox_falls_back_to_aws_endpoint_url(servers: Servers) -> None:
+    """`process` shares the host's network and resolver: no authority, no trust variables;
+    functions reach Fireside through AWS_ENDPOINT_URL."""
+    srv = servers("process")
+    name = runtime_helpers.deploy(
+        srv,
+        {"app.py": "import os\ndef handler(e, c):\n    return dict(os.environ)\n"},
+        "app.handler",
+        "python3.11",
+    )
+    env, _, _ = runtime_helpers.invoke(srv, name)
+    assert env["AWS_ENDPOINT_URL"] == srv.endpoint
+    assert "NODE_EXTRA_CA_CERTS" not in env and "AWS_CA_BUNDLE" not in env
+    assert not (srv.data_dir / "tls").exists()
+
+
 def test_authority_is_made_once_with_a_private_key(servers: Servers) -> None:
     srv = servers("namespace")
     key = srv.data_dir / "tls" / "ca-key.pem"
