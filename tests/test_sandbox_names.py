@@ -191,3 +191,30 @@ def test_malformed_datagrams_are_ignored() -> None:
         assert message.parse_query(data) is None
     reply = message.answer(message.parse_query(_query("a.amazonaws.com")), "10.0.2.2")  # type: ignore[arg-type]
     assert message.parse_query(reply) is None  # a response is not a query
+
+
+def test_resolver_answers_servfail_when_the_upstream_cannot_be_reached() -> None:
+    """A namespace whose way out fails (its slirp4netns gone, a prohibited route) gets
+    SERVFAIL for forwarded names, at once; Fireside's names are still answered."""
+
+    def no_route() -> socket.socket:
+        raise PermissionError(13, "prohibited")
+
+    async def main() -> list[tuple[int, int, list[str]]]:
+        loop = asyncio.get_running_loop()
+        listening = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        listening.bind(("127.0.0.1", 0))
+        listening.setblocking(False)
+        resolver = await SandboxResolver.serve(listening, "10.0.2.2", no_route)
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.setblocking(False)
+        client.connect(listening.getsockname())
+        replies = []
+        for name, ident in (("example.com", 7), ("sts.amazonaws.com", 8)):
+            await loop.sock_sendall(client, _query(name, ident=ident))
+            replies.append(_answers(await asyncio.wait_for(loop.sock_recv(client, 512), 5)))
+        resolver.close()
+        client.close()
+        return replies
+
+    assert asyncio.run(main()) == [(7, 2, []), (8, 0, ["10.0.2.2"])]  # 2: SERVFAIL

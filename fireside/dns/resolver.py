@@ -139,7 +139,8 @@ class SandboxResolver(asyncio.DatagramProtocol):
         if self._upstream is not None:
             self._upstream.sendto(outgoing)
             return
-        self._waiting.append((outgoing, query, addr))
+        if len(self._waiting) < MAX_PENDING:  # the upstream socket is being made
+            self._waiting.append((outgoing, query, addr))
         if self._connecting is None:
             self._connecting = asyncio.get_running_loop().create_task(self._connect())
 
@@ -149,12 +150,16 @@ class SandboxResolver(asyncio.DatagramProtocol):
         assert self._make_upstream is not None
         try:
             sock = self._make_upstream()
-            sock.setblocking(False)
-            sock.connect(self._upstream_address)
-            loop = asyncio.get_running_loop()
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Upstream(self._reply), sock=sock
-            )
+            try:
+                sock.setblocking(False)
+                sock.connect(self._upstream_address)
+                loop = asyncio.get_running_loop()
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Upstream(self._reply), sock=sock
+                )
+            except BaseException:
+                sock.close()
+                raise
         except OSError as exc:  # no route out (prohibited, or the network is gone)
             log.debug("no upstream DNS for an environment: %s", exc)
             self._make_upstream = None
