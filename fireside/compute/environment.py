@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import enum
+import functools
 import json
 import logging
 import math
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fireside.compute.aws_names import AwsNames, serve_template_resolver, trust_environment
 from fireside.compute.extensions import SHUTDOWN_GRACE, ExtensionHub, external_extensions
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.invocation import (
@@ -83,6 +85,8 @@ class Launch:
     credentials: tuple[str, str, str]
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
+    #: Serves AWS's hostnames on a private network (DNS, TLS): see `fireside.compute.aws_names`.
+    aws_names: AwsNames | None = None
     egress: bool = True
     #: Egress may reach private, link-local and the host's own addresses too.
     private_egress: bool = False
@@ -137,6 +141,7 @@ class Environment:
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self._endpoint_closer: EndpointCloser | None = None
+        self._names_closer: EndpointCloser | None = None
         #: The request id of the invoke waiting for Init (named in an Init failure).
         self._initializing_for = ""
         self.extensions = ExtensionHub(
@@ -221,6 +226,9 @@ class Environment:
             else [],
             snapshot_key=launch.snapshot_key,
             template_session=launch.template_session,
+            template_network=functools.partial(serve_template_resolver, egress=launch.egress)
+            if launch.aws_names is not None
+            else None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -232,6 +240,10 @@ class Environment:
                 if launch.serve_endpoint is not None:
                     inside = sandbox.socket_inside(launch.endpoint_port)
                     self._endpoint_closer = await launch.serve_endpoint(inside)
+                if launch.aws_names is not None:
+                    self._names_closer = await launch.aws_names.serve(
+                        sandbox, layout.host_address, launch.egress
+                    )
             sandbox.release()
         except Exception as exc:
             log.exception("could not start an environment of %s", self.config.arn)
@@ -335,6 +347,9 @@ class Environment:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
         for name, value in program.env.items():
             env.setdefault(name, value)  # NODE_PATH, GEM_PATH...: the function's own values win
+        if launch.aws_names is not None and self._backend.private_network:
+            for name, value in trust_environment(runtime).items():
+                env.setdefault(name, value)
         if self.extensions.expected:  # started by the runtime's launcher, inside the sandbox
             paths = [f"{opt}/extensions/{name}" for name in self.extensions.expected]
             env["FIRESIDE_EXTENSIONS"] = ":".join(paths)
@@ -359,6 +374,9 @@ class Environment:
         if self._endpoint_closer is not None:
             await self._endpoint_closer()
             self._endpoint_closer = None
+        if self._names_closer is not None:
+            await self._names_closer()
+            self._names_closer = None
         if self._sandbox is not None:
             await self._sandbox.close()
         if self.launch.revoke_credentials is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, Delivery, QueuedEvent
+from fireside.compute.aws_names import AwsNames
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import EndpointCloser, Launch
@@ -123,6 +124,7 @@ class Invoker:
         credentials_for: Callable[[str, str, str], tuple[str, str, str]],
         revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
+        aws_names: AwsNames | None = None,
         egress: bool = True,
         private_egress: bool = False,
         opt_trees: OptTrees | None = None,
@@ -138,6 +140,7 @@ class Invoker:
         self._credentials_for = credentials_for
         self._revoke_credentials = revoke_credentials
         self._serve_endpoint = serve_endpoint
+        self._aws_names = aws_names
         self._egress = egress
         self._private_egress = private_egress
         self._opt_trees = opt_trees
@@ -291,6 +294,7 @@ class Invoker:
             credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,
+            aws_names=self._aws_names,
             egress=self._egress and egress_tag != "off",
             private_egress=self._private_egress or egress_tag == "private",
             initialization_type=initialization_type,

@@ -22,7 +22,7 @@ import signal
 import socket
 import subprocess
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,6 +218,9 @@ class SandboxSpec:
     #: template made, for the credentials its Init runs with.
     snapshot_key: str | None = None
     template_session: Callable[[], TemplateSession] | None = None
+    #: What Fireside serves on a template's network while its Init runs (the resolver its
+    #: copies' resolv.conf names too): called with the template; returns what stops it.
+    template_network: Callable[[Sandbox], Awaitable[Callable[[], None]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +261,11 @@ class Sandbox(ABC):
 
     def socket_inside(self, port: int) -> socket.socket:
         """A socket listening on 127.0.0.1:`port` of the environment's private network."""
+        raise NotImplementedError("this sandbox shares the host network")
+
+    def network_socket(self, kind: int) -> socket.socket:
+        """A new, unbound IPv4 socket of `kind` (SOCK_STREAM, SOCK_DGRAM) in the environment's
+        private network: Fireside's own listeners there, and its DNS forwarding out of it."""
         raise NotImplementedError("this sandbox shares the host network")
 
     def end_of_init(self) -> None:

@@ -41,7 +41,7 @@ from fireside.sandbox.base import (
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.netns import connect_network, new_network
+from fireside.sandbox.netns import connect_network, new_network, resolver_conf, socket_in
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,9 @@ class GvisorSandbox(ProcessSandbox):
 
     def socket_inside(self, port: int) -> socket.socket:
         return self._sockets[port]
+
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/self/fd/{self._netns}", socket.AF_INET, kind)
 
     def end_of_init(self) -> None:
         self._group.throttle_cpu()
@@ -126,6 +129,7 @@ class GvisorBackend(SandboxBackend):
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
         self._trees = share.RuntimeTrees(share_root, files)
+        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
         # Resource groups are `<instance>-gvisor-<bundle>`: a crashed run's (runsc, its Sentry
         # and gofer, all in the group) are killed now, never another server's.
         self._instance = lifeline.instance_of(share_root)
@@ -189,11 +193,8 @@ class GvisorBackend(SandboxBackend):
         for path in ETC_FILES:
             if os.path.exists(path) and path != "/etc/resolv.conf":
                 mounts.append(bind(path, path))
-        if spec.egress and self._slirp is not None:
-            resolv = self._trees.root / "resolv.conf"
-            if not resolv.exists():
-                resolv.write_text("nameserver 10.0.2.3\n")
-            mounts.append(bind(resolv, "/etc/resolv.conf"))
+        # Fireside's resolver on the environment's loopback (`fireside.compute.aws_names`).
+        mounts.append(bind(self._resolv, "/etc/resolv.conf"))
         config = {
             "ociVersion": "1.0.0",
             "process": {

@@ -60,7 +60,7 @@ from fireside.sandbox.base import (
     SandboxSpec,
 )
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
-from fireside.sandbox.netns import connect_network, new_network, setns_net
+from fireside.sandbox.netns import connect_network, new_network, setns_net, socket_in
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,9 @@ class MicrovmSandbox(ProcessSandbox):
     def socket_inside(self, port: int) -> socket.socket:
         return self._sockets[port]
 
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/self/fd/{self._netns}", socket.AF_INET, kind)
+
     async def close(self) -> None:
         if self._process.stdin is not None:
             with contextlib.suppress(OSError):
@@ -291,7 +294,7 @@ class MicrovmBackend(SandboxBackend):
             try:
                 if self._assets is None:
                     self._assets = build_assets(self._root)
-                    copy_etc(self._etc)
+                    copy_etc(self._etc, GATEWAY)
                 if self._accel is None:
                     self._accel = self._probe_kvm(*self._assets)
                     log.info("microvm guests use %s", self._accel)

@@ -63,7 +63,7 @@ from fireside.sandbox.base import (
     SandboxSpec,
     SnapshotHooks,
 )
-from fireside.sandbox.netns import connect_network, listen_inside
+from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
 from fireside.sandbox.snapshot import TemplateError
 from fireside.sandbox.templates import Templates
 from fireside.sandbox.warm import WarmPool
@@ -128,6 +128,9 @@ class NamespaceSandbox(ProcessSandbox):
         sock = listen_inside(self.child_pid, port)
         self._sockets.append(sock)
         return sock
+
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/{self.child_pid}/ns/net", socket.AF_INET, kind)
 
     def release(self) -> None:
         if self._block_fd is not None:
@@ -215,10 +218,9 @@ class NamespaceBackend(SandboxBackend):
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
-        # Inside, DNS goes to slirp4netns's resolver; the host's may sit on its own loopback.
-        self._resolv = self._trees.root / "resolv.conf"
-        self._resolv.write_text("nameserver 10.0.2.3\n")
-        os.chmod(self._resolv, 0o644)
+        # Inside, DNS goes to Fireside's resolver on the environment's own loopback
+        # (`fireside.compute.aws_names`), which forwards what it does not answer upstream.
+        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
         self._etc = [
             path for path in ETC_FILES if os.path.exists(path) and path != "/etc/resolv.conf"
         ]
@@ -307,8 +309,7 @@ class NamespaceBackend(SandboxBackend):
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
         for path in self._etc:
             argv += ["--ro-bind", path, path]
-        if spec.egress and self._slirp is not None:
-            argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
+        argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
         argv += [
             "--proc", "/proc",
             "--dev", "/dev",

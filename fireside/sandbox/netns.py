@@ -15,6 +15,7 @@ import socket
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 from fireside.sandbox import egress, lifeline
 
@@ -22,6 +23,7 @@ __all__ = [
     "connect_network",
     "listen_inside",
     "new_network",
+    "resolver_conf",
     "setns_net",
     "socket_in",
     "unshare_net",
@@ -184,3 +186,12 @@ def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
     finally:
         os.close(own)
     return netns, sockets
+
+
+def resolver_conf(root: Path, address: str) -> Path:
+    """A resolv.conf naming the resolver Fireside serves on each environment's network
+    (`fireside.dns.resolver`), written under `root` for backends to bind."""
+    path = root / f"resolv-{address}.conf"
+    path.write_text(f"nameserver {address}\noptions timeout:2 attempts:2\n")
+    os.chmod(path, 0o644)
+    return path

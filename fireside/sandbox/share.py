@@ -11,6 +11,8 @@ directory that `nobody` can traverse but not list (mode 0711):
                                      runtimes' binds under it (`RuntimeFiles.mount_points`)
     <share>/...                      what runtimes build once to bind (`Layout.cache`): an
                                      interpreter's image (`runtimes/`), Node.js's module links
+    <share>/trust/                   the certificates environments trust, copied into the
+                                     runtime directory as /var/runtime/trust (written by the app)
 
 Trees are built once, with hard links where the file system allows (no copy, no space),
 atomically (a temporary name, then a rename), and reused across restarts.
@@ -167,11 +169,17 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
+TRUST_DIR = "trust"
+
+
 def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
-    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
+    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`), and
+    the installation's trusted certificates from `<root>/trust` (under `trust/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
+    trust = sorted((root / TRUST_DIR).glob("*.pem")) if (root / TRUST_DIR).is_dir() else []
     fingerprint = hashlib.sha256(
         b"".join(name.encode() + path.read_bytes() for name, path in files.files.items())
+        + b"".join(path.name.encode() + path.read_bytes() for path in trust)
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
         + ";".join(files.mount_points).encode()
@@ -185,6 +193,10 @@ def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
         shutil.copy2(path, staging / name)
     for mount_point in files.mount_points:
         (staging / mount_point).mkdir(parents=True)
+    if trust:
+        (staging / TRUST_DIR).mkdir()
+        for path in trust:
+            shutil.copy2(path, staging / TRUST_DIR / path.name)
     sdk = staging / "sdk"
     sdk.mkdir()
     for dist in dists:

@@ -64,6 +64,8 @@ class Template:
     fork_until: float = math.inf
     #: No longer forks: stopped once its last environment is gone.
     retired: bool = False
+    #: Stops what Fireside serves on its network (`SandboxSpec.template_network`).
+    stop_network: Callable[[], None] | None = None
 
 
 MAX_TEMPLATES = 8
@@ -233,6 +235,7 @@ class Templates:
             host=dataclasses.replace(spec.host, work_dir=Path(name)),
             snapshot_key=None,
             template_session=None,
+            template_network=None,
         )
         if spec.snapshot is not None:  # what the runtime's template needs (a fork server...)
             plan = await asyncio.to_thread(spec.snapshot.template, spec.argv, self._cache)
@@ -244,6 +247,8 @@ class Templates:
         finally:
             theirs.close()
         template.sandbox = sandbox
+        if spec.template_network is not None:
+            template.stop_network = await spec.template_network(sandbox)
         sandbox.release()
         asyncio.get_running_loop().add_reader(sandbox.output_fd, _drain_quietly, sandbox.output_fd)
         await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
@@ -277,6 +282,8 @@ class Templates:
             template.session.revoke()
         if template.control is not None:
             template.control.close()  # EOF: the template's process exits
+        if template.stop_network is not None:
+            template.stop_network()
         sandbox = template.sandbox
         if sandbox is None:
             return
