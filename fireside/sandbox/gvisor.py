@@ -6,7 +6,7 @@ a few hundred milliseconds (ptrace platform; this host's KVM cannot run it).
 
 Each environment is an OCI bundle (`config.json` and an empty, read-only root with mount points)
 that binds the same trees as the namespace backend: `/usr`, a few `/etc` files, `/var/task`,
-`/var/runtime`, `/var/lang`, and a sized tmpfs at `/tmp`. Networking uses `--network=host`
+`/var/runtime`, the runtime's own binds, and a sized tmpfs at `/tmp`. Networking uses `--network=host`
 inside a network namespace Fireside creates first: its loopback carries the Runtime API
 (127.0.0.1:9001) and Fireside's endpoint, both opened by Fireside before runsc starts, and
 slirp4netns gives it egress. runsc and everything it starts run in the environment's resource

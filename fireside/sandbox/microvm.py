@@ -9,7 +9,8 @@ of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sand
 Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
 `GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
 `/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, bootstrap and
-SDK at `/var/runtime`, the interpreter image at `/var/lang`, the function's layers at `/opt`, a
+SDK at `/var/runtime`, the runtime's own binds (`SandboxSpec.binds`: a directory is a share of
+its own, a file is bound from its directory's), the function's layers at `/opt`, a
 copy of a few `/etc` files at `/etc`, and a per-environment directory at `/guest` holding
 `boot.sh` (mounts, network, limits) and `run.sh` (the runtime's environment and command). `/tmp` is a guest tmpfs of
 `EphemeralStorage` size. Inside, the runtime runs in a cgroup whose `memory.max` is `MemorySize`,

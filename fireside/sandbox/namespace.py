@@ -4,8 +4,8 @@ What the runtime process gets:
 - user, PID, mount, network, IPC, UTS (and cgroup) namespaces; it runs as `nobody` on the host,
   cannot create further user namespaces, and dies with Fireside;
 - a read-only root holding only `/usr` (and its `/bin`, `/lib` links), a few files of `/etc`,
-  `/var/task` (its code), `/var/runtime` (bootstrap and AWS SDK), `/var/lang` (its interpreter),
-  an empty `/opt`, a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
+  `/var/task` (its code), `/var/runtime` (bootstrap and AWS SDK), the runtime's own binds
+  (`SandboxSpec.binds`: an interpreter's image at `/var/lang`...), the layers or an empty `/opt`, a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
   `EphemeralStorage` size; no view of the data directory, other functions or host processes;
 - a seccomp filter denying system calls a function never needs (`fireside.sandbox.seccomp`);
 - Landlock where the kernel has it (`fireside_landlock`): the runtime process restricts itself

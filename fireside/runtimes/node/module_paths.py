@@ -14,8 +14,8 @@ result two ways, neither of which costs a start anything:
   as NODE_PATH's order decides (`link_tree`). Each link leads to the package's real place, so
   what it imports in turn resolves from there;
 - the `process` sandbox, which cannot bind, preloads a module resolution hook instead
-  (`node/node_path_hook.mjs`, only when a layer has packages: its worker thread costs tens of
-  milliseconds), which retries a bare specifier that was not found in each NODE_PATH
+  (`node/node_path_hook.mjs`, only when a layer has packages: Node.js 20 runs hooks on a
+  thread of its own, about as costly as a second Node.js start), which retries a bare specifier that was not found in each NODE_PATH
   `node_modules` directory in order (a NODE_PATH the function sets itself included).
 
 NODE_PATH entries that are not `node_modules` directories (the runtime directory, the task
