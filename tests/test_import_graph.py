@@ -5,6 +5,7 @@ through each other (STYLE.md, practice 10; issue 12, item 7)."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,41 @@ def test_importing_every_backend_loads_no_runtime() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+#: What would make a sandbox module language-specific: a runtime id, an interpreter's image, an
+#: SDK or a language's search-path variable, in the module's code (docstrings and comments
+#: may explain what runtimes do with the sandbox).
+LANGUAGE_SPECIFIC = re.compile(
+    r"python3\.\d|nodejs\d|ruby\d|boto3|botocore|aws-sdk|node_modules|/var/lang|/var/runtime/"
+    r"(sdk|python|gems|specifications)|NODE_PATH|GEM_PATH|RUBYLIB|PYTHONPATH"
+)
+
+
+def code_strings(path: Path) -> list[str]:
+    """The string constants of `path`'s code, docstrings aside."""
+    tree = ast.parse(path.read_text(), str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        and id(node) not in docstrings
+    ]  # fmt: skip
+
+
+def test_sandbox_names_no_runtime_or_sdk() -> None:
+    offending = {
+        f"{path.name}: {text!r}"
+        for path in SANDBOX.glob("*.py")
+        for text in code_strings(path)
+        if LANGUAGE_SPECIFIC.search(text)
+    }
+    assert not offending, sorted(offending)

@@ -81,7 +81,6 @@ class Launch:
     task_root: Path
     work_root: Path
     endpoint_url: str
-    runtime_path: list[str]
     credentials: tuple[str, str, str]
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
@@ -174,7 +173,6 @@ class Environment:
                 return
         host = HostPaths(
             task_root=launch.task_root,
-            sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
             opt_root=opt_root,
         )
@@ -196,6 +194,9 @@ class Environment:
             log.exception("could not prepare the runtime of %s", self.config.arn)
             self._abort_start("Runtime.Unknown", f"Fireside could not prepare the runtime: {exc}")
             return
+        # Init Duration counts from here: /opt and what the runtime builds once (made before
+        # the first start, or here when a start had to) are Lambda's platform work, not Init.
+        self._started_at = time.monotonic()
         argv = program.argv
         if backend.private_network:
             # Fireside listens on the sandbox network's own 127.0.0.1, which a VM guest reaches
@@ -317,11 +318,6 @@ class Environment:
                 "AWS_SECRET_ACCESS_KEY": secret,
                 "AWS_SESSION_TOKEN": token,
                 "AWS_ENDPOINT_URL": endpoint,
-                # The AWS SDK on sys.path: the runtime's own (boto3 for its Python version),
-                # else the server's.
-                "FIRESIDE_RUNTIME_PATH": program.env.get(
-                    "FIRESIDE_RUNTIME_PATH", os.pathsep.join(layout.sdk_paths)
-                ),
                 "FIRESIDE_OPT_ROOT": opt,
                 "TMPDIR": layout.tmp_dir,
                 "TZ": ":UTC",

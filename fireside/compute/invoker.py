@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import secrets
 import socket
@@ -147,7 +148,8 @@ class Invoker:
         self._versions = versions
         self._concurrency = concurrency
         self._active: dict[ActiveKey, FunctionConfig] = {}
-        self._runtime_path = runtimes.sdk_paths()
+        #: Runtimes whose shared trees were built in this run (`build_runtime`).
+        self._built: set[str] = set()
 
     # -- which configuration runs --------------------------------------------------------------
     def activate(self, config: FunctionConfig) -> None:
@@ -259,10 +261,22 @@ class Invoker:
 
     async def _code_ready(self, config: FunctionConfig) -> None:
         """The code and layer trees, checked once per run (made again if damaged: a tree left
-        by a power loss is not trusted because it exists); a set lookup after the first."""
+        by a power loss is not trusted because it exists); a set lookup after the first. So
+        are the runtime's own trees (`build_runtime`)."""
         for digest in (config.code_digest, *(layer["digest"] for layer in config.layers)):
             if not self._blobs.verified(digest):
                 await asyncio.to_thread(self._blobs.unpack, digest)
+        with contextlib.suppress(runtimes.RuntimeUnavailable, OSError):
+            # Else the start tries again and reports it.
+            await self.build_runtime(runtimes.resolve(config.runtime))
+
+    async def build_runtime(self, command: runtimes.RuntimeCommand) -> None:
+        """What the runtime builds once for every function (an interpreter's image), built
+        before an environment starts rather than inside its Init (blocking work: a thread)."""
+        cache = self._manager.backend.cache
+        if cache is not None and command.runtime not in self._built:
+            await asyncio.to_thread(command.build, cache)
+            self._built.add(command.runtime)
 
     def _forks_snapshots(self, config: FunctionConfig) -> bool:
         """Whether the sandbox forks this function's snapshot starts from a template."""
@@ -290,7 +304,6 @@ class Invoker:
             task_root=self._blobs.tree(config.code_digest),
             work_root=self._work_root,
             endpoint_url=self._endpoint_url,
-            runtime_path=self._runtime_path,
             credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,

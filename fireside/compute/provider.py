@@ -310,7 +310,9 @@ class LambdaProvider:
             await asyncio.to_thread(self._blobs.unpack, config.code_digest)
             for layer in config.layers:
                 await asyncio.to_thread(self._blobs.unpack, layer["digest"])
-            runtimes.resolve(config.runtime)
+            # What the runtime builds once (an interpreter's image) is built now, beside the
+            # unpack: never inside an environment's Init.
+            await self._invoker.build_runtime(runtimes.resolve(config.runtime))
         except (OSError, runtimes.RuntimeUnavailable, ValueError) as exc:
             error = str(exc)
         current = self._functions.get(config.account, config.region, config.name)

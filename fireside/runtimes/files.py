@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 
 from fireside.runtimes import node, python, ruby, sdks
-from fireside.runtimes.python import fireside_landlock
+from fireside.runtimes.python import fireside_landlock, server_sdk
 from fireside.sandbox.base import RuntimeFiles
 
 #: `bootstrap.py` (and its helpers) at the top, where other code expects them; the Node.js and
@@ -23,8 +23,8 @@ def runtime_files() -> RuntimeFiles:
     """What sandbox backends show at /var/runtime (`fireside.sandbox.create_backend`)."""
     return RuntimeFiles(
         files=RUNTIME_FILES,
-        bootstrap=python.BOOTSTRAP_PATH.name,
+        host_dir=python.BOOTSTRAP_PATH.parent,
         launcher=python.EXEC_PATH.name,
         landlock_abi=fireside_landlock.abi_version(),
-        mount_points=sdks.MOUNT_POINTS,
+        mount_points=(*sdks.MOUNT_POINTS, server_sdk.MOUNT_POINT),
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 from fireside.runtimes import node, python, ruby, sdks
 from fireside.runtimes.interpreters import probe
 from fireside.runtimes.node import fork_addon, module_paths
-from fireside.runtimes.python import image
+from fireside.runtimes.python import image, server_sdk
 from fireside.sandbox import opt
 from fireside.sandbox.base import Bind, HostPaths, Launcher, Layout, Program, SnapshotHooks
 
@@ -108,6 +108,18 @@ class RuntimeCommand:
             return Program([_custom_bootstrap(layout, host)])
         return self._python(layout)
 
+    def build(self, cache: Path) -> None:
+        """Build what this runtime binds the same way for every function, under the shared
+        tree's `cache`, once (blocking: a thread). Called before an environment starts (when
+        a function is prepared, and before an invoke starts one), so that Init Duration counts
+        the runtime's and the function's Init, as on Lambda, not a tree built once per host."""
+        if self.language is Language.PYTHON:
+            assert self.interpreter is not None and self.version is not None
+            if image.needs_image(self.interpreter):
+                image.bind(self.interpreter, self.version, cache)
+            if sdks.host_boto3_supports(self.version):  # the fallback when no tree is installed
+                server_sdk.bind(cache)
+
     def _python(self, layout: Layout) -> Program:
         assert self.interpreter is not None and self.version is not None
         interpreter, binds, libraries = self.interpreter, [], []
@@ -117,21 +129,29 @@ class RuntimeCommand:
             interpreter = f"{image.TARGET}/bin/python{self.version}"
             libraries = [f"{image.TARGET}/lib"]
         # boto3 for this Python version (and setuptools where AWS's image has it), in AWS's
-        # sys.path order: the interpreter's site-packages, then the runtime's directory. Without
-        # one, the server's own boto3 serves its own Python version (`Layout.sdk_paths`).
+        # sys.path order: the interpreter's site-packages, then the runtime's directory.
         found = sdk_binds(
             layout,
             sdks.python_tree_name(self.version),
             self.runtime,
             "The AWS SDK for Python (boto3)",
         )
-        sdk_paths = layout.sdk_paths if sdks.host_boto3_supports(self.version) else []
+        sdk_paths: list[str] = []
         if found:
             binds += [bind for bind in found if layout.binds]
             base = layout.path_of(found[0])
             sdk_paths = [f"{base}/site-packages", f"{base}/runtime"]
+        elif sdks.host_boto3_supports(self.version):
+            # Without one, the server's own boto3, where it supports this Python version.
+            if not layout.binds:
+                sdk_paths = server_sdk.host_paths()
+            elif layout.cache is not None:
+                fallback = server_sdk.bind(layout.cache)
+                binds.append(fallback)
+                sdk_paths = [fallback.target]
+        bootstrap = f"{layout.runtime_dir}/{python.BOOTSTRAP_PATH.name}"
         return Program(
-            [interpreter, "-S", "-u", "-B", layout.bootstrap],
+            [interpreter, "-S", "-u", "-B", bootstrap],
             {"FIRESIDE_RUNTIME_PATH": os.pathsep.join(sdk_paths)},
             binds=binds,
             library_path=libraries,
@@ -176,7 +196,7 @@ class RuntimeCommand:
 def runtime_files(layout: Layout) -> str:
     """Where Fireside's runtime files are as the runtime sees them: the sandbox's copy at its
     runtime dir, or this package itself under the `process` backend, which shows host paths."""
-    if layout.bootstrap == str(python.BOOTSTRAP_PATH):
+    if not layout.binds:
         return str(Path(__file__).resolve().parent)
     return layout.runtime_dir
 
@@ -322,10 +342,3 @@ def _resolve_ruby(runtime: str, version: tuple[int, int]) -> RuntimeCommand:
     return RuntimeCommand(
         runtime, None, chosen.version_text, f"AWS_Lambda_{runtime}", Language.RUBY, chosen.path
     )
-
-
-def sdk_paths() -> list[str]:
-    """Directories that give functions `import boto3` without packaging it, as on Lambda."""
-    import boto3
-
-    return [str(Path(boto3.__file__).resolve().parent.parent)]

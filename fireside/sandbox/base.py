@@ -67,8 +67,6 @@ class HostPaths:
     """Where an environment's pieces are on the host, before any remapping."""
 
     task_root: Path
-    #: Directories appended to a Python function's sys.path (the AWS SDK).
-    sdk_paths: list[str]
     #: Private scratch directory for this environment on the host.
     work_dir: Path
     #: The function's layers, merged (`fireside.sandbox.opt`); None when it has none.
@@ -81,8 +79,6 @@ class Layout:
 
     task_root: str
     runtime_dir: str
-    bootstrap: str
-    sdk_paths: list[str]
     opt_root: str
     tmp_dir: str
     #: The address at which the runtime reaches Fireside's listeners (the Runtime API and the
@@ -180,9 +176,9 @@ class RuntimeFiles:
 
     #: Name under /var/runtime (may hold one directory level) -> host file.
     files: Mapping[str, Path]
-    #: The name of the Python bootstrap, and of the launcher of every other runtime
-    #: (`Launcher.EXEC`), both among `files`.
-    bootstrap: str
+    #: Where the runtime dir is on the host, for the `process` backend, which remaps nothing.
+    host_dir: Path
+    #: The name of the launcher (`Launcher.EXEC`), among `files`.
     launcher: str
     #: The host kernel's Landlock ABI version (0: none), as the launcher will find it.
     landlock_abi: int = 0
@@ -367,6 +363,12 @@ class SandboxBackend(ABC):
 
     @abstractmethod
     async def start(self, spec: SandboxSpec) -> Sandbox: ...
+
+    @property
+    def cache(self) -> Path | None:
+        """The shared tree's directory where runtimes build what they bind (`Layout.cache`),
+        so that it can be built before an environment starts; None where nothing is bound."""
+        return None
 
     def describe(self) -> str:
         return self.mode.value

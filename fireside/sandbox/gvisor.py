@@ -139,6 +139,10 @@ class GvisorBackend(SandboxBackend):
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"gvisor (runsc, ptrace platform, {self._limits.value} limits, {network})"
 
+    @property
+    def cache(self) -> Path | None:
+        return self._trees.cache
+
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
 

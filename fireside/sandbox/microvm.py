@@ -8,8 +8,8 @@ of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sand
 
 Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
 `GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
-`/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, bootstrap and
-SDK at `/var/runtime`, the runtime's own binds (`SandboxSpec.binds`: a directory is a share of
+`/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, Fireside's
+runtime files at `/var/runtime`, the runtime's own binds (`SandboxSpec.binds`: a directory is a share of
 its own, a file is bound from its directory's), the function's layers at `/opt`, a
 copy of a few `/etc` files at `/etc`, and a per-environment directory at `/guest` holding
 `boot.sh` (mounts, network, limits) and `run.sh` (the runtime's environment and command). `/tmp` is a guest tmpfs of
@@ -280,6 +280,10 @@ class MicrovmBackend(SandboxBackend):
         accel = self._accel or "kvm if it works, else tcg"
         network = "egress via slirp4netns" if self._slirp else "no egress"
         return f"microvm (QEMU microvm guests, {accel}, {network})"
+
+    @property
+    def cache(self) -> Path | None:
+        return self._trees.cache
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host, host_address=GATEWAY)

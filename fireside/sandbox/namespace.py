@@ -4,8 +4,9 @@ What the runtime process gets:
 - user, PID, mount, network, IPC, UTS (and cgroup) namespaces; it runs as `nobody` on the host,
   cannot create further user namespaces, and dies with Fireside;
 - a read-only root holding only `/usr` (and its `/bin`, `/lib` links), a few files of `/etc`,
-  `/var/task` (its code), `/var/runtime` (bootstrap and AWS SDK), the runtime's own binds
-  (`SandboxSpec.binds`: an interpreter's image at `/var/lang`...), the layers or an empty `/opt`, a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
+  `/var/task` (its code), `/var/runtime` (Fireside's runtime files), the runtime's own binds
+  (`SandboxSpec.binds`: an interpreter's image, an AWS SDK...), the layers or an empty `/opt`,
+  a private `/proc`, a minimal `/dev`, and a private `/tmp` tmpfs of
   `EphemeralStorage` size; no view of the data directory, other functions or host processes;
 - a seccomp filter denying system calls a function never needs (`fireside.sandbox.seccomp`);
 - Landlock where the kernel has it (`fireside_landlock`): the runtime process restricts itself
@@ -287,6 +288,10 @@ class NamespaceBackend(SandboxBackend):
     async def forget_snapshots(self, prefix: str) -> None:
         await self._templates.forget(prefix)
 
+    @property
+    def cache(self) -> Path | None:
+        return self._trees.cache
+
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
 
@@ -406,7 +411,7 @@ class NamespaceBackend(SandboxBackend):
         spec = SandboxSpec(
             argv=list(key.argv),
             env=env,
-            host=HostPaths(slot, [], Path(name), opt_root=opt_slot),
+            host=HostPaths(slot, Path(name), opt_root=opt_slot),
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,

@@ -28,16 +28,14 @@ class ProcessBackend(SandboxBackend):
     mode = SandboxMode.PROCESS
 
     def __init__(self, files: RuntimeFiles) -> None:
-        # Runtimes run from Fireside's own package: the bootstrap's directory is the runtime dir.
-        self._bootstrap = files.files[files.bootstrap]
+        # Runtimes run from Fireside's own package: its directory is the runtime dir.
+        self._runtime_dir = files.host_dir
         self._launcher = files.files[files.launcher]
 
     def layout(self, host: HostPaths) -> Layout:
         return Layout(
             task_root=str(host.task_root),
-            runtime_dir=str(self._bootstrap.parent),
-            bootstrap=str(self._bootstrap),
-            sdk_paths=list(host.sdk_paths),
+            runtime_dir=str(self._runtime_dir),
             opt_root=str(host.opt_root or host.work_dir / "opt"),
             launcher=[sys.executable, "-E", "-S", "-B", str(self._launcher)],
             tmp_dir=str(host.work_dir / "tmp"),

@@ -6,11 +6,12 @@ temporary directory, is out of its reach. So everything an environment mounts li
 directory that `nobody` can traverse but not list (mode 0711):
 
     <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
-    <share>/runtime-<hash>/          Fireside's bootstrap and the server's own boto3 (`sdk/`),
-                                     seen as /var/runtime, with empty mount points for the
-                                     runtimes' binds under it (`RuntimeFiles.mount_points`)
+    <share>/runtime-<hash>/          Fireside's runtime files, seen as /var/runtime, with empty
+                                     mount points for the runtimes' binds under it
+                                     (`RuntimeFiles.mount_points`)
     <share>/...                      what runtimes build once to bind (`Layout.cache`): an
-                                     interpreter's image (`runtimes/`), Node.js's module links
+                                     interpreter's image or a fallback SDK (`runtimes/`),
+                                     Node.js's module links
     <share>/trust/                   the certificates environments trust, copied into the
                                      runtime directory as /var/runtime/trust (written by the app)
 
@@ -22,13 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.metadata
 import logging
 import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -37,9 +36,6 @@ from fireside.sandbox.base import HostPaths, Layout, RuntimeFiles
 from fireside.store.durable import publish_tree
 
 log = logging.getLogger(__name__)
-
-#: Packages a Python function can import without packaging them, as on Lambda.
-SDK_DISTRIBUTIONS = ("boto3",)
 
 
 def reachable_by_others(path: Path) -> bool:
@@ -147,41 +143,16 @@ def link_file(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Distribution]:
-    seen: dict[str, importlib.metadata.Distribution] = {}
-    pending = list(names)
-    while pending:
-        name = pending.pop()
-        key = re.sub(r"[-_.]+", "-", name).lower()
-        if key in seen:
-            continue
-        try:
-            dist = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-        seen[key] = dist
-        for requirement in dist.requires or []:
-            if ";" in requirement and "extra" in requirement.split(";", 1)[1]:
-                continue
-            match = re.match(r"[A-Za-z0-9_.\-]+", requirement)
-            if match:
-                pending.append(match[0])
-    return list(seen.values())
-
-
 TRUST_DIR = "trust"
 
 
 def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
-    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`), and
+    """Fireside's runtime files, to mount at /var/runtime, with the runtimes' mount points and
     the installation's trusted certificates from `<root>/trust` (under `trust/`)."""
-    dists = _distribution_closure(SDK_DISTRIBUTIONS)
     trust = sorted((root / TRUST_DIR).glob("*.pem")) if (root / TRUST_DIR).is_dir() else []
     fingerprint = hashlib.sha256(
         b"".join(name.encode() + path.read_bytes() for name, path in files.files.items())
         + b"".join(path.name.encode() + path.read_bytes() for path in trust)
-        + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
-        + sys.version.encode()
         + ";".join(files.mount_points).encode()
     ).hexdigest()[:16]
     final = root / f"runtime-{fingerprint}"
@@ -197,23 +168,6 @@ def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
         (staging / TRUST_DIR).mkdir()
         for path in trust:
             shutil.copy2(path, staging / TRUST_DIR / path.name)
-    sdk = staging / "sdk"
-    sdk.mkdir()
-    for dist in dists:
-        for file in dist.files or []:
-            parts = Path(str(file)).parts
-            if (
-                not parts
-                or parts[0].endswith((".dist-info", ".egg-info"))
-                or parts[0] in ("..", "bin")
-            ):
-                continue
-            source = Path(str(dist.locate_file(file)))
-            if not source.is_file():
-                continue
-            target = sdk.joinpath(*parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            link_file(source, target)
     return publish(staging, final)
 
 
@@ -229,8 +183,8 @@ def system_python() -> str | None:
 class RuntimeTrees:
     """What every isolating backend mounts, and the paths the runtime sees them at.
 
-    /var/task is the code, /var/runtime Fireside's bootstrap and the AWS SDK; the rest is the
-    runtime's own binds (`Program.binds`, an interpreter's image at /var/lang for one).
+    /var/task is the code, /var/runtime Fireside's runtime files; the rest is the runtime's
+    own binds (`Program.binds`: an interpreter's image at /var/lang, an AWS SDK...).
     """
 
     def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
@@ -249,8 +203,6 @@ class RuntimeTrees:
         return Layout(
             task_root="/var/task",
             runtime_dir="/var/runtime",
-            bootstrap=f"/var/runtime/{self.files.bootstrap}",
-            sdk_paths=["/var/runtime/sdk"],
             opt_root="/opt",
             tmp_dir="/tmp",
             host_address=host_address,

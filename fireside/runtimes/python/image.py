@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from fireside.sandbox.base import Bind
@@ -49,6 +50,7 @@ def python_image(root: Path, interpreter: str, version: str) -> Path:
     if final.exists():
         return final
     log.info("building the %s runtime image from %s (once)", version, prefix)
+    started = time.monotonic()
     (root / "runtimes").mkdir(mode=0o711, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root / "runtimes", prefix=".build-"))
     (staging / "bin").mkdir()
@@ -70,4 +72,6 @@ def python_image(root: Path, interpreter: str, version: str) -> Path:
         skip=re.compile(r"/(site-packages|test|idlelib|tkinter|turtledemo|ensurepip)$"),
     )
     (staging / "lib" / f"python{version}" / "site-packages").mkdir(exist_ok=True)
-    return publish(staging, final)
+    published = publish(staging, final)
+    log.info("built the %s runtime image in %.2f s", version, time.monotonic() - started)
+    return published
