@@ -242,6 +242,47 @@ def test_libraries_from_layers_and_vendor(servers: Servers, sandbox: str) -> Non
     assert invoke(srv, name)[0] == ["from a layer", "from the task"]
 
 
+#: The host Ruby's libraries that AWS's image lacks: files in its site and vendor directories
+#: (Debian's /usr/lib/ruby/vendor_ruby: ruby-xmlrpc's xmlrpc.rb...) and gems in RubyGems' other
+#: default directories (Debian's rubygems-integration: the gems of apt's ruby-* packages), but
+#: not Ruby's own gem directory, whose bundled gems (rexml, rake, minitest) AWS's Ruby has too.
+HOST_LIBRARIES = """
+require 'json'
+own = File.join(RbConfig::CONFIG['rubylibprefix'], 'gems', RbConfig::CONFIG['ruby_version'])
+names = ->(dir) { Dir.glob("#{dir}/specifications/*.gemspec").map { |f| File.basename(f, '.gemspec').sub(/-[^-]+\\z/, '') } }
+dirs = %w[sitelibdir sitedir vendorlibdir vendordir].filter_map { |key| RbConfig::CONFIG[key] }
+libraries = dirs.flat_map { |dir| Dir.glob("#{dir}/*.rb") }.map { |f| File.basename(f, '.rb') }
+gems = (Gem.default_path - [own]).flat_map(&names) - names.call(own)
+puts JSON.generate(libraries: (libraries - ['rubygems']).uniq, gems: gems.uniq)
+"""
+
+LOADER = """
+def handler(event:, context:)
+  loaded = event['libraries'].select { |lib| begin; require lib; rescue LoadError; false; end }
+  loaded += event['gems'].select { |name| begin; gem name; rescue LoadError; false; end }
+  require 'rexml/document'
+  { loaded: loaded, rexml: REXML::Document.new('<a/>').root.name, gem_path: Gem.path }
+end
+"""
+
+
+@BOTH_SANDBOXES
+def test_host_libraries_are_not_loadable(servers: Servers, sandbox: str) -> None:
+    assert HOST_RUBY is not None
+    listed = subprocess.run(
+        [HOST_RUBY[0], "-e", HOST_LIBRARIES], capture_output=True, text=True, check=True
+    )
+    host = json.loads(listed.stdout)
+    # Debian's Ruby has some (its RubyGems, ruby-xmlrpc, rake's and others' integration gems).
+    assert host["libraries"] or host["gems"], "this host's Ruby has no libraries of its own"
+    srv = servers(sandbox)
+    name = deploy(srv, LOADER)
+    body, tail, out = invoke(srv, name, host)
+    assert "FunctionError" not in out, tail
+    assert body["loaded"] == [], body  # a LoadError for each, as on AWS
+    assert body["rexml"] == "a"  # Ruby's bundled gems stay: the AWS SDK's XML needs rexml
+
+
 def test_missing_ruby_version_is_refused_at_create(server: Server) -> None:
     lam = server.client()
     present = set()

@@ -18,12 +18,18 @@ require 'socket'
 
 $stdout.sync = true
 
-# GEM_PATH (the runtime's, as on Lambda) replaces RubyGems' default directories. Lambda's Ruby
-# keeps its bundled gems (rexml, which the AWS SDK needs, among them) in GEM_HOME, which stays
-# on the path; a distribution's Ruby keeps them in a default directory that GEM_PATH would
-# hide, so those directories go back on, after GEM_PATH's.
-missing = Gem.default_path - Gem.path
-Gem.use_paths(Gem.dir, Gem.path + missing) unless missing.empty?
+# What a function can load is what Lambda's Ruby has: GEM_PATH (the runtime's), then GEM_HOME,
+# where Lambda's Ruby keeps its bundled gems (rexml, which the AWS SDK needs, rake, minitest...).
+# A distribution's Ruby has another GEM_HOME (Debian's /var/lib/gems, where `gem install` puts
+# the host's gems) and keeps its bundled gems in Ruby's own gem directory, which becomes
+# GEM_HOME. Its other default directories (Debian's rubygems-integration, holding the gems of
+# apt's ruby-* packages) and the site and vendor directories of $LOAD_PATH (Debian's
+# /usr/lib/ruby/vendor_ruby) hold host libraries AWS's image lacks, so they go. RubyGems itself,
+# which Debian's Ruby loaded from vendor_ruby before this line, stays loaded.
+own_gems = File.join(RbConfig::CONFIG['rubylibprefix'], 'gems', RbConfig::CONFIG['ruby_version'])
+Gem.use_paths(own_gems, Gem.path - [Gem.dir])
+host_dirs = %w[sitedir sitearchdir vendordir vendorarchdir].filter_map { |key| RbConfig::CONFIG[key] }
+$LOAD_PATH.reject! { |path| host_dirs.any? { |dir| path == dir || path.start_with?("#{dir}/") } }
 
 # The handler's `context`: details of the invocation, the function and its environment.
 class LambdaContext
