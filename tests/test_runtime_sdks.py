@@ -11,11 +11,13 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from fireside.runtimes import registry, sdk_install, sdks
@@ -238,6 +240,27 @@ def test_without_the_sdks_runtimes_start_and_the_log_says_what_is_missing(
     assert body == {"boto3": False}
     line = printed(srv, "The AWS SDK for Python (boto3) for python3.9 is not installed")
     assert "`fireside sdks install` installs it" in line
+
+
+FALLBACK_PROBE = """
+import boto3
+def handler(event, context):
+    return {"boto3": boto3.__version__, "file": boto3.__file__}
+"""
+
+
+def test_without_a_tree_the_servers_boto3_is_bound_for_its_python(
+    fresh_server: Any, tmp_path: Any
+) -> None:
+    """Without a tree for its version, a function on the server's own Python version gets the
+    server's boto3, which the Python runtime binds at /var/runtime/sdk (namespace sandbox)."""
+    srv = fresh_server(FIRESIDE_SDK_CACHE=str(tmp_path / "empty"), FIRESIDE_SANDBOX="namespace")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    name = deploy(srv, {"app.py": FALLBACK_PROBE}, "app.handler", f"python{version}")
+    body, tail, out = invoke(srv, name)
+    assert "FunctionError" not in out, (body, tail)
+    assert body["boto3"] == boto3.__version__
+    assert body["file"] == "/var/runtime/sdk/boto3/__init__.py"
 
 
 def printed(srv: Any, needle: str, timeout: float = 10) -> str:

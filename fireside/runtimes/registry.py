@@ -117,8 +117,9 @@ class RuntimeCommand:
             assert self.interpreter is not None and self.version is not None
             if image.needs_image(self.interpreter):
                 image.bind(self.interpreter, self.version, cache)
-            if sdks.host_boto3_supports(self.version):  # the fallback when no tree is installed
-                server_sdk.bind(cache)
+            installed = sdks.tree(sdks.python_tree_name(self.version)) is not None
+            if not installed and sdks.host_boto3_supports(self.version):
+                server_sdk.bind(cache)  # the fallback, where no tree is installed
 
     def _python(self, layout: Layout) -> Program:
         assert self.interpreter is not None and self.version is not None
