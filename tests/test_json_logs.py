@@ -226,6 +226,31 @@ def test_json_cold_start_writes_init_start(server: Server, make_function: Functi
     assert report["record"]["metrics"]["initDurationMs"] > 0
 
 
+def test_json_timeout_and_failed_init(lam: Any, make_function: FunctionFactory) -> None:
+    slow = make_function(
+        "import time\ndef handler(e, c):\n    time.sleep(30)\n",
+        Timeout=1,
+        LoggingConfig={"LogFormat": "JSON"},
+    )
+    _, tail, request_id = python_invoke(lam, slow, {})
+    found = [json.loads(line) for line in tail.splitlines() if line.startswith("{")]
+    done = platform(found, "platform.runtimeDone")["record"]
+    assert done["requestId"] == request_id
+    assert done["status"] == "timeout" and done["errorType"] == "Sandbox.Timedout"
+    assert platform(found, "platform.report")["record"]["status"] == "timeout"
+
+    broken = make_function("import no_such_module\n", LoggingConfig={"LogFormat": "JSON"})
+    result, tail, request_id = python_invoke(lam, broken, {})
+    assert result["errorType"] == "Runtime.ImportModuleError"
+    found = records(tail)
+    init = platform(found, "platform.initReport")["record"]
+    assert init["status"] == "error" and init["errorType"] == "Runtime.ImportModuleError"
+    assert init["phase"] == "init" and init["metrics"]["durationMs"] > 0
+    assert platform(found, "platform.start")["record"]["requestId"] == request_id
+    report = platform(found, "platform.report")["record"]
+    assert report["status"] == "failure" and report["errorType"] == "Runtime.ImportModuleError"
+
+
 def test_text_format_is_unchanged(lam: Any, make_function: FunctionFactory) -> None:
     name = make_function(PYTHON_LOGS, LoggingConfig=TEXT_LEVELS)
     _, tail, request_id = python_invoke(lam, name, {})
