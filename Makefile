@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install system-deps dev-system-deps dev lint bench clean
+.PHONY: up test install system-deps dev-system-deps dev sdks lint bench clean
 
 $(BIN)/fireside: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(BIN)/fireside system-deps
 system-deps:
 	@scripts/system-deps.sh
 
+# The AWS SDKs Lambda's images preinstall (boto3 per Python version, the AWS SDK for JavaScript
+# v3, the AWS SDK for Ruby), downloaded once into the SDK cache; says what it could not get.
+sdks: $(BIN)/fireside
+	$(BIN)/fireside sdks install
+
 dev-system-deps:
 	@scripts/system-deps.sh --dev
 
@@ -27,7 +32,7 @@ $(VENV)/.dev: $(BIN)/fireside | dev-system-deps
 
 dev: $(VENV)/.dev
 
-up: install
+up: install sdks
 	$(BIN)/fireside up $(ARGS)
 
 lint: dev
@@ -35,7 +40,7 @@ lint: dev
 	$(BIN)/ruff format --check fireside tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint sdks
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install

@@ -22,6 +22,7 @@ from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
 from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
+from fireside.compute.aws_names import AwsNames
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
@@ -37,14 +38,16 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
+from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
-from fireside.sandbox.share import choose_share_root, prepare_share_root, sweep_orphans
+from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider
@@ -97,6 +100,7 @@ class Fireside:
             self.sandbox_mode,
             self.share_root,
             data,
+            runtime_files(),
             warm_spares=settings.warm_spares,
             # Spares of a kind outlive idle environments: keeping one costs ~16 MB.
             warm_lifetime=max(settings.idle_timeout, 600.0),
@@ -151,6 +155,15 @@ class Fireside:
             )
         )
 
+    def _aws_names(self) -> AwsNames | None:
+        """AWS's hostnames inside environments with a network of their own: Fireside's edge
+        over TLS, with a certificate authority made once per data directory."""
+        if not self.backend.private_network:
+            return None  # a process sandbox uses the host's resolver: AWS_ENDPOINT_URL only
+        authority = CertificateAuthority(self.settings.data_dir / "tls")
+        authority.write_trust(self.share_root / TRUST_DIR)
+        return AwsNames(self._http.adopt, authority.server_context())
+
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
             self.functions,
@@ -162,6 +175,7 @@ class Fireside:
             credentials_for=self.environment_credentials.issue,
             revoke_credentials=self.environment_credentials.revoke,
             serve_endpoint=self._http.adopt,
+            aws_names=self._aws_names(),
             egress=self.settings.egress,
             private_egress=self.settings.egress_private,
             opt_trees=self.opt_trees,

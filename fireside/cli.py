@@ -128,6 +128,15 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--runtime", action="append", default=[], help="compatible runtime")
     publish.add_argument("--description", default="")
     _client_options(publish)
+
+    sdk = commands.add_parser(
+        "sdks",
+        help="list or install the AWS SDKs functions get without packaging them",
+        description="List the AWS SDKs in the SDK cache, or (install) download those missing "
+        "from the package registries: boto3 per Python version, the AWS SDK for JavaScript v3, "
+        "the AWS SDK for Ruby. See docs/runtimes.md.",
+    )
+    sdk.add_argument("action", nargs="?", choices=["list", "install"], default="list")
     return parser
 
 
@@ -254,6 +263,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  data dir: {info.data_dir.resolve()}", flush=True)
         print(f"  sandbox:  {info.sandbox}", flush=True)
         print(f"  auth:     {auth}", flush=True)
+        print(f"  sdks:     {_sdk_summary()}", flush=True)
         if server.sandbox_warning:
             print(f"  warning:  {server.sandbox_warning}", flush=True)
         print("  Ctrl-C to stop.", flush=True)
@@ -298,7 +308,36 @@ def main(argv: list[str] | None = None) -> int:
         return _tables(args)
     if args.command == "layer":
         return _layer(args)
+    if args.command == "sdks":
+        return _sdks(args)
     return _logs(args)
+
+
+def _sdk_summary() -> str:
+    """Which AWS SDKs functions get, or how to get them (`make up` installs them first)."""
+    from fireside.runtimes import sdks
+
+    names = [tree.name for tree in sdks.installed()]
+    if not names:
+        return f"none installed in {sdks.cache_root()}: run `fireside sdks install`"
+    return ", ".join(names) + " (`fireside sdks` lists versions)"
+
+
+def _sdks(args: argparse.Namespace) -> int:
+    """Installing says what it does as it goes; a registry out of reach is reported, not fatal
+    (functions then run without that SDK, and the log says so)."""
+    from fireside.runtimes import sdk_install, sdks
+
+    if args.action == "install":
+        missing = sdk_install.install_all(lambda line: print(line, flush=True))
+        for line in missing:
+            print(f"not installed: {line}", file=sys.stderr)
+    print(f"AWS SDKs in {sdks.cache_root()}:")
+    for tree in sdks.installed():
+        print(f"  {tree.name}: {tree.describe()}")
+    if not sdks.installed():
+        print("  none: `fireside sdks install` downloads them")
+    return 0
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from fireside.runtimes import sdks
 from tests import runtime_helpers
 from tests.conftest import ROLE, Server, make_zip
 from tests.runtime_helpers import BOTH_SANDBOXES as BOTH
@@ -350,11 +351,15 @@ def test_environment(servers: Servers, sandbox: str) -> None:
         env.get("FIRESIDE_OPT_ROOT"),
         env["LAMBDA_RUNTIME_DIR"],
     )
+    # The AWS SDK's node_modules: in the runtime dir, or the SDK cache under `process`.
+    sdk = runtime_dir
     if sandbox == "namespace":
         assert (task, opt, runtime_dir) == ("/var/task", "/opt", "/var/runtime")
+    else:
+        sdk = str(sdks.cache_root() / "nodejs")
     assert env["NODE_PATH"] == (
         f"{opt}/nodejs/node20/node_modules:{opt}/nodejs/node_modules:"
-        f"{runtime_dir}/node_modules:{runtime_dir}:{task}"
+        f"{sdk}/node_modules:{runtime_dir}:{task}"
     )
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs20.x"
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")

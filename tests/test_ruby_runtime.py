@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from fireside.runtimes import sdks
 from tests import runtime_helpers
 from tests.conftest import ROLE, Server, make_zip
 from tests.runtime_helpers import BOTH_SANDBOXES, Servers, function_log, invoke, publish_layer
@@ -209,10 +210,14 @@ def test_environment(servers: Servers, sandbox: str) -> None:
         env["FIRESIDE_OPT_ROOT"],
         env["LAMBDA_RUNTIME_DIR"],
     )
+    # The AWS SDK's gems: in the runtime dir, or the SDK cache under `process`.
+    sdk = runtime_dir
     if sandbox == "namespace":
         assert (task, opt, runtime_dir) == ("/var/task", "/opt", "/var/runtime")
+    else:
+        sdk = str(sdks.cache_root() / "ruby")
     # Lambda's values, with the runtime id's version whatever Ruby runs it.
-    assert env["GEM_PATH"] == f"{task}/vendor/bundle/ruby/3.2.0:{opt}/ruby/gems/3.2.0"
+    assert env["GEM_PATH"] == f"{task}/vendor/bundle/ruby/3.2.0:{opt}/ruby/gems/3.2.0:{sdk}"
     assert env["RUBYLIB"] == f"{task}:{runtime_dir}/lib:{opt}/ruby/lib"
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_ruby3.2"
     assert env["_X_AMZN_TRACE_ID"].startswith("Root=1-")

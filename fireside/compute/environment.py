@@ -12,6 +12,7 @@ import asyncio
 import base64
 import contextlib
 import enum
+import functools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fireside.compute.aws_names import AwsNames, serve_template_resolver, trust_environment
 from fireside.compute.extensions import SHUTDOWN_GRACE, ExtensionHub, external_extensions
 from fireside.compute.functions import FunctionConfig
 from fireside.compute.invocation import (
@@ -38,9 +40,9 @@ from fireside.compute.log_controls import LogControls, Report
 from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
-from fireside.runtimes.registry import CUSTOM_RUNTIMES, RuntimeCommand
-from fireside.sandbox import HostPaths, Layout, Sandbox, SandboxBackend, SandboxSpec, opt
-from fireside.sandbox.base import TemplateSession
+from fireside.runtimes.registry import InvalidEntrypoint, RuntimeCommand
+from fireside.sandbox import HostPaths, Launcher, Layout, Sandbox, SandboxBackend, SandboxSpec
+from fireside.sandbox.base import Program, TemplateSession
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class Launch:
     credentials: tuple[str, str, str]
     #: Serve Fireside's endpoint on a socket inside a private network; returns its closer.
     serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None
+    #: Serves AWS's hostnames on a private network (DNS, TLS): see `fireside.compute.aws_names`.
+    aws_names: AwsNames | None = None
     egress: bool = True
     #: Egress may reach private, link-local and the host's own addresses too.
     private_egress: bool = False
@@ -151,6 +155,7 @@ class Environment:
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self._endpoint_closer: EndpointCloser | None = None
+        self._names_closer: EndpointCloser | None = None
         #: The request id of the invoke waiting for Init (named in an Init failure).
         self._initializing_for = ""
         self.extensions = ExtensionHub(
@@ -186,8 +191,6 @@ class Environment:
                 return
         host = HostPaths(
             task_root=launch.task_root,
-            interpreter=launch.command.interpreter,
-            interpreter_version=launch.command.version,
             sdk_paths=list(launch.runtime_path),
             work_dir=self._work_dir,
             opt_root=opt_root,
@@ -195,20 +198,22 @@ class Environment:
         layout = backend.layout(host)
         if opt_root is not None:
             self.extensions.expected = await asyncio.to_thread(external_extensions, opt_root)
-        argv = launch.command.argv(layout, self.config.memory_size, self.config.environment)
-        if launch.command.runtime in CUSTOM_RUNTIMES:
-            # Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap.
-            if os.access(launch.task_root / "bootstrap", os.X_OK):
-                pass
-            elif opt_root is not None and opt.is_executable_in(opt_root, "bootstrap"):
-                argv = [f"{layout.opt_root}/bootstrap"]
-            else:
-                message = (
-                    f"Couldn't find valid bootstrap(s): "
-                    f"[{layout.task_root}/bootstrap {layout.opt_root}/bootstrap]"
-                )
-                self._abort_start("Runtime.InvalidEntrypoint", message)
-                return
+        try:
+            program = await asyncio.to_thread(
+                launch.command.program,
+                layout,
+                host,
+                self.config.memory_size,
+                self.config.environment,
+            )
+        except InvalidEntrypoint as exc:
+            self._abort_start("Runtime.InvalidEntrypoint", str(exc))
+            return
+        except OSError as exc:
+            log.exception("could not prepare the runtime of %s", self.config.arn)
+            self._abort_start("Runtime.Unknown", f"Fireside could not prepare the runtime: {exc}")
+            return
+        argv = program.argv
         if backend.private_network:
             # Fireside listens on the sandbox network's own 127.0.0.1, which a VM guest reaches
             # at its gateway address (`Layout.host_address`).
@@ -218,13 +223,17 @@ class Environment:
             port = await self._server.listen("127.0.0.1", 0)
             runtime_api = f"{layout.host_address}:{port}"
             endpoint = f"http://{layout.host_address}:{launch.endpoint_port}"
-        if self.extensions.expected and argv[-1] != layout.bootstrap and layout.launcher:
+        if self.extensions.expected and program.launcher is Launcher.EXEC and layout.launcher:
             argv = [*layout.launcher, *argv]  # which starts the extensions, then execs argv
-        env = self._environment(runtime_api, endpoint, layout)
+        env = self._environment(runtime_api, endpoint, layout, program)
         spec = SandboxSpec(
             argv=argv,
             env=env,
             host=host,
+            binds=program.binds,
+            launcher=program.launcher,
+            snapshot=program.snapshot,
+            startup_env={k: v for k, v in env.items() if program.read_at_startup(k)},
             memory_mb=self.config.memory_size,
             tmp_mb=self.config.ephemeral_storage,
             egress=launch.egress,
@@ -234,6 +243,9 @@ class Environment:
             else [],
             snapshot_key=launch.snapshot_key,
             template_session=launch.template_session,
+            template_network=functools.partial(serve_template_resolver, egress=launch.egress)
+            if launch.aws_names is not None
+            else None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -245,6 +257,10 @@ class Environment:
                 if launch.serve_endpoint is not None:
                     inside = sandbox.socket_inside(launch.endpoint_port)
                     self._endpoint_closer = await launch.serve_endpoint(inside)
+                if launch.aws_names is not None:
+                    self._names_closer = await launch.aws_names.serve(
+                        sandbox, layout.host_address, launch.egress
+                    )
             sandbox.release()
         except Exception as exc:
             log.exception("could not start an environment of %s", self.config.arn)
@@ -289,12 +305,14 @@ class Environment:
         self._fail_init(outcome)
         self.state = State.DEAD
 
-    def _environment(self, runtime_api: str, endpoint: str, layout: Layout) -> dict[str, str]:
+    def _environment(
+        self, runtime_api: str, endpoint: str, layout: Layout, program: Program
+    ) -> dict[str, str]:
         config, launch = self.config, self.launch
         key, secret, token = launch.credentials
         task, runtime, opt = layout.task_root, layout.runtime_dir, layout.opt_root
         library_path = [
-            *layout.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
+            *program.library_path, "/lib64", "/usr/lib64", runtime, f"{runtime}/lib", task,
             f"{task}/lib", f"{opt}/lib",
         ]  # fmt: skip
         env = dict(config.environment)
@@ -316,7 +334,11 @@ class Environment:
                 "AWS_SECRET_ACCESS_KEY": secret,
                 "AWS_SESSION_TOKEN": token,
                 "AWS_ENDPOINT_URL": endpoint,
-                "FIRESIDE_RUNTIME_PATH": os.pathsep.join(layout.sdk_paths),
+                # The AWS SDK on sys.path: the runtime's own (boto3 for its Python version),
+                # else the server's.
+                "FIRESIDE_RUNTIME_PATH": program.env.get(
+                    "FIRESIDE_RUNTIME_PATH", os.pathsep.join(layout.sdk_paths)
+                ),
                 "FIRESIDE_OPT_ROOT": opt,
                 "TMPDIR": layout.tmp_dir,
                 "TZ": ":UTC",
@@ -340,8 +362,11 @@ class Environment:
             env["HOME"] = layout.tmp_dir  # a host path would point into the server's own home
         if launch.command.execution_env:
             env["AWS_EXECUTION_ENV"] = launch.command.execution_env
-        for name, value in launch.command.environment(layout).items():
+        for name, value in program.env.items():
             env.setdefault(name, value)  # NODE_PATH, GEM_PATH...: the function's own values win
+        if launch.aws_names is not None and self._backend.private_network:
+            for name, value in trust_environment(runtime).items():
+                env.setdefault(name, value)
         if self.extensions.expected:  # started by the runtime's launcher, inside the sandbox
             paths = [f"{opt}/extensions/{name}" for name in self.extensions.expected]
             env["FIRESIDE_EXTENSIONS"] = ":".join(paths)
@@ -366,6 +391,9 @@ class Environment:
         if self._endpoint_closer is not None:
             await self._endpoint_closer()
             self._endpoint_closer = None
+        if self._names_closer is not None:
+            await self._names_closer()
+            self._names_closer = None
         if self._sandbox is not None:
             await self._sandbox.close()
         if self.launch.revoke_credentials is not None:

@@ -19,6 +19,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncQueue, Delivery, QueuedEvent
+from fireside.compute.aws_names import AwsNames
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import EndpointCloser, Launch
@@ -123,6 +124,7 @@ class Invoker:
         credentials_for: Callable[[str, str, str], tuple[str, str, str]],
         revoke_credentials: Callable[[str], None] | None = None,
         serve_endpoint: Callable[[socket.socket], Awaitable[EndpointCloser]] | None = None,
+        aws_names: AwsNames | None = None,
         egress: bool = True,
         private_egress: bool = False,
         opt_trees: OptTrees | None = None,
@@ -138,6 +140,7 @@ class Invoker:
         self._credentials_for = credentials_for
         self._revoke_credentials = revoke_credentials
         self._serve_endpoint = serve_endpoint
+        self._aws_names = aws_names
         self._egress = egress
         self._private_egress = private_egress
         self._opt_trees = opt_trees
@@ -249,7 +252,7 @@ class Invoker:
     ) -> tuple[Outcome, str]:
         await self._code_ready(config)
         key = (config.qualified_arn, config.revision_id)
-        if config.snapshot_starts and not self._manager.backend.forks_snapshots(config.runtime):
+        if config.snapshot_starts and not self._forks_snapshots(config):
             # Snapshot starts where the runtime cannot be forked: an initialised spare.
             self._manager.prepare_spare(lambda: self._launch(config), key)
         return await self._manager.invoke(lambda: self._launch(config), key, invocation)
@@ -261,6 +264,14 @@ class Invoker:
             if not self._blobs.verified(digest):
                 await asyncio.to_thread(self._blobs.unpack, digest)
 
+    def _forks_snapshots(self, config: FunctionConfig) -> bool:
+        """Whether the sandbox forks this function's snapshot starts from a template."""
+        try:
+            snapshot = runtimes.resolve(config.runtime).snapshot
+        except runtimes.RuntimeUnavailable:
+            return False  # the start itself reports it
+        return self._manager.backend.forks_snapshots(snapshot)
+
     def _launch(self, config: FunctionConfig, initialization_type: str = "on-demand") -> Launch:
         """Everything a new environment of `config` needs (fresh credentials included)."""
         latest = self._functions.get(config.account, config.region, config.name) or config
@@ -269,7 +280,7 @@ class Invoker:
         snapshot_key = template_session = None
         if config.snapshot_starts and initialization_type == "on-demand":
             initialization_type = "snap-start"
-        if config.snapshot_starts and self._manager.backend.forks_snapshots(config.runtime):
+        if config.snapshot_starts and self._forks_snapshots(config):
             # The pool retires a version's templates by this prefix (`EnvironmentManager.retire`).
             snapshot_key = f"{config.qualified_arn}#{config.revision_id}"
             template_session = self._template_session(config)
@@ -283,6 +294,7 @@ class Invoker:
             credentials=self._credentials_for(config.account, config.role, config.name),
             revoke_credentials=self._revoke_credentials,
             serve_endpoint=self._serve_endpoint,
+            aws_names=self._aws_names,
             egress=self._egress and egress_tag != "off",
             private_egress=self._private_egress or egress_tag == "private",
             initialization_type=initialization_type,

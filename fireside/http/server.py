@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 
 from fireside.http.connection import BodyLimit, Connection, Shared, head_bytes
@@ -98,11 +99,14 @@ class HttpServer:
         bound: int = server.sockets[0].getsockname()[1]
         return bound
 
-    async def adopt(self, sock: socket.socket) -> Callable[[], Awaitable[None]]:
-        """Serve an already listening socket too; returns a function that stops serving it."""
+    async def adopt(
+        self, sock: socket.socket, tls: ssl.SSLContext | None = None
+    ) -> Callable[[], Awaitable[None]]:
+        """Serve an already listening socket too (over TLS with `tls`); returns a function that
+        stops serving it."""
         loop = asyncio.get_running_loop()
         self._start_sweeping()
-        server = await loop.create_server(self._factory, sock=sock)
+        server = await loop.create_server(self._factory, sock=sock, ssl=tls)
         self._servers.append(server)
 
         async def stop() -> None:

@@ -4,8 +4,11 @@
 (never a pyenv shim: a shim costs ~100 ms per start). `nodejs<N>.x` (18 and later) and `rubyX.Y`
 (3.2 and later) run Fireside's Node.js and Ruby bootstraps on a host interpreter of that version
 (`fireside.runtimes.interpreters`). `provided`, `provided.al2` and `provided.al2023` run the
-function's own `bootstrap` executable. A runtime the host cannot run is refused at CreateFunction
-with a message saying what is missing, not at invoke time.
+function's own `bootstrap` executable (or a layer's `/opt/bootstrap`). A runtime the host cannot
+run is refused at CreateFunction with a message saying what is missing, not at invoke time.
+
+What a sandbox starts for a runtime is its `Program` (`RuntimeCommand.program`): everything
+language-specific about starting a runtime lives here and in the per-language packages.
 """
 
 from __future__ import annotations
@@ -21,15 +24,27 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from fireside.runtimes import node, python, ruby
+from fireside.runtimes import node, python, ruby, sdks
 from fireside.runtimes.interpreters import probe
-from fireside.sandbox.base import Layout
+from fireside.runtimes.node import fork_addon, module_paths
+from fireside.runtimes.python import image
+from fireside.sandbox import opt
+from fireside.sandbox.base import Bind, HostPaths, Launcher, Layout, Program, SnapshotHooks
 
 CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
 
 
 class RuntimeUnavailable(Exception):
     """The runtime id is valid on Lambda but this host cannot run it; the message says why."""
+
+
+class InvalidEntrypoint(Exception):
+    """A custom runtime has no bootstrap to run (Lambda's `Runtime.InvalidEntrypoint`)."""
+
+
+#: Python and Ruby templates need nothing beyond their own command; Node.js's a fork server.
+_FORKS_AS_IS = SnapshotHooks()
+_NODE_SNAPSHOT = fork_addon.NodeSnapshot()
 
 
 class Language(enum.Enum):
@@ -53,37 +68,104 @@ class RuntimeCommand:
     language: Language = Language.PYTHON
     #: Host path of node or ruby. Sandboxes show the host's /usr as it is (no image is made),
     #: so only one under /usr runs outside the `process` sandbox.
-    program: str | None = None
+    program_path: str | None = None
 
-    def argv(
-        self, layout: Layout, memory_mb: int = 128, variables: Mapping[str, str] | None = None
-    ) -> list[str]:
-        """The runtime process's command line, in the paths the sandbox shows it.
-
-        Node's depends on the function: its heap is sized from `memory_mb`, and `NODE_OPTIONS`
-        in its `variables` can turn experimental features Lambda disables back on.
-        """
+    @property
+    def snapshot(self) -> SnapshotHooks | None:
+        """How this runtime becomes a snapshot template; None when it cannot."""
         if self.language is Language.NODE:
-            assert self.program is not None and self.version is not None
-            version = tuple(int(part) for part in self.version.split("."))
-            major = self.id_version[0]
-            files = runtime_files(layout)
-            return node.argv(self.program, version, major, files, memory_mb, variables or {})
-        if self.language is Language.RUBY:
-            assert self.program is not None
-            return ruby.argv(self.program, runtime_files(layout))
-        if layout.interpreter is not None:
-            return [layout.interpreter, "-S", "-u", "-B", layout.bootstrap]
-        return [f"{layout.task_root}/bootstrap"]
+            return _NODE_SNAPSHOT
+        if self.language is Language.CUSTOM:
+            return None
+        return _FORKS_AS_IS
 
-    def environment(self, layout: Layout) -> dict[str, str]:
-        """Runtime-specific variables (NODE_PATH, GEM_PATH...): defaults a function may override."""
+    def program(
+        self,
+        layout: Layout,
+        host: HostPaths,
+        memory_mb: int = 128,
+        variables: Mapping[str, str] | None = None,
+    ) -> Program:
+        """What the sandbox starts, in the paths it shows (`layout`). Node's command line
+        depends on the function: its heap is sized from `memory_mb`, and `NODE_OPTIONS` in its
+        `variables` can turn experimental features Lambda disables back on. Raises
+        InvalidEntrypoint when a custom runtime has no bootstrap (blocking: reads /opt)."""
         if self.language is Language.NODE:
-            return node.environment(self.id_version[0], layout)
+            return self._node(layout, host, memory_mb, variables or {})
         if self.language is Language.RUBY:
+            assert self.program_path is not None
             major, minor = self.id_version[:2]
-            return ruby.environment((major, minor), layout)
-        return {}
+            binds = sdk_binds(layout, "ruby", self.runtime, "The AWS SDK for Ruby")
+            # /var/runtime (gems/, specifications/) is on GEM_PATH, as on Lambda.
+            gems = str(Path(layout.path_of(binds[0])).parent) if binds else layout.runtime_dir
+            return Program(
+                ruby.argv(self.program_path, runtime_files(layout)),
+                ruby.environment((major, minor), layout, gems),
+                [bind for bind in binds if layout.binds],
+                snapshot=_FORKS_AS_IS,
+            )
+        if self.language is Language.CUSTOM:
+            return Program([_custom_bootstrap(layout, host)])
+        return self._python(layout)
+
+    def _python(self, layout: Layout) -> Program:
+        assert self.interpreter is not None and self.version is not None
+        interpreter, binds, libraries = self.interpreter, [], []
+        if layout.binds and layout.cache is not None and image.needs_image(interpreter):
+            # Outside the host's /usr, which sandboxes show as it is: an image at /var/lang.
+            binds = [image.bind(interpreter, self.version, layout.cache)]
+            interpreter = f"{image.TARGET}/bin/python{self.version}"
+            libraries = [f"{image.TARGET}/lib"]
+        # boto3 for this Python version (and setuptools where AWS's image has it), in AWS's
+        # sys.path order: the interpreter's site-packages, then the runtime's directory. Without
+        # one, the server's own boto3 serves its own Python version (`Layout.sdk_paths`).
+        found = sdk_binds(
+            layout,
+            sdks.python_tree_name(self.version),
+            self.runtime,
+            "The AWS SDK for Python (boto3)",
+        )
+        sdk_paths = layout.sdk_paths if sdks.host_boto3_supports(self.version) else []
+        if found:
+            binds += [bind for bind in found if layout.binds]
+            base = layout.path_of(found[0])
+            sdk_paths = [f"{base}/site-packages", f"{base}/runtime"]
+        return Program(
+            [interpreter, "-S", "-u", "-B", layout.bootstrap],
+            {"FIRESIDE_RUNTIME_PATH": os.pathsep.join(sdk_paths)},
+            binds=binds,
+            library_path=libraries,
+            launcher=Launcher.SELF,
+            snapshot=_FORKS_AS_IS,
+            startup_prefixes=python.STARTUP_PREFIXES,
+            startup_names=python.STARTUP_NAMES,
+        )
+
+    def _node(
+        self, layout: Layout, host: HostPaths, memory_mb: int, variables: Mapping[str, str]
+    ) -> Program:
+        assert self.program_path is not None and self.version is not None
+        version = tuple(int(part) for part in self.version.split("."))
+        major = self.id_version[0]
+        # ES modules search NODE_PATH's layer directories as on AWS's runtimes: through a bind
+        # at /node_modules, or a resolution hook where nothing can be bound (`module_paths`).
+        dirs = module_paths.layer_dirs(major, host.opt_root, layout.opt_root)
+        # The AWS SDK for JavaScript v3 comes after the layers, as on NODE_PATH.
+        sdk = sdk_binds(layout, "nodejs", self.runtime, "The AWS SDK for JavaScript v3")
+        sdk_modules = f"{layout.runtime_dir}/node_modules"
+        if sdk:
+            sdk_modules = layout.path_of(sdk[0])
+            dirs.append((sdk[0].source, sdk_modules))
+        found = module_paths.bind(dirs, layout.cache) if layout.binds else None
+        binds = [found] if found is not None else []
+        binds += [bind for bind in sdk if layout.binds]
+        hook = not layout.binds and bool(module_paths.packages(tuple(dirs)))
+        argv = node.argv(
+            self.program_path, version, major, runtime_files(layout), memory_mb, variables,
+            node_path_hook=hook,
+        )  # fmt: skip
+        env = node.environment(major, layout, sdk_modules)
+        return Program(argv, env, binds, snapshot=_NODE_SNAPSHOT)
 
     @property
     def id_version(self) -> tuple[int, ...]:
@@ -97,6 +179,36 @@ def runtime_files(layout: Layout) -> str:
     if layout.bootstrap == str(python.BOOTSTRAP_PATH):
         return str(Path(__file__).resolve().parent)
     return layout.runtime_dir
+
+
+def sdk_binds(layout: Layout, tree: str, runtime: str, what: str) -> list[Bind]:
+    """The SDK cache's `tree` (`fireside.runtimes.sdks`) as binds where the runtime finds it,
+    under /var/runtime: its `Layout.path_of` is the cache's own path under `process`. Empty,
+    with a warning in the log (once), when it is not installed or the sandbox's user cannot
+    reach it."""
+    found = sdks.tree(tree)
+    if found is None:
+        sdks.warn_missing(f"{what} for {runtime}")
+        return []
+    if layout.binds and not sdks.reachable(found.path):
+        sdks.warn_unreachable(found.path)
+        return []
+    if tree == "nodejs":
+        return [Bind(found.path / "node_modules", "/var/runtime/node_modules")]
+    if tree == "ruby":
+        return [Bind(found.path / part, f"/var/runtime/{part}") for part in sdks.RUBY_PARTS]
+    return [Bind(found.path, f"/var/runtime/{tree}")]
+
+
+def _custom_bootstrap(layout: Layout, host: HostPaths) -> str:
+    """Lambda runs /var/task/bootstrap, else a layer's /opt/bootstrap."""
+    if os.access(host.task_root / "bootstrap", os.X_OK):
+        return f"{layout.task_root}/bootstrap"
+    if host.opt_root is not None and opt.is_executable_in(host.opt_root, "bootstrap"):
+        return f"{layout.opt_root}/bootstrap"
+    raise InvalidEntrypoint(
+        f"Couldn't find valid bootstrap(s): [{layout.task_root}/bootstrap {layout.opt_root}/bootstrap]"
+    )
 
 
 def _is_shim(path: str) -> bool:

@@ -5,12 +5,18 @@ from pathlib import Path
 
 from fireside.sandbox import lifeline
 from fireside.sandbox.base import (
+    Bind,
     HostPaths,
+    Launcher,
     Layout,
+    Program,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
+    SnapshotHooks,
+    TemplatePlan,
 )
 from fireside.sandbox.process import ProcessBackend
 
@@ -31,45 +37,53 @@ def create_backend(
     mode: SandboxMode,
     share_root: Path,
     state_dir: Path,
+    files: RuntimeFiles,
     *,
     warm_spares: int = 1,
     warm_lifetime: float = 600.0,
 ) -> SandboxBackend:
-    """The backend for a mode; raises ValueError when this host cannot run it."""
+    """The backend for a mode, showing Fireside's runtime `files` at /var/runtime; raises
+    ValueError when this host cannot run it."""
     swept = lifeline.sweep(lifeline.instance_of(share_root))
     if swept:
         log.info("killed %d helper processes left by a previous run", swept)
     if mode is SandboxMode.PROCESS:
-        return ProcessBackend()
+        return ProcessBackend(files)
     if mode is SandboxMode.GVISOR:
         from fireside.sandbox import gvisor
 
         reason = gvisor.unavailable_reason()
         if reason is not None:
             raise ValueError(f"the gvisor sandbox is not available: {reason}")
-        return gvisor.GvisorBackend(share_root, state_dir / "runsc")
+        return gvisor.GvisorBackend(share_root, state_dir / "runsc", files)
     if mode is SandboxMode.MICROVM:
         from fireside.sandbox import microvm
 
         reason = microvm.unavailable_reason()
         if reason is not None:
             raise ValueError(f"the microvm sandbox is not available: {reason}")
-        return microvm.MicrovmBackend(share_root)
+        return microvm.MicrovmBackend(share_root, files)
     from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:
         raise ValueError(f"the {mode.value} sandbox is not available: {reason}")
-    return NamespaceBackend(share_root, warm_spares, warm_lifetime)
+    return NamespaceBackend(share_root, files, warm_spares, warm_lifetime)
 
 
 __all__ = [
+    "Bind",
     "HostPaths",
+    "Launcher",
     "Layout",
+    "Program",
+    "RuntimeFiles",
     "Sandbox",
     "SandboxBackend",
     "SandboxMode",
     "SandboxSpec",
+    "SnapshotHooks",
+    "TemplatePlan",
     "create_backend",
     "default_mode",
 ]

@@ -19,33 +19,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import json
 import logging
 import os
 import secrets
 import shutil
 import socket
-import struct
 import subprocess
 from pathlib import Path
 
 from fireside.sandbox import lifeline, limits, seccomp, share
 from fireside.sandbox.base import (
+    ETC_FILES,
+    NOBODY,
     HostPaths,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.namespace import ETC_FILES, NOBODY
-from fireside.sandbox.netns import connect_network, setns_net, unshare_net
-from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.netns import connect_network, new_network, resolver_conf, socket_in
 
 log = logging.getLogger(__name__)
 
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 SENTRY_ALLOWANCE_MB = 96
 SENTRY_PIDS = 16384
 
@@ -56,43 +55,6 @@ def unavailable_reason() -> str | None:
     if os.geteuid() != 0:
         return "runsc needs root here"
     return None
-
-
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
-
-
-def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
-    """A fresh network namespace (loopback up) and sockets listening on its 127.0.0.1:ports.
-
-    Runs on the event loop thread, which enters the namespace and always returns to its own.
-    """
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    sockets: dict[int, socket.socket] = {}
-    try:
-        unshare_net()
-        try:
-            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
-            _loopback_up()
-            for port in ports:
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-                sock.setblocking(False)
-                sockets[port] = sock
-        finally:
-            setns_net(own)
-    except BaseException:
-        for sock in sockets.values():
-            sock.close()
-        raise
-    finally:
-        os.close(own)
-    return netns, sockets
 
 
 class GvisorSandbox(ProcessSandbox):
@@ -116,6 +78,9 @@ class GvisorSandbox(ProcessSandbox):
 
     def socket_inside(self, port: int) -> socket.socket:
         return self._sockets[port]
+
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/self/fd/{self._netns}", socket.AF_INET, kind)
 
     def end_of_init(self) -> None:
         self._group.throttle_cpu()
@@ -153,7 +118,7 @@ class GvisorBackend(SandboxBackend):
     mode = SandboxMode.GVISOR
     private_network = True
 
-    def __init__(self, share_root: Path, state_dir: Path) -> None:
+    def __init__(self, share_root: Path, state_dir: Path, files: RuntimeFiles) -> None:
         self._state = state_dir
         self._state.mkdir(parents=True, exist_ok=True)
         os.chmod(self._state, 0o700)
@@ -163,7 +128,8 @@ class GvisorBackend(SandboxBackend):
         self._runsc += os.environ.get("FIRESIDE_RUNSC_FLAGS", "").split()
         self._limits = limits.detect()
         self._slirp = shutil.which("slirp4netns")
-        self._trees = share.RuntimeTrees(share_root)
+        self._trees = share.RuntimeTrees(share_root, files)
+        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
         # Resource groups are `<instance>-gvisor-<bundle>`: a crashed run's (runsc, its Sentry
         # and gofer, all in the group) are killed now, never another server's.
         self._instance = lifeline.instance_of(share_root)
@@ -176,7 +142,7 @@ class GvisorBackend(SandboxBackend):
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
 
-    def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path, image: Path | None) -> Path:
+    def _bundle(self, spec: SandboxSpec, netns: int, runtime_dir: Path) -> Path:
         bundle = spec.host.work_dir / f"gvisor-{secrets.token_hex(6)}"
         rootfs = bundle / "rootfs"
         for directory in (
@@ -188,7 +154,6 @@ class GvisorBackend(SandboxBackend):
             "opt",
             "var/task",
             "var/runtime",
-            "var/lang",
         ):
             (rootfs / directory).mkdir(parents=True, exist_ok=True)
         for name in ("bin", "sbin", "lib", "lib64"):
@@ -215,18 +180,21 @@ class GvisorBackend(SandboxBackend):
             bind(spec.host.task_root, "/var/task"),
             bind(runtime_dir, "/var/runtime"),
         ]
-        if image is not None:
-            mounts.append(bind(image, "/var/lang"))
         if spec.host.opt_root is not None:
             mounts.append(bind(spec.host.opt_root, "/opt"))
+        for extra in spec.binds:  # the runtime's own, on mount points made in the root
+            point = rootfs / extra.target.lstrip("/")
+            if extra.source.is_dir():
+                point.mkdir(parents=True, exist_ok=True)
+            else:
+                point.parent.mkdir(parents=True, exist_ok=True)
+                point.touch()
+            mounts.append(bind(extra.source, extra.target))
         for path in ETC_FILES:
             if os.path.exists(path) and path != "/etc/resolv.conf":
                 mounts.append(bind(path, path))
-        if spec.egress and self._slirp is not None:
-            resolv = self._trees.root / "resolv.conf"
-            if not resolv.exists():
-                resolv.write_text("nameserver 10.0.2.3\n")
-            mounts.append(bind(resolv, "/etc/resolv.conf"))
+        # Fireside's resolver on the environment's loopback (`fireside.compute.aws_names`).
+        mounts.append(bind(self._resolv, "/etc/resolv.conf"))
         config = {
             "ociVersion": "1.0.0",
             "process": {
@@ -272,10 +240,10 @@ class GvisorBackend(SandboxBackend):
         return bundle
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
+        runtime_dir = await asyncio.to_thread(self._trees.prepare)
         netns, sockets = new_network(spec.inside_ports)
         try:
-            bundle = self._bundle(spec, netns, runtime_dir, image)
+            bundle = self._bundle(spec, netns, runtime_dir)
             group = await asyncio.to_thread(
                 limits.ResourceGroup.create,
                 f"{self._instance}-gvisor-{bundle.name}",

@@ -52,15 +52,15 @@ from fireside.sandbox import lifeline, share
 from fireside.sandbox.base import (
     HostPaths,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
 )
-from fireside.sandbox.gvisor import new_network
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
-from fireside.sandbox.netns import connect_network, setns_net
-from fireside.sandbox.process import ProcessSandbox
+from fireside.sandbox.netns import connect_network, new_network, setns_net, socket_in
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ TIME_LEAD_S = 0.1
 GUEST_ADDRESS, GATEWAY = "10.0.2.15", "10.0.2.2"
 #: Where the guest mounts each 9p share (`guest`, the environment's own directory, is /init's).
 MOUNT_POINTS = {"usr": "/usr", "task": "/var/task", "runtime": "/var/runtime", "etc": "/etc",
-                "lang": "/var/lang", "opt": "/opt"}  # fmt: skip
+                "opt": "/opt"}  # fmt: skip
 #: The host's dynamic loader, as the guest sees it (the host's /lib64 link is in the initramfs).
 LOADER = "/lib64/ld-linux-x86-64.so.2"
 #: The guest side of the status port (the second port of the virtio-serial device): /init's
@@ -231,6 +231,9 @@ class MicrovmSandbox(ProcessSandbox):
     def socket_inside(self, port: int) -> socket.socket:
         return self._sockets[port]
 
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/self/fd/{self._netns}", socket.AF_INET, kind)
+
     async def close(self) -> None:
         if self._process.stdin is not None:
             with contextlib.suppress(OSError):
@@ -255,14 +258,14 @@ class MicrovmBackend(SandboxBackend):
     mode = SandboxMode.MICROVM
     private_network = True
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
         self._share = share.prepare_share_root(share_root)
         self._root = self._share / "microvm"
         self._root.mkdir(exist_ok=True)
         self._lock = threading.Lock()
         self._assets: tuple[Path, Path] | None = None
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
-        self._trees = share.RuntimeTrees(share_root)
+        self._trees = share.RuntimeTrees(share_root, files)
         self._etc = self._root / "etc"
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
@@ -281,10 +284,9 @@ class MicrovmBackend(SandboxBackend):
         return self._trees.layout(host, host_address=GATEWAY)
 
     # -- one-time preparation (blocking: called in a thread) -----------------------------------
-    def _prepare(self, host: HostPaths) -> tuple[tuple[Path, Path], str, Path, Path | None]:
+    def _prepare(self) -> tuple[tuple[Path, Path], str, Path]:
         assets, accel = self._prepare_assets(quiet=False)
-        runtime_dir, image = self._trees.prepare(host)
-        return assets, accel, runtime_dir, image
+        return assets, accel, self._trees.prepare()
 
     def _prepare_assets(self, quiet: bool = True) -> tuple[tuple[Path, Path], str]:
         """Kernel, initramfs, /etc copy and the accelerator choice, made once."""
@@ -292,7 +294,7 @@ class MicrovmBackend(SandboxBackend):
             try:
                 if self._assets is None:
                     self._assets = build_assets(self._root)
-                    copy_etc(self._etc)
+                    copy_etc(self._etc, GATEWAY)
                 if self._accel is None:
                     self._accel = self._probe_kvm(*self._assets)
                     log.info("microvm guests use %s", self._accel)
@@ -356,6 +358,19 @@ class MicrovmBackend(SandboxBackend):
             f"echo TIME > {STATUS_PORT}",
         ]
         lines += [f"mount -t 9p -o {options} {tag} {path}" for tag, path in mounts]
+        for index, bind in enumerate(spec.binds):  # the runtime's own: 9p shares directories
+            tag, target = f"bind{index}", shlex.quote(bind.target)
+            if bind.source.is_dir():
+                lines += [f"mkdir -p {target}", f"mount -t 9p -o {options} {tag} {target}"]
+            else:  # its directory is shared aside, then the file is bound on its own
+                aside = f"/run/binds/{index}"
+                name = shlex.quote(bind.source.name)
+                lines += [
+                    f"mkdir -p {aside} {shlex.quote(os.path.dirname(bind.target))}",
+                    f"mount -t 9p -o {options} {tag} {aside}",
+                    f": > {target}",
+                    f"mount -o bind {aside}/{name} {target}",
+                ]
         program = shlex.quote(spec.argv[0])
         libraries = shlex.quote(spec.env.get("LD_LIBRARY_PATH", ""))
         lines += [
@@ -440,18 +455,17 @@ class MicrovmBackend(SandboxBackend):
         return netns, sockets, network
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        (kernel, initrd), accel, runtime_dir, image = await asyncio.to_thread(
-            self._prepare, spec.host
-        )
+        (kernel, initrd), accel, runtime_dir = await asyncio.to_thread(self._prepare)
         guest = spec.host.work_dir / "guest"
         guest.mkdir(parents=True, exist_ok=True)
         egress = spec.egress and self._slirp is not None
         shares = [("guest", guest), ("usr", Path("/usr")), ("task", spec.host.task_root),
                   ("runtime", runtime_dir), ("etc", self._etc)]  # fmt: skip
-        if image is not None:
-            shares.append(("lang", image))
         if spec.host.opt_root is not None:  # the function's layers
             shares.append(("opt", spec.host.opt_root))
+        for index, bind in enumerate(spec.binds):
+            source = bind.source if bind.source.is_dir() else bind.source.parent
+            shares.append((f"bind{index}", source))
         self._write_guest(spec, guest, [tag for tag, _ in shares], egress)
         memory = max(MIN_GUEST_MB, spec.memory_mb + GUEST_ALLOWANCE_MB)
         argv = self._qemu_argv(accel, kernel, initrd, memory)

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from fireside.sandbox.namespace import ETC_FILES
+from fireside.sandbox.base import ETC_FILES
 from fireside.store.durable import publish_tree, replace_durably, write_durably
 
 log = logging.getLogger(__name__)
@@ -246,9 +246,9 @@ def build_assets(root: Path) -> tuple[Path, Path]:
     return final / "kernel", final / "initrd.cpio.gz"
 
 
-def copy_etc(target: Path) -> None:
-    """The guest's /etc: copies of the host files the namespace backend shows (no resolv.conf:
-    the guest's resolver is slirp's)."""
+def copy_etc(target: Path, nameserver: str) -> None:
+    """The guest's /etc: copies of the host files the namespace backend shows, and a
+    resolv.conf naming `nameserver` (Fireside's resolver, at the guest's gateway)."""
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".etc-"))
     for path in ETC_FILES:
         if path == "/etc/resolv.conf" or not os.path.exists(path):
@@ -258,7 +258,7 @@ def copy_etc(target: Path) -> None:
             shutil.copytree(path, destination, symlinks=True)
         else:
             shutil.copy2(path, destination)
-    (staging / "resolv.conf").write_text("nameserver 10.0.2.3\n")
+    (staging / "resolv.conf").write_text(f"nameserver {nameserver}\noptions timeout:2 attempts:2\n")
     (staging / "hostname").write_text("sandbox\n")
     os.chmod(staging, 0o755)
     old = target.with_name(target.name + ".old")

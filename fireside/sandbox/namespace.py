@@ -21,85 +21,57 @@ run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tre
 (`fireside.sandbox.share`) that `nobody` can reach.
 
 Warm starts (`fireside.sandbox.warm`): spare sandboxes are made ahead of demand, waiting on
-stdin: for Python functions with the interpreter started and the bootstrap imported, for every
-other runtime with `fireside_exec` ready to exec it. Taking one for a function mounts its code on
-the spare's `/var/task` (`fireside.sandbox.mounts`), raises the memory limit to `MemorySize`,
-and writes the function's environment (and command) to the spare's stdin. Variables a Python
-process reads only at start-up (`PYTHON*`, `LD_*`, locale, `TZ`) are part of the pool's key, so
-a function that sets them gets a spare started with them, or a cold start; an exec'd runtime
-reads them itself.
+stdin: a runtime that launches itself (`Launcher.SELF`: Python's bootstrap) started and ready,
+every other one with `fireside_exec` ready to exec it. Taking one for a function mounts its
+code on the spare's `/var/task` (`fireside.sandbox.mounts`), raises the memory limit to
+`MemorySize`, and writes the function's environment (and command) to the spare's stdin. The
+variables a self-launching runtime reads only at start-up (`SandboxSpec.startup_env`) and the
+runtime's binds are part of the pool's key, so a function that sets them gets a spare started
+with them, or a cold start; an exec'd runtime reads them itself.
+
+What runs, and how it becomes a snapshot template, is the runtime's (`SandboxSpec.launcher`,
+`binds`, `snapshot`): this module knows no language.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import hashlib
 import json
 import logging
-import math
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fireside.runtimes.node import fork_addon
-from fireside.runtimes.python import EXEC_PATH, fireside_landlock
 from fireside.sandbox import lifeline, limits, mounts, seccomp, share
 from fireside.sandbox.base import (
+    ETC_FILES,
+    NOBODY,
+    Bind,
     HostPaths,
+    Launcher,
     Layout,
+    ProcessSandbox,
+    RuntimeFiles,
     Sandbox,
     SandboxBackend,
     SandboxMode,
     SandboxSpec,
-    TemplateSession,
+    SnapshotHooks,
 )
-from fireside.sandbox.netns import connect_network, listen_inside
-from fireside.sandbox.process import ProcessSandbox
-from fireside.sandbox.snapshot import (
-    ForkedSandbox,
-    TemplateError,
-    request_fork,
-    wait_template_ready,
-)
+from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
+from fireside.sandbox.snapshot import TemplateError
+from fireside.sandbox.templates import Templates
 from fireside.sandbox.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
-NOBODY = 65534
-TEMPLATE_INIT_TIMEOUT = 10.0  # seconds a snapshot template's Init may take, as Lambda's Init
-ETC_FILES = (
-    "/etc/hosts",
-    "/etc/resolv.conf",
-    "/etc/nsswitch.conf",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/localtime",
-    "/etc/ld.so.cache",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/alternatives",
-    "/etc/mime.types",
-    "/etc/protocols",
-    "/etc/services",
-    "/etc/host.conf",
-)
-#: Environment variables a process reads only when it starts (the dynamic loader, CPython's
-#: start-up, libc's locale and time zone): a spare must be started with the function's values.
-STARTUP_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_", "GLIBC_")
-STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ"})
 #: Spares wait with a small limit; taking one raises it to the function's MemorySize.
 SPARE_MEMORY_MB = 128
-
-
-def read_at_startup(name: str) -> bool:
-    return name in STARTUP_NAMES or name.startswith(STARTUP_PREFIXES)
 
 
 def unavailable_reason() -> str | None:
@@ -157,6 +129,9 @@ class NamespaceSandbox(ProcessSandbox):
         self._sockets.append(sock)
         return sock
 
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/{self.child_pid}/ns/net", socket.AF_INET, kind)
+
     def release(self) -> None:
         if self._block_fd is not None:
             with contextlib.suppress(OSError):
@@ -202,39 +177,15 @@ class NamespaceSandbox(ProcessSandbox):
         self.slot = self.opt_slot = None
 
 
-@dataclass(slots=True, eq=False)  # eq=False: hashed by identity (`_retired`)
-class Template:
-    """A snapshot template: its sandbox and Fireside's end of its control socket (None until
-    made), the environments alive that were forked from it, and when one was last made.
-
-    Environments live in namespaces nested in the template's sandbox, so they die with it: a
-    template is stopped only when none is left (and it was unused for the spares' lifetime,
-    or more than MAX_TEMPLATES exist)."""
-
-    ready: asyncio.Future[None]
-    sandbox: NamespaceSandbox | None = None
-    control: socket.socket | None = None
-    users: int = 0
-    last_used: float = 0.0
-    #: The credentials its Init ran with (revoked when it stops).
-    session: TemplateSession | None = None
-    #: When (monotonic) it stops forking environments: see `TemplateSession.fork_for`.
-    fork_until: float = math.inf
-    #: No longer forks: stopped once its last environment is gone.
-    retired: bool = False
-
-
-MAX_TEMPLATES = 8
-
-
 @dataclass(frozen=True, slots=True)
 class WarmKey:
     """What every environment served by one kind of spare has in common."""
 
+    launcher: Launcher
     argv: tuple[str, ...]
     startup_env: frozenset[tuple[str, str]]
+    binds: tuple[Bind, ...]
     runtime_dir: str
-    image: str | None
     egress: bool
     private_egress: bool
     tmp_mb: int
@@ -244,21 +195,19 @@ class NamespaceBackend(SandboxBackend):
     mode = SandboxMode.NAMESPACE
     private_network = True
 
-    def __init__(self, share_root: Path, warm_spares: int = 1, warm_lifetime: float = 600) -> None:
-        self._trees = share.RuntimeTrees(share_root)
+    def __init__(
+        self,
+        share_root: Path,
+        files: RuntimeFiles,
+        warm_spares: int = 1,
+        warm_lifetime: float = 600,
+    ) -> None:
+        self._trees = share.RuntimeTrees(share_root, files)
         self._seccomp = seccomp.build_filter()
-        # Snapshot starts: the template may unshare and mount (for its children); each child
-        # then loads the full list plus a ban on new user namespaces.
+        # Snapshot starts: the template may unshare and mount (for its children).
         self._template_seccomp = seccomp.build_filter(
             [name for name in seccomp.DENIED_SYSCALLS if name not in ("unshare", "mount")]
         )
-        self._forked_seccomp = seccomp.build_filter(no_new_user_namespaces=True)
-        self._templates: dict[str, Template] = {}
-        #: Retired templates whose environments still run; and their pending stops.
-        self._retired: set[Template] = set()
-        self._stops: set[asyncio.Task[None]] = set()
-        self._node_fork = fork_addon.ForkAddon(self._trees.root / "native")
-        self._fork_specs: dict[str, tuple[SandboxSpec, Path, Path | None]] = {}
         self._limits = limits.detect()
         # Resource groups are named `<instance>-<environment>`; a previous run on the same data
         # directory that crashed may have left some behind, never another server's.
@@ -269,10 +218,9 @@ class NamespaceBackend(SandboxBackend):
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
-        # Inside, DNS goes to slirp4netns's resolver; the host's may sit on its own loopback.
-        self._resolv = self._trees.root / "resolv.conf"
-        self._resolv.write_text("nameserver 10.0.2.3\n")
-        os.chmod(self._resolv, 0o644)
+        # Inside, DNS goes to Fireside's resolver on the environment's own loopback
+        # (`fireside.compute.aws_names`), which forwards what it does not answer upstream.
+        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
         self._etc = [
             path for path in ETC_FILES if os.path.exists(path) and path != "/etc/resolv.conf"
         ]
@@ -281,7 +229,7 @@ class NamespaceBackend(SandboxBackend):
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
             if os.path.lexists(path)
         ]
-        self._landlock = fireside_landlock.abi_version()
+        self._landlock = files.landlock_abi
         #: Starts runtimes other than the Python bootstrap (Landlock, warm handoff, exec).
         self._launcher = share.system_python()
         self._slots = self._trees.root / "slots"
@@ -298,23 +246,15 @@ class NamespaceBackend(SandboxBackend):
             spares=0 if self._warm_off else warm_spares,
             lifetime=warm_lifetime,
         )
-        # Snapshot starts keep a spare fork per version too: its namespaces, cgroup and network
-        # are ready, so taking it leaves only the restore itself.
-        self._forks: WarmPool[str, ForkedSandbox] = WarmPool(
-            self._fork,
-            self._discard_fork,
-            lambda forked: forked.running(),
+        self._templates = Templates(
+            self._start_template,
+            cache=self._trees.cache,
+            instance=self._instance,
+            limits_backend=self._limits,
+            slirp=self._slirp,
             spares=0 if self._warm_off else warm_spares,
             lifetime=warm_lifetime,
         )
-
-    async def _discard_fork(self, forked: ForkedSandbox) -> None:
-        forked.kill()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(forked.wait(), 5)
-        with contextlib.suppress(OSError):
-            os.close(forked.output_fd)
-        await forked.close()
 
     def _warm_unavailable(self, spares: int) -> str | None:
         if spares <= 0:
@@ -335,31 +275,17 @@ class NamespaceBackend(SandboxBackend):
     def stats(self) -> dict[str, int]:
         return self._warm.stats()
 
-    def forks_snapshots(self, runtime: str) -> bool:
-        if self._warm_off:
+    def forks_snapshots(self, snapshot: SnapshotHooks | None) -> bool:
+        if self._warm_off or snapshot is None:
             return False
-        if runtime.startswith("nodejs"):  # with a fork server that Fireside builds
-            return self._node_fork.available()
-        return runtime.startswith(("python3.", "ruby"))
+        return snapshot.available(self._trees.cache)
 
     async def close(self) -> None:
         await self._warm.close()
-        await self._forks.close()
-        for key in list(self._templates):
-            await self._drop_template(key, force=True)
-        for template in list(self._retired):
-            await self._stop_template(template)
-        if self._stops:
-            await asyncio.gather(*self._stops, return_exceptions=True)
+        await self._templates.close()
 
     async def forget_snapshots(self, prefix: str) -> None:
-        for key in [k for k in self._templates if k.startswith(prefix)]:
-            self._forks.forget(key)
-            self._fork_specs.pop(key, None)
-            template = self._templates[key]
-            if template.session is not None:
-                template.session.revoke()  # now, even while its environments finish
-            self._retire(key)
+        await self._templates.forget(prefix)
 
     def layout(self, host: HostPaths) -> Layout:
         return self._trees.layout(host)
@@ -368,7 +294,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         fds: dict[str, int],
         template: bool = False,
     ) -> list[str]:
@@ -384,8 +309,7 @@ class NamespaceBackend(SandboxBackend):
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
         for path in self._etc:
             argv += ["--ro-bind", path, path]
-        if spec.egress and self._slirp is not None:
-            argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
+        argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
         argv += [
             "--proc", "/proc",
             "--dev", "/dev",
@@ -395,10 +319,8 @@ class NamespaceBackend(SandboxBackend):
             "--ro-bind", str(spec.host.task_root), "/var/task",
             "--ro-bind", str(runtime_dir), "/var/runtime",
         ]  # fmt: skip
-        if template and "FIRESIDE_NODE_FORK" in spec.env and self._node_fork.built is not None:
-            argv += ["--ro-bind", str(self._node_fork.built), fork_addon.SANDBOX_PATH]
-        if image is not None:
-            argv += ["--ro-bind", str(image), "/var/lang"]
+        for bind in spec.binds:
+            argv += ["--ro-bind", str(bind.source), bind.target]
         argv += [
             "--chdir", "/var/task",
             "--seccomp", str(fds["seccomp"]),
@@ -413,26 +335,25 @@ class NamespaceBackend(SandboxBackend):
     def _runtime_argv(self, spec: SandboxSpec) -> list[str]:
         if spec.argv[:1] == [self._launcher]:
             return spec.argv  # the environment already starts it through fireside_exec
-        if self._launcher and not _is_python_bootstrap(spec.argv):
-            launcher = f"/var/runtime/{EXEC_PATH.name}"
-            return [self._launcher, "-E", "-S", "-B", launcher, *spec.argv]
+        if self._launcher and spec.launcher is Launcher.EXEC:
+            return [*self._trees.launcher, *spec.argv]
         return spec.argv
 
     def _runtime_env(self, spec: SandboxSpec) -> dict[str, str]:
-        if self._landlock and (self._launcher or _is_python_bootstrap(spec.argv)):
+        if self._landlock and (self._launcher or spec.launcher is Launcher.SELF):
             return {**spec.env, "FIRESIDE_LANDLOCK": "1"}
         return spec.env
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir, image = await asyncio.to_thread(self._trees.prepare, spec.host)
-        if spec.snapshot_key is not None and _forkable(spec.argv):
+        runtime_dir = await asyncio.to_thread(self._trees.prepare)
+        if spec.snapshot_key is not None and spec.snapshot is not None:
             try:
-                return await self._start_forked(spec, runtime_dir, image)
+                return await self._templates.start(spec, runtime_dir)
             except (TemplateError, OSError) as exc:
                 log.warning(
                     "no snapshot start for %s (%s): starting from scratch", spec.snapshot_key, exc
                 )
-        key = self._warm_key(spec, runtime_dir, image)
+        key = self._warm_key(spec, runtime_dir)
         if key is not None:
             spare = self._warm.take(key)
             if spare is not None:
@@ -441,205 +362,19 @@ class NamespaceBackend(SandboxBackend):
                 except OSError:
                     log.warning("could not use a spare environment", exc_info=True)
                     await self._discard_spare(spare)
-        return await self._start(spec, runtime_dir, image)
+        return await self._start(spec, runtime_dir)
 
-    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path, image: Path | None) -> WarmKey | None:
-        if _is_python_bootstrap(spec.argv):
-            argv = tuple(spec.argv)
-            startup = frozenset((k, v) for k, v in spec.env.items() if read_at_startup(k))
+    def _warm_key(self, spec: SandboxSpec, runtime_dir: Path) -> WarmKey | None:
+        if spec.launcher is Launcher.SELF:  # started in the spare: its command and start-up
+            argv, startup = tuple(spec.argv), frozenset(spec.startup_env.items())
         elif self._launcher:  # any command: the spare learns it when taken
             argv, startup = (), frozenset()
         else:
             return None
-        image_path = str(image) if image else None
         return WarmKey(
-            argv, startup, str(runtime_dir), image_path, spec.egress, spec.private_egress,
-            spec.tmp_mb,
+            spec.launcher, argv, startup, tuple(spec.binds), str(runtime_dir), spec.egress,
+            spec.private_egress, spec.tmp_mb,
         )  # fmt: skip
-
-    # -- snapshot starts -------------------------------------------------------------------------
-    async def _start_forked(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> ForkedSandbox:
-        """An environment from the version's snapshot: a spare fork made ahead (namespaces,
-        cgroup and network ready) when there is one, else a fork made now."""
-        key = spec.snapshot_key
-        assert key is not None
-        self._fork_specs[key] = (spec, runtime_dir, image)
-        forked = self._forks.take(key)
-        if forked is None:
-            forked = await self._fork(key)
-        forked.set_env(spec.env)
-        return forked
-
-    async def _fork(self, key: str) -> ForkedSandbox:
-        spec, runtime_dir, image = self._fork_specs[key]
-        template = await self._template_for(spec, runtime_dir, image)
-        template.last_used = time.monotonic()
-        assert template.control is not None
-        pid, output_fd, own = await asyncio.to_thread(
-            request_fork, template.control, spec.tmp_mb, self._forked_seccomp
-        )
-        template.users += 1
-
-        def released() -> None:
-            template.users -= 1
-            template.last_used = time.monotonic()
-            if template.retired and template.users == 0:
-                self._spawn_stop(template)
-
-        try:
-            group = await asyncio.to_thread(
-                limits.ResourceGroup.create,
-                f"{self._instance}-fork-{os.urandom(6).hex()}",
-                limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
-                self._limits,
-            )
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            own.close()
-            os.close(output_fd)
-            released()
-            raise
-        sandbox = ForkedSandbox(pid, output_fd, own, group, on_close=released)
-        try:
-            group.add(pid)
-            if spec.egress and self._slirp is not None:
-                sandbox.network = await asyncio.to_thread(
-                    connect_network,
-                    self._slirp,
-                    f"/proc/{pid}/ns/net",
-                    pid,
-                    owner=self._instance,
-                    allow_private=spec.private_egress,
-                )
-        except BaseException:
-            sandbox.kill()
-            await sandbox.close()
-            raise
-        return sandbox
-
-    async def _template_for(
-        self, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> Template:
-        """The running template of `spec.snapshot_key`, made if needed: once, however many
-        environments ask at the same time (they all wait for the one Init)."""
-        key = spec.snapshot_key
-        assert key is not None
-        template = self._templates.get(key)
-        if template is not None and template.sandbox is not None and not template.sandbox.running():
-            await self._drop_template(key, force=True)
-            template = None
-        elif template is not None and time.monotonic() > template.fork_until:
-            self._retire(key)  # its credentials expire soon: a new template, new credentials
-            template = None
-        if template is None:
-            await self._expire_templates()
-            template = Template(
-                asyncio.get_running_loop().create_future(), last_used=time.monotonic()
-            )
-            self._templates[key] = template
-            try:
-                await self._make_template(template, spec, runtime_dir, image)
-            except BaseException as exc:
-                template.ready.set_exception(TemplateError(str(exc)))
-                template.ready.exception()
-                await self._drop_template(key, force=True)
-                raise
-            template.ready.set_result(None)
-        await asyncio.shield(template.ready)
-        return template
-
-    async def _make_template(
-        self, template: Template, spec: SandboxSpec, runtime_dir: Path, image: Path | None
-    ) -> None:
-        assert spec.snapshot_key is not None
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        template.control = ours
-        name = "snap-" + hashlib.sha256(spec.snapshot_key.encode()).hexdigest()[:12]
-        env = dict(spec.env)
-        if spec.template_session is not None:
-            template.session = spec.template_session()
-            env.update(template.session.env)
-            template.fork_until = time.monotonic() + template.session.fork_for
-        template_spec = dataclasses.replace(
-            spec,
-            env=env,
-            host=dataclasses.replace(spec.host, work_dir=Path(name)),
-            snapshot_key=None,
-            template_session=None,
-        )
-        if fork_addon.is_bootstrap(spec.argv):  # Node.js forks through an addon built here
-            await asyncio.to_thread(self._node_fork.build)
-            template_spec.argv = fork_addon.template_argv(spec.argv)
-            template_spec.env["FIRESIDE_NODE_FORK"] = fork_addon.SANDBOX_PATH
-        try:
-            sandbox = await self._start(
-                template_spec, runtime_dir, image, template_fd=theirs.fileno()
-            )
-        finally:
-            theirs.close()
-        template.sandbox = sandbox
-        sandbox.release()
-        asyncio.get_running_loop().add_reader(sandbox.output_fd, _drain_quietly, sandbox.output_fd)
-        await asyncio.to_thread(wait_template_ready, ours, TEMPLATE_INIT_TIMEOUT)
-
-    async def _drop_template(self, key: str, *, force: bool = False) -> None:
-        """Stop a template: only once no environment forked from it is alive, unless forced
-        (it is broken, or Fireside is stopping)."""
-        template = self._templates.get(key)
-        if template is None or (template.users > 0 and not force):
-            return
-        del self._templates[key]
-        await self._stop_template(template)
-
-    def _retire(self, key: str) -> None:
-        """No more environments from this template; it stops with the last one it made."""
-        template = self._templates.pop(key)
-        template.retired = True
-        if template.users == 0 and template.ready.done():
-            self._spawn_stop(template)
-        else:
-            self._retired.add(template)
-
-    def _spawn_stop(self, template: Template) -> None:
-        task = asyncio.get_running_loop().create_task(self._stop_template(template))
-        self._stops.add(task)
-        task.add_done_callback(self._stops.discard)
-
-    async def _stop_template(self, template: Template) -> None:
-        self._retired.discard(template)
-        if template.session is not None:
-            template.session.revoke()
-        if template.control is not None:
-            template.control.close()  # EOF: the template's process exits
-        sandbox = template.sandbox
-        if sandbox is None:
-            return
-        with contextlib.suppress(ValueError, OSError):
-            asyncio.get_running_loop().remove_reader(sandbox.output_fd)
-        sandbox.kill()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(sandbox.wait(), 5)
-        with contextlib.suppress(OSError):
-            os.close(sandbox.output_fd)
-        await sandbox.close()
-
-    async def _expire_templates(self) -> None:
-        """Stop templates unused for the spares' lifetime, and the oldest unused ones beyond
-        MAX_TEMPLATES; never one with live environments."""
-        now = time.monotonic()
-        idle = {k: t for k, t in self._templates.items() if t.users == 0 and t.ready.done()}
-        for key, template in idle.items():
-            if now - template.last_used > self._warm.lifetime:
-                await self._drop_template(key)
-        while len(self._templates) >= MAX_TEMPLATES:
-            candidates = [k for k, t in self._templates.items() if t.users == 0 and t.ready.done()]
-            if not candidates:
-                break
-            oldest = min(candidates, key=lambda k: self._templates[k].last_used)
-            await self._drop_template(oldest)
 
     def _take(self, spare: NamespaceSandbox, spec: SandboxSpec) -> NamespaceSandbox:
         """Give a spare to a function: its code on /var/task, its memory limit, its
@@ -671,18 +406,19 @@ class NamespaceBackend(SandboxBackend):
         spec = SandboxSpec(
             argv=list(key.argv),
             env=env,
-            host=HostPaths(slot, None, None, [], Path(name), opt_root=opt_slot),
+            host=HostPaths(slot, [], Path(name), opt_root=opt_slot),
             memory_mb=SPARE_MEMORY_MB,
             tmp_mb=key.tmp_mb,
             egress=key.egress,
             private_egress=key.private_egress,
+            binds=list(key.binds),
+            launcher=key.launcher,
         )
         launch_r, launch_w = os.pipe()
         try:
             sandbox = await self._start(
                 spec,
                 Path(key.runtime_dir),
-                Path(key.image) if key.image else None,
                 stdin=launch_r,
             )
         except BaseException:
@@ -705,18 +441,22 @@ class NamespaceBackend(SandboxBackend):
             os.close(spare.output_fd)
         await spare.close()
 
+    async def _start_template(
+        self, spec: SandboxSpec, runtime_dir: Path, template_fd: int
+    ) -> NamespaceSandbox:
+        return await self._start(spec, runtime_dir, template_fd=template_fd)
+
     async def _start(
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None = None,
         template_fd: int | None = None,
     ) -> NamespaceSandbox:
         # Creating many network namespaces at once, bubblewrap occasionally fails to set up
         # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
         for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, image, stdin, template_fd)
+            sandbox, failure = await self._spawn(spec, runtime_dir, stdin, template_fd)
             if sandbox is not None:
                 break
             log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
@@ -742,7 +482,6 @@ class NamespaceBackend(SandboxBackend):
         self,
         spec: SandboxSpec,
         runtime_dir: Path,
-        image: Path | None,
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
@@ -768,7 +507,7 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
-        argv = self._argv(spec, runtime_dir, image, fds, template)
+        argv = self._argv(spec, runtime_dir, fds, template)
         command = argv.index("--")  # bubblewrap takes options from --args, not the command
         args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)
@@ -818,29 +557,6 @@ class NamespaceBackend(SandboxBackend):
         child_pid = info.get("child-pid")
         assert isinstance(child_pid, int), info
         return NamespaceSandbox(process, output_r, child_pid, block_w, group), ""
-
-
-def _drain_quietly(fd: int) -> None:
-    """A template's own output (Init's prints) is read and dropped: its environments each
-    have a pipe of their own."""
-    with contextlib.suppress(BlockingIOError, InterruptedError, OSError):
-        while os.read(fd, 65536):
-            pass
-        asyncio.get_running_loop().remove_reader(fd)  # end of file: the template is gone
-
-
-def _forkable(argv: list[str]) -> bool:
-    """Runtimes whose bootstrap can serve as a snapshot template: Python's, Ruby's and (with
-    its addon, see `forks_snapshots`) Node.js's."""
-    return (
-        _is_python_bootstrap(argv)
-        or fork_addon.is_bootstrap(argv)
-        or (bool(argv) and argv[-1].endswith("/ruby/bootstrap.rb"))
-    )
-
-
-def _is_python_bootstrap(argv: list[str]) -> bool:
-    return bool(argv) and argv[-1] == "/var/runtime/bootstrap.py"
 
 
 def _drain(fd: int) -> str:

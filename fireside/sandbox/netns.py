@@ -9,16 +9,28 @@ it a route out, when egress is on, through slirp4netns (`connect_network`).
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import socket
+import struct
 import subprocess
 import time
+from pathlib import Path
 
 from fireside.sandbox import egress, lifeline
 
-__all__ = ["connect_network", "listen_inside", "setns_net", "socket_in", "unshare_net"]
+__all__ = [
+    "connect_network",
+    "listen_inside",
+    "new_network",
+    "resolver_conf",
+    "setns_net",
+    "socket_in",
+    "unshare_net",
+]
 
 CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -137,3 +149,49 @@ def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:
         except OSError:
             return  # the sandbox is gone: starting slirp4netns will report it
         time.sleep(0.001)
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b""))
+
+
+def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
+    """A fresh network namespace (loopback up) and sockets listening on its 127.0.0.1:ports.
+
+    Runs on the event loop thread, which enters the namespace and always returns to its own.
+    """
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    sockets: dict[int, socket.socket] = {}
+    try:
+        unshare_net()
+        try:
+            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
+            _loopback_up()
+            for port in ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", port))
+                sock.listen(64)
+                sock.setblocking(False)
+                sockets[port] = sock
+        finally:
+            setns_net(own)
+    except BaseException:
+        for sock in sockets.values():
+            sock.close()
+        raise
+    finally:
+        os.close(own)
+    return netns, sockets
+
+
+def resolver_conf(root: Path, address: str) -> Path:
+    """A resolv.conf naming the resolver Fireside serves on each environment's network
+    (`fireside.dns.resolver`), written under `root` for backends to bind."""
+    path = root / f"resolv-{address}.conf"
+    path.write_text(f"nameserver {address}\noptions timeout:2 attempts:2\n")
+    os.chmod(path, 0o644)
+    return path

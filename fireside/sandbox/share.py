@@ -6,10 +6,15 @@ temporary directory, is out of its reach. So everything an environment mounts li
 directory that `nobody` can traverse but not list (mode 0711):
 
     <share>/code/<sha256>/           function code, unpacked once, read-only (see store.blobs)
-    <share>/runtimes/<name>/         an interpreter's prefix (bin, lib, stdlib), seen as /var/lang
-    <share>/runtime/                 Fireside's bootstrap and the AWS SDK, seen as /var/runtime
+    <share>/runtime-<hash>/          Fireside's bootstrap and the server's own boto3 (`sdk/`),
+                                     seen as /var/runtime, with empty mount points for the
+                                     runtimes' binds under it (`RuntimeFiles.mount_points`)
+    <share>/...                      what runtimes build once to bind (`Layout.cache`): an
+                                     interpreter's image (`runtimes/`), Node.js's module links
+    <share>/trust/                   the certificates environments trust, copied into the
+                                     runtime directory as /var/runtime/trust (written by the app)
 
-Runtime images are built once, with hard links where the file system allows (no copy, no space),
+Trees are built once, with hard links where the file system allows (no copy, no space),
 atomically (a temporary name, then a rename), and reused across restarts.
 """
 
@@ -28,9 +33,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from fireside.runtimes.files import RUNTIME_FILES
-from fireside.runtimes.python import EXEC_PATH
-from fireside.sandbox.base import HostPaths, Layout
+from fireside.sandbox.base import HostPaths, Layout, RuntimeFiles
 from fireside.store.durable import publish_tree
 
 log = logging.getLogger(__name__)
@@ -96,7 +99,7 @@ def sweep_orphans(base: Path = Path("/var/tmp")) -> int:
     return removed
 
 
-def _link_tree(source: Path, target: Path, *, skip: re.Pattern[str] | None = None) -> None:
+def link_tree(source: Path, target: Path, *, skip: re.Pattern[str] | None = None) -> None:
     """Mirror `source` into `target` with hard links (copies across file systems)."""
 
     def link(src: str, dst: str) -> None:
@@ -115,7 +118,7 @@ def _link_tree(source: Path, target: Path, *, skip: re.Pattern[str] | None = Non
     )
 
 
-def _publish(staging: Path, final: Path) -> Path:
+def publish(staging: Path, final: Path) -> Path:
     """Make a finished image world-readable and move it into place (losing a race is fine)."""
     for dirpath, dirnames, filenames in os.walk(staging):
         os.chmod(dirpath, 0o755)
@@ -137,43 +140,7 @@ def _publish(staging: Path, final: Path) -> Path:
     return final
 
 
-def python_prefix(interpreter: str) -> Path:
-    """The installation prefix of a CPython executable (`<prefix>/bin/pythonX.Y`)."""
-    return Path(os.path.realpath(interpreter)).parent.parent
-
-
-def python_image(root: Path, interpreter: str, version: str) -> Path:
-    """An image of a CPython installation without its site-packages, to mount at /var/lang."""
-    prefix = python_prefix(interpreter)
-    name = f"python{version}-" + hashlib.sha256(str(prefix).encode()).hexdigest()[:12]
-    final = root / "runtimes" / name
-    if final.exists():
-        return final
-    log.info("building the %s runtime image from %s (once)", version, prefix)
-    staging = Path(tempfile.mkdtemp(dir=root / "runtimes", prefix=".build-"))
-    (staging / "bin").mkdir()
-    executable = Path(os.path.realpath(interpreter))
-    _link_tree(executable.parent, staging / "bin", skip=re.compile(r"/bin/(?!python)[^/]*$"))
-    lib = prefix / "lib"
-    (staging / "lib").mkdir()
-    for entry in lib.iterdir():
-        if entry.name.startswith("libpython"):
-            target = staging / "lib" / entry.name
-            if entry.is_symlink():
-                os.symlink(os.readlink(entry), target)
-            else:
-                _link_tree_file(entry, target)
-    stdlib = lib / f"python{version}"
-    _link_tree(
-        stdlib,
-        staging / "lib" / f"python{version}",
-        skip=re.compile(r"/(site-packages|test|idlelib|tkinter|turtledemo|ensurepip)$"),
-    )
-    (staging / "lib" / f"python{version}" / "site-packages").mkdir(exist_ok=True)
-    return _publish(staging, final)
-
-
-def _link_tree_file(source: Path, target: Path) -> None:
+def link_file(source: Path, target: Path) -> None:
     try:
         os.link(source, target)
     except OSError:
@@ -202,21 +169,34 @@ def _distribution_closure(names: tuple[str, ...]) -> list[importlib.metadata.Dis
     return list(seen.values())
 
 
-def runtime_dir(root: Path) -> Path:
-    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`)."""
+TRUST_DIR = "trust"
+
+
+def runtime_dir(root: Path, files: RuntimeFiles) -> Path:
+    """Fireside's bootstrap plus the AWS SDK, to mount at /var/runtime (SDK under `sdk/`), and
+    the installation's trusted certificates from `<root>/trust` (under `trust/`)."""
     dists = _distribution_closure(SDK_DISTRIBUTIONS)
+    trust = sorted((root / TRUST_DIR).glob("*.pem")) if (root / TRUST_DIR).is_dir() else []
     fingerprint = hashlib.sha256(
-        b"".join(name.encode() + path.read_bytes() for name, path in RUNTIME_FILES.items())
+        b"".join(name.encode() + path.read_bytes() for name, path in files.files.items())
+        + b"".join(path.name.encode() + path.read_bytes() for path in trust)
         + "".join(f"{d.metadata['Name']}=={d.version};" for d in dists).encode()
         + sys.version.encode()
+        + ";".join(files.mount_points).encode()
     ).hexdigest()[:16]
     final = root / f"runtime-{fingerprint}"
     if final.exists():
         return final
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
-    for name, path in RUNTIME_FILES.items():
+    for name, path in files.files.items():
         (staging / name).parent.mkdir(exist_ok=True)
         shutil.copy2(path, staging / name)
+    for mount_point in files.mount_points:
+        (staging / mount_point).mkdir(parents=True)
+    if trust:
+        (staging / TRUST_DIR).mkdir()
+        for path in trust:
+            shutil.copy2(path, staging / TRUST_DIR / path.name)
     sdk = staging / "sdk"
     sdk.mkdir()
     for dist in dists:
@@ -233,8 +213,8 @@ def runtime_dir(root: Path) -> Path:
                 continue
             target = sdk.joinpath(*parts)
             target.parent.mkdir(parents=True, exist_ok=True)
-            _link_tree_file(source, target)
-    return _publish(staging, final)
+            link_file(source, target)
+    return publish(staging, final)
 
 
 def system_python() -> str | None:
@@ -246,57 +226,41 @@ def system_python() -> str | None:
     return None
 
 
-def needs_image(interpreter: str) -> bool:
-    """Interpreters outside /usr (pyenv's, say) are mounted from a runtime image at /var/lang."""
-    return not os.path.realpath(interpreter).startswith("/usr/")
-
-
 class RuntimeTrees:
     """What every isolating backend mounts, and the paths the runtime sees them at.
 
-    /var/task is the code, /var/runtime Fireside's bootstrap and the AWS SDK, /var/lang the
-    interpreter's image (when it does not live in the host's /usr, which is mounted as is).
+    /var/task is the code, /var/runtime Fireside's bootstrap and the AWS SDK; the rest is the
+    runtime's own binds (`Program.binds`, an interpreter's image at /var/lang for one).
     """
 
-    def __init__(self, share_root: Path) -> None:
+    def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
         self.root = prepare_share_root(share_root)
+        self.files = files
         self._runtime_dir: Path | None = None
-        self._images: dict[str, Path] = {}
         self._lock = threading.Lock()
         python = system_python()
         self.launcher = (
-            [python, "-E", "-S", "-B", f"/var/runtime/{EXEC_PATH.name}"] if python else []
+            [python, "-E", "-S", "-B", f"/var/runtime/{files.launcher}"] if python else []
         )
+        #: Where runtimes build what they bind (`Layout.cache`, `SnapshotHooks`).
+        self.cache = self.root
 
     def layout(self, host: HostPaths, host_address: str = "127.0.0.1") -> Layout:
-        interpreter = host.interpreter
-        library_path: list[str] = []
-        if interpreter is not None and needs_image(interpreter):
-            interpreter = f"/var/lang/bin/python{host.interpreter_version}"
-            library_path.append("/var/lang/lib")
         return Layout(
             task_root="/var/task",
             runtime_dir="/var/runtime",
-            interpreter=interpreter,
-            bootstrap="/var/runtime/bootstrap.py",
+            bootstrap=f"/var/runtime/{self.files.bootstrap}",
             sdk_paths=["/var/runtime/sdk"],
             opt_root="/opt",
             tmp_dir="/tmp",
-            library_path=library_path,
             host_address=host_address,
             launcher=self.launcher,
+            cache=self.cache,
         )
 
-    def prepare(self, host: HostPaths) -> tuple[Path, Path | None]:
-        """The runtime dir and interpreter image for `host`, built once (blocking: a thread)."""
-        with self._lock:  # concurrent cold starts build each image once
+    def prepare(self) -> Path:
+        """The runtime dir, built once (blocking: a thread)."""
+        with self._lock:  # concurrent cold starts build it once
             if self._runtime_dir is None:
-                self._runtime_dir = runtime_dir(self.root)
-            image = None
-            if host.interpreter is not None and needs_image(host.interpreter):
-                image = self._images.get(host.interpreter)
-                if image is None:
-                    assert host.interpreter_version is not None
-                    image = python_image(self.root, host.interpreter, host.interpreter_version)
-                    self._images[host.interpreter] = image
-            return self._runtime_dir, image
+                self._runtime_dir = runtime_dir(self.root, self.files)
+            return self._runtime_dir

@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
-from fireside.sandbox.netns import listen_inside
+from fireside.sandbox.netns import listen_inside, socket_in
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,9 @@ class ForkedSandbox(Sandbox):
         sock = listen_inside(self.pid, port)
         self._sockets.append(sock)
         return sock
+
+    def network_socket(self, kind: int) -> socket.socket:
+        return socket_in(f"/proc/{self.pid}/ns/net", socket.AF_INET, kind)
 
     def set_env(self, env: dict[str, str]) -> None:
         """The environment's variables, sent by `release()` (a spare fork has none yet)."""

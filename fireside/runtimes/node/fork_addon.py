@@ -20,6 +20,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from fireside.sandbox.base import Bind, SnapshotHooks, TemplatePlan
 from fireside.store.durable import fsync_file, replace_durably
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,27 @@ def template_argv(argv: list[str]) -> list[str]:
     return [*argv[:-1], *TEMPLATE_FLAGS, argv[-1]]
 
 
-def is_bootstrap(argv: list[str]) -> bool:
-    return bool(argv) and argv[-1].endswith("/node/bootstrap.js")
+class NodeSnapshot(SnapshotHooks):
+    """Node.js templates: V8's template flags, and the addon, built once per cache
+    directory, bound at `SANDBOX_PATH` and named by $FIRESIDE_NODE_FORK."""
+
+    def _addon(self, cache: Path) -> ForkAddon:
+        with _ADDONS_LOCK:
+            addon = _ADDONS.get(cache)
+            if addon is None:
+                addon = _ADDONS[cache] = ForkAddon(cache / "native")
+            return addon
+
+    def available(self, cache_dir: Path) -> bool:
+        return self._addon(cache_dir).available()
+
+    def template(self, argv: list[str], cache_dir: Path) -> TemplatePlan:
+        built = self._addon(cache_dir).build()
+        return TemplatePlan(
+            template_argv(argv),
+            {"FIRESIDE_NODE_FORK": SANDBOX_PATH},
+            [Bind(built, SANDBOX_PATH)],
+        )
 
 
 class ForkAddon:
@@ -117,3 +137,8 @@ class ForkAddon:
             if os.path.exists(staging):
                 os.unlink(staging)
         log.info("built the Node.js fork addon %s", target.name)
+
+
+#: One addon per cache directory (one per server: its shared tree), however many runtimes ask.
+_ADDONS: dict[Path, ForkAddon] = {}
+_ADDONS_LOCK = threading.Lock()

@@ -18,6 +18,11 @@ SNAPSHOT_PATHS = (
     BOOTSTRAP_PATH.with_name("fireside_snapshot.py"),
     BOOTSTRAP_PATH.with_name("snapshot_restore_py.py"),
 )
+#: Environment variables a Python process reads only when it starts (the dynamic loader,
+#: CPython's start-up, libc's locale and time zone): a warm spare, whose interpreter starts
+#: before the function is known, must be started with the function's values.
+STARTUP_PREFIXES = ("PYTHON", "LD_", "LC_", "MALLOC_", "GLIBC_")
+STARTUP_NAMES = frozenset({"LANG", "LANGUAGE", "TZ"})
 #: What sandboxes mount at /var/runtime besides the AWS SDK.
 RUNTIME_FILES = (BOOTSTRAP_PATH, LANDLOCK_PATH, EXEC_PATH, *SNAPSHOT_PATHS)
 

@@ -39,11 +39,13 @@ def argv(ruby: str, files: str) -> list[str]:
     return [ruby, f"{files}/ruby/{BOOTSTRAP}"]
 
 
-def environment(version: tuple[int, int], layout: Layout) -> dict[str, str]:
-    """Variables the runtime gets unless the function sets them itself (Lambda's values)."""
+def environment(version: tuple[int, int], layout: Layout, sdk: str) -> dict[str, str]:
+    """Variables the runtime gets unless the function sets them itself (Lambda's values);
+    `sdk` holds the AWS SDK for Ruby's `gems/` and `specifications/` (the runtime dir, as on
+    Lambda, where sandboxes show it)."""
     opt, runtime, task = layout.opt_root, layout.runtime_dir, layout.task_root
     abi = f"{version[0]}.{version[1]}.0"
     return {
-        "GEM_PATH": f"{task}/vendor/bundle/ruby/{abi}:{opt}/ruby/gems/{abi}",
+        "GEM_PATH": f"{task}/vendor/bundle/ruby/{abi}:{opt}/ruby/gems/{abi}:{sdk}",
         "RUBYLIB": f"{task}:{runtime}/lib:{opt}/ruby/lib",
     }

@@ -18,6 +18,13 @@ require 'socket'
 
 $stdout.sync = true
 
+# GEM_PATH (the runtime's, as on Lambda) replaces RubyGems' default directories. Lambda's Ruby
+# keeps its bundled gems (rexml, which the AWS SDK needs, among them) in GEM_HOME, which stays
+# on the path; a distribution's Ruby keeps them in a default directory that GEM_PATH would
+# hide, so those directories go back on, after GEM_PATH's.
+missing = Gem.default_path - Gem.path
+Gem.use_paths(Gem.dir, Gem.path + missing) unless missing.empty?
+
 # The handler's `context`: details of the invocation, the function and its environment.
 class LambdaContext
   attr_reader :aws_request_id, :invoked_function_arn, :log_group_name, :log_stream_name,

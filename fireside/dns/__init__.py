@@ -1,0 +1,1 @@
+"""DNS for execution environments: AWS's names resolve to Fireside (`resolver`)."""

@@ -1,0 +1,252 @@
+"""The AWS SDKs functions import without packaging them, as Lambda's images preinstall them.
+
+`fireside sdks install` (run here through the same code, once per machine, into the SDK
+cache) fetches boto3 per Python version, the AWS SDK for JavaScript v3 and the AWS SDK for Ruby;
+each function below imports one and calls Fireside's own DynamoDB or S3 through it, under the
+namespace sandbox (the SDK under /var/runtime) and `process` (the SDK cache's own paths).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from fireside.runtimes import registry, sdk_install, sdks
+from fireside.sandbox import gvisor
+from tests.conftest import unavailable
+from tests.runtime_helpers import BOTH_SANDBOXES, Servers, deploy, invoke
+
+#: gVisor too, for the SDKs it binds the same way (a Python tree, the JavaScript SDK's links).
+THREE_SANDBOXES = pytest.mark.parametrize("sandbox", ["namespace", "process", "gvisor"])
+
+
+def sandboxed(servers: Servers, sandbox: str) -> Any:
+    if sandbox == "gvisor" and (reason := gvisor.unavailable_reason()):
+        unavailable("gvisor", reason)
+    return servers(sandbox)
+
+
+@pytest.fixture(scope="module")
+def installed() -> dict[str, sdks.Tree]:
+    """The SDK cache, filled as `fireside sdks install` fills it (a no-op once it is)."""
+    root = sdks.cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".test-lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel sessions install once
+        missing = sdk_install.install_all(lambda line: print(line, flush=True))
+    trees = {tree.name: tree for tree in sdks.installed()}
+    assert {"python3.9", "python3.11", "python3.12", "nodejs", "ruby"} <= set(trees), missing
+    return trees
+
+
+@pytest.fixture(scope="module")
+def servers(
+    installed: dict[str, sdks.Tree], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Servers]:
+    """Servers for the SDK tests (each environment binds the SDK trees the cache has then)."""
+    env: dict[str, str] = {}
+    ruby = shutil.which("ruby")
+    if ruby and registry.ruby.find((3, 2)).chosen is None:
+        env["FIRESIDE_RUBY_3_2"] = ruby  # Debian 12 has Ruby 3.1 (see docs/runtimes.md)
+    found = Servers(tmp_path_factory.mktemp("sdks"), env)
+    yield found
+    found.stop()
+
+
+def table(srv: Any) -> str:
+    name = f"sdk-{uuid.uuid4().hex[:8]}"
+    ddb = srv.client("dynamodb")
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+PYTHON_PROBE = """
+import sys, boto3, botocore
+def handler(event, context):
+    ddb = boto3.client("dynamodb")  # AWS_ENDPOINT_URL: Fireside
+    ddb.put_item(TableName=event["table"], Item={"id": {"S": "py"}, "n": {"N": "1"}})
+    item = ddb.get_item(TableName=event["table"], Key={"id": {"S": "py"}})["Item"]
+    return {"python": "%d.%d" % sys.version_info[:2], "boto3": boto3.__version__,
+            "botocore": botocore.__version__, "boto3_file": boto3.__file__, "item": item}
+"""
+
+
+@THREE_SANDBOXES
+def test_python39_imports_a_boto3_it_can_run(
+    servers: Servers, installed: dict[str, sdks.Tree], sandbox: str
+) -> None:
+    """The server's own boto3 needs Python 3.10+ (a TypeError at import on 3.9): python3.9
+    gets the boto3 pip chose for 3.9, and calls DynamoDB with it."""
+    srv = sandboxed(servers, sandbox)
+    name = deploy(srv, {"app.py": PYTHON_PROBE}, "app.handler", "python3.9", Timeout=30)
+    body, tail, out = invoke(srv, name, {"table": table(srv)})
+    assert "FunctionError" not in out, (body, tail)
+    tree = installed["python3.9"]
+    assert body["python"] == "3.9"
+    assert (body["boto3"], body["botocore"]) == (tree.contents["boto3"], tree.contents["botocore"])
+    assert body["item"] == {"id": {"S": "py"}, "n": {"N": "1"}}
+    expected = "/var/runtime/python3.9/runtime/" if sandbox != "process" else str(tree.path)
+    assert body["boto3_file"].startswith(expected)
+
+
+PKG_RESOURCES_PROBE = """
+import pkg_resources
+def handler(event, context):
+    return {"setuptools": pkg_resources.get_distribution("setuptools").version,
+            "boto3": pkg_resources.get_distribution("boto3").version}
+"""
+
+
+@BOTH_SANDBOXES
+def test_python311_has_setuptools_as_aws_image_does(
+    servers: Servers, installed: dict[str, sdks.Tree], sandbox: str
+) -> None:
+    """An old dependency importing pkg_resources runs on python3.11 (AWS's image has the
+    setuptools Python 3.11 bundles) and fails on python3.12, whose image has none."""
+    srv = servers(sandbox)
+    name = deploy(srv, {"app.py": PKG_RESOURCES_PROBE}, "app.handler", "python3.11")
+    body, tail, out = invoke(srv, name)
+    assert "FunctionError" not in out, (body, tail)
+    assert body == {
+        "setuptools": installed["python3.11"].contents["setuptools"],
+        "boto3": installed["python3.11"].contents["boto3"],
+    }
+    name = deploy(srv, {"app.py": PKG_RESOURCES_PROBE}, "app.handler", "python3.12")
+    body, _, out = invoke(srv, name)
+    assert out["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert body["errorMessage"] == "Unable to import module 'app': No module named 'pkg_resources'"
+
+
+NODE_CALL = """
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+export_handler = async (event) => {
+  await ddb.send(new PutCommand({ TableName: event.table, Item: { id: 'js', list: [1, 'two'] } }));
+  const { Item } = await ddb.send(new GetCommand({ TableName: event.table, Key: { id: 'js' } }));
+  const low = await new DynamoDBClient({}).send(new ListTablesCommand({}));
+  return { item: Item, listed: low.TableNames.includes(event.table), where: WHERE };
+};
+"""
+NODE_ESM = (
+    "import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';\n"
+    "import { DynamoDBDocumentClient, PutCommand, GetCommand } from '@aws-sdk/lib-dynamodb';\n"
+    "const WHERE = import.meta.resolve('@aws-sdk/client-dynamodb');\n"
+    + NODE_CALL.replace("export_handler =", "export const handler =")
+)
+NODE_CJS = (
+    "const { DynamoDBClient, ListTablesCommand } = require('@aws-sdk/client-dynamodb');\n"
+    "const { DynamoDBDocumentClient, PutCommand, GetCommand } = require('@aws-sdk/lib-dynamodb');\n"
+    "const WHERE = require.resolve('@aws-sdk/client-dynamodb');\n"
+    + NODE_CALL.replace("export_handler =", "exports.handler =")
+)
+
+
+@THREE_SANDBOXES
+@pytest.mark.parametrize(
+    ("files", "handler"),
+    [({"index.mjs": NODE_ESM}, "index.handler"), ({"app.js": NODE_CJS}, "app.handler")],
+    ids=["esm", "commonjs"],
+)
+def test_node_imports_the_aws_sdk_v3(
+    servers: Servers, sandbox: str, files: dict[str, str], handler: str
+) -> None:
+    """`@aws-sdk/client-dynamodb` and `lib-dynamodb` from an ES module (which Node resolves
+    without NODE_PATH: the runtime's hook adds it, as Lambda's does) and from CommonJS."""
+    if shutil.which("node") is None:
+        pytest.fail("no Node.js on this host for nodejs20.x")
+    srv = sandboxed(servers, sandbox)
+    name = deploy(srv, files, handler, "nodejs20.x", Timeout=20, MemorySize=256)
+    body, tail, out = invoke(srv, name, {"table": table(srv)})
+    assert "FunctionError" not in out, (body, tail)
+    assert body["item"] == {"id": "js", "list": [1, "two"]}
+    assert body["listed"] is True
+    where = body["where"].removeprefix("file://")
+    if sandbox != "process":
+        assert where.startswith("/var/runtime/node_modules/@aws-sdk/client-dynamodb/")
+    else:
+        assert where.startswith(str(sdks.cache_root() / "nodejs" / "node_modules"))
+
+
+RUBY_PROBE = """
+require 'aws-sdk-s3'
+def handler(event:, context:)
+  s3 = Aws::S3::Client.new(endpoint: ENV['AWS_ENDPOINT_URL'], force_path_style: true)
+  s3.create_bucket(bucket: event['bucket'])
+  { 'core' => Aws::CORE_GEM_VERSION, 's3' => Aws::S3::GEM_VERSION,
+    'buckets' => s3.list_buckets.buckets.map(&:name) }
+end
+"""
+
+
+@BOTH_SANDBOXES
+def test_ruby_requires_the_aws_sdk(
+    servers: Servers, installed: dict[str, sdks.Tree], sandbox: str
+) -> None:
+    """`require 'aws-sdk-s3'` from /var/runtime's gems (on GEM_PATH, as on Lambda)."""
+    srv = servers(sandbox)
+    name = deploy(srv, {"app.rb": RUBY_PROBE}, "app.handler", "ruby3.2", Timeout=30)
+    bucket = f"sdk-{uuid.uuid4().hex[:8]}"
+    body, tail, out = invoke(srv, name, {"bucket": bucket})
+    assert "FunctionError" not in out, (json.dumps(body), tail)
+    tree = installed["ruby"]
+    assert body["core"] == tree.contents["aws-sdk-core"]
+    assert body["s3"] == tree.contents["aws-sdk-s3"]
+    assert bucket in body["buckets"]
+
+
+def test_a_failed_install_leaves_no_tree(tmp_path: Any) -> None:
+    """An installer that fails (here `false` in npm's place) leaves neither a tree nor its
+    temporary directory, and says which command failed; the next install starts afresh."""
+    said: list[str] = []
+    with pytest.raises(sdk_install.InstallFailed, match="exited with 1"):
+        sdk_install.install_node("/bin/false", tmp_path, said.append, ("@aws-sdk/client-s3",))
+    assert sdks.tree("nodejs", tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    assert any(line.startswith("  $ /bin/false install") for line in said)
+
+
+NO_SDK_PROBE = """
+import importlib.util
+def handler(event, context):
+    return {"boto3": importlib.util.find_spec("boto3") is not None}
+"""
+
+
+def test_without_the_sdks_runtimes_start_and_the_log_says_what_is_missing(
+    fresh_server: Any, tmp_path: Any
+) -> None:
+    """An empty SDK cache (nothing could be downloaded): python3.9 functions run without
+    boto3 (the server's needs Python 3.10), and the server's log names what is missing and
+    the command that installs it."""
+    srv = fresh_server(FIRESIDE_SDK_CACHE=str(tmp_path / "empty"))
+    assert "fireside sdks install" in printed(srv, "sdks:     none installed")  # the banner
+    name = deploy(srv, {"app.py": NO_SDK_PROBE}, "app.handler", "python3.9")
+    body, tail, out = invoke(srv, name)
+    assert "FunctionError" not in out, (body, tail)
+    assert body == {"boto3": False}
+    line = printed(srv, "The AWS SDK for Python (boto3) for python3.9 is not installed")
+    assert "`fireside sdks install` installs it" in line
+
+
+def printed(srv: Any, needle: str, timeout: float = 10) -> str:
+    """The server's output line holding `needle`, once it has printed it (its output is read
+    by a thread: a line printed after start-up arrives a little later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(srv.output):
+            if needle in line:
+                return str(line)
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} not in the server's output:\n" + "".join(srv.output))
