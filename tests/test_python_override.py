@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip
 
 from fireside.runtimes import registry
 
