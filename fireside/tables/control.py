@@ -351,6 +351,20 @@ async def list_tables(
     return out
 
 
+#: The members of DeleteTable's TableDescription, as DynamoDB answers it: no key schema,
+#: attribute definitions, indexes or creation time (see docs/tables.md).
+_DELETED_FIELDS = (
+    "TableName",
+    "TableStatus",
+    "ProvisionedThroughput",
+    "TableSizeBytes",
+    "ItemCount",
+    "TableArn",
+    "TableId",
+    "BillingModeSummary",
+)
+
+
 async def delete_table(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -372,9 +386,9 @@ async def delete_table(
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return description
 
-    description = await tables.engine.write(job)
-    description["TableStatus"] = "DELETING"
-    return {"TableDescription": description}
+    full = await tables.engine.write(job)
+    full["TableStatus"] = "DELETING"
+    return {"TableDescription": {k: full[k] for k in _DELETED_FIELDS if k in full}}
 
 
 async def describe_limits(

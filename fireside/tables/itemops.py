@@ -58,11 +58,11 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
-    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    pk, sk = table.key.item_key(item)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise validation("Item size has exceeded the maximum allowed size")
+    table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    pk, sk = table.key.item_key(item)
     check_index_keys(table, item)
     on_failure = _on_failure(params)
     tid = table.table_id
@@ -88,6 +88,7 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
 
 async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    key = normalize_item(params["Key"])
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
@@ -95,7 +96,7 @@ async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
         paths = attributes_to_get(params["AttributesToGet"])
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    pk, sk = table.key.lookup_key(params["Key"])
+    pk, sk = table.key.lookup_key(key)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
     out: dict[str, Any] = {}
     size = 0
@@ -116,11 +117,12 @@ async def delete_item(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
+    key = normalize_item(params["Key"], CODED_PREFIX)
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    pk, sk = table.key.lookup_key(params["Key"])
+    pk, sk = table.key.lookup_key(key)
     on_failure = _on_failure(params)
     tid = table.table_id
 
@@ -183,6 +185,7 @@ async def update_item(
         params.get("ReturnValues"),
         ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"),
     )
+    key = normalize_item(params["Key"], CODED_PREFIX)
     exprs = RequestExpressions(
         params, prefix=CODED_PREFIX, expressions=("ConditionExpression", "UpdateExpression")
     )
@@ -194,7 +197,6 @@ async def update_item(
         update = attribute_updates(params.get("AttributeUpdates") or {})
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    key = params["Key"]
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names
     touched = key_attributes_touched(update, key_names)

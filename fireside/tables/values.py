@@ -50,6 +50,9 @@ _SET_ELEMENT = {"SS": "S", "NS": "N", "BS": "B"}
 _WIDE = decimal.Context(prec=400, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,37}")  # canonical already: at most 38 digits
+#: DynamoDB's 32 levels of nesting: an attribute's value is level 1, so a map or list found at
+#: depth 31 (0-based) would put its members on level 33 (measured: 31 maps around a scalar are
+#: accepted, 32 refused).
 _MAX_DEPTH = 32
 
 
@@ -153,8 +156,11 @@ def normalize_value(value: Any, depth: int = 0, prefix: str = "") -> AttributeVa
             shown = ", ".join(render_scalar(_SET_ELEMENT[tag], m) for m in inner)
             raise validation(f"{INVALID}Input collection [{shown}] contains duplicates.")
         return {tag: members}
-    if depth >= _MAX_DEPTH:
-        raise validation("Nesting Levels have exceeded supported limits")
+    if depth + 1 >= _MAX_DEPTH:
+        raise validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested "
+            "levels beyond supported limit"
+        )
     if tag == "M":
         return {"M": {k: normalize_value(v, depth + 1, prefix) for k, v in inner.items()}}
     if tag == "L":

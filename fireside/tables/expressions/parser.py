@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from typing import NamedTuple
 
 from fireside.tables.expressions.ast import (
@@ -63,6 +64,19 @@ _COMPARATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 _CLAUSES = ("SET", "REMOVE", "ADD", "DELETE")
 _MAX_IN = 100
 _MAX_LENGTH = 4096
+#: DynamoDB's limits on operators (and, in updates, functions) per expression and on the
+#: elements of one document path. The operator limit also bounds how deep the grammar recurses.
+_MAX_OPERATORS = 300
+_MAX_PATH_DEPTH = 32
+_PATH_FUNCTIONS = frozenset({"attribute_exists", "attribute_not_exists", "size"})
+#: Deeper than this, nested parentheses cannot be valid (each level needs an operator or is
+#: redundant); the parse stops there instead of recursing through the rest of 4 KB of "(".
+_MAX_GROUPS = _MAX_OPERATORS
+# A valid expression nests at most ~300 groups of 4 parser frames each, beyond Python's default
+# limit of 1,000 frames. Since 3.11, Python-to-Python calls do not grow the C stack, so a higher
+# limit costs nothing until used.
+if sys.getrecursionlimit() < 5000:
+    sys.setrecursionlimit(5000)
 
 _TOKEN = re.compile(
     r"""
@@ -118,6 +132,8 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.index = 0
+        self.operators = 0
+        self.groups = 0
 
     # -- token helpers -------------------------------------------------------------------------
 
@@ -137,6 +153,14 @@ class _Parser:
     def at_op(self, text: str) -> bool:
         token = self.token
         return token.kind == "op" and token.text == text
+
+    def count_operator(self) -> None:
+        """DynamoDB stops at the first operator over its limit and reports that count."""
+        self.operators += 1
+        if self.operators > _MAX_OPERATORS:
+            raise ExpressionError(
+                f"The expression contains too many operators; operator count: {self.operators}"
+            )
 
     def at_keyword(self, word: str) -> bool:
         token = self.token
@@ -192,6 +216,11 @@ class _Parser:
                 elements.append(int(token.text))
                 self.expect_op("]")
             else:
+                if len(elements) > _MAX_PATH_DEPTH:
+                    raise ExpressionError(
+                        "The document path has too many nesting levels; nesting levels: "
+                        f"{len(elements)}"
+                    )
                 return Path(tuple(elements))
 
     def is_call(self) -> bool:
@@ -208,7 +237,14 @@ class _Parser:
                 f"The function is not allowed to be used this way in an expression; function: "
                 f"{name}"
             )
+        if arguments == "update":
+            self.count_operator()
         self.expect_op("(")
+        if name in _PATH_FUNCTIONS and self.is_call():
+            # Said before parsing the argument, so size(size(size(...))) cannot nest deeply.
+            raise ExpressionError(
+                "Operator or function requires a document path; operator or function: " + name
+            )
         args: list[Operand] = []
         while True:
             args.append(self.update_value() if arguments == "update" else self.operand())
@@ -247,6 +283,7 @@ class _Parser:
         left = self.conjunction()
         while self.at_keyword("OR"):
             self.advance()
+            self.count_operator()
             left = Or(left, self.conjunction())
         return left
 
@@ -254,12 +291,14 @@ class _Parser:
         left = self.negation()
         while self.at_keyword("AND"):
             self.advance()
+            self.count_operator()
             left = And(left, self.negation())
         return left
 
     def negation(self) -> Condition:
         if self.at_keyword("NOT") and not (self.peek().kind == "op" and self.peek().text in "=<>"):
             self.advance()
+            self.count_operator()
             return Not(self.negation())
         return self.primary()
 
@@ -268,8 +307,12 @@ class _Parser:
             self.advance()
             if self.at_op("(") and self._wraps_whole_group():
                 raise ExpressionError("The expression has redundant parentheses;")
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
             inner = self.condition()
             self.expect_op(")")
+            self.groups -= 1
             return inner
         if self.is_call() and self.token.text in CONDITION_FUNCTIONS:
             return self.call(CONDITION_FUNCTIONS, "operand")
@@ -279,9 +322,11 @@ class _Parser:
         token = self.token
         if token.kind == "op" and token.text in _COMPARATORS:
             self.advance()
+            self.count_operator()
             return Compare(token.text, left, self.operand())
         if self.at_keyword("BETWEEN"):
             self.advance()
+            self.count_operator()
             low = self.operand()
             if not self.at_keyword("AND"):
                 raise self.syntax_error()
@@ -289,6 +334,7 @@ class _Parser:
             return Between(left, low, self.operand())
         if self.at_keyword("IN"):
             self.advance()
+            self.count_operator()
             self.expect_op("(")
             choices = [self.operand()]
             while self.at_op(","):
@@ -369,6 +415,7 @@ class _Parser:
         left = self.update_term()
         if self.at_op("+") or self.at_op("-"):
             op = self.advance().text
+            self.count_operator()
             return Arithmetic(op, left, self.update_term())
         return left
 

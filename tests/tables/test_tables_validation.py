@@ -1,0 +1,249 @@
+"""Request validation with DynamoDB's codes and messages, through boto3 against a live server.
+
+Each case is one DynamoDB refuses before touching data: legacy `Expected` operands, expression
+limits (size, operators, path depth), placeholders, tagging ARNs that are not a table's, and
+values checked before the table is looked up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.tables.conftest import TableFactory
+
+_INVALID = "One or more parameter values were invalid: "
+_CODED = "1 validation error detected: "
+
+
+def error_of(call: Any, **params: Any) -> tuple[str, str]:
+    with pytest.raises(ClientError) as caught:
+        call(**params)
+    error = caught.value.response["Error"]
+    return error["Code"], error["Message"]
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"ComparisonOperator": "EQ", "AttributeValueList": []}, "Invalid number of argument(s) for the EQ ComparisonOperator"),
+        ({"ComparisonOperator": "EQ", "AttributeValueList": [{"N": "1"}, {"N": "2"}]}, "Invalid number of argument(s) for the EQ ComparisonOperator"),
+        ({"ComparisonOperator": "BETWEEN", "Value": {"N": "1"}}, "Invalid number of argument(s) for the BETWEEN ComparisonOperator"),
+        ({"ComparisonOperator": "NULL", "Value": {"N": "1"}}, "Invalid number of argument(s) for the NULL ComparisonOperator"),
+        ({"ComparisonOperator": "IN", "AttributeValueList": []}, "Invalid number of argument(s) for the IN ComparisonOperator"),
+        ({"ComparisonOperator": "LT"}, "Value or AttributeValueList must be used with ComparisonOperator: LT for Attribute: x"),
+        ({"ComparisonOperator": "LT", "Exists": True, "Value": {"N": "1"}}, "Exists and ComparisonOperator cannot be used together for Attribute: x"),
+        ({"AttributeValueList": [{"N": "1"}]}, "AttributeValueList can only be used with a ComparisonOperator for Attribute: x"),
+        ({"Value": {"N": "1"}, "AttributeValueList": [{"N": "1"}]}, "Value and AttributeValueList cannot be used together for Attribute: x"),
+        ({"ComparisonOperator": "IN", "AttributeValueList": [{"S": "a"}, {"N": "1"}]}, "AttributeValues inside AttributeValueList must be of same type"),
+        ({}, "Value must be provided when Exists is null for Attribute: x"),
+    ],
+)  # fmt: skip
+def test_expected_operands_are_validated(
+    ddb: Any, make_table: TableFactory, condition: dict[str, Any], message: str
+) -> None:
+    table = make_table()
+    ddb.put_item(TableName=table, Item={"pk": {"S": "k"}, "x": {"N": "1"}})
+    for call, target in ((ddb.put_item, {"Item": {"pk": {"S": "k"}}}),
+                         (ddb.delete_item, {"Key": {"pk": {"S": "k"}}}),
+                         (ddb.update_item, {"Key": {"pk": {"S": "k"}}})):  # fmt: skip
+        got = error_of(call, TableName=table, Expected={"x": condition}, **target)
+        assert got == ("ValidationException", _INVALID + message)
+    # Refused before the table is looked up, as DynamoDB does.
+    got = error_of(ddb.delete_item, TableName="no-such-table", Key={"pk": {"S": "k"}},
+                   Expected={"x": condition})  # fmt: skip
+    assert got == ("ValidationException", _INVALID + message)
+    assert ddb.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]["x"] == {"N": "1"}
+
+
+def test_expected_value_with_operator_is_its_argument(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    ddb.put_item(TableName=table, Item={"pk": {"S": "k"}, "x": {"N": "5"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "k"}, "x": {"N": "6"}},
+                 Expected={"x": {"ComparisonOperator": "LT", "Value": {"N": "9"}}})  # fmt: skip
+    code, _ = error_of(ddb.put_item, TableName=table, Item={"pk": {"S": "k"}},
+                       Expected={"x": {"ComparisonOperator": "GT", "Value": {"N": "9"}}})  # fmt: skip
+    assert code == "ConditionalCheckFailedException"
+    got = error_of(ddb.put_item, TableName=table, Item={"pk": {"S": "k"}},
+                   Expected={"x": {"ComparisonOperator": "BETWEEN",
+                                   "AttributeValueList": [{"N": "9"}, {"N": "1"}]}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        "The BETWEEN condition was provided a range where the lower bound is greater than the "
+        "upper bound",
+    )
+
+
+def test_expression_limits(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    key = {"pk": {"S": "k"}}
+    values = {":v": {"N": "1"}}
+
+    def condition_error(expression: str) -> tuple[str, str]:
+        return error_of(ddb.delete_item, TableName=table, Key=key,
+                        ConditionExpression=expression, ExpressionAttributeValues=values)  # fmt: skip
+
+    # 4 KB, counted in characters.
+    ddb.delete_item(
+        TableName=table, Key=key, ConditionExpression="attribute_not_exists(x)".ljust(4096)
+    )
+    assert condition_error("x = :v".ljust(4097)) == (
+        "ValidationException",
+        _CODED + "Invalid ConditionExpression: Expression size has exceeded the maximum allowed "
+        "size; expression size: 4097",
+    )
+    # 300 operators; parentheses are not operators. Nesting within that works.
+    nested = "x < :v " + "OR (x < :v " * 149 + ")" * 149
+    ddb.delete_item(TableName=table, Key=key, ConditionExpression="NOT " + nested,
+                    ExpressionAttributeValues=values)  # fmt: skip
+    too_many = (_CODED + "Invalid ConditionExpression: The expression contains too many "
+                "operators; operator count: 301")  # fmt: skip
+    assert condition_error("x<:v " + "or (x<:v " * 400 + ")" * 400) == (
+        "ValidationException",
+        too_many,
+    )
+    assert condition_error("NOT " * 1000 + "x < :v") == ("ValidationException", too_many)
+    # Deep nesting that is not operators is refused for what it is, never a server error.
+    code, message = condition_error("(" * 4096)
+    assert code == "ValidationException"
+    assert message.startswith(_CODED + 'Invalid ConditionExpression: Syntax error; token: "<EOF>"')
+    assert condition_error("(" * 2000 + "x < :v" + ")" * 2000) == (
+        "ValidationException",
+        _CODED + "Invalid ConditionExpression: The expression has redundant parentheses;",
+    )
+    assert condition_error("x < " + "size(" * 680 + "y" + ")" * 680) == (
+        "ValidationException",
+        _CODED + "Invalid ConditionExpression: Operator or function requires a document path; "
+        "operator or function: size",
+    )
+    # Document paths: 32 levels, list indexes included.
+    ddb.get_item(TableName=table, Key=key, ProjectionExpression="a" + ".b" * 31)
+    for path in ("a" + ".b" * 32, "a" + "[0]" * 32):
+        assert error_of(ddb.get_item, TableName=table, Key=key, ProjectionExpression=path) == (
+            "ValidationException",
+            "Invalid ProjectionExpression: The document path has too many nesting levels; "
+            "nesting levels: 33",
+        )
+
+
+def test_item_nesting_limit(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+
+    def wrapped(levels: int) -> dict[str, Any]:
+        value: dict[str, Any] = {"S": "leaf"}
+        for _ in range(levels):
+            value = {"M": {"m": value}}
+        return value
+
+    ddb.put_item(TableName=table, Item={"pk": {"S": "k"}, "v": wrapped(31)})
+    assert error_of(ddb.put_item, TableName=table, Item={"pk": {"S": "k"}, "v": wrapped(32)}) == (
+        "ValidationException",
+        "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels "
+        "beyond supported limit",
+    )
+
+
+def test_placeholders_must_be_defined_and_used(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    key = {"pk": {"S": "k"}}
+    one = {":v": {"N": "1"}}
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET x = :v",
+                    ExpressionAttributeValues=one, ExpressionAttributeNames={"#x": "x"}) == (
+        "ValidationException",
+        _CODED + "Value provided in ExpressionAttributeNames unused in expressions: keys: {#x}",
+    )  # fmt: skip
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET #y = :v",
+                    ExpressionAttributeValues=one) == (
+        "ValidationException",
+        _CODED + "Invalid UpdateExpression: An expression attribute name used in the document "
+        "path is not defined; attribute name: #y",
+    )  # fmt: skip
+    assert error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET x = :w") == (
+        "ValidationException",
+        _CODED + "Invalid UpdateExpression: An expression attribute value used in expression is "
+        "not defined; attribute value: :w",
+    )
+    assert error_of(ddb.get_item, TableName=table, Key=key, ProjectionExpression="x",
+                    ExpressionAttributeNames={"#x": "x"}) == (
+        "ValidationException",
+        "Value provided in ExpressionAttributeNames unused in expressions: keys: {#x}",
+    )  # fmt: skip
+    assert error_of(ddb.query, TableName=table, KeyConditionExpression="pk = :v",
+                    FilterExpression="#a = :v", ExpressionAttributeValues={":v": {"S": "k"}}) == (
+        "ValidationException",
+        "Invalid FilterExpression: An expression attribute name used in the document path is "
+        "not defined; attribute name: #a",
+    )  # fmt: skip
+
+
+def test_delete_table_describes_only_what_dynamodb_returns(
+    ddb: Any, make_table: TableFactory
+) -> None:
+    table = make_table(
+        range_key=("sk", "S"),
+        attributes={"g": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )  # fmt: skip
+    deleted = ddb.delete_table(TableName=table)["TableDescription"]
+    assert set(deleted) == {
+        "TableName", "TableStatus", "ProvisionedThroughput", "TableSizeBytes", "ItemCount",
+        "TableArn", "TableId", "BillingModeSummary",
+    }  # fmt: skip
+    assert deleted["TableStatus"] == "DELETING"
+
+
+def test_tagging_an_index_arn_is_refused(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table(
+        attributes={"g": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )  # fmt: skip
+    arn = ddb.describe_table(TableName=table)["Table"]["TableArn"] + "/index/by-g"
+    refused = (
+        "ValidationException",
+        f"Invalid TableArn: Invalid ResourceArn provided as input {arn}",
+    )
+    assert error_of(ddb.tag_resource, ResourceArn=arn, Tags=[{"Key": "a", "Value": "b"}]) == refused
+    assert error_of(ddb.untag_resource, ResourceArn=arn, TagKeys=["a"]) == refused
+    assert error_of(ddb.list_tags_of_resource, ResourceArn=arn) == refused
+    missing = arn.replace(f"table/{table}/index/by-g", "table/no-such-table")
+    assert error_of(ddb.tag_resource, ResourceArn=missing, Tags=[]) == (
+        "ValidationException",
+        "Atleast one Tag needs to be provided as Input.",
+    )
+    assert error_of(ddb.tag_resource, ResourceArn=missing, Tags=[{"Key": "a", "Value": "b"}]) == (
+        "ResourceNotFoundException",
+        f"Requested resource not found: ResourcArn: {missing} not found",
+    )
+
+
+def test_values_are_checked_before_the_table_is_looked_up(ddb: Any) -> None:
+    empty = "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    bad = {"pk": {"S": "k"}, "x": {"N": "not a number"}}
+    for call, params in (
+        (ddb.get_item, {"TableName": "no-such-table", "Key": {"pk": {}}}),
+        (ddb.delete_item, {"TableName": "no-such-table", "Key": {"pk": {}}}),
+        (ddb.update_item, {"TableName": "no-such-table", "Key": {"pk": {}}}),
+        (ddb.batch_get_item, {"RequestItems": {"no-such-table": {"Keys": [{"pk": {}}]}}}),
+        (ddb.batch_write_item,
+         {"RequestItems": {"no-such-table": [{"DeleteRequest": {"Key": {"pk": {}}}}]}}),
+    ):  # fmt: skip
+        assert error_of(call, **params) == ("ValidationException", empty)
+    code, message = error_of(ddb.batch_write_item,
+                             RequestItems={"no-such-table": [{"PutRequest": {"Item": bad}}]})  # fmt: skip
+    assert (code, message) == (
+        "ValidationException",
+        "The parameter cannot be converted to a numeric value: not a number",
+    )
+    big = {"pk": {"S": "k"}, "x": {"S": "x" * 409600}}
+    for call, params in (
+        (ddb.put_item, {"TableName": "no-such-table", "Item": big}),
+        (ddb.batch_write_item, {"RequestItems": {"no-such-table": [{"PutRequest": {"Item": big}}]}}),
+    ):  # fmt: skip
+        assert error_of(call, **params) == (
+            "ValidationException",
+            "Item size has exceeded the maximum allowed size",
+        )
