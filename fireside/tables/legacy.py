@@ -31,6 +31,7 @@ from fireside.tables.values import normalize_value, scalar_key, value_type
 __all__ = [
     "attribute_updates",
     "attributes_to_get",
+    "check_indexable",
     "expected_condition",
     "filter_condition",
     "reject_mixed",
@@ -155,6 +156,15 @@ def filter_comparison(name: str, condition: Mapping[str, Any]) -> Condition:
             )
     _check_range(operator, values)
     return comparison(name, operator, values)
+
+
+_INDEXABLE = frozenset({"EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"})
+
+
+def check_indexable(conditions: Mapping[str, Any]) -> None:
+    """KeyConditions may use only the operators a key range can serve."""
+    if any(c["ComparisonOperator"] not in _INDEXABLE for c in conditions.values()):
+        raise validation("Attempted conditional constraint is not an indexable operation")
 
 
 def _combine(parts: list[Condition], operator: str | None) -> Condition:

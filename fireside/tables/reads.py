@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
 from fireside.tables.engine import Bound, ReadTxn
 from fireside.tables.errors import INVALID, validation
 from fireside.tables.expressions import matches, project
@@ -29,14 +30,19 @@ from fireside.tables.expressions.ast import (
     Or,
     Path,
 )
-from fireside.tables.keycond import key_range
+from fireside.tables.keycond import check_key_condition, key_range
 from fireside.tables.keys import KeySchema
-from fireside.tables.legacy import attributes_to_get, filter_condition, reject_mixed
+from fireside.tables.legacy import (
+    attributes_to_get,
+    check_indexable,
+    filter_condition,
+    reject_mixed,
+)
 from fireside.tables.requests import CODED_PREFIX, RequestExpressions, capacity, read_units
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load
-from fireside.tables.values import Item, item_size, load_item
+from fireside.tables.values import Item, item_size, load_item, normalize_item
 
 __all__ = ["query", "scan"]
 
@@ -104,23 +110,43 @@ def _select(
     return str(select)
 
 
+def _start_values(params: Mapping[str, Any]) -> Item | None:
+    """ExclusiveStartKey's values, checked as DynamoDB checks them before finding the table."""
+    start = params.get("ExclusiveStartKey")
+    if start is None:
+        return None
+    try:
+        return normalize_item(start)
+    except ServiceError as exc:
+        if exc.message.startswith("Supplied AttributeValue"):
+            raise validation(f"The provided starting key is invalid: {exc.message}") from None
+        raise
+
+
 def _plan(
     tables: Tables,
     ctx: RequestContext,
     params: Mapping[str, Any],
     exprs: RequestExpressions,
     legacy_filter: str,
-) -> tuple[_Plan, Condition | None]:
-    """Everything but the key condition; returns the plan and the bound KeyConditionExpression."""
+) -> tuple[_Plan, Condition | None, Item | None]:
+    """Everything but the key condition's fit to the key schema; returns the plan, the bound
+    key condition (KeyConditionExpression or KeyConditions) and ExclusiveStartKey's values.
+    What the request says about itself is checked before its table is looked up."""
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
     if paths is None and params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
     key_condition = exprs.condition(params.get("KeyConditionExpression"), "KeyCondition")
+    if key_condition is not None:
+        check_key_condition(key_condition)
+    elif legacy_filter == "QueryFilter" and params.get("KeyConditions"):
+        key_condition = filter_condition(params["KeyConditions"], None)
     condition = exprs.condition(params.get("FilterExpression"), "Filter")
     if condition is None and params.get(legacy_filter):
         condition = filter_condition(params[legacy_filter], params.get("ConditionalOperator"))
     exprs.finish()
+    start = _start_values(params)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     index = _index(table, params.get("IndexName"))
     if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
@@ -133,7 +159,7 @@ def _plan(
         and (select == "ALL_ATTRIBUTES" or paths is not None)
     )
     plan = _Plan(table, index, select, paths, condition, params.get("Limit"), fetch)
-    return plan, key_condition
+    return plan, key_condition, start
 
 
 def _key_paths(condition: Condition) -> Iterator[Path]:
@@ -246,16 +272,18 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
         params,
         expressions=("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
     )
-    plan, key_condition = _plan(tables, ctx, params, exprs, "QueryFilter")
+    plan, key_condition, start_values = _plan(tables, ctx, params, exprs, "QueryFilter")
     if key_condition is None:
-        if not params.get("KeyConditions"):
-            raise validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
-                "in the request."
-            )
-        key_condition = filter_condition(params["KeyConditions"], None)
+        raise validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+            "in the request."
+        )
     index = plan.index
     key: KeySchema = index.key if index is not None else plan.table.key
+    # DynamoDB finds a bad ExclusiveStartKey before it fits the key condition to the schema.
+    start = _start_key(plan, start_values)
+    if params.get("KeyConditionExpression") is None:
+        check_indexable(params["KeyConditions"])
     ranged = key_range(key_condition, key)
     if plan.filter is not None:
         for path in _key_paths(plan.filter):
@@ -265,7 +293,6 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
                     f"attribute: {path.elements[0]}"
                 )
     forward = params.get("ScanIndexForward", True) is not False
-    start = _start_key(plan, params.get("ExclusiveStartKey"))
 
     def job(txn: ReadTxn) -> _Page:
         page = _Page(plan)
@@ -319,9 +346,9 @@ def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
 
 async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
-    plan, _ = _plan(tables, ctx, params, exprs, "ScanFilter")
+    plan, _, start_values = _plan(tables, ctx, params, exprs, "ScanFilter")
     begin, end = _segment(params)
-    start = _start_key(plan, params.get("ExclusiveStartKey"))
+    start = _start_key(plan, start_values)
     index = plan.index
 
     def job(txn: ReadTxn) -> _Page:

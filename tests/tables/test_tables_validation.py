@@ -247,3 +247,36 @@ def test_values_are_checked_before_the_table_is_looked_up(ddb: Any) -> None:
             "ValidationException",
             "Item size has exceeded the maximum allowed size",
         )
+
+
+def test_query_checks_itself_before_its_table(ddb: Any, make_table: TableFactory) -> None:
+    missing = "no-such-table"
+    got = error_of(ddb.query, TableName=missing,
+                   KeyConditions={"pk": {"ComparisonOperator": "EQ", "AttributeValueList": []}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        _INVALID + "Invalid number of argument(s) for the EQ ComparisonOperator",
+    )
+    got = error_of(ddb.query, TableName=missing, KeyConditionExpression="pk = :a AND pk = :a",
+                   ExpressionAttributeValues={":a": {"S": "k"}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        "Invalid KeyConditionExpression: KeyConditionExpressions must only contain one condition "
+        "per key",
+    )
+    got = error_of(ddb.query, TableName=missing, KeyConditionExpression="pk = :a",
+                   ExpressionAttributeValues={":a": {"S": "k"}}, ExclusiveStartKey={"pk": {}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        "The provided starting key is invalid: Supplied AttributeValue is empty, must contain "
+        "exactly one of the supported datatypes",
+    )
+    code, _ = error_of(ddb.query, TableName=missing,
+                       KeyConditions={"pk": {"ComparisonOperator": "NULL"}})  # fmt: skip
+    assert code == "ResourceNotFoundException"
+    table = make_table()
+    got = error_of(ddb.query, TableName=table, KeyConditions={"pk": {"ComparisonOperator": "NULL"}})
+    assert got == (
+        "ValidationException",
+        "Attempted conditional constraint is not an indexable operation",
+    )
