@@ -30,7 +30,7 @@ from fireside.tables.expressions.ast import (
     Or,
     Path,
 )
-from fireside.tables.keycond import check_key_condition, key_range
+from fireside.tables.keycond import KeyRange, check_key_condition, key_range
 from fireside.tables.keys import KeySchema
 from fireside.tables.legacy import (
     attributes_to_get,
@@ -213,6 +213,30 @@ def _start_key(
     return found[0], found[1], tpk, tsk
 
 
+def _within(low: Bound | None, high: Bound | None, key: bytes) -> bool:
+    if low is not None and (key < low.key or (key == low.key and not low.inclusive)):
+        return False
+    return high is None or key < high.key or (key == high.key and high.inclusive)
+
+
+def _check_restart(ranged: KeyRange, start: tuple[bytes, bytes]) -> None:
+    """A Query's ExclusiveStartKey must lie inside what its key condition selects."""
+    low, high = ranged.low, ranged.high
+    exact = low is not None and high is not None and low == high and low.inclusive
+    if exact:
+        raise validation("The query can return at most one row and cannot be restarted")
+    partition, sort = start
+    ranged_sort = low is not None or high is not None
+    if partition != ranged.pk:
+        if ranged_sort and _within(low, high, sort):
+            raise validation("The query can return at most one row and cannot be restarted")
+        raise validation(
+            "The provided starting key is outside query boundaries based on provided conditions"
+        )
+    if not _within(low, high, sort):
+        raise validation("The provided starting key does not match the range key predicate")
+
+
 class _Page:
     """Collects one page: counts, the 1 MB cap, filter and projection."""
 
@@ -285,6 +309,8 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
     if params.get("KeyConditionExpression") is None:
         check_indexable(params["KeyConditions"])
     ranged = key_range(key_condition, key)
+    if start is not None:
+        _check_restart(ranged, start[:2] if index is not None else start[2:])
     if plan.filter is not None:
         for path in _key_paths(plan.filter):
             if path.elements[0] in key.names:

@@ -69,7 +69,9 @@ def value_type(value: AttributeValue) -> str:
 def parse_number(text: str) -> Decimal:
     """A number attribute's value, checked against DynamoDB's range and precision."""
     if type(text) is not str or _NUMBER.fullmatch(text) is None:
-        raise validation(f"The parameter cannot be converted to a numeric value: {text}")
+        # An empty string is named by nothing at all, as DynamoDB words it.
+        shown = f": {text}" if text != "" else ""
+        raise validation(f"The parameter cannot be converted to a numeric value{shown}")
     return check_number(_WIDE.create_decimal(text))
 
 
@@ -135,6 +137,11 @@ def normalize_value(value: Any, depth: int = 0, prefix: str = "") -> AttributeVa
             "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
         )
     if len(value) > 1:
+        # Numbers are read while the value is deserialized, before its type tags are counted.
+        if "N" in value:
+            normalize_number(value["N"])
+        for number in value.get("NS") or ():
+            normalize_number(number)
         raise validation(
             "Supplied AttributeValue has more than one datatypes set, must contain exactly one "
             "of the supported datatypes"

@@ -280,3 +280,48 @@ def test_query_checks_itself_before_its_table(ddb: Any, make_table: TableFactory
         "ValidationException",
         "Attempted conditional constraint is not an indexable operation",
     )
+
+
+def test_query_restarts_only_inside_its_key_condition(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table(
+        range_key=("sk", "S"),
+        attributes={"g": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"},
+                                               {"AttributeName": "sk", "KeyType": "RANGE"}]}],
+    )  # fmt: skip
+    for n in range(5):
+        ddb.put_item(
+            TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": f"s{n}"}, "g": {"S": "x"}}
+        )
+    # Paging an index with a sort condition resumes where it stopped.
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = ddb.query(TableName=table, IndexName="by-g", Limit=2,
+                         KeyConditionExpression="g = :g AND sk > :s",
+                         ExpressionAttributeValues={":g": {"S": "x"}, ":s": {"S": "s0"}}, **kwargs)  # fmt: skip
+        seen += [i["sk"]["S"] for i in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    assert seen == ["s1", "s2", "s3", "s4"]
+
+    def restart(condition: str, start: dict[str, Any]) -> tuple[str, str]:
+        return error_of(ddb.query, TableName=table, KeyConditionExpression=condition,
+                        ExpressionAttributeValues={":p": {"S": "p"}, ":s": {"S": "s2"}},
+                        ExclusiveStartKey=start)  # fmt: skip
+
+    other = {"pk": {"S": "q"}, "sk": {"S": "s9"}}
+    assert restart("pk = :p AND sk > :s", {**other, "pk": {"S": "p"}, "sk": {"S": "s1"}}) == (
+        "ValidationException",
+        "The provided starting key does not match the range key predicate",
+    )
+    assert restart("pk = :p AND begins_with(sk, :s)", other) == (
+        "ValidationException",
+        "The provided starting key is outside query boundaries based on provided conditions",
+    )
+    assert restart("pk = :p AND sk = :s", {"pk": {"S": "p"}, "sk": {"S": "s2"}}) == (
+        "ValidationException",
+        "The query can return at most one row and cannot be restarted",
+    )
