@@ -54,10 +54,11 @@ def _on_failure(params: Mapping[str, Any]) -> bool:
 
 async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
-    item = normalize_item(params["Item"], CODED_PREFIX)
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
+    # The item's values after the expression parameters, before the table: DynamoDB's order.
+    item = normalize_item(params["Item"], CODED_PREFIX)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise validation("Item size has exceeded the maximum allowed size")
@@ -88,13 +89,13 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
 
 async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    key = normalize_item(params["Key"])
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
     if paths is None and params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
     exprs.finish()
+    key = normalize_item(params["Key"])
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
@@ -117,10 +118,10 @@ async def delete_item(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
-    key = normalize_item(params["Key"], CODED_PREFIX)
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
     condition = _condition(params, exprs)
     exprs.finish()
+    key = normalize_item(params["Key"], CODED_PREFIX)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     on_failure = _on_failure(params)
@@ -185,7 +186,6 @@ async def update_item(
         params.get("ReturnValues"),
         ("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"),
     )
-    key = normalize_item(params["Key"], CODED_PREFIX)
     exprs = RequestExpressions(
         params, prefix=CODED_PREFIX, expressions=("ConditionExpression", "UpdateExpression")
     )
@@ -196,6 +196,7 @@ async def update_item(
     else:
         update = attribute_updates(params.get("AttributeUpdates") or {})
     exprs.finish()
+    key = normalize_item(params["Key"], CODED_PREFIX)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names
