@@ -21,6 +21,7 @@ from fireside.tables.service import Tables
 from fireside.tables.warm import check_initial, requested
 
 __all__ = [
+    "check_capacity_bounds",
     "check_table_definition",
     "create_table",
     "delete_table",
@@ -35,6 +36,9 @@ __all__ = [
 
 _MAX_GSI = 20
 _MAX_LSI = 5
+
+
+_MAX_CAPACITY_UNITS = 1_000_000_000_000
 
 
 def stream_label(now: float) -> str:
@@ -69,15 +73,15 @@ def _check_key_schema(
             f"1 validation error detected: Value '{list(schema)}' at 'keySchema' failed to "
             "satisfy constraint: Member must have length less than or equal to 2"
         )
-    if schema[0]["KeyType"] != "HASH":
-        raise validation(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
-    if len(schema) > 1 and schema[1]["KeyType"] != "RANGE":
-        raise validation(f"Invalid {what}: The second KeySchemaElement is not a RANGE key type")
     if len(schema) > 1 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
         raise validation(
             f"{INVALID}Both the Hash Key and the Range Key element in the KeySchema have the "
             f"same name"
         )
+    if schema[0]["KeyType"] != "HASH":
+        raise validation(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
+    if len(schema) > 1 and schema[1]["KeyType"] != "RANGE":
+        raise validation(f"Invalid {what}: The second KeySchemaElement is not a RANGE key type")
 
 
 def _check_projection(name: str, projection: Mapping[str, Any]) -> None:
@@ -111,6 +115,15 @@ def _check_throughput(params: Mapping[str, Any], billing: str, index: str | None
             f"{INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when "
             "BillingMode is PROVISIONED"
         )
+    check_capacity_bounds(throughput)
+
+
+def check_capacity_bounds(throughput: Mapping[str, Any] | None) -> None:
+    """Capacity units past DynamoDB's absolute bound (the account limits are not enforced)."""
+    for member in ("ReadCapacityUnits", "WriteCapacityUnits"):
+        value = (throughput or {}).get(member)
+        if value is not None and value > _MAX_CAPACITY_UNITS:
+            raise validation(f"Given value {value} for {member} is out of bounds")
 
 
 def index_from_request(
@@ -256,9 +269,10 @@ def check_table_definition(params: Mapping[str, Any]) -> None:
     (ImportTable validates before it answers and creates the table in the background)."""
     check_table_name(params["TableName"])
     billing = params.get("BillingMode") or "PROVISIONED"
-    _check_key_schema(params["KeySchema"])
-    _check_definitions(params)
+    # DynamoDB's order: billing, then the definitions, then the key schema's shape.
     _check_throughput(params, billing)
+    _check_definitions(params)
+    _check_key_schema(params["KeySchema"])
     check_initial(params.get("WarmThroughput"), billing, params.get("ProvisionedThroughput"))
     _check_indexes(params, billing)
 

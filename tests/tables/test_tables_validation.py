@@ -325,3 +325,56 @@ def test_query_restarts_only_inside_its_key_condition(ddb: Any, make_table: Tabl
         "ValidationException",
         "The query can return at most one row and cannot be restarted",
     )
+
+
+def test_table_definitions_are_checked_in_dynamodb_order(ddb: Any) -> None:
+    def create_error(**params: Any) -> tuple[str, str]:
+        base: dict[str, Any] = {
+            "TableName": "never-created",
+            "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "HASH"}],
+        }  # fmt: skip
+        return error_of(ddb.create_table, **{**base, **params})
+
+    # Billing before definitions, definitions before the key schema's shape.
+    assert create_error(ProvisionedThroughput={"ReadCapacityUnits": 1000000000001, "WriteCapacityUnits": 1}) == (
+        "ValidationException",
+        "Given value 1000000000001 for ReadCapacityUnits is out of bounds",
+    )  # fmt: skip
+    assert create_error(BillingMode="PAY_PER_REQUEST") == (
+        "ValidationException",
+        "Invalid KeySchema: Some index key attribute have no definition",
+    )
+    same = [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "a", "KeyType": "HASH"}]
+    two = [
+        {"AttributeName": "a", "AttributeType": "S"},
+        {"AttributeName": "b", "AttributeType": "S"},
+    ]
+    assert create_error(BillingMode="PAY_PER_REQUEST", KeySchema=same, AttributeDefinitions=two) == (
+        "ValidationException",
+        _INVALID + "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+    )  # fmt: skip
+
+
+def test_update_table_checks_itself_before_its_table(ddb: Any) -> None:
+    missing = "no-such-table"
+    assert error_of(ddb.update_table, TableName=missing, BillingMode="PROVISIONED") == (
+        "ValidationException",
+        _INVALID + "ProvisionedThroughput must be specified when BillingMode is PROVISIONED",
+    )
+    big = {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1000000000001}
+    assert error_of(ddb.update_table, TableName=missing, ProvisionedThroughput=big) == (
+        "ValidationException",
+        "Given value 1000000000001 for WriteCapacityUnits is out of bounds",
+    )
+    assert error_of(ddb.update_table, TableName=missing, GlobalSecondaryIndexUpdates=[{}]) == (
+        "ValidationException",
+        _INVALID + "One of GlobalSecondaryIndexUpdate.Update, GlobalSecondaryIndexUpdate.Create, "
+        "GlobalSecondaryIndexUpdate.Delete must not be null",
+    )
+    twice = [{"Delete": {"IndexName": "abc"}}, {"Delete": {"IndexName": "abc"}}]
+    assert error_of(ddb.update_table, TableName=missing, GlobalSecondaryIndexUpdates=twice) == (
+        "ValidationException",
+        _INVALID + "Only one global secondary index update per index is allowed simultaneously. "
+        "Index: abc",
+    )
