@@ -189,12 +189,14 @@ async def update_item(
     exprs = RequestExpressions(
         params, prefix=CODED_PREFIX, expressions=("ConditionExpression", "UpdateExpression")
     )
-    condition = _condition(params, exprs)
+    reject_mixed(params, prefix=exprs.prefix)
+    # The update before the condition, as DynamoDB reports their errors.
     text = params.get("UpdateExpression")
     if text is not None:
         update = exprs.update(text)
     else:
         update = attribute_updates(params.get("AttributeUpdates") or {})
+    condition = _condition(params, exprs)
     exprs.finish()
     key = normalize_item(params["Key"], CODED_PREFIX)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])

@@ -24,7 +24,7 @@ from fireside.tables.expressions import (
 )
 from fireside.tables.expressions.ast import Condition, Path, Update
 from fireside.tables.schema import TableInfo
-from fireside.tables.values import names_of, normalize_item
+from fireside.tables.values import names_of, normalize_value
 
 __all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
 
@@ -60,7 +60,7 @@ class RequestExpressions:
             for key in given or ():
                 if not _PLACEHOLDER.fullmatch(key) or not key.startswith(lead):
                     raise self.error(f'{member} contains invalid key: Syntax error; key: "{key}"')
-        normalized = normalize_item(values, prefix) if values else None
+        normalized = _expression_values(values) if values else None
         self.binder = Binder(names, normalized)
 
     def error(self, message: str) -> ServiceError:
@@ -105,6 +105,21 @@ class RequestExpressions:
                 f"Value provided in ExpressionAttributeValues unused in expressions: keys: "
                 f"{names_of(unused)}"
             )
+
+
+def _expression_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """ExpressionAttributeValues checked one by one; a bad one is named, in DynamoDB's words
+    (which leave the key off the empty-set message)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        try:
+            out[key] = normalize_value(value)
+        except ServiceError as exc:
+            named = "" if exc.message.endswith("may not be empty") else f" for key {key}"
+            raise validation(
+                f"ExpressionAttributeValues contains invalid value: {exc.message}{named}"
+            ) from None
+    return out
 
 
 def check_return_values(value: str | None, allowed: tuple[str, ...], prefix: str = "") -> str:

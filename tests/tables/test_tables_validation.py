@@ -378,3 +378,35 @@ def test_update_table_checks_itself_before_its_table(ddb: Any) -> None:
         _INVALID + "Only one global secondary index update per index is allowed simultaneously. "
         "Index: abc",
     )
+
+
+def test_expression_values_are_named_when_invalid(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    key = {"pk": {"S": "k"}}
+
+    def update_error(values: dict[str, Any]) -> tuple[str, str]:
+        return error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET x = :b",
+                        ExpressionAttributeValues=values)  # fmt: skip
+
+    assert update_error({":b": {"N": "NaN"}}) == (
+        "ValidationException",
+        "ExpressionAttributeValues contains invalid value: The parameter cannot be converted to "
+        "a numeric value: NaN for key :b",
+    )
+    assert update_error({":b": {}}) == (
+        "ValidationException",
+        "ExpressionAttributeValues contains invalid value: Supplied AttributeValue is empty, must "
+        "contain exactly one of the supported datatypes for key :b",
+    )
+    assert update_error({":b": {"SS": []}}) == (
+        "ValidationException",
+        "ExpressionAttributeValues contains invalid value: One or more parameter values were "
+        "invalid: An string set  may not be empty",
+    )
+    # The update expression is reported before the condition.
+    got = error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="",
+                   ConditionExpression="")  # fmt: skip
+    assert got == (
+        "ValidationException",
+        _CODED + "Invalid UpdateExpression: The expression can not be empty;",
+    )
