@@ -26,6 +26,7 @@ from fireside.tables.expressions.ast import (
     Update,
     UpdateAction,
 )
+from fireside.tables.keys import KeySchema
 from fireside.tables.values import normalize_value, scalar_key, value_type
 
 __all__ = [
@@ -37,21 +38,22 @@ __all__ = [
     "reject_mixed",
 ]
 
+# Both in the order DynamoDB lists them when a request mixes the two styles.
 _LEGACY = (
     "AttributesToGet",
     "AttributeUpdates",
     "Expected",
-    "KeyConditions",
     "QueryFilter",
     "ScanFilter",
     "ConditionalOperator",
+    "KeyConditions",
 )
 _EXPRESSIONS = (
     "ProjectionExpression",
     "UpdateExpression",
     "ConditionExpression",
-    "KeyConditionExpression",
     "FilterExpression",
+    "KeyConditionExpression",
 )
 _ARGUMENTS = {
     "EQ": 1,
@@ -73,6 +75,9 @@ _COMPARATORS = {"EQ": "=", "NE": "<>", "LE": "<=", "LT": "<", "GE": ">=", "GT": 
 def reject_mixed(params: Mapping[str, Any], prefix: str = "") -> None:
     legacy = [name for name in _LEGACY if params.get(name) is not None]
     modern = [name for name in _EXPRESSIONS if params.get(name) is not None]
+    if params.get("KeyConditionExpression") is None and "KeyConditions" in legacy:
+        # KeyConditions may go with expressions for the rest of a Query.
+        legacy.remove("KeyConditions")
     if legacy and modern:
         raise validation(
             f"{prefix}Can not use both expression and non-expression parameters in the same "
@@ -161,8 +166,12 @@ def filter_comparison(name: str, condition: Mapping[str, Any]) -> Condition:
 _INDEXABLE = frozenset({"EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"})
 
 
-def check_indexable(conditions: Mapping[str, Any]) -> None:
-    """KeyConditions may use only the operators a key range can serve."""
+def check_indexable(conditions: Mapping[str, Any], key: KeySchema) -> None:
+    """KeyConditions name the key's attributes, then use only operators a key range serves."""
+    if not key.composite and key.hash_name not in conditions:
+        raise validation(f"Query condition missed key schema element: {key.hash_name}")
+    if not key.composite and key.range_name and any(n not in key.names for n in conditions):
+        raise validation(f"Query condition missed key schema element: {key.range_name}")
     if any(c["ComparisonOperator"] not in _INDEXABLE for c in conditions.values()):
         raise validation("Attempted conditional constraint is not an indexable operation")
 

@@ -307,15 +307,16 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
     # DynamoDB finds a bad ExclusiveStartKey before it fits the key condition to the schema.
     start = _start_key(plan, start_values)
     if params.get("KeyConditionExpression") is None:
-        check_indexable(params["KeyConditions"])
+        check_indexable(params["KeyConditions"], key)
     ranged = key_range(key_condition, key)
     if start is not None:
         _check_restart(ranged, start[:2] if index is not None else start[2:])
     if plan.filter is not None:
         for path in _key_paths(plan.filter):
             if path.elements[0] in key.names:
+                what = "Filter Expression" if params.get("FilterExpression") else "QueryFilter"
                 raise validation(
-                    "Filter Expression can only contain non-primary key attributes: Primary key "
+                    f"{what} can only contain non-primary key attributes: Primary key "
                     f"attribute: {path.elements[0]}"
                 )
     forward = params.get("ScanIndexForward", True) is not False

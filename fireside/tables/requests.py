@@ -23,12 +23,20 @@ from fireside.tables.expressions import (
     parse_update,
 )
 from fireside.tables.expressions.ast import Condition, Path, Update
+from fireside.tables.legacy import reject_mixed
 from fireside.tables.schema import TableInfo
 from fireside.tables.values import names_of, normalize_value
 
 __all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
 
 CODED_PREFIX = "1 validation error detected: "
+#: The expressions that can use ExpressionAttributeValues, in the order DynamoDB names them.
+_VALUE_EXPRESSIONS = (
+    "UpdateExpression",
+    "FilterExpression",
+    "KeyConditionExpression",
+    "ConditionExpression",
+)
 _PLACEHOLDER = re.compile(r"[#:][A-Za-z0-9_]+")
 
 
@@ -40,12 +48,20 @@ class RequestExpressions:
     ) -> None:
         """`expressions`: the expression members this operation has (to reject stray maps)."""
         self.prefix = prefix
+        reject_mixed(params, prefix)
         names = params.get("ExpressionAttributeNames")
         values = params.get("ExpressionAttributeValues")
         used = [e for e in expressions if params.get(e) is not None]
         if names is not None and not used:
             raise self.error(
                 "ExpressionAttributeNames can only be specified when using expressions"
+            )
+        takes_values = [e for e in _VALUE_EXPRESSIONS if e in expressions]
+        if values is not None and takes_values and all(params.get(e) is None for e in takes_values):
+            verb = "are" if len(takes_values) > 1 else "is"
+            raise self.error(
+                "ExpressionAttributeValues can only be specified when using expressions: "
+                f"{' and '.join(takes_values)} {verb} null"
             )
         if values is not None and not used:
             raise self.error(

@@ -410,3 +410,37 @@ def test_expression_values_are_named_when_invalid(ddb: Any, make_table: TableFac
         "ValidationException",
         _CODED + "Invalid UpdateExpression: The expression can not be empty;",
     )
+
+
+def test_query_legacy_and_expression_parameters(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table(range_key=("sk", "S"))
+    ddb.put_item(
+        TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": "a"}, "x": {"S": "1"}, "y": {"S": "2"}}
+    )
+    eq = {"pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "p"}]}}
+    # KeyConditions may go with a ProjectionExpression.
+    got = ddb.query(TableName=table, KeyConditions=eq, ProjectionExpression="x")["Items"]
+    assert got == [{"x": {"S": "1"}}]
+    mixed = error_of(ddb.query, TableName=table, KeyConditions=eq, ProjectionExpression="x",
+                     AttributesToGet=["y"], QueryFilter={"x": {"ComparisonOperator": "NOT_NULL"}})  # fmt: skip
+    assert mixed == (
+        "ValidationException",
+        "Can not use both expression and non-expression parameters in the same request: "
+        "Non-expression parameters: {AttributesToGet, QueryFilter} Expression parameters: "
+        "{ProjectionExpression}",
+    )
+    assert error_of(ddb.query, TableName=table, KeyConditions=eq,
+                    ExpressionAttributeValues={":v": {"S": "v"}}) == (
+        "ValidationException",
+        "ExpressionAttributeValues can only be specified when using expressions: "
+        "FilterExpression and KeyConditionExpression are null",
+    )  # fmt: skip
+    assert error_of(ddb.query, TableName=table, KeyConditions=eq,
+                    QueryFilter={"sk": {"ComparisonOperator": "NOT_NULL"}}) == (
+        "ValidationException",
+        "QueryFilter can only contain non-primary key attributes: Primary key attribute: sk",
+    )  # fmt: skip
+    assert error_of(ddb.query, TableName=table, KeyConditions={"sk": {"ComparisonOperator": "NULL"}}) == (
+        "ValidationException",
+        "Query condition missed key schema element: pk",
+    )  # fmt: skip
