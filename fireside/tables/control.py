@@ -366,7 +366,8 @@ async def list_tables(
 
 
 #: The members of DeleteTable's TableDescription, as DynamoDB answers it: no key schema,
-#: attribute definitions, indexes or creation time (see docs/tables.md).
+#: attribute definitions, indexes or creation time; a stream's members stay (see
+#: docs/tables.md).
 _DELETED_FIELDS = (
     "TableName",
     "TableStatus",
@@ -376,6 +377,9 @@ _DELETED_FIELDS = (
     "TableArn",
     "TableId",
     "BillingModeSummary",
+    "StreamSpecification",
+    "LatestStreamLabel",
+    "LatestStreamArn",
 )
 
 

@@ -138,14 +138,15 @@ def _plan(
     if paths is None and params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
     key_condition = exprs.condition(params.get("KeyConditionExpression"), "KeyCondition")
-    if key_condition is not None:
-        check_key_condition(key_condition)
-    elif legacy_filter == "QueryFilter" and params.get("KeyConditions"):
+    if key_condition is None and legacy_filter == "QueryFilter" and params.get("KeyConditions"):
         key_condition = filter_condition(params["KeyConditions"], None)
     condition = exprs.condition(params.get("FilterExpression"), "Filter")
     if condition is None and params.get(legacy_filter):
         condition = filter_condition(params[legacy_filter], params.get("ConditionalOperator"))
     exprs.finish()
+    if params.get("KeyConditionExpression") is not None and key_condition is not None:
+        # Every expression parses before the key condition's shape is judged.
+        check_key_condition(key_condition)
     start = _start_values(params)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     index = _index(table, params.get("IndexName"))

@@ -76,7 +76,7 @@ class RequestExpressions:
             for key in given or ():
                 if not _PLACEHOLDER.fullmatch(key) or not key.startswith(lead):
                     raise self.error(f'{member} contains invalid key: Syntax error; key: "{key}"')
-        normalized = _expression_values(values) if values else None
+        normalized = _expression_values(values, prefix) if values else None
         self.binder = Binder(names, normalized)
 
     def error(self, message: str) -> ServiceError:
@@ -123,17 +123,19 @@ class RequestExpressions:
             )
 
 
-def _expression_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """ExpressionAttributeValues checked one by one; a bad one is named, in DynamoDB's words
-    (which leave the key off the empty-set message)."""
+def _expression_values(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """ExpressionAttributeValues checked one by one. A bad one is named in DynamoDB's words
+    ("ExpressionAttributeValues contains invalid value: ... for key :v"), except an empty set,
+    which DynamoDB reports as it does in an item (moto's AWS-verified tests)."""
     out: dict[str, Any] = {}
     for key, value in values.items():
         try:
-            out[key] = normalize_value(value)
+            out[key] = normalize_value(value, prefix=prefix)
         except ServiceError as exc:
-            named = "" if exc.message.endswith("may not be empty") else f" for key {key}"
+            if exc.message.endswith("may not be empty"):
+                raise
             raise validation(
-                f"ExpressionAttributeValues contains invalid value: {exc.message}{named}"
+                f"ExpressionAttributeValues contains invalid value: {exc.message} for key {key}"
             ) from None
     return out
 
