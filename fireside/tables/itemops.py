@@ -55,13 +55,14 @@ def _on_failure(params: Mapping[str, Any]) -> bool:
 async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
-    condition = _condition(params, exprs)
-    exprs.finish()
-    # The item's values after the expression parameters, before the table: DynamoDB's order.
+    # DynamoDB's order: which parameters are given, the item's values and size, then the
+    # conditions and placeholders; the table last.
     item = normalize_item(params["Item"], CODED_PREFIX)
     size = item_size(item)
     if size > MAX_ITEM_BYTES:
         raise validation("Item size has exceeded the maximum allowed size")
+    condition = _condition(params, exprs)
+    exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.item_key(item)
     check_index_keys(table, item)
@@ -90,12 +91,12 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
 async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
-    reject_mixed(params)
-    paths = exprs.projection(params.get("ProjectionExpression"))
-    if paths is None and params.get("AttributesToGet"):
-        paths = attributes_to_get(params["AttributesToGet"])
-    exprs.finish()
     key = normalize_item(params["Key"])
+    paths = None
+    if params.get("AttributesToGet"):
+        paths = attributes_to_get(params["AttributesToGet"])
+    paths = exprs.projection(params.get("ProjectionExpression")) or paths
+    exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
@@ -119,9 +120,9 @@ async def delete_item(
 ) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
+    key = normalize_item(params["Key"], CODED_PREFIX)
     condition = _condition(params, exprs)
     exprs.finish()
-    key = normalize_item(params["Key"], CODED_PREFIX)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     on_failure = _on_failure(params)
@@ -189,7 +190,7 @@ async def update_item(
     exprs = RequestExpressions(
         params, prefix=CODED_PREFIX, expressions=("ConditionExpression", "UpdateExpression")
     )
-    reject_mixed(params, prefix=exprs.prefix)
+    key = normalize_item(params["Key"], CODED_PREFIX)
     # The update before the condition, as DynamoDB reports their errors.
     text = params.get("UpdateExpression")
     if text is not None:
@@ -198,7 +199,6 @@ async def update_item(
         update = attribute_updates(params.get("AttributeUpdates") or {})
     condition = _condition(params, exprs)
     exprs.finish()
-    key = normalize_item(params["Key"], CODED_PREFIX)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names

@@ -67,17 +67,29 @@ class RequestExpressions:
             raise self.error(
                 "ExpressionAttributeValues can only be specified when using expressions"
             )
-        if names is not None and not names:
-            raise self.error("ExpressionAttributeNames must not be empty")
-        if values is not None and not values:
-            raise self.error("ExpressionAttributeValues must not be empty")
-        for given, member, lead in ((names, "ExpressionAttributeNames", "#"),
-                                    (values, "ExpressionAttributeValues", ":")):  # fmt: skip
-            for key in given or ():
-                if not _PLACEHOLDER.fullmatch(key) or not key.startswith(lead):
-                    raise self.error(f'{member} contains invalid key: Syntax error; key: "{key}"')
-        normalized = _expression_values(values, prefix) if values else None
-        self.binder = Binder(names, normalized)
+        self._names, self._values = names, values
+        self._binder: Binder | None = None
+
+    @property
+    def binder(self) -> Binder:
+        """The placeholders, checked when first used: DynamoDB judges them after the request's
+        other parameters (an item's values, the legacy conditions), before its expressions."""
+        if self._binder is None:
+            names, values = self._names, self._values
+            if names is not None and not names:
+                raise self.error("ExpressionAttributeNames must not be empty")
+            if values is not None and not values:
+                raise self.error("ExpressionAttributeValues must not be empty")
+            for given, member, lead in ((names, "ExpressionAttributeNames", "#"),
+                                        (values, "ExpressionAttributeValues", ":")):  # fmt: skip
+                for key in given or ():
+                    if not _PLACEHOLDER.fullmatch(key) or not key.startswith(lead):
+                        raise self.error(
+                            f'{member} contains invalid key: Syntax error; key: "{key}"'
+                        )
+            normalized = _expression_values(values, self.prefix) if values else None
+            self._binder = Binder(names, normalized)
+        return self._binder
 
     def error(self, message: str) -> ServiceError:
         return validation(self.prefix + message)

@@ -444,3 +444,22 @@ def test_query_legacy_and_expression_parameters(ddb: Any, make_table: TableFacto
         "ValidationException",
         "Query condition missed key schema element: pk",
     )  # fmt: skip
+
+
+def test_item_values_come_before_conditions_and_placeholders(ddb: Any) -> None:
+    missing = "no-such-table"
+    empty = "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
+    # An item's bad value is found before a bad legacy condition and before an empty map.
+    got = error_of(ddb.put_item, TableName=missing, Item={"pk": {}}, Expected={"pk": {}})
+    assert got == ("ValidationException", empty)
+    got = error_of(ddb.delete_item, TableName=missing, Key={"pk": {}}, ConditionExpression="x = :v",
+                   ExpressionAttributeValues={})  # fmt: skip
+    assert got == ("ValidationException", empty)
+    # Which parameters are given is judged first of all.
+    got = error_of(
+        ddb.get_item, TableName=missing, Key={"pk": {}}, ExpressionAttributeNames={"#a": "a"}
+    )
+    assert got == (
+        "ValidationException",
+        "ExpressionAttributeNames can only be specified when using expressions",
+    )
