@@ -27,6 +27,7 @@ from fireside.tables.requests import (
     RequestExpressions,
     capacity,
     check_return_values,
+    check_scalar_keys,
     key_attributes_touched,
     read_units,
     write_units,
@@ -98,6 +99,7 @@ async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     paths = exprs.projection(params.get("ProjectionExpression")) or paths
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    check_scalar_keys(table, paths)
     pk, sk = table.key.lookup_key(key)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
     out: dict[str, Any] = {}
@@ -200,6 +202,7 @@ async def update_item(
     condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    check_scalar_keys(table, update, condition)
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names
     touched = key_attributes_touched(update, key_names)

@@ -38,7 +38,13 @@ from fireside.tables.legacy import (
     filter_condition,
     reject_mixed,
 )
-from fireside.tables.requests import CODED_PREFIX, RequestExpressions, capacity, read_units
+from fireside.tables.requests import (
+    CODED_PREFIX,
+    RequestExpressions,
+    capacity,
+    check_scalar_keys,
+    read_units,
+)
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load
@@ -149,6 +155,7 @@ def _plan(
         check_key_condition(key_condition)
     start = _start_values(params)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    check_scalar_keys(table, paths, condition)
     index = _index(table, params.get("IndexName"))
     if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
         raise validation("Consistent reads are not supported on global secondary indexes")

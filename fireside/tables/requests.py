@@ -8,9 +8,10 @@ transactions without it (as DynamoDB does today).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fireside.aws.errors import ServiceError
@@ -27,7 +28,14 @@ from fireside.tables.legacy import reject_mixed
 from fireside.tables.schema import TableInfo
 from fireside.tables.values import names_of, normalize_value
 
-__all__ = ["CODED_PREFIX", "RequestExpressions", "capacity", "read_units", "write_units"]
+__all__ = [
+    "CODED_PREFIX",
+    "RequestExpressions",
+    "capacity",
+    "check_scalar_keys",
+    "read_units",
+    "write_units",
+]
 
 CODED_PREFIX = "1 validation error detected: "
 #: The expressions that can use ExpressionAttributeValues, in the order DynamoDB names them.
@@ -199,3 +207,31 @@ def key_attributes_touched(update: Update, key_names: tuple[str, ...]) -> str | 
         if first in key_names:
             return str(first)
     return None
+
+
+def _paths(node: object) -> Iterator[Path]:
+    """Every document path in a bound expression tree (conditions, updates, projections)."""
+    if isinstance(node, Path):
+        yield node
+    elif isinstance(node, list | tuple):
+        for child in node:
+            yield from _paths(child)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for member in dataclasses.fields(node):
+            yield from _paths(getattr(node, member.name))
+
+
+def check_scalar_keys(table: TableInfo, *expressions: object) -> None:
+    """Key attributes are scalars: no path may look inside one (DynamoDB's check, made once the
+    table's and its indexes' keys are known)."""
+    index_keys = {e["AttributeName"] for i in table.indexes.values() for e in i.key_schema}
+    for path in _paths(expressions):
+        if len(path.elements) < 2:
+            continue
+        first = path.elements[0]
+        what = "Key" if first in table.key.names else "IndexKey" if first in index_keys else None
+        if what is not None:
+            raise validation(
+                "Key attributes must be scalars; list random access '[]' and map lookup '.' are "
+                f"not allowed: {what}: {first}"
+            )

@@ -463,3 +463,22 @@ def test_item_values_come_before_conditions_and_placeholders(ddb: Any) -> None:
         "ValidationException",
         "ExpressionAttributeNames can only be specified when using expressions",
     )
+
+
+def test_paths_cannot_look_inside_key_attributes(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table(
+        range_key=("sk", "S"),
+        attributes={"g": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+    )  # fmt: skip
+    key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+    lead = "Key attributes must be scalars; list random access '[]' and map lookup '.' are not allowed: "
+    assert error_of(ddb.get_item, TableName=table, Key=key, ProjectionExpression="pk.a") == (
+        "ValidationException", lead + "Key: pk",
+    )  # fmt: skip
+    assert error_of(ddb.scan, TableName=table, FilterExpression="attribute_exists(g[0])") == (
+        "ValidationException", lead + "IndexKey: g",
+    )  # fmt: skip
+    got = error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET x = g.b")
+    assert got == ("ValidationException", lead + "IndexKey: g")
