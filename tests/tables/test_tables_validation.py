@@ -482,3 +482,21 @@ def test_paths_cannot_look_inside_key_attributes(ddb: Any, make_table: TableFact
     )  # fmt: skip
     got = error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression="SET x = g.b")
     assert got == ("ValidationException", lead + "IndexKey: g")
+
+
+def test_parenthesized_operands(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    key = {"pk": {"S": "k"}}
+    ddb.put_item(
+        TableName=table, Item={**key, "b": {"L": [{"N": "1"}, {"N": "2"}]}, "c": {"N": "3"}}
+    )
+    values = {":two": {"N": "2"}}
+    for expression in ("(size(b)) = :two", "((size(b)) = :two) AND c > (:two)"):
+        assert (
+            ddb.scan(
+                TableName=table, FilterExpression=expression, ExpressionAttributeValues=values
+            )["Count"]
+            == 1
+        )
+    ddb.update_item(TableName=table, Key=key, UpdateExpression="SET d = ((b[1]) + (c))")
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["d"] == {"N": "5"}

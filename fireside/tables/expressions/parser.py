@@ -134,6 +134,14 @@ class _Parser:
         self.index = 0
         self.operators = 0
         self.groups = 0
+        # Each `(` to its matching `)`, found once (deep nesting must not cost a scan per level).
+        self.matching: dict[int, int] = {}
+        opened: list[int] = []
+        for position, token in enumerate(self.tokens):
+            if token.kind == "op" and token.text == "(":
+                opened.append(position)
+            elif token.kind == "op" and token.text == ")" and opened:
+                self.matching[opened.pop()] = position
 
     # -- token helpers -------------------------------------------------------------------------
 
@@ -268,6 +276,17 @@ class _Parser:
 
     def operand(self) -> Operand:
         token = self.token
+        if self.at_op("("):
+            # A parenthesized operand; each level needs its closing `)`, so this nests only as
+            # deep as the 4 KB limit allows.
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
+            self.advance()
+            inner = self.operand()
+            self.expect_op(")")
+            self.groups -= 1
+            return inner
         if token.kind == "valueref":
             self.advance()
             return Value(token.text)
@@ -302,8 +321,22 @@ class _Parser:
             return Not(self.negation())
         return self.primary()
 
+    def _closing(self) -> int | None:
+        """The index of the `)` matching the `(` at the current token, if any."""
+        return self.matching.get(self.index)
+
+    def _operand_group(self) -> bool:
+        """Does the `(` here wrap an operand, as in `(size(a)) = :v`, rather than a condition?"""
+        closing = self._closing()
+        if closing is None:
+            return False
+        after = self.tokens[closing + 1]
+        if after.kind == "op" and after.text in _COMPARATORS:
+            return True
+        return after.kind == "name" and after.text.upper() in ("BETWEEN", "IN")
+
     def primary(self) -> Condition:
-        if self.at_op("("):
+        if self.at_op("(") and not self._operand_group():
             self.advance()
             if self.at_op("(") and self._wraps_whole_group():
                 raise ExpressionError("The expression has redundant parentheses;")
@@ -356,17 +389,11 @@ class _Parser:
 
     def _wraps_whole_group(self) -> bool:
         """After `(`, does another `(` open a group closed right before our `)`? ((a = b))"""
-        depth = 0
-        for position in range(self.index, len(self.tokens)):
-            token = self.tokens[position]
-            if token.kind == "op" and token.text == "(":
-                depth += 1
-            elif token.kind == "op" and token.text == ")":
-                depth -= 1
-                if depth == 0:
-                    following = self.tokens[position + 1]
-                    return following.kind == "op" and following.text == ")"
-        return False
+        inner = self.matching.get(self.index)
+        if inner is None:
+            return False
+        following = self.tokens[inner + 1]
+        return following.kind == "op" and following.text == ")"
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -420,6 +447,15 @@ class _Parser:
         return left
 
     def update_term(self) -> Operand:
+        if self.at_op("("):
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
+            self.advance()
+            inner = self.update_value()
+            self.expect_op(")")
+            self.groups -= 1
+            return inner
         if self.is_call():
             name = self.token.text
             if name in CONDITION_FUNCTIONS or name == "size":
