@@ -500,3 +500,17 @@ def test_parenthesized_operands(ddb: Any, make_table: TableFactory) -> None:
         )
     ddb.update_item(TableName=table, Key=key, UpdateExpression="SET d = ((b[1]) + (c))")
     assert ddb.get_item(TableName=table, Key=key)["Item"]["d"] == {"N": "5"}
+
+
+def test_list_element_writes_go_in_index_order(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    key = {"pk": {"S": "k"}}
+    ddb.put_item(
+        TableName=table, Item={**key, "a": {"S": "x"}, "c": {"L": [{"N": "1"}, {"N": "3"}]}}
+    )
+    ddb.update_item(TableName=table, Key=key,
+                    UpdateExpression="SET c[1] = a, c[4] = :m, c[2] = :t ADD c[8] :s, c[6] :two",
+                    ExpressionAttributeValues={":m": {"N": "-1"}, ":t": {"N": "3"}, ":s": {"SS": ["a"]},
+                                               ":two": {"N": "2"}})  # fmt: skip
+    got = ddb.get_item(TableName=table, Key=key)["Item"]["c"]["L"]
+    assert got == [{"N": "1"}, {"S": "x"}, {"N": "3"}, {"N": "-1"}, {"N": "2"}, {"SS": ["a"]}]
