@@ -193,29 +193,30 @@ def _key_paths(condition: Condition) -> Iterator[Path]:
 
 
 def _start_key(
-    plan: _Plan, start: Mapping[str, Any] | None
+    plan: _Plan, start: Mapping[str, Any] | None, query: bool
 ) -> tuple[bytes, bytes, bytes, bytes] | None:
-    """ExclusiveStartKey as (index pk, index sk, table pk, table sk); index parts b"" for tables."""
+    """ExclusiveStartKey as (index pk, index sk, table pk, table sk); index parts b"" for tables.
+
+    A key that does not fit the schema is "The provided starting key is invalid", which a Scan
+    of a table (not of an index) follows with the reason (measured on DynamoDB by ExtendDB)."""
     if start is None:
         return None
+    invalid = "The provided starting key is invalid"
+    if not query and plan.index is None:
+        invalid += ": The provided key element does not match the schema"
     table_key = plan.table.key
     names = set(table_key.names)
     if plan.index is not None:
         names |= set(plan.index.key.names)
     if set(start) != names:
-        raise validation(
-            "The provided starting key is invalid: The provided key element does not match the schema"
-        )
+        raise validation(invalid)
     try:
         tpk, tsk = table_key.lookup_key({n: start[n] for n in table_key.names})
         if plan.index is None:
             return b"", b"", tpk, tsk
         found = plan.index.key.index_key(start, plan.index.name)
     except Exception:
-        raise validation(
-            "The provided starting key is invalid: The provided key element does not match the "
-            "schema"
-        ) from None
+        raise validation(invalid) from None
     if found is None:
         raise validation("The provided starting key is invalid")
     return found[0], found[1], tpk, tsk
@@ -313,7 +314,7 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
     index = plan.index
     key: KeySchema = index.key if index is not None else plan.table.key
     # DynamoDB finds a bad ExclusiveStartKey before it fits the key condition to the schema.
-    start = _start_key(plan, start_values)
+    start = _start_key(plan, start_values, query=True)
     if params.get("KeyConditionExpression") is None:
         check_indexable(params["KeyConditions"], key)
     ranged = key_range(key_condition, key)
@@ -383,7 +384,7 @@ async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> d
     exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
     plan, _, start_values = _plan(tables, ctx, params, exprs, "ScanFilter")
     begin, end = _segment(params)
-    start = _start_key(plan, start_values)
+    start = _start_key(plan, start_values, query=False)
     index = plan.index
 
     def job(txn: ReadTxn) -> _Page:

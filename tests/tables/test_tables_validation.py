@@ -514,3 +514,16 @@ def test_list_element_writes_go_in_index_order(ddb: Any, make_table: TableFactor
                                                ":two": {"N": "2"}})  # fmt: skip
     got = ddb.get_item(TableName=table, Key=key)["Item"]["c"]["L"]
     assert got == [{"N": "1"}, {"S": "x"}, {"N": "3"}, {"N": "-1"}, {"N": "2"}, {"SS": ["a"]}]
+
+
+def test_start_key_that_does_not_fit_the_schema(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table(range_key=("sk", "S"))
+    wrong = {"pk": {"N": "1"}, "sk": {"S": "s"}}
+    short = ("ValidationException", "The provided starting key is invalid")
+    got = error_of(ddb.query, TableName=table, KeyConditionExpression="pk = :p",
+                   ExpressionAttributeValues={":p": {"S": "p"}}, ExclusiveStartKey=wrong)  # fmt: skip
+    assert got == short
+    assert error_of(ddb.scan, TableName=table, ExclusiveStartKey={"pk": {"S": "p"}}) == (
+        "ValidationException",
+        "The provided starting key is invalid: The provided key element does not match the schema",
+    )
