@@ -74,9 +74,9 @@ def _check_key_schema(
             "satisfy constraint: Member must have length less than or equal to 2"
         )
     if len(schema) > 1 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
+        # Without "One or more parameter values were invalid: " (dynalite's AWS-checked suite).
         raise validation(
-            f"{INVALID}Both the Hash Key and the Range Key element in the KeySchema have the "
-            f"same name"
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
         )
     if schema[0]["KeyType"] != "HASH":
         raise validation(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
@@ -87,6 +87,8 @@ def _check_key_schema(
 def _check_projection(name: str, projection: Mapping[str, Any]) -> None:
     kind = projection.get("ProjectionType")
     non_key = projection.get("NonKeyAttributes")
+    if kind is None:
+        raise validation(f"{INVALID}Unknown ProjectionType: null")
     if kind == "INCLUDE" and not non_key:
         raise validation(
             f"{INVALID}ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
@@ -200,7 +202,7 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
         )
     if len(lsis) > _MAX_LSI:
         raise validation(
-            f"{INVALID}LocalSecondaryIndex count exceeds the per-table limit of {_MAX_LSI}"
+            f"{INVALID}Number of LocalSecondaryIndexes exceeds per-table limit of {_MAX_LSI}"
         )
     seen: set[str] = set()
     for spec in (*gsis, *lsis):
@@ -271,6 +273,11 @@ def check_table_definition(params: Mapping[str, Any]) -> None:
     billing = params.get("BillingMode") or "PROVISIONED"
     # DynamoDB's order: billing, then the definitions, then the key schema's shape.
     _check_throughput(params, billing)
+    if params.get("LocalSecondaryIndexes") and len(params["KeySchema"]) < 2:
+        raise validation(
+            f"{INVALID}Table KeySchema does not have a range key, which is required when "
+            "specifying a LocalSecondaryIndex"
+        )
     _check_definitions(params)
     _check_key_schema(params["KeySchema"])
     check_initial(params.get("WarmThroughput"), billing, params.get("ProvisionedThroughput"))

@@ -352,7 +352,7 @@ def test_table_definitions_are_checked_in_dynamodb_order(ddb: Any) -> None:
     ]
     assert create_error(BillingMode="PAY_PER_REQUEST", KeySchema=same, AttributeDefinitions=two) == (
         "ValidationException",
-        _INVALID + "Both the Hash Key and the Range Key element in the KeySchema have the same name",
+        "Both the Hash Key and the Range Key element in the KeySchema have the same name",
     )  # fmt: skip
 
 
@@ -527,3 +527,35 @@ def test_start_key_that_does_not_fit_the_schema(ddb: Any, make_table: TableFacto
         "ValidationException",
         "The provided starting key is invalid: The provided key element does not match the schema",
     )
+
+
+def test_index_definitions_in_dynamodb_words(ddb: Any) -> None:
+    base: dict[str, Any] = {
+        "TableName": "never-created",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in ("a", "b", "c")],
+        "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+    }  # fmt: skip
+    lsi = {"IndexName": "lsi", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"},
+                                             {"AttributeName": "c", "KeyType": "RANGE"}],
+           "Projection": {"ProjectionType": "ALL"}}  # fmt: skip
+    # The table's missing sort key is found before the index's undefined attributes.
+    got = error_of(ddb.create_table, **{**base, "LocalSecondaryIndexes": [lsi],
+                                         "AttributeDefinitions": base["AttributeDefinitions"][:1]})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        _INVALID + "Table KeySchema does not have a range key, which is required when specifying "
+        "a LocalSecondaryIndex",
+    )
+    ranged = [{"AttributeName": "a", "KeyType": "HASH"}, {"AttributeName": "b", "KeyType": "RANGE"}]
+    six = [{**lsi, "IndexName": f"lsi{n}"} for n in range(6)]
+    got = error_of(ddb.create_table, **{**base, "KeySchema": ranged, "LocalSecondaryIndexes": six})
+    assert got == (
+        "ValidationException",
+        _INVALID + "Number of LocalSecondaryIndexes exceeds per-table limit of 5",
+    )
+    unnamed = {**lsi, "Projection": {"NonKeyAttributes": ["x"]}}
+    got = error_of(
+        ddb.create_table, **{**base, "KeySchema": ranged, "LocalSecondaryIndexes": [unnamed]}
+    )
+    assert got == ("ValidationException", _INVALID + "Unknown ProjectionType: null")
