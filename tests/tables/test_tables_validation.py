@@ -559,3 +559,21 @@ def test_index_definitions_in_dynamodb_words(ddb: Any) -> None:
         ddb.create_table, **{**base, "KeySchema": ranged, "LocalSecondaryIndexes": [unnamed]}
     )
     assert got == ("ValidationException", _INVALID + "Unknown ProjectionType: null")
+
+
+def test_on_demand_throughput_messages(ddb: Any) -> None:
+    base: dict[str, Any] = {
+        "TableName": "never-created",
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "a", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+    }
+    gsi = {"IndexName": "abd", "KeySchema": [{"AttributeName": "a", "KeyType": "HASH"}],
+           "Projection": {"ProjectionType": "ALL"},
+           "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}}  # fmt: skip
+    assert error_of(ddb.create_table, **base, GlobalSecondaryIndexes=[gsi]) == (
+        "ValidationException",
+        _INVALID
+        + "ProvisionedThroughput should not be specified for index: abd when BillingMode is "
+        "PAY_PER_REQUEST",
+    )
