@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ROLE, Server, python_zip
 
 from fireside.runtimes import registry
+from tests.conftest import ROLE, Server, python_zip
 
 VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 SOURCE = """

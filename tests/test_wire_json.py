@@ -211,18 +211,46 @@ def test_empty_body_is_an_empty_input() -> None:
     [
         (b"{nope", "Could not parse request body into json"),
         (b"[1]", "Start of structure or map found where not expected."),
-        (b'{"TableName": 5}', "expected a string but got number 5 at 'TableName'"),
+        # Coral's (Jackson's) words, which name the Java type and the JSON token.
+        (b'{"TableName": 5}', "NUMBER_VALUE cannot be converted to String"),
         (
             b'{"TableName": "t", "Key": {"k": {"N": 5}}}',
-            "expected a string but got number 5 at 'Key.k.N'",
+            "NUMBER_VALUE cannot be converted to String",
         ),
-        (b'{"TableName": "t", "Key": {"k": {"B": "%%"}}}', "invalid base64 data at 'Key.k.B'"),
+        (b'{"TableName": "t", "ConsistentRead": "yes"}', "Unexpected token received from parser"),
+        (b'{"TableName": "t", "Key": "k"}', "Unexpected field type"),
+        (b'{"TableName": "t", "Key": {"k": "v"}}', "Unexpected value type in payload"),
+        (
+            b'{"TableName": "t", "Key": []}',
+            "Unrecognized collection type java.util.Map<java.lang.String, "
+            "com.amazonaws.dynamodb.v20120810.AttributeValue>",
+        ),
+        (b'{"TableName": {}}', "Start of structure or map found where not expected"),
+        (
+            b'{"TableName": "t", "Key": {"k": {"B": "%%"}}}',
+            "Base64 encoded length is expected a multiple of 4 bytes but found: 2",
+        ),
     ],
 )
 def test_undecodable_bodies_are_serialization_errors(body: bytes, detail: str) -> None:
     error = parse_error(body, target("GetItem"))
     assert (error.code, error.status) == ("SerializationException", 400)
     assert detail in error.message
+
+
+def test_coral_serialization_messages_name_parameterized_collections() -> None:
+    error = parse_error(b'{"RequestItems": {"t": "x"}}', target("BatchWriteItem"))
+    assert error.message.startswith("class sun.reflect.generics.reflectiveObjects.")
+    error = parse_error(b'{"RequestItems": {"t": {"Keys": [[]]}}}', target("BatchGetItem"))
+    assert error.message == (
+        "Unrecognized collection type java.util.Map<java.lang.String, "
+        "com.amazonaws.dynamodb.v20120810.AttributeValue>"
+    )
+    body, _ = error_round_trip(ServiceError("SerializationException", "Unexpected field type"))
+    assert body == {
+        "__type": "com.amazon.coral.service#SerializationException",
+        "Message": "Unexpected field type",
+    }
 
 
 def test_constraint_violations_are_coral_validation_errors() -> None:

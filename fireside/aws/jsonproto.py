@@ -23,6 +23,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Final
 
+from fireside.aws.coral import coral_message
 from fireside.aws.errors import ServiceError
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, encode_blob
 from fireside.aws.model import ServiceModel, Shape
@@ -44,6 +45,10 @@ _CORAL_NAMESPACES: Final = {
     "MissingAuthenticationTokenException": "com.amazon.coral.service",
     "ThrottlingException": "com.amazon.coral.availability",
 }
+
+
+# Coral writes some of its own errors' message as `Message` (botocore reads either).
+_CORAL_MESSAGE_KEYS: Final = {"SerializationException": "Message"}
 
 
 def coral_namespace(service: ServiceModel) -> str:
@@ -74,7 +79,11 @@ class _ErrorPlan:
         # DynamoDB mixes `message` and `Message` (TransactionCanceledException); botocore
         # reads either, and boto3 users read `e.response["Error"]["Message"]` regardless.
         message = next((m for m in ("message", "Message") if m in members), None)
-        self.message_key = (members[message].location_name or message) if message else "message"
+        self.message_key = (
+            (members[message].location_name or message)
+            if message
+            else _CORAL_MESSAGE_KEYS.get(code, "message")
+        )
         self.type_name = f"{_CORAL_NAMESPACES.get(code, namespace)}#{code}"
         self.fields: dict[str, tuple[str, Encoder]] = {
             name: (member.location_name or name, codec.encoder(member))
@@ -146,7 +155,9 @@ class JsonProtocol:
         try:
             params: dict[str, Any] = decode(document) if decode is not None else {}
         except DecodeError as exc:
-            raise _serialization(str(exc)) from None
+            shape = self._service.operation(name).input
+            coral = coral_message(shape, document, exc.path, self._namespace) if shape else None
+            raise _serialization(coral or str(exc)) from None
         except RecursionError:
             raise _serialization("The request's JSON is nested too deeply.") from None
         validator = self._validators[name]

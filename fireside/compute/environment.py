@@ -15,7 +15,6 @@ import enum
 import functools
 import json
 import logging
-import math
 import os
 import secrets
 import shutil
@@ -37,6 +36,7 @@ from fireside.compute.invocation import (
     response_too_large_outcome,
     timeout_outcome,
 )
+from fireside.compute.log_controls import LogControls, Report
 from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi
 from fireside.http.server import HttpServer
@@ -52,6 +52,18 @@ _READS_PER_CALL = 64
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
 XRAY_DAEMON_PORT = 2000
 BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
+
+
+def _status(outcome: Outcome) -> tuple[str, str | None]:
+    """An invocation's status and error type as Lambda's `platform.report` record gives them."""
+    if outcome.function_error is None:
+        return "success", None
+    error_type = "Runtime.Unknown"
+    with contextlib.suppress(ValueError, AttributeError):
+        error_type = str(json.loads(outcome.payload).get("errorType") or error_type)
+    if error_type == "Sandbox.Timedout":
+        return "timeout", error_type
+    return ("failure" if outcome.fatal else "error"), error_type
 
 
 class State(enum.Enum):
@@ -126,6 +138,8 @@ class Environment:
         self.last_used = self.created = time.monotonic()
         self._backend = backend
         self._log = log_sink
+        #: LoggingConfig: Text or JSON platform records, and the levels that filter them.
+        self._controls = LogControls.of(self.config.logging_config())
         self._server = HttpServer(RuntimeApi(self), max_body=16 * 1024 * 1024)
         self._sandbox: Sandbox | None = None
         self._work_dir = launch.work_root / self.id
@@ -162,7 +176,10 @@ class Environment:
     async def start(self) -> None:
         launch, backend = self.launch, self._backend
         self._started_at = time.monotonic()
-        self._log.write(self.stream, f"INIT_START Runtime Version: {self.config.runtime}".encode())
+        config = self.config
+        init_start = self._controls.init_start(config.runtime, config.name, config.version)
+        if init_start is not None:
+            self._log.write(self.stream, init_start.encode())
         opt_root = None
         if launch.layers and launch.compose_opt is not None:
             try:  # cached after the first environment with the same layers
@@ -426,6 +443,8 @@ class Environment:
         budget = self._budget
         if budget.exhausted():
             return
+        if not self._controls.keeps(line):  # below ApplicationLogLevel (JSON logs only)
+            return
         if budget.admit(len(line) + 1):
             self._write(line)
             return
@@ -437,8 +456,9 @@ class Environment:
         if self._tail is not None:
             self._tail.add(line + b"\n")
 
-    def _platform_line(self, text: str) -> None:
-        self._write(text.encode())
+    def _platform_line(self, text: str | None) -> None:
+        if text is not None:  # None: filtered out by SystemLogLevel
+            self._write(text.encode())
 
     # -- RuntimeSession (called by the Runtime API) ---------------------------------------------
     async def next_invocation(self) -> Invocation:
@@ -462,9 +482,7 @@ class Environment:
         return self._deliver(invocation)
 
     def _start_line(self, invocation: Invocation) -> None:
-        self._platform_line(
-            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
-        )
+        self._platform_line(self._controls.start(invocation.request_id, self.config.version))
 
     def _end_init(self) -> None:
         if self._init_done.done():
@@ -606,17 +624,15 @@ class Environment:
     def _frame_failed_init(self, invocation: Invocation, outcome: Outcome) -> None:
         self._tail = TailBuffer()
         self._read_output()
-        self._platform_line(
-            f"START RequestId: {invocation.request_id} Version: {self.config.version}"
-        )
+        self._start_line(invocation)
+        init = time.monotonic() - self._started_at
         try:
             error = json.loads(outcome.payload)
-            self._platform_line(
-                f"INIT_REPORT Status: error\tError Type: {error.get('errorType', 'Runtime.Unknown')}"
-            )
+            error_type = error.get("errorType", "Runtime.Unknown")
+            self._platform_line(self._controls.init_failed(error_type, init * 1000))
         except ValueError:
             pass
-        self._finish_log(invocation, outcome, 0.0, time.monotonic() - self._started_at)
+        self._finish_log(invocation, outcome, 0.0, init)
 
     def _finish_log(
         self, invocation: Invocation, outcome: Outcome, duration_ms: float, init: float | None
@@ -630,15 +646,19 @@ class Environment:
                         f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} {error['errorMessage']}"
                     )
         memory = self._sandbox.peak_memory_mb() if self._sandbox else 0
-        self._platform_line(f"END RequestId: {request_id}")
-        report = (
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
-            f"Memory Size: {self.config.memory_size} MB\tMax Memory Used: {memory} MB\t"
+        status, error_type = _status(outcome)
+        report = Report(
+            request_id=request_id,
+            duration_ms=duration_ms,
+            memory_size=self.config.memory_size,
+            max_memory_used=memory,
+            init_ms=None if init is None else init * 1000,
+            status=status,
+            error_type=error_type,
+            produced_bytes=len(outcome.payload),
         )
-        if init is not None:
-            report += f"Init Duration: {init * 1000:.2f} ms\t"
-        self._platform_line(report)
+        for line in self._controls.end(report):
+            self._platform_line(line)
         self._log.flush_soon()
 
     def _log_tail(self) -> str:

@@ -2,7 +2,8 @@
 
 Every environment is a log stream (named as on Lambda, `YYYY/MM/DD/[$LATEST]<hex>`). Its output
 is cut into lines and appended to the function's log file as `<epoch ms>\t<stream>\t<line>`,
-next to the START / END / REPORT lines the platform writes. `fireside logs` reads these files.
+next to the START / END / REPORT lines the platform writes (`platform.*` JSON records under a
+JSON `LoggingConfig`: `log_controls.py`). `fireside logs` reads these files.
 Each invocation also keeps the last 4 KB of its own lines for `LogType=Tail`.
 
 Lines longer than 256 KB are split, as CloudWatch Logs caps an event at 256 KB, so a function

@@ -36,6 +36,7 @@ from fireside.compute.event_config_api import EventConfigApi
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso, version_order
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
+from fireside.compute.log_controls import logging_settings
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
@@ -381,6 +382,7 @@ class LambdaProvider:
         self._check_runtime(runtime)
         if self._functions.get(ctx.account_id, ctx.region, name) is not None:
             raise conflict(f"Function already exist: {name}")
+        logging_config = logging_settings({}, params.get("LoggingConfig") or {})
         layers = self._layers.resolve(params.get("Layers") or [], ctx.account_id, ctx.region)
         code_sha256, digest, size = await self._store_code(
             ctx, params["Code"], sum(layer.unzipped_size for layer in layers)
@@ -408,7 +410,7 @@ class LambdaProvider:
             layers=[reference(layer) for layer in layers],
             snap_start=self._snap_start(params, runtime),
             tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
-            logging=dict(params.get("LoggingConfig") or {}),
+            logging=logging_config,
         )
         self._functions.put(config)
         self._prepare_later(config)
@@ -512,8 +514,8 @@ class LambdaProvider:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
         if "Mode" in (params.get("TracingConfig") or {}):
             changes["tracing_mode"] = params["TracingConfig"]["Mode"]
-        if "LoggingConfig" in params:  # the members given replace those set before
-            changes["logging"] = {**config.logging, **(params["LoggingConfig"] or {})}
+        if "LoggingConfig" in params:
+            changes["logging"] = logging_settings(config.logging, params["LoggingConfig"] or {})
         if "SnapStart" in params or "Runtime" in params:
             runtime = params.get("Runtime", config.runtime)
             merged = (

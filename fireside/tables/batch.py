@@ -48,7 +48,7 @@ async def batch_get_item(
     requests: Mapping[str, Any] = params["RequestItems"]
     if sum(len(r.get("Keys") or ()) for r in requests.values()) > _MAX_GET_KEYS:
         raise validation("Too many items requested for the BatchGetItem call")
-    plans: list[tuple[str, TableInfo, list[tuple[dict[str, Any], bytes, bytes]], Any, bool]] = []
+    projections: list[tuple[str, Any, list[Item]]] = []
     for name, request in requests.items():
         exprs = RequestExpressions(request, expressions=("ProjectionExpression",))
         reject_mixed(request)
@@ -56,15 +56,20 @@ async def batch_get_item(
         if paths is None and request.get("AttributesToGet"):
             paths = attributes_to_get(request["AttributesToGet"])
         exprs.finish()
+        # Keys' values are checked before any table is looked up, as DynamoDB does.
+        projections.append((name, paths, [normalize_item(key) for key in request["Keys"]]))
+    plans: list[tuple[str, TableInfo, list[tuple[dict[str, Any], bytes, bytes]], Any, bool]] = []
+    for name, paths, normalized in projections:
+        request = requests[name]
         table = tables.catalog.require(ctx.account_id, ctx.region, name)
         keys = []
         seen: set[tuple[bytes, bytes]] = set()
-        for key in request["Keys"]:
+        for original, key in zip(request["Keys"], normalized, strict=True):
             pk, sk = table.key.lookup_key(key)
             if (pk, sk) in seen:
                 raise validation("Provided list of item keys contains duplicates")
             seen.add((pk, sk))
-            keys.append((key, pk, sk))
+            keys.append((original, pk, sk))
         plans.append((name, table, keys, paths, bool(request.get("ConsistentRead"))))
 
     def job(txn: ReadTxn) -> dict[str, Any]:
@@ -107,11 +112,11 @@ async def batch_write_item(
             "Map value must satisfy constraint: [Member must have length less than or equal to "
             "25, Member must have length greater than or equal to 1]"
         )
-    writes: list[tuple[int, bytes, bytes, Item | None]] = []
-    used: dict[str, float] = {}
+    # Everything a request says about itself is checked before any table is looked up, so a
+    # malformed item is refused as DynamoDB refuses it even when its table does not exist.
+    checked: list[tuple[str, list[tuple[Item, bool]]]] = []
     for name, entries in requests.items():
-        table = tables.catalog.require(ctx.account_id, ctx.region, name)
-        seen: set[tuple[bytes, bytes]] = set()
+        parsed: list[tuple[Item, bool]] = []
         for entry in entries:
             put, delete = entry.get("PutRequest"), entry.get("DeleteRequest")
             if (put is None) == (delete is None):
@@ -124,14 +129,25 @@ async def batch_write_item(
                 )
             if put is not None:
                 item = normalize_item(put["Item"])
+                if item_size(item) > MAX_ITEM_BYTES:
+                    raise validation("Item size has exceeded the maximum allowed size")
+                parsed.append((item, True))
+            else:
+                parsed.append((normalize_item(delete["Key"]), False))
+        checked.append((name, parsed))
+    writes: list[tuple[int, bytes, bytes, Item | None]] = []
+    used: dict[str, float] = {}
+    for name, parsed in checked:
+        table = tables.catalog.require(ctx.account_id, ctx.region, name)
+        seen: set[tuple[bytes, bytes]] = set()
+        for item, is_put in parsed:
+            if is_put:
                 pk, sk = table.key.item_key(item)
                 size = item_size(item)
-                if size > MAX_ITEM_BYTES:
-                    raise validation("Item size has exceeded the maximum allowed size")
                 check_index_keys(table, item)
                 writes.append((table.table_id, pk, sk, item))
             else:
-                pk, sk = table.key.lookup_key(delete["Key"])
+                pk, sk = table.key.lookup_key(item)
                 size = 0
                 writes.append((table.table_id, pk, sk, None))
             if (pk, sk) in seen:

@@ -22,6 +22,7 @@ from fireside.tables.streamshards import open_stream
 from fireside.tables.warm import check_initial, requested
 
 __all__ = [
+    "check_capacity_bounds",
     "check_table_definition",
     "create_table",
     "delete_table",
@@ -36,6 +37,9 @@ __all__ = [
 
 _MAX_GSI = 20
 _MAX_LSI = 5
+
+
+_MAX_CAPACITY_UNITS = 1_000_000_000_000
 
 
 def stream_label(now: float) -> str:
@@ -70,20 +74,22 @@ def _check_key_schema(
             f"1 validation error detected: Value '{list(schema)}' at 'keySchema' failed to "
             "satisfy constraint: Member must have length less than or equal to 2"
         )
+    if len(schema) > 1 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
+        # Without "One or more parameter values were invalid: " (dynalite's AWS-checked suite).
+        raise validation(
+            "Both the Hash Key and the Range Key element in the KeySchema have the same name"
+        )
     if schema[0]["KeyType"] != "HASH":
         raise validation(f"Invalid {what}: The first KeySchemaElement is not a HASH key type")
     if len(schema) > 1 and schema[1]["KeyType"] != "RANGE":
         raise validation(f"Invalid {what}: The second KeySchemaElement is not a RANGE key type")
-    if len(schema) > 1 and schema[0]["AttributeName"] == schema[1]["AttributeName"]:
-        raise validation(
-            f"{INVALID}Both the Hash Key and the Range Key element in the KeySchema have the "
-            f"same name"
-        )
 
 
 def _check_projection(name: str, projection: Mapping[str, Any]) -> None:
     kind = projection.get("ProjectionType")
     non_key = projection.get("NonKeyAttributes")
+    if kind is None:
+        raise validation(f"{INVALID}Unknown ProjectionType: null")
     if kind == "INCLUDE" and not non_key:
         raise validation(
             f"{INVALID}ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
@@ -98,11 +104,13 @@ def _check_throughput(params: Mapping[str, Any], billing: str, index: str | None
     throughput = params.get("ProvisionedThroughput")
     if billing == "PAY_PER_REQUEST":
         if throughput is not None:
+            # dynalite's AWS-checked wording (moto's unverified test has another for tables).
             raise validation(
-                f"{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when "
+                f"{INVALID}ProvisionedThroughput should not be specified for index: {index} when "
                 "BillingMode is PAY_PER_REQUEST"
                 if index is not None
-                else "ProvisionedThroughput cannot be specified when BillingMode is PAY_PER_REQUEST"
+                else f"{INVALID}Neither ReadCapacityUnits nor WriteCapacityUnits can be specified "
+                "when BillingMode is PAY_PER_REQUEST"
             )
         return
     if throughput is None:
@@ -112,6 +120,15 @@ def _check_throughput(params: Mapping[str, Any], billing: str, index: str | None
             f"{INVALID}ReadCapacityUnits and WriteCapacityUnits must both be specified when "
             "BillingMode is PROVISIONED"
         )
+    check_capacity_bounds(throughput)
+
+
+def check_capacity_bounds(throughput: Mapping[str, Any] | None) -> None:
+    """Capacity units past DynamoDB's absolute bound (the account limits are not enforced)."""
+    for member in ("ReadCapacityUnits", "WriteCapacityUnits"):
+        value = (throughput or {}).get(member)
+        if value is not None and value > _MAX_CAPACITY_UNITS:
+            raise validation(f"Given value {value} for {member} is out of bounds")
 
 
 def index_from_request(
@@ -188,7 +205,7 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
         )
     if len(lsis) > _MAX_LSI:
         raise validation(
-            f"{INVALID}LocalSecondaryIndex count exceeds the per-table limit of {_MAX_LSI}"
+            f"{INVALID}Number of LocalSecondaryIndexes exceeds per-table limit of {_MAX_LSI}"
         )
     seen: set[str] = set()
     for spec in (*gsis, *lsis):
@@ -198,6 +215,8 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
             raise validation(f"{INVALID}Duplicate index name: {name}")
         seen.add(name)
         _check_key_schema(spec["KeySchema"], "KeySchema", multi=spec in gsis)
+        if spec in lsis:
+            _check_lsi_key(spec, schema)
         _check_projection(name, spec["Projection"])
     for spec in gsis:
         _check_throughput(spec, billing, spec["IndexName"])
@@ -207,25 +226,26 @@ def _check_indexes(params: Mapping[str, Any], billing: str) -> None:
             spec.get("ProvisionedThroughput"),
             spec["IndexName"],
         )
-    for spec in lsis:
-        name = spec["IndexName"]
-        if len(schema) < 2:
-            raise validation(
-                f"{INVALID}Table KeySchema does not have a range key, which is required when "
-                "specifying a LocalSecondaryIndex"
-            )
-        index_schema = spec["KeySchema"]
-        if len(index_schema) < 2:
-            raise validation(
-                f"{INVALID}Index KeySchema does not have a range key for index: {name}"
-            )
-        if index_schema[0]["AttributeName"] != schema[0]["AttributeName"]:
-            raise validation(
-                f"{INVALID}Index KeySchema does not have the same leading hash key as table "
-                f"KeySchema for index: {name}. index hash key: "
-                f"{index_schema[0]['AttributeName']}, table hash key: "
-                f"{schema[0]['AttributeName']}"
-            )
+
+
+def _check_lsi_key(spec: Mapping[str, Any], schema: Sequence[Mapping[str, str]]) -> None:
+    """An LSI's key against its table's, checked before the LSI's projection."""
+    name = spec["IndexName"]
+    if len(schema) < 2:
+        raise validation(
+            f"{INVALID}Table KeySchema does not have a range key, which is required when "
+            "specifying a LocalSecondaryIndex"
+        )
+    index_schema = spec["KeySchema"]
+    if len(index_schema) < 2:
+        raise validation(f"{INVALID}Index KeySchema does not have a range key for index: {name}")
+    if index_schema[0]["AttributeName"] != schema[0]["AttributeName"]:
+        raise validation(
+            f"{INVALID}Index KeySchema does not have the same leading hash key as table "
+            f"KeySchema for index: {name}. index hash key: "
+            f"{index_schema[0]['AttributeName']}, table hash key: "
+            f"{schema[0]['AttributeName']}"
+        )
 
 
 def _stream(spec: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -257,9 +277,15 @@ def check_table_definition(params: Mapping[str, Any]) -> None:
     (ImportTable validates before it answers and creates the table in the background)."""
     check_table_name(params["TableName"])
     billing = params.get("BillingMode") or "PROVISIONED"
-    _check_key_schema(params["KeySchema"])
-    _check_definitions(params)
+    # DynamoDB's order: billing, then the definitions, then the key schema's shape.
     _check_throughput(params, billing)
+    if params.get("LocalSecondaryIndexes") and len(params["KeySchema"]) < 2:
+        raise validation(
+            f"{INVALID}Table KeySchema does not have a range key, which is required when "
+            "specifying a LocalSecondaryIndex"
+        )
+    _check_definitions(params)
+    _check_key_schema(params["KeySchema"])
     check_initial(params.get("WarmThroughput"), billing, params.get("ProvisionedThroughput"))
     _check_indexes(params, billing)
 
@@ -354,6 +380,24 @@ async def list_tables(
     return out
 
 
+#: The members of DeleteTable's TableDescription, as DynamoDB answers it: no key schema,
+#: attribute definitions, indexes or creation time; a stream's members stay (see
+#: docs/tables.md).
+_DELETED_FIELDS = (
+    "TableName",
+    "TableStatus",
+    "ProvisionedThroughput",
+    "TableSizeBytes",
+    "ItemCount",
+    "TableArn",
+    "TableId",
+    "BillingModeSummary",
+    "StreamSpecification",
+    "LatestStreamLabel",
+    "LatestStreamArn",
+)
+
+
 async def delete_table(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
@@ -375,9 +419,9 @@ async def delete_table(
         txn.on_rollback.append(lambda: tables.catalog.put(live))
         return description
 
-    description = await tables.engine.write(job)
-    description["TableStatus"] = "DELETING"
-    return {"TableDescription": description}
+    full = await tables.engine.write(job)
+    full["TableStatus"] = "DELETING"
+    return {"TableDescription": {k: full[k] for k in _DELETED_FIELDS if k in full}}
 
 
 async def describe_limits(

@@ -27,6 +27,7 @@ from fireside.tables.requests import (
     RequestExpressions,
     capacity,
     check_return_values,
+    check_scalar_keys,
     key_attributes_touched,
     read_units,
     write_units,
@@ -54,15 +55,17 @@ def _on_failure(params: Mapping[str, Any]) -> bool:
 
 async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
-    item = normalize_item(params["Item"], CODED_PREFIX)
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
+    # DynamoDB's order: which parameters are given, the item's values and size, then the
+    # conditions and placeholders; the table last.
+    item = normalize_item(params["Item"], CODED_PREFIX)
+    size = item_size(item)
+    if size > MAX_ITEM_BYTES:
+        raise validation("Item size has exceeded the maximum allowed size")
     condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
     pk, sk = table.key.item_key(item)
-    size = item_size(item)
-    if size > MAX_ITEM_BYTES:
-        raise validation("Item size has exceeded the maximum allowed size")
     check_index_keys(table, item)
     on_failure = _on_failure(params)
     tid = table.table_id
@@ -89,13 +92,15 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
 
 async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
-    reject_mixed(params)
-    paths = exprs.projection(params.get("ProjectionExpression"))
-    if paths is None and params.get("AttributesToGet"):
+    key = normalize_item(params["Key"])
+    paths = None
+    if params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
+    paths = exprs.projection(params.get("ProjectionExpression")) or paths
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    pk, sk = table.key.lookup_key(params["Key"])
+    check_scalar_keys(table, paths)
+    pk, sk = table.key.lookup_key(key)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
     out: dict[str, Any] = {}
     size = 0
@@ -117,10 +122,11 @@ async def delete_item(
 ) -> dict[str, Any]:
     returns = check_return_values(params.get("ReturnValues"), ("NONE", "ALL_OLD"))
     exprs = RequestExpressions(params, prefix=CODED_PREFIX, expressions=_WRITE_EXPRESSIONS)
+    key = normalize_item(params["Key"], CODED_PREFIX)
     condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    pk, sk = table.key.lookup_key(params["Key"])
+    pk, sk = table.key.lookup_key(key)
     on_failure = _on_failure(params)
     tid = table.table_id
 
@@ -186,15 +192,17 @@ async def update_item(
     exprs = RequestExpressions(
         params, prefix=CODED_PREFIX, expressions=("ConditionExpression", "UpdateExpression")
     )
-    condition = _condition(params, exprs)
+    key = normalize_item(params["Key"], CODED_PREFIX)
+    # The update before the condition, as DynamoDB reports their errors.
     text = params.get("UpdateExpression")
     if text is not None:
         update = exprs.update(text)
     else:
         update = attribute_updates(params.get("AttributeUpdates") or {})
+    condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    key = params["Key"]
+    check_scalar_keys(table, update, condition)
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names
     touched = key_attributes_touched(update, key_names)

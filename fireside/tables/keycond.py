@@ -29,7 +29,7 @@ from fireside.tables.keys import (
 )
 from fireside.tables.values import AttributeValue, value_type
 
-__all__ = ["KeyRange", "key_range"]
+__all__ = ["KeyRange", "check_key_condition", "key_range"]
 
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "="}
 
@@ -98,6 +98,13 @@ def _split(condition: Condition) -> tuple[str, str, list[AttributeValue]]:
         return _single(path), "begins_with", [value.value]
     name = type(condition).__name__.upper()
     raise _invalid(f"Invalid operator used in KeyConditionExpression: {name}")
+
+
+def check_key_condition(condition: Condition) -> None:
+    """What DynamoDB checks of a key condition before it looks up the table's key schema."""
+    names = [_split(part)[0] for part in _parts(condition)]
+    if len(set(names)) != len(names):
+        raise _invalid("KeyConditionExpressions must only contain one condition per key")
 
 
 def _prefix_end(prefix: bytes) -> bytes | None:

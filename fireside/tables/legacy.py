@@ -26,31 +26,34 @@ from fireside.tables.expressions.ast import (
     Update,
     UpdateAction,
 )
-from fireside.tables.values import normalize_value, value_type
+from fireside.tables.keys import KeySchema
+from fireside.tables.values import normalize_value, scalar_key, value_type
 
 __all__ = [
     "attribute_updates",
     "attributes_to_get",
+    "check_indexable",
     "expected_condition",
     "filter_condition",
     "reject_mixed",
 ]
 
+# Both in the order DynamoDB lists them when a request mixes the two styles.
 _LEGACY = (
     "AttributesToGet",
     "AttributeUpdates",
     "Expected",
-    "KeyConditions",
     "QueryFilter",
     "ScanFilter",
     "ConditionalOperator",
+    "KeyConditions",
 )
 _EXPRESSIONS = (
     "ProjectionExpression",
     "UpdateExpression",
     "ConditionExpression",
-    "KeyConditionExpression",
     "FilterExpression",
+    "KeyConditionExpression",
 )
 _ARGUMENTS = {
     "EQ": 1,
@@ -72,6 +75,9 @@ _COMPARATORS = {"EQ": "=", "NE": "<>", "LE": "<=", "LT": "<", "GE": ">=", "GT": 
 def reject_mixed(params: Mapping[str, Any], prefix: str = "") -> None:
     legacy = [name for name in _LEGACY if params.get(name) is not None]
     modern = [name for name in _EXPRESSIONS if params.get(name) is not None]
+    if params.get("KeyConditionExpression") is None and "KeyConditions" in legacy:
+        # KeyConditions may go with expressions for the rest of a Query.
+        legacy.remove("KeyConditions")
     if legacy and modern:
         raise validation(
             f"{prefix}Can not use both expression and non-expression parameters in the same "
@@ -88,28 +94,41 @@ def attributes_to_get(names: list[str]) -> list[Path]:
     return [Path((name,)) for name in names]
 
 
-def comparison(name: str, condition: Mapping[str, Any]) -> Condition:
-    """One legacy `Condition` ({ComparisonOperator, AttributeValueList}) on attribute `name`."""
-    operator = condition["ComparisonOperator"]
-    values = [normalize_value(v) for v in condition.get("AttributeValueList") or []]
+#: The AttributeValue types each operator takes in QueryFilter, ScanFilter and KeyConditions.
+_FILTER_TYPES = {
+    "EQ": ("S", "N", "B", "SS", "NS", "BS"),
+    "NE": ("S", "N", "B", "SS", "NS", "BS"),
+    "BEGINS_WITH": ("S", "B"),
+}
+_SCALARS = ("S", "N", "B")
+
+
+def _check_arguments(operator: str, values: list[Any]) -> None:
     expected = _ARGUMENTS.get(operator)
-    if operator == "IN":
-        if not values:
-            raise validation(
-                f"{INVALID}Invalid number of argument(s) for the IN ComparisonOperator"
-            )
-    elif expected is None or len(values) != expected:
+    count_ok = bool(values) if operator == "IN" else expected == len(values)
+    if not count_ok:
         raise validation(
             f"{INVALID}Invalid number of argument(s) for the {operator} ComparisonOperator"
         )
+    if values and any(value_type(v) != value_type(values[0]) for v in values):
+        raise validation(f"{INVALID}AttributeValues inside AttributeValueList must be of same type")
+
+
+def _check_range(operator: str, values: list[Any]) -> None:
+    if operator == "BETWEEN":
+        low, high = scalar_key(values[0]), scalar_key(values[1])
+        if low is not None and high is not None and low[0] == high[0] and low[1] > high[1]:
+            raise validation(
+                "The BETWEEN condition was provided a range where the lower bound is greater "
+                "than the upper bound"
+            )
+
+
+def comparison(name: str, operator: str, values: list[Any]) -> Condition:
+    """One legacy condition: `operator` applied to attribute `name` with checked `values`."""
     path = Path((name,))
     literals = [Literal(v) for v in values]
     if operator in _COMPARATORS:
-        if operator not in ("EQ", "NE") and value_type(values[0]) not in ("S", "N", "B"):
-            raise validation(
-                f"{INVALID}ComparisonOperator {operator} is not valid for {value_type(values[0])} "
-                "AttributeValue type"
-            )
         return Compare(_COMPARATORS[operator], path, literals[0])
     if operator == "NOT_NULL":
         return Function("attribute_exists", (path,))
@@ -128,6 +147,35 @@ def comparison(name: str, condition: Mapping[str, Any]) -> Condition:
     return In(path, tuple(literals))
 
 
+def filter_comparison(name: str, condition: Mapping[str, Any]) -> Condition:
+    """A QueryFilter, ScanFilter or KeyConditions entry ({ComparisonOperator, AttributeValueList})."""
+    operator = condition["ComparisonOperator"]
+    values = [normalize_value(v) for v in condition.get("AttributeValueList") or []]
+    _check_arguments(operator, values)
+    allowed = _FILTER_TYPES.get(operator, _SCALARS)
+    for value in values:
+        if value_type(value) not in allowed:
+            raise validation(
+                f"{INVALID}ComparisonOperator {operator} is not valid for {value_type(value)} "
+                "AttributeValue type"
+            )
+    _check_range(operator, values)
+    return comparison(name, operator, values)
+
+
+_INDEXABLE = frozenset({"EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"})
+
+
+def check_indexable(conditions: Mapping[str, Any], key: KeySchema) -> None:
+    """KeyConditions name the key's attributes, then use only operators a key range serves."""
+    if not key.composite and key.hash_name not in conditions:
+        raise validation(f"Query condition missed key schema element: {key.hash_name}")
+    if not key.composite and key.range_name and any(n not in key.names for n in conditions):
+        raise validation(f"Query condition missed key schema element: {key.range_name}")
+    if any(c["ComparisonOperator"] not in _INDEXABLE for c in conditions.values()):
+        raise validation("Attempted conditional constraint is not an indexable operation")
+
+
 def _combine(parts: list[Condition], operator: str | None) -> Condition:
     result = parts[0]
     for part in parts[1:]:
@@ -136,18 +184,44 @@ def _combine(parts: list[Condition], operator: str | None) -> Condition:
 
 
 def expected_condition(expected: Mapping[str, Any], operator: str | None) -> Condition:
+    """`Expected`, checked in DynamoDB's order; a `Value` beside a ComparisonOperator is its
+    one argument, as if it were a one-element AttributeValueList."""
     parts: list[Condition] = []
     for name, entry in expected.items():
-        if entry.get("ComparisonOperator") is not None:
-            if entry.get("Value") is not None:
+        value, listed = entry.get("Value"), entry.get("AttributeValueList")
+        compare, exists = entry.get("ComparisonOperator"), entry.get("Exists")
+        if value is not None and listed is not None:
+            raise validation(
+                f"{INVALID}Value and AttributeValueList cannot be used together for Attribute: "
+                f"{name}"
+            )
+        if compare is not None:
+            if exists is not None:
                 raise validation(
-                    f"{INVALID}Value and ComparisonOperator cannot be used together for "
+                    f"{INVALID}Exists and ComparisonOperator cannot be used together for "
                     f"Attribute: {name}"
                 )
-            parts.append(comparison(name, entry))
+            if compare not in ("NULL", "NOT_NULL") and value is None and listed is None:
+                raise validation(
+                    f"{INVALID}Value or AttributeValueList must be used with ComparisonOperator: "
+                    f"{compare} for Attribute: {name}"
+                )
+            raw = listed if listed is not None else [value] if value is not None else []
+            values = [normalize_value(v) for v in raw]
+            _check_arguments(compare, values)
+            if compare in ("LE", "LT", "GE", "GT") and value_type(values[0]) not in _SCALARS:
+                raise validation(
+                    f"{INVALID}ComparisonOperator {compare} is not valid for "
+                    f"{value_type(values[0])} AttributeValue type"
+                )
+            _check_range(compare, values)
+            parts.append(comparison(name, compare, values))
             continue
-        exists = entry.get("Exists", True)
-        value = entry.get("Value")
+        if listed is not None:
+            raise validation(
+                f"{INVALID}AttributeValueList can only be used with a ComparisonOperator for "
+                f"Attribute: {name}"
+            )
         if exists is False:
             if value is not None:
                 raise validation(
@@ -156,8 +230,9 @@ def expected_condition(expected: Mapping[str, Any], operator: str | None) -> Con
             parts.append(Function("attribute_not_exists", (Path((name,)),)))
         else:
             if value is None:
+                said = "null" if exists is None else "true"
                 raise validation(
-                    f"{INVALID}Value must be provided when Exists is true for Attribute: {name}"
+                    f"{INVALID}Value must be provided when Exists is {said} for Attribute: {name}"
                 )
             parts.append(Compare("=", Path((name,)), Literal(normalize_value(value))))
     return _combine(parts, operator)
@@ -165,7 +240,7 @@ def expected_condition(expected: Mapping[str, Any], operator: str | None) -> Con
 
 def filter_condition(conditions: Mapping[str, Any], operator: str | None) -> Condition:
     """QueryFilter / ScanFilter / KeyConditions."""
-    return _combine([comparison(name, c) for name, c in conditions.items()], operator)
+    return _combine([filter_comparison(name, c) for name, c in conditions.items()], operator)
 
 
 def attribute_updates(updates: Mapping[str, Any]) -> Update:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
 from fireside.tables.engine import Bound, ReadTxn
 from fireside.tables.errors import INVALID, validation
 from fireside.tables.expressions import matches, project
@@ -29,14 +30,25 @@ from fireside.tables.expressions.ast import (
     Or,
     Path,
 )
-from fireside.tables.keycond import key_range
+from fireside.tables.keycond import KeyRange, check_key_condition, key_range
 from fireside.tables.keys import KeySchema
-from fireside.tables.legacy import attributes_to_get, filter_condition, reject_mixed
-from fireside.tables.requests import CODED_PREFIX, RequestExpressions, capacity, read_units
+from fireside.tables.legacy import (
+    attributes_to_get,
+    check_indexable,
+    filter_condition,
+    reject_mixed,
+)
+from fireside.tables.requests import (
+    CODED_PREFIX,
+    RequestExpressions,
+    capacity,
+    check_scalar_keys,
+    read_units,
+)
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load
-from fireside.tables.values import Item, item_size, load_item
+from fireside.tables.values import Item, item_size, load_item, normalize_item
 
 __all__ = ["query", "scan"]
 
@@ -104,24 +116,46 @@ def _select(
     return str(select)
 
 
+def _start_values(params: Mapping[str, Any]) -> Item | None:
+    """ExclusiveStartKey's values, checked as DynamoDB checks them before finding the table."""
+    start = params.get("ExclusiveStartKey")
+    if start is None:
+        return None
+    try:
+        return normalize_item(start)
+    except ServiceError as exc:
+        if exc.message.startswith("Supplied AttributeValue"):
+            raise validation(f"The provided starting key is invalid: {exc.message}") from None
+        raise
+
+
 def _plan(
     tables: Tables,
     ctx: RequestContext,
     params: Mapping[str, Any],
     exprs: RequestExpressions,
     legacy_filter: str,
-) -> tuple[_Plan, Condition | None]:
-    """Everything but the key condition; returns the plan and the bound KeyConditionExpression."""
+) -> tuple[_Plan, Condition | None, Item | None]:
+    """Everything but the key condition's fit to the key schema; returns the plan, the bound
+    key condition (KeyConditionExpression or KeyConditions) and ExclusiveStartKey's values.
+    What the request says about itself is checked before its table is looked up."""
     reject_mixed(params)
     paths = exprs.projection(params.get("ProjectionExpression"))
     if paths is None and params.get("AttributesToGet"):
         paths = attributes_to_get(params["AttributesToGet"])
     key_condition = exprs.condition(params.get("KeyConditionExpression"), "KeyCondition")
+    if key_condition is None and legacy_filter == "QueryFilter" and params.get("KeyConditions"):
+        key_condition = filter_condition(params["KeyConditions"], None)
     condition = exprs.condition(params.get("FilterExpression"), "Filter")
     if condition is None and params.get(legacy_filter):
         condition = filter_condition(params[legacy_filter], params.get("ConditionalOperator"))
     exprs.finish()
+    if params.get("KeyConditionExpression") is not None and key_condition is not None:
+        # Every expression parses before the key condition's shape is judged.
+        check_key_condition(key_condition)
+    start = _start_values(params)
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
+    check_scalar_keys(table, paths, condition)
     index = _index(table, params.get("IndexName"))
     if index is not None and index.kind == "GSI" and params.get("ConsistentRead"):
         raise validation("Consistent reads are not supported on global secondary indexes")
@@ -133,7 +167,7 @@ def _plan(
         and (select == "ALL_ATTRIBUTES" or paths is not None)
     )
     plan = _Plan(table, index, select, paths, condition, params.get("Limit"), fetch)
-    return plan, key_condition
+    return plan, key_condition, start
 
 
 def _key_paths(condition: Condition) -> Iterator[Path]:
@@ -159,32 +193,57 @@ def _key_paths(condition: Condition) -> Iterator[Path]:
 
 
 def _start_key(
-    plan: _Plan, start: Mapping[str, Any] | None
+    plan: _Plan, start: Mapping[str, Any] | None, query: bool
 ) -> tuple[bytes, bytes, bytes, bytes] | None:
-    """ExclusiveStartKey as (index pk, index sk, table pk, table sk); index parts b"" for tables."""
+    """ExclusiveStartKey as (index pk, index sk, table pk, table sk); index parts b"" for tables.
+
+    A key that does not fit the schema is "The provided starting key is invalid", which a Scan
+    of a table (not of an index) follows with the reason (measured on DynamoDB by ExtendDB)."""
     if start is None:
         return None
+    invalid = "The provided starting key is invalid"
+    if not query and plan.index is None:
+        invalid += ": The provided key element does not match the schema"
     table_key = plan.table.key
     names = set(table_key.names)
     if plan.index is not None:
         names |= set(plan.index.key.names)
     if set(start) != names:
-        raise validation(
-            "The provided starting key is invalid: The provided key element does not match the schema"
-        )
+        raise validation(invalid)
     try:
         tpk, tsk = table_key.lookup_key({n: start[n] for n in table_key.names})
         if plan.index is None:
             return b"", b"", tpk, tsk
         found = plan.index.key.index_key(start, plan.index.name)
     except Exception:
-        raise validation(
-            "The provided starting key is invalid: The provided key element does not match the "
-            "schema"
-        ) from None
+        raise validation(invalid) from None
     if found is None:
         raise validation("The provided starting key is invalid")
     return found[0], found[1], tpk, tsk
+
+
+def _within(low: Bound | None, high: Bound | None, key: bytes) -> bool:
+    if low is not None and (key < low.key or (key == low.key and not low.inclusive)):
+        return False
+    return high is None or key < high.key or (key == high.key and high.inclusive)
+
+
+def _check_restart(ranged: KeyRange, start: tuple[bytes, bytes]) -> None:
+    """A Query's ExclusiveStartKey must lie inside what its key condition selects."""
+    low, high = ranged.low, ranged.high
+    exact = low is not None and high is not None and low == high and low.inclusive
+    if exact:
+        raise validation("The query can return at most one row and cannot be restarted")
+    partition, sort = start
+    ranged_sort = low is not None or high is not None
+    if partition != ranged.pk:
+        if ranged_sort and _within(low, high, sort):
+            raise validation("The query can return at most one row and cannot be restarted")
+        raise validation(
+            "The provided starting key is outside query boundaries based on provided conditions"
+        )
+    if not _within(low, high, sort):
+        raise validation("The provided starting key does not match the range key predicate")
 
 
 class _Page:
@@ -246,26 +305,30 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
         params,
         expressions=("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
     )
-    plan, key_condition = _plan(tables, ctx, params, exprs, "QueryFilter")
+    plan, key_condition, start_values = _plan(tables, ctx, params, exprs, "QueryFilter")
     if key_condition is None:
-        if not params.get("KeyConditions"):
-            raise validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified "
-                "in the request."
-            )
-        key_condition = filter_condition(params["KeyConditions"], None)
+        raise validation(
+            "Either the KeyConditions or KeyConditionExpression parameter must be specified "
+            "in the request."
+        )
     index = plan.index
     key: KeySchema = index.key if index is not None else plan.table.key
+    # DynamoDB finds a bad ExclusiveStartKey before it fits the key condition to the schema.
+    start = _start_key(plan, start_values, query=True)
+    if params.get("KeyConditionExpression") is None:
+        check_indexable(params["KeyConditions"], key)
     ranged = key_range(key_condition, key)
+    if start is not None:
+        _check_restart(ranged, start[:2] if index is not None else start[2:])
     if plan.filter is not None:
         for path in _key_paths(plan.filter):
             if path.elements[0] in key.names:
+                what = "Filter Expression" if params.get("FilterExpression") else "QueryFilter"
                 raise validation(
-                    "Filter Expression can only contain non-primary key attributes: Primary key "
+                    f"{what} can only contain non-primary key attributes: Primary key "
                     f"attribute: {path.elements[0]}"
                 )
     forward = params.get("ScanIndexForward", True) is not False
-    start = _start_key(plan, params.get("ExclusiveStartKey"))
 
     def job(txn: ReadTxn) -> _Page:
         page = _Page(plan)
@@ -319,9 +382,9 @@ def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
 
 async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
-    plan, _ = _plan(tables, ctx, params, exprs, "ScanFilter")
+    plan, _, start_values = _plan(tables, ctx, params, exprs, "ScanFilter")
     begin, end = _segment(params)
-    start = _start_key(plan, params.get("ExclusiveStartKey"))
+    start = _start_key(plan, start_values, query=False)
     index = plan.index
 
     def job(txn: ReadTxn) -> _Page:

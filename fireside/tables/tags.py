@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fireside.aws.context import RequestContext
@@ -16,10 +17,19 @@ __all__ = ["list_tags_of_resource", "tag_resource", "untag_resource"]
 _MAX_TAGS = 50
 
 
+#: What DynamoDB accepts as a taggable resource: a table's ARN, in any region and account (other
+#: ones are then not found). An index's ARN (`table/T/index/I`) is refused as not a table's.
+_TABLE_ARN = re.compile(r"arn:aws:dynamodb:[^:]+:\d+:table/[^/]{3,}")
+
+
+def _check_arn(arn: str) -> None:
+    if not _TABLE_ARN.fullmatch(arn):
+        raise validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+
+
 def _table_of(tables: Tables, ctx: RequestContext, arn: str) -> TableInfo:
     prefix = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/"
-    if not arn.startswith("arn:"):
-        raise validation(f"Invalid TableArn: Invalid ResourceArn provided as input {arn}")
+    _check_arn(arn)
     name = arn[len(prefix) :] if arn.startswith(prefix) else None
     table = tables.catalog.get(ctx.account_id, ctx.region, name) if name else None
     if table is None:
@@ -54,6 +64,9 @@ async def _change(tables: Tables, table: TableInfo, add: dict[str, str], remove:
 async def tag_resource(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
+    _check_arn(params["ResourceArn"])
+    if not params["Tags"]:
+        raise validation("Atleast one Tag needs to be provided as Input.")  # sic
     table = _table_of(tables, ctx, params["ResourceArn"])
     await _change(tables, table, {t["Key"]: t["Value"] for t in params["Tags"]}, [])
     return {}
@@ -62,6 +75,9 @@ async def tag_resource(
 async def untag_resource(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
+    _check_arn(params["ResourceArn"])
+    if not params["TagKeys"]:
+        raise validation("Atleast one Tag Key needs to be provided as Input.")  # sic
     table = _table_of(tables, ctx, params["ResourceArn"])
     await _change(tables, table, {}, list(params["TagKeys"]))
     return {}

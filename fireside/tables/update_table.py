@@ -18,6 +18,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.tables.catalog import locked_table
 from fireside.tables.control import (
+    check_capacity_bounds,
     control_table,
     describe_with_stats,
     index_from_request,
@@ -141,9 +142,36 @@ def _apply_stream(
         close_stream(txn, table, table.stream_label, now)
 
 
+def _check_request(params: Mapping[str, Any]) -> None:
+    """What DynamoDB checks of an UpdateTable request before it looks up the table."""
+    if params.get("BillingMode") == "PROVISIONED" and not params.get("ProvisionedThroughput"):
+        raise validation(
+            f"{INVALID}ProvisionedThroughput must be specified when BillingMode is PROVISIONED"
+        )
+    check_capacity_bounds(params.get("ProvisionedThroughput"))
+    seen: set[str] = set()
+    for update in params.get("GlobalSecondaryIndexUpdates") or ():
+        action = update.get("Update") or update.get("Create") or update.get("Delete")
+        if not action:
+            raise validation(
+                f"{INVALID}One of GlobalSecondaryIndexUpdate.Update, "
+                "GlobalSecondaryIndexUpdate.Create, GlobalSecondaryIndexUpdate.Delete must not "
+                "be null"
+            )
+        name = action["IndexName"]
+        if name in seen:
+            raise validation(
+                f"{INVALID}Only one global secondary index update per index is allowed "
+                f"simultaneously. Index: {name}"
+            )
+        seen.add(name)
+        check_capacity_bounds(action.get("ProvisionedThroughput"))
+
+
 async def update_table(
     tables: Tables, ctx: RequestContext, params: dict[str, Any]
 ) -> dict[str, Any]:
+    _check_request(params)
     current = control_table(tables, ctx, params["TableName"])
     tid = current.table_id
     now = tables.clock()

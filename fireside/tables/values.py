@@ -50,6 +50,9 @@ _SET_ELEMENT = {"SS": "S", "NS": "N", "BS": "B"}
 _WIDE = decimal.Context(prec=400, Emax=999999, Emin=-999999, traps=[decimal.InvalidOperation])
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PLAIN_INTEGER = re.compile(r"0|-?[1-9][0-9]{0,37}")  # canonical already: at most 38 digits
+#: DynamoDB's 32 levels of nesting: an attribute's value is level 1, so a map or list found at
+#: depth 31 (0-based) would put its members on level 33 (measured: 31 maps around a scalar are
+#: accepted, 32 refused).
 _MAX_DEPTH = 32
 
 
@@ -66,7 +69,9 @@ def value_type(value: AttributeValue) -> str:
 def parse_number(text: str) -> Decimal:
     """A number attribute's value, checked against DynamoDB's range and precision."""
     if type(text) is not str or _NUMBER.fullmatch(text) is None:
-        raise validation(f"The parameter cannot be converted to a numeric value: {text}")
+        # An empty string is named by nothing at all, as DynamoDB words it.
+        shown = f": {text}" if text != "" else ""
+        raise validation(f"The parameter cannot be converted to a numeric value{shown}")
     return check_number(_WIDE.create_decimal(text))
 
 
@@ -132,6 +137,11 @@ def normalize_value(value: Any, depth: int = 0, prefix: str = "") -> AttributeVa
             "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
         )
     if len(value) > 1:
+        # Numbers are read while the value is deserialized, before its type tags are counted.
+        if "N" in value:
+            normalize_number(value["N"])
+        for number in value.get("NS") or ():
+            normalize_number(number)
         raise validation(
             "Supplied AttributeValue has more than one datatypes set, must contain exactly one "
             "of the supported datatypes"
@@ -153,8 +163,11 @@ def normalize_value(value: Any, depth: int = 0, prefix: str = "") -> AttributeVa
             shown = ", ".join(render_scalar(_SET_ELEMENT[tag], m) for m in inner)
             raise validation(f"{INVALID}Input collection [{shown}] contains duplicates.")
         return {tag: members}
-    if depth >= _MAX_DEPTH:
-        raise validation("Nesting Levels have exceeded supported limits")
+    if depth + 1 >= _MAX_DEPTH:
+        raise validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested "
+            "levels beyond supported limit"
+        )
     if tag == "M":
         return {"M": {k: normalize_value(v, depth + 1, prefix) for k, v in inner.items()}}
     if tag == "L":

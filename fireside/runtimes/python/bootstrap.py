@@ -229,15 +229,64 @@ class _StdoutHandler(logging.Handler):
         sys.stdout.write(self.format(record))
 
 
+# LogRecord attributes that are not the caller's `extra=` fields (those join a JSON record).
+# Python 3.12's `taskName` is not among them for AWS's runtime: it joins the record when set.
+_RECORD_FIELDS = frozenset(
+    (logging.LogRecord("", 0, "", 0, "", None, None).__dict__.keys() - {"taskName"})
+    | {"aws_request_id", "tenant_id"}
+)
+
+
+class _JsonFormatter(logging.Formatter):
+    """`AWS_LAMBDA_LOG_FORMAT=JSON`: each record is one JSON object, with the fields AWS's
+    runtime writes: timestamp, level, message, logger, requestId; for an exception also
+    errorType, errorMessage, stackTrace and location; tenantId and `extra=` fields when given."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Levels are bucketed to the standard ones (a custom level 25 reads INFO), as AWS does.
+        record.levelno = min(50, max(0, record.levelno)) // 10 * 10
+        record.levelname = logging.getLevelName(record.levelno)
+        millis = int(record.created * 1000) % 1000
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        result: dict[str, object] = {
+            "timestamp": f"{stamp}.{millis:03d}Z",
+            "level": record.levelname,
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        exc_info = record.exc_info
+        if exc_info and exc_info[0] is not None:
+            result["stackTrace"] = traceback.format_tb(exc_info[2])
+            result["errorType"] = exc_info[0].__name__
+            result["errorMessage"] = str(exc_info[1])
+        result["requestId"] = record.__dict__.get("aws_request_id")
+        if exc_info:
+            result["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
+        if record.__dict__.get("tenant_id") is not None:
+            result["tenantId"] = record.__dict__["tenant_id"]
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and key not in result:
+                result[key] = value
+        fields = {key: value for key, value in result.items() if value is not None}
+        return json.dumps(fields, ensure_ascii=False) + "\n"
+
+
+def _json_logs() -> bool:
+    return os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+
+
 def _setup_logging() -> None:
     logging.Formatter.converter = time.gmtime
     handler = _StdoutHandler()
-    handler.setFormatter(
-        logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
-            "%Y-%m-%dT%H:%M:%S",
+    if _json_logs():
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+                "%Y-%m-%dT%H:%M:%S",
+            )
         )
-    )
     handler.addFilter(_stamp)
     root = logging.getLogger()
     # Only an explicit AWS_LAMBDA_LOG_LEVEL changes the level: by default the root logger stays
@@ -250,6 +299,18 @@ def _setup_logging() -> None:
 
 
 def _log_error(error_type: str, message: str, trace: list[str]) -> None:
+    if _json_logs():
+        # AWS's runtime stamps this record to the second, without milliseconds or a zone.
+        record = {
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()),
+            "level": "ERROR",
+            "errorMessage": message,
+            "errorType": error_type,
+            "requestId": _request_id,
+            "stackTrace": trace,
+        }
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
     description = "[ERROR]"
     if error_type:
         description += " " + error_type

@@ -185,9 +185,48 @@ module FiresideRuntime
     end
   end
 
+  # Under AWS_LAMBDA_LOG_FORMAT=JSON: one JSON object a line, with the fields AWS's runtime
+  # writes (timestamp to the microsecond, level, message, requestId, logger when named; for an
+  # exception also errorType, errorMessage, stackTrace and location).
+  class JsonLogFormatter < Logger::Formatter
+    FRAME = /\A(?<file>.+):(?<line>\d+):in [`'](?<method>.+)'\z/
+
+    def call(severity, time, progname, msg)
+      record = { timestamp: time.utc.strftime('%Y-%m-%dT%H:%M:%S.%6NZ'), level: severity,
+                 message: utf8(msg.is_a?(Exception) ? msg.message : msg2str(msg)),
+                 requestId: $_global_aws_request_id }
+      record[:logger] = utf8(progname) unless progname.nil? || progname.to_s.empty?
+      if msg.is_a?(Exception)
+        backtrace = Array(msg.backtrace).map { |line| utf8(line) }
+        record.merge!(errorType: msg.class.to_s, errorMessage: utf8(msg.message),
+                      stackTrace: backtrace)
+        first = backtrace.first
+        found = first && FRAME.match(first)
+        record[:location] = found ? "#{found[:file]}:#{found[:method]}:#{found[:line]}" : first
+      end
+      "#{JSON.generate(record.compact)}\n"
+    end
+
+    private
+
+    def utf8(value)
+      value.to_s.encode('UTF-8', invalid: :replace, undef: :replace, replace: "\uFFFD")
+    end
+  end
+
+  # A Logger on stdout or stderr gets the runtime's formatter and, unless the function names
+  # one, the level of AWS_LAMBDA_LOG_LEVEL (TRACE is DEBUG: Logger has nothing below it).
   module LoggerPatch
+    LEVELS = { 'TRACE' => Logger::DEBUG, 'DEBUG' => Logger::DEBUG, 'INFO' => Logger::INFO,
+               'WARN' => Logger::WARN, 'ERROR' => Logger::ERROR, 'FATAL' => Logger::FATAL }.freeze
+
     def initialize(logdev, *args, **options)
-      options[:formatter] ||= LogFormatter.new if logdev.nil? || [$stdout, $stderr].include?(logdev)
+      if logdev.nil? || [$stdout, $stderr].include?(logdev)
+        json = ENV.fetch('AWS_LAMBDA_LOG_FORMAT', '').upcase == 'JSON'
+        options[:formatter] ||= json ? JsonLogFormatter.new : LogFormatter.new
+        level = LEVELS[ENV.fetch('AWS_LAMBDA_LOG_LEVEL', '').upcase]
+        options[:level] = level if level && !options.key?(:level)
+      end
       super
     end
   end

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from typing import NamedTuple
 
 from fireside.tables.expressions.ast import (
@@ -63,6 +64,19 @@ _COMPARATORS = frozenset({"=", "<>", "<", "<=", ">", ">="})
 _CLAUSES = ("SET", "REMOVE", "ADD", "DELETE")
 _MAX_IN = 100
 _MAX_LENGTH = 4096
+#: DynamoDB's limits on operators (and, in updates, functions) per expression and on the
+#: elements of one document path. The operator limit also bounds how deep the grammar recurses.
+_MAX_OPERATORS = 300
+_MAX_PATH_DEPTH = 32
+_PATH_FUNCTIONS = frozenset({"attribute_exists", "attribute_not_exists", "size"})
+#: Deeper than this, nested parentheses cannot be valid (each level needs an operator or is
+#: redundant); the parse stops there instead of recursing through the rest of 4 KB of "(".
+_MAX_GROUPS = _MAX_OPERATORS
+# A valid expression nests at most ~300 groups of 4 parser frames each, beyond Python's default
+# limit of 1,000 frames. Since 3.11, Python-to-Python calls do not grow the C stack, so a higher
+# limit costs nothing until used.
+if sys.getrecursionlimit() < 5000:
+    sys.setrecursionlimit(5000)
 
 _TOKEN = re.compile(
     r"""
@@ -118,6 +132,16 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.index = 0
+        self.operators = 0
+        self.groups = 0
+        # Each `(` to its matching `)`, found once (deep nesting must not cost a scan per level).
+        self.matching: dict[int, int] = {}
+        opened: list[int] = []
+        for position, token in enumerate(self.tokens):
+            if token.kind == "op" and token.text == "(":
+                opened.append(position)
+            elif token.kind == "op" and token.text == ")" and opened:
+                self.matching[opened.pop()] = position
 
     # -- token helpers -------------------------------------------------------------------------
 
@@ -137,6 +161,14 @@ class _Parser:
     def at_op(self, text: str) -> bool:
         token = self.token
         return token.kind == "op" and token.text == text
+
+    def count_operator(self) -> None:
+        """DynamoDB stops at the first operator over its limit and reports that count."""
+        self.operators += 1
+        if self.operators > _MAX_OPERATORS:
+            raise ExpressionError(
+                f"The expression contains too many operators; operator count: {self.operators}"
+            )
 
     def at_keyword(self, word: str) -> bool:
         token = self.token
@@ -192,6 +224,11 @@ class _Parser:
                 elements.append(int(token.text))
                 self.expect_op("]")
             else:
+                if len(elements) > _MAX_PATH_DEPTH:
+                    raise ExpressionError(
+                        "The document path has too many nesting levels; nesting levels: "
+                        f"{len(elements)}"
+                    )
                 return Path(tuple(elements))
 
     def is_call(self) -> bool:
@@ -208,7 +245,14 @@ class _Parser:
                 f"The function is not allowed to be used this way in an expression; function: "
                 f"{name}"
             )
+        if arguments == "update":
+            self.count_operator()
         self.expect_op("(")
+        if name in _PATH_FUNCTIONS and self.is_call():
+            # Said before parsing the argument, so size(size(size(...))) cannot nest deeply.
+            raise ExpressionError(
+                "Operator or function requires a document path; operator or function: " + name
+            )
         args: list[Operand] = []
         while True:
             args.append(self.update_value() if arguments == "update" else self.operand())
@@ -232,6 +276,17 @@ class _Parser:
 
     def operand(self) -> Operand:
         token = self.token
+        if self.at_op("("):
+            # A parenthesized operand; each level needs its closing `)`, so this nests only as
+            # deep as the 4 KB limit allows.
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
+            self.advance()
+            inner = self.operand()
+            self.expect_op(")")
+            self.groups -= 1
+            return inner
         if token.kind == "valueref":
             self.advance()
             return Value(token.text)
@@ -247,6 +302,7 @@ class _Parser:
         left = self.conjunction()
         while self.at_keyword("OR"):
             self.advance()
+            self.count_operator()
             left = Or(left, self.conjunction())
         return left
 
@@ -254,22 +310,42 @@ class _Parser:
         left = self.negation()
         while self.at_keyword("AND"):
             self.advance()
+            self.count_operator()
             left = And(left, self.negation())
         return left
 
     def negation(self) -> Condition:
         if self.at_keyword("NOT") and not (self.peek().kind == "op" and self.peek().text in "=<>"):
             self.advance()
+            self.count_operator()
             return Not(self.negation())
         return self.primary()
 
+    def _closing(self) -> int | None:
+        """The index of the `)` matching the `(` at the current token, if any."""
+        return self.matching.get(self.index)
+
+    def _operand_group(self) -> bool:
+        """Does the `(` here wrap an operand, as in `(size(a)) = :v`, rather than a condition?"""
+        closing = self._closing()
+        if closing is None:
+            return False
+        after = self.tokens[closing + 1]
+        if after.kind == "op" and after.text in _COMPARATORS:
+            return True
+        return after.kind == "name" and after.text.upper() in ("BETWEEN", "IN")
+
     def primary(self) -> Condition:
-        if self.at_op("("):
+        if self.at_op("(") and not self._operand_group():
             self.advance()
             if self.at_op("(") and self._wraps_whole_group():
                 raise ExpressionError("The expression has redundant parentheses;")
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
             inner = self.condition()
             self.expect_op(")")
+            self.groups -= 1
             return inner
         if self.is_call() and self.token.text in CONDITION_FUNCTIONS:
             return self.call(CONDITION_FUNCTIONS, "operand")
@@ -279,9 +355,11 @@ class _Parser:
         token = self.token
         if token.kind == "op" and token.text in _COMPARATORS:
             self.advance()
+            self.count_operator()
             return Compare(token.text, left, self.operand())
         if self.at_keyword("BETWEEN"):
             self.advance()
+            self.count_operator()
             low = self.operand()
             if not self.at_keyword("AND"):
                 raise self.syntax_error()
@@ -289,6 +367,7 @@ class _Parser:
             return Between(left, low, self.operand())
         if self.at_keyword("IN"):
             self.advance()
+            self.count_operator()
             self.expect_op("(")
             choices = [self.operand()]
             while self.at_op(","):
@@ -310,17 +389,11 @@ class _Parser:
 
     def _wraps_whole_group(self) -> bool:
         """After `(`, does another `(` open a group closed right before our `)`? ((a = b))"""
-        depth = 0
-        for position in range(self.index, len(self.tokens)):
-            token = self.tokens[position]
-            if token.kind == "op" and token.text == "(":
-                depth += 1
-            elif token.kind == "op" and token.text == ")":
-                depth -= 1
-                if depth == 0:
-                    following = self.tokens[position + 1]
-                    return following.kind == "op" and following.text == ")"
-        return False
+        inner = self.matching.get(self.index)
+        if inner is None:
+            return False
+        following = self.tokens[inner + 1]
+        return following.kind == "op" and following.text == ")"
 
     # -- updates -------------------------------------------------------------------------------
 
@@ -369,10 +442,20 @@ class _Parser:
         left = self.update_term()
         if self.at_op("+") or self.at_op("-"):
             op = self.advance().text
+            self.count_operator()
             return Arithmetic(op, left, self.update_term())
         return left
 
     def update_term(self) -> Operand:
+        if self.at_op("("):
+            self.groups += 1
+            if self.groups > _MAX_GROUPS:
+                raise self.syntax_error(self.tokens[-1])
+            self.advance()
+            inner = self.update_value()
+            self.expect_op(")")
+            self.groups -= 1
+            return inner
         if self.is_call():
             name = self.token.text
             if name in CONDITION_FUNCTIONS or name == "size":

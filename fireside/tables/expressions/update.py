@@ -128,11 +128,19 @@ def _delete(item: Item, path: Path, value: AttributeValue) -> None:
         _remove(item, path)
 
 
+def _list_order(path: Path) -> int:
+    """Sort key keeping other writes in place (stable sort) and list elements by index."""
+    last = path.elements[-1]
+    return last if isinstance(last, int) else -1
+
+
 def apply_update(update: Update, old: Item) -> Item:
     """The item after `update` (bound); `old` is not modified."""
     new: Item = copy.deepcopy(old)
     computed = [(action.path, _value(action.value, old)) for action in update.sets]
-    for path, value in computed:
+    # Writes to list elements go in index order, as DynamoDB applies them: `SET l[4] = :a,
+    # l[2] = :b` on a 2-element list appends :b, then :a.
+    for path, value in sorted(computed, key=lambda pair: _list_order(pair[0])):
         _set(new, path, copy.deepcopy(value))
     # Remove list elements from the highest index down: indexes refer to the original list.
     removals = sorted(
@@ -142,7 +150,7 @@ def apply_update(update: Update, old: Item) -> Item:
     )
     for path in removals:
         _remove(new, path)
-    for action in update.adds:
+    for action in sorted(update.adds, key=lambda a: _list_order(a.path)):
         assert isinstance(action.value, Literal)
         _add(new, action.path, action.value.value)
     for action in update.deletes:
