@@ -10,11 +10,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import ROLE, Server, python_zip
-from test_python_override import interpreter_outside_usr
-
 from fireside.runtimes import registry
 from fireside.runtimes.python import image
+from tests.conftest import ROLE, Server, python_zip
+from tests.test_python_override import interpreter_outside_usr
 
 VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 BUILT = re.compile(rf"built the {re.escape(VERSION)} runtime image in ([0-9.]+) s")
