@@ -67,6 +67,18 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def sandboxes_started(root: int) -> bool:
+    """Every bubblewrap under `root` has started what it runs. One still setting up has not
+    yet set its parent-death signal again after its change of user, so a kill then can leave
+    it behind: the next server's sweep removes such leftovers (tested below)."""
+    for pid in descendants(root):
+        if cmdline(pid).startswith("bwrap") and all(
+            cmdline(child).startswith("bwrap") for child in descendants(pid)
+        ):
+            return False
+    return True
+
+
 def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,6 +135,8 @@ def test_helpers_die_with_a_killed_server(
         )
         assert client.invoke(FunctionName="alive")["Payload"].read() == b'"up"'
         assert first.process is not None
+        # Killed while a warm spare is being set up, that spare is the sweep's (below).
+        assert wait_for(lambda: sandboxes_started(first.process.pid), 30)
         helpers = descendants(first.process.pid)
         names = " | ".join(cmdline(pid) for pid in helpers)
         assert "slirp4netns" in names, names  # the environment has egress
