@@ -197,15 +197,15 @@ def _key_paths(condition: Condition) -> Iterator[Path]:
                 yield from (a for a in arg.args if isinstance(a, Path))
 
 
-#: ExclusiveStartKey's wordings. The short one for a key of the wrong size or one whose
-#: attributes of the key the read goes by are missing or of the wrong type (dynalite's
-#: AWS-checked suite for the first two; for the wrong type it has "The provided key element
-#: does not match the schema", but ExtendDB (2026) and another emulator's tests assert the
-#: short one). The long one when the table's key attributes are wrong: every case of a Scan of
-#: a table (dynalite, ExtendDB) and, in an index read or a Query, the table's key attributes
-#: beyond the key the read goes by (dynalite; no other source speaks of that case).
+#: ExclusiveStartKey's wordings, case by case as dynalite's suite (checked against DynamoDB)
+#: has them: the short one for a key of the wrong size or missing an attribute of the key the
+#: read goes by (an index's; a Query of a table: the table's), the bare schema message for one
+#: of those of the wrong type, and the long one for the table's key attributes beyond it (and for
+#: every fault in a Scan of a table). ExtendDB answers the short one for all but table Scans,
+#: with no measurement recorded for these cases; see docs/tables.md.
 _START_INVALID = "The provided starting key is invalid"
-_START_TABLE_KEY = f"{_START_INVALID}: The provided key element does not match the schema"
+_START_NO_MATCH = "The provided key element does not match the schema"
+_START_TABLE_KEY = f"{_START_INVALID}: {_START_NO_MATCH}"
 
 
 def _check_start_own_key(plan: _Plan, start: Mapping[str, Any] | None, query: bool) -> None:
@@ -224,8 +224,10 @@ def _check_start_own_key(plan: _Plan, start: Mapping[str, Any] | None, query: bo
     own = plan.index.key if plan.index is not None else plan.table.key
     for name, kind in (*own.hashes, *own.ranges):
         value = start.get(name)
-        if value is None or value_type(value) != kind:
+        if value is None:
             raise validation(_START_INVALID)
+        if value_type(value) != kind:
+            raise validation(_START_NO_MATCH)
 
 
 def _start_key(
