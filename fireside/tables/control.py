@@ -131,6 +131,14 @@ def check_capacity_bounds(throughput: Mapping[str, Any] | None) -> None:
             raise validation(f"Given value {value} for {member} is out of bounds")
 
 
+def beyond_capacity_bounds(throughput: Mapping[str, Any] | None) -> bool:
+    """Whether either capacity is past DynamoDB's absolute bound."""
+    return any(
+        (throughput or {}).get(member, 0) > _MAX_CAPACITY_UNITS
+        for member in ("ReadCapacityUnits", "WriteCapacityUnits")
+    )
+
+
 def index_from_request(
     spec: Mapping[str, Any], kind: str, types: Mapping[str, str], index_id: int
 ) -> IndexInfo:

@@ -99,8 +99,9 @@ async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     paths = exprs.projection(params.get("ProjectionExpression")) or paths
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    check_scalar_keys(table, paths)
+    # The key before the paths (dynalite's AWS-checked order).
     pk, sk = table.key.lookup_key(key)
+    check_scalar_keys(table, paths)
     item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
     out: dict[str, Any] = {}
     size = 0
@@ -202,7 +203,6 @@ async def update_item(
     condition = _condition(params, exprs)
     exprs.finish()
     table = tables.catalog.require(ctx.account_id, ctx.region, params["TableName"])
-    check_scalar_keys(table, update, condition)
     pk, sk = table.key.lookup_key(key)
     key_names = table.key.names
     touched = key_attributes_touched(update, key_names)
@@ -210,6 +210,9 @@ async def update_item(
         raise validation(
             f"{INVALID}Cannot update attribute {touched}. This attribute is part of the key"
         )
+    # Paths into key attributes after the key and the updated key attributes, as DynamoDB
+    # reports them (dynalite's AWS-checked suite).
+    check_scalar_keys(table, update, condition)
     key_item = dict(key)
     on_failure = _on_failure(params)
     tid = table.table_id

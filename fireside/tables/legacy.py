@@ -95,9 +95,12 @@ def attributes_to_get(names: list[str]) -> list[Path]:
 
 
 #: The AttributeValue types each operator takes in QueryFilter, ScanFilter and KeyConditions.
+#: EQ and NE take every type, lists and maps included (DynamoDB's Condition reference; moto's
+#: test_scan_with_scanfilter: boto3's table resource sends a map, which AWS accepts).
+_ALL_TYPES = ("S", "N", "B", "SS", "NS", "BS", "BOOL", "NULL", "M", "L")
 _FILTER_TYPES = {
-    "EQ": ("S", "N", "B", "SS", "NS", "BS"),
-    "NE": ("S", "N", "B", "SS", "NS", "BS"),
+    "EQ": _ALL_TYPES,
+    "NE": _ALL_TYPES,
     "BEGINS_WITH": ("S", "B"),
 }
 _SCALARS = ("S", "N", "B")

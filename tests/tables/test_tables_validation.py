@@ -519,10 +519,9 @@ def test_list_element_writes_go_in_index_order(ddb: Any, make_table: TableFactor
 def test_start_key_that_does_not_fit_the_schema(ddb: Any, make_table: TableFactory) -> None:
     table = make_table(range_key=("sk", "S"))
     wrong = {"pk": {"N": "1"}, "sk": {"S": "s"}}
-    short = ("ValidationException", "The provided starting key is invalid")
     got = error_of(ddb.query, TableName=table, KeyConditionExpression="pk = :p",
                    ExpressionAttributeValues={":p": {"S": "p"}}, ExclusiveStartKey=wrong)  # fmt: skip
-    assert got == short
+    assert got == ("ValidationException", "The provided key element does not match the schema")
     assert error_of(ddb.scan, TableName=table, ExclusiveStartKey={"pk": {"S": "p"}}) == (
         "ValidationException",
         "The provided starting key is invalid: The provided key element does not match the schema",
@@ -576,4 +575,148 @@ def test_on_demand_throughput_messages(ddb: Any) -> None:
         _INVALID
         + "ProvisionedThroughput should not be specified for index: abd when BillingMode is "
         "PAY_PER_REQUEST",
+    )
+
+
+def _table_with_keys_only_gsi(make_table: TableFactory) -> str:
+    return make_table(
+        range_key=("sk", "S"),
+        attributes={"g": "S"},
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+    )  # fmt: skip
+
+
+def test_key_paths_are_judged_after_the_other_key_checks(
+    ddb: Any, make_table: TableFactory
+) -> None:
+    """A path into a key attribute is reported only once the key, the index, Select and the
+    updated key attributes pass (dynalite's AWS-checked order)."""
+    table = _table_with_keys_only_gsi(make_table)
+    into_key = "attribute_exists(pk.b)"
+    got = error_of(ddb.scan, TableName=table, IndexName="whatever", FilterExpression=into_key,
+                   ExclusiveStartKey={"z": {"S": "a"}})  # fmt: skip
+    assert got == ("ValidationException", "The table does not have the specified index: whatever")
+    got = error_of(ddb.scan, TableName=table, FilterExpression=into_key, ExclusiveStartKey={})
+    assert got == (
+        "ValidationException",
+        "The provided starting key is invalid: The provided key element does not match the schema",
+    )
+    select = (
+        "ValidationException",
+        _INVALID + "Select type ALL_ATTRIBUTES is not supported for global secondary index by-g "
+        "because its projection type is not ALL",
+    )
+    got = error_of(ddb.scan, TableName=table, IndexName="by-g", Select="ALL_ATTRIBUTES",
+                   FilterExpression=into_key)  # fmt: skip
+    assert got == select
+    got = error_of(ddb.query, TableName=table, IndexName="by-g", Select="ALL_ATTRIBUTES",
+                   KeyConditionExpression="g = :g", FilterExpression=into_key,
+                   ExpressionAttributeValues={":g": {"S": "g"}})  # fmt: skip
+    assert got == select
+    got = error_of(ddb.query, TableName=table, KeyConditionExpression="pk = :p",
+                   FilterExpression="attribute_exists(sk.b)",
+                   ExpressionAttributeValues={":p": {"S": "p"}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        "Filter Expression can only contain non-primary key attributes: Primary key attribute: sk",
+    )
+    key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+    one = {":one": {"N": "1"}}
+    for update, name in (("SET pk = pk.b + :one", "pk"), ("SET x = :one ADD sk.b :one", "sk")):
+        got = error_of(ddb.update_item, TableName=table, Key=key, UpdateExpression=update,
+                       ExpressionAttributeValues=one)  # fmt: skip
+        assert got == (
+            "ValidationException",
+            _INVALID + f"Cannot update attribute {name}. This attribute is part of the key",
+        )
+    wrong = {"pk": {"N": "1"}, "sk": {"S": "s"}}
+    got = error_of(ddb.get_item, TableName=table, Key=wrong, ProjectionExpression="pk.a")
+    assert got == ("ValidationException", "The provided key element does not match the schema")
+    # The key path itself is still refused once everything else passes.
+    got = error_of(ddb.scan, TableName=table, FilterExpression=into_key)
+    assert got == (
+        "ValidationException",
+        "Key attributes must be scalars; list random access '[]' and map lookup '.' are not "
+        "allowed: Key: pk",
+    )
+
+
+def test_start_key_wording_per_case(ddb: Any, make_table: TableFactory) -> None:
+    """For the key a read goes by, the short wording (missing) or the bare one (wrong type); the
+    long one for the table's key attributes beyond it (dynalite's AWS-checked cases)."""
+    table = _table_with_keys_only_gsi(make_table)
+    short = ("ValidationException", "The provided starting key is invalid")
+    long = (
+        "ValidationException",
+        "The provided starting key is invalid: The provided key element does not match the schema",
+    )
+    bare = ("ValidationException", "The provided key element does not match the schema")
+    good = {"pk": {"S": "p"}, "sk": {"S": "s"}, "g": {"S": "g"}}
+    query = {"KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "g"}}}
+    for read, extra in ((ddb.scan, {}), (ddb.query, query)):
+        for start, expected in (
+            ({**good, "sk": {"N": "1"}}, long),  # a table key attribute of the wrong type
+            ({**good, "pk": {"B": b"a"}}, long),
+            ({"pk": {"S": "p"}, "sk": {"S": "s"}}, short),  # the index's key missing
+            ({**good, "g": {"N": "1"}}, bare),  # the index's key of the wrong type
+            ({"pk": {"S": "p"}, "g": {"S": "g"}, "z": {"S": "z"}}, long),
+        ):
+            got = error_of(
+                read, TableName=table, IndexName="by-g", ExclusiveStartKey=start, **extra
+            )
+            assert got == expected, (read, start)
+    # Neither refused for a start key that fits.
+    assert ddb.scan(TableName=table, IndexName="by-g", ExclusiveStartKey=good)["Count"] == 0
+    assert (
+        ddb.query(TableName=table, IndexName="by-g", ExclusiveStartKey=good, **query)["Count"] == 0
+    )
+
+
+def test_scan_finds_its_table_before_judging_the_start_key(ddb: Any) -> None:
+    for start in ({}, {"b": {"S": "a"}}, {"a": {"S": "a"}, "b": {"S": "a"}}):
+        code, _ = error_of(ddb.scan, TableName="no-such-table", ExclusiveStartKey=start)
+        assert code == "ResourceNotFoundException"
+
+
+def test_index_capacity_bound_is_judged_after_the_table(ddb: Any, make_table: TableFactory) -> None:
+    big = {"ReadCapacityUnits": 1000000000000, "WriteCapacityUnits": 1000000000001}
+    updates = [{"Update": {"IndexName": "abc", "ProvisionedThroughput": big}}]
+    got = error_of(ddb.update_table, TableName="no-such-table", GlobalSecondaryIndexUpdates=updates)
+    assert got == (
+        "ResourceNotFoundException",
+        "Requested resource not found: Table: no-such-table not found",
+    )
+    table = make_table()
+    got = error_of(ddb.update_table, TableName=table, GlobalSecondaryIndexUpdates=updates)
+    assert got == (
+        "ValidationException",
+        "This operation cannot be performed with given input values. Please contact DynamoDB "
+        "service team for more info: Action Blocked: IndexUpdate",
+    )
+
+
+def test_legacy_eq_and_ne_take_lists_and_maps(ddb: Any, make_table: TableFactory) -> None:
+    table = make_table()
+    doc = {"M": {"a": {"N": "1"}, "b": {"L": [{"S": "x"}]}}}
+    ddb.put_item(TableName=table, Item={"pk": {"S": "1"}, "v": doc})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "2"}, "v": {"L": [{"N": "1"}]}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "3"}, "v": {"N": "42"}})
+
+    def keys(operator: str, value: dict[str, Any]) -> list[str]:
+        condition = {"ComparisonOperator": operator, "AttributeValueList": [value]}
+        items = ddb.scan(TableName=table, ScanFilter={"v": condition})["Items"]
+        return sorted(item["pk"]["S"] for item in items)
+
+    assert keys("EQ", doc) == ["1"]
+    assert keys("EQ", {"M": {"a": {"N": "1"}}}) == []
+    assert keys("EQ", {"L": [{"N": "1"}]}) == ["2"]
+    assert keys("NE", doc) == ["2", "3"]
+    # What boto3's table resource sends for {"N": "42"}: a map, which matches no number.
+    assert keys("EQ", {"M": {"N": {"S": "42"}}}) == []
+    got = error_of(ddb.scan, TableName=table,
+                   ScanFilter={"v": {"ComparisonOperator": "LT", "AttributeValueList": [doc]}})  # fmt: skip
+    assert got == (
+        "ValidationException",
+        _INVALID + "ComparisonOperator LT is not valid for M AttributeValue type",
     )
