@@ -295,3 +295,101 @@ def printed(srv: Any, needle: str, timeout: float = 10) -> str:
                 return str(line)
         time.sleep(0.05)
     raise AssertionError(f"{needle!r} not in the server's output:\n" + "".join(srv.output))
+
+
+TEXTRACT_CALL = """
+export_handler = async () => {
+  const client = new TextractClient({ region: 'eu-west-1' });
+  const region = await client.config.region();
+  return { service: client.config.serviceId, region, where: WHERE,
+           command: new DetectDocumentTextCommand({ Document: { Bytes: new Uint8Array(1) } })
+             .constructor.name };
+};
+"""
+TEXTRACT_ESM = (
+    "import { TextractClient, DetectDocumentTextCommand } from '@aws-sdk/client-textract';\n"
+    "const WHERE = import.meta.resolve('@aws-sdk/client-textract');\n"
+    + TEXTRACT_CALL.replace("export_handler =", "export const handler =")
+)
+TEXTRACT_CJS = (
+    "const { TextractClient, DetectDocumentTextCommand } = require('@aws-sdk/client-textract');\n"
+    "const WHERE = require.resolve('@aws-sdk/client-textract');\n"
+    + TEXTRACT_CALL.replace("export_handler =", "exports.handler =")
+)
+
+
+@BOTH_SANDBOXES
+@pytest.mark.parametrize(
+    ("files", "handler"),
+    [({"index.mjs": TEXTRACT_ESM}, "index.handler"), ({"app.js": TEXTRACT_CJS}, "app.handler")],
+    ids=["esm", "commonjs"],
+)
+def test_node_has_every_client_of_the_sdk(
+    servers: Servers,
+    installed: dict[str, sdks.Tree],
+    sandbox: str,
+    files: dict[str, str],
+    handler: str,
+) -> None:
+    """A client outside the few functions use most (Textract) is there without packaging it,
+    as in AWS's images, which carry every `@aws-sdk/client-*` package."""
+    if shutil.which("node") is None:
+        pytest.fail("no Node.js on this host for nodejs20.x")
+    assert "@aws-sdk/client-textract" in installed["nodejs"].contents
+    srv = servers(sandbox)
+    name = deploy(srv, files, handler, "nodejs20.x", Timeout=20, MemorySize=256)
+    body, tail, out = invoke(srv, name, {})
+    assert "FunctionError" not in out, (body, tail)
+    assert body["service"] == "Textract"
+    assert body["region"] == "eu-west-1"
+    assert body["command"] == "DetectDocumentTextCommand"
+    where = body["where"].removeprefix("file://")
+    if sandbox != "process":
+        assert where.startswith("/var/runtime/node_modules/@aws-sdk/client-textract/")
+    else:
+        assert where.startswith(str(sdks.cache_root() / "nodejs" / "node_modules"))
+
+
+def test_the_package_list_names_every_client_and_the_variable_replaces_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default list is the whole SDK (a few hundred clients and the libraries beside
+    them); `FIRESIDE_NODE_SDK_PACKAGES` replaces it for a smaller cache."""
+    monkeypatch.delenv("FIRESIDE_NODE_SDK_PACKAGES", raising=False)
+    packages = sdks.node_packages()
+    clients = [p for p in packages if p.startswith("@aws-sdk/client-")]
+    assert len(clients) > 350 and len(set(packages)) == len(packages)
+    assert {"@aws-sdk/client-textract", "@aws-sdk/lib-dynamodb", "@aws-sdk/lib-storage"} <= set(
+        packages
+    )
+    monkeypatch.setenv("FIRESIDE_NODE_SDK_PACKAGES", "@aws-sdk/client-s3 @aws-sdk/client-sqs")
+    assert sdks.node_packages() == ("@aws-sdk/client-s3", "@aws-sdk/client-sqs")
+
+
+def test_a_node_tree_from_a_shorter_list_is_replaced_whole(tmp_path: Any) -> None:
+    """The next install rebuilds a tree whose manifest lacks packages of the list, beside it,
+    and then puts it in place; the older tree is moved aside (environments started before
+    keep it) and removed by the install after. A tree holding the list is kept (npm not run:
+    `false` stands in for it)."""
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("no npm on this host")
+    small = ("@smithy/is-array-buffer",)
+    first = sdk_install.install_node(npm, tmp_path, print, small)
+    assert set(first.contents) == set(small)
+    marker = first.path / "node_modules" / "@smithy" / "is-array-buffer" / "package.json"
+    assert marker.is_file()
+    kept = sdk_install.install_node("/bin/false", tmp_path, print, small)
+    assert kept.contents == first.contents
+    said: list[str] = []
+    larger = (*small, "@smithy/util-buffer-from")
+    second = sdk_install.install_node(npm, tmp_path, said.append, larger)
+    assert set(second.contents) == set(larger)
+    assert any("lacks 1 of its 2 packages" in line for line in said)
+    assert (second.path / "node_modules" / "@smithy" / "util-buffer-from").is_dir()
+    retired = list(tmp_path.glob(sdk_install.RETIRED + "*/nodejs"))
+    assert len(retired) == 1 and sdks.tree("nodejs", retired[0].parent) is not None
+    assert json.loads((retired[0] / sdks.MANIFEST).read_text()) == first.contents
+    sdk_install.install_node("/bin/false", tmp_path, print, larger)
+    assert not list(tmp_path.glob(sdk_install.RETIRED + "*"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nodejs"]

@@ -10,7 +10,9 @@ passed through, since a first install downloads a few hundred megabytes.
   --target`), so pip picks the newest boto3 that interpreter supports (python3.9 gets a boto3
   from before 3.9 support ended). Where the interpreter's `ensurepip` bundles setuptools (3.9 to
   3.11, as AWS's images for those runtimes have it) that same setuptools goes in beside it.
-- Node.js: one `npm install` of `sdks.NODE_PACKAGES` (the registry's newest), for nodejs20.x+.
+- Node.js: one `npm install` of `sdks.node_packages()` (the registry's newest: every client of
+  the AWS SDK for JavaScript v3), for nodejs20.x+. A tree installed from a shorter list is
+  rebuilt and replaced by the next install.
 - Ruby: `gem install --install-dir` of `sdks.RUBY_GEMS` with the host's RubyGems.
 """
 
@@ -77,12 +79,28 @@ def _publish(staging: Path, root: Path, name: str, contents: dict[str, str]) -> 
             if not os.path.islink(path):
                 os.chmod(path, os.stat(path).st_mode | 0o444)
     target = root / name
+    retired: Path | None = None
+    if target.exists():  # an older tree: moved aside whole, so `target` is never half-made
+        retired = Path(tempfile.mkdtemp(dir=root, prefix=RETIRED)) / name
+        os.rename(target, retired)
     try:
         publish_tree(staging, target)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
+        if retired is not None and not target.exists():
+            os.rename(retired, target)  # the older tree is better than none
         if sdks.tree(name, root) is None:  # another install won the race: fine
             raise
+
+
+#: Prefix of the directories that hold trees a newer one replaced. Environments started before
+#: keep using theirs (bound, or opened by path under `process`), so they go at the next install.
+RETIRED = ".retired-"
+
+
+def _remove_retired(root: Path) -> None:
+    for retired in root.glob(RETIRED + "*"):
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 #: Marks a Python tree whose modules are compiled (trees installed before that lack it).
@@ -152,8 +170,16 @@ def install_python(version: str, interpreter: str, root: Path, say: Say) -> sdks
 
 
 def install_node(npm: str, root: Path, say: Say, packages: tuple[str, ...]) -> sdks.Tree:
-    if (existing := sdks.tree("nodejs", root)) is not None:
-        return existing
+    """One `npm install` of `packages` (the registry's newest). A tree that already holds them
+    all is kept; one that lacks some (installed from a shorter list) is rebuilt whole beside it
+    and then put in its place (`_publish`)."""
+    _remove_retired(root)
+    existing = sdks.tree("nodejs", root)
+    if existing is not None:
+        lacking = [package for package in packages if package not in existing.contents]
+        if not lacking:
+            return existing
+        say(f"nodejs: the installed SDK lacks {len(lacking)} of its {len(packages)} packages")
     say(f"nodejs: the AWS SDK for JavaScript v3 ({len(packages)} packages) from npm")
     staging = _staging(root)
     try:
@@ -247,10 +273,9 @@ def install_all(say: Say, root: Path | None = None) -> list[str]:
             say(f"python{version}: {found.describe()}")
         except (InstallFailed, OSError) as exc:
             missing.append(f"boto3 for python{version}: {exc}")
-    extra = tuple(os.environ.get("FIRESIDE_NODE_SDK_PACKAGES", "").split())
 
     def node(npm: str) -> sdks.Tree:
-        return install_node(npm, root, say, sdks.NODE_PACKAGES + extra)
+        return install_node(npm, root, say, sdks.node_packages())
 
     def ruby(gem: str) -> sdks.Tree:
         return install_ruby(gem, root, say, sdks.RUBY_GEMS)
