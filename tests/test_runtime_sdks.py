@@ -35,13 +35,18 @@ def sandboxed(servers: Servers, sandbox: str) -> Any:
     return servers(sandbox)
 
 
+#: A client outside the default list, which the tests add as a user would.
+TEXTRACT = "@aws-sdk/client-textract"
+
+
 @pytest.fixture(scope="module")
 def installed() -> dict[str, sdks.Tree]:
     """The SDK cache, filled as `fireside sdks install` fills it (a no-op once it is)."""
     root = sdks.cache_root()
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".test-lock", "w") as lock:
+    with open(root / ".test-lock", "w") as lock, pytest.MonkeyPatch.context() as patch:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel sessions install once
+        patch.setenv("FIRESIDE_NODE_SDK_PACKAGES", TEXTRACT)  # a tree without it is rebuilt
         missing = sdk_install.install_all(lambda line: print(line, flush=True))
     trees = {tree.name: tree for tree in sdks.installed()}
     assert {"python3.9", "python3.11", "python3.12", "nodejs", "ruby"} <= set(trees), missing
@@ -331,11 +336,11 @@ def test_node_has_every_client_of_the_sdk(
     files: dict[str, str],
     handler: str,
 ) -> None:
-    """A client outside the few functions use most (Textract) is there without packaging it,
-    as in AWS's images, which carry every `@aws-sdk/client-*` package."""
+    """A client outside the default list (Textract), added with FIRESIDE_NODE_SDK_PACKAGES
+    to a cache installed before without it, is there without packaging it."""
     if shutil.which("node") is None:
         pytest.fail("no Node.js on this host for nodejs20.x")
-    assert "@aws-sdk/client-textract" in installed["nodejs"].contents
+    assert TEXTRACT in installed["nodejs"].contents
     srv = servers(sandbox)
     name = deploy(srv, files, handler, "nodejs20.x", Timeout=20, MemorySize=256)
     body, tail, out = invoke(srv, name, {})
@@ -350,20 +355,20 @@ def test_node_has_every_client_of_the_sdk(
         assert where.startswith(str(sdks.cache_root() / "nodejs" / "node_modules"))
 
 
-def test_the_package_list_names_every_client_and_the_variable_replaces_it(
+def test_node_packages_are_the_default_and_the_variable_adds_to_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The default list is the whole SDK (a few hundred clients and the libraries beside
-    them); `FIRESIDE_NODE_SDK_PACKAGES` replaces it for a smaller cache."""
+    """`FIRESIDE_NODE_SDK_PACKAGES` adds names to the default list; `all` adds every client of
+    the SDK (a few hundred, from the package's data file)."""
     monkeypatch.delenv("FIRESIDE_NODE_SDK_PACKAGES", raising=False)
-    packages = sdks.node_packages()
-    clients = [p for p in packages if p.startswith("@aws-sdk/client-")]
-    assert len(clients) > 350 and len(set(packages)) == len(packages)
-    assert {"@aws-sdk/client-textract", "@aws-sdk/lib-dynamodb", "@aws-sdk/lib-storage"} <= set(
-        packages
-    )
-    monkeypatch.setenv("FIRESIDE_NODE_SDK_PACKAGES", "@aws-sdk/client-s3 @aws-sdk/client-sqs")
-    assert sdks.node_packages() == ("@aws-sdk/client-s3", "@aws-sdk/client-sqs")
+    assert sdks.node_packages() == sdks.NODE_PACKAGES
+    monkeypatch.setenv("FIRESIDE_NODE_SDK_PACKAGES", "@aws-sdk/client-textract @aws-sdk/client-s3")
+    assert sdks.node_packages() == (*sdks.NODE_PACKAGES, "@aws-sdk/client-textract")
+    monkeypatch.setenv("FIRESIDE_NODE_SDK_PACKAGES", "all")
+    everything = sdks.node_packages()
+    assert len([p for p in everything if p.startswith("@aws-sdk/client-")]) > 350
+    assert set(sdks.NODE_PACKAGES) | {"@aws-sdk/client-textract"} <= set(everything)
+    assert len(set(everything)) == len(everything)
 
 
 def test_a_node_tree_from_a_shorter_list_is_replaced_whole(tmp_path: Any) -> None:

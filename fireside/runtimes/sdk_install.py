@@ -10,9 +10,9 @@ passed through, since a first install downloads a few hundred megabytes.
   --target`), so pip picks the newest boto3 that interpreter supports (python3.9 gets a boto3
   from before 3.9 support ended). Where the interpreter's `ensurepip` bundles setuptools (3.9 to
   3.11, as AWS's images for those runtimes have it) that same setuptools goes in beside it.
-- Node.js: one `npm install` of `sdks.node_packages()` (the registry's newest: every client of
-  the AWS SDK for JavaScript v3), for nodejs20.x+. A tree installed from a shorter list is
-  rebuilt and replaced by the next install.
+- Node.js: one `npm install` of `sdks.node_packages()` (the registry's newest), for nodejs20.x+.
+  A tree installed from a shorter list (FIRESIDE_NODE_SDK_PACKAGES set since) is rebuilt and
+  replaced by the next install.
 - Ruby: `gem install --install-dir` of `sdks.RUBY_GEMS` with the host's RubyGems.
 """
 

@@ -32,21 +32,51 @@ log = logging.getLogger(__name__)
 #: Python minor versions Lambda runs (python3.9 and later).
 PYTHON_VERSIONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
-#: What `npm install` puts under /var/runtime/node_modules, one package name a line: every
-#: `@aws-sdk/client-*` package and the libraries Lambda's images carry beside them (AWS's
-#: Node.js images preinstall the whole SDK; see docs/runtimes.md).
+#: What `npm install` puts under /var/runtime/node_modules: the clients functions use most and
+#: the libraries Lambda's images carry beside them. AWS preinstalls every client, but all of
+#: them cost 7 minutes and 1.7 GB here (docs/runtimes.md), so they are opt-in (`node_packages`).
+NODE_PACKAGES = (
+    "@aws-sdk/client-apigatewaymanagementapi",
+    "@aws-sdk/client-cloudwatch",
+    "@aws-sdk/client-cloudwatch-logs",
+    "@aws-sdk/client-dynamodb",
+    "@aws-sdk/client-dynamodb-streams",
+    "@aws-sdk/client-eventbridge",
+    "@aws-sdk/client-kafka",
+    "@aws-sdk/client-kinesis",
+    "@aws-sdk/client-kms",
+    "@aws-sdk/client-lambda",
+    "@aws-sdk/client-s3",
+    "@aws-sdk/client-secrets-manager",
+    "@aws-sdk/client-ses",
+    "@aws-sdk/client-sns",
+    "@aws-sdk/client-sqs",
+    "@aws-sdk/client-ssm",
+    "@aws-sdk/client-sts",
+    "@aws-sdk/credential-providers",
+    "@aws-sdk/lib-dynamodb",
+    "@aws-sdk/lib-storage",
+    "@aws-sdk/s3-request-presigner",
+    "@aws-sdk/util-dynamodb",
+)
+
+#: Every `@aws-sdk/client-*` package and the libraries beside them, one name a line: what
+#: FIRESIDE_NODE_SDK_PACKAGES=all installs.
 NODE_PACKAGES_FILE = Path(__file__).with_name("node_sdk_packages.txt")
 
 
 def node_packages() -> tuple[str, ...]:
-    """The JavaScript SDK's packages to install: `FIRESIDE_NODE_SDK_PACKAGES` (names separated
-    by spaces) when set, which replaces the list (for a smaller cache), else the list in
-    `NODE_PACKAGES_FILE`."""
-    configured = os.environ.get("FIRESIDE_NODE_SDK_PACKAGES", "").split()
-    if configured:
-        return tuple(configured)
-    lines = NODE_PACKAGES_FILE.read_text().splitlines()
-    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    """The JavaScript SDK's packages to install: `NODE_PACKAGES` and the names in
+    `FIRESIDE_NODE_SDK_PACKAGES` (separated by spaces), where `all` stands for every package
+    in `NODE_PACKAGES_FILE`, the whole SDK as AWS's images have it."""
+    extra: list[str] = []
+    for name in os.environ.get("FIRESIDE_NODE_SDK_PACKAGES", "").split():
+        if name == "all":
+            lines = NODE_PACKAGES_FILE.read_text().splitlines()
+            extra += [line.strip() for line in lines if line.strip() and line[0] != "#"]
+        else:
+            extra.append(name)
+    return tuple(dict.fromkeys([*NODE_PACKAGES, *extra]))
 
 
 #: The AWS SDK for Ruby: its core and the service gems functions here use most.
