@@ -272,7 +272,10 @@ class GvisorBackend(SandboxBackend):
                 stdin=subprocess.DEVNULL,
                 stdout=output_w,
                 stderr=output_w,
-                pass_fds=(netns,),
+                # Not passed: the bundle names the namespace by Fireside's own /proc/<pid>/fd
+                # path. An inherited descriptor numbered 256-258 made runsc's boot fail
+                # ("unable to remap stdios, FD 256 is already in use"), and with a resolver
+                # and TLS sockets per environment Fireside's descriptors reach 256.
                 env=lifeline.helper_env(self._instance),
                 preexec_fn=lifeline.die_with_server(group.preexec()),
                 start_new_session=True,

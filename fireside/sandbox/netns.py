@@ -168,7 +168,7 @@ def new_network(ports: list[int]) -> tuple[int, dict[int, socket.socket]]:
     try:
         unshare_net()
         try:
-            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # inherited by runsc
+            netns = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # named as /proc/<pid>/fd/N
             _loopback_up()
             for port in ports:
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
