@@ -115,13 +115,14 @@ def test_functions_run_in_microvm_guests(vm_server: Server) -> None:
     assert "hello from the guest" in log
     assert "FIRESIDE-" not in log  # /init's status markers never reach the log
 
-    started = time.monotonic()
+    before = time.time()
     warm = _payload(lam.invoke(FunctionName=name, Payload=json.dumps({"n": 2})))
-    warm_seconds = time.monotonic() - started
+    after = time.time()
     assert warm["environment"] == body["environment"]
     assert warm["event"] == {"n": 2}
-    # The guest's clock follows the host's (deadlines are host times).
-    assert abs(warm["time"] - (started + warm_seconds - time.monotonic() + time.time())) < 0.5
+    # The guest's clock follows the host's (deadlines are host times): the handler read it
+    # during the call, within half a second, however long a loaded host made the call.
+    assert before - 0.5 < warm["time"] < after + 0.5
     assert 0 < warm["remaining"] <= 60000
 
     failed = lam.invoke(FunctionName=name, Payload=json.dumps({"fail": True}))
@@ -143,5 +144,5 @@ def test_functions_run_in_microvm_guests(vm_server: Server) -> None:
     oom = lam.invoke(FunctionName=name, Payload=json.dumps({"allocate_mb": 160}))
     assert oom["FunctionError"] == "Unhandled"
     assert _payload(oom)["errorType"] == "Runtime.OutOfMemory"
-    print(f"microvm cold invoke {cold:.2f} s, warm invoke {warm_seconds * 1000:.0f} ms")
+    print(f"microvm cold invoke {cold:.2f} s, warm invoke {(after - before) * 1000:.0f} ms")
     lam.delete_function(FunctionName=name)
