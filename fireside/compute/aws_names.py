@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from fireside.dns.resolver import SandboxResolver
 from fireside.sandbox import Sandbox
+from fireside.sandbox.netns import listen_on
 
 __all__ = ["HTTPS_PORT", "HTTP_PORT", "AwsNames", "trust_environment"]
 
@@ -85,13 +86,4 @@ async def serve_template_resolver(sandbox: Sandbox, egress: bool) -> Callable[[]
 
 
 def _listening(sandbox: Sandbox, port: int) -> socket.socket:
-    sock = sandbox.network_socket(socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(64)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+    return listen_on(sandbox.network_socket(socket.SOCK_STREAM), port)

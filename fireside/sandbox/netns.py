@@ -120,9 +120,9 @@ def socket_in(netns_path: str, family: int, kind: int, proto: int = 0) -> socket
         os.close(target)
 
 
-def listen_inside(pid: int, port: int) -> socket.socket:
-    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
-    sock = socket_in(f"/proc/{pid}/ns/net", socket.AF_INET, socket.SOCK_STREAM)
+def listen_on(sock: socket.socket, port: int) -> socket.socket:
+    """`sock` (a TCP socket made in some namespace) listening on 127.0.0.1:`port`, non-blocking;
+    closed if that fails."""
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
@@ -132,6 +132,11 @@ def listen_inside(pid: int, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def listen_inside(pid: int, port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:`port` in the network namespace of process `pid`."""
+    return listen_on(socket_in(f"/proc/{pid}/ns/net", socket.AF_INET, socket.SOCK_STREAM), port)
 
 
 def _wait_for_loopback(child_pid: int, timeout: float = 2.0) -> None:
