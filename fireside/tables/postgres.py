@@ -277,6 +277,13 @@ class PostgresEngine:
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:
         conn = self._connection()
+        if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+            # A read inside this thread's own write job (the catalog reloading the tables to
+            # look up a name the job creates): it joins that transaction. Beginning and
+            # committing one here would commit the job half-done and leave the rest of it
+            # running outside any transaction (a CreateTable seen by other nodes with an
+            # empty definition, and not atomic).
+            return job(_Txn(conn))
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         try:
             return job(_Txn(conn))
