@@ -38,6 +38,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
+from fireside.gateway.addresses import FrontDoors
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -135,6 +136,8 @@ class Fireside:
         self.supervisor = Supervisor()
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
         self._edge: Edge | None = None
+        #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
+        self.front_doors = FrontDoors()
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
@@ -243,7 +246,12 @@ class Fireside:
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
         return Edge(
-            self.authenticator, services, self._internal, endpoint_url, self.settings.region
+            self.authenticator,
+            services,
+            self._internal,
+            endpoint_url,
+            self.settings.region,
+            front_doors=self.front_doors,
         )
 
     def _body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:

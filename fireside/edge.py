@@ -7,6 +7,10 @@ DynamoDB Streams). Unsigned requests (allowed only when no credentials are confi
 routed by `X-Amz-Target` (json protocols) or path prefix. Then: parse from the service model -> provider method -> serialize. Anything that is
 not a `ServiceError` is a Fireside bug: a 500 `ServiceException` with the request id, logged.
 Fireside's own endpoints live under `/_fireside/` and unknown paths get a 404 JSON body.
+Requests addressed to a front door (a Function URL, an API Gateway API: by host, or by a
+`/_aws/` path, see `fireside.gateway.addresses`) go to it before any of that.
+Services sharing a signing name are told apart by `X-Amz-Target`, then by path prefix
+(API Gateway's v2 API is `/v2/...`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service, services_signed_as
 from fireside.aws.protocol import WireProtocol, not_implemented, protocol_for
+from fireside.gateway.addresses import FrontDoorAddress, FrontDoors, recognize
 from fireside.http.types import Handler, Request, Response
 
 log = logging.getLogger(__name__)
@@ -73,8 +78,10 @@ class Edge:
         internal: Handler,
         endpoint_url: str,
         region: str = "us-east-1",
+        front_doors: FrontDoors | None = None,
     ) -> None:
         self._auth = authenticator
+        self._front_doors = front_doors
         self._region = region
         #: Signing name (from the model: dynamodbstreams signs as "dynamodb") -> the services
         #: signed with it, the first being the default.
@@ -112,10 +119,14 @@ class Edge:
         if not candidates:
             return None
         target = request.headers.get("x-amz-target")
-        if target and len(candidates) > 1:
-            prefix = target.partition(".")[0]
-            for service in candidates:
-                if service.target_prefix == prefix:
+        if len(candidates) > 1:
+            if target:
+                prefix = target.partition(".")[0]
+                for service in candidates:
+                    if service.target_prefix == prefix:
+                        return service
+            for service in candidates:  # API Gateway's two APIs: `/v2/...` is apigatewayv2
+                if any(request.path.startswith(p) for p in service.path_prefixes):
                     return service
         return candidates[0]
 
@@ -129,6 +140,10 @@ class Edge:
         return None
 
     async def __call__(self, request: Request) -> Response:
+        if self._front_doors is not None:
+            address = recognize(request)
+            if address is not None:
+                return await self._front_door(address, request)
         if request.path.startswith("/_fireside/"):
             return await self._internal(request)
         if request.path == "/" and request.method == "GET" and _unsigned(request):
@@ -177,6 +192,23 @@ class Edge:
                 sender_fault=False,
             )
             return self._error(service, bug, request_id)
+
+    async def _front_door(self, address: FrontDoorAddress, request: Request) -> Response:
+        assert self._front_doors is not None
+        try:
+            return await self._front_doors(address, request)
+        except Exception:
+            request_id = str(uuid.uuid4())
+            log.exception(
+                "internal error (request id %s) in the %s front door on %s %s",
+                request_id,
+                address.kind,
+                request.method,
+                request.path,
+            )
+            return json_response(
+                500, {"message": "Internal server error"}, [("x-amzn-RequestId", request_id)]
+            )
 
     async def _unserved(
         self, request: Request, signing_name: str | None, request_id: str
