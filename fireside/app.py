@@ -38,7 +38,10 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import FrontDoors
+from fireside.gateway.addresses import EXECUTE_API, FrontDoors
+from fireside.gateway.rest_api_door import RestApiDoor
+from fireside.gateway.rest_api_provider import RestApiProvider
+from fireside.gateway.rest_api_store import RestApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -67,6 +70,19 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
+#: The first path segments of API Gateway (v1) operations: how the edge tells them from
+#: apigatewayv2's (`/v2/...`), which sign with the same name.
+_APIGATEWAY_V1_PREFIXES = (
+    "/restapis",
+    "/apikeys",
+    "/usageplans",
+    "/account",
+    "/tags",
+    "/domainnames",
+    "/clientcertificates",
+    "/vpclinks",
+    "/sdktypes",
+)
 
 
 @dataclass(slots=True)
@@ -138,6 +154,9 @@ class Fireside:
         self._edge: Edge | None = None
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
+        self.rest_apis = RestApiProvider(RestApiStore(data / "apigateway.sqlite"))
+        self.rest_api_door = RestApiDoor(self.rest_apis)
+        self.front_doors.register(EXECUTE_API, self.rest_api_door)
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
@@ -245,6 +264,15 @@ class Fireside:
             )
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
+        services.append(
+            Service(
+                "apigateway",
+                protocol_for(load_service("apigateway")),
+                self.rest_apis.operations(),
+                path_prefixes=_APIGATEWAY_V1_PREFIXES,
+                max_body=_SMALL_REQUEST * 6,  # ImportRestApi: AWS takes documents up to 6 MB
+            )
+        )
         return Edge(
             self.authenticator,
             services,
@@ -336,7 +364,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts"):
+        for service in ("s3", "sts", "apigateway"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -359,6 +387,7 @@ class Fireside:
                 ("logs", self.logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
+                ("REST APIs", self.rest_apis.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -1,0 +1,270 @@
+"""The data plane of REST APIs: `/<stage>/<path>` of an API, by host or by path
+(`fireside.gateway.addresses`), answered as API Gateway answers it.
+
+A request goes: API (None when the id is not a REST API's: another front door may own it) ->
+stage (403 Forbidden when absent) -> resource and method of the stage's deployment (403
+"Missing Authentication Token" when none) -> API key and usage plan when the method requires a
+key (403 Forbidden; 429 when throttled or over quota) -> stage throttling -> the integration:
+MOCK (`rest_api_mock`), AWS_PROXY to Lambda (`rest_api_proxy`, through the gateway core); other
+types answer 500 "Internal server error" and log that Fireside lacks them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from fireside.gateway.addresses import FrontDoorAddress
+from fireside.gateway.rest_api_mock import mock_response
+from fireside.gateway.rest_api_provider import RestApiProvider
+from fireside.gateway.rest_api_routes import Match, RouteTree
+from fireside.gateway.rest_api_store import REST_API
+from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate
+from fireside.gateway.rest_api_usage import Limited, UsageLimits
+from fireside.http.types import Request, Response
+
+__all__ = ["Integrate", "RestApiDoor", "gateway_error"]
+
+log = logging.getLogger(__name__)
+
+#: How an integration of a type other than MOCK is called (set by the app once the gateway
+#: core can invoke functions): (the call, the method's integration) -> the response.
+Integrate = Callable[["RestCall", dict[str, Any]], Awaitable[Response]]
+
+_ERROR_TYPES = {
+    403: "ForbiddenException",
+    429: "TooManyRequestsException",
+    500: "InternalServerErrorException",
+    502: "BadGatewayException",
+    504: "IntegrationTimeoutException",
+}
+
+
+def gateway_error(
+    status: int, message: str, request_id: str, error_type: str | None = None
+) -> Response:
+    """One of API Gateway's own (gateway) responses: `{"message": ...}` with its error type."""
+    return Response(
+        status,
+        [
+            ("Content-Type", "application/json"),
+            ("x-amzn-RequestId", request_id),
+            ("x-amzn-ErrorType", error_type or _ERROR_TYPES.get(status, "ForbiddenException")),
+        ],
+        b'{"message":"' + message.encode() + b'"}',
+    )
+
+
+class RestCall:
+    """One request to a REST API, resolved to its stage, resource and method."""
+
+    __slots__ = (
+        "account",
+        "address",
+        "api",
+        "deployment",
+        "match",
+        "method",
+        "region",
+        "request",
+        "request_id",
+        "stage",
+        "started",
+    )
+
+    def __init__(
+        self,
+        address: FrontDoorAddress,
+        request: Request,
+        request_id: str,
+        account: str,
+        region: str,
+        api: dict[str, Any],
+        stage: dict[str, Any],
+        deployment: dict[str, Any],
+        match: Match,
+        method: dict[str, Any],
+    ) -> None:
+        self.address = address
+        self.request = request
+        self.request_id = request_id
+        self.account = account
+        self.region = region
+        self.api = api
+        self.stage = stage
+        self.deployment = deployment
+        self.match = match
+        self.method = method
+        self.started = time.time()
+
+    @property
+    def resource_path(self) -> str:
+        path: str = self.match.resource["path"]
+        return path
+
+    @property
+    def path(self) -> str:
+        """The request's path after the stage, decoded: `/items/1`."""
+        _, _, rest = self.address.path.lstrip("/").partition("/")
+        return "/" + unquote(rest)
+
+    def context(self) -> dict[str, Any]:
+        """`$context` as templates and parameter mappings see it."""
+        request = self.request
+        return {
+            "accountId": self.account,
+            "apiId": self.api["id"],
+            "domainName": self.address.host.rsplit(":", 1)[0],
+            "httpMethod": request.method,
+            "path": f"/{self.stage['stageName']}{self.path}",
+            "protocol": "HTTP/1.1",
+            "requestId": self.request_id,
+            "extendedRequestId": self.request_id,
+            "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(self.started)),
+            "requestTimeEpoch": int(self.started * 1000),
+            "resourceId": self.match.resource["id"],
+            "resourcePath": self.resource_path,
+            "stage": self.stage["stageName"],
+            "identity": {
+                "sourceIp": request.client[0] if request.client else "127.0.0.1",
+                "userAgent": request.headers.get("user-agent"),
+                "apiKey": request.headers.get("x-api-key"),
+            },
+        }
+
+    def template_input(self) -> TemplateInput:
+        return TemplateInput(
+            body=self.request.body,
+            context=self.context(),
+            stage_variables=self.stage.get("variables") or {},
+            path_params=self.match.path_parameters,
+            query=dict(parse_qsl(self.request.query, keep_blank_values=True)),
+            headers=self.request.headers,
+        )
+
+
+class RestApiDoor:
+    def __init__(self, provider: RestApiProvider, limits: UsageLimits | None = None) -> None:
+        self._provider = provider
+        self._store = provider.store
+        self._limits = limits or UsageLimits()
+        self._routes: dict[tuple[str, str], RouteTree] = {}
+        #: Calls integrations of types other than MOCK; None until the app wires one.
+        self.integrate: Integrate | None = None
+
+    def _tree(self, api_id: str, deployment_id: str, deployment: dict[str, Any]) -> RouteTree:
+        key = (api_id, deployment_id)
+        tree = self._routes.get(key)
+        if tree is None:
+            if len(self._routes) > 1000:  # deleted APIs' trees go eventually
+                self._routes.clear()
+            tree = self._routes[key] = RouteTree(deployment["_resources"])
+        return tree
+
+    async def __call__(self, address: FrontDoorAddress, request: Request) -> Response | None:
+        owner = self._store.owner(REST_API, address.resource_id)
+        if owner is None:
+            return None  # not a REST API: perhaps an HTTP API's
+        account, region = owner
+        record = self._store.get(account, region, REST_API, address.resource_id)
+        if record is None:
+            return None
+        request_id = str(uuid.uuid4())
+        stage_name, _, rest = address.path.lstrip("/").partition("/")
+        stage = record["stages"].get(unquote(stage_name)) if stage_name else None
+        deployment = record["deployments"].get(stage["deploymentId"]) if stage else None
+        if stage is None or deployment is None:
+            return gateway_error(403, "Forbidden", request_id)
+        match = self._tree(record["api"]["id"], stage["deploymentId"], deployment).match(rest)
+        methods = match.resource.get("resourceMethods", {}) if match is not None else {}
+        method = methods.get(request.method) or methods.get("ANY")
+        if match is None or method is None:
+            return gateway_error(
+                403,
+                "Missing Authentication Token",
+                request_id,
+                "MissingAuthenticationTokenException",
+            )
+        call = RestCall(
+            address,
+            request,
+            request_id,
+            account,
+            region,
+            record["api"],
+            stage,
+            deployment,
+            match,
+            method,
+        )
+        refused = self._admit(call)
+        if refused is not None:
+            return refused
+        return await self._integrate(call)
+
+    def _admit(self, call: RestCall) -> Response | None:
+        """The API key, usage plan and stage throttling checks: a refusal, or None."""
+        if call.method.get("apiKeyRequired"):
+            value = call.request.headers.get("x-api-key", "")
+            found = (
+                self._provider.keys.plan_for(
+                    call.account, call.region, call.api["id"], call.stage["stageName"], value
+                )
+                if value
+                else None
+            )
+            if found is None:
+                return gateway_error(403, "Forbidden", call.request_id)
+            key, plan = found
+            limited = self._limits.check_plan(plan, key["id"])
+            if limited is Limited.THROTTLED:
+                return gateway_error(429, limited.value, call.request_id)
+            if limited is Limited.QUOTA:
+                return gateway_error(429, limited.value, call.request_id, "LimitExceededException")
+        settings = call.stage.get("methodSettings") or {}
+        chosen = (
+            settings.get(f"{call.resource_path.lstrip('/')}/{call.method['httpMethod']}")
+            or settings.get("*/*")
+            or {}
+        )
+        stage_throttled = "throttlingRateLimit" in chosen or "throttlingBurstLimit" in chosen
+        if stage_throttled and not self._limits.take(
+            ("stage", call.api["id"], call.stage["stageName"]),
+            float(chosen.get("throttlingRateLimit", 10000.0)),
+            float(chosen.get("throttlingBurstLimit", 5000)),
+        ):
+            return gateway_error(429, Limited.THROTTLED.value, call.request_id)
+        return None
+
+    async def _integrate(self, call: RestCall) -> Response:
+        integration = call.method.get("methodIntegration") or {}
+        kind = integration.get("type")
+        try:
+            if kind == "MOCK":
+                response = mock_response(call.template_input(), integration, call.request)
+            elif self.integrate is not None and kind == "AWS_PROXY":
+                response = await self.integrate(call, integration)
+            else:
+                log.warning(
+                    "REST API %s: %s integrations are not supported (request id %s)",
+                    call.api["id"],
+                    kind,
+                    call.request_id,
+                )
+                return gateway_error(500, "Internal server error", call.request_id)
+        except UnsupportedTemplate as error:
+            log.warning(
+                "REST API %s %s %s: %s (request id %s)",
+                call.api["id"],
+                call.request.method,
+                call.resource_path,
+                error,
+                call.request_id,
+            )
+            return gateway_error(500, "Internal server error", call.request_id)
+        response.headers.append(("x-amzn-RequestId", call.request_id))
+        return response

@@ -1,0 +1,773 @@
+"""The API Gateway (v1) provider: REST APIs, their resources, methods and integrations,
+deployments, stages and authorizers; OpenAPI import; tags. API keys and usage plans are in
+`rest_api_keys`.
+
+A REST API is one record (`RestApiRecord` in `rest_api_store`): `api` (the RestApi shape),
+`resources` by id (each with its `resourceMethods`, each method with its `methodIntegration`,
+as GetResource answers), `deployments` by id (each holding a snapshot of the resources, which is
+what a stage serves), `stages` by name and `authorizers` by id. Members whose names start with
+`_` are Fireside's own and never leave the server.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import secrets
+import string
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.gateway.rest_api_keys import ApiKeys
+from fireside.gateway.rest_api_openapi import import_document
+from fireside.gateway.rest_api_patch import apply_patch
+from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore
+
+__all__ = ["RestApiProvider", "new_id"]
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+apigateway_error = ModelledErrors("apigateway")
+
+_ALPHABET = string.ascii_lowercase + string.digits
+_PATH_PART = re.compile(r"[A-Za-z0-9._:@-]+|\{[A-Za-z0-9._-]+\+?\}")
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
+_INTEGRATION_TYPES = frozenset({"HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY"})
+_API_PATCHABLE = frozenset(
+    {
+        "name",
+        "description",
+        "binaryMediaTypes",
+        "minimumCompressionSize",
+        "apiKeySource",
+        "endpointConfiguration",
+        "policy",
+        "disableExecuteApiEndpoint",
+        "version",
+    }
+)
+_STAGE_PATCHABLE = frozenset(
+    {
+        "description",
+        "deploymentId",
+        "variables",
+        "cacheClusterEnabled",
+        "cacheClusterSize",
+        "tracingEnabled",
+        "clientCertificateId",
+        "documentationVersion",
+        "accessLogSettings",
+        "canarySettings",
+    }
+)
+_METHOD_PATCHABLE = frozenset(
+    {
+        "authorizationType",
+        "authorizerId",
+        "apiKeyRequired",
+        "operationName",
+        "requestParameters",
+        "requestModels",
+        "requestValidatorId",
+        "authorizationScopes",
+    }
+)
+_INTEGRATION_PATCHABLE = frozenset(
+    {
+        "uri",
+        "httpMethod",
+        "requestTemplates",
+        "requestParameters",
+        "passthroughBehavior",
+        "contentHandling",
+        "timeoutInMillis",
+        "credentials",
+        "cacheKeyParameters",
+        "cacheNamespace",
+        "connectionType",
+        "connectionId",
+    }
+)
+_RESPONSE_PATCHABLE = frozenset(
+    {"selectionPattern", "responseParameters", "responseTemplates", "contentHandling"}
+)
+_AUTHORIZER_PATCHABLE = frozenset(
+    {
+        "name",
+        "type",
+        "authorizerUri",
+        "authorizerCredentials",
+        "identitySource",
+        "identityValidationExpression",
+        "authorizerResultTtlInSeconds",
+        "providerARNs",
+        "authType",
+    }
+)
+
+
+def new_id(length: int = 10) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` without Fireside's own members (those named `_...`)."""
+    return {k: v for k, v in record.items() if not k.startswith("_")}
+
+
+def _not_found(what: str) -> ServiceError:
+    return apigateway_error("NotFoundException", f"Invalid {what} identifier specified")
+
+
+def _bad(message: str) -> ServiceError:
+    return apigateway_error("BadRequestException", message)
+
+
+def _page(items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
+    """A page of `items` as API Gateway's `position`/`limit` pagination gives it."""
+    start = int(params["position"]) if str(params.get("position", "")).isdigit() else 0
+    limit = params.get("limit") or 500
+    page: dict[str, Any] = {"items": items[start : start + limit]}
+    if start + limit < len(items):
+        page["position"] = str(start + limit)
+    return page
+
+
+class RestApiProvider:
+    def __init__(self, store: RestApiStore) -> None:
+        self.store = store
+        self.keys = ApiKeys(store)
+
+    def operations(self) -> dict[str, Operation]:
+        found: dict[str, Operation] = {}
+        for owner in (self, self.keys):
+            for name in dir(owner):
+                if name[:1].isupper():
+                    found[name] = getattr(owner, name)
+        return found
+
+    # -- records -------------------------------------------------------------------------
+
+    def _api(self, ctx: RequestContext, api_id: str) -> dict[str, Any]:
+        record = self.store.get(ctx.account_id, ctx.region, REST_API, api_id)
+        if record is None:
+            raise apigateway_error(
+                "NotFoundException", f"Invalid API identifier specified {ctx.account_id}:{api_id}"
+            )
+        return record
+
+    def _save(self, ctx: RequestContext, record: dict[str, Any]) -> None:
+        self.store.put(ctx.account_id, ctx.region, REST_API, record["api"]["id"], record)
+
+    @staticmethod
+    def _resource(record: dict[str, Any], resource_id: str) -> dict[str, Any]:
+        resource = record["resources"].get(resource_id)
+        if resource is None:
+            raise _not_found("Resource")
+        found: dict[str, Any] = resource
+        return found
+
+    def _method(self, record: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        resource = self._resource(record, params["resourceId"])
+        method = resource.get("resourceMethods", {}).get(params["httpMethod"].upper())
+        if method is None:
+            raise _not_found("Method")
+        found: dict[str, Any] = method
+        return found
+
+    def _integration(self, record: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        integration = self._method(record, params).get("methodIntegration")
+        if integration is None:
+            raise _not_found("Integration")
+        found: dict[str, Any] = integration
+        return found
+
+    # -- REST APIs -----------------------------------------------------------------------
+
+    async def CreateRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._new_api(params)
+        self._save(ctx, record)
+        return public(record["api"])
+
+    def _new_api(self, params: dict[str, Any]) -> dict[str, Any]:
+        api_id = new_id()
+        while self.store.taken(REST_API, api_id):
+            api_id = new_id()
+        root = new_id()
+        api: dict[str, Any] = {
+            "id": api_id,
+            "name": params.get("name", ""),
+            "createdDate": time.time(),
+            "apiKeySource": params.get("apiKeySource", "HEADER"),
+            "endpointConfiguration": params.get("endpointConfiguration") or {"types": ["EDGE"]},
+            "disableExecuteApiEndpoint": params.get("disableExecuteApiEndpoint", False),
+            "rootResourceId": root,
+        }
+        for member in ("description", "version", "binaryMediaTypes", "policy", "tags"):
+            if params.get(member):
+                api[member] = params[member]
+        if "minimumCompressionSize" in params:
+            api["minimumCompressionSize"] = params["minimumCompressionSize"]
+        return {
+            "api": api,
+            "resources": {root: {"id": root, "path": "/"}},
+            "deployments": {},
+            "stages": {},
+            "authorizers": {},
+        }
+
+    async def GetRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return public(self._api(ctx, params["restApiId"])["api"])
+
+    async def GetRestApis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        records = self.store.all(ctx.account_id, ctx.region, REST_API)
+        items = [public(r["api"]) for r in sorted(records, key=lambda r: r["api"]["createdDate"])]
+        return _page(items, params)
+
+    async def UpdateRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        apply_patch(record["api"], params.get("patchOperations", []), _API_PATCHABLE)
+        self._save(ctx, record)
+        return public(record["api"])
+
+    async def DeleteRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self._api(ctx, params["restApiId"])
+        self.store.delete(ctx.account_id, ctx.region, REST_API, params["restApiId"])
+        return {}
+
+    async def ImportRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._new_api({"name": ""})
+        import_document(record, params.get("body", b""), "overwrite", params.get("parameters"))
+        self._save(ctx, record)
+        return public(record["api"])
+
+    async def PutRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        mode = params.get("mode") or "merge"
+        if mode not in ("overwrite", "merge"):
+            raise _bad('Enumeration value of OpenAPI import mode must be "overwrite" or "merge"')
+        import_document(record, params.get("body", b""), mode, params.get("parameters"))
+        self._save(ctx, record)
+        return public(record["api"])
+
+    # -- resources -----------------------------------------------------------------------
+
+    async def CreateResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        parent = self._resource(record, params["parentId"])
+        part = params["pathPart"]
+        if not _PATH_PART.fullmatch(part):
+            raise _bad(
+                "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning"
+                " and the end and an optional plus sign before the closing brace."
+            )
+        path = parent["path"].rstrip("/") + "/" + part
+        siblings = [r for r in record["resources"].values() if r.get("parentId") == parent["id"]]
+        for sibling in siblings:
+            if sibling["path"] == path:
+                raise apigateway_error(
+                    "ConflictException",
+                    f"Another resource with the same parent already has this name: {part}",
+                )
+            if part.startswith("{") and sibling["pathPart"].startswith("{"):
+                raise _bad(
+                    f"A sibling ({sibling['pathPart']}) of this resource already has a variable"
+                    f" path part -- only one is allowed"
+                )
+        if parent["path"].endswith("+}"):
+            raise _bad("Cannot create a child of a resource with a greedy path variable")
+        resource_id = new_id(6)
+        resource = {"id": resource_id, "parentId": parent["id"], "pathPart": part, "path": path}
+        record["resources"][resource_id] = resource
+        self._save(ctx, record)
+        return resource
+
+    async def GetResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._api(ctx, params["restApiId"])
+        return _shown(self._resource(record, params["resourceId"]), params)
+
+    async def GetResources(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._api(ctx, params["restApiId"])
+        items = sorted(record["resources"].values(), key=lambda r: r["path"])
+        return _page([_shown(r, params) for r in items], params)
+
+    async def UpdateResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        resource = self._resource(record, params["resourceId"])
+        apply_patch(resource, params.get("patchOperations", []), frozenset({"pathPart"}))
+        parent = record["resources"].get(resource.get("parentId", ""))
+        if parent is not None:
+            _repath(record, resource, parent["path"].rstrip("/") + "/" + resource["pathPart"])
+        self._save(ctx, record)
+        return resource
+
+    async def DeleteResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        resource = self._resource(record, params["resourceId"])
+        if "parentId" not in resource:
+            raise _bad("Cannot delete the root resource of an API")
+        doomed = {resource["id"]}
+        changed = True
+        while changed:  # the resource and everything under it
+            found = {r["id"] for r in record["resources"].values() if r.get("parentId") in doomed}
+            changed = not found <= doomed
+            doomed |= found
+        for resource_id in doomed:
+            del record["resources"][resource_id]
+        self._save(ctx, record)
+        return {}
+
+    # -- methods and their responses -----------------------------------------------------
+
+    async def PutMethod(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        resource = self._resource(record, params["resourceId"])
+        http_method = params["httpMethod"].upper()
+        if http_method not in _METHODS:
+            raise _bad(
+                "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
+            )
+        authorization = params.get("authorizationType", "NONE")
+        if authorization in ("CUSTOM", "COGNITO_USER_POOLS"):
+            authorizer = params.get("authorizerId")
+            if not authorizer or authorizer not in record["authorizers"]:
+                raise _bad(
+                    "Invalid authorizer ID specified. Setting the authorization type to "
+                    f"{authorization} requires a valid authorizer."
+                )
+        elif authorization not in ("NONE", "AWS_IAM"):
+            raise _bad(f"Invalid authorization type specified: {authorization}")
+        methods = resource.setdefault("resourceMethods", {})
+        if http_method in methods:
+            raise apigateway_error("ConflictException", "Method already exists for this resource")
+        method: dict[str, Any] = {
+            "httpMethod": http_method,
+            "authorizationType": authorization,
+            "apiKeyRequired": params.get("apiKeyRequired", False),
+        }
+        for member in (
+            "authorizerId",
+            "operationName",
+            "requestParameters",
+            "requestModels",
+            "requestValidatorId",
+            "authorizationScopes",
+        ):
+            if params.get(member) is not None:
+                method[member] = params[member]
+        methods[http_method] = method
+        self._save(ctx, record)
+        return method
+
+    async def GetMethod(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._method(self._api(ctx, params["restApiId"]), params)
+
+    async def UpdateMethod(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        method = self._method(record, params)
+        apply_patch(method, params.get("patchOperations", []), _METHOD_PATCHABLE)
+        self._save(ctx, record)
+        return method
+
+    async def DeleteMethod(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        self._method(record, params)
+        resource = self._resource(record, params["resourceId"])
+        del resource["resourceMethods"][params["httpMethod"].upper()]
+        self._save(ctx, record)
+        return {}
+
+    async def PutMethodResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        method = self._method(record, params)
+        response: dict[str, Any] = {"statusCode": params["statusCode"]}
+        for member in ("responseParameters", "responseModels"):
+            if params.get(member) is not None:
+                response[member] = params[member]
+        method.setdefault("methodResponses", {})[params["statusCode"]] = response
+        self._save(ctx, record)
+        return response
+
+    async def GetMethodResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        method = self._method(self._api(ctx, params["restApiId"]), params)
+        response = method.get("methodResponses", {}).get(params["statusCode"])
+        if response is None:
+            raise apigateway_error("NotFoundException", "Invalid Response status code specified")
+        found: dict[str, Any] = response
+        return found
+
+    async def DeleteMethodResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        method = self._method(record, params)
+        if method.get("methodResponses", {}).pop(params["statusCode"], None) is None:
+            raise apigateway_error("NotFoundException", "Invalid Response status code specified")
+        self._save(ctx, record)
+        return {}
+
+    # -- integrations --------------------------------------------------------------------
+
+    async def PutIntegration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        method = self._method(record, params)
+        kind = params["type"]
+        if kind not in _INTEGRATION_TYPES:
+            raise _bad(f"Invalid integration type specified: {kind}")
+        integration: dict[str, Any] = {
+            "type": kind,
+            "passthroughBehavior": params.get("passthroughBehavior", "WHEN_NO_MATCH"),
+            "timeoutInMillis": params.get("timeoutInMillis", 29000),
+            "cacheNamespace": params.get("cacheNamespace", params["resourceId"]),
+            "cacheKeyParameters": params.get("cacheKeyParameters", []),
+        }
+        if kind != "MOCK":
+            if not params.get("integrationHttpMethod"):
+                raise _bad("Enumeration value for HttpMethod must be non-empty")
+            uri = params.get("uri")
+            if not uri:
+                raise _bad(
+                    "Invalid ARN specified in the request"
+                    if kind.startswith("AWS")
+                    else "Invalid HTTP endpoint specified for URI"
+                )
+            if kind.startswith("AWS") and not uri.startswith("arn:"):
+                raise _bad("Invalid ARN specified in the request")
+            if kind == "AWS_PROXY" and ":lambda:path/" not in uri and ":firehose:" not in uri:
+                raise _bad(
+                    "Integrations of type 'AWS_PROXY' currently only supports Lambda function"
+                    " and Firehose stream invocations."
+                )
+            integration["httpMethod"] = params["integrationHttpMethod"]
+            integration["uri"] = uri
+        for member in (
+            "credentials",
+            "requestParameters",
+            "requestTemplates",
+            "contentHandling",
+            "connectionType",
+            "connectionId",
+            "tlsConfig",
+        ):
+            if params.get(member) is not None:
+                integration[member] = params[member]
+        existing = method.get("methodIntegration", {}).get("integrationResponses")
+        if existing:  # AWS keeps a method's integration responses across PutIntegration
+            integration["integrationResponses"] = existing
+        method["methodIntegration"] = integration
+        self._save(ctx, record)
+        return integration
+
+    async def GetIntegration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._integration(self._api(ctx, params["restApiId"]), params)
+
+    async def UpdateIntegration(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        integration = self._integration(record, params)
+        apply_patch(integration, params.get("patchOperations", []), _INTEGRATION_PATCHABLE)
+        self._save(ctx, record)
+        return integration
+
+    async def DeleteIntegration(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        self._integration(record, params)
+        del self._method(record, params)["methodIntegration"]
+        self._save(ctx, record)
+        return {}
+
+    async def PutIntegrationResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        integration = self._integration(record, params)
+        response: dict[str, Any] = {"statusCode": params["statusCode"]}
+        for member in (
+            "selectionPattern",
+            "responseParameters",
+            "responseTemplates",
+            "contentHandling",
+        ):
+            if params.get(member) is not None:
+                response[member] = params[member]
+        integration.setdefault("integrationResponses", {})[params["statusCode"]] = response
+        self._save(ctx, record)
+        return response
+
+    def _integration_response(
+        self, record: dict[str, Any], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        integration = self._integration(record, params)
+        response = integration.get("integrationResponses", {}).get(params["statusCode"])
+        if response is None:
+            raise apigateway_error("NotFoundException", "Invalid Response status code specified")
+        found: dict[str, Any] = response
+        return found
+
+    async def GetIntegrationResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return self._integration_response(self._api(ctx, params["restApiId"]), params)
+
+    async def UpdateIntegrationResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        response = self._integration_response(record, params)
+        apply_patch(response, params.get("patchOperations", []), _RESPONSE_PATCHABLE)
+        self._save(ctx, record)
+        return response
+
+    async def DeleteIntegrationResponse(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        self._integration_response(record, params)
+        del self._integration(record, params)["integrationResponses"][params["statusCode"]]
+        self._save(ctx, record)
+        return {}
+
+    # -- deployments and stages ----------------------------------------------------------
+
+    async def CreateDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        resources = record["resources"]
+        if not any(r.get("resourceMethods") for r in resources.values()):
+            raise _bad("The REST API doesn't contain any methods")
+        for resource in resources.values():
+            for method in resource.get("resourceMethods", {}).values():
+                if "methodIntegration" not in method:
+                    raise _bad("No integration defined for method")
+        deployment_id = new_id(6)
+        summary: dict[str, Any] = {}
+        for resource in resources.values():
+            for verb, method in resource.get("resourceMethods", {}).items():
+                summary.setdefault(resource["path"], {})[verb] = {
+                    "authorizationType": method["authorizationType"],
+                    "apiKeyRequired": method.get("apiKeyRequired", False),
+                }
+        deployment: dict[str, Any] = {
+            "id": deployment_id,
+            "createdDate": time.time(),
+            "apiSummary": summary,
+            "_resources": copy.deepcopy(resources),
+            "_authorizers": copy.deepcopy(record["authorizers"]),
+            "_api": {k: record["api"].get(k) for k in ("binaryMediaTypes", "apiKeySource")},
+        }
+        if params.get("description"):
+            deployment["description"] = params["description"]
+        record["deployments"][deployment_id] = deployment
+        stage_name = params.get("stageName")
+        if stage_name:
+            stage = record["stages"].get(stage_name)
+            if stage is None:
+                stage = self._new_stage(stage_name, deployment_id, params)
+                record["stages"][stage_name] = stage
+            else:
+                stage["deploymentId"] = deployment_id
+                stage["lastUpdatedDate"] = time.time()
+                if params.get("variables"):
+                    stage.setdefault("variables", {}).update(params["variables"])
+        self._save(ctx, record)
+        return public(deployment)
+
+    @staticmethod
+    def _new_stage(name: str, deployment_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        stage: dict[str, Any] = {
+            "stageName": name,
+            "deploymentId": deployment_id,
+            "createdDate": now,
+            "lastUpdatedDate": now,
+            "cacheClusterEnabled": params.get("cacheClusterEnabled", False),
+            "cacheClusterStatus": "NOT_AVAILABLE",
+            "methodSettings": {},
+            "tracingEnabled": params.get("tracingEnabled", False),
+        }
+        for member, source in (
+            ("description", "stageDescription" if "stageDescription" in params else "description"),
+            ("variables", "variables"),
+            ("cacheClusterSize", "cacheClusterSize"),
+            ("tags", "tags"),
+        ):
+            if params.get(source):
+                stage[member] = params[source]
+        return stage
+
+    async def GetDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._api(ctx, params["restApiId"])
+        deployment = record["deployments"].get(params["deploymentId"])
+        if deployment is None:
+            raise _not_found("Deployment")
+        return public(deployment)
+
+    async def GetDeployments(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._api(ctx, params["restApiId"])
+        items = sorted(record["deployments"].values(), key=lambda d: d["createdDate"])
+        return _page([public(d) for d in items], params)
+
+    async def DeleteDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        deployment_id = params["deploymentId"]
+        if deployment_id not in record["deployments"]:
+            raise _not_found("Deployment")
+        if any(s["deploymentId"] == deployment_id for s in record["stages"].values()):
+            raise _bad("Active stages pointing to this deployment must be moved or deleted")
+        del record["deployments"][deployment_id]
+        self._save(ctx, record)
+        return {}
+
+    async def CreateStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        if params["deploymentId"] not in record["deployments"]:
+            raise _not_found("Deployment")
+        name = params["stageName"]
+        if name in record["stages"]:
+            raise apigateway_error("ConflictException", "Stage already exists")
+        stage = self._new_stage(name, params["deploymentId"], params)
+        record["stages"][name] = stage
+        self._save(ctx, record)
+        return stage
+
+    def _stage(self, record: dict[str, Any], name: str) -> dict[str, Any]:
+        stage = record["stages"].get(name)
+        if stage is None:
+            raise _not_found("stage")
+        found: dict[str, Any] = stage
+        return found
+
+    async def GetStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._stage(self._api(ctx, params["restApiId"]), params["stageName"])
+
+    async def GetStages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = self._api(ctx, params["restApiId"])
+        stages = record["stages"].values()
+        wanted = params.get("deploymentId")
+        return {"item": [s for s in stages if wanted is None or s["deploymentId"] == wanted]}
+
+    async def UpdateStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        stage = self._stage(record, params["stageName"])
+        apply_patch(
+            stage, params.get("patchOperations", []), _STAGE_PATCHABLE, method_settings=True
+        )
+        if stage["deploymentId"] not in record["deployments"]:
+            raise _not_found("Deployment")
+        stage["lastUpdatedDate"] = time.time()
+        self._save(ctx, record)
+        return stage
+
+    async def DeleteStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        self._stage(record, params["stageName"])
+        del record["stages"][params["stageName"]]
+        self._save(ctx, record)
+        return {}
+
+    # -- authorizers ---------------------------------------------------------------------
+
+    async def CreateAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        kind = params["type"]
+        if kind in ("TOKEN", "REQUEST") and not params.get("authorizerUri"):
+            raise _bad("Authorizer URI must be specified for TOKEN and REQUEST authorizers")
+        if kind == "TOKEN" and not params.get("identitySource"):
+            raise _bad("Identity source must be specified for TOKEN authorizers")
+        authorizer = {k: v for k, v in params.items() if k != "restApiId"}
+        authorizer["id"] = new_id(6)
+        authorizer.setdefault("authorizerResultTtlInSeconds", 300)
+        record["authorizers"][authorizer["id"]] = authorizer
+        self._save(ctx, record)
+        return authorizer
+
+    def _authorizer(self, record: dict[str, Any], authorizer_id: str) -> dict[str, Any]:
+        authorizer = record["authorizers"].get(authorizer_id)
+        if authorizer is None:
+            raise _not_found("Authorizer")
+        found: dict[str, Any] = authorizer
+        return found
+
+    async def GetAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return self._authorizer(self._api(ctx, params["restApiId"]), params["authorizerId"])
+
+    async def GetAuthorizers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return _page(list(self._api(ctx, params["restApiId"])["authorizers"].values()), params)
+
+    async def UpdateAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        authorizer = self._authorizer(record, params["authorizerId"])
+        apply_patch(authorizer, params.get("patchOperations", []), _AUTHORIZER_PATCHABLE)
+        self._save(ctx, record)
+        return authorizer
+
+    async def DeleteAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
+        self._authorizer(record, params["authorizerId"])
+        del record["authorizers"][params["authorizerId"]]
+        self._save(ctx, record)
+        return {}
+
+    # -- tags ----------------------------------------------------------------------------
+
+    def _tagged(self, ctx: RequestContext, arn: str) -> tuple[dict[str, Any], Callable[[], None]]:
+        """The record an ARN names (the member holding `tags`) and how to save it."""
+        match = re.fullmatch(
+            r"arn:aws[a-z-]*:apigateway:([a-z0-9-]+)::/(restapis|apikeys|usageplans)/([^/]+)"
+            r"(?:/stages/([^/]+))?",
+            arn,
+        )
+        if match is None or match[1] != ctx.region:
+            raise _bad("Invalid ARN specified in the request")
+        kind, key, stage = match[2], match[3], match[4]
+        if kind == "restapis":
+            record = copy.deepcopy(self._api(ctx, key))
+            target = self._stage(record, stage) if stage else record["api"]
+            return target, lambda: self._save(ctx, record)
+        store_kind = API_KEY if kind == "apikeys" else USAGE_PLAN
+        found = self.store.get(ctx.account_id, ctx.region, store_kind, key)
+        if found is None or stage:
+            raise _not_found("API Key" if kind == "apikeys" else "Usage Plan")
+        item = copy.deepcopy(found)
+        return item, lambda: self.store.put(ctx.account_id, ctx.region, store_kind, key, item)
+
+    async def TagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        target, save = self._tagged(ctx, params["resourceArn"])
+        target.setdefault("tags", {}).update(params.get("tags", {}))
+        save()
+        return {}
+
+    async def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        target, save = self._tagged(ctx, params["resourceArn"])
+        for key in params.get("tagKeys", []):
+            target.get("tags", {}).pop(key, None)
+        save()
+        return {}
+
+    async def GetTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        target, _ = self._tagged(ctx, params["resourceArn"])
+        return {"tags": target.get("tags", {})}
+
+
+def _shown(resource: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A resource as GetResource(s) answer: methods named only, unless `embed=methods`."""
+    methods = resource.get("resourceMethods")
+    if not methods or "methods" in (params.get("embed") or ()):
+        return resource
+    return {**resource, "resourceMethods": {verb: {} for verb in methods}}
+
+
+def _repath(record: dict[str, Any], resource: dict[str, Any], path: str) -> None:
+    """Give `resource` the path `path`, and its descendants theirs."""
+    resource["path"] = path
+    for child in record["resources"].values():
+        if child.get("parentId") == resource["id"]:
+            _repath(record, child, path.rstrip("/") + "/" + child["pathPart"])
