@@ -48,16 +48,12 @@ LOCALSTACK_PINS = [
 #: says), then runs LocalStack as `python -m localstack.runtime.main` would.
 LAUNCHER = """
 import runpy
-from twisted.internet import endpoints, reactor
+from twisted.internet import endpoints
 
 _init = endpoints.TCP4ServerEndpoint.__init__
 def _loopback(self, reactor, port, backlog=50, interface=""):
     _init(self, reactor, port, backlog, "127.0.0.1")
 endpoints.TCP4ServerEndpoint.__init__ = _loopback
-_listen = reactor.listenTCP
-def _listen_loopback(port, factory, backlog=50, interface=""):
-    return _listen(port, factory, backlog, "127.0.0.1")
-reactor.listenTCP = _listen_loopback
 runpy.run_module("localstack.runtime.main", run_name="__main__")
 """
 CLIENTS = (1, 8)
