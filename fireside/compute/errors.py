@@ -21,8 +21,9 @@ def entity_too_large(message: str) -> ServiceError:
 
 
 def access_denied() -> ServiceError:
-    """Another account's function, which no resource-based policy here can open: AWS answers
-    403 AccessDeniedException, with a null message (recorded for CreateFunction)."""
+    """Another account's function named in a control-plane call (or Invoke, which Fireside
+    does not open to other accounts through resource policies yet): AWS answers 403
+    AccessDeniedException, with a null message (recorded for CreateFunction)."""
     return ServiceError("AccessDeniedException", "", 403, Type="User")
 
 

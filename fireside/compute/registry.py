@@ -31,7 +31,9 @@ def parse_function_name(
     """Split a FunctionName (name, partial ARN or ARN, maybe qualified) into name and qualifier.
 
     An ARN naming another region is not reachable from this one; one naming another account
-    is refused (Fireside has no resource-based policies that could open it), as on AWS.
+    is refused with AccessDeniedException. (On AWS a resource policy can open Invoke to
+    another account; Fireside reads policies for references between resources only, see
+    `fireside.compute.permissions`, not yet for Invoke.)
     """
     match = _ARN.match(value)
     if match is None:
