@@ -12,7 +12,7 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   RemovePermission, GetPolicy), with a plugin that answers moto's `get_role_name()` helper with
   a role ARN (it creates the role through IAM, which Fireside does not have). The tests expect
   moto's default account, 123456789012, so the client signs with that account id as its key
-  (`MOTO_MOCK_CREDENTIALS=false` keeps moto from replacing it).
+  (the plugin turns off moto's `mock_credentials`, which would replace it).
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
@@ -86,6 +86,10 @@ ROLE = "arn:aws:iam::123456789012:role/my-path/my-role"
 
 
 def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
     sys.path.insert(0, os.getcwd())
     from tests.test_awslambda import utilities
 
@@ -107,7 +111,6 @@ SUITES = {
         LAMBDA_PLUGIN,
         {
             "AWS_ACCESS_KEY_ID": "123456789012",
-            "MOTO_MOCK_CREDENTIALS": "false",
             "AWS_DEFAULT_REGION": "us-west-2",
         },
     ),
