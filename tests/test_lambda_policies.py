@@ -529,3 +529,14 @@ def test_api_gateway(tmp_path: Path) -> None:
         source_arn="arn:aws:execute-api:us-east-1:000000000000:other/prod/GET/items",
     )  # fmt: skip
     assert not policies.allows_api_gateway(ACCOUNT, "us-east-1", "g", None, source_arn=EXECUTE)
+
+
+def test_a_policy_left_behind_by_a_crash_is_dropped(tmp_path: Path) -> None:
+    """A crash between deleting a function and its policy must not let the policy open a new
+    function of that name: documents of missing functions, versions or aliases go at start."""
+    policies = make_policies(tmp_path)
+    for qualifier in ("$LATEST", "1", "live"):
+        policies.put(Policy(ACCOUNT, "us-east-1", "gone", qualifier, statements=[statement()]))
+    again = make_policies(tmp_path)
+    for qualifier in ("$LATEST", "1", "live"):
+        assert again.get(ACCOUNT, "us-east-1", "gone", qualifier) is None
