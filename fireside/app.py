@@ -185,6 +185,7 @@ class Fireside:
             opt_trees=self.opt_trees,
             versions=self.versions,
             concurrency=self.concurrency,
+            policies=self.policies,
         )
         self._provider = LambdaProvider(
             self.functions,

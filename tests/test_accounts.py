@@ -8,7 +8,7 @@ At a glance:
 - routing: a signed request goes to the service its credential scope names;
 - S3 access by other services (table imports and exports) acts as the calling account;
 - Lambda destinations name the caller's own functions, or another account's whose resource
-  policy grants the caller `lambda:InvokeFunction` (AddPermission), as on AWS;
+  policy grants the caller `lambda:InvokeFunction` (AddPermission), as on AWS; so does Invoke;
 - the server's own endpoints: code downloads need an unexpired signed URL, health tells an
   unauthenticated caller nothing, the benchmark's echo is not served.
 """
@@ -376,6 +376,43 @@ def test_a_destination_in_another_account_needs_its_resource_policy(
         assert time.monotonic() < deadline, "the revoked destination was not refused"
         time.sleep(0.05)
     assert not sink_ran(two_accounts, B, again)
+
+
+def test_invoke_of_another_accounts_function_needs_its_resource_policy(
+    two_accounts: Server,
+) -> None:
+    lam_a = client(two_accounts, A, "lambda")
+    lam_b = client(two_accounts, B, "lambda")
+    lam_c = client(two_accounts, C, "lambda")
+    target = make_function(lam_b, B, "def handler(e, c):\n    return c.invoked_function_arn\n")
+    arn = f"arn:aws:lambda:us-east-1:{B}:function:{target}"
+
+    def denied(lam: Any, account: str, name: str, message_arn: str, **kwargs: Any) -> None:
+        with pytest.raises(ClientError) as caught:
+            lam.invoke(FunctionName=name, **kwargs)
+        assert error_code(caught) == "AccessDeniedException"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert caught.value.response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{account}:root is not authorized to perform: "
+            f"lambda:InvokeFunction on resource: {message_arn} because no resource-based "
+            "policy allows the lambda:InvokeFunction action"
+        )
+
+    denied(lam_a, A, arn, arn)
+    missing = f"arn:aws:lambda:us-east-1:{B}:function:no-such-function"
+    denied(lam_a, A, missing, missing)  # the same answer: A learns nothing of B's names
+    lam_b.add_permission(
+        FunctionName=target, StatementId="a", Action="lambda:InvokeFunction", Principal=A
+    )
+    out = lam_a.invoke(FunctionName=arn)
+    assert json.loads(out["Payload"].read()) == arn
+    assert lam_a.invoke(FunctionName=arn, InvocationType="Event")["StatusCode"] == 202
+    denied(lam_c, C, arn, arn)
+    version = lam_b.publish_version(FunctionName=target)["Version"]
+    denied(lam_a, A, f"{arn}:{version}", f"{arn}:{version}")  # the grant is on the function
+    denied(lam_a, A, arn, f"{arn}:{version}", Qualifier=version)
+    lam_b.remove_permission(FunctionName=target, StatementId="a")
+    denied(lam_a, A, arn, arn)
 
 
 # -- the server's own endpoints -------------------------------------------------------------------
