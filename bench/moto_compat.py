@@ -14,9 +14,13 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   moto's default account, 123456789012, so the client signs with that account id as its key
   (the plugin turns off moto's `mock_credentials`, which would replace it).
 
+- `apigateway`: `tests/test_apigateway` (REST APIs), with a plugin that deletes every REST
+  API, usage plan and API key before each test (moto's tests start from an empty backend), and
+  signs with account 123456789012 as `lambda_policy` does.
+
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
-Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy] [-k EXPR]
+Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|apigateway] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -95,6 +99,37 @@ def pytest_sessionstart(session):
 
     utilities.get_role_name = lambda region=None: ROLE
 """
+APIGATEWAY_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1"]
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate():
+    # moto starts every test from an empty backend; these tests count what the account holds.
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client("apigateway", endpoint_url=endpoint, region_name=region)
+        for api in client.get_rest_apis(limit=500)["items"]:
+            client.delete_rest_api(restApiId=api["id"])
+        for plan in client.get_usage_plans()["items"]:
+            client.delete_usage_plan(usagePlanId=plan["id"])
+        for key in client.get_api_keys()["items"]:
+            client.delete_api_key(apiKey=key["id"])
+    yield
+"""
 
 
 @dataclass(frozen=True)
@@ -113,6 +148,11 @@ SUITES = {
             "AWS_ACCESS_KEY_ID": "123456789012",
             "AWS_DEFAULT_REGION": "us-west-2",
         },
+    ),
+    "apigateway": Suite(
+        "tests/test_apigateway",
+        APIGATEWAY_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
 }
 

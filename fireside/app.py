@@ -159,7 +159,7 @@ class Fireside:
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
         self.rest_apis = RestApiProvider(RestApiStore(data / "apigateway.sqlite"))
-        self.rest_api_door = RestApiDoor(self.rest_apis)
+        self.rest_api_door = RestApiDoor(self.rest_apis, self.authenticator)
         self.front_doors.register(EXECUTE_API, self.rest_api_door)
         self._invoker: Invoker | None = None
         self._provider: LambdaProvider | None = None

@@ -12,6 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import Server
@@ -644,3 +647,28 @@ def test_rest_apis_survive_a_restart(fresh_server: Callable[..., Server]) -> Non
     assert again.get_api_key(apiKey=key["id"])["name"] == "k"
     status, _, body = call(second, api["id"], "/prod")
     assert (status, json.loads(body)) == (200, {"ok": 1})
+
+
+def test_aws_iam_authorization(server: Server, apigw: Any, make_api: Any) -> None:
+    api = mock_api(apigw, make_api)
+    where = {"restApiId": api["id"], "resourceId": api["item"], "httpMethod": "GET"}
+    apigw.update_method(
+        **where,
+        patchOperations=[{"op": "replace", "path": "/authorizationType", "value": "AWS_IAM"}],
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    unsigned = call(server, api["id"], "/prod/items/1")
+    assert unsigned[0] == 403
+    assert json.loads(unsigned[2]) == {"message": "Missing Authentication Token"}
+
+    def signed(service: str) -> tuple[int, dict[str, str], bytes]:
+        host = f"{api['id']}.execute-api.localhost:{server.port}"
+        request = AWSRequest(method="GET", url=f"http://{host}/prod/items/1")
+        SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), service, "us-east-1").add_auth(request)
+        return call(server, api["id"], "/prod/items/1", headers=dict(request.headers.items()))
+
+    status, _, body = signed("execute-api")
+    assert status == 200 and json.loads(body)["id"] == "1"
+    status, _, body = signed("lambda")
+    assert status == 403
+    assert json.loads(body)["message"].startswith("Credential should be scoped to correct service")

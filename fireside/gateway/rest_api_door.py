@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from fireside.aws.auth import Authenticator
+from fireside.aws.errors import ServiceError
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.rest_api_mock import mock_response
 from fireside.gateway.rest_api_provider import RestApiProvider
@@ -67,6 +69,7 @@ class RestCall:
         "address",
         "api",
         "deployment",
+        "identity",
         "match",
         "method",
         "region",
@@ -100,6 +103,8 @@ class RestCall:
         self.match = match
         self.method = method
         self.started = time.time()
+        #: What `requestContext.identity` adds for a signed (AWS_IAM) caller.
+        self.identity: dict[str, Any] = {}
 
     @property
     def resource_path(self) -> str:
@@ -133,6 +138,7 @@ class RestCall:
                 "sourceIp": request.client[0] if request.client else "127.0.0.1",
                 "userAgent": request.headers.get("user-agent"),
                 "apiKey": request.headers.get("x-api-key"),
+                **self.identity,
             },
         }
 
@@ -148,8 +154,14 @@ class RestCall:
 
 
 class RestApiDoor:
-    def __init__(self, provider: RestApiProvider, limits: UsageLimits | None = None) -> None:
+    def __init__(
+        self,
+        provider: RestApiProvider,
+        authenticator: Authenticator | None = None,
+        limits: UsageLimits | None = None,
+    ) -> None:
         self._provider = provider
+        self._authenticator = authenticator
         self._store = provider.store
         self._limits = limits or UsageLimits()
         self._routes: dict[tuple[str, str], RouteTree] = {}
@@ -207,7 +219,11 @@ class RestApiDoor:
         return await self._integrate(call)
 
     def _admit(self, call: RestCall) -> Response | None:
-        """The API key, usage plan and stage throttling checks: a refusal, or None."""
+        """The IAM, API key, usage plan and stage throttling checks: a refusal, or None."""
+        if call.method.get("authorizationType") == "AWS_IAM":
+            refused = self._check_signature(call)
+            if refused is not None:
+                return refused
         if call.method.get("apiKeyRequired"):
             value = call.request.headers.get("x-api-key", "")
             found = (
@@ -238,6 +254,40 @@ class RestApiDoor:
             float(chosen.get("throttlingBurstLimit", 5000)),
         ):
             return gateway_error(429, Limited.THROTTLED.value, call.request_id)
+        return None
+
+    def _check_signature(self, call: RestCall) -> Response | None:
+        """AWS_IAM authorization: the request must be signed with SigV4 for `execute-api`
+        (verified when the server has credentials). Without IAM there are no policies to
+        evaluate: any valid signature is let in."""
+        request = call.request
+        if "authorization" not in request.headers and "X-Amz-Signature" not in request.query:
+            return gateway_error(
+                403,
+                "Missing Authentication Token",
+                call.request_id,
+                "MissingAuthenticationTokenException",
+            )
+        if self._authenticator is None:
+            return None
+        try:
+            caller = self._authenticator.authenticate(request)
+        except ServiceError as error:
+            return gateway_error(403, error.message, call.request_id, error.code)
+        if caller.service != "execute-api":
+            return gateway_error(
+                403,
+                "Credential should be scoped to correct service: 'execute-api'. ",
+                call.request_id,
+                "InvalidSignatureException",
+            )
+        call.identity = {
+            "accessKey": caller.access_key_id,
+            "accountId": caller.account_id,
+            "caller": caller.access_key_id,
+            "user": caller.access_key_id,
+            "userArn": f"arn:aws:iam::{caller.account_id}:root",
+        }
         return None
 
     async def _integrate(self, call: RestCall) -> Response:
