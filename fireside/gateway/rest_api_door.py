@@ -220,7 +220,7 @@ class RestApiDoor:
 
     def _admit(self, call: RestCall) -> Response | None:
         """The IAM, API key, usage plan and stage throttling checks: a refusal, or None."""
-        if call.method.get("authorizationType") == "AWS_IAM":
+        if str(call.method.get("authorizationType", "")).upper() == "AWS_IAM":
             refused = self._check_signature(call)
             if refused is not None:
                 return refused

@@ -66,11 +66,15 @@ def parse_document(body: bytes) -> dict[str, Any]:
             raise _invalid(f"invalid JSON or YAML ({error})") from None
     if not isinstance(document, dict):
         raise _invalid("the document is not an object")
-    version = str(document.get("swagger") or document.get("openapi") or "")
-    if not (version.startswith("2.") or version.startswith("3.")):
-        raise apigateway_error(
-            "BadRequestException", "Invalid OpenAPI input: no 'swagger' 2.0 or 'openapi' 3.x"
-        )
+    if "openapi" in document:
+        if not str(document["openapi"]).startswith("3."):
+            raise apigateway_error(
+                "BadRequestException", "Only OpenAPI 3.x.x are currently supported"
+            )
+    elif not str(document.get("swagger", "")).startswith("2."):
+        raise _invalid("'swagger' or 'openapi' is a required property")
+    if not isinstance(document.get("paths"), dict):
+        raise _invalid("'paths' is a required property")
     return document
 
 

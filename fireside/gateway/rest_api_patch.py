@@ -137,6 +137,19 @@ def _apply(record: dict[str, Any], op: str, parts: list[str], value: Any, path: 
         return
     if not isinstance(parent, dict):
         raise _invalid(op, path)
+    if isinstance(parent.get(last), list) and op in ("add", "remove", "replace"):
+        # A list named whole (`/binaryMediaTypes` with a value): add or remove that member.
+        members: list[Any] = parent[last]
+        if op == "replace":
+            members.clear()
+        if op == "remove" and value is None:
+            del parent[last]
+        elif op == "remove":
+            if value in members:
+                members.remove(value)
+        elif value is not None and value not in members:
+            members.append(value)
+        return
     if op == "remove":
         parent.pop(last, None)
     elif op in ("add", "replace"):

@@ -329,7 +329,8 @@ class RestApiProvider:
             raise _bad(
                 "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
             )
-        authorization = params.get("authorizationType", "NONE")
+        given = params.get("authorizationType", "NONE")
+        authorization = given.upper()  # AWS takes any case and answers with what was sent
         if authorization in ("CUSTOM", "COGNITO_USER_POOLS"):
             authorizer = params.get("authorizerId")
             if not authorizer or authorizer not in record["authorizers"]:
@@ -344,7 +345,7 @@ class RestApiProvider:
             raise apigateway_error("ConflictException", "Method already exists for this resource")
         method: dict[str, Any] = {
             "httpMethod": http_method,
-            "authorizationType": authorization,
+            "authorizationType": given,
             "apiKeyRequired": params.get("apiKeyRequired", False),
         }
         for member in (
@@ -428,24 +429,10 @@ class RestApiProvider:
             "cacheKeyParameters": params.get("cacheKeyParameters", []),
         }
         if kind != "MOCK":
-            if not params.get("integrationHttpMethod"):
-                raise _bad("Enumeration value for HttpMethod must be non-empty")
-            uri = params.get("uri")
-            if not uri:
-                raise _bad(
-                    "Invalid ARN specified in the request"
-                    if kind.startswith("AWS")
-                    else "Invalid HTTP endpoint specified for URI"
-                )
-            if kind.startswith("AWS") and not uri.startswith("arn:"):
-                raise _bad("Invalid ARN specified in the request")
-            if kind == "AWS_PROXY" and ":lambda:path/" not in uri and ":firehose:" not in uri:
-                raise _bad(
-                    "Integrations of type 'AWS_PROXY' currently only supports Lambda function"
-                    " and Firehose stream invocations."
-                )
+            _check_integration(ctx, kind, params)
             integration["httpMethod"] = params["integrationHttpMethod"]
-            integration["uri"] = uri
+        if params.get("uri"):
+            integration["uri"] = params["uri"]
         for member in (
             "credentials",
             "requestParameters",
@@ -578,7 +565,7 @@ class RestApiProvider:
                 if params.get("variables"):
                     stage.setdefault("variables", {}).update(params["variables"])
         self._save(ctx, record)
-        return public(deployment)
+        return _summarized(deployment, params)
 
     @staticmethod
     def _new_stage(name: str, deployment_id: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -608,12 +595,12 @@ class RestApiProvider:
         deployment = record["deployments"].get(params["deploymentId"])
         if deployment is None:
             raise _not_found("Deployment")
-        return public(deployment)
+        return _summarized(deployment, params)
 
     async def GetDeployments(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._api(ctx, params["restApiId"])
         items = sorted(record["deployments"].values(), key=lambda d: d["createdDate"])
-        return _page([public(d) for d in items], params)
+        return _page([_summarized(d, params) for d in items], params)
 
     async def DeleteDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = copy.deepcopy(self._api(ctx, params["restApiId"]))
@@ -755,6 +742,45 @@ class RestApiProvider:
     async def GetTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         target, _ = self._tagged(ctx, params["resourceArn"])
         return {"tags": target.get("tags", {})}
+
+
+def _check_integration(ctx: RequestContext, kind: str, params: dict[str, Any]) -> None:
+    """PutIntegration's checks of an integration other than MOCK, in AWS's words."""
+    if not params.get("integrationHttpMethod"):
+        raise _bad("Enumeration value for HttpMethod must be non-empty")
+    uri = params.get("uri") or ""
+    if kind.startswith("HTTP"):
+        if not uri.startswith(("http://", "https://")):
+            raise _bad("Invalid HTTP endpoint specified for URI")
+        return
+    if not re.fullmatch(r"arn:aws[a-z-]*:[^:]+:[^:]*:[^:]*:.+", uri):
+        raise _bad("Invalid ARN specified in the request")
+    service_part = uri.split(":", 5)[5]
+    if not service_part.startswith(("path/", "action/")):
+        raise _bad("AWS ARN for integration must contain path or action")
+    to_lambda = uri.split(":")[4] == "lambda"
+    if kind == "AWS_PROXY" and not to_lambda and uri.split(":")[4] != "firehose":
+        raise _bad(
+            "Integrations of type 'AWS_PROXY' currently only supports Lambda function"
+            " and Firehose stream invocations."
+        )
+    role = params.get("credentials")
+    if role:
+        account = role.split(":")[4] if role.count(":") >= 5 else ""
+        if account != ctx.account_id:
+            raise ServiceError(
+                "AccessDeniedException", "Cross-account pass role is not allowed.", 403
+            )
+    elif kind == "AWS" and not to_lambda:
+        raise _bad("Role ARN must be specified for AWS integrations")
+
+
+def _summarized(deployment: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A deployment as AWS answers: its `apiSummary` only when asked (`embed=apisummary`)."""
+    shown = public(deployment)
+    if "apisummary" not in (params.get("embed") or ()):
+        shown.pop("apiSummary", None)
+    return shown
 
 
 def _shown(resource: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
