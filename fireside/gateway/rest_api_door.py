@@ -29,13 +29,16 @@ from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTempla
 from fireside.gateway.rest_api_usage import Limited, UsageLimits
 from fireside.http.types import Request, Response
 
-__all__ = ["Integrate", "RestApiDoor", "gateway_error"]
+__all__ = ["Authorize", "Integrate", "RestApiDoor", "RestCall", "gateway_error"]
 
 log = logging.getLogger(__name__)
 
 #: How an integration of a type other than MOCK is called (set by the app once the gateway
 #: core can invoke functions): (the call, the method's integration) -> the response.
 Integrate = Callable[["RestCall", dict[str, Any]], Awaitable[Response]]
+#: How a CUSTOM method's Lambda authorizer is run: (the call, the authorizer) -> a refusal, or
+#: None to let the request on (having set `call.authorizer`, and `call.usage_key` if any).
+Authorize = Callable[["RestCall", dict[str, Any]], Awaitable[Response | None]]
 
 _ERROR_TYPES = {
     403: "ForbiddenException",
@@ -68,6 +71,7 @@ class RestCall:
         "account",
         "address",
         "api",
+        "authorizer",
         "deployment",
         "identity",
         "match",
@@ -77,6 +81,7 @@ class RestCall:
         "request_id",
         "stage",
         "started",
+        "usage_key",
     )
 
     def __init__(
@@ -105,6 +110,10 @@ class RestCall:
         self.started = time.time()
         #: What `requestContext.identity` adds for a signed (AWS_IAM) caller.
         self.identity: dict[str, Any] = {}
+        #: What a Lambda authorizer said of the caller (`principalId` and its `context`).
+        self.authorizer: dict[str, Any] | None = None
+        #: The API key a Lambda authorizer chose (`usageIdentifierKey`).
+        self.usage_key: str | None = None
 
     @property
     def resource_path(self) -> str:
@@ -134,6 +143,7 @@ class RestCall:
             "resourceId": self.match.resource["id"],
             "resourcePath": self.resource_path,
             "stage": self.stage["stageName"],
+            "authorizer": self.authorizer or {},
             "identity": {
                 "sourceIp": request.client[0] if request.client else "127.0.0.1",
                 "userAgent": request.headers.get("user-agent"),
@@ -167,6 +177,8 @@ class RestApiDoor:
         self._routes: dict[tuple[str, str], RouteTree] = {}
         #: Calls integrations of types other than MOCK; None until the app wires one.
         self.integrate: Integrate | None = None
+        #: Runs Lambda authorizers; None until the app wires one (CUSTOM methods then fail).
+        self.authorize: Authorize | None = None
 
     def _tree(self, api_id: str, deployment_id: str, deployment: dict[str, Any]) -> RouteTree:
         key = (api_id, deployment_id)
@@ -213,10 +225,30 @@ class RestApiDoor:
             match,
             method,
         )
+        if str(method.get("authorizationType", "")).upper() in ("CUSTOM", "COGNITO_USER_POOLS"):
+            refused = await self._run_authorizer(call, deployment)
+            if refused is not None:
+                return refused
         refused = self._admit(call)
         if refused is not None:
             return refused
         return await self._integrate(call)
+
+    async def _run_authorizer(self, call: RestCall, deployment: dict[str, Any]) -> Response | None:
+        authorizer = deployment.get("_authorizers", {}).get(call.method.get("authorizerId", ""))
+        if authorizer is None or self.authorize is None:
+            # Fail closed: a method that needs an authorizer is never served without one.
+            log.warning(
+                "REST API %s: the authorizer of %s %s cannot be run (request id %s)",
+                call.api["id"],
+                call.request.method,
+                call.resource_path,
+                call.request_id,
+            )
+            return gateway_error(
+                500, "Internal server error", call.request_id, "AuthorizerConfigurationException"
+            )
+        return await self.authorize(call, authorizer)
 
     def _admit(self, call: RestCall) -> Response | None:
         """The IAM, API key, usage plan and stage throttling checks: a refusal, or None."""
@@ -225,7 +257,10 @@ class RestApiDoor:
             if refused is not None:
                 return refused
         if call.method.get("apiKeyRequired"):
-            value = call.request.headers.get("x-api-key", "")
+            if str(call.api.get("apiKeySource", "HEADER")).upper() == "AUTHORIZER":
+                value = call.usage_key or ""
+            else:
+                value = call.request.headers.get("x-api-key", "")
             found = (
                 self._provider.keys.plan_for(
                     call.account, call.region, call.api["id"], call.stage["stageName"], value
