@@ -133,7 +133,11 @@ def call(
             target = f"/_aws/execute-api/{api_id}{path}"
         connection.request(method, target, body=body, headers=sent)
         response = connection.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+        headers: dict[str, str] = {}
+        for name, value in response.getheaders():  # a repeated header's values, joined
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return response.status, headers, response.read()
     finally:
         connection.close()
 
@@ -625,6 +629,65 @@ def test_api_keys_throttle_and_quota(server: Server, apigw: Any, make_api: Any) 
         apigw.delete_usage_plan(usagePlanId=made["id"])
     for made in (key, quota_key, disabled):
         apigw.delete_api_key(apiKey=made["id"])
+
+
+def test_gateway_responses_shape_front_door_errors(
+    server: Server, apigw: Any, make_api: Any
+) -> None:
+    api = mock_api(apigw, make_api, apiKeyRequired=True)
+    api_id = api["id"]
+    apigw.put_gateway_response(
+        restApiId=api_id,
+        responseType="MISSING_AUTHENTICATION_TOKEN",
+        statusCode="404",
+        responseParameters={"gatewayresponse.header.Access-Control-Allow-Origin": "'*'"},
+        responseTemplates={"application/json": '{"error": $context.error.messageString}'},
+    )
+    apigw.put_gateway_response(
+        restApiId=api_id,
+        responseType="DEFAULT_4XX",
+        responseParameters={"gatewayresponse.header.X-Default": "'4xx'"},
+    )
+    got = apigw.get_gateway_response(restApiId=api_id, responseType="MISSING_AUTHENTICATION_TOKEN")
+    assert got["statusCode"] == "404" and got["defaultResponse"] is False
+    every = apigw.get_gateway_responses(restApiId=api_id)["items"]
+    assert {r["responseType"] for r in every} >= {"THROTTLED", "UNAUTHORIZED", "DEFAULT_5XX"}
+    # Gateway responses, like everything else, take effect when deployed.
+    assert call(server, api_id, "/prod/nothing")[0] == 403
+    apigw.create_deployment(restApiId=api_id, stageName="prod")
+    status, headers, body = call(server, api_id, "/prod/nothing")
+    assert (status, json.loads(body)) == (404, {"error": "Missing Authentication Token"})
+    assert headers["access-control-allow-origin"] == "*"
+    status, headers, body = call(server, api_id, "/prod/items/1")  # no API key: DEFAULT_4XX
+    assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+    assert headers["x-default"] == "4xx"
+
+
+def test_models_validators_and_account(apigw: Any, make_api: Any) -> None:
+    api = make_api()
+    api_id = api["id"]
+    model = apigw.create_model(
+        restApiId=api_id, name="Pet", contentType="application/json", schema='{"type": "object"}'
+    )
+    assert apigw.get_model(restApiId=api_id, modelName="Pet")["id"] == model["id"]
+    assert [m["name"] for m in apigw.get_models(restApiId=api_id)["items"]] == ["Pet"]
+    with pytest.raises(ClientError) as caught:
+        apigw.get_model(restApiId=api_id, modelName="Nope")
+    assert caught.value.response["Error"]["Code"] == "NotFoundException"
+    validator = apigw.create_request_validator(
+        restApiId=api_id, name="body", validateRequestBody=True
+    )
+    assert validator["validateRequestParameters"] is False
+    updated = apigw.update_request_validator(
+        restApiId=api_id,
+        requestValidatorId=validator["id"],
+        patchOperations=[{"op": "replace", "path": "/validateRequestParameters", "value": "true"}],
+    )
+    assert updated["validateRequestParameters"] is True
+    apigw.delete_request_validator(restApiId=api_id, requestValidatorId=validator["id"])
+    assert apigw.get_request_validators(restApiId=api_id)["items"] == []
+    account = apigw.get_account()
+    assert account["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
 
 
 def test_rest_apis_survive_a_restart(fresh_server: Callable[..., Server]) -> None:

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote
 from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.gateway.addresses import FrontDoorAddress
+from fireside.gateway.rest_api_errors import customized, gateway_error
 from fireside.gateway.rest_api_mock import mock_response
 from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_routes import Match, RouteTree
@@ -39,29 +40,6 @@ Integrate = Callable[["RestCall", dict[str, Any]], Awaitable[Response]]
 #: How a CUSTOM method's Lambda authorizer is run: (the call, the authorizer) -> a refusal, or
 #: None to let the request on (having set `call.authorizer`, and `call.usage_key` if any).
 Authorize = Callable[["RestCall", dict[str, Any]], Awaitable[Response | None]]
-
-_ERROR_TYPES = {
-    403: "ForbiddenException",
-    429: "TooManyRequestsException",
-    500: "InternalServerErrorException",
-    502: "BadGatewayException",
-    504: "IntegrationTimeoutException",
-}
-
-
-def gateway_error(
-    status: int, message: str, request_id: str, error_type: str | None = None
-) -> Response:
-    """One of API Gateway's own (gateway) responses: `{"message": ...}` with its error type."""
-    return Response(
-        status,
-        [
-            ("Content-Type", "application/json"),
-            ("x-amzn-RequestId", request_id),
-            ("x-amzn-ErrorType", error_type or _ERROR_TYPES.get(status, "ForbiddenException")),
-        ],
-        b'{"message":"' + message.encode() + b'"}',
-    )
 
 
 class RestCall:
@@ -190,6 +168,15 @@ class RestApiDoor:
         return tree
 
     async def __call__(self, address: FrontDoorAddress, request: Request) -> Response | None:
+        found = await self._serve(address, request)
+        if found is None:
+            return None
+        response, deployment = found
+        return customized(response, deployment)
+
+    async def _serve(
+        self, address: FrontDoorAddress, request: Request
+    ) -> tuple[Response, dict[str, Any] | None] | None:
         owner = self._store.owner(REST_API, address.resource_id)
         if owner is None:
             return None  # not a REST API: perhaps an HTTP API's
@@ -202,17 +189,18 @@ class RestApiDoor:
         stage = record["stages"].get(unquote(stage_name)) if stage_name else None
         deployment = record["deployments"].get(stage["deploymentId"]) if stage else None
         if stage is None or deployment is None:
-            return gateway_error(403, "Forbidden", request_id)
+            return gateway_error(403, "Forbidden", request_id), None
         match = self._tree(record["api"]["id"], stage["deploymentId"], deployment).match(rest)
         methods = match.resource.get("resourceMethods", {}) if match is not None else {}
         method = methods.get(request.method) or methods.get("ANY")
         if match is None or method is None:
-            return gateway_error(
+            missing = gateway_error(
                 403,
                 "Missing Authentication Token",
                 request_id,
                 "MissingAuthenticationTokenException",
             )
+            return missing, deployment
         call = RestCall(
             address,
             request,
@@ -228,11 +216,11 @@ class RestApiDoor:
         if str(method.get("authorizationType", "")).upper() in ("CUSTOM", "COGNITO_USER_POOLS"):
             refused = await self._run_authorizer(call, deployment)
             if refused is not None:
-                return refused
+                return refused, deployment
         refused = self._admit(call)
         if refused is not None:
-            return refused
-        return await self._integrate(call)
+            return refused, deployment
+        return await self._integrate(call), deployment
 
     async def _run_authorizer(self, call: RestCall, deployment: dict[str, Any]) -> Response | None:
         authorizer = deployment.get("_authorizers", {}).get(call.method.get("authorizerId", ""))

@@ -17,7 +17,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
 from fireside.gateway.rest_api_patch import apply_patch
-from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore
+from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore, new_id
 
 __all__ = ["ApiKeys"]
 
@@ -25,10 +25,6 @@ apigateway_error = ModelledErrors("apigateway")
 _ALPHABET = string.ascii_letters + string.digits
 _KEY_PATCHABLE = frozenset({"name", "description", "enabled", "customerId", "stageKeys"})
 _PLAN_PATCHABLE = frozenset({"name", "description", "throttle", "quota", "productCode"})
-
-
-def _key_id() -> str:
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
 
 def _key_missing() -> ServiceError:
@@ -90,7 +86,7 @@ class ApiKeys:
             value = "".join(secrets.choice(_ALPHABET) for _ in range(40))
         now = time.time()
         record: dict[str, Any] = {
-            "id": _key_id(),
+            "id": new_id(),
             "value": value,
             "name": params.get("name", ""),
             "enabled": params.get("enabled", False),
@@ -149,7 +145,7 @@ class ApiKeys:
     async def CreateUsagePlan(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stages = params.get("apiStages", [])
         self._check_stages(ctx, stages)
-        record: dict[str, Any] = {"id": _key_id()[:6], "name": params["name"], "apiStages": stages}
+        record: dict[str, Any] = {"id": new_id(6), "name": params["name"], "apiStages": stages}
         for member in ("description", "throttle", "quota", "productCode", "tags"):
             if params.get(member):
                 record[member] = params[member]

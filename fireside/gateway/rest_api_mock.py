@@ -19,6 +19,7 @@ import logging
 import re
 from typing import Any
 
+from fireside.gateway.rest_api_errors import gateway_error
 from fireside.gateway.rest_api_templates import TemplateInput, map_parameter, render
 from fireside.http.types import Request, Response
 
@@ -68,7 +69,10 @@ def mock_response(source: TemplateInput, integration: dict[str, Any], request: R
     else:
         behaviour = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
         if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
-            return _error(415, "Unsupported Media Type")
+            request_id = str(source.context.get("requestId", ""))
+            return gateway_error(
+                415, "Unsupported Media Type", request_id, "UnsupportedMediaTypeException"
+            )
         rendered = request.body.decode("utf-8", "replace")
     status = "200"
     try:

@@ -19,27 +19,21 @@ from __future__ import annotations
 
 import importlib
 import json
-import secrets
-import string
 from typing import Any
 
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.gateway.rest_api_store import new_id
 
 __all__ = ["import_document"]
 
 apigateway_error = ModelledErrors("apigateway")
 _VERBS = ("get", "put", "post", "delete", "options", "head", "patch")
 _ANY = "x-amazon-apigateway-any-method"
-_ID = string.ascii_lowercase + string.digits
 _AUTHORIZER_TYPES = {
     "token": "TOKEN",
     "request": "REQUEST",
     "cognito_user_pools": "COGNITO_USER_POOLS",
 }
-
-
-def _new_id(length: int) -> str:
-    return "".join(secrets.choice(_ID) for _ in range(length))
 
 
 def _invalid(cause: str) -> ServiceError:
@@ -144,7 +138,7 @@ def _import_authorizers(
         if not isinstance(spec, dict):
             continue
         kind = _AUTHORIZER_TYPES.get(str(spec.get("type", "token")).lower(), "TOKEN")
-        authorizer = by_name.get(name) or {"id": _new_id(6), "name": name}
+        authorizer = by_name.get(name) or {"id": new_id(6), "name": name}
         authorizer["type"] = kind
         if scheme.get("x-amazon-apigateway-authtype"):
             authorizer["authType"] = scheme["x-amazon-apigateway-authtype"]
@@ -178,7 +172,7 @@ def _resource_for(record: dict[str, Any], path: str) -> dict[str, Any]:
         child = by_path.get(child_path)
         if child is None:
             child = {
-                "id": _new_id(6),
+                "id": new_id(6),
                 "parentId": current["id"],
                 "pathPart": part,
                 "path": child_path,
@@ -249,7 +243,7 @@ def _integration(spec: dict[str, Any]) -> dict[str, Any]:
         "type": kind,
         "passthroughBehavior": str(spec.get("passthroughBehavior", "when_no_match")).upper(),
         "timeoutInMillis": int(spec.get("timeoutInMillis", 29000)),
-        "cacheNamespace": spec.get("cacheNamespace", _new_id(6)),
+        "cacheNamespace": spec.get("cacheNamespace", new_id(6)),
         "cacheKeyParameters": list(spec.get("cacheKeyParameters", [])),
     }
     if spec.get("httpMethod"):

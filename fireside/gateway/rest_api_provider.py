@@ -13,25 +13,23 @@ from __future__ import annotations
 
 import copy
 import re
-import secrets
-import string
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.gateway.rest_api_definitions import Definitions
 from fireside.gateway.rest_api_keys import ApiKeys
 from fireside.gateway.rest_api_openapi import import_document
 from fireside.gateway.rest_api_patch import apply_patch
-from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore
+from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore, new_id
 
-__all__ = ["RestApiProvider", "new_id"]
+__all__ = ["RestApiProvider"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 apigateway_error = ModelledErrors("apigateway")
 
-_ALPHABET = string.ascii_lowercase + string.digits
 _PATH_PART = re.compile(r"[A-Za-z0-9._:@-]+|\{[A-Za-z0-9._-]+\+?\}")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
 _INTEGRATION_TYPES = frozenset({"HTTP", "AWS", "MOCK", "HTTP_PROXY", "AWS_PROXY"})
@@ -108,10 +106,6 @@ _AUTHORIZER_PATCHABLE = frozenset(
 )
 
 
-def new_id(length: int = 10) -> str:
-    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
-
-
 def public(record: dict[str, Any]) -> dict[str, Any]:
     """`record` without Fireside's own members (those named `_...`)."""
     return {k: v for k, v in record.items() if not k.startswith("_")}
@@ -139,10 +133,11 @@ class RestApiProvider:
     def __init__(self, store: RestApiStore) -> None:
         self.store = store
         self.keys = ApiKeys(store)
+        self.definitions = Definitions(self, store)
 
     def operations(self) -> dict[str, Operation]:
         found: dict[str, Operation] = {}
-        for owner in (self, self.keys):
+        for owner in (self, self.keys, self.definitions):
             for name in dir(owner):
                 if name[:1].isupper():
                     found[name] = getattr(owner, name)
@@ -548,6 +543,7 @@ class RestApiProvider:
             "apiSummary": summary,
             "_resources": copy.deepcopy(resources),
             "_authorizers": copy.deepcopy(record["authorizers"]),
+            "_gatewayResponses": copy.deepcopy(record.get("gatewayResponses", {})),
             "_api": {k: record["api"].get(k) for k in ("binaryMediaTypes", "apiKeySource")},
         }
         if params.get("description"):

@@ -11,13 +11,15 @@ data plane reads them on each request without touching SQLite.
 from __future__ import annotations
 
 import json
+import secrets
+import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from fireside.store.database import open_durable, write_transaction
 
-__all__ = ["API_KEY", "REST_API", "USAGE_PLAN", "RestApiStore"]
+__all__ = ["API_KEY", "REST_API", "USAGE_PLAN", "RestApiStore", "new_id"]
 
 REST_API = "restapi"
 API_KEY = "apikey"
@@ -35,6 +37,13 @@ CREATE TABLE IF NOT EXISTS records (
 """
 
 Scope = tuple[str, str, str]
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id(length: int = 10) -> str:
+    """An id as API Gateway makes them: lowercase letters and digits (10 for APIs and keys,
+    6 for resources, deployments, authorizers and the like)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
 
 
 class RestApiStore:
