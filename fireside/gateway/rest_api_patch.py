@@ -36,6 +36,10 @@ _INTEGERS = frozenset(
     {"minimumCompressionSize", "timeoutInMillis", "burstLimit", "limit", "offset"}
 )
 _FLOATS = frozenset({"rateLimit"})
+#: Members that are lists of strings: `add` with a value appends to them.
+_LISTS = frozenset(
+    {"binaryMediaTypes", "stageKeys", "authorizationScopes", "cacheKeyParameters", "types"}
+)
 #: Stage method-setting paths (`throttling/rateLimit`) and the member each sets.
 _METHOD_SETTINGS = {
     "metrics/enabled": "metricsEnabled",
@@ -137,6 +141,8 @@ def _apply(record: dict[str, Any], op: str, parts: list[str], value: Any, path: 
         return
     if not isinstance(parent, dict):
         raise _invalid(op, path)
+    if op == "add" and last in _LISTS and last not in parent:
+        parent[last] = []
     if isinstance(parent.get(last), list) and op in ("add", "remove", "replace"):
         # A list named whole (`/binaryMediaTypes` with a value): add or remove that member.
         members: list[Any] = parent[last]
