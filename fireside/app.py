@@ -276,6 +276,7 @@ class Fireside:
                 protocol_for(load_service("apigateway")),
                 self.rest_apis.operations(),
                 path_prefixes=_APIGATEWAY_V1_PREFIXES,
+                prefixes_only=True,
                 max_body=_SMALL_REQUEST * 6,  # ImportRestApi: AWS takes documents up to 6 MB
             )
         )
