@@ -27,6 +27,7 @@ from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
@@ -38,7 +39,9 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import FrontDoors
+from fireside.gateway.addresses import LAMBDA_URL, FrontDoors
+from fireside.gateway.function_urls import FunctionUrlDoor
+from fireside.gateway.integration import FunctionCaller
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -131,6 +134,7 @@ class Fireside:
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
+        self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
@@ -139,6 +143,8 @@ class Fireside:
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
         self._invoker: Invoker | None = None
+        #: How every front door runs a function (`fireside.gateway.integration`).
+        self.function_caller: FunctionCaller | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
             Tables(
@@ -196,6 +202,12 @@ class Fireside:
             self.event_configs,
             self.objects,
             self.code_links,
+            self.function_urls,
+        )
+        self.function_caller = FunctionCaller(self._invoker)
+        self.front_doors.register(
+            LAMBDA_URL,
+            FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
         )
         services = [
             Service(

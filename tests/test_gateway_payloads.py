@@ -371,6 +371,8 @@ def test_own_account_only() -> None:
     assert own_account_only(fn, ApiGatewaySource("arn:aws:execute-api:...", "111111111111"))
     assert not own_account_only(fn, ApiGatewaySource("arn:aws:execute-api:...", "222222222222"))
     assert own_account_only(fn, FunctionUrlSource("NONE"))
+    assert own_account_only(fn, FunctionUrlSource("AWS_IAM", "111111111111"))
+    assert not own_account_only(fn, FunctionUrlSource("AWS_IAM", "222222222222"))
 
 
 class _FakeInvoker:

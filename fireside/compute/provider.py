@@ -33,6 +33,8 @@ from fireside.compute.errors import (
 )
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
+from fireside.compute.function_url_api import FunctionUrlApi
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso, version_order
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
@@ -134,6 +136,7 @@ class LambdaProvider:
         event_configs: EventConfigs,
         objects: ObjectReader,
         links: CodeLinks,
+        function_urls: FunctionUrls,
     ) -> None:
         self._functions = functions
         self._links = links
@@ -155,6 +158,8 @@ class LambdaProvider:
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
         self._event_config_api = EventConfigApi(event_configs, versions)
+        self._function_urls = function_urls
+        self._function_url_api = FunctionUrlApi(function_urls, versions)
         self._tasks = TaskSet("lambda")
 
     def operations(
@@ -174,6 +179,7 @@ class LambdaProvider:
             **self._concurrency_api.operations(),
             **self._provisioned_api.operations(),
             **self._event_config_api.operations(),
+            **self._function_url_api.operations(),
             "DeleteAlias": self.delete_alias,
         }
 
@@ -556,16 +562,18 @@ class LambdaProvider:
             return {}
         self._provisioner.forget_function(ctx.account_id, ctx.region, name)
         self._event_configs.forget_function(ctx.account_id, ctx.region, name)
+        self._function_urls.forget_function(ctx.account_id, ctx.region, name)
         self._functions.delete(latest)
         self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
         self._invoker.deactivate(latest)
         return {}
 
     async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """DeleteAlias, and the alias's event invoke configuration with it."""
+        """DeleteAlias, and the alias's event invoke configuration and URL with it."""
         result = await self._version_api.delete_alias(ctx, params)
         name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         self._event_configs.forget(ctx.account_id, ctx.region, name, params["Name"])
+        self._function_urls.forget(ctx.account_id, ctx.region, name, params["Name"])
         return result
 
     async def close(self) -> None:

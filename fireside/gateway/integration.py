@@ -22,8 +22,9 @@ An answer over 6 MB never reaches here as a payload: the Runtime API turns it in
 `Function.ResponseSizeTooLarge` function error, which the front doors answer with their 502.
 
 The permission check is one call (`Authorize`): until Lambda's resource policies land it
-allows a function's own account (an API of the function's account, any Function URL of the
-function), which is what a caller holding the account's credentials could do with Invoke.
+allows a function's own account (an API of the function's account, an `AWS_IAM` Function URL
+request signed by it) and anonymous Function URL requests, which is what a caller holding the
+account's credentials could do with Invoke.
 """
 
 from __future__ import annotations
@@ -125,11 +126,11 @@ Authorize = Callable[[FunctionRef, InvokeSource], bool]
 
 
 def own_account_only(function: FunctionRef, source: InvokeSource) -> bool:
-    """The check before resource policies: an API of the function's own account; any
-    request to the function's own URL."""
+    """The check before resource policies: an API of the function's own account; a
+    request to the function's URL that is anonymous (`NONE`) or signed by its account."""
     if isinstance(source, ApiGatewaySource):
         return source.source_account == function.account
-    return True
+    return source.auth_type == "NONE" or source.caller_account == function.account
 
 
 @dataclass(frozen=True, slots=True)
