@@ -177,8 +177,9 @@ def test_request_time_format() -> None:
     ("answer", "body"),
     [
         # LocalStack's AWS-validated test_lambda_url_invocation[...] (November 2025).
-        (b'{"hello":"world"}', b'{"hello":"world"}'),
-        (b'["hello",3,true]', b'["hello",3,true]'),
+        (b'{"hello": "world"}', b'{"hello":"world"}'),
+        (b'["hello", 3, true]', b'["hello",3,true]'),
+        ('{"caf\u00e9": 1}'.encode(), '{"café":1}'.encode()),
         (b'"hello"', b"hello"),
         (b"3", b"3"),
         (b"3.1", b"3.1"),
