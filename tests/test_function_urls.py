@@ -34,6 +34,9 @@ def handler(event, context):
         return json.loads(body)
     if path.endswith("/error"):
         raise RuntimeError("boom")
+    if path.endswith("/sleep"):
+        import time
+        time.sleep(5)
     if path.endswith("/binary"):
         return {
             "statusCode": 200,
@@ -313,6 +316,28 @@ def test_function_errors_are_502(server: Server, url_function: tuple[str, str]) 
     _, url = url_function
     status, _, body = send(server, url, "POST", "/error", b"{}")
     assert (status, body) == (502, b"Internal Server Error")
+
+
+def test_timeouts_are_502(lam: Any, server: Server, make_function: FunctionFactory) -> None:
+    name = make_function(HANDLER, Timeout=1)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    status, _, body = send(server, url, path="/sleep")
+    assert (status, body) == (502, b"Internal Server Error")
+
+
+def test_aws_iam_without_configured_credentials(
+    lam: Any, server: Server, make_function: FunctionFactory
+) -> None:
+    """A server without credentials checks that a request is signed for `lambda`, and by
+    the function's own account (until resource policies can grant another)."""
+    name = make_function(HANDLER)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+    assert send(server, url, path="/echo")[0] == 403
+    status, _, body = send(server, url, path="/echo", headers=signed(url, "GET", "/echo", "k", "s"))
+    assert status == 200
+    assert json.loads(body)["requestContext"]["accountId"] == "000000000000"
+    other = signed(url, "GET", "/echo", "111111111111", "s")
+    assert send(server, url, path="/echo", headers=other)[0] == 403
 
 
 def test_unknown_url_and_oversized_body(server: Server, url_function: tuple[str, str]) -> None:
