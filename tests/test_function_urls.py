@@ -289,6 +289,9 @@ def test_binary_request_and_response(server: Server, url_function: tuple[str, st
         ({"statusCode": 204}, 204, b""),
         ({"statusCode": "abc", "body": "x"}, 502, b"Internal Server Error"),
         ({"statusCode": 200, "body": {"nested": 1}}, 502, b"Internal Server Error"),
+        # The function cannot frame the message, nor smuggle in headers.
+        ({"statusCode": 200, "headers": {"Content-Length": "1"}, "body": "hello"}, 200, b"hello"),
+        ({"statusCode": 200, "headers": {"X": "a\r\nX-Evil: 1"}}, 502, b"Internal Server Error"),
     ],
 )
 def test_response_rules(

@@ -212,6 +212,25 @@ def test_v2_structured_response_from_the_guide() -> None:
     assert [v for k, v in response.headers if k == "Set-Cookie"] == answer["cookies"]
 
 
+def test_framing_headers_are_the_front_doors() -> None:
+    answer = {
+        "statusCode": 200,
+        "headers": {
+            "Content-Length": "1",
+            "Transfer-Encoding": "chunked",
+            "Connection": "close",
+            "X-Name": "caf\u00e9",
+        },
+        "body": "hello",
+    }
+    for interpret in (payload_v2.interpret, payload_v1.interpret):
+        response = interpret(json.dumps(answer).encode())
+        names = [name.lower() for name, _ in response.headers]
+        assert "content-length" not in names and "transfer-encoding" not in names
+        assert "connection" not in names
+        assert ("X-Name", "café".encode().decode("latin-1")) in response.headers
+
+
 def test_v2_structured_details() -> None:
     teapot = payload_v2.interpret(b'{"statusCode": "418", "body": "i\'m a teapot"}')
     assert (teapot.status, teapot.body) == (418, b"i'm a teapot")
@@ -245,6 +264,9 @@ def test_v2_structured_details() -> None:
         b'{"statusCode": 200, "body": {"a": 1}}',
         b'{"statusCode": 200, "cookies": "a=b"}',
         b'{"statusCode": 200, "body": "%%%", "isBase64Encoded": true}',
+        b'{"statusCode": 200, "headers": {"X-A": "v\\r\\nSet-Cookie: evil=1"}}',
+        b'{"statusCode": 200, "headers": {"X A": "v"}}',
+        b'{"statusCode": 200, "cookies": ["a=1\\r\\nX-Evil: 1"]}',
     ],
 )
 def test_v2_malformed_responses(answer: bytes) -> None:

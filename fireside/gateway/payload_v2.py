@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,7 +48,16 @@ from fireside.gateway.request_parts import (
 )
 from fireside.http.types import Request, Response
 
-__all__ = ["MalformedResponse", "build_event", "interpret"]
+__all__ = ["MalformedResponse", "build_event", "interpret", "wire_safe"]
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Headers that frame the message on the wire: the front door's HTTP layer writes its own,
+#: and a function's (a wrong `Content-Length`, a `Transfer-Encoding`) would break the framing
+#: of the connection's next response.
+_FRAMING = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+     "trailer", "proxy-connection"}
+)  # fmt: skip
 
 
 class MalformedResponse(ValueError):
@@ -153,7 +163,7 @@ def _structured(answer: dict[str, Any]) -> Response:
         headers.extend(("Set-Cookie", cookie) for cookie in cookies)
     if not any(name.lower() == "content-type" for name, _ in headers):
         headers.append(("Content-Type", "application/json"))
-    return Response(status, headers, response_body(answer))
+    return Response(status, wire_safe(headers), response_body(answer))
 
 
 def status_code(value: object) -> int:
@@ -177,6 +187,22 @@ def header_pairs(headers: object) -> list[tuple[str, str]]:
     if not isinstance(headers, dict):
         raise MalformedResponse("headers must be an object")
     return [(str(name), scalar(value)) for name, value in headers.items()]
+
+
+def wire_safe(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A function's response headers as they may go on the wire: a name that is not an HTTP
+    token, or a value with a line break or NUL (which would smuggle in headers of the
+    function's choosing), makes the response malformed; framing headers are dropped; other
+    text is sent as UTF-8."""
+    safe = []
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name):
+            raise MalformedResponse(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise MalformedResponse(f"invalid value for header {name}")
+        if name.lower() not in _FRAMING:
+            safe.append((name, value.encode("utf-8").decode("latin-1")))
+    return safe
 
 
 def scalar(value: object) -> str:
