@@ -81,11 +81,43 @@ def send(
         connection.close()
 
 
+def grant(
+    lam: Any, name: str, principal: str = "*", auth_type: str = "NONE", **qualifier: str
+) -> None:
+    """What AWS requires of a Function URL's resource policy (since October 2025): both
+    `lambda:InvokeFunctionUrl` for the URL's auth type and `lambda:InvokeFunction` via a
+    Function URL."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"url-{uuid.uuid4().hex[:8]}",
+        Action="lambda:InvokeFunctionUrl",
+        Principal=principal,
+        FunctionUrlAuthType=auth_type,
+        **qualifier,
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"invoke-{uuid.uuid4().hex[:8]}",
+        Action="lambda:InvokeFunction",
+        Principal=principal,
+        InvokedViaFunctionUrl=True,
+        **qualifier,
+    )
+
+
+def public_url(lam: Any, name: str, **config: Any) -> str:
+    """A NONE URL for `name`, open to anyone (`grant`)."""
+    url: str = lam.create_function_url_config(FunctionName=name, AuthType="NONE", **config)[
+        "FunctionUrl"
+    ]
+    grant(lam, name, **({"Qualifier": config["Qualifier"]} if "Qualifier" in config else {}))
+    return url
+
+
 @pytest.fixture()
 def url_function(lam: Any, make_function: FunctionFactory) -> tuple[str, str]:
     name = make_function(HANDLER)
-    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
-    return name, url
+    return name, public_url(lam, name)
 
 
 # -- the control plane -----------------------------------------------------------------------
@@ -183,6 +215,7 @@ def test_alias_urls_paging_and_deletion(
     aliased = lam.create_function_url_config(
         FunctionName=f"{name}:live", Qualifier="live", AuthType="NONE"
     )
+    grant(lam, name, Qualifier="live")
     assert aliased["FunctionArn"].endswith(f":{name}:live")
     assert aliased["FunctionUrl"] != own["FunctionUrl"]
     first = lam.list_function_url_configs(FunctionName=name, MaxItems=1)
@@ -323,7 +356,7 @@ def test_function_errors_are_502(server: Server, url_function: tuple[str, str]) 
 
 def test_timeouts_are_502(lam: Any, server: Server, make_function: FunctionFactory) -> None:
     name = make_function(HANDLER, Timeout=1)
-    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    url = public_url(lam, name)
     status, _, body = send(server, url, path="/sleep")
     assert (status, body) == (502, b"Internal Server Error")
 
@@ -332,7 +365,7 @@ def test_aws_iam_without_configured_credentials(
     lam: Any, server: Server, make_function: FunctionFactory
 ) -> None:
     """A server without credentials checks that a request is signed for `lambda`, and by
-    the function's own account (until resource policies can grant another)."""
+    the function's own account or one its resource policy grants."""
     name = make_function(HANDLER)
     url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
     assert send(server, url, path="/echo")[0] == 403
@@ -341,6 +374,49 @@ def test_aws_iam_without_configured_credentials(
     assert json.loads(body)["requestContext"]["accountId"] == "000000000000"
     other = signed(url, "GET", "/echo", "111111111111", "s")
     assert send(server, url, path="/echo", headers=other)[0] == 403
+    # Another account's caller is let in by the function's resource policy.
+    grant(lam, name, "111111111111", "AWS_IAM")
+    status, _, body = send(server, url, path="/echo", headers=other)
+    assert status == 200
+    assert json.loads(body)["requestContext"]["authorizer"]["iam"]["accountId"] == ("111111111111")
+
+
+def test_a_none_url_needs_both_permissions(
+    lam: Any, server: Server, make_function: FunctionFactory
+) -> None:
+    """AWS's model since October 2025: `lambda:InvokeFunctionUrl` (auth type NONE) and
+    `lambda:InvokeFunction` (via a Function URL), both granted to `*`."""
+    forbidden = (
+        403,
+        {
+            "Message": "Forbidden. For troubleshooting Function URL authorization issues, see: "
+            "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+        },
+    )
+    name = make_function(HANDLER)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    status, headers, body = send(server, url)
+    assert (status, json.loads(body)) == forbidden
+    assert headers["x-amzn-errortype"] == ["AccessDeniedException"]
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    status, _, body = send(server, url)
+    assert (status, json.loads(body)) == forbidden
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
+    assert send(server, url)[0] == 200
+    lam.remove_permission(FunctionName=name, StatementId="url")
+    assert send(server, url)[0] == 403
 
 
 def test_unknown_url_and_oversized_body(server: Server, url_function: tuple[str, str]) -> None:
@@ -367,9 +443,9 @@ def test_throttled_function_is_429(lam: Any, server: Server, url_function: tuple
 
 def test_cors(lam: Any, server: Server, make_function: FunctionFactory) -> None:
     name = make_function(HANDLER)
-    url = lam.create_function_url_config(
-        FunctionName=name,
-        AuthType="NONE",
+    url = public_url(
+        lam,
+        name,
         Cors={
             "AllowOrigins": ["https://app.example"],
             "AllowMethods": ["GET", "POST"],
@@ -378,7 +454,7 @@ def test_cors(lam: Any, server: Server, make_function: FunctionFactory) -> None:
             "MaxAge": 300,
             "AllowCredentials": True,
         },
-    )["FunctionUrl"]
+    )
     preflight = {
         "Origin": "https://app.example",
         "Access-Control-Request-Method": "POST",
@@ -410,7 +486,7 @@ def test_cors(lam: Any, server: Server, make_function: FunctionFactory) -> None:
 
     # Without a configuration OPTIONS is the function's, and nothing is added.
     lam.delete_function_url_config(FunctionName=name)
-    plain = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    plain = public_url(lam, name)
     status, headers, body = send(server, plain, "OPTIONS", "/", headers=preflight)
     assert status == 200 and json.loads(body)["requestContext"]["http"]["method"] == "OPTIONS"
     status, headers, _ = send(server, plain, path="/cookies", headers={"Origin": "https://x"})
