@@ -21,6 +21,7 @@ from fireside.gateway.integration import (
     FunctionUrlSource,
     IntegrationFailure,
     own_account_only,
+    resource_policy,
 )
 from fireside.gateway.request_parts import is_text, query_pairs, request_time
 from fireside.http.types import Request
@@ -466,3 +467,34 @@ def test_caller_limits_permission_and_timeout() -> None:
     with pytest.raises(IntegrationFailure) as failure:
         call(slow, timeout=0.05)
     assert failure.value.reason is Failure.TIMED_OUT
+
+
+def test_resource_policy_asks_the_policies_the_right_question() -> None:
+    asked: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    class Policies:
+        def allows_api_gateway(self, *args: Any, **kwargs: Any) -> bool:
+            asked.append(("api", args, kwargs))
+            return True
+
+        def allows_function_url(self, *args: Any, **kwargs: Any) -> bool:
+            asked.append(("url", args, kwargs))
+            return False
+
+    authorize = resource_policy(Policies())  # type: ignore[arg-type]
+    fn = FunctionRef("111111111111", "us-east-1", "fn", "live")
+    arn = "arn:aws:execute-api:us-east-1:111111111111:api1/prod/GET/items"
+    assert authorize(fn, ApiGatewaySource(arn, "111111111111"))
+    assert not authorize(fn, FunctionUrlSource("AWS_IAM", "222222222222"))
+    assert asked == [
+        (
+            "api",
+            ("111111111111", "us-east-1", "fn", "live"),
+            {"source_arn": arn, "source_account": "111111111111"},
+        ),
+        (
+            "url",
+            ("111111111111", "us-east-1", "fn", "live"),
+            {"auth_type": "AWS_IAM", "caller_account": "222222222222"},
+        ),
+    ]
