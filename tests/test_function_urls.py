@@ -34,6 +34,8 @@ def handler(event, context):
         return json.loads(body)
     if path.endswith("/error"):
         raise RuntimeError("boom")
+    if path.endswith("/big"):
+        return {"statusCode": 200, "body": "x" * (6 * 1024 * 1024 + 1)}
     if path.endswith("/sleep"):
         import time
         time.sleep(5)
@@ -351,6 +353,9 @@ def test_cookies_and_headers(server: Server, url_function: tuple[str, str]) -> N
 def test_function_errors_are_502(server: Server, url_function: tuple[str, str]) -> None:
     _, url = url_function
     status, _, body = send(server, url, "POST", "/error", b"{}")
+    assert (status, body) == (502, b"Internal Server Error")
+    # A response over Lambda's 6 MB is the function's error too.
+    status, _, body = send(server, url, path="/big")
     assert (status, body) == (502, b"Internal Server Error")
 
 
