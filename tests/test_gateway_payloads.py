@@ -13,6 +13,7 @@ import pytest
 
 from fireside.aws.errors import ServiceError
 from fireside.gateway import payload_v1, payload_v2
+from fireside.gateway.cors import CorsRules
 from fireside.gateway.integration import (
     ApiGatewaySource,
     Failure,
@@ -24,7 +25,7 @@ from fireside.gateway.integration import (
     resource_policy,
 )
 from fireside.gateway.request_parts import is_text, query_pairs, request_time
-from fireside.http.types import Request
+from fireside.http.types import Request, Response
 
 NOW = 1583348638.390  # AWS's example: 04/Mar/2020:19:03:58 +0000, 1583348638390
 
@@ -498,3 +499,74 @@ def test_resource_policy_asks_the_policies_the_right_question() -> None:
             {"auth_type": "AWS_IAM", "caller_account": "222222222222"},
         ),
     ]
+
+
+# -- CORS ------------------------------------------------------------------------------------
+def preflight(origin: str, method: str = "GET", headers: str = "") -> Request:
+    asked = {"access-control-request-headers": headers} if headers else {}
+    return Request(
+        "OPTIONS",
+        "/",
+        "",
+        {"origin": origin, "access-control-request-method": method, **asked},
+    )
+
+
+def test_cors_wildcards() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"], "MaxAge": 0}
+    )
+    assert CorsRules.is_preflight(preflight("https://a"))
+    assert not CorsRules.is_preflight(Request("OPTIONS", "/", "", {"origin": "https://a"}))
+    answer = dict(rules.preflight(preflight("https://a", "DELETE", "X-Anything")).headers)
+    assert answer == {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "*",
+        "Access-Control-Allow-Headers": "*",
+        "Access-Control-Max-Age": "0",
+    }
+
+
+def test_cors_credentials_name_the_origin() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["*"], "AllowMethods": ["GET"], "AllowCredentials": True}
+    )
+    answer = dict(rules.preflight(preflight("https://a")).headers)
+    assert answer["Access-Control-Allow-Origin"] == "https://a"
+    assert answer["Vary"] == "Origin"
+    assert answer["Access-Control-Allow-Credentials"] == "true"
+
+
+def test_cors_refusals_carry_no_cors_headers() -> None:
+    rules = CorsRules.from_config(
+        {
+            "AllowOrigins": ["https://app.example/"],
+            "AllowMethods": ["get", "POST"],
+            "AllowHeaders": ["X-Token"],
+        }
+    )
+    assert rules.preflight(preflight("https://APP.example", "get", "x-token")).headers
+    for refused in (
+        preflight("https://other.example"),
+        preflight("https://app.example", "PUT"),
+        preflight("https://app.example", "GET", "x-token, x-other"),
+    ):
+        assert rules.preflight(refused).headers == []
+
+
+def test_cors_on_responses() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["https://a"], "ExposeHeaders": ["X-Id", "X-Other"]}
+    )
+    response = Response(200, [("X-Id", "1"), ("Access-Control-Allow-Origin", "*")], b"ok")
+    allowed = rules.apply(Request("GET", "/", "", {"origin": "https://a"}), response)
+    assert allowed.headers == [
+        ("X-Id", "1"),
+        ("Access-Control-Allow-Origin", "https://a"),
+        ("Vary", "Origin"),
+        ("Access-Control-Expose-Headers", "X-Id,X-Other"),
+    ]
+    other = rules.apply(Request("GET", "/", "", {"origin": "https://b"}), response)
+    assert other.headers == [("X-Id", "1")]
+    no_origin = rules.apply(Request("GET", "/", "", {}), response)
+    assert no_origin.headers == [("X-Id", "1")] and no_origin.body == b"ok"
