@@ -290,6 +290,25 @@ def test_event_reaches_the_function(
     assert "authorizer" not in context
 
 
+def test_odd_requests_are_served(server: Server, url_function: tuple[str, str]) -> None:
+    """Bad escapes, bytes that are not UTF-8, an empty query key: the event carries what it
+    can (decoded with replacement characters) and the server keeps serving."""
+    _, url = url_function
+    status, _, body = send(
+        server,
+        url,
+        "GET",
+        "/%FF/x?a=%ZZ&%E9=1&=v&flag",
+        headers={"X-Latin": "caf\xe9"},
+    )
+    assert status == 200, body
+    event = json.loads(body)
+    assert event["rawPath"] == "/%FF/x"
+    assert event["queryStringParameters"] == {"a": "%ZZ", "\ufffd": "1", "": "v", "flag": ""}
+    assert event["headers"]["x-latin"] == "caf\xe9"
+    assert send(server, url, path="/echo")[0] == 200
+
+
 def test_binary_request_and_response(server: Server, url_function: tuple[str, str]) -> None:
     _, url = url_function
     status, _, body = send(
