@@ -28,6 +28,7 @@ from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
@@ -41,9 +42,13 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import EXECUTE_API, FrontDoors
+from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
+from fireside.gateway.function_urls import FunctionUrlDoor
+from fireside.gateway.integration import FunctionCaller, resource_policy
+from fireside.gateway.rest_api_authorizers import LambdaAuthorizers
 from fireside.gateway.rest_api_door import RestApiDoor
 from fireside.gateway.rest_api_provider import RestApiProvider
+from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_store import RestApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
@@ -151,6 +156,7 @@ class Fireside:
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
         self.policies = Policies(self.db, self.versions)
+        self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
@@ -162,6 +168,8 @@ class Fireside:
         self.rest_api_door = RestApiDoor(self.rest_apis, self.authenticator)
         self.front_doors.register(EXECUTE_API, self.rest_api_door)
         self._invoker: Invoker | None = None
+        #: How every front door runs a function (`fireside.gateway.integration`).
+        self.function_caller: FunctionCaller | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
             Tables(
@@ -220,7 +228,17 @@ class Fireside:
             self.event_configs,
             self.objects,
             self.code_links,
+            self.function_urls,
             self.policies,
+        )
+        self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
+        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
+        self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
+        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
+        self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
+        self.front_doors.register(
+            LAMBDA_URL,
+            FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
         )
         services = [
             Service(

@@ -1,6 +1,7 @@
 """API Gateway REST APIs (v1) against a live server: the control plane with boto3, OpenAPI
 import, and the data plane over real sockets, by host (`<id>.execute-api.localhost`) and by
-path (`/_aws/execute-api/<id>/...`), with MOCK integrations, API keys and usage plans."""
+path (`/_aws/execute-api/<id>/...`), with MOCK integrations, API keys and usage plans,
+AWS_PROXY integrations to Python functions (payload 1.0) and Lambda authorizers."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import FunctionFactory, Server
 
 SWAGGER = {
     "swagger": "2.0",
@@ -737,3 +738,247 @@ def test_aws_iam_authorization(server: Server, apigw: Any, make_api: Any) -> Non
     status, _, body = signed("lambda")
     assert status == 403
     assert json.loads(body)["message"].startswith("Credential should be scoped to correct service")
+
+
+# -- Lambda: AWS_PROXY integrations and authorizers ------------------------------------------
+
+ACCOUNT = "000000000000"
+ECHO = """
+import json
+
+def handler(event, context):
+    if event.get("queryStringParameters") and "fail" in event["queryStringParameters"]:
+        raise RuntimeError("boom")
+    if event.get("queryStringParameters") and "garbage" in event["queryStringParameters"]:
+        return "not a proxy response"
+    return {
+        "statusCode": 201,
+        "headers": {"X-From": "function"},
+        "multiValueHeaders": {"X-Many": ["a", "b"]},
+        "body": json.dumps(event),
+    }
+"""
+AUTHORIZER = """
+def handler(event, context):
+    token = event.get("authorizationToken") or (event.get("queryStringParameters") or {}).get("user")
+    if token == "bad":
+        raise Exception("Unauthorized")
+    effect = "Deny" if token == "deny" else "Allow"
+    return {
+        "principalId": "user-" + token,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": effect,
+                           "Resource": event["methodArn"].rsplit("/", 2)[0] + "/*"}],
+        },
+        "context": {"tier": "gold", "calls": 1},
+    }
+"""
+
+
+def lambda_uri(name: str) -> str:
+    return (
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}/invocations"
+    )
+
+
+def proxy_api(apigw: Any, make_api: Any, uri: str, **method: Any) -> dict[str, Any]:
+    """`ANY /items/{id}` -> AWS_PROXY to `uri`, deployed to `prod` (with stage variables)."""
+    api = make_api(binaryMediaTypes=["image/png"])
+    items = apigw.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="items"
+    )
+    item = apigw.create_resource(restApiId=api["id"], parentId=items["id"], pathPart="{id}")
+    where = {"restApiId": api["id"], "resourceId": item["id"], "httpMethod": "ANY"}
+    apigw.put_method(**where, authorizationType=method.pop("authorizationType", "NONE"), **method)
+    apigw.put_integration(**where, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    return {**api, "item": item["id"]}
+
+
+def permit(lam: Any, name: str, api_id: str) -> None:
+    """Let API Gateway invoke `name` for any method of `api_id` (what SAM's permission does)."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"api-{api_id}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:{ACCOUNT}:{api_id}/*",
+    )
+
+
+def deploy(apigw: Any, api_id: str, **variables: str) -> None:
+    apigw.create_deployment(restApiId=api_id, stageName="prod", variables=variables or {"v": "1"})
+
+
+@pytest.mark.parametrize("by_host", [True, False], ids=["host", "path"])
+def test_proxy_event_and_response(
+    server: Server,
+    apigw: Any,
+    lam: Any,
+    make_api: Any,
+    make_function: FunctionFactory,
+    by_host: bool,
+) -> None:
+    name = make_function(ECHO)
+    api = proxy_api(apigw, make_api, lambda_uri(name))
+    permit(lam, name, api["id"])
+    deploy(apigw, api["id"], color="blue")
+    status, headers, body = call(
+        server,
+        api["id"],
+        "/prod/items/a%20b?x=1&x=2",
+        method="POST",
+        by_host=by_host,
+        headers={"Content-Type": "application/json", "X-Custom": "yes"},
+        body=b'{"hello": "world"}',
+    )
+    assert status == 201, body
+    assert headers["x-from"] == "function" and headers["x-many"] == "a, b"
+    event = json.loads(body)
+    assert event["resource"] == "/items/{id}" and event["path"] == "/items/a b"
+    assert event["httpMethod"] == "POST" and event["body"] == '{"hello": "world"}'
+    assert event["isBase64Encoded"] is False
+    assert event["pathParameters"] == {"id": "a b"}
+    assert event["queryStringParameters"] == {"x": "2"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert event["stageVariables"] == {"color": "blue"}
+    assert event["headers"]["x-custom"] == "yes"
+    context = event["requestContext"]
+    assert context["stage"] == "prod" and context["apiId"] == api["id"]
+    assert context["resourcePath"] == "/items/{id}" and context["accountId"] == ACCOUNT
+    assert context["requestId"] == headers["x-amzn-requestid"]
+
+
+def test_binary_body_and_stage_variable_uri(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(ECHO)
+    uri = lambda_uri("${stageVariables.fn}")
+    api = proxy_api(apigw, make_api, uri)
+    permit(lam, name, api["id"])
+    deploy(apigw, api["id"], fn=name)
+    status, _, body = call(
+        server,
+        api["id"],
+        "/prod/items/1",
+        method="PUT",
+        headers={"Content-Type": "image/png"},
+        body=b"\x89PNG\x00",
+    )
+    assert status == 201, body
+    event = json.loads(body)
+    assert event["isBase64Encoded"] is True and event["body"] == "iVBORwA="
+
+
+BINARY = """
+import base64
+
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "image/png"},
+            "body": base64.b64encode(b"\\x89PNG-bytes").decode(), "isBase64Encoded": True}
+"""
+
+
+def test_binary_answers_follow_accept(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(BINARY)
+    api = proxy_api(apigw, make_api, lambda_uri(name))
+    permit(lam, name, api["id"])
+    deploy(apigw, api["id"])
+    status, headers, body = call(
+        server, api["id"], "/prod/items/1", headers={"Accept": "image/png"}
+    )
+    assert (status, body) == (200, b"\x89PNG-bytes") and headers["content-type"] == "image/png"
+    status, _, body = call(server, api["id"], "/prod/items/1", headers={"Accept": "text/html"})
+    assert (status, body) == (200, b"iVBORy1ieXRlcw==")
+
+
+def test_function_failures_are_502(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(ECHO)
+    api = proxy_api(apigw, make_api, lambda_uri(name))
+    deploy(apigw, api["id"])
+    # No permission for API Gateway yet: AWS's 500, the refusal in the log.
+    status, _, body = call(server, api["id"], "/prod/items/1")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+    permit(lam, name, api["id"])
+    for query in ("fail", "garbage"):
+        status, _, body = call(server, api["id"], f"/prod/items/1?{query}=1")
+        assert (status, json.loads(body)) == (502, {"message": "Internal server error"}), query
+    missing = proxy_api(apigw, make_api, lambda_uri("no-such-function"))
+    deploy(apigw, missing["id"])
+    status, _, body = call(server, missing["id"], "/prod/items/1")
+    assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
+
+
+def test_token_authorizer(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    target = make_function(ECHO)
+    checker = make_function(AUTHORIZER)
+    api = make_api()
+    permit(lam, target, api["id"])
+    permit(lam, checker, api["id"])
+    authorizer = apigw.create_authorizer(
+        restApiId=api["id"],
+        name="tokens",
+        type="TOKEN",
+        authorizerUri=lambda_uri(checker),
+        identitySource="method.request.header.Authorization",
+        identityValidationExpression="[a-z]+",
+        authorizerResultTtlInSeconds=0,
+    )
+    resource = apigw.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="me"
+    )
+    where = {"restApiId": api["id"], "resourceId": resource["id"], "httpMethod": "GET"}
+    apigw.put_method(**where, authorizationType="CUSTOM", authorizerId=authorizer["id"])
+    apigw.put_integration(
+        **where, type="AWS_PROXY", integrationHttpMethod="POST", uri=lambda_uri(target)
+    )
+    deploy(apigw, api["id"])
+
+    status, _, body = call(server, api["id"], "/prod/me", headers={"Authorization": "alice"})
+    assert status == 201, body
+    assert json.loads(body)["requestContext"]["authorizer"]["principalId"] == "user-alice"
+    assert json.loads(body)["requestContext"]["authorizer"]["tier"] == "gold"
+    denied = call(server, api["id"], "/prod/me", headers={"Authorization": "deny"})
+    assert denied[0] == 403
+    assert json.loads(denied[2]) == {
+        "Message": "User is not authorized to access this resource with an explicit deny"
+    }
+    for headers in ({"Authorization": "bad"}, {}, {"Authorization": "NOT-MATCHING-1"}):
+        status, _, body = call(server, api["id"], "/prod/me", headers=headers)
+        assert (status, json.loads(body)) == (401, {"message": "Unauthorized"}), headers
+
+
+def test_request_authorizer_with_query_identity(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    target = make_function(ECHO)
+    checker = make_function(AUTHORIZER)
+    api = make_api()
+    permit(lam, target, api["id"])
+    permit(lam, checker, api["id"])
+    authorizer = apigw.create_authorizer(
+        restApiId=api["id"],
+        name="requests",
+        type="REQUEST",
+        authorizerUri=lambda_uri(checker),
+        identitySource="method.request.querystring.user",
+    )
+    resource = apigw.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="r"
+    )
+    where = {"restApiId": api["id"], "resourceId": resource["id"], "httpMethod": "GET"}
+    apigw.put_method(**where, authorizationType="CUSTOM", authorizerId=authorizer["id"])
+    apigw.put_integration(
+        **where, type="AWS_PROXY", integrationHttpMethod="POST", uri=lambda_uri(target)
+    )
+    deploy(apigw, api["id"])
+    assert call(server, api["id"], "/prod/r?user=bob")[0] == 201
+    assert call(server, api["id"], "/prod/r?user=deny")[0] == 403
+    assert call(server, api["id"], "/prod/r")[0] == 401
