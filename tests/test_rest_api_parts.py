@@ -3,6 +3,7 @@ operations, usage limits with a fake clock, and MOCK response selection."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -96,9 +97,44 @@ def test_templates(template: str, expected: str) -> None:
     assert render(template, SOURCE) == expected
 
 
-def test_directives_are_refused() -> None:
+SCOPE = """#if( $input.params('scope') == "internal" )
+    {"statusCode": 200}
+#elseif($input.params('scope') != '' && $stageVariables.color == 'blue')
+    {"statusCode": 403}
+#else
+    {"statusCode": 500}
+#end"""
+
+
+@pytest.mark.parametrize(
+    ("query", "status"), [({"scope": "internal"}, 200), ({"scope": "x"}, 403), ({}, 500)]
+)
+def test_if_elseif_else(query: dict[str, str], status: int) -> None:
+    source = TemplateInput(query=query, stage_variables={"color": "blue"})
+    assert json.loads(render(SCOPE, source)) == {"statusCode": status}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("#set($n = $input.path('$.n.m'))#if($n >= 2)big#{else}small#end", "big"),
+        ('#set($who = "$context.stage:$stageVariables.color")$who', "prod:blue"),
+        ("#if(!$context.nothing)none#end", "none"),
+        ("#if($context.stage == 'prod' || $x)a#end#if($context.stage == 'dev')b#end", "a"),
+        ("## a comment\n#* and\n another *#x", "\nx"),
+        ("#if(($input.params('id') == 7) && true)seven#end", "seven"),
+    ],
+)
+def test_directives(template: str, expected: str) -> None:
+    assert render(template, SOURCE) == expected
+
+
+@pytest.mark.parametrize(
+    "template", ["#foreach($x in $list)$x#end", "#if($a)", "#end", "#set($x 1)", "#macro(m)#end"]
+)
+def test_unsupported_directives_are_refused(template: str) -> None:
     with pytest.raises(UnsupportedTemplate):
-        render('#set($x = 1)\n{"statusCode": 200}', SOURCE)
+        render(template, SOURCE)
 
 
 def test_parameter_mappings() -> None:

@@ -555,6 +555,32 @@ def test_mock_status_selection_and_missing_default(
     assert (status, json.loads(body)) == (500, {"message": "Internal server error"})
 
 
+def test_mock_request_template_with_if(server: Server, apigw: Any, make_api: Any) -> None:
+    """The MOCK example of AWS's guide: the status depends on a query parameter."""
+    api = make_api()
+    where = {"restApiId": api["id"], "resourceId": api["rootResourceId"], "httpMethod": "GET"}
+    apigw.put_method(**where, authorizationType="NONE")
+    template = (
+        "#if( $input.params('scope') == \"internal\" )\n"
+        '    {"statusCode": 200}\n#else\n    {"statusCode": 500}\n#end'
+    )
+    apigw.put_integration(**where, type="MOCK", requestTemplates={"application/json": template})
+    apigw.put_integration_response(
+        **where, statusCode="200", responseTemplates={"application/json": '{"ok": true}'}
+    )
+    apigw.put_integration_response(
+        **where,
+        statusCode="500",
+        selectionPattern="5\\d{2}",
+        responseTemplates={"application/json": '{"ok": false}'},
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, _, body = call(server, api["id"], "/prod?scope=internal")
+    assert (status, json.loads(body)) == (200, {"ok": True})
+    status, _, body = call(server, api["id"], "/prod?scope=public")
+    assert (status, json.loads(body)) == (500, {"ok": False})
+
+
 def test_routing_prefers_static_then_param_then_greedy(
     server: Server, apigw: Any, make_api: Any
 ) -> None:

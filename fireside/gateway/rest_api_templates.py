@@ -6,9 +6,10 @@ braced (`${stageVariables.color}`), to `$context.*`, `$stageVariables.*`, `$inpu
 `$input.json('<path>')`, `$input.path('<path>')`, `$input.params('<name>')` (path, then query
 string, then header, as AWS looks) and `$util.escapeJavaScript(...)`/`$util.urlEncode(...)` of
 one such reference. JSONPath: `$`, `$.a.b`, `$.a[0]`, `$['a']`.
-Not supported: VTL directives (`#set`, `#if`, `#foreach`, ...), arithmetic, method calls on
-values, `$input.params()` without a name. A template using a directive raises
-`UnsupportedTemplate`: the front door answers 500 and the server log says why.
+Directives: `#if`/`#elseif`/`#else`/`#end` and `#set` (`rest_api_vtl`). Not supported:
+`#foreach` and the other directives, arithmetic, method calls on values, `$input.params()`
+without a name: such a template raises `UnsupportedTemplate`, the front door answers 500 and the
+server log says why.
 
 Parameter mappings (`responseParameters`): `'literal'`, `context.*`, `stageVariables.*`,
 `method.request.{path,querystring,header}.*`, `integration.response.header.*` and
@@ -22,22 +23,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from fireside.gateway.rest_api_vtl import UnsupportedTemplate, run
 
 __all__ = ["TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
 
-_DIRECTIVE = re.compile(
-    r"(?m)(?<![\\$])#(set|if|elseif|else|end|foreach|macro|define|parse|include|evaluate|break|stop)\b"
-)
 _REFERENCE = re.compile(
     r"\$!?(?:\{(?P<braced>[A-Za-z][\w.]*)\}|"
     r"(?P<call>util\.\w+|input\.(?:json|path|params))\((?P<arg>[^()]*(?:\([^()]*\)[^()]*)*)\)|"
     r"(?P<plain>[A-Za-z][\w]*(?:\.[A-Za-z_][\w-]*)*))"
 )
-
-
-class UnsupportedTemplate(Exception):
-    """A template uses VTL this subset does not implement."""
 
 
 @dataclass(slots=True)
@@ -95,12 +91,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _argument(raw: str, source: TemplateInput) -> str:
+def _argument(raw: str, source: TemplateInput, variables: dict[str, str]) -> str:
     raw = raw.strip()
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
         return raw[1:-1]
     if raw.startswith("$"):
-        return _resolve(raw, source)
+        return _resolve(raw, source, variables)
     return raw
 
 
@@ -111,12 +107,12 @@ def _param(source: TemplateInput, name: str) -> str | None:
     return source.headers.get(name.lower())
 
 
-def _resolve(text: str, source: TemplateInput) -> str:
+def _resolve(text: str, source: TemplateInput, variables: dict[str, str]) -> str:
     match = _REFERENCE.fullmatch(text.strip())
     if match is None:
         return text
     if match["call"]:
-        name, argument = match["call"], _argument(match["arg"], source)
+        name, argument = match["call"], _argument(match["arg"], source, variables)
         if name == "input.json":
             return json.dumps(json_path(_json_body(source.body), argument or "$"))
         if name == "input.path":
@@ -128,11 +124,11 @@ def _resolve(text: str, source: TemplateInput) -> str:
         if name == "util.urlEncode":
             return quote(argument, safe="")
         if name == "util.urlDecode":
-            from urllib.parse import unquote
-
             return unquote(argument)
         raise UnsupportedTemplate(f"${name}() is not supported")
     names = (match["braced"] or match["plain"]).split(".")
+    if len(names) == 1 and names[0] in variables:  # made by #set
+        return variables[names[0]]
     if names[0] == "context":
         return _text(_dotted(source.context, names[1:]))
     if names[0] == "stageVariables":
@@ -145,9 +141,13 @@ def _resolve(text: str, source: TemplateInput) -> str:
 
 
 def render(template: str, source: TemplateInput) -> str:
-    if _DIRECTIVE.search(template):
-        raise UnsupportedTemplate("VTL directives (#set, #if, #foreach...) are not supported")
-    return _REFERENCE.sub(lambda m: _resolve(m[0], source), template)
+    def expand(text: str, variables: dict[str, str]) -> str:
+        return _REFERENCE.sub(lambda m: _resolve(m[0], source, variables), text)
+
+    def value(reference: str, variables: dict[str, str]) -> str:
+        return _resolve(reference, source, variables)
+
+    return run(template, expand, value)
 
 
 def map_parameter(expression: str, source: TemplateInput) -> str | None:
