@@ -25,6 +25,17 @@ SWAGGER = {
     "info": {"title": "pets", "version": "1.0"},
     "x-amazon-apigateway-binary-media-types": ["image/png"],
     "x-amazon-apigateway-api-key-source": "HEADER",
+    "x-amazon-apigateway-request-validators": {
+        "all": {"validateRequestBody": True, "validateRequestParameters": True}
+    },
+    "x-amazon-apigateway-request-validator": "all",
+    "x-amazon-apigateway-gateway-responses": {
+        "MISSING_AUTHENTICATION_TOKEN": {
+            "statusCode": 404,
+            "responseParameters": {"gatewayresponse.header.X-Why": "'no route'"},
+            "responseTemplates": {"application/json": '{"why": $context.error.messageString}'},
+        }
+    },
     "securityDefinitions": {
         "api_key": {"type": "apiKey", "name": "x-api-key", "in": "header"},
         "tokens": {
@@ -460,9 +471,15 @@ def test_import_swagger_json(server: Server, apigw: Any) -> None:
         assert secret["methodIntegration"]["type"] == "AWS_PROXY"
         assert secret["methodIntegration"]["httpMethod"] == "POST"
 
+        (validator,) = apigw.get_request_validators(restApiId=api["id"])["items"]
+        assert validator["name"] == "all" and validator["validateRequestBody"] is True
+        assert get["requestValidatorId"] == validator["id"]
         apigw.create_deployment(restApiId=api["id"], stageName="v1")
         status, _, body = call(server, api["id"], "/v1/pets/7")
         assert (status, json.loads(body)) == (200, {"pet": "7"})
+        status, headers, body = call(server, api["id"], "/v1/nowhere")
+        assert (status, json.loads(body)) == (404, {"why": "Missing Authentication Token"})
+        assert headers["x-why"] == "no route"
     finally:
         apigw.delete_rest_api(restApiId=api["id"])
 

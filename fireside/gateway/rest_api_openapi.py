@@ -11,7 +11,9 @@ COGNITO_USER_POOLS) authorization; an `apiKey` scheme without an authorizer -> A
 required; `x-amazon-apigateway-authtype: awsSigv4` -> AWS_IAM; the document's
 `x-amazon-apigateway-binary-media-types` and `x-amazon-apigateway-api-key-source`.
 
-Not imported: models (schemas), request validators, gateway responses, documentation parts,
+`x-amazon-apigateway-gateway-responses` become gateway responses and
+`x-amazon-apigateway-request-validators` request validators (named by methods with
+`x-amazon-apigateway-request-validator`). Not imported: models (schemas), documentation parts;
 `x-amazon-apigateway-policy` is kept as the API's policy but never enforced.
 """
 
@@ -103,6 +105,7 @@ def import_document(
     if mode == "overwrite":
         record["resources"] = {root_id: {"id": root_id, "path": "/"}}
         record["authorizers"] = {}
+    _import_extras(record, document, mode)
     schemes = _schemes(document)
     authorizers = _import_authorizers(record, schemes)
     default_security = document.get("security") or []
@@ -115,9 +118,43 @@ def import_document(
             name = "ANY" if verb == _ANY else verb.upper() if verb in _VERBS else None
             if name is None or not isinstance(operation, dict):
                 continue
-            method = _method(operation, shared, schemes, authorizers, default_security)
+            method = _method(
+                operation,
+                shared,
+                schemes,
+                authorizers,
+                default_security,
+                document.get("x-amazon-apigateway-request-validator"),
+                {v["name"]: v["id"] for v in record.get("validators", {}).values()},
+            )
             method["httpMethod"] = name
             resource.setdefault("resourceMethods", {})[name] = method
+
+
+def _import_extras(record: dict[str, Any], document: dict[str, Any], mode: str) -> None:
+    """Gateway responses (`x-amazon-apigateway-gateway-responses`, which SAM's
+    `GatewayResponses` become) and request validators (`x-amazon-apigateway-request-validators`,
+    by name; a method names its own with `x-amazon-apigateway-request-validator`)."""
+    if mode == "overwrite":
+        record["gatewayResponses"] = {}
+        record["validators"] = {}
+    for kind, spec in (document.get("x-amazon-apigateway-gateway-responses") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        response: dict[str, Any] = {"responseType": str(kind), "defaultResponse": False}
+        for member in ("statusCode", "responseParameters", "responseTemplates"):
+            if spec.get(member) is not None:
+                response[member] = spec[member] if member != "statusCode" else str(spec[member])
+        record.setdefault("gatewayResponses", {})[str(kind)] = response
+    validators = record.setdefault("validators", {})
+    by_name = {v["name"]: v for v in validators.values()}
+    for name, spec in (document.get("x-amazon-apigateway-request-validators") or {}).items():
+        validator = by_name.get(name) or {"id": new_id(6), "name": str(name)}
+        validator["validateRequestBody"] = bool((spec or {}).get("validateRequestBody", False))
+        validator["validateRequestParameters"] = bool(
+            (spec or {}).get("validateRequestParameters", False)
+        )
+        validators[validator["id"]] = validator
 
 
 def _schemes(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -189,10 +226,16 @@ def _method(
     schemes: dict[str, dict[str, Any]],
     authorizers: dict[str, str],
     default_security: list[Any],
+    default_validator: str | None = None,
+    validator_ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    validator_ids = validator_ids or {}
     method: dict[str, Any] = {"authorizationType": "NONE", "apiKeyRequired": False}
     if operation.get("operationId"):
         method["operationName"] = operation["operationId"]
+    validator = operation.get("x-amazon-apigateway-request-validator") or default_validator
+    if validator in validator_ids:
+        method["requestValidatorId"] = validator_ids[validator]
     for requirement in operation.get("security", default_security) or []:
         for name in requirement if isinstance(requirement, dict) else ():
             scheme = schemes.get(name, {})
