@@ -1025,3 +1025,38 @@ def test_request_authorizer_with_query_identity(
     assert call(server, api["id"], "/prod/r?user=bob")[0] == 201
     assert call(server, api["id"], "/prod/r?user=deny")[0] == 403
     assert call(server, api["id"], "/prod/r")[0] == 401
+
+
+def test_sam_shaped_body_with_a_function(
+    server: Server, apigw: Any, lam: Any, make_function: FunctionFactory
+) -> None:
+    """The body SAM's transform writes for an `Api` event (its intrinsics resolved), imported,
+    deployed and called: the path a `sam deploy` of a hello-world app takes."""
+    name = make_function(ECHO)
+    body = {
+        "swagger": "2.0",
+        "info": {"version": "1.0", "title": "sam-app"},
+        "paths": {
+            "/hello/{name}": {
+                "get": {
+                    "x-amazon-apigateway-integration": {
+                        "httpMethod": "POST",
+                        "type": "aws_proxy",
+                        "uri": lambda_uri(name),
+                    },
+                    "responses": {},
+                }
+            }
+        },
+    }
+    api = apigw.import_rest_api(body=json.dumps(body).encode())
+    try:
+        permit(lam, name, api["id"])
+        apigw.create_deployment(restApiId=api["id"], stageName="Prod")
+        status, _, answer = call(server, api["id"], "/Prod/hello/world")
+        assert status == 201, answer
+        event = json.loads(answer)
+        assert event["pathParameters"] == {"name": "world"}
+        assert event["requestContext"]["path"] == "/Prod/hello/world"
+    finally:
+        apigw.delete_rest_api(restApiId=api["id"])
