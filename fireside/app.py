@@ -165,7 +165,7 @@ class Fireside:
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
         self.rest_apis = RestApiProvider(RestApiStore(data / "apigateway.sqlite"))
-        self.rest_api_door = RestApiDoor(self.rest_apis, self.authenticator)
+        self.rest_api_door = RestApiDoor(self.rest_apis, self.authenticator, access_logs=self.logs)
         self.front_doors.register(EXECUTE_API, self.rest_api_door)
         self._invoker: Invoker | None = None
         #: How every front door runs a function (`fireside.gateway.integration`).

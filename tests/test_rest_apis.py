@@ -734,6 +734,40 @@ def test_models_validators_and_account(apigw: Any, make_api: Any) -> None:
     assert account["throttleSettings"] == {"burstLimit": 5000, "rateLimit": 10000.0}
 
 
+def test_stage_access_log(server: Server, apigw: Any, make_api: Any) -> None:
+    api = mock_api(apigw, make_api)
+    apigw.update_stage(
+        restApiId=api["id"],
+        stageName="prod",
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/accessLogSettings/destinationArn",
+                "value": f"arn:aws:logs:us-east-1:000000000000:log-group:/access/{api['id']}",
+            },
+            {
+                "op": "replace",
+                "path": "/accessLogSettings/format",
+                "value": '{"id": "$context.requestId", "status": "$context.status", '
+                '"method": "$context.httpMethod", "path": "$context.resourcePath"}',
+            },
+        ],
+    )
+    _, headers, _ = call(server, api["id"], "/prod/items/7")
+    log = server.data_dir / "logs" / "000000000000" / "us-east-1" / f"access_{api['id']}.log"
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and not (log.exists() and log.stat().st_size):
+        time.sleep(0.05)
+    stamp, stream, line = log.read_text().splitlines()[-1].split("\t", 2)
+    assert stream == "access" and stamp.isdigit()
+    assert json.loads(line) == {
+        "id": headers["x-amzn-requestid"],
+        "status": "200",
+        "method": "GET",
+        "path": "/items/{id}",
+    }
+
+
 def test_rest_apis_survive_a_restart(fresh_server: Callable[..., Server]) -> None:
     first = fresh_server()
     apigw = first.client("apigateway")

@@ -20,13 +20,14 @@ from urllib.parse import parse_qsl, unquote
 
 from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
+from fireside.compute.logs import LogStore
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.rest_api_errors import customized, gateway_error
 from fireside.gateway.rest_api_mock import mock_response
 from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_routes import Match, RouteTree
 from fireside.gateway.rest_api_store import REST_API
-from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate
+from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate, render
 from fireside.gateway.rest_api_usage import Limited, UsageLimits
 from fireside.http.types import Request, Response
 
@@ -147,9 +148,12 @@ class RestApiDoor:
         provider: RestApiProvider,
         authenticator: Authenticator | None = None,
         limits: UsageLimits | None = None,
+        access_logs: LogStore | None = None,
     ) -> None:
         self._provider = provider
         self._authenticator = authenticator
+        #: Where stages' access logs go (the function log store, by log group name).
+        self._access_logs = access_logs
         self._store = provider.store
         self._limits = limits or UsageLimits()
         self._routes: dict[tuple[str, str], RouteTree] = {}
@@ -171,12 +175,36 @@ class RestApiDoor:
         found = await self._serve(address, request)
         if found is None:
             return None
-        response, deployment = found
-        return customized(response, deployment)
+        response, deployment, call = found
+        response = customized(response, deployment)
+        if call is not None and self._access_logs is not None:
+            settings = call.stage.get("accessLogSettings") or {}
+            if settings.get("format") and settings.get("destinationArn"):
+                self._log_access(call, response, settings)
+        return response
+
+    def _log_access(self, call: RestCall, response: Response, settings: dict[str, Any]) -> None:
+        """One line of the stage's access log (its `format` with `$context` filled in), in the
+        log named after the destination's log group (`fireside logs <name>`)."""
+        assert self._access_logs is not None
+        group = str(settings["destinationArn"]).split(":log-group:", 1)[-1].split(":", 1)[0]
+        context = call.context()
+        context.update(
+            status=response.status,
+            responseLength=len(response.body),
+            responseLatency=int((time.time() - call.started) * 1000),
+        )
+        try:
+            line = render(str(settings["format"]), TemplateInput(context=context))
+        except UnsupportedTemplate as error:
+            line = f"(access log format not supported: {error})"
+        log = self._access_logs.get(call.account, call.region, group.strip("/").replace("/", "_"))
+        log.write("access", line.encode())
+        log.flush_soon()
 
     async def _serve(
         self, address: FrontDoorAddress, request: Request
-    ) -> tuple[Response, dict[str, Any] | None] | None:
+    ) -> tuple[Response, dict[str, Any] | None, RestCall | None] | None:
         owner = self._store.owner(REST_API, address.resource_id)
         if owner is None:
             return None  # not a REST API: perhaps an HTTP API's
@@ -189,7 +217,7 @@ class RestApiDoor:
         stage = record["stages"].get(unquote(stage_name)) if stage_name else None
         deployment = record["deployments"].get(stage["deploymentId"]) if stage else None
         if stage is None or deployment is None:
-            return gateway_error(403, "Forbidden", request_id), None
+            return gateway_error(403, "Forbidden", request_id), None, None
         match = self._tree(record["api"]["id"], stage["deploymentId"], deployment).match(rest)
         methods = match.resource.get("resourceMethods", {}) if match is not None else {}
         method = methods.get(request.method) or methods.get("ANY")
@@ -200,7 +228,7 @@ class RestApiDoor:
                 request_id,
                 "MissingAuthenticationTokenException",
             )
-            return missing, deployment
+            return missing, deployment, None
         call = RestCall(
             address,
             request,
@@ -216,11 +244,11 @@ class RestApiDoor:
         if str(method.get("authorizationType", "")).upper() in ("CUSTOM", "COGNITO_USER_POOLS"):
             refused = await self._run_authorizer(call, deployment)
             if refused is not None:
-                return refused, deployment
+                return refused, deployment, call
         refused = self._admit(call)
         if refused is not None:
-            return refused, deployment
-        return await self._integrate(call), deployment
+            return refused, deployment, call
+        return await self._integrate(call), deployment, call
 
     async def _run_authorizer(self, call: RestCall, deployment: dict[str, Any]) -> Response | None:
         authorizer = deployment.get("_authorizers", {}).get(call.method.get("authorizerId", ""))
