@@ -768,6 +768,35 @@ def test_stage_access_log(server: Server, apigw: Any, make_api: Any) -> None:
     }
 
 
+def test_request_validator_requires_parameters(server: Server, apigw: Any, make_api: Any) -> None:
+    api = make_api()
+    validator = apigw.create_request_validator(
+        restApiId=api["id"], name="params", validateRequestParameters=True
+    )
+    where = {"restApiId": api["id"], "resourceId": api["rootResourceId"], "httpMethod": "GET"}
+    apigw.put_method(
+        **where,
+        authorizationType="NONE",
+        requestValidatorId=validator["id"],
+        requestParameters={
+            "method.request.querystring.q": True,
+            "method.request.header.X-Need": True,
+            "method.request.querystring.optional": False,
+        },
+    )
+    apigw.put_integration(
+        **where, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
+    )
+    apigw.put_integration_response(
+        **where, statusCode="200", responseTemplates={"application/json": "{}"}
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, headers, body = call(server, api["id"], "/prod")
+    assert status == 400 and headers["x-amzn-errortype"] == "BadRequestException"
+    assert json.loads(body) == {"message": "Missing required request parameters: [q, X-Need]"}
+    assert call(server, api["id"], "/prod?q=1", headers={"X-Need": "y"})[0] == 200
+
+
 def test_rest_apis_survive_a_restart(fresh_server: Callable[..., Server]) -> None:
     first = fresh_server()
     apigw = first.client("apigateway")

@@ -142,6 +142,41 @@ class RestCall:
         )
 
 
+def _validate(call: RestCall, deployment: dict[str, Any]) -> Response | None:
+    """The method's request validator: required request parameters (headers, query string,
+    path) must be present, else 400 as AWS says it. (Bodies are not checked against models.)"""
+    validator_id = call.method.get("requestValidatorId")
+    validator = deployment.get("_validators", {}).get(validator_id) if validator_id else None
+    if validator is None or not validator.get("validateRequestParameters"):
+        return None
+    request = call.request
+    query = dict(parse_qsl(request.query, keep_blank_values=True))
+    missing = []
+    for key, required in (call.method.get("requestParameters") or {}).items():
+        where, _, name = key.removeprefix("method.request.").partition(".")
+        if not required:
+            continue
+        present = (
+            name.lower() in request.headers
+            if where == "header"
+            else name in query
+            if where in ("querystring", "multivaluequerystring")
+            else name in call.match.path_parameters
+            if where == "path"
+            else True
+        )
+        if not present:
+            missing.append(name)
+    if not missing:
+        return None
+    return gateway_error(
+        400,
+        f"Missing required request parameters: [{', '.join(missing)}]",
+        call.request_id,
+        "BadRequestException",
+    )
+
+
 class RestApiDoor:
     def __init__(
         self,
@@ -245,7 +280,7 @@ class RestApiDoor:
             refused = await self._run_authorizer(call, deployment)
             if refused is not None:
                 return refused, deployment, call
-        refused = self._admit(call)
+        refused = self._admit(call) or _validate(call, deployment)
         if refused is not None:
             return refused, deployment, call
         return await self._integrate(call), deployment, call

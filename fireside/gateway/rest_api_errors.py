@@ -38,6 +38,7 @@ _RESPONSE_TYPES = {
     "IntegrationTimeoutException": "INTEGRATION_TIMEOUT",
     "RequestTooLargeException": "REQUEST_TOO_LARGE",
     "UnsupportedMediaTypeException": "UNSUPPORTED_MEDIA_TYPE",
+    "BadRequestException": "BAD_REQUEST_PARAMETERS",
 }
 
 

@@ -544,6 +544,7 @@ class RestApiProvider:
             "_resources": copy.deepcopy(resources),
             "_authorizers": copy.deepcopy(record["authorizers"]),
             "_gatewayResponses": copy.deepcopy(record.get("gatewayResponses", {})),
+            "_validators": copy.deepcopy(record.get("validators", {})),
             "_api": {k: record["api"].get(k) for k in ("binaryMediaTypes", "apiKeySource")},
         }
         if params.get("description"):
