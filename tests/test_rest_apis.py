@@ -1123,3 +1123,49 @@ def test_sam_shaped_body_with_a_function(
         assert event["requestContext"]["path"] == "/Prod/hello/world"
     finally:
         apigw.delete_rest_api(restApiId=api["id"])
+
+
+CUSTOM = """
+def handler(event, context):
+    if event.get("fail"):
+        raise Exception("Bad Request: " + event["fail"])
+    return {"got": event}
+"""
+
+
+def test_lambda_non_proxy_integration(
+    server: Server, apigw: Any, lam: Any, make_api: Any, make_function: FunctionFactory
+) -> None:
+    name = make_function(CUSTOM)
+    api = make_api()
+    permit(lam, name, api["id"])
+    where = {"restApiId": api["id"], "resourceId": api["rootResourceId"], "httpMethod": "GET"}
+    apigw.put_method(**where, authorizationType="NONE")
+    apigw.put_integration(
+        **where,
+        type="AWS",
+        integrationHttpMethod="POST",
+        uri=lambda_uri(name),
+        requestTemplates={
+            "application/json": '{"name": "$input.params(\'name\')", '
+            '"fail": "$input.params(\'fail\')"}'
+        },
+    )
+    apigw.put_integration_response(
+        **where,
+        statusCode="200",
+        responseTemplates={"application/json": "{\"hello\": $input.json('$.got.name')}"},
+        responseParameters={"method.response.header.X-Name": "integration.response.body.got.name"},
+    )
+    apigw.put_integration_response(
+        **where,
+        statusCode="400",
+        selectionPattern="Bad Request.*",
+        responseTemplates={"application/json": '{"error": "$input.path(\'$.errorMessage\')"}'},
+    )
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, headers, body = call(server, api["id"], "/prod?name=ann")
+    assert (status, json.loads(body)) == (200, {"hello": "ann"}), body
+    assert headers["x-name"] == "ann"
+    status, _, body = call(server, api["id"], "/prod?fail=nope")
+    assert (status, json.loads(body)) == (400, {"error": "Bad Request: nope"})

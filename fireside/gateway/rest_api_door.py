@@ -382,7 +382,7 @@ class RestApiDoor:
         try:
             if kind == "MOCK":
                 response = mock_response(call.template_input(), integration, call.request)
-            elif self.integrate is not None and kind == "AWS_PROXY":
+            elif self.integrate is not None and kind in ("AWS_PROXY", "AWS"):
                 response = await self.integrate(call, integration)
             else:
                 log.warning(

@@ -23,7 +23,14 @@ from fireside.gateway.rest_api_errors import gateway_error
 from fireside.gateway.rest_api_templates import TemplateInput, map_parameter, render
 from fireside.http.types import Request, Response
 
-__all__ = ["mock_response", "select_response", "select_template"]
+__all__ = [
+    "map_request",
+    "mock_response",
+    "no_response",
+    "reply",
+    "select_response",
+    "select_template",
+]
 
 log = logging.getLogger(__name__)
 
@@ -60,38 +67,43 @@ def _error(status: int, message: str) -> Response:
     )
 
 
-def mock_response(source: TemplateInput, integration: dict[str, Any], request: Request) -> Response:
+def map_request(
+    source: TemplateInput, integration: dict[str, Any], request: Request
+) -> str | Response:
+    """The integration request: the request template chosen by `Content-Type` rendered, or
+    the body passed through; a 415 response when `passthroughBehavior` forbids that."""
     templates: dict[str, str] = integration.get("requestTemplates") or {}
     content_type = request.headers.get("content-type") or "application/json"
     chosen = select_template(templates, content_type)
     if chosen is not None:
-        rendered = render(chosen[1], source)
-    else:
-        behaviour = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
-        if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
-            request_id = str(source.context.get("requestId", ""))
-            return gateway_error(
-                415, "Unsupported Media Type", request_id, "UnsupportedMediaTypeException"
-            )
-        rendered = request.body.decode("utf-8", "replace")
-    status = "200"
-    try:
-        parsed = json.loads(rendered) if rendered.strip() else {}
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict) and "statusCode" in parsed:
-        status = str(parsed["statusCode"])
-    responses: dict[str, dict[str, Any]] = integration.get("integrationResponses") or {}
-    response = select_response(responses, status)
-    if response is None:
-        log.warning(
-            "MOCK integration: no integration response matches status %s and none is the "
-            "default (AWS: 'No match for output mapping and no default output mapping')",
-            status,
+        return render(chosen[1], source)
+    behaviour = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
+    if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
+        request_id = str(source.context.get("requestId", ""))
+        return gateway_error(
+            415, "Unsupported Media Type", request_id, "UnsupportedMediaTypeException"
         )
-        return _error(500, "Internal server error")
+    return request.body.decode("utf-8", "replace")
+
+
+def no_response(kind: str, selected_by: str) -> Response:
+    log.warning(
+        "%s integration: no integration response matches %r and none is the default (AWS: "
+        "'No match for output mapping and no default output mapping')",
+        kind,
+        selected_by,
+    )
+    return _error(500, "Internal server error")
+
+
+def reply(
+    source: TemplateInput, response: dict[str, Any], request: Request, body: bytes
+) -> Response:
+    """The method's response from the chosen integration response, whose templates and
+    parameter mappings see the integration's output `body` as `$input` /
+    `integration.response.body`; with no template, `body` itself."""
     answer = TemplateInput(
-        body=b"",
+        body=body,
         context=source.context,
         stage_variables=source.stage_variables,
         path_params=source.path_params,
@@ -99,7 +111,6 @@ def mock_response(source: TemplateInput, integration: dict[str, Any], request: R
         headers=source.headers,
     )
     headers: list[tuple[str, str]] = []
-    body = b""
     reply_type = "application/json"
     response_templates: dict[str, str] = response.get("responseTemplates") or {}
     if response_templates:
@@ -117,3 +128,21 @@ def mock_response(source: TemplateInput, integration: dict[str, Any], request: R
     if not any(h[0].lower() == "content-type" for h in headers):
         headers.insert(0, ("Content-Type", reply_type))
     return Response(int(response["statusCode"]), headers, body)
+
+
+def mock_response(source: TemplateInput, integration: dict[str, Any], request: Request) -> Response:
+    rendered = map_request(source, integration, request)
+    if isinstance(rendered, Response):
+        return rendered
+    status = "200"
+    try:
+        parsed = json.loads(rendered) if rendered.strip() else {}
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and "statusCode" in parsed:
+        status = str(parsed["statusCode"])
+    responses: dict[str, dict[str, Any]] = integration.get("integrationResponses") or {}
+    response = select_response(responses, status)
+    if response is None:
+        return no_response("MOCK", status)
+    return reply(source, response, request, b"")

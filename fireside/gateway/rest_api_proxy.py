@@ -1,6 +1,7 @@
-"""AWS_PROXY integrations of REST APIs: the request as a payload 1.0 event to a Lambda
-function, and the function's answer as the reply, through the gateway core
-(`payload_v1`, `integration.FunctionCaller`).
+"""Lambda integrations of REST APIs, through the gateway core (`payload_v1`,
+`integration.FunctionCaller`): AWS_PROXY (the request as a payload 1.0 event, the function's
+answer as the reply) and AWS (non-proxy: mapping templates both ways, the integration response
+chosen by the function's `errorMessage`).
 
 The integration's URI is Lambda's invocations path,
 `arn:aws:apigateway:<region>:lambda:path/2015-03-31/functions/<function ARN>/invocations`;
@@ -32,6 +33,7 @@ from typing import Any
 from fireside.gateway.integration import (
     ApiGatewaySource,
     Failure,
+    FunctionAnswer,
     FunctionCaller,
     FunctionRef,
     IntegrationFailure,
@@ -39,6 +41,7 @@ from fireside.gateway.integration import (
 from fireside.gateway.payload_v1 import MalformedResponse, build_event, interpret, is_binary
 from fireside.gateway.rest_api_door import RestCall
 from fireside.gateway.rest_api_errors import gateway_error
+from fireside.gateway.rest_api_mock import map_request, no_response, reply, select_response
 from fireside.http.types import Response
 
 __all__ = ["LambdaProxy"]
@@ -64,7 +67,8 @@ def _trace_id(now: float) -> str:
 
 
 class LambdaProxy:
-    """The `Integrate` hook of `RestApiDoor` for AWS_PROXY integrations."""
+    """The `Integrate` hook of `RestApiDoor` for Lambda integrations: AWS_PROXY, and AWS
+    (non-proxy) with a Lambda invocations URI."""
 
     def __init__(self, caller: FunctionCaller) -> None:
         self._caller = caller
@@ -77,42 +81,28 @@ class LambdaProxy:
             log.warning("REST API %s: not a Lambda invocations URI: %s", call.api["id"], uri)
             return gateway_error(500, "Internal server error", call.request_id)
         function = FunctionRef.parse(match[1], call.account, call.region)
+        if integration.get("type") == "AWS":
+            return await self._custom(call, integration, function)
+        return await self._proxy(call, integration, function)
+
+    async def _invoke(
+        self, call: RestCall, integration: dict[str, Any], function: FunctionRef, event: bytes
+    ) -> FunctionAnswer | Response:
+        """The function's answer, or the response a failure to run it gets."""
         request = call.request
-        now = call.started
-        trace_id = _trace_id(now)
-        stage = call.stage["stageName"]
-        binary_types = call.deployment.get("_api", {}).get("binaryMediaTypes") or []
-        event = build_event(
-            request,
-            path=call.path,
-            resource=call.resource_path,
-            api_id=call.api["id"],
-            account_id=call.account,
-            domain_name=call.address.host.rsplit(":", 1)[0],
-            stage=stage,
-            request_id=call.request_id,
-            now=now,
-            trace_id=trace_id,
-            resource_id=call.match.resource["id"],
-            path_parameters=call.match.path_parameters,
-            stage_variables=variables,
-            authorizer=call.authorizer,
-            identity=call.identity or None,
-            binary=is_binary(request.headers.get("content-type"), binary_types),
-        )
         source = ApiGatewaySource(
-            f"arn:aws:execute-api:{call.region}:{call.account}:{call.api['id']}/{stage}/"
-            f"{request.method}{call.path}",
+            f"arn:aws:execute-api:{call.region}:{call.account}:{call.api['id']}/"
+            f"{call.stage['stageName']}/{request.method}{call.path}",
             call.account,
         )
         timeout = float(integration.get("timeoutInMillis", 29000)) / 1000
         try:
-            answer = await self._caller.call(
+            return await self._caller.call(
                 function,
-                json.dumps(event).encode(),
+                event,
                 source,
                 request_id=call.request_id,
-                trace_id=trace_id,
+                trace_id=_trace_id(call.started),
                 timeout=timeout,
             )
         except IntegrationFailure as failure:
@@ -134,6 +124,33 @@ class LambdaProxy:
                     413, "Request Too Long", call.request_id, "RequestTooLargeException"
                 )
             return gateway_error(500, "Internal server error", call.request_id)
+
+    async def _proxy(
+        self, call: RestCall, integration: dict[str, Any], function: FunctionRef
+    ) -> Response:
+        request = call.request
+        binary_types = call.deployment.get("_api", {}).get("binaryMediaTypes") or []
+        event = build_event(
+            request,
+            path=call.path,
+            resource=call.resource_path,
+            api_id=call.api["id"],
+            account_id=call.account,
+            domain_name=call.address.host.rsplit(":", 1)[0],
+            stage=call.stage["stageName"],
+            request_id=call.request_id,
+            now=call.started,
+            trace_id=_trace_id(call.started),
+            resource_id=call.match.resource["id"],
+            path_parameters=call.match.path_parameters,
+            stage_variables=call.stage.get("variables") or {},
+            authorizer=call.authorizer,
+            identity=call.identity or None,
+            binary=is_binary(request.headers.get("content-type"), binary_types),
+        )
+        answer = await self._invoke(call, integration, function, json.dumps(event).encode())
+        if isinstance(answer, Response):
+            return answer
         if answer.function_error is not None:
             log.warning(
                 "REST API %s: the function failed (%s), request id %s: %s",
@@ -162,3 +179,33 @@ class LambdaProxy:
             # its binary media types; anyone else gets the base64 text the function wrote.
             response.body = base64.b64encode(response.body)
         return response
+
+    async def _custom(
+        self, call: RestCall, integration: dict[str, Any], function: FunctionRef
+    ) -> Response:
+        """A non-proxy (AWS) integration: the request template's output is the event; the
+        function's `errorMessage` (when it fails) picks the integration response by
+        `selectionPattern`, else the default one answers; its template sees the function's
+        answer as `$input`."""
+        source = call.template_input()
+        mapped = map_request(source, integration, call.request)
+        if isinstance(mapped, Response):
+            return mapped
+        answer = await self._invoke(call, integration, function, mapped.encode() or b"{}")
+        if isinstance(answer, Response):
+            return answer
+        responses: dict[str, dict[str, Any]] = integration.get("integrationResponses") or {}
+        if answer.function_error is None:
+            chosen = next((r for r in responses.values() if not r.get("selectionPattern")), None)
+            selected_by = "(success)"
+        else:
+            try:
+                error = json.loads(answer.payload)
+            except ValueError:
+                error = None
+            message = error.get("errorMessage") if isinstance(error, dict) else None
+            selected_by = str(message or "")
+            chosen = select_response(responses, selected_by)
+        if chosen is None:
+            return no_response("Lambda", selected_by)
+        return reply(source, chosen, call.request, answer.payload)
