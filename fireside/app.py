@@ -39,7 +39,7 @@ from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.gateway.addresses import FrontDoors
-from fireside.gateway.http_api_provider import HttpApiProvider
+from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
 from fireside.gateway.http_api_store import HttpApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
@@ -254,7 +254,7 @@ class Fireside:
         services.append(
             Service(
                 "apigatewayv2",
-                protocol_for(load_service("apigatewayv2")),
+                apigatewayv2_protocol(),
                 self.http_apis.operations(),
                 path_prefixes=("/v2/",),
                 max_body=_HTTP_API_MAX_REQUEST,

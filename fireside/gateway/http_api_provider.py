@@ -14,6 +14,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.aws.model import load_service
+from fireside.aws.protocol import ParsedRequest
+from fireside.aws.restjson import RestJsonProtocol
 from fireside.gateway.http_api_rules import (
     bad_request,
     conflict,
@@ -25,8 +29,9 @@ from fireside.gateway.http_api_rules import (
 from fireside.gateway.http_api_stages import StageOperations
 from fireside.gateway.http_api_store import HttpApi, HttpApiStore, new_id
 from fireside.gateway.openapi_import import ImportedApi, parse_openapi
+from fireside.http.types import Request
 
-__all__ = ["HttpApiProvider"]
+__all__ = ["HttpApiProvider", "apigatewayv2_protocol"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -99,6 +104,29 @@ def api_endpoint(ctx: RequestContext, api_id: str) -> str:
     parts = urlsplit(ctx.endpoint_url)
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme or 'http'}://{api_id}.execute-api.localhost{port}"
+
+
+class _ApiGatewayV2Protocol(RestJsonProtocol):
+    """API Gateway is not validated as Coral services are: a request breaking the model's
+    constraints is a BadRequestException (its model declares no ValidationException)."""
+
+    def parse(self, request: Request) -> ParsedRequest:
+        try:
+            return super().parse(request)
+        except ServiceError as error:
+            if error.code != "ValidationException":
+                raise
+            raise bad_request(error.message) from None
+
+
+def apigatewayv2_protocol() -> RestJsonProtocol:
+    """apigatewayv2's wire protocol; CreateApi's ProtocolType is checked by the provider, in
+    API Gateway's words."""
+    return _ApiGatewayV2Protocol(
+        load_service("apigatewayv2"),
+        content_error_code="BadRequestException",
+        unchecked={"CreateApi": frozenset({"ProtocolType"})},
+    )
 
 
 class HttpApiProvider(StageOperations):
