@@ -8,6 +8,7 @@ cancels the background tasks and closes the store.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -30,6 +31,8 @@ from fireside.compute.event_config import EventConfigs
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
+from fireside.compute.permissions import invoke_allowed
+from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
@@ -135,6 +138,7 @@ class Fireside:
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
+        self.policies = Policies(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
@@ -190,6 +194,7 @@ class Fireside:
             opt_trees=self.opt_trees,
             versions=self.versions,
             concurrency=self.concurrency,
+            policies=self.policies,
         )
         self._provider = LambdaProvider(
             self.functions,
@@ -202,6 +207,7 @@ class Fireside:
             self.event_configs,
             self.objects,
             self.code_links,
+            self.policies,
         )
         services = [
             Service(
@@ -345,7 +351,11 @@ class Fireside:
         supervisor.start(
             "lambda",
             "async-dispatch",
-            lambda: self.queue.run(invoker.deliver, self.event_configs.policy),
+            lambda: self.queue.run(
+                invoker.deliver,
+                self.event_configs.policy,
+                functools.partial(invoke_allowed, policies=self.policies),
+            ),
         )
         supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)

@@ -49,6 +49,9 @@ def test_front_door_requests_are_recognised(
         ("bucket.s3.localhost", "/"),
         ("127.0.0.1", "/_aws/other/x"),
         ("127.0.0.1", "/_aws/execute-api/"),
+        # API Gateway's management API is an AWS API on an API's host.
+        ("a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "/prod/%40connections/abc%3D"),
+        ("a1b2c3d4e5.execute-api.us-east-1.amazonaws.com", "/prod/@connections/abc"),
     ],
 )
 def test_other_requests_are_not(host: str, path: str) -> None:

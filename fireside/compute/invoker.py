@@ -24,11 +24,12 @@ from fireside.compute.aws_names import AwsNames
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import EndpointCloser, Launch
-from fireside.compute.errors import lambda_error
+from fireside.compute.errors import lambda_error, not_authorized
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
+from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
-from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.registry import FunctionRegistry, named_account, parse_function_name
 from fireside.compute.versions import Versions
 from fireside.runtimes import registry as runtimes
 from fireside.sandbox.base import TemplateSession
@@ -131,6 +132,7 @@ class Invoker:
         opt_trees: OptTrees | None = None,
         versions: Versions,
         concurrency: Concurrency,
+        policies: Policies | None = None,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -147,6 +149,7 @@ class Invoker:
         self._opt_trees = opt_trees
         self._versions = versions
         self._concurrency = concurrency
+        self._policies = policies
         self._active: dict[ActiveKey, FunctionConfig] = {}
         #: Runtimes whose shared trees were built in this run (`build_runtime`).
         self._built: set[str] = set()
@@ -194,11 +197,33 @@ class Invoker:
         )
 
     # -- the operation -------------------------------------------------------------------------
-    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def _owner(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str, str | None]:
+        """(account, name, qualifier) of the function an Invoke names. Another account's
+        function runs when its resource policy grants the caller's account
+        `lambda:InvokeFunction` on the ARN named (`fireside.compute.policies`); otherwise
+        AWS's AccessDeniedException, the same whether or not the function exists."""
+        account = ctx.account_id
+        named = named_account(params["FunctionName"])
+        if named is not None and named != account and self._policies is not None:
+            name, qualifier = parse_function_name(
+                params["FunctionName"], named, ctx.region, params.get("Qualifier")
+            )
+            if not self._policies.allows_invoke(
+                named, ctx.region, name, qualifier, principal_account=account
+            ):
+                arn = f"arn:aws:lambda:{ctx.region}:{named}:function:{name}"
+                raise not_authorized(
+                    account, "lambda:InvokeFunction", f"{arn}:{qualifier}" if qualifier else arn
+                )
+            return named, name, qualifier
         name, qualifier = parse_function_name(
-            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
+            params["FunctionName"], account, ctx.region, params.get("Qualifier")
         )
-        config = self._runnable(ctx.account_id, ctx.region, name, qualifier)
+        return account, name, qualifier
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        account, name, qualifier = self._owner(ctx, params)
+        config = self._runnable(account, ctx.region, name, qualifier)
         kind = params.get("InvocationType", "RequestResponse")
         payload: bytes = params.get("Payload") or b"{}"
         if kind == "DryRun":
@@ -208,7 +233,7 @@ class Invoker:
                 raise _event_too_large(len(payload))
             _check_json(payload)
             self.queue.enqueue(
-                ctx.account_id, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
+                account, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
             )
             return {"StatusCode": 202}
         if len(payload) > MAX_SYNC_PAYLOAD:

@@ -37,6 +37,8 @@ from fireside.compute.functions import FunctionConfig, new_revision, now_iso, ve
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
 from fireside.compute.log_controls import logging_settings
+from fireside.compute.policies import Policies
+from fireside.compute.policy_api import PolicyApi
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
@@ -134,6 +136,7 @@ class LambdaProvider:
         event_configs: EventConfigs,
         objects: ObjectReader,
         links: CodeLinks,
+        policies: Policies,
     ) -> None:
         self._functions = functions
         self._links = links
@@ -154,7 +157,9 @@ class LambdaProvider:
         self._provisioner = provisioner
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
-        self._event_config_api = EventConfigApi(event_configs, versions)
+        self._event_config_api = EventConfigApi(event_configs, versions, policies)
+        self._policies = policies
+        self._policy_api = PolicyApi(policies, versions)
         self._tasks = TaskSet("lambda")
 
     def operations(
@@ -174,6 +179,7 @@ class LambdaProvider:
             **self._concurrency_api.operations(),
             **self._provisioned_api.operations(),
             **self._event_config_api.operations(),
+            **self._policy_api.operations(),
             "DeleteAlias": self.delete_alias,
         }
 
@@ -553,19 +559,22 @@ class LambdaProvider:
             version = self._version_api.delete_version(latest, qualifier)
             self._invoker.retire_version(version)
             self._event_configs.forget(ctx.account_id, ctx.region, name, version.version)
+            self._policies.forget(ctx.account_id, ctx.region, name, version.version)
             return {}
         self._provisioner.forget_function(ctx.account_id, ctx.region, name)
         self._event_configs.forget_function(ctx.account_id, ctx.region, name)
+        self._policies.forget_function(ctx.account_id, ctx.region, name)
         self._functions.delete(latest)
         self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
         self._invoker.deactivate(latest)
         return {}
 
     async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """DeleteAlias, and the alias's event invoke configuration with it."""
+        """DeleteAlias, and the alias's event invoke configuration and policy with it."""
         result = await self._version_api.delete_alias(ctx, params)
         name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         self._event_configs.forget(ctx.account_id, ctx.region, name, params["Name"])
+        self._policies.forget(ctx.account_id, ctx.region, name, params["Name"])
         return result
 
     async def close(self) -> None:

@@ -10,7 +10,10 @@ On AWS each has a host of its own: `<url-id>.lambda-url.<region>.on.aws` and
   `/_aws/execute-api/<api-id>/...` (the paths LocalStack uses, so scripts written for it work).
 
 A request addressed so never reaches the AWS APIs: a Function URL with `AWS_IAM` auth is signed
-for the `lambda` service, yet is not a call to Lambda's control plane.
+for the `lambda` service, yet is not a call to Lambda's control plane. The one exception is
+API Gateway's management API (`/<stage>/@connections/...` on an API's host, as AWS's
+documentation tells functions to build its endpoint): that is an AWS API, signed for
+`execute-api`, and goes where the edge routes AWS APIs.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def recognize(request: Request) -> FrontDoorAddress | None:
     if ".lambda-url." in host or ".execute-api." in host:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         match = _HOST.fullmatch(name)
-        if match is not None:
+        if match is not None and not (match[2] == EXECUTE_API and _management(request.path)):
             return FrontDoorAddress(
                 match[2], match[1], match[3], request.path or "/", host, by_path=False
             )
@@ -64,6 +67,11 @@ def recognize(request: Request) -> FrontDoorAddress | None:
         if match is not None:
             return FrontDoorAddress(match[1], match[2], None, match[3] or "/", host, by_path=True)
     return None
+
+
+def _management(path: str) -> bool:
+    """Whether a path on an API's host is the management API's (`/<stage>/@connections`)."""
+    return "/@connections" in path or "/%40connections" in path.lower()
 
 
 #: A front door's handler: its response, or None when it has no resource with that id (the
