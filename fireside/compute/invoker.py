@@ -269,6 +269,31 @@ class Invoker:
             result["LogResult"] = tail
         return result
 
+    async def call(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        request_id: str,
+        trace: str,
+    ) -> tuple[FunctionConfig, Outcome]:
+        """A synchronous invoke for a front door (`fireside.gateway.integration`): the payload
+        is the front door's own JSON event, so it is neither measured nor parsed again here.
+        Raises Invoke's ServiceErrors (not found, not ready, throttled)."""
+        config = self._runnable(account, region, name, qualifier)
+        invocation = Invocation(
+            request_id=request_id,
+            payload=payload,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
+            timeout=float(config.timeout),
+            trace_id=trace,
+        )
+        outcome, _tail = await self._run(config, invocation)
+        return config, outcome
+
     async def _run(self, config: FunctionConfig, invocation: Invocation) -> tuple[Outcome, str]:
         latest = self._functions.require(config.account, config.region, config.name)
         with self._concurrency.slot(latest):
