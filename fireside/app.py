@@ -41,9 +41,12 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import FrontDoors
+from fireside.gateway.addresses import EXECUTE_API, FrontDoors
+from fireside.gateway.http_api_authorizers import Authorizers
+from fireside.gateway.http_api_door import HttpApiDoor
 from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
 from fireside.gateway.http_api_store import HttpApiStore
+from fireside.gateway.integration import FunctionCaller
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -147,6 +150,8 @@ class Fireside:
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
         self._invoker: Invoker | None = None
+        #: How every front door runs a function (`fireside.gateway.integration`).
+        self.function_caller: FunctionCaller | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
             Tables(
@@ -208,6 +213,15 @@ class Fireside:
             self.objects,
             self.code_links,
             self.policies,
+        )
+        self.function_caller = FunctionCaller(self._invoker)
+        self.front_doors.register(
+            EXECUTE_API,
+            HttpApiDoor(
+                self.http_apis.store,
+                self.function_caller,
+                Authorizers(self.function_caller, self.authenticator),
+            ),
         )
         services = [
             Service(
