@@ -46,7 +46,12 @@ from fireside.gateway.http_api_authorizers import Authorizers
 from fireside.gateway.http_api_door import HttpApiDoor
 from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
 from fireside.gateway.http_api_store import HttpApiStore
-from fireside.gateway.integration import FunctionCaller
+from fireside.gateway.integration import (
+    ApiGatewaySource,
+    FunctionCaller,
+    FunctionRef,
+    InvokeSource,
+)
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -214,7 +219,7 @@ class Fireside:
             self.code_links,
             self.policies,
         )
-        self.function_caller = FunctionCaller(self._invoker)
+        self.function_caller = FunctionCaller(self._invoker, self._may_invoke)
         self.front_doors.register(
             EXECUTE_API,
             HttpApiDoor(
@@ -287,6 +292,28 @@ class Fireside:
             endpoint_url,
             self.settings.region,
             front_doors=self.front_doors,
+        )
+
+    def _may_invoke(self, function: FunctionRef, source: InvokeSource) -> bool:
+        """The front doors' permission check: the function's resource policy (AddPermission)
+        must let API Gateway invoke it for the route's `execute-api` ARN, or let the Function
+        URL's caller in."""
+        if isinstance(source, ApiGatewaySource):
+            return self.policies.allows_api_gateway(
+                function.account,
+                function.region,
+                function.name,
+                function.qualifier,
+                source_arn=source.source_arn,
+                source_account=source.source_account,
+            )
+        return self.policies.allows_function_url(
+            function.account,
+            function.region,
+            function.name,
+            function.qualifier,
+            auth_type=source.auth_type,
+            caller_account=source.caller_account,
         )
 
     def _body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:

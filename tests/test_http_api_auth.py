@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fireside.gateway.http_api_authorizers import _allows
 from fireside.gateway.jwt import InvalidToken, JwksCache, verify
 from tests.conftest import ROLE, Server, python_zip
-from tests.test_http_api_door import ECHO, function_arn, request, v2  # noqa: F401
+from tests.test_http_api_door import allow_api_gateway, function_arn, request, v2  # noqa: F401
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 AUTHORIZER = textwrap.dedent(
@@ -88,6 +88,7 @@ def authorizer_arn(server: Server) -> Iterator[str]:
     lam.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
+    allow_api_gateway(lam, name)
     yield arn
     lam.delete_function(FunctionName=name)
 

@@ -17,6 +17,9 @@ import pytest
 
 from tests.conftest import ROLE, Server, python_zip
 
+#: Every API of the test account, in the test region.
+API_ARNS = "arn:aws:execute-api:us-east-1:000000000000:*"
+
 ECHO = textwrap.dedent(
     """
     import json, time
@@ -54,8 +57,20 @@ def function_arn(server: Server) -> Iterator[str]:
     lam.get_waiter("function_active_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
     )
+    allow_api_gateway(lam, name)
     yield arn
     lam.delete_function(FunctionName=name)
+
+
+def allow_api_gateway(lam: Any, name: str, source_arn: str = API_ARNS) -> None:
+    """What SAM's `AWS::Lambda::Permission` grants: API Gateway may invoke the function."""
+    lam.add_permission(
+        FunctionName=name,
+        StatementId=f"apigw-{uuid.uuid4().hex[:8]}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=source_arn,
+    )
 
 
 @pytest.fixture()
@@ -273,3 +288,32 @@ def test_disabled_endpoint(v2: Any, server: Server, function_arn: str) -> None:
     v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     status, _, body = request(server, api_id, "GET", "/ok")
     assert (status, json.loads(body)) == (403, {"message": "Forbidden"})
+
+
+def test_permission_needed(v2: Any, server: Server) -> None:
+    """API Gateway invokes a function only where its resource policy lets it: without a
+    statement, or for another route, 500 (the refusal is in the server's log)."""
+    lam = server.client()
+    name = f"httpapi-{uuid.uuid4().hex[:8]}"
+    arn = lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(ECHO)},
+    )["FunctionArn"]
+    try:
+        lam.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+        )
+        api_id, _ = _api(v2, arn, "GET /open", "GET /closed")
+        v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+        status, _, body = request(server, api_id, "GET", "/open")
+        assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+        allow_api_gateway(
+            lam, name, f"arn:aws:execute-api:us-east-1:000000000000:{api_id}/*/GET/open"
+        )
+        assert request(server, api_id, "GET", "/open")[0] == 200
+        assert request(server, api_id, "GET", "/closed")[0] == 500
+    finally:
+        lam.delete_function(FunctionName=name)
