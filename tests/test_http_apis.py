@@ -365,6 +365,7 @@ def test_import_and_reimport_openapi(v2: Any) -> None:
     api = imported["ApiId"]
     try:
         assert imported["Name"] == "sam-app" and imported["Version"] == "1.0"
+        assert imported["Tags"] == {"httpapi:createdBy": "SAM"}
         assert imported["CorsConfiguration"] == {
             "AllowOrigins": ["https://app.example"],
             "AllowMethods": ["GET", "POST"],

@@ -318,6 +318,7 @@ class HttpApiProvider(StageOperations):
             api.api["Description"] = imported.description
         if imported.cors is not None:
             api.api["CorsConfiguration"] = imported.cors
+        api.api.setdefault("Tags", {}).update(imported.tags)
         if imported.warnings:
             api.api["Warnings"] = imported.warnings
         else:

@@ -9,6 +9,7 @@ OpenAPI 3.0 document, and CloudFormation hands that body to ImportApi. What is r
   or API Gateway's `.../functions/<arn>/invocations` form, `payloadFormatVersion`,
   `httpMethod`, `timeoutInMillis`, `connectionType`, `credentials`) as the route's integration;
 - `x-amazon-apigateway-cors` as the API's CORS configuration;
+- `tags` with `x-amazon-apigateway-tag-value` as the API's tags;
 - security schemes with `x-amazon-apigateway-authorizer` (`jwt` and `request`) as authorizers,
   and each operation's (or the document's) `security` as its route's authorizer and scopes;
   a scheme with `x-amazon-apigateway-authtype: awsSigv4` makes the route `AWS_IAM`.
@@ -61,6 +62,9 @@ class ImportedApi:
     #: Authorizers in the control plane's shape, by security scheme name.
     authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: The document's `tags` that carry `x-amazon-apigateway-tag-value` (SAM's
+    #: `httpapi:createdBy`): API Gateway makes them the API's tags.
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _load(body: str) -> dict[str, Any]:
@@ -188,6 +192,9 @@ def parse_openapi(body: str, *, fail_on_warnings: bool = False) -> ImportedApi:
         authorizer = _authorizer(name, scheme)
         if authorizer is not None:
             imported.authorizers[name] = authorizer
+    for tag in document.get("tags") or ():
+        if isinstance(tag, dict) and "x-amazon-apigateway-tag-value" in tag and tag.get("name"):
+            imported.tags[str(tag["name"])] = str(tag["x-amazon-apigateway-tag-value"])
     default_security = document.get("security")
     for path, item in document.get("paths", {}).items():
         if not isinstance(item, dict):
