@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fireside.aws.errors import ServiceError
@@ -177,8 +179,30 @@ def test_openapi_swagger_and_iam() -> None:
         "$request.querystring.q",
     ]
     assert imported.authorizers["auth"]["EnableSimpleResponses"] is True
-    assert imported.warnings  # routes without integrations
-    empty = '{"openapi": "3.0.1", "info": {"title": "t"}, "paths": {"/a": {"get": {}}}}'
-    assert parse_openapi(empty).routes[0].route_key == "GET /a"
-    with pytest.raises(ServiceError):
-        parse_openapi(empty, fail_on_warnings=True)
+    assert not imported.warnings
+    missing = {
+        "openapi": "3.0.1",
+        "info": {"title": "t"},
+        "paths": {
+            "/a": {
+                "get": {
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Nope"}
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    }
+    assert parse_openapi(json.dumps(missing)).routes[0].route_key == "GET /a"
+    with pytest.raises(ServiceError) as excinfo:
+        parse_openapi(json.dumps(missing), fail_on_warnings=True)
+    assert excinfo.value.message == (
+        "Warnings found during import:\n\tParse issue: attribute paths.'/a'(get).responses"
+        ".200.content.schema.#/components/schemas/Nope is missing"
+    )

@@ -262,8 +262,8 @@ class HttpApiProvider(StageOperations):
 
     def _update_quick_create(self, api: HttpApi, params: dict[str, Any]) -> bool:
         managed = [r for r in api.routes.values() if r.get("ApiGatewayManaged")]
-        if not managed:
-            raise bad_request("Target and RouteKey can only be updated on a quick-created API.")
+        if not managed:  # they are quick create's: an API made otherwise has nothing to update
+            return False
         route = managed[0]
         if params.get("RouteKey"):
             parse_route_key(params["RouteKey"])
@@ -331,7 +331,9 @@ class HttpApiProvider(StageOperations):
         for route in imported.routes:
             record: dict[str, Any] = {
                 "ApiKeyRequired": False,
+                "AuthorizationScopes": [],
                 "AuthorizationType": "NONE",
+                "RequestParameters": {},
                 "RouteId": new_id(7),
                 "RouteKey": route.route_key,
             }
@@ -502,7 +504,7 @@ class HttpApiProvider(StageOperations):
             version = authorizer.get("AuthorizerPayloadFormatVersion")
             if version not in ("1.0", "2.0"):
                 raise bad_request(
-                    "AuthorizerPayloadFormatVersion must be 1.0 or 2.0 for REQUEST authorizers."
+                    "AuthorizerPayloadFormatVersion is a required parameter for REQUEST authorizer"
                 )
             if authorizer.get("EnableSimpleResponses") and version != "2.0":
                 raise bad_request(

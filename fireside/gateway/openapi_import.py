@@ -65,6 +65,8 @@ class ImportedApi:
     #: The document's `tags` that carry `x-amazon-apigateway-tag-value` (SAM's
     #: `httpapi:createdBy`): API Gateway makes them the API's tags.
     tags: dict[str, str] = field(default_factory=dict)
+    #: The names of `components.schemas`, for the warnings about missing ones.
+    schemas: set[str] = field(default_factory=set)
 
 
 def _load(body: str) -> dict[str, Any]:
@@ -195,6 +197,7 @@ def parse_openapi(body: str, *, fail_on_warnings: bool = False) -> ImportedApi:
     for tag in document.get("tags") or ():
         if isinstance(tag, dict) and "x-amazon-apigateway-tag-value" in tag and tag.get("name"):
             imported.tags[str(tag["name"])] = str(tag["x-amazon-apigateway-tag-value"])
+    imported.schemas = set(((document.get("components") or {}).get("schemas") or {}).keys())
     default_security = document.get("security")
     for path, item in document.get("paths", {}).items():
         if not isinstance(item, dict):
@@ -231,11 +234,10 @@ def _route(
     except ServiceError as error:
         raise bad_request(f"Invalid route at {where}: {error.message}") from None
     route = ImportedRoute(route_key)
+    _check_response_schemas(where, operation, imported)
     extension = operation.get("x-amazon-apigateway-integration")
     if isinstance(extension, dict):
         route.integration = _integration(extension, where, imported.warnings)
-    else:
-        imported.warnings.append(f"{where} has no x-amazon-apigateway-integration")
     security = operation.get("security", default_security)
     for requirement in security or ():
         if not isinstance(requirement, dict):
@@ -247,3 +249,25 @@ def _route(
             elif name in iam_schemes:
                 route.iam = True
     return route
+
+
+def _check_response_schemas(where: str, operation: dict[str, Any], imported: ImportedApi) -> None:
+    """Warn, in API Gateway's words, of responses whose schema `$ref` names no schema."""
+    responses = operation.get("responses")
+    if not isinstance(responses, dict):
+        return
+    for status, response in responses.items():
+        content = response.get("content") if isinstance(response, dict) else None
+        for media in (content or {}).values() if isinstance(content, dict) else ():
+            schema = media.get("schema") if isinstance(media, dict) else None
+            ref = schema.get("$ref") if isinstance(schema, dict) else None
+            prefix = "#/components/schemas/"
+            if (
+                isinstance(ref, str)
+                and ref.startswith(prefix)
+                and ref.removeprefix(prefix) not in imported.schemas
+            ):
+                imported.warnings.append(
+                    f"Parse issue: attribute {where}.responses.{status}.content.schema."
+                    f"{ref} is missing"
+                )
