@@ -265,3 +265,44 @@ def test_authorizer_policies() -> None:
     assert _allows(
         {"Statement": {"Action": ["execute-api:*"], "Effect": "Allow", "Resource": "*"}}, arn
     )
+
+
+def test_sam_http_api(
+    v2: Any,  # noqa: F811
+    server: Server,
+    function_arn: str,  # noqa: F811
+    authorizer_arn: str,
+    tmp_path: Path,
+) -> None:
+    """An API as SAM deploys an `AWS::Serverless::HttpApi` with a JWT default authorizer, a
+    Lambda authorizer on one route, an open route and the catch-all: the OpenAPI body
+    aws-sam-translator 1.110 made (intrinsics resolved as CloudFormation would) and the
+    `$default` stage with AutoDeploy it adds; the functions may be invoked by API Gateway, as
+    SAM's `Lambda::Permission` resources allow."""
+    issuer = jwks(tmp_path / "jwks.json")
+    body = (Path(__file__).parent / "data" / "sam_http_api.json").read_text()
+    body = body.replace("${FunctionArn}", function_arn)
+    body = body.replace("${AuthorizerArn}", authorizer_arn).replace("${Issuer}", issuer)
+    api = v2.import_api(Body=body)
+    api_id = api["ApiId"]
+    assert api["Tags"] == {"httpapi:createdBy": "SAM"}
+    assert api["CorsConfiguration"] == {
+        "AllowOrigins": ["https://app.example"],
+        "AllowMethods": ["GET"],
+    }
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    routes = {r["RouteKey"]: r for r in v2.get_routes(ApiId=api_id)["Items"]}
+    assert set(routes) == {"POST /other", "$default", "GET /open", "GET /hello/{name}"}
+    assert routes["GET /open"]["AuthorizationType"] == "NONE"
+    assert routes["POST /other"]["AuthorizationType"] == "CUSTOM"
+    assert routes["$default"]["AuthorizationType"] == "JWT"
+    assert request(server, api_id, "GET", "/open")[0] == 200
+    assert request(server, api_id, "GET", "/hello/ann")[0] == 401
+    assert request(server, api_id, "GET", "/somewhere/else")[0] == 401
+    jwt = {"Authorization": token(claims(issuer))}
+    status, _, body_bytes = request(server, api_id, "GET", "/hello/ann", headers=jwt)
+    assert status == 200, body_bytes
+    assert json.loads(body_bytes)["pathParameters"] == {"name": "ann"}
+    assert request(server, api_id, "PUT", "/somewhere/else", headers=jwt)[0] == 200
+    assert request(server, api_id, "POST", "/other", headers={"X-Token": "simple-no"})[0] == 403
+    assert request(server, api_id, "POST", "/other", headers={"X-Token": "simple-yes"})[0] == 200
