@@ -64,6 +64,8 @@ log = logging.getLogger(__name__)
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.:/?#&=,-]+)\}")
 #: Compiled route tables kept, by (API id, deployment id).
 _TABLES_KEPT = 256
+#: Throttled stages' token buckets kept.
+_BUCKETS_KEPT = 10_000
 
 
 def _message(status: int, message: str, request_id: str) -> Response:
@@ -175,6 +177,8 @@ class HttpApiDoor:
         key = (api.api_id, str(stage["StageName"]))
         bucket = self._buckets.get(key)
         if bucket is None or (bucket.rate, bucket.burst) != (float(rate), int(burst)):
+            if len(self._buckets) >= _BUCKETS_KEPT:  # stages of deleted APIs linger otherwise
+                self._buckets.clear()
             bucket = self._buckets[key] = _Bucket(float(rate), int(burst), now)
         return not bucket.take(now)
 
