@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import urllib.request
 import uuid
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import ROLE, Server, python_zip
 
 FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:hello"
 
@@ -420,14 +421,32 @@ def test_import_and_reimport_openapi(v2: Any) -> None:
 
 def test_survives_restart(fresh_server: Any, tmp_path: Any) -> None:
     data = tmp_path / "data"
-    srv = fresh_server(data)
+    srv = fresh_server(data, FIRESIDE_SANDBOX="process")
+    lam = srv.client()
+    function = lam.create_function(
+        FunctionName="durable",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip("def handler(event, context):\n    return event['rawPath']\n")},
+    )["FunctionArn"]
+    lam.add_permission(
+        FunctionName="durable",
+        StatementId="apigw",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn="arn:aws:execute-api:us-east-1:000000000000:*",
+    )
     v2 = srv.client("apigatewayv2")
-    api = v2.create_api(Name="durable", ProtocolType="HTTP", Target=FUNCTION)["ApiId"]
+    api = v2.create_api(Name="durable", ProtocolType="HTTP", Target=function)["ApiId"]
     v2.create_stage(ApiId=api, StageName="dev", StageVariables={"a": "b"})
     srv.stop()
-    srv = fresh_server(data)
+    srv = fresh_server(data, FIRESIDE_SANDBOX="process")
     v2 = srv.client("apigatewayv2")
     assert v2.get_api(ApiId=api)["Name"] == "durable"
     assert v2.get_stage(ApiId=api, StageName="dev")["StageVariables"] == {"a": "b"}
     assert [r["RouteKey"] for r in v2.get_routes(ApiId=api)["Items"]] == ["$default"]
     assert v2.get_api(ApiId=api)["ApiEndpoint"].endswith(f":{srv.port}")
+    url = f"{srv.endpoint}/_aws/execute-api/{api}/still/here"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.read() == b"/still/here"
