@@ -226,6 +226,7 @@ class Fireside:
                 self.http_apis.store,
                 self.function_caller,
                 Authorizers(self.function_caller, self.authenticator),
+                logs=self.logs,
             ),
         )
         services = [

@@ -317,3 +317,38 @@ def test_permission_needed(v2: Any, server: Server) -> None:
         assert request(server, api_id, "GET", "/closed")[0] == 500
     finally:
         lam.delete_function(FunctionName=name)
+
+
+def test_access_log(v2: Any, server: Server, function_arn: str) -> None:
+    api_id, _ = _api(v2, function_arn, "GET /items/{id}")
+    group = f"/aws/apigateway/access-{api_id}"
+    v2.create_stage(
+        ApiId=api_id,
+        StageName="$default",
+        AutoDeploy=True,
+        AccessLogSettings={
+            "DestinationArn": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}",
+            "Format": '{"requestId":"$context.requestId","routeKey":"$context.routeKey",'
+            '"status":"$context.status","method":"$context.httpMethod",'
+            '"error":"$context.error.message","nothing":"$context.no.such.thing"}',
+        },
+    )
+    assert request(server, api_id, "GET", "/items/7")[0] == 200
+    assert request(server, api_id, "GET", "/missing")[0] == 404
+    path = (
+        server.data_dir
+        / "logs"
+        / "000000000000"
+        / "us-east-1"
+        / (group.strip("/").replace("/", "_") + ".log")
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and (not path.exists() or path.read_text().count("\n") < 2):
+        time.sleep(0.05)
+    lines = [json.loads(line.split("\t", 2)[2]) for line in path.read_text().splitlines()]
+    assert [(e["routeKey"], e["status"], e["method"]) for e in lines] == [
+        ("GET /items/{id}", "200", "GET"),
+        ("-", "404", "GET"),
+    ]
+    assert lines[1]["error"] == "Not Found" and lines[0]["nothing"] == "-"
+    assert lines[0]["requestId"] != lines[1]["requestId"]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from fireside.aws.errors import ServiceError
+from fireside.gateway.access_log import destination_name, format_line
 from fireside.gateway.http_api_cors import cors_headers, is_preflight, preflight_headers
 from fireside.gateway.http_api_routes import RouteTable
 from fireside.gateway.http_api_rules import lambda_arn_of, parse_route_key
@@ -206,3 +207,16 @@ def test_openapi_swagger_and_iam() -> None:
         "Warnings found during import:\n\tParse issue: attribute paths.'/a'(get).responses"
         ".200.content.schema.#/components/schemas/Nope is missing"
     )
+
+
+def test_access_log_lines() -> None:
+    arn = "arn:aws:logs:us-east-1:000000000000:log-group:"
+    assert destination_name(arn + "/aws/apigateway/my-api") == "aws_apigateway_my-api"
+    assert destination_name(arn + "my-api:*") == "my-api"
+    for bad in (arn + "../../etc", arn + "/..", "arn:aws:s3:::bucket", arn):
+        assert destination_name(bad) is None, bad
+    line = format_line(
+        "$context.requestId $context.identity.sourceIp $context.unknown\n$context.status",
+        {"requestId": "r1", "identity.sourceIp": "127.0.0.1", "status": "200"},
+    )
+    assert line == "r1 127.0.0.1 - 200"

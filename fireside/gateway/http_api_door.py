@@ -40,7 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fireside.compute.logs import LogStore
 from fireside.gateway import payload_v1, payload_v2
+from fireside.gateway.access_log import destination_name, format_line
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.http_api_authorizers import Authorizers, AuthRequest, Refused
 from fireside.gateway.http_api_cors import cors_headers, is_preflight, preflight_headers, strip_cors
@@ -54,7 +56,7 @@ from fireside.gateway.integration import (
     FunctionRef,
     IntegrationFailure,
 )
-from fireside.gateway.request_parts import is_text
+from fireside.gateway.request_parts import is_text, request_time
 from fireside.http.types import Request, Response
 
 __all__ = ["HttpApiDoor"]
@@ -111,9 +113,11 @@ class HttpApiDoor:
         caller: FunctionCaller,
         authorizers: Authorizers | None = None,
         *,
+        logs: LogStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
+        self._logs = logs
         self._caller = caller
         self._authorizers = authorizers or Authorizers(caller, clock=clock)
         self._clock = clock
@@ -131,14 +135,68 @@ class HttpApiDoor:
         if found is None:
             return _message(404, "Not Found", request_id)
         stage, path = found
+        started = self._clock()
+        notes: dict[str, str] = {}
         cors = api.api.get("CorsConfiguration")
         if cors and is_preflight(request.method, request.headers):
             headers = preflight_headers(cors, request.headers)
-            return Response(204, [*headers, ("apigw-requestid", request_id)])
-        response = await self._serve(api, stage, path, address, request, request_id)
-        if cors:
-            response.headers = strip_cors(response.headers) + cors_headers(cors, request.headers)
+            response = Response(204, [*headers, ("apigw-requestid", request_id)])
+        else:
+            response = await self._serve(api, stage, path, address, request, request_id, notes)
+            if cors:
+                response.headers = strip_cors(response.headers) + cors_headers(
+                    cors, request.headers
+                )
+        settings = stage.get("AccessLogSettings") or {}
+        if self._logs is not None and settings.get("DestinationArn") and settings.get("Format"):
+            self._access_log(api, stage, address, request, request_id, response, started, notes)
         return response
+
+    def _access_log(
+        self,
+        api: HttpApi,
+        stage: dict[str, Any],
+        address: FrontDoorAddress,
+        request: Request,
+        request_id: str,
+        response: Response,
+        started: float,
+        notes: dict[str, str],
+    ) -> None:
+        """One line of the stage's access log (`access_log`), in its own format."""
+        assert self._logs is not None
+        settings = stage["AccessLogSettings"]
+        name = destination_name(str(settings["DestinationArn"]))
+        if name is None:
+            return
+        domain = address.host.rsplit(":", 1)[0] if not address.by_path else api.api_id
+        variables = {
+            "accountId": api.account,
+            "apiId": api.api_id,
+            "domainName": domain,
+            "domainPrefix": domain.split(".", 1)[0],
+            "extendedRequestId": request_id,
+            "httpMethod": request.method,
+            "identity.sourceIp": request.client[0] if request.client else "127.0.0.1",
+            "identity.userAgent": request.headers.get("user-agent", "-"),
+            "path": address.path,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "requestTime": request_time(started),
+            "requestTimeEpoch": str(int(started * 1000)),
+            "responseLatency": str(int((self._clock() - started) * 1000)),
+            "responseLength": str(len(response.body)),
+            "routeKey": notes.get("routeKey", "-"),
+            "stage": str(stage["StageName"]),
+            "status": str(response.status),
+            **notes,
+        }
+        log_file = self._logs.get(api.account, api.region, name)
+        log_file.write(
+            f"{api.api_id}/{stage['StageName']}",
+            format_line(str(settings["Format"]), variables).encode(),
+        )
+        log_file.flush_soon()
 
     def _stage(self, api: HttpApi, path: str) -> tuple[dict[str, Any], str] | None:
         """The stage a path is for, and the path below it."""
@@ -190,14 +248,18 @@ class HttpApiDoor:
         address: FrontDoorAddress,
         request: Request,
         request_id: str,
+        notes: dict[str, str],
     ) -> Response:
+        """The route's answer; `notes` gathers what the access log tells of it."""
         now = self._clock()
         if self._throttled(api, stage, now):
             return _message(429, "Too Many Requests", request_id)
         deployed = self._deployed(api, stage)
         match = deployed.table.match(request.method, path)
         if match is None:
+            notes["error.message"] = "Not Found"
             return _message(404, "Not Found", request_id)
+        notes["routeKey"] = match.route_key
         stage_name = str(stage["StageName"])
         call = _Call(
             api,
@@ -218,6 +280,7 @@ class HttpApiDoor:
                 match.route, deployed.authorizers, request, call.auth_request()
             )
         except Refused as refused:
+            notes["error.message"] = refused.message
             response = _message(refused.status, refused.message, request_id)
             response.headers.extend(refused.headers)
             return response
@@ -233,12 +296,18 @@ class HttpApiDoor:
                 integration.get("IntegrationType"),
             )
             return _message(500, "Internal Server Error", request_id)
-        response = await self._invoke(call, integration, authorizer)
+        before = self._clock()
+        response = await self._invoke(call, integration, authorizer, notes)
+        notes["integrationLatency"] = str(int((self._clock() - before) * 1000))
         response.headers.append(("apigw-requestid", request_id))
         return response
 
     async def _invoke(
-        self, call: _Call, integration: dict[str, Any], authorizer: dict[str, Any] | None
+        self,
+        call: _Call,
+        integration: dict[str, Any],
+        authorizer: dict[str, Any] | None,
+        notes: dict[str, str],
     ) -> Response:
         """Run the route's function with the payload format's event; its answer as the
         payload format reads it, or HTTP APIs' error answers."""
@@ -267,12 +336,15 @@ class HttpApiDoor:
             )
         except IntegrationFailure as failure:
             log.warning("HTTP API %s: %s on %s", api.api_id, failure, call.match.route_key)
+            notes["integrationErrorMessage"] = str(failure)
             if failure.reason is Failure.TIMED_OUT:
                 return _message(503, "Service Unavailable", request_id)
             if failure.reason is Failure.TOO_LARGE:
                 return _message(413, "Request Entity Too Large", request_id)
             return _message(500, "Internal Server Error", request_id)
+        notes["integrationStatus"] = "200"
         if answer.function_error is not None:
+            notes["integrationErrorMessage"] = answer.payload[:200].decode(errors="replace")
             log.info(
                 "HTTP API %s: the function of %s failed: %s",
                 api.api_id,
