@@ -12,11 +12,13 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   RemovePermission, GetPolicy), with a plugin that answers moto's `get_role_name()` helper with
   a role ARN (it creates the role through IAM, which Fireside does not have). The tests expect
   moto's default account, 123456789012, so the client signs with that account id as its key
-  (the plugin turns off moto's `mock_credentials`, which would replace it).
+  (the plugin turns off moto's `mock_credentials`, which would replace it);
+- `lambda_url`: `tests/test_awslambda/test_lambda_function_urls.py` (the Function URL
+  configuration operations), set up as `lambda_policy`.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
-Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy] [-k EXPR]
+Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|lambda_url] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -113,6 +115,11 @@ SUITES = {
             "AWS_ACCESS_KEY_ID": "123456789012",
             "AWS_DEFAULT_REGION": "us-west-2",
         },
+    ),
+    "lambda_url": Suite(
+        "tests/test_awslambda/test_lambda_function_urls.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
 }
 

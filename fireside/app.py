@@ -28,6 +28,7 @@ from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
@@ -41,17 +42,13 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import EXECUTE_API, FrontDoors
+from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
+from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
 from fireside.gateway.http_api_door import HttpApiDoor
 from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
 from fireside.gateway.http_api_store import HttpApiStore
-from fireside.gateway.integration import (
-    ApiGatewaySource,
-    FunctionCaller,
-    FunctionRef,
-    InvokeSource,
-)
+from fireside.gateway.integration import FunctionCaller, resource_policy
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -147,6 +144,7 @@ class Fireside:
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
         self.policies = Policies(self.db, self.versions)
+        self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
@@ -217,9 +215,14 @@ class Fireside:
             self.event_configs,
             self.objects,
             self.code_links,
+            self.function_urls,
             self.policies,
         )
-        self.function_caller = FunctionCaller(self._invoker, self._may_invoke)
+        self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
+        self.front_doors.register(
+            LAMBDA_URL,
+            FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
+        )
         self.front_doors.register(
             EXECUTE_API,
             HttpApiDoor(
@@ -293,28 +296,6 @@ class Fireside:
             endpoint_url,
             self.settings.region,
             front_doors=self.front_doors,
-        )
-
-    def _may_invoke(self, function: FunctionRef, source: InvokeSource) -> bool:
-        """The front doors' permission check: the function's resource policy (AddPermission)
-        must let API Gateway invoke it for the route's `execute-api` ARN, or let the Function
-        URL's caller in."""
-        if isinstance(source, ApiGatewaySource):
-            return self.policies.allows_api_gateway(
-                function.account,
-                function.region,
-                function.name,
-                function.qualifier,
-                source_arn=source.source_arn,
-                source_account=source.source_account,
-            )
-        return self.policies.allows_function_url(
-            function.account,
-            function.region,
-            function.name,
-            function.qualifier,
-            auth_type=source.auth_type,
-            caller_account=source.caller_account,
         )
 
     def _body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:

@@ -13,6 +13,7 @@ import pytest
 
 from fireside.aws.errors import ServiceError
 from fireside.gateway import payload_v1, payload_v2
+from fireside.gateway.cors import CorsRules
 from fireside.gateway.integration import (
     ApiGatewaySource,
     Failure,
@@ -21,9 +22,10 @@ from fireside.gateway.integration import (
     FunctionUrlSource,
     IntegrationFailure,
     own_account_only,
+    resource_policy,
 )
 from fireside.gateway.request_parts import is_text, query_pairs, request_time
-from fireside.http.types import Request
+from fireside.http.types import Request, Response
 
 NOW = 1583348638.390  # AWS's example: 04/Mar/2020:19:03:58 +0000, 1583348638390
 
@@ -177,8 +179,9 @@ def test_request_time_format() -> None:
     ("answer", "body"),
     [
         # LocalStack's AWS-validated test_lambda_url_invocation[...] (November 2025).
-        (b'{"hello":"world"}', b'{"hello":"world"}'),
-        (b'["hello",3,true]', b'["hello",3,true]'),
+        (b'{"hello": "world"}', b'{"hello":"world"}'),
+        (b'["hello", 3, true]', b'["hello",3,true]'),
+        ('{"caf\u00e9": 1}'.encode(), '{"café":1}'.encode()),
         (b'"hello"', b"hello"),
         (b"3", b"3"),
         (b"3.1", b"3.1"),
@@ -209,6 +212,25 @@ def test_v2_structured_response_from_the_guide() -> None:
     assert response.body == b'{ "message": "Hello, world!" }'
     assert ("My-Custom-Header", "Custom Value") in response.headers
     assert [v for k, v in response.headers if k == "Set-Cookie"] == answer["cookies"]
+
+
+def test_framing_headers_are_the_front_doors() -> None:
+    answer = {
+        "statusCode": 200,
+        "headers": {
+            "Content-Length": "1",
+            "Transfer-Encoding": "chunked",
+            "Connection": "close",
+            "X-Name": "caf\u00e9",
+        },
+        "body": "hello",
+    }
+    for interpret in (payload_v2.interpret, payload_v1.interpret):
+        response = interpret(json.dumps(answer).encode())
+        names = [name.lower() for name, _ in response.headers]
+        assert "content-length" not in names and "transfer-encoding" not in names
+        assert "connection" not in names
+        assert ("X-Name", "café".encode().decode("latin-1")) in response.headers
 
 
 def test_v2_structured_details() -> None:
@@ -244,6 +266,9 @@ def test_v2_structured_details() -> None:
         b'{"statusCode": 200, "body": {"a": 1}}',
         b'{"statusCode": 200, "cookies": "a=b"}',
         b'{"statusCode": 200, "body": "%%%", "isBase64Encoded": true}',
+        b'{"statusCode": 200, "headers": {"X-A": "v\\r\\nSet-Cookie: evil=1"}}',
+        b'{"statusCode": 200, "headers": {"X A": "v"}}',
+        b'{"statusCode": 200, "cookies": ["a=1\\r\\nX-Evil: 1"]}',
     ],
 )
 def test_v2_malformed_responses(answer: bytes) -> None:
@@ -371,6 +396,8 @@ def test_own_account_only() -> None:
     assert own_account_only(fn, ApiGatewaySource("arn:aws:execute-api:...", "111111111111"))
     assert not own_account_only(fn, ApiGatewaySource("arn:aws:execute-api:...", "222222222222"))
     assert own_account_only(fn, FunctionUrlSource("NONE"))
+    assert own_account_only(fn, FunctionUrlSource("AWS_IAM", "111111111111"))
+    assert not own_account_only(fn, FunctionUrlSource("AWS_IAM", "222222222222"))
 
 
 class _FakeInvoker:
@@ -441,3 +468,105 @@ def test_caller_limits_permission_and_timeout() -> None:
     with pytest.raises(IntegrationFailure) as failure:
         call(slow, timeout=0.05)
     assert failure.value.reason is Failure.TIMED_OUT
+
+
+def test_resource_policy_asks_the_policies_the_right_question() -> None:
+    asked: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    class Policies:
+        def allows_api_gateway(self, *args: Any, **kwargs: Any) -> bool:
+            asked.append(("api", args, kwargs))
+            return True
+
+        def allows_function_url(self, *args: Any, **kwargs: Any) -> bool:
+            asked.append(("url", args, kwargs))
+            return False
+
+    authorize = resource_policy(Policies())  # type: ignore[arg-type]
+    fn = FunctionRef("111111111111", "us-east-1", "fn", "live")
+    arn = "arn:aws:execute-api:us-east-1:111111111111:api1/prod/GET/items"
+    assert authorize(fn, ApiGatewaySource(arn, "111111111111"))
+    assert not authorize(fn, FunctionUrlSource("AWS_IAM", "222222222222"))
+    assert asked == [
+        (
+            "api",
+            ("111111111111", "us-east-1", "fn", "live"),
+            {"source_arn": arn, "source_account": "111111111111"},
+        ),
+        (
+            "url",
+            ("111111111111", "us-east-1", "fn", "live"),
+            {"auth_type": "AWS_IAM", "caller_account": "222222222222"},
+        ),
+    ]
+
+
+# -- CORS ------------------------------------------------------------------------------------
+def preflight(origin: str, method: str = "GET", headers: str = "") -> Request:
+    asked = {"access-control-request-headers": headers} if headers else {}
+    return Request(
+        "OPTIONS",
+        "/",
+        "",
+        {"origin": origin, "access-control-request-method": method, **asked},
+    )
+
+
+def test_cors_wildcards() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"], "MaxAge": 0}
+    )
+    assert CorsRules.is_preflight(preflight("https://a"))
+    assert not CorsRules.is_preflight(Request("OPTIONS", "/", "", {"origin": "https://a"}))
+    answer = dict(rules.preflight(preflight("https://a", "DELETE", "X-Anything")).headers)
+    assert answer == {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "*",
+        "Access-Control-Allow-Headers": "*",
+        "Access-Control-Max-Age": "0",
+    }
+
+
+def test_cors_credentials_name_the_origin() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["*"], "AllowMethods": ["GET"], "AllowCredentials": True}
+    )
+    answer = dict(rules.preflight(preflight("https://a")).headers)
+    assert answer["Access-Control-Allow-Origin"] == "https://a"
+    assert answer["Vary"] == "Origin"
+    assert answer["Access-Control-Allow-Credentials"] == "true"
+
+
+def test_cors_refusals_carry_no_cors_headers() -> None:
+    rules = CorsRules.from_config(
+        {
+            "AllowOrigins": ["https://app.example/"],
+            "AllowMethods": ["get", "POST"],
+            "AllowHeaders": ["X-Token"],
+        }
+    )
+    assert rules.preflight(preflight("https://APP.example", "get", "x-token")).headers
+    for refused in (
+        preflight("https://other.example"),
+        preflight("https://app.example", "PUT"),
+        preflight("https://app.example", "GET", "x-token, x-other"),
+    ):
+        assert rules.preflight(refused).headers == []
+
+
+def test_cors_on_responses() -> None:
+    rules = CorsRules.from_config(
+        {"AllowOrigins": ["https://a"], "ExposeHeaders": ["X-Id", "X-Other"]}
+    )
+    response = Response(200, [("X-Id", "1"), ("Access-Control-Allow-Origin", "*")], b"ok")
+    allowed = rules.apply(Request("GET", "/", "", {"origin": "https://a"}), response)
+    assert allowed.headers == [
+        ("X-Id", "1"),
+        ("Access-Control-Allow-Origin", "https://a"),
+        ("Vary", "Origin"),
+        ("Access-Control-Expose-Headers", "X-Id,X-Other"),
+    ]
+    other = rules.apply(Request("GET", "/", "", {"origin": "https://b"}), response)
+    assert other.headers == [("X-Id", "1")]
+    no_origin = rules.apply(Request("GET", "/", "", {}), response)
+    assert no_origin.headers == [("X-Id", "1")] and no_origin.body == b"ok"

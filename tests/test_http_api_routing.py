@@ -1,4 +1,4 @@
-"""HTTP APIs' route selection, CORS rules and OpenAPI reading, in process."""
+"""HTTP APIs' route selection, OpenAPI reading and access-log lines, in process."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from fireside.aws.errors import ServiceError
 from fireside.gateway.access_log import destination_name, format_line
-from fireside.gateway.http_api_cors import cors_headers, is_preflight, preflight_headers
 from fireside.gateway.http_api_routes import RouteTable
 from fireside.gateway.http_api_rules import lambda_arn_of, parse_route_key
 from fireside.gateway.openapi_import import parse_openapi
@@ -100,57 +99,6 @@ def test_lambda_arns() -> None:
     wrapped = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations"
     assert lambda_arn_of(wrapped) == arn
     assert lambda_arn_of("https://example.com") is None
-
-
-CORS = {
-    "AllowOrigins": ["https://app.example", "https://*.example.org"],
-    "AllowMethods": ["GET", "POST"],
-    "AllowHeaders": ["content-type", "x-api-key"],
-    "ExposeHeaders": ["x-total"],
-    "MaxAge": 600,
-    "AllowCredentials": True,
-}
-
-
-def test_preflight() -> None:
-    request = {"origin": "https://app.example", "access-control-request-method": "POST"}
-    assert is_preflight("OPTIONS", request)
-    assert not is_preflight("OPTIONS", {"origin": "https://app.example"})
-    assert dict(preflight_headers(CORS, request)) == {
-        "Access-Control-Allow-Origin": "https://app.example",
-        "Access-Control-Allow-Methods": "GET,POST",
-        "Access-Control-Allow-Headers": "content-type,x-api-key",
-        "Access-Control-Max-Age": "600",
-        "Access-Control-Allow-Credentials": "true",
-        "Vary": "Origin",
-    }
-    sub = {"origin": "https://a.example.org", "access-control-request-method": "GET"}
-    assert dict(preflight_headers(CORS, sub))["Access-Control-Allow-Origin"] == sub["origin"]
-    assert preflight_headers(CORS, {"origin": "https://evil.example"}) == []
-
-
-def test_wildcards() -> None:
-    cors = {"AllowOrigins": ["*"], "AllowMethods": ["*"], "AllowHeaders": ["*"]}
-    request = {
-        "origin": "https://x.example",
-        "access-control-request-method": "PATCH",
-        "access-control-request-headers": "x-a,x-b",
-    }
-    assert dict(preflight_headers(cors, request)) == {
-        "Access-Control-Allow-Origin": "*",
-        "Access-Control-Allow-Methods": "PATCH",
-        "Access-Control-Allow-Headers": "x-a,x-b",
-    }
-
-
-def test_response_headers() -> None:
-    assert dict(cors_headers(CORS, {"origin": "https://app.example"})) == {
-        "Access-Control-Allow-Origin": "https://app.example",
-        "Access-Control-Expose-Headers": "x-total",
-        "Access-Control-Allow-Credentials": "true",
-        "Vary": "Origin",
-    }
-    assert cors_headers(CORS, {}) == []
 
 
 def test_openapi_swagger_and_iam() -> None:

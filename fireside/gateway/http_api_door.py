@@ -44,8 +44,8 @@ from fireside.compute.logs import LogStore
 from fireside.gateway import payload_v1, payload_v2
 from fireside.gateway.access_log import destination_name, format_line
 from fireside.gateway.addresses import FrontDoorAddress
+from fireside.gateway.cors import CorsRules
 from fireside.gateway.http_api_authorizers import Authorizers, AuthRequest, Refused
-from fireside.gateway.http_api_cors import cors_headers, is_preflight, preflight_headers, strip_cors
 from fireside.gateway.http_api_routes import Match, RouteTable
 from fireside.gateway.http_api_rules import lambda_arn_of
 from fireside.gateway.http_api_store import HttpApi, HttpApiStore
@@ -138,15 +138,16 @@ class HttpApiDoor:
         started = self._clock()
         notes: dict[str, str] = {}
         cors = api.api.get("CorsConfiguration")
-        if cors and is_preflight(request.method, request.headers):
-            headers = preflight_headers(cors, request.headers)
-            response = Response(204, [*headers, ("apigw-requestid", request_id)])
+        rules = CorsRules.from_config(cors) if cors else None
+        if rules is not None and rules.is_preflight(request):
+            # HTTP APIs answer preflights 204 (Function URLs 200).
+            response = rules.preflight(request)
+            response.status = 204
+            response.headers.append(("apigw-requestid", request_id))
         else:
             response = await self._serve(api, stage, path, address, request, request_id, notes)
-            if cors:
-                response.headers = strip_cors(response.headers) + cors_headers(
-                    cors, request.headers
-                )
+            if rules is not None:
+                response = rules.apply(request, response)
         settings = stage.get("AccessLogSettings") or {}
         if self._logs is not None and settings.get("DestinationArn") and settings.get("Format"):
             self._access_log(api, stage, address, request, request_id, response, started, notes)

@@ -21,9 +21,9 @@ invoking (`InvokeSource`) and calls `FunctionCaller.call`. It gets the function'
 An answer over 6 MB never reaches here as a payload: the Runtime API turns it into a
 `Function.ResponseSizeTooLarge` function error, which the front doors answer with their 502.
 
-The permission check is one call (`Authorize`): until Lambda's resource policies land it
-allows a function's own account (an API of the function's account, any Function URL of the
-function), which is what a caller holding the account's credentials could do with Invoke.
+The permission check is one call (`Authorize`): the server's is `resource_policy`, Lambda's
+resource policies evaluated as AWS does; `own_account_only` (a function's own account, and
+anonymous Function URL requests) is the default for callers without a policy store.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 from fireside.aws.errors import ServiceError
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD
 from fireside.compute.invoker import Invoker
+from fireside.compute.policies import Policies
 
 __all__ = [
     "ApiGatewaySource",
@@ -50,6 +51,7 @@ __all__ = [
     "IntegrationFailure",
     "InvokeSource",
     "own_account_only",
+    "resource_policy",
 ]
 
 _FUNCTION_ARN = re.compile(
@@ -125,11 +127,40 @@ Authorize = Callable[[FunctionRef, InvokeSource], bool]
 
 
 def own_account_only(function: FunctionRef, source: InvokeSource) -> bool:
-    """The check before resource policies: an API of the function's own account; any
-    request to the function's own URL."""
+    """The check before resource policies: an API of the function's own account; a
+    request to the function's URL that is anonymous (`NONE`) or signed by its account."""
     if isinstance(source, ApiGatewaySource):
         return source.source_account == function.account
-    return True
+    return source.auth_type == "NONE" or source.caller_account == function.account
+
+
+def resource_policy(policies: Policies) -> Authorize:
+    """The check as AWS makes it: the function's resource policy (of the version or alias
+    invoked, `fireside.compute.policies`) must let API Gateway invoke it for the method's
+    `execute-api` ARN, or, for a Function URL, grant both `lambda:InvokeFunctionUrl` (with
+    the URL's auth type) and `lambda:InvokeFunction` (via a Function URL) to the caller:
+    anyone (`*`) for `NONE`; for `AWS_IAM` the signer's account, its own needing no grant."""
+
+    def authorize(function: FunctionRef, source: InvokeSource) -> bool:
+        if isinstance(source, ApiGatewaySource):
+            return policies.allows_api_gateway(
+                function.account,
+                function.region,
+                function.name,
+                function.qualifier,
+                source_arn=source.source_arn,
+                source_account=source.source_account,
+            )
+        return policies.allows_function_url(
+            function.account,
+            function.region,
+            function.name,
+            function.qualifier,
+            auth_type=source.auth_type,
+            caller_account=source.caller_account,
+        )
+
+    return authorize
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from fnmatch import fnmatch
 from typing import Any
 
-from fireside.gateway.payload_v2 import MalformedResponse, header_pairs, response_body, scalar
+from fireside.gateway.payload_v2 import (
+    MalformedResponse,
+    header_pairs,
+    response_body,
+    scalar,
+    wire_safe,
+)
 from fireside.gateway.payload_v2 import status_code as _status_code
 from fireside.gateway.request_parts import (
     body_for_event,
@@ -163,4 +169,4 @@ def interpret(payload: bytes) -> Response:
             if single_name.lower() == str(name).lower() and value not in texts:
                 headers.append((single_name, value))
     headers.extend((name, value) for name, value in single if name.lower() not in taken)
-    return Response(status, headers, response_body(answer))
+    return Response(status, wire_safe(headers), response_body(answer))
