@@ -248,8 +248,8 @@ class HttpApiProvider(StageOperations):
         return self._api_view(ctx, self._api(ctx, params["ApiId"]))
 
     async def get_apis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        apis = sorted(self.store.list(ctx.account_id, ctx.region), key=lambda a: a.api_id)
-        return self._page([self._api_view(ctx, a) for a in apis], params)
+        apis = [self._api_view(ctx, a) for a in self.store.list(ctx.account_id, ctx.region)]
+        return self._page(apis, params, lambda a: (str(a["ApiId"]),), "GetApis")
 
     async def update_api(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"]).copy()
@@ -402,7 +402,12 @@ class HttpApiProvider(StageOperations):
 
     async def get_routes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
-        return self._page(sorted(api.routes.values(), key=lambda r: r["RouteKey"]), params)
+        return self._page(
+            list(api.routes.values()),
+            params,
+            lambda r: (str(r["RouteKey"]), str(r["RouteId"])),
+            f"GetRoutes:{api.api_id}",
+        )
 
     async def update_route(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"]).copy()
@@ -463,8 +468,12 @@ class HttpApiProvider(StageOperations):
 
     async def get_integrations(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
-        items = sorted(api.integrations.values(), key=lambda i: i["IntegrationId"])
-        return self._page(items, params)
+        return self._page(
+            list(api.integrations.values()),
+            params,
+            lambda i: (str(i["IntegrationId"]),),
+            f"GetIntegrations:{api.api_id}",
+        )
 
     async def update_integration(
         self, ctx: RequestContext, params: dict[str, Any]
@@ -541,7 +550,12 @@ class HttpApiProvider(StageOperations):
 
     async def get_authorizers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
-        return self._page(sorted(api.authorizers.values(), key=lambda a: a["Name"]), params)
+        return self._page(
+            list(api.authorizers.values()),
+            params,
+            lambda a: (str(a["Name"]), str(a["AuthorizerId"])),
+            f"GetAuthorizers:{api.api_id}",
+        )
 
     async def update_authorizer(
         self, ctx: RequestContext, params: dict[str, Any]

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
+from fireside.aws.pagination import Key, marker_page
 from fireside.gateway.http_api_rules import bad_request, conflict, not_found
 from fireside.gateway.http_api_store import HttpApi, HttpApiStore, new_id
 
@@ -80,20 +81,36 @@ class StageOperations:
                     self._deploy(api, stage, automatic=True)
         self.store.put(api)
 
-    def _page(self, items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-        """`Items` from `NextToken` (an offset) on, at most `MaxResults` (a string, as the
-        model has it), and the next token when more remain."""
-        try:
-            start = int(params.get("NextToken") or 0)
-            size = int(params.get("MaxResults") or _DEFAULT_PAGE)
-        except ValueError:
-            raise bad_request("Invalid pagination token or MaxResults") from None
-        if start < 0 or size < 1:
-            raise bad_request("Invalid pagination token or MaxResults")
-        page: dict[str, Any] = {"Items": [dict(item) for item in items[start : start + size]]}
-        if start + size < len(items):
-            page["NextToken"] = str(start + size)
-        return page
+    def _page(
+        self,
+        items: list[dict[str, Any]],
+        params: dict[str, Any],
+        key: Callable[[dict[str, Any]], Key],
+        scope: str,
+    ) -> dict[str, Any]:
+        """One page of `Items`, in the order of `key`, and the `NextToken` when more remain:
+        at most `MaxResults` (a string in the model), resuming strictly after the item the
+        token names (`fireside.aws.pagination`), so changes between pages skip nothing."""
+        size = _DEFAULT_PAGE
+        if params.get("MaxResults"):
+            try:
+                size = int(params["MaxResults"])
+            except ValueError:
+                raise bad_request("MaxResults must be a number") from None
+            if size < 1:
+                raise bad_request("MaxResults must be at least 1")
+        page, token = marker_page(
+            items,
+            key,
+            {"Marker": params.get("NextToken"), "MaxItems": size},
+            scope=scope,
+            invalid=lambda: bad_request("The pagination token is invalid"),
+            cap=None,
+        )
+        answer: dict[str, Any] = {"Items": [dict(item) for item in page]}
+        if token is not None:
+            answer["NextToken"] = token
+        return answer
 
     def _deploy(
         self,
@@ -187,8 +204,8 @@ class StageOperations:
 
     async def get_stages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
-        stages = [self._stage_view(api, s) for s in sorted(api.stages.values(), key=_by_name)]
-        return self._page(stages, params)
+        stages = [self._stage_view(api, s) for s in api.stages.values()]
+        return self._page(stages, params, _by_name, f"GetStages:{api.api_id}")
 
     async def update_stage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"]).copy()
@@ -257,8 +274,12 @@ class StageOperations:
 
     async def get_deployments(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
-        ordered = sorted(api.deployments.values(), key=lambda d: float(d["CreatedDate"]))
-        return self._page([self._deployment_view(d) for d in ordered], params)
+        return self._page(
+            [self._deployment_view(d) for d in api.deployments.values()],
+            params,
+            lambda d: (int(float(d["CreatedDate"]) * 1_000_000), str(d["DeploymentId"])),
+            f"GetDeployments:{api.api_id}",
+        )
 
     async def update_deployment(
         self, ctx: RequestContext, params: dict[str, Any]
@@ -320,5 +341,5 @@ class StageOperations:
         return {"Tags": dict(self._tags_of(api.copy(), stage))}
 
 
-def _by_name(stage: dict[str, Any]) -> str:
-    return str(stage["StageName"])
+def _by_name(stage: dict[str, Any]) -> Key:
+    return (str(stage["StageName"]),)
