@@ -2,10 +2,11 @@
 
 The operations are botocore's paginators for the served services (Lambda, S3, API Gateway v2;
 STS has none) minus the operations Fireside does not serve
-(`test_every_served_paginator_is_covered` keeps the table honest). For each listing, with a
-few page sizes: every item is seen exactly once and in order, no page is larger than asked, and only the last page is short. Then the
-markers: one Fireside did not issue, one from another listing, and one whose item was deleted
-between pages (a stale marker resumes after it, neither restarting nor ending the listing).
+(`test_every_served_paginator_is_covered` keeps the table honest). For each listing, with a few
+page sizes: every item is seen exactly once and in order, no page is larger than asked, and
+only the last page is short. Then the markers: one Fireside did not issue, one from another
+listing, and one whose item was deleted between pages (a stale marker resumes after it, neither
+restarting nor ending the listing).
 
 Each listing lives in a region (or bucket-name prefix) of its own, so items other tests
 create on the shared server never appear in it.
