@@ -352,3 +352,25 @@ def test_access_log(v2: Any, server: Server, function_arn: str) -> None:
     ]
     assert lines[1]["error"] == "Not Found" and lines[0]["nothing"] == "-"
     assert lines[0]["requestId"] != lines[1]["requestId"]
+
+
+def test_odd_requests(v2: Any, server: Server, function_arn: str) -> None:
+    """Odd paths, escapes and bodies reach a route or a 404, never a Fireside error."""
+    api_id, _ = _api(v2, function_arn, "ANY /{proxy+}", "GET /files/{name}")
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    for method, path, body in (
+        ("GET", "/files/%zz", None),
+        ("GET", "/files/%ff%fe", None),
+        ("GET", "//double//slashes", None),
+        ("GET", "/a?%ff=%fe&&=&x", None),
+        ("POST", "/bin", bytes(range(256))),
+        ("POST", "/json", b'{"broken": '),
+    ):
+        headers = {"Content-Type": "application/json"} if body else {}
+        status, _, answer = request(server, api_id, method, path, headers=headers, body=body)
+        assert status in (200, 404), (path, status, answer)
+    status, _, answer = request(server, api_id, "GET", "/files/%zz")
+    assert json.loads(answer)["pathParameters"] == {"name": "%zz"}
+    status, _, answer = request(server, api_id, "POST", "/bin", body=bytes(range(256)))
+    event = json.loads(answer)
+    assert event["isBase64Encoded"] is True
