@@ -96,7 +96,7 @@ def authorizer_arn(server: Server) -> Iterator[str]:
 def _api_with(v2: Any, arn: str) -> tuple[str, str]:  # noqa: F811
     api_id = v2.create_api(Name="auth", ProtocolType="HTTP")["ApiId"]
     integration = v2.create_integration(
-        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=arn
+        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=arn, PayloadFormatVersion="2.0"
     )["IntegrationId"]
     v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     return api_id, f"integrations/{integration}"

@@ -271,7 +271,7 @@ def test_throttle_and_unserved_integrations(v2: Any, server: Server, function_ar
     assert (status, json.loads(body)) == (429, {"message": "Too Many Requests"})
     proxy = v2.create_integration(
         ApiId=api_id, IntegrationType="HTTP_PROXY", IntegrationUri="http://example.com",
-        IntegrationMethod="GET",
+        IntegrationMethod="GET", PayloadFormatVersion="1.0",
     )["IntegrationId"]  # fmt: skip
     v2.update_stage(
         ApiId=api_id,

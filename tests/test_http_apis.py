@@ -143,8 +143,18 @@ def test_routes(v2: Any, api_id: str) -> None:
 
 
 def test_integrations(v2: Any, api_id: str) -> None:
+    with pytest.raises(ClientError) as excinfo:  # as AWS: SDKs must name the version
+        v2.create_integration(ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=FUNCTION)
+    assert _error(excinfo) == (
+        "BadRequestException",
+        "PayloadFormatVersion is a required parameter for integration",
+        400,
+    )
     created = v2.create_integration(
-        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=FUNCTION
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=FUNCTION,
+        PayloadFormatVersion="2.0",
     )
     assert created["PayloadFormatVersion"] == "2.0"
     assert created["TimeoutInMillis"] == 30000
@@ -164,12 +174,18 @@ def test_integrations(v2: Any, api_id: str) -> None:
         assert _error(excinfo)[0] == "BadRequestException", bad
     with pytest.raises(ClientError) as excinfo:
         v2.create_integration(ApiId=api_id, IntegrationType="MOCK")
-    assert _error(excinfo)[0] == "BadRequestException"
+    assert _error(excinfo) == (
+        "BadRequestException",
+        "Currently, an API with a protocol type of HTTP may only be associated with proxy "
+        "integrations (AWS_PROXY, HTTP_PROXY)",
+        400,
+    )
     http = v2.create_integration(
         ApiId=api_id,
         IntegrationType="HTTP_PROXY",
         IntegrationUri="https://example.com",
         IntegrationMethod="GET",
+        PayloadFormatVersion="1.0",
     )
     assert http["PayloadFormatVersion"] == "1.0"
     assert len(v2.get_integrations(ApiId=api_id)["Items"]) == 2
@@ -234,7 +250,10 @@ def test_authorizers(v2: Any, api_id: str) -> None:
 
 def test_stages_and_deployments(v2: Any, api_id: str) -> None:
     integration = v2.create_integration(
-        ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=FUNCTION
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=FUNCTION,
+        PayloadFormatVersion="2.0",
     )["IntegrationId"]
     v2.create_route(ApiId=api_id, RouteKey="GET /a", Target=f"integrations/{integration}")
     deployment = v2.create_deployment(ApiId=api_id, Description="first")

@@ -509,7 +509,10 @@ def _route(client: Any, api_id: str, n: int) -> str:
 def _integration(client: Any, api_id: str, n: int) -> str:
     return str(
         client.create_integration(
-            ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=V2_FUNCTION
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=V2_FUNCTION,
+            PayloadFormatVersion="2.0",
         )["IntegrationId"]
     )
 

@@ -446,10 +446,11 @@ class HttpApiProvider(StageOperations):
         if api.api["ProtocolType"] == "HTTP":
             integration.setdefault("TimeoutInMillis", 30000)
             if kind == "AWS_PROXY":
-                integration.setdefault("PayloadFormatVersion", "2.0")
                 integration.setdefault("IntegrationMethod", "POST")
-            elif kind == "HTTP_PROXY":
-                integration.setdefault("PayloadFormatVersion", "1.0")
+            # AWS: "If you create a Lambda integration by using the AWS CLI, CloudFormation,
+            # or an SDK, you must specify a payloadFormatVersion" (CDK, SAM and Terraform do).
+            if kind in ("AWS_PROXY", "HTTP_PROXY") and not integration.get("PayloadFormatVersion"):
+                raise bad_request("PayloadFormatVersion is a required parameter for integration")
         validate_integration(integration, api.api["ProtocolType"])
         integration["IntegrationId"] = new_id(7)
         api.integrations[integration["IntegrationId"]] = integration

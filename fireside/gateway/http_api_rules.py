@@ -96,7 +96,10 @@ def validate_integration(integration: dict[str, Any], protocol: str) -> None:
             f"Invalid integration type specified. Must be one of {sorted(INTEGRATION_TYPES)}"
         )
     if protocol == "HTTP" and kind not in ("AWS_PROXY", "HTTP_PROXY"):
-        raise bad_request(f"Integration type {kind} is not supported for HTTP APIs.")
+        raise bad_request(
+            "Currently, an API with a protocol type of HTTP may only be associated with proxy "
+            "integrations (AWS_PROXY, HTTP_PROXY)"
+        )
     timeout = integration.get("TimeoutInMillis")
     if timeout is not None and not (MIN_TIMEOUT_MS <= timeout <= MAX_TIMEOUT_MS):
         raise bad_request("Timeout must be between 50 milliseconds and 30 seconds.")
