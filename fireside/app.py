@@ -44,6 +44,10 @@ from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
+from fireside.gateway.http_api_authorizers import Authorizers
+from fireside.gateway.http_api_door import HttpApiDoor
+from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
+from fireside.gateway.http_api_store import HttpApiStore
 from fireside.gateway.integration import FunctionCaller, resource_policy
 from fireside.gateway.rest_api_authorizers import LambdaAuthorizers
 from fireside.gateway.rest_api_door import RestApiDoor
@@ -78,6 +82,9 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
+# ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
+# (The edge bounds bodies by signing name, which both API Gateway APIs share.)
+_HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
 #: The first path segments of API Gateway (v1) operations: how the edge tells them from
 #: apigatewayv2's (`/v2/...`), which sign with the same name.
 _APIGATEWAY_V1_PREFIXES = (
@@ -179,6 +186,8 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
+        #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
+        self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
         self.tables.attach_transfers(
@@ -234,11 +243,18 @@ class Fireside:
         self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
         self.rest_api_door.integrate = LambdaProxy(self.function_caller)
         self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
-        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
-        self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
+        )
+        self.front_doors.register(
+            EXECUTE_API,
+            HttpApiDoor(
+                self.http_apis.store,
+                self.function_caller,
+                Authorizers(self.function_caller, self.authenticator),
+                logs=self.logs,
+            ),
         )
         services = [
             Service(
@@ -295,7 +311,16 @@ class Fireside:
                 self.rest_apis.operations(),
                 path_prefixes=_APIGATEWAY_V1_PREFIXES,
                 prefixes_only=True,
-                max_body=_SMALL_REQUEST * 6,  # ImportRestApi: AWS takes documents up to 6 MB
+                max_body=_HTTP_API_MAX_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "apigatewayv2",
+                apigatewayv2_protocol(),
+                self.http_apis.operations(),
+                path_prefixes=("/v2/",),
+                max_body=_HTTP_API_MAX_REQUEST,
             )
         )
         return Edge(
@@ -393,7 +418,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts", "apigateway"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -417,6 +442,7 @@ class Fireside:
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
                 ("REST APIs", self.rest_apis.store.close),
+                ("HTTP APIs", self.http_apis.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )
