@@ -535,6 +535,10 @@ def test_gateway_errors(server: Server, apigw: Any, make_api: Any) -> None:
     assert no_stage[0] == 403 and json.loads(no_stage[2]) == {"message": "Forbidden"}
     unknown = call(server, "zzzzzzzzzz", "/prod/items/1")
     assert unknown[0] == 404
+    too_large = call(server, api["id"], "/prod/items/1", body=b"x" * (10 * 1024 * 1024 + 1))
+    assert too_large[0] == 413
+    assert json.loads(too_large[2]) == {"message": "Request Entity Too Large"}
+    assert call(server, api["id"], "/prod/items/1")[0] == 200  # and the server keeps serving
 
 
 def test_mock_status_selection_and_missing_default(

@@ -35,6 +35,9 @@ __all__ = ["Authorize", "Integrate", "RestApiDoor", "RestCall", "gateway_error"]
 
 log = logging.getLogger(__name__)
 
+#: API Gateway's payload limit for REST APIs (10 MB; Lambda's own 6 MB applies after it).
+MAX_PAYLOAD = 10 * 1024 * 1024
+
 #: How an integration of a type other than MOCK is called (set by the app once the gateway
 #: core can invoke functions): (the call, the method's integration) -> the response.
 Integrate = Callable[["RestCall", dict[str, Any]], Awaitable[Response]]
@@ -253,6 +256,11 @@ class RestApiDoor:
         deployment = record["deployments"].get(stage["deploymentId"]) if stage else None
         if stage is None or deployment is None:
             return gateway_error(403, "Forbidden", request_id), None, None
+        if len(request.body) > MAX_PAYLOAD:
+            too_large = gateway_error(
+                413, "Request Entity Too Large", request_id, "RequestTooLargeException"
+            )
+            return too_large, deployment, None
         match = self._tree(record["api"]["id"], stage["deploymentId"], deployment).match(rest)
         methods = match.resource.get("resourceMethods", {}) if match is not None else {}
         method = methods.get(request.method) or methods.get("ANY")

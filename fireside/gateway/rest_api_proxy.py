@@ -15,7 +15,7 @@ it in the execution log): a function error, a malformed proxy response, a missin
 a refused permission, a throttled or unready function: 502/500 `{"message": "Internal server
 error"}` (502 for what the function answered, 500 for what kept it from answering); the
 integration timeout (`timeoutInMillis`, 29 s by default): 504 `{"message": "Endpoint request
-timed out"}`; an event over Lambda's 6 MB: 413 `{"message": "Request Too Long"}`.
+timed out"}`; an event over Lambda's 6 MB: 413 `{"message": "Request Entity Too Large"}`.
 
 A binary answer (`isBase64Encoded`) is decoded only for a client whose `Accept` names one of
 the API's `binaryMediaTypes`; others get the base64 text, as API Gateway sends it.
@@ -121,7 +121,7 @@ class LambdaProxy:
                 )
             if failure.reason is Failure.TOO_LARGE:
                 return gateway_error(
-                    413, "Request Too Long", call.request_id, "RequestTooLargeException"
+                    413, "Request Entity Too Large", call.request_id, "RequestTooLargeException"
                 )
             return gateway_error(500, "Internal server error", call.request_id)
 
