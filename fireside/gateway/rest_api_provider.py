@@ -1,6 +1,7 @@
-"""The API Gateway (v1) provider: REST APIs, their resources, methods and integrations,
-deployments, stages and authorizers; OpenAPI import; tags. API keys and usage plans are in
-`rest_api_keys`.
+"""The API Gateway (v1) provider: REST APIs, their resources, methods and integrations, and
+OpenAPI import. Deployments, stages, authorizers and tags are in `rest_api_stages`; API keys
+and usage plans in `rest_api_keys`; models, validators and gateway responses in
+`rest_api_definitions`; `operations()` gathers them all.
 
 A REST API is one record (`RestApiRecord` in `rest_api_store`): `api` (the RestApi shape),
 `resources` by id (each with its `resourceMethods`, each method with its `methodIntegration`,
@@ -18,17 +19,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fireside.aws.context import RequestContext
-from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.aws.errors import ServiceError
+from fireside.gateway.rest_api_common import apigateway_error, bad_request, not_found, page, public
 from fireside.gateway.rest_api_definitions import Definitions
 from fireside.gateway.rest_api_keys import ApiKeys
 from fireside.gateway.rest_api_openapi import import_document
 from fireside.gateway.rest_api_patch import apply_patch
-from fireside.gateway.rest_api_store import API_KEY, REST_API, USAGE_PLAN, RestApiStore, new_id
+from fireside.gateway.rest_api_stages import Stages
+from fireside.gateway.rest_api_store import REST_API, RestApiStore, new_id
 
 __all__ = ["RestApiProvider"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-apigateway_error = ModelledErrors("apigateway")
 
 _PATH_PART = re.compile(r"[A-Za-z0-9._:@-]+|\{[A-Za-z0-9._-]+\+?\}")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"})
@@ -44,20 +46,6 @@ _API_PATCHABLE = frozenset(
         "policy",
         "disableExecuteApiEndpoint",
         "version",
-    }
-)
-_STAGE_PATCHABLE = frozenset(
-    {
-        "description",
-        "deploymentId",
-        "variables",
-        "cacheClusterEnabled",
-        "cacheClusterSize",
-        "tracingEnabled",
-        "clientCertificateId",
-        "documentationVersion",
-        "accessLogSettings",
-        "canarySettings",
     }
 )
 _METHOD_PATCHABLE = frozenset(
@@ -91,42 +79,6 @@ _INTEGRATION_PATCHABLE = frozenset(
 _RESPONSE_PATCHABLE = frozenset(
     {"selectionPattern", "responseParameters", "responseTemplates", "contentHandling"}
 )
-_AUTHORIZER_PATCHABLE = frozenset(
-    {
-        "name",
-        "type",
-        "authorizerUri",
-        "authorizerCredentials",
-        "identitySource",
-        "identityValidationExpression",
-        "authorizerResultTtlInSeconds",
-        "providerARNs",
-        "authType",
-    }
-)
-
-
-def public(record: dict[str, Any]) -> dict[str, Any]:
-    """`record` without Fireside's own members (those named `_...`)."""
-    return {k: v for k, v in record.items() if not k.startswith("_")}
-
-
-def _not_found(what: str) -> ServiceError:
-    return apigateway_error("NotFoundException", f"Invalid {what} identifier specified")
-
-
-def _bad(message: str) -> ServiceError:
-    return apigateway_error("BadRequestException", message)
-
-
-def _page(items: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any]:
-    """A page of `items` as API Gateway's `position`/`limit` pagination gives it."""
-    start = int(params["position"]) if str(params.get("position", "")).isdigit() else 0
-    limit = params.get("limit") or 500
-    page: dict[str, Any] = {"items": items[start : start + limit]}
-    if start + limit < len(items):
-        page["position"] = str(start + limit)
-    return page
 
 
 class RestApiProvider:
@@ -134,10 +86,11 @@ class RestApiProvider:
         self.store = store
         self.keys = ApiKeys(store)
         self.definitions = Definitions(self, store)
+        self.stages = Stages(self)
 
     def operations(self) -> dict[str, Operation]:
         found: dict[str, Operation] = {}
-        for owner in (self, self.keys, self.definitions):
+        for owner in (self, self.keys, self.definitions, self.stages):
             for name in dir(owner):
                 if name[:1].isupper():
                     found[name] = getattr(owner, name)
@@ -160,7 +113,7 @@ class RestApiProvider:
     def _resource(record: dict[str, Any], resource_id: str) -> dict[str, Any]:
         resource = record["resources"].get(resource_id)
         if resource is None:
-            raise _not_found("Resource")
+            raise not_found("Resource")
         found: dict[str, Any] = resource
         return found
 
@@ -168,14 +121,14 @@ class RestApiProvider:
         resource = self._resource(record, params["resourceId"])
         method = resource.get("resourceMethods", {}).get(params["httpMethod"].upper())
         if method is None:
-            raise _not_found("Method")
+            raise not_found("Method")
         found: dict[str, Any] = method
         return found
 
     def _integration(self, record: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         integration = self._method(record, params).get("methodIntegration")
         if integration is None:
-            raise _not_found("Integration")
+            raise not_found("Integration")
         found: dict[str, Any] = integration
         return found
 
@@ -219,7 +172,7 @@ class RestApiProvider:
     async def GetRestApis(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         records = self.store.all(ctx.account_id, ctx.region, REST_API)
         items = [public(r["api"]) for r in sorted(records, key=lambda r: r["api"]["createdDate"])]
-        return _page(items, params)
+        return page(items, params)
 
     async def UpdateRestApi(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = copy.deepcopy(self._api(ctx, params["restApiId"]))
@@ -242,7 +195,9 @@ class RestApiProvider:
         record = copy.deepcopy(self._api(ctx, params["restApiId"]))
         mode = params.get("mode") or "merge"
         if mode not in ("overwrite", "merge"):
-            raise _bad('Enumeration value of OpenAPI import mode must be "overwrite" or "merge"')
+            raise bad_request(
+                'Enumeration value of OpenAPI import mode must be "overwrite" or "merge"'
+            )
         import_document(record, params.get("body", b""), mode, params.get("parameters"))
         self._save(ctx, record)
         return public(record["api"])
@@ -254,7 +209,7 @@ class RestApiProvider:
         parent = self._resource(record, params["parentId"])
         part = params["pathPart"]
         if not _PATH_PART.fullmatch(part):
-            raise _bad(
+            raise bad_request(
                 "Resource's path part only allow a-zA-Z0-9._- and curly braces at the beginning"
                 " and the end and an optional plus sign before the closing brace."
             )
@@ -267,12 +222,12 @@ class RestApiProvider:
                     f"Another resource with the same parent already has this name: {part}",
                 )
             if part.startswith("{") and sibling["pathPart"].startswith("{"):
-                raise _bad(
+                raise bad_request(
                     f"A sibling ({sibling['pathPart']}) of this resource already has a variable"
                     f" path part -- only one is allowed"
                 )
         if parent["path"].endswith("+}"):
-            raise _bad("Cannot create a child of a resource with a greedy path variable")
+            raise bad_request("Cannot create a child of a resource with a greedy path variable")
         resource_id = new_id(6)
         resource = {"id": resource_id, "parentId": parent["id"], "pathPart": part, "path": path}
         record["resources"][resource_id] = resource
@@ -286,7 +241,7 @@ class RestApiProvider:
     async def GetResources(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self._api(ctx, params["restApiId"])
         items = sorted(record["resources"].values(), key=lambda r: r["path"])
-        return _page([_shown(r, params) for r in items], params)
+        return page([_shown(r, params) for r in items], params)
 
     async def UpdateResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = copy.deepcopy(self._api(ctx, params["restApiId"]))
@@ -302,7 +257,7 @@ class RestApiProvider:
         record = copy.deepcopy(self._api(ctx, params["restApiId"]))
         resource = self._resource(record, params["resourceId"])
         if "parentId" not in resource:
-            raise _bad("Cannot delete the root resource of an API")
+            raise bad_request("Cannot delete the root resource of an API")
         doomed = {resource["id"]}
         changed = True
         while changed:  # the resource and everything under it
@@ -321,7 +276,7 @@ class RestApiProvider:
         resource = self._resource(record, params["resourceId"])
         http_method = params["httpMethod"].upper()
         if http_method not in _METHODS:
-            raise _bad(
+            raise bad_request(
                 "Invalid HttpMethod specified. Valid options are GET,PUT,POST,DELETE,PATCH,OPTIONS,HEAD,ANY"
             )
         given = params.get("authorizationType", "NONE")
@@ -329,12 +284,12 @@ class RestApiProvider:
         if authorization in ("CUSTOM", "COGNITO_USER_POOLS"):
             authorizer = params.get("authorizerId")
             if not authorizer or authorizer not in record["authorizers"]:
-                raise _bad(
+                raise bad_request(
                     "Invalid authorizer ID specified. Setting the authorization type to "
                     f"{authorization} requires a valid authorizer."
                 )
         elif authorization not in ("NONE", "AWS_IAM"):
-            raise _bad(f"Invalid authorization type specified: {authorization}")
+            raise bad_request(f"Invalid authorization type specified: {authorization}")
         methods = resource.setdefault("resourceMethods", {})
         if http_method in methods:
             raise apigateway_error("ConflictException", "Method already exists for this resource")
@@ -415,7 +370,7 @@ class RestApiProvider:
         method = self._method(record, params)
         kind = params["type"]
         if kind not in _INTEGRATION_TYPES:
-            raise _bad(f"Invalid integration type specified: {kind}")
+            raise bad_request(f"Invalid integration type specified: {kind}")
         integration: dict[str, Any] = {
             "type": kind,
             "passthroughBehavior": params.get("passthroughBehavior", "WHEN_NO_MATCH"),
@@ -518,246 +473,24 @@ class RestApiProvider:
         self._save(ctx, record)
         return {}
 
-    # -- deployments and stages ----------------------------------------------------------
-
-    async def CreateDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        resources = record["resources"]
-        if not any(r.get("resourceMethods") for r in resources.values()):
-            raise _bad("The REST API doesn't contain any methods")
-        for resource in resources.values():
-            for method in resource.get("resourceMethods", {}).values():
-                if "methodIntegration" not in method:
-                    raise _bad("No integration defined for method")
-        deployment_id = new_id(6)
-        summary: dict[str, Any] = {}
-        for resource in resources.values():
-            for verb, method in resource.get("resourceMethods", {}).items():
-                summary.setdefault(resource["path"], {})[verb] = {
-                    "authorizationType": method["authorizationType"],
-                    "apiKeyRequired": method.get("apiKeyRequired", False),
-                }
-        deployment: dict[str, Any] = {
-            "id": deployment_id,
-            "createdDate": time.time(),
-            "apiSummary": summary,
-            "_resources": copy.deepcopy(resources),
-            "_authorizers": copy.deepcopy(record["authorizers"]),
-            "_gatewayResponses": copy.deepcopy(record.get("gatewayResponses", {})),
-            "_validators": copy.deepcopy(record.get("validators", {})),
-            "_api": {k: record["api"].get(k) for k in ("binaryMediaTypes", "apiKeySource")},
-        }
-        if params.get("description"):
-            deployment["description"] = params["description"]
-        record["deployments"][deployment_id] = deployment
-        stage_name = params.get("stageName")
-        if stage_name:
-            stage = record["stages"].get(stage_name)
-            if stage is None:
-                stage = self._new_stage(stage_name, deployment_id, params)
-                record["stages"][stage_name] = stage
-            else:
-                stage["deploymentId"] = deployment_id
-                stage["lastUpdatedDate"] = time.time()
-                if params.get("variables"):
-                    stage.setdefault("variables", {}).update(params["variables"])
-        self._save(ctx, record)
-        return _summarized(deployment, params)
-
-    @staticmethod
-    def _new_stage(name: str, deployment_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        now = time.time()
-        stage: dict[str, Any] = {
-            "stageName": name,
-            "deploymentId": deployment_id,
-            "createdDate": now,
-            "lastUpdatedDate": now,
-            "cacheClusterEnabled": params.get("cacheClusterEnabled", False),
-            "cacheClusterStatus": "NOT_AVAILABLE",
-            "methodSettings": {},
-            "tracingEnabled": params.get("tracingEnabled", False),
-        }
-        for member, source in (
-            ("description", "stageDescription" if "stageDescription" in params else "description"),
-            ("variables", "variables"),
-            ("cacheClusterSize", "cacheClusterSize"),
-            ("tags", "tags"),
-        ):
-            if params.get(source):
-                stage[member] = params[source]
-        return stage
-
-    async def GetDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._api(ctx, params["restApiId"])
-        deployment = record["deployments"].get(params["deploymentId"])
-        if deployment is None:
-            raise _not_found("Deployment")
-        return _summarized(deployment, params)
-
-    async def GetDeployments(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._api(ctx, params["restApiId"])
-        items = sorted(record["deployments"].values(), key=lambda d: d["createdDate"])
-        return _page([_summarized(d, params) for d in items], params)
-
-    async def DeleteDeployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        deployment_id = params["deploymentId"]
-        if deployment_id not in record["deployments"]:
-            raise _not_found("Deployment")
-        if any(s["deploymentId"] == deployment_id for s in record["stages"].values()):
-            raise _bad("Active stages pointing to this deployment must be moved or deleted")
-        del record["deployments"][deployment_id]
-        self._save(ctx, record)
-        return {}
-
-    async def CreateStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        if params["deploymentId"] not in record["deployments"]:
-            raise _not_found("Deployment")
-        name = params["stageName"]
-        if name in record["stages"]:
-            raise apigateway_error("ConflictException", "Stage already exists")
-        stage = self._new_stage(name, params["deploymentId"], params)
-        record["stages"][name] = stage
-        self._save(ctx, record)
-        return stage
-
-    def _stage(self, record: dict[str, Any], name: str) -> dict[str, Any]:
-        stage = record["stages"].get(name)
-        if stage is None:
-            raise _not_found("stage")
-        found: dict[str, Any] = stage
-        return found
-
-    async def GetStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._stage(self._api(ctx, params["restApiId"]), params["stageName"])
-
-    async def GetStages(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self._api(ctx, params["restApiId"])
-        stages = record["stages"].values()
-        wanted = params.get("deploymentId")
-        return {"item": [s for s in stages if wanted is None or s["deploymentId"] == wanted]}
-
-    async def UpdateStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        stage = self._stage(record, params["stageName"])
-        apply_patch(
-            stage, params.get("patchOperations", []), _STAGE_PATCHABLE, method_settings=True
-        )
-        if stage["deploymentId"] not in record["deployments"]:
-            raise _not_found("Deployment")
-        stage["lastUpdatedDate"] = time.time()
-        self._save(ctx, record)
-        return stage
-
-    async def DeleteStage(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        self._stage(record, params["stageName"])
-        del record["stages"][params["stageName"]]
-        self._save(ctx, record)
-        return {}
-
-    # -- authorizers ---------------------------------------------------------------------
-
-    async def CreateAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        kind = params["type"]
-        if kind in ("TOKEN", "REQUEST") and not params.get("authorizerUri"):
-            raise _bad("Authorizer URI must be specified for TOKEN and REQUEST authorizers")
-        if kind == "TOKEN" and not params.get("identitySource"):
-            raise _bad("Identity source must be specified for TOKEN authorizers")
-        authorizer = {k: v for k, v in params.items() if k != "restApiId"}
-        authorizer["id"] = new_id(6)
-        authorizer.setdefault("authorizerResultTtlInSeconds", 300)
-        record["authorizers"][authorizer["id"]] = authorizer
-        self._save(ctx, record)
-        return authorizer
-
-    def _authorizer(self, record: dict[str, Any], authorizer_id: str) -> dict[str, Any]:
-        authorizer = record["authorizers"].get(authorizer_id)
-        if authorizer is None:
-            raise _not_found("Authorizer")
-        found: dict[str, Any] = authorizer
-        return found
-
-    async def GetAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._authorizer(self._api(ctx, params["restApiId"]), params["authorizerId"])
-
-    async def GetAuthorizers(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return _page(list(self._api(ctx, params["restApiId"])["authorizers"].values()), params)
-
-    async def UpdateAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        authorizer = self._authorizer(record, params["authorizerId"])
-        apply_patch(authorizer, params.get("patchOperations", []), _AUTHORIZER_PATCHABLE)
-        self._save(ctx, record)
-        return authorizer
-
-    async def DeleteAuthorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = copy.deepcopy(self._api(ctx, params["restApiId"]))
-        self._authorizer(record, params["authorizerId"])
-        del record["authorizers"][params["authorizerId"]]
-        self._save(ctx, record)
-        return {}
-
-    # -- tags ----------------------------------------------------------------------------
-
-    def _tagged(self, ctx: RequestContext, arn: str) -> tuple[dict[str, Any], Callable[[], None]]:
-        """The record an ARN names (the member holding `tags`) and how to save it."""
-        match = re.fullmatch(
-            r"arn:aws[a-z-]*:apigateway:([a-z0-9-]+)::/(restapis|apikeys|usageplans)/([^/]+)"
-            r"(?:/stages/([^/]+))?",
-            arn,
-        )
-        if match is None or match[1] != ctx.region:
-            raise _bad("Invalid ARN specified in the request")
-        kind, key, stage = match[2], match[3], match[4]
-        if kind == "restapis":
-            record = copy.deepcopy(self._api(ctx, key))
-            target = self._stage(record, stage) if stage else record["api"]
-            return target, lambda: self._save(ctx, record)
-        store_kind = API_KEY if kind == "apikeys" else USAGE_PLAN
-        found = self.store.get(ctx.account_id, ctx.region, store_kind, key)
-        if found is None or stage:
-            raise _not_found("API Key" if kind == "apikeys" else "Usage Plan")
-        item = copy.deepcopy(found)
-        return item, lambda: self.store.put(ctx.account_id, ctx.region, store_kind, key, item)
-
-    async def TagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        target, save = self._tagged(ctx, params["resourceArn"])
-        target.setdefault("tags", {}).update(params.get("tags", {}))
-        save()
-        return {}
-
-    async def UntagResource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        target, save = self._tagged(ctx, params["resourceArn"])
-        for key in params.get("tagKeys", []):
-            target.get("tags", {}).pop(key, None)
-        save()
-        return {}
-
-    async def GetTags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        target, _ = self._tagged(ctx, params["resourceArn"])
-        return {"tags": target.get("tags", {})}
-
 
 def _check_integration(ctx: RequestContext, kind: str, params: dict[str, Any]) -> None:
     """PutIntegration's checks of an integration other than MOCK, in AWS's words."""
     if not params.get("integrationHttpMethod"):
-        raise _bad("Enumeration value for HttpMethod must be non-empty")
+        raise bad_request("Enumeration value for HttpMethod must be non-empty")
     uri = params.get("uri") or ""
     if kind.startswith("HTTP"):
         if not uri.startswith(("http://", "https://")):
-            raise _bad("Invalid HTTP endpoint specified for URI")
+            raise bad_request("Invalid HTTP endpoint specified for URI")
         return
     if not re.fullmatch(r"arn:aws[a-z-]*:[^:]+:[^:]*:[^:]*:.+", uri):
-        raise _bad("Invalid ARN specified in the request")
+        raise bad_request("Invalid ARN specified in the request")
     service_part = uri.split(":", 5)[5]
     if not service_part.startswith(("path/", "action/")):
-        raise _bad("AWS ARN for integration must contain path or action")
+        raise bad_request("AWS ARN for integration must contain path or action")
     to_lambda = uri.split(":")[4] == "lambda"
     if kind == "AWS_PROXY" and not to_lambda and uri.split(":")[4] != "firehose":
-        raise _bad(
+        raise bad_request(
             "Integrations of type 'AWS_PROXY' currently only supports Lambda function"
             " and Firehose stream invocations."
         )
@@ -769,15 +502,7 @@ def _check_integration(ctx: RequestContext, kind: str, params: dict[str, Any]) -
                 "AccessDeniedException", "Cross-account pass role is not allowed.", 403
             )
     elif kind == "AWS" and not to_lambda:
-        raise _bad("Role ARN must be specified for AWS integrations")
-
-
-def _summarized(deployment: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """A deployment as AWS answers: its `apiSummary` only when asked (`embed=apisummary`)."""
-    shown = public(deployment)
-    if "apisummary" not in (params.get("embed") or ()):
-        shown.pop("apiSummary", None)
-    return shown
+        raise bad_request("Role ARN must be specified for AWS integrations")
 
 
 def _shown(resource: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
