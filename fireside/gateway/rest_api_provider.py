@@ -3,11 +3,12 @@ OpenAPI import. Deployments, stages, authorizers and tags are in `rest_api_stage
 and usage plans in `rest_api_keys`; models, validators and gateway responses in
 `rest_api_definitions`; `operations()` gathers them all.
 
-A REST API is one record (`RestApiRecord` in `rest_api_store`): `api` (the RestApi shape),
-`resources` by id (each with its `resourceMethods`, each method with its `methodIntegration`,
-as GetResource answers), `deployments` by id (each holding a snapshot of the resources, which is
-what a stage serves), `stages` by name and `authorizers` by id. Members whose names start with
-`_` are Fireside's own and never leave the server.
+A REST API is one record of `rest_api_store`: `api` (the RestApi shape), `resources` by id
+(each with its `resourceMethods`, each method with its `methodIntegration`, as GetResource
+answers), `deployments` by id (each holding a snapshot of the resources, which is what a stage
+serves), `stages` by name, `authorizers` by id, and `models`, `validators` and
+`gatewayResponses`. Members whose names start with `_` are Fireside's own and never leave the
+server.
 """
 
 from __future__ import annotations
