@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 _URI = re.compile(
     r"arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/[0-9-]+/functions/(.+)/invocations"
 )
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.-]+)\}")
 #: Cached answers kept at most (bounded memory); the oldest go first.
 _CACHE_SIZE = 10_000
 _DENIED = "User is not authorized to access this resource"
@@ -186,7 +187,11 @@ class LambdaAuthorizers:
     async def _run(
         self, call: RestCall, authorizer: dict[str, Any], event: dict[str, Any]
     ) -> dict[str, Any] | Response:
-        match = _URI.fullmatch(str(authorizer.get("authorizerUri", "")))
+        variables = call.stage.get("variables") or {}
+        uri = _STAGE_VARIABLE.sub(
+            lambda m: variables.get(m[1], ""), str(authorizer.get("authorizerUri", ""))
+        )
+        match = _URI.fullmatch(uri)
         if match is None:
             log.warning(
                 "REST API %s: authorizer %s has no Lambda URI", call.api["id"], authorizer["id"]

@@ -86,7 +86,12 @@ class LambdaProxy:
         return await self._proxy(call, integration, function)
 
     async def _invoke(
-        self, call: RestCall, integration: dict[str, Any], function: FunctionRef, event: bytes
+        self,
+        call: RestCall,
+        integration: dict[str, Any],
+        function: FunctionRef,
+        event: bytes,
+        trace_id: str,
     ) -> FunctionAnswer | Response:
         """The function's answer, or the response a failure to run it gets."""
         request = call.request
@@ -102,7 +107,7 @@ class LambdaProxy:
                 event,
                 source,
                 request_id=call.request_id,
-                trace_id=_trace_id(call.started),
+                trace_id=trace_id,
                 timeout=timeout,
             )
         except IntegrationFailure as failure:
@@ -130,6 +135,7 @@ class LambdaProxy:
     ) -> Response:
         request = call.request
         binary_types = call.deployment.get("_api", {}).get("binaryMediaTypes") or []
+        trace_id = _trace_id(call.started)
         event = build_event(
             request,
             path=call.path,
@@ -140,7 +146,7 @@ class LambdaProxy:
             stage=call.stage["stageName"],
             request_id=call.request_id,
             now=call.started,
-            trace_id=_trace_id(call.started),
+            trace_id=trace_id,
             resource_id=call.match.resource["id"],
             path_parameters=call.match.path_parameters,
             stage_variables=call.stage.get("variables") or {},
@@ -148,7 +154,9 @@ class LambdaProxy:
             identity=call.identity or None,
             binary=is_binary(request.headers.get("content-type"), binary_types),
         )
-        answer = await self._invoke(call, integration, function, json.dumps(event).encode())
+        answer = await self._invoke(
+            call, integration, function, json.dumps(event).encode(), trace_id
+        )
         if isinstance(answer, Response):
             return answer
         if answer.function_error is not None:
@@ -191,7 +199,9 @@ class LambdaProxy:
         mapped = map_request(source, integration, call.request)
         if isinstance(mapped, Response):
             return mapped
-        answer = await self._invoke(call, integration, function, mapped.encode() or b"{}")
+        answer = await self._invoke(
+            call, integration, function, mapped.encode() or b"{}", _trace_id(call.started)
+        )
         if isinstance(answer, Response):
             return answer
         responses: dict[str, dict[str, Any]] = integration.get("integrationResponses") or {}
