@@ -1,5 +1,6 @@
 """Benchmark: HTTP front doors. A REST API (API Gateway v1) with a MOCK integration on
-Fireside beside the same API on LocalStack, in the same run.
+Fireside beside the same API on LocalStack, in the same run; and, on Fireside alone, a REST API
+in front of a trivial Python function (AWS_PROXY) beside raw Invoke of the same function.
 
 Each server gets `GET /ping` answered by a MOCK integration (request template
 `{"statusCode": 200}`, a static JSON response template), deployed to stage `prod` and called
@@ -12,8 +13,12 @@ says: Python 3.12+, pinned dependencies, its own virtualenv (`.bench-venvs/local
 on demand), in-process API Gateway, its gateway bound to 127.0.0.1 only. MOCK needs no Lambda,
 so this is the one front door both can serve here.
 
+Raw Invoke is `POST /2015-03-31/functions/<name>/invocations` on the same kind of keep-alive
+connection (unsigned: the bench server has no credentials), so the two Lambda rows differ only
+by the front door.
+
 Prints a table and writes JSON (default bench/results/front_doors.json).
-Usage: python bench/front_doors.py [--seconds 3] [--json PATH] [--no-localstack]
+Usage: python bench/front_doors.py [--seconds 3] [--json PATH] [--no-localstack] [--no-lambda]
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from common import ROOT, log, start_server
+from common import ROLE, ROOT, client, log, start_server, zip_of
 
 LOCALSTACK_VENV = ROOT / ".bench-venvs" / "localstack"
 LOCALSTACK_PINS = [
@@ -98,9 +103,15 @@ def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
     }
 
 
-async def load(port: int, host: str, path: str, clients: int, seconds: float) -> dict[str, float]:
-    """Keep-alive GETs from `clients` connections for `seconds`; every answer must be 200."""
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n".encode()
+async def load(
+    port: int, host: str, path: str, clients: int, seconds: float, method: str = "GET"
+) -> dict[str, float]:
+    """Keep-alive requests from `clients` connections for `seconds`; every answer must be 200."""
+    body = b"{}" if method == "POST" else b""
+    request = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     latencies: list[float] = []
     stop_at = time.perf_counter() + seconds
 
@@ -198,7 +209,7 @@ def measure(
     else:
         host, path = f"127.0.0.1:{port}", f"/_aws/execute-api/{api_id}/prod/ping"
     rows = []
-    asyncio.run(load(port, host, path, 1, min(seconds, 1.0)))  # warm-up
+    asyncio.run(load(port, host, path, max(CLIENTS), min(seconds, 1.0)))  # warm-up
     for clients in CLIENTS:
         result = asyncio.run(load(port, host, path, clients, seconds))
         rows.append({"server": name, "address": "host" if by_host else "path",
@@ -207,13 +218,62 @@ def measure(
     return rows
 
 
+HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
+
+
+def make_proxy_api(port: int) -> tuple[str, str]:
+    """A trivial Python function and `GET /fn` -> AWS_PROXY to it, deployed to `prod`:
+    (function name, API id)."""
+    functions = client(port)
+    name = "bench-front-door"
+    functions.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": zip_of(HANDLER)}, MemorySize=256,
+    )  # fmt: skip
+    functions.get_waiter("function_active_v2").wait(FunctionName=name)
+    gateway = apigateway(port)
+    api = gateway.create_rest_api(name="bench-proxy")
+    functions.add_permission(
+        FunctionName=name, StatementId="bench", Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:000000000000:{api['id']}/*",
+    )  # fmt: skip
+    resource = gateway.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="fn"
+    )
+    where = {"restApiId": api["id"], "resourceId": resource["id"], "httpMethod": "GET"}
+    gateway.put_method(**where, authorizationType="NONE")
+    uri = (
+        "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+        f"arn:aws:lambda:us-east-1:000000000000:function:{name}/invocations"
+    )
+    gateway.put_integration(**where, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
+    gateway.create_deployment(restApiId=api["id"], stageName="prod")
+    return name, str(api["id"])
+
+
+def measure_path(
+    name: str, port: int, path: str, seconds: float, method: str = "GET"
+) -> list[dict[str, Any]]:
+    host = f"127.0.0.1:{port}"
+    rows = []
+    asyncio.run(load(port, host, path, max(CLIENTS), min(seconds, 1.0), method))  # warm-up
+    for clients in CLIENTS:
+        result = asyncio.run(load(port, host, path, clients, seconds, method))
+        rows.append({"server": "fireside", "address": name, "clients": clients, **result})
+        log(f"  fireside ({name}) {clients} client(s): {result}")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "front_doors.json"))
     parser.add_argument("--no-localstack", action="store_true")
+    parser.add_argument("--no-lambda", action="store_true", help="skip the function rows")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
+    lambda_rows: list[dict[str, Any]] = []
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="fireside-bench-") as tmp:
         workdir = Path(tmp)
@@ -223,6 +283,14 @@ def main() -> None:
             log("Fireside: REST API, MOCK integration")
             rows += measure("fireside", port, api_id, args.seconds, by_host=False)
             rows += measure("fireside", port, api_id, args.seconds, by_host=True)
+            if not args.no_lambda:
+                function, proxy_id = make_proxy_api(port)
+                log("Fireside: raw Invoke, and a REST API with AWS_PROXY to the same function")
+                invoke = f"/2015-03-31/functions/{function}/invocations"
+                lambda_rows = measure_path("invoke", port, invoke, args.seconds, "POST")
+                lambda_rows += measure_path(
+                    "rest-proxy", port, f"/_aws/execute-api/{proxy_id}/prod/fn", args.seconds
+                )
         finally:
             process.terminate()
             process.wait(20)
@@ -249,6 +317,14 @@ def main() -> None:
             f"{row['server']:<12}{row['address']:<9}{row['clients']:>8}"
             f"{row['throughput_rps']:>10.0f}{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
         )
+    if lambda_rows:
+        print("\nFireside, a trivial Python function:")
+        print(f"{'path':<12}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}")
+        for row in lambda_rows:
+            print(
+                f"{row['address']:<12}{row['clients']:>8}{row['throughput_rps']:>10.0f}"
+                f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+            )
     ratios = {}
     for clients in CLIENTS:
         ours = [r for r in rows if r["server"] == "fireside" and r["address"] == "path"
@@ -264,7 +340,12 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         json.dumps(
-            {"rest_api_mock": rows, "throughput_ratio_vs_localstack": ratios, "notes": notes},
+            {
+                "rest_api_mock": rows,
+                "rest_api_lambda": lambda_rows,
+                "throughput_ratio_vs_localstack": ratios,
+                "notes": notes,
+            },
             indent=2,
         )
         + "\n"
