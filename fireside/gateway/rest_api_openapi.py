@@ -19,11 +19,11 @@ required; `x-amazon-apigateway-authtype: awsSigv4` -> AWS_IAM; the document's
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.gateway import openapi_text
 from fireside.gateway.rest_api_store import new_id
 
 __all__ = ["import_document"]
@@ -50,16 +50,9 @@ def parse_document(body: bytes) -> dict[str, Any]:
     if not text:
         raise _invalid("the document is empty")
     try:
-        document = json.loads(text)
-    except ValueError:
-        try:
-            yaml: Any = importlib.import_module("yaml")
-        except ImportError:  # PyYAML is optional: JSON documents need nothing
-            raise _invalid("YAML documents need PyYAML installed on the server") from None
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise _invalid(f"invalid JSON or YAML ({error})") from None
+        document = openapi_text.load(text)
+    except openapi_text.DocumentError as exc:
+        raise _invalid(str(exc)) from None
     if not isinstance(document, dict):
         raise _invalid("the document is not an object")
     if "openapi" in document:
