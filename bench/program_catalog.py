@@ -5,7 +5,13 @@ returns on AWS. Their code is read from fetched repositories and never copied in
 
 Repositories (pass the folder holding them as `--repos`, each as `owner+name`):
 awsdocs/aws-lambda-developer-guide, serverless/examples, aws-samples/serverless-patterns,
-aws-powertools/powertools-lambda-python.
+aws-powertools/powertools-lambda-python, aws-powertools/powertools-lambda-typescript.
+
+A program AWS reaches over HTTP (`trigger` REST, HTTP API or URL) is wired as its template
+wires it (an OpenAPI body imported, resources and AWS_PROXY methods, an HTTP API's routes or
+quick create, a Function URL, and the permissions SAM or serverless add) and driven with the
+plain HTTP requests of its README (`Request`), checked against the status, headers and body
+the README or AWS's documented behaviour gives.
 """
 
 from __future__ import annotations
@@ -418,15 +424,20 @@ def layer_nodejs(d: Deployer, repo: Path) -> list[Call | Request]:
     return [Call("{}", fn, {}, ok(lambda p: p == expected, json.dumps(expected)))]
 
 
-def sam_openapi(paths: dict[str, dict[str, str]], openapi3: bool = False) -> dict[str, Any]:
+def sam_openapi(
+    paths: dict[str, dict[str, str]], openapi3: bool = False, cors: dict[str, str] | None = None,
+    binary: list[str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The OpenAPI document SAM writes for a REST API from functions' `Api` events (its
     `swagger_generator`): per path and method an `aws_proxy` integration (`httpMethod` POST,
-    the function's invocations URI) and empty responses; OpenAPI 3.0.1 with `OpenApiVersion`."""
+    the function's invocations URI) and empty responses; OpenAPI 3.0.1 with `OpenApiVersion`;
+    `Cors` as a MOCK `options` method per path; `BinaryMediaTypes` (`~1` is `/`)."""
     body: dict[str, Any] = {"info": {"version": "1.0", "title": "sam-app"}, "paths": {}}
     body.update({"openapi": "3.0.1"} if openapi3 else {"swagger": "2.0"})
+    every = "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT"
     for path, methods in paths.items():
         body["paths"][path] = {
-            method.lower(): {
+            ("x-amazon-apigateway-any-method" if method == "ANY" else method.lower()): {
                 "x-amazon-apigateway-integration": {
                     "httpMethod": "POST", "type": "aws_proxy",
                     "uri": f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
@@ -434,7 +445,41 @@ def sam_openapi(paths: dict[str, dict[str, str]], openapi3: bool = False) -> dic
                 "responses": {},
             } for method, arn in methods.items()
         }  # fmt: skip
+        if cors:
+            allowed = every if "ANY" in methods else ",".join(sorted({*methods, "OPTIONS"}))
+            values = {f"method.response.header.Access-Control-{k}": v for k, v in
+                      {**cors, "Allow-Methods": f"'{allowed}'"}.items()}  # fmt: skip
+            body["paths"][path]["options"] = {
+                "summary": "CORS support", "consumes": ["application/json"], "produces": ["application/json"],
+                "x-amazon-apigateway-integration": {
+                    "type": "mock", "requestTemplates": {"application/json": '{\n  "statusCode" : 200\n}\n'},
+                    "responses": {"default": {"statusCode": "200", "responseParameters": values,
+                                              "responseTemplates": {"application/json": "{}\n"}}},
+                },
+                "responses": {"200": {"description": "Default response for CORS method",
+                                      "headers": {f"Access-Control-{k}": {"type": "string"} for k in (*cors, "Allow-Methods")}}},
+            }  # fmt: skip
+    if binary:
+        body["x-amazon-apigateway-binary-media-types"] = [t.replace("~1", "/") for t in binary]
     return body
+
+
+def sam_http_openapi(functions: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI 3.0.1 body SAM writes for its implicit `ServerlessHttpApi` from `HttpApi`
+    events: an event without Path and Method is the `$default` route (ANY), payload 2.0."""
+    paths: dict[str, Any] = {}
+    for route, arn in functions.items():
+        method, _, path = route.partition(" ") if route != "$default" else ("ANY", "", "$default")
+        paths.setdefault(path, {})["x-amazon-apigateway-any-method" if method == "ANY" else method.lower()] = {
+            **({"isDefaultRoute": True} if path == "$default" else {}),
+            "x-amazon-apigateway-integration": {
+                "httpMethod": "POST", "type": "aws_proxy", "payloadFormatVersion": "2.0",
+                "uri": f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+            },
+            "responses": {},
+        }  # fmt: skip
+    return {"openapi": "3.0.1", "info": {"version": "1.0", "title": "sam-app"}, "paths": paths,
+            "tags": [{"name": "httpapi:createdBy", "x-amazon-apigateway-tag-value": "SAM"}]}  # fmt: skip
 
 
 def nodejs_apig(d: Deployer, repo: Path) -> list[Call | Request]:
@@ -455,7 +500,8 @@ def nodejs_apig(d: Deployer, repo: Path) -> list[Call | Request]:
         Call("event.json", fn, event, usage),
         Request("GET /api/ (4-get.sh)", "GET", f"{base}/", answers(200, lambda r: "FunctionCount" in r.json(), "AccountUsage",
                 {"Content-Type": "application/json", "X-Custom-Header": "My value, My other value"})),
-    ]  # fmt: skip
+            Request("GET /api (no slash)", "GET", base, answers(200, lambda r: "FunctionCount" in r.json(), "AccountUsage")),
+]  # fmt: skip
 
 
 def express_dynamodb(d: Deployer, repo: Path) -> list[Call | Request]:
@@ -578,11 +624,14 @@ def powertools_ts_get_by_id(d: Deployer, repo: Path) -> list[Call | Request]:
     fn = d.function(d.name("pt-ts-get-by-id"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "get-by-id", False, []),
                     env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
     item = {"id": "myseconditem", "name": "Second"}
+    # the stack's RestApi (stage prod): resource {id}, GET with a LambdaIntegration (AWS_PROXY)
+    base = d.rest_api_resources(d.name("Items Service"), [("{id}", "GET", fn)], "prod")
     return [
-        Call("GET /myseconditem", fn, rest_api_event("GET", "/myseconditem", params={"id": "myseconditem"}),
+        Call("GET /myseconditem (invoke)", fn, rest_api_event("GET", "/myseconditem", params={"id": "myseconditem"}),
              ok(lambda p: p.get("statusCode") == 200 and body(p)["item"] == item, json.dumps(item))),
-        Call("GET /missing", fn, rest_api_event("GET", "/missing", params={"id": "missing"}),
-             ok(lambda p: p.get("statusCode") == 404, "404 item not found")),
+        Request("GET /prod/myseconditem/ (README)", "GET", f"{base}/myseconditem/",
+                answers(200, lambda r: r.json()["item"] == item, json.dumps(item))),
+        Request("GET /prod/missing", "GET", f"{base}/missing", answers(404, lambda r: "message" in r.json(), "item not found")),
     ]  # fmt: skip
 
 
@@ -596,17 +645,12 @@ def powertools_ts_get_all(d: Deployer, repo: Path) -> list[Call | Request]:
     )
     fn = d.function(d.name("pt-ts-get-all"), "nodejs22.x", "index.handler", code, layers=[powertools_ts_layer(d, app)],
                     env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table}, timeout=30, tracing=True)  # fmt: skip
+    base = d.rest_api_resources(
+        d.name("Items Service"), [("/", "GET", fn)], "prod"
+    )  # api.root.addMethod('GET')
     return [
-        Call(
-            "GET /",
-            fn,
-            rest_api_event("GET", "/"),
-            ok(
-                lambda p: p.get("statusCode") == 200 and len(body(p)["items"]) == 2,
-                "200 with both items",
-            ),
-        )
-    ]
+        Request("GET /prod/ (README)", "GET", f"{base}/", answers(200, lambda r: len(r.json()["items"]) == 2, "both items")),
+    ]  # fmt: skip
 
 
 def powertools_ts_put_item(d: Deployer, repo: Path) -> list[Call | Request]:
@@ -628,10 +672,15 @@ def powertools_ts_put_item(d: Deployer, repo: Path) -> list[Call | Request]:
     fn = d.function(d.name("pt-ts-put-item"), "nodejs22.x", "index.handler", powertools_ts_bundle(d, app, "put-item", True, []),
                     env={**POWERTOOLS_TS_ENV, "TABLE_NAME": table, "SSM_PARAMETER_NAME": "/items-store/idempotency-table-name"},
                     timeout=30, tracing=True)  # fmt: skip
-    event = rest_api_event(
-        "POST", "/", {"id": "myfirstitem", "name": "Some Name for the first item"}
-    )
-    return [Call("POST /", fn, event, ok(lambda p: p.get("statusCode") == 200, "200 success"))]
+    base = d.rest_api_resources(
+        d.name("Items Service"), [("/", "POST", fn)], "prod"
+    )  # api.root.addMethod('POST')
+    item = {"id": "myfirstitem", "name": "Some Name for the first item"}
+    return [
+        Request("POST /prod/ (README)", "POST", f"{base}/", answers(200, lambda r: d.dynamodb.get_item(
+            TableName=table, Key={"id": {"S": "myfirstitem"}}).get("Item") is not None, "200 and the item stored"),
+            item, {"Content-Type": "application/json"}),
+    ]  # fmt: skip
 
 
 # --- Ruby --------------------------------------------------------------------------------
@@ -694,6 +743,61 @@ def ruby_cron_dynamodb(d: Deployer, repo: Path) -> list[Call | Request]:
 
 
 # --- HTTP front doors: programs added for issue 13 ---------------------------------------
+
+
+def powertools_rest_binary(d: Deployer, repo: Path) -> list[Call | Request]:
+    src = repo / "examples/event_handler_rest/src"
+    folder = d.folder()
+    shutil.copy(src / "binary_responses.py", folder)
+    shutil.copy(src / "binary_responses_logo.svg", folder / "logo.svg")  # the code reads logo.svg
+    fn = d.function(d.name("pt-rest-binary"), "python3.12", "binary_responses.lambda_handler", zip_tree(folder),
+                    layers=[powertools_layer(d)], timeout=5, tracing=True,
+                    env={"POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.1",
+                         "POWERTOOLS_LOGGER_LOG_EVENT": "true", "POWERTOOLS_SERVICE_NAME": "example"})  # fmt: skip
+    # sam/template.yaml: Globals Api Cors and BinaryMediaTypes "*~1*", event /{proxy+} ANY
+    cors = {"Allow-Origin": "'https://example.com'", "Allow-Headers": "'Content-Type,Authorization,X-Amz-Date'",
+            "Max-Age": "'300'"}  # fmt: skip
+    document = sam_openapi({"/{proxy+}": {"ANY": d.arn(fn)}}, cors=cors, binary=["*~1*"])
+    api_id, base = d.rest_api_import(document, ["Prod", "Stage"])
+    d.allow_apigateway(fn, api_id, "*/*/*")
+    logo = (src / "binary_responses_logo.svg").read_bytes()
+    preflight = {"Access-Control-Allow-Origin": "https://example.com", "Access-Control-Max-Age": "300",
+                 "Access-Control-Allow-Methods": "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT",
+                 "Access-Control-Allow-Headers": "Content-Type,Authorization,X-Amz-Date"}  # fmt: skip
+    return [
+        Request("GET /Prod/logo", "GET", f"{base}/logo", answers(200, lambda r: r.body == logo, "the SVG's bytes",
+                {"Content-Type": "image/svg+xml"})),
+        Request("OPTIONS /Prod/logo (preflight)", "OPTIONS", f"{base}/logo", answers(200, lambda r: True, "", preflight),
+                headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"}),
+        Request("GET /Prod/nothing", "GET", f"{base}/nothing", answers(404, lambda r: r.json() == {"statusCode": 404, "message": "Not found"},
+                "Powertools' 404")),
+    ]  # fmt: skip
+
+
+def patterns_http_api_python(d: Deployer, repo: Path) -> list[Call | Request]:
+    app = repo / "apigw-http-api-lambda-python"
+    template = (app / "template.yaml").read_text()
+    code = template.split("InlineCode: |\n", 1)[1].split("\n      Runtime:", 1)[0]
+    folder = d.folder()
+    (folder / "index.py").write_text(
+        "\n".join(line[8:] for line in code.splitlines()) + "\n"
+    )  # InlineCode: index.py
+    fn = d.function(d.name("ApiFunction"), "python3.14", "index.handler", zip_tree(folder))
+    # SAM's implicit ServerlessHttpApi: its OpenAPI body imported (ImportApi), stage $default
+    # with AutoDeploy, the permission `<api>/*`
+    api = d.v2.import_api(Body=json.dumps(sam_http_openapi({"$default": d.arn(fn)})))
+    d.http_apis.append(api["ApiId"])
+    d.v2.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+    d.allow_apigateway(fn, api["ApiId"], "*")
+    hello = answers(
+        200,
+        lambda r: r.body == b"Hello World! This is the HTTP API",
+        "Hello World! This is the HTTP API",
+    )
+    return [
+        Request("GET / (curl)", "GET", api["ApiEndpoint"] + "/", hello),
+        Request("POST /any/path", "POST", api["ApiEndpoint"] + "/any/path", hello, b"x=1"),
+    ]  # fmt: skip
 
 
 def patterns_http_api(d: Deployer, repo: Path) -> list[Call | Request]:
@@ -844,7 +948,10 @@ def flask_dynamodb(d: Deployer, repo: Path) -> list[Call | Request]:
 
 
 SAM = "SAM template's resources created by hand (CreateFunction, PublishLayerVersion, CreateTable/CreateBucket)"
-CDK = "the CDK stack (examples/app/cdk) by hand: tables, functions (nodejs22.x, tracing Active, NODE_OPTIONS)"
+CDK = (
+    "the CDK stack (examples/app/cdk) by hand: tables, functions (nodejs22.x, tracing Active, NODE_OPTIONS), "
+    "the RestApi (stage prod) with this function's method (LambdaIntegration: AWS_PROXY)"
+)
 SLS_HOW = "serverless.yml's resources created by hand (`serverless deploy` packaging: the service folder zipped)"
 PROGRAMS = [
     Program("dev-guide/blank-python", "python", "python3.11", DEV_GUIDE, "sample-apps/blank-python", blank_python,
@@ -879,14 +986,22 @@ PROGRAMS = [
             lambda_dynamodb_v2, SAM + " (moment from npm); requires 'aws-sdk' v2, which no nodejs18.x+ image has",
             on_aws="Runtime.ImportModuleError: Cannot find module 'aws-sdk'"),
     Program("powertools-typescript/get-by-id (CJS bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-by-id.ts",
-            powertools_ts_get_by_id, CDK + "; esbuild CommonJS bundle with every dependency (npm), as the stack's bundling sets"),
+            powertools_ts_get_by_id, CDK + "; esbuild CommonJS bundle with every dependency (npm), as the stack's bundling sets", trigger="REST"),
     Program("powertools-typescript/get-all-items (ESM + layer)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/get-all-items.ts",
             powertools_ts_get_all, CDK + "; esbuild ESM bundle, @aws-sdk/* and @aws-lambda-powertools/* external: Powertools' "
-            "public layer rebuilt from npm, the SDK the runtime's"),
+            "public layer rebuilt from npm, the SDK the runtime's", trigger="REST"),
     Program("powertools-typescript/put-item (ESM bundle)", "nodejs", "nodejs22.x", POWERTOOLS_TS, "examples/app/functions/put-item.ts",
-            powertools_ts_put_item, CDK + "; esbuild ESM bundle with every dependency; the stack's SSM parameter put first"),
+            powertools_ts_put_item, CDK + "; esbuild ESM bundle with every dependency; the stack's SSM parameter put first", trigger="REST"),
     Program("serverless-patterns/apigw-http-api-lambda", "nodejs", "nodejs24.x", PATTERNS, "apigw-http-api-lambda",
             patterns_http_api, SAM + "; HTTP API quick create (Target: the invocations URI) with its CORS, the permission", trigger="HTTP API"),
+    Program("serverless-patterns/apigw-http-api-lambda-python", "python", "python3.14", PATTERNS, "apigw-http-api-lambda-python",
+            patterns_http_api_python, SAM + "; InlineCode as index.py; the `HttpApi` event (no path: the $default route) as "
+            "SAM's ServerlessHttpApi: OpenAPI 3.0.1 body imported with ImportApi, stage $default", trigger="HTTP API"),
+    Program("powertools-python/event_handler_rest (binary)", "python", "python3.12", POWERTOOLS_PY,
+            "examples/event_handler_rest/src/binary_responses.py", powertools_rest_binary,
+            "sam/template.yaml by hand with binary_responses.py as the handler (its logo as logo.svg); " + POWERTOOLS +
+            " from PyPI in a layer; the `Api` event /{proxy+} ANY with Globals Cors and BinaryMediaTypes as SAM's "
+            "Swagger body (MOCK OPTIONS methods, binary media types) imported, stages Prod and Stage", trigger="REST"),
     Program("serverless-patterns/apigw-lambda-dynamodb", "python", "python3.14", PATTERNS, "apigw-lambda-dynamodb",
             patterns_rest_dynamodb, SAM + "; the `Api` event as SAM's ServerlessRestApi: Swagger 2.0 body imported, "
             "stages Prod and Stage, permission `*/POST/`", trigger="REST"),

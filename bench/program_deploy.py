@@ -288,7 +288,7 @@ class Deployer:
         verbs: dict[str, list[str]] = {}
         for path, method, function in methods:
             parent = ""
-            for part in path.strip("/").split("/"):
+            for part in filter(None, path.strip("/").split("/")):  # "" or "/": the root
                 here = f"{parent}/{part}"
                 if here not in ids:
                     ids[here] = self.apigw.create_resource(

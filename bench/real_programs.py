@@ -122,7 +122,7 @@ def run(program: Program, port: int, repos: Path) -> dict[str, Any]:
                 difference = call.check(reply)
                 report["calls"].append({
                     "call": call.label, "http": True, "as_on_aws": difference is None,
-                    "difference": difference, "reply": reply.describe() if difference else None,
+                    "difference": difference, "reply": reply.describe(),
                 })  # fmt: skip
                 if difference:
                     break
