@@ -32,6 +32,8 @@ ECHO = textwrap.dedent(
             time.sleep(1.5)
         if "bare" in path:
             return "just text"
+        if "plain" in path:
+            return {"statusCode": 201, "body": "no type"}
         return {
             "statusCode": 200,
             "headers": {"Content-Type": "application/json",
@@ -194,6 +196,13 @@ def test_api_gateway_answers(v2: Any, server: Server, function_arn: str) -> None
     # Payload 2.0 infers a response from a bare value.
     status, headers, body = request(server, api_id, "GET", "/bare")
     assert (status, body) == (200, b"just text")
+    assert headers["content-type"] == "application/json"
+    # A structured answer without a Content-Type: an HTTP API sends text/plain (a Function
+    # URL sends application/json; tests/test_function_urls.py).
+    v2.create_route(ApiId=api_id, RouteKey="GET /plain", Target=f"integrations/{integration}")
+    status, headers, body = request(server, api_id, "GET", "/plain")
+    assert (status, body) == (201, b"no type")
+    assert headers["content-type"] == "text/plain; charset=utf-8"
     # The integration's timeout: 503.
     v2.update_integration(ApiId=api_id, IntegrationId=integration, TimeoutInMillis=200)
     v2.create_route(ApiId=api_id, RouteKey="GET /sleep", Target=f"integrations/{integration}")

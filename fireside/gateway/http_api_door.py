@@ -356,7 +356,7 @@ class HttpApiDoor:
         try:
             if version == "1.0":
                 return payload_v1.interpret(answer.payload)
-            return payload_v2.interpret(answer.payload)
+            return payload_v2.interpret(answer.payload, payload_v2.HTTP_API_DEFAULT_TYPE)
         except payload_v2.MalformedResponse as malformed:
             log.info(
                 "HTTP API %s: malformed response on %s: %s",
