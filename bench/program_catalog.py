@@ -216,12 +216,18 @@ def todos_python(d: Deployer, repo: Path) -> list[Call | Request]:
     routes = {"POST /todos": fns["create"], "GET /todos": fns["list"], "GET /todos/{id}": fns["get"],
               "PUT /todos/{id}": fns["update"], "DELETE /todos/{id}": fns["delete"]}  # fmt: skip
     base = d.http_api(d.name("todos-py"), routes)
-    return todo_requests(base)
+    return todo_requests(base, HTTP_API_TYPE)
 
 
-def todo_requests(base: str) -> list[Call | Request]:
+#: The `Content-Type` AWS's front doors give a structured response that sets none.
+HTTP_API_TYPE = {"Content-Type": "text/plain; charset=utf-8"}  # HTTP APIs, payload 2.0
+REST_TYPE = URL_TYPE = {"Content-Type": "application/json"}  # REST APIs, Function URLs
+
+
+def todo_requests(base: str, typed: dict[str, str]) -> list[Call | Request]:
     """The README's curl calls of serverless's todo services (create, list, get, update,
-    delete), each todo `{"text", "id", "checked", "createdAt", "updatedAt"}`."""
+    delete), each todo `{"text", "id", "checked", "createdAt", "updatedAt"}`; the functions set
+    no `Content-Type`, so the front door's default (`typed`) comes back."""
     state: dict[str, str] = {}
     json_type = {"Content-Type": "application/json"}
 
@@ -234,12 +240,12 @@ def todo_requests(base: str) -> list[Call | Request]:
 
     updated = {"text": "Learn Serverless", "checked": True}
     return [
-        Request("POST /todos", "POST", f"{base}/todos", answers(200, created, "the new todo"), {"text": "Learn Serverless"}, json_type),
-        Request("GET /todos", "GET", f"{base}/todos", answers(200, lambda r: [t["id"] for t in r.json()] == [state["id"]], "[the todo]")),
-        Request("GET /todos/<id>", "GET", one, answers(200, lambda r: r.json()["id"] == state["id"], "the todo")),
-        Request("PUT /todos/<id>", "PUT", one, answers(200, lambda r: r.json()["checked"] is True, "the todo, checked"), updated, json_type),
-        Request("DELETE /todos/<id>", "DELETE", one, answers(200, lambda r: r.body == b"", "no body")),
-        Request("GET /todos (empty)", "GET", f"{base}/todos", answers(200, lambda r: r.json() == [], "[]")),
+        Request("POST /todos", "POST", f"{base}/todos", answers(200, created, "the new todo", typed), {"text": "Learn Serverless"}, json_type),
+        Request("GET /todos", "GET", f"{base}/todos", answers(200, lambda r: [t["id"] for t in r.json()] == [state["id"]], "[the todo]", typed)),
+        Request("GET /todos/<id>", "GET", one, answers(200, lambda r: r.json()["id"] == state["id"], "the todo", typed)),
+        Request("PUT /todos/<id>", "PUT", one, answers(200, lambda r: r.json()["checked"] is True, "the todo, checked", typed), updated, json_type),
+        Request("DELETE /todos/<id>", "DELETE", one, answers(200, lambda r: r.body == b"", "no body", typed)),
+        Request("GET /todos (empty)", "GET", f"{base}/todos", answers(200, lambda r: r.json() == [], "[]", typed)),
     ]  # fmt: skip
 
 
@@ -700,7 +706,7 @@ def ruby_http_endpoint(d: Deployer, repo: Path) -> list[Call | Request]:
             "GET /time",
             "GET",
             f"{base}/time",
-            answers(200, lambda r: "date" in r.json(), '{"date": ...}'),
+            answers(200, lambda r: "date" in r.json(), '{"date": ...}', HTTP_API_TYPE),
         )
     ]
 
@@ -793,6 +799,7 @@ def patterns_http_api_python(d: Deployer, repo: Path) -> list[Call | Request]:
         200,
         lambda r: r.body == b"Hello World! This is the HTTP API",
         "Hello World! This is the HTTP API",
+        HTTP_API_TYPE,
     )
     return [
         Request("GET / (curl)", "GET", api["ApiEndpoint"] + "/", hello),
@@ -814,7 +821,7 @@ def patterns_http_api(d: Deployer, repo: Path) -> list[Call | Request]:
     posted = {"functionName": fn, "xForwardedFor": "127.0.0.1", "contentType": "application/json", "method": "POST",
               "rawPath": "/path1/path2", "queryString": {"foo": "bar"}, "body": '{"key1":"value1", "key2":"value2"}'}  # fmt: skip
     return [
-        Request("GET /", "GET", f"{base}/", answers(200, lambda r: r.json() == got, json.dumps(got))),
+        Request("GET /", "GET", f"{base}/", answers(200, lambda r: r.json() == got, json.dumps(got), HTTP_API_TYPE)),
         Request("POST /path1/path2?foo=bar", "POST", f"{base}/path1/path2?foo=bar",
                 answers(200, lambda r: r.json() == posted, json.dumps(posted)),
                 b'{"key1":"value1", "key2":"value2"}', {"Content-Type": "application/json"}),
@@ -864,7 +871,7 @@ def patterns_function_url_iam(d: Deployer, repo: Path) -> list[Call | Request]:
                  "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}  # fmt: skip
     return [
         Request("GET / signed (awscurl --service lambda)", "GET", url,
-                answers(200, lambda r: r.body == b"Hello World", "Hello World"), sign=True),
+                answers(200, lambda r: r.body == b"Hello World", "Hello World", URL_TYPE), sign=True),
         Request("GET / signed, from a browser origin", "GET", url,
                 answers(200, lambda r: r.body == b"Hello World", "", {"Access-Control-Allow-Origin": "*"}),
                 headers={"Origin": "https://example.com"}, sign=True),
@@ -890,7 +897,7 @@ def patterns_function_url_sls(d: Deployer, repo: Path) -> list[Call | Request]:
     )
     url = d.function_url(fn).rstrip("/")  # url: true (AuthType NONE and its permissions)
     return [
-        Request("GET /", "GET", f"{url}/", answers(200, lambda r: r.body == b"hello from a lambda function url", "hello ...")),
+        Request("GET /", "GET", f"{url}/", answers(200, lambda r: r.body == b"hello from a lambda function url", "hello ...", URL_TYPE)),
         Request("POST / greeting", "POST", f"{url}/", answers(200, lambda r: r.json() == {"output": "added", "greeting": "hello"},
                 '{"output":"added","greeting":"hello"}'), {"greeting": "hello"}, {"Content-Type": "application/json"}),
         Request("DELETE /", "DELETE", f"{url}/", answers(400, lambda r: r.body == b"Invalid HTTP method: DELETE", "Invalid HTTP method")),
@@ -916,7 +923,7 @@ def todos_rest_python(d: Deployer, repo: Path) -> list[Call | Request]:
         {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "OPTIONS,GET,POST"},
     )
     return [
-        *todo_requests(base),
+        *todo_requests(base, REST_TYPE),
         Request("OPTIONS /todos (cors: true)", "OPTIONS", f"{base}/todos", preflight,
                 headers={"Origin": "https://example.com", "Access-Control-Request-Method": "POST"}),
     ]  # fmt: skip
