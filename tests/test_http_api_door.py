@@ -187,12 +187,12 @@ def test_api_gateway_answers(v2: Any, server: Server, function_arn: str) -> None
     api_id, integration = _api(v2, function_arn, "GET /ok", "GET /boom", "GET /bare")
     v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     status, headers, body = request(server, api_id, "GET", "/nothing-here")
-    assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+    assert (status, body) == (404, b'{"message":"Not Found"}')  # compact, as AWS writes it
     assert headers["content-type"] == "application/json"
     status, _, body = request(server, api_id, "POST", "/ok")
     assert (status, json.loads(body)) == (404, {"message": "Not Found"})
     status, _, body = request(server, api_id, "GET", "/boom")
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert (status, body) == (500, b'{"message":"Internal Server Error"}')  # AWS logs 35 bytes
     # Payload 2.0 infers a response from a bare value.
     status, headers, body = request(server, api_id, "GET", "/bare")
     assert (status, body) == (200, b"just text")

@@ -71,10 +71,13 @@ _BUCKETS_KEPT = 10_000
 
 
 def _message(status: int, message: str, request_id: str) -> Response:
+    """API Gateway's own answer, written compactly as AWS writes it: `{"message":"Not
+    Found"}` (an HTTP API's access log records 35 bytes for `{"message":"Internal Server
+    Error"}`)."""
     return Response(
         status,
         [("Content-Type", "application/json"), ("apigw-requestid", request_id)],
-        json.dumps({"message": message}).encode(),
+        json.dumps({"message": message}, separators=(",", ":")).encode(),
     )
 
 
