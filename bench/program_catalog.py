@@ -807,6 +807,42 @@ def patterns_http_api_python(d: Deployer, repo: Path) -> list[Call | Request]:
     ]  # fmt: skip
 
 
+def nest_express(d: Deployer, repo: Path) -> list[Call | Request]:
+    app = repo / "aws-node-typescript-nest"
+    manifest = json.loads((app / "package.json").read_text())
+    types = {
+        k: v
+        for k, v in manifest["devDependencies"].items()
+        if k in ("@types/aws-lambda", "@types/node", "@types/express")
+    }
+    modules = npm_install({"dependencies": {**manifest["dependencies"], **types}})
+    work = d.folder()
+    shutil.copytree(app / "src", work / "src")
+    for name in ("tsconfig.json", "tsconfig.build.json"):
+        shutil.copy(app / name, work)
+    (work / "node_modules").symlink_to(modules)
+    out = d.folder()
+    # @hewmen/serverless-plugin-typescript: tsc with the project's tsconfig, src/ kept as the
+    # handler's folder; `serverless deploy` packages the production node_modules
+    subprocess.run([str(modules / ".bin/tsc"), "-p", "tsconfig.build.json", "--outDir", str(out / "src"), "--declaration", "false"],
+                   cwd=work, capture_output=True)  # fmt: skip
+    if not (out / "src/main.js").exists():
+        raise RuntimeError("tsc produced no src/main.js")
+    shutil.copytree(modules, out / "node_modules", symlinks=False)
+    fn = d.function(
+        d.name("nest-main"), "nodejs18.x", "src/main.handler", zip_tree(out), timeout=6, memory=1024
+    )
+    # `http` event: ANY /{proxy+}, stage dev
+    base = d.rest_api_resources(
+        d.name("dev-serverless-nest-example"), [("{proxy+}", "ANY", fn)], "dev"
+    )
+    return [
+        Request("GET /dev/hello (README)", "GET", f"{base}/hello",
+                answers(200, lambda r: r.body == b"Hello World!", "Hello World!", {"Content-Type": "text/html; charset=utf-8"})),
+        Request("GET /dev/nothing", "GET", f"{base}/nothing", answers(404, lambda r: r.json()["statusCode"] == 404, "Nest's 404")),
+    ]  # fmt: skip
+
+
 def patterns_http_api(d: Deployer, repo: Path) -> list[Call | Request]:
     app = repo / "apigw-http-api-lambda"
     fn = d.function(d.name("http-api-lambda-function"), "nodejs24.x", "app.handler", zip_tree(app / "src"),
@@ -1023,6 +1059,9 @@ PROGRAMS = [
     Program("serverless/aws-python-flask-dynamodb-api", "python", "python3.9", SLS, "aws-python-flask-dynamodb-api",
             flask_dynamodb, SLS_HOW + " with serverless-wsgi (its handler files from npm) and serverless-python-requirements "
             "(Flask 1.1.4 from PyPI); `httpApi: '*'`", trigger="HTTP API"),
+    Program("serverless/aws-node-typescript-nest", "nodejs", "nodejs18.x", SLS, "aws-node-typescript-nest", nest_express,
+            SLS_HOW + " with @hewmen/serverless-plugin-typescript (tsc of the project's tsconfig, TypeScript from npm) and its "
+            "node_modules (NestJS 5, aws-serverless-express); `http` event ANY /{proxy+} as a REST API, stage dev", trigger="REST"),
     Program("serverless/aws-ruby-simple-http-endpoint", "ruby", "ruby3.2", SLS, "aws-ruby-simple-http-endpoint",
             ruby_http_endpoint, SLS_HOW + "; serverless.yml says ruby2.7, which Lambda no longer accepts: ruby3.2", trigger="HTTP API"),
     Program("dev-guide/layer-ruby", "ruby", "ruby3.3", DEV_GUIDE, "sample-apps/layer-ruby", layer_ruby,
