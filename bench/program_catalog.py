@@ -915,6 +915,31 @@ def patterns_function_url_iam(d: Deployer, repo: Path) -> list[Call | Request]:
     ]  # fmt: skip
 
 
+def patterns_streaming_url(d: Deployer, repo: Path) -> list[Call | Request]:
+    app = repo / "lambda-streaming-ttfb-write-sam"
+    fn = d.function(
+        d.name("StreamingFunction"),
+        "nodejs24.x",
+        "index.handler",
+        zip_tree(app / "src"),
+        timeout=30,
+        memory=512,
+    )
+    # MyFunctionUrl (AWS::Lambda::Url on the function, the URL the stack outputs): AWS_IAM,
+    # RESPONSE_STREAM; the README's `curl --aws-sigv4 'aws:amz:<Region>:lambda'`
+    url = d.function_url(fn, "AWS_IAM", invoke_mode="RESPONSE_STREAM")
+
+    def page(r: Reply) -> bool:
+        return r.body.startswith(
+            b"<html><p>First write2!</p><h1>Streaming h1</h1>"
+        ) and r.body.endswith(b"<p>DONE!</p>")
+
+    return [
+        Request("GET / signed (curl --aws-sigv4)", "GET", url, answers(200, page, "the streamed page",
+                {"Content-Type": "text/html", "X-Custom-Header": "Example-Custom-Header"}), sign=True),
+    ]  # fmt: skip
+
+
 def patterns_function_url_sls(d: Deployer, repo: Path) -> list[Call | Request]:
     app = repo / "lambda-function-url-sls"
     modules = npm_install({"dependencies": {"esbuild": "0.24.0"}})
@@ -1053,6 +1078,8 @@ PROGRAMS = [
     Program("serverless-patterns/lambda-function-url-sls", "nodejs", "nodejs24.x", PATTERNS, "lambda-function-url-sls",
             patterns_function_url_sls, SLS_HOW + " with serverless-bundle (esbuild from npm in its place); `url: true`: "
             "AuthType NONE and the two public permissions", trigger="URL"),
+    Program("serverless-patterns/lambda-streaming-ttfb-write-sam", "nodejs", "nodejs24.x", PATTERNS, "lambda-streaming-ttfb-write-sam",
+            patterns_streaming_url, SAM + "; MyFunctionUrl: AuthType AWS_IAM, InvokeMode RESPONSE_STREAM, called signed", trigger="URL"),
     Program("serverless/aws-python-rest-api-with-dynamodb", "python", "python3.9", SLS, "aws-python-rest-api-with-dynamodb",
             todos_rest_python, SLS_HOW + "; `http` events as serverless makes them: REST API resources, AWS_PROXY "
             "methods, `cors: true` OPTIONS MOCK methods, stage dev", trigger="REST"),

@@ -328,11 +328,13 @@ class Deployer:
         return self.stage_url(api_id, stage)
 
     def function_url(
-        self, function: str, auth: str = "NONE", cors: dict[str, Any] | None = None
-    ) -> str:
+        self, function: str, auth: str = "NONE", cors: dict[str, Any] | None = None,
+        invoke_mode: str = "BUFFERED",
+    ) -> str:  # fmt: skip
         """`FunctionUrlConfig` / `url: true`: the URL and, for `NONE`, the two permissions
         AWS requires of a public URL since October 2025 (SAM adds both)."""
-        url = self.lam.create_function_url_config(FunctionName=function, AuthType=auth,
+        url = self.lam.create_function_url_config(
+            InvokeMode=invoke_mode,FunctionName=function, AuthType=auth,
                                                   **({"Cors": cors} if cors else {}))["FunctionUrl"]  # fmt: skip
         if auth == "NONE":
             self.lam.add_permission(
