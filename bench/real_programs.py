@@ -8,6 +8,10 @@ DIR/awsdocs+aws-lambda-developer-guide, and so on; the JSON records each one's c
 dependencies come from PyPI, npm and Debian's Ruby gems (cached in `.bench-venvs/programs`; the
 Ruby ones need `apt-get install ruby-tzinfo ruby-faker`). Nothing of theirs is copied here.
 
+A program AWS reaches over HTTP (API Gateway REST or HTTP APIs, Function URLs) is wired
+through Fireside's front doors as its template wires it and driven with its README's plain
+HTTP requests (`--http` runs only those); the others are invoked with their events.
+
 Starts its own Fireside (random port, temporary data dir, default sandbox). A runtime the host
 lacks (e.g. `nodejs22.x` on a host with Node.js 20) is run on the nearest host interpreter
 through Fireside's `FIRESIDE_<LANG>_<VERSION>` override, and the report says so.
