@@ -78,11 +78,13 @@ def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
 
 
 async def raw_http(
-    port: int, path: str, body: bytes, clients: int, seconds: float
+    port: int, path: str, body: bytes, clients: int, seconds: float, host: str | None = None
 ) -> dict[str, float]:
-    """Keep-alive raw HTTP/1.1 clients, each sending one request at a time."""
+    """Keep-alive raw HTTP/1.1 clients, each sending one request at a time (`host`: the Host
+    header, for host-routed front doors; the connection is always to 127.0.0.1)."""
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n"
+        "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
