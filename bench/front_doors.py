@@ -18,11 +18,14 @@ Each door gets its own setup function (`DOORS`); adding a door is one function t
 Clients are keep-alive raw HTTP/1.1 connections on one asyncio loop (`common.raw_http`), each
 with one request in flight, 1 and 8 of them. Every measurement runs `--rounds` times,
 interleaved with the other doors (the machine is shared: a burst of other work then hits
-every door alike), and the round with the median throughput is reported.
+every door alike), and the round with the median throughput is reported. Beside latency and
+throughput, the CPU time per request of the server process, of the function's processes (its
+descendants, read from /proc) and of the load generator: those hold still when other work
+shares the two cores, and say where a door's time goes.
 
 Targets (issue 13): each front door's p50 within 1.3x of raw Invoke's, and at least 3,000
 requests/s with 8 clients. Prints a table and writes JSON (default bench/results/front_doors.json).
-Usage: python bench/front_doors.py [--seconds 2] [--rounds 3] [--json PATH]
+Usage: python bench/front_doors.py [--seconds 2] [--rounds 3] [--only DOOR...] [--json PATH]
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +71,7 @@ class Bench:
     """The server under test and what the doors' setup functions share."""
 
     port: int
+    server_pid: int
     function_arn: str
     notes: list[str] = field(default_factory=list)
 
@@ -171,6 +177,51 @@ def check(bench: Bench, door: Door) -> None:
     asyncio.run(raw_http(bench.port, door.path, BODY, 1, 0.05, door.host))
 
 
+def cpu_seconds(root: int) -> tuple[float, float]:
+    """User + system CPU seconds used so far by process `root` and by its live descendants
+    (the function's sandbox and runtime), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    descendants, stack = 0.0, list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        descendants += used[pid]
+        stack += children.get(pid, [])
+    return used.get(root, 0.0), descendants
+
+
+async def timed_load(bench: Bench, door: Door, clients: int, seconds: float) -> dict[str, float]:
+    """`raw_http` through `door`, with the CPU time each party used per request: the server,
+    the function's processes, and this load generator. Unlike latency, CPU time per request
+    holds still when other work shares the machine."""
+    server_before, function_before = cpu_seconds(bench.server_pid)
+    client_before = time.process_time()
+    result = await raw_http(bench.port, door.path, BODY, clients, seconds, door.host)
+    client_used = time.process_time() - client_before
+    server_after, function_after = cpu_seconds(bench.server_pid)
+    per_request = 1e6 / result["requests"]
+    return {
+        **result,
+        "server_cpu_us": (server_after - server_before) * per_request,
+        "function_cpu_us": (function_after - function_before) * per_request,
+        "client_cpu_us": client_used * per_request,
+    }
+
+
 def measure(
     bench: Bench, doors: list[Door], seconds: float, rounds: int
 ) -> dict[str, dict[str, float]]:
@@ -180,9 +231,7 @@ def measure(
         for round_ in range(rounds):
             for door in doors:
                 log(f"{door.name}, {clients} client(s), round {round_ + 1} of {rounds}...")
-                result = asyncio.run(
-                    raw_http(bench.port, door.path, BODY, clients, seconds, door.host)
-                )
+                result = asyncio.run(timed_load(bench, door, clients, seconds))
                 runs.setdefault(f"{door.name}_c{clients}", []).append(result)
     results = {}
     for key, found in runs.items():
@@ -219,6 +268,7 @@ def print_table(
     print(
         f"{'door':<20}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'p50 / invoke':>14}{'req/s / invoke':>16}"
+        f"{'server µs':>11}{'function µs':>13}{'client µs':>11}"
     )
     for clients in CLIENTS:
         for door in doors:
@@ -229,7 +279,10 @@ def print_table(
                 f"{door.name:<20}{clients:>8}{row['throughput_rps']:>9.0f}{row['p50_ms']:>9.3f}"
                 f"{row['p99_ms']:>9.3f}{ratio['p50_vs_invoke']:>13.2f}x"
                 f"{ratio['throughput_vs_invoke']:>15.2f}x"
+                f"{row['server_cpu_us']:>11.0f}{row['function_cpu_us']:>13.0f}"
+                f"{row['client_cpu_us']:>11.0f}"
             )
+    print("(µs: CPU time per request of the server, the function's processes, the load generator)")
     print(
         f"targets: p50 <= {LATENCY_TARGET}x raw Invoke's, >= {THROUGHPUT_TARGET:.0f} req/s "
         "with 8 clients"
@@ -249,6 +302,9 @@ def main() -> None:
         "--json", type=Path, default=ROOT / "bench" / "results" / "front_doors.json"
     )
     parser.add_argument("--sandbox", default=None, help="sandbox backend (default: the server's)")
+    parser.add_argument(
+        "--only", nargs="+", metavar="DOOR", help="measure just these doors (and raw Invoke)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data_dir:
@@ -270,8 +326,10 @@ def main() -> None:
             lam.get_waiter("function_active_v2").wait(
                 FunctionName=FUNCTION, WaiterConfig={"Delay": 0.05}
             )
-            bench = Bench(port, created["FunctionArn"])
+            bench = Bench(port, process.pid, created["FunctionArn"])
             doors = open_doors(bench)
+            if args.only:
+                doors = [d for d in doors if d.name in {REFERENCE, *args.only}]
             for door in doors:
                 check(bench, door)
             log("warming up...")
