@@ -1,10 +1,10 @@
 """Headless Chromium against the front doors: a page served by a function through its Function
-URL calls other front doors, on other origins, with `fetch` under CORS, and writes what it got
-into the DOM; the test reads the DOM after the scripts ran (`chromium --headless --dump-dom`,
+URL calls other front doors (Function URLs, HTTP APIs), on other origins, with `fetch` under
+CORS, and writes what it got into the DOM; the test reads the DOM after the scripts ran (`chromium --headless --dump-dom`,
 no driver). The browser does all of CORS itself: its preflights, its refusal of an answer
 without `Access-Control-Allow-Origin`, its hiding of headers not exposed. `*.localhost` names
-resolve to loopback inside Chromium, so the host-based URLs `GetFunctionUrlConfig` returns
-are used as they are.
+resolve to loopback inside Chromium, so the host-based URLs `GetFunctionUrlConfig` and
+`CreateApi` return are used as they are.
 
 Debian's `chromium` (`scripts/system-deps.sh --dev`); without it the tests skip, or fail when
 `FIRESIDE_TEST_REQUIRE` names `chromium`, as CI's does."""
@@ -117,58 +117,80 @@ def page_url(page: str, calls: list[dict[str, Any]]) -> str:
     return f"{page}?calls={quote(json.dumps(calls))}"
 
 
-def test_page_calls_function_urls_under_cors(
+def http_api(server: Server, function_name: str, cors: dict[str, Any]) -> str:
+    """A quick-created HTTP API (`$default` route and stage) for the function, with `cors`,
+    allowed to invoke it as SAM's `AWS::Lambda::Permission` does; its endpoint."""
+    lam = server.client()
+    arn = lam.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
+    api = server.client("apigatewayv2").create_api(
+        Name="browser", ProtocolType="HTTP", Target=arn, CorsConfiguration=cors
+    )
+    lam.add_permission(
+        FunctionName=function_name,
+        StatementId=f"apigw-{api['ApiId']}",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:{arn.split(':')[4]}:{api['ApiId']}/*",
+    )
+    endpoint: str = api["ApiEndpoint"]
+    return endpoint + "/"
+
+
+def test_page_calls_front_doors_under_cors(
     lam: Any, server: Server, make_function: FunctionFactory, tmp_path: Path
 ) -> None:
+    """The page (one Function URL) calls another Function URL and an HTTP API, each allowing
+    the page's origin, and one of each allowing another origin only."""
     chromium()
     page = public_url(lam, make_function(PAGE_HANDLER))
-    api = public_url(
-        lam,
-        make_function(API_HANDLER),
-        Cors={
-            "AllowOrigins": [origin_of(page)],
-            "AllowMethods": ["GET", "POST"],
-            "AllowHeaders": ["content-type", "x-token"],
-            "ExposeHeaders": ["x-served-by"],
-            "MaxAge": 60,
-        },
-    )
-    elsewhere = public_url(
-        lam,
-        make_function(API_HANDLER),
-        Cors={"AllowOrigins": ["https://elsewhere.example"], "AllowMethods": ["*"]},
-    )
-    assert origin_of(api) != origin_of(page) != origin_of(elsewhere)
+    allowed = {
+        "AllowOrigins": [origin_of(page)],
+        "AllowMethods": ["GET", "POST"],
+        "AllowHeaders": ["content-type", "x-token"],
+        "ExposeHeaders": ["x-served-by"],
+        "MaxAge": 60,
+    }
+    other = {"AllowOrigins": ["https://elsewhere.example"], "AllowMethods": ["*"]}
+    doors = {
+        "url": public_url(lam, make_function(API_HANDLER), Cors=allowed),
+        "refused-url": public_url(lam, make_function(API_HANDLER), Cors=other),
+        "api": http_api(server, make_function(API_HANDLER), allowed),
+        "refused-api": http_api(server, make_function(API_HANDLER), other),
+    }
+    assert len({origin_of(page), *(origin_of(url) for url in doors.values())}) == 5
     post = {
         "method": "POST",
         # JSON and a custom header: not a "simple" request, so the browser sends a preflight.
         "headers": {"content-type": "application/json", "x-token": "t-1"},
         "body": json.dumps({"name": "x"}),
     }
-    calls = [
-        {"id": "get", "url": f"{api}items/7?color=red", "init": {}},
-        {"id": "post", "url": f"{api}items", "init": post},
-        # Not allowed: the preflight answer carries no CORS headers, so the POST is never sent.
-        {"id": "refused-post", "url": f"{elsewhere}items", "init": post},
-        # A simple GET is sent without a preflight; its answer lacks the origin, so the
-        # browser keeps it from the page.
-        {"id": "refused-get", "url": f"{elsewhere}items", "init": {}},
-    ]
+    calls = []
+    for door, url in doors.items():
+        calls += [
+            {"id": f"{door}-get", "url": f"{url}items/7?color=red", "init": {}},
+            {"id": f"{door}-post", "url": f"{url}items", "init": post},
+        ]
     got = results(render(page_url(page, calls), tmp_path / "profile"))
 
-    assert got["get"]["status"] == 200
-    assert got["get"]["servedBy"] == "api"  # exposed, so the page may read it
-    seen = json.loads(got["get"]["body"])
-    assert seen["method"] == "GET" and seen["path"] == "/items/7"
-    assert seen["origin"] == origin_of(page)
+    for door in ("url", "api"):
+        answer = got[f"{door}-get"]
+        assert answer["status"] == 200, (door, answer)
+        assert answer["servedBy"] == "api"  # exposed, so the page may read it
+        seen = json.loads(answer["body"])
+        assert seen["method"] == "GET" and seen["path"] == "/items/7"
+        assert seen["origin"] == origin_of(page)
 
-    assert got["post"]["status"] == 200
-    seen = json.loads(got["post"]["body"])
-    assert (seen["method"], seen["path"], seen["token"]) == ("POST", "/items", "t-1")
-    assert json.loads(seen["body"]) == {"name": "x"}
+        answer = got[f"{door}-post"]
+        assert answer["status"] == 200, (door, answer)
+        seen = json.loads(answer["body"])
+        assert (seen["method"], seen["path"], seen["token"]) == ("POST", "/items", "t-1")
+        assert json.loads(seen["body"]) == {"name": "x"}
 
-    for refused in ("refused-post", "refused-get"):
-        assert got[refused] == {"error": "TypeError: Failed to fetch"}, got[refused]
+    # Not allowed: a preflight answered without CORS headers stops the POST before it is
+    # sent; the simple GET is sent without one, but its answer does not name the page's
+    # origin, so the browser keeps it from the page.
+    for refused in ("refused-url-get", "refused-url-post", "refused-api-get", "refused-api-post"):
+        assert got[refused] == {"error": "TypeError: Failed to fetch"}, (refused, got[refused])
 
 
 def test_page_without_cors_headers_is_unreadable_cross_origin(
