@@ -1,7 +1,7 @@
 """Headless Chromium against the front doors: a page served by a function through its Function
 URL calls other front doors (Function URLs, HTTP APIs), on other origins, with `fetch` under
-CORS, and writes what it got into the DOM; the test reads the DOM after the scripts ran (`chromium --headless --dump-dom`,
-no driver). The browser does all of CORS itself: its preflights, its refusal of an answer
+CORS, and writes what it got into the DOM; the test reads the DOM after the scripts ran
+(`chromium --headless --dump-dom`, no driver). The browser does all of CORS itself: its preflights, its refusal of an answer
 without `Access-Control-Allow-Origin`, its hiding of headers not exposed. `*.localhost` names
 resolve to loopback inside Chromium, so the host-based URLs `GetFunctionUrlConfig` and
 `CreateApi` return are used as they are.
