@@ -1,15 +1,24 @@
-"""Compatibility: moto's own DynamoDB test suite, unmodified, against a Fireside server.
+"""Compatibility: moto's own test suites, unmodified, against a Fireside server.
 
 moto's tests run in "server mode" (`TEST_SERVER_MODE=true`), where its `mock_aws` decorator
 sends every boto3 call to `TEST_SERVER_MODE_ENDPOINT` instead of mocking. The suite comes from
 the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto`, see
-`bench/tables.py`); its files are not changed. The only addition is a pytest plugin that
-deletes every table and backup before each test module (what moto's `/moto-api/reset` does
-for its own server), so tests that reuse fixed table names start clean.
+`bench/tables.py`); its files are not changed. `--suite` picks what runs:
+
+- `dynamodb` (default): `tests/test_dynamodb`, with a pytest plugin that deletes every table
+  and backup before each test module (what moto's `/moto-api/reset` does for its own server),
+  so tests that reuse fixed table names start clean;
+- `lambda_policy`: `tests/test_awslambda/test_lambda_policy.py` (AddPermission,
+  RemovePermission, GetPolicy), with a plugin that answers moto's `get_role_name()` helper with
+  a role ARN (it creates the role through IAM, which Fireside does not have). The tests expect
+  moto's default account, 123456789012, so the client signs with that account id as its key
+  (the plugin turns off moto's `mock_credentials`, which would replace it);
+- `lambda_url`: `tests/test_awslambda/test_lambda_function_urls.py` (the Function URL
+  configuration operations), set up as `lambda_policy`.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
-real AWS), and writes the per-test outcomes to bench/results/moto_compat.json.
-Usage: python bench/moto_compat.py [-k EXPR]
+real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
+Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|lambda_url] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -22,13 +31,14 @@ import sys
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, log, start_server
 
 MOTO_VENV = ROOT / ".bench-venvs" / "moto"
 CACHE = ROOT / ".bench-venvs" / "moto-suite"
-RESET_PLUGIN = """
+DYNAMODB_PLUGIN = """
 import os
 
 import boto3
@@ -70,6 +80,48 @@ def _fireside_clean_slate(request):
         _reset()
     yield
 """
+LAMBDA_PLUGIN = """
+import os
+import sys
+
+ROLE = "arn:aws:iam::123456789012:role/my-path/my-role"
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+    sys.path.insert(0, os.getcwd())
+    from tests.test_awslambda import utilities
+
+    utilities.get_role_name = lambda region=None: ROLE
+"""
+
+
+@dataclass(frozen=True)
+class Suite:
+    path: str
+    plugin: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+SUITES = {
+    "dynamodb": Suite("tests/test_dynamodb", DYNAMODB_PLUGIN),
+    "lambda_policy": Suite(
+        "tests/test_awslambda/test_lambda_policy.py",
+        LAMBDA_PLUGIN,
+        {
+            "AWS_ACCESS_KEY_ID": "123456789012",
+            "AWS_DEFAULT_REGION": "us-west-2",
+        },
+    ),
+    "lambda_url": Suite(
+        "tests/test_awslambda/test_lambda_function_urls.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
+    ),
+}
 
 
 def ensure_suite() -> Path:
@@ -100,9 +152,9 @@ def ensure_suite() -> Path:
     return root
 
 
-def verified_tests(root: Path, env: dict[str, str]) -> set[str]:
+def verified_tests(root: Path, env: dict[str, str], path: str) -> set[str]:
     out = subprocess.run(
-        [str(MOTO_VENV / "bin" / "python"), "-m", "pytest", "tests/test_dynamodb",
+        [str(MOTO_VENV / "bin" / "python"), "-m", "pytest", path,
          "-m", "aws_verified", "--collect-only", "-q", "-p", "no:cacheprovider"],
         cwd=root, env=env, capture_output=True, text=True,
     )  # fmt: skip
@@ -129,12 +181,18 @@ def outcomes(report: Path) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", choices=sorted(SUITES), default="dynamodb")
     parser.add_argument("-k", default=None, help="pytest -k expression")
-    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "moto_compat.json"))
+    parser.add_argument("--json", default=None, help="default: bench/results/moto_compat*.json")
     args = parser.parse_args()
+    suite = SUITES[args.suite]
+    default_name = (
+        "moto_compat.json" if args.suite == "dynamodb" else f"moto_compat_{args.suite}.json"
+    )
+    args.json = args.json or str(ROOT / "bench" / "results" / default_name)
     root = ensure_suite()
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as plugin_dir:
-        Path(plugin_dir, "fireside_reset.py").write_text(RESET_PLUGIN)
+        Path(plugin_dir, "fireside_reset.py").write_text(suite.plugin)
         process, port = start_server(data, sandbox="process")
         try:
             env = {
@@ -146,17 +204,18 @@ def main() -> None:
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "PYTHONPATH": plugin_dir,
+                **suite.env,
             }
-            verified = verified_tests(root, env)
+            verified = verified_tests(root, env, suite.path)
             report = Path(data) / "report.xml"
             command = [
-                str(MOTO_VENV / "bin" / "python"), "-m", "pytest", "tests/test_dynamodb",
+                str(MOTO_VENV / "bin" / "python"), "-m", "pytest", suite.path,
                 "-p", "fireside_reset", "-p", "no:cacheprovider", "-q", "-rf", "--tb=line",
                 f"--junitxml={report}", "-o", "junit_family=xunit1",
             ]  # fmt: skip
             if args.k:
                 command += ["-k", args.k]
-            log("running moto's tests/test_dynamodb against Fireside...")
+            log(f"running moto's {suite.path} against Fireside...")
             subprocess.run(command, cwd=root, env=env, stdout=sys.stderr)
             results = outcomes(report)
         finally:

@@ -8,6 +8,7 @@ cancels the background tasks and closes the store.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import re
@@ -27,9 +28,12 @@ from fireside.compute.code_links import CodeLinks
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
+from fireside.compute.permissions import invoke_allowed
+from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
@@ -38,7 +42,9 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import FrontDoors
+from fireside.gateway.addresses import LAMBDA_URL, FrontDoors
+from fireside.gateway.function_urls import FunctionUrlDoor
+from fireside.gateway.integration import FunctionCaller, resource_policy
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -131,6 +137,8 @@ class Fireside:
         self.concurrency = Concurrency(self.functions, settings.account_concurrency)
         self.provisioner = Provisioner(self.db, self.versions)
         self.event_configs = EventConfigs(self.db, self.versions)
+        self.policies = Policies(self.db, self.versions)
+        self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
@@ -139,6 +147,8 @@ class Fireside:
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
         self._invoker: Invoker | None = None
+        #: How every front door runs a function (`fireside.gateway.integration`).
+        self.function_caller: FunctionCaller | None = None
         self._provider: LambdaProvider | None = None
         self.tables = TablesProvider(
             Tables(
@@ -184,6 +194,7 @@ class Fireside:
             opt_trees=self.opt_trees,
             versions=self.versions,
             concurrency=self.concurrency,
+            policies=self.policies,
         )
         self._provider = LambdaProvider(
             self.functions,
@@ -196,6 +207,13 @@ class Fireside:
             self.event_configs,
             self.objects,
             self.code_links,
+            self.function_urls,
+            self.policies,
+        )
+        self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
+        self.front_doors.register(
+            LAMBDA_URL,
+            FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
         )
         services = [
             Service(
@@ -330,7 +348,11 @@ class Fireside:
         supervisor.start(
             "lambda",
             "async-dispatch",
-            lambda: self.queue.run(invoker.deliver, self.event_configs.policy),
+            lambda: self.queue.run(
+                invoker.deliver,
+                self.event_configs.policy,
+                functools.partial(invoke_allowed, policies=self.policies),
+            ),
         )
         supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)

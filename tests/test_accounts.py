@@ -7,7 +7,8 @@ were reached by a request the signer never made (issue 11); each must fail as AW
 At a glance:
 - routing: a signed request goes to the service its credential scope names;
 - S3 access by other services (table imports and exports) acts as the calling account;
-- Lambda destinations name only the caller's own functions;
+- Lambda destinations name the caller's own functions, or another account's whose resource
+  policy grants the caller `lambda:InvokeFunction` (AddPermission), as on AWS; so does Invoke;
 - the server's own endpoints: code downloads need an unexpired signed URL, health tells an
   unauthenticated caller nothing, the benchmark's echo is not served.
 """
@@ -36,7 +37,8 @@ from tests.conftest import Server, python_zip
 
 A = "111111111111"
 B = "222222222222"
-SECRETS = {A: "secret-of-a", B: "secret-of-b"}
+C = "333333333333"
+SECRETS = {A: "secret-of-a", B: "secret-of-b", C: "secret-of-c"}
 
 
 @pytest.fixture(scope="module")
@@ -301,6 +303,116 @@ def test_a_stored_destination_in_another_account_is_not_invoked(
         time.sleep(0.05)
     assert not (data / "logs" / B / "us-east-1" / f"{victim}.log").exists()
     assert any("may not invoke its destination" in line for line in server.output)
+
+
+def sink_ran(server: Server, account: str, function: str, region: str = "us-east-1") -> bool:
+    log = Path(server.data_dir, "logs", account, region, f"{function}.log")
+    return log.exists() and "RAN" in log.read_text()
+
+
+def test_a_destination_in_another_account_needs_its_resource_policy(
+    two_accounts: Server,
+) -> None:
+    """B's function becomes a destination of A's only once B's policy grants A's account
+    `lambda:InvokeFunction`; the grant opens that function (in that region, with that
+    qualifier) to A alone."""
+    lam_a = client(two_accounts, A, "lambda")
+    lam_b = client(two_accounts, B, "lambda")
+    lam_c = client(two_accounts, C, "lambda")
+    source_a, source_c = make_function(lam_a, A), make_function(lam_c, C)
+    sink = make_function(lam_b, B)
+    other = make_function(lam_b, B)  # no policy
+    lam_b_west = client(two_accounts, B, "lambda", region_name="us-west-2")
+    west = make_function(lam_b_west, B)
+    arn = f"arn:aws:lambda:us-east-1:{B}:function:{sink}"
+
+    def configure(lam: Any, source: str, destination: str) -> None:
+        lam.put_function_event_invoke_config(
+            FunctionName=source, DestinationConfig={"OnSuccess": {"Destination": destination}}
+        )
+
+    def refused(lam: Any, source: str, destination: str) -> None:
+        with pytest.raises(ClientError) as caught:
+            configure(lam, source, destination)
+        assert error_code(caught) == "InvalidParameterValueException"
+        assert caught.value.response["Error"]["Message"] == (
+            "The provided execution role does not have permissions to call InvokeFunction on Lambda"
+        )
+
+    refused(lam_a, source_a, arn)  # no policy yet
+    lam_b.add_permission(
+        FunctionName=sink, StatementId="from-a", Action="lambda:InvokeFunction", Principal=A
+    )
+    # The grant names the function and region it was made on, unqualified, and account A.
+    lam_b_west.add_permission(
+        FunctionName=west, StatementId="from-a", Action="lambda:InvokeFunction", Principal=A
+    )
+    refused(lam_a, source_a, f"arn:aws:lambda:us-east-1:{B}:function:{other}")
+    refused(lam_a, source_a, f"arn:aws:lambda:us-east-1:{B}:function:{west}")
+    version = lam_b.publish_version(FunctionName=sink)["Version"]
+    refused(lam_a, source_a, f"{arn}:{version}")  # a version has a policy of its own
+    refused(lam_c, source_c, arn)
+
+    configure(lam_a, source_a, arn)
+    assert lam_a.invoke(FunctionName=source_a, InvocationType="Event")["StatusCode"] == 202
+    deadline = time.monotonic() + 30
+    while not sink_ran(two_accounts, B, sink):
+        assert time.monotonic() < deadline, "B's function was not invoked as A's destination"
+        time.sleep(0.05)
+
+    # Revoked: the stored configuration no longer delivers (the record is dropped).
+    lam_b.remove_permission(FunctionName=sink, StatementId="from-a")
+    again = make_function(lam_b, B)
+    lam_b.add_permission(
+        FunctionName=again, StatementId="from-a", Action="lambda:InvokeFunction", Principal=A
+    )
+    configure(lam_a, source_a, f"arn:aws:lambda:us-east-1:{B}:function:{again}")
+    lam_b.remove_permission(FunctionName=again, StatementId="from-a")
+    assert lam_a.invoke(FunctionName=source_a, InvocationType="Event")["StatusCode"] == 202
+    deadline = time.monotonic() + 30
+    while not any(
+        "may not invoke its destination" in line and again in line for line in two_accounts.output
+    ):
+        assert time.monotonic() < deadline, "the revoked destination was not refused"
+        time.sleep(0.05)
+    assert not sink_ran(two_accounts, B, again)
+
+
+def test_invoke_of_another_accounts_function_needs_its_resource_policy(
+    two_accounts: Server,
+) -> None:
+    lam_a = client(two_accounts, A, "lambda")
+    lam_b = client(two_accounts, B, "lambda")
+    lam_c = client(two_accounts, C, "lambda")
+    target = make_function(lam_b, B, "def handler(e, c):\n    return c.invoked_function_arn\n")
+    arn = f"arn:aws:lambda:us-east-1:{B}:function:{target}"
+
+    def denied(lam: Any, account: str, name: str, message_arn: str, **kwargs: Any) -> None:
+        with pytest.raises(ClientError) as caught:
+            lam.invoke(FunctionName=name, **kwargs)
+        assert error_code(caught) == "AccessDeniedException"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        assert caught.value.response["Error"]["Message"] == (
+            f"User: arn:aws:iam::{account}:root is not authorized to perform: "
+            f"lambda:InvokeFunction on resource: {message_arn} because no resource-based "
+            "policy allows the lambda:InvokeFunction action"
+        )
+
+    denied(lam_a, A, arn, arn)
+    missing = f"arn:aws:lambda:us-east-1:{B}:function:no-such-function"
+    denied(lam_a, A, missing, missing)  # the same answer: A learns nothing of B's names
+    lam_b.add_permission(
+        FunctionName=target, StatementId="a", Action="lambda:InvokeFunction", Principal=A
+    )
+    out = lam_a.invoke(FunctionName=arn)
+    assert json.loads(out["Payload"].read()) == arn
+    assert lam_a.invoke(FunctionName=arn, InvocationType="Event")["StatusCode"] == 202
+    denied(lam_c, C, arn, arn)
+    version = lam_b.publish_version(FunctionName=target)["Version"]
+    denied(lam_a, A, f"{arn}:{version}", f"{arn}:{version}")  # the grant is on the function
+    denied(lam_a, A, arn, f"{arn}:{version}", Qualifier=version)
+    lam_b.remove_permission(FunctionName=target, StatementId="a")
+    denied(lam_a, A, arn, arn)
 
 
 # -- the server's own endpoints -------------------------------------------------------------------

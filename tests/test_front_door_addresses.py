@@ -69,7 +69,10 @@ def test_an_unknown_front_door_is_not_found_on_the_live_server(server: Server) -
     response = connection.getresponse()
     assert response.status == 404
     assert json.loads(response.read()) == {"message": "Not Found"}
+    # An unknown Function URL is AWS's 403 (LocalStack's AWS-validated
+    # test_lambda_url_non_existing_url), answered by the Function URL front door.
     connection.request("POST", "/_aws/lambda-url/nosuchurl/", body=b"{}")
     response = connection.getresponse()
-    assert response.status == 404 and json.loads(response.read()) == {"message": "Not Found"}
+    assert response.status == 403 and json.loads(response.read()) == {"Message": None}
+    assert response.getheader("x-amzn-ErrorType") == "AccessDeniedException"
     connection.close()

@@ -216,6 +216,36 @@ def list_aliases(server: Server, count: int) -> Iterator[Listing]:
         _drop_function(client, name)
 
 
+def list_function_url_configs(server: Server, count: int) -> Iterator[Listing]:
+    """The function's own URL, then one per alias, in FunctionArn order."""
+    client = _client(server, "lambda")
+    name = _function(client)
+    aliases = [f"u{n:03d}" for n in range(count - 1)]
+    client.create_function_url_config(FunctionName=name, AuthType="NONE")
+    for alias in reversed(aliases):
+        client.create_alias(FunctionName=name, Name=alias, FunctionVersion="$LATEST")
+        client.create_function_url_config(FunctionName=name, Qualifier=alias, AuthType="NONE")
+    arn = client.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    try:
+
+        def delete(function_arn: str) -> None:
+            qualifier = function_arn.removeprefix(arn).removeprefix(":")
+            extra = {"Qualifier": qualifier} if qualifier else {}
+            client.delete_function_url_config(FunctionName=name, **extra)
+
+        yield Listing(
+            client,
+            "list_function_url_configs",
+            {"FunctionName": name},
+            "FunctionUrlConfigs",
+            lambda c: c["FunctionArn"],
+            sorted([arn, *(f"{arn}:{alias}" for alias in aliases)]),
+            delete,
+        )
+    finally:
+        _drop_function(client, name)
+
+
 def _layer_zip() -> bytes:
     return make_zip({"python/mod.py": f"X = {uuid.uuid4().hex!r}\n"})
 
@@ -389,6 +419,7 @@ LAMBDA_LISTINGS: dict[str, Factory] = {
     "ListLayerVersions": list_layer_versions,
     "ListFunctionEventInvokeConfigs": list_function_event_invoke_configs,
     "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
+    "ListFunctionUrlConfigs": list_function_url_configs,
 }
 S3_LISTINGS: dict[str, Factory] = {
     "ListObjects": _s3_listing("list_objects", "Contents", ("Marker", "NextMarker")),
@@ -409,7 +440,6 @@ UNSERVED = {
         "ListEventSourceMappings",
         "ListCodeSigningConfigs",
         "ListFunctionsByCodeSigningConfig",
-        "ListFunctionUrlConfigs",
         "ListCapacityProviders",
         "ListFunctionVersionsByCapacityProvider",
         "GetDurableExecutionHistory",

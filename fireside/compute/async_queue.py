@@ -36,7 +36,6 @@ from fireside.aws.errors import ServiceError
 from fireside.compute import destinations
 from fireside.compute.destinations import BucketTarget, Destination, Response, Target
 from fireside.compute.invocation import Outcome
-from fireside.compute.permissions import invoke_allowed
 from fireside.compute.record_outbox import RecordOutbox
 from fireside.store.database import Database
 from fireside.supervisor import TaskSet
@@ -93,10 +92,16 @@ class AsyncPolicy:
 
 Deliver = Callable[[QueuedEvent], Awaitable[Delivery]]
 PolicyFor = Callable[[QueuedEvent], AsyncPolicy]
+#: Whether an account may have Lambda invoke a function (`fireside.compute.permissions`).
+MayInvoke = Callable[[str, Target], bool]
 
 
 def _default_policy(event: QueuedEvent) -> AsyncPolicy:
     return AsyncPolicy()
+
+
+def _own_only(account: str, target: Target) -> bool:
+    return target.account == account
 
 
 class AsyncQueue:
@@ -119,6 +124,7 @@ class AsyncQueue:
         self._throttles: dict[int, int] = {}  # event id -> throttles in a row (not durable)
         self._tasks = TaskSet("async-dispatch")
         self._policy: PolicyFor = _default_policy
+        self._may_invoke: MayInvoke = _own_only
 
     def enqueue(
         self,
@@ -165,9 +171,15 @@ class AsyncQueue:
                 next_at = not_before
         return due, next_at
 
-    async def run(self, deliver: Deliver, policy: PolicyFor = _default_policy) -> None:
+    async def run(
+        self,
+        deliver: Deliver,
+        policy: PolicyFor = _default_policy,
+        may_invoke: MayInvoke = _own_only,
+    ) -> None:
         """Dispatch forever (cancel to stop; undelivered events stay on disk)."""
         self._policy = policy
+        self._may_invoke = may_invoke
         try:
             while True:
                 self._wake.clear()
@@ -297,7 +309,7 @@ class AsyncQueue:
         if isinstance(target, BucketTarget) and self._records is None:
             log.warning("no S3 to store the record of event %s in", event.request_id)
             target = None
-        if isinstance(target, Target) and not invoke_allowed(event.account, target):
+        if isinstance(target, Target) and not self._may_invoke(event.account, target):
             # Checked when configured too; a configuration stored before that check (or a
             # grant since revoked) must not invoke another account's function either.
             log.warning(

@@ -21,9 +21,21 @@ def entity_too_large(message: str) -> ServiceError:
 
 
 def access_denied() -> ServiceError:
-    """Another account's function, which no resource-based policy here can open: AWS answers
-    403 AccessDeniedException, with a null message (recorded for CreateFunction)."""
+    """Another account's function named in a control-plane call: AWS answers 403
+    AccessDeniedException, with a null message (recorded for CreateFunction)."""
     return ServiceError("AccessDeniedException", "", 403, Type="User")
+
+
+def not_authorized(account: str, action: str, arn: str) -> ServiceError:
+    """403 AccessDeniedException for a resource of another account whose resource-based policy
+    does not grant `action` to the caller (Fireside has no IAM users: the caller is its
+    account's root)."""
+    return ServiceError(
+        "AccessDeniedException",
+        f"User: arn:aws:iam::{account}:root is not authorized to perform: {action} on "
+        f"resource: {arn} because no resource-based policy allows the {action} action",
+        403,
+    )
 
 
 def invalid_marker() -> ServiceError:

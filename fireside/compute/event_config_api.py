@@ -4,7 +4,8 @@ ListFunctionEventInvokeConfigs, with AWS's errors and messages.
 Messages were checked against LocalStack's AWS-validated snapshots
 (`tests/aws/services/lambda_/test_lambda_api.snapshot.json`, TestLambdaEventInvokeConfig).
 Destinations: a Lambda function the caller may invoke (`fireside.compute.permissions`: its
-own, in any region; not the function itself) is accepted on either side; an S3 bucket, `arn:aws:s3:::<bucket>`, is accepted as
+own, in any region, or another account's whose resource policy grants the caller; not the
+function itself) is accepted on either side; an S3 bucket, `arn:aws:s3:::<bucket>`, is accepted as
 OnFailure only, as on AWS (as OnSuccess it gets AWS's "invalid" message); SQS, SNS and
 EventBridge are valid on AWS but not in Fireside yet, so they are refused with a message that
 says so; anything else gets AWS's "invalid" message. A bucket is not checked here (AWS checks
@@ -31,6 +32,7 @@ from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
 from fireside.compute.functions import LATEST
 from fireside.compute.permissions import check_invoke
+from fireside.compute.policies import Policies
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions
 
@@ -51,9 +53,10 @@ def no_config(arn: str) -> ServiceError:
 
 
 class EventConfigApi:
-    def __init__(self, configs: EventConfigs, versions: Versions) -> None:
+    def __init__(self, configs: EventConfigs, versions: Versions, policies: Policies) -> None:
         self._configs = configs
         self._versions = versions
+        self._policies = policies
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -152,7 +155,7 @@ class EventConfigApi:
             raise invalid(f"The destination ARN {arn} is invalid.")
         # Before looking the function up: whether another account's function exists is not
         # the caller's to learn.
-        check_invoke(ctx.account_id, target)
+        check_invoke(ctx.account_id, target, self._policies)
         try:
             self._versions.resolve(target.account, target.region, target.function, target.qualifier)
         except ServiceError as exc:

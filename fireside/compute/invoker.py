@@ -24,11 +24,12 @@ from fireside.compute.aws_names import AwsNames
 from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import REUSE_AGE
 from fireside.compute.environment import EndpointCloser, Launch
-from fireside.compute.errors import lambda_error
+from fireside.compute.errors import lambda_error, not_authorized
 from fireside.compute.functions import LATEST, FunctionConfig
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
+from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
-from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.registry import FunctionRegistry, named_account, parse_function_name
 from fireside.compute.streaming import ResponseStream, StreamedInvocation, invoke_events
 from fireside.compute.versions import Versions
 from fireside.runtimes import registry as runtimes
@@ -133,6 +134,7 @@ class Invoker:
         opt_trees: OptTrees | None = None,
         versions: Versions,
         concurrency: Concurrency,
+        policies: Policies | None = None,
     ) -> None:
         self._functions = functions
         self._blobs = blobs
@@ -149,6 +151,7 @@ class Invoker:
         self._opt_trees = opt_trees
         self._versions = versions
         self._concurrency = concurrency
+        self._policies = policies
         self._active: dict[ActiveKey, FunctionConfig] = {}
         #: The runs behind `invoke_stream`: they outlive a caller that stops reading.
         self._streaming = TaskSet("streamed invocations")
@@ -198,11 +201,33 @@ class Invoker:
         )
 
     # -- the operation -------------------------------------------------------------------------
-    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def _owner(self, ctx: RequestContext, params: dict[str, Any]) -> tuple[str, str, str | None]:
+        """(account, name, qualifier) of the function an Invoke names. Another account's
+        function runs when its resource policy grants the caller's account
+        `lambda:InvokeFunction` on the ARN named (`fireside.compute.policies`); otherwise
+        AWS's AccessDeniedException, the same whether or not the function exists."""
+        account = ctx.account_id
+        named = named_account(params["FunctionName"])
+        if named is not None and named != account and self._policies is not None:
+            name, qualifier = parse_function_name(
+                params["FunctionName"], named, ctx.region, params.get("Qualifier")
+            )
+            if not self._policies.allows_invoke(
+                named, ctx.region, name, qualifier, principal_account=account
+            ):
+                arn = f"arn:aws:lambda:{ctx.region}:{named}:function:{name}"
+                raise not_authorized(
+                    account, "lambda:InvokeFunction", f"{arn}:{qualifier}" if qualifier else arn
+                )
+            return named, name, qualifier
         name, qualifier = parse_function_name(
-            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
+            params["FunctionName"], account, ctx.region, params.get("Qualifier")
         )
-        config = self._runnable(ctx.account_id, ctx.region, name, qualifier)
+        return account, name, qualifier
+
+    async def invoke(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        account, name, qualifier = self._owner(ctx, params)
+        config = self._runnable(account, ctx.region, name, qualifier)
         kind = params.get("InvocationType", "RequestResponse")
         payload: bytes = params.get("Payload") or b"{}"
         if kind == "DryRun":
@@ -212,7 +237,7 @@ class Invoker:
                 raise _event_too_large(len(payload))
             _check_json(payload)
             self.queue.enqueue(
-                ctx.account_id, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
+                account, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
             )
             return {"StatusCode": 202}
         invocation = self._sync_invocation(ctx, params, config, qualifier)
@@ -282,14 +307,42 @@ class Invoker:
         Returns once the function has begun answering: its first streamed chunk, or its whole
         response if it does not stream. Everything that fails before that (unknown function,
         bad payload, throttling) raises its `ServiceError` as Invoke would; failures after it
-        (a function error, a timeout) end the stream and are in `completion`. The function
-        URL's RESPONSE_STREAM mode and InvokeWithResponseStream are built on this.
+        (a function error, a timeout) end the stream and are in `completion`.
         """
-        name, qualifier = parse_function_name(
-            params["FunctionName"], ctx.account_id, ctx.region, params.get("Qualifier")
-        )
-        config = self._runnable(ctx.account_id, ctx.region, name, qualifier)
+        account, name, qualifier = self._owner(ctx, params)
+        config = self._runnable(account, ctx.region, name, qualifier)
         invocation = self._sync_invocation(ctx, params, config, qualifier)
+        return await self._stream(config, invocation, params.get("LogType") == "Tail")
+
+    async def call_stream(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        request_id: str,
+        trace: str,
+    ) -> StreamedInvocation:
+        """`call` for a front door that streams (a Function URL in RESPONSE_STREAM mode):
+        returns once the function has begun answering, as `invoke_stream` does; read the
+        response with `StreamedInvocation.parts()` (the HTTP prelude's metadata first, when the
+        function wrote one, then body bytes) and then `completion`. Raises Invoke's
+        ServiceErrors (not found, not ready, throttled) before anything is streamed."""
+        config = self._runnable(account, region, name, qualifier)
+        invocation = Invocation(
+            request_id=request_id,
+            payload=payload,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
+            timeout=float(config.timeout),
+            trace_id=trace,
+        )
+        return await self._stream(config, invocation, False)
+
+    async def _stream(
+        self, config: FunctionConfig, invocation: Invocation, log_tail: bool
+    ) -> StreamedInvocation:
         loop = asyncio.get_running_loop()
         opened = invocation.opened = loop.create_future()
         result: asyncio.Future[tuple[Outcome, str]] = loop.create_future()
@@ -306,23 +359,46 @@ class Invoker:
             if not result.done():
                 result.set_result(outcome)
 
-        self._streaming.spawn(run(), name=f"invoke-stream {ctx.request_id}")
+        self._streaming.spawn(run(), name=f"invoke-stream {invocation.request_id}")
         try:
             await asyncio.wait([opened, result], return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            # The caller left before the function answered: as with Invoke, stop waiting.
+            # The caller left before the function answered: it runs on, nobody listening.
             if opened.done():
                 opened.result().detach()
-            result.add_done_callback(lambda f: f.cancelled() or f.exception())
+            result.add_done_callback(_retrieve)
             raise
         if opened.done():
             stream: ResponseStream | None = opened.result()
         else:
             result.result()  # raises what failed before the function answered
             stream = None
-        return StreamedInvocation(
-            config.version, stream, result, log_tail=params.get("LogType") == "Tail"
+        return StreamedInvocation(config.version, stream, result, log_tail=log_tail)
+
+    async def call(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        request_id: str,
+        trace: str,
+    ) -> tuple[FunctionConfig, Outcome]:
+        """A synchronous invoke for a front door (`fireside.gateway.integration`): the payload
+        is the front door's own JSON event, so it is neither measured nor parsed again here.
+        Raises Invoke's ServiceErrors (not found, not ready, throttled)."""
+        config = self._runnable(account, region, name, qualifier)
+        invocation = Invocation(
+            request_id=request_id,
+            payload=payload,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
+            timeout=float(config.timeout),
+            trace_id=trace,
         )
+        outcome, _tail = await self._run(config, invocation)
+        return config, outcome
 
     async def _run(self, config: FunctionConfig, invocation: Invocation) -> tuple[Outcome, str]:
         latest = self._functions.require(config.account, config.region, config.name)
@@ -449,3 +525,8 @@ class Invoker:
         )
         outcome, _tail = await self._run(config, invocation)
         return Delivery(outcome, config.version)
+
+
+def _retrieve(future: asyncio.Future[tuple[Outcome, str]]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -32,6 +32,7 @@ from fireside.compute.errors import (
     invalid,
     invalid_marker,
     lambda_error,
+    not_authorized,
     precondition_failed,
 )
 from fireside.compute.functions import now_iso
@@ -60,16 +61,6 @@ def _not_found(message: str = "The resource you requested does not exist.") -> S
 
 def _no_such_version(arn: str) -> ServiceError:
     return _not_found(f"Layer version {arn} does not exist.")
-
-
-def _access_denied(account: str, action: str, arn: str) -> ServiceError:
-    # Fireside has no IAM users: the caller is its account's root.
-    return ServiceError(
-        "AccessDeniedException",
-        f"User: arn:aws:iam::{account}:root is not authorized to perform: {action} on "
-        f"resource: {arn} because no resource-based policy allows the {action} action",
-        403,
-    )
 
 
 def check_combined_size(total: int) -> None:
@@ -267,7 +258,7 @@ class LayerStore:
             if record is None:
                 raise invalid(f"Layer version {arn} does not exist.")
             if not record.readable_by(account):
-                raise _access_denied(account, "lambda:GetLayerVersion", arn)
+                raise not_authorized(account, "lambda:GetLayerVersion", arn)
             records.append(record)
         return records
 
@@ -327,7 +318,7 @@ class LayerApi:
     def _own(ctx: RequestContext, target: _Target, action: str) -> None:
         """Operations other than reading a version are for the layer's own account."""
         if target.account != ctx.account_id:
-            raise _access_denied(ctx.account_id, f"lambda:{action}", target.arn)
+            raise not_authorized(ctx.account_id, f"lambda:{action}", target.arn)
 
     def _readable(self, ctx: RequestContext, target: _Target, version: int) -> LayerVersion:
         record = None
@@ -336,7 +327,7 @@ class LayerApi:
         if record is None:
             raise _not_found()
         if not record.readable_by(ctx.account_id):
-            raise _access_denied(ctx.account_id, "lambda:GetLayerVersion", record.arn)
+            raise not_authorized(ctx.account_id, "lambda:GetLayerVersion", record.arn)
         return record
 
     def _owned_version(

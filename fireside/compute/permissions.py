@@ -3,9 +3,9 @@ every reference from one resource to a function goes through (async invocation d
 today; event-source mappings, subscriptions and API integrations as they come).
 
 AWS allows it when the function is the acting account's own, or when the function's resource
-policy grants the acting account (AddPermission). Fireside has no resource policies yet, so
-only a function's own account may have it invoked; the check is written once here so that
-the policies, when they land, apply everywhere at once.
+policy (AddPermission; `fireside.compute.policies`) grants the acting account
+`lambda:InvokeFunction` on the ARN referenced: a grant on the function opens the unqualified
+function, one on a version or alias opens that qualifier only.
 
 The refusal is worded as AWS words an execution role that may not call an action, and is the
 same whether or not the function exists: another account learns nothing from it.
@@ -16,18 +16,27 @@ from __future__ import annotations
 from fireside.aws.errors import ServiceError
 from fireside.compute.destinations import Target
 from fireside.compute.errors import invalid
+from fireside.compute.policies import Policies
 
 __all__ = ["check_invoke", "invoke_allowed"]
 
 
-def invoke_allowed(acting_account: str, target: Target) -> bool:
+def invoke_allowed(acting_account: str, target: Target, policies: Policies) -> bool:
     """Whether `acting_account` may have Lambda invoke `target`."""
-    return target.account == acting_account
+    if target.account == acting_account:
+        return True
+    return policies.allows_invoke(
+        target.account,
+        target.region,
+        target.function,
+        target.qualifier,
+        principal_account=acting_account,
+    )
 
 
-def check_invoke(acting_account: str, target: Target) -> None:
+def check_invoke(acting_account: str, target: Target, policies: Policies) -> None:
     """Raise AWS's InvalidParameterValueException unless `invoke_allowed`."""
-    if not invoke_allowed(acting_account, target):
+    if not invoke_allowed(acting_account, target, policies):
         raise not_permitted()
 
 

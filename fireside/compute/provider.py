@@ -33,10 +33,14 @@ from fireside.compute.errors import (
 )
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.event_config_api import EventConfigApi
+from fireside.compute.function_url_api import FunctionUrlApi
+from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.functions import FunctionConfig, new_revision, now_iso, version_order
 from fireside.compute.invoker import Invoker
 from fireside.compute.layers import LayerApi, LayerStore, check_combined_size, reference
 from fireside.compute.log_controls import logging_settings
+from fireside.compute.policies import Policies
+from fireside.compute.policy_api import PolicyApi
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
 from fireside.compute.versions import VersionApi, Versions
@@ -134,6 +138,8 @@ class LambdaProvider:
         event_configs: EventConfigs,
         objects: ObjectReader,
         links: CodeLinks,
+        function_urls: FunctionUrls,
+        policies: Policies,
     ) -> None:
         self._functions = functions
         self._links = links
@@ -154,7 +160,11 @@ class LambdaProvider:
         self._provisioner = provisioner
         self._provisioned_api = ProvisionedApi(provisioner, versions)
         self._event_configs = event_configs
-        self._event_config_api = EventConfigApi(event_configs, versions)
+        self._event_config_api = EventConfigApi(event_configs, versions, policies)
+        self._policies = policies
+        self._policy_api = PolicyApi(policies, versions)
+        self._function_urls = function_urls
+        self._function_url_api = FunctionUrlApi(function_urls, versions)
         self._tasks = TaskSet("lambda")
 
     def operations(
@@ -175,6 +185,8 @@ class LambdaProvider:
             **self._concurrency_api.operations(),
             **self._provisioned_api.operations(),
             **self._event_config_api.operations(),
+            **self._function_url_api.operations(),
+            **self._policy_api.operations(),
             "DeleteAlias": self.delete_alias,
         }
 
@@ -554,19 +566,24 @@ class LambdaProvider:
             version = self._version_api.delete_version(latest, qualifier)
             self._invoker.retire_version(version)
             self._event_configs.forget(ctx.account_id, ctx.region, name, version.version)
+            self._policies.forget(ctx.account_id, ctx.region, name, version.version)
             return {}
         self._provisioner.forget_function(ctx.account_id, ctx.region, name)
         self._event_configs.forget_function(ctx.account_id, ctx.region, name)
+        self._function_urls.forget_function(ctx.account_id, ctx.region, name)
+        self._policies.forget_function(ctx.account_id, ctx.region, name)
         self._functions.delete(latest)
         self._versions.aliases.forget_function(ctx.account_id, ctx.region, name)
         self._invoker.deactivate(latest)
         return {}
 
     async def delete_alias(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        """DeleteAlias, and the alias's event invoke configuration with it."""
+        """DeleteAlias, and the alias's event invoke configuration, policy and URL with it."""
         result = await self._version_api.delete_alias(ctx, params)
         name, _ = parse_function_name(params["FunctionName"], ctx.account_id, ctx.region)
         self._event_configs.forget(ctx.account_id, ctx.region, name, params["Name"])
+        self._policies.forget(ctx.account_id, ctx.region, name, params["Name"])
+        self._function_urls.forget(ctx.account_id, ctx.region, name, params["Name"])
         return result
 
     async def close(self) -> None:

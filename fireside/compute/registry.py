@@ -31,7 +31,8 @@ def parse_function_name(
     """Split a FunctionName (name, partial ARN or ARN, maybe qualified) into name and qualifier.
 
     An ARN naming another region is not reachable from this one; one naming another account
-    is refused (Fireside has no resource-based policies that could open it), as on AWS.
+    is refused with AccessDeniedException (Invoke first asks that account's resource policy,
+    see `named_account`).
     """
     match = _ARN.match(value)
     if match is None:
@@ -53,6 +54,12 @@ def parse_function_name(
             Type="User",
         )
     return name, qualifier or found_qualifier
+
+
+def named_account(value: str) -> str | None:
+    """The account a FunctionName's ARN (or partial ARN) names, None when it names none."""
+    match = _ARN.match(value)
+    return None if match is None else match["account"]
 
 
 class FunctionRegistry:

@@ -16,8 +16,9 @@ from pathlib import Path
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
 # to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
 # 5: event invoke configs and the last failure of retried Event invokes.
-# 6: invocation records bound for S3 destinations.
-SCHEMA_VERSION = 6
+# 6: invocation records bound for S3 destinations. 7: Lambda resource policies.
+# 8: Function URL configurations.
+SCHEMA_VERSION = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -79,6 +80,14 @@ CREATE TABLE IF NOT EXISTS aliases (
     record    TEXT NOT NULL,           -- JSON of fireside.compute.aliases.Alias
     PRIMARY KEY (account, region, function, name)
 );
+CREATE TABLE IF NOT EXISTS function_policies (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    function  TEXT NOT NULL,
+    qualifier TEXT NOT NULL,           -- $LATEST (the function itself), a version or an alias
+    record    TEXT NOT NULL,           -- JSON: revision_id and statements (AWS's format)
+    PRIMARY KEY (account, region, function, qualifier)
+);
 CREATE TABLE IF NOT EXISTS layers (
     account      TEXT NOT NULL,
     region       TEXT NOT NULL,
@@ -94,6 +103,15 @@ CREATE TABLE IF NOT EXISTS layer_versions (
     deleted   INTEGER NOT NULL DEFAULT 0,  -- hidden from the API, still used by functions
     record    TEXT NOT NULL,           -- JSON of fireside.compute.layers.LayerVersion
     PRIMARY KEY (account, region, name, version)
+);
+CREATE TABLE IF NOT EXISTS function_urls (
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    function  TEXT NOT NULL,
+    qualifier TEXT NOT NULL,           -- $LATEST (the function's own URL) or an alias
+    url_id    TEXT NOT NULL UNIQUE,
+    record    TEXT NOT NULL,           -- JSON of fireside.compute.function_urls.FunctionUrlConfig
+    PRIMARY KEY (account, region, function, qualifier)
 );
 """
 
