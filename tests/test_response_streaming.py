@@ -7,6 +7,7 @@ A Node.js function written with `awslambda.streamifyResponse` and a custom runti
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import time
@@ -226,3 +227,69 @@ def test_a_client_leaving_mid_stream_frees_the_function(
     assert server.health()["environments"]["busy"] == 0
     assert lam.invoke(FunctionName=functions["python"], Payload=b"{}")["StatusCode"] == 200
     assert "Traceback" not in "".join(server.output)
+
+
+NODE_URL = r"""
+export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const query = event.queryStringParameters ?? {};
+  if (query.http) {
+    responseStream = awslambda.HttpResponseStream.from(responseStream, {
+      statusCode: 201, headers: { 'content-type': 'text/plain', 'x-a': 'b' }, cookies: ['c=d'],
+    });
+  }
+  if (query.fail === 'early') throw new Error('early');
+  responseStream.write('first ');
+  await new Promise((resolve) => setTimeout(resolve, Number(query.pause ?? 0)));
+  if (query.fail === 'late') throw new Error('late');
+  responseStream.write('second');
+  responseStream.end();
+});
+"""
+
+
+def test_a_function_url_in_response_stream_mode_streams(server: Server, lam: Any) -> None:
+    from tests.test_function_urls import public_url
+
+    name = f"stream-url-{uuid.uuid4().hex[:8]}"
+    _create(
+        lam,
+        name,
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Code={"ZipFile": make_zip({"index.mjs": NODE_URL})},
+    )
+    try:
+        host = public_url(lam, name, InvokeMode="RESPONSE_STREAM").split("/")[2]
+
+        def get(query: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request("GET", f"/?{query}", headers={"Host": host})
+            return connection, connection.getresponse()
+
+        connection, response = get("http=1&pause=1500")
+        assert response.status == 201
+        assert response.getheader("x-a") == "b" and response.getheader("set-cookie") == "c=d"
+        assert response.getheader("content-type") == "text/plain"
+        assert response.getheader("transfer-encoding") == "chunked"
+        first = response.read(6)
+        at_first = time.monotonic()
+        rest = response.read()
+        assert first + rest == b"first second"
+        assert time.monotonic() - at_first >= 1.0  # the first bytes came while it still ran
+        connection.close()
+
+        connection, response = get("")
+        assert response.status == 200 and response.read() == b"first second"
+        assert response.getheader("content-type") == "application/octet-stream"
+        connection.close()
+
+        connection, response = get("fail=early")
+        assert response.status == 502
+        response.read()
+        connection.close()
+
+        connection, response = get("fail=late")  # the body ends where the error struck
+        assert response.status == 200 and response.read() == b"first "
+        connection.close()
+    finally:
+        lam.delete_function(FunctionName=name)

@@ -256,7 +256,7 @@ class StreamedInvocation:
             if self.completion is None:
                 self.detach()
 
-    async def parts(self) -> AsyncIterator[dict[str, Any] | bytes]:
+    async def parts(self) -> AsyncGenerator[dict[str, Any] | bytes]:
         """The response for an HTTP front door: with an HTTP prelude, its metadata first (a
         dict: statusCode, headers, cookies), then body bytes; else only body bytes."""
         source = self.raw()
