@@ -40,6 +40,7 @@ from fireside.compute.log_controls import LogControls, Report
 from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
 from fireside.compute.runtime_api import RuntimeApi, streams_body
 from fireside.compute.streaming import MAX_STREAMED, ResponseStream, streamed_too_large_outcome
+from fireside.http.limits import HttpLimits
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import InvalidEntrypoint, RuntimeCommand
 from fireside.sandbox import HostPaths, Launcher, Layout, Sandbox, SandboxBackend, SandboxSpec
@@ -53,6 +54,12 @@ _READS_PER_CALL = 64
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
 XRAY_DAEMON_PORT = 2000
 BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
+
+
+#: The Runtime API's HTTP bounds: room for a streamed response at its limit (the Runtime API
+#: answers 413 past it), and a streamed response may pause between writes as long as the
+#: longest function timeout (the invocation's own timeout ends it first).
+_RUNTIME_API_LIMITS = HttpLimits(max_body=MAX_STREAMED + 1024 * 1024, body_timeout=960.0)
 
 
 def _status(outcome: Outcome) -> tuple[str, str | None]:
@@ -141,9 +148,8 @@ class Environment:
         self._log = log_sink
         #: LoggingConfig: Text or JSON platform records, and the levels that filter them.
         self._controls = LogControls.of(self.config.logging_config())
-        # Room for a streamed response at its limit (the Runtime API answers 413 past it).
         self._server = HttpServer(
-            RuntimeApi(self), max_body=MAX_STREAMED + 1024 * 1024, stream_body=streams_body
+            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body
         )
         self._sandbox: Sandbox | None = None
         self._work_dir = launch.work_root / self.id
