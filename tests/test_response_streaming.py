@@ -293,3 +293,26 @@ def test_a_function_url_in_response_stream_mode_streams(server: Server, lam: Any
         connection.close()
     finally:
         lam.delete_function(FunctionName=name)
+
+
+def test_a_timeout_mid_stream_ends_it_with_sandbox_timedout(lam: Any) -> None:
+    name = f"stream-timeout-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Role=ROLE,
+        Timeout=1,
+        Runtime="nodejs20.x",
+        Handler="index.handler",
+        Code={"ZipFile": make_zip({"index.mjs": NODE_STREAMING})},
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
+    try:
+        events = stream(lam, name, {"pause": 5000})
+        assert payload(events) == b"first "
+        complete = events[-1][1]["InvokeComplete"]
+        assert complete["ErrorCode"] == "Sandbox.Timedout"
+        assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+        assert events[-1][0] < 4
+        assert payload(stream(lam, name, {})) == b"first second"  # a new environment serves
+    finally:
+        lam.delete_function(FunctionName=name)
