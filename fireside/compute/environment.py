@@ -702,7 +702,11 @@ class Environment:
             init_ms=None if init is None else init * 1000,
             status=status,
             error_type=error_type,
-            produced_bytes=len(outcome.payload),
+            produced_bytes=(
+                len(outcome.payload)
+                if invocation.response_stream is None
+                else invocation.response_stream.size
+            ),
         )
         for line in self._controls.end(report):
             self._platform_line(line)
