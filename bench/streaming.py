@@ -9,8 +9,10 @@ another and ends. Warm, one client at a time, it measures per request:
 - complete: the InvokeComplete event arrived (so, at least `--hold` ms after the first chunk);
 
 over a raw keep-alive HTTP/1.1 connection, and the first event as boto3's
-`invoke_with_response_stream` yields it. Beside them: a buffered Invoke of a Node.js function
-returning at once (raw HTTP), the floor a streamed first byte is compared with.
+`invoke_with_response_stream` yields it; then the same function behind a Function URL in
+`RESPONSE_STREAM` mode (head, first body chunk, end). Beside them: a buffered Invoke of a
+Node.js function returning at once (raw HTTP), the floor a streamed first byte is compared
+with.
 
 Prints a table and writes JSON (default bench/results/streaming.json).
 Usage: python bench/streaming.py [--rounds 300] [--hold 20] [--json PATH]
@@ -32,7 +34,8 @@ from common import ROLE, ROOT, client, log, start_server, zip_of
 STREAMING = """
 export const handler = awslambda.streamifyResponse(async (event, responseStream) => {
   responseStream.write('first');
-  await new Promise((resolve) => setTimeout(resolve, event.hold));
+  const hold = event.hold ?? Number(event.queryStringParameters?.hold ?? 0);
+  await new Promise((resolve) => setTimeout(resolve, hold));
   responseStream.write('second');
   responseStream.end();
 });
@@ -115,6 +118,22 @@ def streamed_round(conn: Connection, path: str, body: bytes) -> tuple[float, flo
     return at_head - started, first - started, done - started
 
 
+def url_round(conn: Connection, host: str, target: str) -> tuple[float, float, float]:
+    """(head, first body chunk, end) seconds of one GET of a RESPONSE_STREAM Function URL."""
+    started = time.perf_counter()
+    conn.sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    head = conn.take_until(b"\r\n\r\n")
+    at_head = time.perf_counter()
+    if not head.startswith(b"HTTP/1.1 200") or b"chunked" not in head:
+        raise RuntimeError(f"unexpected answer {head[:200]!r}")
+    if conn.chunk() != b"first":
+        raise RuntimeError("unexpected first chunk")
+    first = time.perf_counter()
+    while conn.chunk():
+        pass
+    return at_head - started, first - started, time.perf_counter() - started
+
+
 def buffered_round(conn: Connection, path: str, body: bytes) -> float:
     started = time.perf_counter()
     conn.send(path, body)
@@ -161,6 +180,18 @@ def main() -> None:
             body = json.dumps({"hold": args.hold}).encode()
             stream_path = "/2021-11-15/functions/streaming/response-streaming-invocations"
             invoke_path = "/2015-03-31/functions/buffered/invocations"
+            url = lam.create_function_url_config(
+                FunctionName="streaming", AuthType="NONE", InvokeMode="RESPONSE_STREAM"
+            )["FunctionUrl"]
+            for statement, extra in (
+                ("url", {"Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"}),
+                ("via-url", {"Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": True}),
+            ):
+                lam.add_permission(
+                    FunctionName="streaming", StatementId=statement, Principal="*", **extra
+                )
+            url_host = url.split("/")[2]
+            url_target = f"/?hold={args.hold}"
             conn = Connection(port)
             log("warming up...")
             for _ in range(20):
@@ -168,6 +199,10 @@ def main() -> None:
                 buffered_round(conn, invoke_path, body)
             log(f"streamed, raw HTTP x{args.rounds}...")
             rounds = [streamed_round(conn, stream_path, body) for _ in range(args.rounds)]
+            log(f"Function URL (RESPONSE_STREAM), raw HTTP x{args.rounds}...")
+            for _ in range(20):
+                url_round(conn, url_host, url_target)
+            url_rounds = [url_round(conn, url_host, url_target) for _ in range(args.rounds)]
             log(f"buffered invoke, raw HTTP x{args.rounds}...")
             buffered = [buffered_round(conn, invoke_path, body) for _ in range(args.rounds)]
             log(f"streamed, boto3 x{args.rounds // 3}...")
@@ -190,11 +225,17 @@ def main() -> None:
         "stream_first_chunk_raw": stats([r[1] for r in rounds]),
         "stream_complete_raw": stats([r[2] for r in rounds]),
         "stream_first_event_boto3": stats(boto_first),
+        "url_head_raw": stats([r[0] for r in url_rounds]),
+        "url_first_chunk_raw": stats([r[1] for r in url_rounds]),
+        "url_complete_raw": stats([r[2] for r in url_rounds]),
         "buffered_invoke_raw": stats(buffered),
         "hold_ms": args.hold,
     }
     ttfb = results["stream_first_chunk_raw"]["p50_ms"]
-    results["targets"] = {"ttfb_p50_ms (target < 5)": ttfb}
+    results["targets"] = {
+        "ttfb_p50_ms (target < 5)": ttfb,
+        "url_ttfb_p50_ms (target < 5)": results["url_first_chunk_raw"]["p50_ms"],
+    }
     results["sandbox"] = args.sandbox or "default"
     print(f"{'measurement':30s} {'p50 ms':>9s} {'p99 ms':>9s} {'min ms':>9s}")
     for key, value in results.items():
