@@ -5,7 +5,8 @@ streaming` and a chunked body (`fireside.compute.runtime_api`); each chunk goes 
 invocation's `ResponseStream`, a small bounded pipe, and from there to whoever asked:
 
 - a streaming caller (InvokeWithResponseStream, a Function URL in RESPONSE_STREAM mode) reads
-  the pipe through `Invoker.invoke_stream`, which hands back a `StreamedInvocation`;
+  the pipe through `Invoker.invoke_stream` (or `Invoker.call_stream` for a front door), which
+  hands back a `StreamedInvocation`;
 - a plain Invoke of a streaming function gets the chunks collected into one payload (as on
   AWS, where such an Invoke answers buffered, within the 6 MB sync limit).
 
@@ -16,7 +17,7 @@ environment is free again. Limits: AWS's streamed-response soft limit (20 MB, `M
 
 `Content-Type: application/vnd.awslambda.http-integration-response` (Node's
 `awslambda.HttpResponseStream.from`) begins the body with a JSON prelude (statusCode, headers,
-cookies) and 8 NUL bytes; `split_prelude` takes it apart for the HTTP front doors.
+cookies) and 8 NUL bytes; `PreludeSplitter` takes it apart for the HTTP front doors.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Outcome, error_payload
 MAX_STREAMED = 20 * 1024 * 1024
 HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
 _DELIMITER = b"\0" * 8
-#: A prelude larger than this is not one (AWS caps the metadata well below it).
+#: A body with no delimiter within its first 64 KB is taken to have no prelude (a prelude is
+#: a status, a few headers and cookies).
 _MAX_PRELUDE = 64 * 1024
 
 
