@@ -259,11 +259,15 @@ def test_a_function_url_in_response_stream_mode_streams(server: Server, lam: Any
         Code={"ZipFile": make_zip({"index.mjs": NODE_URL})},
     )
     try:
-        host = public_url(lam, name, InvokeMode="RESPONSE_STREAM").split("/")[2]
+        url = public_url(
+            lam, name, InvokeMode="RESPONSE_STREAM", Cors={"AllowOrigins": ["https://a.example"]}
+        )
+        host = url.split("/")[2]
 
         def get(query: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-            connection.request("GET", f"/?{query}", headers={"Host": host})
+            headers = {"Host": host, "Origin": "https://a.example"}
+            connection.request("GET", f"/?{query}", headers=headers)
             return connection, connection.getresponse()
 
         connection, response = get("http=1&pause=1500")
@@ -271,6 +275,7 @@ def test_a_function_url_in_response_stream_mode_streams(server: Server, lam: Any
         assert response.getheader("x-a") == "b" and response.getheader("set-cookie") == "c=d"
         assert response.getheader("content-type") == "text/plain"
         assert response.getheader("transfer-encoding") == "chunked"
+        assert response.getheader("access-control-allow-origin") == "https://a.example"
         first = response.read(6)
         at_first = time.monotonic()
         rest = response.read()
