@@ -14,11 +14,15 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   moto's default account, 123456789012, so the client signs with that account id as its key
   (the plugin turns off moto's `mock_credentials`, which would replace it);
 - `lambda_url`: `tests/test_awslambda/test_lambda_function_urls.py` (the Function URL
-  configuration operations), set up as `lambda_policy`.
+  configuration operations), set up as `lambda_policy`;
+- `apigatewayv2`: `tests/test_apigatewayv2` (HTTP and WebSocket APIs' control plane), with a
+  plugin that deletes every API before each test (moto's tests start from an empty backend),
+  signing with account 123456789012 as `lambda_policy` does.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
-Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|lambda_url] [-k EXPR]
+Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2]
+       [-k EXPR]
 """
 
 from __future__ import annotations
@@ -97,6 +101,33 @@ def pytest_sessionstart(session):
 
     utilities.get_role_name = lambda region=None: ROLE
 """
+APIGATEWAYV2_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1"]
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate():
+    # moto starts every test from an empty backend; some tests count the account's APIs.
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client("apigatewayv2", endpoint_url=endpoint, region_name=region)
+        for api in client.get_apis()["Items"]:
+            client.delete_api(ApiId=api["ApiId"])
+    yield
+"""
 
 
 @dataclass(frozen=True)
@@ -119,6 +150,11 @@ SUITES = {
     "lambda_url": Suite(
         "tests/test_awslambda/test_lambda_function_urls.py",
         LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
+    ),
+    "apigatewayv2": Suite(
+        "tests/test_apigatewayv2",
+        APIGATEWAYV2_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
 }

@@ -42,8 +42,12 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.gateway.addresses import LAMBDA_URL, FrontDoors
+from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
+from fireside.gateway.http_api_authorizers import Authorizers
+from fireside.gateway.http_api_door import HttpApiDoor
+from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
+from fireside.gateway.http_api_store import HttpApiStore
 from fireside.gateway.integration import FunctionCaller, resource_policy
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
@@ -73,6 +77,8 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
+# ImportApi's OpenAPI bodies: API Gateway takes definitions of a few MB.
+_HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -158,6 +164,8 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
+        #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
+        self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
         self.tables.attach_transfers(
@@ -215,6 +223,15 @@ class Fireside:
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
         )
+        self.front_doors.register(
+            EXECUTE_API,
+            HttpApiDoor(
+                self.http_apis.store,
+                self.function_caller,
+                Authorizers(self.function_caller, self.authenticator),
+                logs=self.logs,
+            ),
+        )
         services = [
             Service(
                 "lambda",
@@ -263,6 +280,15 @@ class Fireside:
             )
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
+        services.append(
+            Service(
+                "apigatewayv2",
+                apigatewayv2_protocol(),
+                self.http_apis.operations(),
+                path_prefixes=("/v2/",),
+                max_body=_HTTP_API_MAX_REQUEST,
+            )
+        )
         return Edge(
             self.authenticator,
             services,
@@ -358,7 +384,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts"):
+        for service in ("s3", "sts", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -381,6 +407,7 @@ class Fireside:
                 ("logs", self.logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
+                ("HTTP APIs", self.http_apis.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

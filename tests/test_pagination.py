@@ -1,11 +1,12 @@
 """Every paginated operation Fireside serves, paged by boto3's own paginators on a live server.
 
-The operations are botocore's paginators for the served services (Lambda, S3; STS has none)
-minus the operations Fireside does not serve (`test_every_served_paginator_is_covered`
-keeps the table honest). For each listing, with a few page sizes: every item is seen exactly
-once and in order, no page is larger than asked, and only the last page is short. Then the
-markers: one Fireside did not issue, one from another listing, and one whose item was deleted
-between pages (a stale marker resumes after it, neither restarting nor ending the listing).
+The operations are botocore's paginators for the served services (Lambda, S3, API Gateway v2;
+STS has none) minus the operations Fireside does not serve
+(`test_every_served_paginator_is_covered` keeps the table honest). For each listing, with a few
+page sizes: every item is seen exactly once and in order, no page is larger than asked, and
+only the last page is short. Then the markers: one Fireside did not issue, one from another
+listing, and one whose item was deleted between pages (a stale marker resumes after it, neither
+restarting nor ending the listing).
 
 Each listing lives in a region (or bucket-name prefix) of its own, so items other tests
 create on the shared server never appear in it.
@@ -431,7 +432,120 @@ S3_LISTINGS: dict[str, Factory] = {
     ),
     "ListBuckets": list_buckets,
 }
-LISTINGS = {**LAMBDA_LISTINGS, **S3_LISTINGS}
+
+
+# -- API Gateway HTTP APIs: each listing in an API of its own (GetApis in a region of its own)
+V2_FUNCTION = "arn:aws:lambda:sa-east-1:000000000000:function:pg-none"
+
+
+def get_apis(server: Server, count: int) -> Iterator[Listing]:
+    client = _client(server, "apigatewayv2", "ap-southeast-4")
+    ids = sorted(
+        client.create_api(Name=f"pg-{n}", ProtocolType="HTTP")["ApiId"] for n in range(count)
+    )
+    try:
+        yield Listing(
+            client,
+            "get_apis",
+            {},
+            "Items",
+            lambda a: a["ApiId"],
+            ids,
+            lambda api_id: client.delete_api(ApiId=api_id),
+            ("NextToken", "NextToken"),
+        )
+    finally:
+        for api_id in ids:
+            with contextlib.suppress(ClientError):
+                client.delete_api(ApiId=api_id)
+
+
+def _v2_listing(operation: str, ident: str, make: Callable[[Any, str, int], str]) -> Factory:
+    """A listing of one API's `count` items, each made by `make(client, api_id, n)`, which
+    returns the item's identity (`ident`); deleting needs the item's id, kept by identity."""
+
+    def factory(server: Server, count: int) -> Iterator[Listing]:
+        client = _client(server, "apigatewayv2")
+        api_id = client.create_api(Name="pg", ProtocolType="HTTP")["ApiId"]
+        made = [make(client, api_id, n) for n in range(count)]
+        expected = made if operation == "get_deployments" else sorted(made)
+        remove = {
+            "get_routes": lambda i: client.delete_route(ApiId=api_id, RouteId=ids[i]),
+            "get_integrations": lambda i: client.delete_integration(ApiId=api_id, IntegrationId=i),
+            "get_authorizers": lambda i: client.delete_authorizer(
+                ApiId=api_id, AuthorizerId=ids[i]
+            ),
+            "get_stages": lambda i: client.delete_stage(ApiId=api_id, StageName=i),
+            "get_deployments": lambda i: client.delete_deployment(ApiId=api_id, DeploymentId=i),
+        }[operation]
+        ids = {}
+        if operation == "get_routes":
+            ids = {r["RouteKey"]: r["RouteId"] for r in client.get_routes(ApiId=api_id)["Items"]}
+        elif operation == "get_authorizers":
+            ids = {
+                a["Name"]: a["AuthorizerId"] for a in client.get_authorizers(ApiId=api_id)["Items"]
+            }
+        try:
+            yield Listing(
+                client,
+                operation,
+                {"ApiId": api_id},
+                "Items",
+                lambda item: item[ident],
+                expected,
+                remove,
+                ("NextToken", "NextToken"),
+            )
+        finally:
+            client.delete_api(ApiId=api_id)
+
+    return factory
+
+
+def _route(client: Any, api_id: str, n: int) -> str:
+    return str(client.create_route(ApiId=api_id, RouteKey=f"GET /r{n}")["RouteKey"])
+
+
+def _integration(client: Any, api_id: str, n: int) -> str:
+    return str(
+        client.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=V2_FUNCTION,
+            PayloadFormatVersion="2.0",
+        )["IntegrationId"]
+    )
+
+
+def _authorizer(client: Any, api_id: str, n: int) -> str:
+    return str(
+        client.create_authorizer(
+            ApiId=api_id,
+            AuthorizerType="JWT",
+            IdentitySource=["$request.header.Authorization"],
+            Name=f"a{n}",
+            JwtConfiguration={"Issuer": "https://issuer.example", "Audience": ["x"]},
+        )["Name"]
+    )
+
+
+def _stage(client: Any, api_id: str, n: int) -> str:
+    return str(client.create_stage(ApiId=api_id, StageName=f"s{n}")["StageName"])
+
+
+def _deployment(client: Any, api_id: str, n: int) -> str:
+    return str(client.create_deployment(ApiId=api_id)["DeploymentId"])
+
+
+APIGATEWAYV2_LISTINGS: dict[str, Factory] = {
+    "GetApis": get_apis,
+    "GetRoutes": _v2_listing("get_routes", "RouteKey", _route),
+    "GetIntegrations": _v2_listing("get_integrations", "IntegrationId", _integration),
+    "GetAuthorizers": _v2_listing("get_authorizers", "Name", _authorizer),
+    "GetStages": _v2_listing("get_stages", "StageName", _stage),
+    "GetDeployments": _v2_listing("get_deployments", "DeploymentId", _deployment),
+}
+LISTINGS = {**LAMBDA_LISTINGS, **S3_LISTINGS, **APIGATEWAYV2_LISTINGS}
 
 
 #: botocore's paginators of operations Fireside does not serve (answered as not implemented).
@@ -448,6 +562,17 @@ UNSERVED = {
     },
     "s3": {"ListMultipartUploads", "ListParts", "ListDirectoryBuckets", "ListObjectAnnotations"},
     "sts": set(),
+    "apigatewayv2": {
+        "GetDomainNames",
+        "GetIntegrationResponses",
+        "GetModels",
+        "GetRouteResponses",
+        "ListRoutingRules",
+        "ListPortalProducts",
+        "ListPortals",
+        "ListProductPages",
+        "ListProductRestEndpointPages",
+    },
 }
 
 
@@ -501,7 +626,8 @@ def test_every_item_once_in_order(listing: Listing, size: int | None) -> None:
 
 def test_markers_not_issued_are_refused(listing: Listing) -> None:
     name, _ = listing.token
-    lambda_api = listing.client.meta.service_model.service_name == "lambda"
+    service = listing.client.meta.service_model.service_name
+    lambda_api = service in ("lambda", "apigatewayv2")
     garbage = ["not-a-marker", base64.urlsafe_b64encode(b"\xff\xfe").decode()]
     if lambda_api:
         # well-formed, but from another listing
@@ -513,7 +639,9 @@ def test_markers_not_issued_are_refused(listing: Listing) -> None:
             listing.call(**{name: marker})
         error = caught.value.response["Error"]
         status = caught.value.response["ResponseMetadata"]["HTTPStatusCode"]
-        if lambda_api:
+        if service == "apigatewayv2":
+            assert (error["Code"], status) == ("BadRequestException", 400)
+        elif lambda_api:
             assert (error["Code"], status) == ("InvalidParameterValueException", 400)
         else:
             assert (error["Code"], status) == ("InvalidArgument", 400), error
@@ -542,7 +670,7 @@ def test_a_stale_marker_resumes_after_its_item(listing: Listing) -> None:
     """The item a marker names is deleted before the next page is asked for: the listing
     goes on with the items after it (neither an empty page nor a restart)."""
     name = listing.token[0]
-    first = listing.call(**{_limit(listing): 2})
+    first = listing.call(**_limit_of(listing, 2))
     assert [listing.ident(i) for i in first[listing.result_key]] == listing.expected[:2]
     marker = listing.next_token(first)
     assert marker
@@ -550,17 +678,19 @@ def test_a_stale_marker_resumes_after_its_item(listing: Listing) -> None:
     del listing.expected[1]  # for the tests that use this listing after this one
     rest: list[str] = []
     while marker:
-        page = listing.call(**{name: marker, _limit(listing): 2})
+        page = listing.call(**{name: marker, **_limit_of(listing, 2)})
         rest += [listing.ident(i) for i in page.get(listing.result_key, [])]
         marker = listing.next_token(page)
     assert rest == listing.expected[1:]  # the deleted one is gone from `expected` now
 
 
-def _limit(listing: Listing) -> str:
+def _limit_of(listing: Listing, size: int) -> dict[str, Any]:
+    """The page-size parameter asking for `size` items (apigatewayv2's is a string)."""
     model = listing.client.meta.service_model.operation_model(_camel(listing.operation))
-    for name in ("MaxItems", "MaxKeys", "MaxBuckets"):
-        if name in model.input_shape.members:
-            return name
+    for name in ("MaxItems", "MaxKeys", "MaxBuckets", "MaxResults"):
+        member = model.input_shape.members.get(name)
+        if member is not None:
+            return {name: str(size) if member.type_name == "string" else size}
     raise AssertionError(listing.operation)
 
 

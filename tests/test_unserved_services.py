@@ -17,7 +17,7 @@ CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("sns", "ListTopics", lambda c: c.list_topics()),  # query
     ("events", "ListRules", lambda c: c.list_rules()),  # json 1.1
     ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
-    ("apigatewayv2", "GetApis", lambda c: c.get_apis()),  # rest-json, signs as apigateway
+    ("appsync", "ListGraphqlApis", lambda c: c.list_graphql_apis()),  # rest-json
     ("elbv2", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # signs as
     # elasticloadbalancing: found through the index of signing names
 ]
