@@ -264,8 +264,7 @@ class Connection(asyncio.Protocol):
         if stream_body is not None:
             method = self._parser.get_method().decode("latin-1")
             if stream_body(method, self._url.decode("latin-1"), self._headers):
-                self._stream = BodyStream(self._stream_drained)
-                self._enqueue(self._request(method, b""))
+                self._enqueue_streamed(method)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
@@ -286,22 +285,44 @@ class Connection(asyncio.Protocol):
             self._stream.end()
             self._stream = None
             return
-        self._enqueue(self._request(self._parser.get_method().decode("latin-1"), None))
-
-    def _request(self, method: str, body: bytes | None) -> Request:
-        path, _, query = self._url.decode("latin-1").partition("?")
-        return Request(
-            method=method,
-            path=path,
-            query=query,
-            headers=self._headers,
-            body=b"".join(self._body) if body is None else body,
-            client=self._client,
-            stream=self._stream,
+        # The whole-body path, inline (no helper calls: it is every request's).
+        raw = self._url.decode("latin-1")
+        path, _, query = raw.partition("?")
+        self._pending.append(
+            Request(
+                method=self._parser.get_method().decode("latin-1"),
+                path=path,
+                query=query,
+                headers=self._headers,
+                body=b"".join(self._body),
+                client=self._client,
+            )
         )
+        if (
+            len(self._pending) >= self._limits.max_pipelined
+            and not self._read_paused
+            and self._transport is not None
+        ):
+            self._transport.pause_reading()
+            self._read_paused = True
+            self.deadline = math.inf
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
 
-    def _enqueue(self, request: Request) -> None:
-        self._pending.append(request)
+    def _enqueue_streamed(self, method: str) -> None:
+        """Hand the request whose head just ended to its handler, its body to follow."""
+        path, _, query = self._url.decode("latin-1").partition("?")
+        self._stream = BodyStream(self._stream_drained)
+        self._pending.append(
+            Request(
+                method=method,
+                path=path,
+                query=query,
+                headers=self._headers,
+                client=self._client,
+                stream=self._stream,
+            )
+        )
         if (
             len(self._pending) >= self._limits.max_pipelined
             and not self._read_paused
