@@ -14,7 +14,15 @@ as its response) and measures, in one run so the ratios are meaningful on a shar
   method with an `AWS_PROXY` integration), each allowed by a permission for
   `apigateway.amazonaws.com`; a door the server does not serve yet is left out with a note.
 
-Each door gets its own setup function (`DOORS`); adding a door is one function there.
+And a REST API whose `GET /ping` is answered by a `MOCK` integration (request template
+`{"statusCode": 200}`, a static JSON response template; deployed to stage `prod`) on
+Fireside, by path (`/_aws/execute-api/<api-id>/prod/ping`) and by host
+(`<api-id>.execute-api.localhost`), beside the same API on LocalStack at the path both serve
+(`bench/localstack.py`: no Docker, so no Lambda there; MOCK is the one front door both can
+serve here). `--no-localstack` leaves LocalStack out.
+
+Each door gets its own setup function (`LAMBDA_DOORS`, `MOCK_DOORS`); adding a door is one
+function there. Time to first byte of a streamed response is `bench/streaming.py`'s.
 Clients are keep-alive raw HTTP/1.1 connections on one asyncio loop (`common.raw_http`), each
 with one request in flight, 1 and 8 of them. Every measurement runs `--rounds` times,
 interleaved with the other doors (the machine is shared: a burst of other work then hits
@@ -23,9 +31,11 @@ throughput, the CPU time per request of the server process, of the function's pr
 descendants, read from /proc) and of the load generator: those hold still when other work
 shares the two cores, and say where a door's time goes.
 
-Targets (issue 13): each front door's p50 within 1.3x of raw Invoke's, and at least 3,000
-requests/s with 8 clients. Prints a table and writes JSON (default bench/results/front_doors.json).
-Usage: python bench/front_doors.py [--seconds 2] [--rounds 3] [--only DOOR...] [--json PATH]
+Targets (issue 13): each front door's p50 within 1.3x of raw Invoke's, at least 3,000
+requests/s with 8 clients, and the MOCK API at least 3x LocalStack's throughput. Prints two
+tables and writes JSON (default bench/results/front_doors.json).
+Usage: python bench/front_doors.py [--seconds 2] [--rounds 3] [--only DOOR...] [--no-lambda]
+                                   [--no-localstack] [--json PATH]
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import argparse
 import asyncio
 import json
 import os
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -46,6 +57,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from common import ROLE, ROOT, log, raw_http, start_server, zip_of
+from localstack import start_localstack, stop
 
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
 FUNCTION = "bench"
@@ -55,6 +67,7 @@ REFERENCE = "invoke"
 FLOOR = "echo"
 LATENCY_TARGET = 1.3  # a front door's p50 over raw Invoke's
 THROUGHPUT_TARGET = 3000.0  # requests/s with 8 clients
+LOCALSTACK_TARGET = 3.0  # the MOCK API's throughput over LocalStack's
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class Door:
     name: str
     path: str
     host: str | None = None
+    method: str = "POST"
 
 
 @dataclass
@@ -152,18 +166,51 @@ def rest_api(bench: Bench) -> list[Door]:
     return [Door("rest-api", "/bench/", f"{api['id']}.execute-api.localhost:{bench.port}")]
 
 
+def make_mock_api(client: Any) -> str:
+    """`GET /ping` -> MOCK -> `{"pong": true}`, deployed to `prod`, with `client`
+    (`apigateway`, on either server); the API's id."""
+    api = client.create_rest_api(name="bench-mock")
+    resource = client.create_resource(
+        restApiId=api["id"], parentId=api["rootResourceId"], pathPart="ping"
+    )
+    where = {"restApiId": api["id"], "resourceId": resource["id"], "httpMethod": "GET"}
+    client.put_method(**where, authorizationType="NONE")
+    client.put_integration(
+        **where, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'}
+    )
+    client.put_method_response(**where, statusCode="200")
+    client.put_integration_response(
+        **where, statusCode="200", responseTemplates={"application/json": '{"pong": true}'}
+    )
+    client.create_deployment(restApiId=api["id"], stageName="prod")
+    return str(api["id"])
+
+
+def rest_mock(bench: Bench) -> list[Door]:
+    api_id = make_mock_api(bench.client("apigateway"))
+    return [
+        Door("rest-mock", f"/_aws/execute-api/{api_id}/prod/ping", method="GET"),
+        Door("rest-mock-host", "/prod/ping", f"{api_id}.execute-api.localhost:{bench.port}", "GET"),
+    ]
+
+
 #: Every door, in table order. A setup function creates what its door needs on the server and
-#: returns the addresses to load.
-DOORS: list[Callable[[Bench], list[Door]]] = [echo, invoke, function_url, http_api, rest_api]
-# TODO(streaming): time to first byte of a streamed Function URL response (InvokeMode
-# RESPONSE_STREAM, target < 5 ms) once response streaming is on main: a setup function here
-# is not enough, it needs a loader that times the first body chunk rather than the whole answer.
+#: returns the addresses to load. The Lambda doors are compared with raw Invoke; the MOCK
+#: doors with LocalStack.
+LAMBDA_DOORS: list[Callable[[Bench], list[Door]]] = [
+    echo,
+    invoke,
+    function_url,
+    http_api,
+    rest_api,
+]
+MOCK_DOORS: list[Callable[[Bench], list[Door]]] = [rest_mock]
 
 
-def open_doors(bench: Bench) -> list[Door]:
+def open_doors(bench: Bench, setups: list[Callable[[Bench], list[Door]]]) -> list[Door]:
     """Each door that the server serves (one it does not is left out with a note)."""
     doors: list[Door] = []
-    for setup in DOORS:
+    for setup in setups:
         try:
             doors += setup(bench)
         except ClientError as error:
@@ -172,9 +219,17 @@ def open_doors(bench: Bench) -> list[Door]:
     return doors
 
 
-def check(bench: Bench, door: Door) -> None:
-    """One request through `door` must be a 200 before it is measured."""
-    asyncio.run(raw_http(bench.port, door.path, BODY, 1, 0.05, door.host))
+def load(port: int, door: Door, clients: int, seconds: float) -> dict[str, float]:
+    body = BODY if door.method == "POST" else b""
+    return asyncio.run(raw_http(port, door.path, body, clients, seconds, door.host, door.method))
+
+
+def warm(port: int, doors: list[Door]) -> None:
+    """One request through each door must be a 200; then half a second of 8 clients."""
+    for door in doors:
+        load(port, door, 1, 0.05)
+    for door in doors:
+        load(port, door, 8, 0.5)
 
 
 def cpu_seconds(root: int) -> tuple[float, float]:
@@ -204,15 +259,17 @@ def cpu_seconds(root: int) -> tuple[float, float]:
     return used.get(root, 0.0), descendants
 
 
-async def timed_load(bench: Bench, door: Door, clients: int, seconds: float) -> dict[str, float]:
-    """`raw_http` through `door`, with the CPU time each party used per request: the server,
+def timed_load(
+    port: int, server_pid: int, door: Door, clients: int, seconds: float
+) -> dict[str, float]:
+    """`load` through `door`, with the CPU time each party used per request: the server,
     the function's processes, and this load generator. Unlike latency, CPU time per request
     holds still when other work shares the machine."""
-    server_before, function_before = cpu_seconds(bench.server_pid)
+    server_before, function_before = cpu_seconds(server_pid)
     client_before = time.process_time()
-    result = await raw_http(bench.port, door.path, BODY, clients, seconds, door.host)
+    result = load(port, door, clients, seconds)
     client_used = time.process_time() - client_before
-    server_after, function_after = cpu_seconds(bench.server_pid)
+    server_after, function_after = cpu_seconds(server_pid)
     per_request = 1e6 / result["requests"]
     return {
         **result,
@@ -223,15 +280,16 @@ async def timed_load(bench: Bench, door: Door, clients: int, seconds: float) -> 
 
 
 def measure(
-    bench: Bench, doors: list[Door], seconds: float, rounds: int
+    port: int, server_pid: int, doors: list[Door], seconds: float, rounds: int
 ) -> dict[str, dict[str, float]]:
-    """`{"<door>_c<clients>": summary}`: the median-throughput round of each."""
+    """`{"<door>_c<clients>": summary}`: the median-throughput round of each, the doors of
+    the server on `port` (process `server_pid`) interleaved."""
     runs: dict[str, list[dict[str, float]]] = {}
     for clients in CLIENTS:
         for round_ in range(rounds):
             for door in doors:
                 log(f"{door.name}, {clients} client(s), round {round_ + 1} of {rounds}...")
-                result = asyncio.run(timed_load(bench, door, clients, seconds))
+                result = timed_load(port, server_pid, door, clients, seconds)
                 runs.setdefault(f"{door.name}_c{clients}", []).append(result)
     results = {}
     for key, found in runs.items():
@@ -294,6 +352,42 @@ def print_table(
             print(f"  {key}: misses {', '.join(name.split('_')[1] for name in missed)}")
 
 
+def versus_localstack(
+    ours: dict[str, dict[str, float]], theirs: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """The MOCK API's throughput on Fireside (by path, as LocalStack is called) over
+    LocalStack's, per number of clients."""
+    return {
+        f"rest_mock_{clients}_clients": ours[f"rest-mock_c{clients}"]["throughput_rps"]
+        / theirs[f"rest-mock_c{clients}"]["throughput_rps"]
+        for clients in CLIENTS
+        if f"rest-mock_c{clients}" in ours and f"rest-mock_c{clients}" in theirs
+    }
+
+
+def print_mock_table(
+    ours: dict[str, dict[str, float]],
+    theirs: dict[str, dict[str, float]],
+    ratio: dict[str, float],
+) -> None:
+    print(f"\nREST API, MOCK integration\n{'server':<12}{'address':<9}{'clients':>8}"
+          f"{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'server µs':>11}")  # fmt: skip
+    for clients in CLIENTS:
+        for server, address, key in (
+            ("fireside", "path", "rest-mock"),
+            ("fireside", "host", "rest-mock-host"),
+            ("localstack", "path", "rest-mock"),
+        ):
+            row = (ours if server == "fireside" else theirs).get(f"{key}_c{clients}")
+            if row is not None:
+                print(f"{server:<12}{address:<9}{clients:>8}{row['throughput_rps']:>9.0f}"
+                      f"{row['p50_ms']:>9.2f}{row['p99_ms']:>9.2f}"
+                      f"{row['server_cpu_us']:>11.0f}")  # fmt: skip
+    for key, value in ratio.items():
+        print(f"Fireside / LocalStack throughput, {key.split('_')[2]} client(s): {value:.1f}x "
+              f"(target >= {LOCALSTACK_TARGET:.0f}x)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each load phase")
@@ -305,10 +399,13 @@ def main() -> None:
     parser.add_argument(
         "--only", nargs="+", metavar="DOOR", help="measure just these doors (and raw Invoke)"
     )
+    parser.add_argument("--no-lambda", action="store_true", help="only the MOCK API")
+    parser.add_argument("--no-localstack", action="store_true", help="leave LocalStack out")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as data_dir:
-        process, port = start_server(data_dir, args.sandbox)
+    with tempfile.TemporaryDirectory(prefix="fireside-bench-") as tmp:
+        workdir = Path(tmp)
+        process, port = start_server(str(workdir / "fireside"), args.sandbox)
         try:
             lam = boto3.client(
                 "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
@@ -327,29 +424,58 @@ def main() -> None:
                 FunctionName=FUNCTION, WaiterConfig={"Delay": 0.05}
             )
             bench = Bench(port, process.pid, created["FunctionArn"])
-            doors = open_doors(bench)
+            doors = [] if args.no_lambda else open_doors(bench, LAMBDA_DOORS)
+            mock_doors = open_doors(bench, MOCK_DOORS)
             if args.only:
                 doors = [d for d in doors if d.name in {REFERENCE, *args.only}]
-            for door in doors:
-                check(bench, door)
+                mock_doors = [d for d in mock_doors if d.name in args.only]
             log("warming up...")
-            for door in doors:
-                asyncio.run(raw_http(port, door.path, BODY, 8, 0.5, door.host))
-            results = measure(bench, doors, args.seconds, args.rounds)
+            warm(port, doors + mock_doors)
+            results = measure(port, process.pid, doors + mock_doors, args.seconds, args.rounds)
         finally:
             process.terminate()
             process.wait(20)
+        peer_results: dict[str, dict[str, float]] = {}
+        if mock_doors and not args.no_localstack:
+            try:
+                peer, peer_port = start_localstack(workdir, "apigateway")
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
+                bench.notes.append(f"LocalStack not measured: {error}")
+                log(bench.notes[-1])
+            else:
+                try:
+                    client = boto3.client(
+                        "apigateway", endpoint_url=f"http://127.0.0.1:{peer_port}",
+                        region_name="us-east-1", aws_access_key_id="test",
+                        aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}),
+                    )  # fmt: skip
+                    api_id = make_mock_api(client)
+                    theirs = [
+                        Door("rest-mock", f"/_aws/execute-api/{api_id}/prod/ping", None, "GET")
+                    ]
+                    log("LocalStack: REST API, MOCK integration")
+                    warm(peer_port, theirs)
+                    peer_results = measure(peer_port, peer.pid, theirs, args.seconds, args.rounds)
+                finally:
+                    stop(peer)
 
-    compared = ratios(results, doors)
-    print_table(results, compared, doors)
+    compared = ratios(results, doors) if doors else {}
+    if doors:
+        print_table(results, compared, doors)
+    versus = versus_localstack(results, peer_results)
+    if mock_doors:
+        print_mock_table(results, peer_results, versus)
     for note in bench.notes:
         print(note)
     output = {
         "results": results,
         "vs_invoke": compared,
+        "localstack_rest_mock": peer_results,
+        "throughput_ratio_vs_localstack": versus,
         "targets": {
             "p50_vs_invoke_max": LATENCY_TARGET,
             "c8_throughput_rps_min": THROUGHPUT_TARGET,
+            "mock_vs_localstack_min": LOCALSTACK_TARGET,
         },
         "notes": bench.notes,
         "sandbox": args.sandbox or "default",

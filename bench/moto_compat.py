@@ -17,12 +17,14 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   configuration operations), set up as `lambda_policy`;
 - `apigatewayv2`: `tests/test_apigatewayv2` (HTTP and WebSocket APIs' control plane), with a
   plugin that deletes every API before each test (moto's tests start from an empty backend),
-  signing with account 123456789012 as `lambda_policy` does.
+  signing with account 123456789012 as `lambda_policy` does;
+- `apigateway`: `tests/test_apigateway` (REST APIs), set up as `apigatewayv2`, its plugin
+  deleting every REST API, usage plan and API key.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
-Usage: python bench/moto_compat.py [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2]
-       [-k EXPR]
+Usage: python bench/moto_compat.py
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -129,6 +131,38 @@ def _fireside_clean_slate():
     yield
 """
 
+APIGATEWAY_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1"]
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate():
+    # moto starts every test from an empty backend; these tests count what the account holds.
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client("apigateway", endpoint_url=endpoint, region_name=region)
+        for api in client.get_rest_apis(limit=500)["items"]:
+            client.delete_rest_api(restApiId=api["id"])
+        for plan in client.get_usage_plans()["items"]:
+            client.delete_usage_plan(usagePlanId=plan["id"])
+        for key in client.get_api_keys()["items"]:
+            client.delete_api_key(apiKey=key["id"])
+    yield
+"""
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -155,6 +189,11 @@ SUITES = {
     "apigatewayv2": Suite(
         "tests/test_apigatewayv2",
         APIGATEWAYV2_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
+    ),
+    "apigateway": Suite(
+        "tests/test_apigateway",
+        APIGATEWAY_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
 }

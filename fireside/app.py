@@ -49,6 +49,11 @@ from fireside.gateway.http_api_door import HttpApiDoor
 from fireside.gateway.http_api_provider import HttpApiProvider, apigatewayv2_protocol
 from fireside.gateway.http_api_store import HttpApiStore
 from fireside.gateway.integration import FunctionCaller, resource_policy
+from fireside.gateway.rest_api_authorizers import LambdaAuthorizers
+from fireside.gateway.rest_api_door import RestApiDoor
+from fireside.gateway.rest_api_provider import RestApiProvider
+from fireside.gateway.rest_api_proxy import LambdaProxy
+from fireside.gateway.rest_api_store import RestApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -77,8 +82,22 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
-# ImportApi's OpenAPI bodies: API Gateway takes definitions of a few MB.
+# ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
+# (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
+#: The first path segments of API Gateway (v1) operations: how the edge tells them from
+#: apigatewayv2's (`/v2/...`), which sign with the same name.
+_APIGATEWAY_V1_PREFIXES = (
+    "/restapis",
+    "/apikeys",
+    "/usageplans",
+    "/account",
+    "/tags",
+    "/domainnames",
+    "/clientcertificates",
+    "/vpclinks",
+    "/sdktypes",
+)
 
 
 @dataclass(slots=True)
@@ -152,6 +171,9 @@ class Fireside:
         self._edge: Edge | None = None
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
+        self.rest_apis = RestApiProvider(RestApiStore(data / "apigateway.sqlite"))
+        self.rest_api_door = RestApiDoor(self.rest_apis, self.authenticator, access_logs=self.logs)
+        self.front_doors.register(EXECUTE_API, self.rest_api_door)
         self._invoker: Invoker | None = None
         #: How every front door runs a function (`fireside.gateway.integration`).
         self.function_caller: FunctionCaller | None = None
@@ -219,6 +241,8 @@ class Fireside:
             self.policies,
         )
         self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
+        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
+        self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
@@ -280,6 +304,16 @@ class Fireside:
             )
         )
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
+        services.append(
+            Service(
+                "apigateway",
+                protocol_for(load_service("apigateway")),
+                self.rest_apis.operations(),
+                path_prefixes=_APIGATEWAY_V1_PREFIXES,
+                prefixes_only=True,
+                max_body=_HTTP_API_MAX_REQUEST,
+            )
+        )
         services.append(
             Service(
                 "apigatewayv2",
@@ -384,7 +418,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts", "apigatewayv2"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -407,6 +441,7 @@ class Fireside:
                 ("logs", self.logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
+                ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("the Lambda store", self.db.close),
             ]

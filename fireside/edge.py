@@ -54,6 +54,10 @@ class Service:
     #: Largest request body in bytes, when lower than the server's `max_body` (AWS's own
     #: limit plus slack, so the service still answers near-limit requests with its error).
     max_body: int | None = None
+    #: Another AWS API signs with the same name and is told apart by path (API Gateway's v1
+    #: and v2): a signed request outside `path_prefixes` is not this service's, and is
+    #: answered as a call to the other (served or not).
+    prefixes_only: bool = False
 
 
 def _unsigned(request: Request) -> bool:
@@ -119,16 +123,16 @@ class Edge:
         if not candidates:
             return None
         target = request.headers.get("x-amz-target")
-        if len(candidates) > 1:
-            if target:
-                prefix = target.partition(".")[0]
-                for service in candidates:
-                    if service.target_prefix == prefix:
-                        return service
-            for service in candidates:  # API Gateway's two APIs: `/v2/...` is apigatewayv2
-                if any(request.path.startswith(p) for p in service.path_prefixes):
+        if len(candidates) > 1 and target:
+            prefix = target.partition(".")[0]
+            for service in candidates:
+                if service.target_prefix == prefix:
                     return service
-        return candidates[0]
+        for service in candidates:  # API Gateway's two APIs: `/v2/...` is apigatewayv2
+            if any(request.path.startswith(p) for p in service.path_prefixes):
+                return service
+        first = candidates[0]
+        return None if first.prefixes_only else first
 
     def _route_unsigned(self, request: Request) -> Service | None:
         target = request.headers.get("x-amz-target")

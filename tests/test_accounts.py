@@ -461,3 +461,103 @@ def test_health_details_for_a_configured_key(two_accounts: Server) -> None:
 def test_no_echo_endpoint_in_a_production_server(two_accounts: Server) -> None:
     status, _ = send(f"{two_accounts.endpoint}/_fireside/echo", method="POST", body=b"{}")
     assert status == 404
+
+
+# -- front doors ----------------------------------------------------------------------------
+
+WHO = "def handler(e, c):\n    return {'arn': c.invoked_function_arn}\n"
+
+
+def open_url(lam: Any, name: str) -> str:
+    """A NONE Function URL with the two grants AWS requires of one."""
+    url: str = lam.create_function_url_config(FunctionName=name, AuthType="NONE")["FunctionUrl"]
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url",
+        Action="lambda:InvokeFunctionUrl",
+        Principal="*",
+        FunctionUrlAuthType="NONE",
+    )
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="url-invoke",
+        Action="lambda:InvokeFunction",
+        Principal="*",
+        InvokedViaFunctionUrl=True,
+    )
+    return url
+
+
+def http_api(server: Server, account: str, function_arn: str) -> str:
+    """A quick-created HTTP API whose `$default` route calls `function_arn`."""
+    api_id: str = client(server, account, "apigatewayv2").create_api(
+        Name=new_name("api"), ProtocolType="HTTP", Target=function_arn
+    )["ApiId"]
+    return api_id
+
+
+def test_front_doors_are_public_on_a_server_with_credentials(two_accounts: Server) -> None:
+    """Data-plane URLs need no signature (their auth type says who may call), while the
+    control planes still do."""
+    lam = client(two_accounts, A, "lambda")
+    name = make_function(lam, A, WHO)
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    url_id = open_url(lam, name).split("//", 1)[1].split(".", 1)[0]
+    status, body = send(f"{two_accounts.endpoint}/_aws/lambda-url/{url_id}/")
+    assert status == 200 and json.loads(body) == {"arn": arn}
+
+    api_id = http_api(two_accounts, A, arn)
+    lam.add_permission(
+        FunctionName=name,
+        StatementId="api",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:{A}:{api_id}/*",
+    )
+    status, body = send(f"{two_accounts.endpoint}/_aws/execute-api/{api_id}/anything")
+    assert status == 200 and json.loads(body) == {"arn": arn}
+
+    # The control planes are not opened by it.
+    status, _ = send(f"{two_accounts.endpoint}/v2/apis/{api_id}")
+    assert status == 403
+    status, _ = send(f"{two_accounts.endpoint}/2021-10-31/functions/{name}/url")
+    assert status == 403
+
+
+def test_front_doors_act_as_their_owner(two_accounts: Server) -> None:
+    """B cannot see or change A's APIs and URLs, and an API of B's that names A's function
+    cannot run it: A's grant names A's API, and the call is B's."""
+    lam_a = client(two_accounts, A, "lambda")
+    name = make_function(lam_a, A, WHO)
+    arn = lam_a.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    open_url(lam_a, name)
+    api_a = http_api(two_accounts, A, arn)
+    lam_a.add_permission(
+        FunctionName=name,
+        StatementId="api-a",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"arn:aws:execute-api:us-east-1:{A}:{api_a}/*",
+    )
+    rest_a = client(two_accounts, A, "apigateway").create_rest_api(name=new_name("rest"))["id"]
+
+    v2_b = client(two_accounts, B, "apigatewayv2")
+    with pytest.raises(ClientError) as caught:
+        v2_b.get_api(ApiId=api_a)
+    assert error_code(caught) == "NotFoundException"
+    with pytest.raises(ClientError) as caught:
+        v2_b.delete_api(ApiId=api_a)
+    assert error_code(caught) == "NotFoundException"
+    with pytest.raises(ClientError) as caught:
+        client(two_accounts, B, "apigateway").get_rest_api(restApiId=rest_a)
+    assert error_code(caught) == "NotFoundException"
+    with pytest.raises(ClientError) as caught:
+        client(two_accounts, B, "lambda").get_function_url_config(FunctionName=arn)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] in (403, 404)
+
+    api_b = http_api(two_accounts, B, arn)
+    status, body = send(f"{two_accounts.endpoint}/_aws/execute-api/{api_b}/x")
+    assert status == 500 and json.loads(body) == {"message": "Internal Server Error"}
+    # A's own API still runs it.
+    status, body = send(f"{two_accounts.endpoint}/_aws/execute-api/{api_a}/x")
+    assert status == 200 and json.loads(body) == {"arn": arn}

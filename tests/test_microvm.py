@@ -123,7 +123,9 @@ def test_functions_run_in_microvm_guests(vm_server: Server) -> None:
     # The guest's clock follows the host's (deadlines are host times): the handler read it
     # during the call, within half a second, however long a loaded host made the call.
     assert before - 0.5 < warm["time"] < after + 0.5
-    assert 0 < warm["remaining"] <= 60000
+    # So remaining time is right within the same half second (60,388 ms was seen in CI: a
+    # loaded host's guest set its clock late at boot, and runs that far behind).
+    assert 0 < warm["remaining"] <= 60000 + 500
 
     failed = lam.invoke(FunctionName=name, Payload=json.dumps({"fail": True}))
     assert failed["FunctionError"] == "Unhandled"

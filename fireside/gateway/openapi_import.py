@@ -19,12 +19,11 @@ and YAML are both accepted.
 
 from __future__ import annotations
 
-import importlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from fireside.aws.errors import ServiceError
+from fireside.gateway import openapi_text
 from fireside.gateway.http_api_rules import bad_request, parse_route_key
 
 __all__ = ["ImportedApi", "ImportedRoute", "parse_openapi"]
@@ -71,18 +70,9 @@ class ImportedApi:
 
 def _load(body: str) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except ValueError:
-        try:
-            yaml: Any = importlib.import_module("yaml")
-        except ImportError:  # PyYAML is optional: JSON bodies need nothing
-            raise bad_request(
-                "Invalid OpenAPI input: not JSON, and YAML needs PyYAML on the server"
-            ) from None
-        try:
-            document = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            raise bad_request(f"Invalid OpenAPI input: {exc}") from None
+        document = openapi_text.load(body)
+    except openapi_text.DocumentError as exc:
+        raise bad_request(f"Invalid OpenAPI input: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("paths", {}), dict):
         raise bad_request("Invalid OpenAPI input: the document must be an object with `paths`")
     if "openapi" not in document and "swagger" not in document:
