@@ -47,16 +47,22 @@ def free_port() -> int:
         return port
 
 
+def _runs(python: str) -> bool:
+    check = "import sys; sys.exit(sys.version_info < (3, 12))"
+    return subprocess.run([python, "-c", check], capture_output=True, check=False).returncode == 0
+
+
 def localstack_python() -> Path:
     """The virtualenv's Python with LocalStack installed (made on first use)."""
     python = LOCALSTACK_VENV / "bin" / "python"
     if python.exists():
         return python
-    base = next((p for p in PYTHONS if shutil.which(p)), None)
     pyenv = Path.home() / ".pyenv" / "versions"
-    if base is None and pyenv.is_dir():
-        found = sorted(pyenv.glob("3.1[23]*/bin/python"))
-        base = str(found[-1]) if found else None
+    candidates = [found for p in PYTHONS if (found := shutil.which(p))]
+    if pyenv.is_dir():
+        candidates += [str(p) for p in sorted(pyenv.glob("3.1[23]*/bin/python"), reverse=True)]
+    # A pyenv shim is on PATH even where its version is not selected, and then fails: try each.
+    base = next((c for c in candidates if _runs(c)), None)
     if base is None:
         raise RuntimeError("LocalStack needs Python 3.12 or later, and none was found")
     log(f"installing LocalStack into {LOCALSTACK_VENV} ...")
