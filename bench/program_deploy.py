@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import uuid
 import zipfile
@@ -356,10 +357,12 @@ class Deployer:
     def http(
         self, method: str, url: str, body: bytes | None = None,
         headers: dict[str, str] | None = None, sign: bool = False,
-    ) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+    ) -> tuple[int, dict[str, str], bytes, float]:  # fmt: skip
         """A plain HTTP request to a front door's URL, as curl sends it: to this server's
         loopback address with the URL's own host name in `Host` (what a `*.localhost`
-        resolver does). `sign` adds a SigV4 signature for `lambda` (awscurl --service lambda)."""
+        resolver does). `sign` adds a SigV4 signature for `lambda` (awscurl --service lambda).
+        Also returns the seconds from sending to the body's first byte (a streamed response's
+        time to first byte)."""
         parts = urllib.parse.urlsplit(url)
         headers = {
             "Host": parts.netloc,
@@ -376,6 +379,7 @@ class Deployer:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
             path = parts.path or "/"
+            started = time.perf_counter()
             connection.request(
                 method,
                 path + (f"?{parts.query}" if parts.query else ""),
@@ -387,7 +391,9 @@ class Deployer:
             for name, value in response.getheaders():
                 key = name.lower()
                 answer[key] = f"{answer[key]}, {value}" if key in answer else value
-            return response.status, answer, response.read()
+            first = response.read1(65536)
+            first_byte = time.perf_counter() - started
+            return response.status, answer, first + response.read(), first_byte
         finally:
             connection.close()
 

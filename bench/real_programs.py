@@ -98,8 +98,8 @@ def request(d: Deployer, call: Request) -> Reply:
     data = call.body
     if data is not None and not isinstance(data, bytes):
         data = json.dumps(data).encode()
-    status, headers, body = d.http(call.method, url, data, call.headers, sign=call.sign)
-    return Reply(status, headers, body)
+    status, headers, body, first_byte = d.http(call.method, url, data, call.headers, sign=call.sign)
+    return Reply(status, headers, body, first_byte)
 
 
 def run(program: Program, port: int, repos: Path) -> dict[str, Any]:
