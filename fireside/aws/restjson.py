@@ -17,7 +17,7 @@ is a route match, a few header lookups and one regex check on the function name.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from fireside.aws.bindings import InputBinding, OutputBinding
@@ -28,6 +28,7 @@ from fireside.aws.model import Operation, ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.rest import Router, parse_query
 from fireside.aws.validation import Validator
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["RestJsonProtocol"]
@@ -222,7 +223,12 @@ class RestJsonProtocol:
             # An event stream: the provider's events, each framed as it comes.
             if not any(name.lower() == "content-type" for name, _ in headers):
                 headers.append(("Content-Type", "application/vnd.amazon.eventstream"))
-            return Response(status, headers, stream=_framed(plan.events, result[plan.payload]))
+            source = result[plan.payload]
+            return Response(
+                status,
+                headers,
+                stream=ClosingStream(_framed(plan.events, source), _closer(source)),
+            )
         else:
             value = result.get(plan.payload)
             if plan.payload_kind == _DOCUMENT:
@@ -276,6 +282,12 @@ class RestJsonProtocol:
 
 def value_is_stream(value: object) -> bool:
     return hasattr(value, "__aiter__")
+
+
+def _closer(source: object) -> Callable[[], Awaitable[None] | None]:
+    """What tells the provider's event source that nobody reads on (its own `aclose`)."""
+    aclose = getattr(source, "aclose", None)
+    return aclose if aclose is not None else (lambda: None)
 
 
 async def _framed(

@@ -32,6 +32,7 @@ from fireside.compute.pool import EnvironmentManager
 from fireside.compute.registry import FunctionRegistry, named_account, parse_function_name
 from fireside.compute.streaming import ResponseStream, StreamedInvocation, invoke_events
 from fireside.compute.versions import Versions
+from fireside.http.streams import ClosingStream
 from fireside.runtimes import registry as runtimes
 from fireside.sandbox.base import TemplateSession
 from fireside.sandbox.opt import OptTrees
@@ -295,7 +296,7 @@ class Invoker:
         return {
             "StatusCode": 200,
             "ExecutedVersion": streamed.executed_version,
-            "EventStream": invoke_events(streamed),
+            "EventStream": ClosingStream(invoke_events(streamed), streamed.detach),
         }
 
     async def invoke_stream(
@@ -363,9 +364,9 @@ class Invoker:
         try:
             await asyncio.wait([opened, result], return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            # The caller left before the function answered: it runs on, nobody listening.
-            if opened.done():
-                opened.result().detach()
+            # The caller left before the function answered: it runs on, nobody listening
+            # (its stream, once it opens, drops what comes instead of waiting for a reader).
+            opened.add_done_callback(_detach_opened)
             result.add_done_callback(_retrieve)
             raise
         if opened.done():
@@ -530,3 +531,8 @@ class Invoker:
 def _retrieve(future: asyncio.Future[tuple[Outcome, str]]) -> None:
     if not future.cancelled():
         future.exception()
+
+
+def _detach_opened(opened: asyncio.Future[ResponseStream]) -> None:
+    if not opened.cancelled() and opened.exception() is None:
+        opened.result().detach()

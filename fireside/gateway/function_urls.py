@@ -44,6 +44,7 @@ from fireside.gateway.integration import (
     FunctionUrlSource,
     IntegrationFailure,
 )
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["FunctionUrlDoor"]
@@ -239,7 +240,7 @@ async def _streamed_response(
     headers.append(("x-amzn-RequestId", request_id))
     if first is None:
         return Response(status, headers, b"")
-    return Response(status, headers, stream=_body(body, parts))
+    return Response(status, headers, stream=ClosingStream(_body(body, parts), streamed.detach))
 
 
 def _prelude(metadata: dict[str, Any]) -> tuple[int, list[tuple[str, str]]]:

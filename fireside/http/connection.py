@@ -380,6 +380,8 @@ class Connection(asyncio.Protocol):
                     # safely (it may never end), so the connection ends with this answer.
                     keep_alive = False
             if self._transport is None or self._transport.is_closing():
+                if response.stream is not None:  # the client left before its first chunk
+                    await _close(response.stream)
                 return
             if response.stream is not None:
                 head_only = isinstance(item, Request) and item.method == "HEAD"
@@ -427,9 +429,7 @@ class Connection(asyncio.Protocol):
             return False
         finally:
             # Ends the producer's iteration wherever it stopped (cancelled: the client left).
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await _close(stream)
 
     def _resume_reading(self) -> None:
         self._read_paused = False
@@ -481,6 +481,13 @@ class Connection(asyncio.Protocol):
         self._shared.connections.pop(self, None)
         self._shared.idle.pop(self, None)
         self.deadline = self.write_deadline = math.inf
+
+
+async def _close(stream: object) -> None:
+    """Tell a streamed body's producer that nobody reads on (`ClosingStream`)."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def head_bytes(response: Response, keep_alive: bool) -> bytes:

@@ -12,16 +12,22 @@ Two kinds are not, and only those pay for streaming:
 - a `Response` with `stream` set (an async iterator of byte chunks) is written with
   `Transfer-Encoding: chunked`, each chunk as soon as it is produced, waiting while the
   client does not read. A client that hangs up mid-stream cancels the iteration where it
-  waits (the iterator's `finally` runs), so the producer can let go.
+  waits (the iterator's `finally` runs), so the producer can let go. The server calls the
+  stream's `aclose` whenever it stops, even before the first chunk; an async generator that
+  was never started runs no `finally` then, so a producer that must be told (a function
+  still writing) hands the server a `ClosingStream`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
 
-__all__ = ["BodyError", "BodyStream", "chunk_frame", "last_chunk"]
+__all__ = ["BodyError", "BodyStream", "ClosingStream", "chunk_frame", "last_chunk"]
+
+T = TypeVar("T")
 
 
 class BodyError(Exception):
@@ -128,3 +134,35 @@ def last_chunk(trailers: list[tuple[str, str]] | None = None) -> bytes:
     """The terminating zero-size chunk, with trailer fields if any."""
     fields = "".join(f"{name}: {value}\r\n" for name, value in trailers or ())
     return b"0\r\n" + fields.encode("latin-1") + b"\r\n"
+
+
+class ClosingStream(Generic[T]):
+    """An async iterator whose `aclose` always runs `on_close`, whether or not iteration
+    began: the producer learns that nobody will read the rest (a Function URL's or an
+    InvokeWithResponseStream client that left before the first chunk was written)."""
+
+    __slots__ = ("_items", "_on_close")
+
+    def __init__(
+        self, items: AsyncIterator[T], on_close: Callable[[], Awaitable[None] | None]
+    ) -> None:
+        self._items = items
+        self._on_close: Callable[[], Awaitable[None] | None] | None = on_close
+
+    def __aiter__(self) -> ClosingStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await anext(self._items)
+
+    async def aclose(self) -> None:
+        on_close, self._on_close = self._on_close, None
+        try:
+            aclose = getattr(self._items, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        finally:
+            if on_close is not None:
+                done = on_close()
+                if done is not None:
+                    await done
