@@ -64,6 +64,7 @@ from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider
@@ -82,6 +83,8 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
+# SQS: a batch of ten messages at most 256 KB in all, plus JSON escaping and slack.
+_SQS_MAX_REQUEST = 2 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
@@ -186,6 +189,7 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
+        self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -306,6 +310,15 @@ class Fireside:
         services.append(Service("s3", s3_protocol(), self.s3.operations()))
         services.append(
             Service(
+                "sqs",
+                SqsProtocol(),
+                self.sqs.operations(),
+                target_prefix="AmazonSQS",
+                max_body=_SQS_MAX_REQUEST,
+            )
+        )
+        services.append(
+            Service(
                 "apigateway",
                 protocol_for(load_service("apigateway")),
                 self.rest_apis.operations(),
@@ -418,7 +431,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
+        for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -441,6 +454,7 @@ class Fireside:
                 ("logs", self.logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
+                ("SQS", self.sqs.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("the Lambda store", self.db.close),

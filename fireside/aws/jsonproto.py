@@ -100,11 +100,15 @@ class JsonProtocol:
         *,
         checksum: bool = False,
         error_namespace: str | None = None,
+        constraints: bool = True,
     ) -> None:
         """`checksum`: send `x-amz-crc32` (DynamoDB's clients verify it when present).
 
         `error_namespace`: the `__type` prefix of the service's own errors (by default
         `coral_namespace`).
+
+        `constraints=False` checks `required` only, for services that refuse bad values in
+        their own words (SQS: `InvalidAttributeName`, not a Coral enum ValidationException).
         """
         self._service = service
         self._checksum = checksum
@@ -120,7 +124,9 @@ class JsonProtocol:
         self._encoders: dict[str, Encoder | None] = {}
         for op in service.operations():
             self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
-            self._validators[op.name] = Validator(op.input) if op.input is not None else None
+            self._validators[op.name] = (
+                Validator(op.input, constraints=constraints) if op.input is not None else None
+            )
             self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
         self._codec = codec
         self._errors = {
