@@ -63,6 +63,10 @@ class SqsProvider(Messaging):
                 record["modified"],
                 record.get("next_sequence", 1),
             )
+            self.queues[(account, region, name)].dedup = {
+                key: (float(expires), str(mid), str(number))
+                for key, (expires, mid, number) in record.get("dedup", {}).items()
+            }
         for (
             seq,
             account,

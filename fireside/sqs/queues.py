@@ -194,6 +194,8 @@ class Queue:
             "created": self.created,
             "modified": self.modified,
             "next_sequence": self.next_sequence,
+            # Kept with the queue so deduplication holds across a restart.
+            "dedup": self.dedup,
         }
 
     def wake(self) -> None:
