@@ -3,8 +3,9 @@ through to `SqsStore` before each answer.
 
 Queues are scoped by account and region; a queue URL is `<endpoint>/<account>/<name>` on
 Fireside's endpoint (AWS's form with Fireside's host). A queue of another account is reached
-through `_owned`, the one owner check: Fireside stores no queue policies yet, so another
-account's queue answers as AWS answers a queue the caller may not see.
+through `queues.may_use`, the one owner check: Fireside stores no queue policies yet, so
+another account's queue answers as AWS answers a queue the caller may not see, and a redrive
+policy naming another account's queue is refused with AWS's words.
 
 Messages (sending, receiving, long polling, visibility, dead-letter queues) are in
 `fireside.sqs.messaging`, a mixin of this class.
@@ -30,6 +31,7 @@ from fireside.sqs.queues import (
     check_attributes,
     check_name,
     invalid_parameter,
+    may_use,
     sqs_error,
 )
 from fireside.sqs.store import SqsStore
@@ -112,8 +114,7 @@ class SqsProvider(Messaging):
 
     def _owned(self, ctx: RequestContext, account: str, name: str) -> Queue:
         """The queue `name` of `account` in the caller's region, if the caller may use it."""
-        if account != ctx.account_id:
-            # The one owner check: no queue policies are stored, so only the owner may.
+        if not may_use(ctx.account_id, account):
             raise _no_queue("The specified queue does not exist or you do not have access to it.")
         queue = self.queues.get((account, ctx.region, name))
         if queue is None:
@@ -134,7 +135,7 @@ class SqsProvider(Messaging):
         parts = arn.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"]:
             raise invalid_parameter(f"Value {arn} for parameter arn is invalid.")
-        if parts[4] != ctx.account_id:
+        if not may_use(ctx.account_id, parts[4]):
             raise _no_queue("The specified queue does not exist or you do not have access to it.")
         queue = self.queues.get((parts[4], parts[3], parts[5]))
         if queue is None:
@@ -220,7 +221,7 @@ class SqsProvider(Messaging):
         parts = arn.split(":")
         if len(parts) != 6 or parts[2] != "sqs":
             raise bad("Dead letter target does not exist.")
-        if parts[4] != queue.account:  # the one owner check, as for every queue reference
+        if not may_use(queue.account, parts[4]):
             raise bad("Dead-letter target owner should be same as the source.")
         target = self.queues.get((parts[4], parts[3], parts[5]))
         if target is None:
