@@ -19,12 +19,14 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   plugin that deletes every API before each test (moto's tests start from an empty backend),
   signing with account 123456789012 as `lambda_policy` does;
 - `apigateway`: `tests/test_apigateway` (REST APIs), set up as `apigatewayv2`, its plugin
-  deleting every REST API, usage plan and API key.
+  deleting every REST API, usage plan and API key;
+- `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
+  count the account's queues), signing with account 123456789012 as `lambda_policy` does.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway] [-k EXPR]
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|sqs] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -163,6 +165,34 @@ def _fireside_clean_slate():
     yield
 """
 
+SQS_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1"]
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate():
+    # moto starts every test from an empty backend; some tests count the account's queues.
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+        for url in client.list_queues().get("QueueUrls", []):
+            client.delete_queue(QueueUrl=url)
+    yield
+"""
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -195,6 +225,11 @@ SUITES = {
         "tests/test_apigateway",
         APIGATEWAY_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
+    ),
+    "sqs": Suite(
+        "tests/test_sqs",
+        SQS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
     ),
 }
 

@@ -83,8 +83,9 @@ _CODE_PATH = re.compile(r"^/_fireside/code/([0-9a-f]{64})\.zip$")
 _DYNAMODB_MAX_REQUEST = 16 * 1024 * 1024
 _BODY_SLACK = 1024 * 1024
 _SMALL_REQUEST = 1024 * 1024
-# SQS: a batch of ten messages at most 256 KB in all, plus JSON escaping and slack.
-_SQS_MAX_REQUEST = 2 * 1024 * 1024
+# SQS: a batch of ten messages of at most 1 MiB in all, plus JSON escaping (up to 6 bytes a
+# character) so an oversized message still gets SQS's own error.
+_SQS_MAX_REQUEST = 8 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024

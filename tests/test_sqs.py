@@ -186,9 +186,18 @@ def test_visibility_and_receive_counts(sqs: Any, make_queue: QueueFactory) -> No
 
 def test_bad_input_gets_aws_errors(sqs: Any, make_queue: QueueFactory) -> None:
     url = make_queue()
-    too_long = "x" * (256 * 1024 + 1)
-    code, message, status = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody=too_long))
+    # 1 MiB by default since August 2025 (attributes count), or the queue's own limit.
+    too_long = "x" * (1024 * 1024 - 1)
+    kind = {"k": {"DataType": "String", "StringValue": "v"}}
+    code, message, status = error_of(
+        lambda: sqs.send_message(QueueUrl=url, MessageBody=too_long, MessageAttributes=kind)
+    )
     assert (code, status) == ("InvalidParameterValue", 400)
+    assert "Message must be shorter than 1048576 bytes" in message
+    small = make_queue(MaximumMessageSize="262144")
+    code, message, _ = error_of(
+        lambda: sqs.send_message(QueueUrl=small, MessageBody="x" * (256 * 1024 + 1))
+    )
     assert "Message must be shorter than 262144 bytes" in message
     assert error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="a\x00b"))[0] == (
         "InvalidMessageContents"
@@ -216,6 +225,10 @@ def test_bad_input_gets_aws_errors(sqs: Any, make_queue: QueueFactory) -> None:
     assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=bad_id))[0] == (
         "AWS.SimpleQueueService.InvalidBatchEntryId"
     )
+    for nowhere in ("http://whatever-incorrect-queue-address", "a/b/c"):
+        assert error_of(lambda u=nowhere: sqs.send_message(QueueUrl=u, MessageBody="x"))[:1] == (
+            "AWS.SimpleQueueService.NonExistentQueue",
+        )
     other = url.replace("/000000000000/", "/111111111111/")
     assert error_of(lambda: sqs.send_message(QueueUrl=other, MessageBody="x"))[0] == (
         "AWS.SimpleQueueService.NonExistentQueue"

@@ -167,6 +167,11 @@ class Messaging:
     ) -> dict[str, Any]:
         queue = self.queue(ctx, params)
         entries = self._entries(params, "SendMessageBatchRequestEntry")
+        if queue.fifo and not all(e.get("MessageGroupId") for e in entries):
+            # AWS refuses the whole batch, not the entry.
+            raise sqs_error(
+                "MissingParameter", "The request must contain the parameter MessageGroupId."
+            )
         total = sum(len(e.get("MessageBody", "").encode()) for e in entries)
         limit = queue.setting("MaximumMessageSize")
         if total > limit:

@@ -127,9 +127,9 @@ class SqsProvider(Messaging):
         parts = [p for p in urlsplit(url).path.split("/") if p]
         if len(parts) == 2:
             return self._owned(ctx, parts[0], parts[1])
-        if len(parts) == 0 and "/" not in url and url:  # a bare queue name
+        if len(parts) == 1 and "/" not in url:  # a bare queue name, as AWS accepts
             return self._owned(ctx, ctx.account_id, url)
-        raise sqs_error("InvalidAddress", f"The address {url} is not valid for this endpoint.", 404)
+        raise _no_queue()  # what AWS answers for a URL that names no queue
 
     def by_arn(self, ctx: RequestContext, arn: str) -> Queue:
         parts = arn.split(":")
@@ -164,7 +164,7 @@ class SqsProvider(Messaging):
         if existing is not None:
             current = existing.attribute_values(time.time())
             for key, value in attributes.items():
-                if current.get(key) != value:
+                if not _same(key, current.get(key), value):
                     raise sqs_error(
                         "QueueNameExists",
                         "A queue already exists with the same name and a different value for "
@@ -375,3 +375,18 @@ class SqsProvider(Messaging):
         if token and limit is not None:
             out["NextToken"] = token
         return out
+
+
+def _same(name: str, current: str | None, given: str) -> bool:
+    """Whether CreateQueue's `given` value equals the queue's (policies compared as JSON)."""
+    if current == given:
+        return True
+    if current is None or name not in ("RedrivePolicy", "RedriveAllowPolicy", "Policy"):
+        return False
+    try:
+        mine, theirs = json.loads(current), json.loads(given)
+    except ValueError:
+        return False
+    if name == "RedrivePolicy" and isinstance(theirs, dict):
+        theirs["maxReceiveCount"] = int(theirs.get("maxReceiveCount", 0))
+    return bool(mine == theirs)

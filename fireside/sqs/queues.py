@@ -30,7 +30,7 @@ __all__ = [
 #: Settable attributes, their defaults and bounds (AWS's).
 DEFAULTS: Final = {
     "DelaySeconds": "0",
-    "MaximumMessageSize": "262144",
+    "MaximumMessageSize": "1048576",  # 1 MiB since August 2025
     "MessageRetentionPeriod": "345600",
     "ReceiveMessageWaitTimeSeconds": "0",
     "VisibilityTimeout": "30",
@@ -38,7 +38,7 @@ DEFAULTS: Final = {
 }
 _BOUNDS: Final = {
     "DelaySeconds": (0, 900),
-    "MaximumMessageSize": (1024, 262144),
+    "MaximumMessageSize": (1024, 1048576),
     "MessageRetentionPeriod": (60, 1209600),
     "ReceiveMessageWaitTimeSeconds": (0, 20),
     "VisibilityTimeout": (0, 43200),
