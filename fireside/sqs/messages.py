@@ -171,11 +171,10 @@ def check_send(queue: Queue, entry: Mapping[str, Any], sender: str) -> tuple[dic
             raise invalid_parameter(
                 f"Value {dedup} for parameter MessageDeduplicationId is invalid."
             )
-    elif dedup is not None:
-        raise invalid_parameter(
-            f"Value {dedup} for parameter MessageDeduplicationId is invalid. Reason: The "
-            "request include parameter that is not valid for this queue type."
-        )
+    else:
+        # Standard queues take and ignore FIFO's ids (AWS accepts `MessageGroupId` on them
+        # since fair queues); delivery is at least once whatever the id says.
+        dedup = None
     record: dict[str, Any] = {
         "body": body,
         "md5b": body_md5(body),
