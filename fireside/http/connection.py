@@ -294,12 +294,20 @@ class Connection(asyncio.Protocol):
                     response = error_response(500, "Internal server error")
             if self._transport is None or self._transport.is_closing():
                 return
-            if isinstance(item, Request) and item.method == "HEAD":
-                # A HEAD answer carries the headers a GET would (Content-Length included)
-                # and never a body: the client reads none, so one would corrupt the stream.
-                self._transport.write(head_bytes(response, keep_alive))
-            else:
-                self._transport.write(_encode(response, keep_alive))
+            try:
+                if isinstance(item, Request) and item.method == "HEAD":
+                    # A HEAD answer carries the headers a GET would (Content-Length included)
+                    # and never a body: the client reads none, so one would corrupt the stream.
+                    data = head_bytes(response, keep_alive)
+                else:
+                    data = _encode(response, keep_alive)
+            except UnicodeEncodeError:
+                # A header a handler let through that HTTP cannot carry (text outside
+                # Latin-1): a bug upstream, but this task answering nothing would leave the
+                # client, and every request behind it on the connection, waiting forever.
+                log.exception("unencodable response to %s", getattr(item, "path", "?"))
+                data = _encode(error_response(500, "Internal server error"), keep_alive)
+            self._transport.write(data)
             if not keep_alive:
                 self.drop()
                 return
