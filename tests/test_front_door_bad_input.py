@@ -9,6 +9,7 @@ not document, its comment says so.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import json
 import socket
@@ -616,8 +617,8 @@ def test_header_bytes(doors: Doors) -> None:
 
 
 def _refused_before_read(srv: Server, host: str, target: str) -> Answer:
-    """Send the head of an 11 MB body and no body: the answer must come at once."""
-    head = f"POST {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {11 << 20}\r\n\r\n"
+    """Send the head of a 17 MB body and no body: the answer must come at once."""
+    head = f"POST {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {17 << 20}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
         sock.sendall(head.encode())
         return read_answer(sock)
@@ -625,10 +626,10 @@ def _refused_before_read(srv: Server, host: str, target: str) -> Answer:
 
 def test_body_limits(doors: Doors) -> None:
     """Over Lambda's 6 MB: a Function URL answers 413 with Lambda's message; API Gateway 413
-    `{"message":"Request Entity Too Large"}` (its REQUEST_TOO_LARGE response). Over API
-    Gateway's 10 MB the body is refused from its head, unread (it was read, up to the
-    server's 80 MB, to be refused afterwards): 413 with the HTTP layer's message, whose
-    wording for this case AWS does not document."""
+    `{"message":"Request Entity Too Large"}` (its REQUEST_TOO_LARGE response). Over 16 MB
+    (API Gateway's 10 MB and some slack) the body is refused from its head, unread (it was
+    read, up to the server's 80 MB, to be refused afterwards): 413 with the HTTP layer's
+    message, where AWS's wording is unknown (it would have read and refused it)."""
     srv = doors.server
     seven = b"a" * (7 << 20)
     answer = to_url(doors, "/x/echo", method="POST", body=seven)
@@ -763,6 +764,66 @@ def test_configured_headers_outside_latin1(doors: Doors) -> None:
     v2.delete_api(ApiId=api["ApiId"])
     rest.delete_rest_api(restApiId=made["id"])
     healthy(srv)
+
+
+def test_json_nested_too_deep(doors: Doors) -> None:
+    """JSON nested 15,000 deep or more is too deep for Python's parser (RecursionError, which is no
+    ValueError): a JWT made of it used to escape the authorizer as a Fireside bug (500 and a
+    traceback); it is an invalid token, 401 `{"message":"Unauthorized"}`, as AWS answers one.
+    Under a REST API's mapping template it is a body that is not JSON (`$input.json` null),
+    not an error."""
+    srv = doors.server
+    v2, rest = srv.client("apigatewayv2"), srv.client("apigateway")
+    api_id = v2.create_api(Name="jwt", ProtocolType="HTTP")["ApiId"]
+    integration = v2.create_integration(
+        ApiId=api_id, IntegrationType="AWS_PROXY", PayloadFormatVersion="2.0",
+        IntegrationUri=v2.get_integrations(ApiId=doors.http_api)["Items"][0]["IntegrationUri"],
+    )["IntegrationId"]  # fmt: skip
+    authorizer = v2.create_authorizer(
+        ApiId=api_id, AuthorizerType="JWT", IdentitySource=["$request.header.Authorization"],
+        Name="jwt", JwtConfiguration={"Issuer": "https://issuer.invalid", "Audience": ["a"]},
+    )["AuthorizerId"]  # fmt: skip
+    v2.create_route(
+        ApiId=api_id, RouteKey="GET /me", Target=f"integrations/{integration}",
+        AuthorizationType="JWT", AuthorizerId=authorizer,
+    )  # fmt: skip
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    deep = base64.urlsafe_b64encode(b"[" * 15000).rstrip(b"=")
+    token = b"Authorization: Bearer " + deep + b"." + deep + b".c2ln\r\n"
+    answer = request(srv, api_host(doors, api_id), "/me", headers=token)
+    assert (answer.status, answer.body) == (401, b'{"message":"Unauthorized"}')
+
+    made = rest.create_rest_api(name="deep")
+    resource = rest.create_resource(
+        restApiId=made["id"], parentId=made["rootResourceId"], pathPart="m"
+    )
+    where = {"restApiId": made["id"], "resourceId": resource["id"], "httpMethod": "POST"}
+    rest.put_method(**where, authorizationType="NONE")
+    fields = ", ".join(f"\"f{i}\": $input.json('$.a')" for i in range(40))
+    rest.put_integration(
+        **where,
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200, ' + fields + "}"},
+    )
+    rest.put_method_response(**where, statusCode="200")
+    rest.put_integration_response(
+        **where, statusCode="200", selectionPattern="",
+        responseTemplates={"application/json": '{"ok": true}'},
+    )  # fmt: skip
+    rest.create_deployment(restApiId=made["id"], stageName="s")
+    host = api_host(doors, made["id"])
+    json_type = b"Content-Type: application/json\r\n"
+    answer = request(srv, host, "/s/m", method="POST", body=b"[" * 50000, headers=json_type)
+    assert (answer.status, answer.json()) == (200, {"ok": True})
+    # 40 references to a 7 MB body: read once (it was parsed 40 times, 6 s during which the
+    # server answered nobody; 0.2 s now).
+    body = json.dumps({"a": 1, "pad": [{"k": i} for i in range(500_000)]}).encode()
+    started = time.monotonic()
+    answer = request(srv, host, "/s/m", method="POST", body=body, headers=json_type)
+    assert (answer.status, answer.json()) == (200, {"ok": True})
+    assert time.monotonic() - started < 2
+    v2.delete_api(ApiId=api_id)
+    rest.delete_rest_api(restApiId=made["id"])
 
 
 # -- clients that go away, and many at once -------------------------------------------------
