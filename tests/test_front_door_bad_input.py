@@ -43,6 +43,8 @@ CHAMELEON = textwrap.dedent(
             return {"statusCode": -1, "body": "x"}
         if do == "status999":
             return {"statusCode": 999, "body": "x"}
+        if do.startswith("code"):
+            return {"statusCode": int(do[4:]), "body": "unexpected"}
         if do == "statusfloat":
             return {"statusCode": 200.5, "body": "x"}
         if do == "headerslist":
@@ -599,6 +601,31 @@ def test_options_without_cors_and_head(doors: Doors) -> None:
         assert head.status == 200 and int(head.header("Content-Length") or 0) > 0
         sock.sendall(f"GET /x/echo HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         assert read_answer(sock).json()["method"] == "GET"
+
+
+def test_connection_close_is_honoured(doors: Doors) -> None:
+    """`Connection: close` (and HTTP/1.0 without keep-alive) ends the connection after the
+    answer (RFC 9112 9.6). It was ignored: llhttp forgets the request's choice once the
+    message is parsed, and a client reading to the end of the stream waited for the 60 s
+    keep-alive timeout. Pipelined requests before the closing one are still answered."""
+    for host, target in (
+        (url_host(doors), "/x/echo"),
+        (api_host(doors, doors.http_api), "/x/echo"),
+        (api_host(doors, doors.rest_api), "/prod/x/echo"),
+        ("x", "/_fireside/health"),
+    ):
+        for data in (
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+            f"GET {target} HTTP/1.0\r\nHost: {host}\r\n\r\n",
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+            f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
+        ):
+            with socket.create_connection(("127.0.0.1", doors.server.port), timeout=3) as sock:
+                sock.sendall(data.encode())
+                received = b""
+                while chunk := sock.recv(65536):  # a timeout here is the bug
+                    received += chunk
+            assert received.count(b"HTTP/1.1 200 OK") == data.count("GET "), (host, data)
 
 
 def test_header_bytes(doors: Doors) -> None:

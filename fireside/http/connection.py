@@ -94,6 +94,12 @@ class Connection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         #: The answer after which the connection closes (a refusal).
         self._last: Response | None = None
+        #: The request after whose answer the connection closes (`Connection: close`, or
+        #: HTTP/1.0 without keep-alive): read when it completes, because llhttp forgets it
+        #: once the message is parsed (`should_keep_alive()` is True again afterwards, and the
+        #: connection stayed open until the keep-alive timeout, holding a client that reads
+        #: to the end of the stream).
+        self._close_after: Request | None = None
         self._read_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._closing = False
@@ -248,16 +254,17 @@ class Connection(asyncio.Protocol):
         self.deadline = math.inf
         raw = self._url.decode("latin-1")
         path, _, query = raw.partition("?")
-        self._pending.append(
-            Request(
-                method=self._parser.get_method().decode("latin-1"),
-                path=path,
-                query=query,
-                headers=self._headers,
-                body=b"".join(self._body),
-                client=self._client,
-            )
+        request = Request(
+            method=self._parser.get_method().decode("latin-1"),
+            path=path,
+            query=query,
+            headers=self._headers,
+            body=b"".join(self._body),
+            client=self._client,
         )
+        self._pending.append(request)
+        if not self._parser.should_keep_alive() and self._close_after is None:
+            self._close_after = request
         if (
             len(self._pending) >= self._limits.max_pipelined
             and not self._read_paused
@@ -282,7 +289,7 @@ class Connection(asyncio.Protocol):
                 response = item
                 keep_alive = item is not self._last
             else:
-                keep_alive = self._parser.should_keep_alive() or bool(pending)
+                keep_alive = item is not self._close_after
                 # Inline rather than a helper coroutine: one frame less per request.
                 try:
                     response = await self._shared.handler(item)
