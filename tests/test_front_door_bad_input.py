@@ -456,6 +456,38 @@ def test_odd_but_valid_answers(doors: Doors) -> None:
         assert DOORS[kind](doors, "/x/multicrlf").header("X-Injected") is None
 
 
+def test_status_codes_that_frame_differently(doors: Doors) -> None:
+    """A function answering 100, 101 or 103 used to send that interim status as the final
+    answer: the client waited for ever for the real one (or switched protocols on 101). It
+    is malformed now (AWS documents no answer for it). A 204 or 304 with a body was sent with
+    the body, which a client takes for the start of the next answer on the connection: the
+    body is dropped."""
+    for code in (100, 101, 103):
+        for kind, send in DOORS.items():
+            answer = send(doors, f"/x/code{code}", timeout=5)
+            assert (answer.status, answer.body) == FAILED[kind], (code, kind)
+    for host, prefix in (
+        (url_host(doors), ""),
+        (api_host(doors, doors.http_api), ""),
+        (api_host(doors, doors.http_api), "/v1"),
+        (api_host(doors, doors.rest_api), "/prod"),
+    ):
+        for code in (204, 304):
+            with socket.create_connection(("127.0.0.1", doors.server.port), timeout=5) as sock:
+                sock.sendall(
+                    f"GET {prefix}/x/code{code} HTTP/1.1\r\nHost: {host}\r\n\r\n"
+                    f"GET {prefix}/x/echo HTTP/1.1\r\nHost: {host}\r\n"
+                    "Connection: close\r\n\r\n".encode()
+                )
+                received = b""
+                while chunk := sock.recv(65536):
+                    received += chunk
+            first, second = received.split(b"HTTP/1.1 ")[1:]
+            assert first.startswith(f"{code} ".encode()) and first.endswith(b"\r\n\r\n")
+            assert b"Content-Length: 0\r\n" in first
+            assert second.startswith(b"200 OK") and b'"do": "echo"' in second
+
+
 def test_function_timeout_and_100_mb_of_output(doors: Doors) -> None:
     """A function that outlives its own timeout (4 s) fails like any error; one that prints
     100 MB answers normally (its log is capped elsewhere). The doors run them concurrently."""
@@ -734,7 +766,8 @@ def test_configured_headers_outside_latin1(doors: Doors) -> None:
     """A CORS configuration or a REST API's mapped or gateway-response header holding `€`
     (the control planes accept any text, as AWS's do) used to kill the connection's answer:
     the HTTP layer could not encode the head and the client waited for ever. The text now
-    goes as its UTF-8 bytes; and a head that still cannot be encoded is a 500."""
+    goes as its UTF-8 bytes; and a head that still cannot be encoded is a 500. A configured
+    header with CR/LF, or one that frames the message (`Content-Length`), is dropped."""
     srv = doors.server
     lam, v2, rest = srv.client(), srv.client("apigatewayv2"), srv.client("apigateway")
     euro = "€".encode().decode("latin-1")
@@ -774,7 +807,9 @@ def test_configured_headers_outside_latin1(doors: Doors) -> None:
     rest.put_integration_response(
         **where, statusCode="200", selectionPattern="",
         responseParameters={"method.response.header.X-U": "'€'",
-                            "method.response.header.X-C": "'a\\r\\nX-Injected: 1'"},
+                            "method.response.header.X-C": "'a\r\nX-Injected: 1'",
+                            "method.response.header.Content-Length": "'99'",
+                            "method.response.header.Transfer-Encoding": "'chunked'"},
         responseTemplates={"application/json": "€"},
     )  # fmt: skip
     rest.put_gateway_response(
@@ -786,6 +821,7 @@ def test_configured_headers_outside_latin1(doors: Doors) -> None:
     answer = request(srv, rest_host, "/s/m", timeout=5)
     assert (answer.status, answer.header("X-U"), answer.body) == (200, euro, "€".encode())
     assert answer.header("X-Injected") is None
+    assert answer.header("Content-Length") == "3" and answer.header("Transfer-Encoding") is None
     answer = request(srv, rest_host, "/s/nothing", timeout=5)
     assert (answer.status, answer.header("X-G")) == (403, euro)
     v2.delete_api(ApiId=api["ApiId"])

@@ -145,6 +145,13 @@ class FrontDoors:
 #: An HTTP field name (RFC 9110 5.1: a token).
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _BREAKS = re.compile(r"[\r\n\0]")
+#: Headers that frame the message: the HTTP layer writes its own (`Content-Length`), and one
+#: from a configuration (a REST API's mapped `Content-Length`) would break the framing of the
+#: connection's next answer. (A function's own are dropped by the payload formats.)
+_FRAMING = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+     "trailer", "proxy-connection"}
+)  # fmt: skip
 
 
 def _wire_headers(
@@ -156,7 +163,8 @@ def _wire_headers(
     the control planes store as any text (as AWS's do). Text outside Latin-1 (`€`) is sent as
     its UTF-8 bytes: left as it was, the HTTP layer could not encode the head and the client
     got no answer at all. A name that is not a token, or a value with CR, LF or NUL, would
-    split the head and smuggle in headers: it is dropped, and logged for the API's owner."""
+    split the head and smuggle in headers: it is dropped, and logged for the API's owner.
+    Framing headers are dropped (the HTTP layer frames the message)."""
     safe = []
     for name, value in headers:
         if not _TOKEN.fullmatch(name) or _BREAKS.search(value):
@@ -166,6 +174,8 @@ def _wire_headers(
                 address.resource_id,
                 name,
             )
+            continue
+        if name.lower() in _FRAMING:
             continue
         try:
             value.encode("latin-1")

@@ -301,6 +301,16 @@ class Connection(asyncio.Protocol):
                     response = error_response(500, "Internal server error")
             if self._transport is None or self._transport.is_closing():
                 return
+            if response.status < 200:
+                # An interim (1xx) status as the final answer: the client would take it as
+                # interim and wait for ever for the real one (or, for 101, switch protocols).
+                log.error("a %d answer to %s: sending 500", response.status, item)
+                response = error_response(500, "Internal server error")
+            if response.status in (204, 304) and response.body:
+                # A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5), whatever a handler (a
+                # function's answer) put in it: the client reads none, and the bytes would be
+                # taken for the start of the next answer on the connection.
+                response = Response(response.status, response.headers, b"")
             try:
                 if isinstance(item, Request) and item.method == "HEAD":
                     # A HEAD answer carries the headers a GET would (Content-Length included)
