@@ -672,6 +672,37 @@ def test_header_bytes(doors: Doors) -> None:
         assert answer.status == 200
 
 
+def test_junk_signatures_on_an_aws_iam_url(doors: Doors) -> None:
+    """An `AWS_IAM` URL refuses every malformed signature (truncated, empty credential, 30 KB
+    of junk, a bearer token, presigned-query junk with a negative or 24-digit expiry) with
+    AWS's 403 and never runs the function. (Already right.)"""
+    srv, lam = doors.server, doors.server.client()
+    name = f"iam-{uuid.uuid4().hex[:6]}"
+    _function(lam, name, CHAMELEON)
+    url = lam.create_function_url_config(FunctionName=name, AuthType="AWS_IAM")["FunctionUrl"]
+    host = url_host(doors, url.split("//", 1)[1].split(".", 1)[0])
+    scope = "Credential=test/20260101/us-east-1/lambda/aws4_request"
+    for headers in (
+        b"Authorization: AWS4-HMAC-SHA256\r\n",
+        b"Authorization: AWS4-HMAC-SHA256 Credential=\r\n",
+        f"Authorization: AWS4-HMAC-SHA256 {scope}, SignedHeaders=, Signature=00\r\n"
+        "X-Amz-Date: 20260101T000000Z\r\n".encode(),
+        b"Authorization: " + b"A" * 30000 + b"\r\n",
+        b"Authorization: Bearer x\r\n",
+    ):
+        answer = request(srv, host, "/x/echo", headers=headers)
+        assert answer.status == 403 and answer.json()["Message"].startswith("Forbidden."), headers
+    for query in (
+        "X-Amz-Signature=00",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=test%2F20260101%2Fus-east-1%2F"
+        "lambda%2Faws4_request&X-Amz-Date=20260101T000000Z&X-Amz-Expires=-5"
+        "&X-Amz-SignedHeaders=host&X-Amz-Signature=00",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=999999999999999999999999&X-Amz-Signature=0",
+    ):
+        assert request(srv, host, "/x/echo?" + query).status == 403, query
+    lam.delete_function(FunctionName=name)
+
+
 # -- bodies ---------------------------------------------------------------------------------
 
 
