@@ -979,6 +979,33 @@ def test_many_requests_to_a_slow_function(doors: Doors) -> None:
     healthy(srv)
 
 
+def test_abandoned_requests_free_their_concurrency(doors: Doors) -> None:
+    """Clients that hang up while the slow function (2 reserved environments) runs for them:
+    once it is done, both environments serve again (a leaked count would throttle the
+    function for ever). (Already right.)"""
+    srv = doors.server
+    targets = [
+        (url_host(doors, doors.slow_url_id), "/x/sleep"),
+        (api_host(doors, doors.http_api), "/slow/sleep"),
+        (api_host(doors, doors.rest_api), "/prod/slow/sleep"),
+    ]
+    sockets = []
+    for host, target in targets:
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            sockets.append(sock)
+    time.sleep(0.3)
+    for sock in sockets:
+        sock.close()
+    time.sleep(2.5)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        futures = [
+            pool.submit(request, srv, host, target, timeout=20) for host, target in targets[:1] * 2
+        ]
+        assert [f.result().body for f in futures] == [b"slept", b"slept"]
+
+
 def test_zz_stored_configurations_unchanged(doors: Doors) -> None:
     """After everything above (run first: pytest keeps the file's order), GetFunctionUrlConfig,
     GetApi and GetRestApi (and routes, integrations, stages, resources) say what they did."""
