@@ -78,11 +78,19 @@ def summarize(latencies: list[float], elapsed: float) -> dict[str, float]:
 
 
 async def raw_http(
-    port: int, path: str, body: bytes, clients: int, seconds: float
+    port: int,
+    path: str,
+    body: bytes,
+    clients: int,
+    seconds: float,
+    host: str | None = None,
+    method: str = "POST",
 ) -> dict[str, float]:
-    """Keep-alive raw HTTP/1.1 clients, each sending one request at a time."""
+    """Keep-alive raw HTTP/1.1 clients, each sending one request at a time (`host`: the Host
+    header, for host-routed front doors; the connection is always to 127.0.0.1)."""
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"{method} {path} HTTP/1.1\r\nHost: {host or f'127.0.0.1:{port}'}\r\n"
+        "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
@@ -97,10 +105,13 @@ async def raw_http(
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head.split(b" ", 2)[1])
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head)[1])  # type: ignore[index]
-            await reader.readexactly(length)
+            # After a line break: not x-amzn-Remapped-Content-Length, which API Gateway sends.
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            if length is None:
+                raise RuntimeError(f"{path}: no Content-Length in {head!r}")
+            answer = await reader.readexactly(int(length[1]))
             if status != 200:
-                raise RuntimeError(f"{path} answered {status}")
+                raise RuntimeError(f"{path} answered {status}: {answer[:200]!r}")
             latencies.append(time.perf_counter() - started)
         writer.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -19,13 +20,23 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.parse
+import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from common import ROLE, ROOT, log
+
+
+def uuid4_hex() -> str:
+    return uuid.uuid4().hex[:8]
+
 
 CACHE = ROOT / ".bench-venvs" / "programs"
 
@@ -147,6 +158,11 @@ class Deployer:
         self.lam = self.session.client("lambda", endpoint_url=self.endpoint, config=config)
         self.dynamodb = self.session.client("dynamodb", endpoint_url=self.endpoint)
         self.s3 = self.session.client("s3", endpoint_url=self.endpoint)
+        self.v2 = self.session.client("apigatewayv2", endpoint_url=self.endpoint)
+        self.apigw = self.session.client("apigateway", endpoint_url=self.endpoint)
+        self.port = port
+        self.http_apis: list[str] = []
+        self.rest_apis: list[str] = []
         self.functions: list[str] = []
         self.scratch = Path(tempfile.mkdtemp(prefix="fireside-programs-"))
 
@@ -197,7 +213,201 @@ class Deployer:
         self.lam.get_waiter("function_active_v2").wait(FunctionName=name)
         return name
 
+    # --- front doors, as the templates wire them -------------------------------------------
+
+    def arn(self, function: str) -> str:
+        return str(self.lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"])
+
+    def allow_apigateway(self, function: str, api_id: str, source: str = "*/*") -> None:
+        """The `AWS::Lambda::Permission` SAM and serverless add for an API's integration."""
+        account = self.arn(function).split(":")[4]
+        self.lam.add_permission(
+            FunctionName=function, StatementId=f"apigw-{api_id}-{len(source)}-{uuid4_hex()}",
+            Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:us-east-1:{account}:{api_id}/{source}",
+        )  # fmt: skip
+
+    def http_api(
+        self, name: str, routes: dict[str, str], payload: str = "2.0",
+        cors: dict[str, Any] | None = None,
+    ) -> str:  # fmt: skip
+        """An HTTP API with a route and an AWS_PROXY integration per entry (`serverless
+        deploy` of `httpApi` events: one integration per function, stage `$default` with
+        AutoDeploy, permission `<api>/*`); returns the `ApiEndpoint`."""
+        api = self.v2.create_api(
+            Name=name, ProtocolType="HTTP", **({"CorsConfiguration": cors} if cors else {})
+        )
+        self.http_apis.append(api["ApiId"])
+        integrations: dict[str, str] = {}
+        for route_key, function in routes.items():
+            if function not in integrations:
+                integrations[function] = self.v2.create_integration(
+                    ApiId=api["ApiId"], IntegrationType="AWS_PROXY", IntegrationUri=self.arn(function),
+                    PayloadFormatVersion=payload,
+                )["IntegrationId"]  # fmt: skip
+                self.allow_apigateway(function, api["ApiId"], "*")
+            self.v2.create_route(ApiId=api["ApiId"], RouteKey=route_key,
+                                 Target=f"integrations/{integrations[function]}")  # fmt: skip
+        self.v2.create_stage(ApiId=api["ApiId"], StageName="$default", AutoDeploy=True)
+        return str(api["ApiEndpoint"])
+
+    def http_api_quick(
+        self, name: str, target: str, cors: dict[str, Any] | None = None
+    ) -> tuple[str, str]:
+        """Quick create (`CreateApi` with `Target`); returns the API id and `ApiEndpoint`."""
+        api = self.v2.create_api(Name=name, ProtocolType="HTTP", Target=target,
+                                 **({"CorsConfiguration": cors} if cors else {}))  # fmt: skip
+        self.http_apis.append(api["ApiId"])
+        return str(api["ApiId"]), str(api["ApiEndpoint"])
+
+    def rest_api_import(self, document: dict[str, Any], stages: list[str]) -> tuple[str, str]:
+        """What CloudFormation does with SAM's `AWS::ApiGateway::RestApi` `Body`: import the
+        OpenAPI document, deploy it to each stage; returns the API id and the first stage's URL."""
+        api = self.apigw.import_rest_api(body=json.dumps(document).encode())
+        self.rest_apis.append(api["id"])
+        for stage in stages:
+            self.apigw.create_deployment(restApiId=api["id"], stageName=stage)
+        return str(api["id"]), self.stage_url(api["id"], stages[0])
+
+    def stage_url(self, api_id: str, stage: str) -> str:
+        return f"http://{api_id}.execute-api.localhost:{self.port}/{stage}"
+
+    def rest_api_resources(
+        self, name: str, methods: list[tuple[str, str, str]], stage: str, cors: bool = False
+    ) -> str:
+        """`serverless deploy` of `http` events: a REST API, a resource per path part, each
+        method `NONE` with an AWS_PROXY integration (POST to the function's invocations URI),
+        with `cors: true` an OPTIONS MOCK method answering the CORS headers serverless sets;
+        one deployment to the stage; permission `<api>/*/*`. Returns the stage's URL."""
+        api = self.apigw.create_rest_api(name=name, endpointConfiguration={"types": ["EDGE"]})
+        api_id = api["id"]
+        self.rest_apis.append(api_id)
+        root = next(
+            r["id"] for r in self.apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/"
+        )
+        ids = {"": root}
+        verbs: dict[str, list[str]] = {}
+        for path, method, function in methods:
+            parent = ""
+            for part in filter(None, path.strip("/").split("/")):  # "" or "/": the root
+                here = f"{parent}/{part}"
+                if here not in ids:
+                    ids[here] = self.apigw.create_resource(
+                        restApiId=api_id, parentId=ids[parent], pathPart=part
+                    )["id"]
+                parent = here
+            where = {"restApiId": api_id, "resourceId": ids[parent], "httpMethod": method.upper()}
+            self.apigw.put_method(**where, authorizationType="NONE")
+            uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{self.arn(function)}/invocations"
+            self.apigw.put_integration(
+                **where, type="AWS_PROXY", integrationHttpMethod="POST", uri=uri
+            )
+            verbs.setdefault(parent, []).append(method.upper())
+        for function in {m[2] for m in methods}:
+            self.allow_apigateway(function, api_id, "*/*")
+        if cors:
+            headers = "Content-Type,X-Amz-Date,Authorization,X-Api-Key,X-Amz-Security-Token,X-Amz-User-Agent,X-Amzn-Trace-Id"
+            for path, allowed in verbs.items():
+                where = {"restApiId": api_id, "resourceId": ids[path], "httpMethod": "OPTIONS"}
+                self.apigw.put_method(**where, authorizationType="NONE")
+                self.apigw.put_integration(
+                    **where, type="MOCK", requestTemplates={"application/json": "{statusCode:200}"}
+                )
+                names = {
+                    f"method.response.header.Access-Control-Allow-{k}": False
+                    for k in ("Origin", "Headers", "Methods")
+                }
+                self.apigw.put_method_response(**where, statusCode="200", responseParameters=names)
+                values = {
+                    "method.response.header.Access-Control-Allow-Origin": "'*'",
+                    "method.response.header.Access-Control-Allow-Headers": f"'{headers}'",
+                    "method.response.header.Access-Control-Allow-Methods": f"'OPTIONS,{','.join(sorted(allowed))}'",
+                }
+                self.apigw.put_integration_response(**where, statusCode="200", responseParameters=values,
+                                                    responseTemplates={"application/json": ""})  # fmt: skip
+        self.apigw.create_deployment(restApiId=api_id, stageName=stage)
+        return self.stage_url(api_id, stage)
+
+    def function_url(
+        self, function: str, auth: str = "NONE", cors: dict[str, Any] | None = None,
+        invoke_mode: str = "BUFFERED",
+    ) -> str:  # fmt: skip
+        """`FunctionUrlConfig` / `url: true`: the URL and, for `NONE`, the two permissions
+        AWS requires of a public URL since October 2025 (SAM adds both)."""
+        url = self.lam.create_function_url_config(
+            InvokeMode=invoke_mode,FunctionName=function, AuthType=auth,
+                                                  **({"Cors": cors} if cors else {}))["FunctionUrl"]  # fmt: skip
+        if auth == "NONE":
+            self.lam.add_permission(
+                FunctionName=function,
+                StatementId="FunctionURLAllowPublicAccess",
+                Action="lambda:InvokeFunctionUrl",
+                Principal="*",
+                FunctionUrlAuthType="NONE",
+            )
+            self.lam.add_permission(
+                FunctionName=function,
+                StatementId="FunctionURLAllowInvokeAction",
+                Action="lambda:InvokeFunction",
+                Principal="*",
+                InvokedViaFunctionUrl=True,
+            )
+        return str(url)
+
+    def http(
+        self, method: str, url: str, body: bytes | None = None,
+        headers: dict[str, str] | None = None, sign: bool = False,
+    ) -> tuple[int, dict[str, str], bytes, float]:  # fmt: skip
+        """A plain HTTP request to a front door's URL, as curl sends it: to this server's
+        loopback address with the URL's own host name in `Host` (what a `*.localhost`
+        resolver does). `sign` adds a SigV4 signature for `lambda` (awscurl --service lambda).
+        Also returns the seconds from sending to the body's first byte (a streamed response's
+        time to first byte)."""
+        parts = urllib.parse.urlsplit(url)
+        headers = {
+            "Host": parts.netloc,
+            "User-Agent": "curl/8.5.0",
+            "Accept": "*/*",
+            **(headers or {}),
+        }
+        if sign:
+            request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+            credentials = self.session.get_credentials()
+            assert credentials is not None
+            SigV4Auth(credentials.get_frozen_credentials(), "lambda", "us-east-1").add_auth(request)
+            headers = dict(request.headers.items())
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            path = parts.path or "/"
+            started = time.perf_counter()
+            connection.request(
+                method,
+                path + (f"?{parts.query}" if parts.query else ""),
+                body=body,
+                headers=headers,
+            )
+            response = connection.getresponse()
+            answer: dict[str, str] = {}
+            for name, value in response.getheaders():
+                key = name.lower()
+                answer[key] = f"{answer[key]}, {value}" if key in answer else value
+            first = response.read1(65536)
+            first_byte = time.perf_counter() - started
+            return response.status, answer, first + response.read(), first_byte
+        finally:
+            connection.close()
+
     def close(self) -> None:
+        for api_id in self.http_apis:
+            try:
+                self.v2.delete_api(ApiId=api_id)
+            except Exception as error:
+                log(f"could not delete HTTP API {api_id}: {error}")
+        for api_id in self.rest_apis:
+            try:
+                self.apigw.delete_rest_api(restApiId=api_id)
+            except Exception as error:
+                log(f"could not delete REST API {api_id}: {error}")
         for name in self.functions:
             try:
                 self.lam.delete_function(FunctionName=name)

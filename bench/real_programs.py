@@ -8,11 +8,15 @@ DIR/awsdocs+aws-lambda-developer-guide, and so on; the JSON records each one's c
 dependencies come from PyPI, npm and Debian's Ruby gems (cached in `.bench-venvs/programs`; the
 Ruby ones need `apt-get install ruby-tzinfo ruby-faker`). Nothing of theirs is copied here.
 
+A program AWS reaches over HTTP (API Gateway REST or HTTP APIs, Function URLs) is wired
+through Fireside's front doors as its template wires it and driven with its README's plain
+HTTP requests (`--http` runs only those); the others are invoked with their events.
+
 Starts its own Fireside (random port, temporary data dir, default sandbox). A runtime the host
 lacks (e.g. `nodejs22.x` on a host with Node.js 20) is run on the nearest host interpreter
 through Fireside's `FIRESIDE_<LANG>_<VERSION>` override, and the report says so.
 Prints a table and writes JSON (default bench/results/real_programs.json).
-Usage: python bench/real_programs.py --repos DIR [-k SUBSTRING] [--json PATH] [--sandbox NAME]
+Usage: python bench/real_programs.py --repos DIR [-k SUBSTRING] [--http] [--json PATH] [--sandbox NAME]
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, log, start_server
-from program_catalog import PROGRAMS, Call, Program, Result
+from program_catalog import PROGRAMS, Call, Program, Reply, Request, Result
 from program_deploy import Deployer, pyenv_pythons, python_for
 
 
@@ -64,7 +68,10 @@ def overrides(programs: list[Program]) -> dict[str, str]:
 
 
 def commit_of(repo: Path) -> str | None:
-    """The commit a fetched repository is at, to say which version of each program ran."""
+    """The commit a fetched repository is at, to say which version of each program ran (a
+    COMMIT file names it for a repository checked out with `git archive`)."""
+    if (repo / "COMMIT").is_file():
+        return (repo / "COMMIT").read_text().strip()
     out = subprocess.run(
         ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
     )
@@ -83,6 +90,16 @@ def invoke(d: Deployer, call: Call) -> Result:
         payload = raw.decode(errors="replace")
     log_tail = base64.b64decode(out.get("LogResult", "")).decode(errors="replace")
     return Result(out.get("FunctionError"), payload, log_tail)
+
+
+def request(d: Deployer, call: Request) -> Reply:
+    """Send a program's HTTP request to its front door, as the README's curl does."""
+    url = call.url() if callable(call.url) else call.url
+    data = call.body
+    if data is not None and not isinstance(data, bytes):
+        data = json.dumps(data).encode()
+    status, headers, body, first_byte = d.http(call.method, url, data, call.headers, sign=call.sign)
+    return Reply(status, headers, body, first_byte)
 
 
 def run(program: Program, port: int, repos: Path) -> dict[str, Any]:
@@ -104,6 +121,16 @@ def run(program: Program, port: int, repos: Path) -> dict[str, Any]:
         calls = program.deploy(d, repo)
         report["deploy_s"] = round(time.perf_counter() - started, 1)
         for call in calls:
+            if isinstance(call, Request):
+                reply = request(d, call)
+                difference = call.check(reply)
+                report["calls"].append({
+                    "call": call.label, "http": True, "as_on_aws": difference is None,
+                    "difference": difference, "reply": reply.describe(),
+                })  # fmt: skip
+                if difference:
+                    break
+                continue
             result = invoke(d, call)
             difference = call.check(result)
             report["calls"].append({
@@ -118,6 +145,7 @@ def run(program: Program, port: int, repos: Path) -> dict[str, Any]:
                                 "traceback": traceback.format_exc()[-2000:]})  # fmt: skip
     finally:
         d.close()
+    report["trigger"] = program.trigger
     same = bool(report["calls"]) and all(c["as_on_aws"] for c in report["calls"])
     report["outcome"] = "as on AWS" if same else "differs"
     report["reason"] = next((c["difference"] for c in report["calls"] if not c["as_on_aws"]), "")
@@ -128,10 +156,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repos", required=True, help="folder holding the fetched repositories")
     parser.add_argument("-k", default="", help="run only programs whose name contains this")
+    parser.add_argument("--http", action="store_true", help="only programs AWS reaches over HTTP")
     parser.add_argument("--sandbox", default=None)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "real_programs.json"))
     args = parser.parse_args()
-    programs = [p for p in PROGRAMS if args.k in p.key]
+    programs = [p for p in PROGRAMS if args.k in p.key and (p.trigger != "invoke" or not args.http)]
     env = overrides(programs)
     for name, value in sorted(env.items()):
         log(f"host lacks the runtime: {name}={value}")
@@ -146,10 +175,10 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(20)
-    print(f"{'program':<52} {'runtime':<11} {'result':<10} why not")
+    print(f"{'program':<52} {'runtime':<11} {'trigger':<9} {'result':<10} why not")
     for r in reports:
         print(
-            f"{r['program']:<52} {r['runtime']:<11} {r['outcome']:<10} {' '.join(r['reason'].split())[:150]}"
+            f"{r['program']:<52} {r['runtime']:<11} {r.get('trigger', ''):<9} {r['outcome']:<10} {' '.join(r['reason'].split())[:150]}"
         )
     same = sum(1 for r in reports if r["outcome"] == "as on AWS")
     print(f"{same}/{len(reports)} programs behave as on AWS")

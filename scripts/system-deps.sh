@@ -5,10 +5,11 @@
 # which Node.js snapshot starts keep an initialised spare instead of forking.
 # `--dev` (make test) adds the tools that build aws-lambda-ric's native addon for the tests of
 # the official runtime interface clients (tests/test_official_clients.py), and PostgreSQL, which
-# the tables conformance suite runs against too (tests/tables; it starts the local cluster).
+# the tables conformance suite runs against too (tests/tables; it starts the local cluster), and
+# Chromium, which tests/test_browser.py drives headless against the HTTP front doors.
 set -u
 wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby gcc libc6-dev)
-dev_tools=(g++ make cmake autoconf automake libtool postgresql)
+dev_tools=(g++ make cmake autoconf automake libtool postgresql chromium)
 [ "${1:-}" = "--dev" ] && wanted+=("${dev_tools[@]}")
 missing=()
 for pkg in "${wanted[@]}"; do
@@ -37,6 +38,6 @@ if ! "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@
   echo "fireside: could not install ${missing[*]}; the namespace sandbox needs bubblewrap, gvisor needs runsc," >&2
   echo "fireside: slirp4netns gives functions network egress, ruby runs ruby3.x functions, gcc and libc6-dev" >&2
   echo "fireside: let Node.js snapshot starts fork. Fireside still runs." >&2
-  [ "${1:-}" = "--dev" ] && echo "fireside: ${dev_tools[*]} build aws-lambda-ric for its tests; postgresql runs the tables suite on PostgreSQL." >&2
+  [ "${1:-}" = "--dev" ] && echo "fireside: g++, make, cmake and the autotools build aws-lambda-ric for its tests; postgresql runs the tables suite on PostgreSQL; chromium runs the browser tests." >&2
 fi
 exit 0

@@ -30,7 +30,7 @@ from botocore.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Backends whose absence fails the run instead of skipping the tests that need them, e.g.
-#: `FIRESIDE_TEST_REQUIRE=namespace,gvisor,microvm,postgresql` (CI sets it: a skipped test
+#: `FIRESIDE_TEST_REQUIRE=namespace,gvisor,microvm,postgresql,chromium` (CI sets it: a skipped test
 #: proves nothing, and a missing sandbox must not pass as a green run).
 REQUIRED = frozenset(
     name.strip() for name in os.environ.get("FIRESIDE_TEST_REQUIRE", "").split(",") if name.strip()

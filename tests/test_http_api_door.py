@@ -32,6 +32,8 @@ ECHO = textwrap.dedent(
             time.sleep(1.5)
         if "bare" in path:
             return "just text"
+        if "plain" in path:
+            return {"statusCode": 201, "body": "no type"}
         return {
             "statusCode": 200,
             "headers": {"Content-Type": "application/json",
@@ -185,15 +187,22 @@ def test_api_gateway_answers(v2: Any, server: Server, function_arn: str) -> None
     api_id, integration = _api(v2, function_arn, "GET /ok", "GET /boom", "GET /bare")
     v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     status, headers, body = request(server, api_id, "GET", "/nothing-here")
-    assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+    assert (status, body) == (404, b'{"message":"Not Found"}')  # compact, as AWS writes it
     assert headers["content-type"] == "application/json"
     status, _, body = request(server, api_id, "POST", "/ok")
     assert (status, json.loads(body)) == (404, {"message": "Not Found"})
     status, _, body = request(server, api_id, "GET", "/boom")
-    assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+    assert (status, body) == (500, b'{"message":"Internal Server Error"}')  # AWS logs 35 bytes
     # Payload 2.0 infers a response from a bare value.
     status, headers, body = request(server, api_id, "GET", "/bare")
     assert (status, body) == (200, b"just text")
+    assert headers["content-type"] == "application/json"
+    # A structured answer without a Content-Type: an HTTP API sends text/plain (a Function
+    # URL sends application/json; tests/test_function_urls.py).
+    v2.create_route(ApiId=api_id, RouteKey="GET /plain", Target=f"integrations/{integration}")
+    status, headers, body = request(server, api_id, "GET", "/plain")
+    assert (status, body) == (201, b"no type")
+    assert headers["content-type"] == "text/plain; charset=utf-8"
     # The integration's timeout: 503.
     v2.update_integration(ApiId=api_id, IntegrationId=integration, TimeoutInMillis=200)
     v2.create_route(ApiId=api_id, RouteKey="GET /sleep", Target=f"integrations/{integration}")

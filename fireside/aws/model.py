@@ -43,6 +43,9 @@ class Shape:
         "error_code",
         "error_sender_fault",
         "error_status",
+        "event",
+        "event_header",
+        "event_payload",
         "event_stream",
         "flattened",
         "is_document",
@@ -83,6 +86,11 @@ class Shape:
         self.payload: str | None = _opt_str(ser.get("payload"))
         self.streaming: bool = bool(ser.get("streaming", False))
         self.event_stream: bool = bool(ser.get("eventstream", False))
+        #: An event of an event stream; its members travel as headers (`event_header`), as
+        #: the message's payload (`event_payload`), or, for the rest, as one JSON payload.
+        self.event: bool = bool(ser.get("event", False))
+        self.event_header: bool = bool(ser.get("eventheader", False))
+        self.event_payload: bool = bool(ser.get("eventpayload", False))
         self.timestamp_format: str | None = _opt_str(ser.get("timestampFormat"))
         self.json_value: bool = bool(ser.get("jsonvalue", False))
         #: rest-xml: the member travels as an attribute of its parent element.

@@ -17,16 +17,18 @@ is a route match, a few header lookups and one regex check on the function name.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from fireside.aws.bindings import InputBinding, OutputBinding
 from fireside.aws.errors import ServiceError
+from fireside.aws.eventstream import EventStreamSerializer
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec
 from fireside.aws.model import Operation, ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.rest import Router, parse_query
 from fireside.aws.validation import Validator
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["RestJsonProtocol"]
@@ -84,7 +86,7 @@ class _InputPlan:
 
 
 class _OutputPlan:
-    __slots__ = ("binding", "body", "payload", "payload_kind", "status")
+    __slots__ = ("binding", "body", "events", "payload", "payload_kind", "status")
 
     def __init__(self, operation: Operation, codec: JsonCodec):
         shape = operation.output
@@ -94,6 +96,7 @@ class _OutputPlan:
         self.payload_kind: str | None = None
         #: Encodes the JSON body: the payload member's document, or the body members.
         self.body: Encoder | None = None
+        self.events: EventStreamSerializer | None = None
         if shape is None:
             return
         if self.payload is not None:
@@ -101,6 +104,8 @@ class _OutputPlan:
             self.payload_kind = _payload_kind(member)
             if self.payload_kind == _DOCUMENT:
                 self.body = codec.encoder(member)
+            elif self.payload_kind == _EVENTS:
+                self.events = EventStreamSerializer(member, codec)
         elif _has_body_members(shape):
             self.body = codec.encoder(shape)
 
@@ -214,6 +219,16 @@ class RestJsonProtocol:
             if plan.body is not None:
                 body = _dumps(plan.body(result))
                 headers.append(_JSON)
+        elif plan.events is not None and value_is_stream(result.get(plan.payload)):
+            # An event stream: the provider's events, each framed as it comes.
+            if not any(name.lower() == "content-type" for name, _ in headers):
+                headers.append(("Content-Type", "application/vnd.amazon.eventstream"))
+            source = result[plan.payload]
+            return Response(
+                status,
+                headers,
+                stream=ClosingStream(_framed(plan.events, source), _closer(source)),
+            )
         else:
             value = result.get(plan.payload)
             if plan.payload_kind == _DOCUMENT:
@@ -263,3 +278,25 @@ class RestJsonProtocol:
         present = {name.lower() for name, _ in headers}
         headers.extend((k, v) for k, v in error.headers.items() if k.lower() not in present)
         return Response(error.status, headers, json.dumps(body, default=str).encode())
+
+
+def value_is_stream(value: object) -> bool:
+    return hasattr(value, "__aiter__")
+
+
+def _closer(source: object) -> Callable[[], Awaitable[None] | None]:
+    """What tells the provider's event source that nobody reads on (its own `aclose`)."""
+    aclose = getattr(source, "aclose", None)
+    return aclose if aclose is not None else (lambda: None)
+
+
+async def _framed(
+    events: EventStreamSerializer, source: AsyncIterator[Mapping[str, Any]]
+) -> AsyncIterator[bytes]:
+    try:
+        async for event in source:
+            yield events.encode(event)
+    finally:
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            await aclose()

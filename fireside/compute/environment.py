@@ -38,7 +38,9 @@ from fireside.compute.invocation import (
 )
 from fireside.compute.log_controls import LogControls, Report
 from fireside.compute.logs import FunctionLog, LineSplitter, OutputBudget, TailBuffer
-from fireside.compute.runtime_api import RuntimeApi
+from fireside.compute.runtime_api import RuntimeApi, streams_body
+from fireside.compute.streaming import MAX_STREAMED, ResponseStream, streamed_too_large_outcome
+from fireside.http.limits import HttpLimits
 from fireside.http.server import HttpServer
 from fireside.runtimes.registry import InvalidEntrypoint, RuntimeCommand
 from fireside.sandbox import HostPaths, Launcher, Layout, Sandbox, SandboxBackend, SandboxSpec
@@ -52,6 +54,12 @@ _READS_PER_CALL = 64
 INIT_TIMEOUT = 10.0  # seconds Lambda allows an on-demand Init phase
 XRAY_DAEMON_PORT = 2000
 BOOT_TIMEOUT = 60.0  # seconds a sandbox may take to start the runtime (a VM's boot)
+
+
+#: The Runtime API's HTTP bounds: room for a streamed response at its limit (the Runtime API
+#: answers 413 past it), and a streamed response may pause between writes as long as the
+#: longest function timeout (the invocation's own timeout ends it first).
+_RUNTIME_API_LIMITS = HttpLimits(max_body=MAX_STREAMED + 1024 * 1024, body_timeout=960.0)
 
 
 def _status(outcome: Outcome) -> tuple[str, str | None]:
@@ -140,7 +148,9 @@ class Environment:
         self._log = log_sink
         #: LoggingConfig: Text or JSON platform records, and the levels that filter them.
         self._controls = LogControls.of(self.config.logging_config())
-        self._server = HttpServer(RuntimeApi(self), max_body=16 * 1024 * 1024)
+        self._server = HttpServer(
+            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body
+        )
         self._sandbox: Sandbox | None = None
         self._work_dir = launch.work_root / self.id
         self._splitter = LineSplitter()
@@ -524,6 +534,43 @@ class Environment:
             current.finish(Outcome(body, None, content_type))
         return None
 
+    def open_stream(self, request_id: str, content_type: str) -> ResponseStream | str:
+        """The runtime starts a streamed response (the Runtime API reads it into the stream)."""
+        current = self._current
+        if current is None or current.request_id != request_id or current.outcome.done():
+            return "InvalidRequestID"
+        if current.response_stream is not None:
+            return "InvalidStateTransition"
+        opened = current.opened
+        stream = ResponseStream(content_type, collect=opened is None)
+        current.response_stream = stream
+        if opened is not None and not opened.done():
+            opened.set_result(stream)
+        return stream
+
+    def close_stream(
+        self, stream: ResponseStream, error_type: str | None, error_body: bytes | None
+    ) -> None:
+        """The streamed response ended: whole, or with the error the runtime reported in its
+        trailers (or the platform found: too large, cut off)."""
+        current = self._current
+        if current is None or current.response_stream is not stream:
+            return  # already over (timed out, crashed)
+        if error_type is not None or error_body is not None:
+            body = error_body or b""
+            try:
+                json.loads(body)
+            except (ValueError, RecursionError):
+                body = error_payload(error_type or "Unhandled", body.decode(errors="replace"))
+            current.finish(Outcome(body, "Unhandled"))
+        elif stream.size > stream.limit:
+            current.finish(
+                response_too_large_outcome() if stream.collect else streamed_too_large_outcome()
+            )
+        else:
+            payload = stream.payload() if stream.collect else b""
+            current.finish(Outcome(payload, None, stream.content_type))
+
     def fail(self, request_id: str, body: bytes, error_type: str | None) -> str | None:
         current = self._current
         if current is None or current.request_id != request_id:
@@ -655,7 +702,11 @@ class Environment:
             init_ms=None if init is None else init * 1000,
             status=status,
             error_type=error_type,
-            produced_bytes=len(outcome.payload),
+            produced_bytes=(
+                len(outcome.payload)
+                if invocation.response_stream is None
+                else invocation.response_stream.size
+            ),
         )
         for line in self._controls.end(report):
             self._platform_line(line)

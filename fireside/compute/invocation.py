@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fireside.compute.streaming import ResponseStream
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024  # 6,291,456 bytes, both directions
 
@@ -41,11 +45,18 @@ class Invocation:
     outcome: asyncio.Future[Outcome] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    #: Set by a streaming caller (`Invoker.invoke_stream`): resolved with the response
+    #: stream when the runtime starts one. Without it a streamed response is collected.
+    opened: asyncio.Future[ResponseStream] | None = None
+    #: The streamed response the runtime is sending, once it started one.
+    response_stream: ResponseStream | None = None
 
     def finish(self, outcome: Outcome) -> bool:
         if self.outcome.done():
             return False
         self.outcome.set_result(outcome)
+        if self.response_stream is not None:
+            self.response_stream.end()  # a timeout or crash mid-stream ends it too
         return True
 
 

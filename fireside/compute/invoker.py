@@ -30,11 +30,14 @@ from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation, Outcome
 from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.registry import FunctionRegistry, named_account, parse_function_name
+from fireside.compute.streaming import ResponseStream, StreamedInvocation, invoke_events
 from fireside.compute.versions import Versions
+from fireside.http.streams import ClosingStream
 from fireside.runtimes import registry as runtimes
 from fireside.sandbox.base import TemplateSession
 from fireside.sandbox.opt import OptTrees
 from fireside.store.blobs import BlobStore
+from fireside.supervisor import TaskSet
 
 MAX_ASYNC_PAYLOAD = 1_048_576  # 1 MB for Event invokes
 
@@ -151,6 +154,8 @@ class Invoker:
         self._concurrency = concurrency
         self._policies = policies
         self._active: dict[ActiveKey, FunctionConfig] = {}
+        #: The runs behind `invoke_stream`: they outlive a caller that stops reading.
+        self._streaming = TaskSet("streamed invocations")
         #: Runtimes whose shared trees were built in this run (`build_runtime`).
         self._built: set[str] = set()
 
@@ -236,6 +241,28 @@ class Invoker:
                 account, ctx.region, name, qualifier or LATEST, ctx.request_id, payload
             )
             return {"StatusCode": 202}
+        invocation = self._sync_invocation(ctx, params, config, qualifier)
+        outcome, tail = await self._run(config, invocation)
+        result: dict[str, Any] = {
+            "StatusCode": 200,
+            "Payload": outcome.payload,
+            "ExecutedVersion": config.version,
+        }
+        if outcome.function_error:
+            result["FunctionError"] = outcome.function_error
+        if params.get("LogType") == "Tail":
+            result["LogResult"] = tail
+        return result
+
+    def _sync_invocation(
+        self,
+        ctx: RequestContext,
+        params: dict[str, Any],
+        config: FunctionConfig,
+        qualifier: str | None,
+    ) -> Invocation:
+        """A RequestResponse invocation of `config`, its payload and client context checked."""
+        payload: bytes = params.get("Payload") or b"{}"
         if len(payload) > MAX_SYNC_PAYLOAD:
             raise _too_large(MAX_SYNC_PAYLOAD)
         _check_json(payload)
@@ -249,7 +276,7 @@ class Invoker:
                     "Client context must be a valid Base64-encoded JSON object.",
                     Type="User",
                 ) from exc
-        invocation = Invocation(
+        return Invocation(
             request_id=ctx.request_id,
             payload=payload,
             invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
@@ -257,17 +284,97 @@ class Invoker:
             trace_id=trace_id(),
             client_context=client_context,
         )
-        outcome, tail = await self._run(config, invocation)
-        result: dict[str, Any] = {
+
+    async def invoke_with_response_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """InvokeWithResponseStream: PayloadChunk events as the function writes, then
+        InvokeComplete. A function that does not stream answers in one PayloadChunk."""
+        if params.get("InvocationType") == "DryRun":
+            return await self.invoke(ctx, params)
+        streamed = await self.invoke_stream(ctx, params)
+        return {
             "StatusCode": 200,
-            "Payload": outcome.payload,
-            "ExecutedVersion": config.version,
+            "ExecutedVersion": streamed.executed_version,
+            "EventStream": ClosingStream(invoke_events(streamed), streamed.detach),
         }
-        if outcome.function_error:
-            result["FunctionError"] = outcome.function_error
-        if params.get("LogType") == "Tail":
-            result["LogResult"] = tail
-        return result
+
+    async def invoke_stream(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> StreamedInvocation:
+        """Run a function and hand back its response while it is being produced.
+
+        `params` are Invoke's (FunctionName, Qualifier, Payload, ClientContext, LogType).
+        Returns once the function has begun answering: its first streamed chunk, or its whole
+        response if it does not stream. Everything that fails before that (unknown function,
+        bad payload, throttling) raises its `ServiceError` as Invoke would; failures after it
+        (a function error, a timeout) end the stream and are in `completion`.
+        """
+        account, name, qualifier = self._owner(ctx, params)
+        config = self._runnable(account, ctx.region, name, qualifier)
+        invocation = self._sync_invocation(ctx, params, config, qualifier)
+        return await self._stream(config, invocation, params.get("LogType") == "Tail")
+
+    async def call_stream(
+        self,
+        account: str,
+        region: str,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        request_id: str,
+        trace: str,
+    ) -> StreamedInvocation:
+        """`call` for a front door that streams (a Function URL in RESPONSE_STREAM mode):
+        returns once the function has begun answering, as `invoke_stream` does; read the
+        response with `StreamedInvocation.parts()` (the HTTP prelude's metadata first, when the
+        function wrote one, then body bytes) and then `completion`. Raises Invoke's
+        ServiceErrors (not found, not ready, throttled) before anything is streamed."""
+        config = self._runnable(account, region, name, qualifier)
+        invocation = Invocation(
+            request_id=request_id,
+            payload=payload,
+            invoked_arn=config.arn if qualifier is None else f"{config.arn}:{qualifier}",
+            timeout=float(config.timeout),
+            trace_id=trace,
+        )
+        return await self._stream(config, invocation, False)
+
+    async def _stream(
+        self, config: FunctionConfig, invocation: Invocation, log_tail: bool
+    ) -> StreamedInvocation:
+        loop = asyncio.get_running_loop()
+        opened = invocation.opened = loop.create_future()
+        result: asyncio.Future[tuple[Outcome, str]] = loop.create_future()
+
+        async def run() -> None:
+            try:
+                outcome = await self._run(config, invocation)
+            except BaseException as exc:
+                if not result.done():
+                    result.set_exception(exc)
+                if not isinstance(exc, ServiceError | asyncio.CancelledError):
+                    raise  # a bug: logged by the task set
+                return
+            if not result.done():
+                result.set_result(outcome)
+
+        self._streaming.spawn(run(), name=f"invoke-stream {invocation.request_id}")
+        try:
+            await asyncio.wait([opened, result], return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # The caller left before the function answered: it runs on, nobody listening
+            # (its stream, once it opens, drops what comes instead of waiting for a reader).
+            opened.add_done_callback(_detach_opened)
+            result.add_done_callback(_retrieve)
+            raise
+        if opened.done():
+            stream: ResponseStream | None = opened.result()
+        else:
+            result.result()  # raises what failed before the function answered
+            stream = None
+        return StreamedInvocation(config.version, stream, result, log_tail=log_tail)
 
     async def call(
         self,
@@ -419,3 +526,13 @@ class Invoker:
         )
         outcome, _tail = await self._run(config, invocation)
         return Delivery(outcome, config.version)
+
+
+def _retrieve(future: asyncio.Future[tuple[Outcome, str]]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _detach_opened(opened: asyncio.Future[ResponseStream]) -> None:
+    if not opened.cancelled() and opened.exception() is None:
+        opened.result().detach()

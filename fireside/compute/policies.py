@@ -33,6 +33,7 @@ The front doors and the async queue ask through `Policies`:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -62,6 +63,7 @@ def compact(value: Any) -> str:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)  # every front-door request matches the same few patterns
 def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
     """IAM's wildcards: `*` any run of characters, `?` any one; nothing else is special."""
     body = "".join(
@@ -71,6 +73,8 @@ def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
 
 
 def _like(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    if "*" not in pattern and "?" not in pattern:
+        return pattern.lower() == value.lower() if ignore_case else pattern == value
     return bool(_wildcard(pattern, ignore_case=ignore_case).match(value))
 
 

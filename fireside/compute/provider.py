@@ -179,6 +179,7 @@ class LambdaProvider:
             "UpdateFunctionConfiguration": self.update_function_configuration,
             "DeleteFunction": self.delete_function,
             "Invoke": self._invoker.invoke,
+            "InvokeWithResponseStream": self._invoker.invoke_with_response_stream,
             **self._layer_api.operations(),
             **self._version_api.operations(),
             **self._concurrency_api.operations(),

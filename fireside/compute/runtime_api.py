@@ -5,17 +5,29 @@ else) and this handler serves it: `GET /runtime/invocation/next` long-polls for 
 `POST .../{id}/response` and `.../{id}/error` finish it, `POST /runtime/init/error` fails init;
 `/2020-01-01/extension/...` is the extensions' side (`fireside.compute.extensions`).
 The state lives in the environment (`RuntimeSession`); this module only speaks HTTP.
+
+Streaming (`Lambda-Runtime-Function-Response-Mode: streaming`, a chunked body): the server
+hands the request over at headers-complete (`streams_body` selects it) and each chunk goes on
+to the caller as it arrives (`fireside.compute.streaming`). A mid-stream error comes in the
+trailers `Lambda-Runtime-Function-Error-Type` and `Lambda-Runtime-Function-Error-Body`
+(base64); the invocation ends when the body does.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Protocol
 
 from fireside.compute.extensions import ExtensionError, ExtensionHub
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD, Invocation
+from fireside.compute.streaming import ResponseStream
+from fireside.http.streams import BodyError
 from fireside.http.types import Request, Response
 
 PREFIX = "/2018-06-01"
@@ -37,7 +49,23 @@ class RuntimeSession(Protocol):
 
     def fail(self, request_id: str, body: bytes, error_type: str | None) -> str | None: ...
 
+    def open_stream(self, request_id: str, content_type: str) -> ResponseStream | str:
+        """Start a streamed response; returns an error type when the id is wrong."""
+
+    def close_stream(
+        self, stream: ResponseStream, error_type: str | None, error_body: bytes | None
+    ) -> None: ...
+
     def fail_init(self, body: bytes, error_type: str | None) -> None: ...
+
+
+def streams_body(method: str, target: str, headers: Mapping[str, str]) -> bool:
+    """Whether a request is a streamed response, read by its handler as it arrives."""
+    return (
+        method == "POST"
+        and headers.get("lambda-runtime-function-response-mode", "").lower() == "streaming"
+        and target.endswith("/response")
+    )
 
 
 def _error(status: int, error_type: str, message: str) -> Response:
@@ -84,6 +112,8 @@ class RuntimeApi:
         match = _INVOCATION.match(path)
         if match is not None:
             request_id, action = match.groups()
+            if action == "response" and request.stream is not None:
+                return await self._stream(request, request_id)
             if action == "response":
                 if len(request.body) > MAX_SYNC_PAYLOAD:
                     problem = self._session.respond(request_id, b"", "too-large")
@@ -105,6 +135,45 @@ class RuntimeApi:
             self._session.fail_init(request.body, error_type)
             return _ACCEPTED
         return _error(404, "NotFound", f"no route for {request.method} {path}")
+
+    async def _stream(self, request: Request, request_id: str) -> Response:
+        """Pass a streamed response on chunk by chunk; the invocation ends with the body."""
+        body = request.stream
+        assert body is not None
+        content_type = request.headers.get("content-type", "application/octet-stream")
+        stream = self._session.open_stream(request_id, content_type)
+        if isinstance(stream, str):
+            return _error(400, stream, f"Invalid request ID: {request_id}")
+        closed = False
+        try:
+            async for chunk in body:
+                if not await stream.put(chunk):
+                    closed = True
+                    self._session.close_stream(stream, None, None)
+                    return _error(
+                        413,
+                        "RequestEntityTooLarge",
+                        f"Exceeded maximum allowed payload size ({stream.limit} bytes).",
+                    )
+            error_type = body.trailers.get("lambda-runtime-function-error-type")
+            error_body = None
+            encoded = body.trailers.get("lambda-runtime-function-error-body")
+            if encoded is not None:
+                with contextlib.suppress(binascii.Error, ValueError):
+                    error_body = base64.b64decode(encoded)
+            closed = True
+            self._session.close_stream(stream, error_type, error_body)
+            return _ACCEPTED
+        except BodyError as exc:
+            closed = True
+            message = f"the streamed response was cut off: {exc.message}"
+            self._session.close_stream(stream, "Runtime.TruncatedResponse", message.encode())
+            return _error(exc.status, "InvalidRequest", exc.message)
+        finally:
+            if not closed:  # cancelled: the runtime's connection is gone
+                self._session.close_stream(
+                    stream, "Runtime.TruncatedResponse", b"the streamed response was cut off"
+                )
 
     async def _extension(self, request: Request) -> Response:
         hub, path, headers = self._session.extensions, request.path, request.headers

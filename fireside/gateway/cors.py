@@ -111,4 +111,4 @@ class CorsRules:
                 headers.extend(self._credentials())
                 if self.expose_headers:
                     headers.append(("Access-Control-Expose-Headers", ",".join(self.expose_headers)))
-        return Response(response.status, headers, response.body)
+        return Response(response.status, headers, response.body, response.stream)

@@ -10,6 +10,13 @@ resource-policy check and the run (`integration`); the answer under 2.0's rules
 (`payload_v2.interpret`). A function error or a malformed answer is 502 `Internal Server
 Error` (AWS's, `test_lambda_url_invocation_exception`); a throttle 429 (the Lambda guide,
 "Throttling function URLs"; the body is Fireside's guess).
+
+`InvokeMode RESPONSE_STREAM`: the function runs streaming (`FunctionCaller.call_stream`) and
+its chunks go to the client as they are written, chunked. A function that used Node's
+`awslambda.HttpResponseStream.from` gives the status, headers and cookies in its prelude
+(`StreamedInvocation.parts`); without one the answer is 200 with the function's content
+type. A failure before the first byte is answered as above (502...); one after it ends the
+body where it is. A function not written to stream answers under the BUFFERED rules.
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.compute.function_urls import FunctionUrlConfig, FunctionUrls
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD
 from fireside.compute.invoker import trace_id
+from fireside.compute.streaming import StreamedInvocation
 from fireside.gateway import payload_v2
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.cors import CorsRules
@@ -34,6 +44,7 @@ from fireside.gateway.integration import (
     FunctionUrlSource,
     IntegrationFailure,
 )
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["FunctionUrlDoor"]
@@ -125,11 +136,25 @@ class FunctionUrlDoor:
             trace_id=trace.split(";", 1)[0],
             authorizer=authorizer,
         )
+        function = FunctionRef(config.account, config.region, config.function, config.alias)
+        source = FunctionUrlSource(config.auth_type, caller_account)
+        if config.invoke_mode == "RESPONSE_STREAM":
+            try:
+                streamed = await self._caller.call_stream(
+                    function,
+                    json.dumps(event).encode(),
+                    source,
+                    request_id=request_id,
+                    trace_id=trace,
+                )
+            except IntegrationFailure as failure:
+                return self._failed(failure, request_id)
+            return await _streamed_response(streamed, config.url_id, request_id)
         try:
             answer = await self._caller.call(
-                FunctionRef(config.account, config.region, config.function, config.alias),
+                function,
                 json.dumps(event).encode(),
-                FunctionUrlSource(config.auth_type, caller_account),
+                source,
                 request_id=request_id,
                 trace_id=trace,
             )
@@ -180,3 +205,67 @@ class FunctionUrlDoor:
             )
         log.info("Function URL request %s failed: %s", request_id, failure)
         return _bad_gateway(request_id)
+
+
+async def _streamed_response(
+    streamed: StreamedInvocation, url_id: str, request_id: str
+) -> Response:
+    """The HTTP response of a RESPONSE_STREAM URL, its body still being written."""
+    if not streamed.streamed:  # not written to stream: the whole answer, as BUFFERED
+        payload = b"".join([chunk async for chunk in streamed.raw()])
+        if streamed.completion is None or streamed.completion.error_code is not None:
+            return _bad_gateway(request_id)
+        try:
+            response = payload_v2.interpret(payload)
+        except payload_v2.MalformedResponse as exc:
+            log.info("Function URL %s: malformed response (%s)", url_id, exc)
+            return _bad_gateway(request_id)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
+    parts = streamed.parts()
+    first = await anext(parts, None)
+    status, headers, body = 200, [("Content-Type", streamed.content_type)], b""
+    if first is None:  # ended before its first byte
+        if streamed.completion is None or streamed.completion.error_code is not None:
+            return _bad_gateway(request_id)
+    elif isinstance(first, dict):
+        try:
+            status, headers = _prelude(first)
+        except payload_v2.MalformedResponse as exc:
+            await parts.aclose()
+            log.info("Function URL %s: malformed response prelude (%s)", url_id, exc)
+            return _bad_gateway(request_id)
+    else:
+        body = first
+    headers.append(("x-amzn-RequestId", request_id))
+    if first is None:
+        return Response(status, headers, b"")
+    return Response(status, headers, stream=ClosingStream(_body(body, parts), streamed.detach))
+
+
+def _prelude(metadata: dict[str, Any]) -> tuple[int, list[tuple[str, str]]]:
+    """Status and headers from `HttpResponseStream.from`'s metadata (statusCode, headers,
+    cookies), under the same rules as a buffered 2.0 response's."""
+    status = payload_v2.status_code(metadata.get("statusCode", 200))
+    headers = payload_v2.header_pairs(metadata.get("headers"))
+    cookies = metadata.get("cookies")
+    if cookies is not None:
+        if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+            raise payload_v2.MalformedResponse("cookies must be a list of strings")
+        headers.extend(("Set-Cookie", cookie) for cookie in cookies)
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", "application/octet-stream"))
+    return status, payload_v2.wire_safe(headers)
+
+
+async def _body(
+    first: bytes, parts: AsyncGenerator[dict[str, Any] | bytes]
+) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for part in parts:
+            if isinstance(part, bytes):
+                yield part
+    finally:
+        await parts.aclose()

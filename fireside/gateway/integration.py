@@ -39,6 +39,7 @@ from fireside.aws.errors import ServiceError
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD
 from fireside.compute.invoker import Invoker
 from fireside.compute.policies import Policies
+from fireside.compute.streaming import StreamedInvocation
 
 __all__ = [
     "ApiGatewaySource",
@@ -216,6 +217,34 @@ class FunctionCaller:
         except ServiceError as exc:
             raise IntegrationFailure(_reason(exc), f"{exc.code}: {exc}") from exc
         return FunctionAnswer(outcome.payload, outcome.function_error, config.version)
+
+    async def call_stream(
+        self,
+        function: FunctionRef,
+        event: bytes,
+        source: InvokeSource,
+        *,
+        request_id: str,
+        trace_id: str,
+    ) -> StreamedInvocation:
+        """Run `event` on `function` for a streaming front door: returns once the function has
+        begun answering (`Invoker.call_stream`); failures before that raise as `call`'s do."""
+        if len(event) > MAX_SYNC_PAYLOAD:
+            raise IntegrationFailure(Failure.TOO_LARGE, f"{len(event)} byte event")
+        if not self.authorize(function, source):
+            raise IntegrationFailure(Failure.NOT_PERMITTED, function.arn)
+        try:
+            return await self._invoker.call_stream(
+                function.account,
+                function.region,
+                function.name,
+                function.qualifier,
+                event,
+                request_id=request_id,
+                trace=trace_id,
+            )
+        except ServiceError as exc:
+            raise IntegrationFailure(_reason(exc), f"{exc.code}: {exc}") from exc
 
 
 def _reason(error: ServiceError) -> Failure:

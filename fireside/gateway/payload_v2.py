@@ -16,7 +16,10 @@ The answer (`interpret`):
 - a JSON object with `statusCode` is a structured response: `statusCode` (a number, or a
   string of digits), `headers` (values as strings), `cookies` (each its own `Set-Cookie`),
   `body` (a string, base64 when `isBase64Encoded`); `multiValueHeaders` is not part of 2.0
-  and is ignored; `Content-Type` defaults to `application/json`;
+  and is ignored; `Content-Type` defaults to `application/json` on a Function URL (LocalStack's
+  AWS-validated snapshot) and to `text/plain; charset=utf-8` on an HTTP API (`default_type`;
+  recorded from AWS in "AWS API Gateway Response Handling", aasisodiya.github.io, and reported
+  in fujiwara/ridge#9, aws-powertools/powertools-lambda-python#2464, quarkusio/quarkus#15909);
 - any other JSON (an object without `statusCode`, an array, a number, `true`) is inferred:
   200, `application/json`, the value as compact JSON for the body (AWS answers 17 bytes,
   `{"hello":"world"}`, to a Python function returning `{"hello": "world"}`, whose runtime
@@ -138,14 +141,19 @@ def build_event(
     return event
 
 
-def interpret(payload: bytes) -> Response:
-    """The HTTP response a function's answer stands for (see the module docstring)."""
+#: What an HTTP API answers as `Content-Type` to a structured 2.0 response that sets none.
+HTTP_API_DEFAULT_TYPE = "text/plain; charset=utf-8"
+
+
+def interpret(payload: bytes, default_type: str = "application/json") -> Response:
+    """The HTTP response a function's answer stands for (see the module docstring);
+    `default_type` is the `Content-Type` of a structured response that sets none."""
     try:
         answer = json.loads(payload)
     except (ValueError, RecursionError) as exc:
         raise MalformedResponse("the function's response is not JSON") from exc
     if isinstance(answer, dict) and "statusCode" in answer:
-        return _structured(answer)
+        return _structured(answer, default_type)
     if isinstance(answer, str):
         body = answer.encode()
     else:  # written again, compactly: `{"hello": "world"}` is answered `{"hello":"world"}`
@@ -153,7 +161,7 @@ def interpret(payload: bytes) -> Response:
     return Response(200, [("Content-Type", "application/json")], body)
 
 
-def _structured(answer: dict[str, Any]) -> Response:
+def _structured(answer: dict[str, Any], default_type: str) -> Response:
     status = status_code(answer["statusCode"])
     headers = header_pairs(answer.get("headers"))
     cookies = answer.get("cookies")
@@ -162,7 +170,7 @@ def _structured(answer: dict[str, Any]) -> Response:
             raise MalformedResponse("cookies must be a list of strings")
         headers.extend(("Set-Cookie", cookie) for cookie in cookies)
     if not any(name.lower() == "content-type" for name, _ in headers):
-        headers.append(("Content-Type", "application/json"))
+        headers.append(("Content-Type", default_type))
     return Response(status, wire_safe(headers), response_body(answer))
 
 

@@ -7,6 +7,11 @@ head, a body or an idle keep-alive connection may take. Times are deadlines on t
 coarse clock (`Shared.now`), checked by one sweep per server rather than a timer per request.
 Reading pauses while `max_pipelined` requests wait, and answering pauses while the transport's
 write buffer is full, so a client that sends without reading holds a bounded amount of memory.
+
+Streaming (`fireside.http.streams`): a request the `stream_body` predicate selects is handed to
+the handler at headers-complete with a `BodyStream` fed from here (reading pauses while its
+reader is behind); a response with `stream` set is written chunked as its chunks come. The
+whole-body paths stay as they were: one attribute test each is all streaming costs them.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ from typing import cast
 import httptools
 
 from fireside.http.limits import HttpLimits
+from fireside.http.streams import BodyError, BodyStream, chunk_frame, last_chunk
 from fireside.http.types import Handler, Request, Response
 
 log = logging.getLogger(__name__)
 
 #: The largest body the edge accepts for a request, given its path and headers.
 BodyLimit = Callable[[str, Mapping[str, str]], int | None]
+#: Whether a request (method, target, headers) is handed over with its body still arriving.
+StreamBody = Callable[[str, str, Mapping[str, str]], bool]
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
@@ -43,12 +51,19 @@ def error_response(status: int, message: str) -> Response:
 class Shared:
     """What every connection of one server shares: its bounds, clock and connection sets."""
 
-    __slots__ = ("body_limit", "connections", "handler", "idle", "limits", "now")
+    __slots__ = ("body_limit", "connections", "handler", "idle", "limits", "now", "stream_body")
 
-    def __init__(self, handler: Handler, limits: HttpLimits, body_limit: BodyLimit | None) -> None:
+    def __init__(
+        self,
+        handler: Handler,
+        limits: HttpLimits,
+        body_limit: BodyLimit | None,
+        stream_body: StreamBody | None = None,
+    ) -> None:
         self.handler = handler
         self.limits = limits
         self.body_limit = body_limit
+        self.stream_body = stream_body
         #: loop.time() as of the last sweep: deadlines need no fresher clock than the sweep.
         self.now = 0.0
         #: Insertion-ordered sets (dicts), so the longest-idle connection is the first key.
@@ -101,6 +116,10 @@ class Connection(asyncio.Protocol):
         #: to the end of the stream).
         self._close_after: Request | None = None
         self._read_paused = False
+        #: The body of the request being received, when it is streamed to its handler.
+        self._stream: BodyStream | None = None
+        #: Reading paused because the stream's reader is behind (`_read_paused`: pipelining).
+        self._stream_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._closing = False
 
@@ -138,6 +157,9 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget()
         self._closing = True
+        if self._stream is not None:
+            self._stream.fail(BodyError(400, "the client closed the connection"))
+            self._stream = None
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()
 
@@ -208,6 +230,10 @@ class Connection(asyncio.Protocol):
             raise _Refused
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
+        if self._stream is not None:  # a trailer field, after a streamed chunked body
+            self._repeats += 1
+            self._stream.trailers[key] = text
+            return
         previous = headers.get(key)
         if previous is None:
             headers[key] = text
@@ -240,18 +266,32 @@ class Connection(asyncio.Protocol):
             raise _Refused
         if self._headers.get("expect", "").lower() == "100-continue" and self._transport:
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        stream_body = self._shared.stream_body
+        if stream_body is not None:
+            method = self._parser.get_method().decode("latin-1")
+            if stream_body(method, self._url.decode("latin-1"), self._headers):
+                self._enqueue_streamed(method)
 
     def on_body(self, body: bytes) -> None:
         self._body_size += len(body)
         if self._body_size > self._body_cap:  # a chunked body announces no length
             self._problem = (413, "Request entity too large")
             raise _Refused
+        if self._stream is not None:
+            if self._stream.feed(body) and not self._stream_paused:
+                self._pause_for_stream()
+            return
         self._body.append(body)
 
     def on_message_complete(self) -> None:
         self._in_body = False
         self._started = False
         self.deadline = math.inf
+        if self._stream is not None:  # its handler has the request already
+            self._stream.end()
+            self._stream = None
+            return
+        # The whole-body path, inline (no helper calls: it is every request's).
         raw = self._url.decode("latin-1")
         path, _, query = raw.partition("?")
         request = Request(
@@ -276,6 +316,48 @@ class Connection(asyncio.Protocol):
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
 
+    def _enqueue_streamed(self, method: str) -> None:
+        """Hand the request whose head just ended to its handler, its body to follow."""
+        path, _, query = self._url.decode("latin-1").partition("?")
+        self._stream = BodyStream(self._stream_drained)
+        request = Request(
+            method=method,
+            path=path,
+            query=query,
+            headers=self._headers,
+            client=self._client,
+            stream=self._stream,
+        )
+        self._pending.append(request)
+        if not self._parser.should_keep_alive() and self._close_after is None:
+            self._close_after = request  # read now: llhttp forgets it (see `_close_after`)
+        if (
+            len(self._pending) >= self._limits.max_pipelined
+            and not self._read_paused
+            and self._transport is not None
+        ):
+            self._transport.pause_reading()
+            self._read_paused = True
+            self.deadline = math.inf
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
+
+    def _pause_for_stream(self) -> None:
+        self._stream_paused = True
+        if not self._read_paused and self._transport is not None:
+            self._transport.pause_reading()
+        self.deadline = math.inf  # the reader is slow, not the client
+
+    def _stream_drained(self) -> None:
+        if not self._stream_paused:
+            return
+        self._stream_paused = False
+        if self._read_paused or self._transport is None or self._last is not None:
+            return
+        self._transport.resume_reading()
+        if self._started:
+            self.deadline = self._shared.now + self._limits.body_timeout
+
     # -- answering ------------------------------------------------------------------------
     async def _serve_pending(self) -> None:
         pending = self._pending
@@ -295,36 +377,53 @@ class Connection(asyncio.Protocol):
                     response = await self._shared.handler(item)
                 except asyncio.CancelledError:
                     raise
+                except BodyError as exc:  # a streamed body that broke a bound, unhandled
+                    response = error_response(exc.status, exc.message)
                 except Exception:
                     # The edge turns every error into a response; reaching here is a bug.
                     log.exception("unhandled error serving %s %s", item.method, item.path)
                     response = error_response(500, "Internal server error")
+                if item.stream is not None and not item.stream.complete:
+                    # Answered before its body was all read: the rest cannot be skipped
+                    # safely (it may never end), so the connection ends with this answer.
+                    keep_alive = False
             if self._transport is None or self._transport.is_closing():
+                if response.stream is not None:  # the client left before its first chunk
+                    await _close(response.stream)
                 return
             if response.status < 200:
                 # An interim (1xx) status as the final answer: the client would take it as
                 # interim and wait for ever for the real one (or, for 101, switch protocols).
                 log.error("a %d answer to %s: sending 500", response.status, item)
+                if response.stream is not None:
+                    await _close(response.stream)
                 response = error_response(500, "Internal server error")
             if response.status in (204, 304) and response.body:
                 # A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5), whatever a handler (a
                 # function's answer) put in it: the client reads none, and the bytes would be
                 # taken for the start of the next answer on the connection.
                 response = Response(response.status, response.headers, b"")
-            try:
-                if isinstance(item, Request) and item.method == "HEAD":
-                    # A HEAD answer carries the headers a GET would (Content-Length included)
-                    # and never a body: the client reads none, so one would corrupt the stream.
-                    data = head_bytes(response, keep_alive)
-                else:
-                    data = _encode(response, keep_alive)
-            except UnicodeEncodeError:
-                # A header a handler let through that HTTP cannot carry (text outside
-                # Latin-1): a bug upstream, but this task answering nothing would leave the
-                # client, and every request behind it on the connection, waiting forever.
-                log.exception("unencodable response to %s", getattr(item, "path", "?"))
-                data = _encode(error_response(500, "Internal server error"), keep_alive)
-            self._transport.write(data)
+            if response.stream is not None:
+                head_only = isinstance(item, Request) and item.method == "HEAD"
+                if not await self._write_stream(response, keep_alive, head_only):
+                    return
+            else:
+                try:
+                    if isinstance(item, Request) and item.method == "HEAD":
+                        # A HEAD answer carries the headers a GET would (Content-Length
+                        # included) and never a body: the client reads none, so one would
+                        # corrupt the stream.
+                        data = head_bytes(response, keep_alive)
+                    else:
+                        data = _encode(response, keep_alive)
+                except UnicodeEncodeError:
+                    # A header a handler let through that HTTP cannot carry (text outside
+                    # Latin-1): a bug upstream, but this task answering nothing would leave
+                    # the client, and every request behind it on the connection, waiting
+                    # for ever.
+                    log.exception("unencodable response to %s", getattr(item, "path", "?"))
+                    data = _encode(error_response(500, "Internal server error"), keep_alive)
+                self._transport.write(data)
             if not keep_alive:
                 self.drop()
                 return
@@ -333,9 +432,39 @@ class Connection(asyncio.Protocol):
             self._shared.idle[self] = None
             self.deadline = self._shared.now + self._limits.keepalive_timeout
 
+    async def _write_stream(self, response: Response, keep_alive: bool, head_only: bool) -> bool:
+        """Write a streamed response chunked, each chunk as it comes; False if the connection
+        cannot go on (the client left, or the producer failed mid-body and the connection was
+        aborted so that the client cannot take a cut body for a whole one)."""
+        transport = self._transport
+        stream = response.stream
+        assert transport is not None and stream is not None
+        try:
+            transport.write(_stream_head(response, keep_alive))
+            if head_only:
+                return True
+            async for chunk in stream:
+                if not chunk:
+                    continue  # an empty chunk would end the body
+                if self._writable is not None:
+                    await self._writable
+                if transport.is_closing():
+                    return False
+                transport.write(chunk_frame(chunk))
+            transport.write(last_chunk())
+            return True
+        except Exception:
+            log.exception("a streamed response failed mid-body; aborting its connection")
+            self._forget()
+            transport.abort()
+            return False
+        finally:
+            # Ends the producer's iteration wherever it stopped (cancelled: the client left).
+            await _close(stream)
+
     def _resume_reading(self) -> None:
         self._read_paused = False
-        if self._transport is None or self._last is not None:
+        if self._transport is None or self._last is not None or self._stream_paused:
             return
         self._transport.resume_reading()
         if self._started:  # a request cut off by the pause: its clock starts again
@@ -352,6 +481,11 @@ class Connection(asyncio.Protocol):
         self._shared.idle.pop(self, None)
         self._transport.pause_reading()
         self._last = error_response(status, message)
+        if self._stream is not None:
+            # Its handler is reading it: it learns why and answers, then the connection ends.
+            self._stream.fail(BodyError(status, message))
+            self._stream = None
+            return
         self._pending.append(self._last)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._serve_pending())
@@ -380,6 +514,13 @@ class Connection(asyncio.Protocol):
         self.deadline = self.write_deadline = math.inf
 
 
+async def _close(stream: object) -> None:
+    """Tell a streamed body's producer that nobody reads on (`ClosingStream`)."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
 def head_bytes(response: Response, keep_alive: bool) -> bytes:
     reason = _REASONS.get(response.status, "Unknown")
     lines = [f"HTTP/1.1 {response.status} {reason}"]
@@ -390,6 +531,19 @@ def head_bytes(response: Response, keep_alive: bool) -> bytes:
         lines.append(f"{name}: {value}")
     if not has_length:
         lines.append(f"Content-Length: {len(response.body)}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("latin-1")
+
+
+def _stream_head(response: Response, keep_alive: bool) -> bytes:
+    reason = _REASONS.get(response.status, "Unknown")
+    lines = [f"HTTP/1.1 {response.status} {reason}"]
+    for name, value in response.headers:
+        if name.lower() not in ("content-length", "transfer-encoding"):
+            lines.append(f"{name}: {value}")
+    lines.append("Transfer-Encoding: chunked")
     if not keep_alive:
         lines.append("Connection: close")
     lines.append("\r\n")

@@ -6,7 +6,8 @@ own listener on its own address (the official runtime clients accept only `host:
 object per connection on the one event loop gives both with no framework overhead.
 
 Behaviour: keep-alive and pipelined requests answered in order, `Expect: 100-continue`, chunked
-request bodies (decoded by httptools), TCP_NODELAY on every connection, and each response written
+request bodies (decoded by httptools; streamed to the handler for the requests `stream_body`
+selects), streamed responses written chunked (`fireside.http.streams`), TCP_NODELAY on every connection, and each response written
 with one `write` call (headers and body together) so Nagle and delayed ACKs never add 40 ms.
 What a client may make the server hold is bounded by `HttpLimits` (see `connection.py`); the
 deadlines those limits set are checked here, by one sweep over the connections per tick.
@@ -20,11 +21,11 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 
-from fireside.http.connection import BodyLimit, Connection, Shared, head_bytes
+from fireside.http.connection import BodyLimit, Connection, Shared, StreamBody, head_bytes
 from fireside.http.limits import HttpLimits
 from fireside.http.types import Handler, Response
 
-__all__ = ["HttpLimits", "HttpServer", "encode_response"]
+__all__ = ["HttpLimits", "HttpServer", "StreamBody", "encode_response"]
 
 
 def encode_response(response: Response, keep_alive: bool = True) -> bytes:
@@ -37,6 +38,8 @@ class HttpServer:
 
     `body_limit(path, headers)`, when given, may lower `limits.max_body` per request (the
     edge's per-service bounds); it runs once per request, when its head is complete.
+    `stream_body(method, target, headers)`, when given, selects the requests whose handler
+    starts at headers-complete and reads the body as it arrives (`Request.stream`).
     """
 
     def __init__(
@@ -46,11 +49,12 @@ class HttpServer:
         limits: HttpLimits | None = None,
         max_body: int | None = None,
         body_limit: BodyLimit | None = None,
+        stream_body: StreamBody | None = None,
     ) -> None:
         limits = limits or HttpLimits()
         if max_body is not None:
             limits = HttpLimits.from_mapping({"max_body": max_body}, limits)
-        self._shared = Shared(handler, limits, body_limit)
+        self._shared = Shared(handler, limits, body_limit, stream_body)
         self._servers: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
 

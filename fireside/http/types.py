@@ -6,8 +6,12 @@ level, so layers compose); none of them touches sockets.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fireside.http.streams import BodyStream
 
 
 @dataclass(slots=True)
@@ -21,6 +25,8 @@ class Request:
     headers: dict[str, str]
     body: bytes = b""
     client: tuple[str, int] | None = None
+    #: The body as it arrives, for requests the server was told to stream (`body` stays b"").
+    stream: BodyStream | None = None
 
 
 @dataclass(slots=True)
@@ -28,6 +34,8 @@ class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    #: A body produced over time: written chunked, each chunk as it comes (`body` unused).
+    stream: AsyncIterator[bytes] | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -6,7 +6,8 @@
  * invocations over the Runtime API at $AWS_LAMBDA_RUNTIME_API, and behaves for the function
  * author like AWS's managed Node.js runtime: the same handler resolution and `Runtime.*` errors,
  * async and callback handlers (with `callbackWaitsForEmptyEventLoop`), the `context` object,
- * console lines, error bodies and log lines.
+ * console lines, error bodies and log lines, and response streaming (`awslambda.streamifyResponse`,
+ * `awslambda.HttpResponseStream`: `streaming.js`).
  *
  * It runs on the host's Node.js with its standard library only, and it is on every cold
  * start's path, so it requires little (`http` is the biggest, about 3 ms).
@@ -19,6 +20,7 @@ const errors = require('./errors.js');
 const logging = require('./logging.js');
 const { load } = require('./loader.js');
 const { RuntimeApi } = require('./rapid.js');
+const streaming = require('./streaming.js');
 
 const CALLBACK_WARNING =
   'AWS Lambda plans to remove support for callback-based function handlers starting with ' +
@@ -177,6 +179,51 @@ function invocation(requestId, headers, isAsync, scheduleNext) {
   return { context, callback };
 }
 
+/**
+ * One invocation of a `streamifyResponse` handler: it writes to a response stream, and the
+ * invocation ends when that stream has ended (or with the handler's error: in the stream's
+ * trailers once a byte has gone out, else as an ordinary `/error`).
+ */
+function serveStreaming(handler, body, requestId, headers, scheduleNext) {
+  const { context } = invocation(requestId, headers, true, scheduleNext);
+  const response = streaming.createResponseStream(
+    api,
+    requestId,
+    handler[streaming.HANDLER_HIGH_WATER_MARK],
+  );
+  let reported = false;
+  const report = (error) => {
+    if (reported) {
+      return;
+    }
+    reported = true;
+    onEmptyEventLoop = noop;
+    logging.logError('Invoke Error', error);
+    const rapid = errors.toRapidResponse(error);
+    const sent = response.started() ? response.fail(rapid) : api.fail(requestId, rapid);
+    sent.then(scheduleNext, dieOf);
+  };
+  response.finished.then(() => {
+    if (!reported) {
+      reported = true;
+      onEmptyEventLoop = noop;
+      scheduleNext();
+    }
+  }, dieOf);
+  // Nothing left to run and the stream never ended: as an async handler that never settles.
+  onEmptyEventLoop = () => report(new errors.NodeJsExit(errors.NODE_JS_EXIT_MESSAGE));
+  try {
+    context.clientContext = parseHeader(headers['lambda-runtime-client-context'], 'ClientContext');
+    context.identity = parseHeader(headers['lambda-runtime-cognito-identity'], 'CognitoIdentity');
+    const result = handler(JSON.parse(body), response.stream, context);
+    if (result && typeof result.then === 'function') {
+      result.then(noop, report);
+    }
+  } catch (error) {
+    report(error);
+  }
+}
+
 async function serve(handler, isAsync) {
   const scheduleNext = () => setImmediate(() => serve(handler, isAsync).catch(dieOf));
   const { headers, body } = await api.next();
@@ -191,6 +238,10 @@ async function serve(handler, isAsync) {
     process.env._X_AMZN_TRACE_ID = traceId;
   } else {
     delete process.env._X_AMZN_TRACE_ID;
+  }
+  if (streaming.isStreaming(handler)) {
+    serveStreaming(handler, body, requestId, headers, scheduleNext);
+    return;
   }
   const { context, callback } = invocation(requestId, headers, isAsync, scheduleNext);
   try {
@@ -237,10 +288,14 @@ async function main() {
     crash(error, 128);
   });
   process.on('beforeExit', () => onEmptyEventLoop());
+  globalThis.awslambda = {
+    streamifyResponse: streaming.streamifyResponse,
+    HttpResponseStream: streaming.HttpResponseStream,
+  };
 
   const handler = await load(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || '');
   const isAsync = handler.constructor?.name === 'AsyncFunction';
-  const callbackHandler = handler.length === 3 && !isAsync;
+  const callbackHandler = handler.length === 3 && !isAsync && !streaming.isStreaming(handler);
   if (callbackHandler && runtimeMajor() >= 24) {
     throw new errors.CallbackHandlerDeprecated(CALLBACK_REMOVED);
   }

@@ -41,6 +41,56 @@ class RuntimeApi {
     return this.request('POST', path, JSON.stringify(response), headers);
   }
 
+  /**
+   * A streamed `/response` POST, its body still to be written: `{ req, answer, answered }`.
+   * `answer` resolves with the platform's reply (2xx, or 413: too large) when it comes,
+   * which may be before the body ends; `answered` turns true then.
+   */
+  openStream(requestId, contentType) {
+    const post = { req: null, answer: null, answered: false, ended: false };
+    post.answer = new Promise((resolve, reject) => {
+      post.req = http.request(
+        {
+          hostname: this.hostname,
+          port: this.port,
+          method: 'POST',
+          path: `${PREFIX}/invocation/${encodeURIComponent(requestId)}/response`,
+          agent: this.agent,
+          headers: {
+            'User-Agent': this.userAgent,
+            'Content-Type': contentType,
+            'Lambda-Runtime-Function-Response-Mode': 'streaming',
+            'Transfer-Encoding': 'chunked',
+            Trailer: `${ERROR_TYPE}, Lambda-Runtime-Function-Error-Body`,
+          },
+        },
+        (res) => {
+          post.answered = true;
+          const chunks = [];
+          res.on('data', (chunk) => chunks.push(chunk));
+          res.on('error', reject);
+          res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+        },
+      );
+      post.req.on('socket', (socket) => socket.setNoDelay(true));
+      post.req.on('error', (error) => {
+        if (post.answered) {
+          return; // the platform answered, then closed the connection: nothing is lost
+        }
+        if (error.code === 'EPIPE' || error.code === 'ECONNRESET') {
+          // The platform stopped reading mid-body (the response outgrew its limit) and its
+          // answer was lost with the connection: the invocation is over either way. A
+          // platform that is really gone fails the next `/next`.
+          post.answered = true;
+          resolve({ status: 0, body: Buffer.alloc(0) });
+          return;
+        }
+        reject(error);
+      });
+    });
+    return post;
+  }
+
   initError(response) {
     const headers = { 'Content-Type': 'application/json', [ERROR_TYPE]: response.errorType };
     return this.request('POST', `${PREFIX}/init/error`, JSON.stringify(response), headers);
