@@ -42,7 +42,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.events import EventsProvider, EventStore, Router
+from fireside.events import EventsProvider, EventStore, Router, Scheduler
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
@@ -189,9 +189,9 @@ class Fireside:
         self.s3 = S3Provider.open(data / "s3")
         #: EventBridge: buses and rules; PutEvents queues Lambda targets' invokes in `queue`.
         self.event_store = EventStore(data / "events.sqlite")
-        self.events = EventsProvider(
-            self.event_store, Router(self.event_store, self.queue, self.policies)
-        )
+        router = Router(self.event_store, self.queue, self.policies)
+        self.events = EventsProvider(self.event_store, router)
+        self.event_schedules = Scheduler(self.event_store, router)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -435,7 +435,8 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2", "events"):
+        supervisor.start("events", "schedules", self.event_schedules.run)
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))

@@ -63,13 +63,26 @@ class Router:
         queued: list[tuple[str, str, str, str, str, bytes]] = []
         for event in events:
             for rule in self.matching(account, region, bus, event):
-                for target in rule.targets.values():
-                    invoke = self._lambda_invoke(rule, target, event)
-                    if invoke is not None:
-                        queued.append(invoke)
-                        self.invocations[rule.arn] += 1
+                queued += self._invokes_of(rule, event)
         if queued:
             self._invokes.enqueue_many(queued)
+
+    def deliver(self, rule: Rule, event: dict[str, Any]) -> None:
+        """Send `event` to `rule`'s targets, whatever its pattern (a scheduled rule's event)."""
+        queued = self._invokes_of(rule, event)
+        if queued:
+            self._invokes.enqueue_many(queued)
+
+    def _invokes_of(
+        self, rule: Rule, event: Mapping[str, Any]
+    ) -> list[tuple[str, str, str, str, str, bytes]]:
+        queued = []
+        for target in rule.targets.values():
+            invoke = self._lambda_invoke(rule, target, event)
+            if invoke is not None:
+                queued.append(invoke)
+                self.invocations[rule.arn] += 1
+        return queued
 
     def _lambda_invoke(
         self, rule: Rule, target: Mapping[str, Any], event: Mapping[str, Any]

@@ -20,6 +20,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
 from fireside.aws.pagination import marker_page
 from fireside.events.delivery import Router
+from fireside.events.schedule import parse_schedule
 from fireside.events.store import DEFAULT_BUS, Bus, EventStore, Rule
 from fireside.events.transform import PathError, TemplateError, check_transformer, parse_path
 from fireside.patterns import PatternError, compile_pattern
@@ -34,8 +35,6 @@ error = ModelledErrors("events")
 #: event entry size").
 MAX_PUT_EVENTS: Final = 256 * 1024
 MAX_TARGETS: Final = 5
-_RATE: Final = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
-_CRON_FIELDS: Final = 6
 _BUS_ARN: Final = re.compile(
     r"arn:aws[\w-]*:events:(?P<region>[^:]+):(?P<account>\d{12}):event-bus/(?P<name>.+)"
 )
@@ -44,16 +43,6 @@ _RULE_ARN: Final = re.compile(
     r"(?:(?P<bus>[^/]+)/)?(?P<name>[^/]+)"
 )
 _EVENT_FIELDS: Final = ("id", "account", "source", "time", "region", "detail-type")
-
-
-def _valid_schedule(expression: str) -> bool:
-    rate = _RATE.fullmatch(expression)
-    if rate is not None:
-        value, unit = int(rate[1]), rate[2]
-        return value > 0 and (value == 1) == (not unit.endswith("s"))
-    if expression.startswith("cron(") and expression.endswith(")"):
-        return len(expression[5:-1].split()) == _CRON_FIELDS
-    return False
 
 
 def _iso(seconds: float) -> str:
@@ -263,7 +252,7 @@ class EventsProvider:
         if schedule:
             if bus.name != DEFAULT_BUS:
                 raise _invalid("ScheduleExpression is supported only on the default event bus.")
-            if not _valid_schedule(schedule):
+            if parse_schedule(schedule) is None:
                 raise _invalid("Parameter ScheduleExpression is not valid.")
         if pattern:
             try:

@@ -152,6 +152,10 @@ class EventStore:
             for rule in rules.values()
         ]
 
+    def scheduled_rules(self) -> list[Rule]:
+        """Every rule with a schedule expression, of every account and region."""
+        return [rule for rules in self._rules.values() for rule in rules.values() if rule.schedule]
+
     def put_rule(self, rule: Rule) -> None:
         rule._pattern = None  # recompiled on first use
         with write_transaction(self._conn) as conn:
