@@ -96,6 +96,9 @@ def _check_target(target: dict[str, Any]) -> None:
         raise _invalid(
             f"Parameter {target['Arn']} is not valid. Reason: Provided Arn is not in correct format."
         )
+    fifo = ":sqs:" in target["Arn"] and target["Arn"].endswith(".fifo")
+    if fifo and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
+        raise _invalid(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
     given = [m for m in ("Input", "InputPath", "InputTransformer") if target.get(m) is not None]
     if len(given) > 1:
         raise _invalid("Only one of Input, InputPath, or InputTransformer must be provided.")
@@ -355,9 +358,9 @@ class EventsProvider:
 
     # -- targets ---------------------------------------------------------------------------------
     async def put_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        rule = self._rule(ctx, params, "Rule")
         for target in params["Targets"]:
-            _check_target(target)
+            _check_target(target)  # before the rule is looked up, as AWS does
+        rule = self._rule(ctx, params, "Rule")
         ids = {t["Id"] for t in params["Targets"]} | set(rule.targets)
         if len(ids) > MAX_TARGETS:
             raise error(
