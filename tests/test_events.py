@@ -4,6 +4,8 @@ PutEvents validation, TestEventPattern, tags, delivery to a Lambda function, res
 from __future__ import annotations
 
 import json
+import signal
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FunctionFactory, Server
+from tests.conftest import ROLE, FunctionFactory, Server, python_zip
 
 ACCOUNT = "000000000000"
 EVENT = {
@@ -389,3 +391,51 @@ def test_buses_and_rules_survive_a_restart(fresh_server: Any) -> None:
     # Another region sees none of it.
     other = second.client("events", region_name="eu-west-1")
     assert [b["Name"] for b in other.list_event_buses()["EventBuses"]] == ["default"]
+
+
+SLOW_RECORDER = """
+import json, os, time, boto3
+def handler(event, context):
+    time.sleep(1)
+    boto3.client("dynamodb").put_item(
+        TableName=os.environ["TABLE"],
+        Item={"id": {"S": event["detail"]["key"]}, "body": {"S": json.dumps(event)}},
+    )
+"""
+
+
+def test_an_accepted_event_survives_kill_9(fresh_server: Any) -> None:
+    first = fresh_server(FIRESIDE_ASYNC_RETRY_DELAYS="0.2,0.2")
+    _, table = _table(first)
+    lam = first.client("lambda")
+    function_arn = lam.create_function(
+        FunctionName="slow",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(SLOW_RECORDER)},
+        Timeout=30,
+        Environment={"Variables": {"TABLE": table}},
+    )["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName="slow", WaiterConfig={"Delay": 0.1, "MaxAttempts": 100}
+    )
+    events = first.client("events")
+    rule_arn = events.put_rule(Name="r", EventPattern='{"source": ["s"]}')["RuleArn"]
+    lam.add_permission(
+        FunctionName="slow",
+        StatementId="events",
+        Action="lambda:InvokeFunction",
+        Principal="events.amazonaws.com",
+        SourceArn=rule_arn,
+    )
+    events.put_targets(Rule="r", Targets=[{"Id": "t", "Arn": function_arn}])
+    entry = {"Source": "s", "DetailType": "t", "Detail": '{"key": "k1"}'}
+    assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    # Queued on disk before the answer (the invoke, still running, keeps its row).
+    with sqlite3.connect(first.data_dir / "fireside.sqlite") as db:
+        (queued,) = db.execute("SELECT COUNT(*) FROM async_events").fetchone()
+    assert queued == 1
+    first.stop(signal.SIGKILL)
+    second = fresh_server(first.data_dir, FIRESIDE_ASYNC_RETRY_DELAYS="0.2,0.2")
+    assert _wait_item(second.client("dynamodb"), table, "k1")["detail"] == {"key": "k1"}
