@@ -11,7 +11,8 @@ The semantics follow AWS's user guide ("Event patterns", "Content filtering", "A
 - a pattern is an object; a key maps to a nested object (a deeper field) or to an array of
   matchers, any of which may match (OR); all keys of an object must match (AND);
 - an event's field holding an array matches when any element does; arrays of objects are
-  walked through, so `{"a": {"b": [1]}}` matches `{"a": [{"b": 2}, {"b": 1}]}`;
+  walked through, so `{"a": {"b": [1]}}` matches `{"a": [{"b": 2}, {"b": 1}]}`, and fields
+  matched inside one array of objects must come from the same element;
 - exact matchers are strings, numbers (compared as decimal values: `5` matches `5.0`), booleans
   and null; a string never matches a number;
 - `prefix`, `suffix` (each with an optional `equals-ignore-case` inside), `equals-ignore-case`,
@@ -26,7 +27,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -38,6 +40,8 @@ _MISSING: Final = object()
 _LOWER: Final = {">": False, ">=": True}
 _UPPER: Final = {"<": False, "<=": True}
 _NUMBER_LIMIT: Final = Decimal("5e9")
+#: More stars than this in one `wildcard` is a rule AWS calls too complex.
+_MAX_WILDCARDS: Final = 5
 
 
 class PatternError(ValueError):
@@ -118,34 +122,59 @@ def _wildcard(spec: Any) -> Leaf:
             parts.append(re.escape(char))
             previous_star = False
         i += 1
+    if parts.count(".*") > _MAX_WILDCARDS:
+        raise PatternError(
+            "Rule is too complex - try using fewer wildcard characters or fewer repeating "
+            "character sequences after a wildcard character"
+        )
     regex = re.compile("".join(parts), re.DOTALL)
     return lambda value: isinstance(value, str) and regex.fullmatch(value) is not None
 
 
+def _operand(operator: str, value: Any) -> Decimal:
+    number = _decimal(value)
+    if number is None:
+        raise PatternError(f"Value of {'equals' if operator == '=' else operator} must be numeric")
+    if abs(number) > _NUMBER_LIMIT:
+        raise PatternError(f"Value of {operator} must be between -5.0E9 and 5.0E9")
+    return number
+
+
 def _numeric(spec: Any) -> Leaf:
-    if not isinstance(spec, list) or not spec:
+    """`[op, value]` (op one of = < <= > >=) or `[> or >=, low, < or <=, high]`."""
+    if not isinstance(spec, list):
         raise PatternError("Value of numeric must be an array.")
-    if len(spec) % 2:
-        raise PatternError("Value of numeric must be an array of operator and value pairs.")
+    if not spec:
+        raise PatternError("Invalid member in numeric match: ]")
+    operator = spec[0]
+    if not isinstance(operator, str):
+        raise PatternError(f"Invalid member in numeric match: {json.dumps(operator)}")
+    if operator not in ("=", *_LOWER, *_UPPER):
+        raise PatternError(f"Unrecognized numeric range operator: {operator}")
+    first = _operand(operator, spec[1] if len(spec) > 1 else None)
     lower: tuple[Decimal, bool] | None = None
     upper: tuple[Decimal, bool] | None = None
     equal: Decimal | None = None
-    for operator, operand in zip(spec[::2], spec[1::2], strict=True):
-        number = _decimal(operand)
-        if number is None:
-            raise PatternError(f"Value of {operator} must be numeric")
-        if abs(number) > _NUMBER_LIMIT:
-            raise PatternError(f"Value of {operator} must be between -5.0E9 and 5.0E9")
-        if operator == "=" and len(spec) == 2:
-            equal = number
-        elif operator in _LOWER and lower is None and equal is None:
-            lower = (number, _LOWER[operator])
-        elif operator in _UPPER and upper is None and equal is None:
-            upper = (number, _UPPER[operator])
-        else:
-            raise PatternError(f"Bad numeric range operator: {operator}")
-    if lower is not None and upper is not None and lower[0] >= upper[0]:
-        raise PatternError("Bottom must be less than top")
+    if operator == "=":
+        equal = first
+    elif operator in _LOWER:
+        lower = (first, _LOWER[operator])
+    else:
+        upper = (first, _UPPER[operator])
+    if len(spec) > 2:
+        if lower is None:
+            raise PatternError("Too many elements in numeric expression")
+        second_operator = spec[2]
+        if not isinstance(second_operator, str):
+            raise PatternError(f"Bad value in numeric range: {json.dumps(second_operator)}")
+        if second_operator not in _UPPER:
+            raise PatternError(f"Bad numeric range operator: {second_operator}")
+        second = _operand(second_operator, spec[3] if len(spec) > 3 else None)
+        if second <= first:
+            raise PatternError("Bottom must be less than top")
+        if len(spec) > 4:
+            raise PatternError("Too many terms in numeric range expression")
+        upper = (second, _UPPER[second_operator])
 
     def test(value: Any) -> bool:
         number = _decimal(value)
@@ -161,10 +190,17 @@ def _numeric(spec: Any) -> Leaf:
 
 
 def _cidr(spec: Any) -> Leaf:
+    if not isinstance(spec, str):
+        raise PatternError("prefix match pattern must be a string")  # AWS's words for cidr too
+    address, slash, bits = spec.partition("/")
+    if not slash or "/" in bits:
+        raise PatternError("Malformed CIDR, one '/' required")
+    if not bits.isdigit():
+        raise PatternError("Malformed CIDR, mask bits must be an integer")
     try:
-        network = ipaddress.ip_network(_string_of("cidr", spec), strict=False)
+        network = ipaddress.ip_network(spec)
     except ValueError:
-        raise PatternError(f"Nonstandard IP address: {spec}") from None
+        raise PatternError(f"Nonstandard IP address: {address}") from None
 
     def test(value: Any) -> bool:
         if not isinstance(value, str):
@@ -183,16 +219,30 @@ def _anything_but(spec: Any) -> Leaf:
             raise PatternError("Only one key allowed in match expression")
         ((kind, inner),) = spec.items()
         if kind in ("prefix", "suffix"):
-            if inner == "":
-                raise PatternError(f"Null {kind} not allowed")
-            matcher = _affix(kind, inner)
+            if isinstance(inner, dict):
+                raise PatternError(
+                    "Value of anything-but must be an array or single string/number value."
+                )
+            affixes = inner if isinstance(inner, list) else [inner]
+            if not all(isinstance(a, str) for a in affixes):
+                raise PatternError("prefix/suffix match pattern must be a string")
+            if not affixes or not all(affixes):
+                raise PatternError("Null prefix/suffix not allowed")
+            tests = [_affix(kind, a) for a in affixes]
+
+            def matcher(value: Any) -> bool:
+                return any(t(value) for t in tests)
         elif kind == "wildcard":
-            matcher = _wildcard(inner)
+            wildcards = [_wildcard(w) for w in (inner if isinstance(inner, list) else [inner])]
+
+            def matcher(value: Any) -> bool:
+                return any(w(value) for w in wildcards)
+
         elif kind == "equals-ignore-case":
             values = inner if isinstance(inner, list) else [inner]
             if not values or not all(isinstance(v, str) for v in values):
                 raise PatternError(
-                    "Inside anything-but/ignore-case list, number|start|null|boolean "
+                    "Inside anything-but/equals-ignore-case list, number|start|null|boolean "
                     "is not supported."
                 )
             folded = {v.casefold() for v in values}
@@ -248,79 +298,84 @@ def _matcher(spec: Any) -> Leaf:
     raise PatternError(f"Unrecognized match type {kind}")
 
 
-# A compiled node: ("leaf", path, matchers) or ("or", alternatives), each alternative a list.
-_Node = tuple[Any, ...]
+@dataclass(frozen=True, slots=True)
+class _Object:
+    """A compiled pattern object: leaf fields, nested objects and `$or` alternatives."""
+
+    leaves: tuple[tuple[str, tuple[Leaf, ...]], ...]
+    nested: tuple[tuple[str, _Object], ...]
+    alternatives: tuple[tuple[_Object, ...], ...]
 
 
-def _compile_object(pattern: Mapping[str, Any], path: tuple[str, ...]) -> list[_Node]:
-    nodes: list[_Node] = []
+def _compile_object(pattern: Mapping[str, Any]) -> _Object:
+    leaves: list[tuple[str, tuple[Leaf, ...]]] = []
+    nested: list[tuple[str, _Object]] = []
+    alternatives: list[tuple[_Object, ...]] = []
     for key, value in pattern.items():
         if key == "$or":
             if not isinstance(value, list) or len(value) < 2:
                 raise PatternError("Or relationship must have at least two alternatives")
-            alternatives = []
-            for alternative in value:
-                if not isinstance(alternative, dict) or not alternative:
-                    raise PatternError("Or relationship must contain objects")
-                alternatives.append(_compile_object(alternative, path))
-            nodes.append(("or", alternatives))
+            if not all(isinstance(alternative, dict) and alternative for alternative in value):
+                raise PatternError("Or relationship must contain objects")
+            alternatives.append(tuple(_compile_object(alternative) for alternative in value))
         elif isinstance(value, dict):
-            nodes.extend(_compile_object(value, (*path, key)))
+            nested.append((key, _compile_object(value)))
         elif isinstance(value, list):
             if not value:
                 raise PatternError("Empty arrays are not allowed")
-            nodes.append(("leaf", (*path, key), [_matcher(spec) for spec in value]))
+            leaves.append((key, tuple(_matcher(spec) for spec in value)))
         else:
             raise PatternError(f'"{key}" must be an object or an array')
-    return nodes
+    return _Object(tuple(leaves), tuple(nested), tuple(alternatives))
 
 
-def _values(node: Any, path: Sequence[str], depth: int = 0) -> Iterator[Any]:
-    """The leaf values at `path` in an event, walking through arrays at every level."""
-    if isinstance(node, list):
-        for element in node:
-            yield from _values(element, path, depth)
-        return
-    if depth == len(path):
-        yield node
-        return
-    if isinstance(node, dict) and path[depth] in node:
-        yield from _values(node[path[depth]], path, depth + 1)
+def _flat(value: Any) -> Iterator[Any]:
+    """A field's values: the elements of (nested) arrays, or the value itself."""
+    if isinstance(value, list):
+        for element in value:
+            yield from _flat(element)
+    else:
+        yield value
 
 
-def _leaf_matches(event: Any, path: Sequence[str], matchers: list[Leaf]) -> bool:
+def _leaf_matches(value: Any, matchers: tuple[Leaf, ...]) -> bool:
     found = False
-    for value in _values(event, path):
-        if isinstance(value, dict):
-            continue  # a pattern's array matches leaf values, not objects
+    for item in _flat(value):
+        if isinstance(item, dict):
+            continue  # a pattern's array matches leaf values, never objects
         found = True
-        if any(test(value) for test in matchers):
+        if any(test(item) for test in matchers):
             return True
     return not found and any(test(_MISSING) for test in matchers)
 
 
-def _all_match(nodes: list[_Node], event: Any) -> bool:
-    for node in nodes:
-        if node[0] == "leaf":
-            if not _leaf_matches(event, node[1], node[2]):
-                return False
-        elif not any(_all_match(alternative, event) for alternative in node[1]):
+def _object_matches(pattern: _Object, node: Mapping[str, Any]) -> bool:
+    for key, matchers in pattern.leaves:
+        if not _leaf_matches(node.get(key, _MISSING), matchers):
             return False
-    return True
+    for key, inner in pattern.nested:
+        # Fields matched inside an array of objects must come from one element, as on AWS.
+        objects = [item for item in _flat(node.get(key)) if isinstance(item, dict)]
+        if not any(_object_matches(inner, item) for item in objects or [{}]):
+            return False
+    return all(
+        any(_object_matches(alternative, node) for alternative in choice)
+        for choice in pattern.alternatives
+    )
 
 
 class Pattern:
     """A validated, compiled event pattern."""
 
-    __slots__ = ("_nodes", "source")
+    __slots__ = ("_compiled", "source")
 
-    def __init__(self, source: Mapping[str, Any], nodes: list[_Node]) -> None:
+    def __init__(self, source: Mapping[str, Any], compiled: _Object) -> None:
         self.source = source
-        self._nodes = nodes
+        self._compiled = compiled
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether `event` (parsed JSON) matches."""
-        return _all_match(self._nodes, event)
+        return _object_matches(self._compiled, event)
 
     def matches_json(self, body: str | bytes) -> bool:
         """Whether a JSON text matches (False for text that is not a JSON object)."""
@@ -342,7 +397,7 @@ def compile_pattern(pattern: str | Mapping[str, Any]) -> Pattern:
         parsed = pattern
     if not isinstance(parsed, dict):
         raise PatternError("Filter is not an object")
-    return Pattern(parsed, _compile_object(parsed, ()))
+    return Pattern(parsed, _compile_object(parsed))
 
 
 def valid_pattern(pattern: str) -> str | None:

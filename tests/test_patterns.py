@@ -117,6 +117,23 @@ def test_arrays_match_any_element_and_walk_through_objects() -> None:
     assert not compile_pattern({"a": [{"exists": True}]}).matches({"a": {"b": 1}})
 
 
+def test_fields_in_one_array_of_objects_come_from_one_element() -> None:
+    event = {"people": [{"first": "Ann", "last": "Lee"}, {"first": "Bo", "last": "Kim"}]}
+    assert compile_pattern({"people": {"first": ["Ann"], "last": ["Lee"]}}).matches(event)
+    assert not compile_pattern({"people": {"first": ["Ann"], "last": ["Kim"]}}).matches(event)
+    either = {"people": {"$or": [{"first": ["Bo"]}, {"last": ["Lee"]}]}}
+    assert compile_pattern(either).matches(event)
+
+
+def test_anything_but_lists_of_prefixes_and_wildcards() -> None:
+    pattern = compile_pattern({"r": [{"anything-but": {"prefix": ["us-", "eu-"]}}]})
+    assert pattern.matches({"r": "ap-south-1"})
+    assert not pattern.matches({"r": "eu-west-1"})
+    pattern = compile_pattern({"f": [{"anything-but": {"wildcard": ["*/lib/*", "*.tmp"]}}]})
+    assert pattern.matches({"f": "/src/a.py"})
+    assert not pattern.matches({"f": "/x.tmp"})
+
+
 def test_numbers_compare_as_decimal_values() -> None:
     assert compile_pattern('{"n": [5]}').matches_json('{"n": 5.0}')
     assert compile_pattern('{"n": [300]}').matches_json('{"n": 3e2}')
@@ -151,7 +168,13 @@ MALFORMED: list[tuple[str, str]] = [
     ('{"source": [{"suffix": 1}]}', "suffix match pattern must be a string"),
     ('{"source": [{"prefix": "a", "suffix": "b"}]}', "Only one key allowed in match expression"),
     ('{"n": [{"numeric": 5}]}', "Value of numeric must be an array."),
-    ('{"n": [{"numeric": ["!", 5]}]}', "Bad numeric range operator: !"),
+    ('{"n": [{"numeric": ["!", 5]}]}', "Unrecognized numeric range operator: !"),
+    ('{"n": [{"numeric": []}]}', "Invalid member in numeric match: ]"),
+    ('{"n": [{"numeric": [5]}]}', "Invalid member in numeric match: 5"),
+    ('{"n": [{"numeric": ["=", "x"]}]}', "Value of equals must be numeric"),
+    ('{"n": [{"numeric": ["<", 5, "<", 6]}]}', "Too many elements in numeric expression"),
+    ('{"n": [{"numeric": [">", 5, 6, 7]}]}', "Bad value in numeric range: 6"),
+    ('{"n": [{"numeric": [">", 5, "<", 7, 8]}]}', "Too many terms in numeric range expression"),
     ('{"n": [{"numeric": [">", 5, ">", 6]}]}', "Bad numeric range operator: >"),
     ('{"n": [{"numeric": [">", 5, "<", 1]}]}', "Bottom must be less than top"),
     ('{"n": [{"numeric": [">", "a"]}]}', "Value of > must be numeric"),
@@ -161,7 +184,17 @@ MALFORMED: list[tuple[str, str]] = [
         '{"n": [{"anything-but": [true]}]}',
         "Inside anything but list, start|null|boolean is not supported.",
     ),
-    ('{"n": [{"cidr": "10.0.0.300/8"}]}', "Nonstandard IP address: 10.0.0.300/8"),
+    ('{"n": [{"cidr": "10.0.0.300/8"}]}', "Nonstandard IP address: 10.0.0.300"),
+    ('{"n": [{"cidr": "10.0.0.1/24"}]}', "Nonstandard IP address: 10.0.0.1"),
+    ('{"n": [{"cidr": "10.0.0.0"}]}', "Malformed CIDR, one '/' required"),
+    ('{"n": [{"cidr": "10.0.0.0/x"}]}', "Malformed CIDR, mask bits must be an integer"),
+    ('{"n": [{"anything-but": {"prefix": ""}}]}', "Null prefix/suffix not allowed"),
+    ('{"n": [{"anything-but": {"bogus": "a"}}]}', "Unsupported anything-but pattern: bogus"),
+    (
+        '{"n": [{"wildcard": "*a*b*c*d*e*f"}]}',
+        "Rule is too complex - try using fewer wildcard characters or fewer repeating "
+        "character sequences after a wildcard character",
+    ),
     ('{"$or": [{"a": [1]}]}', "Or relationship must have at least two alternatives"),
 ]
 
