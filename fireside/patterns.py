@@ -339,6 +339,8 @@ def _flat(value: Any) -> Iterator[Any]:
 
 
 def _leaf_matches(value: Any, matchers: tuple[Leaf, ...]) -> bool:
+    if not isinstance(value, list | dict):  # the common case: one scalar, or none
+        return any(test(value) for test in matchers)
     found = False
     for item in _flat(value):
         if isinstance(item, dict):
@@ -354,8 +356,13 @@ def _object_matches(pattern: _Object, node: Mapping[str, Any]) -> bool:
         if not _leaf_matches(node.get(key, _MISSING), matchers):
             return False
     for key, inner in pattern.nested:
+        value = node.get(key)
+        if isinstance(value, dict):
+            if not _object_matches(inner, value):
+                return False
+            continue
         # Fields matched inside an array of objects must come from one element, as on AWS.
-        objects = [item for item in _flat(node.get(key)) if isinstance(item, dict)]
+        objects = [item for item in _flat(value) if isinstance(item, dict)]
         if not any(_object_matches(inner, item) for item in objects or [{}]):
             return False
     return all(
