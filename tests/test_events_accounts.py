@@ -124,7 +124,16 @@ def test_buses_and_rules_are_per_account(two_accounts: Server) -> None:
     with pytest.raises(ClientError) as caught:
         events_b.list_tags_for_resource(ResourceARN=f"arn:aws:events:us-east-1:{A}:rule/x")
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    # B cannot put events on A's bus (no bus policies here): accepted and dropped, as AWS
+    # answers for a bus that does not exist; A's rules never see it.
+    before = two_accounts.health()["events_failed_invocations"]
+    events_a.put_targets(
+        Rule="mine",
+        EventBusName="private",
+        Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{A}:q"}],
+    )
     answer = events_b.put_events(
         Entries=[{"Source": "s", "DetailType": "t", "Detail": "{}", "EventBusName": bus_arn}]
     )
-    assert answer["FailedEntryCount"] == 1
+    assert answer["FailedEntryCount"] == 0 and "EventId" in answer["Entries"][0]
+    assert two_accounts.health()["events_failed_invocations"] == before

@@ -10,6 +10,7 @@ goes out. Operations not in `operations()` are answered by the edge as not imple
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ from fireside.events.transform import PathError, TemplateError, check_transforme
 from fireside.patterns import PatternError, compile_pattern
 
 __all__ = ["EventsProvider"]
+
+log = logging.getLogger(__name__)
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -397,16 +400,17 @@ class EventsProvider:
         by_bus: dict[str, list[dict[str, Any]]] = {}
         for entry in entries:
             problem = _entry_error(entry)
-            bus: Bus | None = None
-            if problem is None:
-                try:
-                    bus = self._bus(ctx, entry.get("EventBusName"))
-                except ServiceError as exc:
-                    problem = (exc.code, exc.message)
-            if problem is not None or bus is None:
-                code, message = problem or ("InternalFailure", "")
-                results.append({"ErrorCode": code, "ErrorMessage": message})
+            if problem is not None:
+                results.append({"ErrorCode": problem[0], "ErrorMessage": problem[1]})
                 continue
+            try:
+                bus: Bus | None = self._bus(ctx, entry.get("EventBusName"))
+            except ServiceError:
+                # AWS accepts an event for a bus that does not exist and drops it (the entry
+                # still gets an EventId); another account's bus is treated alike, as Fireside
+                # has no bus policies to grant PutEvents across accounts.
+                log.info("PutEvents: no event bus %s; event dropped", entry.get("EventBusName"))
+                bus = None
             event_id = str(uuid.uuid4())
             when = entry.get("Time")
             event = {
@@ -424,7 +428,8 @@ class EventsProvider:
                 "resources": list(entry.get("Resources") or []),
                 "detail": json.loads(entry["Detail"]),
             }
-            by_bus.setdefault(bus.name, []).append(event)
+            if bus is not None:
+                by_bus.setdefault(bus.name, []).append(event)
             results.append({"EventId": event_id})
         for bus_name, events in by_bus.items():
             self.router.route(ctx.account_id, ctx.region, bus_name, events)
