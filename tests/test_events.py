@@ -245,6 +245,14 @@ def test_tags(events: Any) -> None:
     events.tag_resource(ResourceARN=arn, Tags=[{"Key": "b", "Value": "2"}])
     events.untag_resource(ResourceARN=arn, TagKeys=["a"])
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    with pytest.raises(ClientError) as caught:
+        events.tag_resource(
+            ResourceARN=arn, Tags=[{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}]
+        )
+    assert _code(caught) == (
+        "ValidationException",
+        "Invalid parameter: Duplicated keys are not allowed.",
+    )
     bus = events.describe_event_bus()["Arn"]
     events.tag_resource(ResourceARN=bus, Tags=[{"Key": "c", "Value": "3"}])
     assert events.list_tags_for_resource(ResourceARN=bus)["Tags"] == [{"Key": "c", "Value": "3"}]

@@ -53,7 +53,10 @@ def _iso(seconds: float) -> str:
 
 
 def _tags(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in tags or []}
+    found = {tag["Key"]: tag["Value"] for tag in tags or []}
+    if len(found) < len(tags or []):
+        raise _invalid("Invalid parameter: Duplicated keys are not allowed.")
+    return found
 
 
 def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
