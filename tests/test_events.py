@@ -150,7 +150,10 @@ def test_put_targets_validation(events: Any) -> None:
         events.put_targets(
             Rule=rule, Targets=[{"Id": "t", "Arn": arn, "Input": "{", "InputPath": "$"}]
         )
-    assert _code(caught)[0] == "ValidationException"
+    assert _code(caught) == (
+        "ValidationException",
+        "Only one of Input, InputPath, or InputTransformer must be provided for target t.",
+    )
     with pytest.raises(ClientError) as caught:
         events.put_targets(Rule=rule, Targets=[{"Id": "t", "Arn": "nope"}])
     assert _code(caught) == (
@@ -168,7 +171,10 @@ def test_put_targets_validation(events: Any) -> None:
                 }
             ],
         )
-    assert _code(caught)[0] == "ValidationException"
+    assert _code(caught) == (
+        "ValidationException",
+        "InputTemplate for target t contains invalid placeholder missing.",
+    )
     many = [{"Id": f"t{i}", "Arn": arn} for i in range(6)]
     with pytest.raises(ClientError) as caught:
         events.put_targets(Rule=rule, Targets=many)

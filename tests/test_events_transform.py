@@ -27,15 +27,24 @@ def test_placeholders_inside_and_outside_strings() -> None:
     assert json.loads(out) == {"s": 'x"y 3', "v": 'x"y', "n": 3}
     assert json.loads(_transform({"a": "$.detail.a"}, '"is <a>"')) == 'is x"y'
     assert json.loads(_transform({"m": "$.detail.missing"}, '{"m": <m>, "s": "<m>"}')) == {
-        "m": None,
+        "m": "",
         "s": "",
     }
     assert json.loads(_transform({"x": "$.detail.l[1]"}, "[<x>]")) == [2]
 
 
 def test_predefined_variables() -> None:
-    out = json.loads(_transform({}, '{"r": "<aws.events.rule-name>", "e": <aws.events.event>}'))
-    assert out == {"r": "r", "e": EVENT}
+    out = json.loads(
+        _transform(
+            {},
+            '{"r": "<aws.events.rule-name>", "e": <aws.events.event>, "j": <aws.events.event.json>}',
+        )
+    )
+    assert out == {
+        "r": "r",
+        "e": {"id": "e1", "time": "2024-01-01T00:00:00Z"},
+        "j": EVENT,
+    }
 
 
 def test_input_and_input_path() -> None:
@@ -51,8 +60,9 @@ def test_paths_and_templates_are_checked() -> None:
     assert parse_path("$.detail['a-b'][0].c") == ["detail", "a-b", 0, "c"]
     with pytest.raises(PathError):
         parse_path("detail.a")
-    with pytest.raises(TemplateError):
-        check_transformer({"InputTemplate": "<nope>"})
+    with pytest.raises(TemplateError) as caught:
+        check_transformer({"InputTemplate": "<nope>"}, "t1")
+    assert str(caught.value) == "InputTemplate for target t1 contains invalid placeholder nope."
     with pytest.raises(TemplateError):
         check_transformer({"InputPathsMap": {"aws.x": "$"}, "InputTemplate": "<aws.x>"})
     check_transformer(

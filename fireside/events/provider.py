@@ -107,7 +107,10 @@ def _check_target(target: dict[str, Any]) -> None:
         raise _invalid(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
     given = [m for m in ("Input", "InputPath", "InputTransformer") if target.get(m) is not None]
     if len(given) > 1:
-        raise _invalid("Only one of Input, InputPath, or InputTransformer must be provided.")
+        raise _invalid(
+            "Only one of Input, InputPath, or InputTransformer must be provided for target "
+            f"{target['Id']}."
+        )
     if target.get("Input") is not None:
         try:
             json.loads(target["Input"])
@@ -124,9 +127,9 @@ def _check_target(target: dict[str, Any]) -> None:
             ) from None
     if target.get("InputTransformer") is not None:
         try:
-            check_transformer(target["InputTransformer"])
+            check_transformer(target["InputTransformer"], target["Id"])
         except TemplateError as exc:
-            raise _invalid(f"Target {target['Id']}: {exc}") from None
+            raise _invalid(str(exc)) from None
 
 
 class EventsProvider:

@@ -6,7 +6,9 @@ steps. A template's `<name>` placeholders take the values of `InputPathsMap` or 
 predefined `aws.events.*` variables. A placeholder inside a JSON string is replaced by the
 value's text (escaped for the string); elsewhere by the value as JSON, so
 `{"state": <state>}` gives `{"state": "running"}` and `"is <state>"` gives `"is running"`.
-A path that selects nothing gives `null` (or nothing, inside a string).
+A path that selects nothing gives `""` (or nothing, inside a string). `<aws.events.event>` is
+the event without its `detail` (`detail-type` spelt `detailType`), `<aws.events.event.json>`
+the whole event.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def select(event: Any, path: str) -> Any:
     return node
 
 
-def check_transformer(transformer: Mapping[str, Any]) -> None:
+def check_transformer(transformer: Mapping[str, Any], target_id: str = "") -> None:
     paths = transformer.get("InputPathsMap") or {}
     if len(paths) > 100:
         raise TemplateError("InputPathsMap can have at most 100 entries.")
@@ -97,8 +99,7 @@ def check_transformer(transformer: Mapping[str, Any]) -> None:
         name = match[1]
         if name not in paths and name not in PREDEFINED:
             raise TemplateError(
-                f"InputTemplate contains the placeholder <{name}>, which is neither in "
-                "InputPathsMap nor a predefined variable."
+                f"InputTemplate for target {target_id} contains invalid placeholder {name}."
             )
 
 
@@ -126,7 +127,7 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
         out.append(template[at : match.start()])
         value = values[name]
         if inside:
-            if value is _MISSING:
+            if value is _MISSING or value is None:
                 text = ""
             elif isinstance(value, str):
                 text = value
@@ -134,7 +135,7 @@ def _fill(template: str, values: Mapping[str, Any]) -> str:
                 text = json.dumps(value, separators=(",", ":"))
             out.append(json.dumps(text)[1:-1])
         else:
-            out.append("null" if value is _MISSING else json.dumps(value, separators=(",", ":")))
+            out.append('""' if value is _MISSING else json.dumps(value, separators=(",", ":")))
         at = match.end()
     out.append(template[at:])
     return "".join(out)
@@ -156,7 +157,12 @@ def payload(
         "aws.events.rule-arn": rule_arn,
         "aws.events.rule-name": rule_name,
         "aws.events.event.ingestion-time": event.get("time"),
-        "aws.events.event": event,
+        # The event without its detail (and `detail-type` spelt `detailType`), as AWS sends it.
+        "aws.events.event": {
+            ("detailType" if key == "detail-type" else key): value
+            for key, value in event.items()
+            if key != "detail"
+        },
         "aws.events.event.json": event,
     }
     for name, path in (transformer.get("InputPathsMap") or {}).items():
