@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -367,6 +368,43 @@ def test_put_events_invokes_a_function_with_the_transformed_input(
     events.put_events(Entries=[{"Source": "orders", "DetailType": "placed", "Detail": detail}])
     assert _wait_item(dynamodb, table, "o-path") == {"key": "o-path", "total": 101}
     assert "Item" not in dynamodb.get_item(TableName=table, Key={"id": {"S": "o-disabled"}})
+
+    # The envelope, as AWS builds it from the entry.
+    events.put_targets(
+        Rule=rule,
+        Targets=[
+            {
+                "Id": "recorder",
+                "Arn": function_arn,
+                "InputTransformer": {
+                    "InputPathsMap": {"key": "$.detail.key"},
+                    "InputTemplate": '{"key": <key>, "event": <aws.events.event.json>}',
+                },
+            }
+        ],
+    )
+    event_id = events.put_events(
+        Entries=[
+            {
+                "Source": "orders",
+                "DetailType": "placed",
+                "Detail": json.dumps({"key": "o-env", "total": 1000}),
+                "Resources": ["arn:aws:s3:::b"],
+                "Time": datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC),
+            }
+        ]
+    )["Entries"][0]["EventId"]
+    assert _wait_item(dynamodb, table, "o-env")["event"] == {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "placed",
+        "source": "orders",
+        "account": ACCOUNT,
+        "time": "2024-05-06T07:08:09Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:s3:::b"],
+        "detail": {"key": "o-env", "total": 1000},
+    }
 
 
 def test_other_target_kinds_are_counted_as_failed(server: Server, events: Any) -> None:
