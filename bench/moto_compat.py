@@ -20,6 +20,8 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   signing with account 123456789012 as `lambda_policy` does;
 - `apigateway`: `tests/test_apigateway` (REST APIs), set up as `apigatewayv2`, its plugin
   deleting every REST API, usage plan and API key;
+- `events`: `tests/test_events` (EventBridge), set up as `apigatewayv2`, its plugin deleting
+  every rule (targets first) and custom event bus;
 - `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
   count the account's queues), signing with account 123456789012 as `lambda_policy` does.
   `test_sqs_integration.py` is left out: it waits, without a limit, for a function that an
@@ -28,7 +30,8 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|sqs] [-k EXPR]
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs]
+       [-k EXPR]
 """
 
 from __future__ import annotations
@@ -167,6 +170,41 @@ def _fireside_clean_slate():
     yield
 """
 
+EVENTS_PLUGIN = """
+import os
+
+import boto3
+import pytest
+
+REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
+           "ap-southeast-1", "ap-northeast-1"]
+
+
+def pytest_sessionstart(session):
+    from moto.core.config import default_user_config
+
+    # Keep the caller's key (the account id) instead of moto's fake one.
+    default_user_config.setdefault("core", {})["mock_credentials"] = False
+
+
+@pytest.fixture(autouse=True)
+def _fireside_clean_slate():
+    # moto starts every test from an empty backend; these tests count rules and buses.
+    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
+    for region in REGIONS:
+        client = boto3.client("events", endpoint_url=endpoint, region_name=region)
+        for bus in client.list_event_buses()["EventBuses"]:
+            for rule in client.list_rules(EventBusName=bus["Name"])["Rules"]:
+                ids = [t["Id"] for t in client.list_targets_by_rule(
+                    Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]]
+                if ids:
+                    client.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=ids)
+                client.delete_rule(Name=rule["Name"], EventBusName=bus["Name"])
+            if bus["Name"] != "default":
+                client.delete_event_bus(Name=bus["Name"])
+    yield
+"""
+
 SQS_PLUGIN = """
 import os
 
@@ -225,16 +263,21 @@ SUITES = {
         APIGATEWAYV2_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
-    "apigateway": Suite(
-        "tests/test_apigateway",
-        APIGATEWAY_PLUGIN,
-        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
+    "events": Suite(
+        "tests/test_events",
+        EVENTS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
     ),
     "sqs": Suite(
         "tests/test_sqs",
         SQS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("--ignore=tests/test_sqs/test_sqs_integration.py",),
+    ),
+    "apigateway": Suite(
+        "tests/test_apigateway",
+        APIGATEWAY_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-west-2"},
     ),
 }
 

@@ -42,6 +42,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
+from fireside.events import EventsProvider, EventStore, Router, Scheduler
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
@@ -191,6 +192,11 @@ class Fireside:
         )
         self.s3 = S3Provider.open(data / "s3")
         self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
+        #: EventBridge: buses and rules; PutEvents queues Lambda targets' invokes in `queue`.
+        self.event_store = EventStore(data / "events.sqlite")
+        router = Router(self.event_store, self.queue, self.policies)
+        self.events = EventsProvider(self.event_store, router)
+        self.event_schedules = Scheduler(self.event_store, router)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -320,6 +326,16 @@ class Fireside:
         )
         services.append(
             Service(
+                "events",
+                protocol_for(load_service("events")),
+                self.events.operations(),
+                target_prefix="AWSEvents",
+                # PutEvents takes 256 KB of entries; JSON escaping can double that.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
                 "apigateway",
                 protocol_for(load_service("apigateway")),
                 self.rest_apis.operations(),
@@ -400,6 +416,7 @@ class Fireside:
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
             "pending_s3_records": self.records.pending(),
+            "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
         }
 
     async def run(
@@ -432,6 +449,7 @@ class Fireside:
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
+        supervisor.start("events", "schedules", self.event_schedules.run)
         for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
@@ -458,6 +476,7 @@ class Fireside:
                 ("SQS", self.sqs.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
+                ("EventBridge", self.event_store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

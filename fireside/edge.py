@@ -31,6 +31,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service, services_signed_as
 from fireside.aws.protocol import WireProtocol, not_implemented, protocol_for
 from fireside.gateway.addresses import FrontDoorAddress, FrontDoors, recognize
+from fireside.gateway.addresses import body_limit as front_door_body_limit
 from fireside.http.types import Handler, Request, Response
 
 log = logging.getLogger(__name__)
@@ -101,11 +102,16 @@ class Edge:
         self._capped = [s for s in services if s.max_body is not None]
 
     def body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:
-        """The body bound of the service a request head names, if it has its own.
+        """The body bound of the service (or front door) a request head names, if it has its
+        own.
 
         Read before the body arrives, so it routes by the head alone: `X-Amz-Target` or the
         credential scope's service (a presigned URL's scope is not looked at: the server's
         `max_body` applies)."""
+        if self._front_doors is not None:
+            door = front_door_body_limit(path, headers)
+            if door is not None:
+                return door
         if not self._capped:
             return None
         target = headers.get("x-amz-target")

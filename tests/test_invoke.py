@@ -275,7 +275,15 @@ def test_health(server: Server) -> None:
         health = json.loads(response.read())
     # Each service's state is its loops' state, not a constant.
     services = health["services"]
-    assert set(services) == {"lambda", "dynamodb", "s3", "sts", "apigateway", "apigatewayv2"}
+    assert set(services) == {
+        "lambda",
+        "dynamodb",
+        "s3",
+        "sts",
+        "apigateway",
+        "apigatewayv2",
+        "events",
+    }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {"reaper", "async-dispatch", "async-records"}
     assert all(loop["state"] == "running" for loop in services["lambda"]["loops"].values())

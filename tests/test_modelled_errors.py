@@ -81,6 +81,7 @@ SERVICES = [
     ("fireside/compute/", "lambda"),
     ("fireside/tables/", "dynamodb"),
     ("fireside/s3/", "s3"),
+    ("fireside/events/", "events"),
 ]
 
 

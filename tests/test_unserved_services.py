@@ -15,7 +15,7 @@ CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("cloudformation", "ListStacks", lambda c: c.list_stacks()),  # query (XML)
     ("stepfunctions", "ListStateMachines", lambda c: c.list_state_machines()),  # json 1.0
     ("sns", "ListTopics", lambda c: c.list_topics()),  # query
-    ("events", "ListRules", lambda c: c.list_rules()),  # json 1.1
+    ("ecs", "ListClusters", lambda c: c.list_clusters()),  # json 1.1
     ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
     ("appsync", "ListGraphqlApis", lambda c: c.list_graphql_apis()),  # rest-json
     ("elbv2", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # signs as

@@ -139,6 +139,16 @@ class AsyncQueue:
             self._insert(conn, Target(account, region, function, qualifier), request_id, payload)
         self._wake.set()
 
+    def enqueue_many(self, events: list[tuple[str, str, str, str, str, bytes]]) -> None:
+        """Queue several Event invokes, each `(account, region, function, qualifier,
+        request_id, payload)`, in one durable transaction (all or none)."""
+        with self._db.transaction() as conn:
+            for account, region, function, qualifier, request_id, payload in events:
+                self._insert(
+                    conn, Target(account, region, function, qualifier), request_id, payload
+                )
+        self._wake.set()
+
     @staticmethod
     def _insert(conn: sqlite3.Connection, to: Target, request_id: str, payload: bytes) -> None:
         now = time.time()

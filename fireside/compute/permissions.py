@@ -18,7 +18,7 @@ from fireside.compute.destinations import Target
 from fireside.compute.errors import invalid
 from fireside.compute.policies import Policies
 
-__all__ = ["check_invoke", "invoke_allowed"]
+__all__ = ["check_invoke", "invoke_allowed", "service_may_invoke"]
 
 
 def invoke_allowed(acting_account: str, target: Target, policies: Policies) -> bool:
@@ -43,4 +43,24 @@ def check_invoke(acting_account: str, target: Target, policies: Policies) -> Non
 def not_permitted() -> ServiceError:
     return invalid(
         "The provided execution role does not have permissions to call InvokeFunction on Lambda"
+    )
+
+
+def service_may_invoke(
+    target: Target, policies: Policies, *, service: str, source_arn: str, source_account: str
+) -> bool:
+    """Whether an AWS service (`events.amazonaws.com`, ...) may invoke `target` for the
+    resource `source_arn` of `source_account` (an EventBridge rule, ...).
+
+    Services always need a statement in the function's resource policy, the function's own
+    account included: AWS documents that EventBridge, SNS and S3 invoke a function only
+    through its resource-based policy (the consoles add the statement for you)."""
+    return policies.allows_invoke(
+        target.account,
+        target.region,
+        target.function,
+        target.qualifier,
+        principal_service=service,
+        source_arn=source_arn,
+        source_account=source_account,
     )

@@ -18,22 +18,44 @@ documentation tells functions to build its endpoint): that is an AWS API, signed
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from fireside.http.types import Request, Response
 
-__all__ = ["EXECUTE_API", "LAMBDA_URL", "FrontDoorAddress", "FrontDoors", "recognize"]
+__all__ = [
+    "EXECUTE_API",
+    "LAMBDA_URL",
+    "MAX_BODY",
+    "FrontDoorAddress",
+    "FrontDoors",
+    "body_limit",
+    "recognize",
+]
+
+log = logging.getLogger(__name__)
 
 LAMBDA_URL = "lambda-url"
 EXECUTE_API = "execute-api"
 
+#: A front door's host, with the port if any (a port that is no port, `:abc`, `:-1`,
+#: `:99999999`, makes the Host header invalid: RFC 9110 7.2 wants a 400, and Fireside's edge
+#: answers such a request as no front door's).
 _HOST = re.compile(
     r"([a-z0-9]{1,64})\.(lambda-url|execute-api)(?:\.([a-z0-9-]{1,32}))?"
-    r"\.(?:localhost|on\.aws|amazonaws\.com)\.?"
+    r"\.(?:localhost|on\.aws|amazonaws\.com)\.?(?::([0-9]{1,5}))?"
 )
 _PATH = re.compile(r"/_aws/(lambda-url|execute-api)/([A-Za-z0-9]{1,64})(/.*)?")
+_ABSOLUTE = re.compile(r"https?://([^/?#]*)(/.*)?", re.IGNORECASE)
+#: The largest body the edge reads for a front door. API Gateway's payload limit is 10 MB
+#: ("Amazon API Gateway quotas"), a Function URL's 6 MB: each door answers its own 413, in
+#: AWS's words, to a body it has read. With slack above 10 MB (a client a little over the
+#: limit reads the door's answer rather than a reset connection), a larger body is refused by
+#: the HTTP layer from its head, unread: without this bound the server's 80 MB applied, and a
+#: client could make it buffer 80 MB for a certain 413.
+MAX_BODY = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,18 +77,36 @@ class FrontDoorAddress:
 def recognize(request: Request) -> FrontDoorAddress | None:
     """The front door a request is addressed to, or None for a call to an AWS API."""
     host = request.headers.get("host", "").lower()
+    path = request.path
+    absolute = _ABSOLUTE.fullmatch(path)
+    if absolute is not None:
+        # The absolute form (`GET http://host/path`, RFC 9112 3.2.2): its authority is the
+        # request's host and its path the path (it was handed to the function as its path).
+        host, path = absolute[1].lower(), absolute[2] or "/"
+    elif not path.startswith("/"):
+        # `CONNECT host:port`, `OPTIONS *`: no front door has such a resource (the target
+        # reached functions as their `rawPath`, which must start with `/`).
+        return None
     if ".lambda-url." in host or ".execute-api." in host:
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        match = _HOST.fullmatch(name)
-        if match is not None and not (match[2] == EXECUTE_API and _management(request.path)):
-            return FrontDoorAddress(
-                match[2], match[1], match[3], request.path or "/", host, by_path=False
-            )
-    if request.path.startswith("/_aws/"):
-        match = _PATH.fullmatch(request.path)
+        match = _HOST.fullmatch(host)
+        if (
+            match is not None
+            and not (match[2] == EXECUTE_API and _management(path))
+            and (match[4] is None or 0 < int(match[4]) <= 65535)
+        ):
+            return FrontDoorAddress(match[2], match[1], match[3], path, host, by_path=False)
+    if path.startswith("/_aws/"):
+        match = _PATH.fullmatch(path)
         if match is not None:
             return FrontDoorAddress(match[1], match[2], None, match[3] or "/", host, by_path=True)
     return None
+
+
+def body_limit(target: str, headers: Mapping[str, str]) -> int | None:
+    """`MAX_BODY` for a request head addressed to a front door (`target` is the request
+    target as sent, query string included); None for any other."""
+    probe = Request("POST", target.partition("?")[0], "", dict(headers))
+    return MAX_BODY if recognize(probe) is not None else None
 
 
 def _management(path: str) -> bool:
@@ -92,6 +132,7 @@ class FrontDoors:
         for handler in self._by_kind.get(address.kind, ()):
             response = await handler(address, request)
             if response is not None:
+                response.headers = _wire_headers(response.headers, address)
                 return response
         # What API Gateway and Function URLs answer for a resource they do not have.
         return Response(
@@ -99,3 +140,46 @@ class FrontDoors:
             [("Content-Type", "application/json"), ("x-amzn-ErrorType", "NotFoundException")],
             b'{"message":"Not Found"}',
         )
+
+
+#: An HTTP field name (RFC 9110 5.1: a token).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BREAKS = re.compile(r"[\r\n\0]")
+#: Headers that frame the message: the HTTP layer writes its own (`Content-Length`), and one
+#: from a configuration (a REST API's mapped `Content-Length`) would break the framing of the
+#: connection's next answer. (A function's own are dropped by the payload formats.)
+_FRAMING = frozenset(
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te",
+     "trailer", "proxy-connection"}
+)  # fmt: skip
+
+
+def _wire_headers(
+    headers: list[tuple[str, str]], address: FrontDoorAddress
+) -> list[tuple[str, str]]:
+    """A front door's response headers as they may go on the wire. Besides a function's own
+    headers (checked by the payload formats), a response carries headers made of an API's or
+    URL's configuration: CORS members, a REST API's mapped headers and gateway responses, which
+    the control planes store as any text (as AWS's do). Text outside Latin-1 (`€`) is sent as
+    its UTF-8 bytes: left as it was, the HTTP layer could not encode the head and the client
+    got no answer at all. A name that is not a token, or a value with CR, LF or NUL, would
+    split the head and smuggle in headers: it is dropped, and logged for the API's owner.
+    Framing headers are dropped (the HTTP layer frames the message)."""
+    safe = []
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name) or _BREAKS.search(value):
+            log.warning(
+                "%s %s: response header %r dropped: not valid in HTTP",
+                address.kind,
+                address.resource_id,
+                name,
+            )
+            continue
+        if name.lower() in _FRAMING:
+            continue
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8").decode("latin-1")
+        safe.append((name, value))
+    return safe

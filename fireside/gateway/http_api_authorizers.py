@@ -281,7 +281,7 @@ class Authorizers:
             raise _failed(f"the authorizer function failed: {answer.payload[:200]!r}")
         try:
             return json.loads(answer.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to read is not JSON to us
             raise _failed("the authorizer's answer is not JSON") from None
 
     def _decide(

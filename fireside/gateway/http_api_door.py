@@ -68,6 +68,10 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.:/?#&=,-]+)\}")
 _TABLES_KEPT = 256
 #: Throttled stages' token buckets kept.
 _BUCKETS_KEPT = 10_000
+#: The methods a route can have (`ANY` stands for these): API Gateway's seven. A request with
+#: another (`PROPFIND`, `TRACE`) matches no route, `$default` included. (AWS documents no
+#: answer for them; Fireside gives the one for a request no route matches.)
+METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
 def _message(status: int, message: str, request_id: str) -> Response:
@@ -259,7 +263,7 @@ class HttpApiDoor:
         if self._throttled(api, stage, now):
             return _message(429, "Too Many Requests", request_id)
         deployed = self._deployed(api, stage)
-        match = deployed.table.match(request.method, path)
+        match = deployed.table.match(request.method, path) if request.method in METHODS else None
         if match is None:
             notes["error.message"] = "Not Found"
             return _message(404, "Not Found", request_id)

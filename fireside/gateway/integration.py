@@ -11,7 +11,7 @@ invoking (`InvokeSource`) and calls `FunctionCaller.call`. It gets the function'
 |-------------------|------------------------------|---------------------------------------|
 | `NOT_FOUND`       | 502                          | 500 `Internal server error`           |
 | `NOT_PERMITTED`   | 403 `Forbidden...`           | 500 `Internal server error`           |
-| `THROTTLED`       | 429                          | 500 (REST), 503 (HTTP) *              |
+| `THROTTLED`       | 429                          | 500 ("Internal server error") *       |
 | `NOT_READY`       | 502                          | 500                                   |
 | `TOO_LARGE`       | 413 (request over 6 MB)      | 413                                   |
 | `TIMED_OUT`       | (never: no front-door limit) | 504 (the 29 s integration timeout)    |

@@ -58,7 +58,7 @@ def _b64(part: str) -> bytes:
 def _json(part: str) -> dict[str, Any]:
     try:
         value = json.loads(_b64(part))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # a token nesting `[` 10,000 deep is a client's
         raise InvalidToken("not JSON") from exc
     if not isinstance(value, dict):
         raise InvalidToken("not a JSON object")

@@ -175,14 +175,16 @@ def _structured(answer: dict[str, Any], default_type: str) -> Response:
 
 
 def status_code(value: object) -> int:
-    """A response's `statusCode`: a number or a string of digits, 100 to 599."""
+    """A response's `statusCode`: a number or a string of digits, 200 to 599. (An interim
+    status, 100 to 199, cannot be a final answer: a client would wait for the real one, or
+    switch protocols on a 101. AWS documents no answer for it; it is malformed here.)"""
     if isinstance(value, bool):
         raise MalformedResponse("statusCode must be a number")
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or not 100 <= value <= 599:
+    if not isinstance(value, int) or not 200 <= value <= 599:
         raise MalformedResponse(f"invalid statusCode {value!r}")
     return value
 

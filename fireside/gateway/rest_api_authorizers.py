@@ -217,7 +217,7 @@ class LambdaAuthorizers:
             return _misconfigured(call.request_id)
         try:
             answer = json.loads(result.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deep to read is not JSON to us
             answer = None
         if result.function_error is not None:
             if isinstance(answer, dict) and answer.get("errorMessage") == "Unauthorized":

@@ -35,6 +35,8 @@ __all__ = ["Authorize", "Integrate", "RestApiDoor", "RestCall", "gateway_error"]
 
 log = logging.getLogger(__name__)
 
+#: The HTTP methods a REST API's method can have (and `ANY` stands for).
+METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 #: API Gateway's payload limit for REST APIs (10 MB; Lambda's own 6 MB applies after it).
 MAX_PAYLOAD = 10 * 1024 * 1024
 
@@ -263,7 +265,11 @@ class RestApiDoor:
             return too_large, deployment, None
         match = self._tree(record["api"]["id"], stage["deploymentId"], deployment).match(rest)
         methods = match.resource.get("resourceMethods", {}) if match is not None else {}
-        method = methods.get(request.method) or methods.get("ANY")
+        # Only API Gateway's seven methods reach an integration (`ANY` stands for them); a
+        # request with another (`PROPFIND`, `TRACE`) has no method to match. AWS documents no
+        # answer for it; Fireside gives the one for a method the resource lacks.
+        known = request.method in METHODS
+        method = (methods.get(request.method) or methods.get("ANY")) if known else None
         if match is None or method is None:
             missing = gateway_error(
                 403,

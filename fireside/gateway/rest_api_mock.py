@@ -137,7 +137,7 @@ def mock_response(source: TemplateInput, integration: dict[str, Any], request: R
     status = "200"
     try:
         parsed = json.loads(rendered) if rendered.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep to read is not JSON to us
         parsed = None
     if isinstance(parsed, dict) and "statusCode" in parsed:
         status = str(parsed["statusCode"])

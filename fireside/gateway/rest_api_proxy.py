@@ -57,7 +57,7 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.-]+)\}")
 def _base64_answer(payload: bytes) -> bool:
     try:
         answer = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep to read is not JSON to us
         return False
     return isinstance(answer, dict) and answer.get("isBase64Encoded") is True
 
@@ -211,7 +211,7 @@ class LambdaProxy:
         else:
             try:
                 error = json.loads(answer.payload)
-            except ValueError:
+            except (ValueError, RecursionError):
                 error = None
             message = error.get("errorMessage") if isinstance(error, dict) else None
             selected_by = str(message or "")

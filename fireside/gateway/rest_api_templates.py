@@ -48,13 +48,23 @@ class TemplateInput:
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     response_headers: Mapping[str, str] = field(default_factory=dict)
+    #: The body as JSON, once read (`_UNREAD` until then).
+    parsed: Any = field(default=None, repr=False, compare=False)
+    read: bool = field(default=False, repr=False, compare=False)
 
 
-def _json_body(body: bytes) -> Any:
-    try:
-        return json.loads(body) if body.strip() else {}
-    except ValueError:
-        return None
+def _json_body(source: TemplateInput) -> Any:
+    """The body as JSON (None when it is not JSON), read once per request: a template with
+    many `$input.json(...)` references would otherwise parse a 10 MB body once for each, on
+    the event loop, holding up every other request meanwhile."""
+    if not source.read:
+        try:
+            body = source.body
+            source.parsed = json.loads(body) if body.strip() else {}
+        except (ValueError, RecursionError):  # nested too deep to read is not JSON either
+            source.parsed = None
+        source.read = True
+    return source.parsed
 
 
 def json_path(document: Any, path: str) -> Any:
@@ -114,9 +124,9 @@ def _resolve(text: str, source: TemplateInput, variables: dict[str, str]) -> str
     if match["call"]:
         name, argument = match["call"], _argument(match["arg"], source, variables)
         if name == "input.json":
-            return json.dumps(json_path(_json_body(source.body), argument or "$"))
+            return json.dumps(json_path(_json_body(source), argument or "$"))
         if name == "input.path":
-            return _text(json_path(_json_body(source.body), argument or "$"))
+            return _text(json_path(_json_body(source), argument or "$"))
         if name == "input.params":
             return _param(source, argument) or ""
         if name == "util.escapeJavaScript":
@@ -175,6 +185,6 @@ def map_parameter(expression: str, source: TemplateInput) -> str | None:
     if names[:3] == ["integration", "response", "body"]:
         if len(names) == 3:
             return source.body.decode("utf-8", "replace")
-        value = json_path(_json_body(source.body), "$." + ".".join(names[3:]))
+        value = json_path(_json_body(source), "$." + ".".join(names[3:]))
         return None if value is None else _text(value)
     return None

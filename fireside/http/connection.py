@@ -109,6 +109,12 @@ class Connection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         #: The answer after which the connection closes (a refusal).
         self._last: Response | None = None
+        #: The request after whose answer the connection closes (`Connection: close`, or
+        #: HTTP/1.0 without keep-alive): read when it completes, because llhttp forgets it
+        #: once the message is parsed (`should_keep_alive()` is True again afterwards, and the
+        #: connection stayed open until the keep-alive timeout, holding a client that reads
+        #: to the end of the stream).
+        self._close_after: Request | None = None
         self._read_paused = False
         #: The body of the request being received, when it is streamed to its handler.
         self._stream: BodyStream | None = None
@@ -288,16 +294,17 @@ class Connection(asyncio.Protocol):
         # The whole-body path, inline (no helper calls: it is every request's).
         raw = self._url.decode("latin-1")
         path, _, query = raw.partition("?")
-        self._pending.append(
-            Request(
-                method=self._parser.get_method().decode("latin-1"),
-                path=path,
-                query=query,
-                headers=self._headers,
-                body=b"".join(self._body),
-                client=self._client,
-            )
+        request = Request(
+            method=self._parser.get_method().decode("latin-1"),
+            path=path,
+            query=query,
+            headers=self._headers,
+            body=b"".join(self._body),
+            client=self._client,
         )
+        self._pending.append(request)
+        if not self._parser.should_keep_alive() and self._close_after is None:
+            self._close_after = request
         if (
             len(self._pending) >= self._limits.max_pipelined
             and not self._read_paused
@@ -313,16 +320,17 @@ class Connection(asyncio.Protocol):
         """Hand the request whose head just ended to its handler, its body to follow."""
         path, _, query = self._url.decode("latin-1").partition("?")
         self._stream = BodyStream(self._stream_drained)
-        self._pending.append(
-            Request(
-                method=method,
-                path=path,
-                query=query,
-                headers=self._headers,
-                client=self._client,
-                stream=self._stream,
-            )
+        request = Request(
+            method=method,
+            path=path,
+            query=query,
+            headers=self._headers,
+            client=self._client,
+            stream=self._stream,
         )
+        self._pending.append(request)
+        if not self._parser.should_keep_alive() and self._close_after is None:
+            self._close_after = request  # read now: llhttp forgets it (see `_close_after`)
         if (
             len(self._pending) >= self._limits.max_pipelined
             and not self._read_paused
@@ -363,7 +371,7 @@ class Connection(asyncio.Protocol):
                 response = item
                 keep_alive = item is not self._last
             else:
-                keep_alive = self._parser.should_keep_alive() or bool(pending)
+                keep_alive = item is not self._close_after
                 # Inline rather than a helper coroutine: one frame less per request.
                 try:
                     response = await self._shared.handler(item)
@@ -383,16 +391,39 @@ class Connection(asyncio.Protocol):
                 if response.stream is not None:  # the client left before its first chunk
                     await _close(response.stream)
                 return
+            if response.status < 200:
+                # An interim (1xx) status as the final answer: the client would take it as
+                # interim and wait for ever for the real one (or, for 101, switch protocols).
+                log.error("a %d answer to %s: sending 500", response.status, item)
+                if response.stream is not None:
+                    await _close(response.stream)
+                response = error_response(500, "Internal server error")
+            if response.status in (204, 304) and response.body:
+                # A 204 or 304 has no body (RFC 9110 15.3.5, 15.4.5), whatever a handler (a
+                # function's answer) put in it: the client reads none, and the bytes would be
+                # taken for the start of the next answer on the connection.
+                response = Response(response.status, response.headers, b"")
             if response.stream is not None:
                 head_only = isinstance(item, Request) and item.method == "HEAD"
                 if not await self._write_stream(response, keep_alive, head_only):
                     return
-            elif isinstance(item, Request) and item.method == "HEAD":
-                # A HEAD answer carries the headers a GET would (Content-Length included)
-                # and never a body: the client reads none, so one would corrupt the stream.
-                self._transport.write(head_bytes(response, keep_alive))
             else:
-                self._transport.write(_encode(response, keep_alive))
+                try:
+                    if isinstance(item, Request) and item.method == "HEAD":
+                        # A HEAD answer carries the headers a GET would (Content-Length
+                        # included) and never a body: the client reads none, so one would
+                        # corrupt the stream.
+                        data = head_bytes(response, keep_alive)
+                    else:
+                        data = _encode(response, keep_alive)
+                except UnicodeEncodeError:
+                    # A header a handler let through that HTTP cannot carry (text outside
+                    # Latin-1): a bug upstream, but this task answering nothing would leave
+                    # the client, and every request behind it on the connection, waiting
+                    # for ever.
+                    log.exception("unencodable response to %s", getattr(item, "path", "?"))
+                    data = _encode(error_response(500, "Internal server error"), keep_alive)
+                self._transport.write(data)
             if not keep_alive:
                 self.drop()
                 return
