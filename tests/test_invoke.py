@@ -283,6 +283,7 @@ def test_health(server: Server) -> None:
         "apigateway",
         "apigatewayv2",
         "events",
+        "sqs",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {"reaper", "async-dispatch", "async-records"}

@@ -1,6 +1,5 @@
-"""SQS's wire protocols: json 1.0 (`X-Amz-Target: AmazonSQS.<Operation>`), as botocore sends
-it today, and the query protocol (`Action=SendMessage&...`, XML answers) that SDKs from before
-2024 (botocore < 1.34.23, the Java SDK v1, the AWS CLI v1 of that time) send.
+"""SQS's wire protocol: json 1.0 (`X-Amz-Target: AmazonSQS.<Operation>`), as botocore sends it
+today.
 
 SQS moved from the query protocol to json, keeping its clients' error codes: every error
 answer carries `x-amzn-query-error: <query code>;<Sender|Receiver>`, from which botocore
@@ -8,28 +7,20 @@ takes the code users see (`AWS.SimpleQueueService.NonExistentQueue`) while the e
 (`client.exceptions.QueueDoesNotExist`) comes from `__type`. This module adds that header to
 the json protocol's errors; the codes are those of SQS's query API.
 
-The query protocol is read with SQS's last query model (`query-model.json`: botocore
-1.34.22's `sqs/2012-11-05/service-2.json`, Apache-2.0, documentation removed), whose errors
-carry the same query codes. A request is json when it names an `X-Amz-Target`, else query;
-the answer goes out in the protocol the request came in (remembered per request task). A
-query request posted to a queue's URL without a `QueueUrl` parameter is for that queue, as
-the query API allows.
+The query protocol (`Action=SendMessage&...`, XML answers), which SDKs from before 2024 send, is
+not served yet: botocore's current model no longer carries the query wire names (`Attribute.N.
+Name`, ...), so serving it needs a table of those names of our own (docs/messaging.md).
 """
 
 from __future__ import annotations
 
-import contextvars
-import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote, unquote
 
 from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
-from fireside.aws.model import ServiceModel, load_service, service_from_description
+from fireside.aws.model import ServiceModel, load_service
 from fireside.aws.protocol import ParsedRequest
-from fireside.aws.query import QueryProtocol
 from fireside.http.types import Request, Response
 
 __all__ = ["QUERY_CODES", "SqsProtocol"]
@@ -53,64 +44,30 @@ QUERY_CODES: Final = {
 }
 
 
-_QUERY_MODEL: Final = Path(__file__).with_name("query-model.json")
-#: Whether the request being answered in this task came in the query protocol.
-_QUERY: contextvars.ContextVar[bool] = contextvars.ContextVar("sqs_query", default=False)
-
-
 class SqsProtocol:
-    """json 1.0 with SQS's query-compatible error header, and the query protocol
-    (implements `WireProtocol`)."""
+    """json 1.0 with SQS's query-compatible error header (implements `WireProtocol`)."""
 
     def __init__(self) -> None:
         # SQS checks values itself, in its own words (`InvalidAttributeName`...).
         self._json = JsonProtocol(
             load_service("sqs"), error_namespace="com.amazonaws.sqs", constraints=False
         )
-        description = json.loads(_QUERY_MODEL.read_text())
-        self._query = QueryProtocol(service_from_description(description, "sqs"))
 
     @property
     def service(self) -> ServiceModel:
         return self._json.service
 
     def parse(self, request: Request) -> ParsedRequest:
-        if "x-amz-target" in request.headers:
-            _QUERY.set(False)
-            return self._json.parse(request)
-        _QUERY.set(True)
-        return self._query.parse(_with_queue_url(request))
+        return self._json.parse(request)
 
     def serialize_result(
         self, operation_name: str, result: Mapping[str, Any], request_id: str
     ) -> Response:
-        if _QUERY.get():
-            return self._query.serialize_result(operation_name, result, request_id)
         return self._json.serialize_result(operation_name, result, request_id)
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
         code = QUERY_CODES.get(error.code, error.code)
-        if _QUERY.get():
-            query_error = ServiceError(
-                code,
-                error.message,
-                error.status,
-                sender_fault=error.sender_fault,
-                headers=error.headers,
-                **error.fields,
-            )
-            return self._query.serialize_error(query_error, request_id)
         response = self._json.serialize_error(error, request_id)
         fault = "Sender" if error.sender_fault else "Receiver"
         response.headers.append(("x-amzn-query-error", f"{code};{fault}"))
         return response
-
-
-def _with_queue_url(request: Request) -> Request:
-    """A query request posted to `/<account>/<queue>` names its queue by its path."""
-    parts = [p for p in request.path.split("/") if p]
-    if len(parts) != 2 or b"QueueUrl=" in request.body or "QueueUrl=" in request.query:
-        return request
-    extra = f"QueueUrl={quote(unquote(request.path), safe='')}".encode()
-    body = request.body + b"&" + extra if request.body else extra
-    return Request(request.method, request.path, request.query, request.headers, body)
