@@ -110,7 +110,10 @@ def pytest_sessionstart(session):
 
     utilities.get_role_name = lambda region=None: ROLE
 """
-APIGATEWAYV2_PLUGIN = """
+#: The plugin of a suite whose tests count what an account holds: each test starts from an
+#: empty account, as moto's in-process backend does (`{cleanup}`: the body of a loop over
+#: REGIONS with a boto3 `client` of the suite's service).
+CLEAN_SLATE_PLUGIN = """
 import os
 
 import boto3
@@ -124,114 +127,64 @@ def pytest_sessionstart(session):
     from moto.core.config import default_user_config
 
     # Keep the caller's key (the account id) instead of moto's fake one.
-    default_user_config.setdefault("core", {})["mock_credentials"] = False
+    default_user_config.setdefault("core", {{}})["mock_credentials"] = False
 
 
 @pytest.fixture(autouse=True)
 def _fireside_clean_slate():
-    # moto starts every test from an empty backend; some tests count the account's APIs.
     endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
     for region in REGIONS:
-        client = boto3.client("apigatewayv2", endpoint_url=endpoint, region_name=region)
-        for api in client.get_apis()["Items"]:
-            client.delete_api(ApiId=api["ApiId"])
+        client = boto3.client("{service}", endpoint_url=endpoint, region_name=region)
+{cleanup}
     yield
 """
 
-APIGATEWAY_PLUGIN = """
-import os
 
-import boto3
-import pytest
-
-REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
-           "ap-southeast-1", "ap-northeast-1"]
+def clean_slate(service: str, cleanup: str) -> str:
+    """`CLEAN_SLATE_PLUGIN` for `service`; `cleanup` is written at the loop's depth."""
+    body = "\n".join("        " + line if line else "" for line in cleanup.strip("\n").split("\n"))
+    return CLEAN_SLATE_PLUGIN.format(service=service, cleanup=body)
 
 
-def pytest_sessionstart(session):
-    from moto.core.config import default_user_config
-
-    # Keep the caller's key (the account id) instead of moto's fake one.
-    default_user_config.setdefault("core", {})["mock_credentials"] = False
-
-
-@pytest.fixture(autouse=True)
-def _fireside_clean_slate():
-    # moto starts every test from an empty backend; these tests count what the account holds.
-    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
-    for region in REGIONS:
-        client = boto3.client("apigateway", endpoint_url=endpoint, region_name=region)
-        for api in client.get_rest_apis(limit=500)["items"]:
-            client.delete_rest_api(restApiId=api["id"])
-        for plan in client.get_usage_plans()["items"]:
-            client.delete_usage_plan(usagePlanId=plan["id"])
-        for key in client.get_api_keys()["items"]:
-            client.delete_api_key(apiKey=key["id"])
-    yield
-"""
-
-EVENTS_PLUGIN = """
-import os
-
-import boto3
-import pytest
-
-REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
-           "ap-southeast-1", "ap-northeast-1"]
-
-
-def pytest_sessionstart(session):
-    from moto.core.config import default_user_config
-
-    # Keep the caller's key (the account id) instead of moto's fake one.
-    default_user_config.setdefault("core", {})["mock_credentials"] = False
-
-
-@pytest.fixture(autouse=True)
-def _fireside_clean_slate():
-    # moto starts every test from an empty backend; these tests count rules and buses.
-    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
-    for region in REGIONS:
-        client = boto3.client("events", endpoint_url=endpoint, region_name=region)
-        for bus in client.list_event_buses()["EventBuses"]:
-            for rule in client.list_rules(EventBusName=bus["Name"])["Rules"]:
-                ids = [t["Id"] for t in client.list_targets_by_rule(
-                    Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]]
-                if ids:
-                    client.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=ids)
-                client.delete_rule(Name=rule["Name"], EventBusName=bus["Name"])
-            if bus["Name"] != "default":
-                client.delete_event_bus(Name=bus["Name"])
-    yield
-"""
-
-SQS_PLUGIN = """
-import os
-
-import boto3
-import pytest
-
-REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
-           "ap-southeast-1", "ap-northeast-1"]
-
-
-def pytest_sessionstart(session):
-    from moto.core.config import default_user_config
-
-    # Keep the caller's key (the account id) instead of moto's fake one.
-    default_user_config.setdefault("core", {})["mock_credentials"] = False
-
-
-@pytest.fixture(autouse=True)
-def _fireside_clean_slate():
-    # moto starts every test from an empty backend; some tests count the account's queues.
-    endpoint = os.environ["TEST_SERVER_MODE_ENDPOINT"]
-    for region in REGIONS:
-        client = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
-        for url in client.list_queues().get("QueueUrls", []):
-            client.delete_queue(QueueUrl=url)
-    yield
-"""
+APIGATEWAYV2_PLUGIN = clean_slate(
+    "apigatewayv2",
+    """
+for api in client.get_apis()["Items"]:
+    client.delete_api(ApiId=api["ApiId"])
+""",
+)
+APIGATEWAY_PLUGIN = clean_slate(
+    "apigateway",
+    """
+for api in client.get_rest_apis(limit=500)["items"]:
+    client.delete_rest_api(restApiId=api["id"])
+for plan in client.get_usage_plans()["items"]:
+    client.delete_usage_plan(usagePlanId=plan["id"])
+for key in client.get_api_keys()["items"]:
+    client.delete_api_key(apiKey=key["id"])
+""",
+)
+EVENTS_PLUGIN = clean_slate(
+    "events",
+    """
+for bus in client.list_event_buses()["EventBuses"]:
+    for rule in client.list_rules(EventBusName=bus["Name"])["Rules"]:
+        ids = [t["Id"] for t in client.list_targets_by_rule(
+            Rule=rule["Name"], EventBusName=bus["Name"])["Targets"]]
+        if ids:
+            client.remove_targets(Rule=rule["Name"], EventBusName=bus["Name"], Ids=ids)
+        client.delete_rule(Name=rule["Name"], EventBusName=bus["Name"])
+    if bus["Name"] != "default":
+        client.delete_event_bus(Name=bus["Name"])
+""",
+)
+SQS_PLUGIN = clean_slate(
+    "sqs",
+    """
+for url in client.list_queues().get("QueueUrls", []):
+    client.delete_queue(QueueUrl=url)
+""",
+)
 
 
 @dataclass(frozen=True)
