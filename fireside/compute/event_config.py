@@ -19,8 +19,7 @@ from typing import Any
 
 from fireside.compute.async_queue import AsyncPolicy, QueuedEvent
 from fireside.compute.destinations import destination, function_target
-from fireside.compute.functions import LATEST
-from fireside.compute.versions import Versions, is_version
+from fireside.compute.versions import Versions
 from fireside.store.database import Database
 
 ConfigKey = tuple[str, str, str, str]  # (account, region, function, qualifier)
@@ -82,17 +81,8 @@ class EventConfigs:
             self._configs[config.key] = config
         # A crash between deleting a function (or version, alias) and its configuration
         # leaves one behind; it must not come back with a new function of that name.
-        for config in [c for c in self._configs.values() if not self._exists(c)]:
+        for config in [c for c in self._configs.values() if not versions.exists(*c.key)]:
             self.delete(config)
-
-    def _exists(self, config: EventInvokeConfig) -> bool:
-        account, region, function, qualifier = config.key
-        functions = self._versions.functions
-        if qualifier == LATEST:
-            return functions.get(account, region, function) is not None
-        if is_version(qualifier):
-            return functions.version(account, region, function, qualifier) is not None
-        return self._versions.aliases.get(account, region, function, qualifier) is not None
 
     def get(self, key: ConfigKey) -> EventInvokeConfig | None:
         return self._configs.get(key)

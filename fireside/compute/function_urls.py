@@ -105,20 +105,12 @@ class FunctionUrls:
         self._by_id: dict[str, FunctionUrlConfig] = {}
         for (text,) in db.query("SELECT record FROM function_urls"):
             self._remember(FunctionUrlConfig(**json.loads(str(text))))
-        for config in [c for c in self._by_key.values() if not self._exists(c)]:
+        for config in [c for c in self._by_key.values() if not self._versions.exists(*c.key)]:
             self.delete(config)
 
     def _remember(self, config: FunctionUrlConfig) -> None:
         self._by_key[config.key] = config
         self._by_id[config.url_id] = config
-
-    def _exists(self, config: FunctionUrlConfig) -> bool:
-        account, region, function, qualifier = config.key
-        if self._versions.functions.get(account, region, function) is None:
-            return False
-        return qualifier == LATEST or (
-            self._versions.aliases.get(account, region, function, qualifier) is not None
-        )
 
     def get(self, key: UrlKey) -> FunctionUrlConfig | None:
         return self._by_key.get(key)

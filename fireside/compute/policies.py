@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fireside.compute.functions import LATEST, new_revision
-from fireside.compute.versions import Versions, is_version
+from fireside.compute.versions import Versions
 from fireside.store.database import Database
 
 __all__ = ["POLICY_LIMIT", "Policies", "Policy", "allows", "compact"]
@@ -287,17 +287,8 @@ class Policies:
             self._policies[policy.key] = policy
         # A crash between deleting a function (version, alias) and its policy leaves one
         # behind: it must not open a new function of that name.
-        for policy in [p for p in self._policies.values() if not self._exists(p)]:
+        for policy in [p for p in self._policies.values() if not versions.exists(*p.key)]:
             self.delete(policy)
-
-    def _exists(self, policy: Policy) -> bool:
-        account, region, function, qualifier = policy.key
-        functions = self._versions.functions
-        if qualifier == LATEST:
-            return functions.get(account, region, function) is not None
-        if is_version(qualifier):
-            return functions.version(account, region, function, qualifier) is not None
-        return self._versions.aliases.get(account, region, function, qualifier) is not None
 
     # -- the store -------------------------------------------------------------------------------
     def get(self, account: str, region: str, function: str, qualifier: str | None) -> Policy | None:

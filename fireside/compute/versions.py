@@ -58,6 +58,16 @@ class Versions:
         self.functions = functions
         self.aliases = aliases
 
+    def exists(self, account: str, region: str, function: str, qualifier: str) -> bool:
+        """Whether `$LATEST`, a version or an alias of a function is there (what a record kept
+        beside one, a policy or a URL, checks at start-up: a crash between deleting both leaves
+        it behind, and it must not come back with a new function of that name)."""
+        if qualifier == LATEST:
+            return self.functions.get(account, region, function) is not None
+        if is_version(qualifier):
+            return self.functions.version(account, region, function, qualifier) is not None
+        return self.aliases.get(account, region, function, qualifier) is not None
+
     def resolve(
         self,
         account: str,
