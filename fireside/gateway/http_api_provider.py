@@ -22,6 +22,7 @@ from fireside.gateway.http_api_rules import (
     bad_request,
     conflict,
     lambda_arn_of,
+    member,
     not_found,
     parse_route_key,
     validate_integration,
@@ -392,10 +393,7 @@ class HttpApiProvider(StageOperations):
         return dict(route)
 
     def _route(self, api: HttpApi, route_id: str) -> dict[str, Any]:
-        route = api.routes.get(route_id)
-        if route is None:
-            raise not_found(f"Invalid Route identifier specified {route_id}")
-        return route
+        return member(api.routes, route_id, "Route")
 
     async def get_route(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return dict(self._route(self._api(ctx, params["ApiId"]), params["RouteId"]))
@@ -458,10 +456,7 @@ class HttpApiProvider(StageOperations):
         return dict(integration)
 
     def _integration(self, api: HttpApi, integration_id: str) -> dict[str, Any]:
-        integration = api.integrations.get(integration_id)
-        if integration is None:
-            raise not_found(f"Invalid Integration identifier specified {integration_id}")
-        return integration
+        return member(api.integrations, integration_id, "Integration")
 
     async def get_integration(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
@@ -540,10 +535,7 @@ class HttpApiProvider(StageOperations):
         return dict(authorizer)
 
     def _authorizer(self, api: HttpApi, authorizer_id: str) -> dict[str, Any]:
-        authorizer = api.authorizers.get(authorizer_id)
-        if authorizer is None:
-            raise not_found(f"Invalid Authorizer identifier specified {authorizer_id}")
-        return authorizer
+        return member(api.authorizers, authorizer_id, "Authorizer")
 
     async def get_authorizer(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])

@@ -53,6 +53,15 @@ def not_found(message: str, resource_type: str | None = None) -> ServiceError:
     return apigatewayv2_error("NotFoundException", message, ResourceType=resource_type)
 
 
+def member(items: dict[str, dict[str, Any]], item_id: str, kind: str) -> dict[str, Any]:
+    """An API's route, integration, authorizer or deployment by id; AWS's NotFound if absent
+    (`Invalid <kind> identifier specified <id>`)."""
+    item = items.get(item_id)
+    if item is None:
+        raise not_found(f"Invalid {kind} identifier specified {item_id}")
+    return item
+
+
 def parse_route_key(route_key: str) -> tuple[str, str] | None:
     """(method, path) of an HTTP API route key, None for `$default`; BadRequest if invalid.
 

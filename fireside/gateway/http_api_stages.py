@@ -15,7 +15,7 @@ from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.pagination import Key, marker_page
-from fireside.gateway.http_api_rules import bad_request, conflict, not_found
+from fireside.gateway.http_api_rules import bad_request, conflict, member, not_found
 from fireside.gateway.http_api_store import HttpApi, HttpApiStore, new_id
 
 __all__ = ["StageOperations", "api_arn"]
@@ -263,10 +263,7 @@ class StageOperations:
         return self._deployment_view(deployment)
 
     def _deployment(self, api: HttpApi, deployment_id: str) -> dict[str, Any]:
-        deployment = api.deployments.get(deployment_id)
-        if deployment is None:
-            raise not_found(f"Invalid Deployment identifier specified {deployment_id}")
-        return deployment
+        return member(api.deployments, deployment_id, "Deployment")
 
     async def get_deployment(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"])
