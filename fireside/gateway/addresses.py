@@ -76,17 +76,21 @@ class FrontDoorAddress:
 
 def recognize(request: Request) -> FrontDoorAddress | None:
     """The front door a request is addressed to, or None for a call to an AWS API."""
-    host = request.headers.get("host", "").lower()
-    path = request.path
-    absolute = _ABSOLUTE.fullmatch(path)
-    if absolute is not None:
+    return address_of(request.path, request.headers)
+
+
+def address_of(path: str, headers: Mapping[str, str]) -> FrontDoorAddress | None:
+    """`recognize` from a request's path (without its query) and headers alone."""
+    host = headers.get("host", "").lower()
+    if not path.startswith("/"):
+        absolute = _ABSOLUTE.fullmatch(path)
+        if absolute is None:
+            # `CONNECT host:port`, `OPTIONS *`: no front door has such a resource (the
+            # target reached functions as their `rawPath`, which must start with `/`).
+            return None
         # The absolute form (`GET http://host/path`, RFC 9112 3.2.2): its authority is the
         # request's host and its path the path (it was handed to the function as its path).
         host, path = absolute[1].lower(), absolute[2] or "/"
-    elif not path.startswith("/"):
-        # `CONNECT host:port`, `OPTIONS *`: no front door has such a resource (the target
-        # reached functions as their `rawPath`, which must start with `/`).
-        return None
     if ".lambda-url." in host or ".execute-api." in host:
         match = _HOST.fullmatch(host)
         if (
@@ -105,8 +109,7 @@ def recognize(request: Request) -> FrontDoorAddress | None:
 def body_limit(target: str, headers: Mapping[str, str]) -> int | None:
     """`MAX_BODY` for a request head addressed to a front door (`target` is the request
     target as sent, query string included); None for any other."""
-    probe = Request("POST", target.partition("?")[0], "", dict(headers))
-    return MAX_BODY if recognize(probe) is not None else None
+    return MAX_BODY if address_of(target.partition("?")[0], headers) is not None else None
 
 
 def _management(path: str) -> bool:
