@@ -39,6 +39,7 @@ from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
 from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
+from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
@@ -66,6 +67,7 @@ from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
+from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider
@@ -74,6 +76,7 @@ from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
 from fireside.tables.service import Tables
 from fireside.tables.transfers import Transfers, TransferStore
+from fireside.targets import Targets
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +195,13 @@ class Fireside:
         )
         self.s3 = S3Provider.open(data / "s3")
         self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
-        #: EventBridge: buses and rules; PutEvents queues Lambda targets' invokes in `queue`.
+        #: The one owner-checked path by which a service acts on another's resources.
+        self.targets = Targets()
+        self.targets.register("sqs", QueueTargets(self.sqs))
+        self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
+        #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
-        router = Router(self.event_store, self.queue, self.policies)
+        router = Router(self.event_store, self.targets)
         self.events = EventsProvider(self.event_store, router)
         self.event_schedules = Scheduler(self.event_store, router)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.

@@ -407,14 +407,72 @@ def test_put_events_invokes_a_function_with_the_transformed_input(
     }
 
 
-def test_other_target_kinds_are_counted_as_failed(server: Server, events: Any) -> None:
+def test_undeliverable_targets_are_counted_as_failed(server: Server, events: Any) -> None:
     rule = _name()
-    events.put_rule(Name=rule, EventPattern='{"source": ["to-sqs"]}')
+    events.put_rule(Name=rule, EventPattern='{"source": ["to-nowhere"]}')
     events.put_targets(
-        Rule=rule, Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:queue"}]
+        Rule=rule,
+        Targets=[
+            {"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:no-such-queue"},
+            {"Id": "k", "Arn": f"arn:aws:kinesis:us-east-1:{ACCOUNT}:stream/s"},
+        ],
     )
     before = server.health()["events_failed_invocations"]
-    events.put_events(Entries=[{"Source": "to-sqs", "DetailType": "t", "Detail": "{}"}])
+    events.put_events(Entries=[{"Source": "to-nowhere", "DetailType": "t", "Detail": "{}"}])
+    assert server.health()["events_failed_invocations"] == before + 2
+
+
+def _queue_policy(queue_arn: str, rule_arn: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                }
+            ],
+        }
+    )
+
+
+def test_an_sqs_target_receives_events_its_queue_policy_allows(
+    server: Server, events: Any
+) -> None:
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=_name())["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    rule = _name()
+    rule_arn = events.put_rule(Name=rule, EventPattern='{"source": ["to-sqs"]}')["RuleArn"]
+    events.put_targets(
+        Rule=rule,
+        Targets=[{"Id": "q", "Arn": queue_arn, "InputPath": "$.detail"}],
+    )
+    # No queue policy: AWS refuses EventBridge, in the queue's own account too.
+    before = server.health()["events_failed_invocations"]
+    events.put_events(Entries=[{"Source": "to-sqs", "DetailType": "t", "Detail": '{"n": 1}'}])
+    assert server.health()["events_failed_invocations"] == before + 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": _queue_policy(queue_arn, rule_arn)}
+    )
+    events.put_events(Entries=[{"Source": "to-sqs", "DetailType": "t", "Detail": '{"n": 2}'}])
+    # Delivered before PutEvents answered: no wait needed.
+    messages = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert [json.loads(m["Body"]) for m in messages] == [{"n": 2}]
+
+    # A policy for another rule does not open the queue to this one.
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": _queue_policy(queue_arn, rule_arn + "-other")}
+    )
+    before = server.health()["events_failed_invocations"]
+    events.put_events(Entries=[{"Source": "to-sqs", "DetailType": "t", "Detail": '{"n": 3}'}])
     assert server.health()["events_failed_invocations"] == before + 1
 
 

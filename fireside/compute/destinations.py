@@ -81,12 +81,6 @@ class BucketTarget:
 Destination = Target | BucketTarget
 
 
-def service_of(arn: str) -> str:
-    """The service part of an ARN (`arn:aws:<service>:...`), or "" if it has none."""
-    parts = arn.split(":")
-    return parts[2] if len(parts) > 2 and parts[0] == "arn" else ""
-
-
 def function_target(arn: str) -> Target | None:
     """The function a Lambda destination ARN names (qualified or not), or None if it is not
     a function ARN."""

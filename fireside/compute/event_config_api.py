@@ -26,7 +26,6 @@ from fireside.compute.destinations import (
     NOT_IN_FIRESIDE,
     bucket_target,
     function_target,
-    service_of,
 )
 from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
@@ -35,6 +34,7 @@ from fireside.compute.permissions import check_invoke
 from fireside.compute.policies import Policies
 from fireside.compute.registry import parse_function_name
 from fireside.compute.versions import Versions
+from fireside.targets import service_of
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _SETTINGS = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig")

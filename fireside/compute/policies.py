@@ -12,13 +12,7 @@ to. Invoking `fn:PROD` is judged by alias `PROD`'s document, not by the version 
 at, nor by the function's; invoking `fn:3` by version 3's; invoking `fn` (or `fn:$LATEST`, the
 same configuration: AWS refuses to add policies to `$LATEST` itself) by the unqualified one.
 
-Evaluation (`allows`) follows IAM's rules for the parts a Lambda policy uses: a matching `Deny`
-wins; otherwise a matching `Allow` allows; otherwise the answer is no. A statement matches when
-its `Principal`, `Action` (and `Resource`, when asked) match and every condition holds (the
-operators ANDed, the keys of one operator ANDed, the values of one key ORed). Condition keys are
-compared case-insensitively, as IAM does. Fireside has no organizations, so a statement with an
-`aws:PrincipalOrgID` condition never matches, the safe reading of a caller outside every
-organization.
+Evaluation is `fireside.resource_policy`'s, with Lambda's condition keys (`allows` here).
 
 The front doors and the async queue ask through `Policies`:
 
@@ -33,28 +27,26 @@ The front doors and the async queue ask through `Policies`:
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fireside import resource_policy
 from fireside.compute.functions import LATEST, new_revision
 from fireside.compute.versions import Versions
+from fireside.resource_policy import Statement
 from fireside.store.database import Database
 
 __all__ = ["POLICY_LIMIT", "Policies", "Policy", "allows", "compact"]
 
 PolicyKey = tuple[str, str, str, str]  # (account, region, function, qualifier or $LATEST)
-Statement = dict[str, Any]
 
 #: AWS's cap on one document, measured as the compact JSON GetPolicy returns.
 POLICY_LIMIT = 20_480
 INVOKE = "lambda:InvokeFunction"
 INVOKE_URL = "lambda:InvokeFunctionUrl"
 API_GATEWAY = "apigateway.amazonaws.com"
-_ACCOUNT_ROOT = re.compile(r"^arn:aws[a-zA-Z-]*:iam::(\d{12}):root$")
 
 
 def compact(value: Any) -> str:
@@ -63,116 +55,6 @@ def compact(value: Any) -> str:
 
 
 # -- evaluation ------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=4096)  # every front-door request matches the same few patterns
-def _wildcard(pattern: str, *, ignore_case: bool = False) -> re.Pattern[str]:
-    """IAM's wildcards: `*` any run of characters, `?` any one; nothing else is special."""
-    body = "".join(
-        ".*" if char == "*" else "." if char == "?" else re.escape(char) for char in pattern
-    )
-    return re.compile(f"^{body}$", re.DOTALL | (re.IGNORECASE if ignore_case else 0))
-
-
-def _like(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    if "*" not in pattern and "?" not in pattern:
-        return pattern.lower() == value.lower() if ignore_case else pattern == value
-    return bool(_wildcard(pattern, ignore_case=ignore_case).match(value))
-
-
-def _arn_like(pattern: str, value: str) -> bool:
-    """IAM's ArnLike / ArnEquals: each of the six colon-separated parts is matched on its own
-    (wildcards do not cross a part), the sixth being the rest of the ARN."""
-    wanted, given = pattern.split(":", 5), value.split(":", 5)
-    if len(wanted) != 6 or len(given) != 6:
-        return False
-    return all(_like(w, g) for w, g in zip(wanted, given, strict=True))
-
-
-def _values(value: Any) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [str(item).lower() if isinstance(item, bool) else str(item) for item in items]
-
-
-Compare = Callable[[str, str], bool]  # (policy value, request value)
-_COMPARE: dict[str, Compare] = {
-    "stringequals": lambda want, got: want == got,
-    "stringequalsignorecase": lambda want, got: want.lower() == got.lower(),
-    "stringlike": _like,
-    "arnequals": _arn_like,
-    "arnlike": _arn_like,
-    "bool": lambda want, got: want.lower() == got.lower(),
-}
-_NEGATED = {
-    "stringnotequals": "stringequals",
-    "stringnotequalsignorecase": "stringequalsignorecase",
-    "stringnotlike": "stringlike",
-    "arnnotequals": "arnequals",
-    "arnnotlike": "arnlike",
-}
-
-
-def _condition_holds(operator: str, key: str, wanted: Any, context: Mapping[str, str]) -> bool:
-    op = operator.lower()
-    if_exists = op.endswith("ifexists")
-    if if_exists:
-        op = op.removesuffix("ifexists")
-    got = context.get(key.lower())
-    if op == "null":  # "true": the key must be absent
-        return any((v.lower() == "true") == (got is None) for v in _values(wanted))
-    if got is None and if_exists:
-        return True
-    negated = op in _NEGATED
-    compare = _COMPARE.get(_NEGATED.get(op, op))
-    if compare is None:
-        return False  # an operator Fireside does not know never grants anything
-    if got is None:
-        return negated  # IAM: a missing key fails a positive test, passes a negated one
-    matched = any(compare(want, got) for want in _values(wanted))
-    return not matched if negated else matched
-
-
-def _conditions_hold(conditions: Any, context: Mapping[str, str]) -> bool:
-    if not conditions:
-        return True
-    if not isinstance(conditions, dict):
-        return False
-    return all(
-        isinstance(keys, dict)
-        and all(_condition_holds(op, key, wanted, context) for key, wanted in keys.items())
-        for op, keys in conditions.items()
-    )
-
-
-def _principal_matches(
-    principal: Any,
-    service: str | None,
-    account: str | None,
-    arn: str | None,
-) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    for kind, listed in principal.items():
-        for value in _values(listed):
-            if kind == "Service" and service is not None and value == service:
-                return True
-            if kind != "AWS":
-                continue
-            if value == "*":
-                return True
-            root = _ACCOUNT_ROOT.match(value)
-            named = root[1] if root else value if re.fullmatch(r"\d{12}", value) else None
-            if named is not None and account is not None and named == account:
-                return True  # an account's root stands for every principal of the account
-            if arn is not None and value == arn:
-                return True
-    return False
-
-
-def _matches_any(patterns: Any, value: str, *, ignore_case: bool) -> bool:
-    return any(_like(p, value, ignore_case=ignore_case) for p in _values(patterns))
-
-
 def allows(
     statements: Iterable[Statement],
     *,
@@ -187,45 +69,24 @@ def allows(
     via_function_url: bool = False,
     event_source_token: str | None = None,
 ) -> bool:
-    """Whether `statements` (a policy document's `Statement` list) allow `action` to the
-    principal described: an AWS service (`principal_service`, e.g. `apigateway.amazonaws.com`),
-    an account (`principal_account`: any principal of it; an account root ARN grants it), an
-    IAM principal (`principal_arn`), or an anonymous caller (none of them: only `"*"` matches).
-
-    `action` is matched with IAM's wildcards, case-insensitively (`lambda:*`, `*`);
-    `resource`, when given, against each statement's `Resource`. The request context holds
-    `aws:SourceArn`, `aws:SourceAccount`, `lambda:FunctionUrlAuthType`,
-    `lambda:InvokedViaFunctionUrl` ("true" / "false") and `lambda:EventSourceToken`, each
-    only when known."""
-    context = {
-        "aws:sourcearn": source_arn,
-        "aws:sourceaccount": source_account,
-        "lambda:functionurlauthtype": url_auth_type,
-        "lambda:invokedviafunctionurl": "true" if via_function_url else "false",
-        "lambda:eventsourcetoken": event_source_token,
-    }
-    known = {key: value for key, value in context.items() if value is not None}
-    allowed = False
-    for statement in statements:
-        if not isinstance(statement, dict):
-            continue
-        if not _principal_matches(
-            statement.get("Principal"), principal_service, principal_account, principal_arn
-        ):
-            continue
-        if not _matches_any(statement.get("Action", []), action, ignore_case=True):
-            continue
-        if resource is not None and not _matches_any(
-            statement.get("Resource", []), resource, ignore_case=False
-        ):
-            continue
-        if not _conditions_hold(statement.get("Condition"), known):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False  # an explicit deny wins over every allow
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
+    """`fireside.resource_policy.allows` with Lambda's request context: `aws:SourceArn`,
+    `aws:SourceAccount`, `lambda:FunctionUrlAuthType`, `lambda:InvokedViaFunctionUrl`
+    ("true" / "false") and `lambda:EventSourceToken`, each only when known."""
+    return resource_policy.allows(
+        statements,
+        action=action,
+        principal_service=principal_service,
+        principal_account=principal_account,
+        principal_arn=principal_arn,
+        resource=resource,
+        context={
+            "aws:SourceArn": source_arn,
+            "aws:SourceAccount": source_account,
+            "lambda:FunctionUrlAuthType": url_auth_type,
+            "lambda:InvokedViaFunctionUrl": "true" if via_function_url else "false",
+            "lambda:EventSourceToken": event_source_token,
+        },
+    )
 
 
 # -- the documents ---------------------------------------------------------------------------------

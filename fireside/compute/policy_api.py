@@ -29,9 +29,10 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.compute.errors import invalid, lambda_error, precondition_failed
 from fireside.compute.functions import LATEST
-from fireside.compute.policies import POLICY_LIMIT, Policies, Policy, Statement, compact
+from fireside.compute.policies import POLICY_LIMIT, Policies, Policy, compact
 from fireside.compute.registry import not_found, parse_function_name
 from fireside.compute.versions import Versions, alias_not_found, is_version
+from fireside.resource_policy import Statement
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _IAM_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:iam::\d{12}:\S+$")

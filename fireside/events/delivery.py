@@ -1,54 +1,42 @@
 """Routing an accepted event: the enabled rules of its bus whose pattern matches, then each
-rule's targets.
+rule's targets, through `fireside.targets` (the one owner-checked path to other services).
 
-A Lambda target becomes an asynchronous (`Event`) invoke in Lambda's durable queue
-(`fireside.compute.async_queue`), queued in the same transaction for every target of the
-event, before PutEvents answers: at least once, as EventBridge delivers. Before queueing, the
-function's resource policy must grant `events.amazonaws.com` with the rule's ARN as
-SourceArn (`fireside.compute.permissions.service_may_invoke`), in the function's own account
-too, as AWS requires.
+EventBridge acts as `events.amazonaws.com` for the rule: a Lambda target's resource policy
+must name it with the rule's ARN as SourceArn, an SQS target's queue policy likewise, in the
+target's own account too, as AWS requires. Every delivery of one PutEvents is handed over
+before PutEvents answers (a Lambda target becomes an `Event` invoke in Lambda's durable queue,
+an SQS target a message in its queue): at least once, as EventBridge delivers.
 
-Targets Fireside cannot deliver to yet (SQS, SNS, another bus, ...) and refused invokes are
-failed invocations: logged, and counted per rule (`failed_invocations`, in the server's
-health), as CloudWatch's `FailedInvocations` metric counts them on AWS, never dropped
-silently.
+Targets Fireside cannot deliver to yet and refused deliveries are failed invocations: logged,
+and counted per rule (`failed_invocations`, in the server's health), as CloudWatch's
+`FailedInvocations` metric counts them on AWS, never dropped silently.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
-from fireside.compute.destinations import function_target, service_of
-from fireside.compute.permissions import service_may_invoke
-from fireside.compute.policies import Policies
 from fireside.events.store import EventStore, Rule
 from fireside.events.transform import payload
+from fireside.targets import Delivery, Refused, Sender, Targets
 
-__all__ = ["EVENTS_PRINCIPAL", "Invokes", "Router"]
+__all__ = ["EVENTS_PRINCIPAL", "Router"]
 
 log = logging.getLogger(__name__)
 
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 
 
-class Invokes(Protocol):
-    """Where asynchronous invokes go (`AsyncQueue.enqueue_many`)."""
-
-    def enqueue_many(self, events: list[tuple[str, str, str, str, str, bytes]]) -> None: ...
-
-
 class Router:
-    def __init__(self, store: EventStore, invokes: Invokes, policies: Policies) -> None:
+    def __init__(self, store: EventStore, targets: Targets) -> None:
         self._store = store
-        self._invokes = invokes
-        self._policies = policies
+        self._targets = targets
         #: Rule ARN -> deliveries that failed (not retried), since the server started.
         self.failed_invocations: Counter[str] = Counter()
-        #: Rule ARN -> deliveries handed on (queued invokes), since the server started.
+        #: Rule ARN -> deliveries handed on, since the server started.
         self.invocations: Counter[str] = Counter()
 
     def matching(self, account: str, region: str, bus: str, event: Mapping[str, Any]) -> list[Rule]:
@@ -60,58 +48,39 @@ class Router:
 
     def route(self, account: str, region: str, bus: str, events: list[dict[str, Any]]) -> None:
         """Deliver `events` (envelopes) put on `bus`; durable when this returns."""
-        queued: list[tuple[str, str, str, str, str, bytes]] = []
+        pending: list[tuple[Rule, Mapping[str, Any], Delivery]] = []
         for event in events:
             for rule in self.matching(account, region, bus, event):
-                queued += self._invokes_of(rule, event)
-        if queued:
-            self._invokes.enqueue_many(queued)
+                pending += self._deliveries(rule, event)
+        self._send(pending)
 
     def deliver(self, rule: Rule, event: dict[str, Any]) -> None:
         """Send `event` to `rule`'s targets, whatever its pattern (a scheduled rule's event)."""
-        queued = self._invokes_of(rule, event)
-        if queued:
-            self._invokes.enqueue_many(queued)
+        self._send(self._deliveries(rule, event))
 
-    def _invokes_of(
+    def _deliveries(
         self, rule: Rule, event: Mapping[str, Any]
-    ) -> list[tuple[str, str, str, str, str, bytes]]:
-        queued = []
+    ) -> list[tuple[Rule, Mapping[str, Any], Delivery]]:
+        sender = Sender(rule.account, rule.region, EVENTS_PRINCIPAL, rule.arn)
+        found: list[tuple[Rule, Mapping[str, Any], Delivery]] = []
         for target in rule.targets.values():
-            invoke = self._lambda_invoke(rule, target, event)
-            if invoke is not None:
-                queued.append(invoke)
-                self.invocations[rule.arn] += 1
-        return queued
+            body = payload(target, event, rule_arn=rule.arn, rule_name=rule.name)
+            delivery = Delivery(sender, target["Arn"], body.decode("utf-8"))
+            group = (target.get("SqsParameters") or {}).get("MessageGroupId")
+            if group:  # a FIFO queue: AWS requires its content-based deduplication on
+                delivery.group_id = group
+            found.append((rule, target, delivery))
+        return found
 
-    def _lambda_invoke(
-        self, rule: Rule, target: Mapping[str, Any], event: Mapping[str, Any]
-    ) -> tuple[str, str, str, str, str, bytes] | None:
-        arn = target["Arn"]
-        function = function_target(arn)
-        if function is None:
-            self._failed(rule, target, f"{service_of(arn) or 'this'} targets are not delivered yet")
-            return None
-        if not service_may_invoke(
-            function,
-            self._policies,
-            service=EVENTS_PRINCIPAL,
-            source_arn=rule.arn,
-            source_account=rule.account,
-        ):
-            self._failed(
-                rule, target, "the function's resource policy does not allow events.amazonaws.com"
-            )
-            return None
-        body = payload(target, event, rule_arn=rule.arn, rule_name=rule.name)
-        return (
-            function.account,
-            function.region,
-            function.function,
-            function.qualifier,
-            str(uuid.uuid4()),
-            body,
-        )
+    def _send(self, pending: list[tuple[Rule, Mapping[str, Any], Delivery]]) -> None:
+        if not pending:
+            return
+        outcomes = self._targets.send_many([delivery for _, _, delivery in pending])
+        for (rule, target, _), outcome in zip(pending, outcomes, strict=True):
+            if isinstance(outcome, Refused):
+                self._failed(rule, target, f"{outcome.code}: {outcome.reason}")
+            else:
+                self.invocations[rule.arn] += 1
 
     def _failed(self, rule: Rule, target: Mapping[str, Any], why: str) -> None:
         self.failed_invocations[rule.arn] += 1

@@ -84,10 +84,11 @@ class Messaging:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _send(
+    def send_records(
         self, queue: Queue, records: list[tuple[dict[str, Any], int]]
     ) -> list[dict[str, Any]]:
-        """Store checked records (durably, in one commit); their SendMessage results."""
+        """Store records `check_send` made (durably, in one commit); their SendMessage
+        results. Other services' deliveries come here too (`fireside.sqs.targets`)."""
         now = time.time()
         results: list[dict[str, Any]] = []
         added: list[Message] = []
@@ -133,9 +134,9 @@ class Messaging:
 
     async def send_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
-        return self._send(queue, [check_send(queue, params, ctx.access_key_id or ctx.account_id)])[
-            0
-        ]
+        return self.send_records(
+            queue, [check_send(queue, params, ctx.access_key_id or ctx.account_id)]
+        )[0]
 
     def _entries(self, params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = params.get("Entries") or []
@@ -194,7 +195,7 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
-        results = self._send(queue, [record for _, record in good])
+        results = self.send_records(queue, [record for _, record in good])
         successful = [
             {"Id": entry_id, **result} for (entry_id, _), result in zip(good, results, strict=True)
         ]
