@@ -66,6 +66,8 @@ from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.sns.http_delivery import HttpDelivery
+from fireside.sns.signing import Signer
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
@@ -199,6 +201,14 @@ class Fireside:
         self.targets = Targets()
         self.targets.register("sqs", QueueTargets(self.sqs))
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
+        #: SNS's signing key and its deliveries to http/https subscriptions.
+        self.sns_signer = Signer(data / "sns-signing")
+        self.sns_http = HttpDelivery(
+            data / "sns-http.sqlite",
+            self.sns_signer,
+            self.targets,
+            verify_tls=settings.sns_https_verify,
+        )
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
         router = Router(self.event_store, self.targets)
@@ -382,6 +392,11 @@ class Fireside:
             if self._may_see_details(request):
                 return json_response(200, self.health())
             return json_response(200, {"status": "running"})
+        if path == self.sns_signer.cert_path and request.method in ("GET", "HEAD"):
+            # SNS's signing certificate: endpoints fetch it, unsigned, to verify messages.
+            return Response(
+                200, [("Content-Type", "application/x-pem-file")], self.sns_signer.certificate_pem()
+            )
         if path == "/_fireside/echo" and self.settings.bench_echo:
             return Response(200, [("Content-Type", "application/json")], request.body)
         match = _CODE_PATH.match(path)
@@ -424,6 +439,7 @@ class Fireside:
             "pending_async_events": self.queue.pending(),
             "pending_s3_records": self.records.pending(),
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "sns_http_deliveries": self.sns_http.stats(),
         }
 
     async def run(
@@ -457,6 +473,8 @@ class Fireside:
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
+        self.sns_http.endpoint_url = settings.endpoint_url
+        supervisor.start("sns", "http-delivery", self.sns_http.run)
         for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
@@ -484,6 +502,7 @@ class Fireside:
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),
+                ("SNS HTTP deliveries", self.sns_http.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -51,6 +51,9 @@ class Settings:
     #: (`FIRESIDE_EGRESS_PRIVATE=allow`; per function, the tag `fireside:egress=private`).
     egress_private: bool = False
     region: str = "us-east-1"
+    #: SNS checks an https subscriber's certificate against the system's trusted roots, as AWS
+    #: does (`FIRESIDE_SNS_HTTPS_VERIFY=off` accepts self-signed endpoints).
+    sns_https_verify: bool = True
     #: access key id -> secret access key; empty means "accept any well-formed signature".
     credentials: dict[str, str] = field(default_factory=dict)
     max_environments: int = 64
@@ -176,6 +179,9 @@ def load_settings(
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
+    if "FIRESIDE_SNS_HTTPS_VERIFY" in env:
+        value = env["FIRESIDE_SNS_HTTPS_VERIFY"].lower()
+        settings.sns_https_verify = value not in ("0", "off", "false", "no")
     if "FIRESIDE_EGRESS_PRIVATE" in env:
         value = env["FIRESIDE_EGRESS_PRIVATE"].lower()
         if value not in ("allow", "deny"):

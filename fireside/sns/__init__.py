@@ -1,0 +1,1 @@
+"""SNS: topics, subscriptions and the deliveries they make."""
