@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from sns_message_validator import SNSMessageValidator, SignatureVerificationFailureException
+from sns_message_validator import SignatureVerificationFailureException, SNSMessageValidator
 
 from fireside.sns.signing import Signer
 from tests.conftest import Server
@@ -50,7 +50,12 @@ def aws_verify(message: Mapping[str, str]) -> None:
     from the message's fields, check the signature with SHA1 (version 1) or SHA256 (2).
     Raises InvalidSignature when the message does not verify."""
     with urllib.request.urlopen(message["SigningCertURL"], timeout=10) as response:
-        certificate = x509.load_pem_x509_certificate(response.read())
+        verify_with(response.read(), message)
+
+
+def verify_with(pem: bytes, message: Mapping[str, str]) -> None:
+    """The checks after fetching the certificate (`pem`)."""
+    certificate = x509.load_pem_x509_certificate(pem)
     public_key = certificate.public_key()
     assert isinstance(public_key, rsa.RSAPublicKey)
     if message["Type"] == "Notification":
