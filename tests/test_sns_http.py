@@ -337,23 +337,32 @@ def dlq_policy(queue_arn: str, topic_arn: str) -> str:
 def test_exhausted_messages_go_to_the_dead_letter_queue_its_policy_allows(
     tmp_path: Path, endpoint: Endpoint, signer: Signer
 ) -> None:
-    """The queues are in another account (222222222222) than the topic: the queue policy
-    granting SNS for this topic lets the message in; one naming another topic does not."""
+    """AWS keeps a subscription's dead-letter queue in the topic's account (111111111111):
+    its policy grants SNS for this topic, so the message goes in. A queue of another account
+    (222222222222) whose policy names another topic refuses it: the message is dropped."""
     endpoint.answer = lambda request: 503
     sqs = SqsProvider(SqsStore(tmp_path / "sqs.sqlite"))
     targets = Targets()
     targets.register("sqs", QueueTargets(sqs))
-    owner = RequestContext("222222222222", "us-east-1", "req", FIRESIDE)
 
-    def call(operation: str, **params: Any) -> Any:
-        return asyncio.run(sqs.operations()[operation](owner, params))
+    def call(account: str, operation: str, **params: Any) -> Any:
+        context = RequestContext(account, "us-east-1", "req", FIRESIDE)
+        return asyncio.run(sqs.operations()[operation](context, params))
 
     arns = {}
-    for name, topic in (("dlq", TOPIC), ("other", TOPIC + "-other")):
-        url = call("CreateQueue", QueueName=name)["QueueUrl"]
-        arn = f"arn:aws:sqs:us-east-1:222222222222:{name}"
-        call("SetQueueAttributes", QueueUrl=url, Attributes={"Policy": dlq_policy(arn, topic)})
-        arns[name] = (url, arn)
+    for account, name, topic in (
+        ("111111111111", "dlq", TOPIC),
+        ("222222222222", "other", TOPIC + "-x"),
+    ):
+        url = call(account, "CreateQueue", QueueName=name)["QueueUrl"]
+        arn = f"arn:aws:sqs:us-east-1:{account}:{name}"
+        call(
+            account,
+            "SetQueueAttributes",
+            QueueUrl=url,
+            Attributes={"Policy": dlq_policy(arn, topic)},
+        )
+        arns[name] = (url, arn, account)
     delivery = HttpDelivery(tmp_path / "out.sqlite", signer, targets, endpoint_url=FIRESIDE)
     once = quick(numRetries=1)
     delivery.enqueue(
@@ -371,13 +380,17 @@ def test_exhausted_messages_go_to_the_dead_letter_queue_its_policy_allows(
     assert len(endpoint.requests) == 6  # each tried twice
     stats = delivery.stats()
     assert stats["dead_lettered"] == 2 and stats["failed"] == 1, stats
-    got = call("ReceiveMessage", QueueUrl=arns["dlq"][0], MaxNumberOfMessages=10)["Messages"]
+    got = call("111111111111", "ReceiveMessage", QueueUrl=arns["dlq"][0], MaxNumberOfMessages=10)[
+        "Messages"
+    ]
     bodies = sorted(m["Body"] for m in got)
     assert bodies[0] == "message 3"  # raw: the message itself
     document = json.loads(bodies[1])  # else the signed document the endpoint was sent
     assert document["Message"] == "message 1"
     verify_with(signer.certificate_pem(), document)
-    other = call("ReceiveMessage", QueueUrl=arns["other"][0], MaxNumberOfMessages=10)
+    other = call(
+        "222222222222", "ReceiveMessage", QueueUrl=arns["other"][0], MaxNumberOfMessages=10
+    )
     assert other.get("Messages", []) == []
     delivery.close()
     sqs.close()
