@@ -284,6 +284,7 @@ def test_health(server: Server) -> None:
         "apigatewayv2",
         "events",
         "sqs",
+        "sns",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {"reaper", "async-dispatch", "async-records"}
