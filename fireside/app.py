@@ -66,7 +66,9 @@ from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
-from fireside.sns.http_delivery import HttpDelivery
+from fireside.sns import SnsProvider, SnsStore, TopicTargets
+from fireside.sns.fanout import Fanout
+from fireside.sns.http_delivery import HttpDelivery, HttpMessage
 from fireside.sns.signing import Signer
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.targets import QueueTargets
@@ -92,6 +94,9 @@ _SMALL_REQUEST = 1024 * 1024
 # SQS: a batch of ten messages of at most 1 MiB in all, plus JSON escaping (up to 6 bytes a
 # character) so an oversized message still gets SQS's own error.
 _SQS_MAX_REQUEST = 8 * 1024 * 1024
+# SNS: PublishBatch's 256 KB of messages and attributes, form-encoded (up to 3 bytes a byte),
+# so an oversized message still gets SNS's own error.
+_SNS_MAX_REQUEST = 2 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
@@ -201,7 +206,9 @@ class Fireside:
         self.targets = Targets()
         self.targets.register("sqs", QueueTargets(self.sqs))
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
-        #: SNS's signing key and its deliveries to http/https subscriptions.
+        #: SNS: topics fan out through `targets`; other services publish through it too.
+        #: HTTP(S) subscriptions are posted to by `sns_http`, a durable outbox; every
+        #: envelope is signed with `sns_signer` (bound to the endpoint once it listens).
         self.sns_signer = Signer(data / "sns-signing")
         self.sns_http = HttpDelivery(
             data / "sns-http.sqlite",
@@ -209,6 +216,11 @@ class Fireside:
             self.targets,
             verify_tls=settings.sns_https_verify,
         )
+        self.sns = SnsProvider(
+            SnsStore(data / "sns.sqlite"),
+            Fanout(self.targets, http=self.sns_http, http_message=HttpMessage),
+        )
+        self.targets.register("sns", TopicTargets(self.sns))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
         router = Router(self.event_store, self.targets)
@@ -341,6 +353,18 @@ class Fireside:
                 max_body=_SQS_MAX_REQUEST,
             )
         )
+        self.sns.fanout.endpoint_url = endpoint_url
+        self.sns.fanout.signer = self.sns_signer.bound(endpoint_url)
+        services.append(
+            Service(
+                "sns",
+                protocol_for(load_service("sns")),
+                self.sns.operations(),
+                # Publish takes 256 KB; form encoding can triple it.
+                max_body=_SNS_MAX_REQUEST,
+                unsigned_actions=frozenset({"ConfirmSubscription"}),
+            )
+        )
         services.append(
             Service(
                 "events",
@@ -440,6 +464,8 @@ class Fireside:
             "pending_s3_records": self.records.pending(),
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
             "sns_http_deliveries": self.sns_http.stats(),
+            "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
+            "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
         }
 
     async def run(
@@ -499,6 +525,7 @@ class Fireside:
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
+                ("SNS", self.sns.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-__all__ = ["CERT_PREFIX", "Signer", "string_to_sign"]
+__all__ = ["CERT_PREFIX", "BoundSigner", "Signer", "string_to_sign"]
 
 #: Where the certificate is served: this, then `SimpleNotificationService-<fp>.pem`.
 CERT_PREFIX = "/_fireside/sns/"
@@ -100,6 +100,23 @@ class Signer:
         signed["Signature"] = base64.b64encode(signature).decode()
         signed["SigningCertURL"] = endpoint_url.rstrip("/") + self.cert_path
         return signed
+
+    def bound(self, endpoint_url: str) -> BoundSigner:
+        """This signer with Fireside's endpoint fixed: what the SNS provider signs with."""
+        return BoundSigner(self, endpoint_url)
+
+
+class BoundSigner:
+    """`sign(document, version)`: the signed document, its certificate on `endpoint_url`."""
+
+    def __init__(self, signer: Signer, endpoint_url: str) -> None:
+        self._signer = signer
+        self.endpoint_url = endpoint_url
+
+    def sign(self, document: Mapping[str, str], version: str) -> dict[str, str]:
+        topic = document.get("TopicArn", "").split(":")
+        region = topic[3] if len(topic) >= 6 else ""
+        return self._signer.sign(document, version, self.endpoint_url, region)
 
 
 def _load_or_create(directory: Path) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:

@@ -1,0 +1,681 @@
+"""The SNS provider: topics, subscriptions, Publish and PublishBatch (query protocol).
+
+State lives in memory (topics by ARN, subscriptions by ARN and by topic) and is written
+through `SnsStore` before each answer. Topics belong to an account and region; another
+account reaches a topic only where the topic's `Policy` grants it the action (`sns:Publish`,
+`sns:Subscribe`, ...), judged by `fireside.resource_policy`. Deliveries go through
+`fireside.sns.fanout` (and so through `fireside.targets`) before Publish answers.
+
+SQS and Lambda subscriptions are confirmed at once; HTTP(S) subscriptions wait for
+`ConfirmSubscription` with the token sent to the endpoint in a `SubscriptionConfirmation`
+(tokens are one-use and expire after three days, as AWS's do). The edge lets that one
+action through unsigned, as AWS does for the `SubscribeURL` a confirmation carries.
+Operations Fireside lacks (SMS, platform applications, data protection) answer the edge's
+NotImplementedException.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+from urllib.parse import quote
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.resource_policy import allows, statements_of
+from fireside.sns.fanout import Fanout
+from fireside.sns.filters import compile_filter
+from fireside.sns.messages import Published, check_publish, timestamp
+from fireside.sns.store import SnsStore
+from fireside.sns.topics import (
+    Subscription,
+    Topic,
+    check_subscription_attribute,
+    check_topic_attributes,
+    check_topic_name,
+    default_policy,
+    invalid,
+    sns_error,
+    topic_arn,
+)
+
+__all__ = ["SnsProvider"]
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_PAGE: Final = 100
+_TOKEN_LIFETIME: Final = 3 * 24 * 3600
+_DEDUP_WINDOW: Final = 300.0
+_MAX_TOPICS: Final = 100_000  # per account and region, AWS's default quota
+_MAX_SUBSCRIPTIONS: Final = 100_000  # per topic (AWS: 12.5 million; Fireside keeps them in memory)
+_MAX_TAGS: Final = 50
+_PROTOCOLS: Final = frozenset(
+    {"http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"}
+)
+_SERVED: Final = ("sqs", "lambda", "http", "https")
+_ACTIONS: Final = frozenset(
+    {
+        "GetTopicAttributes",
+        "SetTopicAttributes",
+        "AddPermission",
+        "RemovePermission",
+        "DeleteTopic",
+        "Subscribe",
+        "ListSubscriptionsByTopic",
+        "Publish",
+        "Receive",
+    }
+)
+
+
+def _not_found() -> ServiceError:
+    return sns_error("NotFound", "Topic does not exist")
+
+
+def _split_arn(arn: str) -> tuple[str, str, str] | None:
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"]:
+        return None
+    return parts[4], parts[3], parts[5]
+
+
+class SnsProvider:
+    def __init__(self, store: SnsStore, fanout: Fanout) -> None:
+        self.store = store
+        self.fanout = fanout
+        self.topics: dict[str, Topic] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.by_topic: dict[str, dict[str, Subscription]] = {}
+        for _, record in store.topics():
+            topic = Topic.from_record(record)
+            self.topics[topic.arn] = topic
+            self.by_topic[topic.arn] = {}
+        for arn, record in store.subscriptions():
+            subscription = Subscription.from_record(arn, record)
+            self.subscriptions[arn] = subscription
+            self.by_topic.setdefault(subscription.topic_arn, {})[arn] = subscription
+        for topic_key, dedup_id, expires, message, seq in store.dedup(time.time()):
+            if topic_key in self.topics:
+                self.topics[topic_key].dedup[dedup_id] = (expires, message, seq)
+
+    def operations(self) -> dict[str, Operation]:
+        return {
+            "CreateTopic": self.create_topic,
+            "DeleteTopic": self.delete_topic,
+            "ListTopics": self.list_topics,
+            "GetTopicAttributes": self.get_topic_attributes,
+            "SetTopicAttributes": self.set_topic_attributes,
+            "TagResource": self.tag_resource,
+            "UntagResource": self.untag_resource,
+            "ListTagsForResource": self.list_tags_for_resource,
+            "AddPermission": self.add_permission,
+            "RemovePermission": self.remove_permission,
+            "Subscribe": self.subscribe,
+            "ConfirmSubscription": self.confirm_subscription,
+            "Unsubscribe": self.unsubscribe,
+            "ListSubscriptions": self.list_subscriptions,
+            "ListSubscriptionsByTopic": self.list_subscriptions_by_topic,
+            "GetSubscriptionAttributes": self.get_subscription_attributes,
+            "SetSubscriptionAttributes": self.set_subscription_attributes,
+            "Publish": self.publish,
+            "PublishBatch": self.publish_batch,
+        }
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def topic(self, ctx: RequestContext, arn: str | None, action: str) -> Topic:
+        """The topic `arn` names, if the caller may do `action` on it."""
+        if not arn or _split_arn(arn) is None:
+            raise invalid("Invalid parameter: TopicArn")
+        topic = self.topics.get(arn)
+        if topic is None:
+            raise _not_found()
+        if topic.account != ctx.account_id and not allows(
+            statements_of(topic.policy()),
+            action=f"sns:{action}",
+            principal_account=ctx.account_id,
+            resource=topic.arn,
+            context={"aws:SourceAccount": ctx.account_id},
+        ):
+            raise sns_error(
+                "AuthorizationError",
+                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
+                f"SNS:{action} on resource: {arn}",
+            )
+        return topic
+
+    def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
+        subscription = self.subscriptions.get(arn)
+        if subscription is None:
+            if arn.count(":") != 6 or not arn.startswith("arn:aws:sns:"):
+                raise invalid("Invalid parameter: SubscriptionArn")
+            raise sns_error("NotFound", "Subscription does not exist")
+        topic_account = subscription.topic_arn.split(":")[4]
+        if ctx.account_id not in (subscription.owner, topic_account):
+            raise sns_error(
+                "AuthorizationError",
+                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to access "
+                f"subscription {arn}",
+            )
+        return subscription
+
+    def _save_topic(self, topic: Topic) -> None:
+        with self.store.transaction() as conn:
+            self.store.put_topic(conn, topic.arn, topic.record())
+
+    # -- topics ---------------------------------------------------------------------------
+
+    async def create_topic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name: str = params["Name"]
+        attributes: dict[str, str] = dict(params.get("Attributes") or {})
+        if "DataProtectionPolicy" in params:
+            attributes["DataProtectionPolicy"] = params["DataProtectionPolicy"]
+        fifo = attributes.get("FifoTopic", "false").lower() == "true"
+        check_topic_name(name, fifo)
+        check_topic_attributes(attributes, fifo=fifo, creating=True)
+        for flag in ("FifoTopic", "ContentBasedDeduplication"):
+            if flag in attributes:
+                attributes[flag] = attributes[flag].lower()
+        if not fifo:
+            attributes.pop("FifoTopic", None)
+        tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags") or []}
+        arn = topic_arn(ctx.account_id, ctx.region, name)
+        existing = self.topics.get(arn)
+        if existing is not None:
+            if any(existing.attributes.get(k) != v for k, v in attributes.items()):
+                raise invalid(
+                    "Invalid parameter: Attributes Reason: Topic already exists with different "
+                    "attributes"
+                )
+            if tags and tags != existing.tags:
+                raise invalid(
+                    "Invalid parameter: Tags Reason: Topic already exists with different tags"
+                )
+            return {"TopicArn": arn}
+        if len(tags) > _MAX_TAGS:
+            raise sns_error(
+                "TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded"
+            )
+        owned = sum(
+            1 for t in self.topics.values() if (t.account, t.region) == (ctx.account_id, ctx.region)
+        )
+        if owned >= _MAX_TOPICS:
+            raise sns_error("TopicLimitExceeded", "Topic limit exceeded")
+        if fifo:
+            attributes.setdefault("ContentBasedDeduplication", "false")
+        attributes.setdefault("Policy", default_policy(arn, ctx.account_id))
+        attributes.setdefault("DisplayName", "")
+        topic = Topic(ctx.account_id, ctx.region, name, attributes, tags)
+        self._save_topic(topic)
+        self.topics[arn] = topic
+        self.by_topic[arn] = {}
+        return {"TopicArn": arn}
+
+    async def delete_topic(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn: str = params["TopicArn"]
+        try:
+            topic = self.topic(ctx, arn, "DeleteTopic")
+        except ServiceError as exc:
+            if exc.code == "NotFound":
+                return {}  # AWS: deleting a topic that does not exist succeeds
+            raise
+        with self.store.transaction() as conn:
+            self.store.delete_topic(conn, topic.arn)
+        del self.topics[topic.arn]
+        for sub_arn in self.by_topic.pop(topic.arn, {}):
+            self.subscriptions.pop(sub_arn, None)
+        return {}
+
+    async def list_topics(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arns = sorted(
+            t.arn
+            for t in self.topics.values()
+            if (t.account, t.region) == (ctx.account_id, ctx.region)
+        )
+        page, token = _page(arns, params.get("NextToken"))
+        out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in page]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def get_topic_attributes(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "GetTopicAttributes")
+        subs = self.by_topic.get(topic.arn, {}).values()
+        pending = sum(1 for s in subs if s.pending)
+        attributes = {
+            **topic.attributes,
+            "TopicArn": topic.arn,
+            "Owner": topic.account,
+            "SubscriptionsConfirmed": str(len(subs) - pending),
+            "SubscriptionsPending": str(pending),
+            "SubscriptionsDeleted": str(topic.deleted_subscriptions),
+            "EffectiveDeliveryPolicy": _effective_delivery(topic),
+        }
+        return {"Attributes": attributes}
+
+    async def set_topic_attributes(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "SetTopicAttributes")
+        name: str = params["AttributeName"]
+        value: str = params.get("AttributeValue") or ""
+        check_topic_attributes({name: value}, fifo=topic.fifo, creating=False)
+        if name == "Policy" and not value:
+            value = default_policy(topic.arn, topic.account)
+        if name == "ContentBasedDeduplication":
+            value = value.lower()
+        topic.attributes[name] = value
+        self._save_topic(topic)
+        return {}
+
+    def _tagged(self, ctx: RequestContext, arn: str) -> Topic:
+        topic = self.topics.get(arn)
+        if topic is None or topic.account != ctx.account_id:
+            raise sns_error("ResourceNotFound", "Resource does not exist")
+        return topic
+
+    async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tagged(ctx, params["ResourceArn"])
+        tags = {**topic.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
+        if len(tags) > _MAX_TAGS:
+            raise sns_error(
+                "TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded"
+            )
+        topic.tags = tags
+        self._save_topic(topic)
+        return {}
+
+    async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._tagged(ctx, params["ResourceArn"])
+        for key in params["TagKeys"]:
+            topic.tags.pop(key, None)
+        self._save_topic(topic)
+        return {}
+
+    async def list_tags_for_resource(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        topic = self._tagged(ctx, params["ResourceArn"])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in topic.tags.items()]}
+
+    async def add_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "AddPermission")
+        label: str = params["Label"]
+        document = topic.policy()
+        statements = statements_of(document)
+        if any(s.get("Sid") == label for s in statements):
+            raise invalid("Statement already exists")
+        actions: list[str] = params["ActionName"]
+        if not actions or any(a not in _ACTIONS for a in actions):
+            raise invalid("Policy statement action out of service scope!")
+        principals = [f"arn:aws:iam::{account}:root" for account in params["AWSAccountId"]]
+        if not principals:
+            raise invalid("Invalid parameter: AWSAccountId")
+        names = [f"SNS:{a}" for a in actions]
+        statements.append(
+            {
+                "Sid": label,
+                "Effect": "Allow",
+                "Principal": {"AWS": principals[0] if len(principals) == 1 else principals},
+                "Action": names[0] if len(names) == 1 else names,
+                "Resource": topic.arn,
+            }
+        )
+        _write_policy(topic, document, statements)
+        self._save_topic(topic)
+        return {}
+
+    async def remove_permission(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "RemovePermission")
+        document = topic.policy()
+        kept = [s for s in statements_of(document) if s.get("Sid") != params["Label"]]
+        _write_policy(topic, document, kept)
+        self._save_topic(topic)
+        return {}
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    async def subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "Subscribe")
+        protocol: str = params["Protocol"]
+        endpoint: str = params.get("Endpoint") or ""
+        attributes: dict[str, str] = dict(params.get("Attributes") or {})
+        _check_endpoint(topic, protocol, endpoint)
+        for name, value in attributes.items():
+            check_subscription_attribute(protocol, name, value)
+        if "FilterPolicy" in attributes:
+            compile_filter(
+                attributes["FilterPolicy"],
+                attributes.get("FilterPolicyScope", "MessageAttributes"),
+            )
+        if "RawMessageDelivery" in attributes:
+            attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()
+        subs = self.by_topic.setdefault(topic.arn, {})
+        for existing in subs.values():
+            if (existing.protocol, existing.endpoint) == (protocol, endpoint):
+                if any(existing.attributes.get(k) != v for k, v in attributes.items()):
+                    raise invalid(
+                        "Invalid parameter: Attributes Reason: Subscription already exists with "
+                        "different attributes"
+                    )
+                return {"SubscriptionArn": _shown_arn(existing, params)}
+        if len(subs) >= _MAX_SUBSCRIPTIONS:
+            raise sns_error("SubscriptionLimitExceeded", "Subscription limit exceeded")
+        http = protocol in ("http", "https")
+        subscription = Subscription(
+            f"{topic.arn}:{uuid.uuid4()}",
+            topic.arn,
+            protocol,
+            endpoint,
+            ctx.account_id,
+            attributes,
+            pending=http,
+            authenticated=not http,
+        )
+        confirmation = None
+        with self.store.transaction() as conn:
+            self.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
+            if http:
+                token = secrets.token_hex(64)
+                expires = time.time() + _TOKEN_LIFETIME
+                self.store.put_token(conn, token, topic.arn, subscription.arn, expires)
+                confirmation = self._confirmation(topic, subscription, token)
+        self.subscriptions[subscription.arn] = subscription
+        subs[subscription.arn] = subscription
+        if confirmation is not None:
+            self.fanout.enqueue([confirmation])
+        return {"SubscriptionArn": _shown_arn(subscription, params)}
+
+    def _confirmation(self, topic: Topic, subscription: Subscription, token: str) -> Any:
+        url = (
+            f"{self.fanout.endpoint_url}/?Action=ConfirmSubscription"
+            f"&TopicArn={quote(topic.arn, safe='')}&Token={token}"
+        )
+        fields = {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": str(uuid.uuid4()),
+            "Token": token,
+            "TopicArn": topic.arn,
+            "Message": f"You have chosen to subscribe to the topic {topic.arn}.\nTo confirm the "
+            "subscription, visit the SubscribeURL included in this message.",
+            "SubscribeURL": url,
+            "Timestamp": timestamp(),
+        }
+        return self.fanout.http_item(
+            topic,
+            subscription,
+            endpoint=subscription.endpoint,
+            message_type="SubscriptionConfirmation",
+            fields=fields,
+            subscription_arn=None,
+        )
+
+    async def confirm_subscription(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        arn: str = params["TopicArn"]
+        if _split_arn(arn) is None:
+            raise invalid("Invalid parameter: TopicArn")
+        found = self.store.token(params["Token"])
+        now = time.time()
+        if found is None or found[0] != arn or found[2] <= now:
+            raise invalid("Invalid token")
+        topic = self.topics.get(arn)
+        subscription = self.subscriptions.get(found[1])
+        if topic is None:
+            raise _not_found()
+        if subscription is None:
+            raise sns_error("NotFound", "Subscription does not exist")
+        subscription.pending = False
+        subscription.authenticated = (
+            str(params.get("AuthenticateOnUnsubscribe", "false")).lower() == "true"
+        )
+        with self.store.transaction() as conn:
+            self.store.delete_token(conn, params["Token"], now)
+            self.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
+        return {"SubscriptionArn": subscription.arn}
+
+    async def unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        subscription = self._subscription(ctx, params["SubscriptionArn"])
+        topic = self.topics.get(subscription.topic_arn)
+        with self.store.transaction() as conn:
+            self.store.delete_subscription(conn, subscription.arn)
+            if topic is not None:
+                topic.deleted_subscriptions += 1
+                self.store.put_topic(conn, topic.arn, topic.record())
+        del self.subscriptions[subscription.arn]
+        self.by_topic.get(subscription.topic_arn, {}).pop(subscription.arn, None)
+        return {}
+
+    async def list_subscriptions(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        mine = [
+            s
+            for s in self.subscriptions.values()
+            if s.owner == ctx.account_id and s.topic_arn.split(":")[3] == ctx.region
+        ]
+        return _subscription_page(mine, params.get("NextToken"))
+
+    async def list_subscriptions_by_topic(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        topic = self.topic(ctx, params["TopicArn"], "ListSubscriptionsByTopic")
+        return _subscription_page(
+            list(self.by_topic.get(topic.arn, {}).values()), params.get("NextToken")
+        )
+
+    async def get_subscription_attributes(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"Attributes": self._subscription(ctx, params["SubscriptionArn"]).shown()}
+
+    async def set_subscription_attributes(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        subscription = self._subscription(ctx, params["SubscriptionArn"])
+        name: str = params["AttributeName"]
+        value: str = params.get("AttributeValue") or ""
+        check_subscription_attribute(subscription.protocol, name, value)
+        if name == "FilterPolicy" and value:
+            compile_filter(
+                value, subscription.attributes.get("FilterPolicyScope", "MessageAttributes")
+            )
+        if name == "FilterPolicyScope" and "FilterPolicy" in subscription.attributes:
+            compile_filter(subscription.attributes["FilterPolicy"], value)
+        if name == "RawMessageDelivery":
+            value = value.lower()
+        if name == "FilterPolicy" and not value:  # an empty policy removes the filter
+            subscription.clear_filter()
+        else:
+            subscription.set(name, value)
+        with self.store.transaction() as conn:
+            self.store.put_subscription(
+                conn, subscription.arn, subscription.topic_arn, subscription.record()
+            )
+        return {}
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _publish_target(self, ctx: RequestContext, params: dict[str, Any]) -> Topic:
+        if params.get("PhoneNumber"):
+            raise invalid(
+                "Invalid parameter: PhoneNumber Reason: Fireside does not send SMS messages"
+            )
+        arn = params.get("TopicArn") or params.get("TargetArn")
+        if not arn:
+            raise invalid(
+                "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
+            )
+        if params.get("TargetArn") and ":endpoint/" in arn:
+            raise invalid(
+                "Invalid parameter: TargetArn Reason: Fireside has no platform application "
+                "endpoints (mobile push)"
+            )
+        return self.topic(ctx, arn, "Publish")
+
+    async def publish(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        topic = self._publish_target(ctx, params)
+        message = check_publish(topic, params)
+        seen = self._deduplicated(topic, message)
+        if seen is not None:
+            return seen
+        self.publish_messages(topic, [message])
+        out: dict[str, Any] = {"MessageId": message.id}
+        if message.sequence is not None:
+            out["SequenceNumber"] = message.sequence
+        return out
+
+    def publish_one(self, topic: Topic, params: dict[str, Any]) -> str:
+        """Publish for another service (`fireside.sns.targets`); the message id."""
+        message = check_publish(topic, params)
+        seen = self._deduplicated(topic, message)
+        if seen is not None:
+            return str(seen["MessageId"])
+        self.publish_messages(topic, [message])
+        return message.id
+
+    def _deduplicated(self, topic: Topic, message: Published) -> dict[str, Any] | None:
+        if message.dedup_id is None or not topic.fifo:
+            return None
+        found = topic.dedup.get(message.dedup_id)
+        if found is None or found[0] <= time.time():
+            return None
+        return {"MessageId": found[1], "SequenceNumber": found[2]}
+
+    def publish_messages(self, topic: Topic, messages: list[Published]) -> None:
+        """Deliver accepted messages; FIFO ones get their sequence numbers and are remembered
+        for deduplication (durably, after their deliveries)."""
+        if topic.fifo:
+            for message in messages:
+                message.sequence = f"{10_000_000_000_000_000_000 + topic.next_sequence:020d}"
+                topic.next_sequence += 1
+        subscriptions = list(self.by_topic.get(topic.arn, {}).values())
+        self.fanout.deliver(topic, subscriptions, messages)
+        if not topic.fifo:
+            return
+        now = time.time()
+        with self.store.transaction() as conn:
+            for message in messages:
+                assert message.dedup_id is not None and message.sequence is not None
+                expires = now + _DEDUP_WINDOW
+                topic.dedup[message.dedup_id] = (expires, message.id, message.sequence)
+                self.store.put_dedup(
+                    conn, topic.arn, message.dedup_id, expires, message.id, message.sequence
+                )
+            self.store.expire_dedup(conn, now)
+            self.store.put_topic(conn, topic.arn, topic.record())
+        for key, (expires, _, _) in list(topic.dedup.items()):
+            if expires <= now:
+                del topic.dedup[key]
+
+    async def publish_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        from fireside.sns.batch import publish_batch
+
+        return publish_batch(self, self.topic(ctx, params["TopicArn"], "Publish"), params)
+
+
+def _write_policy(topic: Topic, document: Any, statements: list[Any]) -> None:
+    import json
+
+    base = document if isinstance(document, dict) else {"Version": "2008-10-17"}
+    base["Statement"] = statements
+    topic.attributes["Policy"] = json.dumps(base, separators=(",", ":"))
+
+
+def _effective_delivery(topic: Topic) -> str:
+    import json
+
+    from fireside.sns.topics import DEFAULT_DELIVERY_POLICY
+
+    return topic.attributes.get("DeliveryPolicy") or json.dumps(
+        DEFAULT_DELIVERY_POLICY, separators=(",", ":")
+    )
+
+
+def _shown_arn(subscription: Subscription, params: dict[str, Any]) -> str:
+    if subscription.pending and not params.get("ReturnSubscriptionArn"):
+        return "pending confirmation"
+    return subscription.arn
+
+
+def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
+    if protocol not in _PROTOCOLS:
+        raise invalid(
+            f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
+        )
+    if protocol not in _SERVED:
+        raise invalid(
+            f"Invalid parameter: Protocol Reason: Fireside does not deliver to {protocol} "
+            f"subscriptions (it delivers to {', '.join(_SERVED)})"
+        )
+    if not endpoint:
+        raise invalid("Invalid parameter: Endpoint")
+    if protocol == "sqs":
+        parts = endpoint.split(":")
+        if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not parts[5]:
+            raise invalid("Invalid parameter: SQS endpoint ARN")
+        if parts[5].endswith(".fifo") and not topic.fifo:
+            raise invalid(
+                "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not "
+                "be subscribed to standard SNS topics"
+            )
+    elif protocol == "lambda":
+        parts = endpoint.split(":")
+        if (
+            len(parts) not in (7, 8)
+            or parts[:3] != ["arn", "aws", "lambda"]
+            or parts[5] != "function"
+        ):
+            raise invalid("Invalid parameter: Lambda endpoint ARN")
+        if topic.fifo:
+            raise invalid(
+                "Invalid parameter: Invalid protocol type: lambda Reason: FIFO topics deliver "
+                "only to SQS queues"
+            )
+    elif not endpoint.lower().startswith(f"{protocol}://") or len(endpoint) > 2048:
+        raise invalid("Invalid parameter: Endpoint must match the specified protocol")
+    elif topic.fifo:
+        raise invalid(
+            f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics deliver "
+            "only to SQS queues"
+        )
+
+
+def _page(items: list[str], token: str | None) -> tuple[list[str], str | None]:
+    start = 0
+    if token:
+        start = next((i for i, item in enumerate(items) if item > token), len(items))
+    page = items[start : start + _PAGE]
+    more = start + _PAGE < len(items)
+    return page, (page[-1] if more and page else None)
+
+
+def _subscription_page(subs: list[Subscription], token: str | None) -> dict[str, Any]:
+    by_arn = {s.arn: s for s in subs}
+    page, next_token = _page(sorted(by_arn), token)
+    out: dict[str, Any] = {
+        "Subscriptions": [
+            {
+                "SubscriptionArn": "PendingConfirmation" if by_arn[a].pending else a,
+                "Owner": by_arn[a].owner,
+                "Protocol": by_arn[a].protocol,
+                "Endpoint": by_arn[a].endpoint,
+                "TopicArn": by_arn[a].topic_arn,
+            }
+            for a in page
+        ]
+    }
+    if next_token:
+        out["NextToken"] = next_token
+    return out
