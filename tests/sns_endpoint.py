@@ -95,6 +95,12 @@ class Endpoint:
                 raise AssertionError(f"{len(self.requests)} of {count} requests in {timeout} s")
             return list(self.requests)
 
+    def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 30) -> None:
+        """Wait until `condition(requests)` holds."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: condition(self.requests), timeout):
+                raise AssertionError(f"not met in {timeout} s; requests: {len(self.requests)}")
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
