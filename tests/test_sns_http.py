@@ -291,6 +291,26 @@ def test_throttle_and_bounded_concurrency(
     assert endpoint.most_in_flight == 2
 
 
+def test_a_throttled_backlog_does_not_hold_up_other_subscriptions(
+    tmp_path: Path, endpoint: Endpoint, signer: Signer
+) -> None:
+    """300 messages for a subscription throttled to 1 a second are queued before one for
+    another subscription: that one is posted at once, not after the backlog."""
+    slow = {"throttlePolicy": {"maxReceivesPerSecond": 1}}
+    delivery = HttpDelivery(tmp_path / "out.sqlite", signer, Targets(), endpoint_url=FIRESIDE)
+    delivery.enqueue([notification(endpoint.url, n, delivery_policy=slow) for n in range(300)])
+    delivery.enqueue([notification(endpoint.url + "?other", 999)])
+
+    async def scenario() -> None:
+        await asyncio.to_thread(
+            endpoint.wait_for, lambda requests: any(r.path.endswith("?other") for r in requests), 5
+        )
+
+    running(delivery, scenario)
+    throttled = [r for r in endpoint.requests if not r.path.endswith("?other")]
+    assert 1 <= len(throttled) <= 3
+
+
 def test_https_endpoints_need_a_trusted_certificate(tmp_path: Path, signer: Signer) -> None:
     secure = Endpoint(tls_dir=tmp_path)
     try:

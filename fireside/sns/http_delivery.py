@@ -112,6 +112,7 @@ class HttpDelivery:
         self._in_flight: set[int] = set()
         #: Throttled subscriptions: when each may next be posted to (not durable).
         self._next_slot: dict[str, float] = {}
+        self._reserved: dict[int, float] = {}  # row id -> the slot it was moved to
         self._counts = dict.fromkeys(
             ("delivered", "rejected", "retried", "dead_lettered", "failed"), 0
         )
@@ -162,42 +163,51 @@ class HttpDelivery:
 
     def _due(self, now: float) -> tuple[list[_Row], float | None]:
         """Rows due now (not in flight, within their subscription's throttle), and when the
-        next one falls due."""
+        next one falls due. A throttled row gets a slot of its subscription's rate and is
+        moved to it on disk, so a long throttled backlog never hides other rows."""
         rows = self._conn.execute(
             "SELECT id, message, attempts, not_before FROM http_outbox ORDER BY not_before LIMIT ?",
             (_BATCH,),
         ).fetchall()
         due: list[_Row] = []
+        deferred: list[tuple[float, int]] = []
         next_at: float | None = None
         for row_id, text, attempts, not_before in rows:
             if row_id in self._in_flight:
                 continue
             at = float(not_before)
-            message: HttpMessage | None = None
             if at <= now:
                 message = _load(text)
                 if message is None:  # unreadable: nothing could ever deliver it
                     self._delete(row_id)
                     continue
-                at = max(at, self._throttle(message, now))
-            if at <= now and message is not None:
-                due.append(_Row(row_id, message, int(attempts)))
-            elif next_at is None or at < next_at:
+                at = self._slot(row_id, message, now)
+                if at <= now:
+                    due.append(_Row(row_id, message, int(attempts)))
+                    continue
+                deferred.append((at, row_id))
+            if next_at is None or at < next_at:
                 next_at = at
+        if deferred:
+            with write_transaction(self._conn) as conn:
+                conn.executemany("UPDATE http_outbox SET not_before = ? WHERE id = ?", deferred)
         return due, next_at
 
-    def _throttle(self, message: HttpMessage, now: float) -> float:
-        """When `message` may be posted under its `maxReceivesPerSecond` (now: a slot is
-        taken for it)."""
+    def _slot(self, row_id: int, message: HttpMessage, now: float) -> float:
+        """When `message` may be posted under its `maxReceivesPerSecond`: now, or the slot
+        it was given before, or the next free slot of its subscription."""
+        reserved = self._reserved.pop(row_id, None)
+        if reserved is not None:
+            return now
         rate = parse_policy(message.delivery_policy).max_per_second
         if rate is None:
             return now
         key = message.subscription_arn or message.endpoint
-        slot = self._next_slot.get(key, now)
+        slot = max(self._next_slot.get(key, now), now)
+        self._next_slot[key] = slot + 1.0 / rate
         if slot > now:
-            return slot
-        self._next_slot[key] = max(slot, now) + 1.0 / rate
-        return now
+            self._reserved[row_id] = slot
+        return slot
 
     # -- one message --------------------------------------------------------------------------
     async def _deliver(self, row: _Row, limit: asyncio.Semaphore) -> None:
