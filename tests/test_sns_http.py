@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fireside.aws.context import RequestContext
+from fireside.config import load_settings
 from fireside.sns.delivery_policy import DEFAULT, parse_policy, policy_error
 from fireside.sns.http_delivery import HttpDelivery, HttpMessage
 from fireside.sns.signing import Signer
@@ -597,3 +598,12 @@ def test_topic_shaped_policies_and_content_type_are_read(
 
     running(delivery, scenario)
     assert endpoint.requests[0].headers["content-type"] == "application/json"
+
+
+def test_https_verification_is_on_unless_turned_off(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path, environ={}).sns_https_verify
+    for off in ("off", "0", "false", "no"):
+        env = {"FIRESIDE_SNS_HTTPS_VERIFY": off}
+        assert not load_settings(data_dir=tmp_path, environ=env).sns_https_verify
+    env = {"FIRESIDE_SNS_HTTPS_VERIFY": "on"}
+    assert load_settings(data_dir=tmp_path, environ=env).sns_https_verify
