@@ -1,0 +1,178 @@
+"""HTTP(S) subscriptions' confirmation flow, in process with a fake HTTP delivery queue (the
+real one, `fireside.sns.http_delivery`, is tested with real HTTP on its own): Subscribe hands
+the queue a `SubscriptionConfirmation` whose `SubscribeURL` confirms the subscription when
+fetched unsigned (even on a server that requires signatures, as AWS serves it); tokens are
+one-use and expire after three days; confirmed subscriptions get their notifications."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from fireside.aws.auth import Authenticator
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.aws.model import load_service
+from fireside.aws.protocol import protocol_for
+from fireside.edge import Edge, Service, json_response
+from fireside.http.types import Request, Response
+from fireside.sns import SnsProvider, SnsStore
+from fireside.sns.fanout import Fanout
+from fireside.targets import Targets
+
+CTX = RequestContext("000000000000", "us-east-1", "request", "http://fireside.test")
+
+
+class FakeHttp:
+    """Stands in for `HttpDelivery`: remembers what it was given."""
+
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    def enqueue(self, messages: Sequence[Any]) -> None:
+        self.messages += messages
+
+
+def provider_with(tmp_path: Path) -> tuple[SnsProvider, FakeHttp]:
+    http = FakeHttp()
+    fanout = Fanout(Targets(), http=http, http_message=lambda **fields: SimpleNamespace(**fields))
+    fanout.endpoint_url = CTX.endpoint_url
+    return SnsProvider(SnsStore(tmp_path / "sns.sqlite"), fanout), http
+
+
+async def _internal(request: Request) -> Response:
+    return json_response(404, {})
+
+
+def edge_for(provider: SnsProvider) -> Edge:
+    service = Service(
+        "sns",
+        protocol_for(load_service("sns")),
+        provider.operations(),
+        unsigned_actions=frozenset({"ConfirmSubscription"}),
+    )
+    return Edge(Authenticator({"AKID": "secret"}), [service], _internal, CTX.endpoint_url)
+
+
+def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
+    provider, http = provider_with(tmp_path)
+
+    async def scenario() -> None:
+        topic = (await provider.create_topic(CTX, {"Name": "hooks"}))["TopicArn"]
+        answer = await provider.subscribe(
+            CTX,
+            {"TopicArn": topic, "Protocol": "https", "Endpoint": "https://example.com/in"},
+        )
+        assert answer == {"SubscriptionArn": "pending confirmation"}
+        (confirmation,) = http.messages
+        assert confirmation.endpoint == "https://example.com/in"
+        assert confirmation.message_type == "SubscriptionConfirmation"
+        assert confirmation.subscription_arn is None
+        assert confirmation.topic_arn == topic
+        fields = confirmation.fields
+        assert set(fields) == {
+            "Type",
+            "MessageId",
+            "Token",
+            "TopicArn",
+            "Message",
+            "SubscribeURL",
+            "Timestamp",
+        }
+        assert fields["Message"] == (
+            f"You have chosen to subscribe to the topic {topic}.\nTo confirm the subscription, "
+            "visit the SubscribeURL included in this message."
+        )
+        url = urlsplit(fields["SubscribeURL"])
+        assert f"{url.scheme}://{url.netloc}" == CTX.endpoint_url
+        query = dict(parse_qsl(url.query))
+        assert query == {
+            "Action": "ConfirmSubscription",
+            "TopicArn": topic,
+            "Token": fields["Token"],
+        }
+        # Publishing before confirmation sends nothing to the endpoint.
+        await provider.publish(CTX, {"TopicArn": topic, "Message": "early"})
+        assert len(http.messages) == 1
+        # Another action unsigned is refused; the SubscribeURL, fetched unsigned, confirms.
+        edge = edge_for(provider)
+        refused = await edge(Request("POST", "/", "", {}, b"Action=ListTopics&Version=2010-03-31"))
+        assert refused.status == 403
+        confirmed = await edge(Request("GET", "/", url.query, {}))
+        assert confirmed.status == 200, confirmed.body
+        assert b"<SubscriptionArn>" + topic.encode() in confirmed.body
+        again = await edge(Request("GET", "/", url.query, {}))
+        assert again.status == 400 and b"Invalid token" in again.body  # one use
+        (sub,) = provider.by_topic[topic].values()
+        attributes = (
+            await provider.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
+        )["Attributes"]
+        assert attributes["PendingConfirmation"] == "false"
+        assert attributes["ConfirmationWasAuthenticated"] == "false"
+        await provider.set_subscription_attributes(
+            CTX,
+            {
+                "SubscriptionArn": sub.arn,
+                "AttributeName": "RawMessageDelivery",
+                "AttributeValue": "true",
+            },
+        )
+        await provider.publish(CTX, {"TopicArn": topic, "Message": "hello", "Subject": "s"})
+        notification = http.messages[-1]
+        assert notification.message_type == "Notification"
+        assert notification.subscription_arn == sub.arn
+        assert notification.raw is True
+        assert notification.signature_version == "1"
+        assert notification.fields["Message"] == "hello"
+        assert notification.fields["Subject"] == "s"
+        assert "Signature" not in notification.fields
+
+    asyncio.run(scenario())
+
+
+def test_tokens_expire_after_three_days(tmp_path: Path) -> None:
+    provider, http = provider_with(tmp_path)
+
+    async def scenario() -> None:
+        topic = (await provider.create_topic(CTX, {"Name": "late"}))["TopicArn"]
+        await provider.subscribe(
+            CTX, {"TopicArn": topic, "Protocol": "http", "Endpoint": "http://example.com/"}
+        )
+        token = http.messages[0].fields["Token"]
+        with sqlite3.connect(tmp_path / "sns.sqlite") as conn:
+            (expires,) = conn.execute("SELECT expires FROM tokens").fetchone()
+            conn.execute("UPDATE tokens SET expires = expires - 3 * 24 * 3600")
+        assert expires > 0
+        with pytest.raises(ServiceError) as caught:
+            await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": token})
+        assert (caught.value.code, caught.value.message) == ("InvalidParameter", "Invalid token")
+        with pytest.raises(ServiceError):
+            await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": "made-up"})
+
+    asyncio.run(scenario())
+
+
+def test_pending_subscriptions_survive_a_restart(tmp_path: Path) -> None:
+    provider, http = provider_with(tmp_path)
+
+    async def subscribe() -> str:
+        topic = (await provider.create_topic(CTX, {"Name": "kept"}))["TopicArn"]
+        await provider.subscribe(
+            CTX, {"TopicArn": topic, "Protocol": "https", "Endpoint": "https://example.com/"}
+        )
+        return str(topic)
+
+    topic = asyncio.run(subscribe())
+    token = http.messages[0].fields["Token"]
+    provider.close()
+    reopened, _ = provider_with(tmp_path)
+    confirmed = asyncio.run(reopened.confirm_subscription(CTX, {"TopicArn": topic, "Token": token}))
+    assert confirmed["SubscriptionArn"].startswith(topic + ":")
+    reopened.close()
