@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from sns_message_validator import SNSMessageValidator
 
 from tests.conftest import Server
@@ -186,3 +187,38 @@ def test_a_published_message_survives_kill_9(
     assert document["Message"] == "kept"
     assert document["SigningCertURL"].startswith(again.endpoint)
     aws_verify(document)
+
+
+def test_delivery_policies_outside_awss_limits_are_refused(
+    server: Server, endpoint: Endpoint
+) -> None:
+    sns = server.client("sns")
+    topic = sns.create_topic(Name="http-limits")["TopicArn"]
+    subscription = subscribe_confirmed(server, sns, endpoint, topic)
+    too_fast = {"healthyRetryPolicy": {"minDelayTarget": 0, "maxDelayTarget": 5}}
+    with pytest.raises(ClientError) as caught:
+        sns.set_subscription_attributes(
+            SubscriptionArn=subscription,
+            AttributeName="DeliveryPolicy",
+            AttributeValue=json.dumps(too_fast),
+        )
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidParameter"
+    assert "minDelayTarget" in error["Message"]
+    too_long = {"http": {"defaultHealthyRetryPolicy": {"numRetries": 100, "minDelayTarget": 60,
+                                                        "maxDelayTarget": 60}}}  # fmt: skip
+    with pytest.raises(ClientError) as caught:
+        sns.set_topic_attributes(
+            TopicArn=topic, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(too_long)
+        )
+    assert "3600" in caught.value.response["Error"]["Message"]
+    fine = {"healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 30, "numRetries": 10,
+                                   "backoffFunction": "geometric"},
+            "throttlePolicy": {"maxReceivesPerSecond": 5}}  # fmt: skip
+    sns.set_subscription_attributes(
+        SubscriptionArn=subscription,
+        AttributeName="DeliveryPolicy",
+        AttributeValue=json.dumps(fine),
+    )
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscription)["Attributes"]
+    assert json.loads(attributes["DeliveryPolicy"]) == fine

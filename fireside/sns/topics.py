@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.sns.delivery_policy import policy_error
 from fireside.sns.filters import FilterPolicy, compile_filter
 
 __all__ = [
@@ -177,7 +178,7 @@ def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: 
             if not isinstance(document.get("Statement"), list | dict):
                 raise invalid("Invalid parameter: Policy Error: Statement is required")
         elif name == "DeliveryPolicy":
-            _json_object(name, value)
+            _check_delivery_policy(value)
         elif name == "SignatureVersion" and value not in ("1", "2"):
             raise invalid("Invalid parameter: SignatureVersion")
         elif name == "TracingConfig" and value not in ("PassThrough", "Active"):
@@ -210,7 +211,15 @@ def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
         if not isinstance(target, str) or not target.startswith("arn:aws:sqs:"):
             raise invalid("Invalid parameter: RedrivePolicy: deadLetterTargetArn is an invalid arn")
     elif name == "DeliveryPolicy":
-        _json_object(name, value)
+        _check_delivery_policy(value)
+
+
+def _check_delivery_policy(value: str) -> None:
+    """An HTTP/S delivery policy within AWS's limits (`fireside.sns.delivery_policy`)."""
+    _json_object("DeliveryPolicy", value)
+    problem = policy_error(value)
+    if problem is not None:
+        raise invalid(f"Invalid parameter: {problem}")
 
 
 @dataclass(slots=True)
