@@ -75,14 +75,14 @@ class Endpoint:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        context: ssl.SSLContext | None = None
         scheme = "http"
         if tls_dir is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*_self_signed(tls_dir))
-            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             scheme = "https"
+        self._server = _Server(("127.0.0.1", 0), Handler, context)
+        self._server.daemon_threads = True
         self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}/hook"
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
@@ -104,6 +104,33 @@ class Endpoint:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    """Each connection in its own thread; TLS handshakes there too (with a deadline), so a
+    client that fails or stalls one never blocks the accepting loop."""
+
+    def __init__(
+        self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext | None,
+    ) -> None:  # fmt: skip
+        super().__init__(address, handler)
+        self.context = context
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        request.settimeout(10)
+        if self.context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            secure = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # a client that refused our certificate
+        with secure:
+            super().finish_request(secure, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up mid-answer (a timed-out delivery) is expected here
 
 
 def _self_signed(directory: Path) -> tuple[str, str]:

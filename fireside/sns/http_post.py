@@ -3,7 +3,8 @@
 Fireside's dependencies have an HTTP parser (httptools) but no asyncio client, and SNS's
 needs are narrow: send one request, learn the status code, never follow a redirect (AWS
 does not), give up after a deadline (AWS's 15 s). So each delivery opens a connection, sends
-the request with `Connection: close`, reads the response head (bounded, like the server's)
+the request with `Connection: close` (and, as AWS does, a URL's `user:password@` as basic
+authentication), reads the response head (bounded, like the server's)
 and closes; the response body is not needed and is not read.
 
 `https` endpoints are checked against the system's trusted roots unless the caller passes a
@@ -13,10 +14,11 @@ context that does not verify (`FIRESIDE_SNS_HTTPS_VERIFY=off`).
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import ssl
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httptools
 
@@ -61,6 +63,9 @@ async def post(
     host_header = parts.netloc.rpartition("@")[2]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     lines = [f"POST {target} HTTP/1.1", f"Host: {host_header}"]
+    if parts.username is not None:  # AWS sends a URL's user:password as basic auth
+        userinfo = unquote(parts.username) + ":" + unquote(parts.password or "")
+        lines.append(f"Authorization: Basic {base64.b64encode(userinfo.encode()).decode()}")
     lines += [f"{name}: {value}" for name, value in headers]
     lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
     request = "\r\n".join(lines).encode("latin-1", "replace") + body
