@@ -113,6 +113,9 @@ class HttpDelivery:
         #: Throttled subscriptions: when each may next be posted to (not durable).
         self._next_slot: dict[str, float] = {}
         self._reserved: dict[int, float] = {}  # row id -> the slot it was moved to
+        #: Rows finished (delivered, dead-lettered or dropped) but not yet deleted: deleted
+        #: together, one commit for all the deliveries that ended meanwhile.
+        self._done: set[int] = set()
         self._counts = dict.fromkeys(
             ("delivered", "rejected", "retried", "dead_lettered", "failed"), 0
         )
@@ -150,16 +153,21 @@ class HttpDelivery:
         try:
             while True:
                 wake.clear()
+                self._flush()
                 due, next_at = self._due(time.time())
                 for row in due:
                     await limit.acquire()
                     self._in_flight.add(row.id)
                     tasks.spawn(self._deliver(row, limit), f"sns-http {row.id}")
                 timeout = None if next_at is None else max(0.0, next_at - time.time())
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as the event fires, and the loop would not stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await wake.wait()
         finally:
             await tasks.close()
+            self._flush()
 
     def _due(self, now: float) -> tuple[list[_Row], float | None]:
         """Rows due now (not in flight, within their subscription's throttle), and when the
@@ -173,7 +181,7 @@ class HttpDelivery:
         deferred: list[tuple[float, int]] = []
         next_at: float | None = None
         for row_id, text, attempts, not_before in rows:
-            if row_id in self._in_flight:
+            if row_id in self._in_flight or row_id in self._done:
                 continue
             at = float(not_before)
             if at <= now:
@@ -236,7 +244,7 @@ class HttpDelivery:
         else:
             if 200 <= status < 300:
                 self._counts["delivered"] += 1
-                self._delete(row.id)
+                self._done.add(row.id)
                 return
             if status < 500:  # AWS counts 200-4xx as answered: not retried
                 log.warning(
@@ -247,7 +255,7 @@ class HttpDelivery:
                     message.fields.get("MessageId"),
                 )
                 self._counts["rejected"] += 1
-                self._delete(row.id)
+                self._done.add(row.id)
                 return
             reason = f"HTTP {status}"
         attempts = row.attempts + 1
@@ -310,7 +318,7 @@ class HttpDelivery:
                 reason,
             )
             self._counts["failed"] += 1
-            self._delete(row.id)
+            self._done.add(row.id)
             return
         parts = message.topic_arn.split(":")
         account, region = (parts[4], parts[3]) if len(parts) >= 6 else ("", "")
@@ -318,7 +326,7 @@ class HttpDelivery:
         outcome = self._targets.send(Delivery(sender, arn, body.decode()))
         if isinstance(outcome, Accepted):
             self._counts["dead_lettered"] += 1
-            self._delete(row.id)
+            self._done.add(row.id)
         elif outcome.retriable:
             self._reschedule(row.id, row.attempts, DLQ_RETRY)
         else:
@@ -333,9 +341,18 @@ class HttpDelivery:
                 outcome.reason,
             )
             self._counts["failed"] += 1
-            self._delete(row.id)
+            self._done.add(row.id)
 
     # -- durable state changes -----------------------------------------------------------------
+    def _flush(self) -> None:
+        """Delete the finished rows. A crash before this re-delivers them (at least once)."""
+        if not self._done:
+            return
+        done = list(self._done)
+        with write_transaction(self._conn) as conn:
+            conn.executemany("DELETE FROM http_outbox WHERE id = ?", [(row_id,) for row_id in done])
+        self._done.difference_update(done)
+
     def _delete(self, row_id: int) -> None:
         with write_transaction(self._conn) as conn:
             conn.execute("DELETE FROM http_outbox WHERE id = ?", (row_id,))
