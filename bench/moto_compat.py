@@ -22,6 +22,8 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   deleting every REST API, usage plan and API key;
 - `events`: `tests/test_events` (EventBridge), set up as `apigatewayv2`, its plugin deleting
   every rule (targets first) and custom event bus;
+- `sns`: `tests/test_sns`, with a plugin that deletes every topic and queue before each test,
+  signing with account 123456789012 as `lambda_policy` does;
 - `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
   count the account's queues), signing with account 123456789012 as `lambda_policy` does.
   `test_sqs_integration.py` is left out: it waits, without a limit, for a function that an
@@ -30,7 +32,7 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs]
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs|sns]
        [-k EXPR]
 """
 
@@ -185,6 +187,17 @@ for url in client.list_queues().get("QueueUrls", []):
     client.delete_queue(QueueUrl=url)
 """,
 )
+SNS_PLUGIN = clean_slate(
+    "sns",
+    """
+for page in client.get_paginator("list_topics").paginate():
+    for topic in page["Topics"]:
+        client.delete_topic(TopicArn=topic["TopicArn"])
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+for url in sqs.list_queues().get("QueueUrls", []):
+    sqs.delete_queue(QueueUrl=url)
+""",
+)
 
 
 @dataclass(frozen=True)
@@ -226,6 +239,11 @@ SUITES = {
         SQS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("--ignore=tests/test_sqs/test_sqs_integration.py",),
+    ),
+    "sns": Suite(
+        "tests/test_sns",
+        SNS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
     ),
     "apigateway": Suite(
         "tests/test_apigateway",
