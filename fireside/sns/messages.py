@@ -135,16 +135,6 @@ def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> int:
                 raise _value_error(
                     f"Could not cast message attribute '{name}' value to number."
                 ) from None
-        if kind == "String.Array":
-            try:
-                parsed = json.loads(str(text))
-            except ValueError:
-                parsed = None
-            if not isinstance(parsed, list) or any(isinstance(v, dict | list) for v in parsed):
-                raise _value_error(
-                    f"The message attribute '{name}' with type 'String.Array' has an invalid "
-                    "value: it must be a JSON array of strings, numbers, true, false or null."
-                )
         size += len(name.encode()) + len(kind.encode()) + len(value)
     return size
 
