@@ -22,6 +22,9 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   deleting every REST API, usage plan and API key;
 - `events`: `tests/test_events` (EventBridge), set up as `apigatewayv2`, its plugin deleting
   every rule (targets first) and custom event bus;
+- `sns`: `tests/test_sns`, with a plugin that deletes every topic and queue before each test,
+  signing with account 123456789012 as `lambda_policy` does; `sns_with_policies` is the same
+  run with each subscribed queue given the policy AWS requires (moto's tests leave it out);
 - `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
   count the account's queues), signing with account 123456789012 as `lambda_policy` does.
   `test_sqs_integration.py` is left out: it waits, without a limit, for a function that an
@@ -30,7 +33,7 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs]
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs|sns|sns_with_policies]
        [-k EXPR]
 """
 
@@ -185,6 +188,56 @@ for url in client.list_queues().get("QueueUrls", []):
     client.delete_queue(QueueUrl=url)
 """,
 )
+SNS_PLUGIN = clean_slate(
+    "sns",
+    """
+for page in client.get_paginator("list_topics").paginate():
+    for topic in page["Topics"]:
+        client.delete_topic(TopicArn=topic["TopicArn"])
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+for url in sqs.list_queues().get("QueueUrls", []):
+    sqs.delete_queue(QueueUrl=url)
+""",
+)
+
+#: `sns_with_policies`: moto's SNS tests subscribe queues without the queue policy AWS requires
+#: (`sns.amazonaws.com` allowed to send for the topic; moto does not check it). This variant
+#: adds that policy whenever a test subscribes a queue, so the tests measure delivery, filter
+#: policies and envelopes rather than the (intended) refusals.
+SNS_POLICY_PLUGIN = (
+    SNS_PLUGIN
+    + """
+
+import json
+
+import botocore.client
+
+_make_api_call = botocore.client.BaseClient._make_api_call
+
+
+def _granting(self, operation, params):
+    if operation == "Subscribe" and params.get("Protocol") == "sqs":
+        parts = str(params.get("Endpoint", "")).split(":")
+        if len(parts) == 6:
+            sqs = boto3.client(
+                "sqs", endpoint_url=os.environ["TEST_SERVER_MODE_ENDPOINT"], region_name=parts[3]
+            )
+            try:
+                url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])
+                policy = {"Statement": [{"Effect": "Allow",
+                          "Principal": {"Service": "sns.amazonaws.com"},
+                          "Action": "sqs:SendMessage", "Resource": params["Endpoint"]}]}
+                sqs.set_queue_attributes(
+                    QueueUrl=url["QueueUrl"], Attributes={"Policy": json.dumps(policy)}
+                )
+            except Exception:
+                pass
+    return _make_api_call(self, operation, params)
+
+
+botocore.client.BaseClient._make_api_call = _granting
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -226,6 +279,16 @@ SUITES = {
         SQS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("--ignore=tests/test_sqs/test_sqs_integration.py",),
+    ),
+    "sns": Suite(
+        "tests/test_sns",
+        SNS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "sns_with_policies": Suite(
+        "tests/test_sns",
+        SNS_POLICY_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

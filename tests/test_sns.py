@@ -196,12 +196,15 @@ def test_topic_lifecycle_attributes_tags_and_permissions(sns: Any) -> None:
         lambda: sns.add_permission(
             TopicArn=arn, Label="pub", AWSAccountId=[OTHER], ActionName=["Publish"]
         )
-    )[:2] == ("InvalidParameter", "Statement already exists")
+    )[:2] == ("InvalidParameter", "Invalid parameter: Statement already exists")
     assert error_of(
         lambda: sns.add_permission(
             TopicArn=arn, Label="x", AWSAccountId=[OTHER], ActionName=["Fly"]
         )
-    )[:2] == ("InvalidParameter", "Policy statement action out of service scope!")
+    )[:2] == (
+        "InvalidParameter",
+        "Invalid parameter: Policy statement action out of service scope!",
+    )
     sns.remove_permission(TopicArn=arn, Label="pub")
     policy = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])
     assert [s["Sid"] for s in policy["Statement"]] == ["__default_statement_ID"]
@@ -442,6 +445,12 @@ FILTERS: list[tuple[str, str, dict[str, Any], bool]] = [
     ("MessageBody", '{"order": {"kind": ["book"]}}', {"order": {"kind": "book"}}, True),
     ("MessageBody", '{"order": {"kind": ["book"]}}', {"order": {"kind": "cd"}}, False),
     ("MessageBody", '{"n": [{"numeric": [">=", 1]}]}', {"n": 2}, True),
+    # Numbers compare to five decimal places; a String.Array of one JSON value is that value.
+    ("MessageAttributes", '{"p": [100.123456789]}', {"p": ("Number", "100.1234567")}, True),
+    ("MessageAttributes", '{"p": [100.12]}', {"p": ("Number", "100.13")}, False),
+    ("MessageAttributes", '{"p": [100]}', {"p": ("String.Array", "100")}, True),
+    ("MessageAttributes", '{"p": ["one"]}', {"p": ("String.Array", "one")}, False),
+    ("MessageBody", "{}", {"anything": 1}, True),
 ]
 
 
@@ -555,11 +564,9 @@ def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(
     first = sns.publish(TopicArn=topic, Message="same", MessageGroupId="g")
     second = sns.publish(TopicArn=topic, Message="same", MessageGroupId="g")
     assert first["MessageId"] == second["MessageId"]
-    fifo_names = "Invalid parameter: Fifo Topic names must end with .fifo"
-    code, message, _ = error_of(
-        lambda: sns.create_topic(Name="no-suffix", Attributes={"FifoTopic": "true"})
-    )
-    assert code == "InvalidParameter" and message.startswith(fifo_names)
+    assert error_of(lambda: sns.create_topic(Name="no-suffix", Attributes={"FifoTopic": "true"}))[
+        :2
+    ] == ("InvalidParameter", "Invalid parameter: Topic Name")
 
 
 def test_dead_letter_queue_takes_refused_deliveries(
@@ -657,19 +664,31 @@ def test_publish_batch(sns: Any, make_topic: Callable[..., str], queues: Queues)
         PublishBatchRequestEntries=[
             {"Id": "a", "Message": "one"},
             {"Id": "b", "Message": "two", "Subject": "s"},
-            {"Id": "c", "Message": ""},
         ],
     )
     assert sorted(e["Id"] for e in answer["Successful"]) == ["a", "b"]
-    assert answer["Failed"] == [
-        {
-            "Id": "c",
-            "Code": "InvalidParameter",
-            "Message": "Invalid parameter: Empty message",
-            "SenderFault": True,
-        }
-    ]
+    assert answer["Failed"] == []
     assert sorted(m["Body"] for m in queues.drain(url, 2)) == ["one", "two"]
+    # One malformed entry fails the whole request, as on AWS: nothing is published.
+    assert error_of(
+        lambda: sns.publish_batch(
+            TopicArn=topic,
+            PublishBatchRequestEntries=[
+                {"Id": "a", "Message": "fine"},
+                {
+                    "Id": "b",
+                    "Message": "x",
+                    "MessageAttributes": {"attr1": {"DataType": "String", "StringValue": ""}},
+                },
+            ],
+        )
+    ) == (
+        "ParameterValueInvalid",
+        "The message attribute 'attr1' must contain non-empty message attribute value for "
+        "message attribute type 'String'.",
+        400,
+    )
+    assert queues.empty(url)
     entries = [{"Id": str(i), "Message": "x"} for i in range(11)]
     assert error_of(lambda: sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries))[
         :2
@@ -689,13 +708,14 @@ def test_publish_batch(sns: Any, make_topic: Callable[..., str], queues: Queues)
         )[0]
         == "BatchEntryIdsNotDistinct"
     )
-    assert (
-        error_of(
-            lambda: sns.publish_batch(
-                TopicArn=topic, PublishBatchRequestEntries=[{"Id": "no spaces", "Message": "x"}]
-            )
-        )[0]
-        == "InvalidBatchEntryId"
+    assert error_of(
+        lambda: sns.publish_batch(
+            TopicArn=topic, PublishBatchRequestEntries=[{"Id": "message.id", "Message": "x"}]
+        )
+    )[:2] == (
+        "InvalidBatchEntryId",
+        "The Id of a batch entry in the batch request contains an impermissible character: "
+        "message.id",
     )
     big = "x" * (200 * 1024)
     assert (
@@ -759,16 +779,6 @@ def test_bad_input_gets_aws_errors(sns: Any, make_topic: Callable[..., str]) -> 
         == "ParameterValueInvalid"
     )
     assert (
-        error_of(
-            lambda: sns.publish(
-                TopicArn=topic,
-                Message="x",
-                MessageAttributes={"n": {"DataType": "String.Array", "StringValue": "[{}]"}},
-            )
-        )[0]
-        == "ParameterValueInvalid"
-    )
-    assert (
         error_of(lambda: sns.publish(TopicArn=topic, Message="x", MessageDeduplicationId="d"))[0]
         == "InvalidParameter"
     )
@@ -787,8 +797,25 @@ def test_bad_input_gets_aws_errors(sns: Any, make_topic: Callable[..., str]) -> 
     )
     assert error_of(lambda: sns.get_topic_attributes(TopicArn="not-an-arn"))[:2] == (
         "InvalidParameter",
-        "Invalid parameter: TopicArn",
+        "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",
     )
+    # Attribute names and fields, in AWS's words.
+    for name, attribute, message in (
+        (".a", {"DataType": "String", "StringValue": "v"}, "Invalid message attribute name "
+         "starting with character '.' was found."),
+        ("a..b", {"DataType": "String", "StringValue": "v"}, "Message attribute name can not "
+         "have successive '.' character."),
+        ("a^b", {"DataType": "String", "StringValue": "v"}, "Invalid non-alphanumeric "
+         "character '#x5E' was found in the message attribute name. Can only include "
+         "alphanumeric characters, hyphens, underscores, or dots."),
+        ("a", {"DataType": "String", "BinaryValue": b"v"}, "The message attribute 'a' with "
+         "type 'String' must use field 'String'."),
+    ):  # fmt: skip
+        assert error_of(
+            lambda name=name, attribute=attribute: sns.publish(
+                TopicArn=topic, Message="x", MessageAttributes={name: attribute}
+            )
+        ) == ("ParameterValueInvalid", message, 400)
 
 
 def test_eventbridge_publishes_through_the_topic_policy(

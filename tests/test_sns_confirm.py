@@ -109,7 +109,7 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         assert confirmed.status == 200, confirmed.body
         assert b"<SubscriptionArn>" + topic.encode() in confirmed.body
         again = await edge(Request("GET", "/", url.query, {}))
-        assert again.status == 400 and b"Invalid token" in again.body  # one use
+        assert again.status == 400 and b"Invalid parameter: Token" in again.body  # one use
         (sub,) = provider.by_topic[topic].values()
         attributes = (
             await provider.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
@@ -153,8 +153,12 @@ def test_tokens_expire_after_three_days(tmp_path: Path) -> None:
         with pytest.raises(ServiceError) as caught:
             await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": token})
         assert (caught.value.code, caught.value.message) == ("InvalidParameter", "Invalid token")
-        with pytest.raises(ServiceError):
+        with pytest.raises(ServiceError) as caught:
             await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": "made-up"})
+        assert caught.value.message == "Invalid parameter: Token"
+        with pytest.raises(ServiceError) as caught:
+            await provider.confirm_subscription(CTX, {"TopicArn": "nope", "Token": token})
+        assert caught.value.message == "Invalid parameter: Topic"
 
     asyncio.run(scenario())
 

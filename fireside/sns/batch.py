@@ -3,9 +3,10 @@
 Whole-request errors are AWS's: no entries (`EmptyBatchRequest`), more than ten
 (`TooManyEntriesInBatchRequest`), repeated ids (`BatchEntryIdsNotDistinct`), an id of other
 characters than letters, digits, `-` and `_` or longer than 80 (`InvalidBatchEntryId`), more
-than 256 KB in all (`BatchRequestTooLong`), and a FIFO entry without `MessageGroupId`. An
-entry's own bad input becomes a `Failed` entry with its code and message; the rest are
-delivered together (one `Targets.send_many`) before the answer.
+than 256 KB in all (`BatchRequestTooLong`), and a FIFO entry without `MessageGroupId`. As on
+AWS, one malformed entry (an empty message, a bad attribute) fails the whole request with
+that entry's error; `Failed` stays empty. The entries are delivered together (one
+`Targets.send_many`) before the answer.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Final
 
-from fireside.aws.errors import ServiceError
 from fireside.sns.messages import MAX_MESSAGE, Published, check_publish
 from fireside.sns.topics import Topic, invalid, sns_error
 
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["publish_batch"]
 
 _MAX_ENTRIES: Final = 10
-_ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
+_ENTRY_ID: Final = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_ID: Final = 80
 
 
 def _size(entry: dict[str, Any]) -> int:
@@ -48,11 +49,18 @@ def publish_batch(provider: SnsProvider, topic: Topic, params: dict[str, Any]) -
         raise sns_error(
             "BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id."
         )
-    if not all(_ENTRY_ID.fullmatch(i) for i in ids):
-        raise sns_error(
-            "InvalidBatchEntryId",
-            "The Id of a batch entry in a batch request doesn't abide by the specification.",
-        )
+    for entry_id in ids:
+        if len(entry_id) > _MAX_ID:
+            raise sns_error(
+                "InvalidBatchEntryId",
+                f"The Id of a batch entry in the batch request is too long: {entry_id}",
+            )
+        if not _ENTRY_ID.fullmatch(entry_id):
+            raise sns_error(
+                "InvalidBatchEntryId",
+                "The Id of a batch entry in the batch request contains an impermissible "
+                f"character: {entry_id}",
+            )
     if sum(_size(entry) for entry in entries) > MAX_MESSAGE:
         raise sns_error(
             "BatchRequestTooLong",
@@ -61,17 +69,11 @@ def publish_batch(provider: SnsProvider, topic: Topic, params: dict[str, Any]) -
     if topic.fifo and not all(entry.get("MessageGroupId") for entry in entries):
         raise invalid("Invalid parameter: The MessageGroupId parameter is required for FIFO topics")
     successful: list[dict[str, Any]] = []
-    failed: list[dict[str, Any]] = []
     fresh: list[tuple[str, Published]] = []
     seen_in_batch: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        try:
-            message = check_publish(topic, entry)
-        except ServiceError as exc:
-            failed.append(
-                {"Id": entry["Id"], "Code": exc.code, "Message": exc.message, "SenderFault": True}
-            )
-            continue
+    # AWS fails the whole request on the first malformed entry (nothing is published).
+    checked = [(entry, check_publish(topic, entry)) for entry in entries]
+    for entry, message in checked:
         known = provider._deduplicated(topic, message)
         if known is None and message.dedup_id is not None:
             known = seen_in_batch.get(message.dedup_id)
@@ -92,4 +94,4 @@ def publish_batch(provider: SnsProvider, topic: Topic, params: dict[str, Any]) -
         found = next((m for _, m in fresh if m.id == result["MessageId"]), None)
         if found is not None and found.sequence is not None:
             result["SequenceNumber"] = found.sequence
-    return {"Successful": successful, "Failed": failed}
+    return {"Successful": successful, "Failed": []}

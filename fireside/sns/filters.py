@@ -7,6 +7,11 @@ attribute names: it is matched against the message's attributes, `String` values
 match); `Binary` attributes are never matched. A policy scoped to `MessageBody` is matched
 against the message, which must be a JSON object (a body that is not never matches).
 
+Numbers are compared to five decimal places, as SNS compares them (`100.123456789` matches
+`100.1234567`): policy and message numbers alike are rounded before matching. A
+`String.Array` value that is not a JSON array is matched as the single JSON value it holds
+(no match when it is not JSON). An empty policy (`{}`) matches every message.
+
 AWS's limits: at most 5 attribute keys (leaf keys for a body policy), at most 150
 combinations of values, 256 KB of policy; errors are `InvalidParameter` with AWS's
 "Invalid parameter: FilterPolicy: ..." wording.
@@ -28,6 +33,7 @@ _MAX_KEYS: Final = 5
 _MAX_COMBINATIONS: Final = 150
 _MAX_SIZE: Final = 256 * 1024
 _sns_error = ModelledErrors("sns")
+_PLACES: Final = Decimal("0.00001")
 
 
 def _invalid(reason: str) -> Exception:
@@ -63,8 +69,31 @@ class FilterPolicy:
 
     def matches(self, message: str, attributes: Mapping[str, Mapping[str, Any]]) -> bool:
         if self.scope == "MessageBody":
-            return self._pattern.matches_json(message)
+            try:
+                body = json.loads(message, parse_float=_number, parse_int=_number)
+            except ValueError:
+                return False
+            return isinstance(body, dict) and self._pattern.matches(body)
         return self._pattern.matches(attribute_values(attributes))
+
+
+def _number(text: str) -> Decimal:
+    """A JSON number as SNS compares it: five decimal places."""
+    try:
+        return Decimal(text).quantize(_PLACES)
+    except InvalidOperation:  # beyond quantize's precision: compare as given
+        return Decimal(text)
+
+
+def _rounded(node: Any) -> Any:
+    """A parsed policy with its numbers rounded as messages' numbers are."""
+    if isinstance(node, dict):
+        return {key: _rounded(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rounded(value) for value in node]
+    if isinstance(node, Decimal):
+        return _number(str(node))
+    return node
 
 
 def attribute_values(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -77,12 +106,12 @@ def attribute_values(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, A
             continue  # binary values are not matched
         if kind.startswith("Number"):
             try:
-                values[name] = Decimal(text)
+                values[name] = _number(text)
             except InvalidOperation:
                 continue
         elif kind == "String.Array":
             try:
-                values[name] = json.loads(text, parse_float=Decimal)
+                values[name] = json.loads(text, parse_float=_number, parse_int=_number)
             except ValueError:
                 continue
         elif kind.startswith("String"):
@@ -95,13 +124,11 @@ def compile_filter(text: str, scope: str = "MessageAttributes") -> FilterPolicy:
     if len(text.encode()) > _MAX_SIZE:
         raise _invalid("Filter policy is too long")
     try:
-        parsed = json.loads(text, parse_float=Decimal)
+        parsed = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except ValueError:
         raise _invalid("failed to parse JSON.") from None
     if not isinstance(parsed, dict):
         raise _invalid("Filter policy must be a JSON object")
-    if not parsed:
-        raise _invalid("Filter policy can not be empty")
     if scope == "MessageAttributes":
         for key, value in parsed.items():
             if isinstance(value, dict) or (key == "$or" and _nested_or(value)):
@@ -116,7 +143,8 @@ def compile_filter(text: str, scope: str = "MessageAttributes") -> FilterPolicy:
     if combinations > _MAX_COMBINATIONS:
         raise _invalid("Filter policy is too complex")
     try:
-        pattern = compile_pattern(parsed)
+        compile_pattern(parsed)  # AWS's reasons come from the policy as written
+        pattern = compile_pattern(_rounded(parsed))
     except PatternError as exc:
         raise _invalid(exc.reason) from None
     return FilterPolicy(pattern, scope)

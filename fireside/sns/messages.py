@@ -32,8 +32,8 @@ from fireside.sns.topics import Topic, invalid, sns_error
 __all__ = ["Published", "Signer", "check_publish", "envelope", "lambda_event", "timestamp"]
 
 MAX_MESSAGE: Final = 256 * 1024
-_ATTRIBUTE_NAME: Final = re.compile(r"[A-Za-z0-9_\-.]{1,256}")
-_MAX_ATTRIBUTES: Final = 10
+_ATTRIBUTE_NAME: Final = re.compile(r"[A-Za-z0-9_\-.]+")
+_MAX_NAME: Final = 256
 _MAX_SUBJECT: Final = 100
 
 
@@ -74,40 +74,59 @@ def _value_error(message: str) -> ServiceError:
     return sns_error("ParameterValueInvalid", message)
 
 
+def _check_name(name: str) -> None:
+    """AWS's rules (and words) for an attribute name: letters, digits, `_`, `-` and `.`, no
+    leading, trailing or successive dots, under 256 bytes."""
+    if len(name.encode()) > _MAX_NAME:
+        raise _value_error("Length of message attribute name must be less than 256 bytes.")
+    if not name:
+        raise invalid("Invalid parameter: MessageAttributes Reason: an attribute name is empty")
+    dots_fine = ".." not in name and not name.startswith(".") and not name.endswith(".")
+    if dots_fine and _ATTRIBUTE_NAME.fullmatch(name):
+        return
+    if name[0] == ".":
+        raise _value_error("Invalid message attribute name starting with character '.' was found.")
+    if name[-1] == ".":
+        raise _value_error("Invalid message attribute name ending with character '.' was found.")
+    for char in name:
+        if not _ATTRIBUTE_NAME.fullmatch(char):
+            raise _value_error(
+                f"Invalid non-alphanumeric character '#x{ord(char):X}' was found in the message "
+                "attribute name. Can only include alphanumeric characters, hyphens, underscores, "
+                "or dots."
+            )
+    raise _value_error("Message attribute name can not have successive '.' character.")
+
+
 def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> int:
-    """Raise AWS's error for a malformed attribute; the bytes they count toward the cap."""
-    if len(attributes) > _MAX_ATTRIBUTES:
-        raise invalid(
-            f"Invalid parameter: MessageAttributes Reason: Number of message attributes "
-            f"[{len(attributes)}] exceeds the allowed maximum [{_MAX_ATTRIBUTES}]."
-        )
+    """Raise AWS's error for a malformed attribute; the bytes they count toward the cap (name,
+    type and value of each, as AWS counts them)."""
     size = 0
     for name, attribute in attributes.items():
-        if (
-            not _ATTRIBUTE_NAME.fullmatch(name)
-            or name.startswith(".")
-            or name.endswith(".")
-            or ".." in name
-            or name.lower().startswith(("aws.", "amazon."))
-        ):
-            raise invalid(f"Invalid parameter: MessageAttributes Reason: Invalid name: {name}")
+        _check_name(name)
         kind = str(attribute.get("DataType") or "")
-        if not kind:
-            raise _value_error(
-                f"The message attribute '{name}' must contain non-empty message attribute type."
-            )
-        base = kind.split(".", 1)[0]
-        if base not in ("String", "Number", "Binary"):
+        base, _, custom = kind.partition(".")
+        if base not in ("String", "Number", "Binary") or (kind != base and not custom):
             raise _value_error(
                 f"The message attribute '{name}' has an invalid message attribute type, the set "
                 "of supported type prefixes is Binary, Number, and String."
             )
+        field = "Binary" if base == "Binary" else "String"
+        if "StringValue" not in attribute and "BinaryValue" not in attribute:
+            raise _value_error(
+                f"The message attribute '{name}' must contain non-empty message attribute "
+                f"value for message attribute type '{kind}'."
+            )
+        if f"{field}Value" not in attribute:
+            raise _value_error(
+                f"The message attribute '{name}' with type '{kind}' must use field '{field}'."
+            )
         text, blob = attribute.get("StringValue"), attribute.get("BinaryValue")
-        value: bytes | None = blob if base == "Binary" else (text.encode() if text else None)
+        value: bytes | None = blob if field == "Binary" else (text.encode() if text else None)
         if not value:
             raise _value_error(
                 f"The message attribute '{name}' must contain non-empty message attribute "
-                f"value for message attribute type '{base}'."
+                f"value for message attribute type '{kind}'."
             )
         if base == "Number":
             try:
@@ -116,16 +135,6 @@ def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> int:
                 raise _value_error(
                     f"Could not cast message attribute '{name}' value to number."
                 ) from None
-        if kind == "String.Array":
-            try:
-                parsed = json.loads(str(text))
-            except ValueError:
-                parsed = None
-            if not isinstance(parsed, list) or any(isinstance(v, dict | list) for v in parsed):
-                raise _value_error(
-                    f"The message attribute '{name}' with type 'String.Array' has an invalid "
-                    "value: it must be a JSON array of strings, numbers, true, false or null."
-                )
         size += len(name.encode()) + len(kind.encode()) + len(value)
     return size
 
@@ -159,10 +168,12 @@ def check_publish(topic: Topic, params: Mapping[str, Any]) -> Published:
             raise invalid(
                 "Invalid parameter: Message Structure - JSON message body failed to parse"
             ) from None
-        if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+        if not isinstance(parsed, dict):
             raise invalid(
                 "Invalid parameter: Message Structure - JSON message body failed to parse"
             )
+        # Keys of other than string values are ignored, as AWS ignores them.
+        parsed = {key: value for key, value in parsed.items() if isinstance(value, str)}
         if "default" not in parsed:
             raise invalid(
                 "Invalid parameter: Message Structure - No default entry in JSON message body"

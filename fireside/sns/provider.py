@@ -75,6 +75,15 @@ def _not_found() -> ServiceError:
     return sns_error("NotFound", "Topic does not exist")
 
 
+def check_arn(name: str, arn: str) -> None:
+    """AWS's error for a value that is no ARN at all."""
+    count = len(arn.split(":"))
+    if count < 6:
+        raise invalid(
+            f"Invalid parameter: {name} Reason: An ARN must have at least 6 elements, not {count}"
+        )
+
+
 def _split_arn(arn: str) -> tuple[str, str, str] | None:
     parts = arn.split(":")
     if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"]:
@@ -131,10 +140,12 @@ class SnsProvider:
 
     def topic(self, ctx: RequestContext, arn: str | None, action: str) -> Topic:
         """The topic `arn` names, if the caller may do `action` on it."""
-        if not arn or _split_arn(arn) is None:
+        arn = arn or ""
+        check_arn("TopicArn", arn)
+        if _split_arn(arn) is None:
             raise invalid("Invalid parameter: TopicArn")
         topic = self.topics.get(arn)
-        if topic is None:
+        if topic is None or topic.region != ctx.region:  # a regional endpoint sees its own
             raise _not_found()
         if topic.account != ctx.account_id and not allows(
             statements_of(topic.policy()),
@@ -153,8 +164,7 @@ class SnsProvider:
     def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
         subscription = self.subscriptions.get(arn)
         if subscription is None:
-            if arn.count(":") != 6 or not arn.startswith("arn:aws:sns:"):
-                raise invalid("Invalid parameter: SubscriptionArn")
+            check_arn("SubscriptionArn", arn)
             raise sns_error("NotFound", "Subscription does not exist")
         topic_account = subscription.topic_arn.split(":")[4]
         if ctx.account_id not in (subscription.owner, topic_account):
@@ -312,10 +322,10 @@ class SnsProvider:
         document = topic.policy()
         statements = statements_of(document)
         if any(s.get("Sid") == label for s in statements):
-            raise invalid("Statement already exists")
+            raise invalid("Invalid parameter: Statement already exists")
         actions: list[str] = params["ActionName"]
         if not actions or any(a not in _ACTIONS for a in actions):
-            raise invalid("Policy statement action out of service scope!")
+            raise invalid("Invalid parameter: Policy statement action out of service scope!")
         principals = [f"arn:aws:iam::{account}:root" for account in params["AWSAccountId"]]
         if not principals:
             raise invalid("Invalid parameter: AWSAccountId")
@@ -425,17 +435,17 @@ class SnsProvider:
     ) -> dict[str, Any]:
         arn: str = params["TopicArn"]
         if _split_arn(arn) is None:
-            raise invalid("Invalid parameter: TopicArn")
+            raise invalid("Invalid parameter: Topic")
         found = self.store.token(params["Token"])
         now = time.time()
-        if found is None or found[0] != arn or found[2] <= now:
+        if found is None or found[0] != arn:
+            raise invalid("Invalid parameter: Token")
+        if found[2] <= now:
             raise invalid("Invalid token")
         topic = self.topics.get(arn)
         subscription = self.subscriptions.get(found[1])
-        if topic is None:
-            raise _not_found()
-        if subscription is None:
-            raise sns_error("NotFound", "Subscription does not exist")
+        if topic is None or subscription is None:  # deleted in the meantime
+            raise invalid("Invalid parameter: Token")
         subscription.pending = False
         subscription.authenticated = (
             str(params.get("AuthenticateOnUnsubscribe", "false")).lower() == "true"

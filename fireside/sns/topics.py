@@ -137,20 +137,9 @@ def _json_object(name: str, value: str) -> dict[str, Any]:
 
 
 def check_topic_name(name: str, fifo: bool) -> None:
-    if fifo and not _FIFO_NAME.fullmatch(name):
-        raise invalid(
-            "Invalid parameter: Fifo Topic names must end with .fifo and must be made up of "
-            "only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, "
-            "and must be between 1 and 256 characters long."
-        )
-    if not fifo and (not _NAME.fullmatch(name)):
-        raise invalid(
-            "Invalid parameter: Topic Name"
-            if not name.endswith(".fifo")
-            else "Invalid parameter: Fifo Topic names must end with .fifo and must be made up "
-            "of only uppercase and lowercase ASCII letters, numbers, underscores, and hyphens, "
-            "and must be between 1 and 256 characters long."
-        )
+    """AWS's one answer for a bad name, FIFO (`.fifo` required) or not."""
+    if not (_FIFO_NAME if fifo else _NAME).fullmatch(name):
+        raise invalid("Invalid parameter: Topic Name")
 
 
 def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: bool) -> None:

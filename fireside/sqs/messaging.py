@@ -17,6 +17,7 @@ import base64
 import binascii
 import re
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -88,49 +89,70 @@ class Messaging:
         self, queue: Queue, records: list[tuple[dict[str, Any], int]]
     ) -> list[dict[str, Any]]:
         """Store records `check_send` made (durably, in one commit); their SendMessage
-        results. Other services' deliveries come here too (`fireside.sqs.targets`)."""
+        results."""
+        return self.send_batches([(queue, records)])[0]
+
+    def send_batches(
+        self, batches: list[tuple[Queue, list[tuple[dict[str, Any], int]]]]
+    ) -> list[list[dict[str, Any]]]:
+        """`send_records` for several queues in one commit (one fsync for an SNS fan-out):
+        each batch's results. Other services' deliveries come here (`fireside.sqs.targets`)."""
         now = time.time()
+        out: list[list[dict[str, Any]]] = []
+        staged: list[tuple[Queue, list[Message]]] = []
+        with self.store.transaction() as conn:
+            for queue, records in batches:
+                results, added = self._stage(conn, queue, records, now)
+                out.append(results)
+                staged.append((queue, added))
+        for queue, added in staged:
+            for message in added:
+                queue.messages[message.seq] = message
+            if added:
+                queue.wake()
+        return out
+
+    def _stage(
+        self,
+        conn: sqlite3.Connection,
+        queue: Queue,
+        records: list[tuple[dict[str, Any], int]],
+        now: float,
+    ) -> tuple[list[dict[str, Any]], list[Message]]:
         results: list[dict[str, Any]] = []
         added: list[Message] = []
         for key, (expires, _, _) in list(queue.dedup.items()):
             if expires <= now:
                 del queue.dedup[key]
-        with self.store.transaction() as conn:
-            for record, delay in records:
-                result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
-                if "md5a" in record:
-                    result["MD5OfMessageAttributes"] = record["md5a"]
-                if "md5s" in record:
-                    result["MD5OfMessageSystemAttributes"] = record["md5s"]
-                if queue.fifo:
-                    scope = queue.attributes.get("DeduplicationScope", "queue")
-                    dedup_key = (
-                        record["dedup"]
-                        if scope == "queue"
-                        else f"{record['group']}\0{record['dedup']}"
-                    )
-                    seen = queue.dedup.get(dedup_key)
-                    if seen is not None:
-                        results.append({**result, "MessageId": seen[1], "SequenceNumber": seen[2]})
-                        continue
-                    record["seqno"] = f"{18_000_000_000_000_000_000 + queue.next_sequence:020d}"
-                    queue.next_sequence += 1
-                message_id = str(uuid.uuid4())
-                visible_at = now + delay
-                seq = self.store.add_message(conn, queue.key, message_id, record, visible_at)
-                added.append(Message(seq, message_id, record, visible_at))
-                result["MessageId"] = message_id
-                if queue.fifo:
-                    result["SequenceNumber"] = record["seqno"]
-                    queue.dedup[dedup_key] = (now + DEDUP_WINDOW, message_id, record["seqno"])
-                results.append(result)
-            if queue.fifo and added:
-                self.store.put_queue(conn, queue.key, queue.record())
-        for message in added:
-            queue.messages[message.seq] = message
-        if added:
-            queue.wake()
-        return results
+        for record, delay in records:
+            result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
+            if "md5a" in record:
+                result["MD5OfMessageAttributes"] = record["md5a"]
+            if "md5s" in record:
+                result["MD5OfMessageSystemAttributes"] = record["md5s"]
+            if queue.fifo:
+                scope = queue.attributes.get("DeduplicationScope", "queue")
+                dedup_key = (
+                    record["dedup"] if scope == "queue" else f"{record['group']}\0{record['dedup']}"
+                )
+                seen = queue.dedup.get(dedup_key)
+                if seen is not None:
+                    results.append({**result, "MessageId": seen[1], "SequenceNumber": seen[2]})
+                    continue
+                record["seqno"] = f"{18_000_000_000_000_000_000 + queue.next_sequence:020d}"
+                queue.next_sequence += 1
+            message_id = str(uuid.uuid4())
+            visible_at = now + delay
+            seq = self.store.add_message(conn, queue.key, message_id, record, visible_at)
+            added.append(Message(seq, message_id, record, visible_at))
+            result["MessageId"] = message_id
+            if queue.fifo:
+                result["SequenceNumber"] = record["seqno"]
+                queue.dedup[dedup_key] = (now + DEDUP_WINDOW, message_id, record["seqno"])
+            results.append(result)
+        if queue.fifo and added:
+            self.store.put_queue(conn, queue.key, queue.record())
+        return results, added
 
     async def send_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
