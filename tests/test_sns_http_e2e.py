@@ -71,9 +71,12 @@ def test_subscribe_confirm_publish_and_verify(server: Server, endpoint: Endpoint
     sns = server.client("sns")
     topic = sns.create_topic(Name="http-orders")["TopicArn"]
     subscription = subscribe_confirmed(server, sns, endpoint, topic)
-    message_id = sns.publish(TopicArn=topic, Subject="greeting", Message="hello\nworld")[
-        "MessageId"
-    ]
+    message_id = sns.publish(
+        TopicArn=topic,
+        Subject="greeting",
+        Message="hello\nworld",
+        MessageAttributes={"color": {"DataType": "String", "StringValue": "red"}},
+    )["MessageId"]
     [request] = wait_for_type(endpoint, "Notification")
     headers = request.headers
     assert headers["x-amz-sns-message-id"] == message_id
@@ -84,6 +87,10 @@ def test_subscribe_confirm_publish_and_verify(server: Server, endpoint: Endpoint
     document = json.loads(request.body)
     assert (document["Message"], document["Subject"]) == ("hello\nworld", "greeting")
     assert document["SignatureVersion"] == "1"
+    assert document["MessageAttributes"] == {"color": {"Type": "String", "Value": "red"}}
+    assert list(document)[-5:] == [
+        "SignatureVersion", "Signature", "SigningCertURL", "UnsubscribeURL", "MessageAttributes"
+    ]  # fmt: skip
     aws_verify(document)
     validator = SNSMessageValidator(cert_url_regex=rf"^{server.endpoint}/_fireside/sns/")
     validator.validate_message(document)

@@ -21,7 +21,14 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from fireside.sns.messages import Published, Signer, envelope, lambda_event, notification_fields
+from fireside.sns.messages import (
+    Published,
+    Signer,
+    attribute_view,
+    envelope,
+    lambda_event,
+    notification_fields,
+)
 from fireside.sns.topics import Subscription, Topic
 from fireside.targets import Delivery, Refused, Sender, Targets
 
@@ -170,9 +177,11 @@ class Fanout:
     # -- HTTP(S) ------------------------------------------------------------------------------
 
     def _http_notification(self, topic: Topic, subscription: Subscription, msg: Published) -> Any:
-        fields = notification_fields(
-            msg, subscription.protocol, subscription.arn, self.endpoint_url
+        fields: dict[str, Any] = dict(
+            notification_fields(msg, subscription.protocol, subscription.arn, self.endpoint_url)
         )
+        if msg.attributes and not subscription.raw:  # unsigned, after the signature, as on AWS
+            fields["MessageAttributes"] = attribute_view(msg.attributes)
         return self.http_item(
             topic,
             subscription,

@@ -205,7 +205,7 @@ def check_publish(topic: Topic, params: Mapping[str, Any]) -> Published:
     return published
 
 
-def _attribute_view(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+def attribute_view(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for name, attribute in attributes.items():
         blob = attribute.get("BinaryValue")
@@ -259,7 +259,7 @@ def envelope(
         notification_fields(message, protocol, subscription_arn, endpoint_url), signer, version
     )
     if message.attributes:
-        document["MessageAttributes"] = _attribute_view(message.attributes)
+        document["MessageAttributes"] = attribute_view(message.attributes)
     return json.dumps(document, indent=2)
 
 
@@ -288,7 +288,7 @@ def lambda_event(
         sns["Signature"] = signed["Signature"]
         sns["SigningCertUrl"] = signed["SigningCertURL"]
     sns["UnsubscribeUrl"] = fields["UnsubscribeURL"]
-    sns["MessageAttributes"] = _attribute_view(message.attributes)
+    sns["MessageAttributes"] = attribute_view(message.attributes)
     record = {
         "EventSource": "aws:sns",
         "EventVersion": "1.0",
