@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import itertools
 import json
 import os
@@ -410,6 +411,10 @@ def test_exhausted_messages_go_to_the_dead_letter_queue_its_policy_allows(
             notification(endpoint.url, 1, delivery_policy=once, dead_letter_arn=arns["dlq"][1]),
             notification(endpoint.url, 2, delivery_policy=once, dead_letter_arn=arns["other"][1]),
             notification(endpoint.url, 3, raw=True, delivery_policy=once, dead_letter_arn=arns["dlq"][1]),
+            dataclasses.replace(  # a confirmation is never dead-lettered
+                notification(endpoint.url, 4, delivery_policy=once, dead_letter_arn=arns["dlq"][1]),
+                message_type="SubscriptionConfirmation", subscription_arn=None,
+            ),
         ]
     )  # fmt: skip
 
@@ -417,9 +422,9 @@ def test_exhausted_messages_go_to_the_dead_letter_queue_its_policy_allows(
         await until(lambda: delivery.stats()["pending"] == 0)
 
     running(delivery, scenario, close=False)
-    assert len(endpoint.requests) == 6  # each tried twice
+    assert len(endpoint.requests) == 8  # each tried twice
     stats = delivery.stats()
-    assert stats["dead_lettered"] == 2 and stats["failed"] == 1, stats
+    assert stats["dead_lettered"] == 2 and stats["failed"] == 2, stats
     got = call("111111111111", "ReceiveMessage", QueueUrl=arns["dlq"][0], MaxNumberOfMessages=10)[
         "Messages"
     ]

@@ -307,7 +307,8 @@ class HttpDelivery:
 
     def _exhausted(self, row: _Row, body: bytes, reason: str) -> None:
         message = row.message
-        arn = message.dead_letter_arn
+        # Dead-letter queues hold undeliverable notifications, not confirmations.
+        arn = message.dead_letter_arn if message.message_type == "Notification" else None
         if arn is None:
             log.warning(
                 "SNS: %s %s to %s failed after %d attempt(s) (%s); dropped",
