@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -28,6 +29,7 @@ from fireside.aws.context import RequestContext
 from fireside.config import load_settings
 from fireside.sns.delivery_policy import DEFAULT, parse_policy, policy_error
 from fireside.sns.http_delivery import HttpDelivery, HttpMessage
+from fireside.sns.http_post import PostError, post
 from fireside.sns.signing import Signer
 from fireside.sqs import SqsProvider, SqsStore
 from fireside.sqs.targets import QueueTargets
@@ -474,6 +476,7 @@ def test_an_enqueued_message_survives_kill_9(
         import sys, time
         from pathlib import Path
         from fireside.sns.http_delivery import HttpDelivery, HttpMessage
+from fireside.sns.http_post import PostError, post
         from fireside.sns.signing import Signer
         from fireside.targets import Targets
         delivery = HttpDelivery(Path({str(tmp_path / "out.sqlite")!r}),
@@ -631,3 +634,53 @@ def test_https_verification_is_on_unless_turned_off(tmp_path: Path) -> None:
         assert not load_settings(data_dir=tmp_path, environ=env).sns_https_verify
     env = {"FIRESIDE_SNS_HTTPS_VERIFY": "on"}
     assert load_settings(data_dir=tmp_path, environ=env).sns_https_verify
+
+
+def test_the_client_passes_over_100_continue_and_bounds_the_wait() -> None:
+    """`post` reads the final status after an interim `100 Continue`, gives up on a silent
+    endpoint at its deadline, and refuses a response head without end."""
+
+    async def scenario() -> None:
+        finished: list[str] = []
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await reader.readexactly(1)  # the body, b"x"
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+            writer.close()
+            finished.append("answer")
+
+        async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.read(1 << 16):  # until the client gives up and hangs up
+                pass
+            writer.close()
+            finished.append("silent")
+
+        async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.read(1 << 16)
+            writer.write(b"HTTP/1.1 200 OK\r\n")
+            with contextlib.suppress(ConnectionError):
+                for _ in range(200):
+                    writer.write(b"X-Filler: " + b"a" * 1000 + b"\r\n")
+                    await writer.drain()
+            writer.close()
+            finished.append("endless")
+
+        servers = [await asyncio.start_server(h, "127.0.0.1", 0) for h in (answer, silent, endless)]
+        urls = [f"http://127.0.0.1:{s.sockets[0].getsockname()[1]}/" for s in servers]
+        try:
+            assert await post(urls[0], [], b"x", timeout=5) == 204
+            started = time.monotonic()
+            with pytest.raises(PostError, match="no response within"):
+                await post(urls[1], [], b"x", timeout=0.3)
+            assert time.monotonic() - started < 0.9
+            with pytest.raises(PostError, match="response head over"):
+                await post(urls[2], [], b"x", timeout=5)
+            await until(lambda: len(finished) == 3, timeout=10)
+        finally:
+            for server in servers:
+                server.close()
+                await server.wait_closed()
+
+    asyncio.run(scenario())

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import ssl
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httptools
@@ -33,13 +34,17 @@ class PostError(Exception):
 
 
 class _Head:
-    """httptools callbacks: note when the status line and headers are complete."""
+    """httptools callbacks: the final answer's status, once its head is complete (an interim
+    1xx answer, such as `100 Continue`, is passed over)."""
 
     def __init__(self) -> None:
-        self.complete = False
+        self.parser: Any = None
+        self.status: int | None = None
 
     def on_headers_complete(self) -> None:
-        self.complete = True
+        status = int(self.parser.get_status_code())
+        if not 100 <= status < 200 or status == 101:
+            self.status = status
 
 
 async def post(
@@ -89,19 +94,18 @@ async def _exchange(host: str, port: int, context: ssl.SSLContext | None, reques
         writer.write(request)
         await writer.drain()
         head = _Head()
-        parser = httptools.HttpResponseParser(head)
+        parser = head.parser = httptools.HttpResponseParser(head)
         received = 0
-        while not head.complete:
+        while head.status is None:
             chunk = await reader.read(16 * 1024)
             if not chunk:
                 raise PostError("the endpoint closed the connection without an answer")
             received += len(chunk)
             with contextlib.suppress(httptools.HttpParserUpgrade):
                 parser.feed_data(chunk)
-            if not head.complete and received > MAX_HEAD:
+            if head.status is None and received > MAX_HEAD:
                 raise PostError(f"response head over {MAX_HEAD} bytes")
-        status: int = parser.get_status_code()
-        return status
+        return head.status
     finally:
         writer.close()
         with contextlib.suppress(Exception):
