@@ -476,7 +476,6 @@ def test_an_enqueued_message_survives_kill_9(
         import sys, time
         from pathlib import Path
         from fireside.sns.http_delivery import HttpDelivery, HttpMessage
-from fireside.sns.http_post import PostError, post
         from fireside.sns.signing import Signer
         from fireside.targets import Targets
         delivery = HttpDelivery(Path({str(tmp_path / "out.sqlite")!r}),
