@@ -23,6 +23,7 @@ __all__ = [
     "check_subscription_attribute",
     "check_topic_attributes",
     "invalid",
+    "page",
     "sns_error",
     "topic_arn",
 ]
@@ -91,6 +92,8 @@ _POLICY_ACTIONS: Final = (
     "SNS:ListSubscriptionsByTopic",
     "SNS:Publish",
 )
+#: Items in one page of ListTopics, ListSubscriptions...
+PAGE: Final = 100
 _MAX_POLICY: Final = 30 * 1024  # AWS's topic policy size limit
 _MAX_ATTRIBUTE: Final = 256 * 1024
 
@@ -355,3 +358,12 @@ class Subscription:
             record["pending"],
             record["authenticated"],
         )
+
+
+def page(items: list[str], token: str | None) -> tuple[list[str], str | None]:
+    start = 0
+    if token:
+        start = next((i for i, item in enumerate(items) if item > token), len(items))
+    page = items[start : start + PAGE]
+    more = start + PAGE < len(items)
+    return page, (page[-1] if more and page else None)
