@@ -1,4 +1,5 @@
-"""The SNS provider: topics, subscriptions, Publish and PublishBatch (query protocol).
+"""The SNS provider: topics, Publish and PublishBatch (query protocol); the subscription
+operations are `fireside.sns.subscriptions`'s, on the same state.
 
 State lives in memory (topics by ARN, subscriptions by ARN and by topic) and is written
 through `SnsStore` before each answer. Topics belong to an account and region; another
@@ -6,11 +7,10 @@ account reaches a topic only where the topic's `Policy` grants it the action (`s
 `sns:Subscribe`, ...), judged by `fireside.resource_policy`. Deliveries go through
 `fireside.sns.fanout` (and so through `fireside.targets`) before Publish answers.
 
-SQS and Lambda subscriptions are confirmed at once; HTTP(S) subscriptions wait for
-`ConfirmSubscription` with the token sent to the endpoint in a `SubscriptionConfirmation`
-(tokens are one-use and expire after three days, as AWS's do). The edge lets that one
-action through unsigned, as AWS does for the `SubscribeURL` a confirmation carries.
-Operations Fireside lacks (SMS, platform applications, data protection) answer the edge's
+A FIFO topic numbers its messages (`SequenceNumber`) and remembers each deduplication id
+for five minutes, durably, once the message's deliveries are committed: a repeat within the
+window answers the first message's id and number and delivers nothing. Operations Fireside
+lacks (SMS, platform applications, data protection) answer the edge's
 NotImplementedException.
 """
 

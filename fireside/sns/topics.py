@@ -183,6 +183,8 @@ def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: 
 def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
     if name not in SUBSCRIPTION_SETTABLE:
         raise invalid("Invalid parameter: AttributeName")
+    if len(value) > _MAX_ATTRIBUTE:  # a filter policy's 256 KB bounds them all
+        raise invalid(f"Invalid parameter: {name} Reason: the value is too long")
     if name == "RawMessageDelivery":
         if value.lower() not in ("true", "false"):
             raise invalid("Invalid parameter: RawMessageDelivery")
