@@ -66,7 +66,7 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         topic = (await provider.create_topic(CTX, {"Name": "hooks"}))["TopicArn"]
-        answer = await provider.subscribe(
+        answer = await provider.subs.subscribe(
             CTX,
             {"TopicArn": topic, "Protocol": "https", "Endpoint": "https://example.com/in"},
         )
@@ -112,11 +112,11 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         assert again.status == 400 and b"Invalid parameter: Token" in again.body  # one use
         (sub,) = provider.by_topic[topic].values()
         attributes = (
-            await provider.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
+            await provider.subs.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
         )["Attributes"]
         assert attributes["PendingConfirmation"] == "false"
         assert attributes["ConfirmationWasAuthenticated"] == "false"
-        await provider.set_subscription_attributes(
+        await provider.subs.set_subscription_attributes(
             CTX,
             {
                 "SubscriptionArn": sub.arn,
@@ -133,6 +133,24 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         assert notification.fields["Message"] == "hello"
         assert notification.fields["Subject"] == "s"
         assert "Signature" not in notification.fields
+        # Unsubscribing sends an UnsubscribeConfirmation whose link restores the subscription.
+        await provider.subs.unsubscribe(CTX, {"SubscriptionArn": sub.arn})
+        farewell = http.messages[-1]
+        assert farewell.message_type == "UnsubscribeConfirmation"
+        assert farewell.fields["Type"] == "UnsubscribeConfirmation"
+        assert farewell.fields["Message"] == (
+            f"You have chosen to deactivate subscription {sub.arn}.\nTo cancel this operation "
+            "and restore the subscription, visit the SubscribeURL included in this message."
+        )
+        assert not provider.by_topic[topic]
+        restore = urlsplit(farewell.fields["SubscribeURL"]).query
+        restored = await edge(Request("GET", "/", restore, {}))
+        assert restored.status == 200, restored.body
+        attributes = (
+            await provider.subs.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
+        )["Attributes"]
+        assert attributes["RawMessageDelivery"] == "true"
+        assert attributes["PendingConfirmation"] == "false"
 
     asyncio.run(scenario())
 
@@ -142,7 +160,7 @@ def test_tokens_expire_after_three_days(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         topic = (await provider.create_topic(CTX, {"Name": "late"}))["TopicArn"]
-        await provider.subscribe(
+        await provider.subs.subscribe(
             CTX, {"TopicArn": topic, "Protocol": "http", "Endpoint": "http://example.com/"}
         )
         token = http.messages[0].fields["Token"]
@@ -151,13 +169,13 @@ def test_tokens_expire_after_three_days(tmp_path: Path) -> None:
             conn.execute("UPDATE tokens SET expires = expires - 3 * 24 * 3600")
         assert expires > 0
         with pytest.raises(ServiceError) as caught:
-            await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": token})
+            await provider.subs.confirm_subscription(CTX, {"TopicArn": topic, "Token": token})
         assert (caught.value.code, caught.value.message) == ("InvalidParameter", "Invalid token")
         with pytest.raises(ServiceError) as caught:
-            await provider.confirm_subscription(CTX, {"TopicArn": topic, "Token": "made-up"})
+            await provider.subs.confirm_subscription(CTX, {"TopicArn": topic, "Token": "made-up"})
         assert caught.value.message == "Invalid parameter: Token"
         with pytest.raises(ServiceError) as caught:
-            await provider.confirm_subscription(CTX, {"TopicArn": "nope", "Token": token})
+            await provider.subs.confirm_subscription(CTX, {"TopicArn": "nope", "Token": token})
         assert caught.value.message == "Invalid parameter: Topic"
 
     asyncio.run(scenario())
@@ -168,7 +186,7 @@ def test_pending_subscriptions_survive_a_restart(tmp_path: Path) -> None:
 
     async def subscribe() -> str:
         topic = (await provider.create_topic(CTX, {"Name": "kept"}))["TopicArn"]
-        await provider.subscribe(
+        await provider.subs.subscribe(
             CTX, {"TopicArn": topic, "Protocol": "https", "Endpoint": "https://example.com/"}
         )
         return str(topic)
@@ -177,6 +195,8 @@ def test_pending_subscriptions_survive_a_restart(tmp_path: Path) -> None:
     token = http.messages[0].fields["Token"]
     provider.close()
     reopened, _ = provider_with(tmp_path)
-    confirmed = asyncio.run(reopened.confirm_subscription(CTX, {"TopicArn": topic, "Token": token}))
+    confirmed = asyncio.run(
+        reopened.subs.confirm_subscription(CTX, {"TopicArn": topic, "Token": token})
+    )
     assert confirmed["SubscriptionArn"].startswith(topic + ":")
     reopened.close()

@@ -1,4 +1,5 @@
-"""The SNS provider: topics, subscriptions, Publish and PublishBatch (query protocol).
+"""The SNS provider: topics, Publish and PublishBatch (query protocol); the subscription
+operations are `fireside.sns.subscriptions`'s, on the same state.
 
 State lives in memory (topics by ARN, subscriptions by ARN and by topic) and is written
 through `SnsStore` before each answer. Topics belong to an account and region; another
@@ -6,38 +7,37 @@ account reaches a topic only where the topic's `Policy` grants it the action (`s
 `sns:Subscribe`, ...), judged by `fireside.resource_policy`. Deliveries go through
 `fireside.sns.fanout` (and so through `fireside.targets`) before Publish answers.
 
-SQS and Lambda subscriptions are confirmed at once; HTTP(S) subscriptions wait for
-`ConfirmSubscription` with the token sent to the endpoint in a `SubscriptionConfirmation`
-(tokens are one-use and expire after three days, as AWS's do). The edge lets that one
-action through unsigned, as AWS does for the `SubscribeURL` a confirmation carries.
-Operations Fireside lacks (SMS, platform applications, data protection) answer the edge's
+A FIFO topic numbers its messages (`SequenceNumber`) and remembers each deduplication id
+for five minutes, durably, once the message's deliveries are committed: a repeat within the
+window answers the first message's id and number and delivers nothing. Operations Fireside
+lacks (SMS, platform applications, data protection) answer the edge's
 NotImplementedException.
 """
 
 from __future__ import annotations
 
-import secrets
+import json
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
-from urllib.parse import quote
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.resource_policy import allows, statements_of
+from fireside.sns.batch import publish_batch
 from fireside.sns.fanout import Fanout
-from fireside.sns.filters import compile_filter
-from fireside.sns.messages import Published, check_publish, timestamp
+from fireside.sns.messages import Published, check_publish
 from fireside.sns.store import SnsStore
+from fireside.sns.subscriptions import SubscriptionApi, check_arn
 from fireside.sns.topics import (
+    DEFAULT_DELIVERY_POLICY,
     Subscription,
     Topic,
-    check_subscription_attribute,
     check_topic_attributes,
     check_topic_name,
     default_policy,
     invalid,
+    page,
     sns_error,
     topic_arn,
 )
@@ -46,16 +46,9 @@ __all__ = ["SnsProvider"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
-_PAGE: Final = 100
-_TOKEN_LIFETIME: Final = 3 * 24 * 3600
 _DEDUP_WINDOW: Final = 300.0
 _MAX_TOPICS: Final = 100_000  # per account and region, AWS's default quota
-_MAX_SUBSCRIPTIONS: Final = 100_000  # per topic (AWS: 12.5 million; Fireside keeps them in memory)
 _MAX_TAGS: Final = 50
-_PROTOCOLS: Final = frozenset(
-    {"http", "https", "email", "email-json", "sms", "sqs", "application", "lambda", "firehose"}
-)
-_SERVED: Final = ("sqs", "lambda", "http", "https")
 _ACTIONS: Final = frozenset(
     {
         "GetTopicAttributes",
@@ -75,15 +68,6 @@ def _not_found() -> ServiceError:
     return sns_error("NotFound", "Topic does not exist")
 
 
-def check_arn(name: str, arn: str) -> None:
-    """AWS's error for a value that is no ARN at all."""
-    count = len(arn.split(":"))
-    if count < 6:
-        raise invalid(
-            f"Invalid parameter: {name} Reason: An ARN must have at least 6 elements, not {count}"
-        )
-
-
 def _split_arn(arn: str) -> tuple[str, str, str] | None:
     parts = arn.split(":")
     if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"]:
@@ -95,6 +79,7 @@ class SnsProvider:
     def __init__(self, store: SnsStore, fanout: Fanout) -> None:
         self.store = store
         self.fanout = fanout
+        self.subs = SubscriptionApi(self)
         self.topics: dict[str, Topic] = {}
         self.subscriptions: dict[str, Subscription] = {}
         self.by_topic: dict[str, dict[str, Subscription]] = {}
@@ -122,13 +107,13 @@ class SnsProvider:
             "ListTagsForResource": self.list_tags_for_resource,
             "AddPermission": self.add_permission,
             "RemovePermission": self.remove_permission,
-            "Subscribe": self.subscribe,
-            "ConfirmSubscription": self.confirm_subscription,
-            "Unsubscribe": self.unsubscribe,
-            "ListSubscriptions": self.list_subscriptions,
-            "ListSubscriptionsByTopic": self.list_subscriptions_by_topic,
-            "GetSubscriptionAttributes": self.get_subscription_attributes,
-            "SetSubscriptionAttributes": self.set_subscription_attributes,
+            "Subscribe": self.subs.subscribe,
+            "ConfirmSubscription": self.subs.confirm_subscription,
+            "Unsubscribe": self.subs.unsubscribe,
+            "ListSubscriptions": self.subs.list_subscriptions,
+            "ListSubscriptionsByTopic": self.subs.list_subscriptions_by_topic,
+            "GetSubscriptionAttributes": self.subs.get_subscription_attributes,
+            "SetSubscriptionAttributes": self.subs.set_subscription_attributes,
             "Publish": self.publish,
             "PublishBatch": self.publish_batch,
         }
@@ -160,20 +145,6 @@ class SnsProvider:
                 f"SNS:{action} on resource: {arn}",
             )
         return topic
-
-    def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
-        subscription = self.subscriptions.get(arn)
-        if subscription is None:
-            check_arn("SubscriptionArn", arn)
-            raise sns_error("NotFound", "Subscription does not exist")
-        topic_account = subscription.topic_arn.split(":")[4]
-        if ctx.account_id not in (subscription.owner, topic_account):
-            raise sns_error(
-                "AuthorizationError",
-                f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to access "
-                f"subscription {arn}",
-            )
-        return subscription
 
     def _save_topic(self, topic: Topic) -> None:
         with self.store.transaction() as conn:
@@ -248,8 +219,8 @@ class SnsProvider:
             for t in self.topics.values()
             if (t.account, t.region) == (ctx.account_id, ctx.region)
         )
-        page, token = _page(arns, params.get("NextToken"))
-        out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in page]}
+        shown, token = page(arns, params.get("NextToken"))
+        out: dict[str, Any] = {"Topics": [{"TopicArn": arn} for arn in shown]}
         if token:
             out["NextToken"] = token
         return out
@@ -353,168 +324,6 @@ class SnsProvider:
         self._save_topic(topic)
         return {}
 
-    # -- subscriptions --------------------------------------------------------------------
-
-    async def subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        topic = self.topic(ctx, params["TopicArn"], "Subscribe")
-        protocol: str = params["Protocol"]
-        endpoint: str = params.get("Endpoint") or ""
-        attributes: dict[str, str] = dict(params.get("Attributes") or {})
-        _check_endpoint(topic, protocol, endpoint)
-        for name, value in attributes.items():
-            check_subscription_attribute(protocol, name, value)
-        if "FilterPolicy" in attributes:
-            compile_filter(
-                attributes["FilterPolicy"],
-                attributes.get("FilterPolicyScope", "MessageAttributes"),
-            )
-        if "RawMessageDelivery" in attributes:
-            attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()
-        subs = self.by_topic.setdefault(topic.arn, {})
-        for existing in subs.values():
-            if (existing.protocol, existing.endpoint) == (protocol, endpoint):
-                if any(existing.attributes.get(k) != v for k, v in attributes.items()):
-                    raise invalid(
-                        "Invalid parameter: Attributes Reason: Subscription already exists with "
-                        "different attributes"
-                    )
-                return {"SubscriptionArn": _shown_arn(existing, params)}
-        if len(subs) >= _MAX_SUBSCRIPTIONS:
-            raise sns_error("SubscriptionLimitExceeded", "Subscription limit exceeded")
-        http = protocol in ("http", "https")
-        subscription = Subscription(
-            f"{topic.arn}:{uuid.uuid4()}",
-            topic.arn,
-            protocol,
-            endpoint,
-            ctx.account_id,
-            attributes,
-            pending=http,
-            authenticated=not http,
-        )
-        confirmation = None
-        with self.store.transaction() as conn:
-            self.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
-            if http:
-                token = secrets.token_hex(64)
-                expires = time.time() + _TOKEN_LIFETIME
-                self.store.put_token(conn, token, topic.arn, subscription.arn, expires)
-                confirmation = self._confirmation(topic, subscription, token)
-        self.subscriptions[subscription.arn] = subscription
-        subs[subscription.arn] = subscription
-        if confirmation is not None:
-            self.fanout.enqueue([confirmation])
-        return {"SubscriptionArn": _shown_arn(subscription, params)}
-
-    def _confirmation(self, topic: Topic, subscription: Subscription, token: str) -> Any:
-        url = (
-            f"{self.fanout.endpoint_url}/?Action=ConfirmSubscription"
-            f"&TopicArn={quote(topic.arn, safe='')}&Token={token}"
-        )
-        fields = {
-            "Type": "SubscriptionConfirmation",
-            "MessageId": str(uuid.uuid4()),
-            "Token": token,
-            "TopicArn": topic.arn,
-            "Message": f"You have chosen to subscribe to the topic {topic.arn}.\nTo confirm the "
-            "subscription, visit the SubscribeURL included in this message.",
-            "SubscribeURL": url,
-            "Timestamp": timestamp(),
-        }
-        return self.fanout.http_item(
-            topic,
-            subscription,
-            endpoint=subscription.endpoint,
-            message_type="SubscriptionConfirmation",
-            fields=fields,
-            subscription_arn=None,
-        )
-
-    async def confirm_subscription(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        arn: str = params["TopicArn"]
-        if _split_arn(arn) is None:
-            raise invalid("Invalid parameter: Topic")
-        found = self.store.token(params["Token"])
-        now = time.time()
-        if found is None or found[0] != arn:
-            raise invalid("Invalid parameter: Token")
-        if found[2] <= now:
-            raise invalid("Invalid token")
-        topic = self.topics.get(arn)
-        subscription = self.subscriptions.get(found[1])
-        if topic is None or subscription is None:  # deleted in the meantime
-            raise invalid("Invalid parameter: Token")
-        subscription.pending = False
-        subscription.authenticated = (
-            str(params.get("AuthenticateOnUnsubscribe", "false")).lower() == "true"
-        )
-        with self.store.transaction() as conn:
-            self.store.delete_token(conn, params["Token"], now)
-            self.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
-        return {"SubscriptionArn": subscription.arn}
-
-    async def unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        subscription = self._subscription(ctx, params["SubscriptionArn"])
-        topic = self.topics.get(subscription.topic_arn)
-        with self.store.transaction() as conn:
-            self.store.delete_subscription(conn, subscription.arn)
-            if topic is not None:
-                topic.deleted_subscriptions += 1
-                self.store.put_topic(conn, topic.arn, topic.record())
-        del self.subscriptions[subscription.arn]
-        self.by_topic.get(subscription.topic_arn, {}).pop(subscription.arn, None)
-        return {}
-
-    async def list_subscriptions(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        mine = [
-            s
-            for s in self.subscriptions.values()
-            if s.owner == ctx.account_id and s.topic_arn.split(":")[3] == ctx.region
-        ]
-        return _subscription_page(mine, params.get("NextToken"))
-
-    async def list_subscriptions_by_topic(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        topic = self.topic(ctx, params["TopicArn"], "ListSubscriptionsByTopic")
-        return _subscription_page(
-            list(self.by_topic.get(topic.arn, {}).values()), params.get("NextToken")
-        )
-
-    async def get_subscription_attributes(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        return {"Attributes": self._subscription(ctx, params["SubscriptionArn"]).shown()}
-
-    async def set_subscription_attributes(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        subscription = self._subscription(ctx, params["SubscriptionArn"])
-        name: str = params["AttributeName"]
-        value: str = params.get("AttributeValue") or ""
-        check_subscription_attribute(subscription.protocol, name, value)
-        if name == "FilterPolicy" and value:
-            compile_filter(
-                value, subscription.attributes.get("FilterPolicyScope", "MessageAttributes")
-            )
-        if name == "FilterPolicyScope" and "FilterPolicy" in subscription.attributes:
-            compile_filter(subscription.attributes["FilterPolicy"], value)
-        if name == "RawMessageDelivery":
-            value = value.lower()
-        if name == "FilterPolicy" and not value:  # an empty policy removes the filter
-            subscription.clear_filter()
-        else:
-            subscription.set(name, value)
-        with self.store.transaction() as conn:
-            self.store.put_subscription(
-                conn, subscription.arn, subscription.topic_arn, subscription.record()
-            )
-        return {}
-
     # -- publishing -----------------------------------------------------------------------
 
     def _publish_target(self, ctx: RequestContext, params: dict[str, Any]) -> Topic:
@@ -590,102 +399,16 @@ class SnsProvider:
                 del topic.dedup[key]
 
     async def publish_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        from fireside.sns.batch import publish_batch
-
         return publish_batch(self, self.topic(ctx, params["TopicArn"], "Publish"), params)
 
 
 def _write_policy(topic: Topic, document: Any, statements: list[Any]) -> None:
-    import json
-
     base = document if isinstance(document, dict) else {"Version": "2008-10-17"}
     base["Statement"] = statements
     topic.attributes["Policy"] = json.dumps(base, separators=(",", ":"))
 
 
 def _effective_delivery(topic: Topic) -> str:
-    import json
-
-    from fireside.sns.topics import DEFAULT_DELIVERY_POLICY
-
     return topic.attributes.get("DeliveryPolicy") or json.dumps(
         DEFAULT_DELIVERY_POLICY, separators=(",", ":")
     )
-
-
-def _shown_arn(subscription: Subscription, params: dict[str, Any]) -> str:
-    if subscription.pending and not params.get("ReturnSubscriptionArn"):
-        return "pending confirmation"
-    return subscription.arn
-
-
-def _check_endpoint(topic: Topic, protocol: str, endpoint: str) -> None:
-    if protocol not in _PROTOCOLS:
-        raise invalid(
-            f"Invalid parameter: Amazon SNS does not support this protocol string: {protocol}"
-        )
-    if protocol not in _SERVED:
-        raise invalid(
-            f"Invalid parameter: Protocol Reason: Fireside does not deliver to {protocol} "
-            f"subscriptions (it delivers to {', '.join(_SERVED)})"
-        )
-    if not endpoint:
-        raise invalid("Invalid parameter: Endpoint")
-    if protocol == "sqs":
-        parts = endpoint.split(":")
-        if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or not parts[5]:
-            raise invalid("Invalid parameter: SQS endpoint ARN")
-        if parts[5].endswith(".fifo") and not topic.fifo:
-            raise invalid(
-                "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not "
-                "be subscribed to standard SNS topics"
-            )
-    elif protocol == "lambda":
-        parts = endpoint.split(":")
-        if (
-            len(parts) not in (7, 8)
-            or parts[:3] != ["arn", "aws", "lambda"]
-            or parts[5] != "function"
-        ):
-            raise invalid("Invalid parameter: Lambda endpoint ARN")
-        if topic.fifo:
-            raise invalid(
-                "Invalid parameter: Invalid protocol type: lambda Reason: FIFO topics deliver "
-                "only to SQS queues"
-            )
-    elif not endpoint.lower().startswith(f"{protocol}://") or len(endpoint) > 2048:
-        raise invalid("Invalid parameter: Endpoint must match the specified protocol")
-    elif topic.fifo:
-        raise invalid(
-            f"Invalid parameter: Invalid protocol type: {protocol} Reason: FIFO topics deliver "
-            "only to SQS queues"
-        )
-
-
-def _page(items: list[str], token: str | None) -> tuple[list[str], str | None]:
-    start = 0
-    if token:
-        start = next((i for i, item in enumerate(items) if item > token), len(items))
-    page = items[start : start + _PAGE]
-    more = start + _PAGE < len(items)
-    return page, (page[-1] if more and page else None)
-
-
-def _subscription_page(subs: list[Subscription], token: str | None) -> dict[str, Any]:
-    by_arn = {s.arn: s for s in subs}
-    page, next_token = _page(sorted(by_arn), token)
-    out: dict[str, Any] = {
-        "Subscriptions": [
-            {
-                "SubscriptionArn": "PendingConfirmation" if by_arn[a].pending else a,
-                "Owner": by_arn[a].owner,
-                "Protocol": by_arn[a].protocol,
-                "Endpoint": by_arn[a].endpoint,
-                "TopicArn": by_arn[a].topic_arn,
-            }
-            for a in page
-        ]
-    }
-    if next_token:
-        out["NextToken"] = next_token
-    return out

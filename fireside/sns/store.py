@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     token        TEXT PRIMARY KEY,
     topic        TEXT NOT NULL,
     subscription TEXT NOT NULL,
-    expires      REAL NOT NULL
+    expires      REAL NOT NULL,
+    restore      TEXT               -- JSON: the subscription an UnsubscribeConfirmation restores
 );
 CREATE TABLE IF NOT EXISTS dedup (
     topic     TEXT NOT NULL,
@@ -80,11 +81,14 @@ class SnsStore:
         )
         return list(rows)
 
-    def token(self, token: str) -> tuple[str, str, float] | None:
+    def token(self, token: str) -> tuple[str, str, float, dict[str, Any] | None] | None:
+        """(topic, subscription, expires, the subscription to restore) of a token."""
         row = self._conn.execute(
-            "SELECT topic, subscription, expires FROM tokens WHERE token=?", (token,)
+            "SELECT topic, subscription, expires, restore FROM tokens WHERE token=?", (token,)
         ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
+        if row is None:
+            return None
+        return row[0], row[1], row[2], json.loads(row[3]) if row[3] else None
 
     # -- writes (inside `transaction()`) ------------------------------------------------------
 
@@ -120,11 +124,17 @@ class SnsStore:
 
     @staticmethod
     def put_token(
-        conn: sqlite3.Connection, token: str, topic: str, subscription: str, expires: float
+        conn: sqlite3.Connection,
+        token: str,
+        topic: str,
+        subscription: str,
+        expires: float,
+        restore: dict[str, Any] | None = None,
     ) -> None:
         conn.execute(
-            "INSERT INTO tokens (token, topic, subscription, expires) VALUES (?, ?, ?, ?)",
-            (token, topic, subscription, expires),
+            "INSERT INTO tokens (token, topic, subscription, expires, restore)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (token, topic, subscription, expires, json.dumps(restore) if restore else None),
         )
 
     @staticmethod

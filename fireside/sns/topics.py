@@ -24,6 +24,7 @@ __all__ = [
     "check_subscription_attribute",
     "check_topic_attributes",
     "invalid",
+    "page",
     "sns_error",
     "topic_arn",
 ]
@@ -92,6 +93,8 @@ _POLICY_ACTIONS: Final = (
     "SNS:ListSubscriptionsByTopic",
     "SNS:Publish",
 )
+#: Items in one page of ListTopics, ListSubscriptions...
+PAGE: Final = 100
 _MAX_POLICY: Final = 30 * 1024  # AWS's topic policy size limit
 _MAX_ATTRIBUTE: Final = 256 * 1024
 
@@ -181,6 +184,8 @@ def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: 
 def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
     if name not in SUBSCRIPTION_SETTABLE:
         raise invalid("Invalid parameter: AttributeName")
+    if len(value) > _MAX_ATTRIBUTE:  # a filter policy's 256 KB bounds them all
+        raise invalid(f"Invalid parameter: {name} Reason: the value is too long")
     if name == "RawMessageDelivery":
         if value.lower() not in ("true", "false"):
             raise invalid("Invalid parameter: RawMessageDelivery")
@@ -364,3 +369,12 @@ class Subscription:
             record["pending"],
             record["authenticated"],
         )
+
+
+def page(items: list[str], token: str | None) -> tuple[list[str], str | None]:
+    start = 0
+    if token:
+        start = next((i for i, item in enumerate(items) if item > token), len(items))
+    page = items[start : start + PAGE]
+    more = start + PAGE < len(items)
+    return page, (page[-1] if more and page else None)
