@@ -111,6 +111,12 @@ def test_subscribe_confirm_publish_and_verify(server: Server, endpoint: Endpoint
     assert raw.body == b"raw body"
     assert raw.headers["x-amz-sns-rawdelivery"] == "true"
 
+    # Unsubscribing sends a signed UnsubscribeConfirmation (its link would restore it).
+    sns.unsubscribe(SubscriptionArn=subscription)
+    farewell = json.loads(wait_for_type(endpoint, "UnsubscribeConfirmation")[0].body)
+    assert farewell["Type"] == "UnsubscribeConfirmation" and farewell["TopicArn"] == topic
+    aws_verify(farewell)
+
 
 def test_a_failing_endpoint_is_retried_then_dead_lettered(
     server: Server, endpoint: Endpoint
