@@ -123,6 +123,8 @@ class HttpDelivery:
     # -- the producer's side ------------------------------------------------------------------
     def enqueue(self, messages: Sequence[HttpMessage]) -> None:
         """Queue `messages` for delivery, all in one transaction: on disk when this returns."""
+        if not messages:
+            return
         now = time.time()
         rows = [(json.dumps(asdict(message)), now) for message in messages]
         with write_transaction(self._conn) as conn:
