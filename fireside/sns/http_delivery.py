@@ -7,14 +7,14 @@ so a message Publish acknowledged survives a `kill -9` and is posted after the r
 `-message-id`, `-topic-arn`, `-subscription-arn`, `-rawdelivery`; User-Agent `Amazon Simple
 Notification Service Agent`; the JSON document signed by `Signer`, or the bare message for
 raw delivery), with at most `concurrency` POSTs in flight, and deletes the row only after
-the endpoint has answered: delivery is at least once, as on AWS (endpoints deduplicate by
-`x-amz-sns-message-id`).
+the endpoint has answered (the rows of every delivery that ended meanwhile in one commit):
+delivery is at least once, as on AWS (endpoints deduplicate by `x-amz-sns-message-id`).
 
 What an answer means follows AWS's documentation ("Make sure your endpoint is ready"): no
 answer within 15 s, a failed connection or a status outside 200-4xx is a failed attempt,
 retried under the message's delivery policy (`fireside.sns.delivery_policy`); any status in
 200-499 ends the delivery (a 3xx or 4xx is counted as `rejected` and logged, and redirects
-are not followed). When the retries run out the message goes to the subscription's
+are not followed). When the retries run out a notification goes to the subscription's
 dead-letter queue through `Targets` as `sns.amazonaws.com` acting for the topic (the
 queue's policy must allow it), or is dropped and counted (`stats()["failed"]`).
 """
