@@ -493,28 +493,53 @@ def test_bad_filter_policies(sns: Any, make_topic: Callable[..., str], queues: Q
             )
         )
 
-    assert subscribe("{nope") == (
-        "InvalidParameter",
-        "Invalid parameter: FilterPolicy: failed to parse JSON.",
-        400,
-    )
+    reason = "Invalid parameter: Attributes Reason: FilterPolicy: "  # Subscribe's wording
+    assert subscribe("{nope") == ("InvalidParameter", reason + "failed to parse JSON.", 400)
     assert subscribe('{"a": {"b": ["c"]}}')[1] == (
         "Invalid parameter: Filter policy scope MessageAttributes does not support nested "
         "filter policy"
     )
-    assert subscribe(json.dumps({k: ["x"] for k in "abcdef"}))[1] == (
-        "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys"
-    )
+    six = json.dumps({k: ["x"] for k in "abcdef"})
+    assert subscribe(six)[1] == reason + "Filter policy can not have more than 5 keys"
+    # A nested (body) policy counts its top-level keys only: six keys under one are fine.
+    nested = json.dumps({"top": {k: ["x"] for k in "abcdef"}})
+    assert sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"FilterPolicy": nested, "FilterPolicyScope": "MessageBody"},
+    )["SubscriptionArn"]
     too_many = {"a": list(range(20)), "b": list(range(20))}
-    assert subscribe(json.dumps(too_many))[1] == (
-        "Invalid parameter: FilterPolicy: Filter policy is too complex"
-    )
+    assert subscribe(json.dumps(too_many))[1] == reason + "Filter policy is too complex"
     assert subscribe('{"a": [{"exists": "yes"}]}')[1] == (
-        "Invalid parameter: FilterPolicy: exists match pattern must be either true or false."
+        reason + "exists match pattern must be either true or false."
     )
-    assert subscribe('{"a": [{"nope": 1}]}')[1] == (
-        "Invalid parameter: FilterPolicy: Unrecognized match type nope"
+    assert subscribe('{"a": [{"nope": 1}]}')[1] == reason + "Unrecognized match type nope"
+    assert subscribe('{"a": [{"wildcard": "x*"}]}')[1] == (
+        reason + "Unrecognized match type wildcard"  # EventBridge's, not SNS's
     )
+    assert subscribe('{"a": ["b"]}', "Everything")[1] == (
+        "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [Everything]. "
+        "Please use either MessageBody or MessageAttributes"
+    )
+    # SetSubscriptionAttributes names the attribute without "Attributes Reason".
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="FilterPolicy", AttributeValue=six
+        )
+    )[1] == ("Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="FilterPolicyScope", AttributeValue="Everything"
+        )
+    )[1] == (
+        "Invalid parameter: FilterPolicyScope: Invalid value [Everything]. Please use either "
+        "MessageBody or MessageAttributes"
+    )
+    # AWS's count: each list's length times its key's depth, multiplied: (2x2)^3 x (3x2) = 384.
+    deep = {"o": {k: ["x", "y"] for k in "abc"}, "p": {"q": ["1", "2", "3"]}}
+    assert subscribe(json.dumps(deep), "MessageBody")[1] == reason + "Filter policy is too complex"
 
 
 def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(

@@ -77,11 +77,12 @@ class SubscriptionApi:
         attributes: dict[str, str] = dict(params.get("Attributes") or {})
         _check_endpoint(topic, protocol, endpoint)
         for name, value in attributes.items():
-            check_subscription_attribute(protocol, name, value)
+            check_subscription_attribute(protocol, name, value, subscribing=True)
         if "FilterPolicy" in attributes:
             compile_filter(
                 attributes["FilterPolicy"],
                 attributes.get("FilterPolicyScope", "MessageAttributes"),
+                subscribing=True,
             )
         if "RawMessageDelivery" in attributes:
             attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()

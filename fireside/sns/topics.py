@@ -180,7 +180,9 @@ def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: 
             raise invalid("Invalid parameter: FifoThroughputScope")
 
 
-def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
+def check_subscription_attribute(
+    protocol: str, name: str, value: str, *, subscribing: bool = False
+) -> None:
     if name not in SUBSCRIPTION_SETTABLE:
         raise invalid("Invalid parameter: AttributeName")
     if len(value) > _MAX_ATTRIBUTE:  # a filter policy's 256 KB bounds them all
@@ -194,9 +196,10 @@ def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
                 f"[{protocol}] does not support raw message delivery."
             )
     elif name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
+        where = "Attributes Reason: " if subscribing else ""
         raise invalid(
-            "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value "
-            f"[{value}]. Please use either MessageBody or MessageAttributes"
+            f"Invalid parameter: {where}FilterPolicyScope: Invalid value [{value}]. Please use "
+            "either MessageBody or MessageAttributes"
         )
     elif name == "RedrivePolicy":
         policy = _json_object("RedrivePolicy", value)
