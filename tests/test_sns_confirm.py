@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
@@ -56,7 +56,7 @@ def edge_for(provider: SnsProvider) -> Edge:
         "sns",
         protocol_for(load_service("sns")),
         provider.operations(),
-        unsigned_actions=frozenset({"ConfirmSubscription"}),
+        unsigned_actions=frozenset({"ConfirmSubscription", "Unsubscribe"}),
     )
     return Edge(Authenticator({"AKID": "secret"}), [service], _internal, CTX.endpoint_url)
 
@@ -133,8 +133,13 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         assert notification.fields["Message"] == "hello"
         assert notification.fields["Subject"] == "s"
         assert "Signature" not in notification.fields
-        # Unsubscribing sends an UnsubscribeConfirmation whose link restores the subscription.
-        await provider.subs.unsubscribe(CTX, {"SubscriptionArn": sub.arn})
+        # The notification's UnsubscribeURL, fetched unsigned, unsubscribes (AWS's rule for a
+        # subscription confirmed without AuthenticateOnUnsubscribe); an UnsubscribeConfirmation
+        # follows, whose link restores the subscription.
+        leave = urlsplit(notification.fields["UnsubscribeURL"])
+        assert f"{leave.scheme}://{leave.netloc}" == CTX.endpoint_url
+        left = await edge(Request("GET", "/", leave.query, {}))
+        assert left.status == 200, left.body
         farewell = http.messages[-1]
         assert farewell.message_type == "UnsubscribeConfirmation"
         assert farewell.fields["Type"] == "UnsubscribeConfirmation"
@@ -151,6 +156,21 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         )["Attributes"]
         assert attributes["RawMessageDelivery"] == "true"
         assert attributes["PendingConfirmation"] == "false"
+        # A queue's subscription (its owner's signed Subscribe) needs a signed Unsubscribe.
+        queue_sub = (
+            await provider.subs.subscribe(
+                CTX,
+                {
+                    "TopicArn": topic,
+                    "Protocol": "sqs",
+                    "Endpoint": "arn:aws:sqs:us-east-1:000000000000:q",
+                },
+            )
+        )["SubscriptionArn"]
+        query = f"Action=Unsubscribe&SubscriptionArn={quote(queue_sub, safe='')}"
+        refused = await edge(Request("GET", "/", query, {}))
+        assert refused.status == 403 and b"AuthorizationError" in refused.body
+        assert queue_sub in provider.subscriptions
 
     asyncio.run(scenario())
 

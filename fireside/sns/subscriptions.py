@@ -70,6 +70,22 @@ class SubscriptionApi:
             )
         return subscription
 
+    def _unsigned_unsubscribe(self, arn: str) -> Subscription:
+        """AWS serves a notification's `UnsubscribeURL` to anyone who has it, unless the
+        subscription was confirmed with `AuthenticateOnUnsubscribe` (or is not an http(s)
+        one, confirmed by its owner's signed Subscribe)."""
+        subscription = self._p.subscriptions.get(arn)
+        if subscription is None:
+            check_arn("SubscriptionArn", arn)
+            raise sns_error("NotFound", "Subscription does not exist")
+        if subscription.authenticated:
+            raise sns_error(
+                "AuthorizationError",
+                "Unsubscribing this subscription requires a signed request "
+                "(it was confirmed with AuthenticateOnUnsubscribe or by its owner)",
+            )
+        return subscription
+
     async def subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._p.topic(ctx, params["TopicArn"], "Subscribe")
         protocol: str = params["Protocol"]
@@ -193,7 +209,10 @@ class SubscriptionApi:
         return {"SubscriptionArn": subscription.arn}
 
     async def unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        subscription = self._subscription(ctx, params["SubscriptionArn"])
+        if not ctx.access_key_id:  # the UnsubscribeURL of a notification, fetched unsigned
+            subscription = self._unsigned_unsubscribe(params["SubscriptionArn"])
+        else:
+            subscription = self._subscription(ctx, params["SubscriptionArn"])
         topic = self._p.topics.get(subscription.topic_arn)
         farewell = None
         with self._p.store.transaction() as conn:
