@@ -2,11 +2,13 @@
 real one, `fireside.sns.http_delivery`, is tested with real HTTP on its own): Subscribe hands
 the queue a `SubscriptionConfirmation` whose `SubscribeURL` confirms the subscription when
 fetched unsigned (even on a server that requires signatures, as AWS serves it); tokens are
-one-use and expire after three days; confirmed subscriptions get their notifications."""
+valid until they expire (three days; confirming again is idempotent, as on AWS); confirmed
+subscriptions get their notifications."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -108,8 +110,15 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         confirmed = await edge(Request("GET", "/", url.query, {}))
         assert confirmed.status == 200, confirmed.body
         assert b"<SubscriptionArn>" + topic.encode() in confirmed.body
-        again = await edge(Request("GET", "/", url.query, {}))
-        assert again.status == 400 and b"Invalid parameter: Token" in again.body  # one use
+        sub_arn = re.findall(rb"<SubscriptionArn>([^<]+)<", confirmed.body)[0]
+        again = await edge(Request("GET", "/", url.query, {}))  # idempotent, as on AWS
+        assert again.status == 200 and re.findall(rb"<SubscriptionArn>([^<]+)<", again.body) == [
+            sub_arn
+        ]
+        # The token's region must be the topic's ("Invalid parameter: Topic", as AWS answers).
+        elsewhere = url.query.replace("us-east-1", "eu-central-1")
+        moved = await edge(Request("GET", "/", elsewhere, {}))
+        assert moved.status == 400 and b"Invalid parameter: Topic" in moved.body
         (sub,) = provider.by_topic[topic].values()
         attributes = (
             await provider.subs.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})

@@ -6,7 +6,7 @@ topic's owner subscribes it); the target's own policy then decides each delivery
 subscriptions start pending: Subscribe hands the HTTP delivery queue a
 `SubscriptionConfirmation` whose `SubscribeURL` (Fireside's endpoint,
 `?Action=ConfirmSubscription&TopicArn=...&Token=...`) confirms them, fetched unsigned. Tokens
-are stored, one-use, and expire after three days, as AWS's do. Unsubscribing a confirmed
+are stored and expire after three days; confirming again is idempotent, as on AWS. Unsubscribing a confirmed
 HTTP(S) subscription sends an `UnsubscribeConfirmation` whose URL restores it.
 """
 
@@ -181,31 +181,39 @@ class SubscriptionApi:
     async def confirm_subscription(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
+        """As AWS answers (LocalStack's AWS-recorded snapshots): a token stays valid until it
+        expires and confirming again answers the same ARN; a topic ARN of another region or
+        account is refused ("Invalid parameter: Topic"), but, as on AWS, one naming another
+        topic of the token's account and region is not looked at."""
         arn: str = params["TopicArn"]
         parts = arn.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"]:
             raise invalid("Invalid parameter: Topic")
         found = self._p.store.token(params["Token"])
-        now = time.time()
-        if found is None or found[0] != arn:
+        if found is None:
             raise invalid("Invalid parameter: Token")
-        if found[2] <= now:
+        topic_arn, subscription_arn, expires, restore = found
+        if topic_arn.split(":")[3:5] != parts[3:5]:
+            raise invalid("Invalid parameter: Topic")
+        if expires <= time.time():
             raise invalid("Invalid token")
-        topic = self._p.topics.get(arn)
-        subscription = self._p.subscriptions.get(found[1])
-        if subscription is None and found[3] is not None:  # an UnsubscribeConfirmation's link
-            subscription = Subscription.from_record(found[1], found[3])
+        topic = self._p.topics.get(topic_arn)
+        subscription = self._p.subscriptions.get(subscription_arn)
+        if subscription is not None and not subscription.pending:
+            return {"SubscriptionArn": subscription.arn}  # confirmed already
+        if subscription is None and restore is not None:  # an UnsubscribeConfirmation's link
+            subscription = Subscription.from_record(subscription_arn, restore)
         if topic is None or subscription is None:  # deleted in the meantime
             raise invalid("Invalid parameter: Token")
-        self._p.subscriptions[subscription.arn] = subscription
-        self._p.by_topic.setdefault(topic.arn, {})[subscription.arn] = subscription
         subscription.pending = False
         subscription.authenticated = (
             str(params.get("AuthenticateOnUnsubscribe", "false")).lower() == "true"
         )
         with self._p.store.transaction() as conn:
-            self._p.store.delete_token(conn, params["Token"], now)
+            self._p.store.expire_tokens(conn, time.time())
             self._p.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
+        self._p.subscriptions[subscription.arn] = subscription
+        self._p.by_topic.setdefault(topic.arn, {})[subscription.arn] = subscription
         return {"SubscriptionArn": subscription.arn}
 
     async def unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
