@@ -160,6 +160,11 @@ def test_topic_lifecycle_attributes_tags_and_permissions(sns: Any) -> None:
     ):
         sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
         assert sns.get_topic_attributes(TopicArn=arn)["Attributes"][key] == value
+    # An empty value removes an attribute (DisplayName stays, empty; Policy returns to AWS's).
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DeliveryPolicy", AttributeValue="")
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="")
+    after = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert "DeliveryPolicy" not in after and after["DisplayName"] == ""
     assert error_of(
         lambda: sns.set_topic_attributes(TopicArn=arn, AttributeName="Nope", AttributeValue="1")
     )[:2] == ("InvalidParameter", "Invalid parameter: AttributeName")

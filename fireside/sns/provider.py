@@ -31,6 +31,7 @@ from fireside.sns.store import SnsStore
 from fireside.sns.subscriptions import SubscriptionApi, check_arn
 from fireside.sns.topics import (
     DEFAULT_DELIVERY_POLICY,
+    TOPIC_SETTABLE,
     Subscription,
     Topic,
     check_topic_attributes,
@@ -47,6 +48,8 @@ __all__ = ["SnsProvider"]
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 _DEDUP_WINDOW: Final = 300.0
+#: Kept with the topic but read through their own operations on AWS, not GetTopicAttributes.
+_NOT_SHOWN: Final = frozenset({"DataProtectionPolicy"})
 _MAX_TOPICS: Final = 100_000  # per account and region, AWS's default quota
 _MAX_TAGS: Final = 50
 _ACTIONS: Final = frozenset(
@@ -232,7 +235,7 @@ class SnsProvider:
         subs = self.by_topic.get(topic.arn, {}).values()
         pending = sum(1 for s in subs if s.pending)
         attributes = {
-            **topic.attributes,
+            **{k: v for k, v in topic.attributes.items() if k not in _NOT_SHOWN},
             "TopicArn": topic.arn,
             "Owner": topic.account,
             "SubscriptionsConfirmed": str(len(subs) - pending),
@@ -248,6 +251,10 @@ class SnsProvider:
         topic = self.topic(ctx, params["TopicArn"], "SetTopicAttributes")
         name: str = params["AttributeName"]
         value: str = params.get("AttributeValue") or ""
+        if not value and name in TOPIC_SETTABLE and name not in ("DisplayName", "Policy"):
+            topic.attributes.pop(name, None)  # an empty value removes it, as on AWS
+            self._save_topic(topic)
+            return {}
         check_topic_attributes({name: value}, fifo=topic.fifo, creating=False)
         if name == "Policy" and not value:
             value = default_policy(topic.arn, topic.account)
