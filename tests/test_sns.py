@@ -339,7 +339,7 @@ def test_sqs_delivery_needs_the_queue_policy(
 ) -> None:
     topic = make_topic()
     url, queue_arn = queues.make()  # no policy: SNS may not send
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
     failed = server.health()["sns_failed_deliveries"]
     sns.publish(TopicArn=topic, Message="refused")
     assert server.health()["sns_failed_deliveries"] == failed + 1
@@ -363,7 +363,14 @@ def test_sqs_delivery_needs_the_queue_policy(
     assert body["MessageId"] == published["MessageId"]
     assert (body["TopicArn"], body["Subject"], body["Message"]) == (topic, "greeting", "hello")
     assert body["Timestamp"].endswith("Z")
-    assert "Action=Unsubscribe" in body["UnsubscribeURL"]
+    assert body["UnsubscribeURL"] == (
+        f"{server.endpoint}/?Action=Unsubscribe&SubscriptionArn={sub}"
+    )
+    # AWS's order of the fields (signature fields, when signed, before UnsubscribeURL).
+    assert list(body) == [
+        "Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "UnsubscribeURL",
+        "MessageAttributes",
+    ]  # fmt: skip
     assert body["MessageAttributes"] == {
         "colour": {"Type": "String", "Value": "red"},
         "size": {"Type": "Number", "Value": "3"},

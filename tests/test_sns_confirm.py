@@ -92,6 +92,10 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
             f"You have chosen to subscribe to the topic {topic}.\nTo confirm the subscription, "
             "visit the SubscribeURL included in this message."
         )
+        assert fields["SubscribeURL"] == (  # the form AWS sends (ARN not percent-encoded)
+            f"{CTX.endpoint_url}/?Action=ConfirmSubscription&TopicArn={topic}"
+            f"&Token={fields['Token']}"
+        )
         url = urlsplit(fields["SubscribeURL"])
         assert f"{url.scheme}://{url.netloc}" == CTX.endpoint_url
         query = dict(parse_qsl(url.query))

@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
-from urllib.parse import quote
 
 from fireside.aws.errors import ServiceError
 from fireside.sns.topics import Topic, invalid, sns_error
@@ -215,7 +214,8 @@ def _attribute_view(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, di
 
 
 def unsubscribe_url(endpoint_url: str, subscription_arn: str) -> str:
-    return f"{endpoint_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
+    # The ARN as is (colons are fine in a query string), as AWS writes it.
+    return f"{endpoint_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
 
 
 def notification_fields(

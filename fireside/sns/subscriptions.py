@@ -16,7 +16,6 @@ import secrets
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote
 
 from fireside.aws.context import RequestContext
 from fireside.sns.filters import compile_filter
@@ -145,7 +144,7 @@ class SubscriptionApi:
         `SubscribeURL` confirms (or restores) `subscription`."""
         url = (
             f"{self._p.fanout.endpoint_url}/?Action=ConfirmSubscription"
-            f"&TopicArn={quote(topic.arn, safe='')}&Token={token}"
+            f"&TopicArn={topic.arn}&Token={token}"  # the ARN as is, as AWS writes it
         )
         if leaving:
             kind = "UnsubscribeConfirmation"
