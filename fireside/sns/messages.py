@@ -31,6 +31,7 @@ from fireside.sns.topics import Topic, invalid, sns_error
 __all__ = ["Published", "Signer", "check_publish", "envelope", "lambda_event", "timestamp"]
 
 MAX_MESSAGE: Final = 256 * 1024
+_SIGNATURE_FIELDS: Final = ("SignatureVersion", "Signature", "SigningCertURL")
 _ATTRIBUTE_NAME: Final = re.compile(r"[A-Za-z0-9_\-.]+")
 _MAX_NAME: Final = 256
 _MAX_SUBJECT: Final = 100
@@ -237,7 +238,9 @@ def notification_fields(
 def _signed(fields: dict[str, str], signer: Signer | None, version: str) -> dict[str, Any]:
     if signer is None:
         return dict(fields)
-    signature = signer.sign(fields, version)
+    # The signer may answer the three fields or the whole signed document: take the three.
+    signed = signer.sign(fields, version)
+    signature = {key: signed[key] for key in _SIGNATURE_FIELDS if key in signed}
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if key == "UnsubscribeURL":  # AWS puts the signature fields before it
