@@ -366,10 +366,11 @@ def test_sqs_delivery_needs_the_queue_policy(
     assert body["UnsubscribeURL"] == (
         f"{server.endpoint}/?Action=Unsubscribe&SubscriptionArn={sub}"
     )
-    # AWS's order of the fields (signature fields, when signed, before UnsubscribeURL).
+    # AWS's order of the fields (the signature's, when signed, before UnsubscribeURL).
+    signature = ["SignatureVersion", "Signature", "SigningCertURL"] if "Signature" in body else []
     assert list(body) == [
-        "Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", "UnsubscribeURL",
-        "MessageAttributes",
+        "Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", *signature,
+        "UnsubscribeURL", "MessageAttributes",
     ]  # fmt: skip
     assert body["MessageAttributes"] == {
         "colour": {"Type": "String", "Value": "red"},

@@ -240,7 +240,7 @@ def _signed(fields: dict[str, str], signer: Signer | None, version: str) -> dict
         return dict(fields)
     # The signer may answer the three fields or the whole signed document: take the three.
     signed = signer.sign(fields, version)
-    signature = {key: signed[key] for key in _SIGNATURE_FIELDS if key in signed}
+    signature: dict[str, str] = {k: signed[k] for k in _SIGNATURE_FIELDS if k in signed}
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if key == "UnsubscribeURL":  # AWS puts the signature fields before it
