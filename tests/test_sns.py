@@ -291,6 +291,14 @@ def test_subscriptions_and_their_attributes(
             SubscriptionArn=sub, AttributeName="Colour", AttributeValue="red"
         )
     )[:2] == ("InvalidParameter", "Invalid parameter: AttributeName")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="RawMessageDelivery", AttributeValue="yes"
+        )
+    )[:2] == (
+        "InvalidParameter",
+        "Invalid parameter: RawMessageDelivery: Invalid value [yes]. Must be true or false.",
+    )
     # http(s): pending until confirmed.
     pending = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint="https://example.com/hook")
     assert pending["SubscriptionArn"] == "pending confirmation"
@@ -584,6 +592,20 @@ def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(
             got.append(message)
     assert [m["Body"] for m in got] == [f"m{i}" for i in range(12)]
     assert all(m["Attributes"]["MessageGroupId"] == "g" for m in got)
+    # A FIFO subscription's dead-letter queue must be FIFO too (AWS's rule).
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    standard_dlq = queue_arn.replace(".fifo", "-dlq")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub,
+            AttributeName="RedrivePolicy",
+            AttributeValue=json.dumps({"deadLetterTargetArn": standard_dlq}),
+        )
+    )[:2] == (
+        "InvalidParameter",
+        "Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription "
+        "to a FIFO Topic.",
+    )
     assert got[0]["Attributes"]["MessageDeduplicationId"] == "d0"
     assert queues.empty(url)
     # FIFO rules.
@@ -833,6 +855,25 @@ def test_bad_input_gets_aws_errors(sns: Any, make_topic: Callable[..., str]) -> 
         "InvalidParameter",
         "Invalid parameter: Topic Name",
     )
+    # A regional endpoint serves its own region's topics (AWS: InvalidParameter, not NotFound).
+    assert error_of(
+        lambda: sns.publish(TopicArn=topic.replace("us-east-1", "eu-west-1"), Message="x")
+    )[:2] == ("InvalidParameter", "Invalid parameter: TopicArn")
+    assert error_of(
+        lambda: sns.tag_resource(
+            ResourceArn=topic, Tags=[{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]
+        )
+    )[:2] == ("InvalidParameter", "Invalid parameter: Duplicated keys are not allowed.")
+    for arn, message in (
+        ("", "Invalid parameter: SubscriptionArn Reason: no value for required parameter"),
+        ("nope", "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 "
+         "elements, not 1"),
+        (topic, "Invalid parameter: SubscriptionId"),
+    ):  # fmt: skip
+        assert error_of(lambda arn=arn: sns.unsubscribe(SubscriptionArn=arn))[:2] == (
+            "InvalidParameter",
+            message,
+        )
     assert error_of(lambda: sns.get_topic_attributes(TopicArn="not-an-arn"))[:2] == (
         "InvalidParameter",
         "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",

@@ -132,8 +132,10 @@ class SnsProvider:
         check_arn("TopicArn", arn)
         if _split_arn(arn) is None:
             raise invalid("Invalid parameter: TopicArn")
+        if arn.split(":")[3] != ctx.region:  # a regional endpoint serves its own region
+            raise invalid("Invalid parameter: TopicArn")
         topic = self.topics.get(arn)
-        if topic is None or topic.region != ctx.region:  # a regional endpoint sees its own
+        if topic is None:
             raise _not_found()
         if topic.account != ctx.account_id and not allows(
             statements_of(topic.policy()),
@@ -168,7 +170,7 @@ class SnsProvider:
                 attributes[flag] = attributes[flag].lower()
         if not fifo:
             attributes.pop("FifoTopic", None)
-        tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags") or []}
+        tags = _tags(params.get("Tags") or [])
         arn = topic_arn(ctx.account_id, ctx.region, name)
         existing = self.topics.get(arn)
         if existing is not None:
@@ -272,7 +274,7 @@ class SnsProvider:
 
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._tagged(ctx, params["ResourceArn"])
-        tags = {**topic.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
+        tags = {**topic.tags, **_tags(params["Tags"])}
         if len(tags) > _MAX_TAGS:
             raise sns_error(
                 "TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded"
@@ -343,10 +345,10 @@ class SnsProvider:
             raise invalid(
                 "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
             )
-        if params.get("TargetArn") and ":endpoint/" in arn:
+        if params.get("TargetArn") and ":endpoint/" in arn:  # Fireside has no mobile push
             raise invalid(
-                "Invalid parameter: TargetArn Reason: Fireside has no platform application "
-                "endpoints (mobile push)"
+                "Invalid parameter: TargetArn Reason: No endpoint found for the target arn "
+                "specified"
             )
         return self.topic(ctx, arn, "Publish")
 
@@ -407,6 +409,13 @@ class SnsProvider:
 
     async def publish_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return publish_batch(self, self.topic(ctx, params["TopicArn"], "Publish"), params)
+
+
+def _tags(given: list[dict[str, str]]) -> dict[str, str]:
+    tags = {tag["Key"]: tag["Value"] for tag in given}
+    if len(tags) != len(given):
+        raise invalid("Invalid parameter: Duplicated keys are not allowed.")
+    return tags
 
 
 def _write_policy(topic: Topic, document: Any, statements: list[Any]) -> None:

@@ -12,6 +12,7 @@ HTTP(S) subscription sends an `UnsubscribeConfirmation` whose URL restores it.
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -51,6 +52,15 @@ def check_arn(name: str, arn: str) -> None:
         )
 
 
+def check_subscription_arn(arn: str) -> None:
+    """AWS's errors for a value that is no subscription ARN (empty, too short, no id)."""
+    if not arn:
+        raise invalid("Invalid parameter: SubscriptionArn Reason: no value for required parameter")
+    check_arn("SubscriptionArn", arn)
+    if len(arn.split(":")) < 7:
+        raise invalid("Invalid parameter: SubscriptionId")
+
+
 class SubscriptionApi:
     def __init__(self, provider: SnsProvider) -> None:
         self._p = provider
@@ -58,7 +68,7 @@ class SubscriptionApi:
     def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
         subscription = self._p.subscriptions.get(arn)
         if subscription is None:
-            check_arn("SubscriptionArn", arn)
+            check_subscription_arn(arn)
             raise sns_error("NotFound", "Subscription does not exist")
         topic_account = subscription.topic_arn.split(":")[4]
         if ctx.account_id not in (subscription.owner, topic_account):
@@ -75,7 +85,7 @@ class SubscriptionApi:
         one, confirmed by its owner's signed Subscribe)."""
         subscription = self._p.subscriptions.get(arn)
         if subscription is None:
-            check_arn("SubscriptionArn", arn)
+            check_subscription_arn(arn)
             raise sns_error("NotFound", "Subscription does not exist")
         if subscription.authenticated:
             raise sns_error(
@@ -101,6 +111,8 @@ class SubscriptionApi:
             )
         if "RawMessageDelivery" in attributes:
             attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()
+        if "RedrivePolicy" in attributes:
+            _check_fifo_dead_letter(topic, endpoint, attributes["RedrivePolicy"], True)
         subs = self._p.by_topic.setdefault(topic.arn, {})
         for existing in subs.values():
             if (existing.protocol, existing.endpoint) == (protocol, endpoint):
@@ -278,6 +290,10 @@ class SubscriptionApi:
             compile_filter(subscription.attributes["FilterPolicy"], value)
         if name == "RawMessageDelivery":
             value = value.lower()
+        if name == "RedrivePolicy" and value:
+            topic = self._p.topics.get(subscription.topic_arn)
+            if topic is not None:
+                _check_fifo_dead_letter(topic, subscription.endpoint, value, False)
         if name == "FilterPolicy" and not value:  # an empty policy removes the filter
             subscription.clear_filter()
         else:
@@ -287,6 +303,19 @@ class SubscriptionApi:
                 conn, subscription.arn, subscription.topic_arn, subscription.record()
             )
         return {}
+
+
+def _check_fifo_dead_letter(topic: Topic, endpoint: str, policy: str, subscribing: bool) -> None:
+    """A FIFO queue subscribed to a FIFO topic needs a FIFO dead-letter queue (AWS's rule)."""
+    if not (topic.fifo and endpoint.endswith(".fifo")):
+        return
+    target = json.loads(policy).get("deadLetterTargetArn", "")  # checked already
+    if not str(target).endswith(".fifo"):
+        where = "Attributes Reason: " if subscribing else ""
+        raise invalid(
+            f"Invalid parameter: {where}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
+            "Subscription to a FIFO Topic."
+        )
 
 
 def _shown_arn(subscription: Subscription, params: dict[str, Any]) -> str:

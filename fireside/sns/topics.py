@@ -189,7 +189,11 @@ def check_subscription_attribute(
         raise invalid(f"Invalid parameter: {name} Reason: the value is too long")
     if name == "RawMessageDelivery":
         if value.lower() not in ("true", "false"):
-            raise invalid("Invalid parameter: RawMessageDelivery")
+            where = "Attributes Reason: " if subscribing else ""
+            raise invalid(
+                f"Invalid parameter: {where}RawMessageDelivery: Invalid value [{value}]. Must be "
+                "true or false."
+            )
         if protocol not in ("sqs", "http", "https", "firehose"):
             raise invalid(
                 "Invalid parameter: Attributes Reason: Delivery protocol "
