@@ -362,7 +362,8 @@ class Fireside:
                 self.sns.operations(),
                 # Publish takes 256 KB; form encoding can triple it.
                 max_body=_SNS_MAX_REQUEST,
-                unsigned_actions=frozenset({"ConfirmSubscription"}),
+                # The links SNS puts in its messages: SubscribeURL, UnsubscribeURL.
+                unsigned_actions=frozenset({"ConfirmSubscription", "Unsubscribe"}),
             )
         )
         services.append(

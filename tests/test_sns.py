@@ -160,6 +160,11 @@ def test_topic_lifecycle_attributes_tags_and_permissions(sns: Any) -> None:
     ):
         sns.set_topic_attributes(TopicArn=arn, AttributeName=key, AttributeValue=value)
         assert sns.get_topic_attributes(TopicArn=arn)["Attributes"][key] == value
+    # An empty value removes an attribute (DisplayName stays, empty; Policy returns to AWS's).
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DeliveryPolicy", AttributeValue="")
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="DisplayName", AttributeValue="")
+    after = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+    assert "DeliveryPolicy" not in after and after["DisplayName"] == ""
     assert error_of(
         lambda: sns.set_topic_attributes(TopicArn=arn, AttributeName="Nope", AttributeValue="1")
     )[:2] == ("InvalidParameter", "Invalid parameter: AttributeName")
@@ -286,6 +291,14 @@ def test_subscriptions_and_their_attributes(
             SubscriptionArn=sub, AttributeName="Colour", AttributeValue="red"
         )
     )[:2] == ("InvalidParameter", "Invalid parameter: AttributeName")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="RawMessageDelivery", AttributeValue="yes"
+        )
+    )[:2] == (
+        "InvalidParameter",
+        "Invalid parameter: RawMessageDelivery: Invalid value [yes]. Must be true or false.",
+    )
     # http(s): pending until confirmed.
     pending = sns.subscribe(TopicArn=topic, Protocol="https", Endpoint="https://example.com/hook")
     assert pending["SubscriptionArn"] == "pending confirmation"
@@ -334,7 +347,7 @@ def test_sqs_delivery_needs_the_queue_policy(
 ) -> None:
     topic = make_topic()
     url, queue_arn = queues.make()  # no policy: SNS may not send
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sub = sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)["SubscriptionArn"]
     failed = server.health()["sns_failed_deliveries"]
     sns.publish(TopicArn=topic, Message="refused")
     assert server.health()["sns_failed_deliveries"] == failed + 1
@@ -358,7 +371,15 @@ def test_sqs_delivery_needs_the_queue_policy(
     assert body["MessageId"] == published["MessageId"]
     assert (body["TopicArn"], body["Subject"], body["Message"]) == (topic, "greeting", "hello")
     assert body["Timestamp"].endswith("Z")
-    assert "Action=Unsubscribe" in body["UnsubscribeURL"]
+    assert body["UnsubscribeURL"] == (
+        f"{server.endpoint}/?Action=Unsubscribe&SubscriptionArn={sub}"
+    )
+    # AWS's order of the fields (the signature's, when signed, before UnsubscribeURL).
+    signature = ["SignatureVersion", "Signature", "SigningCertURL"] if "Signature" in body else []
+    assert list(body) == [
+        "Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp", *signature,
+        "UnsubscribeURL", "MessageAttributes",
+    ]  # fmt: skip
     assert body["MessageAttributes"] == {
         "colour": {"Type": "String", "Value": "red"},
         "size": {"Type": "Number", "Value": "3"},
@@ -493,28 +514,53 @@ def test_bad_filter_policies(sns: Any, make_topic: Callable[..., str], queues: Q
             )
         )
 
-    assert subscribe("{nope") == (
-        "InvalidParameter",
-        "Invalid parameter: FilterPolicy: failed to parse JSON.",
-        400,
-    )
+    reason = "Invalid parameter: Attributes Reason: FilterPolicy: "  # Subscribe's wording
+    assert subscribe("{nope") == ("InvalidParameter", reason + "failed to parse JSON.", 400)
     assert subscribe('{"a": {"b": ["c"]}}')[1] == (
         "Invalid parameter: Filter policy scope MessageAttributes does not support nested "
         "filter policy"
     )
-    assert subscribe(json.dumps({k: ["x"] for k in "abcdef"}))[1] == (
-        "Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys"
-    )
+    six = json.dumps({k: ["x"] for k in "abcdef"})
+    assert subscribe(six)[1] == reason + "Filter policy can not have more than 5 keys"
+    # A nested (body) policy counts its top-level keys only: six keys under one are fine.
+    nested = json.dumps({"top": {k: ["x"] for k in "abcdef"}})
+    assert sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"FilterPolicy": nested, "FilterPolicyScope": "MessageBody"},
+    )["SubscriptionArn"]
     too_many = {"a": list(range(20)), "b": list(range(20))}
-    assert subscribe(json.dumps(too_many))[1] == (
-        "Invalid parameter: FilterPolicy: Filter policy is too complex"
-    )
+    assert subscribe(json.dumps(too_many))[1] == reason + "Filter policy is too complex"
     assert subscribe('{"a": [{"exists": "yes"}]}')[1] == (
-        "Invalid parameter: FilterPolicy: exists match pattern must be either true or false."
+        reason + "exists match pattern must be either true or false."
     )
-    assert subscribe('{"a": [{"nope": 1}]}')[1] == (
-        "Invalid parameter: FilterPolicy: Unrecognized match type nope"
+    assert subscribe('{"a": [{"nope": 1}]}')[1] == reason + "Unrecognized match type nope"
+    assert subscribe('{"a": [{"wildcard": "x*"}]}')[1] == (
+        reason + "Unrecognized match type wildcard"  # EventBridge's, not SNS's
     )
+    assert subscribe('{"a": ["b"]}', "Everything")[1] == (
+        "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [Everything]. "
+        "Please use either MessageBody or MessageAttributes"
+    )
+    # SetSubscriptionAttributes names the attribute without "Attributes Reason".
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="FilterPolicy", AttributeValue=six
+        )
+    )[1] == ("Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub, AttributeName="FilterPolicyScope", AttributeValue="Everything"
+        )
+    )[1] == (
+        "Invalid parameter: FilterPolicyScope: Invalid value [Everything]. Please use either "
+        "MessageBody or MessageAttributes"
+    )
+    # AWS's count: each list's length times its key's depth, multiplied: (2x2)^3 x (3x2) = 384.
+    deep = {"o": {k: ["x", "y"] for k in "abc"}, "p": {"q": ["1", "2", "3"]}}
+    assert subscribe(json.dumps(deep), "MessageBody")[1] == reason + "Filter policy is too complex"
 
 
 def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(
@@ -546,6 +592,20 @@ def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(
             got.append(message)
     assert [m["Body"] for m in got] == [f"m{i}" for i in range(12)]
     assert all(m["Attributes"]["MessageGroupId"] == "g" for m in got)
+    # A FIFO subscription's dead-letter queue must be FIFO too (AWS's rule).
+    sub = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"][0]["SubscriptionArn"]
+    standard_dlq = queue_arn.replace(".fifo", "-dlq")
+    assert error_of(
+        lambda: sns.set_subscription_attributes(
+            SubscriptionArn=sub,
+            AttributeName="RedrivePolicy",
+            AttributeValue=json.dumps({"deadLetterTargetArn": standard_dlq}),
+        )
+    )[:2] == (
+        "InvalidParameter",
+        "Invalid parameter: RedrivePolicy: must use a FIFO queue as DLQ for a FIFO Subscription "
+        "to a FIFO Topic.",
+    )
     assert got[0]["Attributes"]["MessageDeduplicationId"] == "d0"
     assert queues.empty(url)
     # FIFO rules.
@@ -795,6 +855,25 @@ def test_bad_input_gets_aws_errors(sns: Any, make_topic: Callable[..., str]) -> 
         "InvalidParameter",
         "Invalid parameter: Topic Name",
     )
+    # A regional endpoint serves its own region's topics (AWS: InvalidParameter, not NotFound).
+    assert error_of(
+        lambda: sns.publish(TopicArn=topic.replace("us-east-1", "eu-west-1"), Message="x")
+    )[:2] == ("InvalidParameter", "Invalid parameter: TopicArn")
+    assert error_of(
+        lambda: sns.tag_resource(
+            ResourceArn=topic, Tags=[{"Key": "k", "Value": "1"}, {"Key": "k", "Value": "2"}]
+        )
+    )[:2] == ("InvalidParameter", "Invalid parameter: Duplicated keys are not allowed.")
+    for arn, message in (
+        ("", "Invalid parameter: SubscriptionArn Reason: no value for required parameter"),
+        ("nope", "Invalid parameter: SubscriptionArn Reason: An ARN must have at least 6 "
+         "elements, not 1"),
+        (topic, "Invalid parameter: SubscriptionId"),
+    ):  # fmt: skip
+        assert error_of(lambda arn=arn: sns.unsubscribe(SubscriptionArn=arn))[:2] == (
+            "InvalidParameter",
+            message,
+        )
     assert error_of(lambda: sns.get_topic_attributes(TopicArn="not-an-arn"))[:2] == (
         "InvalidParameter",
         "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 1",

@@ -2,17 +2,19 @@
 real one, `fireside.sns.http_delivery`, is tested with real HTTP on its own): Subscribe hands
 the queue a `SubscriptionConfirmation` whose `SubscribeURL` confirms the subscription when
 fetched unsigned (even on a server that requires signatures, as AWS serves it); tokens are
-one-use and expire after three days; confirmed subscriptions get their notifications."""
+valid until they expire (three days; confirming again is idempotent, as on AWS); confirmed
+subscriptions get their notifications."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
@@ -56,7 +58,7 @@ def edge_for(provider: SnsProvider) -> Edge:
         "sns",
         protocol_for(load_service("sns")),
         provider.operations(),
-        unsigned_actions=frozenset({"ConfirmSubscription"}),
+        unsigned_actions=frozenset({"ConfirmSubscription", "Unsubscribe"}),
     )
     return Edge(Authenticator({"AKID": "secret"}), [service], _internal, CTX.endpoint_url)
 
@@ -90,6 +92,10 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
             f"You have chosen to subscribe to the topic {topic}.\nTo confirm the subscription, "
             "visit the SubscribeURL included in this message."
         )
+        assert fields["SubscribeURL"] == (  # the form AWS sends (ARN not percent-encoded)
+            f"{CTX.endpoint_url}/?Action=ConfirmSubscription&TopicArn={topic}"
+            f"&Token={fields['Token']}"
+        )
         url = urlsplit(fields["SubscribeURL"])
         assert f"{url.scheme}://{url.netloc}" == CTX.endpoint_url
         query = dict(parse_qsl(url.query))
@@ -108,8 +114,15 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         confirmed = await edge(Request("GET", "/", url.query, {}))
         assert confirmed.status == 200, confirmed.body
         assert b"<SubscriptionArn>" + topic.encode() in confirmed.body
-        again = await edge(Request("GET", "/", url.query, {}))
-        assert again.status == 400 and b"Invalid parameter: Token" in again.body  # one use
+        sub_arn = re.findall(rb"<SubscriptionArn>([^<]+)<", confirmed.body)[0]
+        again = await edge(Request("GET", "/", url.query, {}))  # idempotent, as on AWS
+        assert again.status == 200 and re.findall(rb"<SubscriptionArn>([^<]+)<", again.body) == [
+            sub_arn
+        ]
+        # The token's region must be the topic's ("Invalid parameter: Topic", as AWS answers).
+        elsewhere = url.query.replace("us-east-1", "eu-central-1")
+        moved = await edge(Request("GET", "/", elsewhere, {}))
+        assert moved.status == 400 and b"Invalid parameter: Topic" in moved.body
         (sub,) = provider.by_topic[topic].values()
         attributes = (
             await provider.subs.get_subscription_attributes(CTX, {"SubscriptionArn": sub.arn})
@@ -133,8 +146,13 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         assert notification.fields["Message"] == "hello"
         assert notification.fields["Subject"] == "s"
         assert "Signature" not in notification.fields
-        # Unsubscribing sends an UnsubscribeConfirmation whose link restores the subscription.
-        await provider.subs.unsubscribe(CTX, {"SubscriptionArn": sub.arn})
+        # The notification's UnsubscribeURL, fetched unsigned, unsubscribes (AWS's rule for a
+        # subscription confirmed without AuthenticateOnUnsubscribe); an UnsubscribeConfirmation
+        # follows, whose link restores the subscription.
+        leave = urlsplit(notification.fields["UnsubscribeURL"])
+        assert f"{leave.scheme}://{leave.netloc}" == CTX.endpoint_url
+        left = await edge(Request("GET", "/", leave.query, {}))
+        assert left.status == 200, left.body
         farewell = http.messages[-1]
         assert farewell.message_type == "UnsubscribeConfirmation"
         assert farewell.fields["Type"] == "UnsubscribeConfirmation"
@@ -151,6 +169,21 @@ def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
         )["Attributes"]
         assert attributes["RawMessageDelivery"] == "true"
         assert attributes["PendingConfirmation"] == "false"
+        # A queue's subscription (its owner's signed Subscribe) needs a signed Unsubscribe.
+        queue_sub = (
+            await provider.subs.subscribe(
+                CTX,
+                {
+                    "TopicArn": topic,
+                    "Protocol": "sqs",
+                    "Endpoint": "arn:aws:sqs:us-east-1:000000000000:q",
+                },
+            )
+        )["SubscriptionArn"]
+        query = f"Action=Unsubscribe&SubscriptionArn={quote(queue_sub, safe='')}"
+        refused = await edge(Request("GET", "/", query, {}))
+        assert refused.status == 403 and b"AuthorizationError" in refused.body
+        assert queue_sub in provider.subscriptions
 
     asyncio.run(scenario())
 

@@ -12,15 +12,18 @@ Numbers are compared to five decimal places, as SNS compares them (`100.12345678
 `String.Array` value that is not a JSON array is matched as the single JSON value it holds
 (no match when it is not JSON). An empty policy (`{}`) matches every message.
 
-AWS's limits: at most 5 attribute keys (leaf keys for a body policy), at most 150
-combinations of values, 256 KB of policy; errors are `InvalidParameter` with AWS's
-"Invalid parameter: FilterPolicy: ..." wording.
+AWS's limits: at most 5 keys (a nested policy's top-level keys), at most 150 combinations
+of values (counted as AWS documents: each list's length times its key's depth, multiplied),
+256 KB of policy; `wildcard` (EventBridge's) is not SNS's. Errors are `InvalidParameter` in
+AWS's words: "Invalid parameter: Attributes Reason: FilterPolicy: ..." from Subscribe,
+"Invalid parameter: FilterPolicy: ..." from SetSubscriptionAttributes (without the
+"at [Source: ...]" position AWS's JSON parser appends to some).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -36,26 +39,39 @@ _sns_error = ModelledErrors("sns")
 _PLACES: Final = Decimal("0.00001")
 
 
-def _invalid(reason: str) -> Exception:
-    return _sns_error("InvalidParameter", f"Invalid parameter: FilterPolicy: {reason}")
+def _invalid(reason: str, subscribing: bool) -> Exception:
+    # Subscribe's attributes are reported as such; SetSubscriptionAttributes names the one.
+    prefix = "Invalid parameter: Attributes Reason: " if subscribing else "Invalid parameter: "
+    return _sns_error("InvalidParameter", f"{prefix}FilterPolicy: {reason}")
 
 
-def _combinations(node: Mapping[str, Any]) -> tuple[int, int]:
-    """(value combinations, leaf keys) of a policy object, as AWS counts them."""
-    total, keys = 1, 0
+def _combinations(node: Mapping[str, Any], depth: int = 1) -> int:
+    """AWS's count of a policy's value combinations: the product, over every list of values,
+    of its length times the depth of its key (`{"a": {"b": [1, 2]}, "c": [3]}`: 2x2 x 1x1)."""
+    total = 1
     for key, value in node.items():
         if key == "$or" and isinstance(value, list):
-            counted = [_combinations(v) for v in value if isinstance(v, dict)]
-            total *= max(1, sum(c for c, _ in counted))
-            keys += sum(k for _, k in counted)
+            total *= max(1, sum(_combinations(v, depth) for v in value if isinstance(v, dict)))
         elif isinstance(value, dict):
-            combos, inner = _combinations(value)
-            total *= combos
-            keys += inner
+            total *= _combinations(value, depth + 1)
         elif isinstance(value, list):
-            total *= max(1, len(value))
-            keys += 1
-    return total, keys
+            total *= max(1, len(value)) * depth
+    return total
+
+
+def _match_types(node: Any) -> Iterator[str]:
+    """The match types (`prefix`, `numeric`...) a policy uses, anywhere in it."""
+    if isinstance(node, dict):
+        for value in node.values():
+            if isinstance(value, list):
+                for spec in value:
+                    if isinstance(spec, dict):
+                        yield from spec
+            yield from _match_types(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, dict):
+                yield from _match_types(item)
 
 
 class FilterPolicy:
@@ -119,16 +135,19 @@ def attribute_values(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, A
     return values
 
 
-def compile_filter(text: str, scope: str = "MessageAttributes") -> FilterPolicy:
-    """Validate and compile a policy; raises SNS's InvalidParameter."""
+def compile_filter(
+    text: str, scope: str = "MessageAttributes", *, subscribing: bool = False
+) -> FilterPolicy:
+    """Validate and compile a policy; raises SNS's InvalidParameter (worded as Subscribe's
+    when `subscribing`, else as SetSubscriptionAttributes')."""
     if len(text.encode()) > _MAX_SIZE:
-        raise _invalid("Filter policy is too long")
+        raise _invalid("Filter policy is too long", subscribing)
     try:
         parsed = json.loads(text, parse_float=Decimal, parse_int=Decimal)
     except ValueError:
-        raise _invalid("failed to parse JSON.") from None
+        raise _invalid("failed to parse JSON.", subscribing) from None
     if not isinstance(parsed, dict):
-        raise _invalid("Filter policy must be a JSON object")
+        raise _invalid("Filter policy must be a JSON object", subscribing)
     if scope == "MessageAttributes":
         for key, value in parsed.items():
             if isinstance(value, dict) or (key == "$or" and _nested_or(value)):
@@ -137,16 +156,18 @@ def compile_filter(text: str, scope: str = "MessageAttributes") -> FilterPolicy:
                     "Invalid parameter: Filter policy scope MessageAttributes does not support "
                     "nested filter policy",
                 )
-    combinations, keys = _combinations(parsed)
-    if keys > _MAX_KEYS:
-        raise _invalid(f"Filter policy can not have more than {_MAX_KEYS} keys")
-    if combinations > _MAX_COMBINATIONS:
-        raise _invalid("Filter policy is too complex")
+    # AWS counts a nested policy's top-level keys only.
+    if len(parsed) > _MAX_KEYS:
+        raise _invalid(f"Filter policy can not have more than {_MAX_KEYS} keys", subscribing)
+    if _combinations(parsed) > _MAX_COMBINATIONS:
+        raise _invalid("Filter policy is too complex", subscribing)
+    if "wildcard" in set(_match_types(parsed)):  # EventBridge's, not SNS's
+        raise _invalid("Unrecognized match type wildcard", subscribing)
     try:
         compile_pattern(parsed)  # AWS's reasons come from the policy as written
         pattern = compile_pattern(_rounded(parsed))
     except PatternError as exc:
-        raise _invalid(exc.reason) from None
+        raise _invalid(exc.reason, subscribing) from None
     return FilterPolicy(pattern, scope)
 
 

@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
-from urllib.parse import quote
 
 from fireside.aws.errors import ServiceError
 from fireside.sns.topics import Topic, invalid, sns_error
@@ -32,6 +31,7 @@ from fireside.sns.topics import Topic, invalid, sns_error
 __all__ = ["Published", "Signer", "check_publish", "envelope", "lambda_event", "timestamp"]
 
 MAX_MESSAGE: Final = 256 * 1024
+_SIGNATURE_FIELDS: Final = ("SignatureVersion", "Signature", "SigningCertURL")
 _ATTRIBUTE_NAME: Final = re.compile(r"[A-Za-z0-9_\-.]+")
 _MAX_NAME: Final = 256
 _MAX_SUBJECT: Final = 100
@@ -215,7 +215,8 @@ def attribute_view(attributes: Mapping[str, Mapping[str, Any]]) -> dict[str, dic
 
 
 def unsubscribe_url(endpoint_url: str, subscription_arn: str) -> str:
-    return f"{endpoint_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}"
+    # The ARN as is (colons are fine in a query string), as AWS writes it.
+    return f"{endpoint_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
 
 
 def notification_fields(
@@ -237,7 +238,9 @@ def notification_fields(
 def _signed(fields: dict[str, str], signer: Signer | None, version: str) -> dict[str, Any]:
     if signer is None:
         return dict(fields)
-    signature = signer.sign(fields, version)
+    # The signer may answer the three fields or the whole signed document: take the three.
+    signed = signer.sign(fields, version)
+    signature: dict[str, str] = {k: signed[k] for k in _SIGNATURE_FIELDS if k in signed}
     out: dict[str, Any] = {}
     for key, value in fields.items():
         if key == "UnsubscribeURL":  # AWS puts the signature fields before it

@@ -31,6 +31,7 @@ from fireside.sns.store import SnsStore
 from fireside.sns.subscriptions import SubscriptionApi, check_arn
 from fireside.sns.topics import (
     DEFAULT_DELIVERY_POLICY,
+    TOPIC_SETTABLE,
     Subscription,
     Topic,
     check_topic_attributes,
@@ -47,6 +48,8 @@ __all__ = ["SnsProvider"]
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 _DEDUP_WINDOW: Final = 300.0
+#: Kept with the topic but read through their own operations on AWS, not GetTopicAttributes.
+_NOT_SHOWN: Final = frozenset({"DataProtectionPolicy"})
 _MAX_TOPICS: Final = 100_000  # per account and region, AWS's default quota
 _MAX_TAGS: Final = 50
 _ACTIONS: Final = frozenset(
@@ -129,8 +132,10 @@ class SnsProvider:
         check_arn("TopicArn", arn)
         if _split_arn(arn) is None:
             raise invalid("Invalid parameter: TopicArn")
+        if arn.split(":")[3] != ctx.region:  # a regional endpoint serves its own region
+            raise invalid("Invalid parameter: TopicArn")
         topic = self.topics.get(arn)
-        if topic is None or topic.region != ctx.region:  # a regional endpoint sees its own
+        if topic is None:
             raise _not_found()
         if topic.account != ctx.account_id and not allows(
             statements_of(topic.policy()),
@@ -165,7 +170,7 @@ class SnsProvider:
                 attributes[flag] = attributes[flag].lower()
         if not fifo:
             attributes.pop("FifoTopic", None)
-        tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags") or []}
+        tags = _tags(params.get("Tags") or [])
         arn = topic_arn(ctx.account_id, ctx.region, name)
         existing = self.topics.get(arn)
         if existing is not None:
@@ -232,7 +237,7 @@ class SnsProvider:
         subs = self.by_topic.get(topic.arn, {}).values()
         pending = sum(1 for s in subs if s.pending)
         attributes = {
-            **topic.attributes,
+            **{k: v for k, v in topic.attributes.items() if k not in _NOT_SHOWN},
             "TopicArn": topic.arn,
             "Owner": topic.account,
             "SubscriptionsConfirmed": str(len(subs) - pending),
@@ -248,6 +253,10 @@ class SnsProvider:
         topic = self.topic(ctx, params["TopicArn"], "SetTopicAttributes")
         name: str = params["AttributeName"]
         value: str = params.get("AttributeValue") or ""
+        if not value and name in TOPIC_SETTABLE and name not in ("DisplayName", "Policy"):
+            topic.attributes.pop(name, None)  # an empty value removes it, as on AWS
+            self._save_topic(topic)
+            return {}
         check_topic_attributes({name: value}, fifo=topic.fifo, creating=False)
         if name == "Policy" and not value:
             value = default_policy(topic.arn, topic.account)
@@ -265,7 +274,7 @@ class SnsProvider:
 
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._tagged(ctx, params["ResourceArn"])
-        tags = {**topic.tags, **{t["Key"]: t["Value"] for t in params["Tags"]}}
+        tags = {**topic.tags, **_tags(params["Tags"])}
         if len(tags) > _MAX_TAGS:
             raise sns_error(
                 "TagLimitExceeded", "Could not complete request: tag quota of per resource exceeded"
@@ -336,10 +345,10 @@ class SnsProvider:
             raise invalid(
                 "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
             )
-        if params.get("TargetArn") and ":endpoint/" in arn:
+        if params.get("TargetArn") and ":endpoint/" in arn:  # Fireside has no mobile push
             raise invalid(
-                "Invalid parameter: TargetArn Reason: Fireside has no platform application "
-                "endpoints (mobile push)"
+                "Invalid parameter: TargetArn Reason: No endpoint found for the target arn "
+                "specified"
             )
         return self.topic(ctx, arn, "Publish")
 
@@ -400,6 +409,13 @@ class SnsProvider:
 
     async def publish_batch(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return publish_batch(self, self.topic(ctx, params["TopicArn"], "Publish"), params)
+
+
+def _tags(given: list[dict[str, str]]) -> dict[str, str]:
+    tags = {tag["Key"]: tag["Value"] for tag in given}
+    if len(tags) != len(given):
+        raise invalid("Invalid parameter: Duplicated keys are not allowed.")
+    return tags
 
 
 def _write_policy(topic: Topic, document: Any, statements: list[Any]) -> None:

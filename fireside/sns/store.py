@@ -138,8 +138,8 @@ class SnsStore:
         )
 
     @staticmethod
-    def delete_token(conn: sqlite3.Connection, token: str, now: float) -> None:
-        conn.execute("DELETE FROM tokens WHERE token=? OR expires <= ?", (token, now))
+    def expire_tokens(conn: sqlite3.Connection, now: float) -> None:
+        conn.execute("DELETE FROM tokens WHERE expires <= ?", (now,))
 
     @staticmethod
     def put_dedup(

@@ -6,17 +6,17 @@ topic's owner subscribes it); the target's own policy then decides each delivery
 subscriptions start pending: Subscribe hands the HTTP delivery queue a
 `SubscriptionConfirmation` whose `SubscribeURL` (Fireside's endpoint,
 `?Action=ConfirmSubscription&TopicArn=...&Token=...`) confirms them, fetched unsigned. Tokens
-are stored, one-use, and expire after three days, as AWS's do. Unsubscribing a confirmed
+are stored and expire after three days; confirming again is idempotent, as on AWS. Unsubscribing a confirmed
 HTTP(S) subscription sends an `UnsubscribeConfirmation` whose URL restores it.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import quote
 
 from fireside.aws.context import RequestContext
 from fireside.sns.filters import compile_filter
@@ -52,6 +52,15 @@ def check_arn(name: str, arn: str) -> None:
         )
 
 
+def check_subscription_arn(arn: str) -> None:
+    """AWS's errors for a value that is no subscription ARN (empty, too short, no id)."""
+    if not arn:
+        raise invalid("Invalid parameter: SubscriptionArn Reason: no value for required parameter")
+    check_arn("SubscriptionArn", arn)
+    if len(arn.split(":")) < 7:
+        raise invalid("Invalid parameter: SubscriptionId")
+
+
 class SubscriptionApi:
     def __init__(self, provider: SnsProvider) -> None:
         self._p = provider
@@ -59,7 +68,7 @@ class SubscriptionApi:
     def _subscription(self, ctx: RequestContext, arn: str) -> Subscription:
         subscription = self._p.subscriptions.get(arn)
         if subscription is None:
-            check_arn("SubscriptionArn", arn)
+            check_subscription_arn(arn)
             raise sns_error("NotFound", "Subscription does not exist")
         topic_account = subscription.topic_arn.split(":")[4]
         if ctx.account_id not in (subscription.owner, topic_account):
@@ -70,6 +79,22 @@ class SubscriptionApi:
             )
         return subscription
 
+    def _unsigned_unsubscribe(self, arn: str) -> Subscription:
+        """AWS serves a notification's `UnsubscribeURL` to anyone who has it, unless the
+        subscription was confirmed with `AuthenticateOnUnsubscribe` (or is not an http(s)
+        one, confirmed by its owner's signed Subscribe)."""
+        subscription = self._p.subscriptions.get(arn)
+        if subscription is None:
+            check_subscription_arn(arn)
+            raise sns_error("NotFound", "Subscription does not exist")
+        if subscription.authenticated:
+            raise sns_error(
+                "AuthorizationError",
+                "Unsubscribing this subscription requires a signed request "
+                "(it was confirmed with AuthenticateOnUnsubscribe or by its owner)",
+            )
+        return subscription
+
     async def subscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         topic = self._p.topic(ctx, params["TopicArn"], "Subscribe")
         protocol: str = params["Protocol"]
@@ -77,14 +102,17 @@ class SubscriptionApi:
         attributes: dict[str, str] = dict(params.get("Attributes") or {})
         _check_endpoint(topic, protocol, endpoint)
         for name, value in attributes.items():
-            check_subscription_attribute(protocol, name, value)
+            check_subscription_attribute(protocol, name, value, subscribing=True)
         if "FilterPolicy" in attributes:
             compile_filter(
                 attributes["FilterPolicy"],
                 attributes.get("FilterPolicyScope", "MessageAttributes"),
+                subscribing=True,
             )
         if "RawMessageDelivery" in attributes:
             attributes["RawMessageDelivery"] = attributes["RawMessageDelivery"].lower()
+        if "RedrivePolicy" in attributes:
+            _check_fifo_dead_letter(topic, endpoint, attributes["RedrivePolicy"], True)
         subs = self._p.by_topic.setdefault(topic.arn, {})
         for existing in subs.values():
             if (existing.protocol, existing.endpoint) == (protocol, endpoint):
@@ -128,7 +156,7 @@ class SubscriptionApi:
         `SubscribeURL` confirms (or restores) `subscription`."""
         url = (
             f"{self._p.fanout.endpoint_url}/?Action=ConfirmSubscription"
-            f"&TopicArn={quote(topic.arn, safe='')}&Token={token}"
+            f"&TopicArn={topic.arn}&Token={token}"  # the ARN as is, as AWS writes it
         )
         if leaving:
             kind = "UnsubscribeConfirmation"
@@ -164,35 +192,46 @@ class SubscriptionApi:
     async def confirm_subscription(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
+        """As AWS answers (LocalStack's AWS-recorded snapshots): a token stays valid until it
+        expires and confirming again answers the same ARN; a topic ARN of another region or
+        account is refused ("Invalid parameter: Topic"), but, as on AWS, one naming another
+        topic of the token's account and region is not looked at."""
         arn: str = params["TopicArn"]
         parts = arn.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sns"]:
             raise invalid("Invalid parameter: Topic")
         found = self._p.store.token(params["Token"])
-        now = time.time()
-        if found is None or found[0] != arn:
+        if found is None:
             raise invalid("Invalid parameter: Token")
-        if found[2] <= now:
+        topic_arn, subscription_arn, expires, restore = found
+        if topic_arn.split(":")[3:5] != parts[3:5]:
+            raise invalid("Invalid parameter: Topic")
+        if expires <= time.time():
             raise invalid("Invalid token")
-        topic = self._p.topics.get(arn)
-        subscription = self._p.subscriptions.get(found[1])
-        if subscription is None and found[3] is not None:  # an UnsubscribeConfirmation's link
-            subscription = Subscription.from_record(found[1], found[3])
+        topic = self._p.topics.get(topic_arn)
+        subscription = self._p.subscriptions.get(subscription_arn)
+        if subscription is not None and not subscription.pending:
+            return {"SubscriptionArn": subscription.arn}  # confirmed already
+        if subscription is None and restore is not None:  # an UnsubscribeConfirmation's link
+            subscription = Subscription.from_record(subscription_arn, restore)
         if topic is None or subscription is None:  # deleted in the meantime
             raise invalid("Invalid parameter: Token")
-        self._p.subscriptions[subscription.arn] = subscription
-        self._p.by_topic.setdefault(topic.arn, {})[subscription.arn] = subscription
         subscription.pending = False
         subscription.authenticated = (
             str(params.get("AuthenticateOnUnsubscribe", "false")).lower() == "true"
         )
         with self._p.store.transaction() as conn:
-            self._p.store.delete_token(conn, params["Token"], now)
+            self._p.store.expire_tokens(conn, time.time())
             self._p.store.put_subscription(conn, subscription.arn, topic.arn, subscription.record())
+        self._p.subscriptions[subscription.arn] = subscription
+        self._p.by_topic.setdefault(topic.arn, {})[subscription.arn] = subscription
         return {"SubscriptionArn": subscription.arn}
 
     async def unsubscribe(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        subscription = self._subscription(ctx, params["SubscriptionArn"])
+        if not ctx.access_key_id:  # the UnsubscribeURL of a notification, fetched unsigned
+            subscription = self._unsigned_unsubscribe(params["SubscriptionArn"])
+        else:
+            subscription = self._subscription(ctx, params["SubscriptionArn"])
         topic = self._p.topics.get(subscription.topic_arn)
         farewell = None
         with self._p.store.transaction() as conn:
@@ -251,6 +290,10 @@ class SubscriptionApi:
             compile_filter(subscription.attributes["FilterPolicy"], value)
         if name == "RawMessageDelivery":
             value = value.lower()
+        if name == "RedrivePolicy" and value:
+            topic = self._p.topics.get(subscription.topic_arn)
+            if topic is not None:
+                _check_fifo_dead_letter(topic, subscription.endpoint, value, False)
         if name == "FilterPolicy" and not value:  # an empty policy removes the filter
             subscription.clear_filter()
         else:
@@ -260,6 +303,19 @@ class SubscriptionApi:
                 conn, subscription.arn, subscription.topic_arn, subscription.record()
             )
         return {}
+
+
+def _check_fifo_dead_letter(topic: Topic, endpoint: str, policy: str, subscribing: bool) -> None:
+    """A FIFO queue subscribed to a FIFO topic needs a FIFO dead-letter queue (AWS's rule)."""
+    if not (topic.fifo and endpoint.endswith(".fifo")):
+        return
+    target = json.loads(policy).get("deadLetterTargetArn", "")  # checked already
+    if not str(target).endswith(".fifo"):
+        where = "Attributes Reason: " if subscribing else ""
+        raise invalid(
+            f"Invalid parameter: {where}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO "
+            "Subscription to a FIFO Topic."
+        )
 
 
 def _shown_arn(subscription: Subscription, params: dict[str, Any]) -> str:

@@ -181,23 +181,30 @@ def check_topic_attributes(attributes: dict[str, str], *, fifo: bool, creating: 
             raise invalid("Invalid parameter: FifoThroughputScope")
 
 
-def check_subscription_attribute(protocol: str, name: str, value: str) -> None:
+def check_subscription_attribute(
+    protocol: str, name: str, value: str, *, subscribing: bool = False
+) -> None:
     if name not in SUBSCRIPTION_SETTABLE:
         raise invalid("Invalid parameter: AttributeName")
     if len(value) > _MAX_ATTRIBUTE:  # a filter policy's 256 KB bounds them all
         raise invalid(f"Invalid parameter: {name} Reason: the value is too long")
     if name == "RawMessageDelivery":
         if value.lower() not in ("true", "false"):
-            raise invalid("Invalid parameter: RawMessageDelivery")
+            where = "Attributes Reason: " if subscribing else ""
+            raise invalid(
+                f"Invalid parameter: {where}RawMessageDelivery: Invalid value [{value}]. Must be "
+                "true or false."
+            )
         if protocol not in ("sqs", "http", "https", "firehose"):
             raise invalid(
                 "Invalid parameter: Attributes Reason: Delivery protocol "
                 f"[{protocol}] does not support raw message delivery."
             )
     elif name == "FilterPolicyScope" and value not in ("MessageAttributes", "MessageBody"):
+        where = "Attributes Reason: " if subscribing else ""
         raise invalid(
-            "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value "
-            f"[{value}]. Please use either MessageBody or MessageAttributes"
+            f"Invalid parameter: {where}FilterPolicyScope: Invalid value [{value}]. Please use "
+            "either MessageBody or MessageAttributes"
         )
     elif name == "RedrivePolicy":
         policy = _json_object("RedrivePolicy", value)
