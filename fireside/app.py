@@ -270,7 +270,11 @@ class Fireside:
             HttpApiDoor(
                 self.http_apis.store,
                 self.function_caller,
-                Authorizers(self.function_caller, self.authenticator),
+                Authorizers(
+                    self.function_caller,
+                    self.authenticator,
+                    jwks_files=self.settings.jwks_dir or self.settings.data_dir / "jwks",
+                ),
                 logs=self.logs,
             ),
         )
