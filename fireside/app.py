@@ -37,7 +37,6 @@ from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
-from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
@@ -60,9 +59,11 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
+from fireside.s3.targets import BucketTargets
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
@@ -155,13 +156,16 @@ class Fireside:
             max_environments=settings.max_environments,
             idle_timeout=settings.idle_timeout,
         )
-        self.records = RecordOutbox(self.db)
+        #: The one owner-checked path by which a service acts on another's resources, and
+        #: the durable outbox for deliveries decided inside Lambda's transactions.
+        self.targets = Targets()
+        self.outbox = Outbox(self.db, self.targets)
         self.queue = AsyncQueue(
             self.db,
             retry_delays=settings.async_retry_delays,
             max_event_age=settings.max_event_age,
             concurrency=settings.max_environments,
-            records=self.records,
+            outbox=self.outbox,
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.environment_credentials = EnvironmentCredentials(self.authenticator)
@@ -195,8 +199,6 @@ class Fireside:
         )
         self.s3 = S3Provider.open(data / "s3")
         self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
-        #: The one owner-checked path by which a service acts on another's resources.
-        self.targets = Targets()
         self.targets.register("sqs", QueueTargets(self.sqs))
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
@@ -208,6 +210,7 @@ class Fireside:
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
+        self.targets.register("s3", BucketTargets(self.objects))
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -426,7 +429,8 @@ class Fireside:
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
-            "pending_s3_records": self.records.pending(),
+            "pending_deliveries": self.outbox.pending(),
+            "dropped_deliveries": self.outbox.dropped,
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
         }
 
@@ -456,7 +460,7 @@ class Fireside:
                 functools.partial(invoke_allowed, policies=self.policies),
             ),
         )
-        supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
+        supervisor.start("lambda", "outbox", self.outbox.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
