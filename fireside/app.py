@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,9 +30,12 @@ from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
-from fireside.compute.invoker import Invoker
+from fireside.compute.invoker import Invoker, trace_id
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
+from fireside.compute.mapping_api import MappingApi
+from fireside.compute.mapping_runner import MappingRunner
+from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.permissions import invoke_allowed
 from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
@@ -68,6 +72,7 @@ from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
+from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
@@ -200,6 +205,9 @@ class Fireside:
         self.s3 = S3Provider.open(data / "s3")
         self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
         self.targets.register("sqs", QueueTargets(self.sqs))
+        #: Lambda event-source mappings (SQS queues) and their pollers.
+        self.mappings = MappingStore(self.db)
+        self.mapping_runner = MappingRunner(self.mappings, QueueReader(self.sqs), self._run_batch)
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
@@ -227,6 +235,22 @@ class Fireside:
         authority = CertificateAuthority(self.settings.data_dir / "tls")
         authority.write_trust(self.share_root / TRUST_DIR)
         return AwsNames(self._http.adopt, authority.server_context())
+
+    async def _run_batch(
+        self, mapping: EventSourceMapping, payload: bytes
+    ) -> tuple[bytes, str | None]:
+        """An event-source mapping's synchronous invoke of its function with one batch."""
+        assert self._invoker is not None
+        _, outcome = await self._invoker.call(
+            mapping.account,
+            mapping.region,
+            mapping.function,
+            mapping.qualifier,
+            payload,
+            request_id=str(uuid.uuid4()),
+            trace=trace_id(),
+        )
+        return outcome.payload, outcome.function_error
 
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
@@ -285,7 +309,12 @@ class Fireside:
             Service(
                 "lambda",
                 lambda_protocol(),
-                dict(self._provider.operations()),
+                {
+                    **self._provider.operations(),
+                    **MappingApi(
+                        self.mappings, self.mapping_runner, self.versions, QueueReader(self.sqs)
+                    ).operations(),
+                },
                 path_prefixes=(
                     "/2015-03-31/",
                     "/2016-08-19/",
@@ -461,6 +490,7 @@ class Fireside:
             ),
         )
         supervisor.start("lambda", "outbox", self.outbox.run)
+        supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)

@@ -19,7 +19,8 @@ from pathlib import Path
 # 5: event invoke configs and the last failure of retried Event invokes.
 # 6: invocation records bound for S3 destinations. 7: Lambda resource policies.
 # 8: Function URL configurations. 9: the outbox to other services (S3 records move there).
-SCHEMA_VERSION = 9
+# 10: event-source mappings.
+SCHEMA_VERSION = 10
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -59,6 +60,12 @@ CREATE TABLE IF NOT EXISTS outbox (   -- fireside.outbox: deliveries to other se
     body       TEXT NOT NULL,
     meta       TEXT NOT NULL,          -- JSON: attributes, FIFO ids, subject, extra
     not_before REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS event_source_mappings (
+    uuid      TEXT PRIMARY KEY,
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    record    TEXT NOT NULL            -- JSON of fireside.compute.mappings.EventSourceMapping
 );
 CREATE TABLE IF NOT EXISTS event_invoke_configs (
     account   TEXT NOT NULL,
