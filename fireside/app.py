@@ -219,6 +219,10 @@ class Fireside:
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
         self.targets.register("s3", BucketTargets(self.objects))
+        #: S3 event notifications: queued with each change in the S3 store's own outbox.
+        self.s3_outbox = self.s3.attach_notifications(
+            Outbox(self.s3.store, self.targets), self.targets
+        )
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -490,6 +494,7 @@ class Fireside:
             ),
         )
         supervisor.start("lambda", "outbox", self.outbox.run)
+        supervisor.start("s3", "notifications", self.s3_outbox.run)
         supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:

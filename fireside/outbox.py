@@ -25,12 +25,35 @@ import logging
 import sqlite3
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from fireside.store.database import Database
 from fireside.targets import Accepted, Delivery, Refused, Sender, Targets
 
-__all__ = ["Outbox"]
+__all__ = ["OUTBOX_TABLE", "Outbox", "OutboxStore"]
+
+#: The outbox's table, in whichever store the deliveries are decided in.
+OUTBOX_TABLE = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    account    TEXT NOT NULL,          -- the sender: its account and region,
+    region     TEXT NOT NULL,
+    service    TEXT,                   -- the service acting for it (NULL: the account's role)
+    source_arn TEXT,                   -- and the resource it acts for
+    arn        TEXT NOT NULL,          -- the target
+    body       TEXT NOT NULL,
+    meta       TEXT NOT NULL,          -- JSON: attributes, FIFO ids, subject, extra
+    not_before REAL NOT NULL
+)"""
+
+
+class OutboxStore(Protocol):
+    """The store that holds the outbox table (`fireside.store.database.Database`, the S3
+    store): reads, and durable write transactions."""
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]: ...
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +85,7 @@ def _attributes_from_json(stored: Mapping[str, Any]) -> dict[str, dict[str, Any]
 class Outbox:
     """Deliveries queued in `db` (its `outbox` table), sent on by `run`."""
 
-    def __init__(self, db: Database, targets: Targets) -> None:
+    def __init__(self, db: OutboxStore, targets: Targets) -> None:
         self._db = db
         self._targets = targets
         self._wake = asyncio.Event()

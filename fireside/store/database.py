@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fireside.outbox import OUTBOX_TABLE
+
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
 # to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
 # 5: event invoke configs and the last failure of retried Event invokes.
@@ -49,17 +51,6 @@ CREATE TABLE IF NOT EXISTS async_event_failures (
     executed_version TEXT NOT NULL,
     function_error   TEXT,
     response         BLOB NOT NULL         -- the last failed run's answer, for a later record
-);
-CREATE TABLE IF NOT EXISTS outbox (   -- fireside.outbox: deliveries to other services
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    account    TEXT NOT NULL,          -- the sender: its account and region,
-    region     TEXT NOT NULL,
-    service    TEXT,                   -- the service acting for it (NULL: the account's role)
-    source_arn TEXT,                   -- and the resource it acts for
-    arn        TEXT NOT NULL,          -- the target
-    body       TEXT NOT NULL,
-    meta       TEXT NOT NULL,          -- JSON: attributes, FIFO ids, subject, extra
-    not_before REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS event_source_mappings (
     uuid      TEXT PRIMARY KEY,
@@ -192,6 +183,7 @@ class Database:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            conn.execute(OUTBOX_TABLE)
             _move_records(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
