@@ -173,11 +173,11 @@ class Operation:
     """An operation's HTTP binding and its input/output/error shapes."""
 
     __slots__ = (
+        "deprecated",
         "error_codes",
         "has_event_stream_output",
         "http_method",
         "input",
-        "deprecated",
         "name",
         "output",
         "request_uri",
