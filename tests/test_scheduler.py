@@ -98,7 +98,7 @@ def test_schedule_groups_their_tags_and_the_default_group(scheduler: Any) -> Non
         {"Key": "env", "Value": "dev"}
     ]
     # Deleting a group deletes its schedules.
-    _, target = "", {"Arn": "arn:aws:sqs:us-east-1:000000000000:nowhere", "RoleArn": ROLE}
+    target = {"Arn": "arn:aws:sqs:us-east-1:000000000000:nowhere", "RoleArn": ROLE}
     scheduler.create_schedule(
         Name="inside",
         GroupName=group,
