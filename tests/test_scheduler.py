@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import FunctionFactory, Server
 
 ROLE = "arn:aws:iam::000000000000:role/scheduler"
 OFF = {"Mode": "OFF"}
@@ -262,6 +262,29 @@ def test_a_one_time_schedule_delivers_to_a_queue_on_time_and_deletes_itself(
             break
     else:
         raise AssertionError("the schedule was not deleted after firing")
+
+
+FORWARDER = """
+import json, os, boto3
+def handler(event, context):
+    boto3.client("sqs").send_message(QueueUrl=os.environ["QUEUE"], MessageBody=json.dumps(event))
+"""
+
+
+def test_a_schedule_invokes_a_function_with_its_input(
+    scheduler: Any, sqs: Any, make_function: FunctionFactory
+) -> None:
+    url, _ = queue(sqs)
+    function = make_function(FORWARDER, Environment={"Variables": {"QUEUE": url}})
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+    expression, _ = soon(0)
+    created = scheduler.create_schedule(
+        Name=name(),
+        ScheduleExpression=expression,
+        FlexibleTimeWindow=OFF,
+        Target={"Arn": arn, "RoleArn": ROLE, "Input": '{"from": "<aws.scheduler.schedule-arn>"}'},
+    )
+    assert json.loads(receive(sqs, url, wait=60)["Body"]) == {"from": created["ScheduleArn"]}
 
 
 def test_a_refused_delivery_goes_to_the_dead_letter_queue(scheduler: Any, sqs: Any) -> None:

@@ -81,11 +81,8 @@ def _check_target(target: dict[str, Any]) -> None:
 
 
 def _check_window(window: dict[str, Any]) -> None:
-    minutes = window.get("MaximumWindowInMinutes")
-    if window["Mode"] == "FLEXIBLE" and minutes is None:
+    if window["Mode"] == "FLEXIBLE" and window.get("MaximumWindowInMinutes") is None:
         raise _invalid("MaximumWindowInMinutes must be specified when Mode is FLEXIBLE.")
-    if window["Mode"] == "OFF" and minutes is not None:
-        raise _invalid("MaximumWindowInMinutes must not be specified when Mode is OFF.")
 
 
 class SchedulerProvider:
