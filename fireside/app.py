@@ -439,6 +439,7 @@ class Fireside:
             "pending_async_events": self.queue.pending(),
             "pending_s3_records": self.records.pending(),
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "scheduler_failed_invocations": sum(self.schedule_firer.failed_invocations.values()),
         }
 
     async def run(

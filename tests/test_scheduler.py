@@ -287,7 +287,10 @@ def test_a_schedule_invokes_a_function_with_its_input(
     assert json.loads(receive(sqs, url, wait=60)["Body"]) == {"from": created["ScheduleArn"]}
 
 
-def test_a_refused_delivery_goes_to_the_dead_letter_queue(scheduler: Any, sqs: Any) -> None:
+def test_a_refused_delivery_goes_to_the_dead_letter_queue(
+    server: Server, scheduler: Any, sqs: Any
+) -> None:
+    failed = server.health()["scheduler_failed_invocations"]
     dlq_url, dlq_arn = queue(sqs)
     missing = f"arn:aws:sqs:us-east-1:000000000000:{name('missing')}"
     expression, _ = soon(0)
@@ -310,6 +313,7 @@ def test_a_refused_delivery_goes_to_the_dead_letter_queue(scheduler: Any, sqs: A
     assert values["TARGET_ARN"] == missing
     assert values["RETRY_ATTEMPTS"] == "0"
     assert len(values["EXECUTION_ID"]) == 16
+    assert server.health()["scheduler_failed_invocations"] == failed + 1
 
 
 def test_a_one_time_schedule_missed_while_stopped_fires_at_the_restart(

@@ -246,9 +246,31 @@ def test_a_one_time_schedule_whose_time_passed_while_stopped_fires_at_start(
     assert world.bodies() == ["late"]
 
 
-def test_a_disabled_schedule_does_not_fire(world: World) -> None:
-    world.add(record("rate(1 minute)", state="DISABLED"))
+def test_a_disabled_schedule_does_not_fire_until_enabled(world: World) -> None:
+    schedule = world.add(record("rate(1 minute)", state="DISABLED"))
     assert world.at("2026-04-01T12:30:00") == 0
+    assert world.at("2026-04-01T12:31:00") == 0
+    schedule.state, schedule.modified = "ENABLED", world.now  # as UpdateSchedule does
+    world.firer.arm(schedule, world.now)
+    world.store.put_schedule(schedule)
+    assert world.at("2026-04-01T12:31:00") == 1
+    assert world.at("2026-04-01T12:32:00") == 1
+
+
+def test_a_handler_that_breaks_fails_only_its_own_deliveries(world: World) -> None:
+    class Broken:
+        def accept_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
+            raise RuntimeError("bug")
+
+    world.targets.register("sns", Broken())
+    topic = "arn:aws:sns:us-east-1:111111111111:t"
+    world.add(record("at(2026-04-01T12:00:00)", name="a", target={"Arn": topic, "RoleArn": "r"}))
+    world.add(record("at(2026-04-01T12:00:00)", name="b", target={"Arn": QUEUE, "RoleArn": "r",
+                                                                  "Input": "ok"}))  # fmt: skip
+    assert world.at("2026-04-01T12:00:00") == 2
+    assert world.bodies() == ["ok"]
+    assert sum(world.firer.failed_invocations.values()) == 1
+    assert world.at("2026-04-01T12:00:01") == 0  # not fired again
 
 
 def test_a_flexible_window_fires_within_it(world: World) -> None:

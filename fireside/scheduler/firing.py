@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from fireside.scheduler.store import ScheduleRecord, SchedulerStore
 from fireside.scheduler.timing import is_one_time, upcoming
-from fireside.targets import Delivery, Refused, Sender, Targets, service_of
+from fireside.targets import Delivery, Outcome, Refused, Sender, Targets, service_of
 
 __all__ = ["Firer", "payload"]
 
@@ -134,11 +134,9 @@ class Firer:
         attempts: list[_Attempt] = []
         changed: list[ScheduleRecord] = []
         finished: list[ScheduleRecord] = []
-        for schedule in self._store.all_schedules():
-            if schedule.state != "ENABLED" or schedule.next_fire is None:
-                continue
-            if schedule.next_fire > now or schedule.planned is None:
-                continue
+        for schedule in self._store.due(now):
+            if schedule.state != "ENABLED" or schedule.planned is None:
+                continue  # stored again when it is enabled (UpdateSchedule arms it)
             attempts.append(
                 _Attempt(
                     now,
@@ -192,10 +190,25 @@ class Firer:
             }
         return delivery
 
+    def _send_many(self, deliveries: list[Delivery]) -> list[Outcome]:
+        """`Targets.send_many`, but a handler's bug fails only its own deliveries: the loop
+        goes on (and does not fire the others again after a supervisor restart)."""
+        try:
+            return self._targets.send_many(deliveries)
+        except Exception:
+            log.exception("a target handler failed; delivering one by one")
+        outcomes: list[Outcome] = []
+        for delivery in deliveries:
+            try:
+                outcomes.append(self._targets.send(delivery))
+            except Exception as exc:
+                outcomes.append(Refused("InternalError", f"{type(exc).__name__}: {exc}"))
+        return outcomes
+
     def _send(self, attempts: list[_Attempt], now: float) -> None:
         if not attempts:
             return
-        outcomes = self._targets.send_many([self._delivery(a) for a in attempts])
+        outcomes = self._send_many([self._delivery(a) for a in attempts])
         dead: list[tuple[_Attempt, Refused, str | None]] = []
         for attempt, outcome in zip(attempts, outcomes, strict=True):
             if not isinstance(outcome, Refused):
@@ -254,7 +267,7 @@ class Firer:
             letters.append((attempt, refused, letter))
         if not letters:
             return
-        outcomes = self._targets.send_many([letter for _, _, letter in letters])
+        outcomes = self._send_many([letter for _, _, letter in letters])
         for (attempt, _, letter), outcome in zip(letters, outcomes, strict=True):
             if isinstance(outcome, Refused):
                 log.warning(

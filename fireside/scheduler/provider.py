@@ -36,6 +36,9 @@ MAX_INPUT: Final = 256 * 1024
 _JSON_INPUT: Final = frozenset({"lambda", "states", "events"})
 _DEFAULT_RETRY: Final = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
 _START_GRACE: Final = 300.0
+#: AWS's default quotas: schedule groups, and schedules, per account and region.
+MAX_GROUPS: Final = 500
+MAX_SCHEDULES: Final = 1_000_000
 
 
 def _invalid(message: str) -> ServiceError:
@@ -156,6 +159,11 @@ class SchedulerProvider:
             if token is not None and existing.client_token == token:
                 return {"ScheduleGroupArn": existing.arn}
             raise error("ConflictException", f"Schedule group {name} already exists.")
+        if len(self.store.groups(ctx.account_id, ctx.region)) >= MAX_GROUPS:
+            raise error(
+                "ServiceQuotaExceededException",
+                f"The number of schedule groups has reached the limit of {MAX_GROUPS}.",
+            )
         tags = {tag["Key"]: tag["Value"] for tag in params.get("Tags") or []}
         group = Group(ctx.account_id, ctx.region, name, tags=tags, client_token=token)
         self.store.put_group(group)
@@ -234,6 +242,11 @@ class SchedulerProvider:
             if token is not None and existing.client_token == token:
                 return {"ScheduleArn": existing.arn}
             raise error("ConflictException", f"Schedule {params['Name']} already exists.")
+        if self.store.count(ctx.account_id, ctx.region) >= MAX_SCHEDULES:
+            raise error(
+                "ServiceQuotaExceededException",
+                f"The number of schedules has reached the limit of {MAX_SCHEDULES}.",
+            )
         schedule = self._record(ctx, params, group)
         self.firer.arm(schedule, schedule.created)
         self.store.put_schedule(schedule)

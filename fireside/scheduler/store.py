@@ -4,8 +4,9 @@ region, in `scheduler.sqlite`.
 A schedule is small (an expression, one target, a few dates) and is read and changed as a
 whole, so each is one JSON record rewritten in one fsynced transaction, together with its
 firing state (`next_fire`: when it fires next, `planned`: the time it stands for), so a
-restart picks up where the loop left off. Everything is also held in memory: the firing
-loop scans memory and writes only what it changes.
+restart picks up where the loop left off. Everything is also held in memory, with a heap of
+schedules by their next firing: the firing loop looks at what is due, not at every schedule,
+and writes only what it changes.
 
 Every account and region has a `default` group; it is created (and stored) the first time
 it is asked for, so its creation time stays put across restarts.
@@ -13,6 +14,7 @@ it is asked for, so its creation time stays put across restarts.
 
 from __future__ import annotations
 
+import heapq
 import json
 import time
 from dataclasses import asdict, dataclass, field
@@ -101,12 +103,44 @@ class SchedulerStore:
                 conn.execute(statement)
         self._groups: dict[tuple[str, str, str], Group] = {}
         self._schedules: dict[tuple[str, str, str, str], ScheduleRecord] = {}
+        #: (account, region) -> that scope's schedules, by key (ListSchedules, quotas).
+        self._scopes: dict[tuple[str, str], dict[tuple[str, str, str, str], ScheduleRecord]] = {}
         for (record,) in self._conn.execute("SELECT record FROM groups"):
             group = Group(**json.loads(record))
             self._groups[(group.account, group.region, group.name)] = group
+        #: (next firing, schedule key); entries a later put or delete left stale are skipped.
+        self._heap: list[tuple[float, tuple[str, str, str, str]]] = []
         for (record,) in self._conn.execute("SELECT record FROM schedules"):
-            schedule = ScheduleRecord(**json.loads(record))
-            self._schedules[schedule.key] = schedule
+            self._keep(ScheduleRecord(**json.loads(record)))
+
+    def _keep(self, schedule: ScheduleRecord) -> None:
+        self._schedules[schedule.key] = schedule
+        self._scopes.setdefault(schedule.key[:2], {})[schedule.key] = schedule
+        self._index(schedule)
+
+    def _drop(self, key: tuple[str, str, str, str]) -> None:
+        self._schedules.pop(key, None)
+        self._scopes.get(key[:2], {}).pop(key, None)
+
+    def _index(self, schedule: ScheduleRecord) -> None:
+        if schedule.next_fire is not None:
+            heapq.heappush(self._heap, (schedule.next_fire, schedule.key))
+        if len(self._heap) > 2 * len(self._schedules) + 1024:  # mostly stale: rebuild
+            self._heap = [
+                (s.next_fire, s.key) for s in self._schedules.values() if s.next_fire is not None
+            ]
+            heapq.heapify(self._heap)
+
+    def due(self, now: float) -> list[ScheduleRecord]:
+        """The schedules whose next firing is at or before `now` (taken off the heap: the
+        caller stores each one again, with its next firing, or deletes it)."""
+        found: dict[tuple[str, str, str, str], ScheduleRecord] = {}
+        while self._heap and self._heap[0][0] <= now:
+            moment, key = heapq.heappop(self._heap)
+            schedule = self._schedules.get(key)
+            if schedule is not None and schedule.next_fire == moment:
+                found[key] = schedule
+        return list(found.values())
 
     # -- groups ----------------------------------------------------------------------------------
     def group(self, account: str, region: str, name: str) -> Group | None:
@@ -135,15 +169,18 @@ class SchedulerStore:
             conn.execute("DELETE FROM groups WHERE account = ? AND region = ? AND name = ?", key)
             conn.execute("DELETE FROM schedules WHERE account = ? AND region = ? AND grp = ?", key)
         self._groups.pop(key, None)
-        for schedule_key in [k for k in self._schedules if k[:3] == key]:
-            del self._schedules[schedule_key]
+        for schedule_key in [k for k in self._scopes.get(key[:2], {}) if k[:3] == key]:
+            self._drop(schedule_key)
 
     # -- schedules -------------------------------------------------------------------------------
     def schedule(self, account: str, region: str, group: str, name: str) -> ScheduleRecord | None:
         return self._schedules.get((account, region, group, name))
 
     def schedules(self, account: str, region: str) -> list[ScheduleRecord]:
-        return [s for s in self._schedules.values() if (s.account, s.region) == (account, region)]
+        return list(self._scopes.get((account, region), {}).values())
+
+    def count(self, account: str, region: str) -> int:
+        return len(self._scopes.get((account, region), {}))
 
     def all_schedules(self) -> list[ScheduleRecord]:
         """Every schedule of every account and region (the firing loop's view)."""
@@ -160,7 +197,7 @@ class SchedulerStore:
                 [(*s.key, json.dumps(asdict(s))) for s in schedules],
             )
         for schedule in schedules:
-            self._schedules[schedule.key] = schedule
+            self._keep(schedule)
 
     def put_schedule(self, schedule: ScheduleRecord) -> None:
         self.put_schedules([schedule])
@@ -174,7 +211,7 @@ class SchedulerStore:
                 [s.key for s in schedules],
             )
         for schedule in schedules:
-            self._schedules.pop(schedule.key, None)
+            self._drop(schedule.key)
 
     def close(self) -> None:
         self._conn.close()
