@@ -304,6 +304,7 @@ def test_retriable_refusals_are_retried_then_dead_lettered(world: World) -> None
     assert world.at("2026-04-01T12:00:10") == 1  # first retry
     assert world.at("2026-04-01T12:00:20") == 1  # second retry: accepted
     assert world.bodies() == ["3"]
+    assert world.store.retries() == []  # none left waiting
     # Retries exhausted: the event goes to the dead-letter queue with AWS's attributes.
     world.add(record("at(2026-04-01T12:01:00)", name="t2", target=target))
     world.recorder.refuse = [busy, busy, busy]
@@ -320,6 +321,18 @@ def test_retriable_refusals_are_retried_then_dead_lettered(world: World) -> None
     assert values["SCHEDULE_ARN"].endswith(":schedule/default/t2")
     assert values["TARGET_ARN"] == QUEUE
     assert letters[0].body == "3"
+
+
+def test_a_retry_waiting_at_a_stop_is_made_after_the_restart(world: World) -> None:
+    target = {"Arn": QUEUE, "RoleArn": "r", "Input": "<aws.scheduler.attempt-number>"}
+    world.add(record("at(2026-04-01T12:00:00)", target=target))
+    world.recorder.refuse = [Refused("InternalError", "disk full", retriable=True)]
+    world.at("2026-04-01T12:00:00")
+    assert world.bodies() == []
+    world.restart("2026-04-01T12:10:00")
+    assert world.at("2026-04-01T12:10:00") == 1
+    assert world.bodies() == ["2"]
+    assert world.store.retries() == []
 
 
 def test_a_refusal_that_retrying_cannot_help_goes_straight_to_the_dead_letter_queue(

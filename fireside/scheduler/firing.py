@@ -13,7 +13,7 @@ refusal, or retries exhausted, goes to the target's DeadLetterConfig queue with 
 attributes AWS documents for Scheduler dead-letter events (ERROR_CODE, ERROR_MESSAGE,
 EXECUTION_ID, EXHAUSTED_RETRY_CONDITION, IS_PAYLOAD_TRUNCATED, RETRY_ATTEMPTS,
 SCHEDULED_TIME, SCHEDULE_ARN, TARGET_ARN), or, without one, is logged and counted
-(`failed_invocations`). Pending retries are held in memory: a restart drops them.
+(`failed_invocations`). Pending retries are stored, and resumed after a restart.
 
 Firings missed while the server was stopped: a one-time schedule whose time passed fires
 once at start (as AWS fires a one-time schedule whose time is past); a recurring schedule
@@ -30,7 +30,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -116,7 +116,10 @@ class Firer:
         return self._rng.uniform(0.0, float(window.get("MaximumWindowInMinutes") or 0) * 60)
 
     def _resume(self, now: float) -> None:
-        """At start: recurring schedules skip the firings missed while stopped."""
+        """At start: recurring schedules skip the firings missed while stopped; stored
+        retries are due again."""
+        for record in self._store.retries():
+            heapq.heappush(self._retries, _Attempt(**record))
         resumed = []
         for schedule in self._store.all_schedules():
             if schedule.next_fire is None or schedule.next_fire >= now:
@@ -162,8 +165,12 @@ class Firer:
                 changed.append(schedule)
         while self._retries and self._retries[0].due <= now:
             attempts.append(heapq.heappop(self._retries))
-        self._send(attempts, now)
+        retried = self._send(attempts, now)
         # Stored after the deliveries: a crash in between fires again (at least once).
+        again = {a.execution: asdict(a) for a in retried}
+        self._store.save_retries(
+            again, [a.execution for a in attempts if a.number > 1 and a.execution not in again]
+        )
         self._store.put_schedules(changed)
         self._store.delete_schedules(finished)
         return len(attempts)
@@ -205,9 +212,11 @@ class Firer:
                 outcomes.append(Refused("InternalError", f"{type(exc).__name__}: {exc}"))
         return outcomes
 
-    def _send(self, attempts: list[_Attempt], now: float) -> None:
+    def _send(self, attempts: list[_Attempt], now: float) -> list[_Attempt]:
+        """Deliver `attempts`; answers those to be tried again (queued for it)."""
         if not attempts:
-            return
+            return []
+        retried: list[_Attempt] = []
         outcomes = self._send_many([self._delivery(a) for a in attempts])
         dead: list[tuple[_Attempt, Refused, str | None]] = []
         for attempt, outcome in zip(attempts, outcomes, strict=True):
@@ -229,7 +238,9 @@ class Firer:
                 else:
                     attempt.due, attempt.number = due, attempt.number + 1
                     heapq.heappush(self._retries, attempt)
+                    retried.append(attempt)
         self._dead_letters(dead)
+        return retried
 
     def _dead_letters(self, dead: list[tuple[_Attempt, Refused, str | None]]) -> None:
         letters: list[tuple[_Attempt, Refused, Delivery]] = []

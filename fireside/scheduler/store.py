@@ -4,7 +4,7 @@ region, in `scheduler.sqlite`.
 A schedule is small (an expression, one target, a few dates) and is read and changed as a
 whole, so each is one JSON record rewritten in one fsynced transaction, together with its
 firing state (`next_fire`: when it fires next, `planned`: the time it stands for), so a
-restart picks up where the loop left off. Everything is also held in memory, with a heap of
+restart picks up where the loop left off; so are the firings waiting to be retried. Everything is also held in memory, with a heap of
 schedules by their next firing: the firing loop looks at what is due, not at every schedule,
 and writes only what it changes.
 
@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS schedules (
     name    TEXT NOT NULL,
     record  TEXT NOT NULL,           -- JSON of ScheduleRecord
     PRIMARY KEY (account, region, grp, name)
+);
+CREATE TABLE IF NOT EXISTS retries (
+    id      TEXT PRIMARY KEY,        -- the firing's execution id
+    record  TEXT NOT NULL            -- JSON of the attempt (`fireside.scheduler.firing`)
 )
 """
 
@@ -212,6 +216,24 @@ class SchedulerStore:
             )
         for schedule in schedules:
             self._drop(schedule.key)
+
+    # -- retries ---------------------------------------------------------------------------------
+    def retries(self) -> list[dict[str, Any]]:
+        """The firings waiting to be tried again, as `save_retries` stored them."""
+        return [
+            json.loads(record) for (record,) in self._conn.execute("SELECT record FROM retries")
+        ]
+
+    def save_retries(self, pending: dict[str, dict[str, Any]], done: list[str]) -> None:
+        """Store retries `pending` (by id) and forget those `done`, in one transaction."""
+        if not pending and not done:
+            return
+        with write_transaction(self._conn) as conn:
+            conn.executemany("DELETE FROM retries WHERE id = ?", [(i,) for i in done])
+            conn.executemany(
+                "INSERT OR REPLACE INTO retries (id, record) VALUES (?, ?)",
+                [(i, json.dumps(record)) for i, record in pending.items()],
+            )
 
     def close(self) -> None:
         self._conn.close()
