@@ -196,6 +196,10 @@ def test_validation_errors_in_aws_words(scheduler: Any) -> None:
     assert error_of(create(ScheduleExpression="at(2026-02-30T10:00:00)"))[0] == (
         "ValidationException"
     )
+    for far in ("at(9999-12-31T23:59:59)", "at(0001-01-01T00:00:00)"):
+        assert error_of(create(ScheduleExpression=far, ScheduleExpressionTimezone="Etc/GMT+12"))[
+            1
+        ] == (f"Invalid Schedule Expression {far}.")
     assert error_of(create(ScheduleExpressionTimezone="Mars/Olympus"))[1] == (
         "Invalid ScheduleExpressionTimezone Mars/Olympus."
     )

@@ -118,6 +118,13 @@ def test_cron_waits_for_its_start_date_and_at_reads_its_zone() -> None:
     assert iso(upcoming(once, ts("2027-01-01T00:00:00"))) == "2026-07-01T07:00:00"
 
 
+def test_dates_beyond_crons_years_end_the_schedule() -> None:
+    far = record("cron(0 12 * * ? *)", start=ts("9999-06-01T00:00:00"), timezone="Etc/GMT+12")
+    assert upcoming(far, ts("2026-01-01T00:00:00")) is None
+    last = record("cron(0 12 31 12 ? 2199)", timezone="Pacific/Kiritimati")
+    assert iso(upcoming(last, ts("2199-01-01T00:00:00"))) == "2199-12-30T22:00:00"
+
+
 def test_time_zones_are_iana_names() -> None:
     assert zone_of("Asia/Kolkata") is not None
     assert zone_of("UTC") is not None

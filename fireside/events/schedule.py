@@ -191,9 +191,10 @@ def parse_at(expression: str) -> datetime | None:
     if match is None:
         return None
     try:
-        return datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S")
+        found = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S")
     except ValueError:
         return None
+    return found if 1970 <= found.year <= 2199 else None  # the years cron takes too
 
 
 def parse_schedule(expression: str) -> Schedule | None:

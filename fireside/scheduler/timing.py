@@ -16,13 +16,16 @@ or after `since` (a one-time schedule's time, even if past); None when there is 
 from __future__ import annotations
 
 import math
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fireside.events.schedule import local_instant, parse_at, parse_schedule
 from fireside.scheduler.store import ScheduleRecord
 
 __all__ = ["is_one_time", "upcoming", "valid_expression", "zone_of"]
+
+#: 2199-12-31 (cron's last year) plus a day of time zones.
+_CRON_END = datetime(2200, 1, 2, tzinfo=UTC).timestamp()
 
 
 def zone_of(name: str) -> tzinfo | None:
@@ -66,6 +69,8 @@ def upcoming(schedule: ScheduleRecord, since: float) -> float | None:
     else:
         if schedule.start is not None:
             since = max(since, schedule.start)
+        if since >= _CRON_END:  # past every year a cron expression can name
+            return None
         found = parsed.next_after(since - 0.001, zone=zone)
     if found is None or (schedule.end is not None and found >= schedule.end):
         return None
