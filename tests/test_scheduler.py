@@ -268,6 +268,37 @@ def test_a_one_time_schedule_delivers_to_a_queue_on_time_and_deletes_itself(
         raise AssertionError("the schedule was not deleted after firing")
 
 
+def test_a_fifo_queue_gets_the_message_group_of_sqs_parameters(scheduler: Any, sqs: Any) -> None:
+    url = sqs.create_queue(
+        QueueName=f"{name('f')}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    scheduler.create_schedule(
+        Name=name(),
+        ScheduleExpression=soon(0)[0],
+        FlexibleTimeWindow=OFF,
+        Target={
+            "Arn": arn,
+            "RoleArn": ROLE,
+            "Input": "in order",
+            "SqsParameters": {"MessageGroupId": "g1"},
+        },
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = sqs.receive_message(
+            QueueUrl=url, WaitTimeSeconds=5, MessageSystemAttributeNames=["MessageGroupId"]
+        ).get("Messages", [])
+        if found:
+            assert found[0]["Body"] == "in order"
+            assert found[0]["Attributes"]["MessageGroupId"] == "g1"
+            return
+    raise AssertionError("no message on the FIFO queue")
+
+
 FORWARDER = """
 import json, os, boto3
 def handler(event, context):
