@@ -71,6 +71,7 @@ from fireside.s3.targets import BucketTargets
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.scheduler import Firer, SchedulerProvider, SchedulerStore
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
@@ -214,6 +215,10 @@ class Fireside:
         router = Router(self.event_store, self.targets)
         self.events = EventsProvider(self.event_store, router)
         self.event_schedules = Scheduler(self.event_store, router)
+        #: EventBridge Scheduler: schedules fired to their targets through `targets`.
+        scheduler_store = SchedulerStore(data / "scheduler.sqlite")
+        self.schedule_firer = Firer(scheduler_store, self.targets)
+        self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -400,6 +405,16 @@ class Fireside:
                 max_body=_HTTP_API_MAX_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "scheduler",
+                protocol_for(load_service("scheduler")),
+                self.scheduler.operations(),
+                path_prefixes=("/schedules", "/schedule-groups"),
+                # A schedule's target Input is at most 256 KB; JSON escaping can double it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         return Edge(
             self.authenticator,
             services,
@@ -465,6 +480,7 @@ class Fireside:
             "pending_deliveries": self.outbox.pending(),
             "dropped_deliveries": self.outbox.dropped,
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "scheduler_failed_invocations": sum(self.schedule_firer.failed_invocations.values()),
         }
 
     async def run(
@@ -500,6 +516,7 @@ class Fireside:
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
+        supervisor.start("scheduler", "firing", self.schedule_firer.run)
         for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
@@ -527,6 +544,7 @@ class Fireside:
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),
+                ("EventBridge Scheduler", self.scheduler.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )
