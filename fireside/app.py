@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fireside import __version__
 from fireside.aws.auth import Authenticator
@@ -81,9 +84,10 @@ from fireside.sts import StsProvider
 from fireside.supervisor import Supervisor, close_all
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
+from fireside.tables.reader import StreamReader
 from fireside.tables.service import Tables
 from fireside.tables.transfers import Transfers, TransferStore
-from fireside.targets import Targets
+from fireside.targets import Delivery, Refused, Sender, Targets
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +212,13 @@ class Fireside:
         self.targets.register("sqs", QueueTargets(self.sqs))
         #: Lambda event-source mappings (SQS queues) and their pollers.
         self.mappings = MappingStore(self.db)
-        self.mapping_runner = MappingRunner(self.mappings, QueueReader(self.sqs), self._run_batch)
+        self.mapping_runner = MappingRunner(
+            self.mappings,
+            QueueReader(self.sqs),
+            StreamReader(self.tables.tables),
+            self._run_batch,
+            self._send_mapping_failure,
+        )
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
@@ -260,6 +270,36 @@ class Fireside:
             trace=trace_id(),
         )
         return outcome.payload, outcome.function_error
+
+    def _send_mapping_failure(self, mapping: EventSourceMapping, record: dict[str, Any]) -> None:
+        """A stream mapping's given-up batch, to its OnFailure destination, as the function's
+        account (its execution role)."""
+        if mapping.on_failure is None:
+            return
+        extra: dict[str, Any] = {}
+        if mapping.on_failure.startswith("arn:aws:s3:::"):
+            shard = record["DDBStreamBatchInfo"]["shardId"]
+            when = time.strftime("%Y/%m/%d/%Y-%m-%dT%H.%M.%S", time.gmtime())
+            extra = {
+                "key": f"aws/lambda/{mapping.uuid}/{shard}/{when}-{uuid.uuid4()}",
+                "content_type": "application/json",
+            }
+        outcome = self.targets.send(
+            Delivery(
+                Sender(mapping.account, mapping.region, None, mapping.arn),
+                mapping.on_failure,
+                json.dumps(record),
+                extra=extra,
+            )
+        )
+        if isinstance(outcome, Refused):
+            log.warning(
+                "event-source mapping %s: on-failure record not delivered to %s: %s: %s",
+                mapping.uuid,
+                mapping.on_failure,
+                outcome.code,
+                outcome.reason,
+            )
 
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
@@ -321,7 +361,11 @@ class Fireside:
                 {
                     **self._provider.operations(),
                     **MappingApi(
-                        self.mappings, self.mapping_runner, self.versions, QueueReader(self.sqs)
+                        self.mappings,
+                        self.mapping_runner,
+                        self.versions,
+                        QueueReader(self.sqs),
+                        StreamReader(self.tables.tables),
                     ).operations(),
                 },
                 path_prefixes=(

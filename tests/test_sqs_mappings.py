@@ -222,11 +222,11 @@ def test_bad_mappings_are_refused(server: Server) -> None:
         "greater than 10",
     )
     code, message = refused(
-        EventSourceArn="arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
+        EventSourceArn="arn:aws:kinesis:us-east-1:000000000000:stream/s",
         FunctionName=name,
         StartingPosition="LATEST",
     )
-    assert code == "InvalidParameterValueException" and "DynamoDB Streams" in message
+    assert code == "InvalidParameterValueException" and "Kinesis" in message
     code, message = refused(
         EventSourceArn="arn:aws:sqs:us-east-1:000000000000:no-such-queue", FunctionName=name
     )

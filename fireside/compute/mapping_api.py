@@ -1,8 +1,11 @@
 """Lambda's event-source mapping operations: Create, Get, Update, Delete and List.
 
-Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`); other sources (DynamoDB
-and Kinesis streams, Kafka, MQ, DocumentDB) are refused, naming what is missing. What is
-checked, as AWS checks it for SQS:
+Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`) and DynamoDB streams
+(`fireside.compute.stream_mapping`); other sources (Kinesis, Kafka, MQ, DocumentDB) are
+refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
+LATEST) and a stream the function's account can read, and takes the stream parameters
+(retries, record age, bisection, an OnFailure destination); TumblingWindowInSeconds is
+refused (not built). What is checked, as AWS checks it for SQS:
 
 - the function exists (any version or alias named), in the caller's account;
 - the queue exists and the function's account may read it (the queue's owner check, via
@@ -24,10 +27,12 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.pagination import marker_page
+from fireside.compute.destinations import destination as destination_of
 from fireside.compute.errors import conflict, invalid, invalid_marker, lambda_error
 from fireside.compute.mapping_runner import MappingRunner
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.registry import parse_function_name
+from fireside.compute.stream_mapping import StreamSource
 from fireside.compute.versions import Versions
 from fireside.patterns import PatternError, compile_pattern
 from fireside.sqs.reader import QueueReader
@@ -68,12 +73,18 @@ def _missing() -> ServiceError:
 
 class MappingApi:
     def __init__(
-        self, store: MappingStore, runner: MappingRunner, versions: Versions, reader: QueueReader
+        self,
+        store: MappingStore,
+        runner: MappingRunner,
+        versions: Versions,
+        reader: QueueReader,
+        streams: StreamSource,
     ) -> None:
         self._store = store
         self._runner = runner
         self._versions = versions
         self._reader = reader
+        self._streams = streams
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -157,22 +168,17 @@ class MappingApi:
                 "Unrecognized event source, must be kafka or specify the event source ARN."
             )
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        if service != "sqs":
+        stream = service == "dynamodb" and "/stream/" in arn
+        if service != "sqs" and not stream:
             what = _SOURCE_NAMES.get(service, service or "this")
             raise invalid(
                 f"Fireside does not support {what} event sources yet: {arn}. Event-source "
-                "mappings read SQS queues."
+                "mappings read SQS queues and DynamoDB streams."
             )
-        if len(arn.split(":")) != 6:
+        if len(arn.split(":", 5)) != 6:
             raise invalid(f"The event source ARN {arn} is invalid.")
-        for name in _STREAM_ONLY:
-            if params.get(name) is not None:
-                raise invalid(f"Unsupported {name} parameter for given event source.")
         name, qualifier, timeout = self._function(ctx, params["FunctionName"])
-        batch_size = int(params.get("BatchSize") or 10)
         window = int(params.get("MaximumBatchingWindowInSeconds") or 0)
-        await self._queue_checks(ctx, arn, timeout, batch_size, window)
-        filters = self._filters(params)
         mapping = EventSourceMapping(
             uuid=str(uuid.uuid4()),
             account=ctx.account_id,
@@ -180,27 +186,95 @@ class MappingApi:
             function=name,
             qualifier=qualifier,
             source_arn=arn,
-            batch_size=batch_size,
+            batch_size=int(params.get("BatchSize") or (100 if stream else 10)),
             window=window,
             enabled=params.get("Enabled", True) is not False,
             state="Creating",
             last_modified=time.time(),
-            filters=filters,
+            filters=self._filters(params),
             response_types=list(params.get("FunctionResponseTypes") or []),
             max_concurrency=(params.get("ScalingConfig") or {}).get("MaximumConcurrency"),
             tags=dict(params.get("Tags") or {}),
         )
+        if stream:
+            await self._stream_settings(ctx, mapping, params, creating=True)
+        else:
+            for key in _STREAM_ONLY:
+                if params.get(key) is not None:
+                    raise invalid(f"Unsupported {key} parameter for given event source.")
+            await self._queue_checks(ctx, arn, timeout, mapping.batch_size, window)
         for other in self._store.all():
             if other.source_arn == arn and other.function_arn == mapping.function_arn:
                 raise conflict(
                     f'An event source mapping with SQS arn (" {arn} ") and function (" {name} '
                     '") already exists. Please update or delete the existing mapping with UUID '
                     f"{other.uuid}"
+                    if not stream
+                    else f'The event source arn (" {arn} ") and function (" {name} ") provided '
+                    "mapping already exists. Please update or delete the existing mapping with "
+                    f"UUID {other.uuid}"
                 )
         self._store.put(mapping)
         answer = mapping.to_wire()
         self._settle_soon(mapping)
         return answer
+
+    async def _stream_settings(
+        self,
+        ctx: RequestContext,
+        mapping: EventSourceMapping,
+        params: dict[str, Any],
+        *,
+        creating: bool,
+    ) -> None:
+        """Check and apply a DynamoDB stream mapping's own parameters."""
+        if creating:
+            position = params.get("StartingPosition")
+            if position not in ("TRIM_HORIZON", "LATEST"):
+                raise invalid(
+                    "StartingPosition must be TRIM_HORIZON or LATEST for DynamoDB Streams "
+                    f"event sources, not {position}."
+                    if position
+                    else "The StartingPosition parameter is required for DynamoDB Streams "
+                    "event sources."
+                )
+            mapping.starting_position = position
+            try:
+                await self._streams.shards(ctx.account_id, ctx.region, mapping.source_arn)
+            except ServiceError:
+                raise invalid(f"Stream not found: {mapping.source_arn}") from None
+        if params.get("TumblingWindowInSeconds"):
+            raise invalid(
+                "Fireside does not support tumbling windows (TumblingWindowInSeconds) yet."
+            )
+        for key in ("Topics", "Queues", "SelfManagedEventSource", "StartingPositionTimestamp"):
+            if params.get(key) is not None:
+                raise invalid(f"Unsupported {key} parameter for given event source.")
+        if mapping.batch_size > 10000:
+            raise invalid("BatchSize must be between 1 and 10000 for DynamoDB Streams.")
+        if params.get("MaximumRetryAttempts") is not None:
+            mapping.max_retries = int(params["MaximumRetryAttempts"])
+        if params.get("MaximumRecordAgeInSeconds") is not None:
+            age = int(params["MaximumRecordAgeInSeconds"])
+            if age != -1 and not 60 <= age <= 604800:
+                raise invalid(
+                    "MaximumRecordAgeInSeconds must be -1 or between 60 and 604800 seconds."
+                )
+            mapping.max_age = age
+        if params.get("BisectBatchOnFunctionError") is not None:
+            mapping.bisect = bool(params["BisectBatchOnFunctionError"])
+        if params.get("ParallelizationFactor") is not None:
+            mapping.parallelization = int(params["ParallelizationFactor"])
+        destination = params.get("DestinationConfig")
+        if destination is not None:
+            if (destination.get("OnSuccess") or {}).get("Destination"):
+                raise invalid(
+                    "Unsupported DestinationConfig parameter for given event source: OnSuccess."
+                )
+            target = (destination.get("OnFailure") or {}).get("Destination") or None
+            if target is not None and destination_of(target) is None:
+                raise invalid(f"The destination ARN {target} is invalid.")
+            mapping.on_failure = target
 
     async def get_event_source_mapping(
         self, ctx: RequestContext, params: dict[str, Any]
@@ -213,9 +287,10 @@ class MappingApi:
         mapping = self._owned(ctx, params)
         if mapping.state == "Deleting":
             raise conflict(f"The resource you tried to update is being deleted: {mapping.uuid}")
-        for name in _STREAM_ONLY:
-            if params.get(name) is not None:
-                raise invalid(f"Unsupported {name} parameter for given event source.")
+        if not mapping.is_stream:
+            for name in _STREAM_ONLY:
+                if params.get(name) is not None:
+                    raise invalid(f"Unsupported {name} parameter for given event source.")
         function, qualifier = mapping.function, mapping.qualifier
         if params.get("FunctionName"):
             function, qualifier, _ = self._function(ctx, params["FunctionName"])
@@ -224,7 +299,11 @@ class MappingApi:
         window = mapping.window
         if params.get("MaximumBatchingWindowInSeconds") is not None:
             window = int(params["MaximumBatchingWindowInSeconds"])
-        await self._queue_checks(ctx, mapping.source_arn, timeout, batch_size, window)
+        if mapping.is_stream:
+            mapping.batch_size = batch_size
+            await self._stream_settings(ctx, mapping, params, creating=False)
+        else:
+            await self._queue_checks(ctx, mapping.source_arn, timeout, batch_size, window)
         if params.get("FilterCriteria") is not None:
             mapping.filters = self._filters(params)
         if params.get("FunctionResponseTypes") is not None:

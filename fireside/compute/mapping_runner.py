@@ -15,6 +15,7 @@ import logging
 
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.sqs_mapping import Invoke, QueueSource, SqsPoller
+from fireside.compute.stream_mapping import SendFailure, StreamPoller, StreamSource
 
 __all__ = ["MappingRunner"]
 
@@ -22,10 +23,19 @@ log = logging.getLogger(__name__)
 
 
 class MappingRunner:
-    def __init__(self, store: MappingStore, source: QueueSource, invoke: Invoke) -> None:
+    def __init__(
+        self,
+        store: MappingStore,
+        queues: QueueSource,
+        streams: StreamSource,
+        invoke: Invoke,
+        send_failure: SendFailure,
+    ) -> None:
         self._store = store
-        self._source = source
+        self._queues = queues
+        self._streams = streams
         self._invoke = invoke
+        self._send_failure = send_failure
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._running = False
 
@@ -58,7 +68,13 @@ class MappingRunner:
             return
         settled = "Enabled" if mapping.enabled else "Disabled"
         if mapping.enabled:
-            poller = SqsPoller(mapping, self._source, self._invoke)
+            poller: SqsPoller | StreamPoller = (
+                StreamPoller(
+                    mapping, self._streams, self._invoke, self._store.put, self._send_failure
+                )
+                if mapping.is_stream
+                else SqsPoller(mapping, self._queues, self._invoke)
+            )
             self._pollers[mapping.uuid] = asyncio.get_running_loop().create_task(
                 poller.run(), name=f"esm-{mapping.uuid}"
             )

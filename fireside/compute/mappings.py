@@ -48,6 +48,26 @@ class EventSourceMapping:
     max_concurrency: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
     last_result: str = NO_RECORDS
+    # -- stream sources (DynamoDB Streams) --
+    #: TRIM_HORIZON or LATEST (None: a queue).
+    starting_position: str | None = None
+    #: MaximumRetryAttempts and MaximumRecordAgeInSeconds (-1: until the record expires).
+    max_retries: int = -1
+    max_age: int = -1
+    bisect: bool = False
+    parallelization: int = 1
+    #: DestinationConfig's OnFailure destination (an SQS queue, SNS topic or S3 bucket).
+    on_failure: str | None = None
+    #: Shard id -> the sequence number of the last record handled (the checkpoint).
+    checkpoints: dict[str, str] = field(default_factory=dict)
+    #: Shards read to their end.
+    finished: list[str] = field(default_factory=list)
+    #: Whether LATEST has been resolved into checkpoints (done once, when polling starts).
+    positioned: bool = False
+
+    @property
+    def is_stream(self) -> bool:
+        return self.starting_position is not None
 
     @property
     def arn(self) -> str:
@@ -75,6 +95,21 @@ class EventSourceMapping:
             wire["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in self.filters]}
         if self.max_concurrency is not None:
             wire["ScalingConfig"] = {"MaximumConcurrency": self.max_concurrency}
+        if self.is_stream:
+            wire.update(
+                {
+                    "StartingPosition": self.starting_position,
+                    "ParallelizationFactor": self.parallelization,
+                    "MaximumRecordAgeInSeconds": self.max_age,
+                    "BisectBatchOnFunctionError": self.bisect,
+                    "MaximumRetryAttempts": self.max_retries,
+                    "TumblingWindowInSeconds": 0,
+                    "DestinationConfig": {
+                        "OnFailure": {"Destination": self.on_failure} if self.on_failure else {}
+                    },
+                    "LastProcessingResult": self.last_result,
+                }
+            )
         return wire
 
 
