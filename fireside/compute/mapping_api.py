@@ -32,7 +32,7 @@ from fireside.compute.errors import conflict, invalid, invalid_marker, lambda_er
 from fireside.compute.mapping_runner import MappingRunner
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.registry import parse_function_name
-from fireside.compute.stream_mapping import StreamSource
+from fireside.compute.stream_mapping import StreamSource, position_at_latest
 from fireside.compute.versions import Versions
 from fireside.patterns import PatternError, compile_pattern
 from fireside.sqs.reader import QueueReader
@@ -240,7 +240,9 @@ class MappingApi:
                 )
             mapping.starting_position = position
             try:
-                await self._streams.shards(ctx.account_id, ctx.region, mapping.source_arn)
+                shards = await self._streams.shards(ctx.account_id, ctx.region, mapping.source_arn)
+                if position == "LATEST":  # from this answer on, not from when polling starts
+                    await position_at_latest(self._streams, mapping, shards)
             except ServiceError:
                 raise invalid(f"Stream not found: {mapping.source_arn}") from None
         if params.get("TumblingWindowInSeconds"):

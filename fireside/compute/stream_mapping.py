@@ -17,7 +17,7 @@ As Lambda does it ("Using Lambda with DynamoDB"):
   done, and the batch is retried from it.
 - The checkpoint (the last record handled, per shard) is stored with the mapping after each
   batch, so a restart, or a `kill -9`, resumes after it: a batch is delivered at least once,
-  and never skipped. LATEST is resolved into checkpoints once, when polling first starts.
+  and never skipped. LATEST is resolved into checkpoints once, when the mapping is created.
 - FilterCriteria patterns apply to each record (`eventName`, `dynamodb.NewImage`, ...);
   records matching none are passed over as handled.
 
@@ -97,6 +97,22 @@ def _number(record: dict[str, Any]) -> str:
     return str(record["dynamodb"]["SequenceNumber"])
 
 
+async def position_at_latest(
+    source: StreamSource, mapping: EventSourceMapping, shards: list[dict[str, Any]]
+) -> None:
+    """Resolve LATEST into checkpoints (done when the mapping is created, so that it starts
+    from that moment, and kept across restarts): closed shards count as read, open ones
+    start after their newest record."""
+    for shard in shards:
+        if "EndingSequenceNumber" in shard["SequenceNumberRange"]:
+            mapping.finished.append(shard["ShardId"])
+        else:
+            mapping.checkpoints[shard["ShardId"]] = await source.latest(
+                mapping.account, mapping.region, mapping.source_arn, shard["ShardId"]
+            )
+    mapping.positioned = True
+
+
 class StreamPoller:
     def __init__(
         self,
@@ -144,21 +160,12 @@ class StreamPoller:
         return self._shards
 
     async def _position(self, shards: list[dict[str, Any]]) -> None:
-        """Resolve LATEST once: closed shards count as read, open ones start after their
-        newest record."""
         m = self.mapping
-        if m.positioned:
-            return
-        if m.starting_position == "LATEST":
-            for shard in shards:
-                if "EndingSequenceNumber" in shard["SequenceNumberRange"]:
-                    m.finished.append(shard["ShardId"])
-                else:
-                    m.checkpoints[shard["ShardId"]] = await self._source.latest(
-                        m.account, m.region, m.source_arn, shard["ShardId"]
-                    )
-        m.positioned = True
-        self._save(m)
+        if not m.positioned:
+            if m.starting_position == "LATEST":
+                await position_at_latest(self._source, m, shards)
+            m.positioned = True
+            self._save(m)
 
     async def poll_once(self) -> bool:
         """Read each ready shard once; False when nothing new came."""
