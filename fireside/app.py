@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,11 @@ from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
 from fireside.events import EventsProvider, EventStore, Router, Scheduler
+from fireside.events.archive_api import ArchiveOperations
+from fireside.events.archives import ArchiveStore
+from fireside.events.replay import Replayer
+from fireside.events.retries import retry_forever
+from fireside.events.targets import BusTargets
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
@@ -201,9 +207,14 @@ class Fireside:
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
+        self.event_archives = ArchiveStore(self.event_store.conn)
         router = Router(self.event_store, self.targets)
-        self.events = EventsProvider(self.event_store, router)
+        self.targets.register("events", BusTargets(self.event_store, router, self.event_archives))
+        self.events = EventsProvider(
+            self.event_store, router, ArchiveOperations(self.event_store, self.event_archives)
+        )
         self.event_schedules = Scheduler(self.event_store, router)
+        self.event_replays = Replayer(self.event_archives, router)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -424,6 +435,8 @@ class Fireside:
             "pending_async_events": self.queue.pending(),
             "pending_s3_records": self.records.pending(),
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "events_sent_to_dlq": sum(self.events.router.sent_to_dlq.values()),
+            "events_pending_retries": self.events.router.outbox.pending(),
         }
 
     async def run(
@@ -457,6 +470,14 @@ class Fireside:
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
+        events_router = self.events.router
+        supervisor.start(
+            "events",
+            "retries",
+            lambda: retry_forever(events_router.outbox, events_router.retry_due, time.time),
+        )
+        supervisor.start("events", "replays", self.event_replays.run)
+        supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:

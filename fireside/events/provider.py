@@ -20,11 +20,14 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
 from fireside.aws.pagination import marker_page
+from fireside.events.archive_api import ArchiveOperations
 from fireside.events.delivery import Router
+from fireside.events.policy import may_put, put_permission, remove_permission
 from fireside.events.schedule import parse_schedule
 from fireside.events.store import DEFAULT_BUS, Bus, EventStore, Rule
 from fireside.events.transform import PathError, TemplateError, check_transformer, parse_path
 from fireside.patterns import PatternError, compile_pattern
+from fireside.targets import Sender
 
 __all__ = ["EventsProvider"]
 
@@ -69,6 +72,14 @@ def _not_found(message: str) -> ServiceError:
 
 def _invalid(message: str) -> ServiceError:
     return ServiceError("ValidationException", message, 400)
+
+
+def _denied(ctx: RequestContext, bus_arn: str) -> str:
+    return (
+        f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
+        f"events:PutEvents on resource: {bus_arn} because no resource-based policy allows "
+        "the events:PutEvents action"
+    )
 
 
 def _entry_size(entry: dict[str, Any]) -> int:
@@ -133,12 +144,19 @@ def _check_target(target: dict[str, Any]) -> None:
 
 
 class EventsProvider:
-    def __init__(self, store: EventStore, router: Router) -> None:
+    def __init__(
+        self, store: EventStore, router: Router, archives: ArchiveOperations | None = None
+    ) -> None:
         self.store = store
         self.router = router
+        self.archives = archives
 
     def operations(self) -> dict[str, Operation]:
+        extra = self.archives.operations() if self.archives is not None else {}
         return {
+            **extra,
+            "PutPermission": self.put_permission,
+            "RemovePermission": self.remove_permission,
             "CreateEventBus": self.create_event_bus,
             "DescribeEventBus": self.describe_event_bus,
             "DeleteEventBus": self.delete_event_bus,
@@ -210,7 +228,19 @@ class EventsProvider:
         }
         if bus.description is not None:
             out["Description"] = bus.description
+        if bus.policy is not None:
+            out["Policy"] = bus.policy
         return out
+
+    async def put_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        put_permission(self.store, self._bus(ctx, params.get("EventBusName")), params)
+        return {}
+
+    async def remove_permission(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        remove_permission(self.store, self._bus(ctx, params.get("EventBusName")), params)
+        return {}
 
     async def create_event_bus(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Name"]
@@ -403,20 +433,16 @@ class EventsProvider:
         if sum(_entry_size(e) for e in entries) > MAX_PUT_EVENTS:
             raise _invalid("Total size of the entries in the request is over the limit.")
         results: list[dict[str, Any]] = []
-        by_bus: dict[str, list[dict[str, Any]]] = {}
+        by_bus: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for entry in entries:
             problem = _entry_error(entry)
             if problem is not None:
                 results.append({"ErrorCode": problem[0], "ErrorMessage": problem[1]})
                 continue
-            try:
-                bus: Bus | None = self._bus(ctx, entry.get("EventBusName"))
-            except ServiceError:
-                # AWS accepts an event for a bus that does not exist and drops it (the entry
-                # still gets an EventId); another account's bus is treated alike, as Fireside
-                # has no bus policies to grant PutEvents across accounts.
-                log.info("PutEvents: no event bus %s; event dropped", entry.get("EventBusName"))
-                bus = None
+            bus, denied = self._target_bus(ctx, entry.get("EventBusName"))
+            if denied is not None:
+                results.append({"ErrorCode": "AccessDeniedException", "ErrorMessage": denied})
+                continue
             event_id = str(uuid.uuid4())
             when = entry.get("Time")
             event = {
@@ -434,13 +460,39 @@ class EventsProvider:
                 "resources": list(entry.get("Resources") or []),
                 "detail": json.loads(entry["Detail"]),
             }
+            caller = Sender(ctx.account_id, ctx.region)
+            if bus is not None and not may_put(bus, caller, event):  # another account's bus
+                results.append(
+                    {"ErrorCode": "AccessDeniedException", "ErrorMessage": _denied(ctx, bus.arn)}
+                )
+                continue
             if bus is not None:
-                by_bus.setdefault(bus.name, []).append(event)
+                by_bus.setdefault((bus.account, bus.name), []).append(event)
             results.append({"EventId": event_id})
-        for bus_name, events in by_bus.items():
-            self.router.route(ctx.account_id, ctx.region, bus_name, events)
+        for (account, bus_name), events in by_bus.items():
+            self.router.route(account, ctx.region, bus_name, events)
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
+
+    def _target_bus(
+        self, ctx: RequestContext, name_or_arn: str | None
+    ) -> tuple[Bus | None, str | None]:
+        """The bus a PutEvents entry names: the caller's own (None, and the event dropped, when
+        it does not exist, as AWS answers), or another account's in the caller's region, which
+        only its bus policy opens (`policy.may_put`, checked per event)."""
+        match = _BUS_ARN.fullmatch(name_or_arn or "")
+        if match is not None and match["account"] != ctx.account_id:
+            bus = None
+            if match["region"] == ctx.region:
+                bus = self.store.bus(match["account"], match["region"], match["name"])
+            if bus is None:  # as a bus that is there but closed: its existence is not told
+                return None, _denied(ctx, str(name_or_arn))
+            return bus, None
+        try:
+            return self._bus(ctx, name_or_arn), None
+        except ServiceError:
+            log.info("PutEvents: no event bus %s; event dropped", name_or_arn)
+            return None, None
 
     async def test_event_pattern(
         self, ctx: RequestContext, params: dict[str, Any]
