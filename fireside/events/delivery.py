@@ -149,6 +149,7 @@ class Router:
                 last = Refused(*attempt.last) if attempt.last else None
                 letters.append((attempt, last, "MaximumEventAgeInSeconds"))
             else:
+                attempt.attempts += 1
                 live.append(attempt)
         outcomes = self._targets.send_many([a.delivery for a in live]) if live else []
         self._settle(live, outcomes, now, letters)
@@ -181,7 +182,6 @@ class Router:
                 letters.append((attempt, outcome, "MaximumEventAgeInSeconds"))
             else:
                 due = now + backoff(attempt.attempts, self._retry_base)
-                attempt.attempts += 1
                 attempt.last = (outcome.code, outcome.reason)
                 (update if attempt.row is not None else add).append((due, attempt))
                 continue

@@ -113,6 +113,14 @@ def _check_target(target: dict[str, Any]) -> None:
         raise _invalid(
             f"Parameter {target['Arn']} is not valid. Reason: Provided Arn is not in correct format."
         )
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dead_letter is not None and not re.fullmatch(
+        r"arn:aws[\w-]*:sqs:[^:]+:\d{12}:[\w-]{1,80}", dead_letter
+    ):
+        raise _invalid(
+            "Parameter DeadLetterConfig.Arn is not valid. "
+            "Reason: Provided Arn is not in correct format."
+        )
     fifo = ":sqs:" in target["Arn"] and target["Arn"].endswith(".fifo")
     if fifo and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
         raise _invalid(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
