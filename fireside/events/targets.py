@@ -50,7 +50,7 @@ class BusTargets:
     def _accept(self, delivery: Delivery) -> Outcome:
         parts = delivery.arn.split(":", 5)
         region, account, resource = parts[3], parts[4], parts[5]
-        if not account and not resource:
+        if not account and not resource.strip(":"):
             return self._archive(delivery)
         if not resource.startswith("event-bus/"):
             return Refused("INVALID_PARAMETER", f"{delivery.arn} is not an event bus ARN.")
