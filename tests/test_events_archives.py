@@ -175,6 +175,11 @@ def test_archive_and_replay_errors(server: Server) -> None:
         "ResourceAlreadyExistsException",
         f"Archive {archive} already exists.",
     )
+    managed = f"Events-Archive-{archive}"
+    assert error(events.delete_rule, Name=managed)[0] == "ManagedRuleException"
+    assert error(events.put_targets, Rule=managed, Targets=[{"Id": "x", "Arn": default}])[0] == (
+        "ManagedRuleException"
+    )
     assert error(events.describe_archive, ArchiveName="none") == (
         "ResourceNotFoundException",
         "Archive none does not exist.",

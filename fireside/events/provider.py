@@ -82,6 +82,18 @@ def _denied(ctx: RequestContext, bus_arn: str) -> str:
     )
 
 
+def _unmanaged(rule: Rule, force: bool = False) -> Rule:
+    """`rule`, unless an AWS service manages it (an archive's rule): changing one needs `Force`
+    where the operation has it (DeleteRule, RemoveTargets) and is refused elsewhere."""
+    if rule.managed_by is not None and not force:
+        raise error(
+            "ManagedRuleException",
+            f"Rule {rule.name} is managed by {rule.managed_by} and cannot be changed "
+            "without Force.",
+        )
+    return rule
+
+
 def _entry_size(entry: dict[str, Any]) -> int:
     size = 14 if entry.get("Time") is not None else 0
     for member in ("Source", "DetailType", "Detail"):
@@ -310,6 +322,8 @@ class EventsProvider:
             except PatternError as exc:
                 raise error("InvalidEventPatternException", exc.message) from None
         existing = self.store.rule(ctx.account_id, ctx.region, bus.name, params["Name"])
+        if existing is not None:
+            _unmanaged(existing)
         rule = Rule(
             ctx.account_id,
             ctx.region,
@@ -367,7 +381,7 @@ class EventsProvider:
         return {"Rules": [self._rule_wire(r) for r in page], **more}
 
     async def _set_state(self, ctx: RequestContext, params: dict[str, Any], state: str) -> None:
-        rule = self._rule(ctx, params)
+        rule = _unmanaged(self._rule(ctx, params))
         if rule.state != state:
             rule.state = state
             self.store.put_rule(rule)
@@ -385,7 +399,8 @@ class EventsProvider:
             rule = self._rule(ctx, params)
         except ServiceError:
             return {}  # AWS answers success for a rule (or bus) that is not there
-        if rule.targets:
+        _unmanaged(rule, bool(params.get("Force")))
+        if rule.targets and rule.managed_by is None:
             raise _invalid("Rule can't be deleted since it has targets.")
         self.store.delete_rule(rule)
         return {}
@@ -407,7 +422,7 @@ class EventsProvider:
     async def put_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         for target in params["Targets"]:
             _check_target(target)  # before the rule is looked up, as AWS does
-        rule = self._rule(ctx, params, "Rule")
+        rule = _unmanaged(self._rule(ctx, params, "Rule"))
         ids = {t["Id"] for t in params["Targets"]} | set(rule.targets)
         if len(ids) > MAX_TARGETS:
             raise error(
@@ -420,7 +435,7 @@ class EventsProvider:
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     async def remove_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        rule = self._rule(ctx, params, "Rule")
+        rule = _unmanaged(self._rule(ctx, params, "Rule"), bool(params.get("Force")))
         for target_id in params["Ids"]:
             rule.targets.pop(target_id, None)
         self.store.put_rule(rule)
