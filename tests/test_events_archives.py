@@ -15,8 +15,11 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from fireside.events.archives import Archive, ArchiveStore
-from fireside.events.store import EventStore
+from fireside.events.archives import Archive, ArchiveStore, Replay
+from fireside.events.delivery import Router
+from fireside.events.replay import Replayer
+from fireside.events.store import EventStore, Rule
+from fireside.targets import Accepted, Delivery, Outcome, Targets
 from tests.conftest import Server
 
 ACCOUNT = "000000000000"
@@ -275,3 +278,55 @@ def test_retention_drops_old_events(tmp_path: Path) -> None:
     now[0] += 2
     assert archives.expire(now[0]) == 1
     assert archives.counts(week) == (0, 0) and archives.counts(kept)[0] == 1
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+
+    def accept_many(self, deliveries: list[Delivery]) -> list[Outcome]:
+        self.bodies += [json.loads(d.body) for d in deliveries]
+        return [Accepted("m") for _ in deliveries]
+
+
+def _replay_setup(path: Path) -> tuple[EventStore, ArchiveStore, Replayer, _Recorder]:
+    store = EventStore(path / "events.sqlite")
+    archives = ArchiveStore(store.conn)
+    targets = Targets()
+    recorder = _Recorder()
+    targets.register("sqs", recorder)
+    rule = Rule(ACCOUNT, "us-east-1", "default", "r", event_pattern='{"source": ["s"]}')
+    rule.targets["q"] = {"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:q"}
+    store.put_rule(rule)
+    return store, archives, Replayer(archives, Router(store, targets)), recorder
+
+
+def test_a_replay_goes_on_after_a_restart_and_can_be_cancelled(tmp_path: Path) -> None:
+    store, archives, replayer, recorder = _replay_setup(tmp_path)
+    archive = Archive(ACCOUNT, "us-east-1", "a", "arn", "default")
+    archives.put_archive(archive)
+    archives.store_events(
+        archive,
+        [{"id": str(n), "source": "s", "time": "2024-03-01T12:00:00Z"} for n in range(150)],
+    )
+    window = (T0.timestamp() - 60, T0.timestamp() + 60)
+    archives.put_replay(Replay(ACCOUNT, "us-east-1", "long", "a", "default", *window))
+    assert replayer.step()  # the first hundred, then the server "stops"
+    assert len(recorder.bodies) == 100
+    store.close()
+
+    store, archives, replayer, recorder = _replay_setup(tmp_path)
+    replay = archives.replays[(ACCOUNT, "us-east-1", "long")]
+    assert replay.state == "RUNNING" and replay.last_replayed is not None
+    while replayer.step():
+        pass
+    assert [b["id"] for b in recorder.bodies] == [str(n) for n in range(100, 150)]
+    assert {b["replay-name"] for b in recorder.bodies} == {"long"}
+    assert archives.replays[(ACCOUNT, "us-east-1", "long")].state == "COMPLETED"
+
+    archives.put_replay(Replay(ACCOUNT, "us-east-1", "stop", "a", "default", *window))
+    archives.replays[(ACCOUNT, "us-east-1", "stop")].state = "CANCELLING"
+    replayer.step()
+    stopped = archives.replays[(ACCOUNT, "us-east-1", "stop")]
+    assert stopped.state == "CANCELLED" and stopped.ended is not None
+    assert len(recorder.bodies) == 50  # nothing sent for the cancelled replay
