@@ -44,12 +44,17 @@ from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.events import EventsProvider, EventStore, Router, Scheduler
-from fireside.events.archive_api import ArchiveOperations
-from fireside.events.archives import ArchiveStore
-from fireside.events.replay import Replayer
-from fireside.events.retries import retry_forever
-from fireside.events.targets import BusTargets
+from fireside.events import (
+    ArchiveOperations,
+    ArchiveStore,
+    BusTargets,
+    EventsProvider,
+    EventStore,
+    Replayer,
+    Router,
+    Scheduler,
+    retry_forever,
+)
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers

@@ -8,6 +8,7 @@ import json
 import signal
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -284,7 +285,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
 
-    def accept_many(self, deliveries: list[Delivery]) -> list[Outcome]:
+    def accept_many(self, deliveries: Sequence[Delivery]) -> list[Outcome]:
         self.bodies += [json.loads(d.body) for d in deliveries]
         return [Accepted("m") for _ in deliveries]
 

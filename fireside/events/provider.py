@@ -1,10 +1,12 @@
-"""The EventBridge provider (`events`, JSON 1.1): event buses, rules, targets, PutEvents,
-TestEventPattern and tags.
+"""The EventBridge provider (`events`, JSON 1.1): event buses and their policies, rules,
+targets, PutEvents, TestEventPattern and tags; the archive and replay operations come from
+`archive_api.py`, bus policies' logic from `policy.py`.
 
 Buses and rules live in `EventStore` per account and region; a rule's pattern is checked and
 compiled by `fireside.patterns`; PutEvents hands accepted events to the `Router`
-(`fireside.events.delivery`), which has queued every Lambda invoke durably before the answer
-goes out. Operations not in `operations()` are answered by the edge as not implemented.
+(`fireside.events.delivery`), which has handed every delivery to its target (or to the retry
+outbox) durably before the answer goes out. Operations not in `operations()` are answered by
+the edge as not implemented.
 """
 
 from __future__ import annotations
