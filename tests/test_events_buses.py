@@ -61,6 +61,12 @@ def test_a_rule_forwards_events_to_a_bus_of_its_own_account(server: Server) -> N
     events.put_targets(Rule="inner", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue}])
     rule = _name()
     events.put_rule(Name=rule, EventPattern='{"source": ["s"]}')
+    with pytest.raises(ClientError) as caught:  # a bus takes the event as it is
+        events.put_targets(Rule=rule, Targets=[{"Id": "b", "Arn": bus_arn, "InputPath": "$"}])
+    assert caught.value.response["Error"] == {
+        "Code": "ValidationException",
+        "Message": "Modifying the input for target b is not supported",
+    }
     # No bus policy and no role needed in the bus's own account.
     events.put_targets(Rule=rule, Targets=[{"Id": "bus", "Arn": bus_arn}])
     answer = events.put_events(Entries=[{"Source": "s", "DetailType": "t", "Detail": '{"a": 1}'}])

@@ -139,6 +139,8 @@ def _check_target(target: dict[str, Any]) -> None:
     if fifo and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
         raise _invalid(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
     given = [m for m in ("Input", "InputPath", "InputTransformer") if target.get(m) is not None]
+    if given and _BUS_ARN.fullmatch(target["Arn"]):  # a bus takes the event as it is
+        raise _invalid(f"Modifying the input for target {target['Id']} is not supported")
     if len(given) > 1:
         raise _invalid(
             "Only one of Input, InputPath, or InputTransformer must be provided for target "
