@@ -219,3 +219,36 @@ def test_put_and_remove_permission_errors(server: Server) -> None:
     assert [s["Sid"] for s in statements] == ["t"]
     events.remove_permission(EventBusName=bus, StatementId="t")
     assert "Policy" not in events.describe_event_bus(Name=bus)
+
+
+def test_a_rule_forwards_to_a_bus_in_another_region(server: Server) -> None:
+    events = server.client("events")
+    ireland = server.client("events", region_name="eu-west-1")
+    bus = _name("eu")
+    bus_arn = ireland.create_event_bus(Name=bus)["EventBusArn"]
+    assert ":eu-west-1:" in bus_arn
+    inner = ireland.put_rule(Name="in", EventBusName=bus, EventPattern='{"source": ["geo"]}')
+    sqs = server.client("sqs", region_name="eu-west-1")
+    url = sqs.create_queue(QueueName=_name("q"))["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue,
+                "Condition": {"ArnEquals": {"aws:SourceArn": inner["RuleArn"]}},
+            }
+        ]
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    ireland.put_targets(Rule="in", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue}])
+    rule = _name()
+    events.put_rule(Name=rule, EventPattern='{"source": ["geo"]}')
+    events.put_targets(Rule=rule, Targets=[{"Id": "eu", "Arn": bus_arn}])
+    events.put_events(Entries=[{"Source": "geo", "DetailType": "t", "Detail": "{}"}])
+    (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(message["Body"])["region"] == "us-east-1"  # where it was put
