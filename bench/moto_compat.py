@@ -170,6 +170,8 @@ for key in client.get_api_keys()["items"]:
 EVENTS_PLUGIN = clean_slate(
     "events",
     """
+for archive in client.list_archives()["Archives"]:
+    client.delete_archive(ArchiveName=archive["ArchiveName"])
 for bus in client.list_event_buses()["EventBuses"]:
     for rule in client.list_rules(EventBusName=bus["Name"])["Rules"]:
         ids = [t["Id"] for t in client.list_targets_by_rule(

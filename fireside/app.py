@@ -49,7 +49,17 @@ from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.events import EventsProvider, EventStore, Router, Scheduler
+from fireside.events import (
+    ArchiveOperations,
+    ArchiveStore,
+    BusTargets,
+    EventsProvider,
+    EventStore,
+    Replayer,
+    Router,
+    Scheduler,
+    retry_forever,
+)
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
@@ -222,13 +232,18 @@ class Fireside:
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
+        self.event_archives = ArchiveStore(self.event_store.conn)
         router = Router(self.event_store, self.targets)
-        self.events = EventsProvider(self.event_store, router)
+        self.targets.register("events", BusTargets(self.event_store, router, self.event_archives))
+        self.events = EventsProvider(
+            self.event_store, router, ArchiveOperations(self.event_store, self.event_archives)
+        )
         self.event_schedules = Scheduler(self.event_store, router)
         #: EventBridge Scheduler: schedules fired to their targets through `targets`.
         scheduler_store = SchedulerStore(data / "scheduler.sqlite")
         self.schedule_firer = Firer(scheduler_store, self.targets)
         self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
+        self.event_replays = Replayer(self.event_archives, router)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -525,6 +540,8 @@ class Fireside:
             "dropped_deliveries": self.outbox.dropped,
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
             "scheduler_failed_invocations": sum(self.schedule_firer.failed_invocations.values()),
+            "events_sent_to_dlq": sum(self.events.router.sent_to_dlq.values()),
+            "events_pending_retries": self.events.router.outbox.pending(),
         }
 
     async def run(
@@ -561,6 +578,14 @@ class Fireside:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
         supervisor.start("scheduler", "firing", self.schedule_firer.run)
+        events_router = self.events.router
+        supervisor.start(
+            "events",
+            "retries",
+            lambda: retry_forever(events_router.outbox, events_router.retry_due, time.time),
+        )
+        supervisor.start("events", "replays", self.event_replays.run)
+        supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
