@@ -244,3 +244,42 @@ def test_a_notification_is_queued_with_its_change(tmp_path: Path) -> None:
     (row,) = reopened.query("SELECT arn, body FROM outbox")
     assert row[0] == "arn:aws:sqs:us-east-1:111111111111:q"
     assert json.loads(str(row[1]))["Records"][0]["s3"]["object"]["key"] == "k"
+
+
+def test_eventbridge_gets_object_events(server: Server) -> None:
+    s3, sqs, events = server.client("s3"), server.client("sqs"), server.client("events")
+    bucket = _bucket(s3)
+    url, arn = _queue(sqs)
+    pattern = {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created", "Object Deleted"],
+        "detail": {"bucket": {"name": [bucket]}},
+    }
+    rule = events.put_rule(Name=f"s3-{bucket}", EventPattern=json.dumps(pattern))["RuleArn"]
+    events.put_targets(Rule=f"s3-{bucket}", Targets=[{"Id": "q", "Arn": arn}])
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+            }
+        ]
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+    assert "EventBridgeConfiguration" in s3.get_bucket_notification_configuration(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="report.csv", Body=b"a,b")
+    created = _next(sqs, url)
+    assert (created["source"], created["detail-type"]) == ("aws.s3", "Object Created")
+    assert created["resources"] == [f"arn:aws:s3:::{bucket}"]
+    assert created["detail"]["object"]["key"] == "report.csv"
+    assert created["detail"]["reason"] == "PutObject"
+    s3.delete_object(Bucket=bucket, Key="report.csv")
+    deleted = _next(sqs, url)
+    assert deleted["detail-type"] == "Object Deleted"
+    assert deleted["detail"]["deletion-type"] == "Permanently Deleted"
