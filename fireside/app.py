@@ -85,6 +85,7 @@ from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
 from fireside.scheduler import Firer, SchedulerProvider, SchedulerStore
+from fireside.service_calls import LocalServiceCalls
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
@@ -244,6 +245,8 @@ class Fireside:
         self.schedule_firer = Firer(scheduler_store, self.targets)
         self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         self.event_replays = Replayer(self.event_archives, router)
+        #: What API Gateway's service integrations call (filled in when the edge is built).
+        self.service_calls = LocalServiceCalls()
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -367,6 +370,7 @@ class Fireside:
                     jwks_files=self.settings.jwks_dir or self.settings.data_dir / "jwks",
                 ),
                 logs=self.logs,
+                services=self.service_calls,
             ),
         )
         services = [
@@ -474,6 +478,7 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
             services,
