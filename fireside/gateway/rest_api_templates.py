@@ -1,39 +1,36 @@
-"""Mapping templates and parameter mappings of REST API integrations: the subset of API
-Gateway's VTL that MOCK integrations and simple mappings use.
+"""Mapping templates and parameter mappings of REST API integrations: API Gateway's VTL
+(`rest_api_vtl` parses, `rest_api_vtl_eval` runs) over what API Gateway gives templates.
 
-Supported in templates: references, plain (`$context.requestId`), quiet (`$!context.x`) and
-braced (`${stageVariables.color}`), to `$context.*`, `$stageVariables.*`, `$input.body`,
-`$input.json('<path>')`, `$input.path('<path>')`, `$input.params('<name>')` (path, then query
-string, then header, as AWS looks) and `$util.escapeJavaScript(...)`/`$util.urlEncode(...)` of
-one such reference. JSONPath: `$`, `$.a.b`, `$.a[0]`, `$['a']`.
-Directives: `#if`/`#elseif`/`#else`/`#end` and `#set` (`rest_api_vtl`). Not supported:
-`#foreach` and the other directives, arithmetic, method calls on values, `$input.params()`
-without a name: such a template raises `UnsupportedTemplate`, the front door answers 500 and the
-server log says why.
+Templates see `$context` (`RestCall.context`), `$stageVariables`, `$input` and `$util`:
+`$input.body` (text), `$input.json('<path>')` (the JSON text at a JSONPath of the body),
+`$input.path('<path>')` (the object there: a map, list, string, number...),
+`$input.params()` (`{"path": {...}, "querystring": {...}, "header": {...}}`) and
+`$input.params('<name>')` (path, then query string, then header, as AWS looks);
+`$util.escapeJavaScript`, `$util.urlEncode` (Java's form encoding), `$util.urlDecode`,
+`$util.base64Encode`, `$util.base64Decode`, `$util.parseJson`. JSONPath: `$`, `$.a.b`,
+`$.a[0]`, `$['a']`. Anything a template cannot run raises `UnsupportedTemplate`: the front
+door answers 500 and the server log says why.
 
-Parameter mappings (`responseParameters`): `'literal'`, `context.*`, `stageVariables.*`,
-`method.request.{path,querystring,header}.*`, `integration.response.header.*` and
-`integration.response.body[.<path>]`.
+Parameter mappings (`requestParameters`, `responseParameters`): `'literal'`, `context.*`,
+`stageVariables.*`, `method.request.{path,querystring,header}.*`,
+`integration.response.header.*` and `integration.response.body[.<path>]`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote_plus, unquote_plus
 
-from fireside.gateway.rest_api_vtl import UnsupportedTemplate, run
+from fireside.gateway.rest_api_vtl import UnsupportedTemplate, parse
+from fireside.gateway.rest_api_vtl_eval import Renderer, text_of
 
 __all__ = ["TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
-
-_REFERENCE = re.compile(
-    r"\$!?(?:\{(?P<braced>[A-Za-z][\w.]*)\}|"
-    r"(?P<call>util\.\w+|input\.(?:json|path|params))\((?P<arg>[^()]*(?:\([^()]*\)[^()]*)*)\)|"
-    r"(?P<plain>[A-Za-z][\w]*(?:\.[A-Za-z_][\w-]*)*))"
-)
 
 
 @dataclass(slots=True)
@@ -92,22 +89,9 @@ def _dotted(source: Mapping[str, Any], names: list[str]) -> Any:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
-    return str(value)
-
-
-def _argument(raw: str, source: TemplateInput, variables: dict[str, str]) -> str:
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    if raw.startswith("$"):
-        return _resolve(raw, source, variables)
-    return raw
+    return text_of(value)
 
 
 def _param(source: TemplateInput, name: str) -> str | None:
@@ -117,47 +101,83 @@ def _param(source: TemplateInput, name: str) -> str | None:
     return source.headers.get(name.lower())
 
 
-def _resolve(text: str, source: TemplateInput, variables: dict[str, str]) -> str:
-    match = _REFERENCE.fullmatch(text.strip())
-    if match is None:
-        return text
-    if match["call"]:
-        name, argument = match["call"], _argument(match["arg"], source, variables)
-        if name == "input.json":
-            return json.dumps(json_path(_json_body(source), argument or "$"))
-        if name == "input.path":
-            return _text(json_path(_json_body(source), argument or "$"))
-        if name == "input.params":
-            return _param(source, argument) or ""
-        if name == "util.escapeJavaScript":
-            return json.dumps(argument)[1:-1].replace("'", "\\'")
-        if name == "util.urlEncode":
-            return quote(argument, safe="")
-        if name == "util.urlDecode":
-            return unquote(argument)
-        raise UnsupportedTemplate(f"${name}() is not supported")
-    names = (match["braced"] or match["plain"]).split(".")
-    if len(names) == 1 and names[0] in variables:  # made by #set
-        return variables[names[0]]
-    if names[0] == "context":
-        return _text(_dotted(source.context, names[1:]))
-    if names[0] == "stageVariables":
-        return _text(_dotted(source.stage_variables, names[1:]))
-    if names[:2] == ["input", "body"]:
-        return source.body.decode("utf-8", "replace")
-    if names[0] == "util" or names[0] == "input":
-        raise UnsupportedTemplate(f"${'.'.join(names)} is not supported")
-    return ""  # VTL leaves an unknown reference as is; API Gateway's variables are all known
+class _Input:
+    """`$input`."""
+
+    def __init__(self, source: TemplateInput) -> None:
+        self._source = source
+
+    def property(self, name: str) -> Any:
+        if name == "body":
+            return self._source.body.decode("utf-8", "replace")
+        raise UnsupportedTemplate(f"$input.{name} is not supported")
+
+    def invoke(self, name: str, args: list[Any]) -> Any:
+        source = self._source
+        if name in ("json", "path"):
+            path = text_of(args[0]) if args else "$"
+            found = json_path(_json_body(source), path or "$")
+            return json.dumps(found) if name == "json" else found
+        if name == "params":
+            if not args:
+                return {
+                    "path": dict(source.path_params),
+                    "querystring": dict(source.query),
+                    "header": dict(source.headers),
+                }
+            return _param(source, text_of(args[0])) or ""
+        raise UnsupportedTemplate(f"$input.{name}() is not supported")
+
+
+def _base64_decode(text: str) -> str:
+    try:
+        return base64.b64decode(text, validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError) as error:
+        raise UnsupportedTemplate(f"$util.base64Decode: {error}") from None
+
+
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise UnsupportedTemplate(f"$util.parseJson: not JSON ({error})") from None
+
+
+_UTIL = {
+    "escapeJavaScript": lambda s: json.dumps(s)[1:-1].replace("'", "\\'"),
+    "urlEncode": lambda s: quote_plus(s, safe="*"),
+    "urlDecode": unquote_plus,
+    "base64Encode": lambda s: base64.b64encode(s.encode()).decode(),
+    "base64Decode": _base64_decode,
+    "parseJson": _parse_json,
+}
+
+
+class _Util:
+    """`$util`."""
+
+    def property(self, name: str) -> Any:
+        raise UnsupportedTemplate(f"$util.{name} is not supported")
+
+    def invoke(self, name: str, args: list[Any]) -> Any:
+        function = _UTIL.get(name)
+        if function is None or len(args) != 1:
+            raise UnsupportedTemplate(f"$util.{name}() with {len(args)} arguments is not supported")
+        if args[0] is None:
+            return None
+        return function(args[0] if name == "parseJson" and not isinstance(args[0], str)
+                        else text_of(args[0]))  # fmt: skip
 
 
 def render(template: str, source: TemplateInput) -> str:
-    def expand(text: str, variables: dict[str, str]) -> str:
-        return _REFERENCE.sub(lambda m: _resolve(m[0], source, variables), text)
-
-    def value(reference: str, variables: dict[str, str]) -> str:
-        return _resolve(reference, source, variables)
-
-    return run(template, expand, value)
+    """`template` run over `source`."""
+    roots = {
+        "input": _Input(source),
+        "util": _Util(),
+        "context": source.context,
+        "stageVariables": dict(source.stage_variables),
+    }
+    return Renderer(roots).render(parse(template))
 
 
 def map_parameter(expression: str, source: TemplateInput) -> str | None:
