@@ -71,6 +71,7 @@ from fireside.gateway.rest_api_authorizers import LambdaAuthorizers
 from fireside.gateway.rest_api_door import RestApiDoor
 from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
+from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
@@ -353,7 +354,9 @@ class Fireside:
             self.policies,
         )
         self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
-        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
+        self.rest_api_door.integrate = RestIntegrations(
+            LambdaProxy(self.function_caller), ServiceIntegration(self.service_calls)
+        )
         self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,

@@ -4,28 +4,66 @@ API Gateway's service integrations call an AWS action on the API owner's behalf 
 client what the service answered. This runs the served operation (the same provider method,
 and so the same owner checks, an account's own call would reach) with that account's
 context, and encodes its result or error with the service's own protocol.
+
+`call` takes decoded parameters (HTTP APIs' first-class integrations); `call_raw` takes the
+HTTP request API Gateway would send (REST APIs' `AWS` integrations, whose mapping templates
+write it) and decodes it as the service does. A query-protocol request (a form:
+`Action=SendMessage&MessageBody=...`, which API Gateway sends SQS and SNS) is answered, as
+AWS answers API Gateway, with the JSON rendition of the query response:
+`{"SendMessageResponse": {"SendMessageResult": {...}, "ResponseMetadata": {...}}}`, and
+errors as `{"Error": {"Code", "Message", "Type"}, "RequestId"}`.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+from datetime import datetime
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
+from fireside.aws.protocol import ParsedRequest, WireProtocol
+from fireside.aws.query import QueryProtocol
 from fireside.edge import Service
-from fireside.http.types import Response
+from fireside.http.types import Request, Response
 
 __all__ = ["LocalServiceCalls"]
+
+log = logging.getLogger(__name__)
+
+#: Services API Gateway speaks the query protocol to (whatever protocol Fireside serves).
+QUERY_SERVICES = frozenset({"sqs", "sns"})
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value
 
 
 class LocalServiceCalls:
     def __init__(self) -> None:
         self._services: dict[str, Service] = {}
+        self._query: dict[str, WireProtocol] = {}
         self.endpoint_url = ""
 
     def serve(self, services: list[Service], endpoint_url: str) -> None:
         self._services = {service.name: service for service in services}
         self.endpoint_url = endpoint_url
+
+    def serves(self, service: str) -> bool:
+        return service in self._services
+
+    def target_prefix(self, service: str) -> str | None:
+        return self._services[service].target_prefix
 
     async def call(
         self,
@@ -43,3 +81,68 @@ class LocalServiceCalls:
         except ServiceError as error:
             return served.protocol.serialize_error(error, request_id)
         return served.protocol.serialize_result(operation, result, request_id)
+
+    def query_protocol(self, service: str) -> WireProtocol:
+        """The query protocol over `service`'s model (its own, when it is served so)."""
+        served = self._services[service]
+        if isinstance(served.protocol, QueryProtocol):
+            return served.protocol
+        if service not in self._query:
+            self._query[service] = QueryProtocol(served.protocol.service)
+        return self._query[service]
+
+    async def call_raw(
+        self, account: str, region: str, service: str, request: Request, request_id: str
+    ) -> Response:
+        """`request` decoded and run as `service` decodes and runs its own requests (KeyError
+        when `service` is not served)."""
+        served = self._services[service]
+        query = service in QUERY_SERVICES
+        protocol = self.query_protocol(service) if query else served.protocol
+        parsed: ParsedRequest | None = None
+        try:
+            parsed = protocol.parse(request)
+            operation = served.operations.get(parsed.operation_name)
+            if operation is None:
+                raise ServiceError(
+                    "InvalidAction",
+                    f"Fireside does not implement {parsed.operation_name} of {service}",
+                    400,
+                )
+            ctx = RequestContext(account, region, request_id, self.endpoint_url, account)
+            result = await operation(ctx, parsed.params)
+        except ServiceError as error:
+            if not query:
+                return served.protocol.serialize_error(error, request_id)
+            return self._query_error(served, error, request_id)
+        if not query:
+            return served.protocol.serialize_result(parsed.operation_name, result, request_id)
+        name = parsed.operation_name
+        document = {
+            f"{name}Response": {
+                f"{name}Result": _jsonable(result),
+                "ResponseMetadata": {"RequestId": request_id},
+            }
+        }
+        return Response(200, [("Content-Type", "application/json")], json.dumps(document).encode())
+
+    @staticmethod
+    def _query_error(served: Service, error: ServiceError, request_id: str) -> Response:
+        # The service's own error answer says the code its query clients see (SQS's
+        # `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`).
+        answer = served.protocol.serialize_error(error, request_id)
+        code = error.code
+        for name, value in answer.headers:
+            if name.lower() == "x-amzn-query-error":
+                code = value.split(";")[0]
+        document = {
+            "Error": {
+                "Code": code,
+                "Message": error.message,
+                "Type": "Sender" if error.sender_fault else "Receiver",
+            },
+            "RequestId": request_id,
+        }
+        return Response(
+            error.status, [("Content-Type", "application/json")], json.dumps(document).encode()
+        )

@@ -70,7 +70,7 @@ def run(template: str, source: TemplateInput = SOURCE) -> str:
         ("#if($input.path('$.nothing').isEmpty())y#end", ""),
         ("$input.json('$.pets[0].type')", '"dog"'),
         # $util
-        ("$util.escapeJavaScript(\"it's \\\"q\\\"\")", "it\\'s \\\"q\\\""),
+        ('$util.escapeJavaScript("it\'s \\"q\\"")', 'it\\\'s \\"q\\"'),
         ("$util.urlEncode($input.params('q'))", "a+b%26c"),
         ("$util.urlDecode('a+b%26c')", "a b&c"),
         ("$util.base64Encode('hi')", "aGk="),
@@ -95,8 +95,10 @@ def run(template: str, source: TemplateInput = SOURCE) -> str:
         # loops
         ("#foreach($i in [1..3])$i#if($foreach.hasNext),#end#end", "1,2,3"),
         ("#foreach($i in [3..1])$i#end", "321"),
-        ("#foreach($p in $input.path('$.pets'))$foreach.index:$foreach.count:$velocityCount #end",
-         "0:1:1 1:2:2 2:3:3 "),
+        (
+            "#foreach($p in $input.path('$.pets'))$foreach.index:$foreach.count:$velocityCount #end",
+            "0:1:1 1:2:2 2:3:3 ",
+        ),
         ("#foreach($i in [1..9])#if($i > 2)#break#end$i#end", "12"),
         ("a#stop b", "a"),
         ("#foreach($k in $input.params().keySet())$k #end", "path querystring header "),

@@ -97,7 +97,11 @@ def no_response(kind: str, selected_by: str) -> Response:
 
 
 def reply(
-    source: TemplateInput, response: dict[str, Any], request: Request, body: bytes
+    source: TemplateInput,
+    response: dict[str, Any],
+    request: Request,
+    body: bytes,
+    integration_headers: list[tuple[str, str]] | None = None,
 ) -> Response:
     """The method's response from the chosen integration response, whose templates and
     parameter mappings see the integration's output `body` as `$input` /
@@ -109,6 +113,7 @@ def reply(
         path_params=source.path_params,
         query=source.query,
         headers=source.headers,
+        response_headers={k.lower(): v for k, v in integration_headers or []},
     )
     headers: list[tuple[str, str]] = []
     reply_type = "application/json"

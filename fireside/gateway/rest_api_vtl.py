@@ -148,7 +148,9 @@ class _Parser:
 
     def block(self, inside: str | None) -> tuple[list[Node], str | None]:
         """Nodes up to the `#elseif`/`#else`/`#end` closing `inside` (None at the top)."""
-        s, nodes, text = self.s, [], []  # type: ignore[var-annotated]
+        s = self.s
+        nodes: list[Node] = []
+        text: list[str] = []
         clean = self.i == 0 or s[self.i - 1] == "\n"  # only blanks so far on this line
         while self.i < len(s):
             char = s[self.i]

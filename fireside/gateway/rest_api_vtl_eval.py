@@ -236,7 +236,9 @@ class Renderer:
         holder = self.follow(self.variables.get(target.name), target.steps[:-1])
         last = target.steps[-1]
         key = last[1] if last[0] == "prop" else self.value(last[1])
-        if isinstance(holder, dict) or (isinstance(holder, list) and isinstance(key, int) and 0 <= key < len(holder)):
+        if isinstance(holder, dict) or (
+            isinstance(holder, list) and isinstance(key, int) and 0 <= key < len(holder)
+        ):
             holder[key] = value
 
     def reference(self, ref: Ref) -> Any:
@@ -267,7 +269,12 @@ class Renderer:
             except (TypeError, IndexError, ValueError) as error:
                 raise UnsupportedTemplate(f".{name}{tuple(args)!r}: {error}") from None
         if isinstance(target, (int, float)) and name in ("toString", "intValue", "doubleValue"):
-            return {"toString": text_of, "intValue": int, "doubleValue": float}[name](target)
+            convert: dict[str, Callable[[Any], Any]] = {
+                "toString": text_of,
+                "intValue": int,
+                "doubleValue": float,
+            }
+            return convert[name](target)
         invoke = getattr(target, "invoke", None)
         if invoke is None:
             raise UnsupportedTemplate(f".{name}() is not supported on {text_of(target)!r}")
