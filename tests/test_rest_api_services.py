@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -195,15 +194,12 @@ def test_eventbridge_put_events_reaches_a_rules_queue(
         "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
     }]}  # fmt: skip
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
-    template = (
-        """{"Entries": [
+    template = """{"Entries": [
 #foreach($order in $input.path('$.orders'))
-  {"Source": "%s", "DetailType": "order placed", "EventBusName": "default",
+  {"Source": "SOURCE", "DetailType": "order placed", "EventBusName": "default",
    "Detail": "{\\"id\\": \\"$order.id\\", \\"n\\": $foreach.count}"}#if($foreach.hasNext),#end
 #end
-]}"""
-        % source
-    )
+]}""".replace("SOURCE", source)
     reply = """{"failed": $input.path('$.FailedEntryCount'),
  "ids": [#foreach($e in $input.path('$.Entries'))"$e.EventId"#if($foreach.hasNext),#end#end]}"""
     api = make_api(name="to-events")
