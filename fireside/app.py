@@ -457,7 +457,8 @@ class Fireside:
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
-        for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
+        supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
