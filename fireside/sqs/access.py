@@ -5,8 +5,9 @@ for a resource (SNS for a topic, EventBridge for a rule: `fireside.sqs.targets`)
 the queue's `Policy` attribute allows it: a statement whose `Principal` names the account
 (`arn:aws:iam::<account>:root`, the bare id, or `"*"`), whose `Action` matches
 `sqs:<Action>` (`sqs:*`, `SQS:SendMessage`; case does not matter) and whose `Resource` matches
-the queue's ARN, its conditions holding for `aws:SourceAccount` / `aws:SourceArn`. The
-policy is judged by `fireside.resource_policy.allows`, the evaluator of every resource policy.
+the queue's ARN, its conditions holding for `aws:SourceAccount` / `aws:SourceArn`; never
+what AWS keeps for the owner (DeleteQueue, SetQueueAttributes, tags, permissions, move
+tasks...), whatever the policy says. The policy is judged by `fireside.resource_policy.allows`, the evaluator of every resource policy.
 
 AddPermission and RemovePermission edit the same document, writing statements as AWS does
 (`Sid` the label, `Principal` the accounts' root ARNs, `Action` `SQS:<name>`).
@@ -37,6 +38,7 @@ GRANTABLE: Final = frozenset(
         "SendMessage",
     }
 )
+#: What no policy grants another account (AWS: cross-account permissions do not apply).
 _OWNER_ONLY: Final = frozenset(
     {
         "AddPermission",
@@ -80,6 +82,8 @@ def may(
     (an SQS action name, e.g. `SendMessage`) on `queue`."""
     if service is None and account == queue.account:
         return True
+    if action in _OWNER_ONLY:
+        return False
     try:
         document = json.loads(queue.attributes.get("Policy") or "{}")
     except ValueError:
