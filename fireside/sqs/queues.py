@@ -22,7 +22,6 @@ __all__ = [
     "Queue",
     "check_attributes",
     "invalid_parameter",
-    "may_use",
     "queue_arn",
     "sqs_error",
 ]
@@ -91,13 +90,6 @@ def sqs_error(code: str, message: str, status: int = 400) -> ServiceError:
 
 def invalid_parameter(message: str) -> ServiceError:
     return ServiceError("InvalidParameterValue", message, 400)
-
-
-def may_use(acting_account: str, owner_account: str) -> bool:
-    """The one owner check every reference to a queue goes through (a QueueUrl, an ARN, a
-    redrive policy's dead-letter queue). Fireside stores no queue policies yet, so a queue
-    is usable by its own account only; grants for other accounts would be decided here."""
-    return acting_account == owner_account
 
 
 def queue_arn(region: str, account: str, name: str) -> str:
