@@ -194,7 +194,9 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
-        self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
+        self.sqs = SqsProvider(
+            SqsStore(data / "sqs.sqlite"), name_reuse_wait=settings.sqs_name_reuse_wait
+        )
         #: The one owner-checked path by which a service acts on another's resources.
         self.targets = Targets()
         self.targets.register("sqs", QueueTargets(self.sqs))

@@ -42,8 +42,6 @@ __all__ = ["SqsProvider"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _PURGE_INTERVAL = 60.0
-#: Seconds before a deleted queue's name may be used again (AWS's wait).
-_REUSE_WAIT = 60.0
 _HIDDEN = "The specified queue does not exist or you do not have access to it."
 
 
@@ -52,12 +50,14 @@ def _no_queue(message: str = "The specified queue does not exist.") -> ServiceEr
 
 
 class SqsProvider(Messaging, MoveTasks):
-    def __init__(self, store: SqsStore) -> None:
+    def __init__(self, store: SqsStore, *, name_reuse_wait: float = 60.0) -> None:
         MoveTasks.__init__(self)
         self.store = store
         self.queues: dict[tuple[str, str, str], Queue] = {}
         #: Recently deleted queues -> when (monotonic), for `QueueDeletedRecently`.
         self._deleted: dict[tuple[str, str, str], float] = {}
+        #: Seconds before a deleted queue's name may be used again (AWS: 60).
+        self._reuse_wait = name_reuse_wait
         self._load()
         self._load_moves()
 
@@ -190,7 +190,7 @@ class SqsProvider(Messaging, MoveTasks):
                     )
             return {"QueueUrl": self.url(ctx, existing)}
         deleted = self._deleted.get((ctx.account_id, ctx.region, name))
-        if deleted is not None and time.monotonic() - deleted < _REUSE_WAIT:
+        if deleted is not None and time.monotonic() - deleted < self._reuse_wait:
             raise sqs_error(
                 "QueueDeletedRecently",
                 "You must wait 60 seconds after deleting a queue before you can create another "
@@ -273,7 +273,7 @@ class SqsProvider(Messaging, MoveTasks):
             self.store.delete_queue(conn, queue.key)
         del self.queues[queue.key]
         now = time.monotonic()
-        self._deleted = {k: t for k, t in self._deleted.items() if now - t < _REUSE_WAIT}
+        self._deleted = {k: t for k, t in self._deleted.items() if now - t < self._reuse_wait}
         self._deleted[queue.key] = now
         queue.deleted = True
         queue.wake()
