@@ -21,7 +21,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from fireside.aws.model import load_description
 from fireside.sqs.digests import attributes_md5
+from fireside.sqs.query_names import query_description
 from tests.conftest import Server
 
 NS = "http://queue.amazonaws.com/doc/2012-11-05/"
@@ -84,6 +86,23 @@ def error(root: ElementTree.Element) -> tuple[str, str, str]:
     )
 
 
+def test_the_table_names_every_list_and_map_of_the_model() -> None:
+    unnamed: list[str] = []
+    description = query_description(load_description("sqs"), unnamed)
+    assert unnamed == []
+    shapes = description["shapes"]
+    receive = shapes[shapes["ReceiveMessageResult"]["members"]["Messages"]["shape"]]
+    assert receive["flattened"] and receive["member"]["locationName"] == "Message"
+    entries = shapes["DeleteMessageBatchRequest"]["members"]["Entries"]["shape"]
+    assert shapes[entries]["member"]["locationName"] == "DeleteMessageBatchRequestEntry"
+    attributes = shapes["SetQueueAttributesRequest"]["members"]["Attributes"]
+    assert attributes["locationName"] == "Attribute"
+    assert shapes[attributes["shape"]]["key"]["locationName"] == "Name"
+    assert description["operations"]["SendMessage"]["output"]["resultWrapper"] == (
+        "SendMessageResult"
+    )
+
+
 @pytest.fixture()
 def queue(server: Server) -> str:
     name = f"query-{uuid.uuid4().hex[:10]}"
@@ -114,7 +133,9 @@ def test_queue_attributes_tags_and_lists(server: Server, queue: str) -> None:
         {"Action": "GetQueueAttributes", "QueueUrl": queue, "AttributeName.1": "All"},
     )
     assert status == 200
-    attributes = pairs(root.find("q:GetQueueAttributesResult", Q), "Attribute", "Name", "Value")  # type: ignore[arg-type]
+    result = root.find("q:GetQueueAttributesResult", Q)
+    assert result is not None
+    attributes = pairs(result, "Attribute", "Name", "Value")
     assert attributes["VisibilityTimeout"] == "40"
     assert attributes["QueueArn"].endswith(":000000000000:" + queue.rsplit("/", 1)[1])
     # Two names, and SetQueueAttributes' flattened map.

@@ -269,8 +269,13 @@ class SqsProvider(Messaging, MoveTasks):
 
     async def delete_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params, "DeleteQueue")
+        # Its move tasks go with it (a queue of the same name starts with none).
+        tasks = [h for h, t in self.move_tasks.items() if t.source == queue.arn]
         with self.store.transaction() as conn:
             self.store.delete_queue(conn, queue.key)
+            self.store.delete_move_tasks(conn, tasks)
+        for handle in tasks:
+            del self.move_tasks[handle]
         del self.queues[queue.key]
         now = time.monotonic()
         self._deleted = {k: t for k, t in self._deleted.items() if now - t < self._reuse_wait}

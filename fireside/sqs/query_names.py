@@ -60,20 +60,22 @@ MAPS: Final = {
 }
 
 
-def _list_name(structure: str, member: str, operation_of: Mapping[str, str]) -> str:
+def _list_name(structure: str, member: str, operation_of: Mapping[str, str]) -> str | None:
     if member in _BATCH_ENTRIES:
         operation = operation_of.get(structure)
-        if operation is None:
-            raise KeyError(f"no query name for {structure}.{member}")
-        return _BATCH_ENTRIES[member].format(operation=operation)
-    return LISTS[member]
+        return None if operation is None else _BATCH_ENTRIES[member].format(operation=operation)
+    return LISTS.get(member)
 
 
-def query_description(json_description: Mapping[str, Any]) -> dict[str, Any]:
+def query_description(
+    json_description: Mapping[str, Any], unnamed: list[str] | None = None
+) -> dict[str, Any]:
     """SQS's query-protocol description: botocore's json one with the wire names above.
 
-    Raises KeyError if the json model has a list or map member the table does not name (a
-    new SQS feature): the table must then be extended, not guessed."""
+    A list or map member the table does not name (a newer botocore's SQS feature) gets a
+    guess (its element shape's name, or the member's name without its plural `s`) and is
+    added to `unnamed`: the table should then be extended (`tests/test_sqs_query.py` checks
+    that nothing is guessed for the botocore installed)."""
     description = copy.deepcopy(dict(json_description))
     metadata = description["metadata"]
     metadata["protocol"] = "query"
@@ -102,10 +104,20 @@ def query_description(json_description: Mapping[str, Any]) -> dict[str, Any]:
             clone = copy.deepcopy(target)
             clone["flattened"] = True
             ref["flattened"] = True
+            guess = member.removesuffix("s")
             if target["type"] == "list":
-                clone["member"]["locationName"] = _list_name(structure_name, member, operation_of)
+                element = _list_name(structure_name, member, operation_of)
+                if element is None:
+                    element_shape = target["member"]["shape"]
+                    structured = shapes[element_shape]["type"] == "structure"
+                    element = element_shape if structured else guess
+                    if unnamed is not None:
+                        unnamed.append(f"{structure_name}.{member}")
+                clone["member"]["locationName"] = element
             else:
-                entry, key, value = MAPS[member]
+                if member not in MAPS and unnamed is not None:
+                    unnamed.append(f"{structure_name}.{member}")
+                entry, key, value = MAPS.get(member, (guess, "Name", "Value"))
                 ref["locationName"] = entry
                 clone["key"]["locationName"] = key
                 clone["value"]["locationName"] = value

@@ -19,6 +19,7 @@ the query API allows, and a missing required parameter is SQS's `MissingParamete
 from __future__ import annotations
 
 import contextvars
+import logging
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote, unquote
@@ -37,6 +38,8 @@ from fireside.http.types import Request, Response
 from fireside.sqs.query_names import query_description
 
 __all__ = ["QUERY_CODES", "SqsProtocol"]
+
+log = logging.getLogger(__name__)
 
 #: json `__type` code -> the query API's code (when they differ).
 QUERY_CODES: Final = {
@@ -70,7 +73,10 @@ class SqsProtocol:
         self._json = JsonProtocol(
             load_service("sqs"), error_namespace="com.amazonaws.sqs", constraints=False
         )
-        description = query_description(load_description("sqs"))
+        unnamed: list[str] = []
+        description = query_description(load_description("sqs"), unnamed)
+        if unnamed:
+            log.warning("SQS query protocol: wire names guessed for %s", ", ".join(unnamed))
         # A missing top-level parameter is SQS's `MissingParameter` (checked in `parse`); an
         # empty list is no parameter at all in the query protocol: the provider judges it
         # (`EmptyBatchRequest`...).
