@@ -1,13 +1,16 @@
-"""Compatibility: an SDK that speaks SQS's query protocol, unmodified, against Fireside.
+"""Compatibility: clients that speak SQS's query protocol, unmodified, against Fireside.
 
-boto3 1.34.19 with botocore 1.34.19 (the last botocore whose SQS model is the query protocol,
-before 1.34.23 moved SQS to json) is installed into `.bench-venvs/sqs-query` (once; PyPI
-through pip) and drives a fresh Fireside server from a subprocess: queues with attributes and
+boto3 1.34.19 and the AWS CLI v1 1.32.19, both on botocore 1.34.19 (SQS's model was the
+query protocol until botocore 1.34.23 moved it to json), are installed into
+`.bench-venvs/sqs-query` (once; PyPI through pip). boto3 drives a fresh Fireside server from
+a subprocess: queues with attributes and
 tags, sends with String/Number/Binary message attributes (botocore checks every MD5 Fireside
 answers), batches with a failing entry, receives with system and message attributes,
 visibility, deletes, tags, AddPermission/RemovePermission and a second account using the
 grant, dead-letter queues and a message move task, and the modelled error classes
-(`QueueDoesNotExist`...). Every call goes over `Action=...` form posts with XML answers.
+(`QueueDoesNotExist`...). Then the CLI creates a queue, sends with a message attribute,
+receives and deletes it (`aws sqs ...`, its JSON output read back). Every call goes over
+`Action=...` form posts with XML answers.
 
 Prints each check and the time taken; exits non-zero on the first failure.
 Usage: python bench/sqs_query_client.py
@@ -15,6 +18,7 @@ Usage: python bench/sqs_query_client.py
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +28,7 @@ import time
 from common import ROOT, log, start_server
 
 VENV = ROOT / ".bench-venvs" / "sqs-query"
-PINS = ("boto3==1.34.19", "botocore==1.34.19")
+PINS = ("boto3==1.34.19", "awscli==1.32.19", "botocore==1.34.19")
 
 CLIENT = r"""
 import base64, json, sys, time
@@ -174,6 +178,45 @@ def ensure_venv() -> None:
     subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", *PINS], check=True)
 
 
+def cli(endpoint: str, *args: str) -> dict[str, object]:
+    """One `aws sqs ...` command of the CLI v1; its JSON output."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+        "AWS_ACCESS_KEY_ID": "000000000000",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    command = [str(VENV / "bin" / "aws"), "--endpoint-url", endpoint, "--output", "json", "sqs"]
+    result = subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=30, check=True
+    )
+    found: dict[str, object] = json.loads(result.stdout) if result.stdout.strip() else {}
+    return found
+
+
+def run_cli(endpoint: str) -> None:
+    url = str(cli(endpoint, "create-queue", "--queue-name", "cli", "--attributes",
+                  "VisibilityTimeout=45")["QueueUrl"])  # fmt: skip
+    attributes = cli(
+        endpoint, "get-queue-attributes", "--queue-url", url, "--attribute-names", "All"
+    )
+    assert attributes["Attributes"]["VisibilityTimeout"] == "45", attributes  # type: ignore[index]
+    cli(endpoint, "send-message", "--queue-url", url, "--message-body", "from the CLI",
+        "--message-attributes", '{"k": {"DataType": "String", "StringValue": "v"}}')  # fmt: skip
+    got = cli(endpoint, "receive-message", "--queue-url", url, "--attribute-names", "All",
+              "--message-attribute-names", "All")  # fmt: skip
+    message = got["Messages"][0]  # type: ignore[index]
+    assert (
+        message["Body"] == "from the CLI"
+        and message["MessageAttributes"]["k"]["StringValue"] == "v"
+    )
+    cli(
+        endpoint, "delete-message", "--queue-url", url, "--receipt-handle", message["ReceiptHandle"]
+    )
+    cli(endpoint, "delete-queue", "--queue-url", url)
+    print("ok AWS CLI v1: create-queue, get-queue-attributes, send, receive, delete", flush=True)
+
+
 def main() -> None:
     ensure_venv()
     with tempfile.TemporaryDirectory() as data:
@@ -185,7 +228,9 @@ def main() -> None:
                 env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
                 timeout=60,
             )
-            log(f"query-protocol client: exit {result.returncode} in "
+            if result.returncode == 0:
+                run_cli(f"http://127.0.0.1:{port}")
+            log(f"query-protocol clients: exit {result.returncode} in "
                 f"{time.monotonic() - started:.1f} s")  # fmt: skip
         finally:
             process.terminate()
