@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from fireside.sqs.queues import Queue
+from fireside.sqs.targets import may_send
+from fireside.targets import Sender
 from tests.conftest import Server
 
 OWNER = "000000000000"
@@ -239,3 +242,33 @@ def test_a_deleted_queues_name_waits_60_seconds(owner: Any) -> None:
     )
     # Another name, or the same name in another account, is free.
     assert owner.create_queue(QueueName=name + "-2")["QueueUrl"]
+
+
+def test_deliveries_from_other_services_are_judged_by_the_same_policy() -> None:
+    """`fireside.sqs.targets.may_send` (SNS, EventBridge, Lambda destinations) asks
+    `access.may`, as requests do."""
+    queue = Queue(OWNER, "us-east-1", "q", {}, {}, 0, 0)
+    rule = f"arn:aws:events:us-east-1:{OWNER}:rule/r"
+    own_role = Sender(OWNER, "us-east-1")
+    foreign_role = Sender(OTHER, "us-east-1")
+    events = Sender(OWNER, "us-east-1", "events.amazonaws.com", rule)
+    assert may_send(queue, own_role)
+    assert not may_send(queue, foreign_role)
+    assert not may_send(queue, events)  # a service needs a statement, even in the account
+    queue.attributes["Policy"] = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": queue.arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+        },
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": OTHER},
+            "Action": "sqs:SendMessage",
+            "Resource": queue.arn,
+        },
+    )
+    assert may_send(queue, events) and may_send(queue, foreign_role)
+    assert not may_send(queue, Sender(OWNER, "us-east-1", "events.amazonaws.com", rule + "x"))
