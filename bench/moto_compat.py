@@ -25,12 +25,15 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 - `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
   count the account's queues), signing with account 123456789012 as `lambda_policy` does.
   `test_sqs_integration.py` is left out: it waits, without a limit, for a function that an
-  SQS event-source mapping (not built yet) would invoke.
+  SQS event-source mapping (not built yet) would invoke;
+- `scheduler`: `tests/test_scheduler` (EventBridge Scheduler), set up as `apigatewayv2`, its
+  plugin deleting every schedule group but `default` and every schedule.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs]
+       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs|
+        scheduler]
        [-k EXPR]
 """
 
@@ -178,6 +181,16 @@ for bus in client.list_event_buses()["EventBuses"]:
         client.delete_event_bus(Name=bus["Name"])
 """,
 )
+SCHEDULER_PLUGIN = clean_slate(
+    "scheduler",
+    """
+for group in client.list_schedule_groups()["ScheduleGroups"]:
+    if group["Name"] != "default":
+        client.delete_schedule_group(Name=group["Name"])
+for schedule in client.list_schedules()["Schedules"]:
+    client.delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
+""",
+)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
@@ -226,6 +239,11 @@ SUITES = {
         SQS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("--ignore=tests/test_sqs/test_sqs_integration.py",),
+    ),
+    "scheduler": Suite(
+        "tests/test_scheduler",
+        SCHEDULER_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "eu-west-1"},
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

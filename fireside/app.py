@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,15 +30,17 @@ from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
-from fireside.compute.invoker import Invoker
+from fireside.compute.invoker import Invoker, trace_id
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
+from fireside.compute.mapping_api import MappingApi
+from fireside.compute.mapping_runner import MappingRunner
+from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.permissions import invoke_allowed
 from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
-from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
@@ -60,13 +63,17 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
+from fireside.s3.targets import BucketTargets
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.scheduler import Firer, SchedulerProvider, SchedulerStore
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
+from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
@@ -155,13 +162,16 @@ class Fireside:
             max_environments=settings.max_environments,
             idle_timeout=settings.idle_timeout,
         )
-        self.records = RecordOutbox(self.db)
+        #: The one owner-checked path by which a service acts on another's resources, and
+        #: the durable outbox for deliveries decided inside Lambda's transactions.
+        self.targets = Targets()
+        self.outbox = Outbox(self.db, self.targets)
         self.queue = AsyncQueue(
             self.db,
             retry_delays=settings.async_retry_delays,
             max_event_age=settings.max_event_age,
             concurrency=settings.max_environments,
-            records=self.records,
+            outbox=self.outbox,
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.environment_credentials = EnvironmentCredentials(self.authenticator)
@@ -197,19 +207,29 @@ class Fireside:
         self.sqs = SqsProvider(
             SqsStore(data / "sqs.sqlite"), name_reuse_wait=settings.sqs_name_reuse_wait
         )
-        #: The one owner-checked path by which a service acts on another's resources.
-        self.targets = Targets()
         self.targets.register("sqs", QueueTargets(self.sqs))
+        #: Lambda event-source mappings (SQS queues) and their pollers.
+        self.mappings = MappingStore(self.db)
+        self.mapping_runner = MappingRunner(self.mappings, QueueReader(self.sqs), self._run_batch)
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
         router = Router(self.event_store, self.targets)
         self.events = EventsProvider(self.event_store, router)
         self.event_schedules = Scheduler(self.event_store, router)
+        #: EventBridge Scheduler: schedules fired to their targets through `targets`.
+        scheduler_store = SchedulerStore(data / "scheduler.sqlite")
+        self.schedule_firer = Firer(scheduler_store, self.targets)
+        self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
+        self.targets.register("s3", BucketTargets(self.objects))
+        #: S3 event notifications: queued with each change in the S3 store's own outbox.
+        self.s3_outbox = self.s3.attach_notifications(
+            Outbox(self.s3.store, self.targets), self.targets
+        )
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -226,6 +246,22 @@ class Fireside:
         authority = CertificateAuthority(self.settings.data_dir / "tls")
         authority.write_trust(self.share_root / TRUST_DIR)
         return AwsNames(self._http.adopt, authority.server_context())
+
+    async def _run_batch(
+        self, mapping: EventSourceMapping, payload: bytes
+    ) -> tuple[bytes, str | None]:
+        """An event-source mapping's synchronous invoke of its function with one batch."""
+        assert self._invoker is not None
+        _, outcome = await self._invoker.call(
+            mapping.account,
+            mapping.region,
+            mapping.function,
+            mapping.qualifier,
+            payload,
+            request_id=str(uuid.uuid4()),
+            trace=trace_id(),
+        )
+        return outcome.payload, outcome.function_error
 
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
@@ -272,7 +308,11 @@ class Fireside:
             HttpApiDoor(
                 self.http_apis.store,
                 self.function_caller,
-                Authorizers(self.function_caller, self.authenticator),
+                Authorizers(
+                    self.function_caller,
+                    self.authenticator,
+                    jwks_files=self.settings.jwks_dir or self.settings.data_dir / "jwks",
+                ),
                 logs=self.logs,
             ),
         )
@@ -280,7 +320,12 @@ class Fireside:
             Service(
                 "lambda",
                 lambda_protocol(),
-                dict(self._provider.operations()),
+                {
+                    **self._provider.operations(),
+                    **MappingApi(
+                        self.mappings, self.mapping_runner, self.versions, QueueReader(self.sqs)
+                    ).operations(),
+                },
                 path_prefixes=(
                     "/2015-03-31/",
                     "/2016-08-19/",
@@ -362,6 +407,16 @@ class Fireside:
                 max_body=_HTTP_API_MAX_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "scheduler",
+                protocol_for(load_service("scheduler")),
+                self.scheduler.operations(),
+                path_prefixes=("/schedules", "/schedule-groups"),
+                # A schedule's target Input is at most 256 KB; JSON escaping can double it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         return Edge(
             self.authenticator,
             services,
@@ -424,8 +479,10 @@ class Fireside:
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
-            "pending_s3_records": self.records.pending(),
+            "pending_deliveries": self.outbox.pending(),
+            "dropped_deliveries": self.outbox.dropped,
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "scheduler_failed_invocations": sum(self.schedule_firer.failed_invocations.values()),
         }
 
     async def run(
@@ -454,11 +511,14 @@ class Fireside:
                 functools.partial(invoke_allowed, policies=self.policies),
             ),
         )
-        supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
+        supervisor.start("lambda", "outbox", self.outbox.run)
+        supervisor.start("s3", "notifications", self.s3_outbox.run)
+        supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
+        supervisor.start("scheduler", "firing", self.schedule_firer.run)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
@@ -487,6 +547,7 @@ class Fireside:
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),
+                ("EventBridge Scheduler", self.scheduler.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -43,6 +43,8 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     data_dir: Path = DEFAULT_DATA_DIR
+    #: Where HTTP APIs' `file://` JWT issuers may point (None: `<data dir>/jwks`).
+    jwks_dir: Path | None = None
     #: "" picks the strongest backend the host supports.
     sandbox: str = ""
     #: Functions may reach networks beyond Fireside (a function tag `fireside:egress=off` opts out).
@@ -177,6 +179,8 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"FIRESIDE_ASYNC_RETRY_DELAYS: {exc}") from exc
     settings.region = env.get("FIRESIDE_REGION", settings.region)
+    if env.get("FIRESIDE_JWKS_DIR"):
+        settings.jwks_dir = Path(env["FIRESIDE_JWKS_DIR"])
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"

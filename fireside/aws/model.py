@@ -181,6 +181,7 @@ class Operation:
     """An operation's HTTP binding and its input/output/error shapes."""
 
     __slots__ = (
+        "deprecated",
         "error_codes",
         "has_event_stream_output",
         "http_method",
@@ -204,6 +205,8 @@ class Operation:
             service._wrap(e).error_code for e in boto.error_shapes
         )
         self.has_event_stream_output: bool = bool(boto.has_event_stream_output)
+        #: Superseded by another operation on the same request (S3's PutBucketNotification).
+        self.deprecated: bool = bool(boto.deprecated)
 
     def __repr__(self) -> str:
         return f"<Operation {self.name} {self.http_method} {self.request_uri}>"
