@@ -133,8 +133,16 @@ def test_cancel_and_bad_handles(server: Server) -> None:
     assert 1 <= moved < 10
     task = latest(sqs, dlq_arn)
     assert task["Status"] == "CANCELLED" and task["ApproximateNumberOfMessagesMoved"] == moved
-    time.sleep(1.5)  # a cancelled task moves nothing more (at 1/s, it would have)
+    # What it moved is where the answer says; it is no longer running: a new task may start
+    # and moves the rest, the cancelled one's count unchanged.
     assert count_of(sqs, source) == moved and count_of(sqs, dlq) == 10 - moved
+    sqs.start_message_move_task(SourceArn=dlq_arn)
+    done = wait_for(lambda: (t := latest(sqs, dlq_arn))["Status"] == "COMPLETED" and t)
+    assert done["ApproximateNumberOfMessagesMoved"] == 10 - moved
+    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=2)["Results"]
+    assert tasks[1]["Status"] == "CANCELLED"
+    assert tasks[1]["ApproximateNumberOfMessagesMoved"] == moved
+    assert count_of(sqs, source) == 10
     assert error_of(lambda: sqs.cancel_message_move_task(TaskHandle=handle)) == (
         "ResourceNotFoundException",
         "Task does not exist.",
