@@ -54,8 +54,8 @@ class SqsProvider(Messaging, MoveTasks):
         MoveTasks.__init__(self)
         self.store = store
         self.queues: dict[tuple[str, str, str], Queue] = {}
-        #: Recently deleted queues -> when (monotonic), for `QueueDeletedRecently`.
-        self._deleted: dict[tuple[str, str, str], float] = {}
+        #: Recently deleted queues -> when (epoch seconds), for `QueueDeletedRecently`.
+        self._deleted: dict[tuple[str, str, str], float] = store.deleted_queues()
         #: Seconds before a deleted queue's name may be used again (AWS: 60).
         self._reuse_wait = name_reuse_wait
         self._load()
@@ -190,7 +190,7 @@ class SqsProvider(Messaging, MoveTasks):
                     )
             return {"QueueUrl": self.url(ctx, existing)}
         deleted = self._deleted.get((ctx.account_id, ctx.region, name))
-        if deleted is not None and time.monotonic() - deleted < self._reuse_wait:
+        if deleted is not None and 0 <= time.time() - deleted < self._reuse_wait:
             raise sqs_error(
                 "QueueDeletedRecently",
                 "You must wait 60 seconds after deleting a queue before you can create another "
@@ -271,13 +271,14 @@ class SqsProvider(Messaging, MoveTasks):
         queue = self.queue(ctx, params, "DeleteQueue")
         # Its move tasks go with it (a queue of the same name starts with none).
         tasks = [h for h, t in self.move_tasks.items() if t.source == queue.arn]
+        now = time.time()
         with self.store.transaction() as conn:
             self.store.delete_queue(conn, queue.key)
             self.store.delete_move_tasks(conn, tasks)
+            self.store.note_deleted(conn, queue.key, now, now - self._reuse_wait)
         for handle in tasks:
             del self.move_tasks[handle]
         del self.queues[queue.key]
-        now = time.monotonic()
         self._deleted = {k: t for k, t in self._deleted.items() if now - t < self._reuse_wait}
         self._deleted[queue.key] = now
         queue.deleted = True
