@@ -14,7 +14,6 @@ Messages (sending, receiving, long polling, visibility, dead-letter queues) are 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -33,7 +32,9 @@ from fireside.sqs.queues import (
     Queue,
     check_attributes,
     check_name,
+    check_redrive,
     invalid_parameter,
+    same_value,
     sqs_error,
 )
 from fireside.sqs.store import SqsStore
@@ -182,7 +183,7 @@ class SqsProvider(Messaging, MoveTasks):
         if existing is not None:
             current = existing.attribute_values(time.time())
             for key, value in attributes.items():
-                if not _same(key, current.get(key), value):
+                if not same_value(key, current.get(key), value):
                     raise sqs_error(
                         "QueueNameExists",
                         "A queue already exists with the same name and a different value for "
@@ -210,7 +211,7 @@ class SqsProvider(Messaging, MoveTasks):
         """Set attributes on `queue` after the checks that involve other queues."""
         redrive = attributes.get("RedrivePolicy")
         if redrive:
-            attributes["RedrivePolicy"] = self._check_redrive(ctx, queue, redrive)
+            attributes["RedrivePolicy"] = check_redrive(self.queues, queue, redrive)
         for key, value in attributes.items():
             if (
                 key in ("RedrivePolicy", "Policy", "RedriveAllowPolicy", "KmsMasterKeyId")
@@ -219,53 +220,6 @@ class SqsProvider(Messaging, MoveTasks):
                 queue.attributes.pop(key, None)
             else:
                 queue.attributes[key] = value
-
-    def _check_redrive(self, ctx: RequestContext, queue: Queue, raw: str) -> str:
-        def bad(reason: str) -> ServiceError:
-            return invalid_parameter(
-                f"Value {raw} for parameter RedrivePolicy is invalid. Reason: {reason}"
-            )
-
-        try:
-            policy = json.loads(raw)
-        except ValueError:
-            raise bad("Invalid JSON.") from None
-        if not isinstance(policy, dict) or "deadLetterTargetArn" not in policy:
-            raise bad("Redrive policy is not a dict or does not contain deadLetterTargetArn.")
-        try:
-            count = int(policy.get("maxReceiveCount", ""))
-        except (TypeError, ValueError):
-            raise bad("Redrive policy does not contain maxReceiveCount.") from None
-        if not 1 <= count <= 1000:
-            raise bad(
-                "Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive.".replace(
-                    "0,", f"{count},"
-                )
-            )
-        arn = str(policy["deadLetterTargetArn"])
-        parts = arn.split(":")
-        if len(parts) != 6 or parts[2] != "sqs":
-            raise bad("Dead letter target does not exist.")
-        if queue.account != parts[4]:
-            raise bad("Dead-letter target owner should be same as the source.")
-        target = self.queues.get((parts[4], parts[3], parts[5]))
-        if target is None:
-            raise bad("Dead letter target does not exist.")
-        if target.fifo != queue.fifo:
-            raise bad("Dead-letter queue must be same type of queue as the source.")
-        allow = target.attributes.get("RedriveAllowPolicy")
-        if allow:
-            rule = json.loads(allow)
-            permission = rule.get("redrivePermission", "allowAll")
-            if permission == "denyAll" or (
-                permission == "byQueue" and queue.arn not in rule.get("sourceQueueArns", [])
-            ):
-                raise bad(
-                    f"Queue {arn} does not allow this queue to use it as a dead-letter queue."
-                )
-        return json.dumps(
-            {"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":")
-        )
 
     async def delete_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params, "DeleteQueue")
@@ -428,18 +382,3 @@ class SqsProvider(Messaging, MoveTasks):
         queue.modified = int(time.time())
         self._save(queue)
         return {}
-
-
-def _same(name: str, current: str | None, given: str) -> bool:
-    """Whether CreateQueue's `given` value equals the queue's (policies compared as JSON)."""
-    if current == given:
-        return True
-    if current is None or name not in ("RedrivePolicy", "RedriveAllowPolicy", "Policy"):
-        return False
-    try:
-        mine, theirs = json.loads(current), json.loads(given)
-    except ValueError:
-        return False
-    if name == "RedrivePolicy" and isinstance(theirs, dict):
-        theirs["maxReceiveCount"] = int(theirs.get("maxReceiveCount", 0))
-    return bool(mine == theirs)
