@@ -324,7 +324,9 @@ def main() -> None:
     root = ensure_suite()
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as plugin_dir:
         Path(plugin_dir, "fireside_reset.py").write_text(suite.plugin)
-        process, port = start_server(data, sandbox="process")
+        # moto's tests reuse queue names after its reset; AWS's 60 s wait would refuse them.
+        server_env = {"FIRESIDE_SQS_NAME_REUSE_WAIT": "0"} if args.suite == "sqs" else None
+        process, port = start_server(data, sandbox="process", env=server_env)
         try:
             env = {
                 **os.environ,

@@ -220,7 +220,9 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
-        self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
+        self.sqs = SqsProvider(
+            SqsStore(data / "sqs.sqlite"), name_reuse_wait=settings.sqs_name_reuse_wait
+        )
         self.targets.register("sqs", QueueTargets(self.sqs))
         #: Lambda event-source mappings (SQS queues) and their pollers.
         self.mappings = MappingStore(self.db)
@@ -594,7 +596,8 @@ class Fireside:
         )
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
-        for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
+        supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))

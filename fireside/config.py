@@ -70,6 +70,9 @@ class Settings:
     tables_ttl_interval: float = 60.0
     #: Seconds a DynamoDB stream shard stays open before a write rolls it over (DynamoDB: ~4 h).
     tables_shard_lifetime: float = 4 * 3600.0
+    #: Seconds before a deleted SQS queue's name may be used again (AWS: 60,
+    #: `QueueDeletedRecently`); test harnesses that wipe every queue between tests set 0.
+    sqs_name_reuse_wait: float = 60.0
     #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
     tables_backend: str = ""
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
@@ -157,6 +160,7 @@ def load_settings(
         "FIRESIDE_MAX_EVENT_AGE": "max_event_age",
         "FIRESIDE_LOG_INVOKE_BYTES": "log_invoke_bytes",
         "FIRESIDE_LOG_FUNCTION_BYTES": "log_function_bytes",
+        "FIRESIDE_SQS_NAME_REUSE_WAIT": "sqs_name_reuse_wait",
     }
     for var, attr in numeric.items():
         if var in env:
