@@ -19,13 +19,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.aws.protocol import ParsedRequest, WireProtocol
-from fireside.aws.query import QueryProtocol
 from fireside.edge import Service
 from fireside.http.types import Request, Response
 
@@ -35,6 +34,7 @@ log = logging.getLogger(__name__)
 
 #: Services API Gateway speaks the query protocol to (whatever protocol Fireside serves).
 QUERY_SERVICES = frozenset({"sqs", "sns"})
+_CODE = re.compile(rb"<Code>([^<]{1,200})</Code>")
 
 
 def _jsonable(value: Any) -> Any:
@@ -52,7 +52,6 @@ def _jsonable(value: Any) -> Any:
 class LocalServiceCalls:
     def __init__(self) -> None:
         self._services: dict[str, Service] = {}
-        self._query: dict[str, WireProtocol] = {}
         self.endpoint_url = ""
 
     def serve(self, services: list[Service], endpoint_url: str) -> None:
@@ -82,15 +81,6 @@ class LocalServiceCalls:
             return served.protocol.serialize_error(error, request_id)
         return served.protocol.serialize_result(operation, result, request_id)
 
-    def query_protocol(self, service: str) -> WireProtocol:
-        """The query protocol over `service`'s model (its own, when it is served so)."""
-        served = self._services[service]
-        if isinstance(served.protocol, QueryProtocol):
-            return served.protocol
-        if service not in self._query:
-            self._query[service] = QueryProtocol(served.protocol.service)
-        return self._query[service]
-
     async def call_raw(
         self, account: str, region: str, service: str, request: Request, request_id: str
     ) -> Response:
@@ -98,10 +88,8 @@ class LocalServiceCalls:
         when `service` is not served)."""
         served = self._services[service]
         query = service in QUERY_SERVICES
-        protocol = self.query_protocol(service) if query else served.protocol
-        parsed: ParsedRequest | None = None
         try:
-            parsed = protocol.parse(request)
+            parsed = served.protocol.parse(request)
             operation = served.operations.get(parsed.operation_name)
             if operation is None:
                 raise ServiceError(
@@ -129,9 +117,12 @@ class LocalServiceCalls:
     @staticmethod
     def _query_error(served: Service, error: ServiceError, request_id: str) -> Response:
         # The service's own error answer says the code its query clients see (SQS's
-        # `x-amzn-query-error: AWS.SimpleQueueService.NonExistentQueue;Sender`).
+        # `AWS.SimpleQueueService.NonExistentQueue`), in its XML or its `x-amzn-query-error`.
         answer = served.protocol.serialize_error(error, request_id)
         code = error.code
+        found = _CODE.search(answer.body)
+        if found is not None:
+            code = found[1].decode()
         for name, value in answer.headers:
             if name.lower() == "x-amzn-query-error":
                 code = value.split(";")[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ def _method(
     request_templates: dict[str, str],
     replies: dict[str, tuple[str | None, str]],
     parameters: dict[str, str] | None = None,
+    role: str = ROLE,
 ) -> None:
     """A resource `/part` whose method calls `uri`; `replies`: status -> (selection pattern,
     response template)."""
@@ -46,7 +48,7 @@ def _method(
         type="AWS",
         integrationHttpMethod="POST",
         uri=uri,
-        credentials=ROLE,
+        credentials=role,
         requestParameters=parameters or {},
         requestTemplates=request_templates,
         passthroughBehavior="NEVER",
@@ -247,3 +249,82 @@ def test_bad_templates_answer_500(
     apigw.create_deployment(restApiId=api["id"], stageName="prod")
     status, answer = _post(server, api["id"], "/prod/x", {"a": 1})
     assert (status, answer) == (500, {"message": "Internal server error"})
+
+
+def test_sqs_message_attributes_from_the_template(
+    server: Server,
+    apigw: Any,  # noqa: F811
+    make_api: Any,  # noqa: F811
+) -> None:
+    sqs = server.client("sqs")
+    name = f"attrs-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    template = (
+        "Action=SendMessage&MessageBody=$util.urlEncode($input.json('$.order'))"
+        "&MessageAttribute.1.Name=tenant"
+        "&MessageAttribute.1.Value.StringValue=$util.urlEncode($input.params('X-Tenant'))"
+        "&MessageAttribute.1.Value.DataType=String"
+    )
+    api = make_api(name="to-sqs-attributes")
+    _method(apigw, api, "orders", uri=f"arn:aws:apigateway:us-east-1:sqs:path/000000000000/{name}",
+            parameters=FORM, request_templates={"application/json": template},
+            replies={"202": (None, '{"queued": true}')})  # fmt: skip
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, _, body = call(
+        server, api["id"], "/prod/orders", method="POST",
+        body=b'{"order": {"id": 7}}',
+        headers={"Content-Type": "application/json", "X-Tenant": "acme & co"},
+    )  # fmt: skip
+    assert (status, json.loads(body)) == (202, {"queued": True})
+    (message,) = sqs.receive_message(
+        QueueUrl=url, WaitTimeSeconds=5, MessageAttributeNames=["All"]
+    )["Messages"]
+    assert json.loads(message["Body"]) == {"id": 7}
+    assert message["MessageAttributes"]["tenant"]["StringValue"] == "acme & co"
+
+
+A = "111111111111"
+B = "222222222222"
+SECRETS = {A: "secret-of-a", B: "secret-of-b"}
+
+
+@pytest.fixture(scope="module")
+def two_accounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
+    server = Server(
+        tmp_path_factory.mktemp("rest-services-accounts"),
+        env={"FIRESIDE_CREDENTIALS": credentials},
+    ).start()
+    yield server
+    server.stop()
+
+
+def test_another_accounts_queue_only_through_its_policy(two_accounts: Server) -> None:
+    def client(account: str, service: str) -> Any:
+        return two_accounts.client(
+            service, aws_access_key_id=account, aws_secret_access_key=SECRETS[account]
+        )
+
+    sqs_b, apigw_a = client(B, "sqs"), client(A, "apigateway")
+    url = sqs_b.create_queue(QueueName="inbox")["QueueUrl"]
+    api = apigw_a.create_rest_api(name="a-to-b")
+    replies = {"200": (None, SQS_REPLY), "400": ("4\\d{2}", ERROR_REPLY)}
+    _method(apigw_a, api, "send", uri=f"arn:aws:apigateway:us-east-1:sqs:path/{B}/inbox",
+            parameters=FORM, request_templates={"application/json": SQS_TEMPLATE},
+            replies=replies, role=f"arn:aws:iam::{A}:role/apigateway-sqs")  # fmt: skip
+    apigw_a.create_deployment(restApiId=api["id"], stageName="prod")
+
+    status, answer = _post(two_accounts, api["id"], "/prod/send", {"n": 1})
+    assert status == 400 and answer["error"] in ("AccessDenied", "AccessDeniedException"), answer
+    assert "Messages" not in sqs_b.receive_message(QueueUrl=url, WaitTimeSeconds=0)
+
+    arn = sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+                             "Action": "sqs:SendMessage", "Resource": arn}]}  # fmt: skip
+    sqs_b.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    status, answer = _post(two_accounts, api["id"], "/prod/send", {"n": 2})
+    assert status == 200, answer
+    (message,) = sqs_b.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
+    assert json.loads(message["Body"]) == {"n": 2}
