@@ -18,27 +18,28 @@ anything malformed (an unclosed `#if`, a `#set` without `=`...).
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = [
-    "Binary",
-    "Branch",
-    "Foreach",
-    "If",
-    "ListExpr",
-    "Literal",
-    "MapExpr",
-    "Node",
-    "RangeExpr",
-    "Ref",
-    "Set",
-    "Signal",
-    "StringExpr",
-    "UnsupportedTemplate",
-    "parse",
-]
+from fireside.gateway.rest_api_vtl_nodes import (
+    Binary,
+    Branch,
+    Foreach,
+    If,
+    ListExpr,
+    Literal,
+    MapExpr,
+    Node,
+    RangeExpr,
+    Ref,
+    Set,
+    Signal,
+    StringExpr,
+    UnsupportedTemplate,
+)
+
+__all__ = ["MAX_TEMPLATE", "UnsupportedTemplate", "parse"]
 
 #: API Gateway's limit on a mapping template's size (its quotas page: 300 KB).
 MAX_TEMPLATE = 300 * 1024
@@ -50,86 +51,6 @@ _REFUSED: Final = frozenset({"macro", "parse", "include", "evaluate", "define"})
 _BLOCK_ENDS: Final = frozenset({"elseif", "else", "end"})
 _WORD_OPS: Final = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _TAIL: Final = re.compile(r"[ \t]*(?:\r?\n|$)")
-
-
-class UnsupportedTemplate(Exception):
-    """A template uses VTL Fireside does not run, is malformed, or outgrows a limit."""
-
-
-@dataclass(slots=True)
-class Ref:
-    quiet: bool
-    name: str
-    #: ("prop", name) | ("call", name, [args]) | ("index", expr)
-    steps: list[tuple[Any, ...]]
-    text: str
-
-
-@dataclass(slots=True)
-class Literal:
-    value: Any
-
-
-@dataclass(slots=True)
-class StringExpr:
-    """A double-quoted string: its parts are rendered (references interpolated)."""
-
-    parts: list[Node]
-
-
-@dataclass(slots=True)
-class ListExpr:
-    items: list[Any]
-
-
-@dataclass(slots=True)
-class RangeExpr:
-    start: Any
-    stop: Any
-
-
-@dataclass(slots=True)
-class MapExpr:
-    items: list[tuple[Any, Any]]
-
-
-@dataclass(slots=True)
-class Binary:
-    op: str  # "||", "&&", "==", "+", ... and the unary "!" / "neg" (right is None)
-    left: Any
-    right: Any
-
-
-@dataclass(slots=True)
-class Set:
-    target: Ref
-    value: Any
-
-
-@dataclass(slots=True)
-class Branch:
-    condition: Any  # None for #else
-    body: list[Node] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class If:
-    branches: list[Branch]
-
-
-@dataclass(slots=True)
-class Foreach:
-    variable: str
-    items: Any
-    body: list[Node]
-
-
-@dataclass(slots=True)
-class Signal:
-    kind: str  # "break" | "stop"
-
-
-Node = str | Ref | Set | If | Foreach | Signal
 
 
 class _Parser:
@@ -486,8 +407,11 @@ class _Parser:
 _KNOWN: Final = frozenset({"set", "if", "elseif", "else", "end", "foreach", "break", "stop"})
 
 
-def parse(template: str) -> list[Node]:
+@functools.lru_cache(maxsize=64)
+def parse(template: str) -> tuple[Node, ...]:
+    """`template` parsed (cached: a deployed template is parsed once, not per request; the
+    tree is never changed by running it)."""
     if len(template.encode()) > MAX_TEMPLATE:
         raise UnsupportedTemplate("mapping template over API Gateway's 300 KB")
     nodes, _ = _Parser(template).block(None)
-    return nodes
+    return tuple(nodes)

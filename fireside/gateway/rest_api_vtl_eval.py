@@ -16,10 +16,10 @@ documented quota), all loops together after `MAX_STEPS`, and the output may not 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Protocol
 
-from fireside.gateway.rest_api_vtl import (
+from fireside.gateway.rest_api_vtl_nodes import (
     Binary,
     Foreach,
     If,
@@ -163,7 +163,7 @@ class Renderer:
         self.size = 0
         self.steps = 0
 
-    def render(self, nodes: list[Node]) -> str:
+    def render(self, nodes: Sequence[Node]) -> str:
         try:
             self.run(nodes, self.out)
         except _Stop:
@@ -178,7 +178,7 @@ class Renderer:
             raise UnsupportedTemplate("the template's output is over 10 MB")
         out.append(text)
 
-    def run(self, nodes: list[Node], out: list[str]) -> None:
+    def run(self, nodes: Sequence[Node], out: list[str]) -> None:
         for node in nodes:
             if isinstance(node, str):
                 self.write(out, node)
