@@ -153,6 +153,20 @@ def test_dynamodb_put_and_query_with_foreach(
             uri="arn:aws:apigateway:us-east-1:dynamodb:action/Query",
             request_templates={"application/json": query},
             replies={"200": (None, listing)})  # fmt: skip
+    get = """{"TableName": "$stageVariables.table",
+ "Key": {"owner": {"S": "$input.params('owner')"}, "name": {"S": "$input.params('name')"}}}"""
+    found = """#set($item = $input.path('$.Item'))
+#if("$!item" == "")
+#set($context.responseOverride.status = 404)
+#set($context.responseOverride.header.X-Found = "no")
+{"error": "no pet $input.params('name')"}
+#else
+{"name": "$item.name.S", "age": $item.age.N}
+#end"""
+    _method(apigw, api, "pet", http_method="GET",
+            uri="arn:aws:apigateway:us-east-1:dynamodb:action/GetItem",
+            request_templates={"application/json": get},
+            replies={"200": (None, found)})  # fmt: skip
     apigw.create_deployment(restApiId=api["id"], stageName="v1", variables={"table": table})
 
     for pet in ({"owner": "ann", "name": "Rex", "age": 3, "tags": ["good", "old"]},
@@ -172,6 +186,12 @@ def test_dynamodb_put_and_query_with_foreach(
             {"name": 'Tom "the cat"', "age": 2, "tags": 0},
         ],
     }
+
+    status, _, body = call(server, api["id"], "/v1/pet?owner=ann&name=Rex")
+    assert (status, json.loads(body)) == (200, {"name": "Rex", "age": 3})
+    status, headers, body = call(server, api["id"], "/v1/pet?owner=ann&name=Max")
+    assert (status, json.loads(body)) == (404, {"error": "no pet Max"})
+    assert {k.lower(): v for k, v in headers.items()}["x-found"] == "no"
 
     status, answer = _post(server, api["id"], "/v1/pets", {"owner": "", "name": "x", "age": 1,
                                                          "tags": []})  # fmt: skip

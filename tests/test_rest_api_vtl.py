@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate, render
+from fireside.gateway.rest_api_templates import (
+    Overrides,
+    TemplateInput,
+    UnsupportedTemplate,
+    render,
+)
 from fireside.gateway.rest_api_vtl_eval import MAX_LOOP
 
 PETS = {
@@ -227,3 +232,22 @@ def test_set_in_loop_and_scope() -> None:
 def test_values_render_as_java_writes_them() -> None:
     out: Any = run("$input.path('$.pets[0]')")
     assert out == "{id=1, type=dog, price=249.99}"
+
+
+def test_overrides() -> None:
+    template = """#set($context.requestOverride.header.X-Amz-Target = "AWSEvents.PutEvents")
+#set($context.requestOverride.querystring.limit = $input.params('limit'))
+#if($input.path('$.pets').size() > 2)
+#set($context.responseOverride.status = 202)
+#set($context.responseOverride.header.Location = "/pets/$input.params('id')")
+#end
+ok"""
+    overrides = Overrides()
+    assert run_with(template, overrides) == "ok"
+    assert overrides.request_headers == {"X-Amz-Target": "AWSEvents.PutEvents"}
+    assert overrides.request_query == {"limit": "2"}
+    assert overrides.status == 202 and overrides.response_headers == {"Location": "/pets/42"}
+
+
+def run_with(template: str, overrides: Overrides) -> str:
+    return render(template, SOURCE, overrides)

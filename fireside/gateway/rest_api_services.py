@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from fireside.gateway.rest_api_door import Integrate, RestCall
 from fireside.gateway.rest_api_errors import gateway_error
 from fireside.gateway.rest_api_mock import map_request, no_response, reply, select_response
-from fireside.gateway.rest_api_templates import TemplateInput, map_parameter
+from fireside.gateway.rest_api_templates import Overrides, TemplateInput, map_parameter
 from fireside.http.types import Request, Response
 
 __all__ = ["RawServiceCalls", "RestIntegrations", "ServiceIntegration"]
@@ -83,10 +83,11 @@ class ServiceIntegration:
         if not self._calls.serves(service):
             return _fail(call, "Fireside does not serve %s", service)
         source = call.template_input()
-        mapped = map_request(source, integration, call.request)
+        overrides = Overrides()
+        mapped = map_request(source, integration, call.request, overrides)
         if isinstance(mapped, Response):
             return mapped
-        request = self._request(call, integration, source, match, mapped)
+        request = self._request(call, integration, source, match, mapped, overrides)
         if isinstance(request, Response):
             return request
         region = match["region"] or call.region
@@ -113,6 +114,7 @@ class ServiceIntegration:
         source: TemplateInput,
         match: re.Match[str],
         body: str,
+        overrides: Overrides,
     ) -> Request | Response:
         headers: dict[str, str] = {}
         query: list[tuple[str, str]] = []
@@ -130,6 +132,10 @@ class ServiceIntegration:
                 query.append((key, value))
             elif where == "path":
                 path_values[key] = value
+        headers.update((k.lower(), v) for k, v in overrides.request_headers.items())
+        query = [q for q in query if q[0] not in overrides.request_query]
+        query.extend(overrides.request_query.items())
+        path_values.update(overrides.request_path)
         service, kind, rest = match["service"], match["kind"], match["rest"]
         method = str(integration.get("httpMethod") or "POST").upper()
         if service in ("sqs", "sns"):

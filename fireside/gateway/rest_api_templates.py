@@ -7,7 +7,9 @@ Templates see `$context` (`RestCall.context`), `$stageVariables`, `$input` and `
 `$input.params()` (`{"path": {...}, "querystring": {...}, "header": {...}}`) and
 `$input.params('<name>')` (path, then query string, then header, as AWS looks);
 `$util.escapeJavaScript`, `$util.urlEncode` (Java's form encoding), `$util.urlDecode`,
-`$util.base64Encode`, `$util.base64Decode`, `$util.parseJson`. JSONPath: `$`, `$.a.b`,
+`$util.base64Encode`, `$util.base64Decode`, `$util.parseJson`. A template may set
+`$context.requestOverride.{header,querystring,path}.<name>` (the integration request's) and
+`$context.responseOverride.status` / `.header.<name>` (the method response's): `Overrides`. JSONPath: `$`, `$.a.b`,
 `$.a[0]`, `$['a']`. Anything a template cannot run raises `UnsupportedTemplate`: the front
 door answers 500 and the server log says why.
 
@@ -30,7 +32,7 @@ from urllib.parse import quote_plus, unquote_plus
 from fireside.gateway.rest_api_vtl import UnsupportedTemplate, parse
 from fireside.gateway.rest_api_vtl_eval import Renderer, text_of
 
-__all__ = ["TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
+__all__ = ["Overrides", "TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
 
 
 @dataclass(slots=True)
@@ -169,15 +171,44 @@ class _Util:
                         else text_of(args[0]))  # fmt: skip
 
 
-def render(template: str, source: TemplateInput) -> str:
-    """`template` run over `source`."""
+@dataclass(slots=True)
+class Overrides:
+    """What a template set in `$context.requestOverride` / `$context.responseOverride`."""
+
+    request_headers: dict[str, str] = field(default_factory=dict)
+    request_query: dict[str, str] = field(default_factory=dict)
+    request_path: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+def _strings(found: Any) -> dict[str, str]:
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): text_of(v) for k, v in found.items() if v is not None}
+
+
+def render(template: str, source: TemplateInput, overrides: Overrides | None = None) -> str:
+    """`template` run over `source`; what it overrides goes into `overrides`."""
+    request = {"header": {}, "querystring": {}, "path": {}}  # type: ignore[var-annotated]
+    response = {"header": {}, "status": None}  # type: ignore[var-annotated]
+    context = {**source.context, "requestOverride": request, "responseOverride": response}
     roots = {
         "input": _Input(source),
         "util": _Util(),
-        "context": source.context,
+        "context": context,
         "stageVariables": dict(source.stage_variables),
     }
-    return Renderer(roots).render(parse(template))
+    out = Renderer(roots).render(parse(template))
+    if overrides is not None:
+        overrides.request_headers.update(_strings(request.get("header")))
+        overrides.request_query.update(_strings(request.get("querystring")))
+        overrides.request_path.update(_strings(request.get("path")))
+        overrides.response_headers.update(_strings(response.get("header")))
+        status = text_of(response.get("status"))
+        if status.isdigit() and 100 <= int(status) <= 599:
+            overrides.status = int(status)
+    return out
 
 
 def map_parameter(expression: str, source: TemplateInput) -> str | None:

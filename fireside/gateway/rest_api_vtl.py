@@ -45,6 +45,8 @@ __all__ = ["MAX_TEMPLATE", "UnsupportedTemplate", "parse"]
 MAX_TEMPLATE = 300 * 1024
 _MAX_DEPTH = 64  # nesting of directives and expressions
 _IDENT: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A property may hold hyphens, as Velocity 1.7's identifiers do (`header.X-Amz-Target`).
+_STEP: Final = re.compile(r"[A-Za-z_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?")
 _DIRECTIVE: Final = re.compile(r"#(?:\{([A-Za-z]+)\}|([A-Za-z]+))")
 _NUMBER: Final = re.compile(r"\d+(\.\d+)?")
 _REFUSED: Final = frozenset({"macro", "parse", "include", "evaluate", "define"})
@@ -212,7 +214,7 @@ class _Parser:
         self.i = name.end()
         steps: list[tuple[Any, ...]] = []
         while self.i < len(s):
-            if s[self.i] == "." and (step := _IDENT.match(s, self.i + 1)):
+            if s[self.i] == "." and (step := _STEP.match(s, self.i + 1)):
                 self.i = step.end()
                 if s.startswith("(", self.i):
                     self.i += 1
