@@ -74,6 +74,10 @@ def run(template: str, source: TemplateInput = SOURCE) -> str:
         ("$input.path('$.name').contains('Lee')", "true"),
         ("#if($input.path('$.nothing').isEmpty())y#end", ""),
         ("$input.json('$.pets[0].type')", '"dog"'),
+        ("$input.json('$.pets[*].id')", "[1, 2, 3]"),
+        ("$input.json('$.pets[-1].type')", '"fish"'),
+        ("$input.json('$..S')", '["a", "b"]'),
+        ("$input.path('$.Items[*].n.N').size()", "2"),
         # $util
         ('$util.escapeJavaScript("it\'s \\"q\\"")', 'it\\\'s \\"q\\"'),
         ("$util.urlEncode($input.params('q'))", "a+b%26c"),
@@ -211,6 +215,8 @@ def test_output_is_capped() -> None:
         "$input.nosuch",
         "$input.path('$.name').substring(5, 2)",
         "#* never closed",
+        "$input.json('$.pets[?(@.id > 1)]')",
+        "$input.path('$.pets[0:2]')",
         "x" * (300 * 1024 + 1),
     ],
 )

@@ -66,20 +66,66 @@ def _json_body(source: TemplateInput) -> Any:
     return source.parsed
 
 
+_PATH_STEP = re.compile(
+    r"\.\.(?P<deep>[^.\[\]]+)|\.(?P<key>[^.\[\]]+)|\[(?P<index>-?\d+)\]|\['(?P<q1>[^']*)'\]"
+    r"|\[\"(?P<q2>[^\"]*)\"\]|\[\*\]"
+)
+#: Values a JSONPath wildcard may gather (a bound on the work one expression does).
+_MAX_MATCHES = 100_000
+
+
+def _children(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, list) else []
+
+
+def _deep(value: Any, key: str, out: list[Any]) -> None:
+    stack = [value]
+    while stack and len(out) < _MAX_MATCHES:
+        item = stack.pop()
+        if isinstance(item, dict) and key in item:
+            out.append(item[key])
+        stack.extend(reversed(_children(item)))
+
+
 def json_path(document: Any, path: str) -> Any:
+    """The value at a JSONPath (`$`, `$.a.b`, `$.a[0]`, `$.a[-1]`, `$['a']`), or a list of
+    them for one with wildcards (`[*]`, `.*`) or a deep scan (`..name`), as Jayway's
+    JsonPath (API Gateway's) answers; None when nothing is there. Filters, slices and unions
+    raise `UnsupportedTemplate`."""
     path = path.strip()
     if not path.startswith("$"):
         return None
-    found = document
-    for match in re.finditer(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]", path[1:]):
-        key = match[1] or match[3] or match[4]
-        if key is not None:
-            found = found.get(key) if isinstance(found, dict) else None
+    found: list[Any] = [document]
+    definite = True
+    position = 1
+    for match in _PATH_STEP.finditer(path, 1):
+        if match.start() != position:
+            break
+        position = match.end()
+        step: list[Any] = []
+        if match["deep"] is not None:
+            definite = False
+            for value in found:
+                _deep(value, match["deep"], step)
+        elif match["key"] == "*" or match[0] == "[*]":
+            definite = False
+            for value in found:
+                step.extend(_children(value))
+        elif match["index"] is not None:
+            index = int(match["index"])
+            step = [v[index] for v in found if isinstance(v, list) and -len(v) <= index < len(v)]
         else:
-            index = int(match[2])
-            found = found[index] if isinstance(found, list) and index < len(found) else None
-        if found is None:
-            return None
+            key = match["key"] or match["q1"] or match["q2"] or ""
+            step = [v[key] for v in found if isinstance(v, dict) and key in v]
+        found = step[:_MAX_MATCHES]
+    if position != len(path):
+        raise UnsupportedTemplate(
+            f"JSONPath {path!r}: filters, slices and unions are not supported"
+        )
+    if definite:
+        return found[0] if found else None
     return found
 
 
