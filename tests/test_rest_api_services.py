@@ -36,6 +36,7 @@ def _method(
     replies: dict[str, tuple[str | None, str]],
     parameters: dict[str, str] | None = None,
     role: str = ROLE,
+    passthrough: str = "NEVER",
 ) -> None:
     """A resource `/part` whose method calls `uri`; `replies`: status -> (selection pattern,
     response template)."""
@@ -51,7 +52,7 @@ def _method(
         credentials=role,
         requestParameters=parameters or {},
         requestTemplates=request_templates,
-        passthroughBehavior="NEVER",
+        passthroughBehavior=passthrough,
     )
     for status, (pattern, template) in replies.items():
         client.put_method_response(**where, statusCode=status)

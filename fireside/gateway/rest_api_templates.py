@@ -15,7 +15,8 @@ door answers 500 and the server log says why.
 
 Parameter mappings (`requestParameters`, `responseParameters`): `'literal'`, `context.*`,
 `stageVariables.*`, `method.request.{path,querystring,header}.*`,
-`integration.response.header.*` and `integration.response.body[.<path>]`.
+`method.request.body[.<path>]`, `integration.response.header.*` and
+`integration.response.body[.<path>]`.
 """
 
 from __future__ import annotations
@@ -268,6 +269,20 @@ def map_parameter(expression: str, source: TemplateInput) -> str | None:
         return None if value is None else _text(value)
     if names[0] == "stageVariables":
         return source.stage_variables.get(".".join(names[1:]))
+    if names[:3] == ["method", "request", "body"] or names[:3] == [
+        "integration",
+        "response",
+        "body",
+    ]:
+        # The method request's body in a request parameter; the integration's in a response
+        # parameter (each template input's `body` is the one its mapping sees).
+        if len(names) == 3:
+            return source.body.decode("utf-8", "replace")
+        try:
+            value = json_path(_json_body(source), "$." + ".".join(names[3:]))
+        except UnsupportedTemplate:
+            return None
+        return None if value is None else _text(value)
     if names[:2] == ["method", "request"] and len(names) >= 4:
         name = ".".join(names[3:])
         if names[2] == "path":
@@ -279,9 +294,4 @@ def map_parameter(expression: str, source: TemplateInput) -> str | None:
         return None
     if names[:3] == ["integration", "response", "header"]:
         return source.response_headers.get(".".join(names[3:]).lower())
-    if names[:3] == ["integration", "response", "body"]:
-        if len(names) == 3:
-            return source.body.decode("utf-8", "replace")
-        value = json_path(_json_body(source), "$." + ".".join(names[3:]))
-        return None if value is None else _text(value)
     return None
