@@ -87,6 +87,9 @@ class LocalServiceCalls:
         """`request` decoded and run as `service` decodes and runs its own requests (KeyError
         when `service` is not served)."""
         served = self._services[service]
+        if served.max_body is not None and len(request.body) > served.max_body:
+            # The cap the edge puts on this service's requests, answered as it answers.
+            return Response(413, [("Content-Type", "text/plain")], b"Request entity too large")
         query = service in QUERY_SERVICES
         try:
             parsed = served.protocol.parse(request)

@@ -349,3 +349,19 @@ def test_another_accounts_queue_only_through_its_policy(two_accounts: Server) ->
     assert status == 200, answer
     (message,) = sqs_b.receive_message(QueueUrl=url, WaitTimeSeconds=5)["Messages"]
     assert json.loads(message["Body"]) == {"n": 2}
+
+
+def test_a_request_over_the_services_cap_is_refused(
+    server: Server,
+    apigw: Any,  # noqa: F811
+    make_api: Any,  # noqa: F811
+) -> None:
+    api = make_api(name="too-big")
+    _method(apigw, api, "events", uri="arn:aws:apigateway:us-east-1:events:action/PutEvents",
+            request_templates={"application/json": "$input.body"},
+            replies={"200": (None, "{}"), "413": ("4\\d{2}", '{"refused": true}')})  # fmt: skip
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, answer = _post(
+        server, api["id"], "/prod/events", {"Entries": [], "pad": "x" * 3_000_000}
+    )
+    assert (status, answer) == (413, {"refused": True})

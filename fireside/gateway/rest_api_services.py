@@ -43,7 +43,7 @@ _URI = re.compile(
 )
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.-]+)\}")
 _PARAM = "integration.request."
-#: X-Amz-Target prefixes of the json services API Gateway calls by action.
+#: The json protocol version of services whose is not 1.1.
 _JSON_TYPES = {"dynamodb": "application/x-amz-json-1.0"}
 
 
