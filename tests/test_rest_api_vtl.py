@@ -257,3 +257,17 @@ ok"""
 
 def run_with(template: str, overrides: Overrides) -> str:
     return render(template, SOURCE, overrides)
+
+
+def test_growth_is_bounded() -> None:
+    doubling = "#set($s = 'ab')#foreach($i in [1..60])#set($s = $s + $s)#end$s.length()"
+    with pytest.raises(UnsupportedTemplate, match="10 MB"):
+        run(doubling)
+    replacing = "#set($s = 'ab')#foreach($i in [1..60])#set($s = $s.replace('a', 'aa'))#end"
+    with pytest.raises(UnsupportedTemplate, match="10 MB"):
+        run(replacing)
+    squaring = "#set($n = 2)#foreach($i in [1..40])#set($n = $n * $n)#end$n"
+    assert run(squaring) == "Infinity"
+    with pytest.raises(UnsupportedTemplate, match="nested"):
+        run("#set($l = [])#set($d = $l.add($l))$l")
+    assert run("#set($r = [1..5000])$r.size()") == str(MAX_LOOP + 1)

@@ -66,7 +66,9 @@ def text_of(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
         return repr(value)
     if isinstance(value, dict):
         return "{" + ", ".join(f"{text_of(k)}={text_of(v)}" for k, v in value.items()) + "}"
@@ -170,6 +172,8 @@ class Renderer:
             pass
         except _Break:
             pass  # #break outside a loop ends the template, as Velocity's does
+        except RecursionError:  # a list holding itself, written out
+            raise UnsupportedTemplate("a value nested too deeply to write") from None
         return "".join(self.out)
 
     def write(self, out: list[str], text: str) -> None:
@@ -200,7 +204,7 @@ class Renderer:
         items = self.value(node.items)
         if isinstance(items, dict):
             items = list(items.values())
-        elif not isinstance(items, (list, range)):
+        elif not isinstance(items, list):
             items = [] if items is None else [items]
         saved = {k: self.variables.get(k) for k in (node.variable, "foreach", "velocityCount")}
         total = min(len(items), MAX_LOOP)
@@ -265,7 +269,7 @@ class Renderer:
             if method is None:
                 raise UnsupportedTemplate(f"{type(target).__name__}.{name}() is not supported")
             try:
-                return method(target, *args)
+                return _bounded(method(target, *args))
             except (TypeError, IndexError, ValueError) as error:
                 raise UnsupportedTemplate(f".{name}{tuple(args)!r}: {error}") from None
         if isinstance(target, (int, float)) and name in ("toString", "intValue", "doubleValue"):
@@ -298,7 +302,7 @@ class Renderer:
             if not isinstance(start, int) or not isinstance(stop, int):
                 return []
             step = 1 if stop >= start else -1
-            return range(start, stop + step, step)[: MAX_LOOP + 1]
+            return list(range(start, stop + step, step)[: MAX_LOOP + 1])
         assert isinstance(expr, Binary)
         return self.binary(expr)
 
@@ -321,6 +325,19 @@ class Renderer:
         if op in ("<", "<=", ">", ">="):
             return _order(left, op, right)
         return _arithmetic(left, op, right)
+
+
+def _bounded(value: Any) -> Any:
+    """`value`, unless it is a string grown past the output limit (doubling a string in a
+    loop would otherwise take all memory before anything is written)."""
+    if isinstance(value, str) and len(value) > MAX_OUTPUT:
+        raise UnsupportedTemplate("a string over 10 MB")
+    return value
+
+
+def _integer(value: int) -> int | float:
+    # Past 64 bits a number goes on as a double (Python's integers would grow without end).
+    return value if -(2**63) <= value < 2**63 else float(value)
 
 
 def _truthy(value: Any) -> bool:
@@ -366,16 +383,13 @@ def _order(left: Any, op: str, right: Any) -> bool:
 
 def _arithmetic(left: Any, op: str, right: Any) -> Any:
     if op == "+" and (isinstance(left, str) or isinstance(right, str)):
-        return text_of(left) + text_of(right)
+        return _bounded(text_of(left) + text_of(right))
     a, b = _number(left), _number(right)
     if a is None or b is None or isinstance(left, str) or isinstance(right, str):
         return None  # Velocity logs the bad operand and yields null
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
+    if op in ("+", "-", "*"):
+        result = a + b if op == "+" else a - b if op == "-" else a * b
+        return _integer(result) if isinstance(result, int) else result
     if b == 0:
         return None
     if isinstance(a, int) and isinstance(b, int):
