@@ -32,8 +32,8 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs|
-        scheduler]
+       [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
+        apigateway|events|sqs|scheduler]
        [-k EXPR]
 """
 
@@ -246,6 +246,20 @@ SUITES = {
         "tests/test_scheduler",
         SCHEDULER_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "eu-west-1"},
+    ),
+    "lambda_esm": Suite(
+        "tests/test_awslambda/test_lambda_eventsourcemapping.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "s3_notifications": Suite(
+        "tests/test_s3/test_s3_notifications.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+        (
+            "tests/test_s3/test_s3_lambda_integration.py",
+            "tests/test_s3/test_s3_eventbridge_integration.py",
+        ),
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

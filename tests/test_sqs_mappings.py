@@ -278,3 +278,37 @@ def test_a_batch_in_flight_at_kill_9_is_run_again(fresh_server: Callable[..., Se
     got = _drain(sqs, out_url, 1, 60)
     assert got[0]["body"] == "slow-1" and int(got[0]["receives"]) >= 2
     _wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
+
+
+def test_another_accounts_queue_needs_its_policy(fresh_server: Callable[..., Server]) -> None:
+    """A mapping of account B reads account A's queue only once A's queue policy grants B
+    what Lambda's poller calls (as B's execution role would need on AWS)."""
+    a, b = "111111111111", "222222222222"
+    server = fresh_server(FIRESIDE_CREDENTIALS=f"{a}:secret-a,{b}:secret-b")
+    sqs_a = server.client("sqs", aws_access_key_id=a, aws_secret_access_key="secret-a")
+    lam_b = server.client("lambda", aws_access_key_id=b, aws_secret_access_key="secret-b")
+    sqs_b = server.client("sqs", aws_access_key_id=b, aws_secret_access_key="secret-b")
+    out_url, _ = _queue(sqs_b)
+    url, arn = _queue(sqs_a)
+    name = _worker(lam_b, out_url)
+    with pytest.raises(ClientError) as caught:
+        lam_b.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{b}:root"},
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                "Resource": arn,
+            }
+        ],
+    }
+    sqs_a.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    mapping = lam_b.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"]
+    _wait_for(lambda: _enabled(lam_b, mapping))
+    sqs_a.send_message(QueueUrl=url, MessageBody="from-a")
+    (got,) = _drain(sqs_b, out_url, 1)
+    assert got["body"] == "from-a" and got["arn"] == arn
+    _wait_for(lambda: _counts(sqs_a, url) == (0, 0))  # deleted by B's mapping
