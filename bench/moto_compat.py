@@ -112,6 +112,9 @@ def pytest_sessionstart(session):
     from tests.test_awslambda import utilities
 
     utilities.get_role_name = lambda region=None: ROLE
+    # moto's tests name the newest runtime (python3.14); this host's interpreters may stop
+    # earlier, and a runtime the host lacks is refused at CreateFunction, not run.
+    utilities.PYTHON_VERSION = os.environ.get("MOTO_LAMBDA_RUNTIME", "python3.11")
 """
 #: The plugin of a suite whose tests count what an account holds: each test starts from an
 #: empty account, as moto's in-process backend does (`{cleanup}`: the body of a loop over
