@@ -406,7 +406,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as plugin_dir:
         Path(plugin_dir, "fireside_reset.py").write_text(suite.plugin)
         # moto's tests reuse queue names after its reset; AWS's 60 s wait would refuse them.
-        server_env = {"FIRESIDE_SQS_NAME_REUSE_WAIT": "0"} if args.suite == "sqs" else None
+        reuse = args.suite in ("sqs", "sns", "sns_with_policies")  # SNS's tests make queues too
+        server_env = {"FIRESIDE_SQS_NAME_REUSE_WAIT": "0"} if reuse else None
         process, port = start_server(data, sandbox="process", env=server_env)
         try:
             env = {
