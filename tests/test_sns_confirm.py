@@ -63,7 +63,7 @@ def edge_for(provider: SnsProvider) -> Edge:
     return Edge(Authenticator({"AKID": "secret"}), [service], _internal, CTX.endpoint_url)
 
 
-def test_subscribe_url_confirms_once_unsigned(tmp_path: Path) -> None:
+def test_subscribe_and_unsubscribe_urls_work_unsigned(tmp_path: Path) -> None:
     provider, http = provider_with(tmp_path)
 
     async def scenario() -> None:

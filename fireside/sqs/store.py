@@ -43,6 +43,17 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt      TEXT               -- the token of the latest receive
 );
 CREATE INDEX IF NOT EXISTS messages_queue ON messages (account, region, queue);
+CREATE TABLE IF NOT EXISTS deleted_queues (
+    account  TEXT NOT NULL,
+    region   TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    at       REAL NOT NULL,          -- epoch seconds: when DeleteQueue was answered
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle   TEXT PRIMARY KEY,
+    record   TEXT NOT NULL          -- JSON: source, destination, rate, counts, status
+);
 """
 
 QueueRow = tuple[str, str, str, dict[str, Any]]
@@ -78,7 +89,37 @@ class SqsStore:
             (s, a, r, q, i, json.loads(rec), v, n, f, t) for s, a, r, q, i, rec, v, n, f, t in rows
         ]
 
+    def deleted_queues(self) -> dict[tuple[str, str, str], float]:
+        rows = self._conn.execute("SELECT account, region, name, at FROM deleted_queues")
+        return {(a, r, n): at for a, r, n, at in rows}
+
+    def move_tasks(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT record FROM move_tasks ORDER BY rowid")
+        return [json.loads(record) for (record,) in rows]
+
     # -- writes (inside `transaction()`) --------------------------------------------------
+
+    @staticmethod
+    def note_deleted(
+        conn: sqlite3.Connection, key: tuple[str, str, str], at: float, forget_before: float
+    ) -> None:
+        """Remember when a queue was deleted (`QueueDeletedRecently`); forget older ones."""
+        conn.execute("DELETE FROM deleted_queues WHERE at < ?", (forget_before,))
+        conn.execute(
+            "INSERT OR REPLACE INTO deleted_queues (account, region, name, at) VALUES (?, ?, ?, ?)",
+            (*key, at),
+        )
+
+    @staticmethod
+    def put_move_task(conn: sqlite3.Connection, handle: str, record: dict[str, Any]) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO move_tasks (handle, record) VALUES (?, ?)",
+            (handle, json.dumps(record)),
+        )
+
+    @staticmethod
+    def delete_move_tasks(conn: sqlite3.Connection, handles: Iterable[str]) -> None:
+        conn.executemany("DELETE FROM move_tasks WHERE handle=?", [(h,) for h in handles])
 
     @staticmethod
     def put_queue(

@@ -11,12 +11,11 @@ a missing queue or a denied send: a client error, straight to any dead-letter qu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fireside.aws.errors import ServiceError
-from fireside.resource_policy import allows, statements_of
+from fireside.sqs.access import may
 from fireside.sqs.messages import check_send
 from fireside.sqs.queues import Queue
 from fireside.targets import Accepted, Delivery, Outcome, Refused, Sender
@@ -28,20 +27,14 @@ __all__ = ["QueueTargets", "may_send"]
 
 
 def may_send(queue: Queue, sender: Sender) -> bool:
-    """Whether `sender` may send to `queue`, as its queue policy decides."""
-    if sender.service is None and sender.account == queue.account:
-        return True
-    try:
-        document = json.loads(queue.attributes.get("Policy") or "{}")
-    except ValueError:
-        return False
-    return allows(
-        statements_of(document),
-        action="sqs:SendMessage",
-        principal_service=sender.service,
-        principal_account=None if sender.service else sender.account,
-        resource=queue.arn,
-        context={"aws:SourceArn": sender.source_arn, "aws:SourceAccount": sender.account},
+    """Whether `sender` may send to `queue`, as its queue policy decides (`access.may`, the
+    check every SQS request goes through too)."""
+    return may(
+        queue,
+        "SendMessage",
+        sender.account,
+        service=sender.service,
+        source_arn=sender.source_arn,
     )
 
 
