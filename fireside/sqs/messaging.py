@@ -17,6 +17,7 @@ import base64
 import binascii
 import re
 import secrets
+import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -27,7 +28,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.sqs.messages import SYSTEM_ATTRIBUTES, check_send, render
 from fireside.sqs.queues import DEDUP_WINDOW, Message, Queue, invalid_parameter, sqs_error
-from fireside.sqs.store import SqsStore
+from fireside.sqs.store import SqsStore, Writes
 
 __all__ = ["Messaging"]
 
@@ -84,59 +85,92 @@ class Messaging:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send_records(
+    def _stage_send(
         self, queue: Queue, records: list[tuple[dict[str, Any], int]]
-    ) -> list[dict[str, Any]]:
-        """Store records `check_send` made (durably, in one commit); their SendMessage
-        results. Other services' deliveries come here too (`fireside.sqs.targets`)."""
+    ) -> tuple[list[dict[str, Any]], Writes, Callable[[], None]]:
+        """Add records `check_send` made to `queue` in memory (receivable at once: a receive
+        commits after them); their SendMessage results, the writes that make them durable,
+        and what undoes them if those writes fail."""
         now = time.time()
         results: list[dict[str, Any]] = []
-        added: list[Message] = []
+        added: list[int] = []
+        deduplicated: list[str] = []
+        writes = Writes()
         for key, (expires, _, _) in list(queue.dedup.items()):
             if expires <= now:
                 del queue.dedup[key]
-        with self.store.transaction() as conn:
-            for record, delay in records:
-                result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
-                if "md5a" in record:
-                    result["MD5OfMessageAttributes"] = record["md5a"]
-                if "md5s" in record:
-                    result["MD5OfMessageSystemAttributes"] = record["md5s"]
-                if queue.fifo:
-                    scope = queue.attributes.get("DeduplicationScope", "queue")
-                    dedup_key = (
-                        record["dedup"]
-                        if scope == "queue"
-                        else f"{record['group']}\0{record['dedup']}"
-                    )
-                    seen = queue.dedup.get(dedup_key)
-                    if seen is not None:
-                        results.append({**result, "MessageId": seen[1], "SequenceNumber": seen[2]})
-                        continue
-                    record["seqno"] = f"{18_000_000_000_000_000_000 + queue.next_sequence:020d}"
-                    queue.next_sequence += 1
-                message_id = str(uuid.uuid4())
-                visible_at = now + delay
-                seq = self.store.add_message(conn, queue.key, message_id, record, visible_at)
-                added.append(Message(seq, message_id, record, visible_at))
-                result["MessageId"] = message_id
-                if queue.fifo:
-                    result["SequenceNumber"] = record["seqno"]
-                    queue.dedup[dedup_key] = (now + DEDUP_WINDOW, message_id, record["seqno"])
-                results.append(result)
-            if queue.fifo and added:
-                self.store.put_queue(conn, queue.key, queue.record())
-        for message in added:
-            queue.messages[message.seq] = message
+        for record, delay in records:
+            result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
+            if "md5a" in record:
+                result["MD5OfMessageAttributes"] = record["md5a"]
+            if "md5s" in record:
+                result["MD5OfMessageSystemAttributes"] = record["md5s"]
+            if queue.fifo:
+                scope = queue.attributes.get("DeduplicationScope", "queue")
+                dedup_key = (
+                    record["dedup"] if scope == "queue" else f"{record['group']}\0{record['dedup']}"
+                )
+                seen = queue.dedup.get(dedup_key)
+                if seen is not None:
+                    results.append({**result, "MessageId": seen[1], "SequenceNumber": seen[2]})
+                    continue
+                record["seqno"] = f"{18_000_000_000_000_000_000 + queue.next_sequence:020d}"
+                queue.next_sequence += 1
+            message_id = str(uuid.uuid4())
+            visible_at = now + delay
+            seq = self.store.allocate(writes)
+            writes.add_message(seq, queue.key, message_id, record, visible_at)
+            queue.messages[seq] = Message(seq, message_id, record, visible_at)
+            added.append(seq)
+            result["MessageId"] = message_id
+            if queue.fifo:
+                result["SequenceNumber"] = record["seqno"]
+                queue.dedup[dedup_key] = (now + DEDUP_WINDOW, message_id, record["seqno"])
+                deduplicated.append(dedup_key)
+            results.append(result)
+        if queue.fifo and added:
+            writes.put_queue(queue.key, queue.record())
         if added:
             queue.wake()
+
+        def undo() -> None:
+            for seq in added:
+                queue.messages.pop(seq, None)
+            for key in deduplicated:
+                queue.dedup.pop(key, None)
+
+        return results, writes, undo
+
+    async def send_records(
+        self, queue: Queue, records: list[tuple[dict[str, Any], int]]
+    ) -> list[dict[str, Any]]:
+        """Store records `check_send` made, durably (a duplicate's answer too waits for the
+        commit of what came before it); their SendMessage results."""
+        results, writes, undo = self._stage_send(queue, records)
+        try:
+            await self.store.commit(writes)
+        except sqlite3.Error:
+            undo()
+            raise
+        return results
+
+    def send_records_now(
+        self, queue: Queue, records: list[tuple[dict[str, Any], int]]
+    ) -> list[dict[str, Any]]:
+        """`send_records` for callers that cannot await: other services' deliveries
+        (`fireside.sqs.targets`)."""
+        results, writes, undo = self._stage_send(queue, records)
+        try:
+            self.store.commit_now(writes)
+        except sqlite3.Error:
+            undo()
+            raise
         return results
 
     async def send_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
-        return self.send_records(
-            queue, [check_send(queue, params, ctx.access_key_id or ctx.account_id)]
-        )[0]
+        record = check_send(queue, params, ctx.access_key_id or ctx.account_id)
+        return (await self.send_records(queue, [record]))[0]
 
     def _entries(self, params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = params.get("Entries") or []
@@ -195,7 +229,7 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
-        results = self.send_records(queue, [record for _, record in good])
+        results = await self.send_records(queue, [record for _, record in good])
         successful = [
             {"Id": entry_id, **result} for (entry_id, _), result in zip(good, results, strict=True)
         ]
@@ -234,7 +268,9 @@ class Messaging:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
-            taken = self._take(ctx, queue, count, visibility)
+            taken, writes = self._take(queue, count, visibility)
+            if writes:
+                await self.store.commit(writes)
             remaining = deadline - loop.time()
             if taken or remaining <= 0 or queue.deleted:
                 break
@@ -253,8 +289,10 @@ class Messaging:
         return {"Messages": messages} if messages else {}
 
     def _take(
-        self, ctx: RequestContext, queue: Queue, count: int, visibility: int | None
-    ) -> list[tuple[Message, str]]:
+        self, queue: Queue, count: int, visibility: int | None
+    ) -> tuple[list[tuple[Message, str]], Writes]:
+        """Receive up to `count` messages in memory (dropping expired ones, moving those
+        received too often to the dead-letter queue); the writes that make it durable."""
         now = time.time()
         timeout = queue.setting("VisibilityTimeout") if visibility is None else visibility
         retention = queue.setting("MessageRetentionPeriod")
@@ -281,33 +319,28 @@ class Messaging:
                 moved.append(message)
                 continue
             taken.append(message)
-        if not (taken or expired or moved):
-            return []
         out: list[tuple[Message, str]] = []
-        with self.store.transaction() as conn:
-            self.store.delete_messages(conn, [m.seq for m in expired])
-            for message in moved:
-                assert dead is not None
-                message.record["origin"] = queue.arn
-                self.store.move_message(conn, message.seq, dead.key, message.record, now)
-            changes = []
-            for message in taken:
-                token = secrets.token_hex(8)
-                message.receives += 1
-                message.first_receive = message.first_receive or now
-                message.visible_at = now + timeout
-                message.receipt = token
-                changes.append(
-                    (
-                        message.visible_at,
-                        message.receives,
-                        message.first_receive,
-                        token,
-                        message.seq,
-                    )
-                )
-                out.append((message, _receipt(queue, message, token)))
-            self.store.update_messages(conn, changes)
+        writes = Writes()
+        if not (taken or expired or moved):
+            return out, writes
+        writes.delete_messages(m.seq for m in expired)
+        for message in moved:
+            assert dead is not None
+            message.record["origin"] = queue.arn
+            writes.move_message(message.seq, dead.key, message.record, now)
+        changes = []
+        for message in taken:
+            token = secrets.token_hex(8)
+            message.receives += 1
+            message.first_receive = message.first_receive or now
+            message.visible_at = now + timeout
+            message.receipt = token
+            changes.append(
+                (message.visible_at, message.receives, message.first_receive, token, message.seq)
+            )
+            out.append((message, _receipt(queue, message, token)))
+        if changes:
+            writes.update_messages(changes)
         for message in expired + moved:
             del queue.messages[message.seq]
         if moved and dead is not None:
@@ -317,7 +350,7 @@ class Messaging:
                 dead.messages[message.seq] = message
             dead.messages = dict(sorted(dead.messages.items()))
             dead.wake()
-        return out
+        return out, writes
 
     # -- receipts: delete and visibility ----------------------------------------------------
 
@@ -333,17 +366,20 @@ class Messaging:
             raise _invalid_receipt(handle)
         return queue.messages.get(number), token
 
-    def _delete(self, queue: Queue, handle: str) -> None:
+    def _delete(self, queue: Queue, handle: str, writes: Writes) -> None:
         message, _ = self._by_receipt(queue, handle)
         if message is None:
-            return  # AWS answers success for a message already deleted
-        with self.store.transaction() as conn:
-            self.store.delete_messages(conn, [message.seq])
+            # AWS answers success for a message already deleted (the commit that deleted
+            # it comes before this answer's).
+            return
+        writes.delete_messages([message.seq])
         del queue.messages[message.seq]
 
     async def delete_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
-        self._delete(queue, params["ReceiptHandle"])
+        writes = Writes()
+        self._delete(queue, params["ReceiptHandle"], writes)
+        await self.store.commit(writes)
         return {}
 
     async def delete_message_batch(
@@ -352,9 +388,10 @@ class Messaging:
         queue = self.queue(ctx, params)
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
+        writes = Writes()
         for entry in self._entries(params, "DeleteMessageBatchRequestEntry"):
             try:
-                self._delete(queue, entry["ReceiptHandle"])
+                self._delete(queue, entry["ReceiptHandle"], writes)
                 successful.append({"Id": entry["Id"]})
             except ServiceError as error:
                 failed.append(
@@ -365,9 +402,10 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
+        await self.store.commit(writes)
         return {"Successful": successful, "Failed": failed}
 
-    def _change(self, queue: Queue, handle: str, timeout: int) -> None:
+    def _change(self, queue: Queue, handle: str, timeout: int, writes: Writes) -> None:
         if not 0 <= timeout <= _MAX_VISIBILITY:
             raise invalid_parameter(
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
@@ -381,19 +419,17 @@ class Messaging:
                 "The message referred to isn't in flight.",
             )
         message.visible_at = now + timeout
-        with self.store.transaction() as conn:
-            self.store.update_messages(
-                conn,
-                [
-                    (
-                        message.visible_at,
-                        message.receives,
-                        message.first_receive,
-                        message.receipt,
-                        message.seq,
-                    )
-                ],
-            )
+        writes.update_messages(
+            [
+                (
+                    message.visible_at,
+                    message.receives,
+                    message.first_receive,
+                    message.receipt,
+                    message.seq,
+                )
+            ]
+        )
         if timeout == 0:
             queue.wake()
 
@@ -401,7 +437,9 @@ class Messaging:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         queue = self.queue(ctx, params)
-        self._change(queue, params["ReceiptHandle"], params["VisibilityTimeout"])
+        writes = Writes()
+        self._change(queue, params["ReceiptHandle"], params["VisibilityTimeout"], writes)
+        await self.store.commit(writes)
         return {}
 
     async def change_message_visibility_batch(
@@ -410,9 +448,12 @@ class Messaging:
         queue = self.queue(ctx, params)
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
+        writes = Writes()
         for entry in self._entries(params, "ChangeMessageVisibilityBatchRequestEntry"):
             try:
-                self._change(queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0))
+                self._change(
+                    queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0), writes
+                )
                 successful.append({"Id": entry["Id"]})
             except ServiceError as error:
                 failed.append(
@@ -423,6 +464,7 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
+        await self.store.commit(writes)
         return {"Successful": successful, "Failed": failed}
 
     # -- redrive back from a dead-letter queue ----------------------------------------------
@@ -439,23 +481,24 @@ class Messaging:
         moving = [m for m in source.messages.values() if m.visible_at <= now]
         moved = 0
         touched: set[tuple[str, str, str]] = set()
-        with self.store.transaction() as conn:
-            for message in moving:
-                target = destination or self.queues.get(_arn_key(message.record.get("origin", "")))
-                if target is None:
-                    continue
-                message.record.pop("origin", None)
-                self.store.move_message(conn, message.seq, target.key, message.record, now)
-                del source.messages[message.seq]
-                message.receives, message.first_receive, message.receipt = 0, None, None
-                message.visible_at = now
-                target.messages[message.seq] = message
-                touched.add(target.key)
-                moved += 1
+        writes = Writes()
+        for message in moving:
+            target = destination or self.queues.get(_arn_key(message.record.get("origin", "")))
+            if target is None:
+                continue
+            message.record.pop("origin", None)
+            writes.move_message(message.seq, target.key, message.record, now)
+            del source.messages[message.seq]
+            message.receives, message.first_receive, message.receipt = 0, None, None
+            message.visible_at = now
+            target.messages[message.seq] = message
+            touched.add(target.key)
+            moved += 1
         for key in touched:
             target = self.queues[key]
             target.messages = dict(sorted(target.messages.items()))
             target.wake()
+        await self.store.commit(writes)
         handle = base64.urlsafe_b64encode(f"{source.arn}/{uuid.uuid4()}".encode()).decode()
         self._tasks[handle] = _MoveTask(
             handle, source.arn, destination_arn, int(now * 1000), moved, moved

@@ -14,6 +14,7 @@ Messages (sending, receiving, long polling, visibility, dead-letter queues) are 
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -34,7 +35,7 @@ from fireside.sqs.queues import (
     may_use,
     sqs_error,
 )
-from fireside.sqs.store import SqsStore
+from fireside.sqs.store import SqsStore, Writes
 
 __all__ = ["SqsProvider"]
 
@@ -176,9 +177,14 @@ class SqsProvider(Messaging):
             ctx.account_id, ctx.region, name, {}, dict(params.get("tags") or {}), now, now
         )
         self._apply(ctx, queue, attributes)
-        with self.store.transaction() as conn:
-            self.store.put_queue(conn, queue.key, queue.record())
+        # In memory first, so a CreateQueue of the same name meanwhile finds it.
         self.queues[queue.key] = queue
+        try:
+            await self._save(queue)
+        except sqlite3.Error:
+            if self.queues.get(queue.key) is queue:
+                del self.queues[queue.key]
+            raise
         return {"QueueUrl": self.url(ctx, queue)}
 
     def _apply(self, ctx: RequestContext, queue: Queue, attributes: dict[str, str]) -> None:
@@ -244,11 +250,12 @@ class SqsProvider(Messaging):
 
     async def delete_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
-        with self.store.transaction() as conn:
-            self.store.delete_queue(conn, queue.key)
+        writes = Writes()
+        writes.delete_queue(queue.key)
         del self.queues[queue.key]
         queue.deleted = True
         queue.wake()
+        await self.store.commit(writes)
         return {}
 
     async def get_queue_url(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -309,13 +316,14 @@ class SqsProvider(Messaging):
         check_attributes(attributes, fifo=queue.fifo, creating=False)
         self._apply(ctx, queue, attributes)
         queue.modified = int(time.time())
-        self._save(queue)
         queue.wake()  # a shorter delay or visibility may make messages receivable
+        await self._save(queue)
         return {}
 
-    def _save(self, queue: Queue) -> None:
-        with self.store.transaction() as conn:
-            self.store.put_queue(conn, queue.key, queue.record())
+    async def _save(self, queue: Queue) -> None:
+        writes = Writes()
+        writes.put_queue(queue.key, queue.record())
+        await self.store.commit(writes)
 
     async def tag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params)
@@ -325,7 +333,7 @@ class SqsProvider(Messaging):
         if len({**queue.tags, **tags}) > 50:
             raise invalid_parameter("Too many tags added for queue " + queue.name + ".")
         queue.tags.update(tags)
-        self._save(queue)
+        await self._save(queue)
         return {}
 
     async def untag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +343,7 @@ class SqsProvider(Messaging):
             raise sqs_error("MissingParameter", "The request must contain the parameter TagKeys.")
         for key in keys:
             queue.tags.pop(key, None)
-        self._save(queue)
+        await self._save(queue)
         return {}
 
     async def list_queue_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -351,10 +359,11 @@ class SqsProvider(Messaging):
                 f"Only one PurgeQueue operation on {queue.name} is allowed every 60 seconds.",
                 403,
             )
-        with self.store.transaction() as conn:
-            self.store.purge(conn, queue.key)
+        writes = Writes()
+        writes.purge(queue.key)
         queue.messages.clear()
         queue.purged_at = now
+        await self.store.commit(writes)
         return {}
 
     async def list_dead_letter_source_queues(

@@ -1,28 +1,51 @@
-"""Where SQS keeps its queues and messages: one SQLite file in the data directory.
+"""Where SQS keeps its queues and messages: one SQLite file in the data directory, written by
+one committer thread that makes many requests durable with one fsync (group commit).
 
 Every write that acknowledges a request (a queue made, a message sent, received, deleted or
-made visible again) commits with `synchronous=FULL` before the answer leaves, so a message
-whose SendMessage was answered survives a `kill -9`, and a receive's visibility deadline
-survives a restart (the message becomes visible again when it passes, as on AWS).
+made visible again) is committed with `synchronous=FULL` before the answer leaves, so a
+message whose SendMessage was answered survives a `kill -9`, and a receive's visibility
+deadline survives a restart (the message becomes visible again when it passes, as on AWS).
 
-The provider keeps the same state in memory (`fireside.sqs.queues`) and writes through this
-store; `load()` rebuilds that memory when the server starts.
+How: the provider keeps the same state in memory (`fireside.sqs.queues`) and changes it at
+once; each request puts the statements that write its change through in a `Writes` and awaits
+`commit(writes)`. The committer thread takes every `Writes` waiting, runs them in order in
+one transaction (each in a savepoint, so one request's failure is its own) and resolves their
+futures when the COMMIT, and so the fsync, is done. While one commit's fsync runs, the event
+loop goes on parsing requests, and their writes make up the next commit: sixteen clients cost
+about one fsync each round, not sixteen. Because commits are applied in the order submitted,
+an answer that depends on an earlier change (a receive of a message whose send is still
+committing) is durable no sooner than that change: a receiver is never handed a message that
+a crash could take back. `commit_now` is the blocking form, for callers that cannot await
+(`fireside.sqs.targets`).
+
+Message sequence numbers (arrival order, and part of receipt handles) are allocated here, in
+memory, not by SQLite's AUTOINCREMENT (whose bookkeeping page costs a quarter of a one-message
+commit): a range is reserved in `meta` before any number in it is used, and a restart starts
+past the reserved range, so a number is never given to two messages.
+
+`load()`-style reads (`queues()`, `messages()`) rebuild the provider's memory when the
+server starts, before any write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from fireside.store.database import open_durable, write_transaction
 
-__all__ = ["MessageRow", "QueueRow", "SqsStore"]
+__all__ = ["MessageRow", "QueueRow", "SqsStore", "Writes"]
 
-_SCHEMA = """
+log = logging.getLogger(__name__)
+
+_SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS queues (
     account  TEXT NOT NULL,
     region   TEXT NOT NULL,
@@ -31,7 +54,7 @@ CREATE TABLE IF NOT EXISTS queues (
     PRIMARY KEY (account, region, name)
 );
 CREATE TABLE IF NOT EXISTS messages (
-    seq          INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order
+    seq          INTEGER PRIMARY KEY,  -- arrival order, allocated by SqsStore.allocate
     account      TEXT NOT NULL,
     region       TEXT NOT NULL,
     queue        TEXT NOT NULL,
@@ -42,11 +65,118 @@ CREATE TABLE IF NOT EXISTS messages (
     first_receive REAL,
     receipt      TEXT               -- the token of the latest receive
 );
-CREATE INDEX IF NOT EXISTS messages_queue ON messages (account, region, queue);
+CREATE TABLE IF NOT EXISTS meta (
+    name   TEXT PRIMARY KEY,
+    value  INTEGER NOT NULL        -- seq_limit: sequence numbers below it may have been used
+);
 """
+_COLUMNS: Final = (
+    "seq, account, region, queue, id, record, visible_at, receives, first_receive, receipt"
+)
+#: Sequence numbers reserved at a time (one small write per this many messages).
+SEQ_BLOCK: Final = 1 << 20
 
 QueueRow = tuple[str, str, str, dict[str, Any]]
 MessageRow = tuple[int, str, str, str, str, dict[str, Any], float, int, float | None, str | None]
+Key = tuple[str, str, str]
+#: (sql, parameters, executemany?)
+_Statement = tuple[str, Sequence[Any], bool]
+
+
+class Writes:
+    """The statements one request commits: applied together, in the order added, in the
+    next group commit. Values are captured when added (records as JSON text), so the memory
+    they came from may change at once."""
+
+    __slots__ = ("statements",)
+
+    def __init__(self) -> None:
+        self.statements: list[_Statement] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.statements)
+
+    def put_queue(self, key: Key, record: dict[str, Any]) -> None:
+        self.statements.append(
+            (
+                "INSERT OR REPLACE INTO queues (account, region, name, record) VALUES (?, ?, ?, ?)",
+                (*key, json.dumps(record)),
+                False,
+            )
+        )
+
+    def delete_queue(self, key: Key) -> None:
+        self.statements.append(
+            ("DELETE FROM queues WHERE account=? AND region=? AND name=?", key, False)
+        )
+        self.purge(key)
+
+    def purge(self, key: Key) -> None:
+        # A scan (no index: it would cost every send a page): rare, and off the event loop.
+        self.statements.append(
+            ("DELETE FROM messages WHERE account=? AND region=? AND queue=?", key, False)
+        )
+
+    def add_message(
+        self, seq: int, key: Key, message_id: str, record: dict[str, Any], visible_at: float
+    ) -> None:
+        self.statements.append(
+            (
+                "INSERT INTO messages (seq, account, region, queue, id, record, visible_at,"
+                " receives) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (seq, *key, message_id, json.dumps(record), visible_at),
+                False,
+            )
+        )
+
+    def update_messages(
+        self, changes: Iterable[tuple[float, int, float | None, str | None, int]]
+    ) -> None:
+        """(visible_at, receives, first_receive, receipt, seq) of each message changed."""
+        self.statements.append(
+            (
+                "UPDATE messages SET visible_at=?, receives=?, first_receive=?, receipt=?"
+                " WHERE seq=?",
+                list(changes),
+                True,
+            )
+        )
+
+    def move_message(self, seq: int, key: Key, record: dict[str, Any], visible_at: float) -> None:
+        """Hand a message to another queue (a dead-letter queue, or back from one)."""
+        self.statements.append(
+            (
+                "UPDATE messages SET account=?, region=?, queue=?, record=?, visible_at=?,"
+                " receipt=NULL, receives=0, first_receive=NULL WHERE seq=?",
+                (*key, json.dumps(record), visible_at, seq),
+                False,
+            )
+        )
+
+    def delete_messages(self, seqs: Iterable[int]) -> None:
+        rows = [(s,) for s in seqs]
+        if rows:
+            self.statements.append(("DELETE FROM messages WHERE seq=?", rows, True))
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        for sql, parameters, many in self.statements:
+            if many:
+                conn.executemany(sql, parameters)
+            else:
+                conn.execute(sql, parameters)
+
+
+class _Waiter:
+    """A `commit_now` caller's: an event set when its writes are durable (or failed)."""
+
+    __slots__ = ("error", "event")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.error: BaseException | None = None
+
+
+_Pending = tuple[Writes, "asyncio.Future[None] | _Waiter"]
 
 
 class SqsStore:
@@ -54,95 +184,165 @@ class SqsStore:
         self.path = path
         self._conn = open_durable(path)
         with write_transaction(self._conn) as conn:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            _migrate(conn)
+            (limit,) = conn.execute(
+                "SELECT max(coalesce((SELECT value FROM meta WHERE name='seq_limit'), 1),"
+                " coalesce((SELECT max(seq) + 1 FROM messages), 1))"
+            ).fetchone()
+            self._next_seq: int = limit
+            self._seq_limit: int = limit + SEQ_BLOCK
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('seq_limit', ?)",
+                (self._seq_limit,),
+            )
+        self._pending: list[_Pending] = []
+        self._wake = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._commit_forever, name="sqs-commits")
+        self._thread.daemon = True
+        self._thread.start()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with write_transaction(self._conn) as conn:
-            yield conn
-
-    # -- loading ----------------------------------------------------------------------------
+    # -- loading (before any write) ---------------------------------------------------------
 
     def queues(self) -> list[QueueRow]:
         rows = self._conn.execute("SELECT account, region, name, record FROM queues")
         return [(a, r, n, json.loads(record)) for a, r, n, record in rows]
 
     def messages(self) -> list[MessageRow]:
-        rows = self._conn.execute(
-            "SELECT seq, account, region, queue, id, record, visible_at, receives,"
-            " first_receive, receipt FROM messages ORDER BY seq"
-        )
+        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM messages ORDER BY seq")
         return [
             (s, a, r, q, i, json.loads(rec), v, n, f, t) for s, a, r, q, i, rec, v, n, f, t in rows
         ]
 
-    # -- writes (inside `transaction()`) --------------------------------------------------
+    # -- writing ----------------------------------------------------------------------------
 
-    @staticmethod
-    def put_queue(
-        conn: sqlite3.Connection, key: tuple[str, str, str], record: dict[str, Any]
-    ) -> None:
-        conn.execute(
-            "INSERT OR REPLACE INTO queues (account, region, name, record) VALUES (?, ?, ?, ?)",
-            (*key, json.dumps(record)),
-        )
+    def allocate(self, writes: Writes) -> int:
+        """A new message's sequence number; reserves the next range in `writes` (committed
+        before or with the message) when this one is the first past the reserved range."""
+        seq = self._next_seq
+        self._next_seq += 1
+        if seq >= self._seq_limit:
+            self._seq_limit = seq + SEQ_BLOCK
+            writes.statements.append(
+                ("UPDATE meta SET value=? WHERE name='seq_limit'", (self._seq_limit,), False)
+            )
+        return seq
 
-    @staticmethod
-    def delete_queue(conn: sqlite3.Connection, key: tuple[str, str, str]) -> None:
-        conn.execute("DELETE FROM queues WHERE account=? AND region=? AND name=?", key)
-        conn.execute("DELETE FROM messages WHERE account=? AND region=? AND queue=?", key)
+    async def commit(self, writes: Writes) -> None:
+        """Returns when `writes`, and everything submitted before them, are durable; raises
+        the `sqlite3.Error` that kept them from being so."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._submit(writes, future)
+        await future
 
-    @staticmethod
-    def purge(conn: sqlite3.Connection, key: tuple[str, str, str]) -> None:
-        conn.execute("DELETE FROM messages WHERE account=? AND region=? AND queue=?", key)
+    def commit_now(self, writes: Writes) -> None:
+        """`commit`, blocking the calling thread until it is done."""
+        waiter = _Waiter()
+        self._submit(writes, waiter)
+        waiter.event.wait()
+        if waiter.error is not None:
+            raise waiter.error
 
-    @staticmethod
-    def add_message(
-        conn: sqlite3.Connection,
-        key: tuple[str, str, str],
-        message_id: str,
-        record: dict[str, Any],
-        visible_at: float,
-    ) -> int:
-        cursor = conn.execute(
-            "INSERT INTO messages (account, region, queue, id, record, visible_at, receives)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0)",
-            (*key, message_id, json.dumps(record), visible_at),
-        )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+    def _submit(self, writes: Writes, waiter: asyncio.Future[None] | _Waiter) -> None:
+        with self._wake:
+            if self._closing:
+                raise sqlite3.ProgrammingError("the SQS store is closed")
+            self._pending.append((writes, waiter))
+            self._wake.notify()
 
-    @staticmethod
-    def update_messages(
-        conn: sqlite3.Connection,
-        changes: Iterable[tuple[float, int, float | None, str | None, int]],
-    ) -> None:
-        """(visible_at, receives, first_receive, receipt, seq) of each message changed."""
-        conn.executemany(
-            "UPDATE messages SET visible_at=?, receives=?, first_receive=?, receipt=? WHERE seq=?",
-            changes,
-        )
+    def _commit_forever(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closing:
+                    self._wake.wait()
+                if not self._pending:
+                    return  # closing, and everything submitted is committed
+                batch, self._pending = self._pending, []
+            _settle(batch, self._commit(batch))
 
-    @staticmethod
-    def move_message(
-        conn: sqlite3.Connection,
-        seq: int,
-        key: tuple[str, str, str],
-        record: dict[str, Any],
-        visible_at: float,
-    ) -> None:
-        """Hand a message to another queue (a dead-letter queue, or back from one)."""
-        conn.execute(
-            "UPDATE messages SET account=?, region=?, queue=?, record=?, visible_at=?,"
-            " receipt=NULL, receives=0, first_receive=NULL WHERE seq=?",
-            (*key, json.dumps(record), visible_at, seq),
-        )
-
-    @staticmethod
-    def delete_messages(conn: sqlite3.Connection, seqs: Iterable[int]) -> None:
-        conn.executemany("DELETE FROM messages WHERE seq=?", [(s,) for s in seqs])
+    def _commit(self, batch: list[_Pending]) -> list[BaseException | None]:
+        """Apply `batch` in one transaction; each entry's error (None: durable)."""
+        conn = self._conn
+        errors: list[BaseException | None] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            if len(batch) == 1:
+                batch[0][0].apply(conn)
+                errors.append(None)
+            else:
+                for writes, _ in batch:
+                    if not writes:
+                        errors.append(None)
+                        continue
+                    conn.execute("SAVEPOINT request")
+                    try:
+                        writes.apply(conn)
+                    except sqlite3.Error as exc:
+                        conn.execute("ROLLBACK TO request")
+                        errors.append(exc)
+                    else:
+                        errors.append(None)
+                    conn.execute("RELEASE request")
+            conn.execute("COMMIT")
+        except Exception as exc:  # a full disk, a lost file: nothing of the batch is durable
+            log.exception("SQS commit of %d requests failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            return [exc] * len(batch)
+        return errors
 
     def close(self) -> None:
+        """Commit what is pending, stop the committer, close the file."""
+        with self._wake:
+            self._closing = True
+            self._wake.notify()
+        self._thread.join()
         self._conn.close()
+
+
+def _settle(batch: list[_Pending], errors: list[BaseException | None]) -> None:
+    """Tell each waiter of `batch` its outcome: a blocked thread at once, a coroutine on its
+    event loop (one call per loop, however many of its requests were in the batch)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], Any]]] = {}
+    for (_, waiter), error in zip(batch, errors, strict=True):
+        if isinstance(waiter, _Waiter):
+            waiter.error = error
+            waiter.event.set()
+        else:
+            by_loop.setdefault(waiter.get_loop(), []).append((waiter, error))
+    for loop, outcomes in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: no one waits any more
+            loop.call_soon_threadsafe(_resolve, outcomes)
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for future, error in outcomes:
+        if future.done():  # its request was cancelled (the client left); the write stands
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store of any earlier layout up to date (inside a write transaction)."""
+    found = conn.execute("SELECT sql FROM sqlite_master WHERE name='messages'").fetchone()
+    if found is not None and "AUTOINCREMENT" in found[0].upper():
+        # Before sequence numbers were allocated here: keep AUTOINCREMENT's high-water mark
+        # as the first number a new message may take.
+        (high,) = conn.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='messages'), 0),"
+            " coalesce((SELECT max(seq) FROM messages), 0))"
+        ).fetchone()
+        conn.execute("DROP INDEX IF EXISTS messages_queue")
+        conn.execute("ALTER TABLE messages RENAME TO messages_before")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    if found is not None and "AUTOINCREMENT" in found[0].upper():
+        conn.execute(f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM messages_before")
+        conn.execute("DROP TABLE messages_before")
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('seq_limit', ?)", (high + 1,)
+        )

@@ -91,7 +91,7 @@ class QueueTargets:
             batches.setdefault(queue.key, []).append((index, record))
         for key, items in batches.items():
             queue = self._provider.queues[key]
-            results = self._provider.send_records(queue, [record for _, record in items])
+            results = self._provider.send_records_now(queue, [record for _, record in items])
             for (index, _), result in zip(items, results, strict=True):
                 outcomes[index] = Accepted(str(result["MessageId"]))
         return [outcome for outcome in outcomes if outcome is not None]
