@@ -8,11 +8,13 @@ deadline survives a restart (the message becomes visible again when it passes, a
 
 How: the provider keeps the same state in memory (`fireside.sqs.queues`) and changes it at
 once; each request puts the statements that write its change through in a `Writes` and awaits
-`commit(writes)`. The committer thread takes every `Writes` waiting, runs them in order in
-one transaction (each in a savepoint, so one request's failure is its own) and resolves their
-futures when the COMMIT, and so the fsync, is done. While one commit's fsync runs, the event
-loop goes on parsing requests, and their writes make up the next commit: sixteen clients cost
-about one fsync each round, not sixteen. Because commits are applied in the order submitted,
+`commit(writes)`. At the end of the event loop's turn the committer thread takes every
+`Writes` waiting, runs them in order in one transaction (each in a savepoint, so one request's
+failure is its own) and resolves their futures when the COMMIT, and so the fsync, is done.
+While one commit's fsync runs, the event loop goes on parsing requests, and their writes make
+up the next commit: sixteen clients cost about one fsync each round, not sixteen. (When the
+committer is idle and a turn brought one write alone, the loop commits it itself: one client
+waiting gains nothing from the thread and would pay its two hand-offs.) Because commits are applied in the order submitted,
 an answer that depends on an earlier change (a receive of a message whose send is still
 committing) is durable no sooner than that change: a receiver is never handed a message that
 a crash could take back. `commit_now` is the blocking form, for callers that cannot await
@@ -197,7 +199,12 @@ class SqsStore:
             )
         self._pending: list[_Pending] = []
         self._wake = threading.Condition()
+        #: The connection is committing (on the committer thread or the event loop).
+        self._busy = False
+        self._flush_scheduled = False
         self._closing = False
+        #: Transactions committed (each holds the writes of one or more requests).
+        self.commits = 0
         self._thread = threading.Thread(target=self._commit_forever, name="sqs-commits")
         self._thread.daemon = True
         self._thread.start()
@@ -231,34 +238,72 @@ class SqsStore:
     async def commit(self, writes: Writes) -> None:
         """Returns when `writes`, and everything submitted before them, are durable; raises
         the `sqlite3.Error` that kept them from being so."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._submit(writes, future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._wake:
+            self._check_open()
+            self._pending.append((writes, future))
+            if not self._flush_scheduled:
+                self._flush_scheduled = True
+                loop.call_soon(self._flush)
         await future
 
     def commit_now(self, writes: Writes) -> None:
         """`commit`, blocking the calling thread until it is done."""
         waiter = _Waiter()
-        self._submit(writes, waiter)
+        with self._wake:
+            self._check_open()
+            self._pending.append((writes, waiter))
+            self._wake.notify()
         waiter.event.wait()
         if waiter.error is not None:
             raise waiter.error
 
-    def _submit(self, writes: Writes, waiter: asyncio.Future[None] | _Waiter) -> None:
+    def _check_open(self) -> None:
+        if self._closing:
+            raise sqlite3.ProgrammingError("the SQS store is closed")
+
+    def _flush(self) -> None:
+        """At the end of the event loop's turn: the writes it queued go to the committer
+        thread; or, when that is idle and one request alone wrote (one client, nothing to
+        batch with), they are committed here, which saves two thread hand-offs."""
         with self._wake:
-            if self._closing:
-                raise sqlite3.ProgrammingError("the SQS store is closed")
-            self._pending.append((writes, waiter))
-            self._wake.notify()
+            self._flush_scheduled = False
+            if (
+                self._busy
+                or len(self._pending) != 1
+                or not isinstance(future := self._pending[0][1], asyncio.Future)
+            ):
+                self._wake.notify()
+                return
+            batch, self._pending = self._pending, []
+            self._busy = True
+        try:
+            errors = self._commit(batch)
+        finally:
+            with self._wake:
+                self._busy = False
+                if self._pending:
+                    self._wake.notify()
+        _resolve([(future, errors[0])])
 
     def _commit_forever(self) -> None:
         while True:
             with self._wake:
-                while not self._pending and not self._closing:
+                while (self._busy or not self._pending) and not self._closing:
                     self._wake.wait()
                 if not self._pending:
                     return  # closing, and everything submitted is committed
+                while self._busy:  # closing while the event loop commits
+                    self._wake.wait()
                 batch, self._pending = self._pending, []
-            _settle(batch, self._commit(batch))
+                self._busy = True
+            try:
+                errors = self._commit(batch)
+            finally:
+                with self._wake:
+                    self._busy = False
+            _settle(batch, errors)
 
     def _commit(self, batch: list[_Pending]) -> list[BaseException | None]:
         """Apply `batch` in one transaction; each entry's error (None: durable)."""
@@ -284,6 +329,7 @@ class SqsStore:
                         errors.append(None)
                     conn.execute("RELEASE request")
             conn.execute("COMMIT")
+            self.commits += 1
         except Exception as exc:  # a full disk, a lost file: nothing of the batch is durable
             log.exception("SQS commit of %d requests failed", len(batch))
             if conn.in_transaction:
