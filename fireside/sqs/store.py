@@ -90,10 +90,12 @@ class Writes:
     next group commit. Values are captured when added (records as JSON text), so the memory
     they came from may change at once."""
 
-    __slots__ = ("statements",)
+    __slots__ = ("scans", "statements")
 
     def __init__(self) -> None:
         self.statements: list[_Statement] = []
+        #: A statement scans the messages table: never committed on the event loop.
+        self.scans = False
 
     def __bool__(self) -> bool:
         return bool(self.statements)
@@ -115,6 +117,7 @@ class Writes:
 
     def purge(self, key: Key) -> None:
         # A scan (no index: it would cost every send a page): rare, and off the event loop.
+        self.scans = True
         self.statements.append(
             ("DELETE FROM messages WHERE account=? AND region=? AND queue=?", key, False)
         )
@@ -272,6 +275,7 @@ class SqsStore:
             if (
                 self._busy
                 or len(self._pending) != 1
+                or self._pending[0][0].scans
                 or not isinstance(future := self._pending[0][1], asyncio.Future)
             ):
                 self._wake.notify()
