@@ -188,6 +188,9 @@ class SqsStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn = open_durable(path)
+        # One connection, in this process, uses the file: holding its locks for good saves
+        # the lock and unlock calls of every transaction.
+        self._conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         with write_transaction(self._conn) as conn:
             _migrate(conn)
             (limit,) = conn.execute(
@@ -204,7 +207,8 @@ class SqsStore:
         self._wake = threading.Condition()
         #: The connection is committing (on the committer thread or the event loop).
         self._busy = False
-        self._flush_scheduled = False
+        #: The event loop a `_flush` is scheduled on (at the end of its current turn).
+        self._flush_on: asyncio.AbstractEventLoop | None = None
         self._closing = False
         #: Transactions committed (each holds the writes of one or more requests).
         self.commits = 0
@@ -246,8 +250,8 @@ class SqsStore:
         with self._wake:
             self._check_open()
             self._pending.append((writes, future))
-            if not self._flush_scheduled:
-                self._flush_scheduled = True
+            if self._flush_on is not loop:  # not yet asked for this turn (of this loop)
+                self._flush_on = loop
                 loop.call_soon(self._flush)
         await future
 
@@ -271,7 +275,7 @@ class SqsStore:
         thread; or, when that is idle and one request alone wrote (one client, nothing to
         batch with), they are committed here, which saves two thread hand-offs."""
         with self._wake:
-            self._flush_scheduled = False
+            self._flush_on = None
             if (
                 self._busy
                 or len(self._pending) != 1
