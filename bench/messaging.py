@@ -110,7 +110,7 @@ class _Answers(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.buffer = bytearray()
-        self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
+        self.waiter: asyncio.Future[tuple[int, bytes, bool]] | None = None
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -134,14 +134,15 @@ class _Answers(asyncio.Protocol):
             self.waiter.set_result(answer)
 
 
-def _answer(buffer: bytearray, eof: bool) -> tuple[int, bytes] | None:
-    """(status, body) of the whole answer at the start of `buffer` (removed from it), or None
-    while it is incomplete."""
+def _answer(buffer: bytearray, eof: bool) -> tuple[int, bytes, bool] | None:
+    """(status, body, whether the server closes the connection after it) of the whole answer
+    at the start of `buffer` (removed from it), or None while it is incomplete."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         return None
     head = bytes(buffer[:end]).lower()
     status = int(head.split(b" ", 2)[1])
+    close = b"\r\nconnection: close" in head  # moto's server says so, then may wait
     start = end + 4
     at = head.find(b"\r\ncontent-length:")
     if at >= 0:
@@ -151,7 +152,7 @@ def _answer(buffer: bytearray, eof: bool) -> tuple[int, bytes] | None:
             return None
         body = bytes(buffer[start : start + length])
         del buffer[: start + length]
-        return status, body
+        return status, body, close
     if b"\r\ntransfer-encoding: chunked" in head:
         body, at = b"", start
         while (line := buffer.find(b"\r\n", at)) >= 0:
@@ -160,7 +161,7 @@ def _answer(buffer: bytearray, eof: bool) -> tuple[int, bytes] | None:
                 return None
             if size == 0:
                 del buffer[: line + 4]
-                return status, body
+                return status, body, close
             body += bytes(buffer[line + 2 : line + 2 + size])
             at = line + 2 + size + 2
         return None
@@ -168,7 +169,7 @@ def _answer(buffer: bytearray, eof: bool) -> tuple[int, bytes] | None:
         return None
     body = bytes(buffer[start:])
     buffer.clear()
-    return status, body
+    return status, body, True
 
 
 class Conn:
@@ -197,8 +198,8 @@ class Conn:
         waiter = self._answers.waiter = loop.create_future()
         self._transport.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self._answers._hand_over()  # an answer may be complete already (a closing server's)
-        status, answer = await waiter
-        if self._answers.eof:
+        status, answer, close = await asyncio.wait_for(waiter, 120)  # never hang the run
+        if close or self._answers.eof:
             self.close()
         if status != 200:
             raise RuntimeError(f"answered {status}: {answer[:300]!r}")
