@@ -279,11 +279,13 @@ class Messaging:
             timeout = remaining if change is None else min(remaining, max(change - now, 0.001))
             waiter: asyncio.Future[None] = loop.create_future()
             queue.waiters.add(waiter)
+            # Awaited bare (not through wait_for's extra task): woken by a send, this receive
+            # runs in the event loop's next turn, and its commit joins the send's.
+            timer = loop.call_later(timeout, _wake, waiter)
             try:
-                await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
-                pass
+                await waiter
             finally:
+                timer.cancel()
                 queue.waiters.discard(waiter)
         messages = [render(m, receipt, system_names, attribute_names) for m, receipt in taken]
         return {"Messages": messages} if messages else {}
@@ -532,6 +534,11 @@ class Messaging:
         raise sqs_error(
             "ResourceNotFoundException", "The resource that you specified doesn't exist.", 404
         )
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _arn_key(arn: str) -> tuple[str, str, str]:

@@ -256,12 +256,27 @@ class SqsStore:
         await future
 
     def commit_now(self, writes: Writes) -> None:
-        """`commit`, blocking the calling thread until it is done."""
+        """`commit`, blocking the calling thread until it is done (committing on it when
+        nothing else is waiting or committing: the hand-off would only add to the wait)."""
         waiter = _Waiter()
         with self._wake:
             self._check_open()
+            inline = not (self._busy or self._pending or writes.scans)
             self._pending.append((writes, waiter))
-            self._wake.notify()
+            if inline:
+                batch, self._pending = self._pending, []
+                self._busy = True
+            else:
+                self._wake.notify()
+        if inline:
+            try:
+                errors = self._commit(batch)
+            finally:
+                with self._wake:
+                    self._busy = False
+                    if self._pending:
+                        self._wake.notify()
+            _settle(batch, errors)
         waiter.event.wait()
         if waiter.error is not None:
             raise waiter.error
