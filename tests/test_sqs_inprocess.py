@@ -11,8 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fireside.aws.context import RequestContext
 from fireside.sqs import SqsProvider, SqsStore
+from fireside.sqs import store as store_module
 from fireside.sqs.store import Writes
 
 CTX = RequestContext("000000000000", "us-east-1", "req", "http://127.0.0.1:4566")
@@ -194,3 +197,38 @@ def test_a_store_of_the_earlier_layout_is_brought_up_to_date(tmp_path: Path) -> 
     assert seqs["one"] == 1 and seqs["three"] > 3  # AUTOINCREMENT's mark is kept
     layout = sqlite3.connect(path).execute("SELECT sql FROM sqlite_master").fetchall()
     assert not any("AUTOINCREMENT" in (sql or "") for (sql,) in layout)
+
+
+def test_sequence_ranges_are_reserved_before_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store_module, "SEQ_BLOCK", 4)  # cross the reserved range often
+    path = tmp_path / "sqs.sqlite"
+    first = SqsProvider(SqsStore(path))
+
+    async def send_and_delete_all() -> str:
+        url: str = (await call(first, "CreateQueue", QueueName="ranges"))["QueueUrl"]
+        await call(
+            first,
+            "SendMessageBatch",
+            QueueUrl=url,
+            Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(10)],
+        )
+        for _ in range(11):
+            await call(first, "SendMessage", QueueUrl=url, MessageBody="one")
+        while got := await call(first, "ReceiveMessage", QueueUrl=url, MaxNumberOfMessages=10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(got["Messages"])
+            ]
+            await call(first, "DeleteMessageBatch", QueueUrl=url, Entries=entries)
+        return url
+
+    url = asyncio.run(send_and_delete_all())
+    used = first.store.allocate(1).start  # the next number the first server would give
+    first.close()
+    second = SqsProvider(SqsStore(path))
+    asyncio.run(call(second, "SendMessage", QueueUrl=url, MessageBody="after"))
+    (seq,) = [row[0] for row in second.store.messages()]
+    second.close()
+    assert seq >= used  # every number the first server gave (all deleted) stays unused

@@ -99,6 +99,7 @@ class Messaging:
         for key, (expires, _, _) in list(queue.dedup.items()):
             if expires <= now:
                 del queue.dedup[key]
+        seqs = iter(self.store.allocate(len(records)))  # before anything changes: it may fail
         for record, delay in records:
             result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
             if "md5a" in record:
@@ -118,7 +119,7 @@ class Messaging:
                 queue.next_sequence += 1
             message_id = str(uuid.uuid4())
             visible_at = now + delay
-            seq = self.store.allocate(writes)
+            seq = next(seqs)
             writes.add_message(seq, queue.key, message_id, record, visible_at)
             queue.messages[seq] = Message(seq, message_id, record, visible_at)
             added.append(seq)

@@ -230,17 +230,20 @@ class SqsStore:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def allocate(self, writes: Writes) -> int:
-        """A new message's sequence number; reserves the next range in `writes` (committed
-        before or with the message) when this one is the first past the reserved range."""
-        seq = self._next_seq
-        self._next_seq += 1
-        if seq >= self._seq_limit:
-            self._seq_limit = seq + SEQ_BLOCK
-            writes.statements.append(
-                ("UPDATE meta SET value=? WHERE name='seq_limit'", (self._seq_limit,), False)
+    def allocate(self, count: int) -> range:
+        """Sequence numbers for `count` new messages. Once every `SEQ_BLOCK` numbers the next
+        range is reserved first, durably (so a number past the stored mark is never used)."""
+        first = self._next_seq
+        if first + count > self._seq_limit:
+            limit = first + count + SEQ_BLOCK
+            reserve = Writes()
+            reserve.statements.append(
+                ("UPDATE meta SET value=? WHERE name='seq_limit'", (limit,), False)
             )
-        return seq
+            self.commit_now(reserve)
+            self._seq_limit = limit
+        self._next_seq = first + count
+        return range(first, first + count)
 
     async def commit(self, writes: Writes) -> None:
         """Returns when `writes`, and everything submitted before them, are durable; raises
@@ -326,7 +329,10 @@ class SqsStore:
             finally:
                 with self._wake:
                     self._busy = False
-            _settle(batch, errors)
+            try:
+                _settle(batch, errors)
+            except Exception:  # a bug here must not stop every later commit
+                log.exception("SQS: telling %d requests their commit's outcome failed", len(batch))
 
     def _commit(self, batch: list[_Pending]) -> list[BaseException | None]:
         """Apply `batch` in one transaction; each entry's error (None: durable)."""
