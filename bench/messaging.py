@@ -478,23 +478,24 @@ def servers(args: argparse.Namespace, workdir: Path) -> Iterator[list[Server]]:
 def report(results: dict[str, Any]) -> None:
     names = results["servers"]
     peers = [n for n in names if n != "fireside"]
-    header = f"{'cell':<34}" + "".join(f"{n + ' msg/s':>16}{'p50/p99 ms':>14}" for n in names)
-    header += "".join(f"{'vs ' + p:>10}" for p in peers)
+    header = f"{'cell':<40}" + "".join(f"{n + ' msg/s':>18} {'p50/p99 ms':<13}" for n in names)
+    header += "".join(f"{'vs ' + p:>14}" for p in peers)
     print(header)
     targets = {"moto": TARGET_MOTO, "localstack": TARGET_LOCALSTACK}
     for cell, row in results["sqs"].items():
-        line = f"{cell:<34}"
+        line = f"{cell:<40}"
         for name in names:
             r = row[name]
-            line += f"{r['messages_per_s']:>16,.0f}{r['p50_ms']:>7.2f}/{r['p99_ms']:<6.1f}"
+            latency = f"{r['p50_ms']:.2f}/{r['p99_ms']:.1f}"
+            line += f"{r['messages_per_s']:>18,.0f} {latency:<13}"
         for peer in peers:
             ratio = row["fireside"]["messages_per_s"] / max(row[peer]["messages_per_s"], 1e-9)
-            mark = "" if ratio >= targets[peer] else "!"
-            line += f"{ratio:>9.1f}x{mark}"
+            mark = " " if ratio >= targets[peer] else "!"
+            line += f"{ratio:>12.1f}x{mark}"
         print(line)
-    print(f"\n{'latency (p50 / p99 ms)':<34}" + "".join(f"{n:>22}" for n in names))
+    print(f"\n{'latency (p50 / p99 ms)':<40}" + "".join(f"{n:>22}" for n in names))
     for cell, row in results["latency"].items():
-        line = f"{cell:<34}"
+        line = f"{cell:<40}"
         for name in names:
             r = row[name]
             line += (
@@ -502,7 +503,7 @@ def report(results: dict[str, Any]) -> None:
             )
         print(line)
         if cell == "long poll":
-            line = f"{'  (from the send answered)':<34}"
+            line = f"{'  (from the send answered)':<40}"
             for name in names:
                 r = row[name]
                 line += (
