@@ -22,15 +22,22 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   deleting every REST API, usage plan and API key;
 - `events`: `tests/test_events` (EventBridge), set up as `apigatewayv2`, its plugin deleting
   every rule (targets first) and custom event bus;
+- `sns`: `tests/test_sns`, with a plugin that deletes every topic and queue before each test,
+  signing with account 123456789012 as `lambda_policy` does; `sns_with_policies` is the same
+  run with each subscribed queue given the policy AWS requires (moto's tests leave it out);
 - `sqs`: `tests/test_sqs`, with a plugin that deletes every queue before each test (some tests
   count the account's queues), signing with account 123456789012 as `lambda_policy` does.
   `test_sqs_integration.py` is left out: it waits, without a limit, for a function that an
-  SQS event-source mapping (not built yet) would invoke.
+  SQS event-source mapping (not built yet) would invoke;
+- `scheduler`: `tests/test_scheduler` (EventBridge Scheduler), set up as `apigatewayv2`, its
+  plugin deleting every schedule group but `default` and every schedule.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
-       [--suite dynamodb|lambda_policy|lambda_url|apigatewayv2|apigateway|events|sqs]
+       [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
+        apigateway|events|sqs|scheduler|sns|
+        sns_with_policies]
        [-k EXPR]
 """
 
@@ -109,6 +116,9 @@ def pytest_sessionstart(session):
     from tests.test_awslambda import utilities
 
     utilities.get_role_name = lambda region=None: ROLE
+    # moto's tests name the newest runtime (python3.14); this host's interpreters may stop
+    # earlier, and a runtime the host lacks is refused at CreateFunction, not run.
+    utilities.PYTHON_VERSION = os.environ.get("MOTO_LAMBDA_RUNTIME", "python3.11")
 """
 #: The plugin of a suite whose tests count what an account holds: each test starts from an
 #: empty account, as moto's in-process backend does (`{cleanup}`: the body of a loop over
@@ -167,6 +177,8 @@ for key in client.get_api_keys()["items"]:
 EVENTS_PLUGIN = clean_slate(
     "events",
     """
+for archive in client.list_archives()["Archives"]:
+    client.delete_archive(ArchiveName=archive["ArchiveName"])
 for bus in client.list_event_buses()["EventBuses"]:
     for rule in client.list_rules(EventBusName=bus["Name"])["Rules"]:
         ids = [t["Id"] for t in client.list_targets_by_rule(
@@ -178,12 +190,72 @@ for bus in client.list_event_buses()["EventBuses"]:
         client.delete_event_bus(Name=bus["Name"])
 """,
 )
+SCHEDULER_PLUGIN = clean_slate(
+    "scheduler",
+    """
+for group in client.list_schedule_groups()["ScheduleGroups"]:
+    if group["Name"] != "default":
+        client.delete_schedule_group(Name=group["Name"])
+for schedule in client.list_schedules()["Schedules"]:
+    client.delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
+""",
+)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
 for url in client.list_queues().get("QueueUrls", []):
     client.delete_queue(QueueUrl=url)
 """,
+)
+SNS_PLUGIN = clean_slate(
+    "sns",
+    """
+for page in client.get_paginator("list_topics").paginate():
+    for topic in page["Topics"]:
+        client.delete_topic(TopicArn=topic["TopicArn"])
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=region)
+for url in sqs.list_queues().get("QueueUrls", []):
+    sqs.delete_queue(QueueUrl=url)
+""",
+)
+
+#: `sns_with_policies`: moto's SNS tests subscribe queues without the queue policy AWS requires
+#: (`sns.amazonaws.com` allowed to send for the topic; moto does not check it). This variant
+#: adds that policy whenever a test subscribes a queue, so the tests measure delivery, filter
+#: policies and envelopes rather than the (intended) refusals.
+SNS_POLICY_PLUGIN = (
+    SNS_PLUGIN
+    + """
+
+import json
+
+import botocore.client
+
+_make_api_call = botocore.client.BaseClient._make_api_call
+
+
+def _granting(self, operation, params):
+    if operation == "Subscribe" and params.get("Protocol") == "sqs":
+        parts = str(params.get("Endpoint", "")).split(":")
+        if len(parts) == 6:
+            sqs = boto3.client(
+                "sqs", endpoint_url=os.environ["TEST_SERVER_MODE_ENDPOINT"], region_name=parts[3]
+            )
+            try:
+                url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])
+                policy = {"Statement": [{"Effect": "Allow",
+                          "Principal": {"Service": "sns.amazonaws.com"},
+                          "Action": "sqs:SendMessage", "Resource": params["Endpoint"]}]}
+                sqs.set_queue_attributes(
+                    QueueUrl=url["QueueUrl"], Attributes={"Policy": json.dumps(policy)}
+                )
+            except Exception:
+                pass
+    return _make_api_call(self, operation, params)
+
+
+botocore.client.BaseClient._make_api_call = _granting
+"""
 )
 
 
@@ -226,6 +298,35 @@ SUITES = {
         SQS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("--ignore=tests/test_sqs/test_sqs_integration.py",),
+    ),
+    "sns": Suite(
+        "tests/test_sns",
+        SNS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "sns_with_policies": Suite(
+        "tests/test_sns",
+        SNS_POLICY_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "scheduler": Suite(
+        "tests/test_scheduler",
+        SCHEDULER_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "eu-west-1"},
+    ),
+    "lambda_esm": Suite(
+        "tests/test_awslambda/test_lambda_eventsourcemapping.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "s3_notifications": Suite(
+        "tests/test_s3/test_s3_notifications.py",
+        LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+        (
+            "tests/test_s3/test_s3_lambda_integration.py",
+            "tests/test_s3/test_s3_eventbridge_integration.py",
+        ),
     ),
     "apigateway": Suite(
         "tests/test_apigateway",
@@ -304,7 +405,10 @@ def main() -> None:
     root = ensure_suite()
     with tempfile.TemporaryDirectory() as data, tempfile.TemporaryDirectory() as plugin_dir:
         Path(plugin_dir, "fireside_reset.py").write_text(suite.plugin)
-        process, port = start_server(data, sandbox="process")
+        # moto's tests reuse queue names after its reset; AWS's 60 s wait would refuse them.
+        reuse = args.suite in ("sqs", "sns", "sns_with_policies")  # SNS's tests make queues too
+        server_env = {"FIRESIDE_SQS_NAME_REUSE_WAIT": "0"} if reuse else None
+        process, port = start_server(data, sandbox="process", env=server_env)
         try:
             env = {
                 **os.environ,

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
 import re
+import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fireside import __version__
 from fireside.aws.auth import Authenticator
@@ -29,21 +33,33 @@ from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
-from fireside.compute.invoker import Invoker
+from fireside.compute.invoker import Invoker, trace_id
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
+from fireside.compute.mapping_api import MappingApi
+from fireside.compute.mapping_runner import MappingRunner
+from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.permissions import invoke_allowed
 from fireside.compute.policies import Policies
 from fireside.compute.pool import EnvironmentManager
 from fireside.compute.provider import LambdaProvider, lambda_protocol
 from fireside.compute.provisioned import Provisioner
-from fireside.compute.record_outbox import RecordOutbox
 from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.edge import Edge, Service, json_response
-from fireside.events import EventsProvider, EventStore, Router, Scheduler
+from fireside.events import (
+    ArchiveOperations,
+    ArchiveStore,
+    BusTargets,
+    EventsProvider,
+    EventStore,
+    Replayer,
+    Router,
+    Scheduler,
+    retry_forever,
+)
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
@@ -55,18 +71,26 @@ from fireside.gateway.rest_api_authorizers import LambdaAuthorizers
 from fireside.gateway.rest_api_door import RestApiDoor
 from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
+from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
+from fireside.s3.targets import BucketTargets
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.scheduler import Firer, SchedulerProvider, SchedulerStore
+from fireside.service_calls import LocalServiceCalls
+from fireside.sns import SnsProvider, SnsStore, TopicTargets
+from fireside.sns.fanout import Fanout
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
+from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
@@ -74,9 +98,10 @@ from fireside.sts import StsProvider
 from fireside.supervisor import Supervisor, close_all
 from fireside.tables.engines import open_engine
 from fireside.tables.provider import TablesProvider
+from fireside.tables.reader import StreamReader
 from fireside.tables.service import Tables
 from fireside.tables.transfers import Transfers, TransferStore
-from fireside.targets import Targets
+from fireside.targets import Delivery, Refused, Sender, Targets
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +115,9 @@ _SMALL_REQUEST = 1024 * 1024
 # SQS: a batch of ten messages of at most 1 MiB in all, plus JSON escaping (up to 6 bytes a
 # character) so an oversized message still gets SQS's own error.
 _SQS_MAX_REQUEST = 8 * 1024 * 1024
+# SNS: PublishBatch's 256 KB of messages and attributes, form-encoded (up to 3 bytes a byte),
+# so an oversized message still gets SNS's own error.
+_SNS_MAX_REQUEST = 2 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
@@ -155,13 +183,16 @@ class Fireside:
             max_environments=settings.max_environments,
             idle_timeout=settings.idle_timeout,
         )
-        self.records = RecordOutbox(self.db)
+        #: The one owner-checked path by which a service acts on another's resources, and
+        #: the durable outbox for deliveries decided inside Lambda's transactions.
+        self.targets = Targets()
+        self.outbox = Outbox(self.db, self.targets)
         self.queue = AsyncQueue(
             self.db,
             retry_delays=settings.async_retry_delays,
             max_event_age=settings.max_event_age,
             concurrency=settings.max_environments,
-            records=self.records,
+            outbox=self.outbox,
         )
         self.authenticator = Authenticator(settings.credentials, default_region=settings.region)
         self.environment_credentials = EnvironmentCredentials(self.authenticator)
@@ -194,20 +225,50 @@ class Fireside:
             )
         )
         self.s3 = S3Provider.open(data / "s3")
-        self.sqs = SqsProvider(SqsStore(data / "sqs.sqlite"))
-        #: The one owner-checked path by which a service acts on another's resources.
-        self.targets = Targets()
+        self.sqs = SqsProvider(
+            SqsStore(data / "sqs.sqlite"), name_reuse_wait=settings.sqs_name_reuse_wait
+        )
         self.targets.register("sqs", QueueTargets(self.sqs))
+        #: Lambda event-source mappings (SQS queues) and their pollers.
+        self.mappings = MappingStore(self.db)
+        self.mapping_runner = MappingRunner(
+            self.mappings,
+            QueueReader(self.sqs),
+            StreamReader(self.tables.tables),
+            self._run_batch,
+            self._send_mapping_failure,
+        )
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
+        #: SNS: topics fan out through `targets`; other services publish through it too.
+        #: (HTTP(S) delivery and signatures plug into `Fanout`: `http`, `http_message`,
+        #: `signer`; without them http subscriptions stay pending and envelopes are unsigned.)
+        self.sns = SnsProvider(SnsStore(data / "sns.sqlite"), Fanout(self.targets))
+        self.targets.register("sns", TopicTargets(self.sns))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
+        self.event_archives = ArchiveStore(self.event_store.conn)
         router = Router(self.event_store, self.targets)
-        self.events = EventsProvider(self.event_store, router)
+        self.targets.register("events", BusTargets(self.event_store, router, self.event_archives))
+        self.events = EventsProvider(
+            self.event_store, router, ArchiveOperations(self.event_store, self.event_archives)
+        )
         self.event_schedules = Scheduler(self.event_store, router)
+        #: EventBridge Scheduler: schedules fired to their targets through `targets`.
+        scheduler_store = SchedulerStore(data / "scheduler.sqlite")
+        self.schedule_firer = Firer(scheduler_store, self.targets)
+        self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
+        self.event_replays = Replayer(self.event_archives, router)
+        #: What API Gateway's service integrations call (filled in when the edge is built).
+        self.service_calls = LocalServiceCalls()
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
         self.objects = StoredObjects(self.s3.store)
+        self.targets.register("s3", BucketTargets(self.objects))
+        #: S3 event notifications: queued with each change in the S3 store's own outbox.
+        self.s3_outbox = self.s3.attach_notifications(
+            Outbox(self.s3.store, self.targets), self.targets
+        )
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -224,6 +285,52 @@ class Fireside:
         authority = CertificateAuthority(self.settings.data_dir / "tls")
         authority.write_trust(self.share_root / TRUST_DIR)
         return AwsNames(self._http.adopt, authority.server_context())
+
+    async def _run_batch(
+        self, mapping: EventSourceMapping, payload: bytes
+    ) -> tuple[bytes, str | None]:
+        """An event-source mapping's synchronous invoke of its function with one batch."""
+        assert self._invoker is not None
+        _, outcome = await self._invoker.call(
+            mapping.account,
+            mapping.region,
+            mapping.function,
+            mapping.qualifier,
+            payload,
+            request_id=str(uuid.uuid4()),
+            trace=trace_id(),
+        )
+        return outcome.payload, outcome.function_error
+
+    def _send_mapping_failure(self, mapping: EventSourceMapping, record: dict[str, Any]) -> None:
+        """A stream mapping's given-up batch, to its OnFailure destination, as the function's
+        account (its execution role)."""
+        if mapping.on_failure is None:
+            return
+        extra: dict[str, Any] = {}
+        if mapping.on_failure.startswith("arn:aws:s3:::"):
+            shard = record["DDBStreamBatchInfo"]["shardId"]
+            when = time.strftime("%Y/%m/%d/%Y-%m-%dT%H.%M.%S", time.gmtime())
+            extra = {
+                "key": f"aws/lambda/{mapping.uuid}/{shard}/{when}-{uuid.uuid4()}",
+                "content_type": "application/json",
+            }
+        outcome = self.targets.send(
+            Delivery(
+                Sender(mapping.account, mapping.region, None, mapping.arn),
+                mapping.on_failure,
+                json.dumps(record),
+                extra=extra,
+            )
+        )
+        if isinstance(outcome, Refused):
+            log.warning(
+                "event-source mapping %s: on-failure record not delivered to %s: %s: %s",
+                mapping.uuid,
+                mapping.on_failure,
+                outcome.code,
+                outcome.reason,
+            )
 
     def _build(self, endpoint_url: str) -> Edge:
         self._invoker = Invoker(
@@ -259,7 +366,9 @@ class Fireside:
             self.policies,
         )
         self.function_caller = FunctionCaller(self._invoker, resource_policy(self.policies))
-        self.rest_api_door.integrate = LambdaProxy(self.function_caller)
+        self.rest_api_door.integrate = RestIntegrations(
+            LambdaProxy(self.function_caller), ServiceIntegration(self.service_calls)
+        )
         self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,
@@ -270,15 +379,29 @@ class Fireside:
             HttpApiDoor(
                 self.http_apis.store,
                 self.function_caller,
-                Authorizers(self.function_caller, self.authenticator),
+                Authorizers(
+                    self.function_caller,
+                    self.authenticator,
+                    jwks_files=self.settings.jwks_dir or self.settings.data_dir / "jwks",
+                ),
                 logs=self.logs,
+                services=self.service_calls,
             ),
         )
         services = [
             Service(
                 "lambda",
                 lambda_protocol(),
-                dict(self._provider.operations()),
+                {
+                    **self._provider.operations(),
+                    **MappingApi(
+                        self.mappings,
+                        self.mapping_runner,
+                        self.versions,
+                        QueueReader(self.sqs),
+                        StreamReader(self.tables.tables),
+                    ).operations(),
+                },
                 path_prefixes=(
                     "/2015-03-31/",
                     "/2016-08-19/",
@@ -331,6 +454,18 @@ class Fireside:
                 max_body=_SQS_MAX_REQUEST,
             )
         )
+        self.sns.fanout.endpoint_url = endpoint_url
+        services.append(
+            Service(
+                "sns",
+                protocol_for(load_service("sns")),
+                self.sns.operations(),
+                # Publish takes 256 KB; form encoding can triple it.
+                max_body=_SNS_MAX_REQUEST,
+                # The links SNS puts in its messages: SubscribeURL, UnsubscribeURL.
+                unsigned_actions=frozenset({"ConfirmSubscription", "Unsubscribe"}),
+            )
+        )
         services.append(
             Service(
                 "events",
@@ -360,6 +495,17 @@ class Fireside:
                 max_body=_HTTP_API_MAX_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "scheduler",
+                protocol_for(load_service("scheduler")),
+                self.scheduler.operations(),
+                path_prefixes=("/schedules", "/schedule-groups"),
+                # A schedule's target Input is at most 256 KB; JSON escaping can double it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
             services,
@@ -422,8 +568,14 @@ class Fireside:
             "environments": self.manager.stats(),
             "warm": self.backend.stats(),
             "pending_async_events": self.queue.pending(),
-            "pending_s3_records": self.records.pending(),
+            "pending_deliveries": self.outbox.pending(),
+            "dropped_deliveries": self.outbox.dropped,
             "events_failed_invocations": sum(self.events.router.failed_invocations.values()),
+            "scheduler_failed_invocations": sum(self.schedule_firer.failed_invocations.values()),
+            "events_sent_to_dlq": sum(self.events.router.sent_to_dlq.values()),
+            "events_pending_retries": self.events.router.outbox.pending(),
+            "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
+            "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
         }
 
     async def run(
@@ -452,12 +604,24 @@ class Fireside:
                 functools.partial(invoke_allowed, policies=self.policies),
             ),
         )
-        supervisor.start("lambda", "async-records", lambda: self.records.run(self.objects))
+        supervisor.start("lambda", "outbox", self.outbox.run)
+        supervisor.start("s3", "notifications", self.s3_outbox.run)
+        supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
             supervisor.start("dynamodb", "catalog-refresh", self.tables.refresh_forever)
         supervisor.start("events", "schedules", self.event_schedules.run)
-        for service in ("s3", "sts", "sqs", "apigateway", "apigatewayv2"):
+        supervisor.start("scheduler", "firing", self.schedule_firer.run)
+        events_router = self.events.router
+        supervisor.start(
+            "events",
+            "retries",
+            lambda: retry_forever(events_router.outbox, events_router.retry_due, time.time),
+        )
+        supervisor.start("events", "replays", self.event_replays.run)
+        supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
+        supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
+        for service in ("s3", "sts", "sns", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -481,9 +645,11 @@ class Fireside:
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
+                ("SNS", self.sns.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),
+                ("EventBridge Scheduler", self.scheduler.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

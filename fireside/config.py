@@ -43,6 +43,8 @@ class Settings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     data_dir: Path = DEFAULT_DATA_DIR
+    #: Where HTTP APIs' `file://` JWT issuers may point (None: `<data dir>/jwks`).
+    jwks_dir: Path | None = None
     #: "" picks the strongest backend the host supports.
     sandbox: str = ""
     #: Functions may reach networks beyond Fireside (a function tag `fireside:egress=off` opts out).
@@ -68,6 +70,9 @@ class Settings:
     tables_ttl_interval: float = 60.0
     #: Seconds a DynamoDB stream shard stays open before a write rolls it over (DynamoDB: ~4 h).
     tables_shard_lifetime: float = 4 * 3600.0
+    #: Seconds before a deleted SQS queue's name may be used again (AWS: 60,
+    #: `QueueDeletedRecently`); test harnesses that wipe every queue between tests set 0.
+    sqs_name_reuse_wait: float = 60.0
     #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
     tables_backend: str = ""
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
@@ -155,6 +160,7 @@ def load_settings(
         "FIRESIDE_MAX_EVENT_AGE": "max_event_age",
         "FIRESIDE_LOG_INVOKE_BYTES": "log_invoke_bytes",
         "FIRESIDE_LOG_FUNCTION_BYTES": "log_function_bytes",
+        "FIRESIDE_SQS_NAME_REUSE_WAIT": "sqs_name_reuse_wait",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -173,6 +179,8 @@ def load_settings(
         except ValueError as exc:
             raise ConfigError(f"FIRESIDE_ASYNC_RETRY_DELAYS: {exc}") from exc
     settings.region = env.get("FIRESIDE_REGION", settings.region)
+    if env.get("FIRESIDE_JWKS_DIR"):
+        settings.jwks_dir = Path(env["FIRESIDE_JWKS_DIR"])
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"

@@ -23,9 +23,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
-from fireside.aws.auth import Authenticator
+from fireside.aws.auth import DEFAULT_ACCOUNT, Authenticator, Caller
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service, services_signed_as
@@ -59,6 +59,9 @@ class Service:
     #: and v2): a signed request outside `path_prefixes` is not this service's, and is
     #: answered as a call to the other (served or not).
     prefixes_only: bool = False
+    #: Actions (query protocol) AWS serves unsigned, even when credentials are required:
+    #: SNS's `ConfirmSubscription`, the link a subscription confirmation carries.
+    unsigned_actions: frozenset[str] = frozenset()
 
 
 def _unsigned(request: Request) -> bool:
@@ -100,6 +103,7 @@ class Edge:
         self._unserved_protocols: dict[tuple[str, bool], tuple[WireProtocol, ...]] = {}
         self._endpoint_url = endpoint_url
         self._capped = [s for s in services if s.max_body is not None]
+        self._open_actions = {a: s for s in services for a in s.unsigned_actions}
 
     def body_limit(self, path: str, headers: Mapping[str, str]) -> int | None:
         """The body bound of the service (or front door) a request head names, if it has its
@@ -140,6 +144,16 @@ class Edge:
         first = candidates[0]
         return None if first.prefixes_only else first
 
+    def _unsigned_action(self, request: Request) -> Service | None:
+        """The service of an unsigned query-string call to an action AWS serves unsigned."""
+        if not self._open_actions or not request.query or not _unsigned(request):
+            return None
+        try:
+            action = dict(parse_qsl(request.query, max_num_fields=100)).get("Action", "")
+        except ValueError:  # too many fields: not such a call
+            return None
+        return self._open_actions.get(action)
+
     def _route_unsigned(self, request: Request) -> Service | None:
         target = request.headers.get("x-amz-target")
         if target:
@@ -156,7 +170,12 @@ class Edge:
                 return await self._front_door(address, request)
         if request.path.startswith("/_fireside/"):
             return await self._internal(request)
-        if request.path == "/" and request.method == "GET" and _unsigned(request):
+        if (
+            request.path == "/"
+            and request.method == "GET"
+            and _unsigned(request)
+            and self._unsigned_action(request) is None
+        ):
             # DynamoDB answers an unsigned `GET /` as a health check, and some clients and
             # load balancers probe the endpoint so. (A signed `GET /` is S3's ListBuckets.)
             return Response(
@@ -167,8 +186,14 @@ class Edge:
         request_id = str(uuid.uuid4())
         service = None
         try:
-            caller = self._auth.authenticate(request)
-            if caller.service is not None:
+            open_to_all = self._unsigned_action(request)
+            if open_to_all is not None:
+                caller = Caller("", DEFAULT_ACCOUNT, self._region, None, False)
+            else:
+                caller = self._auth.authenticate(request)
+            if open_to_all is not None:
+                service = open_to_all
+            elif caller.service is not None:
                 service = self._route_signed(request, caller.service)
             else:
                 service = self._route_unsigned(request)

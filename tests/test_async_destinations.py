@@ -27,8 +27,10 @@ from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncPolicy, AsyncQueue, Delivery, QueuedEvent
 from fireside.compute.destinations import BucketTarget
 from fireside.compute.invocation import Outcome
-from fireside.compute.record_outbox import RecordOutbox
+from fireside.outbox import Outbox
+from fireside.s3.targets import BucketTargets
 from fireside.store.database import Database
+from fireside.targets import Targets
 from tests.conftest import ROLE, FunctionFactory, Server, python_zip
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
@@ -351,17 +353,17 @@ def test_s3_records_survive_a_crash_and_transient_failures(tmp_path: Path) -> No
     server (a reopened database) stores it; a failed put is retried, a missing bucket drops
     the record (as a failed delivery does on AWS)."""
     db = Database(tmp_path / "fireside.sqlite")
-    outbox = RecordOutbox(db)
-    queue = AsyncQueue(db, retry_delays=(0.0,), max_event_age=60, concurrency=1, records=outbox)
+    outbox = Outbox(db, Targets())
+    queue = AsyncQueue(db, retry_delays=(0.0,), max_event_age=60, concurrency=1, outbox=outbox)
     bucket = BucketTarget("records")
     missing = BucketTarget("gone")
-    targets = {"fn": bucket, "other": missing}
+    chosen = {"fn": bucket, "other": missing}
 
     async def failing(event: QueuedEvent) -> Delivery:
         return Delivery(Outcome(b'{"errorMessage": "no"}', "Unhandled"), "$LATEST")
 
     def policy(event: QueuedEvent) -> AsyncPolicy:
-        return AsyncPolicy(max_retries=0, on_failure=targets[event.function])
+        return AsyncPolicy(max_retries=0, on_failure=chosen[event.function])
 
     async def run_queue() -> None:
         task = asyncio.create_task(queue.run(failing, policy))
@@ -380,7 +382,6 @@ def test_s3_records_survive_a_crash_and_transient_failures(tmp_path: Path) -> No
     db.close()
 
     reopened = Database(tmp_path / "fireside.sqlite")
-    outbox = RecordOutbox(reopened)
     stored: dict[tuple[str, str], bytes] = {}
     calls: list[str] = []
 
@@ -396,8 +397,12 @@ def test_s3_records_survive_a_crash_and_transient_failures(tmp_path: Path) -> No
             assert (account, content_type) == ("000000000000", "application/json")
             stored[(bucket, key)] = data
 
+    targets = Targets()
+    targets.register("s3", BucketTargets(Writer()))  # type: ignore[arg-type]
+    outbox = Outbox(reopened, targets)
+
     async def run_outbox() -> None:
-        task = asyncio.create_task(outbox.run(Writer()))
+        task = asyncio.create_task(outbox.run())
         deadline = time.monotonic() + 10
         while outbox.pending():
             assert time.monotonic() < deadline

@@ -262,17 +262,23 @@ def test_destinations(raw: Any, make_function: FunctionFactory) -> None:
             f"The destination ARN {not_a_bucket} is invalid.",
             400,
         )
-    # Valid on AWS, not deliverable in Fireside yet: refused, naming what is missing.
-    for service, missing in (
-        ("sqs", "Amazon SQS"),
-        ("sns", "Amazon SNS"),
-        ("events", "Amazon EventBridge"),
+    # Queues, topics and buses are taken as given (their policies decide at delivery);
+    # an ARN of theirs that names no queue, topic or bus is not.
+    for target in (
+        "arn:aws:sqs:us-east-1:000000000000:somewhere",
+        "arn:aws:sns:us-east-1:000000000000:somewhere",
+        "arn:aws:events:us-east-1:000000000000:event-bus/somewhere",
     ):
-        target = f"arn:aws:{service}:us-east-1:000000000000:somewhere"
-        code, message, status = error(destination, None, target)
-        assert (code, status) == ("InvalidParameterValueException", 400)
-        assert message.startswith(f"Fireside does not support {missing} destinations yet")
-        assert target in message
+        assert destination(target, target)["DestinationConfig"] == {
+            "OnSuccess": {"Destination": target},
+            "OnFailure": {"Destination": target},
+        }
+    bad = "arn:aws:events:us-east-1:000000000000:rule/somewhere"
+    assert error(destination, bad, None) == (
+        "InvalidParameterValueException",
+        f"The destination ARN {bad} is invalid.",
+        400,
+    )
     empty = put(FunctionName=name, DestinationConfig={"OnSuccess": {}})
     assert empty["DestinationConfig"] == EMPTY
     both = destination(other_arn, f"{other_arn}:$LATEST")

@@ -439,14 +439,12 @@ def _queue_policy(queue_arn: str, rule_arn: str) -> str:
     )
 
 
-def test_an_sqs_target_receives_events_its_queue_policy_allows(
-    server: Server, events: Any
-) -> None:
+def test_an_sqs_target_receives_events_its_queue_policy_allows(server: Server, events: Any) -> None:
     sqs = server.client("sqs")
     url = sqs.create_queue(QueueName=_name())["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     rule = _name()
     rule_arn = events.put_rule(Name=rule, EventPattern='{"source": ["to-sqs"]}')["RuleArn"]
     events.put_targets(

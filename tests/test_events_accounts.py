@@ -1,6 +1,7 @@
 """EventBridge across accounts: a rule of account A reaches account B's function only through
 B's resource policy (a statement for `events.amazonaws.com` with the rule's ARN), and A
-never sees B's buses or rules."""
+never sees B's buses or rules; events cross to another account's bus (from a rule, or from
+PutEvents naming the bus's ARN) only where that bus's policy (PutPermission) allows it."""
 
 from __future__ import annotations
 
@@ -124,16 +125,165 @@ def test_buses_and_rules_are_per_account(two_accounts: Server) -> None:
     with pytest.raises(ClientError) as caught:
         events_b.list_tags_for_resource(ResourceARN=f"arn:aws:events:us-east-1:{A}:rule/x")
     assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    # B cannot put events on A's bus (no bus policies here): accepted and dropped, as AWS
-    # answers for a bus that does not exist; A's rules never see it.
+    # B cannot put events on A's bus without A's bus policy: the entry is refused (and A's
+    # rules never see it), whether or not the bus is there.
     before = two_accounts.health()["events_failed_invocations"]
     events_a.put_targets(
         Rule="mine",
         EventBusName="private",
         Targets=[{"Id": "q", "Arn": f"arn:aws:sqs:us-east-1:{A}:q"}],
     )
-    answer = events_b.put_events(
-        Entries=[{"Source": "s", "DetailType": "t", "Detail": "{}", "EventBusName": bus_arn}]
-    )
-    assert answer["FailedEntryCount"] == 0 and "EventId" in answer["Entries"][0]
+    for arn in (bus_arn, f"arn:aws:events:us-east-1:{A}:event-bus/not-there"):
+        answer = events_b.put_events(
+            Entries=[{"Source": "s", "DetailType": "t", "Detail": "{}", "EventBusName": arn}]
+        )
+        assert answer["FailedEntryCount"] == 1
+        assert answer["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+        assert answer["Entries"][0]["ErrorMessage"] == (
+            f"User: arn:aws:iam::{B}:root is not authorized to perform: events:PutEvents on "
+            f"resource: {arn} because no resource-based policy allows the events:PutEvents action"
+        )
     assert two_accounts.health()["events_failed_invocations"] == before
+
+
+def _queue(server: Server, account: str, rule_arn: str) -> tuple[Any, str]:
+    """A queue of `account` whose policy lets the rule `rule_arn` send to it."""
+    sqs = client(server, account, "sqs")
+    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+            }
+        ],
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    return sqs, url
+
+
+def _bodies(sqs: Any, url: str) -> list[dict[str, Any]]:
+    return [
+        json.loads(m["Body"])
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    ]
+
+
+def test_a_rule_forwards_to_another_accounts_bus_only_with_its_bus_policy(
+    two_accounts: Server,
+) -> None:
+    events_a = client(two_accounts, A, "events")
+    events_b = client(two_accounts, B, "events")
+    bus = f"central-{uuid.uuid4().hex[:6]}"
+    bus_arn = events_b.create_event_bus(Name=bus)["EventBusArn"]
+    b_rule = events_b.put_rule(Name="from-a", EventBusName=bus, EventPattern='{"source": ["fwd"]}')[
+        "RuleArn"
+    ]
+    sqs_b, url = _queue(two_accounts, B, b_rule)
+    queue_arn = sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events_b.put_targets(Rule="from-a", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    rule = f"fwd-{uuid.uuid4().hex[:6]}"
+    events_a.put_rule(Name=rule, EventPattern='{"source": ["fwd"]}')
+    events_a.put_targets(Rule=rule, Targets=[{"Id": "bus", "Arn": bus_arn}])
+
+    def put(n: int) -> str:
+        entry = {"Source": "fwd", "DetailType": "t", "Detail": json.dumps({"n": n})}
+        answer = events_a.put_events(Entries=[entry])
+        assert answer["FailedEntryCount"] == 0
+        return str(answer["Entries"][0]["EventId"])
+
+    failed = two_accounts.health()["events_failed_invocations"]
+    put(1)  # no bus policy: refused, counted
+    assert two_accounts.health()["events_failed_invocations"] == failed + 1
+    assert _bodies(sqs_b, url) == []
+
+    events_b.put_permission(
+        EventBusName=bus, Action="events:PutEvents", Principal=A, StatementId="from-a"
+    )
+    policy = json.loads(events_b.describe_event_bus(Name=bus)["Policy"])
+    assert policy["Statement"] == [
+        {
+            "Sid": "from-a",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+        }
+    ]
+    event_id = put(2)
+    (received,) = _bodies(sqs_b, url)  # routed on B's bus before PutEvents answered
+    # The event crosses as it is: A's account, its id and region.
+    assert received["account"] == A and received["id"] == event_id
+    assert received["detail"] == {"n": 2} and received["source"] == "fwd"
+
+    # A condition the event does not meet closes the bus again.
+    events_b.put_permission(
+        EventBusName=bus,
+        Action="events:PutEvents",
+        Principal=A,
+        StatementId="from-a",
+        Condition={"Type": "StringEquals", "Key": "aws:PrincipalOrgID", "Value": "o-123"},
+    )
+    failed = two_accounts.health()["events_failed_invocations"]
+    put(3)
+    assert two_accounts.health()["events_failed_invocations"] == failed + 1
+    events_b.remove_permission(EventBusName=bus, RemoveAllPermissions=True)
+    assert "Policy" not in events_b.describe_event_bus(Name=bus)
+    put(4)
+    assert two_accounts.health()["events_failed_invocations"] == failed + 2
+    assert _bodies(sqs_b, url) == []
+
+
+def test_put_events_on_another_accounts_bus_by_its_policy(two_accounts: Server) -> None:
+    events_a = client(two_accounts, A, "events")
+    events_b = client(two_accounts, B, "events")
+    bus = f"open-{uuid.uuid4().hex[:6]}"
+    bus_arn = events_b.create_event_bus(Name=bus)["EventBusArn"]
+    b_rule = events_b.put_rule(Name="all", EventBusName=bus, EventPattern='{"source": ["x"]}')[
+        "RuleArn"
+    ]
+    sqs_b, url = _queue(two_accounts, B, b_rule)
+    queue_arn = sqs_b.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events_b.put_targets(Rule="all", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+    entry = {"Source": "x", "DetailType": "t", "Detail": '{"k": 1}', "EventBusName": bus_arn}
+
+    refused = events_a.put_events(Entries=[entry])
+    assert refused["Entries"][0]["ErrorCode"] == "AccessDeniedException"
+    # A statement for a third account does not open the bus to A.
+    events_b.put_permission(
+        EventBusName=bus, Action="events:PutEvents", Principal="333333333333", StatementId="c"
+    )
+    assert events_a.put_events(Entries=[entry])["FailedEntryCount"] == 1
+    # A whole policy document (PutPermission's Policy) that names A does.
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "a-may-put",
+                "Effect": "Allow",
+                "Principal": {"AWS": A},
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": {"StringEquals": {"events:source": "x"}},
+            }
+        ],
+    }
+    events_b.put_permission(EventBusName=bus, Policy=json.dumps(document))
+    answer = events_a.put_events(Entries=[entry, {**entry, "Source": "y"}])
+    assert "EventId" in answer["Entries"][0]
+    assert answer["Entries"][1]["ErrorCode"] == "AccessDeniedException"
+    (received,) = _bodies(sqs_b, url)
+    assert received["account"] == A and received["detail"] == {"k": 1}
+    assert received["id"] == answer["Entries"][0]["EventId"]

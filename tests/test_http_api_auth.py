@@ -69,6 +69,12 @@ def jwks(path: Path) -> str:
     return f"file://{path}"
 
 
+def _jwks_path(server: Server) -> Path:
+    folder = server.data_dir / "jwks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{uuid.uuid4().hex}.json"
+
+
 def claims(issuer: str, **extra: Any) -> dict[str, Any]:
     now = int(time.time())
     return {"iss": issuer, "aud": "app", "sub": "ann", "exp": now + 300, "iat": now - 5, **extra}
@@ -108,7 +114,10 @@ def test_jwt_authorizer(
     function_arn: str,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    issuer = jwks(tmp_path / "jwks.json")
+    # The server reads file:// key sets only under <data dir>/jwks: the same JWKS elsewhere
+    # is refused (an API definition must not make the server read its other files).
+    outside = jwks(tmp_path / "jwks.json")
+    issuer = jwks(_jwks_path(server))
     api_id, target = _api_with(v2, function_arn)
     authorizer = v2.create_authorizer(
         ApiId=api_id,
@@ -146,6 +155,12 @@ def test_jwt_authorizer(
     ):
         status, _, body = request(server, api_id, "GET", "/me", headers={"Authorization": bad})
         assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
+    v2.update_authorizer(
+        ApiId=api_id, AuthorizerId=authorizer, JwtConfiguration={"Issuer": outside}
+    )
+    headers = {"Authorization": token(claims(outside, scope="read"))}
+    status, _, body = request(server, api_id, "GET", "/me", headers=headers)
+    assert (status, json.loads(body)) == (401, {"message": "Unauthorized"})
 
 
 def test_lambda_authorizers(
@@ -225,7 +240,7 @@ def test_aws_iam_route(
 
 def test_token_checks_in_process(tmp_path: Path) -> None:
     issuer = jwks(tmp_path / "jwks.json")
-    keys = JwksCache()
+    keys = JwksCache(files=tmp_path)
     now = time.time()
 
     def check(jwt: str, audiences: tuple[str, ...] = ("app",)) -> dict[str, Any]:
@@ -279,7 +294,7 @@ def test_sam_http_api(
     aws-sam-translator 1.110 made (intrinsics resolved as CloudFormation would) and the
     `$default` stage with AutoDeploy it adds; the functions may be invoked by API Gateway, as
     SAM's `Lambda::Permission` resources allow."""
-    issuer = jwks(tmp_path / "jwks.json")
+    issuer = jwks(_jwks_path(server))
     body = (Path(__file__).parent / "data" / "sam_http_api.json").read_text()
     body = body.replace("${FunctionArn}", function_arn)
     body = body.replace("${AuthorizerArn}", authorizer_arn).replace("${Issuer}", issuer)

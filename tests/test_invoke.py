@@ -284,11 +284,19 @@ def test_health(server: Server) -> None:
         "apigatewayv2",
         "events",
         "sqs",
+        "scheduler",
+        "sns",
     }
     assert services["lambda"]["status"] == "running"
-    assert set(services["lambda"]["loops"]) == {"reaper", "async-dispatch", "async-records"}
+    assert set(services["lambda"]["loops"]) == {
+        "reaper",
+        "async-dispatch",
+        "outbox",
+        "event-source-mappings",
+    }
     assert all(loop["state"] == "running" for loop in services["lambda"]["loops"].values())
     assert services["dynamodb"]["loops"]["ttl-sweep"]["state"] == "running"
+    assert services["scheduler"]["loops"]["firing"]["state"] == "running"
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 

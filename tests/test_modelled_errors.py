@@ -82,6 +82,7 @@ SERVICES = [
     ("fireside/tables/", "dynamodb"),
     ("fireside/s3/", "s3"),
     ("fireside/events/", "events"),
+    ("fireside/scheduler/", "scheduler"),
 ]
 
 

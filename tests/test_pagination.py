@@ -247,6 +247,37 @@ def list_function_url_configs(server: Server, count: int) -> Iterator[Listing]:
         _drop_function(client, name)
 
 
+def list_event_source_mappings(server: Server, count: int) -> Iterator[Listing]:
+    """One function's mappings from `count` queues (disabled: nothing polls), by UUID."""
+    region = "eu-south-2"  # the listing covers a whole region: this one is its own
+    client = _client(server, "lambda", region)
+    sqs = _client(server, "sqs", region)
+    name = _function(client)
+    uuids = []
+    for n in range(count):
+        url = sqs.create_queue(QueueName=f"pg-esm-{n}-{uuid.uuid4().hex[:6]}")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        uuids.append(
+            client.create_event_source_mapping(
+                EventSourceArn=arn, FunctionName=name, Enabled=False
+            )["UUID"]
+        )
+    try:
+        yield Listing(
+            client,
+            "list_event_source_mappings",
+            {"FunctionName": name},
+            "EventSourceMappings",
+            lambda m: m["UUID"],
+            sorted(uuids),
+            lambda found: client.delete_event_source_mapping(UUID=found),
+        )
+    finally:
+        _drop_function(client, name)
+
+
 def _layer_zip() -> bytes:
     return make_zip({"python/mod.py": f"X = {uuid.uuid4().hex!r}\n"})
 
@@ -421,6 +452,7 @@ LAMBDA_LISTINGS: dict[str, Factory] = {
     "ListFunctionEventInvokeConfigs": list_function_event_invoke_configs,
     "ListProvisionedConcurrencyConfigs": list_provisioned_concurrency_configs,
     "ListFunctionUrlConfigs": list_function_url_configs,
+    "ListEventSourceMappings": list_event_source_mappings,
 }
 S3_LISTINGS: dict[str, Factory] = {
     "ListObjects": _s3_listing("list_objects", "Contents", ("Marker", "NextMarker")),
@@ -551,7 +583,6 @@ LISTINGS = {**LAMBDA_LISTINGS, **S3_LISTINGS, **APIGATEWAYV2_LISTINGS}
 #: botocore's paginators of operations Fireside does not serve (answered as not implemented).
 UNSERVED = {
     "lambda": {
-        "ListEventSourceMappings",
         "ListCodeSigningConfigs",
         "ListFunctionsByCodeSigningConfig",
         "ListCapacityProviders",

@@ -89,7 +89,7 @@ SOURCE = TemplateInput(
         ("$input.path('$.n.m')", "2"),
         ("$input.path('$.tags[1]')", "y"),
         ("$util.escapeJavaScript('a\"b')", 'a\\"b'),
-        ("$util.urlEncode($input.params('q'))", "s%20p"),
+        ("$util.urlEncode($input.params('q'))", "s+p"),
         ("cost: $5", "cost: $5"),
     ],
 )
@@ -130,7 +130,7 @@ def test_directives(template: str, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "template", ["#foreach($x in $list)$x#end", "#if($a)", "#end", "#set($x 1)", "#macro(m)#end"]
+    "template", ["#parse('x.vm')", "#if($a)", "#end", "#set($x 1)", "#macro(m)#end"]
 )
 def test_unsupported_directives_are_refused(template: str) -> None:
     with pytest.raises(UnsupportedTemplate):

@@ -53,6 +53,17 @@ def error_of(call: Callable[[], Any]) -> tuple[str, str, int]:
     )
 
 
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
 def test_digests_match_aws_vectors() -> None:
     # The value AWS answers for this attribute (recorded in moto's AWS-verified tests).
     attributes = {"timestamp": {"StringValue": "1493147359900", "DataType": "Number"}}
@@ -344,8 +355,13 @@ def test_dead_letter_queue_and_redrive_back(sqs: Any, make_queue: QueueFactory) 
     assert moved["Messages"][0]["Body"] == "poison"
     handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
     assert handle
-    tasks = sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
-    assert tasks[0]["Status"] == "COMPLETED"
+    tasks = wait_for(
+        lambda: [
+            t
+            for t in sqs.list_message_move_tasks(SourceArn=dlq_arn)["Results"]
+            if t["Status"] == "COMPLETED"
+        ]
+    )
     assert tasks[0]["ApproximateNumberOfMessagesMoved"] == 1
     back = sqs.receive_message(QueueUrl=source)["Messages"]
     assert back[0]["Body"] == "poison"

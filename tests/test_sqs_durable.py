@@ -8,6 +8,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from botocore.exceptions import ClientError
+
 from tests.conftest import Server
 
 
@@ -72,3 +75,18 @@ def test_in_flight_message_returns_after_timeout_across_restart(
     message = answer["Messages"][0]
     assert message["Body"] == "in flight"
     assert message["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_deleted_queues_name_still_waits_after_a_restart(
+    fresh_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    first = fresh_server(data)
+    sqs = first.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.create_queue(QueueName="gone")["QueueUrl"])
+    first.stop(signal.SIGKILL)
+
+    sqs = fresh_server(data).client("sqs")
+    with pytest.raises(ClientError) as caught:
+        sqs.create_queue(QueueName="gone")
+    assert caught.value.response["Error"]["Code"] == "AWS.SimpleQueueService.QueueDeletedRecently"

@@ -1,5 +1,5 @@
 """A service Fireside does not provide answers in its own protocol, so its clients can read
-the refusal (before, a CloudFormation or SNS client got JSON it could not parse)."""
+the refusal (before, a CloudFormation or SES client got JSON it could not parse)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from tests.conftest import Server
 CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("cloudformation", "ListStacks", lambda c: c.list_stacks()),  # query (XML)
     ("stepfunctions", "ListStateMachines", lambda c: c.list_state_machines()),  # json 1.0
-    ("sns", "ListTopics", lambda c: c.list_topics()),  # query
+    ("ses", "ListIdentities", lambda c: c.list_identities()),  # query
     ("ecs", "ListClusters", lambda c: c.list_clusters()),  # json 1.1
     ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
     ("appsync", "ListGraphqlApis", lambda c: c.list_graphql_apis()),  # rest-json

@@ -14,6 +14,7 @@ instead of botocore's cached properties.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,14 @@ from typing import Any
 from botocore.loaders import Loader
 from botocore.model import ServiceModel as _BotoServiceModel
 
-__all__ = ["Operation", "ServiceModel", "Shape", "load_service", "service_from_description"]
+__all__ = [
+    "Operation",
+    "ServiceModel",
+    "Shape",
+    "load_description",
+    "load_service",
+    "service_from_description",
+]
 
 
 class Shape:
@@ -173,6 +181,7 @@ class Operation:
     """An operation's HTTP binding and its input/output/error shapes."""
 
     __slots__ = (
+        "deprecated",
         "error_codes",
         "has_event_stream_output",
         "http_method",
@@ -196,6 +205,8 @@ class Operation:
             service._wrap(e).error_code for e in boto.error_shapes
         )
         self.has_event_stream_output: bool = bool(boto.has_event_stream_output)
+        #: Superseded by another operation on the same request (S3's PutBucketNotification).
+        self.deprecated: bool = bool(boto.deprecated)
 
     def __repr__(self) -> str:
         return f"<Operation {self.name} {self.http_method} {self.request_uri}>"
@@ -283,6 +294,13 @@ def load_service(name: str, api_version: str | None = None) -> ServiceModel:
     """Load (once) the service model botocore ships for `name`, newest api version by default."""
     description = _loader().load_service_model(name, "service-2", api_version)
     return ServiceModel(_BotoServiceModel(description, service_name=name))
+
+
+def load_description(name: str, api_version: str | None = None) -> dict[str, Any]:
+    """A copy of the service description botocore ships for `name`, to derive another from
+    (SQS's query protocol: `fireside.sqs.query_names`)."""
+    description = _loader().load_service_model(name, "service-2", api_version)
+    return dict(copy.deepcopy(description))
 
 
 @functools.cache

@@ -276,9 +276,11 @@ _CONVERTERS: Final[dict[str, Callable[[str], Any]]] = {
 class _InputPlan:
     __slots__ = ("decode", "validator")
 
-    def __init__(self, shape: Shape | None, decoders: _Decoders) -> None:
+    def __init__(self, shape: Shape | None, decoders: _Decoders, constraints: bool) -> None:
         self.decode: Decoder | None = decoders.decoder(shape) if shape is not None else None
-        self.validator: Validator | None = Validator(shape) if shape is not None else None
+        self.validator: Validator | None = (
+            Validator(shape, constraints=constraints) if shape is not None else None
+        )
 
 
 class _OutputPlan:
@@ -292,9 +294,12 @@ class _OutputPlan:
 
 
 class QueryProtocol:
-    """query-protocol parsing and serialization for one service (implements `WireProtocol`)."""
+    """query-protocol parsing and serialization for one service (implements `WireProtocol`).
 
-    def __init__(self, service: ServiceModel) -> None:
+    `constraints=False` checks `required` only, for services that refuse bad values in their
+    own words (SQS)."""
+
+    def __init__(self, service: ServiceModel, *, constraints: bool = True) -> None:
         self._service = service
         self._namespace = namespace = service.xml_namespace
         self._xmlns = f' xmlns="{escape_attribute(namespace)}"' if namespace else ""
@@ -303,7 +308,7 @@ class QueryProtocol:
         self._inputs: dict[str, _InputPlan] = {}
         self._outputs: dict[str, _OutputPlan] = {}
         for op in service.operations():
-            self._inputs[op.name] = _InputPlan(op.input, decoders)
+            self._inputs[op.name] = _InputPlan(op.input, decoders, constraints)
             self._outputs[op.name] = _OutputPlan(op.name, op.output, writer)
 
     @property

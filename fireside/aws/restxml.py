@@ -213,7 +213,7 @@ class RestXmlProtocol:
         self, request: Request, query: Mapping[str, list[str]]
     ) -> tuple[Operation, dict[str, str], _InputPlan]:
         best: tuple[Operation, dict[str, str], _InputPlan] | None = None
-        best_rank = (1, 0)
+        best_rank = (1, 0, 0)
         for route, labels in self._router.matches(request.method, request.path, query):
             plan = self._inputs[route.operation.name]
             present = all(name in request.headers for name in plan.required_headers) and all(
@@ -222,9 +222,12 @@ class RestXmlProtocol:
             # Most literal characters first (the router's order); among routes as literal,
             # the one whose required headers and query parameters are all present and most
             # numerous (`uploadId` makes a DELETE of a key AbortMultipartUpload).
+            # A deprecated operation loses a tie to the one that replaced it on the same
+            # request (PutBucketNotification to PutBucketNotificationConfiguration).
             rank = (
                 route.sort_key[0],
                 -(len(plan.required_headers) + len(plan.required_query)) if present else 1,
+                int(route.operation.deprecated),
             )
             if best is None or rank < best_rank:
                 best, best_rank = (route.operation, labels, plan), rank

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import sqlite3
 import time
@@ -32,11 +33,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from fireside import targets
 from fireside.aws.errors import ServiceError
 from fireside.compute import destinations
-from fireside.compute.destinations import BucketTarget, Destination, Response, Target
+from fireside.compute.destinations import (
+    BucketTarget,
+    Destination,
+    Response,
+    ServiceTarget,
+    Target,
+)
 from fireside.compute.invocation import Outcome
-from fireside.compute.record_outbox import RecordOutbox
+from fireside.outbox import Outbox
 from fireside.store.database import Database
 from fireside.supervisor import TaskSet
 
@@ -47,6 +55,17 @@ THROTTLE_BACKOFF_MAX = 300.0
 #: Records go to a function destination as an Event invoke, which has this payload limit (an
 #: S3 destination takes records of any size).
 MAX_RECORD = 1_048_576
+
+
+def _error_message(payload: bytes) -> str:
+    """A function error's `errorMessage`, or its payload as text."""
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return payload.decode("utf-8", errors="replace")
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return str(parsed["errorMessage"])
+    return payload.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +103,10 @@ class AsyncPolicy:
 
     max_retries: int | None = None
     max_age: float | None = None
-    on_success: Target | None = None
+    on_success: Destination | None = None
     on_failure: Destination | None = None
+    #: The function's `DeadLetterConfig` target (an SQS queue or SNS topic ARN).
+    dead_letter: str | None = None
     #: The function's reserved concurrency is 0: events fail without running.
     zero_concurrency: bool = False
 
@@ -112,10 +133,10 @@ class AsyncQueue:
         retry_delays: tuple[float, ...],
         max_event_age: float,
         concurrency: int,
-        records: RecordOutbox | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self._db = db
-        self._records = records
+        self._outbox = outbox
         self._retry_delays = retry_delays
         self._max_age = max_event_age
         self._limit = asyncio.Semaphore(concurrency)
@@ -316,8 +337,8 @@ class AsyncQueue:
         target: Destination | None = (
             policy.on_success if condition == destinations.SUCCESS else policy.on_failure
         )
-        if isinstance(target, BucketTarget) and self._records is None:
-            log.warning("no S3 to store the record of event %s in", event.request_id)
+        if not isinstance(target, Target | None) and self._outbox is None:
+            log.warning("no outbox to send the record of event %s through", event.request_id)
             target = None
         if isinstance(target, Target) and not self._may_invoke(event.account, target):
             # Checked when configured too; a configuration stored before that check (or a
@@ -334,17 +355,21 @@ class AsyncQueue:
         if condition is not None and target is not None:
             limit = None if isinstance(target, BucketTarget) else MAX_RECORD
             record = self._record(event, condition, response, now, limit)
+        sends: list[targets.Delivery] = []
+        if record is not None and target is not None and not isinstance(target, Target):
+            sends.append(self._record_delivery(event, condition, target, record, now))
+        failed = condition not in (None, destinations.SUCCESS)
+        if failed and policy.dead_letter is not None and self._outbox is not None:
+            sends.append(self._dead_letter(event, policy.dead_letter, response, condition))
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM async_events WHERE id = ?", (event.id,))
             conn.execute("DELETE FROM async_event_failures WHERE event_id = ?", (event.id,))
             if record is not None and isinstance(target, Target):
                 self._insert(conn, target, str(uuid.uuid4()), record)
-            elif record is not None and isinstance(target, BucketTarget):
-                assert self._records is not None
-                key = destinations.record_key(event.function, now, str(uuid.uuid4()))
-                self._records.insert(conn, event.account, target.bucket, key, record)
-        if record is not None and isinstance(target, BucketTarget) and self._records:
-            self._records.wake()
+            for delivery in sends:
+                Outbox.insert(conn, delivery)
+        if sends and self._outbox is not None:
+            self._outbox.wake()
         if condition not in (None, destinations.SUCCESS):
             log.warning(
                 "event %s for %s failed (%s) after %d run(s)%s",
@@ -354,6 +379,61 @@ class AsyncQueue:
                 event.attempts + (response is not None),
                 "; its record goes to the OnFailure destination" if record else "",
             )
+
+    @staticmethod
+    def _sender(event: QueuedEvent) -> targets.Sender:
+        # Lambda sends records and dead letters with the function's execution role: as the
+        # function's account, not as a service.
+        return targets.Sender(event.account, event.region, None, event.function_arn)
+
+    def _record_delivery(
+        self,
+        event: QueuedEvent,
+        condition: str | None,
+        target: BucketTarget | ServiceTarget,
+        record: bytes,
+        now: float,
+    ) -> targets.Delivery:
+        body = record.decode("utf-8")
+        if isinstance(target, BucketTarget):
+            key = destinations.record_key(event.function, now, str(uuid.uuid4()))
+            return targets.Delivery(
+                self._sender(event),
+                f"arn:aws:s3:::{target.bucket}",
+                body,
+                extra={"key": key, "content_type": "application/json"},
+            )
+        extra: dict[str, object] = {}
+        if target.service == "events":
+            outcome = "Success" if condition == destinations.SUCCESS else "Failure"
+            extra = {
+                "Source": "lambda",
+                "DetailType": f"Lambda Function Invocation Result - {outcome}",
+                "Resources": [target.arn, event.function_arn],
+            }
+        return targets.Delivery(self._sender(event), target.arn, body, extra=extra)
+
+    def _dead_letter(
+        self, event: QueuedEvent, arn: str, response: Response | None, condition: str | None
+    ) -> targets.Delivery:
+        """The event as it came, to the function's dead-letter queue or topic, with the
+        attributes AWS adds: RequestID, ErrorCode (an HTTP status) and ErrorMessage (its
+        first KB)."""
+        response = response or self._last_failure(event)
+        if response is not None and response.function_error is not None:
+            code, message = "200", _error_message(response.payload)
+        else:
+            code, message = "429", f"The event was not run: {condition}"
+        return targets.Delivery(
+            self._sender(event),
+            arn,
+            event.payload.decode("utf-8", errors="replace"),
+            attributes={
+                "RequestID": {"DataType": "String", "StringValue": event.request_id},
+                "ErrorCode": {"DataType": "Number", "StringValue": code},
+                "ErrorMessage": {"DataType": "String", "StringValue": message[:1024] or "-"},
+            },
+        )
 
     def _record(
         self,

@@ -18,15 +18,20 @@ function's reserved concurrency is 0), Lambda sends an *invocation record* to th
 A record for an event that never ran (`ZeroReservedConcurrency`, or too old while throttled)
 has no `responseContext` or `responsePayload`, as AWS sends it for reserved concurrency 0.
 
-Fireside delivers records to two kinds of destination:
+Fireside delivers records to every kind of destination AWS has:
 
 - a Lambda function (OnSuccess or OnFailure): an Event invoke of it, through the same durable
   queue (`fireside.compute.async_queue`);
+- an SQS queue, an SNS topic or an EventBridge bus (OnSuccess or OnFailure): the record as
+  the message (for a bus, the `detail` of an event from source `lambda` with detail-type
+  `Lambda Function Invocation Result - Success` or `- Failure`);
 - an S3 bucket (OnFailure only, as on AWS), `arn:aws:s3:::<bucket>`: the record is stored as a
   JSON object named as AWS names it,
-  `aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>` (UTC), through a
-  durable outbox (`fireside.compute.record_outbox`). The bucket must be the function's
-  account's; a missing or foreign bucket loses the record, as a failed delivery does on AWS.
+  `aws/lambda/async/<function-name>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<uuid>` (UTC).
+
+All but functions go through the durable outbox (`fireside.outbox`) and `fireside.targets`,
+acting as the function's account (its execution role): the target's owner check and resource
+policy decide, and a refused delivery loses the record, as a failed delivery does on AWS.
 """
 
 from __future__ import annotations
@@ -53,12 +58,11 @@ _BUCKET_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:s3:::(?P<bucket>[a-z0-9][a-z0-9.-]
 #: Where S3 destinations put records: the prefix, then `<function>/YYYY/MM/DD/`.
 RECORD_PREFIX = "aws/lambda/async/"
 
-#: Destination services AWS accepts that Fireside cannot deliver to yet: ARN service -> name.
-NOT_IN_FIRESIDE = {
-    "sqs": "Amazon SQS",
-    "sns": "Amazon SNS",
-    "events": "Amazon EventBridge",
-}
+#: Destination services other than Lambda and S3, delivered through `fireside.targets`.
+SERVICES = frozenset({"sqs", "sns", "events"})
+_SERVICE_ARN = re.compile(
+    r"^arn:aws[a-zA-Z-]*:(?P<service>sqs|sns|events):[a-z0-9-]+:\d{12}:(?P<resource>[^:\s]+)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +82,15 @@ class BucketTarget:
     bucket: str
 
 
-Destination = Target | BucketTarget
+@dataclass(frozen=True, slots=True)
+class ServiceTarget:
+    """An SQS queue, SNS topic or EventBridge bus destination, by ARN."""
+
+    arn: str
+    service: str
+
+
+Destination = Target | BucketTarget | ServiceTarget
 
 
 def function_target(arn: str) -> Target | None:
@@ -96,9 +108,19 @@ def bucket_target(arn: str) -> BucketTarget | None:
     return None if match is None else BucketTarget(match["bucket"])
 
 
+def service_target(arn: str) -> ServiceTarget | None:
+    """The queue, topic or bus a destination ARN names, or None if it names none."""
+    match = _SERVICE_ARN.match(arn)
+    if match is None:
+        return None
+    if match["service"] == "events" and not match["resource"].startswith("event-bus/"):
+        return None
+    return ServiceTarget(arn, match["service"])
+
+
 def destination(arn: str) -> Destination | None:
     """What a configured destination ARN delivers to (None: nothing Fireside can deliver to)."""
-    return function_target(arn) or bucket_target(arn)
+    return function_target(arn) or bucket_target(arn) or service_target(arn)
 
 
 def record_key(function: str, seconds: float, unique: str) -> str:

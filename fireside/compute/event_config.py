@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from fireside.aws.errors import ServiceError
 from fireside.compute.async_queue import AsyncPolicy, QueuedEvent
-from fireside.compute.destinations import destination, function_target
+from fireside.compute.destinations import destination
 from fireside.compute.versions import Versions
 from fireside.store.database import Database
 
@@ -123,16 +124,28 @@ class EventConfigs:
             self.delete(config)
 
     # -- what the async queue asks -------------------------------------------------------------
+    def _dead_letter(self, event: QueuedEvent) -> str | None:
+        """The DeadLetterConfig of the version the event ran (or would have run)."""
+        try:
+            function, _ = self._versions.resolve(
+                event.account, event.region, event.function, event.qualifier
+            )
+        except ServiceError:
+            return None  # deleted since: nowhere to send it
+        return function.dead_letter_arn
+
     def policy(self, event: QueuedEvent) -> AsyncPolicy:
         latest = self._versions.functions.get(event.account, event.region, event.function)
         zero = latest is not None and latest.reserved_concurrency == 0
         config = self._configs.get((event.account, event.region, event.function, event.qualifier))
+        dead_letter = self._dead_letter(event)
         if config is None:
-            return AsyncPolicy(zero_concurrency=zero)
+            return AsyncPolicy(zero_concurrency=zero, dead_letter=dead_letter)
         return AsyncPolicy(
+            dead_letter=dead_letter,
             max_retries=config.maximum_retry_attempts,
             max_age=None if config.maximum_event_age is None else float(config.maximum_event_age),
-            on_success=None if config.on_success is None else function_target(config.on_success),
+            on_success=None if config.on_success is None else destination(config.on_success),
             on_failure=None if config.on_failure is None else destination(config.on_failure),
             zero_concurrency=zero,
         )

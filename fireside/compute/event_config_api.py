@@ -23,9 +23,10 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.pagination import marker_page
 from fireside.compute.destinations import (
-    NOT_IN_FIRESIDE,
+    SERVICES,
     bucket_target,
     function_target,
+    service_target,
 )
 from fireside.compute.errors import invalid, invalid_marker, lambda_error
 from fireside.compute.event_config import EventConfigs, EventInvokeConfig
@@ -131,12 +132,11 @@ class EventConfigApi:
             elif service == "s3" and attr == "on_failure":
                 if bucket_target(arn) is None:
                     raise invalid(f"The destination ARN {arn} is invalid.")
-            elif service in NOT_IN_FIRESIDE:
-                raise invalid(
-                    f"Fireside does not support {NOT_IN_FIRESIDE[service]} destinations yet: "
-                    f"{arn} needs {NOT_IN_FIRESIDE[service]}, which Fireside does not provide. "
-                    "Use a Lambda function as the destination."
-                )
+            elif service in SERVICES:
+                # Whether the sender may use it is the target's policy's to say, when a
+                # record is delivered (AWS checks the execution role here; Fireside has none).
+                if service_target(arn) is None:
+                    raise invalid(f"The destination ARN {arn} is invalid.")
             else:
                 rejected = True
         if rejected:

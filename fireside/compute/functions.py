@@ -73,6 +73,9 @@ class FunctionConfig:
     snap_start: str = "None"
     #: TracingConfig's Mode, "PassThrough" or "Active": kept and reported (there is no X-Ray).
     tracing_mode: str = "PassThrough"
+    #: DeadLetterConfig's TargetArn: where failed Event invokes' events go (an SQS queue or
+    #: SNS topic), through `fireside.outbox`.
+    dead_letter_arn: str | None = None
     #: LoggingConfig as set (LogFormat, ApplicationLogLevel, SystemLogLevel, LogGroup).
     logging: dict[str, str] = field(default_factory=dict)
     #: $LATEST only: the number of the last published version (never reused).
@@ -150,6 +153,11 @@ class FunctionConfig:
             "CodeSha256": self.code_sha256,
             "Version": self.version,
             "TracingConfig": {"Mode": self.tracing_mode},
+            **(
+                {"DeadLetterConfig": {"TargetArn": self.dead_letter_arn}}
+                if self.dead_letter_arn
+                else {}
+            ),
             "RevisionId": self.revision_id,
             "State": self.state,
             "PackageType": "Zip",

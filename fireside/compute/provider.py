@@ -22,6 +22,7 @@ from fireside.aws.restjson import RestJsonProtocol
 from fireside.compute.code_links import CodeLinks
 from fireside.compute.code_source import ObjectReader, read_package
 from fireside.compute.concurrency import Concurrency, ConcurrencyApi
+from fireside.compute.destinations import service_target
 from fireside.compute.errors import archive as archive_error
 from fireside.compute.errors import (
     conflict,
@@ -119,6 +120,19 @@ def lambda_protocol() -> RestJsonProtocol:
             "UpdateFunctionConfiguration": frozenset({"Runtime"}),
         },
     )
+
+
+def _dead_letter(params: dict[str, Any]) -> str | None:
+    """DeadLetterConfig's TargetArn (None or "" clears it): an SQS queue or SNS topic."""
+    arn = (params.get("DeadLetterConfig") or {}).get("TargetArn") or None
+    if arn is not None:
+        target = service_target(arn)
+        if target is None or target.service not in ("sqs", "sns"):
+            raise invalid(
+                f"The provided target arn {arn} is invalid. DeadLetterConfig's TargetArn must "
+                "be an Amazon SQS queue or an Amazon SNS topic."
+            )
+    return arn
 
 
 def _unsupported(what: str) -> ServiceError:
@@ -423,6 +437,7 @@ class LambdaProvider:
             layers=[reference(layer) for layer in layers],
             snap_start=self._snap_start(params, runtime),
             tracing_mode=(params.get("TracingConfig") or {}).get("Mode", "PassThrough"),
+            dead_letter_arn=_dead_letter(params),
             logging=logging_config,
         )
         self._functions.put(config)
@@ -527,6 +542,8 @@ class LambdaProvider:
             changes["ephemeral_storage"] = params["EphemeralStorage"]["Size"]
         if "Mode" in (params.get("TracingConfig") or {}):
             changes["tracing_mode"] = params["TracingConfig"]["Mode"]
+        if "DeadLetterConfig" in params:
+            changes["dead_letter_arn"] = _dead_letter(params)
         if "LoggingConfig" in params:
             changes["logging"] = logging_settings(config.logging, params["LoggingConfig"] or {})
         if "SnapStart" in params or "Runtime" in params:

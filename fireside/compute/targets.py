@@ -1,7 +1,8 @@
 """Lambda as a target of other services (`fireside.targets`): an EventBridge rule, an SNS
 subscription or a schedule invoking a function asynchronously.
 
-Each accepted delivery becomes an `Event` invoke in Lambda's durable queue
+A delivery whose `extra` holds `dry_run` is only judged, never invoked (S3 asks whether a
+function would take its notifications). Each accepted delivery becomes an `Event` invoke in Lambda's durable queue
 (`fireside.compute.async_queue`), all of one `accept_many` in one transaction, and is then
 delivered at least once with the function's own retry and destination settings. The owner
 check: a service acting for a resource needs the function's resource policy to name it with
@@ -68,6 +69,9 @@ class FunctionTargets:
                         + ".",
                     )
                 )
+                continue
+            if delivery.extra.get("dry_run"):  # only asked whether it may (S3's validation)
+                outcomes.append(Accepted("dry-run"))
                 continue
             request_id = str(uuid.uuid4())
             queued.append(

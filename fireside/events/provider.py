@@ -1,10 +1,12 @@
-"""The EventBridge provider (`events`, JSON 1.1): event buses, rules, targets, PutEvents,
-TestEventPattern and tags.
+"""The EventBridge provider (`events`, JSON 1.1): event buses and their policies, rules,
+targets, PutEvents, TestEventPattern and tags; the archive and replay operations come from
+`archive_api.py`, bus policies' logic from `policy.py`.
 
 Buses and rules live in `EventStore` per account and region; a rule's pattern is checked and
 compiled by `fireside.patterns`; PutEvents hands accepted events to the `Router`
-(`fireside.events.delivery`), which has queued every Lambda invoke durably before the answer
-goes out. Operations not in `operations()` are answered by the edge as not implemented.
+(`fireside.events.delivery`), which has handed every delivery to its target (or to the retry
+outbox) durably before the answer goes out. Operations not in `operations()` are answered by
+the edge as not implemented.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
 from fireside.aws.pagination import marker_page
+from fireside.events.archive_api import ArchiveOperations
 from fireside.events.delivery import Router
+from fireside.events.policy import may_put, put_permission, remove_permission
 from fireside.events.schedule import parse_schedule
 from fireside.events.store import DEFAULT_BUS, Bus, EventStore, Rule
 from fireside.events.transform import PathError, TemplateError, check_transformer, parse_path
 from fireside.patterns import PatternError, compile_pattern
+from fireside.targets import Sender
 
 __all__ = ["EventsProvider"]
 
@@ -71,6 +76,26 @@ def _invalid(message: str) -> ServiceError:
     return ServiceError("ValidationException", message, 400)
 
 
+def _denied(ctx: RequestContext, bus_arn: str) -> str:
+    return (
+        f"User: arn:aws:iam::{ctx.account_id}:root is not authorized to perform: "
+        f"events:PutEvents on resource: {bus_arn} because no resource-based policy allows "
+        "the events:PutEvents action"
+    )
+
+
+def _unmanaged(rule: Rule, force: bool = False) -> Rule:
+    """`rule`, unless an AWS service manages it (an archive's rule): changing one needs `Force`
+    where the operation has it (DeleteRule, RemoveTargets) and is refused elsewhere."""
+    if rule.managed_by is not None and not force:
+        raise error(
+            "ManagedRuleException",
+            f"Rule {rule.name} is managed by {rule.managed_by} and cannot be changed "
+            "without Force.",
+        )
+    return rule
+
+
 def _entry_size(entry: dict[str, Any]) -> int:
     size = 14 if entry.get("Time") is not None else 0
     for member in ("Source", "DetailType", "Detail"):
@@ -102,10 +127,20 @@ def _check_target(target: dict[str, Any]) -> None:
         raise _invalid(
             f"Parameter {target['Arn']} is not valid. Reason: Provided Arn is not in correct format."
         )
+    dead_letter = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dead_letter is not None and not re.fullmatch(
+        r"arn:aws[\w-]*:sqs:[^:]+:\d{12}:[\w-]{1,80}", dead_letter
+    ):
+        raise _invalid(
+            "Parameter DeadLetterConfig.Arn is not valid. "
+            "Reason: Provided Arn is not in correct format."
+        )
     fifo = ":sqs:" in target["Arn"] and target["Arn"].endswith(".fifo")
     if fifo and not (target.get("SqsParameters") or {}).get("MessageGroupId"):
         raise _invalid(f"Parameter(s) SqsParameters must be specified for target: {target['Id']}.")
     given = [m for m in ("Input", "InputPath", "InputTransformer") if target.get(m) is not None]
+    if given and _BUS_ARN.fullmatch(target["Arn"]):  # a bus takes the event as it is
+        raise _invalid(f"Modifying the input for target {target['Id']} is not supported")
     if len(given) > 1:
         raise _invalid(
             "Only one of Input, InputPath, or InputTransformer must be provided for target "
@@ -133,12 +168,19 @@ def _check_target(target: dict[str, Any]) -> None:
 
 
 class EventsProvider:
-    def __init__(self, store: EventStore, router: Router) -> None:
+    def __init__(
+        self, store: EventStore, router: Router, archives: ArchiveOperations | None = None
+    ) -> None:
         self.store = store
         self.router = router
+        self.archives = archives
 
     def operations(self) -> dict[str, Operation]:
+        extra = self.archives.operations() if self.archives is not None else {}
         return {
+            **extra,
+            "PutPermission": self.put_permission,
+            "RemovePermission": self.remove_permission,
             "CreateEventBus": self.create_event_bus,
             "DescribeEventBus": self.describe_event_bus,
             "DeleteEventBus": self.delete_event_bus,
@@ -210,7 +252,19 @@ class EventsProvider:
         }
         if bus.description is not None:
             out["Description"] = bus.description
+        if bus.policy is not None:
+            out["Policy"] = bus.policy
         return out
+
+    async def put_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        put_permission(self.store, self._bus(ctx, params.get("EventBusName")), params)
+        return {}
+
+    async def remove_permission(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        remove_permission(self.store, self._bus(ctx, params.get("EventBusName")), params)
+        return {}
 
     async def create_event_bus(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Name"]
@@ -272,6 +326,8 @@ class EventsProvider:
             except PatternError as exc:
                 raise error("InvalidEventPatternException", exc.message) from None
         existing = self.store.rule(ctx.account_id, ctx.region, bus.name, params["Name"])
+        if existing is not None:
+            _unmanaged(existing)
         rule = Rule(
             ctx.account_id,
             ctx.region,
@@ -329,7 +385,7 @@ class EventsProvider:
         return {"Rules": [self._rule_wire(r) for r in page], **more}
 
     async def _set_state(self, ctx: RequestContext, params: dict[str, Any], state: str) -> None:
-        rule = self._rule(ctx, params)
+        rule = _unmanaged(self._rule(ctx, params))
         if rule.state != state:
             rule.state = state
             self.store.put_rule(rule)
@@ -347,7 +403,8 @@ class EventsProvider:
             rule = self._rule(ctx, params)
         except ServiceError:
             return {}  # AWS answers success for a rule (or bus) that is not there
-        if rule.targets:
+        _unmanaged(rule, bool(params.get("Force")))
+        if rule.targets and rule.managed_by is None:
             raise _invalid("Rule can't be deleted since it has targets.")
         self.store.delete_rule(rule)
         return {}
@@ -369,7 +426,7 @@ class EventsProvider:
     async def put_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         for target in params["Targets"]:
             _check_target(target)  # before the rule is looked up, as AWS does
-        rule = self._rule(ctx, params, "Rule")
+        rule = _unmanaged(self._rule(ctx, params, "Rule"))
         ids = {t["Id"] for t in params["Targets"]} | set(rule.targets)
         if len(ids) > MAX_TARGETS:
             raise error(
@@ -382,7 +439,7 @@ class EventsProvider:
         return {"FailedEntryCount": 0, "FailedEntries": []}
 
     async def remove_targets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        rule = self._rule(ctx, params, "Rule")
+        rule = _unmanaged(self._rule(ctx, params, "Rule"), bool(params.get("Force")))
         for target_id in params["Ids"]:
             rule.targets.pop(target_id, None)
         self.store.put_rule(rule)
@@ -403,20 +460,16 @@ class EventsProvider:
         if sum(_entry_size(e) for e in entries) > MAX_PUT_EVENTS:
             raise _invalid("Total size of the entries in the request is over the limit.")
         results: list[dict[str, Any]] = []
-        by_bus: dict[str, list[dict[str, Any]]] = {}
+        by_bus: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for entry in entries:
             problem = _entry_error(entry)
             if problem is not None:
                 results.append({"ErrorCode": problem[0], "ErrorMessage": problem[1]})
                 continue
-            try:
-                bus: Bus | None = self._bus(ctx, entry.get("EventBusName"))
-            except ServiceError:
-                # AWS accepts an event for a bus that does not exist and drops it (the entry
-                # still gets an EventId); another account's bus is treated alike, as Fireside
-                # has no bus policies to grant PutEvents across accounts.
-                log.info("PutEvents: no event bus %s; event dropped", entry.get("EventBusName"))
-                bus = None
+            bus, denied = self._target_bus(ctx, entry.get("EventBusName"))
+            if denied is not None:
+                results.append({"ErrorCode": "AccessDeniedException", "ErrorMessage": denied})
+                continue
             event_id = str(uuid.uuid4())
             when = entry.get("Time")
             event = {
@@ -434,13 +487,39 @@ class EventsProvider:
                 "resources": list(entry.get("Resources") or []),
                 "detail": json.loads(entry["Detail"]),
             }
+            caller = Sender(ctx.account_id, ctx.region)
+            if bus is not None and not may_put(bus, caller, event):  # another account's bus
+                results.append(
+                    {"ErrorCode": "AccessDeniedException", "ErrorMessage": _denied(ctx, bus.arn)}
+                )
+                continue
             if bus is not None:
-                by_bus.setdefault(bus.name, []).append(event)
+                by_bus.setdefault((bus.account, bus.name), []).append(event)
             results.append({"EventId": event_id})
-        for bus_name, events in by_bus.items():
-            self.router.route(ctx.account_id, ctx.region, bus_name, events)
+        for (account, bus_name), events in by_bus.items():
+            self.router.route(account, ctx.region, bus_name, events)
         failed = sum(1 for r in results if "ErrorCode" in r)
         return {"FailedEntryCount": failed, "Entries": results}
+
+    def _target_bus(
+        self, ctx: RequestContext, name_or_arn: str | None
+    ) -> tuple[Bus | None, str | None]:
+        """The bus a PutEvents entry names: the caller's own (None, and the event dropped, when
+        it does not exist, as AWS answers), or another account's in the caller's region, which
+        only its bus policy opens (`policy.may_put`, checked per event)."""
+        match = _BUS_ARN.fullmatch(name_or_arn or "")
+        if match is not None and match["account"] != ctx.account_id:
+            bus = None
+            if match["region"] == ctx.region:
+                bus = self.store.bus(match["account"], match["region"], match["name"])
+            if bus is None:  # as a bus that is there but closed: its existence is not told
+                return None, _denied(ctx, str(name_or_arn))
+            return bus, None
+        try:
+            return self._bus(ctx, name_or_arn), None
+        except ServiceError:
+            log.info("PutEvents: no event bus %s; event dropped", name_or_arn)
+            return None, None
 
     async def test_event_pattern(
         self, ctx: RequestContext, params: dict[str, Any]

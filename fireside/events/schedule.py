@@ -10,6 +10,10 @@ with `*`, `,`, `-`, `/`, month and weekday names, `?` (one of the day fields mus
 `L` (the month's last day, or `5L`: its last Thursday), `W` (`15W`: the weekday nearest the
 15th, within the month) and `#` (`6#3`: its third Friday). Weekdays count from 1 = Sunday.
 
+EventBridge Scheduler (`fireside.scheduler`) reuses this parser: its cron expressions are
+read in a schedule's time zone (`next_after(..., zone=...)`), and its one-time schedules'
+`at(yyyy-mm-ddThh:mm:ss)` expressions are read by `parse_at`.
+
 A `rate(N unit)` rule fires every N units from its creation. The `Scheduler` (a supervised
 loop) fires each enabled schedule rule when its time comes, with a "Scheduled Event" of
 source `aws.events` sent to the rule's targets through the `Router`. Firings that fall while
@@ -25,14 +29,22 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, Final
 
 from fireside.events.delivery import Router
 from fireside.events.store import EventStore, Rule
 
-__all__ = ["Schedule", "Scheduler", "parse_schedule", "scheduled_event"]
+__all__ = [
+    "Schedule",
+    "Scheduler",
+    "local_instant",
+    "parse_at",
+    "parse_schedule",
+    "scheduled_event",
+]
 
+_AT: Final = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
 _RATE: Final = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS: Final = {"minute": 60, "hour": 3600, "day": 86400}
 _MONTHS: Final = {name.upper(): i for i, name in enumerate(calendar.month_abbr) if name}
@@ -124,18 +136,27 @@ class Schedule:
     years: frozenset[int] = frozenset()
     day: Callable[[date], bool] = lambda day: True
 
-    def next_after(self, moment: float, origin: float = 0.0) -> float | None:
-        """The first firing after `moment` (epoch seconds); `origin` starts a rate's grid."""
+    def next_after(
+        self, moment: float, origin: float = 0.0, zone: tzinfo | None = None
+    ) -> float | None:
+        """The first firing after `moment` (epoch seconds); `origin` starts a rate's grid.
+
+        A cron expression is read in `zone` (UTC by default), as EventBridge Scheduler
+        documents for daylight saving time: a local time the clocks skip does not fire, and
+        a local time that happens twice fires once (its first occurrence). A rate's units are
+        fixed durations whatever the zone (a day is 24 hours)."""
         if self.period is not None:
             if moment < origin:
                 return origin + self.period
             return origin + (int((moment - origin) // self.period) + 1) * self.period
-        at = datetime.fromtimestamp(moment, UTC).replace(second=0, microsecond=0)
+        at = datetime.fromtimestamp(moment, zone or UTC).replace(
+            second=0, microsecond=0, tzinfo=None
+        )
         at += timedelta(minutes=1)
         limit = at.year + _MAX_SEARCH_YEARS
         while at.year <= limit:
             if at.year not in self.years:
-                at = datetime(at.year + 1, 1, 1, tzinfo=UTC)
+                at = datetime(at.year + 1, 1, 1)
             elif at.month not in self.months:
                 at = (at.replace(day=1) + timedelta(days=32)).replace(day=1, hour=0, minute=0)
             elif not self.day(at.date()):
@@ -145,8 +166,35 @@ class Schedule:
             elif at.minute not in self.minutes:
                 at += timedelta(minutes=1)
             else:
-                return at.timestamp()
+                found = local_instant(at, zone)
+                if found is not None and found > moment:
+                    return found
+                at += timedelta(minutes=1)
         return None
+
+
+def local_instant(local: datetime, zone: tzinfo | None) -> float | None:
+    """The instant of a wall-clock time in `zone` (UTC if None): None for a time the clocks
+    skip; the first of two for a time they repeat."""
+    if zone is None:
+        return local.replace(tzinfo=UTC).timestamp()
+    aware = local.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+        return None
+    return aware.timestamp()
+
+
+def parse_at(expression: str) -> datetime | None:
+    """The wall-clock time of an `at(yyyy-mm-ddThh:mm:ss)` expression (EventBridge
+    Scheduler's one-time schedules), without a zone; None if it is not one."""
+    match = _AT.fullmatch(expression)
+    if match is None:
+        return None
+    try:
+        found = datetime.strptime(match[1], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return None
+    return found if 1970 <= found.year <= 2199 else None  # the years cron takes too
 
 
 def parse_schedule(expression: str) -> Schedule | None:

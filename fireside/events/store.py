@@ -53,6 +53,8 @@ class Bus:
     created: float = field(default_factory=time.time)
     modified: float = field(default_factory=time.time)
     tags: dict[str, str] = field(default_factory=dict)
+    #: The bus's resource policy (JSON text), set by PutPermission; None when it has none.
+    policy: str | None = None
 
     @property
     def arn(self) -> str:
@@ -99,6 +101,8 @@ class EventStore:
         with write_transaction(self._conn) as conn:
             for statement in _SCHEMA.split(";"):
                 conn.execute(statement)
+        #: The connection, shared by the archive and retry tables of the same file.
+        self.conn = self._conn
         self._buses: dict[tuple[str, str, str], Bus] = {}
         self._rules: dict[tuple[str, str, str], dict[str, Rule]] = {}
         for (record,) in self._conn.execute("SELECT record FROM buses"):

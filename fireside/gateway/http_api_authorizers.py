@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any
 
 from fireside.aws.auth import Authenticator
@@ -114,11 +115,12 @@ class Authorizers:
         authenticator: Authenticator | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        jwks_files: Path | None = None,
     ) -> None:
         self._caller = caller
         self._authenticator = authenticator
         self._clock = clock
-        self.keys = JwksCache(clock=clock)
+        self.keys = JwksCache(clock=clock, files=jwks_files)
         self._cache: dict[tuple[str, str, tuple[str, ...]], tuple[float, Any]] = {}
 
     async def check(

@@ -40,8 +40,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fireside.aws.errors import ServiceError
 from fireside.compute.logs import LogStore
-from fireside.gateway import payload_v1, payload_v2
+from fireside.gateway import payload_v1, payload_v2, service_integrations
 from fireside.gateway.access_log import destination_name, format_line
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.cors import CorsRules
@@ -57,6 +58,7 @@ from fireside.gateway.integration import (
     IntegrationFailure,
 )
 from fireside.gateway.request_parts import is_text, request_time
+from fireside.gateway.service_integrations import ServiceCalls
 from fireside.http.types import Request, Response
 
 __all__ = ["HttpApiDoor"]
@@ -121,10 +123,13 @@ class HttpApiDoor:
         authorizers: Authorizers | None = None,
         *,
         logs: LogStore | None = None,
+        services: ServiceCalls | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._logs = logs
+        #: Runs first-class AWS service integrations (`service_integrations`).
+        self._services = services
         self._caller = caller
         self._authorizers = authorizers or Authorizers(caller, clock=clock)
         self._clock = clock
@@ -305,10 +310,40 @@ class HttpApiDoor:
             )
             return _message(500, "Internal Server Error", request_id)
         before = self._clock()
-        response = await self._invoke(call, integration, authorizer, notes)
+        if integration.get("IntegrationSubtype"):
+            response = await self._service(call, integration, notes)
+        else:
+            response = await self._invoke(call, integration, authorizer, notes)
         notes["integrationLatency"] = str(int((self._clock() - before) * 1000))
         response.headers.append(("apigw-requestid", request_id))
         return response
+
+    async def _service(
+        self, call: _Call, integration: dict[str, Any], notes: dict[str, str]
+    ) -> Response:
+        """A first-class AWS service integration: the mapped action, run as the API's
+        account; the service's own answer."""
+        api, request_id = call.api, call.request_id
+        subtype = service_integrations.SUBTYPES.get(str(integration["IntegrationSubtype"]))
+        if subtype is None or self._services is None:
+            return _message(500, "Internal Server Error", request_id)
+        mapped = dict(integration.get("RequestParameters") or {})
+        about = call.auth_request()
+        source = service_integrations.Source(
+            call.request, call.match.path_parameters, about.context, call.stage_variables
+        )
+        try:
+            params = service_integrations.parameters(subtype, mapped, source)
+        except ServiceError as error:
+            notes["integrationErrorMessage"] = error.message
+            return _message(400, error.message, request_id)
+        region = service_integrations.value_of(str(mapped.get("Region", api.region)), source)
+        answer = await self._services.call(
+            api.account, region or api.region, subtype.service, subtype.operation, params,
+            request_id,
+        )  # fmt: skip
+        notes["integrationStatus"] = str(answer.status)
+        return answer
 
     async def _invoke(
         self,

@@ -447,7 +447,11 @@ class HttpApiProvider(StageOperations):
                 integration.setdefault("IntegrationMethod", "POST")
             # AWS: "If you create a Lambda integration by using the AWS CLI, CloudFormation,
             # or an SDK, you must specify a payloadFormatVersion" (CDK, SAM and Terraform do).
-            if kind in ("AWS_PROXY", "HTTP_PROXY") and not integration.get("PayloadFormatVersion"):
+            if (
+                kind in ("AWS_PROXY", "HTTP_PROXY")
+                and not integration.get("PayloadFormatVersion")
+                and not integration.get("IntegrationSubtype")
+            ):
                 raise bad_request("PayloadFormatVersion is a required parameter for integration")
         validate_integration(integration, api.api["ProtocolType"])
         integration["IntegrationId"] = new_id(7)

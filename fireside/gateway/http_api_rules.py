@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from fireside.aws.errors import ModelledErrors, ServiceError
+from fireside.gateway import service_integrations
 
 __all__ = [
     "HTTP_METHODS",
@@ -118,7 +119,9 @@ def validate_integration(integration: dict[str, Any], protocol: str) -> None:
     if kind == "HTTP_PROXY" and version == "2.0":
         raise bad_request("PayloadFormatVersion 2.0 is not supported for HTTP_PROXY integrations.")
     uri = integration.get("IntegrationUri")
-    if kind == "AWS_PROXY" and protocol == "HTTP":
+    if kind == "AWS_PROXY" and protocol == "HTTP" and integration.get("IntegrationSubtype"):
+        service_integrations.check(integration)
+    elif kind == "AWS_PROXY" and protocol == "HTTP":
         if not uri:
             raise bad_request("IntegrationUri is required for AWS_PROXY integrations.")
         if lambda_arn_of(uri) is None and not uri.startswith("arn:"):

@@ -9,7 +9,9 @@ audiences. Scopes (`scope` or `scp`) are checked against the route's by the call
 The JWKS comes from the issuer's OpenID discovery document
 (`<issuer>/.well-known/openid-configuration`, its `jwks_uri`), else from
 `<issuer>/.well-known/jwks.json`; an issuer `file:///path/jwks.json` names a JWKS file,
-for tokens minted locally. Key sets are cached per issuer for an hour, and fetched again
+for tokens minted locally. Such files are read only inside one directory the operator
+chooses (`<data dir>/jwks` unless `FIRESIDE_JWKS_DIR` says otherwise): an API definition is
+any account's input, and must not make the server read its other files. Key sets are cached per issuer for an hour, and fetched again
 (at most once a minute) when a token names a key id they lack.
 """
 
@@ -22,6 +24,7 @@ import json
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -74,8 +77,12 @@ def _rsa_key(jwk: dict[str, Any]) -> rsa.RSAPublicKey:
 class JwksCache:
     """Issuers' key sets, fetched in a thread and kept for an hour."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, *, clock: Callable[[], float] = time.time, files: Path | None = None
+    ) -> None:
         self._clock = clock
+        #: The one directory `file://` issuers and key sets may name (None: no files).
+        self._files = files
         self._sets: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
 
     async def key(self, issuer: str, kid: str | None) -> dict[str, Any]:
@@ -86,7 +93,7 @@ class JwksCache:
             or now - cached[0] > _KEYS_LIFETIME
             or (_pick(cached[1], kid) is None and now - cached[0] > _REFETCH_AFTER)
         ):
-            cached = (now, await asyncio.to_thread(_fetch_keys, issuer))
+            cached = (now, await asyncio.to_thread(_fetch_keys, issuer, self._files))
             if len(self._sets) > 256:  # bounded: issuers come from API definitions
                 self._sets.clear()
             self._sets[issuer] = cached
@@ -102,28 +109,31 @@ def _pick(keys: dict[str, dict[str, Any]], kid: str | None) -> dict[str, Any] | 
     return next(iter(keys.values())) if len(keys) == 1 else None
 
 
-def _read(url: str) -> bytes:
+def _read(url: str, files: Path | None) -> bytes:
     if url.startswith("file://"):
-        with open(unquote(urlsplit(url).path), "rb") as handle:
+        path = Path(unquote(urlsplit(url).path)).resolve()
+        if files is None or not path.is_relative_to(files.resolve()):
+            raise OSError(f"file:// key sets are read only under {files or 'no directory'}")
+        with open(path, "rb") as handle:
             return handle.read(_MAX_JWKS_BYTES)
     with urllib.request.urlopen(url, timeout=_FETCH_TIMEOUT) as response:
         data: bytes = response.read(_MAX_JWKS_BYTES)
         return data
 
 
-def _fetch_keys(issuer: str) -> dict[str, dict[str, Any]]:
+def _fetch_keys(issuer: str, files: Path | None) -> dict[str, dict[str, Any]]:
     """The issuer's RSA signing keys by key id (see the module docstring for where from)."""
     try:
         if issuer.startswith("file://"):
-            document = json.loads(_read(issuer))
+            document = json.loads(_read(issuer, files))
         else:
             base = issuer.rstrip("/")
             try:
-                discovery = json.loads(_read(f"{base}/.well-known/openid-configuration"))
+                discovery = json.loads(_read(f"{base}/.well-known/openid-configuration", files))
                 jwks_uri = str(discovery["jwks_uri"])
             except (OSError, ValueError, KeyError, TypeError):
                 jwks_uri = f"{base}/.well-known/jwks.json"
-            document = json.loads(_read(jwks_uri))
+            document = json.loads(_read(jwks_uri, files))
     except (OSError, ValueError) as exc:
         raise InvalidToken(f"the JWKS of {issuer} could not be read: {exc}") from exc
     keys: dict[str, dict[str, Any]] = {}

@@ -5,8 +5,9 @@ A request goes: API (None when the id is not a REST API's: another front door ma
 stage (403 Forbidden when absent) -> resource and method of the stage's deployment (403
 "Missing Authentication Token" when none) -> API key and usage plan when the method requires a
 key (403 Forbidden; 429 when throttled or over quota) -> stage throttling -> the integration:
-MOCK (`rest_api_mock`), AWS_PROXY to Lambda (`rest_api_proxy`, through the gateway core); other
-types answer 500 "Internal server error" and log that Fireside lacks them.
+MOCK (`rest_api_mock`), AWS_PROXY and AWS to Lambda (`rest_api_proxy`, through the gateway
+core), AWS to services (`rest_api_services`); other types answer 500 "Internal server error"
+and log that Fireside lacks them.
 """
 
 from __future__ import annotations

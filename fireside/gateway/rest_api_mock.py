@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from fireside.gateway.rest_api_errors import gateway_error
-from fireside.gateway.rest_api_templates import TemplateInput, map_parameter, render
+from fireside.gateway.rest_api_templates import Overrides, TemplateInput, map_parameter, render
 from fireside.http.types import Request, Response
 
 __all__ = [
@@ -68,15 +68,19 @@ def _error(status: int, message: str) -> Response:
 
 
 def map_request(
-    source: TemplateInput, integration: dict[str, Any], request: Request
+    source: TemplateInput,
+    integration: dict[str, Any],
+    request: Request,
+    overrides: Overrides | None = None,
 ) -> str | Response:
-    """The integration request: the request template chosen by `Content-Type` rendered, or
-    the body passed through; a 415 response when `passthroughBehavior` forbids that."""
+    """The integration request: the request template chosen by `Content-Type` rendered (what
+    it sets in `$context.requestOverride` into `overrides`), or the body passed through; a
+    415 response when `passthroughBehavior` forbids that."""
     templates: dict[str, str] = integration.get("requestTemplates") or {}
     content_type = request.headers.get("content-type") or "application/json"
     chosen = select_template(templates, content_type)
     if chosen is not None:
-        return render(chosen[1], source)
+        return render(chosen[1], source, overrides)
     behaviour = integration.get("passthroughBehavior", "WHEN_NO_MATCH")
     if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
         request_id = str(source.context.get("requestId", ""))
@@ -97,7 +101,11 @@ def no_response(kind: str, selected_by: str) -> Response:
 
 
 def reply(
-    source: TemplateInput, response: dict[str, Any], request: Request, body: bytes
+    source: TemplateInput,
+    response: dict[str, Any],
+    request: Request,
+    body: bytes,
+    integration_headers: list[tuple[str, str]] | None = None,
 ) -> Response:
     """The method's response from the chosen integration response, whose templates and
     parameter mappings see the integration's output `body` as `$input` /
@@ -109,8 +117,10 @@ def reply(
         path_params=source.path_params,
         query=source.query,
         headers=source.headers,
+        response_headers={k.lower(): v for k, v in integration_headers or []},
     )
     headers: list[tuple[str, str]] = []
+    overrides = Overrides()
     reply_type = "application/json"
     response_templates: dict[str, str] = response.get("responseTemplates") or {}
     if response_templates:
@@ -119,15 +129,19 @@ def reply(
         if picked is None:
             picked = next(iter(response_templates.items()))
         reply_type = picked[0]
-        body = render(picked[1] or "", answer).encode()
+        body = render(picked[1] or "", answer, overrides).encode()
     for name, expression in (response.get("responseParameters") or {}).items():
         if name.startswith(_HEADER):
             value = map_parameter(str(expression), answer)
             if value is not None:
                 headers.append((name[len(_HEADER) :], value))
+    if overrides.response_headers:
+        replaced = {name.lower() for name in overrides.response_headers}
+        headers = [h for h in headers if h[0].lower() not in replaced]
+        headers.extend(overrides.response_headers.items())
     if not any(h[0].lower() == "content-type" for h in headers):
         headers.insert(0, ("Content-Type", reply_type))
-    return Response(int(response["statusCode"]), headers, body)
+    return Response(overrides.status or int(response["statusCode"]), headers, body)
 
 
 def mock_response(source: TemplateInput, integration: dict[str, Any], request: Request) -> Response:

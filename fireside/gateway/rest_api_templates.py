@@ -1,39 +1,39 @@
-"""Mapping templates and parameter mappings of REST API integrations: the subset of API
-Gateway's VTL that MOCK integrations and simple mappings use.
+"""Mapping templates and parameter mappings of REST API integrations: API Gateway's VTL
+(`rest_api_vtl` parses, `rest_api_vtl_eval` runs) over what API Gateway gives templates.
 
-Supported in templates: references, plain (`$context.requestId`), quiet (`$!context.x`) and
-braced (`${stageVariables.color}`), to `$context.*`, `$stageVariables.*`, `$input.body`,
-`$input.json('<path>')`, `$input.path('<path>')`, `$input.params('<name>')` (path, then query
-string, then header, as AWS looks) and `$util.escapeJavaScript(...)`/`$util.urlEncode(...)` of
-one such reference. JSONPath: `$`, `$.a.b`, `$.a[0]`, `$['a']`.
-Directives: `#if`/`#elseif`/`#else`/`#end` and `#set` (`rest_api_vtl`). Not supported:
-`#foreach` and the other directives, arithmetic, method calls on values, `$input.params()`
-without a name: such a template raises `UnsupportedTemplate`, the front door answers 500 and the
-server log says why.
+Templates see `$context` (`RestCall.context`), `$stageVariables`, `$input` and `$util`:
+`$input.body` (text), `$input.json('<path>')` (the JSON text at a JSONPath of the body),
+`$input.path('<path>')` (the object there: a map, list, string, number...),
+`$input.params()` (`{"path": {...}, "querystring": {...}, "header": {...}}`) and
+`$input.params('<name>')` (path, then query string, then header, as AWS looks);
+`$util.escapeJavaScript`, `$util.urlEncode` (Java's form encoding), `$util.urlDecode`,
+`$util.base64Encode`, `$util.base64Decode`, `$util.parseJson`. A template may set
+`$context.requestOverride.{header,querystring,path}.<name>` (the integration request's) and
+`$context.responseOverride.status` / `.header.<name>` (the method response's): `Overrides`. JSONPath: `$`, `$.a.b`,
+`$.a[0]`, `$['a']`. Anything a template cannot run raises `UnsupportedTemplate`: the front
+door answers 500 and the server log says why.
 
-Parameter mappings (`responseParameters`): `'literal'`, `context.*`, `stageVariables.*`,
-`method.request.{path,querystring,header}.*`, `integration.response.header.*` and
+Parameter mappings (`requestParameters`, `responseParameters`): `'literal'`, `context.*`,
+`stageVariables.*`, `method.request.{path,querystring,header}.*`,
+`method.request.body[.<path>]`, `integration.response.header.*` and
 `integration.response.body[.<path>]`.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote_plus, unquote_plus
 
-from fireside.gateway.rest_api_vtl import UnsupportedTemplate, run
+from fireside.gateway.rest_api_vtl import UnsupportedTemplate, parse
+from fireside.gateway.rest_api_vtl_eval import Renderer, text_of
 
-__all__ = ["TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
-
-_REFERENCE = re.compile(
-    r"\$!?(?:\{(?P<braced>[A-Za-z][\w.]*)\}|"
-    r"(?P<call>util\.\w+|input\.(?:json|path|params))\((?P<arg>[^()]*(?:\([^()]*\)[^()]*)*)\)|"
-    r"(?P<plain>[A-Za-z][\w]*(?:\.[A-Za-z_][\w-]*)*))"
-)
+__all__ = ["Overrides", "TemplateInput", "UnsupportedTemplate", "map_parameter", "render"]
 
 
 @dataclass(slots=True)
@@ -67,20 +67,66 @@ def _json_body(source: TemplateInput) -> Any:
     return source.parsed
 
 
+_PATH_STEP = re.compile(
+    r"\.\.(?P<deep>[^.\[\]]+)|\.(?P<key>[^.\[\]]+)|\[(?P<index>-?\d+)\]|\['(?P<q1>[^']*)'\]"
+    r"|\[\"(?P<q2>[^\"]*)\"\]|\[\*\]"
+)
+#: Values a JSONPath wildcard may gather (a bound on the work one expression does).
+_MAX_MATCHES = 100_000
+
+
+def _children(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, list) else []
+
+
+def _deep(value: Any, key: str, out: list[Any]) -> None:
+    stack = [value]
+    while stack and len(out) < _MAX_MATCHES:
+        item = stack.pop()
+        if isinstance(item, dict) and key in item:
+            out.append(item[key])
+        stack.extend(reversed(_children(item)))
+
+
 def json_path(document: Any, path: str) -> Any:
+    """The value at a JSONPath (`$`, `$.a.b`, `$.a[0]`, `$.a[-1]`, `$['a']`), or a list of
+    them for one with wildcards (`[*]`, `.*`) or a deep scan (`..name`), as Jayway's
+    JsonPath (API Gateway's) answers; None when nothing is there. Filters, slices and unions
+    raise `UnsupportedTemplate`."""
     path = path.strip()
     if not path.startswith("$"):
         return None
-    found = document
-    for match in re.finditer(r"\.([^.\[\]]+)|\[(\d+)\]|\['([^']*)'\]|\[\"([^\"]*)\"\]", path[1:]):
-        key = match[1] or match[3] or match[4]
-        if key is not None:
-            found = found.get(key) if isinstance(found, dict) else None
+    found: list[Any] = [document]
+    definite = True
+    position = 1
+    for match in _PATH_STEP.finditer(path, 1):
+        if match.start() != position:
+            break
+        position = match.end()
+        step: list[Any] = []
+        if match["deep"] is not None:
+            definite = False
+            for value in found:
+                _deep(value, match["deep"], step)
+        elif match["key"] == "*" or match[0] == "[*]":
+            definite = False
+            for value in found:
+                step.extend(_children(value))
+        elif match["index"] is not None:
+            index = int(match["index"])
+            step = [v[index] for v in found if isinstance(v, list) and -len(v) <= index < len(v)]
         else:
-            index = int(match[2])
-            found = found[index] if isinstance(found, list) and index < len(found) else None
-        if found is None:
-            return None
+            key = match["key"] or match["q1"] or match["q2"] or ""
+            step = [v[key] for v in found if isinstance(v, dict) and key in v]
+        found = step[:_MAX_MATCHES]
+    if position != len(path):
+        raise UnsupportedTemplate(
+            f"JSONPath {path!r}: filters, slices and unions are not supported"
+        )
+    if definite:
+        return found[0] if found else None
     return found
 
 
@@ -92,22 +138,9 @@ def _dotted(source: Mapping[str, Any], names: list[str]) -> Any:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
-    return str(value)
-
-
-def _argument(raw: str, source: TemplateInput, variables: dict[str, str]) -> str:
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
-        return raw[1:-1]
-    if raw.startswith("$"):
-        return _resolve(raw, source, variables)
-    return raw
+    return text_of(value)
 
 
 def _param(source: TemplateInput, name: str) -> str | None:
@@ -117,47 +150,112 @@ def _param(source: TemplateInput, name: str) -> str | None:
     return source.headers.get(name.lower())
 
 
-def _resolve(text: str, source: TemplateInput, variables: dict[str, str]) -> str:
-    match = _REFERENCE.fullmatch(text.strip())
-    if match is None:
-        return text
-    if match["call"]:
-        name, argument = match["call"], _argument(match["arg"], source, variables)
-        if name == "input.json":
-            return json.dumps(json_path(_json_body(source), argument or "$"))
-        if name == "input.path":
-            return _text(json_path(_json_body(source), argument or "$"))
-        if name == "input.params":
-            return _param(source, argument) or ""
-        if name == "util.escapeJavaScript":
-            return json.dumps(argument)[1:-1].replace("'", "\\'")
-        if name == "util.urlEncode":
-            return quote(argument, safe="")
-        if name == "util.urlDecode":
-            return unquote(argument)
-        raise UnsupportedTemplate(f"${name}() is not supported")
-    names = (match["braced"] or match["plain"]).split(".")
-    if len(names) == 1 and names[0] in variables:  # made by #set
-        return variables[names[0]]
-    if names[0] == "context":
-        return _text(_dotted(source.context, names[1:]))
-    if names[0] == "stageVariables":
-        return _text(_dotted(source.stage_variables, names[1:]))
-    if names[:2] == ["input", "body"]:
-        return source.body.decode("utf-8", "replace")
-    if names[0] == "util" or names[0] == "input":
-        raise UnsupportedTemplate(f"${'.'.join(names)} is not supported")
-    return ""  # VTL leaves an unknown reference as is; API Gateway's variables are all known
+class _Input:
+    """`$input`."""
+
+    def __init__(self, source: TemplateInput) -> None:
+        self._source = source
+
+    def property(self, name: str) -> Any:
+        if name == "body":
+            return self._source.body.decode("utf-8", "replace")
+        raise UnsupportedTemplate(f"$input.{name} is not supported")
+
+    def invoke(self, name: str, args: list[Any]) -> Any:
+        source = self._source
+        if name in ("json", "path"):
+            path = text_of(args[0]) if args else "$"
+            found = json_path(_json_body(source), path or "$")
+            return json.dumps(found) if name == "json" else found
+        if name == "params":
+            if not args:
+                return {
+                    "path": dict(source.path_params),
+                    "querystring": dict(source.query),
+                    "header": dict(source.headers),
+                }
+            return _param(source, text_of(args[0])) or ""
+        raise UnsupportedTemplate(f"$input.{name}() is not supported")
 
 
-def render(template: str, source: TemplateInput) -> str:
-    def expand(text: str, variables: dict[str, str]) -> str:
-        return _REFERENCE.sub(lambda m: _resolve(m[0], source, variables), text)
+def _base64_decode(text: str) -> str:
+    try:
+        return base64.b64decode(text, validate=False).decode("utf-8", "replace")
+    except (binascii.Error, ValueError) as error:
+        raise UnsupportedTemplate(f"$util.base64Decode: {error}") from None
 
-    def value(reference: str, variables: dict[str, str]) -> str:
-        return _resolve(reference, source, variables)
 
-    return run(template, expand, value)
+def _parse_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise UnsupportedTemplate(f"$util.parseJson: not JSON ({error})") from None
+
+
+_UTIL = {
+    "escapeJavaScript": lambda s: json.dumps(s)[1:-1].replace("'", "\\'"),
+    "urlEncode": lambda s: quote_plus(s, safe="*"),
+    "urlDecode": unquote_plus,
+    "base64Encode": lambda s: base64.b64encode(s.encode()).decode(),
+    "base64Decode": _base64_decode,
+    "parseJson": _parse_json,
+}
+
+
+class _Util:
+    """`$util`."""
+
+    def property(self, name: str) -> Any:
+        raise UnsupportedTemplate(f"$util.{name} is not supported")
+
+    def invoke(self, name: str, args: list[Any]) -> Any:
+        function = _UTIL.get(name)
+        if function is None or len(args) != 1:
+            raise UnsupportedTemplate(f"$util.{name}() with {len(args)} arguments is not supported")
+        if args[0] is None:
+            return None
+        return function(args[0] if name == "parseJson" and not isinstance(args[0], str)
+                        else text_of(args[0]))  # fmt: skip
+
+
+@dataclass(slots=True)
+class Overrides:
+    """What a template set in `$context.requestOverride` / `$context.responseOverride`."""
+
+    request_headers: dict[str, str] = field(default_factory=dict)
+    request_query: dict[str, str] = field(default_factory=dict)
+    request_path: dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+
+
+def _strings(found: Any) -> dict[str, str]:
+    if not isinstance(found, dict):
+        return {}
+    return {str(k): text_of(v) for k, v in found.items() if v is not None}
+
+
+def render(template: str, source: TemplateInput, overrides: Overrides | None = None) -> str:
+    """`template` run over `source`; what it overrides goes into `overrides`."""
+    request = {"header": {}, "querystring": {}, "path": {}}  # type: ignore[var-annotated]
+    response = {"header": {}, "status": None}  # type: ignore[var-annotated]
+    context = {**source.context, "requestOverride": request, "responseOverride": response}
+    roots = {
+        "input": _Input(source),
+        "util": _Util(),
+        "context": context,
+        "stageVariables": dict(source.stage_variables),
+    }
+    out = Renderer(roots).render(parse(template))
+    if overrides is not None:
+        overrides.request_headers.update(_strings(request.get("header")))
+        overrides.request_query.update(_strings(request.get("querystring")))
+        overrides.request_path.update(_strings(request.get("path")))
+        overrides.response_headers.update(_strings(response.get("header")))
+        status = text_of(response.get("status"))
+        if status.isdigit() and 100 <= int(status) <= 599:
+            overrides.status = int(status)
+    return out
 
 
 def map_parameter(expression: str, source: TemplateInput) -> str | None:
@@ -171,6 +269,20 @@ def map_parameter(expression: str, source: TemplateInput) -> str | None:
         return None if value is None else _text(value)
     if names[0] == "stageVariables":
         return source.stage_variables.get(".".join(names[1:]))
+    if names[:3] == ["method", "request", "body"] or names[:3] == [
+        "integration",
+        "response",
+        "body",
+    ]:
+        # The method request's body in a request parameter; the integration's in a response
+        # parameter (each template input's `body` is the one its mapping sees).
+        if len(names) == 3:
+            return source.body.decode("utf-8", "replace")
+        try:
+            value = json_path(_json_body(source), "$." + ".".join(names[3:]))
+        except UnsupportedTemplate:
+            return None
+        return None if value is None else _text(value)
     if names[:2] == ["method", "request"] and len(names) >= 4:
         name = ".".join(names[3:])
         if names[2] == "path":
@@ -182,9 +294,4 @@ def map_parameter(expression: str, source: TemplateInput) -> str | None:
         return None
     if names[:3] == ["integration", "response", "header"]:
         return source.response_headers.get(".".join(names[3:]).lower())
-    if names[:3] == ["integration", "response", "body"]:
-        if len(names) == 3:
-            return source.body.decode("utf-8", "replace")
-        value = json_path(_json_body(source), "$." + ".".join(names[3:]))
-        return None if value is None else _text(value)
     return None

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from fireside.aws.context import RequestContext
@@ -28,7 +28,10 @@ from fireside.s3.errors import (
     no_such_key,
     not_implemented,
 )
-from fireside.s3.store import ObjectRecord, S3Store
+from fireside.s3.store import BucketRecord, Notify, ObjectRecord, S3Store
+
+if TYPE_CHECKING:
+    from fireside.s3.notifications import Notifications
 
 __all__ = ["Objects"]
 
@@ -131,6 +134,19 @@ class Objects:
         self.store = store
         self.buckets = buckets
         self.clock = clock
+        #: Event notifications (`fireside.s3.notifications`), once the server attaches them.
+        self.notifications: Notifications | None = None
+
+    def _notify(
+        self, ctx: RequestContext, bucket: BucketRecord, event: str, key: str
+    ) -> Notify | None:
+        if self.notifications is None:
+            return None
+        return self.notifications.change(ctx, bucket, event, key)
+
+    def _notified(self, hook: Notify | None) -> None:
+        if hook is not None and self.notifications is not None:
+            self.notifications.wake()
 
     def _object(self, bucket: str, key: str) -> ObjectRecord:
         record = self.store.head(bucket, key)
@@ -147,7 +163,9 @@ class Objects:
         if params.get("IfMatch") is not None or params.get("IfNoneMatch") is not None:
             self._check_write_conditions(bucket.name, key, params)
         headers = _stored_headers(params)
-        record = await self._store(bucket.name, key, body, headers)
+        hook = self._notify(ctx, bucket, "ObjectCreated:Put", key)
+        record = await self._store(bucket.name, key, body, headers, hook)
+        self._notified(hook)
         out: dict[str, Any] = {"ETag": record.etag}
         out.update({name: headers[name] for name in _CHECKSUMS if name in headers})
         return out
@@ -164,10 +182,17 @@ class Objects:
                 raise _precondition_failed("If-Match")
 
     async def _store(
-        self, bucket: str, key: str, body: bytes, headers: dict[str, Any]
+        self,
+        bucket: str,
+        key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        notify: Notify | None = None,
     ) -> ObjectRecord:
         try:
-            return await asyncio.to_thread(self.store.put, bucket, key, body, headers, self.clock())
+            return await asyncio.to_thread(
+                self.store.put, bucket, key, body, headers, self.clock(), notify
+            )
         except KeyError:  # the bucket was deleted while the body was being written
             raise no_such_bucket(bucket) from None
 
@@ -237,7 +262,9 @@ class Objects:
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets.require(ctx, params["Bucket"])
         _check_version(params.get("VersionId"))
-        await asyncio.to_thread(self.store.delete, bucket.name, params["Key"])
+        hook = self._notify(ctx, bucket, "ObjectRemoved:Delete", params["Key"])
+        await asyncio.to_thread(self.store.delete, bucket.name, params["Key"], hook)
+        self._notified(hook)
         return {}
 
     async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +286,9 @@ class Objects:
                      "Message": "The specified version does not exist."}
                 )  # fmt: skip
                 continue
-            await asyncio.to_thread(self.store.delete, bucket.name, key)
+            hook = self._notify(ctx, bucket, "ObjectRemoved:Delete", key)
+            await asyncio.to_thread(self.store.delete, bucket.name, key, hook)
+            self._notified(hook)
             done: dict[str, Any] = {"Key": key}
             if version is not None:
                 done["VersionId"] = version
@@ -293,7 +322,9 @@ class Objects:
             raise _precondition_failed("x-amz-copy-source-If-None-Match")
         headers = _stored_headers(params) if replace else dict(source.headers)
         body = await asyncio.to_thread(self.store.read, source)
-        record = await self._store(bucket.name, key, body, headers)
+        hook = self._notify(ctx, bucket, "ObjectCreated:Copy", key)
+        record = await self._store(bucket.name, key, body, headers, hook)
+        self._notified(hook)
         return {"CopyObjectResult": {"ETag": record.etag, "LastModified": _when(record.modified)}}
 
 

@@ -17,11 +17,14 @@ from fireside.aws.context import RequestContext
 from fireside.aws.model import load_service
 from fireside.aws.protocol import WireProtocol
 from fireside.aws.restxml import RestXmlProtocol
+from fireside.outbox import Outbox
 from fireside.s3.buckets import Buckets
 from fireside.s3.errors import in_s3_terms, not_implemented
 from fireside.s3.listing import Listing
+from fireside.s3.notifications import Notifications
 from fireside.s3.objects import Objects
 from fireside.s3.store import S3Store
+from fireside.targets import Targets
 
 __all__ = ["S3Provider", "s3_protocol"]
 
@@ -38,6 +41,7 @@ _ROOTS = {
     "GetBucketTagging": "Tagging",
     "GetBucketVersioning": "VersioningConfiguration",
     "DeleteObjects": "DeleteResult",
+    "GetBucketNotificationConfiguration": "NotificationConfiguration",
 }
 
 
@@ -57,12 +61,20 @@ class S3Provider:
         self.buckets = Buckets(store, clock)
         self.objects = Objects(store, self.buckets, clock)
         self.listing = Listing(store, self.buckets)
+        self.notifications: Notifications | None = None
 
     @classmethod
     def open(cls, root: Path) -> S3Provider:
         store = S3Store(root)
         store.sweep()
         return cls(store)
+
+    def attach_notifications(self, outbox: Outbox, targets: Targets) -> Outbox:
+        """Turn on event notifications, queued in `outbox` (over this store) and sent
+        through `targets`; returns the outbox, whose `run` the server supervises."""
+        self.notifications = Notifications(self.store, self.buckets, outbox, targets)
+        self.objects.notifications = self.notifications
+        return outbox
 
     def operations(self) -> dict[str, Operation]:
         buckets, objects, listing = self.buckets, self.objects, self.listing
@@ -87,6 +99,13 @@ class S3Provider:
             "ListObjectsV2": listing.list_objects_v2,
             "ListObjectVersions": listing.list_object_versions,
         }
+        if self.notifications is not None:
+            implemented["PutBucketNotificationConfiguration"] = (
+                self.notifications.put_bucket_notification_configuration
+            )
+            implemented["GetBucketNotificationConfiguration"] = (
+                self.notifications.get_bucket_notification_configuration
+            )
         table = {name: _missing(name) for name in load_service("s3").operation_names}
         table.update(implemented)
         return table

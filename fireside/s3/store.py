@@ -23,15 +23,16 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fireside.outbox import OUTBOX_TABLE
 from fireside.store.database import open_durable, write_transaction
 from fireside.store.durable import mkdirs_durably, replace_durably
 
-__all__ = ["BucketRecord", "ObjectRecord", "S3Store"]
+__all__ = ["BucketRecord", "Notify", "ObjectRecord", "S3Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS buckets (
@@ -51,6 +52,10 @@ CREATE TABLE IF NOT EXISTS objects (
     headers  TEXT NOT NULL,             -- JSON: content type, encoding... and user metadata
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS notifications (
+    bucket   TEXT PRIMARY KEY,
+    config   TEXT NOT NULL              -- JSON: the bucket's NotificationConfiguration
+);
 """
 
 
@@ -74,6 +79,10 @@ class ObjectRecord:
     headers: dict[str, Any] = field(default_factory=dict)
 
 
+#: Called inside an object's write transaction with the new record (None: a delete).
+Notify = Callable[[sqlite3.Connection, ObjectRecord | None], None]
+
+
 class S3Store:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -85,6 +94,7 @@ class S3Store:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            conn.execute(OUTBOX_TABLE)  # event notifications, queued with their change
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -98,6 +108,28 @@ class S3Store:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    # -- the outbox's view (`fireside.outbox.OutboxStore`) ---------------------------------------
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return self._read(sql, params)
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return self._write()
+
+    # -- notification configurations ----------------------------------------------------------
+
+    def notification(self, bucket: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT config FROM notifications WHERE bucket = ?", (bucket,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_notification(self, bucket: str, config: dict[str, Any] | None) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM notifications WHERE bucket = ?", (bucket,))
+            if config:
+                conn.execute(
+                    "INSERT INTO notifications VALUES (?, ?)", (bucket, json.dumps(config))
+                )
 
     # -- buckets ------------------------------------------------------------------------------
 
@@ -136,6 +168,7 @@ class S3Store:
             if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 return False
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
+            conn.execute("DELETE FROM notifications WHERE bucket = ?", (name,))
         return True
 
     def set_tags(self, name: str, tags: dict[str, str] | None) -> None:
@@ -162,9 +195,16 @@ class S3Store:
             return body.read(-1 if end is None else end - start)
 
     def put(
-        self, bucket: str, key: str, data: bytes, headers: dict[str, Any], modified: float
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        headers: dict[str, Any],
+        modified: float,
+        notify: Notify | None = None,
     ) -> ObjectRecord:
-        """Store an object durably (replacing any object of that key) and return its record."""
+        """Store an object durably (replacing any object of that key) and return its record.
+        `notify` runs inside the transaction that commits it (to queue its notifications)."""
         file = uuid.uuid4().hex
         path = self._path(file)
         mkdirs_durably(path.parent)  # a new fan-out directory is fsynced into objects/
@@ -199,6 +239,8 @@ class S3Store:
                         json.dumps(headers, separators=(",", ":")),
                     ),
                 )
+                if notify is not None:
+                    notify(conn, record)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -206,8 +248,9 @@ class S3Store:
             self._path(old[0]).unlink(missing_ok=True)
         return record
 
-    def delete(self, bucket: str, key: str) -> bool:
-        """Remove an object; False when there was none."""
+    def delete(self, bucket: str, key: str, notify: Notify | None = None) -> bool:
+        """Remove an object; False when there was none. `notify` runs inside the transaction
+        that removes it."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT file FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
@@ -215,6 +258,8 @@ class S3Store:
             if row is None:
                 return False
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
+            if notify is not None:
+                notify(conn, None)
         self._path(row[0]).unlink(missing_ok=True)
         return True
 

@@ -1,5 +1,5 @@
-"""SQS's message operations: send, receive (with long polling), delete, change visibility,
-dead-letter redrive and message move tasks. A mixin of `SqsProvider`.
+"""SQS's message operations: send, receive (with long polling), delete, change visibility
+and dead-letter redrive. A mixin of `SqsProvider` (move tasks are `fireside.sqs.moves`).
 
 Every change is committed to the store before the answer. A receive takes visible messages in
 arrival order; on a FIFO queue a group whose earlier message is in flight (or not yet
@@ -21,12 +21,12 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.sqs.messages import SYSTEM_ATTRIBUTES, check_send, render
+from fireside.sqs.moves import arn_key
 from fireside.sqs.queues import DEDUP_WINDOW, Message, Queue, invalid_parameter, sqs_error
 from fireside.sqs.store import SqsStore, Writes
 
@@ -35,17 +35,6 @@ __all__ = ["Messaging"]
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _BATCH_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _MAX_VISIBILITY = 43200
-
-
-@dataclass(slots=True)
-class _MoveTask:
-    handle: str
-    source: str
-    destination: str | None
-    started: int
-    moved: int
-    to_move: int
-    status: str = "COMPLETED"
 
 
 def _receipt(queue: Queue, message: Message, token: str) -> str:
@@ -63,11 +52,7 @@ def _invalid_receipt(handle: str) -> ServiceError:
 class Messaging:
     store: SqsStore
     queues: dict[tuple[str, str, str], Queue]
-    queue: Callable[[RequestContext, dict[str, Any]], Queue]
-    by_arn: Callable[[RequestContext, str], Queue]
-
-    def __init__(self) -> None:
-        self._tasks: dict[str, _MoveTask] = {}
+    queue: Callable[[RequestContext, dict[str, Any], str], Queue]
 
     def message_operations(self) -> dict[str, Operation]:
         return {
@@ -78,24 +63,58 @@ class Messaging:
             "DeleteMessageBatch": self.delete_message_batch,
             "ChangeMessageVisibility": self.change_message_visibility,
             "ChangeMessageVisibilityBatch": self.change_message_visibility_batch,
-            "StartMessageMoveTask": self.start_message_move_task,
-            "ListMessageMoveTasks": self.list_message_move_tasks,
-            "CancelMessageMoveTask": self.cancel_message_move_task,
         }
 
     # -- sending ----------------------------------------------------------------------------
 
-    def _stage_send(
+    async def send_records(
         self, queue: Queue, records: list[tuple[dict[str, Any], int]]
-    ) -> tuple[list[dict[str, Any]], Writes, Callable[[], None]]:
-        """Add records `check_send` made to `queue` in memory (receivable at once: a receive
-        commits after them); their SendMessage results, the writes that make them durable,
-        and what undoes them if those writes fail."""
+    ) -> list[dict[str, Any]]:
+        """Store records `check_send` made, durably (a duplicate's answer too waits for the
+        commit of what came before it); their SendMessage results."""
+        writes = Writes()
+        undo: list[Callable[[], None]] = []
+        results = self._stage(writes, queue, records, time.time(), undo)
+        try:
+            await self.store.commit(writes)
+        except sqlite3.Error:
+            for step in undo:
+                step()
+            raise
+        return results
+
+    def send_batches(
+        self, batches: list[tuple[Queue, list[tuple[dict[str, Any], int]]]]
+    ) -> list[list[dict[str, Any]]]:
+        """`send_records` for several queues in one commit (one fsync for an SNS fan-out),
+        blocking until it is durable: each batch's results. Other services' deliveries come
+        here (`fireside.sqs.targets`)."""
         now = time.time()
+        writes = Writes()
+        undo: list[Callable[[], None]] = []
+        out = [self._stage(writes, queue, records, now, undo) for queue, records in batches]
+        try:
+            self.store.commit_now(writes)
+        except sqlite3.Error:
+            for step in undo:
+                step()
+            raise
+        return out
+
+    def _stage(
+        self,
+        writes: Writes,
+        queue: Queue,
+        records: list[tuple[dict[str, Any], int]],
+        now: float,
+        undo: list[Callable[[], None]],
+    ) -> list[dict[str, Any]]:
+        """Add records to `queue` in memory (receivable at once: a receive commits after
+        them) and their writes to `writes`; their results. `undo` gets what takes them back
+        out if the writes fail."""
         results: list[dict[str, Any]] = []
         added: list[int] = []
         deduplicated: list[str] = []
-        writes = Writes()
         for key, (expires, _, _) in list(queue.dedup.items()):
             if expires <= now:
                 del queue.dedup[key]
@@ -134,42 +153,17 @@ class Messaging:
         if added:
             queue.wake()
 
-        def undo() -> None:
+        def take_back() -> None:
             for seq in added:
                 queue.messages.pop(seq, None)
             for key in deduplicated:
                 queue.dedup.pop(key, None)
 
-        return results, writes, undo
-
-    async def send_records(
-        self, queue: Queue, records: list[tuple[dict[str, Any], int]]
-    ) -> list[dict[str, Any]]:
-        """Store records `check_send` made, durably (a duplicate's answer too waits for the
-        commit of what came before it); their SendMessage results."""
-        results, writes, undo = self._stage_send(queue, records)
-        try:
-            await self.store.commit(writes)
-        except sqlite3.Error:
-            undo()
-            raise
-        return results
-
-    def send_records_now(
-        self, queue: Queue, records: list[tuple[dict[str, Any], int]]
-    ) -> list[dict[str, Any]]:
-        """`send_records` for callers that cannot await: other services' deliveries
-        (`fireside.sqs.targets`)."""
-        results, writes, undo = self._stage_send(queue, records)
-        try:
-            self.store.commit_now(writes)
-        except sqlite3.Error:
-            undo()
-            raise
+        undo.append(take_back)
         return results
 
     async def send_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "SendMessage")
         record = check_send(queue, params, ctx.access_key_id or ctx.account_id)
         return (await self.send_records(queue, [record]))[0]
 
@@ -201,7 +195,7 @@ class Messaging:
     async def send_message_batch(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "SendMessageBatch")
         entries = self._entries(params, "SendMessageBatchRequestEntry")
         if queue.fifo and not all(e.get("MessageGroupId") for e in entries):
             # AWS refuses the whole batch, not the entry.
@@ -239,7 +233,7 @@ class Messaging:
     # -- receiving --------------------------------------------------------------------------
 
     async def receive_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "ReceiveMessage")
         count = params.get("MaxNumberOfMessages", 1)
         if not 1 <= count <= 10:
             raise invalid_parameter(
@@ -300,7 +294,7 @@ class Messaging:
         timeout = queue.setting("VisibilityTimeout") if visibility is None else visibility
         retention = queue.setting("MessageRetentionPeriod")
         redrive = queue.redrive()
-        dead = self.queues.get(_arn_key(redrive[0])) if redrive else None
+        dead = self.queues.get(arn_key(redrive[0])) if redrive else None
         expired: list[Message] = []
         moved: list[Message] = []
         taken: list[Message] = []
@@ -379,7 +373,7 @@ class Messaging:
         del queue.messages[message.seq]
 
     async def delete_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "DeleteMessage")
         writes = Writes()
         self._delete(queue, params["ReceiptHandle"], writes)
         await self.store.commit(writes)
@@ -388,7 +382,7 @@ class Messaging:
     async def delete_message_batch(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "DeleteMessageBatch")
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         writes = Writes()
@@ -439,7 +433,7 @@ class Messaging:
     async def change_message_visibility(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "ChangeMessageVisibility")
         writes = Writes()
         self._change(queue, params["ReceiptHandle"], params["VisibilityTimeout"], writes)
         await self.store.commit(writes)
@@ -448,7 +442,7 @@ class Messaging:
     async def change_message_visibility_batch(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "ChangeMessageVisibilityBatch")
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         writes = Writes()
@@ -470,78 +464,7 @@ class Messaging:
         await self.store.commit(writes)
         return {"Successful": successful, "Failed": failed}
 
-    # -- redrive back from a dead-letter queue ----------------------------------------------
-
-    async def start_message_move_task(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        source = self.by_arn(ctx, params["SourceArn"])
-        if not any((q.redrive() or ("", 0))[0] == source.arn for q in self.queues.values()):
-            raise invalid_parameter("Source queue must be configured as a Dead Letter Queue.")
-        destination_arn = params.get("DestinationArn")
-        destination = self.by_arn(ctx, destination_arn) if destination_arn else None
-        now = time.time()
-        moving = [m for m in source.messages.values() if m.visible_at <= now]
-        moved = 0
-        touched: set[tuple[str, str, str]] = set()
-        writes = Writes()
-        for message in moving:
-            target = destination or self.queues.get(_arn_key(message.record.get("origin", "")))
-            if target is None:
-                continue
-            message.record.pop("origin", None)
-            writes.move_message(message.seq, target.key, message.record, now)
-            del source.messages[message.seq]
-            message.receives, message.first_receive, message.receipt = 0, None, None
-            message.visible_at = now
-            target.messages[message.seq] = message
-            touched.add(target.key)
-            moved += 1
-        for key in touched:
-            target = self.queues[key]
-            target.messages = dict(sorted(target.messages.items()))
-            target.wake()
-        await self.store.commit(writes)
-        handle = base64.urlsafe_b64encode(f"{source.arn}/{uuid.uuid4()}".encode()).decode()
-        self._tasks[handle] = _MoveTask(
-            handle, source.arn, destination_arn, int(now * 1000), moved, moved
-        )
-        return {"TaskHandle": handle}
-
-    async def list_message_move_tasks(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        source = self.by_arn(ctx, params["SourceArn"])
-        tasks = [t for t in self._tasks.values() if t.source == source.arn]
-        tasks.sort(key=lambda t: t.started, reverse=True)
-        results = []
-        for task in tasks[: params.get("MaxResults", 1)]:
-            entry: dict[str, Any] = {
-                "Status": task.status,
-                "SourceArn": task.source,
-                "ApproximateNumberOfMessagesMoved": task.moved,
-                "ApproximateNumberOfMessagesToMove": task.to_move,
-                "StartedTimestamp": task.started,
-            }
-            if task.destination:
-                entry["DestinationArn"] = task.destination
-            results.append(entry)
-        return {"Results": results}
-
-    async def cancel_message_move_task(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        # Tasks run to completion inside StartMessageMoveTask: none is left to cancel.
-        raise sqs_error(
-            "ResourceNotFoundException", "The resource that you specified doesn't exist.", 404
-        )
-
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
-
-
-def _arn_key(arn: str) -> tuple[str, str, str]:
-    parts = arn.split(":")
-    return (parts[4], parts[3], parts[5]) if len(parts) == 6 else ("", "", "")

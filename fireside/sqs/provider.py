@@ -2,10 +2,11 @@
 through to `SqsStore` before each answer.
 
 Queues are scoped by account and region; a queue URL is `<endpoint>/<account>/<name>` on
-Fireside's endpoint (AWS's form with Fireside's host). A queue of another account is reached
-through `queues.may_use`, the one owner check: Fireside stores no queue policies yet, so
-another account's queue answers as AWS answers a queue the caller may not see, and a redrive
-policy naming another account's queue is refused with AWS's words.
+Fireside's endpoint (AWS's form with Fireside's host). Every reference to a queue (a URL, an
+ARN) names the action it is for, and `access.may` decides: the owner always, another account
+as the queue's policy allows (`AccessDenied` otherwise; GetQueueUrl answers as for a queue
+that is not there). A redrive policy naming another account's queue is refused with AWS's
+words.
 
 Messages (sending, receiving, long polling, visibility, dead-letter queues) are in
 `fireside.sqs.messaging`, a mixin of this class.
@@ -13,7 +14,6 @@ Messages (sending, receiving, long polling, visibility, dead-letter queues) are 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +23,9 @@ from urllib.parse import urlsplit
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.pagination import marker_page
+from fireside.sqs.access import add_permission, check_policy, denied, may, remove_permission
 from fireside.sqs.messaging import Messaging
+from fireside.sqs.moves import MoveTasks
 from fireside.sqs.queues import (
     COMPUTED,
     KNOWN,
@@ -31,8 +33,9 @@ from fireside.sqs.queues import (
     Queue,
     check_attributes,
     check_name,
+    check_redrive,
     invalid_parameter,
-    may_use,
+    same_value,
     sqs_error,
 )
 from fireside.sqs.store import SqsStore, Writes
@@ -41,18 +44,24 @@ __all__ = ["SqsProvider"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 _PURGE_INTERVAL = 60.0
+_HIDDEN = "The specified queue does not exist or you do not have access to it."
 
 
 def _no_queue(message: str = "The specified queue does not exist.") -> ServiceError:
     return sqs_error("QueueDoesNotExist", message)
 
 
-class SqsProvider(Messaging):
-    def __init__(self, store: SqsStore) -> None:
-        super().__init__()
+class SqsProvider(Messaging, MoveTasks):
+    def __init__(self, store: SqsStore, *, name_reuse_wait: float = 60.0) -> None:
+        MoveTasks.__init__(self)
         self.store = store
         self.queues: dict[tuple[str, str, str], Queue] = {}
+        #: Recently deleted queues -> when (epoch seconds), for `QueueDeletedRecently`.
+        self._deleted: dict[tuple[str, str, str], float] = store.deleted_queues()
+        #: Seconds before a deleted queue's name may be used again (AWS: 60).
+        self._reuse_wait = name_reuse_wait
         self._load()
+        self._load_moves()
 
     def _load(self) -> None:
         for account, region, name, record in self.store.queues():
@@ -104,7 +113,10 @@ class SqsProvider(Messaging):
             "ListQueueTags": self.list_queue_tags,
             "PurgeQueue": self.purge_queue,
             "ListDeadLetterSourceQueues": self.list_dead_letter_source_queues,
+            "AddPermission": self.add_permission,
+            "RemovePermission": self.remove_permission,
             **self.message_operations(),
+            **self.move_operations(),
         }
 
     # -- finding queues ---------------------------------------------------------------------
@@ -113,38 +125,44 @@ class SqsProvider(Messaging):
     def url(ctx: RequestContext, queue: Queue) -> str:
         return f"{ctx.endpoint_url.rstrip('/')}/{queue.account}/{queue.name}"
 
-    def _owned(self, ctx: RequestContext, account: str, name: str) -> Queue:
-        """The queue `name` of `account` in the caller's region, if the caller may use it."""
-        if not may_use(ctx.account_id, account):
-            raise _no_queue("The specified queue does not exist or you do not have access to it.")
+    def _owned(self, ctx: RequestContext, account: str, name: str, action: str) -> Queue:
+        """The queue `name` of `account` in the caller's region, if the caller may do `action`
+        with it."""
         queue = self.queues.get((account, ctx.region, name))
         if queue is None:
-            raise _no_queue()
+            raise _no_queue() if account == ctx.account_id else _no_queue(_HIDDEN)
+        if not may(queue, action, ctx.account_id):
+            if action == "GetQueueUrl":
+                raise _no_queue(_HIDDEN)
+            raise denied(self.url(ctx, queue))
         return queue
 
-    def queue(self, ctx: RequestContext, params: dict[str, Any]) -> Queue:
-        """The queue a request's `QueueUrl` names."""
+    def queue(self, ctx: RequestContext, params: dict[str, Any], action: str) -> Queue:
+        """The queue a request's `QueueUrl` names, for `action` (e.g. `SendMessage`)."""
         url: str = params.get("QueueUrl", "")
         parts = [p for p in urlsplit(url).path.split("/") if p]
         if len(parts) == 2:
-            return self._owned(ctx, parts[0], parts[1])
+            return self._owned(ctx, parts[0], parts[1], action)
         if len(parts) == 1 and "/" not in url:  # a bare queue name, as AWS accepts
-            return self._owned(ctx, ctx.account_id, url)
+            return self._owned(ctx, ctx.account_id, url, action)
         raise _no_queue()  # what AWS answers for a URL that names no queue
 
-    def by_arn(self, ctx: RequestContext, arn: str) -> Queue:
+    def by_arn(
+        self, ctx: RequestContext, arn: str, action: str, *, parameter: str = "SourceArn"
+    ) -> Queue:
+        """The queue an ARN parameter names, for `action`."""
         parts = arn.split(":")
         if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"]:
             raise invalid_parameter(f"Value {arn} for parameter arn is invalid.")
-        if not may_use(ctx.account_id, parts[4]):
-            raise _no_queue("The specified queue does not exist or you do not have access to it.")
         queue = self.queues.get((parts[4], parts[3], parts[5]))
         if queue is None:
             raise sqs_error(
                 "ResourceNotFoundException",
-                "The resource that you specified for the SourceArn parameter doesn't exist.",
+                f"The resource that you specified for the {parameter} parameter doesn't exist.",
                 404,
             )
+        if not may(queue, action, ctx.account_id):
+            raise denied(self.url(ctx, queue))
         return queue
 
     # -- queues -----------------------------------------------------------------------------
@@ -159,19 +177,27 @@ class SqsProvider(Messaging):
             check_name(name, False)
         check_name(name, fifo)
         check_attributes(attributes, fifo=fifo, creating=True)
+        check_policy(attributes.get("Policy", ""))
         if attributes.get("FifoQueue") == "false":
             del attributes["FifoQueue"]
         existing = self.queues.get((ctx.account_id, ctx.region, name))
         if existing is not None:
             current = existing.attribute_values(time.time())
             for key, value in attributes.items():
-                if not _same(key, current.get(key), value):
+                if not same_value(key, current.get(key), value):
                     raise sqs_error(
                         "QueueNameExists",
                         "A queue already exists with the same name and a different value for "
                         f"attribute {key}",
                     )
             return {"QueueUrl": self.url(ctx, existing)}
+        deleted = self._deleted.get((ctx.account_id, ctx.region, name))
+        if deleted is not None and 0 <= time.time() - deleted < self._reuse_wait:
+            raise sqs_error(
+                "QueueDeletedRecently",
+                "You must wait 60 seconds after deleting a queue before you can create another "
+                "with the same name.",
+            )
         now = int(time.time())
         queue = Queue(
             ctx.account_id, ctx.region, name, {}, dict(params.get("tags") or {}), now, now
@@ -191,7 +217,7 @@ class SqsProvider(Messaging):
         """Set attributes on `queue` after the checks that involve other queues."""
         redrive = attributes.get("RedrivePolicy")
         if redrive:
-            attributes["RedrivePolicy"] = self._check_redrive(ctx, queue, redrive)
+            attributes["RedrivePolicy"] = check_redrive(self.queues, queue, redrive)
         for key, value in attributes.items():
             if (
                 key in ("RedrivePolicy", "Policy", "RedriveAllowPolicy", "KmsMasterKeyId")
@@ -201,58 +227,20 @@ class SqsProvider(Messaging):
             else:
                 queue.attributes[key] = value
 
-    def _check_redrive(self, ctx: RequestContext, queue: Queue, raw: str) -> str:
-        def bad(reason: str) -> ServiceError:
-            return invalid_parameter(
-                f"Value {raw} for parameter RedrivePolicy is invalid. Reason: {reason}"
-            )
-
-        try:
-            policy = json.loads(raw)
-        except ValueError:
-            raise bad("Invalid JSON.") from None
-        if not isinstance(policy, dict) or "deadLetterTargetArn" not in policy:
-            raise bad("Redrive policy is not a dict or does not contain deadLetterTargetArn.")
-        try:
-            count = int(policy.get("maxReceiveCount", ""))
-        except (TypeError, ValueError):
-            raise bad("Redrive policy does not contain maxReceiveCount.") from None
-        if not 1 <= count <= 1000:
-            raise bad(
-                "Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive.".replace(
-                    "0,", f"{count},"
-                )
-            )
-        arn = str(policy["deadLetterTargetArn"])
-        parts = arn.split(":")
-        if len(parts) != 6 or parts[2] != "sqs":
-            raise bad("Dead letter target does not exist.")
-        if not may_use(queue.account, parts[4]):
-            raise bad("Dead-letter target owner should be same as the source.")
-        target = self.queues.get((parts[4], parts[3], parts[5]))
-        if target is None:
-            raise bad("Dead letter target does not exist.")
-        if target.fifo != queue.fifo:
-            raise bad("Dead-letter queue must be same type of queue as the source.")
-        allow = target.attributes.get("RedriveAllowPolicy")
-        if allow:
-            rule = json.loads(allow)
-            permission = rule.get("redrivePermission", "allowAll")
-            if permission == "denyAll" or (
-                permission == "byQueue" and queue.arn not in rule.get("sourceQueueArns", [])
-            ):
-                raise bad(
-                    f"Queue {arn} does not allow this queue to use it as a dead-letter queue."
-                )
-        return json.dumps(
-            {"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":")
-        )
-
     async def delete_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "DeleteQueue")
+        # Its move tasks go with it (a queue of the same name starts with none).
+        tasks = [h for h, t in self.move_tasks.items() if t.source == queue.arn]
+        now = time.time()
         writes = Writes()
         writes.delete_queue(queue.key)
+        writes.delete_move_tasks(tasks)
+        writes.note_deleted(queue.key, now, now - self._reuse_wait)
+        for handle in tasks:
+            del self.move_tasks[handle]
         del self.queues[queue.key]
+        self._deleted = {k: t for k, t in self._deleted.items() if now - t < self._reuse_wait}
+        self._deleted[queue.key] = now
         queue.deleted = True
         queue.wake()
         await self.store.commit(writes)
@@ -260,7 +248,9 @@ class SqsProvider(Messaging):
 
     async def get_queue_url(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         owner = params.get("QueueOwnerAWSAccountId") or ctx.account_id
-        return {"QueueUrl": self.url(ctx, self._owned(ctx, owner, params["QueueName"]))}
+        return {
+            "QueueUrl": self.url(ctx, self._owned(ctx, owner, params["QueueName"], "GetQueueUrl"))
+        }
 
     async def list_queues(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         prefix = params.get("QueueNamePrefix", "")
@@ -293,7 +283,7 @@ class SqsProvider(Messaging):
     async def get_queue_attributes(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "GetQueueAttributes")
         names: list[str] = params.get("AttributeNames") or []
         for name in names:
             if name not in KNOWN:
@@ -308,12 +298,13 @@ class SqsProvider(Messaging):
     async def set_queue_attributes(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "SetQueueAttributes")
         attributes: dict[str, str] = dict(params.get("Attributes") or {})
         for name in attributes:
             if name in COMPUTED:
                 raise sqs_error("InvalidAttributeName", f"Unknown Attribute {name}.")
         check_attributes(attributes, fifo=queue.fifo, creating=False)
+        check_policy(attributes.get("Policy", ""))
         self._apply(ctx, queue, attributes)
         queue.modified = int(time.time())
         queue.wake()  # a shorter delay or visibility may make messages receivable
@@ -326,7 +317,7 @@ class SqsProvider(Messaging):
         await self.store.commit(writes)
 
     async def tag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "TagQueue")
         tags: dict[str, str] = params.get("Tags") or {}
         if not tags:
             raise sqs_error("MissingParameter", "The request must contain the parameter Tags.")
@@ -337,7 +328,7 @@ class SqsProvider(Messaging):
         return {}
 
     async def untag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "UntagQueue")
         keys: list[str] = params.get("TagKeys") or []
         if not keys:
             raise sqs_error("MissingParameter", "The request must contain the parameter TagKeys.")
@@ -347,11 +338,11 @@ class SqsProvider(Messaging):
         return {}
 
     async def list_queue_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "ListQueueTags")
         return {"Tags": dict(queue.tags)} if queue.tags else {}
 
     async def purge_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        queue = self.queue(ctx, params)
+        queue = self.queue(ctx, params, "PurgeQueue")
         now = time.time()
         if now - queue.purged_at < _PURGE_INTERVAL:
             raise sqs_error(
@@ -369,7 +360,7 @@ class SqsProvider(Messaging):
     async def list_dead_letter_source_queues(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        target = self.queue(ctx, params)
+        target = self.queue(ctx, params, "ListDeadLetterSourceQueues")
         found = [q for q in self.queues.values() if (q.redrive() or ("", 0))[0] == target.arn]
         limit = params.get("MaxResults")
         page, token = marker_page(
@@ -385,17 +376,18 @@ class SqsProvider(Messaging):
             out["NextToken"] = token
         return out
 
+    async def add_permission(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        queue = self.queue(ctx, params, "AddPermission")
+        add_permission(queue, params)
+        queue.modified = int(time.time())
+        await self._save(queue)
+        return {}
 
-def _same(name: str, current: str | None, given: str) -> bool:
-    """Whether CreateQueue's `given` value equals the queue's (policies compared as JSON)."""
-    if current == given:
-        return True
-    if current is None or name not in ("RedrivePolicy", "RedriveAllowPolicy", "Policy"):
-        return False
-    try:
-        mine, theirs = json.loads(current), json.loads(given)
-    except ValueError:
-        return False
-    if name == "RedrivePolicy" and isinstance(theirs, dict):
-        theirs["maxReceiveCount"] = int(theirs.get("maxReceiveCount", 0))
-    return bool(mine == theirs)
+    async def remove_permission(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        queue = self.queue(ctx, params, "RemovePermission")
+        remove_permission(queue, params)
+        queue.modified = int(time.time())
+        await self._save(queue)
+        return {}

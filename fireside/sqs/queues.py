@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -21,9 +22,10 @@ __all__ = [
     "Message",
     "Queue",
     "check_attributes",
+    "check_redrive",
     "invalid_parameter",
-    "may_use",
     "queue_arn",
+    "same_value",
     "sqs_error",
 ]
 
@@ -91,13 +93,6 @@ def sqs_error(code: str, message: str, status: int = 400) -> ServiceError:
 
 def invalid_parameter(message: str) -> ServiceError:
     return ServiceError("InvalidParameterValue", message, 400)
-
-
-def may_use(acting_account: str, owner_account: str) -> bool:
-    """The one owner check every reference to a queue goes through (a QueueUrl, an ARN, a
-    redrive policy's dead-letter queue). Fireside stores no queue policies yet, so a queue
-    is usable by its own account only; grants for other accounts would be decided here."""
-    return acting_account == owner_account
 
 
 def queue_arn(region: str, account: str, name: str) -> str:
@@ -254,3 +249,65 @@ class Queue:
             out.setdefault("DeduplicationScope", "queue")
             out.setdefault("FifoThroughputLimit", "perQueue")
         return out
+
+
+def check_redrive(queues: Mapping[tuple[str, str, str], Queue], queue: Queue, raw: str) -> str:
+    """A `RedrivePolicy` for `queue` checked as AWS does (its dead-letter queue among
+    `queues`), in the form AWS stores it."""
+
+    def bad(reason: str) -> ServiceError:
+        return invalid_parameter(
+            f"Value {raw} for parameter RedrivePolicy is invalid. Reason: {reason}"
+        )
+
+    try:
+        policy = json.loads(raw)
+    except ValueError:
+        raise bad("Invalid JSON.") from None
+    if not isinstance(policy, dict) or "deadLetterTargetArn" not in policy:
+        raise bad("Redrive policy is not a dict or does not contain deadLetterTargetArn.")
+    try:
+        count = int(policy.get("maxReceiveCount", ""))
+    except (TypeError, ValueError):
+        raise bad("Redrive policy does not contain maxReceiveCount.") from None
+    if not 1 <= count <= 1000:
+        raise bad(
+            "Invalid value for maxReceiveCount: 0, valid values are from 1 to 1000 both inclusive.".replace(
+                "0,", f"{count},"
+            )
+        )
+    arn = str(policy["deadLetterTargetArn"])
+    parts = arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs":
+        raise bad("Dead letter target does not exist.")
+    if queue.account != parts[4]:
+        raise bad("Dead-letter target owner should be same as the source.")
+    target = queues.get((parts[4], parts[3], parts[5]))
+    if target is None:
+        raise bad("Dead letter target does not exist.")
+    if target.fifo != queue.fifo:
+        raise bad("Dead-letter queue must be same type of queue as the source.")
+    allow = target.attributes.get("RedriveAllowPolicy")
+    if allow:
+        rule = json.loads(allow)
+        permission = rule.get("redrivePermission", "allowAll")
+        if permission == "denyAll" or (
+            permission == "byQueue" and queue.arn not in rule.get("sourceQueueArns", [])
+        ):
+            raise bad(f"Queue {arn} does not allow this queue to use it as a dead-letter queue.")
+    return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count}, separators=(",", ":"))
+
+
+def same_value(name: str, current: str | None, given: str) -> bool:
+    """Whether CreateQueue's `given` value equals the queue's (policies compared as JSON)."""
+    if current == given:
+        return True
+    if current is None or name not in ("RedrivePolicy", "RedriveAllowPolicy", "Policy"):
+        return False
+    try:
+        mine, theirs = json.loads(current), json.loads(given)
+    except ValueError:
+        return False
+    if name == "RedrivePolicy" and isinstance(theirs, dict):
+        theirs["maxReceiveCount"] = int(theirs.get("maxReceiveCount", 0))
+    return bool(mine == theirs)

@@ -67,6 +67,17 @@ CREATE TABLE IF NOT EXISTS messages (
     first_receive REAL,
     receipt      TEXT               -- the token of the latest receive
 );
+CREATE TABLE IF NOT EXISTS deleted_queues (
+    account  TEXT NOT NULL,
+    region   TEXT NOT NULL,
+    name     TEXT NOT NULL,
+    at       REAL NOT NULL,          -- epoch seconds: when DeleteQueue was answered
+    PRIMARY KEY (account, region, name)
+);
+CREATE TABLE IF NOT EXISTS move_tasks (
+    handle   TEXT PRIMARY KEY,
+    record   TEXT NOT NULL          -- JSON: source, destination, rate, counts, status
+);
 CREATE TABLE IF NOT EXISTS meta (
     name   TEXT PRIMARY KEY,
     value  INTEGER NOT NULL        -- seq_limit: sequence numbers below it may have been used
@@ -99,6 +110,32 @@ class Writes:
 
     def __bool__(self) -> bool:
         return bool(self.statements)
+
+    def note_deleted(self, key: Key, at: float, forget_before: float) -> None:
+        """Remember when a queue was deleted (`QueueDeletedRecently`); forget older ones."""
+        self.statements.append(("DELETE FROM deleted_queues WHERE at < ?", (forget_before,), False))
+        self.statements.append(
+            (
+                "INSERT OR REPLACE INTO deleted_queues (account, region, name, at)"
+                " VALUES (?, ?, ?, ?)",
+                (*key, at),
+                False,
+            )
+        )
+
+    def put_move_task(self, handle: str, record: dict[str, Any]) -> None:
+        self.statements.append(
+            (
+                "INSERT OR REPLACE INTO move_tasks (handle, record) VALUES (?, ?)",
+                (handle, json.dumps(record)),
+                False,
+            )
+        )
+
+    def delete_move_tasks(self, handles: Iterable[str]) -> None:
+        rows = [(h,) for h in handles]
+        if rows:
+            self.statements.append(("DELETE FROM move_tasks WHERE handle=?", rows, True))
 
     def put_queue(self, key: Key, record: dict[str, Any]) -> None:
         self.statements.append(
@@ -227,6 +264,14 @@ class SqsStore:
         return [
             (s, a, r, q, i, json.loads(rec), v, n, f, t) for s, a, r, q, i, rec, v, n, f, t in rows
         ]
+
+    def deleted_queues(self) -> dict[tuple[str, str, str], float]:
+        rows = self._conn.execute("SELECT account, region, name, at FROM deleted_queues")
+        return {(a, r, n): at for a, r, n, at in rows}
+
+    def move_tasks(self) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT record FROM move_tasks ORDER BY rowid")
+        return [json.loads(record) for (record,) in rows]
 
     # -- writing ----------------------------------------------------------------------------
 

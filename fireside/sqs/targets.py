@@ -11,12 +11,11 @@ a missing queue or a denied send: a client error, straight to any dead-letter qu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fireside.aws.errors import ServiceError
-from fireside.resource_policy import allows, statements_of
+from fireside.sqs.access import may
 from fireside.sqs.messages import check_send
 from fireside.sqs.queues import Queue
 from fireside.targets import Accepted, Delivery, Outcome, Refused, Sender
@@ -28,20 +27,14 @@ __all__ = ["QueueTargets", "may_send"]
 
 
 def may_send(queue: Queue, sender: Sender) -> bool:
-    """Whether `sender` may send to `queue`, as its queue policy decides."""
-    if sender.service is None and sender.account == queue.account:
-        return True
-    try:
-        document = json.loads(queue.attributes.get("Policy") or "{}")
-    except ValueError:
-        return False
-    return allows(
-        statements_of(document),
-        action="sqs:SendMessage",
-        principal_service=sender.service,
-        principal_account=None if sender.service else sender.account,
-        resource=queue.arn,
-        context={"aws:SourceArn": sender.source_arn, "aws:SourceAccount": sender.account},
+    """Whether `sender` may send to `queue`, as its queue policy decides (`access.may`, the
+    check every SQS request goes through too)."""
+    return may(
+        queue,
+        "SendMessage",
+        sender.account,
+        service=sender.service,
+        source_arn=sender.source_arn,
     )
 
 
@@ -89,9 +82,12 @@ class QueueTargets:
                 outcomes[index] = Refused(exc.code, exc.message)
                 continue
             batches.setdefault(queue.key, []).append((index, record))
-        for key, items in batches.items():
-            queue = self._provider.queues[key]
-            results = self._provider.send_records_now(queue, [record for _, record in items])
-            for (index, _), result in zip(items, results, strict=True):
+        # Every queue's share in one commit: an SNS fan-out to ten queues costs one fsync.
+        keys = list(batches)
+        answered = self._provider.send_batches(
+            [(self._provider.queues[key], [record for _, record in batches[key]]) for key in keys]
+        )
+        for key, results in zip(keys, answered, strict=True):
+            for (index, _), result in zip(batches[key], results, strict=True):
                 outcomes[index] = Accepted(str(result["MessageId"]))
         return [outcome for outcome in outcomes if outcome is not None]

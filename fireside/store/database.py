@@ -8,17 +8,21 @@ read or a single-row write (tens of microseconds), cheaper than a hop to a threa
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from fireside.outbox import OUTBOX_TABLE
+
 # Every statement is idempotent (IF NOT EXISTS): a database of any older version is brought up
 # to date by running them all. 2: layers. 3: aliases. 4: provisioned concurrency.
 # 5: event invoke configs and the last failure of retried Event invokes.
 # 6: invocation records bound for S3 destinations. 7: Lambda resource policies.
-# 8: Function URL configurations.
-SCHEMA_VERSION = 8
+# 8: Function URL configurations. 9: the outbox to other services (S3 records move there).
+# 10: event-source mappings.
+SCHEMA_VERSION = 10
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -48,13 +52,11 @@ CREATE TABLE IF NOT EXISTS async_event_failures (
     function_error   TEXT,
     response         BLOB NOT NULL         -- the last failed run's answer, for a later record
 );
-CREATE TABLE IF NOT EXISTS async_records (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
-    account    TEXT NOT NULL,          -- the function's account: the bucket must be its
-    bucket     TEXT NOT NULL,
-    key        TEXT NOT NULL,          -- chosen when queued: a re-delivery overwrites, never adds
-    record     BLOB NOT NULL,          -- the invocation record (JSON)
-    not_before REAL NOT NULL
+CREATE TABLE IF NOT EXISTS event_source_mappings (
+    uuid      TEXT PRIMARY KEY,
+    account   TEXT NOT NULL,
+    region    TEXT NOT NULL,
+    record    TEXT NOT NULL            -- JSON of fireside.compute.mappings.EventSourceMapping
 );
 CREATE TABLE IF NOT EXISTS event_invoke_configs (
     account   TEXT NOT NULL,
@@ -140,6 +142,29 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("COMMIT")
 
 
+def _move_records(conn: sqlite3.Connection) -> None:
+    """Schema 8's S3 invocation records (`async_records`) become outbox deliveries."""
+    if not conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'async_records'"
+    ).fetchone():
+        return
+    rows = conn.execute("SELECT account, bucket, key, record, not_before FROM async_records")
+    for account, bucket, key, record, not_before in rows.fetchall():
+        meta = {"extra": {"key": key, "content_type": "application/json"}}
+        conn.execute(
+            "INSERT INTO outbox (account, region, service, source_arn, arn, body, meta, "
+            "not_before) VALUES (?, '', NULL, NULL, ?, ?, ?, ?)",
+            (
+                account,
+                f"arn:aws:s3:::{bucket}",
+                bytes(record).decode("utf-8"),
+                json.dumps(meta),
+                not_before,
+            ),
+        )
+    conn.execute("DROP TABLE async_records")
+
+
 class Database:
     """A SQLite connection with the schema applied; `transaction()` commits or rolls back."""
 
@@ -158,6 +183,8 @@ class Database:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            conn.execute(OUTBOX_TABLE)
+            _move_records(conn)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:

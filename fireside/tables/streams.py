@@ -30,7 +30,7 @@ from fireside.tables.service import Tables
 from fireside.tables.streamlog import decode_record
 from fireside.tables.streamshards import label_time, shards_of
 
-__all__ = ["OPERATIONS"]
+__all__ = ["OPERATIONS", "iterator_position", "sequence"]
 
 _ITERATOR_LIFETIME = 15 * 60.0
 _DIGITS = 21
@@ -256,6 +256,11 @@ def _decode_iterator(text: str) -> tuple[int, str, str, int, float, str, str]:
         )  # fmt: skip
     except (ValueError, TypeError, binascii.Error):
         raise validation("Invalid ShardIterator") from None
+
+
+def iterator_position(text: str) -> int:
+    """The number of the last record an iterator has passed (for Lambda's checkpoints)."""
+    return _decode_iterator(text)[3]
 
 
 async def get_records(
