@@ -242,7 +242,9 @@ class Fireside:
         #: SNS: topics fan out through `targets`; other services publish through it too.
         #: (HTTP(S) delivery and signatures plug into `Fanout`: `http`, `http_message`,
         #: `signer`; without them http subscriptions stay pending and envelopes are unsigned.)
-        self.sns = SnsProvider(SnsStore(data / "sns.sqlite"), Fanout(self.targets))
+        sns_store = SnsStore(data / "sns.sqlite")
+        self.sns_retries = Outbox(sns_store, self.targets)
+        self.sns = SnsProvider(sns_store, Fanout(self.targets, retries=self.sns_retries))
         self.targets.register("sns", TopicTargets(self.sns))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
         self.event_store = EventStore(data / "events.sqlite")
@@ -576,6 +578,7 @@ class Fireside:
             "events_pending_retries": self.events.router.outbox.pending(),
             "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
+            "sns_pending_retries": self.sns_retries.pending(),
         }
 
     async def run(
@@ -606,6 +609,7 @@ class Fireside:
         )
         supervisor.start("lambda", "outbox", self.outbox.run)
         supervisor.start("s3", "notifications", self.s3_outbox.run)
+        supervisor.start("sns", "retries", self.sns_retries.run)
         supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:
@@ -621,7 +625,7 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
-        for service in ("s3", "sts", "sns", "apigateway", "apigatewayv2"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
