@@ -251,9 +251,16 @@ class Fireside:
             self.targets,
             verify_tls=settings.sns_https_verify,
         )
+        sns_store = SnsStore(data / "sns.sqlite")
+        self.sns_retries = Outbox(sns_store, self.targets)
         self.sns = SnsProvider(
-            SnsStore(data / "sns.sqlite"),
-            Fanout(self.targets, http=self.sns_http, http_message=HttpMessage),
+            sns_store,
+            Fanout(
+                self.targets,
+                http=self.sns_http,
+                http_message=HttpMessage,
+                retries=self.sns_retries,
+            ),
         )
         self.targets.register("sns", TopicTargets(self.sns))
         #: EventBridge: buses and rules; PutEvents hands matched events to `targets`.
@@ -595,6 +602,7 @@ class Fireside:
             "events_pending_retries": self.events.router.outbox.pending(),
             "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
+            "sns_pending_retries": self.sns_retries.pending(),
         }
 
     async def run(
@@ -625,6 +633,7 @@ class Fireside:
         )
         supervisor.start("lambda", "outbox", self.outbox.run)
         supervisor.start("s3", "notifications", self.s3_outbox.run)
+        supervisor.start("sns", "retries", self.sns_retries.run)
         supervisor.start("lambda", "event-source-mappings", self.mapping_runner.run)
         supervisor.start("dynamodb", "ttl-sweep", self.tables.sweep_forever)
         if self.tables.shared:

@@ -119,6 +119,14 @@ class Outbox:
             ),
         )
 
+    def insert_many(self, deliveries: list[Delivery]) -> None:
+        """Queue `deliveries` in a transaction of their own (durable on return), and wake
+        the sender."""
+        with self._db.transaction() as conn:
+            for delivery in deliveries:
+                self.insert(conn, delivery)
+        self._wake.set()
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -365,3 +365,54 @@ def test_a_request_over_the_services_cap_is_refused(
         server, api["id"], "/prod/events", {"Entries": [], "pad": "x" * 3_000_000}
     )
     assert (status, answer) == (413, {"refused": True})
+
+
+def test_sns_publish_from_request_parameters(
+    server: Server,
+    apigw: Any,  # noqa: F811
+    make_api: Any,  # noqa: F811
+) -> None:
+    sns, sqs = server.client("sns"), server.client("sqs")
+    topic = sns.create_topic(Name=f"alerts-{uuid.uuid4().hex[:8]}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"alerts-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+                             "Action": "sqs:SendMessage", "Resource": arn,
+                             "Condition": {"ArnEquals": {"aws:SourceArn": topic}}}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn,
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    api = make_api(name="to-sns")
+    reply = '{"id": "$input.path(\'$.PublishResponse.PublishResult.MessageId\')"}'
+    _method(apigw, api, "alerts", uri="arn:aws:apigateway:us-east-1:sns:action/Publish",
+            parameters={"integration.request.querystring.TopicArn": f"'{topic}'",
+                        "integration.request.querystring.Message": "method.request.body"},
+            request_templates={}, passthrough="WHEN_NO_TEMPLATES", replies={"200": (None, reply),
+                                           "400": ("4\\d{2}", ERROR_REPLY)})  # fmt: skip
+    _method(apigw, api, "templated", uri="arn:aws:apigateway:us-east-1:sns:action/Publish",
+            parameters=FORM,
+            request_templates={"application/json": f"TopicArn=$util.urlEncode('{topic}')"
+                               "&Message=$util.urlEncode($input.path('$.text'))"
+                               "&Subject=$util.urlEncode($input.path('$.subject'))"},
+            replies={"200": (None, reply)})  # fmt: skip
+    _method(apigw, api, "nowhere", uri="arn:aws:apigateway:us-east-1:sns:action/Publish",
+            parameters={"integration.request.querystring.TopicArn": f"'{topic}-gone'",
+                        "integration.request.querystring.Message": "'x'"},
+            request_templates={}, passthrough="WHEN_NO_TEMPLATES", replies={"200": (None, reply),
+                                           "400": ("4\\d{2}", ERROR_REPLY)})  # fmt: skip
+    apigw.create_deployment(restApiId=api["id"], stageName="prod")
+    status, answer = _post(server, api["id"], "/prod/alerts", {"level": "high"})
+    assert status == 200 and answer["id"], answer
+    status, answer = _post(server, api["id"], "/prod/templated", {"text": "a & b", "subject": "s"})
+    assert status == 200 and answer["id"], answer
+    bodies = []
+    for _ in range(10):
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10)
+        bodies += [m["Body"] for m in got.get("Messages", [])]
+        if len(bodies) >= 2:
+            break
+    assert sorted(bodies) == sorted([json.dumps({"level": "high"}), "a & b"])
+    status, answer = _post(server, api["id"], "/prod/nowhere", {})
+    assert status == 400 and answer["error"] == "NotFound", answer

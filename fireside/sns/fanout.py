@@ -7,8 +7,13 @@ decides, in the target's own account too, as AWS requires. Each accepted deliver
 when `send_many` returns, so a Publish that was answered has reached every subscriber (at
 least once; a crash before the answer may leave some delivered and the client retrying).
 
-A refused delivery goes to the subscription's dead-letter queue (`RedrivePolicy`), through
-`Targets` as well; when there is none, or it refuses too, the failure is logged and counted
+A delivery refused for a reason that may pass (`Refused.retriable`: a full disk) is retried,
+as SNS retries its AWS-managed endpoints: it is queued in SNS's durable retry outbox
+(`fireside.outbox` over `sns.sqlite`) before Publish answers, and sent again with backoff
+(1 s doubling to 5 min) until it is taken. A delivery refused for good (no such queue or
+function, a policy that does not allow SNS) goes to the subscription's dead-letter queue
+(`RedrivePolicy`), through `Targets` as well; when there is none, or it refuses too, the
+failure is logged and counted
 (`failed`, the server health's `sns_failed_deliveries`), as CloudWatch's
 `NumberOfNotificationsFailed` counts it on AWS. HTTP(S) subscriptions get their
 notifications through the injected HTTP delivery queue (`fireside.sns.http_delivery`).
@@ -21,6 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from fireside.outbox import Outbox
 from fireside.sns.messages import (
     Published,
     Signer,
@@ -53,8 +59,11 @@ class Fanout:
         http: HttpSink | None = None,
         http_message: Callable[..., Any] | None = None,
         signer: Signer | None = None,
+        retries: Outbox | None = None,
     ) -> None:
         self.targets = targets
+        #: Where retriable refusals wait to be sent again.
+        self.retries = retries
         self.http = http
         #: Builds one `HttpMessage` (the HTTP helper's dataclass) from its fields.
         self.http_message = http_message
@@ -65,6 +74,8 @@ class Fanout:
         self.failed: Counter[str] = Counter()
         #: Topic ARN -> notifications delivered to a dead-letter queue.
         self.dead_lettered: Counter[str] = Counter()
+        #: Topic ARN -> notifications queued to be tried again.
+        self.retrying: Counter[str] = Counter()
         #: Topic ARN -> notifications accepted by their endpoints.
         self.delivered: Counter[str] = Counter()
 
@@ -129,9 +140,13 @@ class Fanout:
     ) -> None:
         outcomes = self.targets.send_many([delivery for _, _, delivery in pending])
         retry: list[tuple[Subscription, Published, Refused, Delivery]] = []
-        for (subscription, message, _), outcome in zip(pending, outcomes, strict=True):
+        later: list[Delivery] = []
+        for (subscription, message, delivery), outcome in zip(pending, outcomes, strict=True):
             if not isinstance(outcome, Refused):
                 self.delivered[topic.arn] += 1
+                continue
+            if outcome.retriable and self.retries is not None:
+                later.append(delivery)
                 continue
             dead_letter = subscription.dead_letter_arn
             if dead_letter is None:
@@ -140,6 +155,9 @@ class Fanout:
             # The dead-letter queue gets the notification as an SQS subscriber would.
             moved = self._queue_delivery(sender, dead_letter, topic, subscription, message)
             retry.append((subscription, message, outcome, moved))
+        if later and self.retries is not None:
+            self.retries.insert_many(later)
+            self.retrying[topic.arn] += len(later)
         if not retry:
             return
         outcomes = self.targets.send_many([moved for *_, moved in retry])

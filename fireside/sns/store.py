@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from fireside.outbox import OUTBOX_TABLE
 from fireside.store.database import open_durable, write_transaction
 
 __all__ = ["SnsStore"]
@@ -59,11 +60,15 @@ class SnsStore:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            conn.execute(OUTBOX_TABLE)  # deliveries to retry (`fireside.outbox`)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with write_transaction(self._conn) as conn:
             yield conn
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        return list(self._conn.execute(sql, params).fetchall())
 
     # -- loading ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from fireside.aws.errors import ServiceError
 from fireside.sqs.messages import SYSTEM_ATTRIBUTES, check_send, render
 from fireside.sqs.moves import arn_key
 from fireside.sqs.queues import DEDUP_WINDOW, Message, Queue, invalid_parameter, sqs_error
-from fireside.sqs.store import SqsStore
+from fireside.sqs.store import SqsStore, Writes
 
 __all__ = ["Messaging"]
 
@@ -67,45 +67,58 @@ class Messaging:
 
     # -- sending ----------------------------------------------------------------------------
 
-    def send_records(
+    async def send_records(
         self, queue: Queue, records: list[tuple[dict[str, Any], int]]
     ) -> list[dict[str, Any]]:
-        """Store records `check_send` made (durably, in one commit); their SendMessage
-        results."""
-        return self.send_batches([(queue, records)])[0]
+        """Store records `check_send` made, durably (a duplicate's answer too waits for the
+        commit of what came before it); their SendMessage results."""
+        writes = Writes()
+        undo: list[Callable[[], None]] = []
+        results = self._stage(writes, queue, records, time.time(), undo)
+        try:
+            await self.store.commit(writes)
+        except sqlite3.Error:
+            for step in undo:
+                step()
+            raise
+        return results
 
     def send_batches(
         self, batches: list[tuple[Queue, list[tuple[dict[str, Any], int]]]]
     ) -> list[list[dict[str, Any]]]:
-        """`send_records` for several queues in one commit (one fsync for an SNS fan-out):
-        each batch's results. Other services' deliveries come here (`fireside.sqs.targets`)."""
+        """`send_records` for several queues in one commit (one fsync for an SNS fan-out),
+        blocking until it is durable: each batch's results. Other services' deliveries come
+        here (`fireside.sqs.targets`)."""
         now = time.time()
-        out: list[list[dict[str, Any]]] = []
-        staged: list[tuple[Queue, list[Message]]] = []
-        with self.store.transaction() as conn:
-            for queue, records in batches:
-                results, added = self._stage(conn, queue, records, now)
-                out.append(results)
-                staged.append((queue, added))
-        for queue, added in staged:
-            for message in added:
-                queue.messages[message.seq] = message
-            if added:
-                queue.wake()
+        writes = Writes()
+        undo: list[Callable[[], None]] = []
+        out = [self._stage(writes, queue, records, now, undo) for queue, records in batches]
+        try:
+            self.store.commit_now(writes)
+        except sqlite3.Error:
+            for step in undo:
+                step()
+            raise
         return out
 
     def _stage(
         self,
-        conn: sqlite3.Connection,
+        writes: Writes,
         queue: Queue,
         records: list[tuple[dict[str, Any], int]],
         now: float,
-    ) -> tuple[list[dict[str, Any]], list[Message]]:
+        undo: list[Callable[[], None]],
+    ) -> list[dict[str, Any]]:
+        """Add records to `queue` in memory (receivable at once: a receive commits after
+        them) and their writes to `writes`; their results. `undo` gets what takes them back
+        out if the writes fail."""
         results: list[dict[str, Any]] = []
-        added: list[Message] = []
+        added: list[int] = []
+        deduplicated: list[str] = []
         for key, (expires, _, _) in list(queue.dedup.items()):
             if expires <= now:
                 del queue.dedup[key]
+        seqs = iter(self.store.allocate(len(records)))  # before anything changes: it may fail
         for record, delay in records:
             result: dict[str, Any] = {"MD5OfMessageBody": record["md5b"]}
             if "md5a" in record:
@@ -125,22 +138,34 @@ class Messaging:
                 queue.next_sequence += 1
             message_id = str(uuid.uuid4())
             visible_at = now + delay
-            seq = self.store.add_message(conn, queue.key, message_id, record, visible_at)
-            added.append(Message(seq, message_id, record, visible_at))
+            seq = next(seqs)
+            writes.add_message(seq, queue.key, message_id, record, visible_at)
+            queue.messages[seq] = Message(seq, message_id, record, visible_at)
+            added.append(seq)
             result["MessageId"] = message_id
             if queue.fifo:
                 result["SequenceNumber"] = record["seqno"]
                 queue.dedup[dedup_key] = (now + DEDUP_WINDOW, message_id, record["seqno"])
+                deduplicated.append(dedup_key)
             results.append(result)
         if queue.fifo and added:
-            self.store.put_queue(conn, queue.key, queue.record())
-        return results, added
+            writes.put_queue(queue.key, queue.record())
+        if added:
+            queue.wake()
+
+        def take_back() -> None:
+            for seq in added:
+                queue.messages.pop(seq, None)
+            for key in deduplicated:
+                queue.dedup.pop(key, None)
+
+        undo.append(take_back)
+        return results
 
     async def send_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params, "SendMessage")
-        return self.send_records(
-            queue, [check_send(queue, params, ctx.access_key_id or ctx.account_id)]
-        )[0]
+        record = check_send(queue, params, ctx.access_key_id or ctx.account_id)
+        return (await self.send_records(queue, [record]))[0]
 
     def _entries(self, params: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = params.get("Entries") or []
@@ -199,7 +224,7 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
-        results = self.send_records(queue, [record for _, record in good])
+        results = await self.send_records(queue, [record for _, record in good])
         successful = [
             {"Id": entry_id, **result} for (entry_id, _), result in zip(good, results, strict=True)
         ]
@@ -238,7 +263,9 @@ class Messaging:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
-            taken = self._take(ctx, queue, count, visibility)
+            taken, writes = self._take(queue, count, visibility)
+            if writes:
+                await self.store.commit(writes)
             remaining = deadline - loop.time()
             if taken or remaining <= 0 or queue.deleted:
                 break
@@ -247,18 +274,22 @@ class Messaging:
             timeout = remaining if change is None else min(remaining, max(change - now, 0.001))
             waiter: asyncio.Future[None] = loop.create_future()
             queue.waiters.add(waiter)
+            # Awaited bare (not through wait_for's extra task): woken by a send, this receive
+            # runs in the event loop's next turn, and its commit joins the send's.
+            timer = loop.call_later(timeout, _wake, waiter)
             try:
-                await asyncio.wait_for(waiter, timeout)
-            except TimeoutError:
-                pass
+                await waiter
             finally:
+                timer.cancel()
                 queue.waiters.discard(waiter)
         messages = [render(m, receipt, system_names, attribute_names) for m, receipt in taken]
         return {"Messages": messages} if messages else {}
 
     def _take(
-        self, ctx: RequestContext, queue: Queue, count: int, visibility: int | None
-    ) -> list[tuple[Message, str]]:
+        self, queue: Queue, count: int, visibility: int | None
+    ) -> tuple[list[tuple[Message, str]], Writes]:
+        """Receive up to `count` messages in memory (dropping expired ones, moving those
+        received too often to the dead-letter queue); the writes that make it durable."""
         now = time.time()
         timeout = queue.setting("VisibilityTimeout") if visibility is None else visibility
         retention = queue.setting("MessageRetentionPeriod")
@@ -285,33 +316,28 @@ class Messaging:
                 moved.append(message)
                 continue
             taken.append(message)
-        if not (taken or expired or moved):
-            return []
         out: list[tuple[Message, str]] = []
-        with self.store.transaction() as conn:
-            self.store.delete_messages(conn, [m.seq for m in expired])
-            for message in moved:
-                assert dead is not None
-                message.record["origin"] = queue.arn
-                self.store.move_message(conn, message.seq, dead.key, message.record, now)
-            changes = []
-            for message in taken:
-                token = secrets.token_hex(8)
-                message.receives += 1
-                message.first_receive = message.first_receive or now
-                message.visible_at = now + timeout
-                message.receipt = token
-                changes.append(
-                    (
-                        message.visible_at,
-                        message.receives,
-                        message.first_receive,
-                        token,
-                        message.seq,
-                    )
-                )
-                out.append((message, _receipt(queue, message, token)))
-            self.store.update_messages(conn, changes)
+        writes = Writes()
+        if not (taken or expired or moved):
+            return out, writes
+        writes.delete_messages(m.seq for m in expired)
+        for message in moved:
+            assert dead is not None
+            message.record["origin"] = queue.arn
+            writes.move_message(message.seq, dead.key, message.record, now)
+        changes = []
+        for message in taken:
+            token = secrets.token_hex(8)
+            message.receives += 1
+            message.first_receive = message.first_receive or now
+            message.visible_at = now + timeout
+            message.receipt = token
+            changes.append(
+                (message.visible_at, message.receives, message.first_receive, token, message.seq)
+            )
+            out.append((message, _receipt(queue, message, token)))
+        if changes:
+            writes.update_messages(changes)
         for message in expired + moved:
             del queue.messages[message.seq]
         if moved and dead is not None:
@@ -321,7 +347,7 @@ class Messaging:
                 dead.messages[message.seq] = message
             dead.messages = dict(sorted(dead.messages.items()))
             dead.wake()
-        return out
+        return out, writes
 
     # -- receipts: delete and visibility ----------------------------------------------------
 
@@ -337,17 +363,20 @@ class Messaging:
             raise _invalid_receipt(handle)
         return queue.messages.get(number), token
 
-    def _delete(self, queue: Queue, handle: str) -> None:
+    def _delete(self, queue: Queue, handle: str, writes: Writes) -> None:
         message, _ = self._by_receipt(queue, handle)
         if message is None:
-            return  # AWS answers success for a message already deleted
-        with self.store.transaction() as conn:
-            self.store.delete_messages(conn, [message.seq])
+            # AWS answers success for a message already deleted (the commit that deleted
+            # it comes before this answer's).
+            return
+        writes.delete_messages([message.seq])
         del queue.messages[message.seq]
 
     async def delete_message(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params, "DeleteMessage")
-        self._delete(queue, params["ReceiptHandle"])
+        writes = Writes()
+        self._delete(queue, params["ReceiptHandle"], writes)
+        await self.store.commit(writes)
         return {}
 
     async def delete_message_batch(
@@ -356,9 +385,10 @@ class Messaging:
         queue = self.queue(ctx, params, "DeleteMessageBatch")
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
+        writes = Writes()
         for entry in self._entries(params, "DeleteMessageBatchRequestEntry"):
             try:
-                self._delete(queue, entry["ReceiptHandle"])
+                self._delete(queue, entry["ReceiptHandle"], writes)
                 successful.append({"Id": entry["Id"]})
             except ServiceError as error:
                 failed.append(
@@ -369,9 +399,10 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
+        await self.store.commit(writes)
         return {"Successful": successful, "Failed": failed}
 
-    def _change(self, queue: Queue, handle: str, timeout: int) -> None:
+    def _change(self, queue: Queue, handle: str, timeout: int, writes: Writes) -> None:
         if not 0 <= timeout <= _MAX_VISIBILITY:
             raise invalid_parameter(
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be "
@@ -385,19 +416,17 @@ class Messaging:
                 "The message referred to isn't in flight.",
             )
         message.visible_at = now + timeout
-        with self.store.transaction() as conn:
-            self.store.update_messages(
-                conn,
-                [
-                    (
-                        message.visible_at,
-                        message.receives,
-                        message.first_receive,
-                        message.receipt,
-                        message.seq,
-                    )
-                ],
-            )
+        writes.update_messages(
+            [
+                (
+                    message.visible_at,
+                    message.receives,
+                    message.first_receive,
+                    message.receipt,
+                    message.seq,
+                )
+            ]
+        )
         if timeout == 0:
             queue.wake()
 
@@ -405,7 +434,9 @@ class Messaging:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         queue = self.queue(ctx, params, "ChangeMessageVisibility")
-        self._change(queue, params["ReceiptHandle"], params["VisibilityTimeout"])
+        writes = Writes()
+        self._change(queue, params["ReceiptHandle"], params["VisibilityTimeout"], writes)
+        await self.store.commit(writes)
         return {}
 
     async def change_message_visibility_batch(
@@ -414,9 +445,12 @@ class Messaging:
         queue = self.queue(ctx, params, "ChangeMessageVisibilityBatch")
         successful: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
+        writes = Writes()
         for entry in self._entries(params, "ChangeMessageVisibilityBatchRequestEntry"):
             try:
-                self._change(queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0))
+                self._change(
+                    queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0), writes
+                )
                 successful.append({"Id": entry["Id"]})
             except ServiceError as error:
                 failed.append(
@@ -427,4 +461,10 @@ class Messaging:
                         "Message": error.message,
                     }
                 )
+        await self.store.commit(writes)
         return {"Successful": successful, "Failed": failed}
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -29,7 +29,7 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.sqs.queues import Queue, invalid_parameter, sqs_error
-from fireside.sqs.store import SqsStore
+from fireside.sqs.store import SqsStore, Writes
 
 __all__ = ["MoveTasks", "arn_key"]
 
@@ -152,9 +152,10 @@ class MoveTasks:
         task.last = time.monotonic()
         old = [t.handle for t in self.move_tasks.values() if t.source == source.arn]
         dropped = old[: max(0, len(old) + 1 - _KEPT)]
-        with self.store.transaction() as conn:
-            self.store.put_move_task(conn, handle, task.record())
-            self.store.delete_move_tasks(conn, dropped)
+        writes = Writes()
+        writes.put_move_task(handle, task.record())
+        writes.delete_move_tasks(dropped)
+        self.store.commit_now(writes)  # rare: blocking here keeps the checks above true
         for gone in dropped:
             del self.move_tasks[gone]
         self.move_tasks[handle] = task
@@ -190,8 +191,9 @@ class MoveTasks:
         if task is None or task.source != source_arn or task.status != "RUNNING":
             raise sqs_error("ResourceNotFoundException", "Task does not exist.", 404)
         task.status = "CANCELLED"
-        with self.store.transaction() as conn:
-            self.store.put_move_task(conn, handle, task.record())
+        writes = Writes()
+        writes.put_move_task(handle, task.record())
+        self.store.commit_now(writes)
         return {"ApproximateNumberOfMessagesMoved": task.moved}
 
     # -- the runner ---------------------------------------------------------------------------
@@ -245,12 +247,13 @@ class MoveTasks:
             status = "FAILED"
         elif done or moved >= task.to_move:
             status = "COMPLETED"
-        with self.store.transaction() as conn:
-            for message, target in batch:
-                record = {k: v for k, v in message.record.items() if k != "origin"}
-                self.store.move_message(conn, message.seq, target.key, record, wall)
-            state = {"moved": moved, "status": status, "failure": failure}
-            self.store.put_move_task(conn, task.handle, {**task.record(), **state})
+        writes = Writes()
+        for message, target in batch:
+            record = {k: v for k, v in message.record.items() if k != "origin"}
+            writes.move_message(message.seq, target.key, record, wall)
+        state = {"moved": moved, "status": status, "failure": failure}
+        writes.put_move_task(task.handle, {**task.record(), **state})
+        self.store.commit_now(writes)
         task.moved, task.status, task.failure = moved, status, failure
         task.budget -= len(batch)
         touched: dict[tuple[str, str, str], Queue] = {}
@@ -267,5 +270,6 @@ class MoveTasks:
 
     def _finish(self, task: MoveTask, status: str, failure: str | None = None) -> None:
         task.status, task.failure = status, failure
-        with self.store.transaction() as conn:
-            self.store.put_move_task(conn, task.handle, task.record())
+        writes = Writes()
+        writes.put_move_task(task.handle, task.record())
+        self.store.commit_now(writes)

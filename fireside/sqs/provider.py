@@ -14,6 +14,7 @@ Messages (sending, receiving, long polling, visibility, dead-letter queues) are 
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,7 +38,7 @@ from fireside.sqs.queues import (
     same_value,
     sqs_error,
 )
-from fireside.sqs.store import SqsStore
+from fireside.sqs.store import SqsStore, Writes
 
 __all__ = ["SqsProvider"]
 
@@ -202,9 +203,14 @@ class SqsProvider(Messaging, MoveTasks):
             ctx.account_id, ctx.region, name, {}, dict(params.get("tags") or {}), now, now
         )
         self._apply(ctx, queue, attributes)
-        with self.store.transaction() as conn:
-            self.store.put_queue(conn, queue.key, queue.record())
+        # In memory first, so a CreateQueue of the same name meanwhile finds it.
         self.queues[queue.key] = queue
+        try:
+            await self._save(queue)
+        except sqlite3.Error:
+            if self.queues.get(queue.key) is queue:
+                del self.queues[queue.key]
+            raise
         return {"QueueUrl": self.url(ctx, queue)}
 
     def _apply(self, ctx: RequestContext, queue: Queue, attributes: dict[str, str]) -> None:
@@ -226,10 +232,10 @@ class SqsProvider(Messaging, MoveTasks):
         # Its move tasks go with it (a queue of the same name starts with none).
         tasks = [h for h, t in self.move_tasks.items() if t.source == queue.arn]
         now = time.time()
-        with self.store.transaction() as conn:
-            self.store.delete_queue(conn, queue.key)
-            self.store.delete_move_tasks(conn, tasks)
-            self.store.note_deleted(conn, queue.key, now, now - self._reuse_wait)
+        writes = Writes()
+        writes.delete_queue(queue.key)
+        writes.delete_move_tasks(tasks)
+        writes.note_deleted(queue.key, now, now - self._reuse_wait)
         for handle in tasks:
             del self.move_tasks[handle]
         del self.queues[queue.key]
@@ -237,6 +243,7 @@ class SqsProvider(Messaging, MoveTasks):
         self._deleted[queue.key] = now
         queue.deleted = True
         queue.wake()
+        await self.store.commit(writes)
         return {}
 
     async def get_queue_url(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -300,13 +307,14 @@ class SqsProvider(Messaging, MoveTasks):
         check_policy(attributes.get("Policy", ""))
         self._apply(ctx, queue, attributes)
         queue.modified = int(time.time())
-        self._save(queue)
         queue.wake()  # a shorter delay or visibility may make messages receivable
+        await self._save(queue)
         return {}
 
-    def _save(self, queue: Queue) -> None:
-        with self.store.transaction() as conn:
-            self.store.put_queue(conn, queue.key, queue.record())
+    async def _save(self, queue: Queue) -> None:
+        writes = Writes()
+        writes.put_queue(queue.key, queue.record())
+        await self.store.commit(writes)
 
     async def tag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         queue = self.queue(ctx, params, "TagQueue")
@@ -316,7 +324,7 @@ class SqsProvider(Messaging, MoveTasks):
         if len({**queue.tags, **tags}) > 50:
             raise invalid_parameter("Too many tags added for queue " + queue.name + ".")
         queue.tags.update(tags)
-        self._save(queue)
+        await self._save(queue)
         return {}
 
     async def untag_queue(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +334,7 @@ class SqsProvider(Messaging, MoveTasks):
             raise sqs_error("MissingParameter", "The request must contain the parameter TagKeys.")
         for key in keys:
             queue.tags.pop(key, None)
-        self._save(queue)
+        await self._save(queue)
         return {}
 
     async def list_queue_tags(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -342,10 +350,11 @@ class SqsProvider(Messaging, MoveTasks):
                 f"Only one PurgeQueue operation on {queue.name} is allowed every 60 seconds.",
                 403,
             )
-        with self.store.transaction() as conn:
-            self.store.purge(conn, queue.key)
+        writes = Writes()
+        writes.purge(queue.key)
         queue.messages.clear()
         queue.purged_at = now
+        await self.store.commit(writes)
         return {}
 
     async def list_dead_letter_source_queues(
@@ -371,7 +380,7 @@ class SqsProvider(Messaging, MoveTasks):
         queue = self.queue(ctx, params, "AddPermission")
         add_permission(queue, params)
         queue.modified = int(time.time())
-        self._save(queue)
+        await self._save(queue)
         return {}
 
     async def remove_permission(
@@ -380,5 +389,5 @@ class SqsProvider(Messaging, MoveTasks):
         queue = self.queue(ctx, params, "RemovePermission")
         remove_permission(queue, params)
         queue.modified = int(time.time())
-        self._save(queue)
+        await self._save(queue)
         return {}
