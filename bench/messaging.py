@@ -203,7 +203,7 @@ class Conn:
             self.close()
         if status != 200:
             raise RuntimeError(f"answered {status}: {answer[:300]!r}")
-        return answer
+        return bytes(answer)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -328,7 +328,7 @@ def percentile(values: list[float], share: float) -> float:
 
 
 async def delivery_latency(
-    server: Server, url: str, samples: int, trigger: Callable[[int], Awaitable[None]]
+    server: Server, url: str, samples: int, trigger: Callable[[int], Awaitable[object]]
 ) -> dict[str, float]:
     """From `trigger(i)` being issued to a waiting receiver's answer, `samples` times; and
     from `trigger`'s answer to the receiver's."""
@@ -558,7 +558,7 @@ async def run(args: argparse.Namespace, started: list[Server]) -> dict[str, Any]
         for name, rows in by_server.items():
             # The round with the median throughput, and every round's throughput.
             ordered = sorted(rows, key=lambda r: r["messages_per_s"])
-            median = dict(ordered[len(ordered) // 2])
+            median: dict[str, Any] = dict(ordered[len(ordered) // 2])
             median["rounds_messages_per_s"] = [r["messages_per_s"] for r in rows]
             results["sqs"][cell][name] = median
     for cell, (service, measure) in LATENCY_CELLS.items():
