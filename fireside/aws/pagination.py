@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from fireside.aws.errors import ServiceError
 
-__all__ = ["DEFAULT_PAGE", "Key", "marker_page"]
+__all__ = ["DEFAULT_PAGE", "Key", "marker_page", "token_page"]
 
 T = TypeVar("T")
 #: An item's place in its listing: compared as a tuple, carried in the marker as JSON.
@@ -83,6 +83,29 @@ def marker_page(
     if len(ordered) <= limit:
         return page, None
     return page, _encode(scope, key(page[-1]))
+
+
+def token_page(
+    items: Sequence[T],
+    key: Callable[[T], str],
+    token: str | None,
+    limit: int | None,
+    *,
+    scope: str,
+    invalid: Callable[[], ServiceError],
+    cap: int = 100,
+) -> tuple[list[T], dict[str, Any]]:
+    """`marker_page` for APIs that page with `NextToken` (EventBridge, Scheduler): one page
+    of at most `limit` (default and cap `cap`) and `{"NextToken": ...}` when more follow."""
+    page, marker = marker_page(
+        items,
+        lambda item: (key(item),),
+        {"Marker": token, "MaxItems": limit or cap},
+        scope=scope,
+        invalid=invalid,
+        cap=cap,
+    )
+    return page, ({"NextToken": marker} if marker else {})
 
 
 def _after(candidate: Key, after: Key) -> bool:

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
-from fireside.aws.pagination import marker_page
+from fireside.aws.pagination import token_page
 from fireside.events.archives import ARCHIVE_MANAGER, Archive, ArchiveStore, Replay, sink_arn
 from fireside.events.store import EventStore, Rule
 from fireside.patterns import PatternError, compile_pattern
@@ -97,15 +97,14 @@ class ArchiveOperations:
     def _page(
         self, items: list[Any], key: Callable[[Any], str], params: dict[str, Any], scope: str
     ) -> tuple[list[Any], dict[str, Any]]:
-        page, token = marker_page(
+        return token_page(
             items,
-            lambda item: (key(item),),
-            {"Marker": params.get("NextToken"), "MaxItems": params.get("Limit") or 100},
+            key,
+            params.get("NextToken"),
+            params.get("Limit"),
             scope=scope,
             invalid=lambda: _invalid("The provided NextToken is not valid."),
-            cap=100,
         )
-        return page, ({"NextToken": token} if token else {})
 
     def _managed_rule(self, archive: Archive) -> Rule:
         rule = Rule(

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
-from fireside.aws.pagination import marker_page
+from fireside.aws.pagination import token_page
 from fireside.events.archive_api import ArchiveOperations
 from fireside.events.delivery import Router
 from fireside.events.policy import may_put, put_permission, remove_permission
@@ -232,15 +232,14 @@ class EventsProvider:
     def _page(
         self, items: list[Any], key: Callable[[Any], str], params: dict[str, Any], scope: str
     ) -> tuple[list[Any], dict[str, Any]]:
-        page, token = marker_page(
+        return token_page(
             items,
-            lambda item: (key(item),),
-            {"Marker": params.get("NextToken"), "MaxItems": params.get("Limit") or 100},
+            key,
+            params.get("NextToken"),
+            params.get("Limit"),
             scope=scope,
             invalid=lambda: _invalid("The provided NextToken is not valid."),
-            cap=100,
         )
-        return page, ({"NextToken": token} if token else {})
 
     # -- event buses -----------------------------------------------------------------------------
     def _bus_wire(self, bus: Bus) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
-from fireside.aws.pagination import marker_page
+from fireside.aws.pagination import token_page
 from fireside.scheduler.firing import Firer
 from fireside.scheduler.store import DEFAULT_GROUP, Group, ScheduleRecord, SchedulerStore
 from fireside.scheduler.timing import is_one_time, valid_expression, zone_of
@@ -130,15 +130,14 @@ class SchedulerProvider:
     def _page(
         self, items: list[Any], key: Callable[[Any], str], params: dict[str, Any], scope: str
     ) -> tuple[list[Any], dict[str, Any]]:
-        page, token = marker_page(
+        return token_page(
             items,
-            lambda item: (key(item),),
-            {"Marker": params.get("NextToken"), "MaxItems": params.get("MaxResults") or 100},
+            key,
+            params.get("NextToken"),
+            params.get("MaxResults"),
             scope=scope,
             invalid=lambda: _invalid("The NextToken provided is invalid."),
-            cap=100,
         )
-        return page, ({"NextToken": token} if token else {})
 
     # -- groups ----------------------------------------------------------------------------------
     def _group_wire(self, group: Group) -> dict[str, Any]:
