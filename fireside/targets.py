@@ -104,9 +104,6 @@ class Targets:
     def register(self, service: str, handler: Handler) -> None:
         self._handlers[service] = handler
 
-    def handles(self, arn: str) -> bool:
-        return service_of(arn) in self._handlers
-
     def send(self, delivery: Delivery) -> Outcome:
         return self.send_many([delivery])[0]
 

@@ -81,7 +81,3 @@ class MappingRunner:
         if mapping.state != settled:
             mapping.state = settled
             self._store.put(mapping)
-
-    def polling(self) -> int:
-        """How many mappings have pollers running (for the health page)."""
-        return sum(1 for task in self._pollers.values() if not task.done())

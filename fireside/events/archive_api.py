@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ModelledErrors, ServiceError
@@ -183,21 +183,9 @@ class ArchiveOperations:
         return self._archive_wire(self._archive(ctx, params["ArchiveName"]), full=True)
 
     async def list_archives(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        filters = [m for m in ("NamePrefix", "EventSourceArn", "State") if params.get(m)]
-        if len(filters) > 1:
-            raise _invalid(
-                "At most one filter is allowed for ListArchives. "
-                "Use either : State, EventSourceArn, or NamePrefix."
-            )
-        found = [
-            a
-            for (account, region, _), a in self.archives.archives.items()
-            if (account, region) == (ctx.account_id, ctx.region)
-            and a.name.startswith(params.get("NamePrefix") or "")
-            and params.get("EventSourceArn") in (None, a.source_arn)
-            and params.get("State") in (None, a.state)
-        ]
-        found.sort(key=lambda a: a.name)
+        found, filters = _listed(
+            ctx, params, self.archives.archives, lambda a: a.source_arn, "ListArchives"
+        )
         page, more = self._page(found, lambda a: a.name, params, f"archives:{filters}")
         return {"Archives": [self._archive_wire(a, full=False) for a in page], **more}
 
@@ -327,21 +315,9 @@ class ArchiveOperations:
         return self._replay_wire(self._replay(ctx, params["ReplayName"]), full=True)
 
     async def list_replays(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        filters = [m for m in ("NamePrefix", "EventSourceArn", "State") if params.get(m)]
-        if len(filters) > 1:
-            raise _invalid(
-                "At most one filter is allowed for ListReplays. "
-                "Use either : State, EventSourceArn, or NamePrefix."
-            )
-        found = [
-            r
-            for (account, region, _), r in self.archives.replays.items()
-            if (account, region) == (ctx.account_id, ctx.region)
-            and r.name.startswith(params.get("NamePrefix") or "")
-            and params.get("EventSourceArn") in (None, r.archive_arn)
-            and params.get("State") in (None, r.state)
-        ]
-        found.sort(key=lambda r: r.name)
+        found, filters = _listed(
+            ctx, params, self.archives.replays, lambda r: r.archive_arn, "ListReplays"
+        )
         page, more = self._page(found, lambda r: r.name, params, f"replays:{filters}")
         return {"Replays": [self._replay_wire(r, full=False) for r in page], **more}
 
@@ -356,3 +332,41 @@ class ArchiveOperations:
         self.archives.put_replay(replay)
         self.archives.wake.set()
         return {"ReplayArn": replay.arn, "State": replay.state}
+
+
+class _Listed(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Listed)
+
+
+def _listed(
+    ctx: RequestContext,
+    params: dict[str, Any],
+    items: Mapping[tuple[str, str, str], T],
+    source: Callable[[T], str],
+    operation: str,
+) -> tuple[list[T], list[str]]:
+    """The caller's archives or replays that pass ListArchives'/ListReplays' one filter
+    (NamePrefix, EventSourceArn or State), by name; and the filter named."""
+    filters = [m for m in ("NamePrefix", "EventSourceArn", "State") if params.get(m)]
+    if len(filters) > 1:
+        raise _invalid(
+            f"At most one filter is allowed for {operation}. "
+            "Use either : State, EventSourceArn, or NamePrefix."
+        )
+    found = [
+        item
+        for (account, region, _), item in items.items()
+        if (account, region) == (ctx.account_id, ctx.region)
+        and item.name.startswith(params.get("NamePrefix") or "")
+        and params.get("EventSourceArn") in (None, source(item))
+        and params.get("State") in (None, item.state)
+    ]
+    found.sort(key=lambda item: item.name)
+    return found, filters

@@ -383,24 +383,13 @@ class Messaging:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         queue = self.queue(ctx, params, "DeleteMessageBatch")
-        successful: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
         writes = Writes()
-        for entry in self._entries(params, "DeleteMessageBatchRequestEntry"):
-            try:
-                self._delete(queue, entry["ReceiptHandle"], writes)
-                successful.append({"Id": entry["Id"]})
-            except ServiceError as error:
-                failed.append(
-                    {
-                        "Id": entry["Id"],
-                        "SenderFault": True,
-                        "Code": error.code,
-                        "Message": error.message,
-                    }
-                )
+        answer = _each(
+            self._entries(params, "DeleteMessageBatchRequestEntry"),
+            lambda entry: self._delete(queue, entry["ReceiptHandle"], writes),
+        )
         await self.store.commit(writes)
-        return {"Successful": successful, "Failed": failed}
+        return answer
 
     def _change(self, queue: Queue, handle: str, timeout: int, writes: Writes) -> None:
         if not 0 <= timeout <= _MAX_VISIBILITY:
@@ -443,28 +432,33 @@ class Messaging:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         queue = self.queue(ctx, params, "ChangeMessageVisibilityBatch")
-        successful: list[dict[str, Any]] = []
-        failed: list[dict[str, Any]] = []
         writes = Writes()
-        for entry in self._entries(params, "ChangeMessageVisibilityBatchRequestEntry"):
-            try:
-                self._change(
-                    queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0), writes
-                )
-                successful.append({"Id": entry["Id"]})
-            except ServiceError as error:
-                failed.append(
-                    {
-                        "Id": entry["Id"],
-                        "SenderFault": True,
-                        "Code": error.code,
-                        "Message": error.message,
-                    }
-                )
+        answer = _each(
+            self._entries(params, "ChangeMessageVisibilityBatchRequestEntry"),
+            lambda entry: self._change(
+                queue, entry["ReceiptHandle"], entry.get("VisibilityTimeout", 0), writes
+            ),
+        )
         await self.store.commit(writes)
-        return {"Successful": successful, "Failed": failed}
+        return answer
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)
+
+
+def _each(entries: list[dict[str, Any]], act: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """A batch's answer: each entry acted on, its ServiceError reported as its failure."""
+    successful: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    for entry in entries:
+        try:
+            act(entry)
+            successful.append({"Id": entry["Id"]})
+        except ServiceError as error:
+            failed.append(
+                {"Id": entry["Id"], "SenderFault": True, "Code": error.code,
+                 "Message": error.message}
+            )  # fmt: skip
+    return {"Successful": successful, "Failed": failed}
