@@ -92,12 +92,16 @@ def _covers(configured: str, event: str) -> bool:
     return configured == f"s3:{event}"
 
 
-def _types_meet(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    return (a.endswith(":*") and b.startswith(a[:-1])) or (
-        b.endswith(":*") and a.startswith(b[:-1])
-    )
+def _concrete(events: tuple[str, ...]) -> frozenset[str]:
+    """The event types a configuration's list covers, wildcards spelled out: two lists share
+    a type exactly when these sets meet."""
+    found: set[str] = set()
+    for event in events:
+        if event.endswith(":*"):
+            found.update(e for e in _EVENTS if e.startswith(event[:-1]) and not e.endswith("*"))
+        else:
+            found.add(event)
+    return frozenset(found)
 
 
 def _rules(entry: dict[str, Any]) -> tuple[str, str]:
@@ -160,12 +164,15 @@ def _parsed(config: dict[str, Any]) -> list[_Rule]:
 def check_configuration(config: dict[str, Any], bucket: BucketRecord) -> dict[str, Any]:
     """The configuration to store (an `Id` given to each entry that lacks one), or S3's
     InvalidArgument. Destinations are validated separately (`Notifications.validate`)."""
+    count = sum(len(config.get(field) or []) for field, _, _ in _KINDS)
+    if count > MAX_CONFIGURATIONS:  # before any work that grows with their number
+        raise _invalid(
+            f"A bucket may have at most {MAX_CONFIGURATIONS} notification configurations."
+        )
     stored: dict[str, Any] = {}
-    count = 0
     for field, arn_field, kind in _KINDS:
         entries = []
         for entry in config.get(field) or []:
-            count += 1
             arn = str(entry.get(arn_field, ""))
             parts = arn.split(":")
             if len(parts) < 6 or service_of(arn) != kind:
@@ -207,14 +214,11 @@ def check_configuration(config: dict[str, Any], bucket: BucketRecord) -> dict[st
             entries.append(kept)
         if entries:
             stored[field] = entries
-    if count > MAX_CONFIGURATIONS:
-        raise _invalid(
-            f"A bucket may have at most {MAX_CONFIGURATIONS} notification configurations."
-        )
     rules = _parsed(stored)
+    covered = [_concrete(rule.events) for rule in rules]
     for index, a in enumerate(rules):
-        for b in rules[index + 1 :]:
-            shares = any(_types_meet(x, y) for x in a.events for y in b.events)
+        for offset, b in enumerate(rules[index + 1 :], start=index + 1):
+            shares = not covered[index].isdisjoint(covered[offset])
             keys_meet = (a.prefix.startswith(b.prefix) or b.prefix.startswith(a.prefix)) and (
                 a.suffix.endswith(b.suffix) or b.suffix.endswith(a.suffix)
             )
@@ -257,7 +261,10 @@ class Notifications:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         bucket = self._buckets.require(ctx, params["Bucket"])
-        config = check_configuration(params.get("NotificationConfiguration") or {}, bucket)
+        # Off the event loop: the overlap check compares every pair of configurations.
+        config = await asyncio.to_thread(
+            check_configuration, params.get("NotificationConfiguration") or {}, bucket
+        )
         if not params.get("SkipDestinationValidation"):
             self.validate(bucket, config, ctx.request_id)
         await asyncio.to_thread(self._store.set_notification, bucket.name, config or None)
