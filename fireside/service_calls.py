@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +81,20 @@ class LocalServiceCalls:
         except ServiceError as error:
             return served.protocol.serialize_error(error, request_id)
         return served.protocol.serialize_result(operation, result, request_id)
+
+    async def run(
+        self, account: str, region: str, service: str, operation: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The decoded result of `operation` run as `account` (a `ServiceError` as raised):
+        CloudFormation's resource providers act through the same provider methods."""
+        served = self._services.get(service)
+        handler = None if served is None else served.operations.get(operation)
+        if handler is None:
+            raise ServiceError(
+                "InvalidAction", f"Fireside does not implement {operation} of {service}", 400
+            )
+        ctx = RequestContext(account, region, uuid.uuid4().hex, self.endpoint_url, account)
+        return await handler(ctx, params)
 
     async def call_raw(
         self, account: str, region: str, service: str, request: Request, request_id: str

@@ -1,0 +1,1 @@
+"""CloudFormation: stacks, change sets and the resource providers that build them."""
