@@ -1,0 +1,22 @@
+"""The resource providers, one module per service, each exporting `providers()`."""
+
+from __future__ import annotations
+
+import importlib
+
+from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
+
+__all__ = ["MODULES", "all_providers"]
+
+#: Provider modules under this package, by name.
+MODULES: tuple[str, ...] = ()
+
+
+def all_providers() -> ResourceTypes:
+    types = ResourceTypes()
+    for name in MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        provided: list[ResourceType] = module.providers()
+        for provider in provided:
+            types.register(provider)
+    return types
