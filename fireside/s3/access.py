@@ -4,8 +4,9 @@ Lambda code and layers named by an S3 object, Lambda's S3 on-failure destination
 Calls go straight to the store, not over HTTP, and are synchronous (callers run them in a
 worker thread). Every method acts *as* an account, the one on whose behalf the other service
 works, and answers what S3 would answer that account: there is no unchecked way in, so a
-service cannot read or write another account's bucket by forgetting a check. Fireside has no
-bucket policies, so a bucket is reachable by its owner only.
+service cannot read or write another account's bucket by forgetting a check. Another
+account's bucket is reachable where its bucket policy grants the action
+(`fireside.s3.policy.permits`, the same check the S3 API makes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fireside.s3.errors import (
     no_such_key,
     permanent_redirect,
 )
+from fireside.s3.policy import permits
 from fireside.s3.store import BucketRecord, S3Store
 
 __all__ = ["StoredObjects"]
@@ -34,23 +36,25 @@ class StoredObjects:
         self._store = store
         self._clock = clock
 
-    def _bucket_as(self, account: str, bucket: str, region: str | None) -> BucketRecord:
+    def _bucket_as(
+        self, account: str, bucket: str, region: str | None, action: str, key: str | None = None
+    ) -> BucketRecord:
         record = self._store.bucket(bucket)
         if record is None:
             raise no_such_bucket(bucket)
         if region is not None and record.region != region:
             raise permanent_redirect(bucket, record.region)
-        if record.account != account:  # Fireside has no bucket policies that could allow it
+        if record.account != account and not permits(self._store, bucket, account, action, key):
             raise access_denied()
         return record
 
     def head_bucket_as(self, account: str, bucket: str) -> None:
         """HeadBucket by `account` (any region): NoSuchBucket, AccessDenied as S3 answers."""
-        self._bucket_as(account, bucket, None)
+        self._bucket_as(account, bucket, None, "s3:ListBucket")
 
     def list_objects_as(self, account: str, bucket: str, prefix: str) -> list[tuple[str, int]]:
         """(key, size) of every object under `prefix` in key order, listed by `account`."""
-        self._bucket_as(account, bucket, None)
+        self._bucket_as(account, bucket, None, "s3:ListBucket")
         found: list[tuple[str, int]] = []
         after: str | None = None
         while True:
@@ -70,10 +74,11 @@ class StoredObjects:
     ) -> bytes:
         """GetObject by `account` through `region`'s endpoint (None: any region), with S3's
         errors in S3's order: NoSuchBucket; PermanentRedirect for a bucket of another region
-        (its region in the `x-amz-bucket-region` header); AccessDenied for another account's bucket;
+        (its region in the `x-amz-bucket-region` header); AccessDenied for another account's bucket
+        whose policy does not grant it s3:GetObject;
         InvalidArgument for a version other than "null" (buckets are unversioned); NoSuchKey.
         """
-        self._bucket_as(account, bucket, region)
+        self._bucket_as(account, bucket, region, "s3:GetObject", key)
         if version is not None and version != "null":
             raise invalid_argument("Invalid version id specified", "versionId", version)
         record = self._store.head(bucket, key)
@@ -85,7 +90,7 @@ class StoredObjects:
         self, account: str, bucket: str, key: str, data: bytes, content_type: str
     ) -> None:
         """PutObject by `account` (any region): NoSuchBucket, AccessDenied as S3 answers."""
-        self._bucket_as(account, bucket, None)
+        self._bucket_as(account, bucket, None, "s3:PutObject", key)
         try:
             self._store.put(bucket, key, data, {"ContentType": content_type}, self._clock())
         except KeyError as exc:  # deleted between the check and the put

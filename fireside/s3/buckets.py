@@ -1,5 +1,6 @@
-"""Bucket operations: create, head, delete, list, location, tagging, and the unversioned
-answers to versioning and object-lock questions."""
+"""Bucket operations: create, head, delete, list, location, tagging, the answer to
+object-lock questions, and `Buckets.require`, the check every operation makes on the bucket
+it names (the owner, or what the bucket policy grants another account)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from fireside.s3.errors import (
     not_implemented,
 )
 from fireside.s3.names import check_bucket_name
+from fireside.s3.policy import permits
 from fireside.s3.store import BucketRecord, S3Store
 
 __all__ = ["Buckets", "owner"]
@@ -84,6 +86,21 @@ def owner(account: str) -> dict[str, str]:
     return {"DisplayName": "fireside", "ID": hashlib.sha256(account.encode()).hexdigest()}
 
 
+def new_bucket_defaults() -> dict[str, Any]:
+    """What S3 gives every new bucket since April 2023: all four public access blocks on and
+    object ownership `BucketOwnerEnforced` (ACLs off). Default encryption (SSE-S3) needs no
+    row: it is what a bucket without an encryption configuration has."""
+    return {
+        "public-access-block": {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+        "ownership": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+    }
+
+
 def _when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -93,14 +110,30 @@ class Buckets:
         self.store = store
         self.clock = clock
 
-    def require(self, ctx: RequestContext, name: str) -> BucketRecord:
-        """The bucket a request names; NoSuchBucket, or AccessDenied for another account's."""
+    def require(
+        self, ctx: RequestContext, name: str, action: str | None = None, key: str | None = None
+    ) -> BucketRecord:
+        """The bucket a request names; NoSuchBucket, or AccessDenied for another account's
+        unless its policy grants that account `action` (`s3:GetObject`) on the bucket or on
+        `key`. Without an `action` only the owner passes (bucket configuration)."""
+        bucket = self.existing(name)
+        if not self.may(ctx, bucket, action, key):
+            raise access_denied()
+        return bucket
+
+    def existing(self, name: str) -> BucketRecord:
         bucket = self.store.bucket(name)
         if bucket is None:
             raise no_such_bucket(name)
-        if bucket.account != ctx.account_id:
-            raise access_denied()
         return bucket
+
+    def may(
+        self, ctx: RequestContext, bucket: BucketRecord, action: str | None, key: str | None
+    ) -> bool:
+        """Whether the caller may do `action` on `bucket` (or its object `key`)."""
+        if bucket.account == ctx.account_id:
+            return True
+        return action is not None and permits(self.store, bucket.name, ctx.account_id, action, key)
 
     async def create_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
@@ -110,7 +143,7 @@ class Buckets:
         configuration = params.get("CreateBucketConfiguration") or {}
         region = _bucket_region(ctx.region, configuration.get("LocationConstraint"))
         record = BucketRecord(name, ctx.account_id, region, self.clock())
-        existing = self.store.create_bucket(record)
+        existing = self.store.create_bucket(record, new_bucket_defaults())
         if existing is not None:
             if existing.account != ctx.account_id:
                 raise bucket_already_exists(name)
@@ -121,7 +154,7 @@ class Buckets:
         return {"Location": f"/{name}"}
 
     async def head_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.require(ctx, params["Bucket"])
+        bucket = self.require(ctx, params["Bucket"], "s3:ListBucket")
         return {"BucketRegion": bucket.region}
 
     async def delete_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +205,7 @@ class Buckets:
     async def get_bucket_location(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        bucket = self.require(ctx, params["Bucket"])
+        bucket = self.require(ctx, params["Bucket"], "s3:GetBucketLocation")
         # us-east-1 is the one region S3 reports as no constraint at all.
         return {"LocationConstraint": None if bucket.region == "us-east-1" else bucket.region}
 
@@ -216,12 +249,6 @@ class Buckets:
         bucket = self.require(ctx, params["Bucket"])
         self.store.set_tags(bucket.name, None)
         return {}
-
-    async def get_bucket_versioning(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        self.require(ctx, params["Bucket"])
-        return {}  # versioning has never been enabled: S3 answers with no Status
 
     async def get_object_lock_configuration(
         self, ctx: RequestContext, params: dict[str, Any]

@@ -141,7 +141,7 @@ class Listing:
         return out
 
     async def list_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:ListBucket")
         encode = _encoder(params)
         max_keys = _max_keys(params)
         delimiter = params.get("Delimiter") or ""
@@ -159,7 +159,7 @@ class Listing:
         return out
 
     async def list_objects_v2(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:ListBucket")
         encode = _encoder(params)
         max_keys = _max_keys(params)
         token = params.get("ContinuationToken")
@@ -185,7 +185,7 @@ class Listing:
     async def list_object_versions(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:ListBucketVersions")
         encode = _encoder(params)
         max_keys = _max_keys(params)
         delimiter = params.get("Delimiter") or ""

@@ -243,7 +243,7 @@ def _iso(seconds: float) -> str:
 class Change:
     """What happened to an object, for its notifications."""
 
-    event: str  # ObjectCreated:Put, ObjectCreated:Copy, ObjectRemoved:Delete
+    event: str  # ObjectCreated:Put|Copy|CompleteMultipartUpload, ObjectRemoved:Delete
     key: str
     request_id: str
     principal: str
@@ -422,6 +422,7 @@ def _bus_delivery(
         "reason": {
             "ObjectCreated:Put": "PutObject",
             "ObjectCreated:Copy": "CopyObject",
+            "ObjectCreated:CompleteMultipartUpload": "CompleteMultipartUpload",
         }.get(change.event, "DeleteObject"),
     }
     if not created:

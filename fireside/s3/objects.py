@@ -21,6 +21,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service
 from fireside.s3.buckets import Buckets
+from fireside.s3.encryption import SSE_FIELDS, object_encryption
 from fireside.s3.errors import (
     invalid_argument,
     invalid_request,
@@ -45,7 +46,7 @@ _STORED = (
     "WebsiteRedirectLocation",
     "Metadata",
 )
-_CHECKSUMS = (
+CHECKSUMS = (
     "ChecksumCRC32",
     "ChecksumCRC32C",
     "ChecksumCRC64NVME",
@@ -57,7 +58,7 @@ _DEFAULT_TYPE = "binary/octet-stream"
 _NULL_VERSION = "null"
 
 
-def _when(seconds: float) -> datetime:
+def when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
 
 
@@ -66,7 +67,7 @@ def _check_version(version: str | None) -> None:
         raise invalid_argument("Invalid version id specified", "versionId", version)
 
 
-def _check_storage_class(params: dict[str, Any]) -> None:
+def check_storage_class(params: dict[str, Any]) -> None:
     # Objects are stored one way here; a class S3 does not know is refused as S3 refuses it.
     wanted = params.get("StorageClass")
     if wanted is not None and wanted not in _storage_classes():
@@ -82,7 +83,7 @@ def _storage_classes() -> frozenset[str]:
     return frozenset(shape.members["StorageClass"].enum or ())
 
 
-def _check_md5(params: dict[str, Any], body: bytes) -> None:
+def check_md5(params: dict[str, Any], body: bytes) -> None:
     sent = params.get("ContentMD5")
     if sent is None:
         return
@@ -98,13 +99,13 @@ def _check_md5(params: dict[str, Any], body: bytes) -> None:
         )
 
 
-def _stored_headers(params: dict[str, Any]) -> dict[str, Any]:
-    headers = {name: params[name] for name in (*_STORED, *_CHECKSUMS) if params.get(name)}
+def stored_headers(params: dict[str, Any]) -> dict[str, Any]:
+    headers = {name: params[name] for name in (*_STORED, *CHECKSUMS) if params.get(name)}
     headers.setdefault("ContentType", _DEFAULT_TYPE)
     return headers
 
 
-def _range(header: str, size: int) -> tuple[int, int] | None:
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
     """[start, end) of a single `bytes=` range; None when the header asks for no valid range
     S3 would honour (it then serves the whole object). InvalidRange when unsatisfiable."""
     match = _RANGE.fullmatch(header.strip())
@@ -137,14 +138,14 @@ class Objects:
         #: Event notifications (`fireside.s3.notifications`), once the server attaches them.
         self.notifications: Notifications | None = None
 
-    def _notify(
+    def notify_hook(
         self, ctx: RequestContext, bucket: BucketRecord, event: str, key: str
     ) -> Notify | None:
         if self.notifications is None:
             return None
         return self.notifications.change(ctx, bucket, event, key)
 
-    def _notified(self, hook: Notify | None) -> None:
+    def notified(self, hook: Notify | None) -> None:
         if hook is not None and self.notifications is not None:
             self.notifications.wake()
 
@@ -155,31 +156,32 @@ class Objects:
         return record
 
     async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
         key = params["Key"]
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:PutObject", key)
         body: bytes = params.get("Body") or b""
-        _check_storage_class(params)
-        _check_md5(params, body)
+        check_storage_class(params)
+        check_md5(params, body)
         if params.get("IfMatch") is not None or params.get("IfNoneMatch") is not None:
             self._check_write_conditions(bucket.name, key, params)
-        headers = _stored_headers(params)
-        hook = self._notify(ctx, bucket, "ObjectCreated:Put", key)
+        headers = stored_headers(params)
+        headers.update(object_encryption(self.store, bucket, params))
+        hook = self.notify_hook(ctx, bucket, "ObjectCreated:Put", key)
         record = await self._store(bucket.name, key, body, headers, hook)
-        self._notified(hook)
+        self.notified(hook)
         out: dict[str, Any] = {"ETag": record.etag}
-        out.update({name: headers[name] for name in _CHECKSUMS if name in headers})
+        out.update({name: headers[name] for name in (*CHECKSUMS, *SSE_FIELDS) if name in headers})
         return out
 
     def _check_write_conditions(self, bucket: str, key: str, params: dict[str, Any]) -> None:
         current = self.store.head(bucket, key)
         if params.get("IfNoneMatch") == "*" and current is not None:
-            raise _precondition_failed("If-None-Match")
+            raise precondition_failed("If-None-Match")
         if_match = params.get("IfMatch")
         if if_match is not None:
             if current is None:
                 raise no_such_key(key)
             if if_match not in ("*", current.etag):
-                raise _precondition_failed("If-Match")
+                raise precondition_failed("If-Match")
 
     async def _store(
         self,
@@ -199,15 +201,15 @@ class Objects:
     def _describe(self, record: ObjectRecord, params: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ETag": record.etag,
-            "LastModified": _when(record.modified),
+            "LastModified": when(record.modified),
             "ContentLength": record.size,
             "AcceptRanges": "bytes",
         }
-        for name in _STORED:
+        for name in (*_STORED, *SSE_FIELDS):
             if name in record.headers:
                 out[name] = record.headers[name]
         if params.get("ChecksumMode") == "ENABLED":
-            out.update({n: record.headers[n] for n in _CHECKSUMS if n in record.headers})
+            out.update({n: record.headers[n] for n in CHECKSUMS if n in record.headers})
         # GetObject's response-* query parameters override the stored headers.
         for name in ("CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
                      "ContentType"):  # fmt: skip
@@ -219,17 +221,17 @@ class Objects:
     def _check_read_conditions(self, record: ObjectRecord, params: dict[str, Any]) -> None:
         if_match = params.get("IfMatch")
         if if_match is not None and if_match not in ("*", record.etag):
-            raise _precondition_failed("If-Match")
+            raise precondition_failed("If-Match")
         if_none_match = params.get("IfNoneMatch")
         if if_none_match is not None and if_none_match in ("*", record.etag):
             raise ServiceError("NotModified", "Not Modified", 304)
-        modified = _when(record.modified)
+        modified = when(record.modified)
         since = params.get("IfModifiedSince")
         if if_none_match is None and since is not None and modified <= since:
             raise ServiceError("NotModified", "Not Modified", 304)
         before = params.get("IfUnmodifiedSince")
         if if_match is None and before is not None and modified > before:
-            raise _precondition_failed("If-Unmodified-Since")
+            raise precondition_failed("If-Unmodified-Since")
 
     async def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return await self._get(ctx, params, with_body=True)
@@ -240,35 +242,35 @@ class Objects:
     async def _get(
         self, ctx: RequestContext, params: dict[str, Any], *, with_body: bool
     ) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:GetObject", params["Key"])
         _check_version(params.get("VersionId"))
         if params.get("PartNumber") is not None:
             raise not_implemented("GetObject/HeadObject by PartNumber (multipart uploads)")
         record = self._object(bucket.name, params["Key"])
         self._check_read_conditions(record, params)
         out = self._describe(record, params)
-        span = _range(params["Range"], record.size) if params.get("Range") else None
+        span = byte_range(params["Range"], record.size) if params.get("Range") else None
         start, end = span if span is not None else (0, record.size)
         if span is not None:
             out["ContentRange"] = f"bytes {start}-{end - 1}/{record.size}"
             out["ContentLength"] = end - start
             # The stored checksums cover the whole object, not this part (S3 omits them too).
-            for name in _CHECKSUMS:
+            for name in CHECKSUMS:
                 out.pop(name, None)
         if with_body:
             out["Body"] = await asyncio.to_thread(self.store.read, record, start, end)
         return out
 
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:DeleteObject", params["Key"])
         _check_version(params.get("VersionId"))
-        hook = self._notify(ctx, bucket, "ObjectRemoved:Delete", params["Key"])
+        hook = self.notify_hook(ctx, bucket, "ObjectRemoved:Delete", params["Key"])
         await asyncio.to_thread(self.store.delete, bucket.name, params["Key"], hook)
-        self._notified(hook)
+        self.notified(hook)
         return {}
 
     async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
+        bucket = self.buckets.existing(params["Bucket"])  # each key is checked below
         request = params["Delete"]
         entries = request.get("Objects") or []
         if len(entries) > 1000:
@@ -280,15 +282,18 @@ class Objects:
         for entry in entries:
             key = entry.get("Key", "")
             version = entry.get("VersionId")
+            if not self.buckets.may(ctx, bucket, "s3:DeleteObject", key):
+                errors.append({"Key": key, "Code": "AccessDenied", "Message": "Access Denied"})
+                continue
             if version is not None and version != _NULL_VERSION:
                 errors.append(
                     {"Key": key, "VersionId": version, "Code": "NoSuchVersion",
                      "Message": "The specified version does not exist."}
                 )  # fmt: skip
                 continue
-            hook = self._notify(ctx, bucket, "ObjectRemoved:Delete", key)
+            hook = self.notify_hook(ctx, bucket, "ObjectRemoved:Delete", key)
             await asyncio.to_thread(self.store.delete, bucket.name, key, hook)
-            self._notified(hook)
+            self.notified(hook)
             done: dict[str, Any] = {"Key": key}
             if version is not None:
                 done["VersionId"] = version
@@ -301,12 +306,14 @@ class Objects:
         return out
 
     async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"])
         key = params["Key"]
-        _check_storage_class(params)
-        source_bucket, source_key, version = _copy_source(params["CopySource"])
+        bucket = self.buckets.require(ctx, params["Bucket"], "s3:PutObject", key)
+        check_storage_class(params)
+        source_bucket, source_key, version = copy_source(params["CopySource"])
         _check_version(version)
-        source = self._object(self.buckets.require(ctx, source_bucket).name, source_key)
+        source = self._object(
+            self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key).name, source_key
+        )
         replace = params.get("MetadataDirective") == "REPLACE"
         if (source_bucket, source_key) == (bucket.name, key) and not replace:
             raise invalid_request(
@@ -316,19 +323,25 @@ class Objects:
             )
         if_match = params.get("CopySourceIfMatch")
         if if_match is not None and if_match not in ("*", source.etag):
-            raise _precondition_failed("x-amz-copy-source-If-Match")
+            raise precondition_failed("x-amz-copy-source-If-Match")
         if_none_match = params.get("CopySourceIfNoneMatch")
         if if_none_match is not None and if_none_match in ("*", source.etag):
-            raise _precondition_failed("x-amz-copy-source-If-None-Match")
-        headers = _stored_headers(params) if replace else dict(source.headers)
+            raise precondition_failed("x-amz-copy-source-If-None-Match")
+        headers = stored_headers(params) if replace else dict(source.headers)
+        # The copy is encrypted as its request or the target bucket says, not as the source.
+        headers.update(object_encryption(self.store, bucket, params))
         body = await asyncio.to_thread(self.store.read, source)
-        hook = self._notify(ctx, bucket, "ObjectCreated:Copy", key)
+        hook = self.notify_hook(ctx, bucket, "ObjectCreated:Copy", key)
         record = await self._store(bucket.name, key, body, headers, hook)
-        self._notified(hook)
-        return {"CopyObjectResult": {"ETag": record.etag, "LastModified": _when(record.modified)}}
+        self.notified(hook)
+        out: dict[str, Any] = {
+            "CopyObjectResult": {"ETag": record.etag, "LastModified": when(record.modified)}
+        }
+        out.update({name: headers[name] for name in SSE_FIELDS if name in headers})
+        return out
 
 
-def _copy_source(value: str) -> tuple[str, str, str | None]:
+def copy_source(value: str) -> tuple[str, str, str | None]:
     """(bucket, key, version id) of an `x-amz-copy-source` header (`bucket/key?versionId=`)."""
     path, _, query = value.partition("?")
     path = unquote(path).lstrip("/")
@@ -339,7 +352,7 @@ def _copy_source(value: str) -> tuple[str, str, str | None]:
     return bucket, key, version
 
 
-def _precondition_failed(condition: str) -> ServiceError:
+def precondition_failed(condition: str) -> ServiceError:
     return ServiceError(
         "PreconditionFailed",
         "At least one of the pre-conditions you specified did not hold",

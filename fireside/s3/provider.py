@@ -18,11 +18,15 @@ from fireside.aws.model import load_service
 from fireside.aws.protocol import WireProtocol
 from fireside.aws.restxml import RestXmlProtocol
 from fireside.outbox import Outbox
+from fireside.s3.bucket_config import BucketConfig
 from fireside.s3.buckets import Buckets
+from fireside.s3.encryption import Encryption
 from fireside.s3.errors import in_s3_terms, not_implemented
 from fireside.s3.listing import Listing
+from fireside.s3.multipart import Multipart
 from fireside.s3.notifications import Notifications
 from fireside.s3.objects import Objects
+from fireside.s3.policy import BucketPolicies
 from fireside.s3.store import S3Store
 from fireside.targets import Targets
 
@@ -42,6 +46,11 @@ _ROOTS = {
     "GetBucketVersioning": "VersioningConfiguration",
     "DeleteObjects": "DeleteResult",
     "GetBucketNotificationConfiguration": "NotificationConfiguration",
+    "CreateMultipartUpload": "InitiateMultipartUploadResult",
+    "GetBucketAcl": "AccessControlPolicy",
+    "GetObjectAcl": "AccessControlPolicy",
+    "GetBucketLifecycleConfiguration": "LifecycleConfiguration",
+    "GetBucketCors": "CORSConfiguration",
 }
 
 
@@ -61,6 +70,10 @@ class S3Provider:
         self.buckets = Buckets(store, clock)
         self.objects = Objects(store, self.buckets, clock)
         self.listing = Listing(store, self.buckets)
+        self.multipart = Multipart(store, self.buckets, self.objects, clock)
+        self.config = BucketConfig(store, self.buckets)
+        self.encryption = Encryption(store, self.buckets)
+        self.policies = BucketPolicies(store, self.buckets)
         self.notifications: Notifications | None = None
 
     @classmethod
@@ -87,7 +100,6 @@ class S3Provider:
             "PutBucketTagging": buckets.put_bucket_tagging,
             "GetBucketTagging": buckets.get_bucket_tagging,
             "DeleteBucketTagging": buckets.delete_bucket_tagging,
-            "GetBucketVersioning": buckets.get_bucket_versioning,
             "GetObjectLockConfiguration": buckets.get_object_lock_configuration,
             "PutObject": objects.put_object,
             "GetObject": objects.get_object,
@@ -98,6 +110,7 @@ class S3Provider:
             "ListObjects": listing.list_objects,
             "ListObjectsV2": listing.list_objects_v2,
             "ListObjectVersions": listing.list_object_versions,
+            **self._configuration_operations(),
         }
         if self.notifications is not None:
             implemented["PutBucketNotificationConfiguration"] = (
@@ -109,6 +122,41 @@ class S3Provider:
         table = {name: _missing(name) for name in load_service("s3").operation_names}
         table.update(implemented)
         return table
+
+    def _configuration_operations(self) -> dict[str, Operation]:
+        multipart, config = self.multipart, self.config
+        encryption, policies = self.encryption, self.policies
+        return {
+            "CreateMultipartUpload": multipart.create_multipart_upload,
+            "UploadPart": multipart.upload_part,
+            "UploadPartCopy": multipart.upload_part_copy,
+            "CompleteMultipartUpload": multipart.complete_multipart_upload,
+            "AbortMultipartUpload": multipart.abort_multipart_upload,
+            "ListParts": multipart.list_parts,
+            "ListMultipartUploads": multipart.list_multipart_uploads,
+            "GetBucketVersioning": config.get_bucket_versioning,
+            "PutBucketVersioning": config.put_bucket_versioning,
+            "GetPublicAccessBlock": config.get_public_access_block,
+            "PutPublicAccessBlock": config.put_public_access_block,
+            "DeletePublicAccessBlock": config.delete_public_access_block,
+            "GetBucketOwnershipControls": config.get_bucket_ownership_controls,
+            "PutBucketOwnershipControls": config.put_bucket_ownership_controls,
+            "DeleteBucketOwnershipControls": config.delete_bucket_ownership_controls,
+            "GetBucketLifecycleConfiguration": config.get_bucket_lifecycle_configuration,
+            "PutBucketLifecycleConfiguration": config.put_bucket_lifecycle_configuration,
+            "DeleteBucketLifecycle": config.delete_bucket_lifecycle,
+            "GetBucketCors": config.get_bucket_cors,
+            "PutBucketCors": config.put_bucket_cors,
+            "DeleteBucketCors": config.delete_bucket_cors,
+            "GetBucketAcl": config.get_bucket_acl,
+            "GetObjectAcl": config.get_object_acl,
+            "GetBucketEncryption": encryption.get_bucket_encryption,
+            "PutBucketEncryption": encryption.put_bucket_encryption,
+            "DeleteBucketEncryption": encryption.delete_bucket_encryption,
+            "GetBucketPolicy": policies.get_bucket_policy,
+            "PutBucketPolicy": policies.put_bucket_policy,
+            "DeleteBucketPolicy": policies.delete_bucket_policy,
+        }
 
     def close(self) -> None:
         self.store.close()

@@ -2,13 +2,15 @@
 
 Layout under `<data dir>/s3/`:
 
-    s3.sqlite               buckets and object metadata (WAL, synchronous=FULL)
-    objects/<aa>/<id>       object bodies, one file per stored version of a key
+    s3.sqlite               buckets, object metadata, bucket configurations, multipart
+                            uploads and their parts (WAL, synchronous=FULL)
+    objects/<aa>/<id>       object bodies and uploaded parts, one file each
 
 A put writes the body to a temporary file, fsyncs it and renames it to a fresh name, then
 commits the metadata row that points at it; only then is the file of the replaced version
 removed. A crash at any point leaves either the old object or the new one, never a torn body
-(at worst an orphan file, removed by `sweep()` at start-up).
+(at worst an orphan file, removed by `sweep()` at start-up). Multipart uploads
+(`fireside.s3.uploads`) keep their parts as files of the same kind, named in `parts` rows.
 
 Methods are synchronous and thread-safe (one connection behind a lock); the provider runs the
 ones that touch bodies in a worker thread. Bucket names are global, as on S3.
@@ -23,7 +25,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,31 @@ CREATE TABLE IF NOT EXISTS objects (
     file     TEXT NOT NULL,             -- body file name under objects/
     headers  TEXT NOT NULL,             -- JSON: content type, encoding... and user metadata
     PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bucket_config (
+    bucket   TEXT NOT NULL,
+    kind     TEXT NOT NULL,             -- versioning, encryption, policy, public-access-block...
+    config   TEXT NOT NULL,             -- JSON, as the Put operation's payload stored it
+    PRIMARY KEY (bucket, kind)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    id       TEXT PRIMARY KEY,
+    bucket   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    initiated REAL NOT NULL,
+    account  TEXT NOT NULL,             -- the initiator
+    headers  TEXT NOT NULL              -- JSON: what the completed object will be stored with
+);
+CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
+CREATE TABLE IF NOT EXISTS parts (
+    upload   TEXT NOT NULL,
+    number   INTEGER NOT NULL,
+    size     INTEGER NOT NULL,
+    etag     TEXT NOT NULL,             -- quoted hex MD5 of the part
+    modified REAL NOT NULL,
+    file     TEXT NOT NULL,             -- body file name under objects/
+    checksums TEXT NOT NULL,            -- JSON: the part's Checksum* members
+    PRIMARY KEY (upload, number)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS notifications (
     bucket   TEXT PRIMARY KEY,
@@ -147,8 +174,11 @@ class S3Store:
         )
         return [_bucket(row) for row in rows]
 
-    def create_bucket(self, record: BucketRecord) -> BucketRecord | None:
-        """Store a new bucket; returns the existing one instead if the name is taken."""
+    def create_bucket(
+        self, record: BucketRecord, defaults: dict[str, Any] | None = None
+    ) -> BucketRecord | None:
+        """Store a new bucket with its initial configurations (`defaults`, by kind); returns
+        the existing one instead if the name is taken."""
         with self._write() as conn:
             row = conn.execute(
                 "SELECT name, account, region, created, tags FROM buckets WHERE name = ?",
@@ -160,15 +190,55 @@ class S3Store:
                 "INSERT INTO buckets VALUES (?, ?, ?, ?, NULL)",
                 (record.name, record.account, record.region, record.created),
             )
+            for kind, config in (defaults or {}).items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO bucket_config VALUES (?, ?, ?)",
+                    (record.name, kind, json.dumps(config)),
+                )
         return None
 
     def delete_bucket(self, name: str) -> bool:
-        """Remove an empty bucket; False when it still holds objects."""
+        """Remove an empty bucket, its configurations and its unfinished multipart uploads;
+        False when it still holds objects."""
         with self._write() as conn:
             if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
                 return False
+            files = conn.execute(
+                "SELECT file FROM parts WHERE upload IN (SELECT id FROM uploads WHERE bucket = ?)",
+                (name,),
+            ).fetchall()
+            conn.execute(
+                "DELETE FROM parts WHERE upload IN (SELECT id FROM uploads WHERE bucket = ?)",
+                (name,),
+            )
+            for table in ("uploads", "bucket_config"):
+                conn.execute(f"DELETE FROM {table} WHERE bucket = ?", (name,))
             conn.execute("DELETE FROM buckets WHERE name = ?", (name,))
             conn.execute("DELETE FROM notifications WHERE bucket = ?", (name,))
+        for (file,) in files:
+            self.path(file).unlink(missing_ok=True)
+        return True
+
+    # -- bucket configurations (versioning, encryption, policy...) ---------------------------
+
+    def config(self, bucket: str, kind: str) -> Any:
+        """A bucket's stored configuration of `kind` (None when it has none)."""
+        rows = self._read(
+            "SELECT config FROM bucket_config WHERE bucket = ? AND kind = ?", (bucket, kind)
+        )
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_config(self, bucket: str, kind: str, config: Any) -> bool:
+        """Store (or with None remove) a bucket's configuration of `kind`; False when the
+        bucket is gone."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone() is None:
+                return False
+            conn.execute("DELETE FROM bucket_config WHERE bucket = ? AND kind = ?", (bucket, kind))
+            if config is not None:
+                conn.execute(
+                    "INSERT INTO bucket_config VALUES (?, ?, ?)", (bucket, kind, json.dumps(config))
+                )
         return True
 
     def set_tags(self, name: str, tags: dict[str, str] | None) -> None:
@@ -190,7 +260,7 @@ class S3Store:
 
     def read(self, record: ObjectRecord, start: int = 0, end: int | None = None) -> bytes:
         """Bytes [start, end) of an object's body (`end` None: to the end)."""
-        with open(self._path(record.file), "rb") as body:
+        with open(self.path(record.file), "rb") as body:
             body.seek(start)
             return body.read(-1 if end is None else end - start)
 
@@ -205,18 +275,38 @@ class S3Store:
     ) -> ObjectRecord:
         """Store an object durably (replacing any object of that key) and return its record.
         `notify` runs inside the transaction that commits it (to queue its notifications)."""
+        file = self.write_file([data])
+        etag = f'"{hashlib.md5(data).hexdigest()}"'
+        record = ObjectRecord(key, len(data), etag, modified, file, headers)
+        return self.commit_object(bucket, record, notify)
+
+    def write_file(self, chunks: Iterable[bytes]) -> str:
+        """Write a new body file from `chunks` durably (fsynced, renamed into place) and
+        return its name; nothing points at it until a row names it."""
         file = uuid.uuid4().hex
-        path = self._path(file)
+        path = self.path(file)
         mkdirs_durably(path.parent)  # a new fan-out directory is fsynced into objects/
         temporary = path.with_name(f".{file}.tmp")
         with open(temporary, "wb") as out:
-            out.write(data)
+            for chunk in chunks:
+                out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
         replace_durably(temporary, path)
-        record = ObjectRecord(
-            key, len(data), f'"{hashlib.md5(data).hexdigest()}"', modified, file, headers
-        )
+        return file
+
+    def commit_object(
+        self,
+        bucket: str,
+        record: ObjectRecord,
+        notify: Notify | None = None,
+        then: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> ObjectRecord:
+        """Point `record.key` at the body file `record.file` (written by `write_file`) in one
+        transaction, running `notify` and `then` inside it; the replaced body is removed
+        after the commit, and the new file if the commit fails (KeyError: no such bucket)."""
+        key, modified, file, headers = record.key, record.modified, record.file, record.headers
+        path = self.path(file)
         try:
             with self._write() as conn:
                 old = conn.execute(
@@ -239,13 +329,15 @@ class S3Store:
                         json.dumps(headers, separators=(",", ":")),
                     ),
                 )
+                if then is not None:
+                    then(conn)
                 if notify is not None:
                     notify(conn, record)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
         if old is not None:
-            self._path(old[0]).unlink(missing_ok=True)
+            self.path(old[0]).unlink(missing_ok=True)
         return record
 
     def delete(self, bucket: str, key: str, notify: Notify | None = None) -> bool:
@@ -260,7 +352,7 @@ class S3Store:
             conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
             if notify is not None:
                 notify(conn, None)
-        self._path(row[0]).unlink(missing_ok=True)
+        self.path(row[0]).unlink(missing_ok=True)
         return True
 
     def scan(self, bucket: str, after: str | None, prefix: str, limit: int) -> list[ObjectRecord]:
@@ -279,8 +371,10 @@ class S3Store:
         return [_object(row) for row in self._read(sql, tuple(params))]
 
     def sweep(self) -> int:
-        """Remove body files no object points at (left by a crash mid-put); returns how many."""
+        """Remove body files no object or part points at (left by a crash mid-put or
+        mid-completion); returns how many."""
         known = {row[0] for row in self._read("SELECT file FROM objects")}
+        known |= {row[0] for row in self._read("SELECT file FROM parts")}
         removed = 0
         for path in self._objects.glob("*/*"):
             name = path.name
@@ -289,7 +383,7 @@ class S3Store:
                 removed += 1
         return removed
 
-    def _path(self, file: str) -> Path:
+    def path(self, file: str) -> Path:
         return self._objects / file[:2] / file
 
 
