@@ -218,10 +218,11 @@ class Multipart:
         if any(not isinstance(n, int) for n in numbers):
             raise malformed_xml()
         if any(b <= a for a, b in itertools.pairwise(numbers)):
-            raise s3_error(
+            raise ServiceError(
                 "InvalidPartOrder",
                 "The list of parts was not in ascending order. Parts must be ordered by part "
                 "number.",
+                400,
                 UploadId=upload.id,
             )
         stored = {p.number: p for p in await asyncio.to_thread(self.uploads.parts, upload.id)}
@@ -229,11 +230,12 @@ class Multipart:
         for entry in asked:
             part = stored.get(entry["PartNumber"])
             if part is None or _bare(str(entry.get("ETag", ""))) != _bare(part.etag):
-                raise s3_error(
+                raise ServiceError(
                     "InvalidPart",
                     "One or more of the specified parts could not be found.  The part may not "
                     "have been uploaded, or the specified entity tag may not match the part's "
                     "entity tag.",
+                    400,
                     UploadId=upload.id,
                     PartNumber=str(entry["PartNumber"]),
                     ETag=str(entry.get("ETag", "")),
@@ -241,9 +243,10 @@ class Multipart:
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < MIN_PART:
-                raise s3_error(
+                raise ServiceError(
                     "EntityTooSmall",
                     "Your proposed upload is smaller than the minimum allowed size",
+                    400,
                     ProposedSize=str(part.size),
                     MinSizeAllowed=str(MIN_PART),
                     PartNumber=str(part.number),
