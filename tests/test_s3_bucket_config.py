@@ -168,6 +168,7 @@ def test_default_encryption_and_object_sse(s3: Any, bucket: str) -> None:
     assert kms["ServerSideEncryption"] == "aws:kms"
     assert kms["SSEKMSKeyId"] == f"arn:aws:kms:us-east-1:{OWNER}:key/my-key"
     got = s3.get_object(Bucket=bucket, Key="kms")
+    assert got["Body"].read() == b"x"
     assert (got["ServerSideEncryption"], got["SSEKMSKeyId"]) == ("aws:kms", kms["SSEKMSKeyId"])
     key_arn = f"arn:aws:kms:us-east-1:{OWNER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     s3.put_bucket_encryption(

@@ -373,3 +373,18 @@ def test_a_crash_mid_upload_never_shows_half_an_object(
     assert s3.get_object(Bucket=name, Key="k")["Body"].read() == first + b"end"
     files = [p for p in (data_dir / "s3" / "objects").rglob("*") if p.is_file()]
     assert len(files) == 1  # the object; the parts and the old body are gone
+
+
+def test_deleting_a_bucket_ends_its_uploads(server: Server, s3: Any) -> None:
+    name = f"mpu-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    objects = server.data_dir / "s3" / "objects"
+    upload = s3.create_multipart_upload(Bucket=name, Key="k")["UploadId"]
+    s3.upload_part(Bucket=name, Key="k", UploadId=upload, PartNumber=1, Body=b"part")
+    assert any(p.read_bytes() == b"part" for p in objects.rglob("*") if p.is_file())
+    s3.delete_bucket(Bucket=name)  # unfinished uploads do not keep a bucket alive
+    left = [p for p in objects.rglob("*") if p.is_file() and p.read_bytes() == b"part"]
+    assert left == []
+    s3.create_bucket(Bucket=name)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)
+    s3.delete_bucket(Bucket=name)

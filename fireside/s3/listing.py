@@ -110,8 +110,9 @@ class Listing:
         self.buckets = buckets
 
     def _entry(
-        self, record: ObjectRecord, encode: Any, ctx: RequestContext, with_owner: bool
+        self, record: ObjectRecord, encode: Any, account: str, with_owner: bool
     ) -> dict[str, Any]:
+        # Objects belong to the bucket's owner (ownership is BucketOwnerEnforced).
         entry: dict[str, Any] = {
             "Key": encode(record.key),
             "LastModified": _when(record.modified),
@@ -120,7 +121,7 @@ class Listing:
             "StorageClass": "STANDARD",
         }
         if with_owner:
-            entry["Owner"] = owner(ctx.account_id)
+            entry["Owner"] = owner(account)
         return entry
 
     def _common(
@@ -153,7 +154,7 @@ class Listing:
         out = self._common(params, page, encode, max_keys)
         out["Marker"] = encode(marker or "")
         if page.objects:
-            out["Contents"] = [self._entry(r, encode, ctx, True) for r in page.objects]
+            out["Contents"] = [self._entry(r, encode, bucket.account, True) for r in page.objects]
         if page.truncated and delimiter and page.last is not None:
             out["NextMarker"] = encode(page.last)
         return out
@@ -172,7 +173,9 @@ class Listing:
         out = self._common(params, page, encode, max_keys)
         fetch_owner = bool(params.get("FetchOwner"))
         if page.objects:
-            out["Contents"] = [self._entry(r, encode, ctx, fetch_owner) for r in page.objects]
+            out["Contents"] = [
+                self._entry(r, encode, bucket.account, fetch_owner) for r in page.objects
+            ]
         out["KeyCount"] = len(page.objects) + len(page.prefixes)
         if token is not None:
             out["ContinuationToken"] = token
@@ -206,7 +209,11 @@ class Listing:
         if page.objects:
             # Unversioned buckets: each key's one version is "null" and the latest.
             out["Versions"] = [
-                {**self._entry(r, encode, ctx, True), "VersionId": "null", "IsLatest": True}
+                {
+                    **self._entry(r, encode, bucket.account, True),
+                    "VersionId": "null",
+                    "IsLatest": True,
+                }
                 for r in page.objects
             ]
         if page.truncated and page.last is not None:

@@ -20,12 +20,12 @@ import itertools
 import zlib
 from collections.abc import Callable
 from typing import Any, Final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote
 
 from fireside.aws.context import RequestContext
 from fireside.aws.crc32c import crc32c
 from fireside.aws.errors import ServiceError
-from fireside.s3.buckets import Buckets, owner
+from fireside.s3.buckets import Buckets
 from fireside.s3.encryption import SSE_FIELDS, object_encryption
 from fireside.s3.errors import (
     invalid_argument,
@@ -47,14 +47,12 @@ from fireside.s3.objects import (
 from fireside.s3.store import ObjectRecord, S3Store
 from fireside.s3.uploads import PartRecord, UploadGone, UploadRecord, Uploads
 
-__all__ = ["Multipart"]
+__all__ = ["SETTINGS", "Multipart", "find_upload", "no_such_upload"]
 
 MIN_PART: Final = 5 * 1024 * 1024
 MAX_PART: Final = 5 * 1024 * 1024 * 1024
 MAX_PARTS: Final = 10_000
-_PAGE: Final = 1000
-_SETTINGS: Final = "_upload"  # the upload's own settings, kept beside the object's headers
-_PAST: Final = "\U0010ffff"
+SETTINGS: Final = "_upload"  # the upload's own settings, kept beside the object's headers
 #: Composite checksums: how each algorithm digests the parts' concatenated checksums.
 _DIGESTS: Final[dict[str, Callable[[bytes], bytes]]] = {
     "CRC32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
@@ -73,6 +71,14 @@ def no_such_upload(upload_id: str) -> ServiceError:
     )
 
 
+def find_upload(uploads: Uploads, bucket: str, key: str, upload_id: str) -> UploadRecord:
+    """The upload `upload_id` of `key` in `bucket`, or S3's NoSuchUpload."""
+    upload = uploads.get(upload_id)
+    if upload is None or upload.bucket != bucket or upload.key != key:
+        raise no_such_upload(upload_id)
+    return upload
+
+
 def _part_number(params: dict[str, Any]) -> int:
     number: int = params["PartNumber"]
     if not 1 <= number <= MAX_PARTS:
@@ -86,19 +92,6 @@ def _part_number(params: dict[str, Any]) -> int:
 
 def _bare(etag: str) -> str:
     return etag.strip().strip('"')
-
-
-def _limit(params: dict[str, Any], member: str, argument: str) -> int:
-    value: int | None = params.get(member)
-    if value is None:
-        return _PAGE
-    if value < 0:
-        raise invalid_argument(
-            f"Argument {argument} must be an integer between 0 and 2147483647",
-            argument,
-            str(value),
-        )
-    return min(value, _PAGE)
 
 
 def _composite(algorithm: str | None, parts: list[PartRecord]) -> dict[str, str]:
@@ -124,10 +117,7 @@ class Multipart:
         self.uploads = Uploads(store)
 
     def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord:
-        upload = self.uploads.get(upload_id)
-        if upload is None or upload.bucket != bucket or upload.key != key:
-            raise no_such_upload(upload_id)
-        return upload
+        return find_upload(self.uploads, bucket, key, upload_id)
 
     @staticmethod
     def _sse(upload: UploadRecord) -> dict[str, Any]:
@@ -149,7 +139,7 @@ class Multipart:
         try:
             upload = await asyncio.to_thread(
                 self.uploads.create, bucket.name, key, ctx.account_id,
-                {**headers, _SETTINGS: settings}, self.clock(),
+                {**headers, SETTINGS: settings}, self.clock(),
             )  # fmt: skip
         except KeyError:
             raise no_such_bucket(bucket.name) from None
@@ -254,7 +244,7 @@ class Multipart:
                 )
         self._check_conditions(bucket.name, key, params)
         headers = dict(upload.headers)
-        settings: dict[str, Any] = headers.pop(_SETTINGS, {})
+        settings: dict[str, Any] = headers.pop(SETTINGS, {})
         digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p.etag)) for p in chosen))
         etag = f'"{digest.hexdigest()}-{len(chosen)}"'
         checksum = {}
@@ -305,112 +295,6 @@ class Multipart:
         if not await asyncio.to_thread(self.uploads.abort, upload.id):
             raise no_such_upload(upload.id)
         return {}
-
-    async def list_parts(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        key = params["Key"]
-        bucket = self.buckets.require(ctx, params["Bucket"], "s3:ListMultipartUploadParts", key)
-        upload = self._upload(bucket.name, key, params["UploadId"])
-        max_parts = _limit(params, "MaxParts", "max-parts")
-        marker = int(params.get("PartNumberMarker") or 0)
-        found = await asyncio.to_thread(self.uploads.parts, upload.id, marker, max_parts + 1)
-        page = found[:max_parts]
-        out: dict[str, Any] = {
-            "Bucket": bucket.name,
-            "Key": key,
-            "UploadId": upload.id,
-            "PartNumberMarker": marker,
-            "MaxParts": max_parts,
-            "IsTruncated": len(found) > max_parts,
-            "Initiator": owner(upload.account),
-            "Owner": owner(bucket.account),
-            "StorageClass": "STANDARD",
-            **upload.headers.get(_SETTINGS, {}),
-        }
-        if page:
-            out["NextPartNumberMarker"] = page[-1].number
-            out["Parts"] = [
-                {"PartNumber": p.number, "LastModified": when(p.modified), "ETag": p.etag,
-                 "Size": p.size, **p.checksums}
-                for p in page
-            ]  # fmt: skip
-        return out
-
-    async def list_multipart_uploads(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"], "s3:ListBucketMultipartUploads")
-        encoding = params.get("EncodingType")
-        if encoding is not None and encoding != "url":
-            raise invalid_argument(
-                "Invalid Encoding Method specified in Request", "encoding-type", encoding
-            )
-
-        def encode(text: str) -> str:
-            return quote_plus(text, safe="/") if encoding else text
-
-        limit = _limit(params, "MaxUploads", "max-uploads")
-        prefix = params.get("Prefix") or ""
-        delimiter = params.get("Delimiter") or ""
-        key_marker = params.get("KeyMarker") or ""
-        id_marker = params.get("UploadIdMarker") or ""
-        uploads, prefixes, truncated = await asyncio.to_thread(
-            self._walk, bucket.name, prefix, delimiter, key_marker, id_marker, limit
-        )
-        out: dict[str, Any] = {
-            "Bucket": bucket.name,
-            "KeyMarker": encode(key_marker),
-            "UploadIdMarker": id_marker,
-            "MaxUploads": limit,
-            "IsTruncated": truncated,
-            "Prefix": encode(prefix),
-        }
-        if delimiter:
-            out["Delimiter"] = encode(delimiter)
-        if encoding:
-            out["EncodingType"] = encoding
-        if uploads:
-            out["Uploads"] = [
-                {"UploadId": u.id, "Key": encode(u.key), "Initiated": when(u.initiated),
-                 "StorageClass": "STANDARD", "Owner": owner(bucket.account),
-                 "Initiator": owner(u.account)}
-                for u in uploads
-            ]  # fmt: skip
-        if prefixes:
-            out["CommonPrefixes"] = [{"Prefix": encode(p)} for p in prefixes]
-        if truncated:
-            last_key = uploads[-1].key if uploads else ""
-            last_prefix = prefixes[-1] if prefixes else ""
-            if last_prefix > last_key:
-                out["NextKeyMarker"] = encode(last_prefix)
-            else:
-                out["NextKeyMarker"] = encode(last_key)
-                out["NextUploadIdMarker"] = uploads[-1].id
-        return out
-
-    def _walk(
-        self, bucket: str, prefix: str, delimiter: str, key_marker: str, id_marker: str, limit: int
-    ) -> tuple[list[UploadRecord], list[str], bool]:
-        """One page of uploads and common prefixes (at most `limit` together)."""
-        uploads: list[UploadRecord] = []
-        prefixes: list[str] = []
-        if delimiter and key_marker.endswith(delimiter) and not id_marker:
-            key_marker += _PAST  # resume past every upload under a returned common prefix
-        while True:
-            batch = self.uploads.listed(bucket, prefix, key_marker, id_marker, _PAGE)
-            for upload in batch:
-                if len(uploads) + len(prefixes) == limit:
-                    return uploads, prefixes, True
-                at = upload.key.find(delimiter, len(prefix)) if delimiter else -1
-                if at >= 0:
-                    rolled = upload.key[: at + len(delimiter)]
-                    prefixes.append(rolled)
-                    key_marker, id_marker = rolled + _PAST, ""
-                    break
-                uploads.append(upload)
-                key_marker, id_marker = upload.key, upload.id
-            else:
-                if len(batch) < _PAGE:
-                    return uploads, prefixes, False
 
 
 def _too_large(size: int) -> ServiceError:

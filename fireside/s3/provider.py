@@ -28,6 +28,7 @@ from fireside.s3.notifications import Notifications
 from fireside.s3.objects import Objects
 from fireside.s3.policy import BucketPolicies
 from fireside.s3.store import S3Store
+from fireside.s3.upload_listing import UploadListing
 from fireside.targets import Targets
 
 __all__ = ["S3Provider", "s3_protocol"]
@@ -71,6 +72,7 @@ class S3Provider:
         self.objects = Objects(store, self.buckets, clock)
         self.listing = Listing(store, self.buckets)
         self.multipart = Multipart(store, self.buckets, self.objects, clock)
+        self.upload_listing = UploadListing(self.buckets, self.multipart.uploads)
         self.config = BucketConfig(store, self.buckets)
         self.encryption = Encryption(store, self.buckets)
         self.policies = BucketPolicies(store, self.buckets)
@@ -132,8 +134,8 @@ class S3Provider:
             "UploadPartCopy": multipart.upload_part_copy,
             "CompleteMultipartUpload": multipart.complete_multipart_upload,
             "AbortMultipartUpload": multipart.abort_multipart_upload,
-            "ListParts": multipart.list_parts,
-            "ListMultipartUploads": multipart.list_multipart_uploads,
+            "ListParts": self.upload_listing.list_parts,
+            "ListMultipartUploads": self.upload_listing.list_multipart_uploads,
             "GetBucketVersioning": config.get_bucket_versioning,
             "PutBucketVersioning": config.put_bucket_versioning,
             "GetPublicAccessBlock": config.get_public_access_block,

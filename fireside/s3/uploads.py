@@ -30,6 +30,9 @@ from fireside.s3.store import Notify, ObjectRecord, S3Store
 __all__ = ["PartRecord", "UploadGone", "UploadRecord", "Uploads"]
 
 _CHUNK = 1024 * 1024  # bytes copied at a time when parts are joined
+_PAGE = 1000  # uploads read from the database at a time
+# Greater than any character a key can hold: "p/" + this sorts after every key under "p/".
+_PAST = "\U0010ffff"
 
 
 class UploadGone(Exception):
@@ -207,3 +210,29 @@ class Uploads:
         sql += " ORDER BY key, initiated, id LIMIT ?"
         params.append(limit)
         return [_upload(row) for row in self._store.query(sql, tuple(params))]
+
+    def page(
+        self, bucket: str, prefix: str, delimiter: str, key_marker: str, id_marker: str, limit: int
+    ) -> tuple[list[UploadRecord], list[str], bool]:
+        """One page of ListMultipartUploads: uploads and, with a `delimiter`, the common
+        prefixes they roll up into (at most `limit` together); and whether more follow."""
+        uploads: list[UploadRecord] = []
+        prefixes: list[str] = []
+        if delimiter and key_marker.endswith(delimiter) and not id_marker:
+            key_marker += _PAST  # resume past every upload under a returned common prefix
+        while True:
+            batch = self.listed(bucket, prefix, key_marker, id_marker, _PAGE)
+            for upload in batch:
+                if len(uploads) + len(prefixes) == limit:
+                    return uploads, prefixes, True
+                at = upload.key.find(delimiter, len(prefix)) if delimiter else -1
+                if at >= 0:
+                    rolled = upload.key[: at + len(delimiter)]
+                    prefixes.append(rolled)
+                    key_marker, id_marker = rolled + _PAST, ""
+                    break
+                uploads.append(upload)
+                key_marker, id_marker = upload.key, upload.id
+            else:
+                if len(batch) < _PAGE:
+                    return uploads, prefixes, False
