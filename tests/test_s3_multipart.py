@@ -5,12 +5,14 @@ that never leaves half an object visible."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
 import signal
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,9 @@ def test_boto3_upload_file_is_a_real_multipart_upload(s3: Any, bucket: str, tmp_
     assert head["ContentType"] == "application/x-big"
     assert head["Metadata"] == {"origin": "test"}
     assert head["ServerSideEncryption"] == "AES256"
+    # boto3 asks for CRC32 checksums: the object carries S3's COMPOSITE one.
+    checked = s3.head_object(Bucket=bucket, Key="big.bin", ChecksumMode="ENABLED")
+    assert checked["ChecksumCRC32"].endswith("-3")
     target = tmp_path / "back.bin"
     s3.download_file(bucket, "big.bin", str(target))
     assert target.read_bytes() == data
@@ -388,3 +393,67 @@ def test_deleting_a_bucket_ends_its_uploads(server: Server, s3: Any) -> None:
     s3.create_bucket(Bucket=name)
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)
     s3.delete_bucket(Bucket=name)
+
+
+def test_checksums_of_completed_uploads(s3: Any, bucket: str) -> None:
+    first, last = os.urandom(5 * MIB), b"end"
+    # COMPOSITE (boto3's default for CRC32): the checksum of the parts' checksums, -<parts>.
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="c", ChecksumAlgorithm="CRC32")
+    assert upload["ChecksumType"] == "COMPOSITE"
+    parts = []
+    for number, body in ((1, first), (2, last)):
+        part = s3.upload_part(
+            Bucket=bucket, Key="c", UploadId=upload["UploadId"], PartNumber=number, Body=body,
+            ChecksumAlgorithm="CRC32",
+        )  # fmt: skip
+        assert part["ChecksumCRC32"] == crc32(body)
+        parts.append({"PartNumber": number, "ETag": part["ETag"],
+                      "ChecksumCRC32": part["ChecksumCRC32"]})  # fmt: skip
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="c", UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    joined = base64.b64decode(crc32(first)) + base64.b64decode(crc32(last))
+    assert done["ChecksumCRC32"] == f"{crc32(joined)}-2"
+    head = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == done["ChecksumCRC32"]
+    # FULL_OBJECT: the whole object's CRC32, checked against the one the client sends.
+    upload = s3.create_multipart_upload(
+        Bucket=bucket, Key="f", ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
+    )
+    parts = []
+    for number, body in ((1, first), (2, last)):
+        part = s3.upload_part(
+            Bucket=bucket, Key="f", UploadId=upload["UploadId"], PartNumber=number, Body=body
+        )
+        parts.append({"PartNumber": number, "ETag": part["ETag"]})
+
+    def complete(checksum: str) -> Any:
+        return s3.complete_multipart_upload(
+            Bucket=bucket, Key="f", UploadId=upload["UploadId"], ChecksumCRC32=checksum,
+            ChecksumType="FULL_OBJECT", MultipartUpload={"Parts": parts},
+        )  # fmt: skip
+
+    code, message, status, _ = error_of(complete, checksum=crc32(b"something else"))
+    assert (code, message, status) == (
+        "BadDigest",
+        "The CRC32 you specified did not match the calculated checksum.",
+        400,
+    )
+    assert error_of(s3.head_object, Bucket=bucket, Key="f")[2] == 404  # nothing was made
+    done = complete(crc32(first + last))
+    assert (done["ChecksumCRC32"], done["ChecksumType"]) == (crc32(first + last), "FULL_OBJECT")
+    head = s3.head_object(Bucket=bucket, Key="f", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] == crc32(first + last)
+    code, message, status, _ = error_of(
+        s3.create_multipart_upload, Bucket=bucket, Key="s", ChecksumAlgorithm="SHA256",
+        ChecksumType="FULL_OBJECT",
+    )  # fmt: skip
+    assert (code, message, status) == (
+        "InvalidRequest",
+        "The FULL_OBJECT checksum type cannot be used with the sha256 checksum algorithm.",
+        400,
+    )
+
+
+def crc32(data: bytes) -> str:
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()

@@ -42,6 +42,8 @@ from fireside.http.types import Request, Response
 __all__ = ["RestXmlProtocol"]
 
 _XML: Final = ("Content-Type", "application/xml")
+#: Operations whose `x-amz-checksum-*` headers describe an object, not the request body.
+_OBJECT_CHECKSUMS = frozenset({"CompleteMultipartUpload"})
 _EMPTY_QUERY: Final[dict[str, list[str]]] = {}
 _MALFORMED_XML = (
     "The XML you provided was not well-formed or did not validate against our published schema"
@@ -173,7 +175,10 @@ class RestXmlProtocol:
             body, trailers = decode_aws_chunked(body, headers)
             if trailers:
                 headers = {**headers, **trailers}
-        if body or any(name.startswith("x-amz-checksum-") for name in headers):
+        # CompleteMultipartUpload's checksum headers are the whole object's, not its body's.
+        if operation.name not in _OBJECT_CHECKSUMS and (
+            body or any(name.startswith("x-amz-checksum-") for name in headers)
+        ):
             check_checksums(body, headers)
         params: dict[str, Any] = {}
         try:

@@ -44,7 +44,9 @@ class StoredObjects:
             raise no_such_bucket(bucket)
         if region is not None and record.region != region:
             raise permanent_redirect(bucket, record.region)
-        if record.account != account and not permits(self._store, bucket, account, action, key):
+        if record.account != account and not permits(
+            self._store, bucket, account, action, key, secure=True
+        ):
             raise access_denied()
         return record
 

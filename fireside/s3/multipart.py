@@ -29,6 +29,7 @@ from fireside.s3.buckets import Buckets
 from fireside.s3.encryption import SSE_FIELDS, object_encryption
 from fireside.s3.errors import (
     invalid_argument,
+    invalid_request,
     malformed_xml,
     no_such_bucket,
     no_such_key,
@@ -45,7 +46,7 @@ from fireside.s3.objects import (
     when,
 )
 from fireside.s3.store import ObjectRecord, S3Store
-from fireside.s3.uploads import PartRecord, UploadGone, UploadRecord, Uploads
+from fireside.s3.uploads import PartRecord, PartReplaced, UploadGone, UploadRecord, Uploads
 
 __all__ = ["SETTINGS", "Multipart", "find_upload", "no_such_upload"]
 
@@ -54,6 +55,7 @@ MAX_PART: Final = 5 * 1024 * 1024 * 1024
 MAX_PARTS: Final = 10_000
 SETTINGS: Final = "_upload"  # the upload's own settings, kept beside the object's headers
 #: Composite checksums: how each algorithm digests the parts' concatenated checksums.
+_FULL_OBJECT: Final = frozenset({"CRC32", "CRC32C", "CRC64NVME"})
 _DIGESTS: Final[dict[str, Callable[[bytes], bytes]]] = {
     "CRC32": lambda data: zlib.crc32(data).to_bytes(4, "big"),
     "CRC32C": lambda data: crc32c(data).to_bytes(4, "big"),
@@ -134,8 +136,14 @@ class Multipart:
         settings = {
             name: params[name] for name in ("ChecksumAlgorithm", "ChecksumType") if params.get(name)
         }
-        if "ChecksumAlgorithm" in settings and "ChecksumType" not in settings:
-            settings["ChecksumType"] = "COMPOSITE"
+        algorithm = str(settings.get("ChecksumAlgorithm", "")).upper()
+        if algorithm and "ChecksumType" not in settings:
+            settings["ChecksumType"] = "FULL_OBJECT" if algorithm == "CRC64NVME" else "COMPOSITE"
+        if settings.get("ChecksumType") == "FULL_OBJECT" and algorithm not in _FULL_OBJECT:
+            raise invalid_request(
+                f"The FULL_OBJECT checksum type cannot be used with the {algorithm.lower()} "
+                "checksum algorithm."
+            )
         try:
             upload = await asyncio.to_thread(
                 self.uploads.create, bucket.name, key, ctx.account_id,
@@ -220,16 +228,7 @@ class Multipart:
         for entry in asked:
             part = stored.get(entry["PartNumber"])
             if part is None or _bare(str(entry.get("ETag", ""))) != _bare(part.etag):
-                raise ServiceError(
-                    "InvalidPart",
-                    "One or more of the specified parts could not be found.  The part may not "
-                    "have been uploaded, or the specified entity tag may not match the part's "
-                    "entity tag.",
-                    400,
-                    UploadId=upload.id,
-                    PartNumber=str(entry["PartNumber"]),
-                    ETag=str(entry.get("ETag", "")),
-                )
+                raise _invalid_part(upload.id, entry["PartNumber"], str(entry.get("ETag", "")))
             chosen.append(part)
         for part in chosen[:-1]:
             if part.size < MIN_PART:
@@ -247,17 +246,23 @@ class Multipart:
         settings: dict[str, Any] = headers.pop(SETTINGS, {})
         digest = hashlib.md5(b"".join(bytes.fromhex(_bare(p.etag)) for p in chosen))
         etag = f'"{digest.hexdigest()}-{len(chosen)}"'
-        checksum = {}
-        if settings.get("ChecksumType", "COMPOSITE") == "COMPOSITE":
+        checksum: dict[str, str] = {}
+        whole = _WholeObject(settings, params)
+        if settings.get("ChecksumType") == "COMPOSITE":
             checksum = _composite(settings.get("ChecksumAlgorithm"), chosen)
         headers.update(checksum)
+        whole.headers = headers  # the whole-object checksum joins them once computed
         size = sum(p.size for p in chosen)
         record = ObjectRecord(key, size, etag, self.clock(), "", headers)
         hook = self.objects.notify_hook(ctx, bucket, "ObjectCreated:CompleteMultipartUpload", key)
         try:
-            await asyncio.to_thread(self.uploads.complete, upload, chosen, record, hook)
+            await asyncio.to_thread(
+                self.uploads.complete, upload, chosen, record, hook, whole.observe, whole.check
+            )
         except UploadGone:
             raise no_such_upload(upload.id) from None
+        except PartReplaced:
+            raise _invalid_part(upload.id, chosen[0].number, chosen[0].etag) from None
         except KeyError:
             raise no_such_bucket(bucket.name) from None
         self.objects.notified(hook)
@@ -267,10 +272,11 @@ class Multipart:
             "Key": key,
             "ETag": etag,
             **self._sse(upload),
-            **checksum,
         }
+        checksum = checksum or whole.value
         if checksum:
-            out["ChecksumType"] = "COMPOSITE"
+            out.update(checksum)
+            out["ChecksumType"] = settings["ChecksumType"]
         return out
 
     def _check_conditions(self, bucket: str, key: str, params: dict[str, Any]) -> None:
@@ -295,6 +301,54 @@ class Multipart:
         if not await asyncio.to_thread(self.uploads.abort, upload.id):
             raise no_such_upload(upload.id)
         return {}
+
+
+class _WholeObject:
+    """A FULL_OBJECT checksum of a completed upload: CRC32 computed over the joined bytes
+    and checked against what the client sent (`BadDigest`); CRC32C and CRC64NVME, which are
+    not computed here, kept as the client sent them."""
+
+    def __init__(self, settings: dict[str, Any], params: dict[str, Any]) -> None:
+        algorithm = str(settings.get("ChecksumAlgorithm", "")).upper()
+        self.active = settings.get("ChecksumType") == "FULL_OBJECT" and bool(algorithm)
+        self.member = f"Checksum{algorithm}"
+        self.sent: str | None = params.get(self.member)
+        self.computing = self.active and algorithm == "CRC32"
+        self.crc = 0
+        self.value: dict[str, str] = {}
+        self.headers: dict[str, Any] = {}
+
+    def observe(self, chunk: bytes) -> None:
+        if self.computing:
+            self.crc = zlib.crc32(chunk, self.crc)
+
+    def check(self) -> None:
+        if not self.active:
+            return
+        value = self.sent
+        if self.computing:
+            value = base64.b64encode(self.crc.to_bytes(4, "big")).decode()
+            if self.sent is not None and self.sent != value:
+                raise ServiceError(
+                    "BadDigest",
+                    "The CRC32 you specified did not match the calculated checksum.",
+                    400,
+                )
+        if value:
+            self.value = {self.member: value}
+            self.headers[self.member] = value
+
+
+def _invalid_part(upload_id: str, number: int, etag: str) -> ServiceError:
+    return ServiceError(
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been "
+        "uploaded, or the specified entity tag may not match the part's entity tag.",
+        400,
+        UploadId=upload_id,
+        PartNumber=str(number),
+        ETag=etag,
+    )
 
 
 def _too_large(size: int) -> ServiceError:

@@ -31,9 +31,19 @@ KIND = "policy"
 _MAX_POLICY = 20 * 1024  # bytes: S3's cap on a bucket policy
 
 
-def permits(store: S3Store, bucket: str, account: str, action: str, key: str | None) -> bool:
+def permits(
+    store: S3Store,
+    bucket: str,
+    account: str,
+    action: str,
+    key: str | None,
+    *,
+    secure: bool = False,
+) -> bool:
     """Whether `bucket`'s policy lets `account` (not its owner) do `action` (`s3:GetObject`)
-    on the bucket or, with `key`, on that object."""
+    on the bucket or, with `key`, on that object. `secure`: the request came over TLS (not
+    so on Fireside's HTTP endpoint; other services' in-process calls stand for AWS's own,
+    which use TLS)."""
     document = store.config(bucket, KIND)
     if document is None:
         return False
@@ -43,7 +53,10 @@ def permits(store: S3Store, bucket: str, account: str, action: str, key: str | N
         action=action,
         principal_account=account,
         resource=resource,
-        context={"aws:PrincipalAccount": account, "aws:SecureTransport": "false"},
+        context={
+            "aws:PrincipalAccount": account,
+            "aws:SecureTransport": "true" if secure else "false",
+        },
     )
 
 

@@ -287,11 +287,15 @@ class S3Store:
         path = self.path(file)
         mkdirs_durably(path.parent)  # a new fan-out directory is fsynced into objects/
         temporary = path.with_name(f".{file}.tmp")
-        with open(temporary, "wb") as out:
-            for chunk in chunks:
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
+        try:
+            with open(temporary, "wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         replace_durably(temporary, path)
         return file
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fireside.s3.store import Notify, ObjectRecord, S3Store
 
-__all__ = ["PartRecord", "UploadGone", "UploadRecord", "Uploads"]
+__all__ = ["PartRecord", "PartReplaced", "UploadGone", "UploadRecord", "Uploads"]
 
 _CHUNK = 1024 * 1024  # bytes copied at a time when parts are joined
 _PAGE = 1000  # uploads read from the database at a time
@@ -37,6 +37,10 @@ _PAST = "\U0010ffff"
 
 class UploadGone(Exception):
     """The upload was completed or aborted meanwhile (or its bucket deleted)."""
+
+
+class PartReplaced(Exception):
+    """A part being joined was uploaded again meanwhile."""
 
 
 @dataclass(slots=True)
@@ -147,16 +151,35 @@ class Uploads:
         chosen: Sequence[PartRecord],
         record: ObjectRecord,
         notify: Notify | None,
+        observe: Callable[[bytes], None] | None = None,
+        check: Callable[[], None] | None = None,
     ) -> ObjectRecord:
         """Join `chosen` into the object `record` describes (its `file` is filled in) and
-        end the upload, atomically (see the module docstring). UploadGone when the upload
-        ended meanwhile; KeyError when the bucket is gone."""
+        end the upload, atomically (see the module docstring). `observe` sees the joined
+        bytes as they are written, and `check` may refuse them (raising) before the commit.
+        UploadGone when the upload ended meanwhile; KeyError when the bucket is gone."""
 
         def joined() -> Iterator[bytes]:
             for part in chosen:
-                yield from self.read_part(part)
+                for chunk in self.read_part(part):
+                    if observe is not None:
+                        observe(chunk)
+                    yield chunk
 
-        record.file = self._store.write_file(joined())
+        try:
+            record.file = self._store.write_file(joined())
+        except FileNotFoundError:
+            # A part file went away while being joined: the upload was aborted (or completed)
+            # meanwhile, or that part was uploaded again.
+            if self.get(upload.id) is None:
+                raise UploadGone(upload.id) from None
+            raise PartReplaced(upload.id) from None
+        if check is not None:
+            try:
+                check()
+            except BaseException:
+                self._store.path(record.file).unlink(missing_ok=True)
+                raise
         files: list[str] = []
 
         def end_upload(conn: sqlite3.Connection) -> None:
