@@ -123,6 +123,22 @@ def test_upload_parts_by_hand(s3: Any, bucket: str) -> None:
     assert got["Body"].read() == first + second
     assert got["ContentType"] == "text/plain"
     assert got["SSEKMSKeyId"] == "arn:aws:kms:us-east-1:000000000000:key/k1"
+    # Its parts stay addressable by number, as on S3.
+    part = s3.head_object(Bucket=bucket, Key="doc", PartNumber=1)
+    assert (part["ContentLength"], part["PartsCount"]) == (len(first), 2)
+    assert part["ContentRange"] == f"bytes 0-{len(first) - 1}/{len(first) + len(second)}"
+    assert s3.get_object(Bucket=bucket, Key="doc", PartNumber=2)["Body"].read() == second
+    code, message, status, fields = error_of(s3.get_object, Bucket=bucket, Key="doc", PartNumber=3)
+    assert (code, message, status) == (
+        "InvalidPartNumber",
+        "The requested partnumber is not satisfiable",
+        416,
+    )
+    assert (fields["PartNumberRequested"], fields["ActualPartCount"]) == ("3", "2")
+    s3.put_object(Bucket=bucket, Key="whole", Body=b"one piece")
+    whole = s3.get_object(Bucket=bucket, Key="whole", PartNumber=1)
+    assert whole["Body"].read() == b"one piece"
+    assert "PartsCount" not in whole
     # The upload is over: every operation on it is NoSuchUpload.
     code, message, status, fields = error_of(
         s3.list_parts, Bucket=bucket, Key="doc", UploadId=upload

@@ -37,6 +37,7 @@ from fireside.s3.errors import (
 )
 from fireside.s3.objects import (
     CHECKSUMS,
+    PARTS,
     Objects,
     check_md5,
     check_storage_class,
@@ -251,6 +252,7 @@ class Multipart:
         if settings.get("ChecksumType") == "COMPOSITE":
             checksum = _composite(settings.get("ChecksumAlgorithm"), chosen)
         headers.update(checksum)
+        headers[PARTS] = [p.size for p in chosen]
         whole.headers = headers  # the whole-object checksum joins them once computed
         size = sum(p.size for p in chosen)
         record = ObjectRecord(key, size, etag, self.clock(), "", headers)

@@ -27,7 +27,6 @@ from fireside.s3.errors import (
     invalid_request,
     no_such_bucket,
     no_such_key,
-    not_implemented,
 )
 from fireside.s3.store import BucketRecord, Notify, ObjectRecord, S3Store
 
@@ -53,6 +52,8 @@ CHECKSUMS = (
     "ChecksumSHA1",
     "ChecksumSHA256",
 )
+#: Stored with a multipart object: its parts' sizes, for GetObject/HeadObject `PartNumber`.
+PARTS = "_parts"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _DEFAULT_TYPE = "binary/octet-stream"
 _NULL_VERSION = "null"
@@ -244,12 +245,19 @@ class Objects:
     ) -> dict[str, Any]:
         bucket = self.buckets.require(ctx, params["Bucket"], "s3:GetObject", params["Key"])
         _check_version(params.get("VersionId"))
-        if params.get("PartNumber") is not None:
-            raise not_implemented("GetObject/HeadObject by PartNumber (multipart uploads)")
         record = self._object(bucket.name, params["Key"])
         self._check_read_conditions(record, params)
         out = self._describe(record, params)
-        span = byte_range(params["Range"], record.size) if params.get("Range") else None
+        if params.get("PartNumber") is not None:
+            if params.get("Range"):
+                raise invalid_request(
+                    "Cannot specify both Range header and partNumber query parameter"
+                )
+            span: tuple[int, int] | None = _part_span(record, params["PartNumber"])
+            if PARTS in record.headers:
+                out["PartsCount"] = len(record.headers[PARTS])
+        else:
+            span = byte_range(params["Range"], record.size) if params.get("Range") else None
         start, end = span if span is not None else (0, record.size)
         if span is not None:
             out["ContentRange"] = f"bytes {start}-{end - 1}/{record.size}"
@@ -328,6 +336,7 @@ class Objects:
         if if_none_match is not None and if_none_match in ("*", source.etag):
             raise precondition_failed("x-amz-copy-source-If-None-Match")
         headers = stored_headers(params) if replace else dict(source.headers)
+        headers.pop(PARTS, None)  # a copy is made in one piece
         # The copy is encrypted as its request or the target bucket says, not as the source.
         headers.update(object_encryption(self.store, bucket, params))
         body = await asyncio.to_thread(self.store.read, source)
@@ -350,6 +359,28 @@ def copy_source(value: str) -> tuple[str, str, str | None]:
         raise invalid_argument("Invalid copy source object key", "x-amz-copy-source", value)
     version = query[len("versionId=") :] if query.startswith("versionId=") else None
     return bucket, key, version
+
+
+def _part_span(record: ObjectRecord, number: int) -> tuple[int, int]:
+    """[start, end) of part `number` of an object (an object not uploaded in parts is one
+    part); S3's InvalidPartNumber (416) beyond its parts."""
+    sizes: list[int] = record.headers.get(PARTS) or [record.size]
+    if not 1 <= number <= len(sizes):
+        if number < 1 or number > 10_000:
+            raise invalid_argument(
+                "Part number must be an integer between 1 and 10000, inclusive",
+                "partNumber",
+                str(number),
+            )
+        raise ServiceError(
+            "InvalidPartNumber",
+            "The requested partnumber is not satisfiable",
+            416,
+            PartNumberRequested=str(number),
+            ActualPartCount=str(len(sizes)),
+        )
+    start = sum(sizes[: number - 1])
+    return start, start + sizes[number - 1]
 
 
 def precondition_failed(condition: str) -> ServiceError:
