@@ -136,6 +136,10 @@ class StreamPoller:
         shards = await self._refresh()
         await self._position(shards)
         known = {s["ShardId"] for s in shards}
+        if shards and any(shard not in known for shard in m.finished):
+            # Shards trimmed from the stream (after 24 hours) need no memory of being read.
+            m.finished = [shard for shard in m.finished if shard in known]
+            self._save(m)
         progressed = False
         for shard in sorted(shards, key=lambda s: s["ShardId"]):
             shard_id = shard["ShardId"]
