@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from fireside.aws.errors import ServiceError
-from fireside.cloudformation.providers import dynamodb
+from fireside.cloudformation.providers import dynamodb, dynamodb_global
 from fireside.cloudformation.resource_types import Created, ResourceFailed
 from tests.cfn_data_support import ACCOUNT, OTHER_ACCOUNT, App
 
 TABLE = dynamodb.TableType()
-GLOBAL = dynamodb.GlobalTableType()
+GLOBAL = dynamodb_global.GlobalTableType()
 
 
 @pytest.fixture(scope="module")

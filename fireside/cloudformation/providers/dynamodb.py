@@ -5,8 +5,7 @@ settings CreateTable does not take (time to live, point-in-time recovery) follow
 own operations. Updates go the way CloudFormation's handler goes: one UpdateTable per kind
 of change, and global secondary indexes added or removed one per UpdateTable, waiting for
 the table to be ACTIVE between them (DynamoDB allows one online index change at a time).
-A GlobalTable is a table in the stack's region: its replica there supplies the settings a
-replica holds; replicas in other regions are refused (Fireside serves one region per stack).
+(AWS::DynamoDB::GlobalTable, a table in the stack's region: `dynamodb_global`.)
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from fireside.cloudformation.resource_types import (
     ResourceType,
 )
 
-__all__ = ["GlobalTableType", "TableType", "providers"]
+__all__ = ["TableType", "providers"]
 
 _NAME_LIMIT = 255
 _GSI_FIXED = ("KeySchema", "Projection")
@@ -386,115 +385,5 @@ class TableType:
             await call(ctx, "dynamodb", "TagResource", {"ResourceArn": arn, "Tags": changed})
 
 
-class GlobalTableType:
-    """A GlobalTable as the one table in the stack's region its replica there describes."""
-
-    type_name = "AWS::DynamoDB::GlobalTable"
-    replace_on = frozenset({"TableName", "KeySchema", "LocalSecondaryIndexes"})
-
-    def __init__(self) -> None:
-        self._table = TableType()
-
-    async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        return await self._table.create(ctx, _as_table(ctx, properties, self.type_name))
-
-    async def update(
-        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
-    ) -> Created:
-        return await self._table.update(
-            ctx,
-            physical_id,
-            _as_table(ctx, old, self.type_name),
-            _as_table(ctx, new, self.type_name),
-        )
-
-    async def delete(
-        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
-    ) -> None:
-        await self._table.delete(ctx, physical_id, properties)
-
-
-def _capacity_of(settings: Any, units: str) -> int | None:
-    """Fixed capacity (`ReadCapacityUnits`) or an auto-scaling floor (`MinCapacity`)."""
-    if not settings:
-        return None
-    if settings.get(units) is not None:
-        return as_int(settings[units], units)
-    scaling = settings.get(units.replace("Units", "AutoScalingSettings")) or {}
-    return None if scaling.get("MinCapacity") is None else as_int(scaling["MinCapacity"], units)
-
-
-def _as_table(ctx: ResourceContext, properties: dict[str, Any], type_name: str) -> dict[str, Any]:
-    """GlobalTable properties as the Table properties of its replica in `ctx.region`."""
-    require(properties, "KeySchema", "AttributeDefinitions", "Replicas", type_name=type_name)
-    replicas = properties["Replicas"]
-    others = sorted({str(r.get("Region")) for r in replicas if r.get("Region") != ctx.region})
-    if others:
-        raise ResourceFailed(
-            f"Fireside serves a GlobalTable in the stack's region ({ctx.region}) only; "
-            f"replicas in {', '.join(others)} are not supported"
-        )
-    if not replicas:
-        raise ResourceFailed(f"Replicas must include a replica in the stack's region {ctx.region}")
-    replica = replicas[0]
-    table: dict[str, Any] = {
-        k: properties[k]
-        for k in (
-            "TableName",
-            "AttributeDefinitions",
-            "KeySchema",
-            "BillingMode",
-            "LocalSecondaryIndexes",
-            "StreamSpecification",
-            "TimeToLiveSpecification",
-            "SSESpecification",
-        )
-        if properties.get(k) is not None
-    }
-    for k in (
-        "DeletionProtectionEnabled",
-        "TableClass",
-        "Tags",
-        "PointInTimeRecoverySpecification",
-    ):
-        if replica.get(k) is not None:
-            table[k] = replica[k]
-    if replica.get("ResourcePolicy"):
-        table["ResourcePolicy"] = replica["ResourcePolicy"]
-    kms = (replica.get("SSESpecification") or {}).get("KMSMasterKeyId")
-    if kms and table.get("SSESpecification"):
-        table["SSESpecification"] = {**table["SSESpecification"], "KMSMasterKeyId": kms}
-    write = _capacity_of(properties.get("WriteProvisionedThroughputSettings"), "WriteCapacityUnits")
-    read = _capacity_of(replica.get("ReadProvisionedThroughputSettings"), "ReadCapacityUnits")
-    provisioned = table.get("BillingMode") == "PROVISIONED"
-    if provisioned and write is not None:
-        table["ProvisionedThroughput"] = {
-            "ReadCapacityUnits": read or write,
-            "WriteCapacityUnits": write,
-        }
-    replica_indexes = {i.get("IndexName"): i for i in replica.get("GlobalSecondaryIndexes") or []}
-    indexes = []
-    for spec in properties.get("GlobalSecondaryIndexes") or []:
-        index = {k: spec[k] for k in ("IndexName", "KeySchema", "Projection") if k in spec}
-        gsi_write = _capacity_of(
-            spec.get("WriteProvisionedThroughputSettings"), "WriteCapacityUnits"
-        )
-        gsi_read = _capacity_of(
-            (replica_indexes.get(spec.get("IndexName")) or {}).get(
-                "ReadProvisionedThroughputSettings"
-            ),
-            "ReadCapacityUnits",
-        )
-        if provisioned and gsi_write is not None:
-            index["ProvisionedThroughput"] = {
-                "ReadCapacityUnits": gsi_read or gsi_write,
-                "WriteCapacityUnits": gsi_write,
-            }
-        indexes.append(index)
-    if indexes:
-        table["GlobalSecondaryIndexes"] = indexes
-    return table
-
-
 def providers() -> list[ResourceType]:
-    return [TableType(), GlobalTableType()]
+    return [TableType()]
