@@ -177,6 +177,9 @@ def test_rule_errors_are_the_services(app: App) -> None:
         app.run(RULE.create(ctx, {"EventPattern": {"source": "not-a-list"}}))
     with pytest.raises(ResourceFailed, match="EventPattern or ScheduleExpression"):
         app.run(RULE.create(ctx, {"Name": "nothing"}))
+    # The operation's model constraints hold as on the wire, in the service's words.
+    with pytest.raises(ResourceFailed, match="Member must have length less than or equal to 64"):
+        app.run(RULE.create(ctx, {"Name": "n" * 65, "ScheduleExpression": "rate(1 hour)"}))
     # A bad target: the rule PutRule made is removed again, nothing half-made stays.
     props = {
         "Name": "half-rule",

@@ -296,8 +296,9 @@ class TableType:
         billing = new.get("BillingMode") or "PROVISIONED"
         throughput = _throughput(new.get("ProvisionedThroughput"), "ProvisionedThroughput")
         changed_billing = billing != (old.get("BillingMode") or "PROVISIONED")
-        if not changed_billing and throughput == _throughput(
-            old.get("ProvisionedThroughput"), "ProvisionedThroughput"
+        if not changed_billing and (
+            billing == "PAY_PER_REQUEST"  # on demand, throughput in a template means nothing
+            or throughput == _throughput(old.get("ProvisionedThroughput"), "ProvisionedThroughput")
         ):
             return
         params: dict[str, Any] = {"BillingMode": billing}

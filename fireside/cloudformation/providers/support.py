@@ -9,12 +9,15 @@ becomes `ResourceFailed` worded as CloudFormation words it in stack events.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fireside.aws.errors import ServiceError
+from fireside.aws.model import load_service
+from fireside.aws.validation import Validator
 from fireside.cloudformation.resource_types import ResourceContext, ResourceFailed
 
 __all__ = [
@@ -54,11 +57,22 @@ def failed(error: ServiceError) -> ResourceFailed:
     )
 
 
+@functools.cache
+def _validator(service: str, operation: str) -> Validator | None:
+    shape = load_service(service).operation(operation).input
+    return None if shape is None else Validator(shape)
+
+
 async def call(
     ctx: ResourceContext, service: str, operation: str, params: dict[str, Any]
 ) -> dict[str, Any]:
-    """`ctx.call`, its service errors turned into `ResourceFailed`."""
+    """`ctx.call` with the params first checked against the operation's model, as the wire
+    parser checks a client's (`ctx.call` runs the operation itself, past the parser), and
+    service errors turned into `ResourceFailed`."""
     try:
+        validator = _validator(service, operation)
+        if validator is not None:
+            validator.validate(params)
         return await ctx.call(service, operation, params)
     except ServiceError as error:
         raise failed(error) from None
