@@ -3,6 +3,7 @@ served operations (one Fireside app for the module)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -366,3 +367,54 @@ def test_global_table_replicas_elsewhere_are_refused(app: App) -> None:
         app.run(GLOBAL.create(ctx, props))
     with pytest.raises(ServiceError, match="not found"):
         _describe(app, "global-two")
+
+
+def _stream_policy(app: App, arn: str) -> dict[str, Any] | None:
+    try:
+        found = app.run(app.call("dynamodb", "GetResourcePolicy", {"ResourceArn": arn}))
+    except ServiceError as error:
+        assert error.code == "PolicyNotFoundException"
+        return None
+    document: dict[str, Any] = json.loads(found["Policy"])
+    return document
+
+
+def test_stream_and_table_policies(app: App) -> None:
+    ctx = app.ctx("Policies")
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{OTHER_ACCOUNT}:root"},
+        "Action": "dynamodb:GetRecords",
+        "Resource": "*",
+    }
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    old = _props(
+        TableName="with-policies",
+        StreamSpecification={
+            "StreamViewType": "NEW_IMAGE",
+            "ResourcePolicy": {"PolicyDocument": document},
+        },
+        ResourcePolicy={
+            "PolicyDocument": json.dumps(
+                {**document, "Statement": [{**statement, "Action": "dynamodb:GetItem"}]}
+            )
+        },
+        OnDemandThroughput={"MaxReadRequestUnits": "100", "MaxWriteRequestUnits": 50},
+    )
+    created = app.run(TABLE.create(ctx, old))
+    stream_policy = _stream_policy(app, created.attributes["StreamArn"])
+    assert stream_policy is not None
+    assert stream_policy["Statement"][0]["Action"] == "dynamodb:GetRecords"
+    table_policy = _stream_policy(app, created.attributes["Arn"])
+    assert table_policy is not None
+    assert table_policy["Statement"][0]["Action"] == "dynamodb:GetItem"
+    new = {
+        **old,
+        "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+        "OnDemandThroughput": {"MaxReadRequestUnits": 200, "MaxWriteRequestUnits": 50},
+    }
+    del new["ResourcePolicy"]
+    updated = app.run(TABLE.update(ctx, "with-policies", old, new))
+    assert updated.attributes["StreamArn"] == created.attributes["StreamArn"]
+    assert _stream_policy(app, created.attributes["StreamArn"]) is None
+    assert _stream_policy(app, created.attributes["Arn"]) is None

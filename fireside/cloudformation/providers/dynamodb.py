@@ -204,6 +204,20 @@ class _Table:
             spec = {"Enabled": True, "AttributeName": new.get("AttributeName")}
             await call(self.ctx, "dynamodb", "UpdateTimeToLive", self._ttl(spec))
 
+    async def set_stream_policy(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """The stream's ResourcePolicy, put again when it changed or its stream is new."""
+        policy = _policy((new.get("StreamSpecification") or {}).get("ResourcePolicy"))
+        before = _policy((old.get("StreamSpecification") or {}).get("ResourcePolicy"))
+        same_stream = _stream_view(old) == _stream_view(new)
+        if policy == before and same_stream or not _stream_view(new):
+            return  # a stream turned off takes its policy with it
+        arn = (await self.describe()).get("LatestStreamArn")
+        if policy is not None:
+            params = {"ResourceArn": arn, "Policy": policy}
+            await call(self.ctx, "dynamodb", "PutResourcePolicy", params)
+        elif same_stream:  # removed from the template, from the stream it was put on
+            await call(self.ctx, "dynamodb", "DeleteResourcePolicy", {"ResourceArn": arn})
+
     def _ttl(self, spec: dict[str, Any]) -> dict[str, Any]:
         return {"TableName": self.name, "TimeToLiveSpecification": spec}
 
@@ -242,6 +256,7 @@ class TableType:
             await table.wait_active()
             await table.set_ttl(None, properties.get("TimeToLiveSpecification"))
             await table.set_recovery(None, properties.get("PointInTimeRecoverySpecification"))
+            await table.set_stream_policy({}, properties)
         except ResourceFailed:
             # CloudFormation rolls back what a failed create made; leave nothing behind.
             await self._drop(ctx, table.name)
@@ -257,24 +272,13 @@ class TableType:
         await self._capacity(table, old, new)
         await self._indexes(table, old, new)
         await self._stream(table, old, new)
-        for member, param, convert in (
-            ("SSESpecification", "SSESpecification", _sse),
-            ("TableClass", "TableClass", lambda v: v or "STANDARD"),
-            (
-                "DeletionProtectionEnabled",
-                "DeletionProtectionEnabled",
-                lambda v: False if v is None else as_bool(v, "DeletionProtectionEnabled"),
-            ),
-        ):
-            if old.get(member) != new.get(member) and not (
-                member == "SSESpecification" and new.get(member) is None
-            ):
-                await table.update(**{param: convert(new.get(member))})
+        await self._settings(table, old, new)
         await table.set_ttl(old.get("TimeToLiveSpecification"), new.get("TimeToLiveSpecification"))
         await table.set_recovery(
             old.get("PointInTimeRecoverySpecification"), new.get("PointInTimeRecoverySpecification")
         )
         await self._policy(table, old, new)
+        await table.set_stream_policy(old, new)
         await self._tags(ctx, table, old, new)
         return await table.created()
 
@@ -290,6 +294,23 @@ class TableType:
         except ServiceError as error:
             if error.code != "ResourceNotFoundException":  # gone already is deleted
                 raise failed(error) from None
+
+    @staticmethod
+    async def _settings(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """The table-wide settings UpdateTable changes in place, one call each."""
+        if new.get("SSESpecification") is not None and old.get("SSESpecification") != new.get(
+            "SSESpecification"
+        ):
+            await table.update(SSESpecification=_sse(new["SSESpecification"]))
+        if old.get("TableClass") != new.get("TableClass"):
+            await table.update(TableClass=new.get("TableClass") or "STANDARD")
+        protection = new.get("DeletionProtectionEnabled")
+        if old.get("DeletionProtectionEnabled") != protection:
+            enabled = protection is not None and as_bool(protection, "DeletionProtectionEnabled")
+            await table.update(DeletionProtectionEnabled=enabled)
+        for member in ("OnDemandThroughput", "WarmThroughput"):
+            if new.get(member) is not None and old.get(member) != new.get(member):
+                await table.update(**{member: _on_demand(new[member], member)})
 
     @staticmethod
     async def _capacity(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
