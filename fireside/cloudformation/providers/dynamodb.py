@@ -209,7 +209,7 @@ class _Table:
         policy = _policy((new.get("StreamSpecification") or {}).get("ResourcePolicy"))
         before = _policy((old.get("StreamSpecification") or {}).get("ResourcePolicy"))
         same_stream = _stream_view(old) == _stream_view(new)
-        if policy == before and same_stream or not _stream_view(new):
+        if (policy == before and same_stream) or not _stream_view(new):
             return  # a stream turned off takes its policy with it
         arn = (await self.describe()).get("LatestStreamArn")
         if policy is not None:
