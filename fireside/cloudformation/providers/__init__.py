@@ -9,7 +9,13 @@ from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
-MODULES: tuple[str, ...] = ("dynamodb", "dynamodb_global", "events", "scheduler")
+MODULES: tuple[str, ...] = (
+    "dynamodb",
+    "dynamodb_global",
+    "events",
+    "scheduler",
+    "cloudformation_misc",
+)
 
 
 def all_providers() -> ResourceTypes:
