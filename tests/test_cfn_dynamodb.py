@@ -257,7 +257,8 @@ def test_service_errors_become_resource_failed(app: App) -> None:
     app.run(TABLE.create(ctx, _props(TableName="twice")))
     with pytest.raises(ResourceFailed, match="HandlerErrorCode: AlreadyExists"):
         app.run(TABLE.create(ctx, _props(TableName="twice")))
-    with pytest.raises(ResourceFailed, match="required key \\[KeySchema\\]"):
+    expected = "resource Bad with message: #: required key \\[KeySchema\\] not found"
+    with pytest.raises(ResourceFailed, match=expected):
         app.run(TABLE.create(ctx, {"TableName": "nokey"}))
     with pytest.raises(ResourceFailed, match="must be of type Integer"):
         app.run(

@@ -344,7 +344,7 @@ def test_schedule_group_and_schedule(app: App) -> None:
     app.run(SCHEDULE.delete(ctx, name, moved))  # gone already: success
     with pytest.raises(ResourceFailed, match="Invalid Schedule Expression"):
         app.run(SCHEDULE.create(ctx, {**old, "ScheduleExpression": "every day"}))
-    with pytest.raises(ResourceFailed, match="required key \\[RoleArn\\]"):
+    with pytest.raises(ResourceFailed, match="#/Target: required key \\[RoleArn\\]"):
         app.run(SCHEDULE.create(ctx, {**old, "Target": {"Arn": queue_arn}}))
     updated = app.run(
         GROUP.update(

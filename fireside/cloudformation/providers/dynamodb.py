@@ -248,7 +248,7 @@ class TableType:
     )
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        require(properties, "KeySchema", type_name=self.type_name)
+        require(properties, "KeySchema", resource=ctx.logical_id)
         _unsupported(properties)
         table = _Table(ctx, name_for(ctx, properties.get("TableName"), _NAME_LIMIT))
         await call(ctx, "dynamodb", "CreateTable", _create_params(ctx, table.name, properties))

@@ -33,7 +33,7 @@ class GlobalTableType:
         self._table = TableType()
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        return await self._table.create(ctx, _as_table(ctx, properties, self.type_name))
+        return await self._table.create(ctx, _as_table(ctx, properties))
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
@@ -41,8 +41,8 @@ class GlobalTableType:
         return await self._table.update(
             ctx,
             physical_id,
-            _as_table(ctx, old, self.type_name),
-            _as_table(ctx, new, self.type_name),
+            _as_table(ctx, old),
+            _as_table(ctx, new),
         )
 
     async def delete(
@@ -61,9 +61,9 @@ def _capacity_of(settings: Any, units: str) -> int | None:
     return None if scaling.get("MinCapacity") is None else as_int(scaling["MinCapacity"], units)
 
 
-def _as_table(ctx: ResourceContext, properties: dict[str, Any], type_name: str) -> dict[str, Any]:
+def _as_table(ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
     """GlobalTable properties as the Table properties of its replica in `ctx.region`."""
-    require(properties, "KeySchema", "AttributeDefinitions", "Replicas", type_name=type_name)
+    require(properties, "KeySchema", "AttributeDefinitions", "Replicas", resource=ctx.logical_id)
     replicas = properties["Replicas"]
     others = sorted({str(r.get("Region")) for r in replicas if r.get("Region") != ctx.region})
     if others:

@@ -59,7 +59,7 @@ class EventBusType:
     replace_on = frozenset({"Name", "EventSourceName"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        require(properties, "Name", type_name=self.type_name)
+        require(properties, "Name", resource=ctx.logical_id)
         name = str(properties["Name"])
         params: dict[str, Any] = {"Name": name}
         for member in ("EventSourceName", "Description", "KmsKeyIdentifier", "DeadLetterConfig"):
@@ -251,7 +251,7 @@ class EventBusPolicyType:
     replace_on = frozenset({"StatementId", "EventBusName"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        require(properties, "StatementId", type_name=self.type_name)
+        require(properties, "StatementId", resource=ctx.logical_id)
         await self._put(ctx, properties)
         return Created(str(properties["StatementId"]))
 
@@ -304,7 +304,7 @@ class ArchiveType:
     replace_on = frozenset({"ArchiveName", "SourceArn"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        require(properties, "SourceArn", type_name=self.type_name)
+        require(properties, "SourceArn", resource=ctx.logical_id)
         name = name_for(ctx, properties.get("ArchiveName"), _ARCHIVE_NAME_LIMIT)
         params: dict[str, Any] = {"ArchiveName": name, "EventSourceArn": properties["SourceArn"]}
         params.update(self._settings(properties))

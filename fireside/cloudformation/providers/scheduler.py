@@ -48,17 +48,24 @@ def _numbers(value: Any, where: str) -> dict[str, Any]:
     return {k: as_int(v, f"{where}/{k}") for k, v in dict(value).items()}
 
 
-def _target(spec: Any) -> dict[str, Any]:
+def _target(ctx: ResourceContext, spec: Any) -> dict[str, Any]:
     if not isinstance(spec, dict):
         raise ResourceFailed("Value of property Target must be an object")
-    require(spec, "Arn", "RoleArn", type_name="AWS::Scheduler::Schedule Target")
+    require(spec, "Arn", "RoleArn", resource=ctx.logical_id, path="#/Target")
     out = {k: v for k, v in spec.items() if v is not None}
     if out.get("RetryPolicy"):
         out["RetryPolicy"] = _numbers(out["RetryPolicy"], "Target/RetryPolicy")
     return out
 
 
-def _schedule_params(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+def _schedule_params(ctx: ResourceContext, name: str, properties: dict[str, Any]) -> dict[str, Any]:
+    require(
+        properties,
+        "FlexibleTimeWindow",
+        "ScheduleExpression",
+        "Target",
+        resource=ctx.logical_id,
+    )
     window = dict(properties["FlexibleTimeWindow"])
     if window.get("MaximumWindowInMinutes") is not None:
         window["MaximumWindowInMinutes"] = as_int(
@@ -69,7 +76,7 @@ def _schedule_params(name: str, properties: dict[str, Any]) -> dict[str, Any]:
         "GroupName": properties.get("GroupName") or _DEFAULT_GROUP,
         "ScheduleExpression": properties["ScheduleExpression"],
         "FlexibleTimeWindow": window,
-        "Target": _target(properties["Target"]),
+        "Target": _target(ctx, properties["Target"]),
     }
     for member in (
         "ScheduleExpressionTimezone",
@@ -99,21 +106,16 @@ class ScheduleType:
     replace_on = frozenset({"Name"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        require(
-            properties,
-            "FlexibleTimeWindow",
-            "ScheduleExpression",
-            "Target",
-            type_name=self.type_name,
-        )
         name = name_for(ctx, properties.get("Name"), _NAME_LIMIT)
-        result = await call(ctx, "scheduler", "CreateSchedule", _schedule_params(name, properties))
+        result = await call(
+            ctx, "scheduler", "CreateSchedule", _schedule_params(ctx, name, properties)
+        )
         return Created(name, {"Arn": result["ScheduleArn"]})
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        params = _schedule_params(physical_id, new)
+        params = _schedule_params(ctx, physical_id, new)
         before = old.get("GroupName") or _DEFAULT_GROUP
         if params["GroupName"] != before:  # a schedule moves group by being made there anew
             result = await call(ctx, "scheduler", "CreateSchedule", params)

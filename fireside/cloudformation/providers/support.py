@@ -78,13 +78,14 @@ async def call(
         raise failed(error) from None
 
 
-def require(properties: Mapping[str, Any], *names: str, type_name: str) -> None:
-    """Required properties present, else CloudFormation's model-validation message."""
+def require(properties: Mapping[str, Any], *names: str, resource: str, path: str = "#") -> None:
+    """Required properties present, else CloudFormation's model-validation message
+    (`resource` is the logical id; `path` where in the properties, e.g. `#/Target`)."""
     missing = [n for n in names if properties.get(n) in (None, "", [])]
     if missing:
         raise ResourceFailed(
-            f"Properties validation failed for resource {type_name} with message: "
-            + ", ".join(f"#: required key [{n}] not found" for n in missing)
+            f"Properties validation failed for resource {resource} with message: "
+            + ", ".join(f"{path}: required key [{n}] not found" for n in missing)
         )
 
 
