@@ -419,3 +419,36 @@ def test_stream_and_table_policies(app: App) -> None:
     assert updated.attributes["StreamArn"] == created.attributes["StreamArn"]
     assert _stream_policy(app, created.attributes["StreamArn"]) is None
     assert _stream_policy(app, created.attributes["Arn"]) is None
+
+
+def test_billing_switch_gives_kept_indexes_capacity(app: App) -> None:
+    ctx = app.ctx("Switch")
+    old = _props(
+        TableName="switch",
+        AttributeDefinitions=_defs("pk", "sk", "email"),
+        GlobalSecondaryIndexes=[_gsi("by-email", "email")],
+    )
+    app.run(TABLE.create(ctx, old))
+    capacity = {"ReadCapacityUnits": 3, "WriteCapacityUnits": "4"}
+    new = {
+        **old,
+        "BillingMode": "PROVISIONED",
+        "ProvisionedThroughput": capacity,
+        "GlobalSecondaryIndexes": [
+            {**_gsi("by-email", "email"), "ProvisionedThroughput": capacity}
+        ],
+    }
+    app.run(TABLE.update(ctx, "switch", old, new))
+    table = _describe(app, "switch")
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert table["ProvisionedThroughput"]["WriteCapacityUnits"] == 4
+    assert table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]["ReadCapacityUnits"] == 3
+
+
+def test_model_constraints_name_the_member(app: App) -> None:
+    ctx = app.ctx("NoProjection")
+    index = _gsi("by-email", "email")
+    del index["Projection"]
+    props = _props(AttributeDefinitions=_defs("pk", "sk", "email"), GlobalSecondaryIndexes=[index])
+    with pytest.raises(ResourceFailed, match=r"globalSecondaryIndexes\.1\.member\.projection"):
+        app.run(TABLE.create(ctx, props))

@@ -58,10 +58,9 @@ def _on_demand(value: Any, where: str) -> dict[str, int] | None:
 def _gsi(spec: dict[str, Any]) -> dict[str, Any]:
     """A template GSI as CreateTable / UpdateTable take it (ContributorInsights dropped)."""
     where = f"GlobalSecondaryIndexes/{spec.get('IndexName')}"
+    # Missing required members stay missing: the operation's model check names them.
     out: dict[str, Any] = {
-        "IndexName": spec.get("IndexName"),
-        "KeySchema": spec.get("KeySchema"),
-        "Projection": spec.get("Projection") or {"ProjectionType": "ALL"},
+        k: spec[k] for k in ("IndexName", "KeySchema", "Projection") if spec.get(k) is not None
     }
     throughput = _throughput(spec.get("ProvisionedThroughput"), f"{where}/ProvisionedThroughput")
     if throughput is not None:
@@ -327,11 +326,11 @@ class TableType:
             params["ProvisionedThroughput"] = throughput
         if changed_billing and billing == "PROVISIONED":
             # Indexes that stay need their own capacity in provisioned mode.
-            kept = {g["IndexName"] for g in old.get("GlobalSecondaryIndexes") or []}
+            kept = {g.get("IndexName") for g in old.get("GlobalSecondaryIndexes") or []}
             params["GlobalSecondaryIndexUpdates"] = [
-                {"Update": {"IndexName": g["IndexName"], "ProvisionedThroughput": spec}}
+                {"Update": {"IndexName": g.get("IndexName"), "ProvisionedThroughput": spec}}
                 for g in new.get("GlobalSecondaryIndexes") or []
-                if g["IndexName"] in kept
+                if g.get("IndexName") in kept
                 and (spec := _gsi(g).get("ProvisionedThroughput")) is not None
             ] or None
             if params["GlobalSecondaryIndexUpdates"] is None:
@@ -340,10 +339,10 @@ class TableType:
 
     @staticmethod
     async def _indexes(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
-        before = {g["IndexName"]: _gsi(g) for g in old.get("GlobalSecondaryIndexes") or []}
-        after = {g["IndexName"]: _gsi(g) for g in new.get("GlobalSecondaryIndexes") or []}
+        before = {g.get("IndexName"): _gsi(g) for g in old.get("GlobalSecondaryIndexes") or []}
+        after = {g.get("IndexName"): _gsi(g) for g in new.get("GlobalSecondaryIndexes") or []}
         for name in before.keys() & after.keys():
-            if any(before[name][m] != after[name][m] for m in _GSI_FIXED):
+            if any(before[name].get(m) != after[name].get(m) for m in _GSI_FIXED):
                 raise ResourceFailed(
                     "Cannot update GSI's properties other than Provisioned Throughput and "
                     "Contributor Insights Specification. You can create a new GSI with a "
