@@ -452,3 +452,52 @@ def test_model_constraints_name_the_member(app: App) -> None:
     props = _props(AttributeDefinitions=_defs("pk", "sk", "email"), GlobalSecondaryIndexes=[index])
     with pytest.raises(ResourceFailed, match=r"globalSecondaryIndexes\.1\.member\.projection"):
         app.run(TABLE.create(ctx, props))
+
+
+def test_import_source_specification_imports_then_sets_the_rest(app: App) -> None:
+    app.run(app.call("s3", "CreateBucket", {"Bucket": "seed-data"}))
+    lines = [
+        {"Item": {"pk": {"S": "a"}, "sk": {"S": "1"}, "n": {"N": "1"}}},
+        {"Item": {"pk": {"S": "b"}, "sk": {"S": "2"}, "n": {"N": "2"}}},
+    ]
+    body = "\n".join(json.dumps(line) for line in lines).encode()
+    put = {"Bucket": "seed-data", "Key": "orders/part-1.json", "Body": body}
+    app.run(app.call("s3", "PutObject", put))
+    ctx = app.ctx("Imported")
+    props = _props(
+        TableName="imported",
+        ImportSourceSpecification={
+            "S3BucketSource": {"S3Bucket": "seed-data", "S3KeyPrefix": "orders/"},
+            "InputFormat": "DYNAMODB_JSON",
+        },
+        StreamSpecification={"StreamViewType": "KEYS_ONLY"},
+        TimeToLiveSpecification={"AttributeName": "expires", "Enabled": True},
+        DeletionProtectionEnabled=False,
+        Tags=[{"Key": "origin", "Value": "s3"}],
+    )
+    created = app.run(TABLE.create(ctx, props))
+    scanned = app.run(app.call("dynamodb", "Scan", {"TableName": "imported"}))
+    assert sorted(i["pk"]["S"] for i in scanned["Items"]) == ["a", "b"]
+    table = _describe(app, "imported")
+    assert table["StreamSpecification"]["StreamViewType"] == "KEYS_ONLY"
+    assert created.attributes["StreamArn"] == table["LatestStreamArn"]
+    tags = app.run(app.call("dynamodb", "ListTagsOfResource", {"ResourceArn": table["TableArn"]}))
+    assert tags["Tags"] == [{"Key": "origin", "Value": "s3"}]
+    ttl = app.run(app.call("dynamodb", "DescribeTimeToLive", {"TableName": "imported"}))
+    assert ttl["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
+    assert "ImportSourceSpecification" in TABLE.replace_on
+
+
+def test_failed_import_fails_the_resource_and_leaves_no_table(app: App) -> None:
+    ctx = app.ctx("BadImport")
+    props = _props(
+        TableName="not-imported",
+        ImportSourceSpecification={
+            "S3BucketSource": {"S3Bucket": "no-such-bucket-here"},
+            "InputFormat": "CSV",
+        },
+    )
+    with pytest.raises(ResourceFailed, match="Import FAILED"):
+        app.run(TABLE.create(ctx, props))
+    with pytest.raises(ServiceError, match="not found"):
+        _describe(app, "not-imported")

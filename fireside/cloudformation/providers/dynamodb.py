@@ -2,7 +2,8 @@
 
 A table is created with CreateTable and waited on until it and its indexes are ACTIVE; the
 settings CreateTable does not take (time to live, point-in-time recovery) follow with their
-own operations. Updates go the way CloudFormation's handler goes: one UpdateTable per kind
+own operations. A table with an ImportSourceSpecification is made by ImportTable instead
+(`dynamodb_import`). Updates go the way CloudFormation's handler goes: one UpdateTable per kind
 of change, and global secondary indexes added or removed one per UpdateTable, waiting for
 the table to be ACTIVE between them (DynamoDB allows one online index change at a time).
 (AWS::DynamoDB::GlobalTable, a table in the stack's region: `dynamodb_global`.)
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fireside.aws.errors import ServiceError
+from fireside.cloudformation.providers.dynamodb_import import import_table, left_for_after
 from fireside.cloudformation.providers.support import (
     as_bool,
     as_int,
@@ -103,11 +105,6 @@ def _unsupported(properties: dict[str, Any]) -> None:
         raise ResourceFailed(
             "Fireside does not serve Kinesis Data Streams: KinesisStreamSpecification is not "
             "supported"
-        )
-    if properties.get("ImportSourceSpecification"):
-        raise ResourceFailed(
-            "ImportSourceSpecification is not supported by Fireside's CloudFormation yet; "
-            "create the table, then call ImportTable"
         )
 
 
@@ -203,6 +200,22 @@ class _Table:
             spec = {"Enabled": True, "AttributeName": new.get("AttributeName")}
             await call(self.ctx, "dynamodb", "UpdateTimeToLive", self._ttl(spec))
 
+    async def finish_import(self, rest: dict[str, Any]) -> None:
+        """What CreateTable would have set and ImportTable does not, once the import is done."""
+        for member in ("StreamSpecification", "TableClass", "DeletionProtectionEnabled"):
+            if rest.get(member) is not None:
+                await self.update(**{member: rest[member]})
+        if rest.get("WarmThroughput"):
+            await self.update(WarmThroughput=rest["WarmThroughput"])
+        arn = (await self.describe())["TableArn"]
+        if rest.get("ResourcePolicy"):
+            params = {"ResourceArn": arn, "Policy": rest["ResourcePolicy"]}
+            await call(self.ctx, "dynamodb", "PutResourcePolicy", params)
+        if rest.get("Tags"):
+            await call(
+                self.ctx, "dynamodb", "TagResource", {"ResourceArn": arn, "Tags": rest["Tags"]}
+            )
+
     async def set_stream_policy(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         """The stream's ResourcePolicy, put again when it changed or its stream is new."""
         policy = _policy((new.get("StreamSpecification") or {}).get("ResourcePolicy"))
@@ -250,9 +263,16 @@ class TableType:
         require(properties, "KeySchema", resource=ctx.logical_id)
         _unsupported(properties)
         table = _Table(ctx, name_for(ctx, properties.get("TableName"), _NAME_LIMIT))
-        await call(ctx, "dynamodb", "CreateTable", _create_params(ctx, table.name, properties))
+        params = _create_params(ctx, table.name, properties)
+        source = properties.get("ImportSourceSpecification")
+        if source:
+            await import_table(ctx, params, source)
+        else:
+            await call(ctx, "dynamodb", "CreateTable", params)
         try:
             await table.wait_active()
+            if source:
+                await table.finish_import(left_for_after(params))
             await table.set_ttl(None, properties.get("TimeToLiveSpecification"))
             await table.set_recovery(None, properties.get("PointInTimeRecoverySpecification"))
             await table.set_stream_policy({}, properties)
