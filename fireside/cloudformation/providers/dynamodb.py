@@ -1,4 +1,4 @@
-"""AWS::DynamoDB::Table and AWS::DynamoDB::GlobalTable, built by DynamoDB's served operations.
+"""AWS::DynamoDB::Table, built and changed by DynamoDB's served operations.
 
 A table is created with CreateTable and waited on until it and its indexes are ACTIVE; the
 settings CreateTable does not take (time to live, point-in-time recovery) follow with their
@@ -11,12 +11,21 @@ the table to be ACTIVE between them (DynamoDB allows one online index change at 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation.providers.dynamodb_import import import_table, left_for_after
+from fireside.cloudformation.providers.dynamodb_props import (
+    capacity_map,
+    create_params,
+    gsi_params,
+    policy_json,
+    refuse_unsupported,
+    sse_params,
+    stream_view,
+    throughput_of,
+)
 from fireside.cloudformation.providers.support import (
     as_bool,
     as_int,
@@ -38,115 +47,6 @@ __all__ = ["TableType", "providers"]
 
 _NAME_LIMIT = 255
 _GSI_FIXED = ("KeySchema", "Projection")
-
-
-def _throughput(value: Any, where: str) -> dict[str, int] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise ResourceFailed(f"Value of property {where} must be an object")
-    return {
-        member: as_int(value.get(member), f"{where}/{member}")
-        for member in ("ReadCapacityUnits", "WriteCapacityUnits")
-    }
-
-
-def _on_demand(value: Any, where: str) -> dict[str, int] | None:
-    if value is None:
-        return None
-    return {k: as_int(v, f"{where}/{k}") for k, v in dict(value).items()}
-
-
-def _gsi(spec: dict[str, Any]) -> dict[str, Any]:
-    """A template GSI as CreateTable / UpdateTable take it (ContributorInsights dropped)."""
-    where = f"GlobalSecondaryIndexes/{spec.get('IndexName')}"
-    # Missing required members stay missing: the operation's model check names them.
-    out: dict[str, Any] = {
-        k: spec[k] for k in ("IndexName", "KeySchema", "Projection") if spec.get(k) is not None
-    }
-    throughput = _throughput(spec.get("ProvisionedThroughput"), f"{where}/ProvisionedThroughput")
-    if throughput is not None:
-        out["ProvisionedThroughput"] = throughput
-    on_demand = _on_demand(spec.get("OnDemandThroughput"), f"{where}/OnDemandThroughput")
-    if on_demand is not None:
-        out["OnDemandThroughput"] = on_demand
-    if spec.get("WarmThroughput") is not None:
-        out["WarmThroughput"] = _on_demand(spec["WarmThroughput"], f"{where}/WarmThroughput")
-    return out
-
-
-def _sse(value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    out: dict[str, Any] = {"Enabled": as_bool(value.get("SSEEnabled"), "SSESpecification")}
-    for member in ("SSEType", "KMSMasterKeyId"):
-        if value.get(member):
-            out[member] = value[member]
-    return out
-
-
-def _stream_view(properties: dict[str, Any]) -> str | None:
-    spec = properties.get("StreamSpecification")
-    return None if not spec else spec.get("StreamViewType")
-
-
-def _policy(value: Any) -> str | None:
-    """A ResourcePolicy's PolicyDocument (an object or a string) as the JSON DynamoDB takes."""
-    if not value:
-        return None
-    document = value.get("PolicyDocument") if isinstance(value, dict) else None
-    if document is None:
-        raise ResourceFailed("ResourcePolicy requires a PolicyDocument")
-    return document if isinstance(document, str) else json.dumps(document)
-
-
-def _unsupported(properties: dict[str, Any]) -> None:
-    if properties.get("KinesisStreamSpecification"):
-        raise ResourceFailed(
-            "Fireside does not serve Kinesis Data Streams: KinesisStreamSpecification is not "
-            "supported"
-        )
-
-
-def _create_params(ctx: ResourceContext, name: str, properties: dict[str, Any]) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "TableName": name,
-        "AttributeDefinitions": properties.get("AttributeDefinitions") or [],
-        "KeySchema": properties["KeySchema"],
-        "BillingMode": properties.get("BillingMode") or "PROVISIONED",
-    }
-    throughput = _throughput(properties.get("ProvisionedThroughput"), "ProvisionedThroughput")
-    if throughput is not None:
-        params["ProvisionedThroughput"] = throughput
-    for member in ("OnDemandThroughput", "WarmThroughput"):
-        if properties.get(member) is not None:
-            params[member] = _on_demand(properties[member], member)
-    if properties.get("GlobalSecondaryIndexes"):
-        params["GlobalSecondaryIndexes"] = [_gsi(g) for g in properties["GlobalSecondaryIndexes"]]
-    if properties.get("LocalSecondaryIndexes"):
-        params["LocalSecondaryIndexes"] = [
-            {k: v for k, v in lsi.items() if k in ("IndexName", "KeySchema", "Projection")}
-            for lsi in properties["LocalSecondaryIndexes"]
-        ]
-    view = _stream_view(properties)
-    if view:
-        params["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
-    sse = _sse(properties.get("SSESpecification"))
-    if sse is not None:
-        params["SSESpecification"] = sse
-    if properties.get("DeletionProtectionEnabled") is not None:
-        params["DeletionProtectionEnabled"] = as_bool(
-            properties["DeletionProtectionEnabled"], "DeletionProtectionEnabled"
-        )
-    if properties.get("TableClass"):
-        params["TableClass"] = properties["TableClass"]
-    policy = _policy(properties.get("ResourcePolicy"))
-    if policy is not None:
-        params["ResourcePolicy"] = policy
-    tags = tag_list(ctx, properties.get("Tags"))
-    if tags:
-        params["Tags"] = tags
-    return params
 
 
 @dataclass(slots=True)
@@ -218,10 +118,10 @@ class _Table:
 
     async def set_stream_policy(self, old: dict[str, Any], new: dict[str, Any]) -> None:
         """The stream's ResourcePolicy, put again when it changed or its stream is new."""
-        policy = _policy((new.get("StreamSpecification") or {}).get("ResourcePolicy"))
-        before = _policy((old.get("StreamSpecification") or {}).get("ResourcePolicy"))
-        same_stream = _stream_view(old) == _stream_view(new)
-        if (policy == before and same_stream) or not _stream_view(new):
+        policy = policy_json((new.get("StreamSpecification") or {}).get("ResourcePolicy"))
+        before = policy_json((old.get("StreamSpecification") or {}).get("ResourcePolicy"))
+        same_stream = stream_view(old) == stream_view(new)
+        if (policy == before and same_stream) or not stream_view(new):
             return  # a stream turned off takes its policy with it
         arn = (await self.describe()).get("LatestStreamArn")
         if policy is not None:
@@ -261,9 +161,9 @@ class TableType:
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         require(properties, "KeySchema", resource=ctx.logical_id)
-        _unsupported(properties)
+        refuse_unsupported(properties)
         table = _Table(ctx, name_for(ctx, properties.get("TableName"), _NAME_LIMIT))
-        params = _create_params(ctx, table.name, properties)
+        params = create_params(ctx, table.name, properties)
         source = properties.get("ImportSourceSpecification")
         if source:
             await import_table(ctx, params, source)
@@ -285,7 +185,7 @@ class TableType:
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        _unsupported(new)
+        refuse_unsupported(new)
         table = _Table(ctx, physical_id)
         await table.wait_active()
         await self._capacity(table, old, new)
@@ -296,7 +196,7 @@ class TableType:
         await table.set_recovery(
             old.get("PointInTimeRecoverySpecification"), new.get("PointInTimeRecoverySpecification")
         )
-        await self._policy(table, old, new)
+        await self.policy_json(table, old, new)
         await table.set_stream_policy(old, new)
         await self._tags(ctx, table, old, new)
         return await table.created()
@@ -320,7 +220,7 @@ class TableType:
         if new.get("SSESpecification") is not None and old.get("SSESpecification") != new.get(
             "SSESpecification"
         ):
-            await table.update(SSESpecification=_sse(new["SSESpecification"]))
+            await table.update(SSESpecification=sse_params(new["SSESpecification"]))
         if old.get("TableClass") != new.get("TableClass"):
             await table.update(TableClass=new.get("TableClass") or "STANDARD")
         protection = new.get("DeletionProtectionEnabled")
@@ -329,16 +229,17 @@ class TableType:
             await table.update(DeletionProtectionEnabled=enabled)
         for member in ("OnDemandThroughput", "WarmThroughput"):
             if new.get(member) is not None and old.get(member) != new.get(member):
-                await table.update(**{member: _on_demand(new[member], member)})
+                await table.update(**{member: capacity_map(new[member], member)})
 
     @staticmethod
     async def _capacity(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
         billing = new.get("BillingMode") or "PROVISIONED"
-        throughput = _throughput(new.get("ProvisionedThroughput"), "ProvisionedThroughput")
+        throughput = throughput_of(new.get("ProvisionedThroughput"), "ProvisionedThroughput")
         changed_billing = billing != (old.get("BillingMode") or "PROVISIONED")
         if not changed_billing and (
             billing == "PAY_PER_REQUEST"  # on demand, throughput in a template means nothing
-            or throughput == _throughput(old.get("ProvisionedThroughput"), "ProvisionedThroughput")
+            or throughput
+            == throughput_of(old.get("ProvisionedThroughput"), "ProvisionedThroughput")
         ):
             return
         params: dict[str, Any] = {"BillingMode": billing}
@@ -351,7 +252,7 @@ class TableType:
                 {"Update": {"IndexName": g.get("IndexName"), "ProvisionedThroughput": spec}}
                 for g in new.get("GlobalSecondaryIndexes") or []
                 if g.get("IndexName") in kept
-                and (spec := _gsi(g).get("ProvisionedThroughput")) is not None
+                and (spec := gsi_params(g).get("ProvisionedThroughput")) is not None
             ] or None
             if params["GlobalSecondaryIndexUpdates"] is None:
                 del params["GlobalSecondaryIndexUpdates"]
@@ -359,8 +260,10 @@ class TableType:
 
     @staticmethod
     async def _indexes(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
-        before = {g.get("IndexName"): _gsi(g) for g in old.get("GlobalSecondaryIndexes") or []}
-        after = {g.get("IndexName"): _gsi(g) for g in new.get("GlobalSecondaryIndexes") or []}
+        before = {
+            g.get("IndexName"): gsi_params(g) for g in old.get("GlobalSecondaryIndexes") or []
+        }
+        after = {g.get("IndexName"): gsi_params(g) for g in new.get("GlobalSecondaryIndexes") or []}
         for name in before.keys() & after.keys():
             if any(before[name].get(m) != after[name].get(m) for m in _GSI_FIXED):
                 raise ResourceFailed(
@@ -389,7 +292,7 @@ class TableType:
 
     @staticmethod
     async def _stream(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
-        was, now = _stream_view(old), _stream_view(new)
+        was, now = stream_view(old), stream_view(new)
         if was == now:
             return
         if was:  # a stream's view type changes by turning it off and on again
@@ -398,8 +301,11 @@ class TableType:
             await table.update(StreamSpecification={"StreamEnabled": True, "StreamViewType": now})
 
     @staticmethod
-    async def _policy(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
-        before, after = _policy(old.get("ResourcePolicy")), _policy(new.get("ResourcePolicy"))
+    async def policy_json(table: _Table, old: dict[str, Any], new: dict[str, Any]) -> None:
+        before, after = (
+            policy_json(old.get("ResourcePolicy")),
+            policy_json(new.get("ResourcePolicy")),
+        )
         if before == after:
             return
         arn = (await table.describe())["TableArn"]
