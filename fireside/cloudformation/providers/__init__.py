@@ -14,7 +14,6 @@ MODULES: tuple[str, ...] = (
     "dynamodb_global",
     "events",
     "scheduler",
-    "cloudformation_misc",
 )
 
 
