@@ -501,3 +501,26 @@ def test_failed_import_fails_the_resource_and_leaves_no_table(app: App) -> None:
         app.run(TABLE.create(ctx, props))
     with pytest.raises(ServiceError, match="not found"):
         _describe(app, "not-imported")
+
+
+def test_stack_tags_propagate_and_template_tags_win(app: App) -> None:
+    ctx = app.ctx("Tagged")
+    ctx.tags = {"aws:cloudformation:stack-name": "stack", "team": "stack-wide"}
+    props = _props(Tags=[{"Key": "team", "Value": "orders"}])
+    created = app.run(TABLE.create(ctx, props))
+    listed = app.run(
+        app.call("dynamodb", "ListTagsOfResource", {"ResourceArn": created.attributes["Arn"]})
+    )
+    assert {t["Key"]: t["Value"] for t in listed["Tags"]} == {
+        "aws:cloudformation:stack-name": "stack",
+        "team": "orders",
+    }
+    # An update that changes only the template's tags leaves the stack's alone.
+    app.run(TABLE.update(ctx, created.physical_id, props, _props()))
+    listed = app.run(
+        app.call("dynamodb", "ListTagsOfResource", {"ResourceArn": created.attributes["Arn"]})
+    )
+    assert {t["Key"]: t["Value"] for t in listed["Tags"]} == {
+        "aws:cloudformation:stack-name": "stack",
+        "team": "stack-wide",
+    }
