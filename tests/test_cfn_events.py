@@ -37,20 +37,18 @@ def _queue(app: App, name: str, account: str = ACCOUNT) -> tuple[str, str]:
     return url, attributes["Attributes"]["QueueArn"]
 
 
-def _open_to_events(app: App, url: str, arn: str) -> None:
+def _open_to_events(app: App, url: str, arn: str, rule_arn: str | None = None) -> None:
     """The queue policy a template gives a rule's queue (AWS::SQS::QueuePolicy): EventBridge
-    delivers to a queue only as its policy allows."""
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": arn,
-            }
-        ],
+    delivers to a queue only as its policy allows. CDK's names the rule (`aws:SourceArn`)."""
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
     }
+    if rule_arn is not None:
+        statement["Condition"] = {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
     params = {"QueueUrl": url, "Attributes": {"Policy": json.dumps(policy)}}
     app.run(app.call("sqs", "SetQueueAttributes", params))
 
@@ -85,7 +83,6 @@ def _targets(app: App, rule: str, bus: str | None = None) -> dict[str, dict[str,
 
 def test_rule_with_queue_target_delivers_put_events(app: App) -> None:
     url, arn = _queue(app, "orders-in")
-    _open_to_events(app, url, arn)
     ctx = app.ctx("OrdersRule")
     props = {
         "EventPattern": {"source": ["shop.orders"], "detail-type": ["OrderPlaced"]},
@@ -102,6 +99,7 @@ def test_rule_with_queue_target_delivers_put_events(app: App) -> None:
         ],
     }
     created = app.run(RULE.create(ctx, props))
+    _open_to_events(app, url, arn, created.attributes["Arn"])  # as CDK writes it
     # On the default bus, Ref is the rule's (generated, 64-character-capped) name.
     assert created.physical_id == ctx.generated_name
     assert created.attributes["Arn"] == (
