@@ -55,13 +55,7 @@ class App:
         )
 
     def close(self) -> None:
-        async def shutdown() -> None:
-            await self.fireside.tables.close()
-
         try:
-            self.run(shutdown())
-            self.fireside.sqs.close()
-            self.fireside.event_store.close()
-            self.fireside.scheduler.store.close()
+            self.run(self.fireside._shutdown())  # every store, as the server closes them
         finally:
             self.loop.close()
