@@ -92,6 +92,7 @@ from fireside.sns.fanout import Fanout
 from fireside.sns.http_delivery import HttpDelivery, HttpMessage
 from fireside.sns.signing import Signer
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
+from fireside.ssm import SecretBox, SsmProvider, SsmStore
 from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
 from fireside.store.blobs import BlobStore
@@ -277,6 +278,9 @@ class Fireside:
         self.schedule_firer = Firer(scheduler_store, self.targets)
         self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         self.event_replays = Replayer(self.event_archives, router)
+        #: SSM Parameter Store: parameters per account and region; SecureStrings sealed with
+        #: a key of this data directory.
+        self.ssm = SsmProvider(SsmStore(data / "ssm.sqlite"), SecretBox(data / "ssm.key"))
         #: What API Gateway's service integrations call (filled in when the edge is built).
         self.service_calls = LocalServiceCalls()
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
@@ -525,6 +529,16 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "ssm",
+                protocol_for(load_service("ssm")),
+                self.ssm.operations(),
+                target_prefix="AmazonSSM",
+                # PutParameter takes 8 KB values; JSON escaping can multiply them.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
@@ -651,7 +665,7 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -676,6 +690,7 @@ class Fireside:
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
                 ("SNS", self.sns.close),
+                ("SSM", self.ssm.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),
