@@ -37,7 +37,8 @@ error = ModelledErrors("ecr")
 
 MAX_REPOSITORIES: Final = 100_000  # per account and region, AWS's default quota
 MAX_TAGS: Final = 50
-_NAME_PATTERN: Final = "(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*"
+#: The model's pattern (which allows `__` and runs of `-`, as ECR does since 2023).
+_NAME_PATTERN: Final = r"[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*"
 _NAME: Final = re.compile(_NAME_PATTERN)
 _ARN: Final = re.compile(
     r"^arn:aws[\w-]*:ecr:(?P<region>[^:]+):(?P<account>\d{12}):repository/(?P<name>.+)$"
