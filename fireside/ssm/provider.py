@@ -21,8 +21,10 @@ from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
+from fireside.aws.model import load_service
 from fireside.aws.pagination import token_page
 from fireside.aws.protocol import not_implemented
+from fireside.aws.validation import Validator
 from fireside.ssm.filters import Filter, check_filters, legacy_filters, matches
 from fireside.ssm.names import (
     Selector,
@@ -82,6 +84,9 @@ class SsmProvider:
         self.limits = {**PARAMETER_LIMITS, **(parameter_limits or {})}
         self._lock = threading.Lock()
         self.tags = TagOperations(self)
+        # The wire layer checks the model's constraints; in-process callers (CloudFormation's
+        # providers) come in without it, so each operation checks them too.
+        self._validators: dict[str, Validator] = {}
 
     def operations(self) -> dict[str, Operation]:
         sync: dict[str, Sync] = {
@@ -99,10 +104,20 @@ class SsmProvider:
             "RemoveTagsFromResource": self.tags.remove,
             "ListTagsForResource": self.tags.list,
         }
-        return {name: self._threaded(fn) for name, fn in sync.items()}
+        for name in sync:
+            shape = load_service("ssm").operation(name).input
+            if shape is not None:
+                self._validators[name] = Validator(shape)
+        return {name: self._threaded(name, fn) for name, fn in sync.items()}
 
-    def _threaded(self, fn: Sync) -> Operation:
+    def _threaded(self, name: str, fn: Sync) -> Operation:
+        validator = self._validators.get(name)
+
         def locked(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+            if validator is not None:
+                problems = validator.problems(params)
+                if problems:
+                    raise validation_error(problems)
             with self._lock:
                 return fn(ctx, params)
 
