@@ -3,6 +3,7 @@ encryption at rest, listings and their pages, labels, tags, accounts and durabil
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import signal
 import uuid
@@ -12,6 +13,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.ssm import SecretBox, SsmProvider, SsmStore
 from tests.conftest import Server
 
 OTHER_ACCOUNT = "111122223333"
@@ -514,3 +518,34 @@ def test_parameters_survive_kill_9(fresh_server: Callable[..., Server], tmp_path
         ssm.get_parameter(Name="/durable/b:keep", WithDecryption=True)["Parameter"]["Value"]
         == "secret"
     )
+
+
+def test_parameter_quota_per_tier(tmp_path: Any) -> None:
+    """ParameterLimitExceeded, with the quotas lowered (AWS's are 10,000 and 100,000)."""
+    provider = SsmProvider(
+        SsmStore(tmp_path / "ssm.sqlite"),
+        SecretBox(tmp_path / "ssm.key"),
+        parameter_limits={"Standard": 2, "Advanced": 1},
+    )
+    put = provider.operations()["PutParameter"]
+    ctx = RequestContext("000000000000", "us-east-1", "r", "http://x")
+
+    def call(**params: Any) -> dict[str, Any]:
+        return asyncio.run(put(ctx, params))
+
+    call(Name="a", Value="1", Type="String")
+    call(Name="b", Value="1", Type="String")
+    call(Name="b", Value="2", Overwrite=True)  # an overwrite adds no parameter
+    with pytest.raises(ServiceError) as caught:
+        call(Name="c", Value="1", Type="String")
+    assert caught.value.code == "ParameterLimitExceeded"
+    assert caught.value.message == (
+        "You have reached the maximum number of standard parameters for this AWS account and "
+        "Region (2). To add more parameters, either delete existing parameters or upgrade to "
+        "the advanced-parameter tier (charges apply)."
+    )
+    call(Name="c", Value="1", Type="String", Tier="Advanced")
+    with pytest.raises(ServiceError) as caught:
+        call(Name="a", Value="1", Overwrite=True, Tier="Advanced")  # an upgrade counts too
+    assert caught.value.code == "ParameterLimitExceeded"
+    provider.close()

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from cryptography.exceptions import InvalidTag
+
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError, validation_error
 from fireside.aws.model import load_service
@@ -158,7 +160,14 @@ class SsmProvider:
     def _value(self, ctx: RequestContext, key: str, version: Version, decrypt: bool) -> str:
         if version.type != "SecureString" or not decrypt:
             return version.value  # a SecureString's ciphertext, as AWS answers undecrypted
-        return self.box.open(version.value, f"{ctx.account_id}/{ctx.region}/{key}")
+        try:
+            return self.box.open(version.value, f"{ctx.account_id}/{ctx.region}/{key}")
+        except InvalidTag:  # the data directory's `ssm.key` was replaced
+            raise error(
+                "InvalidKeyId",
+                f"The value of parameter {key} cannot be decrypted: the data directory's "
+                "ssm.key is not the key it was encrypted with.",
+            ) from None
 
     def _wire(
         self,
