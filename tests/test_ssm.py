@@ -376,6 +376,15 @@ def test_get_parameters_by_path(ssm: Any, base: str) -> None:
         "InvalidFilterKey",
         "The following filter key is not valid: Name. Valid filter keys include: [Type, KeyId].",
     )
+    # A Label filter selects the labelled version, not the latest.
+    ssm.put_parameter(Name=f"{base}/svc/p00", Value="new", Overwrite=True)
+    ssm.label_parameter_version(Name=f"{base}/svc/p00", ParameterVersion=1, Labels=["stable"])
+    labelled = ssm.get_parameters_by_path(
+        Path=f"{base}/svc", ParameterFilters=[{"Key": "Label", "Values": ["stable"]}]
+    )["Parameters"]
+    assert [(p["Name"], p["Value"], p["Version"]) for p in labelled] == [
+        (f"{base}/svc/p00", "0", 1)
+    ]
     code, message, _ = _error(lambda: ssm.get_parameters_by_path(Path=base, MaxResults=11))
     assert code == "ValidationException" and "less than or equal to 10" in message
     code, _, _ = _error(lambda: ssm.get_parameters_by_path(Path="no-slash"))
@@ -397,6 +406,14 @@ def test_describe_parameters_filters_and_pages(ssm: Any, base: str) -> None:
             break
         kwargs["NextToken"] = page["NextToken"]
     assert names == [f"{base}/d/p{i:02d}" for i in range(12)]
+    one_level = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Path", "Values": [f"{base}/d"]}], MaxResults=50
+    )["Parameters"]
+    assert len(one_level) == 12
+    assert (
+        ssm.describe_parameters(ParameterFilters=[{"Key": "Path", "Values": [base]}])["Parameters"]
+        == []
+    )
     lists = ssm.describe_parameters(
         ParameterFilters=[recursive, {"Key": "Type", "Values": ["StringList"]}]
     )["Parameters"]
