@@ -22,8 +22,10 @@ __all__ = [
     "check_path",
     "error",
     "key_of",
+    "not_found",
     "parameter_arn",
     "parse_selector",
+    "version_not_found",
 ]
 
 error = ModelledErrors("ssm")
@@ -49,6 +51,18 @@ _BAD_PATH: Final = (
 
 def invalid(message: str) -> ServiceError:
     return error("ValidationException", message)
+
+
+def not_found(name: str) -> ServiceError:
+    return error("ParameterNotFound", f"Parameter {name} not found.")
+
+
+def version_not_found(version: int, name: str) -> ServiceError:
+    return error(
+        "ParameterVersionNotFound",
+        f"Systems Manager could not find version {version} of {name}. "
+        "Verify the version and try again.",
+    )
 
 
 def key_of(name: str) -> str:
