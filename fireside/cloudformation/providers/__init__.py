@@ -12,8 +12,10 @@ __all__ = ["MODULES", "all_providers"]
 MODULES: tuple[str, ...] = (
     "dynamodb",
     "dynamodb_global",
+    "ecr",
     "events",
     "scheduler",
+    "ssm",
 )
 
 
