@@ -4,16 +4,13 @@ through the same operations (`/work/cfn-plan.md`: one app per module, no HTTP)."
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Coroutine, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from fireside.app import Fireside
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation.providers import MODULES, all_providers
 from fireside.cloudformation.resource_types import (
@@ -22,18 +19,17 @@ from fireside.cloudformation.resource_types import (
     ResourceFailed,
     ResourceType,
 )
-from fireside.config import Settings
+from tests.cfn_data_support import ACCOUNT, REGION, App
 
-ACCOUNT = "000000000000"
 OTHER = "111111111111"
-REGION = "us-east-1"
 T = TypeVar("T")
 
 
 class Harness:
-    def __init__(self, app: Fireside, loop: asyncio.AbstractEventLoop) -> None:
+    """The shared in-process app (`tests/cfn_data_support.py`) with the S3 providers."""
+
+    def __init__(self, app: App) -> None:
         self.app = app
-        self.loop = loop
         types = all_providers()
         bucket, policy = types.get("AWS::S3::Bucket"), types.get("AWS::S3::BucketPolicy")
         assert bucket is not None and policy is not None
@@ -41,10 +37,10 @@ class Harness:
         self.policy: ResourceType = policy
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(work)
+        return self.app.run(work)
 
     def call(self, operation: str, account: str = ACCOUNT, **params: Any) -> dict[str, Any]:
-        return self.run(self.app.service_calls.run(account, REGION, "s3", operation, params))
+        return self.run(self.app.call("s3", operation, params, account))
 
     def error(self, operation: str, account: str = ACCOUNT, **params: Any) -> str:
         with pytest.raises(ServiceError) as caught:
@@ -52,24 +48,17 @@ class Harness:
         return caught.value.code
 
     def ctx(self, logical_id: str, stack: str = "stack", **kwargs: Any) -> ResourceContext:
-        async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-            return await self.app.service_calls.run(ACCOUNT, REGION, service, operation, params)
-
-        return ResourceContext(
-            ACCOUNT, REGION, stack, f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{stack}/x",
-            logical_id, call, **kwargs,
-        )  # fmt: skip
+        ctx = self.app.ctx(logical_id, stack)
+        for name, value in kwargs.items():
+            setattr(ctx, name, value)
+        return ctx
 
 
 @pytest.fixture(scope="module")
 def cfn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    data: Path = tmp_path_factory.mktemp("cfn-s3")
-    app = Fireside(Settings(data_dir=data, sandbox="process", warm_spares=0))
-    app._build("http://127.0.0.1:4566")
-    loop = asyncio.new_event_loop()
-    yield Harness(app, loop)
-    loop.close()
-    app.s3.close()
+    app = App(tmp_path_factory.mktemp("cfn-s3"))
+    yield Harness(app)
+    app.close()
 
 
 def test_the_module_is_registered() -> None:
@@ -79,18 +68,15 @@ def test_the_module_is_registered() -> None:
 
 
 def test_a_bucket_with_every_configuration(cfn: Harness) -> None:
-    sqs = cfn.app.service_calls
-    url = cfn.run(sqs.run(ACCOUNT, REGION, "sqs", "CreateQueue", {"QueueName": "cfn-events"}))[
-        "QueueUrl"
-    ]
+    url = cfn.run(cfn.app.call("sqs", "CreateQueue", {"QueueName": "cfn-events"}))["QueueUrl"]
     queue_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT}:cfn-events"
     statement = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
                  "Action": "sqs:SendMessage", "Resource": queue_arn}  # fmt: skip
-    cfn.run(sqs.run(ACCOUNT, REGION, "sqs", "SetQueueAttributes", {
-        "QueueUrl": url, "Attributes": {"Policy": json.dumps({"Statement": [statement]})}}))  # fmt: skip
+    attributes = {"Policy": json.dumps({"Statement": [statement]})}
+    cfn.run(cfn.app.call("sqs", "SetQueueAttributes", {"QueueUrl": url, "Attributes": attributes}))
     stack = "A-Very-Long-Stack-Name-That-Goes-On-And-On-For-Ever"
     ctx = cfn.ctx("DeployBucket", stack, generated_name=f"{stack}-DeployBucket-1A2B3C4D5E6F",
-                  tags={"team": "infra"})  # fmt: skip
+                  tags={"team": "infra", "aws:cloudformation:stack-name": stack})  # fmt: skip
     properties = {
         "VersioningConfiguration": {"Status": "Enabled"},
         "BucketEncryption": {"ServerSideEncryptionConfiguration": [
@@ -151,10 +137,9 @@ def test_a_bucket_with_every_configuration(cfn: Harness) -> None:
     assert cfn.call("GetBucketCors", Bucket=name)["CORSRules"] == [
         {"AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ID": "web", "MaxAgeSeconds": 60}
     ]
-    assert cfn.call("GetBucketTagging", Bucket=name)["TagSet"] == [
-        {"Key": "purpose", "Value": "deploys"},
-        {"Key": "team", "Value": "infra"},
-    ]
+    tags = cfn.call("GetBucketTagging", Bucket=name)["TagSet"]
+    # The stack's tags too, but not CloudFormation's own `aws:` ones (S3 refuses those).
+    assert {t["Key"]: t["Value"] for t in tags} == {"purpose": "deploys", "team": "infra"}
     assert cfn.call("GetBucketOwnershipControls", Bucket=name)["OwnershipControls"] == {
         "Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]
     }

@@ -1,6 +1,7 @@
 """CloudFormation providers for S3: AWS::S3::Bucket and AWS::S3::BucketPolicy.
 
-Each acts through Fireside's own S3 operations as the stack's account (`ctx.call`), turning
+Each acts through Fireside's own S3 operations as the stack's account (`ctx.call`; not
+`support.call`, whose model-constraint check S3 itself does not make), turning
 CloudFormation's property names into the API's (`ServerSideEncryptionByDefault` into
 `ApplyServerSideEncryptionByDefault`, lifecycle `ExpirationInDays` into `Expiration.Days`,
 notification `Function`/`Queue`/`Topic` into the configurations S3 checks and fires...).
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fireside.aws.errors import ServiceError
+from fireside.cloudformation.providers.support import as_bool, as_int, failed, tag_list
 from fireside.cloudformation.resource_types import (
     Created,
     NeedsReplacement,
@@ -50,26 +52,6 @@ _APPLIED: Final = frozenset(
 )
 #: Canned ACLs an ACL-disabled (BucketOwnerEnforced) bucket accepts.
 _PRIVATE_ACLS: Final = frozenset({"Private", "BucketOwnerFullControl"})
-
-
-def failed(error: ServiceError) -> ResourceFailed:
-    """A service error as CloudFormation's event reason reads."""
-    handler_code = {404: "NotFound", 409: "AlreadyExists"}.get(error.status, "InvalidRequest")
-    if error.status >= 500 or error.code == "BucketNotEmpty":
-        handler_code = "GeneralServiceException"
-    return ResourceFailed(
-        f'Resource handler returned message: "{error.message} (Service: S3, Status Code: '
-        f'{error.status}, Request ID: {uuid.uuid4().hex[:16].upper()})" (RequestToken: '
-        f"{uuid.uuid4()}, HandlerErrorCode: {handler_code})"
-    )
-
-
-def _bool(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _int(value: Any) -> int:
-    return int(value)
 
 
 def _date(value: Any) -> datetime:
@@ -112,7 +94,7 @@ def _encryption(config: dict[str, Any]) -> dict[str, Any]:
             applied["KMSMasterKeyID"] = default["KMSMasterKeyID"]
         out: dict[str, Any] = {"ApplyServerSideEncryptionByDefault": applied}
         if "BucketKeyEnabled" in rule:
-            out["BucketKeyEnabled"] = _bool(rule["BucketKeyEnabled"])
+            out["BucketKeyEnabled"] = as_bool(rule["BucketKeyEnabled"], "BucketKeyEnabled")
         rules.append(out)
     return {"Rules": rules}
 
@@ -120,7 +102,7 @@ def _encryption(config: dict[str, Any]) -> dict[str, Any]:
 def _transition(entry: dict[str, Any], days: str) -> dict[str, Any]:
     out: dict[str, Any] = {"StorageClass": entry.get("StorageClass")}
     if "TransitionInDays" in entry:
-        out[days] = _int(entry["TransitionInDays"])
+        out[days] = as_int(entry["TransitionInDays"], "TransitionInDays")
     if "TransitionDate" in entry:
         out["Date"] = _date(entry["TransitionDate"])
     return out
@@ -133,7 +115,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     tags = [{"Key": t["Key"], "Value": t["Value"]} for t in rule.get("TagFilters") or []]
     prefix = rule.get("Prefix")
     sizes: dict[str, Any] = {
-        k: _int(rule[k]) for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan") if k in rule
+        k: as_int(rule[k], k) for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan") if k in rule
     }
     # S3 takes one condition bare, several under `And`; no condition is the empty prefix.
     if bool(prefix) + len(tags) + len(sizes) > 1:
@@ -149,11 +131,13 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
         out["Filter"] = {"Prefix": prefix or ""}
     expiration: dict[str, Any] = {}
     if "ExpirationInDays" in rule:
-        expiration["Days"] = _int(rule["ExpirationInDays"])
+        expiration["Days"] = as_int(rule["ExpirationInDays"], "ExpirationInDays")
     if "ExpirationDate" in rule:
         expiration["Date"] = _date(rule["ExpirationDate"])
     if "ExpiredObjectDeleteMarker" in rule:
-        expiration["ExpiredObjectDeleteMarker"] = _bool(rule["ExpiredObjectDeleteMarker"])
+        expiration["ExpiredObjectDeleteMarker"] = as_bool(
+            rule["ExpiredObjectDeleteMarker"], "ExpiredObjectDeleteMarker"
+        )
     if expiration:
         out["Expiration"] = expiration
     transitions = list(rule.get("Transitions") or []) + (
@@ -165,7 +149,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     if "NoncurrentVersionExpirationInDays" in rule:
         noncurrent = {"NoncurrentDays": rule["NoncurrentVersionExpirationInDays"]}
     if noncurrent:
-        out["NoncurrentVersionExpiration"] = {k: _int(v) for k, v in noncurrent.items()}
+        out["NoncurrentVersionExpiration"] = {k: as_int(v, k) for k, v in noncurrent.items()}
     old = list(rule.get("NoncurrentVersionTransitions") or []) + (
         [rule["NoncurrentVersionTransition"]] if rule.get("NoncurrentVersionTransition") else []
     )
@@ -174,7 +158,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
     abort = rule.get("AbortIncompleteMultipartUpload")
     if abort:
         out["AbortIncompleteMultipartUpload"] = {
-            "DaysAfterInitiation": _int(abort["DaysAfterInitiation"])
+            "DaysAfterInitiation": as_int(abort["DaysAfterInitiation"], "DaysAfterInitiation")
         }
     return out
 
@@ -201,7 +185,8 @@ def _notifications(config: dict[str, Any]) -> dict[str, Any]:
         ]
         if entries:
             out[api] = entries
-    if _bool((config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled")):
+    bridge = (config.get("EventBridgeConfiguration") or {}).get("EventBridgeEnabled", False)
+    if as_bool(bridge, "EventBridgeEnabled"):
         out["EventBridgeConfiguration"] = {}
     return out
 
@@ -220,7 +205,7 @@ def _cors(config: dict[str, Any]) -> dict[str, Any]:
         if rule.get("Id"):
             out["ID"] = rule["Id"]
         if "MaxAge" in rule:
-            out["MaxAgeSeconds"] = _int(rule["MaxAge"])
+            out["MaxAgeSeconds"] = as_int(rule["MaxAge"], "MaxAge")
         rules.append(out)
     return {"CORSRules": rules}
 
@@ -293,7 +278,7 @@ class Bucket:
             block = new.get("PublicAccessBlockConfiguration")
             if block:
                 calls.append(("PutPublicAccessBlock", {"PublicAccessBlockConfiguration": {
-                    k: _bool(v) for k, v in block.items()}}))  # fmt: skip
+                    k: as_bool(v, k) for k, v in block.items()}}))  # fmt: skip
             else:
                 calls.append(("DeletePublicAccessBlock", {}))
         if changed("VersioningConfiguration"):
@@ -321,9 +306,8 @@ class Bucket:
                 calls.append(("PutBucketCors", {"CORSConfiguration": _cors(cors)}))
             else:
                 calls.append(("DeleteBucketCors", {}))
-        tags = [{"Key": str(t["Key"]), "Value": str(t["Value"])} for t in new.get("Tags") or []]
-        given = {t["Key"] for t in tags}
-        tags += [{"Key": k, "Value": v} for k, v in ctx.tags.items() if k not in given]
+        # CloudFormation's own `aws:` tags are system tags S3 refuses from a requester.
+        tags = [t for t in tag_list(ctx, new.get("Tags")) if not t["Key"].startswith("aws:")]
         if changed("Tags") or not old:
             if tags:
                 calls.append(("PutBucketTagging", {"Tagging": {"TagSet": tags}}))
