@@ -285,6 +285,12 @@ def test_lifecycle_cors_tagging_and_acls(s3: Any, bucket: str) -> None:
     assert [r["ID"] for r in got] == ["old-logs", "tmp"]
     assert got[0]["Expiration"] == {"Days": 30}
     assert got[1]["Expiration"]["Date"] == expire
+    no_action = {"ID": "idle", "Filter": {"Prefix": ""}, "Status": "Enabled"}
+    assert error_of(
+        s3.put_bucket_lifecycle_configuration,
+        Bucket=bucket,
+        LifecycleConfiguration={"Rules": [no_action]},
+    ) == ("InvalidRequest", "At least one action needs to be specified in a rule", 400)
     s3.delete_bucket_lifecycle(Bucket=bucket)
     assert error_of(s3.get_bucket_lifecycle_configuration, Bucket=bucket)[0] == (
         "NoSuchLifecycleConfiguration"

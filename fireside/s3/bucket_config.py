@@ -39,7 +39,14 @@ _CORS_METHODS: Final = frozenset({"GET", "PUT", "HEAD", "POST", "DELETE"})
 _MAX_RULES: Final = 1000  # lifecycle rules per bucket (S3's quota)
 _MAX_CORS_RULES: Final = 100
 _MAX_RULE_ID: Final = 255
-_DATE: Final = "$datetime"  # how a timestamp is kept in the stored JSON
+_DATE: Final = "$datetime"
+_LIFECYCLE_ACTIONS: Final = (
+    "Expiration",
+    "Transitions",
+    "NoncurrentVersionExpiration",
+    "NoncurrentVersionTransitions",
+    "AbortIncompleteMultipartUpload",
+)  # how a timestamp is kept in the stored JSON
 
 
 def _plain(value: Any) -> Any:
@@ -190,6 +197,8 @@ class BucketConfig:
                 seen.add(rule_id)
             if "Filter" not in rule and "Prefix" not in rule:
                 raise malformed_xml()
+            if not any(rule.get(action) for action in _LIFECYCLE_ACTIONS):
+                raise invalid_request("At least one action needs to be specified in a rule")
         self._set(ctx, params, "lifecycle", {"Rules": rules})
         return {}
 
