@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 import zlib
@@ -473,3 +475,33 @@ def test_checksums_of_completed_uploads(s3: Any, bucket: str) -> None:
 
 def crc32(data: bytes) -> str:
     return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+def test_the_aws_cli_copies_a_large_file_in_parts(
+    server: Server, s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    data = os.urandom(20 * MIB)  # over the CLI's 8 MB threshold: three 8 MB-or-less parts
+    (tmp_path / "up.bin").write_bytes(data)
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    aws = [str(Path(sys.executable).parent / "aws"), "--endpoint-url", server.endpoint]
+
+    def run(*args: str) -> str:
+        done = subprocess.run([*aws, *args], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    run("s3", "cp", str(tmp_path / "up.bin"), f"s3://{bucket}/cli/up.bin", "--sse", "AES256")
+    head = s3.head_object(Bucket=bucket, Key="cli/up.bin")
+    parts = [data[i : i + 8 * MIB] for i in range(0, len(data), 8 * MIB)]
+    assert head["ETag"] == s3_etag(parts)
+    assert head["ServerSideEncryption"] == "AES256"
+    run("s3", "cp", f"s3://{bucket}/cli/up.bin", str(tmp_path / "down.bin"))
+    assert (tmp_path / "down.bin").read_bytes() == data
+    encryption = json.loads(run("s3api", "get-bucket-encryption", "--bucket", bucket))
+    rules = encryption["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
