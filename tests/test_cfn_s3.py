@@ -47,6 +47,12 @@ class Harness:
             self.call(operation, account, **params)
         return caught.value.code
 
+    def empty(self, bucket: str) -> None:
+        """Delete every version and delete marker in `bucket`."""
+        listed = self.call("ListObjectVersions", Bucket=bucket)
+        for entry in listed.get("Versions", []) + listed.get("DeleteMarkers", []):
+            self.call("DeleteObject", Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+
     def ctx(self, logical_id: str, stack: str = "stack", **kwargs: Any) -> ResourceContext:
         ctx = self.app.ctx(logical_id, stack)
         for name, value in kwargs.items():
@@ -169,7 +175,8 @@ def test_a_bucket_with_every_configuration(cfn: Harness) -> None:
         cfn.run(cfn.bucket.delete(ctx, name, updated))
     assert "The bucket you tried to delete is not empty" in str(refused.value)
     assert str(refused.value).startswith('Resource handler returned message: "')
-    cfn.call("DeleteObject", Bucket=name, Key="k")
+    # The bucket was versioned: every version of the object must go (as on AWS).
+    cfn.empty(name)
     cfn.run(cfn.bucket.delete(ctx, name, updated))
     assert cfn.error("HeadBucket", Bucket=name) == "NoSuchBucket"
     cfn.run(cfn.bucket.delete(ctx, name, updated))
@@ -238,6 +245,6 @@ def test_a_bucket_policy_as_sam_and_cdk_write_them(cfn: Harness) -> None:
     cfn.run(cfn.policy.delete(pctx, name, {}))
     assert cfn.error("GetBucketPolicy", Bucket=name) == "NoSuchBucketPolicy"
     assert cfn.error("GetObject", OTHER, Bucket=name, Key="artifact.zip") == "AccessDenied"
-    cfn.call("DeleteObject", Bucket=name, Key="artifact.zip")
+    cfn.empty(name)
     cfn.run(cfn.bucket.delete(ctx, name, {}))
     cfn.run(cfn.policy.delete(pctx, name, {}))  # its bucket is gone: nothing to do

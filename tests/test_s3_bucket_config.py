@@ -46,9 +46,9 @@ def bucket(s3: Any) -> Iterator[str]:
     name = f"cfg-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=name)
     yield name
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        for entry in page.get("Contents", []):
-            s3.delete_object(Bucket=name, Key=entry["Key"])
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=name, Key=entry["Key"], VersionId=entry["VersionId"])
     s3.delete_bucket(Bucket=name)
 
 
@@ -216,10 +216,9 @@ def test_default_encryption_and_object_sse(s3: Any, bucket: str) -> None:
 
 def test_versioning_status(s3: Any, bucket: str) -> None:
     assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    assert "VersionId" not in s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    # Objects are not versioned yet: no VersionId is answered.
-    assert "VersionId" not in s3.put_object(Bucket=bucket, Key="k", Body=b"x")
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Suspended"
     code, _, status = error_of(

@@ -16,11 +16,10 @@ from collections.abc import Callable
 
 from fireside.s3.errors import (
     access_denied,
-    invalid_argument,
     no_such_bucket,
-    no_such_key,
     permanent_redirect,
 )
+from fireside.s3.object_versions import locate
 from fireside.s3.policy import permits
 from fireside.s3.store import BucketRecord, S3Store
 
@@ -77,16 +76,11 @@ class StoredObjects:
         """GetObject by `account` through `region`'s endpoint (None: any region), with S3's
         errors in S3's order: NoSuchBucket; PermanentRedirect for a bucket of another region
         (its region in the `x-amz-bucket-region` header); AccessDenied for another account's bucket
-        whose policy does not grant it s3:GetObject;
-        InvalidArgument for a version other than "null" (buckets are unversioned); NoSuchKey.
+        whose policy does not grant it s3:GetObject; then, for the version asked for,
+        `fireside.s3.object_versions.locate`'s answers (NoSuchKey, NoSuchVersion...).
         """
         self._bucket_as(account, bucket, region, "s3:GetObject", key)
-        if version is not None and version != "null":
-            raise invalid_argument("Invalid version id specified", "versionId", version)
-        record = self._store.head(bucket, key)
-        if record is None:
-            raise no_such_key(key)
-        return self._store.read(record)
+        return self._store.read(locate(self._store, bucket, key, version))
 
     def put_object_as(
         self, account: str, bucket: str, key: str, data: bytes, content_type: str

@@ -8,6 +8,7 @@ keys and common prefixes together, as on S3.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from fireside.s3 import tokens
 from fireside.s3.buckets import Buckets, owner
 from fireside.s3.errors import invalid_argument
 from fireside.s3.store import ObjectRecord, S3Store
+from fireside.s3.version_listing import walk_versions
 
 __all__ = ["Listing"]
 
@@ -200,23 +202,23 @@ class Listing:
                 "version-id-marker",
                 version_marker,
             )
-        page = _walk(
-            self.store, bucket.name, params.get("Prefix") or "", delimiter,
-            _after_marker(key_marker, delimiter), max_keys,
+        page = await asyncio.to_thread(
+            walk_versions, self.store, bucket.name, params.get("Prefix") or "", delimiter,
+            key_marker, version_marker, max_keys,
         )  # fmt: skip
-        out = self._common(params, page, encode, max_keys)
+        out = self._common(params, _Page(prefixes=page.prefixes, truncated=page.truncated),
+                           encode, max_keys)  # fmt: skip
         out["KeyMarker"] = encode(key_marker or "")
-        if page.objects:
-            # Unversioned buckets: each key's one version is "null" and the latest.
-            out["Versions"] = [
-                {
-                    **self._entry(r, encode, bucket.account, True),
-                    "VersionId": "null",
-                    "IsLatest": True,
-                }
-                for r in page.objects
-            ]
-        if page.truncated and page.last is not None:
-            out["NextKeyMarker"] = encode(page.last)
-            out["NextVersionIdMarker"] = "null"
+        out["VersionIdMarker"] = version_marker or ""
+        who = owner(bucket.account)
+        listed = [e.listed(encode, who) for e in page.entries if not e.marker]
+        markers = [e.listed(encode, who) for e in page.entries if e.marker]
+        if listed:
+            out["Versions"] = listed
+        if markers:
+            out["DeleteMarkers"] = markers
+        if page.truncated and page.next is not None:
+            out["NextKeyMarker"] = encode(page.next[0])
+            if page.next[1] is not None:
+                out["NextVersionIdMarker"] = page.next[1]
         return out

@@ -35,6 +35,7 @@ from fireside.s3.errors import (
     no_such_key,
     s3_error,
 )
+from fireside.s3.object_versions import locate, version_of
 from fireside.s3.objects import (
     CHECKSUMS,
     PARTS,
@@ -182,12 +183,8 @@ class Multipart:
         number = _part_number(params)
         upload = self._upload(bucket.name, key, params["UploadId"])
         source_bucket, source_key, version = copy_source(params["CopySource"])
-        if version is not None and version != "null":
-            raise invalid_argument("Invalid version id specified", "versionId", version)
         self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key)
-        source = self.store.head(source_bucket, source_key)
-        if source is None:
-            raise no_such_key(source_key)
+        source = locate(self.store, source_bucket, source_key, version)
         if_match = params.get("CopySourceIfMatch")
         if if_match is not None and if_match not in ("*", source.etag):
             raise precondition_failed("x-amz-copy-source-If-Match")
@@ -202,7 +199,10 @@ class Multipart:
                           "")  # fmt: skip
         await self._put_part(upload, part, body)
         result = {"ETag": part.etag, "LastModified": when(part.modified)}
-        return {"CopyPartResult": result, **self._sse(upload)}
+        out = {"CopyPartResult": result, **self._sse(upload)}
+        if version_of(source) is not None:
+            out["CopySourceVersionId"] = version_of(source)
+        return out
 
     async def complete_multipart_upload(
         self, ctx: RequestContext, params: dict[str, Any]
@@ -275,6 +275,8 @@ class Multipart:
             "ETag": etag,
             **self._sse(upload),
         }
+        if version_of(record) is not None:
+            out["VersionId"] = version_of(record)
         checksum = checksum or whole.value
         if checksum:
             out.update(checksum)

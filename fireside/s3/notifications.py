@@ -36,6 +36,7 @@ from fireside.aws.errors import ServiceError
 from fireside.outbox import Outbox
 from fireside.s3.buckets import Buckets
 from fireside.s3.store import BucketRecord, ObjectRecord, S3Store
+from fireside.s3.versions import VERSION
 from fireside.targets import Accepted, Delivery, Sender, Targets, service_of
 
 __all__ = ["Change", "Notifications", "check_configuration"]
@@ -367,6 +368,8 @@ class Notifications:
         s3_object: dict[str, Any] = {"key": quote_plus(change.key, safe="/")}
         if record is not None:
             s3_object.update({"size": record.size, "eTag": record.etag.strip('"')})
+            if record.headers.get(VERSION) is not None:
+                s3_object["versionId"] = record.headers[VERSION]
         s3_object["sequencer"] = sequencer
         event = {
             "Records": [
@@ -426,7 +429,11 @@ def _bus_delivery(
         }.get(change.event, "DeleteObject"),
     }
     if not created:
-        detail["deletion-type"] = "Permanently Deleted"
+        detail["deletion-type"] = (
+            "Delete Marker Created"
+            if change.event == "ObjectRemoved:DeleteMarkerCreated"
+            else "Permanently Deleted"
+        )
     bucket_arn = f"arn:aws:s3:::{bucket.name}"
     return Delivery(
         Sender(bucket.account, bucket.region, None, bucket_arn),

@@ -1,8 +1,8 @@
-"""Object operations: PutObject, GetObject (ranges, conditions), HeadObject, DeleteObject,
-DeleteObjects, CopyObject.
+"""Object operations: PutObject, GetObject (ranges, conditions, parts), HeadObject,
+CopyObject. Deletes and versions: `fireside.s3.object_versions`.
 
-Buckets are unversioned: the only version id S3 would report is "null", which is accepted
-wherever a `VersionId` is given. Bodies are read and written in a worker thread.
+A `VersionId` names one version (`fireside.s3.versions`); on a bucket whose versioning was
+never turned on the only version is "null". Bodies are read and written in a worker thread.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from fireside.s3.errors import (
     no_such_bucket,
     no_such_key,
 )
+from fireside.s3.object_versions import locate, version_of
 from fireside.s3.store import BucketRecord, Notify, ObjectRecord, S3Store
 
 if TYPE_CHECKING:
@@ -56,16 +57,10 @@ CHECKSUMS = (
 PARTS = "_parts"
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _DEFAULT_TYPE = "binary/octet-stream"
-_NULL_VERSION = "null"
 
 
 def when(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=0)
-
-
-def _check_version(version: str | None) -> None:
-    if version is not None and version != _NULL_VERSION:
-        raise invalid_argument("Invalid version id specified", "versionId", version)
 
 
 def check_storage_class(params: dict[str, Any]) -> None:
@@ -150,12 +145,6 @@ class Objects:
         if hook is not None and self.notifications is not None:
             self.notifications.wake()
 
-    def _object(self, bucket: str, key: str) -> ObjectRecord:
-        record = self.store.head(bucket, key)
-        if record is None:
-            raise no_such_key(key)
-        return record
-
     async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = params["Key"]
         bucket = self.buckets.require(ctx, params["Bucket"], "s3:PutObject", key)
@@ -171,6 +160,8 @@ class Objects:
         self.notified(hook)
         out: dict[str, Any] = {"ETag": record.etag}
         out.update({name: headers[name] for name in (*CHECKSUMS, *SSE_FIELDS) if name in headers})
+        if version_of(record) is not None:
+            out["VersionId"] = version_of(record)
         return out
 
     def _check_write_conditions(self, bucket: str, key: str, params: dict[str, Any]) -> None:
@@ -209,6 +200,8 @@ class Objects:
         for name in (*_STORED, *SSE_FIELDS):
             if name in record.headers:
                 out[name] = record.headers[name]
+        if version_of(record) is not None:
+            out["VersionId"] = version_of(record)
         if params.get("ChecksumMode") == "ENABLED":
             out.update({n: record.headers[n] for n in CHECKSUMS if n in record.headers})
         # GetObject's response-* query parameters override the stored headers.
@@ -244,8 +237,7 @@ class Objects:
         self, ctx: RequestContext, params: dict[str, Any], *, with_body: bool
     ) -> dict[str, Any]:
         bucket = self.buckets.require(ctx, params["Bucket"], "s3:GetObject", params["Key"])
-        _check_version(params.get("VersionId"))
-        record = self._object(bucket.name, params["Key"])
+        record = locate(self.store, bucket.name, params["Key"], params.get("VersionId"))
         self._check_read_conditions(record, params)
         out = self._describe(record, params)
         if params.get("PartNumber") is not None:
@@ -269,61 +261,16 @@ class Objects:
             out["Body"] = await asyncio.to_thread(self.store.read, record, start, end)
         return out
 
-    async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"], "s3:DeleteObject", params["Key"])
-        _check_version(params.get("VersionId"))
-        hook = self.notify_hook(ctx, bucket, "ObjectRemoved:Delete", params["Key"])
-        await asyncio.to_thread(self.store.delete, bucket.name, params["Key"], hook)
-        self.notified(hook)
-        return {}
-
-    async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        bucket = self.buckets.existing(params["Bucket"])  # each key is checked below
-        request = params["Delete"]
-        entries = request.get("Objects") or []
-        if len(entries) > 1000:
-            raise ServiceError(
-                "MalformedXML", "You have attempted to delete more than 1000 objects", 400
-            )
-        deleted: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for entry in entries:
-            key = entry.get("Key", "")
-            version = entry.get("VersionId")
-            if not self.buckets.may(ctx, bucket, "s3:DeleteObject", key):
-                errors.append({"Key": key, "Code": "AccessDenied", "Message": "Access Denied"})
-                continue
-            if version is not None and version != _NULL_VERSION:
-                errors.append(
-                    {"Key": key, "VersionId": version, "Code": "NoSuchVersion",
-                     "Message": "The specified version does not exist."}
-                )  # fmt: skip
-                continue
-            hook = self.notify_hook(ctx, bucket, "ObjectRemoved:Delete", key)
-            await asyncio.to_thread(self.store.delete, bucket.name, key, hook)
-            self.notified(hook)
-            done: dict[str, Any] = {"Key": key}
-            if version is not None:
-                done["VersionId"] = version
-            deleted.append(done)
-        out: dict[str, Any] = {}
-        if deleted and not request.get("Quiet"):
-            out["Deleted"] = deleted
-        if errors:
-            out["Errors"] = errors
-        return out
-
     async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         key = params["Key"]
         bucket = self.buckets.require(ctx, params["Bucket"], "s3:PutObject", key)
         check_storage_class(params)
         source_bucket, source_key, version = copy_source(params["CopySource"])
-        _check_version(version)
-        source = self._object(
-            self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key).name, source_key
-        )
+        self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key)
+        source = locate(self.store, source_bucket, source_key, version)
         replace = params.get("MetadataDirective") == "REPLACE"
-        if (source_bucket, source_key) == (bucket.name, key) and not replace:
+        # Copying an older version over its key restores it: only the current one is illegal.
+        if (source_bucket, source_key) == (bucket.name, key) and not replace and version is None:
             raise invalid_request(
                 "This copy request is illegal because it is trying to copy an object to itself "
                 "without changing the object's metadata, storage class, website redirect "
@@ -347,6 +294,10 @@ class Objects:
             "CopyObjectResult": {"ETag": record.etag, "LastModified": when(record.modified)}
         }
         out.update({name: headers[name] for name in SSE_FIELDS if name in headers})
+        if version_of(record) is not None:
+            out["VersionId"] = version_of(record)
+        if version is not None or version_of(source) is not None:
+            out["CopySourceVersionId"] = version_of(source) or version
         return out
 
 

@@ -25,6 +25,7 @@ from fireside.s3.errors import in_s3_terms, not_implemented
 from fireside.s3.listing import Listing
 from fireside.s3.multipart import Multipart
 from fireside.s3.notifications import Notifications
+from fireside.s3.object_versions import Deletes
 from fireside.s3.objects import Objects
 from fireside.s3.policy import BucketPolicies
 from fireside.s3.store import S3Store
@@ -71,6 +72,7 @@ class S3Provider:
         self.buckets = Buckets(store, clock)
         self.objects = Objects(store, self.buckets, clock)
         self.listing = Listing(store, self.buckets)
+        self.deletes = Deletes(self.objects)
         self.multipart = Multipart(store, self.buckets, self.objects, clock)
         self.upload_listing = UploadListing(self.buckets, self.multipart.uploads)
         self.config = BucketConfig(store, self.buckets)
@@ -106,8 +108,8 @@ class S3Provider:
             "PutObject": objects.put_object,
             "GetObject": objects.get_object,
             "HeadObject": objects.head_object,
-            "DeleteObject": objects.delete_object,
-            "DeleteObjects": objects.delete_objects,
+            "DeleteObject": self.deletes.delete_object,
+            "DeleteObjects": self.deletes.delete_objects,
             "CopyObject": objects.copy_object,
             "ListObjects": listing.list_objects,
             "ListObjectsV2": listing.list_objects_v2,

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fireside.outbox import OUTBOX_TABLE
+from fireside.s3 import versions
 from fireside.store.database import open_durable, write_transaction
 from fireside.store.durable import mkdirs_durably, replace_durably
 
@@ -118,7 +119,7 @@ class S3Store:
         self._lock = threading.Lock()
         self._conn = open_durable(root / "s3.sqlite")
         with self._write() as conn:
-            for statement in _SCHEMA.split(";"):
+            for statement in (_SCHEMA + ";" + versions.SCHEMA).split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(OUTBOX_TABLE)  # event notifications, queued with their change
@@ -201,8 +202,11 @@ class S3Store:
         """Remove an empty bucket, its configurations and its unfinished multipart uploads;
         False when it still holds objects."""
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", (name,)).fetchone():
-                return False
+            for table in ("objects", "versions"):  # noncurrent versions keep a bucket too
+                if conn.execute(
+                    f"SELECT 1 FROM {table} WHERE bucket = ? LIMIT 1", (name,)
+                ).fetchone():
+                    return False
             files = conn.execute(
                 "SELECT file FROM parts WHERE upload IN (SELECT id FROM uploads WHERE bucket = ?)",
                 (name,),
@@ -313,14 +317,13 @@ class S3Store:
         path = self.path(file)
         try:
             with self._write() as conn:
-                old = conn.execute(
-                    "SELECT file FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-                ).fetchone()
                 if (
                     conn.execute("SELECT 1 FROM buckets WHERE name = ?", (bucket,)).fetchone()
                     is None
                 ):
                     raise KeyError(bucket)
+                # The version id, and what becomes of the version replaced (`versions`).
+                doomed = versions.before_write(conn, bucket, key, headers)
                 conn.execute(
                     "INSERT OR REPLACE INTO objects VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -340,24 +343,34 @@ class S3Store:
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        if old is not None:
-            self.path(old[0]).unlink(missing_ok=True)
+        for gone in doomed:
+            self.path(gone).unlink(missing_ok=True)
         return record
 
-    def delete(self, bucket: str, key: str, notify: Notify | None = None) -> bool:
-        """Remove an object; False when there was none. `notify` runs inside the transaction
-        that removes it."""
+    def delete(
+        self, bucket: str, key: str, modified: float = 0.0, notify: Notify | None = None
+    ) -> tuple[bool, str | None]:
+        """DeleteObject without a version id: (whether there was an object, the delete
+        marker's version id on a versioned bucket). `notify` runs inside the transaction."""
         with self._write() as conn:
-            row = conn.execute(
-                "SELECT file FROM objects WHERE bucket = ? AND key = ?", (bucket, key)
-            ).fetchone()
-            if row is None:
-                return False
-            conn.execute("DELETE FROM objects WHERE bucket = ? AND key = ?", (bucket, key))
-            if notify is not None:
+            doomed, marker, existed = versions.delete_current(conn, bucket, key, modified)
+            if notify is not None and (existed or marker is not None):
                 notify(conn, None)
-        self.path(row[0]).unlink(missing_ok=True)
-        return True
+        for gone in doomed:
+            self.path(gone).unlink(missing_ok=True)
+        return existed, marker
+
+    def delete_version(
+        self, bucket: str, key: str, version: str, notify: Notify | None = None
+    ) -> tuple[bool, bool]:
+        """Delete one version for good: (whether it existed, whether it was a delete marker)."""
+        with self._write() as conn:
+            doomed, existed, marker = versions.delete_version(conn, bucket, key, version)
+            if notify is not None and existed:
+                notify(conn, None)
+        for gone in doomed:
+            self.path(gone).unlink(missing_ok=True)
+        return existed, marker
 
     def scan(self, bucket: str, after: str | None, prefix: str, limit: int) -> list[ObjectRecord]:
         """Up to `limit` objects whose key starts with `prefix`, after `after`, in key order."""
@@ -379,6 +392,7 @@ class S3Store:
         mid-completion); returns how many."""
         known = {row[0] for row in self._read("SELECT file FROM objects")}
         known |= {row[0] for row in self._read("SELECT file FROM parts")}
+        known |= {row[0] for row in self._read("SELECT file FROM versions WHERE file IS NOT NULL")}
         removed = 0
         for path in self._objects.glob("*/*"):
             name = path.name
