@@ -414,6 +414,8 @@ def _bus_delivery(
     s3_object: dict[str, Any] = {"key": change.key}
     if record is not None:
         s3_object.update({"size": record.size, "etag": record.etag.strip('"')})
+        if record.headers.get(VERSION) is not None:
+            s3_object["version-id"] = record.headers[VERSION]
     s3_object["sequencer"] = sequencer
     detail: dict[str, Any] = {
         "version": "0",
