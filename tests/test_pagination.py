@@ -45,8 +45,8 @@ class Listing:
     ident: Callable[[dict[str, Any]], str]
     #: The items' identities in the order the listing gives them.
     expected: list[str]
-    #: Removes the item of this identity.
-    delete: Callable[[str], None]
+    #: Removes the item of this identity (None: the API cannot remove one, e.g. a part).
+    delete: Callable[[str], None] | None
     token: tuple[str, str] = ("Marker", "NextMarker")
 
     def pages(self, size: int | None, **extra: Any) -> list[list[str]]:
@@ -419,6 +419,44 @@ def _s3_listing(operation: str, result_key: str, token: tuple[str, str]) -> Fact
     return make
 
 
+def list_multipart_uploads(server: Server, count: int) -> Iterator[Listing]:
+    client = _client(server, "s3")
+    keys = _keys(count)
+    with _bucket(client, []) as bucket:  # deleting the bucket ends the uploads left
+        ids = {key: client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+               for key in keys}  # fmt: skip
+        yield Listing(
+            client,
+            "list_multipart_uploads",
+            {"Bucket": bucket},
+            "Uploads",
+            lambda upload: upload["Key"],
+            keys,
+            lambda key: client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=ids[key]),
+            ("KeyMarker", "NextKeyMarker"),
+        )
+
+
+def list_parts(server: Server, count: int) -> Iterator[Listing]:
+    client = _client(server, "s3")
+    with _bucket(client, []) as bucket:
+        upload = client.create_multipart_upload(Bucket=bucket, Key="parts")["UploadId"]
+        for number in range(1, count + 1):
+            client.upload_part(
+                Bucket=bucket, Key="parts", UploadId=upload, PartNumber=number, Body=b"x"
+            )
+        yield Listing(
+            client,
+            "list_parts",
+            {"Bucket": bucket, "Key": "parts", "UploadId": upload},
+            "Parts",
+            lambda part: str(part["PartNumber"]),
+            [str(number) for number in range(1, count + 1)],
+            None,  # S3 has no call that removes one part
+            ("PartNumberMarker", "NextPartNumberMarker"),
+        )
+
+
 def list_buckets(server: Server, count: int) -> Iterator[Listing]:
     client = _client(server, "s3")
     prefix = f"pg-{uuid.uuid4().hex[:8]}-"
@@ -463,6 +501,8 @@ S3_LISTINGS: dict[str, Factory] = {
         "list_object_versions", "Versions", ("KeyMarker", "NextKeyMarker")
     ),
     "ListBuckets": list_buckets,
+    "ListMultipartUploads": list_multipart_uploads,
+    "ListParts": list_parts,
 }
 
 
@@ -591,7 +631,7 @@ UNSERVED = {
         "GetDurableExecutionState",
         "ListDurableExecutionsByFunction",
     },
-    "s3": {"ListMultipartUploads", "ListParts", "ListDirectoryBuckets", "ListObjectAnnotations"},
+    "s3": {"ListDirectoryBuckets", "ListObjectAnnotations"},
     "sts": set(),
     "apigatewayv2": {
         "GetDomainNames",
@@ -663,8 +703,8 @@ def test_markers_not_issued_are_refused(listing: Listing) -> None:
     if lambda_api:
         # well-formed, but from another listing
         garbage.append(base64.urlsafe_b64encode(json.dumps(["ListOther", ["x"]]).encode()).decode())
-    elif name == "Marker" or name == "KeyMarker":
-        return  # S3's (key) markers are keys, not tokens: any string is a place to start
+    elif name in ("Marker", "KeyMarker", "PartNumberMarker"):
+        return  # S3's key (and part number) markers are places to start, not tokens
     for marker in garbage:
         with pytest.raises(ClientError) as caught:
             listing.call(**{name: marker})
@@ -705,8 +745,12 @@ def test_a_stale_marker_resumes_after_its_item(listing: Listing) -> None:
     assert [listing.ident(i) for i in first[listing.result_key]] == listing.expected[:2]
     marker = listing.next_token(first)
     assert marker
-    listing.delete(listing.expected[1])
-    del listing.expected[1]  # for the tests that use this listing after this one
+    if listing.delete is not None:
+        listing.delete(listing.expected[1])
+        del listing.expected[1]  # for the tests that use this listing after this one
+    else:  # nothing can be deleted (a part): the marker resumes after its item all the same
+        marker = listing.next_token(listing.call(**_limit_of(listing, 1)))
+        assert marker
     rest: list[str] = []
     while marker:
         page = listing.call(**{name: marker, **_limit_of(listing, 2)})
@@ -718,7 +762,7 @@ def test_a_stale_marker_resumes_after_its_item(listing: Listing) -> None:
 def _limit_of(listing: Listing, size: int) -> dict[str, Any]:
     """The page-size parameter asking for `size` items (apigatewayv2's is a string)."""
     model = listing.client.meta.service_model.operation_model(_camel(listing.operation))
-    for name in ("MaxItems", "MaxKeys", "MaxBuckets", "MaxResults"):
+    for name in ("MaxItems", "MaxKeys", "MaxBuckets", "MaxResults", "MaxUploads", "MaxParts"):
         member = model.input_shape.members.get(name)
         if member is not None:
             return {name: str(size) if member.type_name == "string" else size}
