@@ -2,15 +2,17 @@
 
 Layout under `<data dir>/s3/`:
 
-    s3.sqlite               buckets, object metadata, bucket configurations, multipart
-                            uploads and their parts (WAL, synchronous=FULL)
-    objects/<aa>/<id>       object bodies and uploaded parts, one file each
+    s3.sqlite               buckets, current objects, noncurrent versions, bucket
+                            configurations, multipart uploads and their parts (WAL,
+                            synchronous=FULL; tables in `fireside.s3.schema`)
+    objects/<aa>/<id>       bodies of object versions and uploaded parts, one file each
 
 A put writes the body to a temporary file, fsyncs it and renames it to a fresh name, then
 commits the metadata row that points at it; only then is the file of the replaced version
 removed. A crash at any point leaves either the old object or the new one, never a torn body
 (at worst an orphan file, removed by `sweep()` at start-up). Multipart uploads
-(`fireside.s3.uploads`) keep their parts as files of the same kind, named in `parts` rows.
+(`fireside.s3.uploads`) keep their parts as files of the same kind, named in `parts` rows;
+on a versioned bucket the replaced version's file is kept (`fireside.s3.versions`).
 
 Methods are synchronous and thread-safe (one connection behind a lock); the provider runs the
 ones that touch bodies in a worker thread. Bucket names are global, as on S3.
@@ -32,59 +34,11 @@ from typing import Any
 
 from fireside.outbox import OUTBOX_TABLE
 from fireside.s3 import versions
+from fireside.s3.schema import SCHEMA
 from fireside.store.database import open_durable, write_transaction
 from fireside.store.durable import mkdirs_durably, replace_durably
 
 __all__ = ["BucketRecord", "Notify", "ObjectRecord", "S3Store"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS buckets (
-    name     TEXT PRIMARY KEY,
-    account  TEXT NOT NULL,
-    region   TEXT NOT NULL,
-    created  REAL NOT NULL,
-    tags     TEXT                       -- JSON object, NULL when the bucket has no tag set
-);
-CREATE TABLE IF NOT EXISTS objects (
-    bucket   TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    size     INTEGER NOT NULL,
-    etag     TEXT NOT NULL,             -- quoted hex MD5
-    modified REAL NOT NULL,
-    file     TEXT NOT NULL,             -- body file name under objects/
-    headers  TEXT NOT NULL,             -- JSON: content type, encoding... and user metadata
-    PRIMARY KEY (bucket, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bucket_config (
-    bucket   TEXT NOT NULL,
-    kind     TEXT NOT NULL,             -- versioning, encryption, policy, public-access-block...
-    config   TEXT NOT NULL,             -- JSON, as the Put operation's payload stored it
-    PRIMARY KEY (bucket, kind)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS uploads (
-    id       TEXT PRIMARY KEY,
-    bucket   TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    initiated REAL NOT NULL,
-    account  TEXT NOT NULL,             -- the initiator
-    headers  TEXT NOT NULL              -- JSON: what the completed object will be stored with
-);
-CREATE INDEX IF NOT EXISTS uploads_by_key ON uploads (bucket, key, initiated);
-CREATE TABLE IF NOT EXISTS parts (
-    upload   TEXT NOT NULL,
-    number   INTEGER NOT NULL,
-    size     INTEGER NOT NULL,
-    etag     TEXT NOT NULL,             -- quoted hex MD5 of the part
-    modified REAL NOT NULL,
-    file     TEXT NOT NULL,             -- body file name under objects/
-    checksums TEXT NOT NULL,            -- JSON: the part's Checksum* members
-    PRIMARY KEY (upload, number)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS notifications (
-    bucket   TEXT PRIMARY KEY,
-    config   TEXT NOT NULL              -- JSON: the bucket's NotificationConfiguration
-);
-"""
 
 
 @dataclass(slots=True)
@@ -119,7 +73,7 @@ class S3Store:
         self._lock = threading.Lock()
         self._conn = open_durable(root / "s3.sqlite")
         with self._write() as conn:
-            for statement in (_SCHEMA + ";" + versions.SCHEMA).split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(OUTBOX_TABLE)  # event notifications, queued with their change

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
-    "SCHEMA",
     "VERSION",
     "Version",
     "before_write",
@@ -41,22 +40,7 @@ __all__ = [
 
 VERSION: Final = "_version"
 NULL: Final = "null"
-SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS versions (
-    bucket   TEXT NOT NULL,
-    key      TEXT NOT NULL,
-    seq      INTEGER NOT NULL,          -- per key, newest highest
-    version  TEXT NOT NULL,
-    marker   INTEGER NOT NULL,          -- 1: a delete marker (no body)
-    size     INTEGER NOT NULL,
-    etag     TEXT NOT NULL,
-    modified REAL NOT NULL,
-    file     TEXT,                      -- body file name under objects/ (NULL for a marker)
-    headers  TEXT NOT NULL,
-    PRIMARY KEY (bucket, key, seq)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS versions_by_id ON versions (bucket, key, version)
-"""
+
 _COLUMNS: Final = "key, seq, version, marker, size, etag, modified, file, headers"
 
 
