@@ -248,3 +248,30 @@ def test_a_bucket_policy_as_sam_and_cdk_write_them(cfn: Harness) -> None:
     cfn.empty(name)
     cfn.run(cfn.bucket.delete(ctx, name, {}))
     cfn.run(cfn.policy.delete(pctx, name, {}))  # its bucket is gone: nothing to do
+
+
+def test_topic_and_eventbridge_notifications(cfn: Harness) -> None:
+    topic = cfn.run(cfn.app.call("sns", "CreateTopic", {"Name": "cfn-bucket-events"}))["TopicArn"]
+    ctx = cfn.ctx("Notified")
+    properties = {
+        "NotificationConfiguration": {
+            "TopicConfigurations": [{"Event": "s3:ObjectRemoved:*", "Topic": topic}],
+            "EventBridgeConfiguration": {"EventBridgeEnabled": "true"},
+        }
+    }
+    # The topic's policy does not let S3 publish yet: S3's own check fails the resource.
+    with pytest.raises(ResourceFailed, match="Unable to validate the following destination"):
+        cfn.run(cfn.bucket.create(ctx, {"BucketName": "cfn-notified", **properties}))
+    assert cfn.error("HeadBucket", Bucket="cfn-notified") == "NoSuchBucket"
+    statement = {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                 "Action": "sns:Publish", "Resource": topic}  # fmt: skip
+    cfn.run(cfn.app.call("sns", "SetTopicAttributes", {
+        "TopicArn": topic, "AttributeName": "Policy",
+        "AttributeValue": json.dumps({"Statement": [statement]})}))  # fmt: skip
+    name = cfn.run(cfn.bucket.create(ctx, {"BucketName": "cfn-notified", **properties})).physical_id
+    got = cfn.call("GetBucketNotificationConfiguration", Bucket=name)
+    assert [(t["TopicArn"], t["Events"]) for t in got["TopicConfigurations"]] == [
+        (topic, ["s3:ObjectRemoved:*"])
+    ]
+    assert got["EventBridgeConfiguration"] == {}
+    cfn.run(cfn.bucket.delete(ctx, name, properties))
