@@ -5,6 +5,7 @@ for markers and unknown versions; all kept across a restart."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -200,3 +201,25 @@ def test_versions_survive_a_restart(fresh_server: Callable[..., Server]) -> None
     empty(s3, name)
     assert not [p for p in (data_dir / "s3" / "objects").rglob("*") if p.is_file()]
     s3.delete_bucket(Bucket=name)
+
+
+def test_another_account_needs_the_version_actions(server: Server, s3: Any, versioned: str) -> None:
+    other = server.client("s3", aws_access_key_id="111111111111")
+    old = s3.put_object(Bucket=versioned, Key="k", Body=b"old")["VersionId"]
+    s3.put_object(Bucket=versioned, Key="k", Body=b"new")
+    s3.put_bucket_policy(
+        Bucket=versioned,
+        Policy=json.dumps({"Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": "111111111111"},
+            "Action": ["s3:GetObject", "s3:DeleteObject"],
+            "Resource": f"arn:aws:s3:::{versioned}/*"}]}),
+    )  # fmt: skip
+    assert read(other, versioned, "k") == b"new"
+    assert error_of(other.get_object, Bucket=versioned, Key="k", VersionId=old)[0] == (
+        "AccessDenied"
+    )
+    assert error_of(other.delete_object, Bucket=versioned, Key="k", VersionId=old)[0] == (
+        "AccessDenied"
+    )
+    assert other.delete_object(Bucket=versioned, Key="k")["DeleteMarker"] is True
+    assert read(s3, versioned, "k", VersionId=old) == b"old"  # only a marker was added

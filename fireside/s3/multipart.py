@@ -183,7 +183,8 @@ class Multipart:
         number = _part_number(params)
         upload = self._upload(bucket.name, key, params["UploadId"])
         source_bucket, source_key, version = copy_source(params["CopySource"])
-        self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key)
+        read = "s3:GetObject" if version is None else "s3:GetObjectVersion"
+        self.buckets.require(ctx, source_bucket, read, source_key)
         source = locate(self.store, source_bucket, source_key, version)
         if_match = params.get("CopySourceIfMatch")
         if if_match is not None and if_match not in ("*", source.etag):

@@ -71,6 +71,11 @@ def locate(store: S3Store, bucket: str, key: str, version: str | None) -> Object
     return ObjectRecord(key, old.size, old.etag, old.modified, old.file, old.headers)
 
 
+def _delete_action(version: str | None) -> str:
+    """The IAM action a delete asks for: removing a version for good is its own."""
+    return "s3:DeleteObject" if version is None else "s3:DeleteObjectVersion"
+
+
 class Deletes:
     """DeleteObject and DeleteObjects."""
 
@@ -106,9 +111,9 @@ class Deletes:
         return {"DeleteMarker": True, "VersionId": created} if created is not None else {}
 
     async def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        key = params["Key"]
-        bucket = self.buckets.require(ctx, params["Bucket"], "s3:DeleteObject", key)
-        return await self._delete(ctx, bucket, key, params.get("VersionId"))
+        key, version = params["Key"], params.get("VersionId")
+        bucket = self.buckets.require(ctx, params["Bucket"], _delete_action(version), key)
+        return await self._delete(ctx, bucket, key, version)
 
     async def delete_objects(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket = self.buckets.existing(params["Bucket"])  # each key is checked below
@@ -123,7 +128,7 @@ class Deletes:
         for entry in entries:
             key = entry.get("Key", "")
             version = entry.get("VersionId")
-            if not self.buckets.may(ctx, bucket, "s3:DeleteObject", key):
+            if not self.buckets.may(ctx, bucket, _delete_action(version), key):
                 errors.append({"Key": key, "Code": "AccessDenied", "Message": "Access Denied"})
                 continue
             try:

@@ -236,7 +236,8 @@ class Objects:
     async def _get(
         self, ctx: RequestContext, params: dict[str, Any], *, with_body: bool
     ) -> dict[str, Any]:
-        bucket = self.buckets.require(ctx, params["Bucket"], "s3:GetObject", params["Key"])
+        action = "s3:GetObject" if params.get("VersionId") is None else "s3:GetObjectVersion"
+        bucket = self.buckets.require(ctx, params["Bucket"], action, params["Key"])
         record = locate(self.store, bucket.name, params["Key"], params.get("VersionId"))
         self._check_read_conditions(record, params)
         out = self._describe(record, params)
@@ -266,7 +267,8 @@ class Objects:
         bucket = self.buckets.require(ctx, params["Bucket"], "s3:PutObject", key)
         check_storage_class(params)
         source_bucket, source_key, version = copy_source(params["CopySource"])
-        self.buckets.require(ctx, source_bucket, "s3:GetObject", source_key)
+        read = "s3:GetObject" if version is None else "s3:GetObjectVersion"
+        self.buckets.require(ctx, source_bucket, read, source_key)
         source = locate(self.store, source_bucket, source_key, version)
         replace = params.get("MetadataDirective") == "REPLACE"
         # Copying an older version over its key restores it: only the current one is illegal.
