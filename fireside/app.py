@@ -77,6 +77,7 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.iam import IamProvider, IamStore
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
@@ -288,6 +289,8 @@ class Fireside:
         self.s3_outbox = self.s3.attach_notifications(
             Outbox(self.s3.store, self.targets), self.targets
         )
+        #: IAM: global, per account; roles and policies stored and returned, not enforced.
+        self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -525,6 +528,15 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "iam",
+                protocol_for(load_service("iam")),
+                self.iam.operations(),
+                # A policy document is at most 128 KB; form encoding can triple it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
@@ -651,7 +663,7 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "iam"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -681,6 +693,7 @@ class Fireside:
                 ("EventBridge", self.event_store.close),
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),
+                ("IAM", self.iam.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -1,0 +1,123 @@
+"""IAM's state in memory, written through `IamStore`: the lookups every operation shares
+(each raising AWS's `NoSuchEntity` with AWS's words) and the saves that make an answer durable.
+
+Entities are per account: `(account, lower-cased name)` keys, so one account never sees (or
+collides with) another's roles, whatever region signed the request.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from fireside.iam.aws_managed import AWS_POLICY_ARN, known
+from fireside.iam.entities import InstanceProfile, ManagedPolicy, Role, iam_error, validation
+from fireside.iam.store import POLICY, PROFILE, ROLE, IamStore
+
+__all__ = ["IamState"]
+
+_POLICY_ARN: Final = re.compile(
+    r"arn:aws:iam::(?P<account>[0-9]{12}):policy(?P<path>/(?:.+/)?)(?P<name>[^/]+)"
+)
+
+
+class IamState:
+    def __init__(self, store: IamStore) -> None:
+        self.store = store
+        self.roles: dict[tuple[str, str], Role] = {}
+        self.policies: dict[tuple[str, str], ManagedPolicy] = {}
+        self.profiles: dict[tuple[str, str], InstanceProfile] = {}
+        for kind, record in store.load():
+            if kind == ROLE:
+                role = Role.from_record(record)
+                self.roles[role.account, role.key] = role
+            elif kind == POLICY:
+                policy = ManagedPolicy.from_record(record)
+                self.policies[policy.account, policy.key] = policy
+            elif kind == PROFILE:
+                profile = InstanceProfile.from_record(record)
+                self.profiles[profile.account, profile.key] = profile
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def role(self, account: str, name: str) -> Role:
+        role = self.roles.get((account, name.lower()))
+        if role is None:
+            raise iam_error("NoSuchEntityException", f"The role with name {name} cannot be found.")
+        return role
+
+    def roles_of(self, account: str) -> list[Role]:
+        return sorted((r for r in self.roles.values() if r.account == account), key=_by_key)
+
+    def policy(self, account: str, arn: str) -> ManagedPolicy:
+        """The customer managed policy `arn` names, in the caller's account."""
+        policy = self.find_policy(account, arn)
+        if policy is None:
+            raise iam_error("NoSuchEntityException", f"Policy {arn} was not found.")
+        return policy
+
+    def find_policy(self, account: str, arn: str) -> ManagedPolicy | None:
+        match = _POLICY_ARN.fullmatch(arn)
+        if match is None:
+            if AWS_POLICY_ARN.fullmatch(arn) is None and not arn.startswith("arn:aws:iam::"):
+                raise validation("Invalid ARN:  Could not be parsed!")
+            return None
+        if match["account"] != account:
+            return None
+        policy = self.policies.get((account, match["name"].lower()))
+        if policy is None or policy.arn != arn:
+            return None
+        return policy
+
+    def check_attachable(self, account: str, arn: str) -> None:
+        """That `arn` names a policy a role of `account` may attach (or take as boundary)."""
+        if AWS_POLICY_ARN.fullmatch(arn) is not None:
+            if known(arn):
+                return
+        elif self.find_policy(account, arn) is not None:
+            return
+        raise iam_error(
+            "NoSuchEntityException", f"Policy {arn} does not exist or is not attachable."
+        )
+
+    def policies_of(self, account: str) -> list[ManagedPolicy]:
+        return sorted((p for p in self.policies.values() if p.account == account), key=_by_key)
+
+    def profile(self, account: str, name: str) -> InstanceProfile:
+        profile = self.profiles.get((account, name.lower()))
+        if profile is None:
+            raise iam_error("NoSuchEntityException", f"Instance Profile {name} cannot be found.")
+        return profile
+
+    def profiles_of(self, account: str) -> list[InstanceProfile]:
+        return sorted((p for p in self.profiles.values() if p.account == account), key=_by_key)
+
+    # -- durable writes ---------------------------------------------------------------------
+
+    def save_role(self, role: Role) -> None:
+        self.store.put(role.account, ROLE, role.key, role.record())
+        self.roles[role.account, role.key] = role
+
+    def drop_role(self, role: Role) -> None:
+        self.store.delete(role.account, ROLE, role.key)
+        self.roles.pop((role.account, role.key), None)
+
+    def save_policy(self, policy: ManagedPolicy) -> None:
+        self.store.put(policy.account, POLICY, policy.key, policy.record())
+        self.policies[policy.account, policy.key] = policy
+
+    def drop_policy(self, policy: ManagedPolicy) -> None:
+        self.store.delete(policy.account, POLICY, policy.key)
+        self.policies.pop((policy.account, policy.key), None)
+
+    def save_profile(self, profile: InstanceProfile) -> None:
+        self.store.put(profile.account, PROFILE, profile.key, profile.record())
+        self.profiles[profile.account, profile.key] = profile
+
+    def drop_profile(self, profile: InstanceProfile) -> None:
+        self.store.delete(profile.account, PROFILE, profile.key)
+        self.profiles.pop((profile.account, profile.key), None)
+
+
+def _by_key(entity: Role | ManagedPolicy | InstanceProfile) -> str:
+    return entity.key
