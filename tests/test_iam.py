@@ -431,6 +431,13 @@ def test_tags(iam: Any) -> None:
     name = unique()
     created = make_role(iam, name, Tags=[{"Key": "team", "Value": "a"}])
     assert created["Tags"] == [{"Key": "team", "Value": "a"}]
+    sam = unique()  # the tag SAM puts on what it makes; keys take letters of any script
+    tags = [{"Key": "lambda:createdBy", "Value": "SAM"}, {"Key": "équipe", "Value": "é"}]
+    assert make_role(iam, sam, Tags=tags)["Tags"] == tags
+    code, message, _ = error_of(
+        lambda: iam.tag_role(RoleName=sam, Tags=[{"Key": "a|b", "Value": ""}])
+    )
+    assert code == "ValidationError" and "tags.1.member.key" in message
     iam.tag_role(RoleName=name, Tags=[{"Key": f"k{i}", "Value": str(i)} for i in range(5)])
     iam.tag_role(RoleName=name, Tags=[{"Key": "TEAM", "Value": "b"}])  # keys ignore case
     first = iam.list_role_tags(RoleName=name, MaxItems=4)

@@ -15,6 +15,7 @@ import hashlib
 import re
 import secrets
 import string
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +44,7 @@ _NAME = re.compile(r"[\w+=,.@-]+")
 _PATH = re.compile(r"/|/[\u0021-\u007e]+/")
 #: AWS's default quotas (IAM and AWS STS quotas).
 MAX_TAGS: Final = 50
+_TAG_PUNCTUATION: Final = frozenset("_.:/=+-@")
 _ID_ALPHABET: Final = string.ascii_uppercase + "234567"
 _DEFAULT_PAGE: Final = 100
 
@@ -115,6 +117,15 @@ class Tags:
 
     @classmethod
     def given(cls, tags: list[dict[str, str]] | None) -> Tags:
+        for index, tag in enumerate(tags or [], 1):
+            for member, value in (("key", tag["Key"]), ("value", tag.get("Value", ""))):
+                if not all(_tag_character(c) for c in value):
+                    raise _constraint(
+                        value,
+                        f"tags.{index}.member.{member}",
+                        "Member must satisfy regular expression pattern: "
+                        + ("[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]" + ("+" if member == "key" else "*")),
+                    )
         keys = [tag["Key"].lower() for tag in tags or []]
         if len(set(keys)) != len(keys):
             raise iam_error(
@@ -148,6 +159,11 @@ class Tags:
 
     def pairs(self) -> list[list[str]]:
         return [[k, v] for k, v in self._tags.values()]
+
+
+def _tag_character(char: str) -> bool:
+    """IAM's tag alphabet, `[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]` (Python's `re` has no `\\p{...}`)."""
+    return char in _TAG_PUNCTUATION or unicodedata.category(char)[0] in "LZN"
 
 
 def check_tag_count(tags: Tags) -> None:
