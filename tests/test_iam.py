@@ -557,3 +557,71 @@ def test_roles_survive_kill(fresh_server: Callable[..., Server]) -> None:
     assert [a["PolicyArn"] for a in attached] == [arn]
     profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [name]
+
+
+def test_policy_document_checks(iam: Any) -> None:
+    def create(document: dict[str, Any]) -> Any:
+        return iam.create_policy(PolicyName=unique("p"), PolicyDocument=json.dumps(document))
+
+    statement = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    cases = [
+        (
+            {"Version": "2011-01-01", "Statement": [statement]},
+            "Policy document must be version 2012-10-17 or greater.",
+        ),
+        (
+            {"Statement": [{**statement, "Principal": "*"}]},
+            "Policy document should not specify a principal.",
+        ),
+        (
+            {"Statement": [{**statement, "Sid": "not ok"}]},
+            "Statement IDs (SID) must be "
+            "alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*",
+        ),
+        (
+            {"Statement": [statement, {**statement, "Sid": "A"}, {**statement, "Sid": "A"}]},
+            "Statement IDs (SID) in a single policy must be unique.",
+        ),
+        (
+            {"Statement": [{**statement, "Action": "GetObject"}]},
+            "Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc.",
+        ),
+        ({"Statement": [{**statement, "Effect": "Maybe"}]}, "Syntax errors in policy."),
+    ]
+    for document, message in cases:
+        assert error_of(lambda document=document: create(document)) == (  # type: ignore[misc]
+            "MalformedPolicyDocument",
+            message,
+            400,
+        ), document
+    # NotAction/NotResource stand for Action/Resource; a statement may be a single object.
+    create({"Statement": {"Effect": "Deny", "NotAction": "iam:*", "NotResource": "arn:aws:s3:::b"}})
+    big = {"Version": "2012-10-17", "Statement": [{**statement, "Resource": "x" * 6100}]}
+    assert error_of(lambda: create(big)) == (
+        "LimitExceeded",
+        "Cannot exceed quota for PolicySize: 6144",
+        409,
+    )
+
+
+def test_aws_managed_policies(iam: Any) -> None:
+    got = iam.get_policy(PolicyArn=BASIC)["Policy"]
+    assert re.fullmatch(r"ANPA[A-Z2-7]{17}", got["PolicyId"])
+    assert got == iam.get_policy(PolicyArn=BASIC)["Policy"]  # the same answer every time
+    version = iam.get_policy_version(PolicyArn=BASIC, VersionId="v1")["PolicyVersion"]
+    # Fireside does not know AWS's documents: v1 has no statements (docs/deploy.md).
+    assert version["Document"] == {"Version": "2012-10-17", "Statement": []}
+    assert version["IsDefaultVersion"] is True
+    name = unique()
+    make_role(iam, name)
+    iam.attach_role_policy(RoleName=name, PolicyArn=BASIC)
+    roles = iam.list_entities_for_policy(PolicyArn=BASIC, EntityFilter="Role")["PolicyRoles"]
+    assert name in [r["RoleName"] for r in roles]
+    aws = iam.list_policies(Scope="AWS", PathPrefix="/service-role/", OnlyAttached=True)
+    assert BASIC in [p["Arn"] for p in aws["Policies"]]
+    assert all(p["Path"] == "/service-role/" for p in aws["Policies"])
+    assert error_of(lambda: iam.delete_policy(PolicyArn=BASIC)) == (
+        "NoSuchEntity",
+        f"Policy {BASIC} was not found.",
+        404,
+    )

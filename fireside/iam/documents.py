@@ -50,6 +50,7 @@ _STATEMENT_KEYS: Final = frozenset(
     }
 )
 _WHITE: Final = re.compile(r"\s+")
+_SID: Final = re.compile(r"[0-9A-Za-z]*")
 
 
 def _malformed(message: str) -> ServiceError:
@@ -88,6 +89,11 @@ def _statements(document: str) -> list[dict[str, Any]]:
         if sid is not None:
             if not isinstance(sid, str):
                 raise _malformed("Syntax errors in policy.")
+            if not _SID.fullmatch(sid):
+                raise _malformed(
+                    "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies "
+                    "the regular expression [0-9A-Za-z]*"
+                )
             if sid in sids:
                 raise _malformed("Statement IDs (SID) in a single policy must be unique.")
             sids.add(sid)
