@@ -178,6 +178,8 @@ def test_inline_policy_resource(app: Fireside) -> None:
     assert all(iam(app, "ListRolePolicies", RoleName=n)["PolicyNames"] == [] for n in names)
     with pytest.raises(ResourceFailed):
         asyncio.run(policy.create(ctx, {**properties, "Users": ["someone"]}))
+    with pytest.raises(ResourceFailed, match=r"At least one of \[Groups,Roles,Users\]"):
+        asyncio.run(policy.create(ctx, {**properties, "Roles": []}))
 
 
 def test_managed_policy_resource(app: Fireside) -> None:

@@ -399,6 +399,7 @@ def test_instance_profiles(iam: Any) -> None:
     got = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     assert [r["RoleName"] for r in got["Roles"]] == [role]
     assert got["Roles"][0]["AssumeRolePolicyDocument"] == TRUST
+    assert "MaxSessionDuration" not in got["Roles"][0]  # a profile's role: identity and trust
     other = unique()
     make_role(iam, other)
     assert error_of(

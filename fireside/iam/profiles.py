@@ -57,7 +57,7 @@ class ProfileApi:
             "InstanceProfileId": profile.profile_id,
             "Arn": profile.arn,
             "CreateDate": timestamp(profile.created),
-            "Roles": [role_view(role, "list") for role in roles if role is not None],
+            "Roles": [role_view(role, "profile") for role in roles if role is not None],
         }
         if profile.tags:
             out["Tags"] = profile.tags.listed()

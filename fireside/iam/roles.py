@@ -45,7 +45,8 @@ _SESSION_RANGE: Final = (3600, 43200)
 
 
 def role_view(role: Role, view: str = "get") -> dict[str, Any]:
-    """A role as one of AWS's answers shows it: `create`, `get` or `list`."""
+    """A role as one of AWS's answers shows it: `create`, `get`, `list`, or `profile` (inside
+    an instance profile: the role's identity and trust policy only)."""
     out: dict[str, Any] = {
         "Path": role.path,
         "RoleName": role.name,
@@ -54,6 +55,8 @@ def role_view(role: Role, view: str = "get") -> dict[str, Any]:
         "CreateDate": timestamp(role.created),
         "AssumeRolePolicyDocument": encoded(role.trust),
     }
+    if view == "profile":
+        return out
     if role.description is not None:
         out["Description"] = role.description
     if view != "create":

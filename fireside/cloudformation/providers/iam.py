@@ -91,7 +91,11 @@ def _strings(value: Any) -> list[str]:
     return [str(v) for v in value or []]
 
 
-def _no_users_or_groups(properties: dict[str, Any]) -> None:
+def _no_users_or_groups(properties: dict[str, Any], *, some: bool = False) -> None:
+    """Fireside has roles only; an inline policy (`some`) must name at least one holder."""
+    held = properties.get("Roles") or properties.get("Users") or properties.get("Groups")
+    if some and not held:
+        raise ResourceFailed("At least one of [Groups,Roles,Users] must be non-empty.")
     if properties.get("Users") or properties.get("Groups"):
         raise ResourceFailed(
             "Fireside has no IAM users or groups: attach this policy to Roles only"
@@ -224,7 +228,7 @@ class Policy:
     replace_on: frozenset[str] = frozenset()
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        _no_users_or_groups(properties)
+        _no_users_or_groups(properties, some=True)
         physical_id = _name(ctx, None, 64)
         made: list[str] = []
         try:
@@ -241,7 +245,7 @@ class Policy:
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        _no_users_or_groups(new)
+        _no_users_or_groups(new, some=True)
         old_name, new_name = str(old.get("PolicyName")), str(new.get("PolicyName"))
         after = _strings(new.get("Roles"))
         for role in _strings(old.get("Roles")):
