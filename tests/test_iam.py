@@ -5,6 +5,7 @@ walls, one global view whatever region signs, and durability across a `kill -9`.
 from __future__ import annotations
 
 import json
+import random
 import re
 import signal
 import uuid
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore import xform_name
 from botocore.exceptions import ClientError
 
 from tests.conftest import Server
@@ -621,3 +623,171 @@ def test_aws_managed_policies(iam: Any) -> None:
     aws = iam.list_policies(Scope="AWS", PathPrefix="/service-role/", OnlyAttached=True)
     assert BASIC in [p["Arn"] for p in aws["Policies"]]
     assert all(p["Path"] == "/service-role/" for p in aws["Policies"])
+
+
+# -- every paginated listing, paged by boto3's own paginators -------------------------------
+
+Made = tuple[dict[str, Any], str, Callable[[Any], str], list[str]]
+
+
+def _roles(iam: Any) -> Made:
+    names = sorted(make_role(iam)["RoleName"] for _ in range(7))
+    return {}, "Roles", lambda r: r["RoleName"], names
+
+
+def _policies(iam: Any, count: int = 7) -> list[str]:
+    return [
+        iam.create_policy(PolicyName=unique("p"), PolicyDocument=json.dumps(S3_ALL))["Policy"][
+            "Arn"
+        ]
+        for _ in range(count)
+    ]
+
+
+def _local_policies(iam: Any) -> Made:
+    return {"Scope": "Local"}, "Policies", lambda p: p["Arn"], sorted(_policies(iam))
+
+
+def _role_policies(iam: Any) -> Made:
+    name = make_role(iam)["RoleName"]
+    for n in range(7):
+        iam.put_role_policy(RoleName=name, PolicyName=f"p{n}", PolicyDocument=json.dumps(S3_ALL))
+    return {"RoleName": name}, "PolicyNames", str, [f"p{n}" for n in range(7)]
+
+
+def _attached(iam: Any) -> Made:
+    name = make_role(iam)["RoleName"]
+    arns = _policies(iam)
+    for arn in arns:
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    return {"RoleName": name}, "AttachedPolicies", lambda p: p["PolicyArn"], sorted(arns)
+
+
+def _entities(iam: Any) -> Made:
+    arn = _policies(iam, 1)[0]
+    names = sorted(make_role(iam)["RoleName"] for _ in range(7))
+    for name in names:
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    return {"PolicyArn": arn}, "PolicyRoles", lambda r: r["RoleName"], names
+
+
+def _profiles(iam: Any) -> Made:
+    names = sorted(unique("ip") for _ in range(7))
+    for name in names:
+        iam.create_instance_profile(InstanceProfileName=name)
+    return {}, "InstanceProfiles", lambda p: p["InstanceProfileName"], names
+
+
+def _profiles_for_role(iam: Any) -> Made:
+    role = make_role(iam)["RoleName"]
+    _, key, ident, names = _profiles(iam)
+    for name in names:
+        iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=role)
+    return {"RoleName": role}, key, ident, names
+
+
+def _versions(iam: Any) -> Made:
+    arn = _policies(iam, 1)[0]
+    for _ in range(4):
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(S3_ALL))
+    newest_first = [f"v{n}" for n in range(5, 0, -1)]
+    return {"PolicyArn": arn}, "Versions", lambda v: v["VersionId"], newest_first
+
+
+TAGS = [{"Key": f"k{n}", "Value": str(n)} for n in range(7)]
+
+
+def _role_tags(iam: Any) -> Made:
+    name = make_role(iam, Tags=TAGS)["RoleName"]
+    return {"RoleName": name}, "Tags", lambda t: t["Key"], [t["Key"] for t in TAGS]
+
+
+def _policy_tags(iam: Any) -> Made:
+    arn = iam.create_policy(PolicyName=unique("p"), PolicyDocument=json.dumps(S3_ALL), Tags=TAGS)[
+        "Policy"
+    ]["Arn"]
+    return {"PolicyArn": arn}, "Tags", lambda t: t["Key"], [t["Key"] for t in TAGS]
+
+
+def _profile_tags(iam: Any) -> Made:
+    name = iam.create_instance_profile(InstanceProfileName=unique("ip"), Tags=TAGS)[
+        "InstanceProfile"
+    ]["InstanceProfileName"]
+    return {"InstanceProfileName": name}, "Tags", lambda t: t["Key"], [t["Key"] for t in TAGS]
+
+
+LISTINGS: dict[str, Callable[[Any], Made]] = {
+    "ListRoles": _roles,
+    "ListPolicies": _local_policies,
+    "ListRolePolicies": _role_policies,
+    "ListAttachedRolePolicies": _attached,
+    "ListEntitiesForPolicy": _entities,
+    "ListInstanceProfiles": _profiles,
+    "ListInstanceProfilesForRole": _profiles_for_role,
+    "ListPolicyVersions": _versions,
+    "ListRoleTags": _role_tags,
+    "ListPolicyTags": _policy_tags,
+    "ListInstanceProfileTags": _profile_tags,
+}
+#: botocore's IAM paginators of operations Fireside does not serve.
+UNSERVED = {
+    "GetAccountAuthorizationDetails",
+    "GetGroup",
+    "ListAccessKeys",
+    "ListAttachedGroupPolicies",
+    "ListAttachedUserPolicies",
+    "ListGroupPolicies",
+    "ListGroups",
+    "ListGroupsForUser",
+    "ListMFADeviceTags",
+    "ListMFADevices",
+    "ListOpenIDConnectProviderTags",
+    "ListSAMLProviderTags",
+    "ListSSHPublicKeys",
+    "ListServerCertificateTags",
+    "ListServerCertificates",
+    "ListSigningCertificates",
+    "ListUserPolicies",
+    "ListUserTags",
+    "ListUsers",
+    "ListVirtualMFADevices",
+    "ListWorkloadIdentityProviderOutboundSigners",
+    "ListWorkloadIdentityProviderTags",
+    "ListWorkloadIdentityProviders",
+    "ListWorkloadIdentityTemplateTags",
+    "ListWorkloadIdentityTemplates",
+    "SimulateCustomPolicy",
+    "SimulatePrincipalPolicy",
+}
+
+
+def test_every_iam_paginator_is_covered(iam: Any) -> None:
+    paginated = {
+        operation
+        for operation in iam.meta.service_model.operation_names
+        if iam.can_paginate(xform_name(operation))
+    }
+    # ListAccountAliases is served and always empty (no account has an alias here).
+    assert paginated == set(LISTINGS) | UNSERVED | {"ListAccountAliases"}
+    code, _, status = error_of(lambda: iam.list_users())
+    assert (code, status) == ("NotImplementedException", 501)
+    assert iam.list_account_aliases()["AccountAliases"] == []
+
+
+@pytest.mark.parametrize("operation", sorted(LISTINGS))
+def test_every_item_once_in_order(server: Server, operation: str) -> None:
+    # An account of its own: IAM is global, so other tests' roles would show in its listings.
+    account = f"{random.randrange(10**11, 10**12)}"
+    iam = server.client("iam", aws_access_key_id=account)
+    params, key, ident, expected = LISTINGS[operation](iam)
+    paginator = iam.get_paginator(xform_name(operation))
+    for size in (None, 1, 2, 3):
+        config = {"PageSize": size} if size else {}
+        pages = [
+            [ident(item) for item in page[key]]
+            for page in paginator.paginate(**params, PaginationConfig=config)
+        ]
+        assert [item for page in pages for item in page] == expected, (operation, size)
+        if size is not None:
+            assert all(len(page) == size for page in pages[:-1])
+            assert len(pages) == -(-len(expected) // size)

@@ -47,6 +47,9 @@ class ProfileApi:
             "RemoveRoleFromInstanceProfile": self.remove_role_from_instance_profile,
             "ListInstanceProfiles": self.list_instance_profiles,
             "ListInstanceProfilesForRole": self.list_instance_profiles_for_role,
+            "TagInstanceProfile": self.tag_instance_profile,
+            "UntagInstanceProfile": self.untag_instance_profile,
+            "ListInstanceProfileTags": self.list_instance_profile_tags,
         }
 
     def _view(self, profile: InstanceProfile) -> dict[str, Any]:
@@ -144,3 +147,27 @@ class ProfileApi:
         profiles = [p for p in self.state.profiles_of(ctx.account_id) if role.key in p.roles]
         shown, out = page(profiles, lambda p: p.key, params)
         return {"InstanceProfiles": [self._view(p) for p in shown], **out}
+
+    async def tag_instance_profile(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        profile = self.state.profile(ctx.account_id, params["InstanceProfileName"])
+        profile.tags.merge(Tags.given(params["Tags"]), "InstanceProfile")
+        self.state.save_profile(profile)
+        return {}
+
+    async def untag_instance_profile(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        profile = self.state.profile(ctx.account_id, params["InstanceProfileName"])
+        profile.tags.remove(params["TagKeys"])
+        self.state.save_profile(profile)
+        return {}
+
+    async def list_instance_profile_tags(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        profile = self.state.profile(ctx.account_id, params["InstanceProfileName"])
+        numbered = [(f"{i:04d}", tag) for i, tag in enumerate(profile.tags.listed())]
+        shown, out = page(numbered, lambda entry: entry[0], params)
+        return {"Tags": [tag for _, tag in shown], **out}

@@ -1,5 +1,5 @@
 """The IAM provider (query protocol, signing name `iam`): roles, inline and managed policies,
-instance profiles, and GetUser for the caller.
+instance profiles, GetUser for the caller and ListAccountAliases (always none).
 
 IAM is global: one set of entities per account, whatever region signed the request (clients
 sign IAM as us-east-1). Everything is stored and returned; nothing is enforced (no policy
@@ -45,6 +45,7 @@ class IamProvider:
             **self.policies.operations(),
             **self.profiles.operations(),
             "GetUser": self.get_user,
+            "ListAccountAliases": self.list_account_aliases,
         }
 
     def close(self) -> None:
@@ -67,3 +68,9 @@ class IamProvider:
                 "CreateDate": _ACCOUNT_CREATED,
             }
         }
+
+    async def list_account_aliases(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """No account has an alias here (CreateAccountAlias is not served)."""
+        return {"AccountAliases": [], "IsTruncated": False}
