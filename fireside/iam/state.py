@@ -8,13 +8,16 @@ collides with) another's roles, whatever region signed the request.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from fireside.iam.aws_managed import AWS_POLICY_ARN, known
 from fireside.iam.entities import InstanceProfile, ManagedPolicy, Role, iam_error, validation
 from fireside.iam.store import POLICY, PROFILE, ROLE, IamStore
 
 __all__ = ["IamState"]
+
+E = TypeVar("E", Role, ManagedPolicy, InstanceProfile)
 
 _POLICY_ARN: Final = re.compile(
     r"arn:aws:iam::(?P<account>[0-9]{12}):policy(?P<path>/(?:.+/)?)(?P<name>[^/]+)"
@@ -93,30 +96,67 @@ class IamState:
         return sorted((p for p in self.profiles.values() if p.account == account), key=_by_key)
 
     # -- durable writes ---------------------------------------------------------------------
+    # Operations change an entity in memory, then save it. Should the commit fail, the entity
+    # in memory is read back from the store, so memory never holds what the disk does not.
 
     def save_role(self, role: Role) -> None:
-        self.store.put(role.account, ROLE, role.key, role.record())
-        self.roles[role.account, role.key] = role
+        self._save(self.roles, role, ROLE, Role.from_record)
 
     def drop_role(self, role: Role) -> None:
-        self.store.delete(role.account, ROLE, role.key)
-        self.roles.pop((role.account, role.key), None)
+        self._drop(self.roles, role, ROLE, Role.from_record)
 
     def save_policy(self, policy: ManagedPolicy) -> None:
-        self.store.put(policy.account, POLICY, policy.key, policy.record())
-        self.policies[policy.account, policy.key] = policy
+        self._save(self.policies, policy, POLICY, ManagedPolicy.from_record)
 
     def drop_policy(self, policy: ManagedPolicy) -> None:
-        self.store.delete(policy.account, POLICY, policy.key)
-        self.policies.pop((policy.account, policy.key), None)
+        self._drop(self.policies, policy, POLICY, ManagedPolicy.from_record)
 
     def save_profile(self, profile: InstanceProfile) -> None:
-        self.store.put(profile.account, PROFILE, profile.key, profile.record())
-        self.profiles[profile.account, profile.key] = profile
+        self._save(self.profiles, profile, PROFILE, InstanceProfile.from_record)
 
     def drop_profile(self, profile: InstanceProfile) -> None:
-        self.store.delete(profile.account, PROFILE, profile.key)
-        self.profiles.pop((profile.account, profile.key), None)
+        self._drop(self.profiles, profile, PROFILE, InstanceProfile.from_record)
+
+    def _save(
+        self,
+        table: dict[tuple[str, str], E],
+        entity: E,
+        kind: str,
+        load: Callable[[dict[str, Any]], E],
+    ) -> None:
+        try:
+            self.store.put(entity.account, kind, entity.key, entity.record())
+        except BaseException:
+            self._restore(table, entity, kind, load)
+            raise
+        table[entity.account, entity.key] = entity
+
+    def _drop(
+        self,
+        table: dict[tuple[str, str], E],
+        entity: E,
+        kind: str,
+        load: Callable[[dict[str, Any]], E],
+    ) -> None:
+        try:
+            self.store.delete(entity.account, kind, entity.key)
+        except BaseException:
+            self._restore(table, entity, kind, load)
+            raise
+        table.pop((entity.account, entity.key), None)
+
+    def _restore(
+        self,
+        table: dict[tuple[str, str], E],
+        entity: E,
+        kind: str,
+        load: Callable[[dict[str, Any]], E],
+    ) -> None:
+        record = self.store.get(entity.account, kind, entity.key)
+        if record is None:
+            table.pop((entity.account, entity.key), None)
+        else:
+            table[entity.account, entity.key] = load(record)
 
 
 def _by_key(entity: Role | ManagedPolicy | InstanceProfile) -> str:

@@ -45,6 +45,12 @@ class IamStore:
         rows = self._conn.execute("SELECT kind, record FROM entities ORDER BY rowid")
         return [(kind, json.loads(record)) for kind, record in rows]
 
+    def get(self, account: str, kind: str, key: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT record FROM entities WHERE account=? AND kind=? AND key=?", (account, kind, key)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
     def put(self, account: str, kind: str, key: str, record: dict[str, Any]) -> None:
         with write_transaction(self._conn) as conn:
             conn.execute(
