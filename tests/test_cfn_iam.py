@@ -227,3 +227,54 @@ def test_instance_profile_resource(app: Fireside) -> None:
     with pytest.raises(ServiceError):
         iam(app, "GetInstanceProfile", InstanceProfileName=created.physical_id)
     iam(app, "DeleteRole", RoleName="profile-role-b")  # no longer in a profile
+
+
+def test_the_role_sam_makes_for_a_function(app: Fireside) -> None:
+    """`aws-sam-translator`'s FnRole for a function with `Policies: [AWSLambdaBasicExecutionRole,
+    DynamoDBCrudPolicy, an inline statement]`, intrinsics resolved as the engine resolves them:
+    policy documents without `Version`, trust lists, the `lambda:createdBy` tag."""
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/t"
+    properties = {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": ["sts:AssumeRole"],
+                    "Effect": "Allow",
+                    "Principal": {"Service": ["lambda.amazonaws.com"]},
+                }
+            ],
+        },
+        "ManagedPolicyArns": [BASIC],
+        "Policies": [
+            {
+                "PolicyName": "FnRolePolicy1",
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+                            "Effect": "Allow",
+                            "Resource": [table, f"{table}/index/*"],
+                        }
+                    ]
+                },
+            },
+            {
+                "PolicyName": "FnRolePolicy2",
+                "PolicyDocument": {
+                    "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]
+                },
+            },
+        ],
+        "Tags": [{"Key": "lambda:createdBy", "Value": "SAM"}],
+    }
+    role = provider("AWS::IAM::Role")
+    ctx = context(app, "FnRole", generated_name="sam-app-FnRole-1A2B3C4D5E6F")
+    created = asyncio.run(role.create(ctx, properties))
+    assert created.physical_id == "sam-app-FnRole-1A2B3C4D5E6F"
+    got = iam(app, "GetRole", RoleName=created.physical_id)["Role"]
+    assert got["Tags"] == [{"Key": "lambda:createdBy", "Value": "SAM"}]
+    names = iam(app, "ListRolePolicies", RoleName=created.physical_id)["PolicyNames"]
+    assert names == ["FnRolePolicy1", "FnRolePolicy2"]
+    asyncio.run(role.delete(ctx, created.physical_id, properties))
+    assert created.physical_id not in [r["RoleName"] for r in iam(app, "ListRoles")["Roles"]]
