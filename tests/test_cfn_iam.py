@@ -278,3 +278,142 @@ def test_the_role_sam_makes_for_a_function(app: Fireside) -> None:
     assert names == ["FnRolePolicy1", "FnRolePolicy2"]
     asyncio.run(role.delete(ctx, created.physical_id, properties))
     assert created.physical_id not in [r["RoleName"] for r in iam(app, "ListRoles")["Roles"]]
+
+
+def test_the_iam_resources_cdk_bootstrap_makes(app: Fireside) -> None:
+    """`cdk bootstrap`'s template (aws-cdk-cli's bootstrap-template.yaml, version 26), its IAM
+    part with intrinsics resolved: roles trusted by the account id, the lookup role with an
+    AWS managed policy and a Deny statement, a role's default AWS::IAM::Policy, the
+    CloudFormation execution role with AdministratorAccess and the example permissions
+    boundary (a managed policy of Deny statements with conditions), then deleted in reverse."""
+    qualifier, region = "hnb659fds", "us-east-1"
+    trusted = {
+        "Statement": [
+            {"Action": "sts:TagSession", "Effect": "Allow", "Principal": {"AWS": ACCOUNT}},
+            {"Action": "sts:AssumeRole", "Effect": "Allow", "Principal": {"AWS": ACCOUNT}},
+        ]
+    }
+    boundary_name = f"cdk-{qualifier}-permissions-boundary-{ACCOUNT}-{region}"
+    boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/{boundary_name}"
+    made: list[tuple[ResourceType, ResourceContext, str, dict[str, Any]]] = []
+
+    def create(type_name: str, logical_id: str, properties: dict[str, Any]) -> str:
+        kind, ctx = provider(type_name), context(app, logical_id)
+        created = asyncio.run(kind.create(ctx, properties))
+        made.append((kind, ctx, created.physical_id, properties))
+        return created.physical_id
+
+    create(
+        "AWS::IAM::ManagedPolicy",
+        "CdkBoostrapPermissionsBoundaryPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Sid": "ExplicitAllowAll",
+                        "Action": ["*"],
+                        "Effect": "Allow",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "DenyAccessIfRequiredPermBoundaryIsNotBeingApplied",
+                        "Action": ["iam:CreateUser", "iam:CreateRole"],
+                        "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": boundary_arn}},
+                        "Effect": "Deny",
+                        "Resource": "*",
+                    },
+                ],
+                "Version": "2012-10-17",
+            },
+            "Description": "Bootstrap Permission Boundary",
+            "ManagedPolicyName": boundary_name,
+            "Path": "/",
+        },
+    )
+    lookup = create(
+        "AWS::IAM::Role",
+        "LookupRole",
+        {
+            "AssumeRolePolicyDocument": trusted,
+            "RoleName": f"cdk-{qualifier}-lookup-role-{ACCOUNT}-{region}",
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+            "Policies": [
+                {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Sid": "DontReadSecrets",
+                                "Effect": "Deny",
+                                "Action": ["kms:Decrypt"],
+                                "Resource": "*",
+                            }
+                        ],
+                        "Version": "2012-10-17",
+                    },
+                    "PolicyName": "LookupRolePolicy",
+                }
+            ],
+            "Tags": [{"Key": "aws-cdk:bootstrap-role", "Value": "lookup"}],
+        },
+    )
+    publishing = create(
+        "AWS::IAM::Role",
+        "FilePublishingRole",
+        {
+            "AssumeRolePolicyDocument": trusted,
+            "RoleName": f"cdk-{qualifier}-file-publishing-role-{ACCOUNT}-{region}",
+        },
+    )
+    create(
+        "AWS::IAM::Policy",
+        "FilePublishingRoleDefaultPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["s3:GetObject*", "s3:PutObject*"],
+                        "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+                        "Condition": {"StringEquals": {"aws:ResourceAccount": [ACCOUNT]}},
+                        "Effect": "Allow",
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+            "Roles": [publishing],
+            "PolicyName": f"cdk-{qualifier}-file-publishing-role-default-policy-{ACCOUNT}-{region}",
+        },
+    )
+    execution = create(
+        "AWS::IAM::Role",
+        "CloudFormationExecutionRole",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": "sts:AssumeRole",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudformation.amazonaws.com"},
+                    }
+                ],
+                "Version": "2012-10-17",
+            },
+            "ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+            "RoleName": f"cdk-{qualifier}-cfn-exec-role-{ACCOUNT}-{region}",
+            "PermissionsBoundary": boundary_arn,
+        },
+    )
+    assert (
+        iam(app, "GetRole", RoleName=execution)["Role"]["PermissionsBoundary"][
+            "PermissionsBoundaryArn"
+        ]
+        == boundary_arn
+    )
+    assert iam(app, "ListRolePolicies", RoleName=lookup)["PolicyNames"] == ["LookupRolePolicy"]
+    assert len(iam(app, "ListRolePolicies", RoleName=publishing)["PolicyNames"]) == 1
+    for kind, ctx, physical_id, properties in reversed(made):
+        asyncio.run(kind.delete(ctx, physical_id, properties))
+    for name in (lookup, publishing, execution):
+        with pytest.raises(ServiceError):
+            iam(app, "GetRole", RoleName=name)
+    with pytest.raises(ServiceError):
+        iam(app, "GetPolicy", PolicyArn=boundary_arn)
