@@ -40,7 +40,7 @@ iam_error = ModelledErrors("iam")
 
 T = TypeVar("T")
 
-_NAME = re.compile(r"[\w+=,.@-]+")
+_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)  # Java's \w, as the model means it
 _PATH = re.compile(r"/|/[\u0021-\u007e]+/")
 #: AWS's default quotas (IAM and AWS STS quotas).
 MAX_TAGS: Final = 50
@@ -107,8 +107,8 @@ def timestamp(value: float) -> datetime:
 
 
 class Tags:
-    """An entity's tags: keys are unique without regard to case, and keep their first
-    spelling's order; at most 50."""
+    """An entity's tags, in the order first given: keys are unique without regard to case
+    (tagging `TEAM` replaces `team`, spelling included); at most 50."""
 
     def __init__(self, pairs: Sequence[tuple[str, str]] = ()) -> None:
         self._tags: dict[str, tuple[str, str]] = {}
