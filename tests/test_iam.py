@@ -4,6 +4,7 @@ walls, one global view whatever region signs, and durability across a `kill -9`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
 import re
@@ -16,7 +17,7 @@ import pytest
 from botocore import xform_name
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import Server, unavailable
 
 TRUST = {
     "Version": "2012-10-17",
@@ -791,3 +792,22 @@ def test_every_item_once_in_order(server: Server, operation: str) -> None:
         if size is not None:
             assert all(len(page) == size for page in pages[:-1])
             assert len(pages) == -(-len(expected) // size)
+
+
+def test_a_misspelt_aws_managed_policy_is_refused(iam: Any) -> None:
+    """With aws-sam-translator installed (the SAM transform's package), its list of AWS
+    managed policies says which exist; without it any well-formed ARN is taken."""
+    if importlib.util.find_spec("samtranslator") is None:
+        unavailable("aws-sam-translator", "not installed: AWS managed policies are not listed")
+    name = unique()
+    make_role(iam, name)
+    misspelt = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRoles"
+    assert error_of(lambda: iam.attach_role_policy(RoleName=name, PolicyArn=misspelt)) == (
+        "NoSuchEntity",
+        f"Policy {misspelt} does not exist or is not attachable.",
+        404,
+    )
+    assert error_of(lambda: iam.get_policy(PolicyArn=misspelt))[0] == "NoSuchEntity"
+    every = iam.get_paginator("list_policies").paginate(Scope="AWS")
+    arns = [p["Arn"] for page in every for p in page["Policies"]]
+    assert len(arns) > 1000 and BASIC in arns and arns == sorted(arns)
