@@ -286,6 +286,8 @@ def test_health(server: Server) -> None:
         "sqs",
         "scheduler",
         "sns",
+        "ssm",
+        "ecr",
         "iam",
     }
     assert services["lambda"]["status"] == "running"
