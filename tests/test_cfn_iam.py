@@ -176,8 +176,18 @@ def test_inline_policy_resource(app: Fireside) -> None:
     ]
     asyncio.run(policy.delete(ctx, created.physical_id, new))
     assert all(iam(app, "ListRolePolicies", RoleName=n)["PolicyNames"] == [] for n in names)
-    with pytest.raises(ResourceFailed):
+    with pytest.raises(ResourceFailed, match="The user with name someone cannot be found"):
         asyncio.run(policy.create(ctx, {**properties, "Users": ["someone"]}))
+    # The failed create took back what it had put on the roles before the user failed.
+    assert all(iam(app, "ListRolePolicies", RoleName=n)["PolicyNames"] == [] for n in names)
+    iam(app, "CreateUser", UserName="policy-user")
+    iam(app, "CreateGroup", GroupName="policy-group")
+    held = {**properties, "Roles": [], "Users": ["policy-user"], "Groups": ["policy-group"]}
+    asyncio.run(policy.create(ctx, held))
+    assert iam(app, "ListUserPolicies", UserName="policy-user")["PolicyNames"] == ["default"]
+    assert iam(app, "ListGroupPolicies", GroupName="policy-group")["PolicyNames"] == ["default"]
+    asyncio.run(policy.delete(ctx, "any", held))
+    assert iam(app, "ListUserPolicies", UserName="policy-user")["PolicyNames"] == []
     with pytest.raises(ResourceFailed, match=r"At least one of \[Groups,Roles,Users\]"):
         asyncio.run(policy.create(ctx, {**properties, "Roles": []}))
 
@@ -203,9 +213,14 @@ def test_managed_policy_resource(app: Fireside) -> None:
     versions = iam(app, "ListPolicyVersions", PolicyArn=arn)["Versions"]
     assert len(versions) == 5
     assert iam(app, "ListAttachedRolePolicies", RoleName="managed-target")["AttachedPolicies"] == []
+    # Attached outside the stack too: delete detaches every holder first.
+    iam(app, "CreateUser", UserName="managed-user")
+    iam(app, "AttachUserPolicy", UserName="managed-user", PolicyArn=arn)
+    iam(app, "AttachRolePolicy", RoleName="managed-target", PolicyArn=arn)
     asyncio.run(managed.delete(ctx, arn, document))
     with pytest.raises(ServiceError):
         iam(app, "GetPolicy", PolicyArn=arn)
+    assert iam(app, "ListAttachedUserPolicies", UserName="managed-user")["AttachedPolicies"] == []
     asyncio.run(managed.delete(ctx, arn, document))
 
 

@@ -530,9 +530,9 @@ def test_get_user_and_what_is_not_implemented(iam: Any) -> None:
         "The user with name alice cannot be found.",
         404,
     )
-    code, message, status = error_of(lambda: iam.list_users())
+    code, message, status = error_of(lambda: iam.list_access_keys())
     assert (code, status) == ("NotImplementedException", 501)
-    assert "ListUsers" in message
+    assert "ListAccessKeys" in message
 
 
 def test_roles_survive_kill(fresh_server: Callable[..., Server]) -> None:
@@ -548,6 +548,10 @@ def test_roles_survive_kill(fresh_server: Callable[..., Server]) -> None:
     iam.attach_role_policy(RoleName=name, PolicyArn=arn)
     iam.create_instance_profile(InstanceProfileName=name)
     iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    iam.create_user(UserName=name)
+    iam.create_group(GroupName=name)
+    iam.add_user_to_group(GroupName=name, UserName=name)
+    iam.attach_group_policy(GroupName=name, PolicyArn=arn)
     server.stop(signal.SIGKILL)
 
     again = fresh_server(server.data_dir)
@@ -560,6 +564,8 @@ def test_roles_survive_kill(fresh_server: Callable[..., Server]) -> None:
     assert [a["PolicyArn"] for a in attached] == [arn]
     profile = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     assert [r["RoleName"] for r in profile["Roles"]] == [name]
+    assert [u["UserName"] for u in iam.get_group(GroupName=name)["Users"]] == [name]
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 2
 
 
 def test_policy_document_checks(iam: Any) -> None:
@@ -716,7 +722,78 @@ def _profile_tags(iam: Any) -> Made:
     return {"InstanceProfileName": name}, "Tags", lambda t: t["Key"], [t["Key"] for t in TAGS]
 
 
+def _users(iam: Any) -> Made:
+    names = sorted(iam.create_user(UserName=unique("u"))["User"]["UserName"] for _ in range(7))
+    return {}, "Users", lambda u: u["UserName"], names
+
+
+def _groups(iam: Any) -> Made:
+    names = sorted(iam.create_group(GroupName=unique("g"))["Group"]["GroupName"] for _ in range(7))
+    return {}, "Groups", lambda g: g["GroupName"], names
+
+
+def _group_members(iam: Any) -> Made:
+    group = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
+    _, _, ident, names = _users(iam)
+    for name in names:
+        iam.add_user_to_group(GroupName=group, UserName=name)
+    return {"GroupName": group}, "Users", ident, names
+
+
+def _groups_for_user(iam: Any) -> Made:
+    user = iam.create_user(UserName=unique("u"))["User"]["UserName"]
+    _, key, ident, names = _groups(iam)
+    for name in names:
+        iam.add_user_to_group(GroupName=name, UserName=user)
+    return {"UserName": user}, key, ident, names
+
+
+def _user_policies(iam: Any) -> Made:
+    user = iam.create_user(UserName=unique("u"))["User"]["UserName"]
+    small = json.dumps(S3_ALL)
+    for n in range(7):
+        iam.put_user_policy(UserName=user, PolicyName=f"p{n}", PolicyDocument=small)
+    return {"UserName": user}, "PolicyNames", str, [f"p{n}" for n in range(7)]
+
+
+def _group_policies(iam: Any) -> Made:
+    group = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
+    for n in range(7):
+        iam.put_group_policy(GroupName=group, PolicyName=f"p{n}", PolicyDocument=json.dumps(S3_ALL))
+    return {"GroupName": group}, "PolicyNames", str, [f"p{n}" for n in range(7)]
+
+
+def _attached_to_user(iam: Any) -> Made:
+    user = iam.create_user(UserName=unique("u"))["User"]["UserName"]
+    arns = _policies(iam)
+    for arn in arns:
+        iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    return {"UserName": user}, "AttachedPolicies", lambda p: p["PolicyArn"], sorted(arns)
+
+
+def _attached_to_group(iam: Any) -> Made:
+    group = iam.create_group(GroupName=unique("g"))["Group"]["GroupName"]
+    arns = _policies(iam)
+    for arn in arns:
+        iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    return {"GroupName": group}, "AttachedPolicies", lambda p: p["PolicyArn"], sorted(arns)
+
+
+def _user_tags(iam: Any) -> Made:
+    user = iam.create_user(UserName=unique("u"), Tags=TAGS)["User"]["UserName"]
+    return {"UserName": user}, "Tags", lambda t: t["Key"], [t["Key"] for t in TAGS]
+
+
 LISTINGS: dict[str, Callable[[Any], Made]] = {
+    "ListUsers": _users,
+    "ListGroups": _groups,
+    "GetGroup": _group_members,
+    "ListGroupsForUser": _groups_for_user,
+    "ListUserPolicies": _user_policies,
+    "ListGroupPolicies": _group_policies,
+    "ListAttachedUserPolicies": _attached_to_user,
+    "ListAttachedGroupPolicies": _attached_to_group,
+    "ListUserTags": _user_tags,
     "ListRoles": _roles,
     "ListPolicies": _local_policies,
     "ListRolePolicies": _role_policies,
@@ -732,13 +809,7 @@ LISTINGS: dict[str, Callable[[Any], Made]] = {
 #: botocore's IAM paginators of operations Fireside does not serve.
 UNSERVED = {
     "GetAccountAuthorizationDetails",
-    "GetGroup",
     "ListAccessKeys",
-    "ListAttachedGroupPolicies",
-    "ListAttachedUserPolicies",
-    "ListGroupPolicies",
-    "ListGroups",
-    "ListGroupsForUser",
     "ListMFADeviceTags",
     "ListMFADevices",
     "ListOpenIDConnectProviderTags",
@@ -747,9 +818,6 @@ UNSERVED = {
     "ListServerCertificateTags",
     "ListServerCertificates",
     "ListSigningCertificates",
-    "ListUserPolicies",
-    "ListUserTags",
-    "ListUsers",
     "ListVirtualMFADevices",
     "ListWorkloadIdentityProviderOutboundSigners",
     "ListWorkloadIdentityProviderTags",
@@ -769,7 +837,7 @@ def test_every_iam_paginator_is_covered(iam: Any) -> None:
     }
     # ListAccountAliases is served and always empty (no account has an alias here).
     assert paginated == set(LISTINGS) | UNSERVED | {"ListAccountAliases"}
-    code, _, status = error_of(lambda: iam.list_users())
+    code, _, status = error_of(lambda: iam.list_mfa_devices())
     assert (code, status) == ("NotImplementedException", 501)
     assert iam.list_account_aliases()["AccountAliases"] == []
 
@@ -809,3 +877,87 @@ def test_a_misspelt_aws_managed_policy_is_refused(iam: Any) -> None:
     every = iam.get_paginator("list_policies").paginate(Scope="AWS")
     arns = [p["Arn"] for page in every for p in page["Policies"]]
     assert len(arns) > 1000 and BASIC in arns and arns == sorted(arns)
+
+
+def test_users_and_groups(iam: Any) -> None:
+    user = unique("u")
+    made = iam.create_user(UserName=user, Path="/people/", Tags=[{"Key": "k", "Value": "v"}])
+    assert made["User"]["Arn"] == f"arn:aws:iam::000000000000:user/people/{user}"
+    assert re.fullmatch(r"AIDA[A-Z2-7]{17}", made["User"]["UserId"])
+    got = iam.get_user(UserName=user.upper())["User"]
+    assert (got["UserName"], got["Tags"]) == (user, [{"Key": "k", "Value": "v"}])
+    assert error_of(lambda: iam.create_user(UserName=user)) == (
+        "EntityAlreadyExists",
+        f"User with name {user} already exists.",
+        409,
+    )
+    group = unique("g")
+    made_group = iam.create_group(GroupName=group)["Group"]
+    assert made_group["Arn"] == f"arn:aws:iam::000000000000:group/{group}"
+    assert re.fullmatch(r"AGPA[A-Z2-7]{17}", made_group["GroupId"])
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    members = iam.get_group(GroupName=group)
+    assert members["Group"]["GroupName"] == group
+    assert [u["UserName"] for u in members["Users"]] == [user]
+    groups = iam.list_groups_for_user(UserName=user)["Groups"]
+    assert [g["GroupName"] for g in groups] == [group]
+
+    arn = _policies(iam, 1)[0]
+    iam.attach_user_policy(UserName=user, PolicyArn=arn)
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    iam.put_user_policy(UserName=user, PolicyName="mine", PolicyDocument=json.dumps(S3_ALL))
+    iam.put_group_policy(GroupName=group, PolicyName="ours", PolicyDocument=json.dumps(S3_ALL))
+    assert iam.get_user_policy(UserName=user, PolicyName="mine")["PolicyDocument"] == S3_ALL
+    assert iam.get_group_policy(GroupName=group, PolicyName="ours")["GroupName"] == group
+    assert error_of(lambda: iam.get_user_policy(UserName=user, PolicyName="nope")) == (
+        "NoSuchEntity",
+        "The user policy with name nope cannot be found.",
+        404,
+    )
+    assert iam.get_policy(PolicyArn=arn)["Policy"]["AttachmentCount"] == 2
+    entities = iam.list_entities_for_policy(PolicyArn=arn)
+    assert entities["PolicyUsers"] == [{"UserName": user, "UserId": made["User"]["UserId"]}]
+    assert entities["PolicyGroups"] == [{"GroupName": group, "GroupId": made_group["GroupId"]}]
+    only_users = iam.list_entities_for_policy(PolicyArn=arn, EntityFilter="User")
+    assert only_users["PolicyGroups"] == [] and len(only_users["PolicyUsers"]) == 1
+    big = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "x" * 2100}],
+    }
+    assert error_of(
+        lambda: iam.put_user_policy(UserName=user, PolicyName="big", PolicyDocument=json.dumps(big))
+    ) == ("LimitExceeded", f"Maximum policy size of 2048 bytes exceeded for user {user}", 409)
+
+    in_group = "Cannot delete entity, must remove users from group first."
+    assert error_of(lambda: iam.delete_user(UserName=user)) == ("DeleteConflict", in_group, 409)
+    assert error_of(lambda: iam.delete_group(GroupName=group)) == ("DeleteConflict", in_group, 409)
+    assert error_of(lambda: iam.delete_policy(PolicyArn=arn))[0] == "DeleteConflict"
+    iam.remove_user_from_group(GroupName=group, UserName=user)
+    assert error_of(lambda: iam.remove_user_from_group(GroupName=group, UserName=user)) == (
+        "NoSuchEntity",
+        f"The user with name {user} cannot be found.",
+        404,
+    )
+    assert error_of(lambda: iam.delete_user(UserName=user))[1] == (
+        "Cannot delete entity, must detach all policies first."
+    )
+    iam.detach_user_policy(UserName=user, PolicyArn=arn)
+    iam.detach_group_policy(GroupName=group, PolicyArn=arn)
+    assert error_of(lambda: iam.delete_group(GroupName=group))[1] == (
+        "Cannot delete entity, must delete policies first."
+    )
+    iam.delete_user_policy(UserName=user, PolicyName="mine")
+    iam.delete_group_policy(GroupName=group, PolicyName="ours")
+    iam.delete_user(UserName=user)
+    iam.delete_group(GroupName=group)
+    iam.delete_policy(PolicyArn=arn)
+    assert error_of(lambda: iam.get_user(UserName=user)) == (
+        "NoSuchEntity",
+        f"The user with name {user} cannot be found.",
+        404,
+    )
+    assert error_of(lambda: iam.get_group(GroupName=group)) == (
+        "NoSuchEntity",
+        f"The group with name {group} cannot be found.",
+        404,
+    )

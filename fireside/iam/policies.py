@@ -1,6 +1,6 @@
 """IAM managed policies: customer managed ones (created, versioned, tagged, deleted), AWS
 managed ones (`arn:aws:iam::aws:policy/...`, known by ARN, `fireside.iam.aws_managed`), and
-their attachment to roles.
+who holds them (attaching is each holder's operation: `roles.py`, `users.py`, `groups.py`).
 
 A customer managed policy keeps up to five versions, one of them the default; its document
 is checked (`fireside.iam.documents`) but never enforced. Attachment counts are the caller's
@@ -38,7 +38,6 @@ __all__ = ["PolicyApi"]
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 MAX_POLICIES: Final = 1500  # customer managed policies per account, AWS's default quota
-MAX_ATTACHED: Final = 10  # managed policies per role, AWS's default quota
 MAX_VERSIONS: Final = 5
 #: When AWS managed policies are said to be made (their real dates are not known here).
 _AWS_CREATED: Final = datetime(2015, 2, 6, 18, 40, tzinfo=UTC)
@@ -64,22 +63,24 @@ class PolicyApi:
             "TagPolicy": self.tag_policy,
             "UntagPolicy": self.untag_policy,
             "ListPolicyTags": self.list_policy_tags,
-            "AttachRolePolicy": self.attach_role_policy,
-            "DetachRolePolicy": self.detach_role_policy,
-            "ListAttachedRolePolicies": self.list_attached_role_policies,
             "ListEntitiesForPolicy": self.list_entities_for_policy,
         }
 
     # -- views ------------------------------------------------------------------------------
 
     def _usage(self, account: str) -> tuple[Counter[str], Counter[str]]:
-        """(attachments, boundary uses) of each policy ARN among `account`'s roles."""
+        """(attachments, boundary uses) of each policy ARN among `account`'s roles, users
+        and groups."""
         attached: Counter[str] = Counter()
         bounded: Counter[str] = Counter()
         for role in self.state.roles_of(account):
             attached.update(role.attached)
             if role.boundary is not None:
                 bounded[role.boundary] += 1
+        for user in self.state.users_of(account):
+            attached.update(user.attached)
+        for group in self.state.groups_of(account):
+            attached.update(group.attached)
         return attached, bounded
 
     def _view(
@@ -318,81 +319,50 @@ class PolicyApi:
         shown, out = page(numbered, lambda entry: entry[0], params)
         return {"Tags": [tag for _, tag in shown], **out}
 
-    # -- attachments ------------------------------------------------------------------------
-
-    async def attach_role_policy(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        role = self.state.role(ctx.account_id, params["RoleName"])
-        arn: str = params["PolicyArn"]
-        self.state.check_attachable(ctx.account_id, arn)
-        if arn in role.attached:
-            return {}  # attaching twice changes nothing, as on AWS
-        if len(role.attached) >= MAX_ATTACHED:
-            raise iam_error(
-                "LimitExceededException", f"Cannot exceed quota for PoliciesPerRole: {MAX_ATTACHED}"
-            )
-        role.attached.append(arn)
-        self.state.save_role(role)
-        return {}
-
-    async def detach_role_policy(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        role = self.state.role(ctx.account_id, params["RoleName"])
-        arn: str = params["PolicyArn"]
-        if arn not in role.attached:
-            self.state.find_policy(ctx.account_id, arn)  # a malformed ARN's own error first
-            raise iam_error("NoSuchEntityException", f"Policy {arn} was not found.")
-        role.attached.remove(arn)
-        self.state.save_role(role)
-        return {}
-
-    async def list_attached_role_policies(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        role = self.state.role(ctx.account_id, params["RoleName"])
-        prefix: str = params.get("PathPrefix") or "/"
-        attached = []
-        for arn in role.attached:
-            path, _, name = arn.partition(":policy")[2].rpartition("/")
-            if (path + "/").startswith(prefix):
-                attached.append({"PolicyName": name, "PolicyArn": arn})
-        shown, out = page(sorted(attached, key=_arn), _arn, params)
-        return {"AttachedPolicies": shown, **out}
+        # -- who holds a policy -----------------------------------------------------------------
 
     async def list_entities_for_policy(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
+        account = ctx.account_id
         arn: str = params["PolicyArn"]
-        self._any_policy(ctx.account_id, arn)
+        self._any_policy(account, arn)
         kind = params.get("PolicyUsageFilter")
         prefix: str = params.get("PathPrefix") or "/"
-        roles = []
-        if params.get("EntityFilter") in (None, "Role"):
-            roles = [
-                role
-                for role in self.state.roles_of(ctx.account_id)
-                if role.path.startswith(prefix)
-                and (
+        wanted = params.get("EntityFilter")
+        found: list[tuple[str, str, dict[str, str]]] = []  # (kind, key, entry)
+        if wanted in (None, "Role"):
+            for role in self.state.roles_of(account):
+                if role.path.startswith(prefix) and (
                     (kind != "PermissionsBoundary" and arn in role.attached)
                     or (kind != "PermissionsPolicy" and role.boundary == arn)
-                )
-            ]
-        shown, out = page(roles, lambda r: r.key, params)
+                ):
+                    found.append(
+                        ("Roles", role.key, {"RoleName": role.name, "RoleId": role.role_id})
+                    )
+        if kind != "PermissionsBoundary" and wanted in (None, "User"):
+            for user in self.state.users_of(account):
+                if user.path.startswith(prefix) and arn in user.attached:
+                    found.append(
+                        ("Users", user.key, {"UserName": user.name, "UserId": user.user_id})
+                    )
+        if kind != "PermissionsBoundary" and wanted in (None, "Group"):
+            for group in self.state.groups_of(account):
+                if group.path.startswith(prefix) and arn in group.attached:
+                    entry = {"GroupName": group.name, "GroupId": group.group_id}
+                    found.append(("Groups", group.key, entry))
+        # One listing across the three kinds: groups, then roles, then users, each by name.
+        found.sort(key=lambda entity: (entity[0], entity[1]))
+        shown, out = page(found, lambda entity: f"{entity[0]}/{entity[1]}", params)
         return {
-            "PolicyGroups": [],
-            "PolicyUsers": [],
-            "PolicyRoles": [{"RoleName": r.name, "RoleId": r.role_id} for r in shown],
+            "PolicyGroups": [entry for kind_, _, entry in shown if kind_ == "Groups"],
+            "PolicyUsers": [entry for kind_, _, entry in shown if kind_ == "Users"],
+            "PolicyRoles": [entry for kind_, _, entry in shown if kind_ == "Roles"],
             **out,
         }
 
 
 _AWS: Final = "arn:aws:iam::aws:policy/"
-
-
-def _arn(attached: dict[str, str]) -> str:
-    return attached["PolicyArn"]
 
 
 def _version_view(

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from fireside.aws.context import RequestContext
+from fireside.iam import holders
 from fireside.iam.documents import (
     INLINE_ROLE_QUOTA,
     check_identity_policy,
@@ -109,6 +110,9 @@ class RoleApi:
             "GetRolePolicy": self.get_role_policy,
             "DeleteRolePolicy": self.delete_role_policy,
             "ListRolePolicies": self.list_role_policies,
+            "AttachRolePolicy": self.attach_role_policy,
+            "DetachRolePolicy": self.detach_role_policy,
+            "ListAttachedRolePolicies": self.list_attached_role_policies,
         }
 
     # -- roles ------------------------------------------------------------------------------
@@ -289,3 +293,27 @@ class RoleApi:
         role = self.state.role(ctx.account_id, params["RoleName"])
         shown, out = page(sorted(role.inline), lambda name: name, params)
         return {"PolicyNames": shown, **out}
+
+    # -- managed policies -------------------------------------------------------------------
+
+    async def attach_role_policy(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        role = self.state.role(ctx.account_id, params["RoleName"])
+        if holders.attach(self.state, ctx.account_id, role, params["PolicyArn"], "role"):
+            self.state.save_role(role)
+        return {}  # attaching twice changes nothing, as on AWS
+
+    async def detach_role_policy(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        role = self.state.role(ctx.account_id, params["RoleName"])
+        holders.detach(self.state, ctx.account_id, role, params["PolicyArn"])
+        self.state.save_role(role)
+        return {}
+
+    async def list_attached_role_policies(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        role = self.state.role(ctx.account_id, params["RoleName"])
+        return holders.attached_page(role, params)

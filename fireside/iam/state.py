@@ -13,11 +13,12 @@ from typing import Any, Final, TypeVar
 
 from fireside.iam.aws_managed import AWS_POLICY_ARN, known
 from fireside.iam.entities import InstanceProfile, ManagedPolicy, Role, iam_error, validation
-from fireside.iam.store import POLICY, PROFILE, ROLE, IamStore
+from fireside.iam.principals import Group, User
+from fireside.iam.store import GROUP, POLICY, PROFILE, ROLE, USER, IamStore
 
 __all__ = ["IamState"]
 
-E = TypeVar("E", Role, ManagedPolicy, InstanceProfile)
+E = TypeVar("E", Role, ManagedPolicy, InstanceProfile, User, Group)
 
 _POLICY_ARN: Final = re.compile(
     r"arn:aws:iam::(?P<account>[0-9]{12}):policy(?P<path>/(?:.+/)?)(?P<name>[^/]+)"
@@ -30,6 +31,8 @@ class IamState:
         self.roles: dict[tuple[str, str], Role] = {}
         self.policies: dict[tuple[str, str], ManagedPolicy] = {}
         self.profiles: dict[tuple[str, str], InstanceProfile] = {}
+        self.users: dict[tuple[str, str], User] = {}
+        self.groups: dict[tuple[str, str], Group] = {}
         for kind, record in store.load():
             if kind == ROLE:
                 role = Role.from_record(record)
@@ -40,6 +43,12 @@ class IamState:
             elif kind == PROFILE:
                 profile = InstanceProfile.from_record(record)
                 self.profiles[profile.account, profile.key] = profile
+            elif kind == USER:
+                user = User.from_record(record)
+                self.users[user.account, user.key] = user
+            elif kind == GROUP:
+                group = Group.from_record(record)
+                self.groups[group.account, group.key] = group
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -95,6 +104,24 @@ class IamState:
     def profiles_of(self, account: str) -> list[InstanceProfile]:
         return sorted((p for p in self.profiles.values() if p.account == account), key=_by_key)
 
+    def user(self, account: str, name: str) -> User:
+        user = self.users.get((account, name.lower()))
+        if user is None:
+            raise iam_error("NoSuchEntityException", f"The user with name {name} cannot be found.")
+        return user
+
+    def users_of(self, account: str) -> list[User]:
+        return sorted((u for u in self.users.values() if u.account == account), key=_by_key)
+
+    def group(self, account: str, name: str) -> Group:
+        group = self.groups.get((account, name.lower()))
+        if group is None:
+            raise iam_error("NoSuchEntityException", f"The group with name {name} cannot be found.")
+        return group
+
+    def groups_of(self, account: str) -> list[Group]:
+        return sorted((g for g in self.groups.values() if g.account == account), key=_by_key)
+
     # -- durable writes ---------------------------------------------------------------------
     # Operations change an entity in memory, then save it. Should the commit fail, the entity
     # in memory is read back from the store, so memory never holds what the disk does not.
@@ -116,6 +143,18 @@ class IamState:
 
     def drop_profile(self, profile: InstanceProfile) -> None:
         self._drop(self.profiles, profile, PROFILE, InstanceProfile.from_record)
+
+    def save_user(self, user: User) -> None:
+        self._save(self.users, user, USER, User.from_record)
+
+    def drop_user(self, user: User) -> None:
+        self._drop(self.users, user, USER, User.from_record)
+
+    def save_group(self, group: Group) -> None:
+        self._save(self.groups, group, GROUP, Group.from_record)
+
+    def drop_group(self, group: Group) -> None:
+        self._drop(self.groups, group, GROUP, Group.from_record)
 
     def _save(
         self,
@@ -159,5 +198,5 @@ class IamState:
             table[entity.account, entity.key] = load(record)
 
 
-def _by_key(entity: Role | ManagedPolicy | InstanceProfile) -> str:
+def _by_key(entity: Role | ManagedPolicy | InstanceProfile | User | Group) -> str:
     return entity.key

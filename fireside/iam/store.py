@@ -1,4 +1,4 @@
-"""Where IAM keeps its roles, managed policies and instance profiles: one SQLite file
+"""Where IAM keeps its roles, managed policies, instance profiles, users and groups: one SQLite file
 (`iam.sqlite`) in the data directory, one JSON record per entity.
 
 Every write that acknowledges a request is one row's upsert or delete committed with
@@ -21,11 +21,13 @@ __all__ = ["IamStore"]
 ROLE: Final = "role"
 POLICY: Final = "policy"
 PROFILE: Final = "profile"
+USER: Final = "user"
+GROUP: Final = "group"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entities (
     account  TEXT NOT NULL,
-    kind     TEXT NOT NULL,          -- role, policy or profile
+    kind     TEXT NOT NULL,          -- role, policy, profile, user or group
     key      TEXT NOT NULL,          -- the lower-cased name: IAM names ignore case
     record   TEXT NOT NULL,          -- JSON of fireside.iam.entities.<kind>.record()
     PRIMARY KEY (account, kind, key)

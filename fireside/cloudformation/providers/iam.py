@@ -13,11 +13,21 @@ profile's Ref is its name (GetAtt Arn); an inline AWS::IAM::Policy's Ref is a ge
 
 from __future__ import annotations
 
-import json
-import uuid
-from typing import Any, Final
+from typing import Any
 
 from fireside.aws.errors import ServiceError
+from fireside.cloudformation.providers.iam_calls import (
+    HOLDERS,
+    as_document,
+    call,
+    code_of,
+    every,
+    holders_of,
+    name_for,
+    quietly,
+    strings,
+    tags_for,
+)
 from fireside.cloudformation.resource_types import (
     Created,
     ResourceContext,
@@ -27,81 +37,6 @@ from fireside.cloudformation.resource_types import (
 
 __all__ = ["providers"]
 
-#: IAM's error codes -> CloudFormation's handler error codes, as its events name them.
-_HANDLER_CODES: Final = {
-    "NoSuchEntity": "NotFound",
-    "EntityAlreadyExists": "AlreadyExists",
-    "MalformedPolicyDocument": "InvalidRequest",
-    "ValidationError": "InvalidRequest",
-    "InvalidInput": "InvalidRequest",
-    "LimitExceeded": "ServiceLimitExceeded",
-    "DeleteConflict": "ResourceConflict",
-}
-
-
-def _code(error: ServiceError) -> str:
-    """IAM's wire code of an error (raised under its model shape's name, e.g.
-    `NoSuchEntityException` for `NoSuchEntity`)."""
-    return error.code.removesuffix("Exception")
-
-
-async def _call(ctx: ResourceContext, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-    """An IAM operation as the stack's account; its error as CloudFormation reports it."""
-    try:
-        return await ctx.call("iam", operation, params)
-    except ServiceError as error:
-        code = _HANDLER_CODES.get(_code(error), "GeneralServiceException")
-        raise ResourceFailed(
-            f'Resource handler returned message: "{error.message}" '
-            f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: {code})"
-        ) from error
-
-
-async def _quietly(ctx: ResourceContext, operation: str, params: dict[str, Any]) -> None:
-    """A cleanup call: what is already gone is fine (deletes are idempotent)."""
-    try:
-        await ctx.call("iam", operation, params)
-    except ServiceError as error:
-        if _code(error) != "NoSuchEntity":
-            await _call(ctx, operation, params)  # raises it as CloudFormation reports it
-
-
-def _document(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _name(ctx: ResourceContext, given: Any, longest: int) -> str:
-    """The template's name, else CloudFormation's `<stack>-<logical>-<random>`, shortened in
-    front of the random part to IAM's limit."""
-    if given:
-        return str(given)
-    name = ctx.generated_name or f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:12]}"
-    if len(name) <= longest:
-        return name
-    head, _, suffix = name.rpartition("-")
-    return f"{head[: longest - len(suffix) - 1]}-{suffix}"
-
-
-def _tags(ctx: ResourceContext, given: Any) -> list[dict[str, str]]:
-    tags = {**ctx.tags, **{str(t["Key"]): str(t.get("Value", "")) for t in given or []}}
-    return [{"Key": k, "Value": v} for k, v in tags.items()]
-
-
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value or []]
-
-
-def _no_users_or_groups(properties: dict[str, Any], *, some: bool = False) -> None:
-    """Fireside has roles only; an inline policy (`some`) must name at least one holder."""
-    held = properties.get("Roles") or properties.get("Users") or properties.get("Groups")
-    if some and not held:
-        raise ResourceFailed("At least one of [Groups,Roles,Users] must be non-empty.")
-    if properties.get("Users") or properties.get("Groups"):
-        raise ResourceFailed(
-            "Fireside has no IAM users or groups: attach this policy to Roles only"
-        )
-
-
 # -- AWS::IAM::Role ---------------------------------------------------------------------------
 
 
@@ -110,10 +45,10 @@ class Role:
     replace_on = frozenset({"RoleName", "Path"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        name = _name(ctx, properties.get("RoleName"), 64)
+        name = name_for(ctx, properties.get("RoleName"), 64)
         params: dict[str, Any] = {
             "RoleName": name,
-            "AssumeRolePolicyDocument": _document(properties.get("AssumeRolePolicyDocument")),
+            "AssumeRolePolicyDocument": as_document(properties.get("AssumeRolePolicyDocument")),
             "Path": str(properties.get("Path") or "/"),
         }
         if properties.get("Description") is not None:
@@ -122,15 +57,15 @@ class Role:
             params["MaxSessionDuration"] = int(properties["MaxSessionDuration"])
         if properties.get("PermissionsBoundary"):
             params["PermissionsBoundary"] = str(properties["PermissionsBoundary"])
-        tags = _tags(ctx, properties.get("Tags"))
+        tags = tags_for(ctx, properties.get("Tags"))
         if tags:
             params["Tags"] = tags
-        role = (await _call(ctx, "CreateRole", params))["Role"]
+        role = (await call(ctx, "CreateRole", params))["Role"]
         try:
             for policy in properties.get("Policies") or []:
                 await _put_inline(ctx, name, policy)
-            for arn in _strings(properties.get("ManagedPolicyArns")):
-                await _call(ctx, "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn})
+            for arn in strings(properties.get("ManagedPolicyArns")):
+                await call(ctx, "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn})
         except ResourceFailed:
             await self.delete(ctx, name, properties)  # leave no half-made role behind
             raise
@@ -140,68 +75,62 @@ class Role:
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
         name = physical_id
-        trust = _document(new.get("AssumeRolePolicyDocument"))
-        if trust != _document(old.get("AssumeRolePolicyDocument")):
-            await _call(ctx, "UpdateAssumeRolePolicy", {"RoleName": name, "PolicyDocument": trust})
+        trust = as_document(new.get("AssumeRolePolicyDocument"))
+        if trust != as_document(old.get("AssumeRolePolicyDocument")):
+            await call(ctx, "UpdateAssumeRolePolicy", {"RoleName": name, "PolicyDocument": trust})
         changes: dict[str, Any] = {}
         if new.get("Description") != old.get("Description"):
             changes["Description"] = str(new.get("Description") or "")
         if new.get("MaxSessionDuration") != old.get("MaxSessionDuration"):
             changes["MaxSessionDuration"] = int(new.get("MaxSessionDuration") or 3600)
         if changes:
-            await _call(ctx, "UpdateRole", {"RoleName": name, **changes})
+            await call(ctx, "UpdateRole", {"RoleName": name, **changes})
         if new.get("PermissionsBoundary") != old.get("PermissionsBoundary"):
             if new.get("PermissionsBoundary"):
                 boundary = {"RoleName": name, "PermissionsBoundary": new["PermissionsBoundary"]}
-                await _call(ctx, "PutRolePermissionsBoundary", boundary)
+                await call(ctx, "PutRolePermissionsBoundary", boundary)
             else:
-                await _quietly(ctx, "DeleteRolePermissionsBoundary", {"RoleName": name})
+                await quietly(ctx, "DeleteRolePermissionsBoundary", {"RoleName": name})
         await _update_inline(ctx, name, old.get("Policies") or [], new.get("Policies") or [])
-        before = _strings(old.get("ManagedPolicyArns"))
-        after = _strings(new.get("ManagedPolicyArns"))
+        before = strings(old.get("ManagedPolicyArns"))
+        after = strings(new.get("ManagedPolicyArns"))
         for arn in [a for a in before if a not in after]:
-            await _quietly(ctx, "DetachRolePolicy", {"RoleName": name, "PolicyArn": arn})
+            await quietly(ctx, "DetachRolePolicy", {"RoleName": name, "PolicyArn": arn})
         for arn in [a for a in after if a not in before]:
-            await _call(ctx, "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn})
+            await call(ctx, "AttachRolePolicy", {"RoleName": name, "PolicyArn": arn})
         await _update_tags(ctx, name, old, new)
-        role = (await _call(ctx, "GetRole", {"RoleName": name}))["Role"]
+        role = (await call(ctx, "GetRole", {"RoleName": name}))["Role"]
         return Created(name, {"Arn": role["Arn"], "RoleId": role["RoleId"]})
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
     ) -> None:
         name = physical_id
-        try:
-            attached = await ctx.call("iam", "ListAttachedRolePolicies", {"RoleName": name})
-            inline = await ctx.call("iam", "ListRolePolicies", {"RoleName": name})
-        except ServiceError as error:
-            if _code(error) == "NoSuchEntity":
-                return
-            raise ResourceFailed(error.message) from error
-        for policy in attached["AttachedPolicies"]:
+        params = {"RoleName": name}
+        for policy in await every(ctx, "ListAttachedRolePolicies", params, "AttachedPolicies"):
             detach = {"RoleName": name, "PolicyArn": policy["PolicyArn"]}
-            await _quietly(ctx, "DetachRolePolicy", detach)
-        for policy_name in inline["PolicyNames"]:
-            await _quietly(ctx, "DeleteRolePolicy", {"RoleName": name, "PolicyName": policy_name})
-        await _quietly(ctx, "DeleteRole", {"RoleName": name})
+            await quietly(ctx, "DetachRolePolicy", detach)
+        for policy_name in await every(ctx, "ListRolePolicies", params, "PolicyNames"):
+            await quietly(ctx, "DeleteRolePolicy", {"RoleName": name, "PolicyName": policy_name})
+        await quietly(ctx, "DeleteRole", {"RoleName": name})
 
 
 async def _put_inline(ctx: ResourceContext, role: str, policy: dict[str, Any]) -> None:
     params = {
         "RoleName": role,
         "PolicyName": str(policy.get("PolicyName") or ""),
-        "PolicyDocument": _document(policy.get("PolicyDocument")),
+        "PolicyDocument": as_document(policy.get("PolicyDocument")),
     }
-    await _call(ctx, "PutRolePolicy", params)
+    await call(ctx, "PutRolePolicy", params)
 
 
 async def _update_inline(
     ctx: ResourceContext, role: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> None:
-    before = {str(p.get("PolicyName")): _document(p.get("PolicyDocument")) for p in old}
-    after = {str(p.get("PolicyName")): _document(p.get("PolicyDocument")) for p in new}
+    before = {str(p.get("PolicyName")): as_document(p.get("PolicyDocument")) for p in old}
+    after = {str(p.get("PolicyName")): as_document(p.get("PolicyDocument")) for p in new}
     for name in [n for n in before if n not in after]:
-        await _quietly(ctx, "DeleteRolePolicy", {"RoleName": role, "PolicyName": name})
+        await quietly(ctx, "DeleteRolePolicy", {"RoleName": role, "PolicyName": name})
     for name, document in after.items():
         if before.get(name) != document:
             await _put_inline(ctx, role, {"PolicyName": name, "PolicyDocument": document})
@@ -210,14 +139,14 @@ async def _update_inline(
 async def _update_tags(
     ctx: ResourceContext, role: str, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
-    before = {t["Key"]: t["Value"] for t in _tags(ctx, old.get("Tags"))}
-    after = _tags(ctx, new.get("Tags"))
+    before = {t["Key"]: t["Value"] for t in tags_for(ctx, old.get("Tags"))}
+    after = tags_for(ctx, new.get("Tags"))
     gone = [key for key in before if key not in {t["Key"] for t in after}]
     if gone:
-        await _call(ctx, "UntagRole", {"RoleName": role, "TagKeys": gone})
+        await call(ctx, "UntagRole", {"RoleName": role, "TagKeys": gone})
     changed = [t for t in after if before.get(t["Key"]) != t["Value"]]
     if changed:
-        await _call(ctx, "TagRole", {"RoleName": role, "Tags": changed})
+        await call(ctx, "TagRole", {"RoleName": role, "Tags": changed})
 
 
 # -- AWS::IAM::Policy (inline) ----------------------------------------------------------------
@@ -228,39 +157,57 @@ class Policy:
     replace_on: frozenset[str] = frozenset()
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        _no_users_or_groups(properties, some=True)
-        physical_id = _name(ctx, None, 64)
-        made: list[str] = []
+        held = holders_of(properties)
+        if not held:
+            raise ResourceFailed("At least one of [Groups,Roles,Users] must be non-empty.")
+        physical_id = name_for(ctx, None, 64)
+        made: list[tuple[str, str, str]] = []
         try:
-            for role in _strings(properties.get("Roles")):
-                await _put_inline(ctx, role, properties)
-                made.append(role)
+            for holder in held:
+                await _put_policy(ctx, holder, properties)
+                made.append(holder)
         except ResourceFailed:
-            name = str(properties.get("PolicyName"))
-            for role in made:
-                await _quietly(ctx, "DeleteRolePolicy", {"RoleName": role, "PolicyName": name})
+            await _delete_policies(ctx, made, str(properties.get("PolicyName")))
             raise
         return Created(physical_id, {"Id": physical_id})
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        _no_users_or_groups(new, some=True)
-        old_name, new_name = str(old.get("PolicyName")), str(new.get("PolicyName"))
-        after = _strings(new.get("Roles"))
-        for role in _strings(old.get("Roles")):
-            if role not in after or old_name != new_name:
-                await _quietly(ctx, "DeleteRolePolicy", {"RoleName": role, "PolicyName": old_name})
-        for role in after:
-            await _put_inline(ctx, role, new)
+        after = holders_of(new)
+        if not after:
+            raise ResourceFailed("At least one of [Groups,Roles,Users] must be non-empty.")
+        old_name = str(old.get("PolicyName"))
+        renamed = old_name != str(new.get("PolicyName"))
+        gone = [h for h in holders_of(old) if renamed or h not in after]
+        await _delete_policies(ctx, gone, old_name)
+        for holder in after:
+            await _put_policy(ctx, holder, new)
         return Created(physical_id, {"Id": physical_id})
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
     ) -> None:
-        name = str(properties.get("PolicyName"))
-        for role in _strings(properties.get("Roles")):
-            await _quietly(ctx, "DeleteRolePolicy", {"RoleName": role, "PolicyName": name})
+        await _delete_policies(ctx, holders_of(properties), str(properties.get("PolicyName")))
+
+
+async def _put_policy(
+    ctx: ResourceContext, holder: tuple[str, str, str], properties: dict[str, Any]
+) -> None:
+    noun, member, name = holder
+    params = {
+        member: name,
+        "PolicyName": str(properties.get("PolicyName") or ""),
+        "PolicyDocument": as_document(properties.get("PolicyDocument")),
+    }
+    await call(ctx, f"Put{noun}Policy", params)
+
+
+async def _delete_policies(
+    ctx: ResourceContext, held: list[tuple[str, str, str]], policy_name: str
+) -> None:
+    for noun, member, name in held:
+        await quietly(ctx, f"Delete{noun}Policy", {member: name, "PolicyName": policy_name})
 
 
 # -- AWS::IAM::ManagedPolicy ------------------------------------------------------------------
@@ -271,19 +218,18 @@ class ManagedPolicy:
     replace_on = frozenset({"ManagedPolicyName", "Path", "Description"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        _no_users_or_groups(properties)
         params: dict[str, Any] = {
-            "PolicyName": _name(ctx, properties.get("ManagedPolicyName"), 128),
+            "PolicyName": name_for(ctx, properties.get("ManagedPolicyName"), 128),
             "Path": str(properties.get("Path") or "/"),
-            "PolicyDocument": _document(properties.get("PolicyDocument")),
+            "PolicyDocument": as_document(properties.get("PolicyDocument")),
         }
         if properties.get("Description") is not None:
             params["Description"] = str(properties["Description"])
-        policy = (await _call(ctx, "CreatePolicy", params))["Policy"]
+        policy = (await call(ctx, "CreatePolicy", params))["Policy"]
         arn = policy["Arn"]
         try:
-            for role in _strings(properties.get("Roles")):
-                await _call(ctx, "AttachRolePolicy", {"RoleName": role, "PolicyArn": arn})
+            for noun, member, name in holders_of(properties):
+                await call(ctx, f"Attach{noun}Policy", {member: name, "PolicyArn": arn})
         except ResourceFailed:
             await self.delete(ctx, arn, properties)
             raise
@@ -292,23 +238,22 @@ class ManagedPolicy:
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        _no_users_or_groups(new)
         arn = physical_id
-        document = _document(new.get("PolicyDocument"))
-        if document != _document(old.get("PolicyDocument")):
-            versions = (await _call(ctx, "ListPolicyVersions", {"PolicyArn": arn}))["Versions"]
+        document = as_document(new.get("PolicyDocument"))
+        if document != as_document(old.get("PolicyDocument")):
+            versions = (await call(ctx, "ListPolicyVersions", {"PolicyArn": arn}))["Versions"]
             spare = [v["VersionId"] for v in versions if not v["IsDefaultVersion"]]
             if len(versions) >= 5 and spare:  # make room: the oldest non-default goes
                 oldest = min(spare, key=lambda v: int(v[1:]))
-                await _call(ctx, "DeletePolicyVersion", {"PolicyArn": arn, "VersionId": oldest})
+                await call(ctx, "DeletePolicyVersion", {"PolicyArn": arn, "VersionId": oldest})
             params = {"PolicyArn": arn, "PolicyDocument": document, "SetAsDefault": True}
-            await _call(ctx, "CreatePolicyVersion", params)
-        before, after = _strings(old.get("Roles")), _strings(new.get("Roles"))
-        for role in [r for r in before if r not in after]:
-            await _quietly(ctx, "DetachRolePolicy", {"RoleName": role, "PolicyArn": arn})
-        for role in [r for r in after if r not in before]:
-            await _call(ctx, "AttachRolePolicy", {"RoleName": role, "PolicyArn": arn})
-        policy = (await _call(ctx, "GetPolicy", {"PolicyArn": arn}))["Policy"]
+            await call(ctx, "CreatePolicyVersion", params)
+        before, after = holders_of(old), holders_of(new)
+        for noun, member, name in [h for h in before if h not in after]:
+            await quietly(ctx, f"Detach{noun}Policy", {member: name, "PolicyArn": arn})
+        for noun, member, name in [h for h in after if h not in before]:
+            await call(ctx, f"Attach{noun}Policy", {member: name, "PolicyArn": arn})
+        policy = (await call(ctx, "GetPolicy", {"PolicyArn": arn}))["Policy"]
         return Created(arn, _policy_attributes(policy))
 
     async def delete(
@@ -316,20 +261,21 @@ class ManagedPolicy:
     ) -> None:
         arn = physical_id
         try:
-            entities = await ctx.call("iam", "ListEntitiesForPolicy", {"PolicyArn": arn})
             versions = await ctx.call("iam", "ListPolicyVersions", {"PolicyArn": arn})
         except ServiceError as error:
-            if _code(error) == "NoSuchEntity":
+            if code_of(error) == "NoSuchEntity":
                 return
             raise ResourceFailed(error.message) from error
-        for role in entities["PolicyRoles"]:
-            detach = {"RoleName": role["RoleName"], "PolicyArn": arn}
-            await _quietly(ctx, "DetachRolePolicy", detach)
+        for kind, noun, member in HOLDERS:
+            params = {"PolicyArn": arn, "EntityFilter": noun}
+            for entity in await every(ctx, "ListEntitiesForPolicy", params, f"Policy{kind}"):
+                detach = {member: entity[member], "PolicyArn": arn}
+                await quietly(ctx, f"Detach{noun}Policy", detach)
         for version in versions["Versions"]:
             if not version["IsDefaultVersion"]:
                 drop = {"PolicyArn": arn, "VersionId": version["VersionId"]}
-                await _quietly(ctx, "DeletePolicyVersion", drop)
-        await _quietly(ctx, "DeletePolicy", {"PolicyArn": arn})
+                await quietly(ctx, "DeletePolicyVersion", drop)
+        await quietly(ctx, "DeletePolicy", {"PolicyArn": arn})
 
 
 def _policy_attributes(policy: dict[str, Any]) -> dict[str, Any]:
@@ -353,13 +299,13 @@ class InstanceProfile:
     replace_on = frozenset({"InstanceProfileName", "Path"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        name = _name(ctx, properties.get("InstanceProfileName"), 128)
+        name = name_for(ctx, properties.get("InstanceProfileName"), 128)
         params = {"InstanceProfileName": name, "Path": str(properties.get("Path") or "/")}
-        profile = (await _call(ctx, "CreateInstanceProfile", params))["InstanceProfile"]
+        profile = (await call(ctx, "CreateInstanceProfile", params))["InstanceProfile"]
         try:
-            for role in _strings(properties.get("Roles")):
+            for role in strings(properties.get("Roles")):
                 add = {"InstanceProfileName": name, "RoleName": role}
-                await _call(ctx, "AddRoleToInstanceProfile", add)
+                await call(ctx, "AddRoleToInstanceProfile", add)
         except ResourceFailed:
             await self.delete(ctx, name, properties)
             raise
@@ -369,15 +315,15 @@ class InstanceProfile:
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
         name = physical_id
-        before, after = _strings(old.get("Roles")), _strings(new.get("Roles"))
+        before, after = strings(old.get("Roles")), strings(new.get("Roles"))
         for role in [r for r in before if r not in after]:
             remove = {"InstanceProfileName": name, "RoleName": role}
-            await _quietly(ctx, "RemoveRoleFromInstanceProfile", remove)
+            await quietly(ctx, "RemoveRoleFromInstanceProfile", remove)
         for role in [r for r in after if r not in before]:
-            await _call(
+            await call(
                 ctx, "AddRoleToInstanceProfile", {"InstanceProfileName": name, "RoleName": role}
             )
-        got = await _call(ctx, "GetInstanceProfile", {"InstanceProfileName": name})
+        got = await call(ctx, "GetInstanceProfile", {"InstanceProfileName": name})
         return Created(name, {"Arn": got["InstanceProfile"]["Arn"]})
 
     async def delete(
@@ -387,13 +333,13 @@ class InstanceProfile:
         try:
             got = await ctx.call("iam", "GetInstanceProfile", {"InstanceProfileName": name})
         except ServiceError as error:
-            if _code(error) == "NoSuchEntity":
+            if code_of(error) == "NoSuchEntity":
                 return
             raise ResourceFailed(error.message) from error
         for role in got["InstanceProfile"]["Roles"]:
             remove = {"InstanceProfileName": name, "RoleName": role["RoleName"]}
-            await _quietly(ctx, "RemoveRoleFromInstanceProfile", remove)
-        await _quietly(ctx, "DeleteInstanceProfile", {"InstanceProfileName": name})
+            await quietly(ctx, "RemoveRoleFromInstanceProfile", remove)
+        await quietly(ctx, "DeleteInstanceProfile", {"InstanceProfileName": name})
 
 
 def providers() -> list[ResourceType]:
