@@ -1,0 +1,350 @@
+"""AWS::Lambda::Function, ::Version and ::Alias, through Lambda's own operations.
+
+A function is created with CreateFunction and is not handed back until it is usable (State
+`Active`, LastUpdateStatus `Successful`), as CloudFormation waits; a function that fails to
+become ready is deleted again, so a rolled-back stack leaves nothing behind. Updates are in
+place: the code with UpdateFunctionCode, the rest with one UpdateFunctionConfiguration
+carrying every configuration property (a property dropped from the template goes back to
+Lambda's default, as CloudFormation resets it). `FunctionName` and `PackageType` need a new
+function. The rest of Lambda's resource types are in `awslambda_wiring`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fireside.cloudformation.providers.awslambda_wiring import wiring_providers
+from fireside.cloudformation.providers.inline_code import package_inline
+from fireside.cloudformation.providers.service_support import (
+    Provider,
+    call,
+    changed,
+    failed,
+    generated,
+    tags_of,
+    wait_for,
+)
+from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
+
+__all__ = ["providers"]
+
+#: A function name's length limit (CloudFormation cuts generated names to it).
+MAX_FUNCTION_NAME = 64
+#: Configuration properties and the value Lambda falls back to when the template drops one.
+_CONFIG_DEFAULTS: dict[str, Any] = {
+    "Description": "",
+    "Timeout": 3,
+    "MemorySize": 128,
+    "Environment": {"Variables": {}},
+    "Layers": [],
+    "TracingConfig": {"Mode": "PassThrough"},
+    "DeadLetterConfig": {},
+    "EphemeralStorage": {"Size": 512},
+    "LoggingConfig": {"LogFormat": "Text"},
+    "SnapStart": {"ApplyOn": "None"},
+    "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []},
+    "KmsKeyArn": "",
+    "Handler": None,
+    "Runtime": None,
+    "Role": None,
+}
+_CONFIG = frozenset(_CONFIG_DEFAULTS)
+#: Accepted and kept by the service (or by CloudFormation alone) with no effect on Fireside.
+_INERT = ("CodeSigningConfigArn",)
+
+
+def _code(properties: dict[str, Any]) -> dict[str, Any]:
+    """CreateFunction's `Code` (UpdateFunctionCode takes the same members at its top)."""
+    code = dict(properties.get("Code") or {})
+    if code.get("ImageUri"):
+        raise failed(
+            "Fireside does not support container image functions (Code.ImageUri) yet: "
+            "deploy the function as a .zip package (Code.ZipFile or Code.S3Bucket/S3Key)."
+        )
+    code.pop("SourceKMSKeyArn", None)
+    if "ZipFile" in code:
+        runtime = str(properties.get("Runtime") or "")
+        package = package_inline(runtime, str(code["ZipFile"]))
+        if package is None:
+            raise failed(
+                f"ZipFile can only be used with Node.js and Python runtimes, not '{runtime}'."
+            )
+        code["ZipFile"] = package
+    return code
+
+
+def _check_supported(properties: dict[str, Any]) -> None:
+    if properties.get("PackageType") == "Image":
+        raise failed("Fireside does not support container image functions (PackageType Image).")
+    if properties.get("FileSystemConfigs"):
+        raise failed("Fireside does not support Amazon EFS file systems (FileSystemConfigs).")
+
+
+def _snap_start(config: dict[str, Any]) -> dict[str, Any]:
+    snap = dict(config.get("SnapStart") or {"ApplyOn": "None", "OptimizationStatus": "Off"})
+    return {
+        "SnapStartResponse": snap,
+        "SnapStartResponse.ApplyOn": snap.get("ApplyOn", "None"),
+        "SnapStartResponse.OptimizationStatus": snap.get("OptimizationStatus", "Off"),
+    }
+
+
+async def function_ready(
+    ctx: ResourceContext, name: str, qualifier: str | None = None
+) -> dict[str, Any]:
+    """The function's configuration once Active with its last update Successful."""
+    params: dict[str, Any] = {"FunctionName": name}
+    if qualifier:
+        params["Qualifier"] = qualifier
+
+    async def probe() -> dict[str, Any] | None:
+        config = await call(ctx, "lambda", "GetFunctionConfiguration", params)
+        if config.get("State") == "Failed":
+            raise failed(str(config.get("StateReason") or "The function failed to activate."))
+        if config.get("LastUpdateStatus") == "Failed":
+            raise failed(str(config.get("LastUpdateStatusReason") or "The update failed."))
+        if config.get("State") == "Active" and config.get("LastUpdateStatus") in (
+            None,
+            "Successful",
+        ):
+            return config
+        return None
+
+    return await wait_for(probe, f"function {name} to become Active")
+
+
+class Function(Provider):
+    type_name = "AWS::Lambda::Function"
+    replace_on = frozenset({"FunctionName", "PackageType"})
+
+    async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        _check_supported(properties)
+        name = generated(ctx, MAX_FUNCTION_NAME, properties.get("FunctionName"))
+        params: dict[str, Any] = {
+            key: properties[key]
+            for key in (*_CONFIG, "Architectures", "PackageType", *_INERT)
+            if properties.get(key) is not None
+        }
+        params["FunctionName"] = name
+        params["Code"] = _code(properties)
+        tags = tags_of(ctx, properties.get("Tags"))
+        tags.update(_stack_tags(ctx))
+        params["Tags"] = tags
+        await call(ctx, "lambda", "CreateFunction", params)
+        try:
+            if properties.get("ReservedConcurrentExecutions") is not None:
+                await call(
+                    ctx,
+                    "lambda",
+                    "PutFunctionConcurrency",
+                    {
+                        "FunctionName": name,
+                        "ReservedConcurrentExecutions": properties["ReservedConcurrentExecutions"],
+                    },
+                )
+            config = await function_ready(ctx, name)
+        except BaseException:
+            await call(ctx, "lambda", "DeleteFunction", {"FunctionName": name}, missing_ok=True)
+            raise
+        return self._created(config)
+
+    @staticmethod
+    def _created(config: dict[str, Any]) -> Created:
+        return Created(
+            str(config["FunctionName"]), {"Arn": config["FunctionArn"], **_snap_start(config)}
+        )
+
+    async def update(
+        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Created:
+        _check_supported(new)
+        if tags_of(ctx, old.get("Tags")) != tags_of(ctx, new.get("Tags")):
+            raise failed(
+                "Fireside's Lambda does not implement TagResource yet: a function's Tags "
+                "cannot change in place (replace the function by renaming it)."
+            )
+        inline = "ZipFile" in (new.get("Code") or {})
+        code_changed = changed(old, new, frozenset({"Code", "Architectures"})) or (
+            inline and old.get("Runtime") != new.get("Runtime")
+        )
+        config_changed = changed(old, new, _CONFIG)
+        # The code before the configuration: a new runtime may need the new code's handler.
+        if code_changed:
+            params: dict[str, Any] = {"FunctionName": physical_id, **_code(new)}
+            if new.get("Architectures"):
+                params["Architectures"] = new["Architectures"]
+            await call(ctx, "lambda", "UpdateFunctionCode", params)
+            await function_ready(ctx, physical_id)
+        if config_changed:
+            params = {"FunctionName": physical_id}
+            for key, default in _CONFIG_DEFAULTS.items():
+                value = new.get(key)
+                if value is None:
+                    value = default
+                if value is not None:
+                    params[key] = value
+            await call(ctx, "lambda", "UpdateFunctionConfiguration", params)
+        if old.get("ReservedConcurrentExecutions") != new.get("ReservedConcurrentExecutions"):
+            if new.get("ReservedConcurrentExecutions") is None:
+                await call(
+                    ctx, "lambda", "DeleteFunctionConcurrency", {"FunctionName": physical_id}
+                )
+            else:
+                await call(
+                    ctx,
+                    "lambda",
+                    "PutFunctionConcurrency",
+                    {
+                        "FunctionName": physical_id,
+                        "ReservedConcurrentExecutions": new["ReservedConcurrentExecutions"],
+                    },
+                )
+        return self._created(await function_ready(ctx, physical_id))
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        await call(ctx, "lambda", "DeleteFunction", {"FunctionName": physical_id}, missing_ok=True)
+
+
+def _stack_tags(ctx: ResourceContext) -> dict[str, str]:
+    """The tags CloudFormation puts on what a stack creates."""
+    return {
+        "aws:cloudformation:stack-name": ctx.stack_name,
+        "aws:cloudformation:stack-id": ctx.stack_id,
+        "aws:cloudformation:logical-id": ctx.logical_id,
+    }
+
+
+async def _put_provisioned(
+    ctx: ResourceContext, function: str, qualifier: str, config: Any, previous: Any = None
+) -> None:
+    """ProvisionedConcurrencyConfig of a version or alias: set, changed or removed."""
+    if config:
+        await call(
+            ctx,
+            "lambda",
+            "PutProvisionedConcurrencyConfig",
+            {
+                "FunctionName": function,
+                "Qualifier": qualifier,
+                "ProvisionedConcurrentExecutions": config["ProvisionedConcurrentExecutions"],
+            },
+        )
+    elif previous:
+        await call(
+            ctx,
+            "lambda",
+            "DeleteProvisionedConcurrencyConfig",
+            {"FunctionName": function, "Qualifier": qualifier},
+            missing_ok=True,
+        )
+
+
+def _split_version_arn(arn: str) -> tuple[str, str]:
+    """(function ARN, qualifier) of a qualified ARN."""
+    function, _, qualifier = arn.rpartition(":")
+    return function, qualifier
+
+
+class Version(Provider):
+    """Every property needs a new version (a published version never changes)."""
+
+    type_name = "AWS::Lambda::Version"
+    replace_on = frozenset(
+        {
+            "CodeSha256",
+            "Description",
+            "FunctionName",
+            "ProvisionedConcurrencyConfig",
+            "RuntimePolicy",
+            "Policy",
+            "FunctionScalingConfig",
+        }
+    )
+
+    async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        if properties.get("Policy"):
+            raise failed("Fireside does not support a Version's resource Policy yet.")
+        function = str(properties["FunctionName"])
+        await function_ready(ctx, function)
+        params = {
+            key: properties[key]
+            for key in ("FunctionName", "CodeSha256", "Description")
+            if properties.get(key) is not None
+        }
+        published = await call(ctx, "lambda", "PublishVersion", params)
+        arn, version = str(published["FunctionArn"]), str(published["Version"])
+        await function_ready(ctx, function, version)
+        await _put_provisioned(
+            ctx, function, version, properties.get("ProvisionedConcurrencyConfig")
+        )
+        return Created(
+            arn, {"Version": version, "FunctionArn": _split_version_arn(arn)[0], "Id": arn}
+        )
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        function, version = _split_version_arn(physical_id)
+        await call(
+            ctx,
+            "lambda",
+            "DeleteFunction",
+            {"FunctionName": function, "Qualifier": version},
+            missing_ok=True,
+        )
+
+
+class Alias(Provider):
+    type_name = "AWS::Lambda::Alias"
+    replace_on = frozenset({"FunctionName", "Name"})
+
+    async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        params = {
+            key: properties[key]
+            for key in ("FunctionName", "Name", "FunctionVersion", "Description", "RoutingConfig")
+            if properties.get(key) is not None
+        }
+        alias = await call(ctx, "lambda", "CreateAlias", params)
+        arn = str(alias["AliasArn"])
+        await _put_provisioned(
+            ctx, str(properties["FunctionName"]), str(properties["Name"]),
+            properties.get("ProvisionedConcurrencyConfig"),
+        )  # fmt: skip
+        return Created(arn, {"AliasArn": arn})
+
+    async def update(
+        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Created:
+        function, name = str(new["FunctionName"]), str(new["Name"])
+        await call(
+            ctx,
+            "lambda",
+            "UpdateAlias",
+            {
+                "FunctionName": function,
+                "Name": name,
+                "FunctionVersion": new["FunctionVersion"],
+                "Description": new.get("Description") or "",
+                "RoutingConfig": new.get("RoutingConfig") or {"AdditionalVersionWeights": {}},
+            },
+        )
+        if old.get("ProvisionedConcurrencyConfig") != new.get("ProvisionedConcurrencyConfig"):
+            await _put_provisioned(
+                ctx, function, name, new.get("ProvisionedConcurrencyConfig"),
+                old.get("ProvisionedConcurrencyConfig"),
+            )  # fmt: skip
+        return Created(physical_id, {"AliasArn": physical_id})
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        function, name = _split_version_arn(physical_id)
+        await call(
+            ctx, "lambda", "DeleteAlias", {"FunctionName": function, "Name": name}, missing_ok=True
+        )
+
+
+def providers() -> list[ResourceType]:
+    return [Function(), Version(), Alias(), *wiring_providers()]
