@@ -203,7 +203,7 @@ def test_rest_api_part_by_part(app: App) -> None:
                     "StatusCode": "200",
                     "ResponseTemplates": {"application/json": '{"v": "$stageVariables.color"}'},
                 },
-            ],  # fmt: skip
+            ],
         },
     }
     method = app.create("AWS::ApiGateway::Method", "GetThings", method_props)
