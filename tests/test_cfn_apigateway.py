@@ -207,7 +207,7 @@ def test_rest_api_part_by_part(app: App) -> None:
         },
     }
     method = app.create("AWS::ApiGateway::Method", "GetThings", method_props)
-    assert method.physical_id == f"{api}|{resource}|GET"
+    assert method.physical_id == "teststack-GetThings-ABCDEFGHIJKL"
     deployment_props = {"RestApiId": api, "Description": "first"}
     deployment = app.create("AWS::ApiGateway::Deployment", "Dep", deployment_props).physical_id
     stage_props = {
@@ -242,18 +242,26 @@ def test_rest_api_part_by_part(app: App) -> None:
     assert "Description" in app.provider("AWS::ApiGateway::Deployment").replace_on
     assert get(app, api, "/live/things") == (200, {"w": 1})
 
-    # Renaming the resource is in place; its method follows.
-    app.update("AWS::ApiGateway::Resource", "Things", resource, resource_props,
-               {**resource_props, "PathPart": "stuff"})  # fmt: skip
-    assert "/stuff" in paths(app, api)
+    # A new PathPart is a new resource; the method moves to it in place (its ResourceId
+    # updates without interruption), then the old resource is deleted.
+    renamed = {**resource_props, "PathPart": "stuff"}
+    stuff = app.create("AWS::ApiGateway::Resource", "Things", renamed).physical_id
+    moved = {**new_method, "ResourceId": stuff}
+    same = app.update("AWS::ApiGateway::Method", "GetThings", method.physical_id, new_method, moved)
+    assert same.physical_id == method.physical_id
+    app.delete("AWS::ApiGateway::Resource", "Things", resource, resource_props)
+    assert paths(app, api) == ["/", "/stuff"]
+    got = app.call("apigateway", "GetMethod", restApiId=api, resourceId=stuff, httpMethod="GET")
+    assert got["methodIntegration"]["type"] == "MOCK"
+    assert "PathPart" in app.provider("AWS::ApiGateway::Resource").replace_on
 
     for kind, logical, physical, props in (
         ("AWS::ApiGateway::Stage", "Live", "live", new_stage),
-        ("AWS::ApiGateway::Method", "GetThings", method.physical_id, new_method),
+        ("AWS::ApiGateway::Method", "GetThings", method.physical_id, moved),
         ("AWS::ApiGateway::Model", "Thing", model.physical_id, model_props),
         ("AWS::ApiGateway::RequestValidator", "Validator", validator.physical_id,
          validator_props),
-        ("AWS::ApiGateway::Resource", "Things", resource, resource_props),
+        ("AWS::ApiGateway::Resource", "Things", stuff, renamed),
     ):  # fmt: skip
         app.delete(kind, logical, physical, props)
     assert paths(app, api) == ["/"]
@@ -295,6 +303,7 @@ def test_rest_api_access_parts(app: App) -> None:
     assert got["quota"]["limit"] == 100 and got["throttle"]["burstLimit"] == 5
     plan_key_props = {"UsagePlanId": plan, "KeyId": key, "KeyType": "API_KEY"}
     plan_key = app.create("AWS::ApiGateway::UsagePlanKey", "PlanKey", plan_key_props)
+    assert plan_key.physical_id == f"{key}:{plan}"
     assert app.call("apigateway", "GetUsagePlanKeys", usagePlanId=plan)["items"][0]["id"] == key
 
     app.delete("AWS::ApiGateway::UsagePlanKey", "PlanKey", plan_key.physical_id, plan_key_props)

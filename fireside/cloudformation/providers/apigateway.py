@@ -167,22 +167,15 @@ class RestApi(Provider):
 
 
 class Resource(Provider):
+    """Every property of a resource needs a new one (AWS's documentation)."""
+
     type_name = "AWS::ApiGateway::Resource"
-    replace_on = frozenset({"RestApiId", "ParentId"})
+    replace_on = frozenset({"RestApiId", "ParentId", "PathPart"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         params = pick_lower(properties, ("RestApiId", "ParentId", "PathPart"))
         answer = await call(ctx, "apigateway", "CreateResource", params)
         return Created(str(answer["id"]), {"ResourceId": answer["id"]})
-
-    async def update(
-        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
-    ) -> Created:
-        ops = patch(old, new, ("PathPart",))
-        if ops:
-            params = {"restApiId": new["RestApiId"], "resourceId": physical_id}
-            await call(ctx, "apigateway", "UpdateResource", {**params, "patchOperations": ops})
-        return Created(physical_id, {"ResourceId": physical_id})
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
@@ -192,11 +185,12 @@ class Resource(Provider):
 
 
 class Method(Provider):
-    """A method with its integration and responses, put as a whole; an update puts it again
-    (Ref: `<api id>|<resource id>|<HTTP method>`)."""
+    """A method with its integration and responses, put as a whole; an update (of any
+    property, even its resource or HTTP method) puts it again. Ref is a generated method id,
+    as CloudFormation's (`<stack>-<logical id>-<random>`)."""
 
     type_name = "AWS::ApiGateway::Method"
-    replace_on = frozenset({"RestApiId", "ResourceId"})
+    replace_on = frozenset()
     _METHOD = (
         "AuthorizationType",
         "AuthorizerId",
@@ -232,6 +226,10 @@ class Method(Provider):
         }
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        await self._put(ctx, properties)
+        return Created(generated(ctx, 128))
+
+    async def _put(self, ctx: ResourceContext, properties: dict[str, Any]) -> None:
         address = self._address(properties)
         method = pick_lower(properties, self._METHOD)
         method.setdefault("authorizationType", "NONE")
@@ -256,13 +254,13 @@ class Method(Provider):
         except BaseException:
             await call(ctx, "apigateway", "DeleteMethod", address, missing_ok=True)
             raise
-        return Created("|".join(address.values()))
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
         await self.delete(ctx, physical_id, old)
-        return await self.create(ctx, new)
+        await self._put(ctx, new)
+        return Created(physical_id)
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]

@@ -237,7 +237,8 @@ class ApiKey(_Simple):
 
 class UsagePlan(_Simple):
     type_name = "AWS::ApiGateway::UsagePlan"
-    # Fireside's UpdateUsagePlan does not patch apiStages: a change makes a new plan.
+    # AWS updates ApiStages in place; Fireside's UpdateUsagePlan does not patch apiStages, so a
+    # change makes a new plan (its usage plan keys follow, being replaced with it).
     replace_on = frozenset({"ApiStages"})
     create_op, update_op, delete_op = "CreateUsagePlan", "UpdateUsagePlan", "DeleteUsagePlan"
     id_param, attribute = "usagePlanId", "Id"
@@ -293,13 +294,15 @@ class UsagePlanKey(Provider):
             "keyType": properties.get("KeyType", "API_KEY"),
         }
         answer = await call(ctx, "apigateway", "CreateUsagePlanKey", params)
-        key_id = str(answer["id"])
-        return Created(key_id, {"Id": key_id})
+        # Ref: the key's id and the plan's, joined by ":" (AWS's documentation).
+        physical_id = f"{answer['id']}:{properties['UsagePlanId']}"
+        return Created(physical_id, {"Id": physical_id})
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
     ) -> None:
-        params = {"usagePlanId": properties["UsagePlanId"], "keyId": physical_id}
+        key_id = physical_id.split(":", 1)[0]
+        params = {"usagePlanId": properties["UsagePlanId"], "keyId": key_id}
         await call(ctx, "apigateway", "DeleteUsagePlanKey", params, missing_ok=True)
 
 

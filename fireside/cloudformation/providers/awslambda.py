@@ -5,7 +5,7 @@ A function is created with CreateFunction and is not handed back until it is usa
 become ready is deleted again, so a rolled-back stack leaves nothing behind. Updates are in
 place: the code with UpdateFunctionCode, the rest with one UpdateFunctionConfiguration
 carrying every configuration property (a property dropped from the template goes back to
-Lambda's default, as CloudFormation resets it). `FunctionName` and `PackageType` need a new
+Lambda's default, as CloudFormation resets it). Only a new `FunctionName` needs a new
 function. The rest of Lambda's resource types are in `awslambda_wiring`.
 """
 
@@ -115,7 +115,7 @@ async def function_ready(
 
 class Function(Provider):
     type_name = "AWS::Lambda::Function"
-    replace_on = frozenset({"FunctionName", "PackageType"})
+    replace_on = frozenset({"FunctionName"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         _check_supported(properties)
@@ -248,20 +248,11 @@ def _split_version_arn(arn: str) -> tuple[str, str]:
 
 
 class Version(Provider):
-    """Every property needs a new version (a published version never changes)."""
+    """A published version never changes: every property but its provisioned concurrency
+    needs a new version."""
 
     type_name = "AWS::Lambda::Version"
-    replace_on = frozenset(
-        {
-            "CodeSha256",
-            "Description",
-            "FunctionName",
-            "ProvisionedConcurrencyConfig",
-            "RuntimePolicy",
-            "Policy",
-            "FunctionScalingConfig",
-        }
-    )
+    replace_on = frozenset({"CodeSha256", "Description", "FunctionName", "RuntimePolicy", "Policy"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         if properties.get("Policy"):
@@ -281,6 +272,18 @@ class Version(Provider):
         )
         return Created(
             arn, {"Version": version, "FunctionArn": _split_version_arn(arn)[0], "Id": arn}
+        )
+
+    async def update(
+        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Created:
+        function, version = _split_version_arn(physical_id)
+        await _put_provisioned(
+            ctx, function, version, new.get("ProvisionedConcurrencyConfig"),
+            old.get("ProvisionedConcurrencyConfig"),
+        )  # fmt: skip
+        return Created(
+            physical_id, {"Version": version, "FunctionArn": function, "Id": physical_id}
         )
 
     async def delete(
