@@ -238,6 +238,26 @@ def test_event_source_mapping_from_sqs(app: App) -> None:
     app.delete(FUNCTION, "Fn", "cfn-consumer", fn)
 
 
+def test_event_source_mapping_from_a_dynamodb_stream(app: App) -> None:
+    fn = function_props(FunctionName="cfn-stream-consumer")
+    app.create(FUNCTION, "Fn", fn)
+    table = app.call(
+        "dynamodb", "CreateTable", TableName="cfn-streamed",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]  # fmt: skip
+    props = {"EventSourceArn": table["LatestStreamArn"], "FunctionName": "cfn-stream-consumer",
+             "StartingPosition": "LATEST", "MaximumRetryAttempts": "2"}  # fmt: skip
+    mapping = app.create("AWS::Lambda::EventSourceMapping", "Esm", props)
+    got = app.call("lambda", "GetEventSourceMapping", UUID=mapping.physical_id)
+    assert (got["State"], got["MaximumRetryAttempts"]) == ("Enabled", 2)
+    assert "StartingPosition" in app.provider("AWS::Lambda::EventSourceMapping").replace_on
+    app.delete("AWS::Lambda::EventSourceMapping", "Esm", mapping.physical_id, props)
+    assert missing(app, "GetEventSourceMapping", UUID=mapping.physical_id)
+    app.delete(FUNCTION, "Fn", "cfn-stream-consumer", fn)
+
+
 def test_layer_version_and_permission(app: App, tmp_path: Path) -> None:
     import io
     import zipfile
