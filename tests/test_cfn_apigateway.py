@@ -430,3 +430,77 @@ def test_another_accounts_stack_cannot_touch_this_api(app: App) -> None:
         app.ctx("Api", account=OTHER_ACCOUNT), api, {}))  # fmt: skip
     assert app.call("apigateway", "GetRestApi", restApiId=api)["name"] == "cfn-mine"
     app.delete("AWS::ApiGateway::RestApi", "Api", api, {})
+
+
+def test_what_the_sam_transform_makes(app: App) -> None:
+    """The resources `aws-sam-translator` makes of a function with `AutoPublishAlias`,
+    `FunctionUrlConfig`, an `Api` and an `HttpApi` event (intrinsics resolved as the engine
+    resolves them), created in the engine's order and then called over HTTP."""
+    fn = app.create(
+        "AWS::Lambda::Function", "Fn",
+        {"Code": {"ZipFile": HANDLER}, "Handler": "index.handler", "Role": ROLE,
+         "Runtime": "python3.11", "Tags": [{"Key": "lambda:createdBy", "Value": "SAM"}]},
+    )  # fmt: skip
+    version = app.create("AWS::Lambda::Version", "FnVersion7332e6e4f7",
+                         {"FunctionName": fn.physical_id})  # fmt: skip
+    alias = app.create(
+        "AWS::Lambda::Alias", "FnAliaslive",
+        {"Name": "live", "FunctionName": fn.physical_id,
+         "FunctionVersion": version.attributes["Version"]},
+    ).physical_id  # fmt: skip
+    url = app.create("AWS::Lambda::Url", "FnUrl",
+                     {"TargetFunctionArn": alias, "AuthType": "NONE"})  # fmt: skip
+    assert url.physical_id == alias
+    for logical, props in (
+        ("FnUrlPublicPermissions", {"Action": "lambda:InvokeFunctionUrl", "FunctionName": alias,
+                                    "Principal": "*", "FunctionUrlAuthType": "NONE"}),
+        ("FnURLInvokeAllowPublicAccess", {"Action": "lambda:InvokeFunction",
+                                          "FunctionName": alias, "Principal": "*",
+                                          "InvokedViaFunctionUrl": True}),
+    ):  # fmt: skip
+        app.create("AWS::Lambda::Permission", logical, props)
+    rest = app.create(
+        "AWS::ApiGateway::RestApi", "ServerlessRestApi",
+        {"Body": {"info": {"version": "1.0", "title": "teststack"}, "swagger": "2.0",
+                  "paths": {"/hello": {"get": {"responses": {}, "x-amazon-apigateway-integration": {
+                      "httpMethod": "POST", "type": "aws_proxy", "uri": lambda_uri(alias)}}}}}},
+    ).physical_id  # fmt: skip
+    http_api = app.create(
+        "AWS::ApiGatewayV2::Api", "ServerlessHttpApi",
+        {"Body": {"info": {"version": "1.0", "title": "teststack"}, "openapi": "3.0.1",
+                  "paths": {"/h": {"get": {"responses": {}, "x-amazon-apigateway-integration": {
+                      "httpMethod": "POST", "type": "aws_proxy", "uri": lambda_uri(alias),
+                      "payloadFormatVersion": "2.0"}}}},
+                  "tags": [{"name": "httpapi:createdBy",
+                            "x-amazon-apigateway-tag-value": "SAM"}]}},
+    ).physical_id  # fmt: skip
+    for logical, api, path in (
+        ("FnHttpPermission", http_api, "GET/h"), ("FnRestPermissionProd", rest, "GET/hello")
+    ):  # fmt: skip
+        app.create("AWS::Lambda::Permission", logical, {
+            "Action": "lambda:InvokeFunction", "FunctionName": alias,
+            "Principal": "apigateway.amazonaws.com",
+            "SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{api}/*/{path}"})  # fmt: skip
+    deployment = app.create(
+        "AWS::ApiGateway::Deployment", "ServerlessRestApiDeploymentb8c9f78683",
+        {"Description": "RestApi deployment id: b8c9f78683", "RestApiId": rest,
+         "StageName": "Stage"},
+    ).physical_id  # fmt: skip
+    app.create("AWS::ApiGateway::Stage", "ServerlessRestApiProdStage",
+               {"DeploymentId": deployment, "RestApiId": rest, "StageName": "Prod"})  # fmt: skip
+    app.create(
+        "AWS::ApiGatewayV2::Stage", "ServerlessHttpApiApiGatewayDefaultStage",
+        {"ApiId": http_api, "StageName": "$default", "Tags": {"httpapi:createdBy": "SAM"},
+         "AutoDeploy": True},
+    )  # fmt: skip
+
+    assert get(app, rest, "/Prod/hello") == (200, {"from": "fn", "path": "/hello"})
+    assert get(app, http_api, "/h") == (200, {"from": "fn", "path": "/h"})
+    url_id = url.attributes["FunctionUrl"].split("//", 1)[1].split(".", 1)[0]
+    connection = http.client.HTTPConnection("127.0.0.1", app.started.port, timeout=30)
+    try:
+        connection.request("GET", f"/_aws/lambda-url/{url_id}/u")
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, {"from": "fn", "path": "/u"})
+    finally:
+        connection.close()
