@@ -4,7 +4,9 @@ result is checked with Lambda's own operations (functions are invoked)."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -116,6 +118,9 @@ def test_failures_carry_lambdas_message_and_leave_nothing(app: App) -> None:
         app.create(FUNCTION, "Img", {"Code": {"ImageUri": "x/y:1"}, "Role": ROLE})
     with pytest.raises(ResourceFailed, match=r"Node\.js and Python"):
         app.create(FUNCTION, "Rb", function_props(Runtime="ruby3.3"))
+    huge = "X = '" + base64.b64encode(os.urandom(6 * 1024 * 1024)).decode() + "'\n"
+    with pytest.raises(ResourceFailed, match="cannot exceed 4MB"):
+        app.create(FUNCTION, "Huge", function_props(Code={"ZipFile": huge}))
     with pytest.raises(ResourceFailed, match="Member must not be null"):
         app.create(FUNCTION, "NoRole", {"Runtime": "python3.11", "Handler": "index.handler",
                                         "Code": {"ZipFile": "x=1"}})  # fmt: skip

@@ -30,6 +30,8 @@ __all__ = ["providers"]
 
 #: A function name's length limit (CloudFormation cuts generated names to it).
 MAX_FUNCTION_NAME = 64
+#: CloudFormation's limit on the zip it makes of `Code.ZipFile`.
+MAX_INLINE_ZIP = 4 * 1024 * 1024
 #: Configuration properties and the value Lambda falls back to when the template drops one.
 _CONFIG_DEFAULTS: dict[str, Any] = {
     "Description": "",
@@ -69,6 +71,8 @@ def _code(properties: dict[str, Any]) -> dict[str, Any]:
             raise failed(
                 f"ZipFile can only be used with Node.js and Python runtimes, not '{runtime}'."
             )
+        if len(package) > MAX_INLINE_ZIP:
+            raise failed("The inline code's zip file cannot exceed 4MB (Code.ZipFile).")
         code["ZipFile"] = package
     return code
 
