@@ -288,13 +288,20 @@ def test_rest_api_access_parts(app: App) -> None:
     got = app.call("apigateway", "GetGatewayResponse", restApiId=api, responseType="DEFAULT_4XX")
     assert got["responseParameters"] == {"gatewayresponse.header.x-cfn": "'yes'"}
 
+    app.create("AWS::ApiGateway::Method", "Any", {
+        "RestApiId": api, "HttpMethod": "ANY", "AuthorizationType": "NONE",
+        "ResourceId": app.call("apigateway", "GetRestApi", restApiId=api)["rootResourceId"],
+        "Integration": {"Type": "MOCK"}})  # fmt: skip
+    app.create("AWS::ApiGateway::Deployment", "Dep", {"RestApiId": api, "StageName": "s1"})
     key_props = {"Enabled": True, "Description": "one"}
     key = app.create("AWS::ApiGateway::ApiKey", "Key", key_props).physical_id
-    app.update("AWS::ApiGateway::ApiKey", "Key", key, key_props,
-               {**key_props, "Description": "two"})  # fmt: skip
+    new_key = {**key_props, "Description": "two",
+               "StageKeys": [{"RestApiId": api, "StageName": "s1"}]}  # fmt: skip
+    app.update("AWS::ApiGateway::ApiKey", "Key", key, key_props, new_key)
     got = app.call("apigateway", "GetApiKey", apiKey=key)
     assert (got["name"], got["description"], got["enabled"]) == ("teststack-Key-ABCDEFGHIJKL",
                                                                 "two", True)  # fmt: skip
+    assert got["stageKeys"] == [f"{api}/s1"]
     plan_props = {"UsagePlanName": "gold", "Throttle": {"RateLimit": 10, "BurstLimit": 5}}
     plan = app.create("AWS::ApiGateway::UsagePlan", "Plan", plan_props).physical_id
     new_plan = {**plan_props, "Quota": {"Limit": 100, "Period": "DAY"}}

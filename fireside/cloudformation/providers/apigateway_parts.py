@@ -234,6 +234,27 @@ class ApiKey(_Simple):
             params["tags"] = tags
         return params
 
+    async def update(
+        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Created:
+        """The scalars patched, and `StageKeys` member by member (`<api id>/<stage>`)."""
+
+        def keys(props: dict[str, Any]) -> list[str]:
+            return [
+                f"{k.get('RestApiId')}/{k.get('StageName')}" for k in props.get("StageKeys") or []
+            ]
+
+        before, after = keys(old), keys(new)
+        ops = patch(old, new, self.scalars)
+        ops += [
+            {"op": "remove", "path": "/stageKeys", "value": k} for k in before if k not in after
+        ]
+        ops += [{"op": "add", "path": "/stageKeys", "value": k} for k in after if k not in before]
+        if ops:
+            params = {"apiKey": physical_id, "patchOperations": ops}
+            await call(ctx, "apigateway", "UpdateApiKey", params)
+        return self._created(physical_id)
+
 
 class UsagePlan(_Simple):
     type_name = "AWS::ApiGateway::UsagePlan"
