@@ -31,8 +31,8 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/lambda-role"
 class App:
     """A whole Fireside server (listener, background loops) on its own event-loop thread."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.fireside = Fireside(Settings(data_dir=data_dir, port=0, warm_spares=0))
+    def __init__(self, data_dir: Path, **settings: Any) -> None:
+        self.fireside = Fireside(Settings(data_dir=data_dir, port=0, warm_spares=0, **settings))
         self.loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
         started: Future[Started] = Future()

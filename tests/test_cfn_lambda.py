@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation.resource_types import ResourceFailed
-from tests.cfn_inprocess import ACCOUNT, OTHER_ACCOUNT, ROLE, App
+from tests.cfn_inprocess import ACCOUNT, OTHER_ACCOUNT, REGION, ROLE, App
 
 FUNCTION = "AWS::Lambda::Function"
 HANDLER = "def handler(event, context):\n    return {'say': '%s', 'event': event}\n"
@@ -24,6 +26,7 @@ HANDLER = "def handler(event, context):\n    return {'say': '%s', 'event': event
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     instance = App(Path(tmp_path_factory.mktemp("cfn-lambda")))
+    instance.call("s3", "CreateBucket", Bucket="cfn-answers")
     yield instance
     instance.close()
 
@@ -98,6 +101,71 @@ def test_inline_code_has_cfnresponse(app: App) -> None:
     app.create(FUNCTION, "Resp", props)
     assert invoke(app, "cfn-response-check") == ["SUCCESS", "FAILED"]
     app.delete(FUNCTION, "Resp", "cfn-response-check", props)
+
+
+def response_url(app: App, key: str) -> str:
+    """A presigned S3 PUT URL, as CloudFormation gives custom resources: on AWS's own S3 host
+    where functions have a network of their own (it resolves to Fireside there), on Fireside's
+    endpoint where they share the host's. Path-style: Fireside's S3 has no virtual hosts."""
+    private = app.fireside.backend.private_network
+    s3 = boto3.client(
+        "s3",
+        region_name=REGION,
+        endpoint_url="https://s3.amazonaws.com" if private else app.fireside.settings.endpoint_url,
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )
+    url: str = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": "cfn-answers", "Key": key}, ExpiresIn=600
+    )
+    return url
+
+
+@pytest.mark.parametrize(
+    ("runtime", "code"),
+    [
+        (
+            "python3.11",
+            "import cfnresponse\n"
+            "def handler(event, context):\n"
+            "    cfnresponse.send(event, context, cfnresponse.SUCCESS, {'Out': 'py'}, 'phys-py')\n",
+        ),
+        (
+            "nodejs20.x",
+            "const response = require('cfn-response');\n"
+            "exports.handler = async (event, context) => {\n"
+            "  await response.send(event, context, response.SUCCESS, {Out: 'js'}, 'phys-js');\n"
+            "};\n",
+        ),
+    ],
+)
+def test_inline_custom_resource_handlers_answer_the_response_url(
+    app: App, runtime: str, code: str
+) -> None:
+    """The `cfnresponse` / `cfn-response` modules packaged with inline code PUT
+    CloudFormation's response document to the presigned URL."""
+    name = f"cfn-custom-{runtime.split('.')[0]}"
+    key = f"answer-{name}"
+    props = function_props(Runtime=runtime, FunctionName=name, Code={"ZipFile": code})
+    app.create(FUNCTION, "Custom", props)
+    event = {
+        "RequestType": "Create", "StackId": "arn:stack/x", "RequestId": "r-1",
+        "LogicalResourceId": "Thing", "ResourceType": "Custom::Thing",
+        "ResponseURL": response_url(app, key),
+    }  # fmt: skip
+    answer = app.call(
+        "lambda", "Invoke", FunctionName=name, Payload=json.dumps(event).encode(), LogType="Tail"
+    )
+    log = base64.b64decode(answer.get("LogResult", "")).decode(errors="replace")
+    assert "FunctionError" not in answer, log
+    sent = json.loads(app.call("s3", "GetObject", Bucket="cfn-answers", Key=key)["Body"])
+    tag = "py" if runtime.startswith("python") else "js"
+    assert (sent["Status"], sent["PhysicalResourceId"], sent["RequestId"]) == (
+        "SUCCESS", f"phys-{tag}", "r-1"
+    )  # fmt: skip
+    assert sent["Data"] == {"Out": tag} and sent["LogicalResourceId"] == "Thing"
+    app.delete(FUNCTION, "Custom", name, props)
 
 
 def test_generated_names_are_cut_to_64(app: App) -> None:
