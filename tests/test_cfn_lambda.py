@@ -243,6 +243,25 @@ def test_version_and_alias(app: App) -> None:
     app.delete("AWS::Lambda::Alias", "Live", alias.physical_id, new_alias)  # function gone
 
 
+def test_provisioned_concurrency_of_an_alias(app: App) -> None:
+    fn = function_props(FunctionName="cfn-provisioned")
+    app.create(FUNCTION, "Fn", fn)
+    version = app.create("AWS::Lambda::Version", "V", {"FunctionName": "cfn-provisioned"})
+    props = {"FunctionName": "cfn-provisioned", "Name": "warm", "FunctionVersion": "1",
+             "ProvisionedConcurrencyConfig": {"ProvisionedConcurrentExecutions": "1"}}  # fmt: skip
+    alias = app.create("AWS::Lambda::Alias", "Warm", props)
+    got = app.call("lambda", "GetProvisionedConcurrencyConfig", FunctionName="cfn-provisioned",
+                   Qualifier="warm")  # fmt: skip
+    assert (got["Status"], got["RequestedProvisionedConcurrentExecutions"]) == ("READY", 1)
+    cold = {k: v for k, v in props.items() if k != "ProvisionedConcurrencyConfig"}
+    app.update("AWS::Lambda::Alias", "Warm", alias.physical_id, props, cold)
+    listed = app.call("lambda", "ListProvisionedConcurrencyConfigs", FunctionName="cfn-provisioned")
+    assert listed["ProvisionedConcurrencyConfigs"] == []
+    app.delete("AWS::Lambda::Alias", "Warm", alias.physical_id, cold)
+    app.delete("AWS::Lambda::Version", "V", version.physical_id, {})
+    app.delete(FUNCTION, "Fn", "cfn-provisioned", fn)
+
+
 def test_permission_and_url(app: App) -> None:
     fn = function_props(FunctionName="cfn-exposed")
     created = app.create(FUNCTION, "Fn", fn)

@@ -223,18 +223,27 @@ def _stack_tags(ctx: ResourceContext) -> dict[str, str]:
 async def _put_provisioned(
     ctx: ResourceContext, function: str, qualifier: str, config: Any, previous: Any = None
 ) -> None:
-    """ProvisionedConcurrencyConfig of a version or alias: set, changed or removed."""
+    """ProvisionedConcurrencyConfig of a version or alias: set (and waited for until READY,
+    as CloudFormation waits), changed or removed."""
+    address = {"FunctionName": function, "Qualifier": qualifier}
     if config:
         await call(
             ctx,
             "lambda",
             "PutProvisionedConcurrencyConfig",
             {
-                "FunctionName": function,
-                "Qualifier": qualifier,
+                **address,
                 "ProvisionedConcurrentExecutions": config["ProvisionedConcurrentExecutions"],
             },
         )
+
+        async def probe() -> bool | None:
+            got = await call(ctx, "lambda", "GetProvisionedConcurrencyConfig", address)
+            if got.get("Status") == "FAILED":
+                raise failed(str(got.get("StatusReason") or "Provisioned concurrency failed."))
+            return True if got.get("Status") == "READY" else None
+
+        await wait_for(probe, f"provisioned concurrency of {function}:{qualifier}")
     elif previous:
         await call(
             ctx,
