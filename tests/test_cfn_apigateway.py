@@ -112,7 +112,8 @@ def paths(app: App, api_id: str) -> list[str]:
 
 def test_rest_api_from_openapi_body(app: App, function_arn: str) -> None:
     body = rest_body(function_arn)
-    props = {"Body": body, "Name": "cfn-rest", "EndpointConfiguration": {"Types": ["REGIONAL"]}}
+    props = {"Body": body, "Name": "cfn-rest", "EndpointConfiguration": {"Types": ["REGIONAL"]},
+             "Tags": [{"Key": "team", "Value": "a"}, {"Key": "old", "Value": "x"}]}  # fmt: skip
     api = app.create("AWS::ApiGateway::RestApi", "Api", props)
     api_id = api.physical_id
     assert api.attributes["RestApiId"] == api_id
@@ -121,6 +122,7 @@ def test_rest_api_from_openapi_body(app: App, function_arn: str) -> None:
     assert got["name"] == "cfn-rest"  # Name wins over info.title
     assert got["endpointConfiguration"]["types"] == ["REGIONAL"]
     assert got["rootResourceId"] == api.attributes["RootResourceId"]
+    assert got["tags"] == {"team": "a", "old": "x"}
 
     deployment_props = {"RestApiId": api_id, "StageName": "prod"}
     deployment = app.create("AWS::ApiGateway::Deployment", "Deployment1", deployment_props)
@@ -133,12 +135,14 @@ def test_rest_api_from_openapi_body(app: App, function_arn: str) -> None:
     new_body = copy.deepcopy(body)
     del new_body["paths"]["/items/{id}"]
     new_body["paths"]["/bye"] = new_body["paths"].pop("/hello")
-    new = {**props, "Body": new_body, "Name": "cfn-rest-2", "BinaryMediaTypes": ["image/png"]}
+    new = {**props, "Body": new_body, "Name": "cfn-rest-2", "BinaryMediaTypes": ["image/png"],
+           "Tags": [{"Key": "team", "Value": "b"}]}  # fmt: skip
     same = app.update("AWS::ApiGateway::RestApi", "Api", api_id, props, new)
     assert same.physical_id == api_id
     assert paths(app, api_id) == ["/", "/bye"]
     got = app.call("apigateway", "GetRestApi", restApiId=api_id)
     assert (got["name"], got["binaryMediaTypes"]) == ("cfn-rest-2", ["image/png"])
+    assert got["tags"] == {"team": "b"}
 
     # SAM's next Deployment<hash> takes the stage over; the old one is then deleted.
     second = app.create("AWS::ApiGateway::Deployment", "Deployment2", deployment_props)
@@ -363,10 +367,12 @@ def test_http_api_from_openapi_body(app: App, function_arn: str) -> None:
     app.create("AWS::ApiGatewayV2::Stage", "Stage", stage_props)
     assert get(app, api_id, "/hello") == (200, {"from": "fn", "path": "/hello"})
 
-    new = {**props, "Body": http_body(function_arn, "/again"), "Description": "v2"}
+    new = {**props, "Body": http_body(function_arn, "/again"), "Description": "v2",
+           "Tags": {"team": "c"}}  # fmt: skip
     app.update("AWS::ApiGatewayV2::Api", "HttpApi", api_id, props, new)
     assert route_keys(app, api_id) == ["GET /again"]
-    assert app.call("apigatewayv2", "GetApi", ApiId=api_id)["Description"] == "v2"
+    got = app.call("apigatewayv2", "GetApi", ApiId=api_id)
+    assert got["Description"] == "v2" and got["Tags"] == {"team": "c"}
     assert get(app, api_id, "/again") == (200, {"from": "fn", "path": "/again"})
 
     app.delete("AWS::ApiGatewayV2::Stage", "Stage", "$default", stage_props)

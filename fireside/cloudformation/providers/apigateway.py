@@ -17,10 +17,12 @@ import json
 from typing import Any
 
 from fireside.cloudformation.providers.apigateway_parts import (
+    REST_TAGS,
     lower,
     parts_providers,
     patch,
     pick_lower,
+    rest_arn,
 )
 from fireside.cloudformation.providers.apigateway_stages import stage_providers
 from fireside.cloudformation.providers.service_support import (
@@ -28,6 +30,7 @@ from fireside.cloudformation.providers.service_support import (
     call,
     failed,
     generated,
+    retag,
     tags_of,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
@@ -117,6 +120,8 @@ class RestApi(Provider):
         api = await call(ctx, "apigateway", "ImportRestApi", params)
         try:
             await self._patch(ctx, str(api["id"]), {}, members)
+            tags = tags_of(ctx, properties.get("Tags"))
+            await retag(ctx, "apigateway", rest_arn(ctx, str(api["id"])), {}, tags, REST_TAGS)
         except BaseException:
             await call(ctx, "apigateway", "DeleteRestApi", {"restApiId": api["id"]})
             raise
@@ -159,6 +164,8 @@ class RestApi(Provider):
                 }
                 await call(ctx, "apigateway", "PutRestApi", params)
                 old_members = {}  # the import may have set them: set the template's again
+        before, after = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        await retag(ctx, "apigateway", rest_arn(ctx, physical_id), before, after, REST_TAGS)
         return self._created(await self._patch(ctx, physical_id, old_members, new_members))
 
     async def delete(

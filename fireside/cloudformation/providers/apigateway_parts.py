@@ -17,11 +17,22 @@ from fireside.cloudformation.providers.service_support import (
     Provider,
     call,
     generated,
+    retag,
     tags_of,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
-__all__ = ["lower", "parts_providers", "patch", "pick_lower"]
+__all__ = ["REST_TAGS", "lower", "parts_providers", "patch", "pick_lower", "rest_arn"]
+
+#: API Gateway's tagging operations and member names (see `retag`).
+REST_TAGS = ("TagResource", "UntagResource", "resourceArn", "tags")
+
+
+def rest_arn(ctx: ResourceContext, path: str) -> str:
+    """The ARN API Gateway tags by: `restapis/<id>`, `apikeys/<id>`, ..."""
+    if "/" not in path:
+        path = f"restapis/{path}"
+    return f"arn:aws:apigateway:{ctx.region}::/{path}"
 
 
 def lower(name: str) -> str:
@@ -253,6 +264,9 @@ class ApiKey(_Simple):
         if ops:
             params = {"apiKey": physical_id, "patchOperations": ops}
             await call(ctx, "apigateway", "UpdateApiKey", params)
+        before_tags, after_tags = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        arn = rest_arn(ctx, f"apikeys/{physical_id}")
+        await retag(ctx, "apigateway", arn, before_tags, after_tags, REST_TAGS)
         return self._created(physical_id)
 
 
@@ -301,6 +315,9 @@ class UsagePlan(_Simple):
         if ops:
             params = {"usagePlanId": physical_id, "patchOperations": ops}
             await call(ctx, "apigateway", "UpdateUsagePlan", params)
+        before_tags, after_tags = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        arn = rest_arn(ctx, f"usageplans/{physical_id}")
+        await retag(ctx, "apigateway", arn, before_tags, after_tags, REST_TAGS)
         return self._created(physical_id)
 
 

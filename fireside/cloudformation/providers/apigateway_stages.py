@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from fireside.cloudformation.providers.apigateway_parts import lower, patch, pick_lower
+from fireside.cloudformation.providers.apigateway_parts import (
+    REST_TAGS,
+    lower,
+    patch,
+    pick_lower,
+    rest_arn,
+)
 from fireside.cloudformation.providers.service_support import (
     Provider,
     call,
     generated,
+    retag,
     tags_of,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
@@ -169,6 +176,9 @@ class Stage(Provider):
         if ops:
             address = {"restApiId": new["RestApiId"], "stageName": physical_id}
             await call(ctx, "apigateway", "UpdateStage", {**address, "patchOperations": ops})
+        arn = rest_arn(ctx, f"restapis/{new['RestApiId']}/stages/{physical_id}")
+        before, after = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        await retag(ctx, "apigateway", arn, before, after, REST_TAGS)
         return Created(physical_id)
 
     async def delete(

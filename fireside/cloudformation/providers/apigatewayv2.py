@@ -19,6 +19,7 @@ from fireside.cloudformation.providers.service_support import (
     Provider,
     call,
     failed,
+    retag,
     tags_of,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
@@ -38,6 +39,11 @@ _API_MEMBERS = (
 )
 _QUICK_CREATE = ("Target", "RouteKey", "CredentialsArn")
 _BODY = ("Body", "BodyS3Location", "BasePath", "FailOnWarnings")
+
+
+def _arn(ctx: ResourceContext, path: str) -> str:
+    """The ARN apigatewayv2 tags by: `/apis/<id>` or `/apis/<id>/stages/<name>`."""
+    return f"arn:aws:apigateway:{ctx.region}::/apis/{path}"
 
 
 def _pick(properties: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -85,9 +91,7 @@ class Api(Provider):
         api = await call(ctx, "apigatewayv2", "ImportApi", self._import_params(properties, body))
         try:
             api = await self._set(ctx, str(api["ApiId"]), properties)
-            if tags:
-                arn = f"arn:aws:apigateway:{ctx.region}::/apis/{api['ApiId']}"
-                await call(ctx, "apigatewayv2", "TagResource", {"ResourceArn": arn, "Tags": tags})
+            await retag(ctx, "apigatewayv2", _arn(ctx, str(api["ApiId"])), {}, tags)
         except BaseException:
             await call(ctx, "apigatewayv2", "DeleteApi", {"ApiId": api["ApiId"]})
             raise
@@ -111,6 +115,8 @@ class Api(Provider):
             if body is not None:
                 params = {"ApiId": physical_id, **self._import_params(new, body)}
                 await call(ctx, "apigatewayv2", "ReimportApi", params)
+        before, after = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        await retag(ctx, "apigatewayv2", _arn(ctx, physical_id), before, after)
         if old.get("CorsConfiguration") and not new.get("CorsConfiguration"):
             params = {"ApiId": physical_id}
             await call(ctx, "apigatewayv2", "DeleteCorsConfiguration", params, missing_ok=True)
@@ -292,6 +298,10 @@ class Stage(_Part):
         params = {k: v for k, v in self._params(ctx, new).items() if k != "Tags"}
         params["StageName"] = physical_id
         await call(ctx, "apigatewayv2", "UpdateStage", params)
+        before, after = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        await retag(
+            ctx, "apigatewayv2", _arn(ctx, f"{new['ApiId']}/stages/{physical_id}"), before, after
+        )
         return self._created(physical_id)
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "failed",
     "generated",
     "gone",
+    "retag",
     "tags_of",
     "wait_for",
 ]
@@ -221,6 +222,27 @@ def tags_of(ctx: ResourceContext, given: Any) -> dict[str, str]:
     elif isinstance(given, Mapping):
         tags.update({str(k): str(v) for k, v in given.items()})
     return tags
+
+
+async def retag(
+    ctx: ResourceContext,
+    service: str,
+    arn: str,
+    before: dict[str, str],
+    after: dict[str, str],
+    names: tuple[str, str, str, str] = ("TagResource", "UntagResource", "ResourceArn", "Tags"),
+) -> None:
+    """Tags taken from `before` to `after` with the service's TagResource/UntagResource
+    (`names`: the two operations, and the ARN's and tag map's member names; the key list is
+    the tag map's name with `Keys`)."""
+    tag, untag, arn_member, tags_member = names
+    gone = sorted(set(before) - set(after))
+    if gone:
+        key_member = tags_member[:-1] + "Keys" if tags_member.endswith("s") else tags_member
+        await call(ctx, service, untag, {arn_member: arn, key_member: gone})
+    changed_tags = {k: v for k, v in after.items() if before.get(k) != v}
+    if changed_tags:
+        await call(ctx, service, tag, {arn_member: arn, tags_member: changed_tags})
 
 
 def b64(data: bytes) -> str:
