@@ -74,13 +74,15 @@ def test_inline_function_lifecycle(app: App) -> None:
     assert tags["aws:cloudformation:logical-id"] == "Fn"
     assert invoke(app, created.physical_id, {"n": 1}) == {"say": "one", "event": {"n": 1}}
 
-    # In place: new code and a dropped Environment / changed Timeout.
-    new = function_props("two", Timeout=20)
+    # In place: new code and a dropped Environment / changed Timeout; new tags.
+    new = function_props("two", Timeout=20, Tags=[{"Key": "team", "Value": "b"}])
     updated = app.update(FUNCTION, "Fn", created.physical_id, props, new)
     assert updated.physical_id == created.physical_id
     config = app.call("lambda", "GetFunctionConfiguration", FunctionName=created.physical_id)
     assert config["Timeout"] == 20 and config["MemorySize"] == 128
     assert not config.get("Environment", {}).get("Variables")
+    tags = app.call("lambda", "GetFunction", FunctionName=created.physical_id)["Tags"]
+    assert tags["team"] == "b" and tags["aws:cloudformation:logical-id"] == "Fn"
     assert invoke(app, created.physical_id)["say"] == "two"
 
     # A new FunctionName is a new function; the old one is deleted.

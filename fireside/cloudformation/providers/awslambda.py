@@ -21,6 +21,7 @@ from fireside.cloudformation.providers.service_support import (
     changed,
     failed,
     generated,
+    retag,
     tags_of,
     wait_for,
 )
@@ -51,6 +52,8 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "Role": None,
 }
 _CONFIG = frozenset(_CONFIG_DEFAULTS)
+#: Lambda's tagging operations and member names (see `retag`).
+_LAMBDA_TAGS = ("TagResource", "UntagResource", "Resource", "Tags")
 #: Accepted and kept by the service (or by CloudFormation alone) with no effect on Fireside.
 _INERT = ("CodeSigningConfigArn",)
 
@@ -162,11 +165,6 @@ class Function(Provider):
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
         _check_supported(new)
-        if tags_of(ctx, old.get("Tags")) != tags_of(ctx, new.get("Tags")):
-            raise failed(
-                "Fireside's Lambda does not implement TagResource yet: a function's Tags "
-                "cannot change in place (replace the function by renaming it)."
-            )
         inline = "ZipFile" in (new.get("Code") or {})
         code_changed = changed(old, new, frozenset({"Code", "Architectures"})) or (
             inline and old.get("Runtime") != new.get("Runtime")
@@ -203,7 +201,10 @@ class Function(Provider):
                         "ReservedConcurrentExecutions": new["ReservedConcurrentExecutions"],
                     },
                 )
-        return self._created(await function_ready(ctx, physical_id))
+        config = await function_ready(ctx, physical_id)
+        before, after = tags_of(ctx, old.get("Tags")), tags_of(ctx, new.get("Tags"))
+        await retag(ctx, "lambda", str(config["FunctionArn"]), before, after, _LAMBDA_TAGS)
+        return self._created(config)
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
