@@ -12,7 +12,6 @@ as CloudFormation's events word a handler's failure.
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 import time
 import uuid
@@ -33,7 +32,6 @@ from fireside.cloudformation.resource_types import (
 __all__ = [
     "GONE",
     "Provider",
-    "b64",
     "call",
     "changed",
     "conform",
@@ -243,10 +241,6 @@ async def retag(
     changed_tags = {k: v for k, v in after.items() if before.get(k) != v}
     if changed_tags:
         await call(ctx, service, tag, {arn_member: arn, tags_member: changed_tags})
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 class Provider:
