@@ -5,8 +5,10 @@ result is checked with Lambda's own operations (functions are invoked)."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,34 @@ def test_inline_function_lifecycle(app: App) -> None:
     app.delete(FUNCTION, "Fn", "cfn-renamed", renamed)
     assert missing(app, "GetFunction", FunctionName="cfn-renamed")
     app.delete(FUNCTION, "Fn", "cfn-renamed", renamed)  # already gone: still succeeds
+
+
+def zipped(source: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def test_code_from_s3_as_sam_deploys_it(app: App) -> None:
+    """`sam deploy` uploads each CodeUri and names it by Code.S3Bucket/S3Key; a new upload is
+    a new key, which updates the code in place."""
+    app.call("s3", "CreateBucket", Bucket="cfn-artifacts")
+    for key, say in (("one.zip", "from s3 one"), ("two.zip", "from s3 two")):
+        source = f"def handler(e, c):\n    return '{say}'\n"
+        app.call("s3", "PutObject", Bucket="cfn-artifacts", Key=key, Body=zipped(source))
+    props = {"Runtime": "python3.11", "Handler": "app.handler", "Role": ROLE,
+             "Code": {"S3Bucket": "cfn-artifacts", "S3Key": "one.zip"}}  # fmt: skip
+    created = app.create(FUNCTION, "FromS3", props)
+    assert invoke(app, created.physical_id) == "from s3 one"
+    new = {**props, "Code": {"S3Bucket": "cfn-artifacts", "S3Key": "two.zip"}}
+    app.update(FUNCTION, "FromS3", created.physical_id, props, new)
+    assert invoke(app, created.physical_id) == "from s3 two"
+    missing_key = {**props, "Code": {"S3Bucket": "cfn-artifacts", "S3Key": "absent.zip"}}
+    with pytest.raises(ResourceFailed, match="S3 Error Code: NoSuchKey"):
+        app.update(FUNCTION, "FromS3", created.physical_id, new, missing_key)
+    assert invoke(app, created.physical_id) == "from s3 two"
+    app.delete(FUNCTION, "FromS3", created.physical_id, new)
 
 
 def test_inline_code_has_cfnresponse(app: App) -> None:
@@ -352,10 +382,7 @@ def test_event_source_mapping_from_a_dynamodb_stream(app: App) -> None:
     app.delete(FUNCTION, "Fn", "cfn-stream-consumer", fn)
 
 
-def test_layer_version_and_permission(app: App, tmp_path: Path) -> None:
-    import io
-    import zipfile
-
+def test_layer_version_and_permission(app: App) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("python/cfnlayer.py", "VALUE = 'from the layer'\n")
