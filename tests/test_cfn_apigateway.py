@@ -328,6 +328,17 @@ def test_rest_api_access_parts(app: App) -> None:
     app.delete("AWS::ApiGateway::RestApi", "Api", api, {})
 
 
+def test_account_settings(app: App) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/apigw-logs"
+    props = {"CloudWatchRoleArn": role}
+    account = app.create("AWS::ApiGateway::Account", "Account", props)
+    assert app.call("apigateway", "GetAccount")["cloudwatchRoleArn"] == role
+    other = {"CloudWatchRoleArn": f"{role}-2"}
+    app.update("AWS::ApiGateway::Account", "Account", account.physical_id, props, other)
+    assert app.call("apigateway", "GetAccount")["cloudwatchRoleArn"] == f"{role}-2"
+    app.delete("AWS::ApiGateway::Account", "Account", account.physical_id, other)
+
+
 def http_body(function_arn: str, path: str = "/hello") -> dict[str, Any]:
     """What SAM's `HttpApi` event becomes: an OpenAPI 3.0 document, payload format 2.0."""
     return {

@@ -344,8 +344,40 @@ class UsagePlanKey(Provider):
         await call(ctx, "apigateway", "DeleteUsagePlanKey", params, missing_ok=True)
 
 
+class Account(Provider):
+    """The region's API Gateway settings (what CDK's `cloudWatchRole` sets): UpdateAccount.
+    Ref is a generated id; a delete leaves the settings as they are, as CloudFormation does."""
+
+    type_name = "AWS::ApiGateway::Account"
+    replace_on = frozenset()
+
+    async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        await self._set(ctx, {}, properties)
+        return Created(generated(ctx, 128))
+
+    @staticmethod
+    async def _set(ctx: ResourceContext, old: dict[str, Any], new: dict[str, Any]) -> None:
+        ops = patch(old, new, ("CloudWatchRoleArn",))
+        for op in ops:
+            op["path"] = "/cloudwatchRoleArn"  # API Gateway's spelling
+        if ops:
+            await call(ctx, "apigateway", "UpdateAccount", {"patchOperations": ops})
+
+    async def update(
+        self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
+    ) -> Created:
+        await self._set(ctx, old, new)
+        return Created(physical_id)
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        return None
+
+
 def parts_providers() -> list[ResourceType]:
     return [
+        Account(),
         Authorizer(),
         RequestValidator(),
         Model(),
