@@ -100,6 +100,8 @@ class RestApi(Provider):
         return parameters
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
+        if properties.get("CloneFrom"):
+            raise failed("Fireside does not support cloning a REST API (CloneFrom) yet.")
         body = await self._body(ctx, properties)
         members = _api_members(properties)
         if body is None:
