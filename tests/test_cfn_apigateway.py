@@ -169,6 +169,18 @@ def test_rest_api_body_from_s3_and_bad_bodies(app: App, function_arn: str) -> No
     assert "/items/{id}" in paths(app, api.physical_id)
     assert app.call("apigateway", "GetRestApi", restApiId=api.physical_id)["name"] == "from-body"
     app.delete("AWS::ApiGateway::RestApi", "S3Api", api.physical_id, props)
+    http_document = json.dumps(http_body(function_arn)).encode()
+    app.call("s3", "PutObject", Bucket="cfn-api-bodies", Key="http.json", Body=http_document)
+    http_props = {"BodyS3Location": {"Bucket": "cfn-api-bodies", "Key": "http.json"}}
+    http_api = app.create("AWS::ApiGatewayV2::Api", "S3HttpApi", http_props).physical_id
+    assert route_keys(app, http_api) == ["GET /hello"]
+    app.delete("AWS::ApiGatewayV2::Api", "S3HttpApi", http_api, http_props)
+
+    huge = b"{" + b" " * (9 * 1024 * 1024) + b"}"
+    app.call("s3", "PutObject", Bucket="cfn-api-bodies", Key="huge.json", Body=huge)
+    with pytest.raises(ResourceFailed, match="at most 8388608 bytes"):
+        app.create("AWS::ApiGateway::RestApi", "Huge",
+                   {"BodyS3Location": {"Bucket": "cfn-api-bodies", "Key": "huge.json"}})  # fmt: skip
 
     before = len(app.call("apigateway", "GetRestApis")["items"])
     with pytest.raises(ResourceFailed, match="Failed to parse the uploaded OpenAPI document"):

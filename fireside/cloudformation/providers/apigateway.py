@@ -30,6 +30,7 @@ from fireside.cloudformation.providers.service_support import (
     call,
     failed,
     generated,
+    read_s3_document,
     retag,
     tags_of,
 )
@@ -83,12 +84,7 @@ class RestApi(Provider):
             return json.dumps(document).encode()
         location = properties.get("BodyS3Location")
         if location:
-            params = {"Bucket": location["Bucket"], "Key": location["Key"]}
-            if location.get("Version"):
-                params["VersionId"] = location["Version"]
-            answer = await call(ctx, "s3", "GetObject", params)
-            data = answer.get("Body", b"")
-            return data if isinstance(data, bytes) else bytes(data)
+            return await read_s3_document(ctx, location)
         return None
 
     @staticmethod

@@ -19,6 +19,7 @@ from fireside.cloudformation.providers.service_support import (
     Provider,
     call,
     failed,
+    read_s3_document,
     retag,
     tags_of,
 )
@@ -61,12 +62,7 @@ class Api(Provider):
             return body if isinstance(body, str) else json.dumps(body)
         location = properties.get("BodyS3Location")
         if location:
-            params = {"Bucket": location["Bucket"], "Key": location["Key"]}
-            if location.get("Version"):
-                params["VersionId"] = location["Version"]
-            answer = await call(ctx, "s3", "GetObject", params)
-            data = answer.get("Body", b"")
-            return (data if isinstance(data, bytes) else bytes(data)).decode()
+            return (await read_s3_document(ctx, location)).decode("utf-8", "replace")
         return None
 
     @staticmethod

@@ -38,6 +38,7 @@ __all__ = [
     "failed",
     "generated",
     "gone",
+    "read_s3_document",
     "retag",
     "tags_of",
     "wait_for",
@@ -241,6 +242,29 @@ async def retag(
     changed_tags = {k: v for k, v in after.items() if before.get(k) != v}
     if changed_tags:
         await call(ctx, service, tag, {arn_member: arn, tags_member: changed_tags})
+
+
+#: The largest OpenAPI document read from S3 (`BodyS3Location`): what Fireside's edge lets an
+#: import request carry.
+MAX_S3_DOCUMENT = 8 * 1024 * 1024
+
+
+async def read_s3_document(ctx: ResourceContext, location: Mapping[str, Any]) -> bytes:
+    """An API definition named by `BodyS3Location` ({Bucket, Key, Version}), read as the
+    stack's account; its size checked before it is read."""
+    params = {"Bucket": location["Bucket"], "Key": location["Key"]}
+    if location.get("Version"):
+        params["VersionId"] = location["Version"]
+    head = await call(ctx, "s3", "HeadObject", params)
+    size = int(head.get("ContentLength") or 0)
+    if size > MAX_S3_DOCUMENT:
+        raise failed(
+            f"The API definition s3://{params['Bucket']}/{params['Key']} is {size} bytes; "
+            f"Fireside imports definitions of at most {MAX_S3_DOCUMENT} bytes."
+        )
+    answer = await call(ctx, "s3", "GetObject", params)
+    data = answer.get("Body", b"")
+    return data if isinstance(data, bytes) else bytes(data)
 
 
 class Provider:
