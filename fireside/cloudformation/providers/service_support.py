@@ -209,7 +209,7 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise failed(f"Timed out waiting for {what}", "NotStabilized")
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.5)
+        delay = min(delay * 2, 0.1)  # in-process probes are cheap; deploys are timed
 
 
 def tags_of(ctx: ResourceContext, given: Any) -> dict[str, str]:
