@@ -83,6 +83,8 @@ class App:
             logical_id=logical_id,
             call=call,
             generated_name=f"{stack}-{logical_id}-ABCDEFGHIJKL",
+            # What the engine passes: CloudFormation's own tag and the stack's.
+            tags={"aws:cloudformation:stack-name": stack},
         )
 
     def call(self, service: str, operation: str, account: str = ACCOUNT, **params: Any) -> Any:

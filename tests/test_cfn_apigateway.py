@@ -122,7 +122,7 @@ def test_rest_api_from_openapi_body(app: App, function_arn: str) -> None:
     assert got["name"] == "cfn-rest"  # Name wins over info.title
     assert got["endpointConfiguration"]["types"] == ["REGIONAL"]
     assert got["rootResourceId"] == api.attributes["RootResourceId"]
-    assert got["tags"] == {"team": "a", "old": "x"}
+    assert got["tags"] == {"team": "a", "old": "x", "aws:cloudformation:stack-name": "teststack"}
 
     deployment_props = {"RestApiId": api_id, "StageName": "prod"}
     deployment = app.create("AWS::ApiGateway::Deployment", "Deployment1", deployment_props)
@@ -142,7 +142,7 @@ def test_rest_api_from_openapi_body(app: App, function_arn: str) -> None:
     assert paths(app, api_id) == ["/", "/bye"]
     got = app.call("apigateway", "GetRestApi", restApiId=api_id)
     assert (got["name"], got["binaryMediaTypes"]) == ("cfn-rest-2", ["image/png"])
-    assert got["tags"] == {"team": "b"}
+    assert got["tags"] == {"team": "b", "aws:cloudformation:stack-name": "teststack"}
 
     # SAM's next Deployment<hash> takes the stage over; the old one is then deleted.
     second = app.create("AWS::ApiGateway::Deployment", "Deployment2", deployment_props)
@@ -395,7 +395,8 @@ def test_http_api_from_openapi_body(app: App, function_arn: str) -> None:
     app.update("AWS::ApiGatewayV2::Api", "HttpApi", api_id, props, new)
     assert route_keys(app, api_id) == ["GET /again"]
     got = app.call("apigatewayv2", "GetApi", ApiId=api_id)
-    assert got["Description"] == "v2" and got["Tags"] == {"team": "c"}
+    assert got["Description"] == "v2"
+    assert got["Tags"] == {"team": "c", "aws:cloudformation:stack-name": "teststack"}
     assert get(app, api_id, "/again") == (200, {"from": "fn", "path": "/again"})
 
     app.delete("AWS::ApiGatewayV2::Stage", "Stage", "$default", stage_props)
