@@ -286,6 +286,8 @@ def test_health(server: Server) -> None:
         "sqs",
         "scheduler",
         "sns",
+        "ssm",
+        "ecr",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {

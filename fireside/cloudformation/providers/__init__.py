@@ -9,7 +9,17 @@ from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
-MODULES: tuple[str, ...] = ("awslambda", "apigateway", "apigatewayv2")
+MODULES: tuple[str, ...] = (
+    "apigateway",
+    "apigatewayv2",
+    "awslambda",
+    "dynamodb",
+    "dynamodb_global",
+    "ecr",
+    "events",
+    "scheduler",
+    "ssm",
+)
 
 
 def all_providers() -> ResourceTypes:
