@@ -27,12 +27,14 @@ from fireside.cloudformation.providers.apigateway_parts import (
 from fireside.cloudformation.providers.apigateway_stages import stage_providers
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
-    failed,
-    generated,
     read_s3_document,
     retag,
     tags_of,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    name_for,
+    refused,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -97,12 +99,12 @@ class RestApi(Provider):
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         if properties.get("CloneFrom"):
-            raise failed("Fireside does not support cloning a REST API (CloneFrom) yet.")
+            raise refused("Fireside does not support cloning a REST API (CloneFrom) yet.")
         body = await self._body(ctx, properties)
         members = _api_members(properties)
         if body is None:
             if not members.get("name"):
-                raise failed("Name is required when the REST API has no Body or BodyS3Location.")
+                raise refused("Name is required when the REST API has no Body or BodyS3Location.")
             params = {k: v for k, v in members.items() if k != "types"}
             endpoint = properties.get("EndpointConfiguration") or {}
             if endpoint:
@@ -234,7 +236,7 @@ class Method(Provider):
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         await self._put(ctx, properties)
-        return Created(generated(ctx, 128))
+        return Created(name_for(ctx, None, 128))
 
     async def _put(self, ctx: ResourceContext, properties: dict[str, Any]) -> None:
         address = self._address(properties)

@@ -15,10 +15,12 @@ from typing import Any
 
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
-    generated,
     retag,
     tags_of,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    name_for,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -172,7 +174,7 @@ class RequestValidator(_Simple):
 
     def _params(self, ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
         params = super()._params(ctx, properties)
-        params.setdefault("name", generated(ctx, 128))
+        params.setdefault("name", name_for(ctx, None, 128))
         return params
 
 
@@ -189,7 +191,7 @@ class Model(_Simple):
     def _params(self, ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
         params = super()._params(ctx, properties)
         if "name" not in params:
-            params["name"] = "".join(ch for ch in generated(ctx, 128) if ch.isalnum())
+            params["name"] = "".join(ch for ch in name_for(ctx, None, 128) if ch.isalnum())
         params.setdefault("contentType", "application/json")
         if isinstance(params.get("schema"), (dict, list)):
             params["schema"] = json.dumps(params["schema"])
@@ -232,7 +234,7 @@ class ApiKey(_Simple):
 
     def _params(self, ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
         params = super()._params(ctx, properties)
-        params.setdefault("name", generated(ctx, 1024))
+        params.setdefault("name", name_for(ctx, None, 1024))
         params.setdefault("enabled", False)  # CloudFormation's default, unlike the API's
         stage_keys = [
             {"restApiId": key.get("RestApiId"), "stageName": key.get("StageName")}
@@ -282,7 +284,7 @@ class UsagePlan(_Simple):
 
     def _params(self, ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
         params = pick_lower(properties, ("Description",))
-        params["name"] = properties.get("UsagePlanName") or generated(ctx, 1024)
+        params["name"] = properties.get("UsagePlanName") or name_for(ctx, None, 1024)
         stages = [
             {"apiId": stage["ApiId"], "stage": stage["Stage"]}
             for stage in properties.get("ApiStages") or []
@@ -353,7 +355,7 @@ class Account(Provider):
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         await self._set(ctx, {}, properties)
-        return Created(generated(ctx, 128))
+        return Created(name_for(ctx, None, 128))
 
     @staticmethod
     async def _set(ctx: ResourceContext, old: dict[str, Any], new: dict[str, Any]) -> None:

@@ -19,10 +19,12 @@ from fireside.cloudformation.providers.apigateway_parts import (
 )
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
-    generated,
     retag,
     tags_of,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    name_for,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -153,7 +155,7 @@ class Stage(Provider):
             ("RestApiId", "DeploymentId", "Description", "Variables", "TracingEnabled",
              "CacheClusterEnabled", "CacheClusterSize", "DocumentationVersion"),
         )  # fmt: skip
-        name = str(properties.get("StageName") or generated(ctx, 128))
+        name = str(properties.get("StageName") or name_for(ctx, None, 128))
         params["stageName"] = name
         tags = tags_of(ctx, properties.get("Tags"))
         if tags:

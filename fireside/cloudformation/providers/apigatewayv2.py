@@ -17,11 +17,13 @@ from typing import Any
 
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
-    failed,
     read_s3_document,
     retag,
     tags_of,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    refused,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -82,7 +84,7 @@ class Api(Provider):
             if tags:
                 params["Tags"] = tags
             if not params.get("Name") or not params.get("ProtocolType"):
-                raise failed("Name and ProtocolType are required when the API has no Body.")
+                raise refused("Name and ProtocolType are required when the API has no Body.")
             return self._created(await call(ctx, "apigatewayv2", "CreateApi", params))
         api = await call(ctx, "apigatewayv2", "ImportApi", self._import_params(properties, body))
         try:

@@ -17,13 +17,15 @@ from fireside.cloudformation.providers.awslambda_wiring import wiring_providers
 from fireside.cloudformation.providers.inline_code import package_inline
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
     changed,
-    failed,
-    generated,
     retag,
     tags_of,
-    wait_for,
+    wait_until,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    name_for,
+    refused,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -62,7 +64,7 @@ def _code(properties: dict[str, Any]) -> dict[str, Any]:
     """CreateFunction's `Code` (UpdateFunctionCode takes the same members at its top)."""
     code = dict(properties.get("Code") or {})
     if code.get("ImageUri"):
-        raise failed(
+        raise refused(
             "Fireside does not support container image functions (Code.ImageUri) yet: "
             "deploy the function as a .zip package (Code.ZipFile or Code.S3Bucket/S3Key)."
         )
@@ -71,20 +73,20 @@ def _code(properties: dict[str, Any]) -> dict[str, Any]:
         runtime = str(properties.get("Runtime") or "")
         package = package_inline(runtime, str(code["ZipFile"]))
         if package is None:
-            raise failed(
+            raise refused(
                 f"ZipFile can only be used with Node.js and Python runtimes, not '{runtime}'."
             )
         if len(package) > MAX_INLINE_ZIP:
-            raise failed("The inline code's zip file cannot exceed 4MB (Code.ZipFile).")
+            raise refused("The inline code's zip file cannot exceed 4MB (Code.ZipFile).")
         code["ZipFile"] = package
     return code
 
 
 def _check_supported(properties: dict[str, Any]) -> None:
     if properties.get("PackageType") == "Image":
-        raise failed("Fireside does not support container image functions (PackageType Image).")
+        raise refused("Fireside does not support container image functions (PackageType Image).")
     if properties.get("FileSystemConfigs"):
-        raise failed("Fireside does not support Amazon EFS file systems (FileSystemConfigs).")
+        raise refused("Fireside does not support Amazon EFS file systems (FileSystemConfigs).")
 
 
 def _snap_start(config: dict[str, Any]) -> dict[str, Any]:
@@ -107,9 +109,9 @@ async def function_ready(
     async def probe() -> dict[str, Any] | None:
         config = await call(ctx, "lambda", "GetFunctionConfiguration", params)
         if config.get("State") == "Failed":
-            raise failed(str(config.get("StateReason") or "The function failed to activate."))
+            raise refused(str(config.get("StateReason") or "The function failed to activate."))
         if config.get("LastUpdateStatus") == "Failed":
-            raise failed(str(config.get("LastUpdateStatusReason") or "The update failed."))
+            raise refused(str(config.get("LastUpdateStatusReason") or "The update failed."))
         if config.get("State") == "Active" and config.get("LastUpdateStatus") in (
             None,
             "Successful",
@@ -117,7 +119,7 @@ async def function_ready(
             return config
         return None
 
-    return await wait_for(probe, f"function {name} to become Active")
+    return await wait_until(probe, f"function {name} to become Active")
 
 
 class Function(Provider):
@@ -126,7 +128,7 @@ class Function(Provider):
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         _check_supported(properties)
-        name = generated(ctx, MAX_FUNCTION_NAME, properties.get("FunctionName"))
+        name = name_for(ctx, properties.get("FunctionName"), MAX_FUNCTION_NAME)
         params: dict[str, Any] = {
             key: properties[key]
             for key in (*_CONFIG, "Architectures", "PackageType", *_INERT)
@@ -241,10 +243,10 @@ async def _put_provisioned(
         async def probe() -> bool | None:
             got = await call(ctx, "lambda", "GetProvisionedConcurrencyConfig", address)
             if got.get("Status") == "FAILED":
-                raise failed(str(got.get("StatusReason") or "Provisioned concurrency failed."))
+                raise refused(str(got.get("StatusReason") or "Provisioned concurrency failed."))
             return True if got.get("Status") == "READY" else None
 
-        await wait_for(probe, f"provisioned concurrency of {function}:{qualifier}")
+        await wait_until(probe, f"provisioned concurrency of {function}:{qualifier}")
     elif previous:
         await call(
             ctx,
@@ -270,7 +272,7 @@ class Version(Provider):
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         if properties.get("Policy"):
-            raise failed("Fireside does not support a Version's resource Policy yet.")
+            raise refused("Fireside does not support a Version's resource Policy yet.")
         function = str(properties["FunctionName"])
         await function_ready(ctx, function)
         params = {

@@ -13,11 +13,13 @@ from typing import Any
 
 from fireside.cloudformation.providers.service_support import (
     Provider,
-    call,
-    failed,
-    generated,
     tags_of,
-    wait_for,
+    wait_until,
+)
+from fireside.cloudformation.providers.support import (
+    call,
+    name_for,
+    refused,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -51,7 +53,7 @@ class Permission(Provider):
     replace_on = frozenset(_KEYS)
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        sid = generated(ctx, MAX_STATEMENT_ID)
+        sid = name_for(ctx, None, MAX_STATEMENT_ID)
         params = _pick(properties, *self._KEYS)
         params["StatementId"] = sid
         await call(ctx, "lambda", "AddPermission", params)
@@ -197,7 +199,7 @@ class EventSourceMapping(Provider):
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         for unsupported in ("SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig"):
             if properties.get(unsupported):
-                raise failed(f"Fireside does not support Kafka event sources ({unsupported}).")
+                raise refused(f"Fireside does not support Kafka event sources ({unsupported}).")
         params = _pick(properties, *self._CREATE)
         tags = tags_of(ctx, properties.get("Tags"))
         if tags:
@@ -225,7 +227,7 @@ class EventSourceMapping(Provider):
             mapping = await call(ctx, "lambda", "GetEventSourceMapping", {"UUID": uuid})
             return mapping if mapping.get("State") in ("Enabled", "Disabled") else None
 
-        return await wait_for(probe, f"event source mapping {uuid} to become Enabled")
+        return await wait_until(probe, f"event source mapping {uuid} to become Enabled")
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
@@ -251,7 +253,7 @@ class EventSourceMapping(Provider):
             )
             return True if not found else None
 
-        await wait_for(probe, f"event source mapping {physical_id} to be deleted")
+        await wait_until(probe, f"event source mapping {physical_id} to be deleted")
 
 
 def _layer_parts(arn: str) -> tuple[str, str]:
@@ -284,7 +286,7 @@ class LayerVersion(Provider):
             "Description",
             "LicenseInfo",
         )
-        params["LayerName"] = generated(ctx, MAX_LAYER_NAME, properties.get("LayerName"))
+        params["LayerName"] = name_for(ctx, properties.get("LayerName"), MAX_LAYER_NAME)
         published = await call(ctx, "lambda", "PublishLayerVersion", params)
         arn = str(published["LayerVersionArn"])
         return Created(arn, {"LayerVersionArn": arn})
@@ -309,7 +311,7 @@ class LayerVersionPermission(Provider):
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         arn = str(properties["LayerVersionArn"])
         layer, version = _layer_parts(arn)
-        sid = generated(ctx, MAX_STATEMENT_ID)
+        sid = name_for(ctx, None, MAX_STATEMENT_ID)
         params = _pick(properties, "Action", "Principal", "OrganizationId")
         params.update({"LayerName": layer, "VersionNumber": version, "StatementId": sid})
         await call(ctx, "lambda", "AddLayerVersionPermission", params)
