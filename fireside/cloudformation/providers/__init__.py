@@ -10,6 +10,9 @@ __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
 MODULES: tuple[str, ...] = (
+    "apigateway",
+    "apigatewayv2",
+    "awslambda",
     "dynamodb",
     "dynamodb_global",
     "ecr",
