@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 from fireside.aws.coral import coral_message
 from fireside.aws.errors import ServiceError
+from fireside.aws.eventstream import CONTENT_TYPE, EventStreamSerializer, encode_message
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, encode_blob
 from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.validation import Validator
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["JsonProtocol", "coral_namespace"]
@@ -122,12 +124,20 @@ class JsonProtocol:
         self._decoders: dict[str, Decoder | None] = {}
         self._validators: dict[str, Validator | None] = {}
         self._encoders: dict[str, Encoder | None] = {}
+        #: Operations answering with an event stream (Logs' StartLiveTail): its member and
+        #: serializer.
+        self._event_streams: dict[str, tuple[str, EventStreamSerializer]] = {}
         for op in service.operations():
             self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
             self._validators[op.name] = (
                 Validator(op.input, constraints=constraints) if op.input is not None else None
             )
             self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
+            if op.has_event_stream_output and op.output is not None:
+                for member_name, member in op.output.members.items():
+                    if member.event_stream:
+                        serializer = EventStreamSerializer(member, codec)
+                        self._event_streams[op.name] = (member_name, serializer)
         self._codec = codec
         self._errors = {
             s.error_code: _ErrorPlan(s.error_code, s, self._namespace, codec)
@@ -176,9 +186,44 @@ class JsonProtocol:
     def serialize_result(
         self, operation_name: str, result: Mapping[str, Any], request_id: str
     ) -> Response:
+        streamed = self._event_streams.get(operation_name)
+        if streamed is not None and hasattr(result.get(streamed[0]), "__aiter__"):
+            return self._event_stream(streamed, result, request_id)
         encode = self._encoders[operation_name]
         body = _dumps(encode(result) if encode is not None else {})
         return Response(200, self._headers(request_id, body), body)
+
+    def _event_stream(
+        self,
+        streamed: tuple[str, EventStreamSerializer],
+        result: Mapping[str, Any],
+        request_id: str,
+    ) -> Response:
+        """An event-stream answer: json protocols send the output's other members first, as
+        an `initial-response` event, then each event the provider yields as it comes."""
+        member, serializer = streamed
+        source = result[member]
+        initial = encode_message(
+            [
+                (":event-type", "initial-response"),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
+            b"{}",
+        )
+
+        async def frames() -> AsyncIterator[bytes]:
+            yield initial
+            async for event in source:
+                yield serializer.encode(event)
+
+        async def close() -> None:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        headers = [("x-amzn-RequestId", request_id), ("Content-Type", CONTENT_TYPE)]
+        return Response(200, headers, stream=ClosingStream(frames(), close))
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
         plan = self._errors.get(error.code) or self._unmodelled_plan(error.code)

@@ -19,9 +19,10 @@ to `.log.1` (replacing the older half) whenever it reaches half of that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -100,14 +101,29 @@ class FunctionLog:
         self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 (kept open across writes)
         self._size = self._file.tell()
         self._flush_pending = False
+        #: Called with (epoch ms, stream, line) for each record: CloudWatch Logs' Live Tail
+        #: sessions (`fireside.logs.live_tail`). Empty almost always: one test per line.
+        self.listeners: list[Callable[[int, str, bytes], None]] = []
 
-    def write(self, stream: str, line: bytes) -> None:
-        stamp = str(int(time.time() * 1000)).encode()
-        record = stamp + b"\t" + stream.encode() + b"\t" + line + b"\n"
+    def write(self, stream: str, line: bytes, stamp_ms: int | None = None) -> None:
+        """Append one record, stamped now (or at `stamp_ms`: PutLogEvents into the group)."""
+        millis = int(time.time() * 1000) if stamp_ms is None else stamp_ms
+        record = str(millis).encode() + b"\t" + stream.encode() + b"\t" + line + b"\n"
         if self._size + len(record) > self._rotate_at:
             self._rotate()
         self._file.write(record)
         self._size += len(record)
+        if self.listeners:
+            for listener in self.listeners:
+                listener(millis, stream, line)
+
+    def clear(self) -> None:
+        """Drop every record (DeleteLogGroup of the function's group); writers carry on."""
+        self._file.flush()
+        self._file.truncate(0)
+        self._size = 0
+        with contextlib.suppress(FileNotFoundError):
+            self.path.with_suffix(".log.1").unlink()
 
     def _rotate(self) -> None:
         self._file.close()

@@ -1,0 +1,243 @@
+"""Log groups and where their events are: the one place that maps a group to its files.
+
+`/aws/lambda/<function>` is a function's group: its events are the file the function's
+environments write (`fireside.compute.logs.LogStore`), and it appears (is stored) once that
+file has records, or when a client creates it first, as on AWS. Any other group's events are
+in a file of its own under `logs-groups/`, appended by PutLogEvents and fsynced before the
+answer. Each group's files have a stream index (`fireside.logs.index`), and every appended
+record is offered to the group's live listeners (Live Tail sessions).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import quote
+
+from fireside.compute.logs import LogStore
+from fireside.compute.registry import FunctionRegistry
+from fireside.logs.files import GroupFiles, escape
+from fireside.logs.index import StreamIndex
+from fireside.logs.store import LogGroup, LogsStore, now_ms
+from fireside.store.durable import fsync_dir, mkdirs_durably, replace_durably
+
+__all__ = ["FUNCTION_PREFIX", "Listener", "LogGroups"]
+
+FUNCTION_PREFIX = "/aws/lambda/"
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+#: (group name, stream, timestamp ms, ingestion ms, message)
+Listener = Callable[[str, str, int, int, str], None]
+
+
+class _UserLog:
+    """Appends PutLogEvents batches to a group's own file, durably, in two rotated halves."""
+
+    def __init__(self, files: GroupFiles, max_bytes: int) -> None:
+        self.files = files
+        self._rotate_at = max(max_bytes // 2, 1024 * 1024)
+        self._lock = threading.Lock()
+
+    def append(self, records: list[tuple[int, int, str, str]]) -> None:
+        """(timestamp, ingestion, stream, message) records, on disk on return."""
+        data = b"".join(
+            f"{ts},{ingest}\t{escape(stream)}\t{escape(message)}\n".encode()
+            for ts, ingest, stream, message in records
+        )
+        path = self.files.path
+        with self._lock:
+            mkdirs_durably(path.parent)
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                size = 0
+            if size and size + len(data) > self._rotate_at:
+                replace_durably(path, self.files.rotated)
+            new = not path.exists()
+            with open(path, "ab") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if new:
+                fsync_dir(path.parent)  # the new file's name is durable too
+
+    def remove(self) -> None:
+        with self._lock:
+            for path in (self.files.path, self.files.rotated):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+
+class LogGroups:
+    def __init__(
+        self,
+        store: LogsStore,
+        function_logs: LogStore,
+        functions: FunctionRegistry,
+        root: Path,
+        max_bytes: int,
+    ) -> None:
+        self.store = store
+        self.function_logs = function_logs
+        self.functions = functions
+        self.root = root
+        self._max_bytes = max_bytes
+        self._indexes: dict[tuple[str, str, str], StreamIndex] = {}
+        self._user_logs: dict[tuple[str, str, str], _UserLog] = {}
+        self._listeners: dict[tuple[str, str, str], list[Listener]] = {}
+
+    # -- which groups exist ----------------------------------------------------------------------
+    @staticmethod
+    def function_of(name: str) -> str | None:
+        """The function whose group `name` is, if it is one (`/aws/lambda/<function>`)."""
+        if not name.startswith(FUNCTION_PREFIX):
+            return None
+        function = name[len(FUNCTION_PREFIX) :]
+        return function if _FUNCTION_NAME.fullmatch(function) else None
+
+    def discover(self, account: str, region: str) -> None:
+        """Store the groups of functions that have logged but whose group is not stored yet."""
+        directory = self.function_logs.root / account / region
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            if not entry.name.endswith(".log"):
+                continue
+            function = entry.name[: -len(".log")]
+            name = FUNCTION_PREFIX + function
+            if self.store.group(account, region, name) is not None:
+                continue
+            # Access logs of API Gateway stages share the directory: only functions' files.
+            if self.functions.get(account, region, function) is None:
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:
+                continue
+            if stat.st_size == 0:
+                continue
+            self.store.save_group(
+                LogGroup(account, region, name, int(stat.st_mtime * 1000), function=function)
+            )
+
+    def find(self, account: str, region: str, name: str) -> LogGroup | None:
+        group = self.store.group(account, region, name)
+        if group is None and self.function_of(name) is not None:
+            self.discover(account, region)
+            group = self.store.group(account, region, name)
+        return group
+
+    def create(self, account: str, region: str, name: str, tags: dict[str, str]) -> LogGroup:
+        group = LogGroup(account, region, name, tags=tags, function=self.function_of(name))
+        self.store.save_group(group)
+        return group
+
+    def delete(self, group: LogGroup) -> None:
+        """Forget the group and its events (a function's group comes back when it logs)."""
+        key = (group.account, group.region, group.name)
+        self.store.delete_group(group)
+        self._indexes.pop(key, None)
+        if group.function is not None:
+            self.function_logs.get(group.account, group.region, group.function).clear()
+        else:
+            self._user_log(group).remove()
+
+    # -- where events are ------------------------------------------------------------------------
+    def files(self, group: LogGroup) -> GroupFiles:
+        if group.function is not None:
+            path = self.function_logs.path(group.account, group.region, group.function)
+            return GroupFiles(path, escaped=False)
+        encoded = quote(group.name, safe="")
+        if len(encoded) > 200:
+            encoded = hashlib.sha256(group.name.encode()).hexdigest()
+        return GroupFiles(self.root / group.account / group.region / f"{encoded}.log", True)
+
+    def index(self, group: LogGroup) -> StreamIndex:
+        key = (group.account, group.region, group.name)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = StreamIndex(self.files(group))
+        return index
+
+    def _user_log(self, group: LogGroup) -> _UserLog:
+        key = (group.account, group.region, group.name)
+        log = self._user_logs.get(key)
+        if log is None:
+            log = self._user_logs[key] = _UserLog(self.files(group), self._max_bytes)
+        return log
+
+    # -- writing ---------------------------------------------------------------------------------
+    async def append(self, group: LogGroup, stream: str, events: list[tuple[int, str]]) -> None:
+        """PutLogEvents' accepted (timestamp, message) events, on disk on return."""
+        ingestion = now_ms()
+        if group.function is not None:
+            log = self.function_logs.get(group.account, group.region, group.function)
+            for timestamp, message in events:
+                # A function's file holds one line per record: newlines become "\r", as
+                # Lambda's runtimes write a multi-line message. Its listeners see each one.
+                log.write(stream, message.replace("\n", "\r").encode(), stamp_ms=timestamp)
+            log.flush()
+            await asyncio.to_thread(_fsync, log.path)
+            return
+        await asyncio.to_thread(
+            self._user_log(group).append,
+            [(timestamp, ingestion, stream, message) for timestamp, message in events],
+        )
+        for listener in list(self._listeners.get((group.account, group.region, group.name), [])):
+            for timestamp, message in events:
+                listener(group.name, stream, timestamp, ingestion, message)
+
+    # -- live listeners --------------------------------------------------------------------------
+    def listen(self, group: LogGroup, listener: Listener) -> Callable[[], None]:
+        """Offer `listener` every record appended to `group` from now on; returns the undo."""
+        if group.function is not None:
+            log = self.function_logs.get(group.account, group.region, group.function)
+            name = group.name
+
+            def on_line(millis: int, stream: str, line: bytes) -> None:
+                listener(name, stream, millis, millis, line.decode(errors="replace"))
+
+            log.listeners.append(on_line)
+            return lambda: log.listeners.remove(on_line)
+        key = (group.account, group.region, group.name)
+        self._listeners.setdefault(key, []).append(listener)
+
+        def stop() -> None:
+            listeners = self._listeners.get(key, [])
+            if listener in listeners:
+                listeners.remove(listener)
+
+        return stop
+
+    # -- retention -------------------------------------------------------------------------------
+    def expire(self) -> int:
+        """Drop the older half of each group whose every record is past retention; blocking."""
+        dropped = 0
+        for group in self.store.every_group():
+            if group.retention is None:
+                continue
+            cutoff = now_ms() - group.retention * 86_400_000
+            files = self.files(group)
+            stats = self.index(group)
+            stats.refresh()
+            halves = files.halves()
+            if len(halves) < 2:
+                continue
+            newest = stats.newest_in(halves[0][0])
+            if newest is not None and newest < cutoff:
+                with contextlib.suppress(FileNotFoundError):
+                    halves[0][1].unlink()
+                    dropped += 1
+        return dropped
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
