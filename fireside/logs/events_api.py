@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from fireside.aws.context import RequestContext
 from fireside.logs.files import GroupFiles, Position, Record, Scan, scan_backward, scan_forward
-from fireside.logs.patterns import compile_pattern
+from fireside.logs.patterns import compile_pattern, required_terms
 from fireside.logs.provider import (
     LogsProvider,
     decode_token,
@@ -224,10 +224,6 @@ class EventsApi:
             raise invalid(
                 "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
             )
-        if names is not None:
-            known = await self.provider.streams(group)
-            if not any(n in known for n in names):
-                raise not_found("The specified log stream does not exist.")
         wanted = set(names) if names is not None else None
         matches = compile_pattern(params.get("filterPattern"))
         start, end = params.get("startTime"), params.get("endTime")
@@ -262,7 +258,9 @@ class EventsApi:
                 raise invalid("The specified nextToken is invalid.") from None
         elif start is not None and not files.escaped:
             at = await asyncio.to_thread(_seek_time, files, start)
-        scan: Scan = await asyncio.to_thread(scan_forward, files, at, accept, limit)
+        scan: Scan = await asyncio.to_thread(
+            scan_forward, files, at, accept, limit, quick=_quick(params, files)
+        )
         records, cut = _trim(scan.records)
         result: dict[str, Any] = {
             "events": [
@@ -285,6 +283,18 @@ class EventsApi:
         elif not scan.finished:
             result["nextToken"] = encode_token([group.name, list(scan.position)])
         return result
+
+
+def _quick(params: dict[str, Any], files: GroupFiles) -> Callable[[bytes], bool] | None:
+    """A test on raw lines that passes over most lines a term pattern cannot match."""
+    raw = [
+        term.encode()
+        for term in required_terms(params.get("filterPattern"))
+        if not any(char in term for char in "\\\n\t\r")
+    ]
+    if not raw:
+        return None
+    return lambda line: all(term in line for term in raw)
 
 
 def _seek_time(files: GroupFiles, start: int) -> Position | None:

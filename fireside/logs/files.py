@@ -143,6 +143,7 @@ def scan_forward(
     budget: int = SCAN_BUDGET,
     stop_at: Callable[[Record], bool] | None = None,
     one_file: bool = False,
+    quick: Callable[[bytes], bool] | None = None,
 ) -> Scan:
     """Records from `start` onward that `accept` takes, oldest first; stops after `limit` of
     them, `budget` bytes, the end of the files (of `start`'s file with `one_file`), or a
@@ -164,6 +165,11 @@ def scan_forward(
             handle.seek(offset)
             for raw, at in _lines_forward(handle, offset):
                 scanned += len(raw)
+                if quick is not None and stop_at is None and not quick(raw):
+                    position = Position(inode, at + len(raw))
+                    if scanned >= budget:
+                        return Scan(found, position, False, scanned)
+                    continue
                 record = files.parse(raw, inode, at)
                 if record is not None:
                     if stop_at is not None and stop_at(record):

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from fireside.logs.files import GroupFiles, Position, Record, scan_forward
+from fireside.logs.files import GroupFiles, Record
 
 __all__ = ["StreamIndex", "StreamStats"]
 
 _BUDGET = 32 * 1024 * 1024
+_CHUNK = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -68,26 +70,10 @@ class StreamIndex:
                 try:
                     if entry.offset > os.stat(path).st_size:  # cleared (DeleteLogGroup)
                         entry = self._by_inode[inode] = _FileIndex()
+                    done = _index_file(self.files, entry, inode, path, budget)
                 except FileNotFoundError:
                     continue
-                scan = scan_forward(
-                    self.files,
-                    Position(inode, entry.offset),
-                    lambda record: True,
-                    limit=1 << 62,
-                    budget=budget,
-                    one_file=True,
-                )
-                for record in scan.records:
-                    stats = entry.streams.get(record.stream)
-                    if stats is None:
-                        entry.streams[record.stream] = stats = StreamStats(
-                            record.timestamp, record.timestamp, record.ingestion
-                        )
-                    stats.add(record)
-                if scan.position.inode == inode:
-                    entry.offset = scan.position.offset
-                if not scan.finished:
+                if not done:
                     caught_up = False
                     break
             return caught_up
@@ -130,3 +116,63 @@ class StreamIndex:
                 for entry in self._by_inode.values()
                 for stats in entry.streams.values()
             )
+
+
+def _index_file(files: GroupFiles, entry: _FileIndex, inode: int, path: Path, budget: int) -> bool:
+    """Index one file from `entry.offset`, at most `budget` bytes; True when at its end.
+    Only the timestamp and stream of each line are parsed: an index pass reads every line."""
+    with open(path, "rb") as handle:
+        handle.seek(entry.offset)
+        read = 0
+        while read < budget:
+            size = min(_CHUNK, max(budget - read, 4096))
+            chunk = handle.read(size)
+            if not chunk:
+                return True
+            last = chunk.rfind(b"\n")
+            if last < 0 and len(chunk) == size:
+                chunk += handle.read(_CHUNK)  # a line longer than the read: the rest of it
+                last = chunk.rfind(b"\n")
+            if last < 0:
+                return True  # a record still being written
+            whole = chunk[: last + 1]
+            handle.seek(entry.offset + len(whole))
+            _index_lines(files, entry, inode, whole)
+            read += len(whole)
+    return False
+
+
+def _index_lines(files: GroupFiles, entry: _FileIndex, inode: int, data: bytes) -> None:
+    offset = entry.offset
+    streams = entry.streams
+    for line in data.split(b"\n")[:-1]:
+        end = offset + len(line) + 1
+        first_tab = line.find(b"\t")
+        second_tab = line.find(b"\t", first_tab + 1)
+        if first_tab > 0 and second_tab > 0:
+            stamp = line[:first_tab]
+            comma = stamp.find(b",")
+            try:
+                timestamp = int(stamp[:comma] if comma >= 0 else stamp)
+                ingestion = int(stamp[comma + 1 :]) if comma >= 0 else timestamp
+            except ValueError:
+                offset = end
+                continue
+            name = line[first_tab + 1 : second_tab].decode(errors="replace")
+            if files.escaped and "\\" in name:
+                name = files.parse(line + b"\n", inode, offset).stream  # type: ignore[union-attr]
+            size = len(line) - second_tab - 1
+            stats = streams.get(name)
+            if stats is None:
+                streams[name] = stats = StreamStats(timestamp, timestamp, ingestion)
+            if timestamp < stats.first_timestamp:
+                stats.first_timestamp = timestamp
+            if timestamp > stats.last_timestamp:
+                stats.last_timestamp = timestamp
+            if ingestion > stats.last_ingestion:
+                stats.last_ingestion = ingestion
+            stats.stored_bytes += size
+            span = stats.spans.get(inode)
+            stats.spans[inode] = (span[0] if span else offset, end)
+        offset = end
+    entry.offset = offset

@@ -24,7 +24,7 @@ from typing import Any
 
 from fireside.aws.errors import ModelledErrors, ServiceError
 
-__all__ = ["MAX_PATTERN", "compile_pattern"]
+__all__ = ["MAX_PATTERN", "compile_pattern", "required_terms"]
 
 error = ModelledErrors("logs")
 MAX_PATTERN = 1024
@@ -60,7 +60,15 @@ def compile_pattern(pattern: str | None) -> Predicate:
     return _terms(text)
 
 
-def _terms(text: str) -> Predicate:
+def required_terms(pattern: str | None) -> list[str]:
+    """Terms every match contains as they are (for a quick pass over raw lines)."""
+    text = (pattern or "").strip()
+    if not text or text[0] in "{[%" or text == '""':
+        return []
+    return _parse_terms(text)[0]
+
+
+def _parse_terms(text: str) -> tuple[list[str], list[str], list[str]]:
     required: list[str] = []
     optional: list[str] = []
     excluded: list[str] = []
@@ -77,6 +85,11 @@ def _terms(text: str) -> Predicate:
         if not token:
             continue
         (excluded if negate else optional if either else required).append(token)
+    return required, optional, excluded
+
+
+def _terms(text: str) -> Predicate:
+    required, optional, excluded = _parse_terms(text)
 
     def matches(message: str) -> bool:
         if any(term in message for term in excluded):
