@@ -263,6 +263,40 @@ def test_put_log_events_limits_and_retention(logs: Any) -> None:
     assert messages() == ["two days old", "fresh"]
 
 
+def test_filter_pages_hold_at_most_a_megabyte_and_times_bound_reads(logs: Any) -> None:
+    group = new_group(logs)
+    logs.create_log_stream(logGroupName=group, logStreamName="big")
+    now = int(time.time() * 1000)
+    for batch in range(3):
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="big",
+            logEvents=[
+                {"timestamp": now + batch * 10 + i, "message": f"{batch}-{i} " + "y" * 200_000}
+                for i in range(4)
+            ],
+        )
+    pages = list(logs.get_paginator("filter_log_events").paginate(logGroupName=group))
+    assert len(pages) >= 3
+    for page in pages:
+        assert sum(len(e["message"]) + 26 for e in page["events"]) <= 1_048_576
+    seen = [e["message"].split()[0] for page in pages for e in page["events"]]
+    assert seen == [f"{b}-{i}" for b in range(3) for i in range(4)]
+    ids = [e["eventId"] for page in pages for e in page["events"]]
+    assert len(set(ids)) == 12
+
+    window = logs.get_log_events(
+        logGroupName=group,
+        logStreamName="big",
+        startTime=now + 10,
+        endTime=now + 20,
+        startFromHead=True,
+    )
+    assert [e["message"].split()[0] for e in window["events"]] == [f"1-{i}" for i in range(4)]
+    inclusive = logs.filter_log_events(logGroupName=group, startTime=now + 13, endTime=now + 20)
+    assert [e["message"].split()[0] for e in inclusive["events"]] == ["1-3", "2-0"]
+
+
 def test_an_operation_fireside_lacks_is_named(logs: Any) -> None:
     with pytest.raises(ClientError) as caught:
         logs.describe_metric_filters()
@@ -336,7 +370,9 @@ def test_live_tail_sees_events_written_after_it_started(
     logs.create_log_group(logGroupName=function_group)  # created before the function logs
     arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
     function_arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{function_group}"
-    events, stream = read_live_tail(logs, logGroupIdentifiers=[arn, function_arn])
+    events, stream = read_live_tail(
+        logs, logGroupIdentifiers=[arn, function_arn], logEventFilterPattern="-skipped"
+    )
     first = events.get(timeout=10)
     assert first["sessionStart"]["logGroupIdentifiers"] == [arn, function_arn]
 
@@ -344,7 +380,10 @@ def test_live_tail_sees_events_written_after_it_started(
     logs.put_log_events(
         logGroupName=group,
         logStreamName="s",
-        logEvents=[{"timestamp": int(time.time() * 1000), "message": f"put {word}"}],
+        logEvents=[
+            {"timestamp": int(time.time() * 1000), "message": f"skipped {word}"},
+            {"timestamp": int(time.time() * 1000), "message": f"put {word}"},
+        ],
     )
     server.client().invoke(FunctionName=name, Payload=json.dumps({"word": word}))
     seen: dict[str, str] = {}

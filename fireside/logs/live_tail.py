@@ -121,20 +121,18 @@ class LiveTail:
         deadline = self._clock() + MAX_SESSION
         try:
             yield {"sessionStart": start}
-            last = self._clock()
             while self._clock() < deadline:
-                timeout = min(_HEARTBEAT, max(deadline - self._clock(), 0.0))
+                idle = False
                 try:
-                    await asyncio.wait_for(session.wake.wait(), timeout)
+                    await asyncio.wait_for(session.wake.wait(), _HEARTBEAT)
                     await asyncio.sleep(_INTERVAL)  # gather a burst into one update
                 except TimeoutError:
-                    pass
+                    idle = True  # a heartbeat: an empty update each idle second
                 session.wake.clear()
                 batch, session.buffer = session.buffer[:MAX_UPDATE], session.buffer[MAX_UPDATE:]
                 if session.buffer:
                     session.wake.set()
-                if batch or self._clock() - last >= _HEARTBEAT:
-                    last = self._clock()
+                if batch or idle:
                     sampled, session.sampled = session.sampled, False
                     yield {
                         "sessionUpdate": {
