@@ -23,6 +23,7 @@ from typing import Any
 from fireside import __version__
 from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
+from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
 from fireside.compute.aliases import AliasStore
@@ -542,7 +543,7 @@ class Fireside:
         services.append(
             Service(
                 "logs",
-                protocol_for(load_service("logs")),
+                JsonProtocol(load_service("logs"), validation_code="InvalidParameterException"),
                 self.cloudwatch_logs.operations(),
                 target_prefix="Logs_20140328",
                 max_body=_LOGS_MAX_REQUEST,

@@ -103,6 +103,7 @@ class JsonProtocol:
         checksum: bool = False,
         error_namespace: str | None = None,
         constraints: bool = True,
+        validation_code: str | None = None,
     ) -> None:
         """`checksum`: send `x-amz-crc32` (DynamoDB's clients verify it when present).
 
@@ -111,7 +112,12 @@ class JsonProtocol:
 
         `constraints=False` checks `required` only, for services that refuse bad values in
         their own words (SQS: `InvalidAttributeName`, not a Coral enum ValidationException).
+
+        `validation_code`: the code a constraint violation is answered with, for services that
+        report them as one of their own errors (CloudWatch Logs: `InvalidParameterException`,
+        with the same `1 validation error detected: ...` message).
         """
+        self._validation_code = validation_code
         self._service = service
         self._checksum = checksum
         self._namespace = error_namespace or coral_namespace(service)
@@ -178,7 +184,12 @@ class JsonProtocol:
             raise _serialization("The request's JSON is nested too deeply.") from None
         validator = self._validators[name]
         if validator is not None:
-            validator.validate(params)
+            try:
+                validator.validate(params)
+            except ServiceError as error:
+                if self._validation_code is None or error.code != "ValidationException":
+                    raise
+                raise ServiceError(self._validation_code, error.message, error.status) from None
         return ParsedRequest(name, params)
 
     # -- responses --------------------------------------------------------------------------

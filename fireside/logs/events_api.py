@@ -37,7 +37,7 @@ MAX_EVENT: Final = 262_144
 EVENT_OVERHEAD: Final = 26
 MAX_RESPONSE: Final = 1_048_576
 _DAY_MS: Final = 86_400_000
-_TOKEN: Final = re.compile(r"([fb])/(\d{20})(\d{20})")
+_TOKEN: Final = re.compile(r"([fb])/(\d{28})(\d{28})")
 
 
 def _visible(group: LogGroup) -> Callable[[Record], bool]:
@@ -64,7 +64,7 @@ def _trim(records: list[Record]) -> tuple[list[Record], bool]:
 
 
 def _get_token(direction: str, position: Position) -> str:
-    return f"{direction}/{position.inode:020d}{position.offset:020d}"
+    return f"{direction}/{position.inode:028d}{position.offset:028d}"  # 56 digits, as AWS
 
 
 class EventsApi:
@@ -125,7 +125,8 @@ class EventsApi:
                 accepted.append((stamp, event["message"]))
         if accepted:
             await self.groups.append(group, stream, accepted)
-        result: dict[str, Any] = {"nextSequenceToken": str(time.time_ns())}
+        # Sequence tokens are no longer checked by AWS, but still answered (56 digits).
+        result: dict[str, Any] = {"nextSequenceToken": f"{time.time_ns():056d}"}
         if rejected:
             result["rejectedLogEventsInfo"] = rejected
         return result

@@ -134,8 +134,12 @@ class LogGroups:
             group = self.store.group(account, region, name)
         return group
 
-    def create(self, account: str, region: str, name: str, tags: dict[str, str]) -> LogGroup:
-        group = LogGroup(account, region, name, tags=tags, function=self.function_of(name))
+    def create(
+        self, account: str, region: str, name: str, tags: dict[str, str], kms_key_id: str | None
+    ) -> LogGroup:
+        group = LogGroup(
+            account, region, name, tags=tags, function=self.function_of(name), kms_key_id=kms_key_id
+        )
         self.store.save_group(group)
         return group
 

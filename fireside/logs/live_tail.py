@@ -80,11 +80,10 @@ class LiveTail:
         identifiers: list[str] = params["logGroupIdentifiers"]
         names, prefixes = params.get("logStreamNames"), params.get("logStreamNamePrefixes")
         if names is not None and prefixes is not None:
-            raise invalid("logStreamNames and logStreamNamePrefixes cannot both be specified.")
+            raise invalid("Only one of logStreamNames or logStreamNamePrefixes can be provided.")
         if (names is not None or prefixes is not None) and len(identifiers) > 1:
             raise invalid(
-                "logStreamNames or logStreamNamePrefixes can be specified only with a single "
-                "logGroupIdentifier."
+                "logStreamNames and logStreamNamePrefixes can only be used with a single log group."
             )
         groups = []
         by_name: dict[str, str] = {}
@@ -106,11 +105,9 @@ class LiveTail:
             "requestId": ctx.request_id,
             "sessionId": str(uuid.uuid4()),
             "logGroupIdentifiers": identifiers,
+            "logStreamNames": names or [],
+            "logStreamNamePrefixes": prefixes or [],
         }
-        if names is not None:
-            start["logStreamNames"] = names
-        if prefixes is not None:
-            start["logStreamNamePrefixes"] = prefixes
         if pattern_text is not None:
             start["logEventFilterPattern"] = pattern_text
         return {"responseStream": self._events(session, start, undo)}

@@ -82,6 +82,8 @@ def described(group: LogGroup, stored: int) -> dict[str, Any]:
     }
     if group.retention is not None:
         wire["retentionInDays"] = group.retention
+    if group.kms_key_id is not None:
+        wire["kmsKeyId"] = group.kms_key_id
     return wire
 
 
@@ -152,12 +154,10 @@ class LogsProvider:
         name = params["logGroupName"]
         if self.groups.find(ctx.account_id, ctx.region, name) is not None:
             raise error("ResourceAlreadyExistsException", "The specified log group already exists")
-        if params.get("kmsKeyId"):
-            raise invalid("Fireside does not encrypt log groups with KMS keys (kmsKeyId).")
         tags = params.get("tags") or {}
         if len(tags) > MAX_TAGS:
             raise invalid(f"A log group can have no more than {MAX_TAGS} tags.")
-        self.groups.create(ctx.account_id, ctx.region, name, tags)
+        self.groups.create(ctx.account_id, ctx.region, name, tags, params.get("kmsKeyId"))
         return {}
 
     async def delete_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class LogGroup:
     tags: dict[str, str] = field(default_factory=dict)
     #: Its events are a function's log file (`/aws/lambda/<name>`), not a file of its own.
     function: str | None = None
+    #: Kept and shown as given: Fireside does not encrypt log files with KMS keys.
+    kms_key_id: str | None = None
     streams: dict[str, int] = field(default_factory=dict)
     tombstones: dict[str, int] = field(default_factory=dict)
 
@@ -74,6 +76,7 @@ class LogGroup:
                 "retention": self.retention,
                 "tags": self.tags,
                 "function": self.function,
+                "kms_key_id": self.kms_key_id,
             }
         )
 
@@ -96,6 +99,7 @@ class LogsStore:
                 data["retention"],
                 data["tags"],
                 data.get("function"),
+                data.get("kms_key_id"),
             )
         for table, attribute in (("streams", "streams"), ("tombstones", "tombstones")):
             column = "created" if table == "streams" else "deleted"
