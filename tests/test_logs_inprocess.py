@@ -28,6 +28,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fireside]:
     fireside._build("http://127.0.0.1:4566")
     yield fireside
     fireside.cloudwatch_logs.close()
+    fireside.logs.close()
     fireside.db.close()
 
 

@@ -171,6 +171,17 @@ class LogStore:
             self._open[key] = log
         return log
 
+    def clear(self, account: str, region: str, function: str) -> None:
+        """Drop a function's records (its CloudWatch Logs group was deleted)."""
+        log = self._open.get((account, region, function))
+        if log is not None:
+            log.clear()
+            return
+        path = self.path(account, region, function)
+        for stale in (path, path.with_suffix(".log.1")):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+
     def close(self) -> None:
         for log in self._open.values():
             log.close()

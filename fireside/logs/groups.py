@@ -149,7 +149,7 @@ class LogGroups:
         self.store.delete_group(group)
         self._indexes.pop(key, None)
         if group.function is not None:
-            self.function_logs.get(group.account, group.region, group.function).clear()
+            self.function_logs.clear(group.account, group.region, group.function)
         else:
             self._user_log(group).remove()
 
