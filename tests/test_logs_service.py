@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +31,9 @@ SECRETS = {A: "secret-of-a", B: "secret-of-b"}
 PRINTER = """
 import json
 def handler(event, context):
-    print("hello " + event["word"])
-    print(json.dumps({"level": event.get("level", "INFO"), "word": event["word"]}))
+    word = event.get("word", "from an API")
+    print("hello " + word)
+    print(json.dumps({"level": event.get("level", "INFO"), "word": word}))
     return "ok"
 """
 
@@ -295,6 +297,58 @@ def test_filter_pages_hold_at_most_a_megabyte_and_times_bound_reads(logs: Any) -
     assert [e["message"].split()[0] for e in window["events"]] == [f"1-{i}" for i in range(4)]
     inclusive = logs.filter_log_events(logGroupName=group, startTime=now + 13, endTime=now + 20)
     assert [e["message"].split()[0] for e in inclusive["events"]] == ["1-3", "2-0"]
+
+
+def test_a_custom_log_group_and_an_access_log_are_groups(
+    server: Server, logs: Any, make_function: FunctionFactory
+) -> None:
+    custom = new_group(logs)
+    name = make_function(PRINTER, LoggingConfig={"LogFormat": "Text", "LogGroup": custom})
+    word = uuid.uuid4().hex
+    server.client().invoke(FunctionName=name, Payload=json.dumps({"word": word}))
+
+    def custom_events() -> list[str]:
+        found = logs.filter_log_events(logGroupName=custom, filterPattern=word)["events"]
+        return [e["message"] for e in found]
+
+    assert wait_for(custom_events)[0] == f"hello {word}"
+
+    access = new_group(logs)
+    v2 = server.client("apigatewayv2")
+    api_id = v2.create_api(Name="logged", ProtocolType="HTTP")["ApiId"]
+    function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}"
+    server.client().add_permission(
+        FunctionName=name,
+        StatementId="apigw",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+    )
+    integration = v2.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    v2.create_route(ApiId=api_id, RouteKey="GET /hi", Target=f"integrations/{integration}")
+    v2.create_stage(
+        ApiId=api_id,
+        StageName="$default",
+        AutoDeploy=True,
+        AccessLogSettings={
+            "DestinationArn": f"arn:aws:logs:us-east-1:000000000000:log-group:{access}",
+            "Format": '{"status":"$context.status","routeKey":"$context.routeKey"}',
+        },
+    )
+    with urllib.request.urlopen(f"{server.endpoint}/_aws/execute-api/{api_id}/hi") as answer:
+        assert answer.status == 200
+
+    def access_events() -> list[dict[str, str]]:
+        found = logs.filter_log_events(logGroupName=access)["events"]
+        return [json.loads(e["message"]) for e in found]
+
+    assert wait_for(access_events) == [{"status": "200", "routeKey": "GET /hi"}]
+    (stream,) = logs.describe_log_streams(logGroupName=access)["logStreams"]
+    assert stream["logStreamName"] == f"{api_id}/$default"
 
 
 def test_an_operation_fireside_lacks_is_named(logs: Any) -> None:

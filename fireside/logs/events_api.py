@@ -257,7 +257,7 @@ class EventsApi:
                 at = Position(int(found[1][0]), int(found[1][1]))
             except (TypeError, ValueError, IndexError):
                 raise invalid("The specified nextToken is invalid.") from None
-        elif start is not None and not files.escaped:
+        elif start is not None and files.seekable:
             at = await asyncio.to_thread(_seek_time, files, start)
         scan: Scan = await asyncio.to_thread(
             scan_forward, files, at, accept, limit, quick=_quick(params, files)

@@ -16,7 +16,7 @@ and however rare the matching events.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -77,25 +77,42 @@ def _unescape(text: str) -> str:
 
 
 class GroupFiles:
-    """The (at most two) files of one log group: `path` and its rotated older half."""
+    """The files of one log group: its own `path` (and that file's rotated older half), then
+    any `extra` files it also shows (a function's log file, when the function names this
+    group in its LoggingConfig; an API Gateway stage's access log), each with its half."""
 
-    def __init__(self, path: Path, escaped: bool) -> None:
+    def __init__(self, path: Path, escaped: bool, extra: Sequence[Path] = ()) -> None:
         self.path = path
         self.escaped = escaped
+        self.extra = tuple(extra)
+        self._escaped_inodes: set[int] = set()
 
     @property
     def rotated(self) -> Path:
         return self.path.with_suffix(".log.1")
 
+    @property
+    def seekable(self) -> bool:
+        """One function-written file, in time order: a time can be found by bisection."""
+        return not self.escaped and not self.extra
+
     def halves(self) -> list[tuple[int, Path]]:
-        """(inode, path) of each existing half, oldest first."""
+        """(inode, path) of each existing file, each file's older half first."""
         found = []
-        for path in (self.rotated, self.path):
-            try:
-                found.append((os.stat(path).st_ino, path))
-            except FileNotFoundError:
-                continue
+        sources = [(self.path, self.escaped)] + [(path, False) for path in self.extra]
+        for source, escaped in sources:
+            for path in (source.with_suffix(".log.1"), source):
+                try:
+                    inode = os.stat(path).st_ino
+                except FileNotFoundError:
+                    continue
+                found.append((inode, path))
+                if escaped:
+                    self._escaped_inodes.add(inode)
         return found
+
+    def is_escaped(self, inode: int) -> bool:
+        return inode in self._escaped_inodes
 
     def parse(self, raw: bytes, inode: int, offset: int) -> Record | None:
         stamp, _, rest = raw.partition(b"\t")
@@ -108,7 +125,7 @@ class GroupFiles:
             return None
         text = line.rstrip(b"\n").decode(errors="replace")
         name = stream.decode(errors="replace")
-        if self.escaped:
+        if inode in self._escaped_inodes:
             text, name = _unescape(text), _unescape(name)
         return Record(timestamp, ingestion, name, text, inode, offset, offset + len(raw))
 

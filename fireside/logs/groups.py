@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from fireside.compute.logs import LogStore
 from fireside.compute.registry import FunctionRegistry
+from fireside.gateway.access_log import destination_name
 from fireside.logs.files import GroupFiles, escape
 from fireside.logs.index import StreamIndex
 from fireside.logs.store import LogGroup, LogsStore, now_ms
@@ -111,11 +112,12 @@ class LogGroups:
             if not entry.name.endswith(".log"):
                 continue
             function = entry.name[: -len(".log")]
-            name = FUNCTION_PREFIX + function
-            if self.store.group(account, region, name) is not None:
-                continue
             # Access logs of API Gateway stages share the directory: only functions' files.
-            if self.functions.get(account, region, function) is None:
+            config = self.functions.get(account, region, function)
+            if config is None:
+                continue
+            name = config.log_group  # `/aws/lambda/<function>` unless LoggingConfig names one
+            if self.store.group(account, region, name) is not None:
                 continue
             try:
                 stat = entry.stat()
@@ -124,12 +126,18 @@ class LogGroups:
             if stat.st_size == 0:
                 continue
             self.store.save_group(
-                LogGroup(account, region, name, int(stat.st_mtime * 1000), function=function)
+                LogGroup(
+                    account,
+                    region,
+                    name,
+                    int(stat.st_mtime * 1000),
+                    function=self.function_of(name),
+                )
             )
 
     def find(self, account: str, region: str, name: str) -> LogGroup | None:
         group = self.store.group(account, region, name)
-        if group is None and self.function_of(name) is not None:
+        if group is None:
             self.discover(account, region)
             group = self.store.group(account, region, name)
         return group
@@ -150,8 +158,10 @@ class LogGroups:
         self._indexes.pop(key, None)
         if group.function is not None:
             self.function_logs.clear(group.account, group.region, group.function)
-        else:
-            self._user_log(group).remove()
+            return
+        for writer in self._writers(group):
+            self.function_logs.clear(group.account, group.region, writer)
+        self._user_log(group).remove()
 
     # -- where events are ------------------------------------------------------------------------
     def files(self, group: LogGroup) -> GroupFiles:
@@ -161,13 +171,40 @@ class LogGroups:
         encoded = quote(group.name, safe="")
         if len(encoded) > 200:
             encoded = hashlib.sha256(group.name.encode()).hexdigest()
-        return GroupFiles(self.root / group.account / group.region / f"{encoded}.log", True)
+        own = self.root / group.account / group.region / f"{encoded}.log"
+        extra = [
+            self.function_logs.path(group.account, group.region, name)
+            for name in self._writers(group)
+        ]
+        return GroupFiles(own, True, extra)
+
+    def _writers(self, group: LogGroup) -> list[str]:
+        """The names in the function log store whose lines this (non-function) group shows:
+        functions whose LoggingConfig names it, and the access log of API Gateway stages
+        whose DestinationArn does."""
+        account, region = group.account, group.region
+        names = [
+            config.name
+            for config in self.functions.in_region(account, region)
+            if config.logging.get("LogGroup") == group.name
+        ]
+        access = destination_name(group.arn)
+        if (
+            access is not None
+            and self.functions.get(account, region, access) is None
+            and self.function_logs.path(account, region, access).exists()
+        ):
+            names.append(access)
+        return names
 
     def index(self, group: LogGroup) -> StreamIndex:
         key = (group.account, group.region, group.name)
+        files = self.files(group)
         index = self._indexes.get(key)
         if index is None:
-            index = self._indexes[key] = StreamIndex(self.files(group))
+            index = self._indexes[key] = StreamIndex(files)
+        else:
+            index.files = files  # its sources may have changed; entries are kept by inode
         return index
 
     def _user_log(self, group: LogGroup) -> _UserLog:
@@ -201,19 +238,23 @@ class LogGroups:
     # -- live listeners --------------------------------------------------------------------------
     def listen(self, group: LogGroup, listener: Listener) -> Callable[[], None]:
         """Offer `listener` every record appended to `group` from now on; returns the undo."""
-        if group.function is not None:
-            log = self.function_logs.get(group.account, group.region, group.function)
-            name = group.name
+        name = group.name
 
-            def on_line(millis: int, stream: str, line: bytes) -> None:
-                listener(name, stream, millis, millis, line.decode(errors="replace"))
+        def on_line(millis: int, stream: str, line: bytes) -> None:
+            listener(name, stream, millis, millis, line.decode(errors="replace"))
 
+        writers = [group.function] if group.function is not None else self._writers(group)
+        logs = [self.function_logs.get(group.account, group.region, w) for w in writers]
+        for log in logs:
             log.listeners.append(on_line)
-            return lambda: log.listeners.remove(on_line)
         key = (group.account, group.region, group.name)
-        self._listeners.setdefault(key, []).append(listener)
+        if group.function is None:
+            self._listeners.setdefault(key, []).append(listener)
 
         def stop() -> None:
+            for log in logs:
+                if on_line in log.listeners:
+                    log.listeners.remove(on_line)
             listeners = self._listeners.get(key, [])
             if listener in listeners:
                 listeners.remove(listener)

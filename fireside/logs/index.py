@@ -159,7 +159,7 @@ def _index_lines(files: GroupFiles, entry: _FileIndex, inode: int, data: bytes) 
                 offset = end
                 continue
             name = line[first_tab + 1 : second_tab].decode(errors="replace")
-            if files.escaped and "\\" in name:
+            if "\\" in name and files.is_escaped(inode):
                 name = files.parse(line + b"\n", inode, offset).stream  # type: ignore[union-attr]
             size = len(line) - second_tab - 1
             stats = streams.get(name)

@@ -162,10 +162,7 @@ class LogsProvider:
 
     async def delete_log_group(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group = self.group(ctx, {"logGroupName": params["logGroupName"]})
-        if group.function is None:
-            await asyncio.to_thread(self.groups.delete, group)
-        else:
-            self.groups.delete(group)  # clears a file the event loop writes: on the loop
+        self.groups.delete(group)  # truncates files the event loop writes: on the loop
         return {}
 
     async def describe_log_groups(
