@@ -207,6 +207,10 @@ def test_pagination_of_groups(logs: Any) -> None:
     with pytest.raises(ClientError) as caught:
         logs.describe_log_groups(logGroupNamePrefix=prefix, logGroupNamePattern="x")
     assert code_of(caught) == "InvalidParameterException"
+    with pytest.raises(ClientError) as caught:
+        logs.describe_log_groups(limit=51)  # Logs reports constraint violations as its own error
+    assert code_of(caught) == "InvalidParameterException"
+    assert caught.value.response["Error"]["Message"].startswith("1 validation error detected: ")
 
 
 def test_put_log_events_limits_and_retention(logs: Any) -> None:

@@ -4,7 +4,9 @@ A function's group reads the file its environments already append to
 (`fireside.compute.logs`: `<epoch ms>\\t<stream>\\t<line>`, rotated to `.log.1`); a group made
 with CreateLogGroup gets a file of its own in the same two-half form, written by PutLogEvents
 as `<epoch ms>,<ingestion ms>\\t<stream>\\t<message>` with `\\`, newline and tab escaped
-(a function's lines never hold a newline, and are kept exactly as written).
+(a function's lines never hold a newline, and are kept exactly as written). A group may also
+show other files of the function log store: those of functions whose LoggingConfig names it,
+and API Gateway access logs whose DestinationArn does.
 
 Events are never loaded whole: every read is a scan from a `Position` (the file's inode and a
 byte offset; a rotation renames the file, so its inode and offsets stay valid) that stops
