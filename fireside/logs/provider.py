@@ -265,7 +265,9 @@ class LogsProvider:
     async def streams(self, group: LogGroup) -> dict[str, StreamStats | None]:
         """Every visible stream of a group: those in its files and those created empty."""
         index = self.groups.index(group)
-        await asyncio.to_thread(index.refresh)
+        for _ in range(4):  # 32 MB each: a function's whole default 128 MB of log
+            if await asyncio.to_thread(index.refresh):
+                break
         found: dict[str, StreamStats | None] = {}
         for name, stats in index.streams().items():
             deleted = group.tombstones.get(name)
