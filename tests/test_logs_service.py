@@ -395,6 +395,12 @@ def test_accounts_see_only_their_own_groups(two_accounts: Server) -> None:
         with pytest.raises(ClientError) as caught:
             call()
         assert code_of(caught) == "ResourceNotFoundException"
+    tail_b = two_accounts.client(
+        "logs", aws_access_key_id=B, aws_secret_access_key=SECRETS[B], inject_host_prefix=False
+    )
+    with pytest.raises(ClientError) as caught:
+        tail_b.start_live_tail(logGroupIdentifiers=[arn])
+    assert code_of(caught) == "ResourceNotFoundException"
     logs_b.create_log_group(logGroupName="/shared/name")  # the same name, its own group
     assert logs_b.filter_log_events(logGroupName="/shared/name")["events"] == []
     events = logs_a.filter_log_events(logGroupIdentifier=arn)["events"]

@@ -102,12 +102,14 @@ class LogGroups:
         return function if _FUNCTION_NAME.fullmatch(function) else None
 
     def discover(self, account: str, region: str) -> None:
-        """Store the groups of functions that have logged but whose group is not stored yet."""
+        """Store the groups of functions that have logged but whose group is not stored yet
+        (one transaction for all of them)."""
         directory = self.function_logs.root / account / region
         try:
             entries = list(os.scandir(directory))
         except FileNotFoundError:
             return
+        found: dict[str, LogGroup] = {}
         for entry in entries:
             if not entry.name.endswith(".log"):
                 continue
@@ -117,7 +119,7 @@ class LogGroups:
             if config is None:
                 continue
             name = config.log_group  # `/aws/lambda/<function>` unless LoggingConfig names one
-            if self.store.group(account, region, name) is not None:
+            if name in found or self.store.group(account, region, name) is not None:
                 continue
             try:
                 stat = entry.stat()
@@ -125,15 +127,11 @@ class LogGroups:
                 continue
             if stat.st_size == 0:
                 continue
-            self.store.save_group(
-                LogGroup(
-                    account,
-                    region,
-                    name,
-                    int(stat.st_mtime * 1000),
-                    function=self.function_of(name),
-                )
+            found[name] = LogGroup(
+                account, region, name, int(stat.st_mtime * 1000), function=self.function_of(name)
             )
+        if found:
+            self.store.save_group(*found.values())
 
     def find(self, account: str, region: str, name: str) -> LogGroup | None:
         group = self.store.group(account, region, name)

@@ -122,14 +122,15 @@ class LogsStore:
     def every_group(self) -> list[LogGroup]:
         return list(self._groups.values())
 
-    def save_group(self, group: LogGroup) -> None:
-        """Create or update a group's record (durable on return)."""
+    def save_group(self, *groups: LogGroup) -> None:
+        """Create or update groups' records, in one transaction (durable on return)."""
         with self._lock, write_transaction(self.conn) as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT OR REPLACE INTO groups (account, region, name, record) VALUES (?,?,?,?)",
-                (group.account, group.region, group.name, group.record()),
+                [(g.account, g.region, g.name, g.record()) for g in groups],
             )
-        self._groups[(group.account, group.region, group.name)] = group
+        for group in groups:
+            self._groups[(group.account, group.region, group.name)] = group
 
     def delete_group(self, group: LogGroup) -> None:
         key = (group.account, group.region, group.name)
