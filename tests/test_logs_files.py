@@ -152,13 +152,21 @@ def test_user_files_keep_newlines_tabs_and_backslashes(tmp_path: Path) -> None:
         ("{ $.missing NOT EXISTS }", "{}", True),
         ('{ $.level = "ERROR" }', "not json ERROR", False),
         ("", "anything", True),
+        ("[ip, user, status = 4*, size > 1000]", "1.2.3.4 bob 404 2048", True),
+        ("[ip, user, status = 4*, size > 1000]", "1.2.3.4 bob 200 2048", False),
+        ("[ip, user, status = 4*, size > 1000]", "1.2.3.4 bob 404", False),
+        ("[ip, ..., size > 1000]", '1.2.3.4 - [07/Dec/2026:10:00] "GET / HTTP/1.1" 200 5000', True),
+        ('[ip, ..., request = "GET *", status, size]', '1.2.3.4 "GET / HTTP/1.1" 200 5', True),
+        ("[..., status != 200, size]", "a b 200 5", False),
     ],
 )
 def test_filter_patterns(pattern: str, message: str, expected: bool) -> None:
     assert compile_pattern(pattern)(message) is expected
 
 
-@pytest.mark.parametrize("pattern", ["{ $.a = }", "{ level = 1 }", "[ip, user]", '{ $.a > "x" }'])
+@pytest.mark.parametrize(
+    "pattern", ["{ $.a = }", "{ level = 1 }", "[ip, 1user]", '{ $.a > "x" }', "[a > x]"]
+)
 def test_bad_filter_patterns_are_refused(pattern: str) -> None:
     with pytest.raises(ServiceError) as caught:
         compile_pattern(pattern)

@@ -11,7 +11,9 @@ Supported, as AWS's "Filter pattern syntax" describes them:
   `< <= > >= = !=`, `*` wildcards in strings, `IS NULL`, `NOT EXISTS`, `IS TRUE/FALSE`,
   joined by `&&` / `||` with parentheses.
 
-Space-delimited patterns (`[ip, user, ...]`) are refused with a clear InvalidParameterException.
+- space-delimited patterns over messages cut at spaces (a `"quoted"` or `[bracketed]` run is
+  one field): `[ip, user, ..., status = 4*, size > 1000]`, each field named, or compared with
+  `= != < <= > >=` (numbers; strings with `*` wildcards), `...` standing for any fields.
 """
 
 from __future__ import annotations
@@ -47,10 +49,7 @@ def compile_pattern(pattern: str | None) -> Predicate:
     if text.startswith("{"):
         return _json_pattern(text)
     if text.startswith("["):
-        raise _invalid(
-            "Fireside does not support space-delimited filter patterns ([...]) yet; "
-            "use terms or a JSON pattern"
-        )
+        return _space_delimited(text)
     if len(text) >= 2 and text.startswith("%") and text.endswith("%"):
         try:
             regex = re.compile(text[1:-1])
@@ -99,6 +98,74 @@ def _terms(text: str) -> Predicate:
         return all(term in message for term in required)
 
     return matches
+
+
+# -- space-delimited patterns ---------------------------------------------------------------
+
+_FIELD = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(!=|<=|>=|=|<|>)\s*(.+?))?\s*$")
+_MESSAGE_FIELD = re.compile(r'"[^"]*"|\[[^\]]*\]|\S+')
+_ELLIPSIS = "..."
+FieldTest = Callable[[str], bool] | None
+
+
+def _space_delimited(text: str) -> Predicate:
+    if not text.endswith("]"):
+        raise _invalid("a space-delimited pattern is enclosed in [ ]")
+    tests: list[FieldTest | str] = []
+    for part in text[1:-1].split(","):
+        part = part.strip()
+        if part == _ELLIPSIS:
+            tests.append(_ELLIPSIS)
+            continue
+        match = _FIELD.match(part)
+        if match is None:
+            raise _invalid(f"bad field {part!r}")
+        if match[2] is None:
+            tests.append(None)
+            continue
+        tests.append(_field_test(match[2], match[3]))
+
+    def matches(message: str) -> bool:
+        fields = [f[1:-1] if f[0] in '"[' else f for f in _MESSAGE_FIELD.findall(message)]
+        return _match_fields(tests, fields)
+
+    return matches
+
+
+def _field_test(op: str, operand: str) -> Callable[[str], bool]:
+    if len(operand) >= 2 and operand[0] == operand[-1] == '"':
+        operand = operand[1:-1]
+    if _is_number(operand):
+        number = float(operand)
+        compare = _NUMBER_COMPARISONS[op]
+
+        def numeric(value: str) -> bool:
+            return _is_number(value) and compare(float(value), number)
+
+        return numeric
+    if op not in ("=", "!="):
+        raise _invalid(f"{op} compares numbers only")
+    equal = op == "="
+    return lambda value: fnmatch.fnmatchcase(value, operand) == equal
+
+
+def _match_fields(tests: list[FieldTest | str], fields: list[str]) -> bool:
+    """Whether the fields match the tests in order, `...` taking any number of fields: the
+    set of places reachable after each test (linear in tests x fields, however many `...`)."""
+    count = len(fields)
+    places = {0}
+    for test in tests:
+        if test == _ELLIPSIS:
+            places = set(range(min(places), count + 1))
+            continue
+        places = {
+            place + 1
+            for place in places
+            if place < count and (not callable(test) or test(fields[place]))
+        }
+        if not places:
+            return False
+    return count in places
 
 
 # -- JSON patterns ---------------------------------------------------------------------------
@@ -251,14 +318,7 @@ def _comparison(path: list[str | int], op: str, kind: str, operand: str) -> Call
     if kind != "word":
         raise _invalid(f"expected a value after {op}, found {operand!r}")
     number = float(operand)
-    compare: Callable[[float, float], bool] = {
-        "=": lambda a, b: a == b,
-        "!=": lambda a, b: a != b,
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }[op]
+    compare = _NUMBER_COMPARISONS[op]
 
     def numbers(doc: Any) -> bool:
         value = _lookup(doc, path)
@@ -267,6 +327,16 @@ def _comparison(path: list[str | int], op: str, kind: str, operand: str) -> Call
         return compare(float(value), number)
 
     return numbers
+
+
+_NUMBER_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
 
 
 def _is_number(text: str) -> bool:
