@@ -402,6 +402,11 @@ def test_accounts_see_only_their_own_groups(two_accounts: Server) -> None:
         tail_b.start_live_tail(logGroupIdentifiers=[arn])
     assert code_of(caught) == "ResourceNotFoundException"
     logs_b.create_log_group(logGroupName="/shared/name")  # the same name, its own group
+    # A's ARN names A's group, not B's of the same name.
+    listed = logs_b.describe_log_groups(logGroupIdentifiers=[arn])
+    assert listed["logGroups"] == []
+    own = f"arn:aws:logs:us-east-1:{B}:log-group:/shared/name"
+    assert len(logs_b.describe_log_groups(logGroupIdentifiers=[own])["logGroups"]) == 1
     assert logs_b.filter_log_events(logGroupName="/shared/name")["events"] == []
     events = logs_a.filter_log_events(logGroupIdentifier=arn)["events"]
     assert [e["message"] for e in events] == ["of a"]

@@ -179,7 +179,13 @@ class LogsProvider:
                 "logGroupIdentifiers cannot be used with logGroupNamePrefix or logGroupNamePattern."
             )
         self.groups.discover(ctx.account_id, ctx.region)
-        wanted = {group_name_of(i, ctx) for i in identifiers} if identifiers is not None else None
+        wanted = None
+        if identifiers is not None:  # another account's or region's ARN names nothing here
+            wanted = {
+                i.removesuffix(":*").split(":log-group:", 1)[-1]
+                for i in identifiers
+                if not i.startswith("arn:") or f":{ctx.region}:{ctx.account_id}:log-group:" in i
+            }
         after = decode_token(params["nextToken"]) if params.get("nextToken") else None
         limit = params.get("limit") or 50
         page: list[LogGroup] = []
