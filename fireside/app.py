@@ -627,6 +627,7 @@ class Fireside:
             "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
             "sns_pending_retries": self.sns_retries.pending(),
+            "logs_live_tail_sessions": self.cloudwatch_logs.live_tail.sessions,
         }
 
     async def run(

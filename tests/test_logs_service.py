@@ -464,7 +464,9 @@ def test_live_tail_sees_events_written_after_it_started(
             if word in result["message"]:
                 seen.setdefault(result["logGroupIdentifier"], result["message"])
     assert seen == {arn: f"put {word}", function_arn: f"hello {word}"}
-    stream.close()
+    assert server.health()["logs_live_tail_sessions"] >= 1
+    stream.close()  # the client leaves: the server notices at its next update and stops
+    wait_for(lambda: server.health()["logs_live_tail_sessions"] == 0)
 
 
 def test_start_live_tail_refuses_bad_identifiers(server: Server) -> None:

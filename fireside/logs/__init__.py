@@ -28,12 +28,13 @@ class LogsService:
     def __init__(self, groups: LogGroups) -> None:
         self.groups = groups
         self.provider = LogsProvider(groups)
+        self.live_tail = LiveTail(self.provider)
 
     def operations(self) -> dict[str, Any]:
         return {
             **self.provider.operations(),
             **EventsApi(self.provider).operations(),
-            **LiveTail(self.provider).operations(),
+            **self.live_tail.operations(),
         }
 
     async def expire_forever(self, interval: float = EXPIRE_INTERVAL) -> None:

@@ -72,6 +72,8 @@ class LiveTail:
     def __init__(self, provider: LogsProvider, clock: Callable[[], float] = time.monotonic) -> None:
         self.provider = provider
         self._clock = clock
+        #: Sessions streaming now (the health endpoint shows it: a client that left is gone).
+        self.sessions = 0
 
     def operations(self) -> dict[str, Any]:
         return {"StartLiveTail": self.start_live_tail}
@@ -116,6 +118,7 @@ class LiveTail:
         self, session: _Session, start: dict[str, Any], undo: list[Callable[[], None]]
     ) -> AsyncIterator[dict[str, Any]]:
         deadline = self._clock() + MAX_SESSION
+        self.sessions += 1
         try:
             yield {"sessionStart": start}
             while self._clock() < deadline:
@@ -138,5 +141,6 @@ class LiveTail:
                         }
                     }
         finally:
+            self.sessions -= 1
             for stop in undo:
                 stop()
