@@ -543,7 +543,11 @@ class Fireside:
         services.append(
             Service(
                 "logs",
-                JsonProtocol(load_service("logs"), validation_code="InvalidParameterException"),
+                JsonProtocol(
+                    load_service("logs"),
+                    validation_code="InvalidParameterException",
+                    echo_values=False,
+                ),
                 self.cloudwatch_logs.operations(),
                 target_prefix="Logs_20140328",
                 max_body=_LOGS_MAX_REQUEST,

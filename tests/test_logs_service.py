@@ -173,6 +173,14 @@ def test_user_groups_streams_and_events(logs: Any) -> None:
     described = logs.describe_log_groups(logGroupNamePattern=group.split("/")[-1].upper())
     assert [g["logGroupName"] for g in described["logGroups"]] == [group]
     arn = described["logGroups"][0]["logGroupArn"]
+    with pytest.raises(ClientError) as caught:  # the `:*` form is refused (AWS-verified text)
+        logs.describe_log_streams(logGroupIdentifier=described["logGroups"][0]["arn"])
+    assert code_of(caught) == "InvalidParameterException"
+    assert caught.value.response["Error"]["Message"] == (
+        "1 validation error detected: Value at 'logGroupIdentifier' failed to satisfy "
+        "constraint: Member must satisfy regular expression pattern: [\\w#+=/:,.@-]*"
+    )
+    assert logs.describe_log_streams(logGroupIdentifier=arn)["logStreams"]
     assert logs.list_tags_for_resource(resourceArn=arn)["tags"] == {"team": "a"}
     logs.tag_resource(resourceArn=arn, tags={"env": "dev"})
     logs.tag_log_group(logGroupName=group, tags={"x": "1"})

@@ -104,6 +104,7 @@ class JsonProtocol:
         error_namespace: str | None = None,
         constraints: bool = True,
         validation_code: str | None = None,
+        echo_values: bool = True,
     ) -> None:
         """`checksum`: send `x-amz-crc32` (DynamoDB's clients verify it when present).
 
@@ -115,7 +116,8 @@ class JsonProtocol:
 
         `validation_code`: the code a constraint violation is answered with, for services that
         report them as one of their own errors (CloudWatch Logs: `InvalidParameterException`,
-        with the same `1 validation error detected: ...` message).
+        with the same `1 validation error detected: ...` message); `echo_values=False` leaves
+        values failing a pattern out of that message, as Logs does.
         """
         self._validation_code = validation_code
         self._service = service
@@ -136,7 +138,9 @@ class JsonProtocol:
         for op in service.operations():
             self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
             self._validators[op.name] = (
-                Validator(op.input, constraints=constraints) if op.input is not None else None
+                Validator(op.input, constraints=constraints, echo_values=echo_values)
+                if op.input is not None
+                else None
             )
             self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
             if op.has_event_stream_output and op.output is not None:
