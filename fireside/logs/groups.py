@@ -4,8 +4,10 @@
 environments write (`fireside.compute.logs.LogStore`), and it appears (is stored) once that
 file has records, or when a client creates it first, as on AWS. Any other group's events are
 in a file of its own under `logs-groups/`, appended by PutLogEvents and fsynced before the
-answer. Each group's files have a stream index (`fireside.logs.index`), and every appended
-record is offered to the group's live listeners (Live Tail sessions).
+answer, plus the function log store's files that write to it: functions whose LoggingConfig
+names the group, and API Gateway stages whose access logs do. Each group's files have a stream
+index (`fireside.logs.index`), and every appended record is offered to the group's live
+listeners (Live Tail sessions).
 """
 
 from __future__ import annotations
