@@ -363,6 +363,36 @@ def test_a_custom_log_group_and_an_access_log_are_groups(
     assert stream["logStreamName"] == f"{api_id}/$default"
 
 
+def test_polling_as_logs_tail_follow_does(logs: Any) -> None:
+    """AWS CLI v2's `logs tail --follow` (not installed here) polls FilterLogEvents from the
+    last timestamp it saw and drops the events whose `eventId` it already printed: the ids
+    must be stable across polls, and new events must show up."""
+    group = new_group(logs)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now = int(time.time() * 1000)
+
+    def put(message: str, stamp: int) -> None:
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": stamp, "message": message}],
+        )
+
+    def poll(since: int) -> list[dict[str, Any]]:
+        pages = logs.get_paginator("filter_log_events").paginate(
+            logGroupIdentifier=group, startTime=since, interleaved=True
+        )
+        return [event for page in pages for event in page["events"]]
+
+    put("one", now)
+    first = poll(now - 1000)
+    put("two", now + 1)
+    second = poll(first[-1]["timestamp"])
+    assert second[0]["eventId"] == first[0]["eventId"]
+    printed = {e["eventId"] for e in first}
+    assert [e["message"] for e in second if e["eventId"] not in printed] == ["two"]
+
+
 def test_an_operation_fireside_lacks_is_named(logs: Any) -> None:
     with pytest.raises(ClientError) as caught:
         logs.describe_metric_filters()
