@@ -39,7 +39,8 @@ class LogsService:
 
     async def expire_forever(self, interval: float = EXPIRE_INTERVAL) -> None:
         while True:
-            await asyncio.to_thread(self.groups.expire)
+            retained = self.groups.retained()
+            await asyncio.to_thread(self.groups.drop_expired, retained)
             await asyncio.sleep(interval)
 
     def close(self) -> None:

@@ -262,25 +262,32 @@ class LogGroups:
         return stop
 
     # -- retention -------------------------------------------------------------------------------
-    def expire(self) -> int:
-        """Drop the older half of each group whose every record is past retention; blocking."""
+    def retained(self) -> list[tuple[LogGroup, StreamIndex]]:
+        """The groups with a retention policy and their indexes (on the event loop: it reads
+        the function registry, which the loop changes)."""
+        return [(g, self.index(g)) for g in self.store.every_group() if g.retention is not None]
+
+    @staticmethod
+    def drop_expired(retained: list[tuple[LogGroup, StreamIndex]]) -> int:
+        """Delete each rotated older half whose every record is past its group's retention
+        (a current file, which writers hold open, is never deleted); blocking."""
         dropped = 0
-        for group in self.store.every_group():
-            if group.retention is None:
-                continue
+        for group, index in retained:
+            assert group.retention is not None
             cutoff = now_ms() - group.retention * 86_400_000
-            files = self.files(group)
-            stats = self.index(group)
-            stats.refresh()
-            halves = files.halves()
-            if len(halves) < 2:
-                continue
-            newest = stats.newest_in(halves[0][0])
-            if newest is not None and newest < cutoff:
-                with contextlib.suppress(FileNotFoundError):
-                    halves[0][1].unlink()
-                    dropped += 1
+            index.refresh()
+            for inode, path in index.files.halves():
+                if not path.name.endswith(".log.1"):
+                    continue
+                newest = index.newest_in(inode)
+                if newest is not None and newest < cutoff:
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+                        dropped += 1
         return dropped
+
+    def expire(self) -> int:
+        return self.drop_expired(self.retained())
 
 
 def _fsync(path: Path) -> None:
