@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import IO
 
 from fireside.store.durable import replace_durably
+
+log = logging.getLogger(__name__)
 
 MAX_LINE = 256 * 1024
 TAIL_BYTES = 4096
@@ -114,8 +117,14 @@ class FunctionLog:
         self._file.write(record)
         self._size += len(record)
         if self.listeners:
-            for listener in self.listeners:
+            self._notify(millis, stream, line)
+
+    def _notify(self, millis: int, stream: str, line: bytes) -> None:
+        for listener in list(self.listeners):
+            try:
                 listener(millis, stream, line)
+            except Exception:  # a listener's bug must not stop a function's logging
+                log.exception("a log listener of %s failed", self.path.name)
 
     def clear(self) -> None:
         """Drop every record (DeleteLogGroup of the function's group); writers carry on."""
