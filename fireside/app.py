@@ -49,6 +49,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
+from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
 from fireside.events import (
     ArchiveOperations,
@@ -96,6 +97,7 @@ from fireside.sns.signing import Signer
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
+from fireside.ssm import SecretBox, SsmProvider, SsmStore
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider
@@ -292,6 +294,11 @@ class Fireside:
         self.schedule_firer = Firer(scheduler_store, self.targets)
         self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         self.event_replays = Replayer(self.event_archives, router)
+        #: SSM Parameter Store: parameters per account and region; SecureStrings sealed with
+        #: a key of this data directory.
+        self.ssm = SsmProvider(SsmStore(data / "ssm.sqlite"), SecretBox(data / "ssm.key"))
+        #: ECR: repositories only (no images), for `cdk bootstrap` and templates.
+        self.ecr = EcrProvider(EcrStore(data / "ecr.sqlite"))
         #: What API Gateway's service integrations call (filled in when the edge is built).
         self.service_calls = LocalServiceCalls()
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
@@ -542,6 +549,27 @@ class Fireside:
         )
         services.append(
             Service(
+                "ssm",
+                protocol_for(load_service("ssm")),
+                self.ssm.operations(),
+                target_prefix="AmazonSSM",
+                # PutParameter takes 8 KB values; JSON escaping can multiply them.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "ecr",
+                # ECR refuses a bad repository name in its own words, not Coral's: the
+                # provider checks constraints itself (`fireside.ecr.provider`).
+                JsonProtocol(load_service("ecr"), constraints=False),
+                self.ecr.operations(),
+                target_prefix="AmazonEC2ContainerRegistry_V20150921",
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
                 "logs",
                 JsonProtocol(
                     load_service("logs"),
@@ -681,7 +709,7 @@ class Fireside:
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -707,6 +735,8 @@ class Fireside:
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
                 ("SNS", self.sns.close),
+                ("SSM", self.ssm.close),
+                ("ECR", self.ecr.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("EventBridge", self.event_store.close),

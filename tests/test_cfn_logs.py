@@ -4,49 +4,31 @@ are checked through the same operations."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fireside.app import Fireside
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation.providers import all_providers
 from fireside.cloudformation.resource_types import ResourceContext, ResourceFailed, ResourceType
-from fireside.config import Settings
+from tests.cfn_data_support import ACCOUNT, OTHER_ACCOUNT, REGION, App
 
-ACCOUNT = "000000000000"
-OTHER = "111111111111"
-REGION = "us-east-1"
+OTHER = OTHER_ACCOUNT
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fireside]:
-    data: Path = tmp_path_factory.mktemp("cfn-logs")
-    fireside = Fireside(Settings(data_dir=data, sandbox="process"))
-    fireside._build("http://127.0.0.1:4566")
-    yield fireside
-    fireside.cloudwatch_logs.close()
-    fireside.logs.close()
-    fireside.db.close()
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    built = App(tmp_path_factory.mktemp("cfn-logs"))
+    yield built
+    built.close()
 
 
-def context(app: Fireside, logical: str = "Logs", account: str = ACCOUNT) -> ResourceContext:
-    async def call(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        return await app.service_calls.run(account, REGION, service, operation, params)
-
-    return ResourceContext(
-        account=account,
-        region=REGION,
-        stack_name="stack",
-        stack_id=f"arn:aws:cloudformation:{REGION}:{account}:stack/stack/1",
-        logical_id=logical,
-        call=call,
-        generated_name=f"stack-{logical}-ABCDEF123456",
-        tags={"aws:cloudformation:stack-name": "stack"},
-    )
+def context(app: App, logical: str = "Logs", account: str = ACCOUNT) -> ResourceContext:
+    ctx = app.ctx(logical, account=account)
+    ctx.generated_name = f"stack-{logical}-ABCDEF123456"
+    ctx.tags = {"aws:cloudformation:stack-name": "stack"}
+    return ctx
 
 
 def provider(name: str) -> ResourceType:
@@ -55,11 +37,11 @@ def provider(name: str) -> ResourceType:
     return found
 
 
-def run(app: Fireside, operation: str, params: dict[str, Any], account: str = ACCOUNT) -> Any:
-    return asyncio.run(app.service_calls.run(account, REGION, "logs", operation, params))
+def run(app: App, operation: str, params: dict[str, Any], account: str = ACCOUNT) -> Any:
+    return app.run(app.call("logs", operation, params, account))
 
 
-def test_a_log_group_with_retention_and_tags(app: Fireside) -> None:
+def test_a_log_group_with_retention_and_tags(app: App) -> None:
     groups = provider("AWS::Logs::LogGroup")
     ctx = context(app)
     properties = {
@@ -67,7 +49,7 @@ def test_a_log_group_with_retention_and_tags(app: Fireside) -> None:
         "RetentionInDays": "7",  # templates often give numbers as strings
         "Tags": [{"Key": "team", "Value": "a"}],
     }
-    created = asyncio.run(groups.create(ctx, properties))
+    created = app.run(groups.create(ctx, properties))
     assert created.physical_id == "/aws/lambda/declared"
     arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/declared"
     assert created.attributes == {"Arn": arn + ":*"}
@@ -81,13 +63,13 @@ def test_a_log_group_with_retention_and_tags(app: Fireside) -> None:
     }
 
     with pytest.raises(ResourceFailed) as caught:
-        asyncio.run(groups.create(ctx, properties))
+        app.run(groups.create(ctx, properties))
     assert "already exists" in str(caught.value) and "HandlerErrorCode: AlreadyExists" in str(
         caught.value
     )
 
     updated = {"LogGroupName": "/aws/lambda/declared", "Tags": [{"Key": "env", "Value": "b"}]}
-    asyncio.run(groups.update(ctx, created.physical_id, properties, updated))
+    app.run(groups.update(ctx, created.physical_id, properties, updated))
     (described,) = run(app, "DescribeLogGroups", {"logGroupNamePrefix": "/aws/lambda/declared"})[
         "logGroups"
     ]
@@ -98,38 +80,38 @@ def test_a_log_group_with_retention_and_tags(app: Fireside) -> None:
     }
     assert groups.replace_on >= {"LogGroupName"}
 
-    asyncio.run(groups.delete(ctx, created.physical_id, updated))
+    app.run(groups.delete(ctx, created.physical_id, updated))
     assert run(app, "DescribeLogGroups", {"logGroupNamePrefix": "/aws/lambda/declared"}) == {
         "logGroups": []
     }
-    asyncio.run(groups.delete(ctx, created.physical_id, updated))  # already gone: succeeds
+    app.run(groups.delete(ctx, created.physical_id, updated))  # already gone: succeeds
 
 
-def test_an_unnamed_group_and_its_stream(app: Fireside) -> None:
+def test_an_unnamed_group_and_its_stream(app: App) -> None:
     groups, streams = provider("AWS::Logs::LogGroup"), provider("AWS::Logs::LogStream")
     ctx = context(app, "Unnamed")
-    group = asyncio.run(groups.create(ctx, {}))
+    group = app.run(groups.create(ctx, {}))
     assert group.physical_id == "stack-Unnamed-ABCDEF123456"
     stream_ctx = context(app, "Stream")
-    stream = asyncio.run(streams.create(stream_ctx, {"LogGroupName": group.physical_id}))
+    stream = app.run(streams.create(stream_ctx, {"LogGroupName": group.physical_id}))
     listed = run(app, "DescribeLogStreams", {"logGroupName": group.physical_id})["logStreams"]
     assert [s["logStreamName"] for s in listed] == [stream.physical_id]
-    asyncio.run(streams.delete(stream_ctx, stream.physical_id, {"LogGroupName": group.physical_id}))
+    app.run(streams.delete(stream_ctx, stream.physical_id, {"LogGroupName": group.physical_id}))
     assert run(app, "DescribeLogStreams", {"logGroupName": group.physical_id})["logStreams"] == []
-    asyncio.run(groups.delete(ctx, group.physical_id, {}))
+    app.run(groups.delete(ctx, group.physical_id, {}))
 
 
-def test_bad_retention_fails_and_leaves_nothing(app: Fireside) -> None:
+def test_bad_retention_fails_and_leaves_nothing(app: App) -> None:
     groups = provider("AWS::Logs::LogGroup")
     with pytest.raises(ResourceFailed) as caught:
-        asyncio.run(groups.create(context(app), {"LogGroupName": "/bad", "RetentionInDays": 2}))
+        app.run(groups.create(context(app), {"LogGroupName": "/bad", "RetentionInDays": 2}))
     assert "HandlerErrorCode: InvalidRequest" in str(caught.value)
     assert run(app, "DescribeLogGroups", {"logGroupNamePrefix": "/bad"}) == {"logGroups": []}
 
 
-def test_a_stack_acts_as_its_own_account(app: Fireside) -> None:
+def test_a_stack_acts_as_its_own_account(app: App) -> None:
     groups = provider("AWS::Logs::LogGroup")
-    asyncio.run(groups.create(context(app, account=OTHER), {"LogGroupName": "/theirs"}))
+    app.run(groups.create(context(app, account=OTHER), {"LogGroupName": "/theirs"}))
     assert run(app, "DescribeLogGroups", {"logGroupNamePrefix": "/theirs"}) == {"logGroups": []}
     with pytest.raises(ServiceError):
         run(app, "DeleteLogGroup", {"logGroupName": "/theirs"})

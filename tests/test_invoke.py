@@ -286,6 +286,8 @@ def test_health(server: Server) -> None:
         "sqs",
         "scheduler",
         "sns",
+        "ssm",
+        "ecr",
         "logs",
     }
     assert services["lambda"]["status"] == "running"

@@ -5,38 +5,31 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fireside.app import Fireside
 from fireside.aws.context import RequestContext
-from fireside.config import Settings
 from fireside.logs.live_tail import MAX_SESSION, LiveTail
+from tests.cfn_data_support import ACCOUNT, REGION, App
 
-ACCOUNT = "000000000000"
-REGION = "us-east-1"
 DAY = 86_400_000
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fireside]:
-    data: Path = tmp_path_factory.mktemp("logs-inprocess")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    built = App(tmp_path_factory.mktemp("logs-inprocess"))
     # Groups rotate their files at half this (at least 1 MiB): small, so a test fills one.
-    fireside = Fireside(Settings(data_dir=data, sandbox="process", log_function_bytes=1 << 20))
-    fireside._build("http://127.0.0.1:4566")
-    yield fireside
-    fireside.cloudwatch_logs.close()
-    fireside.logs.close()
-    fireside.db.close()
+    built.fireside.cloudwatch_logs.groups.max_bytes = 1 << 20
+    yield built
+    built.close()
 
 
-async def call(app: Fireside, operation: str, params: dict[str, Any]) -> Any:
-    return await app.service_calls.run(ACCOUNT, REGION, "logs", operation, params)
+async def call(app: App, operation: str, params: dict[str, Any]) -> Any:
+    return await app.call("logs", operation, params)
 
 
-def test_retention_drops_the_expired_older_half(app: Fireside) -> None:
+def test_retention_drops_the_expired_older_half(app: App) -> None:
     async def scenario() -> None:
         await call(app, "CreateLogGroup", {"logGroupName": "/retained"})
         await call(app, "CreateLogStream", {"logGroupName": "/retained", "logStreamName": "s"})
@@ -63,25 +56,23 @@ def test_retention_drops_the_expired_older_half(app: Fireside) -> None:
             },
         )
 
-    asyncio.run(scenario())
-    groups = app.cloudwatch_logs.groups
+    app.run(scenario())
+    groups = app.fireside.cloudwatch_logs.groups
     group = groups.store.group(ACCOUNT, REGION, "/retained")
     assert group is not None
     files = groups.files(group)
     assert len(files.halves()) == 2
     assert groups.expire() == 0  # no retention: everything is kept
-    asyncio.run(
-        call(app, "PutRetentionPolicy", {"logGroupName": "/retained", "retentionInDays": 1})
-    )
+    app.run(call(app, "PutRetentionPolicy", {"logGroupName": "/retained", "retentionInDays": 1}))
     assert groups.expire() == 1
     assert [path for _, path in files.halves()] == [files.path]
-    events = asyncio.run(call(app, "FilterLogEvents", {"logGroupName": "/retained"}))["events"]
+    events = app.run(call(app, "FilterLogEvents", {"logGroupName": "/retained"}))["events"]
     assert [e["message"] for e in events] == ["fresh"]
 
 
-def test_a_live_tail_ends_after_three_hours(app: Fireside) -> None:
+def test_a_live_tail_ends_after_three_hours(app: App) -> None:
     now = [1000.0]
-    tail = LiveTail(app.cloudwatch_logs.provider, clock=lambda: now[0])
+    tail = LiveTail(app.fireside.cloudwatch_logs.provider, clock=lambda: now[0])
     ctx = RequestContext(ACCOUNT, REGION, "req", "http://127.0.0.1:4566")
 
     async def scenario() -> list[str]:
@@ -96,8 +87,8 @@ def test_a_live_tail_ends_after_three_hours(app: Fireside) -> None:
                 now[0] += MAX_SESSION + 1  # past the cap: the stream ends by itself
         return kinds
 
-    kinds = asyncio.run(asyncio.wait_for(scenario(), 30))
+    kinds = app.run(asyncio.wait_for(scenario(), 30))
     assert kinds[0] == "sessionStart" and set(kinds[1:]) == {"sessionUpdate"}
-    group = app.cloudwatch_logs.groups.store.group(ACCOUNT, REGION, "/tailed")
+    group = app.fireside.cloudwatch_logs.groups.store.group(ACCOUNT, REGION, "/tailed")
     assert group is not None
-    assert app.cloudwatch_logs.groups._listeners.get((ACCOUNT, REGION, "/tailed")) == []
+    assert app.fireside.cloudwatch_logs.groups._listeners.get((ACCOUNT, REGION, "/tailed")) == []

@@ -89,7 +89,8 @@ class LogGroups:
         self.function_logs = function_logs
         self.functions = functions
         self.root = root
-        self._max_bytes = max_bytes
+        #: On-disk bound of a group's own file with its rotated half (`log_function_bytes`).
+        self.max_bytes = max_bytes
         self._indexes: dict[tuple[str, str, str], StreamIndex] = {}
         self._user_logs: dict[tuple[str, str, str], _UserLog] = {}
         self._listeners: dict[tuple[str, str, str], list[Listener]] = {}
@@ -211,7 +212,7 @@ class LogGroups:
         key = (group.account, group.region, group.name)
         log = self._user_logs.get(key)
         if log is None:
-            log = self._user_logs[key] = _UserLog(self.files(group), self._max_bytes)
+            log = self._user_logs[key] = _UserLog(self.files(group), self.max_bytes)
         return log
 
     # -- writing ---------------------------------------------------------------------------------

@@ -9,7 +9,15 @@ from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
-MODULES: tuple[str, ...] = ("logs",)
+MODULES: tuple[str, ...] = (
+    "dynamodb",
+    "dynamodb_global",
+    "ecr",
+    "events",
+    "logs",
+    "scheduler",
+    "ssm",
+)
 
 
 def all_providers() -> ResourceTypes:

@@ -1,0 +1,150 @@
+"""What every resource provider needs around `ctx.call`: errors, coercion, names, waiting.
+
+Templates carry numbers and booleans as strings as often as not ("5", "true"), and
+CloudFormation accepts both, so a provider coerces each property to its declared type before
+handing it to a service, whose own code expects the decoded wire types. A service's refusal
+becomes `ResourceFailed` worded as CloudFormation words it in stack events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fireside.aws.errors import ServiceError
+from fireside.aws.model import load_service
+from fireside.aws.validation import Validator
+from fireside.cloudformation.resource_types import ResourceContext, ResourceFailed
+
+__all__ = [
+    "as_bool",
+    "as_int",
+    "call",
+    "failed",
+    "name_for",
+    "require",
+    "tag_list",
+    "wait_for",
+]
+
+#: CloudFormation's HandlerErrorCode for the service error codes providers meet most.
+_HANDLER_CODES = {
+    "ValidationException": "InvalidRequest",
+    "InvalidParameterValue": "InvalidRequest",
+    "InvalidParameterValueException": "InvalidRequest",
+    "InvalidEventPatternException": "InvalidRequest",
+    "ResourceInUseException": "AlreadyExists",
+    "ResourceAlreadyExistsException": "AlreadyExists",
+    "ConflictException": "ResourceConflict",
+    "ResourceNotFoundException": "NotFound",
+    "LimitExceededException": "ServiceLimitExceeded",
+    "ServiceQuotaExceededException": "ServiceLimitExceeded",
+    "AccessDeniedException": "AccessDenied",
+    "InvalidAction": "InvalidRequest",
+}
+
+
+def failed(error: ServiceError) -> ResourceFailed:
+    """A service error as CloudFormation's stack events show it."""
+    handler_code = _HANDLER_CODES.get(error.code, "GeneralServiceException")
+    return ResourceFailed(
+        f'Resource handler returned message: "{error.message}" '
+        f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: {handler_code})"
+    )
+
+
+@functools.cache
+def _validator(service: str, operation: str) -> Validator | None:
+    shape = load_service(service).operation(operation).input
+    return None if shape is None else Validator(shape)
+
+
+async def call(
+    ctx: ResourceContext, service: str, operation: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """`ctx.call` with the params first checked against the operation's model, as the wire
+    parser checks a client's (`ctx.call` runs the operation itself, past the parser), and
+    service errors turned into `ResourceFailed`."""
+    try:
+        validator = _validator(service, operation)
+        if validator is not None:
+            validator.validate(params)
+        return await ctx.call(service, operation, params)
+    except ServiceError as error:
+        raise failed(error) from None
+
+
+def require(properties: Mapping[str, Any], *names: str, resource: str, path: str = "#") -> None:
+    """Required properties present, else CloudFormation's model-validation message
+    (`resource` is the logical id; `path` where in the properties, e.g. `#/Target`)."""
+    missing = [n for n in names if properties.get(n) in (None, "", [])]
+    if missing:
+        raise ResourceFailed(
+            f"Properties validation failed for resource {resource} with message: "
+            + ", ".join(f"{path}: required key [{n}] not found" for n in missing)
+        )
+
+
+def as_int(value: Any, where: str) -> int:
+    """An Integer or Long property, given as a number or a numeric string."""
+    if isinstance(value, bool):
+        raise ResourceFailed(f"Value of property {where} must be of type Integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise ResourceFailed(f"Value of property {where} must be of type Integer")
+
+
+def as_bool(value: Any, where: str) -> bool:
+    """A Boolean property, given as a boolean or as "true"/"false" (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ResourceFailed(f"Value of property {where} must be of type Boolean")
+
+
+def tag_list(ctx: ResourceContext, tags: Any, where: str = "Tags") -> list[dict[str, str]]:
+    """The stack's tags then the resource's own `[{Key, Value}]`, the resource's winning."""
+    merged = dict(ctx.tags)
+    if tags is not None:
+        if not isinstance(tags, list):
+            raise ResourceFailed(f"Value of property {where} must be of type List")
+        for tag in tags:
+            if not isinstance(tag, dict) or "Key" not in tag:
+                raise ResourceFailed(f"Value of property {where} must be a list of Key/Value")
+            merged[str(tag["Key"])] = str(tag.get("Value", ""))
+    return [{"Key": k, "Value": v} for k, v in merged.items()]
+
+
+def name_for(ctx: ResourceContext, given: Any, limit: int) -> str:
+    """The template's name for a resource, else CloudFormation's generated one, cut to
+    `limit` characters by dropping the middle (the random suffix must survive)."""
+    if given not in (None, ""):
+        return str(given)
+    name = ctx.generated_name or f"{ctx.stack_name}-{ctx.logical_id}-{uuid.uuid4().hex[:12]}"
+    if len(name) <= limit:
+        return name
+    tail = "-" + name.rsplit("-", 1)[-1]
+    return name[: limit - len(tail)] + tail if len(tail) < limit else name[:limit]
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 300.0) -> None:
+    """Poll `check` (a served read) until it is true; a resource that never gets there fails."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while not await check():
+        if time.monotonic() > deadline:
+            raise ResourceFailed(f"Timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.5)
