@@ -64,9 +64,11 @@ def test_a_log_group_with_retention_and_tags(app: App) -> None:
 
     with pytest.raises(ResourceFailed) as caught:
         app.run(groups.create(ctx, properties))
-    assert "already exists" in str(caught.value) and "HandlerErrorCode: AlreadyExists" in str(
-        caught.value
+    assert str(caught.value).startswith(
+        "Resource handler returned message: \"Resource of type 'AWS::Logs::LogGroup' with "
+        "identifier '/aws/lambda/declared' already exists.\" (RequestToken: "
     )
+    assert str(caught.value).endswith(", HandlerErrorCode: AlreadyExists)")
 
     updated = {"LogGroupName": "/aws/lambda/declared", "Tags": [{"Key": "env", "Value": "b"}]}
     app.run(groups.update(ctx, created.physical_id, properties, updated))
@@ -107,6 +109,17 @@ def test_bad_retention_fails_and_leaves_nothing(app: App) -> None:
         app.run(groups.create(context(app), {"LogGroupName": "/bad", "RetentionInDays": 2}))
     assert "HandlerErrorCode: InvalidRequest" in str(caught.value)
     assert run(app, "DescribeLogGroups", {"logGroupNamePrefix": "/bad"}) == {"logGroups": []}
+
+
+def test_bad_names_get_the_models_message(app: App) -> None:
+    groups = provider("AWS::Logs::LogGroup")
+    with pytest.raises(ResourceFailed) as caught:
+        app.run(groups.create(context(app), {"LogGroupName": "bad name!"}))
+    assert "failed to satisfy constraint" in str(caught.value)
+    assert "HandlerErrorCode: InvalidRequest" in str(caught.value)
+    with pytest.raises(ResourceFailed) as caught:
+        app.run(provider("AWS::Logs::LogStream").create(context(app), {}))
+    assert "required key [LogGroupName] not found" in str(caught.value)
 
 
 def test_a_stack_acts_as_its_own_account(app: App) -> None:

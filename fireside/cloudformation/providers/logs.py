@@ -8,10 +8,11 @@ is the common case: it is the function's own group, whose events the function wr
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Final
 
 from fireside.aws.errors import ServiceError
+from fireside.cloudformation.providers.support import as_int, call, failed, name_for, require
+from fireside.cloudformation.providers.support import tag_list as stack_and_own_tags
 from fireside.cloudformation.resource_types import (
     Created,
     ResourceContext,
@@ -23,51 +24,27 @@ __all__ = ["providers"]
 
 #: CloudWatch Logs' limit on a group's (and a stream's) name.
 MAX_NAME: Final = 512
-_HANDLER_CODES: Final = {
-    "ResourceAlreadyExistsException": "AlreadyExists",
-    "ResourceNotFoundException": "NotFound",
-    "InvalidParameterException": "InvalidRequest",
-    "ValidationException": "InvalidRequest",
-}
-
-
-def _failed(error: ServiceError, message: str | None = None) -> ResourceFailed:
-    code = _HANDLER_CODES.get(error.code, "GeneralServiceException")
-    return ResourceFailed(
-        f'Resource handler returned message: "{message or error.message}" '
-        f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: {code})"
-    )
 
 
 def _tags(ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, str]:
-    tags = dict(ctx.tags)
-    for tag in properties.get("Tags") or []:
-        tags[str(tag["Key"])] = str(tag["Value"])
-    return tags
+    return {t["Key"]: t["Value"] for t in stack_and_own_tags(ctx, properties.get("Tags"))}
 
 
 def _retention(properties: dict[str, Any]) -> int | None:
     value = properties.get("RetentionInDays")
-    if value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise ResourceFailed(
-            f"Properties validation failed: RetentionInDays {value!r} is not an integer"
-        ) from None
+    return None if value is None else as_int(value, "RetentionInDays")
 
 
 class LogGroupType:
     type_name = "AWS::Logs::LogGroup"
-    replace_on = frozenset({"LogGroupName", "KmsKeyId"})
+    replace_on = frozenset({"LogGroupName"})
 
     def _created(self, ctx: ResourceContext, name: str) -> Created:
         arn = f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{name}:*"
         return Created(name, {"Arn": arn})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        name = str(properties.get("LogGroupName") or ctx.generated_name[:MAX_NAME])
+        name = name_for(ctx, properties.get("LogGroupName"), MAX_NAME)
         params: dict[str, Any] = {"logGroupName": name}
         tags = _tags(ctx, properties)
         if tags:
@@ -76,51 +53,52 @@ class LogGroupType:
             params["kmsKeyId"] = str(properties["KmsKeyId"])
         retention = _retention(properties)
         try:
-            await ctx.call("logs", "CreateLogGroup", params)
-        except ServiceError as error:
-            if error.code == "ResourceAlreadyExistsException":
-                raise _failed(
-                    error,
-                    f"Resource of type '{self.type_name}' with identifier '{name}' already exists.",
-                ) from None
-            raise _failed(error) from None
+            await call(ctx, "logs", "CreateLogGroup", params)
+        except ResourceFailed as refused:
+            if "HandlerErrorCode: AlreadyExists" in str(refused):
+                # CloudFormation's own words for a group that is already there.
+                identifier = f"Resource of type '{self.type_name}' with identifier '{name}'"
+                exists = ServiceError(
+                    "ResourceAlreadyExistsException", f"{identifier} already exists."
+                )
+                raise failed(exists) from None
+            raise
         if retention is not None:
             try:
-                await ctx.call(
+                await call(
+                    ctx,
                     "logs",
                     "PutRetentionPolicy",
                     {"logGroupName": name, "retentionInDays": retention},
                 )
-            except ServiceError as error:
+            except ResourceFailed:
                 # Nothing half-made is left behind: the group goes with the failure.
                 await ctx.call("logs", "DeleteLogGroup", {"logGroupName": name})
-                raise _failed(error) from None
+                raise
         return self._created(ctx, name)
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        try:
-            retention = _retention(new)
-            if retention != _retention(old):
-                if retention is None:
-                    await ctx.call("logs", "DeleteRetentionPolicy", {"logGroupName": physical_id})
-                else:
-                    await ctx.call(
-                        "logs",
-                        "PutRetentionPolicy",
-                        {"logGroupName": physical_id, "retentionInDays": retention},
-                    )
-            before, after = _tags(ctx, old), _tags(ctx, new)
-            arn = f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{physical_id}"
-            gone = [key for key in before if key not in after]
-            if gone:
-                await ctx.call("logs", "UntagResource", {"resourceArn": arn, "tagKeys": gone})
-            changed = {k: v for k, v in after.items() if before.get(k) != v}
-            if changed:
-                await ctx.call("logs", "TagResource", {"resourceArn": arn, "tags": changed})
-        except ServiceError as error:
-            raise _failed(error) from None
+        retention = _retention(new)
+        if retention != _retention(old):
+            if retention is None:
+                await call(ctx, "logs", "DeleteRetentionPolicy", {"logGroupName": physical_id})
+            else:
+                await call(
+                    ctx,
+                    "logs",
+                    "PutRetentionPolicy",
+                    {"logGroupName": physical_id, "retentionInDays": retention},
+                )
+        before, after = _tags(ctx, old), _tags(ctx, new)
+        arn = f"arn:aws:logs:{ctx.region}:{ctx.account}:log-group:{physical_id}"
+        gone = [key for key in before if key not in after]
+        if gone:
+            await call(ctx, "logs", "UntagResource", {"resourceArn": arn, "tagKeys": gone})
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        if changed:
+            await call(ctx, "logs", "TagResource", {"resourceArn": arn, "tags": changed})
         return self._created(ctx, physical_id)
 
     async def delete(
@@ -130,7 +108,7 @@ class LogGroupType:
             await ctx.call("logs", "DeleteLogGroup", {"logGroupName": physical_id})
         except ServiceError as error:
             if error.code != "ResourceNotFoundException":
-                raise _failed(error) from None
+                raise failed(error) from None
 
 
 class LogStreamType:
@@ -138,17 +116,10 @@ class LogStreamType:
     replace_on = frozenset({"LogGroupName", "LogStreamName"})
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        group = str(properties["LogGroupName"]) if properties.get("LogGroupName") else None
-        if group is None:
-            raise ResourceFailed("Properties validation failed: LogGroupName is required")
-        # A stream's name may not hold ':' or '*'; the generated one never does.
-        name = str(properties.get("LogStreamName") or ctx.generated_name[:MAX_NAME])
-        try:
-            await ctx.call(
-                "logs", "CreateLogStream", {"logGroupName": group, "logStreamName": name}
-            )
-        except ServiceError as error:
-            raise _failed(error) from None
+        require(properties, "LogGroupName", resource=ctx.logical_id)
+        group = str(properties["LogGroupName"])
+        name = name_for(ctx, properties.get("LogStreamName"), MAX_NAME)
+        await call(ctx, "logs", "CreateLogStream", {"logGroupName": group, "logStreamName": name})
         return Created(name)
 
     async def update(
@@ -167,7 +138,7 @@ class LogStreamType:
             )
         except ServiceError as error:
             if error.code != "ResourceNotFoundException":
-                raise _failed(error) from None
+                raise failed(error) from None
 
 
 def providers() -> list[ResourceType]:

@@ -37,6 +37,7 @@ _HANDLER_CODES = {
     "InvalidParameterValue": "InvalidRequest",
     "InvalidParameterValueException": "InvalidRequest",
     "InvalidEventPatternException": "InvalidRequest",
+    "InvalidParameterException": "InvalidRequest",
     "ResourceInUseException": "AlreadyExists",
     "ResourceAlreadyExistsException": "AlreadyExists",
     "ConflictException": "ResourceConflict",
