@@ -18,6 +18,7 @@ MODULES: tuple[str, ...] = (
     "ecr",
     "events",
     "iam",
+    "logs",
     "scheduler",
     "ssm",
 )

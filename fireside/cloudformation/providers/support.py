@@ -44,6 +44,7 @@ _HANDLER_CODES = {
     "InvalidParameterValue": "InvalidRequest",
     "InvalidParameterValueException": "InvalidRequest",
     "InvalidEventPatternException": "InvalidRequest",
+    "InvalidParameterException": "InvalidRequest",
     "ResourceInUseException": "AlreadyExists",
     "ResourceAlreadyExistsException": "AlreadyExists",
     "ConflictException": "ResourceConflict",
