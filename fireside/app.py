@@ -79,6 +79,8 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.iam import IamProvider, IamStore
+from fireside.logs import LogGroups, LogsService, LogsStore
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
@@ -123,6 +125,9 @@ _SQS_MAX_REQUEST = 8 * 1024 * 1024
 # SNS: PublishBatch's 256 KB of messages and attributes, form-encoded (up to 3 bytes a byte),
 # so an oversized message still gets SNS's own error.
 _SNS_MAX_REQUEST = 2 * 1024 * 1024
+# PutLogEvents: 1 MiB of messages, JSON escaping (up to 6 bytes a character) and 10,000
+# events' framing, so an oversized batch still gets the service's own error.
+_LOGS_MAX_REQUEST = 8 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
@@ -209,6 +214,16 @@ class Fireside:
         self.policies = Policies(self.db, self.versions)
         self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
+        #: CloudWatch Logs: groups over the function logs above and groups of their own.
+        self.cloudwatch_logs = LogsService(
+            LogGroups(
+                LogsStore(data / "logs.sqlite"),
+                self.logs,
+                self.functions,
+                data / "logs-groups",
+                settings.log_function_bytes,
+            )
+        )
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
@@ -296,6 +311,8 @@ class Fireside:
         self.s3_outbox = self.s3.attach_notifications(
             Outbox(self.s3.store, self.targets), self.targets
         )
+        #: IAM: global, per account; roles and policies stored and returned, not enforced.
+        self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -554,6 +571,28 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "iam",
+                protocol_for(load_service("iam")),
+                self.iam.operations(),
+                # A policy document is at most 128 KB; form encoding can triple it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "logs",
+                JsonProtocol(
+                    load_service("logs"),
+                    validation_code="InvalidParameterException",
+                    echo_values=False,
+                ),
+                self.cloudwatch_logs.operations(),
+                target_prefix="Logs_20140328",
+                max_body=_LOGS_MAX_REQUEST,
+            )
+        )
         self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
@@ -632,6 +671,7 @@ class Fireside:
             "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
             "sns_pending_retries": self.sns_retries.pending(),
+            "logs_live_tail_sessions": self.cloudwatch_logs.live_tail.sessions,
         }
 
     async def run(
@@ -680,7 +720,8 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr"):
+        supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -701,6 +742,7 @@ class Fireside:
                 ("the sandbox backend", self.backend.close),
                 ("layer trees", self.opt_trees.close),
                 ("logs", self.logs.close),
+                ("CloudWatch Logs", self.cloudwatch_logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
@@ -712,6 +754,7 @@ class Fireside:
                 ("EventBridge", self.event_store.close),
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),
+                ("IAM", self.iam.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -288,6 +288,8 @@ def test_health(server: Server) -> None:
         "sns",
         "ssm",
         "ecr",
+        "iam",
+        "logs",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {
@@ -299,6 +301,7 @@ def test_health(server: Server) -> None:
     assert all(loop["state"] == "running" for loop in services["lambda"]["loops"].values())
     assert services["dynamodb"]["loops"]["ttl-sweep"]["state"] == "running"
     assert services["scheduler"]["loops"]["firing"]["state"] == "running"
+    assert services["logs"]["loops"]["retention"]["state"] == "running"
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 

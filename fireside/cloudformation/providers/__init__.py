@@ -10,10 +10,15 @@ __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
 MODULES: tuple[str, ...] = (
+    "apigateway",
+    "apigatewayv2",
+    "awslambda",
     "dynamodb",
     "dynamodb_global",
     "ecr",
     "events",
+    "iam",
+    "logs",
     "scheduler",
     "ssm",
     "s3",

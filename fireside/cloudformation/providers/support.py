@@ -2,8 +2,10 @@
 
 Templates carry numbers and booleans as strings as often as not ("5", "true"), and
 CloudFormation accepts both, so a provider coerces each property to its declared type before
-handing it to a service, whose own code expects the decoded wire types. A service's refusal
-becomes `ResourceFailed` worded as CloudFormation words it in stack events.
+handing it to a service, whose own code expects the decoded wire types: `as_int`/`as_bool` by
+hand, or `call`, which conforms the params to the operation's input shape in botocore's model
+and checks them with the model's constraints, as the wire parser would have. A service's
+refusal becomes `ResourceFailed` worded as CloudFormation words it in stack events.
 """
 
 from __future__ import annotations
@@ -13,19 +15,24 @@ import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from fireside.aws.errors import ServiceError
-from fireside.aws.model import load_service
+from fireside.aws.model import Shape, load_service
 from fireside.aws.validation import Validator
 from fireside.cloudformation.resource_types import ResourceContext, ResourceFailed
 
 __all__ = [
+    "GONE",
     "as_bool",
     "as_int",
     "call",
+    "conform",
     "failed",
+    "gone",
     "name_for",
+    "refused",
     "require",
     "tag_list",
     "wait_for",
@@ -37,6 +44,7 @@ _HANDLER_CODES = {
     "InvalidParameterValue": "InvalidRequest",
     "InvalidParameterValueException": "InvalidRequest",
     "InvalidEventPatternException": "InvalidRequest",
+    "InvalidParameterException": "InvalidRequest",
     "ResourceInUseException": "AlreadyExists",
     "ResourceAlreadyExistsException": "AlreadyExists",
     "ConflictException": "ResourceConflict",
@@ -45,36 +53,127 @@ _HANDLER_CODES = {
     "ServiceQuotaExceededException": "ServiceLimitExceeded",
     "AccessDeniedException": "AccessDenied",
     "InvalidAction": "InvalidRequest",
+    "ResourceConflictException": "ResourceConflict",
+    "NotFoundException": "NotFound",
+    "BadRequestException": "InvalidRequest",
+    "TooManyRequestsException": "Throttling",
 }
+#: Error codes meaning "no such resource": a delete of it has nothing left to do.
+GONE = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
+#: Members a service checks itself, in its own words (as its wire protocol leaves them).
+_UNCHECKED = {
+    ("lambda", "CreateFunction"): frozenset({"Runtime"}),
+    ("lambda", "UpdateFunctionConfiguration"): frozenset({"Runtime"}),
+    ("apigatewayv2", "CreateApi"): frozenset({"ProtocolType"}),
+}
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+
+
+def refused(message: str, handler_code: str = "InvalidRequest") -> ResourceFailed:
+    """A handler failure as CloudFormation's stack events show it."""
+    return ResourceFailed(
+        f'Resource handler returned message: "{message}" '
+        f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: {handler_code})"
+    )
 
 
 def failed(error: ServiceError) -> ResourceFailed:
     """A service error as CloudFormation's stack events show it."""
     handler_code = _HANDLER_CODES.get(error.code, "GeneralServiceException")
-    return ResourceFailed(
-        f'Resource handler returned message: "{error.message}" '
-        f"(RequestToken: {uuid.uuid4()}, HandlerErrorCode: {handler_code})"
-    )
+    if handler_code == "ResourceConflict" and "already exist" in error.message:
+        handler_code = "AlreadyExists"
+    return refused(error.message or error.code, handler_code)
+
+
+def gone(error: ServiceError) -> bool:
+    return error.code in GONE
 
 
 @functools.cache
 def _validator(service: str, operation: str) -> Validator | None:
     shape = load_service(service).operation(operation).input
-    return None if shape is None else Validator(shape)
+    if shape is None:
+        return None
+    return Validator(shape, unchecked=_UNCHECKED.get((service, operation), frozenset()))
+
+
+@functools.cache
+def _input(service: str, operation: str) -> Shape | None:
+    return load_service(service).operation(operation).input
+
+
+def _scalar(shape: Shape, value: Any) -> Any:
+    kind = shape.type_name
+    if isinstance(value, str) and kind in ("integer", "long"):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return value  # the validator or the service refuses it
+    if isinstance(value, str) and kind in ("double", "float"):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, str) and kind == "boolean":
+        return True if value in _TRUE else False if value in _FALSE else value
+    if kind == "string" and isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "string" and isinstance(value, (int, float)):
+        return str(value)
+    if kind == "timestamp" and isinstance(value, (int, float, str)):
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except ValueError:
+            return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if kind == "blob" and isinstance(value, str):
+        return value.encode()
+    return value
+
+
+def conform(shape: Shape, value: Any) -> Any:
+    """`value` as the wire parser would decode it for `shape`: template strings for numbers
+    and booleans ("5", "true") typed, inline text for blobs encoded, epoch seconds for
+    timestamps made datetimes, None members dropped."""
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping) and not shape.is_document:
+        members = shape.members
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if item is None:
+                continue
+            member = members.get(key)
+            out[key] = item if member is None else conform(member, item)
+        return out
+    if kind == "list" and isinstance(value, list):
+        return [conform(shape.member, item) for item in value]
+    if kind == "map" and isinstance(value, Mapping):
+        return {str(k): conform(shape.value, v) for k, v in value.items()}
+    return _scalar(shape, value)
 
 
 async def call(
-    ctx: ResourceContext, service: str, operation: str, params: dict[str, Any]
+    ctx: ResourceContext,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    *,
+    missing_ok: bool = False,
 ) -> dict[str, Any]:
-    """`ctx.call` with the params first checked against the operation's model, as the wire
-    parser checks a client's (`ctx.call` runs the operation itself, past the parser), and
-    service errors turned into `ResourceFailed`."""
+    """`ctx.call` with the params conformed to the operation's model and checked against it,
+    as the wire parser decodes and checks a client's (`ctx.call` runs the operation itself,
+    past the parser); service errors turned into `ResourceFailed` (or `{}` when `missing_ok`
+    and the resource is not there)."""
+    shape = _input(service, operation)
+    conformed = conform(shape, params) if shape is not None else dict(params)
     try:
         validator = _validator(service, operation)
         if validator is not None:
-            validator.validate(params)
-        return await ctx.call(service, operation, params)
+            validator.validate(conformed)
+        return await ctx.call(service, operation, conformed)
     except ServiceError as error:
+        if missing_ok and gone(error):
+            return {}
         raise failed(error) from None
 
 
