@@ -330,13 +330,31 @@ def test_lifecycle_cors_tagging_and_acls(s3: Any, bucket: str) -> None:
     assert s3.get_object_acl(Bucket=bucket, Key="k")["Grants"] == acl["Grants"]
     assert error_of(s3.get_object_acl, Bucket=bucket, Key="missing")[0] == "NoSuchKey"
     assert s3.get_bucket_location(Bucket=bucket)["LocationConstraint"] is None
+    # What cannot be set reads as S3 reads it on a bucket without it (Terraform reads them).
+    assert error_of(s3.get_bucket_website, Bucket=bucket) == (
+        "NoSuchWebsiteConfiguration",
+        "The specified bucket does not have a website configuration",
+        404,
+    )
+    assert error_of(s3.get_bucket_replication, Bucket=bucket) == (
+        "ReplicationConfigurationNotFoundError",
+        "The replication configuration was not found",
+        404,
+    )
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket=bucket)
 
 
 def test_unimplemented_operations_name_themselves(s3: Any, bucket: str) -> None:
     for call, kwargs, name in [
         (s3.put_bucket_acl, {"ACL": "private"}, "PutBucketAcl"),
-        (s3.get_bucket_website, {}, "GetBucketWebsite"),
-        (s3.get_bucket_replication, {}, "GetBucketReplication"),
+        (
+            s3.put_bucket_website,
+            {"WebsiteConfiguration": {"IndexDocument": {"Suffix": "i"}}},
+            "PutBucketWebsite",
+        ),
+        (s3.get_object_tagging, {"Key": "k"}, "GetObjectTagging"),
     ]:
         code, message, status = error_of(call, Bucket=bucket, **kwargs)
         assert (code, status) == ("NotImplemented", 501)

@@ -13,6 +13,9 @@ bucket and kind) before the answer, and returned as put. What they do beyond tha
 - CORS rules: stored, not applied to browser requests yet.
 - ACLs: Get{Bucket,Object}Acl answer the owner's FULL_CONTROL grant, which is all an
   ACL-disabled bucket has; Put*Acl are not implemented.
+- Website, replication, transfer acceleration, requester pays and access logging cannot be
+  set (their Put operations are not implemented), so their Get operations answer what S3
+  answers for a bucket without them (Terraform's bucket reads ask for all of them).
 """
 
 from __future__ import annotations
@@ -267,3 +270,42 @@ class BucketConfig:
         if self._store.head(bucket.name, key) is None:
             raise no_such_key(key)
         return self._acl(bucket.account)
+
+    # -- reads of configurations Fireside cannot set: what S3 answers for a bucket without ----
+    async def get_bucket_website(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        bucket = self._buckets.require(ctx, params["Bucket"])
+        raise _missing(
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+            bucket.name,
+        )
+
+    async def get_bucket_replication(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        bucket = self._buckets.require(ctx, params["Bucket"])
+        raise _missing(
+            "ReplicationConfigurationNotFoundError",
+            "The replication configuration was not found",
+            bucket.name,
+        )
+
+    async def get_bucket_accelerate_configuration(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._buckets.require(ctx, params["Bucket"])
+        return {}  # never configured: no Status
+
+    async def get_bucket_request_payment(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._buckets.require(ctx, params["Bucket"])
+        return {"Payer": "BucketOwner"}
+
+    async def get_bucket_logging(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        self._buckets.require(ctx, params["Bucket"])
+        return {}  # logging off: no LoggingEnabled

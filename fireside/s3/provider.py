@@ -53,6 +53,11 @@ _ROOTS = {
     "GetObjectAcl": "AccessControlPolicy",
     "GetBucketLifecycleConfiguration": "LifecycleConfiguration",
     "GetBucketCors": "CORSConfiguration",
+    "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
+    "GetBucketRequestPayment": "RequestPaymentConfiguration",
+    "GetBucketLogging": "BucketLoggingStatus",
+    "GetBucketWebsite": "WebsiteConfiguration",
+    "GetBucketReplication": "ReplicationConfiguration",
 }
 
 
@@ -154,6 +159,11 @@ class S3Provider:
             "DeleteBucketCors": config.delete_bucket_cors,
             "GetBucketAcl": config.get_bucket_acl,
             "GetObjectAcl": config.get_object_acl,
+            "GetBucketWebsite": config.get_bucket_website,
+            "GetBucketReplication": config.get_bucket_replication,
+            "GetBucketAccelerateConfiguration": config.get_bucket_accelerate_configuration,
+            "GetBucketRequestPayment": config.get_bucket_request_payment,
+            "GetBucketLogging": config.get_bucket_logging,
             "GetBucketEncryption": encryption.get_bucket_encryption,
             "PutBucketEncryption": encryption.put_bucket_encryption,
             "DeleteBucketEncryption": encryption.delete_bucket_encryption,
