@@ -195,10 +195,15 @@ class Multipart:
         start, end = _copy_range(params.get("CopySourceRange"), source.size)
         if end - start > MAX_PART:
             raise _too_large(end - start)
-        body = await asyncio.to_thread(self.store.read, source, start, end)
-        part = PartRecord(number, len(body), f'"{hashlib.md5(body).hexdigest()}"', self.clock(),
-                          "")  # fmt: skip
-        await self._put_part(upload, part, body)
+        try:
+            file, size, etag = await asyncio.to_thread(self.store.copy_body, source, start, end)
+        except FileNotFoundError:  # the source was replaced while being copied
+            raise no_such_key(source_key) from None
+        part = PartRecord(number, size, etag, self.clock(), file)
+        try:
+            await asyncio.to_thread(self.uploads.commit_part, upload.id, part)
+        except UploadGone:
+            raise no_such_upload(upload.id) from None
         result = {"ETag": part.etag, "LastModified": when(part.modified)}
         out = {"CopyPartResult": result, **self._sse(upload)}
         if version_of(source) is not None:

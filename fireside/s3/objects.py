@@ -288,9 +288,16 @@ class Objects:
         headers.pop(PARTS, None)  # a copy is made in one piece
         # The copy is encrypted as its request or the target bucket says, not as the source.
         headers.update(object_encryption(self.store, bucket, params))
-        body = await asyncio.to_thread(self.store.read, source)
+        try:
+            file, size, etag = await asyncio.to_thread(self.store.copy_body, source, 0, source.size)
+        except FileNotFoundError:  # the source was replaced while being copied
+            raise no_such_key(source_key) from None
         hook = self.notify_hook(ctx, bucket, "ObjectCreated:Copy", key)
-        record = await self._store(bucket.name, key, body, headers, hook)
+        record = ObjectRecord(key, size, etag, self.clock(), file, headers)
+        try:
+            await asyncio.to_thread(self.store.commit_object, bucket.name, record, hook)
+        except KeyError:  # the bucket was deleted meanwhile
+            raise no_such_bucket(bucket.name) from None
         self.notified(hook)
         out: dict[str, Any] = {
             "CopyObjectResult": {"ETag": record.etag, "LastModified": when(record.modified)}

@@ -108,6 +108,10 @@ class Uploads:
     def put_part(self, upload_id: str, part: PartRecord, data: bytes) -> PartRecord:
         """Store a part durably (replacing that number's); UploadGone when the upload ended."""
         part.file = self._store.write_file([data])
+        return self.commit_part(upload_id, part)
+
+    def commit_part(self, upload_id: str, part: PartRecord) -> PartRecord:
+        """Name the body file `part.file` (already written) as the upload's part `number`."""
         try:
             with self._store.transaction() as conn:
                 if (
