@@ -3,9 +3,8 @@ ownership, lifecycle rules, CORS rules, and the ACL answers of a bucket whose AC
 
 Each is checked as S3 checks it, stored durably in the S3 store (`bucket_config`, one row per
 bucket and kind) before the answer, and returned as put. What they do beyond that:
-- Versioning: the status only. Objects are not versioned yet: with versioning `Enabled`
-  an overwrite still replaces the object, no `VersionId` is returned, and
-  ListObjectVersions reports each object as version `null`.
+- Versioning: the status the object writes and deletes read (`fireside.s3.versions`);
+  MFA delete is not implemented.
 - Public access blocks and ownership controls: stored and reported (every new bucket starts
   with all four blocks on and `BucketOwnerEnforced`, as on S3 since April 2023); not applied
   to policies or ACLs.
