@@ -5,6 +5,8 @@ for markers and unknown versions; all kept across a restart."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
+from tests.conftest import ROLE, Server, python_zip
 
 
 def error_of(call: Callable[..., Any], **kwargs: Any) -> tuple[str, str, int, dict[str, Any]]:
@@ -223,3 +225,27 @@ def test_another_account_needs_the_version_actions(server: Server, s3: Any, vers
     )
     assert other.delete_object(Bucket=versioned, Key="k")["DeleteMarker"] is True
     assert read(s3, versioned, "k", VersionId=old) == b"old"  # only a marker was added
+
+
+def test_lambda_code_from_an_object_version(s3: Any, lam: Any, versioned: str) -> None:
+    first = python_zip("def handler(e, c):\n    return 1\n")
+    second = python_zip("def handler(e, c):\n    return 2\n")
+    old = s3.put_object(Bucket=versioned, Key="app.zip", Body=first)["VersionId"]
+    s3.put_object(Bucket=versioned, Key="app.zip", Body=second)
+    name = f"ver-{uuid.uuid4().hex[:10]}"
+    created = lam.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"S3Bucket": versioned, "S3Key": "app.zip", "S3ObjectVersion": old},
+    )  # fmt: skip
+    try:
+        # The version named, not the current object.
+        assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(first).digest()).decode()
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        code, message, status, _ = error_of(
+            lam.update_function_code, FunctionName=name, S3Bucket=versioned, S3Key="app.zip",
+            S3ObjectVersion="0" * 32,
+        )  # fmt: skip
+        assert (code, status) == ("InvalidParameterValueException", 400)
+        assert "NoSuchVersion" in message
+    finally:
+        lam.delete_function(FunctionName=name)
