@@ -17,7 +17,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.s3 import versions
 from fireside.s3.errors import invalid_argument, no_such_key
-from fireside.s3.store import ObjectRecord, S3Store
+from fireside.s3.store import BucketRecord, ObjectRecord, S3Store
 
 if TYPE_CHECKING:
     from fireside.s3.objects import Objects
@@ -85,7 +85,7 @@ class Deletes:
         self.buckets = objects.buckets
 
     async def _delete(
-        self, ctx: RequestContext, bucket: Any, key: str, version: str | None
+        self, ctx: RequestContext, bucket: BucketRecord, key: str, version: str | None
     ) -> dict[str, Any]:
         """Delete `key` (or one version of it) in `bucket`; what S3 reports about it."""
         store = self.store
