@@ -25,6 +25,8 @@ from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
+from fireside.cloudformation.providers import all_providers
+from fireside.cloudformation.service import CloudFormation
 from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
 from fireside.compute.aws_names import AwsNames
@@ -279,6 +281,14 @@ class Fireside:
         self.event_replays = Replayer(self.event_archives, router)
         #: What API Gateway's service integrations call (filled in when the edge is built).
         self.service_calls = LocalServiceCalls()
+        #: CloudFormation: stacks whose resources the providers make through `service_calls`,
+        #: as the stack's account.
+        self.cloudformation = CloudFormation(
+            data / "cloudformation.sqlite",
+            all_providers(),
+            self.service_calls.run,
+            placeholders=settings.cfn_unsupported_placeholders,
+        )
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -525,6 +535,16 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        self.cloudformation.bind(endpoint_url)
+        services.append(
+            Service(
+                "cloudformation",
+                protocol_for(load_service("cloudformation")),
+                self.cloudformation.operations(),
+                # TemplateBody is at most 51,200 bytes; form encoding can triple it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
@@ -651,6 +671,7 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
+        supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
         for service in ("s3", "sts", "apigateway", "apigatewayv2"):
             supervisor.declare(service)
         if on_started is not None:
@@ -678,6 +699,7 @@ class Fireside:
                 ("SNS", self.sns.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
+                ("CloudFormation", self.cloudformation.close),
                 ("EventBridge", self.event_store.close),
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),

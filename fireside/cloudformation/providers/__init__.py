@@ -9,7 +9,7 @@ from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("sqs", "sns")
 
 
 def all_providers() -> ResourceTypes:

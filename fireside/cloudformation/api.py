@@ -1,0 +1,575 @@
+"""The CloudFormation API's stack operations (query protocol), on the engine's stacks.
+
+Requests are checked and their templates prepared (`plan.prepare`) before anything is
+committed, so what CloudFormation refuses at once is refused here with its message; the
+operation itself then runs in the background (`Engine.submit`) and is watched through
+DescribeStacks and DescribeStackEvents, as on AWS. Stacks belong to an account and region:
+another account's stack is a stack that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from fireside.aws.context import RequestContext
+from fireside.aws.errors import ServiceError
+from fireside.cloudformation import exports, operations
+from fireside.cloudformation.engine import Engine, ServiceCaller
+from fireside.cloudformation.intrinsics import Pseudo
+from fireside.cloudformation.model import Stack
+from fireside.cloudformation.plan import (
+    Plan,
+    Transformer,
+    has_transform,
+    needed_capabilities,
+    prepare,
+)
+from fireside.cloudformation.sources import Sources
+from fireside.cloudformation.template import MAX_BODY, MAX_URL_BODY, parse_template, validation
+from fireside.cloudformation.views import (
+    page,
+    resource_detail,
+    resource_summary,
+    stack_resource,
+    stack_summary,
+    stack_view,
+)
+
+__all__ = ["StackApi"]
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+_NAME: Final = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+_PAGE: Final = 100
+_MAX_TAGS: Final = 50
+_UPDATABLE: Final = frozenset(
+    {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
+     "IMPORT_ROLLBACK_COMPLETE"}
+)  # fmt: skip
+
+
+def not_found(name: str) -> ServiceError:
+    return validation(f"Stack with id {name} does not exist")
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise validation(
+            f"1 validation error detected: Value '{name}' at 'stackName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*"
+        )
+
+
+def check_tags(tags: list[dict[str, Any]]) -> list[dict[str, str]]:
+    if len(tags) > _MAX_TAGS:
+        raise validation(f"The number of tags must not exceed {_MAX_TAGS}")
+    return [{"Key": str(t.get("Key", "")), "Value": str(t.get("Value", ""))} for t in tags]
+
+
+class StackApi:
+    def __init__(
+        self,
+        engine: Engine,
+        caller: ServiceCaller,
+        known_types: Callable[[str], bool],
+        transform: Callable[[RequestContext], Transformer] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.caller = caller
+        self.sources = Sources(caller)
+        self.known_types = known_types
+        self.transform = transform
+
+    def operations(self) -> dict[str, Operation]:
+        return {
+            "CreateStack": self.create_stack,
+            "UpdateStack": self.update_stack,
+            "DeleteStack": self.delete_stack,
+            "DescribeStacks": self.describe_stacks,
+            "ListStacks": self.list_stacks,
+            "DescribeStackEvents": self.describe_stack_events,
+            "DescribeStackResource": self.describe_stack_resource,
+            "DescribeStackResources": self.describe_stack_resources,
+            "ListStackResources": self.list_stack_resources,
+            "GetTemplate": self.get_template,
+            "GetTemplateSummary": self.get_template_summary,
+            "ValidateTemplate": self.validate_template,
+            "UpdateTerminationProtection": self.update_termination_protection,
+            "ListExports": self.list_exports,
+            "ListImports": self.list_imports,
+        }
+
+    # -- lookups ------------------------------------------------------------------------------
+
+    def find(self, ctx: RequestContext, name: str) -> Stack | None:
+        """A stack by name (the live one) or by id (deleted ones too), in the caller's
+        account and region."""
+        for stack in self.engine.stacks.values():
+            if stack.account != ctx.account_id or stack.region != ctx.region:
+                continue
+            if stack.stack_id == name or (stack.name == name and stack.deleted is None):
+                if stack.status != "DELETE_COMPLETE" or stack.stack_id == name:
+                    return stack
+        return None
+
+    def get(self, ctx: RequestContext, name: str) -> Stack:
+        stack = self.find(ctx, name)
+        if stack is None:
+            raise not_found(name)
+        return stack
+
+    async def read_ssm(self, ctx: RequestContext, name: str) -> str:
+        found = await self.caller(ctx.account_id, ctx.region, "ssm", "GetParameter", {"Name": name})
+        return str(found["Parameter"]["Value"])
+
+    async def template_of(
+        self, ctx: RequestContext, params: dict[str, Any], required: bool = True
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(text, document) of the request's template."""
+        text = await self.sources.body(ctx.account_id, ctx.region, params)
+        if text is None:
+            if required:
+                raise validation("Either Template URL or Template Body must be specified.")
+            return None
+        limit = MAX_URL_BODY if params.get("TemplateURL") is not None else MAX_BODY
+        return text, parse_template(text, limit)
+
+    async def plan(
+        self,
+        ctx: RequestContext,
+        stack_name: str,
+        stack_id: str,
+        template: dict[str, Any],
+        params: dict[str, Any],
+        previous: dict[str, str],
+        *,
+        check_caps: bool = True,
+        check_params: bool = True,
+    ) -> Plan:
+        return await prepare(
+            template,
+            given=list(params.get("Parameters") or []),
+            previous=previous,
+            capabilities=list(params.get("Capabilities") or []),
+            read_ssm=lambda name: self.read_ssm(ctx, name),
+            known_types=self.known_types,
+            pseudo=Pseudo(
+                ctx.account_id,
+                ctx.region,
+                stack_name,
+                stack_id,
+                list(params.get("NotificationARNs") or []),
+                url_suffix=self.engine.url_suffix,
+            ),
+            transform=self.transform(ctx) if self.transform is not None else None,
+            check_caps=check_caps,
+            check_parameters=check_params,
+        )
+
+    @staticmethod
+    def stack_id(ctx: RequestContext, name: str) -> str:
+        return f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/{uuid.uuid4()}"
+
+    # -- create, update, delete ---------------------------------------------------------------
+
+    async def create_stack(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = str(params["StackName"])
+        check_name(name)
+        if params.get("DisableRollback") is not None and params.get("OnFailure") is not None:
+            raise validation("You cannot specify both DisableRollback and OnFailure.")
+        if self.find(ctx, name) is not None:
+            raise ServiceError("AlreadyExistsException", f"Stack [{name}] already exists", 400)
+        found = await self.template_of(ctx, params)
+        assert found is not None
+        text, template = found
+        stack_id = self.stack_id(ctx, name)
+        plan = await self.plan(ctx, name, stack_id, template, params, {})
+        if self.find(ctx, name) is not None:  # made while this one was being prepared
+            raise ServiceError("AlreadyExistsException", f"Stack [{name}] already exists", 400)
+        on_failure = params.get("OnFailure", "ROLLBACK")
+        stack = Stack(
+            stack_id,
+            name,
+            ctx.account_id,
+            ctx.region,
+            "CREATE_IN_PROGRESS",
+            client_token=params.get("ClientRequestToken"),
+            tags=check_tags(list(params.get("Tags") or [])),
+            capabilities=list(params.get("Capabilities") or []),
+            notification_arns=list(params.get("NotificationARNs") or []),
+            disable_rollback=bool(params.get("DisableRollback")) or on_failure == "DO_NOTHING",
+            on_failure_delete=on_failure == "DELETE",
+            termination_protection=bool(params.get("EnableTerminationProtection")),
+            timeout=params.get("TimeoutInMinutes"),
+            role_arn=params.get("RoleARN"),
+        )
+        self.apply_plan(stack, text, plan)
+        self.engine.stacks[stack_id] = stack
+        await self.engine.set_status(stack, "CREATE_IN_PROGRESS", "User Initiated")
+        self.engine.submit(stack, lambda: operations.create(self.engine, stack))
+        return {"StackId": stack_id}
+
+    @staticmethod
+    def apply_plan(stack: Stack, text: str, plan: Plan) -> None:
+        stack.template_body = text
+        stack.template = plan.template
+        description = plan.template.get("Description")
+        stack.description = None if description is None else str(description)
+        stack.parameters = plan.parameters.described
+        stack.raw_parameters = plan.parameters.raw
+        stack.parameter_values = plan.parameters.values
+
+    async def update_stack(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        self.check_updatable(stack)
+        if params.get("UsePreviousTemplate"):
+            if params.get("TemplateBody") is not None or params.get("TemplateURL") is not None:
+                raise validation(
+                    "You cannot specify both usePreviousTemplate and Template Body/Template Url"
+                )
+            text = stack.template_body
+            template = parse_template(text, MAX_URL_BODY)
+        else:
+            found = await self.template_of(ctx, params)
+            assert found is not None
+            text, template = found
+        plan = await self.plan(
+            ctx, stack.name, stack.stack_id, template, params, stack.raw_parameters
+        )
+        self.check_updatable(stack)
+        tags = check_tags(list(params["Tags"])) if "Tags" in params else stack.tags
+        if (
+            plan.template == stack.template
+            and plan.parameters.raw == stack.raw_parameters
+            and tags == stack.tags
+        ):
+            raise validation("No updates are to be performed.")
+        await self.begin_update(stack, text, plan, params, tags)
+        return {"StackId": stack.stack_id}
+
+    @staticmethod
+    def check_updatable(stack: Stack) -> None:
+        if stack.status not in _UPDATABLE:
+            raise validation(
+                f"Stack:{stack.stack_id} is in {stack.status} state and can not be updated."
+            )
+
+    async def begin_update(
+        self,
+        stack: Stack,
+        text: str,
+        plan: Plan,
+        params: dict[str, Any],
+        tags: list[dict[str, str]],
+        change_set_id: str | None = None,
+    ) -> None:
+        stack.previous = {
+            "template": stack.template,
+            "template_body": stack.template_body,
+            "parameters": stack.parameters,
+            "raw_parameters": stack.raw_parameters,
+            "parameter_values": stack.parameter_values,
+            "outputs": stack.outputs,
+            "imports": stack.imports,
+            "tags": stack.tags,
+            "description": stack.description,
+        }
+        self.apply_plan(stack, text, plan)
+        stack.tags = tags
+        stack.capabilities = list(params.get("Capabilities") or [])
+        stack.client_token = params.get("ClientRequestToken")
+        stack.change_set_id = change_set_id
+        if params.get("DisableRollback") is not None:
+            stack.disable_rollback = bool(params["DisableRollback"])
+        if "NotificationARNs" in params:
+            stack.notification_arns = list(params["NotificationARNs"])
+        stack.updated = time.time()
+        await self.engine.set_status(stack, "UPDATE_IN_PROGRESS", "User Initiated")
+        self.engine.submit(stack, lambda: operations.update(self.engine, stack))
+
+    async def delete_stack(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        stack = self.find(ctx, str(params["StackName"]))
+        if stack is None or stack.status == "DELETE_COMPLETE":
+            return {}
+        if stack.termination_protection:
+            raise validation(
+                f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+            )
+        retain = list(params.get("RetainResources") or [])
+        if retain and stack.status != "DELETE_FAILED":
+            raise validation(
+                f"Invalid operation on stack [{stack.stack_id}]. RetainResources can only be "
+                "specified when the stack is in the DELETE_FAILED state"
+            )
+        stack.retain = retain
+        stack.client_token = params.get("ClientRequestToken")
+        if stack.status == "REVIEW_IN_PROGRESS":
+            stack.deleted = time.time()
+            await self.engine.set_status(stack, "DELETE_COMPLETE")
+            return {}
+        if stack.status == "DELETE_IN_PROGRESS":
+            return {}
+        self.engine.submit(stack, lambda: operations.delete(self.engine, stack))
+        return {}
+
+    async def update_termination_protection(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        stack.termination_protection = bool(params["EnableTerminationProtection"])
+        await self.engine.store.save(stack)
+        return {"StackId": stack.stack_id}
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def describe_stacks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = params.get("StackName")
+        if name is not None:
+            return {"Stacks": [stack_view(self.get(ctx, str(name)))]}
+        stacks = [
+            s
+            for s in self.engine.stacks.values()
+            if s.account == ctx.account_id and s.region == ctx.region
+            and s.status != "DELETE_COMPLETE"
+        ]  # fmt: skip
+        stacks.sort(key=lambda s: -s.created)
+        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "DescribeStacks")
+        out: dict[str, Any] = {"Stacks": [stack_view(s) for s in chunk]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def list_stacks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = set(params.get("StackStatusFilter") or [])
+        stacks = [
+            s
+            for s in self.engine.stacks.values()
+            if s.account == ctx.account_id and s.region == ctx.region
+            and (not wanted or s.status in wanted)
+        ]  # fmt: skip
+        stacks.sort(key=lambda s: -s.created)
+        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "ListStacks")
+        out: dict[str, Any] = {"StackSummaries": [stack_summary(s) for s in chunk]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def describe_stack_events(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        events = self.engine.store.events(stack.stack_id)
+        chunk, token = page(events, params.get("NextToken"), _PAGE, stack.stack_id)
+        out: dict[str, Any] = {"StackEvents": chunk}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def describe_stack_resource(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        logical = str(params["LogicalResourceId"])
+        resource = stack.resources.get(logical)
+        if resource is None:
+            raise validation(f"Resource {logical} does not exist for stack {stack.name}")
+        return {"StackResourceDetail": resource_detail(stack, resource)}
+
+    async def describe_stack_resources(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        name, physical = params.get("StackName"), params.get("PhysicalResourceId")
+        if name is None and physical is None:
+            raise validation("Either StackName or PhysicalResourceId must be specified.")
+        if name is not None:
+            stack = self.get(ctx, str(name))
+        else:
+            owner = next(
+                (
+                    s
+                    for s in self.engine.stacks.values()
+                    if s.account == ctx.account_id
+                    and s.region == ctx.region
+                    and s.status != "DELETE_COMPLETE"
+                    and any(r.physical_id == physical for r in s.resources.values())
+                ),  # fmt: skip
+                None,
+            )
+            if owner is None:
+                raise validation(f"Stack for {physical} does not exist")
+            stack = owner
+        logical = params.get("LogicalResourceId")
+        resources = [
+            stack_resource(stack, r)
+            for r in stack.resources.values()
+            if logical is None or r.logical_id == logical
+        ]
+        return {"StackResources": resources}
+
+    async def list_stack_resources(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        resources = [r for r in stack.resources.values() if not r.removed]
+        chunk, token = page(resources, params.get("NextToken"), _PAGE, stack.stack_id)
+        out: dict[str, Any] = {"StackResourceSummaries": [resource_summary(r) for r in chunk]}
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def get_template(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        import json
+
+        stage = params.get("TemplateStage", "Original")
+        change_set = params.get("ChangeSetName")
+        if change_set is not None:
+            found = self.change_set_lookup(ctx, str(change_set), params.get("StackName"))
+            body, processed = found.template_body, found.template
+        else:
+            stack = self.get(ctx, str(params.get("StackName", "")))
+            body, processed = stack.template_body, stack.template
+        text = body
+        if stage == "Processed" and has_transform(parse_template(body, MAX_URL_BODY)):
+            text = json.dumps(processed)
+        return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
+
+    #: Set by the change-set API: finds a change set for GetTemplate.
+    change_set_lookup: Callable[[RequestContext, str, Any], Any]
+
+    async def _summary_template(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        if params.get("StackName") is not None:
+            return parse_template(self.get(ctx, str(params["StackName"])).template_body,
+                                  MAX_URL_BODY)  # fmt: skip
+        found = await self.template_of(ctx, params)
+        assert found is not None
+        return found[1]
+
+    async def _checked(self, ctx: RequestContext, template: dict[str, Any]) -> Plan:
+        """The template checked as CreateStack would, parameters and capabilities aside."""
+        return await self.plan(
+            ctx, "validate", "validate", template, {}, {}, check_caps=False, check_params=False
+        )
+
+    async def validate_template(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        found = await self.template_of(ctx, params)
+        assert found is not None
+        template = found[1]
+        plan = await self._checked(ctx, template)
+        out: dict[str, Any] = {"Parameters": _declared(template, summary=False)}
+        if template.get("Description") is not None:
+            out["Description"] = str(template["Description"])
+        needs = needed_capabilities(plan.template)
+        if needs:
+            out["Capabilities"] = needs
+            out["CapabilitiesReason"] = (
+                "The following resource(s) require capabilities: ["
+                + (
+                    ", ".join(
+                        sorted(
+                            {
+                                r["Type"]
+                                for r in plan.template["Resources"].values()
+                                if str(r["Type"]).startswith("AWS::IAM::")
+                            }
+                        )
+                    )  # fmt: skip
+                )
+                + "]"
+            )
+        transforms = template.get("Transform")
+        if transforms:
+            out["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
+        return out
+
+    async def get_template_summary(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        template = await self._summary_template(ctx, params)
+        plan = await self._checked(ctx, template)
+        processed = plan.template
+        out: dict[str, Any] = {
+            "Parameters": _declared(template, summary=True),
+            "ResourceTypes": sorted(
+                {str(r.get("Type")) for r in (processed.get("Resources") or {}).values()}
+            ),
+            "Version": str(template.get("AWSTemplateFormatVersion", "2010-09-09")),
+        }
+        if template.get("Description") is not None:
+            out["Description"] = str(template["Description"])
+        if template.get("Metadata") is not None:
+            import json
+
+            out["Metadata"] = json.dumps(template["Metadata"])
+        needs = needed_capabilities(processed)
+        if has_transform(template):
+            needs = [*needs, "CAPABILITY_AUTO_EXPAND"]
+        if needs:
+            out["Capabilities"] = needs
+            out["CapabilitiesReason"] = "The following resource(s) require capabilities"
+        transforms = template.get("Transform")
+        if transforms:
+            out["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
+        return out
+
+    # -- exports ------------------------------------------------------------------------------
+
+    async def list_exports(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        found = exports.listed(self.engine.stacks.values(), ctx.account_id, ctx.region)
+        chunk, token = page(found, params.get("NextToken"), _PAGE, "ListExports")
+        out: dict[str, Any] = {
+            "Exports": [
+                {"ExportingStackId": stack.stack_id, "Name": name, "Value": value}
+                for stack, name, value in chunk
+            ]
+        }
+        if token:
+            out["NextToken"] = token
+        return out
+
+    async def list_imports(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        name = str(params["ExportName"])
+        users = exports.importers(self.engine.stacks.values(), ctx.account_id, ctx.region, name)
+        if not users:
+            raise validation(f"Export '{name}' is not imported by any stack.")
+        chunk, token = page(users, params.get("NextToken"), _PAGE, "ListImports")
+        out: dict[str, Any] = {"Imports": chunk}
+        if token:
+            out["NextToken"] = token
+        return out
+
+
+def _declared(template: dict[str, Any], *, summary: bool) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    declared = template.get("Parameters") or {}
+    if not isinstance(declared, dict):
+        return found
+    for key, spec in declared.items():
+        if not isinstance(spec, dict):
+            continue
+        entry: dict[str, Any] = {
+            "ParameterKey": key,
+            "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
+        }
+        if "Default" in spec:
+            default = spec["Default"]
+            entry["DefaultValue"] = (
+                ",".join(map(str, default)) if isinstance(default, list) else str(default)
+            )
+        if spec.get("Description") is not None:
+            entry["Description"] = str(spec["Description"])
+        if summary:
+            entry["ParameterType"] = str(spec.get("Type", "String"))
+            allowed = spec.get("AllowedValues")
+            entry["ParameterConstraints"] = (
+                {"AllowedValues": [str(v) for v in allowed]} if isinstance(allowed, list) else {}
+            )
+        found.append(entry)
+    return found

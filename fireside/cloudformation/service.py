@@ -1,0 +1,72 @@
+"""The CloudFormation service as the app serves it: the store, the engine, the resource
+providers and the API operations, put together.
+
+Resource providers act through `caller` (the app's `LocalServiceCalls.run`): a stack does
+what its account could do with its own calls, in its own region, and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fireside.aws.context import RequestContext
+from fireside.cloudformation.api import StackApi
+from fireside.cloudformation.builtins import NoOp, WaitConditionHandle
+from fireside.cloudformation.changesets import ChangeSetApi
+from fireside.cloudformation.engine import Engine, ServiceCaller
+from fireside.cloudformation.plan import BUILTIN_TYPES
+from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
+from fireside.cloudformation.store import CloudFormationStore
+
+__all__ = ["CloudFormation"]
+
+Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class CloudFormation:
+    def __init__(
+        self,
+        path: Path,
+        types: ResourceTypes,
+        caller: ServiceCaller,
+        *,
+        placeholders: bool = False,
+    ) -> None:
+        self.types = types
+        self.placeholders = placeholders
+        self.builtins: dict[str, ResourceType] = {
+            "AWS::CDK::Metadata": NoOp("AWS::CDK::Metadata"),
+            "AWS::CloudFormation::WaitCondition": NoOp("AWS::CloudFormation::WaitCondition"),
+        }
+        self.store = CloudFormationStore(path)
+        self.engine = Engine(self.store, self.provider_for, caller)
+        self.stacks = StackApi(self.engine, caller, self.known_type)
+        self.change_sets = ChangeSetApi(self.stacks)
+
+    def bind(self, endpoint_url: str) -> None:
+        """Things that need the server's address (wait-condition handles' URLs)."""
+        self.builtins["AWS::CloudFormation::WaitConditionHandle"] = WaitConditionHandle(
+            endpoint_url
+        )
+
+    def provider_for(self, type_name: str) -> ResourceType | None:
+        found = self.types.get(type_name) or self.builtins.get(type_name)
+        if found is None and self.placeholders:
+            return NoOp(type_name)
+        return found
+
+    def known_type(self, type_name: str) -> bool:
+        if self.types.get(type_name) is not None or type_name in self.builtins:
+            return True
+        return self.placeholders and type_name not in BUILTIN_TYPES
+
+    def operations(self) -> dict[str, Operation]:
+        return {**self.stacks.operations(), **self.change_sets.operations()}
+
+    async def run(self) -> None:
+        await self.engine.run()
+
+    def close(self) -> None:
+        self.store.close()
