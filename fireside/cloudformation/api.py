@@ -19,7 +19,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation import exports, operations
 from fireside.cloudformation.engine import Engine, ServiceCaller
-from fireside.cloudformation.intrinsics import Pseudo
+from fireside.cloudformation.intrinsics import Pseudo, TemplateError
 from fireside.cloudformation.model import Stack
 from fireside.cloudformation.plan import (
     Plan,
@@ -27,6 +27,7 @@ from fireside.cloudformation.plan import (
     has_transform,
     needed_capabilities,
     prepare,
+    resolver_for,
 )
 from fireside.cloudformation.sources import Sources
 from fireside.cloudformation.template import MAX_BODY, MAX_URL_BODY, parse_template, validation
@@ -170,6 +171,25 @@ class StackApi:
             check_parameters=check_params,
         )
 
+    def check_imports(self, ctx: RequestContext, stack_name: str, plan: Plan) -> None:
+        """CloudFormation refuses a template importing an export that does not exist."""
+        pseudo = Pseudo(
+            ctx.account_id, ctx.region, stack_name, "", url_suffix=self.engine.url_suffix
+        )
+        resolver = resolver_for(pseudo, plan.template, plan.parameters.values)
+        for argument in _imports(plan.template.get("Resources"), plan.template.get("Outputs")):
+            try:
+                wanted = resolver.resolve(argument)
+            except TemplateError:
+                continue  # depends on a resource: checked when resolved
+            if not isinstance(wanted, str):
+                continue
+            if (
+                exports.find(self.engine.stacks.values(), ctx.account_id, ctx.region, wanted)
+                is None
+            ):
+                raise validation(f"No export named {wanted} found.")
+
     @staticmethod
     def stack_id(ctx: RequestContext, name: str) -> str:
         return f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/{uuid.uuid4()}"
@@ -188,6 +208,7 @@ class StackApi:
         text, template = found
         stack_id = self.stack_id(ctx, name)
         plan = await self.plan(ctx, name, stack_id, template, params, {})
+        self.check_imports(ctx, name, plan)
         if self.find(ctx, name) is not None:  # made while this one was being prepared
             raise ServiceError("AlreadyExistsException", f"Stack [{name}] already exists", 400)
         on_failure = params.get("OnFailure", "ROLLBACK")
@@ -240,6 +261,7 @@ class StackApi:
         plan = await self.plan(
             ctx, stack.name, stack.stack_id, template, params, stack.raw_parameters
         )
+        self.check_imports(ctx, stack.name, plan)
         self.check_updatable(stack)
         tags = check_tags(list(params["Tags"])) if "Tags" in params else stack.tags
         if (
@@ -572,4 +594,20 @@ def _declared(template: dict[str, Any], *, summary: bool) -> list[dict[str, Any]
                 {"AllowedValues": [str(v) for v in allowed]} if isinstance(allowed, list) else {}
             )
         found.append(entry)
+    return found
+
+
+def _imports(*sections: Any) -> list[Any]:
+    """The arguments of every `Fn::ImportValue` in these template sections."""
+    found: list[Any] = []
+    pending = list(sections)
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            if len(value) == 1 and "Fn::ImportValue" in value:
+                found.append(value["Fn::ImportValue"])
+            else:
+                pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return found
