@@ -335,6 +335,8 @@ class StackApi:
             return {}
         if stack.status == "DELETE_IN_PROGRESS":
             return {}
+        if not stack.in_progress:  # else it begins once the running operation ends
+            await self.engine.set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
         self.engine.submit(stack, lambda: operations.delete(self.engine, stack))
         return {}
 
