@@ -116,7 +116,7 @@ def test_a_queue_topic_and_subscription_stack(server: Server) -> None:
                             "Resource": attributes["QueueArn"],
                         }
                     ]
-                }  # fmt: skip
+                }
             )
         },
     )
@@ -132,8 +132,10 @@ def test_a_queue_topic_and_subscription_stack(server: Server) -> None:
     }
     described = cf.describe_stack_resources(StackName=stack_name)["StackResources"]
     assert {r["ResourceType"] for r in described} == {
-        "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::SNS::Subscription"
-    }  # fmt: skip
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::SNS::Subscription",
+    }
     events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
     assert events[0]["LogicalResourceId"] == stack_name
     assert events[0]["ResourceStatus"] == "CREATE_COMPLETE"
@@ -238,7 +240,7 @@ def test_bad_templates_get_cloudformations_messages(
                     ChangeSetName="c",
                     TemplateBody=body,
                     ChangeSetType="CREATE",
-                )  # fmt: skip
+                )
             )
         assert error_of(again)[1].startswith(message)
     with pytest.raises(ClientError):
@@ -352,8 +354,10 @@ def test_a_stack_name_is_taken_until_deleted(server: Server) -> None:
     with pytest.raises(ClientError) as caught:
         cf.create_stack(StackName=stack_name, TemplateBody="Resources:\n" + HANDLE)
     assert error_of(caught) == (
-        "AlreadyExistsException", f"Stack [{stack_name}] already exists", 400
-    )  # fmt: skip
+        "AlreadyExistsException",
+        f"Stack [{stack_name}] already exists",
+        400,
+    )
     with pytest.raises(ClientError) as caught:
         cf.create_stack(StackName="1bad_name", TemplateBody="Resources:\n" + HANDLE)
     assert "failed to satisfy constraint" in error_of(caught)[1]

@@ -4,7 +4,6 @@ updates in place and by replacement, and rollbacks that leave nothing behind."""
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
 import pytest
@@ -136,14 +135,18 @@ def test_intrinsics_parameters_conditions_and_mappings(server: Server) -> None:
     ("parameters", "message"),
     [
         ([("Env", "qa"), ("Secret", "x")], "Parameter 'Env' must be one of AllowedValues"),
-        ([("Env", "dev"), ("Secret", "x"), ("Count", "9")],
-         "Parameter 'Count' must be a number not greater than 5"),
+        (
+            [("Env", "dev"), ("Secret", "x"), ("Count", "9")],
+            "Parameter 'Count' must be a number not greater than 5",
+        ),
         ([("Env", "dev"), ("Secret", "x"), ("Count", "two")], "Parameter 'Count' must be a number"),
         ([("Env", "dev")], "Parameters: [Secret] must have values"),
-        ([("Env", "dev"), ("Secret", "x"), ("Nope", "1")],
-         "Parameters: [Nope] do not exist in the template"),
+        (
+            [("Env", "dev"), ("Secret", "x"), ("Nope", "1")],
+            "Parameters: [Nope] do not exist in the template",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_parameters(server: Server, parameters: list[tuple[str, str]], message: str) -> None:
     cf = server.client("cloudformation")
     with pytest.raises(ClientError) as caught:
@@ -269,13 +272,17 @@ def test_updates_in_place_by_replacement_and_no_updates(server: Server) -> None:
     ]["PhysicalResourceId"]
 
     with pytest.raises(ClientError) as caught:
-        cf.update_stack(StackName=stack_name, TemplateBody=QUEUES,
-                        Parameters=params(Visibility="30", Name=first))  # fmt: skip
+        cf.update_stack(
+            StackName=stack_name,
+            TemplateBody=QUEUES,
+            Parameters=params(Visibility="30", Name=first),
+        )
     assert error_of(caught)[:2] == ("ValidationError", "No updates are to be performed.")
 
     # In place: the same queue, a new visibility timeout.
-    cf.update_stack(StackName=stack_name, TemplateBody=QUEUES,
-                    Parameters=params(Visibility="60", Name=first))  # fmt: skip
+    cf.update_stack(
+        StackName=stack_name, TemplateBody=QUEUES, Parameters=params(Visibility="60", Name=first)
+    )
     cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     assert outputs(cf.describe_stacks(StackName=stack_name)["Stacks"][0])["Named"] == url
     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
@@ -284,8 +291,9 @@ def test_updates_in_place_by_replacement_and_no_updates(server: Server) -> None:
     # By replacement: a new name makes a new queue, the dependent is repointed, the old
     # queue is deleted in the cleanup.
     second = f"{stack_name}-b"
-    cf.update_stack(StackName=stack_name, TemplateBody=QUEUES,
-                    Parameters=params(Visibility="60", Name=second))  # fmt: skip
+    cf.update_stack(
+        StackName=stack_name, TemplateBody=QUEUES, Parameters=params(Visibility="60", Name=second)
+    )
     cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     new_url = outputs(cf.describe_stacks(StackName=stack_name)["Stacks"][0])["Named"]
     assert new_url.endswith(f"/{second}")
@@ -297,8 +305,13 @@ def test_updates_in_place_by_replacement_and_no_updates(server: Server) -> None:
     cleanup = statuses.index((stack_name, "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"))
     assert statuses[0] == (stack_name, "UPDATE_COMPLETE")
     assert ("Named", "DELETE_COMPLETE") in statuses[:cleanup]
-    replacing = next(e for e in events if e["ResourceStatus"] == "UPDATE_IN_PROGRESS"
-                     and e["LogicalResourceId"] == "Named" and e.get("ResourceStatusReason"))  # fmt: skip
+    replacing = next(
+        e
+        for e in events
+        if e["ResourceStatus"] == "UPDATE_IN_PROGRESS"
+        and e["LogicalResourceId"] == "Named"
+        and e.get("ResourceStatusReason")
+    )
     assert replacing["ResourceStatusReason"].startswith(
         "Requested update requires the creation of a new physical resource"
     )
@@ -319,8 +332,11 @@ def test_a_failed_update_rolls_back_to_the_old_resources(server: Server) -> None
         "    DependsOn: [Extra, Watcher]\n    Properties:\n      MessageRetentionPeriod: 5\n"
         "Outputs:",
     )
-    cf.update_stack(StackName=stack_name, TemplateBody=broken,
-                    Parameters=params(Visibility="90", Name=f"{stack_name}-b"))  # fmt: skip
+    cf.update_stack(
+        StackName=stack_name,
+        TemplateBody=broken,
+        Parameters=params(Visibility="90", Name=f"{stack_name}-b"),
+    )
     with pytest.raises(WaiterError):
         cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     cf.get_waiter("stack_rollback_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
@@ -336,8 +352,9 @@ def test_a_failed_update_rolls_back_to_the_old_resources(server: Server) -> None
     rolling = next(e for e in events if e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
     assert rolling["ResourceStatusReason"] == "The following resource(s) failed to update: [Bad]. "
     # The stack can be updated again after the rollback.
-    cf.update_stack(StackName=stack_name, TemplateBody=QUEUES,
-                    Parameters=params(Visibility="31", Name=first))  # fmt: skip
+    cf.update_stack(
+        StackName=stack_name, TemplateBody=QUEUES, Parameters=params(Visibility="31", Name=first)
+    )
     cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
@@ -370,8 +387,10 @@ def test_unsupported_types_become_placeholders_when_configured(
     with pytest.raises(ClientError) as caught:
         cf.create_stack(StackName="iam", TemplateBody=role)
     assert error_of(caught) == (
-        "InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_NAMED_IAM]", 400
-    )  # fmt: skip
+        "InsufficientCapabilitiesException",
+        "Requires capabilities : [CAPABILITY_NAMED_IAM]",
+        400,
+    )
     with pytest.raises(ClientError) as caught:
         cf.create_stack(
             StackName="iam", TemplateBody=role.replace("Properties:\n      RoleName: x\n", "")

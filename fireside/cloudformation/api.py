@@ -48,9 +48,14 @@ _NAME: Final = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 _PAGE: Final = 100
 _MAX_TAGS: Final = 50
 _UPDATABLE: Final = frozenset(
-    {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE",
-     "IMPORT_ROLLBACK_COMPLETE"}
-)  # fmt: skip
+    {
+        "CREATE_COMPLETE",
+        "UPDATE_COMPLETE",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "IMPORT_COMPLETE",
+        "IMPORT_ROLLBACK_COMPLETE",
+    }
+)
 
 
 def not_found(name: str) -> ServiceError:
@@ -112,9 +117,10 @@ class StackApi:
         for stack in self.engine.stacks.values():
             if stack.account != ctx.account_id or stack.region != ctx.region:
                 continue
-            if stack.stack_id == name or (stack.name == name and stack.deleted is None):
-                if stack.status != "DELETE_COMPLETE" or stack.stack_id == name:
-                    return stack
+            if stack.stack_id == name or (
+                stack.name == name and stack.deleted is None and stack.status != "DELETE_COMPLETE"
+            ):
+                return stack
         return None
 
     def get(self, ctx: RequestContext, name: str) -> Stack:
@@ -420,7 +426,7 @@ class StackApi:
                     and s.region == ctx.region
                     and s.status != "DELETE_COMPLETE"
                     and any(r.physical_id == physical for r in s.resources.values())
-                ),  # fmt: skip
+                ),
                 None,
             )
             if owner is None:
@@ -468,8 +474,9 @@ class StackApi:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         if params.get("StackName") is not None:
-            return parse_template(self.get(ctx, str(params["StackName"])).template_body,
-                                  MAX_URL_BODY)  # fmt: skip
+            return parse_template(
+                self.get(ctx, str(params["StackName"])).template_body, MAX_URL_BODY
+            )
         found = await self.template_of(ctx, params)
         assert found is not None
         return found[1]
@@ -504,7 +511,7 @@ class StackApi:
                                 if str(r["Type"]).startswith("AWS::IAM::")
                             }
                         )
-                    )  # fmt: skip
+                    )
                 )
                 + "]"
             )

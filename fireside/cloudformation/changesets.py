@@ -328,9 +328,13 @@ class ChangeSetApi:
             StackApi.check_updatable(stack)
             await self._executing(change_set, stack)
             await self.stacks.begin_update(
-                stack, change_set.template_body, plan, settings, change_set.tags,
+                stack,
+                change_set.template_body,
+                plan,
+                settings,
+                change_set.tags,
                 change_set.change_set_id,
-            )  # fmt: skip
+            )
         return {}
 
     async def _executing(self, change_set: ChangeSet, stack: Stack) -> None:

@@ -17,11 +17,23 @@ from fireside.cloudformation.resource_types import Created, ResourceContext, Res
 __all__ = ["providers"]
 
 _MAX_NAME: Final = 256
-_TOPIC_ATTRIBUTES: Final = ("DisplayName", "KmsMasterKeyId", "ContentBasedDeduplication",
-                            "SignatureVersion", "TracingConfig", "ArchivePolicy")  # fmt: skip
-_SUBSCRIPTION_ATTRIBUTES: Final = ("FilterPolicy", "FilterPolicyScope", "RawMessageDelivery",
-                                   "RedrivePolicy", "DeliveryPolicy", "SubscriptionRoleArn",
-                                   "ReplayPolicy")  # fmt: skip
+_TOPIC_ATTRIBUTES: Final = (
+    "DisplayName",
+    "KmsMasterKeyId",
+    "ContentBasedDeduplication",
+    "SignatureVersion",
+    "TracingConfig",
+    "ArchivePolicy",
+)
+_SUBSCRIPTION_ATTRIBUTES: Final = (
+    "FilterPolicy",
+    "FilterPolicyScope",
+    "RawMessageDelivery",
+    "RedrivePolicy",
+    "DeliveryPolicy",
+    "SubscriptionRoleArn",
+    "ReplayPolicy",
+)
 
 
 def _is_true(value: Any) -> bool:
@@ -99,8 +111,9 @@ class Topic:
                         )
         except ServiceError as error:
             raise failed(error) from None
-        return Created(physical_id, {"TopicArn": physical_id,
-                                     "TopicName": physical_id.rsplit(":", 1)[1]})  # fmt: skip
+        return Created(
+            physical_id, {"TopicArn": physical_id, "TopicName": physical_id.rsplit(":", 1)[1]}
+        )
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]

@@ -40,8 +40,9 @@ _DEFAULTS: Final = {
     "DeduplicationScope": "queue",
     "FifoThroughputLimit": "perQueue",
 }
-_FIFO_ONLY: Final = frozenset({"ContentBasedDeduplication", "DeduplicationScope",
-                               "FifoThroughputLimit"})  # fmt: skip
+_FIFO_ONLY: Final = frozenset(
+    {"ContentBasedDeduplication", "DeduplicationScope", "FifoThroughputLimit"}
+)
 
 
 def failed(error: ServiceError) -> ResourceFailed:
