@@ -286,6 +286,7 @@ def test_health(server: Server) -> None:
         "sqs",
         "scheduler",
         "sns",
+        "cloudformation",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {
