@@ -13,11 +13,15 @@ from typing import Any
 
 from fireside.cloudformation.resource_types import Created, ResourceContext
 
-__all__ = ["NoOp", "WaitConditionHandle"]
+__all__ = ["ANY_ATTRIBUTE", "NoOp", "WaitConditionHandle"]
+
+
+#: The attribute a placeholder answers for every `Fn::GetAtt` (its physical id).
+ANY_ATTRIBUTE = "*"
 
 
 class NoOp:
-    """Creates nothing; its physical id is its generated name."""
+    """Creates nothing; its physical id is its generated name, and so is each attribute."""
 
     replace_on: frozenset[str] = frozenset()
 
@@ -25,12 +29,13 @@ class NoOp:
         self.type_name = type_name
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        return Created(ctx.generated_name or ctx.logical_id)
+        physical = ctx.generated_name or ctx.logical_id
+        return Created(physical, {ANY_ATTRIBUTE: physical})
 
     async def update(
         self, ctx: ResourceContext, physical_id: str, old: dict[str, Any], new: dict[str, Any]
     ) -> Created:
-        return Created(physical_id)
+        return Created(physical_id, {ANY_ATTRIBUTE: physical_id})
 
     async def delete(
         self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from fireside.aws.errors import ServiceError
 from fireside.cloudformation import exports
+from fireside.cloudformation.builtins import ANY_ATTRIBUTE
 from fireside.cloudformation.graph import references, run_graph
 from fireside.cloudformation.intrinsics import (
     UNKNOWN,
@@ -177,6 +178,8 @@ class Engine:
                 return UNKNOWN
             if attribute in resource.attributes:
                 return resource.attributes[attribute]
+            if ANY_ATTRIBUTE in resource.attributes:  # a placeholder
+                return resource.attributes[ANY_ATTRIBUTE]
             raise TemplateError(
                 f"Template error: resource {name} does not support attribute type "
                 f"{attribute} in Fn::GetAtt"

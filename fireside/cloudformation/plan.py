@@ -41,8 +41,8 @@ _IAM_TYPES: Final = frozenset(
     {*_IAM_NAMES, "AWS::IAM::Policy", "AWS::IAM::AccessKey", "AWS::IAM::UserToGroupAddition"}
 )
 
-#: (template, capabilities) -> the template with its transforms run.
-Transformer = Callable[[dict[str, Any], list[str]], Awaitable[dict[str, Any]]]
+#: (template, capabilities, parameter values) -> the template with its transforms run.
+Transformer = Callable[[dict[str, Any], list[str], dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(slots=True)
@@ -130,7 +130,8 @@ async def prepare(
             raise insufficient("CAPABILITY_AUTO_EXPAND")
         if transform is None:
             raise validation("Transforms are not supported")
-        template = await transform(template, capabilities)
+        values = {str(p.get("ParameterKey")): str(p.get("ParameterValue", "")) for p in given}
+        template = await transform(template, capabilities, values)
     check_structure(template)
     for section in ("Resources", "Outputs", "Conditions", "Rules"):
         check_functions(template.get(section))

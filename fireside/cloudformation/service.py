@@ -19,6 +19,7 @@ from fireside.cloudformation.engine import Engine, ServiceCaller
 from fireside.cloudformation.plan import BUILTIN_TYPES
 from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 from fireside.cloudformation.store import CloudFormationStore
+from fireside.cloudformation.transforms import Transforms
 
 __all__ = ["CloudFormation"]
 
@@ -42,7 +43,7 @@ class CloudFormation:
         }
         self.store = CloudFormationStore(path)
         self.engine = Engine(self.store, self.provider_for, caller)
-        self.stacks = StackApi(self.engine, caller, self.known_type)
+        self.stacks = StackApi(self.engine, caller, self.known_type, self.transforms)
         self.change_sets = ChangeSetApi(self.stacks)
 
     def bind(self, endpoint_url: str) -> None:
@@ -50,6 +51,15 @@ class CloudFormation:
         self.builtins["AWS::CloudFormation::WaitConditionHandle"] = WaitConditionHandle(
             endpoint_url
         )
+
+    def transforms(self, ctx: RequestContext) -> Transforms:
+        """The transforms of one request: its region, S3 read as its account."""
+        sources = self.stacks.sources
+
+        async def read(url: str) -> bytes:
+            return await sources.read_url(ctx.account_id, ctx.region, url, allow_s3=True)
+
+        return Transforms(ctx.region, read)
 
     def provider_for(self, type_name: str) -> ResourceType | None:
         found = self.types.get(type_name) or self.builtins.get(type_name)

@@ -27,13 +27,19 @@ _MAX_URL: Final = 5120
 Caller = Callable[[str, str, str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def s3_location(url: str) -> tuple[str, str]:
-    """(bucket, key) of a template URL, or CloudFormation's error for one it cannot read."""
+def s3_location(url: str, allow_s3: bool = False) -> tuple[str, str]:
+    """(bucket, key) of a template URL (or of an `s3://bucket/key` location, where
+    `AWS::Include` takes one), or CloudFormation's error for one it cannot read."""
     if len(url) > _MAX_URL:
         raise validation(f"TemplateURL must be at most {_MAX_URL} characters")
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     path = unquote(parts.path)
+    if allow_s3 and parts.scheme == "s3" and parts.netloc:
+        bucket, key = parts.netloc, path.lstrip("/")
+        if not key:
+            raise validation(f"{url} is not a valid S3 location")
+        return bucket, key
     if parts.scheme not in ("http", "https") or not host:
         raise validation("TemplateURL must be a supported URL.")
     virtual = _VIRTUAL.match(host)
@@ -50,8 +56,10 @@ class Sources:
     def __init__(self, caller: Caller) -> None:
         self._caller = caller
 
-    async def read_url(self, account: str, region: str, url: str) -> bytes:
-        bucket, key = s3_location(url)
+    async def read_url(
+        self, account: str, region: str, url: str, *, allow_s3: bool = False
+    ) -> bytes:
+        bucket, key = s3_location(url, allow_s3)
         try:
             found = await self._caller(
                 account, region, "s3", "GetObject", {"Bucket": bucket, "Key": key}

@@ -1,0 +1,145 @@
+"""Templates from S3 (TemplateURL in Fireside's and AWS's URL forms, AWS::Include) and the
+SAM transform, against a live server."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import Server
+from tests.test_cloudformation import HANDLE, WAIT, create, error_of, name, outputs
+from tests.test_cloudformation_engine import queue_names
+
+SAM_QUEUE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Timeout: 10
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+Outputs:
+  Url:
+    Value: !Ref Queue
+"""
+
+
+def bucket(server: Server, key: str, body: str, **client: Any) -> str:
+    s3 = server.client("s3", **client)
+    bucket_name = name()
+    s3.create_bucket(Bucket=bucket_name)
+    s3.put_object(Bucket=bucket_name, Key=key, Body=body.encode())
+    return bucket_name
+
+
+def test_template_urls_name_fireside_s3(server: Server) -> None:
+    cf = server.client("cloudformation")
+    body = "Resources:\n" + HANDLE + "Outputs:\n  H:\n    Value: !Ref Handle\n"
+    bucket_name = bucket(server, "dir/t.yaml", body)
+    urls = [
+        f"{server.endpoint}/{bucket_name}/dir/t.yaml",
+        f"https://{bucket_name}.s3.amazonaws.com/dir/t.yaml",
+        f"https://{bucket_name}.s3.us-east-1.amazonaws.com/dir/t.yaml",
+        f"https://s3.us-east-1.amazonaws.com/{bucket_name}/dir/t.yaml",
+        f"https://s3.amazonaws.com/{bucket_name}/dir/t.yaml",
+    ]
+    for url in urls:
+        assert cf.validate_template(TemplateURL=url)["Parameters"] == []
+    stack_name = name()
+    cf.create_stack(StackName=stack_name, TemplateURL=urls[1])
+    cf.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    assert cf.get_template(StackName=stack_name)["TemplateBody"] == body
+    with pytest.raises(ClientError) as caught:
+        cf.validate_template(TemplateURL=f"https://s3.amazonaws.com/{bucket_name}/missing")
+    assert error_of(caught)[1].startswith("S3 error: ")
+    # Another account reads its own S3: this bucket is not its to read.
+    other = server.client("cloudformation", aws_access_key_id="222233334444")
+    with pytest.raises(ClientError) as caught:
+        other.validate_template(TemplateURL=urls[0])
+    assert error_of(caught)[1].startswith("S3 error: ")
+    with pytest.raises(ClientError) as caught:
+        cf.validate_template(TemplateURL="ftp://example.com/x")
+    assert error_of(caught)[0] == "ValidationError"
+
+
+def test_aws_include_reads_a_snippet_from_s3(server: Server) -> None:
+    cf = server.client("cloudformation")
+    snippet = json.dumps({"Included": {"Type": "AWS::SQS::Queue"}})
+    bucket_name = bucket(server, "snippet.json", snippet)
+    body = (
+        "Resources:\n" + HANDLE + "  Fn::Transform:\n    Name: AWS::Include\n"
+        f"    Parameters:\n      Location: s3://{bucket_name}/snippet.json\n"
+    )
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName=name(), TemplateBody=body)
+    assert error_of(caught)[1] == "Requires capabilities : [CAPABILITY_AUTO_EXPAND]"
+    stack_name = name()
+    create(cf, stack_name, body, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    assert sorted(r["LogicalResourceId"] for r in resources) == ["Handle", "Included"]
+
+
+def test_the_sam_transform_runs_on_the_server(server: Server) -> None:
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    stack_name = name()
+    stack = create(cf, stack_name, SAM_QUEUE, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    assert outputs(stack)["Url"] in queue_names(sqs, stack_name)
+    assert cf.get_template(StackName=stack_name)["TemplateBody"] == SAM_QUEUE
+    processed = cf.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
+    document = processed if isinstance(processed, dict) else json.loads(processed)
+    assert "Transform" not in document and "Globals" not in document
+    summary = cf.get_template_summary(TemplateBody=SAM_QUEUE)
+    assert summary["DeclaredTransforms"] == ["AWS::Serverless-2016-10-31"]
+    assert "CAPABILITY_AUTO_EXPAND" in summary["Capabilities"]
+    bad = SAM_QUEUE.replace(
+        "Resources:\n",
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
+        "      CodeUri: ./src\n      Handler: a.h\n      Runtime: python3.12\n",
+    )
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName=name(), TemplateBody=bad, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    message = error_of(caught)[1]
+    assert message.startswith(
+        "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application "
+        "Specification document. Number of errors found: 1. Resource with id [F] is invalid. "
+        "'CodeUri' is not a valid S3 Uri"
+    ), message
+
+
+SAM_FUNCTION = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: s3://code/app.zip
+      Handler: app.handler
+      Runtime: python3.12
+      Events:
+        FromQueue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Queue.Arn
+  Queue:
+    Type: AWS::SQS::Queue
+"""
+
+
+def test_a_sam_function_translates_to_lambda_and_iam(fresh_server: Any) -> None:
+    srv = fresh_server(FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS="1")
+    cf = srv.client("cloudformation")
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName="sam", TemplateBody=SAM_FUNCTION,
+                        Capabilities=["CAPABILITY_AUTO_EXPAND"])  # fmt: skip
+    assert error_of(caught)[1] == "Requires capabilities : [CAPABILITY_IAM]"
+    create(cf, "sam", SAM_FUNCTION, Capabilities=["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"])
+    resources = cf.list_stack_resources(StackName="sam")["StackResourceSummaries"]
+    assert {r["LogicalResourceId"]: r["ResourceType"] for r in resources} == {
+        "Fn": "AWS::Lambda::Function",
+        "FnRole": "AWS::IAM::Role",
+        "FnFromQueue": "AWS::Lambda::EventSourceMapping",
+        "Queue": "AWS::SQS::Queue",
+    }
