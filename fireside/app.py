@@ -288,6 +288,7 @@ class Fireside:
             all_providers(),
             self.service_calls.run,
             placeholders=settings.cfn_unsupported_placeholders,
+            custom_timeout=settings.cfn_custom_resource_timeout,
         )
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
@@ -568,6 +569,10 @@ class Fireside:
             if self._may_see_details(request):
                 return json_response(200, self.health())
             return json_response(200, {"status": "running"})
+        if path.startswith("/_fireside/cloudformation/"):
+            answered = await self.cloudformation.internal(request)
+            if answered is not None:
+                return answered
         if path == self.sns_signer.cert_path and request.method in ("GET", "HEAD"):
             # SNS's signing certificate: endpoints fetch it, unsigned, to verify messages.
             return Response(

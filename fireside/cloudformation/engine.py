@@ -351,9 +351,13 @@ class Engine:
             except Exception as error:
                 if not isinstance(error, ResourceFailed | ServiceError):
                     log.exception("stack %s: updating %s failed", stack.name, logical)
+                # Maybe applied in part: the rollback updates back from what was asked.
+                resource.old["attempted"] = properties
                 await self.resource_event(stack, resource, "UPDATE_FAILED", failure_reason(error))
                 return False
             else:
+                if updated.physical_id != resource.physical_id:
+                    resource.action = "Replace"  # the old one is deleted in the cleanup
                 resource.physical_id = updated.physical_id
                 resource.attributes = updated.attributes
                 resource.properties = properties
@@ -366,12 +370,13 @@ class Engine:
         """Puts an updated-in-place resource back as it was (an update's rollback)."""
         await self.resource_event(stack, resource, "UPDATE_IN_PROGRESS")
         reason = ""
-        if resource.physical_id is not None and resource.properties != old["properties"]:
+        current = old.get("attempted", resource.properties)
+        if resource.physical_id is not None and current != old["properties"]:
             try:
                 await self._provider(resource.type).update(
                     self.context(stack, resource.logical_id),
                     resource.physical_id,
-                    resource.properties,
+                    current,
                     old["properties"],
                 )
             except Exception as error:

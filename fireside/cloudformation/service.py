@@ -15,11 +15,13 @@ from fireside.aws.context import RequestContext
 from fireside.cloudformation.api import StackApi
 from fireside.cloudformation.builtins import NoOp, WaitConditionHandle
 from fireside.cloudformation.changesets import ChangeSetApi
+from fireside.cloudformation.custom import RESPONSES, CustomResources
 from fireside.cloudformation.engine import Engine, ServiceCaller
 from fireside.cloudformation.plan import BUILTIN_TYPES
 from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 from fireside.cloudformation.store import CloudFormationStore
 from fireside.cloudformation.transforms import Transforms
+from fireside.http.types import Request, Response
 
 __all__ = ["CloudFormation"]
 
@@ -34,13 +36,16 @@ class CloudFormation:
         caller: ServiceCaller,
         *,
         placeholders: bool = False,
+        custom_timeout: float = 3600.0,
     ) -> None:
         self.types = types
         self.placeholders = placeholders
         self.builtins: dict[str, ResourceType] = {
             "AWS::CDK::Metadata": NoOp("AWS::CDK::Metadata"),
             "AWS::CloudFormation::WaitCondition": NoOp("AWS::CloudFormation::WaitCondition"),
+            "AWS::CloudFormation::WaitConditionHandle": WaitConditionHandle(""),
         }
+        self.custom = CustomResources(custom_timeout)
         self.store = CloudFormationStore(path)
         self.engine = Engine(self.store, self.provider_for, caller)
         self.stacks = StackApi(self.engine, caller, self.known_type, self.transforms)
@@ -51,6 +56,13 @@ class CloudFormation:
         self.builtins["AWS::CloudFormation::WaitConditionHandle"] = WaitConditionHandle(
             endpoint_url
         )
+        self.custom.endpoint_url = endpoint_url
+
+    async def internal(self, request: Request) -> Response | None:
+        """Fireside's own CloudFormation paths (custom resources' ResponseURLs)."""
+        if request.path.startswith(RESPONSES):
+            return self.custom.respond(request)
+        return None
 
     def transforms(self, ctx: RequestContext) -> Transforms:
         """The transforms of one request: its region, S3 read as its account."""
@@ -62,12 +74,16 @@ class CloudFormation:
         return Transforms(ctx.region, read)
 
     def provider_for(self, type_name: str) -> ResourceType | None:
+        if type_name.startswith("Custom::") or type_name == "AWS::CloudFormation::CustomResource":
+            return self.custom.of_type(type_name)
         found = self.types.get(type_name) or self.builtins.get(type_name)
         if found is None and self.placeholders:
             return NoOp(type_name)
         return found
 
     def known_type(self, type_name: str) -> bool:
+        if type_name.startswith("Custom::") or type_name == "AWS::CloudFormation::CustomResource":
+            return True
         if self.types.get(type_name) is not None or type_name in self.builtins:
             return True
         return self.placeholders and type_name not in BUILTIN_TYPES

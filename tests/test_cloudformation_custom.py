@@ -1,0 +1,143 @@
+"""Custom resources backed by Lambda, with the response-URL protocol, against a live
+server: the function gets Create, Update and Delete, answers by PUT, and its Data is
+what `Fn::GetAtt` reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from botocore.exceptions import WaiterError
+
+from tests.conftest import FunctionFactory, Server
+from tests.test_cloudformation import WAIT, create, name, outputs
+
+GREETER = """
+import json, urllib.request
+import boto3
+
+def handler(event, context):
+    props = event["ResourceProperties"]
+    boto3.client("sqs").send_message(
+        QueueUrl=props["Log"],
+        MessageBody=event["RequestType"] + " " + event.get("PhysicalResourceId", "-"),
+    )
+    failing = props.get("Fail") == "yes" and event["RequestType"] != "Delete"
+    answer = {
+        "Status": "FAILED" if failing else "SUCCESS",
+        "Reason": "asked to fail",
+        "PhysicalResourceId": "thing-" + props["Name"],
+        "StackId": event["StackId"],
+        "RequestId": event["RequestId"],
+        "LogicalResourceId": event["LogicalResourceId"],
+        "Data": {"Greeting": "hello " + props["Name"], "Type": event["ResourceType"],
+                 "Count": props["Count"]},
+    }
+    request = urllib.request.Request(
+        event["ResponseURL"], data=json.dumps(answer).encode(), method="PUT",
+        headers={"Content-Type": ""},
+    )
+    urllib.request.urlopen(request).read()
+"""
+
+TEMPLATE = """
+Parameters:
+  Token:
+    Type: String
+  Name:
+    Type: String
+  Fail:
+    Type: String
+    Default: "no"
+  Log:
+    Type: String
+Resources:
+  Thing:
+    Type: Custom::Greeter
+    Properties:
+      ServiceToken: !Ref Token
+      Name: !Ref Name
+      Count: 3
+      Fail: !Ref Fail
+      Log: !Ref Log
+Outputs:
+  Greeting:
+    Value: !GetAtt Thing.Greeting
+  Type:
+    Value: !GetAtt Thing.Type
+  Count:
+    Value: !GetAtt Thing.Count
+  Id:
+    Value: !Ref Thing
+"""
+
+
+def drain(sqs: Any, url: str, count: int) -> list[str]:
+    seen: list[str] = []
+    while len(seen) < count:
+        found = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=10, MaxNumberOfMessages=10)
+        messages = found.get("Messages", [])
+        assert messages, seen
+        for message in messages:
+            seen.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def test_a_lambda_backed_custom_resource(server: Server, make_function: FunctionFactory) -> None:
+    cf, sqs, lam = server.client("cloudformation"), server.client("sqs"), server.client()
+    function = make_function(GREETER, Timeout=30)
+    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    log = sqs.create_queue(QueueName=name())["QueueUrl"]
+    stack_name = name()
+
+    def parameters(**values: str) -> list[dict[str, str]]:
+        values = {"Token": arn, "Log": log, **values}
+        return [{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()]
+
+    stack = create(cf, stack_name, TEMPLATE, Parameters=parameters(Name="a"))
+    assert outputs(stack) == {
+        "Greeting": "hello a",
+        "Type": "Custom::Greeter",
+        "Count": "3",  # properties reach the function as strings
+        "Id": "thing-a",
+    }
+    assert drain(sqs, log, 1) == ["Create -"]
+
+    # A new physical id from an update: the old one is deleted in the cleanup.
+    cf.update_stack(StackName=stack_name, TemplateBody=TEMPLATE, Parameters=parameters(Name="b"))
+    cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    assert outputs(cf.describe_stacks(StackName=stack_name)["Stacks"][0])["Id"] == "thing-b"
+    assert drain(sqs, log, 2) == ["Update thing-a", "Delete thing-a"]
+
+    # A FAILED answer fails the update with the function's reason, and rolls back.
+    cf.update_stack(
+        StackName=stack_name, TemplateBody=TEMPLATE, Parameters=parameters(Name="b", Fail="yes")
+    )
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    cf.get_waiter("stack_rollback_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "UPDATE_FAILED")
+    assert failed["ResourceStatusReason"].startswith(
+        "Received response status [FAILED] from custom resource. Message returned: asked to fail"
+    )
+    assert drain(sqs, log, 2) == ["Update thing-b", "Update thing-b"]  # the change, the undo
+
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    assert drain(sqs, log, 1) == ["Delete thing-b"]
+
+
+def test_a_response_url_takes_one_answer_and_only_with_its_token(server: Server) -> None:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{server.endpoint}/_fireside/cloudformation/responses/not-a-token",
+        data=b'{"Status": "SUCCESS"}',
+        method="PUT",
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request)
+    assert caught.value.code == 403
