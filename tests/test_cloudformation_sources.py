@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, WaiterError
 
 from tests.conftest import Server
 from tests.test_cloudformation import HANDLE, WAIT, create, error_of, name, outputs
@@ -143,3 +143,65 @@ def test_a_sam_function_translates_to_lambda_and_iam(fresh_server: Any) -> None:
         "FnFromQueue": "AWS::Lambda::EventSourceMapping",
         "Queue": "AWS::SQS::Queue",
     }
+
+
+CHILD = """
+Parameters:
+  Visibility:
+    Type: Number
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: !Ref Visibility
+Outputs:
+  Url:
+    Value: !Ref Queue
+"""
+
+
+def parent(url: str, visibility: str) -> str:
+    return (
+        "Resources:\n  Child:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n"
+        f"      TemplateURL: {url}\n      Parameters:\n        Visibility: {visibility}\n"
+        "Outputs:\n  ChildUrl:\n    Value: !GetAtt Child.Outputs.Url\n"
+    )
+
+
+def test_nested_stacks(server: Server) -> None:
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    bucket_name = bucket(server, "child.yaml", CHILD)
+    url = f"https://{bucket_name}.s3.amazonaws.com/child.yaml"
+    stack_name = name()
+    stack = create(cf, stack_name, parent(url, "40"))
+    queue = outputs(stack)["ChildUrl"]
+    child_id = cf.describe_stack_resource(StackName=stack_name, LogicalResourceId="Child")[
+        "StackResourceDetail"
+    ]["PhysicalResourceId"]
+    child = cf.describe_stacks(StackName=child_id)["Stacks"][0]
+    assert child["StackName"].startswith(f"{stack_name}-Child-")
+    assert child["ParentId"] == stack["StackId"] and child["RootId"] == stack["StackId"]
+    got = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])
+    assert got["Attributes"]["VisibilityTimeout"] == "40"
+
+    cf.update_stack(StackName=stack_name, TemplateBody=parent(url, "50"))
+    cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    got = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])
+    assert got["Attributes"]["VisibilityTimeout"] == "50"
+    assert cf.describe_stacks(StackName=child_id)["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+    # A child that fails rolls the parent back.
+    cf.update_stack(StackName=stack_name, TemplateBody=parent(url, "99999"))
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    cf.get_waiter("stack_rollback_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "UPDATE_FAILED")
+    assert failed["ResourceStatusReason"].startswith(f"Embedded stack {child_id} was not")
+    got = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["VisibilityTimeout"])
+    assert got["Attributes"]["VisibilityTimeout"] == "50"
+
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    assert cf.describe_stacks(StackName=child_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
+    assert queue_names(sqs, stack_name) == []

@@ -295,6 +295,20 @@ class StackApi:
         tags: list[dict[str, str]],
         change_set_id: str | None = None,
     ) -> None:
+        self.stage_update(stack, text, plan, params, tags, change_set_id)
+        await self.engine.set_status(stack, "UPDATE_IN_PROGRESS", "User Initiated")
+        self.engine.submit(stack, lambda: operations.update(self.engine, stack))
+
+    def stage_update(
+        self,
+        stack: Stack,
+        text: str,
+        plan: Plan,
+        params: dict[str, Any],
+        tags: list[dict[str, str]],
+        change_set_id: str | None = None,
+    ) -> None:
+        """Puts the update's template and parameters on the stack, the old ones aside."""
         stack.previous = {
             "template": stack.template,
             "template_body": stack.template_body,
@@ -316,8 +330,6 @@ class StackApi:
         if "NotificationARNs" in params:
             stack.notification_arns = list(params["NotificationARNs"])
         stack.updated = time.time()
-        await self.engine.set_status(stack, "UPDATE_IN_PROGRESS", "User Initiated")
-        self.engine.submit(stack, lambda: operations.update(self.engine, stack))
 
     async def delete_stack(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         stack = self.find(ctx, str(params["StackName"]))

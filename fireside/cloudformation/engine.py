@@ -104,9 +104,12 @@ class Engine:
         finally:
             await self._tasks.close()
 
+    def lock_for(self, stack_id: str) -> asyncio.Lock:
+        """The lock a stack's operations hold (one operation at a time)."""
+        return self._locks.setdefault(stack_id, asyncio.Lock())
+
     async def _locked(self, stack_id: str, work: Callable[[], Awaitable[None]]) -> None:
-        lock = self._locks.setdefault(stack_id, asyncio.Lock())
-        async with lock:
+        async with self.lock_for(stack_id):
             await work()
         stack = self.stacks.get(stack_id)
         if stack is not None:

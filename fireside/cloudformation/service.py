@@ -17,6 +17,7 @@ from fireside.cloudformation.builtins import NoOp, WaitConditionHandle
 from fireside.cloudformation.changesets import ChangeSetApi
 from fireside.cloudformation.custom import RESPONSES, CustomResources
 from fireside.cloudformation.engine import Engine, ServiceCaller
+from fireside.cloudformation.nested import NestedStacks
 from fireside.cloudformation.plan import BUILTIN_TYPES
 from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 from fireside.cloudformation.store import CloudFormationStore
@@ -50,6 +51,7 @@ class CloudFormation:
         self.engine = Engine(self.store, self.provider_for, caller)
         self.stacks = StackApi(self.engine, caller, self.known_type, self.transforms)
         self.change_sets = ChangeSetApi(self.stacks)
+        self.builtins["AWS::CloudFormation::Stack"] = NestedStacks(self.stacks)
 
     def bind(self, endpoint_url: str) -> None:
         """Things that need the server's address (wait-condition handles' URLs)."""
