@@ -140,4 +140,5 @@ def test_a_response_url_takes_one_answer_and_only_with_its_token(server: Server)
     )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request)
+    caught.value.close()
     assert caught.value.code == 403
