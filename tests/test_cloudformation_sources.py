@@ -91,6 +91,17 @@ def test_the_sam_transform_runs_on_the_server(server: Server) -> None:
     processed = cf.get_template(StackName=stack_name, TemplateStage="Processed")["TemplateBody"]
     document = processed if isinstance(processed, dict) else json.loads(processed)
     assert "Transform" not in document and "Globals" not in document
+    # A change set needs no CAPABILITY_AUTO_EXPAND (it shows the expansion for review).
+    other = name()
+    made = cf.create_change_set(
+        StackName=other, ChangeSetName="sam", ChangeSetType="CREATE", TemplateBody=SAM_QUEUE
+    )
+    cf.get_waiter("change_set_create_complete").wait(ChangeSetName=made["Id"], WaiterConfig=WAIT)
+    changed = cf.describe_change_set(ChangeSetName=made["Id"])["Changes"]
+    assert [c["ResourceChange"]["LogicalResourceId"] for c in changed] == ["Queue"]
+    processed = cf.get_template(ChangeSetName=made["Id"], TemplateStage="Processed")
+    assert "Globals" not in json.dumps(processed["TemplateBody"])
+    cf.delete_stack(StackName=other)
     summary = cf.get_template_summary(TemplateBody=SAM_QUEUE)
     assert summary["DeclaredTransforms"] == ["AWS::Serverless-2016-10-31"]
     assert "CAPABILITY_AUTO_EXPAND" in summary["Capabilities"]

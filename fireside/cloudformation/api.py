@@ -156,6 +156,7 @@ class StackApi:
         *,
         check_caps: bool = True,
         check_params: bool = True,
+        change_set: bool = False,
     ) -> Plan:
         return await prepare(
             template,
@@ -175,6 +176,7 @@ class StackApi:
             transform=self.transform(ctx) if self.transform is not None else None,
             check_caps=check_caps,
             check_parameters=check_params,
+            change_set=change_set,
         )
 
     def check_imports(self, ctx: RequestContext, stack_name: str, plan: Plan) -> None:

@@ -120,7 +120,9 @@ class ChangeSetApi:
             assert found is not None
             text, template = found
         stack_id = stack.stack_id if stack is not None else self.stacks.stack_id(ctx, stack_name)
-        plan = await self.stacks.plan(ctx, stack_name, stack_id, template, params, previous)
+        plan = await self.stacks.plan(
+            ctx, stack_name, stack_id, template, params, previous, change_set=True
+        )
         self.stacks.check_imports(ctx, stack_name, plan)
         if stack is None:
             stack = Stack(stack_id, stack_name, ctx.account_id, ctx.region, "REVIEW_IN_PROGRESS")

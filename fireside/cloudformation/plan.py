@@ -124,9 +124,11 @@ async def prepare(
     transform: Transformer | None,
     check_caps: bool = True,
     check_parameters: bool = True,
+    change_set: bool = False,
 ) -> Plan:
     if has_transform(template):
-        if check_caps and "CAPABILITY_AUTO_EXPAND" not in capabilities:
+        # A change set shows the expanded template for review: no acknowledgement needed.
+        if check_caps and not change_set and "CAPABILITY_AUTO_EXPAND" not in capabilities:
             raise insufficient("CAPABILITY_AUTO_EXPAND")
         if transform is None:
             raise validation("Transforms are not supported")
