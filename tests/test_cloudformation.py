@@ -210,6 +210,28 @@ BAD_TEMPLATES = [
     ),
     ("Outputs: {}\n", "Template format error: At least one Resources member must be defined."),
     (
+        "Resources:\n  A: &a\n    Type: AWS::CloudFormation::WaitConditionHandle\n  B: *a\n",
+        "Template format error: YAML aliases are not allowed in CloudFormation templates",
+    ),
+    (
+        '{"Resources": {"H": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}, "Metadata": '
+        + "[" * 70
+        + "]" * 70
+        + "}",
+        "Template format error: the template is nested too deeply",
+    ),
+    (
+        json.dumps(
+            {
+                "Resources": {
+                    f"H{i}": {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+                    for i in range(501)
+                }
+            }
+        ),
+        "Template format error: Number of resources, 501, is greater than maximum allowed, 500",
+    ),
+    (
         "Resources:\n" + HANDLE + "Bogus: 1\n",
         "Template format error: Invalid template property or properties [Bogus]",
     ),

@@ -9,6 +9,7 @@ another account's stack is a stack that does not exist.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -47,6 +48,7 @@ Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]
 _NAME: Final = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
 _PAGE: Final = 100
 _MAX_TAGS: Final = 50
+_MAX_STACKS: Final = 2000  # per account and region, AWS's default quota
 _UPDATABLE: Final = frozenset(
     {
         "CREATE_COMPLETE",
@@ -143,7 +145,8 @@ class StackApi:
                 raise validation("Either Template URL or Template Body must be specified.")
             return None
         limit = MAX_URL_BODY if params.get("TemplateURL") is not None else MAX_BODY
-        return text, parse_template(text, limit)
+        # A megabyte of YAML takes a while to read: off the event loop.
+        return text, await asyncio.to_thread(parse_template, text, limit)
 
     async def plan(
         self,
@@ -198,6 +201,21 @@ class StackApi:
             ):
                 raise validation(f"No export named {wanted} found.")
 
+    def check_stack_quota(self, ctx: RequestContext) -> None:
+        live = sum(
+            1
+            for s in self.engine.stacks.values()
+            if s.account == ctx.account_id
+            and s.region == ctx.region
+            and s.status != "DELETE_COMPLETE"
+        )
+        if live >= _MAX_STACKS:
+            raise ServiceError(
+                "LimitExceededException",
+                f"Limit on the number of stacks has been exceeded ({_MAX_STACKS})",
+                400,
+            )
+
     @staticmethod
     def stack_id(ctx: RequestContext, name: str) -> str:
         return f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/{uuid.uuid4()}"
@@ -211,6 +229,7 @@ class StackApi:
             raise validation("You cannot specify both DisableRollback and OnFailure.")
         if self.find(ctx, name) is not None:
             raise ServiceError("AlreadyExistsException", f"Stack [{name}] already exists", 400)
+        self.check_stack_quota(ctx)
         found = await self.template_of(ctx, params)
         assert found is not None
         text, template = found
@@ -261,7 +280,7 @@ class StackApi:
                     "You cannot specify both usePreviousTemplate and Template Body/Template Url"
                 )
             text = stack.template_body
-            template = parse_template(text, MAX_URL_BODY)
+            template = await asyncio.to_thread(parse_template, text, MAX_URL_BODY)
         else:
             found = await self.template_of(ctx, params)
             assert found is not None
@@ -477,7 +496,9 @@ class StackApi:
             stack = self.get(ctx, str(params.get("StackName", "")))
             body, processed = stack.template_body, stack.template
         text = body
-        if stage == "Processed" and has_transform(parse_template(body, MAX_URL_BODY)):
+        if stage == "Processed" and processed != await asyncio.to_thread(
+            parse_template, body, MAX_URL_BODY
+        ):
             text = json.dumps(processed)
         return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
 
@@ -488,9 +509,8 @@ class StackApi:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         if params.get("StackName") is not None:
-            return parse_template(
-                self.get(ctx, str(params["StackName"])).template_body, MAX_URL_BODY
-            )
+            body = self.get(ctx, str(params["StackName"])).template_body
+            return await asyncio.to_thread(parse_template, body, MAX_URL_BODY)
         found = await self.template_of(ctx, params)
         assert found is not None
         return found[1]

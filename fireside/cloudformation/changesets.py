@@ -10,6 +10,7 @@ stack's other change sets become OBSOLETE.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
@@ -94,6 +95,8 @@ class ChangeSetApi:
         stack = self.stacks.find(ctx, stack_name)
         if kind == "CREATE":
             check_name(stack_name)
+            if stack is None:
+                self.stacks.check_stack_quota(ctx)
             if stack is not None and stack.status != "REVIEW_IN_PROGRESS":
                 raise validation(
                     f"Stack [{stack_name}] already exists and cannot be created again with "
@@ -114,7 +117,7 @@ class ChangeSetApi:
             if stack is None or kind != "UPDATE":
                 raise validation("UsePreviousTemplate can only be used with an existing stack")
             text = stack.template_body
-            template = parse_template(text, MAX_URL_BODY)
+            template = await asyncio.to_thread(parse_template, text, MAX_URL_BODY)
         else:
             found = await self.stacks.template_of(ctx, params)
             assert found is not None

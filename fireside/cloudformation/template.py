@@ -45,6 +45,11 @@ TOP_LEVEL: Final = frozenset(
         "Hooks",
     }
 )
+#: Nesting deeper than this is refused (every walk over a template is recursive).
+MAX_DEPTH: Final = 64
+#: AWS's quotas per template.
+_MAX_RESOURCES: Final = 500
+_MAX_SECTION: Final = 200
 _LOGICAL_ID: Final = re.compile(r"^[A-Za-z0-9]{1,255}$")
 #: Short-form tags and the long names they stand for.
 _TAGS: Final = {
@@ -92,7 +97,13 @@ def format_error(message: str) -> ServiceError:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader without the timestamp resolver, plus CloudFormation's tags."""
+    """SafeLoader without the timestamp resolver, plus CloudFormation's tags; no aliases
+    (CloudFormation refuses them, and they would let a small body expand without bound)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise format_error("YAML aliases are not allowed in CloudFormation templates")
+        return super().compose_node(parent, index)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -154,6 +165,8 @@ def parse_template(
     if text.lstrip().startswith("{"):
         try:
             document = json.loads(text, object_pairs_hook=_no_duplicates)
+        except RecursionError:
+            raise format_error("the template is nested too deeply") from None
         except json.JSONDecodeError as exc:
             raise format_error(
                 f"JSON not well-formed. (line {exc.lineno}, column {exc.colno})"
@@ -167,9 +180,28 @@ def parse_template(
             raise format_error(f"YAML not well-formed.{where}") from None
         except yaml.YAMLError:
             raise format_error("YAML not well-formed.") from None
+        except RecursionError:
+            raise format_error("the template is nested too deeply") from None
     if not isinstance(document, dict):
         raise format_error("unsupported structure.")
+    if _depth(document) > MAX_DEPTH:
+        raise format_error("the template is nested too deeply")
     return {str(k): v for k, v in document.items()}
+
+
+def _depth(document: Any) -> int:
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            pending.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            pending.extend((v, depth + 1) for v in value)
+    return deepest
 
 
 def check_structure(template: dict[str, Any]) -> None:
@@ -186,10 +218,20 @@ def check_structure(template: dict[str, Any]) -> None:
     resources = template.get("Resources")
     if not isinstance(resources, dict) or not resources:
         raise format_error("At least one Resources member must be defined.")
+    if len(resources) > _MAX_RESOURCES:
+        raise format_error(
+            f"Number of resources, {len(resources)}, is greater than maximum allowed, "
+            f"{_MAX_RESOURCES}"
+        )
     for section in ("Parameters", "Mappings", "Conditions", "Outputs", "Rules"):
         value = template.get(section)
         if value is not None and not isinstance(value, dict):
-            raise format_error(f"{section} must be an object")  # keeps going on AWS too
+            raise format_error(f"{section} must be an object")
+        if isinstance(value, dict) and len(value) > _MAX_SECTION:
+            raise format_error(
+                f"Number of {section.lower()}, {len(value)}, is greater than maximum allowed, "
+                f"{_MAX_SECTION}"
+            )
     for logical, resource in resources.items():
         if not _LOGICAL_ID.match(str(logical)):
             raise format_error(f"Resource name {logical} is non alphanumeric.")
