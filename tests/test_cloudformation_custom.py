@@ -142,3 +142,31 @@ def test_a_response_url_takes_one_answer_and_only_with_its_token(server: Server)
         urllib.request.urlopen(request)
     caught.value.close()
     assert caught.value.code == 403
+
+
+SILENT = "def handler(event, context):\n    return None\n"
+
+
+def test_a_custom_resource_that_never_answers_fails_after_the_timeout(fresh_server: Any) -> None:
+    from tests.conftest import ROLE, python_zip
+
+    srv = fresh_server(FIRESIDE_CFN_CUSTOM_RESOURCE_TIMEOUT="1")
+    cf, lam = srv.client("cloudformation"), srv.client()
+    arn = lam.create_function(
+        FunctionName="silent", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": python_zip(SILENT)},
+    )["FunctionArn"]  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName="silent")
+    body = f"Resources:\n  Thing:\n    Type: Custom::Silent\n    Properties:\n      ServiceToken: {arn}\n"
+    cf.create_stack(StackName="silent", TemplateBody=body)
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_create_complete").wait(StackName="silent", WaiterConfig=WAIT)
+    assert cf.describe_stacks(StackName="silent")["Stacks"][0]["StackStatus"] == (
+        "ROLLBACK_COMPLETE"
+    )
+    events = cf.describe_stack_events(StackName="silent")["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["ResourceStatusReason"] == (
+        "CloudFormation did not receive a response from your Custom Resource. Please check "
+        "your Custom Resource and try again."
+    )
