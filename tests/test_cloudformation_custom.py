@@ -170,3 +170,24 @@ def test_a_custom_resource_that_never_answers_fails_after_the_timeout(fresh_serv
         "CloudFormation did not receive a response from your Custom Resource. Please check "
         "your Custom Resource and try again."
     )
+
+
+def test_another_accounts_function_is_not_invoked_without_its_permission(
+    server: Server, make_function: FunctionFactory
+) -> None:
+    lam = server.client()
+    function = make_function(SILENT)
+    arn = lam.get_function(FunctionName=function)["Configuration"]["FunctionArn"]
+    other = server.client("cloudformation", aws_access_key_id="222233334444")
+    stack_name = name()
+    body = (
+        f"Resources:\n  Thing:\n    Type: Custom::X\n    Properties:\n      ServiceToken: {arn}\n"
+    )
+    other.create_stack(StackName=stack_name, TemplateBody=body)
+    with pytest.raises(WaiterError):
+        other.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = other.describe_stack_events(StackName=stack_name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["ResourceStatusReason"].startswith(
+        f"Failed to invoke the custom resource's service token {arn}: "
+    ), failed
