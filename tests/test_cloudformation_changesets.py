@@ -77,8 +77,12 @@ def test_change_sets_create_preview_execute_and_empty(server: Server) -> None:
     details = {d["Target"]["Name"]: d for d in found["Named"]["Details"]}
     assert details["QueueName"]["Target"]["RequiresRecreation"] == "Always"
     assert details["VisibilityTimeout"]["Target"]["RequiresRecreation"] == "Never"
+    assert details["VisibilityTimeout"]["ChangeSource"] == "ParameterReference"
+    assert details["VisibilityTimeout"]["CausingEntity"] == "Visibility"
     assert found["Watcher"]["Replacement"] == "False"
     assert found["Watcher"]["Details"][0]["Evaluation"] == "Dynamic"
+    assert found["Watcher"]["Details"][0]["ChangeSource"] == "ResourceReference"
+    assert found["Watcher"]["Details"][0]["CausingEntity"] == "Named"
     # Deleting it leaves the stack as it was.
     cf.delete_change_set(ChangeSetName=update["Id"])
     with pytest.raises(ClientError) as caught:

@@ -190,6 +190,11 @@ class ChangeSetApi:
         except TemplateError as error:
             raise validation(str(error)) from None
         order = _topological(active)
+        changed_parameters = {
+            key
+            for key in set(plan.parameters.raw) | set(stack.raw_parameters)
+            if plan.parameters.raw.get(key) != stack.raw_parameters.get(key)
+        }
         found: list[dict[str, Any]] = []
         for logical in order:
             definition = active[logical]
@@ -217,17 +222,27 @@ class ChangeSetApi:
                     replacement = "True" if not dynamic and replacement != "True" else replacement
                     if dynamic and replacement == "False":
                         replacement = "Conditional"
-                details.append(
-                    {
-                        "Target": {
-                            "Attribute": "Properties",
-                            "Name": key,
-                            "RequiresRecreation": "Always" if recreate else "Never",
-                        },
-                        "Evaluation": "Dynamic" if dynamic else "Static",
-                        "ChangeSource": "ResourceReference" if dynamic else "DirectModification",
-                    }
+                detail: dict[str, Any] = {
+                    "Target": {
+                        "Attribute": "Properties",
+                        "Name": key,
+                        "RequiresRecreation": "Always" if recreate else "Never",
+                    },
+                    "Evaluation": "Dynamic" if dynamic else "Static",
+                    "ChangeSource": "DirectModification",
+                }
+                named = references((definition.get("Properties") or {}).get(key))
+                causes = (
+                    sorted(named & unknown)
+                    if dynamic
+                    else sorted(n for n in named if n in changed_parameters)
                 )
+                if causes:
+                    detail["ChangeSource"] = (
+                        "ResourceReference" if dynamic else "ParameterReference"
+                    )
+                    detail["CausingEntity"] = causes[0]
+                details.append(detail)
             if kind_name != existing.type:
                 replacement = "True"
             if not details and kind_name == existing.type and "" not in new:
