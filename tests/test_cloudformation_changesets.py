@@ -221,3 +221,31 @@ def test_a_create_killed_midway_rolls_back_after_a_restart(fresh_server: Any) ->
     left = queue_names(sqs, "killed")
     # At most the one queue whose creation the kill cut short before it was recorded.
     assert len(left) <= 1, left
+
+
+def test_stacks_and_change_sets_survive_a_restart(fresh_server: Any) -> None:
+    srv = fresh_server()
+    cf = srv.client("cloudformation")
+    body = "Resources:\n" + HANDLE + "Outputs:\n  H:\n    Value: !Ref Handle\n"
+    cf.create_stack(StackName="kept", TemplateBody=body)
+    cf.get_waiter("stack_create_complete").wait(StackName="kept", WaiterConfig=WAIT)
+    updated = body + "    Export:\n      Name: kept-handle\n"
+    cf.update_stack(StackName="kept", TemplateBody=updated)
+    cf.get_waiter("stack_update_complete").wait(StackName="kept", WaiterConfig=WAIT)
+    cf.create_change_set(StackName="kept", ChangeSetName="later", TemplateBody=body)
+    before = cf.describe_stacks(StackName="kept")["Stacks"][0]
+    events = cf.describe_stack_events(StackName="kept")["StackEvents"]
+    srv.stop(signal.SIGKILL)
+    again = fresh_server(srv.data_dir)
+    cf = again.client("cloudformation")
+    after = cf.describe_stacks(StackName="kept")["Stacks"][0]
+    assert after == before
+    assert cf.get_template(StackName="kept")["TemplateBody"] == updated
+    assert cf.describe_stack_events(StackName="kept")["StackEvents"] == events
+    assert [e["Name"] for e in cf.list_exports()["Exports"]] == ["kept-handle"]
+    assert cf.describe_change_set(ChangeSetName="later", StackName="kept")["Status"] == (
+        "CREATE_COMPLETE"
+    )
+    cf.execute_change_set(ChangeSetName="later", StackName="kept")
+    cf.get_waiter("stack_update_complete").wait(StackName="kept", WaiterConfig=WAIT)
+    assert cf.list_exports()["Exports"] == []

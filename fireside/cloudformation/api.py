@@ -263,6 +263,7 @@ class StackApi:
 
     @staticmethod
     def apply_plan(stack: Stack, text: str, plan: Plan) -> None:
+        stack.touch_templates()
         stack.template_body = text
         stack.template = plan.template
         description = plan.template.get("Description")

@@ -12,7 +12,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ChangeSet", "Resource", "Stack", "event"]
+__all__ = ["HEAVY", "ChangeSet", "Resource", "Stack", "event"]
+
+#: A stack's large fields, kept apart from its record (`Stack.revision`).
+HEAVY = ("template_body", "template", "previous")
 
 
 @dataclass(slots=True)
@@ -90,15 +93,30 @@ class Stack:
     parent_id: str | None = None
     root_id: str | None = None
     retain: list[str] = field(default_factory=list)
+    #: Bumped whenever a heavy field (HEAVY: the templates) changes, so the store rewrites
+    #: them only then, not at every step of an operation.
+    revision: int = 0
+
+    def touch_templates(self) -> None:
+        self.revision += 1
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """The record without its heavy fields (`heavy_json`)."""
+        data = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in HEAVY and f.name != "resources"
+        }
+        data["resources"] = {k: dataclasses.asdict(v) for k, v in self.resources.items()}
         return data
 
+    def heavy_json(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in HEAVY}
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Stack:
+    def from_json(cls, data: dict[str, Any], heavy: dict[str, Any]) -> Stack:
         resources = {k: Resource.from_json(v) for k, v in data.pop("resources", {}).items()}
-        return cls(**data, resources=resources)
+        return cls(**data, **heavy, resources=resources)
 
     @property
     def in_progress(self) -> bool:

@@ -204,6 +204,7 @@ async def _cleanup(engine: Engine, stack: Stack) -> None:
     for name in removed:
         stack.resources.pop(name, None)
     stack.previous = None
+    stack.touch_templates()
     stack.updated = time.time()
     await engine.set_status(stack, "UPDATE_COMPLETE")
 
@@ -231,6 +232,7 @@ async def _rollback_update(engine: Engine, stack: Stack) -> None:
                 "parameter_values", "outputs", "imports", "tags", "description"):  # fmt: skip
         if key in previous:
             setattr(stack, key, previous[key])
+    stack.touch_templates()
     await engine.set_status(stack, "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
     for resource, physical, properties, kind in new_physicals:
         await engine.delete_physical(stack, resource, physical, properties, "Delete", kind)
@@ -243,6 +245,7 @@ async def _rollback_update(engine: Engine, stack: Stack) -> None:
     for resource in stack.resources.values():
         resource.action, resource.old, resource.removed = "", None, False
     stack.previous = None
+    stack.touch_templates()
     await engine.set_status(stack, "UPDATE_ROLLBACK_COMPLETE")
 
 

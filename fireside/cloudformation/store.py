@@ -22,7 +22,8 @@ __all__ = ["CloudFormationStore"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stacks (
     id       TEXT PRIMARY KEY,
-    record   TEXT NOT NULL
+    record   TEXT NOT NULL,          -- JSON: the stack without its templates
+    heavy    TEXT NOT NULL           -- JSON: its templates, rewritten only when they change
 );
 CREATE TABLE IF NOT EXISTS events (
     seq      INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -44,14 +45,18 @@ class CloudFormationStore:
         self._lock = threading.Lock()
         #: Saves commit in call order, each the stack as it is when its turn comes.
         self._order = asyncio.Lock()
+        #: The templates' revision last written, per stack.
+        self._revisions: dict[str, int] = {}
         with write_transaction(self._conn) as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
 
     def stacks(self) -> list[Stack]:
-        rows = self._conn.execute("SELECT record FROM stacks ORDER BY rowid").fetchall()
-        return [Stack.from_json(json.loads(row[0])) for row in rows]
+        rows = self._conn.execute("SELECT record, heavy FROM stacks ORDER BY rowid").fetchall()
+        found = [Stack.from_json(json.loads(row[0]), json.loads(row[1])) for row in rows]
+        self._revisions = {stack.stack_id: stack.revision for stack in found}
+        return found
 
     def change_sets(self) -> list[ChangeSet]:
         rows = self._conn.execute("SELECT record FROM change_sets ORDER BY rowid").fetchall()
@@ -68,15 +73,20 @@ class CloudFormationStore:
     def _write(
         self,
         stack: dict[str, Any] | None,
+        heavy: dict[str, Any] | None,
         events: list[dict[str, Any]],
         change_sets: list[dict[str, Any]],
     ) -> None:
         with self._lock, write_transaction(self._conn) as conn:
-            if stack is not None:
+            if stack is not None and heavy is not None:
                 conn.execute(
-                    "INSERT INTO stacks (id, record) VALUES (?, ?)"
-                    " ON CONFLICT (id) DO UPDATE SET record=excluded.record",
-                    (stack["stack_id"], json.dumps(stack)),
+                    "INSERT INTO stacks (id, record, heavy) VALUES (?, ?, ?)"
+                    " ON CONFLICT (id) DO UPDATE SET record=excluded.record, heavy=excluded.heavy",
+                    (stack["stack_id"], json.dumps(stack), json.dumps(heavy)),
+                )
+            elif stack is not None:
+                conn.execute(
+                    "UPDATE stacks SET record=? WHERE id=?", (json.dumps(stack), stack["stack_id"])
                 )
             for record in events:
                 conn.execute(
@@ -99,9 +109,15 @@ class CloudFormationStore:
         """Commits the stack's record (as it is now), new events and change sets, in one
         durable transaction."""
         async with self._order:
-            record = None if stack is None else stack.to_json()
+            record = heavy = None
+            if stack is not None:
+                record = stack.to_json()
+                if self._revisions.get(stack.stack_id) != stack.revision:
+                    heavy = stack.heavy_json()
             sets = [c.to_json() for c in change_sets]
-            await asyncio.to_thread(self._write, record, list(events), sets)
+            await asyncio.to_thread(self._write, record, heavy, list(events), sets)
+            if stack is not None:
+                self._revisions[stack.stack_id] = stack.revision
 
     async def drop_change_set(self, change_set_id: str) -> None:
         def drop() -> None:
