@@ -1,4 +1,5 @@
-"""The CloudFormation API's stack operations (query protocol), on the engine's stacks.
+"""The CloudFormation API's stack operations that change stacks (query protocol); the
+reads are `fireside.cloudformation.reads`'s.
 
 Requests are checked and their templates prepared (`plan.prepare`) before anything is
 committed, so what CloudFormation refuses at once is refused here with its message; the
@@ -25,21 +26,11 @@ from fireside.cloudformation.model import Stack
 from fireside.cloudformation.plan import (
     Plan,
     Transformer,
-    has_transform,
-    needed_capabilities,
     prepare,
     resolver_for,
 )
 from fireside.cloudformation.sources import Sources
 from fireside.cloudformation.template import MAX_BODY, MAX_URL_BODY, parse_template, validation
-from fireside.cloudformation.views import (
-    page,
-    resource_detail,
-    resource_summary,
-    stack_resource,
-    stack_summary,
-    stack_view,
-)
 
 __all__ = ["StackApi"]
 
@@ -97,18 +88,7 @@ class StackApi:
             "CreateStack": self.create_stack,
             "UpdateStack": self.update_stack,
             "DeleteStack": self.delete_stack,
-            "DescribeStacks": self.describe_stacks,
-            "ListStacks": self.list_stacks,
-            "DescribeStackEvents": self.describe_stack_events,
-            "DescribeStackResource": self.describe_stack_resource,
-            "DescribeStackResources": self.describe_stack_resources,
-            "ListStackResources": self.list_stack_resources,
-            "GetTemplate": self.get_template,
-            "GetTemplateSummary": self.get_template_summary,
-            "ValidateTemplate": self.validate_template,
             "UpdateTerminationProtection": self.update_termination_protection,
-            "ListExports": self.list_exports,
-            "ListImports": self.list_imports,
         }
 
     # -- lookups ------------------------------------------------------------------------------
@@ -219,6 +199,9 @@ class StackApi:
     @staticmethod
     def stack_id(ctx: RequestContext, name: str) -> str:
         return f"arn:aws:cloudformation:{ctx.region}:{ctx.account_id}:stack/{name}/{uuid.uuid4()}"
+
+    #: Set by the change-set API: finds a change set (for GetTemplate).
+    change_set_lookup: Callable[[RequestContext, str, Any], Any]
 
     # -- create, update, delete ---------------------------------------------------------------
 
@@ -387,258 +370,6 @@ class StackApi:
         stack.termination_protection = bool(params["EnableTerminationProtection"])
         await self.engine.store.save(stack)
         return {"StackId": stack.stack_id}
-
-    # -- reads --------------------------------------------------------------------------------
-
-    async def describe_stacks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = params.get("StackName")
-        if name is not None:
-            return {"Stacks": [stack_view(self.get(ctx, str(name)))]}
-        stacks = [
-            s
-            for s in self.engine.stacks.values()
-            if s.account == ctx.account_id and s.region == ctx.region
-            and s.status != "DELETE_COMPLETE"
-        ]  # fmt: skip
-        stacks.sort(key=lambda s: -s.created)
-        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "DescribeStacks")
-        out: dict[str, Any] = {"Stacks": [stack_view(s) for s in chunk]}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    async def list_stacks(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        wanted = set(params.get("StackStatusFilter") or [])
-        stacks = [
-            s
-            for s in self.engine.stacks.values()
-            if s.account == ctx.account_id and s.region == ctx.region
-            and (not wanted or s.status in wanted)
-        ]  # fmt: skip
-        stacks.sort(key=lambda s: -s.created)
-        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "ListStacks")
-        out: dict[str, Any] = {"StackSummaries": [stack_summary(s) for s in chunk]}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    async def describe_stack_events(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        stack = self.get(ctx, str(params["StackName"]))
-        events = self.engine.store.events(stack.stack_id)
-        chunk, token = page(events, params.get("NextToken"), _PAGE, stack.stack_id)
-        out: dict[str, Any] = {"StackEvents": chunk}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    async def describe_stack_resource(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        stack = self.get(ctx, str(params["StackName"]))
-        logical = str(params["LogicalResourceId"])
-        resource = stack.resources.get(logical)
-        if resource is None:
-            raise validation(f"Resource {logical} does not exist for stack {stack.name}")
-        return {"StackResourceDetail": resource_detail(stack, resource)}
-
-    async def describe_stack_resources(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        name, physical = params.get("StackName"), params.get("PhysicalResourceId")
-        if name is None and physical is None:
-            raise validation("Either StackName or PhysicalResourceId must be specified.")
-        if name is not None:
-            stack = self.get(ctx, str(name))
-        else:
-            owner = next(
-                (
-                    s
-                    for s in self.engine.stacks.values()
-                    if s.account == ctx.account_id
-                    and s.region == ctx.region
-                    and s.status != "DELETE_COMPLETE"
-                    and any(r.physical_id == physical for r in s.resources.values())
-                ),
-                None,
-            )
-            if owner is None:
-                raise validation(f"Stack for {physical} does not exist")
-            stack = owner
-        logical = params.get("LogicalResourceId")
-        resources = [
-            stack_resource(stack, r)
-            for r in stack.resources.values()
-            if logical is None or r.logical_id == logical
-        ]
-        return {"StackResources": resources}
-
-    async def list_stack_resources(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        stack = self.get(ctx, str(params["StackName"]))
-        resources = [r for r in stack.resources.values() if not r.removed]
-        chunk, token = page(resources, params.get("NextToken"), _PAGE, stack.stack_id)
-        out: dict[str, Any] = {"StackResourceSummaries": [resource_summary(r) for r in chunk]}
-        if token:
-            out["NextToken"] = token
-        return out
-
-    async def get_template(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        import json
-
-        stage = params.get("TemplateStage", "Original")
-        change_set = params.get("ChangeSetName")
-        if change_set is not None:
-            found = self.change_set_lookup(ctx, str(change_set), params.get("StackName"))
-            body, processed = found.template_body, found.template
-        else:
-            stack = self.get(ctx, str(params.get("StackName", "")))
-            body, processed = stack.template_body, stack.template
-        text = body
-        if stage == "Processed" and processed != await asyncio.to_thread(
-            parse_template, body, MAX_URL_BODY
-        ):
-            text = json.dumps(processed)
-        return {"TemplateBody": text, "StagesAvailable": ["Original", "Processed"]}
-
-    #: Set by the change-set API: finds a change set for GetTemplate.
-    change_set_lookup: Callable[[RequestContext, str, Any], Any]
-
-    async def _summary_template(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        if params.get("StackName") is not None:
-            body = self.get(ctx, str(params["StackName"])).template_body
-            return await asyncio.to_thread(parse_template, body, MAX_URL_BODY)
-        found = await self.template_of(ctx, params)
-        assert found is not None
-        return found[1]
-
-    async def _checked(self, ctx: RequestContext, template: dict[str, Any]) -> Plan:
-        """The template checked as CreateStack would, parameters and capabilities aside."""
-        return await self.plan(
-            ctx, "validate", "validate", template, {}, {}, check_caps=False, check_params=False
-        )
-
-    async def validate_template(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        found = await self.template_of(ctx, params)
-        assert found is not None
-        template = found[1]
-        plan = await self._checked(ctx, template)
-        out: dict[str, Any] = {"Parameters": _declared(template, summary=False)}
-        if template.get("Description") is not None:
-            out["Description"] = str(template["Description"])
-        needs = needed_capabilities(plan.template)
-        if needs:
-            out["Capabilities"] = needs
-            out["CapabilitiesReason"] = (
-                "The following resource(s) require capabilities: ["
-                + (
-                    ", ".join(
-                        sorted(
-                            {
-                                r["Type"]
-                                for r in plan.template["Resources"].values()
-                                if str(r["Type"]).startswith("AWS::IAM::")
-                            }
-                        )
-                    )
-                )
-                + "]"
-            )
-        transforms = template.get("Transform")
-        if transforms:
-            out["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
-        return out
-
-    async def get_template_summary(
-        self, ctx: RequestContext, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        template = await self._summary_template(ctx, params)
-        plan = await self._checked(ctx, template)
-        processed = plan.template
-        out: dict[str, Any] = {
-            "Parameters": _declared(template, summary=True),
-            "ResourceTypes": sorted(
-                {str(r.get("Type")) for r in (processed.get("Resources") or {}).values()}
-            ),
-            "Version": str(template.get("AWSTemplateFormatVersion", "2010-09-09")),
-        }
-        if template.get("Description") is not None:
-            out["Description"] = str(template["Description"])
-        if template.get("Metadata") is not None:
-            import json
-
-            out["Metadata"] = json.dumps(template["Metadata"])
-        needs = needed_capabilities(processed)
-        if has_transform(template):
-            needs = [*needs, "CAPABILITY_AUTO_EXPAND"]
-        if needs:
-            out["Capabilities"] = needs
-            out["CapabilitiesReason"] = "The following resource(s) require capabilities"
-        transforms = template.get("Transform")
-        if transforms:
-            out["DeclaredTransforms"] = transforms if isinstance(transforms, list) else [transforms]
-        return out
-
-    # -- exports ------------------------------------------------------------------------------
-
-    async def list_exports(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        found = exports.listed(self.engine.stacks.values(), ctx.account_id, ctx.region)
-        chunk, token = page(found, params.get("NextToken"), _PAGE, "ListExports")
-        out: dict[str, Any] = {
-            "Exports": [
-                {"ExportingStackId": stack.stack_id, "Name": name, "Value": value}
-                for stack, name, value in chunk
-            ]
-        }
-        if token:
-            out["NextToken"] = token
-        return out
-
-    async def list_imports(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = str(params["ExportName"])
-        users = exports.importers(self.engine.stacks.values(), ctx.account_id, ctx.region, name)
-        if not users:
-            raise validation(f"Export '{name}' is not imported by any stack.")
-        chunk, token = page(users, params.get("NextToken"), _PAGE, "ListImports")
-        out: dict[str, Any] = {"Imports": chunk}
-        if token:
-            out["NextToken"] = token
-        return out
-
-
-def _declared(template: dict[str, Any], *, summary: bool) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    declared = template.get("Parameters") or {}
-    if not isinstance(declared, dict):
-        return found
-    for key, spec in declared.items():
-        if not isinstance(spec, dict):
-            continue
-        entry: dict[str, Any] = {
-            "ParameterKey": key,
-            "NoEcho": str(spec.get("NoEcho", "false")).lower() == "true",
-        }
-        if "Default" in spec:
-            default = spec["Default"]
-            entry["DefaultValue"] = (
-                ",".join(map(str, default)) if isinstance(default, list) else str(default)
-            )
-        if spec.get("Description") is not None:
-            entry["Description"] = str(spec["Description"])
-        if summary:
-            entry["ParameterType"] = str(spec.get("Type", "String"))
-            allowed = spec.get("AllowedValues")
-            entry["ParameterConstraints"] = (
-                {"AllowedValues": [str(v) for v in allowed]} if isinstance(allowed, list) else {}
-            )
-        found.append(entry)
-    return found
 
 
 def _imports(*sections: Any) -> list[Any]:

@@ -19,6 +19,7 @@ from fireside.cloudformation.custom import RESPONSES, CustomResources
 from fireside.cloudformation.engine import Engine, ServiceCaller
 from fireside.cloudformation.nested import NestedStacks
 from fireside.cloudformation.plan import BUILTIN_TYPES
+from fireside.cloudformation.reads import StackReads
 from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 from fireside.cloudformation.store import CloudFormationStore
 from fireside.cloudformation.transforms import Transforms
@@ -91,7 +92,11 @@ class CloudFormation:
         return self.placeholders and type_name not in BUILTIN_TYPES
 
     def operations(self) -> dict[str, Operation]:
-        return {**self.stacks.operations(), **self.change_sets.operations()}
+        return {
+            **self.stacks.operations(),
+            **StackReads(self.stacks).operations(),
+            **self.change_sets.operations(),
+        }
 
     async def run(self) -> None:
         await self.engine.run()
