@@ -51,6 +51,16 @@ ServiceCaller = Callable[[str, str, str, str, dict[str, Any]], Awaitable[dict[st
 STACK_TYPE: Final = "AWS::CloudFormation::Stack"
 _RETAINED: Final = frozenset({"Retain", "RetainExceptOnCreate", "Snapshot"})
 _RANDOM: Final = string.ascii_uppercase + string.digits
+#: Where a stack goes when its operation breaks on a Fireside bug.
+_FAILED_AFTER: Final = {
+    "CREATE_IN_PROGRESS": "CREATE_FAILED",
+    "ROLLBACK_IN_PROGRESS": "ROLLBACK_FAILED",
+    "DELETE_IN_PROGRESS": "DELETE_FAILED",
+    "UPDATE_IN_PROGRESS": "UPDATE_FAILED",
+    "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_FAILED",
+    "UPDATE_ROLLBACK_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS": "UPDATE_ROLLBACK_FAILED",
+}
 
 
 def failure_reason(error: BaseException) -> str:
@@ -110,7 +120,15 @@ class Engine:
 
     async def _locked(self, stack_id: str, work: Callable[[], Awaitable[None]]) -> None:
         async with self.lock_for(stack_id):
-            await work()
+            try:
+                await work()
+            except Exception:
+                # A Fireside bug: the stack must not stay IN_PROGRESS until the next start.
+                log.exception("stack %s: the operation failed", stack_id)
+                stack = self.stacks.get(stack_id)
+                if stack is not None and stack.in_progress:
+                    failed = _FAILED_AFTER.get(stack.status, "CREATE_FAILED")
+                    await self.set_status(stack, failed, "Internal Failure")
         stack = self.stacks.get(stack_id)
         if stack is not None:
             for listener in self.on_settled:
