@@ -210,6 +210,9 @@ def test_a_failing_resource_rolls_the_create_back(server: Server) -> None:
     with pytest.raises(ClientError) as caught:
         cf.update_stack(StackName=stack_name, TemplateBody="Resources:\n" + HANDLE)
     assert "is in ROLLBACK_COMPLETE state and can not be updated." in error_of(caught)[1]
+    with pytest.raises(ClientError) as caught:
+        cf.create_change_set(StackName=stack_name, ChangeSetName="c", TemplateBody=body)
+    assert "is in ROLLBACK_COMPLETE state and can not be updated." in error_of(caught)[1]
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
 

@@ -108,6 +108,8 @@ class ChangeSetApi:
             raise validation(
                 f"Stack [{stack_name}] does not exist"  # an UPDATE of a stack never created
             )
+        else:
+            StackApi.check_updatable(stack)
         if stack is not None and any(
             c.name == name and c.stack_id == stack.stack_id for c in self.change_sets.values()
         ):
