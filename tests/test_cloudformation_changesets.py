@@ -126,11 +126,14 @@ def test_change_sets_create_preview_execute_and_empty(server: Server) -> None:
 def test_a_review_stack_is_deleted_at_once(server: Server) -> None:
     cf = server.client("cloudformation")
     stack_name = name()
-    cf.create_change_set(StackName=stack_name, ChangeSetName="c", ChangeSetType="CREATE",
-                         TemplateBody="Resources:\n" + HANDLE)  # fmt: skip
+    made = cf.create_change_set(StackName=stack_name, ChangeSetName="c", ChangeSetType="CREATE",
+                                TemplateBody="Resources:\n" + HANDLE)  # fmt: skip
     cf.delete_stack(StackName=stack_name)
     with pytest.raises(ClientError):
         cf.describe_stacks(StackName=stack_name)
+    with pytest.raises(ClientError) as caught:
+        cf.describe_change_set(ChangeSetName=made["Id"])
+    assert error_of(caught)[0] == "ChangeSetNotFound"
 
 
 def aws(server: Server, *args: str) -> subprocess.CompletedProcess[str]:

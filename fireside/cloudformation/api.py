@@ -355,6 +355,8 @@ class StackApi:
         if stack.status == "REVIEW_IN_PROGRESS":
             stack.deleted = time.time()
             await self.engine.set_status(stack, "DELETE_COMPLETE")
+            for listener in self.engine.on_settled:
+                await listener(stack)
             return {}
         if stack.status == "DELETE_IN_PROGRESS":
             return {}

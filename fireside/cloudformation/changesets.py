@@ -369,6 +369,13 @@ class ChangeSetApi:
         await self.engine.store.save(None, change_sets=touched)
 
     async def _settled(self, stack: Stack) -> None:
+        if stack.status == "DELETE_COMPLETE":  # a deleted stack's change sets go with it
+            for change_set in [
+                c for c in self.change_sets.values() if c.stack_id == stack.stack_id
+            ]:
+                del self.change_sets[change_set.change_set_id]
+                await self.engine.store.drop_change_set(change_set.change_set_id)
+            return
         touched = []
         for change_set in self.change_sets.values():
             if (

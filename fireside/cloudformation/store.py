@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from fireside.cloudformation.model import ChangeSet, Stack
 from fireside.store.database import open_durable, write_transaction
 
 __all__ = ["CloudFormationStore"]
+
+_KEEP_DELETED = 90 * 24 * 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stacks (
@@ -53,8 +56,19 @@ class CloudFormationStore:
                     conn.execute(statement)
 
     def stacks(self) -> list[Stack]:
+        """The stacks, except those deleted more than 90 days ago (AWS lists deleted stacks
+        that long), which are dropped with their events and change sets."""
         rows = self._conn.execute("SELECT record, heavy FROM stacks ORDER BY rowid").fetchall()
         found = [Stack.from_json(json.loads(row[0]), json.loads(row[1])) for row in rows]
+        horizon = time.time() - _KEEP_DELETED
+        gone = [s.stack_id for s in found if s.deleted is not None and s.deleted < horizon]
+        if gone:
+            with self._lock, write_transaction(self._conn) as conn:
+                for stack_id in gone:
+                    conn.execute("DELETE FROM stacks WHERE id=?", (stack_id,))
+                    conn.execute("DELETE FROM events WHERE stack=?", (stack_id,))
+                    conn.execute("DELETE FROM change_sets WHERE stack=?", (stack_id,))
+            found = [s for s in found if s.stack_id not in gone]
         self._revisions = {stack.stack_id: stack.revision for stack in found}
         return found
 
