@@ -398,3 +398,29 @@ def test_list_stacks_pages(server: Server) -> None:
     with pytest.raises(ClientError) as caught:
         cf.list_stacks(NextToken="garbage")
     assert error_of(caught)[0] == "ValidationError"
+
+
+def test_stack_events_go_to_notification_topics(server: Server) -> None:
+    cf, sqs, sns = server.client("cloudformation"), server.client("sqs"), server.client("sns")
+    topic = sns.create_topic(Name=name())["TopicArn"]
+    queue = sqs.create_queue(QueueName=name())["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    policy = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                             "Resource": queue_arn}]}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=queue, Attributes={"Policy": json.dumps(policy)})
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    stack_name = name()
+    create(cf, stack_name, "Resources:\n" + HANDLE, NotificationARNs=[topic])
+    statuses: list[tuple[str, str]] = []
+    while (stack_name, "CREATE_COMPLETE") not in statuses:
+        found = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5, MaxNumberOfMessages=10)
+        assert found.get("Messages"), statuses
+        for message in found["Messages"]:
+            fields = dict(line.split("=", 1) for line in message["Body"].strip().split("\n"))
+            statuses.append((fields["LogicalResourceId"].strip("'"),
+                             fields["ResourceStatus"].strip("'")))  # fmt: skip
+            assert fields["StackName"] == f"'{stack_name}'"
+    assert ("Handle", "CREATE_COMPLETE") in statuses

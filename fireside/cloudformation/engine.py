@@ -142,9 +142,29 @@ class Engine:
     async def set_status(self, stack: Stack, status: str, reason: str = "") -> None:
         stack.status = status
         stack.reason = reason
-        await self.store.save(
+        await self.commit(
             stack, [event(stack, stack.name, STACK_TYPE, status, stack.stack_id, reason)]
         )
+
+    async def commit(self, stack: Stack, records: list[dict[str, Any]]) -> None:
+        """Saves the stack with new events, then tells its NotificationARNs about them."""
+        await self.store.save(stack, records)
+        for topic in stack.notification_arns:
+            for record in records:
+                try:
+                    await self.caller(
+                        stack.account,
+                        stack.region,
+                        "sns",
+                        "Publish",
+                        {
+                            "TopicArn": topic,
+                            "Subject": "AWS CloudFormation Notification",
+                            "Message": notification(stack, record),
+                        },
+                    )
+                except ServiceError as error:
+                    log.warning("stack %s: notifying %s: %s", stack.name, topic, error.message)
 
     async def resource_event(
         self, stack: Stack, resource: Resource, status: str, reason: str = "", **extra: Any
@@ -168,7 +188,7 @@ class Engine:
                     also_reason,
                 )
             )
-        await self.store.save(stack, records)
+        await self.commit(stack, records)
 
     # -- resolving ----------------------------------------------------------------------------
 
@@ -443,7 +463,7 @@ class Engine:
     async def _event_for(
         self, stack: Stack, shown: Resource, status: str, reason: str = ""
     ) -> None:
-        await self.store.save(
+        await self.commit(
             stack,
             [event(stack, shown.logical_id, shown.type, status, shown.physical_id, reason)],
         )
@@ -475,6 +495,27 @@ class Engine:
 
         await run_graph(waits, one)
         return sorted(failed)
+
+
+def notification(stack: Stack, record: dict[str, Any]) -> str:
+    """A stack event as CloudFormation writes it to a notification topic."""
+    when = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record["Timestamp"]))
+    fields = [
+        ("StackId", record["StackId"]),
+        ("Timestamp", f"{when}.{int(record['Timestamp'] % 1 * 1000):03d}Z"),
+        ("EventId", record["EventId"]),
+        ("LogicalResourceId", record["LogicalResourceId"]),
+        ("Namespace", stack.account),
+        ("PhysicalResourceId", record.get("PhysicalResourceId", "")),
+        ("PrincipalId", stack.account),
+        ("ResourceProperties", record.get("ResourceProperties", "null")),
+        ("ResourceStatus", record["ResourceStatus"]),
+        ("ResourceStatusReason", record.get("ResourceStatusReason", "")),
+        ("ResourceType", record["ResourceType"]),
+        ("StackName", record["StackName"]),
+        ("ClientRequestToken", record.get("ClientRequestToken", "null")),
+    ]
+    return "".join(f"{name}='{value}'\n" for name, value in fields)
 
 
 def _depends(definition: dict[str, Any] | None) -> set[str]:
