@@ -424,3 +424,28 @@ def test_stack_events_go_to_notification_topics(server: Server) -> None:
                              fields["ResourceStatus"].strip("'")))  # fmt: skip
             assert fields["StackName"] == f"'{stack_name}'"
     assert ("Handle", "CREATE_COMPLETE") in statuses
+
+
+def test_stack_events_page_without_repeats_while_the_stack_changes(server: Server) -> None:
+    cf = server.client("cloudformation")
+    stack_name = name()
+    handles = {f"H{i}": {"Type": "AWS::CloudFormation::WaitConditionHandle"} for i in range(50)}
+    create(cf, stack_name, json.dumps({"Resources": handles}))
+    first = cf.describe_stack_events(StackName=stack_name)
+    assert len(first["StackEvents"]) == 100 and "NextToken" in first
+    handles["Extra"] = {"Type": "AWS::CloudFormation::WaitConditionHandle"}
+    cf.update_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": handles}))
+    cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    seen = [e["EventId"] for e in first["StackEvents"]]
+    token = first["NextToken"]
+    while token:
+        page = cf.describe_stack_events(StackName=stack_name, NextToken=token)
+        seen += [e["EventId"] for e in page["StackEvents"]]
+        token = page.get("NextToken")
+    assert len(seen) == len(set(seen)) == 2 + 50 * 3  # the create's, none of the update's
+    everything = [
+        e["EventId"]
+        for page in cf.get_paginator("describe_stack_events").paginate(StackName=stack_name)
+        for e in page["StackEvents"]
+    ]
+    assert len(everything) == len(set(everything)) == 2 + 50 * 3 + 3 + 3

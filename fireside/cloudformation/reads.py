@@ -18,6 +18,7 @@ from fireside.cloudformation.api import StackApi
 from fireside.cloudformation.plan import Plan, has_transform, needed_capabilities
 from fireside.cloudformation.template import MAX_URL_BODY, parse_template, validation
 from fireside.cloudformation.views import (
+    newest_first_page,
     page,
     resource_detail,
     resource_summary,
@@ -92,7 +93,7 @@ class StackReads:
     ) -> dict[str, Any]:
         stack = self.api.get(ctx, str(params["StackName"]))
         events = await asyncio.to_thread(self.engine.store.events, stack.stack_id)
-        chunk, token = page(events, params.get("NextToken"), _PAGE, stack.stack_id)
+        chunk, token = newest_first_page(events, params.get("NextToken"), _PAGE, stack.stack_id)
         out: dict[str, Any] = {"StackEvents": chunk}
         if token:
             out["NextToken"] = token

@@ -18,6 +18,7 @@ from fireside.cloudformation.template import validation
 
 __all__ = [
     "change_set_summary",
+    "newest_first_page",
     "page",
     "resource_detail",
     "resource_summary",
@@ -29,25 +30,42 @@ __all__ = [
 T = TypeVar("T")
 
 
+def _decode(token: str, scope: str) -> int:
+    try:
+        found = json.loads(base64.urlsafe_b64decode(token.encode("ascii") + b"=="))
+        if not isinstance(found, list) or found[0] != scope or not isinstance(found[1], int):
+            raise ValueError(token)
+    except (ValueError, UnicodeError, binascii.Error, IndexError):
+        raise validation("Invalid NextToken") from None
+    return max(0, found[1])
+
+
+def _encode(scope: str, position: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([scope, position]).encode()).decode().rstrip("=")
+
+
 def page(
     items: Sequence[T], token: str | None, size: int, scope: str
 ) -> tuple[list[T], str | None]:
     """One page of `items` after `token`, and the token of the next page (None at the end)."""
-    start = 0
-    if token:
-        try:
-            found = json.loads(base64.urlsafe_b64decode(token.encode("ascii") + b"=="))
-            if not isinstance(found, list) or found[0] != scope or not isinstance(found[1], int):
-                raise ValueError(token)
-            start = max(0, found[1])
-        except (ValueError, UnicodeError, binascii.Error, IndexError):
-            raise validation("Invalid NextToken") from None
+    start = _decode(token, scope) if token else 0
     chunk = list(items[start : start + size])
     following = start + size
     if following >= len(items):
         return chunk, None
-    encoded = base64.urlsafe_b64encode(json.dumps([scope, following]).encode()).decode()
-    return chunk, encoded.rstrip("=")
+    return chunk, _encode(scope, following)
+
+
+def newest_first_page(
+    items: Sequence[T], token: str | None, size: int, scope: str
+) -> tuple[list[T], str | None]:
+    """A page of a newest-first listing that grows at its head (stack events): the token
+    counts the older items still to give, so events added between pages shift nothing."""
+    remaining = min(_decode(token, scope), len(items)) if token else len(items)
+    start = len(items) - remaining
+    chunk = list(items[start : start + size])
+    left = remaining - len(chunk)
+    return chunk, _encode(scope, left) if left > 0 else None
 
 
 def _drift() -> dict[str, str]:
