@@ -67,7 +67,7 @@ class StackReads:
             and s.status != "DELETE_COMPLETE"
         ]  # fmt: skip
         stacks.sort(key=lambda s: -s.created)
-        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "DescribeStacks")
+        chunk, token = newest_first_page(stacks, params.get("NextToken"), _PAGE, "DescribeStacks")
         out: dict[str, Any] = {"Stacks": [stack_view(s) for s in chunk]}
         if token:
             out["NextToken"] = token
@@ -82,7 +82,7 @@ class StackReads:
             and (not wanted or s.status in wanted)
         ]  # fmt: skip
         stacks.sort(key=lambda s: -s.created)
-        chunk, token = page(stacks, params.get("NextToken"), _PAGE, "ListStacks")
+        chunk, token = newest_first_page(stacks, params.get("NextToken"), _PAGE, "ListStacks")
         out: dict[str, Any] = {"StackSummaries": [stack_summary(s) for s in chunk]}
         if token:
             out["NextToken"] = token
