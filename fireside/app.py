@@ -536,7 +536,7 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
-        self.cloudformation.bind(endpoint_url)
+        self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
                 "cloudformation",

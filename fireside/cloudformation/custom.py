@@ -54,7 +54,17 @@ class CustomResources:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.endpoint_url = ""
+        #: Functions reach AWS's hostnames at Fireside over TLS (`fireside.compute.aws_names`):
+        #: their ResponseURL is then an https S3 URL as on AWS (CDK's provider framework
+        #: answers over https only); else Fireside's endpoint.
+        self.aws_names = False
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+
+    def response_url(self, region: str, token: str, by_function: bool) -> str:
+        if by_function and self.aws_names:
+            bucket = f"cloudformation-custom-resource-response-{region.replace('-', '')}"
+            return f"https://{bucket}.s3.amazonaws.com{RESPONSES}{token}"
+        return f"{self.endpoint_url}{RESPONSES}{token}"
 
     async def send(
         self,
@@ -71,7 +81,7 @@ class CustomResources:
         request: dict[str, Any] = {
             "RequestType": kind,
             "ServiceToken": target,
-            "ResponseURL": f"{self.endpoint_url}{RESPONSES}{token}",
+            "ResponseURL": self.response_url(ctx.region, token, ":lambda:" in target),
             "StackId": ctx.stack_id,
             "RequestId": request_id,
             "LogicalResourceId": ctx.logical_id,

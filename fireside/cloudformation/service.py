@@ -54,12 +54,14 @@ class CloudFormation:
         self.change_sets = ChangeSetApi(self.stacks)
         self.builtins["AWS::CloudFormation::Stack"] = NestedStacks(self.stacks)
 
-    def bind(self, endpoint_url: str) -> None:
-        """Things that need the server's address (wait-condition handles' URLs)."""
+    def bind(self, endpoint_url: str, aws_names: bool = False) -> None:
+        """Things that need the server's address (wait-condition handles' and custom
+        resources' URLs); `aws_names`: functions reach AWS's hostnames at Fireside."""
         self.builtins["AWS::CloudFormation::WaitConditionHandle"] = WaitConditionHandle(
             endpoint_url
         )
         self.custom.endpoint_url = endpoint_url
+        self.custom.aws_names = aws_names
 
     async def internal(self, request: Request) -> Response | None:
         """Fireside's own CloudFormation paths (custom resources' ResponseURLs)."""
