@@ -197,3 +197,19 @@ def test_another_accounts_function_is_not_invoked_without_its_permission(
     assert failed["ResourceStatusReason"].startswith(
         f"Failed to invoke the custom resource's service token {arn}: "
     ), failed
+
+
+def test_service_timeout_bounds_the_wait(server: Server, make_function: FunctionFactory) -> None:
+    cf, lam = server.client("cloudformation"), server.client()
+    arn = lam.get_function(FunctionName=make_function(SILENT))["Configuration"]["FunctionArn"]
+    stack_name = name()
+    body = (
+        "Resources:\n  Thing:\n    Type: AWS::CloudFormation::CustomResource\n"
+        f"    Properties:\n      ServiceToken: {arn}\n      ServiceTimeout: 1\n"
+    )
+    cf.create_stack(StackName=stack_name, TemplateBody=body)
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["ResourceStatusReason"].startswith("CloudFormation did not receive a response")

@@ -364,18 +364,38 @@ def test_a_failed_update_rolls_back_to_the_old_resources(server: Server) -> None
     assert queue_names(sqs, stack_name) == []
 
 
-def test_deletion_policy_retain_keeps_the_resource(server: Server) -> None:
+def test_deletion_policies(server: Server) -> None:
     cf, sqs = server.client("cloudformation"), server.client("sqs")
     stack_name = name()
-    body = "Resources:\n  Kept:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: Retain\n"
-    create(cf, stack_name, body)
+    body = (
+        "Resources:\n  Kept:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: Retain\n"
+        "    Properties:\n      QueueName: !Sub '${AWS::StackName}-kept'\n"
+        "  Gone:\n    Type: AWS::SQS::Queue\n    DeletionPolicy: RetainExceptOnCreate\n"
+        "    Properties:\n      QueueName: !Sub '${AWS::StackName}-gone'\n"
+        "  Bad:\n    Type: AWS::SQS::Queue\n    DependsOn: [Kept, Gone]\n"
+        "    Properties:\n      DelaySeconds: 5000\n"
+    )
+    # A create's rollback keeps Retain, deletes RetainExceptOnCreate.
+    cf.create_stack(StackName=stack_name, TemplateBody=body)
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    assert ("Kept", "DELETE_SKIPPED") in [
+        (e["LogicalResourceId"], e["ResourceStatus"]) for e in events
+    ]
+    assert [u.rsplit("/", 1)[1] for u in queue_names(sqs, stack_name)] == [f"{stack_name}-kept"]
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-    kept = queue_names(sqs, stack_name)
-    assert len(kept) == 1
-    sqs.delete_queue(QueueUrl=kept[0])
-    events = cf.describe_stack_events(StackName=cf.list_stacks()["StackSummaries"][0]["StackId"])
-    del events
+    sqs.delete_queue(QueueUrl=queue_names(sqs, stack_name)[0])
+    # A delete keeps both.
+    other = name()
+    create(cf, other, body.split("  Bad:")[0])
+    cf.delete_stack(StackName=other)
+    cf.get_waiter("stack_delete_complete").wait(StackName=other, WaiterConfig=WAIT)
+    kept = queue_names(sqs, other)
+    assert sorted(u.rsplit("/", 1)[1] for u in kept) == [f"{other}-gone", f"{other}-kept"]
+    for url in kept:
+        sqs.delete_queue(QueueUrl=url)
 
 
 def test_unsupported_types_become_placeholders_when_configured(

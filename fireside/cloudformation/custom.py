@@ -60,6 +60,14 @@ class CustomResources:
         self.aws_names = False
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
+    def _timeout(self, properties: dict[str, Any]) -> float:
+        """The resource's `ServiceTimeout` (seconds, at most an hour), else the default."""
+        try:
+            wanted = float(properties.get("ServiceTimeout", self.timeout))
+        except (TypeError, ValueError):
+            return self.timeout
+        return max(1.0, min(wanted, self.timeout))
+
     def response_url(self, region: str, token: str, by_function: bool) -> str:
         if by_function and self.aws_names:
             bucket = f"cloudformation-custom-resource-response-{region.replace('-', '')}"
@@ -108,7 +116,7 @@ class CustomResources:
             else:
                 raise ResourceFailed(f"Invalid service token: {target or '(none)'}")
             try:
-                answer = await asyncio.wait_for(future, self.timeout)
+                answer = await asyncio.wait_for(future, self._timeout(properties))
             except TimeoutError:
                 raise ResourceFailed(
                     "CloudFormation did not receive a response from your Custom Resource. "

@@ -468,8 +468,11 @@ class Engine:
             [event(stack, shown.logical_id, shown.type, status, shown.physical_id, reason)],
         )
 
-    async def delete_resources(self, stack: Stack, logicals: list[str]) -> list[str]:
-        """Deletes these resources, dependents first; answers those that failed."""
+    async def delete_resources(
+        self, stack: Stack, logicals: list[str], *, create_rollback: bool = False
+    ) -> list[str]:
+        """Deletes these resources, dependents first; answers those that failed.
+        (`RetainExceptOnCreate` resources are deleted when a create rolls back.)"""
         chosen = set(logicals)
         waits: dict[str, set[str]] = {name: set() for name in chosen}
         definitions = stack.template.get("Resources") or {}
@@ -482,6 +485,8 @@ class Engine:
         async def one(name: str) -> bool:
             resource = stack.resources[name]
             policy = "Retain" if name in stack.retain else resource.deletion_policy
+            if create_rollback and policy == "RetainExceptOnCreate":
+                policy = "Delete"
             if resource.status == "CREATE_FAILED" and resource.physical_id is None:
                 policy = "Delete"
             ok = await self.delete_physical(

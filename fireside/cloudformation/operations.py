@@ -98,7 +98,7 @@ async def create(engine: Engine, stack: Stack) -> None:
 
 async def _rollback_create(engine: Engine, stack: Stack) -> None:
     names = [n for n, r in stack.resources.items() if r.status != "DELETE_COMPLETE"]
-    failed = await engine.delete_resources(stack, names)
+    failed = await engine.delete_resources(stack, names, create_rollback=True)
     stack.outputs = []
     if failed:
         reason = f"The following resource(s) failed to delete: [{', '.join(failed)}]. "
