@@ -252,3 +252,27 @@ def test_stacks_and_change_sets_survive_a_restart(fresh_server: Any) -> None:
     cf.execute_change_set(ChangeSetName="later", StackName="kept")
     cf.get_waiter("stack_update_complete").wait(StackName="kept", WaiterConfig=WAIT)
     assert cf.list_exports()["Exports"] == []
+
+
+def test_cancel_update_stack_rolls_the_update_back(server: Server) -> None:
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    stack_name = name()
+    cf.create_stack(StackName=stack_name, TemplateBody="Resources:\n" + HANDLE)
+    cf.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    with pytest.raises(ClientError) as caught:
+        cf.cancel_update_stack(StackName=stack_name)
+    assert error_of(caught)[1] == "CancelUpdateStack cannot be called from current stack status"
+    cf.update_stack(StackName=stack_name, TemplateBody=chain(150))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+        if sum(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources) >= 3:
+            break
+    cf.cancel_update_stack(StackName=stack_name)
+    cf.get_waiter("stack_rollback_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    rolling = next(e for e in events if e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
+    assert rolling["ResourceStatusReason"] == "Stack update cancelled"
+    resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    assert [r["LogicalResourceId"] for r in resources] == ["Handle"]
+    assert queue_names(sqs, stack_name) == []

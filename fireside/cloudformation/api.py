@@ -89,6 +89,7 @@ class StackApi:
             "UpdateStack": self.update_stack,
             "DeleteStack": self.delete_stack,
             "UpdateTerminationProtection": self.update_termination_protection,
+            "CancelUpdateStack": self.cancel_update_stack,
         }
 
     # -- lookups ------------------------------------------------------------------------------
@@ -363,6 +364,15 @@ class StackApi:
         if not stack.in_progress:  # else it begins once the running operation ends
             await self.engine.set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
         self.engine.submit(stack, lambda: operations.delete(self.engine, stack))
+        return {}
+
+    async def cancel_update_stack(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        stack = self.get(ctx, str(params["StackName"]))
+        if stack.status != "UPDATE_IN_PROGRESS":
+            raise validation("CancelUpdateStack cannot be called from current stack status")
+        self.engine.cancelling.add(stack.stack_id)
         return {}
 
     async def update_termination_protection(

@@ -89,6 +89,8 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks = TaskSet("cloudformation")
         self._queue: asyncio.Queue[tuple[str, Callable[[], Awaitable[None]]]] = asyncio.Queue()
+        #: Stacks whose update CancelUpdateStack stopped (it rolls back once running work ends).
+        self.cancelling: set[str] = set()
         #: Called when an operation of a stack ends (nested stacks and change sets listen).
         self.on_settled: list[Callable[[Stack], Awaitable[None]]] = []
 

@@ -149,6 +149,8 @@ async def update(engine: Engine, stack: Stack) -> None:
             resource.removed = logical not in active
 
     async def one(logical: str) -> bool:
+        if stack.stack_id in engine.cancelling:  # CancelUpdateStack: start nothing more
+            return False
         existing = stack.resources.get(logical)
         if existing is None or existing.status in ("DELETE_COMPLETE",):
             ok = await engine.create_resource(stack, logical, active[logical], resolver)
@@ -171,10 +173,14 @@ async def update(engine: Engine, stack: Stack) -> None:
                 stack.outputs, stack.imports = outputs, imported
             else:
                 ok, reason = False, problem
+    cancelled = stack.stack_id in engine.cancelling
+    engine.cancelling.discard(stack.stack_id)
+    if cancelled:
+        ok, reason = False, "Stack update cancelled"
     if not ok:
-        if failed:
+        if failed and not cancelled:
             reason = f"The following resource(s) failed to update: [{', '.join(sorted(failed))}]. "
-        if stack.disable_rollback:
+        if stack.disable_rollback and not cancelled:
             await engine.set_status(stack, "UPDATE_FAILED", reason)
             return
         await engine.set_status(stack, "UPDATE_ROLLBACK_IN_PROGRESS", reason)
