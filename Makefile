@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install system-deps dev-system-deps dev sdks lint bench clean
+.PHONY: up test install system-deps dev-system-deps dev sdks tools lint bench clean
 
 $(BIN)/fireside: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ $(VENV)/.dev: $(BIN)/fireside | dev-system-deps
 
 dev: $(VENV)/.dev
 
+# The deploy tools the tests drive (aws-sam-cli, the AWS CDK), from PyPI and npm into .tools/.
+tools:
+	@scripts/deploy-tools.sh
+
 up: install sdks
 	$(BIN)/fireside up $(ARGS)
 
@@ -40,7 +44,7 @@ lint: dev
 	$(BIN)/ruff format --check fireside tests bench
 	$(BIN)/mypy
 
-test: lint sdks
+test: lint sdks tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install
@@ -48,4 +52,4 @@ bench: install
 	$(BIN)/python bench/sandbox.py
 
 clean:
-	rm -rf $(VENV) .fireside .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools .fireside .mypy_cache .pytest_cache .ruff_cache

@@ -31,12 +31,14 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   SQS event-source mapping (not built yet) would invoke;
 - `scheduler`: `tests/test_scheduler` (EventBridge Scheduler), set up as `apigatewayv2`, its
   plugin deleting every schedule group but `default` and every schedule.
+- `logs`: `tests/test_logs` (CloudWatch Logs: groups, streams, events, filters, tags), set up
+  as `apigatewayv2`, its plugin deleting every log group.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
        [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
-        apigateway|events|sqs|scheduler|sns|
+        apigateway|events|sqs|scheduler|sns|logs|
         sns_with_policies]
        [-k EXPR]
 """
@@ -200,6 +202,14 @@ for schedule in client.list_schedules()["Schedules"]:
     client.delete_schedule(Name=schedule["Name"], GroupName=schedule["GroupName"])
 """,
 )
+LOGS_PLUGIN = clean_slate(
+    "logs",
+    """
+for page in client.get_paginator("describe_log_groups").paginate():
+    for group in page["logGroups"]:
+        client.delete_log_group(logGroupName=group["logGroupName"])
+""",
+)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
@@ -327,6 +337,12 @@ SUITES = {
             "tests/test_s3/test_s3_lambda_integration.py",
             "tests/test_s3/test_s3_eventbridge_integration.py",
         ),
+    ),
+    "logs": Suite(
+        "tests/test_logs/test_logs.py",
+        LOGS_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+        ("tests/test_logs/test_logs_filter_log_events.py", "tests/test_logs/test_logs_tags.py"),
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

@@ -23,6 +23,7 @@ from typing import Any
 from fireside import __version__
 from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
+from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
 from fireside.cloudformation.providers import all_providers
@@ -50,6 +51,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
+from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
 from fireside.events import (
     ArchiveOperations,
@@ -79,6 +81,8 @@ from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
+from fireside.iam import IamProvider, IamStore
+from fireside.logs import LogGroups, LogsService, LogsStore
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
@@ -96,6 +100,7 @@ from fireside.sns.signing import Signer
 from fireside.sqs import SqsProtocol, SqsProvider, SqsStore
 from fireside.sqs.reader import QueueReader
 from fireside.sqs.targets import QueueTargets
+from fireside.ssm import SecretBox, SsmProvider, SsmStore
 from fireside.store.blobs import BlobStore
 from fireside.store.database import Database
 from fireside.sts import StsProvider
@@ -122,6 +127,9 @@ _SQS_MAX_REQUEST = 8 * 1024 * 1024
 # SNS: PublishBatch's 256 KB of messages and attributes, form-encoded (up to 3 bytes a byte),
 # so an oversized message still gets SNS's own error.
 _SNS_MAX_REQUEST = 2 * 1024 * 1024
+# PutLogEvents: 1 MiB of messages, JSON escaping (up to 6 bytes a character) and 10,000
+# events' framing, so an oversized batch still gets the service's own error.
+_LOGS_MAX_REQUEST = 8 * 1024 * 1024
 # ImportApi's (and ImportRestApi's) OpenAPI bodies: API Gateway takes definitions of a few MB.
 # (The edge bounds bodies by signing name, which both API Gateway APIs share.)
 _HTTP_API_MAX_REQUEST = 8 * 1024 * 1024
@@ -208,6 +216,16 @@ class Fireside:
         self.policies = Policies(self.db, self.versions)
         self.function_urls = FunctionUrls(self.db, self.versions)
         self.layers = LayerStore(self.db)
+        #: CloudWatch Logs: groups over the function logs above and groups of their own.
+        self.cloudwatch_logs = LogsService(
+            LogGroups(
+                LogsStore(data / "logs.sqlite"),
+                self.logs,
+                self.functions,
+                data / "logs-groups",
+                settings.log_function_bytes,
+            )
+        )
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
@@ -279,6 +297,11 @@ class Fireside:
         self.schedule_firer = Firer(scheduler_store, self.targets)
         self.scheduler = SchedulerProvider(scheduler_store, self.schedule_firer)
         self.event_replays = Replayer(self.event_archives, router)
+        #: SSM Parameter Store: parameters per account and region; SecureStrings sealed with
+        #: a key of this data directory.
+        self.ssm = SsmProvider(SsmStore(data / "ssm.sqlite"), SecretBox(data / "ssm.key"))
+        #: ECR: repositories only (no images), for `cdk bootstrap` and templates.
+        self.ecr = EcrProvider(EcrStore(data / "ecr.sqlite"))
         #: What API Gateway's service integrations call (filled in when the edge is built).
         self.service_calls = LocalServiceCalls()
         #: CloudFormation: stacks whose resources the providers make through `service_calls`,
@@ -299,6 +322,8 @@ class Fireside:
         self.s3_outbox = self.s3.attach_notifications(
             Outbox(self.s3.store, self.targets), self.targets
         )
+        #: IAM: global, per account; roles and policies stored and returned, not enforced.
+        self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -536,6 +561,49 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "ssm",
+                protocol_for(load_service("ssm")),
+                self.ssm.operations(),
+                target_prefix="AmazonSSM",
+                # PutParameter takes 8 KB values; JSON escaping can multiply them.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "ecr",
+                # ECR refuses a bad repository name in its own words, not Coral's: the
+                # provider checks constraints itself (`fireside.ecr.provider`).
+                JsonProtocol(load_service("ecr"), constraints=False),
+                self.ecr.operations(),
+                target_prefix="AmazonEC2ContainerRegistry_V20150921",
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "iam",
+                protocol_for(load_service("iam")),
+                self.iam.operations(),
+                # A policy document is at most 128 KB; form encoding can triple it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
+                "logs",
+                JsonProtocol(
+                    load_service("logs"),
+                    validation_code="InvalidParameterException",
+                    echo_values=False,
+                ),
+                self.cloudwatch_logs.operations(),
+                target_prefix="Logs_20140328",
+                max_body=_LOGS_MAX_REQUEST,
+            )
+        )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
@@ -628,6 +696,7 @@ class Fireside:
             "sns_failed_deliveries": sum(self.sns.fanout.failed.values()),
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
             "sns_pending_retries": self.sns_retries.pending(),
+            "logs_live_tail_sessions": self.cloudwatch_logs.live_tail.sessions,
         }
 
     async def run(
@@ -677,7 +746,8 @@ class Fireside:
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2"):
+        supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -698,16 +768,20 @@ class Fireside:
                 ("the sandbox backend", self.backend.close),
                 ("layer trees", self.opt_trees.close),
                 ("logs", self.logs.close),
+                ("CloudWatch Logs", self.cloudwatch_logs.close),
                 ("tables", self.tables.close),
                 ("S3", self.s3.close),
                 ("SQS", self.sqs.close),
                 ("SNS", self.sns.close),
+                ("SSM", self.ssm.close),
+                ("ECR", self.ecr.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
                 ("CloudFormation", self.cloudformation.close),
                 ("EventBridge", self.event_store.close),
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),
+                ("IAM", self.iam.close),
                 ("the Lambda store", self.db.close),
             ]
         )

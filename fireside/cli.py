@@ -1,6 +1,7 @@
-"""The `fireside` command: `up` starts the server, `logs` prints a function's logs, `layers`
-lists layers, `layer build` makes a layer zip from a folder or a requirements.txt, `tables`
-lists DynamoDB tables and `tables scan NAME` prints one's items."""
+"""The `fireside` command: `up` starts the server, `deploy` deploys a template as a stack,
+`logs` prints a function's logs, `layers` lists layers, `layer build` makes a layer zip from a
+folder or a requirements.txt, `tables` lists DynamoDB tables and `tables scan NAME` prints
+one's items."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from fireside import __version__
 from fireside.app import Fireside, Started
 from fireside.compute.logs import LogStore, read_records
 from fireside.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_settings
+from fireside.deploy import command as deploy_command
 from fireside.sandbox import SandboxMode
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -129,6 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     publish.add_argument("--description", default="")
     _client_options(publish)
 
+    deploy_command.add_parser(commands, _client_options)
+
     sdk = commands.add_parser(
         "sdks",
         help="list or install the AWS SDKs functions get without packaging them",
@@ -149,13 +153,13 @@ def _client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", default="us-east-1")
 
 
-def _lambda_client(args: argparse.Namespace) -> Any:
+def _lambda_client(args: argparse.Namespace, service: str = "lambda") -> Any:
     import boto3
 
     session = boto3.Session()
     credentials = session.get_credentials()
     return session.client(
-        "lambda",
+        service,
         endpoint_url=args.endpoint_url,
         region_name=args.region,
         aws_access_key_id=credentials.access_key if credentials else DEFAULT_ACCOUNT,
@@ -310,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         return _layer(args)
     if args.command == "sdks":
         return _sdks(args)
+    if args.command == "deploy":
+        return deploy_command.run(args, lambda service: _lambda_client(args, service))
     return _logs(args)
 
 

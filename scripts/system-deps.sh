@@ -6,10 +6,11 @@
 # `--dev` (make test) adds the tools that build aws-lambda-ric's native addon for the tests of
 # the official runtime interface clients (tests/test_official_clients.py), and PostgreSQL, which
 # the tables conformance suite runs against too (tests/tables; it starts the local cluster), and
-# Chromium, which tests/test_browser.py drives headless against the HTTP front doors.
+# Chromium, which tests/test_browser.py drives headless against the HTTP front doors, and
+# Node.js with npm, which installs and runs the AWS CDK for the deploy tests.
 set -u
 wanted=(bubblewrap slirp4netns runsc qemu-system-x86 busybox-static ruby gcc libc6-dev)
-dev_tools=(g++ make cmake autoconf automake libtool postgresql chromium)
+dev_tools=(g++ make cmake autoconf automake libtool postgresql chromium nodejs)
 [ "${1:-}" = "--dev" ] && wanted+=("${dev_tools[@]}")
 missing=()
 for pkg in "${wanted[@]}"; do

@@ -287,6 +287,10 @@ def test_health(server: Server) -> None:
         "scheduler",
         "sns",
         "cloudformation",
+        "ssm",
+        "ecr",
+        "iam",
+        "logs",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {
@@ -298,6 +302,7 @@ def test_health(server: Server) -> None:
     assert all(loop["state"] == "running" for loop in services["lambda"]["loops"].values())
     assert services["dynamodb"]["loops"]["ttl-sweep"]["state"] == "running"
     assert services["scheduler"]["loops"]["firing"]["state"] == "running"
+    assert services["logs"]["loops"]["retention"]["state"] == "running"
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 

@@ -32,6 +32,7 @@ def handler(event, context):
         sqs.send_message(QueueUrl=os.environ["OUT"], MessageBody=json.dumps({
             "body": body, "source": record["eventSource"], "arn": record["eventSourceARN"],
             "batch": len(event["Records"]), "receives": record["attributes"]["ApproximateReceiveCount"],
+            "group": record["attributes"].get("MessageGroupId"), "at": time.time(),
             "attributes": record["messageAttributes"]}))
     if os.environ.get("REPORT"):
         return {"batchItemFailures": failures}
@@ -277,6 +278,50 @@ def test_a_batch_in_flight_at_kill_9_is_run_again(fresh_server: Callable[..., Se
     )
     got = _drain(sqs, out_url, 1, 60)
     assert got[0]["body"] == "slow-1" and int(got[0]["receives"]) >= 2
+    _wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
+
+
+def test_fifo_groups_keep_their_order_across_kill_9(fresh_server: Callable[..., Server]) -> None:
+    server = fresh_server()
+    lam, sqs = server.client(), server.client("sqs")
+    out_url, _ = _queue(sqs)
+    source_url = sqs.create_queue(
+        QueueName=f"q-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "VisibilityTimeout": "3"},
+    )["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=source_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    name = _worker(lam, out_url, SLOW="30", TIMEOUT="3")
+    sent = {"a": ["a1", "slow-a2", "a3", "a4"], "b": ["b1", "b2", "b3"]}
+    for group, bodies in sent.items():
+        for body in bodies:
+            sqs.send_message(
+                QueueUrl=source_url,
+                MessageBody=body,
+                MessageGroupId=group,
+                MessageDeduplicationId=body,
+            )
+    lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=1)
+    got = _drain(sqs, out_url, 4)  # a1 and group b; slow-a2 sleeps, a3 and a4 wait behind it
+    assert sorted(g["body"] for g in got) == ["a1", "b1", "b2", "b3"]
+    _wait_for(lambda: _counts(sqs, source_url) == (2, 1))
+    assert server.process is not None
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait()
+    server.start()
+    lam, sqs = server.client(), server.client("sqs")
+    lam.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"OUT": out_url, "SLOW": "0"}}
+    )
+    while {g["body"] for g in got} != {b for bodies in sent.values() for b in bodies}:
+        got += _drain(sqs, out_url, 1, 60)
+    for group, bodies in sent.items():
+        delivered = [g["body"] for g in sorted(got, key=lambda g: g["at"]) if g["group"] == group]
+        firsts = list(dict.fromkeys(delivered))
+        assert firsts == bodies, delivered  # nothing skipped, none overtaken in its group
+    slow = [g for g in got if g["body"] == "slow-a2"]
+    assert int(slow[-1]["receives"]) >= 2  # the batch in flight at the kill ran again
     _wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
 
 

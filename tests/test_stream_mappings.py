@@ -178,6 +178,114 @@ def test_checkpoints_survive_kill_9(fresh_server: Callable[..., Server]) -> None
     assert "Messages" not in sqs.receive_message(QueueUrl=out_url, WaitTimeSeconds=1)
 
 
+LANES = """
+import json, os, time, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    started = time.time()
+    time.sleep(0.4)
+    keys = [(r["dynamodb"]["Keys"]["id"]["S"], r["dynamodb"]["NewImage"]["v"]["S"])
+            for r in event["Records"]]
+    sqs.send_message(QueueUrl=os.environ["OUT"],
+                     MessageBody=json.dumps({"keys": keys, "at": [started, time.time()]}))
+"""
+
+
+def test_parallelization_runs_lanes_at_once_in_order_per_key(server: Server) -> None:
+    lam, sqs, dynamodb = server.client(), server.client("sqs"), server.client("dynamodb")
+    out_url, _ = _queue(sqs)
+    table, stream = _table(dynamodb)
+    name = f"lanes-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(LANES)},
+        Environment={"Variables": {"OUT": out_url}},
+    )
+    for version in "123":
+        for key in ("k1", "k2", "k3", "k4", "k5", "k6"):
+            _put(dynamodb, table, key, v=version)
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=stream,
+        FunctionName=name,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=2,
+        ParallelizationFactor=4,
+    )
+    assert mapping["ParallelizationFactor"] == 4
+    _enabled(lam, mapping["UUID"])
+    calls: list[dict[str, Any]] = []
+    while sum(len(c["keys"]) for c in calls) < 18:
+        calls += _drain(sqs, out_url, 1)
+    seen: dict[str, list[str]] = {}
+    for call in sorted(calls, key=lambda c: c["at"][0]):
+        for key, version in call["keys"]:
+            seen.setdefault(key, []).append(version)
+    assert seen == {f"k{i}": ["1", "2", "3"] for i in range(1, 7)}  # in order per item
+    spans = [c["at"] for c in calls]
+    assert any(  # two batches of the one shard ran at the same time
+        a is not b and a[0] < b[0] < a[1] for a in spans for b in spans
+    ), spans
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+WINDOWED = """
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    state = event["state"]
+    state["count"] = state.get("count", 0) + len(event["Records"])
+    state.setdefault("calls", 0)
+    state["calls"] += 1
+    if event["isFinalInvokeForWindow"]:
+        sqs.send_message(QueueUrl=os.environ["OUT"], MessageBody=json.dumps(event))
+    return {"state": state}
+"""
+
+
+def test_tumbling_windows_carry_state_to_a_final_invocation(server: Server) -> None:
+    lam, sqs, dynamodb = server.client(), server.client("sqs"), server.client("dynamodb")
+    out_url, _ = _queue(sqs)
+    table, stream = _table(dynamodb)
+    name = f"window-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE,
+        Code={"ZipFile": python_zip(WINDOWED)},
+        Environment={"Variables": {"OUT": out_url}},
+    )
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=stream,
+        FunctionName=name,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=2,
+        TumblingWindowInSeconds=2,
+    )
+    assert mapping["TumblingWindowInSeconds"] == 2
+    _enabled(lam, mapping["UUID"])
+    for key in ("a", "b", "c", "d", "e"):
+        _put(dynamodb, table, key, v="1")
+    finals: list[dict[str, Any]] = []
+    while sum(f["state"]["count"] for f in finals) < 5:
+        finals += _drain(sqs, out_url, 1)
+    assert sum(f["state"]["count"] for f in finals) == 5
+    for final in finals:
+        assert final["Records"] == [] and final["isWindowTerminatedEarly"] is False
+        assert final["eventSourceARN"] == stream and final["shardId"]
+        start, end = (
+            time.mktime(time.strptime(final["window"][k], "%Y-%m-%dT%H:%M:%SZ"))
+            for k in ("start", "end")
+        )
+        assert end - start == 2
+    # 5 records in batches of at most 2: at least 3 calls carried the state on.
+    assert sum(f["state"]["calls"] for f in finals) >= 3
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
 def test_bad_stream_mappings_are_refused(server: Server) -> None:
     lam, sqs, dynamodb = server.client(), server.client("sqs"), server.client("dynamodb")
     out_url, _ = _queue(sqs)
@@ -192,9 +300,6 @@ def test_bad_stream_mappings_are_refused(server: Server) -> None:
         return str(error["Message"])
 
     assert "StartingPosition" in refused(EventSourceArn=stream)
-    assert "tumbling" in refused(
-        EventSourceArn=stream, StartingPosition="LATEST", TumblingWindowInSeconds=60
-    )
     missing = stream.replace(":table/", ":table/nope-")
     assert refused(EventSourceArn=missing, StartingPosition="LATEST") == (
         f"Stream not found: {missing}"

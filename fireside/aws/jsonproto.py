@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 from fireside.aws.coral import coral_message
 from fireside.aws.errors import ServiceError
+from fireside.aws.eventstream import CONTENT_TYPE, EventStreamSerializer, encode_message
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, encode_blob
 from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.validation import Validator
+from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
 
 __all__ = ["JsonProtocol", "coral_namespace"]
@@ -101,6 +103,8 @@ class JsonProtocol:
         checksum: bool = False,
         error_namespace: str | None = None,
         constraints: bool = True,
+        validation_code: str | None = None,
+        echo_values: bool = True,
     ) -> None:
         """`checksum`: send `x-amz-crc32` (DynamoDB's clients verify it when present).
 
@@ -109,7 +113,13 @@ class JsonProtocol:
 
         `constraints=False` checks `required` only, for services that refuse bad values in
         their own words (SQS: `InvalidAttributeName`, not a Coral enum ValidationException).
+
+        `validation_code`: the code a constraint violation is answered with, for services that
+        report them as one of their own errors (CloudWatch Logs: `InvalidParameterException`,
+        with the same `1 validation error detected: ...` message); `echo_values=False` leaves
+        values failing a pattern out of that message, as Logs does.
         """
+        self._validation_code = validation_code
         self._service = service
         self._checksum = checksum
         self._namespace = error_namespace or coral_namespace(service)
@@ -122,12 +132,22 @@ class JsonProtocol:
         self._decoders: dict[str, Decoder | None] = {}
         self._validators: dict[str, Validator | None] = {}
         self._encoders: dict[str, Encoder | None] = {}
+        #: Operations answering with an event stream (Logs' StartLiveTail): its member and
+        #: serializer.
+        self._event_streams: dict[str, tuple[str, EventStreamSerializer]] = {}
         for op in service.operations():
             self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
             self._validators[op.name] = (
-                Validator(op.input, constraints=constraints) if op.input is not None else None
+                Validator(op.input, constraints=constraints, echo_values=echo_values)
+                if op.input is not None
+                else None
             )
             self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
+            if op.has_event_stream_output and op.output is not None:
+                for member_name, member in op.output.members.items():
+                    if member.event_stream:
+                        serializer = EventStreamSerializer(member, codec)
+                        self._event_streams[op.name] = (member_name, serializer)
         self._codec = codec
         self._errors = {
             s.error_code: _ErrorPlan(s.error_code, s, self._namespace, codec)
@@ -168,7 +188,12 @@ class JsonProtocol:
             raise _serialization("The request's JSON is nested too deeply.") from None
         validator = self._validators[name]
         if validator is not None:
-            validator.validate(params)
+            try:
+                validator.validate(params)
+            except ServiceError as error:
+                if self._validation_code is None or error.code != "ValidationException":
+                    raise
+                raise ServiceError(self._validation_code, error.message, error.status) from None
         return ParsedRequest(name, params)
 
     # -- responses --------------------------------------------------------------------------
@@ -176,9 +201,44 @@ class JsonProtocol:
     def serialize_result(
         self, operation_name: str, result: Mapping[str, Any], request_id: str
     ) -> Response:
+        streamed = self._event_streams.get(operation_name)
+        if streamed is not None and hasattr(result.get(streamed[0]), "__aiter__"):
+            return self._event_stream(streamed, result, request_id)
         encode = self._encoders[operation_name]
         body = _dumps(encode(result) if encode is not None else {})
         return Response(200, self._headers(request_id, body), body)
+
+    def _event_stream(
+        self,
+        streamed: tuple[str, EventStreamSerializer],
+        result: Mapping[str, Any],
+        request_id: str,
+    ) -> Response:
+        """An event-stream answer: json protocols send the output's other members first, as
+        an `initial-response` event, then each event the provider yields as it comes."""
+        member, serializer = streamed
+        source = result[member]
+        initial = encode_message(
+            [
+                (":event-type", "initial-response"),
+                (":content-type", "application/json"),
+                (":message-type", "event"),
+            ],
+            b"{}",
+        )
+
+        async def frames() -> AsyncIterator[bytes]:
+            yield initial
+            async for event in source:
+                yield serializer.encode(event)
+
+        async def close() -> None:
+            aclose = getattr(source, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+        headers = [("x-amzn-RequestId", request_id), ("Content-Type", CONTENT_TYPE)]
+        return Response(200, headers, stream=ClosingStream(frames(), close))
 
     def serialize_error(self, error: ServiceError, request_id: str) -> Response:
         plan = self._errors.get(error.code) or self._unmodelled_plan(error.code)

@@ -46,12 +46,15 @@ class Validator:
         *,
         constraints: bool = True,
         unchecked: frozenset[str] = frozenset(),
+        echo_values: bool = True,
     ) -> None:
         """`constraints=False` checks `required` only: S3 is no Coral service and refuses
         bad values in its own words, parameter by parameter, never as a ValidationException.
         `unchecked` names members of `shape` whose values the provider checks itself,
-        because AWS refuses them otherwise than Coral would (Lambda's Runtime)."""
-        compiler = _Compiler(constraints)
+        because AWS refuses them otherwise than Coral would (Lambda's Runtime).
+        `echo_values=False` leaves a value that fails its pattern out of the problem, as
+        CloudWatch Logs writes it (`Value at 'logGroupIdentifier' failed to satisfy ...`)."""
+        compiler = _Compiler(constraints, echo_values)
         if unchecked and shape.type_name == "structure":
             self._check: Check | None = compiler.structure(shape, unchecked)
         else:
@@ -135,6 +138,14 @@ def _problem(value: Any, path: str, shape: Shape, constraint: str) -> str:
     if shape.sensitive:
         return f"Value at '{path}' failed to satisfy constraint: {constraint}"
     return f"Value '{render(value)}' at '{path}' failed to satisfy constraint: {constraint}"
+
+
+def _problem_unechoed(value: Any, path: str, shape: Shape, constraint: str) -> str:
+    # CloudWatch Logs leaves out a value that fails its pattern (moto's AWS-verified ARN
+    # tests), and shows others (`Value '51' at 'limit'`).
+    if constraint.startswith("Member must satisfy regular expression pattern"):
+        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
+    return _problem(value, path, shape, constraint)
 
 
 def _rule(shape: Shape) -> Rule | None:
@@ -232,8 +243,9 @@ def _no_rule(shape: Shape) -> Rule | None:
 class _Compiler:
     """Builds `Check` closures, memoized per shape so recursive shapes compile finitely."""
 
-    def __init__(self, constraints: bool = True) -> None:
+    def __init__(self, constraints: bool = True, echo_values: bool = True) -> None:
         self._rule = _rule if constraints else _no_rule
+        self._problem = _problem if echo_values else _problem_unechoed
         self._checks: dict[int, Check | None] = {}
         self._constrained: dict[int, bool] = {}
 
@@ -299,7 +311,7 @@ class _Compiler:
         def check(value: Any, path: str, out: list[str]) -> None:
             failed = rule(value)
             if failed:
-                out.extend(_problem(value, path, shape, message) for message in failed)
+                out.extend(self._problem(value, path, shape, message) for message in failed)
 
         return check
 
@@ -347,10 +359,10 @@ class _Compiler:
             if own is not None:
                 failed = own(value)
                 if failed:
-                    out.extend(_problem(value, path, shape, message) for message in failed)
+                    out.extend(self._problem(value, path, shape, message) for message in failed)
             if scalar_rule is not None:
                 if any(item is None or scalar_rule(item) for item in value):
-                    out.append(_problem(value, path, shape, nested if "." in path else top))
+                    out.append(self._problem(value, path, shape, nested if "." in path else top))
             elif element is not None:
                 for index, item in enumerate(value, 1):
                     if item is not None:
@@ -370,7 +382,7 @@ class _Compiler:
             if own is not None:
                 failed = own(value)
                 if failed:
-                    out.extend(_problem(value, path, shape, message) for message in failed)
+                    out.extend(self._problem(value, path, shape, message) for message in failed)
             # Coral reports bad keys (and bad scalar values) once for the whole map.
             for rule, what in ((key_rule, "keys"), (value_rule, "value")):
                 if rule is None:
@@ -383,7 +395,7 @@ class _Compiler:
                             failed_all.append(message)
                 if failed_all:
                     constraint = f"Map {what} must satisfy constraint: [{', '.join(failed_all)}]"
-                    out.append(_problem(value, path, shape, constraint))
+                    out.append(self._problem(value, path, shape, constraint))
             if value_check is not None:
                 for key, item in value.items():
                     if item is not None:

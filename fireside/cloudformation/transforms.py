@@ -1,9 +1,9 @@
 """Template transforms: `AWS::Include` snippets and the SAM transform
 (`AWS::Serverless-2016-10-31`), run on the server as CloudFormation runs them.
 
-SAM templates are translated by the `aws-sam-translator` package (what AWS's own transform
-runs), offline, for the request's region. The translator keeps its region in global state,
-so translations run one at a time per process, in a thread off the event loop.
+SAM templates are translated by `fireside.cloudformation.sam` (the `aws-sam-translator`
+package, what AWS's own transform runs), offline, for the request's region, in a thread off
+the event loop.
 `AWS::LanguageExtensions` is accepted: its `Fn::Length` and `Fn::ToJsonString` are
 intrinsics here (`Fn::ForEach` is not supported). `Fn::Transform` with `AWS::Include`
 reads its `Location` (`s3://bucket/key`) from Fireside's S3 as the calling account.
@@ -14,45 +14,34 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from fireside.cloudformation.sam import SAM_TRANSFORM as SAM
+from fireside.cloudformation.sam import TransformFailed, expand_sam
 from fireside.cloudformation.template import MAX_URL_BODY, parse_template, validation
 
 __all__ = ["SAM", "Transforms"]
 
 log = logging.getLogger(__name__)
 
-SAM: Final = "AWS::Serverless-2016-10-31"
 _INCLUDE: Final = "AWS::Include"
 _ACCEPTED: Final = frozenset({SAM, _INCLUDE, "AWS::LanguageExtensions"})
 _MAX_INCLUDES: Final = 100
-#: The translator's global state (its region) is per process: one translation at a time.
-_TRANSLATING = threading.Lock()
 
 #: (s3:// or https:// URL) -> the object's bytes, read as the calling account.
 Reader = Callable[[str], Awaitable[bytes]]
 
 
 def _translate(template: dict[str, Any], region: str, parameters: dict[str, str]) -> Any:
-    import boto3
-    from samtranslator.model.exceptions import InvalidDocumentException
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
-    with _TRANSLATING:
-        try:
-            session = boto3.Session(region_name=region)
-            return Translator(None, Parser(), boto_session=session).translate(
-                template, parameter_values=dict(parameters)
-            )
-        except InvalidDocumentException as error:
-            causes = " ".join(cause.message for cause in error.causes)
-            return validation(f"Transform {SAM} failed with: {error.message} {causes}".strip())
-        except Exception as error:
-            log.exception("the SAM transform failed")
-            return validation(f"Transform {SAM} failed with: {error}")
+    """The SAM expansion (`fireside.cloudformation.sam`), or the error to raise."""
+    try:
+        return expand_sam(template, region, parameters)
+    except TransformFailed as error:
+        return validation(str(error))
+    except Exception as error:  # the translator's own bugs
+        log.exception("the SAM transform failed")
+        return validation(f"Transform {SAM} failed with: {error}")
 
 
 class Transforms:

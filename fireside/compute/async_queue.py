@@ -223,7 +223,8 @@ class AsyncQueue:
                 if due:
                     timeout = 0.05 if timeout is None else min(timeout, 0.05)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):  # (wait_for could swallow a cancel)
+                        await self._wake.wait()
         finally:
             await self._tasks.close()
 

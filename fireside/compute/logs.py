@@ -19,13 +19,17 @@ to `.log.1` (replacing the older half) whenever it reaches half of that.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from fireside.store.durable import replace_durably
+
+log = logging.getLogger(__name__)
 
 MAX_LINE = 256 * 1024
 TAIL_BYTES = 4096
@@ -100,14 +104,35 @@ class FunctionLog:
         self._file: IO[bytes] = open(path, "ab")  # noqa: SIM115 (kept open across writes)
         self._size = self._file.tell()
         self._flush_pending = False
+        #: Called with (epoch ms, stream, line) for each record: CloudWatch Logs' Live Tail
+        #: sessions (`fireside.logs.live_tail`). Empty almost always: one test per line.
+        self.listeners: list[Callable[[int, str, bytes], None]] = []
 
-    def write(self, stream: str, line: bytes) -> None:
-        stamp = str(int(time.time() * 1000)).encode()
-        record = stamp + b"\t" + stream.encode() + b"\t" + line + b"\n"
+    def write(self, stream: str, line: bytes, stamp_ms: int | None = None) -> None:
+        """Append one record, stamped now (or at `stamp_ms`: PutLogEvents into the group)."""
+        millis = int(time.time() * 1000) if stamp_ms is None else stamp_ms
+        record = str(millis).encode() + b"\t" + stream.encode() + b"\t" + line + b"\n"
         if self._size + len(record) > self._rotate_at:
             self._rotate()
         self._file.write(record)
         self._size += len(record)
+        if self.listeners:
+            self._notify(millis, stream, line)
+
+    def _notify(self, millis: int, stream: str, line: bytes) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(millis, stream, line)
+            except Exception:  # a listener's bug must not stop a function's logging
+                log.exception("a log listener of %s failed", self.path.name)
+
+    def clear(self) -> None:
+        """Drop every record (DeleteLogGroup of the function's group); writers carry on."""
+        self._file.flush()
+        self._file.truncate(0)
+        self._size = 0
+        with contextlib.suppress(FileNotFoundError):
+            self.path.with_suffix(".log.1").unlink()
 
     def _rotate(self) -> None:
         self._file.close()
@@ -154,6 +179,17 @@ class LogStore:
             log = FunctionLog(path, self._function_bytes, self._invoke_bytes)
             self._open[key] = log
         return log
+
+    def clear(self, account: str, region: str, function: str) -> None:
+        """Drop a function's records (its CloudWatch Logs group was deleted)."""
+        log = self._open.get((account, region, function))
+        if log is not None:
+            log.clear()
+            return
+        path = self.path(account, region, function)
+        for stale in (path, path.with_suffix(".log.1")):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
 
     def close(self) -> None:
         for log in self._open.values():

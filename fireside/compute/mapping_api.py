@@ -4,8 +4,8 @@ Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`) and DynamoD
 (`fireside.compute.stream_mapping`); other sources (Kinesis, Kafka, MQ, DocumentDB) are
 refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
 LATEST) and a stream the function's account can read, and takes the stream parameters
-(retries, record age, bisection, an OnFailure destination); TumblingWindowInSeconds is
-refused (not built). What is checked, as AWS checks it for SQS:
+(retries, record age, bisection, parallelization, tumbling windows, an OnFailure
+destination). What is checked, as AWS checks it for SQS:
 
 - the function exists (any version or alias named), in the caller's account;
 - the queue exists and the function's account may read it (the queue's owner check, via
@@ -32,7 +32,7 @@ from fireside.compute.errors import conflict, invalid, invalid_marker, lambda_er
 from fireside.compute.mapping_runner import MappingRunner
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.registry import parse_function_name
-from fireside.compute.stream_mapping import StreamSource, position_at_latest
+from fireside.compute.stream_records import StreamSource, position_at_latest
 from fireside.compute.versions import Versions
 from fireside.patterns import PatternError, compile_pattern
 from fireside.sqs.reader import QueueReader
@@ -245,10 +245,8 @@ class MappingApi:
                     await position_at_latest(self._streams, mapping, shards)
             except ServiceError:
                 raise invalid(f"Stream not found: {mapping.source_arn}") from None
-        if params.get("TumblingWindowInSeconds"):
-            raise invalid(
-                "Fireside does not support tumbling windows (TumblingWindowInSeconds) yet."
-            )
+        if params.get("TumblingWindowInSeconds") is not None:
+            mapping.tumbling_window = int(params["TumblingWindowInSeconds"])
         for key in ("Topics", "Queues", "SelfManagedEventSource", "StartingPositionTimestamp"):
             if params.get(key) is not None:
                 raise invalid(f"Unsupported {key} parameter for given event source.")

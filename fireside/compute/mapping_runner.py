@@ -15,7 +15,8 @@ import logging
 
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.sqs_mapping import Invoke, QueueSource, SqsPoller
-from fireside.compute.stream_mapping import SendFailure, StreamPoller, StreamSource
+from fireside.compute.stream_mapping import SendFailure, StreamPoller
+from fireside.compute.stream_records import StreamSource
 
 __all__ = ["MappingRunner"]
 

@@ -56,6 +56,10 @@ class EventSourceMapping:
     max_age: int = -1
     bisect: bool = False
     parallelization: int = 1
+    #: TumblingWindowInSeconds (0: none).
+    tumbling_window: int = 0
+    #: Shard id -> its open tumbling window: {"start": epoch seconds, "state": {...}}.
+    windows: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: DestinationConfig's OnFailure destination (an SQS queue, SNS topic or S3 bucket).
     on_failure: str | None = None
     #: Shard id -> the sequence number of the last record handled (the checkpoint).
@@ -103,7 +107,7 @@ class EventSourceMapping:
                     "MaximumRecordAgeInSeconds": self.max_age,
                     "BisectBatchOnFunctionError": self.bisect,
                     "MaximumRetryAttempts": self.max_retries,
-                    "TumblingWindowInSeconds": 0,
+                    "TumblingWindowInSeconds": self.tumbling_window,
                     "DestinationConfig": {
                         "OnFailure": {"Destination": self.on_failure} if self.on_failure else {}
                     },

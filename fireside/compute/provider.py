@@ -44,6 +44,7 @@ from fireside.compute.policies import Policies
 from fireside.compute.policy_api import PolicyApi
 from fireside.compute.provisioned import ProvisionedApi, Provisioner
 from fireside.compute.registry import FunctionRegistry, parse_function_name
+from fireside.compute.tags_api import TagsApi
 from fireside.compute.versions import VersionApi, Versions
 from fireside.runtimes import registry as runtimes
 from fireside.store.blobs import ArchiveError, BlobStore, inspect_zip
@@ -179,6 +180,7 @@ class LambdaProvider:
         self._policy_api = PolicyApi(policies, versions)
         self._function_urls = function_urls
         self._function_url_api = FunctionUrlApi(function_urls, versions)
+        self._tags_api = TagsApi(functions)
         self._tasks = TaskSet("lambda")
 
     def operations(
@@ -201,6 +203,7 @@ class LambdaProvider:
             **self._event_config_api.operations(),
             **self._function_url_api.operations(),
             **self._policy_api.operations(),
+            **self._tags_api.operations(),
             "DeleteAlias": self.delete_alias,
         }
 

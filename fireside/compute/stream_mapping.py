@@ -21,28 +21,45 @@ As Lambda does it ("Using Lambda with DynamoDB"):
 - FilterCriteria patterns apply to each record (`eventName`, `dynamodb.NewImage`, ...);
   records matching none are passed over as handled.
 
-ParallelizationFactor is stored and reported but batches of one shard run one at a time.
+- ParallelizationFactor N: a read takes up to N batches of a shard at once and splits them
+  into N lanes by the hash of each record's key, run concurrently; each lane keeps its
+  records in order, so each item's changes still arrive in order. The shard's checkpoint
+  moves once every lane is done (a partial ReportBatchItemFailures answer retries within its
+  lane, and does not move the checkpoint past the other lanes' records).
+- TumblingWindowInSeconds: `fireside.compute.stream_windows` (one lane: the window's state
+  is one sequence).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import logging
 import time
-import uuid
+import zlib
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from fireside.aws.errors import ServiceError
-from fireside.compute.destinations import timestamp
 from fireside.compute.mappings import EventSourceMapping
 from fireside.compute.sqs_mapping import Invoke
+from fireside.compute.stream_records import (
+    StreamSource,
+    failure_record,
+    position_at_latest,
+    record_number,
+    stream_record,
+)
+from fireside.compute.stream_windows import (
+    MAX_STATE,
+    answered_state,
+    state_size,
+    window_payload,
+    window_start,
+)
 from fireside.patterns import Pattern, compile_pattern
 
-__all__ = ["StreamPoller", "StreamSource"]
+__all__ = ["SendFailure", "StreamPoller"]
 
 log = logging.getLogger(__name__)
 
@@ -53,64 +70,10 @@ SHARD_REFRESH = 5.0
 _BACKOFF_MAX = 30.0
 
 
-class StreamSource(Protocol):
-    """What a poller needs of DynamoDB Streams (`fireside.tables.reader.StreamReader`)."""
-
-    async def shards(self, account: str, region: str, arn: str) -> list[dict[str, Any]]: ...
-
-    async def iterator(
-        self, account: str, region: str, arn: str, shard: str, kind: str, number: str | None
-    ) -> str: ...
-
-    async def latest(self, account: str, region: str, arn: str, shard: str) -> str: ...
-
-    async def records(
-        self, account: str, region: str, iterator: str, limit: int
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
-
-
 #: Stores the mapping (its checkpoints) durably.
 Save = Callable[[EventSourceMapping], None]
 #: Sends an on-failure record to the mapping's destination.
 SendFailure = Callable[[EventSourceMapping, dict[str, Any]], None]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, datetime):
-        return int(value.timestamp())
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON")
-
-
-def stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-    """An `aws:dynamodb` record as Lambda sends it: the stream record, JSON-ready, with the
-    stream's ARN."""
-    plain: dict[str, Any] = json.loads(json.dumps(record, default=_plain))
-    plain["eventSourceARN"] = arn
-    return plain
-
-
-def _number(record: dict[str, Any]) -> str:
-    return str(record["dynamodb"]["SequenceNumber"])
-
-
-async def position_at_latest(
-    source: StreamSource, mapping: EventSourceMapping, shards: list[dict[str, Any]]
-) -> None:
-    """Resolve LATEST into checkpoints (done when the mapping is created, so that it starts
-    from that moment, and kept across restarts): closed shards count as read, open ones
-    start after their newest record."""
-    for shard in shards:
-        if "EndingSequenceNumber" in shard["SequenceNumberRange"]:
-            mapping.finished.append(shard["ShardId"])
-        else:
-            mapping.checkpoints[shard["ShardId"]] = await source.latest(
-                mapping.account, mapping.region, mapping.source_arn, shard["ShardId"]
-            )
-    mapping.positioned = True
 
 
 class StreamPoller:
@@ -173,6 +136,10 @@ class StreamPoller:
         shards = await self._refresh()
         await self._position(shards)
         known = {s["ShardId"] for s in shards}
+        if shards and any(shard not in known for shard in m.finished):
+            # Shards trimmed from the stream (after 24 hours) need no memory of being read.
+            m.finished = [shard for shard in m.finished if shard in known]
+            self._save(m)
         progressed = False
         for shard in sorted(shards, key=lambda s: s["ShardId"]):
             shard_id = shard["ShardId"]
@@ -196,9 +163,10 @@ class StreamPoller:
         )
         batch: list[dict[str, Any]] = []
         deadline = time.monotonic() + m.window
-        while iterator is not None and len(batch) < m.batch_size:
+        limit = m.batch_size * self._lanes
+        while iterator is not None and len(batch) < limit:
             records, iterator = await self._source.records(
-                m.account, m.region, iterator, m.batch_size - len(batch)
+                m.account, m.region, iterator, limit - len(batch)
             )
             batch += records
             if not batch or time.monotonic() >= deadline:
@@ -207,7 +175,13 @@ class StreamPoller:
                 await asyncio.sleep(min(IDLE_POLL, max(0.0, deadline - time.monotonic())))
         if batch:
             await self._handle(shard_id, batch)
-        if iterator is None and len(batch) < m.batch_size:  # closed, and read to its end
+        caught_up = len(batch) < limit
+        window = m.windows.get(shard_id)
+        if caught_up and window is not None:
+            ended = window["start"] + m.tumbling_window <= time.time()
+            if ended or iterator is None:
+                await self._close_window(shard_id)
+        if iterator is None and caught_up:  # closed, and read to its end
             m.finished.append(shard_id)
             m.checkpoints.pop(shard_id, None)
             self._save(m)
@@ -221,23 +195,117 @@ class StreamPoller:
         return [r for r in batch if any(f.matches(r) for f in self._filters)]
 
     def _done(self, shard_id: str, record: dict[str, Any]) -> None:
-        self.mapping.checkpoints[shard_id] = _number(record)
+        self.mapping.checkpoints[shard_id] = record_number(record)
         self._save(self.mapping)
+
+    @property
+    def _lanes(self) -> int:
+        return 1 if self.mapping.tumbling_window else max(1, self.mapping.parallelization)
 
     async def _handle(self, shard_id: str, batch: list[dict[str, Any]]) -> None:
         m = self.mapping
         plain = [stream_record(r, m.source_arn) for r in batch]
-        matching = self._matching(plain)
-        if not matching:
-            self._done(shard_id, batch[-1])
+        if m.tumbling_window:
+            await self._handle_windows(shard_id, plain)
             return
-        pending = [matching]
-        while pending:
-            await self._deliver(shard_id, pending.pop(0), pending)
+        matching = self._matching(plain)
+        if self._lanes == 1:
+            await self._run_lane(shard_id, matching, checkpoint=True)
+        else:
+            lanes: list[list[dict[str, Any]]] = [[] for _ in range(self._lanes)]
+            for record in matching:
+                key = json.dumps(record["dynamodb"].get("Keys"), sort_keys=True)
+                lanes[zlib.crc32(key.encode()) % len(lanes)].append(record)
+            async with asyncio.TaskGroup() as group:
+                for lane in lanes:
+                    if lane:
+                        group.create_task(self._run_lane(shard_id, lane, checkpoint=False))
         self._done(shard_id, batch[-1])
 
+    async def _run_lane(
+        self, shard_id: str, records: list[dict[str, Any]], *, checkpoint: bool
+    ) -> None:
+        """Deliver `records` in order, a batch at a time; `checkpoint`: the lane is the whole
+        shard, so a partial success may move the shard's checkpoint."""
+        size = self.mapping.batch_size
+        pending = [records[i : i + size] for i in range(0, len(records), size)]
+        while pending:
+            await self._deliver(shard_id, pending.pop(0), pending, checkpoint=checkpoint)
+
+    async def _handle_windows(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """A windowed batch: each window's records in one sequence of invocations, the last
+        window closed (its final invocation) before the next one's first."""
+        m = self.mapping
+        while records:
+            start = window_start(records[0], m.tumbling_window)
+            count = 1
+            while count < len(records) and (
+                window_start(records[count], m.tumbling_window) == start
+            ):
+                count += 1
+            group, records = records[:count], records[count:]
+            window = m.windows.get(shard_id)
+            if window is not None and window["start"] != start:
+                await self._close_window(shard_id)
+            if shard_id not in m.windows:
+                m.windows[shard_id] = {"start": start, "state": {}}
+            matching = self._matching(group)
+            if matching:
+                await self._run_lane(shard_id, matching, checkpoint=True)
+            self._done(shard_id, group[-1])
+
+    async def _close_window(self, shard_id: str, early: bool = False) -> None:
+        """The window's final invocation, retried until it succeeds (the shard waits)."""
+        m = self.mapping
+        window = m.windows[shard_id]
+        payload = window_payload(
+            [],
+            shard_id=shard_id,
+            source_arn=m.source_arn,
+            start=window["start"],
+            seconds=m.tumbling_window,
+            state=window["state"],
+            final=True,
+            early=early,
+        )
+        failures = 0
+        while True:
+            try:
+                _, error = await self._invoke(m, payload)
+            except ServiceError as failure:
+                error = failure.code
+            if error is None:
+                break
+            failures += 1
+            m.last_result = "PROBLEM: Function call failed"
+            await asyncio.sleep(min(2.0 ** min(failures, 8) / 8, _BACKOFF_MAX))
+        if early:
+            window["state"] = {}
+        else:
+            del m.windows[shard_id]
+        self._save(m)
+
+    def _payload(self, shard_id: str, batch: list[dict[str, Any]]) -> bytes:
+        m = self.mapping
+        if not m.tumbling_window:
+            return json.dumps({"Records": batch}).encode("utf-8")
+        window = m.windows[shard_id]
+        return window_payload(
+            batch,
+            shard_id=shard_id,
+            source_arn=m.source_arn,
+            start=window["start"],
+            seconds=m.tumbling_window,
+            state=window["state"],
+        )
+
     async def _deliver(
-        self, shard_id: str, batch: list[dict[str, Any]], pending: list[list[dict[str, Any]]]
+        self,
+        shard_id: str,
+        batch: list[dict[str, Any]],
+        pending: list[list[dict[str, Any]]],
+        *,
+        checkpoint: bool,
     ) -> None:
         """Run `batch` until it succeeds, is given up (to the on-failure destination), or is
         bisected (its halves put at the front of `pending`)."""
@@ -249,7 +317,7 @@ class StreamPoller:
             if time.time() - float(oldest) > (m.max_age if m.max_age >= 0 else RECORD_LIFETIME):
                 self._give_up(shard_id, batch, "RecordAgeExceeded", attempts, None)
                 return
-            payload = json.dumps({"Records": batch}).encode("utf-8")
+            payload = self._payload(shard_id, batch)
             try:
                 answer, error = await self._invoke(m, payload)
             except ServiceError as failure:  # not run (throttled, not ready): not counted
@@ -258,13 +326,16 @@ class StreamPoller:
                 await asyncio.sleep(min(2.0 ** min(throttles, 8) / 4, _BACKOFF_MAX))
                 continue
             attempts += 1
+            if error is None and m.tumbling_window:
+                error = await self._keep_state(shard_id, answer)
             if error is None:
                 failed = self._first_failure(answer, batch)
                 if failed is None:
                     m.last_result = "OK"
                     return
                 if failed > 0:
-                    self._done(shard_id, batch[failed - 1])
+                    if checkpoint:
+                        self._done(shard_id, batch[failed - 1])
                     batch = batch[failed:]
             else:
                 m.last_result = "PROBLEM: Function call failed"
@@ -277,6 +348,16 @@ class StreamPoller:
                 return
             await asyncio.sleep(min(2.0 ** min(attempts, 8) / 8, _BACKOFF_MAX))
 
+    async def _keep_state(self, shard_id: str, answer: bytes) -> str | None:
+        """Take the window state a function answered; an error when it answered none."""
+        state = answered_state(answer)
+        if state is None:
+            return "The function's response did not contain a state"
+        self.mapping.windows[shard_id]["state"] = state
+        if state_size(state) > MAX_STATE:
+            await self._close_window(shard_id, early=True)
+        return None
+
     def _first_failure(self, answer: bytes, batch: list[dict[str, Any]]) -> int | None:
         """Where ReportBatchItemFailures says the batch failed (None: it did not)."""
         if "ReportBatchItemFailures" not in self.mapping.response_types:
@@ -288,7 +369,7 @@ class StreamPoller:
         failures = parsed.get("batchItemFailures") if isinstance(parsed, dict) else None
         if not failures:
             return None
-        numbers = [_number(r) for r in batch]
+        numbers = [record_number(r) for r in batch]
         found = []
         for failure in failures:
             item = failure.get("itemIdentifier") if isinstance(failure, dict) else None
@@ -313,37 +394,5 @@ class StreamPoller:
             shard_id,
             condition,
         )
-        if m.on_failure is None:
-            return
-        first = batch[0]["dynamodb"].get("ApproximateCreationDateTime", 0)
-        last = batch[-1]["dynamodb"].get("ApproximateCreationDateTime", 0)
-        record: dict[str, Any] = {
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": m.function_arn,
-                "condition": condition,
-                "approximateInvokeCount": attempts,
-            },
-            "version": "1.0",
-            "timestamp": timestamp(),
-            "DDBStreamBatchInfo": {
-                "shardId": shard_id,
-                "startSequenceNumber": _number(batch[0]),
-                "endSequenceNumber": _number(batch[-1]),
-                "approximateArrivalOfFirstRecord": datetime.fromtimestamp(first, UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
-                "approximateArrivalOfLastRecord": datetime.fromtimestamp(last, UTC).strftime(
-                    "%Y-%m-%dT%H:%M:%SZ"
-                ),
-                "batchSize": len(batch),
-                "streamArn": m.source_arn,
-            },
-        }
-        if error is not None:
-            record["responseContext"] = {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": error,
-            }
-        self._send_failure(m, record)
+        if m.on_failure is not None:
+            self._send_failure(m, failure_record(m, shard_id, batch, condition, attempts, error))

@@ -33,7 +33,14 @@ _BOOLEANS = frozenset(
     }
 )
 _INTEGERS = frozenset(
-    {"minimumCompressionSize", "timeoutInMillis", "burstLimit", "limit", "offset"}
+    {
+        "minimumCompressionSize",
+        "timeoutInMillis",
+        "burstLimit",
+        "limit",
+        "offset",
+        "authorizerResultTtlInSeconds",
+    }
 )
 _FLOATS = frozenset({"rateLimit"})
 #: Members that are lists of strings: `add` with a value appends to them.

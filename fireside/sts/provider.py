@@ -1,11 +1,12 @@
 """The STS provider: GetCallerIdentity, GetSessionToken and AssumeRole.
 
-Fireside has no IAM: a configured access key acts as its account's root, an execution
-environment's key as the function's execution role (session name: the function name, as on
-Lambda). STS answers with those identities, and the sessions it hands out are real temporary
-credentials: the authenticator accepts them (with their session identity) until they expire.
+Fireside has no IAM users, and its IAM roles (`fireside.iam`) are stored, not consulted: a
+configured access key acts as its account's root, an execution environment's key as the
+function's execution role (session name: the function name, as on Lambda). STS answers with
+those identities, and the sessions it hands out are real temporary credentials: the
+authenticator accepts them (with their session identity) until they expire.
 Nothing is evaluated against policies, so AssumeRole trusts any caller of the role's own
-account and refuses other accounts (no trust policies to consult). Sessions live in memory
+account and refuses other accounts (trust policies are not evaluated). Sessions live in memory
 and end when the server stops.
 
 Other STS operations are absent from `operations()`, so the edge answers them with a

@@ -9,7 +9,21 @@ from fireside.cloudformation.resource_types import ResourceType, ResourceTypes
 __all__ = ["MODULES", "all_providers"]
 
 #: Provider modules under this package, by name.
-MODULES: tuple[str, ...] = ("sqs", "sns")
+MODULES: tuple[str, ...] = (
+    "apigateway",
+    "apigatewayv2",
+    "awslambda",
+    "dynamodb",
+    "dynamodb_global",
+    "ecr",
+    "events",
+    "iam",
+    "logs",
+    "scheduler",
+    "sns",
+    "sqs",
+    "ssm",
+)
 
 
 def all_providers() -> ResourceTypes:
