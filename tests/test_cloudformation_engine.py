@@ -403,20 +403,46 @@ def test_unsupported_types_become_placeholders_when_configured(
 ) -> None:
     srv = fresh_server(FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS="1")
     cf = srv.client("cloudformation")
-    body = "Resources:\n  Thing:\n    Type: AWS::Nope::Thing\n    Properties: {A: 1}\n"
+    body = (
+        "Resources:\n  Thing:\n    Type: AWS::Nope::Thing\n    Properties: {A: 1}\n"
+        "Outputs:\n  Arn:\n    Value: !GetAtt Thing.Arn\n"
+    )
     stack = create(cf, "placeholder", body)
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    role = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: x\n"
+    assert outputs(stack)["Arn"].startswith("placeholder-Thing-")
+
+
+TRUST = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",'
+    ' "Principal": {"Service": "lambda.amazonaws.com"}}]}'
+)
+
+
+def test_iam_resources_need_capabilities(server: Server) -> None:
+    cf, iam = server.client("cloudformation"), server.client("iam")
+    role_name = name()
+    role = (
+        "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n"
+        f"      RoleName: {role_name}\n      AssumeRolePolicyDocument: '{TRUST}'\n"
+    )
     with pytest.raises(ClientError) as caught:
-        cf.create_stack(StackName="iam", TemplateBody=role)
+        cf.create_stack(StackName=name(), TemplateBody=role)
     assert error_of(caught) == (
         "InsufficientCapabilitiesException",
         "Requires capabilities : [CAPABILITY_NAMED_IAM]",
         400,
     )
     with pytest.raises(ClientError) as caught:
-        cf.create_stack(
-            StackName="iam", TemplateBody=role.replace("Properties:\n      RoleName: x\n", "")
-        )
+        cf.create_stack(StackName=name(), TemplateBody=role, Capabilities=["CAPABILITY_IAM"])
+    assert error_of(caught)[1] == "Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    unnamed = role.replace(f"      RoleName: {role_name}\n", "")
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName=name(), TemplateBody=unnamed)
     assert error_of(caught)[1] == "Requires capabilities : [CAPABILITY_IAM]"
-    create(cf, "iam", role, Capabilities=["CAPABILITY_NAMED_IAM"])
+    stack_name = name()
+    create(cf, stack_name, role, Capabilities=["CAPABILITY_NAMED_IAM"])
+    assert iam.get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=role_name)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from tests.conftest import Server
+from tests.conftest import Server, python_zip
 from tests.test_cloudformation import HANDLE, WAIT, create, error_of, name, outputs
 from tests.test_cloudformation_engine import queue_names
 
@@ -122,38 +122,90 @@ def test_the_sam_transform_runs_on_the_server(server: Server) -> None:
 
 SAM_FUNCTION = """
 Transform: AWS::Serverless-2016-10-31
+Parameters:
+  CodeBucket:
+    Type: String
 Resources:
   Fn:
     Type: AWS::Serverless::Function
     Properties:
-      CodeUri: s3://code/app.zip
+      CodeUri:
+        Bucket: !Ref CodeBucket
+        Key: app.zip
       Handler: app.handler
       Runtime: python3.12
+      Environment:
+        Variables:
+          OUT: !Ref Out
       Events:
         FromQueue:
           Type: SQS
           Properties:
-            Queue: !GetAtt Queue.Arn
-  Queue:
+            Queue: !GetAtt In.Arn
+            BatchSize: 1
+  In:
     Type: AWS::SQS::Queue
+  Out:
+    Type: AWS::SQS::Queue
+Outputs:
+  FunctionName:
+    Value: !Ref Fn
+  Out:
+    Value: !Ref Out
+  In:
+    Value: !Ref In
+"""
+
+HANDLER = """
+import os
+import boto3
+
+def handler(event, context):
+    sqs = boto3.client("sqs")
+    for record in event.get("Records", []):
+        sqs.send_message(QueueUrl=os.environ["OUT"], MessageBody="seen " + record["body"])
+    return "ok"
 """
 
 
-def test_a_sam_function_translates_to_lambda_and_iam(fresh_server: Any) -> None:
-    srv = fresh_server(FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS="1")
-    cf = srv.client("cloudformation")
+def test_a_sam_application_deploys_and_runs(server: Server) -> None:
+    cf, sqs, lam = server.client("cloudformation"), server.client("sqs"), server.client()
+    s3 = server.client("s3")
+    code = name()
+    s3.create_bucket(Bucket=code)
+    s3.put_object(Bucket=code, Key="app.zip", Body=python_zip(HANDLER))
+    stack_name = name()
     with pytest.raises(ClientError) as caught:
-        cf.create_stack(StackName="sam", TemplateBody=SAM_FUNCTION,
-                        Capabilities=["CAPABILITY_AUTO_EXPAND"])  # fmt: skip
+        cf.create_stack(StackName=stack_name, TemplateBody=SAM_FUNCTION,
+                        Capabilities=["CAPABILITY_AUTO_EXPAND"],
+                        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": code}])  # fmt: skip
     assert error_of(caught)[1] == "Requires capabilities : [CAPABILITY_IAM]"
-    create(cf, "sam", SAM_FUNCTION, Capabilities=["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"])
-    resources = cf.list_stack_resources(StackName="sam")["StackResourceSummaries"]
+    stack = create(
+        cf,
+        stack_name,
+        SAM_FUNCTION,
+        Capabilities=["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": code}],
+    )
+    resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     assert {r["LogicalResourceId"]: r["ResourceType"] for r in resources} == {
         "Fn": "AWS::Lambda::Function",
         "FnRole": "AWS::IAM::Role",
         "FnFromQueue": "AWS::Lambda::EventSourceMapping",
-        "Queue": "AWS::SQS::Queue",
+        "In": "AWS::SQS::Queue",
+        "Out": "AWS::SQS::Queue",
     }
+    out = outputs(stack)
+    invoked = lam.invoke(FunctionName=out["FunctionName"], Payload=b"{}")
+    assert invoked["Payload"].read() == b'"ok"'
+    sqs.send_message(QueueUrl=out["In"], MessageBody="hello")
+    found = sqs.receive_message(QueueUrl=out["Out"], WaitTimeSeconds=20)["Messages"]
+    assert found[0]["Body"] == "seen hello"
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    with pytest.raises(ClientError):
+        lam.get_function(FunctionName=out["FunctionName"])
+    assert queue_names(sqs, stack_name) == []
 
 
 CHILD = """
