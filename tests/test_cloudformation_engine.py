@@ -446,3 +446,53 @@ def test_iam_resources_need_capabilities(server: Server) -> None:
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     with pytest.raises(ClientError):
         iam.get_role(RoleName=role_name)
+
+
+CDK_STYLE = """
+Parameters:
+  BootstrapVersion:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /cdk-bootstrap/hnb659fds/version
+Rules:
+  CheckBootstrapVersion:
+    Assertions:
+      - Assert:
+          Fn::Not:
+            - Fn::Contains:
+                - ["1", "2", "3", "4", "5"]
+                - Ref: BootstrapVersion
+        AssertDescription: CDK bootstrap stack version 6 required.
+Resources:
+  Handle:
+    Type: AWS::CloudFormation::WaitConditionHandle
+Outputs:
+  Version:
+    Value: !Ref BootstrapVersion
+"""
+
+
+def test_ssm_parameter_types_and_a_cdk_bootstrap_rule(fresh_server: Any) -> None:
+    srv = fresh_server()
+    cf, ssm = srv.client("cloudformation"), srv.client("ssm")
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName="cdk", TemplateBody=CDK_STYLE)
+    assert error_of(caught)[1] == (
+        "Unable to fetch parameters [/cdk-bootstrap/hnb659fds/version] from parameter store "
+        "for this account."
+    )
+    ssm.put_parameter(Name="/cdk-bootstrap/hnb659fds/version", Value="5", Type="String")
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(StackName="cdk", TemplateBody=CDK_STYLE)
+    assert error_of(caught)[1] == "CDK bootstrap stack version 6 required."
+    ssm.put_parameter(
+        Name="/cdk-bootstrap/hnb659fds/version", Value="21", Type="String", Overwrite=True
+    )
+    stack = create(cf, "cdk", CDK_STYLE)
+    assert outputs(stack)["Version"] == "21"
+    assert stack["Parameters"] == [
+        {
+            "ParameterKey": "BootstrapVersion",
+            "ParameterValue": "/cdk-bootstrap/hnb659fds/version",
+            "ResolvedValue": "21",
+        }
+    ]
