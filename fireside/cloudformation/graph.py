@@ -10,6 +10,7 @@ waits for is done, so independent resources are created (or deleted) at once.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Final
@@ -18,6 +19,8 @@ from fireside.cloudformation.intrinsics import FUNCTIONS, PSEUDO_NAMES, unsuppor
 from fireside.cloudformation.template import format_error, validation
 
 __all__ = ["check_functions", "dependencies", "references", "run_graph"]
+
+log = logging.getLogger(__name__)
 
 _SUB_VAR: Final = re.compile(r"\$\{([^}!][^}]*)\}")
 _SUPPORTED: Final = frozenset(FUNCTIONS)
@@ -138,19 +141,28 @@ async def run_graph(
     pending = {node: set(deps) & set(waits_for) for node, deps in waits_for.items()}
     running: dict[asyncio.Task[bool], str] = {}
     ok = True
-    while True:
-        if ok:
-            for node in sorted(n for n, deps in pending.items() if not deps):
-                if len(running) >= limit:
-                    break
-                del pending[node]
-                running[asyncio.ensure_future(action(node))] = node
-        if not running:
-            return ok and not pending
-        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            node = running.pop(task)
-            if task.cancelled() or task.exception() is not None or not task.result():
-                ok = False
-            for deps in pending.values():
-                deps.discard(node)
+    try:
+        while True:
+            if ok:
+                for node in sorted(n for n, deps in pending.items() if not deps):
+                    if len(running) >= limit:
+                        break
+                    del pending[node]
+                    running[asyncio.ensure_future(action(node))] = node
+            if not running:
+                return ok and not pending
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                node = running.pop(task)
+                if task.cancelled():
+                    ok = False
+                elif task.exception() is not None:
+                    log.error("%s failed", node, exc_info=task.exception())
+                    ok = False
+                elif not task.result():
+                    ok = False
+                for deps in pending.values():
+                    deps.discard(node)
+    finally:  # stopped (the server is stopping): nothing outlives the operation
+        for task in running:
+            task.cancel()
