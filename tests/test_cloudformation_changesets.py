@@ -158,8 +158,13 @@ def test_aws_cloudformation_deploy(server: Server, tmp_path: Path) -> None:
     template.write_text(QUEUES)
     deploy = ["cloudformation", "deploy", "--template-file", str(template),
               "--stack-name", stack_name, "--parameter-overrides"]  # fmt: skip
-    done = aws(server, *deploy, "Visibility=30", f"Name={stack_name}-a")
+    # Through S3, as the CLI sends templates over 51,200 bytes: a TemplateURL on the endpoint.
+    bucket = name()
+    server.client("s3").create_bucket(Bucket=bucket)
+    done = aws(server, *deploy, "Visibility=30", f"Name={stack_name}-a", "--s3-bucket", bucket)
     assert done.returncode == 0, done.stdout + done.stderr
+    uploaded = server.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert len(uploaded) == 1
     assert f"Successfully created/updated stack - {stack_name}" in done.stdout
     url = outputs(cf.describe_stacks(StackName=stack_name)["Stacks"][0])["Named"]
     # The CLI names its change sets by the second: let the clock move on.

@@ -496,3 +496,26 @@ def test_ssm_parameter_types_and_a_cdk_bootstrap_rule(fresh_server: Any) -> None
             "ResolvedValue": "21",
         }
     ]
+
+
+def test_on_failure_delete_deletes_the_stack(server: Server) -> None:
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    stack_name = name()
+    body = (
+        "Resources:\n  Good:\n    Type: AWS::SQS::Queue\n"
+        "  Bad:\n    Type: AWS::SQS::Queue\n    DependsOn: Good\n"
+        "    Properties:\n      DelaySeconds: 5000\n"
+    )
+    stack_id = cf.create_stack(StackName=stack_name, TemplateBody=body, OnFailure="DELETE")[
+        "StackId"
+    ]
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_id, WaiterConfig=WAIT)
+    with pytest.raises(ClientError):
+        cf.describe_stacks(StackName=stack_name)
+    events = cf.describe_stack_events(StackName=stack_id)["StackEvents"]
+    rolling = next(e for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
+    assert rolling["ResourceStatusReason"] == (
+        "The following resource(s) failed to create: [Bad]. Delete requested by user."
+    )
+    assert events[0]["ResourceStatus"] == "DELETE_COMPLETE"
+    assert queue_names(sqs, stack_name) == []

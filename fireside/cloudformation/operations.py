@@ -92,7 +92,8 @@ async def create(engine: Engine, stack: Stack) -> None:
     if stack.disable_rollback:
         await engine.set_status(stack, "CREATE_FAILED", reason)
         return
-    await engine.set_status(stack, "ROLLBACK_IN_PROGRESS", reason + "Rollback requested by user.")
+    asked = "Delete" if stack.on_failure_delete else "Rollback"
+    await engine.set_status(stack, "ROLLBACK_IN_PROGRESS", f"{reason}{asked} requested by user.")
     await _rollback_create(engine, stack)
 
 
