@@ -268,3 +268,34 @@ def test_nested_stacks(server: Server) -> None:
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     assert cf.describe_stacks(StackName=child_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE"
     assert queue_names(sqs, stack_name) == []
+
+
+def test_a_template_that_nests_itself_stops_and_rolls_back(server: Server) -> None:
+    cf = server.client("cloudformation")
+    s3 = server.client("s3")
+    bucket_name = name()
+    s3.create_bucket(Bucket=bucket_name)
+    url = f"https://{bucket_name}.s3.amazonaws.com/self.yaml"
+    body = f"Resources:\n  Again:\n    Type: AWS::CloudFormation::Stack\n    Properties:\n      TemplateURL: {url}\n"
+    s3.put_object(Bucket=bucket_name, Key="self.yaml", Body=body.encode())
+    stack_name = name()
+    cf.create_stack(StackName=stack_name, TemplateURL=url)
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_create_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    summaries = cf.list_stacks()["StackSummaries"]
+    family = [s for s in summaries if s["StackName"].startswith(stack_name)]
+    assert len(family) == 10
+    assert {s["StackStatus"] for s in family if s.get("ParentId")} == {"DELETE_COMPLETE"}
+    root = cf.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert root["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
+    assert failed["ResourceStatusReason"].startswith("Embedded stack ")
+    reasons = [
+        e.get("ResourceStatusReason")
+        for member in family
+        for e in cf.describe_stack_events(StackName=member["StackId"])["StackEvents"]
+        if e["ResourceStatus"] == "CREATE_FAILED"
+    ]
+    assert reasons.count("Nested stacks may be at most 10 levels deep") == 1
+    assert len({s["StackName"] for s in family}) == 10

@@ -36,6 +36,7 @@ EMPTY: Final = (
 )
 _NAME_MAX: Final = 128
 _PAGE: Final = 100
+_MAX_PER_STACK: Final = 1000
 
 
 def _change_set_missing(name: str) -> ServiceError:
@@ -114,6 +115,14 @@ class ChangeSetApi:
             c.name == name and c.stack_id == stack.stack_id for c in self.change_sets.values()
         ):
             raise ServiceError("AlreadyExistsException", f"ChangeSet {name} already exists", 400)
+        if stack is not None and (
+            sum(c.stack_id == stack.stack_id for c in self.change_sets.values()) >= _MAX_PER_STACK
+        ):
+            raise ServiceError(
+                "LimitExceededException",
+                f"A stack may have at most {_MAX_PER_STACK} change sets",
+                400,
+            )
         previous = stack.raw_parameters if stack is not None and kind == "UPDATE" else {}
         if params.get("UsePreviousTemplate"):
             if stack is None or kind != "UPDATE":

@@ -26,6 +26,7 @@ from fireside.cloudformation.template import MAX_URL_BODY, parse_template
 __all__ = ["NestedStacks"]
 
 _MAX_NAME: Final = 128
+_MAX_DEPTH: Final = 10
 _FAILING: Final = frozenset(
     {
         "ROLLBACK_IN_PROGRESS",
@@ -116,7 +117,14 @@ class NestedStacks:
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
         parent = self.engine.stacks[ctx.stack_id]
-        name = ctx.generated_name[:_MAX_NAME]
+        depth, above = 1, parent
+        while above.parent_id is not None and above.parent_id in self.engine.stacks:
+            depth, above = depth + 1, self.engine.stacks[above.parent_id]
+        if depth >= _MAX_DEPTH:  # a template that nests itself would never end
+            raise ResourceFailed(f"Nested stacks may be at most {_MAX_DEPTH} levels deep")
+        # `<parent>-<logical id>-<random>`, the random part kept whatever is cut.
+        head, _, suffix = ctx.generated_name.rpartition("-")
+        name = f"{head[: _MAX_NAME - len(suffix) - 1]}-{suffix}"
         child = Stack(
             f"arn:aws:cloudformation:{ctx.region}:{ctx.account}:stack/{name}/{uuid.uuid4()}",
             name,
@@ -139,11 +147,13 @@ class NestedStacks:
             self.engine.stacks[child.stack_id] = child
             await self.engine.set_status(child, "CREATE_IN_PROGRESS", "User Initiated")
             await operations.create(self.engine, child)
-        if child.status != "CREATE_COMPLETE":
-            raise ResourceFailed(
-                f"Embedded stack {child.stack_id} was not successfully created: "
-                f"{self._reason(child)}"
-            )
+            if child.status != "CREATE_COMPLETE":
+                reason = self._reason(child)
+                # The resource has no physical id to delete later: the child goes now.
+                await operations.delete(self.engine, child)
+                raise ResourceFailed(
+                    f"Embedded stack {child.stack_id} was not successfully created: {reason}"
+                )
         return self._created(child)
 
     async def update(
