@@ -4,6 +4,7 @@ what `Fn::GetAtt` reads."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -213,3 +214,29 @@ def test_service_timeout_bounds_the_wait(server: Server, make_function: Function
     events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
     failed = next(e for e in events if e["ResourceStatus"] == "CREATE_FAILED")
     assert failed["ResourceStatusReason"].startswith("CloudFormation did not receive a response")
+
+
+@pytest.mark.slow  # TimeoutInMinutes counts whole minutes
+def test_timeout_in_minutes_cancels_the_create(
+    server: Server, make_function: FunctionFactory
+) -> None:
+    cf, lam = server.client("cloudformation"), server.client()
+    arn = lam.get_function(FunctionName=make_function(SILENT))["Configuration"]["FunctionArn"]
+    stack_name = name()
+    body = f"Resources:\n  Thing:\n    Type: Custom::Slow\n    Properties:\n      ServiceToken: {arn}\n"
+    started = time.monotonic()
+    cf.create_stack(StackName=stack_name, TemplateBody=body, TimeoutInMinutes=1)
+    with pytest.raises(WaiterError):
+        cf.get_waiter("stack_create_complete").wait(
+            StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 100}
+        )
+    assert 60 <= time.monotonic() - started < 90
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    shown = {
+        (e["LogicalResourceId"], e["ResourceStatus"]): e.get("ResourceStatusReason") for e in events
+    }
+    assert shown[("Thing", "CREATE_FAILED")] == "Resource creation cancelled"
+    assert shown[(stack_name, "ROLLBACK_IN_PROGRESS")] == (
+        "Stack creation time exceeded the specified timeout. Rollback requested by user."
+    )
+    assert events[0]["ResourceStatus"] == "ROLLBACK_COMPLETE"

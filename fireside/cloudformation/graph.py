@@ -133,11 +133,13 @@ async def run_graph(
     action: Callable[[str], Awaitable[bool]],
     *,
     limit: int = 16,
+    stop: asyncio.Event | None = None,
 ) -> bool:
     """Runs `action(node)` once each node's `waits_for` are done, up to `limit` at once.
 
     An action answers False when it failed: no further node starts, those running finish,
-    and the answer is False. Nodes never started are simply not run."""
+    and the answer is False. Nodes never started are simply not run. When `stop` is set
+    (a stack's timeout), the running actions are cancelled and the answer is False."""
     pending = {node: set(deps) & set(waits_for) for node, deps in waits_for.items()}
     running: dict[asyncio.Task[bool], str] = {}
     ok = True
@@ -151,18 +153,30 @@ async def run_graph(
                     running[asyncio.ensure_future(action(node))] = node
             if not running:
                 return ok and not pending
-            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                node = running.pop(task)
-                if task.cancelled():
+            waiting: set[asyncio.Future[Any]] = set(running)
+            stopped = None if stop is None else asyncio.ensure_future(stop.wait())
+            if stopped is not None:
+                waiting.add(stopped)
+            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if stopped is not None:
+                stopped.cancel()
+                done.discard(stopped)
+                if stop is not None and stop.is_set():
+                    for step in running:
+                        step.cancel()
+                    await asyncio.gather(*running, return_exceptions=True)
+                    return False
+            for finished in done:
+                node = running.pop(finished)  # type: ignore[call-overload]
+                if finished.cancelled():
                     ok = False
-                elif task.exception() is not None:
-                    log.error("%s failed", node, exc_info=task.exception())
+                elif finished.exception() is not None:
+                    log.error("%s failed", node, exc_info=finished.exception())
                     ok = False
-                elif not task.result():
+                elif not finished.result():
                     ok = False
                 for deps in pending.values():
                     deps.discard(node)
     finally:  # stopped (the server is stopping): nothing outlives the operation
-        for task in running:
-            task.cancel()
+        for step in running:
+            step.cancel()

@@ -10,6 +10,7 @@ UPDATE_ROLLBACK_COMPLETE; DELETE_IN_PROGRESS -> DELETE_COMPLETE | DELETE_FAILED.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -72,7 +73,20 @@ async def create(engine: Engine, stack: Stack) -> None:
             failed.append(logical)
         return ok
 
-    ok = not reason and await run_graph(_waits(stack, active), one)
+    stop = asyncio.Event()
+    timer = None
+    if stack.timeout:  # TimeoutInMinutes: what is running then is cancelled
+        timer = asyncio.get_running_loop().call_later(stack.timeout * 60, stop.set)
+    try:
+        ok = not reason and await run_graph(_waits(stack, active), one, stop=stop)
+    finally:
+        if timer is not None:
+            timer.cancel()
+    for resource in list(stack.resources.values()):
+        if resource.status == "CREATE_IN_PROGRESS":
+            await engine.resource_event(
+                stack, resource, "CREATE_FAILED", "Resource creation cancelled"
+            )
     if ok:
         try:
             outputs = engine.outputs(stack, resolver)
@@ -89,6 +103,8 @@ async def create(engine: Engine, stack: Stack) -> None:
         return
     if failed:
         reason = f"The following resource(s) failed to create: [{', '.join(sorted(failed))}]. "
+    if stop.is_set():
+        reason = "Stack creation time exceeded the specified timeout. "
     if stack.disable_rollback:
         await engine.set_status(stack, "CREATE_FAILED", reason)
         return
