@@ -299,3 +299,71 @@ def test_a_template_that_nests_itself_stops_and_rolls_back(server: Server) -> No
     ]
     assert reasons.count("Nested stacks may be at most 10 levels deep") == 1
     assert len({s["StackName"] for s in family}) == 10
+
+
+SAM_API = """
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  CodeBucket:
+    Type: String
+Globals:
+  Function:
+    Runtime: python3.12
+    Handler: app.handler
+    CodeUri:
+      Bucket: !Ref CodeBucket
+      Key: api.zip
+Resources:
+  Rest:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Hello:
+          Type: Api
+          Properties:
+            Path: /hello
+            Method: get
+  Http:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        Any:
+          Type: HttpApi
+Outputs:
+  RestApi:
+    Value: !Ref ServerlessRestApi
+  HttpApi:
+    Value: !Ref ServerlessHttpApi
+"""
+
+API_HANDLER = """
+def handler(event, context):
+    path = event.get("path") or event.get("rawPath")
+    return {"statusCode": 200, "body": "hi from " + path}
+"""
+
+
+def test_a_sam_api_deploys_and_answers(server: Server) -> None:
+    import urllib.request
+
+    cf, s3 = server.client("cloudformation"), server.client("s3")
+    code = name()
+    s3.create_bucket(Bucket=code)
+    s3.put_object(Bucket=code, Key="api.zip", Body=python_zip(API_HANDLER))
+    stack_name = name()
+    stack = create(
+        cf,
+        stack_name,
+        SAM_API,
+        Capabilities=["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": code}],
+    )
+    out = outputs(stack)
+    rest = f"{server.endpoint}/_aws/execute-api/{out['RestApi']}/Prod/hello"
+    with urllib.request.urlopen(rest) as answer:
+        assert answer.read() == b"hi from /hello"
+    http = f"{server.endpoint}/_aws/execute-api/{out['HttpApi']}/anything"
+    with urllib.request.urlopen(http) as answer:
+        assert answer.read() == b"hi from /anything"
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
