@@ -306,13 +306,15 @@ Transform: AWS::Serverless-2016-10-31
 Parameters:
   CodeBucket:
     Type: String
+  CodeKey:
+    Type: String
 Globals:
   Function:
     Runtime: python3.12
     Handler: app.handler
     CodeUri:
       Bucket: !Ref CodeBucket
-      Key: api.zip
+      Key: !Ref CodeKey
 Resources:
   Rest:
     Type: AWS::Serverless::Function
@@ -351,12 +353,16 @@ def test_a_sam_api_deploys_and_answers(server: Server) -> None:
     s3.create_bucket(Bucket=code)
     s3.put_object(Bucket=code, Key="api.zip", Body=python_zip(API_HANDLER))
     stack_name = name()
+    capabilities = ["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"]
     stack = create(
         cf,
         stack_name,
         SAM_API,
-        Capabilities=["CAPABILITY_AUTO_EXPAND", "CAPABILITY_IAM"],
-        Parameters=[{"ParameterKey": "CodeBucket", "ParameterValue": code}],
+        Capabilities=capabilities,
+        Parameters=[
+            {"ParameterKey": "CodeBucket", "ParameterValue": code},
+            {"ParameterKey": "CodeKey", "ParameterValue": "api.zip"},
+        ],
     )
     out = outputs(stack)
     rest = f"{server.endpoint}/_aws/execute-api/{out['RestApi']}/Prod/hello"
@@ -365,5 +371,24 @@ def test_a_sam_api_deploys_and_answers(server: Server) -> None:
     http = f"{server.endpoint}/_aws/execute-api/{out['HttpApi']}/anything"
     with urllib.request.urlopen(http) as answer:
         assert answer.read() == b"hi from /anything"
+    # A code-only update: new code under a new key, the functions updated in place.
+    s3.put_object(Bucket=code, Key="api2.zip", Body=python_zip(API_HANDLER.replace("hi", "bye")))
+    cf.update_stack(
+        StackName=stack_name,
+        TemplateBody=SAM_API,
+        Capabilities=capabilities,
+        Parameters=[
+            {"ParameterKey": "CodeBucket", "UsePreviousValue": True},
+            {"ParameterKey": "CodeKey", "ParameterValue": "api2.zip"},
+        ],
+    )
+    cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    with urllib.request.urlopen(rest) as answer:
+        assert answer.read() == b"bye from /hello"
+    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    marks = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events]
+    update = events[: marks.index((stack_name, "UPDATE_IN_PROGRESS"))]
+    # Only the functions changed: the APIs, roles and permissions were left alone.
+    assert {e["LogicalResourceId"] for e in update} == {stack_name, "Rest", "Http"}
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
