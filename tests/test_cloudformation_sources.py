@@ -110,6 +110,10 @@ def test_the_sam_transform_runs_on_the_server(server: Server) -> None:
         "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n"
         "      CodeUri: ./src\n      Handler: a.h\n      Runtime: python3.12\n",
     )
+    # Validation does not expand: an unpackaged SAM template validates, as on AWS.
+    assert cf.validate_template(TemplateBody=bad)["DeclaredTransforms"] == [
+        "AWS::Serverless-2016-10-31"
+    ]
     with pytest.raises(ClientError) as caught:
         cf.create_stack(StackName=name(), TemplateBody=bad, Capabilities=["CAPABILITY_AUTO_EXPAND"])
     message = error_of(caught)[1]

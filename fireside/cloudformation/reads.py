@@ -15,6 +15,8 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.cloudformation import exports
 from fireside.cloudformation.api import StackApi
+from fireside.cloudformation.graph import check_functions
+from fireside.cloudformation.parameters import Resolved
 from fireside.cloudformation.plan import Plan, has_transform, needed_capabilities
 from fireside.cloudformation.template import MAX_URL_BODY, parse_template, validation
 from fireside.cloudformation.views import (
@@ -179,7 +181,17 @@ class StackReads:
         return found[1]
 
     async def _checked(self, ctx: RequestContext, template: dict[str, Any]) -> Plan:
-        """The template checked as CreateStack would, parameters and capabilities aside."""
+        """The template checked as CreateStack would, parameters and capabilities aside.
+        A template with transforms is checked as written, not expanded (as AWS does: an
+        unpackaged SAM template validates)."""
+        if has_transform(template):
+            for section in ("Resources", "Outputs", "Conditions", "Rules"):
+                check_functions(template.get(section))
+            if not isinstance(template.get("Resources"), dict) or not template["Resources"]:
+                raise validation(
+                    "Template format error: At least one Resources member must be defined."
+                )
+            return Plan(template, Resolved({}, [], {}), {})
         return await self.api.plan(
             ctx, "validate", "validate", template, {}, {}, check_caps=False, check_params=False
         )
