@@ -8,7 +8,9 @@ parameters it had before) that a server restarted mid-operation can finish or un
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,9 +175,6 @@ def event(
     properties: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A StackEvent as DescribeStackEvents shows it (Timestamp in epoch seconds)."""
-    import json
-    import uuid
-
     record: dict[str, Any] = {
         "StackId": stack.stack_id,
         "EventId": f"{logical_id}-{status}-{uuid.uuid4()}"

@@ -145,14 +145,13 @@ async def prepare(
     declared = template.get("Parameters") or {}
     graph = dependencies(template, declared)
     conditions = template.get("Conditions") or {}
-    for logical, resource in template["Resources"].items():
+    for resource in template["Resources"].values():
         condition = resource.get("Condition")
         if condition is not None and condition not in conditions:
             raise format_error(
                 f"Unresolved dependencies [{condition}]. Cannot reference resources in the "
                 "Conditions block of the template"
             )
-        del logical
     needs = needed_capabilities(template)
     if check_caps:
         check_capabilities(needs, capabilities)

@@ -245,8 +245,6 @@ class StackReads:
         if template.get("Description") is not None:
             out["Description"] = str(template["Description"])
         if template.get("Metadata") is not None:
-            import json
-
             out["Metadata"] = json.dumps(template["Metadata"])
         needs = needed_capabilities(processed)
         if has_transform(template):
