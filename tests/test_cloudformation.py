@@ -338,6 +338,19 @@ def test_an_export_in_use_cannot_be_deleted(server: Server) -> None:
     value = next(e["Value"] for e in exported if e["Name"] == export_name)
     assert outputs(made)["Got"] == value
     assert cf.list_imports(ExportName=export_name)["Imports"] == [importer]
+    # Nor changed: the update rolls back with CloudFormation's reason.
+    changed = (
+        "Resources:\n" + HANDLE + "Outputs:\n  H:\n    Value: other\n"
+        f"    Export:\n      Name: {export_name}\n"
+    )
+    cf.update_stack(StackName=exporter, TemplateBody=changed)
+    cf.get_waiter("stack_rollback_complete").wait(StackName=exporter, WaiterConfig=WAIT)
+    events = cf.describe_stack_events(StackName=exporter)["StackEvents"]
+    rolling = next(e for e in events if e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
+    assert rolling["ResourceStatusReason"] == (
+        f"Cannot update export {export_name} as it is in use by {importer}"
+    )
+    assert outputs(cf.describe_stacks(StackName=exporter)["Stacks"][0])["H"] == value
     cf.delete_stack(StackName=exporter)
     with pytest.raises(WaiterError):
         cf.get_waiter("stack_delete_complete").wait(StackName=exporter, WaiterConfig=WAIT)

@@ -118,6 +118,11 @@ def test_change_sets_create_preview_execute_and_empty(server: Server) -> None:
     with pytest.raises(ClientError) as caught:
         cf.create_change_set(StackName=name(), ChangeSetName="x", TemplateBody=QUEUES)
     assert error_of(caught)[1].endswith("does not exist")
+    with pytest.raises(ClientError) as caught:
+        cf.create_change_set(
+            StackName=name(), ChangeSetName="x", TemplateBody=QUEUES, ChangeSetType="IMPORT"
+        )
+    assert error_of(caught)[0] == "ValidationError"
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
     assert queue_names(sqs, stack_name) == []

@@ -26,6 +26,9 @@ Parameters:
   Secret:
     Type: String
     NoEcho: true
+    AllowedPattern: "[a-z0-9]+"
+    MinLength: 3
+    MaxLength: 8
   Count:
     Type: Number
     MinValue: 1
@@ -134,16 +137,23 @@ def test_intrinsics_parameters_conditions_and_mappings(server: Server) -> None:
 @pytest.mark.parametrize(
     ("parameters", "message"),
     [
-        ([("Env", "qa"), ("Secret", "x")], "Parameter 'Env' must be one of AllowedValues"),
+        ([("Env", "qa"), ("Secret", "xyz")], "Parameter 'Env' must be one of AllowedValues"),
         (
-            [("Env", "dev"), ("Secret", "x"), ("Count", "9")],
+            [("Env", "dev"), ("Secret", "xyz"), ("Count", "9")],
             "Parameter 'Count' must be a number not greater than 5",
         ),
-        ([("Env", "dev"), ("Secret", "x"), ("Count", "two")], "Parameter 'Count' must be a number"),
+        (
+            [("Env", "dev"), ("Secret", "xyz"), ("Count", "two")],
+            "Parameter 'Count' must be a number",
+        ),
         ([("Env", "dev")], "Parameters: [Secret] must have values"),
         (
-            [("Env", "dev"), ("Secret", "x"), ("Nope", "1")],
+            [("Env", "dev"), ("Secret", "xyz"), ("Nope", "1")],
             "Parameters: [Nope] do not exist in the template",
+        ),
+        (
+            [("Env", "dev"), ("Secret", "xyz"), ("Count", "0")],
+            "Parameter 'Count' must be a number not less than 1",
         ),
     ],
 )
@@ -154,6 +164,28 @@ def test_bad_parameters(server: Server, parameters: list[tuple[str, str]], messa
             StackName=name(),
             TemplateBody=FUNCTIONS,
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters],
+        )
+    assert error_of(caught)[:2] == ("ValidationError", message)
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [
+        ("UPPER", "Parameter 'Secret' must match pattern [a-z0-9]+"),
+        ("ab", "Parameter 'Secret' must contain at least 3 characters"),
+        ("abcdefghij", "Parameter 'Secret' must contain at most 8 characters"),
+    ],
+)
+def test_string_parameter_constraints(server: Server, secret: str, message: str) -> None:
+    cf = server.client("cloudformation")
+    with pytest.raises(ClientError) as caught:
+        cf.create_stack(
+            StackName=name(),
+            TemplateBody=FUNCTIONS,
+            Parameters=[
+                {"ParameterKey": "Env", "ParameterValue": "dev"},
+                {"ParameterKey": "Secret", "ParameterValue": secret},
+            ],
         )
     assert error_of(caught)[:2] == ("ValidationError", message)
 
