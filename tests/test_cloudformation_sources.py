@@ -396,3 +396,42 @@ def test_a_sam_api_deploys_and_answers(server: Server) -> None:
     assert {e["LogicalResourceId"] for e in update} == {stack_name, "Rest", "Http"}
     cf.delete_stack(StackName=stack_name)
     cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+
+
+FOREACH = """
+Transform: AWS::LanguageExtensions
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: "orders,pay-ments"
+Resources:
+  Fn::ForEach::Queues:
+    - Name
+    - !Ref Names
+    - "Queue&{Name}":
+        Type: AWS::SQS::Queue
+        Properties:
+          QueueName: !Sub "${AWS::StackName}-${Name}"
+Outputs:
+  Fn::ForEach::Urls:
+    - Name
+    - [orders, payments]
+    - "Url${Name}":
+        Value: !Ref
+          Fn::Sub: "Queue${Name}"
+  Count:
+    Value: !Length [a, b, c]
+"""
+
+
+def test_language_extensions_foreach(server: Server) -> None:
+    cf, sqs = server.client("cloudformation"), server.client("sqs")
+    stack_name = name()
+    stack = create(cf, stack_name, FOREACH, Capabilities=["CAPABILITY_AUTO_EXPAND"])
+    out = outputs(stack)
+    assert out["Urlorders"].endswith(f"/{stack_name}-orders")
+    assert out["Urlpayments"].endswith(f"/{stack_name}-pay-ments")
+    assert out["Count"] == "3"
+    resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    assert sorted(r["LogicalResourceId"] for r in resources) == ["Queueorders", "Queuepayments"]
+    assert len(queue_names(sqs, stack_name)) == 2

@@ -4,8 +4,8 @@
 SAM templates are translated by `fireside.cloudformation.sam` (the `aws-sam-translator`
 package, what AWS's own transform runs), offline, for the request's region, in a thread off
 the event loop.
-`AWS::LanguageExtensions` is accepted: its `Fn::Length` and `Fn::ToJsonString` are
-intrinsics here (`Fn::ForEach` is not supported). `Fn::Transform` with `AWS::Include`
+`AWS::LanguageExtensions`: `Fn::ForEach` is unrolled (`fireside.cloudformation.foreach`);
+its `Fn::Length` and `Fn::ToJsonString` are intrinsics here. `Fn::Transform` with `AWS::Include`
 reads its `Location` (`s3://bucket/key`) from Fireside's S3 as the calling account.
 """
 
@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
+from fireside.cloudformation.foreach import expand_foreach
 from fireside.cloudformation.sam import SAM_TRANSFORM as SAM
 from fireside.cloudformation.sam import TransformFailed, expand_sam
 from fireside.cloudformation.template import MAX_URL_BODY, parse_template, validation
@@ -26,7 +27,8 @@ __all__ = ["SAM", "Transforms"]
 log = logging.getLogger(__name__)
 
 _INCLUDE: Final = "AWS::Include"
-_ACCEPTED: Final = frozenset({SAM, _INCLUDE, "AWS::LanguageExtensions"})
+_EXTENSIONS: Final = "AWS::LanguageExtensions"
+_ACCEPTED: Final = frozenset({SAM, _INCLUDE, _EXTENSIONS})
 _MAX_INCLUDES: Final = 100
 
 #: (s3:// or https:// URL) -> the object's bytes, read as the calling account.
@@ -60,6 +62,8 @@ class Transforms:
             if name not in _ACCEPTED:
                 raise validation(f"Template format error: Unrecognized transform: {name}")
         template = await self._includes(copy.deepcopy(template), [0])
+        if _EXTENSIONS in names:
+            template = expand_foreach(template, parameters)
         if SAM in names:
             translated = await asyncio.to_thread(_translate, template, self.region, parameters)
             if isinstance(translated, Exception):
