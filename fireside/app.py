@@ -26,6 +26,8 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
+from fireside.cloudformation.providers import all_providers
+from fireside.cloudformation.service import CloudFormation
 from fireside.compute.aliases import AliasStore
 from fireside.compute.async_queue import AsyncQueue
 from fireside.compute.aws_names import AwsNames
@@ -302,6 +304,15 @@ class Fireside:
         self.ecr = EcrProvider(EcrStore(data / "ecr.sqlite"))
         #: What API Gateway's service integrations call (filled in when the edge is built).
         self.service_calls = LocalServiceCalls()
+        #: CloudFormation: stacks whose resources the providers make through `service_calls`,
+        #: as the stack's account.
+        self.cloudformation = CloudFormation(
+            data / "cloudformation.sqlite",
+            all_providers(),
+            self.service_calls.run,
+            placeholders=settings.cfn_unsupported_placeholders,
+            custom_timeout=settings.cfn_custom_resource_timeout,
+        )
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -593,6 +604,16 @@ class Fireside:
                 max_body=_LOGS_MAX_REQUEST,
             )
         )
+        self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
+        services.append(
+            Service(
+                "cloudformation",
+                protocol_for(load_service("cloudformation")),
+                self.cloudformation.operations(),
+                # TemplateBody is at most 51,200 bytes; form encoding can triple it.
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.service_calls.serve(services, endpoint_url)
         return Edge(
             self.authenticator,
@@ -616,6 +637,10 @@ class Fireside:
             if self._may_see_details(request):
                 return json_response(200, self.health())
             return json_response(200, {"status": "running"})
+        if path.startswith("/_fireside/cloudformation/"):
+            answered = await self.cloudformation.internal(request)
+            if answered is not None:
+                return answered
         if path == self.sns_signer.cert_path and request.method in ("GET", "HEAD"):
             # SNS's signing certificate: endpoints fetch it, unsigned, to verify messages.
             return Response(
@@ -720,6 +745,7 @@ class Fireside:
         supervisor.start("events", "replays", self.event_replays.run)
         supervisor.start("events", "archive-retention", self.event_archives.expire_forever)
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
+        supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
@@ -751,6 +777,7 @@ class Fireside:
                 ("ECR", self.ecr.close),
                 ("REST APIs", self.rest_apis.store.close),
                 ("HTTP APIs", self.http_apis.store.close),
+                ("CloudFormation", self.cloudformation.close),
                 ("EventBridge", self.event_store.close),
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),

@@ -78,6 +78,11 @@ class Settings:
     sqs_name_reuse_wait: float = 60.0
     #: Where tables live: "" (SQLite in the data dir) or a postgresql:// URL.
     tables_backend: str = ""
+    #: CloudFormation: a resource type Fireside does not provide becomes a placeholder that
+    #: creates nothing, instead of failing the template (`Unrecognized resource types`).
+    cfn_unsupported_placeholders: bool = False
+    #: Seconds a CloudFormation custom resource may take to answer (AWS: one hour).
+    cfn_custom_resource_timeout: float = 3600.0
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
     bench_echo: bool = False
     #: Bytes of its own output an invocation (or an Init) may log; the rest is dropped.
@@ -104,6 +109,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
     for key in (
         "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
+        "cfn_custom_resource_timeout",
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -111,6 +117,8 @@ def _from_toml(path: Path, settings: Settings) -> None:
                 setattr(settings, key, type(current)(server[key]))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{path}: server.{key}: {exc}") from exc
+    if "cfn_unsupported_placeholders" in server:
+        settings.cfn_unsupported_placeholders = bool(server["cfn_unsupported_placeholders"])
     if "egress_private" in server:
         if server["egress_private"] not in ("allow", "deny"):
             raise ConfigError(f'{path}: server.egress_private: expected "allow" or "deny"')
@@ -164,6 +172,7 @@ def load_settings(
         "FIRESIDE_LOG_INVOKE_BYTES": "log_invoke_bytes",
         "FIRESIDE_LOG_FUNCTION_BYTES": "log_function_bytes",
         "FIRESIDE_SQS_NAME_REUSE_WAIT": "sqs_name_reuse_wait",
+        "FIRESIDE_CFN_CUSTOM_RESOURCE_TIMEOUT": "cfn_custom_resource_timeout",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -187,6 +196,9 @@ def load_settings(
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
+    if "FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS" in env:
+        value = env["FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS"].lower()
+        settings.cfn_unsupported_placeholders = value in ("1", "on", "true", "yes")
     if "FIRESIDE_SNS_HTTPS_VERIFY" in env:
         value = env["FIRESIDE_SNS_HTTPS_VERIFY"].lower()
         settings.sns_https_verify = value not in ("0", "off", "false", "no")

@@ -286,6 +286,7 @@ def test_health(server: Server) -> None:
         "sqs",
         "scheduler",
         "sns",
+        "cloudformation",
         "ssm",
         "ecr",
         "iam",

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from tests.conftest import Server
 
 CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
-    ("cloudformation", "ListStacks", lambda c: c.list_stacks()),  # query (XML)
+    ("autoscaling", "DescribeAutoScalingGroups", lambda c: c.describe_auto_scaling_groups()),
+    # query (XML)
     ("stepfunctions", "ListStateMachines", lambda c: c.list_state_machines()),  # json 1.0
     ("ses", "ListIdentities", lambda c: c.list_identities()),  # query
     ("ecs", "ListClusters", lambda c: c.list_clusters()),  # json 1.1

@@ -20,6 +20,8 @@ MODULES: tuple[str, ...] = (
     "iam",
     "logs",
     "scheduler",
+    "sns",
+    "sqs",
     "ssm",
     "s3",
 )
