@@ -242,6 +242,30 @@ BAD_TEMPLATES = [
 ]
 
 
+def test_a_lacking_type_fails_only_where_it_would_be_made(server: Server) -> None:
+    cf = server.client("cloudformation")
+    template = (
+        "Parameters:\n  Make:\n    Type: String\n    Default: 'no'\n"
+        "Conditions:\n  Wanted: !Equals [!Ref Make, 'yes']\n"
+        "Resources:\n  X:\n    Type: AWS::Nope::Thing\n    Condition: Wanted\n" + HANDLE
+    )
+    stack_name = name()
+    cf.create_stack(StackName=stack_name, TemplateBody=template)  # cdk bootstrap's KMS key
+    cf.get_waiter("stack_create_complete").wait(
+        StackName=stack_name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    with pytest.raises(ClientError) as caught:
+        cf.update_stack(
+            StackName=stack_name,
+            TemplateBody=template,
+            Parameters=[{"ParameterKey": "Make", "ParameterValue": "yes"}],
+        )
+    assert error_of(caught)[1] == (
+        "Template format error: Unrecognized resource types: [AWS::Nope::Thing]"
+    )
+    cf.delete_stack(StackName=stack_name)
+
+
 @pytest.mark.parametrize(("body", "message"), BAD_TEMPLATES)
 def test_bad_templates_get_cloudformations_messages(
     server: Server, body: str, message: str

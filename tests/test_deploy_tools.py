@@ -69,7 +69,9 @@ def _outputs(server: Server, stack: str) -> dict[str, str]:
 
 
 def _get(server: Server, api: str, stage: str, path: str) -> Any:
-    url = f"{server.endpoint}/_aws/execute-api/{api}/{stage}/{path}"
+    # The `$default` stage serves the whole path; another stage is named first.
+    prefix = "" if stage == "$default" else f"{stage}/"
+    url = f"{server.endpoint}/_aws/execute-api/{api}/{prefix}{path}"
     deadline = time.monotonic() + 30
     while True:
         try:

@@ -137,11 +137,14 @@ async def prepare(
     check_structure(template)
     for section in ("Resources", "Outputs", "Conditions", "Rules"):
         check_functions(template.get(section))
-    unknown = sorted(
-        {str(r["Type"]) for r in template["Resources"].values() if not known_types(str(r["Type"]))}
-    )
-    if unknown:
-        raise format_error(f"Unrecognized resource types: [{', '.join(unknown)}]")
+    # A type Fireside lacks fails the stack only where it would be made: a resource whose
+    # condition is false (cdk bootstrap's KMS key, unless asked for) is never created.
+    unknown = {
+        name: str(r["Type"])
+        for name, r in template["Resources"].items()
+        if not known_types(str(r["Type"]))
+    }
+    _refuse_unknown(unknown, template, lambda name: True)
     declared = template.get("Parameters") or {}
     graph = dependencies(template, declared)
     conditions = template.get("Conditions") or {}
@@ -165,7 +168,25 @@ async def prepare(
         _check_rules(template.get("Rules") or {}, resolver)
     except TemplateError as error:
         raise validation(str(error)) from None
+    _refuse_unknown(unknown, template, resolver.condition, conditional=True)
     return Plan(template, resolved, graph, needs)
+
+
+def _refuse_unknown(
+    unknown: dict[str, str],
+    template: dict[str, Any],
+    holds: Callable[[str], bool],
+    conditional: bool = False,
+) -> None:
+    """CloudFormation's error for the resource types Fireside lacks: first for the resources
+    without a condition, then (`conditional`) for those whose condition holds."""
+    found = set()
+    for name, kind in unknown.items():
+        condition = template["Resources"][name].get("Condition")
+        if (condition is None) != conditional and (condition is None or holds(condition)):
+            found.add(kind)
+    if found:
+        raise format_error(f"Unrecognized resource types: [{', '.join(sorted(found))}]")
 
 
 def _check_rules(rules: dict[str, Any], resolver: Resolver) -> None:
