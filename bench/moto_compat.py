@@ -33,12 +33,15 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   plugin deleting every schedule group but `default` and every schedule.
 - `logs`: `tests/test_logs` (CloudWatch Logs: groups, streams, events, filters, tags), set up
   as `apigatewayv2`, its plugin deleting every log group.
+- `cloudformation`: `tests/test_cloudformation` (stacks, change sets, exports, nested stacks,
+  custom resources) but moto's parser and URL unit tests, its plugin deleting every stack
+  before each test, with `lambda_policy`'s role helper.
 
 Prints passed/run for all tests and for the ones moto marks `aws_verified` (checked against
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
        [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
-        apigateway|events|sqs|scheduler|sns|logs|
+        apigateway|events|sqs|scheduler|sns|logs|cloudformation|
         sns_with_policies]
        [-k EXPR]
 """
@@ -210,6 +213,15 @@ for page in client.get_paginator("describe_log_groups").paginate():
         client.delete_log_group(logGroupName=group["logGroupName"])
 """,
 )
+CLOUDFORMATION_PLUGIN = clean_slate(
+    "cloudformation",
+    """
+for page in client.get_paginator("list_stacks").paginate():
+    for stack in page["StackSummaries"]:
+        if stack["StackStatus"] not in ("DELETE_COMPLETE", "DELETE_IN_PROGRESS"):
+            client.delete_stack(StackName=stack["StackId"])
+""",
+)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
@@ -343,6 +355,17 @@ SUITES = {
         LOGS_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
         ("tests/test_logs/test_logs_filter_log_events.py", "tests/test_logs/test_logs_tags.py"),
+    ),
+    "cloudformation": Suite(
+        "tests/test_cloudformation",
+        # (LAMBDA_PLUGIN's pytest_sessionstart, defined last, does what the first one does too.)
+        CLOUDFORMATION_PLUGIN + LAMBDA_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+        # Unit tests of moto's own parser and its server's URL routing, not of an API.
+        (
+            "--ignore=tests/test_cloudformation/test_stack_parsing.py",
+            "--ignore=tests/test_cloudformation/test_server.py",
+        ),
     ),
     "apigateway": Suite(
         "tests/test_apigateway",
