@@ -100,7 +100,7 @@ async def resolve_parameters(
             undeclared.append(key)
             continue
         if entry.get("UsePreviousValue"):
-            if "ParameterValue" in entry:
+            if entry.get("ParameterValue"):  # an empty value may go with it (AWS-verified)
                 raise validation(
                     f"Invalid input for parameter key {key}. Cannot specify usePreviousValue "
                     "as true and non empty value for a parameter"

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fireside.aws.errors import ServiceError
-from fireside.cloudformation.graph import check_functions, dependencies
+from fireside.cloudformation.graph import check_functions, dependencies, references
 from fireside.cloudformation.intrinsics import Pseudo, Resolver, TemplateError
 from fireside.cloudformation.parameters import Resolved, SsmReader, resolve_parameters
 from fireside.cloudformation.template import check_structure, format_error, validation
@@ -166,10 +166,46 @@ async def prepare(
         for name in conditions:
             resolver.condition(name)
         _check_rules(template.get("Rules") or {}, resolver)
+        _check_outputs(template, resolver)
     except TemplateError as error:
         raise validation(str(error)) from None
     _refuse_unknown(unknown, template, resolver.condition, conditional=True)
     return Plan(template, resolved, graph, needs)
+
+
+def _check_outputs(template: dict[str, Any], resolver: Resolver) -> None:
+    """An output that will be shown may not name a resource whose condition is false."""
+    resources = template["Resources"]
+    missing: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict) and len(value) == 1:
+            ((function, args),) = value.items()
+            if function == "Fn::If" and isinstance(args, list) and len(args) == 3:
+                visit(args[1] if resolver.condition(str(args[0])) else args[2])
+                return
+            if function in ("Ref", "Fn::GetAtt", "Fn::Sub"):
+                for name in references(value):
+                    condition = resources[name].get("Condition") if name in resources else None
+                    if condition is not None and not resolver.condition(str(condition)):
+                        missing.add(name)
+                return
+        children = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict | list):
+            for item in children:
+                visit(item)
+
+    for output in (template.get("Outputs") or {}).values():
+        if not isinstance(output, dict):
+            continue
+        condition = output.get("Condition")
+        if condition is None or resolver.condition(str(condition)):
+            visit(output.get("Value"))
+    if missing:
+        raise validation(
+            f"Unresolved resource dependencies [{', '.join(sorted(missing))}] in the Outputs "
+            "block of the template"
+        )
 
 
 def _refuse_unknown(

@@ -83,12 +83,13 @@ def stack_view(stack: Stack) -> dict[str, Any]:
         "DisableRollback": stack.disable_rollback,
         "NotificationARNs": stack.notification_arns,
         "Capabilities": stack.capabilities,
-        "Outputs": stack.outputs,
         "Tags": stack.tags,
         "EnableTerminationProtection": stack.termination_protection,
         "DriftInformation": _drift(),
     }
     optional = {
+        # A stack without outputs (all conditional and off, say) has no `Outputs` member.
+        "Outputs": stack.outputs or None,
         "ChangeSetId": stack.change_set_id,
         "Description": stack.description,
         "DeletionTime": stack.deleted,

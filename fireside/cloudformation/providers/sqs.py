@@ -82,7 +82,10 @@ class Queue:
             base = ctx.generated_name[: _MAX_NAME - (5 if fifo else 0)]
             name = base + (".fifo" if fifo else "")
         params: dict[str, Any] = {"QueueName": str(name), "Attributes": _attributes(properties)}
-        tags = {**ctx.tags, **_tags(properties)}
+        # A queue carries the stack's own tags but not CloudFormation's `aws:cloudformation:*`
+        # (moto's AWS-verified test_base64_function lists a queue's tags as the template's).
+        stack_tags = {k: v for k, v in ctx.tags.items() if not k.startswith("aws:")}
+        tags = {**stack_tags, **_tags(properties)}
         if tags:
             params["tags"] = tags
         try:
