@@ -312,6 +312,7 @@ class Fireside:
             self.service_calls.run,
             placeholders=settings.cfn_unsupported_placeholders,
             custom_timeout=settings.cfn_custom_resource_timeout,
+            minute=settings.cfn_minute,
         )
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))

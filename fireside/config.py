@@ -83,6 +83,8 @@ class Settings:
     cfn_unsupported_placeholders: bool = False
     #: Seconds a CloudFormation custom resource may take to answer (AWS: one hour).
     cfn_custom_resource_timeout: float = 3600.0
+    #: Seconds in a minute of a stack's TimeoutInMinutes (60; tests shorten it).
+    cfn_minute: float = 60.0
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
     bench_echo: bool = False
     #: Bytes of its own output an invocation (or an Init) may log; the rest is dropped.
@@ -109,7 +111,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
     for key in (
         "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
-        "cfn_custom_resource_timeout",
+        "cfn_custom_resource_timeout", "cfn_minute",
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -173,6 +175,7 @@ def load_settings(
         "FIRESIDE_LOG_FUNCTION_BYTES": "log_function_bytes",
         "FIRESIDE_SQS_NAME_REUSE_WAIT": "sqs_name_reuse_wait",
         "FIRESIDE_CFN_CUSTOM_RESOURCE_TIMEOUT": "cfn_custom_resource_timeout",
+        "FIRESIDE_CFN_MINUTE": "cfn_minute",
     }
     for var, attr in numeric.items():
         if var in env:

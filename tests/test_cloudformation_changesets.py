@@ -4,19 +4,15 @@ stack operation interrupted by `kill -9` settles after a restart."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from tests.conftest import Server
-from tests.test_cloudformation import HANDLE, WAIT, error_of, name, outputs
+from tests.test_cloudformation import HANDLE, WAIT, error_of, name
 from tests.test_cloudformation_engine import QUEUES, params, queue_names
 
 EMPTY = (
@@ -141,57 +137,6 @@ def test_a_review_stack_is_deleted_at_once(server: Server) -> None:
     assert error_of(caught)[0] == "ChangeSetNotFound"
 
 
-def aws(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    cli = str(Path(sys.executable).parent / "aws")
-    return subprocess.run(
-        [cli, *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-@pytest.mark.slow  # the CLI's own waiters poll every few seconds
-def test_aws_cloudformation_deploy(server: Server, tmp_path: Path) -> None:
-    cf, sqs = server.client("cloudformation"), server.client("sqs")
-    stack_name = name()
-    template = tmp_path / "template.yaml"
-    template.write_text(QUEUES)
-    deploy = ["cloudformation", "deploy", "--template-file", str(template),
-              "--stack-name", stack_name, "--parameter-overrides"]  # fmt: skip
-    # Through S3, as the CLI sends templates over 51,200 bytes: a TemplateURL on the endpoint.
-    bucket = name()
-    server.client("s3").create_bucket(Bucket=bucket)
-    done = aws(server, *deploy, "Visibility=30", f"Name={stack_name}-a", "--s3-bucket", bucket)
-    assert done.returncode == 0, done.stdout + done.stderr
-    uploaded = server.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
-    assert len(uploaded) == 1
-    assert f"Successfully created/updated stack - {stack_name}" in done.stdout
-    url = outputs(cf.describe_stacks(StackName=stack_name)["Stacks"][0])["Named"]
-    # The CLI names its change sets by the second: let the clock move on.
-    deadline = time.time() + 2
-    while int(time.time()) == int(deadline - 2):
-        time.sleep(0.05)
-    same = aws(server, *deploy, "Visibility=30", f"Name={stack_name}-a",
-               "--no-fail-on-empty-changeset")  # fmt: skip
-    assert same.returncode == 0, same.stdout + same.stderr
-    assert f"No changes to deploy. Stack {stack_name} is up to date" in same.stdout
-    while int(time.time()) == int(deadline - 1):
-        time.sleep(0.05)
-    changed = aws(server, *deploy, "Visibility=90", f"Name={stack_name}-a")
-    assert changed.returncode == 0, changed.stdout + changed.stderr
-    got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])
-    assert got["Attributes"]["VisibilityTimeout"] == "90"
-    deleted = aws(server, "cloudformation", "delete-stack", "--stack-name", stack_name)
-    assert deleted.returncode == 0, deleted.stderr
-    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-    assert queue_names(sqs, stack_name) == []
-
-
 def chain(count: int) -> str:
     """Queues made one after another (each waits for the one before)."""
     resources: dict[str, Any] = {}
@@ -226,7 +171,8 @@ def test_a_create_killed_midway_rolls_back_after_a_restart(fresh_server: Any) ->
         if not status.endswith("_IN_PROGRESS"):
             break
     assert status == "ROLLBACK_COMPLETE"
-    events = cf.describe_stack_events(StackName="killed")["StackEvents"]
+    pages = cf.get_paginator("describe_stack_events").paginate(StackName="killed")
+    events = [e for page in pages for e in page["StackEvents"]]
     rolling = next(e for e in events if e["ResourceStatus"] == "ROLLBACK_IN_PROGRESS")
     assert rolling["ResourceStatusReason"] == "Fireside stopped during the stack operation"
     made = [r for r in cf.list_stack_resources(StackName="killed")["StackResourceSummaries"]]
@@ -280,7 +226,8 @@ def test_cancel_update_stack_rolls_the_update_back(server: Server) -> None:
             break
     cf.cancel_update_stack(StackName=stack_name)
     cf.get_waiter("stack_rollback_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
-    events = cf.describe_stack_events(StackName=stack_name)["StackEvents"]
+    pages = cf.get_paginator("describe_stack_events").paginate(StackName=stack_name)
+    events = [e for page in pages for e in page["StackEvents"]]
     rolling = next(e for e in events if e["ResourceStatus"] == "UPDATE_ROLLBACK_IN_PROGRESS")
     assert rolling["ResourceStatusReason"] == "Stack update cancelled"
     resources = cf.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]

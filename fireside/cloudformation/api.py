@@ -242,7 +242,7 @@ class StackApi:
         self.apply_plan(stack, text, plan)
         self.engine.stacks[stack_id] = stack
         await self.engine.set_status(stack, "CREATE_IN_PROGRESS", "User Initiated")
-        self.engine.submit(stack, lambda: operations.create(self.engine, stack))
+        await self.engine.submit(stack, lambda: operations.create(self.engine, stack))
         return {"StackId": stack_id}
 
     @staticmethod
@@ -303,7 +303,7 @@ class StackApi:
     ) -> None:
         self.stage_update(stack, text, plan, params, tags, change_set_id)
         await self.engine.set_status(stack, "UPDATE_IN_PROGRESS", "User Initiated")
-        self.engine.submit(stack, lambda: operations.update(self.engine, stack))
+        await self.engine.submit(stack, lambda: operations.update(self.engine, stack))
 
     def stage_update(
         self,
@@ -363,7 +363,7 @@ class StackApi:
             return {}
         if not stack.in_progress:  # else it begins once the running operation ends
             await self.engine.set_status(stack, "DELETE_IN_PROGRESS", "User Initiated")
-        self.engine.submit(stack, lambda: operations.delete(self.engine, stack))
+        await self.engine.submit(stack, lambda: operations.delete(self.engine, stack))
         return {}
 
     async def cancel_update_stack(

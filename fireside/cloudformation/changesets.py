@@ -354,7 +354,7 @@ class ChangeSetApi:
             stack.created = change_set.created
             await self._executing(change_set, stack)
             await self.engine.set_status(stack, "CREATE_IN_PROGRESS", "User Initiated")
-            self.engine.submit(stack, lambda: operations.create(self.engine, stack))
+            await self.engine.submit(stack, lambda: operations.create(self.engine, stack))
         else:
             StackApi.check_updatable(stack)
             await self._executing(change_set, stack)

@@ -13,6 +13,7 @@ or a cleanup goes on (`resume`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -81,8 +82,14 @@ class Engine:
         provider_for: Callable[[str], ResourceType | None],
         caller: ServiceCaller,
         url_suffix: str = "amazonaws.com",
+        minute: float = 60.0,
+        settle: float = 0.25,
     ) -> None:
         self.store = store
+        #: Seconds a stack operation's request waits for it to end (`submit`).
+        self.settle = settle
+        #: Seconds in a minute of TimeoutInMinutes (`cfn_minute`).
+        self.minute = minute
         self.provider_for = provider_for
         self.caller = caller
         self.url_suffix = url_suffix
@@ -97,9 +104,25 @@ class Engine:
 
     # -- scheduling ---------------------------------------------------------------------------
 
-    def submit(self, stack: Stack, work: Callable[[], Awaitable[None]]) -> None:
-        """Runs `work` as the stack's next operation (after any running one)."""
-        self._queue.put_nowait((stack.stack_id, work))
+    async def submit(self, stack: Stack, work: Callable[[], Awaitable[None]]) -> None:
+        """Runs `work` as the stack's next operation (after any running one), and waits up to
+        `settle` seconds for it to end before the request that started it is answered.
+
+        Tools poll a stack with waiters that sleep 30 s between calls (the AWS CLI's deploy,
+        SAM's managed stack and delete); a small stack that is already complete at their first
+        DescribeStacks costs them no sleep. The answer is the same either way."""
+        done = asyncio.Event()
+
+        async def tracked() -> None:
+            try:
+                await work()
+            finally:
+                done.set()
+
+        self._queue.put_nowait((stack.stack_id, tracked))
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.settle):
+                await done.wait()
 
     async def run(self) -> None:
         """The supervised loop: settles stacks a stop interrupted, then runs operations."""

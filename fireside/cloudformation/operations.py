@@ -76,7 +76,7 @@ async def create(engine: Engine, stack: Stack) -> None:
     stop = asyncio.Event()
     timer = None
     if stack.timeout:  # TimeoutInMinutes: what is running then is cancelled
-        timer = asyncio.get_running_loop().call_later(stack.timeout * 60, stop.set)
+        timer = asyncio.get_running_loop().call_later(stack.timeout * engine.minute, stop.set)
     try:
         ok = not reason and await run_graph(_waits(stack, active), one, stop=stop)
     finally:

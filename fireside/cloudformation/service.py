@@ -39,6 +39,7 @@ class CloudFormation:
         *,
         placeholders: bool = False,
         custom_timeout: float = 3600.0,
+        minute: float = 60.0,
     ) -> None:
         self.types = types
         self.placeholders = placeholders
@@ -49,7 +50,7 @@ class CloudFormation:
         }
         self.custom = CustomResources(custom_timeout)
         self.store = CloudFormationStore(path)
-        self.engine = Engine(self.store, self.provider_for, caller)
+        self.engine = Engine(self.store, self.provider_for, caller, minute=minute)
         self.stacks = StackApi(self.engine, caller, self.known_type, self.transforms)
         self.change_sets = ChangeSetApi(self.stacks)
         self.builtins["AWS::CloudFormation::Stack"] = NestedStacks(self.stacks)

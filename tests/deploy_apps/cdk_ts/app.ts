@@ -1,11 +1,13 @@
-// A function behind a REST API, writing to a table: a small CDK app as `cdk init` users write.
-const cdk = require("aws-cdk-lib");
-const lambda = require("aws-cdk-lib/aws-lambda");
-const dynamodb = require("aws-cdk-lib/aws-dynamodb");
-const apigateway = require("aws-cdk-lib/aws-apigateway");
+// A function behind a REST API, writing to a table: a small CDK app as `cdk init app
+// --language typescript` users write it.
+import * as cdk from "aws-cdk-lib";
+import * as apigateway from "aws-cdk-lib/aws-apigateway";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { Construct } from "constructs";
 
 class VisitsStack extends cdk.Stack {
-  constructor(scope, id, props) {
+  constructor(scope: Construct, id: string, props?: cdk.StackProps) {
     super(scope, id, props);
     const table = new dynamodb.Table(this, "Visits", {
       partitionKey: { name: "id", type: dynamodb.AttributeType.STRING },
