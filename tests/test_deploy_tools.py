@@ -23,6 +23,7 @@ import textwrap
 import time
 import urllib.request
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -307,10 +308,12 @@ def terraform_flow(server: Server, tmp_path: Path) -> None:
               secret_key                  = "test"
               skip_credentials_validation = true
               skip_metadata_api_check     = true
-              skip_requesting_account_id  = true
               endpoints {{
-                iam = "{server.endpoint}"
-                sts = "{server.endpoint}"
+                iam         = "{server.endpoint}"
+                sts         = "{server.endpoint}"
+                lambda      = "{server.endpoint}"
+                dynamodb    = "{server.endpoint}"
+                apigatewayv2 = "{server.endpoint}"
               }}
             }}
             resource "aws_iam_role" "fn" {{
@@ -352,12 +355,54 @@ def terraform_flow(server: Server, tmp_path: Path) -> None:
               name = "{name}"
               role = aws_iam_role.fn.name
             }}
+            resource "aws_dynamodb_table" "visits" {{
+              name         = "{name}"
+              billing_mode = "PAY_PER_REQUEST"
+              hash_key     = "id"
+              attribute {{
+                name = "id"
+                type = "S"
+              }}
+            }}
+            resource "aws_lambda_function" "hello" {{
+              function_name    = "{name}"
+              role             = aws_iam_role.fn.arn
+              runtime          = "python3.11"
+              handler          = "app.handler"
+              filename         = "hello.zip"
+              source_code_hash = filebase64sha256("hello.zip")
+              environment {{
+                variables = {{ TABLE = aws_dynamodb_table.visits.name }}
+              }}
+            }}
+            resource "aws_apigatewayv2_api" "http" {{
+              name          = "{name}"
+              protocol_type = "HTTP"
+              target        = aws_lambda_function.hello.arn
+            }}
+            resource "aws_lambda_permission" "api" {{
+              function_name = aws_lambda_function.hello.function_name
+              action        = "lambda:InvokeFunction"
+              principal     = "apigateway.amazonaws.com"
+              source_arn    = "${{aws_apigatewayv2_api.http.execution_arn}}/*"
+            }}
             """
         )
     )
+    with zipfile.ZipFile(tmp_path / "hello.zip", "w") as archive:
+        archive.writestr(
+            "app.py",
+            "import os\ndef handler(event, context):\n"
+            "    return {'statusCode': 200, 'body': os.environ['TABLE']}\n",
+        )
     for step in (("init",), ("apply", "-auto-approve")):
         done = _terraform(tmp_path, *step)
         assert done.returncode == 0, done.stdout + done.stderr
+    api = server.client("apigatewayv2").get_apis()["Items"]
+    (api_id,) = [a["ApiId"] for a in api if a["Name"] == name]
+    url = f"{server.endpoint}/_aws/execute-api/{api_id}/anything"
+    with urllib.request.urlopen(url, timeout=60) as answer:  # the function, over its HTTP API
+        assert answer.read() == name.encode()
     iam = server.client("iam")
     role = iam.get_role(RoleName=name)["Role"]
     assert role["Arn"] == f"arn:aws:iam::000000000000:role/tf/{name}"
@@ -367,12 +412,26 @@ def terraform_flow(server: Server, tmp_path: Path) -> None:
     assert [p["InstanceProfileName"] for p in profiles] == [name]
 
     plan = _terraform(tmp_path, "plan", "-detailed-exitcode")
-    assert plan.returncode == 0, plan.stdout + plan.stderr  # 2 would mean drift
+    # 2 means drift. The one drift known: the provider (5.100) plans `on_demand_throughput`
+    # -1 -> null for a PAY_PER_REQUEST table, as DescribeTable answers -1 ("no cap") where
+    # none was set (docs/status.md: whether AWS answers so is not verified).
+    lines = [line.strip() for line in plan.stdout.splitlines()]
+    changes = [line for line in lines if line[:1] in ("~", "-", "+")]
+    known = {
+        "~ update in-place",
+        '~ resource "aws_dynamodb_table" "visits" {',
+        "- on_demand_throughput {",
+        "- max_read_request_units  = -1 -> null",
+        "- max_write_request_units = -1 -> null",
+    }
+    assert plan.returncode == 0 or set(changes) <= known, plan.stdout + plan.stderr
 
     done = _terraform(tmp_path, "destroy", "-auto-approve")
     assert done.returncode == 0, done.stdout + done.stderr
     assert name not in [r["RoleName"] for r in iam.list_roles(PathPrefix="/tf/")["Roles"]]
     assert not [p for p in iam.list_policies(Scope="Local")["Policies"] if name in p["Arn"]]
+    assert name not in server.client("dynamodb").list_tables()["TableNames"]
+    assert name not in [f["FunctionName"] for f in server.client().list_functions()["Functions"]]
 
 
 FLOWS: dict[str, Callable[[Server, Path], None]] = {
