@@ -4,6 +4,7 @@ updates in place and by replacement, and rollbacks that leave nothing behind."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
@@ -551,3 +552,49 @@ def test_on_failure_delete_deletes_the_stack(server: Server) -> None:
     )
     assert events[0]["ResourceStatus"] == "DELETE_COMPLETE"
     assert queue_names(sqs, stack_name) == []
+
+
+def _table_template(index: str) -> str:
+    table = {
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "id", "AttributeType": "S"},
+                {"AttributeName": index, "AttributeType": "S"},
+            ],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": f"by-{index}",
+                    "KeySchema": [{"AttributeName": index, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        },
+    }
+    return json.dumps(
+        {"Resources": {"Table": table}, "Outputs": {"Name": {"Value": {"Ref": "Table"}}}}
+    )
+
+
+def test_a_stack_update_changes_a_tables_index_in_place(server: Server) -> None:
+    cf, dynamodb = server.client("cloudformation"), server.client("dynamodb")
+    stack_name = name()
+    table = outputs(create(cf, stack_name, _table_template("a")))["Name"]
+    dynamodb.put_item(TableName=table, Item={"id": {"S": "1"}, "b": {"S": "x"}})
+    cf.update_stack(StackName=stack_name, TemplateBody=_table_template("b"))
+    cf.get_waiter("stack_update_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    described = dynamodb.describe_table(TableName=table)["Table"]
+    assert [i["IndexName"] for i in described["GlobalSecondaryIndexes"]] == ["by-b"]
+    # The same table (not a replacement): its item is there, and the new index has it.
+    found = dynamodb.query(
+        TableName=table,
+        IndexName="by-b",
+        KeyConditionExpression="b = :b",
+        ExpressionAttributeValues={":b": {"S": "x"}},
+    )["Items"]
+    assert [i["id"]["S"] for i in found] == ["1"]
+    cf.delete_stack(StackName=stack_name)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack_name, WaiterConfig=WAIT)
+    assert table not in dynamodb.list_tables()["TableNames"]
