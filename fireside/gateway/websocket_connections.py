@@ -153,9 +153,9 @@ class WebSocketConnections:
     # -- the door's side -------------------------------------------------------------------
     @staticmethod
     def new_id() -> str:
-        """An id shaped like API Gateway's ("R1kmxc2VNjMCFIA="): base64 of 10 bytes, with no
+        """An id shaped like API Gateway's ("R1kmxc2VNjMCFIA="): base64 of 11 bytes, with no
         `/` or `+`, so it needs no escaping in a URL path."""
-        text = base64.b64encode(os.urandom(10)).decode()
+        text = base64.b64encode(os.urandom(11)).decode()
         return "".join(c if c not in "+/" else secrets.choice(_ALNUM) for c in text)
 
     def admit(self, account: str) -> bool:
