@@ -50,10 +50,8 @@ class Door:
             self.messages.append((info.connection_id, data, text))
             self.changed.notify_all()
         if data != b"quiet":
-            try:
+            with contextlib.suppress(GoneError):
                 await self.registry.send(info.connection_id, data, text)
-            except GoneError:
-                pass
 
     async def on_disconnect(self, info: ConnectionInfo, code: int, reason: str) -> None:
         with self.changed:
@@ -126,8 +124,8 @@ def harness() -> Iterator[Harness]:
     h.stop()
 
 
-def ws(h: Harness, path: str = "/ws", **kwargs: Any) -> ClientConnection:
-    return connect(f"ws://127.0.0.1:{h.port}{path}", **kwargs)
+def ws(h: Harness, path: str = "/ws") -> ClientConnection:
+    return connect(f"ws://127.0.0.1:{h.port}{path}")
 
 
 def cid(client: ClientConnection) -> str:
@@ -239,9 +237,9 @@ def test_text_and_binary_echo_and_ids(harness: Harness) -> None:
 def test_fragmented_messages_and_control_frames_between_fragments(harness: Harness) -> None:
     sock, connection_id = raw(harness)
     with sock:
-        sock.sendall(masked(0x1, "frag".encode(), fin=False))
+        sock.sendall(masked(0x1, b"frag", fin=False))
         sock.sendall(masked(0x9, b"ping-in-between"))  # a control frame between fragments
-        sock.sendall(masked(0x0, "ment".encode(), fin=False) + masked(0x0, "ed ✓".encode()))
+        sock.sendall(masked(0x0, b"ment", fin=False) + masked(0x0, "ed ✓".encode()))
         assert read_frame(sock) == (0xA, True, b"ping-in-between")
         assert read_frame(sock) == (0x1, True, "fragmented ✓".encode())
         sock.sendall(masked(0x2, b"\x01", fin=False) + masked(0x0, b"\x02"))
@@ -334,7 +332,7 @@ def test_malformed_handshakes_are_refused(harness: Harness, request_text: str, s
 def test_an_upgrade_request_to_plain_http_is_answered_and_closed(harness: Harness) -> None:
     with socket.create_connection(("127.0.0.1", harness.port), timeout=10) as sock:
         sock.sendall(HANDSHAKE.format(path="/not-a-websocket").encode() + b"\x81\x80junk")
-        status, _, rest = read_head(sock)
+        status, _, _rest = read_head(sock)
         assert status == 200
         while sock.recv(4096):
             pass  # the server closes: the bytes after the head are never taken for HTTP
