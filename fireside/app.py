@@ -26,6 +26,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
+from fireside.aws.restjson import RestJsonProtocol
 from fireside.cloudformation.providers import all_providers
 from fireside.cloudformation.service import CloudFormation
 from fireside.compute.aliases import AliasStore
@@ -571,7 +572,11 @@ class Fireside:
         services.append(
             Service(
                 "execute-api",
-                protocol_for(load_service("apigatewaymanagementapi")),
+                # Data over 128 KB is PayloadTooLargeException (413), not a validation error.
+                RestJsonProtocol(
+                    load_service("apigatewaymanagementapi"),
+                    unchecked={"PostToConnection": frozenset({"Data"})},
+                ),
                 ManagementApi(self.websockets).operations(),
                 path_prefixes=("/@connections/",),
                 max_body=_CONNECTIONS_MAX_REQUEST,
