@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import Server
+from tests.conftest import ROLE, Server, python_zip
 
 A = "111111111111"
 B = "222222222222"
@@ -163,6 +163,42 @@ def test_stage_prefix_and_api_host(srv: Server, monkeypatch: pytest.MonkeyPatch)
             client.recv(timeout=10)
 
 
+BROADCASTER = """
+import os, boto3
+
+def handler(event, context):
+    sent = []
+    # As AWS's documentation builds it (an AWS host name, over TLS), then at AWS_ENDPOINT_URL.
+    for endpoint in ("https://abc123.execute-api.us-east-1.amazonaws.com/prod", None):
+        api = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
+        api.post_to_connection(ConnectionId=event["id"], Data=f"via {endpoint}".encode())
+        sent.append(api.get_connection(ConnectionId=event["id"])["Identity"]["SourceIp"])
+    return sent
+"""
+
+
+def test_a_function_posts_to_its_accounts_connection(srv: Server) -> None:
+    lam = srv.client("lambda", aws_access_key_id=A, aws_secret_access_key=SECRETS[A])
+    lam.create_function(
+        FunctionName="broadcaster",
+        Runtime="python3.11",
+        Handler="app.handler",
+        Role=ROLE.replace("000000000000", A),
+        Code={"ZipFile": python_zip(BROADCASTER)},
+        Timeout=60,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName="broadcaster")
+    with opened(srv, A) as (client, connection_id):
+        out = lam.invoke(FunctionName="broadcaster", Payload=json.dumps({"id": connection_id}))
+        payload = json.loads(out["Payload"].read())
+        assert "FunctionError" not in out, payload
+        assert payload == ["127.0.0.1", "127.0.0.1"]
+        assert (
+            client.recv(timeout=10) == "via https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+        )
+        assert client.recv(timeout=10) == "via None"
+
+
 def test_unsigned_calls_are_refused(srv: Server) -> None:
     with opened(srv) as (_, connection_id):
         request = urllib.request.Request(
@@ -170,6 +206,7 @@ def test_unsigned_calls_are_refused(srv: Server) -> None:
         )
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request)
+        refused.value.close()
         assert refused.value.code == 403
 
 
