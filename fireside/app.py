@@ -329,6 +329,7 @@ class Fireside:
             max_frame=settings.websocket_max_frame,
             max_message=settings.websocket_max_message,
             max_connections=settings.websocket_max_connections,
+            send_timeout=settings.websocket_send_timeout,
         )
         self.websocket_echo = EchoDoor(self.websockets, settings.region)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
@@ -740,7 +741,9 @@ class Fireside:
     ) -> None:
         settings = self.settings
         # One descriptor per connection: the cap, not the default soft limit, should bind.
-        raise_open_file_limit(settings.http.max_connections + 1024)
+        raise_open_file_limit(
+            settings.http.max_connections + settings.websocket_max_connections + 1024
+        )
         port = await self._http.listen(settings.host, settings.port)
         settings.port = port
         self._edge = self._build(settings.endpoint_url)

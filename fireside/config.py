@@ -42,6 +42,7 @@ _WEBSOCKET = (
     "websocket_max_frame",
     "websocket_max_message",
     "websocket_max_connections",
+    "websocket_send_timeout",
 )
 
 
@@ -111,6 +112,8 @@ class Settings:
     websocket_max_frame: int = 32 * 1024
     websocket_max_message: int = 128 * 1024
     websocket_max_connections: int = 10_000
+    #: Seconds a message to a client that does not read waits for room (then a 429).
+    websocket_send_timeout: float = 5.0
     #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
     http: HttpLimits = field(default_factory=HttpLimits)
 

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from fireside.gateway.websocket_connections import (
+    BusyError,
     ConnectionInfo,
     GoneError,
     WebSocketConnections,
@@ -469,3 +470,61 @@ def test_close_all_and_server_close_deliver_every_disconnect_once() -> None:
         assert sock.recv(10) == b""
         other.wait(lambda: orphan in other.disconnects)
         assert other.disconnects[orphan] == [(1006, "")]
+
+
+class SlowDoor(Door):
+    """Holds every message until `release` is set; tracks how many run at once."""
+
+    def __init__(self, registry: WebSocketConnections) -> None:
+        super().__init__(registry)
+        self.release: asyncio.Event | None = None
+        self.running = self.most = 0
+
+    async def on_message(self, info: ConnectionInfo, data: bytes, text: bool) -> None:
+        if self.release is None:
+            self.release = asyncio.Event()
+        self.running += 1
+        self.most = max(self.most, self.running)
+        with self.changed:
+            self.messages.append((info.connection_id, data, text))
+            self.changed.notify_all()
+        await self.release.wait()
+        self.running -= 1
+        await self.registry.send(info.connection_id, data, text)
+
+
+def test_reading_pauses_while_handlers_are_behind(harness: Harness) -> None:
+    door = SlowDoor(WebSocketConnections(max_inflight=2))
+    harness.doors["/slow"] = door
+    sock, _ = raw(harness, "/slow")
+    with sock:
+        sock.sendall(b"".join(masked(0x1, f"m{i}".encode()) for i in range(10)))
+        door.wait(lambda: len(door.messages) == 2)  # two handlers hold, the rest wait unread
+
+        async def release() -> int:
+            assert door.release is not None
+            held = len(door.messages)
+            door.release.set()
+            return held
+
+        assert harness.run(release()) == 2
+        echoed = [read_frame(sock)[2] for _ in range(10)]
+        assert sorted(echoed) == sorted(f"m{i}".encode() for i in range(10))
+        assert door.most <= 2
+
+
+def test_a_client_that_does_not_read_gets_busy_not_unbounded_memory(harness: Harness) -> None:
+    registry = WebSocketConnections(send_timeout=0.2)
+    harness.doors["/busy"] = Door(registry)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", harness.port))
+    with sock:
+        sock.sendall(HANDSHAKE.format(path="/busy").encode())
+        status, headers, _ = read_head(sock)
+        assert status == 101
+        connection_id = headers["x-connection-id"]
+        with pytest.raises(BusyError):
+            for _ in range(1000):  # the kernel's buffers fill first, then ours
+                harness.run(registry.send(connection_id, b"b" * 131072, False))
+        assert registry.get(connection_id) is not None  # still open: it may read later

@@ -18,6 +18,7 @@ from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.edge import Operation
 from fireside.gateway.websocket_connections import (
+    BusyError,
     ConnectionInfo,
     GoneError,
     WebSocketConnections,
@@ -90,6 +91,10 @@ class ManagementApi:
             await self.connections.send(connection_id, data, text)
         except GoneError:
             raise _gone(connection_id) from None
+        except BusyError:
+            raise ServiceError(
+                "LimitExceededException", "The client side buffer is full", 429
+            ) from None
         return {}
 
     async def get_connection(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from fireside.http.websocket import CLOSED, CLOSING, GOING_AWAY, WebSocket, hand
 __all__ = [
     "ConnectionHandler",
     "ConnectionInfo",
+    "BusyError",
     "GoneError",
     "WebSocketConnections",
 ]
@@ -70,6 +71,10 @@ class ConnectionHandler(Protocol):
 
 class GoneError(Exception):
     """No open connection has this id (never had, or it closed)."""
+
+
+class BusyError(Exception):
+    """The client has not read what was sent to it (its buffer stayed full `send_timeout`)."""
 
 
 def _now_ms() -> int:
@@ -124,7 +129,7 @@ class WebSocketConnections:
         max_connections: int = 10_000,
         max_inflight: int = 10,
         close_timeout: float = 5.0,
-        send_timeout: float = 10.0,
+        send_timeout: float = 5.0,
         disconnect_timeout: float = 30.0,
     ) -> None:
         self.idle_timeout = idle_timeout
@@ -223,18 +228,20 @@ class WebSocketConnections:
         return len(self._open)
 
     async def send(self, connection_id: str, data: bytes, text: bool = True) -> None:
-        """Send one message (split into frames of `max_frame`); waits while the client's
-        buffer is full, up to `send_timeout`, then drops a client that does not read."""
+        """Send one message (split into frames of `max_frame`). While the client's buffer
+        is full (it does not read), waits up to `send_timeout` for room, then `BusyError`:
+        what the server holds for a client stays bounded."""
         connection = self._open.get(connection_id)
-        if connection is None or not connection.send(data, text):
+        if connection is None:
             raise GoneError(connection_id)
-        connection.info.last_active_at = _now_ms()
-        if connection._writable is not None:
+        if not connection.writable:
             try:
                 await asyncio.wait_for(connection.drained(), self.send_timeout)
             except TimeoutError:
-                connection.abort(GOING_AWAY, "Client not reading")
-                raise GoneError(connection_id) from None
+                raise BusyError(connection_id) from None
+        if not connection.send(data, text):
+            raise GoneError(connection_id)
+        connection.info.last_active_at = _now_ms()
 
     async def close(self, connection_id: str, code: int = 1000, reason: str = "") -> None:
         """Close a connection (DeleteConnection): its close frame is sent and `on_disconnect`

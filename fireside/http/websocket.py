@@ -247,6 +247,13 @@ class WebSocket(asyncio.Protocol):
             self._read_paused = False
             if not self.transport.is_closing():
                 self.transport.resume_reading()
+            if self._buffer:  # frames read before the pause, not handled yet
+                self.data_received(b"")
+
+    @property
+    def writable(self) -> bool:
+        """False while the transport's write buffer is over its high-water mark."""
+        return self._writable is None
 
     def data_received(self, data: bytes) -> None:
         if self.state == CLOSED:
@@ -270,7 +277,9 @@ class WebSocket(asyncio.Protocol):
     def _parse(self, data: bytes | bytearray) -> int:
         """Handle every whole frame in `data`; returns where the first incomplete one starts."""
         pos, end = 0, len(data)
-        while end - pos >= 2 and self.state != CLOSED:
+        # While paused (its owner is behind), whole frames already read wait in the buffer
+        # (at most one read's worth): `resume_reading` handles them.
+        while end - pos >= 2 and self.state != CLOSED and not self._read_paused:
             first, second = data[pos], data[pos + 1]
             opcode, size = first & 0x0F, second & 0x7F
             head = 2
