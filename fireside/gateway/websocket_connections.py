@@ -32,9 +32,9 @@ from fireside.http.types import Request, Response
 from fireside.http.websocket import CLOSED, CLOSING, GOING_AWAY, WebSocket, handshake
 
 __all__ = [
+    "BusyError",
     "ConnectionHandler",
     "ConnectionInfo",
-    "BusyError",
     "GoneError",
     "WebSocketConnections",
 ]
