@@ -97,7 +97,9 @@ def message_frames(payload: bytes, text: bool, max_frame: int) -> bytes:
 def close_frame(code: int, reason: str = "") -> bytes:
     if code not in _SENDABLE and not 3000 <= code <= 4999:
         return frame(CLOSE, b"")
-    return frame(CLOSE, struct.pack("!H", code) + reason.encode("utf-8")[:123])
+    # 125 bytes at most in all; a cut never splits a character (the client checks UTF-8).
+    text = reason.encode("utf-8")[:123].decode("utf-8", "ignore").encode("utf-8")
+    return frame(CLOSE, struct.pack("!H", code) + text)
 
 
 def unmask(payload: bytes | bytearray, mask: bytes | bytearray) -> bytes:
