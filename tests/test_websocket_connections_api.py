@@ -151,6 +151,7 @@ def test_stage_prefix_and_api_host(srv: Server, monkeypatch: pytest.MonkeyPatch)
         f"{srv.endpoint}/prod",
         f"http://abc123.execute-api.localhost:{srv.port}/prod",
         f"http://abc123.execute-api.us-east-1.localhost:{srv.port}/dev",
+        f"{srv.endpoint}/_aws/execute-api/abc123/prod",  # the path-based fallback
     ]
     with opened(srv) as (client, connection_id):
         for endpoint in endpoints:

@@ -528,3 +528,25 @@ def test_a_client_that_does_not_read_gets_busy_not_unbounded_memory(harness: Har
             for _ in range(1000):  # the kernel's buffers fill first, then ours
                 harness.run(registry.send(connection_id, b"b" * 131072, False))
         assert registry.get(connection_id) is not None  # still open: it may read later
+
+
+def test_a_pipelined_request_before_the_handshake_is_answered_first(harness: Harness) -> None:
+    with socket.create_connection(("127.0.0.1", harness.port), timeout=10) as sock:
+        plain = b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
+        sock.sendall(plain + HANDSHAKE.format(path="/ws").encode() + masked(0x1, b"after"))
+        data = b""
+        while b"\x81\x05after" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 ")
+        assert b"HTTP/1.1 101 Switching Protocols\r\n" in data
+
+
+def test_connect_requests_are_refused(harness: Harness) -> None:
+    with socket.create_connection(("127.0.0.1", harness.port), timeout=10) as sock:
+        sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        status, _, _ = read_head(sock)
+        assert status != 101
+        while sock.recv(4096):
+            pass  # then closed
