@@ -17,12 +17,14 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from fireside.config import ConfigError, load_settings
 from fireside.gateway.websocket_connections import (
     BusyError,
     ConnectionInfo,
@@ -550,3 +552,26 @@ def test_connect_requests_are_refused(harness: Harness) -> None:
         assert status != 101
         while sock.recv(4096):
             pass  # then closed
+
+
+def test_settings_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "FIRESIDE_WEBSOCKET_IDLE_TIMEOUT": "0.5",
+            "FIRESIDE_WEBSOCKET_LIFETIME": "3",
+            "FIRESIDE_WEBSOCKET_CONNECT_RATE": "7",
+            "FIRESIDE_WEBSOCKET_MAX_FRAME": "1024",
+            "FIRESIDE_WEBSOCKET_MAX_MESSAGE": "4096",
+        },
+        data_dir=tmp_path,
+    )
+    assert (settings.websocket_idle_timeout, settings.websocket_lifetime) == (0.5, 3.0)
+    assert settings.websocket_connect_rate == 7
+    assert (settings.websocket_max_frame, settings.websocket_max_message) == (1024, 4096)
+    defaults = load_settings(environ={}, data_dir=tmp_path)
+    assert (defaults.websocket_idle_timeout, defaults.websocket_lifetime) == (600.0, 7200.0)
+    assert defaults.websocket_connect_rate == 500
+    assert (defaults.websocket_max_frame, defaults.websocket_max_message) == (32768, 131072)
+    for bad in ({"FIRESIDE_WEBSOCKET_LIFETIME": "0"}, {"FIRESIDE_WEBSOCKET_MAX_FRAME": "999999"}):
+        with pytest.raises(ConfigError):
+            load_settings(environ=bad, data_dir=tmp_path)
