@@ -322,7 +322,7 @@ class Fireside:
         )
         #: Open WebSocket connections of every WebSocket API (in memory: ids survive no
         #: restart, as on AWS), served to functions by the `@connections` API.
-        self.websockets = WebSocketConnections(
+        self.websocket_connections = WebSocketConnections(
             idle_timeout=settings.websocket_idle_timeout,
             lifetime=settings.websocket_lifetime,
             connect_rate=settings.websocket_connect_rate,
@@ -331,7 +331,7 @@ class Fireside:
             max_connections=settings.websocket_max_connections,
             send_timeout=settings.websocket_send_timeout,
         )
-        self.websocket_echo = EchoDoor(self.websockets, settings.region)
+        self.websocket_echo = EchoDoor(self.websocket_connections, settings.region)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -578,7 +578,7 @@ class Fireside:
                     load_service("apigatewaymanagementapi"),
                     unchecked={"PostToConnection": frozenset({"Data"})},
                 ),
-                ManagementApi(self.websockets).operations(),
+                ManagementApi(self.websocket_connections).operations(),
                 path_prefixes=("/@connections/",),
                 max_body=_CONNECTIONS_MAX_REQUEST,
                 path_rewrite=management_path,
@@ -784,7 +784,7 @@ class Fireside:
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
-        supervisor.start("apigatewayv2", "websocket-deadlines", self.websockets.run)
+        supervisor.start("apigatewayv2", "websocket-deadlines", self.websocket_connections.run)
         supervisor.declare("apigatewaymanagementapi")
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
@@ -801,7 +801,7 @@ class Fireside:
             [
                 # First: each $disconnect may run a function, whose Runtime API is served by
                 # the HTTP listener.
-                ("WebSocket connections", self.websockets.close_all),
+                ("WebSocket connections", self.websocket_connections.close_all),
                 ("the HTTP listener", self._http.close),
                 ("background loops", self.supervisor.close),
                 ("Lambda", provider.close if provider is not None else lambda: None),
