@@ -130,7 +130,7 @@ class WebSocketConnections:
         max_inflight: int = 10,
         close_timeout: float = 5.0,
         send_timeout: float = 5.0,
-        disconnect_timeout: float = 30.0,
+        disconnect_timeout: float = 10.0,
     ) -> None:
         self.idle_timeout = idle_timeout
         self.lifetime = lifetime
