@@ -207,8 +207,8 @@ class WebSocketConnections:
             self._open[info.connection_id] = connection
             if previous is not None:  # an id reused by its door: the old one ends
                 previous.fail(GOING_AWAY, "Going away")
-            if rest:
-                loop.call_soon(connection.data_received, rest)
+            if rest:  # now, before any later read (a callback could run after one)
+                connection.data_received(rest)
             return connection
 
         response_headers = [
