@@ -225,3 +225,33 @@ def test_shutdown_closes_every_connection_with_1001(
             with pytest.raises(ConnectionClosed) as closed:
                 client.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+
+
+def test_frames_in_the_handshakes_packet_under_the_real_server(srv: Server) -> None:
+    """The server's own loop (uvloop): a frame sent with the handshake is echoed, in order
+    before the frame sent after it."""
+    key = b"\x01\x02\x03\x04"
+
+    def frame(payload: bytes) -> bytes:
+        return (
+            bytes((0x81, 0x80 | len(payload)))
+            + key
+            + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        )
+
+    handshake = (
+        b"GET /_fireside/websocket-echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(handshake + frame(b"first"))
+        sock.sendall(frame(b"second"))
+        data = b""
+        while b"second" not in data:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+        head, _, frames = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 ")
+        assert frames == b"\x81\x05first\x81\x06second"
