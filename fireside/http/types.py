@@ -6,6 +6,7 @@ level, so layers compose); none of them touches sockets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -27,6 +28,13 @@ class Request:
     client: tuple[str, int] | None = None
     #: The body as it arrives, for requests the server was told to stream (`body` stays b"").
     stream: BodyStream | None = None
+    #: The client asked to switch protocols (`Upgrade:`, e.g. a WebSocket handshake).
+    upgrade: bool = False
+
+
+#: Takes over a connection after a 101 answer: given the transport and the bytes already read
+#: past the handshake, returns the protocol that now owns the transport.
+Upgrade = Callable[[asyncio.Transport, bytes], asyncio.Protocol]
 
 
 @dataclass(slots=True)
@@ -36,6 +44,8 @@ class Response:
     body: bytes = b""
     #: A body produced over time: written chunked, each chunk as it comes (`body` unused).
     stream: AsyncIterator[bytes] | None = None
+    #: Set on a 101 answer to an upgrade request: the connection is handed over to it.
+    upgrade: Upgrade | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
