@@ -77,6 +77,8 @@ from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
+from fireside.gateway.websocket_connections import WebSocketConnections
+from fireside.gateway.websocket_door import WebSocketDoor
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -429,6 +431,12 @@ class Fireside:
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
+        )
+        # WebSocket APIs before HTTP APIs (each door answers None for the other's APIs).
+        self.websocket_connections = WebSocketConnections()
+        self.front_doors.register(
+            EXECUTE_API,
+            WebSocketDoor(self.http_apis.store, self.function_caller, self.websocket_connections),
         )
         self.front_doors.register(
             EXECUTE_API,
