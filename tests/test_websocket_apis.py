@@ -165,7 +165,10 @@ def test_authorizers(v2: Any) -> None:
         AuthorizerUri=URI,
         IdentitySource=["route.request.header.Auth", "route.request.querystring.token"],
     )
-    assert made["IdentitySource"] == ["route.request.header.Auth", "route.request.querystring.token"]
+    assert made["IdentitySource"] == [
+        "route.request.header.Auth",
+        "route.request.querystring.token",
+    ]
     assert v2.get_authorizer(ApiId=api_id, AuthorizerId=made["AuthorizerId"])["Name"] == "auth"
     for bad in (
         {"AuthorizerType": "JWT", "IdentitySource": ["$request.header.Authorization"],
@@ -191,7 +194,9 @@ def test_route_responses(v2: Any) -> None:
         ModelSelectionExpression="mse",
         ResponseModels={"$default": "Empty"},
     )
-    assert made["RouteResponseKey"] == "$default" and made["ResponseModels"] == {"$default": "Empty"}
+    assert made["RouteResponseKey"] == "$default" and made["ResponseModels"] == {
+        "$default": "Empty"
+    }
     rr_id = made["RouteResponseId"]
     got = v2.get_route_response(ApiId=api_id, RouteId=route_id, RouteResponseId=rr_id)
     assert got == {k: v for k, v in made.items() if k != "ResponseMetadata"} | {
@@ -200,7 +205,9 @@ def test_route_responses(v2: Any) -> None:
     items = v2.get_route_responses(ApiId=api_id, RouteId=route_id)["Items"]
     assert [i["RouteResponseId"] for i in items] == [rr_id]
     code, _, _ = _error(
-        lambda: v2.create_route_response(ApiId=api_id, RouteId=route_id, RouteResponseKey="$default")
+        lambda: v2.create_route_response(
+            ApiId=api_id, RouteId=route_id, RouteResponseKey="$default"
+        )
     )
     assert code == "BadRequestException"
     code, _, _ = _error(
@@ -217,9 +224,7 @@ def test_route_responses(v2: Any) -> None:
     )
     assert (code, status) == ("NotFoundException", 404)
     assert message == f"Invalid RouteResponse identifier specified {rr_id}"
-    code, message, _ = _error(
-        lambda: v2.get_route_responses(ApiId=api_id, RouteId="nosuch")
-    )
+    code, message, _ = _error(lambda: v2.get_route_responses(ApiId=api_id, RouteId="nosuch"))
     assert (code, message) == ("NotFoundException", "Invalid Route identifier specified nosuch")
     http_api = v2.create_api(Name="h", ProtocolType="HTTP")["ApiId"]
     http_route = v2.create_route(ApiId=http_api, RouteKey="GET /")["RouteId"]

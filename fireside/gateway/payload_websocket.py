@@ -220,7 +220,9 @@ def read_answer(payload: bytes) -> Answer:
         status = int(status)
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
         raise MalformedResponse(f"invalid statusCode {status!r}")
-    headers = answer.get("headers") or {}
+    headers = answer.get("headers")
+    if headers is None:
+        headers = {}
     if not isinstance(headers, dict):
         raise MalformedResponse("headers must be an object")
     pairs = [(str(k), str(v)) for k, v in headers.items() if isinstance(v, str | int | float)]
