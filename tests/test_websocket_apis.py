@@ -211,7 +211,7 @@ def test_route_responses(v2: Any) -> None:
     )
     assert code == "BadRequestException"
     code, _, _ = _error(
-        lambda: v2.create_route_response(ApiId=api_id, RouteId=route_id, RouteResponseKey="ok")
+        lambda: v2.create_route_response(ApiId=api_id, RouteId=route_id, RouteResponseKey=" ")
     )
     assert code == "BadRequestException"
     updated = v2.update_route_response(

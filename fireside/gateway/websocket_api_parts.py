@@ -12,8 +12,8 @@ deployments); these are the parts HTTP APIs refuse. The rules, as API Gateway ap
 - authorizers are `REQUEST` (Lambda) authorizers whose identity sources are
   `route.request.header.<name>`, `route.request.querystring.<name>`,
   `stageVariables.<name>` or `context.<name>`, without a payload format or simple responses;
-- a route response's key is `$default`; an integration response's key is `$default` or a
-  `/regex/` on the integration's status.
+- an integration response's key is `$default` or a `/regex/` on the integration's status; a
+  route's response keys are unique (a route with any response is two-way).
 """
 
 from __future__ import annotations
@@ -181,10 +181,8 @@ class WebSocketParts:
     @staticmethod
     def _check_route_response(response: dict[str, Any]) -> None:
         key = response.get("RouteResponseKey")
-        if key != "$default":
-            raise bad_request(
-                f"Invalid RouteResponseKey specified: {key}. Currently only $default is supported."
-            )
+        if not isinstance(key, str) or not key.strip():
+            raise bad_request("RouteResponseKey must not be empty.")
 
     async def create_route_response(
         self, ctx: RequestContext, params: dict[str, Any]
