@@ -68,6 +68,7 @@ def test_api_and_stage(v2: Any) -> None:
     assert api["ProtocolType"] == "WEBSOCKET"
     assert api["RouteSelectionExpression"] == "$request.body.action"
     assert api["ApiKeySelectionExpression"] == "$request.header.x-api-key"
+    assert api["ApiEndpoint"].startswith(f"ws://{api_id}.execute-api.localhost:")
     stage = v2.create_stage(ApiId=api_id, StageName="prod")
     assert stage["DefaultRouteSettings"] == {
         "DataTraceEnabled": False,

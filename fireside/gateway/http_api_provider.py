@@ -176,6 +176,8 @@ class HttpApiProvider(StageOperations, WebSocketParts):
     def _api_view(self, ctx: RequestContext, api: HttpApi) -> dict[str, Any]:
         view = dict(api.api)
         view["ApiEndpoint"] = api_endpoint(ctx, api.api_id)
+        if api.api.get("ProtocolType") == "WEBSOCKET":  # `wss://...` on AWS
+            view["ApiEndpoint"] = "ws" + view["ApiEndpoint"].removeprefix("http")
         view.setdefault("Tags", {})
         return view
 
