@@ -35,7 +35,12 @@ from fireside.gateway.integration import (
     FunctionRef,
     InvokeSource,
 )
-from fireside.gateway.websocket_connections import ConnectionHandler, ConnectionInfo, GoneError
+from fireside.gateway.websocket_connections import (
+    BusyError,
+    ConnectionHandler,
+    ConnectionInfo,
+    GoneError,
+)
 from fireside.gateway.websocket_door import WebSocketDoor, error_frame
 from fireside.http.types import Request, Response
 from fireside.resource_policy import statements_of
@@ -90,6 +95,7 @@ class RecordingConnections:
     accepted: dict[str, tuple[ConnectionInfo, list[tuple[str, str]]]] = field(default_factory=dict)
     sent: list[tuple[str, bytes, bool]] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
+    busy: set[str] = field(default_factory=set)
 
     def new_id(self) -> str:
         return base64.b64encode(uuid.uuid4().bytes[:10]).decode()
@@ -110,6 +116,8 @@ class RecordingConnections:
     async def send(self, connection_id: str, data: bytes, text: bool = True) -> None:
         if connection_id in self.gone:
             raise GoneError(connection_id)
+        if connection_id in self.busy:
+            raise BusyError(connection_id)
         self.sent.append((connection_id, data, text))
 
     def frames(self, connection_id: str) -> list[bytes]:
@@ -414,6 +422,8 @@ def test_error_frames(world: World) -> None:
 
     world.connections.gone.add(info.connection_id)
     assert _message(world, info, b'{"action": "echo"}') == []  # the client left: no error
+    world.connections.busy.add(strict.connection_id)
+    assert _message(world, strict, b'{"action": "echo"}') == []  # it does not read: dropped
 
 
 def test_connect_authorizer(world: World) -> None:

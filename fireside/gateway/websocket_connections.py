@@ -12,7 +12,13 @@ from typing import Protocol
 
 from fireside.http.types import Request, Response
 
-__all__ = ["ConnectionHandler", "ConnectionInfo", "GoneError", "WebSocketConnections"]
+__all__ = [
+    "BusyError",
+    "ConnectionHandler",
+    "ConnectionInfo",
+    "GoneError",
+    "WebSocketConnections",
+]
 
 
 @dataclass(slots=True)
@@ -40,6 +46,10 @@ class ConnectionHandler(Protocol):
 
 class GoneError(Exception):
     """An unknown or closed connection id."""
+
+
+class BusyError(Exception):
+    """The client does not read what is sent to it (h-wsconn's `send` raises it)."""
 
 
 class WebSocketConnections:

@@ -28,7 +28,6 @@ answer is not anyone's).
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
 import os
@@ -53,6 +52,7 @@ from fireside.gateway.integration import (
 from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate, render
 from fireside.gateway.websocket_authorizer import Denied, WebSocketAuthorizer
 from fireside.gateway.websocket_connections import (
+    BusyError,
     ConnectionInfo,
     GoneError,
     WebSocketConnections,
@@ -371,8 +371,12 @@ class WebSocketDoor:
             return None
 
     async def _send(self, info: ConnectionInfo, data: bytes, text: bool = True) -> None:
-        with contextlib.suppress(GoneError):  # the client left meanwhile: it is no one's
+        try:
             await self._connections.send(info.connection_id, data, text)
+        except GoneError:
+            pass  # the client left meanwhile: the answer is no one's
+        except BusyError:
+            log.info("WebSocket %s does not read: an answer is dropped", info.connection_id)
 
     def _deployed(self, api: HttpApi, stage: dict[str, Any]) -> _Deployed:
         deployment_id = str(stage.get("DeploymentId") or "")
