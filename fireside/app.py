@@ -436,7 +436,12 @@ class Fireside:
         self.websocket_connections = WebSocketConnections()
         self.front_doors.register(
             EXECUTE_API,
-            WebSocketDoor(self.http_apis.store, self.function_caller, self.websocket_connections),
+            WebSocketDoor(
+                self.http_apis.store,
+                self.function_caller,
+                self.websocket_connections,
+                authenticator=self.authenticator,
+            ),
         )
         self.front_doors.register(
             EXECUTE_API,

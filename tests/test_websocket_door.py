@@ -24,8 +24,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from fireside.aws.auth import Authenticator
 from fireside.compute.policies import allows
 from fireside.gateway.addresses import EXECUTE_API, FrontDoorAddress
 from fireside.gateway.http_api_store import HttpApiStore
@@ -162,6 +166,7 @@ class World:
     sources: list[str]
     chat: str
     strict: str
+    iam: str
     echo: str
     far: str
 
@@ -274,15 +279,24 @@ def world(server: Server) -> Iterator[World]:
     _route(v2, strict_id, "echo", strict_proxy, two_way=True)
     v2.create_stage(ApiId=strict_id, StageName="live", AutoDeploy=True)
 
+    iam_id = v2.create_api(Name="iam", ProtocolType="WEBSOCKET", RouteSelectionExpression=rse)[
+        "ApiId"
+    ]
+    iam_proxy = _integration(v2, iam_id, echo_arn)
+    _route(v2, iam_id, "$connect", iam_proxy, AuthorizationType="AWS_IAM")
+    _route(v2, iam_id, "echo", iam_proxy, two_way=True)
+    v2.create_stage(ApiId=iam_id, StageName="prod", AutoDeploy=True)
+
     connections = RecordingConnections()
     invoker = RemoteInvoker(server)
     sources: list[str] = []
     caller = FunctionCaller(invoker, _authorize(server, sources))  # type: ignore[arg-type]
     store = HttpApiStore(server.data_dir / "http-apis.sqlite")
-    door = WebSocketDoor(store, caller, connections)  # type: ignore[arg-type]
-    yield World(server, door, connections, invoker, sources, chat_id, strict_id, echo, far)
+    authenticator = Authenticator({"AKIDWEBSOCKET": "secret-of-ws"})
+    door = WebSocketDoor(store, caller, connections, authenticator=authenticator)  # type: ignore[arg-type]
+    yield World(server, door, connections, invoker, sources, chat_id, strict_id, iam_id, echo, far)
     store.close()
-    for api_id in (chat_id, strict_id):
+    for api_id in (chat_id, strict_id, iam_id):
         v2.delete_api(ApiId=api_id)
     for name, account in ((echo, A), (auth, A), (far, B)):
         server.client(aws_access_key_id=account).delete_function(FunctionName=name)
@@ -471,3 +485,34 @@ def test_another_accounts_function_needs_its_grant(world: World) -> None:
     _grant(world.server, world.far, f"arn:aws:execute-api:us-east-1:{A}:{world.chat}/*/far", B)
     (frame,) = _message(world, info, b'{"action": "far"}')
     assert json.loads(frame)["requestContext"]["routeKey"] == "far"
+
+
+def _signed(secret: str, *, presigned: bool) -> tuple[str, dict[str, str]]:
+    """(query, headers) of a handshake signed for `execute-api` by AKIDWEBSOCKET."""
+    host = HANDSHAKE["host"]
+    request = AWSRequest(method="GET", url=f"http://{host}/prod", headers={"host": host})
+    credentials = Credentials("AKIDWEBSOCKET", secret)
+    if presigned:
+        SigV4QueryAuth(credentials, "execute-api", "us-east-1", expires=60).add_auth(request)
+        return request.url.split("?", 1)[1], {}
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    signed = {k.lower(): v for k, v in request.headers.items() if k.lower() != "host"}
+    return "", signed
+
+
+def test_connect_with_aws_iam(world: World) -> None:
+    unsigned = _handshake(world, world.iam, "/prod")
+    assert (unsigned.status, json.loads(unsigned.body)) == (403, {"message": "Forbidden"})
+    query, _ = _signed("wrong-secret", presigned=True)
+    assert _handshake(world, world.iam, "/prod", query).status == 403
+    for presigned in (True, False):
+        query, headers = _signed("secret-of-ws", presigned=presigned)
+        answer = _handshake(world, world.iam, "/prod", query, **headers)
+        assert answer.status == 101, answer.body
+        info = list(world.connections.accepted.values())[-1][0]
+        identity = _last_event(world, world.echo)["requestContext"]["identity"]
+        assert identity["accessKey"] == "AKIDWEBSOCKET"
+        assert identity["accountId"] == A and identity["userArn"]
+        assert identity["sourceIp"] == "127.0.0.9"
+    (frame,) = _message(world, info, b'{"action": "echo"}')
+    assert json.loads(frame)["requestContext"]["identity"]["accessKey"] == "AKIDWEBSOCKET"

@@ -75,6 +75,7 @@ def _context(
     request_id: str,
     now: float,
     authorizer: Mapping[str, Any] | None,
+    identity: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     context: dict[str, Any] = {
         "routeKey": route_key,
@@ -85,7 +86,11 @@ def _context(
         "stage": info.stage,
         "connectedAt": info.connected_at,
         "requestTimeEpoch": int(now * 1000),
-        "identity": {"userAgent": info.user_agent, "sourceIp": info.source_ip},
+        "identity": {
+            **(identity or {}),
+            "userAgent": info.user_agent,
+            "sourceIp": info.source_ip,
+        },
         "requestId": request_id,
         "domainName": info.domain_name,
         "connectionId": info.connection_id,
@@ -105,6 +110,7 @@ def connect_event(
     trace_id: str,
     stage_variables: Mapping[str, str] | None = None,
     authorizer: Mapping[str, Any] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `$connect` event of the handshake `request` (also what a REQUEST authorizer gets,
     with its `type` and `methodArn` added)."""
@@ -128,7 +134,9 @@ def connect_event(
         event["multiValueQueryStringParameters"] = multi
     if stage_variables:
         event["stageVariables"] = dict(stage_variables)
-    event["requestContext"] = _context(info, "$connect", "CONNECT", request_id, now, authorizer)
+    event["requestContext"] = _context(
+        info, "$connect", "CONNECT", request_id, now, authorizer, identity
+    )
     event["isBase64Encoded"] = False
     return event
 
@@ -144,9 +152,10 @@ def message_event(
     now: float,
     stage_variables: Mapping[str, str] | None = None,
     authorizer: Mapping[str, Any] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The event of one message routed to `route_key` (`text`: it came in text frames)."""
-    context = _context(info, route_key, "MESSAGE", request_id, now, authorizer)
+    context = _context(info, route_key, "MESSAGE", request_id, now, authorizer, identity)
     context["messageId"] = message_id
     event: dict[str, Any] = {"requestContext": context}
     if stage_variables:
@@ -170,10 +179,11 @@ def disconnect_event(
     host: str,
     stage_variables: Mapping[str, str] | None = None,
     authorizer: Mapping[str, Any] | None = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The `$disconnect` event of a connection closed with `code` and `reason`."""
     headers = {"Host": host, "x-api-key": "", "X-Forwarded-For": "", "x-restapi": ""}
-    context = _context(info, "$disconnect", "DISCONNECT", request_id, now, authorizer)
+    context = _context(info, "$disconnect", "DISCONNECT", request_id, now, authorizer, identity)
     context["disconnectStatusCode"] = code
     context["disconnectReason"] = reason
     event: dict[str, Any] = {

@@ -11,6 +11,11 @@ policy (`principalId`, `policyDocument`, `context`): no statement allowing
 function failing with the message `Unauthorized` is 401; any other failure or a malformed
 answer is 500. The result (`principalId`, the `context` members and `integrationLatency`)
 is `requestContext.authorizer` of every event of the connection.
+
+`AWS_IAM` on `$connect` wants the handshake signed with SigV4 (the `Authorization` header or a
+presigned URL's `X-Amz-*` query parameters, service `execute-api`): unsigned or badly signed,
+403; the signer's identity is `requestContext.identity`'s `accessKey`, `accountId`,
+`caller`, `user` and `userArn` on every event of the connection.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from fireside.aws.auth import Authenticator
+from fireside.aws.errors import ServiceError
 from fireside.gateway.http_api_authorizers import policy_allows
 from fireside.gateway.http_api_rules import lambda_arn_of
 from fireside.gateway.integration import (
@@ -34,7 +41,7 @@ from fireside.gateway.request_parts import query_pairs
 from fireside.gateway.websocket_api_parts import WEBSOCKET_IDENTITY
 from fireside.http.types import Request
 
-__all__ = ["Denied", "WebSocketAuthorizer"]
+__all__ = ["Denied", "WebSocketAuthorizer", "iam_identity"]
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +160,24 @@ def _error_message(payload: bytes) -> str | None:
         return None
     message = error.get("errorMessage") if isinstance(error, dict) else None
     return message if isinstance(message, str) else None
+
+
+def iam_identity(authenticator: Authenticator | None, request: Request) -> dict[str, Any]:
+    """The signer of a handshake on an `AWS_IAM` `$connect` route; Denied 403 if unsigned or
+    the signature is refused."""
+    if authenticator is None:
+        raise Denied(403, "no authenticator")
+    if "authorization" not in request.headers and "X-Amz-Signature" not in request.query:
+        raise Denied(403, "unsigned handshake on an AWS_IAM $connect route")
+    try:
+        caller = authenticator.authenticate(request)
+    except ServiceError as error:
+        raise Denied(403, f"signature refused: {error.message}") from None
+    who = authenticator.identity(caller.access_key_id, caller.account_id)
+    return {
+        "accessKey": caller.access_key_id,
+        "accountId": who.account_id,
+        "caller": who.user_id,
+        "user": who.user_id,
+        "userArn": who.arn,
+    }

@@ -8,7 +8,8 @@ The handshake (`ws://<api-id>.execute-api.localhost:<port>/<stage>`, or the path
 3. a request that is not a WebSocket upgrade: 426 `{"message":"Upgrade Required"}` (Fireside's
    answer; API Gateway serves nothing else there);
 4. the account's new-connection rate (`connections.admit`, 500/s): 429;
-5. the `$connect` route's authorization (`websocket_authorizer`: 401, 403 or 500);
+5. the `$connect` route's authorization (`websocket_authorizer`: a Lambda REQUEST authorizer,
+   401, 403 or 500; or `AWS_IAM`, a SigV4-signed handshake, 403);
 6. the `$connect` route's integration: a function's non-2xx `statusCode` refuses the
    upgrade with that status, a failing function with 502 (a MOCK integration, or no
    `$connect` route, accepts);
@@ -39,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fireside.aws.auth import Authenticator
 from fireside.gateway import payload_websocket
 from fireside.gateway.addresses import FrontDoorAddress
 from fireside.gateway.http_api_rules import lambda_arn_of
@@ -50,7 +52,7 @@ from fireside.gateway.integration import (
     IntegrationFailure,
 )
 from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate, render
-from fireside.gateway.websocket_authorizer import Denied, WebSocketAuthorizer
+from fireside.gateway.websocket_authorizer import Denied, WebSocketAuthorizer, iam_identity
 from fireside.gateway.websocket_connections import (
     BusyError,
     ConnectionInfo,
@@ -97,6 +99,14 @@ def _is_upgrade(request: Request) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class _Session:
+    """What a connection's `$connect` authorization gave every later event."""
+
+    authorizer: dict[str, Any] | None
+    identity: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Deployed:
     selector: RouteSelector
     integrations: dict[str, dict[str, Any]]
@@ -113,6 +123,9 @@ class _Deployed:
         return bool(self.route_responses.get(str(route.get("RouteId"))))
 
 
+_NO_SESSION = _Session(None, None)
+
+
 class WebSocketDoor:
     """The front door of WebSocket APIs (registered for `EXECUTE_API` before HTTP APIs')."""
 
@@ -122,16 +135,18 @@ class WebSocketDoor:
         caller: FunctionCaller,
         connections: WebSocketConnections,
         *,
+        authenticator: Authenticator | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._caller = caller
         self._connections = connections
         self._authorizer = WebSocketAuthorizer(caller, clock=clock)
+        self._authenticator = authenticator
         self._clock = clock
         self._tables: OrderedDict[tuple[str, str, str], _Deployed] = OrderedDict()
-        #: `requestContext.authorizer` of each connection its `$connect` authorizer let in.
-        self._sessions: dict[str, dict[str, Any]] = {}
+        #: The authorizer's result and the IAM signer of each connection that had them.
+        self._sessions: dict[str, _Session] = {}
 
     # -- the handshake ---------------------------------------------------------------------
     async def __call__(self, address: FrontDoorAddress, request: Request) -> Response | None:
@@ -171,12 +186,20 @@ class WebSocketDoor:
         request_id = _request_id()
         trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
         route = deployed.selector.route("$connect")
+        kind = route.get("AuthorizationType") if route is not None else None
+        identity: dict[str, Any] | None = None
+        if kind == "AWS_IAM":
+            try:
+                identity = iam_identity(self._authenticator, request)
+            except Denied as denied:
+                log.info("WebSocket API %s: $connect refused: %s", api.api_id, denied)
+                return _message(403, "Forbidden")
         event = payload_websocket.connect_event(
             request, info, request_id=request_id, now=now, trace_id=trace_id,
-            stage_variables=variables,
+            stage_variables=variables, identity=identity,
         )  # fmt: skip
         authorizer: dict[str, Any] | None = None
-        if route is not None and route.get("AuthorizationType") == "CUSTOM":
+        if route is not None and kind == "CUSTOM":
             found = deployed.authorizers.get(str(route.get("AuthorizerId")))
             if found is None:
                 return _message(500, "Internal server error")
@@ -191,9 +214,6 @@ class WebSocketDoor:
                 words = {401: "Unauthorized", 403: "Forbidden"}
                 return _message(denied.status, words.get(denied.status, "Internal server error"))
             event["requestContext"]["authorizer"] = authorizer
-        elif route is not None and route.get("AuthorizationType") == "AWS_IAM":
-            log.warning("WebSocket API %s: AWS_IAM on $connect is not served", api.api_id)
-            return _message(403, "Forbidden")
         headers: list[tuple[str, str]] = []
         integration = deployed.integration_of(route) if route is not None else None
         if integration is not None and integration.get("IntegrationType") == "AWS_PROXY":
@@ -204,10 +224,10 @@ class WebSocketDoor:
                 return Response(answer.status, answer.headers, answer.body or b"")
             headers = answer.headers
         response = self._connections.accept(request, info, self, headers=headers)
-        if response.status == 101 and authorizer is not None:
+        if response.status == 101 and (authorizer is not None or identity is not None):
             if len(self._sessions) >= _SESSIONS_KEPT:
                 self._sessions.pop(next(iter(self._sessions)))
-            self._sessions[info.connection_id] = authorizer
+            self._sessions[info.connection_id] = _Session(authorizer, identity)
         return response
 
     # -- the connection --------------------------------------------------------------------
@@ -230,10 +250,11 @@ class WebSocketDoor:
         now = self._clock()
         variables = dict(stage.get("StageVariables") or {})
         if integration is not None and kind == "AWS_PROXY":
+            session = self._sessions.get(info.connection_id) or _NO_SESSION
             event = payload_websocket.message_event(
                 info, route_key, data, text, request_id=request_id, message_id=_request_id(),
-                now=now, stage_variables=variables,
-                authorizer=self._sessions.get(info.connection_id),
+                now=now, stage_variables=variables, authorizer=session.authorizer,
+                identity=session.identity,
             )  # fmt: skip
             trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
             answer = await self._invoke(info, route_key, integration, event, variables, trace_id)
@@ -259,7 +280,7 @@ class WebSocketDoor:
             )
 
     async def on_disconnect(self, info: ConnectionInfo, code: int, reason: str) -> None:
-        authorizer = self._sessions.pop(info.connection_id, None)
+        session = self._sessions.pop(info.connection_id, None) or _NO_SESSION
         api = self._store.get(info.api_id)
         stage = api.stages.get(info.stage) if api is not None else None
         if api is None or stage is None:
@@ -273,7 +294,8 @@ class WebSocketDoor:
         variables = dict(stage.get("StageVariables") or {})
         event = payload_websocket.disconnect_event(
             info, code, reason, request_id=_request_id(), now=now,
-            host=info.domain_name, stage_variables=variables, authorizer=authorizer,
+            host=info.domain_name, stage_variables=variables, authorizer=session.authorizer,
+            identity=session.identity,
         )  # fmt: skip
         trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
         await self._invoke(info, "$disconnect", integration, event, variables, trace_id)
