@@ -1,11 +1,13 @@
-"""WebSocket route selection (`RouteSelectionExpression`) and how a Lambda proxy answer reads
-back on a WebSocket route, in process."""
+"""WebSocket route selection (`RouteSelectionExpression`), how a Lambda proxy answer reads
+back on a WebSocket route, and a MOCK integration's reply, in process."""
 
 from __future__ import annotations
 
 import pytest
 
 from fireside.gateway.payload_websocket import MalformedResponse, read_answer
+from fireside.gateway.websocket_connections import ConnectionInfo
+from fireside.gateway.websocket_mock import mock_reply
 from fireside.gateway.websocket_routes import RouteSelector, select_key
 
 
@@ -65,3 +67,22 @@ def test_read_answer() -> None:
                 b'{"body": "!!", "isBase64Encoded": true}', b'{"headers": []}'):  # fmt: skip
         with pytest.raises(MalformedResponse):
             read_answer(bad)
+
+
+def test_mock_reply() -> None:
+    info = ConnectionInfo("cid=", "api", "prod", "000000000000", "us-east-1", "d", 1, 1, "ip", "")
+    responses = {
+        "a": {"IntegrationResponseKey": "$default", "ResponseTemplates": {"$default": "dflt"}},
+        "b": {
+            "IntegrationResponseKey": "/2\\d\\d/",
+            "ResponseTemplates": {
+                "$default": '{"got": $input.json(\'$.n\'), "c": "$context.connectionId"}'
+            },
+        },
+    }
+    assert mock_reply(info, responses, "ping", b'{"n": 5}', "rid") == b'{"got": 5, "c": "cid="}'
+    del responses["b"]
+    assert mock_reply(info, responses, "ping", b"{}", "rid") == b"dflt"
+    assert mock_reply(info, {}, "ping", b"{}", "rid") is None
+    no_template = {"a": {"IntegrationResponseKey": "$default"}}
+    assert mock_reply(info, no_template, "ping", b"{}", "rid") is None

@@ -212,8 +212,8 @@ class WebSocketParts:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         api = self._websocket(ctx, params["ApiId"], "Route responses")
-        responses = dict(api.route_responses.get(params["RouteId"], {}))
         member(api.routes, params["RouteId"], "Route")
+        responses = api.route_responses.get(params["RouteId"], {})
         return dict(self._route_response(responses, params["RouteResponseId"]))
 
     async def get_route_responses(

@@ -51,7 +51,6 @@ from fireside.gateway.integration import (
     FunctionRef,
     IntegrationFailure,
 )
-from fireside.gateway.rest_api_templates import TemplateInput, UnsupportedTemplate, render
 from fireside.gateway.websocket_authorizer import Denied, WebSocketAuthorizer, iam_identity
 from fireside.gateway.websocket_connections import (
     BusyError,
@@ -59,6 +58,7 @@ from fireside.gateway.websocket_connections import (
     GoneError,
     WebSocketConnections,
 )
+from fireside.gateway.websocket_mock import mock_reply
 from fireside.gateway.websocket_routes import RouteSelector
 from fireside.http.types import Request, Response
 
@@ -265,7 +265,10 @@ class WebSocketDoor:
                 await self._send(info, answer.body, answer.text)
         elif integration is not None and kind == "MOCK":
             if deployed.two_way(route):
-                reply = self._mock_reply(info, deployed, integration, route_key, data, request_id)
+                responses = deployed.integration_responses.get(
+                    str(integration.get("IntegrationId")), {}
+                )
+                reply = mock_reply(info, responses, route_key, data, request_id)
                 if reply is not None:
                     await self._send(info, reply)
         else:
@@ -347,49 +350,6 @@ class WebSocketDoor:
             return payload_websocket.read_answer(answer.payload)
         except payload_websocket.MalformedResponse as malformed:
             log.info("%s: malformed response: %s", where, malformed)
-            return None
-
-    def _mock_reply(
-        self,
-        info: ConnectionInfo,
-        deployed: _Deployed,
-        integration: dict[str, Any],
-        route_key: str,
-        data: bytes,
-        request_id: str,
-    ) -> bytes | None:
-        """A MOCK integration's answer on a two-way route: its integration response for
-        status 200 (`$default`, or a `/regex/` matching `200`), its template rendered."""
-        responses = deployed.integration_responses.get(str(integration.get("IntegrationId")), {})
-        chosen = None
-        for response in responses.values():
-            key = str(response.get("IntegrationResponseKey", ""))
-            if key != "$default" and re.fullmatch(key[1:-1], "200"):
-                chosen = response
-                break
-            if key == "$default" and chosen is None:
-                chosen = response
-        if chosen is None:
-            return None
-        templates: dict[str, str] = dict(chosen.get("ResponseTemplates") or {})
-        template = templates.get("$default") or next(iter(templates.values()), None)
-        if template is None:
-            return None
-        source = TemplateInput(
-            body=data,
-            context={
-                "apiId": info.api_id,
-                "connectionId": info.connection_id,
-                "domainName": info.domain_name,
-                "requestId": request_id,
-                "routeKey": route_key,
-                "stage": info.stage,
-            },
-        )
-        try:
-            return render(template, source).encode()
-        except UnsupportedTemplate as unsupported:
-            log.warning("WebSocket API %s: template not served: %s", info.api_id, unsupported)
             return None
 
     async def _send(self, info: ConnectionInfo, data: bytes, text: bool = True) -> None:
