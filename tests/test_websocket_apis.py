@@ -69,6 +69,16 @@ def test_api_and_stage(v2: Any) -> None:
     assert api["RouteSelectionExpression"] == "$request.body.action"
     assert api["ApiKeySelectionExpression"] == "$request.header.x-api-key"
     assert api["ApiEndpoint"].startswith(f"ws://{api_id}.execute-api.localhost:")
+    code, _, _ = _error(
+        lambda: v2.update_api(ApiId=api_id, CorsConfiguration={"AllowOrigins": ["*"]})
+    )
+    assert code == "BadRequestException"
+    assert (
+        v2.update_api(ApiId=api_id, RouteSelectionExpression="$request.body.type")[
+            "RouteSelectionExpression"
+        ]
+        == "$request.body.type"
+    )
     stage = v2.create_stage(ApiId=api_id, StageName="prod")
     assert stage["DefaultRouteSettings"] == {
         "DataTraceEnabled": False,

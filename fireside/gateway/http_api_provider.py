@@ -266,6 +266,8 @@ class HttpApiProvider(StageOperations, WebSocketParts):
 
     async def update_api(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"]).copy()
+        if api.api["ProtocolType"] == "WEBSOCKET" and params.get("CorsConfiguration"):
+            raise bad_request("CorsConfiguration is only supported for HTTP APIs.")
         api.api.update(_pick(params, _API_MEMBERS))
         redeploy = False
         if params.get("Target") or params.get("RouteKey"):
