@@ -5,6 +5,8 @@ for what only HTTP APIs (or only WebSocket APIs) have; the parts survive a resta
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -317,3 +319,24 @@ def test_parts_survive_a_restart(fresh_server: Callable[..., Server]) -> None:
         ApiId=api_id, IntegrationId=integration_id, IntegrationResponseId=ir_id
     )
     assert v2.get_stage(ApiId=api_id, StageName="prod")["AutoDeploy"] is True
+
+
+def test_the_door_answers_what_is_not_a_handshake(v2: Any, server: Server) -> None:
+    """Over real sockets: the server's WebSocket door (before the HTTP API door) answers a
+    plain request to a WebSocket API's stage 426, one to no stage 403, by path and by host."""
+    api_id = _ws(v2)
+    v2.create_stage(ApiId=api_id, StageName="prod")
+    for path, host in (
+        (f"/_aws/execute-api/{api_id}", f"127.0.0.1:{server.port}"),
+        ("", f"{api_id}.execute-api.localhost:{server.port}"),
+    ):
+        for stage, status, message in (("/prod", 426, "Upgrade Required"),
+                                       ("/nostage", 403, "Forbidden")):  # fmt: skip
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            try:
+                connection.request("GET", path + stage, headers={"Host": host})
+                response = connection.getresponse()
+                body = json.loads(response.read())
+            finally:
+                connection.close()
+            assert (response.status, body) == (status, {"message": message}), (path, stage)
