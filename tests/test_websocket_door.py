@@ -114,6 +114,10 @@ class RecordingConnections:
         handler: ConnectionHandler,
         headers: list[tuple[str, str]] | None = None,
     ) -> Response:
+        if request.headers.get("sec-websocket-version") != "13":
+            return Response(426, [("Sec-WebSocket-Version", "13")])
+        if "sec-websocket-key" not in request.headers:
+            return Response(400)
         self.accepted[info.connection_id] = (info, list(headers or []))
         return Response(101, [("Upgrade", "websocket"), *(headers or [])])
 
@@ -385,6 +389,12 @@ def test_connect_event_and_refusal(world: World) -> None:
     assert world.sources[-1] == f"arn:aws:execute-api:us-east-1:{A}:{world.chat}/prod/$connect"
 
     accepted = len(world.connections.accepted)
+    calls = len(world.invoker.calls)
+    assert _handshake(world, world.chat, "/prod", **{"sec-websocket-version": "8"}).status == 426
+    bad_key = {"sec-websocket-key": "c2hvcnQ="}
+    assert _handshake(world, world.chat, "/prod", **bad_key).status == 101  # the double's
+    assert len(world.invoker.calls) == calls  # no $connect for a handshake RFC 6455 refuses
+    del world.connections.accepted[list(world.connections.accepted)[-1]]
     refused = _handshake(world, world.chat, "/prod", "refuse=403")
     assert (refused.status, refused.body) == (403, b"not you")
     refused = _handshake(world, world.chat, "/prod", "refuse=500")

@@ -98,6 +98,19 @@ def _is_upgrade(request: Request) -> bool:
     return request.method == "GET" and "websocket" in upgrade.lower()
 
 
+def _malformed(request: Request) -> bool:
+    """A handshake RFC 6455 forbids accepting (no `Connection: Upgrade`, a key that is not 16
+    bytes in base64, a version other than 13): the transport refuses it, before `$connect`
+    runs a function for a connection that will never open."""
+    tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
+    try:
+        key = base64.b64decode(request.headers.get("sec-websocket-key", ""), validate=True)
+    except ValueError:
+        return True
+    version = request.headers.get("sec-websocket-version", "").strip()
+    return "upgrade" not in tokens or len(key) != 16 or version != "13"
+
+
 @dataclass(frozen=True, slots=True)
 class _Session:
     """What a connection's `$connect` authorization gave every later event."""
@@ -185,6 +198,8 @@ class WebSocketDoor:
         variables = dict(stage.get("StageVariables") or {})
         request_id = _request_id()
         trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
+        if _malformed(request):
+            return self._connections.accept(request, info, self)  # its refusal
         route = deployed.selector.route("$connect")
         kind = route.get("AuthorizationType") if route is not None else None
         identity: dict[str, Any] | None = None
