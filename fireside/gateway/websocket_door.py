@@ -8,6 +8,8 @@ The handshake (`ws://<api-id>.execute-api.localhost:<port>/<stage>`, or the path
 3. a request that is not a WebSocket upgrade: 426 `{"message":"Upgrade Required"}` (Fireside's
    answer; API Gateway serves nothing else there);
 4. the account's new-connection rate (`connections.admit`, 500/s): 429;
+   a handshake RFC 6455 forbids accepting gets the transport's refusal (400, 426), before
+   any function runs;
 5. the `$connect` route's authorization (`websocket_authorizer`: a Lambda REQUEST authorizer,
    401, 403 or 500; or `AWS_IAM`, a SigV4-signed handshake, 403);
 6. the `$connect` route's integration: a function's non-2xx `statusCode` refuses the
