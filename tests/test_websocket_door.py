@@ -173,6 +173,7 @@ class World:
     iam: str
     echo: str
     far: str
+    caller: FunctionCaller
 
 
 def _function(server: Server, source: str, account: str = A) -> tuple[str, str]:
@@ -298,7 +299,10 @@ def world(server: Server) -> Iterator[World]:
     store = HttpApiStore(server.data_dir / "http-apis.sqlite")
     authenticator = Authenticator({"AKIDWEBSOCKET": "secret-of-ws"})
     door = WebSocketDoor(store, caller, connections, authenticator=authenticator)  # type: ignore[arg-type]
-    yield World(server, door, connections, invoker, sources, chat_id, strict_id, iam_id, echo, far)
+    yield World(
+        server, door, connections, invoker, sources, chat_id, strict_id, iam_id, echo, far,
+        caller,
+    )  # fmt: skip
     store.close()
     for api_id in (chat_id, strict_id, iam_id):
         v2.delete_api(ApiId=api_id)
@@ -526,3 +530,44 @@ def test_connect_with_aws_iam(world: World) -> None:
         assert identity["sourceIp"] == "127.0.0.9"
     (frame,) = _message(world, info, b'{"action": "echo"}')
     assert json.loads(frame)["requestContext"]["identity"]["accessKey"] == "AKIDWEBSOCKET"
+
+
+def test_connect_requires_its_request_parameters(world: World) -> None:
+    v2 = world.server.client("apigatewayv2")
+    api_id = v2.create_api(
+        Name="params", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.a"
+    )["ApiId"]
+    try:
+        function = f"arn:aws:lambda:us-east-1:{A}:function:{world.echo}"
+        integration = _integration(v2, api_id, function)
+        required = {
+            "route.request.querystring.room": {"Required": True},
+            "route.request.header.X-Client": {"Required": True},
+            "route.request.header.X-Optional": {"Required": False},
+        }
+        _route(v2, api_id, "$connect", integration, RequestParameters=required)
+        v2.create_stage(ApiId=api_id, StageName="prod", AutoDeploy=True)
+        with pytest.raises(ClientError) as caught:
+            v2.create_route(
+                ApiId=api_id, RouteKey="x", RequestParameters={"header.X": {"Required": True}}
+            )
+        assert caught.value.response["Error"]["Code"] == "BadRequestException"
+        store = HttpApiStore(world.server.data_dir / "http-apis.sqlite")
+        door = WebSocketDoor(store, world.caller, world.connections)  # type: ignore[arg-type]
+        calls = len(world.invoker.calls)
+        for query, headers in (
+            ("", {"x-client": "c"}),
+            ("room=1", {}),
+            ("room=", {"x-client": "c"}),
+        ):
+            request = Request("GET", "/prod", query, {**HANDSHAKE, **headers})
+            answer = asyncio.run(door(_address(api_id, "/prod"), request))
+            assert answer is not None
+            assert (answer.status, json.loads(answer.body)) == (400, {"message": "Bad Request"})
+        assert len(world.invoker.calls) == calls
+        request = Request("GET", "/prod", "room=1", {**HANDSHAKE, "x-client": "c"})
+        answer = asyncio.run(door(_address(api_id, "/prod"), request))
+        assert answer is not None and answer.status == 101
+        store.close()
+    finally:
+        v2.delete_api(ApiId=api_id)

@@ -41,6 +41,7 @@ Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]
 WEBSOCKET_IDENTITY = re.compile(
     r"(route\.request\.header|route\.request\.querystring|stageVariables|context)\.(.+)"
 )
+_REQUEST_PARAMETER = re.compile(r"route\.request\.(header|querystring)\.[^.\s][^\s]*")
 _INTEGRATION_TYPES = ("AWS", "AWS_PROXY", "HTTP", "HTTP_PROXY", "MOCK")
 _MAX_TIMEOUT_MS = 29_000
 _MIN_TIMEOUT_MS = 50
@@ -75,6 +76,12 @@ def check_websocket_route(route: dict[str, Any]) -> None:
         raise bad_request("JWT authorization is only supported for HTTP APIs.")
     if kind != "NONE" and key != "$connect":
         raise bad_request("Currently, authorization is restricted to the $connect route only")
+    for name in route.get("RequestParameters") or {}:
+        if not _REQUEST_PARAMETER.fullmatch(str(name)):
+            raise bad_request(
+                f"Invalid request parameter {name}: use route.request.header.<name> or "
+                "route.request.querystring.<name>."
+            )
     selection = route.get("RouteResponseSelectionExpression")
     if selection is not None and selection != "$default":
         raise bad_request(

@@ -10,7 +10,9 @@ The handshake (`ws://<api-id>.execute-api.localhost:<port>/<stage>`, or the path
 4. the account's new-connection rate (`connections.admit`, 500/s): 429;
    a handshake RFC 6455 forbids accepting gets the transport's refusal (400, 426), before
    any function runs;
-5. the `$connect` route's authorization (`websocket_authorizer`: a Lambda REQUEST authorizer,
+5. the `$connect` route's required request parameters (`RequestParameters` with `Required`:
+   a header or query parameter missing or empty: 400 `{"message":"Bad Request"}`); its
+   authorization (`websocket_authorizer`: a Lambda REQUEST authorizer,
    401, 403 or 500; or `AWS_IAM`, a SigV4-signed handshake, 403);
 6. the `$connect` route's integration: a function's non-2xx `statusCode` refuses the
    upgrade with that status, a failing function with 502 (a MOCK integration, or no
@@ -60,6 +62,7 @@ from fireside.gateway.websocket_connections import (
     GoneError,
     WebSocketConnections,
 )
+from fireside.gateway.websocket_handshake import is_upgrade, malformed, missing_parameter
 from fireside.gateway.websocket_mock import mock_reply
 from fireside.gateway.websocket_routes import RouteSelector
 from fireside.http.types import Request, Response
@@ -93,24 +96,6 @@ def error_frame(message: str, connection_id: str, request_id: str) -> bytes:
         f'{{"message": {json.dumps(message)}, "connectionId":{json.dumps(connection_id)}, '
         f'"requestId":{json.dumps(request_id)}}}'
     ).encode()
-
-
-def _is_upgrade(request: Request) -> bool:
-    upgrade = request.headers.get("upgrade", "")
-    return request.method == "GET" and "websocket" in upgrade.lower()
-
-
-def _malformed(request: Request) -> bool:
-    """A handshake RFC 6455 forbids accepting (no `Connection: Upgrade`, a key that is not 16
-    bytes in base64, a version other than 13): the transport refuses it, before `$connect`
-    runs a function for a connection that will never open."""
-    tokens = {t.strip().lower() for t in request.headers.get("connection", "").split(",")}
-    try:
-        key = base64.b64decode(request.headers.get("sec-websocket-key", ""), validate=True)
-    except ValueError:
-        return True
-    version = request.headers.get("sec-websocket-version", "").strip()
-    return "upgrade" not in tokens or len(key) != 16 or version != "13"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +159,7 @@ class WebSocketDoor:
         stage = api.stages.get(name) if name else None
         if stage is None or rest:
             return _message(403, "Forbidden")
-        if not _is_upgrade(request):
+        if not is_upgrade(request):
             response = _message(426, "Upgrade Required")
             response.headers.append(("Upgrade", "websocket"))
             return response
@@ -200,9 +185,11 @@ class WebSocketDoor:
         variables = dict(stage.get("StageVariables") or {})
         request_id = _request_id()
         trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
-        if _malformed(request):
+        if malformed(request):
             return self._connections.accept(request, info, self)  # its refusal
         route = deployed.selector.route("$connect")
+        if route is not None and missing_parameter(route, request):
+            return _message(400, "Bad Request")
         kind = route.get("AuthorizationType") if route is not None else None
         identity: dict[str, Any] | None = None
         if kind == "AWS_IAM":
