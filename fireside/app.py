@@ -81,6 +81,7 @@ from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
 from fireside.gateway.websocket_connections import WebSocketConnections
+from fireside.gateway.websocket_door import WebSocketDoor
 from fireside.gateway.websocket_echo import PATH as _WEBSOCKET_ECHO
 from fireside.gateway.websocket_echo import EchoDoor
 from fireside.http.certificates import CertificateAuthority
@@ -447,6 +448,16 @@ class Fireside:
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
+        )
+        # WebSocket APIs before HTTP APIs (each door answers None for the other's APIs).
+        self.front_doors.register(
+            EXECUTE_API,
+            WebSocketDoor(
+                self.http_apis.store,
+                self.function_caller,
+                self.websocket_connections,
+                authenticator=self.authenticator,
+            ),
         )
         self.front_doors.register(
             EXECUTE_API,
