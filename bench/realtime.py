@@ -1,0 +1,282 @@
+"""Benchmark: WebSocket APIs (and the ALB front door beside raw Invoke, from bench/alb.py).
+
+Starts its own Fireside (random port, temporary data dir, default sandbox), builds a WebSocket
+API whose `$connect` function records each connection in a table, an `echo` route answering
+each message to its sender (a two-way route), and a `broadcast` route whose function sends a
+message to every recorded connection through `@connections` (16 threads, as a function that
+wants speed would), then measures with the `websockets` client library:
+
+- `connect`: N connections opened at the default admission rate (500 new connections/s per
+  account): the rate reached, each handshake's latency (it includes the `$connect` function's
+  run), and how many were refused with 429;
+- `memory per connection`: the server process's resident memory with the N connections open
+  and idle, less before they were opened, divided by N;
+- `echo`: one message routed to a function and its answer back, one at a time (p50/p99);
+- `broadcast`: from one client's message until the last of the N clients has the broadcast.
+
+Targets (issue 17): under 20 KB of server memory per idle connection; a 1,000-connection
+broadcast under 500 ms; ALB within 1.3x of raw Invoke's latency.
+Prints a table and writes JSON (default bench/results/realtime.json).
+Usage: python bench/realtime.py [--connections 1000] [--echoes 200] [--broadcasts 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from common import ROLE, ROOT, log, start_server, zip_of
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+
+FUNCTIONS = """
+import json, os, time
+from concurrent.futures import ThreadPoolExecutor
+import boto3
+
+TABLE = boto3.client("dynamodb")
+
+def connect(event, context):
+    TABLE.put_item(TableName="connections",
+                   Item={"id": {"S": event["requestContext"]["connectionId"]}})
+    return {"statusCode": 200}
+
+def disconnect(event, context):
+    TABLE.delete_item(TableName="connections",
+                      Key={"id": {"S": event["requestContext"]["connectionId"]}})
+    return {"statusCode": 200}
+
+def echo(event, context):
+    return {"statusCode": 200, "body": event["body"]}
+
+def broadcast(event, context):
+    request = event["requestContext"]
+    api = boto3.client("apigatewaymanagementapi",
+                       endpoint_url=f"https://{request['domainName']}/{request['stage']}")
+    ids, start = [], {}
+    while True:
+        page = TABLE.scan(TableName="connections", **start)
+        ids += [item["id"]["S"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    data = event["body"].encode()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: api.post_to_connection(ConnectionId=i, Data=data), ids))
+    return {"statusCode": 200}
+"""
+
+
+def aws(port: int, service: str) -> Any:
+    return boto3.client(
+        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 1}, read_timeout=120),
+    )  # fmt: skip
+
+
+def build_api(port: int) -> str:
+    """The API, its routes and functions, deployed to stage `bench`; its id."""
+    lam, v2, dynamodb = aws(port, "lambda"), aws(port, "apigatewayv2"), aws(port, "dynamodb")
+    dynamodb.create_table(
+        TableName="connections",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    api = v2.create_api(
+        Name="bench", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    for handler in ("connect", "disconnect", "echo", "broadcast"):
+        arn = lam.create_function(
+            FunctionName=handler, Runtime="python3.11", Handler=f"app.{handler}", Role=ROLE,
+            Code={"ZipFile": zip_of(FUNCTIONS)}, Timeout=60, MemorySize=512,
+        )["FunctionArn"]  # fmt: skip
+        lam.get_waiter("function_active_v2").wait(FunctionName=handler)
+        lam.add_permission(
+            FunctionName=handler, StatementId="apigateway", Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:us-east-1:{arn.split(':')[4]}:{api}/*",
+        )  # fmt: skip
+        integration = v2.create_integration(
+            ApiId=api, IntegrationType="AWS_PROXY",
+            IntegrationUri=(f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                            f"{arn}/invocations"),
+        )["IntegrationId"]  # fmt: skip
+        key = {"connect": "$connect", "disconnect": "$disconnect"}.get(handler, handler)
+        route = v2.create_route(
+            ApiId=api, RouteKey=key, Target=f"integrations/{integration}",
+            **({"RouteResponseSelectionExpression": "$default"} if handler == "echo" else {}),
+        )["RouteId"]  # fmt: skip
+        if handler == "echo":
+            v2.create_route_response(ApiId=api, RouteId=route, RouteResponseKey="$default")
+    v2.create_stage(ApiId=api, StageName="bench", AutoDeploy=True)
+    return str(api)
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def open_connections(
+    port: int, api: str, count: int, rate: float
+) -> tuple[list[ClientConnection], list[float], int, float]:
+    """`count` connections started `rate` per second; (connections, handshake seconds,
+    refusals, elapsed seconds)."""
+    url = f"ws://{api}.execute-api.localhost:{port}/bench"
+    opened: list[ClientConnection] = []
+    latencies: list[float] = []
+    refused = 0
+
+    async def one() -> None:
+        nonlocal refused
+        started = time.perf_counter()
+        try:
+            connection = await connect(
+                url, host="127.0.0.1", port=port, open_timeout=60, ping_interval=None,
+                max_size=None,
+            )  # fmt: skip
+        except InvalidStatus as error:
+            if error.response.status_code != 429:
+                raise
+            refused += 1
+            return
+        latencies.append(time.perf_counter() - started)
+        opened.append(connection)
+
+    began = time.perf_counter()
+    tasks = []
+    for n in range(count):
+        delay = began + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return opened, latencies, refused, time.perf_counter() - began
+
+
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
+
+
+async def echoes(connection: ClientConnection, count: int) -> list[float]:
+    latencies = []
+    for n in range(count):
+        message = json.dumps({"action": "echo", "n": n})
+        started = time.perf_counter()
+        await connection.send(message)
+        answer = await connection.recv()
+        latencies.append(time.perf_counter() - started)
+        if answer != message:
+            raise RuntimeError(f"echo answered {answer!r}")
+    return latencies
+
+
+async def broadcast(connections: list[ClientConnection], tag: str) -> float:
+    """Seconds from the send until the last connection has the broadcast."""
+    body = json.dumps({"action": "broadcast", "tag": tag})
+
+    async def until_seen(connection: ClientConnection) -> float:
+        while True:
+            message = await connection.recv()
+            if message == body:
+                return time.perf_counter()
+
+    waiters = [asyncio.create_task(until_seen(c)) for c in connections]
+    started = time.perf_counter()
+    await connections[0].send(body)
+    done = await asyncio.wait_for(asyncio.gather(*waiters), 120)
+    return max(done) - started
+
+
+async def realtime(args: argparse.Namespace, port: int, pid: int, api: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    # A first connection starts the functions' environments (not counted).
+    warm, _, _, _ = await open_connections(port, api, 1, 1)
+    await echoes(warm[0], 3)
+    await warm[0].close()
+    before = rss_kb(pid)
+    log(f"opening {args.connections} connections at {args.rate}/s...")
+    opened, latencies, refused, elapsed = await open_connections(
+        port, api, args.connections, args.rate
+    )
+    results["connect"] = {
+        "connections": len(opened), "refused_429": refused,
+        "rate_per_s": len(opened) / elapsed, **percentiles(latencies),
+    }  # fmt: skip
+    await asyncio.sleep(1)  # let the handshakes' garbage go before reading memory
+    results["memory"] = {"kb_per_connection": (rss_kb(pid) - before) / max(1, len(opened))}
+    log("echo round trips...")
+    results["echo"] = percentiles(await echoes(opened[0], args.echoes))
+    log(f"broadcasts to {len(opened)} connections...")
+    times = [await broadcast(opened, str(n)) for n in range(args.broadcasts)]
+    results["broadcast"] = {
+        "connections": len(opened), "median_ms": statistics.median(times) * 1000,
+        "max_ms": max(times) * 1000,
+    }  # fmt: skip
+    await asyncio.gather(*(c.close() for c in opened))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=500.0, help="new connections per second")
+    parser.add_argument("--echoes", type=int, default=200)
+    parser.add_argument("--broadcasts", type=int, default=5)
+    parser.add_argument("--alb-seconds", type=float, default=5.0)
+    parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "realtime.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as data:
+        process, port = start_server(data)
+        try:
+            api = build_api(port)
+            results = asyncio.run(realtime(args, port, process.pid, api))
+            try:
+                from alb import alb_beside_invoke  # the ALB half, when bench/alb.py offers it
+            except ImportError:
+                log("bench/alb.py has no alb_beside_invoke: ALB not measured")
+            else:
+                results["alb"] = alb_beside_invoke(port, args.alb_seconds)
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+    connect_row, echo_row = results["connect"], results["echo"]
+    print(f"{'measure':<36}{'value':>14}  target")
+    print(f"{'connections opened':<36}{connect_row['connections']:>14}")
+    print(f"{'  refused (429)':<36}{connect_row['refused_429']:>14}")
+    print(f"{'  rate reached /s':<36}{connect_row['rate_per_s']:>14.0f}  {args.rate:.0f}/s asked")
+    print(f"{'  handshake p50 / p99 ms':<36}"
+          f"{connect_row['p50_ms']:>6.1f} / {connect_row['p99_ms']:<6.1f}")  # fmt: skip
+    print(f"{'server KB per idle connection':<36}"
+          f"{results['memory']['kb_per_connection']:>14.1f}  < 20 KB")  # fmt: skip
+    print(f"{'echo p50 / p99 ms':<36}{echo_row['p50_ms']:>6.2f} / {echo_row['p99_ms']:<6.2f}")
+    print(f"{'broadcast median / max ms':<36}"
+          f"{results['broadcast']['median_ms']:>6.0f} / {results['broadcast']['max_ms']:<6.0f}"
+          f"  < 500 ms to {results['broadcast']['connections']}")  # fmt: skip
+    if "alb" in results:
+        for name, row in results["alb"].items():
+            print(f"{name:<36}{row['p50_ms']:>6.2f} / {row['p99_ms']:<6.2f}"
+                  f"  {row['throughput_rps']:.0f}/s")  # fmt: skip
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    log(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
