@@ -9,6 +9,7 @@ state with `Runtime.evaluate` until a condition holds. The protocol is JSON over
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import subprocess
@@ -26,7 +27,10 @@ class Tab:
     """One page of the browser: navigate it, evaluate JavaScript in it."""
 
     def __init__(self, socket_url: str) -> None:
-        self._socket: ClientConnection = connect(socket_url, max_size=None)
+        self._stack = contextlib.ExitStack()
+        self._socket: ClientConnection = self._stack.enter_context(
+            connect(socket_url, max_size=None)
+        )
         self._ids = itertools.count(1)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -60,7 +64,7 @@ class Tab:
         raise AssertionError(f"{expression} still {value!r} after {timeout} s; page: {text!r}")
 
     def close(self) -> None:
-        self._socket.close()
+        self._stack.close()
 
 
 class Browser:
