@@ -1,31 +1,32 @@
-"""Benchmark: WebSocket connections and `@connections` (issue 17), the transport's part.
+"""Benchmark: WebSocket APIs (and the ALB front door beside raw Invoke, from bench/alb.py).
 
-Starts its own Fireside (random port, temporary data dir) and, through the echo door
-(`/_fireside/websocket-echo`, which accepts connections straight through the registry, no
-function), measures:
+Starts its own Fireside (random port, temporary data dir, default sandbox), builds a WebSocket
+API whose `$connect` function records each connection in a table, an `echo` route answering
+each message to its sender (a two-way route), and a `broadcast` route whose function sends a
+message to every recorded connection through `@connections` (16 threads, as a function that
+wants speed would), then measures with the `websockets` client library:
 
-- memory: the server's RSS growth per idle connection, with `--connections` of them held;
-- accepting: new connections a second (handshake to 101, one client, the per-account rate
-  raised above its 500/s default so the server, not the quota, is measured);
-- echo: the round trip of one small message, p50/p99 (the floor under a routed message);
-- broadcast: PostToConnection to every held connection from `--senders` threads with boto3,
-  until the last client has its message, and the server's CPU time for it (boto3 in this
-  one process, not the server, bounds the wall time).
+- `connect`: N connections opened at the default admission rate (500 new connections/s per
+  account): the rate reached, each handshake's latency (it includes the `$connect` function's
+  run), and how many were refused with 429;
+- `memory per connection`: the server process's resident memory with the N connections open
+  and idle, less before they were opened, divided by N;
+- `echo`: one message routed to a function and its answer back, one at a time (p50/p99);
+- `broadcast`: from one client's message until the last of the N clients has the broadcast.
 
-The routed message through a function and a broadcast from a function need the WebSocket API
-door; they are to be added beside these floors. Writes JSON (default bench/results/realtime.json).
-Usage: python bench/realtime.py [--connections 1000] [--senders 16] [--json PATH]
+Targets (issue 17): under 20 KB of server memory per idle connection; a 1,000-connection
+broadcast under 500 ms; ALB within 1.3x of raw Invoke's latency.
+Prints a table and writes JSON (default bench/results/realtime.json).
+Usage: python bench/realtime.py [--connections 1000] [--echoes 200] [--broadcasts 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import os
-import selectors
-import socket
+import statistics
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,144 +34,266 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from common import ROOT, log, start_server, summarize
-from websockets.sync.client import connect
+from common import ROLE, ROOT, log, start_server, zip_of
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
-HANDSHAKE = (
-    b"GET /_fireside/websocket-echo HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\n"
-    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Sec-WebSocket-Version: 13\r\n\r\n"
-)
+FUNCTIONS = """
+import json, os, time
+from concurrent.futures import ThreadPoolExecutor
+import boto3
+
+TABLE = boto3.client("dynamodb")
+
+def connect(event, context):
+    TABLE.put_item(TableName="connections",
+                   Item={"id": {"S": event["requestContext"]["connectionId"]}})
+    return {"statusCode": 200}
+
+def disconnect(event, context):
+    TABLE.delete_item(TableName="connections",
+                      Key={"id": {"S": event["requestContext"]["connectionId"]}})
+    return {"statusCode": 200}
+
+def echo(event, context):
+    return {"statusCode": 200, "body": event["body"]}
+
+def broadcast(event, context):
+    request = event["requestContext"]
+    api = boto3.client("apigatewaymanagementapi",
+                       endpoint_url=f"https://{request['domainName']}/{request['stage']}")
+    ids, start = [], {}
+    while True:
+        page = TABLE.scan(TableName="connections", **start)
+        ids += [item["id"]["S"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    data = event["body"].encode()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda i: api.post_to_connection(ConnectionId=i, Data=data), ids))
+    return {"statusCode": 200}
+"""
 
 
-def cpu_seconds(pid: int) -> float:
-    """The process's user + system CPU time."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def aws(port: int, service: str, pool: int = 10) -> Any:
+    return boto3.client(
+        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="bench", aws_secret_access_key="bench",
+        config=Config(retries={"max_attempts": 1}, read_timeout=120,
+                      max_pool_connections=pool),
+    )  # fmt: skip
+
+
+def build_api(port: int) -> str:
+    """The API, its routes and functions, deployed to stage `bench`; its id."""
+    lam, v2, dynamodb = aws(port, "lambda"), aws(port, "apigatewayv2"), aws(port, "dynamodb")
+    dynamodb.create_table(
+        TableName="connections",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    api = v2.create_api(
+        Name="bench", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
+    )["ApiId"]
+    for handler in ("connect", "disconnect", "echo", "broadcast"):
+        arn = lam.create_function(
+            FunctionName=handler, Runtime="python3.11", Handler=f"app.{handler}", Role=ROLE,
+            Code={"ZipFile": zip_of(FUNCTIONS)}, Timeout=60, MemorySize=512,
+        )["FunctionArn"]  # fmt: skip
+        lam.get_waiter("function_active_v2").wait(FunctionName=handler)
+        lam.add_permission(
+            FunctionName=handler, StatementId="apigateway", Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"arn:aws:execute-api:us-east-1:{arn.split(':')[4]}:{api}/*",
+        )  # fmt: skip
+        integration = v2.create_integration(
+            ApiId=api, IntegrationType="AWS_PROXY",
+            IntegrationUri=(f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
+                            f"{arn}/invocations"),
+        )["IntegrationId"]  # fmt: skip
+        key = {"connect": "$connect", "disconnect": "$disconnect"}.get(handler, handler)
+        route = v2.create_route(
+            ApiId=api, RouteKey=key, Target=f"integrations/{integration}",
+            **({"RouteResponseSelectionExpression": "$default"} if handler == "echo" else {}),
+        )["RouteId"]  # fmt: skip
+        if handler == "echo":
+            v2.create_route_response(ApiId=api, RouteId=route, RouteResponseKey="$default")
+    v2.create_stage(ApiId=api, StageName="bench", AutoDeploy=True)
+    return str(api)
+
+
+def warm(port: int, environments: int) -> None:
+    """Start `environments` environments of `connect` and `disconnect` (concurrent invokes),
+    as a service taking 500 connections/s would have running: the benchmark measures the
+    steady state, not a storm of cold starts (each Python + boto3 start costs ~0.4 s of CPU,
+    and this machine has two cores)."""
+    lam = aws(port, "lambda", pool=environments)
+
+    def invoke(n: int) -> None:
+        for name in ("connect", "disconnect"):
+            event = {"requestContext": {"connectionId": f"warm-{n}"}}
+            lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+
+    with ThreadPoolExecutor(environments) as pool:
+        list(pool.map(invoke, range(environments)))
 
 
 def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
     raise RuntimeError("no VmRSS")
 
 
-def open_connection(port: int) -> tuple[socket.socket, str]:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-    sock.sendall(HANDSHAKE)
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        chunk = sock.recv(4096)
-        if not chunk:
-            raise RuntimeError("closed during the handshake")
-        answer += chunk
-    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
-    if " 101 " not in head[0] + " ":
-        raise RuntimeError(f"handshake answered {head[0]!r}")
-    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:])}
-    return sock, headers["x-connection-id"]
+async def open_connections(
+    port: int, api: str, count: int, rate: float
+) -> tuple[list[ClientConnection], list[float], dict[int, int], float]:
+    """`count` connections started `rate` per second; (connections, handshake seconds,
+    refusals by HTTP status, elapsed seconds)."""
+    url = f"ws://{api}.execute-api.localhost:{port}/bench"
+    opened: list[ClientConnection] = []
+    latencies: list[float] = []
+    refused: dict[int, int] = {}
+
+    async def one() -> None:
+        started = time.perf_counter()
+        try:
+            connection = await connect(
+                url, host="127.0.0.1", port=port, open_timeout=60, ping_interval=None,
+                max_size=None,
+            )  # fmt: skip
+        except InvalidStatus as error:
+            status = error.response.status_code
+            refused[status] = refused.get(status, 0) + 1
+            return
+        latencies.append(time.perf_counter() - started)
+        opened.append(connection)
+
+    began = time.perf_counter()
+    tasks = []
+    for n in range(count):
+        delay = began + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one()))
+    await asyncio.gather(*tasks)
+    return opened, latencies, refused, time.perf_counter() - began
 
 
-def management(port: int) -> Any:
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=4),
-    )
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    ordered = sorted(seconds)
+    return {
+        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+    }
 
 
-def broadcast(port: int, held: list[tuple[socket.socket, str]], senders: int) -> float:
-    """Seconds from the first PostToConnection until every held client has its message."""
-    selector = selectors.DefaultSelector()
-    for sock, _ in held:
-        sock.setblocking(False)
-        selector.register(sock, selectors.EVENT_READ)
-    waiting = {sock for sock, _ in held}
-    done = threading.Event()
+async def echoes(connection: ClientConnection, count: int) -> list[float]:
+    latencies = []
+    for n in range(count):
+        message = json.dumps({"action": "echo", "n": n})
+        started = time.perf_counter()
+        await connection.send(message)
+        answer = await connection.recv()
+        latencies.append(time.perf_counter() - started)
+        if answer != message:
+            raise RuntimeError(f"echo answered {answer!r}")
+    return latencies
 
-    def read() -> None:
-        while waiting:
-            for key, _ in selector.select(timeout=30):
-                sock = key.fileobj
-                assert isinstance(sock, socket.socket)
-                if sock.recv(65536):
-                    waiting.discard(sock)
-                    selector.unregister(sock)
-        done.set()
 
-    clients = [management(port) for _ in range(senders)]
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+async def broadcast(connections: list[ClientConnection], tag: str) -> float:
+    """Seconds from the send until the last connection has the broadcast."""
+    body = json.dumps({"action": "broadcast", "tag": tag})
+
+    async def until_seen(connection: ClientConnection) -> float:
+        while True:
+            message = await connection.recv()
+            if message == body:
+                return time.perf_counter()
+
+    waiters = [asyncio.create_task(until_seen(c)) for c in connections]
     started = time.perf_counter()
+    await connections[0].send(body)
+    done = await asyncio.wait_for(asyncio.gather(*waiters), 120)
+    return max(done) - started
 
-    def post(index: int) -> None:
-        clients[index % senders].post_to_connection(
-            ConnectionId=held[index][1], Data=b'{"message":"hello, everyone"}'
-        )
 
-    with ThreadPoolExecutor(senders) as pool:
-        list(pool.map(post, range(len(held))))
-    if not done.wait(60):
-        raise RuntimeError(f"{len(waiting)} clients never got the broadcast")
-    return time.perf_counter() - started
+async def realtime(args: argparse.Namespace, port: int, pid: int, api: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    # A first connection starts the functions' environments (not counted).
+    warm, _, _, _ = await open_connections(port, api, 1, 1)
+    await echoes(warm[0], 3)
+    await warm[0].close()
+    before = rss_kb(pid)
+    log(f"opening {args.connections} connections at {args.rate}/s...")
+    opened, latencies, refused, elapsed = await open_connections(
+        port, api, args.connections, args.rate
+    )
+    results["connect"] = {
+        "connections": len(opened), "refused": refused,
+        "rate_per_s": len(opened) / elapsed, **percentiles(latencies),
+    }  # fmt: skip
+    await asyncio.sleep(1)  # let the handshakes' garbage go before reading memory
+    results["memory"] = {"kb_per_connection": (rss_kb(pid) - before) / max(1, len(opened))}
+    log("echo round trips...")
+    results["echo"] = percentiles(await echoes(opened[0], args.echoes))
+    log(f"broadcasts to {len(opened)} connections...")
+    times = [await broadcast(opened, str(n)) for n in range(args.broadcasts)]
+    results["broadcast"] = {
+        "connections": len(opened), "median_ms": statistics.median(times) * 1000,
+        "max_ms": max(times) * 1000,
+    }  # fmt: skip
+    await asyncio.gather(*(c.close() for c in opened))
+    return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--senders", type=int, default=16)
-    parser.add_argument("--echoes", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=500.0, help="new connections per second")
+    parser.add_argument("--echoes", type=int, default=200)
+    parser.add_argument("--broadcasts", type=int, default=5)
+    parser.add_argument("--environments", type=int, default=16, help="warm ones per function")
+    parser.add_argument("--alb-seconds", type=float, default=5.0)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "realtime.json"))
     args = parser.parse_args()
-    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as data:
-        process, port = start_server(data, env={"FIRESIDE_WEBSOCKET_CONNECT_RATE": "1000000"})
+        process, port = start_server(data)
         try:
-            for sock, _ in [open_connection(port) for _ in range(50)]:  # warm the allocator
-                sock.close()
-            before = rss_kb(process.pid)
-            started = time.perf_counter()
-            held = [open_connection(port) for _ in range(args.connections)]
-            elapsed = time.perf_counter() - started
-            time.sleep(0.5)  # let the server settle before reading its RSS
-            grown = rss_kb(process.pid) - before
-            results["connections"] = args.connections
-            results["memory_kb_per_connection"] = grown / args.connections
-            results["new_connections_per_second"] = args.connections / elapsed
-            log(f"held {args.connections}: {grown / args.connections:.2f} KB each; "
-                f"{args.connections / elapsed:.0f} new connections/s")  # fmt: skip
-            with connect(f"ws://127.0.0.1:{port}/_fireside/websocket-echo") as echo:
-                latencies = []
-                started = time.perf_counter()
-                for _ in range(args.echoes):
-                    sent = time.perf_counter()
-                    echo.send('{"action":"echo"}')
-                    echo.recv(timeout=10)
-                    latencies.append(time.perf_counter() - sent)
-                results["echo"] = summarize(latencies, time.perf_counter() - started)
-            log(f"echo: {results['echo']}")
-            cpu = cpu_seconds(process.pid)
-            results["broadcast_ms"] = broadcast(port, held, args.senders) * 1000
-            results["broadcast_server_cpu_ms"] = (cpu_seconds(process.pid) - cpu) * 1000
-            results["broadcast_senders"] = args.senders
-            log(
-                f"broadcast to {args.connections}: {results['broadcast_ms']:.0f} ms "
-                f"(server CPU {results['broadcast_server_cpu_ms']:.0f} ms; the rest is boto3's)"
-            )
-            for sock, _ in held:
-                sock.close()
+            api = build_api(port)
+            warm(port, args.environments)
+            results = asyncio.run(realtime(args, port, process.pid, api))
+            try:
+                from alb import alb_beside_invoke  # the ALB half, when bench/alb.py offers it
+            except ImportError:
+                log("bench/alb.py has no alb_beside_invoke: ALB not measured")
+            else:
+                results["alb"] = alb_beside_invoke(port, args.alb_seconds)
         finally:
             process.terminate()
-            process.wait(30)
+            process.wait(timeout=60)
+    connect_row, echo_row = results["connect"], results["echo"]
+    print(f"{'measure':<36}{'value':>14}  target")
+    print(f"{'connections opened':<36}{connect_row['connections']:>14}")
+    print(f"{'  refused (by status)':<36}{json.dumps(connect_row['refused']):>14}")
+    print(f"{'  rate reached /s':<36}{connect_row['rate_per_s']:>14.0f}  {args.rate:.0f}/s asked")
+    print(f"{'  handshake p50 / p99 ms':<36}"
+          f"{connect_row['p50_ms']:>6.1f} / {connect_row['p99_ms']:<6.1f}")  # fmt: skip
+    print(f"{'server KB per idle connection':<36}"
+          f"{results['memory']['kb_per_connection']:>14.1f}  < 20 KB")  # fmt: skip
+    print(f"{'echo p50 / p99 ms':<36}{echo_row['p50_ms']:>6.2f} / {echo_row['p99_ms']:<6.2f}")
+    print(f"{'broadcast median / max ms':<36}"
+          f"{results['broadcast']['median_ms']:>6.0f} / {results['broadcast']['max_ms']:<6.0f}"
+          f"  < 500 ms to {results['broadcast']['connections']}")  # fmt: skip
+    if "alb" in results:
+        for name, row in results["alb"].items():
+            print(f"{name:<36}{row['p50_ms']:>6.2f} / {row['p99_ms']:<6.2f}"
+                  f"  {row['throughput_rps']:.0f}/s")  # fmt: skip
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    Path(args.json).write_text(json.dumps(results, indent=2))
+    log(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
