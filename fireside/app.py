@@ -77,6 +77,7 @@ from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
+from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -325,6 +326,13 @@ class Fireside:
         )
         #: IAM: global, per account; roles and policies stored and returned, not enforced.
         self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
+        #: Application Load Balancers (`elbv2`): listeners are ports on the listen host.
+        self.elb = ElbProvider(
+            data,
+            settings.host,
+            LambdaFunctions(self.versions, self.policies),
+            limits=settings.http,
+        )
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -426,6 +434,7 @@ class Fireside:
             LambdaProxy(self.function_caller), ServiceIntegration(self.service_calls)
         )
         self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
+        self.elb.bind(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
@@ -605,6 +614,14 @@ class Fireside:
                 max_body=_LOGS_MAX_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "elbv2",
+                protocol_for(load_service("elbv2")),
+                self.elb.operations(),
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
@@ -748,6 +765,8 @@ class Fireside:
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
+        await self.elb.start()
+        supervisor.start("elbv2", "health-checks", self.elb.health.run)
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
         if on_started is not None:
@@ -762,6 +781,7 @@ class Fireside:
         await close_all(
             [
                 ("the HTTP listener", self._http.close),
+                ("ALB listeners", self.elb.ports.close_all),
                 ("background loops", self.supervisor.close),
                 ("Lambda", provider.close if provider is not None else lambda: None),
                 ("provisioned concurrency", self.provisioner.close),
@@ -783,6 +803,7 @@ class Fireside:
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),
                 ("IAM", self.iam.close),
+                ("Elastic Load Balancing", self.elb.state.close),
                 ("the Lambda store", self.db.close),
             ]
         )

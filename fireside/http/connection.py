@@ -522,7 +522,7 @@ async def _close(stream: object) -> None:
 
 
 def head_bytes(response: Response, keep_alive: bool) -> bytes:
-    reason = _REASONS.get(response.status, "Unknown")
+    reason = response.reason or _REASONS.get(response.status, "Unknown")
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     has_length = False
     for name, value in response.headers:
@@ -538,7 +538,7 @@ def head_bytes(response: Response, keep_alive: bool) -> bytes:
 
 
 def _stream_head(response: Response, keep_alive: bool) -> bytes:
-    reason = _REASONS.get(response.status, "Unknown")
+    reason = response.reason or _REASONS.get(response.status, "Unknown")
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     for name, value in response.headers:
         if name.lower() not in ("content-length", "transfer-encoding"):

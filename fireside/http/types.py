@@ -36,6 +36,9 @@ class Response:
     body: bytes = b""
     #: A body produced over time: written chunked, each chunk as it comes (`body` unused).
     stream: AsyncIterator[bytes] | None = None
+    #: The status line's reason phrase, when not the standard one for `status` (an ALB
+    #: target's `statusDescription`); printable text without CR or LF.
+    reason: str | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]
