@@ -53,6 +53,7 @@ from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
+from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.events import (
     ArchiveOperations,
     ArchiveStore,
@@ -77,7 +78,6 @@ from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
-from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer

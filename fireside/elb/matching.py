@@ -49,9 +49,12 @@ def _query(request: Request, pairs: list[dict[str, Any]]) -> bool:
             key, _, value = part.partition("=")
             sent.append((unquote_plus(key), unquote_plus(value)))
     for pair in pairs:
-        key, value = pair.get("Key"), unquote_plus(pair.get("Value", ""))
+        wanted_key: str | None = pair.get("Key")
+        value = unquote_plus(pair.get("Value", ""))
         for sent_key, sent_value in sent:
-            if key is not None and not _wildcard(unquote_plus(key), False).match(sent_key):
+            if wanted_key is not None and not _wildcard(unquote_plus(wanted_key), False).match(
+                sent_key
+            ):
                 continue
             if _wildcard(value, False).match(sent_value):
                 return True

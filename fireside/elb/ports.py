@@ -14,8 +14,8 @@ data directory. A port that cannot be bound (in use, privileged) is refused with
 from __future__ import annotations
 
 import functools
-import os
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
