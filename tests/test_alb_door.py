@@ -149,7 +149,7 @@ def test_rules_route_by_every_condition_kind(alb: Alb) -> None:
                 }
             ],
             "header",
-        ),  # fmt: skip
+        ),
         (3, [{"Field": "http-request-method", "Values": ["DELETE"]}], "method"),
         (
             4,
@@ -160,7 +160,7 @@ def test_rules_route_by_every_condition_kind(alb: Alb) -> None:
                 }
             ],
             "query",
-        ),  # fmt: skip
+        ),
         (5, [{"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/8"]}}], "never"),
         (
             6,
@@ -169,7 +169,7 @@ def test_rules_route_by_every_condition_kind(alb: Alb) -> None:
                 {"Field": "http-request-method", "Values": ["GET"]},
             ],
             "both",
-        ),  # fmt: skip
+        ),
         (
             7,
             [
@@ -177,7 +177,7 @@ def test_rules_route_by_every_condition_kind(alb: Alb) -> None:
                 {"Field": "path-pattern", "Values": ["/local"]},
             ],
             "local",
-        ),  # fmt: skip
+        ),
     ]
     made = [
         alb.elb.create_rule(
