@@ -467,3 +467,49 @@ def test_a_raw_request_with_repeated_headers(alb: Alb) -> None:
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK")
     assert json.loads(body)["headers"]["x-dup"] == "a,b"
+
+
+def test_load_balancers_share_a_port_by_host(server: Server) -> None:
+    elb = server.client("elbv2")
+    port = free_port()
+    made = []
+    for text in ("one", "two"):
+        lb = elb.create_load_balancer(Name=f"share-{text}-{port}")["LoadBalancers"][0]
+        made.append(lb)
+        elb.create_listener(
+            LoadBalancerArn=lb["LoadBalancerArn"],
+            Protocol="HTTP",
+            Port=port,
+            DefaultActions=[
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {"StatusCode": "200", "MessageBody": text},
+                }
+            ],
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for lb, text in zip(made, ("one", "two"), strict=True):
+            assert httpx.get(url, headers={"host": f"{lb['DNSName']}:{port}"}).text == text
+        assert httpx.get(url).text == "one"  # no load balancer named: the first one there
+        with pytest.raises(Exception) as caught:
+            elb.create_listener(
+                LoadBalancerArn=elb.create_load_balancer(Name=f"share-tls-{port}")["LoadBalancers"][
+                    0
+                ]["LoadBalancerArn"],
+                Protocol="HTTPS",
+                Port=port,
+                Certificates=[{"CertificateArn": "arn:aws:acm:us-east-1:0:certificate/x"}],
+                DefaultActions=[
+                    {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}
+                ],
+            )
+        assert "InvalidConfigurationRequest" in str(caught.value)
+        elb.delete_load_balancer(LoadBalancerArn=made[0]["LoadBalancerArn"])
+        assert httpx.get(url).text == "two"  # the port stays open for the other
+    finally:
+        for lb in elb.describe_load_balancers()["LoadBalancers"]:
+            if lb["LoadBalancerName"].startswith("share-"):
+                elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/")

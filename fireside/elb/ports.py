@@ -7,7 +7,10 @@ as `cert.key`); any other ARN (an ACM certificate's) gets a certificate from the
 installation's own authority (`fireside.http.certificates`), minted for the name the client
 asks for (SNI; `*.elb.localhost`, `localhost`), which clients trust through `tls/ca.pem` in the
 data directory. A port that cannot be bound (in use, privileged) is refused with
-`InvalidConfigurationRequest` naming the reason. Listeners re-open when the server starts
+`InvalidConfigurationRequest` naming the reason. Load balancers share a port as they share
+AWS's front ends: listeners of several load balancers on one port (same protocol and
+certificate) are told apart by the `Host` a request names (the load balancer's DNS name);
+a request naming none of them goes to the listener opened first there. Listeners re-open when the server starts
 (`reopen`); one that cannot is logged and left closed until it is modified or the next start.
 """
 
@@ -19,6 +22,7 @@ import os
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fireside.elb.payload import MAX_BODY
@@ -37,6 +41,19 @@ ListenerHandler = Callable[[str, Request], Awaitable[Response]]
 _BODY_SLACK = 64 * 1024  # the door answers an over-limit body itself, with ALB's 413
 
 
+@dataclass(slots=True)
+class _Port:
+    """One bound port and the listeners (of any load balancers) served on it."""
+
+    server: HttpServer
+    protocol: str
+    certificate: str | None
+    #: Listener ARNs in the order they were opened; the first takes unmatched hosts.
+    listeners: list[str] = field(default_factory=list)
+    #: A load balancer's DNS name -> its listener on this port.
+    by_host: dict[str, str] = field(default_factory=dict)
+
+
 class ListenerPorts:
     def __init__(
         self,
@@ -44,16 +61,18 @@ class ListenerPorts:
         handler: ListenerHandler,
         tls_directory: Path,
         limits: HttpLimits | None = None,
+        dns_name: Callable[[Resource], str] | None = None,
     ) -> None:
-        self.host = "127.0.0.1" if host in ("", "0.0.0.0") else host
         self.bind_host = host or "0.0.0.0"
         self._handler = handler
+        self._dns_name = dns_name or (lambda listener: "")
         self._tls_directory = tls_directory
         self._authority: CertificateAuthority | None = None
         self._limits = HttpLimits.from_mapping(
             {"max_body": MAX_BODY + _BODY_SLACK}, limits or HttpLimits()
         )
-        self._servers: dict[str, HttpServer] = {}
+        self._ports: dict[int, _Port] = {}
+        self._port_of: dict[str, int] = {}
 
     def _tls(self, certificate_arn: str) -> ssl.SSLContext:
         if certificate_arn.startswith("file://"):
@@ -88,23 +107,60 @@ class ListenerPorts:
         return sock
 
     async def open(self, listener: Resource) -> None:
+        """Serve `listener` on its port: bound now, or shared with the listeners of other
+        load balancers already there (same protocol and certificate), told apart by `Host`."""
         data = listener.data
-        tls = None
-        if data["Protocol"] == "HTTPS":
-            tls = self._tls(data["Certificates"][0]["CertificateArn"])
-        sock = self._bind(int(data["Port"]))
-        server = HttpServer(functools.partial(self._handler, listener.arn), limits=self._limits)
-        try:
-            await server.adopt(sock, tls)
-        except BaseException:
-            sock.close()
-            raise
-        self._servers[listener.arn] = server
+        port = int(data["Port"])
+        certificate = (
+            data["Certificates"][0]["CertificateArn"] if data["Protocol"] == "HTTPS" else None
+        )
+        shared = self._ports.get(port)
+        if shared is not None:
+            if (shared.protocol, shared.certificate) != (data["Protocol"], certificate):
+                raise elb_error(
+                    "InvalidConfigurationRequest",
+                    f"Port {port} is served by another load balancer's listener with another"
+                    " protocol or certificate",
+                )
+        else:
+            tls = self._tls(certificate) if certificate is not None else None
+            sock = self._bind(port)
+            server = HttpServer(functools.partial(self._dispatch, port), limits=self._limits)
+            try:
+                await server.adopt(sock, tls)
+            except BaseException:
+                sock.close()
+                raise
+            shared = self._ports[port] = _Port(server, data["Protocol"], certificate)
+        shared.listeners.append(listener.arn)
+        host = self._dns_name(listener)
+        if host:
+            shared.by_host[host] = listener.arn
+        self._port_of[listener.arn] = port
+
+    async def _dispatch(self, port: int, request: Request) -> Response:
+        shared = self._ports[port]
+        listeners = shared.listeners
+        if len(listeners) > 1:
+            host = request.headers.get("host", "").rpartition(":")[0] or request.headers.get(
+                "host", ""
+            )
+            chosen = shared.by_host.get(host.lower())
+            if chosen is not None:
+                return await self._handler(chosen, request)
+        return await self._handler(listeners[0], request)
 
     async def close(self, listener_arn: str) -> None:
-        server = self._servers.pop(listener_arn, None)
-        if server is not None:
-            await server.close()
+        port = self._port_of.pop(listener_arn, None)
+        if port is None:
+            return
+        shared = self._ports[port]
+        shared.listeners.remove(listener_arn)
+        for host in [h for h, arn in shared.by_host.items() if arn == listener_arn]:
+            del shared.by_host[host]
+        if not shared.listeners:
+            del self._ports[port]
+            await shared.server.close()
 
     async def reopen(self, state: ElbState) -> None:
         """Open every stored listener (at start-up)."""
@@ -115,8 +171,5 @@ class ListenerPorts:
                 log.error("could not re-open ALB listener %s: %s", listener.arn, error)
 
     async def close_all(self) -> None:
-        for arn in list(self._servers):
+        for arn in list(self._port_of):
             await self.close(arn)
-
-    def is_open(self, listener_arn: str) -> bool:
-        return listener_arn in self._servers

@@ -22,7 +22,7 @@ from fireside.elb.door import AlbDoor
 from fireside.elb.health import TargetHealth
 from fireside.elb.ports import ListenerPorts
 from fireside.elb.rules import RuleApi
-from fireside.elb.state import ElbState, add_tags, describe_tags, remove_tags
+from fireside.elb.state import ElbState, Resource, add_tags, describe_tags, remove_tags
 from fireside.elb.store import ElbStore
 from fireside.elb.target_groups import TargetGroupApi
 from fireside.gateway.integration import ELASTIC_LOAD_BALANCING, FunctionCaller, FunctionRef
@@ -69,10 +69,16 @@ class ElbProvider:
         self.state = ElbState(ElbStore(data_dir / "elb.sqlite"))
         self.door = AlbDoor(self.state)
         self.health = TargetHealth(self.state, self.door.probe)
-        self.ports = ListenerPorts(host, self.door, data_dir / "tls", limits)
+        self.ports = ListenerPorts(
+            host, self.door, data_dir / "tls", limits, dns_name=self._dns_name
+        )
         self.balancers = BalancerApi(self.state, self.ports)
         self.rules = RuleApi(self.state)
         self.target_groups = TargetGroupApi(self.state, functions, self.health)
+
+    def _dns_name(self, listener: Resource) -> str:
+        balancer = self.state.resources.get(listener.parent)
+        return str(balancer.data["DNSName"]) if balancer is not None else ""
 
     def bind(self, caller: FunctionCaller) -> None:
         """Give the data plane its way to run functions (made once the edge is built)."""
