@@ -8,8 +8,7 @@ case plus `x-forwarded-for`, `x-forwarded-port`, `x-forwarded-proto` and `x-amzn
 `body` and `isBase64Encoded` (binary content types are base64-encoded). With the target group
 attribute `lambda.multi_value_headers.enabled`, the event carries only `multiValueHeaders`
 and `multiValueQueryStringParameters` (arrays); otherwise a repeated query key gets the last
-value sent. (Fireside's HTTP server joins repeated header lines into one value with commas,
-HTTP's own folding: such a header arrives as one value in either form.)
+value sent, and so does a header sent on several lines.
 
 Answer: `statusCode` (required, an integer), `statusDescription`, `headers` or, with the
 attribute, `multiValueHeaders`, `body`, `isBase64Encoded`. Anything else (not JSON, no valid
@@ -36,6 +35,10 @@ _TEXT_TYPES: Final = (
     "application/javascript",
     "application/xml",
     "application/x-www-form-urlencoded",
+)
+#: Headers the load balancer sets itself (a client's repeated copies do not replace them).
+_ADDED: Final = frozenset(
+    {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
 )
 _HOP: Final = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
@@ -87,14 +90,18 @@ def event(
         "httpMethod": request.method,
         "path": request.path,
     }
+    repeated = {k: v for k, v in (request.repeated or {}).items() if k not in _ADDED}
     if multi_value:
         query: dict[str, list[str]] = {}
         for key, value in pairs:
             query.setdefault(key, []).append(value)
         out["multiValueQueryStringParameters"] = query
-        out["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+        out["multiValueHeaders"] = {k: repeated.get(k) or [v] for k, v in headers.items()}
     else:
         out["queryStringParameters"] = dict(pairs)  # the last value of a repeated key
+        for key, values in repeated.items():
+            if key in headers:
+                headers[key] = values[-1]  # the last value sent, as ALB passes it
         out["headers"] = headers
     out["body"] = text
     out["isBase64Encoded"] = encoded

@@ -87,6 +87,8 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         #: Header fields merged into an earlier one of the same name (not in `_headers`' size).
         self._repeats = 0
+        #: Each value of a repeated header, apart (None while no header repeats).
+        self._repeated: dict[str, list[str]] | None = None
         self._body: list[bytes] = []
         self._body_size = 0
         self._body_cap = 0
@@ -208,6 +210,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._repeats = 0
+        self._repeated = None
         self._body = []
         self._body_size = 0
         self._started = True
@@ -240,6 +243,9 @@ class Connection(asyncio.Protocol):
         else:
             self._repeats += 1
             headers[key] = f"{previous},{text}"
+            if self._repeated is None:
+                self._repeated = {}
+            self._repeated.setdefault(key, [previous]).append(text)
 
     def on_headers_complete(self) -> None:
         self._in_body = True
@@ -301,6 +307,7 @@ class Connection(asyncio.Protocol):
             headers=self._headers,
             body=b"".join(self._body),
             client=self._client,
+            repeated=self._repeated,
         )
         self._pending.append(request)
         if not self._parser.should_keep_alive() and self._close_after is None:

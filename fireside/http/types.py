@@ -27,6 +27,9 @@ class Request:
     client: tuple[str, int] | None = None
     #: The body as it arrives, for requests the server was told to stream (`body` stays b"").
     stream: BodyStream | None = None
+    #: Each value of a header sent on several lines, apart, by lower-case name (None when no
+    #: header repeats; `headers` holds them joined): an ALB's multi-value headers need them.
+    repeated: dict[str, list[str]] | None = None
 
 
 @dataclass(slots=True)
