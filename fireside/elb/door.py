@@ -24,7 +24,7 @@ from typing import Any, Final
 from fireside.elb.actions import forward_groups
 from fireside.elb.health import matches as status_matches
 from fireside.elb.matching import matches
-from fireside.elb.payload import MAX_BODY, event, response
+from fireside.elb.payload import MAX_BODY, event, health_check_event, response
 from fireside.elb.rules import ordered
 from fireside.elb.state import ElbState, Resource
 from fireside.gateway.integration import (
@@ -193,29 +193,16 @@ class AlbDoor:
 
     async def probe(self, group: Resource, key: str, timeout: float) -> tuple[bool, str, str]:
         """One health check of a Lambda target (`fireside.elb.health.Probe`)."""
+        multi = group.attributes.get("lambda.multi_value_headers.enabled") == "true"
         path = group.data.get("HealthCheckPath") or "/"
-        request = Request(
-            "GET",
-            path,
-            "",
-            {"user-agent": "ELB-HealthChecker/2.0", "host": "elb-health-check"},
-            client=("127.0.0.1", 0),
-        )
-        payload = event(
-            request,
-            target_group_arn=group.arn,
-            port=80,
-            protocol="http",
-            trace_id=_trace_id(),
-            multi_value=group.attributes.get("lambda.multi_value_headers.enabled") == "true",
-        )
+        payload = health_check_event(group.arn, path, multi_value=multi)
         target = group.targets[key]["Id"] if key in group.targets else key
         status, answer = await self._call(group, target, payload, _trace_id(), timeout)
         if status == 504:
             return False, "Target.Timeout", "Request timed out"
         if answer is None:
             return False, "Target.FailedHealthChecks", "Health checks failed"
-        answered = response(answer, multi_value=False)
+        answered = response(answer, multi_value=multi)
         if answered is None:
             return (
                 False,

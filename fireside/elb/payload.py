@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from fireside.http.types import Request, Response
 
-__all__ = ["MAX_BODY", "MAX_RESPONSE", "event", "response"]
+__all__ = ["MAX_BODY", "MAX_RESPONSE", "event", "health_check_event", "response"]
 
 MAX_BODY: Final = 1 << 20
 MAX_RESPONSE: Final = 1 << 20
@@ -105,6 +105,31 @@ def event(
         out["headers"] = headers
     out["body"] = text
     out["isBase64Encoded"] = encoded
+    return json.dumps(out).encode()
+
+
+def health_check_event(target_group_arn: str, path: str, *, multi_value: bool) -> bytes:
+    """The event of a health check: a `GET` of the group's `HealthCheckPath` whose only header
+    is the health checker's `user-agent`."""
+    path, _, query = path.partition("?")
+    pairs = _query_pairs(query)
+    agent = "ELB-HealthChecker/2.0"
+    out: dict[str, Any] = {
+        "requestContext": {"elb": {"targetGroupArn": target_group_arn}},
+        "httpMethod": "GET",
+        "path": path,
+    }
+    if multi_value:
+        query_values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            query_values.setdefault(key, []).append(value)
+        out["multiValueQueryStringParameters"] = query_values
+        out["multiValueHeaders"] = {"user-agent": [agent]}
+    else:
+        out["queryStringParameters"] = dict(pairs)
+        out["headers"] = {"user-agent": agent}
+    out["body"] = ""
+    out["isBase64Encoded"] = False
     return json.dumps(out).encode()
 
 
