@@ -26,6 +26,7 @@ Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]
 
 _NAME: Final = re.compile(r"^(?!-)[A-Za-z0-9-]{1,32}(?<!-)$")
 _MAX_LISTENERS: Final = 50
+_MAX_BALANCERS: Final = 1000  # per account and region (AWS's default quota is 50)
 _DEFAULT_SSL_POLICY: Final = "ELBSecurityPolicy-2016-08"
 _ATTRIBUTES: Final = {
     "access_logs.s3.enabled": "false",
@@ -113,6 +114,11 @@ class BalancerApi:
                     "A load balancer with the same name '" + name + "' exists, but with"
                     " different settings",
                 )
+        if len(self.state.all("loadbalancer", ctx)) >= _MAX_BALANCERS:
+            raise elb_error(
+                "TooManyLoadBalancers",
+                "You've reached the limit on the number of load balancers for your account",
+            )
         lb_id = new_id()
         number = random.randrange(10**9, 10**10)
         data: dict[str, Any] = {

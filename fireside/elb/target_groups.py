@@ -30,6 +30,7 @@ _NAME: Final = re.compile(r"^(?!-)[A-Za-z0-9-]{1,32}(?<!-)$")
 _HTTP_CODE: Final = re.compile(r"^\d{3}(-\d{3})?(,\d{3}(-\d{3})?)*$")
 _PROTOCOLS: Final = ("HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE")
 _MAX_TARGETS: Final = 1000
+_MAX_GROUPS: Final = 3000  # per account and region, AWS's default quota
 _LAMBDA_ATTRIBUTES: Final = {"lambda.multi_value_headers.enabled": "false"}
 _OTHER_ATTRIBUTES: Final = {
     "deregistration_delay.timeout_seconds": "300",
@@ -181,6 +182,11 @@ class TargetGroupApi:
                     "A target group with the same name '" + name + "' exists, but with different"
                     " settings",
                 )
+        if len(self.state.all("targetgroup", ctx)) >= _MAX_GROUPS:
+            raise elb_error(
+                "TooManyTargetGroups",
+                "You've reached the limit on the number of target groups for your account",
+            )
         arn = (
             f"arn:aws:elasticloadbalancing:{ctx.region}:{ctx.account_id}:targetgroup/"
             f"{name}/{new_id()}"
