@@ -180,7 +180,9 @@ class BalancerApi:
     async def delete_load_balancer(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
+        lb = self.state.find(params.get("LoadBalancerArn") or "", "loadbalancer", ctx)
+        if lb is None:
+            return {}  # "If the load balancer does not exist ... the call succeeds" (AWS)
         if lb.attributes.get("deletion_protection.enabled") == "true":
             raise elb_error(
                 "OperationNotPermitted",
