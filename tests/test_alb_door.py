@@ -517,3 +517,21 @@ def test_load_balancers_share_a_port_by_host(server: Server) -> None:
                 elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/")
+
+
+def test_a_revoked_permission_is_a_502(server: Server, alb: Alb) -> None:
+    function = make_function(server)
+    group = lambda_group(server, function)
+    rule = alb.elb.create_rule(
+        ListenerArn=alb.listener_arn,
+        Priority=50,
+        Conditions=[{"Field": "path-pattern", "Values": ["/revoked"]}],
+        Actions=[{"Type": "forward", "TargetGroupArn": group}],
+    )["Rules"][0]
+    try:
+        assert httpx.get(f"{alb.url}/revoked").status_code == 200
+        policy = json.loads(alb.lam.get_policy(FunctionName=function)["Policy"])
+        alb.lam.remove_permission(FunctionName=function, StatementId=policy["Statement"][0]["Sid"])
+        assert httpx.get(f"{alb.url}/revoked").status_code == 502
+    finally:
+        alb.elb.delete_rule(RuleArn=rule["RuleArn"])
