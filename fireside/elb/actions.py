@@ -17,7 +17,7 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.elb.state import ElbState, elb_error, validation
 
-__all__ = ["check_actions", "check_conditions", "forward_groups"]
+__all__ = ["check_actions", "check_conditions", "forward_groups", "users_of"]
 
 _FIELDS: Final = (
     "path-pattern",
@@ -52,6 +52,19 @@ def forward_groups(action: dict[str, Any]) -> list[tuple[str, int]]:
     """(target group ARN, weight) of a stored forward action."""
     groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
     return [(g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups]
+
+
+def users_of(state: ElbState, group: str) -> list[str]:
+    """ARNs of the load balancers whose listeners or rules forward to target group `group`."""
+    found: list[str] = []
+    for rule in state.resources.values():
+        if rule.kind != "rule":
+            continue
+        if any(arn == group for a in rule.data["Actions"] for arn, _ in forward_groups(a)):
+            listener = state.resources.get(rule.parent)
+            if listener is not None and listener.parent not in found:
+                found.append(listener.parent)
+    return found
 
 
 def _forward(state: ElbState, ctx: RequestContext, action: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import os
 import random
 import time
 import uuid
+from http import HTTPStatus
 from typing import Any, Final
 
 from fireside.elb.actions import forward_groups
@@ -43,8 +44,6 @@ _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 
 
 def _page(status: int) -> Response:
-    from http import HTTPStatus
-
     title = f"{status} {HTTPStatus(status).phrase}"
     body = (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"

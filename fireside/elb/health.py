@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from fireside.elb.actions import users_of
 from fireside.elb.state import ElbState, Resource
 
 __all__ = ["Probe", "TargetHealth", "matches"]
@@ -95,8 +96,6 @@ class TargetHealth:
 
     # -- checking ---------------------------------------------------------------------------
     async def run(self) -> None:
-        from fireside.elb.target_groups import users_of  # (a cycle at import time)
-
         try:
             while True:
                 now = time.monotonic()

@@ -17,12 +17,12 @@ from typing import Any, Final, Protocol
 
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
-from fireside.elb.actions import forward_groups
+from fireside.elb.actions import users_of
 from fireside.elb.health import TargetHealth
 from fireside.elb.state import ElbState, Resource, elb_error, new_id, page, tag_map, validation
 from fireside.gateway.integration import FunctionRef
 
-__all__ = ["FunctionChecks", "TargetGroupApi", "users_of"]
+__all__ = ["FunctionChecks", "TargetGroupApi"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -57,19 +57,6 @@ class FunctionChecks(Protocol):
     def exists(self, function: FunctionRef) -> bool: ...
 
     def permits(self, function: FunctionRef, target_group_arn: str) -> bool: ...
-
-
-def users_of(state: ElbState, group: str) -> list[str]:
-    """ARNs of the load balancers whose listeners or rules forward to target group `group`."""
-    found: list[str] = []
-    for rule in state.resources.values():
-        if rule.kind != "rule":
-            continue
-        if any(arn == group for a in rule.data["Actions"] for arn, _ in forward_groups(a)):
-            listener = state.resources.get(rule.parent)
-            if listener is not None and listener.parent not in found:
-                found.append(listener.parent)
-    return found
 
 
 def _defaults(kind: str) -> dict[str, Any]:
