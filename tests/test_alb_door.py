@@ -535,3 +535,15 @@ def test_a_revoked_permission_is_a_502(server: Server, alb: Alb) -> None:
         assert httpx.get(f"{alb.url}/revoked").status_code == 502
     finally:
         alb.elb.delete_rule(RuleArn=rule["RuleArn"])
+
+
+def test_malformed_http_on_a_listener_is_refused(alb: Alb) -> None:
+    import socket
+
+    for garbage in (b"NOT HTTP AT ALL\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", alb.port), timeout=10) as sock:
+            sock.sendall(garbage)
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400 "), answer
+    # the listener still serves
+    assert httpx.get(f"{alb.url}/after-garbage").json()["path"] == "/after-garbage"
