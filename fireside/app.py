@@ -26,6 +26,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
 from fireside.aws.protocol import protocol_for
+from fireside.aws.restjson import RestJsonProtocol
 from fireside.cloudformation.providers import all_providers
 from fireside.cloudformation.service import CloudFormation
 from fireside.compute.aliases import AliasStore
@@ -66,6 +67,8 @@ from fireside.events import (
     retry_forever,
 )
 from fireside.gateway.addresses import EXECUTE_API, LAMBDA_URL, FrontDoors
+from fireside.gateway.connections_api import MAX_REQUEST as _CONNECTIONS_MAX_REQUEST
+from fireside.gateway.connections_api import ManagementApi, management_path
 from fireside.gateway.function_urls import FunctionUrlDoor
 from fireside.gateway.http_api_authorizers import Authorizers
 from fireside.gateway.http_api_door import HttpApiDoor
@@ -78,6 +81,10 @@ from fireside.gateway.rest_api_provider import RestApiProvider
 from fireside.gateway.rest_api_proxy import LambdaProxy
 from fireside.gateway.rest_api_services import RestIntegrations, ServiceIntegration
 from fireside.gateway.rest_api_store import RestApiStore
+from fireside.gateway.websocket_connections import WebSocketConnections
+from fireside.gateway.websocket_door import WebSocketDoor
+from fireside.gateway.websocket_echo import PATH as _WEBSOCKET_ECHO
+from fireside.gateway.websocket_echo import EchoDoor
 from fireside.http.certificates import CertificateAuthority
 from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
@@ -315,6 +322,18 @@ class Fireside:
             custom_timeout=settings.cfn_custom_resource_timeout,
             minute=settings.cfn_minute,
         )
+        #: Open WebSocket connections of every WebSocket API (in memory: ids survive no
+        #: restart, as on AWS), served to functions by the `@connections` API.
+        self.websocket_connections = WebSocketConnections(
+            idle_timeout=settings.websocket_idle_timeout,
+            lifetime=settings.websocket_lifetime,
+            connect_rate=settings.websocket_connect_rate,
+            max_frame=settings.websocket_max_frame,
+            max_message=settings.websocket_max_message,
+            max_connections=settings.websocket_max_connections,
+            send_timeout=settings.websocket_send_timeout,
+        )
+        self.websocket_echo = EchoDoor(self.websocket_connections, settings.region)
         #: API Gateway HTTP APIs (`apigatewayv2`): their control plane and store.
         self.http_apis = HttpApiProvider(HttpApiStore(data / "http-apis.sqlite"))
         #: In-process S3 for the other services: table exports, code from S3, destinations.
@@ -438,6 +457,16 @@ class Fireside:
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
+        )
+        # WebSocket APIs before HTTP APIs (each door answers None for the other's APIs).
+        self.front_doors.register(
+            EXECUTE_API,
+            WebSocketDoor(
+                self.http_apis.store,
+                self.function_caller,
+                self.websocket_connections,
+                authenticator=self.authenticator,
+            ),
         )
         self.front_doors.register(
             EXECUTE_API,
@@ -563,6 +592,20 @@ class Fireside:
         )
         services.append(
             Service(
+                "execute-api",
+                # Data over 128 KB is PayloadTooLargeException (413), not a validation error.
+                RestJsonProtocol(
+                    load_service("apigatewaymanagementapi"),
+                    unchecked={"PostToConnection": frozenset({"Data"})},
+                ),
+                ManagementApi(self.websocket_connections).operations(),
+                path_prefixes=("/@connections/",),
+                max_body=_CONNECTIONS_MAX_REQUEST,
+                path_rewrite=management_path,
+            )
+        )
+        services.append(
+            Service(
                 "scheduler",
                 protocol_for(load_service("scheduler")),
                 self.scheduler.operations(),
@@ -666,6 +709,8 @@ class Fireside:
             )
         if path == "/_fireside/echo" and self.settings.bench_echo:
             return Response(200, [("Content-Type", "application/json")], request.body)
+        if path.startswith(_WEBSOCKET_ECHO) and self.settings.bench_echo:
+            return self.websocket_echo(request)
         match = _CODE_PATH.match(path)
         if match and request.method in ("GET", "HEAD"):
             refused = self.code_links.check(match[1], request.query)
@@ -724,7 +769,9 @@ class Fireside:
     ) -> None:
         settings = self.settings
         # One descriptor per connection: the cap, not the default soft limit, should bind.
-        raise_open_file_limit(settings.http.max_connections + 1024)
+        raise_open_file_limit(
+            settings.http.max_connections + settings.websocket_max_connections + 1024
+        )
         port = await self._http.listen(settings.host, settings.port)
         settings.port = port
         self._edge = self._build(settings.endpoint_url)
@@ -765,6 +812,8 @@ class Fireside:
         supervisor.start("sqs", "move-tasks", self.sqs.run_moves)
         supervisor.start("cloudformation", "stack-operations", self.cloudformation.run)
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
+        supervisor.start("apigatewayv2", "websocket-deadlines", self.websocket_connections.run)
+        supervisor.declare("apigatewaymanagementapi")
         await self.elb.start()
         supervisor.start("elbv2", "health-checks", self.elb.health.run)
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
@@ -780,6 +829,9 @@ class Fireside:
         provider = self._provider
         await close_all(
             [
+                # First: each $disconnect may run a function, whose Runtime API is served by
+                # the HTTP listener.
+                ("WebSocket connections", self.websocket_connections.close_all),
                 ("the HTTP listener", self._http.close),
                 ("ALB listeners", self.elb.ports.close_all),
                 ("background loops", self.supervisor.close),

@@ -34,6 +34,18 @@ DEFAULT_DATA_DIR = Path(".fireside")
 CONFIG_FILE = "fireside.toml"
 
 
+#: WebSocket settings: `[server] websocket_*` in fireside.toml, `FIRESIDE_WEBSOCKET_*`.
+_WEBSOCKET = (
+    "websocket_idle_timeout",
+    "websocket_lifetime",
+    "websocket_connect_rate",
+    "websocket_max_frame",
+    "websocket_max_message",
+    "websocket_max_connections",
+    "websocket_send_timeout",
+)
+
+
 class ConfigError(ValueError):
     """The configuration cannot be used; the message says which setting and why."""
 
@@ -91,6 +103,17 @@ class Settings:
     log_invoke_bytes: int = INVOKE_BYTES
     #: Bytes of log records kept on disk per function (the oldest half is dropped past it).
     log_function_bytes: int = FUNCTION_BYTES
+    #: WebSocket APIs (API Gateway's quotas): seconds a connection may stay silent, seconds
+    #: it may last, new connections a second per account (429 beyond), the largest frame and
+    #: message a client may send (close 1009 beyond), and open connections in all.
+    websocket_idle_timeout: float = 600.0
+    websocket_lifetime: float = 7200.0
+    websocket_connect_rate: int = 500
+    websocket_max_frame: int = 32 * 1024
+    websocket_max_message: int = 128 * 1024
+    websocket_max_connections: int = 10_000
+    #: Seconds a message to a client that does not read waits for room (then a 429).
+    websocket_send_timeout: float = 5.0
     #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
     http: HttpLimits = field(default_factory=HttpLimits)
 
@@ -111,7 +134,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
     for key in (
         "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
-        "cfn_custom_resource_timeout", "cfn_minute",
+        "cfn_custom_resource_timeout", "cfn_minute", *_WEBSOCKET,
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -176,6 +199,7 @@ def load_settings(
         "FIRESIDE_SQS_NAME_REUSE_WAIT": "sqs_name_reuse_wait",
         "FIRESIDE_CFN_CUSTOM_RESOURCE_TIMEOUT": "cfn_custom_resource_timeout",
         "FIRESIDE_CFN_MINUTE": "cfn_minute",
+        **{f"FIRESIDE_{name.upper()}": name for name in _WEBSOCKET},
     }
     for var, attr in numeric.items():
         if var in env:
@@ -227,6 +251,11 @@ def load_settings(
         raise ConfigError("log_invoke_bytes must be at least 1")
     if settings.log_function_bytes < 4 * MAX_LINE:
         raise ConfigError(f"log_function_bytes must be at least {4 * MAX_LINE} (1 MiB)")
+    for name in _WEBSOCKET:
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    if settings.websocket_max_frame > settings.websocket_max_message:
+        raise ConfigError("websocket_max_frame must not exceed websocket_max_message")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
     return settings

@@ -16,6 +16,7 @@ Services sharing a signing name are told apart by `X-Amz-Target`, then by path p
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import re
@@ -62,6 +63,9 @@ class Service:
     #: Actions (query protocol) AWS serves unsigned, even when credentials are required:
     #: SNS's `ConfirmSubscription`, the link a subscription confirmation carries.
     unsigned_actions: frozenset[str] = frozenset()
+    #: Maps the request path before parsing, once the signature (over the path as sent) is
+    #: checked: the `@connections` API is served under any stage prefix.
+    path_rewrite: Callable[[str], str] | None = None
 
 
 def _unsigned(request: Request) -> bool:
@@ -139,7 +143,10 @@ class Edge:
                 if service.target_prefix == prefix:
                     return service
         for service in candidates:  # API Gateway's two APIs: `/v2/...` is apigatewayv2
-            if any(request.path.startswith(p) for p in service.path_prefixes):
+            path = request.path
+            if service.path_rewrite is not None:
+                path = service.path_rewrite(path)
+            if any(path.startswith(p) for p in service.path_prefixes):
                 return service
         first = candidates[0]
         return None if first.prefixes_only else first
@@ -159,7 +166,10 @@ class Edge:
         if target:
             return self._by_target.get(target.partition(".")[0])
         for prefix, service in self._by_prefix:
-            if request.path.startswith(prefix):
+            path = request.path
+            if service.path_rewrite is not None:
+                path = service.path_rewrite(path)
+            if path.startswith(prefix):
                 return service
         return None
 
@@ -199,6 +209,8 @@ class Edge:
                 service = self._route_unsigned(request)
             if service is None:
                 return await self._unserved(request, caller.service, request_id)
+            if service.path_rewrite is not None:
+                request = dataclasses.replace(request, path=service.path_rewrite(request.path))
             try:
                 parsed = service.protocol.parse(request)
             except ServiceError as error:

@@ -226,10 +226,9 @@ def test_sdk_without_endpoint_reaches_fireside_over_tls(servers: Servers, sandbo
     assert result["endpoint"] == "https://dynamodb.us-east-1.amazonaws.com"
     assert table in result["tables"]
     if sdk:
-        # API Gateway's @connections endpoint as AWS's documentation builds it: Fireside's
-        # refusal in that service's protocol (it provides no WebSocket APIs yet), not a
-        # connection error.
-        assert result["connections"] == ["NotImplementedException", 501]
+        # API Gateway's @connections endpoint as AWS's documentation builds it reaches
+        # Fireside's management API: no connection has that id.
+        assert result["connections"] == ["GoneException", 410]
     # The certificate came from this installation's authority.
     authority = _authority(srv).subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     assert result["issuer"] == authority[0].value
@@ -284,10 +283,11 @@ def test_node_fetch_of_execute_api_host_reaches_fireside(servers: Servers) -> No
     name = runtime_helpers.deploy(srv, {"app.mjs": NODE_PROBE}, "app.handler", "nodejs20.x")
     payload, _, out = runtime_helpers.invoke(srv, name, {"api": "a1b2c3d4e5"})
     assert "FunctionError" not in out, payload
-    # An unsigned POST to a path no service has: Fireside's own 404, with its request id.
-    assert payload["status"] == 404, payload
+    # An unsigned POST (the server takes them when it has no credentials) reaches the
+    # @connections API under the stage prefix: no connection has that id.
+    assert payload["status"] == 410, payload
     assert payload["requestId"], payload
-    assert "No service at POST /prod/@connections/abc" in payload["body"], payload
+    assert "GoneException" in payload["body"] or "gone" in payload["body"], payload
     assert payload["health"] == "healthy: dynamodb.us-east-1.amazonaws.com ", payload
 
 

@@ -447,6 +447,72 @@ def test_http_api_part_by_part(app: App, function_arn: str) -> None:
     app.delete("AWS::ApiGatewayV2::Api", "Api", api, api_props)
 
 
+def test_websocket_api_part_by_part(app: App, function_arn: str) -> None:
+    api_props = {"Name": "cfn-ws", "ProtocolType": "WEBSOCKET",
+                 "RouteSelectionExpression": "$request.body.action"}  # fmt: skip
+    api = app.create("AWS::ApiGatewayV2::Api", "Ws", api_props).physical_id
+    assert app.call("apigatewayv2", "GetApi", ApiId=api)["ProtocolType"] == "WEBSOCKET"
+    integration_props = {"ApiId": api, "IntegrationType": "AWS_PROXY",
+                         "IntegrationUri": lambda_uri(function_arn)}  # fmt: skip
+    integration = app.create("AWS::ApiGatewayV2::Integration", "WsInt", integration_props)
+    authorizer_props = {"ApiId": api, "AuthorizerType": "REQUEST", "Name": "lambda",
+                        "AuthorizerUri": lambda_uri(function_arn),
+                        "IdentitySource": ["route.request.querystring.token"]}  # fmt: skip
+    authorizer = app.create("AWS::ApiGatewayV2::Authorizer", "WsAuth", authorizer_props)
+    connect_props = {"ApiId": api, "RouteKey": "$connect", "AuthorizationType": "CUSTOM",
+                     "AuthorizerId": authorizer.physical_id,
+                     "Target": f"integrations/{integration.physical_id}"}  # fmt: skip
+    app.create("AWS::ApiGatewayV2::Route", "Connect", connect_props)
+    route_props = {"ApiId": api, "RouteKey": "send", "RouteResponseSelectionExpression": "$default",
+                   "Target": f"integrations/{integration.physical_id}"}  # fmt: skip
+    route = app.create("AWS::ApiGatewayV2::Route", "Send", route_props).physical_id
+    rr_props = {"ApiId": api, "RouteId": route, "RouteResponseKey": "$default",
+                "ResponseParameters": {"route.response.header.x": {"Required": False}}}  # fmt: skip
+    rr = app.create("AWS::ApiGatewayV2::RouteResponse", "SendResponse", rr_props)
+    assert rr.attributes == {"RouteResponseId": rr.physical_id}
+    got = app.call("apigatewayv2", "GetRouteResponse", ApiId=api, RouteId=route,
+                   RouteResponseId=rr.physical_id)  # fmt: skip
+    assert got["ResponseParameters"] == {"route.response.header.x": {"Required": False}}
+    app.update("AWS::ApiGatewayV2::RouteResponse", "SendResponse", rr.physical_id, rr_props,
+               {**rr_props, "ModelSelectionExpression": "m"})  # fmt: skip
+    got = app.call("apigatewayv2", "GetRouteResponse", ApiId=api, RouteId=route,
+                   RouteResponseId=rr.physical_id)  # fmt: skip
+    assert got["ModelSelectionExpression"] == "m"
+    mock_props = {"ApiId": api, "IntegrationType": "MOCK",
+                  "RequestTemplates": {"$default": '{"statusCode": 200}'},
+                  "TemplateSelectionExpression": "\\$default"}  # fmt: skip
+    mock = app.create("AWS::ApiGatewayV2::Integration", "Mock", mock_props).physical_id
+    ir_props = {"ApiId": api, "IntegrationId": mock, "IntegrationResponseKey": "$default",
+                "ResponseTemplates": {"$default": '{"ok": true}'}}  # fmt: skip
+    ir = app.create("AWS::ApiGatewayV2::IntegrationResponse", "MockResponse", ir_props)
+    app.update("AWS::ApiGatewayV2::IntegrationResponse", "MockResponse", ir.physical_id,
+               ir_props, {**ir_props, "IntegrationResponseKey": "/2\\d\\d/"})  # fmt: skip
+    got = app.call("apigatewayv2", "GetIntegrationResponse", ApiId=api, IntegrationId=mock,
+                   IntegrationResponseId=ir.physical_id)  # fmt: skip
+    assert (got["IntegrationResponseKey"], got["ResponseTemplates"]) == (
+        "/2\\d\\d/",
+        {"$default": '{"ok": true}'},
+    )
+    stage_props = {"ApiId": api, "StageName": "prod", "AutoDeploy": True}
+    app.create("AWS::ApiGatewayV2::Stage", "WsStage", stage_props)
+    stage = app.call("apigatewayv2", "GetStage", ApiId=api, StageName="prod")
+    assert stage["DefaultRouteSettings"]["LoggingLevel"] == "OFF"
+    with pytest.raises(ResourceFailed, match="supported only for WebSocket APIs"):
+        http_api = app.call("apigatewayv2", "CreateApi", Name="h", ProtocolType="HTTP")["ApiId"]
+        http_route = app.call("apigatewayv2", "CreateRoute", ApiId=http_api, RouteKey="GET /")
+        app.create("AWS::ApiGatewayV2::RouteResponse", "Bad", {"ApiId": http_api,
+                   "RouteId": http_route["RouteId"], "RouteResponseKey": "$default"})  # fmt: skip
+    app.delete("AWS::ApiGatewayV2::IntegrationResponse", "MockResponse", ir.physical_id, ir_props)
+    app.delete("AWS::ApiGatewayV2::RouteResponse", "SendResponse", rr.physical_id, rr_props)
+    app.delete("AWS::ApiGatewayV2::RouteResponse", "SendResponse", rr.physical_id, rr_props)
+    assert app.call("apigatewayv2", "GetRouteResponses", ApiId=api, RouteId=route)["Items"] == []
+    assert not app.call("apigatewayv2", "GetIntegrationResponses", ApiId=api, IntegrationId=mock)[
+        "Items"
+    ]
+    app.delete("AWS::ApiGatewayV2::Api", "Ws", api, api_props)
+    app.call("apigatewayv2", "DeleteApi", ApiId=http_api)
+
+
 def test_http_api_quick_create(app: App, function_arn: str) -> None:
     props = {"Name": "cfn-quick", "ProtocolType": "HTTP", "Target": function_arn}
     api = app.create("AWS::ApiGatewayV2::Api", "Quick", props).physical_id

@@ -291,6 +291,7 @@ def test_health(server: Server) -> None:
         "ecr",
         "iam",
         "logs",
+        "apigatewaymanagementapi",
         "elbv2",
     }
     assert services["lambda"]["status"] == "running"

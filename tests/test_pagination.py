@@ -609,7 +609,63 @@ def _deployment(client: Any, api_id: str, n: int) -> str:
     return str(client.create_deployment(ApiId=api_id)["DeploymentId"])
 
 
+def _websocket_responses(kind: str) -> Factory:
+    """Route responses of one route, or integration responses of one integration, of a
+    WebSocket API (ordered by id)."""
+
+    def factory(server: Server, count: int) -> Iterator[Listing]:
+        client = _client(server, "apigatewayv2")
+        api_id = client.create_api(
+            Name="pg", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.a"
+        )["ApiId"]
+        if kind == "route":
+            parent = {"RouteId": client.create_route(ApiId=api_id, RouteKey="r")["RouteId"]}
+            made = [
+                client.create_route_response(ApiId=api_id, RouteResponseKey=f"k{n}", **parent)[
+                    "RouteResponseId"
+                ]
+                for n in range(count)
+            ]
+            operation, ident = "get_route_responses", "RouteResponseId"
+
+            def remove(item: str) -> None:
+                client.delete_route_response(ApiId=api_id, RouteResponseId=item, **parent)
+        else:
+            integration = client.create_integration(ApiId=api_id, IntegrationType="MOCK")
+            parent = {"IntegrationId": integration["IntegrationId"]}
+            made = [
+                client.create_integration_response(
+                    ApiId=api_id, IntegrationResponseKey=f"/{n}/", **parent
+                )["IntegrationResponseId"]
+                for n in range(count)
+            ]
+            operation, ident = "get_integration_responses", "IntegrationResponseId"
+
+            def remove(item: str) -> None:
+                client.delete_integration_response(
+                    ApiId=api_id, IntegrationResponseId=item, **parent
+                )
+
+        try:
+            yield Listing(
+                client,
+                operation,
+                {"ApiId": api_id, **parent},
+                "Items",
+                lambda item: item[ident],
+                sorted(made),
+                remove,
+                ("NextToken", "NextToken"),
+            )
+        finally:
+            client.delete_api(ApiId=api_id)
+
+    return factory
+
+
 APIGATEWAYV2_LISTINGS: dict[str, Factory] = {
+    "GetRouteResponses": _websocket_responses("route"),
+    "GetIntegrationResponses": _websocket_responses("integration"),
     "GetApis": get_apis,
     "GetRoutes": _v2_listing("get_routes", "RouteKey", _route),
     "GetIntegrations": _v2_listing("get_integrations", "IntegrationId", _integration),
@@ -635,9 +691,7 @@ UNSERVED = {
     "sts": set(),
     "apigatewayv2": {
         "GetDomainNames",
-        "GetIntegrationResponses",
         "GetModels",
-        "GetRouteResponses",
         "ListRoutingRules",
         "ListPortalProducts",
         "ListPortals",

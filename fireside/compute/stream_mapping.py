@@ -98,10 +98,11 @@ class StreamPoller:
         failures = 0
         while True:
             try:
+                seen = self._source.generation()
                 progressed = await self.poll_once()
                 failures = 0
-                if not progressed:
-                    await asyncio.sleep(IDLE_POLL)
+                if not progressed:  # woken by a new record, or polls (another node's)
+                    await self._source.changed(seen, IDLE_POLL)
             except ServiceError as error:
                 failures += 1
                 self.mapping.last_result = f"PROBLEM: {error.code}: {error.message}"

@@ -13,7 +13,8 @@ A request addressed so never reaches the AWS APIs: a Function URL with `AWS_IAM`
 for the `lambda` service, yet is not a call to Lambda's control plane. The one exception is
 API Gateway's management API (`/<stage>/@connections/...` on an API's host, as AWS's
 documentation tells functions to build its endpoint): that is an AWS API, signed for
-`execute-api`, and goes where the edge routes AWS APIs.
+`execute-api`, and goes where the edge routes AWS APIs (by path too:
+`/_aws/execute-api/<api-id>/<stage>/@connections/...`).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def address_of(path: str, headers: Mapping[str, str]) -> FrontDoorAddress | None
             return FrontDoorAddress(match[2], match[1], match[3], path, host, by_path=False)
     if path.startswith("/_aws/"):
         match = _PATH.fullmatch(path)
-        if match is not None:
+        if match is not None and not (match[1] == EXECUTE_API and _management(path)):
             return FrontDoorAddress(match[1], match[2], None, match[3] or "/", host, by_path=True)
     return None
 

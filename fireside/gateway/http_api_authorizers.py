@@ -45,7 +45,7 @@ from fireside.gateway.jwt import InvalidToken, JwksCache, scopes_of, verify
 from fireside.gateway.request_parts import query_pairs
 from fireside.http.types import Request
 
-__all__ = ["Authorizers", "Refused"]
+__all__ = ["Authorizers", "Refused", "policy_allows"]
 
 log = logging.getLogger(__name__)
 
@@ -347,3 +347,7 @@ def _allows(policy: Mapping[str, Any], route_arn: str) -> bool:
         if effect == "Allow":
             allowed = True
     return allowed
+
+
+#: Shared with WebSocket APIs' authorizers (`websocket_authorizer`).
+policy_allows = _allows

@@ -30,6 +30,13 @@ from fireside.gateway.http_api_rules import (
 from fireside.gateway.http_api_stages import StageOperations
 from fireside.gateway.http_api_store import HttpApi, HttpApiStore, new_id
 from fireside.gateway.openapi_import import ImportedApi, parse_openapi
+from fireside.gateway.websocket_api_parts import (
+    WebSocketParts,
+    check_websocket_authorizer,
+    check_websocket_integration,
+    check_websocket_route,
+    websocket_integration_defaults,
+)
 from fireside.http.types import Request
 
 __all__ = ["HttpApiProvider", "apigatewayv2_protocol"]
@@ -130,7 +137,7 @@ def apigatewayv2_protocol() -> RestJsonProtocol:
     )
 
 
-class HttpApiProvider(StageOperations):
+class HttpApiProvider(StageOperations, WebSocketParts):
     def __init__(self, store: HttpApiStore, *, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self._clock = clock
@@ -162,12 +169,15 @@ class HttpApiProvider(StageOperations):
             "UpdateAuthorizer": self.update_authorizer,
             "DeleteAuthorizer": self.delete_authorizer,
             **self.stage_operations(),
+            **self.websocket_operations(),
         }
 
     # -- the API ---------------------------------------------------------------------------
     def _api_view(self, ctx: RequestContext, api: HttpApi) -> dict[str, Any]:
         view = dict(api.api)
         view["ApiEndpoint"] = api_endpoint(ctx, api.api_id)
+        if api.api.get("ProtocolType") == "WEBSOCKET":  # `wss://...` on AWS
+            view["ApiEndpoint"] = "ws" + view["ApiEndpoint"].removeprefix("http")
         view.setdefault("Tags", {})
         return view
 
@@ -190,6 +200,8 @@ class HttpApiProvider(StageOperations):
         record.update(_pick(params, _API_MEMBERS))
         if record["RouteSelectionExpression"] is None:
             raise bad_request("RouteSelectionExpression is required for WEBSOCKET APIs.")
+        if protocol == "WEBSOCKET" and record.get("CorsConfiguration"):
+            raise bad_request("CorsConfiguration is only supported for HTTP APIs.")
         return HttpApi(ctx.account_id, ctx.region, record)
 
     async def create_api(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -254,6 +266,8 @@ class HttpApiProvider(StageOperations):
 
     async def update_api(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         api = self._api(ctx, params["ApiId"]).copy()
+        if api.api["ProtocolType"] == "WEBSOCKET" and params.get("CorsConfiguration"):
+            raise bad_request("CorsConfiguration is only supported for HTTP APIs.")
         api.api.update(_pick(params, _API_MEMBERS))
         redeploy = False
         if params.get("Target") or params.get("RouteKey"):
@@ -363,6 +377,8 @@ class HttpApiProvider(StageOperations):
         key = route["RouteKey"]
         if api.api["ProtocolType"] == "HTTP":
             parse_route_key(key)
+        else:
+            check_websocket_route(route)
         if any(r["RouteKey"] == key for rid, r in api.routes.items() if rid != route_id):
             raise conflict(f"Unable to create route {key}. A route with that key already exists.")
         kind = route.get("AuthorizationType", "NONE")
@@ -421,6 +437,7 @@ class HttpApiProvider(StageOperations):
         api = self._api(ctx, params["ApiId"]).copy()
         self._route(api, params["RouteId"])
         del api.routes[params["RouteId"]]
+        api.route_responses.pop(params["RouteId"], None)
         self._save(api, redeploy=True)
         return {}
 
@@ -453,11 +470,20 @@ class HttpApiProvider(StageOperations):
                 and not integration.get("IntegrationSubtype")
             ):
                 raise bad_request("PayloadFormatVersion is a required parameter for integration")
-        validate_integration(integration, api.api["ProtocolType"])
+        else:
+            websocket_integration_defaults(integration)
+        self._check_integration(api, integration)
         integration["IntegrationId"] = new_id(7)
         api.integrations[integration["IntegrationId"]] = integration
         self._save(api, redeploy=True)
         return dict(integration)
+
+    @staticmethod
+    def _check_integration(api: HttpApi, integration: dict[str, Any]) -> None:
+        if api.api["ProtocolType"] == "WEBSOCKET":
+            check_websocket_integration(integration)
+        else:
+            validate_integration(integration, api.api["ProtocolType"])
 
     def _integration(self, api: HttpApi, integration_id: str) -> dict[str, Any]:
         return member(api.integrations, integration_id, "Integration")
@@ -481,7 +507,7 @@ class HttpApiProvider(StageOperations):
         api = self._api(ctx, params["ApiId"]).copy()
         integration = self._integration(api, params["IntegrationId"])
         integration.update(_pick(params, _INTEGRATION_MEMBERS))
-        validate_integration(integration, api.api["ProtocolType"])
+        self._check_integration(api, integration)
         self._save(api, redeploy=True)
         return dict(integration)
 
@@ -497,11 +523,15 @@ class HttpApiProvider(StageOperations):
                 f"Cannot delete integration {integration_id}: it is the target of a route."
             )
         del api.integrations[integration_id]
+        api.integration_responses.pop(integration_id, None)
         self._save(api, redeploy=True)
         return {}
 
     # -- authorizers -----------------------------------------------------------------------
-    def _check_authorizer(self, authorizer: dict[str, Any]) -> None:
+    def _check_authorizer(self, api: HttpApi, authorizer: dict[str, Any]) -> None:
+        if api.api["ProtocolType"] == "WEBSOCKET":
+            check_websocket_authorizer(authorizer)
+            return
         kind = authorizer.get("AuthorizerType")
         if kind == "JWT":
             jwt = authorizer.get("JwtConfiguration") or {}
@@ -532,7 +562,7 @@ class HttpApiProvider(StageOperations):
         authorizer = _pick(params, _AUTHORIZER_MEMBERS)
         if authorizer.get("AuthorizerType") == "REQUEST":
             authorizer.setdefault("AuthorizerResultTtlInSeconds", 0)
-        self._check_authorizer(authorizer)
+        self._check_authorizer(api, authorizer)
         authorizer["AuthorizerId"] = new_id(7)
         api.authorizers[authorizer["AuthorizerId"]] = authorizer
         self._save(api, redeploy=True)
@@ -560,7 +590,7 @@ class HttpApiProvider(StageOperations):
         api = self._api(ctx, params["ApiId"]).copy()
         authorizer = self._authorizer(api, params["AuthorizerId"])
         authorizer.update(_pick(params, _AUTHORIZER_MEMBERS))
-        self._check_authorizer(authorizer)
+        self._check_authorizer(api, authorizer)
         self._save(api, redeploy=True)
         return dict(authorizer)
 

@@ -178,10 +178,13 @@ class StageOperations:
             raise conflict(f"Stage {name} already exists")
         self._check_deployment(api, params.get("DeploymentId"))
         now = self._clock()
+        route_settings: dict[str, Any] = {"DetailedMetricsEnabled": False}
+        if api.api.get("ProtocolType") == "WEBSOCKET":  # what API Gateway fills in for them
+            route_settings.update(DataTraceEnabled=False, LoggingLevel="OFF")
         stage: dict[str, Any] = {
             "AutoDeploy": bool(params.get("AutoDeploy")),
             "CreatedDate": now,
-            "DefaultRouteSettings": {"DetailedMetricsEnabled": False},
+            "DefaultRouteSettings": route_settings,
             "LastUpdatedDate": now,
             "RouteSettings": {},
             "StageName": name,

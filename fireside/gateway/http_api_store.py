@@ -60,6 +60,9 @@ class HttpApi:
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Tags of the stages (the API's own are in `api["Tags"]`).
     stage_tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: WebSocket APIs' route responses and integration responses, by route and integration id.
+    route_responses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    integration_responses: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def api_id(self) -> str:
@@ -77,6 +80,8 @@ class HttpApi:
                 "stages": self.stages,
                 "deployments": self.deployments,
                 "stage_tags": self.stage_tags,
+                "route_responses": self.route_responses,
+                "integration_responses": self.integration_responses,
             }
         )
 
@@ -93,6 +98,8 @@ class HttpApi:
             data.get("stages", {}),
             data.get("deployments", {}),
             data.get("stage_tags", {}),
+            data.get("route_responses", {}),
+            data.get("integration_responses", {}),
         )
 
     def copy(self) -> HttpApi:
@@ -100,13 +107,16 @@ class HttpApi:
         return HttpApi.from_json(self.to_json())
 
     def snapshot(self) -> dict[str, Any]:
-        """What a deployment freezes: the routes, integrations and authorizers as they are."""
+        """What a deployment freezes: the routes, integrations and authorizers as they are (and
+        a WebSocket API's route and integration responses)."""
         frozen: dict[str, Any] = json.loads(
             json.dumps(
                 {
                     "routes": self.routes,
                     "integrations": self.integrations,
                     "authorizers": self.authorizers,
+                    "route_responses": self.route_responses,
+                    "integration_responses": self.integration_responses,
                 }
             )
         )

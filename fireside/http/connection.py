@@ -51,7 +51,17 @@ def error_response(status: int, message: str) -> Response:
 class Shared:
     """What every connection of one server shares: its bounds, clock and connection sets."""
 
-    __slots__ = ("body_limit", "connections", "handler", "idle", "limits", "now", "stream_body")
+    __slots__ = (
+        "body_limit",
+        "connections",
+        "handler",
+        "idle",
+        "limits",
+        "now",
+        "stream_body",
+        "upgraded",
+        "upgraded_pruned",
+    )
 
     def __init__(
         self,
@@ -69,6 +79,18 @@ class Shared:
         #: Insertion-ordered sets (dicts), so the longest-idle connection is the first key.
         self.connections: dict[Connection, None] = {}
         self.idle: dict[Connection, None] = {}
+        #: Transports handed over to another protocol (WebSockets): out of the HTTP
+        #: accounting, but still closed with the server. Closed ones are pruned as it grows.
+        self.upgraded: dict[asyncio.Transport, None] = {}
+        self.upgraded_pruned = 0
+
+    def hand_over(self, transport: asyncio.Transport) -> None:
+        upgraded = self.upgraded
+        if len(upgraded) >= 2 * self.upgraded_pruned + 64:
+            for gone in [t for t in upgraded if t.is_closing()]:
+                del upgraded[gone]
+            self.upgraded_pruned = len(upgraded)
+        upgraded[transport] = None
 
 
 class _Refused(Exception):
@@ -124,6 +146,9 @@ class Connection(asyncio.Protocol):
         self._stream_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._closing = False
+        #: The bytes read past an upgrade request's head, once one is read: the connection
+        #: reads no more HTTP, and after that request's answer is handed over or closed.
+        self._upgrading: bytes | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -177,7 +202,12 @@ class Connection(asyncio.Protocol):
             writable.set_result(None)
 
     def data_received(self, data: bytes) -> None:
-        if self._last is not None or self._transport is None or self._transport.is_closing():
+        if (
+            self._last is not None
+            or self._transport is None
+            or self._transport.is_closing()
+            or self._upgrading is not None
+        ):
             return
         if self._in_body:
             self.deadline = self._shared.now + self._limits.body_timeout
@@ -190,8 +220,8 @@ class Connection(asyncio.Protocol):
                 self._head_bytes += self._chunk
         try:
             self._parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._refuse(400, "upgrade not supported here")
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgrade(data, upgrade)
             return
         except httptools.HttpParserError:
             # A callback's refusal surfaces as HttpParserCallbackError, which parsing stops at.
@@ -204,6 +234,51 @@ class Connection(asyncio.Protocol):
                 self._refuse(414, "URI too long")
             else:
                 self._refuse(431, "Request header fields too large")
+
+    def _upgrade(self, data: bytes, upgrade: httptools.HttpParserUpgrade) -> None:
+        """An upgrade request was read (httptools completed it, then stopped): its handler
+        answers it; a 101 with `upgrade` hands the connection over, any other answer ends it."""
+        request = self._pending[-1] if self._pending else None
+        if not isinstance(request, Request) or self._transport is None:
+            self._refuse(400, "malformed upgrade request")
+            return
+        offset = upgrade.args[0] if upgrade.args and isinstance(upgrade.args[0], int) else 0
+        request.upgrade = True
+        self._upgrading = data[offset:] if 0 < offset <= len(data) else b""
+        self._close_after = request
+        self._transport.pause_reading()
+        self._read_paused = True
+        self.deadline = math.inf
+
+    def _hand_over(self, request: Request, response: Response) -> None:
+        """Write the 101 head and give the transport to the response's protocol. The head
+        names the protocol the request asked for (layers above may drop framing headers)."""
+        transport, upgrade = self._transport, response.upgrade
+        assert transport is not None and upgrade is not None
+        lines = [
+            "HTTP/1.1 101 Switching Protocols",
+            f"Upgrade: {request.headers.get('upgrade', '')}",
+            "Connection: Upgrade",
+        ]
+        lines += [
+            f"{name}: {value}"
+            for name, value in response.headers
+            if name.lower() not in ("upgrade", "connection", "content-length")
+        ]
+        lines.append("\r\n")
+        transport.write("\r\n".join(lines).encode("latin-1"))
+        self._forget()
+        self._closing = True
+        self._shared.hand_over(transport)
+        rest, self._upgrading = self._upgrading or b"", None
+        try:
+            protocol = upgrade(transport, rest)
+        except Exception:
+            log.exception("taking over an upgraded connection failed")
+            transport.abort()
+            return
+        transport.set_protocol(protocol)
+        transport.resume_reading()
 
     # -- httptools callbacks ----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -390,6 +465,16 @@ class Connection(asyncio.Protocol):
                     # The edge turns every error into a response; reaching here is a bug.
                     log.exception("unhandled error serving %s %s", item.method, item.path)
                     response = error_response(500, "Internal server error")
+                if item.upgrade:
+                    if response.upgrade is not None and response.status == 101:
+                        if self._transport is not None and not self._transport.is_closing():
+                            self._hand_over(item, response)
+                        return
+                    # Refused (or answered as plain HTTP): the connection ends with it.
+                    keep_alive = False
+                elif response.upgrade is not None:
+                    log.error("an upgrade answer to a request that asked none: sending 500")
+                    response = error_response(500, "Internal server error")
                 if item.stream is not None and not item.stream.complete:
                     # Answered before its body was all read: the rest cannot be skipped
                     # safely (it may never end), so the connection ends with this answer.
@@ -471,7 +556,12 @@ class Connection(asyncio.Protocol):
 
     def _resume_reading(self) -> None:
         self._read_paused = False
-        if self._transport is None or self._last is not None or self._stream_paused:
+        if (
+            self._transport is None
+            or self._last is not None
+            or self._stream_paused
+            or self._upgrading is not None
+        ):
             return
         self._transport.resume_reading()
         if self._started:  # a request cut off by the pause: its clock starts again

@@ -66,6 +66,11 @@ class HttpServer:
     def connection_count(self) -> int:
         return len(self._shared.connections)
 
+    @property
+    def upgraded_count(self) -> int:
+        """Connections handed over to another protocol and still open."""
+        return sum(1 for t in self._shared.upgraded if not t.is_closing())
+
     def _factory(self) -> Connection:
         return Connection(self._shared)
 
@@ -130,6 +135,9 @@ class HttpServer:
             server.close()
         for connection in list(self._shared.connections):
             connection.drop()
+        for transport in list(self._shared.upgraded):
+            transport.close()  # its protocol learns it in connection_lost
+        self._shared.upgraded.clear()
         for server in self._servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()

@@ -6,6 +6,7 @@ level, so layers compose); none of them touches sockets.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,6 +31,13 @@ class Request:
     #: Each value of a header sent on several lines, apart, by lower-case name (None when no
     #: header repeats; `headers` holds them joined): an ALB's multi-value headers need them.
     repeated: dict[str, list[str]] | None = None
+    #: The client asked to switch protocols (`Upgrade:`, e.g. a WebSocket handshake).
+    upgrade: bool = False
+
+
+#: Takes over a connection after a 101 answer: given the transport and the bytes already read
+#: past the handshake, returns the protocol that now owns the transport.
+Upgrade = Callable[[asyncio.Transport, bytes], asyncio.Protocol]
 
 
 @dataclass(slots=True)
@@ -42,6 +50,8 @@ class Response:
     #: The status line's reason phrase, when not the standard one for `status` (an ALB
     #: target's `statusDescription`); printable text without CR or LF.
     reason: str | None = None
+    #: Set on a 101 answer to an upgrade request: the connection is handed over to it.
+    upgrade: Upgrade | None = None
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -38,6 +38,14 @@ class StreamReader:
                 return found
             params = {"StreamArn": arn, "ExclusiveStartShardId": last}
 
+    def generation(self) -> int:
+        """A mark to pass to `changed`: taken before reading, so no write is missed."""
+        return self._tables.streams.generation
+
+    async def changed(self, since: int, timeout: float) -> None:
+        """Wait until a stream change committed after `since` (any table's), or `timeout`."""
+        await self._tables.streams.changed(since, timeout)
+
     async def iterator(
         self, account: str, region: str, arn: str, shard: str, kind: str, number: str | None
     ) -> str:

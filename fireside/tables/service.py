@@ -38,15 +38,19 @@ log = logging.getLogger(__name__)
 class MappedEngine:
     """The engine as the service sees it: the engine's own errors become DynamoDB's."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, streams: StreamRecorder) -> None:
         self._engine = engine
+        self._streams = streams
         self.name = engine.name
 
     async def write(self, job: Callable[[WriteTxn], T]) -> T:
         try:
-            return await self._engine.write(job)
+            result, recorded = await self._engine.write(self._streams.watching(job))
         except EngineError as exc:
             raise _wire_error(exc) from None
+        if recorded:
+            self._streams.pulse()
+        return result
 
     async def read(self, job: Callable[[ReadTxn], T]) -> T:
         try:
@@ -81,14 +85,14 @@ class Tables:
         ttl_interval: float = 60.0,
         shard_lifetime: float = SHARD_LIFETIME,
     ) -> None:
-        self.engine: Engine = MappedEngine(engine)
+        self.streams = StreamRecorder(clock, shard_lifetime)
+        self.engine: Engine = MappedEngine(engine, self.streams)
         #: Seconds between TTL expiry sweeps.
         self.ttl_interval = ttl_interval
         self.clock = clock
         shared = engine.name != "sqlite"  # other nodes may change tables behind our back
         self.catalog = Catalog(reload=self._tables if shared else None)
         self.catalog.load(self._tables())
-        self.streams = StreamRecorder(clock, shard_lifetime)
         #: ClientRequestTokens of TransactWriteItems calls being executed right now.
         self.tokens_in_flight: set[tuple[str, str, str | None]] = set()
         self._tasks = TaskSet("tables")

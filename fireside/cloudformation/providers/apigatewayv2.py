@@ -6,8 +6,10 @@ ImportApi and re-imported with ReimportApi when the body changes; the properties
 body are then set with UpdateApi. Without a body it is CreateApi, quick create (`Target`,
 `RouteKey`, `CredentialsArn`) included. CloudFormation's names are apigatewayv2's, so the
 properties pass through as they are. Updates call the type's `Update*` with the template's
-current properties. RouteResponse and IntegrationResponse (WebSocket APIs) are not
-registered: Fireside serves HTTP APIs only.
+current properties. WebSocket APIs use the same types (their properties are apigatewayv2's
+too: `RouteSelectionExpression`, `RouteResponseSelectionExpression`, `RequestTemplates`...)
+and two of their own, RouteResponse and IntegrationResponse, parts of a route or an
+integration (Ref is their id).
 """
 
 from __future__ import annotations
@@ -303,5 +305,64 @@ class Stage(_Part):
         return self._created(physical_id)
 
 
+class RouteResponse(_Part):
+    """A WebSocket route's response (what makes the route two-way)."""
+
+    type_name = "AWS::ApiGatewayV2::RouteResponse"
+    replace_on = frozenset({"ApiId", "RouteId"})
+    create_op, update_op = "CreateRouteResponse", "UpdateRouteResponse"
+    delete_op, id_member = "DeleteRouteResponse", "RouteResponseId"
+    keys = ("RouteId", "RouteResponseKey", "ModelSelectionExpression", "ResponseModels")
+
+    def _params(self, ctx: ResourceContext, properties: dict[str, Any]) -> dict[str, Any]:
+        params = super()._params(ctx, properties)
+        if properties.get("ResponseParameters"):  # CloudFormation: {name: {Required}}
+            params["ResponseParameters"] = {
+                name: {"Required": bool((spec or {}).get("Required", False))}
+                for name, spec in properties["ResponseParameters"].items()
+            }
+        return params
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        params = {"ApiId": properties["ApiId"], "RouteId": properties["RouteId"],
+                  "RouteResponseId": physical_id}  # fmt: skip
+        await call(ctx, "apigatewayv2", self.delete_op, params, missing_ok=True)
+
+
+class IntegrationResponse(_Part):
+    """A WebSocket integration's response (its templates and the status it is for)."""
+
+    type_name = "AWS::ApiGatewayV2::IntegrationResponse"
+    replace_on = frozenset({"ApiId", "IntegrationId"})
+    create_op, update_op = "CreateIntegrationResponse", "UpdateIntegrationResponse"
+    delete_op, id_member = "DeleteIntegrationResponse", "IntegrationResponseId"
+    keys = (
+        "IntegrationId",
+        "IntegrationResponseKey",
+        "ContentHandlingStrategy",
+        "ResponseParameters",
+        "ResponseTemplates",
+        "TemplateSelectionExpression",
+    )
+
+    async def delete(
+        self, ctx: ResourceContext, physical_id: str, properties: dict[str, Any]
+    ) -> None:
+        params = {"ApiId": properties["ApiId"], "IntegrationId": properties["IntegrationId"],
+                  "IntegrationResponseId": physical_id}  # fmt: skip
+        await call(ctx, "apigatewayv2", self.delete_op, params, missing_ok=True)
+
+
 def providers() -> list[ResourceType]:
-    return [Api(), Stage(), Route(), Integration(), Authorizer(), Deployment()]
+    return [
+        Api(),
+        Stage(),
+        Route(),
+        Integration(),
+        Authorizer(),
+        Deployment(),
+        RouteResponse(),
+        IntegrationResponse(),
+    ]
