@@ -13,8 +13,11 @@ function), measures:
   one process, not the server, bounds the wall time).
 
 The routed message through a function and a broadcast from a function need the WebSocket API
-door; they are to be added beside these floors. Writes JSON (default bench/results/realtime.json).
-Usage: python bench/realtime.py [--connections 1000] [--senders 16] [--json PATH]
+door; they are to be added beside these floors. Then, on the same server, an Application Load
+Balancer in front of a trivial function beside raw Invoke (`bench/alb.py`; `--no-alb` leaves
+it out): requests/s, p50 and p99 with 1 and 8 clients.
+Writes JSON (default bench/results/realtime.json).
+Usage: python bench/realtime.py [--connections 1000] [--senders 16] [--json PATH] [--no-alb]
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from alb import alb_beside_invoke
 from botocore.config import Config
 from common import ROOT, log, start_server, summarize
+from front_doors import print_table
 from websockets.sync.client import connect
 
 HANDSHAKE = (
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--echoes", type=int, default=2000)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "realtime.json"))
+    parser.add_argument("--no-alb", action="store_true", help="leave the ALB measurement out")
+    parser.add_argument("--alb-seconds", type=float, default=2.0)
+    parser.add_argument("--alb-rounds", type=int, default=3)
     args = parser.parse_args()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as data:
@@ -165,12 +173,19 @@ def main() -> None:
             )
             for sock, _ in held:
                 sock.close()
+            if not args.no_alb:
+                alb, doors = alb_beside_invoke(
+                    port, process.pid, args.alb_seconds, args.alb_rounds, floor=False
+                )
+                results["alb"] = alb
         finally:
             process.terminate()
             process.wait(30)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
+    if "alb" in results:
+        print_table(results["alb"]["results"], results["alb"]["vs_invoke"], doors)
 
 
 if __name__ == "__main__":
