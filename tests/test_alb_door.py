@@ -58,6 +58,10 @@ def test_binary_bodies_are_base64_both_ways(alb: Alb) -> None:
     event = response.json()
     assert event["isBase64Encoded"] is True
     assert base64.b64decode(event["body"]) == sent
+    form = httpx.post(f"{alb.url}/echo", data={"a": "1"}).json()  # not one of ALB's text types
+    assert (form["isBase64Encoded"], base64.b64decode(form["body"])) == (True, b"a=1")
+    text = httpx.post(f"{alb.url}/echo", content=b"hi", headers={"content-type": "text/csv"})
+    assert (text.json()["isBase64Encoded"], text.json()["body"]) == (False, "hi")
     binary = httpx.get(f"{alb.url}/binary")
     assert binary.content == sent
     assert binary.headers["content-type"] == "application/octet-stream"

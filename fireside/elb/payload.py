@@ -5,7 +5,8 @@ functions as targets").
 Event: `requestContext.elb.targetGroupArn`, `httpMethod`, `path` (as sent), the query string
 (keys and values as received: ALB does not URL-decode them), the headers with names in lower
 case plus `x-forwarded-for`, `x-forwarded-port`, `x-forwarded-proto` and `x-amzn-trace-id`,
-`body` and `isBase64Encoded` (binary content types are base64-encoded). With the target group
+`body` and `isBase64Encoded` (a body whose content type is not `text/*`, `application/json`,
+`application/javascript` or `application/xml` is base64-encoded). With the target group
 attribute `lambda.multi_value_headers.enabled`, the event carries only `multiValueHeaders`
 and `multiValueQueryStringParameters` (arrays); otherwise a repeated query key gets the last
 value sent, and so does a header sent on several lines.
@@ -29,13 +30,9 @@ __all__ = ["MAX_BODY", "MAX_RESPONSE", "event", "health_check_event", "response"
 
 MAX_BODY: Final = 1 << 20
 MAX_RESPONSE: Final = 1 << 20
-_TEXT_TYPES: Final = (
-    "text/",
-    "application/json",
-    "application/javascript",
-    "application/xml",
-    "application/x-www-form-urlencoded",
-)
+#: Bodies of these content types are passed as they are; any other is base64-encoded (ELB's
+#: guide, "Receive events from the load balancer").
+_TEXT_TYPES: Final = ("text/", "application/json", "application/javascript", "application/xml")
 #: Headers the load balancer sets itself (a client's repeated copies do not replace them).
 _ADDED: Final = frozenset(
     {"x-forwarded-for", "x-forwarded-port", "x-forwarded-proto", "x-amzn-trace-id"}
@@ -54,7 +51,7 @@ def _query_pairs(query: str) -> list[tuple[str, str]]:
 
 def _textual(content_type: str) -> bool:
     lowered = content_type.lower()
-    return any(lowered.startswith(t) for t in _TEXT_TYPES) or lowered.endswith("+json")
+    return any(lowered.startswith(t) for t in _TEXT_TYPES)
 
 
 def event(
@@ -74,9 +71,7 @@ def event(
     headers["x-forwarded-proto"] = protocol
     headers["x-amzn-trace-id"] = trace_id
     body = request.body
-    encoded = bool(body) and (
-        "content-encoding" in headers or not _textual(headers.get("content-type", ""))
-    )
+    encoded = bool(body) and not _textual(headers.get("content-type", ""))
     if encoded:
         text = base64.b64encode(body).decode()
     else:
