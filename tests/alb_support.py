@@ -19,6 +19,9 @@ def handler(event, context):
         return ["not", "an", "object"]
     if path.startswith("/nostatus"):
         return {"body": "no status"}
+    if path.startswith("/sleep"):
+        import time
+        time.sleep(3)
     if path.startswith("/fail"):
         raise RuntimeError("boom")
     if path.startswith("/huge"):

@@ -551,3 +551,19 @@ def test_malformed_http_on_a_listener_is_refused(alb: Alb) -> None:
         assert answer.startswith(b"HTTP/1.1 400 "), answer
     # the listener still serves
     assert httpx.get(f"{alb.url}/after-garbage").json()["path"] == "/after-garbage"
+
+
+def test_a_function_slower_than_the_idle_timeout_is_a_504(alb: Alb) -> None:
+    def idle(seconds: str) -> None:
+        alb.elb.modify_load_balancer_attributes(
+            LoadBalancerArn=alb.lb_arn,
+            Attributes=[{"Key": "idle_timeout.timeout_seconds", "Value": seconds}],
+        )
+
+    idle("1")
+    try:
+        started = time.monotonic()
+        assert httpx.get(f"{alb.url}/sleep", timeout=30).status_code == 504
+        assert time.monotonic() - started < 2.5
+    finally:
+        idle("60")

@@ -207,9 +207,16 @@ class BalancerApi:
     ) -> dict[str, Any]:
         lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
         changes = {a["Key"]: a.get("Value", "") for a in params.get("Attributes") or []}
-        for key in changes:
+        for key, value in changes.items():
             if key not in _ATTRIBUTES:
                 raise elb_error("InvalidConfigurationRequest", f"Key {key} not valid")
+            if key == "idle_timeout.timeout_seconds" and not (
+                value.isdigit() and 1 <= int(value) <= 4000
+            ):
+                raise validation(
+                    f"'idle_timeout.timeout_seconds' value '{value}' must be between '1-4000'"
+                    " inclusive"
+                )
         lb.attributes.update(changes)
         self.state.save(lb)
         return {"Attributes": [{"Key": k, "Value": v} for k, v in lb.attributes.items()]}

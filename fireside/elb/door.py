@@ -10,7 +10,8 @@ source, as AWS makes it), with the event and answer of `fireside.elb.payload`.
 Errors are ALB's, with its small HTML bodies: 400 for a WebSocket upgrade (Lambda targets
 cannot take one), 413 for a body over 1 MB, 502 when the function fails, answers something
 malformed or more than 1 MB, or may not be run, 503 when the target group has no target (or
-no target Fireside can reach) or the function is throttled.
+no target Fireside can reach) or the function is throttled, 504 when it has not answered
+within the load balancer's `idle_timeout.timeout_seconds` (60 by default).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ __all__ = ["AlbDoor"]
 
 _SERVER: Final = ("Server", "awselb/2.0")
 _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
+#: A load balancer's default idle timeout: a function answering later gets a 504.
+_IDLE_TIMEOUT: Final = 60.0
 
 
 def _page(status: int) -> Response:
@@ -154,7 +157,10 @@ class AlbDoor:
             trace_id=trace,
             multi_value=multi,
         )
-        status, answer = await self._call(group, target, payload, trace, None)
+        balancer = self.state.resources.get(listener.parent)
+        idle = balancer.attributes.get("idle_timeout.timeout_seconds") if balancer else None
+        timeout = float(idle) if idle and idle.isdigit() else _IDLE_TIMEOUT
+        status, answer = await self._call(group, target, payload, trace, timeout)
         if answer is None:
             return _page(status)
         answered = response(answer, multi_value=multi)
