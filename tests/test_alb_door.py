@@ -567,3 +567,18 @@ def test_a_function_slower_than_the_idle_timeout_is_a_504(alb: Alb) -> None:
         assert time.monotonic() - started < 2.5
     finally:
         idle("60")
+
+
+def test_an_alias_as_the_target(server: Server) -> None:
+    function = make_function(server)
+    lam = server.client("lambda")
+    version = lam.publish_version(FunctionName=function)["Version"]
+    alias = lam.create_alias(FunctionName=function, Name="live", FunctionVersion=version)
+    balancer = make_alb(server, alias["AliasArn"])  # the grant is the alias's own
+    try:
+        event = httpx.get(f"{balancer.url}/via-alias").json()
+        assert event["path"] == "/via-alias"
+        health = balancer.elb.describe_target_health(TargetGroupArn=balancer.group_arn)
+        assert health["TargetHealthDescriptions"][0]["Target"]["Id"] == alias["AliasArn"]
+    finally:
+        balancer.elb.delete_load_balancer(LoadBalancerArn=balancer.lb_arn)
