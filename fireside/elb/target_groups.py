@@ -39,6 +39,13 @@ _OTHER_ATTRIBUTES: Final = {
     "stickiness.lb_cookie.duration_seconds": "86400",
     "load_balancing.algorithm.type": "round_robin",
     "slow_start.duration_seconds": "0",
+    "stickiness.app_cookie.cookie_name": "",
+    "stickiness.app_cookie.duration_seconds": "86400",
+    "load_balancing.cross_zone.enabled": "use_load_balancer_configuration",
+    "target_group_health.dns_failover.minimum_healthy_targets.count": "1",
+    "target_group_health.dns_failover.minimum_healthy_targets.percentage": "off",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "1",
+    "target_group_health.unhealthy_state_routing.minimum_healthy_targets.percentage": "off",
 }
 _HEALTH_KEYS: Final = (
     "HealthCheckProtocol",
