@@ -78,6 +78,8 @@ class Door:
     path: str
     host: str | None = None
     method: str = "POST"
+    #: A door on a port of its own (an ALB listener); default: the server's.
+    port: int | None = None
 
 
 @dataclass
@@ -197,12 +199,21 @@ def rest_mock(bench: Bench) -> list[Door]:
 #: Every door, in table order. A setup function creates what its door needs on the server and
 #: returns the addresses to load. The Lambda doors are compared with raw Invoke; the MOCK
 #: doors with LocalStack.
+def alb(bench: Bench) -> list[Door]:
+    """An Application Load Balancer's HTTP listener forwarding to a Lambda target group
+    (`bench/alb.py`)."""
+    from alb import alb_door  # (bench/alb.py imports this module)
+
+    return [alb_door(bench)]
+
+
 LAMBDA_DOORS: list[Callable[[Bench], list[Door]]] = [
     echo,
     invoke,
     function_url,
     http_api,
     rest_api,
+    alb,
 ]
 MOCK_DOORS: list[Callable[[Bench], list[Door]]] = [rest_mock]
 
@@ -221,7 +232,9 @@ def open_doors(bench: Bench, setups: list[Callable[[Bench], list[Door]]]) -> lis
 
 def load(port: int, door: Door, clients: int, seconds: float) -> dict[str, float]:
     body = BODY if door.method == "POST" else b""
-    return asyncio.run(raw_http(port, door.path, body, clients, seconds, door.host, door.method))
+    return asyncio.run(
+        raw_http(door.port or port, door.path, body, clients, seconds, door.host, door.method)
+    )
 
 
 def warm(port: int, doors: list[Door]) -> None:

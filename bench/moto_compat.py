@@ -33,6 +33,9 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
   plugin deleting every schedule group but `default` and every schedule.
 - `logs`: `tests/test_logs` (CloudWatch Logs: groups, streams, events, filters, tags), set up
   as `apigatewayv2`, its plugin deleting every log group.
+- `elbv2`: `tests/test_elbv2` (Application Load Balancers' control plane), its plugin
+  deleting every load balancer and target group; most of these tests make a VPC, subnets and
+  security groups through EC2 first, which Fireside does not serve;
 - `cloudformation`: `tests/test_cloudformation` (stacks, change sets, exports, nested stacks,
   custom resources) but moto's parser and URL unit tests, its plugin deleting every stack
   before each test, with `lambda_policy`'s role helper.
@@ -41,7 +44,7 @@ Prints passed/run for all tests and for the ones moto marks `aws_verified` (chec
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
        [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
-        apigateway|events|sqs|scheduler|sns|logs|cloudformation|
+        apigateway|events|sqs|scheduler|sns|logs|cloudformation|elbv2|
         sns_with_policies]
        [-k EXPR]
 """
@@ -222,6 +225,19 @@ for page in client.get_paginator("list_stacks").paginate():
             client.delete_stack(StackName=stack["StackId"])
 """,
 )
+ELBV2_PLUGIN = clean_slate(
+    "elbv2",
+    """
+for lb in client.describe_load_balancers()["LoadBalancers"]:
+    client.modify_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}],
+    )
+    client.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+for group in client.describe_target_groups()["TargetGroups"]:
+    client.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+""",
+)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
@@ -366,6 +382,11 @@ SUITES = {
             "--ignore=tests/test_cloudformation/test_stack_parsing.py",
             "--ignore=tests/test_cloudformation/test_server.py",
         ),
+    ),
+    "elbv2": Suite(
+        "tests/test_elbv2",
+        ELBV2_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

@@ -17,7 +17,10 @@ wants speed would), then measures with the `websockets` client library:
 Targets (issue 17): under 20 KB of server memory per idle connection; a 1,000-connection
 broadcast under 500 ms; ALB within 1.3x of raw Invoke's latency.
 Prints a table and writes JSON (default bench/results/realtime.json).
-Usage: python bench/realtime.py [--connections 1000] [--echoes 200] [--broadcasts 5]
+The ALB half (`bench/alb.py`) runs on the same server after the WebSocket half: an
+Application Load Balancer in front of a trivial function beside raw Invoke, requests/s, p50
+and p99 with 1 and 8 clients (`--no-alb` leaves it out).
+Usage: python bench/realtime.py [--connections 1000] [--echoes 200] [--broadcasts 5] [--no-alb]
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from alb import alb_beside_invoke
 from botocore.config import Config
 from common import ROLE, ROOT, log, start_server, zip_of
+from front_doors import print_table
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
@@ -256,7 +261,9 @@ def main() -> None:
     parser.add_argument("--echoes", type=int, default=200)
     parser.add_argument("--broadcasts", type=int, default=5)
     parser.add_argument("--environments", type=int, default=16, help="warm ones per function")
-    parser.add_argument("--alb-seconds", type=float, default=5.0)
+    parser.add_argument("--no-alb", action="store_true", help="leave the ALB measurement out")
+    parser.add_argument("--alb-seconds", type=float, default=2.0)
+    parser.add_argument("--alb-rounds", type=int, default=3)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "realtime.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
@@ -265,12 +272,12 @@ def main() -> None:
             api = build_api(port)
             warm(port, args.environments)
             results = asyncio.run(realtime(args, port, process.pid, api))
-            try:
-                from alb import alb_beside_invoke  # the ALB half, when bench/alb.py offers it
-            except ImportError:
-                log("bench/alb.py has no alb_beside_invoke: ALB not measured")
-            else:
-                results["alb"] = alb_beside_invoke(port, args.alb_seconds)
+            if not args.no_alb:
+                log("ALB beside raw Invoke...")
+                alb, doors = alb_beside_invoke(
+                    port, process.pid, args.alb_seconds, args.alb_rounds, floor=False
+                )
+                results["alb"] = alb
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -288,9 +295,8 @@ def main() -> None:
           f"{results['broadcast']['median_ms']:>6.0f} / {results['broadcast']['max_ms']:<6.0f}"
           f"  < 500 ms to {results['broadcast']['connections']}")  # fmt: skip
     if "alb" in results:
-        for name, row in results["alb"].items():
-            print(f"{name:<36}{row['p50_ms']:>6.2f} / {row['p99_ms']:<6.2f}"
-                  f"  {row['throughput_rps']:.0f}/s")  # fmt: skip
+        print()
+        print_table(results["alb"]["results"], results["alb"]["vs_invoke"], doors)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2))
     log(f"wrote {args.json}")

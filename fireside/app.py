@@ -54,6 +54,7 @@ from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
+from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.events import (
     ArchiveOperations,
     ArchiveStore,
@@ -344,6 +345,13 @@ class Fireside:
         )
         #: IAM: global, per account; roles and policies stored and returned, not enforced.
         self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
+        #: Application Load Balancers (`elbv2`): listeners are ports on the listen host.
+        self.elb = ElbProvider(
+            data,
+            settings.host,
+            LambdaFunctions(self.versions, self.policies),
+            limits=settings.http,
+        )
         self.tables.attach_transfers(
             Transfers(
                 self.tables.tables,
@@ -445,6 +453,7 @@ class Fireside:
             LambdaProxy(self.function_caller), ServiceIntegration(self.service_calls)
         )
         self.rest_api_door.authorize = LambdaAuthorizers(self.function_caller)
+        self.elb.bind(self.function_caller)
         self.front_doors.register(
             LAMBDA_URL,
             FunctionUrlDoor(self.function_urls, self.function_caller, self.authenticator),
@@ -648,6 +657,14 @@ class Fireside:
                 max_body=_LOGS_MAX_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "elbv2",
+                protocol_for(load_service("elbv2")),
+                self.elb.operations(),
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
@@ -797,6 +814,8 @@ class Fireside:
         supervisor.start("logs", "retention", self.cloudwatch_logs.expire_forever)
         supervisor.start("apigatewayv2", "websocket-deadlines", self.websocket_connections.run)
         supervisor.declare("apigatewaymanagementapi")
+        await self.elb.start()
+        supervisor.start("elbv2", "health-checks", self.elb.health.run)
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
         if on_started is not None:
@@ -814,6 +833,7 @@ class Fireside:
                 # the HTTP listener.
                 ("WebSocket connections", self.websocket_connections.close_all),
                 ("the HTTP listener", self._http.close),
+                ("ALB listeners", self.elb.ports.close_all),
                 ("background loops", self.supervisor.close),
                 ("Lambda", provider.close if provider is not None else lambda: None),
                 ("provisioned concurrency", self.provisioner.close),
@@ -835,6 +855,7 @@ class Fireside:
                 ("EventBridge Scheduler", self.scheduler.store.close),
                 ("SNS HTTP deliveries", self.sns_http.close),
                 ("IAM", self.iam.close),
+                ("Elastic Load Balancing", self.elb.state.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -211,7 +211,13 @@ class Edge:
                 return await self._unserved(request, caller.service, request_id)
             if service.path_rewrite is not None:
                 request = dataclasses.replace(request, path=service.path_rewrite(request.path))
-            parsed = service.protocol.parse(request)
+            try:
+                parsed = service.protocol.parse(request)
+            except ServiceError as error:
+                if self._other_version(service, error) and caller.service is not None:
+                    # Classic ELB signs as elbv2 does: another API version is another service.
+                    return await self._unserved(request, caller.service, request_id)
+                raise
             operation = service.operations.get(parsed.operation_name)
             if operation is None:
                 raise not_implemented(parsed.operation_name, service.protocol.service)
@@ -239,6 +245,15 @@ class Edge:
                 sender_fault=False,
             )
             return self._error(service, bug, request_id)
+
+    @staticmethod
+    def _other_version(service: Service, error: ServiceError) -> bool:
+        """Whether a query-protocol request named an API version that is not `service`'s."""
+        return (
+            error.code == "InvalidAction"
+            and " for version " in error.message
+            and not error.message.endswith(f" for version {service.protocol.service.api_version}")
+        )
 
     async def _front_door(self, address: FrontDoorAddress, request: Request) -> Response:
         assert self._front_doors is not None

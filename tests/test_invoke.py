@@ -292,6 +292,7 @@ def test_health(server: Server) -> None:
         "iam",
         "logs",
         "apigatewaymanagementapi",
+        "elbv2",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {

@@ -19,8 +19,8 @@ CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("ecs", "ListClusters", lambda c: c.list_clusters()),  # json 1.1
     ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
     ("appsync", "ListGraphqlApis", lambda c: c.list_graphql_apis()),  # rest-json
-    ("elbv2", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # signs as
-    # elasticloadbalancing: found through the index of signing names
+    ("elb", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # classic ELB
+    # signs as elbv2 (served) does: told apart by its API version
 ]
 
 

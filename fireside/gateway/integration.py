@@ -44,6 +44,7 @@ from fireside.compute.streaming import StreamedInvocation
 __all__ = [
     "ApiGatewaySource",
     "Authorize",
+    "ElbSource",
     "Failure",
     "FunctionAnswer",
     "FunctionCaller",
@@ -55,6 +56,7 @@ __all__ = [
     "resource_policy",
 ]
 
+ELASTIC_LOAD_BALANCING = "elasticloadbalancing.amazonaws.com"
 _FUNCTION_ARN = re.compile(
     r"^arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
     r"(?P<name>[a-zA-Z0-9_-]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?$"
@@ -122,7 +124,16 @@ class FunctionUrlSource:
     caller_account: str | None = None
 
 
-InvokeSource = ApiGatewaySource | FunctionUrlSource
+@dataclass(frozen=True, slots=True)
+class ElbSource:
+    """An Application Load Balancer invoking for the target group `target_group_arn`
+    (`arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>`)."""
+
+    target_group_arn: str
+    source_account: str
+
+
+InvokeSource = ApiGatewaySource | FunctionUrlSource | ElbSource
 #: Whether the function's resource policy lets `source` invoke it.
 Authorize = Callable[[FunctionRef, InvokeSource], bool]
 
@@ -130,7 +141,7 @@ Authorize = Callable[[FunctionRef, InvokeSource], bool]
 def own_account_only(function: FunctionRef, source: InvokeSource) -> bool:
     """The check before resource policies: an API of the function's own account; a
     request to the function's URL that is anonymous (`NONE`) or signed by its account."""
-    if isinstance(source, ApiGatewaySource):
+    if isinstance(source, (ApiGatewaySource, ElbSource)):
         return source.source_account == function.account
     return source.auth_type == "NONE" or source.caller_account == function.account
 
@@ -138,7 +149,8 @@ def own_account_only(function: FunctionRef, source: InvokeSource) -> bool:
 def resource_policy(policies: Policies) -> Authorize:
     """The check as AWS makes it: the function's resource policy (of the version or alias
     invoked, `fireside.compute.policies`) must let API Gateway invoke it for the method's
-    `execute-api` ARN, or, for a Function URL, grant both `lambda:InvokeFunctionUrl` (with
+    `execute-api` ARN (an ALB: `elasticloadbalancing.amazonaws.com` for its target group's ARN),
+    or, for a Function URL, grant both `lambda:InvokeFunctionUrl` (with
     the URL's auth type) and `lambda:InvokeFunction` (via a Function URL) to the caller:
     anyone (`*`) for `NONE`; for `AWS_IAM` the signer's account, its own needing no grant."""
 
@@ -150,6 +162,16 @@ def resource_policy(policies: Policies) -> Authorize:
                 function.name,
                 function.qualifier,
                 source_arn=source.source_arn,
+                source_account=source.source_account,
+            )
+        if isinstance(source, ElbSource):
+            return policies.allows_invoke(
+                function.account,
+                function.region,
+                function.name,
+                function.qualifier,
+                principal_service=ELASTIC_LOAD_BALANCING,
+                source_arn=source.target_group_arn,
                 source_account=source.source_account,
             )
         return policies.allows_function_url(

@@ -109,6 +109,8 @@ class Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         #: Header fields merged into an earlier one of the same name (not in `_headers`' size).
         self._repeats = 0
+        #: Each value of a repeated header, apart (None while no header repeats).
+        self._repeated: dict[str, list[str]] | None = None
         self._body: list[bytes] = []
         self._body_size = 0
         self._body_cap = 0
@@ -283,6 +285,7 @@ class Connection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._repeats = 0
+        self._repeated = None
         self._body = []
         self._body_size = 0
         self._started = True
@@ -315,6 +318,9 @@ class Connection(asyncio.Protocol):
         else:
             self._repeats += 1
             headers[key] = f"{previous},{text}"
+            if self._repeated is None:
+                self._repeated = {}
+            self._repeated.setdefault(key, [previous]).append(text)
 
     def on_headers_complete(self) -> None:
         self._in_body = True
@@ -376,6 +382,7 @@ class Connection(asyncio.Protocol):
             headers=self._headers,
             body=b"".join(self._body),
             client=self._client,
+            repeated=self._repeated,
         )
         self._pending.append(request)
         if not self._parser.should_keep_alive() and self._close_after is None:
@@ -612,7 +619,7 @@ async def _close(stream: object) -> None:
 
 
 def head_bytes(response: Response, keep_alive: bool) -> bytes:
-    reason = _REASONS.get(response.status, "Unknown")
+    reason = response.reason or _REASONS.get(response.status, "Unknown")
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     has_length = False
     for name, value in response.headers:
@@ -628,7 +635,7 @@ def head_bytes(response: Response, keep_alive: bool) -> bytes:
 
 
 def _stream_head(response: Response, keep_alive: bool) -> bytes:
-    reason = _REASONS.get(response.status, "Unknown")
+    reason = response.reason or _REASONS.get(response.status, "Unknown")
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     for name, value in response.headers:
         if name.lower() not in ("content-length", "transfer-encoding"):

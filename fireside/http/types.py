@@ -28,6 +28,9 @@ class Request:
     client: tuple[str, int] | None = None
     #: The body as it arrives, for requests the server was told to stream (`body` stays b"").
     stream: BodyStream | None = None
+    #: Each value of a header sent on several lines, apart, by lower-case name (None when no
+    #: header repeats; `headers` holds them joined): an ALB's multi-value headers need them.
+    repeated: dict[str, list[str]] | None = None
     #: The client asked to switch protocols (`Upgrade:`, e.g. a WebSocket handshake).
     upgrade: bool = False
 
@@ -44,6 +47,9 @@ class Response:
     body: bytes = b""
     #: A body produced over time: written chunked, each chunk as it comes (`body` unused).
     stream: AsyncIterator[bytes] | None = None
+    #: The status line's reason phrase, when not the standard one for `status` (an ALB
+    #: target's `statusDescription`); printable text without CR or LF.
+    reason: str | None = None
     #: Set on a 101 answer to an upgrade request: the connection is handed over to it.
     upgrade: Upgrade | None = None
 

@@ -16,6 +16,7 @@ MODULES: tuple[str, ...] = (
     "dynamodb",
     "dynamodb_global",
     "ecr",
+    "elbv2",
     "events",
     "iam",
     "logs",
