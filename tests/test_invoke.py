@@ -291,6 +291,7 @@ def test_health(server: Server) -> None:
         "ecr",
         "iam",
         "logs",
+        "kafka",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {

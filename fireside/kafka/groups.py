@@ -129,7 +129,8 @@ class GroupCoordinator:
             member.timer = None
         if member.join is not None and not member.join.done():
             member.join.set_result({**fail, "error_code": Err.REBALANCE_IN_PROGRESS})
-        joined = member.join = asyncio.get_running_loop().create_future()
+        joined: asyncio.Future[Req] = asyncio.get_running_loop().create_future()
+        member.join = joined
         if group.state != PREPARING:
             self._prepare(group)
         self._maybe_complete_join(group)
@@ -257,7 +258,8 @@ class GroupCoordinator:
                     m.sync.set_result({"error_code": 0, "assignment": m.assignment})
                 m.sync = None
             return {"error_code": 0, "assignment": member.assignment}
-        synced = member.sync = asyncio.get_running_loop().create_future()
+        synced: asyncio.Future[Req] = asyncio.get_running_loop().create_future()
+        member.sync = synced
         return await synced
 
     async def heartbeat(self, version: int, req: Req) -> Req:
