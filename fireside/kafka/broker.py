@@ -226,8 +226,8 @@ class Broker:
             return Err.NONE, log.end_offset, -1
         if timestamp == -2:
             return Err.NONE, log.log_start_offset, -1
-        offset = log.offset_for_timestamp(timestamp)
-        return Err.NONE, offset, timestamp if offset >= 0 else -1
+        offset, found = log.offset_for_timestamp(timestamp)
+        return Err.NONE, offset, found
 
     # ---- committed offsets ------------------------------------------------------------------
 

@@ -86,13 +86,14 @@ class PartitionLog:
         """The high watermark: the offset the next record will get (one broker: all in sync)."""
         return self.segments[-1].next_offset
 
-    def offset_for_timestamp(self, timestamp: int) -> int:
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int]:
+        """(offset, timestamp) of the first record at or after `timestamp`; (-1, -1) if none."""
         for segment in self.segments:
             if segment.max_timestamp >= timestamp:
                 found = segment.offset_for_timestamp(timestamp)
                 if found is not None:
-                    return max(found, self.log_start_offset)
-        return -1
+                    return found
+        return -1, -1
 
     # ---- appends ----------------------------------------------------------------------------
 

@@ -8,12 +8,21 @@ so re-basing leaves it valid and a Fetch serves the stored bytes back unchanged.
 
 from __future__ import annotations
 
+import gzip
 import struct
 from dataclasses import dataclass
 
 from fireside.aws.crc32c import crc32c
 
-__all__ = ["HEADER", "Batch", "BatchError", "parse_batches", "peek_header", "rebase"]
+__all__ = [
+    "HEADER",
+    "Batch",
+    "BatchError",
+    "first_at_or_after",
+    "parse_batches",
+    "peek_header",
+    "rebase",
+]
 
 #: Bytes of a v2 batch header before its records.
 HEADER = 61
@@ -94,3 +103,45 @@ def parse_batches(records: bytes, max_batch: int) -> list[Batch]:
 
 def rebase(buf: bytearray, batch: Batch, base_offset: int) -> None:
     _BASE.pack_into(buf, batch.start, base_offset)
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    raw = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        raw |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (raw >> 1) ^ -(raw & 1), pos
+        shift += 7
+
+
+def first_at_or_after(batch_bytes: bytes, timestamp: int) -> tuple[int, int] | None:
+    """(offset, timestamp) of the batch's first record stamped at or after `timestamp`.
+
+    The one place records are decoded (ListOffsets by time, off the hot path). Uncompressed and
+    gzip batches are read record by record; for other codecs the batch's first offset and its
+    max timestamp stand in (a consumer seeking by time then starts a few records early)."""
+    header = peek_header(batch_bytes, 0)
+    assert header is not None
+    base_ts = struct.unpack_from(">q", batch_bytes, 27)[0]
+    codec = header.attributes & 0x07
+    body = batch_bytes[HEADER : header.size]
+    if codec == 1:
+        body = gzip.decompress(body)
+    elif codec != 0:
+        return header.base_offset, header.max_timestamp
+    pos = 0
+    try:
+        for _ in range(header.count):
+            length, pos = _varint(body, pos)
+            end = pos + length
+            pos += 1  # attributes
+            ts_delta, pos = _varint(body, pos)
+            offset_delta, pos = _varint(body, pos)
+            if base_ts + ts_delta >= timestamp:
+                return header.base_offset + offset_delta, base_ts + ts_delta
+            pos = end
+    except IndexError:
+        pass
+    return None

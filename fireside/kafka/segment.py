@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from fireside.kafka.records import HEADER, Batch, BatchError, crc_ok, peek_header
+from fireside.kafka.records import (
+    HEADER,
+    Batch,
+    BatchError,
+    crc_ok,
+    first_at_or_after,
+    peek_header,
+)
 
 __all__ = ["INDEX_INTERVAL", "Segment"]
 
@@ -173,11 +180,13 @@ class Segment:
             return os.pread(self.fd, size, pos)
         return chunk[:end]
 
-    def offset_for_timestamp(self, timestamp: int) -> int | None:
-        """The first offset of the first batch whose max timestamp is >= `timestamp`."""
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record stamped at or after `timestamp`."""
         for batch in self._walk(0, verify=False):
             if batch.max_timestamp >= timestamp:
-                return batch.base_offset
+                found = first_at_or_after(os.pread(self.fd, batch.size, batch.start), timestamp)
+                if found is not None:
+                    return found
         return None
 
     def sync(self) -> None:
