@@ -24,10 +24,15 @@ def varint(value: int) -> bytes:
 
 
 def record_batch(
-    values: list[bytes], *, producer_id: int = -1, epoch: int = -1, sequence: int = -1
+    values: list[bytes],
+    *,
+    producer_id: int = -1,
+    epoch: int = -1,
+    sequence: int = -1,
+    timestamp: int | None = None,
 ) -> bytes:
     """An uncompressed v2 batch of `values` (null keys, no headers), CRC-32C set."""
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp is None else timestamp
     records = b""
     for i, value in enumerate(values):
         body = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(value)) + value + varint(0)
