@@ -42,7 +42,7 @@ def test_index_finds_every_offset_across_segments(tmp_path: Path) -> None:
 
 def test_retention_by_size(tmp_path: Path) -> None:
     log = PartitionLog(tmp_path, LogConfig(segment_bytes=5_000, retention_bytes=12_000))
-    for i in range(200):
+    for _ in range(200):
         append(log, [b"y" * 200])
     assert log.enforce_retention() > 0
     assert sum(s.size for s in log.segments) <= 12_000 + 5_000
@@ -55,9 +55,9 @@ def test_retention_by_size(tmp_path: Path) -> None:
 def test_retention_by_time(tmp_path: Path) -> None:
     log = PartitionLog(tmp_path, LogConfig(segment_bytes=2_000, retention_ms=60_000))
     old, now = 1_000_000, 10_000_000
-    for i in range(30):
+    for _ in range(30):
         append(log, [b"z" * 100], timestamp=old)
-    for i in range(5):
+    for _ in range(5):
         append(log, [b"new"], timestamp=now)
     log.enforce_retention(now_ms=now + 1000)
     assert log.log_start_offset >= 30 - 10  # the old segments are gone ...
