@@ -42,6 +42,8 @@ class BrokerConfig:
     default_partitions: int = 1
     #: Kafka's message.max.bytes: the largest record batch a Produce may carry.
     max_message_bytes: int = 1_048_588
+    #: Partitions across all topics (each holds open files): a bound on what clients can create.
+    max_partitions: int = 4096
     log: LogConfig = field(default_factory=LogConfig)
     retention_check_interval: float = 30.0
 
@@ -116,6 +118,12 @@ class Broker:
             return Err.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists."
         if not 1 <= partitions <= MAX_PARTITIONS:
             return Err.INVALID_PARTITIONS, "Number of partitions must be larger than 0."
+        existing = sum(len(t.logs) for t in self.topics.values())
+        if existing + partitions > self.config.max_partitions:
+            return Err.POLICY_VIOLATION, (
+                f"The broker holds {existing} partitions; {partitions} more would exceed "
+                f"its limit of {self.config.max_partitions}"
+            )
         for key in _LOG_CONFIGS:
             if key in configs:
                 try:

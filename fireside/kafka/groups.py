@@ -108,7 +108,10 @@ class GroupCoordinator:
                 return {**fail, "error_code": Err.GROUP_MAX_SIZE_REACHED}
             member_id = f"{req.get('_client_id') or 'member'}-{uuid.uuid4()}"
             if version >= 4:
-                group.pending.add(member_id)
+                group.pending.add(member_id)  # forgotten unless it joins within its session
+                asyncio.get_running_loop().call_later(
+                    session / 1000, self._forget_pending, group, member_id
+                )
                 return {**fail, "member_id": member_id, "error_code": Err.MEMBER_ID_REQUIRED}
         elif member_id not in group.members and member_id not in group.pending:
             return {**fail, "error_code": Err.UNKNOWN_MEMBER_ID}
@@ -135,6 +138,16 @@ class GroupCoordinator:
             self._prepare(group)
         self._maybe_complete_join(group)
         return await joined
+
+    def _forget_pending(self, group: Group, member_id: str) -> None:
+        group.pending.discard(member_id)
+        self._drop_if_unused(group)
+
+    def _drop_if_unused(self, group: Group) -> None:
+        """An empty group is forgotten (its committed offsets stay in the store)."""
+        if group.state == EMPTY and not group.members and not group.pending:
+            if self.groups.get(group.group_id) is group:
+                del self.groups[group.group_id]
 
     def _common(self, group: Group, offered: set[str]) -> list[str]:
         names = set(offered)
@@ -171,6 +184,7 @@ class GroupCoordinator:
         group.generation += 1
         if not group.members:
             group.state, group.protocol, group.leader = EMPTY, None, ""
+            self._drop_if_unused(group)
             return
         first = next(iter(group.members.values()))
         if group.leader not in group.members:
@@ -223,6 +237,7 @@ class GroupCoordinator:
                 group.join_timer.cancel()
             group.state, group.protocol, group.leader = EMPTY, None, ""
             group.generation += 1
+            self._drop_if_unused(group)
         elif group.state == PREPARING:
             self._maybe_complete_join(group)
         else:

@@ -56,6 +56,8 @@ class PartitionLog:
         self._producers: dict[int, _Producer] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self._dirty: set[Segment] = set()
+        self._appended = self._synced = 0  # appends made, appends known to be on disk
+        self._syncing: asyncio.Task[None] | None = None
         self._open()
 
     def _open(self) -> None:
@@ -65,6 +67,8 @@ class PartitionLog:
             last = i == len(bases) - 1
             for batch in segment.recover(verify=last):
                 self._remember(batch)
+            if not last:
+                segment.seal()
             self.segments.append(segment)
         if not self.segments:
             self.segments.append(self._new_segment(0))
@@ -114,6 +118,7 @@ class PartitionLog:
         active = self.segments[-1]
         active.append(buf, batches)
         self._dirty.add(active)
+        self._appended += 1
         for batch in batches:
             self._remember(batch)
         self._wake()
@@ -154,16 +159,33 @@ class PartitionLog:
         too_old = (time.time() - active.created) * 1000 >= self.config.segment_ms
         if active.size < self.config.segment_bytes and not too_old and not force:
             return
-        active.sync()
+        active.seal()
         self._dirty.discard(active)
         self.segments.append(self._new_segment(active.next_offset))
 
     async def sync(self) -> None:
-        """Make every append so far durable (fsync in a thread; the loop keeps serving)."""
+        """Return once every append made before the call is on disk.
+
+        Group commit: one fsync (in a thread, so the loop keeps serving) covers every append
+        made before it started; callers arriving while it runs share the next one."""
+        target = self._appended
+        while self._synced < target:
+            task = self._syncing
+            if task is None or task.done():
+                task = self._syncing = asyncio.ensure_future(self._sync_once())
+            await asyncio.shield(task)
+
+    async def _sync_once(self) -> None:
+        upto = self._appended
         dirty, self._dirty = self._dirty, set()
-        for segment in dirty:
-            if segment.fd >= 0:
-                await asyncio.to_thread(segment.sync)
+        try:
+            for segment in dirty:
+                if segment.fd >= 0:
+                    await asyncio.to_thread(segment.sync)
+        except BaseException:
+            self._dirty |= dirty
+            raise
+        self._synced = max(self._synced, upto)
 
     # ---- reads ------------------------------------------------------------------------------
 

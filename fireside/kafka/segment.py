@@ -192,6 +192,14 @@ class Segment:
     def sync(self) -> None:
         os.fsync(self.fd)
 
+    def seal(self) -> None:
+        """No more appends (the segment rolled): fsync it and its index, close the index."""
+        self.sync()
+        if self._index_fd >= 0:
+            os.fsync(self._index_fd)
+            os.close(self._index_fd)
+            self._index_fd = -1
+
     def close(self) -> None:
         for fd in (self.fd, self._index_fd):
             if fd >= 0:

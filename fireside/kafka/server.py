@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]]
 _SIZE = struct.Struct(">i")
+#: Kafka's connections.max.idle.ms: a connection sending no request for this long is closed.
+IDLE_TIMEOUT = 600.0
+MAX_CONNECTIONS = 4096
 _PREFIX = 64 * 1024
 _PRODUCE = 0
 
@@ -71,10 +74,19 @@ class KafkaServer:
         assert task is not None
         self._connections.add(task)
         peer = writer.get_extra_info("peername")
+        if len(self._connections) > MAX_CONNECTIONS:
+            log.warning("kafka: refusing %s: %d connections open", peer, MAX_CONNECTIONS)
+            self._connections.discard(task)
+            writer.close()
+            return
         try:
             while True:
                 try:
-                    (size,) = _SIZE.unpack(await reader.readexactly(4))
+                    try:
+                        head = await asyncio.wait_for(reader.readexactly(4), IDLE_TIMEOUT)
+                    except TimeoutError:
+                        return
+                    (size,) = _SIZE.unpack(head)
                     if size < 8:
                         raise _Close(f"frame size {size}")
                     if size > self.max_request_bytes:
