@@ -145,9 +145,9 @@ class GroupCoordinator:
 
     def _drop_if_unused(self, group: Group) -> None:
         """An empty group is forgotten (its committed offsets stay in the store)."""
-        if group.state == EMPTY and not group.members and not group.pending:
-            if self.groups.get(group.group_id) is group:
-                del self.groups[group.group_id]
+        unused = group.state == EMPTY and not group.members and not group.pending
+        if unused and self.groups.get(group.group_id) is group:
+            del self.groups[group.group_id]
 
     def _common(self, group: Group, offered: set[str]) -> list[str]:
         names = set(offered)
