@@ -19,7 +19,7 @@ from fireside.kafka.log import AppendResult, LogConfig, PartitionLog
 from fireside.kafka.records import BatchError, parse_batches
 from fireside.kafka.store import Committed, KafkaStore, TopicRow
 
-__all__ = ["Broker", "BrokerConfig", "FetchResult", "Topic"]
+__all__ = ["Broker", "BrokerConfig", "FetchResult", "Topic", "topic_name_error"]
 
 _TOPIC_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 MAX_PARTITIONS = 1000

@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from fireside.kafka.broker import Broker
+from fireside.kafka.broker import Broker, topic_name_error
 from fireside.kafka.errors import Err
 from fireside.kafka.log import PartitionLog
 
@@ -51,7 +51,7 @@ class DataHandlers:
             if topic is None and allow_create:
                 topic = await broker.ensure_topic(name)
             if topic is None:
-                invalid = name in ("", ".", "..") or not name.isascii()
+                invalid = topic_name_error(name) is not None
                 code = Err.INVALID_TOPIC_EXCEPTION if invalid else Err.UNKNOWN_TOPIC_OR_PARTITION
                 topics.append({"error_code": code, "name": name, "partitions": [],
                                "topic_authorized_operations": _UNKNOWN_OPS})  # fmt: skip
