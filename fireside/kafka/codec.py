@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "Api",
     "Arr",
     "DecodeError",
     "F",
@@ -67,6 +68,18 @@ class Struct:
     @staticmethod
     def of(*fields: F) -> Struct:
         return Struct(tuple(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    key: int
+    name: str
+    lo: int
+    hi: int
+    #: First flexible version (compact types, tagged fields, header v2/v1).
+    flexible: int
+    request: Struct
+    response: Struct
 
 
 class Reader:

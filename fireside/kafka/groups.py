@@ -25,14 +25,13 @@ from typing import Any
 
 from fireside.kafka.broker import Broker
 from fireside.kafka.errors import Err
+from fireside.kafka.group_offsets import GroupOffsets
 from fireside.kafka.server import Handler
-from fireside.kafka.store import Committed
 
 __all__ = ["GroupCoordinator"]
 
 Req = dict[str, Any]
 MIN_SESSION_MS, MAX_SESSION_MS = 1000, 1_800_000
-MAX_METADATA = 4096
 MAX_MEMBERS = 1000
 EMPTY, PREPARING, COMPLETING, STABLE, DEAD = (
     "Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead",
@@ -73,10 +72,11 @@ class GroupCoordinator:
         self.groups: dict[str, Group] = {}
 
     def handlers(self) -> dict[int, Handler]:
+        offsets = GroupOffsets(self)
         return {
             10: self.find_coordinator, 11: self.join_group, 14: self.sync_group,
-            12: self.heartbeat, 13: self.leave_group, 8: self.offset_commit,
-            9: self.offset_fetch, 15: self.describe_groups, 16: self.list_groups,
+            12: self.heartbeat, 13: self.leave_group, 8: offsets.offset_commit,
+            9: offsets.offset_fetch, 15: offsets.describe_groups, 16: offsets.list_groups,
         }  # fmt: skip
 
     # ---- membership -------------------------------------------------------------------------
@@ -243,9 +243,10 @@ class GroupCoordinator:
         else:
             self._prepare(group)
 
-    def _check(
+    def check(
         self, req: Req, generation: int | None = None
     ) -> tuple[Group | None, Member | None, Err]:
+        """The group and member a request names, or UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION."""
         group = self.groups.get(req["group_id"])
         member = group.members.get(req["member_id"]) if group else None
         if group is None or member is None:
@@ -255,7 +256,7 @@ class GroupCoordinator:
         return group, member, Err.NONE
 
     async def sync_group(self, version: int, req: Req) -> Req:
-        group, member, err = self._check(req, req["generation_id"])
+        group, member, err = self.check(req, req["generation_id"])
         if err:
             return {"error_code": err, "assignment": b""}
         assert group is not None and member is not None
@@ -278,7 +279,7 @@ class GroupCoordinator:
         return await synced
 
     async def heartbeat(self, version: int, req: Req) -> Req:
-        group, member, err = self._check(req, req["generation_id"])
+        group, member, err = self.check(req, req["generation_id"])
         if group is not None and member is not None and err != Err.UNKNOWN_MEMBER_ID:
             self._touch(group, member)
         if err:
@@ -303,95 +304,6 @@ class GroupCoordinator:
             self._rebalance_after_loss(group)
         top = results[0]["error_code"] if version < 3 and results else 0
         return {"error_code": top, "members": results}
-
-    # ---- offsets ----------------------------------------------------------------------------
-
-    async def offset_commit(self, version: int, req: Req) -> Req:
-        group_id = req["group_id"]
-        generation = req.get("generation_id", -1)
-        err = Err.NONE
-        if not group_id:
-            err = Err.INVALID_GROUP_ID
-        elif generation >= 0 or req.get("member_id"):
-            group, _member, err = self._check(req, generation)
-            if not err and group is not None and group.state == COMPLETING:
-                err = Err.REBALANCE_IN_PROGRESS
-        elif (group := self.groups.get(group_id)) is not None and group.members:
-            err = Err.UNKNOWN_MEMBER_ID  # a simple commit into a group with live members
-        offsets: dict[tuple[str, int], Committed] = {}
-        topics = []
-        for t in req.get("topics", []):
-            parts = []
-            for p in t.get("partitions", []):
-                code = err
-                metadata = p.get("committed_metadata")
-                if not code and self.broker.partition(t["name"], p["partition_index"]) is None:
-                    code = Err.UNKNOWN_TOPIC_OR_PARTITION
-                elif not code and metadata is not None and len(metadata) > MAX_METADATA:
-                    code = Err.OFFSET_METADATA_TOO_LARGE
-                elif not code:
-                    offsets[(t["name"], p["partition_index"])] = Committed(
-                        p["committed_offset"], metadata, p.get("committed_leader_epoch", -1)
-                    )
-                parts.append({"partition_index": p["partition_index"], "error_code": code})
-            topics.append({"name": t["name"], "partitions": parts})
-        await self.broker.commit_offsets(group_id, offsets)
-        return {"topics": topics}
-
-    async def offset_fetch(self, version: int, req: Req) -> Req:
-        committed = self.broker.committed_offsets(req["group_id"])
-        wanted = req.get("topics")
-        if wanted is None:
-            by_topic: dict[str, list[int]] = {}
-            for topic, partition in sorted(committed):
-                by_topic.setdefault(topic, []).append(partition)
-            wanted = [{"name": t, "partition_indexes": ps} for t, ps in by_topic.items()]
-        topics = []
-        for t in wanted:
-            parts = []
-            for index in t["partition_indexes"]:
-                found = committed.get((t["name"], index))
-                parts.append({
-                    "partition_index": index,
-                    "committed_offset": found.offset if found else -1,
-                    "committed_leader_epoch": found.leader_epoch if found else -1,
-                    "metadata": found.metadata if found else "",
-                    "error_code": 0,
-                })  # fmt: skip
-            topics.append({"name": t["name"], "partitions": parts})
-        return {"topics": topics, "error_code": 0}
-
-    # ---- inspection -------------------------------------------------------------------------
-
-    async def describe_groups(self, version: int, req: Req) -> Req:
-        out = []
-        for group_id in req.get("groups", []):
-            group = self.groups.get(group_id)
-            if group is None:
-                known = group_id in self.broker.store.groups_with_offsets()
-                out.append({"error_code": 0, "group_id": group_id,
-                            "group_state": EMPTY if known else DEAD, "members": []})  # fmt: skip
-                continue
-            stable = group.state == STABLE
-            members = [
-                {"member_id": m.member_id, "group_instance_id": m.instance_id,
-                 "client_id": m.client_id, "client_host": m.client_host,
-                 "member_metadata": dict(m.protocols).get(group.protocol or "", b"") if stable else b"",
-                 "member_assignment": m.assignment if stable else b""}
-                for m in group.members.values()
-            ]  # fmt: skip
-            out.append({"error_code": 0, "group_id": group_id, "group_state": group.state,
-                        "protocol_type": group.protocol_type, "protocol_data": group.protocol or "",
-                        "members": members, "authorized_operations": -(2**31)})  # fmt: skip
-        return {"groups": out}
-
-    async def list_groups(self, version: int, req: Req) -> Req:
-        listed = {g.group_id: g.protocol_type for g in self.groups.values() if g.state != DEAD}
-        for group_id in self.broker.store.groups_with_offsets():
-            listed.setdefault(group_id, "consumer")
-        return {"error_code": 0, "groups": [
-            {"group_id": g, "protocol_type": t} for g, t in sorted(listed.items())
-        ]}  # fmt: skip
 
     def close(self) -> None:
         for group in self.groups.values():

@@ -24,6 +24,14 @@ MAX_FETCH_WAIT = 30.0
 _UNKNOWN_OPS = -(2**31)
 _TOPIC, _BROKER = 2, 4
 _SOURCE_TOPIC, _SOURCE_STATIC, _SOURCE_DEFAULT = 1, 4, 5
+#: DescribeConfigs v3+ config types: BOOLEAN 1, STRING 2, INT 3, LONG 5, LIST 7.
+_TYPES = {
+    "auto.create.topics.enable": 1, "broker.id": 3, "num.partitions": 3,
+    "offsets.topic.replication.factor": 4, "message.max.bytes": 3, "max.message.bytes": 3,
+    "min.insync.replicas": 3, "segment.bytes": 3, "log.segment.bytes": 3,
+    "retention.bytes": 5, "retention.ms": 5, "segment.ms": 5, "log.retention.bytes": 5,
+    "log.retention.ms": 5, "cleanup.policy": 7, "advertised.listeners": 7, "listeners": 7,
+}  # fmt: skip
 
 
 class DataHandlers:
@@ -229,7 +237,9 @@ class DataHandlers:
     def _broker_configs(self) -> list[tuple[str, str, int]]:
         c = self.broker.config
         values = {
+            "advertised.listeners": f"PLAINTEXT://{c.host}:{c.port}",
             "auto.create.topics.enable": str(c.auto_create_topics).lower(),
+            "listeners": f"PLAINTEXT://{c.host}:{c.port}",
             "broker.id": str(c.node_id),
             "log.retention.bytes": str(c.log.retention_bytes),
             "log.retention.ms": str(c.log.retention_ms),
@@ -260,9 +270,9 @@ class DataHandlers:
                 entries = []
             keys = res.get("configuration_keys")
             out["configs"] = [
-                {"name": k, "value": v, "read_only": False, "is_default": s == _SOURCE_DEFAULT,
-                 "config_source": s, "is_sensitive": False, "synonyms": [], "config_type": 0,
-                 "documentation": None}
+                {"name": k, "value": v, "read_only": s == _SOURCE_STATIC,
+                 "is_default": s == _SOURCE_DEFAULT, "config_source": s, "is_sensitive": False,
+                 "synonyms": [], "config_type": _TYPES.get(k, 2), "documentation": None}
                 for k, v, s in entries if keys is None or k in keys
             ]  # fmt: skip
             results.append(out)
