@@ -90,3 +90,29 @@ def test_recovery_truncates_torn_and_corrupt_tails(tmp_path: Path) -> None:
     assert log.end_offset == 9
     assert append(log, [b"after"]) == 9  # offsets continue from the recovered end
     log.close()
+
+
+def test_decode_records_from_a_client_batch(tmp_path: Path) -> None:
+    """Batches as kafka-python builds them (gzip, keys, headers) decode to the records sent."""
+    from kafka.record.memory_records import MemoryRecordsBuilder
+
+    from fireside.kafka.decode import decode_records
+
+    builder = MemoryRecordsBuilder(magic=2, compression_type=1, batch_size=1 << 20)
+    for i in range(5):
+        builder.append(1_700_000_000_000 + i, b"k%d" % i if i else None, b"v%d" % i,
+                       [("h", b"x%d" % i)])  # fmt: skip
+    builder.close()
+    data = bytes(builder.buffer())
+    log = PartitionLog(tmp_path, LogConfig())
+    log.append(data, parse_batches(data, 1 << 20))
+    append(log, [b"plain"])
+    error, stored = log.read(0, 1 << 20)
+    assert error == Err.NONE
+    records = list(decode_records(stored, from_offset=2))
+    assert [r.offset for r in records] == [2, 3, 4, 5]
+    assert records[0].key == b"k2" and records[0].value == b"v2"
+    assert records[0].headers == (("h", b"x2"),) and records[0].timestamp == 1_700_000_000_002
+    assert records[-1].value == b"plain" and records[-1].key is None
+    assert records[0].timestamp_type == "CREATE_TIME"
+    log.close()
