@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition as AioTP
 from confluent_kafka import Consumer, Producer
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
+from kafka.errors import InvalidPartitionsError, TopicAlreadyExistsError
 
 from tests.conftest import Server
 
@@ -68,6 +68,12 @@ def test_kafka_python_produce_and_group_consume(broker: Server) -> None:
     for tp, end in ends.items():
         assert consumer.committed(tp) == end
     consumer.close()
+    admin = KafkaAdminClient(bootstrap_servers=broker.kafka_bootstrap)
+    assert group in repr(admin.list_groups())
+    assert dict(admin.delete_groups([group]))[group] == "OK"
+    assert dict(admin.delete_groups([group]))[group] == "GroupIdNotFoundError"
+    assert group not in repr(admin.list_groups())
+    admin.close()
 
 
 def test_kafka_python_admin(broker: Server) -> None:
@@ -83,6 +89,10 @@ def test_kafka_python_admin(broker: Server) -> None:
     assert "60000" in repr(modified["retention.ms"])
     described = admin.describe_topics([topic])
     assert len(described[0]["partitions"]) == 4
+    admin.create_partitions({topic: NewPartitions(6)})
+    assert len(admin.describe_topics([topic])[0]["partitions"]) == 6
+    with pytest.raises(InvalidPartitionsError):
+        admin.create_partitions({topic: NewPartitions(2)})
     admin.delete_topics([topic])
     wait_until(lambda: topic not in admin.list_topics(), what="topic deleted")
     admin.close()

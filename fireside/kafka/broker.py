@@ -152,6 +152,31 @@ class Broker:
             done.set_result(Err.NONE)
         return Err.NONE, None
 
+    async def add_partitions(
+        self, name: str, count: int, *, validate_only: bool = False
+    ) -> tuple[Err, str | None]:
+        """Grow `name` to `count` partitions (CreatePartitions); partitions never shrink."""
+        topic = self.topics.get(name)
+        if topic is None:
+            return Err.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
+        current = len(topic.logs)
+        if count <= current:
+            return Err.INVALID_PARTITIONS, (
+                f"Topic currently has {current} partitions, which is higher than the requested {count}."
+                if count < current
+                else f"Topic already has {current} partitions."
+            )
+        total = sum(len(t.logs) for t in self.topics.values())
+        if count > MAX_PARTITIONS or total + count - current > self.config.max_partitions:
+            return Err.INVALID_PARTITIONS, f"{count} partitions exceed the broker's limit"
+        if validate_only:
+            return Err.NONE, None
+        await self.store.set_partitions(name, count)
+        root, config = self.directory / "logs" / topic.topic_id, topic.logs[0].config
+        for p in range(current, count):
+            topic.logs.append(await asyncio.to_thread(PartitionLog, root / str(p), config))
+        return Err.NONE, None
+
     async def ensure_topic(self, name: str) -> Topic | None:
         """The topic, created with defaults when auto-creation is on; None otherwise."""
         if name in self.topics:

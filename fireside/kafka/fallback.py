@@ -81,6 +81,15 @@ def error_response(api: Api, version: int, req: Req, err: Err) -> Req:
              "resource_name": r.get("resource_name", "")}
             for r in _parts(req.get("resources"), "resource_type")
         ]  # fmt: skip
+    elif name == "CreatePartitions":
+        out["results"] = [
+            {"name": t["name"], "error_code": code, "error_message": err.name}
+            for t in _parts(req.get("topics"), "name")
+        ]
+    elif name == "DeleteGroups":
+        out["results"] = [
+            {"group_id": g, "error_code": code} for g in req.get("groups_names") or []
+        ]
     elif name == "DescribeGroups":
         out["groups"] = [{"error_code": code, "group_id": g} for g in req.get("groups") or []]
     elif name == "FindCoordinator":

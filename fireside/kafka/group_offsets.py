@@ -120,3 +120,19 @@ class GroupOffsets:
         return {"error_code": 0, "groups": [
             {"group_id": g, "protocol_type": t} for g, t in sorted(listed.items())
         ]}  # fmt: skip
+
+    async def delete_groups(self, version: int, req: Req) -> Req:
+        results = []
+        with_offsets = set(self.coordinator.broker.store.groups_with_offsets())
+        for group_id in req.get("groups_names", []):
+            group = self.coordinator.groups.get(group_id)
+            if group is not None and group.members:
+                code = Err.NON_EMPTY_GROUP
+            elif group is None and group_id not in with_offsets:
+                code = Err.GROUP_ID_NOT_FOUND
+            else:
+                self.coordinator.groups.pop(group_id, None)
+                await self.coordinator.broker.store.delete_group(group_id)
+                code = Err.NONE
+            results.append({"group_id": group_id, "error_code": code})
+        return {"results": results}

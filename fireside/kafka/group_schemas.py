@@ -6,6 +6,7 @@ from __future__ import annotations
 from fireside.kafka.codec import Api, Arr, F, Struct
 
 __all__ = [
+    "DELETE_GROUPS",
     "DESCRIBE_GROUPS",
     "FIND_COORDINATOR",
     "HEARTBEAT",
@@ -168,4 +169,10 @@ LIST_GROUPS = Api(
         F("error_code", "i16"),
         F("groups", Arr(S(F("group_id", "str"), F("protocol_type", "str")))),
     ),
+)  # fmt: skip
+
+DELETE_GROUPS = Api(
+    42, "DeleteGroups", 0, 1, 2,
+    S(F("groups_names", Arr("str"))),
+    S(F("throttle_time_ms", "i32"), F("results", Arr(S(F("group_id", "str"), F("error_code", "i16"))))),
 )  # fmt: skip

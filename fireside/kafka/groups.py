@@ -77,6 +77,7 @@ class GroupCoordinator:
             10: self.find_coordinator, 11: self.join_group, 14: self.sync_group,
             12: self.heartbeat, 13: self.leave_group, 8: offsets.offset_commit,
             9: offsets.offset_fetch, 15: offsets.describe_groups, 16: offsets.list_groups,
+            42: offsets.delete_groups,
         }  # fmt: skip
 
     # ---- membership -------------------------------------------------------------------------

@@ -203,6 +203,15 @@ class DataHandlers:
             results.append({"name": name, "error_code": await self.broker.delete_topic(name)})
         return {"responses": results}
 
+    async def create_partitions(self, version: int, req: Req) -> Req:
+        results = []
+        for topic in req.get("topics", []):
+            error, message = await self.broker.add_partitions(
+                topic["name"], topic["count"], validate_only=req.get("validate_only", False)
+            )
+            results.append({"name": topic["name"], "error_code": error, "error_message": message})
+        return {"results": results}
+
     # ---- InitProducerId ---------------------------------------------------------------------
 
     async def init_producer_id(self, version: int, req: Req) -> Req:

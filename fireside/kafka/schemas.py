@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fireside.kafka.codec import Api, Arr, F, Struct
 from fireside.kafka.group_schemas import (
+    DELETE_GROUPS,
     DESCRIBE_GROUPS,
     FIND_COORDINATOR,
     HEARTBEAT,
@@ -242,12 +243,30 @@ DESCRIBE_CONFIGS = Api(
     ),
 )  # fmt: skip
 
+CREATE_PARTITIONS = Api(
+    37, "CreatePartitions", 0, 1, 2,
+    S(
+        F("topics", Arr(S(
+            F("name", "str"),
+            F("count", "i32"),
+            F("assignments", Arr(S(F("broker_ids", Arr("i32"))), nullable=True)),
+        ))),
+        F("timeout_ms", "i32"),
+        F("validate_only", "bool"),
+    ),
+    S(
+        F("throttle_time_ms", "i32"),
+        F("results", Arr(S(F("name", "str"), F("error_code", "i16"), F("error_message", "nstr")))),
+    ),
+)  # fmt: skip
+
 APIS: dict[int, Api] = {
     a.key: a
     for a in (
         API_VERSIONS, METADATA, PRODUCE, FETCH, LIST_OFFSETS, CREATE_TOPICS, DELETE_TOPICS,
-        INIT_PRODUCER_ID, DESCRIBE_CONFIGS, FIND_COORDINATOR, JOIN_GROUP, SYNC_GROUP, HEARTBEAT,
-        LEAVE_GROUP, OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS, LIST_GROUPS,
+        INIT_PRODUCER_ID, DESCRIBE_CONFIGS, CREATE_PARTITIONS, FIND_COORDINATOR, JOIN_GROUP,
+        SYNC_GROUP, HEARTBEAT, LEAVE_GROUP, OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS,
+        LIST_GROUPS, DELETE_GROUPS,
     )
 }  # fmt: skip
 

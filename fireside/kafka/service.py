@@ -33,6 +33,7 @@ class KafkaService:
             20: data.delete_topics,
             22: data.init_producer_id,
             32: data.describe_configs,
+            37: data.create_partitions,
             **self.groups.handlers(),
         }
         self.server = KafkaServer(handlers, max_request_bytes=max_request_bytes)

@@ -94,6 +94,13 @@ class KafkaStore:
     async def delete_topic(self, name: str) -> None:
         await asyncio.to_thread(self._delete_topic, name)
 
+    def _set_partitions(self, name: str, count: int) -> None:
+        with self._lock, write_transaction(self._conn) as conn:
+            conn.execute("UPDATE topics SET partitions = ? WHERE name = ?", (count, name))
+
+    async def set_partitions(self, name: str, count: int) -> None:
+        await asyncio.to_thread(self._set_partitions, name, count)
+
     # ---- committed offsets ------------------------------------------------------------------
 
     def _commit(self, group: str, offsets: dict[tuple[str, int], Committed]) -> None:
@@ -119,6 +126,14 @@ class KafkaStore:
                 (group,),
             ).fetchall()
         return {(t, p): Committed(o, m, e) for t, p, o, m, e in rows}
+
+    def _delete_group(self, group: str) -> None:
+        with self._lock, write_transaction(self._conn) as conn:
+            conn.execute("DELETE FROM offsets WHERE grp = ?", (group,))
+
+    async def delete_group(self, group: str) -> None:
+        """Forget `group`'s committed offsets (DeleteGroups)."""
+        await asyncio.to_thread(self._delete_group, group)
 
     def groups_with_offsets(self) -> list[str]:
         with self._lock:
