@@ -114,3 +114,17 @@ def test_restart_keeps_committed_offsets_and_truncates_a_torn_tail(
     producer = KafkaProducer(bootstrap_servers=again.kafka_bootstrap, acks="all")
     assert producer.send("durable", value=b"d10").get(timeout=10).offset == 10
     producer.close()
+
+
+def test_taken_port_leaves_the_rest_of_fireside_running(
+    fresh_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        srv = fresh_server(tmp_path / "data", FIRESIDE_KAFKA_PORT=str(port))
+        assert any(f"kafka:    not started (port {port}" in line for line in srv.output)
+        assert srv.client("sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200

@@ -207,3 +207,12 @@ def test_waiting_fetch_is_woken_by_produce(broker: Server, conn: Conn) -> None:
     thread.join(10)
     assert result["part"]["records"] and result["part"]["error_code"] == 0
     assert result["elapsed"] < 10  # woken by the produce, long before its 20 s max wait
+
+
+def test_broker_loops_in_health(broker: Server) -> None:
+    kafka = broker.health()["services"]["kafka"]
+    assert kafka["status"] == "running"
+    assert {name: loop["state"] for name, loop in kafka["loops"].items()} == {
+        "listener": "running",
+        "retention": "running",
+    }
