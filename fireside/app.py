@@ -779,7 +779,9 @@ class Fireside:
     async def _start_kafka(self, kafka: KafkaService) -> str:
         """Bind the broker's listener and serve it under the supervisor; where it listens."""
         settings = self.settings
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        host = settings.kafka_advertised_host or (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        )
         kafka.broker.config.host = host
         try:
             kafka_port = await kafka.start(settings.host, settings.kafka_port)

@@ -93,6 +93,9 @@ class Settings:
     log_function_bytes: int = FUNCTION_BYTES
     #: The Kafka broker's port (0: any free one; -1: no broker), on the same host as the API.
     kafka_port: int = 9092
+    #: The host the broker advertises in Metadata ("": the listening host, 127.0.0.1 for a
+    #: wildcard); set it when clients on other machines connect.
+    kafka_advertised_host: str = ""
     #: Largest Kafka request frame read whole (Kafka's socket.request.max.bytes).
     kafka_max_request_bytes: int = 100 * 1024 * 1024
     #: Largest record batch a Produce may carry (Kafka's message.max.bytes).
@@ -130,6 +133,8 @@ def _from_toml(path: Path, settings: Settings) -> None:
                 setattr(settings, key, type(current)(server[key]))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{path}: server.{key}: {exc}") from exc
+    if "kafka_advertised_host" in server:
+        settings.kafka_advertised_host = str(server["kafka_advertised_host"])
     if "kafka_auto_create_topics" in server:
         settings.kafka_auto_create_topics = bool(server["kafka_auto_create_topics"])
     if "cfn_unsupported_placeholders" in server:
@@ -216,6 +221,9 @@ def load_settings(
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
+    settings.kafka_advertised_host = env.get(
+        "FIRESIDE_KAFKA_ADVERTISED_HOST", settings.kafka_advertised_host
+    )
     if "FIRESIDE_KAFKA_AUTO_CREATE_TOPICS" in env:
         value = env["FIRESIDE_KAFKA_AUTO_CREATE_TOPICS"].lower()
         settings.kafka_auto_create_topics = value not in ("0", "off", "false", "no")
