@@ -148,9 +148,7 @@ def main() -> None:
         ratio = ours["produce"]["produce_rps"] / theirs["produce"]["produce_rps"]
         print(f"produce {size} B: Fireside/Tansu = {ratio:.2f} (target >= 0.5)")
     Path(args.out).write_text(json.dumps({"rounds": args.rounds, "results": results}, indent=2))
-    log(
-        f"wrote {args.out}; per-round samples: {statistics.fmean(len(v) for v in samples.values()):.0f}"
-    )
+    log(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
