@@ -113,6 +113,10 @@ def test_offsets_by_time_and_seek(broker: Server) -> None:
     found = consumer.offsets_for_times({tp: base + 2500})[tp]
     assert found is not None and found.offset == 3
     assert consumer.offsets_for_times({tp: base + 999_999})[tp] is None
+    admin = KafkaAdminClient(bootstrap_servers=broker.kafka_bootstrap)
+    admin.delete_records({tp: 2})
+    admin.close()
+    assert consumer.beginning_offsets([tp])[tp] == 2
     consumer.close()
 
 

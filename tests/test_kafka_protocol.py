@@ -79,7 +79,9 @@ def test_api_versions_ranges_v0_and_flexible_v3(conn: Conn) -> None:
         for k in conn.call(API_VERSIONS, 0, {})["api_keys"]
     }
     assert ranges[PRODUCE] == (3, 8) and ranges[FETCH] == (4, 11) and ranges[METADATA] == (0, 8)
-    assert {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 37, 42} <= set(ranges)
+    assert {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 32, 37, 42} <= set(
+        ranges
+    )
     flexible = conn.call(
         API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"}
     )

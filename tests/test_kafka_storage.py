@@ -116,3 +116,21 @@ def test_decode_records_from_a_client_batch(tmp_path: Path) -> None:
     assert records[-1].value == b"plain" and records[-1].key is None
     assert records[0].timestamp_type == "CREATE_TIME"
     log.close()
+
+
+def test_delete_records_moves_the_start_durably(tmp_path: Path) -> None:
+    log = PartitionLog(tmp_path, LogConfig(segment_bytes=2_000))
+    for i in range(40):
+        append(log, [b"%03d" % i + b"-" * 100])
+    assert log.delete_records(25) == (Err.NONE, 25)
+    assert log.segments[0].base_offset <= 25 < log.segments[0].next_offset  # whole segments went
+    assert log.read(24, 100)[0] == Err.OFFSET_OUT_OF_RANGE
+    assert log.read(25, 100)[0] == Err.NONE
+    assert log.delete_records(10) == (Err.NONE, 25)  # never moves back
+    assert log.delete_records(41)[0] == Err.OFFSET_OUT_OF_RANGE
+    log.close()
+    log = PartitionLog(tmp_path, LogConfig(segment_bytes=2_000))
+    assert log.log_start_offset == 25
+    assert log.delete_records(-1) == (Err.NONE, 40)  # everything
+    assert append(log, [b"next"]) == 40 and log.log_start_offset == 40
+    log.close()

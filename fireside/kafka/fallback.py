@@ -47,11 +47,11 @@ def error_response(api: Api, version: int, req: Req, err: Err) -> Req:
                 for p in _parts(t.get("partitions"), "partition")]}
             for t in _parts(req.get("topics"), "topic")
         ]  # fmt: skip
-    elif name == "ListOffsets":
+    elif name in ("ListOffsets", "DeleteRecords"):
         out["topics"] = [
             {"name": t["name"], "partitions": [
                 {"partition_index": p["partition_index"], "error_code": code,
-                 "timestamp": -1, "offset": -1}
+                 "timestamp": -1, "offset": -1, "low_watermark": -1}
                 for p in _parts(t.get("partitions"), "partition_index")]}
             for t in _parts(req.get("topics"), "name")
         ]  # fmt: skip

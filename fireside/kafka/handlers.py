@@ -212,6 +212,22 @@ class DataHandlers:
             results.append({"name": topic["name"], "error_code": error, "error_message": message})
         return {"results": results}
 
+    async def delete_records(self, version: int, req: Req) -> Req:
+        topics = []
+        for topic in req.get("topics", []):
+            parts = []
+            for p in topic.get("partitions", []):
+                log = self.broker.partition(topic["name"], p["partition_index"])
+                error, low = (
+                    log.delete_records(p["offset"])
+                    if log is not None
+                    else (Err.UNKNOWN_TOPIC_OR_PARTITION, -1)
+                )
+                parts.append({"partition_index": p["partition_index"], "low_watermark": low,
+                              "error_code": error})  # fmt: skip
+            topics.append({"name": topic["name"], "partitions": parts})
+        return {"topics": topics}
+
     # ---- InitProducerId ---------------------------------------------------------------------
 
     async def init_producer_id(self, version: int, req: Req) -> Req:

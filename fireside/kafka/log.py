@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from fireside.kafka.segment import Segment
 from fireside.store.durable import fsync_dir
 
 __all__ = ["AppendResult", "LogConfig", "PartitionLog"]
+
+_START_FILE = "log-start-offset"
 
 #: Batches per producer remembered for retried-batch detection (Kafka keeps five).
 _PRODUCER_WINDOW = 5
@@ -58,6 +61,8 @@ class PartitionLog:
         self._dirty: set[Segment] = set()
         self._appended = self._synced = 0  # appends made, appends known to be on disk
         self._syncing: asyncio.Task[None] | None = None
+        #: A log start offset moved past the first segment's base by DeleteRecords.
+        self._start = 0
         self._open()
 
     def _open(self) -> None:
@@ -72,6 +77,10 @@ class PartitionLog:
             self.segments.append(segment)
         if not self.segments:
             self.segments.append(self._new_segment(0))
+        try:
+            self._start = int((self.directory / _START_FILE).read_text())
+        except (FileNotFoundError, ValueError):
+            self._start = 0
 
     def _new_segment(self, base: int) -> Segment:
         segment = Segment(self.directory, base)
@@ -83,7 +92,28 @@ class PartitionLog:
 
     @property
     def log_start_offset(self) -> int:
-        return self.segments[0].base_offset
+        return max(self.segments[0].base_offset, min(self._start, self.end_offset))
+
+    def delete_records(self, before: int) -> tuple[Err, int]:
+        """Move the log start to `before` (-1: the end), dropping whole segments below it;
+        (error, new log start). The new start is on disk before this returns."""
+        before = self.end_offset if before == -1 else before
+        if not 0 <= before <= self.end_offset:
+            return Err.OFFSET_OUT_OF_RANGE, self.log_start_offset
+        if before > self._start:
+            self._start = before
+            tmp = self.directory / (_START_FILE + ".tmp")
+            with tmp.open("w") as f:
+                f.write(str(before))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.directory / _START_FILE)
+            fsync_dir(self.directory)
+        if self.segments[-1].size and self.segments[-1].next_offset <= before:
+            self._maybe_roll(force=True)
+        while len(self.segments) > 1 and self.segments[1].base_offset <= before:
+            self.segments.pop(0).delete()
+        return Err.NONE, self.log_start_offset
 
     @property
     def end_offset(self) -> int:

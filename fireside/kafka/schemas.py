@@ -260,13 +260,33 @@ CREATE_PARTITIONS = Api(
     ),
 )  # fmt: skip
 
+DELETE_RECORDS = Api(
+    21, "DeleteRecords", 0, 1, 2,
+    S(
+        F("topics", Arr(S(
+            F("name", "str"),
+            F("partitions", Arr(S(F("partition_index", "i32"), F("offset", "i64")))),
+        ))),
+        F("timeout_ms", "i32"),
+    ),
+    S(
+        F("throttle_time_ms", "i32"),
+        F("topics", Arr(S(
+            F("name", "str"),
+            F("partitions", Arr(S(
+                F("partition_index", "i32"), F("low_watermark", "i64"), F("error_code", "i16"),
+            ))),
+        ))),
+    ),
+)  # fmt: skip
+
 APIS: dict[int, Api] = {
     a.key: a
     for a in (
         API_VERSIONS, METADATA, PRODUCE, FETCH, LIST_OFFSETS, CREATE_TOPICS, DELETE_TOPICS,
         INIT_PRODUCER_ID, DESCRIBE_CONFIGS, CREATE_PARTITIONS, FIND_COORDINATOR, JOIN_GROUP,
         SYNC_GROUP, HEARTBEAT, LEAVE_GROUP, OFFSET_COMMIT, OFFSET_FETCH, DESCRIBE_GROUPS,
-        LIST_GROUPS, DELETE_GROUPS,
+        LIST_GROUPS, DELETE_GROUPS, DELETE_RECORDS,
     )
 }  # fmt: skip
 

@@ -34,6 +34,7 @@ class KafkaService:
             22: data.init_producer_id,
             32: data.describe_configs,
             37: data.create_partitions,
+            21: data.delete_records,
             **self.groups.handlers(),
         }
         self.server = KafkaServer(handlers, max_request_bytes=max_request_bytes)
