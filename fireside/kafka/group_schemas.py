@@ -22,7 +22,7 @@ S = Struct.of
 
 
 FIND_COORDINATOR = Api(
-    10, "FindCoordinator", 0, 2, 3,
+    10, "FindCoordinator", 0, 3, 3,
     S(F("key", "str"), F("key_type", "i8", 1)),
     S(
         F("throttle_time_ms", "i32", 1),
@@ -35,7 +35,7 @@ FIND_COORDINATOR = Api(
 )  # fmt: skip
 
 JOIN_GROUP = Api(
-    11, "JoinGroup", 0, 5, 6,
+    11, "JoinGroup", 0, 6, 6,
     S(
         F("group_id", "str"),
         F("session_timeout_ms", "i32"),
@@ -57,7 +57,7 @@ JOIN_GROUP = Api(
 )  # fmt: skip
 
 SYNC_GROUP = Api(
-    14, "SyncGroup", 0, 3, 4,
+    14, "SyncGroup", 0, 4, 4,
     S(
         F("group_id", "str"),
         F("generation_id", "i32"),
@@ -69,13 +69,13 @@ SYNC_GROUP = Api(
 )  # fmt: skip
 
 HEARTBEAT = Api(
-    12, "Heartbeat", 0, 3, 4,
+    12, "Heartbeat", 0, 4, 4,
     S(F("group_id", "str"), F("generation_id", "i32"), F("member_id", "str"), F("group_instance_id", "nstr", 3)),
     S(F("throttle_time_ms", "i32", 1), F("error_code", "i16")),
 )  # fmt: skip
 
 LEAVE_GROUP = Api(
-    13, "LeaveGroup", 0, 3, 4,
+    13, "LeaveGroup", 0, 4, 4,
     S(
         F("group_id", "str"),
         F("member_id", "str", 0, 2),
@@ -89,7 +89,7 @@ LEAVE_GROUP = Api(
 )  # fmt: skip
 
 OFFSET_COMMIT = Api(
-    8, "OffsetCommit", 2, 7, 8,
+    8, "OffsetCommit", 2, 8, 8,
     S(
         F("group_id", "str"),
         F("generation_id", "i32", 1),
@@ -116,7 +116,7 @@ OFFSET_COMMIT = Api(
 )  # fmt: skip
 
 OFFSET_FETCH = Api(
-    9, "OffsetFetch", 1, 5, 6,
+    9, "OffsetFetch", 1, 6, 6,
     S(
         F("group_id", "str"),
         F("topics", Arr(S(F("name", "str"), F("partition_indexes", Arr("i32"))), nullable=True)),
@@ -138,7 +138,7 @@ OFFSET_FETCH = Api(
 )  # fmt: skip
 
 DESCRIBE_GROUPS = Api(
-    15, "DescribeGroups", 0, 4, 5,
+    15, "DescribeGroups", 0, 5, 5,
     S(F("groups", Arr("str")), F("include_authorized_operations", "bool", 3)),
     S(
         F("throttle_time_ms", "i32", 1),
@@ -162,7 +162,7 @@ DESCRIBE_GROUPS = Api(
 )  # fmt: skip
 
 LIST_GROUPS = Api(
-    16, "ListGroups", 0, 2, 3,
+    16, "ListGroups", 0, 3, 3,
     S(),
     S(
         F("throttle_time_ms", "i32", 1),
@@ -172,7 +172,7 @@ LIST_GROUPS = Api(
 )  # fmt: skip
 
 DELETE_GROUPS = Api(
-    42, "DeleteGroups", 0, 1, 2,
+    42, "DeleteGroups", 0, 2, 2,
     S(F("groups_names", Arr("str"))),
     S(F("throttle_time_ms", "i32"), F("results", Arr(S(F("group_id", "str"), F("error_code", "i16"))))),
 )  # fmt: skip

@@ -194,7 +194,12 @@ class DataHandlers:
                 error, message = self.broker.validate_topic(name, count, configs)
             else:
                 error, message = await self.broker.create_topic(name, partitions, configs)
-            results.append({"name": name, "error_code": error, "error_message": message})
+            created = self.broker.topics.get(name) if error == Err.NONE else None
+            results.append({
+                "name": name, "error_code": error, "error_message": message,
+                "num_partitions": len(created.logs) if created else -1,
+                "replication_factor": 1 if created else -1, "configs": None,
+            })  # fmt: skip
         return {"topics": results}
 
     async def delete_topics(self, version: int, req: Req) -> Req:

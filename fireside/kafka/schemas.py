@@ -1,9 +1,10 @@
 """The messages the broker serves: each API's request and response tables, and its versions.
 
 Written from the Kafka protocol guide (https://kafka.apache.org/protocol) for exactly the version
-ranges advertised in `APIS`. Every range tops out at the API's newest *non-flexible* version except
-ApiVersions (v3 is flexible, and librdkafka opens with it), so the codec's compact encodings are
-needed by ApiVersions alone today; raising a range means adding that version's fields here.
+ranges advertised in `APIS`. Every range tops out at the API's first *flexible* version (compact
+strings and arrays, tagged fields; the codec does both), where the fields are those of the
+version before, give or take a few added here; raising a range means adding that version's
+fields here.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ API_VERSIONS = Api(
 )  # fmt: skip
 
 METADATA = Api(
-    3, "Metadata", 0, 8, 9,
+    3, "Metadata", 0, 9, 9,
     S(
         F("topics", Arr(S(F("name", "str")), nullable=True)),
         F("allow_auto_topic_creation", "bool", 4),
@@ -72,7 +73,7 @@ METADATA = Api(
 )  # fmt: skip
 
 PRODUCE = Api(
-    0, "Produce", 3, 8, 9,
+    0, "Produce", 3, 9, 9,
     S(
         F("transactional_id", "nstr"),
         F("acks", "i16"),
@@ -100,7 +101,7 @@ PRODUCE = Api(
 )  # fmt: skip
 
 FETCH = Api(
-    1, "Fetch", 4, 11, 12,
+    1, "Fetch", 4, 12, 12,
     S(
         F("replica_id", "i32"),
         F("max_wait_ms", "i32"),
@@ -115,6 +116,7 @@ FETCH = Api(
                 F("partition", "i32"),
                 F("current_leader_epoch", "i32", 9),
                 F("fetch_offset", "i64"),
+                F("last_fetched_epoch", "i32", 12),
                 F("log_start_offset", "i64", 5),
                 F("partition_max_bytes", "i32"),
             ))),
@@ -143,7 +145,7 @@ FETCH = Api(
 )  # fmt: skip
 
 LIST_OFFSETS = Api(
-    2, "ListOffsets", 1, 5, 6,
+    2, "ListOffsets", 1, 6, 6,
     S(
         F("replica_id", "i32"),
         F("isolation_level", "i8", 2),
@@ -172,7 +174,7 @@ LIST_OFFSETS = Api(
 )  # fmt: skip
 
 CREATE_TOPICS = Api(
-    19, "CreateTopics", 0, 4, 5,
+    19, "CreateTopics", 0, 5, 5,
     S(
         F("topics", Arr(S(
             F("name", "str"),
@@ -186,12 +188,22 @@ CREATE_TOPICS = Api(
     ),
     S(
         F("throttle_time_ms", "i32", 2),
-        F("topics", Arr(S(F("name", "str"), F("error_code", "i16"), F("error_message", "nstr", 1)))),
+        F("topics", Arr(S(
+            F("name", "str"),
+            F("error_code", "i16"),
+            F("error_message", "nstr", 1),
+            F("num_partitions", "i32", 5),
+            F("replication_factor", "i16", 5),
+            F("configs", Arr(S(
+                F("name", "str"), F("value", "nstr"), F("read_only", "bool"),
+                F("config_source", "i8"), F("is_sensitive", "bool"),
+            ), nullable=True), 5),
+        ))),
     ),
 )  # fmt: skip
 
 DELETE_TOPICS = Api(
-    20, "DeleteTopics", 0, 3, 4,
+    20, "DeleteTopics", 0, 4, 4,
     S(F("topic_names", _TOPIC_NAMES), F("timeout_ms", "i32")),
     S(
         F("throttle_time_ms", "i32", 1),
@@ -200,7 +212,7 @@ DELETE_TOPICS = Api(
 )  # fmt: skip
 
 INIT_PRODUCER_ID = Api(
-    22, "InitProducerId", 0, 1, 2,
+    22, "InitProducerId", 0, 2, 2,
     S(F("transactional_id", "nstr"), F("transaction_timeout_ms", "i32")),
     S(
         F("throttle_time_ms", "i32"),
@@ -211,7 +223,7 @@ INIT_PRODUCER_ID = Api(
 )  # fmt: skip
 
 DESCRIBE_CONFIGS = Api(
-    32, "DescribeConfigs", 0, 3, 4,
+    32, "DescribeConfigs", 0, 4, 4,
     S(
         F("resources", Arr(S(
             F("resource_type", "i8"),
@@ -244,7 +256,7 @@ DESCRIBE_CONFIGS = Api(
 )  # fmt: skip
 
 CREATE_PARTITIONS = Api(
-    37, "CreatePartitions", 0, 1, 2,
+    37, "CreatePartitions", 0, 2, 2,
     S(
         F("topics", Arr(S(
             F("name", "str"),
@@ -261,7 +273,7 @@ CREATE_PARTITIONS = Api(
 )  # fmt: skip
 
 DELETE_RECORDS = Api(
-    21, "DeleteRecords", 0, 1, 2,
+    21, "DeleteRecords", 0, 2, 2,
     S(
         F("topics", Arr(S(
             F("name", "str"),
