@@ -143,9 +143,6 @@ def test_mutated_requests_are_answered(
             5,
         )
     )
-    assert (
-        answer is None
-        and key == 0
-        or answer is not None
-        and struct.unpack_from(">i", answer)[0] == 99
+    assert (answer is None and key == 0) or (
+        answer is not None and struct.unpack_from(">i", answer)[0] == 99
     )
