@@ -239,3 +239,40 @@ def test_group_rebalances_across_consumers(broker: Server) -> None:
             await c.stop()
 
     asyncio.run(scenario())
+
+
+def test_confluent_group_rebalance(broker: Server) -> None:
+    """Two librdkafka consumers split four partitions 2+2; when one closes (LeaveGroup), the
+    other takes all four and reads what is produced to them."""
+    topic, group = name("ckrebal"), name("g")
+    create_topic(broker, topic, 4)
+    config = {"bootstrap.servers": broker.kafka_bootstrap, "group.id": group,
+              "auto.offset.reset": "earliest", "session.timeout.ms": 6000,
+              "heartbeat.interval.ms": 200}  # fmt: skip
+    consumers = [Consumer(config), Consumer(config)]
+    for c in consumers:
+        c.subscribe([topic])
+    got: list[bytes] = []
+
+    def poll_until(members: list[Consumer], predicate: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 30
+        while not predicate():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            for c in members:
+                msg = c.poll(0.05)
+                if msg is not None and msg.error() is None:
+                    got.append(msg.value())
+
+    poll_until(consumers, lambda: sorted(len(c.assignment()) for c in consumers) == [2, 2], "2+2")
+    producer = Producer({"bootstrap.servers": broker.kafka_bootstrap})
+    for i in range(40):
+        producer.produce(topic, value=b"q%d" % i, partition=i % 4)
+    assert producer.flush(30) == 0
+    poll_until(consumers, lambda: len(got) >= 40, "first 40 records")
+    consumers[1].close()
+    poll_until(consumers[:1], lambda: len(consumers[0].assignment()) == 4, "all four to one")
+    for i in range(40, 60):
+        producer.produce(topic, value=b"q%d" % i, partition=i % 4)
+    assert producer.flush(30) == 0
+    poll_until(consumers[:1], lambda: {b"q%d" % i for i in range(60)} <= set(got), "all 60")
+    consumers[0].close()
