@@ -90,6 +90,8 @@ from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.iam import IamProvider, IamStore
+from fireside.kafka.broker import BrokerConfig
+from fireside.kafka.service import KafkaService
 from fireside.logs import LogGroups, LogsService, LogsStore
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
@@ -236,6 +238,18 @@ class Fireside:
         )
         self.code_links = CodeLinks()
         self.supervisor = Supervisor()
+        #: The Kafka-wire broker on its own port (`fireside.kafka`); None with kafka_port -1.
+        self.kafka: KafkaService | None = None
+        if settings.kafka_port >= 0:
+            self.kafka = KafkaService(
+                data / "kafka",
+                BrokerConfig(
+                    auto_create_topics=settings.kafka_auto_create_topics,
+                    default_partitions=settings.kafka_default_partitions,
+                    max_message_bytes=settings.kafka_max_message_bytes,
+                ),
+                max_request_bytes=settings.kafka_max_request_bytes,
+            )
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
         self._edge: Edge | None = None
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
@@ -818,12 +832,37 @@ class Fireside:
         supervisor.start("elbv2", "health-checks", self.elb.health.run)
         for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
             supervisor.declare(service)
+        extra: dict[str, str] = {}
+        if self.kafka is not None:
+            extra["kafka"] = await self._start_kafka(self.kafka)
         if on_started is not None:
-            on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
+            on_started(
+                Started(settings.host, port, settings.data_dir, self.backend.describe(), extra)
+            )
         try:
             await stop.wait()
         finally:
             await self._shutdown()
+
+    async def _start_kafka(self, kafka: KafkaService) -> str:
+        """Bind the broker's listener and serve it under the supervisor; where it listens."""
+        settings = self.settings
+        host = settings.kafka_advertised_host or (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        )
+        kafka.broker.config.host = host
+        try:
+            kafka_port = await kafka.start(settings.host, settings.kafka_port)
+        except OSError as exc:
+            log.error("kafka: cannot listen on port %d: %s", settings.kafka_port, exc)
+            return f"not started (port {settings.kafka_port}: {exc.strerror})"
+        self.supervisor.start("kafka", "listener", kafka.server.serve_forever)
+        self.supervisor.start("kafka", "retention", kafka.broker.retain_forever)
+        return f"{host}:{kafka_port}"
+
+    async def _close_kafka(self) -> None:
+        if self.kafka is not None:
+            await self.kafka.close()
 
     async def _shutdown(self) -> None:
         provider = self._provider
@@ -834,6 +873,7 @@ class Fireside:
                 ("WebSocket connections", self.websocket_connections.close_all),
                 ("the HTTP listener", self._http.close),
                 ("ALB listeners", self.elb.ports.close_all),
+                ("the Kafka broker", self._close_kafka),
                 ("background loops", self.supervisor.close),
                 ("Lambda", provider.close if provider is not None else lambda: None),
                 ("provisioned concurrency", self.provisioner.close),

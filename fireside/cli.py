@@ -265,6 +265,8 @@ def _up(args: argparse.Namespace) -> int:
         )
         print(f"Fireside {__version__} listening on http://{info.host}:{info.port}", flush=True)
         print(f"  data dir: {info.data_dir.resolve()}", flush=True)
+        if "kafka" in info.extra:
+            print(f"  kafka:    {info.extra['kafka']}", flush=True)
         print(f"  sandbox:  {info.sandbox}", flush=True)
         print(f"  auth:     {auth}", flush=True)
         print(f"  sdks:     {_sdk_summary()}", flush=True)

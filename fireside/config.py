@@ -114,6 +114,19 @@ class Settings:
     websocket_max_connections: int = 10_000
     #: Seconds a message to a client that does not read waits for room (then a 429).
     websocket_send_timeout: float = 5.0
+    #: The Kafka broker's port (0: any free one; -1: no broker), on the same host as the API.
+    kafka_port: int = 9092
+    #: The host the broker advertises in Metadata ("": the listening host, 127.0.0.1 for a
+    #: wildcard); set it when clients on other machines connect.
+    kafka_advertised_host: str = ""
+    #: Largest Kafka request frame read whole (Kafka's socket.request.max.bytes).
+    kafka_max_request_bytes: int = 100 * 1024 * 1024
+    #: Largest record batch a Produce may carry (Kafka's message.max.bytes).
+    kafka_max_message_bytes: int = 1_048_588
+    #: Metadata requests create the topics they name (Kafka's auto.create.topics.enable).
+    kafka_auto_create_topics: bool = True
+    #: Partitions of a topic created without a count (Kafka's num.partitions).
+    kafka_default_partitions: int = 1
     #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
     http: HttpLimits = field(default_factory=HttpLimits)
 
@@ -135,6 +148,8 @@ def _from_toml(path: Path, settings: Settings) -> None:
         "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
         "cfn_custom_resource_timeout", "cfn_minute", *_WEBSOCKET,
+        "kafka_port", "kafka_max_request_bytes",
+        "kafka_max_message_bytes", "kafka_default_partitions",
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -142,6 +157,10 @@ def _from_toml(path: Path, settings: Settings) -> None:
                 setattr(settings, key, type(current)(server[key]))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"{path}: server.{key}: {exc}") from exc
+    if "kafka_advertised_host" in server:
+        settings.kafka_advertised_host = str(server["kafka_advertised_host"])
+    if "kafka_auto_create_topics" in server:
+        settings.kafka_auto_create_topics = bool(server["kafka_auto_create_topics"])
     if "cfn_unsupported_placeholders" in server:
         settings.cfn_unsupported_placeholders = bool(server["cfn_unsupported_placeholders"])
     if "egress_private" in server:
@@ -200,6 +219,10 @@ def load_settings(
         "FIRESIDE_CFN_CUSTOM_RESOURCE_TIMEOUT": "cfn_custom_resource_timeout",
         "FIRESIDE_CFN_MINUTE": "cfn_minute",
         **{f"FIRESIDE_{name.upper()}": name for name in _WEBSOCKET},
+        "FIRESIDE_KAFKA_PORT": "kafka_port",
+        "FIRESIDE_KAFKA_MAX_REQUEST_BYTES": "kafka_max_request_bytes",
+        "FIRESIDE_KAFKA_MAX_MESSAGE_BYTES": "kafka_max_message_bytes",
+        "FIRESIDE_KAFKA_DEFAULT_PARTITIONS": "kafka_default_partitions",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -223,6 +246,12 @@ def load_settings(
     if "FIRESIDE_EGRESS" in env:
         settings.egress = env["FIRESIDE_EGRESS"].lower() not in ("0", "off", "false", "no")
     settings.bench_echo = env.get("FIRESIDE_BENCH_ECHO", "") == "1"
+    settings.kafka_advertised_host = env.get(
+        "FIRESIDE_KAFKA_ADVERTISED_HOST", settings.kafka_advertised_host
+    )
+    if "FIRESIDE_KAFKA_AUTO_CREATE_TOPICS" in env:
+        value = env["FIRESIDE_KAFKA_AUTO_CREATE_TOPICS"].lower()
+        settings.kafka_auto_create_topics = value not in ("0", "off", "false", "no")
     if "FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS" in env:
         value = env["FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS"].lower()
         settings.cfn_unsupported_placeholders = value in ("1", "on", "true", "yes")
@@ -256,6 +285,12 @@ def load_settings(
             raise ConfigError(f"{name} must be positive")
     if settings.websocket_max_frame > settings.websocket_max_message:
         raise ConfigError("websocket_max_frame must not exceed websocket_max_message")
+    if not -1 <= settings.kafka_port <= 65535:
+        raise ConfigError("kafka_port must be -1 (no broker), 0 (any free port) or a port")
+    if settings.kafka_max_request_bytes < 1024 or settings.kafka_max_message_bytes < 1024:
+        raise ConfigError("kafka_max_request_bytes and kafka_max_message_bytes must be >= 1024")
+    if not 1 <= settings.kafka_default_partitions <= 1000:
+        raise ConfigError("kafka_default_partitions must be between 1 and 1000")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
     return settings

@@ -46,14 +46,20 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[str] | None = None
     port: int = 0
+    #: The Kafka broker's port (FIRESIDE_KAFKA_PORT defaults to 0 here: any free port).
+    kafka_port: int = 0
     output: list[str] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
     def start(self, timeout: float = 30) -> Server:
-        env = {**os.environ, **self.env}
+        env = {**os.environ, "FIRESIDE_KAFKA_PORT": "0", **self.env}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -81,6 +87,10 @@ class Server:
             match = re.search(r"listening on http://[^:]+:(\d+)", line)
             if match:
                 self.port = int(match[1])
+            kafka = re.search(r"^  kafka: +[^:]+:(\d+)", line)
+            if kafka:
+                self.kafka_port = int(kafka[1])
+            if self.port and (kafka or "Ctrl-C" in line):
                 break
         else:
             raise RuntimeError("fireside did not start:\n" + "".join(self.output))

@@ -1,0 +1,192 @@
+"""The Kafka listener: length-prefixed frames in, one response per request out, in order.
+
+Each connection is served one request at a time, as Kafka brokers do (a client pipelines; answers
+keep their order). What a broker must survive, and how it answers:
+
+- A frame whose header cannot be read (shorter than one, a negative size): nothing can be
+  answered, since the correlation id is unknown; the connection is closed.
+- An unknown API key: answered with UNSUPPORTED_VERSION in the ApiVersions error shape.
+- A version outside the advertised range: UNSUPPORTED_VERSION; ApiVersions answers in v0 form
+  with the supported ranges, so the client can pick again (as Kafka does).
+- A body that does not decode (truncated, lengths out of range): the parts read before the
+  fault are answered with INVALID_REQUEST; the connection stays open.
+- A frame over `max_request_bytes`: its first 64 KiB are kept, the rest drained unread, and the
+  request answered from that prefix (a Produce with MESSAGE_TOO_LARGE, others INVALID_REQUEST).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fireside.kafka.codec import DecodeError, Reader, Writer, decode, encode
+from fireside.kafka.errors import Err
+from fireside.kafka.fallback import error_response
+from fireside.kafka.schemas import API_VERSIONS, APIS, Api
+
+__all__ = ["Handler", "KafkaServer"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[int, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+_SIZE = struct.Struct(">i")
+#: Kafka's connections.max.idle.ms: a connection sending no request for this long is closed.
+IDLE_TIMEOUT = 600.0
+MAX_CONNECTIONS = 4096
+_PREFIX = 64 * 1024
+_PRODUCE = 0
+
+
+class _Close(Exception):
+    """The frame cannot be parsed at all: close the connection."""
+
+
+class KafkaServer:
+    def __init__(self, handlers: dict[int, Handler], *, max_request_bytes: int) -> None:
+        self.handlers = handlers
+        self.max_request_bytes = max_request_bytes
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def listen(self, host: str, port: int) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        if len(self._connections) > MAX_CONNECTIONS:
+            log.warning("kafka: refusing %s: %d connections open", peer, MAX_CONNECTIONS)
+            self._connections.discard(task)
+            writer.close()
+            return
+        try:
+            while True:
+                try:
+                    try:
+                        head = await asyncio.wait_for(reader.readexactly(4), IDLE_TIMEOUT)
+                    except TimeoutError:
+                        return
+                    (size,) = _SIZE.unpack(head)
+                    if size < 8:
+                        raise _Close(f"frame size {size}")
+                    if size > self.max_request_bytes:
+                        frame = await self._oversized(reader, size)
+                    else:
+                        frame = await reader.readexactly(size)
+                    answer = await self._dispatch(
+                        frame, oversized=size > self.max_request_bytes, peer=peer
+                    )
+                except asyncio.IncompleteReadError:
+                    return
+                except _Close as exc:
+                    log.warning("kafka: closing %s: unparseable frame (%s)", peer, exc)
+                    return
+                if answer is not None:
+                    writer.write(_SIZE.pack(len(answer)) + answer)
+                    await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    async def _oversized(self, reader: asyncio.StreamReader, size: int) -> bytes:
+        prefix = await reader.readexactly(min(size, _PREFIX))
+        left = size - len(prefix)
+        while left > 0:
+            chunk = await reader.read(min(left, 1 << 20))
+            if not chunk:
+                raise asyncio.IncompleteReadError(b"", left)
+            left -= len(chunk)
+        return prefix
+
+    async def _dispatch(self, frame: bytes, *, oversized: bool, peer: Any) -> bytes | None:
+        r = Reader(frame)
+        try:
+            api_key, version, correlation = r.i16(), r.i16(), r.i32()
+            client_id = r.string(False, nullable=True)
+        except DecodeError as exc:
+            raise _Close(str(exc)) from exc
+        api = APIS.get(api_key)
+        if api is None:
+            log.info("kafka: unknown API key %d", api_key)
+            return _SIZE.pack(correlation) + struct.pack(">hi", Err.UNSUPPORTED_VERSION, 0)
+        if not api.lo <= version <= api.hi:
+            if api is API_VERSIONS:
+                return self._respond(
+                    api, 0, correlation, self.api_versions(Err.UNSUPPORTED_VERSION)
+                )
+            clamped = min(max(version, api.lo), api.hi)
+            return self._respond(api, clamped, correlation,
+                                 error_response(api, clamped, {}, Err.UNSUPPORTED_VERSION))  # fmt: skip
+        flexible = version >= api.flexible
+        request: dict[str, Any] = {}
+        try:
+            if flexible:
+                r.skip_tags()
+            decode(r, api.request, version, flexible, request)
+            if oversized:
+                raise DecodeError("frame over the size cap")
+        except DecodeError as exc:
+            err = (
+                Err.MESSAGE_TOO_LARGE if oversized and api_key == _PRODUCE else Err.INVALID_REQUEST
+            )
+            log.info("kafka: %s v%d: %s", api.name, version, exc)
+            if api_key == _PRODUCE and request.get("acks") == 0:
+                return None
+            return self._respond(
+                api, version, correlation, error_response(api, version, request, err)
+            )
+        if api is API_VERSIONS:
+            return self._respond(api, version, correlation, self.api_versions(Err.NONE))
+        request["_client_id"] = client_id or ""
+        request["_client_host"] = f"/{peer[0]}" if isinstance(peer, tuple) else ""
+        handler = self.handlers.get(api_key)
+        try:
+            if handler is None:
+                raise NotImplementedError(api.name)
+            response = await handler(version, request)
+        except Exception:
+            log.exception("kafka: %s v%d failed", api.name, version)
+            response = error_response(api, version, request, Err.UNKNOWN_SERVER_ERROR)
+        if response is None:
+            return None
+        return self._respond(api, version, correlation, response)
+
+    def api_versions(self, error: Err) -> dict[str, Any]:
+        keys = [
+            {"api_key": a.key, "min_version": a.lo, "max_version": a.hi}
+            for a in APIS.values()
+            if a is API_VERSIONS or a.key in self.handlers
+        ]
+        return {"error_code": error, "api_keys": keys, "throttle_time_ms": 0}
+
+    @staticmethod
+    def _respond(api: Api, version: int, correlation: int, body: dict[str, Any]) -> bytes:
+        w = Writer()
+        w.i32(correlation)
+        flexible = version >= api.flexible
+        if flexible and api is not API_VERSIONS:  # ApiVersions answers with header v0, always
+            w.uvarint(0)
+        encode(w, api.response, body, version, flexible)
+        return w.getvalue()
