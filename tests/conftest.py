@@ -37,6 +37,54 @@ REQUIRED = frozenset(
 )
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
+_microvm_assets: list[str] = []  # the shared build's directory, "" if it failed
+_microvm_build: list[threading.Thread] = []
+_microvm_build_lock = threading.Lock()
+
+
+def _build_microvm_assets() -> None:
+    import atexit
+    import shutil
+    import tempfile
+
+    from fireside.sandbox.microvm_assets import build_assets
+
+    root = Path(tempfile.mkdtemp(prefix="fireside-test-microvm-", dir="/var/tmp"))
+    atexit.register(shutil.rmtree, root, True)
+    try:
+        build_assets(root)
+    except Exception:  # the servers then build their own, and report what failed
+        _microvm_assets.append("")
+    else:
+        _microvm_assets.append(str(root))
+
+
+def start_microvm_assets() -> threading.Thread:
+    """Start (once per run) the one build of the microvm guest's kernel and initramfs that
+    every microvm server of the run uses (`FIRESIDE_MICROVM_ASSETS`): each server would
+    otherwise download and unpack a kernel package for its own, ~10 s. Per run, so a change to
+    the guest's `/init` or modules is always built."""
+    with _microvm_build_lock:
+        if not _microvm_build:
+            _microvm_build.append(threading.Thread(target=_build_microvm_assets, daemon=True))
+            _microvm_build[0].start()
+        return _microvm_build[0]
+
+
+def shared_microvm_assets() -> str | None:
+    """The shared build's directory once it is done; None if it could not be made here."""
+    start_microvm_assets().join()
+    return _microvm_assets[0] if _microvm_assets and _microvm_assets[0] else None
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run with microvm tests builds their guest while the tests before them run."""
+    if any("microvm" in item.nodeid for item in session.items):
+        from fireside.sandbox import microvm
+
+        if microvm.unavailable_reason() is None:
+            start_microvm_assets()
+
 
 @dataclass
 class Server:
@@ -60,6 +108,9 @@ class Server:
 
     def start(self, timeout: float = 30) -> Server:
         env = {**os.environ, "FIRESIDE_KAFKA_PORT": "0", **self.env}
+        microvm = env.get("FIRESIDE_SANDBOX") == "microvm"
+        if microvm and "FIRESIDE_MICROVM_ASSETS" not in env and (assets := shared_microvm_assets()):
+            env["FIRESIDE_MICROVM_ASSETS"] = assets
         self.process = subprocess.Popen(
             [
                 sys.executable,
