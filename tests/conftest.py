@@ -37,6 +37,69 @@ REQUIRED = frozenset(
 )
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 
+_microvm_assets: list[str] = []  # the shared build's directory, "" if it failed
+_microvm_build: list[threading.Thread] = []
+_microvm_build_lock = threading.Lock()
+
+
+def _build_microvm_assets() -> None:
+    import fcntl
+    import hashlib
+
+    from fireside.sandbox.microvm_assets import build_assets
+
+    # Kept between runs, like the SDK cache, under a name that changes with the code that
+    # builds the guest (its /init, its modules); a lock makes parallel runs build it once.
+    source = (ROOT / "fireside" / "sandbox" / "microvm_assets.py").read_bytes()
+    root = Path("/var/tmp") / f"fireside-test-microvm-{hashlib.sha256(source).hexdigest()[:16]}"
+    try:
+        root.mkdir(mode=0o755, exist_ok=True)
+        with open(root.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            build_assets(root)
+    except Exception:  # the servers then build their own, and report what failed
+        _microvm_assets.append("")
+    else:
+        _microvm_assets.append(str(root))
+
+
+def start_microvm_assets() -> threading.Thread:
+    """Start (once per run) finding or making the one build of the microvm guest's kernel and
+    initramfs that every microvm server uses (`FIRESIDE_MICROVM_ASSETS`): each server would
+    otherwise download and unpack a kernel package for its own, 8-15 s here."""
+    with _microvm_build_lock:
+        if not _microvm_build:
+            import atexit
+
+            _microvm_build.append(threading.Thread(target=_build_microvm_assets, daemon=True))
+            _microvm_build[0].start()
+            # A run that ends first lets the build finish, not leave half a tree in the cache.
+            atexit.register(_microvm_build[0].join, 120)
+        return _microvm_build[0]
+
+
+def shared_microvm_assets() -> str | None:
+    """The shared build's directory once it is done; None if it could not be made here."""
+    start_microvm_assets().join()
+    return _microvm_assets[0] if _microvm_assets and _microvm_assets[0] else None
+
+
+#: Fixtures that start a server (tmp_path: test_helper_processes starts its own); a microvm
+#: test that uses none (a unit test) needs no guest.
+_SERVER_FIXTURES = {"server", "vm_server", "sandboxed", "servers", "fresh_server", "tmp_path"}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A run with microvm tests builds their guest while the tests before them run."""
+    if not session.config.option.collectonly and any(
+        "microvm" in item.nodeid and _SERVER_FIXTURES & set(getattr(item, "fixturenames", ()))
+        for item in session.items
+    ):
+        from fireside.sandbox import microvm
+
+        if microvm.unavailable_reason() is None:
+            start_microvm_assets()
+
 
 @dataclass
 class Server:
@@ -60,6 +123,9 @@ class Server:
 
     def start(self, timeout: float = 30) -> Server:
         env = {**os.environ, "FIRESIDE_KAFKA_PORT": "0", **self.env}
+        microvm = env.get("FIRESIDE_SANDBOX") == "microvm"
+        if microvm and "FIRESIDE_MICROVM_ASSETS" not in env and (assets := shared_microvm_assets()):
+            env["FIRESIDE_MICROVM_ASSETS"] = assets
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -4,7 +4,8 @@ The strongest boundary Fireside offers: function code runs on a guest kernel, an
 device models (virtio-mmio 9p, net and console) face the host.
 
 Assets (a Debian kernel, an initramfs with busybox, the virtio/9p modules and `/init`, and a copy
-of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sandbox.microvm_assets`.
+of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sandbox.microvm_assets`
+(the kernel and initramfs under `FIRESIDE_MICROVM_ASSETS` instead, when it names a directory).
 
 Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
 `GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
@@ -268,6 +269,9 @@ class MicrovmBackend(SandboxBackend):
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
         self._trees = share.RuntimeTrees(share_root, files)
         self._etc = self._root / "etc"
+        # `FIRESIDE_MICROVM_ASSETS`: a directory to build (or find) the kernel and initramfs in
+        # instead of `<share>/microvm`, so servers can share one build (the test suite's do).
+        self._assets_root = Path(os.environ.get("FIRESIDE_MICROVM_ASSETS") or self._root)
         self._slirp = shutil.which("slirp4netns")
         if self._slirp is None:
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
@@ -298,7 +302,7 @@ class MicrovmBackend(SandboxBackend):
         with self._lock:
             try:
                 if self._assets is None:
-                    self._assets = build_assets(self._root)
+                    self._assets = build_assets(self._assets_root)
                     copy_etc(self._etc, GATEWAY)
                 if self._accel is None:
                     self._accel = self._probe_kvm(*self._assets)
