@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -239,6 +241,34 @@ class FunctionCaller:
         except ServiceError as exc:
             raise IntegrationFailure(_reason(exc), f"{exc.code}: {exc}") from exc
         return FunctionAnswer(outcome.payload, outcome.function_error, config.version)
+
+    async def call_patiently(
+        self,
+        function: FunctionRef,
+        event: bytes,
+        source: InvokeSource,
+        *,
+        request_id: str,
+        trace_id: str,
+        timeout: float | None = None,
+        patience: float = 0.0,
+    ) -> FunctionAnswer:
+        """`call`, tried again with growing pauses for up to `patience` seconds while it is
+        throttled: for events AWS would deliver within the account's concurrency when this
+        machine's environments are all busy (a burst of `$disconnect`s)."""
+        give_up = time.monotonic() + patience
+        pause = 0.05
+        while True:
+            try:
+                return await self.call(
+                    function, event, source, request_id=request_id, trace_id=trace_id,
+                    timeout=timeout,
+                )  # fmt: skip
+            except IntegrationFailure as failure:
+                if failure.reason is not Failure.THROTTLED or time.monotonic() + pause > give_up:
+                    raise
+            await asyncio.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 2.0)
 
     async def call_stream(
         self,

@@ -75,6 +75,10 @@ _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_.:/?#&=,-]+)\}")
 _TABLES_KEPT = 256
 #: A connection's authorizer results kept at most (each connection's is dropped on its close).
 _SESSIONS_KEPT = 200_000
+#: Seconds a `$disconnect` throttled by a full machine is tried again: AWS runs it within
+#: the account's concurrency, so it is not dropped when a thousand connections close at once
+#: on a machine with 64 environments.
+_DISCONNECT_PATIENCE = 60.0
 
 
 def _request_id() -> str:
@@ -305,7 +309,10 @@ class WebSocketDoor:
             identity=session.identity,
         )  # fmt: skip
         trace_id = f"Root=1-{int(now):08x}-{os.urandom(12).hex()}"
-        await self._invoke(info, "$disconnect", integration, event, variables, trace_id)
+        await self._invoke(
+            info, "$disconnect", integration, event, variables, trace_id,
+            patience=_DISCONNECT_PATIENCE,
+        )  # fmt: skip
 
     # -- integrations ----------------------------------------------------------------------
     @staticmethod
@@ -323,9 +330,11 @@ class WebSocketDoor:
         event: dict[str, Any],
         variables: dict[str, str],
         trace_id: str,
+        *,
+        patience: float = 0.0,
     ) -> payload_websocket.Answer | None:
         """The function's answer, or None when it could not run, failed or answered
-        malformed (each logged)."""
+        malformed (each logged). A throttled invoke is tried again for `patience` seconds."""
         uri = _STAGE_VARIABLE.sub(
             lambda m: variables.get(m[1], ""), str(integration.get("IntegrationUri", ""))
         )
@@ -336,13 +345,14 @@ class WebSocketDoor:
             return None
         timeout = int(integration.get("TimeoutInMillis") or 29000) / 1000
         try:
-            answer = await self._caller.call(
+            answer = await self._caller.call_patiently(
                 FunctionRef.parse(arn, info.account, info.region),
                 json.dumps(event).encode(),
                 ApiGatewaySource(self._route_arn(info, route_key), info.account),
                 request_id=str(uuid.uuid4()),
                 trace_id=trace_id,
                 timeout=timeout,
+                patience=patience,
             )
         except IntegrationFailure as failure:
             log.warning("%s: %s", where, failure)
