@@ -54,6 +54,7 @@ from fireside.compute.versions import Versions
 from fireside.config import Settings
 from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
+from fireside.ec2.provider import Ec2Provider
 from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.events import (
     ArchiveOperations,
@@ -345,6 +346,8 @@ class Fireside:
         )
         #: IAM: global, per account; roles and policies stored and returned, not enforced.
         self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
+        #: EC2's networking control plane (VPCs, subnets, security groups...): records only.
+        self.ec2 = Ec2Provider(data)
         #: Application Load Balancers (`elbv2`): listeners are ports on the listen host.
         self.elb = ElbProvider(
             data,
@@ -665,6 +668,14 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "ec2",
+                protocol_for(load_service("ec2")),
+                self.ec2.operations(),
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
@@ -816,7 +827,7 @@ class Fireside:
         supervisor.declare("apigatewaymanagementapi")
         await self.elb.start()
         supervisor.start("elbv2", "health-checks", self.elb.health.run)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam", "ec2"):
             supervisor.declare(service)
         if on_started is not None:
             on_started(Started(settings.host, port, settings.data_dir, self.backend.describe()))
@@ -856,6 +867,7 @@ class Fireside:
                 ("SNS HTTP deliveries", self.sns_http.close),
                 ("IAM", self.iam.close),
                 ("Elastic Load Balancing", self.elb.state.close),
+                ("EC2", self.ec2.close),
                 ("the Lambda store", self.db.close),
             ]
         )

@@ -293,6 +293,7 @@ def test_health(server: Server) -> None:
         "logs",
         "apigatewaymanagementapi",
         "elbv2",
+        "ec2",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {

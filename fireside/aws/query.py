@@ -140,8 +140,11 @@ class _Decoders:
 
     def _structure(self, shape: Shape) -> Decoder:
         fields = [
-            (name, _ec2_key(name, member) if self._ec2 else _member_key(name, member),
-             self.decoder(member))
+            (
+                name,
+                _ec2_key(name, member) if self._ec2 else _member_key(name, member),
+                self.decoder(member),
+            )
             for name, member in shape.members.items()
         ]
 
@@ -161,9 +164,7 @@ class _Decoders:
 
     def _list(self, shape: Shape) -> Decoder:
         decode_item = self.decoder(shape.member)
-        wrapper = (
-            None if shape.flattened or self._ec2 else (shape.member.location_name or "member")
-        )
+        wrapper = None if shape.flattened or self._ec2 else (shape.member.location_name or "member")
 
         def decode(node: _Node) -> list[Any]:
             holder = node if wrapper is None else node.children.get(wrapper)
