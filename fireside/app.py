@@ -52,9 +52,9 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
+from fireside.ec2.provider import Ec2Provider
 from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
-from fireside.ec2.provider import Ec2Provider
 from fireside.elb.provider import ElbProvider, LambdaFunctions
 from fireside.events import (
     ArchiveOperations,
