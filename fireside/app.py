@@ -354,6 +354,7 @@ class Fireside:
             settings.host,
             LambdaFunctions(self.versions, self.policies),
             limits=settings.http,
+            networks=self.ec2,
         )
         self.tables.attach_transfers(
             Transfers(
