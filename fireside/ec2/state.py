@@ -232,13 +232,15 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
 # -- tags ------------------------------------------------------------------------------------
 
 
-def checked_tags(tags: list[dict[str, Any]] | None) -> dict[str, str]:
+def checked_tags(tags: list[dict[str, Any]] | None, *, reserved: bool = False) -> dict[str, str]:
+    """Tags checked as EC2 checks them; `reserved` lets `aws:` keys through (CloudFormation's
+    own tags on the resources a stack makes)."""
     out: dict[str, str] = {}
     for tag in tags or []:
         key = tag.get("Key")
         if not key or len(key) > 128:
             raise invalid_value("Tag key must be between 1 and 128 characters long")
-        if key.lower().startswith("aws:"):
+        if key.lower().startswith("aws:") and not reserved:
             raise invalid_value("Tag keys starting with 'aws:' are reserved for internal use")
         value = tag.get("Value") or ""
         if len(value) > 256:
@@ -262,7 +264,7 @@ def spec_tags(params: dict[str, Any], resource_type: str) -> dict[str, str]:
             )
         if not spec.get("Tags"):
             raise invalid_value("Tag specification must have at least one tag")
-        tags.update(checked_tags(spec.get("Tags")))
+        tags.update(checked_tags(spec.get("Tags"), reserved=True))
     return tags
 
 
