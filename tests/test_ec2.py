@@ -107,7 +107,11 @@ def test_vpcs_subnets_and_their_errors(ec2: Any) -> None:
         "The CIDR '10.1.0.0/24' is invalid.",
     )
     _fails(lambda: ec2.create_vpc(CidrBlock="10.0.0.0/8"), "InvalidVpc.Range")
-    _fails(lambda: ec2.create_vpc(CidrBlock="10.0.0.1/16"), "InvalidParameterValue")
+    _fails(lambda: ec2.create_vpc(CidrBlock="10.0.0.300/16"), "InvalidParameterValue")
+    # host bits are dropped, as AWS drops them
+    canonical = ec2.create_vpc(CidrBlock="10.5.6.7/16")["Vpc"]
+    assert canonical["CidrBlock"] == "10.5.0.0/16"
+    ec2.delete_vpc(VpcId=canonical["VpcId"])
     _fails(
         lambda: ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.0.2.0/24", AvailabilityZone="x-1z"),
         "InvalidParameterValue",

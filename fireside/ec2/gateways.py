@@ -142,7 +142,6 @@ class GatewayApi:
     def detach_igw(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         gateway = self.state.own(params["InternetGatewayId"], "internet-gateway", ctx)
         vpc_id = params["VpcId"]
-        self.state.own(vpc_id, "vpc", ctx)
         if not any(a["VpcId"] == vpc_id for a in gateway.data["Attachments"]):
             raise ec2_error(
                 "Gateway.NotAttached",

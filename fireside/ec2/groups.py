@@ -29,7 +29,7 @@ from fireside.ec2.state import (
 
 __all__ = ["GroupApi", "default_group"]
 
-_MAX_RULES: Final = 120  # per group and direction (AWS's quota is 60 by default)
+_MAX_RULES: Final = 60  # per group and direction (AWS's default quota)
 _PROTOCOLS: Final = {"tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp", "icmp": "icmp"}
 _PROTOCOLS.update({"1": "icmp", "-1": "-1", "all": "-1", "icmpv6": "icmpv6", "58": "icmpv6"})
 
@@ -156,6 +156,10 @@ class GroupApi:
             raise invalid_value(
                 f"Value ({name}) for parameter GroupName is invalid. Group names may not be in"
                 " the format sg-*."
+            )
+        if not description:
+            raise ec2_error(
+                "MissingParameter", "The request must contain the parameter GroupDescription"
             )
         if len(description) > 255:
             raise invalid_value("Value for parameter Description is invalid: too long.")
@@ -296,18 +300,19 @@ class GroupApi:
         group = self._named(ctx, params)
         existing = group.data["_rules"]
         added: list[dict[str, Any]] = []
-        for rule in self._requested(ctx, params, egress):
+        requested = self._requested(ctx, params, egress)
+        if sum(1 for r in existing if r["IsEgress"] == egress) + len(requested) > _MAX_RULES:
+            raise ec2_error(
+                "RulesPerSecurityGroupLimitExceeded",
+                "The maximum number of rules per security group has been reached.",
+            )
+        for rule in requested:
             if any(_same(rule, old) for old in existing + added):
                 raise ec2_error(
                     "InvalidPermission.Duplicate",
                     f'the specified rule "{_describe_rule(rule)}" already exists',
                 )
             added.append({"SecurityGroupRuleId": new_id("sgr-"), **rule})
-        if sum(1 for r in existing + added if r["IsEgress"] == egress) > _MAX_RULES:
-            raise ec2_error(
-                "RulesPerSecurityGroupLimitExceeded",
-                "The maximum number of rules per security group has been reached.",
-            )
         existing.extend(added)
         self.state.save(group)
         return {"Return": True, "SecurityGroupRules": [_rule_wire(group, r) for r in added]}
@@ -396,6 +401,8 @@ def _rule_wire(group: Resource, rule: dict[str, Any]) -> dict[str, Any]:
 
 def _cidr(value: str) -> str:
     try:
+        if "/" not in value:
+            raise ValueError(value)
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
         raise invalid_value(f"CIDR block {value} is malformed") from None

@@ -216,7 +216,9 @@ class RouteApi:
                 "MissingParameter", "The request must contain the parameter destinationCidrBlock"
             )
         try:
-            destination = str(ipaddress.ip_network(destination, strict=True))
+            if "/" not in destination:
+                raise ValueError(destination)
+            destination = str(ipaddress.ip_network(destination, strict=False))
         except ValueError:
             raise invalid_value(
                 f"Value ({destination}) for parameter destinationCidrBlock is invalid. This is"

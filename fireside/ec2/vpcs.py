@@ -45,8 +45,12 @@ _VPC_ATTRIBUTES: Final = {
 
 
 def _network(cidr: str, parameter: str = "cidrBlock") -> ipaddress.IPv4Network:
+    """The block `cidr` names, in its canonical form (AWS: "if you specify 100.68.0.18/18,
+    we modify it to 100.68.0.0/18")."""
     try:
-        return ipaddress.IPv4Network(cidr, strict=True)
+        if "/" not in cidr:
+            raise ValueError(cidr)
+        return ipaddress.IPv4Network(cidr, strict=False)
     except ValueError:
         raise invalid_value(
             f"Value ({cidr}) for parameter {parameter} is invalid. This is not a valid CIDR block."
@@ -350,6 +354,19 @@ class VpcApi:
     def create_subnet(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         vpc = self.state.own(params["VpcId"], "vpc", ctx)
         cidr = params.get("CidrBlock")
+        if params.get("Ipv6Native"):
+            if cidr or params.get("Ipv4IpamPoolId"):
+                raise ec2_error(
+                    "InvalidParameterCombination",
+                    "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you cannot"
+                    " set ipv6Native to true.",
+                )
+            if not params.get("Ipv6CidrBlock") and not params.get("Ipv6IpamPoolId"):
+                raise ec2_error(
+                    "MissingParameter",
+                    "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.",
+                )
+            raise ec2_error("InvalidParameterValue", "Fireside does not make IPv6-only subnets yet")
         if not cidr:
             raise ec2_error("MissingParameter", "The request must contain the parameter CidrBlock")
         network = _network(cidr)
@@ -357,6 +374,7 @@ class VpcApi:
             ipaddress.IPv4Network(vpc.data["CidrBlock"])
         ):
             raise ec2_error("InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid.")
+        cidr = str(network)
         siblings = [s for s in self.state.mine("subnet", ctx) if s.data["VpcId"] == vpc.id]
         if any(network.overlaps(ipaddress.IPv4Network(s.data["CidrBlock"])) for s in siblings):
             raise ec2_error(

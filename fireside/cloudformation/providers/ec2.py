@@ -53,6 +53,7 @@ async def retag(
     ctx: ResourceContext, resource_id: str, old: dict[str, Any], new: dict[str, Any]
 ) -> None:
     """Make a resource's tags the template's new ones."""
+
     def own(props: dict[str, Any]) -> dict[str, str]:
         # CloudFormation's `aws:` tags never change, and CreateTags refuses them.
         tags = tag_list(ctx, props.get("Tags"))
