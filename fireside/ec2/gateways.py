@@ -96,6 +96,7 @@ class GatewayApi:
 
     # -- internet gateways ------------------------------------------------------------------
     def create_igw(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        self.state.room("internet-gateway", ctx, "InternetGatewayLimitExceeded")
         gateway = new_gateway(ctx.account_id, ctx.region)
         gateway.tags = spec_tags(params, "internet-gateway")
         self.state.save(gateway)
@@ -214,6 +215,7 @@ class GatewayApi:
     # -- NAT gateways -----------------------------------------------------------------------
     def create_nat(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         subnet = self.state.own(params["SubnetId"], "subnet", ctx)
+        self.state.room("natgateway", ctx, "NatGatewayLimitExceeded")
         connectivity = params.get("ConnectivityType") or "public"
         addresses: list[dict[str, Any]] = []
         private_ip = _host_in(subnet.data["CidrBlock"])

@@ -167,6 +167,7 @@ class GroupApi:
         if vpc_id is None:
             raise ec2_error("VPCIdNotSpecified", "No default VPC for this user")
         self.state.own(vpc_id, "vpc", ctx)
+        self.state.room("security-group", ctx, "SecurityGroupLimitExceeded")
         for group in self.state.mine("security-group", ctx):
             if group.data["VpcId"] == vpc_id and group.data["GroupName"] == name:
                 raise ec2_error(

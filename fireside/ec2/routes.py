@@ -116,6 +116,7 @@ class RouteApi:
 
     def create_table(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         vpc = self.state.own(params["VpcId"], "vpc", ctx)
+        self.state.room("route-table", ctx, "RouteTableLimitExceeded")
         table = new_table(ctx.account_id, ctx.region, vpc.id, vpc.data["CidrBlock"], main=False)
         table.tags = spec_tags(params, "route-table")
         self.state.save(table)

