@@ -510,3 +510,28 @@ def test_another_accounts_subnets_cannot_be_used(two_accounts: Server) -> None:
     elb_a = two_accounts.client("elbv2", **_as(A))
     mine = elb_a.create_load_balancer(Name="owned", Subnets=subnets)["LoadBalancers"][0]
     assert {z["SubnetId"] for z in mine["AvailabilityZones"]} == set(subnets)
+
+
+def test_set_subnets_and_security_groups(server: Server, elb: Any) -> None:
+    ec2 = server.client("ec2")
+    subnets = _default_subnets(server)
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    group = ec2.create_security_group(
+        GroupName=_name("lbsg"), Description="lb", VpcId=default_vpc[0]["VpcId"]
+    )["GroupId"]
+    arn = elb.create_load_balancer(Name=_name("moved"))["LoadBalancers"][0]["LoadBalancerArn"]
+    zones = elb.set_subnets(LoadBalancerArn=arn, Subnets=subnets)["AvailabilityZones"]
+    assert sorted(z["SubnetId"] for z in zones) == sorted(subnets)
+    lb = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    assert lb["VpcId"] == default_vpc[0]["VpcId"]
+    with pytest.raises(ClientError) as caught:
+        elb.set_subnets(LoadBalancerArn=arn, Subnets=subnets[:1])
+    assert _error(caught)[0] == "ValidationError"
+    assert elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=[group])[
+        "SecurityGroupIds"
+    ] == [group]
+    with pytest.raises(ClientError) as caught:
+        elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=["sg-0123456789abcdef0"])
+    assert _error(caught)[0] == "InvalidSecurityGroup"
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+    ec2.delete_security_group(GroupId=group)

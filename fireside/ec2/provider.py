@@ -21,6 +21,7 @@ from fireside.ec2.groups import GroupApi
 from fireside.ec2.routes import RouteApi
 from fireside.ec2.state import Ec2State, Operation, TagApi, ec2_error, wrap
 from fireside.ec2.store import Ec2Store
+from fireside.ec2.subnets import SubnetApi
 from fireside.ec2.vpcs import VpcApi
 
 __all__ = ["Ec2Provider"]
@@ -30,6 +31,7 @@ class Ec2Provider:
     def __init__(self, data_dir: Path) -> None:
         self.state = Ec2State(Ec2Store(data_dir / "ec2.sqlite"))
         self.vpcs = VpcApi(self.state)
+        self.subnets = SubnetApi(self.state, self.vpcs.default_vpc)
         self.groups = GroupApi(self.state, self._default_vpc_id)
         self.routes = RouteApi(self.state)
         self.gateways = GatewayApi(self.state)
@@ -70,6 +72,7 @@ class Ec2Provider:
 
         table: dict[str, Operation] = {
             **self.vpcs.operations(),
+            **self.subnets.operations(),
             **self.groups.operations(),
             **self.routes.operations(),
             **self.gateways.operations(),

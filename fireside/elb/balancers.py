@@ -144,6 +144,8 @@ class BalancerApi:
             "DescribeListeners": self.describe_listeners,
             "ModifyListener": self.modify_listener,
             "DeleteListener": self.delete_listener,
+            "SetSubnets": self.set_subnets,
+            "SetSecurityGroups": self.set_security_groups,
         }
 
     # -- load balancers ---------------------------------------------------------------------
@@ -242,6 +244,31 @@ class BalancerApi:
         if marker:
             result["NextMarker"] = marker
         return result
+
+    async def set_subnets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
+        placed = placement(self.networks, ctx, params)
+        lb.data["AvailabilityZones"] = placed["AvailabilityZones"]
+        if "VpcId" in placed:
+            lb.data["VpcId"] = placed["VpcId"]
+        self.state.save(lb)
+        return {"AvailabilityZones": lb.data["AvailabilityZones"]}
+
+    async def set_security_groups(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
+        groups = list(params.get("SecurityGroups") or [])
+        for group_id in groups:
+            if self.networks and not self.networks.security_group(
+                ctx.account_id, ctx.region, group_id
+            ):
+                raise elb_error(
+                    "InvalidSecurityGroup", f"Security group '{group_id}' does not exist"
+                )
+        lb.data["SecurityGroups"] = groups
+        self.state.save(lb)
+        return {"SecurityGroupIds": groups}
 
     async def delete_load_balancer(
         self, ctx: RequestContext, params: dict[str, Any]

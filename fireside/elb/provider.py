@@ -4,7 +4,7 @@
 The control plane is split by resource (`balancers`, `rules`, `target_groups`, tags in
 `state`); the data plane is `door` behind `ports`; health checks are `health`'s loop, which
 the app runs under its supervisor. Operations Fireside lacks (trust stores, capacity
-reservations, listener certificates, SetSubnets...) are absent from `operations()`, so the
+reservations, listener certificates...) are absent from `operations()`, so the
 edge answers them with a NotImplementedException naming them.
 """
 
