@@ -49,7 +49,7 @@ def _vpc(ec2: Any, cidr: str = "10.0.0.0/16", **kwargs: Any) -> str:
 
 def test_zones_regions_and_account_attributes(ec2: Any) -> None:
     zones = ec2.describe_availability_zones()["AvailabilityZones"]
-    assert [z["ZoneName"] for z in zones] == ["us-east-1a", "us-east-1b", "us-east-1c"]
+    assert [z["ZoneName"] for z in zones] == [f"us-east-1{c}" for c in "abcdef"]
     assert zones[0]["ZoneId"] == "use1-az1" and zones[0]["State"] == "available"
     one = ec2.describe_availability_zones(Filters=[{"Name": "zone-name", "Values": ["*b"]}])
     assert [z["ZoneName"] for z in one["AvailabilityZones"]] == ["us-east-1b"]
@@ -70,9 +70,7 @@ def test_the_default_vpc_has_subnets_per_zone_a_gateway_and_a_group(ec2: Any) ->
     assert len(vpc_id) == len("vpc-") + 17
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])
     assert sorted(s["AvailabilityZone"] for s in subnets["Subnets"]) == [
-        "us-east-1a",
-        "us-east-1b",
-        "us-east-1c",
+        f"us-east-1{c}" for c in "abcdef"
     ]
     assert all(s["MapPublicIpOnLaunch"] and s["VpcId"] == vpc_id for s in subnets["Subnets"])
     gateways = ec2.describe_internet_gateways(
@@ -141,6 +139,16 @@ def test_vpcs_subnets_and_their_errors(ec2: Any) -> None:
         "DependencyViolation",
         f"The vpc '{vpc_id}' has dependencies and cannot be deleted.",
     )
+    # a secondary block takes subnets too, and goes once they have gone
+    extra = ec2.associate_vpc_cidr_block(VpcId=vpc_id, CidrBlock="10.1.0.0/16")
+    assert extra["CidrBlockAssociation"]["CidrBlockState"]["State"] == "associating"
+    second = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.1.0.0/24")["Subnet"]["SubnetId"]
+    association = extra["CidrBlockAssociation"]["AssociationId"]
+    _fails(
+        lambda: ec2.disassociate_vpc_cidr_block(AssociationId=association), "DependencyViolation"
+    )
+    ec2.delete_subnet(SubnetId=second)
+    ec2.disassociate_vpc_cidr_block(AssociationId=association)
     ec2.delete_subnet(SubnetId=subnet_id)
     ec2.delete_vpc(VpcId=vpc_id)
     _fails(lambda: ec2.describe_vpcs(VpcIds=[vpc_id]), "InvalidVpcID.NotFound")

@@ -105,28 +105,31 @@ def _permissions(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _group_values(group: Resource) -> dict[str, list[str]]:
     data = group.data
-    rules = data["_rules"]
-    return {
+    values = {
         "group-id": [group.id],
         "group-name": [data["GroupName"]],
         "description": [data["Description"]],
         "vpc-id": [data["VpcId"]],
         "owner-id": [data["OwnerId"]],
-        "ip-permission.cidr": [
-            r["CidrIpv4"] for r in rules if "CidrIpv4" in r and not r["IsEgress"]
-        ],
-        "ip-permission.protocol": [r["IpProtocol"] for r in rules if not r["IsEgress"]],
-        "ip-permission.from-port": [text(r.get("FromPort")) for r in rules if not r["IsEgress"]],
-        "ip-permission.to-port": [text(r.get("ToPort")) for r in rules if not r["IsEgress"]],
-        "ip-permission.group-id": [
-            r["ReferencedGroupInfo"]["GroupId"]
-            for r in rules
-            if "ReferencedGroupInfo" in r and not r["IsEgress"]
-        ],
-        "egress.ip-permission.cidr": [
-            r["CidrIpv4"] for r in rules if "CidrIpv4" in r and r["IsEgress"]
-        ],
     }
+    for prefix, egress in (("ip-permission.", False), ("egress.ip-permission.", True)):
+        rules = [r for r in data["_rules"] if r["IsEgress"] == egress]
+        peers = [r["ReferencedGroupInfo"] for r in rules if "ReferencedGroupInfo" in r]
+        values.update(
+            {
+                prefix + "cidr": [r["CidrIpv4"] for r in rules if "CidrIpv4" in r],
+                prefix + "ipv6-cidr": [r["CidrIpv6"] for r in rules if "CidrIpv6" in r],
+                prefix + "prefix-list-id": [
+                    r["PrefixListId"] for r in rules if "PrefixListId" in r
+                ],
+                prefix + "protocol": [r["IpProtocol"] for r in rules],
+                prefix + "from-port": [text(r.get("FromPort")) for r in rules],
+                prefix + "to-port": [text(r.get("ToPort")) for r in rules],
+                prefix + "group-id": [p["GroupId"] for p in peers],
+                prefix + "user-id": [p["UserId"] for p in peers],
+            }
+        )
+    return values
 
 
 class GroupApi:

@@ -23,7 +23,7 @@ from fireside.ec2.state import (
     text,
     wrap,
 )
-from fireside.ec2.zones import ZONE_LETTERS, zone_id
+from fireside.ec2.zones import zone_id, zone_letters, zone_names
 
 __all__ = ["SubnetApi", "network", "new_subnet"]
 
@@ -134,7 +134,7 @@ class SubnetApi:
 
     # -- subnets ----------------------------------------------------------------------------
     def _zone(self, ctx: RequestContext, zone: str) -> str:
-        names = [f"{ctx.region}{letter}" for letter in ZONE_LETTERS]
+        names = zone_names(ctx.region)
         if zone not in names:
             raise invalid_value(
                 f"Value ({zone}) for parameter availabilityZone is invalid. Subnets can"
@@ -147,24 +147,25 @@ class SubnetApi:
         vpc = self.state.own(params["VpcId"], "vpc", ctx)
         cidr = params.get("CidrBlock")
         if params.get("Ipv6Native"):
+            if not params.get("Ipv6CidrBlock") and not params.get("Ipv6IpamPoolId"):
+                raise ec2_error(
+                    "MissingParameter",
+                    "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.",
+                )
             if cidr or params.get("Ipv4IpamPoolId"):
                 raise ec2_error(
                     "InvalidParameterCombination",
                     "When specifying ipv4 parameters, cidrBlock or ipv4IpamPoolId, you cannot"
                     " set ipv6Native to true.",
                 )
-            if not params.get("Ipv6CidrBlock") and not params.get("Ipv6IpamPoolId"):
-                raise ec2_error(
-                    "MissingParameter",
-                    "Either 'ipv6CidrBlock' or 'ipv6IpamPoolId' should be provided.",
-                )
             raise ec2_error("InvalidParameterValue", "Fireside does not make IPv6-only subnets yet")
         if not cidr:
             raise ec2_error("MissingParameter", "The request must contain the parameter CidrBlock")
         block = network(cidr)
-        if not 16 <= block.prefixlen <= 28 or not block.subnet_of(
-            ipaddress.IPv4Network(vpc.data["CidrBlock"])
-        ):
+        blocks = [
+            ipaddress.IPv4Network(a["CidrBlock"]) for a in vpc.data["CidrBlockAssociationSet"]
+        ]
+        if not 16 <= block.prefixlen <= 28 or not any(block.subnet_of(b) for b in blocks):
             raise ec2_error("InvalidSubnet.Range", f"The CIDR '{cidr}' is invalid.")
         cidr = str(block)
         siblings = [s for s in self.state.mine("subnet", ctx) if s.data["VpcId"] == vpc.id]
@@ -178,7 +179,7 @@ class SubnetApi:
             )
         zone = params.get("AvailabilityZone")
         if zone is None and params.get("AvailabilityZoneId"):
-            by_id = {zone_id(ctx.region, letter): letter for letter in ZONE_LETTERS}
+            by_id = {zone_id(ctx.region, letter): letter for letter in zone_letters(ctx.region)}
             letter = by_id.get(params["AvailabilityZoneId"])
             if letter is None:
                 raise invalid_value(
@@ -187,7 +188,8 @@ class SubnetApi:
                 )
             zone = f"{ctx.region}{letter}"
         if zone is None:
-            zone = f"{ctx.region}{ZONE_LETTERS[len(siblings) % len(ZONE_LETTERS)]}"
+            letters = zone_letters(ctx.region)
+            zone = f"{ctx.region}{letters[len(siblings) % len(letters)]}"
         subnet = new_subnet(vpc, block, self._zone(ctx, zone), default=False)
         subnet.tags = spec_tags(params, "subnet")
         self.state.save(subnet)

@@ -27,12 +27,13 @@ from fireside.ec2.state import (
     wrap,
 )
 from fireside.ec2.subnets import network, new_subnet
-from fireside.ec2.zones import ZONE_LETTERS
+from fireside.ec2.zones import zone_letters
 
 __all__ = ["VpcApi"]
 
 _DEFAULT_CIDR: Final = "172.31.0.0/16"
 _MAX_VPCS: Final = 100  # per account and region (AWS's default quota is 5)
+_MAX_CIDRS: Final = 5  # IPv4 blocks per VPC (AWS's default quota)
 _VPC_ATTRIBUTES: Final = {
     "enableDnsSupport": "EnableDnsSupport",
     "enableDnsHostnames": "EnableDnsHostnames",
@@ -42,10 +43,13 @@ _VPC_ATTRIBUTES: Final = {
 
 def _vpc_values(vpc: Resource) -> dict[str, list[str]]:
     data = vpc.data
+    associations = data["CidrBlockAssociationSet"]
     return {
         "vpc-id": [vpc.id],
         "cidr": [data["CidrBlock"]],
-        "cidr-block-association.cidr-block": [data["CidrBlock"]],
+        "cidr-block-association.cidr-block": [a["CidrBlock"] for a in associations],
+        "cidr-block-association.association-id": [a["AssociationId"] for a in associations],
+        "cidr-block-association.state": [a["CidrBlockState"]["State"] for a in associations],
         "cidrBlock": [data["CidrBlock"]],
         "is-default": [text(data["IsDefault"])],
         "isDefault": [text(data["IsDefault"])],
@@ -105,6 +109,8 @@ class VpcApi:
             "DescribeVpcs": wrap(self.describe_vpcs),
             "DeleteVpc": wrap(self.delete_vpc),
             "DescribeVpcAttribute": wrap(self.describe_attribute),
+            "AssociateVpcCidrBlock": wrap(self.associate_cidr),
+            "DisassociateVpcCidrBlock": wrap(self.disassociate_cidr),
             "ModifyVpcAttribute": wrap(self.modify_attribute),
         }
 
@@ -139,7 +145,7 @@ class VpcApi:
         )
         made.append(gateway)
         blocks = ipaddress.IPv4Network(_DEFAULT_CIDR).subnets(new_prefix=20)
-        for letter, block in zip(ZONE_LETTERS, blocks, strict=False):
+        for letter, block in zip(zone_letters(ctx.region), blocks, strict=False):
             made.append(new_subnet(vpc, block, f"{ctx.region}{letter}", default=True))
         return made
 
@@ -212,6 +218,65 @@ class VpcApi:
             )
         self.state.save(delete=[vpc, *doomed])
         return {}
+
+    def associate_cidr(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        vpc = self.state.own(params["VpcId"], "vpc", ctx)
+        if not params.get("CidrBlock"):
+            raise invalid_value("Fireside gives VPCs IPv4 CIDR blocks only: give a CidrBlock")
+        block = network(params["CidrBlock"])
+        if not 16 <= block.prefixlen <= 28:
+            raise ec2_error("InvalidVpc.Range", f"The CIDR '{params['CidrBlock']}' is invalid.")
+        associations = vpc.data["CidrBlockAssociationSet"]
+        if len(associations) >= _MAX_CIDRS:
+            raise ec2_error(
+                "CidrLimitExceeded",
+                f"This network {vpc.id} has met its maximum number of allowed CIDRs: {_MAX_CIDRS}",
+            )
+        if any(block.overlaps(network(a["CidrBlock"])) for a in associations):
+            raise ec2_error(
+                "InvalidVpc.Range",
+                f"The CIDR '{block}' conflicts with a CIDR block of the VPC {vpc.id}",
+            )
+        association = {
+            "AssociationId": new_id("vpc-cidr-assoc-"),
+            "CidrBlock": str(block),
+            "CidrBlockState": {"State": "associated"},
+        }
+        associations.append(association)
+        self.state.save(vpc)
+        shown = {**association, "CidrBlockState": {"State": "associating"}}
+        return {"VpcId": vpc.id, "CidrBlockAssociation": shown}
+
+    def disassociate_cidr(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        wanted = params.get("AssociationId")
+        for vpc in self.state.mine("vpc", ctx):
+            associations = vpc.data["CidrBlockAssociationSet"]
+            found = next((a for a in associations if a["AssociationId"] == wanted), None)
+            if found is None:
+                continue
+            if found["CidrBlock"] == vpc.data["CidrBlock"]:
+                raise ec2_error(
+                    "OperationNotPermitted",
+                    f"The vpc CIDR block with association ID {wanted} may not be"
+                    " disassociated. It is the primary IPv4 CIDR block of the VPC",
+                )
+            block = network(found["CidrBlock"])
+            for subnet in self.state.mine("subnet", ctx):
+                inside = network(subnet.data["CidrBlock"]).subnet_of(block)
+                if subnet.data["VpcId"] == vpc.id and inside:
+                    raise ec2_error(
+                        "DependencyViolation",
+                        f"The vpc CIDR block with association ID {wanted} has dependencies"
+                        " and cannot be disassociated.",
+                    )
+            associations.remove(found)
+            self.state.save(vpc)
+            shown = {**found, "CidrBlockState": {"State": "disassociating"}}
+            return {"VpcId": vpc.id, "CidrBlockAssociation": shown}
+        raise ec2_error(
+            "InvalidVpcCidrBlockAssociationID.NotFound",
+            f"The vpc CIDR block association ID '{wanted}' does not exist",
+        )
 
     def describe_attribute(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         vpc = self.state.own(params["VpcId"], "vpc", ctx)

@@ -1,8 +1,8 @@
 """Regions, Availability Zones and account attributes: what a client asks before it builds a
 network (CDK's `Fn::GetAZs`, Terraform's `aws_availability_zones`).
 
-Every region Fireside answers for has three zones, `<region>a` to `<region>c`, with zone ids
-made the way AWS spells them (`use1-az1`). They are names only: Fireside runs everything on
+Every region Fireside answers for has AWS's usual zones (`us-east-1a` to `f`, `us-west-2a` to
+`d`, `a` to `c` elsewhere), with zone ids made the way AWS spells them (`use1-az1`). They are names only: Fireside runs everything on
 its own host.
 """
 
@@ -14,9 +14,10 @@ from typing import Any, Final
 from fireside.aws.context import RequestContext
 from fireside.ec2.state import invalid_value
 
-__all__ = ["REGIONS", "ZONE_LETTERS", "zone_id", "zones"]
+__all__ = ["REGIONS", "zone_id", "zone_letters", "zone_names", "zones"]
 
-ZONE_LETTERS: Final = "abc"
+#: Zones per region where AWS has more than three (elsewhere `a` to `c`).
+_LETTERS: Final = {"us-east-1": "abcdef", "us-west-2": "abcd"}
 REGIONS: Final = (
     "af-south-1",
     "ap-east-1",
@@ -42,11 +43,19 @@ REGIONS: Final = (
 )
 
 
+def zone_letters(region: str) -> str:
+    return _LETTERS.get(region, "abc")
+
+
+def zone_names(region: str) -> list[str]:
+    return [f"{region}{letter}" for letter in zone_letters(region)]
+
+
 def zone_id(region: str, letter: str) -> str:
     """AWS's zone id form: `us-east-1` + `a` -> `use1-az1`."""
     parts = region.split("-")
     short = parts[0] + "".join(p[:1] for p in parts[1:-1]) + parts[-1]
-    return f"{short}-az{ZONE_LETTERS.index(letter) + 1}"
+    return f"{short}-az{zone_letters(region).index(letter) + 1}"
 
 
 def zones(region: str) -> list[dict[str, Any]]:
@@ -62,7 +71,7 @@ def zones(region: str) -> list[dict[str, Any]]:
             "NetworkBorderGroup": region,
             "ZoneType": "availability-zone",
         }
-        for letter in ZONE_LETTERS
+        for letter in zone_letters(region)
     ]
 
 
