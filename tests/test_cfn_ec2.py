@@ -133,7 +133,7 @@ def _vpc_resources(stack_tag: str) -> dict[str, Any]:
     return resources
 
 
-def _template(stack_tag: str, port: int) -> str:
+def _template(stack_tag: str, port: int, open_port: int = 80) -> str:
     resources = _vpc_resources(stack_tag)
     resources.update(
         {
@@ -145,10 +145,10 @@ def _template(stack_tag: str, port: int) -> str:
                     "SecurityGroupIngress": [
                         {
                             "CidrIp": "0.0.0.0/0",
-                            "Description": "Allow from anyone on port 80",
-                            "FromPort": 80,
+                            "Description": f"Allow from anyone on port {open_port}",
+                            "FromPort": open_port,
                             "IpProtocol": "tcp",
-                            "ToPort": 80,
+                            "ToPort": open_port,
                         }
                     ],
                     # CDK's `allowAllOutbound: false`
@@ -292,6 +292,15 @@ def test_a_cdk_shaped_vpc_with_an_alb_serves_and_goes(server: Server) -> None:
     assert {z["SubnetId"] for z in lb["AvailabilityZones"]} == public
     assert lb["SecurityGroups"] == [outputs["LbGroup"]]
     assert httpx.get(f"http://127.0.0.1:{port}/hello", timeout=60).json() == {"path": "/hello"}
+
+    # an update changes the group's rules and the VPC's tag in place
+    cfn.update_stack(StackName=stack, TemplateBody=_template(f"{stack}-v2", port, open_port=8080))
+    cfn.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig=waiter)
+    assert _outputs(cfn, stack)["VpcId"] == vpc_id
+    lb_group = ec2.describe_security_groups(GroupIds=[outputs["LbGroup"]])["SecurityGroups"][0]
+    assert [(p["FromPort"], p["ToPort"]) for p in lb_group["IpPermissions"]] == [(8080, 8080)]
+    vpc = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]
+    assert {"Key": "Name", "Value": f"{stack}-v2"} in vpc["Tags"]
 
     cfn.delete_stack(StackName=stack)
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig=waiter)
