@@ -8,13 +8,15 @@ and errors built by Fireside are read back by botocore's `EC2QueryParser`.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import botocore.parsers
 import botocore.serialize
 import botocore.session
 import pytest
 from botocore.awsrequest import create_request_object, prepare_request_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import load_service
@@ -172,3 +174,41 @@ def test_unknown_actions_and_bad_values_get_ec2s_codes() -> None:
         "MissingParameter",
         "The request must contain the parameter VpcId",
     )
+
+
+KEYS = st.sampled_from(
+    [
+        "Filter.1.Name",
+        "Filter.1.Value.1",
+        "Filter.x.Name",
+        "Filter.0.Value",
+        "VpcId",
+        "VpcId.1",
+        "MaxResults",
+        "DryRun",
+        "TagSpecification.1.Tag.1.Key",
+        "IpPermissions.1.FromPort",
+        "IpPermissions.1.IpRanges.1.CidrIp",
+        "MapPublicIpOnLaunch.Value",
+        "",
+        ".",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    operation=st.sampled_from(
+        ["DescribeVpcs", "CreateVpc", "AuthorizeSecurityGroupIngress", "ModifySubnetAttribute"]
+    ),
+    pairs=st.lists(st.tuples(KEYS, st.text(max_size=12)), max_size=8),
+)
+def test_any_form_parses_or_gets_an_ec2_error(operation: str, pairs: list[tuple[str, str]]) -> None:
+    body = urlencode([("Action", operation), ("Version", "2016-11-15"), *pairs]).encode()
+    try:
+        PROTO.parse(Request("POST", "/", "", {}, body))
+    except ServiceError as error:
+        assert error.status == 400
+        assert error.code in ("InvalidParameterValue", "MissingParameter"), error.code
+        response = PROTO.serialize_error(error, "req")
+        assert boto_parse(operation, response)["Error"]["Code"] == error.code

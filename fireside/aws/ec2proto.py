@@ -19,6 +19,7 @@ EC2 reports bad input as `MissingParameter` or `InvalidParameterValue`, not Cora
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,9 @@ from fireside.http.types import Request, Response
 __all__ = ["Ec2Protocol"]
 
 _XML = ("Content-Type", "text/xml;charset=UTF-8")
+#: Characters XML 1.0 cannot carry: a message echoing a client's bad value drops them, so the
+#: error stays a document botocore can read.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Ec2Protocol(QueryProtocol):
@@ -73,7 +77,7 @@ class Ec2Protocol(QueryProtocol):
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
             f"<Code>{escape_text(error.code)}</Code>"
-            f"<Message>{escape_text(error.message)}</Message>"
+            f"<Message>{escape_text(_NOT_XML.sub('?', error.message))}</Message>"
             f"</Error></Errors><RequestID>{escape_text(request_id)}</RequestID></Response>"
         )
         headers = self._ec2_headers(request_id)
