@@ -212,3 +212,13 @@ def test_any_form_parses_or_gets_an_ec2_error(operation: str, pairs: list[tuple[
         assert error.code in ("InvalidParameterValue", "MissingParameter"), error.code
         response = PROTO.serialize_error(error, "req")
         assert boto_parse(operation, response)["Error"]["Code"] == error.code
+
+
+@pytest.mark.parametrize("service", ["elbv2", "sts"])
+def test_query_errors_echoing_control_characters_stay_readable(service: str) -> None:
+    proto = protocol_for(load_service(service))
+    response = proto.serialize_error(ServiceError("ValidationError", "bad \x1f value"), "r")
+    parsed = botocore.parsers.create_parser("query").parse(
+        {"status_code": 400, "headers": dict(response.headers), "body": response.body}, None
+    )
+    assert parsed["Error"]["Message"] == "bad ? value"

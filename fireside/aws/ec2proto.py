@@ -19,7 +19,6 @@ EC2 reports bad input as `MissingParameter` or `InvalidParameterValue`, not Cora
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,15 +26,12 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.model import ServiceModel
 from fireside.aws.protocol import ParsedRequest
 from fireside.aws.query import QueryProtocol
-from fireside.aws.xmlcodec import XmlWriter, escape_text
+from fireside.aws.xmlcodec import XmlWriter, escape_text, xml_safe
 from fireside.http.types import Request, Response
 
 __all__ = ["Ec2Protocol"]
 
 _XML = ("Content-Type", "text/xml;charset=UTF-8")
-#: Characters XML 1.0 cannot carry: a message echoing a client's bad value drops them, so the
-#: error stays a document botocore can read.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 class Ec2Protocol(QueryProtocol):
@@ -77,7 +73,7 @@ class Ec2Protocol(QueryProtocol):
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
             f"<Code>{escape_text(error.code)}</Code>"
-            f"<Message>{escape_text(_NOT_XML.sub('?', error.message))}</Message>"
+            f"<Message>{escape_text(xml_safe(error.message))}</Message>"
             f"</Error></Errors><RequestID>{escape_text(request_id)}</RequestID></Response>"
         )
         headers = self._ec2_headers(request_id)

@@ -43,7 +43,7 @@ from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.timestamps import parse_timestamp
 from fireside.aws.validation import Validator
-from fireside.aws.xmlcodec import XmlWriter, escape_attribute, escape_text
+from fireside.aws.xmlcodec import XmlWriter, escape_attribute, escape_text, xml_safe
 from fireside.http.types import Request, Response
 
 __all__ = ["QueryProtocol"]
@@ -396,7 +396,8 @@ class QueryProtocol:
         kind = "Sender" if error.sender_fault else "Receiver"
         out = [
             f"<ErrorResponse{self._xmlns}><Error><Type>{kind}</Type>",
-            f"<Code>{escape_text(code)}</Code><Message>{escape_text(error.message)}</Message>",
+            f"<Code>{escape_text(code)}</Code>",
+            f"<Message>{escape_text(xml_safe(error.message))}</Message>",
         ]
         fields = {k: v for k, v in error.fields.items() if k.lower() != "message"}
         if fields:
