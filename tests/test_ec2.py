@@ -305,6 +305,11 @@ def test_tags_and_describe_tags(ec2: Any) -> None:
         lambda: ec2.create_tags(Resources=["bogus-1"], Tags=[{"Key": "a", "Value": "b"}]),
         "InvalidID",
     )
+    # control characters could not travel back in an XML answer: refused, as AWS does
+    _fails(
+        lambda: ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "a", "Value": "b\x1f"}]),
+        "InvalidParameterValue",
+    )
     ec2.delete_vpc(VpcId=vpc_id)
 
 

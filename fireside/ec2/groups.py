@@ -22,6 +22,7 @@ from fireside.ec2.state import (
     matches,
     new_id,
     page,
+    printable,
     spec_tags,
     text,
     wrap,
@@ -153,8 +154,8 @@ class GroupApi:
 
     # -- groups -----------------------------------------------------------------------------
     def create(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        name = params["GroupName"]
-        description = params["Description"]
+        name = printable(params["GroupName"], "GroupName")
+        description = printable(params["Description"], "GroupDescription")
         if not 1 <= len(name) <= 255 or name.lower().startswith("sg-"):
             raise invalid_value(
                 f"Value ({name}) for parameter GroupName is invalid. Group names may not be in"

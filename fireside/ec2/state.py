@@ -32,6 +32,7 @@ __all__ = [
     "matches",
     "new_id",
     "page",
+    "printable",
     "spec_tags",
     "text",
     "wrap",
@@ -249,12 +250,22 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
 # -- tags ------------------------------------------------------------------------------------
 
 
+def printable(value: str, parameter: str) -> str:
+    """`value` if it holds no control characters (EC2 refuses them in names, descriptions
+    and tags; they could not travel back in an XML answer)."""
+    if any(ord(c) < 32 or c in "\ufffe\uffff" for c in value):
+        raise invalid_value(f"Value for parameter {parameter} contains invalid characters.")
+    return value
+
+
 def checked_tags(tags: list[dict[str, Any]] | None, *, reserved: bool = False) -> dict[str, str]:
     """Tags checked as EC2 checks them; `reserved` lets `aws:` keys through (CloudFormation's
     own tags on the resources a stack makes)."""
     out: dict[str, str] = {}
     for tag in tags or []:
         key = tag.get("Key")
+        printable(key or "", "Tag.Key")
+        printable(tag.get("Value") or "", "Tag.Value")
         if not key or len(key) > 128:
             raise invalid_value("Tag key must be between 1 and 128 characters long")
         if key.lower().startswith("aws:") and not reserved:
