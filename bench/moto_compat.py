@@ -34,8 +34,12 @@ the moto sdist on PyPI (same version as the moto installed in `.bench-venvs/moto
 - `logs`: `tests/test_logs` (CloudWatch Logs: groups, streams, events, filters, tags), set up
   as `apigatewayv2`, its plugin deleting every log group.
 - `elbv2`: `tests/test_elbv2` (Application Load Balancers' control plane), its plugin
-  deleting every load balancer and target group; most of these tests make a VPC, subnets and
-  security groups through EC2 first, which Fireside does not serve;
+  deleting every load balancer and target group, then (as `ec2`'s) every EC2 networking
+  record but the default VPC's: most of these tests make a VPC, subnets and security groups
+  through EC2 first;
+- `ec2`: moto's VPC, subnet, security group, internet gateway and route table tests
+  (`tests/test_ec2/test_{vpcs,subnets,security_groups,internet_gateways,route_tables}.py`),
+  its plugin deleting every EC2 networking record but the default VPC's;
 - `cloudformation`: `tests/test_cloudformation` (stacks, change sets, exports, nested stacks,
   custom resources) but moto's parser and URL unit tests, its plugin deleting every stack
   before each test, with `lambda_policy`'s role helper.
@@ -44,7 +48,7 @@ Prints passed/run for all tests and for the ones moto marks `aws_verified` (chec
 real AWS), and writes the per-test outcomes to bench/results/moto_compat[_<suite>].json.
 Usage: python bench/moto_compat.py
        [--suite dynamodb|lambda_policy|lambda_url|lambda_esm|s3_notifications|apigatewayv2|
-        apigateway|events|sqs|scheduler|sns|logs|cloudformation|elbv2|
+        apigateway|events|sqs|scheduler|sns|logs|cloudformation|elbv2|ec2|
         sns_with_policies]
        [-k EXPR]
 """
@@ -225,6 +229,45 @@ for page in client.get_paginator("list_stacks").paginate():
             client.delete_stack(StackName=stack["StackId"])
 """,
 )
+#: Removes every EC2 networking record but the default VPC's (`client`: an ec2 client).
+EC2_CLEANUP = """
+for nat in client.describe_nat_gateways()["NatGateways"]:
+    if nat["State"] != "deleted":
+        client.delete_nat_gateway(NatGatewayId=nat["NatGatewayId"])
+for address in client.describe_addresses()["Addresses"]:
+    client.release_address(AllocationId=address["AllocationId"])
+default_vpc = [v["VpcId"] for v in client.describe_vpcs()["Vpcs"] if v["IsDefault"]]
+for table in client.describe_route_tables()["RouteTables"]:
+    if table["VpcId"] in default_vpc:
+        continue
+    for association in table.get("Associations", []):
+        if not association.get("Main"):
+            client.disassociate_route_table(AssociationId=association["RouteTableAssociationId"])
+    if not any(a.get("Main") for a in table.get("Associations", [])):
+        client.delete_route_table(RouteTableId=table["RouteTableId"])
+for gateway in client.describe_internet_gateways()["InternetGateways"]:
+    attached = [a["VpcId"] for a in gateway.get("Attachments", [])]
+    if any(v in default_vpc for v in attached):
+        continue
+    for vpc_id in attached:
+        client.detach_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"], VpcId=vpc_id)
+    client.delete_internet_gateway(InternetGatewayId=gateway["InternetGatewayId"])
+groups = client.describe_security_groups()["SecurityGroups"]
+for group in groups:
+    for key, revoke in (("IpPermissions", client.revoke_security_group_ingress),
+                        ("IpPermissionsEgress", client.revoke_security_group_egress)):
+        if group["GroupName"] != "default" and group.get(key):
+            revoke(GroupId=group["GroupId"], IpPermissions=group[key])
+for group in groups:
+    if group["GroupName"] != "default":
+        client.delete_security_group(GroupId=group["GroupId"])
+for subnet in client.describe_subnets()["Subnets"]:
+    if subnet["VpcId"] not in default_vpc:
+        client.delete_subnet(SubnetId=subnet["SubnetId"])
+for vpc in client.describe_vpcs()["Vpcs"]:
+    if not vpc["IsDefault"]:
+        client.delete_vpc(VpcId=vpc["VpcId"])
+"""
 ELBV2_PLUGIN = clean_slate(
     "elbv2",
     """
@@ -236,8 +279,11 @@ for lb in client.describe_load_balancers()["LoadBalancers"]:
     client.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
 for group in client.describe_target_groups()["TargetGroups"]:
     client.delete_target_group(TargetGroupArn=group["TargetGroupArn"])
-""",
+client = boto3.client("ec2", endpoint_url=endpoint, region_name=region)
+"""
+    + EC2_CLEANUP,
 )
+EC2_PLUGIN = clean_slate("ec2", EC2_CLEANUP)
 SQS_PLUGIN = clean_slate(
     "sqs",
     """
@@ -387,6 +433,17 @@ SUITES = {
         "tests/test_elbv2",
         ELBV2_PLUGIN,
         {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+    ),
+    "ec2": Suite(
+        "tests/test_ec2/test_vpcs.py",
+        EC2_PLUGIN,
+        {"AWS_ACCESS_KEY_ID": "123456789012", "AWS_DEFAULT_REGION": "us-east-1"},
+        (
+            "tests/test_ec2/test_subnets.py",
+            "tests/test_ec2/test_security_groups.py",
+            "tests/test_ec2/test_internet_gateways.py",
+            "tests/test_ec2/test_route_tables.py",
+        ),
     ),
     "apigateway": Suite(
         "tests/test_apigateway",

@@ -52,6 +52,7 @@ from fireside.compute.registry import FunctionRegistry
 from fireside.compute.targets import FunctionTargets
 from fireside.compute.versions import Versions
 from fireside.config import Settings
+from fireside.ec2.provider import Ec2Provider
 from fireside.ecr import EcrProvider, EcrStore
 from fireside.edge import Edge, Service, json_response
 from fireside.elb.provider import ElbProvider, LambdaFunctions
@@ -359,12 +360,15 @@ class Fireside:
         )
         #: IAM: global, per account; roles and policies stored and returned, not enforced.
         self.iam = IamProvider(IamStore(data / "iam.sqlite"), self.authenticator.identity)
+        #: EC2's networking control plane (VPCs, subnets, security groups...): records only.
+        self.ec2 = Ec2Provider(data)
         #: Application Load Balancers (`elbv2`): listeners are ports on the listen host.
         self.elb = ElbProvider(
             data,
             settings.host,
             LambdaFunctions(self.versions, self.policies),
             limits=settings.http,
+            networks=self.ec2,
         )
         self.tables.attach_transfers(
             Transfers(
@@ -679,6 +683,14 @@ class Fireside:
                 max_body=_SMALL_REQUEST,
             )
         )
+        services.append(
+            Service(
+                "ec2",
+                protocol_for(load_service("ec2")),
+                self.ec2.operations(),
+                max_body=_SMALL_REQUEST,
+            )
+        )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
         services.append(
             Service(
@@ -830,7 +842,7 @@ class Fireside:
         supervisor.declare("apigatewaymanagementapi")
         await self.elb.start()
         supervisor.start("elbv2", "health-checks", self.elb.health.run)
-        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam"):
+        for service in ("s3", "sts", "apigateway", "apigatewayv2", "ssm", "ecr", "iam", "ec2"):
             supervisor.declare(service)
         extra: dict[str, str] = {}
         if self.kafka is not None:
@@ -896,6 +908,7 @@ class Fireside:
                 ("SNS HTTP deliveries", self.sns_http.close),
                 ("IAM", self.iam.close),
                 ("Elastic Load Balancing", self.elb.state.close),
+                ("EC2", self.ec2.close),
                 ("the Lambda store", self.db.close),
             ]
         )

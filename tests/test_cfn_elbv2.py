@@ -55,7 +55,7 @@ def _template(port: int, rule_path: str) -> str:
                 },
                 "Balancer": {
                     "Type": "AWS::ElasticLoadBalancingV2::LoadBalancer",
-                    "Properties": {"Subnets": ["subnet-a", "subnet-b"]},
+                    "Properties": {},
                 },
                 "Http": {
                     "Type": "AWS::ElasticLoadBalancingV2::Listener",

@@ -44,10 +44,18 @@ def balancer(elb: Any) -> Iterator[str]:
     elb.delete_load_balancer(LoadBalancerArn=arn)
 
 
-def test_load_balancers_are_made_described_and_deleted(elb: Any) -> None:
+def _default_subnets(server: Server) -> list[str]:
+    found = server.client("ec2").describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}]
+    )["Subnets"]
+    return sorted(s["SubnetId"] for s in found)[:2]
+
+
+def test_load_balancers_are_made_described_and_deleted(server: Server, elb: Any) -> None:
     name = _name("web")
+    subnets = _default_subnets(server)
     made = elb.create_load_balancer(
-        Name=name, Subnets=["subnet-1", "subnet-2"], Tags=[{"Key": "team", "Value": "x"}]
+        Name=name, Subnets=subnets, Tags=[{"Key": "team", "Value": "x"}]
     )["LoadBalancers"][0]
     arn = made["LoadBalancerArn"]
     assert arn.startswith("arn:aws:elasticloadbalancing:us-east-1:000000000000:loadbalancer/app/")
@@ -56,9 +64,10 @@ def test_load_balancers_are_made_described_and_deleted(elb: Any) -> None:
     )
     assert made["State"] == {"Code": "active"}
     assert (made["Type"], made["Scheme"]) == ("application", "internet-facing")
-    assert [z["SubnetId"] for z in made["AvailabilityZones"]] == ["subnet-1", "subnet-2"]
+    assert [z["SubnetId"] for z in made["AvailabilityZones"]] == subnets
+    assert made["VpcId"].startswith("vpc-")
     # idempotent with the same settings, as on AWS
-    again = elb.create_load_balancer(Name=name, Subnets=["subnet-1", "subnet-2"])
+    again = elb.create_load_balancer(Name=name, Subnets=subnets)
     assert again["LoadBalancers"][0]["LoadBalancerArn"] == arn
     with pytest.raises(ClientError) as caught:
         elb.create_load_balancer(Name=name, Scheme="internal")
@@ -111,7 +120,7 @@ def test_paging_load_balancers(elb: Any) -> None:
             elb.delete_load_balancer(LoadBalancerArn=arn)
 
 
-def test_target_group_checks(elb: Any) -> None:
+def test_target_group_checks(server: Server, elb: Any) -> None:
     with pytest.raises(ClientError) as caught:
         elb.create_target_group(Name=_name("tg"), TargetType="lambda", Protocol="HTTP")
     assert _error(caught) == (
@@ -125,7 +134,8 @@ def test_target_group_checks(elb: Any) -> None:
     with pytest.raises(ClientError) as caught:
         elb.create_target_group(Name=_name("tg"), Protocol="HTTP")
     assert _error(caught) == ("ValidationError", "A port must be specified", 400)
-    instance = elb.create_target_group(Name=_name("inst"), Protocol="HTTP", Port=80, VpcId="vpc-1")[
+    vpc = server.client("ec2").describe_vpcs()["Vpcs"][0]["VpcId"]
+    instance = elb.create_target_group(Name=_name("inst"), Protocol="HTTP", Port=80, VpcId=vpc)[
         "TargetGroups"
     ][0]
     assert instance["HealthCheckEnabled"] is True and instance["TargetType"] == "instance"
@@ -429,3 +439,99 @@ def test_accounts_are_walls(two_accounts: Server) -> None:
             DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
         )
     assert _error(caught)[0] == "TargetGroupNotFound"
+
+
+# -- subnets and security groups from EC2 ------------------------------------------------------
+
+
+def test_subnets_and_groups_are_checked_against_ec2(server: Server, elb: Any) -> None:
+    ec2 = server.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    one = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.0.0/24", AvailabilityZone="us-east-1a")
+    two = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24", AvailabilityZone="us-east-1b")
+    same = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.2.0/24", AvailabilityZone="us-east-1a")
+    a, b = one["Subnet"]["SubnetId"], two["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+    for kwargs, code, message in (
+        ({"Subnets": ["subnet-0123456789abcdef0", b]}, "SubnetNotFound", None),
+        (
+            {"Subnets": [a]},
+            "ValidationError",
+            "At least two subnets in two different Availability Zones must be specified",
+        ),
+        ({"Subnets": [a, same["Subnet"]["SubnetId"]]}, "InvalidConfigurationRequest", None),
+        (
+            {"Subnets": [a, b], "SecurityGroups": ["sg-0123456789abcdef0"]},
+            "InvalidSecurityGroup",
+            None,
+        ),
+    ):
+        with pytest.raises(ClientError) as caught:
+            elb.create_load_balancer(Name=_name("placed"), **kwargs)
+        got = _error(caught)
+        assert got[0] == code, got
+        if message is not None:
+            assert got[1] == message
+    made = elb.create_load_balancer(
+        Name=_name("placed"),
+        SubnetMappings=[{"SubnetId": a}, {"SubnetId": b}],
+        SecurityGroups=[group],
+    )["LoadBalancers"][0]
+    assert made["VpcId"] == vpc
+    assert [(z["ZoneName"], z["SubnetId"]) for z in made["AvailabilityZones"]] == [
+        ("us-east-1a", a),
+        ("us-east-1b", b),
+    ]
+    assert made["SecurityGroups"] == [group]
+    described = elb.describe_load_balancers(LoadBalancerArns=[made["LoadBalancerArn"]])
+    assert described["LoadBalancers"][0]["VpcId"] == vpc
+    with pytest.raises(ClientError) as caught:
+        elb.create_target_group(
+            Name=_name("tg"), Protocol="HTTP", Port=80, VpcId="vpc-0123456789abcdef0"
+        )
+    assert _error(caught)[0] == "ValidationError"
+    made_group = elb.create_target_group(Name=_name("tg"), Protocol="HTTP", Port=80, VpcId=vpc)
+    assert made_group["TargetGroups"][0]["VpcId"] == vpc
+    elb.delete_load_balancer(LoadBalancerArn=made["LoadBalancerArn"])
+
+
+def test_another_accounts_subnets_cannot_be_used(two_accounts: Server) -> None:
+    ec2_a = two_accounts.client("ec2", **_as(A))
+    subnets = [
+        s["SubnetId"]
+        for s in ec2_a.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])[
+            "Subnets"
+        ]
+    ][:2]
+    elb_b = two_accounts.client("elbv2", **_as(B))
+    with pytest.raises(ClientError) as caught:
+        elb_b.create_load_balancer(Name="borrowed", Subnets=subnets)
+    assert _error(caught)[0] == "SubnetNotFound"
+    elb_a = two_accounts.client("elbv2", **_as(A))
+    mine = elb_a.create_load_balancer(Name="owned", Subnets=subnets)["LoadBalancers"][0]
+    assert {z["SubnetId"] for z in mine["AvailabilityZones"]} == set(subnets)
+
+
+def test_set_subnets_and_security_groups(server: Server, elb: Any) -> None:
+    ec2 = server.client("ec2")
+    subnets = _default_subnets(server)
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    group = ec2.create_security_group(
+        GroupName=_name("lbsg"), Description="lb", VpcId=default_vpc[0]["VpcId"]
+    )["GroupId"]
+    arn = elb.create_load_balancer(Name=_name("moved"))["LoadBalancers"][0]["LoadBalancerArn"]
+    zones = elb.set_subnets(LoadBalancerArn=arn, Subnets=subnets)["AvailabilityZones"]
+    assert sorted(z["SubnetId"] for z in zones) == sorted(subnets)
+    lb = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"][0]
+    assert lb["VpcId"] == default_vpc[0]["VpcId"]
+    with pytest.raises(ClientError) as caught:
+        elb.set_subnets(LoadBalancerArn=arn, Subnets=subnets[:1])
+    assert _error(caught)[0] == "ValidationError"
+    assert elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=[group])[
+        "SecurityGroupIds"
+    ] == [group]
+    with pytest.raises(ClientError) as caught:
+        elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=["sg-0123456789abcdef0"])
+    assert _error(caught)[0] == "InvalidSecurityGroup"
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+    ec2.delete_security_group(GroupId=group)

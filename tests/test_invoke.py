@@ -294,6 +294,7 @@ def test_health(server: Server) -> None:
         "apigatewaymanagementapi",
         "elbv2",
         "kafka",
+        "ec2",
     }
     assert services["lambda"]["status"] == "running"
     assert set(services["lambda"]["loops"]) == {

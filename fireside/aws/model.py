@@ -67,6 +67,7 @@ class Shape:
         "name",
         "pattern",
         "payload",
+        "query_name",
         "required",
         "result_wrapper",
         "sensitive",
@@ -92,6 +93,9 @@ class Shape:
         #: The wire name (`locationName`): header name, query key, URI label or JSON key.
         self.location_name: str | None = _opt_str(ser.get("name"))
         self.payload: str | None = _opt_str(ser.get("payload"))
+        #: ec2 protocol: the request key a member travels under (`queryName`), if not its
+        #: capitalized `locationName`.
+        self.query_name: str | None = _opt_str(ser.get("queryName"))
         self.streaming: bool = bool(ser.get("streaming", False))
         self.event_stream: bool = bool(ser.get("eventstream", False))
         #: An event of an event stream; its members travel as headers (`event_header`), as

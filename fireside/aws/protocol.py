@@ -109,6 +109,10 @@ def protocol_for(service: ServiceModel) -> WireProtocol:
         from fireside.aws.query import QueryProtocol
 
         return QueryProtocol(service)
+    if service.protocol == "ec2":
+        from fireside.aws.ec2proto import Ec2Protocol
+
+        return Ec2Protocol(service)
     raise NotImplementedError(
         f"Fireside has no implementation of the {service.protocol} protocol "
         f"(needed by {service.service_id})"

@@ -43,7 +43,7 @@ from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.timestamps import parse_timestamp
 from fireside.aws.validation import Validator
-from fireside.aws.xmlcodec import XmlWriter, escape_attribute, escape_text
+from fireside.aws.xmlcodec import XmlWriter, escape_attribute, escape_text, xml_safe
 from fireside.http.types import Request, Response
 
 __all__ = ["QueryProtocol"]
@@ -107,9 +107,13 @@ Decoder = Callable[[_Node], Any]
 
 
 class _Decoders:
-    """Compiles (once per shape) functions from a key tree to boto3-shaped values."""
+    """Compiles (once per shape) functions from a key tree to boto3-shaped values.
 
-    def __init__(self) -> None:
+    `ec2=True` reads the ec2 protocol's keys: a member under its `queryName` (else its
+    capitalized `locationName`), every list as `Name.N` with no `member` segment."""
+
+    def __init__(self, *, ec2: bool = False) -> None:
+        self._ec2 = ec2
         self._memo: dict[int, tuple[Shape, Decoder]] = {}
 
     def decoder(self, shape: Shape) -> Decoder:
@@ -136,7 +140,11 @@ class _Decoders:
 
     def _structure(self, shape: Shape) -> Decoder:
         fields = [
-            (name, _member_key(name, member), self.decoder(member))
+            (
+                name,
+                _ec2_key(name, member) if self._ec2 else _member_key(name, member),
+                self.decoder(member),
+            )
             for name, member in shape.members.items()
         ]
 
@@ -156,7 +164,7 @@ class _Decoders:
 
     def _list(self, shape: Shape) -> Decoder:
         decode_item = self.decoder(shape.member)
-        wrapper = None if shape.flattened else (shape.member.location_name or "member")
+        wrapper = None if shape.flattened or self._ec2 else (shape.member.location_name or "member")
 
         def decode(node: _Node) -> list[Any]:
             holder = node if wrapper is None else node.children.get(wrapper)
@@ -214,6 +222,15 @@ def _member_key(name: str, member: Shape) -> str:
     if member.type_name == "list" and member.flattened and member.member.location_name:
         return member.member.location_name
     return member.location_name or name
+
+
+def _ec2_key(name: str, member: Shape) -> str:
+    """The key segment an ec2-protocol member travels under (botocore's `EC2Serializer`)."""
+    if member.query_name:
+        return member.query_name
+    if member.location_name:
+        return member.location_name[0].upper() + member.location_name[1:]
+    return name
 
 
 def _scalar(convert: Callable[[str], Any]) -> Decoder:
@@ -299,11 +316,13 @@ class QueryProtocol:
     `constraints=False` checks `required` only, for services that refuse bad values in their
     own words (SQS)."""
 
-    def __init__(self, service: ServiceModel, *, constraints: bool = True) -> None:
+    def __init__(
+        self, service: ServiceModel, *, constraints: bool = True, ec2: bool = False
+    ) -> None:
         self._service = service
         self._namespace = namespace = service.xml_namespace
         self._xmlns = f' xmlns="{escape_attribute(namespace)}"' if namespace else ""
-        decoders = _Decoders()
+        decoders = _Decoders(ec2=ec2)
         self._writer = writer = XmlWriter()
         self._inputs: dict[str, _InputPlan] = {}
         self._outputs: dict[str, _OutputPlan] = {}
@@ -377,7 +396,8 @@ class QueryProtocol:
         kind = "Sender" if error.sender_fault else "Receiver"
         out = [
             f"<ErrorResponse{self._xmlns}><Error><Type>{kind}</Type>",
-            f"<Code>{escape_text(code)}</Code><Message>{escape_text(error.message)}</Message>",
+            f"<Code>{escape_text(code)}</Code>",
+            f"<Message>{escape_text(xml_safe(error.message))}</Message>",
         ]
         fields = {k: v for k, v in error.fields.items() if k.lower() != "message"}
         if fields:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from xml.etree import ElementTree
@@ -38,6 +39,7 @@ __all__ = [
     "escape_text",
     "local_name",
     "member_tag",
+    "xml_safe",
 ]
 
 _INTEGERS = frozenset({"integer", "long", "short", "byte"})
@@ -180,6 +182,15 @@ def escape_text(text: str) -> str:
             .replace("\r", "&#13;")
         )
     return text
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """`text` without the characters XML 1.0 cannot carry (`?` for each): for error messages
+    that echo a client's bad value, which must stay a document the client can read."""
+    return _NOT_XML.sub("?", text)
 
 
 def escape_attribute(text: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fireside.cloudformation.template import validation
+from fireside.ec2.zones import zone_names
 
 __all__ = [
     "FUNCTIONS",
@@ -352,7 +353,8 @@ class Resolver:
 
     def _get_azs(self, args: Any) -> Any:
         region = self.resolve(args) or self.pseudo.region
-        return [f"{region}{zone}" for zone in "abc"]
+        # The zones EC2's DescribeAvailabilityZones answers for the region.
+        return zone_names(str(region))
 
     def _base64(self, args: Any) -> Any:
         text = self.resolve(args)

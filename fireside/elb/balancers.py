@@ -20,7 +20,7 @@ from fireside.aws.context import RequestContext
 from fireside.elb.actions import check_actions
 from fireside.elb.state import ElbState, Resource, elb_error, new_id, page, tag_map, validation
 
-__all__ = ["BalancerApi", "Ports"]
+__all__ = ["BalancerApi", "Networks", "Ports", "placement"]
 
 Operation = Callable[[RequestContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -56,6 +56,16 @@ _ATTRIBUTES: Final = {
 _HOSTED_ZONE: Final = "Z35SXDOTRQ7X7K"
 
 
+class Networks(Protocol):
+    """What ELB asks EC2 (`fireside.ec2.provider.Ec2Provider`): the caller's own records."""
+
+    def subnet(self, account: str, region: str, subnet_id: str) -> dict[str, Any] | None: ...
+
+    def security_group(self, account: str, region: str, group_id: str) -> dict[str, Any] | None: ...
+
+    def vpc(self, account: str, region: str, vpc_id: str) -> dict[str, Any] | None: ...
+
+
 class Ports(Protocol):
     async def open(self, listener: Resource) -> None: ...
 
@@ -66,10 +76,62 @@ def _time(epoch: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(epoch, datetime.UTC)
 
 
+def placement(
+    networks: Networks | None, ctx: RequestContext, params: dict[str, Any]
+) -> dict[str, Any]:
+    """`VpcId`, `AvailabilityZones` and `SecurityGroups` of a new load balancer, from the
+    caller's own subnets and groups in EC2, checked as AWS checks them."""
+    subnets = list(params.get("Subnets") or [])
+    subnets += [m["SubnetId"] for m in params.get("SubnetMappings") or [] if "SubnetId" in m]
+    groups = list(params.get("SecurityGroups") or [])
+    if networks is None or not subnets:
+        return {"AvailabilityZones": [], "SecurityGroups": groups}
+    records = []
+    for subnet_id in subnets:
+        found = networks.subnet(ctx.account_id, ctx.region, subnet_id)
+        if found is None:
+            raise elb_error("SubnetNotFound", f"The subnet ID '{subnet_id}' is not valid")
+        records.append(found)
+    vpcs = {r["VpcId"] for r in records}
+    if len(vpcs) > 1:
+        raise elb_error(
+            "InvalidConfigurationRequest", "The subnets must all belong to the same VPC"
+        )
+    zones = [r["AvailabilityZone"] for r in records]
+    if len(set(zones)) != len(zones):
+        raise elb_error(
+            "InvalidConfigurationRequest",
+            "A load balancer cannot be attached to multiple subnets in the same Availability Zone",
+        )
+    if len(zones) < 2:
+        raise validation(
+            "At least two subnets in two different Availability Zones must be specified"
+        )
+    vpc_id = records[0]["VpcId"]
+    for group_id in groups:
+        # The group must be the caller's; that it is in the balancer's VPC is not checked
+        # (AWS checks it; moto's elbv2 tests pass groups of the default VPC).
+        if networks.security_group(ctx.account_id, ctx.region, group_id) is None:
+            raise elb_error("InvalidSecurityGroup", f"Security group '{group_id}' does not exist")
+    return {
+        "VpcId": vpc_id,
+        "AvailabilityZones": [
+            {
+                "ZoneName": r["AvailabilityZone"],
+                "SubnetId": r["SubnetId"],
+                "LoadBalancerAddresses": [],
+            }
+            for r in records
+        ],
+        "SecurityGroups": groups,
+    }
+
+
 class BalancerApi:
-    def __init__(self, state: ElbState, ports: Ports) -> None:
+    def __init__(self, state: ElbState, ports: Ports, networks: Networks | None = None) -> None:
         self.state = state
         self.ports = ports
+        self.networks = networks
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -82,6 +144,8 @@ class BalancerApi:
             "DescribeListeners": self.describe_listeners,
             "ModifyListener": self.modify_listener,
             "DeleteListener": self.delete_listener,
+            "SetSubnets": self.set_subnets,
+            "SetSecurityGroups": self.set_security_groups,
         }
 
     # -- load balancers ---------------------------------------------------------------------
@@ -112,8 +176,7 @@ class BalancerApi:
                 f"Fireside does not make load balancers of type '{kind}' yet",
             )
         scheme = params.get("Scheme") or "internet-facing"
-        subnets = list(params.get("Subnets") or [])
-        subnets += [m["SubnetId"] for m in params.get("SubnetMappings") or [] if "SubnetId" in m]
+        placed = placement(self.networks, ctx, params)
         for lb in self.state.all("loadbalancer", ctx):
             if lb.name == name:
                 if lb.data["Scheme"] == scheme:
@@ -135,11 +198,7 @@ class BalancerApi:
             "CanonicalHostedZoneId": _HOSTED_ZONE,
             "Scheme": scheme,
             "Type": kind,
-            "AvailabilityZones": [
-                {"ZoneName": f"{ctx.region}{'abcdef'[i % 6]}", "SubnetId": s}
-                for i, s in enumerate(subnets)
-            ],
-            "SecurityGroups": list(params.get("SecurityGroups") or []),
+            **placed,
             "IpAddressType": params.get("IpAddressType") or "ipv4",
         }
         lb = Resource(
@@ -185,6 +244,31 @@ class BalancerApi:
         if marker:
             result["NextMarker"] = marker
         return result
+
+    async def set_subnets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
+        placed = placement(self.networks, ctx, params)
+        lb.data["AvailabilityZones"] = placed["AvailabilityZones"]
+        if "VpcId" in placed:
+            lb.data["VpcId"] = placed["VpcId"]
+        self.state.save(lb)
+        return {"AvailabilityZones": lb.data["AvailabilityZones"]}
+
+    async def set_security_groups(
+        self, ctx: RequestContext, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        lb = self.state.own(params.get("LoadBalancerArn"), "loadbalancer", ctx)
+        groups = list(params.get("SecurityGroups") or [])
+        for group_id in groups:
+            if self.networks and not self.networks.security_group(
+                ctx.account_id, ctx.region, group_id
+            ):
+                raise elb_error(
+                    "InvalidSecurityGroup", f"Security group '{group_id}' does not exist"
+                )
+        lb.data["SecurityGroups"] = groups
+        self.state.save(lb)
+        return {"SecurityGroupIds": groups}
 
     async def delete_load_balancer(
         self, ctx: RequestContext, params: dict[str, Any]

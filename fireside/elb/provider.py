@@ -4,7 +4,7 @@
 The control plane is split by resource (`balancers`, `rules`, `target_groups`, tags in
 `state`); the data plane is `door` behind `ports`; health checks are `health`'s loop, which
 the app runs under its supervisor. Operations Fireside lacks (trust stores, capacity
-reservations, listener certificates, SetSubnets...) are absent from `operations()`, so the
+reservations, listener certificates...) are absent from `operations()`, so the
 edge answers them with a NotImplementedException naming them.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 from fireside.aws.context import RequestContext
 from fireside.compute.policies import Policies
 from fireside.compute.versions import Versions
-from fireside.elb.balancers import BalancerApi
+from fireside.elb.balancers import BalancerApi, Networks
 from fireside.elb.door import AlbDoor
 from fireside.elb.health import TargetHealth
 from fireside.elb.ports import ListenerPorts
@@ -65,6 +65,7 @@ class ElbProvider:
         host: str,
         functions: LambdaFunctions,
         limits: HttpLimits | None = None,
+        networks: Networks | None = None,
     ) -> None:
         self.state = ElbState(ElbStore(data_dir / "elb.sqlite"))
         self.door = AlbDoor(self.state)
@@ -72,9 +73,9 @@ class ElbProvider:
         self.ports = ListenerPorts(
             host, self.door, data_dir / "tls", limits, dns_name=self._dns_name
         )
-        self.balancers = BalancerApi(self.state, self.ports)
+        self.balancers = BalancerApi(self.state, self.ports, networks)
         self.rules = RuleApi(self.state)
-        self.target_groups = TargetGroupApi(self.state, functions, self.health)
+        self.target_groups = TargetGroupApi(self.state, functions, self.health, networks)
 
     def _dns_name(self, listener: Resource) -> str:
         balancer = self.state.resources.get(listener.parent)

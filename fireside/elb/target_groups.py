@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 from fireside.aws.context import RequestContext
 from fireside.aws.errors import ServiceError
 from fireside.elb.actions import users_of
+from fireside.elb.balancers import Networks
 from fireside.elb.health import TargetHealth
 from fireside.elb.state import ElbState, Resource, elb_error, new_id, page, tag_map, validation
 from fireside.gateway.integration import FunctionRef
@@ -103,7 +104,14 @@ def _check_health(data: dict[str, Any]) -> None:
 
 
 class TargetGroupApi:
-    def __init__(self, state: ElbState, functions: FunctionChecks, health: TargetHealth) -> None:
+    def __init__(
+        self,
+        state: ElbState,
+        functions: FunctionChecks,
+        health: TargetHealth,
+        networks: Networks | None = None,
+    ) -> None:
+        self.networks = networks
         self.state = state
         self.functions = functions
         self.health = health
@@ -158,6 +166,10 @@ class TargetGroupApi:
                     " failed to satisfy constraint: Member must satisfy enum value set:"
                     f" [{', '.join(_PROTOCOLS)}]"
                 )
+            vpc_id = params.get("VpcId")
+            networks = self.networks
+            if vpc_id and networks and networks.vpc(ctx.account_id, ctx.region, vpc_id) is None:
+                raise validation(f"The VPC ID '{vpc_id}' is not found")
             data.update(
                 {k: params[k] for k in ("Protocol", "Port", "VpcId") if params.get(k) is not None}
             )

@@ -15,6 +15,8 @@ MODULES: tuple[str, ...] = (
     "awslambda",
     "dynamodb",
     "dynamodb_global",
+    "ec2",
+    "ec2_groups",
     "ecr",
     "elbv2",
     "events",
