@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -288,7 +289,12 @@ def _up(args: argparse.Namespace) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         asyncio.run(main())
     print("Fireside stopped.", flush=True)
-    return 0
+    # Everything is closed and flushed: skip the interpreter's teardown of a heap holding
+    # dozens of service models, which took ~0.9 s after this point (a test run starts and
+    # stops the server ~200 times).
+    logging.shutdown()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _logs(args: argparse.Namespace) -> int:
