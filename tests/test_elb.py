@@ -139,6 +139,21 @@ def test_target_group_checks(server: Server, elb: Any) -> None:
         "TargetGroups"
     ][0]
     assert instance["HealthCheckEnabled"] is True and instance["TargetType"] == "instance"
+    # An instance never registered: described with the group's port, as AWS describes it
+    # (moto's AWS-verified test_describe_unknown_targets).
+    assert elb.describe_target_health(
+        TargetGroupArn=instance["TargetGroupArn"], Targets=[{"Id": "i-12345678901234567"}]
+    )["TargetHealthDescriptions"] == [
+        {
+            "Target": {"Id": "i-12345678901234567", "Port": 80},
+            "HealthCheckPort": "80",
+            "TargetHealth": {
+                "State": "unused",
+                "Reason": "Target.NotRegistered",
+                "Description": "Target is not registered to the target group",
+            },
+        }
+    ]
     group = elb.create_target_group(Name=_name("tg"), TargetType="lambda")["TargetGroups"][0]
     assert group["HealthCheckEnabled"] is False
     assert group["HealthCheckIntervalSeconds"] == 35

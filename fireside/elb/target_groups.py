@@ -367,7 +367,12 @@ class TargetGroupApi:
         for key in keys:
             target = group.targets.get(key)
             if target is None:
-                shown = {"Id": key.split("@")[0]}
+                ident, _, port = key.partition("@")
+                shown: dict[str, Any] = {"Id": ident}
+                if group.data["TargetType"] != "lambda":  # AWS fills in the group's port
+                    port_given = port or group.data.get("Port")
+                    if port_given:
+                        shown["Port"] = int(port_given)
                 health = {
                     "State": "unavailable" if group.data["TargetType"] == "lambda" else "unused",
                     "Reason": "Target.NotRegistered",
