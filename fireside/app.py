@@ -91,10 +91,11 @@ from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.iam import IamProvider, IamStore
-from fireside.kafka.broker import BrokerConfig
+from fireside.kafka.broker import Broker, BrokerConfig
 from fireside.kafka.service import KafkaService
 from fireside.logs import LogGroups, LogsService, LogsStore
 from fireside.msk import Clusters, MskProvider, MskStore
+from fireside.msk.inventory import report as topics_report
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
@@ -747,6 +748,10 @@ class Fireside:
             if self._may_see_details(request):
                 return json_response(200, self.health())
             return json_response(200, {"status": "running"})
+        if path == "/_fireside/kafka/topics" and request.method == "GET":
+            if not self._may_see_details(request):
+                return json_response(403, {"message": "Signed by a configured key only."})
+            return json_response(200, topics_report(self._brokers()))
         if path.startswith("/_fireside/cloudformation/"):
             answered = await self.cloudformation.internal(request)
             if answered is not None:
@@ -775,6 +780,18 @@ class Fireside:
                 data = await asyncio.to_thread(archive.read_bytes)
                 return Response(200, [("Content-Type", "application/zip")], data)
         return json_response(404, {"message": f"No such Fireside resource: {path}"})
+
+    def _brokers(self) -> list[tuple[str, str, Broker]]:
+        """Every running Kafka broker: the default one, then each MSK cluster's."""
+        found: list[tuple[str, str, Broker]] = []
+        if self.kafka is not None and self.kafka.server.port:
+            config = self.kafka.broker.config
+            found.append(("default broker", f"{config.host}:{config.port}", self.kafka.broker))
+        clusters = self.msk_clusters
+        for arn, service in sorted(clusters.services.items()):
+            record = clusters.records[arn]
+            found.append((f"MSK cluster {arn}", clusters.bootstrap_of(record), service.broker))
+        return found
 
     def _may_see_details(self, request: Request) -> bool:
         """Health details (functions' counts, queues, the sandbox) are for the operator: anyone

@@ -4,6 +4,9 @@ the API, errors in MSK's codes, accounts as walls, and clusters surviving a rest
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +14,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.conftest import Server
 
@@ -281,3 +284,41 @@ def test_clusters_survive_a_restart(fresh_server: Callable[..., Server], tmp_pat
             got.append(message.value())
     consumer.close()
     assert got == values
+
+
+def test_fireside_topics_lists_each_brokers_topics_offsets_and_lag(msk_server: Server) -> None:
+    client = kafka(msk_server)
+    arn = create_provisioned(client, "listed")
+    wait_state(client, arn, "ACTIVE")
+    bootstrap = client.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerString"]
+    client.create_topic(ClusterArn=arn, TopicName="clicks", PartitionCount=2, ReplicationFactor=1)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for i in range(5):
+        producer.produce("clicks", value=b"c%d" % i, partition=0)
+    assert producer.flush(20) == 0
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "analytics"})
+    consumer.commit(offsets=[TopicPartition("clicks", 0, 3)], asynchronous=False)
+    consumer.close()
+
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": A, "AWS_SECRET_ACCESS_KEY": SECRETS[A]}
+    done = subprocess.run(
+        [sys.executable, "-m", "fireside", "topics", "--endpoint-url", msk_server.endpoint],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert f"default broker ({msk_server.kafka_bootstrap})" in out
+    assert f"MSK cluster {arn} ({bootstrap})" in out
+    section = out.split(f"MSK cluster {arn}")[1].split("\n\n")[0]
+    rows = [line.split() for line in section.splitlines()[1:]]
+    assert ["clicks", "0", "0", "5"] in rows and ["clicks", "1", "0", "0"] in rows
+    assert ["analytics", "clicks", "0", "3", "5", "2"] in rows  # lag = 5 - 3
+
+    unsigned = subprocess.run(
+        [sys.executable, "-m", "fireside", "topics", "--endpoint-url", msk_server.endpoint],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={k: v for k, v in env.items() if not k.startswith("AWS_")} | {
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", "AWS_CONFIG_FILE": "/nonexistent"},
+    )  # fmt: skip
+    assert unsigned.returncode == 1 and "403" in unsigned.stderr
+    client.delete_cluster(ClusterArn=arn)
