@@ -322,3 +322,86 @@ def test_fireside_topics_lists_each_brokers_topics_offsets_and_lag(msk_server: S
     )  # fmt: skip
     assert unsigned.returncode == 1 and "403" in unsigned.stderr
     client.delete_cluster(ClusterArn=arn)
+
+
+TEMPLATE = """
+Resources:
+  Provisioned:
+    Type: AWS::MSK::Cluster
+    Properties:
+      ClusterName: cfn-provisioned
+      KafkaVersion: "3.6.0"
+      NumberOfBrokerNodes: "2"
+      BrokerNodeGroupInfo:
+        InstanceType: kafka.t3.small
+        ClientSubnets: [subnet-a, subnet-b]
+      Tags:
+        team: !Ref Team
+  Serverless:
+    Type: AWS::MSK::ServerlessCluster
+    Properties:
+      ClientAuthentication:
+        Sasl:
+          Iam:
+            Enabled: true
+      VpcConfigs:
+        - SubnetIds: [subnet-a]
+Parameters:
+  Team:
+    Type: String
+Outputs:
+  ProvisionedArn:
+    Value: !GetAtt Provisioned.Arn
+  ServerlessArn:
+    Value: !Ref Serverless
+"""
+
+
+def stack_status(cfn: Any, name: str, want: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if stack["StackStatus"] == want or time.monotonic() > deadline:
+            events = cfn.describe_stack_events(StackName=name)["StackEvents"]
+            reasons = [e.get("ResourceStatusReason") for e in events]
+            assert stack["StackStatus"] == want, reasons
+            return stack
+        time.sleep(0.1)
+
+
+def test_a_cloudformation_stack_makes_updates_and_deletes_clusters(msk_server: Server) -> None:
+    cfn = msk_server.client("cloudformation", aws_access_key_id=A, aws_secret_access_key=SECRETS[A])
+    client = kafka(msk_server)
+    cfn.create_stack(
+        StackName="streams",
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "Team", "ParameterValue": "a"}],
+    )
+    stack = stack_status(cfn, "streams", "CREATE_COMPLETE")
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+    provisioned, serverless = outputs["ProvisionedArn"], outputs["ServerlessArn"]
+    info = client.describe_cluster_v2(ClusterArn=provisioned)["ClusterInfo"]
+    assert info["State"] == "ACTIVE" and info["ClusterName"] == "cfn-provisioned"
+    assert info["Provisioned"]["NumberOfBrokerNodes"] == 2
+    assert info["Tags"]["team"] == "a"
+    assert info["Tags"]["aws:cloudformation:stack-name"] == "streams"
+    other = client.describe_cluster_v2(ClusterArn=serverless)["ClusterInfo"]
+    assert other["ClusterType"] == "SERVERLESS" and other["ClusterName"].startswith("streams-")
+
+    cfn.update_stack(
+        StackName="streams",
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "Team", "ParameterValue": "b"}],
+    )
+    stack_status(cfn, "streams", "UPDATE_COMPLETE")
+    assert client.list_tags_for_resource(ResourceArn=provisioned)["Tags"]["team"] == "b"
+
+    cfn.delete_stack(StackName="streams")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        stacks = cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
+        if any(s["StackName"] == "streams" for s in stacks):
+            break
+        time.sleep(0.1)
+    for arn in (provisioned, serverless):
+        assert error_of(lambda arn=arn: client.describe_cluster(ClusterArn=arn))[1] == 404

@@ -55,7 +55,7 @@ def _check_tags(tags: dict[str, str]) -> None:
     if len(tags) > _MAX_TAGS:
         raise bad_request(f"A resource can have at most {_MAX_TAGS} tags.", "tags")
     for key, value in tags.items():
-        if not 1 <= len(key) <= 128 or len(value) > 256 or key.lower().startswith("aws:"):
+        if not 1 <= len(key) <= 128 or len(value) > 256:
             raise bad_request(f"The tag {key!r} is not valid.", "tags")
 
 
