@@ -5,6 +5,7 @@ the API, errors in MSK's codes, accounts as walls, and clusters surviving a rest
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ def msk_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
     server = Server(
         tmp_path_factory.mktemp("msk"),
-        env={"FIRESIDE_CREDENTIALS": credentials, "FIRESIDE_MSK_ACTIVATION_SECONDS": "0.5"},
+        env={"FIRESIDE_CREDENTIALS": credentials, "FIRESIDE_MSK_ACTIVATION_SECONDS": "1"},
     ).start()
     yield server
     server.stop()
@@ -167,6 +168,18 @@ def test_a_serverless_cluster(msk_server: Server) -> None:
 def test_errors_carry_msk_codes(msk_server: Server) -> None:
     client = kafka(msk_server)
     arn = create_provisioned(client, "dup")
+    # While CREATING (1 s here): no bootstrap brokers, no topic operations.
+    assert error_of(lambda: client.get_bootstrap_brokers(ClusterArn=arn)) == (
+        "BadRequestException",
+        400,
+        "You can't get bootstrap broker nodes for a cluster in CREATING state.",
+    )
+    code, status, _ = error_of(
+        lambda: client.create_topic(
+            ClusterArn=arn, TopicName="t", PartitionCount=1, ReplicationFactor=1
+        )
+    )
+    assert status == 409  # still CREATING: no topic operations yet
     code, status, message = error_of(lambda: create_provisioned(client, "dup"))
     assert (code, status, message) == (
         "ConflictException",
@@ -181,16 +194,19 @@ def test_errors_carry_msk_codes(msk_server: Server) -> None:
         lambda: client.list_nodes(ClusterArn=missing),
     ):
         assert error_of(call)[:2] == ("NotFoundException", 404)
-    code, status, _ = error_of(lambda: create_provisioned(client, "bad_name!"))
-    assert (code, status) == ("BadRequestException", 400)
+    code, status, message = error_of(lambda: create_provisioned(client, "bad_name!"))
+    assert (code, status, message) == (
+        "BadRequestException",
+        400,
+        "The parameter value contains one or more characters that are not valid.",
+    )
+    assert error_of(lambda: client.list_tags_for_resource(ResourceArn="arn:aws:sqs:x")) == (
+        "BadRequestException",
+        400,
+        "Invalid input resource arn",
+    )
     code, status, _ = error_of(lambda: client.create_cluster_v2(ClusterName="neither"))
     assert (code, status) == ("BadRequestException", 400)
-    code, status, _ = error_of(
-        lambda: client.create_topic(
-            ClusterArn=arn, TopicName="t", PartitionCount=1, ReplicationFactor=1
-        )
-    )
-    assert status == 409  # still CREATING: no topic operations yet
     wait_state(client, arn, "ACTIVE")
     code, status, _ = error_of(lambda: client.delete_cluster(ClusterArn=arn, CurrentVersion="nope"))
     assert (code, status) == ("BadRequestException", 400)
@@ -257,7 +273,7 @@ def test_a_kafka_client_produces_and_consumes_on_the_cluster(msk_server: Server)
     client.delete_cluster(ClusterArn=arn)
 
 
-def test_clusters_survive_a_restart(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+def test_clusters_survive_kill_9(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
     data = tmp_path / "data"
     srv = fresh_server(data, FIRESIDE_MSK_ACTIVATION_SECONDS="0.2")
     client = srv.client("kafka")
@@ -266,7 +282,7 @@ def test_clusters_survive_a_restart(fresh_server: Callable[..., Server], tmp_pat
     bootstrap = client.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerString"]
     values = [b"one", b"two", b"three"]
     assert produce_and_consume(bootstrap, "kept", values) == values
-    srv.stop()
+    srv.stop(signal.SIGKILL)  # nothing acknowledged may depend on an orderly shutdown
 
     again = fresh_server(data, FIRESIDE_MSK_ACTIVATION_SECONDS="0.2")
     client = again.client("kafka")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import shutil
 import time
@@ -141,8 +142,10 @@ class Clusters:
             elif record.state == "CREATING":
                 due = record.created + self.activation_delay
                 if due <= now and record.arn in self.services:
-                    record.state = "ACTIVE"
-                    await self.store.put(record)
+                    # Durable first: no client sees ACTIVE that a crash could take back.
+                    await self.store.put(dataclasses.replace(record, state="ACTIVE"))
+                    if record.state == "CREATING":  # not deleted meanwhile
+                        record.state = "ACTIVE"
                 else:
                     wait = min(wait, max(due - now, 0.05))
         return wait

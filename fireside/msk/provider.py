@@ -30,6 +30,7 @@ error = ModelledErrors("kafka")
 
 _NAME: Final = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,63}$")
 _MAX_TAGS: Final = 50
+_CLUSTER_ARN: Final = re.compile(r"^arn:aws[a-z-]*:kafka:[a-z0-9-]+:\d{12}:cluster/[^/]+/[^/]+$")
 #: MSK's quota: clusters per account and region (Fireside's bound on listeners and files).
 MAX_CLUSTERS: Final = 100
 
@@ -63,6 +64,8 @@ class MskProvider:
     def __init__(self, clusters: Clusters) -> None:
         self.clusters = clusters
         self.topics = TopicOperations(clusters, self.cluster)
+        #: (account, region, name) of clusters being created (not yet in `clusters.records`).
+        self._naming: set[tuple[str, str, str]] = set()
 
     def operations(self) -> dict[str, Operation]:
         return {
@@ -100,8 +103,7 @@ class MskProvider:
     ) -> ClusterRecord:
         if not _NAME.match(name):
             raise bad_request(
-                "ClusterName must be 1-64 characters: letters, digits and hyphens, "
-                "starting with a letter or digit.",
+                "The parameter value contains one or more characters that are not valid.",
                 "clusterName",
             )
         _check_tags(tags)
@@ -110,8 +112,13 @@ class MskProvider:
             for r in self.clusters.records.values()
             if r.account == ctx.account_id and r.region == ctx.region
         ]
-        if any(r.name == name for r in mine):
-            raise error("ConflictException", "A resource with this name already exists.")
+        key = (ctx.account_id, ctx.region, name)
+        if any(r.name == name for r in mine) or key in self._naming:
+            raise error(
+                "ConflictException",
+                "A resource with this name already exists.",
+                InvalidParameter="clusterName",
+            )
         if len(mine) >= MAX_CLUSTERS:
             raise bad_request(f"You have reached the limit of {MAX_CLUSTERS} clusters.")
         record = ClusterRecord(
@@ -125,7 +132,11 @@ class MskProvider:
             brokers=brokers,
             kafka_version=version,
         )
-        await self.clusters.create(record)
+        self._naming.add(key)  # two concurrent creates of one name: the second is refused
+        try:
+            await self.clusters.create(record)
+        finally:
+            self._naming.discard(key)
         return record
 
     async def create_cluster(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -280,8 +291,10 @@ class MskProvider:
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
         record = self.cluster(ctx, params["ClusterArn"])
-        if record.state == "DELETING":
-            raise bad_request(f"The cluster {record.arn} is being deleted.", "clusterArn")
+        if record.state != "ACTIVE":
+            raise bad_request(
+                f"You can't get bootstrap broker nodes for a cluster in {record.state} state."
+            )
         servers = self.clusters.bootstrap_of(record)
         if record.cluster_type == "SERVERLESS":
             # Serverless clusters only speak SASL/IAM on AWS; Fireside's listener is plaintext.
@@ -319,8 +332,13 @@ class MskProvider:
         return {"NodeInfoList": page, **more}
 
     # -- tags ----------------------------------------------------------------------------------
+    def _tagged(self, ctx: RequestContext, arn: str) -> ClusterRecord:
+        if not _CLUSTER_ARN.match(arn):
+            raise bad_request("Invalid input resource arn", "resourceArn")
+        return self.cluster(ctx, arn)
+
     async def tag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self.cluster(ctx, params["ResourceArn"])
+        record = self._tagged(ctx, params["ResourceArn"])
         tags = {**record.tags, **params["Tags"]}
         _check_tags(tags)
         record.tags = tags
@@ -328,7 +346,7 @@ class MskProvider:
         return {}
 
     async def untag_resource(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        record = self.cluster(ctx, params["ResourceArn"])
+        record = self._tagged(ctx, params["ResourceArn"])
         record.tags = {k: v for k, v in record.tags.items() if k not in set(params["TagKeys"])}
         await self.clusters.put(record)
         return {}
@@ -336,7 +354,7 @@ class MskProvider:
     async def list_tags_for_resource(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"Tags": self.cluster(ctx, params["ResourceArn"]).tags}
+        return {"Tags": self._tagged(ctx, params["ResourceArn"]).tags}
 
 
 #: ClusterInfo members that DescribeClusterV2 nests under `Provisioned`.
