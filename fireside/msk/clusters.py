@@ -144,8 +144,10 @@ class Clusters:
                 if due <= now and record.arn in self.services:
                     # Durable first: no client sees ACTIVE that a crash could take back.
                     await self.store.put(dataclasses.replace(record, state="ACTIVE"))
-                    if record.state == "CREATING":  # not deleted meanwhile
+                    if record.state == "CREATING":
                         record.state = "ACTIVE"
+                    else:  # deleted meanwhile: that write must be the last one
+                        await self.store.put(record)
                 else:
                     wait = min(wait, max(due - now, 0.05))
         return wait

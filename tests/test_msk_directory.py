@@ -1,0 +1,54 @@
+"""The contract Kafka event-source mappings use (`fireside.msk.directory.KafkaClusters`):
+`Clusters.bootstrap` answers the caller's own ACTIVE cluster's servers, else None, and the
+server's list of what it listens on is the one GetBootstrapBrokers gives."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from fireside.kafka.broker import BrokerConfig
+from fireside.msk.clusters import Clusters
+from fireside.msk.directory import KafkaClusters
+from fireside.msk.store import ClusterRecord, MskStore
+
+
+def test_bootstrap_answers_only_the_owners_active_cluster(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        now = [1000.0]
+        clusters = Clusters(
+            MskStore(tmp_path / "msk.sqlite"),
+            tmp_path / "clusters",
+            BrokerConfig,
+            max_request_bytes=1 << 20,
+            activation_delay=5.0,
+            clock=lambda: now[0],
+        )
+        directory: KafkaClusters = clusters
+        await clusters.start("127.0.0.1", "127.0.0.1")
+        record = ClusterRecord(
+            "111111111111", "us-east-1", "c", "u-1", "PROVISIONED", created=now[0]
+        )
+        await clusters.create(record)
+        arn = record.arn
+        assert directory.bootstrap("111111111111", "us-east-1", arn) is None  # CREATING
+        assert await clusters.step() == 5.0
+        now[0] += 5
+        await clusters.step()
+        servers = directory.bootstrap("111111111111", "us-east-1", arn)
+        assert servers == f"127.0.0.1:{record.port}"
+        with socket.create_connection(("127.0.0.1", record.port), timeout=5):
+            pass  # the cluster's own listener
+        assert directory.bootstrap("222222222222", "us-east-1", arn) is None
+        assert directory.bootstrap("111111111111", "eu-west-1", arn) is None
+        assert directory.bootstrap("111111111111", "us-east-1", arn + "x") is None
+        await clusters.delete(record)
+        assert directory.bootstrap("111111111111", "us-east-1", arn) is None
+        await clusters.step()
+        assert not (tmp_path / "clusters" / "u-1").exists()
+        assert clusters.store.clusters() == []
+        await clusters.close()
+        clusters.store.close()
+
+    asyncio.run(scenario())
