@@ -8,6 +8,9 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
+
+from fireside.config import ConfigError, load_settings
 from fireside.kafka.broker import BrokerConfig
 from fireside.msk.clusters import Clusters
 from fireside.msk.directory import KafkaClusters
@@ -52,3 +55,14 @@ def test_bootstrap_answers_only_the_owners_active_cluster(tmp_path: Path) -> Non
         clusters.store.close()
 
     asyncio.run(scenario())
+
+
+def test_the_activation_delay_setting(tmp_path: Path) -> None:
+    assert load_settings(data_dir=tmp_path, environ={}).msk_activation_seconds == 1.0
+    (tmp_path / "fireside.toml").write_text("[server]\nmsk_activation_seconds = 30\n")
+    assert load_settings(data_dir=tmp_path, environ={}).msk_activation_seconds == 30.0
+    env = {"FIRESIDE_MSK_ACTIVATION_SECONDS": "0.25"}
+    assert load_settings(data_dir=tmp_path, environ=env).msk_activation_seconds == 0.25
+    for bad in ("-1", "3601", "soon"):
+        with pytest.raises(ConfigError):
+            load_settings(data_dir=tmp_path, environ={"FIRESIDE_MSK_ACTIVATION_SECONDS": bad})
