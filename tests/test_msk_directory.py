@@ -66,3 +66,43 @@ def test_the_activation_delay_setting(tmp_path: Path) -> None:
     for bad in ("-1", "3601", "soon"):
         with pytest.raises(ConfigError):
             load_settings(data_dir=tmp_path, environ={"FIRESIDE_MSK_ACTIVATION_SECONDS": bad})
+
+
+def test_a_cluster_whose_port_was_taken_reopens_on_another(tmp_path: Path) -> None:
+    def make() -> Clusters:
+        return Clusters(
+            MskStore(tmp_path / "msk.sqlite"),
+            tmp_path / "clusters",
+            BrokerConfig,
+            max_request_bytes=1 << 20,
+            activation_delay=0,
+        )
+
+    async def first() -> int:
+        clusters = make()
+        await clusters.start("127.0.0.1", "127.0.0.1")
+        record = ClusterRecord("111111111111", "us-east-1", "c", "u-2", "PROVISIONED")
+        await clusters.create(record)
+        await clusters.step()
+        await clusters.close()
+        clusters.store.close()
+        return record.port
+
+    async def second(taken: int) -> None:
+        clusters = make()
+        await clusters.start("127.0.0.1", "127.0.0.1")
+        (record,) = clusters.records.values()
+        assert record.state == "ACTIVE" and record.port not in (0, taken)
+        assert clusters.bootstrap(record.account, record.region, record.arn) == (
+            f"127.0.0.1:{record.port}"
+        )
+        (stored,) = clusters.store.clusters()
+        assert stored.port == record.port  # the new port is remembered
+        await clusters.close()
+        clusters.store.close()
+
+    port = asyncio.run(first())
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        asyncio.run(second(port))
