@@ -91,9 +91,11 @@ from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.iam import IamProvider, IamStore
-from fireside.kafka.broker import BrokerConfig
+from fireside.kafka.broker import Broker, BrokerConfig
 from fireside.kafka.service import KafkaService
 from fireside.logs import LogGroups, LogsService, LogsStore
+from fireside.msk import Clusters, MskProvider, MskStore
+from fireside.msk.inventory import report as topics_report
 from fireside.outbox import Outbox
 from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
@@ -251,6 +253,19 @@ class Fireside:
                 ),
                 max_request_bytes=settings.kafka_max_request_bytes,
             )
+        #: MSK clusters: a broker of their own each, beside the default one (`fireside.msk`).
+        self.msk_clusters = Clusters(
+            MskStore(data / "msk.sqlite"),
+            data / "kafka" / "clusters",
+            lambda: BrokerConfig(
+                auto_create_topics=settings.kafka_auto_create_topics,
+                default_partitions=settings.kafka_default_partitions,
+                max_message_bytes=settings.kafka_max_message_bytes,
+            ),
+            max_request_bytes=settings.kafka_max_request_bytes,
+            activation_delay=settings.msk_activation_seconds,
+        )
+        self.msk = MskProvider(self.msk_clusters)
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
         self._edge: Edge | None = None
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
@@ -634,6 +649,15 @@ class Fireside:
         )
         services.append(
             Service(
+                "kafka",
+                protocol_for(load_service("kafka")),
+                self.msk.operations(),
+                path_prefixes=("/v1/clusters", "/api/v2/clusters"),
+                max_body=_SMALL_REQUEST,
+            )
+        )
+        services.append(
+            Service(
                 "ssm",
                 protocol_for(load_service("ssm")),
                 self.ssm.operations(),
@@ -724,6 +748,10 @@ class Fireside:
             if self._may_see_details(request):
                 return json_response(200, self.health())
             return json_response(200, {"status": "running"})
+        if path == "/_fireside/kafka/topics" and request.method == "GET":
+            if not self._may_see_details(request):
+                return json_response(403, {"message": "Signed by a configured key only."})
+            return json_response(200, topics_report(self._brokers()))
         if path.startswith("/_fireside/cloudformation/"):
             answered = await self.cloudformation.internal(request)
             if answered is not None:
@@ -752,6 +780,18 @@ class Fireside:
                 data = await asyncio.to_thread(archive.read_bytes)
                 return Response(200, [("Content-Type", "application/zip")], data)
         return json_response(404, {"message": f"No such Fireside resource: {path}"})
+
+    def _brokers(self) -> list[tuple[str, str, Broker]]:
+        """Every running Kafka broker: the default one, then each MSK cluster's."""
+        found: list[tuple[str, str, Broker]] = []
+        if self.kafka is not None and self.kafka.server.port:
+            config = self.kafka.broker.config
+            found.append(("default broker", f"{config.host}:{config.port}", self.kafka.broker))
+        clusters = self.msk_clusters
+        for arn, service in sorted(clusters.services.items()):
+            record = clusters.records[arn]
+            found.append((f"MSK cluster {arn}", clusters.bootstrap_of(record), service.broker))
+        return found
 
     def _may_see_details(self, request: Request) -> bool:
         """Health details (functions' counts, queues, the sandbox) are for the operator: anyone
@@ -847,6 +887,8 @@ class Fireside:
         extra: dict[str, str] = {}
         if self.kafka is not None:
             extra["kafka"] = await self._start_kafka(self.kafka)
+        await self.msk_clusters.start(settings.host, self._kafka_host())
+        supervisor.start("kafka", "msk-clusters", self.msk_clusters.run)
         if on_started is not None:
             on_started(
                 Started(settings.host, port, settings.data_dir, self.backend.describe(), extra)
@@ -856,12 +898,17 @@ class Fireside:
         finally:
             await self._shutdown()
 
+    def _kafka_host(self) -> str:
+        """The host Kafka clients are told to connect to."""
+        settings = self.settings
+        return settings.kafka_advertised_host or (
+            "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+        )
+
     async def _start_kafka(self, kafka: KafkaService) -> str:
         """Bind the broker's listener and serve it under the supervisor; where it listens."""
         settings = self.settings
-        host = settings.kafka_advertised_host or (
-            "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-        )
+        host = self._kafka_host()
         kafka.broker.config.host = host
         try:
             kafka_port = await kafka.start(settings.host, settings.kafka_port)
@@ -875,6 +922,7 @@ class Fireside:
     async def _close_kafka(self) -> None:
         if self.kafka is not None:
             await self.kafka.close()
+        await self.msk_clusters.close()
 
     async def _shutdown(self) -> None:
         provider = self._provider
@@ -909,6 +957,7 @@ class Fireside:
                 ("IAM", self.iam.close),
                 ("Elastic Load Balancing", self.elb.state.close),
                 ("EC2", self.ec2.close),
+                ("MSK", self.msk_clusters.store.close),
                 ("the Lambda store", self.db.close),
             ]
         )

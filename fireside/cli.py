@@ -104,6 +104,16 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--limit", type=int, default=100, help="items to show (default 100)")
     _client_options(scan)
 
+    topics = commands.add_parser(
+        "topics",
+        help="list Kafka topics with partitions, end offsets and consumer-group lag",
+        description="List the topics of every Kafka broker of a running Fireside (the "
+        "default broker on kafka_port and each MSK cluster's): each partition's start and "
+        "end offsets, and each consumer group's committed offset and lag (end - committed). "
+        "Signed with your AWS credentials when the server requires them.",
+    )
+    _client_options(topics)
+
     layer = commands.add_parser(
         "layer",
         help="build or publish a layer",
@@ -214,6 +224,32 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _topics(args: argparse.Namespace) -> int:
+    import json
+    import urllib.error
+    import urllib.request
+
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    from fireside.msk.inventory import render
+
+    request = AWSRequest(method="GET", url=f"{args.endpoint_url}/_fireside/kafka/topics")
+    credentials = boto3.Session().get_credentials()
+    if credentials is not None:
+        SigV4Auth(credentials, "fireside", args.region).add_auth(request)
+    prepared = urllib.request.Request(request.url, headers=dict(request.headers))
+    try:
+        with urllib.request.urlopen(prepared, timeout=30) as response:
+            data = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        print(f"fireside: cannot read topics from {args.endpoint_url}: {exc}", file=sys.stderr)
+        return 1
+    print(render(data))
+    return 0
+
+
 def _layer(args: argparse.Namespace) -> int:
     from fireside.layer_build import BuildError, install_requirements, zip_folder
 
@@ -320,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         return _tables(args)
     if args.command == "layer":
         return _layer(args)
+    if args.command == "topics":
+        return _topics(args)
     if args.command == "sdks":
         return _sdks(args)
     if args.command == "deploy":

@@ -127,6 +127,8 @@ class Settings:
     kafka_auto_create_topics: bool = True
     #: Partitions of a topic created without a count (Kafka's num.partitions).
     kafka_default_partitions: int = 1
+    #: Seconds an MSK cluster stays CREATING before it turns ACTIVE (AWS takes many minutes).
+    msk_activation_seconds: float = 1.0
     #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
     http: HttpLimits = field(default_factory=HttpLimits)
 
@@ -149,7 +151,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
         "cfn_custom_resource_timeout", "cfn_minute", *_WEBSOCKET,
         "kafka_port", "kafka_max_request_bytes",
-        "kafka_max_message_bytes", "kafka_default_partitions",
+        "kafka_max_message_bytes", "kafka_default_partitions", "msk_activation_seconds",
     ):  # fmt: skip
         if key in server:
             current = getattr(settings, key)
@@ -223,6 +225,7 @@ def load_settings(
         "FIRESIDE_KAFKA_MAX_REQUEST_BYTES": "kafka_max_request_bytes",
         "FIRESIDE_KAFKA_MAX_MESSAGE_BYTES": "kafka_max_message_bytes",
         "FIRESIDE_KAFKA_DEFAULT_PARTITIONS": "kafka_default_partitions",
+        "FIRESIDE_MSK_ACTIVATION_SECONDS": "msk_activation_seconds",
     }
     for var, attr in numeric.items():
         if var in env:
@@ -291,6 +294,8 @@ def load_settings(
         raise ConfigError("kafka_max_request_bytes and kafka_max_message_bytes must be >= 1024")
     if not 1 <= settings.kafka_default_partitions <= 1000:
         raise ConfigError("kafka_default_partitions must be between 1 and 1000")
+    if not 0 <= settings.msk_activation_seconds <= 3600:
+        raise ConfigError("msk_activation_seconds must be between 0 and 3600")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
     return settings

@@ -307,6 +307,9 @@ def test_health(server: Server) -> None:
     assert services["dynamodb"]["loops"]["ttl-sweep"]["state"] == "running"
     assert services["scheduler"]["loops"]["firing"]["state"] == "running"
     assert services["logs"]["loops"]["retention"]["state"] == "running"
+    # The default broker and the MSK clusters' state machine (`fireside.msk`).
+    assert set(services["kafka"]["loops"]) == {"listener", "retention", "msk-clusters"}
+    assert services["kafka"]["loops"]["msk-clusters"]["state"] == "running"
     assert health["sandbox"] in ("namespace", "gvisor", "microvm", "process")
 
 

@@ -217,4 +217,5 @@ def test_broker_loops_in_health(broker: Server) -> None:
     assert {name: loop["state"] for name, loop in kafka["loops"].items()} == {
         "listener": "running",
         "retention": "running",
+        "msk-clusters": "running",
     }

@@ -17,7 +17,6 @@ CALLS: list[tuple[str, str, Callable[[Any], Any]]] = [
     ("stepfunctions", "ListStateMachines", lambda c: c.list_state_machines()),  # json 1.0
     ("ses", "ListIdentities", lambda c: c.list_identities()),  # query
     ("ecs", "ListClusters", lambda c: c.list_clusters()),  # json 1.1
-    ("kafka", "ListClusters", lambda c: c.list_clusters()),  # rest-json
     ("appsync", "ListGraphqlApis", lambda c: c.list_graphql_apis()),  # rest-json
     ("elb", "DescribeLoadBalancers", lambda c: c.describe_load_balancers()),  # classic ELB
     # signs as elbv2 (served) does: told apart by its API version

@@ -22,6 +22,7 @@ MODULES: tuple[str, ...] = (
     "events",
     "iam",
     "logs",
+    "msk",
     "scheduler",
     "sns",
     "sqs",
