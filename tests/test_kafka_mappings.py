@@ -9,8 +9,10 @@ import base64
 import json
 import signal
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,6 +20,8 @@ from botocore.exceptions import ClientError
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fireside.compute.kafka_sources import NoClusters, kafka_payload, kafka_record
+from fireside.compute.mappings import EventSourceMapping
 from tests.conftest import ROLE, Server, python_zip
 from tests.test_kafka_tansu import tansu  # noqa: F401  (the Tansu broker fixture)
 from tests.test_sqs_mappings import _drain, _enabled, _queue, _wait_for
@@ -139,6 +143,70 @@ def test_records_reach_the_function_as_lambda_sends_them(server: Server) -> None
     got = lam.get_event_source_mapping(UUID=created["UUID"])
     assert got["State"] == "Enabled" and got["LastProcessingResult"] == "OK"
     lam.delete_event_source_mapping(UUID=created["UUID"])
+
+
+def test_latest_and_at_timestamp_start_where_they_say(server: Server) -> None:
+    lam, sqs = server.client(), server.client("sqs")
+    bootstrap = server.kafka_bootstrap
+    topic = _topic(bootstrap)
+    now = int(time.time() * 1000)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    producer.produce(topic, value=b"an hour ago", timestamp=now - 3_600_000)
+    producer.produce(topic, value=b"a minute ago", timestamp=now - 60_000)
+    assert producer.flush(30) == 0
+    latest_url, _ = _queue(sqs)
+    latest = _mapping(lam, bootstrap, topic, _worker(lam, latest_url), StartingPosition="LATEST")
+    # LATEST is resolved (and committed for the group) when the poller starts.
+    _wait_for(lambda: _committed(bootstrap, latest["UUID"], topic, 1) == [2])
+    stamped_url, _ = _queue(sqs)
+    stamped = _mapping(
+        lam,
+        bootstrap,
+        topic,
+        _worker(lam, stamped_url),
+        StartingPosition="AT_TIMESTAMP",
+        StartingPositionTimestamp=datetime.fromtimestamp((now - 120_000) / 1000, UTC),
+    )
+    assert stamped["StartingPosition"] == "AT_TIMESTAMP"
+    _produce(bootstrap, topic, (0, None, b"now"))
+    assert _values(_drain(sqs, latest_url, 1)) == ["now"]
+    seen = _values(_drain(sqs, stamped_url, 1))
+    while "now" not in seen:
+        seen += _values(_drain(sqs, stamped_url, 1))
+    assert seen == ["a minute ago", "now"]
+    with pytest.raises(ClientError) as caught:
+        lam.create_event_source_mapping(
+            FunctionName=_worker(lam, stamped_url),
+            Topics=[topic],
+            StartingPosition="AT_TIMESTAMP",
+            StartingPositionTimestamp=datetime.fromtimestamp(time.time() + 3600, UTC),
+            SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
+        )
+    assert "future" in caught.value.response["Error"]["Message"]
+    for mapping in (latest, stamped):
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_an_msk_event_names_its_cluster() -> None:
+    """The `aws:kafka` event of a mapping of an MSK cluster (the self-managed one is tested
+    end to end above; MSK clusters come with the MSK control plane)."""
+    arn = (
+        "arn:aws:kafka:us-east-1:000000000000:cluster/sales/0b1d2c3e-aaaa-bbbb-cccc-000000000000-1"
+    )
+    mapping = EventSourceMapping(
+        uuid="u", account="000000000000", region="us-east-1", function="f", qualifier=None,
+        source_arn=arn, batch_size=100, window=0, enabled=True, state="Enabled",
+        last_modified=0.0, topics=["orders"], starting_position="LATEST", group_id="u",
+    )  # fmt: skip
+    record = kafka_record("orders", 3, 15, 1545084650987, 0, b"k", b"{}", [("a", b"\x00\xff")])
+    event = json.loads(kafka_payload(mapping, "b-1:9092,b-2:9092", [record]))
+    assert list(event) == ["eventSource", "eventSourceArn", "bootstrapServers", "records"]
+    assert event["eventSource"] == "aws:kafka" and event["eventSourceArn"] == arn
+    assert event["records"]["orders-3"][0]["headers"] == [{"a": [0, 255]}]
+    wire = mapping.to_wire()
+    assert wire["EventSourceArn"] == arn and "SelfManagedEventSource" not in wire
+    assert wire["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "u"}
+    assert NoClusters().bootstrap("000000000000", "us-east-1", arn) is None
 
 
 def _refused(lam: Any, code: str = "InvalidParameterValueException", **params: Any) -> str:
