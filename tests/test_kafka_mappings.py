@@ -35,6 +35,9 @@ def handler(event, context):
         time.sleep(60)
     if os.environ.get("FAIL") == "1":
         raise ValueError("told to fail")
+    values = [r.get("value") for rs in event["records"].values() for r in rs]
+    if os.environ.get("FAIL") == "bad" and "YmFk" in values:  # base64 of b"bad"
+        raise ValueError("a bad record")
 """
 
 
@@ -268,6 +271,11 @@ def test_lambdas_checks(server: Server) -> None:
         Enabled=False,
     )
     assert first["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "billing"}
+    updated = lam.update_event_source_mapping(
+        UUID=first["UUID"], BatchSize=500, MaximumBatchingWindowInSeconds=2
+    )
+    assert (updated["BatchSize"], updated["MaximumBatchingWindowInSeconds"]) == (500, 2)
+    assert updated["Topics"] == ["aa"] and updated["StartingPosition"] == "LATEST"
     with pytest.raises(ClientError) as caught:  # the same group on the same cluster
         lam.create_event_source_mapping(
             **base,
@@ -310,6 +318,37 @@ def test_a_failed_batch_is_retried_then_sent_to_its_destination(server: Server) 
     assert info["recordsInfo"][f"{topic}-0"]["firstRecordOffset"] == "0"
     assert record["responseContext"]["functionError"] == "Unhandled"
     _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # moved past
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+
+
+def test_bisection_isolates_the_bad_record(server: Server) -> None:
+    lam, sqs = server.client(), server.client("sqs")
+    bootstrap = server.kafka_bootstrap
+    topic = _topic(bootstrap)
+    out_url, _ = _queue(sqs)
+    dead_url, dead_arn = _queue(sqs)
+    name = _worker(lam, out_url, FAIL="bad")
+    _produce(bootstrap, topic, *((0, None, v) for v in (b"a", b"bad", b"c", b"d")))
+    created = _mapping(
+        lam,
+        bootstrap,
+        topic,
+        name,
+        BatchSize=4,
+        MaximumBatchingWindowInSeconds=1,
+        MaximumRetryAttempts=1,
+        BisectBatchOnFunctionError=True,
+        DestinationConfig={"OnFailure": {"Destination": dead_arn}},
+    )
+    assert created["BisectBatchOnFunctionError"] is True
+    (record,) = _drain(sqs, dead_url, 1)
+    info = record["KafkaBatchInfo"]
+    assert info["batchSize"] == 1 and info["recordsInfo"][f"{topic}-0"]["lastRecordOffset"] == "1"
+    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [4])
+    batches = [sorted(_values([e])) for e in _drain(sqs, out_url, 6)]
+    assert sorted(batches) == sorted(
+        [["a", "bad", "c", "d"], ["a", "bad"], ["a"], ["bad"], ["bad"], ["c", "d"]]
+    )
     lam.delete_event_source_mapping(UUID=created["UUID"])
 
 

@@ -217,7 +217,8 @@ class KafkaPoller:
         throttles = 0
         while True:
             payload = kafka_payload(m, self._bootstrap, batch)
-            oldest = min(r["timestamp"] for r in batch) / 1000
+            stamps = [r["timestamp"] for r in batch if r["timestamp"] > 0]  # -1: none given
+            oldest = min(stamps) / 1000 if stamps else time.time()
             if time.time() - oldest > (m.max_age if m.max_age >= 0 else RECORD_LIFETIME):
                 self._give_up(batch, len(payload), "RecordAgeExceeded", attempts, None)
                 return
