@@ -452,3 +452,51 @@ def test_another_accounts_msk_cluster_is_not_found(fresh_server: Callable[..., S
         lam_b, FunctionName=name, EventSourceArn=arn, Topics=["tt"], StartingPosition="LATEST"
     )
     assert arn in message and "does not exist" in message
+
+
+def test_the_on_failure_record_goes_as_the_mappings_account(
+    fresh_server: Callable[..., Server],
+) -> None:
+    """Account B's mapping sends its given-up batch to account A's queue only once A's queue
+    policy lets B send (the destination path checks the owner, as for stream mappings)."""
+    a, b = "111111111111", "222222222222"
+    server = fresh_server(FIRESIDE_CREDENTIALS=f"{a}:secret-a,{b}:secret-b")
+    sqs_a = server.client("sqs", aws_access_key_id=a, aws_secret_access_key="secret-a")
+    lam_b = server.client("lambda", aws_access_key_id=b, aws_secret_access_key="secret-b")
+    sqs_b = server.client("sqs", aws_access_key_id=b, aws_secret_access_key="secret-b")
+    bootstrap = server.kafka_bootstrap
+    topic = _topic(bootstrap)
+    out_url, _ = _queue(sqs_b)
+    dead_url, dead_arn = _queue(sqs_a)
+    name = _worker(lam_b, out_url, FAIL="1")
+    created = _mapping(
+        lam_b,
+        bootstrap,
+        topic,
+        name,
+        MaximumRetryAttempts=0,
+        MaximumBatchingWindowInSeconds=0,
+        DestinationConfig={"OnFailure": {"Destination": dead_arn}},
+    )
+    _produce(bootstrap, topic, (0, None, b"first"))
+    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # given up
+    attributes = sqs_a.get_queue_attributes(
+        QueueUrl=dead_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"  # refused: A's queue, no grant
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{b}:root"},
+                "Action": "sqs:SendMessage",
+                "Resource": dead_arn,
+            }
+        ],
+    }
+    sqs_a.set_queue_attributes(QueueUrl=dead_url, Attributes={"Policy": json.dumps(policy)})
+    _produce(bootstrap, topic, (0, None, b"second"))
+    (record,) = _drain(sqs_a, dead_url, 1)
+    assert record["KafkaBatchInfo"]["recordsInfo"][f"{topic}-0"]["firstRecordOffset"] == "1"
+    assert record["requestContext"]["functionArn"].startswith(f"arn:aws:lambda:us-east-1:{b}:")
