@@ -1,8 +1,9 @@
 """Lambda's event-source mapping operations: Create, Get, Update, Delete and List.
 
-Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`) and DynamoDB streams
-(`fireside.compute.stream_mapping`); other sources (Kinesis, Kafka, MQ, DocumentDB) are
-refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
+Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`), DynamoDB streams
+(`fireside.compute.stream_mapping`) and Kafka topics, of MSK clusters or self-managed
+(`fireside.compute.kafka_mapping`, checked by `fireside.compute.kafka_mapping_api`); other
+sources (Kinesis, MQ, DocumentDB) are refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
 LATEST) and a stream the function's account can read, and takes the stream parameters
 (retries, record age, bisection, parallelization, tumbling windows, an OnFailure
 destination). What is checked, as AWS checks it for SQS:
