@@ -38,6 +38,7 @@ from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker, trace_id
+from fireside.compute.kafka_sources import KafkaClusters
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
 from fireside.compute.mapping_api import MappingApi
@@ -291,12 +292,16 @@ class Fireside:
         self.targets.register("sqs", QueueTargets(self.sqs))
         #: Lambda event-source mappings (SQS queues) and their pollers.
         self.mappings = MappingStore(self.db)
+        #: The MSK clusters Kafka mappings resolve cluster ARNs with (self-managed sources
+        #: name their brokers).
+        self.kafka_clusters: KafkaClusters = self.msk_clusters
         self.mapping_runner = MappingRunner(
             self.mappings,
             QueueReader(self.sqs),
             StreamReader(self.tables.tables),
             self._run_batch,
             self._send_mapping_failure,
+            self.kafka_clusters,
         )
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: SNS: topics fan out through `targets`; other services publish through it too.
@@ -425,7 +430,10 @@ class Fireside:
             return
         extra: dict[str, Any] = {}
         if mapping.on_failure.startswith("arn:aws:s3:::"):
-            shard = record["DDBStreamBatchInfo"]["shardId"]
+            if "KafkaBatchInfo" in record:  # the first topic-partition of the batch
+                shard = next(iter(record["KafkaBatchInfo"]["recordsInfo"]))
+            else:
+                shard = record["DDBStreamBatchInfo"]["shardId"]
             when = time.strftime("%Y/%m/%d/%Y-%m-%dT%H.%M.%S", time.gmtime())
             extra = {
                 "key": f"aws/lambda/{mapping.uuid}/{shard}/{when}-{uuid.uuid4()}",

@@ -382,6 +382,28 @@ def test_event_source_mapping_from_a_dynamodb_stream(app: App) -> None:
     app.delete(FUNCTION, "Fn", "cfn-stream-consumer", fn)
 
 
+def test_event_source_mapping_from_self_managed_kafka(app: App) -> None:
+    fn = function_props(FunctionName="cfn-kafka-consumer")
+    app.create(FUNCTION, "Fn", fn)
+    props = {
+        "FunctionName": "cfn-kafka-consumer",
+        "Topics": ["orders"],
+        "StartingPosition": "TRIM_HORIZON",
+        "SelfManagedEventSource": {"Endpoints": {"KafkaBootstrapServers": ["127.0.0.1:9"]}},
+        "SelfManagedKafkaEventSourceConfig": {"ConsumerGroupId": "cfn-group"},
+    }
+    mapping = app.create("AWS::Lambda::EventSourceMapping", "Esm", props)
+    got = app.call("lambda", "GetEventSourceMapping", UUID=mapping.physical_id)
+    assert got["State"] == "Enabled" and got["Topics"] == ["orders"]
+    assert got["SelfManagedEventSource"] == {
+        "Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": ["127.0.0.1:9"]}
+    }
+    assert got["SelfManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": "cfn-group"}
+    app.delete("AWS::Lambda::EventSourceMapping", "Esm", mapping.physical_id, props)
+    assert missing(app, "GetEventSourceMapping", UUID=mapping.physical_id)
+    app.delete(FUNCTION, "Fn", "cfn-kafka-consumer", fn)
+
+
 def test_layer_version_and_permission(app: App) -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

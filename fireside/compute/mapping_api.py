@@ -1,8 +1,9 @@
 """Lambda's event-source mapping operations: Create, Get, Update, Delete and List.
 
-Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`) and DynamoDB streams
-(`fireside.compute.stream_mapping`); other sources (Kinesis, Kafka, MQ, DocumentDB) are
-refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
+Fireside's mappings read SQS queues (`fireside.compute.sqs_mapping`), DynamoDB streams
+(`fireside.compute.stream_mapping`) and Kafka topics, of MSK clusters or self-managed
+(`fireside.compute.kafka_mapping`, checked by `fireside.compute.kafka_mapping_api`); other
+sources (Kinesis, MQ, DocumentDB) are refused, naming what is missing. A stream mapping needs StartingPosition (TRIM_HORIZON or
 LATEST) and a stream the function's account can read, and takes the stream parameters
 (retries, record age, bisection, parallelization, tumbling windows, an OnFailure
 destination). What is checked, as AWS checks it for SQS:
@@ -29,6 +30,11 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.pagination import marker_page
 from fireside.compute.destinations import destination as destination_of
 from fireside.compute.errors import conflict, invalid, invalid_marker, lambda_error
+from fireside.compute.kafka_mapping_api import (
+    check_kafka_conflicts,
+    is_kafka_request,
+    kafka_settings,
+)
 from fireside.compute.mapping_runner import MappingRunner
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.registry import parse_function_name
@@ -162,6 +168,8 @@ class MappingApi:
     async def create_event_source_mapping(
         self, ctx: RequestContext, params: dict[str, Any]
     ) -> dict[str, Any]:
+        if is_kafka_request(params):
+            return await self._create_kafka(ctx, params)
         arn = params.get("EventSourceArn")
         if not arn:
             raise invalid(
@@ -173,7 +181,7 @@ class MappingApi:
             what = _SOURCE_NAMES.get(service, service or "this")
             raise invalid(
                 f"Fireside does not support {what} event sources yet: {arn}. Event-source "
-                "mappings read SQS queues and DynamoDB streams."
+                "mappings read SQS queues, DynamoDB streams and Kafka (MSK or self-managed)."
             )
         if len(arn.split(":", 5)) != 6:
             raise invalid(f"The event source ARN {arn} is invalid.")
@@ -214,6 +222,36 @@ class MappingApi:
                     "mapping already exists. Please update or delete the existing mapping with "
                     f"UUID {other.uuid}"
                 )
+        self._store.put(mapping)
+        answer = mapping.to_wire()
+        self._settle_soon(mapping)
+        return answer
+
+    async def _create_kafka(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        """An MSK or self-managed Kafka mapping (`fireside.compute.kafka_mapping_api`)."""
+        name, qualifier, timeout = self._function(ctx, params["FunctionName"])
+        mapping = EventSourceMapping(
+            uuid=str(uuid.uuid4()),
+            account=ctx.account_id,
+            region=ctx.region,
+            function=name,
+            qualifier=qualifier,
+            source_arn=str(params.get("EventSourceArn") or ""),
+            batch_size=int(params.get("BatchSize") or 100),
+            window=int(params.get("MaximumBatchingWindowInSeconds") or 0),
+            enabled=params.get("Enabled", True) is not False,
+            state="Creating",
+            last_modified=time.time(),
+            filters=self._filters(params),
+            response_types=list(params.get("FunctionResponseTypes") or []),
+            tags=dict(params.get("Tags") or {}),
+        )
+        kafka_settings(
+            mapping, params, self._runner.clusters, creating=True, function_timeout=timeout
+        )
+        error = check_kafka_conflicts(mapping, self._store.all())
+        if error is not None:
+            raise error
         self._store.put(mapping)
         answer = mapping.to_wire()
         self._settle_soon(mapping)
@@ -287,7 +325,7 @@ class MappingApi:
         mapping = self._owned(ctx, params)
         if mapping.state == "Deleting":
             raise conflict(f"The resource you tried to update is being deleted: {mapping.uuid}")
-        if not mapping.is_stream:
+        if not mapping.is_stream and not mapping.is_kafka:
             for name in _STREAM_ONLY:
                 if params.get(name) is not None:
                     raise invalid(f"Unsupported {name} parameter for given event source.")
@@ -299,7 +337,12 @@ class MappingApi:
         window = mapping.window
         if params.get("MaximumBatchingWindowInSeconds") is not None:
             window = int(params["MaximumBatchingWindowInSeconds"])
-        if mapping.is_stream:
+        if mapping.is_kafka:
+            mapping.batch_size = batch_size
+            kafka_settings(
+                mapping, params, self._runner.clusters, creating=False, function_timeout=timeout
+            )
+        elif mapping.is_stream:
             mapping.batch_size = batch_size
             await self._stream_settings(ctx, mapping, params, creating=False)
         else:

@@ -13,6 +13,8 @@ import asyncio
 import contextlib
 import logging
 
+from fireside.compute.kafka_mapping import KafkaPoller
+from fireside.compute.kafka_sources import KafkaClusters, NoClusters
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.sqs_mapping import Invoke, QueueSource, SqsPoller
 from fireside.compute.stream_mapping import SendFailure, StreamPoller
@@ -31,12 +33,15 @@ class MappingRunner:
         streams: StreamSource,
         invoke: Invoke,
         send_failure: SendFailure,
+        clusters: KafkaClusters | None = None,
     ) -> None:
         self._store = store
         self._queues = queues
         self._streams = streams
         self._invoke = invoke
         self._send_failure = send_failure
+        #: The MSK directory Kafka mappings resolve cluster ARNs with.
+        self.clusters: KafkaClusters = clusters or NoClusters()
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._running = False
 
@@ -69,8 +74,10 @@ class MappingRunner:
             return
         settled = "Enabled" if mapping.enabled else "Disabled"
         if mapping.enabled:
-            poller: SqsPoller | StreamPoller = (
-                StreamPoller(
+            poller: SqsPoller | StreamPoller | KafkaPoller = (
+                KafkaPoller(mapping, self.clusters, self._invoke, self._send_failure)
+                if mapping.is_kafka
+                else StreamPoller(
                     mapping, self._streams, self._invoke, self._store.put, self._send_failure
                 )
                 if mapping.is_stream

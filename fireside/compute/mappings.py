@@ -68,10 +68,34 @@ class EventSourceMapping:
     finished: list[str] = field(default_factory=list)
     #: Whether LATEST has been resolved into checkpoints (done once, when polling starts).
     positioned: bool = False
+    # -- Kafka sources (MSK or self-managed) --
+    #: Topics (exactly one; empty: not a Kafka source).
+    topics: list[str] = field(default_factory=list)
+    #: SelfManagedEventSource's KAFKA_BOOTSTRAP_SERVERS (empty: an MSK cluster's ARN).
+    self_managed: list[str] = field(default_factory=list)
+    #: The consumer group (ConsumerGroupId, else the mapping's UUID).
+    group_id: str = ""
+    #: StartingPositionTimestamp, with AT_TIMESTAMP (epoch seconds).
+    position_timestamp: float | None = None
+    #: Whether MaximumBatchingWindowInSeconds was set (Kafka's 500 ms default is then gone).
+    window_set: bool = False
+
+    @property
+    def is_kafka(self) -> bool:
+        return bool(self.topics)
 
     @property
     def is_stream(self) -> bool:
-        return self.starting_position is not None
+        return self.starting_position is not None and not self.topics
+
+    @property
+    def kafka_event_source(self) -> str:
+        return "SelfManagedKafka" if self.self_managed else "aws:kafka"
+
+    @property
+    def batching_window(self) -> float:
+        """The batching window in seconds (Kafka's default: 500 ms until one is set)."""
+        return 0.5 if self.is_kafka and not self.window_set else float(self.window)
 
     @property
     def arn(self) -> str:
@@ -99,6 +123,10 @@ class EventSourceMapping:
             wire["FilterCriteria"] = {"Filters": [{"Pattern": p} for p in self.filters]}
         if self.max_concurrency is not None:
             wire["ScalingConfig"] = {"MaximumConcurrency": self.max_concurrency}
+        if self.is_kafka:
+            wire.update(self._kafka_wire())
+            if self.self_managed:  # no ARN: the bootstrap servers name the source
+                del wire["EventSourceArn"]
         if self.is_stream:
             wire.update(
                 {
@@ -114,6 +142,32 @@ class EventSourceMapping:
                     "LastProcessingResult": self.last_result,
                 }
             )
+        return wire
+
+    def _kafka_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "StartingPosition": self.starting_position,
+            "Topics": list(self.topics),
+            "LastProcessingResult": self.last_result,
+        }
+        if self.position_timestamp is not None:
+            wire["StartingPositionTimestamp"] = self.position_timestamp
+        config = {"ConsumerGroupId": self.group_id}
+        if self.self_managed:
+            wire["SelfManagedEventSource"] = {
+                "Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": list(self.self_managed)}
+            }
+            wire["SelfManagedKafkaEventSourceConfig"] = config
+        else:
+            wire["AmazonManagedKafkaEventSourceConfig"] = config
+        if self.max_retries != -1:
+            wire["MaximumRetryAttempts"] = self.max_retries
+        if self.max_age != -1:
+            wire["MaximumRecordAgeInSeconds"] = self.max_age
+        if self.bisect:
+            wire["BisectBatchOnFunctionError"] = True
+        if self.on_failure:
+            wire["DestinationConfig"] = {"OnFailure": {"Destination": self.on_failure}}
         return wire
 
 

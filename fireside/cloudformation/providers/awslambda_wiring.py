@@ -19,7 +19,6 @@ from fireside.cloudformation.providers.service_support import (
 from fireside.cloudformation.providers.support import (
     call,
     name_for,
-    refused,
 )
 from fireside.cloudformation.resource_types import Created, ResourceContext, ResourceType
 
@@ -148,8 +147,8 @@ class EventInvokeConfig(Provider):
 
 
 class EventSourceMapping(Provider):
-    """An SQS queue or DynamoDB stream polled for the function; handed back once `Enabled`
-    (or `Disabled`), as CloudFormation waits."""
+    """An SQS queue, DynamoDB stream or Kafka topic (MSK or self-managed) polled for the
+    function; handed back once `Enabled` (or `Disabled`), as CloudFormation waits."""
 
     type_name = "AWS::Lambda::EventSourceMapping"
     replace_on = frozenset(
@@ -179,6 +178,10 @@ class EventSourceMapping(Provider):
         "BisectBatchOnFunctionError",
         "ParallelizationFactor",
         "TumblingWindowInSeconds",
+        "Topics",
+        "SourceAccessConfigurations",
+        "AmazonManagedKafkaEventSourceConfig",
+        "SelfManagedKafkaEventSourceConfig",
     )
     _UPDATE = (
         "FunctionName",
@@ -197,10 +200,11 @@ class EventSourceMapping(Provider):
     )
 
     async def create(self, ctx: ResourceContext, properties: dict[str, Any]) -> Created:
-        for unsupported in ("SelfManagedEventSource", "AmazonManagedKafkaEventSourceConfig"):
-            if properties.get(unsupported):
-                raise refused(f"Fireside does not support Kafka event sources ({unsupported}).")
         params = _pick(properties, *self._CREATE)
+        source = properties.get("SelfManagedEventSource")
+        if source:  # CloudFormation's KafkaBootstrapServers is the API's KAFKA_BOOTSTRAP_SERVERS
+            servers = (source.get("Endpoints") or {}).get("KafkaBootstrapServers")
+            params["SelfManagedEventSource"] = {"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": servers}}
         tags = tags_of(ctx, properties.get("Tags"))
         if tags:
             params["Tags"] = tags
