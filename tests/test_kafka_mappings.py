@@ -24,6 +24,7 @@ from fireside.compute.kafka_sources import NoClusters, kafka_payload, kafka_reco
 from fireside.compute.mappings import EventSourceMapping
 from tests.conftest import ROLE, Server, python_zip
 from tests.test_kafka_tansu import tansu  # noqa: F401  (the Tansu broker fixture)
+from tests.test_msk import wait_state
 from tests.test_sqs_mappings import _drain, _enabled, _queue, _wait_for
 
 WORKER = """
@@ -440,18 +441,59 @@ def test_tansu_as_an_external_cluster(server: Server, tansu_bootstrap: str) -> N
     lam.delete_event_source_mapping(UUID=created["UUID"])
 
 
+def _serverless_cluster(kafka: Any, name: str) -> tuple[str, str]:
+    """A serverless MSK cluster of the client's account, once ACTIVE: (ARN, bootstrap)."""
+    arn: str = kafka.create_cluster_v2(
+        ClusterName=name, Serverless={"VpcConfigs": [{"SubnetIds": ["subnet-1"]}]}
+    )["ClusterArn"]
+    wait_state(kafka, arn, "ACTIVE")
+    bootstrap: str = kafka.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerString"]
+    return arn, bootstrap
+
+
+def test_an_msk_cluster_feeds_a_function(server: Server) -> None:
+    """A mapping from a real MSK cluster's ARN: Lambda finds its brokers through the MSK API
+    and the function gets the `aws:kafka` event naming the cluster."""
+    lam, sqs, kafka = server.client(), server.client("sqs"), server.client("kafka")
+    arn, bootstrap = _serverless_cluster(kafka, f"feed-{uuid.uuid4().hex[:6]}")
+    topic = _topic(bootstrap)
+    _produce(bootstrap, topic, (0, b"k", b"from msk"))
+    out_url, _ = _queue(sqs)
+    name = _worker(lam, out_url)
+    created = lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=arn, Topics=[topic], StartingPosition="TRIM_HORIZON",
+        MaximumBatchingWindowInSeconds=0,
+    )  # fmt: skip
+    assert created["EventSourceArn"] == arn
+    assert created["AmazonManagedKafkaEventSourceConfig"] == {"ConsumerGroupId": created["UUID"]}
+    (event,) = _drain(sqs, out_url, 1)
+    assert (event["eventSource"], event["eventSourceArn"]) == ("aws:kafka", arn)
+    assert event["bootstrapServers"] == bootstrap
+    assert _values([event]) == ["from msk"]
+    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+    kafka.delete_cluster(ClusterArn=arn)
+
+
 def test_another_accounts_msk_cluster_is_not_found(fresh_server: Callable[..., Server]) -> None:
+    """Account A's ACTIVE cluster, named by account B's mapping: not found, as on AWS."""
     a, b = "111111111111", "222222222222"
     server = fresh_server(FIRESIDE_CREDENTIALS=f"{a}:secret-a,{b}:secret-b")
+    kafka_a = server.client("kafka", aws_access_key_id=a, aws_secret_access_key="secret-a")
+    arn, _ = _serverless_cluster(kafka_a, "theirs")
     lam_b = server.client("lambda", aws_access_key_id=b, aws_secret_access_key="secret-b")
     sqs_b = server.client("sqs", aws_access_key_id=b, aws_secret_access_key="secret-b")
     out_url, _ = _queue(sqs_b)
     name = _worker(lam_b, out_url)
-    arn = f"arn:aws:kafka:us-east-1:{a}:cluster/theirs/0b1d2c3e-aaaa-bbbb-cccc-000000000000-1"
     message = _refused(
         lam_b, FunctionName=name, EventSourceArn=arn, Topics=["tt"], StartingPosition="LATEST"
     )
     assert arn in message and "does not exist" in message
+    # The same ARN with B's own account number names no cluster of B's either.
+    own = arn.replace(f":{a}:", f":{b}:")
+    assert "does not exist" in _refused(
+        lam_b, FunctionName=name, EventSourceArn=own, Topics=["tt"], StartingPosition="LATEST"
+    )
 
 
 def test_the_on_failure_record_goes_as_the_mappings_account(
