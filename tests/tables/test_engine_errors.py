@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ import pytest
 from fireside.aws.errors import ServiceError
 from fireside.tables.engine import EngineError, ReadTxn, TableGone, WriteConflict, WriteTxn
 from fireside.tables.service import MappedEngine
+from fireside.tables.streamlog import StreamRecorder
 
 T = TypeVar("T")
 
@@ -41,7 +43,7 @@ class Refusing:
     [(WriteConflict(), "TransactionConflictException"), (TableGone(), "ResourceNotFoundException")],
 )
 def test_engine_errors_become_dynamodbs(error: EngineError, code: str) -> None:
-    engine = MappedEngine(Refusing(error))
+    engine = MappedEngine(Refusing(error), StreamRecorder(time.time))
     job: Any = lambda txn: None  # noqa: E731
     for call in (lambda: asyncio.run(engine.write(job)), lambda: asyncio.run(engine.read(job))):
         with pytest.raises(ServiceError) as caught:
@@ -56,4 +58,6 @@ def test_an_unknown_engine_error_is_not_disguised() -> None:
         pass
 
     with pytest.raises(Strange):
-        asyncio.run(MappedEngine(Refusing(Strange())).write(lambda txn: None))
+        asyncio.run(
+            MappedEngine(Refusing(Strange()), StreamRecorder(time.time)).write(lambda txn: None)
+        )
