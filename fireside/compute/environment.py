@@ -149,7 +149,7 @@ class Environment:
         #: LoggingConfig: Text or JSON platform records, and the levels that filter them.
         self._controls = LogControls.of(self.config.logging_config())
         self._server = HttpServer(
-            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body
+            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body, coalesce=True
         )
         self._sandbox: Sandbox | None = None
         self._work_dir = launch.work_root / self.id
