@@ -602,7 +602,20 @@ def _pipelined(body: bytes) -> str:
     return _NEXT if len(body) <= _PIPELINE_LIMIT else ""
 
 
+def _batch_scheduling() -> None:
+    """SCHED_BATCH: this process does not preempt the one that woke it (Fireside's server,
+    which hands out events to many environments in one turn of its loop) and runs once that
+    one waits. Its CPU share is unchanged."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is not None:
+        try:
+            os.sched_setscheduler(0, policy, os.sched_param(0))
+        except OSError:
+            pass
+
+
 def main() -> None:
+    _batch_scheduling()
     _setup_sys_path()
     _setup_logging()
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
