@@ -6,8 +6,8 @@ one's items."""
 from __future__ import annotations
 
 import argparse
-import gc
 import asyncio
+import gc
 import logging
 import os
 import signal

@@ -608,7 +608,7 @@ def _batch_scheduling() -> None:
     one waits. Its CPU share is unchanged."""
     policy = getattr(os, "SCHED_BATCH", None)
     if policy is not None:
-        try:
+        try:  # noqa: SIM105 (contextlib is one import more on every cold start)
             os.sched_setscheduler(0, policy, os.sched_param(0))
         except OSError:
             pass
