@@ -615,7 +615,6 @@ def _batch_scheduling() -> None:
 
 
 def main() -> None:
-    _batch_scheduling()
     _setup_sys_path()
     _setup_logging()
     address = os.environ.get("AWS_LAMBDA_RUNTIME_API")
@@ -697,6 +696,7 @@ def _snapshot_template(fd: int) -> NoReturn:
 
 
 if __name__ == "__main__":
+    _batch_scheduling()  # inherited by a snapshot template's copies and a spare's runtime
     if "FIRESIDE_SNAPSHOT_FD" in os.environ:
         _snapshot_template(int(os.environ.pop("FIRESIDE_SNAPSHOT_FD")))
     if os.environ.pop("FIRESIDE_LANDLOCK", "") == "1":
