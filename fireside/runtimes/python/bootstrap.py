@@ -137,7 +137,15 @@ class _RuntimeApi:
                 self._sock.sendall(message)
                 first = self._read_response()
                 if then and 200 <= first[0] < 300 and self._sock is not None:
-                    self.then = self._read_response()
+                    self._answered = False
+                    try:
+                        self.then = self._read_response()
+                    except OSError:
+                        # Closed after the first answer, before any byte of the second: the
+                        # pipelined request went with the connection; the next one asks again.
+                        if self._answered:
+                            raise
+                        self._close()
                 return first
             except OSError:
                 self._close()
