@@ -5,7 +5,8 @@
  * built by Fireside (`fork/fireside_fork.c`, at $FIRESIDE_NODE_FORK). The addon returns to
  * JavaScript only in each forked environment, already in namespaces of its own, restricted
  * (capabilities, seccomp, Landlock) and with libuv's kernel state re-created; here that process
- * then re-creates what a copy must not share before it serves invokes.
+ * re-creates what a copy must not share (`separate`) and then waits, parked, until a start
+ * takes it and sends its variables: only those are left to apply when an invoke is waiting.
  *
  * The template runs V8 with `--single-threaded` (Fireside adds it): a fork keeps only the
  * calling thread, so background tasks posted in a copy would never run, and a copy's first
@@ -53,7 +54,12 @@ class Template {
     return new Promise((resolve) => {
       // From a check-phase callback: libuv is between polls, with no events half-dispatched
       // when the copy re-creates its epoll instance.
-      setImmediate(() => resolve(restore(this.addon, JSON.parse(this.addon.serve(this.fd)).env)));
+      setImmediate(() => {
+        const own = this.addon.serve(this.fd); // returns only in a copy, parked
+        separate(this.addon);
+        const line = this.addon.receive(own); // until a start takes this copy
+        resolve(restore(JSON.parse(line).env));
+      });
     });
   }
 }
@@ -90,8 +96,22 @@ async function warmUp() {
   }
 }
 
-/** What a copy must not share with the template or its other copies. */
-function restore(addon, env) {
+/**
+ * What a copy must not share with the template or its other copies, made while it is parked
+ * (before a start takes it): its pid, its exit, its random numbers.
+ */
+function separate(addon) {
+  // Node reads its pid once, at start-up: the template's. This is PID 1 of its namespace.
+  const pid = Number(fs.readlinkSync('/proc/self'));
+  Object.defineProperty(process, 'pid', { value: pid, enumerable: true, configurable: true });
+  process.ppid = Number(fs.readFileSync('/proc/self/stat', 'latin1').split(') ')[1].split(' ')[1]);
+  // Node's own exit joins V8's worker threads, which a copy does not have.
+  process.reallyExit = (code) => addon.exit(Number(code) | 0);
+  reseedRandom();
+}
+
+/** The environment's own variables, once a start took this copy. */
+function restore(env) {
   // Only what differs: setting TZ, even to its own value, makes V8 and ICU detect the time zone
   // again (a scan of /usr/share/zoneinfo, about 8 ms).
   for (const name of Object.keys(process.env)) {
@@ -104,13 +124,6 @@ function restore(addon, env) {
       process.env[name] = value;
     }
   }
-  // Node reads its pid once, at start-up: the template's. This is PID 1 of its namespace.
-  const pid = Number(fs.readlinkSync('/proc/self'));
-  Object.defineProperty(process, 'pid', { value: pid, enumerable: true, configurable: true });
-  process.ppid = Number(fs.readFileSync('/proc/self/stat', 'latin1').split(') ')[1].split(' ')[1]);
-  // Node's own exit joins V8's worker threads, which a copy does not have.
-  process.reallyExit = (code) => addon.exit(Number(code) | 0);
-  reseedRandom();
   return env;
 }
 

@@ -7,11 +7,13 @@ descriptors: a socket of that environment's own and the write end of its output 
 template forks; the child gives itself new user, mount, network, PID, IPC and UTS namespaces
 nested in the template's sandbox (so environments made from one template cannot see or reach
 each other), a fresh sized `/tmp`, its own `/proc` and loopback, and forks the process that
-becomes the environment (PID 1 of its namespace). That process sends its credentials
-(SCM_CREDENTIALS: the kernel translates its pid into Fireside's view), waits for the
-environment's variables, drops every capability, loads the strict seccomp filter and Landlock,
-runs the `after_restore` hooks and serves invokes. The intermediate child waits for it and
-reports its exit status on the environment's socket.
+becomes the environment (PID 1 of its namespace). That process drops every capability, loads
+the strict seccomp filter and Landlock, sends its credentials (SCM_CREDENTIALS: the kernel
+translates its pid into Fireside's view) and waits, parked, for the environment's variables
+(Fireside keeps a spare parked ahead of need); then it runs the `after_restore` hooks and
+serves invokes. The intermediate child waits for it and reports its exit status on the
+environment's socket. The template freezes its garbage collector's objects before it forks,
+so that no copy's collection writes to (and copies) every page of Init's heap.
 
 Standard library and ctypes only: it runs on the function's interpreter, never importing
 `fireside`.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import array
 import ctypes
 import fcntl
+import gc
 import json
 import os
 import signal
@@ -122,6 +125,14 @@ def serve_forks(
     A request is JSON (`tmp_bytes`, and `seccomp`: the strict filter, in hex) with two
     descriptors: the environment's own socket and the write end of its output pipe."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # intermediates are reaped by the kernel
+    if os.environ.get("FIRESIDE_LANDLOCK") == "1":
+        import fireside_landlock  # type: ignore[import-not-found]  # noqa: F401  # once, here
+
+    # Init's garbage collected once, and what survives moved out of the collector's sight: a
+    # collection in an environment would otherwise write to every object (copying each page
+    # it shares with the template) before its first invoke.
+    gc.collect()
+    gc.freeze()
     while True:
         try:
             request, fds = _receive(control)
@@ -169,11 +180,19 @@ def _environment(
     seccomp_program: bytes,
     become_environment: Callable[[dict[str, str]], None],
 ) -> None:
+    """A parked environment until Fireside sends its variables: everything that does not need
+    them (its namespaces settled, every privilege dropped, the filter and Landlock loaded) is
+    done before it reports ready, so a start that takes it has only the restore left."""
     try:
         _settle_inside()
         os.dup2(output, 1)
         os.dup2(output, 2)
         os.close(output)
+        _drop_privileges(seccomp_program)
+        if os.environ.get("FIRESIDE_LANDLOCK") == "1":
+            import fireside_landlock  # type: ignore[import-not-found, unused-ignore]
+
+            fireside_landlock.restrict()
         credentials = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
         own.sendmsg(
             [b'{"ready": true}\n'],
@@ -186,11 +205,6 @@ def _environment(
                 os._exit(0)  # Fireside gave up on this environment
             data += chunk
         env = json.loads(data)["env"]
-        _drop_privileges(seccomp_program)
-        if os.environ.get("FIRESIDE_LANDLOCK") == "1":
-            import fireside_landlock  # type: ignore[import-not-found]  # beside this file
-
-            fireside_landlock.restrict()
     except BaseException as exc:
         sys.stderr.write(f"fireside snapshot: could not restore an environment: {exc}\n")
         sys.stderr.flush()

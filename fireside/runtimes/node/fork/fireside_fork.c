@@ -5,13 +5,14 @@
  * descriptors: the environment's own socket and its output pipe) the template forks; the child
  * gives itself user, mount, network, PID, IPC and UTS namespaces nested in the template's
  * sandbox and a fresh /tmp, and forks the runtime, PID 1 of its namespace, which mounts its
- * /proc, brings up loopback, sends its credentials (SCM_CREDENTIALS), waits for its variables,
- * drops every capability, loads the strict seccomp filter and Landlock, re-creates libuv's
- * kernel state (uv_loop_fork), and only then returns to JavaScript. The intermediate child
- * reports the runtime's exit status on the environment's socket.
+ * /proc, brings up loopback, drops every capability, loads the strict seccomp filter and
+ * Landlock, re-creates libuv's kernel state (uv_loop_fork), sends its credentials
+ * (SCM_CREDENTIALS) and only then returns to JavaScript, parked until a start takes it. The
+ * intermediate child reports the runtime's exit status on the environment's socket.
  *
  * `serve(fd)` never returns in the template (it exits when Fireside closes the socket); in
- * each environment it returns the line Fireside sent: `{"env": {...}}`.
+ * each environment it returns the environment's own socket, on which `receive(fd)` waits for
+ * the line Fireside sends when a start takes it: `{"env": {...}}`.
  *
  * No Node.js headers are needed (none are installed, and node-gyp would download them): the
  * few Node-API and libuv functions used are declared below. Both are stable ABIs that the node
@@ -52,6 +53,7 @@ extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi
                                     napi_value *, void **);
 extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
 extern napi_status napi_create_string_utf8(napi_env, const char *, size_t, napi_value *);
+extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
 extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *,
                                         napi_value *);
 extern napi_status napi_set_named_property(napi_env, napi_value, const char *, napi_value);
@@ -306,9 +308,11 @@ static void set_sigchld(void (*handler)(int)) {
     sigaction(SIGCHLD, &action, NULL);
 }
 
-/* The environment: returns the line holding its variables, or exits. */
-static char *environment(napi_env env, int own, int output, struct sock_filter_insn *program,
-                         size_t count) {
+/* The environment, parked: its namespaces settled, every privilege dropped, the filter and
+ * Landlock loaded and libuv's kernel state its own before it reports ready. Returns its own
+ * socket, on which `receive` waits for its variables; exits on failure. */
+static int environment(napi_env env, int own, int output, struct sock_filter_insn *program,
+                       size_t count) {
     const char *stage = "restore an environment";
     if (settle_inside() != 0) _exit(1);
     if (dup2(output, 1) < 0 || dup2(output, 2) < 0) {
@@ -316,6 +320,20 @@ static char *environment(napi_env env, int own, int output, struct sock_filter_i
         _exit(1);
     }
     close(output);
+    if (drop_privileges(program, count) != 0) _exit(1);
+    const char *wanted = getenv("FIRESIDE_LANDLOCK");
+    if (wanted != NULL && strcmp(wanted, "1") == 0 && landlock() != 0) _exit(1);
+    sigaction(SIGCHLD, &saved_sigchld, NULL);
+
+    /* libuv's epoll instance, wake-up descriptors and io_uring (if any) are shared with the
+     * template: this makes them the environment's own before JavaScript runs again. */
+    uv_loop_t *loop = NULL;
+    int err = napi_get_uv_event_loop(env, &loop) == 0 ? uv_loop_fork(loop) : -1;
+    if (err != 0) {
+        fprintf(stderr, "fireside snapshot: could not %s: uv_loop_fork: %s\n", stage,
+                loop ? uv_strerror(err) : "no event loop");
+        _exit(1);
+    }
 
     /* "ready", with credentials: the kernel translates our pid into Fireside's view. */
     static const char ready[] = "{\"ready\": true}\n";
@@ -337,7 +355,21 @@ static char *environment(napi_env env, int own, int output, struct sock_filter_i
         fail(stage, "sendmsg(ready)");
         _exit(1);
     }
+    return own;
+}
 
+/* receive(ownFd): in a parked environment, wait for the line Fireside sends when a start takes
+ * it, `{"env": {...}}`, and return it; the process exits if Fireside discards it instead. */
+static napi_value receive(napi_env env, napi_callback_info info) {
+    const char *stage = "restore an environment";
+    size_t argc = 1;
+    napi_value argv[1];
+    int32_t own = -1;
+    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 ||
+        napi_get_value_int32(env, argv[0], &own) != 0 || own < 0) {
+        napi_throw_error(env, NULL, "receive(ownFd): a descriptor is required");
+        return NULL;
+    }
     size_t size = 0, capacity = 65536;
     char *line = malloc(capacity + 1);
     if (line == NULL) {
@@ -363,30 +395,20 @@ static char *environment(napi_env env, int own, int output, struct sock_filter_i
         }
         size += (size_t)got;
     }
-    line[size] = '\0';
-
-    if (drop_privileges(program, count) != 0) _exit(1);
-    const char *wanted = getenv("FIRESIDE_LANDLOCK");
-    if (wanted != NULL && strcmp(wanted, "1") == 0 && landlock() != 0) _exit(1);
     close(own);
-    sigaction(SIGCHLD, &saved_sigchld, NULL);
-
-    /* libuv's epoll instance, wake-up descriptors and io_uring (if any) are shared with the
-     * template: this makes them the environment's own before JavaScript runs again. */
-    uv_loop_t *loop = NULL;
-    int err = napi_get_uv_event_loop(env, &loop) == 0 ? uv_loop_fork(loop) : -1;
-    if (err != 0) {
-        fprintf(stderr, "fireside snapshot: could not %s: uv_loop_fork: %s\n", stage,
-                loop ? uv_strerror(err) : "no event loop");
+    napi_value result;
+    if (napi_create_string_utf8(env, line, size, &result) != 0) {
+        fprintf(stderr, "fireside snapshot: could not hand over the environment\n");
         _exit(1);
     }
-    return line;
+    free(line);
+    return result;
 }
 
 /* The child of the template: nests namespaces, forks the environment, reports its exit. Only
  * the environment returns from here. */
-static char *intermediate(napi_env env, long long tmp_bytes, int own, int output,
-                          struct sock_filter_insn *program, size_t count) {
+static int intermediate(napi_env env, long long tmp_bytes, int own, int output,
+                        struct sock_filter_insn *program, size_t count) {
     int status = 1;
     set_sigchld(SIG_DFL);
     if (setsid() < 0) {
@@ -492,15 +514,14 @@ static napi_value serve(napi_env env, napi_callback_info info) {
             if (child == 0) {
                 close(control);
                 /* Only the environment gets here: back to JavaScript, as a new process. */
-                char *line = intermediate(env, request_tmp_bytes(request), fds[0], fds[1],
-                                          program, count);
+                int own = intermediate(env, request_tmp_bytes(request), fds[0], fds[1],
+                                       program, count);
                 free(program);
                 napi_value result;
-                if (napi_create_string_utf8(env, line, strlen(line), &result) != 0) {
+                if (napi_create_int32(env, own, &result) != 0) {
                     fprintf(stderr, "fireside snapshot: could not hand over the environment\n");
                     _exit(1);
                 }
-                free(line);
                 return result;
             }
             if (child < 0) fail("make an environment", "fork");
@@ -527,6 +548,8 @@ napi_value napi_register_module_v1(napi_env env, napi_value exports) {
     napi_value function;
     if (napi_create_function(env, "serve", 5, serve, NULL, &function) != 0 ||
         napi_set_named_property(env, exports, "serve", function) != 0 ||
+        napi_create_function(env, "receive", 7, receive, NULL, &function) != 0 ||
+        napi_set_named_property(env, exports, "receive", function) != 0 ||
         napi_create_function(env, "exit", 4, exit_now, NULL, &function) != 0 ||
         napi_set_named_property(env, exports, "exit", function) != 0) {
         napi_throw_error(env, NULL, "fireside_fork: could not export its functions");
