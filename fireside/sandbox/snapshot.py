@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import struct
@@ -62,6 +63,10 @@ class ForkedSandbox(Sandbox):
         self.network: subprocess.Popen[bytes] | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._buffer = b""
+        #: Readable once the process has exited (its exit report may still be on its way).
+        self._pidfd: int | None = None
+        with contextlib.suppress(OSError):
+            self._pidfd = os.pidfd_open(pid)
         own.setblocking(False)
         asyncio.get_running_loop().add_reader(own.fileno(), self._on_message)
 
@@ -90,6 +95,21 @@ class ForkedSandbox(Sandbox):
 
     def running(self) -> bool:
         return not self._exited.done()
+
+    def alive(self) -> bool:
+        """Whether a parked copy can still be handed a start: not exited, and not about to (a
+        `kill -9` is seen here at once, before its exit report reaches the event loop)."""
+        if not self.running():
+            return False
+        if self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/status", "rb") as status:
+                fields = dict(line.split(b":", 1) for line in status if b":" in line)
+        except OSError:
+            return False
+        pending = int(fields.get(b"SigPnd", b"0"), 16) | int(fields.get(b"ShdPnd", b"0"), 16)
+        return not pending & (1 << (signal.SIGKILL - 1))
 
     def kill(self) -> None:
         if not self._exited.done():
@@ -136,6 +156,9 @@ class ForkedSandbox(Sandbox):
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self._own.fileno())
         self._own.close()
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
         for sock in self._sockets:
             sock.close()
         if self.network is not None:

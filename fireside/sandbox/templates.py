@@ -103,7 +103,7 @@ class Templates:
         self._forks: WarmPool[str, ForkedSandbox] = WarmPool(
             self._fork,
             self._discard_fork,
-            lambda forked: forked.running(),
+            lambda forked: forked.alive(),
             spares=spares,
             lifetime=lifetime,
         )
