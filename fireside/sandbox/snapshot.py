@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
-from fireside.sandbox.netns import listen_inside, socket_in
+from fireside.sandbox.netns import listen_inside, listen_on, socket_in, sockets_in
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class ForkedSandbox(Sandbox):
         self._group = group
         self._env = env
         self._sockets: list[socket.socket] = []
+        #: Made ahead while it is parked (`prepare_sockets`): listeners by port, and unbound
+        #: sockets by kind.
+        self._listeners: dict[int, socket.socket] = {}
+        self._spare_sockets: dict[int, list[socket.socket]] = {}
         self.network: subprocess.Popen[bytes] | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._buffer = b""
@@ -104,11 +108,19 @@ class ForkedSandbox(Sandbox):
         if self._pidfd is not None and select.select([self._pidfd], [], [], 0)[0]:
             return False
         try:
-            with open(f"/proc/{self.pid}/status", "rb") as status:
-                fields = dict(line.split(b":", 1) for line in status if b":" in line)
+            fd = os.open(f"/proc/{self.pid}/status", os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
             return False
-        pending = int(fields.get(b"SigPnd", b"0"), 16) | int(fields.get(b"ShdPnd", b"0"), 16)
+        try:
+            status = os.read(fd, 8192)
+        finally:
+            os.close(fd)
+        pending = 0
+        for field in (b"\nSigPnd:", b"\nShdPnd:"):  # a thread's and its process's signals
+            at = status.find(field)
+            if at >= 0:
+                with contextlib.suppress(ValueError):
+                    pending |= int(status[at + len(field) : status.find(b"\n", at + 1)], 16)
         return not pending & (1 << (signal.SIGKILL - 1))
 
     def kill(self) -> None:
@@ -122,12 +134,30 @@ class ForkedSandbox(Sandbox):
     def out_of_memory(self) -> bool:
         return self._group.oom_killed()
 
+    def prepare_sockets(self, ports: list[int], kinds: list[int]) -> None:
+        """What Fireside will serve on its network, made ahead in one trip into it: listeners
+        on `ports` (the Runtime API...) and unbound sockets of `kinds` (AWS's names)."""
+        made = sockets_in(f"/proc/{self.pid}/ns/net", [socket.SOCK_STREAM] * len(ports) + kinds)
+        try:
+            for port in ports:
+                self._listeners[port] = listen_on(made.pop(0), port)
+        except BaseException:
+            for sock in [*made, *self._listeners.values()]:
+                sock.close()
+            self._listeners.clear()
+            raise
+        for sock in made:
+            self._spare_sockets.setdefault(sock.type, []).append(sock)
+
     def socket_inside(self, port: int) -> socket.socket:
-        sock = listen_inside(self.pid, port)
+        sock = self._listeners.pop(port, None) or listen_inside(self.pid, port)
         self._sockets.append(sock)
         return sock
 
     def network_socket(self, kind: int) -> socket.socket:
+        ready = self._spare_sockets.get(kind)
+        if ready:
+            return ready.pop()
         return socket_in(f"/proc/{self.pid}/ns/net", socket.AF_INET, kind)
 
     def set_env(self, env: dict[str, str]) -> None:
@@ -159,8 +189,14 @@ class ForkedSandbox(Sandbox):
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        for sock in self._sockets:
+        for sock in [
+            *self._sockets,
+            *self._listeners.values(),
+            *(sock for ready in self._spare_sockets.values() for sock in ready),
+        ]:
             sock.close()
+        self._listeners.clear()
+        self._spare_sockets.clear()
         if self.network is not None:
             self.network.kill()
             await asyncio.to_thread(self.network.wait)

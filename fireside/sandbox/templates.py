@@ -69,6 +69,10 @@ class Template:
 
 
 MAX_TEMPLATES = 8
+#: Unbound sockets a forked environment's network is given ahead, for what Fireside serves on
+#: it besides `SandboxSpec.inside_ports` (`fireside.compute.aws_names`: HTTPS and HTTP
+#: listeners, the resolver's); one more is made when needed.
+SERVED_SOCKETS = (socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM)
 
 
 class Templates:
@@ -173,6 +177,8 @@ class Templates:
         sandbox = ForkedSandbox(pid, output_fd, own, group, on_close=released)
         try:
             group.add(pid)
+            if spec.inside_ports:  # a private network: Fireside serves on it
+                sandbox.prepare_sockets(spec.inside_ports, list(SERVED_SOCKETS))
             if spec.egress and self._slirp is not None:
                 sandbox.network = await asyncio.to_thread(
                     connect_network,

@@ -688,9 +688,16 @@ def _snapshot_template(fd: int) -> NoReturn:
     control.sendall(b'{"ready": true}\n')
 
     def become(env: dict[str, str]) -> None:
-        os.environ.clear()
-        os.environ.update(env)
-        time.tzset()
+        # Only what differs from the template's (most variables are the same): each change
+        # is a putenv, which a start waits for.
+        for name in [name for name in os.environ if name not in env]:
+            del os.environ[name]
+        zone = os.environ.get("TZ")
+        for name, value in env.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+        if os.environ.get("TZ") != zone:
+            time.tzset()
         import snapshot_restore_py
 
         for hook, args, kwargs in snapshot_restore_py.get_after_restore():
