@@ -261,12 +261,12 @@ function uncaught(error) {
   crash(error, 129);
 }
 
-function connect() {
+function connect(prepared = null) {
   const address = process.env.AWS_LAMBDA_RUNTIME_API;
   if (!address) {
     die('AWS_LAMBDA_RUNTIME_API is not set');
   }
-  api = new RuntimeApi(address);
+  api = prepared?.address === address ? prepared : new RuntimeApi(address);
 }
 
 async function main() {
@@ -301,8 +301,9 @@ async function main() {
   }
   if (template) {
     await template.forked(); // from here on, one environment of many, with its own variables
+    const prepared = template.api; // made while this copy was parked
     template = null;
-    connect();
+    connect(prepared);
   }
   if (callbackHandler && process.env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined) {
     console.warn(CALLBACK_WARNING);

@@ -13,6 +13,7 @@ const ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type';
 
 class RuntimeApi {
   constructor(address) {
+    this.address = address;
     const colon = address.lastIndexOf(':');
     this.hostname = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
     this.port = Number(address.slice(colon + 1));

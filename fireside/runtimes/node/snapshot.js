@@ -28,6 +28,8 @@ function loadAddon(file) {
 class Template {
   constructor(fd, addonFile) {
     this.fd = fd;
+    /** In a copy: a Runtime API client made while it was parked (`prepareApi`). */
+    this.api = null;
     try {
       this.addon = loadAddon(addonFile);
     } catch (error) {
@@ -57,6 +59,7 @@ class Template {
       setImmediate(() => {
         const own = this.addon.serve(this.fd); // returns only in a copy, parked
         separate(this.addon);
+        this.api = prepareApi();
         const line = this.addon.receive(own); // until a start takes this copy
         resolve(restore(JSON.parse(line).env));
       });
@@ -108,6 +111,23 @@ function separate(addon) {
   // Node's own exit joins V8's worker threads, which a copy does not have.
   process.reallyExit = (code) => addon.exit(Number(code) | 0);
   reseedRandom();
+}
+
+/**
+ * The Runtime API client, made while parked for the address the template was given: a
+ * private network's, which every copy is given too (the bootstrap makes another if not).
+ */
+function prepareApi() {
+  const address = process.env.AWS_LAMBDA_RUNTIME_API;
+  if (!address) {
+    return null;
+  }
+  try {
+    const { RuntimeApi } = require('./rapid.js');
+    return new RuntimeApi(address);
+  } catch {
+    return null;
+  }
 }
 
 /** The environment's own variables, once a start took this copy. */
