@@ -350,7 +350,9 @@ class NamespaceBackend(SandboxBackend):
         return spec.env
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
-        runtime_dir = await asyncio.to_thread(self._trees.prepare)
+        runtime_dir = self._trees.prepared  # built once: later starts need no thread hop
+        if runtime_dir is None:
+            runtime_dir = await asyncio.to_thread(self._trees.prepare)
         if spec.snapshot_key is not None and spec.snapshot is not None:
             try:
                 return await self._templates.start(spec, runtime_dir)

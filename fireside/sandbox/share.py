@@ -239,6 +239,11 @@ class RuntimeTrees:
             cache=self.cache,
         )
 
+    @property
+    def prepared(self) -> Path | None:
+        """The runtime dir once built (then no start needs a thread hop for it), else None."""
+        return self._runtime_dir
+
     def prepare(self) -> Path:
         """The runtime dir, built once (blocking: a thread)."""
         with self._lock:  # concurrent cold starts build it once
