@@ -6,8 +6,8 @@
 # `seccomp` in hex, plus two descriptors: the environment's own socket and its output pipe) it
 # forks; the child gives itself user, mount, network, PID, IPC and UTS namespaces nested in the
 # template's sandbox, a fresh /tmp, and forks the runtime, PID 1 of its namespace, which mounts
-# its /proc, brings up loopback, sends its credentials (SCM_CREDENTIALS), waits for its
-# variables, drops every capability, loads the strict seccomp filter and Landlock, and serves.
+# its /proc, brings up loopback, drops every capability, loads the strict seccomp filter and
+# Landlock, sends its credentials (SCM_CREDENTIALS), waits (parked) for its variables, and serves.
 # The intermediate child reports the runtime's exit status on the environment's socket.
 #
 # Standard library only (fiddle for the system calls Ruby has no method for).
@@ -155,13 +155,15 @@ module FiresideSnapshot
     $stdout.reopen(output)
     $stderr.reopen(output)
     output.close
+    # Parked until a start takes it: restricted before it reports ready, so that a start
+    # waits only for the restore.
+    drop_privileges(program)
+    landlock if ENV['FIRESIDE_LANDLOCK'] == '1'
     credentials = [Process.pid, Process.uid, Process.gid].pack('i3')
     own.sendmsg("{\"ready\": true}\n", 0, nil, [:SOCKET, :CREDENTIALS, credentials])
     line = own.gets
     exit!(0) if line.nil? # Fireside gave up on this environment
     env = JSON.parse(line).fetch('env')
-    drop_privileges(program)
-    landlock if ENV['FIRESIDE_LANDLOCK'] == '1'
     own.close
     become.call(env)
     exit!(0)
