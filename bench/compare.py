@@ -41,12 +41,20 @@ def leaves(report: Any, prefix: str = "") -> dict[str, float]:
     if isinstance(report, dict):
         for key, value in report.items():
             found.update(leaves(value, f"{prefix}{key}."))
+    elif isinstance(report, list) and report and all(_number(v) for v in report):
+        # Samples (one per start, say): their median and best, not each by its position.
+        found[f"{prefix}p50"] = float(statistics.median(report))
+        found[f"{prefix}min"] = float(min(report))
     elif isinstance(report, list):
         for index, value in enumerate(report):
             found.update(leaves(value, f"{prefix}{index}."))
-    elif isinstance(report, (int, float)) and not isinstance(report, bool):
+    elif _number(report):
         found[prefix.rstrip(".")] = float(report)
     return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def json_flag(script: Path) -> str:

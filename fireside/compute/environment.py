@@ -42,7 +42,7 @@ from fireside.compute.runtime_api import RuntimeApi, streams_body
 from fireside.compute.streaming import MAX_STREAMED, ResponseStream, streamed_too_large_outcome
 from fireside.http.limits import HttpLimits
 from fireside.http.server import HttpServer
-from fireside.runtimes.registry import InvalidEntrypoint, RuntimeCommand
+from fireside.runtimes.registry import InvalidEntrypoint, Language, RuntimeCommand
 from fireside.sandbox import HostPaths, Launcher, Layout, Sandbox, SandboxBackend, SandboxSpec
 from fireside.sandbox.base import Program, TemplateSession
 
@@ -206,14 +206,14 @@ class Environment:
         layout = backend.layout(host)
         if opt_root is not None:
             self.extensions.expected = await asyncio.to_thread(external_extensions, opt_root)
+        args = (layout, host, self.config.memory_size, self.config.environment)
         try:
-            program = await asyncio.to_thread(
-                launch.command.program,
-                layout,
-                host,
-                self.config.memory_size,
-                self.config.environment,
-            )
+            if opt_root is None and launch.command.language is not Language.CUSTOM:
+                # A few lookups of trees built before the first start (`RuntimeCommand.build`):
+                # a thread hop would cost more (0.6-0.9 ms of a snapshot start).
+                program = launch.command.program(*args)
+            else:  # reads /opt or the code for a bootstrap, or links the layers' modules
+                program = await asyncio.to_thread(launch.command.program, *args)
         except InvalidEntrypoint as exc:
             self._abort_start("Runtime.InvalidEntrypoint", str(exc))
             return
