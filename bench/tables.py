@@ -1,17 +1,23 @@
-"""Benchmark: DynamoDB operations on Fireside beside moto's server, in the same run.
+"""Benchmark: DynamoDB operations on Fireside beside its peers (moto, dynalite), in one run.
 
-For each server (Fireside with each available engine, and `moto_server` from PyPI as the
-peer) it measures PutItem, GetItem, Query (100 items) and TransactWriteItems (4 items) with 1
-and 16 concurrent keep-alive clients, then a contention run: 16 clients incrementing 4 of 10
-hot items per transaction, checked for lost updates afterwards.
+For each server (Fireside with each available engine; `moto_server` from PyPI; dynalite from
+npm, Node.js on LevelDB, in its LevelDB mode and its in-memory mode) it measures PutItem,
+GetItem, Query (100 items) and TransactWriteItems (4 items) with 1 and 16 concurrent
+keep-alive clients, then a contention run: 16 clients incrementing 4 of 10 hot items per
+transaction, checked for lost updates afterwards. dynalite has no transactions: its
+transaction cells say so instead of holding a figure, and their ratios are "n/a".
 
 Clients speak raw HTTP with pre-built JSON bodies and a fixed (unverified) SigV4 header, so
-the load generator costs far less than either server and the two servers get identical
-requests. moto is installed on demand into its own virtualenv (`.bench-venvs/moto`).
+the load generator costs far less than the servers and every server gets identical requests.
+moto is installed on demand into its own virtualenv (`.bench-venvs/moto`), dynalite with npm
+into `.bench-venvs/dynalite` (Node.js 18+ on the PATH). `--compare DIR` also runs the
+Fireside of another checkout (with its own `.venv`, e.g. the main branch) in the same run, so a
+change's before and after are measured side by side.
 
-Prints a table and writes JSON (default bench/results/tables.json).
-Usage: python bench/tables.py [--seconds 3] [--json PATH] [--no-moto]
-       [--postgresql postgresql://user@host/db]
+Prints a table (each server's cells, then Fireside's ratio to each peer) and writes JSON with
+every server's run (default bench/results/tables.json).
+Usage: python bench/tables.py [--seconds 3] [--json PATH] [--no-moto] [--no-dynalite]
+       [--compare DIR] [--postgresql postgresql://user@host/db]
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from typing import Any
 from common import ROOT, log, start_server
 
 MOTO_VENV = ROOT / ".bench-venvs" / "moto"
+DYNALITE_DIR = ROOT / ".bench-venvs" / "dynalite"
+DYNALITE_PACKAGE = "dynalite@4"
+#: What a cell of a server without transactions holds instead of a figure.
+NO_TRANSACTIONS = "no transactions"
+TRANSACTION_CELLS = ("TransactWriteItems x1", "TransactWriteItems x16", "Contention x16")
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20240101/us-east-1/dynamodb/aws4_request, "
     "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
@@ -223,7 +234,9 @@ async def hot_total(port: int) -> int:
     return total
 
 
-async def measure(port: int, seconds: float) -> dict[str, Any]:
+async def measure(port: int, seconds: float, transactions: bool = True) -> dict[str, Any]:
+    """Every cell against one server; `transactions=False` for a server without them, whose
+    transaction cells then hold `{"unsupported": NO_TRANSACTIONS}`."""
     await prepare(port)
     # Unmeasured reads first, so the first cell does not pay for either server's warm-up
     # (lazy imports, caches); reads leave the table as it was for both.
@@ -231,15 +244,35 @@ async def measure(port: int, seconds: float) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for operation in ("PutItem", "GetItem", "Query", "TransactWriteItems"):
         for clients in (1, 16):
+            row = f"{operation} x{clients}"
+            if row in TRANSACTION_CELLS and not transactions:
+                results[row] = {"unsupported": NO_TRANSACTIONS}
+                continue
             summary, _ = await load(port, operation, clients, seconds)
-            results[f"{operation} x{clients}"] = summary
-            log(f"    {operation} x{clients}: {summary}")
+            results[row] = summary
+            log(f"    {row}: {summary}")
+    if not transactions:
+        results["Contention x16"] = {"unsupported": NO_TRANSACTIONS}
+        return results
     summary, succeeded = await load(port, "Contention", 16, seconds)
     total = await hot_total(port)
     summary["lost_updates"] = succeeded * 4 - total
     results["Contention x16"] = summary
     log(f"    contention x16: {summary}")
     return results
+
+
+def start_other_checkout(root: Path, data: str) -> tuple[subprocess.Popen[str], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(root / ".venv" / "bin" / "python"), "-m", "fireside", "up", "--port", str(port),
+         "--data-dir", data, "--sandbox", "process"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=root,
+    )  # fmt: skip
+    wait_listening(process, port, f"fireside in {root}")
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process, port
 
 
 def moto_server() -> tuple[subprocess.Popen[str], int]:
@@ -279,10 +312,73 @@ def moto_version() -> str:
     return out.stdout.strip()
 
 
-def run_fireside(seconds: float, backend: str | None) -> dict[str, Any]:
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_listening(process: subprocess.Popen[str], port: int, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port} within 60 s")
+
+
+def dynalite_binary() -> Path:
+    """dynalite's command, installed with npm into .bench-venvs/dynalite on first use."""
+    binary = DYNALITE_DIR / "node_modules" / ".bin" / "dynalite"
+    if not binary.exists():
+        log(f"installing {DYNALITE_PACKAGE} into .bench-venvs/dynalite (once)...")
+        DYNALITE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--prefix", str(DYNALITE_DIR), "--no-audit", "--no-fund",
+             "--loglevel", "error", DYNALITE_PACKAGE],
+            check=True, stdout=sys.stderr,
+        )  # fmt: skip
+    return binary
+
+
+def dynalite_version() -> str:
+    manifest = DYNALITE_DIR / "node_modules" / "dynalite" / "package.json"
+    return str(json.loads(manifest.read_text())["version"]) if manifest.exists() else ""
+
+
+def run_dynalite(seconds: float, leveldb: bool) -> dict[str, Any]:
+    """dynalite in its LevelDB mode (`--path`, tables created at once) or in memory."""
+    with tempfile.TemporaryDirectory() as data:
+        port = free_port()
+        command = [str(dynalite_binary()), "--port", str(port)]
+        if leveldb:
+            command += ["--path", data, "--createTableMs", "0"]
+        else:
+            command += ["--createTableMs", "0"]
+        process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            wait_listening(process, port, "dynalite")
+            assert process.stdout is not None
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return asyncio.run(measure(port, seconds, transactions=False))
+        finally:
+            process.terminate()
+            process.wait(20)
+
+
+def run_fireside(seconds: float, backend: str | None, root: Path | None = None) -> dict[str, Any]:
+    """Fireside of this checkout, or of the checkout `root` (run with its own `.venv`)."""
     with tempfile.TemporaryDirectory() as data:
         env = {"FIRESIDE_TABLES_BACKEND": backend} if backend else {}
-        process, port = start_server(data, sandbox="process", env=env)
+        if root is None:
+            process, port = start_server(data, sandbox="process", env=env)
+        else:
+            process, port = start_other_checkout(root, data)
         try:
             return asyncio.run(measure(port, seconds))
         finally:
@@ -295,6 +391,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--json", default=str(ROOT / "bench" / "results" / "tables.json"))
     parser.add_argument("--no-moto", action="store_true")
+    parser.add_argument("--no-dynalite", action="store_true")
+    parser.add_argument(
+        "--compare",
+        default=None,
+        help="also run the Fireside of this checkout (with its own .venv), e.g. /work/main",
+    )
     parser.add_argument(
         "--postgresql",
         default=os.environ.get("FIRESIDE_BENCH_POSTGRESQL"),
@@ -304,9 +406,16 @@ def main() -> None:
     runs: dict[str, Any] = {}
     log("Fireside (sqlite engine)")
     runs["fireside-sqlite"] = run_fireside(args.seconds, None)
+    if args.compare:
+        log(f"Fireside of {args.compare} (sqlite engine)")
+        runs["compare-sqlite"] = run_fireside(args.seconds, None, Path(args.compare))
     if args.postgresql:
         log("Fireside (postgresql engine)")
         runs["fireside-postgresql"] = run_fireside(args.seconds, args.postgresql)
+    if not args.no_dynalite:
+        for name, leveldb in (("dynalite-leveldb", True), ("dynalite-memory", False)):
+            log(f"dynalite {dynalite_version() or DYNALITE_PACKAGE} ({name.split('-')[1]})")
+            runs[name] = run_dynalite(args.seconds, leveldb)
     if not args.no_moto:
         process, port = moto_server()
         log(f"moto_server {moto_version()}")
@@ -321,31 +430,55 @@ def main() -> None:
     report = {"seconds": args.seconds, "cpus": os.cpu_count(), "runs": runs}
     if "moto" in runs:
         report["moto_version"] = moto_version()
+    if not args.no_dynalite:
+        report["dynalite_version"] = dynalite_version()
+    if args.compare:
+        report["compare"] = args.compare
     path.write_text(json.dumps(report, indent=2))
     log(f"wrote {path}")
+
+
+#: Peers Fireside's runs are divided by, when they ran.
+PEERS = ("dynalite-leveldb", "dynalite-memory", "moto", "compare-sqlite")
+
+
+def cell(result: dict[str, Any]) -> str:
+    if "unsupported" in result:
+        return str(result["unsupported"])
+    return (
+        f"{result['throughput_rps']:.0f}/s p50 {result.get('p50_ms', 0):.2f} "
+        f"p99 {result.get('p99_ms', 0):.2f}"
+    )
+
+
+def ratio(mine: dict[str, Any], peer: dict[str, Any]) -> str:
+    if "unsupported" in mine or "unsupported" in peer:
+        return "n/a"
+    return f"{mine['throughput_rps'] / (peer['throughput_rps'] or 1):.2f}x"
 
 
 def print_table(runs: dict[str, Any]) -> None:
     names = list(runs)
     rows = list(next(iter(runs.values())))
-    header = f"{'operation':<24}" + "".join(f"{n:>34}" for n in names)
-    if "moto" in runs:
-        header += "   " + "  ".join(f"{n} / moto" for n in names if n != "moto")
-    print(header)
+    width = max(34, *(len(n) + 2 for n in names))
+    print(f"{'operation':<24}" + "".join(f"{n:>{width}}" for n in names))
     for row in rows:
-        line = f"{row:<24}"
-        for name in names:
-            r = runs[name][row]
-            cell = f"{r['throughput_rps']:>8.0f}/s p50 {r.get('p50_ms', 0):6.2f} p99 {r.get('p99_ms', 0):6.2f}"
-            line += f"{cell:>34}"
-        if "moto" in runs:
-            moto = runs["moto"][row]["throughput_rps"] or 1
-            line += "   " + "  ".join(
-                f"{runs[n][row]['throughput_rps'] / moto:>6.1f}x" for n in names if n != "moto"
+        print(f"{row:<24}" + "".join(f"{cell(runs[n][row]):>{width}}" for n in names))
+    ours = [n for n in names if n.startswith("fireside")]
+    pairs = [(mine, peer) for mine in ours for peer in PEERS if peer in runs]
+    if pairs:
+        print()
+        labels = [f"{mine} / {peer}" for mine, peer in pairs]
+        width = max(len(label) + 2 for label in labels)
+        print(f"{'ratio':<24}" + "".join(f"{label:>{width}}" for label in labels))
+        for row in rows:
+            print(
+                f"{row:<24}"
+                + "".join(f"{ratio(runs[m][row], runs[p][row]):>{width}}" for m, p in pairs)
             )
-        print(line)
     for name in names:
-        lost = runs[name]["Contention x16"].get("lost_updates")
+        contention = runs[name]["Contention x16"]
+        lost = contention.get("lost_updates", contention.get("unsupported"))
         print(f"{name}: lost updates under contention: {lost}")
 
 
