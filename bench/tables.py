@@ -14,6 +14,8 @@ into `.bench-venvs/dynalite` (Node.js 18+ on the PATH). `--compare DIR` also run
 Fireside of another checkout (with its own `.venv`, e.g. the main branch) in the same run, so a
 change's before and after are measured side by side.
 
+All servers run at once and take turns cell by cell, so a shared machine's changing load falls
+on all of them alike; each figure also records the server's CPU time per request.
 Prints a table (each server's cells, then Fireside's ratio to each peer) and writes JSON with
 every server's run (default bench/results/tables.json).
 Usage: python bench/tables.py [--seconds 3] [--json PATH] [--no-moto] [--no-dynalite]
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -234,32 +237,58 @@ async def hot_total(port: int) -> int:
     return total
 
 
-async def measure(port: int, seconds: float, transactions: bool = True) -> dict[str, Any]:
-    """Every cell against one server; `transactions=False` for a server without them, whose
-    transaction cells then hold `{"unsupported": NO_TRANSACTIONS}`."""
-    await prepare(port)
-    # Unmeasured reads first, so the first cell does not pay for either server's warm-up
-    # (lazy imports, caches); reads leave the table as it was for both.
-    await load(port, "GetItem", 1, 1.0)
-    results: dict[str, Any] = {}
-    for operation in ("PutItem", "GetItem", "Query", "TransactWriteItems"):
-        for clients in (1, 16):
-            row = f"{operation} x{clients}"
-            if row in TRANSACTION_CELLS and not transactions:
-                results[row] = {"unsupported": NO_TRANSACTIONS}
+#: The cells, in the order they run: (operation, clients).
+CELLS = [
+    (operation, clients)
+    for operation in ("PutItem", "GetItem", "Query", "TransactWriteItems")
+    for clients in (1, 16)
+] + [("Contention", 16)]
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, all its threads together."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+@dataclass
+class Target:
+    """One server under test."""
+
+    name: str
+    process: subprocess.Popen[str]
+    port: int
+    transactions: bool = True
+
+
+async def measure(targets: list[Target], seconds: float) -> dict[str, dict[str, Any]]:
+    """Every cell against every server, the servers taking turns cell by cell (in an order
+    that rotates), so a shared machine's load drifting over the run falls on all of them
+    alike. A server without transactions gets `{"unsupported": NO_TRANSACTIONS}` in their
+    cells. Each figure also holds the server's CPU time per request (all its threads)."""
+    runs: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
+    for target in targets:
+        await prepare(target.port)
+        # Unmeasured reads first, so the first cell does not pay for a server's warm-up
+        # (lazy imports, caches); reads leave the table as it was.
+        await load(target.port, "GetItem", 1, 1.0)
+    for turn, (operation, clients) in enumerate(CELLS):
+        row = f"{operation} x{clients}"
+        shift = turn % len(targets)
+        for target in targets[shift:] + targets[:shift]:
+            if row in TRANSACTION_CELLS and not target.transactions:
+                runs[target.name][row] = {"unsupported": NO_TRANSACTIONS}
                 continue
-            summary, _ = await load(port, operation, clients, seconds)
-            results[row] = summary
-            log(f"    {row}: {summary}")
-    if not transactions:
-        results["Contention x16"] = {"unsupported": NO_TRANSACTIONS}
-        return results
-    summary, succeeded = await load(port, "Contention", 16, seconds)
-    total = await hot_total(port)
-    summary["lost_updates"] = succeeded * 4 - total
-    results["Contention x16"] = summary
-    log(f"    contention x16: {summary}")
-    return results
+            used = cpu_seconds(target.process.pid)
+            summary, succeeded = await load(target.port, operation, clients, seconds)
+            used = cpu_seconds(target.process.pid) - used
+            summary["server_cpu_us"] = round(used / max(succeeded, 1) * 1e6, 1)
+            if operation == "Contention":
+                summary["lost_updates"] = succeeded * 4 - await hot_total(target.port)
+            runs[target.name][row] = summary
+            log(f"    {target.name} {row}: {summary}")
+    return runs
 
 
 def start_other_checkout(root: Path, data: str) -> tuple[subprocess.Popen[str], int]:
@@ -349,41 +378,57 @@ def dynalite_version() -> str:
     return str(json.loads(manifest.read_text())["version"]) if manifest.exists() else ""
 
 
-def run_dynalite(seconds: float, leveldb: bool) -> dict[str, Any]:
+def start_dynalite(data: str, leveldb: bool) -> tuple[subprocess.Popen[str], int]:
     """dynalite in its LevelDB mode (`--path`, tables created at once) or in memory."""
-    with tempfile.TemporaryDirectory() as data:
-        port = free_port()
-        command = [str(dynalite_binary()), "--port", str(port)]
-        if leveldb:
-            command += ["--path", data, "--createTableMs", "0"]
-        else:
-            command += ["--createTableMs", "0"]
-        process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        try:
-            wait_listening(process, port, "dynalite")
-            assert process.stdout is not None
-            threading.Thread(target=process.stdout.read, daemon=True).start()
-            return asyncio.run(measure(port, seconds, transactions=False))
-        finally:
-            process.terminate()
-            process.wait(20)
+    port = free_port()
+    command = [str(dynalite_binary()), "--port", str(port), "--createTableMs", "0"]
+    if leveldb:
+        command += ["--path", data]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wait_listening(process, port, "dynalite")
+    assert process.stdout is not None
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    return process, port
 
 
-def run_fireside(seconds: float, backend: str | None, root: Path | None = None) -> dict[str, Any]:
-    """Fireside of this checkout, or of the checkout `root` (run with its own `.venv`)."""
-    with tempfile.TemporaryDirectory() as data:
-        env = {"FIRESIDE_TABLES_BACKEND": backend} if backend else {}
-        if root is None:
-            process, port = start_server(data, sandbox="process", env=env)
-        else:
-            process, port = start_other_checkout(root, data)
-        try:
-            return asyncio.run(measure(port, seconds))
-        finally:
-            process.terminate()
-            process.wait(20)
+def start_targets(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Target]:
+    """Every server of this run, started now and stopped when `stack` closes."""
+    targets: list[Target] = []
+
+    def add(name: str, started: tuple[subprocess.Popen[str], int], transactions: bool) -> None:
+        process, port = started
+        stack.callback(_stop, process)
+        targets.append(Target(name, process, port, transactions))
+
+    def data_dir() -> str:
+        return stack.enter_context(tempfile.TemporaryDirectory())
+
+    log("starting Fireside (sqlite engine)")
+    add("fireside-sqlite", start_server(data_dir(), sandbox="process"), True)
+    if args.compare:
+        log(f"starting the Fireside of {args.compare} (sqlite engine)")
+        add("compare-sqlite", start_other_checkout(Path(args.compare), data_dir()), True)
+    if args.postgresql:
+        log("starting Fireside (postgresql engine)")
+        env = {"FIRESIDE_TABLES_BACKEND": args.postgresql}
+        add("fireside-postgresql", start_server(data_dir(), sandbox="process", env=env), True)
+    if not args.no_dynalite:
+        for name, leveldb in (("dynalite-leveldb", True), ("dynalite-memory", False)):
+            log(f"starting dynalite {dynalite_version() or DYNALITE_PACKAGE} ({name[9:]})")
+            add(name, start_dynalite(data_dir(), leveldb), False)
+    if not args.no_moto:
+        add("moto", moto_server(), True)
+        log(f"started moto_server {moto_version()}")
+    return targets
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def main() -> None:
@@ -403,27 +448,9 @@ def main() -> None:
         help="also measure the PostgreSQL engine against this database URL",
     )
     args = parser.parse_args()
-    runs: dict[str, Any] = {}
-    log("Fireside (sqlite engine)")
-    runs["fireside-sqlite"] = run_fireside(args.seconds, None)
-    if args.compare:
-        log(f"Fireside of {args.compare} (sqlite engine)")
-        runs["compare-sqlite"] = run_fireside(args.seconds, None, Path(args.compare))
-    if args.postgresql:
-        log("Fireside (postgresql engine)")
-        runs["fireside-postgresql"] = run_fireside(args.seconds, args.postgresql)
-    if not args.no_dynalite:
-        for name, leveldb in (("dynalite-leveldb", True), ("dynalite-memory", False)):
-            log(f"dynalite {dynalite_version() or DYNALITE_PACKAGE} ({name.split('-')[1]})")
-            runs[name] = run_dynalite(args.seconds, leveldb)
-    if not args.no_moto:
-        process, port = moto_server()
-        log(f"moto_server {moto_version()}")
-        try:
-            runs["moto"] = asyncio.run(measure(port, args.seconds))
-        finally:
-            process.terminate()
-            process.wait(20)
+    with contextlib.ExitStack() as stack:
+        targets = start_targets(args, stack)
+        runs = asyncio.run(measure(targets, args.seconds))
     print_table(runs)
     path = Path(args.json)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -447,7 +474,7 @@ def cell(result: dict[str, Any]) -> str:
         return str(result["unsupported"])
     return (
         f"{result['throughput_rps']:.0f}/s p50 {result.get('p50_ms', 0):.2f} "
-        f"p99 {result.get('p99_ms', 0):.2f}"
+        f"p99 {result.get('p99_ms', 0):.2f} cpu {result.get('server_cpu_us', 0):.0f}us"
     )
 
 
@@ -460,7 +487,7 @@ def ratio(mine: dict[str, Any], peer: dict[str, Any]) -> str:
 def print_table(runs: dict[str, Any]) -> None:
     names = list(runs)
     rows = list(next(iter(runs.values())))
-    width = max(34, *(len(n) + 2 for n in names))
+    width = max(42, *(len(n) + 2 for n in names))
     print(f"{'operation':<24}" + "".join(f"{n:>{width}}" for n in names))
     for row in rows:
         print(f"{row:<24}" + "".join(f"{cell(runs[n][row]):>{width}}" for n in names))

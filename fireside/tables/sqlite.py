@@ -9,7 +9,12 @@ acknowledged write survives `kill -9` and power loss, and many concurrent writer
 fsync instead of paying one each.
 
 Reads: a small pool of threads, each with its own connection. A read job runs inside one
-read transaction, so it sees a single committed snapshot.
+read transaction, so it sees a single committed snapshot. A job the caller marks `quick` (a
+GetItem, a Query page without a large Limit) runs at once on the calling thread, the event
+loop, with that thread's own connection: a WAL reader never waits for the writer, and the hop
+to a reader thread and back (and the GIL handover it costs) is most of such a read's time. A
+quick job is held to a budget of rows (`QUICK_ROWS`); one that goes past it is abandoned and
+run again on a reader thread, so the loop is never blocked by a long read.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,6 +140,13 @@ CREATE TABLE IF NOT EXISTS backup_index_items (
 """
 
 _BATCH_LIMIT = 256
+#: Rows (and statements) a quick read may touch on the event loop before it is handed to a
+#: reader thread instead (about a millisecond of work).
+QUICK_ROWS = 256
+
+
+class _OverBudget(Exception):
+    """A quick read went past `QUICK_ROWS`: it is run again on a reader thread."""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -160,6 +172,31 @@ class _Txn(SqlTxn):
     def lock_table(self, tid: int) -> str | None:
         row = self._one("SELECT meta FROM tables WHERE id = ?", (tid,))
         return None if row is None else str(row[0])
+
+
+class _QuickTxn(_Txn):
+    """A read on the event loop: each statement and each streamed row spends the budget."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._left = QUICK_ROWS
+
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise _OverBudget()
+        return self._conn.execute(sql, args)
+
+    def _stream(self, sql: str, args: list[Any]) -> Iterator[Any]:
+        cursor = self._execute(sql, args)
+        try:
+            for row in cursor:
+                self._left -= 1
+                if self._left < 0:
+                    raise _OverBudget()
+                yield row
+        finally:
+            cursor.close()
 
 
 _Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
@@ -269,11 +306,20 @@ class SqliteEngine:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
+        if quick:
+            try:
+                return self._read_on(job, _QuickTxn)
+            except _OverBudget:
+                pass  # longer than a quick read may be: on a reader thread instead
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self.read_now, job)
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:
+        return self._read_on(job, _Txn)
+
+    def _read_on(self, job: Callable[[ReadTxn], T], kind: type[_Txn]) -> T:
+        """`job` in a read transaction on this thread's own connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = _connect(self.path)
@@ -281,7 +327,7 @@ class SqliteEngine:
                 self._reader_conns.append(conn)
         conn.execute("BEGIN")
         try:
-            return job(_Txn(conn))
+            return job(kind(conn))
         finally:
             conn.execute("COMMIT")
 
