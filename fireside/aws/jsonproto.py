@@ -213,7 +213,11 @@ class JsonProtocol:
             )
         body = request.body
         try:
-            document = json.loads(body) if body else {}
+            # UTF-8 decoded at once, as json.loads would after guessing the encoding (an
+            # object's "{" then a NUL byte would be UTF-16: left to json.loads).
+            utf8 = body[:1] == b"{" and body[1:2] != b"\x00"
+            text = body.decode("utf-8", "surrogatepass") if utf8 else body
+            document = json.loads(text) if body else {}
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _serialization(f"Could not parse request body into json: {exc}") from None
         if type(document) is not dict:
@@ -245,6 +249,8 @@ class JsonProtocol:
         streamed = self._event_streams.get(operation_name)
         if streamed is not None and hasattr(result.get(streamed[0]), "__aiter__"):
             return self._event_stream(streamed, result, request_id)
+        if not result:  # an empty answer (a PutItem's): nothing to encode
+            return Response(200, self._headers(request_id, b"{}"), b"{}")
         encode = self._encoders[operation_name]
         body = _dumps(encode(result) if encode is not None else {})
         return Response(200, self._headers(request_id, body), body)
