@@ -268,6 +268,9 @@ class SqliteEngine:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         committed: list[Callable[[], None]] = []
         undo: list[Callable[[], None]] = []
+        if len(batch) == 1:
+            self._run_alone(conn, batch[0])
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job, future, _ in batch:
@@ -303,6 +306,38 @@ class SqliteEngine:
             # A closed loop means nobody is waiting any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, mine)
+
+    def _run_alone(self, conn: sqlite3.Connection, entry: _Job) -> None:
+        """A batch of one job (a lone writer): its own transaction, without the savepoint a
+        job sharing a commit needs (two statements fewer on the one-client path)."""
+        job, future, loop = entry
+        txn = _Txn(conn)
+        outcome: tuple[asyncio.Future[Any], bool, Any]
+        failed: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                value = job(txn)
+            except BaseException as exc:  # the job's own failure (a condition that fails...)
+                failed = exc
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("tables: a write of one job failed to commit")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failed = failed or exc
+        if failed is not None:
+            for callback in reversed(txn.on_rollback):
+                callback()
+            outcome = (future, False, failed)
+        else:
+            for callback in txn.after_commit:
+                callback()
+            outcome = (future, True, value)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, [outcome])
 
     # -- reads ---------------------------------------------------------------------------------
 
