@@ -73,10 +73,18 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     def job(txn: WriteTxn) -> Item | None:
         live = tables.catalog.for_write(txn, tid)
         txn.lock_items([(tid, pk, sk)])
-        old = load(txn, live, pk, sk)
+        # The item it replaces is read only when something needs it: a condition, ALL_OLD,
+        # the table's indexes or its stream (a plain put of a plain table just replaces).
+        needed = (
+            condition is not None
+            or returns == "ALL_OLD"
+            or bool(live.indexes)
+            or live.stream_view is not None
+        )
+        old = load(txn, live, pk, sk) if needed else None
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)
-        store(txn, live, pk, sk, old, item)
+        store(txn, live, pk, sk, old, item, size)
         tables.streams.record(txn, live, old, item)
         return old
 
