@@ -68,11 +68,21 @@ _SURROGATES = "backslashreplace"
 
 
 def _dumps(value: Any) -> bytes:
-    try:
-        text = _dumps_text(value)
-    except TypeError:
-        text = _spliced(value)  # holds pre-encoded values (or a value JSON cannot hold)
+    if type(value) is dict and any(_pre_encoded(v) for v in value.values()):
+        text = _spliced(value)  # a whole stored item, or a page of them
+    else:
+        try:
+            text = _dumps_text(value)
+        except TypeError:
+            text = _spliced(value)  # holds pre-encoded values deeper (or a value JSON cannot hold)
     return text.encode("utf-8", _SURROGATES)
+
+
+def _pre_encoded(value: Any) -> bool:
+    """Whether a result member is a `PreEncoded` value or a list starting with one."""
+    if type(value) is list:
+        return bool(value) and isinstance(value[0], PreEncoded)
+    return isinstance(value, PreEncoded)
 
 
 #: `json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=encode_blob)`,
