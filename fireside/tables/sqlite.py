@@ -3,7 +3,9 @@
 Writes: one writer thread owns the only read-write connection, so writes are serialized
 (that is what makes transactions and conditional writes serializable) and never block the
 event loop. It commits in groups: the jobs waiting when a commit starts share it, each inside
-its own SAVEPOINT so a failing job (a condition that does not hold) rolls back alone. With
+its own SAVEPOINT so a failing job (a condition that does not hold) rolls back alone (a job
+alone in its commit needs none). The loop hands the jobs submitted during one pass of its
+callbacks to the writer together, waking it once for them all. With
 `synchronous=FULL` every commit is fsynced before any job in it is answered, so an
 acknowledged write survives `kill -9` and power loss, and many concurrent writers share one
 fsync instead of paying one each.
@@ -212,7 +214,9 @@ class SqliteEngine:
         self.path = path
         self._conn = _connect(path)
         self._migrate()
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Lists of jobs for the writer (None: stop). A loop hands over the jobs submitted
+        #: during one pass of its callbacks together: one wake-up of the writer for them all.
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -240,8 +244,18 @@ class SqliteEngine:
     async def write(self, job: Callable[[WriteTxn], T]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((job, future, loop))
+        pending: list[_Job] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+        pending.append((job, future, loop))
+        if len(pending) == 1:  # the first of this pass: hand them over once the pass ends
+            loop.call_soon(self._hand_over, pending)
         return await future
+
+    def _hand_over(self, pending: list[_Job]) -> None:
+        jobs = pending[:]
+        pending.clear()
+        self._queue.put(jobs)
 
     def _write_loop(self) -> None:
         conn = self._conn
@@ -249,7 +263,7 @@ class SqliteEngine:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             stopping = False
             while len(batch) < _BATCH_LIMIT:
                 try:
@@ -259,7 +273,7 @@ class SqliteEngine:
                 if following is None:
                     stopping = True
                     break
-                batch.append(following)
+                batch.extend(following)
             self._run_batch(conn, batch)
             if stopping:
                 return
