@@ -16,7 +16,9 @@ GetItem, a Query page without a large Limit) runs at once on the calling thread,
 loop, with that thread's own connection: a WAL reader never waits for the writer, and the hop
 to a reader thread and back (and the GIL handover it costs) is most of such a read's time. A
 quick job is held to a budget of rows (`QUICK_ROWS`); one that goes past it is abandoned and
-run again on a reader thread, so the loop is never blocked by a long read.
+run again on a reader thread, so the loop is never blocked by a long read. A quick read is
+first tried as one statement without BEGIN and COMMIT (a statement is a snapshot of its own);
+one that needs a second statement runs again inside a read transaction.
 """
 
 from __future__ import annotations
@@ -201,6 +203,26 @@ class _QuickTxn(_Txn):
             cursor.close()
 
 
+class _NeedsTransaction(Exception):
+    """A quick read tried without a transaction went on to a second statement."""
+
+
+class _OneStatementTxn(_QuickTxn):
+    """A quick read's first try, without BEGIN and COMMIT: one statement is a snapshot of its
+    own (most quick reads are one: a GetItem, a Query page). A second statement raises
+    `_NeedsTransaction`, and the job runs again inside a read transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._used = False
+
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        if self._used:
+            raise _NeedsTransaction()
+        self._used = True
+        return super()._execute(sql, args)
+
+
 _Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
 
@@ -358,7 +380,7 @@ class SqliteEngine:
     async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
         if quick:
             try:
-                return self._read_on(job, _QuickTxn)
+                return self._read_quick(job)
             except _OverBudget:
                 pass  # longer than a quick read may be: on a reader thread instead
         loop = asyncio.get_running_loop()
@@ -367,13 +389,26 @@ class SqliteEngine:
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:
         return self._read_on(job, _Txn)
 
-    def _read_on(self, job: Callable[[ReadTxn], T], kind: type[_Txn]) -> T:
-        """`job` in a read transaction on this thread's own connection."""
+    def _read_quick(self, job: Callable[[ReadTxn], T]) -> T:
+        """A quick read: as one statement without a transaction, else inside one."""
+        try:
+            return job(_OneStatementTxn(self._connection()))
+        except _NeedsTransaction:
+            pass  # (its first statement's cursor is closed as the traceback goes)
+        return self._read_on(job, _QuickTxn)
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's own read connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = _connect(self.path)
             with self._reader_lock:
                 self._reader_conns.append(conn)
+        return conn
+
+    def _read_on(self, job: Callable[[ReadTxn], T], kind: type[_Txn]) -> T:
+        """`job` in a read transaction on this thread's own connection."""
+        conn = self._connection()
         conn.execute("BEGIN")
         try:
             return job(kind(conn))
