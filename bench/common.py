@@ -51,13 +51,18 @@ def start_server(
     raise RuntimeError(f"fireside (sandbox {sandbox or 'default'}) did not start")
 
 
-def client(port: int, max_pool: int = 10) -> Any:
+def aws(port: int, service: str, pool: int = 10) -> Any:
+    """A boto3 client of the Fireside on `port` (no retries: a benchmark counts failures)."""
     return boto3.client(
-        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
         aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=max_pool,
+        config=Config(retries={"max_attempts": 1}, max_pool_connections=pool,
                       read_timeout=120),
     )  # fmt: skip
+
+
+def client(port: int, max_pool: int = 10) -> Any:
+    return aws(port, "lambda", max_pool)
 
 
 def zip_of(source: str, name: str = "app.py") -> bytes:

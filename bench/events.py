@@ -25,9 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from common import ROLE, ROOT, client, log, start_server, summarize, zip_of
+from common import ROLE, ROOT, aws, client, log, start_server, summarize, zip_of
 
 RECORDER = """
 import os, time, boto3
@@ -41,14 +39,6 @@ def handler(event, context):
         "started": {"N": repr(started)},
     })
 """
-
-
-def aws(port: int, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )  # fmt: skip
 
 
 def timed_puts(events: Any, source: str, count: int) -> dict[str, float]:

@@ -42,10 +42,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 from alb import alb_beside_invoke
-from botocore.config import Config
-from common import ROLE, ROOT, log, start_server
+from common import ROLE, ROOT, aws, log, start_server
 from front_doors import print_table
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
@@ -120,15 +118,6 @@ def code() -> bytes:
         archive.writestr("light.py", LIGHT)
         archive.writestr("heavy.py", HEAVY)
     return buffer.getvalue()
-
-
-def aws(port: int, service: str, pool: int = 10) -> Any:
-    return boto3.client(
-        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}, read_timeout=120,
-                      max_pool_connections=pool),
-    )  # fmt: skip
 
 
 def build_api(port: int) -> str:

@@ -19,19 +19,8 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-import boto3
-from botocore.config import Config
-from common import ROOT, log, start_server, summarize
-
-
-def aws(port: int, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}, read_timeout=60),
-    )  # fmt: skip
+from common import ROOT, aws, log, start_server, summarize
 
 
 def allow(queue_arn: str, topic_arn: str) -> str:

@@ -28,9 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from common import ROLE, ROOT, client, log, start_server, summarize, zip_of
+from common import ROLE, ROOT, aws, client, log, start_server, summarize, zip_of
 
 RECORDER = """
 import json, os, time, boto3
@@ -53,14 +51,6 @@ def handler(event, context):
                                      "started": {"N": repr(started)}}}}
             for f in found[start:start + 25]]})
 """
-
-
-def aws(port: int, service: str) -> Any:
-    return boto3.client(
-        service, endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
-        aws_access_key_id="bench", aws_secret_access_key="bench",
-        config=Config(retries={"max_attempts": 1}),
-    )  # fmt: skip
 
 
 def _arrival(dynamodb: Any, key: str, timeout: float = 30) -> float:

@@ -104,7 +104,13 @@ from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.s3.targets import BucketTargets
 from fireside.sandbox import SandboxMode, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
-from fireside.sandbox.share import TRUST_DIR, choose_share_root, prepare_share_root, sweep_orphans
+from fireside.sandbox.share import (
+    TRUST_DIR,
+    choose_share_root,
+    hold,
+    prepare_share_root,
+    sweep_orphans,
+)
 from fireside.scheduler import Firer, SchedulerProvider, SchedulerStore
 from fireside.service_calls import LocalServiceCalls
 from fireside.sns import SnsProvider, SnsStore, TopicTargets
@@ -190,6 +196,7 @@ class Fireside:
             if swept:
                 log.info("removed %d shared trees left by servers whose data dir is gone", swept)
         self.share_root = prepare_share_root(choose_share_root(data), data)
+        hold(self.share_root)
         self.backend = create_backend(
             self.sandbox_mode,
             self.share_root,

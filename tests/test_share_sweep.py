@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,35 @@ def test_swept_slot_with_code_bound(tmp_path: Path) -> None:
     assert sweep_orphans(base) == 1
     assert not root.exists()
     assert (code / "app.py").read_text() == "x"  # the code itself is untouched
+
+
+def test_a_tree_in_use_is_kept_when_its_data_dir_is_gone(tmp_path: Path) -> None:
+    """A running server whose data directory was removed under it keeps its tree: another
+    server's sweep at start-up must not pull the mounts out from under its sandboxes."""
+    base = tmp_path / "var-tmp"
+    base.mkdir()
+    data = tmp_path / "data"
+    data.mkdir()
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from fireside.sandbox.share import hold, prepare_share_root\n"
+        "root = prepare_share_root(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "hold(root)\n"
+        "print('held', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script, str(base / "fireside-share-busy"), str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "held\n"
+        data.rmdir()
+        assert sweep_orphans(base) == 0
+        assert (base / "fireside-share-busy").exists()
+    finally:
+        server.communicate("")
+    assert sweep_orphans(base) == 1  # its server gone, the tree is an orphan

@@ -149,7 +149,7 @@ class Environment:
         #: LoggingConfig: Text or JSON platform records, and the levels that filter them.
         self._controls = LogControls.of(self.config.logging_config())
         self._server = HttpServer(
-            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body
+            RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body, coalesce=True
         )
         self._sandbox: Sandbox | None = None
         self._work_dir = launch.work_root / self.id
@@ -624,13 +624,13 @@ class Environment:
             self._next_waiter.set_result(invocation)
         else:
             self._queued = invocation
+        # A timer that finishes the invocation, rather than wait_for: no task or extra future
+        # per invoke on the hot path.
+        timer = asyncio.get_running_loop().call_later(invocation.timeout, self._expire, invocation)
         try:
-            outcome = await asyncio.wait_for(asyncio.shield(invocation.outcome), invocation.timeout)
-        except TimeoutError:
-            outcome = timeout_outcome(invocation.request_id, invocation.timeout)
-            invocation.finish(outcome)
-            if self._current is not invocation:  # the runtime never asked for it
-                self._start_line(invocation)
+            outcome = await asyncio.shield(invocation.outcome)
+        finally:
+            timer.cancel()
         if outcome.undelivered:
             self._current = None
             await self.stop()
@@ -652,6 +652,12 @@ class Environment:
             self.state = State.IDLE
             self.last_used = time.monotonic()
         return outcome, self._log_tail()
+
+    def _expire(self, invocation: Invocation) -> None:
+        """The invocation's timeout passed: it ends with Lambda's timeout error."""
+        finished = invocation.finish(timeout_outcome(invocation.request_id, invocation.timeout))
+        if finished and self._current is not invocation:  # the runtime never asked for it
+            self._start_line(invocation)
 
     async def _settle(self, invocation: Invocation, remaining: float) -> None:
         try:

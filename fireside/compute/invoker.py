@@ -158,6 +158,8 @@ class Invoker:
         self._streaming = TaskSet("streamed invocations")
         #: Runtimes whose shared trees were built in this run (`build_runtime`).
         self._built: set[str] = set()
+        #: Runtime names (as configured) whose resolved runtime is built (`_code_ready`).
+        self._built_for: set[str] = set()
 
     # -- which configuration runs --------------------------------------------------------------
     def activate(self, config: FunctionConfig) -> None:
@@ -420,12 +422,19 @@ class Invoker:
         """The code and layer trees, checked once per run (made again if damaged: a tree left
         by a power loss is not trusted because it exists); a set lookup after the first. So
         are the runtime's own trees (`build_runtime`)."""
+        if (
+            not config.layers
+            and config.runtime in self._built_for
+            and self._blobs.verified(config.code_digest)
+        ):
+            return  # every invoke after the first (no runtime lookup, no tuple per call)
         for digest in (config.code_digest, *(layer["digest"] for layer in config.layers)):
             if not self._blobs.verified(digest):
                 await asyncio.to_thread(self._blobs.unpack, digest)
         with contextlib.suppress(runtimes.RuntimeUnavailable, OSError):
             # Else the start tries again and reports it.
             await self.build_runtime(runtimes.resolve(config.runtime))
+            self._built_for.add(config.runtime)
 
     async def build_runtime(self, command: runtimes.RuntimeCommand) -> None:
         """What the runtime builds once for every function (an interpreter's image), built

@@ -21,8 +21,10 @@ from fireside.ec2.state import (
     Operation,
     Resource,
     ec2_error,
+    in_use,
     invalid_value,
     new_id,
+    paged,
     spec_tags,
     wrap,
 )
@@ -103,21 +105,15 @@ class GatewayApi:
         return {"InternetGateway": gateway.wire()}
 
     def describe_igws(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        shown, token = self.state.describe(
+        found = self.state.matching(
             "internet-gateway", ctx, params, "InternetGatewayIds", _igw_values
         )
-        result: dict[str, Any] = {"InternetGateways": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        return paged("InternetGateways", [g.wire() for g in found], params)
 
     def delete_igw(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         gateway = self.state.own(params["InternetGatewayId"], "internet-gateway", ctx)
         if gateway.data["Attachments"]:
-            raise ec2_error(
-                "DependencyViolation",
-                f"The internetGateway '{gateway.id}' has dependencies and cannot be deleted.",
-            )
+            raise in_use("internetGateway", gateway.id)
         self.state.save(delete=[gateway])
         return {}
 
@@ -183,7 +179,8 @@ class GatewayApi:
         return {k: v for k, v in address.data.items() if k != "AssociationId"}
 
     def describe_addresses(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        shown, _ = self.state.describe("elastic-ip", ctx, params, "AllocationIds", _address_values)
+        found = self.state.matching("elastic-ip", ctx, params, "AllocationIds", _address_values)
+        shown = [a.wire() for a in found]
         wanted = params.get("PublicIps") or []
         if wanted:
             known = {a["PublicIp"] for a in shown}
@@ -268,11 +265,8 @@ class GatewayApi:
     def describe_nats(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         # NAT gateways take `Filter` (not `Filters`) in EC2's model.
         params = {**params, "Filters": params.get("Filter") or []}
-        shown, token = self.state.describe("natgateway", ctx, params, "NatGatewayIds", _nat_values)
-        result: dict[str, Any] = {"NatGateways": [_nat_from_wire(n) for n in shown]}
-        if token:
-            result["NextToken"] = token
-        return result
+        found = self.state.matching("natgateway", ctx, params, "NatGatewayIds", _nat_values)
+        return paged("NatGateways", [_nat_wire(n) for n in found], params)
 
     def delete_nat(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         nat = self.state.own(params["NatGatewayId"], "natgateway", ctx)

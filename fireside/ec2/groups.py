@@ -21,7 +21,7 @@ from fireside.ec2.state import (
     invalid_value,
     matches,
     new_id,
-    page,
+    paged,
     printable,
     spec_tags,
     text,
@@ -211,13 +211,8 @@ class GroupApi:
         if not params.get("GroupIds") and not params.get("GroupNames"):
             groups = self.state.mine("security-group", ctx)
         filters = params.get("Filters") or []
-        shown, token = page(
-            [group_wire(g) for g in groups if matches(g, filters, _group_values)], params
-        )
-        result: dict[str, Any] = {"SecurityGroups": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        shown = [group_wire(g) for g in groups if matches(g, filters, _group_values)]
+        return paged("SecurityGroups", shown, params)
 
     def delete(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         group = self._named(ctx, params)
@@ -365,11 +360,7 @@ class GroupApi:
             for rule in group.data["_rules"]:
                 if not wanted_ids or rule["SecurityGroupRuleId"] in wanted_ids:
                     rows.append(_rule_wire(group, rule))
-        shown, token = page(rows, params)
-        result: dict[str, Any] = {"SecurityGroupRules": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        return paged("SecurityGroupRules", rows, params)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

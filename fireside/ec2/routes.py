@@ -18,8 +18,10 @@ from fireside.ec2.state import (
     Operation,
     Resource,
     ec2_error,
+    in_use,
     invalid_value,
     new_id,
+    paged,
     spec_tags,
     text,
     wrap,
@@ -123,19 +125,13 @@ class RouteApi:
         return {"RouteTable": table.wire()}
 
     def describe_tables(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        shown, token = self.state.describe("route-table", ctx, params, "RouteTableIds", _values)
-        result: dict[str, Any] = {"RouteTables": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        found = self.state.matching("route-table", ctx, params, "RouteTableIds", _values)
+        return paged("RouteTables", [t.wire() for t in found], params)
 
     def delete_table(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         table = self.state.own(params["RouteTableId"], "route-table", ctx)
         if table.data["Associations"]:
-            raise ec2_error(
-                "DependencyViolation",
-                f"The routeTable '{table.id}' has dependencies and cannot be deleted.",
-            )
+            raise in_use("routeTable", table.id)
         self.state.save(delete=[table])
         return {}
 

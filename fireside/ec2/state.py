@@ -28,10 +28,12 @@ __all__ = [
     "TagApi",
     "checked_tags",
     "ec2_error",
+    "in_use",
     "invalid_value",
     "matches",
     "new_id",
     "page",
+    "paged",
     "printable",
     "spec_tags",
     "text",
@@ -177,21 +179,20 @@ class Ec2State:
             self.resources[resource.id] = resource
 
     # -- Describe* ------------------------------------------------------------------------
-    def describe(
+    def matching(
         self,
         kind: str,
         ctx: RequestContext,
         params: dict[str, Any],
         ids_param: str,
         values: FilterValues,
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        """One page of a Describe call: the named ids (each must exist), filtered."""
+    ) -> list[Resource]:
+        """What a Describe call shows: the named ids (each must exist), filtered."""
         ids = params.get(ids_param) or []
         if len(ids) > _MAX_IDS:
             raise invalid_value(f"The maximum number of {ids_param} is {_MAX_IDS}")
         found = [self.own(i, kind, ctx) for i in ids] if ids else self.mine(kind, ctx)
-        matched = [r for r in found if matches(r, params.get("Filters") or [], values)]
-        return page([r.wire() for r in matched], params)
+        return [r for r in found if matches(r, params.get("Filters") or [], values)]
 
 
 def matches(resource: Resource, filters: list[dict[str, Any]], values: FilterValues) -> bool:
@@ -245,6 +246,20 @@ def page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | Non
     start = int(token or 0)
     end = start + size
     return items[start:end], (str(end) if end < len(items) else None)
+
+
+def paged(member: str, items: list[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A Describe* answer: one page of `items` under `member`, and `NextToken` if more."""
+    shown, token = page(items, params)
+    return {member: shown, "NextToken": token} if token else {member: shown}
+
+
+def in_use(label: str, resource_id: str) -> ServiceError:
+    """EC2's refusal to delete a resource something still depends on."""
+    return ec2_error(
+        "DependencyViolation",
+        f"The {label} '{resource_id}' has dependencies and cannot be deleted.",
+    )
 
 
 # -- tags ------------------------------------------------------------------------------------
@@ -357,8 +372,4 @@ class TagApi:
                 for r in rows
                 if any(fnmatch.fnmatchcase(r[column], v) for v in flt.get("Values") or [])
             ]
-        shown, token = page(rows, params)
-        result: dict[str, Any] = {"Tags": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        return paged("Tags", rows, params)

@@ -17,8 +17,10 @@ from fireside.ec2.state import (
     Operation,
     Resource,
     ec2_error,
+    in_use,
     invalid_value,
     new_id,
+    paged,
     spec_tags,
     text,
     wrap,
@@ -196,20 +198,14 @@ class SubnetApi:
         return {"Subnet": subnet.wire()}
 
     def describe_subnets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        shown, token = self.state.describe("subnet", ctx, params, "SubnetIds", _subnet_values)
-        result: dict[str, Any] = {"Subnets": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        found = self.state.matching("subnet", ctx, params, "SubnetIds", _subnet_values)
+        return paged("Subnets", [s.wire() for s in found], params)
 
     def delete_subnet(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         subnet = self.state.own(params["SubnetId"], "subnet", ctx)
         for nat in self.state.mine("natgateway", ctx):
             if nat.data["SubnetId"] == subnet.id and nat.data["State"] != "deleted":
-                raise ec2_error(
-                    "DependencyViolation",
-                    f"The subnet '{subnet.id}' has dependencies and cannot be deleted.",
-                )
+                raise in_use("subnet", subnet.id)
         changed = []
         for table in self.state.mine("route-table", ctx):
             kept = [a for a in table.data["Associations"] if a.get("SubnetId") != subnet.id]

@@ -20,8 +20,10 @@ from fireside.ec2.state import (
     Operation,
     Resource,
     ec2_error,
+    in_use,
     invalid_value,
     new_id,
+    paged,
     spec_tags,
     text,
     wrap,
@@ -179,13 +181,8 @@ class VpcApi:
         return {"Vpc": vpc_wire(made[0])}
 
     def describe_vpcs(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        shown, token = self.state.describe("vpc", ctx, params, "VpcIds", _vpc_values)
-        for vpc in shown:
-            vpc.pop("_attributes", None)
-        result: dict[str, Any] = {"Vpcs": shown}
-        if token:
-            result["NextToken"] = token
-        return result
+        found = self.state.matching("vpc", ctx, params, "VpcIds", _vpc_values)
+        return paged("Vpcs", [vpc_wire(v) for v in found], params)
 
     def delete_vpc(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         vpc = self.state.own(params["VpcId"], "vpc", ctx)
@@ -212,10 +209,7 @@ class VpcApi:
                 else:
                     busy = True
         if busy:
-            raise ec2_error(
-                "DependencyViolation",
-                f"The vpc '{vpc.id}' has dependencies and cannot be deleted.",
-            )
+            raise in_use("vpc", vpc.id)
         self.state.save(delete=[vpc, *doomed])
         return {}
 

@@ -53,6 +53,7 @@ class Shared:
 
     __slots__ = (
         "body_limit",
+        "coalesce",
         "connections",
         "handler",
         "idle",
@@ -69,11 +70,18 @@ class Shared:
         limits: HttpLimits,
         body_limit: BodyLimit | None,
         stream_body: StreamBody | None = None,
+        coalesce: bool = False,
     ) -> None:
         self.handler = handler
         self.limits = limits
         self.body_limit = body_limit
         self.stream_body = stream_body
+        #: Hold an answer while the client's next request is already read, and write it with
+        #: that request's answer: one write (one wake-up of the client) for the two. For a
+        #: client that pipelines a request it knows will wait (the runtime's `/response` then
+        #: `/next`); a client that waits for each answer before sending the next never has an
+        #: answer held.
+        self.coalesce = coalesce
         #: loop.time() as of the last sweep: deadlines need no fresher clock than the sweep.
         self.now = 0.0
         #: Insertion-ordered sets (dicts), so the longest-idle connection is the first key.
@@ -145,6 +153,8 @@ class Connection(asyncio.Protocol):
         #: Reading paused because the stream's reader is behind (`_read_paused`: pipelining).
         self._stream_paused = False
         self._writable: asyncio.Future[None] | None = None
+        #: Answers held back to go out with the next one (`Shared.coalesce`).
+        self._held = b""
         self._closing = False
         #: The bytes read past an upgrade request's head, once one is read: the connection
         #: reads no more HTTP, and after that request's answer is handed over or closed.
@@ -497,6 +507,9 @@ class Connection(asyncio.Protocol):
                 response = Response(response.status, response.headers, b"")
             if response.stream is not None:
                 head_only = isinstance(item, Request) and item.method == "HEAD"
+                if self._held:
+                    self._transport.write(self._held)
+                    self._held = b""
                 if not await self._write_stream(response, keep_alive, head_only):
                     return
             else:
@@ -515,6 +528,19 @@ class Connection(asyncio.Protocol):
                     # for ever.
                     log.exception("unencodable response to %s", getattr(item, "path", "?"))
                     data = _encode(error_response(500, "Internal server error"), keep_alive)
+                if self._held:
+                    data, self._held = self._held + data, b""
+                if (
+                    keep_alive
+                    and response.status < 300
+                    and pending
+                    and self._shared.coalesce
+                    and isinstance(pending[0], Request)
+                    and pending[0].stream is None
+                    and not pending[0].upgrade
+                ):
+                    self._held = data  # the next request is read: its answer takes this along
+                    continue
                 self._transport.write(data)
             if not keep_alive:
                 self.drop()

@@ -40,6 +40,8 @@ class HttpServer:
     edge's per-service bounds); it runs once per request, when its head is complete.
     `stream_body(method, target, headers)`, when given, selects the requests whose handler
     starts at headers-complete and reads the body as it arrives (`Request.stream`).
+    `coalesce`: an answer whose client's next request is already read goes out with that
+    request's answer, in one write (see `Shared.coalesce`).
     """
 
     def __init__(
@@ -50,11 +52,12 @@ class HttpServer:
         max_body: int | None = None,
         body_limit: BodyLimit | None = None,
         stream_body: StreamBody | None = None,
+        coalesce: bool = False,
     ) -> None:
         limits = limits or HttpLimits()
         if max_body is not None:
             limits = HttpLimits.from_mapping({"max_body": max_body}, limits)
-        self._shared = Shared(handler, limits, body_limit, stream_body)
+        self._shared = Shared(handler, limits, body_limit, stream_body, coalesce)
         self._servers: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
 

@@ -282,6 +282,8 @@ class ResourceGroup:
         self._peak_bytes = 0
         self._oom = False
         self._has_peak_file = True
+        #: memory.peak kept open: read after every invoke (its REPORT), one pread each.
+        self._peak_fd: int | None = None
         self._closed = False
         self._lock = threading.Lock()
 
@@ -422,18 +424,19 @@ class ResourceGroup:
     def peak_memory_mb(self) -> int:
         """Peak memory charged to the group so far, in MiB rounded up (readable after close)."""
         if not self._closed:
-            with contextlib.suppress(OSError):
+            # ValueError too: close() (in a thread) may close the descriptor mid-read.
+            with contextlib.suppress(OSError, ValueError):
                 self._peak_bytes = max(self._peak_bytes, self._usage_bytes())
         return -(-self._peak_bytes // MIB)
 
     def _usage_bytes(self) -> int:
         memory = self._dirs.get("memory", "")
         if self.backend is LimitsBackend.CGROUP1:
-            return int(_read(os.path.join(memory, "memory.max_usage_in_bytes")))
+            return self._read_peak(os.path.join(memory, "memory.max_usage_in_bytes"))
         if self.backend is LimitsBackend.CGROUP2:
             if self._has_peak_file:
                 try:
-                    return int(_read(os.path.join(memory, "memory.peak")))
+                    return self._read_peak(os.path.join(memory, "memory.peak"))
                 except FileNotFoundError:  # before Linux 5.19: sample memory.current instead
                     self._has_peak_file = False
             return int(_read(os.path.join(memory, "memory.current")))
@@ -445,6 +448,11 @@ class ResourceGroup:
             with contextlib.suppress(OSError):
                 peak_kb = max(peak_kb, _keyed(_read(f"/proc/{pid}/status"), "VmHWM:") or 0)
         return peak_kb * 1024
+
+    def _read_peak(self, path: str) -> int:
+        if self._peak_fd is None:
+            self._peak_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        return int(os.pread(self._peak_fd, 64, 0))
 
     def oom_killed(self) -> bool:
         """Whether the kernel OOM-killed a process of the group (never known under rlimits)."""
@@ -495,5 +503,8 @@ class ResourceGroup:
             self.oom_killed()
             self.kill_all()
             self._closed = True
+            if self._peak_fd is not None:
+                os.close(self._peak_fd)
+                self._peak_fd = None
             for group in reversed(self._groups):
                 _rmdir(group)

@@ -22,6 +22,7 @@ atomically (a temporary name, then a rename), and reused across restarts.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -71,11 +72,39 @@ def prepare_share_root(root: Path, data_dir: Path | None = None) -> Path:
 
 
 OWNER_FILE = "data-dir"
+#: Held (a shared `flock`) for as long as a server uses the tree: a tree in use is never swept,
+#: even when its data directory was removed under the running server.
+IN_USE_FILE = "in-use"
+_held: dict[Path, int] = {}
+
+
+def hold(root: Path) -> None:
+    """Mark `root` as in use by this process until it exits (the lock dies with it)."""
+    if root in _held:
+        return
+    fd = os.open(root / IN_USE_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    _held[root] = fd
+
+
+def _in_use(root: Path) -> bool:
+    try:
+        fd = os.open(root / IN_USE_FILE, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never held: a server from before the lock, or one that never started
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the probe's own lock too
+    return False
 
 
 def sweep_orphans(base: Path = Path("/var/tmp")) -> int:
-    """Remove shared trees under `base` whose data directory no longer exists, with the mounts
-    left in them by a server that was killed (warm slots, /opt overlays); returns how many.
+    """Remove shared trees under `base` whose data directory no longer exists and that no
+    running server holds, with the mounts left in them by a server that was killed (warm
+    slots, /opt overlays); returns how many.
 
     Trees under /var/tmp outlive a killed server, and its slot mounts outlive it too; nothing
     else would ever release them once their data directory is gone."""
@@ -87,7 +116,7 @@ def sweep_orphans(base: Path = Path("/var/tmp")) -> int:
             owner = Path((root / OWNER_FILE).read_text().strip())
         except OSError:
             continue  # not ours to judge
-        if owner.exists():
+        if owner.exists() or _in_use(root):
             continue
         mounts.cleanup(root)
         shutil.rmtree(root, ignore_errors=True)
