@@ -25,7 +25,7 @@ from fireside.aws.model import Shape
 from fireside.aws.protocol import DecodeError
 from fireside.aws.timestamps import format_timestamp, parse_timestamp
 
-__all__ = ["Decoder", "Encoder", "JsonCodec", "encode_blob", "json_type"]
+__all__ = ["Decoder", "Encoder", "JsonCodec", "PreEncoded", "encode_blob", "json_type"]
 
 #: Converts one JSON value to its Python form; raises DecodeError.
 Decoder = Callable[[Any], Any]
@@ -34,6 +34,22 @@ Encoder = Callable[[Any], Any]
 
 _INT_LIMITS = {"integer": 2**31, "long": 2**63, "short": 2**15, "byte": 2**7}
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+class PreEncoded:
+    """A value whose JSON text a provider already holds (a stored DynamoDB item).
+
+    The codec passes it through untouched, like the value it stands for, and the json
+    protocol splices `json_text` into the body where the value would be encoded
+    (`jsonproto.JsonProtocol.serialize_result`). The text must be exactly what the protocol
+    would write for the value (compact separators, non-ASCII as is, binaries in base64): a
+    provider uses it only for values it encoded that way itself.
+    """
+
+    __slots__ = ("json_text",)
+
+    def __init__(self, json_text: str) -> None:
+        self.json_text = json_text
 
 
 def json_type(value: Any) -> str:

@@ -26,7 +26,7 @@ from typing import Any, Final
 from fireside.aws.coral import coral_message
 from fireside.aws.errors import ServiceError
 from fireside.aws.eventstream import CONTENT_TYPE, EventStreamSerializer, encode_message
-from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, encode_blob
+from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, PreEncoded, encode_blob
 from fireside.aws.model import ServiceModel, Shape
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.validation import Validator
@@ -68,9 +68,60 @@ _SURROGATES = "backslashreplace"
 
 
 def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=encode_blob).encode(
-        "utf-8", _SURROGATES
-    )
+    if type(value) is dict and any(_pre_encoded(v) for v in value.values()):
+        text = _spliced(value)  # a whole stored item, or a page of them
+    else:
+        try:
+            text = _dumps_text(value)
+        except TypeError:
+            text = _spliced(value)  # holds pre-encoded values deeper (or a value JSON cannot hold)
+    return text.encode("utf-8", _SURROGATES)
+
+
+def _pre_encoded(value: Any) -> bool:
+    """Whether a result member is a `PreEncoded` value or a list starting with one."""
+    if type(value) is list:
+        return bool(value) and isinstance(value[0], PreEncoded)
+    return isinstance(value, PreEncoded)
+
+
+#: `json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=encode_blob)`,
+#: without building an encoder per call.
+_dumps_text = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, default=encode_blob
+).encode
+
+
+def _spliced(value: Any) -> str:
+    """`_dumps_text(value)` for a value holding `PreEncoded` parts: their text where they
+    stand, and what `json.dumps` writes around them (`{"k":v,...}`, `[a,...]`), so the body is
+    the very bytes the value's decoded form would give. Subtrees without such parts are
+    written by `json.dumps` at once; a value JSON cannot hold still raises TypeError."""
+    if isinstance(value, PreEncoded):
+        return value.json_text
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{_key_text(k)}:{_part(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_part(v) for v in value) + "]"
+    return _dumps_text(value)
+
+
+def _part(value: Any) -> str:
+    if isinstance(value, PreEncoded):
+        return value.json_text
+    try:
+        return _dumps_text(value)
+    except TypeError:
+        return _spliced(value)
+
+
+def _key_text(key: Any) -> str:
+    """An object key as `json.dumps` writes it (non-string keys become strings)."""
+    if isinstance(key, str):
+        return _dumps_text(key)
+    if key is None or isinstance(key, bool | int | float):
+        return _dumps_text(_dumps_text(key))  # json's own spelling, as a string
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
 
 
 class _ErrorPlan:
@@ -172,7 +223,11 @@ class JsonProtocol:
             )
         body = request.body
         try:
-            document = json.loads(body) if body else {}
+            # UTF-8 decoded at once, as json.loads would after guessing the encoding (an
+            # object's "{" then a NUL byte would be UTF-16: left to json.loads).
+            utf8 = body[:1] == b"{" and body[1:2] != b"\x00"
+            text = body.decode("utf-8", "surrogatepass") if utf8 else body
+            document = json.loads(text) if body else {}
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise _serialization(f"Could not parse request body into json: {exc}") from None
         if type(document) is not dict:
@@ -204,6 +259,8 @@ class JsonProtocol:
         streamed = self._event_streams.get(operation_name)
         if streamed is not None and hasattr(result.get(streamed[0]), "__aiter__"):
             return self._event_stream(streamed, result, request_id)
+        if not result:  # an empty answer (a PutItem's): nothing to encode
+            return Response(200, self._headers(request_id, b"{}"), b"{}")
         encode = self._encoders[operation_name]
         body = _dumps(encode(result) if encode is not None else {})
         return Response(200, self._headers(request_id, body), body)

@@ -16,7 +16,8 @@ Work is submitted as a function of a transaction:
 `write` runs the function inside a serializable read-write transaction and returns once the
 commit is durable; if the function raises, its effects are rolled back and the exception is
 re-raised to the caller. An engine may run the function more than once (to retry a
-serialization failure), so it must only act through `txn`. `read` gives a consistent snapshot.
+serialization failure), so it must only act through `txn`. `read` gives a consistent snapshot
+(and may also run a job twice: a `quick` one that turned out long).
 
 An engine raises its own `EngineError`s, never a service's wire error: `WriteConflict` for a
 job that kept losing to concurrent ones, `TableGone` for a write to a table another node
@@ -97,16 +98,21 @@ class ReadTxn(Protocol):
         """The stored item, or None."""
         ...
 
+    def get_stored(self, tid: int, pk: bytes, sk: bytes) -> tuple[str, int] | None:
+        """The stored item and its stored size (`values.item_size`), or None."""
+        ...
+
     def query(
         self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
-    ) -> Iterator[tuple[bytes, str]]:
-        """(sort bytes, item) of one partition within [low, high], in sort order."""
+    ) -> Iterator[tuple[bytes, str, int]]:
+        """(sort bytes, item, item size) of one partition within [low, high], in sort order."""
         ...
 
     def scan(
         self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
-    ) -> Iterator[tuple[bytes, bytes, str]]:
-        """(partition, sort, item) in storage order, after `after`, partitions in [start, end)."""
+    ) -> Iterator[tuple[bytes, bytes, str, int]]:
+        """(partition, sort, item, item size) in storage order, after `after`, partitions in
+        [start, end)."""
         ...
 
     def index_query(
@@ -117,8 +123,9 @@ class ReadTxn(Protocol):
         high: Bound | None,
         forward: bool,
         after: tuple[bytes, bytes, bytes] | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
-        """(index sort, table partition, table sort, projected item) of one index partition.
+    ) -> Iterator[tuple[bytes, bytes, bytes, str, int]]:
+        """(index sort, table partition, table sort, projected item, its size) of one index
+        partition.
 
         `after` is an exclusive (index sort, table partition, table sort) position to resume
         from in the direction of travel.
@@ -131,8 +138,9 @@ class ReadTxn(Protocol):
         after: tuple[bytes, bytes, bytes, bytes] | None,
         start: bytes | None,
         end: bytes | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
-        """(index partition, index sort, table partition, table sort, item) in index order."""
+    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str, int]]:
+        """(index partition, index sort, table partition, table sort, item, item size) in index
+        order."""
         ...
 
     def stats(self, tid: int) -> tuple[int, int]:
@@ -306,7 +314,11 @@ class Engine(Protocol):
 
     async def write(self, job: Callable[[WriteTxn], T]) -> T: ...
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T: ...
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
+        """`job` in a read-only snapshot. `quick`: a short job (one item, a page of a few
+        hundred rows at most) that an engine may run on the calling thread, the event loop,
+        when it can without blocking; a quick job must be safe to run twice."""
+        ...
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:
         """`read` on the calling thread (for start-up and small synchronous callers)."""

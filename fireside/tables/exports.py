@@ -145,7 +145,7 @@ def _snapshot(txn: ReadTxn, tid: int) -> tuple[bytes, int, int]:
     """The table's items as gzipped DYNAMODB_JSON lines, with the item count and raw bytes."""
     lines = []
     size = 0
-    for _, _, item in txn.scan(tid, None, None, None):
+    for _, _, item, _ in txn.scan(tid, None, None, None):
         # Stored items already are DynamoDB JSON with binaries in base64: the export format.
         lines.append('{"Item":' + item + "}\n")
         size += len(item)

@@ -34,7 +34,7 @@ from fireside.tables.requests import (
 )
 from fireside.tables.service import Tables
 from fireside.tables.storage import MAX_ITEM_BYTES, check_index_keys, load, store
-from fireside.tables.values import Item, item_size, normalize_item
+from fireside.tables.values import Item, StoredItem, item_size, load_item, normalize_item
 
 __all__ = ["delete_item", "get_item", "put_item", "update_item"]
 
@@ -73,10 +73,18 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     def job(txn: WriteTxn) -> Item | None:
         live = tables.catalog.for_write(txn, tid)
         txn.lock_items([(tid, pk, sk)])
-        old = load(txn, live, pk, sk)
+        # The item it replaces is read only when something needs it: a condition, ALL_OLD,
+        # the table's indexes or its stream (a plain put of a plain table just replaces).
+        needed = (
+            condition is not None
+            or returns == "ALL_OLD"
+            or bool(live.indexes)
+            or live.stream_view is not None
+        )
+        old = load(txn, live, pk, sk) if needed else None
         if condition is not None and not matches(condition, old or {}):
             raise conditional_check_failed(old if on_failure else None)
-        store(txn, live, pk, sk, old, item)
+        store(txn, live, pk, sk, old, item, size)
         tables.streams.record(txn, live, old, item)
         return old
 
@@ -90,7 +98,11 @@ async def put_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     return out
 
 
-async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+async def get_item(
+    tables: Tables, ctx: RequestContext, params: dict[str, Any], *, stored: bool = False
+) -> dict[str, Any]:
+    """`stored`: a whole item may be answered as a `StoredItem`, its stored text spliced into
+    the body by the json protocol (the caller serializes the result for the wire)."""
     exprs = RequestExpressions(params, expressions=("ProjectionExpression",))
     key = normalize_item(params["Key"])
     paths = None
@@ -102,12 +114,16 @@ async def get_item(tables: Tables, ctx: RequestContext, params: dict[str, Any]) 
     # The key before the paths (dynalite's AWS-checked order).
     pk, sk = table.key.lookup_key(key)
     check_scalar_keys(table, paths)
-    item = await tables.engine.read(lambda txn: load(txn, table, pk, sk))
+    tid = table.table_id
+    found = await tables.engine.read(lambda txn: txn.get_stored(tid, pk, sk), quick=True)
     out: dict[str, Any] = {}
     size = 0
-    if item is not None:
-        size = item_size(item)
-        out["Item"] = project(item, paths) if paths is not None else item
+    if found is not None:
+        text, size = found
+        if paths is not None:
+            out["Item"] = project(load_item(text), paths)
+        else:
+            out["Item"] = StoredItem(text) if stored else load_item(text)
     consumed = capacity(
         params.get("ReturnConsumedCapacity"),
         table,

@@ -272,7 +272,8 @@ class PostgresEngine:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
+        # Never on the event loop: every statement is a round trip to the database.
         return await asyncio.get_running_loop().run_in_executor(self._readers, self.read_now, job)
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:

@@ -4,6 +4,11 @@ A page stops at `Limit` items read or at 1 MB read, whichever comes first, and b
 counted before the FilterExpression is applied (so a page may come back empty with a
 `LastEvaluatedKey`, as on DynamoDB). Each page is read from one snapshot.
 
+A page of whole items (no filter, no projection) answered on the wire holds them as stored
+(`StoredItem`): the json protocol splices their stored text into the body, so they are
+neither decoded nor encoded again, and the stored sizes count toward the 1 MB. A Query, or a
+Scan with a small Limit, is a `quick` read (on the event loop while it stays short).
+
 Parallel Scan divides the partition-hash space: items are stored partition hash first (see
 `keys.py`), so segment i of n is a contiguous key range.
 """
@@ -48,11 +53,13 @@ from fireside.tables.requests import (
 from fireside.tables.schema import IndexInfo, TableInfo
 from fireside.tables.service import Tables
 from fireside.tables.storage import load
-from fireside.tables.values import Item, item_size, load_item, normalize_item, value_type
+from fireside.tables.values import Item, StoredItem, load_item, normalize_item, value_type
 
 __all__ = ["query", "scan"]
 
 PAGE_BYTES = 1024 * 1024
+#: A Scan with at most this Limit is a quick read (a Query always is: see the module).
+_QUICK_LIMIT = 256
 _HASH_SPACE = 2**32
 
 
@@ -280,19 +287,30 @@ def _check_restart(ranged: KeyRange, start: tuple[bytes, bytes]) -> None:
 class _Page:
     """Collects one page: counts, the 1 MB cap, filter and projection."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan, stored: bool) -> None:
         self.plan = plan
-        self.items: list[Item] = []
+        #: Whole items, answered as stored (`stored`: the caller serializes them for the wire).
+        self.whole = stored and plan.filter is None and plan.paths is None and not plan.fetch
+        self.items: list[Item | StoredItem] = []
         self.count = 0
         self.scanned = 0
         self.bytes = 0
-        self.last: Item | None = None
+        self.last: Mapping[str, Any] | None = None
 
-    def add(self, txn: ReadTxn, stored: Item, tpk: bytes, tsk: bytes) -> bool:
-        """Take one stored item; False once the page is full."""
+    def add(self, txn: ReadTxn, text: str, size: int, tpk: bytes, tsk: bytes) -> bool:
+        """Take one stored item (its text and stored size); False once the page is full."""
         plan = self.plan
         self.scanned += 1
-        self.bytes += item_size(stored)
+        self.bytes += size
+        full = (plan.limit is not None and self.scanned >= plan.limit) or self.bytes >= PAGE_BYTES
+        if self.whole:
+            self.count += 1
+            if plan.select != "COUNT":
+                self.items.append(StoredItem(text))
+            if full:
+                self.last = load_item(text)
+            return not full
+        stored = load_item(text)
         item = stored
         if plan.fetch:
             item = load(txn, plan.table, tpk, tsk) or stored
@@ -300,7 +318,6 @@ class _Page:
             self.count += 1
             if plan.select != "COUNT":
                 self.items.append(project(item, plan.paths) if plan.paths is not None else item)
-        full = (plan.limit is not None and self.scanned >= plan.limit) or self.bytes >= PAGE_BYTES
         if full:
             self.last = item
         return not full
@@ -331,7 +348,11 @@ def _after(bound: Bound | None, start: bytes, forward: bool) -> Bound:
     return bound if bound.key < start else Bound(start, False)
 
 
-async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+async def query(
+    tables: Tables, ctx: RequestContext, params: dict[str, Any], *, stored: bool = False
+) -> dict[str, Any]:
+    """`stored`: whole items may be answered as `StoredItem`s (the caller serializes the
+    result for the wire, see the module)."""
     exprs = RequestExpressions(
         params,
         expressions=("KeyConditionExpression", "FilterExpression", "ProjectionExpression"),
@@ -369,7 +390,7 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
     forward = params.get("ScanIndexForward", True) is not False
 
     def job(txn: ReadTxn) -> _Page:
-        page = _Page(plan)
+        page = _Page(plan, stored)
         low, high = ranged.low, ranged.high
         if index is None:
             if start is not None:
@@ -377,18 +398,18 @@ async def query(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> 
                     low = _after(low, start[3], True)
                 else:
                     high = _after(high, start[3], False)
-            for sk, text in txn.query(plan.table.table_id, ranged.pk, low, high, forward):
-                if not page.add(txn, load_item(text), ranged.pk, bytes(sk)):
+            for sk, text, size in txn.query(plan.table.table_id, ranged.pk, low, high, forward):
+                if not page.add(txn, text, size, ranged.pk, bytes(sk)):
                     break
         else:
             after = (start[1], start[2], start[3]) if start is not None else None
             rows = txn.index_query(index.index_id, ranged.pk, low, high, forward, after)
-            for _, tpk, tsk, text in rows:
-                if not page.add(txn, load_item(text), bytes(tpk), bytes(tsk)):
+            for _, tpk, tsk, text, size in rows:
+                if not page.add(txn, text, size, bytes(tpk), bytes(tsk)):
                     break
         return page
 
-    page = await tables.engine.read(job)
+    page = await tables.engine.read(job, quick=True)
     return page.result(params.get("ReturnConsumedCapacity"), bool(params.get("ConsistentRead")))
 
 
@@ -418,7 +439,10 @@ def _segment(params: Mapping[str, Any]) -> tuple[bytes | None, bytes | None]:
     )
 
 
-async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+async def scan(
+    tables: Tables, ctx: RequestContext, params: dict[str, Any], *, stored: bool = False
+) -> dict[str, Any]:
+    """`stored`: as for `query`."""
     exprs = RequestExpressions(params, expressions=("FilterExpression", "ProjectionExpression"))
     plan, _, start_values = _plan(tables, ctx, params, exprs, "ScanFilter")
     begin, end = _segment(params)
@@ -432,17 +456,18 @@ async def scan(tables: Tables, ctx: RequestContext, params: dict[str, Any]) -> d
     index = plan.index
 
     def job(txn: ReadTxn) -> _Page:
-        page = _Page(plan)
+        page = _Page(plan, stored)
         if index is None:
             after = (start[2], start[3]) if start is not None else None
-            for pk, sk, text in txn.scan(plan.table.table_id, after, begin, end):
-                if not page.add(txn, load_item(text), bytes(pk), bytes(sk)):
+            for pk, sk, text, size in txn.scan(plan.table.table_id, after, begin, end):
+                if not page.add(txn, text, size, bytes(pk), bytes(sk)):
                     break
         else:
-            for _, _, tpk, tsk, text in txn.index_scan(index.index_id, start, begin, end):
-                if not page.add(txn, load_item(text), bytes(tpk), bytes(tsk)):
+            for _, _, tpk, tsk, text, size in txn.index_scan(index.index_id, start, begin, end):
+                if not page.add(txn, text, size, bytes(tpk), bytes(tsk)):
                     break
         return page
 
-    page = await tables.engine.read(job)
+    quick = plan.limit is not None and plan.limit <= _QUICK_LIMIT
+    page = await tables.engine.read(job, quick=quick)
     return page.result(params.get("ReturnConsumedCapacity"), bool(params.get("ConsistentRead")))

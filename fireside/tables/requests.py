@@ -129,6 +129,8 @@ class RequestExpressions:
 
     def finish(self) -> None:
         """Reject placeholders no expression used."""
+        if self._names is None and self._values is None:
+            return  # none given: none unused
         unused = self.binder.unused_names()
         if unused:
             raise self.error(
@@ -224,6 +226,8 @@ def _paths(node: object) -> Iterator[Path]:
 def check_scalar_keys(table: TableInfo, *expressions: object) -> None:
     """Key attributes are scalars: no path may look inside one (DynamoDB's check, made once the
     table's and its indexes' keys are known)."""
+    if all(expression is None for expression in expressions):
+        return
     index_keys = {e["AttributeName"] for i in table.indexes.values() for e in i.key_schema}
     for path in _paths(expressions):
         if len(path.elements) < 2:

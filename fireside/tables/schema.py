@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +52,23 @@ def _cached_key(schema: list[dict[str, str]], types: Mapping[str, str]) -> KeySc
 
 
 _KEYS: dict[tuple[tuple[str, str, str], ...], KeySchema] = {}
+#: The key of each `key_schema` list seen lately, by the list's identity: a table's (or
+#: index's) key never changes, and its `key_schema` list is never changed in place, so every
+#: request after the first finds its key in one lookup. The list is held with its key (its id
+#: cannot be reused meanwhile); emptied when large (definitions reloaded from storage are new
+#: lists).
+_BY_LIST: dict[int, tuple[list[dict[str, str]], KeySchema]] = {}
+
+
+def _key_of(schema: list[dict[str, str]], types: Callable[[], Mapping[str, str]]) -> KeySchema:
+    found = _BY_LIST.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    key = _cached_key(schema, types())
+    if len(_BY_LIST) >= 4096:
+        _BY_LIST.clear()
+    _BY_LIST[id(schema)] = (schema, key)
+    return key
 
 
 @dataclass(slots=True)
@@ -72,7 +89,7 @@ class IndexInfo:
 
     @property
     def key(self) -> KeySchema:
-        return _cached_key(self.key_schema, self.types)
+        return _key_of(self.key_schema, lambda: self.types)
 
     @property
     def projection_type(self) -> str:
@@ -164,7 +181,7 @@ class TableInfo:
 
     @property
     def key(self) -> KeySchema:
-        return _cached_key(self.key_schema, self.types)
+        return _key_of(self.key_schema, lambda: self.types)
 
     @property
     def arn(self) -> str:

@@ -52,9 +52,9 @@ class MappedEngine:
             self._streams.pulse()
         return result
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
         try:
-            return await self._engine.read(job)
+            return await self._engine.read(job, quick=quick)
         except EngineError as exc:
             raise _wire_error(exc) from None
 

@@ -3,13 +3,22 @@
 Writes: one writer thread owns the only read-write connection, so writes are serialized
 (that is what makes transactions and conditional writes serializable) and never block the
 event loop. It commits in groups: the jobs waiting when a commit starts share it, each inside
-its own SAVEPOINT so a failing job (a condition that does not hold) rolls back alone. With
+its own SAVEPOINT so a failing job (a condition that does not hold) rolls back alone (a job
+alone in its commit needs none). The loop hands the jobs submitted during one pass of its
+callbacks to the writer together, waking it once for them all. With
 `synchronous=FULL` every commit is fsynced before any job in it is answered, so an
 acknowledged write survives `kill -9` and power loss, and many concurrent writers share one
 fsync instead of paying one each.
 
 Reads: a small pool of threads, each with its own connection. A read job runs inside one
-read transaction, so it sees a single committed snapshot.
+read transaction, so it sees a single committed snapshot. A job the caller marks `quick` (a
+GetItem, a Query page without a large Limit) runs at once on the calling thread, the event
+loop, with that thread's own connection: a WAL reader never waits for the writer, and the hop
+to a reader thread and back (and the GIL handover it costs) is most of such a read's time. A
+quick job is held to a budget of rows (`QUICK_ROWS`); one that goes past it is abandoned and
+run again on a reader thread, so the loop is never blocked by a long read. A quick read is
+first tried as one statement without BEGIN and COMMIT (a statement is a snapshot of its own);
+one that needs a second statement runs again inside a read transaction.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -135,6 +144,13 @@ CREATE TABLE IF NOT EXISTS backup_index_items (
 """
 
 _BATCH_LIMIT = 256
+#: Rows (and statements) a quick read may touch on the event loop before it is handed to a
+#: reader thread instead (about a millisecond of work).
+QUICK_ROWS = 256
+
+
+class _OverBudget(Exception):
+    """A quick read went past `QUICK_ROWS`: it is run again on a reader thread."""
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -162,6 +178,51 @@ class _Txn(SqlTxn):
         return None if row is None else str(row[0])
 
 
+class _QuickTxn(_Txn):
+    """A read on the event loop: each statement and each streamed row spends the budget."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._left = QUICK_ROWS
+
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise _OverBudget()
+        return self._conn.execute(sql, args)
+
+    def _stream(self, sql: str, args: list[Any]) -> Iterator[Any]:
+        cursor = self._execute(sql, args)
+        try:
+            for row in cursor:
+                self._left -= 1
+                if self._left < 0:
+                    raise _OverBudget()
+                yield row
+        finally:
+            cursor.close()
+
+
+class _NeedsTransaction(Exception):
+    """A quick read tried without a transaction went on to a second statement."""
+
+
+class _OneStatementTxn(_QuickTxn):
+    """A quick read's first try, without BEGIN and COMMIT: one statement is a snapshot of its
+    own (most quick reads are one: a GetItem, a Query page). A second statement raises
+    `_NeedsTransaction`, and the job runs again inside a read transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._used = False
+
+    def _execute(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> Any:
+        if self._used:
+            raise _NeedsTransaction()
+        self._used = True
+        return super()._execute(sql, args)
+
+
 _Job = tuple[Callable[[Any], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
 
 
@@ -175,7 +236,9 @@ class SqliteEngine:
         self.path = path
         self._conn = _connect(path)
         self._migrate()
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        #: Lists of jobs for the writer (None: stop). A loop hands over the jobs submitted
+        #: during one pass of its callbacks together: one wake-up of the writer for them all.
+        self._queue: queue.SimpleQueue[list[_Job] | None] = queue.SimpleQueue()
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
@@ -203,8 +266,18 @@ class SqliteEngine:
     async def write(self, job: Callable[[WriteTxn], T]) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((job, future, loop))
+        pending: list[_Job] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            pending = self._local.pending = []
+        pending.append((job, future, loop))
+        if len(pending) == 1:  # the first of this pass: hand them over once the pass ends
+            loop.call_soon(self._hand_over, pending)
         return await future
+
+    def _hand_over(self, pending: list[_Job]) -> None:
+        jobs = pending[:]
+        pending.clear()
+        self._queue.put(jobs)
 
     def _write_loop(self) -> None:
         conn = self._conn
@@ -212,7 +285,7 @@ class SqliteEngine:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
+            batch = list(first)
             stopping = False
             while len(batch) < _BATCH_LIMIT:
                 try:
@@ -222,7 +295,7 @@ class SqliteEngine:
                 if following is None:
                     stopping = True
                     break
-                batch.append(following)
+                batch.extend(following)
             self._run_batch(conn, batch)
             if stopping:
                 return
@@ -231,6 +304,9 @@ class SqliteEngine:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         committed: list[Callable[[], None]] = []
         undo: list[Callable[[], None]] = []
+        if len(batch) == 1:
+            self._run_alone(conn, batch[0])
+            return
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job, future, _ in batch:
@@ -267,21 +343,75 @@ class SqliteEngine:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, mine)
 
+    def _run_alone(self, conn: sqlite3.Connection, entry: _Job) -> None:
+        """A batch of one job (a lone writer): its own transaction, without the savepoint a
+        job sharing a commit needs (two statements fewer on the one-client path)."""
+        job, future, loop = entry
+        txn = _Txn(conn)
+        outcome: tuple[asyncio.Future[Any], bool, Any]
+        failed: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                value = job(txn)
+            except BaseException as exc:  # the job's own failure (a condition that fails...)
+                failed = exc
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute("COMMIT")
+        except Exception as exc:
+            log.exception("tables: a write of one job failed to commit")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failed = failed or exc
+        if failed is not None:
+            for callback in reversed(txn.on_rollback):
+                callback()
+            outcome = (future, False, failed)
+        else:
+            for callback in txn.after_commit:
+                callback()
+            outcome = (future, True, value)
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+            loop.call_soon_threadsafe(_resolve, [outcome])
+
     # -- reads ---------------------------------------------------------------------------------
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
+        if quick:
+            try:
+                return self._read_quick(job)
+            except _OverBudget:
+                pass  # longer than a quick read may be: on a reader thread instead
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self.read_now, job)
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:
+        return self._read_on(job, _Txn)
+
+    def _read_quick(self, job: Callable[[ReadTxn], T]) -> T:
+        """A quick read: as one statement without a transaction, else inside one."""
+        try:
+            return job(_OneStatementTxn(self._connection()))
+        except _NeedsTransaction:
+            pass  # (its first statement's cursor is closed as the traceback goes)
+        return self._read_on(job, _QuickTxn)
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's own read connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = _connect(self.path)
             with self._reader_lock:
                 self._reader_conns.append(conn)
+        return conn
+
+    def _read_on(self, job: Callable[[ReadTxn], T], kind: type[_Txn]) -> T:
+        """`job` in a read transaction on this thread's own connection."""
+        conn = self._connection()
         conn.execute("BEGIN")
         try:
-            return job(_Txn(conn))
+            return job(kind(conn))
         finally:
             conn.execute("COMMIT")
 

@@ -82,19 +82,25 @@ class SqlTxn:
         row = self._one("SELECT item FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk))
         return None if row is None else str(row[0])
 
+    def get_stored(self, tid: int, pk: bytes, sk: bytes) -> tuple[str, int] | None:
+        row = self._one(
+            "SELECT item, size FROM items WHERE tid = ? AND pk = ? AND sk = ?", (tid, pk, sk)
+        )
+        return None if row is None else (str(row[0]), int(row[1]))
+
     def query(
         self, tid: int, pk: bytes, low: Bound | None, high: Bound | None, forward: bool
-    ) -> Iterator[tuple[bytes, str]]:
+    ) -> Iterator[tuple[bytes, str, int]]:
         args: list[Any] = [tid, pk]
-        sql = "SELECT sk, item FROM items WHERE tid = ? AND pk = ?"
+        sql = "SELECT sk, item, size FROM items WHERE tid = ? AND pk = ?"
         sql += range_sql("sk", low, high, args)
         return self._stream(sql + " ORDER BY sk" + ("" if forward else " DESC"), args)
 
     def scan(
         self, tid: int, after: tuple[bytes, bytes] | None, start: bytes | None, end: bytes | None
-    ) -> Iterator[tuple[bytes, bytes, str]]:
+    ) -> Iterator[tuple[bytes, bytes, str, int]]:
         args: list[Any] = [tid]
-        sql = "SELECT pk, sk, item FROM items WHERE tid = ?"
+        sql = "SELECT pk, sk, item, size FROM items WHERE tid = ?"
         sql += _scan_bounds(("pk", "sk"), after, start, end, args)
         return self._stream(sql + " ORDER BY pk, sk", args)
 
@@ -106,9 +112,9 @@ class SqlTxn:
         high: Bound | None,
         forward: bool,
         after: tuple[bytes, bytes, bytes] | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, str]]:
+    ) -> Iterator[tuple[bytes, bytes, bytes, str, int]]:
         args: list[Any] = [iid, pk]
-        sql = "SELECT sk, tpk, tsk, item FROM index_items WHERE iid = ? AND pk = ?"
+        sql = "SELECT sk, tpk, tsk, item, size FROM index_items WHERE iid = ? AND pk = ?"
         sql += range_sql("sk", low, high, args)
         if after is not None:
             sql += f" AND (sk, tpk, tsk) {'>' if forward else '<'} (?, ?, ?)"
@@ -122,9 +128,9 @@ class SqlTxn:
         after: tuple[bytes, bytes, bytes, bytes] | None,
         start: bytes | None,
         end: bytes | None,
-    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str]]:
+    ) -> Iterator[tuple[bytes, bytes, bytes, bytes, str, int]]:
         args: list[Any] = [iid]
-        sql = "SELECT pk, sk, tpk, tsk, item FROM index_items WHERE iid = ?"
+        sql = "SELECT pk, sk, tpk, tsk, item, size FROM index_items WHERE iid = ?"
         sql += _scan_bounds(("pk", "sk", "tpk", "tsk"), after, start, end, args)
         return self._stream(sql + " ORDER BY pk, sk, tpk, tsk", args)
 

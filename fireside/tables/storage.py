@@ -75,15 +75,19 @@ def store(
     sk: bytes,
     old: Item | None,
     new: Item | None,
+    size: int | None = None,
 ) -> None:
-    """Replace the item at (pk, sk) (`old` is what is there now) by `new`, or delete it."""
+    """Replace the item at (pk, sk) (`old` is what is there now) by `new`, or delete it.
+    `size`: `new`'s `item_size`, when the caller has it. `old` may be None for an item that
+    is there when the table has no indexes (nothing to take out of them)."""
     tid = table.table_id
     if new is None:
         if old is None:
             return
         txn.delete(tid, pk, sk)
     else:
-        txn.put(tid, pk, sk, dump_item(new), item_size(new), expiry_of(table, new))
+        stored_size = item_size(new) if size is None else size
+        txn.put(tid, pk, sk, dump_item(new), stored_size, expiry_of(table, new))
     for index in table.live_indexes():
         old_key = _index_key(index, old)
         new_key = _index_key(index, new)

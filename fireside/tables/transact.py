@@ -281,7 +281,7 @@ async def transact_get_items(
                 out.append({"Item": project(item, paths) if paths is not None else item})
         return out
 
-    responses = await tables.engine.read(job)
+    responses = await tables.engine.read(job, quick=True)  # at most 100 items
     result: dict[str, Any] = {"Responses": responses}
     mode = params.get("ReturnConsumedCapacity")
     if mode in ("TOTAL", "INDEXES"):

@@ -103,7 +103,7 @@ async def _fill_expiry(tables: Tables, tid: int) -> None:
             table = tables.catalog.by_id(tid)
             if table is None or not table.ttl_enabled:
                 return None
-            keys = [(bytes(pk), bytes(sk)) for pk, sk, _ in itertools.islice(
+            keys = [(bytes(pk), bytes(sk)) for pk, sk, _, _ in itertools.islice(
                 txn.scan(tid, start, None, None), _CHUNK
             )]  # fmt: skip
             # Locked, then read again: a concurrent write cannot slip in between.

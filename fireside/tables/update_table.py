@@ -249,7 +249,7 @@ async def backfill(tables: Tables, tid: int, name: str) -> None:
             if table is None or name not in table.indexes:
                 return None
             index = table.indexes[name]
-            keys = [(bytes(pk), bytes(sk)) for pk, sk, _ in itertools.islice(
+            keys = [(bytes(pk), bytes(sk)) for pk, sk, _, _ in itertools.islice(
                 txn.scan(tid, start, None, None), _BACKFILL_CHUNK
             )]  # fmt: skip
             # Locked, then read again: a concurrent write cannot slip in between.

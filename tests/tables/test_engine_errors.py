@@ -28,7 +28,7 @@ class Refusing:
     async def write(self, job: Callable[[WriteTxn], T]) -> T:
         raise self.error
 
-    async def read(self, job: Callable[[ReadTxn], T]) -> T:
+    async def read(self, job: Callable[[ReadTxn], T], *, quick: bool = False) -> T:
         raise self.error
 
     def read_now(self, job: Callable[[ReadTxn], T]) -> T:

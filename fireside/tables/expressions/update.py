@@ -28,6 +28,22 @@ def _invalid(message: str) -> ServiceError:
     return validation(message)
 
 
+_IMMUTABLE = (str, bytes, bool, int, float, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of an item or attribute value (dicts, lists and immutable leaves), several
+    times cheaper than `copy.deepcopy`, which every UpdateItem and transaction update pays."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    if kind is list:
+        return [_copy(v) for v in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
 def _value(operand: Any, item: Item) -> AttributeValue:
     if isinstance(operand, Literal):
         return operand.value
@@ -101,7 +117,7 @@ def _add(item: Item, path: Path, value: AttributeValue) -> None:
     existing = resolve(path, item)
     tag = value_type(value)
     if existing is None:
-        _set(item, path, copy.deepcopy(value))
+        _set(item, path, _copy(value))
         return
     if value_type(existing) != tag:
         raise _invalid(_BAD_TYPE)
@@ -136,12 +152,12 @@ def _list_order(path: Path) -> int:
 
 def apply_update(update: Update, old: Item) -> Item:
     """The item after `update` (bound); `old` is not modified."""
-    new: Item = copy.deepcopy(old)
+    new: Item = _copy(old)
     computed = [(action.path, _value(action.value, old)) for action in update.sets]
     # Writes to list elements go in index order, as DynamoDB applies them: `SET l[4] = :a,
     # l[2] = :b` on a 2-element list appends :b, then :a.
     for path, value in sorted(computed, key=lambda pair: _list_order(pair[0])):
-        _set(new, path, copy.deepcopy(value))
+        _set(new, path, _copy(value))
     # Remove list elements from the highest index down: indexes refer to the original list.
     removals = sorted(
         (action.path for action in update.removes),
