@@ -209,6 +209,7 @@ class Edge:
                 service = self._route_unsigned(request)
             if service is None:
                 return await self._unserved(request, caller.service, request_id)
+            sent_path = request.path
             if service.path_rewrite is not None:
                 request = dataclasses.replace(request, path=service.path_rewrite(request.path))
             try:
@@ -227,6 +228,8 @@ class Edge:
                 request_id,
                 self._endpoint_url,
                 caller.access_key_id,
+                request.headers.get("host", ""),
+                sent_path,
             )
             result = await operation(ctx, parsed.params)
             return service.protocol.serialize_result(parsed.operation_name, result, request_id)

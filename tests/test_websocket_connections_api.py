@@ -9,6 +9,7 @@ them straight through the connection registry (no WebSocket API needed)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import signal
 import socket
@@ -54,8 +55,14 @@ def management(server: Server, account: str = A, endpoint: str | None = None) ->
 
 
 @contextlib.contextmanager
-def opened(server: Server, account: str = A) -> Iterator[tuple[ClientConnection, str]]:
-    url = f"ws://127.0.0.1:{server.port}/_fireside/websocket-echo?account={account}"
+def opened(
+    server: Server, account: str = A, api: str = "abc123", stage: str = "prod"
+) -> Iterator[tuple[ClientConnection, str]]:
+    """A connection to the echo door, as one of API `api`'s, on `stage`."""
+    url = (
+        f"ws://127.0.0.1:{server.port}/_fireside/websocket-echo"
+        f"?account={account}&api={api}&stage={stage}"
+    )
     with connect(url) as client:
         assert client.response is not None
         yield client, str(client.response.headers["X-Connection-Id"])
@@ -150,7 +157,8 @@ def test_stage_prefix_and_api_host(srv: Server, monkeypatch: pytest.MonkeyPatch)
     endpoints = [
         f"{srv.endpoint}/prod",
         f"http://abc123.execute-api.localhost:{srv.port}/prod",
-        f"http://abc123.execute-api.us-east-1.localhost:{srv.port}/dev",
+        f"http://abc123.execute-api.us-east-1.localhost:{srv.port}/prod",
+        srv.endpoint,  # Fireside's own endpoint, no stage: any of the account's connections
         f"{srv.endpoint}/_aws/execute-api/abc123/prod",  # the path-based fallback
     ]
     with opened(srv) as (client, connection_id):
@@ -162,6 +170,39 @@ def test_stage_prefix_and_api_host(srv: Server, monkeypatch: pytest.MonkeyPatch)
         management(srv, endpoint=endpoints[1]).delete_connection(ConnectionId=connection_id)
         with pytest.raises(ConnectionClosed):
             client.recv(timeout=10)
+
+
+def test_another_apis_or_stages_connection_is_gone(
+    srv: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection id is an API's and a stage's: addressed through another, it is unknown."""
+    resolve = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, *a, **k: resolve(
+            "127.0.0.1" if isinstance(host, str) and host.endswith(".localhost") else host, *a, **k
+        ),
+    )
+    elsewhere = [
+        f"http://other1.execute-api.localhost:{srv.port}/prod",  # another API, same stage
+        f"http://abc123.execute-api.localhost:{srv.port}/dev",  # the API, another stage
+        f"{srv.endpoint}/_aws/execute-api/other1/prod",
+        f"{srv.endpoint}/dev",
+    ]
+    with opened(srv) as (client, connection_id):
+        for endpoint in elsewhere:
+            api = management(srv, endpoint=endpoint)
+            post = functools.partial(api.post_to_connection, ConnectionId=connection_id, Data=b"x")
+            assert code_of(post) == ("GoneException", 410), endpoint
+            get = functools.partial(api.get_connection, ConnectionId=connection_id)
+            assert code_of(get) == ("GoneException", 410), endpoint
+            delete = functools.partial(api.delete_connection, ConnectionId=connection_id)
+            assert code_of(delete) == ("GoneException", 410), endpoint
+        # Still open, and its own API's address still reaches it.
+        own = management(srv, endpoint=f"http://abc123.execute-api.localhost:{srv.port}/prod")
+        own.post_to_connection(ConnectionId=connection_id, Data=b"still here")
+        assert client.recv(timeout=10) == "still here"
 
 
 BROADCASTER = """

@@ -14,3 +14,7 @@ class RequestContext:
     endpoint_url: str
     #: The access key that signed the request ("" when unsigned): who the caller is, for STS.
     access_key_id: str = ""
+    #: The request's Host header and path as sent (before a service's `path_rewrite`): for
+    #: the few operations whose answer depends on the address (the `@connections` API).
+    host: str = ""
+    path: str = ""

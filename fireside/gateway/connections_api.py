@@ -7,11 +7,16 @@ which `management_path` strips after the signature is checked (the signature cov
 same operations answer at Fireside's endpoint, on an API's `execute-api.localhost` host, and at
 AWS's host name from inside an execution environment. Shapes come from botocore's model
 through the protocol layer. Accounts are walls: a connection of another account's API is
-`ForbiddenException`, an unknown or closed id `GoneException`.
+`ForbiddenException`, an unknown or closed id `GoneException`. A request addressed to an API
+(its host, `<api-id>.execute-api...`, or the `/_aws/execute-api/<api-id>` path) or a stage
+(the path's prefix) reaches only that API's or stage's connections: another's is
+`GoneException`, as a connection id that API never had. At Fireside's own endpoint with no
+stage, any of the account's connections answers.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fireside.aws.context import RequestContext
@@ -33,6 +38,8 @@ MAX_DATA = 128 * 1024
 MAX_REQUEST = MAX_DATA + 64 * 1024
 
 _MARKERS = ("/@connections", "/%40connections")
+_API_HOST = re.compile(r"([a-z0-9]{1,64})\.execute-api\.", re.IGNORECASE)
+_API_PATH = re.compile(r"/_aws/execute-api/([A-Za-z0-9]{1,64})(/.*)?")
 
 
 def management_path(path: str) -> str:
@@ -43,6 +50,24 @@ def management_path(path: str) -> str:
         if at >= 0:
             return "/@connections" + path[at + len(marker) :]
     return path
+
+
+def addressed(host: str, path: str) -> tuple[str | None, str | None]:
+    """The API and the stage a management request names (None for what it does not name):
+    the API by its host or by `/_aws/execute-api/<api-id>`, the stage by the path's prefix
+    before `/@connections`."""
+    api = None
+    found = _API_HOST.match(host)
+    if found is not None:
+        api = found[1]
+    lowered = path.lower()
+    at = min((i for i in (lowered.find(m) for m in _MARKERS) if i >= 0), default=-1)
+    prefix = path[:at] if at >= 0 else ""
+    by_path = _API_PATH.fullmatch(prefix)
+    if by_path is not None:
+        api, prefix = by_path[1], by_path[2] or ""
+    stage = prefix.strip("/") or None
+    return api, stage
 
 
 def _gone(connection_id: str) -> ServiceError:
@@ -66,6 +91,9 @@ class ManagementApi:
             raise _gone(connection_id)
         if info.account != ctx.account_id:
             raise ServiceError("ForbiddenException", "Forbidden", 403)
+        api, stage = addressed(ctx.host, ctx.path)
+        if (api is not None and api != info.api_id) or (stage is not None and stage != info.stage):
+            raise _gone(connection_id)
         return info
 
     async def post_to_connection(

@@ -49,17 +49,20 @@ class EchoDoor:
             return Response(200, [("Content-Type", "application/json")], body)
         query = parse_qs(request.query)
         account = query.get("account", [DEFAULT_ACCOUNT])[0]
+        # Tests and benchmarks name the API and stage a connection belongs to.
+        api_id = query.get("api", ["echo"])[0]
+        stage = query.get("stage", ["bench"])[0]
         if not self.connections.admit(account):
             return Response(429, [("Content-Type", "application/json")], b'{"message":"Too Many Requests"}')  # fmt: skip
         now = int(time.time() * 1000)
         client = request.client
         info = ConnectionInfo(
             connection_id=self.connections.new_id(),
-            api_id="echo",
-            stage="bench",
+            api_id=api_id,
+            stage=stage,
             account=account,
             region=self.region,
-            domain_name=f"echo.execute-api.{self.region}.amazonaws.com",
+            domain_name=f"{api_id}.execute-api.{self.region}.amazonaws.com",
             connected_at=now,
             last_active_at=now,
             source_ip=client[0] if client else "127.0.0.1",
