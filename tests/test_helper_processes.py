@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from fireside.sandbox import SandboxMode, gvisor, lifeline, microvm
 from fireside.sandbox.namespace import unavailable_reason
 from fireside.sandbox.share import choose_share_root
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip, wait_for
 
 MODES = [
     SandboxMode.NAMESPACE.value,
@@ -77,15 +76,6 @@ def sandboxes_started(root: int) -> bool:
         ):
             return False
     return True
-
-
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture()
