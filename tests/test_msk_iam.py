@@ -1,0 +1,367 @@
+"""MSK clusters with IAM client authentication: SASL on the cluster's listener, checked by
+Fireside's own SigV4 verification, and accounts as walls.
+
+Real clients: confluent-kafka (librdkafka) with tokens from `aws-msk-iam-sasl-signer-python`
+(OAUTHBEARER), kafka-python 3's own AWS_MSK_IAM payload builder, and Lambda's poller (aiokafka);
+raw frames where a test needs the exact error codes and the connection's fate.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest import mock
+
+import pytest
+from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+from botocore.credentials import CredentialProvider, Credentials
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kafka.net.sasl.msk import AwsMskIamClient
+
+from fireside.kafka.codec import Reader, Writer, decode, encode
+from fireside.kafka.errors import Err
+from fireside.kafka.sasl import SASL_AUTHENTICATE, SASL_HANDSHAKE
+from tests.conftest import ROLE, Server, python_zip, wait_for
+from tests.kafka_wire import Conn
+from tests.test_msk import BROKER_GROUP, wait_state
+from tests.test_sqs_mappings import _drain, _enabled, _queue
+
+A = "111111111111"
+B = "222222222222"
+SECRETS = {A: "secret-of-a", B: "secret-of-b"}
+REGION = "us-east-1"
+IAM = {"Sasl": {"Iam": {"Enabled": True}}}
+
+
+@pytest.fixture(scope="module")
+def iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
+    server = Server(
+        tmp_path_factory.mktemp("msk-iam"),
+        env={"FIRESIDE_CREDENTIALS": credentials, "FIRESIDE_MSK_ACTIVATION_SECONDS": "0"},
+    ).start()
+    yield server
+    server.stop()
+
+
+def client(server: Server, service: str, account: str = A) -> Any:
+    return server.client(service, aws_access_key_id=account, aws_secret_access_key=SECRETS[account])
+
+
+class _Fixed(CredentialProvider):  # type: ignore[misc]
+    def __init__(self, key: str, secret: str) -> None:
+        super().__init__()
+        self._credentials = Credentials(key, secret)
+
+    def load(self) -> Credentials:
+        return self._credentials
+
+
+def signer_token(key: str, secret: str, region: str = REGION) -> str:
+    """The OAUTHBEARER token AWS's Python signer makes (a presigned kafka-cluster:Connect)."""
+    token, _ = MSKAuthTokenProvider.generate_auth_token_from_credentials_provider(
+        region, _Fixed(key, secret)
+    )
+    return str(token)
+
+
+def iam_config(bootstrap: str, account: str = A, secret: str | None = None) -> dict[str, Any]:
+    """librdkafka's settings for SASL/OAUTHBEARER with the signer's tokens."""
+    secret = SECRETS[account] if secret is None else secret
+
+    def token(_config: str) -> tuple[str, float]:
+        return signer_token(account, secret), time.time() + 900
+
+    return {
+        "bootstrap.servers": bootstrap,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "OAUTHBEARER",
+        "oauth_cb": token,
+    }
+
+
+def iam_cluster(server: Server, name: str, **kind: Any) -> tuple[str, str]:
+    """A cluster of account A with IAM client authentication: (ARN, SASL/IAM bootstrap)."""
+    msk = client(server, "kafka")
+    if not kind:
+        kind = {
+            "Serverless": {"VpcConfigs": [{"SubnetIds": ["subnet-1"]}], "ClientAuthentication": IAM}
+        }
+    arn: str = msk.create_cluster_v2(ClusterName=name, **kind)["ClusterArn"]
+    wait_state(msk, arn, "ACTIVE")
+    return arn, msk.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerStringSaslIam"]
+
+
+# -- raw SASL frames ---------------------------------------------------------------------------
+
+
+def sasl_call(conn: Conn, api: Any, version: int, body: dict[str, Any]) -> dict[str, Any]:
+    flexible = version >= api.flexible
+    w = Writer()
+    encode(w, api.request, body, version, flexible)
+    conn.send_frame(conn.header(api.key, version, flexible) + w.getvalue())
+    r = Reader(conn.read_frame())
+    assert r.i32() == conn.correlation
+    if flexible:
+        r.skip_tags()
+    return decode(r, api.response, version, flexible)
+
+
+def authenticate(
+    port: int, mechanism: str, message: bytes, version: int = 2
+) -> tuple[Conn, dict[str, Any]]:
+    conn = Conn(port)
+    shake = sasl_call(conn, SASL_HANDSHAKE, 1, {"mechanism": mechanism})
+    assert shake == {"error_code": 0, "mechanisms": ["AWS_MSK_IAM", "OAUTHBEARER"]}
+    return conn, sasl_call(conn, SASL_AUTHENTICATE, version, {"auth_bytes": message})
+
+
+def bearer(token: str) -> bytes:
+    return f"n,,\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def port_of(bootstrap: str) -> int:
+    return int(bootstrap.rpartition(":")[2])
+
+
+def assert_closed(conn: Conn) -> None:
+    with pytest.raises(ConnectionError):
+        conn.read_frame()
+    conn.close()
+
+
+# -- the tests ---------------------------------------------------------------------------------
+
+
+def test_another_accounts_valid_credentials_are_refused(iam_server: Server) -> None:
+    """B's credentials are good (B signs AWS requests with them) but the cluster is A's."""
+    _, bootstrap = iam_cluster(iam_server, "walled")
+    conn, answer = authenticate(
+        port_of(bootstrap), "OAUTHBEARER", bearer(signer_token(B, SECRETS[B]))
+    )
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    assert answer["error_message"].endswith("]: Access denied")
+    assert_closed(conn)
+    # The same through a real client: librdkafka reports an authentication error, no data.
+    errors: list[KafkaError] = []
+    producer = Producer(
+        {**iam_config(bootstrap, B), "error_cb": errors.append, "message.timeout.ms": 3000}
+    )
+    producer.produce("orders", b"from b")
+    producer.flush(10)
+    assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
+    # A's own credentials are admitted on the same listener.
+    conn, answer = authenticate(
+        port_of(bootstrap), "OAUTHBEARER", bearer(signer_token(A, SECRETS[A]))
+    )
+    assert (answer["error_code"], answer["auth_bytes"], answer["session_lifetime_ms"]) == (
+        0,
+        b"",
+        0,
+    )
+    conn.close()
+
+
+def test_signer_tokens_produce_and_consume(iam_server: Server) -> None:
+    _, bootstrap = iam_cluster(iam_server, "orders")
+    producer = Producer({**iam_config(bootstrap), "linger.ms": 0})
+    producer.produce("orders", key=b"1", value=b"paid")
+    assert producer.flush(30) == 0
+    consumer = Consumer(
+        {**iam_config(bootstrap), "group.id": "billing", "auto.offset.reset": "earliest"}
+    )
+    try:
+        consumer.subscribe(["orders"])
+        message = wait_for(lambda: consumer.poll(1), 30, "the record")
+        assert (message.error(), message.value()) == (None, b"paid")
+    finally:
+        consumer.close()
+
+
+def test_the_java_mechanisms_payload_is_accepted(iam_server: Server) -> None:
+    """AWS_MSK_IAM (aws-msk-iam-auth's JSON), as kafka-python 3 builds it; the answer is the
+    JSON MSK sends back, and the connection then serves requests."""
+    _, bootstrap = iam_cluster(iam_server, "java")
+    payload = AwsMskIamClient("127.0.0.1", A, SECRETS[A], REGION).first_message()
+    conn, answer = authenticate(port_of(bootstrap), "AWS_MSK_IAM", payload, version=1)
+    assert answer["error_code"] == 0, answer
+    reply = json.loads(answer["auth_bytes"])
+    assert reply["version"] == "2020_10_22" and uuid.UUID(reply["request-id"])
+    assert conn.call(3, 9, {"topics": []})["brokers"][0]["port"] == port_of(bootstrap)
+    conn.close()
+    # B's, or a tampered one, are refused.
+    other = AwsMskIamClient("127.0.0.1", B, SECRETS[B], REGION).first_message()
+    conn, answer = authenticate(port_of(bootstrap), "AWS_MSK_IAM", other)
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    conn.close()
+    tampered = json.loads(payload)
+    tampered["x-amz-signature"] = "0" * 64
+    conn, answer = authenticate(port_of(bootstrap), "AWS_MSK_IAM", json.dumps(tampered).encode())
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    assert "signature we calculated does not match" in answer["error_message"]
+    assert_closed(conn)
+
+
+def test_bad_and_expired_signatures_are_refused(iam_server: Server) -> None:
+    _, bootstrap = iam_cluster(iam_server, "strict")
+    port = port_of(bootstrap)
+    cases = {
+        "wrong secret": signer_token(A, "not-the-secret"),
+        "unknown key": signer_token("AKIDUNKNOWN", "whatever"),
+        "another region": signer_token(A, SECRETS[A], "eu-west-1"),
+    }
+    old = (datetime.now(UTC) - timedelta(minutes=20)).replace(tzinfo=None)  # tokens live 15
+    with mock.patch("botocore.auth.get_current_datetime", return_value=old):
+        cases["expired"] = signer_token(A, SECRETS[A])
+    words = {
+        "wrong secret": "signature we calculated does not match",
+        "unknown key": "security token included in the request is invalid",
+        "another region": "region",
+        "expired": "Signature expired",
+    }
+    for case, token in cases.items():
+        conn, answer = authenticate(port, "OAUTHBEARER", bearer(token))
+        assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED, case
+        assert words[case] in answer["error_message"], (case, answer)
+        assert_closed(conn)
+    conn, answer = authenticate(port, "OAUTHBEARER", bearer("not-a-token!"))
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    conn.close()
+
+
+def test_an_unauthenticated_client_gets_nothing(iam_server: Server) -> None:
+    _, bootstrap = iam_cluster(iam_server, "closed")
+    port = port_of(bootstrap)
+    conn = Conn(port)
+    versions = conn.call(18, 3, {})
+    served = {k["api_key"]: (k["min_version"], k["max_version"]) for k in versions["api_keys"]}
+    assert served[17] == (1, 1) and served[36] == (0, 2)
+    conn.send_frame(conn.header(3, 9, True) + b"\x00" * 4)  # Metadata before authenticating
+    assert_closed(conn)
+    conn = Conn(port)
+    answer = sasl_call(conn, SASL_AUTHENTICATE, 2, {"auth_bytes": b"x"})
+    assert answer["error_code"] == Err.ILLEGAL_SASL_STATE
+    assert_closed(conn)
+    conn = Conn(port)
+    answer = sasl_call(conn, SASL_HANDSHAKE, 1, {"mechanism": "PLAIN"})
+    assert answer == {
+        "error_code": Err.UNSUPPORTED_SASL_MECHANISM,
+        "mechanisms": ["AWS_MSK_IAM", "OAUTHBEARER"],
+    }
+    assert_closed(conn)
+    # A plaintext client library sees no brokers, no topics.
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "g", "socket.timeout.ms": 2000}
+    )
+    try:
+        with pytest.raises(KafkaException):
+            consumer.list_topics(timeout=3)
+    finally:
+        consumer.close()
+
+
+def test_bootstrap_brokers_follow_client_authentication(iam_server: Server) -> None:
+    msk = client(iam_server, "kafka")
+    provisioned = {
+        "KafkaVersion": "3.6.0", "NumberOfBrokerNodes": 1, "BrokerNodeGroupInfo": BROKER_GROUP,
+    }  # fmt: skip
+    _, serverless = iam_cluster(iam_server, "sl")
+    keys = {}
+    for name, auth in (
+        ("iam-only", IAM),
+        ("open", None),
+        ("both", {**IAM, "Unauthenticated": {"Enabled": True}}),
+    ):
+        extra = {"ClientAuthentication": auth} if auth else {}
+        arn = msk.create_cluster_v2(ClusterName=name, Provisioned={**provisioned, **extra})[
+            "ClusterArn"
+        ]
+        wait_state(msk, arn, "ACTIVE")
+        brokers = msk.get_bootstrap_brokers(ClusterArn=arn)
+        keys[name] = sorted(k for k in brokers if k.startswith("Bootstrap"))
+        if name == "both":  # IAM optional: plaintext clients served, B still refused
+            port = port_of(brokers["BootstrapBrokerString"])
+            conn = Conn(port)
+            assert conn.call(3, 9, {"topics": []})["brokers"]
+            conn.close()
+            conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(B, SECRETS[B])))
+            assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+            conn.close()
+    assert keys == {
+        "iam-only": ["BootstrapBrokerStringSaslIam"],
+        "open": ["BootstrapBrokerString"],
+        "both": ["BootstrapBrokerString", "BootstrapBrokerStringSaslIam"],
+    }
+    assert port_of(serverless) > 0
+
+
+WORKER = """
+import json, os, boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    sqs.send_message(QueueUrl=os.environ["OUT"], MessageBody=json.dumps(event))
+"""
+
+
+def _function(lam: Any, out_url: str) -> str:
+    name = f"k-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name, Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"ZipFile": python_zip(WORKER)}, Environment={"Variables": {"OUT": out_url}},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.1, "MaxAttempts": 300}
+    )
+    return name
+
+
+def test_a_mapping_signs_in_as_its_own_account(iam_server: Server) -> None:
+    """A's mapping on A's IAM cluster reads it (signed in as A, over SASL); B's mapping
+    naming the same brokers (self-managed: no IAM sign-in for B on A's cluster) gets nothing."""
+    arn, bootstrap = iam_cluster(iam_server, "feed")
+    producer = Producer({**iam_config(bootstrap), "linger.ms": 0})
+    producer.produce("clicks", value=b"hello")
+    assert producer.flush(30) == 0
+    lam, sqs = client(iam_server, "lambda"), client(iam_server, "sqs")
+    out_url, _ = _queue(sqs)
+    name = _function(lam, out_url)
+    created = lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=arn, Topics=["clicks"], StartingPosition="TRIM_HORIZON",
+        MaximumBatchingWindowInSeconds=0,
+    )  # fmt: skip
+    (event,) = _drain(sqs, out_url, 1)
+    assert (event["eventSource"], event["eventSourceArn"]) == ("aws:kafka", arn)
+    assert event["bootstrapServers"] == bootstrap
+    (record,) = event["records"]["clicks-0"]
+    assert record["value"] == "aGVsbG8="
+    consumer = Consumer({**iam_config(bootstrap), "group.id": created["UUID"]})
+    try:
+        committed = lambda: consumer.committed([TopicPartition("clicks", 0)], 10)[0].offset  # noqa: E731
+        wait_for(lambda: committed() == 1, 30, "the mapping's commit")
+    finally:
+        consumer.close()
+    lam.delete_event_source_mapping(UUID=created["UUID"])
+
+    lam_b, sqs_b = client(iam_server, "lambda", B), client(iam_server, "sqs", B)
+    out_b, _ = _queue(sqs_b)
+    name_b = _function(lam_b, out_b)
+    theirs = lam_b.create_event_source_mapping(
+        FunctionName=name_b, Topics=["clicks"], StartingPosition="TRIM_HORIZON",
+        SelfManagedEventSource={"Endpoints": {"KAFKA_BOOTSTRAP_SERVERS": [bootstrap]}},
+        MaximumBatchingWindowInSeconds=0,
+    )  # fmt: skip
+    wait_for(lambda: _enabled(lam_b, theirs["UUID"]), 30, "B's mapping enabled")
+    wait_for(
+        lambda: lam_b.get_event_source_mapping(UUID=theirs["UUID"])[
+            "LastProcessingResult"
+        ].startswith("PROBLEM"),
+        60,
+        "B's mapping reporting its problem",
+    )
+    got = sqs_b.receive_message(QueueUrl=out_b, WaitTimeSeconds=1).get("Messages", [])
+    assert got == []
+    lam_b.delete_event_source_mapping(UUID=theirs["UUID"])
