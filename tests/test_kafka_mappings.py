@@ -441,10 +441,16 @@ def test_tansu_as_an_external_cluster(server: Server, tansu_bootstrap: str) -> N
     lam.delete_event_source_mapping(UUID=created["UUID"])
 
 
-def _serverless_cluster(kafka: Any, name: str) -> tuple[str, str]:
-    """A serverless MSK cluster of the client's account, once ACTIVE: (ARN, bootstrap)."""
+def _open_cluster(kafka: Any, name: str) -> tuple[str, str]:
+    """A provisioned MSK cluster of the client's account with unauthenticated access (no
+    ClientAuthentication), once ACTIVE: (ARN, bootstrap). IAM clusters: test_msk_iam.py."""
     arn: str = kafka.create_cluster_v2(
-        ClusterName=name, Serverless={"VpcConfigs": [{"SubnetIds": ["subnet-1"]}]}
+        ClusterName=name,
+        Provisioned={
+            "KafkaVersion": "3.6.0",
+            "NumberOfBrokerNodes": 1,
+            "BrokerNodeGroupInfo": {"InstanceType": "kafka.m5.large", "ClientSubnets": ["s-1"]},
+        },
     )["ClusterArn"]
     wait_state(kafka, arn, "ACTIVE")
     bootstrap: str = kafka.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerString"]
@@ -455,7 +461,7 @@ def test_an_msk_cluster_feeds_a_function(server: Server) -> None:
     """A mapping from a real MSK cluster's ARN: Lambda finds its brokers through the MSK API
     and the function gets the `aws:kafka` event naming the cluster."""
     lam, sqs, kafka = server.client(), server.client("sqs"), server.client("kafka")
-    arn, bootstrap = _serverless_cluster(kafka, f"feed-{uuid.uuid4().hex[:6]}")
+    arn, bootstrap = _open_cluster(kafka, f"feed-{uuid.uuid4().hex[:6]}")
     topic = _topic(bootstrap)
     _produce(bootstrap, topic, (0, b"k", b"from msk"))
     out_url, _ = _queue(sqs)
@@ -480,7 +486,7 @@ def test_another_accounts_msk_cluster_is_not_found(fresh_server: Callable[..., S
     a, b = "111111111111", "222222222222"
     server = fresh_server(FIRESIDE_CREDENTIALS=f"{a}:secret-a,{b}:secret-b")
     kafka_a = server.client("kafka", aws_access_key_id=a, aws_secret_access_key="secret-a")
-    arn, _ = _serverless_cluster(kafka_a, "theirs")
+    arn, _ = _open_cluster(kafka_a, "theirs")
     lam_b = server.client("lambda", aws_access_key_id=b, aws_secret_access_key="secret-b")
     sqs_b = server.client("sqs", aws_access_key_id=b, aws_secret_access_key="secret-b")
     out_url, _ = _queue(sqs_b)
