@@ -8,6 +8,7 @@ raw frames where a test needs the exact error codes and the connection's fate.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -22,6 +23,8 @@ from botocore.credentials import CredentialProvider, Credentials
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka.net.sasl.msk import AwsMskIamClient
 
+from fireside.compute.kafka_mapping import AUTH_FAILED, KafkaPoller, MappingCredentials
+from fireside.compute.mappings import EventSourceMapping
 from fireside.kafka.codec import Reader, Writer, decode, encode
 from fireside.kafka.errors import Err
 from fireside.kafka.sasl import SASL_AUTHENTICATE, SASL_HANDSHAKE
@@ -365,3 +368,56 @@ def test_a_mapping_signs_in_as_its_own_account(iam_server: Server) -> None:
     got = sqs_b.receive_message(QueueUrl=out_b, WaitTimeSeconds=1).get("Messages", [])
     assert got == []
     lam_b.delete_event_source_mapping(UUID=theirs["UUID"])
+
+
+class _TheirCluster:
+    """A directory that hands the poller another account's cluster, as a cluster policy
+    would on AWS (Fireside has none): the listener is then the only wall left."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+
+    def bootstrap(self, account: str, region: str, cluster_arn: str) -> str | None:
+        return self._bootstrap
+
+    def uses_iam(self, account: str, region: str, cluster_arn: str) -> bool:
+        return True
+
+
+def test_a_mapping_of_another_account_is_refused_as_lambda_reports_it(iam_server: Server) -> None:
+    """The poller of B's mapping, pointed at A's IAM cluster, signs in with B's credentials:
+    the listener refuses them, and the mapping says so in Lambda's words."""
+    arn, bootstrap = iam_cluster(iam_server, "policyless")
+    mapping = EventSourceMapping(
+        uuid="u-b", account=B, region=REGION, function="f", qualifier=None, source_arn=arn,
+        batch_size=100, window=0, enabled=True, state="Enabled", last_modified=0.0,
+        topics=["clicks"], starting_position="TRIM_HORIZON", group_id="u-b",
+    )  # fmt: skip
+    issued: list[str] = []
+    revoked: list[str] = []
+
+    def issue(m: EventSourceMapping) -> tuple[str, str, str]:
+        issued.append(m.account)
+        return m.account, SECRETS[m.account], ""
+
+    async def invoke(m: EventSourceMapping, payload: bytes) -> tuple[bytes, str | None]:
+        raise AssertionError("B's mapping must read nothing")
+
+    async def run() -> None:
+        poller = KafkaPoller(
+            mapping, _TheirCluster(bootstrap), invoke, lambda m, r: None,
+            MappingCredentials(issue, revoked.append),
+        )  # fmt: skip
+        task = asyncio.create_task(poller.run())
+        deadline = time.monotonic() + 30
+        while mapping.last_result != AUTH_FAILED and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(run())
+    assert (mapping.last_result, mapping.reason) == (
+        "PROBLEM: SASL authentication failed.",
+        "EVENT_SOURCE_AUTHN_ERROR",
+    )
+    assert issued == [B] and revoked == [B]  # B's own key, withdrawn when the poller stopped
