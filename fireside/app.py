@@ -264,8 +264,9 @@ class Fireside:
                     max_message_bytes=settings.kafka_max_message_bytes,
                 ),
                 max_request_bytes=settings.kafka_max_request_bytes,
-                # SASL offered, not required: the default broker is the operator's, no account's.
-                gate=SaslGate(kafka_iam, required=False),
+                # The default broker is the operator's, no account's: SASL/IAM is offered, and
+                # demanded (of any account's valid credentials) with kafka_require_auth.
+                gate=SaslGate(kafka_iam, required=settings.kafka_require_auth),
             )
         #: MSK clusters: a broker of their own each, beside the default one (`fireside.msk`).
         self.msk_clusters = Clusters(

@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -421,3 +421,27 @@ def test_a_mapping_of_another_account_is_refused_as_lambda_reports_it(iam_server
         "EVENT_SOURCE_AUTHN_ERROR",
     )
     assert issued == [B] and revoked == [B]  # B's own key, withdrawn when the poller stopped
+
+
+def test_the_default_broker_can_demand_sign_in(fresh_server: Callable[..., Server]) -> None:
+    """`kafka_require_auth`: the default broker (no account's) serves only clients that sign
+    in with valid credentials, of any account; without it, SASL is offered, not demanded."""
+    credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
+    server = fresh_server(FIRESIDE_CREDENTIALS=credentials, FIRESIDE_KAFKA_REQUIRE_AUTH="1")
+    port = server.kafka_port
+    conn = Conn(port)
+    conn.send_frame(conn.header(3, 9, True) + b"\x00" * 4)
+    assert_closed(conn)
+    for account in (A, B):
+        conn, answer = authenticate(
+            port, "OAUTHBEARER", bearer(signer_token(account, SECRETS[account]))
+        )
+        assert answer["error_code"] == 0, answer
+        assert conn.call(3, 9, {"topics": []})["brokers"]
+        conn.close()
+    conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(A, "wrong")))
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    assert_closed(conn)
+    producer = Producer({**iam_config(server.kafka_bootstrap, B), "linger.ms": 0})
+    producer.produce("anyone-signed-in", b"ok")
+    assert producer.flush(30) == 0
