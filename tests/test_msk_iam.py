@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -244,6 +245,9 @@ def test_an_unauthenticated_client_gets_nothing(iam_server: Server) -> None:
     served = {k["api_key"]: (k["min_version"], k["max_version"]) for k in versions["api_keys"]}
     assert served[17] == (1, 1) and served[36] == (0, 2)
     conn.send_frame(conn.header(3, 9, True) + b"\x00" * 4)  # Metadata before authenticating
+    assert_closed(conn)
+    conn = Conn(port)  # a 1 MiB frame is not even read before authenticating (512 KiB cap)
+    conn.sock.sendall(struct.pack(">i", 1 << 20))
     assert_closed(conn)
     conn = Conn(port)
     answer = sasl_call(conn, SASL_AUTHENTICATE, 2, {"auth_bytes": b"x"})

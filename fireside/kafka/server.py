@@ -53,6 +53,9 @@ IDLE_TIMEOUT = 600.0
 MAX_CONNECTIONS = 4096
 _PREFIX = 64 * 1024
 _PRODUCE = 0
+#: Largest frame read before authenticating where it is required (Kafka's
+#: sasl.server.max.receive.size): a stranger cannot make the broker buffer 100 MiB.
+MAX_UNAUTHENTICATED_BYTES = 512 * 1024
 #: What a connection may send before it authenticates on a listener that requires it.
 _BEFORE_AUTH = frozenset({API_VERSIONS.key, SASL_HANDSHAKE.key, SASL_AUTHENTICATE.key})
 
@@ -128,6 +131,8 @@ class KafkaServer:
                     (size,) = _SIZE.unpack(head)
                     if size < 8:
                         raise _Close(f"frame size {size}")
+                    if size > MAX_UNAUTHENTICATED_BYTES and self._unauthenticated(session):
+                        raise _Close(f"frame of {size} bytes before authenticating")
                     if size > self.max_request_bytes:
                         frame = await self._oversized(reader, size)
                     else:
@@ -171,8 +176,7 @@ class KafkaServer:
         except DecodeError as exc:
             raise _Close(str(exc)) from exc
         api = self._api(api_key)
-        gate = self.gate
-        if gate and gate.required and session.principal is None and api_key not in _BEFORE_AUTH:
+        if self._unauthenticated(session) and api_key not in _BEFORE_AUTH:
             log.info("kafka: closing %s: API %d before authenticating", peer, api_key)
             session.close = True
             return None
@@ -225,6 +229,10 @@ class KafkaServer:
         if response is None:
             return None
         return self._respond(api, version, correlation, response)
+
+    def _unauthenticated(self, session: _Session) -> bool:
+        """The listener requires authentication and this connection has not passed it."""
+        return self.gate is not None and self.gate.required and session.principal is None
 
     def _api(self, key: int) -> Api | None:
         if self.gate is not None and key in (SASL_HANDSHAKE.key, SASL_AUTHENTICATE.key):
