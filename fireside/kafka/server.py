@@ -167,8 +167,9 @@ class KafkaServer:
         return prefix
 
     async def _dispatch(
-        self, frame: bytes, *, oversized: bool, peer: Any, session: _Session
+        self, frame: bytes, *, oversized: bool, peer: Any, session: _Session | None = None
     ) -> bytes | None:
+        session = session or _Session()
         r = Reader(frame)
         try:
             api_key, version, correlation = r.i16(), r.i16(), r.i32()
