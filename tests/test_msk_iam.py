@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -449,3 +451,25 @@ def test_the_default_broker_can_demand_sign_in(fresh_server: Callable[..., Serve
     producer = Producer({**iam_config(server.kafka_bootstrap, B), "linger.ms": 0})
     producer.produce("anyone-signed-in", b"ok")
     assert producer.flush(30) == 0
+
+
+def test_the_wall_survives_a_restart(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
+    """A cluster's authentication comes from its durable record: after a restart (kill -9),
+    its listener still demands sign-in and still refuses another account."""
+    credentials = ",".join(f"{key}:{secret}" for key, secret in SECRETS.items())
+    env = {"FIRESIDE_CREDENTIALS": credentials, "FIRESIDE_MSK_ACTIVATION_SECONDS": "0"}
+    server = fresh_server(tmp_path / "data", **env)
+    arn, _ = iam_cluster(server, "durable")
+    server.stop(signal.SIGKILL)
+    server = fresh_server(tmp_path / "data", **env)
+    brokers = client(server, "kafka").get_bootstrap_brokers(ClusterArn=arn)
+    port = port_of(brokers["BootstrapBrokerStringSaslIam"])
+    conn = Conn(port)
+    conn.send_frame(conn.header(3, 9, True) + b"\x00" * 4)
+    assert_closed(conn)
+    conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(B, SECRETS[B])))
+    assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
+    conn.close()
+    conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(A, SECRETS[A])))
+    assert answer["error_code"] == 0
+    conn.close()
