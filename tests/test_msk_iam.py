@@ -448,6 +448,13 @@ def test_the_default_broker_can_demand_sign_in(fresh_server: Callable[..., Serve
     conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(A, "wrong")))
     assert answer["error_code"] == Err.SASL_AUTHENTICATION_FAILED
     assert_closed(conn)
+    # Re-authentication on a connection (KIP-368): the same principal again, never another.
+    conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(A, SECRETS[A])))
+    for account, code in ((A, 0), (B, Err.SASL_AUTHENTICATION_FAILED)):
+        assert sasl_call(conn, SASL_HANDSHAKE, 1, {"mechanism": "OAUTHBEARER"})["error_code"] == 0
+        again = {"auth_bytes": bearer(signer_token(account, SECRETS[account]))}
+        assert sasl_call(conn, SASL_AUTHENTICATE, 2, again)["error_code"] == code
+    assert_closed(conn)
     producer = Producer({**iam_config(server.kafka_bootstrap, B), "linger.ms": 0})
     producer.produce("anyone-signed-in", b"ok")
     assert producer.flush(30) == 0

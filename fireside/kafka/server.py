@@ -18,7 +18,9 @@ mechanism (UNSUPPORTED_SASL_MECHANISM otherwise), SaslAuthenticate carries the c
 (ILLEGAL_SASL_STATE without a handshake first; SASL_AUTHENTICATION_FAILED when refused). As
 Kafka does, a refusal is answered and the connection then closed, and on a listener that
 requires authentication, any other request before it succeeds closes the connection unanswered.
-A new handshake on an authenticated connection re-authenticates it (KIP-368).
+A new handshake on an authenticated connection re-authenticates it (KIP-368), as the same
+principal only. Sessions do not expire (`session_lifetime_ms` 0, as Kafka's default
+`connections.max.reauth.ms`): aiokafka, which Lambda's poller uses, cannot re-authenticate.
 """
 
 from __future__ import annotations
@@ -273,6 +275,13 @@ class KafkaServer:
             log.info("kafka: %s: %s authentication failed: %s", peer, mechanism, refused)
             session.close = True
             return {"error_code": Err.SASL_AUTHENTICATION_FAILED, "error_message": str(refused)}
+        before = session.principal
+        if before is not None and before.arn != principal.arn:
+            session.close = True  # as Kafka: a re-authentication may not change the principal
+            return {
+                "error_code": Err.SASL_AUTHENTICATION_FAILED,
+                "error_message": "Cannot change principals during re-authentication",
+            }
         session.principal = principal
         log.info("kafka: %s authenticated as %s (%s)", peer, principal.arn, mechanism)
         return {"error_code": Err.NONE, "auth_bytes": answer, "session_lifetime_ms": 0}
