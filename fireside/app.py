@@ -25,7 +25,7 @@ from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
-from fireside.aws.protocol import protocol_for
+from fireside.aws.protocol import Deferred, protocol_for
 from fireside.aws.restjson import RestJsonProtocol
 from fireside.cloudformation.providers import all_providers
 from fireside.cloudformation.service import CloudFormation
@@ -742,9 +742,10 @@ class Fireside:
         services.append(
             Service(
                 "ec2",
-                protocol_for(load_service("ec2")),
+                Deferred(lambda: protocol_for(load_service("ec2"))),
                 self.ec2.operations(),
                 max_body=_SMALL_REQUEST,
+                signing_name="ec2",
             )
         )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)
