@@ -9,6 +9,7 @@ raw frames where a test needs the exact error codes and the connection's fate.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import signal
 import struct
@@ -22,6 +23,8 @@ from unittest import mock
 
 import pytest
 from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.credentials import CredentialProvider, Credentials
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka.net.sasl.msk import AwsMskIamClient
@@ -73,6 +76,13 @@ def signer_token(key: str, secret: str, region: str = REGION) -> str:
         region, _Fixed(key, secret)
     )
     return str(token)
+
+
+def presigned(account: str, service: str, params: dict[str, str]) -> str:
+    """A token signed like the signer's, for any service and action (to be refused)."""
+    request = AWSRequest(method="GET", url=f"https://kafka.{REGION}.amazonaws.com/", params=params)
+    SigV4QueryAuth(Credentials(account, SECRETS[account]), service, REGION, 900).add_auth(request)
+    return base64.urlsafe_b64encode(request.prepare().url.encode()).decode().rstrip("=")
 
 
 def iam_config(bootstrap: str, account: str = A, secret: str | None = None) -> dict[str, Any]:
@@ -223,11 +233,16 @@ def test_bad_and_expired_signatures_are_refused(iam_server: Server) -> None:
     old = (datetime.now(UTC) - timedelta(minutes=20)).replace(tzinfo=None)  # tokens live 15
     with mock.patch("botocore.auth.get_current_datetime", return_value=old):
         cases["expired"] = signer_token(A, SECRETS[A])
+    # Correctly signed, but for another action or another service: not a Connect.
+    cases["another action"] = presigned(A, "kafka-cluster", {"Action": "kafka-cluster:ReadData"})
+    cases["another service"] = presigned(A, "s3", {"Action": "kafka-cluster:Connect"})
     words = {
         "wrong secret": "signature we calculated does not match",
         "unknown key": "security token included in the request is invalid",
         "another region": "region",
         "expired": "Signature expired",
+        "another action": "only kafka-cluster:Connect",
+        "another service": "Credential should be scoped to 'kafka-cluster'",
     }
     for case, token in cases.items():
         conn, answer = authenticate(port, "OAUTHBEARER", bearer(token))
