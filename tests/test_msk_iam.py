@@ -29,6 +29,8 @@ from botocore.credentials import CredentialProvider, Credentials
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka.net.sasl.msk import AwsMskIamClient
 
+from fireside.compute import kafka_iam
+from fireside.compute.kafka_iam import MappingTokens
 from fireside.compute.kafka_mapping import AUTH_FAILED, KafkaPoller, MappingCredentials
 from fireside.compute.mappings import EventSourceMapping
 from fireside.kafka.codec import Reader, Writer, decode, encode
@@ -495,3 +497,28 @@ def test_the_wall_survives_a_restart(fresh_server: Callable[..., Server], tmp_pa
     conn, answer = authenticate(port, "OAUTHBEARER", bearer(signer_token(A, SECRETS[A])))
     assert answer["error_code"] == 0
     conn.close()
+
+
+def test_a_pollers_key_is_reissued_before_it_expires(
+    iam_server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A poller runs for as long as its mapping, its keys for 12 hours: the token provider
+    takes a fresh key every REISSUE_AFTER and revokes the old one; each token it signs is
+    admitted by the cluster."""
+    _, bootstrap = iam_cluster(iam_server, "longlived")
+    keys = iter([(A, SECRETS[A], ""), (A, SECRETS[A], "second")])
+    revoked: list[str] = []
+    tokens = MappingTokens(lambda: next(keys), revoked.append, REGION)
+    clock = [1000.0]
+    monkeypatch.setattr(kafka_iam.time, "monotonic", lambda: clock[0])
+    first = asyncio.run(tokens.token())
+    assert asyncio.run(tokens.token()) == first and revoked == []  # reused meanwhile
+    clock[0] += kafka_iam.REISSUE_AFTER + 1
+    second = asyncio.run(tokens.token())
+    assert second != first and revoked == [A]
+    for token in (first, second):
+        conn, answer = authenticate(port_of(bootstrap), "OAUTHBEARER", bearer(token))
+        assert answer["error_code"] == 0, answer
+        conn.close()
+    tokens.close()
+    assert revoked == [A, A]

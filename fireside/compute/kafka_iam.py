@@ -20,10 +20,12 @@ from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-__all__ = ["TOKEN_SECONDS", "MappingTokens", "presigned_token"]
+__all__ = ["REISSUE_AFTER", "TOKEN_SECONDS", "MappingTokens", "presigned_token"]
 
 #: A token's validity (the signer library's default: 15 minutes).
 TOKEN_SECONDS = 900
+#: Credentials are issued anew when older than this (they are valid for 12 hours).
+REISSUE_AFTER = 3600.0
 #: A token is signed anew when the one held is older than this.
 _REFRESH_AFTER = TOKEN_SECONDS / 3
 
@@ -48,27 +50,36 @@ def presigned_token(key: str, secret: str, session: str | None, region: str) -> 
 
 
 class MappingTokens(AbstractTokenProvider):  # type: ignore[misc]
-    """aiokafka's OAUTHBEARER token provider for one poller: its credentials are issued once
-    (when the poller connects) and each token signed with them is reused for a while."""
+    """aiokafka's OAUTHBEARER token provider for one poller. Its credentials are issued when it
+    first connects and again every `REISSUE_AFTER` (an environment's keys last 12 hours; a
+    poller runs for as long as its mapping), the old key revoked; each token signed with them
+    is reused for a while."""
 
-    def __init__(self, issue: Issue, region: str) -> None:
+    def __init__(self, issue: Issue, revoke: Callable[[str], None], region: str) -> None:
         self._issue = issue
+        self._revoke = revoke
         self._region = region
         self._credentials: tuple[str, str, str] | None = None
+        self._issued = 0.0
         self._token = ""
         self._signed = 0.0
 
-    @property
-    def access_key_id(self) -> str | None:
-        return self._credentials[0] if self._credentials else None
+    def close(self) -> None:
+        """Revoke the key held (the poller stopped)."""
+        if self._credentials is not None:
+            self._revoke(self._credentials[0])
+            self._credentials = None
 
     async def token(self) -> str:
-        if self._credentials is None:
-            self._credentials = self._issue()
-            if self._credentials is None:
+        now = time.monotonic()
+        if self._credentials is None or now - self._issued > REISSUE_AFTER:
+            fresh = self._issue()
+            if fresh is None:
                 raise PermissionError("the mapping's function (its execution role) is gone")
-        if not self._token or time.monotonic() - self._signed > _REFRESH_AFTER:
+            self.close()
+            self._credentials, self._issued, self._token = fresh, now, ""
+        if not self._token or now - self._signed > _REFRESH_AFTER:
             key, secret, session = self._credentials
             self._token = presigned_token(key, secret, session, self._region)
-            self._signed = time.monotonic()
+            self._signed = now
         return self._token

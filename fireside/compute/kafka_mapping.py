@@ -42,7 +42,7 @@ from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import OffsetAndMetadata
 
 from fireside.aws.errors import ServiceError
-from fireside.compute.kafka_iam import Issue, MappingTokens
+from fireside.compute.kafka_iam import MappingTokens
 from fireside.compute.kafka_sources import (
     KafkaClusters,
     failure_record,
@@ -113,8 +113,9 @@ class KafkaPoller:
         if m.self_managed or not self._clusters.uses_iam(m.account, m.region, m.source_arn):
             return None
         credentials = self._credentials
-        issue: Issue = (lambda: None) if credentials is None else (lambda: credentials.issue(m))
-        return MappingTokens(issue, m.region)
+        if credentials is None:
+            return MappingTokens(lambda: None, lambda key: None, m.region)
+        return MappingTokens(lambda: credentials.issue(m), credentials.revoke, m.region)
 
     async def run(self) -> None:
         tokens: list[MappingTokens] = []
@@ -122,8 +123,7 @@ class KafkaPoller:
             await self._run(tokens)
         finally:
             for provider in tokens:
-                if provider.access_key_id and self._credentials is not None:
-                    self._credentials.revoke(provider.access_key_id)
+                provider.close()
 
     async def _run(self, issued: list[MappingTokens]) -> None:
         failures = 0
