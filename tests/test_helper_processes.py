@@ -71,11 +71,15 @@ def sandboxes_started(root: int) -> bool:
     yet set its parent-death signal again after its change of user, so a kill then can leave
     it behind: the next server's sweep removes such leftovers (tested below)."""
     for pid in descendants(root):
-        if cmdline(pid).startswith("bwrap") and all(
-            cmdline(child).startswith("bwrap") for child in descendants(pid)
-        ):
+        if is_bwrap(pid) and all(is_bwrap(child) for child in descendants(pid)):
             return False
     return True
+
+
+def is_bwrap(pid: int) -> bool:
+    """bubblewrap, started by name or by path (or the shell and `setpriv` that start it)."""
+    program = os.path.basename(cmdline(pid).split(" ")[0])
+    return program in ("bwrap", "sh", "setpriv")
 
 
 @pytest.fixture()
