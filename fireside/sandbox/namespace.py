@@ -76,10 +76,11 @@ log = logging.getLogger(__name__)
 SPARE_MEMORY_MB = 128
 
 #: How bubblewrap is started without a copy of the server (a `preexec_fn` makes every spawn a
-#: full fork of it: 10-20 ms of page tables, on the event loop): `vfork`, then this shell joins
-#: the resource group (the files before `--`) and execs `setpriv`, which drops to `nobody` and
-#: sets the death signal, and execs bubblewrap.
+#: full fork of it: 10-20 ms of page tables, on the event loop): `vfork`, then this shell exits
+#: if the server (`$1`) is gone, joins the resource group (the files before `--`) and execs
+#: `setpriv`, which drops to `nobody`, sets the death signal and execs bubblewrap.
 _JOIN_THEN_EXEC = (
+    '[ "$PPID" = "$1" ] || exit 125; shift; '
     'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 )
 
@@ -585,7 +586,8 @@ class NamespaceBackend(SandboxBackend):
                 options += ["--setenv", name, value]
             env = {}
             privileges = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
-            prefix = [sh, "-c", _JOIN_THEN_EXEC, "sh", *join_files, "--", setpriv]
+            prefix = [sh, "-c", _JOIN_THEN_EXEC, "sh", str(os.getpid()), *join_files, "--"]
+            prefix.append(setpriv)
             prefix += [*(privileges if as_root else []), "--pdeathsig", "KILL", "--", bwrap]
         else:
             prefix = ["bwrap"]
