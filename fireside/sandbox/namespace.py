@@ -65,6 +65,7 @@ from fireside.sandbox.base import (
     SandboxSpec,
     SnapshotHooks,
 )
+from fireside.sandbox.etc import EtcTree
 from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
 from fireside.sandbox.snapshot import TemplateError
 from fireside.sandbox.templates import Templates
@@ -248,10 +249,9 @@ class NamespaceBackend(SandboxBackend):
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
         # Inside, DNS goes to Fireside's resolver on the environment's own loopback
         # (`fireside.compute.aws_names`), which forwards what it does not answer upstream.
-        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
-        self._etc = [
-            path for path in ETC_FILES if os.path.exists(path) and path != "/etc/resolv.conf"
-        ]
+        resolv = resolver_conf(self._trees.root, "127.0.0.1")
+        host_etc = [path for path in ETC_FILES if path != "/etc/resolv.conf"]
+        self._etc = EtcTree(self._trees.root, host_etc, resolv)
         self._root_links = [
             (os.readlink(path), path) if os.path.islink(path) else (None, path)
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -340,9 +340,9 @@ class NamespaceBackend(SandboxBackend):
         ]  # fmt: skip
         for target, path in self._root_links:
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
-        for path in self._etc:
+        argv += ["--ro-bind", str(self._etc.current()), "/etc"]  # one bind, not a dozen
+        for path in self._etc.bound:
             argv += ["--ro-bind", path, path]
-        argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
         argv += [
             "--proc", "/proc",
             "--dev", "/dev",
