@@ -18,8 +18,12 @@ What the runtime process gets:
   loop, so every environment sees Lambda's addresses and none can reach another's.
 
 bubblewrap holds the runtime (`--block-fd`) until those sockets exist, then `release()` lets it
-run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
-(`fireside.sandbox.share`) that `nobody` can reach.
+run; a runtime that can wait for its launch on a pipe (Python's bootstrap, anything started by
+`fireside_exec`) is let go as soon as the sandbox exists instead, and its interpreter starts
+while Fireside attaches the network, then `release()` sends it the function's environment.
+bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
+(`fireside.sandbox.share`) that `nobody` can reach; it is spawned by `vfork` through `sh` and
+`setpriv`, never a fork of the server (`_JOIN_THEN_EXEC`).
 
 Warm starts (`fireside.sandbox.warm`): spare sandboxes are made ahead of demand, waiting on
 stdin: a runtime that launches itself (`Launcher.SELF`: Python's bootstrap) started and ready,
