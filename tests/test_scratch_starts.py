@@ -21,14 +21,8 @@ from typing import Any
 import pytest
 
 from fireside.sandbox.namespace import unavailable_reason
-from tests.conftest import ROLE, Server, python_zip
-from tests.test_helper_processes import (
-    cmdline,
-    descendants,
-    is_bwrap,
-    process_table,
-    wait_for,
-)
+from tests.conftest import ROLE, Server, python_zip, wait_for
+from tests.test_helper_processes import cmdline, descendants, is_bwrap, process_table
 
 pytestmark = pytest.mark.skipif(
     unavailable_reason() is not None, reason=f"namespace sandbox: {unavailable_reason()}"
@@ -109,7 +103,7 @@ def test_server_killed_mid_start_leaves_nothing(fresh_server: Callable[..., Serv
     burst = threading.Thread(target=starts, daemon=True)
     burst.start()
     # Killed while sandboxes are being made: a new bubblewrap (or the shell starting it).
-    assert wait_for(lambda: any(is_bwrap(p) for p in set(descendants(root)) - before), 30)
+    wait_for(lambda: any(is_bwrap(p) for p in set(descendants(root)) - before), 30, "a start")
     helpers = descendants(root)
     srv.process.send_signal(signal.SIGKILL)
     srv.process.wait()
@@ -123,12 +117,14 @@ def test_server_killed_mid_start_leaves_nothing(fresh_server: Callable[..., Serv
         }
 
     try:
-        if not wait_for(lambda: not survivors(), 10):
+        with contextlib.suppress(AssertionError):
+            wait_for(lambda: not survivors(), 10, "the helpers' end")
+        if survivors():
             # Killed between its spawn and `setpriv`'s death signal, a bubblewrap (and what it
             # started) can outlive the server, as documented (`lifeline`): it is in the
             # environment's resource group, which the next server on the data directory sweeps.
             fresh_server(FIRESIDE_WARM_SPARES="0")
-            wait_for(lambda: not survivors(), 10)
+            wait_for(lambda: not survivors(), 10, "the sweep of the next server")
         assert survivors() == {}
     finally:
         for pid in survivors():
