@@ -102,6 +102,9 @@ MAX_SPARE_KEYS = 2
 #: A spare boots after a take only this much later: its boot is seconds of CPU under TCG, and
 #: the guest just taken starts its runtime meanwhile.
 REFILL_DELAY_S = 0.1
+#: How long a taken spare may take to start the runtime (its boot, if it was still booting):
+#: past it, or if QEMU ends first (killed mid-take), the start boots a guest of its own.
+GO_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +164,7 @@ class MicrovmBackend(SandboxBackend):
         removed = clean_spares(self._spares)
         if removed:
             log.info("removed %d spare guests' directories left by a previous run", removed)
+        self._closing: set[asyncio.Future[None]] = set()
         self._warm: WarmPool[SpareKey, MicrovmSandbox] = WarmPool(
             self._make_spare,
             self._discard,
@@ -382,10 +386,17 @@ class MicrovmBackend(SandboxBackend):
         spare = self._warm.take(key)
         if spare is not None:
             try:
-                if self._take(spare, spec):
+                if self._take(spare, spec) and await spare.go(
+                    GO_TIMEOUT_S, spec.host.opt_root is not None
+                ):
                     return spare
             except OSError:
                 log.warning("could not use a spare guest", exc_info=True)
+            except BaseException:  # cancelled mid-take: the spare goes all the same
+                spare.kill()
+                self._closing.add(task := asyncio.ensure_future(self._discard(spare)))
+                task.add_done_callback(self._closing.discard)
+                raise
             await self._discard(spare)
         return await self._start_cold(spec, key, runtime_dir)
 
@@ -430,11 +441,19 @@ class MicrovmBackend(SandboxBackend):
             await asyncio.to_thread(shutil.rmtree, home, True)
             raise
         spare.slot = slot
+        watcher = asyncio.ensure_future(self._watch_spare(key, spare))
+        self._closing.add(watcher)
+        watcher.add_done_callback(self._closing.discard)
         return spare
+
+    async def _watch_spare(self, key: SpareKey, spare: MicrovmSandbox) -> None:
+        """A spare that dies waiting (killed, or its guest failed) is replaced at once."""
+        await spare.wait()
+        self._warm.prune(key)
 
     def _take(self, spare: MicrovmSandbox, spec: SandboxSpec) -> bool:
         """Hand a spare the function's parts: its code and layers bound into the spare's slot
-        (read-only), and its run.sh there; GO follows on `release()`. False: it just died."""
+        (read-only), and its run.sh there. False: it died meanwhile."""
         assert spare.slot is not None
         task, opt = spare.slot / "task", spare.slot / "opt"
         spare.mounted.append(task)
@@ -443,10 +462,7 @@ class MicrovmBackend(SandboxBackend):
             spare.mounted.append(opt)
             mounts.bind_readonly(spec.host.opt_root, opt)
         (spare.slot / "run.sh").write_text(run_script(spec.env, spec.argv))
-        if not spare.alive():
-            return False
-        spare.taken = True
-        return True
+        return spare.alive()
 
     async def _discard(self, spare: MicrovmSandbox) -> None:
         spare.kill()

@@ -115,12 +115,13 @@ def boot_script(
             # Booted: wait for a function. The host sends GO only after READY, once it has
             # bound the function's code and layers into the slot and written run.sh there.
             f"echo READY > {STATUS_PORT}",
-            "read -r go",
+            "read -r go layers",
             f'[ "$go" = GO ] || {{ echo EXIT 125 > {STATUS_PORT}; poweroff -f; }}',
             f"mkdir -p {SLOT_MOUNT}",
             f"mount -t 9p -o {OPTIONS} {SLOT_TAG} {SLOT_MOUNT}",
             f"mount -o bind {SLOT_MOUNT}/task /var/task",
-            f"mount -o bind {SLOT_MOUNT}/opt /opt",
+            # Without layers /opt stays the guest's own empty directory, as in a cold start.
+            f'[ -z "$layers" ] || mount -o bind {SLOT_MOUNT}/opt /opt',
         ]
         if not early_prime:
             lines += _prime(program, libraries)

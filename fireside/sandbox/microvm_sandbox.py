@@ -4,7 +4,7 @@ QEMU's stdout is the guest's console (the runtime's output); a second virtio-ser
 own pipe, carries /init's reports (`fireside.sandbox.microvm_guest`): `TIME` (the host answers
 on the console with its next whole second), `READY` (a spare guest is booted and waits), `RUN`
 (the runtime starts: Init's time limit counts from here), `PEAK`, `OOM` and `EXIT`. A spare is
-sent `GO` on the console once it is taken and released, and only after its `READY`.
+sent `GO` on the console once it is taken (`go`), and only after its `READY`.
 """
 
 from __future__ import annotations
@@ -61,11 +61,10 @@ class MicrovmSandbox(ProcessSandbox):
         self._started: asyncio.Future[None] = self._loop.create_future()
         #: A spare (`MicrovmBackend._make_spare`): its host directory holding `slot`, where a
         #: function's code and layers are bound when it is taken (`mounted`). `GO` is sent once
-        #: the spare is taken and released, and its guest has reported READY.
+        #: the spare is taken (`go`) and its guest has reported READY.
         self.slot: Path | None = None
         self.mounted: list[Path] = []
-        self.taken = False
-        self._ready = self._go_wanted = self._go_sent = False
+        self._ready = self._go_wanted = self._go_sent = self._running = self._layers = False
         self._go_lock = threading.Lock()
         self._reader = threading.Thread(target=self._read_status, args=(status_fd,), daemon=True)
         self._reader.start()
@@ -119,18 +118,23 @@ class MicrovmSandbox(ProcessSandbox):
         elif kind == "OOM":
             self._oom = True
         elif kind == "RUN":
+            self._running = True
             self._mark_started()
         elif kind == "READY":  # a spare, booted: GO may be sent
             with self._go_lock:
                 self._ready = True
                 self._send_go()
 
-    def release(self) -> None:
-        """A taken spare's runtime may start: GO now, or as soon as its guest is ready."""
-        if self.taken:
-            with self._go_lock:
-                self._go_wanted = True
-                self._send_go()
+    async def go(self, timeout: float, layers: bool) -> bool:
+        """A taken spare's runtime may start: GO now, or as soon as its guest is ready. True
+        once the guest reports it started the runtime; False if QEMU ended first (a spare
+        killed mid-take) or `timeout` passed: the start can then boot a guest of its own."""
+        with self._go_lock:
+            self._go_wanted, self._layers = True, layers
+            self._send_go()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._started), timeout)
+        return self._running
 
     def _send_go(self) -> None:  # under _go_lock
         if not (self._ready and self._go_wanted) or self._go_sent:
@@ -139,7 +143,7 @@ class MicrovmSandbox(ProcessSandbox):
         stdin = self._process.stdin
         if stdin is not None:
             with contextlib.suppress(OSError, ValueError):  # a dead guest shows as its exit
-                stdin.write(b"GO\n")
+                stdin.write(b"GO layers\n" if self._layers else b"GO\n")
                 stdin.flush()
 
     def alive(self) -> bool:
