@@ -165,6 +165,7 @@ class MicrovmBackend(SandboxBackend):
         if removed:
             log.info("removed %d spare guests' directories left by a previous run", removed)
         self._closing: set[asyncio.Future[None]] = set()
+        self._waiting: set[MicrovmSandbox] = set()  # spares made and not yet taken
         self._warm: WarmPool[SpareKey, MicrovmSandbox] = WarmPool(
             self._make_spare,
             self._discard,
@@ -197,7 +198,9 @@ class MicrovmBackend(SandboxBackend):
         return f"microvm (QEMU microvm guests, {accel}, {network}, {warm})"
 
     def stats(self) -> dict[str, int]:
-        return self._warm.stats()
+        # `booted`: spares whose guest is up and waiting (the others are still booting).
+        booted = sum(1 for spare in self._waiting if spare.booted and spare.running())
+        return {**self._warm.stats(), "booted": booted}
 
     async def close(self) -> None:
         await self._warm.close()
@@ -385,6 +388,7 @@ class MicrovmBackend(SandboxBackend):
         key = self._spare_key(spec)
         spare = self._warm.take(key)
         if spare is not None:
+            self._waiting.discard(spare)
             try:
                 if self._take(spare, spec) and await spare.go(
                     GO_TIMEOUT_S, spec.host.opt_root is not None
@@ -441,6 +445,7 @@ class MicrovmBackend(SandboxBackend):
             await asyncio.to_thread(shutil.rmtree, home, True)
             raise
         spare.slot = slot
+        self._waiting.add(spare)
         watcher = asyncio.ensure_future(self._watch_spare(key, spare))
         self._closing.add(watcher)
         watcher.add_done_callback(self._closing.discard)
@@ -449,6 +454,7 @@ class MicrovmBackend(SandboxBackend):
     async def _watch_spare(self, key: SpareKey, spare: MicrovmSandbox) -> None:
         """A spare that dies waiting (killed, or its guest failed) is replaced at once."""
         await spare.wait()
+        self._waiting.discard(spare)
         self._warm.prune(key)
 
     def _take(self, spare: MicrovmSandbox, spec: SandboxSpec) -> bool:

@@ -146,6 +146,11 @@ class MicrovmSandbox(ProcessSandbox):
                 stdin.write(b"GO layers\n" if self._layers else b"GO\n")
                 stdin.flush()
 
+    @property
+    def booted(self) -> bool:
+        """A spare whose guest has reported READY (it waits for GO)."""
+        return self._ready
+
     def alive(self) -> bool:
         """Whether a spare can still be handed a start: not exited, and not about to (a
         `kill -9` is seen here at once, before its exit report reaches the event loop)."""
