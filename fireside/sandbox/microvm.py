@@ -7,7 +7,7 @@ Assets (a Debian kernel, an initramfs with busybox, the virtio/9p modules and `/
 of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sandbox.microvm_assets`
 (the kernel and initramfs under `FIRESIDE_MICROVM_ASSETS` instead, when it names a directory).
 
-Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
+Per environment (started for it, or a spare taken: below), one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
 `GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
 `/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, Fireside's
 runtime files at `/var/runtime`, the runtime's own binds (`SandboxSpec.binds`: a directory is a share of
@@ -30,6 +30,19 @@ prints under TCG). A second virtio-serial port, on its own pipe, carries /init's
 runtime's exit status, whether the guest OOM-killed it, its cgroup's peak memory (REPORT's "Max
 Memory Used"), and a request for the time, which the host answers on the console with its next
 whole second (the guest's RTC only has whole seconds, and invoke deadlines are host times).
+
+Spare guests (`fireside.sandbox.warm.WarmPool`, as Lambda keeps pools of booted microVMs): a
+boot is seconds under TCG, so guests are booted ahead from what every environment of a
+`SpareKey` shares (RAM and memory limit, /tmp size, network and listeners, the runtime's binds,
+the program primed), learnt from demand like the namespace backend's keys. A spare's `boot.sh`
+(`fireside.sandbox.microvm_guest`) mounts the shared trees, /tmp, network and cgroup, reports
+READY and waits on the console. A start that takes it binds the function's code (and layers)
+read-only into the spare's own host directory, `slot`, which is a 9p share the guest has not
+mounted yet, writes `run.sh` there, and sends `GO`; the guest then mounts the slot at /var/task
+(and /opt) and starts the runtime. The start returns once the guest reports `RUN`: a spare that
+dies before (`kill -9` mid-take) is discarded and the start boots a guest of its own. A spare
+serves one environment and is never reused; one that dies waiting is replaced at once.
+`FIRESIDE_WARM_SPARES=0` turns spares off (every start boots a guest).
 
 Acceleration: KVM when a probe boot succeeds with it, else TCG (binary translation, about 15x
 slower guest CPU). `FIRESIDE_MICROVM_ACCEL=kvm|tcg` skips the probe.
@@ -102,6 +115,10 @@ MAX_SPARE_KEYS = 2
 #: A spare boots after a take only this much later: its boot is seconds of CPU under TCG, and
 #: the guest just taken starts its runtime meanwhile.
 REFILL_DELAY_S = 0.1
+#: A spare boots at this niceness until it is taken: a spare must never slow the environments
+#: already running (under TCG a boot is seconds of CPU), and on a busy host it boots as CPU
+#: frees up. It sets its clock, and a taken one finishes its boot, at the default niceness.
+SPARE_NICE = 19
 #: How long a taken spare may take to start the runtime (its boot, if it was still booting):
 #: past it, or if QEMU ends first (killed mid-take), the start boots a guest of its own.
 GO_TIMEOUT_S = 60.0
@@ -120,6 +137,14 @@ class SpareKey:
     binds: tuple[Bind, ...]
     program: str
     libraries: str
+
+
+def enter(netns: int, nice: int) -> None:
+    """QEMU's `preexec_fn` (with the death signal): its network namespace, and a spare's
+    niceness (its boot then uses only CPU that running environments leave)."""
+    setns_net(netns)
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 def clean_spares(root: Path) -> int:
@@ -307,6 +332,7 @@ class MicrovmBackend(SandboxBackend):
         shares: list[tuple[str, Path]],
         guest_dir: Path,
         key: SpareKey,
+        spare: bool = False,
     ) -> MicrovmSandbox:
         """Start QEMU with `argv`, its 9p `shares`, a network, a console and a status port."""
         for tag, path in shares:
@@ -346,7 +372,9 @@ class MicrovmBackend(SandboxBackend):
                 stderr=output_w,
                 pass_fds=(status_w,),
                 env=lifeline.helper_env(self._instance),
-                preexec_fn=lifeline.die_with_server(functools.partial(setns_net, netns)),
+                preexec_fn=lifeline.die_with_server(
+                    functools.partial(enter, netns, SPARE_NICE if spare else 0)
+                ),
                 start_new_session=True,
             )
         except BaseException:
@@ -440,11 +468,11 @@ class MicrovmBackend(SandboxBackend):
 
         try:
             argv = await asyncio.to_thread(write)
-            spare = await self._launch(argv, shares, home, key)
+            spare = await self._launch(argv, shares, home, key, spare=True)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, home, True)
             raise
-        spare.slot = slot
+        spare.slot, spare.nice = slot, SPARE_NICE
         self._waiting.add(spare)
         watcher = asyncio.ensure_future(self._watch_spare(key, spare))
         self._closing.add(watcher)
