@@ -115,9 +115,10 @@ MAX_SPARE_KEYS = 2
 #: A spare boots after a take only this much later: its boot is seconds of CPU under TCG, and
 #: the guest just taken starts its runtime meanwhile.
 REFILL_DELAY_S = 0.1
-#: A spare boots at this niceness until it is taken: a spare must never slow the environments
-#: already running (under TCG a boot is seconds of CPU), and on a busy host it boots as CPU
-#: frees up. It sets its clock, and a taken one finishes its boot, at the default niceness.
+#: A spare's kernel boots at this niceness: a spare must never slow the environments already
+#: running (under TCG a boot is seconds of CPU), and on a busy host it boots as CPU frees up.
+#: From its request for the time on (clock, mounts, its wait), or once taken, it runs at the
+#: default niceness.
 SPARE_NICE = 19
 #: How long a taken spare may take to start the runtime (its boot, if it was still booting):
 #: past it, or if QEMU ends first (killed mid-take), the start boots a guest of its own.

@@ -116,8 +116,9 @@ class MicrovmSandbox(ProcessSandbox):
                 # The guest shell reports a signal as 128+n; the interface wants -n.
                 self._status = -(status - 128) if status > 128 else status
         elif kind == "TIME":
-            # A spare booting in the background sets its clock at full priority: a starved
-            # guest would set it late, and run behind the host's.
+            # A spare's kernel boots in the background; from here on (its clock, its mounts,
+            # its wait) it runs at the default niceness: a starved guest sets its clock late
+            # and loses timer ticks, and runs behind the host's.
             if self.nice:
                 self.renice(0)
             threading.Thread(target=self._send_time, daemon=True).start()
@@ -129,8 +130,6 @@ class MicrovmSandbox(ProcessSandbox):
         elif kind == "READY":  # a spare, booted: GO may be sent
             with self._go_lock:
                 self._ready = True
-                if self.nice and not self._go_wanted:
-                    self.renice(self.nice)  # its clock is set: it waits in the background
                 self._send_go()
 
     async def go(self, timeout: float, layers: bool) -> bool:
