@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from fireside.sandbox import microvm
-from tests.conftest import ROLE, Server, make_zip, python_zip
+from tests.conftest import ROLE, Server, make_zip, python_zip, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,16 +60,6 @@ def vm_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     for srv in started:
         if srv.process is not None and srv.process.poll() is None:
             srv.stop()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    return condition()
 
 
 def deploy(srv: Server, layers: list[str] | None = None) -> str:
