@@ -179,6 +179,7 @@ class Templates:
             group.add(pid)
             if spec.inside_ports:  # a private network: Fireside serves on it
                 sandbox.prepare_sockets(spec.inside_ports, list(SERVED_SOCKETS))
+                sandbox.announce_network()
             if spec.egress and self._slirp is not None:
                 sandbox.network = await asyncio.to_thread(
                     connect_network,
