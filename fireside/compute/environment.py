@@ -210,6 +210,8 @@ class Environment:
         self._extensions_busy = False
         self._runtime_ready = False
         self._init_waiter: asyncio.Task[None] | None = None
+        #: The invoke waiting for Init: the runtime's first `/next` takes it at once.
+        self._first: Invocation | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -507,6 +509,15 @@ class Environment:
                 self._end_init()
             else:  # Init also waits for every extension to register and call /event/next
                 self._init_waiter = asyncio.get_running_loop().create_task(self._await_extensions())
+        first, self._first = self._first, None
+        init = self._init_done
+        ended = init.done() and not init.cancelled() and init.exception() is None
+        if first is not None and ended and not first.outcome.done():
+            # Init is over and an invoke waits for it: handed over now, not once that invoke's
+            # task has woken to queue it (two turns of the loop on every cold start).
+            self._tail = TailBuffer()
+            self._budget.reset()
+            return self._deliver(first)
         # The previous invoke is over once the runtime asks for the next one.
         if self._queued is not None:
             invocation, self._queued = self._queued, None
@@ -632,7 +643,11 @@ class Environment:
         cold = not self._init_done.done()
         try:
             if cold:
-                init_duration = await self._until_initialized()
+                self._first = invocation
+                try:
+                    init_duration = await self._until_initialized()
+                finally:
+                    self._first = None
             else:  # no await: a runtime that exits meanwhile would leave it queued, unanswered
                 init_duration = self._init_done.result()
         except InitFailed as failure:
@@ -646,12 +661,16 @@ class Environment:
             return outcome, self._log_tail()
         if not cold:
             init_duration = None
-        self._tail = TailBuffer()
-        self._budget.reset()
         started = time.monotonic()
-        if self._next_waiter is not None and not self._next_waiter.done():
+        if self._current is invocation:
+            pass  # the runtime's first `/next` took it as Init ended (`next_invocation`)
+        elif self._next_waiter is not None and not self._next_waiter.done():
+            self._tail = TailBuffer()
+            self._budget.reset()
             self._next_waiter.set_result(invocation)
         else:
+            self._tail = TailBuffer()
+            self._budget.reset()
             self._queued = invocation
         # A timer that finishes the invocation, rather than wait_for: no task or extra future
         # per invoke on the hot path.
