@@ -157,6 +157,27 @@ def _program(
     return program
 
 
+async def _serve_network(launch: Launch, address: str, sandbox: Sandbox) -> EndpointCloser:
+    """Fireside's endpoint and AWS's names on an environment's private network (`address`
+    is where the environment reaches Fireside); returns what stops both."""
+    closers: list[EndpointCloser] = []
+    try:
+        if launch.serve_endpoint is not None:
+            closers.append(await launch.serve_endpoint(sandbox.socket_inside(launch.endpoint_port)))
+        if launch.aws_names is not None:
+            closers.append(await launch.aws_names.serve(sandbox, address, launch.egress))
+    except BaseException:
+        for closer in closers:
+            await closer()
+        raise
+
+    async def stop() -> None:
+        for closer in closers:
+            await closer()
+
+    return stop
+
+
 def backend_remaps(layout: Layout) -> bool:
     return layout.task_root == "/var/task"
 
@@ -192,8 +213,8 @@ class Environment:
         self._current: Invocation | None = None
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
+        #: Stops what is served on its private network besides the Runtime API (`_serve_network`).
         self._endpoint_closer: EndpointCloser | None = None
-        self._names_closer: EndpointCloser | None = None
         #: The request id of the invoke waiting for Init (named in an Init failure).
         self._initializing_for = ""
         self.extensions = ExtensionHub(
@@ -288,6 +309,9 @@ class Environment:
             template_network=functools.partial(serve_template_resolver, egress=launch.egress)
             if launch.aws_names is not None
             else None,
+            serve_network=functools.partial(_serve_network, launch, layout.host_address)
+            if backend.private_network
+            else None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -296,13 +320,11 @@ class Environment:
             self._exit_task = loop.create_task(self._watch_exit(sandbox))
             if backend.private_network:
                 await self._server.listen("", 0, sock=sandbox.socket_inside(RUNTIME_API_PORT))
-                if launch.serve_endpoint is not None:
-                    inside = sandbox.socket_inside(launch.endpoint_port)
-                    self._endpoint_closer = await launch.serve_endpoint(inside)
-                if launch.aws_names is not None:
-                    self._names_closer = await launch.aws_names.serve(
-                        sandbox, layout.host_address, launch.egress
-                    )
+                # Served while a parked copy waited (snapshot starts), or now.
+                served = sandbox.served_ahead()
+                if served is None and spec.serve_network is not None:
+                    served = await spec.serve_network(sandbox)
+                self._endpoint_closer = served
             sandbox.release()
         except Exception as exc:
             log.exception("could not start an environment of %s", self.config.arn)
@@ -428,9 +450,6 @@ class Environment:
         if self._endpoint_closer is not None:
             await self._endpoint_closer()
             self._endpoint_closer = None
-        if self._names_closer is not None:
-            await self._names_closer()
-            self._names_closer = None
         if self._sandbox is not None:
             await self._sandbox.close()
         if self.launch.revoke_credentials is not None:

@@ -30,7 +30,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
@@ -68,6 +68,8 @@ class ForkedSandbox(Sandbox):
         self._listeners: dict[int, socket.socket] = {}
         self._spare_sockets: dict[int, list[socket.socket]] = {}
         self.network: subprocess.Popen[bytes] | None = None
+        #: Stops what `SandboxSpec.serve_network` served on its network while it was parked.
+        self.serving: Callable[[], Awaitable[None]] | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._buffer = b""
         #: Readable once the process has exited (its exit report may still be on its way).
@@ -163,6 +165,10 @@ class ForkedSandbox(Sandbox):
             return ready.pop()
         return socket_in(f"/proc/{self.pid}/ns/net", socket.AF_INET, kind)
 
+    def served_ahead(self) -> Callable[[], Awaitable[None]] | None:
+        serving, self.serving = self.serving, None
+        return serving
+
     def announce_network(self) -> None:
         """Tell the parked copy that its network's listeners exist: its runtime connects to
         its Runtime API ahead (accepted once a start serves it), so that its first request
@@ -209,6 +215,9 @@ class ForkedSandbox(Sandbox):
             sock.close()
         self._listeners.clear()
         self._spare_sockets.clear()
+        if self.serving is not None:  # never handed to an environment
+            serving, self.serving = self.serving, None
+            await serving()
         if self.network is not None:
             self.network.kill()
             await asyncio.to_thread(self.network.wait)
