@@ -6,11 +6,13 @@ timed at the client, so an invoke's own round trip is included) and the memory a
 environment holds besides its runtime process (bubblewrap's processes, the network stack).
 `namespace` is measured twice: with warm spares (the default: the cold start takes a
 pre-started sandbox) and without (`FIRESIDE_WARM_SPARES=0`: bubblewrap and the interpreter
-start on demand). Floors measured in the same run: a bare `python3 -S -c pass` of the same
+start on demand). `microvm` (with `--microvm N`: each start is seconds under TCG) likewise:
+with spare guests (the cold start takes a booted guest; the benchmark waits until one is
+booted) and without (every start boots a QEMU guest). Floors measured in the same run: a bare `python3 -S -c pass` of the same
 interpreter, and a fork of a warm Python process.
 
 Prints a table and writes JSON (default bench/results/sandbox.json).
-Usage: python bench/sandbox.py [--cold 15] [--json PATH]
+Usage: python bench/sandbox.py [--cold 15] [--microvm 3] [--only microvm,...] [--json PATH]
 """
 
 from __future__ import annotations
@@ -145,6 +147,24 @@ def spare_memory(server_pid: int) -> float:
     return total / max(1, len(tops))
 
 
+def booted_spares(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fireside/health") as response:
+        return int(json.loads(response.read()).get("warm", {}).get("booted", 0))
+
+
+def guest_memory(server_pid: int, spare: bool) -> float:
+    """RSS (MiB) of the server's QEMU processes: untaken spare guests, or the others."""
+    found = []
+    for pid in children_map().get(server_pid, []):
+        line = cmdline(pid)
+        if not line.startswith("qemu"):
+            continue
+        slot = line.split("local,id=slot,path=", 1)[1].split(",", 1)[0] if "id=slot" in line else ""
+        if spare == bool(slot and not os.path.exists(f"{slot}/run.sh")):
+            found.append(status_kb(pid, "VmRSS") / 1024)
+    return statistics.mean(found) if found else 0.0
+
+
 def measure_backend(sandbox: str, rounds: int, warm: bool) -> dict[str, Any]:
     env = {} if warm else {"FIRESIDE_WARM_SPARES": "0"}
     with tempfile.TemporaryDirectory() as data_dir:
@@ -167,6 +187,12 @@ def measure_backend(sandbox: str, rounds: int, warm: bool) -> dict[str, Any]:
                 lam.update_function_configuration(FunctionName="cold", Description=str(i))
                 waiter.wait(FunctionName="cold", WaiterConfig={"Delay": 0.05})
                 time.sleep(0.2)  # let the retired environment go
+                if (
+                    sandbox == "microvm"
+                ):  # a spare is counted from its QEMU's start: wait for its boot
+                    deadline = time.monotonic() + 60
+                    while warm and booted_spares(port) < 1 and time.monotonic() < deadline:
+                        time.sleep(0.1)
                 deadline = time.monotonic() + 5
                 while warm and spares(port) < 1 and time.monotonic() < deadline:
                     time.sleep(0.02)
@@ -176,11 +202,14 @@ def measure_backend(sandbox: str, rounds: int, warm: bool) -> dict[str, Any]:
             time.sleep(0.3)
             # A warm-started runtime keeps its spare's /proc/<pid>/environ (no marker): its
             # memory is measured in the run without spares.
-            memory = (
-                {"spare_rss_mib": spare_memory(process.pid)}
-                if warm
-                else idle_memory(process.pid, marker, data_dir)
-            )
+            if sandbox == "microvm":
+                memory = {"guest_rss_mib": guest_memory(process.pid, False)}
+                if warm:
+                    memory["spare_rss_mib"] = guest_memory(process.pid, True)
+            elif warm:
+                memory = {"spare_rss_mib": spare_memory(process.pid)}
+            else:
+                memory = idle_memory(process.pid, marker, data_dir)
         finally:
             process.terminate()
             process.wait(30)
@@ -202,10 +231,12 @@ def bare_interpreter(rounds: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--cold", type=int, default=15, help="cold starts per backend")
+    parser.add_argument("--microvm", type=int, default=0, help="microvm cold starts (0: none)")
+    parser.add_argument("--only", default="", help="comma-separated rows to run (default: all)")
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "sandbox.json")
     args = parser.parse_args()
 
-    from fireside.sandbox import gvisor, namespace
+    from fireside.sandbox import gvisor, microvm, namespace
 
     runs = {"process": ("process", False)}
     if (reason := namespace.unavailable_reason()) is None:
@@ -217,10 +248,18 @@ def main() -> None:
         runs["gvisor"] = ("gvisor", False)
     else:
         log(f"gvisor backend skipped: {reason}")
+    if args.microvm and (reason := microvm.unavailable_reason()) is None:
+        runs["microvm"] = ("microvm", True)
+        runs["microvm-nospare"] = ("microvm", False)
+    elif args.microvm:
+        log(f"microvm backend skipped: {reason}")
+    if args.only:
+        runs = {name: run for name, run in runs.items() if name in args.only.split(",")}
     results: dict[str, Any] = {}
     for name, (backend, warm) in runs.items():
-        log(f"{name}: {args.cold} cold starts...")
-        results[name] = measure_backend(backend, args.cold, warm)
+        rounds = args.microvm if backend == "microvm" else args.cold
+        log(f"{name}: {rounds} cold starts...")
+        results[name] = measure_backend(backend, rounds, warm)
     backends = list(runs)
     floors = {
         "python_S_pass_ms": bare_interpreter(args.cold),
@@ -232,12 +271,16 @@ def main() -> None:
           f"{'runtime RSS':>13}{'extra RSS':>11}{'extra PSS':>11}")  # fmt: skip
     for backend in backends:
         r = results[backend]
-        memory = (
-            f"{r['runtime_rss_mib']:>12.1f}M{r['overhead_rss_mib']:>10.1f}M"
-            f"{r['overhead_pss_mib']:>10.1f}M"
-            if "runtime_rss_mib" in r
-            else f"{'(see -nospare); each spare':>27} {r['spare_rss_mib']:.1f}M"
-        )
+        if "guest_rss_mib" in r:
+            spare = f", each spare {r['spare_rss_mib']:.1f}M" if "spare_rss_mib" in r else ""
+            memory = f"{'QEMU':>13} {r['guest_rss_mib']:.1f}M{spare}"
+        elif "runtime_rss_mib" in r:
+            memory = (
+                f"{r['runtime_rss_mib']:>12.1f}M{r['overhead_rss_mib']:>10.1f}M"
+                f"{r['overhead_pss_mib']:>10.1f}M"
+            )
+        else:
+            memory = f"{'(see -nospare); each spare':>27} {r['spare_rss_mib']:.1f}M"
         print(
             f"{backend:<19}{r['cold_p50_ms']:>12.1f}{r['cold_min_ms']:>12.1f}"
             f"{r['cold_p50_ms'] / floors['python_S_pass_ms']:>10.2f}{memory}"

@@ -25,7 +25,7 @@ from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.aws.jsonproto import JsonProtocol
 from fireside.aws.model import load_service
-from fireside.aws.protocol import protocol_for
+from fireside.aws.protocol import Deferred, protocol_for
 from fireside.aws.restjson import RestJsonProtocol
 from fireside.cloudformation.providers import all_providers
 from fireside.cloudformation.service import CloudFormation
@@ -38,6 +38,7 @@ from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
 from fireside.compute.invoker import Invoker, trace_id
+from fireside.compute.kafka_mapping import MappingCredentials
 from fireside.compute.kafka_sources import KafkaClusters
 from fireside.compute.layers import LayerStore
 from fireside.compute.logs import LogStore
@@ -93,6 +94,7 @@ from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.iam import IamProvider, IamStore
 from fireside.kafka.broker import Broker, BrokerConfig
+from fireside.kafka.sasl import IamVerifier, SaslGate
 from fireside.kafka.service import KafkaService
 from fireside.logs import LogGroups, LogsService, LogsStore
 from fireside.msk import Clusters, MskProvider, MskStore
@@ -251,6 +253,8 @@ class Fireside:
         self.supervisor = Supervisor()
         #: The Kafka-wire broker on its own port (`fireside.kafka`); None with kafka_port -1.
         self.kafka: KafkaService | None = None
+        #: SASL/IAM (MSK's mechanisms) on Kafka listeners, verified as any AWS request is.
+        kafka_iam = IamVerifier(self.authenticator.authenticate, self.authenticator.identity)
         if settings.kafka_port >= 0:
             self.kafka = KafkaService(
                 data / "kafka",
@@ -260,6 +264,9 @@ class Fireside:
                     max_message_bytes=settings.kafka_max_message_bytes,
                 ),
                 max_request_bytes=settings.kafka_max_request_bytes,
+                # The default broker is the operator's, no account's: SASL/IAM is offered, and
+                # demanded (of any account's valid credentials) with kafka_require_auth.
+                gate=SaslGate(kafka_iam, required=settings.kafka_require_auth),
             )
         #: MSK clusters: a broker of their own each, beside the default one (`fireside.msk`).
         self.msk_clusters = Clusters(
@@ -272,6 +279,7 @@ class Fireside:
             ),
             max_request_bytes=settings.kafka_max_request_bytes,
             activation_delay=settings.msk_activation_seconds,
+            verifier=kafka_iam,
         )
         self.msk = MskProvider(self.msk_clusters)
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
@@ -309,6 +317,7 @@ class Fireside:
             self._run_batch,
             self._send_mapping_failure,
             self.kafka_clusters,
+            MappingCredentials(self._mapping_credentials, self.environment_credentials.revoke),
         )
         self.targets.register("lambda", FunctionTargets(self.queue, self.policies))
         #: SNS: topics fan out through `targets`; other services publish through it too.
@@ -429,6 +438,14 @@ class Fireside:
             trace=trace_id(),
         )
         return outcome.payload, outcome.function_error
+
+    def _mapping_credentials(self, mapping: EventSourceMapping) -> tuple[str, str, str] | None:
+        """Keys a Kafka mapping signs in to an IAM cluster with: its own account's, a session
+        of its function's execution role (None when the function is gone)."""
+        function = self.functions.get(mapping.account, mapping.region, mapping.function)
+        if function is None:
+            return None
+        return self.environment_credentials.issue(mapping.account, function.role, function.name)
 
     def _send_mapping_failure(self, mapping: EventSourceMapping, record: dict[str, Any]) -> None:
         """A stream mapping's given-up batch, to its OnFailure destination, as the function's
@@ -725,9 +742,10 @@ class Fireside:
         services.append(
             Service(
                 "ec2",
-                protocol_for(load_service("ec2")),
+                Deferred(lambda: protocol_for(load_service("ec2"))),
                 self.ec2.operations(),
                 max_body=_SMALL_REQUEST,
+                signing_name="ec2",
             )
         )
         self.cloudformation.bind(endpoint_url, aws_names=self.backend.private_network)

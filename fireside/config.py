@@ -127,6 +127,9 @@ class Settings:
     kafka_auto_create_topics: bool = True
     #: Partitions of a topic created without a count (Kafka's num.partitions).
     kafka_default_partitions: int = 1
+    #: The default broker demands SASL/IAM sign-in (valid credentials of any account); by
+    #: default it offers it and serves unauthenticated clients too.
+    kafka_require_auth: bool = False
     #: Seconds an MSK cluster stays CREATING before it turns ACTIVE (AWS takes many minutes).
     msk_activation_seconds: float = 1.0
     #: Bounds on what one HTTP client may make the server hold (`[http]`, FIRESIDE_HTTP_*).
@@ -163,6 +166,8 @@ def _from_toml(path: Path, settings: Settings) -> None:
         settings.kafka_advertised_host = str(server["kafka_advertised_host"])
     if "kafka_auto_create_topics" in server:
         settings.kafka_auto_create_topics = bool(server["kafka_auto_create_topics"])
+    if "kafka_require_auth" in server:
+        settings.kafka_require_auth = bool(server["kafka_require_auth"])
     if "cfn_unsupported_placeholders" in server:
         settings.cfn_unsupported_placeholders = bool(server["cfn_unsupported_placeholders"])
     if "egress_private" in server:
@@ -255,6 +260,9 @@ def load_settings(
     if "FIRESIDE_KAFKA_AUTO_CREATE_TOPICS" in env:
         value = env["FIRESIDE_KAFKA_AUTO_CREATE_TOPICS"].lower()
         settings.kafka_auto_create_topics = value not in ("0", "off", "false", "no")
+    if "FIRESIDE_KAFKA_REQUIRE_AUTH" in env:
+        value = env["FIRESIDE_KAFKA_REQUIRE_AUTH"].lower()
+        settings.kafka_require_auth = value in ("1", "on", "true", "yes")
     if "FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS" in env:
         value = env["FIRESIDE_CFN_UNSUPPORTED_PLACEHOLDERS"].lower()
         settings.cfn_unsupported_placeholders = value in ("1", "on", "true", "yes")

@@ -66,6 +66,9 @@ class Service:
     #: Maps the request path before parsing, once the signature (over the path as sent) is
     #: checked: the `@connections` API is served under any stage prefix.
     path_rewrite: Callable[[str], str] | None = None
+    #: The model's signing name, when the protocol should not be made to tell it (a
+    #: `Deferred` one); by default read from the model (dynamodbstreams signs as "dynamodb").
+    signing_name: str | None = None
 
 
 def _unsigned(request: Request) -> bool:
@@ -99,7 +102,8 @@ class Edge:
         #: signed with it, the first being the default.
         self._by_signing: dict[str, list[Service]] = {}
         for service in services:
-            self._by_signing.setdefault(service.protocol.service.signing_name, []).append(service)
+            signing_name = service.signing_name or service.protocol.service.signing_name
+            self._by_signing.setdefault(signing_name, []).append(service)
         self._by_prefix = [(p, s) for s in services for p in s.path_prefixes]
         self._by_target = {s.target_prefix: s for s in services if s.target_prefix}
         self._internal = internal

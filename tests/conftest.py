@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import boto3
 import pytest
@@ -205,6 +205,27 @@ def unavailable(backend: str, reason: str) -> NoReturn:
     if backend in REQUIRED:
         pytest.fail(f"{backend} is required (FIRESIDE_TEST_REQUIRE) but unavailable: {reason}")
     pytest.skip(f"{backend} unavailable: {reason}")
+
+
+T = TypeVar("T")
+
+
+def wait_for(
+    condition: Callable[[], T],
+    timeout: float = 30.0,
+    what: object = "condition",
+    every: float = 0.05,
+) -> T:
+    """Poll `condition` until it returns something truthy and return that; fail the test after
+    `timeout` seconds, naming `what` (read only then, so it can be a growing log)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not met within {timeout} s: {what}")
+        time.sleep(every)
 
 
 def make_zip(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:

@@ -27,7 +27,7 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ import pytest
 from fireside.sandbox import SandboxMode, gvisor, microvm
 from fireside.sandbox.namespace import unavailable_reason
 from fireside.sandbox.share import choose_share_root
-from tests.conftest import ROLE, Server, make_zip, python_zip, unavailable
+from tests.conftest import ROLE, Server, make_zip, python_zip, unavailable, wait_for
 
 #: In the server's environment only: no function may ever read it.
 SERVER_SECRET = uuid.uuid4().hex
@@ -642,16 +642,6 @@ def test_egress_reaches_no_private_or_host_address(sandboxed: Server) -> None:
                 assert reached == sorted(reachable_if_private), result
             finally:
                 server.stop()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    return condition()
 
 
 def log_of(srv: Server, name: str) -> str:

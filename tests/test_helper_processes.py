@@ -11,7 +11,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from fireside.sandbox import SandboxMode, gvisor, lifeline, microvm
 from fireside.sandbox.namespace import unavailable_reason
 from fireside.sandbox.share import choose_share_root
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip, wait_for
 
 MODES = [
     SandboxMode.NAMESPACE.value,
@@ -72,20 +71,15 @@ def sandboxes_started(root: int) -> bool:
     yet set its parent-death signal again after its change of user, so a kill then can leave
     it behind: the next server's sweep removes such leftovers (tested below)."""
     for pid in descendants(root):
-        if cmdline(pid).startswith("bwrap") and all(
-            cmdline(child).startswith("bwrap") for child in descendants(pid)
-        ):
+        if is_bwrap(pid) and all(is_bwrap(child) for child in descendants(pid)):
             return False
     return True
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+def is_bwrap(pid: int) -> bool:
+    """bubblewrap, started by name or by path (or the shell and `setpriv` that start it)."""
+    program = os.path.basename(cmdline(pid).split(" ")[0])
+    return program in ("bwrap", "sh", "setpriv")
 
 
 @pytest.fixture()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, wait_for
 
 HEALTH = b"GET /_fireside/health HTTP/1.1\r\nHost: fireside\r\n\r\n"
 HEADER_TIMEOUT = 1.0
@@ -89,13 +89,6 @@ def rss_kb(server: Server) -> int:
     assert server.process is not None
     status = Path(f"/proc/{server.process.pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 # -- sizes -------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, NewPartitions, NewTopic
 from kafka.errors import InvalidPartitionsError, TopicAlreadyExistsError
 
-from tests.conftest import Server
+from tests.conftest import Server, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +29,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 def name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def create_topic(broker: Server, topic: str, partitions: int) -> None:
@@ -94,7 +86,7 @@ def test_kafka_python_admin(broker: Server) -> None:
     with pytest.raises(InvalidPartitionsError):
         admin.create_partitions({topic: NewPartitions(2)})
     admin.delete_topics([topic])
-    wait_until(lambda: topic not in admin.list_topics(), what="topic deleted")
+    wait_for(lambda: topic not in admin.list_topics(), what="topic deleted")
     admin.close()
 
 

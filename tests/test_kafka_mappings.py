@@ -22,10 +22,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from fireside.compute.kafka_sources import NoClusters, kafka_payload, kafka_record
 from fireside.compute.mappings import EventSourceMapping
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip, wait_for
 from tests.test_kafka_tansu import tansu  # noqa: F401  (the Tansu broker fixture)
 from tests.test_msk import wait_state
-from tests.test_sqs_mappings import _drain, _enabled, _queue, _wait_for
+from tests.test_sqs_mappings import _drain, _enabled, _queue
 
 WORKER = """
 import json, os, time, boto3
@@ -91,7 +91,7 @@ def _mapping(lam: Any, bootstrap: str, topic: str, name: str, **extra: Any) -> d
         **extra,
     }
     created: dict[str, Any] = lam.create_event_source_mapping(**params)
-    _wait_for(lambda: _enabled(lam, created["UUID"]))
+    wait_for(lambda: _enabled(lam, created["UUID"]))
     return created
 
 
@@ -143,7 +143,7 @@ def test_records_reach_the_function_as_lambda_sends_them(server: Server) -> None
     (plain,) = records[f"{topic}-1"]
     assert "key" not in plain and base64.b64decode(plain["value"]) == b"plain"
     # Committed after the invoke: the group (the mapping's UUID) is at the end of each partition.
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 2) == [2, 1])
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 2) == [2, 1])
     got = lam.get_event_source_mapping(UUID=created["UUID"])
     assert got["State"] == "Enabled" and got["LastProcessingResult"] == "OK"
     lam.delete_event_source_mapping(UUID=created["UUID"])
@@ -161,7 +161,7 @@ def test_latest_and_at_timestamp_start_where_they_say(server: Server) -> None:
     latest_url, _ = _queue(sqs)
     latest = _mapping(lam, bootstrap, topic, _worker(lam, latest_url), StartingPosition="LATEST")
     # LATEST is resolved (and committed for the group) when the poller starts.
-    _wait_for(lambda: _committed(bootstrap, latest["UUID"], topic, 1) == [2])
+    wait_for(lambda: _committed(bootstrap, latest["UUID"], topic, 1) == [2])
     stamped_url, _ = _queue(sqs)
     stamped = _mapping(
         lam,
@@ -318,7 +318,7 @@ def test_a_failed_batch_is_retried_then_sent_to_its_destination(server: Server) 
     assert info["batchSize"] == 1 and info["bootstrapServers"] == bootstrap
     assert info["recordsInfo"][f"{topic}-0"]["firstRecordOffset"] == "0"
     assert record["responseContext"]["functionError"] == "Unhandled"
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # moved past
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # moved past
     lam.delete_event_source_mapping(UUID=created["UUID"])
 
 
@@ -345,7 +345,7 @@ def test_bisection_isolates_the_bad_record(server: Server) -> None:
     (record,) = _drain(sqs, dead_url, 1)
     info = record["KafkaBatchInfo"]
     assert info["batchSize"] == 1 and info["recordsInfo"][f"{topic}-0"]["lastRecordOffset"] == "1"
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [4])
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [4])
     batches = [sorted(_values([e])) for e in _drain(sqs, out_url, 6)]
     assert sorted(batches) == sorted(
         [["a", "bad", "c", "d"], ["a", "bad"], ["a"], ["bad"], ["bad"], ["c", "d"]]
@@ -376,9 +376,9 @@ def test_filters_disable_and_enable(server: Server) -> None:
     )
     got = _drain(sqs, out_url, 1)
     assert _values(got) == ['{"kind": "order", "id": 1}']
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [3])
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [3])
     lam.update_event_source_mapping(UUID=created["UUID"], Enabled=False)
-    _wait_for(lambda: lam.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled")
+    wait_for(lambda: lam.get_event_source_mapping(UUID=created["UUID"])["State"] == "Disabled")
     _produce(bootstrap, topic, (0, None, b'{"kind": "order", "id": 2}'))
     assert "Messages" not in sqs.receive_message(QueueUrl=out_url, WaitTimeSeconds=1)
     assert _committed(bootstrap, created["UUID"], topic, 1) == [3]
@@ -419,7 +419,7 @@ def test_a_batch_in_flight_at_kill_9_is_delivered_again(
     while "r2" not in seen:
         seen += _values(_drain(sqs, out_url, 1))
     assert seen[:2] == ["r0", "r1"], seen  # the batch of the kill, again; nothing skipped
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [3])
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [3])
 
 
 @pytest.fixture()
@@ -437,14 +437,20 @@ def test_tansu_as_an_external_cluster(server: Server, tansu_bootstrap: str) -> N
     (event,) = _drain(sqs, out_url, 1, 90)
     assert event["bootstrapServers"] == tansu_bootstrap
     assert _values([event]) == ["from-tansu"]
-    _wait_for(lambda: _committed(tansu_bootstrap, created["UUID"], topic, 1) == [1], 90)
+    wait_for(lambda: _committed(tansu_bootstrap, created["UUID"], topic, 1) == [1], 90)
     lam.delete_event_source_mapping(UUID=created["UUID"])
 
 
-def _serverless_cluster(kafka: Any, name: str) -> tuple[str, str]:
-    """A serverless MSK cluster of the client's account, once ACTIVE: (ARN, bootstrap)."""
+def _open_cluster(kafka: Any, name: str) -> tuple[str, str]:
+    """A provisioned MSK cluster of the client's account with unauthenticated access (no
+    ClientAuthentication), once ACTIVE: (ARN, bootstrap). IAM clusters: test_msk_iam.py."""
     arn: str = kafka.create_cluster_v2(
-        ClusterName=name, Serverless={"VpcConfigs": [{"SubnetIds": ["subnet-1"]}]}
+        ClusterName=name,
+        Provisioned={
+            "KafkaVersion": "3.6.0",
+            "NumberOfBrokerNodes": 1,
+            "BrokerNodeGroupInfo": {"InstanceType": "kafka.m5.large", "ClientSubnets": ["s-1"]},
+        },
     )["ClusterArn"]
     wait_state(kafka, arn, "ACTIVE")
     bootstrap: str = kafka.get_bootstrap_brokers(ClusterArn=arn)["BootstrapBrokerString"]
@@ -455,7 +461,7 @@ def test_an_msk_cluster_feeds_a_function(server: Server) -> None:
     """A mapping from a real MSK cluster's ARN: Lambda finds its brokers through the MSK API
     and the function gets the `aws:kafka` event naming the cluster."""
     lam, sqs, kafka = server.client(), server.client("sqs"), server.client("kafka")
-    arn, bootstrap = _serverless_cluster(kafka, f"feed-{uuid.uuid4().hex[:6]}")
+    arn, bootstrap = _open_cluster(kafka, f"feed-{uuid.uuid4().hex[:6]}")
     topic = _topic(bootstrap)
     _produce(bootstrap, topic, (0, b"k", b"from msk"))
     out_url, _ = _queue(sqs)
@@ -470,7 +476,7 @@ def test_an_msk_cluster_feeds_a_function(server: Server) -> None:
     assert (event["eventSource"], event["eventSourceArn"]) == ("aws:kafka", arn)
     assert event["bootstrapServers"] == bootstrap
     assert _values([event]) == ["from msk"]
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])
     lam.delete_event_source_mapping(UUID=created["UUID"])
     kafka.delete_cluster(ClusterArn=arn)
 
@@ -480,7 +486,7 @@ def test_another_accounts_msk_cluster_is_not_found(fresh_server: Callable[..., S
     a, b = "111111111111", "222222222222"
     server = fresh_server(FIRESIDE_CREDENTIALS=f"{a}:secret-a,{b}:secret-b")
     kafka_a = server.client("kafka", aws_access_key_id=a, aws_secret_access_key="secret-a")
-    arn, _ = _serverless_cluster(kafka_a, "theirs")
+    arn, _ = _open_cluster(kafka_a, "theirs")
     lam_b = server.client("lambda", aws_access_key_id=b, aws_secret_access_key="secret-b")
     sqs_b = server.client("sqs", aws_access_key_id=b, aws_secret_access_key="secret-b")
     out_url, _ = _queue(sqs_b)
@@ -521,7 +527,7 @@ def test_the_on_failure_record_goes_as_the_mappings_account(
         DestinationConfig={"OnFailure": {"Destination": dead_arn}},
     )
     _produce(bootstrap, topic, (0, None, b"first"))
-    _wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # given up
+    wait_for(lambda: _committed(bootstrap, created["UUID"], topic, 1) == [1])  # given up
     attributes = sqs_a.get_queue_attributes(
         QueueUrl=dead_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROOT, FunctionFactory, Server
+from tests.conftest import ROOT, FunctionFactory, Server, wait_for
 
 A = "111111111111"
 B = "222222222222"
@@ -36,17 +36,6 @@ def handler(event, context):
     print(json.dumps({"level": event.get("level", "INFO"), "word": word}))
     return "ok"
 """
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def code_of(caught: pytest.ExceptionInfo[ClientError]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, ROOT, Server, marked, processes_with, python_zip
+from tests.conftest import ROLE, ROOT, Server, marked, processes_with, python_zip, wait_for
 
 RECORDER = """
 import json, time
@@ -46,15 +46,6 @@ def create(client: Any, name: str, source: str, **kwargs: Any) -> None:
         **kwargs,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.1})
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30, context: object = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"condition not met in time; {context or ''}")
 
 
 def test_functions_survive_restart(fresh_server: Callable[..., Server], tmp_path: Path) -> None:
@@ -102,19 +93,19 @@ def test_event_invokes_survive_kill_9(fresh_server: Callable[..., Server], tmp_p
         return [json.loads(line.split(marker, 1)[1]) for line in text if marker in line]
 
     # Once the first has finished (its record queued, or in the 1 s sink), the last still runs.
-    wait_for(lambda: bool(lines("rec", "\tdelivered ")), context=srv.output)
+    wait_for(lambda: bool(lines("rec", "\tdelivered ")), what=srv.output)
     srv.stop(signal.SIGKILL)
     again = fresh_server(srv.data_dir, FIRESIDE_ASYNC_RETRY_DELAYS="0.5,0.5")
     wait_for(
         lambda: {e["i"] for e in lines("rec", "\tdelivered ")} == set(range(5)),
         timeout=60,
-        context=again.output,
+        what=again.output,
     )
 
     def recorded() -> set[str]:
         return {r["requestContext"]["requestId"] for r in lines("sink", "\tRECORD ")}
 
-    wait_for(lambda: recorded() == accepted, timeout=60, context=again.output)
+    wait_for(lambda: recorded() == accepted, timeout=60, what=again.output)
     for record in lines("sink", "\tRECORD "):
         assert record["requestContext"]["condition"] == "Success"
         assert record["responsePayload"] == "ok"

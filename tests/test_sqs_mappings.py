@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, Server, python_zip
+from tests.conftest import ROLE, Server, python_zip, wait_for
 
 WORKER = """
 import json, os, time, boto3
@@ -66,16 +66,6 @@ def _worker(lam: Any, out_url: str, **env: str) -> str:
     return name
 
 
-def _wait_for(check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = check()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
-
 def _drain(sqs: Any, url: str, count: int, seconds: float = 60) -> list[dict[str, Any]]:
     """`count` messages from `url` (long polling), deleted as they come."""
     found: list[dict[str, Any]] = []
@@ -117,7 +107,7 @@ def test_a_queue_feeds_its_worker(server: Server) -> None:
     assert created["EventSourceArn"] == source_arn and created["BatchSize"] == 5
     assert created["FunctionArn"].endswith(f":function:{name}")
     assert created["EventSourceMappingArn"].endswith(f":event-source-mapping:{created['UUID']}")
-    _wait_for(lambda: _enabled(lam, created["UUID"]))
+    wait_for(lambda: _enabled(lam, created["UUID"]), 60)
     for n in range(3):
         sqs.send_message(
             QueueUrl=source_url,
@@ -133,12 +123,14 @@ def test_a_queue_feeds_its_worker(server: Server) -> None:
         "binaryListValues": [],
         "dataType": "String",
     }
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 0))  # deleted after the invokes
+    wait_for(lambda: _counts(sqs, source_url) == (0, 0), 60)  # deleted after the invokes
 
     listed = lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
     assert [m["UUID"] for m in listed] == [created["UUID"]]
     assert lam.delete_event_source_mapping(UUID=created["UUID"])["State"] == "Deleting"
-    _wait_for(lambda: not lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"])
+    wait_for(
+        lambda: not lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"], 60
+    )
 
 
 def test_failures_return_to_the_queue_and_its_redrive_policy(server: Server) -> None:
@@ -165,11 +157,11 @@ def test_failures_return_to_the_queue_and_its_redrive_policy(server: Server) -> 
     got = _drain(sqs, out_url, 2)
     assert sorted(g["body"] for g in got) == ["a", "b"]
     # "bad" is kept each time, received twice, then moved to the dead-letter queue.
-    dead = _wait_for(
-        lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2).get("Messages")
+    dead = wait_for(
+        lambda: sqs.receive_message(QueueUrl=dlq_url, WaitTimeSeconds=2).get("Messages"), 60
     )
     assert [m["Body"] for m in dead] == ["bad"]
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 0))
+    wait_for(lambda: _counts(sqs, source_url) == (0, 0), 60)
     lam.delete_event_source_mapping(UUID=mapping)
 
 
@@ -185,7 +177,7 @@ def test_filters_and_disabling(server: Server) -> None:
         FilterCriteria={"Filters": [{"Pattern": json.dumps({"body": {"keep": [True]}})}]},
     )
     assert mapping["State"] == "Creating" and mapping["FilterCriteria"]["Filters"]
-    _wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled")
+    wait_for(lambda: lam.get_event_source_mapping(UUID=mapping["UUID"])["State"] == "Disabled", 60)
     for body in ({"keep": True, "n": 1}, {"keep": False, "n": 2}, "not json"):
         text = body if isinstance(body, str) else json.dumps(body)
         sqs.send_message(QueueUrl=source_url, MessageBody=text)
@@ -195,7 +187,7 @@ def test_filters_and_disabling(server: Server) -> None:
     got = _drain(sqs, out_url, 1)
     assert [json.loads(g["body"])["n"] for g in got] == [1]
     # The two that match no filter are deleted without an invoke.
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 0))
+    wait_for(lambda: _counts(sqs, source_url) == (0, 0), 60)
     assert "Messages" not in sqs.receive_message(QueueUrl=out_url, WaitTimeSeconds=1)
     lam.delete_event_source_mapping(UUID=mapping["UUID"])
 
@@ -264,7 +256,7 @@ def test_a_batch_in_flight_at_kill_9_is_run_again(fresh_server: Callable[..., Se
     name = _worker(lam, out_url, SLOW="30", TIMEOUT="3")
     lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=1)
     sqs.send_message(QueueUrl=source_url, MessageBody="slow-1")
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 1))  # in flight: the worker sleeps
+    wait_for(lambda: _counts(sqs, source_url) == (0, 1), 60)  # in flight: the worker sleeps
     assert server.process is not None
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
@@ -278,7 +270,7 @@ def test_a_batch_in_flight_at_kill_9_is_run_again(fresh_server: Callable[..., Se
     )
     got = _drain(sqs, out_url, 1, 60)
     assert got[0]["body"] == "slow-1" and int(got[0]["receives"]) >= 2
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
+    wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
 
 
 def test_fifo_groups_keep_their_order_across_kill_9(fresh_server: Callable[..., Server]) -> None:
@@ -305,7 +297,7 @@ def test_fifo_groups_keep_their_order_across_kill_9(fresh_server: Callable[..., 
     lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=1)
     got = _drain(sqs, out_url, 4)  # a1 and group b; slow-a2 sleeps, a3 and a4 wait behind it
     assert sorted(g["body"] for g in got) == ["a1", "b1", "b2", "b3"]
-    _wait_for(lambda: _counts(sqs, source_url) == (2, 1))
+    wait_for(lambda: _counts(sqs, source_url) == (2, 1), 60)
     assert server.process is not None
     server.process.send_signal(signal.SIGKILL)
     server.process.wait()
@@ -322,7 +314,7 @@ def test_fifo_groups_keep_their_order_across_kill_9(fresh_server: Callable[..., 
         assert firsts == bodies, delivered  # nothing skipped, none overtaken in its group
     slow = [g for g in got if g["body"] == "slow-a2"]
     assert int(slow[-1]["receives"]) >= 2  # the batch in flight at the kill ran again
-    _wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
+    wait_for(lambda: _counts(sqs, source_url) == (0, 0), 30)
 
 
 def test_another_accounts_queue_needs_its_policy(fresh_server: Callable[..., Server]) -> None:
@@ -352,8 +344,8 @@ def test_another_accounts_queue_needs_its_policy(fresh_server: Callable[..., Ser
     }
     sqs_a.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     mapping = lam_b.create_event_source_mapping(EventSourceArn=arn, FunctionName=name)["UUID"]
-    _wait_for(lambda: _enabled(lam_b, mapping))
+    wait_for(lambda: _enabled(lam_b, mapping), 60)
     sqs_a.send_message(QueueUrl=url, MessageBody="from-a")
     (got,) = _drain(sqs_b, out_url, 1)
     assert got["body"] == "from-a" and got["arn"] == arn
-    _wait_for(lambda: _counts(sqs_a, url) == (0, 0))  # deleted by B's mapping
+    wait_for(lambda: _counts(sqs_a, url) == (0, 0), 60)  # deleted by B's mapping

@@ -16,17 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import Server
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = condition()
-        if found:
-            return found
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
+from tests.conftest import Server, wait_for
 
 
 def error_of(call: Callable[[], Any]) -> tuple[str, str, int]:

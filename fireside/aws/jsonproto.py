@@ -28,6 +28,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.eventstream import CONTENT_TYPE, EventStreamSerializer, encode_message
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec, PreEncoded, encode_blob
 from fireside.aws.model import ServiceModel, Shape
+from fireside.aws.plans import OnDemand
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.validation import Validator
 from fireside.http.streams import ClosingStream
@@ -180,25 +181,37 @@ class JsonProtocol:
         # Item values (AttributeValue trees) are already in wire form but for binaries, which
         # `_dumps` encodes: the codec leaves such subtrees alone instead of walking them.
         codec = JsonCodec("unixTimestamp", blobs_by_default=True)
-        self._decoders: dict[str, Decoder | None] = {}
-        self._validators: dict[str, Validator | None] = {}
-        self._encoders: dict[str, Encoder | None] = {}
+        names, op = service.operation_names, service.operation
+
+        def decoder(name: str) -> Decoder | None:
+            shape = op(name).input
+            return codec.decoder(shape) if shape is not None else None
+
+        def validator(name: str) -> Validator | None:
+            shape = op(name).input
+            if shape is None:
+                return None
+            return Validator(shape, constraints=constraints, echo_values=echo_values)
+
+        def encoder(name: str) -> Encoder | None:
+            shape = op(name).output
+            return codec.encoder(shape) if shape is not None else None
+
+        def event_stream(name: str) -> tuple[str, EventStreamSerializer] | None:
+            operation = op(name)
+            if not operation.has_event_stream_output or operation.output is None:
+                return None
+            for member_name, member in operation.output.members.items():
+                if member.event_stream:
+                    return member_name, EventStreamSerializer(member, codec)
+            return None
+
+        self._decoders = OnDemand(names, decoder)
+        self._validators = OnDemand(names, validator)
+        self._encoders = OnDemand(names, encoder)
         #: Operations answering with an event stream (Logs' StartLiveTail): its member and
-        #: serializer.
-        self._event_streams: dict[str, tuple[str, EventStreamSerializer]] = {}
-        for op in service.operations():
-            self._decoders[op.name] = codec.decoder(op.input) if op.input is not None else None
-            self._validators[op.name] = (
-                Validator(op.input, constraints=constraints, echo_values=echo_values)
-                if op.input is not None
-                else None
-            )
-            self._encoders[op.name] = codec.encoder(op.output) if op.output is not None else None
-            if op.has_event_stream_output and op.output is not None:
-                for member_name, member in op.output.members.items():
-                    if member.event_stream:
-                        serializer = EventStreamSerializer(member, codec)
-                        self._event_streams[op.name] = (member_name, serializer)
+        #: serializer; None for the others.
+        self._event_streams = OnDemand(names, event_stream)
         self._codec = codec
         self._errors = {
             s.error_code: _ErrorPlan(s.error_code, s, self._namespace, codec)

@@ -40,6 +40,7 @@ from urllib.parse import parse_qsl
 
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import ServiceModel, Shape
+from fireside.aws.plans import OnDemand
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.timestamps import parse_timestamp
 from fireside.aws.validation import Validator
@@ -324,11 +325,13 @@ class QueryProtocol:
         self._xmlns = f' xmlns="{escape_attribute(namespace)}"' if namespace else ""
         decoders = _Decoders(ec2=ec2)
         self._writer = writer = XmlWriter()
-        self._inputs: dict[str, _InputPlan] = {}
-        self._outputs: dict[str, _OutputPlan] = {}
-        for op in service.operations():
-            self._inputs[op.name] = _InputPlan(op.input, decoders, constraints)
-            self._outputs[op.name] = _OutputPlan(op.name, op.output, writer)
+        names = service.operation_names
+        self._inputs = OnDemand(
+            names, lambda name: _InputPlan(service.operation(name).input, decoders, constraints)
+        )
+        self._outputs = OnDemand(
+            names, lambda name: _OutputPlan(name, service.operation(name).output, writer)
+        )
 
     @property
     def service(self) -> ServiceModel:

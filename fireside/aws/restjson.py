@@ -25,6 +25,7 @@ from fireside.aws.errors import ServiceError
 from fireside.aws.eventstream import EventStreamSerializer
 from fireside.aws.jsoncodec import Decoder, Encoder, JsonCodec
 from fireside.aws.model import Operation, ServiceModel, Shape
+from fireside.aws.plans import OnDemand
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.rest import Router, parse_query
 from fireside.aws.validation import Validator
@@ -145,15 +146,16 @@ class RestJsonProtocol:
         self._content_error_code = content_error_code
         self._router = Router(service)
         codec = JsonCodec("unixTimestamp")
-        self._inputs: dict[str, _InputPlan] = {}
-        self._outputs: dict[str, _OutputPlan] = {}
-        for route in self._router.routes:
-            op = route.operation
+        routes = {route.operation.name: route for route in self._router.routes}
+
+        def input_plan(name: str) -> _InputPlan:
+            route = routes[name]
             literal_keys = frozenset(key for key, _ in route.query_literals)
-            self._inputs[op.name] = _InputPlan(
-                op, codec, literal_keys, (unchecked or {}).get(op.name, frozenset())
-            )
-            self._outputs[op.name] = _OutputPlan(op, codec)
+            checked_by_provider = (unchecked or {}).get(name, frozenset())
+            return _InputPlan(route.operation, codec, literal_keys, checked_by_provider)
+
+        self._inputs = OnDemand(routes, input_plan)
+        self._outputs = OnDemand(routes, lambda name: _OutputPlan(routes[name].operation, codec))
         self._errors = {s.error_code: _ErrorPlan(s, codec) for s in service.error_shapes()}
         self._unmodelled_error = _ErrorPlan(None, codec)
 

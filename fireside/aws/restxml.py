@@ -26,6 +26,7 @@ from fireside.aws.bindings import InputBinding, OutputBinding
 from fireside.aws.chunked import check_checksums, decode_aws_chunked, is_aws_chunked
 from fireside.aws.errors import ServiceError
 from fireside.aws.model import Operation, ServiceModel, Shape
+from fireside.aws.plans import OnDemand
 from fireside.aws.protocol import DecodeError, ParsedRequest
 from fireside.aws.rest import Router, parse_query
 from fireside.aws.validation import Validator
@@ -152,13 +153,18 @@ class RestXmlProtocol:
         self._writer = XmlWriter()
         self._router = Router(service)
         roots = dict(root_names or {})
-        self._inputs: dict[str, _InputPlan] = {}
-        self._outputs: dict[str, _OutputPlan] = {}
-        for route in self._router.routes:
-            op = route.operation
+        routes = {route.operation.name: route for route in self._router.routes}
+
+        def input_plan(name: str) -> _InputPlan:
+            route = routes[name]
             literal_keys = frozenset(key for key, _ in route.query_literals)
-            self._inputs[op.name] = _InputPlan(op, literal_keys, model_constraints)
-            self._outputs[op.name] = _OutputPlan(op, roots.get(op.name, f"{op.name}Result"))
+            return _InputPlan(route.operation, literal_keys, model_constraints)
+
+        self._inputs = OnDemand(routes, input_plan)
+        self._outputs = OnDemand(
+            routes,
+            lambda name: _OutputPlan(routes[name].operation, roots.get(name, f"{name}Result")),
+        )
 
     @property
     def service(self) -> ServiceModel:

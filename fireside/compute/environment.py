@@ -202,6 +202,8 @@ class Environment:
             RuntimeApi(self), limits=_RUNTIME_API_LIMITS, stream_body=streams_body, coalesce=True
         )
         self._sandbox: Sandbox | None = None
+        #: Its output pipe, once closed: its number may belong to another pipe by then.
+        self._output_closed = False
         self._work_dir = launch.work_root / self.id
         self._splitter = LineSplitter()
         self._tail: TailBuffer | None = None
@@ -464,6 +466,7 @@ class Environment:
         for line in self._splitter.flush():
             self._emit(line)
         os.close(sandbox.output_fd)
+        self._output_closed = True
         self.state = State.DEAD
         current = self._current or self._queued
         request_id = current.request_id if current else self._initializing_for
@@ -479,7 +482,7 @@ class Environment:
 
     # -- output --------------------------------------------------------------------------------
     def _read_output(self) -> None:
-        if self._sandbox is None:
+        if self._sandbox is None or self._output_closed:
             return
         fd = self._sandbox.output_fd
         # Bounded: a runtime printing as fast as it can must not hold the event loop; the

@@ -21,6 +21,10 @@ As Lambda does it ("Using Lambda with Amazon MSK", "Kafka retry configurations")
   BisectBatchOnFunctionError splits a failed batch and retries each half.
 - FilterCriteria patterns see each record with `value` parsed as JSON; records matching none
   are committed without an invoke.
+- On an MSK cluster with IAM client authentication the poller signs in with SASL/OAUTHBEARER as
+  its own account (`fireside.compute.kafka_iam`); a refusal is reported as AWS does
+  (LastProcessingResult "PROBLEM: SASL authentication failed.", StateTransitionReason
+  EVENT_SOURCE_AUTHN_ERROR) and retried with backoff.
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaError, SaslAuthenticationFailed
 from aiokafka.structs import OffsetAndMetadata
 
 from fireside.aws.errors import ServiceError
+from fireside.compute.kafka_iam import MappingTokens
 from fireside.compute.kafka_sources import (
     KafkaClusters,
     failure_record,
@@ -59,6 +66,22 @@ RECORD_LIFETIME = 7 * 86_400
 TOPIC_REFRESH = 5.0
 
 SendFailure = Callable[[EventSourceMapping, dict[str, Any]], None]
+#: AWS's words for a mapping whose SASL sign-in the cluster refused.
+AUTH_FAILED = "PROBLEM: SASL authentication failed."
+AUTHN_ERROR = "EVENT_SOURCE_AUTHN_ERROR"
+
+
+class MappingCredentials:
+    """Temporary keys of a mapping's account (a session of its function's role): `issue`
+    gives one, or None when the function is gone; `revoke` withdraws it."""
+
+    def __init__(
+        self,
+        issue: Callable[[EventSourceMapping], tuple[str, str, str] | None],
+        revoke: Callable[[str], None],
+    ) -> None:
+        self.issue = issue
+        self.revoke = revoke
 
 
 class KafkaPoller:
@@ -68,8 +91,10 @@ class KafkaPoller:
         clusters: KafkaClusters,
         invoke: Invoke,
         send_failure: SendFailure,
+        credentials: MappingCredentials | None = None,
     ) -> None:
         self.mapping = mapping
+        self._credentials = credentials
         self._clusters = clusters
         self._invoke = invoke
         self._send_failure = send_failure
@@ -82,7 +107,25 @@ class KafkaPoller:
             return ",".join(m.self_managed)
         return self._clusters.bootstrap(m.account, m.region, m.source_arn)
 
+    def _tokens(self) -> MappingTokens | None:
+        """The SASL/IAM sign-in, when the mapping's MSK cluster requires it."""
+        m = self.mapping
+        if m.self_managed or not self._clusters.uses_iam(m.account, m.region, m.source_arn):
+            return None
+        credentials = self._credentials
+        if credentials is None:
+            return MappingTokens(lambda: None, lambda key: None, m.region)
+        return MappingTokens(lambda: credentials.issue(m), credentials.revoke, m.region)
+
     async def run(self) -> None:
+        tokens: list[MappingTokens] = []
+        try:
+            await self._run(tokens)
+        finally:
+            for provider in tokens:
+                provider.close()
+
+    async def _run(self, issued: list[MappingTokens]) -> None:
         failures = 0
         while True:
             bootstrap = self._resolve()
@@ -90,6 +133,17 @@ class KafkaPoller:
                 self.mapping.last_result = "PROBLEM: Cluster not found or not active"
             else:
                 self._bootstrap = bootstrap
+                tokens = self._tokens()
+                sasl: dict[str, Any] = {}
+                if tokens is not None:
+                    if not issued:
+                        issued.append(tokens)
+                    tokens = issued[0]
+                    sasl = {
+                        "security_protocol": "SASL_PLAINTEXT",
+                        "sasl_mechanism": "OAUTHBEARER",
+                        "sasl_oauth_token_provider": tokens,
+                    }
                 consumer = AIOKafkaConsumer(
                     bootstrap_servers=bootstrap,
                     group_id=self.mapping.group_id,
@@ -100,20 +154,48 @@ class KafkaPoller:
                     metadata_max_age_ms=int(TOPIC_REFRESH * 1000),
                     max_partition_fetch_bytes=MAX_BATCH_BYTES,
                     fetch_max_bytes=MAX_BATCH_BYTES,
+                    **sasl,
                 )
                 try:
                     await consumer.start()
+                    if self.mapping.reason == AUTHN_ERROR:
+                        self.mapping.reason = "USER_INITIATED"
                     await self._consume(consumer)
                 except (asyncio.CancelledError, KeyboardInterrupt):
                     raise
                 except Exception as error:  # the cluster went away, a bug: start again
                     self.mapping.last_result = f"PROBLEM: {type(error).__name__}: {error}"
+                    if tokens is not None and await self._refused(bootstrap, tokens):
+                        self.mapping.last_result = AUTH_FAILED
+                        self.mapping.reason = AUTHN_ERROR
                     log.warning("kafka event-source mapping %s: %r", self.mapping.uuid, error)
                 finally:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(consumer.stop())
             failures += 1
             await asyncio.sleep(min(2.0 ** min(failures, 8) / 8, _BACKOFF_MAX))
+
+    async def _refused(self, bootstrap: str, tokens: MappingTokens) -> bool:
+        """Whether the cluster refuses this mapping's sign-in (aiokafka's bootstrap error
+        does not say why it could not connect; one more connection does)."""
+        host, _, port = bootstrap.split(",")[0].rpartition(":")
+        try:
+            conn = await create_conn(
+                host,
+                int(port),
+                client_id=f"lambda-{self.mapping.uuid}",
+                request_timeout_ms=10_000,
+                security_protocol="SASL_PLAINTEXT",
+                sasl_mechanism="OAUTHBEARER",
+                sasl_oauth_token_provider=tokens,
+            )
+        except SaslAuthenticationFailed as refused:
+            log.warning("kafka event-source mapping %s: %s", self.mapping.uuid, refused)
+            return True
+        except (KafkaError, OSError):  # PermissionError, TimeoutError are OSErrors
+            return False
+        conn.close()
+        return False
 
     async def _assign(self, consumer: Any) -> list[Any]:
         """Every partition of the topic, positioned at the group's offsets (or the starting

@@ -39,6 +39,11 @@ class KafkaClusters(Protocol):
     def bootstrap(self, account: str, region: str, cluster_arn: str) -> str | None:
         """'host:port,...' of the caller's own ACTIVE cluster, or None (unknown, another
         account's, not active)."""
+        ...
+
+    def uses_iam(self, account: str, region: str, cluster_arn: str) -> bool:
+        """Whether the caller's own cluster has IAM client authentication (clients sign in
+        with SASL/IAM)."""
 
 
 class NoClusters:
@@ -46,6 +51,9 @@ class NoClusters:
 
     def bootstrap(self, account: str, region: str, cluster_arn: str) -> str | None:
         return None
+
+    def uses_iam(self, account: str, region: str, cluster_arn: str) -> bool:
+        return False
 
 
 def _b64(data: bytes) -> str:

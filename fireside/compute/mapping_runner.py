@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from fireside.compute.kafka_mapping import KafkaPoller
+from fireside.compute.kafka_mapping import KafkaPoller, MappingCredentials
 from fireside.compute.kafka_sources import KafkaClusters, NoClusters
 from fireside.compute.mappings import EventSourceMapping, MappingStore
 from fireside.compute.sqs_mapping import Invoke, QueueSource, SqsPoller
@@ -34,6 +34,7 @@ class MappingRunner:
         invoke: Invoke,
         send_failure: SendFailure,
         clusters: KafkaClusters | None = None,
+        credentials: MappingCredentials | None = None,
     ) -> None:
         self._store = store
         self._queues = queues
@@ -42,6 +43,8 @@ class MappingRunner:
         self._send_failure = send_failure
         #: The MSK directory Kafka mappings resolve cluster ARNs with.
         self.clusters: KafkaClusters = clusters or NoClusters()
+        #: Keys a Kafka mapping signs in to an IAM cluster with (its own account's).
+        self.credentials = credentials
         self._pollers: dict[str, asyncio.Task[None]] = {}
         self._running = False
 
@@ -75,7 +78,9 @@ class MappingRunner:
         settled = "Enabled" if mapping.enabled else "Disabled"
         if mapping.enabled:
             poller: SqsPoller | StreamPoller | KafkaPoller = (
-                KafkaPoller(mapping, self.clusters, self._invoke, self._send_failure)
+                KafkaPoller(
+                    mapping, self.clusters, self._invoke, self._send_failure, self.credentials
+                )
                 if mapping.is_kafka
                 else StreamPoller(
                     mapping, self._streams, self._invoke, self._store.put, self._send_failure

@@ -12,6 +12,7 @@ from pathlib import Path
 from fireside.kafka.broker import Broker, BrokerConfig
 from fireside.kafka.groups import GroupCoordinator
 from fireside.kafka.handlers import DataHandlers
+from fireside.kafka.sasl import SaslGate
 from fireside.kafka.server import Handler, KafkaServer
 
 __all__ = ["KafkaService"]
@@ -20,7 +21,14 @@ log = logging.getLogger(__name__)
 
 
 class KafkaService:
-    def __init__(self, directory: Path, config: BrokerConfig, *, max_request_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        config: BrokerConfig,
+        *,
+        max_request_bytes: int,
+        gate: SaslGate | None = None,
+    ) -> None:
         self.broker = Broker(directory, config)
         self.groups = GroupCoordinator(self.broker)
         data = DataHandlers(self.broker)
@@ -37,7 +45,7 @@ class KafkaService:
             21: data.delete_records,
             **self.groups.handlers(),
         }
-        self.server = KafkaServer(handlers, max_request_bytes=max_request_bytes)
+        self.server = KafkaServer(handlers, max_request_bytes=max_request_bytes, gate=gate)
 
     async def start(self, host: str, port: int) -> int:
         """Bind the listener; the port it got (the broker advertises it in Metadata)."""

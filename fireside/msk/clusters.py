@@ -2,7 +2,10 @@
 
 Each cluster has its own listener (a free port, kept across restarts while it stays free) and
 its own data directory `<data>/kafka/clusters/<uuid>`, so its topics and groups are its own.
-A listener accepts connections as soon as it is bound; the state machine (CREATING -> ACTIVE
+A cluster with IAM client authentication (every serverless one; a provisioned one with
+`ClientAuthentication.Sasl.Iam.Enabled`) gets a `SaslGate` on its listener: clients must
+authenticate (unless unauthenticated access is on as well) and only principals of the cluster's
+own account and region are admitted. A listener accepts connections as soon as it is bound; the state machine (CREATING -> ACTIVE
 after `activation_delay`, DELETING -> closed, data removed, record gone) is driven by `run`,
 a loop under the app's supervisor that only acts on durable state, so a restart resumes it.
 """
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fireside.kafka.broker import BrokerConfig
+from fireside.kafka.sasl import IamVerifier, SaslGate
 from fireside.kafka.service import KafkaService
 from fireside.msk.store import ClusterRecord, MskStore
 
@@ -40,6 +44,7 @@ class Clusters:
         max_request_bytes: int,
         activation_delay: float = 1.0,
         clock: Callable[[], float] = time.time,
+        verifier: IamVerifier | None = None,
     ) -> None:
         self.store = store
         self.root = root
@@ -47,6 +52,8 @@ class Clusters:
         self._max_request = max_request_bytes
         self.activation_delay = activation_delay
         self._clock = clock
+        #: Checks SASL/IAM messages on IAM clusters' listeners (None: IAM is not offered).
+        self.verifier = verifier
         #: The bind address and the host clients are told (set by `start`).
         self.bind_host = "127.0.0.1"
         self.advertised_host = "127.0.0.1"
@@ -65,12 +72,27 @@ class Clusters:
     def bootstrap_of(self, record: ClusterRecord) -> str:
         return f"{self.advertised_host}:{record.port}"
 
+    def gate_of(self, record: ClusterRecord) -> SaslGate | None:
+        if self.verifier is None or not record.iam:
+            return None
+        return SaslGate(
+            self.verifier,
+            required=not record.unauthenticated,
+            account=record.account,
+            region=record.region,
+        )
+
     def bootstrap(self, account: str, region: str, cluster_arn: str) -> str | None:
         """`KafkaClusters.bootstrap`: the caller's own ACTIVE cluster's servers, or None."""
         record = self.find(account, region, cluster_arn)
         if record is None or record.state != "ACTIVE" or cluster_arn not in self.services:
             return None
         return self.bootstrap_of(record)
+
+    def uses_iam(self, account: str, region: str, cluster_arn: str) -> bool:
+        """`KafkaClusters.uses_iam`: the caller's own cluster has IAM client authentication."""
+        record = self.find(account, region, cluster_arn)
+        return record is not None and record.iam and self.verifier is not None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def _open(self, record: ClusterRecord) -> KafkaService:
@@ -79,7 +101,11 @@ class Clusters:
         config.cluster_id = record.uuid
         directory = self.root / record.uuid
         service = await asyncio.to_thread(
-            KafkaService, directory, config, max_request_bytes=self._max_request
+            KafkaService,
+            directory,
+            config,
+            max_request_bytes=self._max_request,
+            gate=self.gate_of(record),
         )
         try:
             record.port = await service.start(self.bind_host, record.port)

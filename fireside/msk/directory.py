@@ -17,3 +17,8 @@ class KafkaClusters(Protocol):
         """'host:port,...' of the caller's own ACTIVE cluster, or None (unknown, another
         account's, not active)."""
         ...
+
+    def uses_iam(self, account: str, region: str, cluster_arn: str) -> bool:
+        """Whether the caller's own cluster has IAM client authentication (clients sign in
+        with SASL/IAM)."""
+        ...

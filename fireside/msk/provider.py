@@ -296,10 +296,15 @@ class MskProvider:
                 f"You can't get bootstrap broker nodes for a cluster in {record.state} state."
             )
         servers = self.clusters.bootstrap_of(record)
-        if record.cluster_type == "SERVERLESS":
-            # Serverless clusters only speak SASL/IAM on AWS; Fireside's listener is plaintext.
-            return {"BootstrapBrokerString": servers, "BootstrapBrokerStringSaslIam": servers}
-        return {"BootstrapBrokerString": servers}
+        answer: dict[str, Any] = {}
+        if record.iam:
+            # SASL/IAM required on the listener (SASL_PLAINTEXT: Fireside's listeners have no
+            # TLS; AWS's port 9098 is SASL_SSL). Serverless clusters have nothing else.
+            answer["BootstrapBrokerStringSaslIam"] = servers
+        if not record.iam or record.unauthenticated:
+            # Open to any client that reaches the port (SCRAM and mTLS are not enforced).
+            answer["BootstrapBrokerString"] = servers
+        return answer
 
     async def list_nodes(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         record = self.cluster(ctx, params["ClusterArn"])

@@ -50,6 +50,26 @@ class ClusterRecord:
     current_version: str = "K3AEGXETSR30VB"
 
     @property
+    def iam(self) -> bool:
+        """IAM client authentication is on: always on a serverless cluster (AWS's only kind),
+        on a provisioned one when `ClientAuthentication.Sasl.Iam.Enabled`."""
+        if self.cluster_type == "SERVERLESS":
+            return True
+        auth = self.settings.get("ClientAuthentication") or {}
+        return bool(((auth.get("Sasl") or {}).get("Iam") or {}).get("Enabled"))
+
+    @property
+    def unauthenticated(self) -> bool:
+        """Unauthenticated access is on: a provisioned cluster created without
+        `ClientAuthentication` has it (as on AWS), else `Unauthenticated.Enabled` says."""
+        if self.cluster_type == "SERVERLESS":
+            return False
+        auth = self.settings.get("ClientAuthentication")
+        if not auth:
+            return True
+        return bool((auth.get("Unauthenticated") or {}).get("Enabled"))
+
+    @property
     def arn(self) -> str:
         return f"arn:aws:kafka:{self.region}:{self.account}:cluster/{self.name}/{self.uuid}-25"
 

@@ -25,10 +25,11 @@ from functools import cache
 from pathlib import Path
 
 from fireside.runtimes import node, python, ruby, sdks
+from fireside.runtimes.files import runtime_files as runtime_files_of_sandboxes
 from fireside.runtimes.interpreters import probe
 from fireside.runtimes.node import fork_addon, module_paths
-from fireside.runtimes.python import image, server_sdk
-from fireside.sandbox import opt
+from fireside.runtimes.python import bytecode, image, server_sdk
+from fireside.sandbox import opt, share
 from fireside.sandbox.base import Bind, HostPaths, Launcher, Layout, Program, SnapshotHooks
 
 CUSTOM_RUNTIMES = frozenset({"provided", "provided.al2", "provided.al2023"})
@@ -117,6 +118,10 @@ class RuntimeCommand:
             assert self.interpreter is not None and self.version is not None
             if image.needs_image(self.interpreter):
                 image.bind(self.interpreter, self.version, cache)
+            # The runtime's own files, compiled for this interpreter (`bytecode`).
+            names = [path.name for path in python.RUNTIME_FILES]
+            runtime_dir = share.runtime_dir(cache, runtime_files_of_sandboxes())
+            bytecode.build(runtime_dir, "/var/runtime", self.interpreter, names)
             installed = sdks.tree(sdks.python_tree_name(self.version)) is not None
             if not installed and sdks.host_boto3_supports(self.version):
                 server_sdk.bind(cache)  # the fallback, where no tree is installed
@@ -152,7 +157,7 @@ class RuntimeCommand:
                 sdk_paths = [fallback.target]
         bootstrap = f"{layout.runtime_dir}/{python.BOOTSTRAP_PATH.name}"
         return Program(
-            [interpreter, "-S", "-u", "-B", bootstrap],
+            [interpreter, "-S", "-u", "-B", "-c", bytecode.start_code(bootstrap)],
             {"FIRESIDE_RUNTIME_PATH": os.pathsep.join(sdk_paths)},
             binds=binds,
             library_path=libraries,

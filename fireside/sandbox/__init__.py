@@ -62,7 +62,7 @@ def create_backend(
         reason = microvm.unavailable_reason()
         if reason is not None:
             raise ValueError(f"the microvm sandbox is not available: {reason}")
-        return microvm.MicrovmBackend(share_root, files)
+        return microvm.MicrovmBackend(share_root, files, warm_spares, warm_lifetime)
     from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
 
     reason = unavailable_reason()

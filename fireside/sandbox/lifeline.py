@@ -3,10 +3,11 @@
 Sandboxes start long-lived helpers: bubblewrap, runsc (and its Sentry and gofer), QEMU,
 slirp4netns. Each runs in a session of its own (so a signal to Fireside's group does not reach
 it), which also means nothing ends it when Fireside is killed with SIGKILL. Two ties:
-- processes Fireside spawns through a `preexec_fn` anyway (bubblewrap, runsc, QEMU) set
-  `PR_SET_PDEATHSIG` to SIGKILL there (`die_with_server`). The signal fires when the *thread*
-  that forked exits, so they are spawned from the event loop's thread, which lives as long
-  as the server;
+- processes Fireside spawns through a `preexec_fn` anyway (runsc, QEMU) set
+  `PR_SET_PDEATHSIG` to SIGKILL there (`die_with_server`); bubblewrap, spawned by `vfork`
+  (no copy of the server), gets it from `setpriv --pdeathsig` (`fireside.sandbox.namespace`).
+  The signal fires when the *thread* that forked exits, so they are spawned from the event
+  loop's thread, which lives as long as the server;
 - slirp4netns, spawned from worker threads and without a `preexec_fn` (which makes every
   spawn a full fork), gets `--exit-fd`: the read end of one pipe whose write end only this
   process holds (close-on-exec), so it sees end-of-file when the server dies, however.

@@ -397,16 +397,23 @@ class ResourceGroup:
         rlimits = self.rlimit_preexec()
         if rlimits is not None:
             return rlimits
-        # v1 lets a process move its own single thread via `tasks` without the global lock
-        # (and a child is single-threaded between fork and exec); v2 only takes cgroup.procs.
-        file = "tasks" if self.backend is LimitsBackend.CGROUP1 else "cgroup.procs"
-        targets = [os.path.join(group, file) for group in self._groups]
+        targets = self.join_files() or []
 
         def join() -> None:
             for target in targets:
                 _write(target, "0")  # 0: the writing process itself
 
         return join
+
+    def join_files(self) -> list[str] | None:
+        """The files a process writes `0` to in order to join the group itself (before it
+        execs anything, so that nothing it starts slips out), or None under rlimits."""
+        if self.backend is LimitsBackend.RLIMIT:
+            return None
+        # v1 lets a process move its own single thread via `tasks` without the global lock
+        # (and a child is single-threaded between fork and exec); v2 only takes cgroup.procs.
+        file = "tasks" if self.backend is LimitsBackend.CGROUP1 else "cgroup.procs"
+        return [os.path.join(group, file) for group in self._groups]
 
     def rlimit_preexec(self) -> Callable[[], None] | None:
         """For the rlimit backend, a `preexec_fn` capping the child's address space."""

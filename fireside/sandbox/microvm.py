@@ -7,7 +7,7 @@ Assets (a Debian kernel, an initramfs with busybox, the virtio/9p modules and `/
 of a few `/etc` files) are built once under `<share>/microvm/` by `fireside.sandbox.microvm_assets`
 (the kernel and initramfs under `FIRESIDE_MICROVM_ASSETS` instead, when it names a directory).
 
-Per environment, one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
+Per environment (started for it, or a spare taken: below), one QEMU process: `-M microvm`, `-smp 1`, RAM = `MemorySize` +
 `GUEST_ALLOWANCE_MB` (the guest kernel and page cache), and read-only virtio-9p shares: host
 `/usr` at `/usr` (with the host's `/bin`, `/lib`… links), the code at `/var/task`, Fireside's
 runtime files at `/var/runtime`, the runtime's own binds (`SandboxSpec.binds`: a directory is a share of
@@ -31,6 +31,19 @@ runtime's exit status, whether the guest OOM-killed it, its cgroup's peak memory
 Memory Used"), and a request for the time, which the host answers on the console with its next
 whole second (the guest's RTC only has whole seconds, and invoke deadlines are host times).
 
+Spare guests (`fireside.sandbox.warm.WarmPool`, as Lambda keeps pools of booted microVMs): a
+boot is seconds under TCG, so guests are booted ahead from what every environment of a
+`SpareKey` shares (RAM and memory limit, /tmp size, network and listeners, the runtime's binds,
+the program primed), learnt from demand like the namespace backend's keys. A spare's `boot.sh`
+(`fireside.sandbox.microvm_guest`) mounts the shared trees, /tmp, network and cgroup, reports
+READY and waits on the console. A start that takes it binds the function's code (and layers)
+read-only into the spare's own host directory, `slot`, which is a 9p share the guest has not
+mounted yet, writes `run.sh` there, and sends `GO`; the guest then mounts the slot at /var/task
+(and /opt) and starts the runtime. The start returns once the guest reports `RUN`: a spare that
+dies before (`kill -9` mid-take) is discarded and the start boots a guest of its own. A spare
+serves one environment and is never reused; one that dies waiting is replaced at once.
+`FIRESIDE_WARM_SPARES=0` turns spares off (every start boots a guest).
+
 Acceleration: KVM when a probe boot succeeds with it, else TCG (binary translation, about 15x
 slower guest CPU). `FIRESIDE_MICROVM_ACCEL=kvm|tcg` skips the probe.
 """
@@ -42,19 +55,18 @@ import contextlib
 import functools
 import logging
 import os
-import shlex
 import shutil
 import socket
 import subprocess
 import threading
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from fireside.sandbox import lifeline, share
+from fireside.sandbox import lifeline, mounts, share
 from fireside.sandbox.base import (
+    Bind,
     HostPaths,
     Layout,
-    ProcessSandbox,
     RuntimeFiles,
     Sandbox,
     SandboxBackend,
@@ -62,7 +74,10 @@ from fireside.sandbox.base import (
     SandboxSpec,
 )
 from fireside.sandbox.microvm_assets import build_assets, copy_etc
-from fireside.sandbox.netns import connect_network, new_network, setns_net, socket_in
+from fireside.sandbox.microvm_guest import GATEWAY, SLOT_TAG, boot_script, run_script
+from fireside.sandbox.microvm_sandbox import MicrovmSandbox, close_network
+from fireside.sandbox.netns import connect_network, new_network, setns_net
+from fireside.sandbox.warm import WarmPool
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +95,6 @@ MIN_GUEST_MB = 192
 #: in 20 hangs); giving it a frequency skips the calibration. Any plausible value works: TCG's
 #: TSC is virtual.
 TCG_TSC_KHZ = 2600000
-#: How far ahead of the whole second the host sends the guest its time, covering the guest's
-#: latency in setting it under TCG (tens of ms): its clock then runs a little ahead, never
-#: behind (a clock behind the host's would show more remaining time than the invoke has).
-TIME_LEAD_S = 0.1
-GUEST_ADDRESS, GATEWAY = "10.0.2.15", "10.0.2.2"
-#: Where the guest mounts each 9p share (`guest`, the environment's own directory, is /init's).
-MOUNT_POINTS = {"usr": "/usr", "task": "/var/task", "runtime": "/var/runtime", "etc": "/etc",
-                "opt": "/opt"}  # fmt: skip
-#: The host's dynamic loader, as the guest sees it (the host's /lib64 link is in the initramfs).
-LOADER = "/lib64/ld-linux-x86-64.so.2"
-#: The guest side of the status port (the second port of the virtio-serial device): /init's
-#: reports (exit status, OOM kill, peak memory, a request for the time) never mix with the log.
-STATUS_PORT = "/dev/vport0p1"
 
 
 def host_tsc_khz() -> int:
@@ -108,6 +110,57 @@ def host_tsc_khz() -> int:
     return TCG_TSC_KHZ
 
 
+#: Kinds of spare guest kept at once: each idle one holds a QEMU (its guest's touched memory).
+MAX_SPARE_KEYS = 2
+#: A spare boots after a take only this much later: its boot is seconds of CPU under TCG, and
+#: the guest just taken starts its runtime meanwhile.
+REFILL_DELAY_S = 0.1
+#: A spare's kernel boots at this niceness: a spare must never slow the environments already
+#: running (under TCG a boot is seconds of CPU), and on a busy host it boots as CPU frees up.
+#: From its request for the time on (clock, mounts, its wait), or once taken, it runs at the
+#: default niceness.
+SPARE_NICE = 19
+#: How long a taken spare may take to start the runtime (its boot, if it was still booting):
+#: past it, or if QEMU ends first (killed mid-take), the start boots a guest of its own.
+GO_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SpareKey:
+    """What every environment one spare guest can serve has in common: its RAM and memory
+    limit, /tmp size, network, listeners, the runtime's binds, and the program primed."""
+
+    memory_mb: int
+    tmp_mb: int
+    egress: bool
+    private_egress: bool
+    ports: tuple[int, ...]
+    binds: tuple[Bind, ...]
+    program: str
+    libraries: str
+
+
+def enter(netns: int, nice: int) -> None:
+    """QEMU's `preexec_fn` (with the death signal): its network namespace, and a spare's
+    niceness (its boot then uses only CPU that running environments leave)."""
+    setns_net(netns)
+    if nice:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+
+
+def clean_spares(root: Path) -> int:
+    """Remove spares' directories a previous run left under `root` (unbinding any code first);
+    returns how many."""
+    mounts.cleanup(root)
+    if mounts.mounts_under(root):
+        return 0
+    removed = 0
+    for entry in root.iterdir():
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 def unavailable_reason() -> str | None:
     if shutil.which(QEMU) is None:
         return f"QEMU is not installed ({QEMU}): apt-get install qemu-system-x86"
@@ -118,152 +171,36 @@ def unavailable_reason() -> str | None:
     return None
 
 
-# -- the sandbox ------------------------------------------------------------------------------
-
-
-class MicrovmSandbox(ProcessSandbox):
-    """QEMU as the process; its stdout is the guest's console, its status port a second pipe.
-
-    It runs in its own network namespace (`netns`), whose loopback holds Fireside's listeners
-    (`sockets`) and whose way out, if any, is `network` (slirp4netns)."""
-
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        output_fd: int,
-        status_fd: int,
-        guest_dir: Path,
-        netns: int,
-        sockets: dict[int, socket.socket],
-        network: subprocess.Popen[bytes] | None,
-    ) -> None:
-        super().__init__(process, output_fd)
-        self._guest_dir = guest_dir
-        self._netns = netns
-        self._sockets = sockets
-        self._network = network
-        self._status: int | None = None
-        self._oom = False
-        self._peak_mb = 0
-        self._loop = asyncio.get_running_loop()
-        self._started: asyncio.Future[None] = self._loop.create_future()
-        self._reader = threading.Thread(target=self._read_status, args=(status_fd,), daemon=True)
-        self._reader.start()
-
-    def _read_status(self, status_fd: int) -> None:
-        """Follow /init's status port until QEMU is gone (EOF)."""
-        try:
-            self._follow_status(status_fd)
-        finally:  # a guest that never started its runtime keeps nobody waiting
-            self._mark_started()
-
-    def _mark_started(self) -> None:
-        def mark() -> None:
-            if not self._started.done():
-                self._started.set_result(None)
-
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-            self._loop.call_soon_threadsafe(mark)
-
-    async def runtime_started(self) -> None:
-        await asyncio.shield(self._started)
-
-    def _follow_status(self, status_fd: int) -> None:
-        with open(status_fd, "rb", buffering=0) as status:
-            pending = b""
-            while True:
-                try:
-                    chunk = status.read(4096)
-                except InterruptedError:
-                    continue
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    self._on_status(line.decode(errors="replace").strip())
-
-    def _on_status(self, text: str) -> None:
-        kind, _, value = text.partition(" ")
-        if kind == "PEAK":
-            with contextlib.suppress(ValueError):
-                self._peak_mb = max(self._peak_mb, round(int(value) / 2**20))
-        elif kind == "EXIT":
-            with contextlib.suppress(ValueError):
-                status = int(value)
-                # The guest shell reports a signal as 128+n; the interface wants -n.
-                self._status = -(status - 128) if status > 128 else status
-        elif kind == "TIME":
-            threading.Thread(target=self._send_time, daemon=True).start()
-        elif kind == "OOM":
-            self._oom = True
-        elif kind == "RUN":
-            self._mark_started()
-
-    def _send_time(self) -> None:
-        """Send the guest the next whole second of the host's clock, just before it begins."""
-        now = time.time()
-        second = int(now) + 1
-        if second - TIME_LEAD_S - now < 0.01:
-            second += 1
-        time.sleep(max(0.0, second - TIME_LEAD_S - time.time()))
-        stdin = self._process.stdin
-        if stdin is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            stdin.write(b"%d\n" % second)
-            stdin.flush()
-
-    async def wait(self) -> int:
-        status = await super().wait()
-        # The status port ends at EOF once QEMU is gone; its last lines carry the exit status.
-        await asyncio.to_thread(self._reader.join, 5)
-        if self._status is not None:
-            return self._status
-        return status if status != 0 else -9  # QEMU ended without the runtime's status
-
-    def peak_memory_mb(self) -> int:
-        """The runtime's cgroup peak in the guest (`memory.peak`, sampled every 0.2 s)."""
-        return self._peak_mb
-
-    def out_of_memory(self) -> bool:
-        return self._oom
-
-    def socket_inside(self, port: int) -> socket.socket:
-        return self._sockets[port]
-
-    def network_socket(self, kind: int) -> socket.socket:
-        return socket_in(f"/proc/self/fd/{self._netns}", socket.AF_INET, kind)
-
-    async def close(self) -> None:
-        if self._process.stdin is not None:
-            with contextlib.suppress(OSError):
-                self._process.stdin.close()
-        await close_network(self._netns, self._sockets, self._network)
-        await asyncio.to_thread(shutil.rmtree, self._guest_dir, True)
-
-
-async def close_network(
-    netns: int, sockets: dict[int, socket.socket], network: subprocess.Popen[bytes] | None
-) -> None:
-    for sock in sockets.values():
-        sock.close()
-    if network is not None:
-        network.kill()
-        await asyncio.to_thread(network.wait)
-    with contextlib.suppress(OSError):
-        os.close(netns)
-
-
 class MicrovmBackend(SandboxBackend):
     mode = SandboxMode.MICROVM
     private_network = True
 
-    def __init__(self, share_root: Path, files: RuntimeFiles) -> None:
+    def __init__(
+        self,
+        share_root: Path,
+        files: RuntimeFiles,
+        warm_spares: int = 1,
+        warm_lifetime: float = 600.0,
+    ) -> None:
         self._share = share.prepare_share_root(share_root)
         self._root = self._share / "microvm"
         self._root.mkdir(exist_ok=True)
+        self._spares = self._root / "spares"
+        self._spares.mkdir(mode=0o700, exist_ok=True)
+        removed = clean_spares(self._spares)
+        if removed:
+            log.info("removed %d spare guests' directories left by a previous run", removed)
+        self._closing: set[asyncio.Future[None]] = set()
+        self._waiting: set[MicrovmSandbox] = set()  # spares made and not yet taken
+        self._warm: WarmPool[SpareKey, MicrovmSandbox] = WarmPool(
+            self._make_spare,
+            self._discard,
+            lambda spare: spare.alive(),
+            spares=warm_spares,
+            lifetime=warm_lifetime,
+            max_keys=MAX_SPARE_KEYS,
+            refill_delay=REFILL_DELAY_S,
+        )
         self._lock = threading.Lock()
         self._assets: tuple[Path, Path] | None = None
         self._accel: str | None = os.environ.get("FIRESIDE_MICROVM_ACCEL") or None
@@ -283,7 +220,16 @@ class MicrovmBackend(SandboxBackend):
     def describe(self) -> str:
         accel = self._accel or "kvm if it works, else tcg"
         network = "egress via slirp4netns" if self._slirp else "no egress"
-        return f"microvm (QEMU microvm guests, {accel}, {network})"
+        warm = f"{self._warm.spares} spare guest(s)" if self._warm.spares else "no spare guests"
+        return f"microvm (QEMU microvm guests, {accel}, {network}, {warm})"
+
+    def stats(self) -> dict[str, int]:
+        # `booted`: spares whose guest is up and waiting (the others are still booting).
+        booted = sum(1 for spare in self._waiting if spare.booted and spare.running())
+        return {**self._warm.stats(), "booted": booted}
+
+    async def close(self) -> None:
+        await self._warm.close()
 
     @property
     def cache(self) -> Path | None:
@@ -351,103 +297,21 @@ class MicrovmBackend(SandboxBackend):
             "-append", f"{cmdline} {extra_cmdline}".strip(),
         ]  # fmt: skip
 
-    # -- per environment -------------------------------------------------------------------------
-    def _write_guest(self, spec: SandboxSpec, guest: Path, tags: list[str], egress: bool) -> None:
-        mounts = [(tag, MOUNT_POINTS[tag]) for tag in tags if tag in MOUNT_POINTS]
-        options = "trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000"
-        lines = ["# Generated by Fireside for one environment; sourced by /init."]
-        lines += [
-            # The console is the log: no echo of what the host sends, no CR before each LF.
-            "stty -echo -opost",
-            # The guest's clock: under TCG the RTC only gives whole seconds, and deadlines are
-            # host times. The host answers the marker with the next whole second, sent just
-            # before it starts; the mounts go on meanwhile.
-            "( read -r now && date -s @$now >/dev/null ) </dev/hvc0 &",
-            "clock=$!",
-            f"echo TIME > {STATUS_PORT}",
-        ]
-        lines += [f"mount -t 9p -o {options} {tag} {path}" for tag, path in mounts]
-        for index, bind in enumerate(spec.binds):  # the runtime's own: 9p shares directories
-            tag, target = f"bind{index}", shlex.quote(bind.target)
-            if bind.source.is_dir():
-                lines += [f"mkdir -p {target}", f"mount -t 9p -o {options} {tag} {target}"]
-            else:  # its directory is shared aside, then the file is bound on its own
-                aside = f"/run/binds/{index}"
-                name = shlex.quote(bind.source.name)
-                lines += [
-                    f"mkdir -p {aside} {shlex.quote(os.path.dirname(bind.target))}",
-                    f"mount -t 9p -o {options} {tag} {aside}",
-                    f": > {target}",
-                    f"mount -o bind {aside}/{name} {target}",
-                ]
-        program = shlex.quote(spec.argv[0])
-        libraries = shlex.quote(spec.env.get("LD_LIBRARY_PATH", ""))
-        lines += [
-            # The runtime's program and libraries, read into the page cache from the root cgroup,
-            # are charged there: at its memory limit, the runtime's reclaim cannot evict its own
-            # code, which it would refault over 9p again and again (seconds under TCG) instead
-            # of being OOM-killed.
-            f"( for file in {program} $({LOADER} --library-path {libraries} --list {program}"
-            " 2>/dev/null | grep -o '/[^ ]*'); do cat \"$file\"; done ) >/dev/null 2>&1 &",
-            "prime=$!",
-            f"mount -t tmpfs -o size={spec.tmp_mb}m,mode=1777 tmpfs /tmp",
-            "hostname sandbox",
-            "ip link set lo up",
-            f"ip addr add {GUEST_ADDRESS}/24 dev eth0",
-            "ip link set eth0 up",
-        ]
-        if egress:  # without, only slirp's own 10.0.2.0/24 (Fireside, at 10.0.2.2) is reachable
-            lines.append(f"ip route add default via {GATEWAY}")
-        lines += [
-            # Lambda's memory limit, enforced by the guest kernel on the runtime's cgroup.
-            "mount -t cgroup2 cgroup2 /sys/fs/cgroup",
-            "echo +memory +pids > /sys/fs/cgroup/cgroup.subtree_control",
-            "mkdir /sys/fs/cgroup/function",
-            f"echo {spec.memory_mb}M > /sys/fs/cgroup/function/memory.max",
-            # Lambda's process cap (1,024), as in the other backends.
-            "echo 1024 > /sys/fs/cgroup/function/pids.max",
-            "echo 0 > /sys/fs/cgroup/function/memory.swap.max 2>/dev/null",
-            "wait $clock $prime",
-            f"echo RUN > {STATUS_PORT}",  # Init's time limit starts now, not at boot
-            "sh /guest/run.sh </dev/null &",
-            "runtime=$!",
-            # The runtime's peak memory for REPORT lines, when it changes: shell builtins only
-            # (a read with a timeout on a FIFO is the sleep), so no process per sample.
-            "mkfifo /run/tick",
-            "( last=0; while :; do",
-            "    read -r peak < /sys/fs/cgroup/function/memory.peak",
-            '    [ "$peak" = "$last" ] || { echo "PEAK $peak"; last=$peak; }',
-            "    read -t 0.2 _ <> /run/tick",
-            f"  done ) > {STATUS_PORT} &",
-            "monitor=$!",
-            "wait $runtime",
-            "status=$?",
-            "kill $monitor",
-            f"read -r peak < /sys/fs/cgroup/function/memory.peak && echo PEAK $peak > {STATUS_PORT}",
-            "if grep -q '^oom_kill [1-9]' /sys/fs/cgroup/function/memory.events; then",
-            f"  echo OOM > {STATUS_PORT}",
-            "fi",
-            f"echo EXIT $status > {STATUS_PORT}",
-        ]
-        (guest / "boot.sh").write_text("\n".join(lines) + "\n")
-        env = {"HOME": "/tmp", **spec.env}
-        run = [
-            "# The runtime: its cgroup, its working directory, its environment and command.",
-            "echo $$ > /sys/fs/cgroup/function/cgroup.procs",
-            "cd /var/task",
-            "exec env -i "
-            + " ".join(shlex.quote(f"{key}={value}") for key, value in env.items())
-            + " "
-            + shlex.join(spec.argv),
-        ]
-        (guest / "run.sh").write_text("\n".join(run) + "\n")
+    # -- per guest -----------------------------------------------------------------------------
+    def _shared(self, runtime_dir: Path, binds: list[Bind]) -> list[tuple[str, Path]]:
+        """The 9p shares every environment of a runtime has: /usr, /var/runtime, /etc, binds."""
+        shares = [("usr", Path("/usr")), ("runtime", runtime_dir), ("etc", self._etc)]
+        for index, bind in enumerate(binds):
+            source = bind.source if bind.source.is_dir() else bind.source.parent
+            shares.append((f"bind{index}", source))
+        return shares
 
     async def _network(
-        self, spec: SandboxSpec
+        self, ports: list[int], egress: bool, private_egress: bool
     ) -> tuple[int, dict[int, socket.socket], subprocess.Popen[bytes] | None]:
         """QEMU's network namespace, Fireside's listeners on its loopback, and its way out."""
-        netns, sockets = new_network(spec.inside_ports)
-        if not spec.egress or self._slirp is None:
+        netns, sockets = new_network(ports)
+        if not egress or self._slirp is None:
             return netns, sockets, None
         try:
             network = await asyncio.to_thread(
@@ -456,31 +320,28 @@ class MicrovmBackend(SandboxBackend):
                 f"/proc/{os.getpid()}/fd/{netns}",
                 None,
                 owner=self._instance,
-                allow_private=spec.private_egress,
+                allow_private=private_egress,
             )
         except BaseException:
             await close_network(netns, sockets, None)
             raise
         return netns, sockets, network
 
-    async def start(self, spec: SandboxSpec) -> Sandbox:
-        (kernel, initrd), accel, runtime_dir = await asyncio.to_thread(self._prepare)
-        guest = spec.host.work_dir / "guest"
-        guest.mkdir(parents=True, exist_ok=True)
-        egress = spec.egress and self._slirp is not None
-        shares = [("guest", guest), ("usr", Path("/usr")), ("task", spec.host.task_root),
-                  ("runtime", runtime_dir), ("etc", self._etc)]  # fmt: skip
-        if spec.host.opt_root is not None:  # the function's layers
-            shares.append(("opt", spec.host.opt_root))
-        for index, bind in enumerate(spec.binds):
-            source = bind.source if bind.source.is_dir() else bind.source.parent
-            shares.append((f"bind{index}", source))
-        self._write_guest(spec, guest, [tag for tag, _ in shares], egress)
-        memory = max(MIN_GUEST_MB, spec.memory_mb + GUEST_ALLOWANCE_MB)
-        argv = self._qemu_argv(accel, kernel, initrd, memory)
+    async def _launch(
+        self,
+        argv: list[str],
+        shares: list[tuple[str, Path]],
+        guest_dir: Path,
+        key: SpareKey,
+        spare: bool = False,
+    ) -> MicrovmSandbox:
+        """Start QEMU with `argv`, its 9p `shares`, a network, a console and a status port."""
         for tag, path in shares:
+            # The slot is one directory with other trees bound into it: `remap` keeps their
+            # inode numbers apart in the guest (they may come from several filesystems).
+            devs = ",multidevs=remap" if tag == SLOT_TAG else ""
             argv += [
-                "-fsdev", f"local,id={tag},path={path},security_model=none,readonly=on",
+                "-fsdev", f"local,id={tag},path={path},security_model=none,readonly=on{devs}",
                 "-device", f"virtio-9p-device,fsdev={tag},mount_tag={tag}",
             ]  # fmt: skip
         # Unrestricted slirp: its host address, 10.0.2.2, is the loopback of QEMU's own network
@@ -495,20 +356,26 @@ class MicrovmBackend(SandboxBackend):
             "-device", "virtserialport,chardev=status,name=fireside.status",
         ]  # fmt: skip
         try:
-            netns, sockets, network = await self._network(spec)
+            netns, sockets, network = await self._network(
+                list(key.ports), key.egress, key.private_egress
+            )
         except BaseException:
             for fd in (output_r, output_w, status_r, status_w):
                 os.close(fd)
             raise
         try:
+            # On the event loop's thread, never a worker's: the parent-death signal fires when
+            # the thread that started QEMU ends.
             process = subprocess.Popen(
                 argv,
-                stdin=subprocess.PIPE,  # the guest's clock arrives on the console (_send_time)
+                stdin=subprocess.PIPE,  # the guest's clock and GO arrive on the console
                 stdout=output_w,
                 stderr=output_w,
                 pass_fds=(status_w,),
                 env=lifeline.helper_env(self._instance),
-                preexec_fn=lifeline.die_with_server(functools.partial(setns_net, netns)),
+                preexec_fn=lifeline.die_with_server(
+                    functools.partial(enter, netns, SPARE_NICE if spare else 0)
+                ),
                 start_new_session=True,
             )
         except BaseException:
@@ -520,4 +387,122 @@ class MicrovmBackend(SandboxBackend):
             os.close(output_w)
             os.close(status_w)
         os.set_blocking(output_r, False)
-        return MicrovmSandbox(process, output_r, status_r, guest, netns, sockets, network)
+        return MicrovmSandbox(process, output_r, status_r, guest_dir, netns, sockets, network)
+
+    def _spare_key(self, spec: SandboxSpec) -> SpareKey:
+        return SpareKey(
+            memory_mb=spec.memory_mb,
+            tmp_mb=spec.tmp_mb,
+            egress=spec.egress and self._slirp is not None,
+            private_egress=spec.private_egress,
+            ports=tuple(spec.inside_ports),
+            binds=tuple(spec.binds),
+            program=spec.argv[0],
+            libraries=spec.env.get("LD_LIBRARY_PATH", ""),
+        )
+
+    def _argv(self, key: SpareKey) -> list[str]:
+        (kernel, initrd), accel = self._prepare_assets(quiet=False)
+        memory = max(MIN_GUEST_MB, key.memory_mb + GUEST_ALLOWANCE_MB)
+        return self._qemu_argv(accel, kernel, initrd, memory)
+
+    def _boot_script(self, key: SpareKey, tags: list[str], spare: bool) -> str:
+        return boot_script(
+            tags=tags, binds=key.binds, program=key.program, libraries=key.libraries,
+            memory_mb=key.memory_mb, tmp_mb=key.tmp_mb, egress=key.egress, spare=spare,
+        )  # fmt: skip
+
+    async def start(self, spec: SandboxSpec) -> Sandbox:
+        _, _, runtime_dir = await asyncio.to_thread(self._prepare)
+        key = self._spare_key(spec)
+        spare = self._warm.take(key)
+        if spare is not None:
+            self._waiting.discard(spare)
+            try:
+                if self._take(spare, spec) and await spare.go(
+                    GO_TIMEOUT_S, spec.host.opt_root is not None
+                ):
+                    return spare
+            except OSError:
+                log.warning("could not use a spare guest", exc_info=True)
+            except BaseException:  # cancelled mid-take: the spare goes all the same
+                spare.kill()
+                self._closing.add(task := asyncio.ensure_future(self._discard(spare)))
+                task.add_done_callback(self._closing.discard)
+                raise
+            await self._discard(spare)
+        return await self._start_cold(spec, key, runtime_dir)
+
+    async def _start_cold(self, spec: SandboxSpec, key: SpareKey, runtime_dir: Path) -> Sandbox:
+        """A guest booted for this environment alone."""
+        guest = spec.host.work_dir / "guest"
+        shares = [("guest", guest), ("task", spec.host.task_root)]
+        if spec.host.opt_root is not None:  # the function's layers
+            shares.append(("opt", spec.host.opt_root))
+        shares += self._shared(runtime_dir, spec.binds)
+        boot = self._boot_script(key, [tag for tag, _ in shares], spare=False)
+
+        def write() -> list[str]:
+            guest.mkdir(parents=True, exist_ok=True)
+            (guest / "boot.sh").write_text(boot)
+            (guest / "run.sh").write_text(run_script(spec.env, spec.argv))
+            return self._argv(key)
+
+        argv = await asyncio.to_thread(write)
+        return await self._launch(argv, shares, guest, key)
+
+    # -- spares ------------------------------------------------------------------------------
+    async def _make_spare(self, key: SpareKey) -> MicrovmSandbox:
+        """A guest booted from what environments of `key` share, waiting for a function."""
+        _, _, runtime_dir = await asyncio.to_thread(self._prepare)
+        home = self._spares / os.urandom(6).hex()
+        guest, slot = home / "guest", home / "slot"
+        shares = [("guest", guest), *self._shared(runtime_dir, list(key.binds)), (SLOT_TAG, slot)]
+        boot = self._boot_script(key, [tag for tag, _ in shares], spare=True)
+
+        def write() -> list[str]:
+            guest.mkdir(parents=True)
+            (slot / "task").mkdir(parents=True)
+            (slot / "opt").mkdir()
+            (guest / "boot.sh").write_text(boot)
+            return self._argv(key)
+
+        try:
+            argv = await asyncio.to_thread(write)
+            spare = await self._launch(argv, shares, home, key, spare=True)
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, home, True)
+            raise
+        spare.slot, spare.nice = slot, SPARE_NICE
+        self._waiting.add(spare)
+        watcher = asyncio.ensure_future(self._watch_spare(key, spare))
+        self._closing.add(watcher)
+        watcher.add_done_callback(self._closing.discard)
+        return spare
+
+    async def _watch_spare(self, key: SpareKey, spare: MicrovmSandbox) -> None:
+        """A spare that dies waiting (killed, or its guest failed) is replaced at once."""
+        await spare.wait()
+        self._waiting.discard(spare)
+        self._warm.prune(key)
+
+    def _take(self, spare: MicrovmSandbox, spec: SandboxSpec) -> bool:
+        """Hand a spare the function's parts: its code and layers bound into the spare's slot
+        (read-only), and its run.sh there. False: it died meanwhile."""
+        assert spare.slot is not None
+        task, opt = spare.slot / "task", spare.slot / "opt"
+        spare.mounted.append(task)
+        mounts.bind_readonly(spec.host.task_root, task)
+        if spec.host.opt_root is not None:
+            spare.mounted.append(opt)
+            mounts.bind_readonly(spec.host.opt_root, opt)
+        (spare.slot / "run.sh").write_text(run_script(spec.env, spec.argv))
+        return spare.alive()
+
+    async def _discard(self, spare: MicrovmSandbox) -> None:
+        spare.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(spare.wait(), 5)
+        with contextlib.suppress(OSError):
+            os.close(spare.output_fd)
+        await spare.close()

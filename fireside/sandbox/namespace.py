@@ -18,8 +18,12 @@ What the runtime process gets:
   loop, so every environment sees Lambda's addresses and none can reach another's.
 
 bubblewrap holds the runtime (`--block-fd`) until those sockets exist, then `release()` lets it
-run. bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
-(`fireside.sandbox.share`) that `nobody` can reach.
+run; a runtime that can wait for its launch on a pipe (Python's bootstrap, anything started by
+`fireside_exec`) is let go as soon as the sandbox exists instead, and its interpreter starts
+while Fireside attaches the network, then `release()` sends it the function's environment.
+bubblewrap runs as `nobody` too, so its bind sources live in the shared tree
+(`fireside.sandbox.share`) that `nobody` can reach; it is spawned by `vfork` through `sh` and
+`setpriv`, never a fork of the server (`_JOIN_THEN_EXEC`).
 
 Warm starts (`fireside.sandbox.warm`): spare sandboxes are made ahead of demand, waiting on
 stdin: a runtime that launches itself (`Launcher.SELF`: Python's bootstrap) started and ready,
@@ -45,6 +49,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +69,7 @@ from fireside.sandbox.base import (
     SandboxSpec,
     SnapshotHooks,
 )
+from fireside.sandbox.etc import EtcTree
 from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
 from fireside.sandbox.snapshot import TemplateError
 from fireside.sandbox.templates import Templates
@@ -73,6 +79,28 @@ log = logging.getLogger(__name__)
 
 #: Spares wait with a small limit; taking one raises it to the function's MemorySize.
 SPARE_MEMORY_MB = 128
+
+#: How bubblewrap is started without a copy of the server (a `preexec_fn` makes every spawn a
+#: full fork of it: 10-20 ms of page tables, on the event loop): `vfork`, then this shell exits
+#: if the server (`$1`) is gone, joins the resource group (the files before `--`) and execs
+#: `setpriv`, which drops to `nobody`, sets the death signal and execs bubblewrap.
+_JOIN_THEN_EXEC = (
+    '[ "$PPID" = "$1" ] || exit 125; shift; '
+    'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
+)
+
+
+def _spawner() -> tuple[str, str, str] | None:
+    """`sh`, `setpriv` (util-linux 2.33+, for `--pdeathsig`) and `bwrap`, by absolute path,
+    when all are there; else None (bubblewrap is then started through a `preexec_fn`)."""
+    sh, setpriv, bwrap = shutil.which("sh"), shutil.which("setpriv"), shutil.which("bwrap")
+    if sh is None or setpriv is None or bwrap is None:
+        return None
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (sh, setpriv, bwrap) if b"--pdeathsig" in usage else None
 
 
 def unavailable_reason() -> str | None:
@@ -133,12 +161,16 @@ class NamespaceSandbox(ProcessSandbox):
     def network_socket(self, kind: int) -> socket.socket:
         return socket_in(f"/proc/{self.child_pid}/ns/net", socket.AF_INET, kind)
 
-    def release(self) -> None:
+    def unblock(self) -> None:
+        """Let bubblewrap exec the runtime (which, given a launch pipe, then waits on it)."""
         if self._block_fd is not None:
             with contextlib.suppress(OSError):
                 os.write(self._block_fd, b"1")
             os.close(self._block_fd)
             self._block_fd = None
+
+    def release(self) -> None:
+        self.unblock()
         if self.launch_fd is not None and self.launch_env is not None:
             message = json.dumps({"env": self.launch_env, "argv": self.launch_argv}).encode()
             with contextlib.suppress(OSError):  # a dead runtime shows up as its exit
@@ -162,10 +194,10 @@ class NamespaceSandbox(ProcessSandbox):
             os.kill(self.child_pid, signal.SIGKILL)
 
     async def close(self) -> None:
-        self.release()
-        if self.launch_fd is not None:  # a spare never taken: EOF tells its runtime to exit
+        if self.launch_fd is not None:  # never launched: EOF tells its runtime to exit
             os.close(self.launch_fd)
             self.launch_fd = None
+        self.release()
         for sock in self._sockets:
             sock.close()
         if self.network is not None:
@@ -221,16 +253,16 @@ class NamespaceBackend(SandboxBackend):
             log.warning("slirp4netns is not installed: functions reach only Fireside (no egress)")
         # Inside, DNS goes to Fireside's resolver on the environment's own loopback
         # (`fireside.compute.aws_names`), which forwards what it does not answer upstream.
-        self._resolv = resolver_conf(self._trees.root, "127.0.0.1")
-        self._etc = [
-            path for path in ETC_FILES if os.path.exists(path) and path != "/etc/resolv.conf"
-        ]
+        resolv = resolver_conf(self._trees.root, "127.0.0.1")
+        host_etc = [path for path in ETC_FILES if path != "/etc/resolv.conf"]
+        self._etc = EtcTree(self._trees.root, host_etc, resolv)
         self._root_links = [
             (os.readlink(path), path) if os.path.islink(path) else (None, path)
             for path in ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
             if os.path.lexists(path)
         ]
         self._landlock = files.landlock_abi
+        self._spawner = _spawner()
         #: Starts runtimes other than the Python bootstrap (Landlock, warm handoff, exec).
         self._launcher = share.system_python()
         self._slots = self._trees.root / "slots"
@@ -312,9 +344,9 @@ class NamespaceBackend(SandboxBackend):
         ]  # fmt: skip
         for target, path in self._root_links:
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
-        for path in self._etc:
+        argv += ["--ro-bind", str(self._etc.current()), "/etc"]  # one bind, not a dozen
+        for path in self._etc.bound:
             argv += ["--ro-bind", path, path]
-        argv += ["--ro-bind", str(self._resolv), "/etc/resolv.conf"]
         argv += [
             "--proc", "/proc",
             "--dev", "/dev",
@@ -453,6 +485,13 @@ class NamespaceBackend(SandboxBackend):
     ) -> NamespaceSandbox:
         return await self._start(spec, runtime_dir, template_fd=template_fd)
 
+    def _waits_for_launch(self, spec: SandboxSpec) -> bool:
+        """Whether this runtime can start and then wait for its launch on a pipe (as a warm
+        spare's does): Fireside's Python bootstrap, or any runtime `fireside_exec` starts."""
+        if spec.launcher is Launcher.SELF:
+            return True
+        return bool(self._launcher) and spec.argv[:1] != [self._launcher]
+
     async def _start(
         self,
         spec: SandboxSpec,
@@ -460,15 +499,42 @@ class NamespaceBackend(SandboxBackend):
         stdin: int | None = None,
         template_fd: int | None = None,
     ) -> NamespaceSandbox:
-        # Creating many network namespaces at once, bubblewrap occasionally fails to set up
-        # loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is retried.
-        for attempt in range(3):
-            sandbox, failure = await self._spawn(spec, runtime_dir, stdin, template_fd)
-            if sandbox is not None:
-                break
-            log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
-        else:
-            raise OSError(f"bubblewrap could not create the sandbox: {failure}")
+        # A start from scratch overlaps its two slow halves: the runtime is let go as soon as
+        # bubblewrap runs, so its interpreter starts and imports while Fireside gives the
+        # sandbox its network and sockets; it then waits on a launch pipe, as a warm spare's
+        # does, and `release()` sends it the function's environment. No function code runs
+        # before the network and the Runtime API are in place.
+        launch_r = launch_w = -1
+        if stdin is None and template_fd is None and self._waits_for_launch(spec):
+            launch_r, launch_w = os.pipe()
+        try:
+            # Creating many network namespaces at once, bubblewrap occasionally fails to set
+            # up loopback (`Failed RTM_NEWADDR`): a failure before the sandbox exists is
+            # retried.
+            for attempt in range(3):
+                sandbox, failure = await self._spawn(
+                    spec, runtime_dir, stdin if launch_r < 0 else launch_r, template_fd
+                )
+                if sandbox is not None:
+                    break
+                log.warning("bubblewrap failed (attempt %d): %s", attempt + 1, failure)
+            else:
+                raise OSError(f"bubblewrap could not create the sandbox: {failure}")
+        except BaseException:
+            if launch_w >= 0:
+                os.close(launch_w)
+            raise
+        finally:
+            if launch_r >= 0:
+                os.close(launch_r)
+        if launch_w >= 0:
+            sandbox.launch_fd, sandbox.launch_env, sandbox.launch_argv = (
+                launch_w,
+                spec.env,
+                spec.argv,
+            )
+            sandbox.unblock()
+
         if spec.egress and self._slirp is not None:
             try:
                 sandbox.network = await asyncio.to_thread(
@@ -492,22 +558,14 @@ class NamespaceBackend(SandboxBackend):
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
+
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
             f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
             limits.Limits(memory_mb=spec.memory_mb, burst_until_throttled=True),
             self._limits,
         )
-        join = group.preexec()
         as_root = os.geteuid() == 0
-
-        def preexec() -> None:
-            join()  # under the limits before anything runs, so nothing can slip out
-            if as_root:
-                os.setgroups([])
-                os.setresgid(NOBODY, NOBODY, NOBODY)
-                os.setresuid(NOBODY, NOBODY, NOBODY)
-
         output_r, output_w = os.pipe()
         info_r, info_w = os.pipe()
         block_r, block_w = os.pipe()
@@ -516,15 +574,45 @@ class NamespaceBackend(SandboxBackend):
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
         argv = self._argv(spec, runtime_dir, fds, template)
         command = argv.index("--")  # bubblewrap takes options from --args, not the command
-        args_fd = _args_fd(argv[1:command])
         env = self._runtime_env(spec)
+        if stdin is not None:  # a launch pipe: the runtime waits for its environment there
+            env = {**env, "FIRESIDE_WARM_FD": "0"}
         if template_fd is not None:
             env["FIRESIDE_SNAPSHOT_FD"] = str(template_fd)
+        join_files = group.join_files()
+        options = argv[1:command]
+        preexec_fn: Callable[[], None] | None = None
+        if self._spawner is not None and join_files is not None:
+            sh, setpriv, bwrap = self._spawner
+            # The runtime's variables reach it through bubblewrap's options, never the
+            # environment of the host-side programs (the shell runs as root).
+            for name, value in env.items():
+                options += ["--setenv", name, value]
+            env = {}
+            privileges = ["--reuid", str(NOBODY), "--regid", str(NOBODY), "--clear-groups"]
+            prefix = [sh, "-c", _JOIN_THEN_EXEC, "sh", str(os.getpid()), *join_files, "--"]
+            prefix.append(setpriv)
+            prefix += [*(privileges if as_root else []), "--pdeathsig", "KILL", "--", bwrap]
+        else:
+            prefix = ["bwrap"]
+            join = group.preexec()
+
+            def preexec() -> None:
+                join()  # under the limits before anything runs, so nothing can slip out
+                if as_root:
+                    os.setgroups([])
+                    os.setresgid(NOBODY, NOBODY, NOBODY)
+                    os.setresuid(NOBODY, NOBODY, NOBODY)
+
+            # bubblewrap's --die-with-parent covers the sandbox once bubblewrap runs; this
+            # covers bubblewrap itself (set after the uid change, which would clear it).
+            preexec_fn = lifeline.die_with_server(preexec)
+        args_fd = _args_fd(options)
         try:
             process = subprocess.Popen(
                 # PID 1 inside is a copy of bubblewrap, whose command line the function can
                 # read: its options (host paths) come from a memfd instead.
-                ["bwrap", "--args", str(args_fd), *argv[command:]],
+                [*prefix, "--args", str(args_fd), *argv[command:]],
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=output_w,
                 stderr=output_w,
@@ -534,9 +622,7 @@ class NamespaceBackend(SandboxBackend):
                     args_fd,
                     *([template_fd] if template_fd is not None else []),
                 ),
-                # bubblewrap's --die-with-parent covers the sandbox once bubblewrap runs; this
-                # covers bubblewrap itself (set after the uid change, which would clear it).
-                preexec_fn=lifeline.die_with_server(preexec),
+                preexec_fn=preexec_fn,
                 start_new_session=True,
             )
         except BaseException:

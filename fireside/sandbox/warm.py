@@ -101,6 +101,17 @@ class WarmPool(Generic[K, S]):
                 return
             self._ready.setdefault(key, []).append(spare)
 
+    def prune(self, key: K) -> None:
+        """Discard `key`'s spares that died while waiting, and make new ones if still wanted
+        (for backends that learn of a spare's death: one not pruned waits for a `take`)."""
+        ready = self._ready.get(key, [])
+        dead = [spare for spare in ready if not self._alive(spare)]
+        for spare in dead:
+            ready.remove(spare)
+            self._spawn_discard(spare)
+        if dead and key in self._wanted:
+            self._refill(key)
+
     def _evict_extra_keys(self) -> None:
         while len(self._wanted) > self.max_keys:
             oldest = next(iter(self._wanted))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, wait_for
 from tests.tables.conftest import TableFactory, table_params
 from tests.tables.test_tables_items import error_of
 
@@ -366,13 +366,6 @@ def test_empty_reads_and_closed_shards(ddb: Any, streams: Any, make_table: Table
         ShardIteratorType="AFTER_SEQUENCE_NUMBER",
         SequenceNumber=past,
     )[0] == ("ValidationException")
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def test_shard_lineage_survives_a_restart(
