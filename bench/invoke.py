@@ -5,6 +5,7 @@ measures, in one run so the ratios are meaningful on a shared machine:
 
 - echo floor: a bare HTTP POST answered by the same server stack (`/_fireside/echo`);
 - warm Invoke over raw HTTP and through boto3, with 1 and 8 concurrent clients;
+- warm Invoke over raw HTTP of the same function in Node.js (nodejs20.x), 1 and 8 clients;
 - the handler called in-process (the cost of the function itself);
 - cold starts (the first invoke after a configuration change), beside a bare
   `python -c "import app"`: *from scratch* on a second server with `FIRESIDE_WARM_SPARES=0`
@@ -44,6 +45,7 @@ from botocore.config import Config
 from common import ROLE, ROOT, log, raw_http, start_server, summarize, zip_of
 
 HANDLER = "def handler(event, context):\n    return event\n"
+NODE_HANDLER = "exports.handler = async (event) => event;\n"
 IDLE_CONNECTIONS = 2000
 
 
@@ -241,6 +243,20 @@ def main() -> None:
                 log(f"invoke boto3, {clients} client(s)...")
                 results[f"invoke_boto3_c{clients}"] = boto3_invoke(
                     endpoint, "bench", clients, args.seconds
+                )
+            lam.create_function(
+                FunctionName="bench-node", Runtime="nodejs20.x", Handler="index.handler",
+                Role=ROLE, MemorySize=1769, Code={"ZipFile": zip_of(NODE_HANDLER, "index.js")},
+            )  # fmt: skip
+            lam.get_waiter("function_active_v2").wait(
+                FunctionName="bench-node", WaiterConfig={"Delay": 0.05}
+            )
+            node_path = "/2015-03-31/functions/bench-node/invocations"
+            asyncio.run(raw_http(port, node_path, body, 8, 1.0))
+            for clients in (1, 8):
+                log(f"invoke raw HTTP, Node.js, {clients} client(s)...")
+                results[f"invoke_node_raw_c{clients}"] = asyncio.run(
+                    raw_http(port, node_path, body, clients, args.seconds)
                 )
             log(f"invoke raw HTTP, 8 clients, {IDLE_CONNECTIONS} idle connections held...")
             held = open_idle(port, IDLE_CONNECTIONS)

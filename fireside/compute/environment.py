@@ -127,6 +127,56 @@ class Launch:
 
 RUNTIME_API_PORT = 9001  # where Lambda's Runtime API listens inside an environment
 
+#: Programs of runtimes that need neither /opt nor the code to describe theirs, by what they
+#: are made of. `RuntimeCommand.program` looks up trees built before the first start (an
+#: interpreter's image, the SDKs: realpaths, stats up the path, a manifest read), 0.3-0.4 ms of
+#: every start; those trees stay for the server's lifetime, as `Invoker` already assumes of
+#: what `RuntimeCommand.build` makes. Nothing downstream changes a Program.
+_PROGRAMS: dict[tuple[object, ...], Program] = {}
+_MAX_PROGRAMS = 256
+
+
+def _program(
+    command: RuntimeCommand,
+    layout: Layout,
+    host: HostPaths,
+    memory_mb: int,
+    variables: dict[str, str],
+) -> Program:
+    key = (
+        command, layout.task_root, layout.runtime_dir, layout.opt_root, layout.tmp_dir,
+        layout.host_address, tuple(layout.launcher), layout.binds, layout.cache, host.opt_root,
+        memory_mb, frozenset(variables.items()),
+    )  # fmt: skip
+    program = _PROGRAMS.get(key)
+    if program is None:
+        program = command.program(layout, host, memory_mb, variables)
+        if len(_PROGRAMS) >= _MAX_PROGRAMS:  # layouts with a path per environment (`process`)
+            _PROGRAMS.clear()
+        _PROGRAMS[key] = program
+    return program
+
+
+async def _serve_network(launch: Launch, address: str, sandbox: Sandbox) -> EndpointCloser:
+    """Fireside's endpoint and AWS's names on an environment's private network (`address`
+    is where the environment reaches Fireside); returns what stops both."""
+    closers: list[EndpointCloser] = []
+    try:
+        if launch.serve_endpoint is not None:
+            closers.append(await launch.serve_endpoint(sandbox.socket_inside(launch.endpoint_port)))
+        if launch.aws_names is not None:
+            closers.append(await launch.aws_names.serve(sandbox, address, launch.egress))
+    except BaseException:
+        for closer in closers:
+            await closer()
+        raise
+
+    async def stop() -> None:
+        for closer in closers:
+            await closer()
+
+    return stop
+
 
 def backend_remaps(layout: Layout) -> bool:
     return layout.task_root == "/var/task"
@@ -165,8 +215,8 @@ class Environment:
         self._current: Invocation | None = None
         self._next_waiter: asyncio.Future[Invocation] | None = None
         self._exit_task: asyncio.Task[None] | None = None
+        #: Stops what is served on its private network besides the Runtime API (`_serve_network`).
         self._endpoint_closer: EndpointCloser | None = None
-        self._names_closer: EndpointCloser | None = None
         #: The request id of the invoke waiting for Init (named in an Init failure).
         self._initializing_for = ""
         self.extensions = ExtensionHub(
@@ -183,6 +233,8 @@ class Environment:
         self._extensions_busy = False
         self._runtime_ready = False
         self._init_waiter: asyncio.Task[None] | None = None
+        #: The invoke waiting for Init: the runtime's first `/next` takes it at once.
+        self._first: Invocation | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -213,7 +265,7 @@ class Environment:
             if opt_root is None and launch.command.language is not Language.CUSTOM:
                 # A few lookups of trees built before the first start (`RuntimeCommand.build`):
                 # a thread hop would cost more (0.6-0.9 ms of a snapshot start).
-                program = launch.command.program(*args)
+                program = _program(launch.command, *args)
             else:  # reads /opt or the code for a bootstrap, or links the layers' modules
                 program = await asyncio.to_thread(launch.command.program, *args)
         except InvalidEntrypoint as exc:
@@ -259,6 +311,9 @@ class Environment:
             template_network=functools.partial(serve_template_resolver, egress=launch.egress)
             if launch.aws_names is not None
             else None,
+            serve_network=functools.partial(_serve_network, launch, layout.host_address)
+            if backend.private_network
+            else None,
         )
         try:
             self._sandbox = sandbox = await backend.start(spec)
@@ -267,13 +322,11 @@ class Environment:
             self._exit_task = loop.create_task(self._watch_exit(sandbox))
             if backend.private_network:
                 await self._server.listen("", 0, sock=sandbox.socket_inside(RUNTIME_API_PORT))
-                if launch.serve_endpoint is not None:
-                    inside = sandbox.socket_inside(launch.endpoint_port)
-                    self._endpoint_closer = await launch.serve_endpoint(inside)
-                if launch.aws_names is not None:
-                    self._names_closer = await launch.aws_names.serve(
-                        sandbox, layout.host_address, launch.egress
-                    )
+                # Served while a parked copy waited (snapshot starts), or now.
+                served = sandbox.served_ahead()
+                if served is None and spec.serve_network is not None:
+                    served = await spec.serve_network(sandbox)
+                self._endpoint_closer = served
             sandbox.release()
         except Exception as exc:
             log.exception("could not start an environment of %s", self.config.arn)
@@ -399,9 +452,6 @@ class Environment:
         if self._endpoint_closer is not None:
             await self._endpoint_closer()
             self._endpoint_closer = None
-        if self._names_closer is not None:
-            await self._names_closer()
-            self._names_closer = None
         if self._sandbox is not None:
             await self._sandbox.close()
         if self.launch.revoke_credentials is not None:
@@ -481,6 +531,15 @@ class Environment:
                 self._end_init()
             else:  # Init also waits for every extension to register and call /event/next
                 self._init_waiter = asyncio.get_running_loop().create_task(self._await_extensions())
+        first, self._first = self._first, None
+        init = self._init_done
+        ended = init.done() and not init.cancelled() and init.exception() is None
+        if first is not None and ended and not first.outcome.done():
+            # Init is over and an invoke waits for it: handed over now, not once that invoke's
+            # task has woken to queue it (two turns of the loop on every cold start).
+            self._tail = TailBuffer()
+            self._budget.reset()
+            return self._deliver(first)
         # The previous invoke is over once the runtime asks for the next one.
         if self._queued is not None:
             invocation, self._queued = self._queued, None
@@ -606,7 +665,11 @@ class Environment:
         cold = not self._init_done.done()
         try:
             if cold:
-                init_duration = await self._until_initialized()
+                self._first = invocation
+                try:
+                    init_duration = await self._until_initialized()
+                finally:
+                    self._first = None
             else:  # no await: a runtime that exits meanwhile would leave it queued, unanswered
                 init_duration = self._init_done.result()
         except InitFailed as failure:
@@ -620,12 +683,16 @@ class Environment:
             return outcome, self._log_tail()
         if not cold:
             init_duration = None
-        self._tail = TailBuffer()
-        self._budget.reset()
         started = time.monotonic()
-        if self._next_waiter is not None and not self._next_waiter.done():
+        if self._current is invocation:
+            pass  # the runtime's first `/next` took it as Init ended (`next_invocation`)
+        elif self._next_waiter is not None and not self._next_waiter.done():
+            self._tail = TailBuffer()
+            self._budget.reset()
             self._next_waiter.set_result(invocation)
         else:
+            self._tail = TailBuffer()
+            self._budget.reset()
             self._queued = invocation
         # A timer that finishes the invocation, rather than wait_for: no task or extra future
         # per invoke on the hot path.

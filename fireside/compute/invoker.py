@@ -160,6 +160,9 @@ class Invoker:
         self._built: set[str] = set()
         #: Runtime names (as configured) whose resolved runtime is built (`_code_ready`).
         self._built_for: set[str] = set()
+        #: Their commands, resolved once: a resolve searches the host for the interpreter
+        #: (0.1-0.4 ms), and a snapshot start asked for it three times.
+        self._commands: dict[str, runtimes.RuntimeCommand] = {}
 
     # -- which configuration runs --------------------------------------------------------------
     def activate(self, config: FunctionConfig) -> None:
@@ -433,7 +436,9 @@ class Invoker:
                 await asyncio.to_thread(self._blobs.unpack, digest)
         with contextlib.suppress(runtimes.RuntimeUnavailable, OSError):
             # Else the start tries again and reports it.
-            await self.build_runtime(runtimes.resolve(config.runtime))
+            command = runtimes.resolve(config.runtime)
+            await self.build_runtime(command)
+            self._commands[config.runtime] = command
             self._built_for.add(config.runtime)
 
     async def build_runtime(self, command: runtimes.RuntimeCommand) -> None:
@@ -444,10 +449,15 @@ class Invoker:
             await asyncio.to_thread(command.build, cache)
             self._built.add(command.runtime)
 
+    def _command(self, runtime: str) -> runtimes.RuntimeCommand:
+        """The runtime's command: resolved once it is built, else now (RuntimeUnavailable)."""
+        command = self._commands.get(runtime)
+        return command if command is not None else runtimes.resolve(runtime)
+
     def _forks_snapshots(self, config: FunctionConfig) -> bool:
         """Whether the sandbox forks this function's snapshot starts from a template."""
         try:
-            snapshot = runtimes.resolve(config.runtime).snapshot
+            snapshot = self._command(config.runtime).snapshot
         except runtimes.RuntimeUnavailable:
             return False  # the start itself reports it
         return self._manager.backend.forks_snapshots(snapshot)
@@ -466,7 +476,7 @@ class Invoker:
             template_session = self._template_session(config)
         return Launch(
             config=config,
-            command=runtimes.resolve(config.runtime),
+            command=self._command(config.runtime),
             task_root=self._blobs.tree(config.code_digest),
             work_root=self._work_root,
             endpoint_url=self._endpoint_url,

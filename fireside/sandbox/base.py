@@ -217,6 +217,10 @@ class SandboxSpec:
     #: What Fireside serves on a template's network while its Init runs (the resolver its
     #: copies' resolv.conf names too): called with the template; returns what stops it.
     template_network: Callable[[Sandbox], Awaitable[Callable[[], None]]] | None = None
+    #: What Fireside serves on an environment's network besides its Runtime API (its
+    #: endpoint, AWS's names): a backend that parks environments ahead (snapshot copies)
+    #: serves it then, and `Sandbox.served_ahead` hands back what stops it.
+    serve_network: Callable[[Sandbox], Awaitable[Callable[[], Awaitable[None]]]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +270,11 @@ class Sandbox(ABC):
 
     def end_of_init(self) -> None:
         """Init is over: apply limits that Lambda lifts during Init (burst CPU)."""
+        return None
+
+    def served_ahead(self) -> Callable[[], Awaitable[None]] | None:
+        """What stops `SandboxSpec.serve_network`, when the backend served it ahead (the
+        caller owns it from here); None when the caller serves it."""
         return None
 
     async def runtime_started(self) -> None:

@@ -12,6 +12,9 @@ PID namespace (so a kill takes everything it started), with its own network name
 Fireside opens the Runtime API and its endpoint as for any environment, its own cgroup (memory,
 CPU and process limits; pages it shares with the template stay charged to the template), its
 own `/tmp`, and its own output pipe. The kernel tells Fireside its host pid (SCM_CREDENTIALS).
+Its network's listeners are made while it is parked, and it is told so (`announce_network`):
+its runtime connects to its Runtime API then, and the connection waits in the listener's
+backlog until a start serves it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fireside.sandbox import limits
 from fireside.sandbox.base import Sandbox
@@ -65,6 +68,8 @@ class ForkedSandbox(Sandbox):
         self._listeners: dict[int, socket.socket] = {}
         self._spare_sockets: dict[int, list[socket.socket]] = {}
         self.network: subprocess.Popen[bytes] | None = None
+        #: Stops what `SandboxSpec.serve_network` served on its network while it was parked.
+        self.serving: Callable[[], Awaitable[None]] | None = None
         self._exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._buffer = b""
         #: Readable once the process has exited (its exit report may still be on its way).
@@ -160,6 +165,16 @@ class ForkedSandbox(Sandbox):
             return ready.pop()
         return socket_in(f"/proc/{self.pid}/ns/net", socket.AF_INET, kind)
 
+    def served_ahead(self) -> Callable[[], Awaitable[None]] | None:
+        serving, self.serving = self.serving, None
+        return serving
+
+    def announce_network(self) -> None:
+        """Tell the parked copy that its network's listeners exist: its runtime connects to
+        its Runtime API ahead (accepted once a start serves it), so that its first request
+        leaves at once when a start takes it."""
+        self._send(b'{"network": true}\n')
+
     def set_env(self, env: dict[str, str]) -> None:
         """The environment's variables, sent by `release()` (a spare fork has none yet)."""
         self._env = env
@@ -168,13 +183,16 @@ class ForkedSandbox(Sandbox):
         if self._env is not None:
             message = json.dumps({"env": self._env}).encode() + b"\n"
             self._env = None
-            self._own.setblocking(True)
-            try:
-                self._own.sendall(message)
-            except OSError:
-                pass  # it died: its exit says so
-            finally:
-                self._own.setblocking(False)
+            self._send(message)
+
+    def _send(self, message: bytes) -> None:
+        self._own.setblocking(True)
+        try:
+            self._own.sendall(message)
+        except OSError:
+            pass  # it died: its exit says so
+        finally:
+            self._own.setblocking(False)
 
     def end_of_init(self) -> None:
         self._group.throttle_cpu()
@@ -197,6 +215,9 @@ class ForkedSandbox(Sandbox):
             sock.close()
         self._listeners.clear()
         self._spare_sockets.clear()
+        if self.serving is not None:  # never handed to an environment
+            serving, self.serving = self.serving, None
+            await serving()
         if self.network is not None:
             self.network.kill()
             await asyncio.to_thread(self.network.wait)

@@ -179,6 +179,9 @@ class Templates:
             group.add(pid)
             if spec.inside_ports:  # a private network: Fireside serves on it
                 sandbox.prepare_sockets(spec.inside_ports, list(SERVED_SOCKETS))
+                if spec.serve_network is not None:  # its endpoint and AWS's names, ahead
+                    sandbox.serving = await spec.serve_network(sandbox)
+                sandbox.announce_network()
             if spec.egress and self._slirp is not None:
                 sandbox.network = await asyncio.to_thread(
                     connect_network,

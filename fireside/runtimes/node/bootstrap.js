@@ -10,7 +10,7 @@
  * `awslambda.HttpResponseStream`: `streaming.js`).
  *
  * It runs on the host's Node.js with its standard library only, and it is on every cold
- * start's path, so it requires little (`http` is the biggest, about 3 ms).
+ * start's path, so it requires little (`net`; `http` only for a streamed response).
  *
  * With $FIRESIDE_SNAPSHOT_FD it is a snapshot template (`snapshot.js`): Init runs once, then
  * each environment Fireside asks for is a fork of this process that serves invokes.
@@ -59,7 +59,10 @@ function crash(error, exitCode) {
     die(String(error?.stack ?? error));
   }
   const response = errors.toRapidResponse(error);
-  const sent = currentRequestId ? api.fail(currentRequestId, response) : api.initError(response);
+  // This process exits next: it must not have asked for another event.
+  const sent = currentRequestId
+    ? api.fail(currentRequestId, response, false)
+    : api.initError(response);
   sent.then(() => process.exit(exitCode), dieOf);
 }
 
@@ -266,6 +269,9 @@ function connect(prepared = null) {
   if (!address) {
     die('AWS_LAMBDA_RUNTIME_API is not set');
   }
+  if (prepared !== null && prepared.address !== address) {
+    prepared.close();
+  }
   api = prepared?.address === address ? prepared : new RuntimeApi(address);
 }
 
@@ -299,7 +305,8 @@ async function main() {
   if (callbackHandler && runtimeMajor() >= 24) {
     throw new errors.CallbackHandlerDeprecated(CALLBACK_REMOVED);
   }
-  if (template) {
+  const forked = template !== null;
+  if (forked) {
     await template.forked(); // from here on, one environment of many, with its own variables
     const prepared = template.api; // made while this copy was parked
     template = null;
@@ -308,7 +315,11 @@ async function main() {
   if (callbackHandler && process.env.AWS_LAMBDA_NODEJS_DISABLE_CALLBACK_WARNING === undefined) {
     console.warn(CALLBACK_WARNING);
   }
-  setImmediate(() => serve(handler, isAsync).catch(dieOf));
+  if (forked) {
+    serve(handler, isAsync).catch(dieOf); // the restore's turn: its first /next leaves now
+  } else {
+    setImmediate(() => serve(handler, isAsync).catch(dieOf));
+  }
 }
 
 // An Init failure is reported like any uncaught error: logged, posted to /init/error, exit.

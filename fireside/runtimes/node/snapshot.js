@@ -7,6 +7,9 @@
  * (capabilities, seccomp, Landlock) and with libuv's kernel state re-created; here that process
  * re-creates what a copy must not share (`separate`) and then waits, parked, until a start
  * takes it and sends its variables: only those are left to apply when an invoke is waiting.
+ * While parked it is also told when its network is served, and connects to its Runtime API
+ * then (a blocking connect in the addon: no turn of the event loop runs the function's code
+ * before its variables), so that its first `/next` leaves in the same turn as the restore.
  *
  * The template runs V8 with `--single-threaded` (Fireside adds it): a fork keeps only the
  * calling thread, so background tasks posted in a copy would never run, and a copy's first
@@ -46,6 +49,18 @@ class Template {
     process.exit(1);
   }
 
+  /** Connects the Runtime API client made while parked (its listener exists now). */
+  connectAhead() {
+    if (this.api === null || this.api.socket !== null) {
+      return;
+    }
+    const fd = this.addon.connect(this.api.hostname, this.api.port);
+    if (fd >= 0) {
+      const net = require('net');
+      this.api.adopt(new net.Socket({ fd, readable: true, writable: true }));
+    }
+  }
+
   /**
    * Init is done: serve forks. Never settles in the template (it exits when Fireside closes
    * the socket); in each environment, resolves with that environment's variables.
@@ -60,8 +75,20 @@ class Template {
         const own = this.addon.serve(this.fd); // returns only in a copy, parked
         separate(this.addon);
         this.api = prepareApi();
-        const line = this.addon.receive(own); // until a start takes this copy
-        resolve(restore(JSON.parse(line).env));
+        let env = null;
+        while (env === null) {
+          // Until a start takes this copy: `{"network": true}` first, then its variables.
+          for (const line of this.addon.receive(own).split('\n')) {
+            const message = line ? JSON.parse(line) : {};
+            if (message.env) {
+              env = message.env;
+            } else if (message.network) {
+              this.connectAhead();
+            }
+          }
+        }
+        fs.closeSync(own);
+        resolve(restore(env));
       });
     });
   }
@@ -83,7 +110,7 @@ async function warmUp() {
     });
     const api = new RuntimeApi(`127.0.0.1:${server.address().port}`);
     await api.request('POST', '/warm-up', '{}', { 'Content-Type': 'application/json' });
-    api.agent.destroy();
+    api.close();
   } catch {
     // without it a restore is a little slower, nothing more
   } finally {

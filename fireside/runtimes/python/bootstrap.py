@@ -80,6 +80,7 @@ class _RuntimeApi:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit():
             _die(f"bad AWS_LAMBDA_RUNTIME_API {address!r}")
+        self.address = address
         self._address = (host.strip("[]"), int(port))
         version = ".".join(map(str, sys.version_info[:3]))
         self._common = f"Host: {address}\r\nUser-Agent: fireside-python/{version}\r\n"
@@ -109,6 +110,14 @@ class _RuntimeApi:
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
             return sock
         raise error
+
+    def connect_ahead(self) -> None:
+        """Connect now (a parked snapshot copy, whose Runtime API already listens): its first
+        request leaves at once. One that fails is retried once on a new connection."""
+        try:  # noqa: SIM105 (contextlib is one import more on every cold start)
+            self._sock = self._connect()
+        except OSError:
+            pass  # its first request connects
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -686,6 +695,17 @@ def _snapshot_template(fd: int) -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     control.sendall(b'{"ready": true}\n')
+    #: A copy's Runtime API client, connected while it was parked (`prepare`).
+    prepared: list[_RuntimeApi] = []
+
+    def prepare() -> None:
+        # The address the template was given: a private network's, which every copy is given
+        # too (`become` makes another client if not).
+        address = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+        if address and not prepared:
+            api = _RuntimeApi(address)
+            api.connect_ahead()
+            prepared.append(api)
 
     def become(env: dict[str, str]) -> None:
         # Only what differs from the template's (most variables are the same): each change
@@ -702,11 +722,16 @@ def _snapshot_template(fd: int) -> NoReturn:
 
         for hook, args, kwargs in snapshot_restore_py.get_after_restore():
             hook(*args, **kwargs)
-        api = _RuntimeApi(os.environ.get("AWS_LAMBDA_RUNTIME_API", ""))
+        address = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
+        api = prepared.pop() if prepared else None
+        if api is None or api.address != address:
+            if api is not None:
+                api._close()
+            api = _RuntimeApi(address)
         while True:
             _invoke(api, handler)
 
-    fireside_snapshot.serve_forks(control, become)
+    fireside_snapshot.serve_forks(control, become, prepare)
     os._exit(0)
 
 

@@ -10,8 +10,9 @@ each other), a fresh sized `/tmp`, its own `/proc` and loopback, and forks the p
 becomes the environment (PID 1 of its namespace). That process drops every capability, loads
 the strict seccomp filter and Landlock, sends its credentials (SCM_CREDENTIALS: the kernel
 translates its pid into Fireside's view) and waits, parked, for the environment's variables
-(Fireside keeps a spare parked ahead of need); then it runs the `after_restore` hooks and
-serves invokes. The intermediate child waits for it and reports its exit status on the
+(Fireside keeps a spare parked ahead of need). Once Fireside serves its network it says so
+(`{"network": true}`), and the runtime connects to its Runtime API ahead (`prepare`); when a
+start takes it, it applies them, runs the `after_restore` hooks and serves invokes. The intermediate child waits for it and reports its exit status on the
 environment's socket. The template freezes its garbage collector's objects before it forks,
 so that no copy's collection writes to (and copies) every page of Init's heap.
 
@@ -118,12 +119,15 @@ def _receive(sock: socket.socket) -> tuple[dict[str, object], list[int]]:
 
 
 def serve_forks(
-    control: socket.socket, become_environment: Callable[[dict[str, str]], None]
+    control: socket.socket,
+    become_environment: Callable[[dict[str, str]], None],
+    prepare: Callable[[], None] = lambda: None,
 ) -> None:
     """The template's loop: one forked environment per request, until Fireside closes.
 
     A request is JSON (`tmp_bytes`, and `seccomp`: the strict filter, in hex) with two
-    descriptors: the environment's own socket and the write end of its output pipe."""
+    descriptors: the environment's own socket and the write end of its output pipe. In a
+    parked copy, `prepare()` runs once its network is served (before any variables)."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # intermediates are reaped by the kernel
     if os.environ.get("FIRESIDE_LANDLOCK") == "1":
         import fireside_landlock  # type: ignore[import-not-found]  # noqa: F401  # once, here
@@ -142,7 +146,7 @@ def serve_forks(
         seccomp_program = bytes.fromhex(str(request["seccomp"]))
         if os.fork() == 0:
             control.close()
-            _intermediate(request, own, output, seccomp_program, become_environment)
+            _intermediate(request, own, output, seccomp_program, become_environment, prepare)
         os.close(own)
         os.close(output)
 
@@ -153,6 +157,7 @@ def _intermediate(
     output: int,
     seccomp_program: bytes,
     become_environment: Callable[[dict[str, str]], None],
+    prepare: Callable[[], None],
 ) -> None:
     own = socket.socket(fileno=own_fd)
     status = 1
@@ -163,7 +168,7 @@ def _intermediate(
         _nest(tmp_bytes)
         child = os.fork()
         if child == 0:
-            _environment(own, output, seccomp_program, become_environment)
+            _environment(own, output, seccomp_program, become_environment, prepare)
         _, wait_status = os.waitpid(child, 0)
         status = os.waitstatus_to_exitcode(wait_status)
     except BaseException as exc:  # report, never fall back into the template's loop
@@ -179,6 +184,7 @@ def _environment(
     output: int,
     seccomp_program: bytes,
     become_environment: Callable[[dict[str, str]], None],
+    prepare: Callable[[], None],
 ) -> None:
     """A parked environment until Fireside sends its variables: everything that does not need
     them (its namespaces settled, every privilege dropped, the filter and Landlock loaded) is
@@ -198,13 +204,18 @@ def _environment(
             [b'{"ready": true}\n'],
             [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)],
         )
-        data = b""
-        while not data.endswith(b"\n"):
+        data, env = b"", None
+        while env is None:
             chunk = own.recv(65536)
             if not chunk:
                 os._exit(0)  # Fireside gave up on this environment
             data += chunk
-        env = json.loads(data)["env"]
+            while env is None and b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                message = json.loads(line)
+                env = message.get("env")
+                if message.get("network"):
+                    prepare()  # its network is served: connect ahead
     except BaseException as exc:
         sys.stderr.write(f"fireside snapshot: could not restore an environment: {exc}\n")
         sys.stderr.flush()

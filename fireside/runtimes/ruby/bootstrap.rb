@@ -70,6 +70,10 @@ end
 
 module FiresideRuntime
   RUNTIME = '/2018-06-01/runtime'
+  NEXT = "#{RUNTIME}/invocation/next".freeze
+  # A result larger than this is sent alone: one the Runtime API may refuse (413) is followed
+  # by no request for another event (well under any response limit).
+  PIPELINE_LIMIT = 1 << 20
   ERROR_TYPE = 'Lambda-Runtime-Function-Error-Type'
   HERE = __dir__
   # Exception classes whose name AWS's runtime puts in the error-type header; any other is
@@ -89,21 +93,36 @@ module FiresideRuntime
       @common = "Host: #{address}\r\nUser-Agent: fireside-ruby/#{RUBY_VERSION}\r\n"
       @socket = nil
       @buffer = String.new(encoding: Encoding::BINARY)
+      # The answer to the `/next` pipelined behind the last result, once read: see `request`.
+      @then = nil
     end
 
-    # [status, headers (lower-case names), body]
-    def request(method, path, body = nil, headers = {})
+    # The answer to the `/next` sent behind the last result ([status, headers, body]), or nil
+    # (none was sent, or its connection closed before it: the caller asks again).
+    def take_pipelined
+      answer = @then
+      @then = nil
+      answer
+    end
+
+    # [status, headers (lower-case names), body]. With `then` (a path), a GET of it leaves in
+    # the same write and its answer is read after this one's, for `take_pipelined`: one wake-up
+    # of this process per invoke instead of two (the Runtime API answers both in one write).
+    def request(method, path, body = nil, headers = {}, then_get = nil)
       head = +"#{method} #{path} HTTP/1.1\r\n#{@common}"
       headers.each { |name, value| head << "#{name}: #{value}\r\n" }
       head << "Content-Length: #{body.bytesize}\r\n" if body
       message = (head << "\r\n").b
       message << body.b if body
+      message << "GET #{then_get} HTTP/1.1\r\n#{@common}\r\n".b if then_get
       begin
         fresh = @socket.nil?
         @socket ||= connect
         @answered = false
         @socket.write(message)
-        read_response
+        first = read_response
+        read_pipelined if then_get && (200..299).cover?(first[0]) && @socket
+        first
       rescue SystemCallError, IOError
         close
         # A kept-alive connection the server has since dropped fails before any byte of the
@@ -115,6 +134,17 @@ module FiresideRuntime
     end
 
     private
+
+    def read_pipelined
+      @answered = false
+      @then = read_response
+    rescue SystemCallError, IOError
+      # Closed after the first answer, before any byte of the second: the pipelined request
+      # went with the connection; the next `/next` asks again on a new one.
+      raise if @answered
+
+      close
+    end
 
     def connect
       socket = TCPSocket.new(@host, @port)
@@ -282,8 +312,8 @@ module FiresideRuntime
     exit!(1)
   end
 
-  def exchange(api, method, path, body = nil, headers = {})
-    status, response_headers, response_body = api.request(method, path, body, headers)
+  def exchange(api, method, path, body = nil, headers = {}, then_get = nil)
+    status, response_headers, response_body = api.request(method, path, body, headers, then_get)
     # 413: the response was too large; Fireside has already failed the invocation.
     die("#{path}: HTTP #{status} #{response_body[0, 500]}") unless (200..299).cover?(status) || status == 413
     [response_headers, response_body]
@@ -297,9 +327,25 @@ module FiresideRuntime
     [result.to_json, 'application/json']
   end
 
+  # The next invocation: the answer to the `/next` sent behind the last result, if any.
+  def next_event(api)
+    answer = api.take_pipelined
+    return exchange(api, 'GET', NEXT) unless answer
+
+    status, headers, body = answer
+    die("#{NEXT}: HTTP #{status} #{body[0, 500]}") unless (200..299).cover?(status)
+    [headers, body]
+  end
+
+  # `/next`, to send behind a result of `body`: not behind one the Runtime API may refuse as
+  # too large (this process then goes on to ask again itself).
+  def pipelined(body)
+    body.bytesize <= PIPELINE_LIMIT ? NEXT : nil
+  end
+
   # Serves one invocation; false once the runtime must stop (after a critical error).
   def invoke(api, handler)
-    headers, body = exchange(api, 'GET', "#{RUNTIME}/invocation/next")
+    headers, body = next_event(api)
     request_id = headers['lambda-runtime-aws-request-id'] or die('/next answered without a request id')
     $_global_aws_request_id = request_id
     trace_id = headers['lambda-runtime-trace-id']
@@ -314,10 +360,14 @@ module FiresideRuntime
       critical = !e.is_a?(StandardError) || e.is_a?(NameError)
       failure = Failure.new(e, 'Function')
       failure.log(critical ? 'Critical exception from handler' : 'Error raised from handler method')
-      exchange(api, 'POST', "#{path}/error", JSON.generate(failure.body), ERROR_TYPE => failure.header_type)
+      error = JSON.generate(failure.body)
+      # After a critical error this process exits: it must not have asked for another event.
+      exchange(api, 'POST', "#{path}/error", error, { ERROR_TYPE => failure.header_type },
+               critical ? nil : pipelined(error))
       return !critical
     end
-    exchange(api, 'POST', "#{path}/response", payload, 'Content-Type' => content_type)
+    exchange(api, 'POST', "#{path}/response", payload, { 'Content-Type' => content_type },
+             pipelined(payload))
     true
   end
 

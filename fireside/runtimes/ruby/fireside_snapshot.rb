@@ -161,9 +161,12 @@ module FiresideSnapshot
     landlock if ENV['FIRESIDE_LANDLOCK'] == '1'
     credentials = [Process.pid, Process.uid, Process.gid].pack('i3')
     own.sendmsg("{\"ready\": true}\n", 0, nil, [:SOCKET, :CREDENTIALS, credentials])
-    line = own.gets
-    exit!(0) if line.nil? # Fireside gave up on this environment
-    env = JSON.parse(line).fetch('env')
+    env = nil
+    while env.nil? # `{"network": true}` (its network is served) comes first: nothing to do
+      line = own.gets
+      exit!(0) if line.nil? # Fireside gave up on this environment
+      env = JSON.parse(line)['env']
+    end
     own.close
     become.call(env)
     exit!(0)

@@ -12,7 +12,9 @@
  *
  * `serve(fd)` never returns in the template (it exits when Fireside closes the socket); in
  * each environment it returns the environment's own socket, on which `receive(fd)` waits for
- * the line Fireside sends when a start takes it: `{"env": {...}}`.
+ * what Fireside sends: `{"network": true}` once the environment's network is served (the
+ * copy then connects to its Runtime API ahead, with `connect(host, port)`, a blocking connect
+ * that returns the descriptor), and `{"env": {...}}` when a start takes it.
  *
  * No Node.js headers are needed (none are installed, and node-gyp would download them): the
  * few Node-API and libuv functions used are declared below. Both are stable ABIs that the node
@@ -26,6 +28,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stddef.h>
@@ -52,6 +57,7 @@ typedef struct uv_loop_s uv_loop_t;
 extern napi_status napi_get_cb_info(napi_env, napi_callback_info, size_t *, napi_value *,
                                     napi_value *, void **);
 extern napi_status napi_get_value_int32(napi_env, napi_value, int32_t *);
+extern napi_status napi_get_value_string_utf8(napi_env, napi_value, char *, size_t, size_t *);
 extern napi_status napi_create_string_utf8(napi_env, const char *, size_t, napi_value *);
 extern napi_status napi_create_int32(napi_env, int32_t, napi_value *);
 extern napi_status napi_create_function(napi_env, const char *, size_t, napi_callback, void *,
@@ -358,18 +364,27 @@ static int environment(napi_env env, int own, int output, struct sock_filter_ins
     return own;
 }
 
-/* receive(ownFd): in a parked environment, wait for the line Fireside sends when a start takes
- * it, `{"env": {...}}`, and return it; the process exits if Fireside discards it instead. */
-static napi_value receive(napi_env env, napi_callback_info info) {
-    const char *stage = "restore an environment";
+/* The descriptor a function was called with (its first argument), or -1 after throwing
+ * `usage` as a JavaScript error. */
+static int32_t descriptor_argument(napi_env env, napi_callback_info info, const char *usage) {
     size_t argc = 1;
     napi_value argv[1];
-    int32_t own = -1;
+    int32_t fd = -1;
     if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 ||
-        napi_get_value_int32(env, argv[0], &own) != 0 || own < 0) {
-        napi_throw_error(env, NULL, "receive(ownFd): a descriptor is required");
-        return NULL;
+        napi_get_value_int32(env, argv[0], &fd) != 0 || fd < 0) {
+        napi_throw_error(env, NULL, usage);
+        return -1;
     }
+    return fd;
+}
+
+/* receive(ownFd): in a parked environment, wait for the next whole lines Fireside sends
+ * (`{"network": true}`, then `{"env": {...}}` when a start takes it) and return them; the
+ * process exits if Fireside discards it instead. */
+static napi_value receive(napi_env env, napi_callback_info info) {
+    const char *stage = "restore an environment";
+    int32_t own = descriptor_argument(env, info, "receive(ownFd): a descriptor is required");
+    if (own < 0) return NULL;
     size_t size = 0, capacity = 65536;
     char *line = malloc(capacity + 1);
     if (line == NULL) {
@@ -395,7 +410,6 @@ static napi_value receive(napi_env env, napi_callback_info info) {
         }
         size += (size_t)got;
     }
-    close(own);
     napi_value result;
     if (napi_create_string_utf8(env, line, size, &result) != 0) {
         fprintf(stderr, "fireside snapshot: could not hand over the environment\n");
@@ -462,16 +476,50 @@ static struct sock_filter_insn *request_seccomp(const char *request, size_t *cou
     return (struct sock_filter_insn *)bytes;
 }
 
-/* serve(controlFd): the template's loop, one environment per request, until Fireside closes. */
-static napi_value serve(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    int32_t control = -1;
-    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 1 ||
-        napi_get_value_int32(env, argv[0], &control) != 0 || control < 0) {
-        napi_throw_error(env, NULL, "serve(controlFd): a descriptor is required");
+/* connect(host, port): in a parked environment, a blocking TCP connection to its Runtime API
+ * (a numeric address on its own network, where Fireside already listens), returned as a
+ * descriptor for a net.Socket; -1 when it cannot be made (the runtime connects later). */
+static napi_value connect_to(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    char host[64];
+    int32_t port = -1;
+    int fd = -1;
+    if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != 0 || argc < 2 ||
+        napi_get_value_string_utf8(env, argv[0], host, sizeof host, NULL) != 0 ||
+        napi_get_value_int32(env, argv[1], &port) != 0 || port <= 0 || port > 65535) {
+        napi_throw_error(env, NULL, "connect(host, port): an address is required");
         return NULL;
     }
+    char service[8];
+    snprintf(service, sizeof service, "%d", (int)port);
+    struct addrinfo hints, *found = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    if (getaddrinfo(host, service, &hints, &found) == 0) {
+        for (struct addrinfo *at = found; at != NULL && fd < 0; at = at->ai_next) {
+            fd = socket(at->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (fd >= 0 && connect(fd, at->ai_addr, at->ai_addrlen) != 0) {
+                close(fd);
+                fd = -1;
+            }
+        }
+        freeaddrinfo(found);
+    }
+    if (fd >= 0) {
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    }
+    napi_value result;
+    if (napi_create_int32(env, fd, &result) != 0) return NULL;
+    return result;
+}
+
+/* serve(controlFd): the template's loop, one environment per request, until Fireside closes. */
+static napi_value serve(napi_env env, napi_callback_info info) {
+    int32_t control = descriptor_argument(env, info, "serve(controlFd): a descriptor is required");
+    if (control < 0) return NULL;
     struct sigaction ignore;
     memset(&ignore, 0, sizeof ignore);
     ignore.sa_handler = SIG_IGN;
@@ -550,6 +598,8 @@ napi_value napi_register_module_v1(napi_env env, napi_value exports) {
         napi_set_named_property(env, exports, "serve", function) != 0 ||
         napi_create_function(env, "receive", 7, receive, NULL, &function) != 0 ||
         napi_set_named_property(env, exports, "receive", function) != 0 ||
+        napi_create_function(env, "connect", 7, connect_to, NULL, &function) != 0 ||
+        napi_set_named_property(env, exports, "connect", function) != 0 ||
         napi_create_function(env, "exit", 4, exit_now, NULL, &function) != 0 ||
         napi_set_named_property(env, exports, "exit", function) != 0) {
         napi_throw_error(env, NULL, "fireside_fork: could not export its functions");
