@@ -8,14 +8,12 @@ import json
 import os
 import shutil
 import signal
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, Server, make_zip, processes_with, python_zip, unavailable
+from tests.conftest import ROLE, Server, make_zip, processes_with, python_zip, unavailable, wait_for
 
 SOURCE = """
 import os, random, uuid
@@ -49,16 +47,6 @@ def forked_environments(marker: str) -> list[int]:
         if len(nspids) >= 3 and nspids[-1] == "1":
             found.append(pid)
     return found
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def status_of(pid: int) -> dict[str, str]:
