@@ -73,6 +73,20 @@ def cmdline(pid: int) -> str:
         return raw.read().replace(b"\0", b" ").decode(errors="replace")
 
 
+def program(pid: int) -> str:
+    """The base name of a process's program (bubblewrap and slirp4netns may be started by
+    absolute path)."""
+    return os.path.basename(cmdline(pid).split(" ", 1)[0])
+
+
+def parent_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]:
     """RSS/PSS of the runtime process and of everything else the environment holds.
 
@@ -86,9 +100,14 @@ def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]
                     pids.append(int(entry))
             except OSError:
                 continue
-    runtime = [
-        p for p in pids if "bootstrap.py" in cmdline(p) and not cmdline(p).startswith("bwrap")
-    ]
+    runtime = [p for p in pids if "bootstrap.py" in cmdline(p) and program(p) != "bwrap"]
+    # bubblewrap gets the function's variables as options, not in its own environment: found
+    # as the runtime's ancestors.
+    for pid in list(pids):
+        parent = parent_of(pid)
+        while parent > 1 and parent not in pids and program(parent) == "bwrap":
+            pids.append(parent)
+            parent = parent_of(parent)
     others = [p for p in pids if p not in runtime]
     inner = {str(p) for p in pids}
     for entry in os.listdir("/proc"):  # slirp4netns names the environment's network namespace
@@ -97,7 +116,7 @@ def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]
                 line = cmdline(int(entry))
             except OSError:
                 continue
-            if line.startswith("slirp4netns") and (
+            if os.path.basename(line.split(" ", 1)[0]) == "slirp4netns" and (
                 any(f"/proc/{p}/ns/net" in line for p in inner) or f"/proc/{server_pid}/fd/" in line
             ):
                 others.append(int(entry))
@@ -141,7 +160,7 @@ def spare_memory(server_pid: int) -> float:
                 frontier.append(child)
     for pid in children.get(server_pid, []):
         line = cmdline(pid)
-        if line.startswith("slirp4netns") and any(f"/proc/{p}/ns/net" in line for p in pids):
+        if program(pid) == "slirp4netns" and any(f"/proc/{p}/ns/net" in line for p in pids):
             pids.add(pid)
     total = sum(status_kb(p, "VmRSS") for p in pids) / 1024
     return total / max(1, len(tops))
