@@ -299,11 +299,11 @@ def test_bwrap_loads_filter(code: int) -> None:
     try:
         argv = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         argv += ["--tmpfs", "/tmp", "--unshare-all", "--die-with-parent", "--seccomp", str(fd)]
-        argv += [sys.executable, "-c", PROBE, json.dumps({"errno": code})]
+        # The interpreter itself, not a virtualenv's link to it: a clone under /tmp (CI's) is
+        # hidden by the sandbox's own /tmp, and the probe needs only the standard library.
+        argv += [os.path.realpath(sys.executable), "-c", PROBE, json.dumps({"errno": code})]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=60, pass_fds=[fd])
     finally:
         os.close(fd)
-    if done.returncode != 0 and "seccomp" not in done.stderr and "Traceback" not in done.stderr:
-        pytest.skip(f"bwrap cannot run here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     check_report(done.stdout, code)
