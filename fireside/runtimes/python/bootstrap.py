@@ -86,6 +86,9 @@ class _RuntimeApi:
         self._common = f"Host: {address}\r\nUser-Agent: fireside-python/{version}\r\n"
         self._sock: _socket.socket | None = None
         self._buf = bytearray()
+        # Reads land in this one buffer: `recv(256 KiB)` allocated (mmap, mremap, munmap) and
+        # page-faulted a fresh 256 KiB on every read, three system calls more per invoke.
+        self._chunk = memoryview(bytearray(262144))
         self._answered = False
         #: The answer to the `/next` pipelined behind the last `/response` or `/error`.
         self.then: tuple[int, dict[str, str], bytes] | None = None
@@ -166,11 +169,11 @@ class _RuntimeApi:
 
     def _recv(self) -> bool:
         assert self._sock is not None
-        data = self._sock.recv(262144)
-        if data:
+        size = self._sock.recv_into(self._chunk)
+        if size:
             self._answered = True
-            self._buf += data
-        return bool(data)
+            self._buf += self._chunk[:size]
+        return size > 0
 
     def _fill(self, size: int) -> None:
         while len(self._buf) < size:
