@@ -20,6 +20,7 @@ from fireside.app import Fireside, Started
 from fireside.compute.logs import LogStore, read_records
 from fireside.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_settings
 from fireside.deploy import command as deploy_command
+from fireside.priority import favour_this_thread
 from fireside.sandbox import SandboxMode
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -300,6 +301,7 @@ def _up(args: argparse.Namespace) -> int:
         # the collector's full passes, which otherwise walked all of it (~0.4 s, the event
         # loop stopped) every time enough new objects had survived.
         gc.freeze()
+        priority_warning = favour_this_thread(settings.loop_nice)
         auth = (
             f"{len(settings.credentials)} configured key(s)"
             if settings.credentials
@@ -314,6 +316,8 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  sdks:     {_sdk_summary()}", flush=True)
         if server.sandbox_warning:
             print(f"  warning:  {server.sandbox_warning}", flush=True)
+        if priority_warning:
+            print(f"  note:     {priority_warning}", flush=True)
         print("  Ctrl-C to stop.", flush=True)
 
     async def main() -> None:
