@@ -37,7 +37,7 @@ from fireside.compute.concurrency import Concurrency
 from fireside.compute.credentials import EnvironmentCredentials
 from fireside.compute.event_config import EventConfigs
 from fireside.compute.function_urls import FunctionUrls
-from fireside.compute.invoker import Invoker, trace_id
+from fireside.compute.invoker import Invoker
 from fireside.compute.kafka_mapping import MappingCredentials
 from fireside.compute.kafka_sources import KafkaClusters
 from fireside.compute.layers import LayerStore
@@ -93,6 +93,7 @@ from fireside.http.limits import raise_open_file_limit
 from fireside.http.server import HttpServer
 from fireside.http.types import Request, Response
 from fireside.iam import IamProvider, IamStore
+from fireside.ids import trace_id
 from fireside.kafka.broker import Broker, BrokerConfig
 from fireside.kafka.sasl import IamVerifier, SaslGate
 from fireside.kafka.service import KafkaService

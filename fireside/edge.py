@@ -20,7 +20,6 @@ import dataclasses
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from fireside.aws.protocol import WireProtocol, not_implemented, protocol_for
 from fireside.gateway.addresses import FrontDoorAddress, FrontDoors, recognize
 from fireside.gateway.addresses import body_limit as front_door_body_limit
 from fireside.http.types import Handler, Request, Response
+from fireside.ids import request_id as new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Edge:
                 [("Content-Type", "text/plain")],
                 f"healthy: dynamodb.{self._region}.amazonaws.com ".encode(),
             )
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         service = None
         try:
             open_to_all = self._unsigned_action(request)
@@ -267,7 +267,7 @@ class Edge:
         try:
             return await self._front_doors(address, request)
         except Exception:
-            request_id = str(uuid.uuid4())
+            request_id = new_request_id()
             log.exception(
                 "internal error (request id %s) in the %s front door on %s %s",
                 request_id,

@@ -10,9 +10,7 @@ import asyncio
 import base64
 import contextlib
 import json
-import secrets
 import socket
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from fireside.compute.registry import FunctionRegistry, named_account, parse_fun
 from fireside.compute.streaming import ResponseStream, StreamedInvocation, invoke_events
 from fireside.compute.versions import Versions
 from fireside.http.streams import ClosingStream
+from fireside.ids import trace_id
 from fireside.runtimes import registry as runtimes
 from fireside.sandbox.base import TemplateSession
 from fireside.sandbox.opt import OptTrees
@@ -107,13 +106,6 @@ def _parser_words(payload: bytes, exc: Exception) -> str:
     ):
         return _unexpected(exc.doc[exc.pos])
     return str(exc)
-
-
-def trace_id() -> str:
-    return (
-        f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};"
-        f"Parent={secrets.token_hex(8)};Sampled=0"
-    )
 
 
 class Invoker:

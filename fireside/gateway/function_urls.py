@@ -32,7 +32,6 @@ from fireside.aws.auth import Authenticator
 from fireside.aws.errors import ServiceError
 from fireside.compute.function_urls import FunctionUrlConfig, FunctionUrls
 from fireside.compute.invocation import MAX_SYNC_PAYLOAD
-from fireside.compute.invoker import trace_id
 from fireside.compute.streaming import StreamedInvocation
 from fireside.gateway import payload_v2
 from fireside.gateway.addresses import FrontDoorAddress
@@ -46,6 +45,7 @@ from fireside.gateway.integration import (
 )
 from fireside.http.streams import ClosingStream
 from fireside.http.types import Request, Response
+from fireside.ids import trace_id
 
 __all__ = ["FunctionUrlDoor"]
 

@@ -42,6 +42,35 @@ StreamBody = Callable[[str, str, Mapping[str, str]], bool]
 
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 
+#: The lower-case names of the header fields most requests carry, as they are usually
+#: spelled: each request's every field name would otherwise be decoded and lower-cased.
+_FIELD_NAMES = {
+    spelling.encode(): spelling.lower()
+    for name in (
+        "Host",
+        "User-Agent",
+        "Accept",
+        "Accept-Encoding",
+        "Connection",
+        "Content-Type",
+        "Content-Length",
+        "Authorization",
+        "X-Amz-Date",
+        "X-Amz-Target",
+        "X-Amz-Content-SHA256",
+        "X-Amz-Security-Token",
+        "X-Amz-User-Agent",
+        "Amz-Sdk-Invocation-Id",
+        "Amz-Sdk-Request",
+        "X-Amz-Invocation-Type",
+        "X-Amz-Log-Type",
+        "Expect",
+        "Transfer-Encoding",
+        "Lambda-Runtime-Function-Error-Type",
+    )
+    for spelling in (name, name.lower())
+}
+
 
 def error_response(status: int, message: str) -> Response:
     body = json.dumps({"message": message}).encode()
@@ -316,7 +345,9 @@ class Connection(asyncio.Protocol):
         if len(headers) + self._repeats >= self._limits.max_headers:
             self._problem = (431, "Request header fields too large")
             raise _Refused
-        key = name.decode("latin-1").lower()
+        key = _FIELD_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         if self._stream is not None:  # a trailer field, after a streamed chunked body
             self._repeats += 1
@@ -649,7 +680,9 @@ def head_bytes(response: Response, keep_alive: bool) -> bytes:
     lines = [f"HTTP/1.1 {response.status} {reason}"]
     has_length = False
     for name, value in response.headers:
-        if name.lower() == "content-length":
+        # Lower-cased only when it could be Content-Length: every answer's every header
+        # passes here.
+        if len(name) == 14 and name.lower() == "content-length":
             has_length = True
         lines.append(f"{name}: {value}")
     if not has_length:
