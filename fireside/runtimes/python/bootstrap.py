@@ -198,11 +198,11 @@ class _RuntimeApi:
 
     def _read_response(self) -> tuple[int, dict[str, str], bytes]:
         lines = self._line(b"\r\n\r\n").decode("latin-1").split("\r\n")
-        version, status = lines[0][:8], int(lines[0].split(None, 2)[1])
+        version, status = lines[0][:8], int(lines[0][9:12])
         headers: dict[str, str] = {}
         for line in lines[1:]:
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+            headers[name.lower()] = value.strip()
         connection = headers.get("connection", "").lower()
         if "chunked" in headers.get("transfer-encoding", "").lower():
             chunks = []
@@ -431,18 +431,30 @@ def _parse_header(value: str, name: str) -> dict[str, object]:
     return data
 
 
+#: `os.environ`'s own store (bytes to bytes on POSIX), which its writes update: a lookup there
+#: skips the encoding of the name and the mapping's Python-level methods (five per invoke).
+_ENVIRON: dict[bytes, bytes] | None = getattr(os.environ, "_data", None)
+
+
+def _getenv(name: bytes) -> str | None:
+    if _ENVIRON is None:
+        return os.environ.get(name.decode())
+    value = _ENVIRON.get(name)
+    return None if value is None else value.decode(sys.getfilesystemencoding(), "surrogateescape")
+
+
 class LambdaContext:
     """The handler's ``context``: details of the invocation, the function and its environment."""
 
     def __init__(self, request_id: str, headers: dict[str, str]) -> None:
-        env = os.environ
+        # Read on every invoke, as AWS's runtime does (a handler may change them).
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.log_group_name = _getenv(b"AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = _getenv(b"AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = _getenv(b"AWS_LAMBDA_FUNCTION_NAME")
         # A string, as AWS's runtime passes the environment variable through unconverted.
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_limit_in_mb = _getenv(b"AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = _getenv(b"AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = headers.get("lambda-runtime-invoked-function-arn")
         self.tenant_id = headers.get("lambda-runtime-aws-tenant-id") or None
         client_context = headers.get("lambda-runtime-client-context")
@@ -518,7 +530,11 @@ def _error_json(error_type: str, message: str, trace: list[str], request_id: str
 
 def _unmarshal(body: bytes, content_type: str | None) -> object:
     # Like AWS's runtime, an event declared as anything but JSON is handed over as raw bytes.
-    if content_type and content_type.split(";")[0].strip().lower() != "application/json":
+    if (
+        content_type
+        and content_type != "application/json"
+        and content_type.split(";")[0].strip().lower() != "application/json"
+    ):
         return body
     try:
         return json.loads(body)
