@@ -125,6 +125,43 @@ async def raw_http(
     return summarize(latencies, time.perf_counter() - started)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, their children...)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def cpu_split(server: int) -> tuple[float, float, float]:
+    """CPU seconds so far of the server process, of every process under it (sandboxes,
+    runtimes) and of this one (the load generator)."""
+    below = sum(cpu_seconds(pid) for pid in descendants(server))
+    return cpu_seconds(server), below, time.process_time()
+
+
 def spawn_floor(rounds: int) -> float:
     """Median ms to spawn and reap /bin/true."""
     times = []

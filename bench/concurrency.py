@@ -14,7 +14,9 @@ version (Init ran once, in the template), on a server with a 1 s idle timeout so
 measured invoke finds no environment left. The Node.js rows do the same with a function whose
 Init loads Node's network, crypto and compression modules and builds a 200,000-entry table:
 a normal cold start (Node.js starts and runs Init) against a start forked from its template.
-`--snapshots-only` runs just those rows.
+`--snapshots-only` runs just those rows. Each level also reports the CPU time spent per invoke
+by the server process, by the processes under it (sandboxes and runtimes) and by the load
+generator: on a shared machine these move far less than throughput does.
 
 Prints a table and writes JSON (default bench/results/concurrency.json).
 Usage: python bench/concurrency.py [--seconds 5] [--cold 10] [--snapshots-only] [--json PATH]
@@ -36,6 +38,7 @@ from common import (
     ROLE,
     ROOT,
     client,
+    cpu_split,
     fork_floor,
     log,
     raw_http,
@@ -167,9 +170,13 @@ def normal_starts(args: argparse.Namespace, results: dict[str, Any]) -> None:
             for clients in LEVELS:
                 log(f"{clients} clients: warming up, then {args.seconds:.0f} s measured...")
                 asyncio.run(raw_http(port, path, b'{"k": 1}', clients, 2.0))
-                results["levels"][clients] = asyncio.run(
-                    raw_http(port, path, b'{"k": 1}', clients, args.seconds)
-                )
+                before = cpu_split(process.pid)
+                level = asyncio.run(raw_http(port, path, b'{"k": 1}', clients, args.seconds))
+                # CPU per invoke moves far less with a shared machine's load than throughput.
+                spent = [b - a for a, b in zip(before, cpu_split(process.pid), strict=True)]
+                for name, seconds in zip(("server", "functions", "clients"), spent, strict=True):
+                    level[f"{name}_cpu_us"] = seconds * 1e6 / level["requests"]
+                results["levels"][clients] = level
             deploy(lam, "cold")
             log(f"{args.cold} cold starts from a warm spare...")
             results["cold_ms"]["warm spare"] = cold_starts(lam, "cold", args.cold)
@@ -210,9 +217,13 @@ def main() -> None:
     floors = {"spawn /bin/true": spawn_floor(args.cold * 3), "fork": fork_floor(args.cold * 3)}
     results["floors_ms"] = floors
 
-    print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}   CPU us per invoke:")
+    print(f"{'':>38}{'server':>10}{'functions':>10}{'clients':>10}")
     for clients, r in results["levels"].items():
-        print(f"{clients:>8}{r['throughput_rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+        print(
+            f"{clients:>8}{r['throughput_rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
+            f"{r['server_cpu_us']:>13.0f}{r['functions_cpu_us']:>10.0f}{r['clients_cpu_us']:>10.0f}"
+        )
     print(f"\n{'cold start':<24}{'p50 ms':>10}{'min ms':>10}")
     for kind, times in results["cold_ms"].items():
         print(f"{kind:<24}{statistics.median(times):>10.1f}{min(times):>10.1f}")
