@@ -105,7 +105,7 @@ from fireside.runtimes.files import runtime_files
 from fireside.s3.access import StoredObjects
 from fireside.s3.provider import S3Provider, s3_protocol
 from fireside.s3.targets import BucketTargets
-from fireside.sandbox import SandboxMode, create_backend, default_mode
+from fireside.sandbox import SandboxMode, WarmSettings, create_backend, default_mode
 from fireside.sandbox.opt import OptTrees
 from fireside.sandbox.share import (
     TRUST_DIR,
@@ -205,9 +205,10 @@ class Fireside:
             self.share_root,
             data,
             runtime_files(),
-            warm_spares=settings.warm_spares,
             # Spares of a kind outlive idle environments: keeping one costs ~16 MB.
-            warm_lifetime=max(settings.idle_timeout, 600.0),
+            warm=WarmSettings(
+                spares=settings.warm_spares, lifetime=max(settings.idle_timeout, 600.0)
+            ),
         )
         self.db = Database(data / "fireside.sqlite")
         self.blobs = BlobStore(data, self.share_root / "code")

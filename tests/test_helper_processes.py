@@ -66,6 +66,24 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def survivors(helpers: dict[int, str]) -> dict[int, str]:
+    """pid -> command line of each of `helpers` (pid -> start time, as `descendants` gives)
+    still running: the same start time, so not another process given a reused pid."""
+    table = process_table()
+    return {
+        pid: cmdline(pid)
+        for pid, started in helpers.items()
+        if pid in table and table[pid][1] == started
+    }
+
+
+def kill_survivors(helpers: dict[int, str]) -> None:
+    """Leave no strays on a shared machine, whatever failed."""
+    for pid in survivors(helpers):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def sandboxes_started(root: int) -> bool:
     """Every bubblewrap under `root` has started what it runs. One still setting up has not
     yet set its parent-death signal again after its change of user, so a kill then can leave
@@ -137,16 +155,8 @@ def test_helpers_die_with_a_killed_server(
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
 
-        def survivors() -> dict[int, str]:
-            table = process_table()
-            return {
-                pid: cmdline(pid)
-                for pid, started in helpers.items()
-                if pid in table and table[pid][1] == started
-            }
-
-        wait_for(lambda: not survivors(), 10)
-        assert survivors() == {}
+        wait_for(lambda: not survivors(helpers), 10)
+        assert survivors(helpers) == {}
 
         # What a run leaves despite all that (killed between a fork and its prctl) is swept
         # by the next one on the same data directory; another server's helpers are not.
@@ -158,11 +168,7 @@ def test_helpers_die_with_a_killed_server(
         assert neighbour.poll() is None
         assert second.client().invoke(FunctionName="alive")["Payload"].read() == b'"up"'
     finally:
-        table = process_table()
-        for pid, started in helpers.items():  # no strays on a shared machine, whatever failed
-            if pid in table and table[pid][1] == started:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+        kill_survivors(helpers)
         for server in (first, second):
             if server is not None and server.process and server.process.poll() is None:
                 server.stop()

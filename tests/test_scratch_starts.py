@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import threading
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import pytest
 
 from fireside.sandbox.namespace import unavailable_reason
 from tests.conftest import ROLE, Server, python_zip, wait_for
-from tests.test_helper_processes import cmdline, descendants, is_bwrap, process_table
+from tests.test_helper_processes import descendants, is_bwrap, kill_survivors, survivors
 
 pytestmark = pytest.mark.skipif(
     unavailable_reason() is not None, reason=f"namespace sandbox: {unavailable_reason()}"
@@ -108,26 +107,16 @@ def test_server_killed_mid_start_leaves_nothing(fresh_server: Callable[..., Serv
     srv.process.send_signal(signal.SIGKILL)
     srv.process.wait()
 
-    def survivors() -> dict[int, str]:
-        table = process_table()
-        return {
-            pid: cmdline(pid)
-            for pid, started in helpers.items()
-            if pid in table and table[pid][1] == started
-        }
-
     try:
         with contextlib.suppress(AssertionError):
-            wait_for(lambda: not survivors(), 10, "the helpers' end")
-        if survivors():
+            wait_for(lambda: not survivors(helpers), 10, "the helpers' end")
+        if survivors(helpers):
             # Killed between its spawn and `setpriv`'s death signal, a bubblewrap (and what it
             # started) can outlive the server, as documented (`lifeline`): it is in the
             # environment's resource group, which the next server on the data directory sweeps.
             fresh_server(FIRESIDE_WARM_SPARES="0")
-            wait_for(lambda: not survivors(), 10, "the sweep of the next server")
-        assert survivors() == {}
+            wait_for(lambda: not survivors(helpers), 10, "the sweep of the next server")
+        assert survivors(helpers) == {}
     finally:
-        for pid in survivors():
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+        kill_survivors(helpers)
     burst.join(30)

@@ -51,6 +51,7 @@ from fireside.compute.kafka_sources import (
     kafka_record,
 )
 from fireside.compute.mappings import EventSourceMapping
+from fireside.compute.polling import backoff
 from fireside.compute.sqs_mapping import MAX_BATCH_BYTES, Invoke
 from fireside.patterns import Pattern, compile_pattern
 
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 #: How long one fetch waits for records (the window is checked between fetches).
 FETCH_WAIT = 0.05
-_BACKOFF_MAX = 30.0
 #: What MaximumRecordAgeInSeconds -1 means (Kafka keeps records 7 days by default).
 RECORD_LIFETIME = 7 * 86_400
 TOPIC_REFRESH = 5.0
@@ -173,7 +173,7 @@ class KafkaPoller:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(consumer.stop())
             failures += 1
-            await asyncio.sleep(min(2.0 ** min(failures, 8) / 8, _BACKOFF_MAX))
+            await asyncio.sleep(backoff(failures, 8))
 
     async def _refused(self, bootstrap: str, tokens: MappingTokens) -> bool:
         """Whether the cluster refuses this mapping's sign-in (aiokafka's bootstrap error
@@ -309,7 +309,7 @@ class KafkaPoller:
             except ServiceError as failure:  # not run (throttled, not ready): not counted
                 throttles += 1
                 m.last_result = f"PROBLEM: {failure.code}"
-                await asyncio.sleep(min(2.0 ** min(throttles, 8) / 4, _BACKOFF_MAX))
+                await asyncio.sleep(backoff(throttles, 4))
                 continue
             attempts += 1
             if error is None:
@@ -323,7 +323,7 @@ class KafkaPoller:
                 half = len(batch) // 2
                 pending[:0] = [batch[:half], batch[half:]]
                 return
-            await asyncio.sleep(min(2.0 ** min(attempts, 8) / 8, _BACKOFF_MAX))
+            await asyncio.sleep(backoff(attempts, 8))
 
     def _give_up(
         self,

@@ -27,23 +27,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from fireside.aws.errors import ServiceError
 from fireside.compute.mappings import EventSourceMapping
+from fireside.compute.polling import poll_forever
 from fireside.patterns import Pattern, compile_pattern
 
 __all__ = ["Invoke", "QueueSource", "SqsPoller", "sqs_record"]
 
-log = logging.getLogger(__name__)
-
 MAX_BATCH_BYTES = 6 * 1024 * 1024
 DEFAULT_POLLERS = 5
 MAX_POLLERS = 64
-_BACKOFF_MAX = 30.0
 
 #: Runs the mapping's function on a payload: (answer, function error or None); raises
 #: ServiceError when it could not run (throttled, not found, ...).
@@ -127,6 +123,11 @@ def failed_ids(answer: bytes, batch: list[dict[str, Any]]) -> set[str] | None:
     return kept
 
 
+async def _next_turn() -> None:
+    """An empty poll has waited already (receives long-poll): only let other tasks run."""
+    await asyncio.sleep(0)
+
+
 class SqsPoller:
     """The pollers of one enabled SQS mapping (cancel `run` to stop them)."""
 
@@ -145,32 +146,7 @@ class SqsPoller:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as group:
             for _ in range(self.pollers):
-                group.create_task(self._poll_forever())
-
-    async def _poll_forever(self) -> None:
-        failures = 0
-        while True:
-            try:
-                progressed = await self.poll_once()
-                failures = 0
-                if not progressed:
-                    await asyncio.sleep(0)
-            except ServiceError as error:  # throttled, queue gone, function gone, ...
-                failures += 1
-                delay = min(2.0 ** min(failures, 8) / 4, _BACKOFF_MAX)
-                self.mapping.last_result = f"PROBLEM: {error.code}: {error.message}"
-                log.warning(
-                    "event-source mapping %s: %s: %s; polling again in %.1f s",
-                    self.mapping.uuid,
-                    error.code,
-                    error.message,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-            except Exception:  # a Fireside bug: keep the poller alive, and say so
-                failures += 1
-                log.exception("event-source mapping %s: poll failed", self.mapping.uuid)
-                await asyncio.sleep(min(2.0 ** min(failures, 8) / 4, _BACKOFF_MAX))
+                group.create_task(poll_forever(self.mapping, self.poll_once, _next_turn))
 
     async def _gather(self) -> list[dict[str, Any]]:
         mapping = self.mapping

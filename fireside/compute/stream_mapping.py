@@ -42,6 +42,7 @@ from typing import Any
 
 from fireside.aws.errors import ServiceError
 from fireside.compute.mappings import EventSourceMapping
+from fireside.compute.polling import backoff, poll_forever
 from fireside.compute.sqs_mapping import Invoke
 from fireside.compute.stream_records import (
     StreamSource,
@@ -67,7 +68,6 @@ IDLE_POLL = 0.05
 #: How long a stream keeps a record: what MaximumRecordAgeInSeconds -1 means.
 RECORD_LIFETIME = 86_400
 SHARD_REFRESH = 5.0
-_BACKOFF_MAX = 30.0
 
 
 #: Stores the mapping (its checkpoints) durably.
@@ -93,27 +93,15 @@ class StreamPoller:
         self._filters: list[Pattern] = [compile_pattern(p) for p in mapping.filters]
         self._shards: list[dict[str, Any]] = []
         self._shards_at = 0.0
+        self._seen = 0  # the source's generation when the last poll began
 
     async def run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                seen = self._source.generation()
-                progressed = await self.poll_once()
-                failures = 0
-                if not progressed:  # woken by a new record, or polls (another node's)
-                    await self._source.changed(seen, IDLE_POLL)
-            except ServiceError as error:
-                failures += 1
-                self.mapping.last_result = f"PROBLEM: {error.code}: {error.message}"
-                log.warning(
-                    "event-source mapping %s: %s: %s", self.mapping.uuid, error.code, error.message
-                )
-                await asyncio.sleep(min(2.0 ** min(failures, 8) / 4, _BACKOFF_MAX))
-            except Exception:
-                failures += 1
-                log.exception("event-source mapping %s: poll failed", self.mapping.uuid)
-                await asyncio.sleep(min(2.0 ** min(failures, 8) / 4, _BACKOFF_MAX))
+        await poll_forever(self.mapping, self.poll_once, self._wait_for_records)
+
+    async def _wait_for_records(self) -> None:
+        """Until a record is added after the last poll began, or IDLE_POLL has passed (records
+        another node adds wake no one here: the next poll finds them)."""
+        await self._source.changed(self._seen, IDLE_POLL)
 
     async def _refresh(self, force: bool = False) -> list[dict[str, Any]]:
         now = time.monotonic()
@@ -133,6 +121,7 @@ class StreamPoller:
 
     async def poll_once(self) -> bool:
         """Read each ready shard once; False when nothing new came."""
+        self._seen = self._source.generation()  # a record added from here on ends the wait
         m = self.mapping
         shards = await self._refresh()
         await self._position(shards)
@@ -279,7 +268,7 @@ class StreamPoller:
                 break
             failures += 1
             m.last_result = "PROBLEM: Function call failed"
-            await asyncio.sleep(min(2.0 ** min(failures, 8) / 8, _BACKOFF_MAX))
+            await asyncio.sleep(backoff(failures, 8))
         if early:
             window["state"] = {}
         else:
@@ -324,7 +313,7 @@ class StreamPoller:
             except ServiceError as failure:  # not run (throttled, not ready): not counted
                 throttles += 1
                 m.last_result = f"PROBLEM: {failure.code}"
-                await asyncio.sleep(min(2.0 ** min(throttles, 8) / 4, _BACKOFF_MAX))
+                await asyncio.sleep(backoff(throttles, 4))
                 continue
             attempts += 1
             if error is None and m.tumbling_window:
@@ -347,7 +336,7 @@ class StreamPoller:
                 half = len(batch) // 2
                 pending[:0] = [batch[:half], batch[half:]]
                 return
-            await asyncio.sleep(min(2.0 ** min(attempts, 8) / 8, _BACKOFF_MAX))
+            await asyncio.sleep(backoff(attempts, 8))
 
     async def _keep_state(self, shard_id: str, answer: bytes) -> str | None:
         """Take the window state a function answered; an error when it answered none."""

@@ -19,6 +19,7 @@ from fireside.sandbox.base import (
     TemplatePlan,
 )
 from fireside.sandbox.process import ProcessBackend
+from fireside.sandbox.warm import DEFAULT_WARM, WarmSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,7 @@ def create_backend(
     state_dir: Path,
     files: RuntimeFiles,
     *,
-    warm_spares: int = 1,
-    warm_lifetime: float = 600.0,
+    warm: WarmSettings = DEFAULT_WARM,
 ) -> SandboxBackend:
     """The backend for a mode, showing Fireside's runtime `files` at /var/runtime; raises
     ValueError when this host cannot run it."""
@@ -62,13 +62,13 @@ def create_backend(
         reason = microvm.unavailable_reason()
         if reason is not None:
             raise ValueError(f"the microvm sandbox is not available: {reason}")
-        return microvm.MicrovmBackend(share_root, files, warm_spares, warm_lifetime)
+        return microvm.MicrovmBackend(share_root, files, warm)
     from fireside.sandbox.namespace import NamespaceBackend, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:
         raise ValueError(f"the {mode.value} sandbox is not available: {reason}")
-    return NamespaceBackend(share_root, files, warm_spares, warm_lifetime)
+    return NamespaceBackend(share_root, files, warm)
 
 
 __all__ = [
@@ -84,6 +84,7 @@ __all__ = [
     "SandboxSpec",
     "SnapshotHooks",
     "TemplatePlan",
+    "WarmSettings",
     "create_backend",
     "default_mode",
 ]

@@ -77,7 +77,7 @@ from fireside.sandbox.microvm_assets import build_assets, copy_etc
 from fireside.sandbox.microvm_guest import GATEWAY, SLOT_TAG, boot_script, run_script
 from fireside.sandbox.microvm_sandbox import MicrovmSandbox, close_network
 from fireside.sandbox.netns import connect_network, new_network, setns_net
-from fireside.sandbox.warm import WarmPool
+from fireside.sandbox.warm import DEFAULT_WARM, WarmPool, WarmSettings
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,7 @@ class MicrovmBackend(SandboxBackend):
         self,
         share_root: Path,
         files: RuntimeFiles,
-        warm_spares: int = 1,
-        warm_lifetime: float = 600.0,
+        warm: WarmSettings = DEFAULT_WARM,
     ) -> None:
         self._share = share.prepare_share_root(share_root)
         self._root = self._share / "microvm"
@@ -196,8 +195,8 @@ class MicrovmBackend(SandboxBackend):
             self._make_spare,
             self._discard,
             lambda spare: spare.alive(),
-            spares=warm_spares,
-            lifetime=warm_lifetime,
+            spares=warm.spares,
+            lifetime=warm.lifetime,
             max_keys=MAX_SPARE_KEYS,
             refill_delay=REFILL_DELAY_S,
         )

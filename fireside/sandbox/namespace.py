@@ -73,7 +73,7 @@ from fireside.sandbox.etc import EtcTree
 from fireside.sandbox.netns import connect_network, listen_inside, resolver_conf, socket_in
 from fireside.sandbox.snapshot import TemplateError
 from fireside.sandbox.templates import Templates
-from fireside.sandbox.warm import WarmPool
+from fireside.sandbox.warm import DEFAULT_WARM, WarmPool, WarmSettings
 
 log = logging.getLogger(__name__)
 
@@ -232,8 +232,7 @@ class NamespaceBackend(SandboxBackend):
         self,
         share_root: Path,
         files: RuntimeFiles,
-        warm_spares: int = 1,
-        warm_lifetime: float = 600,
+        warm: WarmSettings = DEFAULT_WARM,
     ) -> None:
         self._trees = share.RuntimeTrees(share_root, files)
         self._seccomp = seccomp.build_filter()
@@ -269,15 +268,16 @@ class NamespaceBackend(SandboxBackend):
         self._slots.mkdir(mode=0o711, exist_ok=True)
         if mounts.cleanup(self._slots):
             log.info("released code mounts left by a previous run")
-        self._warm_off = self._warm_unavailable(warm_spares)
-        if self._warm_off and warm_spares > 0:
+        self._warm_off = self._warm_unavailable(warm.spares)
+        if self._warm_off and warm.spares > 0:
             log.warning("no warm starts: %s", self._warm_off)
+        spares = 0 if self._warm_off else warm.spares
         self._warm: WarmPool[WarmKey, NamespaceSandbox] = WarmPool(
             self._make_spare,
             self._discard_spare,
             lambda spare: spare.running(),
-            spares=0 if self._warm_off else warm_spares,
-            lifetime=warm_lifetime,
+            spares=spares,
+            lifetime=warm.lifetime,
         )
         self._templates = Templates(
             self._start_template,
@@ -285,8 +285,8 @@ class NamespaceBackend(SandboxBackend):
             instance=self._instance,
             limits_backend=self._limits,
             slirp=self._slirp,
-            spares=0 if self._warm_off else warm_spares,
-            lifetime=warm_lifetime,
+            spares=spares,
+            lifetime=warm.lifetime,
         )
 
     def _warm_unavailable(self, spares: int) -> str | None:

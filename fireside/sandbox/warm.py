@@ -16,12 +16,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine, Hashable
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class WarmSettings:
+    """What a backend's pools keep: `spares` ready per kind of environment (0: none), for
+    `lifetime` seconds after a start last asked for that kind."""
+
+    spares: int = 1
+    lifetime: float = 600.0
+
+
+DEFAULT_WARM = WarmSettings()
 
 
 class WarmPool(Generic[K, S]):
