@@ -158,6 +158,7 @@ class KafkaPoller:
                 )
                 try:
                     await consumer.start()
+                    failures = 0  # connected: a later loss backs off from the start again
                     if self.mapping.reason == AUTHN_ERROR:
                         self.mapping.reason = "USER_INITIATED"
                     await self._consume(consumer)
