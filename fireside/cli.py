@@ -20,7 +20,6 @@ from fireside.app import Fireside, Started
 from fireside.compute.logs import LogStore, read_records
 from fireside.config import DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, ConfigError, load_settings
 from fireside.deploy import command as deploy_command
-from fireside.priority import favour_this_thread
 from fireside.sandbox import SandboxMode
 
 DEFAULT_ACCOUNT = "000000000000"
@@ -308,7 +307,6 @@ def _up(args: argparse.Namespace) -> int:
         # survivors refer to (frozen objects included, cache-cold), stalled the loop 10-17 ms
         # about once a second at 128 clients. Cyclic garbage waits a little longer.
         gc.set_threshold(*GC_THRESHOLDS)
-        priority_warning = favour_this_thread(settings.loop_nice)
         auth = (
             f"{len(settings.credentials)} configured key(s)"
             if settings.credentials
@@ -323,8 +321,6 @@ def _up(args: argparse.Namespace) -> int:
         print(f"  sdks:     {_sdk_summary()}", flush=True)
         if server.sandbox_warning:
             print(f"  warning:  {server.sandbox_warning}", flush=True)
-        if priority_warning:
-            print(f"  note:     {priority_warning}", flush=True)
         print("  Ctrl-C to stop.", flush=True)
 
     async def main() -> None:

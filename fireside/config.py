@@ -74,10 +74,6 @@ class Settings:
     idle_timeout: float = 600.0
     #: Pre-started spare sandboxes kept per kind of environment, for fast cold starts (0: none).
     warm_spares: int = 1
-    #: The niceness of the event loop's thread (-20 to 0; applied when the process may raise
-    #: its priority): the loop every request and every function's Runtime API passes through
-    #: is not preempted by the processes it wakes (see `fireside.priority`).
-    loop_nice: int = -5
     #: Invokes an account may run at once in a region (Lambda's default quota).
     account_concurrency: int = 1000
     #: Seconds before the 1st and 2nd retry of a failed asynchronous invoke (AWS: ~1 and ~2 min).
@@ -154,7 +150,7 @@ def _from_toml(path: Path, settings: Settings) -> None:
     if not isinstance(server, dict):
         raise ConfigError(f"{path}: [server] must be a table")
     for key in (
-        "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares", "loop_nice",
+        "max_environments", "idle_timeout", "region", "max_event_age", "warm_spares",
         "account_concurrency", "log_invoke_bytes", "log_function_bytes",
         "cfn_custom_resource_timeout", "cfn_minute", *_WEBSOCKET,
         "kafka_port", "kafka_max_request_bytes",
@@ -220,7 +216,6 @@ def load_settings(
         "FIRESIDE_MAX_ENVIRONMENTS": "max_environments",
         "FIRESIDE_IDLE_TIMEOUT": "idle_timeout",
         "FIRESIDE_WARM_SPARES": "warm_spares",
-        "FIRESIDE_LOOP_NICE": "loop_nice",
         "FIRESIDE_TABLES_TTL_INTERVAL": "tables_ttl_interval",
         "FIRESIDE_TABLES_SHARD_LIFETIME": "tables_shard_lifetime",
         "FIRESIDE_ACCOUNT_CONCURRENCY": "account_concurrency",
@@ -311,6 +306,4 @@ def load_settings(
         raise ConfigError("msk_activation_seconds must be between 0 and 3600")
     if not 0 <= settings.warm_spares <= 16:
         raise ConfigError("warm_spares must be between 0 and 16")
-    if not -20 <= settings.loop_nice <= 0:
-        raise ConfigError("loop_nice must be between -20 and 0")
     return settings
