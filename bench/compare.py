@@ -32,7 +32,17 @@ from common import ROOT, log
 #: Names of numbers where higher is better; anything else numeric is taken as a time or cost.
 _HIGHER = re.compile(r"throughput|per_s|rps|/s|rate|ratio|passed|speedup", re.I)
 #: Numbers that are neither (counts and settings): shown, never flagged.
-_NEUTRAL = {"requests", "count", "clients", "rounds", "seconds", "cpus", "sent", "samples"}
+_NEUTRAL = {
+    "requests",
+    "count",
+    "clients",
+    "rounds",
+    "seconds",
+    "cpus",
+    "sent",
+    "samples",
+    "messages",
+}
 
 
 def leaves(report: Any, prefix: str = "") -> dict[str, float]:
