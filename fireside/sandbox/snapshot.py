@@ -46,6 +46,21 @@ class TemplateError(Exception):
     """The template cannot make environments (Init failed, it died, it did not answer)."""
 
 
+_PF_EXITING = 0x4  # a task's flags (/proc/<pid>/stat): it has begun to exit
+
+
+def _exiting(pid: int) -> bool:
+    """Whether `pid` is on its way out: its SIGKILL is no longer pending once taken, and a
+    namespace's PID 1 stays in its exit, its pidfd not yet readable, until the rest of its
+    namespace is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return bool(int(fields[6]) & _PF_EXITING) or fields[0] in (b"Z", b"X")
+    except (OSError, IndexError, ValueError):
+        return True
+
+
 class ForkedSandbox(Sandbox):
     def __init__(
         self,
@@ -126,7 +141,9 @@ class ForkedSandbox(Sandbox):
             if at >= 0:
                 with contextlib.suppress(ValueError):
                     pending |= int(status[at + len(field) : status.find(b"\n", at + 1)], 16)
-        return not pending & (1 << (signal.SIGKILL - 1))
+        if pending & (1 << (signal.SIGKILL - 1)):
+            return False
+        return not _exiting(self.pid)
 
     def kill(self) -> None:
         if not self._exited.done():

@@ -30,7 +30,10 @@ _TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 _NAME = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=6)
 _NUMBER = st.one_of(
     st.integers(-(10**20), 10**20).map(str),
-    st.decimals(allow_nan=False, allow_infinity=False, places=3).map(str),
+    # Within DynamoDB's 38 significant digits (with 3 places, 35 before the point at most).
+    st.decimals(
+        min_value=-(10**34), max_value=10**34, allow_nan=False, allow_infinity=False, places=3
+    ).map(str),
 )
 _SCALAR = st.one_of(
     _TEXT.map(lambda s: {"S": s}),
