@@ -58,15 +58,17 @@ class Template {
     if (fd >= 0) {
       const net = require('net');
       this.api.adopt(new net.Socket({ fd, readable: true, writable: true }));
+      this.api.nextAhead();
     }
   }
 
   /**
-   * Init is done: serve forks. Never settles in the template (it exits when Fireside closes
+   * Init is done: serve forks (after rehearsing a copy's first invocation with `rehearse`,
+   * the bootstrap's). Never settles in the template (it exits when Fireside closes
    * the socket); in each environment, resolves with that environment's variables.
    */
-  async forked() {
-    await warmUp();
+  async forked(rehearse) {
+    await warmUp(rehearse);
     fs.writeSync(this.fd, '{"ready": true}\n');
     return new Promise((resolve) => {
       // From a check-phase callback: libuv is between polls, with no events half-dispatched
@@ -95,35 +97,65 @@ class Template {
 }
 
 /**
- * Code that every copy runs first, compiled once here rather than in each copy: the Runtime
- * API client's first request (against a server on the template's own loopback) and the
- * random number paths of `reseedRandom`: a few ms off each restore.
+ * Code that every copy runs first, compiled once here rather than in each copy (V8 compiles a
+ * function when it first runs): a copy's first invocation, rehearsed by the bootstrap
+ * (`rehearse`) against a stand-in Runtime API on the template's own loopback, the restore of
+ * variables, and the random number paths of `reseedRandom`.
  */
-async function warmUp() {
-  const http = require('http');
+async function warmUp(rehearse) {
   const { RuntimeApi } = require('./rapid.js');
-  const server = http.createServer((request, response) => response.end('{}'));
+  const server = standIn();
   try {
     await new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', resolve);
     });
     const api = new RuntimeApi(`127.0.0.1:${server.address().port}`);
-    await api.request('POST', '/warm-up', '{}', { 'Content-Type': 'application/json' });
-    api.close();
+    try {
+      await rehearse(api);
+    } finally {
+      api.close();
+    }
   } catch {
     // without it a restore is a little slower, nothing more
   } finally {
     if (server.listening) {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
   }
+  const before = { ...process.env };
+  restore({ ...before, FIRESIDE_REHEARSAL: '1' });
+  restore(before);
   reseedRandom(); // each copy makes its own again
   Math.random();
   // Init's garbage collected once here, not in every copy (each would copy the pages it frees).
   if (typeof globalThis.gc === 'function') {
     globalThis.gc();
   }
+}
+
+/** The rehearsal's Runtime API: an event for every `/next`, 202 for everything else. */
+function standIn() {
+  const http = require('http');
+  return http.createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      if (request.url.endsWith('/invocation/next')) {
+        response.writeHead(200, {
+          'Content-Type': 'application/json',
+          'Lambda-Runtime-Aws-Request-Id': 'rehearsal',
+          'Lambda-Runtime-Deadline-Ms': String(Date.now() + 60000),
+          'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal',
+          'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000;Sampled=0',
+        });
+        response.end('{}');
+      } else {
+        response.writeHead(202, { 'Content-Type': 'application/json' });
+        response.end('{"status":"OK"}');
+      }
+    });
+  });
 }
 
 /**
