@@ -135,6 +135,8 @@ async function warmUp(rehearse) {
   }
 }
 
+const REHEARSAL_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal';
+
 /** The rehearsal's Runtime API: an event for every `/next`, 202 for everything else. */
 function standIn() {
   const http = require('http');
@@ -146,7 +148,7 @@ function standIn() {
           'Content-Type': 'application/json',
           'Lambda-Runtime-Aws-Request-Id': 'rehearsal',
           'Lambda-Runtime-Deadline-Ms': String(Date.now() + 60000),
-          'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:us-east-1:000000000000:function:rehearsal',
+          'Lambda-Runtime-Invoked-Function-Arn': REHEARSAL_ARN,
           'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000;Sampled=0',
         });
         response.end('{}');
