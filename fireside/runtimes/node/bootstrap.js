@@ -38,6 +38,8 @@ const noop = () => {};
 let api;
 /** The snapshot template's control socket, until this process becomes an environment. */
 let template = null;
+/** Runs once, when the first event is here (a snapshot copy's `learn`). */
+let atFirstEvent = noop;
 /** What runs when the event loop has nothing left to do (set per invocation). */
 let onEmptyEventLoop = noop;
 /** The invocation being served; an uncaught error is reported against it (before: Init's). */
@@ -231,6 +233,9 @@ function serveStreaming(handler, body, requestId, headers, scheduleNext) {
 async function serve(handler, isAsync, after = null) {
   const scheduleNext = after ?? (() => setImmediate(() => serve(handler, isAsync).catch(dieOf)));
   const { headers, body } = await api.next();
+  const first = atFirstEvent;
+  atFirstEvent = noop;
+  first();
   const requestId = headers['lambda-runtime-aws-request-id'];
   if (!requestId) {
     die('/next answered without a Lambda-Runtime-Aws-Request-Id');
@@ -338,6 +343,10 @@ async function main() {
     // From here on, one environment of many, with its own variables.
     await template.forked(rehearse);
     const prepared = template.api; // made while this copy was parked
+    const copyOf = template;
+    // Once its first event is here: the pages written since the fork, learnt for the copies
+    // made after it (the first copy only, so the first start of a version only).
+    atFirstEvent = () => copyOf.learn();
     template = null;
     connect(prepared);
   }
@@ -345,7 +354,8 @@ async function main() {
     console.warn(CALLBACK_WARNING);
   }
   if (forked) {
-    serve(handler, isAsync).catch(dieOf); // the restore's turn: its first /next leaves now
+    // The restore's turn: its first event may be here already (asked for while parked).
+    serve(handler, isAsync).catch(dieOf);
   } else {
     setImmediate(() => serve(handler, isAsync).catch(dieOf));
   }

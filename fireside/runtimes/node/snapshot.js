@@ -63,6 +63,16 @@ class Template {
   }
 
   /**
+   * In a copy that has received its first event: the pages it has written since its fork are
+   * listed for the copies parked after it to write ahead (once per template: the first copy to
+   * get here). Each first write after a start is a page fault that copies a page it shares
+   * with the template; written while parked, they cost a start nothing.
+   */
+  learn() {
+    this.addon.learn();
+  }
+
+  /**
    * Init is done: serve forks (after rehearsing a copy's first invocation with `rehearse`,
    * the bootstrap's). Never settles in the template (it exits when Fireside closes
    * the socket); in each environment, resolves with that environment's variables.
@@ -77,6 +87,8 @@ class Template {
         const own = this.addon.serve(this.fd); // returns only in a copy, parked
         separate(this.addon);
         this.api = prepareApi();
+        // The pages an earlier copy's first invocation wrote, written now (see `learn`).
+        this.addon.prefault();
         let env = null;
         while (env === null) {
           // Until a start takes this copy: `{"network": true}` first, then its variables.
