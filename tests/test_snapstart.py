@@ -252,6 +252,8 @@ exports.handler = async (event, context) => {
     userns: attempt(() => execFileSync('unshare', ['--user', 'true'], { stdio: 'ignore' })),
     writeDev: attempt(() => fs.writeFileSync('/dev/fireside-probe', 'x')),
     writeTask: attempt(() => fs.writeFileSync('/var/task/probe', 'x')),
+    rehearsal: process.env.FIRESIDE_REHEARSAL ?? null, requestId: context.awsRequestId,
+    arn: context.invokedFunctionArn, trace: process.env._X_AMZN_TRACE_ID ?? null,
   };
 };
 """
@@ -278,6 +280,10 @@ def test_node_environments_fork_from_one_template(
             assert body["userns"] != "allowed"  # seccomp: no new user namespaces
             assert body["writeDev"] == "EACCES"  # Landlock: no new files outside /tmp
             assert body["writeTask"] == "EROFS"
+            # The template rehearsed a first invocation (snapshot.js): nothing of it is left.
+            assert body["rehearsal"] is None
+            assert body["requestId"] != "rehearsal" and body["arn"].endswith(f":{name}:1")
+            assert not (body["trace"] or "").startswith("Root=1-00000000-")
         assert len({json.dumps(b["init"]) for b in bodies}) == 1  # one Init, copied
         new = [body for body, log in results if init_duration(log) is not None]
         assert len(new) >= 2

@@ -38,6 +38,8 @@ const noop = () => {};
 let api;
 /** The snapshot template's control socket, until this process becomes an environment. */
 let template = null;
+/** Runs once, when the first event is here (a snapshot copy's `learn`). */
+let atFirstEvent = noop;
 /** What runs when the event loop has nothing left to do (set per invocation). */
 let onEmptyEventLoop = noop;
 /** The invocation being served; an uncaught error is reported against it (before: Init's). */
@@ -227,9 +229,13 @@ function serveStreaming(handler, body, requestId, headers, scheduleNext) {
   }
 }
 
-async function serve(handler, isAsync) {
-  const scheduleNext = () => setImmediate(() => serve(handler, isAsync).catch(dieOf));
+/** Serves the next invocation; `after` (by default: serve the one after) runs once it is done. */
+async function serve(handler, isAsync, after = null) {
+  const scheduleNext = after ?? (() => setImmediate(() => serve(handler, isAsync).catch(dieOf)));
   const { headers, body } = await api.next();
+  const first = atFirstEvent;
+  atFirstEvent = noop;
+  first();
   const requestId = headers['lambda-runtime-aws-request-id'];
   if (!requestId) {
     die('/next answered without a Lambda-Runtime-Aws-Request-Id');
@@ -256,6 +262,33 @@ async function serve(handler, isAsync) {
     }
   } catch (error) {
     callback(error);
+  }
+}
+
+/**
+ * A snapshot template's rehearsal of a copy's first invocation (`snapshot.js`): the code a copy
+ * runs from its first `/next` to its response, with a handler of its own, against `stand` (a
+ * client of a stand-in Runtime API). V8 compiles functions when they first run: rehearsed
+ * here, they are compiled once, in the template, instead of in every copy after its start.
+ * Nothing of the function's own code runs, and what the rehearsal changes is put back.
+ */
+async function rehearse(stand) {
+  const traceId = process.env._X_AMZN_TRACE_ID;
+  api = stand;
+  try {
+    await new Promise((resolve, reject) => {
+      serve(async () => null, true, resolve).catch(reject);
+    });
+  } finally {
+    api = undefined;
+    currentRequestId = null;
+    onEmptyEventLoop = noop;
+    logging.setRequestId(undefined);
+    if (traceId === undefined) {
+      delete process.env._X_AMZN_TRACE_ID;
+    } else {
+      process.env._X_AMZN_TRACE_ID = traceId;
+    }
   }
 }
 
@@ -307,8 +340,13 @@ async function main() {
   }
   const forked = template !== null;
   if (forked) {
-    await template.forked(); // from here on, one environment of many, with its own variables
+    // From here on, one environment of many, with its own variables.
+    await template.forked(rehearse);
     const prepared = template.api; // made while this copy was parked
+    const copyOf = template;
+    // Once its first event is here: the pages written since the fork, learnt for the copies
+    // made after it (the first copy only, so the first start of a version only).
+    atFirstEvent = () => copyOf.learn();
     template = null;
     connect(prepared);
   }
@@ -316,7 +354,8 @@ async function main() {
     console.warn(CALLBACK_WARNING);
   }
   if (forked) {
-    serve(handler, isAsync).catch(dieOf); // the restore's turn: its first /next leaves now
+    // The restore's turn: its first event may be here already (asked for while parked).
+    serve(handler, isAsync).catch(dieOf);
   } else {
     setImmediate(() => serve(handler, isAsync).catch(dieOf));
   }

@@ -52,6 +52,17 @@ class RuntimeApi {
     this.used = true; // made ahead: a request that finds it closed is retried once
   }
 
+  /**
+   * Asks for the first event ahead, on a connection made ahead (a parked snapshot copy's,
+   * `snapshot.js`): the Runtime API reads it once a start takes the copy, and `next()` returns
+   * its answer. A failure surfaces there, as the `/next` it stands for.
+   */
+  nextAhead() {
+    const answer = this.request('GET', NEXT);
+    answer.catch(() => {}); // handled by `next()`, which may never come (a copy never taken)
+    this.pipelined = answer;
+  }
+
   /** The next event: `{headers, body}` (headers lower-cased, body a string). */
   async next() {
     const pipelined = this.pipelined;

@@ -10,6 +10,9 @@
  * (SCM_CREDENTIALS) and only then returns to JavaScript, parked until a start takes it. The
  * intermediate child reports the runtime's exit status on the environment's socket.
  *
+ * A parked copy also writes ahead the pages that the template's first copy wrote up to its first
+ * event (`learn`, `prefault`; see `struct learnt`), so that a start copies none of them.
+ *
  * `serve(fd)` never returns in the template (it exits when Fireside closes the socket); in
  * each environment it returns the environment's own socket, on which `receive(fd)` waits for
  * what Fireside sends: `{"network": true}` once the environment's network is served (the
@@ -516,6 +519,117 @@ static napi_value connect_to(napi_env env, napi_callback_info info) {
     return result;
 }
 
+/* Pages a copy's first invocation writes, learnt once per template and written ahead by the
+ * copies parked after that. A copy shares every page with its template until it writes one;
+ * each first write is a page fault that copies the page (V8's young generation, the feedback
+ * of each function that runs, Node's and libuv's own state): about a hundred between a start's
+ * variables and its response, several microseconds each here. The first copy to receive an
+ * event lists the pages it holds alone by then (`learn`: /proc/self/pagemap's "exclusively
+ * mapped" bit, which needs no privilege and no soft-dirty support, which this kernel lacks); a
+ * copy parked afterwards writes those of them it still shares (`prefault`), before a start takes
+ * it. The list lives in memory shared by the template and all its copies (mapped before the
+ * first fork). Writing a page ahead changes no byte of it: only when it is copied. */
+#define LEARNT_MAX 8192 /* pages: at most 32 MB written ahead per copy */
+#define PAGE_PRESENT (1ULL << 63)
+#define PAGE_EXCLUSIVE (1ULL << 56)
+enum { LEARNT_NONE, LEARNT_LEARNING, LEARNT_READY };
+struct learnt {
+    int state; /* LEARNT_*, changed atomically */
+    uint32_t count;
+    uintptr_t pages[LEARNT_MAX]; /* ascending */
+};
+static struct learnt *learnt;
+
+/* Calls `visit` for every page of this process's private writable mappings, in ascending
+ * order, with its pagemap entry; stops when `visit` returns nonzero. */
+typedef int (*page_visitor)(uintptr_t page, uint64_t entry, void *context);
+
+static int visit_writable_pages(page_visitor visit, void *context) {
+    FILE *maps = fopen("/proc/self/maps", "re");
+    if (maps == NULL) return -1;
+    int pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (pagemap < 0) {
+        fclose(maps);
+        return -1;
+    }
+    static uint64_t entries[4096];
+    const uintptr_t page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+    char line[512], perms[8];
+    unsigned long start, end;
+    int stop = 0;
+    while (!stop && fgets(line, sizeof line, maps) != NULL) {
+        if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3) continue;
+        if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p') continue;
+        for (uintptr_t at = start; !stop && at < end;) {
+            size_t wanted = (end - at) / page_size;
+            if (wanted > sizeof entries / 8) wanted = sizeof entries / 8;
+            ssize_t got = pread(pagemap, entries, wanted * 8, (off_t)(at / page_size) * 8);
+            if (got <= 0) break;
+            for (size_t i = 0; !stop && i < (size_t)got / 8; i++)
+                stop = visit(at + i * page_size, entries[i], context);
+            at += (size_t)got / 8 * page_size;
+        }
+    }
+    close(pagemap);
+    fclose(maps);
+    return 0;
+}
+
+static int record_page(uintptr_t page, uint64_t entry, void *context) {
+    (void)context;
+    if ((entry & PAGE_PRESENT) && (entry & PAGE_EXCLUSIVE)) learnt->pages[learnt->count++] = page;
+    return learnt->count == LEARNT_MAX;
+}
+
+/* learn(): in a copy that has received its first event, list the pages it no longer shares with
+ * its template, once per template (the first copy to get here). Returns how many, or -1. */
+static napi_value learn(napi_env env, napi_callback_info info) {
+    (void)info;
+    int expected = LEARNT_NONE;
+    int32_t count = -1;
+    if (learnt != NULL && __atomic_compare_exchange_n(&learnt->state, &expected, LEARNT_LEARNING,
+                                                      0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        learnt->count = 0;
+        visit_writable_pages(record_page, NULL);
+        count = (int32_t)learnt->count;
+        __atomic_store_n(&learnt->state, LEARNT_READY, __ATOMIC_RELEASE);
+    }
+    napi_value result;
+    if (napi_create_int32(env, count, &result) != 0) return NULL;
+    return result;
+}
+
+struct prefaulting { uint32_t next, written; };
+
+/* A learnt page this copy still shares with its template: written (with the byte it holds),
+ * so that the kernel copies it now rather than at the first write after a start. */
+static int prefault_page(uintptr_t page, uint64_t entry, void *context) {
+    struct prefaulting *at = context;
+    while (at->next < learnt->count && learnt->pages[at->next] < page) at->next++;
+    if (at->next == learnt->count) return 1;
+    if (learnt->pages[at->next] == page && (entry & PAGE_PRESENT) && !(entry & PAGE_EXCLUSIVE)) {
+        volatile unsigned char *byte = (volatile unsigned char *)page;
+        *byte = *byte;
+        at->written++;
+    }
+    return 0;
+}
+
+/* prefault(): in a parked copy (nothing else runs in it), write ahead the pages learnt by an
+ * earlier copy. Returns how many pages it wrote, or -1 when none were learnt yet. */
+static napi_value prefault(napi_env env, napi_callback_info info) {
+    (void)info;
+    struct prefaulting at = {0, 0};
+    int32_t written = -1;
+    if (learnt != NULL && __atomic_load_n(&learnt->state, __ATOMIC_ACQUIRE) == LEARNT_READY) {
+        visit_writable_pages(prefault_page, &at);
+        written = (int32_t)at.written;
+    }
+    napi_value result;
+    if (napi_create_int32(env, written, &result) != 0) return NULL;
+    return result;
+}
+
 /* serve(controlFd): the template's loop, one environment per request, until Fireside closes. */
 static napi_value serve(napi_env env, napi_callback_info info) {
     int32_t control = descriptor_argument(env, info, "serve(controlFd): a descriptor is required");
@@ -529,6 +643,10 @@ static napi_value serve(napi_env env, napi_callback_info info) {
         _exit(1);
     }
     if (allow_fork_copies() != 0 || run_worker_tasks_inline() != 0) _exit(1);
+    /* After allow_fork_copies, which would not change it: shared, not copied, by every fork. */
+    void *shared = mmap(NULL, sizeof *learnt, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                        -1, 0);
+    learnt = shared == MAP_FAILED ? NULL : shared; /* without it, copies only write nothing ahead */
     static char request[65537];
     for (;;) {
         char control_buffer[CMSG_SPACE(2 * sizeof(int))];
@@ -601,7 +719,11 @@ napi_value napi_register_module_v1(napi_env env, napi_value exports) {
         napi_create_function(env, "connect", 7, connect_to, NULL, &function) != 0 ||
         napi_set_named_property(env, exports, "connect", function) != 0 ||
         napi_create_function(env, "exit", 4, exit_now, NULL, &function) != 0 ||
-        napi_set_named_property(env, exports, "exit", function) != 0) {
+        napi_set_named_property(env, exports, "exit", function) != 0 ||
+        napi_create_function(env, "learn", 5, learn, NULL, &function) != 0 ||
+        napi_set_named_property(env, exports, "learn", function) != 0 ||
+        napi_create_function(env, "prefault", 8, prefault, NULL, &function) != 0 ||
+        napi_set_named_property(env, exports, "prefault", function) != 0) {
         napi_throw_error(env, NULL, "fireside_fork: could not export its functions");
     }
     return exports;
