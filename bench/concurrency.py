@@ -217,8 +217,9 @@ def main() -> None:
     floors = {"spawn /bin/true": spawn_floor(args.cold * 3), "fork": fork_floor(args.cold * 3)}
     results["floors_ms"] = floors
 
-    print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}   CPU us per invoke:")
-    print(f"{'':>38}{'server':>10}{'functions':>10}{'clients':>10}")
+    if results["levels"]:
+        print(f"{'clients':>8}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}   CPU us per invoke:")
+        print(f"{'':>38}{'server':>10}{'functions':>10}{'clients':>10}")
     for clients, r in results["levels"].items():
         print(
             f"{clients:>8}{r['throughput_rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
