@@ -171,10 +171,6 @@ class ForkedSandbox(Sandbox):
         for sock in made:
             self._spare_sockets.setdefault(sock.type, []).append(sock)
 
-    def listening(self, ports: list[int]) -> bool:
-        """Whether listeners on all of `ports` were made ahead and are still to be served."""
-        return all(port in self._listeners for port in ports)
-
     def socket_inside(self, port: int) -> socket.socket:
         sock = self._listeners.pop(port, None) or listen_inside(self.pid, port)
         self._sockets.append(sock)
@@ -201,9 +197,7 @@ class ForkedSandbox(Sandbox):
         self._env = env
 
     def release(self) -> None:
-        """Send its variables (once): a start took it. The backend sends them as soon as it
-        is taken when its listeners were made ahead (`listening`), else Fireside does once it
-        listens on its network."""
+        """Send its variables (once): a start took it and Fireside listens on its network."""
         if self._env is not None:
             message = json.dumps({"env": self._env}).encode() + b"\n"
             self._env = None

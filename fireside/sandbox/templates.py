@@ -142,11 +142,6 @@ class Templates:
         if forked is None:
             forked = await self._fork(key)
         forked.set_env(spec.env)
-        if spec.inside_ports and forked.listening(spec.inside_ports):
-            # Its listeners exist (made while it was parked): what its runtime sends waits in
-            # their backlogs until Fireside serves them, so it restores now, while Fireside
-            # sets that up, and Init still ends only when its first `/next` is read.
-            forked.release()
         return forked
 
     async def _fork(self, key: str) -> ForkedSandbox:
