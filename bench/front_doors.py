@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +54,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from common import ROLE, ROOT, log, raw_http, start_server, zip_of
+from common import ROLE, ROOT, cpu_split, log, raw_http, start_server, zip_of
 from localstack import start_localstack, stop
 
 HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "ok"}\n'
@@ -245,44 +243,16 @@ def warm(port: int, doors: list[Door]) -> None:
         load(port, door, 8, 0.5)
 
 
-def cpu_seconds(root: int) -> tuple[float, float]:
-    """User + system CPU seconds used so far by process `root` and by its live descendants
-    (the function's sandbox and runtime), from /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    used: dict[int, float] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
-        parents[int(entry.name)] = int(fields[1])
-        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
-    children: dict[int, list[int]] = {}
-    for pid, parent in parents.items():
-        children.setdefault(parent, []).append(pid)
-    descendants, stack = 0.0, list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        descendants += used[pid]
-        stack += children.get(pid, [])
-    return used.get(root, 0.0), descendants
-
-
 def timed_load(
     port: int, server_pid: int, door: Door, clients: int, seconds: float
 ) -> dict[str, float]:
     """`load` through `door`, with the CPU time each party used per request: the server,
     the function's processes, and this load generator. Unlike latency, CPU time per request
     holds still when other work shares the machine."""
-    server_before, function_before = cpu_seconds(server_pid)
-    client_before = time.process_time()
+    server_before, function_before, client_before = cpu_split(server_pid)
     result = load(port, door, clients, seconds)
-    client_used = time.process_time() - client_before
-    server_after, function_after = cpu_seconds(server_pid)
+    server_after, function_after, client_after = cpu_split(server_pid)
+    client_used = client_after - client_before
     per_request = 1e6 / result["requests"]
     return {
         **result,

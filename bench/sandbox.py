@@ -30,7 +30,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import ROLE, ROOT, client, fork_floor, log, start_server, zip_of
+from common import ROLE, ROOT, children_map, client, fork_floor, log, start_server, zip_of
 
 HANDLER = "def handler(event, context):\n    return event\n"
 
@@ -131,19 +131,6 @@ def idle_memory(server_pid: int, marker: str, data_dir: str) -> dict[str, float]
 def spares(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fireside/health") as response:
         return int(json.loads(response.read()).get("warm", {}).get("spares", 0))
-
-
-def children_map() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    return children
 
 
 def spare_memory(server_pid: int) -> float:

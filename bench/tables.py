@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, log, start_server
+from common import ROOT, cpu_seconds, log, start_server
 
 MOTO_VENV = ROOT / ".bench-venvs" / "moto"
 DYNALITE_DIR = ROOT / ".bench-venvs" / "dynalite"
@@ -243,13 +243,6 @@ CELLS = [
     for operation in ("PutItem", "GetItem", "Query", "TransactWriteItems")
     for clients in (1, 16)
 ] + [("Contention", 16)]
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used, all its threads together."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 @dataclass
