@@ -599,14 +599,14 @@ static napi_value learn(napi_env env, napi_callback_info info) {
     return result;
 }
 
-struct prefaulting { uint32_t next, written; };
+struct prefaulting { uint32_t next, count, written; };
 
 /* A learnt page this copy still shares with its template: written (with the byte it holds),
  * so that the kernel copies it now rather than at the first write after a start. */
 static int prefault_page(uintptr_t page, uint64_t entry, void *context) {
     struct prefaulting *at = context;
-    while (at->next < learnt->count && learnt->pages[at->next] < page) at->next++;
-    if (at->next == learnt->count) return 1;
+    while (at->next < at->count && learnt->pages[at->next] < page) at->next++;
+    if (at->next == at->count) return 1;
     if (learnt->pages[at->next] == page && (entry & PAGE_PRESENT) && !(entry & PAGE_EXCLUSIVE)) {
         volatile unsigned char *byte = (volatile unsigned char *)page;
         *byte = *byte;
@@ -619,9 +619,11 @@ static int prefault_page(uintptr_t page, uint64_t entry, void *context) {
  * earlier copy. Returns how many pages it wrote, or -1 when none were learnt yet. */
 static napi_value prefault(napi_env env, napi_callback_info info) {
     (void)info;
-    struct prefaulting at = {0, 0};
+    struct prefaulting at = {0, 0, 0};
     int32_t written = -1;
     if (learnt != NULL && __atomic_load_n(&learnt->state, __ATOMIC_ACQUIRE) == LEARNT_READY) {
+        /* Read once and bounded: the list is shared with every copy, whose code can write it. */
+        at.count = learnt->count < LEARNT_MAX ? learnt->count : LEARNT_MAX;
         visit_writable_pages(prefault_page, &at);
         written = (int32_t)at.written;
     }
