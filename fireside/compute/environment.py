@@ -562,7 +562,9 @@ class Environment:
         self.extensions.close_registration()
         self._init_done.set_result(time.monotonic() - self._started_at)
         if self._sandbox is not None:
-            self._sandbox.end_of_init()
+            # Once the runtime's first event is on its way: the quota is a cgroup write
+            # (~0.1 ms) that would otherwise hold that answer back on every cold start.
+            asyncio.get_running_loop().call_soon(self._sandbox.end_of_init)
 
     async def _await_extensions(self) -> None:
         await self.extensions.until_ready()
