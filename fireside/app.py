@@ -98,6 +98,7 @@ from fireside.kafka.broker import Broker, BrokerConfig
 from fireside.kafka.sasl import IamVerifier, SaslGate
 from fireside.kafka.service import KafkaService
 from fireside.logs import LogGroups, LogsService, LogsStore
+from fireside.loop_watch import LoopWatch
 from fireside.msk import Clusters, MskProvider, MskStore
 from fireside.msk.inventory import report as topics_report
 from fireside.outbox import Outbox
@@ -285,6 +286,7 @@ class Fireside:
         )
         self.msk = MskProvider(self.msk_clusters)
         self._http = HttpServer(self._handle, limits=settings.http, body_limit=self._body_limit)
+        self._loop_watch: LoopWatch | None = None
         self._edge: Edge | None = None
         #: The HTTP front doors of functions, registered by kind (`fireside.gateway`).
         self.front_doors = FrontDoors()
@@ -861,6 +863,7 @@ class Fireside:
             "sns_dead_lettered": sum(self.sns.fanout.dead_lettered.values()),
             "sns_pending_retries": self.sns_retries.pending(),
             "logs_live_tail_sessions": self.cloudwatch_logs.live_tail.sessions,
+            **({"loop_stalls": self._loop_watch.stats()} if self._loop_watch else {}),
         }
 
     async def run(
@@ -924,6 +927,9 @@ class Fireside:
             extra["kafka"] = await self._start_kafka(self.kafka)
         await self.msk_clusters.start(settings.host, self._kafka_host())
         supervisor.start("kafka", "msk-clusters", self.msk_clusters.run)
+        if settings.loop_watch_ms > 0:  # once started: loading the service models takes long
+            self._loop_watch = LoopWatch(asyncio.get_running_loop(), settings.loop_watch_ms / 1000)
+            self._loop_watch.start()
         if on_started is not None:
             on_started(
                 Started(settings.host, port, settings.data_dir, self.backend.describe(), extra)
@@ -960,6 +966,8 @@ class Fireside:
         await self.msk_clusters.close()
 
     async def _shutdown(self) -> None:
+        if self._loop_watch is not None:  # what shutting down holds the loop for is expected
+            self._loop_watch.stop()
         provider = self._provider
         await close_all(
             [

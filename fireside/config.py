@@ -99,6 +99,9 @@ class Settings:
     cfn_minute: float = 60.0
     #: Serve `/_fireside/echo`, the HTTP floor `bench/invoke.py` measures (never in production).
     bench_echo: bool = False
+    #: Milliseconds the event loop may be held before its stack is logged (0: not watched;
+    #: `fireside.loop_watch`, for benchmarks and debugging).
+    loop_watch_ms: float = 0.0
     #: Bytes of its own output an invocation (or an Init) may log; the rest is dropped.
     log_invoke_bytes: int = INVOKE_BYTES
     #: Bytes of log records kept on disk per function (the oldest half is dropped past it).
@@ -231,6 +234,7 @@ def load_settings(
         "FIRESIDE_KAFKA_MAX_MESSAGE_BYTES": "kafka_max_message_bytes",
         "FIRESIDE_KAFKA_DEFAULT_PARTITIONS": "kafka_default_partitions",
         "FIRESIDE_MSK_ACTIVATION_SECONDS": "msk_activation_seconds",
+        "FIRESIDE_LOOP_WATCH_MS": "loop_watch_ms",
     }
     for var, attr in numeric.items():
         if var in env:
