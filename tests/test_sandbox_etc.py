@@ -26,6 +26,7 @@ def test_copies_follow_their_sources_and_directories_stay_bound(tmp_path: Path) 
     paths = [str(host / name) for name in ("hosts", "ssl", "shadow", "localtime", "missing")]
 
     tree = EtcTree(share, paths, resolv)
+    assert tree.built() is None  # not built yet: a start builds it first, in a thread
     first = tree.current()
     assert sorted(os.listdir(first)) == ["hosts", "localtime", "resolv.conf", "shadow", "ssl"]
     assert (first / "hosts").read_text() == "127.0.0.1 localhost\n"
@@ -35,8 +36,10 @@ def test_copies_follow_their_sources_and_directories_stay_bound(tmp_path: Path) 
     assert tree.bound == [str(host / "ssl"), str(secret)]
     assert (first / "ssl").is_dir() and (first / "shadow").read_text() == ""
     assert tree.current() == first  # nothing changed: the same directory
+    assert tree.built() == first
 
     (host / "hosts").write_text("127.0.0.1 localhost\n10.0.0.1 changed\n")
+    assert tree.built() is None  # a source changed: to be built again
     second = tree.current()
     assert second != first
     assert (second / "hosts").read_text().endswith("10.0.0.1 changed\n")

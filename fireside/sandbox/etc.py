@@ -50,6 +50,13 @@ class EtcTree:
             self._signature = signature
         return self._current
 
+    def built(self) -> Path | None:
+        """The directory to bind at /etc if it is up to date (a few stats), else None:
+        `current()` then builds it, copying and syncing files (blocking: run it in a thread)."""
+        if self._current is None or self._sources() != self._signature:
+            return None
+        return self._current
+
     def _sources(self) -> tuple[object, ...]:
         found: list[object] = []
         for path in self._copied.values():

@@ -558,7 +558,10 @@ class NamespaceBackend(SandboxBackend):
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
-
+        if self._etc.built() is None:
+            # The first start, or a host file changed: copying and syncing /etc's files held
+            # the event loop 50-120 ms. `_argv` then finds it built.
+            await asyncio.to_thread(self._etc.current)
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
             f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
