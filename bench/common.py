@@ -46,9 +46,21 @@ def start_server(
     for line in stream:
         match = re.search(r"listening on http://[^:]+:(\d+)", line)
         if match:
-            threading.Thread(target=stream.read, daemon=True).start()  # keep the pipe drained
+            # Keep the pipe drained; into a file with FIRESIDE_BENCH_SERVER_LOG (say, to read
+            # what FIRESIDE_LOOP_WATCH_MS reports while a benchmark runs).
+            threading.Thread(target=_drain, args=(stream,), daemon=True).start()
             return process, int(match[1])
     raise RuntimeError(f"fireside (sandbox {sandbox or 'default'}) did not start")
+
+
+def _drain(stream: Any) -> None:
+    path = os.environ.get("FIRESIDE_BENCH_SERVER_LOG")
+    if not path:
+        stream.read()
+        return
+    with open(path, "a") as sink:
+        for line in stream:
+            sink.write(line)
 
 
 def aws(port: int, service: str, pool: int = 10) -> Any:
