@@ -332,6 +332,7 @@ class NamespaceBackend(SandboxBackend):
         spec: SandboxSpec,
         runtime_dir: Path,
         fds: dict[str, int],
+        etc: Path,
         template: bool = False,
     ) -> list[str]:
         argv = [
@@ -344,7 +345,7 @@ class NamespaceBackend(SandboxBackend):
         ]  # fmt: skip
         for target, path in self._root_links:
             argv += ["--symlink", target, path] if target else ["--ro-bind", path, path]
-        argv += ["--ro-bind", str(self._etc.current()), "/etc"]  # one bind, not a dozen
+        argv += ["--ro-bind", str(etc), "/etc"]  # one bind, not a dozen
         for path in self._etc.bound:
             argv += ["--ro-bind", path, path]
         argv += [
@@ -558,10 +559,11 @@ class NamespaceBackend(SandboxBackend):
         stdin: int | None,
         template_fd: int | None = None,
     ) -> tuple[NamespaceSandbox | None, str]:
-        if self._etc.built() is None:
-            # The first start, or a host file changed: copying and syncing /etc's files held
-            # the event loop 50-120 ms. `_argv` then finds it built.
-            await asyncio.to_thread(self._etc.current)
+        # Built in a thread on the first start, or after a host file changed: copying and
+        # syncing /etc's files held the event loop 50-120 ms.
+        etc = self._etc.built()
+        if etc is None:
+            etc = await asyncio.to_thread(self._etc.current)
         group = await asyncio.to_thread(
             limits.ResourceGroup.create,
             f"{self._instance}-{os.path.basename(spec.host.work_dir)}",
@@ -575,7 +577,7 @@ class NamespaceBackend(SandboxBackend):
         template = template_fd is not None
         seccomp_fd = seccomp.filter_fd(self._template_seccomp if template else self._seccomp)
         fds = {"seccomp": seccomp_fd, "info": info_w, "block": block_r}
-        argv = self._argv(spec, runtime_dir, fds, template)
+        argv = self._argv(spec, runtime_dir, fds, etc, template)
         command = argv.index("--")  # bubblewrap takes options from --args, not the command
         env = self._runtime_env(spec)
         if stdin is not None:  # a launch pipe: the runtime waits for its environment there
