@@ -75,7 +75,7 @@ class LoopWatch:
             self._handle = self._loop.call_later(self._period, self._beat)
 
     def _watch(self) -> None:
-        reported = self._last
+        reported: float | None = None  # the beat whose stall was reported
         while not self._stopped.wait(self._period):
             last = self._last
             late = time.monotonic() - last - self._period
